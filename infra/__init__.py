@@ -1,0 +1,1 @@
+"""Deployment definition and the local stack (embedded DynamoDB, WeChat sandbox)."""

@@ -1,0 +1,160 @@
+"""WeChat sandbox: a loopback stand-in for api.weixin.qq.com (and, later, api.mch.weixin.qq.com).
+
+Behaviour the tests and `make dev` rely on:
+
+- apps are registered with ``POST /_sandbox/apps {"appid", "secret"}``; a wrong
+  secret is WeChat's 40125 and an unknown appid 40013;
+- ``js_code`` ``test:<openid>`` (optionally ``test:<openid>:<nonce>``, so one openid
+  can log in many times) logs in as that openid; any other code is 40029, and
+  every code is single-use (40163 the second time), as on WeChat;
+- getPhoneNumber ``code`` ``phone:<digits>`` (optionally ``phone:<digits>:<nonce>``)
+  yields that number, once;
+- subscribe messages are recorded and listed by ``GET /_sandbox/messages``.
+
+Run alone with ``python -m infra.wechat_sandbox --port 8002``.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+from typing import Any
+
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from .loopback import LoopbackServer, cli_port
+
+_OPENID = re.compile(r"^test:([A-Za-z0-9_-]{1,64})(?::[A-Za-z0-9_-]{1,64})?$")
+_PHONE = re.compile(r"^phone:(\d{5,15})(?::[A-Za-z0-9_-]{1,64})?$")
+TOKEN_TTL = 7200
+
+
+class WeChatSandbox:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.apps: dict[str, str] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}
+        self.used_codes: set[str] = set()
+        self.messages: list[dict[str, Any]] = []
+        self._routes = Map(
+            [
+                Rule("/cgi-bin/token", endpoint="token", methods=["GET"]),
+                Rule("/sns/jscode2session", endpoint="code2session", methods=["GET"]),
+                Rule("/wxa/business/getuserphonenumber", endpoint="phone", methods=["POST"]),
+                Rule("/cgi-bin/message/subscribe/send", endpoint="subscribe_send", methods=["POST"]),
+                Rule("/_sandbox/apps", endpoint="register_app", methods=["POST"]),
+                Rule("/_sandbox/messages", endpoint="list_messages", methods=["GET"]),
+            ]
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        adapter = self._routes.bind_to_environ(environ)
+        try:
+            endpoint, _ = adapter.match()
+        except Exception:  # noqa: BLE001 - unknown path or method, as WeChat: a JSON error
+            return _json({"errcode": 404, "errmsg": "not found"}, 404)(environ, start_response)
+        with self._lock:
+            body = getattr(self, f"_{endpoint}")(request)
+        return _json(body)(environ, start_response)
+
+    # --- WeChat API ---------------------------------------------------------------
+
+    def _token(self, request: Request) -> dict[str, Any]:
+        appid, secret = request.args.get("appid", ""), request.args.get("secret", "")
+        if appid not in self.apps:
+            return {"errcode": 40013, "errmsg": "invalid appid"}
+        if self.apps[appid] != secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = (appid, time.time() + TOKEN_TTL)
+        return {"access_token": token, "expires_in": TOKEN_TTL}
+
+    def _code2session(self, request: Request) -> dict[str, Any]:
+        appid, secret, code = (request.args.get(k, "") for k in ("appid", "secret", "js_code"))
+        if appid not in self.apps:
+            return {"errcode": 40013, "errmsg": "invalid appid"}
+        if self.apps[appid] != secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        match = _OPENID.match(code)
+        if not match:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        if not self._use_code(appid, code):
+            return {"errcode": 40163, "errmsg": "code been used"}
+        return {"openid": match.group(1), "session_key": base64.b64encode(secrets.token_bytes(16)).decode()}
+
+    def _phone(self, request: Request) -> dict[str, Any]:
+        appid = self._appid_for_token(request)
+        if appid is None:
+            return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        code = str((request.get_json(silent=True) or {}).get("code", ""))
+        match = _PHONE.match(code)
+        if not match:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        if not self._use_code(appid, code):
+            return {"errcode": 40163, "errmsg": "code been used"}
+        number = match.group(1)
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "phone_info": {
+                "phoneNumber": number,
+                "purePhoneNumber": number,
+                "countryCode": "86",
+                "watermark": {"timestamp": int(time.time()), "appid": appid},
+            },
+        }
+
+    def _subscribe_send(self, request: Request) -> dict[str, Any]:
+        appid = self._appid_for_token(request)
+        if appid is None:
+            return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        payload = request.get_json(silent=True) or {}
+        if not payload.get("touser") or not payload.get("template_id"):
+            return {"errcode": 47003, "errmsg": "argument invalid"}
+        self.messages.append({"appid": appid, **payload, "sent_at": time.time()})
+        return {"errcode": 0, "errmsg": "ok", "msgid": len(self.messages)}
+
+    # --- sandbox controls -----------------------------------------------------------
+
+    def _register_app(self, request: Request) -> dict[str, Any]:
+        payload = request.get_json(silent=True) or {}
+        self.apps[str(payload["appid"])] = str(payload["secret"])
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _list_messages(self, request: Request) -> dict[str, Any]:
+        appid = request.args.get("appid")
+        return {"messages": [m for m in self.messages if appid in (None, m["appid"])]}
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _use_code(self, appid: str, code: str) -> bool:
+        key = f"{appid}|{code}"
+        if key in self.used_codes:
+            return False
+        self.used_codes.add(key)
+        return True
+
+    def _appid_for_token(self, request: Request) -> str | None:
+        entry = self.tokens.get(request.args.get("access_token", ""))
+        if entry is None or entry[1] < time.time():
+            return None
+        return entry[0]
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    # WeChat answers errors with HTTP 200 and an errcode, as here.
+    return Response(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json")
+
+
+def main() -> None:
+    host, port = cli_port(__doc__.splitlines()[0], 8002)
+    LoopbackServer(WeChatSandbox(), host, port).serve_forever("WeChat sandbox")
+
+
+if __name__ == "__main__":
+    main()

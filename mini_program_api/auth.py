@@ -1,0 +1,80 @@
+"""Session tokens: HS256 JWTs carrying merchant, subject and role.
+
+Only HS256 is accepted on decode (never the token's own `alg`), and exp, iat,
+sub, mid and role are required, so `alg: none`, unsigned or half-formed tokens
+fail closed.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+
+from . import clock
+from .config import settings
+from .errors import KabaoError
+from .secrets import resolve
+
+ROLES = frozenset({"member", "staff", "admin"})
+_ISSUER = "kabao"
+_AUDIENCE = "kabao-api"
+_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class Principal:
+    merchant_id: str
+    subject: str  # member id, staff id or admin id, by role
+    role: str
+    store_id: str | None = None
+
+
+def _secret() -> str:
+    secret = resolve(settings().jwt_secret_ref)
+    if len(secret) < 32:
+        raise RuntimeError("the JWT secret must be at least 32 characters")
+    return secret
+
+
+def issue(principal: Principal) -> tuple[str, int]:
+    """Returns (token, expires_in seconds)."""
+    ttl = settings().token_ttl_seconds
+    now = clock.now()
+    claims = {
+        "iss": _ISSUER,
+        "aud": _AUDIENCE,
+        "sub": principal.subject,
+        "mid": principal.merchant_id,
+        "role": principal.role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    if principal.store_id:
+        claims["store"] = principal.store_id
+    return jwt.encode(claims, _secret(), algorithm=_ALGORITHM), ttl
+
+
+def verify(token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            _secret(),
+            algorithms=[_ALGORITHM],
+            audience=_AUDIENCE,
+            issuer=_ISSUER,
+            # Times are checked below against our clock, which tests and jobs may move.
+            options={"require": ["exp", "iat", "sub", "mid", "role"], "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError:
+        raise KabaoError("UNAUTHENTICATED", "invalid token") from None
+    exp, iat = claims["exp"], claims["iat"]
+    if not all(isinstance(v, int) for v in (exp, iat)):
+        raise KabaoError("UNAUTHENTICATED", "invalid token")
+    if exp <= clock.now().timestamp():
+        raise KabaoError("TOKEN_EXPIRED", "token expired, log in again")
+    if claims["role"] not in ROLES or not isinstance(claims["mid"], str) or not isinstance(claims["sub"], str):
+        raise KabaoError("UNAUTHENTICATED", "invalid token")
+    return Principal(claims["mid"], claims["sub"], claims["role"], claims.get("store"))

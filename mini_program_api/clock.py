@@ -1,0 +1,29 @@
+"""The one source of "now", so tests and scheduled jobs can move time."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+_now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
+
+
+def now() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return _now()
+
+
+def set_clock(fn: Callable[[], datetime] | None) -> None:
+    """Replace the clock (tests); None restores the real one."""
+    global _now
+    _now = fn or (lambda: datetime.now(timezone.utc))
+
+
+def local_date(tz: str, at: datetime | None = None) -> date:
+    """The merchant's calendar day: a sign-in at 23:30 UTC is already tomorrow in Shanghai."""
+    return (at or now()).astimezone(ZoneInfo(tz)).date()
+
+
+def iso(at: datetime, tz: str) -> str:
+    """ISO-8601 with the merchant's offset, as the HTTP contract requires."""
+    return at.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")

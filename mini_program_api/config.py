@@ -1,0 +1,48 @@
+"""Runtime settings, read once per Lambda container from the environment.
+
+The environment comes from `chalice.json` (one block per stage). Secrets are never
+values here, only references (see `secrets.py`), so that a leaked configuration
+leaks no keys.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+LOCAL_STAGES = frozenset({"local", "test"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    table_name: str
+    region: str
+    dynamodb_endpoint: str | None
+    wechat_api_base: str
+    wechatpay_api_base: str
+    jwt_secret_ref: str
+    pii_key_ref: str
+    token_ttl_seconds: int
+    member_code_ttl_seconds: int
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage in LOCAL_STAGES
+
+
+@cache
+def settings() -> Settings:
+    env = os.environ
+    return Settings(
+        stage=env.get("KABAO_STAGE", "dev"),
+        table_name=env.get("KABAO_TABLE", "kabao"),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "cn-north-1",
+        dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
+        wechat_api_base=env.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/"),
+        wechatpay_api_base=env.get("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com").rstrip("/"),
+        jwt_secret_ref=env.get("KABAO_JWT_SECRET", ""),
+        pii_key_ref=env.get("KABAO_PII_KEY", ""),
+        token_ttl_seconds=int(env.get("KABAO_TOKEN_TTL", "7200")),
+        member_code_ttl_seconds=int(env.get("KABAO_MEMBER_CODE_TTL", "60")),
+    )

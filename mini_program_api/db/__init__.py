@@ -1,0 +1,1 @@
+"""DynamoDB access: the single-table schema, the PynamoDB models and transactions."""

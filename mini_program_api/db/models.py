@@ -1,0 +1,139 @@
+"""PynamoDB models over the single table; keys are documented in `schema.py`.
+
+Meta values come from the environment at import, as a Lambda container has it.
+"""
+from __future__ import annotations
+
+from functools import cache
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from ..config import settings
+from .schema import LEDGER_INDEX, TTL_ATTRIBUTE
+
+PROFILE = "PROFILE"
+LOOKUP = "LOOKUP"
+
+
+class _Meta:
+    table_name = settings().table_name
+    region = settings().region
+    host = settings().dynamodb_endpoint
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+    max_retry_attempts = 3
+
+
+@cache
+def connection() -> Connection:
+    """The connection for transactions, bound to the same endpoint as the models."""
+    return Connection(region=_Meta.region, host=_Meta.host, connect_timeout_seconds=2, read_timeout_seconds=5)
+
+
+class Item(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+def merchant_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}"
+
+
+def member_pk(merchant_id: str, member_id: str) -> str:
+    return f"MCH#{merchant_id}#MEM#{member_id}"
+
+
+def lookup_pk(merchant_id: str, kind: str, value: str) -> str:
+    return f"MCH#{merchant_id}#{kind}#{value}"
+
+
+class Tier(MapAttribute):
+    tier_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    threshold = NumberAttribute()
+
+
+class TopupPlan(MapAttribute):
+    plan_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    bonus = NumberAttribute()
+
+
+class Merchant(Item):
+    merchant_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    appid = UnicodeAttribute()
+    app_secret_ref = UnicodeAttribute()
+    timezone = UnicodeAttribute(default="Asia/Shanghai")
+    terms_version = UnicodeAttribute(default="1")
+    sign_in_points = NumberAttribute(default=10)
+    sign_in_growth = NumberAttribute(default=5)
+    prepaid_cap = NumberAttribute(default=500000)
+    tiers = ListAttribute(of=Tier, default=list)
+    topup_plans = ListAttribute(of=TopupPlan, default=list)
+    created_at = UTCDateTimeAttribute()
+
+
+class Lookup(Item):
+    """A claimed unique value (appid, openid, phone, card number, member code) -> its owner."""
+
+    target = UnicodeAttribute()
+    expires_at = UTCDateTimeAttribute(null=True)
+    expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)
+
+
+class Member(Item):
+    merchant_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    openid = UnicodeAttribute()
+    phone_enc = UnicodeAttribute(null=True)
+    phone_hash = UnicodeAttribute(null=True)
+    card_number = UnicodeAttribute(null=True)
+    card_opened_at = UTCDateTimeAttribute(null=True)
+    terms_version = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)
+    tier_id = UnicodeAttribute(null=True)
+    invited_by = UnicodeAttribute(null=True)
+    scene = UnicodeAttribute(null=True)
+    points = NumberAttribute(default=0)
+    principal = NumberAttribute(default=0)
+    bonus = NumberAttribute(default=0)
+    growth = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+
+
+class LedgerByTime(LocalSecondaryIndex):
+    class Meta:
+        index_name = LEDGER_INDEX
+        projection = AllProjection()
+
+    pk = UnicodeAttribute(hash_key=True)
+    lsi1 = UnicodeAttribute(range_key=True)
+
+
+class LedgerEntry(Item):
+    """Immutable: written once, with `attribute_not_exists`, never updated or deleted."""
+
+    lsi1 = UnicodeAttribute()
+    by_time = LedgerByTime()
+    op_key = UnicodeAttribute()
+    account = UnicodeAttribute()
+    amount = NumberAttribute()
+    kind = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    memo = MapAttribute(default=dict)
+    created_at = UTCDateTimeAttribute()

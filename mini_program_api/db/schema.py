@@ -1,0 +1,78 @@
+"""The one DynamoDB table, described once for `make dev`, the tests and the deploy template.
+
+Single-table design; every key is a string and every partition belongs to one
+merchant, so one merchant's data can never be read with another's ids.
+
+| item                  | pk                              | sk                      |
+| --------------------- | ------------------------------- | ----------------------- |
+| merchant              | MCH#{merchant_id}               | PROFILE                 |
+| appid -> merchant     | APPID#{appid}                   | LOOKUP                  |
+| member                | MCH#{mid}#MEM#{member_id}       | PROFILE                 |
+| ledger entry          | MCH#{mid}#MEM#{member_id}       | TXN#{op_key}#{account}  |
+| openid -> member      | MCH#{mid}#OPENID#{openid}       | LOOKUP                  |
+| phone hash -> member  | MCH#{mid}#PHONE#{hmac}          | LOOKUP                  |
+| card number -> member | MCH#{mid}#CARD#{card_number}    | LOOKUP                  |
+| member code -> member | MCH#{mid}#CODE#{code}           | LOOKUP (expires_at)     |
+
+Ledger entries live in their member's partition so that one Query proves
+"balance = sum of entries", and their sort key is derived from the operation's
+idempotency key so that a retried operation hits `attribute_not_exists`.
+
+Index `ledger_by_time` (LSI: pk + `lsi1`, projects all): lsi1 is
+`LEDGER#{group}#{created_at}#{op_key}#{account}`, so a member's ledger pages
+newest first per group (points, balance, growth) with strongly consistent reads.
+
+`expires_ttl` is the TTL attribute: DynamoDB may delete expired lookups (member
+codes) eventually; correctness never depends on it, expiry is checked on read.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+LEDGER_INDEX = "ledger_by_time"
+TTL_ATTRIBUTE = "expires_ttl"
+
+KEY_SCHEMA = [
+    {"AttributeName": "pk", "KeyType": "HASH"},
+    {"AttributeName": "sk", "KeyType": "RANGE"},
+]
+ATTRIBUTE_DEFINITIONS = [
+    {"AttributeName": "pk", "AttributeType": "S"},
+    {"AttributeName": "sk", "AttributeType": "S"},
+    {"AttributeName": "lsi1", "AttributeType": "S"},
+]
+LOCAL_SECONDARY_INDEXES = [
+    {
+        "IndexName": LEDGER_INDEX,
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "lsi1", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+]
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """CreateTable arguments (on-demand billing, as in production)."""
+    return {
+        "TableName": table_name,
+        "KeySchema": KEY_SCHEMA,
+        "AttributeDefinitions": ATTRIBUTE_DEFINITIONS,
+        "LocalSecondaryIndexes": LOCAL_SECONDARY_INDEXES,
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def create_table(client: Any, table_name: str) -> bool:
+    """Create the table if missing; returns whether it was created. `client` is a boto3 DynamoDB client."""
+    try:
+        client.create_table(**table_definition(table_name))
+    except client.exceptions.ResourceInUseException:
+        return False
+    client.get_waiter("table_exists").wait(TableName=table_name)
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+    return True

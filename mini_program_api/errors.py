@@ -1,0 +1,53 @@
+"""Every client-visible error: one code, one HTTP status, raised from domain code.
+
+Routes turn a `KabaoError` into `{"error": {"code", "message"}}`; anything else
+escaping a handler is a bug and surfaces as a 500.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+STATUS: dict[str, int] = {
+    "INVALID_JSON": 400,
+    "VALIDATION_ERROR": 400,
+    "INVALID_CURSOR": 400,
+    "INVALID_IDEMPOTENCY_KEY": 400,
+    "UNKNOWN_APPID": 400,
+    "INVALID_CODE": 400,
+    "UNAUTHENTICATED": 401,
+    "TOKEN_EXPIRED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "MEMBER_NOT_FOUND": 404,
+    "PHONE_REQUIRED": 409,
+    "PHONE_IN_USE": 409,
+    "CARD_NOT_OPEN": 409,
+    "TERMS_OUTDATED": 409,
+    "INSUFFICIENT_POINTS": 409,
+    "INSUFFICIENT_BALANCE": 409,
+    "INSUFFICIENT_GROWTH": 409,
+    "CONCURRENT_UPDATE": 409,
+    "IDEMPOTENCY_KEY_REUSED": 422,
+    "RATE_LIMITED": 429,
+    "WECHAT_UNAVAILABLE": 503,
+}
+
+
+class KabaoError(Exception):
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        if code not in STATUS:
+            raise ValueError(f"unregistered error code {code}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}

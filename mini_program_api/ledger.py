@@ -1,0 +1,231 @@
+"""The ledger: the only way points, principal, bonus and growth change.
+
+`post` writes, in ONE TransactWriteItems, an immutable entry per account and the
+member's balance update. Each entry's sort key comes from the operation key
+(`TXN#{op_key}#{account}`) with `attribute_not_exists`, and the balance update
+carries `balance >= -amount`, so:
+
+- a retried operation (same op key) writes nothing and returns the first result;
+- the same op key with a different request is refused (IDEMPOTENCY_KEY_REUSED);
+- no balance goes negative, and balance == sum of its entries, always.
+
+Callers may add their own writes (an order marked PAID, a coupon marked used)
+to the same transaction, so "did it" and "recorded it" cannot diverge.
+
+Example::
+
+    op = Operation(op_key="signin#2026-11-23", kind="SIGN_IN",
+                   postings=(Posting(Account.GROWTH, 5), Posting(Account.POINTS, 10)))
+    posted = ledger.post(merchant_id, member_id, op)
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from . import clock
+from .db.models import LedgerEntry, Member, PROFILE, member_pk
+from .db.transact import Cancelled, Transaction
+from .errors import KabaoError
+
+
+class Account(StrEnum):
+    POINTS = "points"
+    PRINCIPAL = "principal"
+    BONUS = "bonus"
+    GROWTH = "growth"
+
+
+# What a member sees as one ledger: stored value is principal and bonus together.
+GROUPS: dict[str, tuple[Account, ...]] = {
+    "points": (Account.POINTS,),
+    "balance": (Account.PRINCIPAL, Account.BONUS),
+    "growth": (Account.GROWTH,),
+}
+_GROUP_OF = {account: group for group, accounts in GROUPS.items() for account in accounts}
+_SHORTFALL_CODE = {
+    Account.POINTS: "INSUFFICIENT_POINTS",
+    Account.PRINCIPAL: "INSUFFICIENT_BALANCE",
+    Account.BONUS: "INSUFFICIENT_BALANCE",
+    Account.GROWTH: "INSUFFICIENT_GROWTH",
+}
+_OP_KEY = re.compile(r"^[A-Za-z0-9:._\-]{1,120}$")
+_BALANCE = "balance"
+_ENTRY = "entry:"
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: Account
+    amount: int  # signed; fen for principal/bonus
+
+
+@dataclass(frozen=True)
+class Operation:
+    op_key: str
+    kind: str
+    postings: tuple[Posting, ...]
+    memo: dict[str, str | int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not _OP_KEY.match(self.op_key):
+            raise ValueError(f"bad op key {self.op_key!r}")
+        accounts = [p.account for p in self.postings]
+        if not accounts or len(set(accounts)) != len(accounts):
+            raise ValueError("an operation posts to each account at most once, and to at least one")
+        for p in self.postings:
+            if type(p.amount) is not int or p.amount == 0:
+                raise ValueError(f"posting amounts are non-zero integers, got {p.amount!r}")
+
+    def fingerprint(self) -> str:
+        canonical = json.dumps(
+            {"kind": self.kind, "postings": sorted((p.account.value, p.amount) for p in self.postings), "memo": self.memo},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Posted:
+    op_key: str
+    kind: str
+    amounts: dict[Account, int]
+    created_at: datetime
+    replayed: bool
+
+
+def client_op_key(idempotency_key: str | None) -> str:
+    """Op key for a client-supplied Idempotency-Key (scoped to the member by the partition)."""
+    if idempotency_key is None or not re.fullmatch(r"[A-Za-z0-9_\-]{8,64}", idempotency_key):
+        raise KabaoError(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key header is required: 8-64 characters of letters, digits, '-' or '_'",
+        )
+    return f"idem:{idempotency_key}"
+
+
+def post(merchant_id: str, member_id: str, op: Operation, tx: Transaction | None = None) -> Posted:
+    """Apply `op` to the member's balances exactly once (see module docstring).
+
+    A `Cancelled` raised here names only the caller's own labelled writes in `tx`.
+    """
+    tx = tx or Transaction()
+    pk = member_pk(merchant_id, member_id)
+    at = clock.now()
+    fingerprint = op.fingerprint()
+    for p in op.postings:
+        tx.put(
+            _ENTRY + p.account.value,
+            LedgerEntry(
+                pk,
+                f"TXN#{op.op_key}#{p.account.value}",
+                lsi1=f"LEDGER#{_GROUP_OF[p.account]}#{at.isoformat(timespec='microseconds')}#{op.op_key}#{p.account.value}",
+                op_key=op.op_key,
+                account=p.account.value,
+                amount=p.amount,
+                kind=op.kind,
+                fingerprint=fingerprint,
+                memo=dict(op.memo),
+                created_at=at,
+            ),
+            condition=LedgerEntry.sk.does_not_exist(),
+        )
+    condition = Member.pk.exists()
+    for p in op.postings:
+        if p.amount < 0:
+            condition &= getattr(Member, p.account.value) >= -p.amount
+    tx.update(
+        _BALANCE,
+        Member(pk, PROFILE),
+        actions=[getattr(Member, p.account.value).add(p.amount) for p in op.postings],
+        condition=condition,
+    )
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if any(label.startswith(_ENTRY) for label in exc.failed):
+            return _replay(pk, op, fingerprint)
+        if _BALANCE in exc.failed:
+            raise _shortfall(pk, op) from exc
+        raise
+    return Posted(op.op_key, op.kind, {p.account: p.amount for p in op.postings}, at, replayed=False)
+
+
+def _replay(pk: str, op: Operation, fingerprint: str) -> Posted:
+    entries = list(LedgerEntry.query(pk, LedgerEntry.sk.startswith(f"TXN#{op.op_key}#"), consistent_read=True))
+    if not entries or any(e.fingerprint != fingerprint for e in entries):
+        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different request")
+    return Posted(
+        op.op_key, op.kind, {Account(e.account): int(e.amount) for e in entries}, entries[0].created_at, replayed=True
+    )
+
+
+def _shortfall(pk: str, op: Operation) -> KabaoError:
+    try:
+        member = Member.get(pk, PROFILE, consistent_read=True)
+    except Member.DoesNotExist:
+        return KabaoError("MEMBER_NOT_FOUND", "member not found")
+    for p in op.postings:
+        if p.amount < 0 and getattr(member, p.account.value) < -p.amount:
+            return KabaoError(_SHORTFALL_CODE[p.account], f"not enough {p.account.value}")
+    # The balance was short at commit time but has been topped up since.
+    return KabaoError("CONCURRENT_UPDATE", "balance changed during the operation, retry")
+
+
+def balances_from_entries(merchant_id: str, member_id: str) -> dict[Account, int]:
+    """Sum of every entry per account: what the balances must equal (audits, tests)."""
+    totals = {account: 0 for account in Account}
+    for entry in LedgerEntry.query(
+        member_pk(merchant_id, member_id), LedgerEntry.sk.startswith("TXN#"), consistent_read=True
+    ):
+        totals[Account(entry.account)] += int(entry.amount)
+    return totals
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[LedgerEntry]
+    cursor: str | None
+
+
+def history(merchant_id: str, member_id: str, group: str, cursor: str | None, limit: int) -> Page:
+    """A member's entries in one group, newest first; the cursor is opaque and bound to this member."""
+    pk = member_pk(merchant_id, member_id)
+    prefix = f"LEDGER#{group}#"
+    start = _decode_cursor(cursor, pk, prefix) if cursor else None
+    results = LedgerEntry.by_time.query(
+        pk,
+        LedgerEntry.lsi1.startswith(prefix),
+        scan_index_forward=False,
+        consistent_read=True,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=start,
+    )
+    entries = list(results)
+    last = results.last_evaluated_key
+    next_cursor = None
+    if last and len(entries) == limit:
+        raw = json.dumps({"sk": last["sk"]["S"], "lsi1": last["lsi1"]["S"]}, separators=(",", ":"))
+        next_cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return Page(entries, next_cursor)
+
+
+def _decode_cursor(cursor: str, pk: str, prefix: str) -> dict[str, dict[str, str]]:
+    # The partition key is never taken from the client: a cursor cannot reach another member.
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        sk, lsi1 = data["sk"], data["lsi1"]
+        valid = isinstance(sk, str) and isinstance(lsi1, str) and sk.startswith("TXN#") and lsi1.startswith(prefix)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        valid = False
+    if not valid:
+        raise KabaoError("INVALID_CURSOR", "cursor is not valid for this ledger")
+    return {"pk": {"S": pk}, "sk": {"S": sk}, "lsi1": {"S": lsi1}}

@@ -1,0 +1,55 @@
+"""Dynamic member codes: what the mini program shows and staff scan at checkout.
+
+A code is random, lives `KABAO_MEMBER_CODE_TTL` seconds (60 by default) and maps
+to the member through a Lookup item. The card number is never the code: a photo
+of a card must not be enough to spend its balance.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from . import clock, ids
+from .config import settings
+from .db.models import LOOKUP, Lookup, Member, lookup_pk
+from .db.transact import Cancelled, Transaction
+from .errors import KabaoError
+from .members import require_card
+
+
+def ttl_seconds() -> int:
+    return settings().member_code_ttl_seconds
+
+
+def issue(member: Member) -> tuple[str, datetime]:
+    require_card(member)
+    expires_at = clock.now() + timedelta(seconds=ttl_seconds())
+    while True:
+        code = ids.member_code()
+        tx = Transaction()
+        tx.put(
+            "code",
+            Lookup(
+                lookup_pk(member.merchant_id, "CODE", code),
+                LOOKUP,
+                target=member.member_id,
+                expires_at=expires_at,
+                expires_ttl=expires_at,
+            ),
+            condition=Lookup.pk.does_not_exist(),
+        )
+        try:
+            tx.commit()
+        except Cancelled:
+            continue  # a 1-in-10^18 collision with a live code: draw again
+        return code, expires_at
+
+
+def resolve(merchant_id: str, code: str) -> str:
+    """The member id behind a scanned code; expired or unknown codes are the same 404."""
+    try:
+        lookup = Lookup.get(lookup_pk(merchant_id, "CODE", code), LOOKUP, consistent_read=True)
+    except Lookup.DoesNotExist:
+        lookup = None
+    if lookup is None or lookup.expires_at is None or lookup.expires_at <= clock.now():
+        raise KabaoError("NOT_FOUND", "member code unknown or expired, ask the member to refresh it")
+    return lookup.target

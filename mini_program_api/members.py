@@ -1,0 +1,151 @@
+"""Members: first login, phone binding and card opening.
+
+Uniqueness (one member per openid, per phone, per card number) is held by
+Lookup items claimed with `attribute_not_exists` in the same transaction as the
+member write, so two racing first logins cannot create two members.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from . import clock, ids, merchants, pii, tiers
+from .db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, lookup_pk, member_pk
+from .db.transact import Cancelled, Transaction
+from .errors import KabaoError
+
+_CARD_NUMBER_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Login:
+    merchant: Merchant
+    member: Member
+    created: bool
+
+
+def login(appid: str, js_code: str, invite_code: str | None = None, scene: str | None = None) -> Login:
+    merchant = merchants.by_appid(appid)
+    session = merchants.mini_program(merchant).code_to_session(js_code)
+    member, created = _get_or_create(merchant, session.openid, invite_code, scene)
+    return Login(merchant, member, created)
+
+
+def _get_or_create(merchant: Merchant, openid: str, invite_code: str | None, scene: str | None) -> tuple[Member, bool]:
+    key = lookup_pk(merchant.merchant_id, "OPENID", openid)
+    try:
+        return get(merchant.merchant_id, Lookup.get(key, LOOKUP, consistent_read=True).target), False
+    except Lookup.DoesNotExist:
+        pass
+    member_id = ids.new_id()
+    member = Member(
+        member_pk(merchant.merchant_id, member_id),
+        PROFILE,
+        merchant_id=merchant.merchant_id,
+        member_id=member_id,
+        openid=openid,
+        tier_id=tiers.entry_tier(merchant).tier_id,
+        invited_by=invite_code,
+        scene=scene,
+        created_at=clock.now(),
+    )
+    tx = Transaction()
+    tx.put("member", member, condition=Member.pk.does_not_exist())
+    tx.put("openid", Lookup(key, LOOKUP, target=member_id), condition=Lookup.pk.does_not_exist())
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if "openid" not in exc.failed:
+            raise
+        # A concurrent first login won the race: use its member.
+        return get(merchant.merchant_id, Lookup.get(key, LOOKUP, consistent_read=True).target), False
+    return member, True
+
+
+def get(merchant_id: str, member_id: str) -> Member:
+    try:
+        return Member.get(member_pk(merchant_id, member_id), PROFILE, consistent_read=True)
+    except Member.DoesNotExist:
+        raise KabaoError("MEMBER_NOT_FOUND", "member not found") from None
+
+
+def require_card(member: Member) -> None:
+    if not member.card_number:
+        raise KabaoError("CARD_NOT_OPEN", "open the membership card first")
+
+
+def bind_phone(merchant_id: str, member_id: str, code: str) -> Member:
+    member = get(merchant_id, member_id)
+    merchant = merchants.get(merchant_id)
+    phone = merchants.mini_program(merchant).phone_number(code)
+    digest = pii.phone_hash(merchant_id, phone)
+    if member.phone_hash == digest:
+        return member
+    tx = Transaction()
+    tx.put(
+        "phone",
+        Lookup(lookup_pk(merchant_id, "PHONE", digest), LOOKUP, target=member_id),
+        condition=Lookup.pk.does_not_exist() | (Lookup.target == member_id),
+    )
+    unchanged = Member.phone_hash.does_not_exist() if member.phone_hash is None else Member.phone_hash == member.phone_hash
+    tx.update(
+        "member",
+        member,
+        actions=[Member.phone_enc.set(pii.encrypt_phone(phone)), Member.phone_hash.set(digest)],
+        condition=Member.pk.exists() & unchanged,
+    )
+    if member.phone_hash:
+        tx.delete(
+            "old_phone",
+            Lookup(lookup_pk(merchant_id, "PHONE", member.phone_hash), LOOKUP),
+            condition=Lookup.target == member_id,
+        )
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if "phone" in exc.failed:
+            raise KabaoError("PHONE_IN_USE", "this phone number belongs to another member") from exc
+        raise KabaoError("CONCURRENT_UPDATE", "the member changed during the request, retry") from exc
+    return get(merchant_id, member_id)
+
+
+def open_card(
+    merchant_id: str, member_id: str, agreed_terms_version: str, name: str | None, birthday: date | None
+) -> Member:
+    """Activate the card; opening an already open card returns it unchanged."""
+    member = get(merchant_id, member_id)
+    if member.card_number:
+        return member
+    if not member.phone_hash:
+        raise KabaoError("PHONE_REQUIRED", "bind a phone number before opening the card")
+    merchant = merchants.get(merchant_id)
+    if agreed_terms_version != merchant.terms_version:
+        raise KabaoError(
+            "TERMS_OUTDATED", "agree to the current membership terms", terms_version=merchant.terms_version
+        )
+    for _ in range(_CARD_NUMBER_ATTEMPTS):
+        number = ids.card_number()
+        tx = Transaction()
+        tx.put(
+            "card_number",
+            Lookup(lookup_pk(merchant_id, "CARD", number), LOOKUP, target=member_id),
+            condition=Lookup.pk.does_not_exist(),
+        )
+        actions = [
+            Member.card_number.set(number),
+            Member.card_opened_at.set(clock.now()),
+            Member.terms_version.set(agreed_terms_version),
+        ]
+        if name is not None:
+            actions.append(Member.name.set(name))
+        if birthday is not None:
+            actions.append(Member.birthday.set(birthday.isoformat()))
+        tx.update("member", member, actions=actions, condition=Member.card_number.does_not_exist())
+        try:
+            tx.commit()
+        except Cancelled as exc:
+            if "member" in exc.failed:
+                return get(merchant_id, member_id)  # a concurrent request opened it
+            continue  # card number collision: draw another
+        return get(merchant_id, member_id)
+    raise KabaoError("CONCURRENT_UPDATE", "could not allocate a card number, retry")

@@ -1,0 +1,82 @@
+"""Merchants: who deploys kabao for which mini program, and their settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import clock
+from .db.models import LOOKUP, PROFILE, Lookup, Merchant, Tier, TopupPlan, merchant_pk
+from .db.transact import Cancelled, Transaction
+from .errors import KabaoError
+from .secrets import resolve
+from .wechat.miniprogram import MiniProgram, for_app
+
+
+@dataclass(frozen=True)
+class MerchantSpec:
+    merchant_id: str
+    name: str
+    appid: str
+    app_secret_ref: str
+    tiers: list[tuple[str, str, int]]  # (tier_id, name, growth threshold); the first has threshold 0
+    topup_plans: list[tuple[str, int, int]] = field(default_factory=list)  # (plan_id, amount fen, bonus fen)
+    terms_version: str = "1"
+    sign_in_points: int = 10
+    sign_in_growth: int = 5
+    prepaid_cap: int = 500000
+    timezone: str = "Asia/Shanghai"
+
+
+def appid_pk(appid: str) -> str:
+    return f"APPID#{appid}"
+
+
+def create(spec: MerchantSpec) -> Merchant:
+    """Create a merchant and claim its appid; creating the same merchant again is a no-op."""
+    if not spec.tiers or spec.tiers[0][2] != 0:
+        raise ValueError("the first tier is the entry tier, with threshold 0")
+    merchant = Merchant(
+        merchant_pk(spec.merchant_id),
+        PROFILE,
+        merchant_id=spec.merchant_id,
+        name=spec.name,
+        appid=spec.appid,
+        app_secret_ref=spec.app_secret_ref,
+        timezone=spec.timezone,
+        terms_version=spec.terms_version,
+        sign_in_points=spec.sign_in_points,
+        sign_in_growth=spec.sign_in_growth,
+        prepaid_cap=spec.prepaid_cap,
+        tiers=[Tier(tier_id=t, name=n, threshold=g) for t, n, g in spec.tiers],
+        topup_plans=[TopupPlan(plan_id=p, amount=a, bonus=b) for p, a, b in spec.topup_plans],
+        created_at=clock.now(),
+    )
+    tx = Transaction()
+    tx.put("merchant", merchant, condition=Merchant.pk.does_not_exist())
+    tx.put("appid", Lookup(appid_pk(spec.appid), LOOKUP, target=spec.merchant_id), condition=Lookup.pk.does_not_exist())
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        existing = get(spec.merchant_id) if "merchant" in exc.failed else None
+        if existing is not None and existing.appid == spec.appid:
+            return existing
+        raise ValueError(f"merchant or appid already taken: {exc}") from exc
+    return merchant
+
+
+def get(merchant_id: str) -> Merchant:
+    try:
+        return Merchant.get(merchant_pk(merchant_id), PROFILE)
+    except Merchant.DoesNotExist:
+        raise KabaoError("NOT_FOUND", "merchant not found") from None
+
+
+def by_appid(appid: str) -> Merchant:
+    try:
+        lookup = Lookup.get(appid_pk(appid), LOOKUP)
+    except Lookup.DoesNotExist:
+        raise KabaoError("UNKNOWN_APPID", "this appid is not served here") from None
+    return get(lookup.target)
+
+
+def mini_program(merchant: Merchant) -> MiniProgram:
+    return for_app(merchant.appid, resolve(merchant.app_secret_ref))

@@ -1,0 +1,46 @@
+"""Phone numbers at rest: encrypted for display, keyed-hashed for uniqueness and lookup.
+
+Both keys are derived from one master secret (`KABAO_PII_KEY`) with HKDF, so
+rotating it is one parameter. The hash is an HMAC, not a bare SHA-256, because
+the space of Chinese mobile numbers is small enough to enumerate.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from functools import cache
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .config import settings
+from .secrets import resolve
+
+
+def _derive(master: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
+
+
+@cache
+def _keys() -> tuple[Fernet, bytes]:
+    master = resolve(settings().pii_key_ref).encode()
+    fernet = Fernet(base64.urlsafe_b64encode(_derive(master, b"kabao/phone/encrypt")))
+    return fernet, _derive(master, b"kabao/phone/lookup")
+
+
+def encrypt_phone(phone: str) -> str:
+    return _keys()[0].encrypt(phone.encode()).decode()
+
+
+def decrypt_phone(token: str) -> str:
+    return _keys()[0].decrypt(token.encode()).decode()
+
+
+def phone_hash(merchant_id: str, phone: str) -> str:
+    return hmac.new(_keys()[1], f"{merchant_id}:{phone}".encode(), hashlib.sha256).hexdigest()
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"

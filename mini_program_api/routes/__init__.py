@@ -1,0 +1,1 @@
+"""HTTP blueprints: parse input, call one domain service, shape the output. No business rules."""

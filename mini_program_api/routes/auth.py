@@ -1,0 +1,28 @@
+"""POST /v1/auth/login."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from .. import auth, members
+from ..auth import Principal
+from .endpoint import Call, endpoint
+from .schemas import LoginBody
+from .views import member_view, merchant_view
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "/v1/auth/login", "POST", role=None, body=LoginBody)
+def login(call: Call) -> dict[str, Any]:
+    body: LoginBody = call.body
+    result = members.login(body.appid, body.code, body.invite_code, body.scene)
+    token, expires_in = auth.issue(Principal(result.merchant.merchant_id, result.member.member_id, "member"))
+    return {
+        "token": token,
+        "expires_in": expires_in,
+        "member": member_view(result.merchant, result.member),
+        "merchant": merchant_view(result.merchant),
+        "created": result.created,
+    }

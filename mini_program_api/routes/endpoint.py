@@ -1,0 +1,104 @@
+"""The one way a route is declared: auth, body/query validation and error shape in one place.
+
+Chalice turns any exception escaping a view into a 500 before middleware sees
+it, so `KabaoError` is converted here, inside the view.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from .. import auth
+from ..auth import Principal
+from ..errors import KabaoError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler gets: the caller, the validated body and query, and raw headers."""
+
+    principal: Principal | None
+    body: Any
+    query: Any
+    headers: dict[str, str]
+
+    @property
+    def member(self) -> Principal:
+        assert self.principal is not None
+        return self.principal
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.headers.get("idempotency-key")
+
+
+def endpoint(
+    bp: Blueprint,
+    path: str,
+    method: str,
+    *,
+    role: str | None,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    status: int = 200,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @bp.route(path, methods=[method])
+        @functools.wraps(fn)
+        def view(**params: str) -> Response:
+            request = bp.current_request
+            headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+            try:
+                call = Call(
+                    principal=_authenticate(headers, role) if role else None,
+                    body=_parse_body(request.raw_body, body) if body else None,
+                    query=_validate(query, dict(request.query_params or {})) if query else None,
+                    headers=headers,
+                )
+                result = fn(call, **params)
+            except KabaoError as exc:
+                return Response(body=exc.body(), status_code=exc.status)
+            return Response(body=result, status_code=status)
+
+        return view
+
+    return decorate
+
+
+def _authenticate(headers: dict[str, str], role: str) -> Principal:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise KabaoError("UNAUTHENTICATED", "missing bearer token")
+    principal = auth.verify(token.strip())
+    if principal.role != role:
+        raise KabaoError("FORBIDDEN", f"this endpoint is for role {role}")
+    return principal
+
+
+def _parse_body(raw: bytes | None, model: type[M]) -> M:
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise KabaoError("INVALID_JSON", "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise KabaoError("VALIDATION_ERROR", "request body must be a JSON object")
+    return _validate(model, data)
+
+
+def _validate(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]} for err in exc.errors()
+        ]
+        message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        raise KabaoError("VALIDATION_ERROR", message, fields=problems) from None

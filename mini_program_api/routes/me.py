@@ -1,0 +1,71 @@
+"""The member's own resources: /v1/me/*. Ids come only from the token, never from the client."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from chalice import Blueprint
+
+from .. import ledger, member_codes, members, merchants, sign_in
+from ..clock import iso
+from .endpoint import Call, endpoint
+from .schemas import CardBody, LedgerQuery, PhoneBody
+from .views import entry_view, member_view
+
+bp = Blueprint(__name__)
+
+
+def _me(call: Call) -> dict[str, Any]:
+    merchant = merchants.get(call.member.merchant_id)
+    return member_view(merchant, members.get(call.member.merchant_id, call.member.subject))
+
+
+@endpoint(bp, "/v1/me", "GET", role="member")
+def me(call: Call) -> dict[str, Any]:
+    return _me(call)
+
+
+@endpoint(bp, "/v1/me/phone", "POST", role="member", body=PhoneBody)
+def bind_phone(call: Call) -> dict[str, Any]:
+    members.bind_phone(call.member.merchant_id, call.member.subject, call.body.code)
+    return _me(call)
+
+
+@endpoint(bp, "/v1/me/card", "POST", role="member", body=CardBody)
+def open_card(call: Call) -> dict[str, Any]:
+    body: CardBody = call.body
+    members.open_card(
+        call.member.merchant_id,
+        call.member.subject,
+        body.agreed_terms_version,
+        body.name,
+        date.fromisoformat(body.birthday) if body.birthday else None,
+    )
+    return _me(call)
+
+
+@endpoint(bp, "/v1/me/code", "GET", role="member")
+def member_code(call: Call) -> dict[str, Any]:
+    merchant = merchants.get(call.member.merchant_id)
+    code, expires_at = member_codes.issue(members.get(call.member.merchant_id, call.member.subject))
+    return {"code": code, "expires_at": iso(expires_at, merchant.timezone), "expires_in": member_codes.ttl_seconds()}
+
+
+@endpoint(bp, "/v1/me/ledger", "GET", role="member", query=LedgerQuery)
+def history(call: Call) -> dict[str, Any]:
+    q: LedgerQuery = call.query
+    merchant = merchants.get(call.member.merchant_id)
+    page = ledger.history(call.member.merchant_id, call.member.subject, q.account, q.cursor, q.limit)
+    return {"entries": [entry_view(e, merchant.timezone) for e in page.entries], "cursor": page.cursor}
+
+
+@endpoint(bp, "/v1/me/sign-in", "POST", role="member")
+def daily_sign_in(call: Call) -> dict[str, Any]:
+    result = sign_in.sign_in(call.member.merchant_id, call.member.subject)
+    return {
+        "date": result.day.isoformat(),
+        "already_signed_in": result.already_signed_in,
+        "points_earned": result.points,
+        "growth_earned": result.growth,
+        "member": _me(call),
+    }

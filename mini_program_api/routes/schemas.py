@@ -1,0 +1,51 @@
+"""Request shapes. Strict: unknown fields and wrong JSON types are 400s, never coerced."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .. import clock
+
+_Code = Field(min_length=1, max_length=256)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LoginBody(Strict):
+    appid: str = Field(min_length=1, max_length=64)
+    code: str = _Code
+    invite_code: str | None = Field(default=None, min_length=1, max_length=32)
+    scene: str | None = Field(default=None, max_length=128)
+
+
+class PhoneBody(Strict):
+    code: str = _Code
+
+
+class CardBody(Strict):
+    agreed_terms_version: str = Field(min_length=1, max_length=32)
+    name: str | None = Field(default=None, min_length=1, max_length=32)
+    birthday: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+    @field_validator("birthday")
+    @classmethod
+    def _real_past_date(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        day = date.fromisoformat(value)  # ValueError -> validation error
+        if not date(1900, 1, 1) <= day <= clock.now().date():
+            raise ValueError("birthday must be a past date after 1900")
+        return value
+
+
+class LedgerQuery(BaseModel):
+    # Query strings are text: numbers are parsed, unknown parameters still refused.
+    model_config = ConfigDict(extra="forbid")
+
+    account: Literal["points", "balance", "growth"]
+    cursor: str | None = Field(default=None, max_length=1024)
+    limit: int = Field(default=20, ge=1, le=100)
