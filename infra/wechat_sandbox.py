@@ -91,7 +91,7 @@ class WeChatSandbox:
         appid = self._appid_for_token(request)
         if appid is None:
             return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
-        code = str((request.get_json(silent=True) or {}).get("code", ""))
+        code = str(_body(request).get("code", ""))
         match = _PHONE.match(code)
         if not match:
             return {"errcode": 40029, "errmsg": "invalid code"}
@@ -113,7 +113,7 @@ class WeChatSandbox:
         appid = self._appid_for_token(request)
         if appid is None:
             return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
-        payload = request.get_json(silent=True) or {}
+        payload = _body(request)
         if not payload.get("touser") or not payload.get("template_id"):
             return {"errcode": 47003, "errmsg": "argument invalid"}
         self.messages.append({"appid": appid, **payload, "sent_at": time.time()})
@@ -122,7 +122,7 @@ class WeChatSandbox:
     # --- sandbox controls -----------------------------------------------------------
 
     def _register_app(self, request: Request) -> dict[str, Any]:
-        payload = request.get_json(silent=True) or {}
+        payload = _body(request)
         self.apps[str(payload["appid"])] = str(payload["secret"])
         return {"errcode": 0, "errmsg": "ok"}
 
@@ -144,6 +144,15 @@ class WeChatSandbox:
         if entry is None or entry[1] < time.time():
             return None
         return entry[0]
+
+
+def _body(request: Request) -> dict[str, Any]:
+    # wechatpy posts JSON without a Content-Type, and WeChat accepts that.
+    try:
+        data = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:

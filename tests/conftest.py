@@ -142,6 +142,13 @@ class Api:
         assert status == 200, body
         return body
 
+    @staticmethod
+    def token(merchant: Any, member_id: str) -> str:
+        """A fresh member token at the current (possibly moved) clock."""
+        from mini_program_api import auth
+
+        return auth.issue(auth.Principal(merchant.merchant_id, member_id, "member"))[0]
+
     def member_with_card(self, merchant: Any, phone: str | None = None) -> dict[str, Any]:
         """Log in, bind a phone, open the card; returns the login body with the card opened."""
         session = self.login(merchant)

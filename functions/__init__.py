@@ -1,0 +1,1 @@
+"""Event-driven entry points (scheduled jobs, queue consumers): thin calls into `mini_program_api`."""

@@ -1,0 +1,139 @@
+"""`make dev`: the whole product on loopback, seeded, until Ctrl-C.
+
+Starts the serialized local DynamoDB, the WeChat sandbox and `chalice local`
+as child processes, creates the table, seeds the demo merchant and prints a
+curl walk-through. Ports default to 8000 (API), 8001 (DynamoDB) and 8002
+(sandbox); a busy port is replaced by a free one, so a second copy runs beside
+the first instead of failing. Data lives in memory: every run starts clean.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free loopback port")
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes], name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not start on port {port}")
+
+
+def walkthrough(api: str, appid: str) -> str:
+    q = "'"
+    post = f"curl -s -X POST -H 'content-type: application/json'"
+    auth = '-H "authorization: Bearer $TOKEN"'
+    return "\n".join(
+        [
+            "# log in (the sandbox takes test:<openid>[:<nonce>]; each code works once)",
+            f"TOKEN=$({post} {api}/v1/auth/login -d {q}{{\"appid\":\"{appid}\",\"code\":\"test:demo-member:{q}$RANDOM{q}\"}}{q} \\",
+            "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
+            "# bind a phone number (phone:<digits>[:<nonce>])",
+            f"{post} {auth} {api}/v1/me/phone -d {q}{{\"code\":\"phone:13800138000:{q}$RANDOM{q}\"}}{q}; echo",
+            "# open the card",
+            f"{post} {auth} {api}/v1/me/card -d {q}{{\"agreed_terms_version\":\"1\",\"name\":\"Demo\"}}{q}; echo",
+            "# daily sign-in, then the card",
+            f"{post} {auth} {api}/v1/me/sign-in; echo",
+            f"curl -s {auth} {api}/v1/me; echo",
+            f"curl -s {auth} '{api}/v1/me/ledger?account=points'; echo",
+        ]
+    )
+
+
+def main() -> int:
+    ports = {name: _free_port(int(os.environ.get(var, default))) for name, var, default in (
+        ("api", "KABAO_API_PORT", 8000), ("dynamodb", "KABAO_DDB_PORT", 8001), ("sandbox", "KABAO_SANDBOX_PORT", 8002))}
+    urls = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
+    env = {
+        **os.environ,
+        "DYNAMODB_ENDPOINT": urls["dynamodb"],
+        "WECHAT_API_BASE": urls["sandbox"],
+        "WECHATPAY_API_BASE": urls["sandbox"],
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+    config = json.loads((ROOT / "chalice.json").read_text())["stages"]["local"]["environment_variables"]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, *args: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env)
+        procs.append(proc)
+        _wait_for(ports[name], proc, name)
+        return proc
+
+    def stop(*_: object) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        start("dynamodb", "-m", "infra.local_dynamodb", "--port", str(ports["dynamodb"]))
+        start("sandbox", "-m", "infra.wechat_sandbox", "--port", str(ports["sandbox"]))
+        os.environ.update({**env, **config})  # this process seeds through the product's own code
+        import boto3
+
+        from infra.seed import seed
+        from mini_program_api.db.schema import create_table
+
+        create_table(boto3.client("dynamodb", endpoint_url=urls["dynamodb"], region_name="cn-north-1"), config["KABAO_TABLE"])
+        appid = seed(urls["sandbox"])
+        chalice = str(Path(sys.executable).with_name("chalice"))
+        procs.append(subprocess.Popen(
+            [chalice, "local", "--no-autoreload", "--stage", "local", "--host", HOST, "--port", str(ports["api"])],
+            cwd=ROOT, env=env))
+        _wait_for(ports["api"], procs[-1], "chalice local")
+        print(
+            f"\nkabao is running (Ctrl-C stops everything):\n"
+            f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"
+            f"  WeChat sandbox  {urls['sandbox']}\n  demo appid      {appid}\n\n"
+            f"{walkthrough(urls['api'], appid)}\n\nkabao dev ready",
+            flush=True,
+        )
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        print("a service stopped; shutting down", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as exc:
+        print(f"make dev failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""`make dev` (python -m infra.dev): starts, serves the walk-through, runs twice, and Ctrl-C stops everything."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(ports: dict[str, int]) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    env = {**os.environ, "KABAO_API_PORT": str(ports["api"]), "KABAO_DDB_PORT": str(ports["ddb"]),
+           "KABAO_SANDBOX_PORT": str(ports["sandbox"])}
+    for key in ("DYNAMODB_ENDPOINT", "WECHAT_API_BASE", "WECHATPAY_API_BASE", "KABAO_STAGE", "KABAO_TABLE",
+                "KABAO_JWT_SECRET", "KABAO_PII_KEY"):
+        env.pop(key, None)  # the dev stack must not need the test suite's settings
+    proc = subprocess.Popen([sys.executable, "-m", "infra.dev"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    urls: dict[str, str] = {}
+    deadline = time.monotonic() + 90
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        match = re.match(r"^\s+(API|local DynamoDB|WeChat sandbox)\s+(http://\S+)", line)
+        if match:
+            urls[match.group(1)] = match.group(2)
+        if "kabao dev ready" in line or time.monotonic() > deadline:
+            break
+    assert "API" in urls, "make dev never became ready"
+    # Keep draining its output, or chalice's request log fills the pipe and blocks it.
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    return proc, urls
+
+
+def _stop(proc: subprocess.Popen[str], urls: dict[str, str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    assert proc.stdout is not None
+    proc.stdout.close()
+    for url in urls.values():
+        host, port = url.removeprefix("http://").split(":")
+        with socket.socket() as s:
+            assert s.connect_ex((host, int(port))) != 0, f"{url} still listening after Ctrl-C"
+
+
+def test_dev_stack_serves_the_walkthrough_and_runs_twice() -> None:
+    ports = {"api": _free_port(), "ddb": _free_port(), "sandbox": _free_port()}
+    first, first_urls = _start(ports)
+    try:
+        api = first_urls["API"]
+        assert api == f"http://127.0.0.1:{ports['api']}"
+        login = requests.post(f"{api}/v1/auth/login", json={"appid": "wxdemo0000000001", "code": f"test:demo:{uuid.uuid4().hex[:8]}"}, timeout=10)
+        assert login.status_code == 200, login.text
+        auth = {"authorization": f"Bearer {login.json()['token']}"}
+        phone = requests.post(f"{api}/v1/me/phone", json={"code": "phone:13800138000"}, headers=auth, timeout=10)
+        assert phone.status_code == 200, phone.text
+        card = requests.post(f"{api}/v1/me/card", json={"agreed_terms_version": "1"}, headers=auth, timeout=10)
+        assert card.status_code == 200 and card.json()["card"]["number"]
+        assert requests.post(f"{api}/v1/me/sign-in", headers=auth, timeout=10).json()["points_earned"] == 10
+        me = requests.get(f"{api}/v1/me", headers=auth, timeout=10).json()
+        assert (me["points"], me["growth"], me["tier"]["id"]) == (10, 5, "normal")
+
+        second, second_urls = _start(ports)  # same preferred ports, all busy: it moves aside
+        try:
+            assert set(second_urls.values()).isdisjoint(first_urls.values())
+            assert requests.post(f"{second_urls['API']}/v1/auth/login", json={"appid": "wxdemo0000000001", "code": "test:demo"}, timeout=10).status_code == 200
+        finally:
+            _stop(second, second_urls)
+    finally:
+        _stop(first, first_urls)
