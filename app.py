@@ -1,8 +1,9 @@
 """Chalice entry point: the app and its blueprints, nothing else."""
 from chalice import Chalice
 
-from mini_program_api.routes import auth, me
+from functions import topup_reconciliation
+from mini_program_api.routes import auth, me, topup
 
 app = Chalice(app_name="kabao")
-app.register_blueprint(auth.bp)
-app.register_blueprint(me.bp)
+for blueprint in (auth.bp, me.bp, topup.bp, topup_reconciliation.bp):
+    app.register_blueprint(blueprint)

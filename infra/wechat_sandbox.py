@@ -1,4 +1,4 @@
-"""WeChat sandbox: a loopback stand-in for api.weixin.qq.com (and, later, api.mch.weixin.qq.com).
+"""WeChat sandbox: a loopback stand-in for api.weixin.qq.com and, through `wechatpay_sandbox`, api.mch.weixin.qq.com.
 
 Behaviour the tests and `make dev` rely on:
 
@@ -27,6 +27,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .loopback import LoopbackServer, cli_port
+from .wechatpay_sandbox import PaySandbox
 
 _OPENID = re.compile(r"^test:([A-Za-z0-9_-]{1,64})(?::[A-Za-z0-9_-]{1,64})?$")
 _PHONE = re.compile(r"^phone:(\d{5,15})(?::[A-Za-z0-9_-]{1,64})?$")
@@ -40,6 +41,7 @@ class WeChatSandbox:
         self.tokens: dict[str, tuple[str, float]] = {}
         self.used_codes: set[str] = set()
         self.messages: list[dict[str, Any]] = []
+        self.pay = PaySandbox()
         self._routes = Map(
             [
                 Rule("/cgi-bin/token", endpoint="token", methods=["GET"]),
@@ -53,6 +55,8 @@ class WeChatSandbox:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
+        if request.path.startswith(("/v3/", "/_sandbox/pay", "/_sandbox/refunds")):
+            return self.pay.handle(request)(environ, start_response)
         adapter = self._routes.bind_to_environ(environ)
         try:
             endpoint, _ = adapter.match()

@@ -21,6 +21,8 @@ class Settings:
     dynamodb_endpoint: str | None
     wechat_api_base: str
     wechatpay_api_base: str
+    public_url: str
+    default_merchant_id: str | None
     jwt_secret_ref: str
     pii_key_ref: str
     token_ttl_seconds: int
@@ -41,6 +43,8 @@ def settings() -> Settings:
         dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
         wechat_api_base=env.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/"),
         wechatpay_api_base=env.get("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com").rstrip("/"),
+        public_url=env.get("KABAO_PUBLIC_URL", "").rstrip("/"),
+        default_merchant_id=env.get("KABAO_MERCHANT_ID") or None,
         jwt_secret_ref=env.get("KABAO_JWT_SECRET", ""),
         pii_key_ref=env.get("KABAO_PII_KEY", ""),
         token_ttl_seconds=int(env.get("KABAO_TOKEN_TTL", "7200")),

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from pynamodb.expressions.update import Action
+
 from . import clock
 from .db.models import LedgerEntry, Member, PROFILE, member_pk
 from .db.transact import Cancelled, Transaction
@@ -72,6 +74,9 @@ class Operation:
     kind: str
     postings: tuple[Posting, ...]
     memo: dict[str, str | int] = field(default_factory=dict)
+    # What the caller asked for. When set, it (not the postings) identifies the request, so a retry
+    # whose computed split changed (a proportional spend after a balance change) is still a replay.
+    request: dict[str, str | int] | None = None
 
     def __post_init__(self) -> None:
         if not _OP_KEY.match(self.op_key):
@@ -84,11 +89,9 @@ class Operation:
                 raise ValueError(f"posting amounts are non-zero integers, got {p.amount!r}")
 
     def fingerprint(self) -> str:
-        canonical = json.dumps(
-            {"kind": self.kind, "postings": sorted((p.account.value, p.amount) for p in self.postings), "memo": self.memo},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        what = self.request if self.request is not None else {
+            "postings": sorted((p.account.value, p.amount) for p in self.postings), "memo": self.memo}
+        canonical = json.dumps({"kind": self.kind, "what": what}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -111,10 +114,18 @@ def client_op_key(idempotency_key: str | None) -> str:
     return f"idem:{idempotency_key}"
 
 
-def post(merchant_id: str, member_id: str, op: Operation, tx: Transaction | None = None) -> Posted:
+def post(
+    merchant_id: str,
+    member_id: str,
+    op: Operation,
+    tx: Transaction | None = None,
+    member_actions: list[Action] | None = None,
+) -> Posted:
     """Apply `op` to the member's balances exactly once (see module docstring).
 
-    A `Cancelled` raised here names only the caller's own labelled writes in `tx`.
+    `tx` carries the caller's other writes; `member_actions` are extra updates to the
+    member row (one transaction may touch an item once). A `Cancelled` raised here
+    names only the caller's own labelled writes in `tx`.
     """
     tx = tx or Transaction()
     pk = member_pk(merchant_id, member_id)
@@ -144,7 +155,7 @@ def post(merchant_id: str, member_id: str, op: Operation, tx: Transaction | None
     tx.update(
         _BALANCE,
         Member(pk, PROFILE),
-        actions=[getattr(Member, p.account.value).add(p.amount) for p in op.postings],
+        actions=[getattr(Member, p.account.value).add(p.amount) for p in op.postings] + (member_actions or []),
         condition=condition,
     )
     try:

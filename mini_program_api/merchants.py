@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import clock
-from .db.models import LOOKUP, PROFILE, Lookup, Merchant, Tier, TopupPlan, merchant_pk
+from .db.models import LOOKUP, PROFILE, Lookup, Merchant, PaySettings, Tier, TopupPlan, merchant_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .secrets import resolve
@@ -23,6 +23,8 @@ class MerchantSpec:
     sign_in_points: int = 10
     sign_in_growth: int = 5
     prepaid_cap: int = 500000
+    topup_min: int = 100
+    topup_max: int = 500000
     timezone: str = "Asia/Shanghai"
 
 
@@ -46,6 +48,8 @@ def create(spec: MerchantSpec) -> Merchant:
         sign_in_points=spec.sign_in_points,
         sign_in_growth=spec.sign_in_growth,
         prepaid_cap=spec.prepaid_cap,
+        topup_min=spec.topup_min,
+        topup_max=spec.topup_max,
         tiers=[Tier(tier_id=t, name=n, threshold=g) for t, n, g in spec.tiers],
         topup_plans=[TopupPlan(plan_id=p, amount=a, bonus=b) for p, a, b in spec.topup_plans],
         created_at=clock.now(),
@@ -61,6 +65,26 @@ def create(spec: MerchantSpec) -> Merchant:
             return existing
         raise ValueError(f"merchant or appid already taken: {exc}") from exc
     return merchant
+
+
+def configure_pay(
+    merchant_id: str,
+    mchid: str,
+    cert_serial_no: str,
+    private_key_ref: str,
+    apiv3_key_ref: str,
+    public_key_ref: str | None = None,
+    public_key_id: str | None = None,
+) -> Merchant:
+    """Set the merchant's WeChat Pay APIv3 keys (references). A public key needs its id, and vice versa."""
+    if (public_key_ref is None) != (public_key_id is None):
+        raise ValueError("the WeChat Pay public key and its id go together")
+    merchant = get(merchant_id)
+    merchant.update(actions=[Merchant.pay.set(PaySettings(
+        mchid=mchid, cert_serial_no=cert_serial_no, private_key_ref=private_key_ref, apiv3_key_ref=apiv3_key_ref,
+        public_key_ref=public_key_ref, public_key_id=public_key_id,
+    ))])
+    return Merchant.get(merchant_pk(merchant_id), PROFILE, consistent_read=True)
 
 
 def get(merchant_id: str) -> Merchant:

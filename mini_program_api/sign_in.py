@@ -30,14 +30,12 @@ def sign_in(merchant_id: str, member_id: str) -> SignIn:
         for account, amount in ((Account.GROWTH, int(merchant.sign_in_growth)), (Account.POINTS, int(merchant.sign_in_points)))
         if amount > 0
     )
-    op = Operation(op_key=f"signin:{day.isoformat()}", kind="SIGN_IN", postings=postings, memo={"day": day.isoformat()})
-    try:
-        posted = ledger.post(merchant_id, member_id, op)
-    except KabaoError as exc:
-        if exc.code != "IDEMPOTENCY_KEY_REUSED":
-            raise
-        # The merchant changed its sign-in reward since this member's first sign-in today.
-        return SignIn(day, 0, 0, already_signed_in=True)
+    if not postings:
+        raise KabaoError("SIGN_IN_DISABLED", "this merchant offers no sign-in reward")
+    # The day alone identifies the request: a reward changed mid-day still credits once.
+    op = Operation(f"signin:{day.isoformat()}", "SIGN_IN", postings, memo={"day": day.isoformat()},
+                   request={"day": day.isoformat()})
+    posted = ledger.post(merchant_id, member_id, op)
     return SignIn(
         day,
         posted.amounts.get(Account.POINTS, 0),

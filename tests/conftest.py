@@ -23,11 +23,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _servers: dict[str, Any] = {}
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def pytest_configure(config: pytest.Config) -> None:
     ddb = LoopbackServer(dynamodb_app()).start()
     wechat = WeChatSandbox()
     sandbox = LoopbackServer(wechat).start()
-    _servers.update(ddb=ddb, sandbox=sandbox, wechat=wechat)
+    api_port = _free_port()
+    _servers.update(ddb=ddb, sandbox=sandbox, wechat=wechat, api_port=api_port)
     os.environ.update(
         KABAO_STAGE="test",
         KABAO_TABLE="kabao-test",
@@ -39,6 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         DYNAMODB_ENDPOINT=ddb.url,
         WECHAT_API_BASE=sandbox.url,
         WECHATPAY_API_BASE=sandbox.url,
+        KABAO_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
         KABAO_JWT_SECRET="dev:test-only-jwt-secret-0123456789abcdef",
         KABAO_PII_KEY="dev:test-only-pii-key",
     )
@@ -48,11 +58,39 @@ def pytest_configure(config: pytest.Config) -> None:
     from mini_program_api.db.schema import create_table
 
     create_table(boto3.client("dynamodb", endpoint_url=ddb.url), "kabao-test")
+    _servers["api"] = _serve_api(api_port)
+
+
+def _serve_api(port: int) -> Any:
+    """The Chalice app on real HTTP, where the sandbox delivers WeChat Pay notifies."""
+    import threading
+
+    from chalice.config import Config
+    from chalice.local import ChaliceRequestHandler, LocalDevServer
+
+    from app import app
+
+    class Quiet(ChaliceRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = LocalDevServer(app, Config.create(), "127.0.0.1", port, handler_cls=Quiet)
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    return server
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for name in ("ddb", "sandbox"):
-        _servers[name].stop()
+    import gc
+
+    # The process exits next; collecting moto's in-memory tables at shutdown took tens of seconds.
+    gc.freeze()
+    for name in ("api", "ddb", "sandbox"):
+        if name in _servers:
+            if name == "api":
+                _servers[name].shutdown()
+                _servers[name].server.server_close()
+            else:
+                _servers[name].stop()
 
 
 @pytest.fixture
@@ -87,24 +125,56 @@ def clock() -> Iterator[Any]:
     product_clock.set_clock(None)
 
 
+@pytest.fixture(scope="session")
+def merchant_pay_keys() -> Any:
+    """One merchant API key pair for the whole run (RSA generation is the slow part); mchids differ."""
+    from infra.devkeys import merchant_keys
+
+    return merchant_keys("0")
+
+
 @pytest.fixture
-def merchant(sandbox: Any) -> Any:
-    """A fresh merchant with its own appid, registered in the WeChat sandbox."""
+def make_merchant(sandbox: Any, merchant_pay_keys: Any) -> Any:
+    """Create a fresh merchant, registered in the WeChat and WeChat Pay sandboxes.
+
+    `sign_with` picks how WeChat Pay signs to it: "platform" (certificates) or "public_key".
+    """
     from mini_program_api import merchants
 
-    suffix = uuid.uuid4().hex[:12]
-    secret = f"secret-{suffix}"
-    sandbox.apps[f"wx{suffix}"] = secret
-    return merchants.create(
-        merchants.MerchantSpec(
-            merchant_id=f"m-{suffix}",
-            name="Test Coffee",
-            appid=f"wx{suffix}",
-            app_secret_ref=f"dev:{secret}",
-            tiers=[("normal", "普通", 0), ("silver", "银卡", 1000), ("gold", "金卡", 5000)],
-            topup_plans=[("p300", 30000, 5000), ("p500", 50000, 10000)],
+    def make(sign_with: str = "platform", **settings: Any) -> Any:
+        suffix = uuid.uuid4().hex[:12]
+        secret = f"secret-{suffix}"
+        appid, mchid = f"wx{suffix}", f"19{uuid.uuid4().int % 10**8:08d}"
+        sandbox.apps[appid] = secret
+        sandbox.pay.merchants[mchid] = {
+            "mchid": mchid, "appid": appid, "apiv3_key": merchant_pay_keys.apiv3_key, "sign_with": sign_with,
+            "api_public_key": merchant_pay_keys.api.public_pem, "api_serial": merchant_pay_keys.api.serial,
+        }
+        merchant = merchants.create(
+            merchants.MerchantSpec(
+                merchant_id=f"m-{suffix}",
+                name="Test Coffee",
+                appid=appid,
+                app_secret_ref=f"dev:{secret}",
+                tiers=[("normal", "普通", 0), ("silver", "银卡", 1000), ("gold", "金卡", 5000)],
+                topup_plans=[("p300", 30000, 5000), ("p500", 50000, 10000)],
+                **settings,
+            )
         )
-    )
+        pay = {"mchid": mchid, "cert_serial_no": merchant_pay_keys.api.serial,
+               "private_key_ref": f"dev:{merchant_pay_keys.api.private_pem}",
+               "apiv3_key_ref": f"dev:{merchant_pay_keys.apiv3_key}"}
+        if sign_with == "public_key":
+            pay.update(public_key_ref=f"dev:{sandbox.pay.keys.public_key.public_pem}",
+                       public_key_id=sandbox.pay.keys.public_key_id)
+        return merchants.configure_pay(merchant.merchant_id, **pay)
+
+    return make
+
+
+@pytest.fixture
+def merchant(make_merchant: Any) -> Any:
+    return make_merchant()
 
 
 class Api:
@@ -148,6 +218,12 @@ class Api:
         from mini_program_api import auth
 
         return auth.issue(auth.Principal(merchant.merchant_id, member_id, "member"))[0]
+
+    @staticmethod
+    def admin_token(merchant: Any) -> str:
+        from mini_program_api import auth
+
+        return auth.issue(auth.Principal(merchant.merchant_id, "admin-1", "admin"))[0]
 
     def member_with_card(self, merchant: Any, phone: str | None = None) -> dict[str, Any]:
         """Log in, bind a phone, open the card; returns the login body with the card opened."""

@@ -15,11 +15,11 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, LocalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from ..config import settings
-from .schema import LEDGER_INDEX, TTL_ATTRIBUTE
+from .schema import DUE_INDEX, LEDGER_INDEX, TTL_ATTRIBUTE
 
 PROFILE = "PROFILE"
 LOOKUP = "LOOKUP"
@@ -72,6 +72,17 @@ class TopupPlan(MapAttribute):
     bonus = NumberAttribute()
 
 
+class PaySettings(MapAttribute):
+    """A merchant's WeChat Pay APIv3 set-up; keys are secret references, never values."""
+
+    mchid = UnicodeAttribute()
+    cert_serial_no = UnicodeAttribute()
+    private_key_ref = UnicodeAttribute()
+    apiv3_key_ref = UnicodeAttribute()
+    public_key_ref = UnicodeAttribute(null=True)
+    public_key_id = UnicodeAttribute(null=True)
+
+
 class Merchant(Item):
     merchant_id = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -84,6 +95,9 @@ class Merchant(Item):
     prepaid_cap = NumberAttribute(default=500000)
     tiers = ListAttribute(of=Tier, default=list)
     topup_plans = ListAttribute(of=TopupPlan, default=list)
+    topup_min = NumberAttribute(default=100)
+    topup_max = NumberAttribute(default=500000)
+    pay = PaySettings(null=True)
     created_at = UTCDateTimeAttribute()
 
 
@@ -113,6 +127,8 @@ class Member(Item):
     principal = NumberAttribute(default=0)
     bonus = NumberAttribute(default=0)
     growth = NumberAttribute(default=0)
+    # Principal promised by unpaid top-up orders: the prepaid cap counts it (see topup.py).
+    pending_topup = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
 
 
@@ -137,3 +153,44 @@ class LedgerEntry(Item):
     fingerprint = UnicodeAttribute()
     memo = MapAttribute(default=dict)
     created_at = UTCDateTimeAttribute()
+
+
+class DueIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = DUE_INDEX
+        projection = KeysOnlyProjection()
+
+    due_pk = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class TopupOrder(Item):
+    """A stored-value top-up; its id is the WeChat Pay out_trade_no."""
+
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    due = DueIndex()
+    merchant_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    openid = UnicodeAttribute()
+    plan_id = UnicodeAttribute(null=True)
+    amount = NumberAttribute()
+    bonus = NumberAttribute()
+    status = UnicodeAttribute()
+    idempotency_key = UnicodeAttribute()
+    prepay_id = UnicodeAttribute(null=True)
+    transaction_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    paid_at = UTCDateTimeAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)
+    refund_attempt = NumberAttribute(default=0)
+    refund_amount = NumberAttribute(null=True)
+    bonus_clawback = NumberAttribute(null=True)
+    refund_requested_by = UnicodeAttribute(null=True)
+    refunded_at = UTCDateTimeAttribute(null=True)
+
+
+def topup_pk(merchant_id: str, order_id: str) -> str:
+    return f"MCH#{merchant_id}#TOPUP#{order_id}"

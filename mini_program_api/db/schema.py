@@ -13,6 +13,8 @@ merchant, so one merchant's data can never be read with another's ids.
 | phone hash -> member  | MCH#{mid}#PHONE#{hmac}          | LOOKUP                  |
 | card number -> member | MCH#{mid}#CARD#{card_number}    | LOOKUP                  |
 | member code -> member | MCH#{mid}#CODE#{code}           | LOOKUP (expires_at)     |
+| idempotency record    | MCH#{mid}#MEM#{member_id}       | IDEM#{scope}#{key}      |
+| top-up order          | MCH#{mid}#TOPUP#{out_trade_no}  | ORDER                   |
 
 Ledger entries live in their member's partition so that one Query proves
 "balance = sum of entries", and their sort key is derived from the operation's
@@ -22,6 +24,12 @@ Index `ledger_by_time` (LSI: pk + `lsi1`, projects all): lsi1 is
 `LEDGER#{group}#{created_at}#{op_key}#{account}`, so a member's ledger pages
 newest first per group (points, balance, growth) with strongly consistent reads.
 
+Index `due_index` (GSI: `due_pk` + `due_sk`, projects keys only) is sparse: an
+item carries `due_pk = DUE#{job}#{shard}` and `due_sk = {ISO time}` only while a
+scheduled job owes it work (a PENDING top-up to reconcile, a REFUNDING one to
+confirm), so jobs find work with a Query, never a Scan. The shard (hash of the
+item key mod `DUE_SHARDS`) keeps one job's writes off a single partition.
+
 `expires_ttl` is the TTL attribute: DynamoDB may delete expired lookups (member
 codes) eventually; correctness never depends on it, expiry is checked on read.
 """
@@ -30,6 +38,8 @@ from __future__ import annotations
 from typing import Any
 
 LEDGER_INDEX = "ledger_by_time"
+DUE_INDEX = "due_index"
+DUE_SHARDS = 4
 TTL_ATTRIBUTE = "expires_ttl"
 
 KEY_SCHEMA = [
@@ -40,6 +50,18 @@ ATTRIBUTE_DEFINITIONS = [
     {"AttributeName": "pk", "AttributeType": "S"},
     {"AttributeName": "sk", "AttributeType": "S"},
     {"AttributeName": "lsi1", "AttributeType": "S"},
+    {"AttributeName": "due_pk", "AttributeType": "S"},
+    {"AttributeName": "due_sk", "AttributeType": "S"},
+]
+GLOBAL_SECONDARY_INDEXES = [
+    {
+        "IndexName": DUE_INDEX,
+        "KeySchema": [
+            {"AttributeName": "due_pk", "KeyType": "HASH"},
+            {"AttributeName": "due_sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    }
 ]
 LOCAL_SECONDARY_INDEXES = [
     {
@@ -60,6 +82,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "KeySchema": KEY_SCHEMA,
         "AttributeDefinitions": ATTRIBUTE_DEFINITIONS,
         "LocalSecondaryIndexes": LOCAL_SECONDARY_INDEXES,
+        "GlobalSecondaryIndexes": GLOBAL_SECONDARY_INDEXES,
         "BillingMode": "PAY_PER_REQUEST",
     }
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -75,3 +75,14 @@ class Transaction:
                     raise Cancelled(failed) from exc
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))
         raise KabaoError("CONCURRENT_UPDATE", "too many concurrent updates, retry later")
+
+
+def update_if(model: Model, actions: list[Action], condition: Condition) -> bool:
+    """A single-item conditional update; False (not an error) when the condition no longer holds."""
+    try:
+        model.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

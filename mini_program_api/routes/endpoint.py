@@ -29,6 +29,7 @@ class Call:
     body: Any
     query: Any
     headers: dict[str, str]
+    raw_body: bytes
 
     @property
     def member(self) -> Principal:
@@ -62,11 +63,12 @@ def endpoint(
                     body=_parse_body(request.raw_body, body) if body else None,
                     query=_validate(query, dict(request.query_params or {})) if query else None,
                     headers=headers,
+                    raw_body=request.raw_body or b"",
                 )
                 result = fn(call, **params)
             except KabaoError as exc:
                 return Response(body=exc.body(), status_code=exc.status)
-            return Response(body=result, status_code=status)
+            return Response(body=result if result is not None else "", status_code=status)
 
         return view
 

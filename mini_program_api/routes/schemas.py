@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import clock
 
@@ -49,3 +49,14 @@ class LedgerQuery(BaseModel):
     account: Literal["points", "balance", "growth"]
     cursor: str | None = Field(default=None, max_length=1024)
     limit: int = Field(default=20, ge=1, le=100)
+
+
+class TopupOrderBody(Strict):
+    plan_id: str | None = Field(default=None, min_length=1, max_length=64)
+    amount: int | None = Field(default=None, gt=0, description="fen, for a custom amount")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "TopupOrderBody":
+        if (self.plan_id is None) == (self.amount is None):
+            raise ValueError("give exactly one of plan_id or amount")
+        return self

@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import pii, tiers
 from ..clock import iso
-from ..db.models import LedgerEntry, Member, Merchant, Tier
+from ..db.models import LedgerEntry, Member, Merchant, Tier, TopupOrder, TopupPlan
 
 
 def tier_view(tier: Tier | None) -> dict[str, Any] | None:
@@ -52,4 +52,22 @@ def entry_view(entry: LedgerEntry, tz: str) -> dict[str, Any]:
         "kind": entry.kind,
         "memo": dict(entry.memo.as_dict() if hasattr(entry.memo, "as_dict") else entry.memo),
         "created_at": iso(entry.created_at, tz),
+    }
+
+
+def plan_view(plan: TopupPlan) -> dict[str, Any]:
+    return {"plan_id": plan.plan_id, "amount": int(plan.amount), "bonus": int(plan.bonus)}
+
+
+def order_view(order: TopupOrder, tz: str) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "amount": int(order.amount),
+        "bonus": int(order.bonus),
+        "plan_id": order.plan_id,
+        "created_at": iso(order.created_at, tz),
+        "expires_at": iso(order.expires_at, tz),
+        "paid_at": iso(order.paid_at, tz) if order.paid_at else None,
+        "refund_amount": int(order.refund_amount) if order.refund_amount is not None else None,
     }

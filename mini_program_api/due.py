@@ -1,0 +1,36 @@
+"""Work owed by scheduled jobs, found through the sparse `due_index` GSI (see db/schema.py).
+
+An item is put on a job's list by setting `due_pk`/`due_sk` in the same write
+that creates the obligation and taken off by removing them in the write that
+settles it, so the list can never disagree with the items.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+
+from typing import Any
+
+from .db.schema import DUE_SHARDS
+
+
+def slot(job: str, item_key: str, at: datetime) -> tuple[str, str]:
+    """(due_pk, due_sk) for an item owed to `job` from `at` on."""
+    shard = int(hashlib.sha1(item_key.encode()).hexdigest()[:8], 16) % DUE_SHARDS
+    return f"DUE#{job}#{shard}", at.isoformat()
+
+
+def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str, str]]:
+    """Keys (pk, sk) of `model` items due by `now`, oldest first per shard, at most `limit` in all.
+
+    GSIs are eventually consistent: callers re-read each item before acting and
+    must tolerate one that was settled a moment ago.
+    """
+    left = limit
+    for shard in range(DUE_SHARDS):
+        if left <= 0:
+            return
+        for item in model.due.query(f"DUE#{job}#{shard}", model.due_sk <= now.isoformat(), limit=left):
+            left -= 1
+            yield item.pk, item.sk

@@ -1,0 +1,62 @@
+"""Stored-value top-up: plans, orders, the WeChat Pay notify, and admin refunds."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from .. import merchants, topup
+from ..config import settings
+from ..errors import KabaoError
+from .endpoint import Call, endpoint
+from .schemas import TopupOrderBody
+from .views import order_view, plan_view
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "/v1/topup/plans", "GET", role="member")
+def plans(call: Call) -> dict[str, Any]:
+    merchant = merchants.get(call.member.merchant_id)
+    return {
+        "plans": [plan_view(p) for p in topup.plans(merchant)],
+        "custom_amount": {"min": int(merchant.topup_min), "max": int(merchant.topup_max)},
+        "prepaid_cap": int(merchant.prepaid_cap),
+    }
+
+
+@endpoint(bp, "/v1/topup/orders", "POST", role="member", body=TopupOrderBody)
+def create_order(call: Call) -> dict[str, Any]:
+    body: TopupOrderBody = call.body
+    order, pay_params = topup.create_order(
+        call.member.merchant_id, call.member.subject, call.idempotency_key, body.plan_id, body.amount
+    )
+    merchant = merchants.get(call.member.merchant_id)
+    return {**order_view(order, merchant.timezone), "pay_params": pay_params}
+
+
+@endpoint(bp, "/v1/topup/orders/{order_id}", "GET", role="member")
+def get_order(call: Call, order_id: str) -> dict[str, Any]:
+    order = topup.get_order(call.member.merchant_id, call.member.subject, order_id)
+    return order_view(order, merchants.get(call.member.merchant_id).timezone)
+
+
+@endpoint(bp, "/v1/wechatpay/notify/{merchant_id}", "POST", role=None, status=204)
+def notify_for_merchant(call: Call, merchant_id: str) -> None:
+    topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
+
+
+@endpoint(bp, "/v1/wechatpay/notify", "POST", role=None, status=204)
+def notify(call: Call) -> None:
+    """The contract's path, for the usual one-merchant deployment (KABAO_MERCHANT_ID)."""
+    merchant_id = settings().default_merchant_id
+    if merchant_id is None:
+        raise KabaoError("NOT_FOUND", "use /v1/wechatpay/notify/{merchant_id} on a multi-merchant deployment")
+    topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
+
+
+@endpoint(bp, "/v1/admin/topup/orders/{order_id}/refund", "POST", role="admin")
+def refund(call: Call, order_id: str) -> dict[str, Any]:
+    assert call.principal is not None
+    order = topup.refund(call.principal.merchant_id, order_id, call.principal.subject)
+    return order_view(order, merchants.get(call.principal.merchant_id).timezone)

@@ -1,0 +1,426 @@
+"""Stored-value top-ups through WeChat Pay: order, credit exactly once, reconcile, refund.
+
+Order states: PENDING → PAID → REFUNDING → REFUNDED; PENDING → CLOSED when it
+expires unpaid (closed at WeChat first). A refund WeChat closes puts the order
+back to PAID and the money back on the card; one WeChat marks ABNORMAL (the
+member's bank refused it) becomes REFUND_ABNORMAL and stays debited for the
+merchant to settle by hand on the WeChat Pay platform, so it is never paid twice.
+
+Rules:
+
+- Credit: ledger op `wxpay:{transaction_id}` writes principal (+ the plan's bonus)
+  and marks the order PAID in one transaction, whoever gets there first: the
+  notify, a duplicate of it, or reconciliation.
+- Prepaid cap: principal + unpaid orders (`Member.pending_topup`) + the new amount
+  must stay within the merchant's cap, checked atomically when the order is made.
+  A paid order is always credited, even if the cap changed meanwhile: the member's
+  money is never refused after it was taken.
+- Refund: the whole order only. The member gives back the principal it bought and
+  the bonus that came with it; bonus already spent is kept out of the cash refund
+  (refund = amount − spent bonus). If principal from it was already spent the
+  refund is refused (REFUND_PRINCIPAL_SPENT) — refund what is left by other means.
+  Balances are debited when the refund is requested, so they cannot be spent while
+  WeChat processes it.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.expressions.update import Action
+
+from . import clock, due, ids, ledger, members, merchants
+from .config import settings
+from .db.models import PROFILE, Lookup, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
+from .db.transact import Cancelled, Transaction, update_if
+from .errors import KabaoError
+from .ledger import Account, Operation, Posting
+from .secrets import resolve
+from .wechat.pay import PayConfig, WeChatPayApi, for_config
+
+log = logging.getLogger(__name__)
+
+PENDING, PAID, CLOSED = "PENDING", "PAID", "CLOSED"
+REFUNDING, REFUNDED, REFUND_ABNORMAL = "REFUNDING", "REFUNDED", "REFUND_ABNORMAL"
+ORDER_TTL = timedelta(minutes=30)
+RECONCILE_AFTER = timedelta(minutes=5)
+JOB = "topup"
+_ATTEMPTS = 5
+
+
+def pay_api(merchant: Merchant) -> WeChatPayApi:
+    pay = merchant.pay
+    if pay is None:
+        raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant has not set up WeChat Pay")
+    return for_config(PayConfig(
+        mchid=pay.mchid, appid=merchant.appid, cert_serial_no=pay.cert_serial_no,
+        private_key=resolve(pay.private_key_ref), apiv3_key=resolve(pay.apiv3_key_ref),
+        public_key=resolve(pay.public_key_ref) if pay.public_key_ref else None, public_key_id=pay.public_key_id,
+    ))
+
+
+def notify_url(merchant_id: str) -> str:
+    return f"{settings().public_url}/v1/wechatpay/notify/{merchant_id}"
+
+
+def plans(merchant: Merchant) -> list[TopupPlan]:
+    return sorted(merchant.topup_plans, key=lambda p: int(p.amount))
+
+
+def _price(merchant: Merchant, plan_id: str | None, amount: int | None) -> tuple[int, int]:
+    if plan_id is not None:
+        plan = next((p for p in merchant.topup_plans if p.plan_id == plan_id), None)
+        if plan is None:
+            raise KabaoError("PLAN_NOT_FOUND", "no such top-up plan")
+        return int(plan.amount), int(plan.bonus)
+    assert amount is not None
+    low, high = int(merchant.topup_min), int(merchant.topup_max)
+    if not low <= amount <= high:
+        raise KabaoError("AMOUNT_OUT_OF_RANGE", f"top-up amount must be between {low} and {high} fen", min=low, max=high)
+    return amount, 0
+
+
+def _slot(order_id: str, at: datetime) -> list[Action]:
+    due_pk, due_sk = due.slot(JOB, order_id, at)
+    return [TopupOrder.due_pk.set(due_pk), TopupOrder.due_sk.set(due_sk)]
+
+
+_UNSLOT = [TopupOrder.due_pk.remove(), TopupOrder.due_sk.remove()]
+
+
+def _load(merchant_id: str, order_id: str) -> TopupOrder:
+    try:
+        return TopupOrder.get(topup_pk(merchant_id, order_id), "ORDER", consistent_read=True)
+    except TopupOrder.DoesNotExist:
+        raise KabaoError("ORDER_NOT_FOUND", "no such top-up order") from None
+
+
+def get_order(merchant_id: str, member_id: str, order_id: str) -> TopupOrder:
+    """Only its owner sees an order; anyone else gets the same 404 as for no order at all."""
+    try:
+        order = _load(merchant_id, order_id)
+    except KabaoError:
+        order = None
+    if order is None or order.member_id != member_id:
+        raise KabaoError("ORDER_NOT_FOUND", "no such top-up order")
+    return order
+
+
+# --- ordering --------------------------------------------------------------------------
+
+
+def create_order(
+    merchant_id: str, member_id: str, idempotency_key: str | None, plan_id: str | None, amount: int | None
+) -> tuple[TopupOrder, dict[str, str] | None]:
+    """Create (or, for a repeated Idempotency-Key, return) an order with its wx.requestPayment params."""
+    idem_sk = f"IDEM#topup#{ledger.client_op_key(idempotency_key)}"
+    merchant = merchants.get(merchant_id)
+    api = pay_api(merchant)
+    amount, bonus = _price(merchant, plan_id, amount)
+    order = _place(merchant, member_id, idem_sk, idempotency_key or "", plan_id, amount, bonus)
+    if order.status == PENDING and not order.prepay_id:
+        member = members.get(merchant_id, member_id)
+        prepay_id = api.jsapi_prepay(
+            order.order_id, f"{merchant.name} 会员储值", order.amount, member.openid,
+            clock.iso(order.expires_at, merchant.timezone), notify_url(merchant_id),
+        )
+        if not update_if(order, [TopupOrder.prepay_id.set(prepay_id)], TopupOrder.status == PENDING):
+            order = _load(merchant_id, order.order_id)  # paid or closed meanwhile: the prepay id no longer matters
+    return order, api.pay_params(order.prepay_id) if order.status == PENDING and order.prepay_id else None
+
+
+def _place(merchant: Merchant, member_id: str, idem_sk: str, key: str, plan_id: str | None, amount: int,
+           bonus: int) -> TopupOrder:
+    merchant_id = merchant.merchant_id
+    mpk = member_pk(merchant_id, member_id)
+    for _ in range(_ATTEMPTS):
+        try:
+            existing = Lookup.get(mpk, idem_sk, consistent_read=True)
+        except Lookup.DoesNotExist:
+            existing = None
+        if existing is not None:
+            order = _load(merchant_id, existing.target)
+            if (order.plan_id, int(order.amount)) != (plan_id, amount):
+                raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different top-up")
+            return order
+        member = members.get(merchant_id, member_id)
+        members.require_card(member)
+        cap = int(merchant.prepaid_cap)
+        committed = int(member.principal) + int(member.pending_topup)
+        if committed + amount > cap:
+            raise KabaoError(
+                "PREPAID_CAP_EXCEEDED", f"stored value may not exceed {cap} fen", cap=cap, room=max(0, cap - committed)
+            )
+        now = clock.now()
+        order_id = "T" + ids.new_id()[:27]
+        order = TopupOrder(
+            topup_pk(merchant_id, order_id), "ORDER", merchant_id=merchant_id, order_id=order_id, member_id=member_id,
+            openid=member.openid, plan_id=plan_id, amount=amount, bonus=bonus, status=PENDING, idempotency_key=key,
+            created_at=now, expires_at=now + ORDER_TTL,
+        )
+        order.due_pk, order.due_sk = due.slot(JOB, order_id, now + RECONCILE_AFTER)
+        tx = Transaction()
+        tx.put("order", order, condition=TopupOrder.pk.does_not_exist())
+        tx.put("idem", Lookup(mpk, idem_sk, target=order_id), condition=Lookup.pk.does_not_exist())
+        # The cap as a condition: pending must be what we read, and principal may only have fallen
+        # (a spend) since, never risen past the room left (credits also change pending).
+        pending = int(member.pending_topup)
+        tx.update(
+            "member", Member(mpk, PROFILE), actions=[Member.pending_topup.add(amount)],
+            condition=(Member.pending_topup == pending) & (Member.principal <= cap - pending - amount),
+        )
+        try:
+            tx.commit()
+            return order
+        except Cancelled:
+            time.sleep(random.uniform(0, 0.02))
+            continue  # same key raced us, or the balance moved: re-read and decide again
+    raise KabaoError("CONCURRENT_UPDATE", "too many concurrent changes, retry")
+
+
+# --- crediting ----------------------------------------------------------------------------
+
+
+def handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None:
+    """A WeChat Pay notify: verified, decrypted, checked, then applied exactly once."""
+    merchant = merchants.get(merchant_id)
+    event, resource = pay_api(merchant).parse_notify(headers, body, clock.now().timestamp())
+    if event == "TRANSACTION.SUCCESS":
+        if resource.get("trade_state") != "SUCCESS":
+            raise KabaoError("NOTIFY_MISMATCH", "payment notify without a successful trade state")
+        try:
+            order = _load(merchant_id, str(resource.get("out_trade_no")))
+        except KabaoError:
+            log.error("notify for an unknown order", extra={"merchant_id": merchant_id})
+            raise KabaoError("NOTIFY_MISMATCH", "notify names an order this merchant never made") from None
+        credit(merchant, order, resource)
+    elif event.startswith("REFUND."):
+        settle_refund(merchant, resource)
+    else:
+        log.info("ignored wechat pay event", extra={"event": event})
+
+
+def _check(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -> None:
+    problems = []
+    if merchant.pay is None or transaction.get("mchid") != merchant.pay.mchid:
+        problems.append("mchid")
+    if transaction.get("appid") != merchant.appid:
+        problems.append("appid")
+    if transaction.get("out_trade_no") != order.order_id:
+        problems.append("out_trade_no")
+    if transaction.get("amount", {}).get("total") != int(order.amount):
+        problems.append("amount")
+    if not transaction.get("transaction_id"):
+        problems.append("transaction_id")
+    if problems:
+        log.error("wechat pay transaction does not match its order",
+                  extra={"order_id": order.order_id, "fields": problems})
+        raise KabaoError("NOTIFY_MISMATCH", f"transaction does not match the order: {', '.join(problems)}")
+
+
+def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -> None:
+    """Mark the order PAID and credit principal + bonus, once per WeChat transaction."""
+    _check(merchant, order, transaction)
+    transaction_id = str(transaction["transaction_id"])
+    postings = [Posting(Account.PRINCIPAL, int(order.amount))]
+    if int(order.bonus) > 0:
+        postings.append(Posting(Account.BONUS, int(order.bonus)))
+    op = Operation(f"wxpay:{transaction_id}", "TOPUP", tuple(postings), memo={"order_id": order.order_id},
+                   request={"order_id": order.order_id, "amount": int(order.amount)})
+    for _ in range(_ATTEMPTS):
+        if order.status not in (PENDING, CLOSED):
+            if order.transaction_id != transaction_id:
+                log.error("order paid twice at WeChat", extra={"order_id": order.order_id})
+            return
+        tx = Transaction()
+        tx.update(
+            "order", order,
+            actions=[TopupOrder.status.set(PAID), TopupOrder.transaction_id.set(transaction_id),
+                     TopupOrder.paid_at.set(clock.now()), *_UNSLOT],
+            condition=TopupOrder.status == order.status,
+        )
+        # A CLOSED order already released its reservation; a PENDING one releases it now.
+        release = [Member.pending_topup.add(-int(order.amount))] if order.status == PENDING else []
+        try:
+            ledger.post(merchant.merchant_id, order.member_id, op, tx=tx, member_actions=release)
+            return
+        except Cancelled:
+            order = _load(merchant.merchant_id, order.order_id)
+    raise KabaoError("CONCURRENT_UPDATE", "order changed during crediting, WeChat will retry")
+
+
+# --- reconciliation ----------------------------------------------------------------------------
+
+
+@dataclass
+class Reconciled:
+    credited: int = 0
+    closed: int = 0
+    waiting: int = 0
+    refunds_settled: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def reconcile(now: datetime | None = None, limit: int = 200) -> Reconciled:
+    """Settle what WeChat knows and we may have missed: lost notifies, expired orders, pending refunds.
+
+    Safe to run twice or concurrently: every transition is conditional and every
+    credit goes through the same exactly-once path as the notify.
+    """
+    now = now or clock.now()
+    report = Reconciled()
+    for pk, sk in list(due.owed(TopupOrder, JOB, now, limit)):
+        try:
+            order = TopupOrder.get(pk, sk, consistent_read=True)
+            _reconcile_one(order, now, report)
+        except KabaoError as exc:
+            report.failed.append(f"{sk}:{exc.code}")
+        except TopupOrder.DoesNotExist:
+            continue
+    return report
+
+
+def _reconcile_one(order: TopupOrder, now: datetime, report: Reconciled) -> None:
+    merchant = merchants.get(order.merchant_id)
+    api = pay_api(merchant)
+    if order.status == PENDING:
+        remote = api.query(order.order_id)
+        if remote and remote.get("trade_state") in ("SUCCESS", "REFUND"):
+            credit(merchant, order, remote)
+            report.credited += 1
+        elif now >= order.expires_at or (remote and remote.get("trade_state") in ("CLOSED", "REVOKED", "PAYERROR")):
+            if remote is not None and not api.close(order.order_id):
+                credit(merchant, order, api.query(order.order_id) or {})
+                report.credited += 1
+                return
+            _close(order, now)
+            report.closed += 1
+        else:
+            _reschedule(order, min(now + RECONCILE_AFTER, order.expires_at))
+            report.waiting += 1
+    elif order.status == REFUNDING:
+        remote = api.query_refund(_out_refund_no(order))
+        if remote is None:
+            _issue_refund(api, order)
+            _reschedule(order, now + RECONCILE_AFTER)
+        elif remote.get("status") == "PROCESSING":
+            _reschedule(order, now + RECONCILE_AFTER)
+        else:
+            _apply_refund_status(order, str(remote.get("status")))
+            report.refunds_settled += 1
+    else:
+        _reschedule(order, None)  # a stale index entry: the order settled since
+
+
+def _reschedule(order: TopupOrder, at: datetime | None) -> None:
+    # If it moved on meanwhile, its own transition already set or cleared its slot.
+    update_if(order, _slot(order.order_id, at) if at else _UNSLOT, TopupOrder.status == order.status)
+
+
+def _close(order: TopupOrder, now: datetime) -> None:
+    tx = Transaction()
+    tx.update("order", order, actions=[TopupOrder.status.set(CLOSED), TopupOrder.closed_at.set(now), *_UNSLOT],
+              condition=TopupOrder.status == PENDING)
+    tx.update("member", Member(member_pk(order.merchant_id, order.member_id), PROFILE),
+              actions=[Member.pending_topup.add(-int(order.amount))])
+    try:
+        tx.commit()
+    except Cancelled:
+        pass  # credited or closed by someone else a moment ago
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+
+def _out_refund_no(order: TopupOrder) -> str:
+    return f"{order.order_id}R{int(order.refund_attempt)}"
+
+
+def refund(merchant_id: str, order_id: str, operator_id: str) -> TopupOrder:
+    """Refund a paid top-up (see the module docstring for what is returned and kept)."""
+    merchant = merchants.get(merchant_id)
+    api = pay_api(merchant)
+    order = _load(merchant_id, order_id)
+    for _ in range(_ATTEMPTS):
+        if order.status in (REFUNDING, REFUNDED):
+            break
+        if order.status != PAID:
+            raise KabaoError("ORDER_NOT_REFUNDABLE", f"a {order.status} order cannot be refunded")
+        member = members.get(merchant_id, order.member_id)
+        if int(member.principal) < int(order.amount):
+            raise KabaoError("REFUND_PRINCIPAL_SPENT", "principal from this top-up was already spent")
+        clawback = min(int(order.bonus), int(member.bonus))
+        refund_amount = int(order.amount) - (int(order.bonus) - clawback)
+        attempt = int(order.refund_attempt)
+        postings = [Posting(Account.PRINCIPAL, -int(order.amount))]
+        if clawback:
+            postings.append(Posting(Account.BONUS, -clawback))
+        op = Operation(f"refund:{order_id}:{attempt}", "TOPUP_REFUND", tuple(postings), memo={"order_id": order_id},
+                       request={"order_id": order_id, "attempt": attempt})
+        tx = Transaction()
+        tx.update(
+            "order", order,
+            actions=[TopupOrder.status.set(REFUNDING), TopupOrder.refund_amount.set(refund_amount),
+                     TopupOrder.bonus_clawback.set(clawback), TopupOrder.refund_requested_by.set(operator_id),
+                     *_slot(order_id, clock.now() + RECONCILE_AFTER)],
+            condition=(TopupOrder.status == PAID) & (TopupOrder.refund_attempt == attempt),
+        )
+        try:
+            ledger.post(merchant_id, order.member_id, op, tx=tx)
+        except KabaoError as exc:
+            if exc.code != "INSUFFICIENT_BALANCE":
+                raise
+        except Cancelled:
+            pass
+        order = _load(merchant_id, order_id)
+    if order.status not in (REFUNDING, REFUNDED):
+        raise KabaoError("CONCURRENT_UPDATE", "balance changed during the refund, retry")
+    if order.status == REFUNDING:
+        try:
+            _issue_refund(api, order)
+        except KabaoError:
+            log.warning("refund call failed; reconciliation will retry", extra={"order_id": order_id})
+        order = _load(merchant_id, order_id)
+    return order
+
+
+def _issue_refund(api: WeChatPayApi, order: TopupOrder) -> None:
+    result = api.refund(order.order_id, _out_refund_no(order), int(order.refund_amount), int(order.amount),
+                        notify_url(order.merchant_id))
+    if result.get("status") != "PROCESSING":
+        _apply_refund_status(order, str(result.get("status")))
+
+
+def settle_refund(merchant: Merchant, resource: dict[str, Any]) -> None:
+    order = _load(merchant.merchant_id, str(resource.get("out_trade_no")))
+    if merchant.pay is None or resource.get("mchid") != merchant.pay.mchid:
+        raise KabaoError("NOTIFY_MISMATCH", "refund notify for another merchant")
+    if resource.get("out_refund_no") != _out_refund_no(order) or order.status != REFUNDING:
+        return  # an earlier attempt's news, or already applied
+    _apply_refund_status(order, str(resource.get("refund_status")))
+
+
+def _apply_refund_status(order: TopupOrder, status: str) -> None:
+    condition = (TopupOrder.status == REFUNDING) & (TopupOrder.refund_attempt == order.refund_attempt)
+    if status == "SUCCESS":
+        update_if(order, [TopupOrder.status.set(REFUNDED), TopupOrder.refunded_at.set(clock.now()), *_UNSLOT], condition)
+    elif status == "ABNORMAL":
+        update_if(order, [TopupOrder.status.set(REFUND_ABNORMAL), *_UNSLOT], condition)
+    elif status == "CLOSED":
+        attempt = int(order.refund_attempt)
+        postings = [Posting(Account.PRINCIPAL, int(order.amount))]
+        if int(order.bonus_clawback or 0):
+            postings.append(Posting(Account.BONUS, int(order.bonus_clawback)))
+        op = Operation(f"refund-reversal:{order.order_id}:{attempt}", "TOPUP_REFUND_REVERSAL", tuple(postings),
+                       memo={"order_id": order.order_id}, request={"order_id": order.order_id, "attempt": attempt})
+        tx = Transaction()
+        tx.update("order", order, actions=[TopupOrder.status.set(PAID), TopupOrder.refund_attempt.add(1), *_UNSLOT],
+                  condition=condition)
+        try:
+            ledger.post(order.merchant_id, order.member_id, op, tx=tx)
+        except Cancelled:
+            pass  # reversed already

@@ -1,0 +1,173 @@
+"""WeChat Pay APIv3 (api.mch.weixin.qq.com) through wechatpayv3.
+
+wechatpayv3 fixes its gateway to api.mch.weixin.qq.com and downloads platform
+certificates from it while constructing the client. `_Core` points the gateway at
+`WECHATPAY_API_BASE` and defers the certificate download to the first signature
+that needs it, which wechatpayv3 already does lazily when it meets an unknown
+serial. Responses and notifies are verified with the WeChat Pay public key when
+the merchant has one (serial `PUB_KEY_ID_...`) and with platform certificates
+otherwise: WeChat moves merchants from one to the other gradually.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import requests
+from wechatpayv3 import SignType, WeChatPay, WeChatPayType
+from wechatpayv3.core import Core
+
+from ..config import settings
+from ..errors import KabaoError
+
+log = logging.getLogger(__name__)
+
+NOTIFY_MAX_AGE_SECONDS = 300
+TIMEOUT = (3, 8)
+
+
+@dataclass(frozen=True)
+class PayConfig:
+    mchid: str
+    appid: str
+    cert_serial_no: str
+    private_key: str
+    apiv3_key: str
+    public_key: str | None = None
+    public_key_id: str | None = None
+
+
+class _Core(Core):
+    def __init__(self, gateway: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._gate_way = gateway
+
+    def _init_certificates(self) -> None:
+        # Fetched from our gateway on first use (see module docstring), not from the default one now.
+        pass
+
+
+class _Client(WeChatPay):
+    def __init__(self, config: PayConfig, gateway: str) -> None:
+        # WeChatPay.__init__ would build a Core on the fixed gateway; these are the attributes it sets.
+        self._type = WeChatPayType.MINIPROG
+        self._mchid = config.mchid
+        self._appid = config.appid
+        self._notify_url = None
+        self._partner_mode = False
+        self._core = _Core(
+            gateway,
+            mchid=config.mchid,
+            cert_serial_no=config.cert_serial_no,
+            private_key=config.private_key,
+            apiv3_key=config.apiv3_key,
+            timeout=TIMEOUT,
+            public_key=config.public_key,
+            public_key_id=config.public_key_id,
+        )
+
+
+class WeChatPayApi:
+    def __init__(self, config: PayConfig) -> None:
+        self.config = config
+        self._client = _Client(config, settings().wechatpay_api_base)
+
+    def jsapi_prepay(self, out_trade_no: str, description: str, amount: int, openid: str, time_expire: str,
+                     notify_url: str) -> str:
+        status, body = self._call(
+            self._client.pay, description=description, out_trade_no=out_trade_no, amount={"total": amount, "currency": "CNY"},
+            payer={"openid": openid}, time_expire=time_expire, notify_url=notify_url,
+        )
+        if status != 200:
+            raise self._failure("prepay", status, body)
+        return str(json.loads(body)["prepay_id"])
+
+    def pay_params(self, prepay_id: str) -> dict[str, str]:
+        """What wx.requestPayment takes: the four signed fields plus the RSA signature."""
+        timestamp, nonce, package = str(int(time.time())), secrets.token_hex(16), f"prepay_id={prepay_id}"
+        signature = self._client.sign([self.config.appid, timestamp, nonce, package], SignType.RSA_SHA256)
+        return {"timeStamp": timestamp, "nonceStr": nonce, "package": package, "signType": "RSA", "paySign": signature}
+
+    def query(self, out_trade_no: str) -> dict[str, Any] | None:
+        """The order as WeChat knows it, or None when WeChat never saw it."""
+        status, body = self._call(self._client.query, out_trade_no=out_trade_no)
+        if status == 404:
+            return None
+        if status != 200:
+            raise self._failure("query", status, body)
+        return json.loads(body)
+
+    def close(self, out_trade_no: str) -> bool:
+        """Close an unpaid order; False when WeChat says it was paid after all (query and credit it)."""
+        status, body = self._call(self._client.close, out_trade_no=out_trade_no)
+        if status in (200, 204, 404):
+            return True
+        if status == 400 and _code(body) == "ORDERPAID":
+            return False
+        raise self._failure("close", status, body)
+
+    def refund(self, out_trade_no: str, out_refund_no: str, refund: int, total: int, notify_url: str) -> dict[str, Any]:
+        status, body = self._call(
+            self._client.refund, out_refund_no=out_refund_no, amount={"refund": refund, "total": total, "currency": "CNY"},
+            out_trade_no=out_trade_no, notify_url=notify_url,
+        )
+        if status != 200:
+            raise self._failure("refund", status, body)
+        return json.loads(body)
+
+    def query_refund(self, out_refund_no: str) -> dict[str, Any] | None:
+        status, body = self._call(self._client.query_refund, out_refund_no=out_refund_no)
+        if status == 404:
+            return None
+        if status != 200:
+            raise self._failure("refund query", status, body)
+        return json.loads(body)
+
+    def parse_notify(self, headers: dict[str, str], body: str, now: float) -> tuple[str, dict[str, Any]]:
+        """Verify and decrypt a notify: (event_type, resource). Anything doubtful is INVALID_NOTIFY."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        try:
+            timestamp = int(lowered.get("wechatpay-timestamp", ""))
+        except ValueError:
+            raise KabaoError("INVALID_NOTIFY", "missing or malformed Wechatpay-Timestamp") from None
+        if abs(now - timestamp) > NOTIFY_MAX_AGE_SECONDS:
+            raise KabaoError("INVALID_NOTIFY", "notify timestamp is more than 5 minutes off")
+        try:
+            result = self._client.callback(lowered, body)
+        except Exception:  # noqa: BLE001 - wechatpayv3 raises bare Exception for unsupported algorithms
+            result = None
+        if not result:
+            raise KabaoError("INVALID_NOTIFY", "notify signature or encryption did not verify")
+        return str(result.get("event_type", "")), result["resource"]
+
+    def _call(self, fn: Any, **kwargs: Any) -> tuple[int, Any]:
+        try:
+            return fn(**kwargs)
+        except requests.RequestException:
+            log.error("wechat pay unreachable", extra={"mchid": self.config.mchid})
+            raise KabaoError("WECHAT_UNAVAILABLE", "WeChat Pay is unreachable, retry shortly") from None
+        except Exception as exc:  # noqa: BLE001 - wechatpayv3 signals a bad response signature this way
+            log.error("wechat pay response rejected", extra={"mchid": self.config.mchid, "reason": str(exc)})
+            raise KabaoError("WECHAT_UNAVAILABLE", "WeChat Pay answered with an unverifiable response") from None
+
+    def _failure(self, what: str, status: int, body: Any) -> KabaoError:
+        log.error("wechat pay refused", extra={"mchid": self.config.mchid, "call": what, "status": status, "code": _code(body)})
+        return KabaoError("WECHAT_UNAVAILABLE", f"WeChat Pay refused the {what} ({_code(body) or status})")
+
+
+def _code(body: Any) -> str | None:
+    try:
+        return str(json.loads(body).get("code"))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+@cache
+def for_config(config: PayConfig) -> WeChatPayApi:
+    """One client per merchant configuration per container: it caches platform certificates."""
+    return WeChatPayApi(config)
