@@ -44,7 +44,7 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], name: str, timeout: floa
     raise RuntimeError(f"{name} did not start on port {port}")
 
 
-def walkthrough(api: str, appid: str) -> str:
+def walkthrough(api: str, sandbox: str, appid: str) -> str:
     q = "'"
     post = f"curl -s -X POST -H 'content-type: application/json'"
     auth = '-H "authorization: Bearer $TOKEN"'
@@ -61,6 +61,12 @@ def walkthrough(api: str, appid: str) -> str:
             f"{post} {auth} {api}/v1/me/sign-in; echo",
             f"curl -s {auth} {api}/v1/me; echo",
             f"curl -s {auth} '{api}/v1/me/ledger?account=points'; echo",
+            "# top up with plan p300 (pay 300 yuan, get 50 bonus); the sandbox pays and sends the signed notify",
+            f"ORDER=$({post} {auth} -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/topup/orders -d '{{\"plan_id\":\"p300\"}}' \\",
+            "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"order_id\"])')",
+            f"curl -s -X POST {sandbox}/_sandbox/pay/$ORDER; echo",
+            f"curl -s {auth} {api}/v1/topup/orders/$ORDER; echo",
+            f"curl -s {auth} '{api}/v1/me/ledger?account=balance'; echo",
         ]
     )
 
@@ -74,6 +80,8 @@ def main() -> int:
         "DYNAMODB_ENDPOINT": urls["dynamodb"],
         "WECHAT_API_BASE": urls["sandbox"],
         "WECHATPAY_API_BASE": urls["sandbox"],
+        "KABAO_PUBLIC_URL": urls["api"],
+        "KABAO_MERCHANT_ID": "demo",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_EC2_METADATA_DISABLED": "true",
@@ -119,7 +127,7 @@ def main() -> int:
             f"\nkabao is running (Ctrl-C stops everything):\n"
             f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"
             f"  WeChat sandbox  {urls['sandbox']}\n  demo appid      {appid}\n\n"
-            f"{walkthrough(urls['api'], appid)}\n\nkabao dev ready",
+            f"{walkthrough(urls['api'], urls['sandbox'], appid)}\n\nkabao dev ready",
             flush=True,
         )
         while all(p.poll() is None for p in procs):

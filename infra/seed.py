@@ -3,23 +3,40 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from typing import Any
 
 DEMO_APPID = "wxdemo0000000001"
 # Clearly a local dev key: the sandbox accepts it, production resolves secrets from SSM.
 DEMO_APP_SECRET = "demo-LOCAL-DEV-ONLY-app-secret"
 
 
+DEMO_MCHID = "1900000001"
+
+
+def _call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"},
+                                     method="POST" if data else "GET")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
 def seed(sandbox_url: str) -> str:
-    """Register the demo app with the sandbox and create the demo merchant; returns its appid."""
+    """Register the demo app and its WeChat Pay merchant with the sandbox, create the demo merchant.
+
+    Returns the demo appid. The WeChat Pay keys are generated on the spot (the
+    sandbox forgets everything between runs anyway) and handed over as dev: refs.
+    """
+    from infra.devkeys import merchant_keys
     from mini_program_api import merchants
 
-    request = urllib.request.Request(
-        f"{sandbox_url}/_sandbox/apps",
-        data=json.dumps({"appid": DEMO_APPID, "secret": DEMO_APP_SECRET}).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=5).read()
+    _call(f"{sandbox_url}/_sandbox/apps", {"appid": DEMO_APPID, "secret": DEMO_APP_SECRET})
+    keys = merchant_keys(DEMO_MCHID)
+    _call(f"{sandbox_url}/_sandbox/pay/merchants", {
+        "mchid": DEMO_MCHID, "appid": DEMO_APPID, "apiv3_key": keys.apiv3_key, "sign_with": "public_key",
+        "api_public_key": keys.api.public_pem, "api_serial": keys.api.serial,
+    })
+    wechatpay = _call(f"{sandbox_url}/_sandbox/pay/keys")
     merchants.create(
         merchants.MerchantSpec(
             merchant_id="demo",
@@ -31,5 +48,10 @@ def seed(sandbox_url: str) -> str:
             sign_in_points=10,
             sign_in_growth=5,
         )
+    )
+    merchants.configure_pay(
+        "demo", mchid=DEMO_MCHID, cert_serial_no=keys.api.serial, private_key_ref=f"dev:{keys.api.private_pem}",
+        apiv3_key_ref=f"dev:{keys.apiv3_key}", public_key_ref=f"dev:{wechatpay['public_key']}",
+        public_key_id=wechatpay["public_key_id"],
     )
     return DEMO_APPID

@@ -73,6 +73,12 @@ def test_dev_stack_serves_the_walkthrough_and_runs_twice() -> None:
         assert requests.post(f"{api}/v1/me/sign-in", headers=auth, timeout=10).json()["points_earned"] == 10
         me = requests.get(f"{api}/v1/me", headers=auth, timeout=10).json()
         assert (me["points"], me["growth"], me["tier"]["id"]) == (10, 5, "normal")
+        order = requests.post(f"{api}/v1/topup/orders", json={"plan_id": "p300"},
+                              headers={**auth, "idempotency-key": uuid.uuid4().hex}, timeout=10).json()
+        paid = requests.post(f"{first_urls['WeChat sandbox']}/_sandbox/pay/{order['order_id']}", timeout=10).json()
+        assert paid["deliveries"] == [204]
+        me = requests.get(f"{api}/v1/me", headers=auth, timeout=10).json()
+        assert (me["principal"], me["bonus"]) == (30000, 5000)
 
         second, second_urls = _start(ports)  # same preferred ports, all busy: it moves aside
         try:
