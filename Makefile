@@ -4,7 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test install clean
+STAGE  ?= prod
+REGION ?= $(shell $(PYTHON) -c "import json; print(json.load(open('chalice.json'))['kabao']['region'])")
+
+.PHONY: dev test install package deploy bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +21,20 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+package: $(STAMP)
+	$(PY) -m infra.package --stage $(STAGE) --out build/package
+
+# Needs the AWS CLI, credentials for the merchant's account and an S3 bucket (see README "Deploy").
+deploy: package
+	@test -n "$(BUCKET)" || (echo "usage: make deploy BUCKET=<s3 bucket for the code> [STAGE=prod]"; exit 2)
+	aws cloudformation package --region $(REGION) --template-file build/package/sam.json \
+		--s3-bucket $(BUCKET) --output-template-file build/package/packaged.yaml
+	aws cloudformation deploy --region $(REGION) --template-file build/package/packaged.yaml \
+		--stack-name kabao-$(STAGE) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+
+bench: $(STAMP)
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .local build .pytest_cache

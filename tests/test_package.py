@@ -1,0 +1,110 @@
+"""`make package`: the deployment zip imports on its own, and the template is valid, scoped and complete."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.package import build
+from mini_program_api.db import schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("package"))
+
+
+@pytest.fixture(scope="module")
+def template(package: Path) -> dict[str, Any]:
+    return json.loads((package / "sam.json").read_text())
+
+
+def test_zip_holds_all_runtime_code_with_pyc_and_without_botocore(package: Path) -> None:
+    names = zipfile.ZipFile(package / "deployment.zip").namelist()
+    assert "app.py" in names
+    for module in ("mini_program_api/ledger.py", "mini_program_api/routes/me.py", "functions/topup_reconciliation.py"):
+        assert module in names
+        folder, file = module.rsplit("/", 1)
+        assert f"{folder}/__pycache__/{file[:-3]}.cpython-311.pyc" in names
+    assert not any(n.startswith(("botocore/", "tests/", "infra/")) for n in names)
+    assert any(n.startswith("pynamodb/") for n in names) and any(n.startswith("wechatpayv3/") for n in names)
+
+
+def test_every_handler_imports_from_the_unpacked_zip(package: Path, template: dict[str, Any], tmp_path: Path) -> None:
+    import botocore
+
+    zipfile.ZipFile(package / "deployment.zip").extractall(tmp_path / "task")
+    runtime = tmp_path / "runtime"  # what the Lambda Python runtime provides beside /var/task
+    runtime.mkdir()
+    (runtime / "botocore").symlink_to(Path(botocore.__file__).parent)
+    handlers = [r["Properties"]["Handler"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    probe = (
+        "import importlib, sys, json\n"
+        f"sys.path[:0] = [{str(tmp_path / 'task')!r}, {str(runtime)!r}]\n"
+        "for handler in json.loads(sys.argv[1]):\n"
+        "    module, attr = handler.rsplit('.', 1)\n"
+        "    assert callable(getattr(importlib.import_module(module), attr)), handler\n"
+        "import pynamodb, app\n"
+        "assert pynamodb.__file__.startswith(sys.path[0]) and app.__file__.startswith(sys.path[0])\n"
+        "print(len(app.app.routes))\n"
+    )
+    env = {"PATH": os.environ["PATH"], "KABAO_STAGE": "prod"}
+    result = subprocess.run([sys.executable, "-S", "-c", probe, json.dumps(handlers)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 10 and "app.app" in handlers and len(handlers) >= 2
+
+
+def test_template_passes_cfn_lint(package: Path) -> None:
+    result = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(package / "sam.json")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_table_matches_the_code(template: dict[str, Any]) -> None:
+    table = template["Resources"]["KabaoTable"]["Properties"]
+    assert table["TableName"] == "kabao-prod" and table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == schema.KEY_SCHEMA
+    assert table["GlobalSecondaryIndexes"] == schema.GLOBAL_SECONDARY_INDEXES
+    assert table["LocalSecondaryIndexes"] == schema.LOCAL_SECONDARY_INDEXES
+    assert table["TimeToLiveSpecification"] == {"AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["DeletionProtectionEnabled"] is True
+    assert template["Resources"]["KabaoTable"]["DeletionPolicy"] == "Retain"
+
+
+def test_iam_is_scoped_to_the_table_and_the_stage_parameters(template: dict[str, Any]) -> None:
+    statements = [s for p in template["Resources"]["DefaultRole"]["Properties"]["Policies"]
+                  for s in p["PolicyDocument"]["Statement"]]
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not any(a.endswith(":*") or a == "*" for a in actions), statement
+        assert statement["Resource"] != "*"
+    dynamodb = next(s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"]))
+    assert dynamodb["Resource"] == [{"Fn::GetAtt": ["KabaoTable", "Arn"]}, {"Fn::Sub": "${KabaoTable.Arn}/index/*"}]
+    ssm = next(s for s in statements if s["Action"] == ["ssm:GetParameter"])
+    assert all("parameter/kabao/prod/" in r["Fn::Sub"] for r in ssm["Resource"])
+
+
+def test_every_schedule_is_deployed_and_no_secret_is_plain(template: dict[str, Any]) -> None:
+    from app import app
+
+    functions = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    scheduled = {e.name: e.schedule_expression.to_string() for e in app.event_sources if hasattr(e, "schedule_expression")}
+    deployed = {p["Handler"].rsplit(".", 1)[1]: e["Properties"]["Schedule"]
+                for p in functions.values() for e in p.get("Events", {}).values() if e["Type"] == "Schedule"}
+    assert "reconcile_topups" in scheduled and deployed == scheduled
+    for properties in functions.values():
+        variables = properties["Environment"]["Variables"]
+        assert variables["KABAO_JWT_SECRET"].startswith("ssm:") and variables["KABAO_PII_KEY"].startswith("ssm:")
+        assert not any(v.startswith("dev:") for v in variables.values())
+    config = json.loads((ROOT / "chalice.json").read_text())
+    assert functions["APIHandler"]["Environment"]["Variables"] == config["stages"]["prod"]["environment_variables"]
