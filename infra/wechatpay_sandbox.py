@@ -254,14 +254,17 @@ class PaySandbox:
         return {"algorithm": "AEAD_AES_256_GCM", "nonce": nonce, "associated_data": associated_data,
                 "ciphertext": base64.b64encode(ciphertext).decode()}
 
+    def _notify_body(self, mchid: str, event: str, summary: str, original_type: str, resource: dict[str, Any]) -> str:
+        encrypted = self._encrypt(mchid, json.dumps(resource, ensure_ascii=False), original_type)
+        return json.dumps({"id": str(uuid.uuid4()), "create_time": _now_iso(), "resource_type": "encrypt-resource",
+                           "event_type": event, "summary": summary, "resource": {"original_type": original_type, **encrypted}},
+                          ensure_ascii=False)
+
     def _deliver(self, mchid: str, url: str | None, event: str, summary: str, original_type: str,
                  resource: dict[str, Any], times: int, concurrent: bool, bad_signature: bool, stale: bool) -> list[int]:
         if not url or times <= 0:
             return []
-        encrypted = self._encrypt(mchid, json.dumps(resource, ensure_ascii=False), original_type)
-        body = json.dumps({"id": str(uuid.uuid4()), "create_time": _now_iso(), "resource_type": "encrypt-resource",
-                           "event_type": event, "summary": summary, "resource": {"original_type": original_type, **encrypted}},
-                          ensure_ascii=False)
+        body = self._notify_body(mchid, event, summary, original_type, resource)
 
         def send(_: int) -> int:
             headers = {"Content-Type": "application/json", **self._headers(mchid, body, bad_signature, stale)}
@@ -271,6 +274,14 @@ class PaySandbox:
             with ThreadPoolExecutor(times) as pool:
                 return list(pool.map(send, range(times)))
         return [send(i) for i in range(times)]
+
+    def signed_notify(self, out_trade_no: str) -> tuple[str, str, dict[str, str]]:
+        """Pay an order and hand back its notify (url, body, headers) instead of sending it (benchmarks)."""
+        self.pay(out_trade_no, notify=False)
+        with self._lock:
+            order = next(o for (_, no), o in self.orders.items() if no == out_trade_no)
+            body = self._notify_body(order["mchid"], "TRANSACTION.SUCCESS", "支付成功", "transaction", self._transaction(order))
+            return order["notify_url"], body, {"Content-Type": "application/json", **self._headers(order["mchid"], body)}
 
     @staticmethod
     def _transaction(order: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Merchants: who deploys kabao for which mini program, and their settings."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from . import clock
@@ -80,6 +81,7 @@ def configure_pay(
     if (public_key_ref is None) != (public_key_id is None):
         raise ValueError("the WeChat Pay public key and its id go together")
     merchant = get(merchant_id)
+    _cache.pop(merchant_id, None)
     merchant.update(actions=[Merchant.pay.set(PaySettings(
         mchid=mchid, cert_serial_no=cert_serial_no, private_key_ref=private_key_ref, apiv3_key_ref=apiv3_key_ref,
         public_key_ref=public_key_ref, public_key_id=public_key_id,
@@ -87,11 +89,22 @@ def configure_pay(
     return Merchant.get(merchant_pk(merchant_id), PROFILE, consistent_read=True)
 
 
+# Merchant settings are read on nearly every request and change rarely: a warm container
+# reuses them for this long (writes through this module drop the entry at once).
+CACHE_SECONDS = 30.0
+_cache: dict[str, tuple[float, Merchant]] = {}
+
+
 def get(merchant_id: str) -> Merchant:
+    hit = _cache.get(merchant_id)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
     try:
-        return Merchant.get(merchant_pk(merchant_id), PROFILE)
+        merchant = Merchant.get(merchant_pk(merchant_id), PROFILE)
     except Merchant.DoesNotExist:
         raise KabaoError("NOT_FOUND", "merchant not found") from None
+    _cache[merchant_id] = (time.monotonic(), merchant)
+    return merchant
 
 
 def by_appid(appid: str) -> Merchant:

@@ -1,7 +1,7 @@
 """Every test runs against real HTTP on loopback: the serialized local DynamoDB and the WeChat sandbox.
 
-Both servers start before any product module is imported, because the product
-reads its endpoints from the environment once per process (as a Lambda does).
+The stack starts (infra/local_stack.py) before any product module is imported,
+because the product reads its endpoints from the environment once per process.
 Tests are isolated by giving each its own merchant, not its own table.
 """
 from __future__ import annotations
@@ -15,68 +15,14 @@ from typing import Any
 
 import pytest
 
-from infra.local_dynamodb import dynamodb_app
-from infra.loopback import LoopbackServer
-from infra.wechat_sandbox import WeChatSandbox
+from infra import local_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_servers: dict[str, Any] = {}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_stack: list[local_stack.Stack] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    ddb = LoopbackServer(dynamodb_app()).start()
-    wechat = WeChatSandbox()
-    sandbox = LoopbackServer(wechat).start()
-    api_port = _free_port()
-    _servers.update(ddb=ddb, sandbox=sandbox, wechat=wechat, api_port=api_port)
-    os.environ.update(
-        KABAO_STAGE="test",
-        KABAO_TABLE="kabao-test",
-        AWS_DEFAULT_REGION="cn-north-1",
-        AWS_REGION="cn-north-1",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_EC2_METADATA_DISABLED="true",
-        DYNAMODB_ENDPOINT=ddb.url,
-        WECHAT_API_BASE=sandbox.url,
-        WECHATPAY_API_BASE=sandbox.url,
-        KABAO_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
-        KABAO_JWT_SECRET="dev:test-only-jwt-secret-0123456789abcdef",
-        KABAO_PII_KEY="dev:test-only-pii-key",
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    import boto3
-
-    from mini_program_api.db.schema import create_table
-
-    create_table(boto3.client("dynamodb", endpoint_url=ddb.url), "kabao-test")
-    _servers["api"] = _serve_api(api_port)
-
-
-def _serve_api(port: int) -> Any:
-    """The Chalice app on real HTTP, where the sandbox delivers WeChat Pay notifies."""
-    import threading
-
-    from chalice.config import Config
-    from chalice.local import ChaliceRequestHandler, LocalDevServer
-
-    from app import app
-
-    class Quiet(ChaliceRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = LocalDevServer(app, Config.create(), "127.0.0.1", port, handler_cls=Quiet)
-    threading.Thread(target=server.server.serve_forever, daemon=True).start()
-    return server
+    _stack.append(local_stack.start())
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -84,23 +30,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
     # The process exits next; collecting moto's in-memory tables at shutdown took tens of seconds.
     gc.freeze()
-    for name in ("api", "ddb", "sandbox"):
-        if name in _servers:
-            if name == "api":
-                _servers[name].shutdown()
-                _servers[name].server.server_close()
-            else:
-                _servers[name].stop()
+    for stack in _stack:
+        stack.stop()
 
 
 @pytest.fixture
 def ddb_endpoint() -> str:
-    return _servers["ddb"].url
+    return _stack[0].ddb.url
 
 
 @pytest.fixture
 def sandbox() -> Any:
-    return _servers["wechat"]
+    return _stack[0].wechat
 
 
 @pytest.fixture

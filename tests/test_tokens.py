@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import json
 import time
 from typing import Any
@@ -63,7 +64,7 @@ def test_garbage_token_is_401(api: Any, garbage: str) -> None:
 
 
 def test_validly_signed_but_expired_token_is_401(api: Any, member: dict[str, Any], merchant: Any) -> None:
-    secret = "test-only-jwt-secret-0123456789abcdef"  # the test stage's dev secret (conftest)
+    secret = os.environ["KABAO_JWT_SECRET"].removeprefix("dev:")  # the test stage's dev secret
     claims = _claims(merchant.merchant_id, member["member"]["member_id"], iat=1_700_000_000, exp=1_700_000_600)
     status, body = api.get("/v1/me", token=jwt.encode(claims, secret, algorithm="HS256"))
     assert (status, body["error"]["code"]) == (401, "TOKEN_EXPIRED")

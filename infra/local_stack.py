@@ -1,0 +1,83 @@
+"""The whole local stack inside one process, for the tests and the benchmarks.
+
+The product reads its endpoints from the environment once per process (as a
+Lambda container does), so `start` must run before any product module is
+imported. `make dev` runs the same servers as separate processes instead.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .local_dynamodb import dynamodb_app
+from .loopback import LoopbackServer
+from .wechat_sandbox import WeChatSandbox
+
+
+@dataclass
+class Stack:
+    ddb: LoopbackServer
+    sandbox_server: LoopbackServer
+    wechat: WeChatSandbox
+    api: Any  # chalice.local.LocalDevServer
+    api_url: str
+
+    def stop(self) -> None:
+        self.api.shutdown()
+        self.api.server.server_close()
+        self.ddb.stop()
+        self.sandbox_server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(stage: str = "test", table: str = "kabao-test") -> Stack:
+    ddb = LoopbackServer(dynamodb_app()).start()
+    wechat = WeChatSandbox()
+    sandbox = LoopbackServer(wechat).start()
+    api_url = f"http://127.0.0.1:{_free_port()}"
+    os.environ.update(
+        KABAO_STAGE=stage,
+        KABAO_TABLE=table,
+        AWS_DEFAULT_REGION="cn-north-1",
+        AWS_REGION="cn-north-1",
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_EC2_METADATA_DISABLED="true",
+        DYNAMODB_ENDPOINT=ddb.url,
+        WECHAT_API_BASE=sandbox.url,
+        WECHATPAY_API_BASE=sandbox.url,
+        KABAO_PUBLIC_URL=api_url,
+        KABAO_JWT_SECRET="dev:LOCAL-DEV-ONLY-jwt-secret-0123456789abcdef",
+        KABAO_PII_KEY="dev:LOCAL-DEV-ONLY-pii-key",
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    import boto3
+
+    from mini_program_api.db.schema import create_table
+
+    create_table(boto3.client("dynamodb", endpoint_url=ddb.url), table)
+    return Stack(ddb, sandbox, wechat, _serve_api(int(api_url.rsplit(":", 1)[1])), api_url)
+
+
+def _serve_api(port: int) -> Any:
+    """The Chalice app on real HTTP, where the sandbox delivers WeChat Pay notifies."""
+    from chalice.config import Config
+    from chalice.local import ChaliceRequestHandler, LocalDevServer
+
+    from app import app
+
+    class Quiet(ChaliceRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = LocalDevServer(app, Config.create(), "127.0.0.1", port, handler_cls=Quiet)
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    return server
