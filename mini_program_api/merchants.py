@@ -107,12 +107,16 @@ def get(merchant_id: str) -> Merchant:
     return merchant
 
 
+_appids: dict[str, str] = {}  # appid -> merchant id: never changes once claimed
+
+
 def by_appid(appid: str) -> Merchant:
-    try:
-        lookup = Lookup.get(appid_pk(appid), LOOKUP)
-    except Lookup.DoesNotExist:
-        raise KabaoError("UNKNOWN_APPID", "this appid is not served here") from None
-    return get(lookup.target)
+    if appid not in _appids:
+        try:
+            _appids[appid] = Lookup.get(appid_pk(appid), LOOKUP).target
+        except Lookup.DoesNotExist:
+            raise KabaoError("UNKNOWN_APPID", "this appid is not served here") from None
+    return get(_appids[appid])
 
 
 def mini_program(merchant: Merchant) -> MiniProgram:

@@ -116,51 +116,36 @@ def get_order(merchant_id: str, member_id: str, order_id: str) -> TopupOrder:
 def create_order(
     merchant_id: str, member_id: str, idempotency_key: str | None, plan_id: str | None, amount: int | None
 ) -> tuple[TopupOrder, dict[str, str] | None]:
-    """Create (or, for a repeated Idempotency-Key, return) an order with its wx.requestPayment params."""
+    """Create (or, for a repeated Idempotency-Key, return) an order with its wx.requestPayment params.
+
+    The WeChat prepay comes before the order is written, so the order is written
+    once, complete. If the write then loses a race, the prepay is simply never
+    paid: nobody ever receives its pay params, and it expires at WeChat.
+    """
     idem_sk = f"IDEM#topup#{ledger.client_op_key(idempotency_key)}"
     merchant = merchants.get(merchant_id)
     api = pay_api(merchant)
     amount, bonus = _price(merchant, plan_id, amount)
-    order = _place(merchant, member_id, idem_sk, idempotency_key or "", plan_id, amount, bonus)
-    if order.status == PENDING and not order.prepay_id:
-        member = members.get(merchant_id, member_id)
-        prepay_id = api.jsapi_prepay(
-            order.order_id, f"{merchant.name} 会员储值", order.amount, member.openid,
-            clock.iso(order.expires_at, merchant.timezone), notify_url(merchant_id),
-        )
-        if not update_if(order, [TopupOrder.prepay_id.set(prepay_id)], TopupOrder.status == PENDING):
-            order = _load(merchant_id, order.order_id)  # paid or closed meanwhile: the prepay id no longer matters
-    return order, api.pay_params(order.prepay_id) if order.status == PENDING and order.prepay_id else None
-
-
-def _place(merchant: Merchant, member_id: str, idem_sk: str, key: str, plan_id: str | None, amount: int,
-           bonus: int) -> TopupOrder:
-    merchant_id = merchant.merchant_id
     mpk = member_pk(merchant_id, member_id)
     for _ in range(_ATTEMPTS):
-        try:
-            existing = Lookup.get(mpk, idem_sk, consistent_read=True)
-        except Lookup.DoesNotExist:
-            existing = None
+        existing = _existing(merchant_id, mpk, idem_sk, plan_id, amount)
         if existing is not None:
-            order = _load(merchant_id, existing.target)
-            if (order.plan_id, int(order.amount)) != (plan_id, amount):
-                raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different top-up")
-            return order
+            return existing, api.pay_params(existing.prepay_id) if existing.status == PENDING else None
         member = members.get(merchant_id, member_id)
         members.require_card(member)
-        cap = int(merchant.prepaid_cap)
-        committed = int(member.principal) + int(member.pending_topup)
-        if committed + amount > cap:
-            raise KabaoError(
-                "PREPAID_CAP_EXCEEDED", f"stored value may not exceed {cap} fen", cap=cap, room=max(0, cap - committed)
-            )
+        cap, pending = int(merchant.prepaid_cap), int(member.pending_topup)
+        if int(member.principal) + pending + amount > cap:
+            room = max(0, cap - int(member.principal) - pending)
+            raise KabaoError("PREPAID_CAP_EXCEEDED", f"stored value may not exceed {cap} fen", cap=cap, room=room)
         now = clock.now()
         order_id = "T" + ids.new_id()[:27]
+        expires_at = now + ORDER_TTL
+        prepay_id = api.jsapi_prepay(order_id, f"{merchant.name} 会员储值", amount, member.openid,
+                                     clock.iso(expires_at, merchant.timezone), notify_url(merchant_id))
         order = TopupOrder(
             topup_pk(merchant_id, order_id), "ORDER", merchant_id=merchant_id, order_id=order_id, member_id=member_id,
-            openid=member.openid, plan_id=plan_id, amount=amount, bonus=bonus, status=PENDING, idempotency_key=key,
-            created_at=now, expires_at=now + ORDER_TTL,
+            openid=member.openid, plan_id=plan_id, amount=amount, bonus=bonus, status=PENDING,
+            idempotency_key=idempotency_key or "", prepay_id=prepay_id, created_at=now, expires_at=expires_at,
         )
         order.due_pk, order.due_sk = due.slot(JOB, order_id, now + RECONCILE_AFTER)
         tx = Transaction()
@@ -168,18 +153,28 @@ def _place(merchant: Merchant, member_id: str, idem_sk: str, key: str, plan_id: 
         tx.put("idem", Lookup(mpk, idem_sk, target=order_id), condition=Lookup.pk.does_not_exist())
         # The cap as a condition: pending must be what we read, and principal may only have fallen
         # (a spend) since, never risen past the room left (credits also change pending).
-        pending = int(member.pending_topup)
         tx.update(
             "member", Member(mpk, PROFILE), actions=[Member.pending_topup.add(amount)],
             condition=(Member.pending_topup == pending) & (Member.principal <= cap - pending - amount),
         )
         try:
             tx.commit()
-            return order
         except Cancelled:
             time.sleep(random.uniform(0, 0.02))
             continue  # same key raced us, or the balance moved: re-read and decide again
+        return order, api.pay_params(prepay_id)
     raise KabaoError("CONCURRENT_UPDATE", "too many concurrent changes, retry")
+
+
+def _existing(merchant_id: str, mpk: str, idem_sk: str, plan_id: str | None, amount: int) -> TopupOrder | None:
+    try:
+        order_id = Lookup.get(mpk, idem_sk, consistent_read=True).target
+    except Lookup.DoesNotExist:
+        return None
+    order = _load(merchant_id, order_id)
+    if (order.plan_id, int(order.amount)) != (plan_id, amount):
+        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different top-up")
+    return order
 
 
 # --- crediting ----------------------------------------------------------------------------

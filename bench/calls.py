@@ -1,0 +1,145 @@
+"""DynamoDB calls per API operation, and the app's own time per request next to DynamoDB's.
+
+Every operation runs in-process through chalice.test.Client against the local
+stack. A botocore event hook (registered on every client botocore creates)
+counts each DynamoDB call and times it from `before-call` to `after-call`.
+
+The floor for a value-moving call is one TransactWriteItems with at most one
+read before it; reads after the write (the response body) are listed apart.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from infra import local_stack
+
+RUNS = 20
+_WRITES = {"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.inside = 0.0
+        self._started: dict[int, float] = {}
+
+    def before(self, model: Any, **_: Any) -> None:
+        self._started[id(model)] = time.perf_counter()
+
+    def after(self, model: Any, **_: Any) -> None:
+        self.inside += time.perf_counter() - self._started.pop(id(model), time.perf_counter())
+        self.calls.append(model.name)
+
+    def reset(self) -> None:
+        self.calls, self.inside = [], 0.0
+
+
+def install(recorder: Recorder) -> None:
+    import botocore.session
+
+    original = botocore.session.Session.create_client
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-call.dynamodb", recorder.before)
+        client.meta.events.register("after-call.dynamodb", recorder.after)
+        return client
+
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+
+
+def _shape(calls: list[str]) -> tuple[int, int, int, str]:
+    """(reads before the first write, writes, reads after, call list)."""
+    first_write = next((i for i, c in enumerate(calls) if c in _WRITES), len(calls))
+    before = sum(1 for c in calls[:first_write] if c not in _WRITES)
+    writes = sum(1 for c in calls if c in _WRITES)
+    after = sum(1 for c in calls[first_write:] if c not in _WRITES)
+    counts = Counter(calls)
+    return before, writes, after, " ".join(f"{n}x{c}" for c, n in counts.items())
+
+
+def main() -> None:
+    stack = local_stack.start(stage="local", table="kabao-bench")
+    recorder = Recorder()
+    install(recorder)
+    from chalice.test import Client
+
+    from app import app
+    from infra.seed import seed
+
+    appid = seed(stack.sandbox_server.url)
+    client = Client(app, stage_name="bench")
+
+    def call(method: str, path: str, body: Any = None, token: str | None = None, key: bool = False) -> Any:
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        if key:
+            headers["idempotency-key"] = uuid.uuid4().hex
+        response = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body else b"")
+        assert response.status_code < 300, response.body
+        return json.loads(response.body) if response.body else None
+
+    def member() -> str:
+        token = call("POST", "/v1/auth/login", {"appid": appid, "code": f"test:{uuid.uuid4().hex[:12]}"})["token"]
+        call("POST", "/v1/me/phone", {"code": f"phone:139{uuid.uuid4().int % 10**8:08d}"}, token)
+        call("POST", "/v1/me/card", {"agreed_terms_version": "1"}, token)
+        return token
+
+    def notify(token: str) -> tuple[str, str, Any]:
+        order = call("POST", "/v1/topup/orders", {"plan_id": "p300"}, token, key=True)
+        url, body, headers = stack.wechat.pay.signed_notify(order["order_id"])
+        return url.replace(stack.api_url, ""), body, headers
+
+    operations: dict[str, Any] = {
+        "login (new member)": lambda t: call("POST", "/v1/auth/login", {"appid": appid, "code": f"test:{uuid.uuid4().hex}"}),
+        "login (returning)": lambda t: call("POST", "/v1/auth/login", {"appid": appid, "code": f"test:bench-regular:{uuid.uuid4().hex[:8]}"}),
+        "GET /v1/me": lambda t: call("GET", "/v1/me", token=t),
+        "GET /v1/me/code": lambda t: call("GET", "/v1/me/code", token=t),
+        "GET /v1/me/ledger": lambda t: call("GET", "/v1/me/ledger?account=points", token=t),
+        "POST /v1/me/sign-in *": lambda t: call("POST", "/v1/me/sign-in", token=t),
+        "POST /v1/topup/orders *": lambda t: call("POST", "/v1/topup/orders", {"plan_id": "p300"}, t, key=True),
+    }
+    call("POST", "/v1/auth/login", {"appid": appid, "code": "test:bench-regular"})
+    rows = []
+    for name, op in operations.items():
+        samples, shape = [], None
+        for _ in range(RUNS):
+            token = member()  # fresh member: sign-in credits, the cap never binds
+            recorder.reset()
+            start = time.perf_counter()
+            op(token)
+            total = time.perf_counter() - start
+            samples.append((total - recorder.inside, recorder.inside))
+            shape = _shape(recorder.calls)
+        rows.append((name, shape, samples))
+    samples, shape = [], None
+    for _ in range(RUNS):
+        path, body, headers = notify(member())
+        recorder.reset()
+        start = time.perf_counter()
+        response = client.http.request("POST", path, headers=headers, body=body.encode())
+        assert response.status_code == 204, response.body
+        total = time.perf_counter() - start
+        samples.append((total - recorder.inside, recorder.inside))
+        shape = _shape(recorder.calls)
+    rows.append(("POST /v1/wechatpay/notify *", shape, samples))
+    stack.stop()
+
+    print(f"\nDynamoDB calls per operation (median of {RUNS}; * moves value: floor = 1 write, <= 1 read before)")
+    print(f"{'operation':30} {'reads<':>6} {'writes':>6} {'reads>':>6} {'app ms':>7} {'ddb ms':>7} {'app/ddb':>7}  calls")
+    for name, (before, writes, after, listing), measured in rows:
+        outside = statistics.median(m[0] for m in measured) * 1000
+        inside = statistics.median(m[1] for m in measured) * 1000
+        print(f"{name:30} {before:6d} {writes:6d} {after:6d} {outside:7.1f} {inside:7.1f} {outside / inside:7.2f}  {listing}")
+    print("app ms = time outside DynamoDB calls (routing, validation, JWT, crypto, PynamoDB marshalling, WeChat sandbox calls);")
+    print("ddb ms = inside them, against the serialized local endpoint (slower per call than DynamoDB itself).")
+
+
+if __name__ == "__main__":
+    main()
