@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import cache
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -194,3 +195,66 @@ class TopupOrder(Item):
 
 def topup_pk(merchant_id: str, order_id: str) -> str:
     return f"MCH#{merchant_id}#TOPUP#{order_id}"
+
+
+class CouponTemplate(Item):
+    """All of a merchant's templates share one partition (listing offers is one Query); stock does not."""
+
+    merchant_id = UnicodeAttribute()
+    template_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()  # FULL_REDUCTION | DISCOUNT | GIFT | CASH
+    threshold = NumberAttribute(default=0)
+    amount = NumberAttribute(default=0)
+    rate = NumberAttribute(null=True)  # percent paid: 85 is 八五折
+    max_discount = NumberAttribute(null=True)
+    gift_name = UnicodeAttribute(null=True)
+    valid_from = UTCDateTimeAttribute(null=True)
+    valid_until = UTCDateTimeAttribute(null=True)
+    days_after_claim = NumberAttribute(null=True)
+    store_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    daily_window = ListAttribute(of=UnicodeAttribute, null=True)  # ["HH:MM", "HH:MM"] merchant time
+    total_stock = NumberAttribute()
+    shards = NumberAttribute()
+    per_member_limit = NumberAttribute()
+    tier_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    active = BooleanAttribute(default=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class StockShard(Item):
+    left = NumberAttribute()
+
+
+class Counter(Item):
+    n = NumberAttribute(default=0)
+
+
+class Coupon(Item):
+    """A claimed coupon in its member's partition, with the template's terms copied at claim time."""
+
+    coupon_id = UnicodeAttribute()
+    template_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    threshold = NumberAttribute(default=0)
+    amount = NumberAttribute(default=0)
+    rate = NumberAttribute(null=True)
+    max_discount = NumberAttribute(null=True)
+    gift_name = UnicodeAttribute(null=True)
+    store_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    daily_window = ListAttribute(of=UnicodeAttribute, null=True)
+    valid_from = UTCDateTimeAttribute()
+    valid_until = UTCDateTimeAttribute()
+    status = UnicodeAttribute(default="AVAILABLE")  # AVAILABLE | USED; expiry is computed on read
+    claimed_at = UTCDateTimeAttribute()
+    used_at = UTCDateTimeAttribute(null=True)
+
+
+def template_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#CTPL"
+
+
+def stock_pk(merchant_id: str, template_id: str, shard: int) -> str:
+    # One partition key per shard: items sharing a key share its partition's write limit.
+    return f"MCH#{merchant_id}#STOCK#{template_id}#{shard}"

@@ -15,6 +15,11 @@ merchant, so one merchant's data can never be read with another's ids.
 | member code -> member | MCH#{mid}#CODE#{code}           | LOOKUP (expires_at)     |
 | idempotency record    | MCH#{mid}#MEM#{member_id}       | IDEM#{scope}#{key}      |
 | top-up order          | MCH#{mid}#TOPUP#{out_trade_no}  | ORDER                   |
+| coupon template       | MCH#{mid}#CTPL                  | {template_id}           |
+| coupon stock shard    | MCH#{mid}#STOCK#{tid}#{shard}   | STOCK                   |
+| coupon (claimed)      | MCH#{mid}#MEM#{member_id}       | COUPON#{coupon_id}      |
+| claims per template   | MCH#{mid}#MEM#{member_id}       | CLAIMS#{template_id}    |
+| daily exposures       | MCH#{mid}#EXPOSURE#{tid}#{day}#{shard} | COUNT            |
 
 Ledger entries live in their member's partition so that one Query proves
 "balance = sum of entries", and their sort key is derived from the operation's

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import clock
 
@@ -60,3 +60,32 @@ class TopupOrderBody(Strict):
         if (self.plan_id is None) == (self.amount is None):
             raise ValueError("give exactly one of plan_id or amount")
         return self
+
+
+_Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+_Id = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class CouponTemplateBody(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    kind: Literal["FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH"]
+    total_stock: int
+    per_member_limit: int
+    threshold: int = Field(default=0, ge=0)
+    amount: int = Field(default=0, ge=0)
+    rate: int | None = None
+    max_discount: int | None = None
+    gift_name: str | None = Field(default=None, min_length=1, max_length=64)
+    # ISO-8601 with an offset, e.g. 2026-12-01T00:00:00+08:00 (JSON has no datetime type).
+    valid_from: AwareDatetime | None = Field(default=None, strict=False)
+    valid_until: AwareDatetime | None = Field(default=None, strict=False)
+    days_after_claim: int | None = None
+    store_ids: list[_Id] = Field(default_factory=list, max_length=200)
+    daily_window: tuple[_Clock, _Clock] | None = Field(default=None, strict=False)
+    tier_ids: list[_Id] = Field(default_factory=list, max_length=20)
+
+
+class CouponsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["available", "used", "expired"] = "available"

@@ -95,12 +95,7 @@ class WeChatPayApi:
 
     def query(self, out_trade_no: str) -> dict[str, Any] | None:
         """The order as WeChat knows it, or None when WeChat never saw it."""
-        status, body = self._call(self._client.query, out_trade_no=out_trade_no)
-        if status == 404:
-            return None
-        if status != 200:
-            raise self._failure("query", status, body)
-        return json.loads(body)
+        return self._read("query", self._client.query, out_trade_no=out_trade_no)
 
     def close(self, out_trade_no: str) -> bool:
         """Close an unpaid order; False when WeChat says it was paid after all (query and credit it)."""
@@ -121,12 +116,7 @@ class WeChatPayApi:
         return json.loads(body)
 
     def query_refund(self, out_refund_no: str) -> dict[str, Any] | None:
-        status, body = self._call(self._client.query_refund, out_refund_no=out_refund_no)
-        if status == 404:
-            return None
-        if status != 200:
-            raise self._failure("refund query", status, body)
-        return json.loads(body)
+        return self._read("refund query", self._client.query_refund, out_refund_no=out_refund_no)
 
     def parse_notify(self, headers: dict[str, str], body: str, now: float) -> tuple[str, dict[str, Any]]:
         """Verify and decrypt a notify: (event_type, resource). Anything doubtful is INVALID_NOTIFY."""
@@ -144,6 +134,14 @@ class WeChatPayApi:
         if not result:
             raise KabaoError("INVALID_NOTIFY", "notify signature or encryption did not verify")
         return str(result.get("event_type", "")), result["resource"]
+
+    def _read(self, what: str, fn: Any, **kwargs: Any) -> dict[str, Any] | None:
+        status, body = self._call(fn, **kwargs)
+        if status == 404:
+            return None
+        if status != 200:
+            raise self._failure(what, status, body)
+        return json.loads(body)
 
     def _call(self, fn: Any, **kwargs: Any) -> tuple[int, Any]:
         try:

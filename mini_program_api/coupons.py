@@ -1,0 +1,267 @@
+"""Coupon templates, offers and claims, with stock that holds under any concurrency.
+
+Shard rule: a template's stock is split over `min(16, total_stock)` shard items,
+each under its own partition key (`MCH#{mid}#STOCK#{tid}#{i}`), as evenly as
+possible (the first `total % shards` get one more). A claim reads every shard in
+one BatchGetItem, then takes one unit from a random non-empty shard in the same
+TransactWriteItems that writes the coupon and bumps the member's claim count:
+
+- stock: `left >= 1` on the shard, so the sum over shards never goes below zero
+  and exactly `total_stock` coupons can exist;
+- per-member limit: `n < limit` on the member's CLAIMS#{tid} counter;
+- idempotency: the coupon's key comes from the Idempotency-Key, `attribute_not_exists`.
+
+One DynamoDB item takes about 1000 WCU/s and a transactional write costs 2, so
+one stock item would cap a drop near 500 claims/s; 16 shards lift that to the
+table's limit (see bench/coupon_drop.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from . import clock, ids, ledger, members, merchants
+from .db.models import (
+    Counter,
+    Coupon,
+    CouponTemplate,
+    Member,
+    Merchant,
+    StockShard,
+    member_pk,
+    stock_pk,
+    template_pk,
+)
+from .db.transact import Cancelled, Transaction
+from .errors import KabaoError
+
+KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
+MAX_STOCK_SHARDS = 16
+MIN_DAYS_AFTER_CLAIM = 3  # WeChat's rule for relative validity
+MAX_DISCOUNT_SHARE = 0.5  # a coupon may take at most half of an order
+EXPOSURE_SHARDS = 8
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    name: str
+    kind: str
+    total_stock: int
+    per_member_limit: int
+    threshold: int = 0
+    amount: int = 0
+    rate: int | None = None
+    max_discount: int | None = None
+    gift_name: str | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    days_after_claim: int | None = None
+    store_ids: tuple[str, ...] = ()
+    daily_window: tuple[str, str] | None = None
+    tier_ids: tuple[str, ...] = ()
+
+
+def _invalid(message: str) -> KabaoError:
+    return KabaoError("VALIDATION_ERROR", message)
+
+
+def validate(spec: TemplateSpec, merchant: Merchant, now: datetime) -> None:
+    """Every rule a template must meet; a broken one is a 400 and nothing is written."""
+    if spec.kind not in KINDS:
+        raise _invalid(f"kind must be one of {', '.join(KINDS)}")
+    if spec.kind == "FULL_REDUCTION":
+        if not 0 < spec.amount <= spec.threshold * MAX_DISCOUNT_SHARE:
+            raise _invalid("满减: amount must be positive and at most half of the threshold")
+    elif spec.kind == "DISCOUNT":
+        if spec.rate is None or not 100 * (1 - MAX_DISCOUNT_SHARE) <= spec.rate < 100:
+            raise _invalid("折扣: rate is the percent paid, from 50 to 99")
+        if spec.max_discount is None or spec.max_discount <= 0:
+            raise _invalid("折扣: max_discount (fen) is required")
+    elif spec.kind == "GIFT":
+        if not spec.gift_name:
+            raise _invalid("兑换/礼品: gift_name is required")
+    elif spec.kind == "CASH" and (spec.amount <= 0 or spec.threshold):
+        raise _invalid("现金: amount must be positive, with no threshold")
+    fixed = spec.valid_from is not None or spec.valid_until is not None
+    if fixed == (spec.days_after_claim is not None):
+        raise _invalid("validity is either valid_from/valid_until or days_after_claim")
+    if fixed and (spec.valid_from is None or spec.valid_until is None or not now < spec.valid_until
+                  or spec.valid_from >= spec.valid_until):
+        raise _invalid("valid_until must be after valid_from and in the future")
+    if spec.days_after_claim is not None and not MIN_DAYS_AFTER_CLAIM <= spec.days_after_claim <= 3650:
+        raise _invalid(f"days_after_claim must be at least {MIN_DAYS_AFTER_CLAIM}")
+    if not 1 <= spec.total_stock <= 10_000_000 or not 1 <= spec.per_member_limit <= 100:
+        raise _invalid("total_stock is 1..10000000 and per_member_limit 1..100")
+    if spec.daily_window is not None:
+        start, end = (time.fromisoformat(t) for t in spec.daily_window)
+        if start >= end:
+            raise _invalid("daily_window start must be before its end")
+    unknown = set(spec.tier_ids) - {t.tier_id for t in merchant.tiers}
+    if unknown:
+        raise _invalid(f"unknown tiers: {', '.join(sorted(unknown))}")
+
+
+def shard_sizes(total: int) -> list[int]:
+    shards = min(MAX_STOCK_SHARDS, total)
+    return [total // shards + (1 if i < total % shards else 0) for i in range(shards)]
+
+
+def create_template(merchant_id: str, spec: TemplateSpec) -> CouponTemplate:
+    merchant = merchants.get(merchant_id)
+    now = clock.now()
+    validate(spec, merchant, now)
+    template_id = "CT" + ids.new_id()[:16]
+    sizes = shard_sizes(spec.total_stock)
+    template = CouponTemplate(
+        template_pk(merchant_id), template_id, merchant_id=merchant_id, template_id=template_id, name=spec.name,
+        kind=spec.kind, threshold=spec.threshold, amount=spec.amount, rate=spec.rate, max_discount=spec.max_discount,
+        gift_name=spec.gift_name, valid_from=spec.valid_from, valid_until=spec.valid_until,
+        days_after_claim=spec.days_after_claim, store_ids=list(spec.store_ids),
+        daily_window=list(spec.daily_window) if spec.daily_window else None, total_stock=spec.total_stock,
+        shards=len(sizes), per_member_limit=spec.per_member_limit, tier_ids=list(spec.tier_ids), created_at=now,
+    )
+    tx = Transaction()  # template and every shard appear together or not at all (at most 17 of 100 items)
+    tx.put("template", template, condition=CouponTemplate.sk.does_not_exist())
+    for i, left in enumerate(sizes):
+        tx.put(f"shard:{i}", StockShard(stock_pk(merchant_id, template_id, i), "STOCK", left=left))
+    tx.commit()
+    return template
+
+
+def _template(merchant_id: str, template_id: str) -> CouponTemplate:
+    try:
+        return CouponTemplate.get(template_pk(merchant_id), template_id)
+    except CouponTemplate.DoesNotExist:
+        raise KabaoError("OFFER_NOT_FOUND", "no such coupon offer") from None
+
+
+def _claimable(template: CouponTemplate, member: Member, now: datetime) -> str | None:
+    """Why this member cannot claim now, or None."""
+    if not template.active:
+        return "OFFER_NOT_AVAILABLE"
+    if template.valid_until is not None and now >= template.valid_until:
+        return "OFFER_NOT_AVAILABLE"
+    if template.tier_ids and member.tier_id not in template.tier_ids:
+        return "TIER_NOT_ELIGIBLE"
+    return None
+
+
+@dataclass(frozen=True)
+class Offer:
+    template: CouponTemplate
+    claimed: int
+
+
+def offers(merchant_id: str, member_id: str) -> list[Offer]:
+    """Templates this member can claim now; each listing counts as an exposure for the funnel."""
+    member = members.get(merchant_id, member_id)
+    now = clock.now()
+    templates = [t for t in CouponTemplate.query(template_pk(merchant_id)) if _claimable(t, member, now) is None]
+    mpk = member_pk(merchant_id, member_id)
+    counts = {c.sk.removeprefix("CLAIMS#"): int(c.n) for c in
+              Counter.batch_get([(mpk, f"CLAIMS#{t.template_id}") for t in templates])} if templates else {}
+    listed = [Offer(t, counts.get(t.template_id, 0)) for t in templates]
+    day = clock.local_date(merchants.get(merchant_id).timezone, now).isoformat()
+    for offer in listed:
+        shard = random.randrange(EXPOSURE_SHARDS)  # sharded: a popular offer is shown to everyone at once
+        Counter(f"MCH#{merchant_id}#EXPOSURE#{offer.template.template_id}#{day}#{shard}", "COUNT").update(
+            actions=[Counter.n.add(1)])
+    return listed
+
+
+def exposures(merchant_id: str, template_id: str, day: str) -> int:
+    keys = [(f"MCH#{merchant_id}#EXPOSURE#{template_id}#{day}#{i}", "COUNT") for i in range(EXPOSURE_SHARDS)]
+    return sum(int(c.n) for c in Counter.batch_get(keys))
+
+
+def _coupon_id(idempotency_key: str | None) -> str:
+    return "C" + hashlib.sha256(ledger.client_op_key(idempotency_key).encode()).hexdigest()[:24]
+
+
+def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: str | None) -> Coupon:
+    """Claim one coupon (see the module docstring for what holds under concurrency)."""
+    coupon_id = _coupon_id(idempotency_key)
+    mpk = member_pk(merchant_id, member_id)
+    template = _template(merchant_id, template_id)
+    replay = _existing(mpk, coupon_id, template_id)
+    if replay is not None:
+        return replay
+    member = members.get(merchant_id, member_id)
+    members.require_card(member)
+    now = clock.now()
+    refusal = _claimable(template, member, now)
+    if refusal:
+        raise KabaoError(refusal, "this offer cannot be claimed now" if refusal != "TIER_NOT_ELIGIBLE"
+                         else "this offer is for other membership tiers")
+    keys = [(stock_pk(merchant_id, template_id, i), "STOCK") for i in range(int(template.shards))]
+    candidates = [int(s.pk.rsplit("#", 1)[1]) for s in StockShard.batch_get(keys, consistent_read=True) if int(s.left) > 0]
+    random.shuffle(candidates)
+    valid_from = template.valid_from or now
+    valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
+    coupon = Coupon(
+        mpk, f"COUPON#{coupon_id}", coupon_id=coupon_id, template_id=template_id, name=template.name, kind=template.kind,
+        threshold=template.threshold, amount=template.amount, rate=template.rate, max_discount=template.max_discount,
+        gift_name=template.gift_name, store_ids=template.store_ids, daily_window=template.daily_window,
+        valid_from=valid_from, valid_until=valid_until, claimed_at=now,
+    )
+    limit = int(template.per_member_limit)
+    for shard in candidates:
+        tx = Transaction()
+        tx.update("stock", StockShard(stock_pk(merchant_id, template_id, shard), "STOCK"),
+                  actions=[StockShard.left.add(-1)], condition=StockShard.left >= 1)
+        tx.put("coupon", coupon, condition=Coupon.sk.does_not_exist())
+        tx.update("limit", Counter(mpk, f"CLAIMS#{template_id}"), actions=[Counter.n.add(1)],
+                  condition=Counter.n.does_not_exist() | (Counter.n < limit))
+        try:
+            tx.commit()
+            return coupon
+        except Cancelled as exc:
+            if "coupon" in exc.failed:
+                return _existing(mpk, coupon_id, template_id) or coupon
+            if "limit" in exc.failed:
+                raise KabaoError("CLAIM_LIMIT_REACHED", f"at most {limit} of this coupon per member") from exc
+            # That shard ran dry since we read it: try the next.
+    raise KabaoError("SOLD_OUT", "this offer is sold out")
+
+
+def _existing(mpk: str, coupon_id: str, template_id: str) -> Coupon | None:
+    try:
+        coupon = Coupon.get(mpk, f"COUPON#{coupon_id}", consistent_read=True)
+    except Coupon.DoesNotExist:
+        return None
+    if coupon.template_id != template_id:
+        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for another offer")
+    return coupon
+
+
+def status(coupon: Coupon, now: datetime) -> str:
+    """available | used | expired, computed at read time: nothing depends on TTL deleting anything."""
+    if coupon.status == "USED":
+        return "used"
+    return "expired" if now >= coupon.valid_until else "available"
+
+
+def mine(merchant_id: str, member_id: str, wanted: str) -> list[Coupon]:
+    now = clock.now()
+    coupons = Coupon.query(member_pk(merchant_id, member_id), Coupon.sk.startswith("COUPON#"), consistent_read=True)
+    return sorted((c for c in coupons if status(c, now) == wanted), key=lambda c: c.valid_until)
+
+
+def remaining_stock(merchant_id: str, template: CouponTemplate) -> int:
+    keys = [(stock_pk(merchant_id, template.template_id, i), "STOCK") for i in range(int(template.shards))]
+    return sum(int(s.left) for s in StockShard.batch_get(keys, consistent_read=True))
+
+
+def template_terms(template: CouponTemplate | Coupon) -> dict[str, Any]:
+    terms: dict[str, Any] = {"kind": template.kind, "name": template.name}
+    if template.kind in ("FULL_REDUCTION", "CASH"):
+        terms.update(threshold=int(template.threshold), amount=int(template.amount))
+    elif template.kind == "DISCOUNT":
+        terms.update(rate=int(template.rate or 0), max_discount=int(template.max_discount or 0))
+    else:
+        terms.update(gift_name=template.gift_name)
+    terms.update(store_ids=list(template.store_ids), daily_window=list(template.daily_window or []) or None)
+    return terms
