@@ -20,6 +20,7 @@ from infra import local_stack
 
 RUNS = 20
 _WRITES = {"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"}
+_READS = {"GetItem", "BatchGetItem", "Query"}
 
 
 class Recorder:
@@ -56,9 +57,9 @@ def install(recorder: Recorder) -> None:
 def _shape(calls: list[str]) -> tuple[int, int, int, str]:
     """(reads before the first write, writes, reads after, call list)."""
     first_write = next((i for i, c in enumerate(calls) if c in _WRITES), len(calls))
-    before = sum(1 for c in calls[:first_write] if c not in _WRITES)
+    before = sum(1 for c in calls[:first_write] if c in _READS)
     writes = sum(1 for c in calls if c in _WRITES)
-    after = sum(1 for c in calls[first_write:] if c not in _WRITES)
+    after = sum(1 for c in calls[first_write:] if c in _READS)
     counts = Counter(calls)
     return before, writes, after, " ".join(f"{n}x{c}" for c, n in counts.items())
 
@@ -72,8 +73,12 @@ def main() -> None:
     from app import app
     from infra.seed import seed
 
+    from mini_program_api import coupons
+
     appid = seed(stack.sandbox_server.url)
     client = Client(app, stage_name="bench")
+    offer = coupons.create_template("demo", coupons.TemplateSpec(
+        name="bench", kind="CASH", amount=100, total_stock=100_000, per_member_limit=1, days_after_claim=7)).template_id
 
     def call(method: str, path: str, body: Any = None, token: str | None = None, key: bool = False) -> Any:
         headers = {"content-type": "application/json"}
@@ -104,6 +109,8 @@ def main() -> None:
         "GET /v1/me/ledger": lambda t: call("GET", "/v1/me/ledger?account=points", token=t),
         "POST /v1/me/sign-in *": lambda t: call("POST", "/v1/me/sign-in", token=t),
         "POST /v1/topup/orders *": lambda t: call("POST", "/v1/topup/orders", {"plan_id": "p300"}, t, key=True),
+        "GET /v1/coupons/offers": lambda t: call("GET", "/v1/coupons/offers", token=t),
+        "POST .../offers/{id}/claim *": lambda t: call("POST", f"/v1/coupons/offers/{offer}/claim", token=t, key=True),
     }
     call("POST", "/v1/auth/login", {"appid": appid, "code": "test:bench-regular"})
     rows = []

@@ -24,6 +24,18 @@ class Stack:
     wechat: WeChatSandbox
     api: Any  # chalice.local.LocalDevServer
     api_url: str
+    table: str
+
+    def reset_table(self) -> None:
+        """Drop and recreate the table: moto deep-copies a table for every item of every transaction
+        (its rollback), so a table that only grows makes every later transaction slower."""
+        import boto3
+
+        from mini_program_api.db.schema import create_table
+
+        client = boto3.client("dynamodb", endpoint_url=self.ddb.url)
+        client.delete_table(TableName=self.table)
+        create_table(client, self.table)
 
     def stop(self) -> None:
         self.api.shutdown()
@@ -64,7 +76,7 @@ def start(stage: str = "test", table: str = "kabao-test") -> Stack:
     from mini_program_api.db.schema import create_table
 
     create_table(boto3.client("dynamodb", endpoint_url=ddb.url), table)
-    return Stack(ddb, sandbox, wechat, _serve_api(int(api_url.rsplit(":", 1)[1])), api_url)
+    return Stack(ddb, sandbox, wechat, _serve_api(int(api_url.rsplit(":", 1)[1])), api_url, table)
 
 
 def _serve_api(port: int) -> Any:

@@ -186,9 +186,6 @@ def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: s
     coupon_id = _coupon_id(idempotency_key)
     mpk = member_pk(merchant_id, member_id)
     template = _template(merchant_id, template_id)
-    replay = _existing(mpk, coupon_id, template_id)
-    if replay is not None:
-        return replay
     member = members.get(merchant_id, member_id)
     members.require_card(member)
     now = clock.now()
@@ -224,6 +221,10 @@ def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: s
             if "limit" in exc.failed:
                 raise KabaoError("CLAIM_LIMIT_REACHED", f"at most {limit} of this coupon per member") from exc
             # That shard ran dry since we read it: try the next.
+    # A retry of a claim that won the last unit finds no stock: it still gets its coupon back.
+    replay = _existing(mpk, coupon_id, template_id)
+    if replay is not None:
+        return replay
     raise KabaoError("SOLD_OUT", "this offer is sold out")
 
 

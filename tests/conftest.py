@@ -34,6 +34,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         stack.stop()
 
 
+@pytest.fixture(autouse=True)
+def fresh_table() -> None:
+    """Each test starts with an empty table (tests are isolated by merchant too; this keeps moto fast)."""
+    _stack[0].reset_table()
+
+
 @pytest.fixture
 def ddb_endpoint() -> str:
     return _stack[0].ddb.url
