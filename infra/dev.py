@@ -67,6 +67,10 @@ def walkthrough(api: str, sandbox: str, appid: str) -> str:
             f"curl -s -X POST {sandbox}/_sandbox/pay/$ORDER; echo",
             f"curl -s {auth} {api}/v1/topup/orders/$ORDER; echo",
             f"curl -s {auth} '{api}/v1/me/ledger?account=balance'; echo",
+            "# coupon offers, claim the first, list my coupons",
+            f"OFFER=$(curl -s {auth} {api}/v1/coupons/offers | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"offers\"][0][\"template_id\"])')",
+            f"{post} {auth} -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/coupons/offers/$OFFER/claim; echo",
+            f"curl -s {auth} {api}/v1/me/coupons; echo",
         ]
     )
 

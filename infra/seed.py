@@ -49,6 +49,19 @@ def seed(sandbox_url: str) -> str:
             sign_in_growth=5,
         )
     )
+    from mini_program_api import coupons
+    from mini_program_api.db.models import CouponTemplate, template_pk
+
+    if not list(CouponTemplate.query(template_pk("demo"), limit=1)):
+        for spec in (
+            coupons.TemplateSpec(name="满50减10", kind="FULL_REDUCTION", threshold=5000, amount=1000,
+                                 total_stock=1000, per_member_limit=1, days_after_claim=30),
+            coupons.TemplateSpec(name="拿铁八五折", kind="DISCOUNT", rate=85, max_discount=2000,
+                                 total_stock=500, per_member_limit=2, days_after_claim=14),
+            coupons.TemplateSpec(name="金卡会员免费美式", kind="GIFT", gift_name="美式咖啡一杯",
+                                 total_stock=100, per_member_limit=1, days_after_claim=7, tier_ids=("gold",)),
+        ):
+            coupons.create_template("demo", spec)
     merchants.configure_pay(
         "demo", mchid=DEMO_MCHID, cert_serial_no=keys.api.serial, private_key_ref=f"dev:{keys.api.private_pem}",
         apiv3_key_ref=f"dev:{keys.apiv3_key}", public_key_ref=f"dev:{wechatpay['public_key']}",

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from . import clock, ids
 from .config import settings
 from .db.models import LOOKUP, Lookup, Member, lookup_pk
-from .db.transact import Cancelled, Transaction
+from .db.transact import put_new
 from .errors import KabaoError
 from .members import require_card
 
@@ -25,23 +25,11 @@ def issue(member: Member) -> tuple[str, datetime]:
     expires_at = clock.now() + timedelta(seconds=ttl_seconds())
     while True:
         code = ids.member_code()
-        tx = Transaction()
-        tx.put(
-            "code",
-            Lookup(
-                lookup_pk(member.merchant_id, "CODE", code),
-                LOOKUP,
-                target=member.member_id,
-                expires_at=expires_at,
-                expires_ttl=expires_at,
-            ),
-            condition=Lookup.pk.does_not_exist(),
-        )
-        try:
-            tx.commit()
-        except Cancelled:
-            continue  # a 1-in-10^18 collision with a live code: draw again
-        return code, expires_at
+        lookup = Lookup(lookup_pk(member.merchant_id, "CODE", code), LOOKUP, target=member.member_id,
+                        expires_at=expires_at, expires_ttl=expires_at)
+        if put_new(lookup):
+            return code, expires_at
+        # else: a 1-in-10^18 collision with a live code: draw again
 
 
 def resolve(merchant_id: str, code: str) -> str:

@@ -101,11 +101,8 @@ def _load(merchant_id: str, order_id: str) -> TopupOrder:
 
 def get_order(merchant_id: str, member_id: str, order_id: str) -> TopupOrder:
     """Only its owner sees an order; anyone else gets the same 404 as for no order at all."""
-    try:
-        order = _load(merchant_id, order_id)
-    except KabaoError:
-        order = None
-    if order is None or order.member_id != member_id:
+    order = _load(merchant_id, order_id)
+    if order.member_id != member_id:
         raise KabaoError("ORDER_NOT_FOUND", "no such top-up order")
     return order
 
@@ -273,7 +270,7 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> Reconciled:
             order = TopupOrder.get(pk, sk, consistent_read=True)
             _reconcile_one(order, now, report)
         except KabaoError as exc:
-            report.failed.append(f"{sk}:{exc.code}")
+            report.failed.append(f"{pk}:{exc.code}")
         except TopupOrder.DoesNotExist:
             continue
     return report

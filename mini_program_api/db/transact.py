@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -82,6 +82,17 @@ def update_if(model: Model, actions: list[Action], condition: Condition) -> bool
     try:
         model.update(actions=actions, condition=condition)
     except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def put_new(model: Model) -> bool:
+    """A single-item put that never overwrites; False when the key is taken."""
+    try:
+        model.save(condition=type(model).sk.does_not_exist())
+    except PutError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return False
         raise

@@ -50,7 +50,7 @@ def entry_view(entry: LedgerEntry, tz: str) -> dict[str, Any]:
         "account": entry.account,
         "amount": int(entry.amount),
         "kind": entry.kind,
-        "memo": dict(entry.memo.as_dict() if hasattr(entry.memo, "as_dict") else entry.memo),
+        "memo": entry.memo.as_dict(),
         "created_at": iso(entry.created_at, tz),
     }
 
