@@ -251,6 +251,16 @@ def mine(merchant_id: str, member_id: str, wanted: str) -> list[Coupon]:
     return sorted((c for c in coupons if status(c, now) == wanted), key=lambda c: c.valid_until)
 
 
+def available_count(merchant_id: str, member_id: str) -> int:
+    """Coupons usable now or later (not used, not expired): one Query with Select=COUNT."""
+    return Coupon.count(
+        member_pk(merchant_id, member_id),
+        Coupon.sk.startswith("COUPON#"),
+        filter_condition=(Coupon.status == "AVAILABLE") & (Coupon.valid_until > clock.now()),
+        consistent_read=True,
+    )
+
+
 def remaining_stock(merchant_id: str, template: CouponTemplate) -> int:
     keys = [(stock_pk(merchant_id, template.template_id, i), "STOCK") for i in range(int(template.shards))]
     return sum(int(s.left) for s in StockShard.batch_get(keys, consistent_read=True))

@@ -146,11 +146,14 @@ def test_claim_rules(api: Any, merchant: Any, member: dict[str, Any]) -> None:
 
 def test_my_coupons_expire_at_read_time(api: Any, merchant: Any, member: dict[str, Any], clock: Any) -> None:
     template_id = _create(api, merchant, days_after_claim=3)[1]["template_id"]
+    assert api.get("/v1/me", token=member["token"])[1]["coupon_count"] == 0
     _claim(api, member["token"], template_id)
     _, available = api.get("/v1/me/coupons", token=member["token"])
     assert [c["template_id"] for c in available["coupons"]] == [template_id]
+    assert api.get("/v1/me", token=member["token"])[1]["coupon_count"] == 1
     clock.advance(days=3, seconds=1)
     token = api.token(merchant, member["member"]["member_id"])
+    assert api.get("/v1/me", token=token)[1]["coupon_count"] == 0
     assert api.get("/v1/me/coupons?status=available", token=token)[1]["coupons"] == []
     assert [c["status"] for c in api.get("/v1/me/coupons?status=expired", token=token)[1]["coupons"]] == ["expired"]
     assert api.get("/v1/me/coupons?status=used", token=token)[1]["coupons"] == []

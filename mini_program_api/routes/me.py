@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import ledger, member_codes, members, merchants, sign_in
+from .. import coupons, ledger, member_codes, members, merchants, sign_in
 from ..clock import iso
 from .endpoint import Call, endpoint
 from .schemas import CardBody, LedgerQuery, PhoneBody
@@ -22,7 +22,7 @@ def _me(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me", "GET", role="member")
 def me(call: Call) -> dict[str, Any]:
-    return _me(call)
+    return {**_me(call), "coupon_count": coupons.available_count(call.member.merchant_id, call.member.subject)}
 
 
 @endpoint(bp, "/v1/me/phone", "POST", role="member", body=PhoneBody)
