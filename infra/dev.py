@@ -17,19 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from infra.local_stack import environment
+from infra.loopback import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-
-
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind((HOST, port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise RuntimeError("no free loopback port")
 
 
 def _wait_for(port: int, proc: subprocess.Popen[bytes], name: str, timeout: float = 60) -> None:
@@ -46,7 +38,7 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], name: str, timeout: floa
 
 def walkthrough(api: str, sandbox: str, appid: str) -> str:
     q = "'"
-    post = f"curl -s -X POST -H 'content-type: application/json'"
+    post = "curl -s -X POST -H 'content-type: application/json'"
     auth = '-H "authorization: Bearer $TOKEN"'
     return "\n".join(
         [
@@ -76,19 +68,13 @@ def walkthrough(api: str, sandbox: str, appid: str) -> str:
 
 
 def main() -> int:
-    ports = {name: _free_port(int(os.environ.get(var, default))) for name, var, default in (
+    ports = {name: free_port(int(os.environ.get(var, default))) for name, var, default in (
         ("api", "KABAO_API_PORT", 8000), ("dynamodb", "KABAO_DDB_PORT", 8001), ("sandbox", "KABAO_SANDBOX_PORT", 8002))}
     urls = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     env = {
         **os.environ,
-        "DYNAMODB_ENDPOINT": urls["dynamodb"],
-        "WECHAT_API_BASE": urls["sandbox"],
-        "WECHATPAY_API_BASE": urls["sandbox"],
-        "KABAO_PUBLIC_URL": urls["api"],
+        **environment(urls["dynamodb"], urls["sandbox"], urls["api"]),
         "KABAO_MERCHANT_ID": "demo",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_EC2_METADATA_DISABLED": "true",
         "PYTHONUNBUFFERED": "1",
     }
     config = json.loads((ROOT / "chalice.json").read_text())["stages"]["local"]["environment_variables"]
@@ -120,7 +106,7 @@ def main() -> int:
         from infra.seed import seed
         from mini_program_api.db.schema import create_table
 
-        create_table(boto3.client("dynamodb", endpoint_url=urls["dynamodb"], region_name="cn-north-1"), config["KABAO_TABLE"])
+        create_table(boto3.client("dynamodb", endpoint_url=urls["dynamodb"]), config["KABAO_TABLE"])
         appid = seed(urls["sandbox"])
         chalice = str(Path(sys.executable).with_name("chalice"))
         procs.append(subprocess.Popen(

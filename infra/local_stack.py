@@ -7,13 +7,12 @@ imported. `make dev` runs the same servers as separate processes instead.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from .local_dynamodb import dynamodb_app
-from .loopback import LoopbackServer
+from .loopback import LoopbackServer, free_port
 from .wechat_sandbox import WeChatSandbox
 
 
@@ -44,29 +43,30 @@ class Stack:
         self.sandbox_server.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def environment(ddb_url: str, sandbox_url: str, api_url: str) -> dict[str, str]:
+    """What points the product at the local stack (and never at AWS or WeChat)."""
+    return {
+        "DYNAMODB_ENDPOINT": ddb_url,
+        "WECHAT_API_BASE": sandbox_url,
+        "WECHATPAY_API_BASE": sandbox_url,
+        "KABAO_PUBLIC_URL": api_url,
+        "AWS_DEFAULT_REGION": "cn-north-1",
+        "AWS_REGION": "cn-north-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 def start(stage: str = "test", table: str = "kabao-test") -> Stack:
     ddb = LoopbackServer(dynamodb_app()).start()
     wechat = WeChatSandbox()
     sandbox = LoopbackServer(wechat).start()
-    api_url = f"http://127.0.0.1:{_free_port()}"
+    api_url = f"http://127.0.0.1:{free_port()}"
     os.environ.update(
+        environment(ddb.url, sandbox.url, api_url),
         KABAO_STAGE=stage,
         KABAO_TABLE=table,
-        AWS_DEFAULT_REGION="cn-north-1",
-        AWS_REGION="cn-north-1",
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
-        AWS_EC2_METADATA_DISABLED="true",
-        DYNAMODB_ENDPOINT=ddb.url,
-        WECHAT_API_BASE=sandbox.url,
-        WECHATPAY_API_BASE=sandbox.url,
-        KABAO_PUBLIC_URL=api_url,
         KABAO_JWT_SECRET="dev:LOCAL-DEV-ONLY-jwt-secret-0123456789abcdef",
         KABAO_PII_KEY="dev:LOCAL-DEV-ONLY-pii-key",
     )

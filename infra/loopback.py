@@ -1,6 +1,7 @@
 """Serve a WSGI app on loopback: in a daemon thread (tests) or in the foreground (`make dev`)."""
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -41,6 +42,18 @@ class LoopbackServer:
             self._server.serve_forever()
         except KeyboardInterrupt:
             pass
+
+
+def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
+    """`preferred` if it is free, else any free port on the loopback host."""
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free loopback port")
 
 
 def cli_port(description: str, default: int) -> tuple[str, int]:

@@ -25,9 +25,11 @@ from typing import Any
 
 from . import clock, ids, ledger, members, merchants
 from .db.models import (
+    COUPON_TERMS,
     Counter,
     Coupon,
     CouponTemplate,
+    CouponTerms,
     Member,
     Merchant,
     StockShard,
@@ -193,16 +195,13 @@ def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: s
     if refusal:
         raise KabaoError(refusal, "this offer cannot be claimed now" if refusal != "TIER_NOT_ELIGIBLE"
                          else "this offer is for other membership tiers")
-    keys = [(stock_pk(merchant_id, template_id, i), "STOCK") for i in range(int(template.shards))]
-    candidates = [int(s.pk.rsplit("#", 1)[1]) for s in StockShard.batch_get(keys, consistent_read=True) if int(s.left) > 0]
+    candidates = [shard for shard, left in _stock(merchant_id, template).items() if left > 0]
     random.shuffle(candidates)
     valid_from = template.valid_from or now
     valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
     coupon = Coupon(
-        mpk, f"COUPON#{coupon_id}", coupon_id=coupon_id, template_id=template_id, name=template.name, kind=template.kind,
-        threshold=template.threshold, amount=template.amount, rate=template.rate, max_discount=template.max_discount,
-        gift_name=template.gift_name, store_ids=template.store_ids, daily_window=template.daily_window,
-        valid_from=valid_from, valid_until=valid_until, claimed_at=now,
+        mpk, f"COUPON#{coupon_id}", coupon_id=coupon_id, template_id=template_id, valid_from=valid_from,
+        valid_until=valid_until, claimed_at=now, **{term: getattr(template, term) for term in COUPON_TERMS},
     )
     limit = int(template.per_member_limit)
     for shard in candidates:
@@ -261,12 +260,17 @@ def available_count(merchant_id: str, member_id: str) -> int:
     )
 
 
-def remaining_stock(merchant_id: str, template: CouponTemplate) -> int:
+def _stock(merchant_id: str, template: CouponTemplate) -> dict[int, int]:
+    """Units left per shard, all shards in one consistent BatchGetItem."""
     keys = [(stock_pk(merchant_id, template.template_id, i), "STOCK") for i in range(int(template.shards))]
-    return sum(int(s.left) for s in StockShard.batch_get(keys, consistent_read=True))
+    return {int(s.pk.rsplit("#", 1)[1]): int(s.left) for s in StockShard.batch_get(keys, consistent_read=True)}
 
 
-def template_terms(template: CouponTemplate | Coupon) -> dict[str, Any]:
+def remaining_stock(merchant_id: str, template: CouponTemplate) -> int:
+    return sum(_stock(merchant_id, template).values())
+
+
+def template_terms(template: CouponTerms) -> dict[str, Any]:
     terms: dict[str, Any] = {"kind": template.kind, "name": template.name}
     if template.kind in ("FULL_REDUCTION", "CASH"):
         terms.update(threshold=int(template.threshold), amount=int(template.amount))

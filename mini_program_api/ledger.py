@@ -75,7 +75,7 @@ class Operation:
     postings: tuple[Posting, ...]
     memo: dict[str, str | int] = field(default_factory=dict)
     # What the caller asked for. When set, it (not the postings) identifies the request, so a retry
-    # whose computed split changed (a proportional spend after a balance change) is still a replay.
+    # whose computed split changed (a spend split by balances that moved since) is still a replay.
     request: dict[str, str | int] | None = None
 
     def __post_init__(self) -> None:
@@ -102,6 +102,11 @@ class Posted:
     amounts: dict[Account, int]
     created_at: datetime
     replayed: bool
+
+
+def postings(amounts: dict[Account, int]) -> tuple[Posting, ...]:
+    """The non-zero amounts as postings: an operation never posts 0 to an account."""
+    return tuple(Posting(account, amount) for account, amount in amounts.items() if amount)
 
 
 def client_op_key(idempotency_key: str | None) -> str:

@@ -10,7 +10,7 @@ from datetime import date
 
 from . import clock, ledger, members, merchants
 from .errors import KabaoError
-from .ledger import Account, Operation, Posting
+from .ledger import Account, Operation
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,8 @@ def sign_in(merchant_id: str, member_id: str) -> SignIn:
     merchant = merchants.get(merchant_id)
     members.require_card(members.get(merchant_id, member_id))
     day = clock.local_date(merchant.timezone)
-    postings = tuple(
-        Posting(account, amount)
-        for account, amount in ((Account.GROWTH, int(merchant.sign_in_growth)), (Account.POINTS, int(merchant.sign_in_points)))
-        if amount > 0
-    )
+    postings = ledger.postings({Account.GROWTH: max(0, int(merchant.sign_in_growth)),
+                                Account.POINTS: max(0, int(merchant.sign_in_points))})
     if not postings:
         raise KabaoError("SIGN_IN_DISABLED", "this merchant offers no sign-in reward")
     # The day alone identifies the request: a reward changed mid-day still credits once.

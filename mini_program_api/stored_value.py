@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import ledger, members
 from .errors import KabaoError
-from .ledger import Account, Operation, Posted, Posting
+from .ledger import Account, Operation, Posted
 
 _ATTEMPTS = 3
 
@@ -31,11 +31,7 @@ def spend(merchant_id: str, member_id: str, amount: int, op_key: str, kind: str 
             from_bonus, from_principal = 0, amount
         else:
             from_bonus, from_principal = split(amount, int(member.bonus))
-        postings = tuple(
-            Posting(account, -part)
-            for account, part in ((Account.BONUS, from_bonus), (Account.PRINCIPAL, from_principal))
-            if part
-        )
+        postings = ledger.postings({Account.BONUS: -from_bonus, Account.PRINCIPAL: -from_principal})
         op = Operation(op_key, kind, postings, memo=dict(memo or {}), request={"amount": amount, **(memo or {})})
         try:
             return ledger.post(merchant_id, member_id, op)

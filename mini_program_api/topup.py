@@ -38,7 +38,7 @@ from .config import settings
 from .db.models import PROFILE, Lookup, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
 from .db.transact import Cancelled, Transaction, update_if
 from .errors import KabaoError
-from .ledger import Account, Operation, Posting
+from .ledger import Account, Operation
 from .secrets import resolve
 from .wechat.pay import PayConfig, WeChatPayApi, for_config
 
@@ -116,14 +116,17 @@ def create_order(
     """Create (or, for a repeated Idempotency-Key, return) an order with its wx.requestPayment params.
 
     The WeChat prepay comes before the order is written, so the order is written
-    once, complete. If the write then loses a race, the prepay is simply never
-    paid: nobody ever receives its pay params, and it expires at WeChat.
+    once, complete; retries after a lost race reuse the same order id and prepay.
+    If the write never succeeds, the prepay is simply never paid: nobody receives
+    its pay params, and it expires at WeChat.
     """
     idem_sk = f"IDEM#topup#{ledger.client_op_key(idempotency_key)}"
     merchant = merchants.get(merchant_id)
     api = pay_api(merchant)
     amount, bonus = _price(merchant, plan_id, amount)
     mpk = member_pk(merchant_id, member_id)
+    now = clock.now()
+    order_id, expires_at, prepay_id = "T" + ids.new_id()[:27], now + ORDER_TTL, None
     for _ in range(_ATTEMPTS):
         existing = _existing(merchant_id, mpk, idem_sk, plan_id, amount)
         if existing is not None:
@@ -134,11 +137,8 @@ def create_order(
         if int(member.principal) + pending + amount > cap:
             room = max(0, cap - int(member.principal) - pending)
             raise KabaoError("PREPAID_CAP_EXCEEDED", f"stored value may not exceed {cap} fen", cap=cap, room=room)
-        now = clock.now()
-        order_id = "T" + ids.new_id()[:27]
-        expires_at = now + ORDER_TTL
-        prepay_id = api.jsapi_prepay(order_id, f"{merchant.name} 会员储值", amount, member.openid,
-                                     clock.iso(expires_at, merchant.timezone), notify_url(merchant_id))
+        prepay_id = prepay_id or api.jsapi_prepay(order_id, f"{merchant.name} 会员储值", amount, member.openid,
+                                                  clock.iso(expires_at, merchant.timezone), notify_url(merchant_id))
         order = TopupOrder(
             topup_pk(merchant_id, order_id), "ORDER", merchant_id=merchant_id, order_id=order_id, member_id=member_id,
             openid=member.openid, plan_id=plan_id, amount=amount, bonus=bonus, status=PENDING,
@@ -218,10 +218,8 @@ def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -
     """Mark the order PAID and credit principal + bonus, once per WeChat transaction."""
     _check(merchant, order, transaction)
     transaction_id = str(transaction["transaction_id"])
-    postings = [Posting(Account.PRINCIPAL, int(order.amount))]
-    if int(order.bonus) > 0:
-        postings.append(Posting(Account.BONUS, int(order.bonus)))
-    op = Operation(f"wxpay:{transaction_id}", "TOPUP", tuple(postings), memo={"order_id": order.order_id},
+    postings = ledger.postings({Account.PRINCIPAL: int(order.amount), Account.BONUS: int(order.bonus)})
+    op = Operation(f"wxpay:{transaction_id}", "TOPUP", postings, memo={"order_id": order.order_id},
                    request={"order_id": order.order_id, "amount": int(order.amount)})
     for _ in range(_ATTEMPTS):
         if order.status not in (PENDING, CLOSED):
@@ -348,10 +346,8 @@ def refund(merchant_id: str, order_id: str, operator_id: str) -> TopupOrder:
         clawback = min(int(order.bonus), int(member.bonus))
         refund_amount = int(order.amount) - (int(order.bonus) - clawback)
         attempt = int(order.refund_attempt)
-        postings = [Posting(Account.PRINCIPAL, -int(order.amount))]
-        if clawback:
-            postings.append(Posting(Account.BONUS, -clawback))
-        op = Operation(f"refund:{order_id}:{attempt}", "TOPUP_REFUND", tuple(postings), memo={"order_id": order_id},
+        postings = ledger.postings({Account.PRINCIPAL: -int(order.amount), Account.BONUS: -clawback})
+        op = Operation(f"refund:{order_id}:{attempt}", "TOPUP_REFUND", postings, memo={"order_id": order_id},
                        request={"order_id": order_id, "attempt": attempt})
         tx = Transaction()
         tx.update(
@@ -404,10 +400,8 @@ def _apply_refund_status(order: TopupOrder, status: str) -> None:
         update_if(order, [TopupOrder.status.set(REFUND_ABNORMAL), *_UNSLOT], condition)
     elif status == "CLOSED":
         attempt = int(order.refund_attempt)
-        postings = [Posting(Account.PRINCIPAL, int(order.amount))]
-        if int(order.bonus_clawback or 0):
-            postings.append(Posting(Account.BONUS, int(order.bonus_clawback)))
-        op = Operation(f"refund-reversal:{order.order_id}:{attempt}", "TOPUP_REFUND_REVERSAL", tuple(postings),
+        postings = ledger.postings({Account.PRINCIPAL: int(order.amount), Account.BONUS: int(order.bonus_clawback or 0)})
+        op = Operation(f"refund-reversal:{order.order_id}:{attempt}", "TOPUP_REFUND_REVERSAL", postings,
                        memo={"order_id": order.order_id}, request={"order_id": order.order_id, "attempt": attempt})
         tx = Transaction()
         tx.update("order", order, actions=[TopupOrder.status.set(PAID), TopupOrder.refund_attempt.add(1), *_UNSLOT],

@@ -14,13 +14,9 @@ from pathlib import Path
 
 import requests
 
+from infra.loopback import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(ports: dict[str, int]) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -58,7 +54,7 @@ def _stop(proc: subprocess.Popen[str], urls: dict[str, str]) -> None:
 
 
 def test_dev_stack_serves_the_walkthrough_and_runs_twice() -> None:
-    ports = {"api": _free_port(), "ddb": _free_port(), "sandbox": _free_port()}
+    ports = {"api": free_port(), "ddb": free_port(), "sandbox": free_port()}
     first, first_urls = _start(ports)
     try:
         api = first_urls["API"]

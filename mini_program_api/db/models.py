@@ -197,11 +197,10 @@ def topup_pk(merchant_id: str, order_id: str) -> str:
     return f"MCH#{merchant_id}#TOPUP#{order_id}"
 
 
-class CouponTemplate(Item):
-    """All of a merchant's templates share one partition (listing offers is one Query); stock does not."""
+class CouponTerms(Item):
+    """What a template offers and each of its coupons keeps: copied at claim, so editing a
+    template never changes a coupon already in a member's hands."""
 
-    merchant_id = UnicodeAttribute()
-    template_id = UnicodeAttribute()
     name = UnicodeAttribute()
     kind = UnicodeAttribute()  # FULL_REDUCTION | DISCOUNT | GIFT | CASH
     threshold = NumberAttribute(default=0)
@@ -209,11 +208,21 @@ class CouponTemplate(Item):
     rate = NumberAttribute(null=True)  # percent paid: 85 is 八五折
     max_discount = NumberAttribute(null=True)
     gift_name = UnicodeAttribute(null=True)
+    store_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    daily_window = ListAttribute(of=UnicodeAttribute, null=True)  # ["HH:MM", "HH:MM"] merchant time
+
+
+COUPON_TERMS = ("name", "kind", "threshold", "amount", "rate", "max_discount", "gift_name", "store_ids", "daily_window")
+
+
+class CouponTemplate(CouponTerms):
+    """All of a merchant's templates share one partition (listing offers is one Query); stock does not."""
+
+    merchant_id = UnicodeAttribute()
+    template_id = UnicodeAttribute()
     valid_from = UTCDateTimeAttribute(null=True)
     valid_until = UTCDateTimeAttribute(null=True)
     days_after_claim = NumberAttribute(null=True)
-    store_ids = ListAttribute(of=UnicodeAttribute, default=list)
-    daily_window = ListAttribute(of=UnicodeAttribute, null=True)  # ["HH:MM", "HH:MM"] merchant time
     total_stock = NumberAttribute()
     shards = NumberAttribute()
     per_member_limit = NumberAttribute()
@@ -230,20 +239,11 @@ class Counter(Item):
     n = NumberAttribute(default=0)
 
 
-class Coupon(Item):
+class Coupon(CouponTerms):
     """A claimed coupon in its member's partition, with the template's terms copied at claim time."""
 
     coupon_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
-    name = UnicodeAttribute()
-    kind = UnicodeAttribute()
-    threshold = NumberAttribute(default=0)
-    amount = NumberAttribute(default=0)
-    rate = NumberAttribute(null=True)
-    max_discount = NumberAttribute(null=True)
-    gift_name = UnicodeAttribute(null=True)
-    store_ids = ListAttribute(of=UnicodeAttribute, default=list)
-    daily_window = ListAttribute(of=UnicodeAttribute, null=True)
     valid_from = UTCDateTimeAttribute()
     valid_until = UTCDateTimeAttribute()
     status = UnicodeAttribute(default="AVAILABLE")  # AVAILABLE | USED; expiry is computed on read
