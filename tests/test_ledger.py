@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import ledger, members, sign_in
+from mini_program_api import ledger, sign_in
 from mini_program_api.db.models import LedgerEntry, member_pk
 from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account, Operation, Posting
+
+from tests.ledger_checks import checked_balances
 
 THREADS = 16
 
@@ -22,18 +24,6 @@ THREADS = 16
 @pytest.fixture
 def member_id(api: Any, merchant: Any) -> str:
     return api.member_with_card(merchant)["member"]["member_id"]
-
-
-def _balances(merchant: Any, member_id: str) -> dict[Account, int]:
-    m = members.get(merchant.merchant_id, member_id)
-    return {a: int(getattr(m, a.value)) for a in Account}
-
-
-def _assert_balances_match_ledger(merchant: Any, member_id: str) -> dict[Account, int]:
-    balances = _balances(merchant, member_id)
-    assert balances == ledger.balances_from_entries(merchant.merchant_id, member_id)
-    assert all(v >= 0 for v in balances.values()), balances
-    return balances
 
 
 def _grant(merchant: Any, member_id: str, key: str, **amounts: int) -> ledger.Posted:
@@ -46,7 +36,7 @@ def test_post_is_applied_once_and_replay_returns_the_first_result(merchant: Any,
     again = _grant(merchant, member_id, "grant-a", points=100, growth=20)
     assert first.replayed is False and again.replayed is True
     assert again.amounts == first.amounts and again.created_at == first.created_at
-    assert _assert_balances_match_ledger(merchant, member_id)[Account.POINTS] == 100
+    assert checked_balances(merchant.merchant_id, member_id)[Account.POINTS] == 100
 
 
 def test_same_key_with_a_different_request_is_refused(merchant: Any, member_id: str) -> None:
@@ -54,7 +44,7 @@ def test_same_key_with_a_different_request_is_refused(merchant: Any, member_id: 
     with pytest.raises(KabaoError) as exc:
         _grant(merchant, member_id, "grant-b", points=999)
     assert exc.value.code == "IDEMPOTENCY_KEY_REUSED" and exc.value.status == 422
-    assert _assert_balances_match_ledger(merchant, member_id)[Account.POINTS] == 100
+    assert checked_balances(merchant.merchant_id, member_id)[Account.POINTS] == 100
 
 
 def test_overspend_is_refused_and_writes_nothing(merchant: Any, member_id: str) -> None:
@@ -67,7 +57,7 @@ def test_overspend_is_refused_and_writes_nothing(merchant: Any, member_id: str) 
     assert exc.value.code == "INSUFFICIENT_BALANCE"
     entries = list(LedgerEntry.query(member_pk(merchant.merchant_id, member_id), LedgerEntry.sk.startswith("TXN#spend")))
     assert entries == []
-    assert _assert_balances_match_ledger(merchant, member_id) == {
+    assert checked_balances(merchant.merchant_id, member_id) == {
         Account.POINTS: 50, Account.PRINCIPAL: 1000, Account.BONUS: 0, Account.GROWTH: 0}
 
 
@@ -102,7 +92,7 @@ def test_concurrent_sign_ins_credit_once(merchant: Any, member_id: str) -> None:
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(lambda _: sign_in.sign_in(merchant.merchant_id, member_id), range(THREADS * 2)))
     assert sum(not r.already_signed_in for r in results) == 1
-    balances = _assert_balances_match_ledger(merchant, member_id)
+    balances = checked_balances(merchant.merchant_id, member_id)
     assert (balances[Account.POINTS], balances[Account.GROWTH]) == (10, 5)
 
 
@@ -124,7 +114,7 @@ def test_concurrent_spending_never_overdraws_and_retries_count_once(merchant: An
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(spend, keys))
     spent = ledger.balances_from_entries(merchant.merchant_id, member_id)
-    balances = _assert_balances_match_ledger(merchant, member_id)
+    balances = checked_balances(merchant.merchant_id, member_id)
     entries = [e for e in LedgerEntry.query(member_pk(merchant.merchant_id, member_id), LedgerEntry.sk.startswith("TXN#spend"))]
     assert len(entries) == 14 and balances[Account.POINTS] == 100 - 14 * 7 == spent[Account.POINTS]
 
@@ -155,5 +145,5 @@ def test_randomized_concurrent_mix_keeps_every_invariant(merchant: Any, member_i
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(run, ops))
-    balances = _assert_balances_match_ledger(merchant, member_id)
+    balances = checked_balances(merchant.merchant_id, member_id)
     assert balances[Account.POINTS] == sum(accepted.values()) + 10  # one sign-in's points

@@ -15,10 +15,12 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from mini_program_api import clock, ledger, members, stored_value, topup
+from mini_program_api import clock, members, stored_value, topup
 from mini_program_api.db.models import TopupOrder, topup_pk
 from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account
+
+from tests.ledger_checks import checked_balances
 
 
 def _key() -> dict[str, str]:
@@ -30,11 +32,7 @@ def _order(api: Any, member: dict[str, Any], body: dict[str, Any], headers: dict
 
 
 def _balances(merchant: Any, member: dict[str, Any]) -> dict[Account, int]:
-    m = members.get(merchant.merchant_id, member["member"]["member_id"])
-    balances = {a: int(getattr(m, a.value)) for a in Account}
-    assert balances == ledger.balances_from_entries(merchant.merchant_id, member["member"]["member_id"])
-    assert all(v >= 0 for v in balances.values())
-    return balances
+    return checked_balances(merchant.merchant_id, member["member"]["member_id"])
 
 
 def _status(merchant: Any, order_id: str) -> str:
@@ -417,11 +415,8 @@ def test_randomized_concurrent_mix_keeps_money_whole(api: Any, merchant: Any, sa
                         if r["mchid"] == merchant.pay.mchid and r["status"] == "SUCCESS")
     credited = 0
     for who, member_id in enumerate(ids):
-        member = members.get(merchant.merchant_id, member_id)
-        assert member.pending_topup == 0  # every order is paid or closed now
-        balances = {a: int(getattr(member, a.value)) for a in Account}
-        assert balances == ledger.balances_from_entries(merchant.merchant_id, member_id)
-        assert all(v >= 0 for v in balances.values())
+        assert members.get(merchant.merchant_id, member_id).pending_topup == 0  # every order is paid or closed now
+        checked_balances(merchant.merchant_id, member_id)
         credited += sum(int(e.amount) for e in LedgerEntry.query(member_pk(merchant.merchant_id, member_id))
                         if e.kind == "TOPUP" and e.account == "principal")
     assert taken == credited > 0  # every fen WeChat took was credited, once
