@@ -97,6 +97,8 @@ def main() -> int:
                 proc.kill()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # A shell's background job starts with SIGINT ignored; Ctrl-C/SIGINT must still stop the stack.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         start("dynamodb", "-m", "infra.local_dynamodb", "--port", str(ports["dynamodb"]))
         start("sandbox", "-m", "infra.wechat_sandbox", "--port", str(ports["sandbox"]))
