@@ -2,8 +2,8 @@
 from chalice import Chalice
 
 from functions import topup_reconciliation
-from mini_program_api.routes import auth, coupons, me, topup
+from mini_program_api.routes import admin, auth, coupons, me, rewards, staff, topup
 
 app = Chalice(app_name="kabao")
-for blueprint in (auth.bp, me.bp, topup.bp, coupons.bp, topup_reconciliation.bp):
+for blueprint in (auth.bp, me.bp, topup.bp, coupons.bp, rewards.bp, staff.bp, admin.bp, topup_reconciliation.bp):
     app.register_blueprint(blueprint)

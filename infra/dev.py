@@ -63,6 +63,13 @@ def walkthrough(api: str, sandbox: str, appid: str) -> str:
             f"OFFER=$(curl -s {auth} {api}/v1/coupons/offers | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"offers\"][0][\"template_id\"])')",
             f"{post} {auth} -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/coupons/offers/$OFFER/claim; echo",
             f"curl -s {auth} {api}/v1/me/coupons; echo",
+            "# at the counter: the cashier logs in, scans the member's code, takes 20 yuan of stored value",
+            f"STAFF=$({post} {api}/v1/staff/login -d '{{\"merchant_id\":\"demo\",\"username\":\"cashier\",\"password\":\"LOCAL-DEV-ONLY-cashier\"}}' \\",
+            "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
+            f"CODE=$(curl -s {auth} {api}/v1/me/code | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])')",
+            f"{post} -H \"authorization: Bearer $STAFF\" -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/staff/checkout \\",
+            f"  -d {q}{{\"member_code\":\"{q}$CODE{q}\",\"amount\":6800,\"stored_value\":2000}}{q}; echo",
+            f"curl -s {auth} {api}/v1/me; echo",
         ]
     )
 

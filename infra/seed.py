@@ -11,6 +11,8 @@ DEMO_APP_SECRET = "demo-LOCAL-DEV-ONLY-app-secret"
 
 
 DEMO_MCHID = "1900000001"
+# Clearly local dev accounts for the demo store; production admins are made with infra/accounts.py.
+DEMO_STAFF = {"admin": "LOCAL-DEV-ONLY-admin", "cashier": "LOCAL-DEV-ONLY-cashier"}
 
 
 def _call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -62,9 +64,24 @@ def seed(sandbox_url: str) -> str:
                                  total_stock=100, per_member_limit=1, days_after_claim=7, tier_ids=("gold",)),
         ):
             coupons.create_template("demo", spec)
+        coupons.create_template("demo", coupons.TemplateSpec(
+            name="300积分换可颂", kind="GIFT", gift_name="可颂一个", total_stock=200, per_member_limit=5,
+            days_after_claim=30, points_price=300))
+        _seed_staff()
     merchants.configure_pay(
         "demo", mchid=DEMO_MCHID, cert_serial_no=keys.api.serial, private_key_ref=f"dev:{keys.api.private_pem}",
         apiv3_key_ref=f"dev:{keys.apiv3_key}", public_key_ref=f"dev:{wechatpay['public_key']}",
         public_key_id=wechatpay["public_key_id"],
     )
     return DEMO_APPID
+
+
+def _seed_staff() -> None:
+    from mini_program_api import punch_cards, staff
+    from mini_program_api.auth import Principal
+
+    admin = Principal("demo", "admin", "admin")
+    staff.create_account(None, "demo", "admin", DEMO_STAFF["admin"], "admin", None)
+    staff.create_store(admin, "s1", "人民广场店")
+    staff.create_account(admin, "demo", "cashier", DEMO_STAFF["cashier"], "staff", "s1")
+    punch_cards.create_plan(admin, "美式10杯卡", visits=10, valid_days=180, price=20000, store_ids=[])

@@ -22,8 +22,10 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from . import clock, ids, ledger, members, merchants
+from . import audit, clock, due, ids, ledger, member_codes, members, merchants
+from .auth import Principal
 from .db.models import (
     COUPON_TERMS,
     Counter,
@@ -39,6 +41,7 @@ from .db.models import (
 )
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
+from .ledger import Account, Operation
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 MAX_STOCK_SHARDS = 16
@@ -64,6 +67,7 @@ class TemplateSpec:
     store_ids: tuple[str, ...] = ()
     daily_window: tuple[str, str] | None = None
     tier_ids: tuple[str, ...] = ()
+    points_price: int | None = None  # set: a points-mall reward (redeemed for points, not claimed)
 
 
 def _invalid(message: str) -> KabaoError:
@@ -101,6 +105,8 @@ def validate(spec: TemplateSpec, merchant: Merchant, now: datetime) -> None:
         start, end = (time.fromisoformat(t) for t in spec.daily_window)
         if start >= end:
             raise _invalid("daily_window start must be before its end")
+    if spec.points_price is not None and not 1 <= spec.points_price <= 10_000_000:
+        raise _invalid("points_price is 1..10000000 points")
     unknown = set(spec.tier_ids) - {t.tier_id for t in merchant.tiers}
     if unknown:
         raise _invalid(f"unknown tiers: {', '.join(sorted(unknown))}")
@@ -123,7 +129,8 @@ def create_template(merchant_id: str, spec: TemplateSpec) -> CouponTemplate:
         gift_name=spec.gift_name, valid_from=spec.valid_from, valid_until=spec.valid_until,
         days_after_claim=spec.days_after_claim, store_ids=list(spec.store_ids),
         daily_window=list(spec.daily_window) if spec.daily_window else None, total_stock=spec.total_stock,
-        shards=len(sizes), per_member_limit=spec.per_member_limit, tier_ids=list(spec.tier_ids), created_at=now,
+        shards=len(sizes), per_member_limit=spec.per_member_limit, tier_ids=list(spec.tier_ids),
+        points_price=spec.points_price, created_at=now,
     )
     tx = Transaction()  # template and every shard appear together or not at all (at most 17 of 100 items)
     tx.put("template", template, condition=CouponTemplate.sk.does_not_exist())
@@ -133,11 +140,16 @@ def create_template(merchant_id: str, spec: TemplateSpec) -> CouponTemplate:
     return template
 
 
-def _template(merchant_id: str, template_id: str) -> CouponTemplate:
+def get_template(merchant_id: str, template_id: str, reward: bool = False) -> CouponTemplate:
+    """An offer (free to claim) or, with `reward`, a points-mall reward; never one for the other."""
     try:
-        return CouponTemplate.get(template_pk(merchant_id), template_id)
+        template = CouponTemplate.get(template_pk(merchant_id), template_id)
     except CouponTemplate.DoesNotExist:
-        raise KabaoError("OFFER_NOT_FOUND", "no such coupon offer") from None
+        template = None
+    if template is None or (template.points_price is not None) != reward:
+        raise KabaoError("REWARD_NOT_FOUND" if reward else "OFFER_NOT_FOUND",
+                         "no such reward" if reward else "no such coupon offer")
+    return template
 
 
 def _claimable(template: CouponTemplate, member: Member, now: datetime) -> str | None:
@@ -157,11 +169,13 @@ class Offer:
     claimed: int
 
 
-def offers(merchant_id: str, member_id: str) -> list[Offer]:
-    """Templates this member can claim now; each listing counts as an exposure for the funnel."""
+def offers(merchant_id: str, member_id: str, rewards: bool = False) -> list[Offer]:
+    """Templates this member can claim now (or, with `rewards`, redeem for points); each listing
+    counts as an exposure for the funnel."""
     member = members.get(merchant_id, member_id)
     now = clock.now()
-    templates = [t for t in CouponTemplate.query(template_pk(merchant_id)) if _claimable(t, member, now) is None]
+    templates = [t for t in CouponTemplate.query(template_pk(merchant_id))
+                 if (t.points_price is not None) == rewards and _claimable(t, member, now) is None]
     mpk = member_pk(merchant_id, member_id)
     counts = {c.sk.removeprefix("CLAIMS#"): int(c.n) for c in
               Counter.batch_get([(mpk, f"CLAIMS#{t.template_id}") for t in templates])} if templates else {}
@@ -179,15 +193,45 @@ def exposures(merchant_id: str, template_id: str, day: str) -> int:
     return sum(int(c.n) for c in Counter.batch_get(keys))
 
 
-def _coupon_id(idempotency_key: str | None) -> str:
-    return "C" + hashlib.sha256(ledger.client_op_key(idempotency_key).encode()).hexdigest()[:24]
+def coupon_id_for(op_key: str) -> str:
+    return "C" + hashlib.sha256(op_key.encode()).hexdigest()[:24]
+
+
+REMINDER_JOB = "coupon_reminder"
+REMIND_BEFORE = timedelta(days=3)
+
+
+def reminder_slot(coupon_id: str, valid_until: datetime) -> tuple[str, str]:
+    """The coupon's place on the expiry-reminder job's list (see functions/lifecycle.py)."""
+    return due.slot(REMINDER_JOB, coupon_id, valid_until - REMIND_BEFORE)
 
 
 def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: str | None) -> Coupon:
-    """Claim one coupon (see the module docstring for what holds under concurrency)."""
-    coupon_id = _coupon_id(idempotency_key)
+    """Claim one free offer (see the module docstring for what holds under concurrency)."""
+    op_key = ledger.client_op_key(idempotency_key)
+    template = get_template(merchant_id, template_id)
+    return issue(merchant_id, member_id, template, coupon_id_for(op_key))
+
+
+def redeem_reward(merchant_id: str, member_id: str, template_id: str, idempotency_key: str | None) -> Coupon:
+    """Points mall: the points leave and the reward (a coupon, or a GIFT coupon for a gift) arrives
+    in one transaction; no stock or too few points and nothing changes."""
+    op_key = "reward:" + ledger.client_op_key(idempotency_key)
+    template = get_template(merchant_id, template_id, reward=True)
+    op = Operation(op_key, "REWARD", ledger.postings({Account.POINTS: -int(template.points_price)}),
+                   memo={"template_id": template_id, "name": template.name}, request={"template_id": template_id})
+    return issue(merchant_id, member_id, template, coupon_id_for(op_key), points=op)
+
+
+def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str,
+          points: Operation | None = None, per_member_limit: bool = True) -> Coupon:
+    """Issue one coupon of `template` from its stock, exactly once per `coupon_id`.
+
+    `points` is a ledger operation paid in the same transaction (a reward's price);
+    gifts the merchant sends (birthday, wake-up) skip the per-member claim limit.
+    """
+    template_id = template.template_id
     mpk = member_pk(merchant_id, member_id)
-    template = _template(merchant_id, template_id)
     member = members.get(merchant_id, member_id)
     members.require_card(member)
     now = clock.now()
@@ -199,9 +243,11 @@ def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: s
     random.shuffle(candidates)
     valid_from = template.valid_from or now
     valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
+    due_pk, due_sk = reminder_slot(coupon_id, valid_until)
     coupon = Coupon(
         mpk, f"COUPON#{coupon_id}", coupon_id=coupon_id, template_id=template_id, valid_from=valid_from,
-        valid_until=valid_until, claimed_at=now, **{term: getattr(template, term) for term in COUPON_TERMS},
+        valid_until=valid_until, claimed_at=now, due_pk=due_pk, due_sk=due_sk,
+        **{term: getattr(template, term) for term in COUPON_TERMS},
     )
     limit = int(template.per_member_limit)
     for shard in candidates:
@@ -209,10 +255,14 @@ def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: s
         tx.update("stock", StockShard(stock_pk(merchant_id, template_id, shard), "STOCK"),
                   actions=[StockShard.left.add(-1)], condition=StockShard.left >= 1)
         tx.put("coupon", coupon, condition=Coupon.sk.does_not_exist())
-        tx.update("limit", Counter(mpk, f"CLAIMS#{template_id}"), actions=[Counter.n.add(1)],
-                  condition=Counter.n.does_not_exist() | (Counter.n < limit))
+        if per_member_limit:
+            tx.update("limit", Counter(mpk, f"CLAIMS#{template_id}"), actions=[Counter.n.add(1)],
+                      condition=Counter.n.does_not_exist() | (Counter.n < limit))
         try:
-            tx.commit()
+            if points is None:
+                tx.commit()
+            elif ledger.post(merchant_id, member_id, points, tx=tx).replayed:
+                return _existing(mpk, coupon_id, template_id) or coupon
             return coupon
         except Cancelled as exc:
             if "coupon" in exc.failed:
@@ -280,3 +330,85 @@ def template_terms(template: CouponTerms) -> dict[str, Any]:
         terms.update(gift_name=template.gift_name)
     terms.update(store_ids=list(template.store_ids), daily_window=list(template.daily_window or []) or None)
     return terms
+
+
+# --- at the counter ------------------------------------------------------------------------------
+
+
+def owned(merchant_id: str, member_id: str, coupon_id: str) -> Coupon:
+    """The member's own coupon: another member's coupon id is simply not found in this partition."""
+    try:
+        return Coupon.get(member_pk(merchant_id, member_id), f"COUPON#{coupon_id}", consistent_read=True)
+    except Coupon.DoesNotExist:
+        raise KabaoError("COUPON_NOT_FOUND", "this member has no such coupon") from None
+
+
+def check_usable(coupon: Coupon, store_id: str, now: datetime, tz: str) -> None:
+    """Status, validity, store and daily window: what any use of a coupon must pass."""
+    if coupon.status == "USED":
+        raise KabaoError("COUPON_ALREADY_USED", "this coupon has been used")
+    if now >= coupon.valid_until:
+        raise KabaoError("COUPON_EXPIRED", "this coupon has expired")
+    if now < coupon.valid_from:
+        raise KabaoError("COUPON_NOT_APPLICABLE", "this coupon is not valid yet")
+    if coupon.store_ids and store_id not in coupon.store_ids:
+        raise KabaoError("COUPON_NOT_APPLICABLE", "this coupon is not usable at this store")
+    if coupon.daily_window:
+        start, end = (time.fromisoformat(t) for t in coupon.daily_window)
+        local = now.astimezone(ZoneInfo(tz)).time()
+        if not start <= local < end:
+            raise KabaoError("COUPON_NOT_APPLICABLE",
+                             f"this coupon is usable between {coupon.daily_window[0]} and {coupon.daily_window[1]}")
+
+
+def discount(coupon: Coupon, amount: int, order_amount: int) -> int:
+    """Fen off `amount` (the order after tier discount); never more than half of the order."""
+    if coupon.kind == "GIFT":
+        raise KabaoError("COUPON_NOT_APPLICABLE", "gift coupons are redeemed by code, not at checkout")
+    if amount < int(coupon.threshold):
+        raise KabaoError("COUPON_NOT_APPLICABLE", f"this coupon needs an order of at least {int(coupon.threshold)} fen")
+    if coupon.kind == "DISCOUNT":
+        off = min(amount * (100 - int(coupon.rate)) // 100, int(coupon.max_discount))
+    else:
+        off = int(coupon.amount)
+    return min(off, amount, int(order_amount * MAX_DISCOUNT_SHARE))
+
+
+def use(tx: Transaction, coupon: Coupon, ref: str, store_id: str, now: datetime) -> None:
+    """Mark used in the caller's transaction; a concurrent use of the same coupon cancels it ("coupon")."""
+    tx.update("coupon", coupon, condition=Coupon.status == "AVAILABLE", actions=[
+        Coupon.status.set("USED"), Coupon.used_at.set(now), Coupon.used_ref.set(ref),
+        Coupon.used_store_id.set(store_id), Coupon.due_pk.remove(), Coupon.due_sk.remove()])
+
+
+def restore(tx: Transaction, coupon: Coupon, ref: str) -> None:
+    """Give a used coupon back (its checkout was refunded) when it is still valid."""
+    due_pk, due_sk = reminder_slot(coupon.coupon_id, coupon.valid_until)
+    tx.update("coupon", coupon, condition=(Coupon.status == "USED") & (Coupon.used_ref == ref), actions=[
+        Coupon.status.set("AVAILABLE"), Coupon.used_at.remove(), Coupon.used_ref.remove(),
+        Coupon.used_store_id.remove(), Coupon.due_pk.set(due_pk), Coupon.due_sk.set(due_sk)])
+
+
+def redeem_gift(staff: Principal, member_code: str, coupon_id: str, idempotency_key: str | None) -> Coupon:
+    """A gift/exchange coupon handed over at the counter: no order amount, just used once, audited."""
+    ref = "R" + hashlib.sha256(f"{staff.merchant_id}:{ledger.client_op_key(idempotency_key)}".encode()).hexdigest()[:24]
+    if not staff.store_id:
+        raise KabaoError("FORBIDDEN", "this token is not bound to a store")
+    member_id = member_codes.resolve(staff.merchant_id, member_code)
+    coupon = owned(staff.merchant_id, member_id, coupon_id)
+    if coupon.status == "USED" and coupon.used_ref == ref:
+        return coupon  # a retry of this redemption
+    if coupon.kind != "GIFT":
+        raise KabaoError("COUPON_NOT_APPLICABLE", "only gift coupons are redeemed by code; use checkout")
+    now = clock.now()
+    check_usable(coupon, staff.store_id, now, merchants.get(staff.merchant_id).timezone)
+    tx = Transaction()
+    use(tx, coupon, ref, staff.store_id, now)
+    audit.record(tx, staff, "GIFT_REDEEMED", coupon_id, {"member_id": member_id, "gift": coupon.gift_name or ""}, now)
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if owned(staff.merchant_id, member_id, coupon_id).used_ref == ref:
+            return owned(staff.merchant_id, member_id, coupon_id)
+        raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
+    return owned(staff.merchant_id, member_id, coupon_id)

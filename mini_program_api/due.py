@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import datetime
-
 from typing import Any
 
+from .db.models import DueMarker, member_pk
 from .db.schema import DUE_SHARDS
+from .db.transact import Transaction
 
 
 def slot(job: str, item_key: str, at: datetime) -> tuple[str, str]:
@@ -34,3 +35,12 @@ def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str,
         for item in model.due.query(f"DUE#{job}#{shard}", model.due_sk <= now.isoformat(), limit=left):
             left -= 1
             yield item.pk, item.sk
+
+
+def mark(tx: Transaction, merchant_id: str, member_id: str, job: str, at: datetime, keep_earlier: bool = False) -> None:
+    """Put the member on `job`'s list from `at` (or keep an earlier time already there), in `tx`."""
+    pk = member_pk(merchant_id, member_id)
+    due_pk, due_sk = slot(job, pk, at)
+    tx.update(f"due:{job}", DueMarker(pk, f"DUE#{job}"), actions=[
+        DueMarker.due_pk.set(due_pk), DueMarker.due_sk.set(DueMarker.due_sk | due_sk if keep_earlier else due_sk),
+        DueMarker.merchant_id.set(merchant_id), DueMarker.member_id.set(member_id)])

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from . import clock
-from .db.models import LedgerEntry, Member, PROFILE, member_pk
+from .db.models import PROFILE, LedgerEntry, Member, PunchCard, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 
@@ -42,13 +43,17 @@ class Account(StrEnum):
     PRINCIPAL = "principal"
     BONUS = "bonus"
     GROWTH = "growth"
+    PUNCH = "punch"  # visits left on one punch card: that balance lives on the card item
 
+
+MEMBER_ACCOUNTS = (Account.POINTS, Account.PRINCIPAL, Account.BONUS, Account.GROWTH)
 
 # What a member sees as one ledger: stored value is principal and bonus together.
 GROUPS: dict[str, tuple[Account, ...]] = {
     "points": (Account.POINTS,),
     "balance": (Account.PRINCIPAL, Account.BONUS),
     "growth": (Account.GROWTH,),
+    "punch": (Account.PUNCH,),
 }
 _GROUP_OF = {account: group for group, accounts in GROUPS.items() for account in accounts}
 _SHORTFALL_CODE = {
@@ -56,6 +61,7 @@ _SHORTFALL_CODE = {
     Account.PRINCIPAL: "INSUFFICIENT_BALANCE",
     Account.BONUS: "INSUFFICIENT_BALANCE",
     Account.GROWTH: "INSUFFICIENT_GROWTH",
+    Account.PUNCH: "PUNCH_CARD_USED_UP",
 }
 _OP_KEY = re.compile(r"^[A-Za-z0-9:._\-]{1,120}$")
 _BALANCE = "balance"
@@ -66,6 +72,11 @@ _ENTRY = "entry:"
 class Posting:
     account: Account
     amount: int  # signed; fen for principal/bonus
+    card_id: str | None = None  # which punch card, for Account.PUNCH only
+
+    @property
+    def key(self) -> str:
+        return f"punch:{self.card_id}" if self.card_id else self.account.value
 
 
 @dataclass(frozen=True)
@@ -81,16 +92,18 @@ class Operation:
     def __post_init__(self) -> None:
         if not _OP_KEY.match(self.op_key):
             raise ValueError(f"bad op key {self.op_key!r}")
-        accounts = [p.account for p in self.postings]
-        if not accounts or len(set(accounts)) != len(accounts):
+        keys = [p.key for p in self.postings]
+        if not keys or len(set(keys)) != len(keys):
             raise ValueError("an operation posts to each account at most once, and to at least one")
         for p in self.postings:
+            if (p.account == Account.PUNCH) != bool(p.card_id):
+                raise ValueError("punch postings, and only they, name a card")
             if type(p.amount) is not int or p.amount == 0:
                 raise ValueError(f"posting amounts are non-zero integers, got {p.amount!r}")
 
     def fingerprint(self) -> str:
         what = self.request if self.request is not None else {
-            "postings": sorted((p.account.value, p.amount) for p in self.postings), "memo": self.memo}
+            "postings": sorted((p.key, p.amount) for p in self.postings), "memo": self.memo}
         canonical = json.dumps({"kind": self.kind, "what": what}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -99,7 +112,7 @@ class Operation:
 class Posted:
     op_key: str
     kind: str
-    amounts: dict[Account, int]
+    amounts: dict[Account, int]  # member accounts; a punch posting appears under Account.PUNCH
     created_at: datetime
     replayed: bool
 
@@ -125,12 +138,16 @@ def post(
     op: Operation,
     tx: Transaction | None = None,
     member_actions: list[Action] | None = None,
+    member_condition: Condition | None = None,
+    new_card: PunchCard | None = None,
 ) -> Posted:
     """Apply `op` to the member's balances exactly once (see module docstring).
 
     `tx` carries the caller's other writes; `member_actions` are extra updates to the
-    member row (one transaction may touch an item once). A `Cancelled` raised here
-    names only the caller's own labelled writes in `tx`.
+    member row (one transaction may touch an item once) and `member_condition` an extra
+    condition on it (optimistic checks: a failure is CONCURRENT_UPDATE). `new_card` is a
+    punch card this operation issues: it is created with its punch posting as its balance.
+    A `Cancelled` raised here names only the caller's own labelled writes in `tx`.
     """
     tx = tx or Transaction()
     pk = member_pk(merchant_id, member_id)
@@ -138,13 +155,14 @@ def post(
     fingerprint = op.fingerprint()
     for p in op.postings:
         tx.put(
-            _ENTRY + p.account.value,
+            _ENTRY + p.key,
             LedgerEntry(
                 pk,
-                f"TXN#{op.op_key}#{p.account.value}",
-                lsi1=f"LEDGER#{_GROUP_OF[p.account]}#{at.isoformat(timespec='microseconds')}#{op.op_key}#{p.account.value}",
+                f"TXN#{op.op_key}#{p.key}",
+                lsi1=f"LEDGER#{_GROUP_OF[p.account]}#{at.isoformat(timespec='microseconds')}#{op.op_key}#{p.key}",
                 op_key=op.op_key,
                 account=p.account.value,
+                card_id=p.card_id,
                 amount=p.amount,
                 kind=op.kind,
                 fingerprint=fingerprint,
@@ -153,22 +171,34 @@ def post(
             ),
             condition=LedgerEntry.sk.does_not_exist(),
         )
+    on_member = [p for p in op.postings if p.account != Account.PUNCH]
     condition = Member.pk.exists()
-    for p in op.postings:
+    for p in on_member:
         if p.amount < 0:
             condition &= getattr(Member, p.account.value) >= -p.amount
-    tx.update(
-        _BALANCE,
-        Member(pk, PROFILE),
-        actions=[getattr(Member, p.account.value).add(p.amount) for p in op.postings] + (member_actions or []),
-        condition=condition,
-    )
+    if member_condition is not None:
+        condition &= member_condition
+    actions = [getattr(Member, p.account.value).add(p.amount) for p in on_member] + (member_actions or [])
+    if actions:
+        tx.update(_BALANCE, Member(pk, PROFILE), actions=actions, condition=condition)
+    else:
+        tx.check(_BALANCE, Member, pk, PROFILE, condition)
+    for p in op.postings:
+        if p.account != Account.PUNCH:
+            continue
+        if new_card is not None and new_card.card_id == p.card_id:
+            new_card.uses_left = p.amount
+            tx.put(_BALANCE + p.key, new_card, condition=PunchCard.sk.does_not_exist())
+        else:
+            tx.update(_BALANCE + p.key, PunchCard(pk, f"PUNCH#{p.card_id}"),
+                      actions=[PunchCard.uses_left.add(p.amount)],
+                      condition=PunchCard.pk.exists() & (PunchCard.uses_left >= max(0, -p.amount)))
     try:
         tx.commit()
     except Cancelled as exc:
         if any(label.startswith(_ENTRY) for label in exc.failed):
             return _replay(pk, op, fingerprint)
-        if _BALANCE in exc.failed:
+        if any(label.startswith(_BALANCE) for label in exc.failed):
             raise _shortfall(pk, op) from exc
         raise
     return Posted(op.op_key, op.kind, {p.account: p.amount for p in op.postings}, at, replayed=False)
@@ -183,25 +213,36 @@ def _replay(pk: str, op: Operation, fingerprint: str) -> Posted:
     )
 
 
-def _shortfall(pk: str, op: Operation) -> KabaoError:
+def _balance(pk: str, p: Posting) -> int | None:
+    model: type[Member] | type[PunchCard] = PunchCard if p.card_id else Member
     try:
-        member = Member.get(pk, PROFILE, consistent_read=True)
-    except Member.DoesNotExist:
-        return KabaoError("MEMBER_NOT_FOUND", "member not found")
+        item = model.get(pk, f"PUNCH#{p.card_id}" if p.card_id else PROFILE, consistent_read=True)
+    except model.DoesNotExist:
+        return None
+    return int(item.uses_left) if isinstance(item, PunchCard) else int(getattr(item, p.account.value))
+
+
+def _shortfall(pk: str, op: Operation) -> KabaoError:
     for p in op.postings:
-        if p.amount < 0 and getattr(member, p.account.value) < -p.amount:
+        balance = _balance(pk, p)
+        if balance is None:
+            return KabaoError("PUNCH_CARD_NOT_FOUND" if p.card_id else "MEMBER_NOT_FOUND", "not found")
+        if p.amount < 0 and balance < -p.amount:
             return KabaoError(_SHORTFALL_CODE[p.account], f"not enough {p.account.value}")
     # The balance was short at commit time but has been topped up since.
     return KabaoError("CONCURRENT_UPDATE", "balance changed during the operation, retry")
 
 
-def balances_from_entries(merchant_id: str, member_id: str) -> dict[Account, int]:
-    """Sum of every entry per account: what the balances must equal (audits, tests)."""
-    totals = {account: 0 for account in Account}
+def balances_from_entries(merchant_id: str, member_id: str) -> dict[str, int]:
+    """Sum of every entry per balance: what the balances must equal (audits, tests).
+
+    Keys are the member accounts' names and `punch:{card_id}` per punch card."""
+    totals = {account.value: 0 for account in MEMBER_ACCOUNTS}
     for entry in LedgerEntry.query(
         member_pk(merchant_id, member_id), LedgerEntry.sk.startswith("TXN#"), consistent_read=True
     ):
-        totals[Account(entry.account)] += int(entry.amount)
+        key = f"punch:{entry.card_id}" if entry.card_id else entry.account
+        totals[key] = totals.get(key, 0) + int(entry.amount)
     return totals
 
 

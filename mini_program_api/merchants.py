@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.expressions.update import Action
 
 from . import clock
 from .db.models import LOOKUP, PROFILE, Lookup, Merchant, PaySettings, Tier, TopupPlan, merchant_pk
@@ -80,13 +83,57 @@ def configure_pay(
     """Set the merchant's WeChat Pay APIv3 keys (references). A public key needs its id, and vice versa."""
     if (public_key_ref is None) != (public_key_id is None):
         raise ValueError("the WeChat Pay public key and its id go together")
-    merchant = get(merchant_id)
-    _cache.pop(merchant_id, None)
-    merchant.update(actions=[Merchant.pay.set(PaySettings(
+    return update(merchant_id, [Merchant.pay.set(PaySettings(
         mchid=mchid, cert_serial_no=cert_serial_no, private_key_ref=private_key_ref, apiv3_key_ref=apiv3_key_ref,
         public_key_ref=public_key_ref, public_key_id=public_key_id,
     ))])
-    return Merchant.get(merchant_pk(merchant_id), PROFILE, consistent_read=True)
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    tier_id: str
+    name: str
+    threshold: int
+    discount_rate: int = 100
+    points_multiplier: int = 100
+    birthday_template_id: str | None = None
+    monthly_template_ids: tuple[str, ...] = ()
+
+
+def set_tiers(merchant_id: str, specs: list[TierSpec]) -> Merchant:
+    """Replace the ordered tiers. Members keep their tier id; a tier that disappears places them
+    at the entry tier until their next growth or review."""
+    thresholds = [t.threshold for t in specs]
+    if not specs or thresholds[0] != 0 or thresholds != sorted(set(thresholds)):
+        raise KabaoError("VALIDATION_ERROR", "tiers are ordered by strictly rising growth thresholds from 0")
+    if len({t.tier_id for t in specs}) != len(specs):
+        raise KabaoError("VALIDATION_ERROR", "tier ids are unique")
+    for t in specs:
+        if not 50 <= t.discount_rate <= 100 or not 100 <= t.points_multiplier <= 1000:
+            raise KabaoError("VALIDATION_ERROR", "discount_rate is 50..100 (percent paid), points_multiplier 100..1000")
+    return update(merchant_id, [Merchant.tiers.set([Tier(
+        tier_id=t.tier_id, name=t.name, threshold=t.threshold, discount_rate=t.discount_rate,
+        points_multiplier=t.points_multiplier, birthday_template_id=t.birthday_template_id,
+        monthly_template_ids=list(t.monthly_template_ids)) for t in specs])])
+
+
+SETTINGS = ("points_per_yuan", "earn_points_per_yuan", "growth_per_yuan", "points_expiry", "points_expiry_days",
+            "tier_review", "referral_points", "referral_monthly_cap", "birthday_on", "dormant_days",
+            "wakeup_cooldown_days", "wakeup_template_id", "message_templates", "sign_in_points", "sign_in_growth")
+
+
+def update_settings(merchant_id: str, **values: Any) -> Merchant:
+    unknown = set(values) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"not merchant settings: {sorted(unknown)}")
+    return update(merchant_id, [getattr(Merchant, k).set(v) for k, v in values.items()])
+
+
+def update(merchant_id: str, actions: list[Action]) -> Merchant:
+    Merchant(merchant_pk(merchant_id), PROFILE).update(actions=actions, condition=Merchant.pk.exists())
+    merchant = Merchant.get(merchant_pk(merchant_id), PROFILE, consistent_read=True)
+    _cache[merchant_id] = (time.monotonic(), merchant)
+    return merchant
 
 
 # Merchant settings are read on nearly every request and change rarely: a warm container

@@ -1,9 +1,38 @@
-"""Tier placement from growth value (the tier rules themselves grow in a later issue)."""
+"""Tiers: placement by growth, upgrades in the transaction that earns them, the annual review.
+
+Qualifying growth is the member's growth minus `tier_base`. Without reviews the
+base stays 0 and a tier follows lifetime growth. With the merchant's annual
+review, a member keeps a tier for 12 months after reaching it; the review then
+places them by the growth earned in the last 12 months and sets the base to the
+rest, so later upgrades count only growth since that window began.
+
+Tiers only go up with growth; a refund's clawback never lowers one (the next
+review does). Upgrades pin the member row they were computed from (growth, base,
+tier): a concurrent change cancels the transaction with CONCURRENT_UPDATE and
+the caller computes again, so a threshold crossed by two concurrent postings is
+never missed.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import calendar
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
 
-from .db.models import Merchant, Tier
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from . import due
+from .db.models import Member, Merchant, Tier
+from .db.transact import Transaction
+from .errors import KabaoError
+
+REVIEW_JOB = "tier_review"
+_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -21,10 +50,70 @@ def entry_tier(merchant: Merchant) -> Tier:
     return ordered(merchant)[0]
 
 
-def progress(merchant: Merchant, tier_id: str | None, growth: int) -> Progress:
+def current(merchant: Merchant, tier_id: str | None) -> Tier:
     tiers = ordered(merchant)
-    current = next((t for t in tiers if t.tier_id == tier_id), tiers[0])
-    above = [t for t in tiers if int(t.threshold) > int(current.threshold)]
+    return next((t for t in tiers if t.tier_id == tier_id), tiers[0])
+
+
+def for_growth(merchant: Merchant, growth: int) -> Tier:
+    return [t for t in ordered(merchant) if int(t.threshold) <= growth][-1]
+
+
+def qualifying(member: Member) -> int:
+    return int(member.growth) - int(member.tier_base)
+
+
+def progress(merchant: Merchant, member: Member) -> Progress:
+    tier = current(merchant, member.tier_id)
+    above = [t for t in ordered(merchant) if int(t.threshold) > int(tier.threshold)]
     if not above:
-        return Progress(current, None, None)
-    return Progress(current, above[0], max(0, int(above[0].threshold) - growth))
+        return Progress(tier, None, None)
+    return Progress(tier, above[0], max(0, int(above[0].threshold) - qualifying(member)))
+
+
+def add_months(at: datetime, months: int) -> datetime:
+    month0 = at.month - 1 + months
+    year, month = at.year + month0 // 12, month0 % 12 + 1
+    return at.replace(year=year, month=month, day=min(at.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Placement:
+    tier: Tier
+    upgraded: bool
+    actions: list[Action] = field(default_factory=list)
+    condition: Condition | None = None
+
+
+def pinned(member: Member) -> Condition:
+    """The member row as read: growth, base and tier unchanged."""
+    tier = Member.tier_id == member.tier_id if member.tier_id else Member.tier_id.does_not_exist()
+    base = Member.tier_base == int(member.tier_base)
+    if not member.tier_base:
+        base |= Member.tier_base.does_not_exist()  # rows written before tiers had a base
+    return (Member.growth == int(member.growth)) & base & tier
+
+
+def after_growth(tx: Transaction, merchant: Merchant, member: Member, delta: int, now: datetime) -> Placement:
+    """The tier after adding `delta` growth, with the member-row actions and condition that apply it
+    in `tx` (and, with reviews on, the review 12 months after an upgrade)."""
+    tier = current(merchant, member.tier_id)
+    reached = for_growth(merchant, qualifying(member) + delta)
+    if int(reached.threshold) <= int(tier.threshold):
+        return Placement(tier, False, condition=pinned(member))
+    if merchant.tier_review:
+        due.mark(tx, member.merchant_id, member.member_id, REVIEW_JOB, add_months(now, 12))
+    return Placement(reached, True, [Member.tier_id.set(reached.tier_id), Member.tier_reached_at.set(now)],
+                     pinned(member))
+
+
+def retrying(attempt: Callable[[], T]) -> T:
+    """Run an optimistic attempt again (with jitter) while the member row keeps changing under it."""
+    for n in range(_ATTEMPTS - 1):
+        try:
+            return attempt()
+        except KabaoError as exc:
+            if exc.code != "CONCURRENT_UPDATE":
+                raise
+        time.sleep(random.uniform(0, 0.02 * 2**n))
+    return attempt()

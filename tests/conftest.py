@@ -172,6 +172,25 @@ class Api:
 
         return auth.issue(auth.Principal(merchant.merchant_id, "admin-1", "admin"))[0]
 
+    def staff_token(self, merchant: Any, store_id: str = "s1") -> str:
+        """A real staff login at `store_id` (store and account created through the admin API)."""
+        admin = self.admin_token(merchant)
+        status, body = self.post("/v1/admin/stores", {"store_id": store_id, "name": f"Store {store_id}"}, token=admin)
+        assert status in (201, 409), body
+        username, password = f"cashier-{uuid.uuid4().hex[:8]}", "correct horse battery"
+        status, body = self.post("/v1/admin/staff", {"username": username, "password": password, "role": "staff",
+                                                     "store_id": store_id}, token=admin)
+        assert status == 201, body
+        status, body = self.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username,
+                                                     "password": password})
+        assert status == 200, body
+        return body["token"]
+
+    def member_code(self, token: str) -> str:
+        status, body = self.get("/v1/me/code", token=token)
+        assert status == 200, body
+        return body["code"]
+
     def member_with_card(self, merchant: Any, phone: str | None = None) -> dict[str, Any]:
         """Log in, bind a phone, open the card; returns the login body with the card opened."""
         session = self.login(merchant)

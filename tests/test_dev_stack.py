@@ -75,6 +75,15 @@ def test_dev_stack_serves_the_walkthrough_and_runs_twice() -> None:
         assert paid["deliveries"] == [204]
         me = requests.get(f"{api}/v1/me", headers=auth, timeout=10).json()
         assert (me["principal"], me["bonus"]) == (30000, 5000)
+        staff = requests.post(f"{api}/v1/staff/login", json={"merchant_id": "demo", "username": "cashier",
+                                                           "password": "LOCAL-DEV-ONLY-cashier"}, timeout=10).json()
+        code = requests.get(f"{api}/v1/me/code", headers=auth, timeout=10).json()["code"]
+        sale = requests.post(f"{api}/v1/staff/checkout", json={"member_code": code, "amount": 6800, "stored_value": 2000},
+                             headers={"authorization": f"Bearer {staff['token']}", "idempotency-key": uuid.uuid4().hex},
+                             timeout=10)
+        assert sale.status_code == 200 and sale.json()["cash_due"] == 4800, sale.text
+        me = requests.get(f"{api}/v1/me", headers=auth, timeout=10).json()
+        assert (me["principal"], me["bonus"], me["points"]) == (30000, 3000, 10 + 68)
 
         second, second_urls = _start(ports)  # same preferred ports, all busy: it moves aside
         try:

@@ -67,7 +67,7 @@ def test_posting_to_an_unknown_member_writes_nothing(merchant: Any) -> None:
     assert exc.value.code == "MEMBER_NOT_FOUND"
     with pytest.raises(KabaoError):
         _grant(merchant, "nobody", "grant-y", points=5)
-    assert ledger.balances_from_entries(merchant.merchant_id, "nobody") == {a: 0 for a in Account}
+    assert ledger.balances_from_entries(merchant.merchant_id, "nobody") == {a: 0 for a in ledger.MEMBER_ACCOUNTS}
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from mini_program_api import clock, members, stored_value, topup
 from mini_program_api.db.models import TopupOrder, topup_pk
 from mini_program_api.errors import KabaoError
-from mini_program_api.ledger import Account
+from mini_program_api.ledger import MEMBER_ACCOUNTS, Account
 
 from tests.ledger_checks import checked_balances
 
@@ -320,7 +320,7 @@ def test_refund_returns_principal_and_claws_back_bonus(api: Any, member: dict[st
     assert _status(merchant, order_id) == "REFUNDED"
     again = api.post(f"/v1/admin/topup/orders/{order_id}/refund", token=api.admin_token(merchant))[1]
     assert again["status"] == "REFUNDED" and len(sandbox.pay.refunds) >= 1
-    assert _balances(merchant, member) == {a: 0 for a in Account}
+    assert _balances(merchant, member) == {a: 0 for a in MEMBER_ACCOUNTS}
 
 
 def test_refund_after_partial_spend_deducts_the_spent_bonus(api: Any, member: dict[str, Any], merchant: Any,
@@ -330,7 +330,7 @@ def test_refund_after_partial_spend_deducts_the_spent_bonus(api: Any, member: di
     body = api.post(f"/v1/admin/topup/orders/{order_id}/refund", token=api.admin_token(merchant))[1]
     assert body["refund_amount"] == 27000  # 30000 paid - 3000 of bonus already enjoyed
     assert sandbox.pay.refunds[(merchant.pay.mchid, _refund_no(sandbox, order_id))]["amount"] == 27000
-    assert _balances(merchant, member) == {a: 0 for a in Account}
+    assert _balances(merchant, member) == {a: 0 for a in MEMBER_ACCOUNTS}
 
 
 def test_refund_refused_once_principal_is_spent(api: Any, member: dict[str, Any], merchant: Any, sandbox: Any) -> None:

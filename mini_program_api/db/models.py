@@ -65,6 +65,10 @@ class Tier(MapAttribute):
     tier_id = UnicodeAttribute()
     name = UnicodeAttribute()
     threshold = NumberAttribute()
+    discount_rate = NumberAttribute(default=100)  # percent paid at checkout: 95 is 九五折
+    points_multiplier = NumberAttribute(default=100)  # percent: 150 earns 1.5x points
+    birthday_template_id = UnicodeAttribute(null=True)
+    monthly_template_ids = ListAttribute(of=UnicodeAttribute, default=list)
 
 
 class TopupPlan(MapAttribute):
@@ -99,6 +103,21 @@ class Merchant(Item):
     topup_min = NumberAttribute(default=100)
     topup_max = NumberAttribute(default=500000)
     pay = PaySettings(null=True)
+    # Checkout: what a point is worth when paying, and what a yuan actually paid earns.
+    points_per_yuan = NumberAttribute(default=100)
+    earn_points_per_yuan = NumberAttribute(default=1)
+    growth_per_yuan = NumberAttribute(default=1)
+    # Life cycle (see lifecycle.py): points expiry NONE | ROLLING | YEAR_END, tier review, gifts.
+    points_expiry = UnicodeAttribute(default="NONE")
+    points_expiry_days = NumberAttribute(default=365)
+    tier_review = BooleanAttribute(default=False)
+    referral_points = NumberAttribute(default=0)
+    referral_monthly_cap = NumberAttribute(default=10)
+    birthday_on = UnicodeAttribute(default="MONTH")  # MONTH | DAY
+    dormant_days = NumberAttribute(default=90)
+    wakeup_cooldown_days = NumberAttribute(default=60)
+    wakeup_template_id = UnicodeAttribute(null=True)
+    message_templates = MapAttribute(default=dict)  # notice kind -> subscribe-message template id
     created_at = UTCDateTimeAttribute()
 
 
@@ -123,7 +142,12 @@ class Member(Item):
     birthday = UnicodeAttribute(null=True)
     tier_id = UnicodeAttribute(null=True)
     invited_by = UnicodeAttribute(null=True)
+    invite_code = UnicodeAttribute(null=True)
     scene = UnicodeAttribute(null=True)
+    tier_reached_at = UTCDateTimeAttribute(null=True)
+    # Growth that no longer counts toward tiers after an annual review (see tiers.py).
+    tier_base = NumberAttribute(default=0)
+    last_spend_at = UTCDateTimeAttribute(null=True)
     points = NumberAttribute(default=0)
     principal = NumberAttribute(default=0)
     bonus = NumberAttribute(default=0)
@@ -149,6 +173,7 @@ class LedgerEntry(Item):
     by_time = LedgerByTime()
     op_key = UnicodeAttribute()
     account = UnicodeAttribute()
+    card_id = UnicodeAttribute(null=True)  # punch-card entries: which card
     amount = NumberAttribute()
     kind = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
@@ -227,6 +252,7 @@ class CouponTemplate(CouponTerms):
     shards = NumberAttribute()
     per_member_limit = NumberAttribute()
     tier_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    points_price = NumberAttribute(null=True)  # set: a points-mall reward, not a free offer
     active = BooleanAttribute(default=True)
     created_at = UTCDateTimeAttribute()
 
@@ -240,8 +266,13 @@ class Counter(Item):
 
 
 class Coupon(CouponTerms):
-    """A claimed coupon in its member's partition, with the template's terms copied at claim time."""
+    """A claimed coupon in its member's partition, with the template's terms copied at claim time.
 
+    While available it sits on the expiry-reminder job's list (due_pk/due_sk)."""
+
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    due = DueIndex()
     coupon_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
     valid_from = UTCDateTimeAttribute()
@@ -249,6 +280,8 @@ class Coupon(CouponTerms):
     status = UnicodeAttribute(default="AVAILABLE")  # AVAILABLE | USED; expiry is computed on read
     claimed_at = UTCDateTimeAttribute()
     used_at = UTCDateTimeAttribute(null=True)
+    used_ref = UnicodeAttribute(null=True)  # the checkout order or redemption that used it
+    used_store_id = UnicodeAttribute(null=True)
 
 
 def template_pk(merchant_id: str) -> str:
@@ -258,3 +291,128 @@ def template_pk(merchant_id: str) -> str:
 def stock_pk(merchant_id: str, template_id: str, shard: int) -> str:
     # One partition key per shard: items sharing a key share its partition's write limit.
     return f"MCH#{merchant_id}#STOCK#{template_id}#{shard}"
+
+
+class Store(Item):
+    merchant_id = UnicodeAttribute()
+    store_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class StaffAccount(Item):
+    """A person at the counter (role staff, bound to a store) or in the back office (role admin)."""
+
+    merchant_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    role = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    password_hash = UnicodeAttribute()  # scrypt, see staff.py
+    failed_logins = NumberAttribute(default=0)
+    locked_until = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+def store_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#STORE"
+
+
+def staff_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#STAFF"
+
+
+class AuditRecord(Item):
+    """Who did what where: written in the same transaction as the action it records."""
+
+    actor = UnicodeAttribute()
+    role = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    action = UnicodeAttribute()
+    target = UnicodeAttribute()
+    detail = MapAttribute(default=dict)
+    at = UTCDateTimeAttribute()
+
+
+class PunchPlan(Item):
+    """A punch card (次卡) a merchant sells or gives: `visits` uses within `valid_days`."""
+
+    merchant_id = UnicodeAttribute()
+    plan_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    visits = NumberAttribute()
+    price = NumberAttribute(null=True)  # fen of stored value; None: issued by admin only
+    valid_days = NumberAttribute()
+    store_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UTCDateTimeAttribute()
+
+
+class PunchCard(Item):
+    """A member's punch card; `uses_left` is a ledger balance (account punch, per card)."""
+
+    card_id = UnicodeAttribute()
+    plan_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    visits = NumberAttribute()
+    uses_left = NumberAttribute()
+    store_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    valid_until = UTCDateTimeAttribute()
+    issued_at = UTCDateTimeAttribute()
+
+
+def punch_plan_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#PUNCHPLAN"
+
+
+class CheckoutOrder(Item):
+    """A checkout at the counter and its receipt; its id comes from the staff's Idempotency-Key."""
+
+    merchant_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    store_id = UnicodeAttribute()
+    staff_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    status = UnicodeAttribute()  # PAID | REFUNDED
+    amount = NumberAttribute()
+    tier_discount = NumberAttribute()
+    coupon_id = UnicodeAttribute(null=True)
+    coupon_discount = NumberAttribute()
+    points_used = NumberAttribute()
+    points_value = NumberAttribute()
+    bonus_used = NumberAttribute()
+    principal_used = NumberAttribute()
+    cash_due = NumberAttribute()
+    points_earned = NumberAttribute()
+    growth_earned = NumberAttribute()
+    tier_before = UnicodeAttribute()
+    tier_after = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    refunded_at = UTCDateTimeAttribute(null=True)
+    refunded_by = UnicodeAttribute(null=True)
+    points_clawed_back = NumberAttribute(null=True)
+    growth_clawed_back = NumberAttribute(null=True)
+    coupon_restored = BooleanAttribute(null=True)
+
+
+def checkout_pk(merchant_id: str, order_id: str) -> str:
+    return f"MCH#{merchant_id}#CHECKOUT#{order_id}"
+
+
+class DueMarker(Item):
+    """A member's place on one scheduled job's list (sk `DUE#{job}`); see due.py."""
+
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    due = DueIndex()
+    merchant_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+
+
+class Notice(Item):
+    """One subscribe message owed to a member (sk `NOTICE#{key}`): claimed once, sent at most once."""
+
+    status = UnicodeAttribute()  # SENDING | SENT | FAILED | NO_GRANT
+    kind = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    last_error = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()

@@ -20,6 +20,17 @@ merchant, so one merchant's data can never be read with another's ids.
 | coupon (claimed)      | MCH#{mid}#MEM#{member_id}       | COUPON#{coupon_id}      |
 | claims per template   | MCH#{mid}#MEM#{member_id}       | CLAIMS#{template_id}    |
 | daily exposures       | MCH#{mid}#EXPOSURE#{tid}#{day}#{shard} | COUNT            |
+| store                 | MCH#{mid}#STORE                 | {store_id}              |
+| staff/admin account   | MCH#{mid}#STAFF                 | {username}              |
+| audit record          | MCH#{mid}#AUDIT#{local day}     | {iso time}#{rand}       |
+| punch-card plan       | MCH#{mid}#PUNCHPLAN             | {plan_id}               |
+| punch card            | MCH#{mid}#MEM#{member_id}       | PUNCH#{card_id}         |
+| checkout order        | MCH#{mid}#CHECKOUT#{order_id}   | ORDER                   |
+| job list marker       | MCH#{mid}#MEM#{member_id}       | DUE#{job}               |
+| subscribe message     | MCH#{mid}#MEM#{member_id}       | NOTICE#{key}            |
+| subscribe grants      | MCH#{mid}#MEM#{member_id}       | GRANT#{template_id}     |
+| invite code -> member | MCH#{mid}#INVITE#{code}         | LOOKUP                  |
+| referrals per month   | MCH#{mid}#MEM#{member_id}       | REFERRALS#{yyyy-mm}     |
 
 Ledger entries live in their member's partition so that one Query proves
 "balance = sum of entries", and their sort key is derived from the operation's
@@ -32,7 +43,8 @@ newest first per group (points, balance, growth) with strongly consistent reads.
 Index `due_index` (GSI: `due_pk` + `due_sk`, projects keys only) is sparse: an
 item carries `due_pk = DUE#{job}#{shard}` and `due_sk = {ISO time}` only while a
 scheduled job owes it work (a PENDING top-up to reconcile, a REFUNDING one to
-confirm), so jobs find work with a Query, never a Scan. The shard (hash of the
+confirm, an available coupon to remind of, a member's `DUE#{job}` marker for points
+expiry, birthdays, wake-ups and tier reviews), so jobs find work with a Query, never a Scan. The shard (hash of the
 item key mod `DUE_SHARDS`) keeps one job's writes off a single partition.
 
 `expires_ttl` is the TTL attribute: DynamoDB may delete expired lookups (member

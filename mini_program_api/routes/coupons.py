@@ -5,36 +5,12 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import clock, coupons, merchants
-from ..db.models import Coupon, CouponTemplate
+from .. import coupons, merchants
 from .endpoint import Call, endpoint
 from .schemas import CouponsQuery, CouponTemplateBody
+from .views import coupon_view, template_view
 
 bp = Blueprint(__name__)
-
-
-def _template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
-    return {
-        "template_id": template.template_id,
-        **coupons.template_terms(template),
-        "valid_from": clock.iso(template.valid_from, tz) if template.valid_from else None,
-        "valid_until": clock.iso(template.valid_until, tz) if template.valid_until else None,
-        "days_after_claim": int(template.days_after_claim) if template.days_after_claim else None,
-        "per_member_limit": int(template.per_member_limit),
-        "tier_ids": list(template.tier_ids),
-    }
-
-
-def _coupon_view(coupon: Coupon, tz: str) -> dict[str, Any]:
-    return {
-        "coupon_id": coupon.coupon_id,
-        "template_id": coupon.template_id,
-        **coupons.template_terms(coupon),
-        "status": coupons.status(coupon, clock.now()),
-        "valid_from": clock.iso(coupon.valid_from, tz),
-        "valid_until": clock.iso(coupon.valid_until, tz),
-        "claimed_at": clock.iso(coupon.claimed_at, tz),
-    }
 
 
 @endpoint(bp, "/v1/admin/coupon-templates", "POST", role="admin", body=CouponTemplateBody, status=201)
@@ -45,7 +21,7 @@ def create_template(call: Call) -> dict[str, Any]:
                                    "tier_ids": tuple(body.tier_ids)})
     template = coupons.create_template(call.principal.merchant_id, spec)
     merchant = merchants.get(call.principal.merchant_id)
-    return {**_template_view(template, merchant.timezone), "total_stock": int(template.total_stock),
+    return {**template_view(template, merchant.timezone), "total_stock": int(template.total_stock),
             "stock_shards": int(template.shards)}
 
 
@@ -53,17 +29,17 @@ def create_template(call: Call) -> dict[str, Any]:
 def offers(call: Call) -> dict[str, Any]:
     tz = merchants.get(call.member.merchant_id).timezone
     listed = coupons.offers(call.member.merchant_id, call.member.subject)
-    return {"offers": [{**_template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
+    return {"offers": [{**template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
 
 
 @endpoint(bp, "/v1/coupons/offers/{template_id}/claim", "POST", role="member")
 def claim(call: Call, template_id: str) -> dict[str, Any]:
     coupon = coupons.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
-    return _coupon_view(coupon, merchants.get(call.member.merchant_id).timezone)
+    return coupon_view(coupon, merchants.get(call.member.merchant_id).timezone)
 
 
 @endpoint(bp, "/v1/me/coupons", "GET", role="member", query=CouponsQuery)
 def my_coupons(call: Call) -> dict[str, Any]:
     tz = merchants.get(call.member.merchant_id).timezone
     found = coupons.mine(call.member.merchant_id, call.member.subject, call.query.status)
-    return {"coupons": [_coupon_view(c, tz) for c in found]}
+    return {"coupons": [coupon_view(c, tz) for c in found]}

@@ -46,7 +46,7 @@ def endpoint(
     path: str,
     method: str,
     *,
-    role: str | None,
+    role: str | tuple[str, ...] | None,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     status: int = 200,
@@ -75,13 +75,16 @@ def endpoint(
     return decorate
 
 
-def _authenticate(headers: dict[str, str], role: str) -> Principal:
+def _authenticate(headers: dict[str, str], role: str | tuple[str, ...]) -> Principal:
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise KabaoError("UNAUTHENTICATED", "missing bearer token")
     principal = auth.verify(token.strip())
-    if principal.role != role:
-        raise KabaoError("FORBIDDEN", f"this endpoint is for role {role}")
+    roles = (role,) if isinstance(role, str) else role
+    if principal.role not in roles:
+        raise KabaoError("FORBIDDEN", f"this endpoint is for role {' or '.join(roles)}")
+    if principal.role == "staff" and not principal.store_id:
+        raise KabaoError("UNAUTHENTICATED", "staff tokens are bound to a store")
     return principal
 
 

@@ -67,5 +67,6 @@ def daily_sign_in(call: Call) -> dict[str, Any]:
         "already_signed_in": result.already_signed_in,
         "points_earned": result.points,
         "growth_earned": result.growth,
+        "tier_upgraded": result.upgraded,
         "member": _me(call),
     }

@@ -46,7 +46,7 @@ class LedgerQuery(BaseModel):
     # Query strings are text: numbers are parsed, unknown parameters still refused.
     model_config = ConfigDict(extra="forbid")
 
-    account: Literal["points", "balance", "growth"]
+    account: Literal["points", "balance", "growth", "punch"]
     cursor: str | None = Field(default=None, max_length=1024)
     limit: int = Field(default=20, ge=1, le=100)
 
@@ -83,9 +83,68 @@ class CouponTemplateBody(Strict):
     store_ids: list[_Id] = Field(default_factory=list, max_length=200)
     daily_window: tuple[_Clock, _Clock] | None = Field(default=None, strict=False)
     tier_ids: list[_Id] = Field(default_factory=list, max_length=20)
+    points_price: int | None = None
 
 
 class CouponsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["available", "used", "expired"] = "available"
+
+
+_Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
+_MemberCode = Annotated[str, Field(pattern=r"^\d{18}$")]
+
+
+class StaffLoginBody(Strict):
+    merchant_id: _Slug
+    username: _Slug
+    password: str = Field(min_length=1, max_length=128)
+
+
+class StoreBody(Strict):
+    store_id: _Slug
+    name: str = Field(min_length=1, max_length=64)
+
+
+class StaffBody(Strict):
+    username: _Slug
+    password: str = Field(min_length=1, max_length=128)
+    role: Literal["staff", "admin"]
+    store_id: _Slug | None = None
+
+
+class CheckoutBody(Strict):
+    member_code: _MemberCode
+    amount: int = Field(description="order amount, fen")
+    coupon_id: _Id | None = None
+    points: int = 0
+    stored_value: int = Field(default=0, description="fen of stored value to pay with")
+
+
+class GiftRedeemBody(Strict):
+    member_code: _MemberCode
+    coupon_id: _Id
+
+
+class PunchUseBody(Strict):
+    member_code: _MemberCode
+    card_id: _Id
+
+
+class PunchPlanBody(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    visits: int = Field(ge=1, le=1000)
+    valid_days: int = Field(ge=1, le=3650)
+    price: int | None = Field(default=None, gt=0, le=10_000_000)
+    store_ids: list[_Slug] = Field(default_factory=list, max_length=200)
+
+
+class PunchGiveBody(Strict):
+    plan_id: _Id
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")

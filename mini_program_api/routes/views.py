@@ -3,9 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import pii, tiers
+from .. import clock, coupons, pii, punch_cards, tiers
 from ..clock import iso
-from ..db.models import LedgerEntry, Member, Merchant, Tier, TopupOrder, TopupPlan
+from ..db.models import (
+    Coupon,
+    CouponTemplate,
+    LedgerEntry,
+    Member,
+    Merchant,
+    PunchCard,
+    PunchPlan,
+    Tier,
+    TopupOrder,
+    TopupPlan,
+)
 
 
 def tier_view(tier: Tier | None) -> dict[str, Any] | None:
@@ -19,7 +30,7 @@ def merchant_view(merchant: Merchant) -> dict[str, Any]:
 
 
 def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
-    progress = tiers.progress(merchant, member.tier_id, int(member.growth))
+    progress = tiers.progress(merchant, member)
     tz = merchant.timezone
     card = None
     if member.card_number:
@@ -36,6 +47,7 @@ def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
         "tier": tier_view(progress.tier),
         "next_tier": tier_view(progress.next_tier),
         "growth_to_next_tier": progress.growth_to_next,
+        "tier_growth": tiers.qualifying(member),
         "growth": int(member.growth),
         "points": int(member.points),
         "principal": int(member.principal),
@@ -46,8 +58,9 @@ def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
 
 def entry_view(entry: LedgerEntry, tz: str) -> dict[str, Any]:
     return {
-        "id": f"{entry.op_key}#{entry.account}",
+        "id": entry.sk.removeprefix("TXN#"),
         "account": entry.account,
+        "card_id": entry.card_id,
         "amount": int(entry.amount),
         "kind": entry.kind,
         "memo": entry.memo.as_dict(),
@@ -71,3 +84,42 @@ def order_view(order: TopupOrder, tz: str) -> dict[str, Any]:
         "paid_at": iso(order.paid_at, tz) if order.paid_at else None,
         "refund_amount": int(order.refund_amount) if order.refund_amount is not None else None,
     }
+
+
+def template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
+    return {
+        "template_id": template.template_id,
+        **coupons.template_terms(template),
+        "valid_from": iso(template.valid_from, tz) if template.valid_from else None,
+        "valid_until": iso(template.valid_until, tz) if template.valid_until else None,
+        "days_after_claim": int(template.days_after_claim) if template.days_after_claim else None,
+        "per_member_limit": int(template.per_member_limit),
+        "tier_ids": list(template.tier_ids),
+        "points_price": int(template.points_price) if template.points_price is not None else None,
+    }
+
+
+def coupon_view(coupon: Coupon, tz: str) -> dict[str, Any]:
+    return {
+        "coupon_id": coupon.coupon_id,
+        "template_id": coupon.template_id,
+        **coupons.template_terms(coupon),
+        "status": coupons.status(coupon, clock.now()),
+        "valid_from": iso(coupon.valid_from, tz),
+        "valid_until": iso(coupon.valid_until, tz),
+        "claimed_at": iso(coupon.claimed_at, tz),
+        "used_at": iso(coupon.used_at, tz) if coupon.used_at else None,
+        "used_store_id": coupon.used_store_id,
+    }
+
+
+def punch_plan_view(plan: PunchPlan) -> dict[str, Any]:
+    return {"plan_id": plan.plan_id, "name": plan.name, "visits": int(plan.visits),
+            "valid_days": int(plan.valid_days), "price": int(plan.price) if plan.price is not None else None,
+            "store_ids": list(plan.store_ids)}
+
+
+def punch_card_view(card: PunchCard, tz: str) -> dict[str, Any]:
+    return {"card_id": card.card_id, "plan_id": card.plan_id, "name": card.name, "visits": int(card.visits),
+            "uses_left": int(card.uses_left), "status": punch_cards.status(card), "store_ids": list(card.store_ids),
+            "valid_until": iso(card.valid_until, tz), "issued_at": iso(card.issued_at, tz)}

@@ -1,0 +1,257 @@
+"""Checkout at the counter, and its refund: every value change of a sale in ONE transaction.
+
+Price rule, in this order (all fen, all integer, discounts rounded down):
+
+1. tier discount: `amount * (100 - tier.discount_rate) // 100`;
+2. coupon: its threshold is checked against the amount after the tier discount,
+   and it takes at most half of the order (`coupons.discount`);
+3. points: `points * 100 / merchant.points_per_yuan` fen, which must be whole;
+4. stored value: bonus first, then principal (stored_value.split);
+5. the rest (`cash_due`) is paid at the till by other means.
+
+Points and growth are earned on what money actually paid (stored value + cash),
+per whole yuan, with the tier's points multiplier. The order, coupon, points,
+stored value, growth, tier and audit record are written in one
+TransactWriteItems; any failed check leaves all of them untouched.
+
+The order id comes from the staff's Idempotency-Key (merchant-wide), so a retry
+returns the first receipt even after the member's code has expired.
+
+Refund (whole order): stored value and points spent come back to the accounts
+they came from; points and growth earned are clawed back, but never below zero:
+what the member has already spent of them is written off and recorded on the
+order (`points_clawed_back` < `points_earned`). The coupon comes back only while
+it is still valid. A refund does not lower the tier (the annual review does).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+
+from . import audit, clock, coupons, ledger, lifecycle, member_codes, members, merchants, stored_value, tiers
+from .auth import Principal
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from .db.models import PROFILE, CheckoutOrder, Coupon, Member, Merchant, checkout_pk, member_pk
+from .db.transact import Cancelled, Transaction
+from .errors import KabaoError
+from .ledger import Account, Operation
+
+PAID, REFUNDED = "PAID", "REFUNDED"
+MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
+
+
+@dataclass(frozen=True)
+class Request:
+    amount: int
+    coupon_id: str | None = None
+    points: int = 0
+    stored_value: int = 0
+
+    def fingerprint(self, store_id: str) -> str:
+        fields = {**self.__dict__, "store_id": store_id}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Quote:
+    tier_discount: int
+    coupon_discount: int
+    points_value: int
+    bonus_used: int
+    principal_used: int
+    cash_due: int
+    points_earned: int
+    growth_earned: int
+
+
+def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Request) -> Quote:
+    """What this sale costs and earns; raises the 4xx that refuses it."""
+    if not 1 <= req.amount <= MAX_AMOUNT or req.points < 0 or req.stored_value < 0:
+        raise KabaoError("AMOUNT_OUT_OF_RANGE", "amount must be 1..100000000 fen; points and stored_value >= 0")
+    tier = tiers.current(merchant, member.tier_id)
+    tier_discount = req.amount * (100 - int(tier.discount_rate)) // 100
+    due = req.amount - tier_discount
+    coupon_discount = coupons.discount(coupon, due, req.amount) if coupon else 0
+    due -= coupon_discount
+    per_yuan = int(merchant.points_per_yuan)
+    if req.points * 100 % per_yuan:
+        raise KabaoError("VALIDATION_ERROR", f"points are spent in multiples of {per_yuan // _gcd(per_yuan, 100)}")
+    points_value = req.points * 100 // per_yuan
+    if points_value + req.stored_value > due:
+        raise KabaoError("PAYMENT_EXCEEDS_DUE", f"points and stored value exceed the {due} fen due")
+    if req.points > int(member.points):
+        raise KabaoError("INSUFFICIENT_POINTS", "not enough points")
+    if req.stored_value > int(member.principal) + int(member.bonus):
+        raise KabaoError("INSUFFICIENT_BALANCE", "not enough stored value")
+    bonus_used, principal_used = stored_value.split(req.stored_value, int(member.bonus))
+    cash_due = due - points_value - req.stored_value
+    paid_yuan = (req.stored_value + cash_due) // 100
+    return Quote(
+        tier_discount, coupon_discount, points_value, bonus_used, principal_used, cash_due,
+        points_earned=paid_yuan * int(merchant.earn_points_per_yuan) * int(tier.points_multiplier) // 100,
+        growth_earned=paid_yuan * int(merchant.growth_per_yuan),
+    )
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def order_id_for(merchant_id: str, idempotency_key: str | None) -> str:
+    op_key = ledger.client_op_key(idempotency_key)
+    return "K" + hashlib.sha256(f"{merchant_id}:{op_key}".encode()).hexdigest()[:24]
+
+
+def get_order(merchant_id: str, order_id: str) -> CheckoutOrder:
+    try:
+        return CheckoutOrder.get(checkout_pk(merchant_id, order_id), "ORDER", consistent_read=True)
+    except CheckoutOrder.DoesNotExist:
+        raise KabaoError("ORDER_NOT_FOUND", "no such order") from None
+
+
+def _replayed(merchant_id: str, order_id: str, fingerprint: str) -> CheckoutOrder | None:
+    try:
+        order = get_order(merchant_id, order_id)
+    except KabaoError:
+        return None
+    if order.fingerprint != fingerprint:
+        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different checkout")
+    return order
+
+
+def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: str | None) -> CheckoutOrder:
+    merchant_id, store_id = staff.merchant_id, _store_of(staff)
+    order_id = order_id_for(merchant_id, idempotency_key)
+    fingerprint = req.fingerprint(store_id)
+    done = _replayed(merchant_id, order_id, fingerprint)
+    if done is not None:
+        return done
+    member_id = member_codes.resolve(merchant_id, member_code)
+    merchant = merchants.get(merchant_id)
+
+    def attempt() -> CheckoutOrder:
+        member = members.get(merchant_id, member_id)
+        members.require_card(member)
+        now = clock.now()
+        coupon = coupons.owned(merchant_id, member_id, req.coupon_id) if req.coupon_id else None
+        if coupon is not None:
+            coupons.check_usable(coupon, store_id, now, merchant.timezone)
+        q = quote(merchant, member, coupon, req)
+        tx = Transaction()
+        placement = tiers.after_growth(tx, merchant, member, q.growth_earned, now)
+        order = CheckoutOrder(
+            checkout_pk(merchant_id, order_id), "ORDER", merchant_id=merchant_id, order_id=order_id,
+            member_id=member_id, store_id=store_id, staff_id=staff.subject, fingerprint=fingerprint, status=PAID,
+            amount=req.amount, coupon_id=req.coupon_id, points_used=req.points, **q.__dict__,
+            tier_before=tiers.current(merchant, member.tier_id).tier_id, tier_after=placement.tier.tier_id,
+            created_at=now,
+        )
+        tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
+        if coupon is not None:
+            coupons.use(tx, coupon, order_id, store_id, now)
+        audit.record(tx, staff, "CHECKOUT", order_id, {"member_id": member_id, "amount": req.amount}, now)
+        lifecycle.spent(tx, merchant, member, now)
+        lifecycle.earned_points(tx, merchant, member, q.points_earned, now)
+        amounts = {Account.POINTS: q.points_earned - req.points, Account.BONUS: -q.bonus_used,
+                   Account.PRINCIPAL: -q.principal_used, Account.GROWTH: q.growth_earned}
+        op_key = f"checkout:{order_id}"
+        actions = placement.actions + [Member.last_spend_at.set(now)]
+        try:
+            _post(merchant_id, member_id, tx, op_key, "CHECKOUT", amounts, order_id, fingerprint, actions,
+                  placement.condition)
+        except Cancelled as exc:
+            replay = _replayed(merchant_id, order_id, fingerprint) if "order" in exc.failed else None
+            if replay is not None:
+                return replay
+            if "coupon" in exc.failed:
+                raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
+            raise KabaoError("CONCURRENT_UPDATE", "the member changed during checkout, retry") from exc
+        return _replayed(merchant_id, order_id, fingerprint) or order
+
+    return tiers.retrying(attempt)
+
+
+def _post(merchant_id: str, member_id: str, tx: Transaction, op_key: str, kind: str, amounts: dict[Account, int],
+          order_id: str, fingerprint: str, actions: list[Action], condition: Condition | None) -> None:
+    """Commit `tx` with the sale's ledger entries; a sale that moves no balance still pins the member row."""
+    postings = ledger.postings(amounts)
+    if not postings:
+        pk, pinned = member_pk(merchant_id, member_id), Member.pk.exists() & condition
+        if actions:
+            tx.update("member", Member(pk, PROFILE), actions=actions, condition=pinned)
+        else:
+            tx.check("member", Member, pk, PROFILE, pinned)
+        tx.commit()
+        return
+    op = Operation(op_key, kind, postings, memo={"order_id": order_id}, request={"order": fingerprint})
+    ledger.post(merchant_id, member_id, op, tx=tx, member_actions=actions, member_condition=condition)
+
+
+def _store_of(staff: Principal) -> str:
+    if not staff.store_id:
+        raise KabaoError("FORBIDDEN", "this token is not bound to a store")
+    return staff.store_id
+
+
+def refund(actor: Principal, order_id: str) -> CheckoutOrder:
+    """Refund a whole checkout once (see the module docstring); staff only at the order's own store."""
+    merchant_id = actor.merchant_id
+    order = get_order(merchant_id, order_id)
+    if actor.role == "staff" and order.store_id != _store_of(actor):
+        raise KabaoError("FORBIDDEN", "refunds are made at the store that sold")
+    if order.status == REFUNDED:
+        return order
+
+    def attempt() -> CheckoutOrder:
+        member = members.get(merchant_id, order.member_id)
+        now = clock.now()
+        points_back = int(order.points_used)
+        clawed_points = min(int(order.points_earned), int(member.points) + points_back)
+        clawed_growth = min(int(order.growth_earned), int(member.growth))
+        coupon = coupons.owned(merchant_id, order.member_id, order.coupon_id) if order.coupon_id else None
+        restore = coupon is not None and coupon.used_ref == order_id and now < coupon.valid_until
+        tx = Transaction()
+        tx.update("order", order, condition=CheckoutOrder.status == PAID, actions=[
+            CheckoutOrder.status.set(REFUNDED), CheckoutOrder.refunded_at.set(now),
+            CheckoutOrder.refunded_by.set(actor.subject), CheckoutOrder.points_clawed_back.set(clawed_points),
+            CheckoutOrder.growth_clawed_back.set(clawed_growth), CheckoutOrder.coupon_restored.set(restore)])
+        if restore and coupon is not None:
+            coupons.restore(tx, coupon, order_id)
+        audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
+        amounts = {Account.POINTS: points_back - clawed_points, Account.BONUS: int(order.bonus_used),
+                   Account.PRINCIPAL: int(order.principal_used), Account.GROWTH: -clawed_growth}
+        pinned = (Member.points == int(member.points)) & (Member.growth == int(member.growth))
+        try:
+            _post(merchant_id, order.member_id, tx, f"refund:{order_id}", "CHECKOUT_REFUND", amounts, order_id,
+                  order.fingerprint, [], pinned)
+        except Cancelled as exc:
+            if "order" in exc.failed:
+                return get_order(merchant_id, order_id)  # refunded by a concurrent request
+            raise KabaoError("CONCURRENT_UPDATE", "the member changed during the refund, retry") from exc
+        return get_order(merchant_id, order_id)
+
+    return tiers.retrying(attempt)
+
+
+def receipt(order: CheckoutOrder, tz: str) -> dict[str, object]:
+    fields = ("order_id", "member_id", "store_id", "staff_id", "status", "amount", "tier_discount", "coupon_id",
+              "coupon_discount", "points_used", "points_value", "bonus_used", "principal_used", "cash_due",
+              "points_earned", "growth_earned", "tier_before", "tier_after", "points_clawed_back",
+              "growth_clawed_back", "coupon_restored")
+    view: dict[str, object] = {}
+    for name in fields:
+        value = getattr(order, name)
+        view[name] = int(value) if isinstance(value, float) else value
+    view["stored_value_used"] = int(order.bonus_used) + int(order.principal_used)
+    view["upgraded"] = order.tier_before != order.tier_after
+    view["created_at"] = clock.iso(order.created_at, tz)
+    view["refunded_at"] = clock.iso(order.refunded_at, tz) if order.refunded_at else None
+    return view
+
+

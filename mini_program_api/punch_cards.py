@@ -1,0 +1,123 @@
+"""Punch cards (次卡): "10 coffees", bought with stored value or given by an admin, used one visit per scan.
+
+A card's uses are a ledger balance (account `punch`, per card, on the card item):
+issuing posts +visits and creates the card in the same transaction, each use
+posts -1 with `uses_left >= 1`, so uses never go below zero and a retried scan
+(same Idempotency-Key) uses nothing twice. A card is usable until `valid_until`
+(`valid_days` after issue); after that it is expired, whatever is left.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from . import audit, clock, ids, ledger, member_codes, members, stored_value
+from .auth import Principal
+from .db.models import PunchCard, PunchPlan, member_pk, punch_plan_pk
+from .db.transact import Transaction
+from .errors import KabaoError
+from .ledger import Account, Operation, Posting
+
+
+def create_plan(actor: Principal, name: str, visits: int, valid_days: int, price: int | None,
+                store_ids: list[str]) -> PunchPlan:
+    plan_id = "PP" + ids.new_id()[:12]
+    plan = PunchPlan(punch_plan_pk(actor.merchant_id), plan_id, merchant_id=actor.merchant_id, plan_id=plan_id,
+                     name=name, visits=visits, price=price, valid_days=valid_days, store_ids=store_ids,
+                     created_at=clock.now())
+    tx = Transaction()
+    tx.put("plan", plan)
+    audit.record(tx, actor, "PUNCH_PLAN_CREATED", plan_id, {"name": name, "visits": visits})
+    tx.commit()
+    return plan
+
+
+def plans(merchant_id: str) -> list[PunchPlan]:
+    return list(PunchPlan.query(punch_plan_pk(merchant_id)))
+
+
+def _plan(merchant_id: str, plan_id: str) -> PunchPlan:
+    try:
+        return PunchPlan.get(punch_plan_pk(merchant_id), plan_id)
+    except PunchPlan.DoesNotExist:
+        raise KabaoError("PUNCH_PLAN_NOT_FOUND", "no such punch card plan") from None
+
+
+def _card_id(op_key: str) -> str:
+    return "P" + hashlib.sha256(op_key.encode()).hexdigest()[:20]
+
+
+def _issue(merchant_id: str, member_id: str, plan: PunchPlan, op_key: str, kind: str,
+           price: dict[Account, int], tx: Transaction) -> PunchCard:
+    members.require_card(members.get(merchant_id, member_id))
+    now = clock.now()
+    card_id = _card_id(op_key)
+    card = PunchCard(member_pk(merchant_id, member_id), f"PUNCH#{card_id}", card_id=card_id, plan_id=plan.plan_id,
+                     name=plan.name, visits=plan.visits, uses_left=0, store_ids=list(plan.store_ids),
+                     valid_until=now + timedelta(days=int(plan.valid_days)), issued_at=now)
+    postings = ledger.postings(price) + (Posting(Account.PUNCH, int(plan.visits), card_id),)
+    op = Operation(op_key, kind, postings, memo={"plan_id": plan.plan_id, "card_id": card_id},
+                   request={"plan_id": plan.plan_id})
+    ledger.post(merchant_id, member_id, op, tx=tx, new_card=card)
+    return get_card(merchant_id, member_id, card_id)
+
+
+def buy(merchant_id: str, member_id: str, plan_id: str, idempotency_key: str | None) -> PunchCard:
+    """The member buys a card with stored value (bonus first), card and payment in one transaction."""
+    op_key = "punchbuy:" + ledger.client_op_key(idempotency_key)
+    plan = _plan(merchant_id, plan_id)
+    if plan.price is None:
+        raise KabaoError("PUNCH_CARD_NOT_APPLICABLE", "this punch card is not for sale")
+    member = members.get(merchant_id, member_id)
+    price = int(plan.price)
+    if int(member.principal) + int(member.bonus) < price:
+        price_split = (0, price)  # still post: a retry of a purchase that went through must replay
+    else:
+        price_split = stored_value.split(price, int(member.bonus))
+    return _issue(merchant_id, member_id, plan, op_key, "PUNCH_BUY",
+                  {Account.BONUS: -price_split[0], Account.PRINCIPAL: -price_split[1]}, Transaction())
+
+
+def give(admin: Principal, member_id: str, plan_id: str, idempotency_key: str | None) -> PunchCard:
+    op_key = "punchgive:" + ledger.client_op_key(idempotency_key)
+    plan = _plan(admin.merchant_id, plan_id)
+    tx = Transaction()
+    audit.record(tx, admin, "PUNCH_CARD_GIVEN", member_id, {"plan_id": plan_id})
+    return _issue(admin.merchant_id, member_id, plan, op_key, "PUNCH_GIVE", {}, tx)
+
+
+def get_card(merchant_id: str, member_id: str, card_id: str) -> PunchCard:
+    try:
+        return PunchCard.get(member_pk(merchant_id, member_id), f"PUNCH#{card_id}", consistent_read=True)
+    except PunchCard.DoesNotExist:
+        raise KabaoError("PUNCH_CARD_NOT_FOUND", "this member has no such punch card") from None
+
+
+def mine(merchant_id: str, member_id: str) -> list[PunchCard]:
+    return list(PunchCard.query(member_pk(merchant_id, member_id), PunchCard.sk.startswith("PUNCH#"),
+                                consistent_read=True))
+
+
+def use(staff: Principal, member_code: str, card_id: str, idempotency_key: str | None) -> PunchCard:
+    """Staff scan: one visit off the card, recorded with staff and store."""
+    op_key = "punchuse:" + ledger.client_op_key(idempotency_key)
+    member_id = member_codes.resolve(staff.merchant_id, member_code)
+    card = get_card(staff.merchant_id, member_id, card_id)
+    if clock.now() >= card.valid_until:
+        raise KabaoError("PUNCH_CARD_EXPIRED", "this punch card has expired")
+    if card.store_ids and staff.store_id not in card.store_ids:
+        raise KabaoError("PUNCH_CARD_NOT_APPLICABLE", "this punch card is not usable at this store")
+    tx = Transaction()
+    audit.record(tx, staff, "PUNCH_CARD_USED", card_id, {"member_id": member_id})
+    op = Operation(op_key, "PUNCH_USE", (Posting(Account.PUNCH, -1, card_id),),
+                   memo={"card_id": card_id, "store_id": staff.store_id or ""}, request={"card_id": card_id})
+    ledger.post(staff.merchant_id, member_id, op, tx=tx)
+    return get_card(staff.merchant_id, member_id, card_id)
+
+
+def status(card: PunchCard) -> str:
+    if clock.now() >= card.valid_until:
+        return "expired"
+    return "used_up" if int(card.uses_left) <= 0 else "active"
+
+

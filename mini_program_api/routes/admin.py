@@ -1,0 +1,59 @@
+"""The merchant's back office (role admin): stores, staff, punch-card plans, the audit trail."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from .. import audit, clock, merchants, punch_cards, staff
+from .endpoint import Call, endpoint
+from .schemas import AuditQuery, PunchGiveBody, PunchPlanBody, StaffBody, StoreBody
+from .views import punch_card_view, punch_plan_view
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "/v1/admin/stores", "POST", role="admin", body=StoreBody, status=201)
+def create_store(call: Call) -> dict[str, Any]:
+    store = staff.create_store(call.member, call.body.store_id, call.body.name)
+    return {"store_id": store.store_id, "name": store.name}
+
+
+@endpoint(bp, "/v1/admin/stores", "GET", role="admin")
+def list_stores(call: Call) -> dict[str, Any]:
+    return {"stores": [{"store_id": s.store_id, "name": s.name} for s in staff.stores(call.member.merchant_id)]}
+
+
+@endpoint(bp, "/v1/admin/staff", "POST", role="admin", body=StaffBody, status=201)
+def create_staff(call: Call) -> dict[str, Any]:
+    body: StaffBody = call.body
+    account = staff.create_account(call.member, call.member.merchant_id, body.username, body.password, body.role,
+                                   body.store_id)
+    return {"username": account.username, "role": account.role, "store_id": account.store_id}
+
+
+@endpoint(bp, "/v1/admin/staff", "GET", role="admin")
+def list_staff(call: Call) -> dict[str, Any]:
+    return {"staff": [{"username": a.username, "role": a.role, "store_id": a.store_id}
+                      for a in staff.accounts(call.member.merchant_id)]}
+
+
+@endpoint(bp, "/v1/admin/punch-card-plans", "POST", role="admin", body=PunchPlanBody, status=201)
+def create_punch_plan(call: Call) -> dict[str, Any]:
+    body: PunchPlanBody = call.body
+    plan = punch_cards.create_plan(call.member, body.name, body.visits, body.valid_days, body.price, body.store_ids)
+    return punch_plan_view(plan)
+
+
+@endpoint(bp, "/v1/admin/members/{member_id}/punch-cards", "POST", role="admin", body=PunchGiveBody, status=201)
+def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
+    card = punch_cards.give(call.member, member_id, call.body.plan_id, call.idempotency_key)
+    return punch_card_view(card, merchants.get(call.member.merchant_id).timezone)
+
+
+@endpoint(bp, "/v1/admin/audit", "GET", role="admin", query=AuditQuery)
+def audit_day(call: Call) -> dict[str, Any]:
+    tz = merchants.get(call.member.merchant_id).timezone
+    return {"records": [{"at": clock.iso(r.at, tz), "actor": r.actor, "role": r.role, "store_id": r.store_id,
+                         "action": r.action, "target": r.target, "detail": r.detail.as_dict()}
+                        for r in audit.day(call.member.merchant_id, call.query.day)]}

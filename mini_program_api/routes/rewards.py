@@ -1,0 +1,46 @@
+"""Points mall and punch cards, as the member sees them."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from .. import coupons, merchants, punch_cards
+from .endpoint import Call, endpoint
+from .views import coupon_view, punch_card_view, punch_plan_view, template_view
+
+bp = Blueprint(__name__)
+
+
+def _tz(call: Call) -> str:
+    return merchants.get(call.member.merchant_id).timezone
+
+
+@endpoint(bp, "/v1/points/rewards", "GET", role="member")
+def rewards(call: Call) -> dict[str, Any]:
+    listed = coupons.offers(call.member.merchant_id, call.member.subject, rewards=True)
+    return {"rewards": [{**template_view(o.template, _tz(call)), "reward_id": o.template.template_id,
+                         "redeemed": o.claimed} for o in listed]}
+
+
+@endpoint(bp, "/v1/points/rewards/{reward_id}/redeem", "POST", role="member")
+def redeem(call: Call, reward_id: str) -> dict[str, Any]:
+    coupon = coupons.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
+    return coupon_view(coupon, _tz(call))
+
+
+@endpoint(bp, "/v1/punch-cards/plans", "GET", role="member")
+def plans(call: Call) -> dict[str, Any]:
+    return {"plans": [punch_plan_view(p) for p in punch_cards.plans(call.member.merchant_id)]}
+
+
+@endpoint(bp, "/v1/punch-cards/plans/{plan_id}/buy", "POST", role="member")
+def buy(call: Call, plan_id: str) -> dict[str, Any]:
+    card = punch_cards.buy(call.member.merchant_id, call.member.subject, plan_id, call.idempotency_key)
+    return punch_card_view(card, _tz(call))
+
+
+@endpoint(bp, "/v1/me/punch-cards", "GET", role="member")
+def my_cards(call: Call) -> dict[str, Any]:
+    return {"punch_cards": [punch_card_view(c, _tz(call))
+                            for c in punch_cards.mine(call.member.merchant_id, call.member.subject)]}

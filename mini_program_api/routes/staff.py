@@ -1,0 +1,58 @@
+"""The counter: staff log in, check out by scanned member code, refund, redeem gifts, punch cards."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from .. import checkout, coupons, merchants, punch_cards, staff
+from .endpoint import Call, endpoint
+from .schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, StaffLoginBody
+from .views import coupon_view, punch_card_view
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "/v1/staff/login", "POST", role=None, body=StaffLoginBody)
+def login(call: Call) -> dict[str, Any]:
+    body: StaffLoginBody = call.body
+    session = staff.login(body.merchant_id, body.username, body.password)
+    return {"token": session.token, "expires_in": session.expires_in, "role": session.principal.role,
+            "store_id": session.principal.store_id}
+
+
+def _tz(call: Call) -> str:
+    return merchants.get(call.member.merchant_id).timezone
+
+
+@endpoint(bp, "/v1/staff/checkout", "POST", role="staff", body=CheckoutBody)
+def do_checkout(call: Call) -> dict[str, Any]:
+    body: CheckoutBody = call.body
+    request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
+    order = checkout.checkout(call.member, body.member_code, request, call.idempotency_key)
+    return checkout.receipt(order, _tz(call))
+
+
+@endpoint(bp, "/v1/staff/orders/{order_id}", "GET", role=("staff", "admin"))
+def get_order(call: Call, order_id: str) -> dict[str, Any]:
+    order = checkout.get_order(call.member.merchant_id, order_id)
+    return checkout.receipt(order, _tz(call))
+
+
+@endpoint(bp, "/v1/staff/orders/{order_id}/refund", "POST", role=("staff", "admin"))
+def refund(call: Call, order_id: str) -> dict[str, Any]:
+    return checkout.receipt(checkout.refund(call.member, order_id), _tz(call))
+
+
+@endpoint(bp, "/v1/staff/coupons/redeem", "POST", role="staff", body=GiftRedeemBody)
+def redeem_gift(call: Call) -> dict[str, Any]:
+    body: GiftRedeemBody = call.body
+    coupon = coupons.redeem_gift(call.member, body.member_code, body.coupon_id, call.idempotency_key)
+    return coupon_view(coupon, _tz(call))
+
+
+@endpoint(bp, "/v1/staff/punch-cards/use", "POST", role="staff", body=PunchUseBody)
+def use_punch_card(call: Call) -> dict[str, Any]:
+    body: PunchUseBody = call.body
+    card = punch_cards.use(call.member, body.member_code, body.card_id, call.idempotency_key)
+    return punch_card_view(card, _tz(call))

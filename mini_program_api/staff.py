@@ -1,0 +1,132 @@
+"""Stores and the people who work for a merchant: counter staff and back-office admins.
+
+Passwords are hashed with scrypt (hashlib, RFC 7914; N=2^14, r=8, p=1, a random
+16-byte salt), compared in constant time. Five wrong passwords in a row lock the
+account for 15 minutes; an unknown username costs the same hash as a known one,
+so timing does not reveal which usernames exist.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from . import audit, auth, clock
+from .auth import Principal
+from .db.models import StaffAccount, Store, staff_pk, store_pk
+from .db.transact import Cancelled, Transaction
+from .errors import KabaoError
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32, "maxmem": 64 * 1024 * 1024}
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    _, n, r, p, salt, digest = stored.split("$")
+    expected = base64.b64decode(digest)
+    actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                            dklen=len(expected), maxmem=_SCRYPT["maxmem"])
+    return hmac.compare_digest(actual, expected)
+
+
+_DUMMY_HASH = hash_password("not-a-real-password", salt=b"\0" * 16)
+
+
+def create_store(actor: Principal, store_id: str, name: str) -> Store:
+    store = Store(store_pk(actor.merchant_id), store_id, merchant_id=actor.merchant_id, store_id=store_id,
+                  name=name, created_at=clock.now())
+    tx = Transaction()
+    tx.put("store", store, condition=Store.sk.does_not_exist())
+    audit.record(tx, actor, "STORE_CREATED", store_id, {"name": name})
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        raise KabaoError("ALREADY_EXISTS", f"store {store_id} already exists") from exc
+    return store
+
+
+def stores(merchant_id: str) -> list[Store]:
+    return list(Store.query(store_pk(merchant_id)))
+
+
+def get_store(merchant_id: str, store_id: str) -> Store:
+    try:
+        return Store.get(store_pk(merchant_id), store_id)
+    except Store.DoesNotExist:
+        raise KabaoError("STORE_NOT_FOUND", f"no store {store_id}") from None
+
+
+def create_account(actor: Principal | None, merchant_id: str, username: str, password: str, role: str,
+                   store_id: str | None) -> StaffAccount:
+    """A staff account (bound to an existing store) or an admin account (no store).
+
+    `actor` None is the bootstrap of a merchant's first admin (infra/accounts.py)."""
+    if role not in ("staff", "admin"):
+        raise KabaoError("VALIDATION_ERROR", "role is staff or admin")
+    if (role == "staff") != (store_id is not None):
+        raise KabaoError("VALIDATION_ERROR", "staff accounts need a store_id; admin accounts have none")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise KabaoError("VALIDATION_ERROR", f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    tx = Transaction()
+    if store_id is not None:
+        get_store(merchant_id, store_id)
+        tx.check("store", Store, store_pk(merchant_id), store_id, Store.sk.exists())
+    account = StaffAccount(staff_pk(merchant_id), username, merchant_id=merchant_id, username=username, role=role,
+                           store_id=store_id, password_hash=hash_password(password), created_at=clock.now())
+    tx.put("account", account, condition=StaffAccount.sk.does_not_exist())
+    if actor is not None:
+        audit.record(tx, actor, "STAFF_CREATED", username, {"role": role, "store_id": store_id or ""})
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if "store" in exc.failed:
+            raise KabaoError("STORE_NOT_FOUND", f"no store {store_id}") from exc
+        raise KabaoError("ALREADY_EXISTS", f"username {username} is taken") from exc
+    return account
+
+
+def accounts(merchant_id: str) -> list[StaffAccount]:
+    return list(StaffAccount.query(staff_pk(merchant_id)))
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    expires_in: int
+    principal: Principal
+
+
+def login(merchant_id: str, username: str, password: str) -> Session:
+    try:
+        account = StaffAccount.get(staff_pk(merchant_id), username, consistent_read=True)
+    except StaffAccount.DoesNotExist:
+        check_password(password, _DUMMY_HASH)
+        raise KabaoError("INVALID_CREDENTIALS", "wrong username or password") from None
+    now = clock.now()
+    if account.locked_until is not None and now < account.locked_until:
+        raise KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later")
+    if not check_password(password, account.password_hash):
+        failed = int(account.failed_logins) + 1
+        actions = [StaffAccount.failed_logins.add(1)]
+        if failed >= MAX_FAILED_LOGINS:
+            actions = [StaffAccount.failed_logins.set(0),
+                       StaffAccount.locked_until.set(now + timedelta(minutes=LOCK_MINUTES))]
+        account.update(actions=actions)
+        raise KabaoError("INVALID_CREDENTIALS", "wrong username or password")
+    if account.failed_logins or account.locked_until:
+        account.update(actions=[StaffAccount.failed_logins.set(0), StaffAccount.locked_until.remove()])
+    principal = Principal(merchant_id, username, account.role, account.store_id)
+    token, expires_in = auth.issue(principal)
+    return Session(token, expires_in, principal)
