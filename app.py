@@ -1,9 +1,10 @@
 """Chalice entry point: the app and its blueprints, nothing else."""
 from chalice import Chalice
 
-from functions import topup_reconciliation
+from functions import lifecycle, topup_reconciliation
 from mini_program_api.routes import admin, auth, coupons, me, rewards, staff, topup
 
 app = Chalice(app_name="kabao")
-for blueprint in (auth.bp, me.bp, topup.bp, coupons.bp, rewards.bp, staff.bp, admin.bp, topup_reconciliation.bp):
+for blueprint in (auth.bp, me.bp, topup.bp, coupons.bp, rewards.bp, staff.bp, admin.bp,
+                  topup_reconciliation.bp, lifecycle.bp):
     app.register_blueprint(blueprint)

@@ -41,6 +41,7 @@ class WeChatSandbox:
         self.tokens: dict[str, tuple[str, float]] = {}
         self.used_codes: set[str] = set()
         self.messages: list[dict[str, Any]] = []
+        self.failing_sends = 0  # the next N subscribe sends fail with WeChat's -1 "system busy"
         self.pay = PaySandbox()
         self._routes = Map(
             [
@@ -120,6 +121,9 @@ class WeChatSandbox:
         payload = _body(request)
         if not payload.get("touser") or not payload.get("template_id"):
             return {"errcode": 47003, "errmsg": "argument invalid"}
+        if self.failing_sends > 0:
+            self.failing_sends -= 1
+            return {"errcode": -1, "errmsg": "system error"}
         self.messages.append({"appid": appid, **payload, "sent_at": time.time()})
         return {"errcode": 0, "errmsg": "ok", "msgid": len(self.messages)}
 

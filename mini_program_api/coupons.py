@@ -68,6 +68,7 @@ class TemplateSpec:
     daily_window: tuple[str, str] | None = None
     tier_ids: tuple[str, ...] = ()
     points_price: int | None = None  # set: a points-mall reward (redeemed for points, not claimed)
+    listed: bool = True  # False: a gift the merchant gives (birthday, wake-up), never listed or claimed
 
 
 def _invalid(message: str) -> KabaoError:
@@ -130,7 +131,7 @@ def create_template(merchant_id: str, spec: TemplateSpec) -> CouponTemplate:
         days_after_claim=spec.days_after_claim, store_ids=list(spec.store_ids),
         daily_window=list(spec.daily_window) if spec.daily_window else None, total_stock=spec.total_stock,
         shards=len(sizes), per_member_limit=spec.per_member_limit, tier_ids=list(spec.tier_ids),
-        points_price=spec.points_price, created_at=now,
+        points_price=spec.points_price, listed=spec.listed, created_at=now,
     )
     tx = Transaction()  # template and every shard appear together or not at all (at most 17 of 100 items)
     tx.put("template", template, condition=CouponTemplate.sk.does_not_exist())
@@ -146,7 +147,7 @@ def get_template(merchant_id: str, template_id: str, reward: bool = False) -> Co
         template = CouponTemplate.get(template_pk(merchant_id), template_id)
     except CouponTemplate.DoesNotExist:
         template = None
-    if template is None or (template.points_price is not None) != reward:
+    if template is None or not template.listed or (template.points_price is not None) != reward:
         raise KabaoError("REWARD_NOT_FOUND" if reward else "OFFER_NOT_FOUND",
                          "no such reward" if reward else "no such coupon offer")
     return template
@@ -175,7 +176,7 @@ def offers(merchant_id: str, member_id: str, rewards: bool = False) -> list[Offe
     member = members.get(merchant_id, member_id)
     now = clock.now()
     templates = [t for t in CouponTemplate.query(template_pk(merchant_id))
-                 if (t.points_price is not None) == rewards and _claimable(t, member, now) is None]
+                 if t.listed and (t.points_price is not None) == rewards and _claimable(t, member, now) is None]
     mpk = member_pk(merchant_id, member_id)
     counts = {c.sk.removeprefix("CLAIMS#"): int(c.n) for c in
               Counter.batch_get([(mpk, f"CLAIMS#{t.template_id}") for t in templates])} if templates else {}

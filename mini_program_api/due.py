@@ -37,10 +37,11 @@ def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str,
             yield item.pk, item.sk
 
 
-def mark(tx: Transaction, merchant_id: str, member_id: str, job: str, at: datetime, keep_earlier: bool = False) -> None:
+def mark(tx: Transaction, merchant_id: str, member_id: str, job: str, at: datetime, keep_earlier: bool = False,
+         label: str = "") -> None:
     """Put the member on `job`'s list from `at` (or keep an earlier time already there), in `tx`."""
     pk = member_pk(merchant_id, member_id)
     due_pk, due_sk = slot(job, pk, at)
-    tx.update(f"due:{job}", DueMarker(pk, f"DUE#{job}"), actions=[
+    tx.update(f"{label}due:{job}", DueMarker(pk, f"DUE#{job}"), actions=[
         DueMarker.due_pk.set(due_pk), DueMarker.due_sk.set(DueMarker.due_sk | due_sk if keep_earlier else due_sk),
         DueMarker.merchant_id.set(merchant_id), DueMarker.member_id.set(member_id)])

@@ -17,3 +17,11 @@ def card_number() -> str:
 def member_code() -> str:
     """18 random digits (about 60 bits): scanned as a barcode, unguessable within its minute of life."""
     return f"{secrets.randbelow(10**18):018d}"
+
+
+_INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
+
+
+def invite_code() -> str:
+    """8 characters (40 bits): shared in links and posters, so short and unambiguous."""
+    return "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(8))

@@ -132,30 +132,27 @@ def client_op_key(idempotency_key: str | None) -> str:
     return f"idem:{idempotency_key}"
 
 
-def post(
+def stage(
+    tx: Transaction,
     merchant_id: str,
     member_id: str,
     op: Operation,
-    tx: Transaction | None = None,
+    prefix: str = "",
     member_actions: list[Action] | None = None,
     member_condition: Condition | None = None,
     new_card: PunchCard | None = None,
-) -> Posted:
-    """Apply `op` to the member's balances exactly once (see module docstring).
+) -> datetime:
+    """Add `op`'s writes for one member to `tx` without committing; labels start with `prefix`.
 
-    `tx` carries the caller's other writes; `member_actions` are extra updates to the
-    member row (one transaction may touch an item once) and `member_condition` an extra
-    condition on it (optimistic checks: a failure is CONCURRENT_UPDATE). `new_card` is a
-    punch card this operation issues: it is created with its punch posting as its balance.
-    A `Cancelled` raised here names only the caller's own labelled writes in `tx`.
+    For a second member in a transaction `post` commits (a referral rewards two):
+    their cancelled labels reach the caller as `{prefix}entry:…` / `{prefix}balance…`.
     """
-    tx = tx or Transaction()
     pk = member_pk(merchant_id, member_id)
     at = clock.now()
     fingerprint = op.fingerprint()
     for p in op.postings:
         tx.put(
-            _ENTRY + p.key,
+            prefix + _ENTRY + p.key,
             LedgerEntry(
                 pk,
                 f"TXN#{op.op_key}#{p.key}",
@@ -180,19 +177,44 @@ def post(
         condition &= member_condition
     actions = [getattr(Member, p.account.value).add(p.amount) for p in on_member] + (member_actions or [])
     if actions:
-        tx.update(_BALANCE, Member(pk, PROFILE), actions=actions, condition=condition)
+        tx.update(prefix + _BALANCE, Member(pk, PROFILE), actions=actions, condition=condition)
     else:
-        tx.check(_BALANCE, Member, pk, PROFILE, condition)
+        tx.check(prefix + _BALANCE, Member, pk, PROFILE, condition)
     for p in op.postings:
         if p.account != Account.PUNCH:
             continue
         if new_card is not None and new_card.card_id == p.card_id:
             new_card.uses_left = p.amount
-            tx.put(_BALANCE + p.key, new_card, condition=PunchCard.sk.does_not_exist())
+            tx.put(prefix + _BALANCE + p.key, new_card, condition=PunchCard.sk.does_not_exist())
         else:
-            tx.update(_BALANCE + p.key, PunchCard(pk, f"PUNCH#{p.card_id}"),
+            tx.update(prefix + _BALANCE + p.key, PunchCard(pk, f"PUNCH#{p.card_id}"),
                       actions=[PunchCard.uses_left.add(p.amount)],
                       condition=PunchCard.pk.exists() & (PunchCard.uses_left >= max(0, -p.amount)))
+    return at
+
+
+def post(
+    merchant_id: str,
+    member_id: str,
+    op: Operation,
+    tx: Transaction | None = None,
+    member_actions: list[Action] | None = None,
+    member_condition: Condition | None = None,
+    new_card: PunchCard | None = None,
+) -> Posted:
+    """Apply `op` to the member's balances exactly once (see module docstring).
+
+    `tx` carries the caller's other writes; `member_actions` are extra updates to the
+    member row (one transaction may touch an item once) and `member_condition` an extra
+    condition on it (optimistic checks: a failure is CONCURRENT_UPDATE). `new_card` is a
+    punch card this operation issues: it is created with its punch posting as its balance.
+    A `Cancelled` raised here names only the caller's own labelled writes in `tx`.
+    """
+    tx = tx or Transaction()
+    pk = member_pk(merchant_id, member_id)
+    fingerprint = op.fingerprint()
+    at = stage(tx, merchant_id, member_id, op, member_actions=member_actions, member_condition=member_condition,
+               new_card=new_card)
     try:
         tx.commit()
     except Cancelled as exc:

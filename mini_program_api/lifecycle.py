@@ -10,20 +10,41 @@ is left of every lot earned up to a cutoff C is
 and that is what expires at C. The expiry posts it through the ledger pinned to
 the balance it read (a concurrent spend or a second run recomputes), with an op
 key per cutoff, so it happens exactly once and never below zero.
+
+Every job finds its members through `due_index` (a `DUE#{job}` marker per member,
+or the coupon itself for reminders), takes at most `limit` of them per run and
+stops early when the Lambda's time is nearly up. Each member is settled by moving
+or removing its marker in the write that does the work, so a run that times out
+leaves the rest due and the next run resumes with them; anything sent or issued
+is keyed (coupon id, notice key, op key) so a second or concurrent run repeats
+nothing.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import calendar
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from . import due
-from .db.models import Member, Merchant
-from .db.transact import Transaction
+from pynamodb.models import Model
+
+from . import clock, coupons, due, ledger, merchants, notices, tiers
+from .db.models import PROFILE, Coupon, CouponTemplate, DueMarker, LedgerEntry, Member, Merchant, template_pk
+from .db.transact import Cancelled, Transaction, update_if
+from .errors import KabaoError
+from .ledger import Account, Operation
+
+log = logging.getLogger(__name__)
 
 POINTS_JOB = "points_expiry"
 POINTS_WARNING_JOB = "points_warning"
 DORMANT_JOB = "dormant"
+BIRTHDAY_JOB = "birthday"
 WARN_BEFORE = timedelta(days=7)
+BATCH = 200
 
 
 def lot_expiry(merchant: Merchant, earned_at: datetime) -> datetime | None:
@@ -46,15 +67,325 @@ def cutoff(merchant: Merchant, now: datetime) -> datetime | None:
     return None
 
 
-def earned_points(tx: Transaction, merchant: Merchant, member: Member, points: int, now: datetime) -> None:
+def earned_points(tx: Transaction, merchant: Merchant, member: Member, points: int, now: datetime,
+                  label: str = "") -> None:
     """Points earned in `tx` put the member on the expiry (and warning) lists, unless already earlier on them."""
     expires = lot_expiry(merchant, now) if points > 0 else None
     if expires is not None:
-        due.mark(tx, member.merchant_id, member.member_id, POINTS_JOB, expires, keep_earlier=True)
+        due.mark(tx, member.merchant_id, member.member_id, POINTS_JOB, expires, keep_earlier=True, label=label)
         due.mark(tx, member.merchant_id, member.member_id, POINTS_WARNING_JOB, expires - WARN_BEFORE,
-                 keep_earlier=True)
+                 keep_earlier=True, label=label)
 
 
 def spent(tx: Transaction, merchant: Merchant, member: Member, now: datetime) -> None:
     """A purchase moves the member's dormant wake-up `dormant_days` into the future."""
     due.mark(tx, member.merchant_id, member.member_id, DORMANT_JOB, now + timedelta(days=int(merchant.dormant_days)))
+
+
+def card_opened(tx: Transaction, merchant: Merchant, member: Member, birthday: date | None, now: datetime) -> None:
+    """A new card goes on the dormant list, and on the birthday list when it has a birthday."""
+    spent(tx, merchant, member, now)
+    if birthday is not None:
+        due.mark(tx, member.merchant_id, member.member_id, BIRTHDAY_JOB, next_birthday(merchant, birthday, now))
+
+
+def birthday_in(merchant: Merchant, birthday: date, year: int) -> datetime:
+    """When the gift is due in `year`: the 1st of the birthday month, or the day itself (29 Feb -> 28 Feb)."""
+    day = 1 if merchant.birthday_on == "MONTH" else min(birthday.day, calendar.monthrange(year, birthday.month)[1])
+    return datetime(year, birthday.month, day, tzinfo=ZoneInfo(merchant.timezone))
+
+
+def next_birthday(merchant: Merchant, birthday: date, now: datetime) -> datetime:
+    year = now.astimezone(ZoneInfo(merchant.timezone)).year
+    this_year = birthday_in(merchant, birthday, year)
+    # Inside this year's birthday month (or on the day) the gift is still due now.
+    period_end = this_year + timedelta(days=calendar.monthrange(year, birthday.month)[1] if
+                                       merchant.birthday_on == "MONTH" else 1)
+    return this_year if now < period_end else birthday_in(merchant, birthday, year + 1)
+
+
+# --- the jobs ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    job: str
+    done: int = 0
+    sent: int = 0
+    issued: int = 0
+    points_expired: int = 0
+    changed: int = 0
+    failed: list[str] = field(default_factory=list)
+    more: bool = False  # stopped at the batch size or the time budget: the rest is still due
+
+
+Handler = Callable[[str, str, datetime, Report], None]
+
+
+def _run(job: str, model: type[Model], handle: Handler, now: datetime | None, limit: int,
+         deadline: float | None) -> Report:
+    now = now or clock.now()
+    report = Report(job)
+    keys = list(due.owed(model, job, now, limit))
+    for pk, sk in keys:
+        if deadline is not None and time.monotonic() >= deadline:
+            report.more = True
+            break
+        try:
+            handle(pk, sk, now, report)
+            report.done += 1
+        except KabaoError as exc:
+            report.failed.append(exc.code)
+            log.warning("life-cycle job item failed", extra={"job": job, "error": exc.code})
+    report.more = report.more or len(keys) >= limit
+    return report
+
+
+def _member_ids(pk: str) -> tuple[str, str]:
+    _, merchant_id, _, member_id = pk.split("#")
+    return merchant_id, member_id
+
+
+def _marker(pk: str, job: str, now: datetime) -> DueMarker | None:
+    """The member's marker if it is still due (the index may lag a move or removal)."""
+    try:
+        marker = DueMarker.get(pk, f"DUE#{job}", consistent_read=True)
+    except DueMarker.DoesNotExist:
+        return None
+    return marker if marker.due_sk is not None and marker.due_sk <= now.isoformat() else None
+
+
+def _move(marker: DueMarker, job: str, at: datetime | None) -> None:
+    """Move (or with None, remove) a marker, unless someone moved it since we read it."""
+    if at is None:
+        actions = [DueMarker.due_pk.remove(), DueMarker.due_sk.remove()]
+    else:
+        due_pk, due_sk = due.slot(job, marker.pk, at)
+        actions = [DueMarker.due_pk.set(due_pk), DueMarker.due_sk.set(due_sk)]
+    update_if(marker, actions, DueMarker.due_sk == marker.due_sk)
+
+
+def _entries_after(pk: str, group: str, since: datetime) -> Iterator[LedgerEntry]:
+    start = f"LEDGER#{group}#{since.astimezone(timezone.utc).isoformat(timespec='microseconds')}"
+    return LedgerEntry.by_time.query(pk, LedgerEntry.lsi1.between(start, f"LEDGER#{group}#~"), consistent_read=True)
+
+
+def _lots_after(pk: str, since: datetime) -> tuple[int, datetime | None]:
+    """Points earned after `since`, and when the first of those lots was earned."""
+    total, first = 0, None
+    for entry in _entries_after(pk, "points", since):
+        if int(entry.amount) > 0:
+            total += int(entry.amount)
+            first = first or entry.created_at
+    return total, first
+
+
+def _local(at: datetime, merchant: Merchant) -> str:
+    return at.astimezone(ZoneInfo(merchant.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+# coupon expiry reminders
+
+
+def remind_coupons(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
+    """Three days before an available coupon expires, tell its member (once)."""
+    return _run(coupons.REMINDER_JOB, Coupon, _remind_coupon, now, limit, deadline)
+
+
+def _remind_coupon(pk: str, sk: str, now: datetime, report: Report) -> None:
+    try:
+        coupon = Coupon.get(pk, sk, consistent_read=True)
+    except Coupon.DoesNotExist:
+        return
+    if coupon.status == "AVAILABLE" and now < coupon.valid_until:
+        merchant_id, member_id = _member_ids(pk)
+        merchant = merchants.get(merchant_id)
+        member = Member.get(pk, PROFILE)
+        outcome = notices.send(merchant, member, "coupon_expiry", f"coupon:{coupon.coupon_id}", {
+            "thing1": {"value": coupon.name[:20]}, "time2": {"value": _local(coupon.valid_until, merchant)}})
+        if outcome == notices.FAILED:
+            raise KabaoError("WECHAT_UNAVAILABLE", "reminder not sent; retried next run")
+        report.sent += outcome == notices.SENT
+    update_if(coupon, [Coupon.due_pk.remove(), Coupon.due_sk.remove()], Coupon.due_sk == coupon.due_sk)
+
+
+# points expiry and its warning
+
+
+def expire_points(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
+    return _run(POINTS_JOB, DueMarker, _expire_points, now, limit, deadline)
+
+
+def _expire_points(pk: str, sk: str, now: datetime, report: Report) -> None:
+    if _marker(pk, POINTS_JOB, now) is None:
+        return
+    merchant_id, member_id = _member_ids(pk)
+    merchant = merchants.get(merchant_id)
+    cut = cutoff(merchant, now)
+
+    def attempt() -> int:
+        member = Member.get(pk, PROFILE, consistent_read=True)
+        earned_after, first = _lots_after(pk, cut) if cut else (0, None)
+        amount = max(0, int(member.points) - earned_after) if cut else 0
+        tx = Transaction()
+        next_expiry = lot_expiry(merchant, first) if first else None
+        marker = DueMarker(pk, f"DUE#{POINTS_JOB}")
+        if next_expiry is None:
+            tx.update("due", marker, actions=[DueMarker.due_pk.remove(), DueMarker.due_sk.remove()])
+        else:
+            due.mark(tx, merchant_id, member_id, POINTS_JOB, next_expiry)
+            due.mark(tx, merchant_id, member_id, POINTS_WARNING_JOB, next_expiry - WARN_BEFORE, keep_earlier=True)
+        pinned = Member.points == int(member.points)
+        if amount == 0:
+            tx.check("member", Member, pk, PROFILE, pinned)
+            try:
+                tx.commit()
+            except Cancelled as exc:
+                raise KabaoError("CONCURRENT_UPDATE", "points changed, retry") from exc
+            return 0
+        assert cut is not None
+        op = Operation(f"pexpire:{cut.astimezone(timezone.utc):%Y%m%dT%H%M%S%f}", "POINTS_EXPIRED",
+                       ledger.postings({Account.POINTS: -amount}), memo={"earned_up_to": cut.isoformat()})
+        posted = ledger.post(merchant_id, member_id, op, tx=tx, member_condition=pinned)
+        return 0 if posted.replayed else amount
+
+    report.points_expired += tiers.retrying(attempt)
+
+
+def warn_points(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
+    """Seven days before points expire, tell the member how many (once per expiry)."""
+    return _run(POINTS_WARNING_JOB, DueMarker, _warn_points, now, limit, deadline)
+
+
+def _warn_points(pk: str, sk: str, now: datetime, report: Report) -> None:
+    marker = _marker(pk, POINTS_WARNING_JOB, now)
+    if marker is None:
+        return
+    merchant_id, _ = _member_ids(pk)
+    merchant = merchants.get(merchant_id)
+    expires = datetime.fromisoformat(marker.due_sk) + WARN_BEFORE  # the expiry this marker warns of
+    cut = cutoff(merchant, expires)
+    if cut is None:
+        _move(marker, POINTS_WARNING_JOB, None)
+        return
+    member = Member.get(pk, PROFILE, consistent_read=True)
+    earned_after, first = _lots_after(pk, cut)
+    amount = max(0, int(member.points) - earned_after)
+    if amount > 0:
+        outcome = notices.send(merchant, member, "points_expiry", f"points:{marker.due_sk}", {
+            "number1": {"value": amount}, "time2": {"value": _local(expires, merchant)}})
+        if outcome == notices.FAILED:
+            raise KabaoError("WECHAT_UNAVAILABLE", "warning not sent; retried next run")
+        report.sent += outcome == notices.SENT
+    next_expiry = lot_expiry(merchant, first) if first else None
+    _move(marker, POINTS_WARNING_JOB, next_expiry - WARN_BEFORE if next_expiry else None)
+
+
+# birthday gifts
+
+
+def birthday_gifts(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
+    """In the birthday month (or on the day) the member's tier's birthday coupon, once a year."""
+    return _run(BIRTHDAY_JOB, DueMarker, _birthday_gift, now, limit, deadline)
+
+
+def _gift(merchant: Merchant, member: Member, template_id: str | None, key: str, report: Report) -> None:
+    """Issue a gift coupon keyed by `key` (so once); a gift that cannot be issued is reported, not retried."""
+    if not template_id:
+        return
+    try:
+        template = CouponTemplate.get(template_pk(merchant.merchant_id), template_id)
+        coupons.issue(merchant.merchant_id, member.member_id, template, coupons.coupon_id_for(key),
+                      per_member_limit=False)
+        report.issued += 1
+    except CouponTemplate.DoesNotExist:
+        report.failed.append("GIFT_TEMPLATE_MISSING")
+    except KabaoError as exc:
+        report.failed.append(exc.code)  # sold out, expired template: the merchant sees it in the report
+
+
+def _birthday_gift(pk: str, sk: str, now: datetime, report: Report) -> None:
+    marker = _marker(pk, BIRTHDAY_JOB, now)
+    if marker is None:
+        return
+    merchant_id, _ = _member_ids(pk)
+    merchant = merchants.get(merchant_id)
+    member = Member.get(pk, PROFILE, consistent_read=True)
+    if not member.birthday:
+        _move(marker, BIRTHDAY_JOB, None)
+        return
+    year = datetime.fromisoformat(marker.due_sk).astimezone(ZoneInfo(merchant.timezone)).year
+    tier = tiers.current(merchant, member.tier_id)
+    _gift(merchant, member, tier.birthday_template_id, f"birthday:{year}", report)
+    outcome = notices.send(merchant, member, "birthday", f"birthday:{year}", {"thing1": {"value": merchant.name[:20]}})
+    if outcome == notices.FAILED:
+        raise KabaoError("WECHAT_UNAVAILABLE", "birthday message not sent; retried next run")
+    report.sent += outcome == notices.SENT
+    _move(marker, BIRTHDAY_JOB, birthday_in(merchant, date.fromisoformat(member.birthday), year + 1))
+
+
+# dormant wake-up
+
+
+def wake_dormant(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
+    """No purchase for `dormant_days`: one wake-up coupon and message, then not again for the cooldown."""
+    return _run(DORMANT_JOB, DueMarker, _wake, now, limit, deadline)
+
+
+def _wake(pk: str, sk: str, now: datetime, report: Report) -> None:
+    marker = _marker(pk, DORMANT_JOB, now)
+    if marker is None:
+        return
+    merchant_id, _ = _member_ids(pk)
+    merchant = merchants.get(merchant_id)
+    member = Member.get(pk, PROFILE, consistent_read=True)
+    last = member.last_spend_at or member.card_opened_at or member.created_at
+    quiet_until = last + timedelta(days=int(merchant.dormant_days))
+    if now < quiet_until:
+        _move(marker, DORMANT_JOB, quiet_until)  # stale: a purchase moved it on
+        return
+    key = f"wakeup:{marker.due_sk}"
+    _gift(merchant, member, merchant.wakeup_template_id, key, report)
+    outcome = notices.send(merchant, member, "wake_up", key, {"thing1": {"value": merchant.name[:20]}})
+    if outcome == notices.FAILED:
+        raise KabaoError("WECHAT_UNAVAILABLE", "wake-up message not sent; retried next run")
+    report.sent += outcome == notices.SENT
+    _move(marker, DORMANT_JOB, now + timedelta(days=int(merchant.wakeup_cooldown_days)))
+
+
+# tier review
+
+
+def review_tiers(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
+    """12 months after reaching a tier, place the member by the growth of the last 12 months."""
+    return _run(tiers.REVIEW_JOB, DueMarker, _review, now, limit, deadline)
+
+
+def _review(pk: str, sk: str, now: datetime, report: Report) -> None:
+    if _marker(pk, tiers.REVIEW_JOB, now) is None:
+        return
+    merchant_id, member_id = _member_ids(pk)
+    merchant = merchants.get(merchant_id)
+
+    def attempt() -> bool:
+        member = Member.get(pk, PROFILE, consistent_read=True)
+        window = sum(int(e.amount) for e in _entries_after(pk, "growth", tiers.add_months(now, -12)))
+        placed = tiers.for_growth(merchant, window) if merchant.tier_review else tiers.current(merchant, member.tier_id)
+        changed = placed.tier_id != member.tier_id
+        actions = [Member.tier_id.set(placed.tier_id), Member.tier_base.set(int(member.growth) - window)]
+        if changed:
+            actions.append(Member.tier_reached_at.set(now))
+        tx = Transaction()
+        if not merchant.tier_review or placed.tier_id == tiers.entry_tier(merchant).tier_id:
+            tx.update("due", DueMarker(pk, sk), actions=[DueMarker.due_pk.remove(), DueMarker.due_sk.remove()])
+        else:
+            due.mark(tx, merchant_id, member_id, tiers.REVIEW_JOB, tiers.add_months(now, 12))
+        if merchant.tier_review:
+            tx.update("member", Member(pk, PROFILE), actions=actions, condition=tiers.pinned(member))
+        try:
+            tx.commit()
+        except Cancelled as exc:
+            raise KabaoError("CONCURRENT_UPDATE", "member changed during the review, retry") from exc
+        return changed and merchant.tier_review
+
+    report.changed += tiers.retrying(attempt)

@@ -13,7 +13,7 @@ from .config import settings
 from .db.models import LOOKUP, Lookup, Member, lookup_pk
 from .db.transact import put_new
 from .errors import KabaoError
-from .members import require_card
+from . import members
 
 
 def ttl_seconds() -> int:
@@ -21,7 +21,7 @@ def ttl_seconds() -> int:
 
 
 def issue(member: Member) -> tuple[str, datetime]:
-    require_card(member)
+    members.require_card(member)
     expires_at = clock.now() + timedelta(seconds=ttl_seconds())
     while True:
         code = ids.member_code()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from . import clock, ids, merchants, pii, tiers
+from . import clock, ids, lifecycle, merchants, pii, referrals, tiers
 from .db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, lookup_pk, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
@@ -22,22 +22,43 @@ class Login:
     merchant: Merchant
     member: Member
     created: bool
+    invite: str | None  # None (no invite_code), ACCEPTED, or why it was rejected
 
 
 def login(appid: str, js_code: str, invite_code: str | None = None, scene: str | None = None) -> Login:
+    """Log in; an invite code counts only on the first login (a new member) and never one's own.
+
+    A rejected invite does not fail the login: the member gets in, `invite` says why."""
     merchant = merchants.by_appid(appid)
     session = merchants.mini_program(merchant).code_to_session(js_code)
-    member, created = _get_or_create(merchant, session.openid, invite_code, scene)
-    return Login(merchant, member, created)
+    inviter = _inviter(merchant.merchant_id, invite_code) if invite_code else None
+    member, created = _get_or_create(merchant, session.openid, inviter, scene)
+    invite = None
+    if invite_code:
+        if inviter is None:
+            invite = "INVALID_INVITE_CODE"
+        elif inviter == member.member_id:
+            invite = "SELF_INVITE"
+        else:
+            invite = "ACCEPTED" if created else "ALREADY_MEMBER"
+    return Login(merchant, member, created, invite)
 
 
-def _get_or_create(merchant: Merchant, openid: str, invite_code: str | None, scene: str | None) -> tuple[Member, bool]:
+def _inviter(merchant_id: str, invite_code: str) -> str | None:
+    try:
+        return Lookup.get(lookup_pk(merchant_id, "INVITE", invite_code.upper()), LOOKUP).target
+    except Lookup.DoesNotExist:
+        return None
+
+
+def _get_or_create(merchant: Merchant, openid: str, invited_by: str | None, scene: str | None) -> tuple[Member, bool]:
     key = lookup_pk(merchant.merchant_id, "OPENID", openid)
     try:
         return get(merchant.merchant_id, Lookup.get(key, LOOKUP, consistent_read=True).target), False
     except Lookup.DoesNotExist:
         pass
     member_id = ids.new_id()
+    invite_code = ids.invite_code()
     member = Member(
         member_pk(merchant.merchant_id, member_id),
         PROFILE,
@@ -45,18 +66,21 @@ def _get_or_create(merchant: Merchant, openid: str, invite_code: str | None, sce
         member_id=member_id,
         openid=openid,
         tier_id=tiers.entry_tier(merchant).tier_id,
-        invited_by=invite_code,
+        invited_by=invited_by,
+        invite_code=invite_code,
         scene=scene,
         created_at=clock.now(),
     )
     tx = Transaction()
     tx.put("member", member, condition=Member.pk.does_not_exist())
     tx.put("openid", Lookup(key, LOOKUP, target=member_id), condition=Lookup.pk.does_not_exist())
+    tx.put("invite", Lookup(lookup_pk(merchant.merchant_id, "INVITE", invite_code), LOOKUP, target=member_id),
+           condition=Lookup.pk.does_not_exist())
     try:
         tx.commit()
     except Cancelled as exc:
         if "openid" not in exc.failed:
-            raise
+            return _get_or_create(merchant, openid, invited_by, scene)  # an invite code collision: draw again
         # A concurrent first login won the race: use its member.
         return get(merchant.merchant_id, Lookup.get(key, LOOKUP, consistent_read=True).target), False
     return member, True
@@ -112,9 +136,11 @@ def bind_phone(merchant_id: str, member_id: str, code: str) -> Member:
 def open_card(
     merchant_id: str, member_id: str, agreed_terms_version: str, name: str | None, birthday: date | None
 ) -> Member:
-    """Activate the card; opening an already open card returns it unchanged."""
+    """Activate the card; opening an already open card returns it unchanged (and settles a
+    referral reward a crash may have left unpaid: the reward is idempotent)."""
     member = get(merchant_id, member_id)
     if member.card_number:
+        referrals.reward(merchants.get(merchant_id), member)
         return member
     if not member.phone_hash:
         raise KabaoError("PHONE_REQUIRED", "bind a phone number before opening the card")
@@ -141,11 +167,14 @@ def open_card(
         if birthday is not None:
             actions.append(Member.birthday.set(birthday.isoformat()))
         tx.update("member", member, actions=actions, condition=Member.card_number.does_not_exist())
+        lifecycle.card_opened(tx, merchant, member, birthday, clock.now())
         try:
             tx.commit()
         except Cancelled as exc:
             if "member" in exc.failed:
                 return get(merchant_id, member_id)  # a concurrent request opened it
             continue  # card number collision: draw another
-        return get(merchant_id, member_id)
+        opened = get(merchant_id, member_id)
+        referrals.reward(merchant, opened)
+        return opened
     raise KabaoError("CONCURRENT_UPDATE", "could not allocate a card number, retry")

@@ -125,7 +125,7 @@ def test_me_shows_balances_tier_and_progress(api: Any, merchant: Any) -> None:
     status, me = api.get("/v1/me", token=member["token"])
     assert status == 200
     assert (me["growth"], me["points"], me["principal"], me["bonus"], me["balance"]) == (400, 250, 0, 0, 0)
-    assert me["tier"] == {"id": "normal", "name": "普通", "threshold": 0}
+    assert me["tier"] == {"id": "normal", "name": "普通", "threshold": 0, "discount_rate": 100, "points_multiplier": 100}
     assert me["next_tier"]["id"] == "silver" and me["growth_to_next_tier"] == 600
 
 

@@ -253,6 +253,7 @@ class CouponTemplate(CouponTerms):
     per_member_limit = NumberAttribute()
     tier_ids = ListAttribute(of=UnicodeAttribute, default=list)
     points_price = NumberAttribute(null=True)  # set: a points-mall reward, not a free offer
+    listed = BooleanAttribute(default=True)  # False: only given (birthday, wake-up), never offered
     active = BooleanAttribute(default=True)
     created_at = UTCDateTimeAttribute()
 

@@ -6,9 +6,10 @@ from typing import Any
 from chalice import Blueprint
 
 from .. import audit, clock, merchants, punch_cards, staff
+from ..db.transact import Transaction
 from .endpoint import Call, endpoint
-from .schemas import AuditQuery, PunchGiveBody, PunchPlanBody, StaffBody, StoreBody
-from .views import punch_card_view, punch_plan_view
+from .schemas import AuditQuery, PunchGiveBody, PunchPlanBody, SettingsBody, StaffBody, StoreBody, TiersBody
+from .views import punch_card_view, punch_plan_view, tier_view
 
 bp = Blueprint(__name__)
 
@@ -57,3 +58,28 @@ def audit_day(call: Call) -> dict[str, Any]:
     return {"records": [{"at": clock.iso(r.at, tz), "actor": r.actor, "role": r.role, "store_id": r.store_id,
                          "action": r.action, "target": r.target, "detail": r.detail.as_dict()}
                         for r in audit.day(call.member.merchant_id, call.query.day)]}
+
+
+@endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body=TiersBody)
+def set_tiers(call: Call) -> dict[str, Any]:
+    specs = [merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
+             for t in call.body.tiers]
+    merchant = merchants.set_tiers(call.member.merchant_id, specs)
+    _audited(call, "TIERS_SET", [t.tier_id for t in specs])
+    return {"tiers": [{**(tier_view(t) or {}), "birthday_template_id": t.birthday_template_id}
+                      for t in merchant.tiers]}
+
+
+@endpoint(bp, "/v1/admin/settings", "PATCH", role="admin", body=SettingsBody)
+def update_settings(call: Call) -> dict[str, Any]:
+    values = call.body.model_dump(exclude_none=True)
+    merchant = merchants.update_settings(call.member.merchant_id, **values)
+    _audited(call, "SETTINGS_CHANGED", sorted(values))
+    return {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in merchants.SETTINGS
+            if (v := getattr(merchant, k)) is not None}
+
+
+def _audited(call: Call, action: str, what: list[str]) -> None:
+    tx = Transaction()
+    audit.record(tx, call.member, action, call.member.merchant_id, {"what": ",".join(what)[:500]})
+    tx.commit()

@@ -25,4 +25,5 @@ def login(call: Call) -> dict[str, Any]:
         "member": member_view(result.merchant, result.member),
         "merchant": merchant_view(result.merchant),
         "created": result.created,
+        "invite": result.invite,
     }

@@ -6,10 +6,10 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import coupons, ledger, member_codes, members, merchants, sign_in
+from .. import coupons, ledger, member_codes, members, merchants, notices, sign_in
 from ..clock import iso
 from .endpoint import Call, endpoint
-from .schemas import CardBody, LedgerQuery, PhoneBody
+from .schemas import CardBody, LedgerQuery, PhoneBody, SubscriptionsBody
 from .views import entry_view, member_view
 
 bp = Blueprint(__name__)
@@ -70,3 +70,10 @@ def daily_sign_in(call: Call) -> dict[str, Any]:
         "tier_upgraded": result.upgraded,
         "member": _me(call),
     }
+
+
+@endpoint(bp, "/v1/me/subscriptions", "POST", role="member", body=SubscriptionsBody)
+def subscriptions(call: Call) -> dict[str, Any]:
+    """Grants the member just accepted in wx.requestSubscribeMessage: one message each."""
+    held = notices.grant(call.member.merchant_id, call.member.subject, call.body.template_ids)
+    return {"grants": held}

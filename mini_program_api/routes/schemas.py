@@ -84,6 +84,7 @@ class CouponTemplateBody(Strict):
     daily_window: tuple[_Clock, _Clock] | None = Field(default=None, strict=False)
     tier_ids: list[_Id] = Field(default_factory=list, max_length=20)
     points_price: int | None = None
+    listed: bool = True
 
 
 class CouponsQuery(BaseModel):
@@ -148,3 +149,39 @@ class AuditQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class SubscriptionsBody(Strict):
+    template_ids: list[_Id] = Field(min_length=1, max_length=10)
+
+
+class TierBody(Strict):
+    tier_id: _Slug
+    name: str = Field(min_length=1, max_length=32)
+    threshold: int = Field(ge=0)
+    discount_rate: int = 100
+    points_multiplier: int = 100
+    birthday_template_id: _Id | None = None
+    monthly_template_ids: list[_Id] = Field(default_factory=list, max_length=10)
+
+
+class TiersBody(Strict):
+    tiers: list[TierBody] = Field(min_length=1, max_length=20)
+
+
+class SettingsBody(Strict):
+    points_per_yuan: int | None = Field(default=None, ge=1, le=10000)
+    earn_points_per_yuan: int | None = Field(default=None, ge=0, le=1000)
+    growth_per_yuan: int | None = Field(default=None, ge=0, le=1000)
+    points_expiry: Literal["NONE", "ROLLING", "YEAR_END"] | None = None
+    points_expiry_days: int | None = Field(default=None, ge=30, le=3650)
+    tier_review: bool | None = None
+    referral_points: int | None = Field(default=None, ge=0, le=100000)
+    referral_monthly_cap: int | None = Field(default=None, ge=0, le=1000)
+    birthday_on: Literal["MONTH", "DAY"] | None = None
+    dormant_days: int | None = Field(default=None, ge=7, le=3650)
+    wakeup_cooldown_days: int | None = Field(default=None, ge=1, le=3650)
+    wakeup_template_id: _Id | None = None
+    message_templates: dict[Literal["coupon_expiry", "points_expiry", "birthday", "wake_up"], _Id] | None = None
+    sign_in_points: int | None = Field(default=None, ge=0, le=10000)
+    sign_in_growth: int | None = Field(default=None, ge=0, le=10000)

@@ -22,7 +22,8 @@ from ..db.models import (
 def tier_view(tier: Tier | None) -> dict[str, Any] | None:
     if tier is None:
         return None
-    return {"id": tier.tier_id, "name": tier.name, "threshold": int(tier.threshold)}
+    return {"id": tier.tier_id, "name": tier.name, "threshold": int(tier.threshold),
+            "discount_rate": int(tier.discount_rate), "points_multiplier": int(tier.points_multiplier)}
 
 
 def merchant_view(merchant: Merchant) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
         }
     return {
         "member_id": member.member_id,
+        "invite_code": member.invite_code,
         "card": card,
         "phone": pii.mask_phone(pii.decrypt_phone(member.phone_enc)) if member.phone_enc else None,
         "tier": tier_view(progress.tier),

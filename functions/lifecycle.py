@@ -1,0 +1,62 @@
+"""The member life cycle on a schedule: reminders, points expiry, birthdays, wake-ups, tier reviews.
+
+Thin: each calls one job in mini_program_api/lifecycle.py with the Lambda's time
+budget. Every job is safe to run twice or concurrently and resumes where a
+timed-out run stopped (see that module). Messages go out at 10:00 Shanghai time
+(02:00 UTC); points expire hourly so a lot never outlives its date by much.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Blueprint, Cron, Rate
+
+from mini_program_api import lifecycle
+
+bp = Blueprint(__name__)
+log = logging.getLogger(__name__)
+SAFETY_SECONDS = 20.0  # stop taking new members this long before the Lambda would be killed
+MORNING = Cron(0, 2, "*", "*", "?", "*")
+
+
+def _run(job: Callable[..., lifecycle.Report], event: Any) -> dict[str, Any]:
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    deadline = time.monotonic() + remaining() / 1000 - SAFETY_SECONDS if callable(remaining) else None
+    report = dataclasses.asdict(job(deadline=deadline))
+    log.info("life-cycle job", extra=report)
+    return report
+
+
+@bp.schedule(MORNING, name="coupon_reminders")
+def coupon_reminders(event: Any) -> dict[str, Any]:
+    return _run(lifecycle.remind_coupons, event)
+
+
+@bp.schedule(MORNING, name="points_warnings")
+def points_warnings(event: Any) -> dict[str, Any]:
+    return _run(lifecycle.warn_points, event)
+
+
+@bp.schedule(Rate(1, unit=Rate.HOURS), name="points_expiry")
+def points_expiry(event: Any) -> dict[str, Any]:
+    return _run(lifecycle.expire_points, event)
+
+
+@bp.schedule(MORNING, name="birthday_gifts")
+def birthday_gifts(event: Any) -> dict[str, Any]:
+    return _run(lifecycle.birthday_gifts, event)
+
+
+@bp.schedule(MORNING, name="dormant_wakeups")
+def dormant_wakeups(event: Any) -> dict[str, Any]:
+    return _run(lifecycle.wake_dormant, event)
+
+
+@bp.schedule(Cron(0, 19, "*", "*", "?", "*"), name="tier_reviews")  # 03:00 Shanghai
+def tier_reviews(event: Any) -> dict[str, Any]:
+    return _run(lifecycle.review_tiers, event)

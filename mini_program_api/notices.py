@@ -1,0 +1,91 @@
+"""Subscribe messages: one-time grants, and each notice sent at most once.
+
+WeChat's one-time subscriptions allow one message per acceptance, so every grant
+the member gives (`POST /v1/me/subscriptions`) is a counter per template and each
+send consumes one. A notice has a key (`coupon:{id}`, `points:{date}`, …) and an
+item in the member's partition; claiming it (absent, or FAILED before) and
+taking a grant are one transaction, so two jobs running at once send it once.
+
+Outcomes: SENT; NO_GRANT (recorded, never retried: no error loop); FAILED (WeChat
+refused or was unreachable: the grant is given back and the job's next run tries
+again, up to MAX_ATTEMPTS, then GAVE_UP); ALREADY (another run has it). A run that
+dies between WeChat's answer and recording it leaves the notice SENDING, and it
+is never sent again: a duplicate message is worse than a missing reminder.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import clock, merchants
+from .db.models import Counter, Member, Merchant, Notice, member_pk
+from .db.transact import Cancelled, Transaction, update_if
+from .errors import KabaoError
+
+log = logging.getLogger(__name__)
+KINDS = ("coupon_expiry", "points_expiry", "birthday", "wake_up")
+MAX_GRANTS = 50  # per template: more acceptances than this are not kept
+MAX_ATTEMPTS = 3
+SENT, NO_GRANT, FAILED, GAVE_UP, ALREADY, NO_TEMPLATE = "SENT", "NO_GRANT", "FAILED", "GAVE_UP", "ALREADY", "NO_TEMPLATE"
+
+
+def templates(merchant: Merchant) -> dict[str, str]:
+    """Notice kind -> the merchant's subscribe-message template id."""
+    return {k: str(v) for k, v in merchant.message_templates.as_dict().items()} if merchant.message_templates else {}
+
+
+def grant(merchant_id: str, member_id: str, template_ids: list[str]) -> dict[str, int]:
+    """Record one grant per accepted template; returns the grants now held."""
+    known = set(templates(merchants.get(merchant_id)).values())
+    unknown = sorted(set(template_ids) - known)
+    if unknown:
+        raise KabaoError("VALIDATION_ERROR", f"not this merchant's subscribe templates: {', '.join(unknown)}")
+    pk = member_pk(merchant_id, member_id)
+    held = {}
+    for template_id in dict.fromkeys(template_ids):
+        counter = Counter(pk, f"GRANT#{template_id}")
+        update_if(counter, [Counter.n.add(1)], Counter.n.does_not_exist() | (Counter.n < MAX_GRANTS))
+        counter.refresh(consistent_read=True)
+        held[template_id] = int(counter.n)
+    return held
+
+
+def grants(merchant_id: str, member_id: str) -> dict[str, int]:
+    pk = member_pk(merchant_id, member_id)
+    return {c.sk.removeprefix("GRANT#"): int(c.n) for c in Counter.query(pk, Counter.sk.startswith("GRANT#"),
+                                                                          consistent_read=True)}
+
+
+def send(merchant: Merchant, member: Member, kind: str, key: str, data: dict[str, Any], page: str | None = None) -> str:
+    """Send notice `key` once (see the module docstring for the outcomes)."""
+    template_id = templates(merchant).get(kind)
+    if not template_id:
+        return NO_TEMPLATE
+    pk, now = member_pk(member.merchant_id, member.member_id), clock.now()
+    notice = Notice(pk, f"NOTICE#{key}")
+    claimable = Notice.pk.does_not_exist() | (Notice.status == FAILED)
+    tx = Transaction()
+    tx.update("notice", notice, condition=claimable, actions=[
+        Notice.status.set("SENDING"), Notice.kind.set(kind), Notice.attempts.add(1), Notice.updated_at.set(now)])
+    tx.update("grant", Counter(pk, f"GRANT#{template_id}"), actions=[Counter.n.add(-1)], condition=Counter.n >= 1)
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if "notice" in exc.failed:
+            return ALREADY
+        update_if(notice, [Notice.status.set(NO_GRANT), Notice.kind.set(kind), Notice.updated_at.set(now)], claimable)
+        return NO_GRANT
+    try:
+        merchants.mini_program(merchant).send_subscribe_message(member.openid, template_id, data, page)
+    except KabaoError as exc:
+        notice.refresh(consistent_read=True)
+        outcome = GAVE_UP if int(notice.attempts) >= MAX_ATTEMPTS else FAILED
+        tx = Transaction()
+        tx.update("notice", notice, actions=[Notice.status.set(outcome), Notice.last_error.set(exc.code),
+                                             Notice.updated_at.set(clock.now())])
+        tx.update("grant", Counter(pk, f"GRANT#{template_id}"), actions=[Counter.n.add(1)])  # it was not used
+        tx.commit()
+        log.warning("subscribe message not sent", extra={"kind": kind, "error": exc.code, "outcome": outcome})
+        return outcome
+    notice.update(actions=[Notice.status.set(SENT), Notice.updated_at.set(clock.now())])
+    return SENT
