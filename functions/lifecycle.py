@@ -19,14 +19,17 @@ from mini_program_api import lifecycle
 
 bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
-SAFETY_SECONDS = 20.0  # stop taking new members this long before the Lambda would be killed
+SAFETY_SECONDS = 20.0  # stop taking new members this long (at most a fifth of the run) before the kill
 MORNING = Cron(0, 2, "*", "*", "?", "*")
 
 
 def _run(job: Callable[..., lifecycle.Report], event: Any) -> dict[str, Any]:
     context = getattr(event, "context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    deadline = time.monotonic() + remaining() / 1000 - SAFETY_SECONDS if callable(remaining) else None
+    deadline = None
+    if callable(remaining):
+        seconds = remaining() / 1000
+        deadline = time.monotonic() + seconds - min(SAFETY_SECONDS, seconds / 5)
     report = dataclasses.asdict(job(deadline=deadline))
     log.info("life-cycle job", extra=report)
     return report

@@ -38,7 +38,7 @@ from pynamodb.expressions.update import Action
 from .db.models import PROFILE, CheckoutOrder, Coupon, Member, Merchant, checkout_pk, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
-from .ledger import Account, Operation
+from .ledger import Account, Operation, Posting
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
@@ -158,13 +158,14 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
         audit.record(tx, staff, "CHECKOUT", order_id, {"member_id": member_id, "amount": req.amount}, now)
         lifecycle.spent(tx, merchant, member, now)
         lifecycle.earned_points(tx, merchant, member, q.points_earned, now)
-        amounts = {Account.POINTS: q.points_earned - req.points, Account.BONUS: -q.bonus_used,
-                   Account.PRINCIPAL: -q.principal_used, Account.GROWTH: q.growth_earned}
-        op_key = f"checkout:{order_id}"
+        postings = ledger.postings({Account.POINTS: -req.points, Account.BONUS: -q.bonus_used,
+                                    Account.PRINCIPAL: -q.principal_used, Account.GROWTH: q.growth_earned})
+        if q.points_earned:
+            postings += (Posting(Account.POINTS, q.points_earned, leg="earned"),)
         actions = placement.actions + [Member.last_spend_at.set(now)]
         try:
-            _post(merchant_id, member_id, tx, op_key, "CHECKOUT", amounts, order_id, fingerprint, actions,
-                  placement.condition)
+            _post(merchant_id, member_id, tx, f"checkout:{order_id}", "CHECKOUT", postings, order_id, fingerprint,
+                  actions, placement.condition)
         except Cancelled as exc:
             replay = _replayed(merchant_id, order_id, fingerprint) if "order" in exc.failed else None
             if replay is not None:
@@ -177,10 +178,10 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
     return tiers.retrying(attempt)
 
 
-def _post(merchant_id: str, member_id: str, tx: Transaction, op_key: str, kind: str, amounts: dict[Account, int],
-          order_id: str, fingerprint: str, actions: list[Action], condition: Condition | None) -> None:
+def _post(merchant_id: str, member_id: str, tx: Transaction, op_key: str, kind: str,
+          postings: tuple[Posting, ...], order_id: str, fingerprint: str, actions: list[Action],
+          condition: Condition | None) -> None:
     """Commit `tx` with the sale's ledger entries; a sale that moves no balance still pins the member row."""
-    postings = ledger.postings(amounts)
     if not postings:
         pk, pinned = member_pk(merchant_id, member_id), Member.pk.exists() & condition
         if actions:
@@ -224,11 +225,12 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         if restore and coupon is not None:
             coupons.restore(tx, coupon, order_id)
         audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
-        amounts = {Account.POINTS: points_back - clawed_points, Account.BONUS: int(order.bonus_used),
-                   Account.PRINCIPAL: int(order.principal_used), Account.GROWTH: -clawed_growth}
+        postings = ledger.postings({Account.POINTS: points_back - clawed_points,
+                                    Account.BONUS: int(order.bonus_used), Account.PRINCIPAL: int(order.principal_used),
+                                    Account.GROWTH: -clawed_growth})
         pinned = (Member.points == int(member.points)) & (Member.growth == int(member.growth))
         try:
-            _post(merchant_id, order.member_id, tx, f"refund:{order_id}", "CHECKOUT_REFUND", amounts, order_id,
+            _post(merchant_id, order.member_id, tx, f"refund:{order_id}", "CHECKOUT_REFUND", postings, order_id,
                   order.fingerprint, [], pinned)
         except Cancelled as exc:
             if "order" in exc.failed:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .db.models import DueMarker, member_pk
@@ -16,10 +16,15 @@ from .db.schema import DUE_SHARDS
 from .db.transact import Transaction
 
 
+def stamp(at: datetime) -> str:
+    """A due time as a sort key: always UTC, so keys compare as times whatever zone they came from."""
+    return at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
 def slot(job: str, item_key: str, at: datetime) -> tuple[str, str]:
     """(due_pk, due_sk) for an item owed to `job` from `at` on."""
     shard = int(hashlib.sha1(item_key.encode()).hexdigest()[:8], 16) % DUE_SHARDS
-    return f"DUE#{job}#{shard}", at.isoformat()
+    return f"DUE#{job}#{shard}", stamp(at)
 
 
 def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str, str]]:
@@ -32,7 +37,7 @@ def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str,
     for shard in range(DUE_SHARDS):
         if left <= 0:
             return
-        for item in model.due.query(f"DUE#{job}#{shard}", model.due_sk <= now.isoformat(), limit=left):
+        for item in model.due.query(f"DUE#{job}#{shard}", model.due_sk <= stamp(now), limit=left):
             left -= 1
             yield item.pk, item.sk
 

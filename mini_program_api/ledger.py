@@ -25,6 +25,7 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -73,10 +74,15 @@ class Posting:
     account: Account
     amount: int  # signed; fen for principal/bonus
     card_id: str | None = None  # which punch card, for Account.PUNCH only
+    # A second posting to one account in one operation needs its own leg: a checkout spends
+    # points and earns points, and expiry (lifecycle.py) must see the earning as its own lot.
+    leg: str | None = None
 
     @property
     def key(self) -> str:
-        return f"punch:{self.card_id}" if self.card_id else self.account.value
+        if self.card_id:
+            return f"punch:{self.card_id}"
+        return f"{self.account.value}:{self.leg}" if self.leg else self.account.value
 
 
 @dataclass(frozen=True)
@@ -168,14 +174,19 @@ def stage(
             ),
             condition=LedgerEntry.sk.does_not_exist(),
         )
-    on_member = [p for p in op.postings if p.account != Account.PUNCH]
+    net: dict[Account, int] = {}
+    debits: dict[Account, int] = {}
+    for p in op.postings:
+        if p.account != Account.PUNCH:
+            net[p.account] = net.get(p.account, 0) + p.amount
+            debits[p.account] = debits.get(p.account, 0) + max(0, -p.amount)
     condition = Member.pk.exists()
-    for p in on_member:
-        if p.amount < 0:
-            condition &= getattr(Member, p.account.value) >= -p.amount
+    for account, debit in debits.items():
+        if debit:  # what is taken must be there before anything this operation adds
+            condition &= getattr(Member, account.value) >= debit
     if member_condition is not None:
         condition &= member_condition
-    actions = [getattr(Member, p.account.value).add(p.amount) for p in on_member] + (member_actions or [])
+    actions = [getattr(Member, a.value).add(v) for a, v in net.items() if v] + (member_actions or [])
     if actions:
         tx.update(prefix + _BALANCE, Member(pk, PROFILE), actions=actions, condition=condition)
     else:
@@ -223,16 +234,22 @@ def post(
         if any(label.startswith(_BALANCE) for label in exc.failed):
             raise _shortfall(pk, op) from exc
         raise
-    return Posted(op.op_key, op.kind, {p.account: p.amount for p in op.postings}, at, replayed=False)
+    return Posted(op.op_key, op.kind, _sums((p.account, p.amount) for p in op.postings), at, replayed=False)
 
 
 def _replay(pk: str, op: Operation, fingerprint: str) -> Posted:
     entries = list(LedgerEntry.query(pk, LedgerEntry.sk.startswith(f"TXN#{op.op_key}#"), consistent_read=True))
     if not entries or any(e.fingerprint != fingerprint for e in entries):
         raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different request")
-    return Posted(
-        op.op_key, op.kind, {Account(e.account): int(e.amount) for e in entries}, entries[0].created_at, replayed=True
-    )
+    return Posted(op.op_key, op.kind, _sums((Account(e.account), int(e.amount)) for e in entries),
+                  entries[0].created_at, replayed=True)
+
+
+def _sums(amounts: Iterable[tuple[Account, int]]) -> dict[Account, int]:
+    totals: dict[Account, int] = {}
+    for account, amount in amounts:
+        totals[account] = totals.get(account, 0) + amount
+    return totals
 
 
 def _balance(pk: str, p: Posting) -> int | None:
@@ -249,7 +266,8 @@ def _shortfall(pk: str, op: Operation) -> KabaoError:
         balance = _balance(pk, p)
         if balance is None:
             return KabaoError("PUNCH_CARD_NOT_FOUND" if p.card_id else "MEMBER_NOT_FOUND", "not found")
-        if p.amount < 0 and balance < -p.amount:
+        debit = sum(-q.amount for q in op.postings if (q.account, q.card_id) == (p.account, p.card_id) and q.amount < 0)
+        if balance < debit:
             return KabaoError(_SHORTFALL_CODE[p.account], f"not enough {p.account.value}")
     # The balance was short at commit time but has been topped up since.
     return KabaoError("CONCURRENT_UPDATE", "balance changed during the operation, retry")

@@ -152,7 +152,7 @@ def _marker(pk: str, job: str, now: datetime) -> DueMarker | None:
         marker = DueMarker.get(pk, f"DUE#{job}", consistent_read=True)
     except DueMarker.DoesNotExist:
         return None
-    return marker if marker.due_sk is not None and marker.due_sk <= now.isoformat() else None
+    return marker if marker.due_sk is not None and marker.due_sk <= due.stamp(now) else None
 
 
 def _move(marker: DueMarker, job: str, at: datetime | None) -> None:
@@ -166,7 +166,8 @@ def _move(marker: DueMarker, job: str, at: datetime | None) -> None:
 
 
 def _entries_after(pk: str, group: str, since: datetime) -> Iterator[LedgerEntry]:
-    start = f"LEDGER#{group}#{since.astimezone(timezone.utc).isoformat(timespec='microseconds')}"
+    """Entries created strictly after `since` ("#~" sorts after every entry stamped exactly then)."""
+    start = f"LEDGER#{group}#{since.astimezone(timezone.utc).isoformat(timespec='microseconds')}#~"
     return LedgerEntry.by_time.query(pk, LedgerEntry.lsi1.between(start, f"LEDGER#{group}#~"), consistent_read=True)
 
 

@@ -151,6 +151,9 @@ class Api:
     def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
         return self.call("POST", path, body, **kw)
 
+    def put(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.call("PUT", path, body, **kw)
+
     def login(self, merchant: Any, openid: str | None = None) -> dict[str, Any]:
         openid = openid or f"o-{uuid.uuid4().hex[:16]}"
         status, body = self.post(
