@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pynamodb.models import Model
@@ -181,6 +182,14 @@ def _lots_after(pk: str, since: datetime) -> tuple[int, datetime | None]:
     return total, first
 
 
+def _notify(merchant: Merchant, member: Member, kind: str, key: str, data: dict[str, Any], report: Report) -> None:
+    """Send a notice once; a WeChat failure fails this member's item so the next run retries it."""
+    outcome = notices.send(merchant, member, kind, key, data)
+    if outcome == notices.FAILED:
+        raise KabaoError("WECHAT_UNAVAILABLE", f"{kind} message not sent; retried next run")
+    report.sent += outcome == notices.SENT
+
+
 def _local(at: datetime, merchant: Merchant) -> str:
     return at.astimezone(ZoneInfo(merchant.timezone)).strftime("%Y-%m-%d %H:%M")
 
@@ -202,11 +211,8 @@ def _remind_coupon(pk: str, sk: str, now: datetime, report: Report) -> None:
         merchant_id, member_id = _member_ids(pk)
         merchant = merchants.get(merchant_id)
         member = Member.get(pk, PROFILE)
-        outcome = notices.send(merchant, member, "coupon_expiry", f"coupon:{coupon.coupon_id}", {
-            "thing1": {"value": coupon.name[:20]}, "time2": {"value": _local(coupon.valid_until, merchant)}})
-        if outcome == notices.FAILED:
-            raise KabaoError("WECHAT_UNAVAILABLE", "reminder not sent; retried next run")
-        report.sent += outcome == notices.SENT
+        _notify(merchant, member, "coupon_expiry", f"coupon:{coupon.coupon_id}", {
+            "thing1": {"value": coupon.name[:20]}, "time2": {"value": _local(coupon.valid_until, merchant)}}, report)
     update_if(coupon, [Coupon.due_pk.remove(), Coupon.due_sk.remove()], Coupon.due_sk == coupon.due_sk)
 
 
@@ -273,11 +279,8 @@ def _warn_points(pk: str, sk: str, now: datetime, report: Report) -> None:
     earned_after, first = _lots_after(pk, cut)
     amount = max(0, int(member.points) - earned_after)
     if amount > 0:
-        outcome = notices.send(merchant, member, "points_expiry", f"points:{marker.due_sk}", {
-            "number1": {"value": amount}, "time2": {"value": _local(expires, merchant)}})
-        if outcome == notices.FAILED:
-            raise KabaoError("WECHAT_UNAVAILABLE", "warning not sent; retried next run")
-        report.sent += outcome == notices.SENT
+        _notify(merchant, member, "points_expiry", f"points:{marker.due_sk}", {
+            "number1": {"value": amount}, "time2": {"value": _local(expires, merchant)}}, report)
     next_expiry = lot_expiry(merchant, first) if first else None
     _move(marker, POINTS_WARNING_JOB, next_expiry - WARN_BEFORE if next_expiry else None)
 
@@ -318,10 +321,7 @@ def _birthday_gift(pk: str, sk: str, now: datetime, report: Report) -> None:
     year = datetime.fromisoformat(marker.due_sk).astimezone(ZoneInfo(merchant.timezone)).year
     tier = tiers.current(merchant, member.tier_id)
     _gift(merchant, member, tier.birthday_template_id, f"birthday:{year}", report)
-    outcome = notices.send(merchant, member, "birthday", f"birthday:{year}", {"thing1": {"value": merchant.name[:20]}})
-    if outcome == notices.FAILED:
-        raise KabaoError("WECHAT_UNAVAILABLE", "birthday message not sent; retried next run")
-    report.sent += outcome == notices.SENT
+    _notify(merchant, member, "birthday", f"birthday:{year}", {"thing1": {"value": merchant.name[:20]}}, report)
     _move(marker, BIRTHDAY_JOB, birthday_in(merchant, date.fromisoformat(member.birthday), year + 1))
 
 
@@ -347,10 +347,7 @@ def _wake(pk: str, sk: str, now: datetime, report: Report) -> None:
         return
     key = f"wakeup:{marker.due_sk}"
     _gift(merchant, member, merchant.wakeup_template_id, key, report)
-    outcome = notices.send(merchant, member, "wake_up", key, {"thing1": {"value": merchant.name[:20]}})
-    if outcome == notices.FAILED:
-        raise KabaoError("WECHAT_UNAVAILABLE", "wake-up message not sent; retried next run")
-    report.sent += outcome == notices.SENT
+    _notify(merchant, member, "wake_up", key, {"thing1": {"value": merchant.name[:20]}}, report)
     _move(marker, DORMANT_JOB, now + timedelta(days=int(merchant.wakeup_cooldown_days)))
 
 

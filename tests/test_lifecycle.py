@@ -308,3 +308,23 @@ def test_jobs_take_bounded_batches_and_resume(api: Any, shop: Any, sandbox: Any,
     assert sorted(len(_sent(sandbox, p)) for p in people) == [1] * 5
     assert all(c.due_pk is None for p in people for c in Coupon.query(member_pk(shop.merchant_id, p["id"]),
                                                                         Coupon.sk.startswith("COUPON#")))
+
+
+def test_plenty_of_grants_still_one_message_per_notice(api: Any, shop: Any, sandbox: Any, clock: Any) -> None:
+    status, body = api.post("/v1/admin/coupon-templates", {"name": "5元", "kind": "CASH", "amount": 500,
+                            "total_stock": 10, "per_member_limit": 1, "days_after_claim": 5},
+                            token=api.admin_token(shop))
+    member = _member(api, shop)
+    for _ in range(4):
+        api.post("/v1/me/subscriptions", {"template_ids": ["tpl-coupon"]}, token=member["token"])
+    api.post(f"/v1/coupons/offers/{body['template_id']}/claim", token=member["token"],
+             headers={"idempotency-key": uuid.uuid4().hex})
+    clock.advance(days=2, seconds=1)
+    member_row = Member.get(member_pk(shop.merchant_id, member["id"]), "PROFILE")
+    with ThreadPoolExecutor(4) as pool:  # four senders racing for the same notice
+        outcomes = list(pool.map(lambda _: notices.send(shop, member_row, "coupon_expiry", "coupon:race", {}), range(4)))
+    assert sorted(outcomes) == ["ALREADY"] * 3 + ["SENT"]
+    twice_at_once("coupon_reminders")
+    invoke("coupon_reminders")
+    assert len(_sent(sandbox, member)) == 2  # the race's one, and the coupon's one
+    assert notices.grants(shop.merchant_id, member["id"]) == {"tpl-coupon": 2}
