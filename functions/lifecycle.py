@@ -60,6 +60,11 @@ def dormant_wakeups(event: Any) -> dict[str, Any]:
     return _run(lifecycle.wake_dormant, event)
 
 
+@bp.schedule(MORNING, name="monthly_packs")
+def monthly_packs(event: Any) -> dict[str, Any]:
+    return _run(lifecycle.monthly_packs, event)
+
+
 @bp.schedule(Cron(0, 19, "*", "*", "?", "*"), name="tier_reviews")  # 03:00 Shanghai
 def tier_reviews(event: Any) -> dict[str, Any]:
     return _run(lifecycle.review_tiers, event)

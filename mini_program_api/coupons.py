@@ -118,7 +118,8 @@ def shard_sizes(total: int) -> list[int]:
     return [total // shards + (1 if i < total % shards else 0) for i in range(shards)]
 
 
-def create_template(merchant_id: str, spec: TemplateSpec) -> CouponTemplate:
+def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | None = None) -> CouponTemplate:
+    """`actor` is the admin (audited); None only for seeding and benchmarks."""
     merchant = merchants.get(merchant_id)
     now = clock.now()
     validate(spec, merchant, now)
@@ -133,10 +134,12 @@ def create_template(merchant_id: str, spec: TemplateSpec) -> CouponTemplate:
         shards=len(sizes), per_member_limit=spec.per_member_limit, tier_ids=list(spec.tier_ids),
         points_price=spec.points_price, listed=spec.listed, created_at=now,
     )
-    tx = Transaction()  # template and every shard appear together or not at all (at most 17 of 100 items)
+    tx = Transaction()  # template, shards and audit appear together or not at all (at most 18 of 100 items)
     tx.put("template", template, condition=CouponTemplate.sk.does_not_exist())
     for i, left in enumerate(sizes):
         tx.put(f"shard:{i}", StockShard(stock_pk(merchant_id, template_id, i), "STOCK", left=left))
+    if actor is not None:
+        audit.record(tx, actor, "COUPON_TEMPLATE_CREATED", template_id, {"name": spec.name, "stock": spec.total_stock})
     tx.commit()
     return template
 

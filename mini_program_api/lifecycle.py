@@ -44,6 +44,7 @@ POINTS_JOB = "points_expiry"
 POINTS_WARNING_JOB = "points_warning"
 DORMANT_JOB = "dormant"
 BIRTHDAY_JOB = "birthday"
+MONTHLY_JOB = "monthly_pack"
 WARN_BEFORE = timedelta(days=7)
 BATCH = 200
 
@@ -84,8 +85,9 @@ def spent(tx: Transaction, merchant: Merchant, member: Member, now: datetime) ->
 
 
 def card_opened(tx: Transaction, merchant: Merchant, member: Member, birthday: date | None, now: datetime) -> None:
-    """A new card goes on the dormant list, and on the birthday list when it has a birthday."""
+    """A new card goes on the dormant and monthly-pack lists, and on the birthday list when it has a birthday."""
     spent(tx, merchant, member, now)
+    due.mark(tx, member.merchant_id, member.member_id, MONTHLY_JOB, now)
     if birthday is not None:
         due.mark(tx, member.merchant_id, member.member_id, BIRTHDAY_JOB, next_birthday(merchant, birthday, now))
 
@@ -387,3 +389,26 @@ def _review(pk: str, sk: str, now: datetime, report: Report) -> None:
         return changed and merchant.tier_review
 
     report.changed += tiers.retrying(attempt)
+
+
+# monthly coupon packs
+
+
+def monthly_packs(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
+    """Each calendar month, the coupons of the member's tier's monthly pack, once per month."""
+    return _run(MONTHLY_JOB, DueMarker, _monthly_pack, now, limit, deadline)
+
+
+def _monthly_pack(pk: str, sk: str, now: datetime, report: Report) -> None:
+    marker = _marker(pk, MONTHLY_JOB, now)
+    if marker is None:
+        return
+    merchant_id, _ = _member_ids(pk)
+    merchant = merchants.get(merchant_id)
+    member = Member.get(pk, PROFILE, consistent_read=True)
+    local = now.astimezone(ZoneInfo(merchant.timezone))
+    month = local.strftime("%Y-%m")
+    for template_id in tiers.current(merchant, member.tier_id).monthly_template_ids:
+        _gift(merchant, member, template_id, f"monthly:{month}:{template_id}", report)
+    next_month = (local.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    _move(marker, MONTHLY_JOB, next_month)

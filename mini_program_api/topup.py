@@ -33,7 +33,8 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from . import clock, due, ids, ledger, members, merchants
+from . import audit, clock, due, ids, ledger, members, merchants
+from .auth import Principal
 from .config import settings
 from .db.models import PROFILE, Lookup, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
 from .db.transact import Cancelled, Transaction, update_if
@@ -330,8 +331,9 @@ def _out_refund_no(order: TopupOrder) -> str:
     return f"{order.order_id}R{int(order.refund_attempt)}"
 
 
-def refund(merchant_id: str, order_id: str, operator_id: str) -> TopupOrder:
-    """Refund a paid top-up (see the module docstring for what is returned and kept)."""
+def refund(actor: Principal, order_id: str) -> TopupOrder:
+    """Refund a paid top-up (see the module docstring for what is returned and kept); audited."""
+    merchant_id, operator_id = actor.merchant_id, actor.subject
     merchant = merchants.get(merchant_id)
     api = pay_api(merchant)
     order = _load(merchant_id, order_id)
@@ -357,6 +359,7 @@ def refund(merchant_id: str, order_id: str, operator_id: str) -> TopupOrder:
                      *_slot(order_id, clock.now() + RECONCILE_AFTER)],
             condition=(TopupOrder.status == PAID) & (TopupOrder.refund_attempt == attempt),
         )
+        audit.record(tx, actor, "TOPUP_REFUND", order_id, {"member_id": order.member_id, "amount": refund_amount})
         try:
             ledger.post(merchant_id, order.member_id, op, tx=tx)
         except KabaoError as exc:

@@ -328,3 +328,23 @@ def test_plenty_of_grants_still_one_message_per_notice(api: Any, shop: Any, sand
     invoke("coupon_reminders")
     assert len(_sent(sandbox, member)) == 2  # the race's one, and the coupon's one
     assert notices.grants(shop.merchant_id, member["id"]) == {"tpl-coupon": 2}
+
+
+def test_monthly_pack_once_a_month_by_tier(api: Any, shop: Any, clock: Any) -> None:
+    pack = _gift_template(api, shop, "月度饮品券")
+    api.put("/v1/admin/tiers", {"tiers": [
+        {"tier_id": "normal", "name": "普通", "threshold": 0},
+        {"tier_id": "silver", "name": "银卡", "threshold": 1000, "monthly_template_ids": [pack]}]},
+        token=api.admin_token(shop))
+    plain, silver = _member(api, shop), _member(api, shop)
+    Member(member_pk(shop.merchant_id, silver["id"]), "PROFILE").update(actions=[Member.tier_id.set("silver")])
+    twice_at_once("monthly_packs")
+    invoke("monthly_packs")
+    assert len(coupons.mine(shop.merchant_id, silver["id"], "available")) == 1
+    assert coupons.mine(shop.merchant_id, plain["id"], "available") == []
+    clock.set(datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc))  # 23:00 on 30 Nov in Shanghai
+    assert invoke("monthly_packs")["done"] == 0
+    clock.set(datetime(2026, 11, 30, 16, 0, 1, tzinfo=timezone.utc))  # 1 December
+    invoke("monthly_packs")
+    invoke("monthly_packs")
+    assert len(coupons.mine(shop.merchant_id, silver["id"], "available")) == 2

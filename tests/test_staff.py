@@ -104,3 +104,7 @@ def test_audit_trail_records_who_did_what_where(api: Any, merchant: Any) -> None
     assert actions[0] == ("STORE_CREATED", "admin-1", "s9")
     assert actions[1][0] == "STAFF_CREATED" and body["records"][1]["detail"]["store_id"] == "s9"
     assert api.get("/v1/admin/audit?day=yesterday", token=api.admin_token(merchant))[0] == 400
+    api.post("/v1/admin/coupon-templates", {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 5,
+                                            "per_member_limit": 1, "days_after_claim": 7}, token=api.admin_token(merchant))
+    _, body = api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))
+    assert body["records"][-1]["action"] == "COUPON_TEMPLATE_CREATED" and body["records"][-1]["actor"] == "admin-1"

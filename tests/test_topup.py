@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from mini_program_api import clock, members, stored_value, topup
+from mini_program_api.auth import Principal
 from mini_program_api.db.models import TopupOrder, topup_pk
 from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import MEMBER_ACCOUNTS, Account
@@ -396,7 +397,7 @@ def test_randomized_concurrent_mix_keeps_money_whole(api: Any, merchant: Any, sa
     def refund(i: int) -> None:
         if paid:
             try:
-                topup.refund(merchant.merchant_id, rng.choice(paid)[1], "admin")
+                topup.refund(Principal(merchant.merchant_id, "admin", "admin"), rng.choice(paid)[1])
             except KabaoError as exc:
                 assert exc.code in {"REFUND_PRINCIPAL_SPENT", "CONCURRENT_UPDATE", "ORDER_NOT_REFUNDABLE"}
 

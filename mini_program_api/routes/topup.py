@@ -58,5 +58,5 @@ def notify(call: Call) -> None:
 @endpoint(bp, "/v1/admin/topup/orders/{order_id}/refund", "POST", role="admin")
 def refund(call: Call, order_id: str) -> dict[str, Any]:
     assert call.principal is not None
-    order = topup.refund(call.principal.merchant_id, order_id, call.principal.subject)
+    order = topup.refund(call.member, order_id)
     return order_view(order, merchants.get(call.principal.merchant_id).timezone)
