@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 
 
@@ -79,7 +80,7 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
     due -= coupon_discount
     per_yuan = int(merchant.points_per_yuan)
     if req.points * 100 % per_yuan:
-        raise KabaoError("VALIDATION_ERROR", f"points are spent in multiples of {per_yuan // _gcd(per_yuan, 100)}")
+        raise KabaoError("VALIDATION_ERROR", f"points are spent in multiples of {per_yuan // math.gcd(per_yuan, 100)}")
     points_value = req.points * 100 // per_yuan
     if points_value + req.stored_value > due:
         raise KabaoError("PAYMENT_EXCEEDS_DUE", f"points and stored value exceed the {due} fen due")
@@ -95,12 +96,6 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
         points_earned=paid_yuan * int(merchant.earn_points_per_yuan) * int(tier.points_multiplier) // 100,
         growth_earned=paid_yuan * int(merchant.growth_per_yuan),
     )
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
 
 
 def order_id_for(merchant_id: str, idempotency_key: str | None) -> str:
@@ -164,8 +159,8 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
             postings += (Posting(Account.POINTS, q.points_earned, leg="earned"),)
         actions = placement.actions + [Member.last_spend_at.set(now)]
         try:
-            _post(merchant_id, member_id, tx, f"checkout:{order_id}", "CHECKOUT", postings, order_id, fingerprint,
-                  actions, placement.condition)
+            replayed = _post(merchant_id, member_id, tx, f"checkout:{order_id}", "CHECKOUT", postings, order_id,
+                             fingerprint, actions, placement.condition)
         except Cancelled as exc:
             replay = _replayed(merchant_id, order_id, fingerprint) if "order" in exc.failed else None
             if replay is not None:
@@ -173,15 +168,16 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
             if "coupon" in exc.failed:
                 raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
             raise KabaoError("CONCURRENT_UPDATE", "the member changed during checkout, retry") from exc
-        return _replayed(merchant_id, order_id, fingerprint) or order
+        return (_replayed(merchant_id, order_id, fingerprint) if replayed else None) or order
 
     return tiers.retrying(attempt)
 
 
 def _post(merchant_id: str, member_id: str, tx: Transaction, op_key: str, kind: str,
           postings: tuple[Posting, ...], order_id: str, fingerprint: str, actions: list[Action],
-          condition: Condition | None) -> None:
-    """Commit `tx` with the sale's ledger entries; a sale that moves no balance still pins the member row."""
+          condition: Condition | None) -> bool:
+    """Commit `tx` with the sale's ledger entries (True: they were already there, nothing was written);
+    a sale that moves no balance still pins the member row."""
     if not postings:
         pk, pinned = member_pk(merchant_id, member_id), Member.pk.exists() & condition
         if actions:
@@ -189,9 +185,9 @@ def _post(merchant_id: str, member_id: str, tx: Transaction, op_key: str, kind: 
         else:
             tx.check("member", Member, pk, PROFILE, pinned)
         tx.commit()
-        return
+        return False
     op = Operation(op_key, kind, postings, memo={"order_id": order_id}, request={"order": fingerprint})
-    ledger.post(merchant_id, member_id, op, tx=tx, member_actions=actions, member_condition=condition)
+    return ledger.post(merchant_id, member_id, op, tx=tx, member_actions=actions, member_condition=condition).replayed
 
 
 def _store_of(staff: Principal) -> str:
