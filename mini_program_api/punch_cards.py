@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from . import audit, clock, ids, ledger, member_codes, members, stored_value
 from .auth import Principal
-from .db.models import PunchCard, PunchPlan, member_pk, punch_plan_pk
+from .db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from .db.transact import Transaction
 from .errors import KabaoError
 from .ledger import Account, Operation, Posting
@@ -47,9 +47,10 @@ def _card_id(op_key: str) -> str:
     return "P" + hashlib.sha256(op_key.encode()).hexdigest()[:20]
 
 
-def _issue(merchant_id: str, member_id: str, plan: PunchPlan, op_key: str, kind: str,
-           price: dict[Account, int], tx: Transaction) -> PunchCard:
-    members.require_card(members.get(merchant_id, member_id))
+def _issue(member: Member, plan: PunchPlan, op_key: str, kind: str, price: dict[Account, int],
+           tx: Transaction) -> PunchCard:
+    members.require_card(member)
+    merchant_id, member_id = member.merchant_id, member.member_id
     now = clock.now()
     card_id = _card_id(op_key)
     card = PunchCard(member_pk(merchant_id, member_id), f"PUNCH#{card_id}", card_id=card_id, plan_id=plan.plan_id,
@@ -69,13 +70,7 @@ def buy(merchant_id: str, member_id: str, plan_id: str, idempotency_key: str | N
     if plan.price is None:
         raise KabaoError("PUNCH_CARD_NOT_APPLICABLE", "this punch card is not for sale")
     member = members.get(merchant_id, member_id)
-    price = int(plan.price)
-    if int(member.principal) + int(member.bonus) < price:
-        price_split = (0, price)  # still post: a retry of a purchase that went through must replay
-    else:
-        price_split = stored_value.split(price, int(member.bonus))
-    return _issue(merchant_id, member_id, plan, op_key, "PUNCH_BUY",
-                  {Account.BONUS: -price_split[0], Account.PRINCIPAL: -price_split[1]}, Transaction())
+    return _issue(member, plan, op_key, "PUNCH_BUY", stored_value.debits(member, int(plan.price)), Transaction())
 
 
 def give(admin: Principal, member_id: str, plan_id: str, idempotency_key: str | None) -> PunchCard:
@@ -83,7 +78,7 @@ def give(admin: Principal, member_id: str, plan_id: str, idempotency_key: str | 
     plan = _plan(admin.merchant_id, plan_id)
     tx = Transaction()
     audit.record(tx, admin, "PUNCH_CARD_GIVEN", member_id, {"plan_id": plan_id})
-    return _issue(admin.merchant_id, member_id, plan, op_key, "PUNCH_GIVE", {}, tx)
+    return _issue(members.get(admin.merchant_id, member_id), plan, op_key, "PUNCH_GIVE", {}, tx)
 
 
 def get_card(merchant_id: str, member_id: str, card_id: str) -> PunchCard:

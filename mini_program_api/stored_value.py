@@ -7,6 +7,7 @@ so a later refund of a top-up (principal only, see topup.py) remains possible.
 from __future__ import annotations
 
 from . import ledger, members
+from .db.models import Member
 from .errors import KabaoError
 from .ledger import Account, Operation, Posted
 
@@ -19,6 +20,17 @@ def split(amount: int, bonus: int) -> tuple[int, int]:
     return from_bonus, amount - from_bonus
 
 
+def debits(member: Member, amount: int) -> dict[Account, int]:
+    """The bonus and principal debits paying `amount` fen from this member's balances.
+
+    When the balances are short it still asks for the whole amount from principal: the
+    ledger then refuses a new payment (INSUFFICIENT_BALANCE) but replays a retried one."""
+    if int(member.principal) + int(member.bonus) < amount:
+        return {Account.BONUS: 0, Account.PRINCIPAL: -amount}
+    from_bonus, from_principal = split(amount, int(member.bonus))
+    return {Account.BONUS: -from_bonus, Account.PRINCIPAL: -from_principal}
+
+
 def spend(merchant_id: str, member_id: str, amount: int, op_key: str, kind: str = "SPEND",
           memo: dict[str, str | int] | None = None) -> Posted:
     """Debit `amount` fen exactly once per `op_key`; INSUFFICIENT_BALANCE leaves everything untouched."""
@@ -26,12 +38,7 @@ def spend(merchant_id: str, member_id: str, amount: int, op_key: str, kind: str 
         raise ValueError("amount is a positive number of fen")
     for _ in range(_ATTEMPTS):
         member = members.get(merchant_id, member_id)
-        if int(member.principal) + int(member.bonus) < amount:
-            # Still post: a retry of a spend that succeeded earlier must replay, not fail.
-            from_bonus, from_principal = 0, amount
-        else:
-            from_bonus, from_principal = split(amount, int(member.bonus))
-        postings = ledger.postings({Account.BONUS: -from_bonus, Account.PRINCIPAL: -from_principal})
+        postings = ledger.postings(debits(member, amount))
         op = Operation(op_key, kind, postings, memo=dict(memo or {}), request={"amount": amount, **(memo or {})})
         try:
             return ledger.post(merchant_id, member_id, op)
