@@ -49,12 +49,12 @@ def create_punch_plan(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/members/{member_id}/punch-cards", "POST", role="admin", body=PunchGiveBody, status=201)
 def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
     card = punch_cards.give(call.member, member_id, call.body.plan_id, call.idempotency_key)
-    return punch_card_view(card, merchants.get(call.member.merchant_id).timezone)
+    return punch_card_view(card, call.timezone)
 
 
 @endpoint(bp, "/v1/admin/audit", "GET", role="admin", query=AuditQuery)
 def audit_day(call: Call) -> dict[str, Any]:
-    tz = merchants.get(call.member.merchant_id).timezone
+    tz = call.timezone
     return {"records": [{"at": clock.iso(r.at, tz), "actor": r.actor, "role": r.role, "store_id": r.store_id,
                          "action": r.action, "target": r.target, "detail": r.detail.as_dict()}
                         for r in audit.day(call.member.merchant_id, call.query.day)]}

@@ -27,7 +27,7 @@ def create_template(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/coupons/offers", "GET", role="member")
 def offers(call: Call) -> dict[str, Any]:
-    tz = merchants.get(call.member.merchant_id).timezone
+    tz = call.timezone
     listed = coupons.offers(call.member.merchant_id, call.member.subject)
     return {"offers": [{**template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
 
@@ -35,11 +35,11 @@ def offers(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/coupons/offers/{template_id}/claim", "POST", role="member")
 def claim(call: Call, template_id: str) -> dict[str, Any]:
     coupon = coupons.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
-    return coupon_view(coupon, merchants.get(call.member.merchant_id).timezone)
+    return coupon_view(coupon, call.timezone)
 
 
 @endpoint(bp, "/v1/me/coupons", "GET", role="member", query=CouponsQuery)
 def my_coupons(call: Call) -> dict[str, Any]:
-    tz = merchants.get(call.member.merchant_id).timezone
+    tz = call.timezone
     found = coupons.mine(call.member.merchant_id, call.member.subject, call.query.status)
     return {"coupons": [coupon_view(c, tz) for c in found]}

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from .. import auth
+from .. import auth, merchants
 from ..auth import Principal
 from ..errors import KabaoError
 
@@ -39,6 +39,11 @@ class Call:
     @property
     def idempotency_key(self) -> str | None:
         return self.headers.get("idempotency-key")
+
+    @property
+    def timezone(self) -> str:
+        """The caller's merchant's time zone, for ISO times with its offset (merchant settings are cached)."""
+        return merchants.get(self.member.merchant_id).timezone
 
 
 def endpoint(

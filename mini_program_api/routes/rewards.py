@@ -5,28 +5,25 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import coupons, merchants, punch_cards
+from .. import coupons, punch_cards
 from .endpoint import Call, endpoint
 from .views import coupon_view, punch_card_view, punch_plan_view, template_view
 
 bp = Blueprint(__name__)
 
 
-def _tz(call: Call) -> str:
-    return merchants.get(call.member.merchant_id).timezone
-
 
 @endpoint(bp, "/v1/points/rewards", "GET", role="member")
 def rewards(call: Call) -> dict[str, Any]:
-    listed = coupons.offers(call.member.merchant_id, call.member.subject, rewards=True)
-    return {"rewards": [{**template_view(o.template, _tz(call)), "reward_id": o.template.template_id,
+    listed, tz = coupons.offers(call.member.merchant_id, call.member.subject, rewards=True), call.timezone
+    return {"rewards": [{**template_view(o.template, tz), "reward_id": o.template.template_id,
                          "redeemed": o.claimed} for o in listed]}
 
 
 @endpoint(bp, "/v1/points/rewards/{reward_id}/redeem", "POST", role="member")
 def redeem(call: Call, reward_id: str) -> dict[str, Any]:
     coupon = coupons.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
-    return coupon_view(coupon, _tz(call))
+    return coupon_view(coupon, call.timezone)
 
 
 @endpoint(bp, "/v1/punch-cards/plans", "GET", role="member")
@@ -37,10 +34,11 @@ def plans(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/punch-cards/plans/{plan_id}/buy", "POST", role="member")
 def buy(call: Call, plan_id: str) -> dict[str, Any]:
     card = punch_cards.buy(call.member.merchant_id, call.member.subject, plan_id, call.idempotency_key)
-    return punch_card_view(card, _tz(call))
+    return punch_card_view(card, call.timezone)
 
 
 @endpoint(bp, "/v1/me/punch-cards", "GET", role="member")
 def my_cards(call: Call) -> dict[str, Any]:
-    return {"punch_cards": [punch_card_view(c, _tz(call))
+    tz = call.timezone
+    return {"punch_cards": [punch_card_view(c, tz)
                             for c in punch_cards.mine(call.member.merchant_id, call.member.subject)]}

@@ -5,7 +5,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import checkout, coupons, merchants, punch_cards, staff
+from .. import checkout, coupons, punch_cards, staff
 from .endpoint import Call, endpoint
 from .schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, StaffLoginBody
 from .views import coupon_view, punch_card_view
@@ -21,38 +21,35 @@ def login(call: Call) -> dict[str, Any]:
             "store_id": session.principal.store_id}
 
 
-def _tz(call: Call) -> str:
-    return merchants.get(call.member.merchant_id).timezone
-
 
 @endpoint(bp, "/v1/staff/checkout", "POST", role="staff", body=CheckoutBody)
 def do_checkout(call: Call) -> dict[str, Any]:
     body: CheckoutBody = call.body
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
     order = checkout.checkout(call.member, body.member_code, request, call.idempotency_key)
-    return checkout.receipt(order, _tz(call))
+    return checkout.receipt(order, call.timezone)
 
 
 @endpoint(bp, "/v1/staff/orders/{order_id}", "GET", role=("staff", "admin"))
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
     order = checkout.get_order(call.member.merchant_id, order_id)
-    return checkout.receipt(order, _tz(call))
+    return checkout.receipt(order, call.timezone)
 
 
 @endpoint(bp, "/v1/staff/orders/{order_id}/refund", "POST", role=("staff", "admin"))
 def refund(call: Call, order_id: str) -> dict[str, Any]:
-    return checkout.receipt(checkout.refund(call.member, order_id), _tz(call))
+    return checkout.receipt(checkout.refund(call.member, order_id), call.timezone)
 
 
 @endpoint(bp, "/v1/staff/coupons/redeem", "POST", role="staff", body=GiftRedeemBody)
 def redeem_gift(call: Call) -> dict[str, Any]:
     body: GiftRedeemBody = call.body
     coupon = coupons.redeem_gift(call.member, body.member_code, body.coupon_id, call.idempotency_key)
-    return coupon_view(coupon, _tz(call))
+    return coupon_view(coupon, call.timezone)
 
 
 @endpoint(bp, "/v1/staff/punch-cards/use", "POST", role="staff", body=PunchUseBody)
 def use_punch_card(call: Call) -> dict[str, Any]:
     body: PunchUseBody = call.body
     card = punch_cards.use(call.member, body.member_code, body.card_id, call.idempotency_key)
-    return punch_card_view(card, _tz(call))
+    return punch_card_view(card, call.timezone)

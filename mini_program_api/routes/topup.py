@@ -38,7 +38,7 @@ def create_order(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/topup/orders/{order_id}", "GET", role="member")
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
     order = topup.get_order(call.member.merchant_id, call.member.subject, order_id)
-    return order_view(order, merchants.get(call.member.merchant_id).timezone)
+    return order_view(order, call.timezone)
 
 
 @endpoint(bp, "/v1/wechatpay/notify/{merchant_id}", "POST", role=None, status=204)
@@ -59,4 +59,4 @@ def notify(call: Call) -> None:
 def refund(call: Call, order_id: str) -> dict[str, Any]:
     assert call.principal is not None
     order = topup.refund(call.member, order_id)
-    return order_view(order, merchants.get(call.principal.merchant_id).timezone)
+    return order_view(order, call.timezone)
