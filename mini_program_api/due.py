@@ -50,3 +50,10 @@ def mark(tx: Transaction, merchant_id: str, member_id: str, job: str, at: dateti
     tx.update(f"{label}due:{job}", DueMarker(pk, f"DUE#{job}"), actions=[
         DueMarker.due_pk.set(due_pk), DueMarker.due_sk.set(DueMarker.due_sk | due_sk if keep_earlier else due_sk),
         DueMarker.merchant_id.set(merchant_id), DueMarker.member_id.set(member_id)])
+
+
+def unmark(tx: Transaction, merchant_id: str, member_id: str, job: str) -> None:
+    """Take the member off `job`'s list, in `tx`."""
+    pk = member_pk(merchant_id, member_id)
+    tx.update(f"due:{job}", DueMarker(pk, f"DUE#{job}"),
+              actions=[DueMarker.due_pk.remove(), DueMarker.due_sk.remove()])

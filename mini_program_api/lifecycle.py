@@ -158,6 +158,15 @@ def _marker(pk: str, job: str, now: datetime) -> DueMarker | None:
     return marker if marker.due_sk is not None and marker.due_sk <= due.stamp(now) else None
 
 
+def _due_member(pk: str, job: str, now: datetime) -> tuple[DueMarker, Merchant, Member] | None:
+    """A member still due for `job`: its marker, merchant and member row (consistent)."""
+    marker = _marker(pk, job, now)
+    if marker is None:
+        return None
+    merchant_id, _ = _member_ids(pk)
+    return marker, merchants.get(merchant_id), Member.get(pk, PROFILE, consistent_read=True)
+
+
 def _move(marker: DueMarker, job: str, at: datetime | None) -> None:
     """Move (or with None, remove) a marker, unless someone moved it since we read it."""
     if at is None:
@@ -238,9 +247,8 @@ def _expire_points(pk: str, sk: str, now: datetime, report: Report) -> None:
         amount = max(0, int(member.points) - earned_after) if cut else 0
         tx = Transaction()
         next_expiry = lot_expiry(merchant, first) if first else None
-        marker = DueMarker(pk, f"DUE#{POINTS_JOB}")
         if next_expiry is None:
-            tx.update("due", marker, actions=[DueMarker.due_pk.remove(), DueMarker.due_sk.remove()])
+            due.unmark(tx, merchant_id, member_id, POINTS_JOB)
         else:
             due.mark(tx, merchant_id, member_id, POINTS_JOB, next_expiry)
             due.mark(tx, merchant_id, member_id, POINTS_WARNING_JOB, next_expiry - WARN_BEFORE, keep_earlier=True)
@@ -267,17 +275,15 @@ def warn_points(now: datetime | None = None, limit: int = BATCH, deadline: float
 
 
 def _warn_points(pk: str, sk: str, now: datetime, report: Report) -> None:
-    marker = _marker(pk, POINTS_WARNING_JOB, now)
-    if marker is None:
+    found = _due_member(pk, POINTS_WARNING_JOB, now)
+    if found is None:
         return
-    merchant_id, _ = _member_ids(pk)
-    merchant = merchants.get(merchant_id)
+    marker, merchant, member = found
     expires = datetime.fromisoformat(marker.due_sk) + WARN_BEFORE  # the expiry this marker warns of
     cut = cutoff(merchant, expires)
     if cut is None:
         _move(marker, POINTS_WARNING_JOB, None)
         return
-    member = Member.get(pk, PROFILE, consistent_read=True)
     earned_after, first = _lots_after(pk, cut)
     amount = max(0, int(member.points) - earned_after)
     if amount > 0:
@@ -311,12 +317,10 @@ def _gift(merchant: Merchant, member: Member, template_id: str | None, key: str,
 
 
 def _birthday_gift(pk: str, sk: str, now: datetime, report: Report) -> None:
-    marker = _marker(pk, BIRTHDAY_JOB, now)
-    if marker is None:
+    found = _due_member(pk, BIRTHDAY_JOB, now)
+    if found is None:
         return
-    merchant_id, _ = _member_ids(pk)
-    merchant = merchants.get(merchant_id)
-    member = Member.get(pk, PROFILE, consistent_read=True)
+    marker, merchant, member = found
     if not member.birthday:
         _move(marker, BIRTHDAY_JOB, None)
         return
@@ -336,12 +340,10 @@ def wake_dormant(now: datetime | None = None, limit: int = BATCH, deadline: floa
 
 
 def _wake(pk: str, sk: str, now: datetime, report: Report) -> None:
-    marker = _marker(pk, DORMANT_JOB, now)
-    if marker is None:
+    found = _due_member(pk, DORMANT_JOB, now)
+    if found is None:
         return
-    merchant_id, _ = _member_ids(pk)
-    merchant = merchants.get(merchant_id)
-    member = Member.get(pk, PROFILE, consistent_read=True)
+    marker, merchant, member = found
     last = member.last_spend_at or member.card_opened_at or member.created_at
     quiet_until = last + timedelta(days=int(merchant.dormant_days))
     if now < quiet_until:
@@ -362,31 +364,34 @@ def review_tiers(now: datetime | None = None, limit: int = BATCH, deadline: floa
 
 
 def _review(pk: str, sk: str, now: datetime, report: Report) -> None:
-    if _marker(pk, tiers.REVIEW_JOB, now) is None:
+    marker = _marker(pk, tiers.REVIEW_JOB, now)
+    if marker is None:
         return
     merchant_id, member_id = _member_ids(pk)
     merchant = merchants.get(merchant_id)
+    if not merchant.tier_review:  # switched off since the member was put on the list
+        _move(marker, tiers.REVIEW_JOB, None)
+        return
 
     def attempt() -> bool:
         member = Member.get(pk, PROFILE, consistent_read=True)
         window = sum(int(e.amount) for e in _entries_after(pk, "growth", tiers.add_months(now, -12)))
-        placed = tiers.for_growth(merchant, window) if merchant.tier_review else tiers.current(merchant, member.tier_id)
+        placed = tiers.for_growth(merchant, window)
         changed = placed.tier_id != member.tier_id
         actions = [Member.tier_id.set(placed.tier_id), Member.tier_base.set(int(member.growth) - window)]
         if changed:
             actions.append(Member.tier_reached_at.set(now))
         tx = Transaction()
-        if not merchant.tier_review or placed.tier_id == tiers.entry_tier(merchant).tier_id:
-            tx.update("due", DueMarker(pk, sk), actions=[DueMarker.due_pk.remove(), DueMarker.due_sk.remove()])
+        if placed.tier_id == tiers.entry_tier(merchant).tier_id:
+            due.unmark(tx, merchant_id, member_id, tiers.REVIEW_JOB)
         else:
             due.mark(tx, merchant_id, member_id, tiers.REVIEW_JOB, tiers.add_months(now, 12))
-        if merchant.tier_review:
-            tx.update("member", Member(pk, PROFILE), actions=actions, condition=tiers.pinned(member))
+        tx.update("member", Member(pk, PROFILE), actions=actions, condition=tiers.pinned(member))
         try:
             tx.commit()
         except Cancelled as exc:
             raise KabaoError("CONCURRENT_UPDATE", "member changed during the review, retry") from exc
-        return changed and merchant.tier_review
+        return changed
 
     report.changed += tiers.retrying(attempt)
 
@@ -400,12 +405,10 @@ def monthly_packs(now: datetime | None = None, limit: int = BATCH, deadline: flo
 
 
 def _monthly_pack(pk: str, sk: str, now: datetime, report: Report) -> None:
-    marker = _marker(pk, MONTHLY_JOB, now)
-    if marker is None:
+    found = _due_member(pk, MONTHLY_JOB, now)
+    if found is None:
         return
-    merchant_id, _ = _member_ids(pk)
-    merchant = merchants.get(merchant_id)
-    member = Member.get(pk, PROFILE, consistent_read=True)
+    marker, merchant, member = found
     local = now.astimezone(ZoneInfo(merchant.timezone))
     month = local.strftime("%Y-%m")
     for template_id in tiers.current(merchant, member.tier_id).monthly_template_ids:
