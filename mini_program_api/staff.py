@@ -72,7 +72,7 @@ def create_account(actor: Principal | None, merchant_id: str, username: str, pas
                    store_id: str | None) -> StaffAccount:
     """A staff account (bound to an existing store) or an admin account (no store).
 
-    `actor` None is the bootstrap of a merchant's first admin (infra/accounts.py)."""
+    `actor` None is the bootstrap of a merchant's first admin (infra/deploy/accounts.py)."""
     if role not in ("staff", "admin"):
         raise KabaoError("VALIDATION_ERROR", "role is staff or admin")
     if (role == "staff") != (store_id is not None):

@@ -1,8 +1,10 @@
-"""Every test runs against real HTTP on loopback: the serialized local DynamoDB and the WeChat sandbox.
+"""Every test runs against real HTTP on loopback: DynamoDB Local and the WeChat sandbox.
 
-The stack starts (infra/local_stack.py) before any product module is imported,
+The stack starts (infra/local/stack.py) before any product module is imported,
 because the product reads its endpoints from the environment once per process.
-Tests are isolated by giving each its own merchant, not its own table.
+Tests are isolated by merchant, and each starts on an empty table (DynamoDB Local
+drops and recreates it in milliseconds) because scheduled jobs read every
+merchant's due work.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from infra import local_stack
+from infra.local import stack as local_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _stack: list[local_stack.Stack] = []
@@ -26,17 +28,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    import gc
-
-    # The process exits next; collecting moto's in-memory tables at shutdown took tens of seconds.
-    gc.freeze()
     for stack in _stack:
         stack.stop()
 
 
 @pytest.fixture(autouse=True)
 def fresh_table() -> None:
-    """Each test starts with an empty table (tests are isolated by merchant too; this keeps moto fast)."""
+    """Each test starts with an empty table, so a job under test meets only that test's members."""
     _stack[0].reset_table()
 
 
@@ -75,7 +73,7 @@ def clock() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def merchant_pay_keys() -> Any:
     """One merchant API key pair for the whole run (RSA generation is the slow part); mchids differ."""
-    from infra.devkeys import merchant_keys
+    from infra.local.devkeys import merchant_keys
 
     return merchant_keys("0")
 

@@ -1,4 +1,4 @@
-"""`make dev` (python -m infra.dev): starts, serves the walk-through, runs twice, and Ctrl-C stops everything."""
+"""`make dev` (python -m infra.local.dev): starts, serves the walk-through, runs twice, and Ctrl-C stops everything."""
 from __future__ import annotations
 
 import os
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from infra.loopback import free_port
+from infra.local.loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def _start(ports: dict[str, int]) -> tuple[subprocess.Popen[str], dict[str, str]
     for key in ("DYNAMODB_ENDPOINT", "WECHAT_API_BASE", "WECHATPAY_API_BASE", "KABAO_STAGE", "KABAO_TABLE",
                 "KABAO_JWT_SECRET", "KABAO_PII_KEY"):
         env.pop(key, None)  # the dev stack must not need the test suite's settings
-    proc = subprocess.Popen([sys.executable, "-m", "infra.dev"], cwd=ROOT, env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "infra.local.dev"], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     urls: dict[str, str] = {}
     deadline = time.monotonic() + 90

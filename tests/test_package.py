@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infra.package import build
+from infra.deploy.package import build
 from mini_program_api.db import schema
 
 ROOT = Path(__file__).resolve().parent.parent

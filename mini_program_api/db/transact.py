@@ -1,31 +1,49 @@
-"""One TransactWriteItems with named parts, so a cancellation says which condition failed.
+"""One TransactWriteItems with named parts, sent so that a resend is applied once.
 
-DynamoDB reports cancellation reasons by position; PynamoDB sends condition
-checks, deletes, puts and updates in that order whatever order they were added
-in, so the labels are kept per kind and concatenated the same way.
+DynamoDB reports cancellation reasons by position; the parts are sent in the
+order they were labelled per kind (condition checks, deletes, puts, updates), so
+a cancellation says which labelled condition failed.
+
+Every commit carries one ClientRequestToken, kept for every resend of that
+commit: botocore's own retry after a read timeout and ours after a conflict,
+throttling or a lost connection. DynamoDB applies a token once (for 10 minutes),
+so a transaction that committed before its response was lost is not applied
+again, and is not mistaken for a failed condition either. The token is per
+commit, not a hash of the request: two separate operations can send identical
+requests (adding 1 to a counter) and must both count.
+
+Single-item conditional writes (`update_if`, `put_new`) go through the same path
+for the same reason: a resent conditional write would otherwise fail its own
+condition and report that someone else had won.
 """
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+import uuid
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from ..errors import KabaoError
 from .models import connection
 
 _KINDS = ("check", "delete", "put", "update")
-CONFLICT_ATTEMPTS = 5
+ATTEMPTS = 6
+CONDITION_FAILED = "ConditionalCheckFailed"
+# Cancellation reasons that say "not now", never "no": nothing was written, so the same request may go again.
+_TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
+                                "RequestLimitExceeded"})
+_TRANSIENT_ERRORS = frozenset({"TransactionInProgressException", "ThrottlingException", "RequestLimitExceeded",
+                               "ProvisionedThroughputExceededException", "InternalServerError",
+                               "ServiceUnavailable", None})  # None: no answer at all (timeout, connection)
 
 
 class Cancelled(Exception):
-    """The transaction was refused because of these labelled conditions (label -> reason code)."""
+    """The transaction was refused because these labelled conditions failed (label -> reason code)."""
 
     def __init__(self, failed: dict[str, str]) -> None:
         super().__init__(", ".join(f"{k}: {v}" for k, v in failed.items()))
@@ -34,66 +52,84 @@ class Cancelled(Exception):
 
 class Transaction:
     def __init__(self) -> None:
-        self._ops: dict[str, list[tuple[str, Callable[[TransactWrite], None]]]] = {k: [] for k in _KINDS}
+        self._ops: dict[str, list[tuple[str, dict[str, Any]]]] = {k: [] for k in _KINDS}
 
     def put(self, label: str, model: Model, condition: Condition | None = None) -> None:
-        self._ops["put"].append((label, lambda tw: tw.save(model, condition=condition)))
+        self._ops["put"].append((label, model.get_save_kwargs_from_instance(condition=condition)))
 
     def update(self, label: str, model: Model, actions: list[Action], condition: Condition | None = None) -> None:
-        self._ops["update"].append((label, lambda tw: tw.update(model, actions=actions, condition=condition)))
+        self._ops["update"].append((label, model.get_update_kwargs_from_instance(actions=actions, condition=condition)))
 
     def delete(self, label: str, model: Model, condition: Condition | None = None) -> None:
-        self._ops["delete"].append((label, lambda tw: tw.delete(model, condition=condition)))
+        self._ops["delete"].append((label, model.get_delete_kwargs_from_instance(condition=condition)))
 
     def check(self, label: str, model_cls: type[Model], hash_key: Any, range_key: Any, condition: Condition) -> None:
         self._ops["check"].append(
-            (label, lambda tw: tw.condition_check(model_cls, hash_key, range_key, condition=condition))
+            (label, model_cls.get_operation_kwargs_from_class(hash_key, range_key=range_key, condition=condition))
         )
 
     def commit(self) -> None:
-        """Commit atomically; raise `Cancelled` when a condition fails.
+        """Commit atomically; raise `Cancelled` when a labelled condition fails.
 
-        TransactionConflict (another transaction holds an item) is retried with
-        jitter: nothing was written, so retrying is always safe.
+        Conflicts, throttling and lost answers are retried with jitter under the
+        same token. Still failing after that: 409 CONCURRENT_UPDATE for conflicts,
+        503 DATABASE_UNAVAILABLE otherwise; either way the client may retry.
         """
-        ordered = [(label, op) for kind in _KINDS for label, op in self._ops[kind]]
-        for attempt in range(CONFLICT_ATTEMPTS):
+        labels = [label for kind in _KINDS for label, _ in self._ops[kind]]
+        token = uuid.uuid4().hex
+        busy = False
+        for attempt in range(ATTEMPTS):
             try:
-                with TransactWrite(connection=connection()) as tw:
-                    for _, op in ordered:
-                        op(tw)
+                connection().transact_write_items(
+                    condition_check_items=[kw for _, kw in self._ops["check"]],
+                    delete_items=[kw for _, kw in self._ops["delete"]],
+                    put_items=[kw for _, kw in self._ops["put"]],
+                    update_items=[kw for _, kw in self._ops["update"]],
+                    client_request_token=token,
+                )
                 return
             except TransactWriteError as exc:
-                if exc.cause_response_code != "TransactionCanceledException":
-                    raise
-                failed = {
-                    label: reason.code
-                    for (label, _), reason in zip(ordered, exc.cancellation_reasons)
-                    if reason is not None
-                }
-                if any(code != "TransactionConflict" for code in failed.values()):
-                    raise Cancelled(failed) from exc
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))
-        raise KabaoError("CONCURRENT_UPDATE", "too many concurrent updates, retry later")
+                busy = _raise_unless_transient(exc, labels)
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+        if busy:
+            raise KabaoError("CONCURRENT_UPDATE", "too many concurrent updates, retry later")
+        raise KabaoError("DATABASE_UNAVAILABLE", "the database did not answer, retry later")
+
+
+def _raise_unless_transient(exc: TransactWriteError, labels: list[str]) -> bool:
+    """Raise what a caller must see; return whether a transient refusal was a conflict (busy items)."""
+    # Not `exc.cause_response_code`: a timeout's cause has `response = None`, which that property trips on.
+    code = (getattr(exc.cause, "response", None) or {}).get("Error", {}).get("Code")
+    if code == "TransactionCanceledException":
+        reasons = {label: reason.code for label, reason in zip(labels, exc.cancellation_reasons) if reason}
+        failed = {label: reason for label, reason in reasons.items() if reason == CONDITION_FAILED}
+        if failed:
+            raise Cancelled(failed) from exc
+        if not set(reasons.values()) <= _TRANSIENT_REASONS:
+            raise exc  # ValidationError, item too large: a bug, never reported as a failed condition
+        return "TransactionConflict" in reasons.values()
+    if code in _TRANSIENT_ERRORS:
+        return False
+    raise exc
 
 
 def update_if(model: Model, actions: list[Action], condition: Condition) -> bool:
     """A single-item conditional update; False (not an error) when the condition no longer holds."""
+    tx = Transaction()
+    tx.update("item", model, actions, condition)
     try:
-        model.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
+        tx.commit()
+    except Cancelled:
+        return False
     return True
 
 
 def put_new(model: Model) -> bool:
     """A single-item put that never overwrites; False when the key is taken."""
+    tx = Transaction()
+    tx.put("item", model, type(model).sk.does_not_exist())
     try:
-        model.save(condition=type(model).sk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
+        tx.commit()
+    except Cancelled:
+        return False
     return True

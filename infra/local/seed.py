@@ -11,7 +11,7 @@ DEMO_APP_SECRET = "demo-LOCAL-DEV-ONLY-app-secret"
 
 
 DEMO_MCHID = "1900000001"
-# Clearly local dev accounts for the demo store; production admins are made with infra/accounts.py.
+# Clearly local dev accounts for the demo store; production admins are made with infra/deploy/accounts.py.
 DEMO_STAFF = {"admin": "LOCAL-DEV-ONLY-admin", "cashier": "LOCAL-DEV-ONLY-cashier"}
 
 
@@ -29,7 +29,7 @@ def seed(sandbox_url: str) -> str:
     Returns the demo appid. The WeChat Pay keys are generated on the spot (the
     sandbox forgets everything between runs anyway) and handed over as dev: refs.
     """
-    from infra.devkeys import merchant_keys
+    from infra.local.devkeys import merchant_keys
     from mini_program_api import merchants
 
     _call(f"{sandbox_url}/_sandbox/apps", {"appid": DEMO_APPID, "secret": DEMO_APP_SECRET})

@@ -24,7 +24,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROVIDED_BY_LAMBDA = "botocore"  # the package and its botocore-*.dist-info
 
 
@@ -33,7 +33,7 @@ def config() -> dict:
 
 
 def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool = False) -> Path:
-    from infra.template import merge_template
+    from infra.deploy.template import merge_template
 
     cfg = config()
     environment = cfg["stages"][stage]["environment_variables"]

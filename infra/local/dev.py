@@ -1,7 +1,7 @@
 """`make dev`: the whole product on loopback, seeded, until Ctrl-C.
 
-Starts the serialized local DynamoDB, the WeChat sandbox and `chalice local`
-as child processes, creates the table, seeds the demo merchant and prints a
+Starts DynamoDB Local (infra/local/dynamodb.py), the WeChat sandbox and
+`chalice local` as child processes, creates the table, seeds the demo merchant and prints a
 curl walk-through. Ports default to 8000 (API), 8001 (DynamoDB) and 8002
 (sandbox); a busy port is replaced by a free one, so a second copy runs beside
 the first instead of failing. Data lives in memory: every run starts clean.
@@ -17,10 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from infra.local_stack import environment
-from infra.loopback import free_port
+from infra.local.dynamodb import DynamoDBLocal
+from infra.local.loopback import free_port
+from infra.local.stack import environment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 
 
@@ -85,7 +86,7 @@ def main() -> int:
         "PYTHONUNBUFFERED": "1",
     }
     config = json.loads((ROOT / "chalice.json").read_text())["stages"]["local"]["environment_variables"]
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[subprocess.Popen[bytes] | DynamoDBLocal] = []
 
     def start(name: str, *args: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env)
@@ -95,24 +96,27 @@ def main() -> int:
 
     def stop(*_: object) -> None:
         for proc in procs:
-            if proc.poll() is None:
+            if isinstance(proc, DynamoDBLocal):
+                proc.stop()
+            elif proc.poll() is None:
                 proc.terminate()
         for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            if isinstance(proc, subprocess.Popen):
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # A shell's background job starts with SIGINT ignored; Ctrl-C/SIGINT must still stop the stack.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        start("dynamodb", "-m", "infra.local_dynamodb", "--port", str(ports["dynamodb"]))
-        start("sandbox", "-m", "infra.wechat_sandbox", "--port", str(ports["sandbox"]))
+        procs.append(DynamoDBLocal(ports["dynamodb"]))
+        start("sandbox", "-m", "infra.local.wechat_sandbox", "--port", str(ports["sandbox"]))
         os.environ.update({**env, **config})  # this process seeds through the product's own code
         import boto3
 
-        from infra.seed import seed
+        from infra.local.seed import seed
         from mini_program_api.db.schema import create_table
 
         create_table(boto3.client("dynamodb", endpoint_url=urls["dynamodb"]), config["KABAO_TABLE"])
@@ -135,7 +139,7 @@ def main() -> int:
         return 1
     except KeyboardInterrupt:
         return 0
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # SetupError included
         print(f"make dev failed: {exc}", file=sys.stderr)
         return 1
     finally:

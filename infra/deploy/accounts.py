@@ -1,6 +1,6 @@
 """Create a merchant's first admin account (later ones are made through POST /v1/admin/staff).
 
-    python -m infra.accounts MERCHANT_ID USERNAME     # asks for the password
+    python -m infra.deploy.accounts MERCHANT_ID USERNAME     # asks for the password
 
 Run with the deployed stack's table in the environment (KABAO_TABLE, AWS credentials).
 """

@@ -11,14 +11,14 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .local_dynamodb import dynamodb_app
+from .dynamodb import DynamoDBLocal
 from .loopback import LoopbackServer, free_port
 from .wechat_sandbox import WeChatSandbox
 
 
 @dataclass
 class Stack:
-    ddb: LoopbackServer
+    ddb: DynamoDBLocal
     sandbox_server: LoopbackServer
     wechat: WeChatSandbox
     api: Any  # chalice.local.LocalDevServer
@@ -26,8 +26,8 @@ class Stack:
     table: str
 
     def reset_table(self) -> None:
-        """Drop and recreate the table: moto deep-copies a table for every item of every transaction
-        (its rollback), so a table that only grows makes every later transaction slower."""
+        """Drop and recreate the table, so that scheduled jobs (which scan every merchant's due work)
+        see only the running test's items."""
         import boto3
 
         from mini_program_api.db.schema import create_table
@@ -59,7 +59,7 @@ def environment(ddb_url: str, sandbox_url: str, api_url: str) -> dict[str, str]:
 
 
 def start(stage: str = "test", table: str = "kabao-test") -> Stack:
-    ddb = LoopbackServer(dynamodb_app()).start()
+    ddb = DynamoDBLocal()
     wechat = WeChatSandbox()
     sandbox = LoopbackServer(wechat).start()
     api_url = f"http://127.0.0.1:{free_port()}"

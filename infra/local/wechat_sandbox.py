@@ -11,7 +11,7 @@ Behaviour the tests and `make dev` rely on:
   yields that number, once;
 - subscribe messages are recorded and listed by ``GET /_sandbox/messages``.
 
-Run alone with ``python -m infra.wechat_sandbox --port 8002``.
+Run alone with ``python -m infra.local.wechat_sandbox --port 8002``.
 """
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Deployment: the Lambda package, the SAM template, and merchant onboarding."""

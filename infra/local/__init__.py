@@ -1,0 +1,1 @@
+"""The local stack: DynamoDB Local, the WeChat sandbox, the API on loopback, and the demo seed."""
