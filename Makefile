@@ -42,5 +42,9 @@ deploy: package
 bench: install
 	$(PY) -m bench
 
+# 10 000 mixed operations from 16 clients over HTTP, then every money invariant (bench/README.md).
+soak: install
+	$(PY) -m bench.soak
+
 clean:
 	rm -rf $(VENV) .local build .pytest_cache

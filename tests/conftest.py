@@ -39,6 +39,11 @@ def fresh_table() -> None:
 
 
 @pytest.fixture
+def stack() -> local_stack.Stack:
+    return _stack[0]
+
+
+@pytest.fixture
 def ddb_endpoint() -> str:
     return _stack[0].ddb.url
 

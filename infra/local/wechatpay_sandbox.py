@@ -15,6 +15,8 @@ Sandbox controls:
   ``{"times": 1, "concurrent": false, "bad_signature": false, "stale": false,
   "notify": true, "tamper": {}}`` (tamper overrides fields of the signed resource);
   answers the delivery statuses.
+- ``GET /_sandbox/pay/orders/{out_trade_no}`` shows what WeChat Pay holds for an order:
+  its trade state, transaction id and refunds (what a soak test checks kabao against).
 - ``POST /_sandbox/refunds/{out_refund_no}`` settles a refund (``{"status":
   "SUCCESS"|"ABNORMAL"|"CLOSED", "times": 1, "concurrent": false}``) and notifies.
 """
@@ -165,6 +167,9 @@ class PaySandbox:
             with self._lock:
                 self.merchants[str(body["mchid"])] = body
             return _json(200, {"ok": True})
+        match = re.fullmatch(r"/_sandbox/pay/orders/([^/]+)", path)
+        if match and method == "GET":
+            return self._order_record(match.group(1))
         match = re.fullmatch(r"/_sandbox/pay/([^/]+)", path)
         if match and method == "POST":
             return self.pay(match.group(1), **body)
@@ -189,6 +194,15 @@ class PaySandbox:
         statuses = self._deliver(mchid, url, "TRANSACTION.SUCCESS", "支付成功", "transaction", resource,
                                  times if notify else 0, concurrent, bad_signature, stale)
         return _json(200, {"transaction_id": order["transaction_id"], "deliveries": statuses})
+
+    def _order_record(self, out_trade_no: str) -> Response:
+        with self._lock:
+            order = next((o for (_, no), o in self.orders.items() if no == out_trade_no), None)
+            if order is None:
+                return _error(404, "ORDER_NOT_EXIST", "订单不存在")
+            refunds = [self._refund_view(r) for r in self.refunds.values() if r["out_trade_no"] == out_trade_no]
+            return _json(200, {"trade_state": order["trade_state"], "transaction_id": order["transaction_id"],
+                               "total": order["total"], "refunds": refunds})
 
     def settle_refund(self, out_refund_no: str, status: str = "SUCCESS", times: int = 1, concurrent: bool = False,
                       bad_signature: bool = False, stale: bool = False) -> Response:
