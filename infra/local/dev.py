@@ -1,8 +1,8 @@
 """`make dev`: the whole product on loopback, seeded, until Ctrl-C.
 
 Starts DynamoDB Local (infra/local/dynamodb.py), the WeChat sandbox and
-`chalice local` as child processes, creates the table, seeds the demo merchant and prints a
-curl walk-through. Ports default to 8000 (API), 8001 (DynamoDB) and 8002
+Chalice's local API server (infra/local/api.py) as child processes, creates
+the table, seeds the demo merchant and prints a curl walk-through. Ports default to 8000 (API), 8001 (DynamoDB) and 8002
 (sandbox); a busy port is replaced by a free one, so a second copy runs beside
 the first instead of failing. Data lives in memory: every run starts clean.
 """
@@ -121,11 +121,8 @@ def main() -> int:
 
         create_table(boto3.client("dynamodb", endpoint_url=urls["dynamodb"]), config["KABAO_TABLE"])
         appid = seed(urls["sandbox"])
-        chalice = str(Path(sys.executable).with_name("chalice"))
-        procs.append(subprocess.Popen(
-            [chalice, "local", "--no-autoreload", "--stage", "local", "--host", HOST, "--port", str(ports["api"])],
-            cwd=ROOT, env=env))
-        _wait_for(ports["api"], procs[-1], "chalice local")
+        env.update(config)  # the stage's environment, as `chalice local --stage local` would set it
+        start("api", "-m", "infra.local.api", "--host", HOST, "--port", str(ports["api"]))
         print(
             f"\nkabao is running (Ctrl-C stops everything):\n"
             f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"

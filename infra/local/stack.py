@@ -7,7 +7,6 @@ imported. `make dev` runs the same servers as separate processes instead.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,20 +75,6 @@ def start(stage: str = "test", table: str = "kabao-test") -> Stack:
     from mini_program_api.db.schema import create_table
 
     create_table(boto3.client("dynamodb", endpoint_url=ddb.url), table)
-    return Stack(ddb, sandbox, wechat, _serve_api(int(api_url.rsplit(":", 1)[1])), api_url, table)
+    from .api import serve_in_thread
 
-
-def _serve_api(port: int) -> Any:
-    """The Chalice app on real HTTP, where the sandbox delivers WeChat Pay notifies."""
-    from chalice.config import Config
-    from chalice.local import ChaliceRequestHandler, LocalDevServer
-
-    from app import app
-
-    class Quiet(ChaliceRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = LocalDevServer(app, Config.create(), "127.0.0.1", port, handler_cls=Quiet)
-    threading.Thread(target=server.server.serve_forever, daemon=True).start()
-    return server
+    return Stack(ddb, sandbox, wechat, serve_in_thread("127.0.0.1", int(api_url.rsplit(":", 1)[1])), api_url, table)
