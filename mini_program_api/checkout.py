@@ -14,8 +14,10 @@ per whole yuan, with the tier's points multiplier. The order, coupon, points,
 stored value, growth, tier and audit record are written in one
 TransactWriteItems; any failed check leaves all of them untouched.
 
-The order id comes from the staff's Idempotency-Key (merchant-wide), so a retry
-returns the first receipt even after the member's code has expired.
+A sale is one operation per staff Idempotency-Key (merchant-wide, idempotency.py):
+its record holds the request (member, store, amount, coupon, points, stored value)
+and the order id, which comes from the key. A retry returns the first receipt, even
+after the member's code has expired; the key with another member or amount is 422.
 
 Refund (whole order): stored value and points spent come back to the accounts
 they came from; points and growth earned are clawed back, but never below zero:
@@ -25,13 +27,12 @@ it is still valid. A refund does not lower the tier (the annual review does).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 
 
-from . import audit, clock, coupons, ledger, lifecycle, member_codes, members, merchants, stored_value, tiers
+from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, members, merchants, stored_value,
+               tiers)
 from .auth import Principal
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -39,6 +40,7 @@ from pynamodb.expressions.update import Action
 from .db.models import PROFILE, CheckoutOrder, Coupon, Member, Merchant, checkout_pk, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
+from .idempotency import Request as Idem
 from .ledger import Account, Operation, Posting
 
 PAID, REFUNDED = "PAID", "REFUNDED"
@@ -51,10 +53,6 @@ class Request:
     coupon_id: str | None = None
     points: int = 0
     stored_value: int = 0
-
-    def fingerprint(self, store_id: str) -> str:
-        fields = {**self.__dict__, "store_id": store_id}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -98,11 +96,6 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
     )
 
 
-def order_id_for(merchant_id: str, idempotency_key: str | None) -> str:
-    op_key = ledger.client_op_key(idempotency_key)
-    return "K" + hashlib.sha256(f"{merchant_id}:{op_key}".encode()).hexdigest()[:24]
-
-
 def get_order(merchant_id: str, order_id: str) -> CheckoutOrder:
     try:
         return CheckoutOrder.get(checkout_pk(merchant_id, order_id), "ORDER", consistent_read=True)
@@ -110,24 +103,13 @@ def get_order(merchant_id: str, order_id: str) -> CheckoutOrder:
         raise KabaoError("ORDER_NOT_FOUND", "no such order") from None
 
 
-def _replayed(merchant_id: str, order_id: str, fingerprint: str) -> CheckoutOrder | None:
-    try:
-        order = get_order(merchant_id, order_id)
-    except KabaoError:
-        return None
-    if order.fingerprint != fingerprint:
-        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different checkout")
-    return order
-
-
 def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: str | None) -> CheckoutOrder:
     merchant_id, store_id = staff.merchant_id, _store_of(staff)
-    order_id = order_id_for(merchant_id, idempotency_key)
-    fingerprint = req.fingerprint(store_id)
-    done = _replayed(merchant_id, order_id, fingerprint)
-    if done is not None:
-        return done
-    member_id = member_codes.resolve(merchant_id, member_code)
+    key = idempotency.client_key(merchant_id, "checkout", idempotency_key)
+    order_id = key.derived_id("K")
+    member_id = member_codes.resolve(merchant_id, member_code, retry_of=key)
+    idem = idempotency.request(key, member_id, "CHECKOUT", {**req.__dict__, "store_id": store_id},
+                               member_code=member_code)
     merchant = merchants.get(merchant_id)
 
     def attempt() -> CheckoutOrder:
@@ -142,7 +124,7 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
         placement = tiers.after_growth(tx, merchant, member, q.growth_earned, now)
         order = CheckoutOrder(
             checkout_pk(merchant_id, order_id), "ORDER", merchant_id=merchant_id, order_id=order_id,
-            member_id=member_id, store_id=store_id, staff_id=staff.subject, fingerprint=fingerprint, status=PAID,
+            member_id=member_id, store_id=store_id, staff_id=staff.subject, fingerprint=idem.fingerprint, status=PAID,
             amount=req.amount, coupon_id=req.coupon_id, points_used=req.points, **q.__dict__,
             tier_before=tiers.current(merchant, member.tier_id).tier_id, tier_after=placement.tier.tier_id,
             created_at=now,
@@ -159,34 +141,33 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
             postings += (Posting(Account.POINTS, q.points_earned, leg="earned"),)
         actions = placement.actions + [Member.last_spend_at.set(now)]
         try:
-            replayed = _post(merchant_id, member_id, tx, f"checkout:{order_id}", "CHECKOUT", postings, order_id,
-                             fingerprint, actions, placement.condition)
+            replayed = _post(merchant_id, member_id, tx, key.op_key, "CHECKOUT", postings, order_id,
+                             idem.fingerprint, actions, placement.condition, idem)
         except Cancelled as exc:
-            replay = _replayed(merchant_id, order_id, fingerprint) if "order" in exc.failed else None
-            if replay is not None:
-                return replay
             if "coupon" in exc.failed:
                 raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
             raise KabaoError("CONCURRENT_UPDATE", "the member changed during checkout, retry") from exc
-        return (_replayed(merchant_id, order_id, fingerprint) if replayed else None) or order
+        return get_order(merchant_id, order_id) if replayed else order
 
-    return tiers.retrying(attempt)
+    return idempotency.once(idem, lambda: tiers.retrying(attempt), lambda _: get_order(merchant_id, order_id))
 
 
 def _post(merchant_id: str, member_id: str, tx: Transaction, op_key: str, kind: str,
           postings: tuple[Posting, ...], order_id: str, fingerprint: str, actions: list[Action],
-          condition: Condition | None) -> bool:
-    """Commit `tx` with the sale's ledger entries (True: they were already there, nothing was written);
-    a sale that moves no balance still pins the member row."""
+          condition: Condition | None, idem: Idem | None = None) -> bool:
+    """Commit `tx` with the sale's ledger entries and its operation record `idem` (True: the operation
+    had already run, nothing was written); a sale that moves no balance still pins the member row."""
     if not postings:
         pk, pinned = member_pk(merchant_id, member_id), Member.pk.exists() & condition
         if actions:
             tx.update("member", Member(pk, PROFILE), actions=actions, condition=pinned)
         else:
             tx.check("member", Member, pk, PROFILE, pinned)
+        if idem is not None:
+            idempotency.stage(tx, idem, {"order_id": order_id})
         tx.commit()
         return False
-    op = Operation(op_key, kind, postings, memo={"order_id": order_id}, request={"order": fingerprint})
+    op = Operation(op_key, kind, postings, memo={"order_id": order_id}, request={"order": fingerprint}, idem=idem)
     return ledger.post(merchant_id, member_id, op, tx=tx, member_actions=actions, member_condition=condition).replayed
 
 

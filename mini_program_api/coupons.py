@@ -9,7 +9,8 @@ TransactWriteItems that writes the coupon and bumps the member's claim count:
 - stock: `left >= 1` on the shard, so the sum over shards never goes below zero
   and exactly `total_stock` coupons can exist;
 - per-member limit: `n < limit` on the member's CLAIMS#{tid} counter;
-- idempotency: the coupon's key comes from the Idempotency-Key, `attribute_not_exists`.
+- idempotency: a claim or reward is one operation per Idempotency-Key (idempotency.py,
+  its record in the same transaction); the coupon's id comes from the key too.
 
 One DynamoDB item takes about 1000 WCU/s and a transactional write costs 2, so
 one stock item would cap a drop near 500 claims/s; 16 shards lift that to the
@@ -24,7 +25,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import audit, clock, due, ids, ledger, member_codes, members, merchants
+from . import audit, clock, due, idempotency, ids, ledger, member_codes, members, merchants
 from .auth import Principal
 from .db.models import (
     COUPON_TERMS,
@@ -41,6 +42,7 @@ from .db.models import (
 )
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
+from .idempotency import Request
 from .ledger import Account, Operation
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
@@ -212,27 +214,37 @@ def reminder_slot(coupon_id: str, valid_until: datetime) -> tuple[str, str]:
 
 def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: str | None) -> Coupon:
     """Claim one free offer (see the module docstring for what holds under concurrency)."""
-    op_key = ledger.client_op_key(idempotency_key)
-    template = get_template(merchant_id, template_id)
-    return issue(merchant_id, member_id, template, coupon_id_for(op_key))
+    key = idempotency.client_key(merchant_id, "claim", idempotency_key, member_id)
+    req = idempotency.request(key, member_id, "CLAIM", {"template_id": template_id})
+    coupon_id = key.derived_id("C")
+    return idempotency.once(
+        req, lambda: issue(merchant_id, member_id, get_template(merchant_id, template_id), coupon_id, idem=req),
+        lambda _: owned(merchant_id, member_id, coupon_id))
 
 
 def redeem_reward(merchant_id: str, member_id: str, template_id: str, idempotency_key: str | None) -> Coupon:
     """Points mall: the points leave and the reward (a coupon, or a GIFT coupon for a gift) arrives
     in one transaction; no stock or too few points and nothing changes."""
-    op_key = "reward:" + ledger.client_op_key(idempotency_key)
-    template = get_template(merchant_id, template_id, reward=True)
-    op = Operation(op_key, "REWARD", ledger.postings({Account.POINTS: -int(template.points_price)}),
-                   memo={"template_id": template_id, "name": template.name}, request={"template_id": template_id})
-    return issue(merchant_id, member_id, template, coupon_id_for(op_key), points=op)
+    key = idempotency.client_key(merchant_id, "reward", idempotency_key, member_id)
+    req = idempotency.request(key, member_id, "REWARD", {"template_id": template_id})
+    coupon_id = key.derived_id("C")
+
+    def run() -> Coupon:
+        template = get_template(merchant_id, template_id, reward=True)
+        op = Operation(key.op_key, req.kind, ledger.postings({Account.POINTS: -int(template.points_price)}),
+                       memo={"template_id": template_id, "name": template.name, "coupon_id": coupon_id}, idem=req)
+        return issue(merchant_id, member_id, template, coupon_id, points=op)
+
+    return idempotency.once(req, run, lambda _: owned(merchant_id, member_id, coupon_id))
 
 
 def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str,
-          points: Operation | None = None, per_member_limit: bool = True) -> Coupon:
+          points: Operation | None = None, per_member_limit: bool = True, idem: Request | None = None) -> Coupon:
     """Issue one coupon of `template` from its stock, exactly once per `coupon_id`.
 
-    `points` is a ledger operation paid in the same transaction (a reward's price);
-    gifts the merchant sends (birthday, wake-up) skip the per-member claim limit.
+    `points` is a ledger operation paid in the same transaction (a reward's price, which
+    carries its operation record); `idem` is the record of a claim without one. Gifts the
+    merchant sends (birthday, wake-up) skip the per-member claim limit.
     """
     template_id = template.template_id
     mpk = member_pk(merchant_id, member_id)
@@ -262,6 +274,8 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
         if per_member_limit:
             tx.update("limit", Counter(mpk, f"CLAIMS#{template_id}"), actions=[Counter.n.add(1)],
                       condition=Counter.n.does_not_exist() | (Counter.n < limit))
+        if idem is not None:
+            idempotency.stage(tx, idem, {"coupon_id": coupon_id, "template_id": template_id}, at=now)
         try:
             if points is None:
                 tx.commit()
@@ -395,24 +409,29 @@ def restore(tx: Transaction, coupon: Coupon, ref: str) -> None:
 
 def redeem_gift(staff: Principal, member_code: str, coupon_id: str, idempotency_key: str | None) -> Coupon:
     """A gift/exchange coupon handed over at the counter: no order amount, just used once, audited."""
-    ref = "R" + hashlib.sha256(f"{staff.merchant_id}:{ledger.client_op_key(idempotency_key)}".encode()).hexdigest()[:24]
     if not staff.store_id:
         raise KabaoError("FORBIDDEN", "this token is not bound to a store")
-    member_id = member_codes.resolve(staff.merchant_id, member_code)
-    coupon = owned(staff.merchant_id, member_id, coupon_id)
-    if coupon.status == "USED" and coupon.used_ref == ref:
-        return coupon  # a retry of this redemption
-    if coupon.kind != "GIFT":
-        raise KabaoError("COUPON_NOT_APPLICABLE", "only gift coupons are redeemed by code; use checkout")
-    now = clock.now()
-    check_usable(coupon, staff.store_id, now, merchants.get(staff.merchant_id).timezone)
-    tx = Transaction()
-    use(tx, coupon, ref, staff.store_id, now)
-    audit.record(tx, staff, "GIFT_REDEEMED", coupon_id, {"member_id": member_id, "gift": coupon.gift_name or ""}, now)
-    try:
-        tx.commit()
-    except Cancelled as exc:
-        if owned(staff.merchant_id, member_id, coupon_id).used_ref == ref:
-            return owned(staff.merchant_id, member_id, coupon_id)
-        raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
-    return owned(staff.merchant_id, member_id, coupon_id)
+    store_id = staff.store_id
+    key = idempotency.client_key(staff.merchant_id, "gift", idempotency_key)
+    member_id = member_codes.resolve(staff.merchant_id, member_code, retry_of=key)
+    req = idempotency.request(key, member_id, "GIFT_REDEEMED", {"coupon_id": coupon_id, "store_id": store_id},
+                              member_code=member_code)
+
+    def run() -> Coupon:
+        coupon = owned(staff.merchant_id, member_id, coupon_id)
+        if coupon.kind != "GIFT":
+            raise KabaoError("COUPON_NOT_APPLICABLE", "only gift coupons are redeemed by code; use checkout")
+        now = clock.now()
+        check_usable(coupon, store_id, now, merchants.get(staff.merchant_id).timezone)
+        tx = Transaction()
+        use(tx, coupon, key.derived_id("R"), store_id, now)
+        audit.record(tx, staff, "GIFT_REDEEMED", coupon_id, {"member_id": member_id, "gift": coupon.gift_name or ""},
+                     now)
+        idempotency.stage(tx, req, {"coupon_id": coupon_id}, at=now)
+        try:
+            tx.commit()
+        except Cancelled as exc:
+            raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
+        return owned(staff.merchant_id, member_id, coupon_id)
+
+    return idempotency.once(req, run, lambda _: owned(staff.merchant_id, member_id, coupon_id))

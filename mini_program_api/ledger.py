@@ -1,11 +1,14 @@
 """The ledger: the only way points, principal, bonus and growth change.
 
-`post` writes, in ONE TransactWriteItems, an immutable entry per account and the
-member's balance update. Each entry's sort key comes from the operation key
-(`TXN#{op_key}#{account}`) with `attribute_not_exists`, and the balance update
-carries `balance >= -amount`, so:
+`post` writes, in ONE TransactWriteItems, the operation's record (idempotency.py),
+an immutable entry per account and the member's balance update. The record is one
+item per op key with `attribute_not_exists`; each entry's sort key also comes from
+the op key (`TXN#{op_key}#{account}`, `attribute_not_exists`, a second line of
+defence), and the balance update carries `balance >= -amount`, so:
 
-- a retried operation (same op key) writes nothing and returns the first result;
+- a retried operation (same op key, same request) writes nothing and returns the
+  first result, even when it would post to other accounts today (a spend split by
+  balances that moved, a sign-in whose reward changed);
 - the same op key with a different request is refused (IDEMPOTENCY_KEY_REUSED);
 - no balance goes negative, and balance == sum of its entries, always.
 
@@ -22,10 +25,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,10 +34,11 @@ from enum import StrEnum
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import clock
-from .db.models import PROFILE, LedgerEntry, Member, PunchCard, member_pk
+from . import clock, idempotency
+from .db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
+from .idempotency import Request
 
 
 class Account(StrEnum):
@@ -94,10 +96,15 @@ class Operation:
     # What the caller asked for. When set, it (not the postings) identifies the request, so a retry
     # whose computed split changed (a spend split by balances that moved since) is still a replay.
     request: dict[str, str | int] | None = None
+    # The request as its operation already defined it (a client key's, a staff one naming the member
+    # by code); without it the op key is the member's own and the request is the one above.
+    idem: Request | None = None
 
     def __post_init__(self) -> None:
         if not _OP_KEY.match(self.op_key):
             raise ValueError(f"bad op key {self.op_key!r}")
+        if self.idem is not None and self.idem.key.op_key != self.op_key:
+            raise ValueError("an operation's idempotency request is for its own op key")
         keys = [p.key for p in self.postings]
         if not keys or len(set(keys)) != len(keys):
             raise ValueError("an operation posts to each account at most once, and to at least one")
@@ -107,11 +114,14 @@ class Operation:
             if type(p.amount) is not int or p.amount == 0:
                 raise ValueError(f"posting amounts are non-zero integers, got {p.amount!r}")
 
-    def fingerprint(self) -> str:
-        what = self.request if self.request is not None else {
-            "postings": sorted((p.key, p.amount) for p in self.postings), "memo": self.memo}
-        canonical = json.dumps({"kind": self.kind, "what": what}, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+    def request_of(self, merchant_id: str, member_id: str) -> Request:
+        """What identifies this operation for the member: see idempotency.py."""
+        if self.idem is not None:
+            return self.idem
+        fields = self.request if self.request is not None else {
+            "postings": json.dumps(sorted((p.key, p.amount) for p in self.postings)),
+            "memo": json.dumps(self.memo, sort_keys=True)}
+        return idempotency.request(idempotency.key(merchant_id, self.op_key, member_id), member_id, self.kind, fields)
 
 
 @dataclass(frozen=True)
@@ -128,14 +138,10 @@ def postings(amounts: dict[Account, int]) -> tuple[Posting, ...]:
     return tuple(Posting(account, amount) for account, amount in amounts.items() if amount)
 
 
-def client_op_key(idempotency_key: str | None) -> str:
-    """Op key for a client-supplied Idempotency-Key (scoped to the member by the partition)."""
-    if idempotency_key is None or not re.fullmatch(r"[A-Za-z0-9_\-]{8,64}", idempotency_key):
-        raise KabaoError(
-            "INVALID_IDEMPOTENCY_KEY",
-            "Idempotency-Key header is required: 8-64 characters of letters, digits, '-' or '_'",
-        )
-    return f"idem:{idempotency_key}"
+def replayed(record: OperationRecord) -> Posted:
+    """The first result of an operation, from its record."""
+    return Posted(str(record.op_key), str(record.kind),
+                  {Account(a): int(v) for a, v in record.amounts.as_dict().items()}, record.created_at, replayed=True)
 
 
 def stage(
@@ -155,7 +161,8 @@ def stage(
     """
     pk = member_pk(merchant_id, member_id)
     at = clock.now()
-    fingerprint = op.fingerprint()
+    req = op.request_of(merchant_id, member_id)
+    idempotency.stage(tx, req, op.memo, {a.value: v for a, v in _amounts(op).items()}, at, prefix)
     for p in op.postings:
         tx.put(
             prefix + _ENTRY + p.key,
@@ -168,7 +175,7 @@ def stage(
                 card_id=p.card_id,
                 amount=p.amount,
                 kind=op.kind,
-                fingerprint=fingerprint,
+                fingerprint=req.fingerprint,
                 memo=dict(op.memo),
                 created_at=at,
             ),
@@ -223,32 +230,29 @@ def post(
     """
     tx = tx or Transaction()
     pk = member_pk(merchant_id, member_id)
-    fingerprint = op.fingerprint()
     at = stage(tx, merchant_id, member_id, op, member_actions=member_actions, member_condition=member_condition,
                new_card=new_card)
     try:
         tx.commit()
     except Cancelled as exc:
+        # Whatever failed, a record for this key means the operation already ran (or ran for another request).
+        record = idempotency.first(op.request_of(merchant_id, member_id))
+        if record is not None:
+            return replayed(record)
         if any(label.startswith(_ENTRY) for label in exc.failed):
-            return _replay(pk, op, fingerprint)
+            # Entries under this op key but no record: never apply it again, never call it the same request.
+            raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this operation key was already used") from exc
         if any(label.startswith(_BALANCE) for label in exc.failed):
             raise _shortfall(pk, op) from exc
         raise
-    return Posted(op.op_key, op.kind, _sums((p.account, p.amount) for p in op.postings), at, replayed=False)
+    return Posted(op.op_key, op.kind, _amounts(op), at, replayed=False)
 
 
-def _replay(pk: str, op: Operation, fingerprint: str) -> Posted:
-    entries = list(LedgerEntry.query(pk, LedgerEntry.sk.startswith(f"TXN#{op.op_key}#"), consistent_read=True))
-    if not entries or any(e.fingerprint != fingerprint for e in entries):
-        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different request")
-    return Posted(op.op_key, op.kind, _sums((Account(e.account), int(e.amount)) for e in entries),
-                  entries[0].created_at, replayed=True)
-
-
-def _sums(amounts: Iterable[tuple[Account, int]]) -> dict[Account, int]:
+def _amounts(op: Operation) -> dict[Account, int]:
+    """What `op` posts per account (a punch posting under Account.PUNCH)."""
     totals: dict[Account, int] = {}
-    for account, amount in amounts:
-        totals[account] = totals.get(account, 0) + amount
+    for p in op.postings:
+        totals[p.account] = totals.get(p.account, 0) + p.amount
     return totals
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from . import clock, ids
+from . import clock, ids, idempotency
 from .config import settings
 from .db.models import LOOKUP, Lookup, Member, lookup_pk
 from .db.transact import put_new
 from .errors import KabaoError
+from .idempotency import Key
 from . import members
 
 
@@ -32,8 +33,14 @@ def issue(member: Member) -> tuple[str, datetime]:
         # else: a 1-in-10^18 collision with a live code: draw again
 
 
-def resolve(merchant_id: str, code: str) -> str:
-    """The member id behind a scanned code; expired or unknown codes are the same 404."""
+def resolve(merchant_id: str, code: str, retry_of: Key | None = None) -> str:
+    """The member id behind a scanned code; expired or unknown codes are the same 404.
+
+    `retry_of`: the key of the staff request the code came with. A retry of an operation that
+    already ran carries its first code, maybe expired by now: its record names the member."""
+    member_id = idempotency.recorded_member(retry_of, code) if retry_of else None
+    if member_id is not None:
+        return member_id
     try:
         lookup = Lookup.get(lookup_pk(merchant_id, "CODE", code), LOOKUP, consistent_read=True)
     except Lookup.DoesNotExist:

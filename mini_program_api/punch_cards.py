@@ -2,20 +2,22 @@
 
 A card's uses are a ledger balance (account `punch`, per card, on the card item):
 issuing posts +visits and creates the card in the same transaction, each use
-posts -1 with `uses_left >= 1`, so uses never go below zero and a retried scan
-(same Idempotency-Key) uses nothing twice. A card is usable until `valid_until`
-(`valid_days` after issue); after that it is expired, whatever is left.
+posts -1 with `uses_left >= 1`, so uses never go below zero. Every purchase, gift
+and scan is one operation per Idempotency-Key (idempotency.py): a retried scan uses
+nothing twice, even after the member code expired, and the key of one scan cannot
+be spent on another card. A card is usable until `valid_until` (`valid_days`
+after issue); after that it is expired, whatever is left.
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
-from . import audit, clock, ids, ledger, member_codes, members, stored_value
+from . import audit, clock, idempotency, ids, ledger, member_codes, members, stored_value
 from .auth import Principal
 from .db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from .db.transact import Transaction
 from .errors import KabaoError
+from .idempotency import Request
 from .ledger import Account, Operation, Posting
 
 
@@ -43,42 +45,54 @@ def _plan(merchant_id: str, plan_id: str) -> PunchPlan:
         raise KabaoError("PUNCH_PLAN_NOT_FOUND", "no such punch card plan") from None
 
 
-def _card_id(op_key: str) -> str:
-    return "P" + hashlib.sha256(op_key.encode()).hexdigest()[:20]
-
-
-def _issue(member: Member, plan: PunchPlan, op_key: str, kind: str, price: dict[Account, int],
-           tx: Transaction) -> PunchCard:
+def _issue(member: Member, plan: PunchPlan, req: Request, price: dict[Account, int], tx: Transaction) -> PunchCard:
     members.require_card(member)
     merchant_id, member_id = member.merchant_id, member.member_id
     now = clock.now()
-    card_id = _card_id(op_key)
+    card_id = _card_id(req)
     card = PunchCard(member_pk(merchant_id, member_id), f"PUNCH#{card_id}", card_id=card_id, plan_id=plan.plan_id,
                      name=plan.name, visits=plan.visits, uses_left=0, store_ids=list(plan.store_ids),
                      valid_until=now + timedelta(days=int(plan.valid_days)), issued_at=now)
     postings = ledger.postings(price) + (Posting(Account.PUNCH, int(plan.visits), card_id),)
-    op = Operation(op_key, kind, postings, memo={"plan_id": plan.plan_id, "card_id": card_id},
-                   request={"plan_id": plan.plan_id})
+    op = Operation(req.key.op_key, req.kind, postings, memo={"plan_id": plan.plan_id, "card_id": card_id}, idem=req)
     ledger.post(merchant_id, member_id, op, tx=tx, new_card=card)
     return get_card(merchant_id, member_id, card_id)
 
 
+def _card_id(req: Request) -> str:
+    return req.key.derived_id("P")
+
+
+def _issued(req: Request) -> PunchCard:
+    return get_card(req.key.merchant_id, req.member_id, _card_id(req))
+
+
 def buy(merchant_id: str, member_id: str, plan_id: str, idempotency_key: str | None) -> PunchCard:
     """The member buys a card with stored value (bonus first), card and payment in one transaction."""
-    op_key = "punchbuy:" + ledger.client_op_key(idempotency_key)
-    plan = _plan(merchant_id, plan_id)
-    if plan.price is None:
-        raise KabaoError("PUNCH_CARD_NOT_APPLICABLE", "this punch card is not for sale")
-    member = members.get(merchant_id, member_id)
-    return _issue(member, plan, op_key, "PUNCH_BUY", stored_value.debits(member, int(plan.price)), Transaction())
+    key = idempotency.client_key(merchant_id, "punchbuy", idempotency_key, member_id)
+    req = idempotency.request(key, member_id, "PUNCH_BUY", {"plan_id": plan_id})
+
+    def run() -> PunchCard:
+        plan = _plan(merchant_id, plan_id)
+        if plan.price is None:
+            raise KabaoError("PUNCH_CARD_NOT_APPLICABLE", "this punch card is not for sale")
+        member = members.get(merchant_id, member_id)
+        return _issue(member, plan, req, stored_value.debits(member, int(plan.price)), Transaction())
+
+    return idempotency.once(req, run, lambda _: _issued(req))
 
 
 def give(admin: Principal, member_id: str, plan_id: str, idempotency_key: str | None) -> PunchCard:
-    op_key = "punchgive:" + ledger.client_op_key(idempotency_key)
-    plan = _plan(admin.merchant_id, plan_id)
-    tx = Transaction()
-    audit.record(tx, admin, "PUNCH_CARD_GIVEN", member_id, {"plan_id": plan_id})
-    return _issue(members.get(admin.merchant_id, member_id), plan, op_key, "PUNCH_GIVE", {}, tx)
+    key = idempotency.client_key(admin.merchant_id, "punchgive", idempotency_key)
+    req = idempotency.request(key, member_id, "PUNCH_GIVE", {"plan_id": plan_id})
+
+    def run() -> PunchCard:
+        plan = _plan(admin.merchant_id, plan_id)
+        tx = Transaction()
+        audit.record(tx, admin, "PUNCH_CARD_GIVEN", member_id, {"plan_id": plan_id})
+        return _issue(members.get(admin.merchant_id, member_id), plan, req, {}, tx)
+
+    return idempotency.once(req, run, lambda _: _issued(req))
 
 
 def get_card(merchant_id: str, member_id: str, card_id: str) -> PunchCard:
@@ -95,19 +109,25 @@ def mine(merchant_id: str, member_id: str) -> list[PunchCard]:
 
 def use(staff: Principal, member_code: str, card_id: str, idempotency_key: str | None) -> PunchCard:
     """Staff scan: one visit off the card, recorded with staff and store."""
-    op_key = "punchuse:" + ledger.client_op_key(idempotency_key)
-    member_id = member_codes.resolve(staff.merchant_id, member_code)
-    card = get_card(staff.merchant_id, member_id, card_id)
-    if clock.now() >= card.valid_until:
-        raise KabaoError("PUNCH_CARD_EXPIRED", "this punch card has expired")
-    if card.store_ids and staff.store_id not in card.store_ids:
-        raise KabaoError("PUNCH_CARD_NOT_APPLICABLE", "this punch card is not usable at this store")
-    tx = Transaction()
-    audit.record(tx, staff, "PUNCH_CARD_USED", card_id, {"member_id": member_id})
-    op = Operation(op_key, "PUNCH_USE", (Posting(Account.PUNCH, -1, card_id),),
-                   memo={"card_id": card_id, "store_id": staff.store_id or ""}, request={"card_id": card_id})
-    ledger.post(staff.merchant_id, member_id, op, tx=tx)
-    return get_card(staff.merchant_id, member_id, card_id)
+    key = idempotency.client_key(staff.merchant_id, "punchuse", idempotency_key)
+    member_id = member_codes.resolve(staff.merchant_id, member_code, retry_of=key)
+    req = idempotency.request(key, member_id, "PUNCH_USE", {"card_id": card_id, "store_id": staff.store_id},
+                              member_code=member_code)
+
+    def run() -> PunchCard:
+        card = get_card(staff.merchant_id, member_id, card_id)
+        if clock.now() >= card.valid_until:
+            raise KabaoError("PUNCH_CARD_EXPIRED", "this punch card has expired")
+        if card.store_ids and staff.store_id not in card.store_ids:
+            raise KabaoError("PUNCH_CARD_NOT_APPLICABLE", "this punch card is not usable at this store")
+        tx = Transaction()
+        audit.record(tx, staff, "PUNCH_CARD_USED", card_id, {"member_id": member_id})
+        op = Operation(key.op_key, req.kind, (Posting(Account.PUNCH, -1, card_id),),
+                       memo={"card_id": card_id, "store_id": staff.store_id or ""}, idem=req)
+        ledger.post(staff.merchant_id, member_id, op, tx=tx)
+        return get_card(staff.merchant_id, member_id, card_id)
+
+    return idempotency.once(req, run, lambda _: get_card(staff.merchant_id, member_id, card_id))
 
 
 def status(card: PunchCard) -> str:

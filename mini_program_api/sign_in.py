@@ -1,17 +1,21 @@
 """Daily check-in: growth and points once per merchant-local day.
 
-The day is the idempotency key (`signin:YYYY-MM-DD`), so any number of taps,
-retries or concurrent requests credit once.
+The day is the idempotency key (`signin:YYYY-MM-DD`, the member's own), and the
+day alone is the request: any number of taps, retries or concurrent requests
+credit once, and a reward the merchant changes during the day never pays twice —
+later calls that day return what the first one paid.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from . import clock, ledger, lifecycle, members, merchants, tiers
+from . import clock, idempotency, ledger, lifecycle, members, merchants, tiers
 from .db.transact import Transaction
 from .errors import KabaoError
-from .ledger import Account, Operation
+from .ledger import Account, Operation, Posted
+
+KIND = "SIGN_IN"
 
 
 @dataclass(frozen=True)
@@ -25,25 +29,28 @@ class SignIn:
 
 def sign_in(merchant_id: str, member_id: str) -> SignIn:
     merchant = merchants.get(merchant_id)
-    growth = max(0, int(merchant.sign_in_growth))
-    postings = ledger.postings({Account.GROWTH: growth, Account.POINTS: max(0, int(merchant.sign_in_points))})
-    if not postings:
-        raise KabaoError("SIGN_IN_DISABLED", "this merchant offers no sign-in reward")
+    day = clock.local_date(merchant.timezone, clock.now())
+    key = idempotency.key(merchant_id, f"signin:{day.isoformat()}", member_id)
+    req = idempotency.request(key, member_id, KIND, {"day": day.isoformat()})
+
+    def result(posted: Posted, upgraded: bool) -> SignIn:
+        return SignIn(day, posted.amounts.get(Account.POINTS, 0), posted.amounts.get(Account.GROWTH, 0),
+                      already_signed_in=posted.replayed, upgraded=upgraded and not posted.replayed)
 
     def attempt() -> SignIn:
+        growth = max(0, int(merchant.sign_in_growth))
+        postings = ledger.postings({Account.GROWTH: growth, Account.POINTS: max(0, int(merchant.sign_in_points))})
+        if not postings:
+            raise KabaoError("SIGN_IN_DISABLED", "this merchant offers no sign-in reward")
         member = members.get(merchant_id, member_id)
         members.require_card(member)
         now = clock.now()
-        day = clock.local_date(merchant.timezone, now)
-        # The day alone identifies the request: a reward changed mid-day still credits once.
-        op = Operation(f"signin:{day.isoformat()}", "SIGN_IN", postings, memo={"day": day.isoformat()},
-                       request={"day": day.isoformat()})
+        op = Operation(key.op_key, KIND, postings, memo={"day": day.isoformat()}, idem=req)
         tx = Transaction()
         lifecycle.earned_points(tx, merchant, member, int(merchant.sign_in_points), now)
         placement = tiers.after_growth(tx, merchant, member, growth, now)
         posted = ledger.post(merchant_id, member_id, op, tx=tx, member_actions=placement.actions,
                              member_condition=placement.condition)
-        return SignIn(day, posted.amounts.get(Account.POINTS, 0), posted.amounts.get(Account.GROWTH, 0),
-                      already_signed_in=posted.replayed, upgraded=placement.upgraded and not posted.replayed)
+        return result(posted, placement.upgraded)
 
-    return tiers.retrying(attempt)
+    return idempotency.once(req, lambda: tiers.retrying(attempt), lambda record: result(ledger.replayed(record), False))

@@ -33,10 +33,10 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from . import audit, clock, due, ids, ledger, members, merchants
+from . import audit, clock, due, idempotency, ids, ledger, members, merchants
 from .auth import Principal
 from .config import settings
-from .db.models import PROFILE, Lookup, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
+from .db.models import PROFILE, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
 from .db.transact import Cancelled, Transaction, update_if
 from .errors import KabaoError
 from .ledger import Account, Operation
@@ -119,9 +119,11 @@ def create_order(
     The WeChat prepay comes before the order is written, so the order is written
     once, complete; retries after a lost race reuse the same order id and prepay.
     If the write never succeeds, the prepay is simply never paid: nobody receives
-    its pay params, and it expires at WeChat.
+    its pay params, and it expires at WeChat. The order and its operation record
+    (idempotency.py: the key's plan and amount, and the order id) are one write.
     """
-    idem_sk = f"IDEM#topup#{ledger.client_op_key(idempotency_key)}"
+    key = idempotency.client_key(merchant_id, "topup", idempotency_key, member_id)
+    idem = idempotency.request(key, member_id, "TOPUP_ORDER", {"plan_id": plan_id, "amount": amount})
     merchant = merchants.get(merchant_id)
     api = pay_api(merchant)
     amount, bonus = _price(merchant, plan_id, amount)
@@ -129,8 +131,9 @@ def create_order(
     now = clock.now()
     order_id, expires_at, prepay_id = "T" + ids.new_id()[:27], now + ORDER_TTL, None
     for _ in range(_ATTEMPTS):
-        existing = _existing(merchant_id, mpk, idem_sk, plan_id, amount)
-        if existing is not None:
+        record = idempotency.first(idem)
+        if record is not None:
+            existing = _load(merchant_id, str(record.result["order_id"]))
             return existing, api.pay_params(existing.prepay_id) if existing.status == PENDING else None
         member = members.get(merchant_id, member_id)
         members.require_card(member)
@@ -148,7 +151,7 @@ def create_order(
         order.due_pk, order.due_sk = due.slot(JOB, order_id, now + RECONCILE_AFTER)
         tx = Transaction()
         tx.put("order", order, condition=TopupOrder.pk.does_not_exist())
-        tx.put("idem", Lookup(mpk, idem_sk, target=order_id), condition=Lookup.pk.does_not_exist())
+        idempotency.stage(tx, idem, {"order_id": order_id}, at=now)
         # The cap as a condition: pending must be what we read, and principal may only have fallen
         # (a spend) since, never risen past the room left (credits also change pending).
         tx.update(
@@ -162,17 +165,6 @@ def create_order(
             continue  # same key raced us, or the balance moved: re-read and decide again
         return order, api.pay_params(prepay_id)
     raise KabaoError("CONCURRENT_UPDATE", "too many concurrent changes, retry")
-
-
-def _existing(merchant_id: str, mpk: str, idem_sk: str, plan_id: str | None, amount: int) -> TopupOrder | None:
-    try:
-        order_id = Lookup.get(mpk, idem_sk, consistent_read=True).target
-    except Lookup.DoesNotExist:
-        return None
-    order = _load(merchant_id, order_id)
-    if (order.plan_id, int(order.amount)) != (plan_id, amount):
-        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different top-up")
-    return order
 
 
 # --- crediting ----------------------------------------------------------------------------

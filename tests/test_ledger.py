@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import ledger, sign_in
+from mini_program_api import idempotency, ledger, sign_in
 from mini_program_api.db.models import LedgerEntry, member_pk
 from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account, Operation, Posting
@@ -84,7 +84,7 @@ def test_malformed_operations_are_programming_errors(key: str, postings: tuple[P
 @pytest.mark.parametrize("key", [None, "", "short", "has space in it", "x" * 65, "semi;colon00"])
 def test_client_idempotency_keys_are_validated(key: str | None) -> None:
     with pytest.raises(KabaoError) as exc:
-        ledger.client_op_key(key)
+        idempotency.client_key("m1", "claim", key, "member-1")
     assert exc.value.code == "INVALID_IDEMPOTENCY_KEY" and exc.value.status == 400
 
 

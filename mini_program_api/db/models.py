@@ -181,6 +181,21 @@ class LedgerEntry(Item):
     created_at = UTCDateTimeAttribute()
 
 
+class OperationRecord(Item):
+    """One per idempotency key (see idempotency.py): what the request was and what it did.
+
+    Written once, with `attribute_not_exists`, in the operation's own transaction."""
+
+    op_key = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    member_code = UnicodeAttribute(null=True)  # hash of the member code a staff request named its member by
+    amounts = MapAttribute(default=dict)  # ledger account -> amount posted
+    result = MapAttribute(default=dict)  # the ids the operation made or touched
+    created_at = UTCDateTimeAttribute()
+
+
 class DueIndex(GlobalSecondaryIndex):
     class Meta:
         index_name = DUE_INDEX

@@ -13,7 +13,8 @@ merchant, so one merchant's data can never be read with another's ids.
 | phone hash -> member  | MCH#{mid}#PHONE#{hmac}          | LOOKUP                  |
 | card number -> member | MCH#{mid}#CARD#{card_number}    | LOOKUP                  |
 | member code -> member | MCH#{mid}#CODE#{code}           | LOOKUP (expires_at)     |
-| idempotency record    | MCH#{mid}#MEM#{member_id}       | IDEM#{scope}#{key}      |
+| op record (own key)   | MCH#{mid}#MEM#{member_id}       | OP#{scope}:{key}        |
+| op record (staff key) | MCH#{mid}#OP#{scope}:{key}      | OP                      |
 | top-up order          | MCH#{mid}#TOPUP#{out_trade_no}  | ORDER                   |
 | coupon template       | MCH#{mid}#CTPL                  | {template_id}           |
 | coupon stock shard    | MCH#{mid}#STOCK#{tid}#{shard}   | STOCK                   |
@@ -32,9 +33,17 @@ merchant, so one merchant's data can never be read with another's ids.
 | invite code -> member | MCH#{mid}#INVITE#{code}         | LOOKUP                  |
 | referrals per month   | MCH#{mid}#MEM#{member_id}       | REFERRALS#{yyyy-mm}     |
 
+An operation record (idempotency.py) is the one item per idempotency key that
+says "this operation ran": the request's fingerprint and the result, written with
+`attribute_not_exists` in the operation's own transaction. `{scope}:{key}` is the op
+key: the kind of operation and the client's Idempotency-Key or a natural key (the
+day of a sign-in, a WeChat transaction id). A member's own keys live in their
+partition; staff and admin keys (checkout, punch-card use, a punch card an admin gives,
+gift redemption) get a partition per key, merchant-wide, so one key never serves two members.
+
 Ledger entries live in their member's partition so that one Query proves
-"balance = sum of entries", and their sort key is derived from the operation's
-idempotency key so that a retried operation hits `attribute_not_exists`.
+"balance = sum of entries"; their sort key is derived from the op key too, with
+`attribute_not_exists`, as a second line of defence behind the operation record.
 
 Index `ledger_by_time` (LSI: pk + `lsi1`, projects all): lsi1 is
 `LEDGER#{group}#{created_at}#{op_key}#{account}`, so a member's ledger pages

@@ -1,0 +1,158 @@
+"""Exactly once per operation: one operation record per idempotency key.
+
+A value-moving request carries a key (the client's `Idempotency-Key`, or a natural
+one: the day of a sign-in, a WeChat transaction id). The operation writes ONE
+record for it, with `attribute_not_exists`, in its own transaction: the request's
+fingerprint (merchant, member, kind, the ids and amounts that define it) and its
+result (amounts posted, ids made). So:
+
+- the same key with the same fingerprint returns the first result, whatever today's
+  balances, settings or member codes would make of the request now;
+- the same key with another fingerprint is 422 IDEMPOTENCY_KEY_REUSED;
+- a race between the two is decided by the record's condition: one commits, the
+  other finds the record and replays (or is refused).
+
+Ledger entries keep their own `attribute_not_exists` (entry key from the op key),
+but only as a second line of defence: the record is what says "same operation".
+
+Whose key it is decides where the record lives. A member's own keys (sign-in, claims,
+rewards, punch-card purchases, top-ups, and natural keys of their ledger) are scoped
+to that member: two members never collide. Staff and admin keys (`SHARED_SCOPES`)
+are scoped to the merchant: one checkout key cannot serve two members, and a retry
+is recognised before the scanned member code is resolved again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from . import clock
+from .db.models import OperationRecord, member_pk
+from .db.transact import Cancelled, Transaction
+from .errors import KabaoError
+
+T = TypeVar("T")
+LABEL = "operation"  # the record's label in a transaction
+# Scopes whose keys belong to the merchant's staff or admins, not to one member.
+SHARED_SCOPES = frozenset({"checkout", "punchuse", "punchgive", "gift"})
+_CLIENT_KEY = re.compile(r"[A-Za-z0-9_\-]{8,64}")
+
+Fields = Mapping[str, str | int | None]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One operation's key: `op_key` is `{scope}:{value}` and also keys its ledger entries."""
+
+    merchant_id: str
+    op_key: str
+    member_id: str | None  # the member who owns it; None for a shared (staff/admin) scope
+
+    @property
+    def item_key(self) -> tuple[str, str]:
+        if self.member_id is None:
+            return f"MCH#{self.merchant_id}#OP#{self.op_key}", "OP"
+        return member_pk(self.merchant_id, self.member_id), f"OP#{self.op_key}"
+
+    def derived_id(self, prefix: str) -> str:
+        """A stable id for what the operation creates (an order, a coupon, a card): a retry makes the same."""
+        pk, sk = self.item_key
+        return prefix + hashlib.sha256(f"{pk}|{sk}".encode()).hexdigest()[:24]
+
+
+def key(merchant_id: str, op_key: str, member_id: str | None) -> Key:
+    """The key `op_key` names: a member's own unless its scope (the part before ':') is shared."""
+    shared = op_key.partition(":")[0] in SHARED_SCOPES
+    if not shared and member_id is None:
+        raise ValueError(f"{op_key!r} is a member's own key: name the member")
+    return Key(merchant_id, op_key, None if shared else member_id)
+
+
+def client_key(merchant_id: str, scope: str, header: str | None, member_id: str | None = None) -> Key:
+    """The key of a request's `Idempotency-Key` header; 400 when it is missing or malformed."""
+    if header is None or not _CLIENT_KEY.fullmatch(header):
+        raise KabaoError(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key header is required: 8-64 characters of letters, digits, '-' or '_'",
+        )
+    return key(merchant_id, f"{scope}:{header}", member_id)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one key's operation is: compared with its record on every retry."""
+
+    key: Key
+    member_id: str
+    kind: str
+    fingerprint: str
+    member_code: str | None = None  # hashed
+
+
+def request(k: Key, member_id: str, kind: str, fields: Fields, member_code: str | None = None) -> Request:
+    """The request `fields` define (ids and amounts, never anything computed from balances)."""
+    canonical = json.dumps({"merchant": k.merchant_id, "member": member_id, "kind": kind, "fields": dict(fields)},
+                           sort_keys=True, separators=(",", ":"))
+    return Request(k, member_id, kind, hashlib.sha256(canonical.encode()).hexdigest(),
+                   _code_hash(k.merchant_id, member_code) if member_code else None)
+
+
+def _code_hash(merchant_id: str, member_code: str) -> str:
+    return hashlib.sha256(f"{merchant_id}:{member_code}".encode()).hexdigest()
+
+
+def _record(k: Key) -> OperationRecord | None:
+    try:
+        return OperationRecord.get(*k.item_key, consistent_read=True)
+    except OperationRecord.DoesNotExist:
+        return None
+
+
+def recorded_member(k: Key, member_code: str) -> str | None:
+    """The member the key's first attempt named with this very code (member_codes.resolve uses it,
+    so a retry still finds its member after the 60-second code expired)."""
+    record = _record(k)
+    if record is not None and record.member_code == _code_hash(k.merchant_id, member_code):
+        return str(record.member_id)
+    return None
+
+
+def first(req: Request) -> OperationRecord | None:
+    """The record of this key's operation if it ran; 422 when it ran for another request."""
+    record = _record(req.key)
+    if record is not None and record.fingerprint != req.fingerprint:
+        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different request")
+    return record
+
+
+def stage(tx: Transaction, req: Request, result: Fields, amounts: Mapping[str, int] | None = None,
+          at: datetime | None = None, prefix: str = "") -> None:
+    """Add the record to the operation's transaction; a second one for the key cancels it (`{prefix}operation`)."""
+    pk, sk = req.key.item_key
+    tx.put(prefix + LABEL, OperationRecord(
+        pk, sk, op_key=req.key.op_key, kind=req.kind, member_id=req.member_id, fingerprint=req.fingerprint,
+        member_code=req.member_code, amounts=dict(amounts or {}),
+        result={k: v for k, v in result.items() if v is not None}, created_at=at or clock.now(),
+    ), condition=OperationRecord.pk.does_not_exist())
+
+
+def once(req: Request, run: Callable[[], T], replay: Callable[[OperationRecord], T]) -> T:
+    """`run` the operation unless its key already ran; a retry before, during or after it gets `replay`.
+
+    `run` stages the record (`stage`, or the ledger for a ledger operation). Any refusal it
+    meets (a coupon used, stock gone, a cancelled commit) is first checked against the
+    record: if a concurrent request with this key won, that is the answer."""
+    record = first(req)
+    if record is None:
+        try:
+            return run()
+        except (Cancelled, KabaoError):
+            record = first(req)
+            if record is None:
+                raise
+    return replay(record)
