@@ -87,10 +87,10 @@ def _price(merchant: Merchant, plan_id: str | None, amount: int | None) -> tuple
 
 def _slot(order_id: str, at: datetime) -> list[Action]:
     due_pk, due_sk = due.slot(JOB, order_id, at)
-    return [TopupOrder.due_pk.set(due_pk), TopupOrder.due_sk.set(due_sk)]
+    return [TopupOrder.due_pk.set(due_pk), TopupOrder.due_sk.set(due_sk), *due.settled(TopupOrder)]
 
 
-_UNSLOT = [TopupOrder.due_pk.remove(), TopupOrder.due_sk.remove()]
+_UNSLOT = due.unslot(TopupOrder)
 
 
 def _load(merchant_id: str, order_id: str) -> TopupOrder:
@@ -267,11 +267,15 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> Reconciled:
     for pk, sk in list(due.owed(TopupOrder, JOB, now, limit)):
         try:
             order = TopupOrder.get(pk, sk, consistent_read=True)
-            _reconcile_one(order, now, report)
-        except KabaoError as exc:
-            report.failed.append(f"{pk}:{exc.code}")
         except TopupOrder.DoesNotExist:
             continue
+        try:
+            _reconcile_one(order, now, report)
+        except Exception as exc:  # noqa: BLE001 - one order's failure, whatever it is, must not stop the rest
+            error = due.failure(exc)
+            report.failed.append(f"{order.order_id}:{error}")
+            log.warning("reconciliation of an order failed", extra={"order_id": order.order_id, "error": error})
+            due.defer(order, now, exc)
     return report
 
 

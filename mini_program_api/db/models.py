@@ -181,6 +181,17 @@ class LedgerEntry(Item):
     created_at = UTCDateTimeAttribute()
 
 
+class Scheduled:
+    """What an item a scheduled job owes work carries (see due.py): its place on the job's list, and
+    while the job keeps failing on it, when the work first fell due and how often it failed (backoff)."""
+
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    due_since = UnicodeAttribute(null=True)
+    due_attempts = NumberAttribute(null=True)
+    due_error = UnicodeAttribute(null=True)
+
+
 class DueIndex(GlobalSecondaryIndex):
     class Meta:
         index_name = DUE_INDEX
@@ -190,11 +201,9 @@ class DueIndex(GlobalSecondaryIndex):
     due_sk = UnicodeAttribute(range_key=True)
 
 
-class TopupOrder(Item):
+class TopupOrder(Item, Scheduled):
     """A stored-value top-up; its id is the WeChat Pay out_trade_no."""
 
-    due_pk = UnicodeAttribute(null=True)
-    due_sk = UnicodeAttribute(null=True)
     due = DueIndex()
     merchant_id = UnicodeAttribute()
     order_id = UnicodeAttribute()
@@ -266,13 +275,11 @@ class Counter(Item):
     n = NumberAttribute(default=0)
 
 
-class Coupon(CouponTerms):
+class Coupon(CouponTerms, Scheduled):
     """A claimed coupon in its member's partition, with the template's terms copied at claim time.
 
     While available it sits on the expiry-reminder job's list (due_pk/due_sk)."""
 
-    due_pk = UnicodeAttribute(null=True)
-    due_sk = UnicodeAttribute(null=True)
     due = DueIndex()
     coupon_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
@@ -399,11 +406,9 @@ def checkout_pk(merchant_id: str, order_id: str) -> str:
     return f"MCH#{merchant_id}#CHECKOUT#{order_id}"
 
 
-class DueMarker(Item):
+class DueMarker(Item, Scheduled):
     """A member's place on one scheduled job's list (sk `DUE#{job}`); see due.py."""
 
-    due_pk = UnicodeAttribute(null=True)
-    due_sk = UnicodeAttribute(null=True)
     due = DueIndex()
     merchant_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
