@@ -385,10 +385,13 @@ def _review(pk: str, sk: str, now: datetime, report: Report) -> None:
 
     def attempt() -> bool:
         member = Member.get(pk, PROFILE, consistent_read=True)
-        window = sum(int(e.amount) for e in _entries_after(pk, "growth", tiers.add_months(now, -12)))
+        since = tiers.add_months(now, -12)
+        # A window holding more clawed back than earned (a sale before it refunded in it) counts as nothing.
+        window = max(0, sum(int(e.amount) for e in _entries_after(pk, "growth", since)))
         placed = tiers.for_growth(merchant, window)
         changed = placed.tier_id != member.tier_id
-        actions = [Member.tier_id.set(placed.tier_id), Member.tier_base.set(int(member.growth) - window)]
+        actions = [Member.tier_id.set(placed.tier_id), Member.tier_base.set(int(member.growth) - window),
+                   Member.tier_window_from.set(since)]
         if changed:
             actions.append(Member.tier_reached_at.set(now))
         tx = Transaction()

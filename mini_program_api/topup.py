@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from . import audit, clock, due, ids, ledger, members, merchants
@@ -85,6 +86,19 @@ def _price(merchant: Merchant, plan_id: str | None, amount: int | None) -> tuple
     return amount, 0
 
 
+def cap_room(merchant: Merchant, member: Member) -> int:
+    """Principal that may still go onto the card: the cap less principal and unpaid top-ups (a paid
+    top-up is always credited, so its hold already counts as principal)."""
+    return max(0, int(merchant.prepaid_cap) - int(member.principal) - int(member.pending_topup))
+
+
+def within_cap(merchant: Merchant, member: Member, amount: int) -> Condition:
+    """The member row still has room for `amount` more principal: unpaid top-ups as read, and principal
+    at most what leaves that room (a spend since only makes more)."""
+    cap, pending = int(merchant.prepaid_cap), int(member.pending_topup)
+    return (Member.pending_topup == pending) & (Member.principal <= cap - pending - amount)
+
+
 def _slot(order_id: str, at: datetime) -> list[Action]:
     due_pk, due_sk = due.slot(JOB, order_id, at)
     return [TopupOrder.due_pk.set(due_pk), TopupOrder.due_sk.set(due_sk), *due.settled(TopupOrder)]
@@ -134,9 +148,8 @@ def create_order(
             return existing, api.pay_params(existing.prepay_id) if existing.status == PENDING else None
         member = members.get(merchant_id, member_id)
         members.require_card(member)
-        cap, pending = int(merchant.prepaid_cap), int(member.pending_topup)
-        if int(member.principal) + pending + amount > cap:
-            room = max(0, cap - int(member.principal) - pending)
+        cap, room = int(merchant.prepaid_cap), cap_room(merchant, member)
+        if amount > room:
             raise KabaoError("PREPAID_CAP_EXCEEDED", f"stored value may not exceed {cap} fen", cap=cap, room=room)
         prepay_id = prepay_id or api.jsapi_prepay(order_id, f"{merchant.name} 会员储值", amount, member.openid,
                                                   clock.iso(expires_at, merchant.timezone), notify_url(merchant_id))
@@ -149,12 +162,8 @@ def create_order(
         tx = Transaction()
         tx.put("order", order, condition=TopupOrder.pk.does_not_exist())
         tx.put("idem", Lookup(mpk, idem_sk, target=order_id), condition=Lookup.pk.does_not_exist())
-        # The cap as a condition: pending must be what we read, and principal may only have fallen
-        # (a spend) since, never risen past the room left (credits also change pending).
-        tx.update(
-            "member", Member(mpk, PROFILE), actions=[Member.pending_topup.add(amount)],
-            condition=(Member.pending_topup == pending) & (Member.principal <= cap - pending - amount),
-        )
+        tx.update("member", Member(mpk, PROFILE), actions=[Member.pending_topup.add(amount)],
+                  condition=within_cap(merchant, member, amount))
         try:
             tx.commit()
         except Cancelled:

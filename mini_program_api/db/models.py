@@ -147,6 +147,8 @@ class Member(Item):
     tier_reached_at = UTCDateTimeAttribute(null=True)
     # Growth that no longer counts toward tiers after an annual review (see tiers.py).
     tier_base = NumberAttribute(default=0)
+    # Start of the last review's 12-month window: growth earned before it is in `tier_base`.
+    tier_window_from = UTCDateTimeAttribute(null=True)
     last_spend_at = UTCDateTimeAttribute(null=True)
     points = NumberAttribute(default=0)
     principal = NumberAttribute(default=0)
@@ -400,6 +402,7 @@ class CheckoutOrder(Item):
     points_clawed_back = NumberAttribute(null=True)
     growth_clawed_back = NumberAttribute(null=True)
     coupon_restored = BooleanAttribute(null=True)
+    principal_over_cap = NumberAttribute(null=True)  # refunded principal paid back in cash: the card was full
 
 
 def checkout_pk(merchant_id: str, order_id: str) -> str:
