@@ -227,6 +227,7 @@ class TopupOrder(Item, Scheduled):
     bonus_clawback = NumberAttribute(null=True)
     refund_requested_by = UnicodeAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)
+    refund_error = UnicodeAttribute(null=True)  # WeChat Pay's code when it refused the refund for good
 
 
 def topup_pk(merchant_id: str, order_id: str) -> str:
