@@ -23,7 +23,12 @@ Refund (whole order): stored value and points spent come back to the accounts
 they came from; points and growth earned are clawed back, but never below zero:
 what the member has already spent of them is written off and recorded on the
 order (`points_clawed_back` < `points_earned`). The coupon comes back only while
-it is still valid. A refund does not lower the tier (the annual review does).
+it is still valid. A refund does not lower the tier (the annual review does), and
+never takes qualifying growth below zero (tiers.after_clawback). Points given back
+are a new lot from the refund on, so they expire like any points earned then.
+Principal goes back only as far as the prepaid cap allows (topup.cap_room: the
+member may have topped up the room the sale freed); the rest is paid back at the
+till with the sale's cash and shown as `principal_over_cap` within `cash_refund`.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from dataclasses import dataclass
 
 
 from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, members, merchants, stored_value,
-               tiers)
+               tiers, topup)
 from .auth import Principal
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -185,6 +190,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         raise KabaoError("FORBIDDEN", "refunds are made at the store that sold")
     if order.status == REFUNDED:
         return order
+    merchant = merchants.get(merchant_id)
 
     def attempt() -> CheckoutOrder:
         member = members.get(merchant_id, order.member_id)
@@ -192,23 +198,28 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         points_back = int(order.points_used)
         clawed_points = min(int(order.points_earned), int(member.points) + points_back)
         clawed_growth = min(int(order.growth_earned), int(member.growth))
+        principal_back = min(int(order.principal_used), topup.cap_room(merchant, member))
         coupon = coupons.owned(merchant_id, order.member_id, order.coupon_id) if order.coupon_id else None
         restore = coupon is not None and coupon.used_ref == order_id and now < coupon.valid_until
         tx = Transaction()
         tx.update("order", order, condition=CheckoutOrder.status == PAID, actions=[
             CheckoutOrder.status.set(REFUNDED), CheckoutOrder.refunded_at.set(now),
             CheckoutOrder.refunded_by.set(actor.subject), CheckoutOrder.points_clawed_back.set(clawed_points),
-            CheckoutOrder.growth_clawed_back.set(clawed_growth), CheckoutOrder.coupon_restored.set(restore)])
+            CheckoutOrder.growth_clawed_back.set(clawed_growth), CheckoutOrder.coupon_restored.set(restore),
+            CheckoutOrder.principal_over_cap.set(int(order.principal_used) - principal_back)])
         if restore and coupon is not None:
             coupons.restore(tx, coupon, order_id)
         audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
+        lifecycle.earned_points(tx, merchant, member, points_back - clawed_points, now)
         postings = ledger.postings({Account.POINTS: points_back - clawed_points,
-                                    Account.BONUS: int(order.bonus_used), Account.PRINCIPAL: int(order.principal_used),
+                                    Account.BONUS: int(order.bonus_used), Account.PRINCIPAL: principal_back,
                                     Account.GROWTH: -clawed_growth})
-        pinned = (Member.points == int(member.points)) & (Member.growth == int(member.growth))
+        pinned = tiers.pinned(member) & (Member.points == int(member.points))
+        if principal_back:
+            pinned &= topup.within_cap(merchant, member, principal_back)
         try:
             _post(merchant_id, order.member_id, tx, f"refund:{order_id}", "CHECKOUT_REFUND", postings, order_id,
-                  order.fingerprint, [], pinned)
+                  order.fingerprint, tiers.after_clawback(member, clawed_growth, order.created_at), pinned)
         except Cancelled as exc:
             if "order" in exc.failed:
                 return get_order(merchant_id, order_id)  # refunded by a concurrent request
@@ -222,13 +233,15 @@ def receipt(order: CheckoutOrder, tz: str) -> dict[str, object]:
     fields = ("order_id", "member_id", "store_id", "staff_id", "status", "amount", "tier_discount", "coupon_id",
               "coupon_discount", "points_used", "points_value", "bonus_used", "principal_used", "cash_due",
               "points_earned", "growth_earned", "tier_before", "tier_after", "points_clawed_back",
-              "growth_clawed_back", "coupon_restored")
+              "growth_clawed_back", "coupon_restored", "principal_over_cap")
     view: dict[str, object] = {}
     for name in fields:
         value = getattr(order, name)
         view[name] = int(value) if isinstance(value, float) else value
     view["stored_value_used"] = int(order.bonus_used) + int(order.principal_used)
     view["upgraded"] = order.tier_before != order.tier_after
+    # What the till pays back in cash on a refund: the sale's cash, and principal the cap kept off the card.
+    view["cash_refund"] = int(order.cash_due) + int(order.principal_over_cap or 0) if order.status == REFUNDED else None
     view["created_at"] = clock.iso(order.created_at, tz)
     view["refunded_at"] = clock.iso(order.refunded_at, tz) if order.refunded_at else None
     return view

@@ -3,17 +3,31 @@
 An item is put on a job's list by setting `due_pk`/`due_sk` in the same write
 that creates the obligation and taken off by removing them in the write that
 settles it, so the list can never disagree with the items.
+
+A job that fails on an item defers it (`defer`): its `due_sk` moves later,
+exponentially with its attempt count, and the error is kept on the item. The list
+is read oldest first, so without this a few items that always fail would stay at
+its head and starve everything behind them. `due_since` keeps when the work first
+fell due, for jobs whose work depends on it (`owed_since`); settling the item
+(a new slot, or none) clears the failure record.
 """
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .db.models import DueMarker, member_pk
+from pynamodb.expressions.update import Action
+
+from .db.models import DueMarker, Scheduled, member_pk
 from .db.schema import DUE_SHARDS
-from .db.transact import Transaction
+from .db.transact import Transaction, update_if
+from .errors import KabaoError
+
+RETRY_FIRST = timedelta(minutes=10)
+RETRY_MAX = timedelta(days=1)
+_ERROR_CHARS = 200
 
 
 def stamp(at: datetime) -> str:
@@ -42,18 +56,58 @@ def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str,
             yield item.pk, item.sk
 
 
+def settled(model: Any) -> list[Action]:
+    """Actions clearing an item's failure record: part of every write that gives it a new slot or none."""
+    return [model.due_since.remove(), model.due_attempts.remove(), model.due_error.remove()]
+
+
+def unslot(model: Any) -> list[Action]:
+    """Actions taking an item off its job's list."""
+    return [model.due_pk.remove(), model.due_sk.remove(), *settled(model)]
+
+
 def mark(tx: Transaction, merchant_id: str, member_id: str, job: str, at: datetime, keep_earlier: bool = False,
          label: str = "") -> None:
-    """Put the member on `job`'s list from `at` (or keep an earlier time already there), in `tx`."""
+    """Put the member on `job`'s list from `at` (or keep an earlier time already there), in `tx`.
+
+    Keeping an earlier time also keeps a deferred one and its failure record: the work is still owed."""
     pk = member_pk(merchant_id, member_id)
     due_pk, due_sk = slot(job, pk, at)
     tx.update(f"{label}due:{job}", DueMarker(pk, f"DUE#{job}"), actions=[
         DueMarker.due_pk.set(due_pk), DueMarker.due_sk.set(DueMarker.due_sk | due_sk if keep_earlier else due_sk),
-        DueMarker.merchant_id.set(merchant_id), DueMarker.member_id.set(member_id)])
+        DueMarker.merchant_id.set(merchant_id), DueMarker.member_id.set(member_id),
+        *([] if keep_earlier else settled(DueMarker))])
 
 
 def unmark(tx: Transaction, merchant_id: str, member_id: str, job: str) -> None:
     """Take the member off `job`'s list, in `tx`."""
     pk = member_pk(merchant_id, member_id)
-    tx.update(f"due:{job}", DueMarker(pk, f"DUE#{job}"),
-              actions=[DueMarker.due_pk.remove(), DueMarker.due_sk.remove()])
+    tx.update(f"due:{job}", DueMarker(pk, f"DUE#{job}"), actions=unslot(DueMarker))
+
+
+def retry_at(now: datetime, attempts: int) -> datetime:
+    """When an item that failed `attempts` times in a row is tried again: 10 min, 20, 40, ... at most a day."""
+    return now + min(RETRY_FIRST * 2 ** min(attempts - 1, 16), RETRY_MAX)
+
+
+def failure(exc: Exception) -> str:
+    """A failed item's error as a job reports it: the error code, or the exception's type for a bug."""
+    return exc.code if isinstance(exc, KabaoError) else type(exc).__name__
+
+
+def defer(item: Scheduled, now: datetime, exc: Exception) -> bool:
+    """Move an item its job failed on to its next try and record the failure, unless it moved meanwhile
+    (then whoever moved it settled it). It keeps its shard; `due_since` keeps the first due time."""
+    model: Any = type(item)
+    if item.due_sk is None:
+        return False
+    attempts = int(item.due_attempts or 0) + 1
+    error = f"{failure(exc)}: {exc}"[:_ERROR_CHARS]
+    return update_if(item, [model.due_sk.set(stamp(retry_at(now, attempts))), model.due_attempts.set(attempts),
+                            model.due_since.set(model.due_since | item.due_sk), model.due_error.set(error)],
+                     model.due_sk == item.due_sk)
+
+
+def owed_since(item: Scheduled) -> str:
+    """When the item's work first fell due (its due_sk, unless failures deferred it since)."""
+    return item.due_since or str(item.due_sk)

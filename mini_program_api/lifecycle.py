@@ -137,11 +137,21 @@ def _run(job: str, model: type[Model], handle: Handler, now: datetime | None, li
         try:
             handle(pk, sk, now, report)
             report.done += 1
-        except KabaoError as exc:
-            report.failed.append(exc.code)
-            log.warning("life-cycle job item failed", extra={"job": job, "error": exc.code})
+        except Exception as exc:  # noqa: BLE001 - one member's failure, whatever it is, must not stop the rest
+            _failed(job, model, pk, sk, now, exc, report)
     report.more = report.more or len(keys) >= limit
     return report
+
+
+def _failed(job: str, model: type[Model], pk: str, sk: str, now: datetime, exc: Exception, report: Report) -> None:
+    """Record a failed item and defer it (backoff), so it is retried later without holding up the list."""
+    error = due.failure(exc)
+    report.failed.append(error)
+    log.warning("life-cycle job item failed", extra={"job": job, "error": error}, exc_info=not isinstance(exc, KabaoError))
+    try:
+        due.defer(model.get(pk, sk, consistent_read=True), now, exc)
+    except model.DoesNotExist:
+        pass
 
 
 def _member_ids(pk: str) -> tuple[str, str]:
@@ -170,10 +180,10 @@ def _due_member(pk: str, job: str, now: datetime) -> tuple[DueMarker, Merchant, 
 def _move(marker: DueMarker, job: str, at: datetime | None) -> None:
     """Move (or with None, remove) a marker, unless someone moved it since we read it."""
     if at is None:
-        actions = [DueMarker.due_pk.remove(), DueMarker.due_sk.remove()]
+        actions = due.unslot(DueMarker)
     else:
         due_pk, due_sk = due.slot(job, marker.pk, at)
-        actions = [DueMarker.due_pk.set(due_pk), DueMarker.due_sk.set(due_sk)]
+        actions = [DueMarker.due_pk.set(due_pk), DueMarker.due_sk.set(due_sk), *due.settled(DueMarker)]
     update_if(marker, actions, DueMarker.due_sk == marker.due_sk)
 
 
@@ -224,7 +234,7 @@ def _remind_coupon(pk: str, sk: str, now: datetime, report: Report) -> None:
         member = Member.get(pk, PROFILE)
         _notify(merchant, member, "coupon_expiry", f"coupon:{coupon.coupon_id}", {
             "thing1": {"value": coupon.name[:20]}, "time2": {"value": _local(coupon.valid_until, merchant)}}, report)
-    update_if(coupon, [Coupon.due_pk.remove(), Coupon.due_sk.remove()], Coupon.due_sk == coupon.due_sk)
+    update_if(coupon, due.unslot(Coupon), Coupon.due_sk == coupon.due_sk)
 
 
 # points expiry and its warning
@@ -279,7 +289,7 @@ def _warn_points(pk: str, sk: str, now: datetime, report: Report) -> None:
     if found is None:
         return
     marker, merchant, member = found
-    expires = datetime.fromisoformat(marker.due_sk) + WARN_BEFORE  # the expiry this marker warns of
+    expires = datetime.fromisoformat(due.owed_since(marker)) + WARN_BEFORE  # the expiry this marker warns of
     cut = cutoff(merchant, expires)
     if cut is None:
         _move(marker, POINTS_WARNING_JOB, None)
@@ -287,7 +297,7 @@ def _warn_points(pk: str, sk: str, now: datetime, report: Report) -> None:
     earned_after, first = _lots_after(pk, cut)
     amount = max(0, int(member.points) - earned_after)
     if amount > 0:
-        _notify(merchant, member, "points_expiry", f"points:{marker.due_sk}", {
+        _notify(merchant, member, "points_expiry", f"points:{due.owed_since(marker)}", {
             "number1": {"value": amount}, "time2": {"value": _local(expires, merchant)}}, report)
     next_expiry = lot_expiry(merchant, first) if first else None
     _move(marker, POINTS_WARNING_JOB, next_expiry - WARN_BEFORE if next_expiry else None)
@@ -324,7 +334,7 @@ def _birthday_gift(pk: str, sk: str, now: datetime, report: Report) -> None:
     if not member.birthday:
         _move(marker, BIRTHDAY_JOB, None)
         return
-    year = datetime.fromisoformat(marker.due_sk).astimezone(ZoneInfo(merchant.timezone)).year
+    year = datetime.fromisoformat(due.owed_since(marker)).astimezone(ZoneInfo(merchant.timezone)).year
     tier = tiers.current(merchant, member.tier_id)
     _gift(merchant, member, tier.birthday_template_id, f"birthday:{year}", report)
     _notify(merchant, member, "birthday", f"birthday:{year}", {"thing1": {"value": merchant.name[:20]}}, report)
@@ -349,7 +359,7 @@ def _wake(pk: str, sk: str, now: datetime, report: Report) -> None:
     if now < quiet_until:
         _move(marker, DORMANT_JOB, quiet_until)  # stale: a purchase moved it on
         return
-    key = f"wakeup:{marker.due_sk}"
+    key = f"wakeup:{due.owed_since(marker)}"
     _gift(merchant, member, merchant.wakeup_template_id, key, report)
     _notify(merchant, member, "wake_up", key, {"thing1": {"value": merchant.name[:20]}}, report)
     _move(marker, DORMANT_JOB, now + timedelta(days=int(merchant.wakeup_cooldown_days)))
@@ -375,10 +385,13 @@ def _review(pk: str, sk: str, now: datetime, report: Report) -> None:
 
     def attempt() -> bool:
         member = Member.get(pk, PROFILE, consistent_read=True)
-        window = sum(int(e.amount) for e in _entries_after(pk, "growth", tiers.add_months(now, -12)))
+        since = tiers.add_months(now, -12)
+        # A window holding more clawed back than earned (a sale before it refunded in it) counts as nothing.
+        window = max(0, sum(int(e.amount) for e in _entries_after(pk, "growth", since)))
         placed = tiers.for_growth(merchant, window)
         changed = placed.tier_id != member.tier_id
-        actions = [Member.tier_id.set(placed.tier_id), Member.tier_base.set(int(member.growth) - window)]
+        actions = [Member.tier_id.set(placed.tier_id), Member.tier_base.set(int(member.growth) - window),
+                   Member.tier_window_from.set(since)]
         if changed:
             actions.append(Member.tier_reached_at.set(now))
         tx = Transaction()

@@ -7,7 +7,10 @@ places them by the growth earned in the last 12 months and sets the base to the
 rest, so later upgrades count only growth since that window began.
 
 Tiers only go up with growth; a refund's clawback never lowers one (the next
-review does). Upgrades pin the member row they were computed from (growth, base,
+review does). Qualifying growth never goes below zero: growth clawed back by a
+refund leaves the base when the sale was made before the last review's window
+(its growth had been moved into the base), and otherwise leaves qualifying growth
+first and the base for whatever qualifying growth cannot cover (`after_clawback`). Upgrades pin the member row they were computed from (growth, base,
 tier): a concurrent change cancels the transaction with CONCURRENT_UPDATE and
 the caller computes again, so a threshold crossed by two concurrent postings is
 never missed.
@@ -56,11 +59,22 @@ def current(merchant: Merchant, tier_id: str | None) -> Tier:
 
 
 def for_growth(merchant: Merchant, growth: int) -> Tier:
-    return [t for t in ordered(merchant) if int(t.threshold) <= growth][-1]
+    """The highest tier `growth` reaches; the entry tier below every threshold (any growth value places)."""
+    tiers = ordered(merchant)
+    return next((t for t in reversed(tiers) if int(t.threshold) <= growth), tiers[0])
 
 
 def qualifying(member: Member) -> int:
-    return int(member.growth) - int(member.tier_base)
+    return max(0, int(member.growth) - int(member.tier_base))
+
+
+def after_clawback(member: Member, clawed: int, earned_at: datetime) -> list[Action]:
+    """Member-row actions that keep the base right when a refund takes back `clawed` growth earned at
+    `earned_at` (see the module docstring); none when the base is untouched. Pin the row (`pinned`)."""
+    base = int(member.tier_base)
+    in_base = member.tier_window_from is not None and earned_at < member.tier_window_from
+    off_base = min(base, clawed if in_base else max(0, clawed - qualifying(member)))
+    return [Member.tier_base.add(-off_base)] if off_base else []
 
 
 def progress(merchant: Merchant, member: Member) -> Progress:

@@ -5,6 +5,9 @@ expires unpaid (closed at WeChat first). A refund WeChat closes puts the order
 back to PAID and the money back on the card; one WeChat marks ABNORMAL (the
 member's bank refused it) becomes REFUND_ABNORMAL and stays debited for the
 merchant to settle by hand on the WeChat Pay platform, so it is never paid twice.
+A refund WeChat refuses for good (400/404: past its one-year window, say) puts
+the money back on the card as REFUND_FAILED, with WeChat's code in `refund_error`;
+a refund of no cash at all is REFUNDED at once, without asking WeChat.
 
 Rules:
 
@@ -20,7 +23,14 @@ Rules:
   (refund = amount − spent bonus). If principal from it was already spent the
   refund is refused (REFUND_PRINCIPAL_SPENT) — refund what is left by other means.
   Balances are debited when the refund is requested, so they cannot be spent while
-  WeChat processes it.
+  WeChat processes it. Bonus spent beyond the amount paid leaves a refund of 0.
+- Putting a refund back never lifts principal over the cap: the order's principal
+  goes back whole only if it fits (`cap_room`). A CLOSED refund that no longer fits
+  (the member topped up meanwhile) stays REFUNDING and is sent again under a new
+  refund number, so the member gets the cash once; a refused one that does not fit
+  stays debited as REFUND_ABNORMAL, owed by the merchant by hand.
+- Reconciliation tries a failing order again later, backing off (due.defer), so
+  orders that keep failing never hold up the ones behind them.
 """
 from __future__ import annotations
 
@@ -31,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from . import audit, clock, due, idempotency, ids, ledger, members, merchants
@@ -46,7 +57,7 @@ from .wechat.pay import PayConfig, WeChatPayApi, for_config
 log = logging.getLogger(__name__)
 
 PENDING, PAID, CLOSED = "PENDING", "PAID", "CLOSED"
-REFUNDING, REFUNDED, REFUND_ABNORMAL = "REFUNDING", "REFUNDED", "REFUND_ABNORMAL"
+REFUNDING, REFUNDED, REFUND_ABNORMAL, REFUND_FAILED = "REFUNDING", "REFUNDED", "REFUND_ABNORMAL", "REFUND_FAILED"
 ORDER_TTL = timedelta(minutes=30)
 RECONCILE_AFTER = timedelta(minutes=5)
 JOB = "topup"
@@ -85,12 +96,25 @@ def _price(merchant: Merchant, plan_id: str | None, amount: int | None) -> tuple
     return amount, 0
 
 
+def cap_room(merchant: Merchant, member: Member) -> int:
+    """Principal that may still go onto the card: the cap less principal and unpaid top-ups (a paid
+    top-up is always credited, so its hold already counts as principal)."""
+    return max(0, int(merchant.prepaid_cap) - int(member.principal) - int(member.pending_topup))
+
+
+def within_cap(merchant: Merchant, member: Member, amount: int) -> Condition:
+    """The member row still has room for `amount` more principal: unpaid top-ups as read, and principal
+    at most what leaves that room (a spend since only makes more)."""
+    cap, pending = int(merchant.prepaid_cap), int(member.pending_topup)
+    return (Member.pending_topup == pending) & (Member.principal <= cap - pending - amount)
+
+
 def _slot(order_id: str, at: datetime) -> list[Action]:
     due_pk, due_sk = due.slot(JOB, order_id, at)
-    return [TopupOrder.due_pk.set(due_pk), TopupOrder.due_sk.set(due_sk)]
+    return [TopupOrder.due_pk.set(due_pk), TopupOrder.due_sk.set(due_sk), *due.settled(TopupOrder)]
 
 
-_UNSLOT = [TopupOrder.due_pk.remove(), TopupOrder.due_sk.remove()]
+_UNSLOT = due.unslot(TopupOrder)
 
 
 def _load(merchant_id: str, order_id: str) -> TopupOrder:
@@ -137,9 +161,8 @@ def create_order(
             return existing, api.pay_params(existing.prepay_id) if existing.status == PENDING else None
         member = members.get(merchant_id, member_id)
         members.require_card(member)
-        cap, pending = int(merchant.prepaid_cap), int(member.pending_topup)
-        if int(member.principal) + pending + amount > cap:
-            room = max(0, cap - int(member.principal) - pending)
+        cap, room = int(merchant.prepaid_cap), cap_room(merchant, member)
+        if amount > room:
             raise KabaoError("PREPAID_CAP_EXCEEDED", f"stored value may not exceed {cap} fen", cap=cap, room=room)
         prepay_id = prepay_id or api.jsapi_prepay(order_id, f"{merchant.name} 会员储值", amount, member.openid,
                                                   clock.iso(expires_at, merchant.timezone), notify_url(merchant_id))
@@ -152,12 +175,8 @@ def create_order(
         tx = Transaction()
         tx.put("order", order, condition=TopupOrder.pk.does_not_exist())
         idempotency.stage(tx, idem, {"order_id": order_id}, at=now)
-        # The cap as a condition: pending must be what we read, and principal may only have fallen
-        # (a spend) since, never risen past the room left (credits also change pending).
-        tx.update(
-            "member", Member(mpk, PROFILE), actions=[Member.pending_topup.add(amount)],
-            condition=(Member.pending_topup == pending) & (Member.principal <= cap - pending - amount),
-        )
+        tx.update("member", Member(mpk, PROFILE), actions=[Member.pending_topup.add(amount)],
+                  condition=within_cap(merchant, member, amount))
         try:
             tx.commit()
         except Cancelled:
@@ -259,11 +278,15 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> Reconciled:
     for pk, sk in list(due.owed(TopupOrder, JOB, now, limit)):
         try:
             order = TopupOrder.get(pk, sk, consistent_read=True)
-            _reconcile_one(order, now, report)
-        except KabaoError as exc:
-            report.failed.append(f"{pk}:{exc.code}")
         except TopupOrder.DoesNotExist:
             continue
+        try:
+            _reconcile_one(order, now, report)
+        except Exception as exc:  # noqa: BLE001 - one order's failure, whatever it is, must not stop the rest
+            error = due.failure(exc)
+            report.failed.append(f"{order.order_id}:{error}")
+            log.warning("reconciliation of an order failed", extra={"order_id": order.order_id, "error": error})
+            due.defer(order, now, exc)
     return report
 
 
@@ -338,17 +361,21 @@ def refund(actor: Principal, order_id: str) -> TopupOrder:
         if int(member.principal) < int(order.amount):
             raise KabaoError("REFUND_PRINCIPAL_SPENT", "principal from this top-up was already spent")
         clawback = min(int(order.bonus), int(member.bonus))
-        refund_amount = int(order.amount) - (int(order.bonus) - clawback)
+        # Bonus spent beyond what was paid leaves nothing to pay back (never less than nothing).
+        refund_amount = max(0, int(order.amount) - (int(order.bonus) - clawback))
         attempt = int(order.refund_attempt)
         postings = ledger.postings({Account.PRINCIPAL: -int(order.amount), Account.BONUS: -clawback})
         op = Operation(f"refund:{order_id}:{attempt}", "TOPUP_REFUND", postings, memo={"order_id": order_id},
                        request={"order_id": order_id, "attempt": attempt})
+        now = clock.now()
+        # Nothing to pay back: done here, WeChat is never asked (it refuses a refund of 0).
+        settle = ([TopupOrder.status.set(REFUNDED), TopupOrder.refunded_at.set(now), *_UNSLOT] if refund_amount == 0
+                  else [TopupOrder.status.set(REFUNDING), *_slot(order_id, now + RECONCILE_AFTER)])
         tx = Transaction()
         tx.update(
             "order", order,
-            actions=[TopupOrder.status.set(REFUNDING), TopupOrder.refund_amount.set(refund_amount),
-                     TopupOrder.bonus_clawback.set(clawback), TopupOrder.refund_requested_by.set(operator_id),
-                     *_slot(order_id, clock.now() + RECONCILE_AFTER)],
+            actions=[TopupOrder.refund_amount.set(refund_amount), TopupOrder.bonus_clawback.set(clawback),
+                     TopupOrder.refund_requested_by.set(operator_id), *settle],
             condition=(TopupOrder.status == PAID) & (TopupOrder.refund_attempt == attempt),
         )
         audit.record(tx, actor, "TOPUP_REFUND", order_id, {"member_id": order.member_id, "amount": refund_amount})
@@ -372,8 +399,16 @@ def refund(actor: Principal, order_id: str) -> TopupOrder:
 
 
 def _issue_refund(api: WeChatPayApi, order: TopupOrder) -> None:
-    result = api.refund(order.order_id, _out_refund_no(order), int(order.refund_amount), int(order.amount),
-                        notify_url(order.merchant_id))
+    """Ask WeChat Pay to pay the refund. A refusal for good gives the value back (`_refused`); a
+    transient failure raises, and reconciliation tries again later (backing off)."""
+    try:
+        result = api.refund(order.order_id, _out_refund_no(order), int(order.refund_amount), int(order.amount),
+                            notify_url(order.merchant_id))
+    except KabaoError as exc:
+        if exc.code != "REFUND_REFUSED":
+            raise
+        _refused(order, str(exc.details.get("wechat_code")))
+        return
     if result.get("status") != "PROCESSING":
         _apply_refund_status(order, str(result.get("status")))
 
@@ -387,21 +422,55 @@ def settle_refund(merchant: Merchant, resource: dict[str, Any]) -> None:
     _apply_refund_status(order, str(resource.get("refund_status")))
 
 
+def _this_attempt(order: TopupOrder) -> Condition:
+    return (TopupOrder.status == REFUNDING) & (TopupOrder.refund_attempt == order.refund_attempt)
+
+
 def _apply_refund_status(order: TopupOrder, status: str) -> None:
-    condition = (TopupOrder.status == REFUNDING) & (TopupOrder.refund_attempt == order.refund_attempt)
     if status == "SUCCESS":
-        update_if(order, [TopupOrder.status.set(REFUNDED), TopupOrder.refunded_at.set(clock.now()), *_UNSLOT], condition)
+        update_if(order, [TopupOrder.status.set(REFUNDED), TopupOrder.refunded_at.set(clock.now()), *_UNSLOT],
+                  _this_attempt(order))
     elif status == "ABNORMAL":
-        update_if(order, [TopupOrder.status.set(REFUND_ABNORMAL), *_UNSLOT], condition)
-    elif status == "CLOSED":
-        attempt = int(order.refund_attempt)
-        postings = ledger.postings({Account.PRINCIPAL: int(order.amount), Account.BONUS: int(order.bonus_clawback or 0)})
-        op = Operation(f"refund-reversal:{order.order_id}:{attempt}", "TOPUP_REFUND_REVERSAL", postings,
-                       memo={"order_id": order.order_id}, request={"order_id": order.order_id, "attempt": attempt})
+        update_if(order, [TopupOrder.status.set(REFUND_ABNORMAL), *_UNSLOT], _this_attempt(order))
+    elif status == "CLOSED" and not _give_back(order, PAID):
+        # The card has no room for it any more (topped up meanwhile): the refund stays open and is
+        # sent again under a new refund number, so the member still gets the cash, once.
+        update_if(order, [TopupOrder.refund_attempt.add(1), *_slot(order.order_id, clock.now())],
+                  _this_attempt(order))
+
+
+def _refused(order: TopupOrder, wechat_code: str) -> None:
+    """WeChat refused the refund for good: the value goes back on the card (REFUND_FAILED); when the card
+    has no room for it, it stays debited as REFUND_ABNORMAL for the merchant to pay by hand."""
+    log.error("wechat pay refused a refund for good", extra={"order_id": order.order_id, "code": wechat_code})
+    error = [TopupOrder.refund_error.set(wechat_code)]
+    if not _give_back(order, REFUND_FAILED, error):
+        update_if(order, [TopupOrder.status.set(REFUND_ABNORMAL), *error, *_UNSLOT], _this_attempt(order))
+
+
+def _give_back(order: TopupOrder, status: str, actions: list[Action] | None = None) -> bool:
+    """Reverse a refund that will not be paid: principal and clawed-back bonus back on the card and the
+    order to `status`, in one transaction. False, writing nothing, when the principal would not fit
+    under the prepaid cap (the order's principal goes back whole or not at all)."""
+    merchant = merchants.get(order.merchant_id)
+    attempt, amount = int(order.refund_attempt), int(order.amount)
+    postings = ledger.postings({Account.PRINCIPAL: amount, Account.BONUS: int(order.bonus_clawback or 0)})
+    op = Operation(f"refund-reversal:{order.order_id}:{attempt}", "TOPUP_REFUND_REVERSAL", postings,
+                   memo={"order_id": order.order_id}, request={"order_id": order.order_id, "attempt": attempt})
+    for _ in range(_ATTEMPTS):
+        member = members.get(order.merchant_id, order.member_id)
+        if cap_room(merchant, member) < amount:
+            return False
         tx = Transaction()
-        tx.update("order", order, actions=[TopupOrder.status.set(PAID), TopupOrder.refund_attempt.add(1), *_UNSLOT],
-                  condition=condition)
+        tx.update("order", order, condition=_this_attempt(order), actions=[
+            TopupOrder.status.set(status), TopupOrder.refund_attempt.add(1), *_UNSLOT, *(actions or [])])
         try:
-            ledger.post(order.merchant_id, order.member_id, op, tx=tx)
+            ledger.post(order.merchant_id, order.member_id, op, tx=tx,
+                        member_condition=within_cap(merchant, member, amount))
+            return True
         except Cancelled:
-            pass  # reversed already
+            return True  # the order moved on: reversed or settled already
+        except KabaoError as exc:
+            if exc.code != "CONCURRENT_UPDATE":
+                raise
+    raise KabaoError("CONCURRENT_UPDATE", "balance changed while reversing the refund, retry")

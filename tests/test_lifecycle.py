@@ -285,6 +285,8 @@ def test_failed_sends_are_retried_next_run_without_sending_twice(api: Any, shop:
     report = invoke("coupon_reminders")
     assert report["failed"] == ["WECHAT_UNAVAILABLE"] and _sent(sandbox, member) == []
     assert notices.grants(shop.merchant_id, member["id"]) == {"tpl-coupon": 1}  # given back
+    assert invoke("coupon_reminders")["done"] == 0  # backing off: tried again later, not at once
+    clock.advance(minutes=10)
     assert invoke("coupon_reminders")["sent"] == 1
     assert invoke("coupon_reminders")["done"] == 0
     assert len(_sent(sandbox, member)) == 1

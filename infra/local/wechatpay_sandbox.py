@@ -19,6 +19,10 @@ Sandbox controls:
   its trade state, transaction id and refunds (what a soak test checks kabao against).
 - ``POST /_sandbox/refunds/{out_refund_no}`` settles a refund (``{"status":
   "SUCCESS"|"ABNORMAL"|"CLOSED", "times": 1, "concurrent": false}``) and notifies.
+- ``POST /_sandbox/pay/refund-failures/{out_trade_no}`` makes refund requests for an
+  order fail: ``{"status": 400, "code": "INVALID_REQUEST", "times": null}`` (null:
+  for good, as WeChat refuses a refund past its one-year window; a number: that many
+  times, e.g. 500 SYSTEM_ERROR). Every refund request is counted in ``refund_calls``.
 """
 from __future__ import annotations
 
@@ -63,6 +67,8 @@ class PaySandbox:
         self.orders: dict[tuple[str, str], dict[str, Any]] = {}
         self.refunds: dict[tuple[str, str], dict[str, Any]] = {}
         self.closed_calls: list[str] = []
+        self.refund_calls: list[str] = []  # out_trade_no of every refund request, in order
+        self.refund_failures: dict[str, dict[str, Any]] = {}  # out_trade_no -> {"status", "code", "times"}
         self._lock = threading.RLock()
 
     # --- dispatch --------------------------------------------------------------------
@@ -130,6 +136,12 @@ class PaySandbox:
 
     def _refund(self, mchid: str, body: dict[str, Any]) -> Response:
         out_refund_no = str(body.get("out_refund_no", ""))
+        self.refund_calls.append(str(body.get("out_trade_no")))
+        failure = self.refund_failures.get(str(body.get("out_trade_no")))
+        if failure is not None and failure.get("times") != 0:
+            if failure.get("times") is not None:
+                failure["times"] -= 1
+            return _error(int(failure["status"]), str(failure["code"]), "sandbox: refund refused")
         order = next((o for o in self.orders.values() if o["mchid"] == mchid and (
             o["out_trade_no"] == body.get("out_trade_no") or (o["transaction_id"] and o["transaction_id"] == body.get("transaction_id")))), None)
         if order is None or order["trade_state"] not in {"SUCCESS", "REFUND"}:
@@ -170,6 +182,11 @@ class PaySandbox:
         match = re.fullmatch(r"/_sandbox/pay/orders/([^/]+)", path)
         if match and method == "GET":
             return self._order_record(match.group(1))
+        match = re.fullmatch(r"/_sandbox/pay/refund-failures/([^/]+)", path)
+        if match and method == "POST":
+            with self._lock:
+                self.refund_failures[match.group(1)] = {"status": 400, "code": "INVALID_REQUEST", "times": None, **body}
+            return _json(200, {"ok": True})
         match = re.fullmatch(r"/_sandbox/pay/([^/]+)", path)
         if match and method == "POST":
             return self.pay(match.group(1), **body)

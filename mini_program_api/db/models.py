@@ -147,6 +147,8 @@ class Member(Item):
     tier_reached_at = UTCDateTimeAttribute(null=True)
     # Growth that no longer counts toward tiers after an annual review (see tiers.py).
     tier_base = NumberAttribute(default=0)
+    # Start of the last review's 12-month window: growth earned before it is in `tier_base`.
+    tier_window_from = UTCDateTimeAttribute(null=True)
     last_spend_at = UTCDateTimeAttribute(null=True)
     points = NumberAttribute(default=0)
     principal = NumberAttribute(default=0)
@@ -196,6 +198,17 @@ class OperationRecord(Item):
     created_at = UTCDateTimeAttribute()
 
 
+class Scheduled:
+    """What an item a scheduled job owes work carries (see due.py): its place on the job's list, and
+    while the job keeps failing on it, when the work first fell due and how often it failed (backoff)."""
+
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    due_since = UnicodeAttribute(null=True)
+    due_attempts = NumberAttribute(null=True)
+    due_error = UnicodeAttribute(null=True)
+
+
 class DueIndex(GlobalSecondaryIndex):
     class Meta:
         index_name = DUE_INDEX
@@ -205,11 +218,9 @@ class DueIndex(GlobalSecondaryIndex):
     due_sk = UnicodeAttribute(range_key=True)
 
 
-class TopupOrder(Item):
+class TopupOrder(Item, Scheduled):
     """A stored-value top-up; its id is the WeChat Pay out_trade_no."""
 
-    due_pk = UnicodeAttribute(null=True)
-    due_sk = UnicodeAttribute(null=True)
     due = DueIndex()
     merchant_id = UnicodeAttribute()
     order_id = UnicodeAttribute()
@@ -231,6 +242,7 @@ class TopupOrder(Item):
     bonus_clawback = NumberAttribute(null=True)
     refund_requested_by = UnicodeAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)
+    refund_error = UnicodeAttribute(null=True)  # WeChat Pay's code when it refused the refund for good
 
 
 def topup_pk(merchant_id: str, order_id: str) -> str:
@@ -281,13 +293,11 @@ class Counter(Item):
     n = NumberAttribute(default=0)
 
 
-class Coupon(CouponTerms):
+class Coupon(CouponTerms, Scheduled):
     """A claimed coupon in its member's partition, with the template's terms copied at claim time.
 
     While available it sits on the expiry-reminder job's list (due_pk/due_sk)."""
 
-    due_pk = UnicodeAttribute(null=True)
-    due_sk = UnicodeAttribute(null=True)
     due = DueIndex()
     coupon_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
@@ -408,17 +418,16 @@ class CheckoutOrder(Item):
     points_clawed_back = NumberAttribute(null=True)
     growth_clawed_back = NumberAttribute(null=True)
     coupon_restored = BooleanAttribute(null=True)
+    principal_over_cap = NumberAttribute(null=True)  # refunded principal paid back in cash: the card was full
 
 
 def checkout_pk(merchant_id: str, order_id: str) -> str:
     return f"MCH#{merchant_id}#CHECKOUT#{order_id}"
 
 
-class DueMarker(Item):
+class DueMarker(Item, Scheduled):
     """A member's place on one scheduled job's list (sk `DUE#{job}`); see due.py."""
 
-    due_pk = UnicodeAttribute(null=True)
-    due_sk = UnicodeAttribute(null=True)
     due = DueIndex()
     merchant_id = UnicodeAttribute()
     member_id = UnicodeAttribute()

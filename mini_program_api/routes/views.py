@@ -85,6 +85,7 @@ def order_view(order: TopupOrder, tz: str) -> dict[str, Any]:
         "expires_at": iso(order.expires_at, tz),
         "paid_at": iso(order.paid_at, tz) if order.paid_at else None,
         "refund_amount": int(order.refund_amount) if order.refund_amount is not None else None,
+        "refund_error": order.refund_error,
     }
 
 

@@ -107,10 +107,16 @@ class WeChatPayApi:
         raise self._failure("close", status, body)
 
     def refund(self, out_trade_no: str, out_refund_no: str, refund: int, total: int, notify_url: str) -> dict[str, Any]:
+        """Request a refund. REFUND_REFUSED when WeChat Pay refuses it for good (400: the request can never
+        succeed, e.g. past the one-year refund window; 404: no such order); WECHAT_UNAVAILABLE otherwise
+        (system errors, rate limits, an empty merchant account: worth trying again later)."""
         status, body = self._call(
             self._client.refund, out_refund_no=out_refund_no, amount={"refund": refund, "total": total, "currency": "CNY"},
             out_trade_no=out_trade_no, notify_url=notify_url,
         )
+        if status in (400, 404):
+            self._failure("refund", status, body)
+            raise KabaoError("REFUND_REFUSED", "WeChat Pay refused the refund", wechat_code=_code(body) or str(status))
         if status != 200:
             raise self._failure("refund", status, body)
         return json.loads(body)
