@@ -44,6 +44,12 @@ def ddb_endpoint() -> str:
 
 
 @pytest.fixture
+def api_url() -> str:
+    """The app served over real HTTP on loopback (as `chalice local` serves it)."""
+    return _stack[0].api_url
+
+
+@pytest.fixture
 def sandbox() -> Any:
     return _stack[0].wechat
 
@@ -151,6 +157,9 @@ class Api:
 
     def put(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
         return self.call("PUT", path, body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.call("PATCH", path, body, **kw)
 
     def login(self, merchant: Any, openid: str | None = None) -> dict[str, Any]:
         openid = openid or f"o-{uuid.uuid4().hex[:16]}"

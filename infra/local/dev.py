@@ -121,9 +121,8 @@ def main() -> int:
 
         create_table(boto3.client("dynamodb", endpoint_url=urls["dynamodb"]), config["KABAO_TABLE"])
         appid = seed(urls["sandbox"])
-        chalice = str(Path(sys.executable).with_name("chalice"))
-        procs.append(subprocess.Popen(
-            [chalice, "local", "--no-autoreload", "--stage", "local", "--host", HOST, "--port", str(ports["api"])],
+        procs.append(subprocess.Popen(  # `chalice local`, answering unknown routes as API Gateway does
+            [sys.executable, "-m", "infra.local.gateway", "local", "--no-autoreload", "--stage", "local", "--host", HOST, "--port", str(ports["api"])],
             cwd=ROOT, env=env))
         _wait_for(ports["api"], procs[-1], "chalice local")
         print(

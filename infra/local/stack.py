@@ -86,6 +86,10 @@ def _serve_api(port: int) -> Any:
 
     from app import app
 
+    from .gateway import install
+
+    install()  # for this server and every chalice.test.Client in the process
+
     class Quiet(ChaliceRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
