@@ -118,6 +118,7 @@ class Merchant(Item):
     wakeup_cooldown_days = NumberAttribute(default=60)
     wakeup_template_id = UnicodeAttribute(null=True)
     message_templates = MapAttribute(default=dict)  # notice kind -> subscribe-message template id
+    version = NumberAttribute(default=0)  # bumped by each audited admin change (merchant_admin.py)
     created_at = UTCDateTimeAttribute()
 
 
