@@ -18,13 +18,14 @@ table's limit (see bench/coupon_drop.py).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import audit, clock, due, ids, ledger, member_codes, members, merchants
+from . import audit, clock, due, ids, ledger, member_codes, members, merchants, staff
 from .auth import Principal
 from .db.models import (
     COUPON_TERMS,
@@ -45,7 +46,7 @@ from .ledger import Account, Operation
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 MAX_STOCK_SHARDS = 16
-MIN_DAYS_AFTER_CLAIM = 3  # WeChat's rule for relative validity
+MIN_VALID_DAYS = 3  # WeChat's rule: every coupon is usable for at least 3 days, fixed window or relative
 MAX_DISCOUNT_SHARE = 0.5  # a coupon may take at most half of an order
 EXPOSURE_SHARDS = 8
 
@@ -95,11 +96,11 @@ def validate(spec: TemplateSpec, merchant: Merchant, now: datetime) -> None:
     fixed = spec.valid_from is not None or spec.valid_until is not None
     if fixed == (spec.days_after_claim is not None):
         raise _invalid("validity is either valid_from/valid_until or days_after_claim")
-    if fixed and (spec.valid_from is None or spec.valid_until is None or not now < spec.valid_until
-                  or spec.valid_from >= spec.valid_until):
-        raise _invalid("valid_until must be after valid_from and in the future")
-    if spec.days_after_claim is not None and not MIN_DAYS_AFTER_CLAIM <= spec.days_after_claim <= 3650:
-        raise _invalid(f"days_after_claim must be at least {MIN_DAYS_AFTER_CLAIM}")
+    if fixed and (spec.valid_from is None or spec.valid_until is None
+                  or spec.valid_until - max(spec.valid_from, now) < timedelta(days=MIN_VALID_DAYS)):
+        raise _invalid(f"valid_until must be at least {MIN_VALID_DAYS} days after valid_from and after now")
+    if spec.days_after_claim is not None and not MIN_VALID_DAYS <= spec.days_after_claim <= 3650:
+        raise _invalid(f"days_after_claim must be at least {MIN_VALID_DAYS}")
     if not 1 <= spec.total_stock <= 10_000_000 or not 1 <= spec.per_member_limit <= 100:
         raise _invalid("total_stock is 1..10000000 and per_member_limit 1..100")
     if spec.daily_window is not None:
@@ -118,12 +119,22 @@ def shard_sizes(total: int) -> list[int]:
     return [total // shards + (1 if i < total % shards else 0) for i in range(shards)]
 
 
-def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | None = None) -> CouponTemplate:
-    """`actor` is the admin (audited); None only for seeding and benchmarks."""
+def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | None = None,
+                    idempotency_key: str | None = None) -> CouponTemplate:
+    """`actor` is the admin (audited); None only for seeding and benchmarks.
+
+    With an Idempotency-Key the template id derives from it: the same key and spec again (a client
+    retry after a lost answer) returns the template made the first time; another spec is 422."""
     merchant = merchants.get(merchant_id)
     now = clock.now()
     validate(spec, merchant, now)
-    template_id = "CT" + ids.new_id()[:16]
+    staff.require_stores(merchant_id, spec.store_ids)
+    fingerprint = hashlib.sha256(json.dumps(asdict(spec), default=str, sort_keys=True).encode()).hexdigest()
+    if idempotency_key is None:
+        template_id = "CT" + ids.new_id()[:16]
+    else:
+        op_key = ledger.client_op_key(idempotency_key)
+        template_id = "CT" + hashlib.sha256(f"{merchant_id}:template:{op_key}".encode()).hexdigest()[:16]
     sizes = shard_sizes(spec.total_stock)
     template = CouponTemplate(
         template_pk(merchant_id), template_id, merchant_id=merchant_id, template_id=template_id, name=spec.name,
@@ -132,7 +143,7 @@ def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | Non
         days_after_claim=spec.days_after_claim, store_ids=list(spec.store_ids),
         daily_window=list(spec.daily_window) if spec.daily_window else None, total_stock=spec.total_stock,
         shards=len(sizes), per_member_limit=spec.per_member_limit, tier_ids=list(spec.tier_ids),
-        points_price=spec.points_price, listed=spec.listed, created_at=now,
+        points_price=spec.points_price, listed=spec.listed, fingerprint=fingerprint, created_at=now,
     )
     tx = Transaction()  # template, shards and audit appear together or not at all (at most 18 of 100 items)
     tx.put("template", template, condition=CouponTemplate.sk.does_not_exist())
@@ -140,7 +151,13 @@ def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | Non
         tx.put(f"shard:{i}", StockShard(stock_pk(merchant_id, template_id, i), "STOCK", left=left))
     if actor is not None:
         audit.record(tx, actor, "COUPON_TEMPLATE_CREATED", template_id, {"name": spec.name, "stock": spec.total_stock})
-    tx.commit()
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        existing = CouponTemplate.get(template_pk(merchant_id), template_id, consistent_read=True)
+        if existing.fingerprint != fingerprint:
+            raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for another template") from exc
+        return existing
     return template
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from . import audit, clock, ids, ledger, member_codes, members, stored_value
+from . import audit, clock, ids, ledger, member_codes, members, staff, stored_value
 from .auth import Principal
 from .db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from .db.transact import Transaction
@@ -21,6 +21,7 @@ from .ledger import Account, Operation, Posting
 
 def create_plan(actor: Principal, name: str, visits: int, valid_days: int, price: int | None,
                 store_ids: list[str]) -> PunchPlan:
+    staff.require_stores(actor.merchant_id, store_ids)
     plan_id = "PP" + ids.new_id()[:12]
     plan = PunchPlan(punch_plan_pk(actor.merchant_id), plan_id, merchant_id=actor.merchant_id, plan_id=plan_id,
                      name=name, visits=visits, price=price, valid_days=valid_days, store_ids=store_ids,

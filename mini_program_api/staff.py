@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +25,7 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32, "maxmem": 64 * 1024 * 1024}
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 MIN_PASSWORD_LENGTH = 10
+CREATE_RETRY_WINDOW = timedelta(minutes=15)
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -45,6 +47,7 @@ _DUMMY_HASH = hash_password("not-a-real-password", salt=b"\0" * 16)
 
 
 def create_store(actor: Principal, store_id: str, name: str) -> Store:
+    """Create a store once; the same request again (a client retry) returns it, another is 409."""
     store = Store(store_pk(actor.merchant_id), store_id, merchant_id=actor.merchant_id, store_id=store_id,
                   name=name, created_at=clock.now())
     tx = Transaction()
@@ -53,12 +56,24 @@ def create_store(actor: Principal, store_id: str, name: str) -> Store:
     try:
         tx.commit()
     except Cancelled as exc:
-        raise KabaoError("ALREADY_EXISTS", f"store {store_id} already exists") from exc
+        existing = get_store(actor.merchant_id, store_id)
+        if existing.name != name:
+            raise KabaoError("ALREADY_EXISTS", f"store {store_id} already exists") from exc
+        return existing
     return store
 
 
 def stores(merchant_id: str) -> list[Store]:
     return list(Store.query(store_pk(merchant_id)))
+
+
+def require_stores(merchant_id: str, store_ids: Iterable[str]) -> None:
+    """Every id names one of the merchant's stores (404 STORE_NOT_FOUND otherwise). Stores are never
+    deleted, so a read is enough: nothing has to be pinned in the caller's transaction."""
+    wanted = set(store_ids)
+    found = {s.store_id for s in Store.batch_get([(store_pk(merchant_id), sid) for sid in wanted])} if wanted else set()
+    if wanted - found:
+        raise KabaoError("STORE_NOT_FOUND", f"no such stores: {', '.join(sorted(wanted - found))}")
 
 
 def get_store(merchant_id: str, store_id: str) -> Store:
@@ -72,7 +87,9 @@ def create_account(actor: Principal | None, merchant_id: str, username: str, pas
                    store_id: str | None) -> StaffAccount:
     """A staff account (bound to an existing store) or an admin account (no store).
 
-    `actor` None is the bootstrap of a merchant's first admin (infra/deploy/accounts.py)."""
+    The same request again within `CREATE_RETRY_WINDOW` (a client retry after a lost answer)
+    returns the account; any other request for a taken username is 409. `actor` None is the
+    bootstrap of a merchant's first admin (infra/deploy/accounts.py)."""
     if role not in ("staff", "admin"):
         raise KabaoError("VALIDATION_ERROR", "role is staff or admin")
     if (role == "staff") != (store_id is not None):
@@ -93,8 +110,19 @@ def create_account(actor: Principal | None, merchant_id: str, username: str, pas
     except Cancelled as exc:
         if "store" in exc.failed:
             raise KabaoError("STORE_NOT_FOUND", f"no store {store_id}") from exc
-        raise KabaoError("ALREADY_EXISTS", f"username {username} is taken") from exc
+        existing = StaffAccount.get(staff_pk(merchant_id), username, consistent_read=True)
+        if not _same_create(existing, password, role, store_id):
+            raise KabaoError("ALREADY_EXISTS", f"username {username} is taken") from exc
+        return existing
     return account
+
+
+def _same_create(account: StaffAccount, password: str, role: str, store_id: str | None) -> bool:
+    """Whether `account` is what this create request made: same role, store and password, made just now
+    (the window keeps a create from becoming a way to test the passwords of older accounts)."""
+    return (account.role == role and account.store_id == store_id
+            and clock.now() - account.created_at <= CREATE_RETRY_WINDOW
+            and check_password(password, account.password_hash))
 
 
 def accounts(merchant_id: str) -> list[StaffAccount]:

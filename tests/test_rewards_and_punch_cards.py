@@ -163,6 +163,7 @@ def test_buy_with_stored_value_and_use_one_visit_per_scan(api: Any, merchant: An
 
 def test_punch_card_rules(api: Any, merchant: Any, member: dict[str, Any], clock: Any) -> None:
     poor = api.member_with_card(merchant)
+    assert api.post("/v1/admin/stores", {"store_id": "s1", "name": "One"}, token=api.admin_token(merchant))[0] == 201
     plan = _plan(api, merchant, store_ids=["s1"], valid_days=30)
     status, error = api.post(f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=poor["token"],
                              headers={"idempotency-key": uuid.uuid4().hex})

@@ -256,6 +256,7 @@ class CouponTemplate(CouponTerms):
     points_price = NumberAttribute(null=True)  # set: a points-mall reward, not a free offer
     listed = BooleanAttribute(default=True)  # False: only given (birthday, wake-up), never offered
     active = BooleanAttribute(default=True)
+    fingerprint = UnicodeAttribute(null=True)  # of the create request, for its retries (coupons.create_template)
     created_at = UTCDateTimeAttribute()
 
 
