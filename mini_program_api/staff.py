@@ -2,8 +2,10 @@
 
 Passwords are hashed with scrypt (hashlib, RFC 7914; N=2^14, r=8, p=1, a random
 16-byte salt), compared in constant time. Five wrong passwords in a row lock the
-account for 15 minutes; an unknown username costs the same hash as a known one,
-so timing does not reveal which usernames exist.
+account for 15 minutes; each attempt is counted atomically before its password
+is checked, so concurrent guesses get no more than five checks between them. An
+unknown username costs the same hash as a known one, so timing does not reveal
+which usernames exist.
 """
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ import hmac
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from . import audit, auth, clock
 from .auth import Principal
 from .db.models import StaffAccount, Store, staff_pk, store_pk
-from .db.transact import Cancelled, Transaction
+from .db.transact import Cancelled, Transaction, update_if
 from .errors import KabaoError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32, "maxmem": 64 * 1024 * 1024}
@@ -143,18 +145,32 @@ def login(merchant_id: str, username: str, password: str) -> Session:
         check_password(password, _DUMMY_HASH)
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password") from None
     now = clock.now()
-    if account.locked_until is not None and now < account.locked_until:
-        raise KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later")
+    _count_attempt(account, now)
     if not check_password(password, account.password_hash):
-        failed = int(account.failed_logins) + 1
-        actions = [StaffAccount.failed_logins.add(1)]
-        if failed >= MAX_FAILED_LOGINS:
-            actions = [StaffAccount.failed_logins.set(0),
-                       StaffAccount.locked_until.set(now + timedelta(minutes=LOCK_MINUTES))]
-        account.update(actions=actions)
+        _lock_when_full(account, now)  # the attempt stays counted as a failure
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password")
-    if account.failed_logins or account.locked_until:
-        account.update(actions=[StaffAccount.failed_logins.set(0), StaffAccount.locked_until.remove()])
+    account.update(actions=[StaffAccount.failed_logins.set(0), StaffAccount.locked_until.remove()])
     principal = Principal(merchant_id, username, account.role, account.store_id)
     token, expires_in = auth.issue(principal)
     return Session(token, expires_in, principal)
+
+
+def _count_attempt(account: StaffAccount, now: datetime) -> None:
+    """Count this attempt as a failure before its password is checked, atomically: of any number of
+    concurrent guesses at most MAX_FAILED_LOGINS are counted, and so checked; the rest are refused.
+    A correct password then resets the count."""
+    if account.locked_until is not None:
+        if now < account.locked_until:
+            raise KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later")
+        # The lock has run out: count afresh (once, whichever attempt comes first).
+        update_if(account, [StaffAccount.failed_logins.set(0), StaffAccount.locked_until.remove()],
+                  StaffAccount.locked_until == account.locked_until)
+    room = StaffAccount.failed_logins.does_not_exist() | (StaffAccount.failed_logins < MAX_FAILED_LOGINS)
+    if not update_if(account, [StaffAccount.failed_logins.add(1)], room):
+        _lock_when_full(account, now)  # the attempt that filled the count may not have locked yet
+        raise KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later")
+
+
+def _lock_when_full(account: StaffAccount, now: datetime) -> None:
+    update_if(account, [StaffAccount.locked_until.set(now + timedelta(minutes=LOCK_MINUTES))],
+              (StaffAccount.failed_logins >= MAX_FAILED_LOGINS) & StaffAccount.locked_until.does_not_exist())
