@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from . import audit, clock, ids, ledger, member_codes, members, staff, stored_value
+from . import audit, clock, ids, ledger, member_codes, members, paging, staff, stored_value
 from .auth import Principal
 from .db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from .db.transact import Transaction
@@ -89,9 +89,10 @@ def get_card(merchant_id: str, member_id: str, card_id: str) -> PunchCard:
         raise KabaoError("PUNCH_CARD_NOT_FOUND", "this member has no such punch card") from None
 
 
-def mine(merchant_id: str, member_id: str) -> list[PunchCard]:
-    return list(PunchCard.query(member_pk(merchant_id, member_id), PunchCard.sk.startswith("PUNCH#"),
-                                consistent_read=True))
+def mine(merchant_id: str, member_id: str, cursor: str | None = None, limit: int = 100) -> paging.Page[PunchCard]:
+    """One page of the member's cards: reads only that page, however many cards they ever held."""
+    return paging.query(PunchCard.query, member_pk(merchant_id, member_id), {"sk": "PUNCH#"}, cursor, limit,
+                        range_key_condition=PunchCard.sk.startswith("PUNCH#"))
 
 
 def use(staff: Principal, member_code: str, card_id: str, idempotency_key: str | None) -> PunchCard:

@@ -327,7 +327,7 @@ def test_random_claims_checkouts_and_refunds_keep_every_invariant(api: Any, shop
             if kind == "claim":
                 coupons.claim(merchant.merchant_id, person["id"], template_id, uuid.uuid4().hex)
             elif kind == "checkout":
-                held = coupons.mine(merchant.merchant_id, person["id"], "available")
+                held = coupons.mine(merchant.merchant_id, person["id"], "available").items
                 coupon = held[0].coupon_id if held and r < 0.7 else None
                 code = codes[person["id"]].pop()
                 order = checkout.checkout(staff, code, checkout.Request(

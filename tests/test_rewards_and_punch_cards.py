@@ -69,7 +69,7 @@ def test_no_stock_or_points_changes_nothing(api: Any, merchant: Any, member: dic
     assert (status, body["error"]["code"]) == (409, "INSUFFICIENT_POINTS")
     template = CouponTemplate.get(template_pk(merchant.merchant_id), pricey)
     assert coupons.remaining_stock(merchant.merchant_id, template) == 2
-    assert len(coupons.mine(merchant.merchant_id, member["id"], "available")) == 1
+    assert len(coupons.mine(merchant.merchant_id, member["id"], "available").items) == 1
     offer = api.post("/v1/admin/coupon-templates", {**GIFT, "points_price": None}, token=api.admin_token(merchant))[1]
     assert _redeem(api, member["token"], offer["template_id"])[1]["error"]["code"] == "REWARD_NOT_FOUND"
     bad = api.post("/v1/admin/coupon-templates", {**GIFT, "points_price": 0}, token=api.admin_token(merchant))

@@ -271,11 +271,14 @@ class Counter(Item):
 class Coupon(CouponTerms):
     """A claimed coupon in its member's partition, with the template's terms copied at claim time.
 
-    While available it sits on the expiry-reminder job's list (due_pk/due_sk)."""
+    While available it sits on the expiry-reminder job's list (due_pk/due_sk). `lsi1` is its place on
+    the member's index by state (coupons.state_key): listing and counting read only the state asked for."""
 
     due_pk = UnicodeAttribute(null=True)
     due_sk = UnicodeAttribute(null=True)
     due = DueIndex()
+    lsi1 = UnicodeAttribute(null=True)
+    by_state = LedgerByTime()  # the member partition's LSI, shared with ledger entries by prefix
     coupon_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
     valid_from = UTCDateTimeAttribute()
@@ -289,6 +292,10 @@ class Coupon(CouponTerms):
 
 def template_pk(merchant_id: str) -> str:
     return f"MCH#{merchant_id}#CTPL"
+
+
+def shelf_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#SHELF"
 
 
 def stock_pk(merchant_id: str, template_id: str, shard: int) -> str:

@@ -40,6 +40,7 @@ def claim(call: Call, template_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/coupons", "GET", role="member", query=CouponsQuery)
 def my_coupons(call: Call) -> dict[str, Any]:
+    q: CouponsQuery = call.query
+    page = coupons.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)
     tz = call.timezone
-    found = coupons.mine(call.member.merchant_id, call.member.subject, call.query.status)
-    return {"coupons": [coupon_view(c, tz) for c in found]}
+    return {"coupons": [coupon_view(c, tz) for c in page.items], "cursor": page.cursor}
