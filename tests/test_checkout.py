@@ -166,6 +166,8 @@ def test_coupon_rules_refuse_and_change_nothing(api: Any, shop: dict[str, Any], 
                                                 body: dict[str, Any], code: str, why: str) -> None:
     merchant = shop["merchant"]
     member = _member(api, merchant, principal=10000, points=100)
+    for store_id in coupon.get("store_ids", []):
+        api.post("/v1/admin/stores", {"store_id": store_id, "name": store_id}, token=api.admin_token(merchant))
     coupon_id = _coupon(api, merchant, member, **coupon)
     before = checked_balances(merchant.merchant_id, member["id"])
     status, error = _checkout(api, shop["staff"], member, coupon_id=coupon_id, stored_value=1000, points=100, **body)
