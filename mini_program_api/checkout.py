@@ -108,6 +108,15 @@ def get_order(merchant_id: str, order_id: str) -> CheckoutOrder:
         raise KabaoError("ORDER_NOT_FOUND", "no such order") from None
 
 
+def order_for(actor: Principal, order_id: str) -> CheckoutOrder:
+    """A sale as `actor` may see it: an admin any of the merchant's, staff only their own store's;
+    another store's sale is not found, as if it did not exist."""
+    order = get_order(actor.merchant_id, order_id)
+    if actor.role != "admin" and order.store_id != _store_of(actor):
+        raise KabaoError("ORDER_NOT_FOUND", "no such order")
+    return order
+
+
 def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: str | None) -> CheckoutOrder:
     merchant_id, store_id = staff.merchant_id, _store_of(staff)
     key = idempotency.client_key(merchant_id, "checkout", idempotency_key)
@@ -185,9 +194,7 @@ def _store_of(staff: Principal) -> str:
 def refund(actor: Principal, order_id: str) -> CheckoutOrder:
     """Refund a whole checkout once (see the module docstring); staff only at the order's own store."""
     merchant_id = actor.merchant_id
-    order = get_order(merchant_id, order_id)
-    if actor.role == "staff" and order.store_id != _store_of(actor):
-        raise KabaoError("FORBIDDEN", "refunds are made at the store that sold")
+    order = order_for(actor, order_id)
     if order.status == REFUNDED:
         return order
     merchant = merchants.get(merchant_id)

@@ -19,13 +19,17 @@ table's limit (see bench/coupon_drop.py).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import audit, clock, due, idempotency, ids, ledger, member_codes, members, merchants
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.operand import Path
+
+from . import audit, clock, due, idempotency, ids, ledger, member_codes, members, merchants, paging, staff
 from .auth import Principal
 from .db.models import (
     COUPON_TERMS,
@@ -37,6 +41,7 @@ from .db.models import (
     Merchant,
     StockShard,
     member_pk,
+    shelf_pk,
     stock_pk,
     template_pk,
 )
@@ -47,7 +52,7 @@ from .ledger import Account, Operation
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 MAX_STOCK_SHARDS = 16
-MIN_DAYS_AFTER_CLAIM = 3  # WeChat's rule for relative validity
+MIN_VALID_DAYS = 3  # WeChat's rule: every coupon is usable for at least 3 days, fixed window or relative
 MAX_DISCOUNT_SHARE = 0.5  # a coupon may take at most half of an order
 EXPOSURE_SHARDS = 8
 
@@ -97,11 +102,11 @@ def validate(spec: TemplateSpec, merchant: Merchant, now: datetime) -> None:
     fixed = spec.valid_from is not None or spec.valid_until is not None
     if fixed == (spec.days_after_claim is not None):
         raise _invalid("validity is either valid_from/valid_until or days_after_claim")
-    if fixed and (spec.valid_from is None or spec.valid_until is None or not now < spec.valid_until
-                  or spec.valid_from >= spec.valid_until):
-        raise _invalid("valid_until must be after valid_from and in the future")
-    if spec.days_after_claim is not None and not MIN_DAYS_AFTER_CLAIM <= spec.days_after_claim <= 3650:
-        raise _invalid(f"days_after_claim must be at least {MIN_DAYS_AFTER_CLAIM}")
+    if fixed and (spec.valid_from is None or spec.valid_until is None
+                  or spec.valid_until - max(spec.valid_from, now) < timedelta(days=MIN_VALID_DAYS)):
+        raise _invalid(f"valid_until must be at least {MIN_VALID_DAYS} days after valid_from and after now")
+    if spec.days_after_claim is not None and not MIN_VALID_DAYS <= spec.days_after_claim <= 3650:
+        raise _invalid(f"days_after_claim must be at least {MIN_VALID_DAYS}")
     if not 1 <= spec.total_stock <= 10_000_000 or not 1 <= spec.per_member_limit <= 100:
         raise _invalid("total_stock is 1..10000000 and per_member_limit 1..100")
     if spec.daily_window is not None:
@@ -120,12 +125,21 @@ def shard_sizes(total: int) -> list[int]:
     return [total // shards + (1 if i < total % shards else 0) for i in range(shards)]
 
 
-def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | None = None) -> CouponTemplate:
-    """`actor` is the admin (audited); None only for seeding and benchmarks."""
+def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | None = None,
+                    idempotency_key: str | None = None) -> CouponTemplate:
+    """`actor` is the admin (audited); None only for seeding and benchmarks.
+
+    With an Idempotency-Key the template id derives from it: the same key and spec again (a client
+    retry after a lost answer) returns the template made the first time; another spec is 422."""
     merchant = merchants.get(merchant_id)
     now = clock.now()
     validate(spec, merchant, now)
-    template_id = "CT" + ids.new_id()[:16]
+    staff.require_stores(merchant_id, spec.store_ids)
+    fingerprint = hashlib.sha256(json.dumps(asdict(spec), default=str, sort_keys=True).encode()).hexdigest()
+    if idempotency_key is None:
+        template_id = "CT" + ids.new_id()[:16]
+    else:
+        template_id = idempotency.client_key(merchant_id, "template", idempotency_key).derived_id("CT")
     sizes = shard_sizes(spec.total_stock)
     template = CouponTemplate(
         template_pk(merchant_id), template_id, merchant_id=merchant_id, template_id=template_id, name=spec.name,
@@ -134,15 +148,24 @@ def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | Non
         days_after_claim=spec.days_after_claim, store_ids=list(spec.store_ids),
         daily_window=list(spec.daily_window) if spec.daily_window else None, total_stock=spec.total_stock,
         shards=len(sizes), per_member_limit=spec.per_member_limit, tier_ids=list(spec.tier_ids),
-        points_price=spec.points_price, listed=spec.listed, created_at=now,
+        points_price=spec.points_price, listed=spec.listed, fingerprint=fingerprint, created_at=now,
     )
-    tx = Transaction()  # template, shards and audit appear together or not at all (at most 18 of 100 items)
+    tx = Transaction()  # template, shelf copy, shards and audit together or not at all (at most 19 of 100 items)
     tx.put("template", template, condition=CouponTemplate.sk.does_not_exist())
+    if spec.listed:
+        tx.put("shelf", CouponTemplate(shelf_pk(merchant_id), shelf_sk(template), **{
+            name: getattr(template, name) for name in CouponTemplate.get_attributes() if name not in ("pk", "sk")}))
     for i, left in enumerate(sizes):
         tx.put(f"shard:{i}", StockShard(stock_pk(merchant_id, template_id, i), "STOCK", left=left))
     if actor is not None:
         audit.record(tx, actor, "COUPON_TEMPLATE_CREATED", template_id, {"name": spec.name, "stock": spec.total_stock})
-    tx.commit()
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        existing = CouponTemplate.get(template_pk(merchant_id), template_id, consistent_read=True)
+        if existing.fingerprint != fingerprint:
+            raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for another template") from exc
+        return existing
     return template
 
 
@@ -175,28 +198,57 @@ class Offer:
     claimed: int
 
 
+def _sortable(at: datetime) -> str:
+    """A time as a key part that sorts as the time does (UTC, fixed width)."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+_OPEN_ENDED = "9999-12-31T23:59:59.999999"
+
+
+def shelf_sk(template: CouponTemplate) -> str:
+    """A listed template's place on the shelf: by the end of its window, so ended ones are never read."""
+    end = _sortable(template.valid_until) if template.valid_until else _OPEN_ENDED
+    return f"{end}#{template.template_id}"
+
+
 def offers(merchant_id: str, member_id: str, rewards: bool = False) -> list[Offer]:
     """Templates this member can claim now (or, with `rewards`, redeem for points); each listing
-    counts as an exposure for the funnel."""
+    counts as an exposure for the funnel.
+
+    Reads only the shelf's templates whose window has not ended (a copy of each listed template
+    is kept there, keyed by its end), and writes one exposure counter item per call."""
     member = members.get(merchant_id, member_id)
     now = clock.now()
-    templates = [t for t in CouponTemplate.query(template_pk(merchant_id))
-                 if t.listed and (t.points_price is not None) == rewards and _claimable(t, member, now) is None]
+    running = CouponTemplate.query(shelf_pk(merchant_id), CouponTemplate.sk > _sortable(now))
+    templates = [t for t in running if (t.points_price is not None) == rewards and _claimable(t, member, now) is None]
     mpk = member_pk(merchant_id, member_id)
     counts = {c.sk.removeprefix("CLAIMS#"): int(c.n) for c in
               Counter.batch_get([(mpk, f"CLAIMS#{t.template_id}") for t in templates])} if templates else {}
     listed = [Offer(t, counts.get(t.template_id, 0)) for t in templates]
-    day = clock.local_date(merchants.get(merchant_id).timezone, now).isoformat()
-    for offer in listed:
-        shard = random.randrange(EXPOSURE_SHARDS)  # sharded: a popular offer is shown to everyone at once
-        Counter(f"MCH#{merchant_id}#EXPOSURE#{offer.template.template_id}#{day}#{shard}", "COUNT").update(
-            actions=[Counter.n.add(1)])
+    if listed:
+        day = clock.local_date(merchants.get(merchant_id).timezone, now).isoformat()
+        Counter(_exposure_pk(merchant_id, day), "COUNT").update(
+            actions=[Path(_exposure_attribute(o.template.template_id)).add(1) for o in listed])
     return listed
 
 
+def _exposure_pk(merchant_id: str, day: str, shard: int | None = None) -> str:
+    """One item per day and shard holds a counter per template (attribute `t_{template_id}`), so a
+    listing is one write whatever it shows; sharded because every member's listing writes it."""
+    return f"MCH#{merchant_id}#EXPOSURE#{day}#{random.randrange(EXPOSURE_SHARDS) if shard is None else shard}"
+
+
+def _exposure_attribute(template_id: str) -> str:
+    return f"t_{template_id}"
+
+
 def exposures(merchant_id: str, template_id: str, day: str) -> int:
-    keys = [(f"MCH#{merchant_id}#EXPOSURE#{template_id}#{day}#{i}", "COUNT") for i in range(EXPOSURE_SHARDS)]
-    return sum(int(c.n) for c in Counter.batch_get(keys))
+    name = _exposure_attribute(template_id)
+    table = Counter._get_connection()  # the raw item: the per-template attributes are not model attributes
+    items = [table.get_item(_exposure_pk(merchant_id, day, i), "COUNT", consistent_read=True,
+                            attributes_to_get=[name]).get("Item", {}) for i in range(EXPOSURE_SHARDS)]
+    return sum(int(item[name]["N"]) for item in items if name in item)
 
 
 def coupon_id_for(op_key: str) -> str:
@@ -263,6 +315,7 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
     coupon = Coupon(
         mpk, f"COUPON#{coupon_id}", coupon_id=coupon_id, template_id=template_id, valid_from=valid_from,
         valid_until=valid_until, claimed_at=now, due_pk=due_pk, due_sk=due_sk,
+        lsi1=state_key(AVAILABLE, valid_until, coupon_id),
         **{term: getattr(template, term) for term in COUPON_TERMS},
     )
     limit = int(template.per_member_limit)
@@ -312,20 +365,38 @@ def status(coupon: Coupon, now: datetime) -> str:
     return "expired" if now >= coupon.valid_until else "available"
 
 
-def mine(merchant_id: str, member_id: str, wanted: str) -> list[Coupon]:
-    now = clock.now()
-    coupons = Coupon.query(member_pk(merchant_id, member_id), Coupon.sk.startswith("COUPON#"), consistent_read=True)
-    return sorted((c for c in coupons if status(c, now) == wanted), key=lambda c: c.valid_until)
+AVAILABLE, USED = "AVAILABLE", "USED"
+
+
+def state_key(state: str, at: datetime, coupon_id: str) -> str:
+    """The coupon's `lsi1`: `COUPON#AVAILABLE#{valid_until}#{id}` until used (those below now have
+    expired), then `COUPON#USED#{used_at}#{id}`. A member's coupons of one state are one key range."""
+    return f"COUPON#{state}#{_sortable(at)}#{coupon_id}"
+
+
+def _range(wanted: str, now: datetime) -> tuple[Condition, bool]:
+    """The key range of one status on the member's index, and whether it is read oldest first."""
+    available, cut = f"COUPON#{AVAILABLE}#", f"COUPON#{AVAILABLE}#{_sortable(now)}#~"
+    if wanted == "available":  # soonest to expire first
+        return Coupon.lsi1.between(cut, available + "~"), True
+    if wanted == "expired":  # most recently expired first
+        return Coupon.lsi1.between(available, cut), False
+    return Coupon.lsi1.startswith(f"COUPON#{USED}#"), False  # most recently used first
+
+
+def mine(merchant_id: str, member_id: str, wanted: str, cursor: str | None = None,
+         limit: int = 100) -> paging.Page[Coupon]:
+    """One page of the member's coupons in one status: reads only that page, whatever else they hold."""
+    condition, oldest_first = _range(wanted, clock.now())
+    return paging.query(Coupon.by_state.query, member_pk(merchant_id, member_id),
+                        {"sk": "COUPON#", "lsi1": f"COUPON#{USED if wanted == 'used' else AVAILABLE}#"}, cursor, limit,
+                        range_key_condition=condition, scan_index_forward=oldest_first)
 
 
 def available_count(merchant_id: str, member_id: str) -> int:
-    """Coupons usable now or later (not used, not expired): one Query with Select=COUNT."""
-    return Coupon.count(
-        member_pk(merchant_id, member_id),
-        Coupon.sk.startswith("COUPON#"),
-        filter_condition=(Coupon.status == "AVAILABLE") & (Coupon.valid_until > clock.now()),
-        consistent_read=True,
-    )
+    """Coupons usable now or later (not used, not expired): a Select=COUNT over their key range only."""
+    condition, _ = _range("available", clock.now())
+    return Coupon.by_state.count(member_pk(merchant_id, member_id), condition, consistent_read=True)
 
 
 def _stock(merchant_id: str, template: CouponTemplate) -> dict[int, int]:
@@ -395,7 +466,8 @@ def discount(coupon: Coupon, amount: int, order_amount: int) -> int:
 def use(tx: Transaction, coupon: Coupon, ref: str, store_id: str, now: datetime) -> None:
     """Mark used in the caller's transaction; a concurrent use of the same coupon cancels it ("coupon")."""
     tx.update("coupon", coupon, condition=Coupon.status == "AVAILABLE", actions=[
-        Coupon.status.set("USED"), Coupon.used_at.set(now), Coupon.used_ref.set(ref),
+        Coupon.status.set("USED"), Coupon.lsi1.set(state_key(USED, now, coupon.coupon_id)),
+        Coupon.used_at.set(now), Coupon.used_ref.set(ref),
         Coupon.used_store_id.set(store_id), Coupon.due_pk.remove(), Coupon.due_sk.remove()])
 
 
@@ -403,7 +475,8 @@ def restore(tx: Transaction, coupon: Coupon, ref: str) -> None:
     """Give a used coupon back (its checkout was refunded) when it is still valid."""
     due_pk, due_sk = reminder_slot(coupon.coupon_id, coupon.valid_until)
     tx.update("coupon", coupon, condition=(Coupon.status == "USED") & (Coupon.used_ref == ref), actions=[
-        Coupon.status.set("AVAILABLE"), Coupon.used_at.remove(), Coupon.used_ref.remove(),
+        Coupon.status.set("AVAILABLE"), Coupon.lsi1.set(state_key(AVAILABLE, coupon.valid_until, coupon.coupon_id)),
+        Coupon.used_at.remove(), Coupon.used_ref.remove(),
         Coupon.used_store_id.remove(), Coupon.due_pk.set(due_pk), Coupon.due_sk.set(due_sk)])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 STATUS: dict[str, int] = {
+    "BAD_REQUEST": 400,
     "INVALID_JSON": 400,
     "VALIDATION_ERROR": 400,
     "INVALID_CURSOR": 400,
@@ -33,6 +34,7 @@ STATUS: dict[str, int] = {
     "STORE_NOT_FOUND": 404,
     "PUNCH_PLAN_NOT_FOUND": 404,
     "PUNCH_CARD_NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
     "SIGN_IN_DISABLED": 409,
     "PHONE_REQUIRED": 409,
     "PHONE_IN_USE": 409,
@@ -58,6 +60,8 @@ STATUS: dict[str, int] = {
     "PUNCH_CARD_USED_UP": 409,
     "PUNCH_CARD_EXPIRED": 409,
     "PUNCH_CARD_NOT_APPLICABLE": 409,
+    "REQUEST_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
     "IDEMPOTENCY_KEY_REUSED": 422,
     "RATE_LIMITED": 429,
     "ACCOUNT_LOCKED": 429,
@@ -80,7 +84,12 @@ class KabaoError(Exception):
         return STATUS[self.code]
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            error["details"] = self.details
-        return {"error": error}
+        return error_body(self.code, self.message, self.details)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one error shape, also for answers no handler gave (see routes/gateway.py)."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}

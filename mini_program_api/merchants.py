@@ -100,9 +100,10 @@ class TierSpec:
     monthly_template_ids: tuple[str, ...] = ()
 
 
-def set_tiers(merchant_id: str, specs: list[TierSpec]) -> Merchant:
+def set_tiers(merchant_id: str, specs: list[TierSpec], tx: Transaction | None = None,
+              expected: Merchant | None = None) -> Merchant:
     """Replace the ordered tiers. Members keep their tier id; a tier that disappears places them
-    at the entry tier until their next growth or review."""
+    at the entry tier until their next growth or review. `tx` and `expected`: see `update`."""
     thresholds = [t.threshold for t in specs]
     if not specs or thresholds[0] != 0 or thresholds != sorted(set(thresholds)):
         raise KabaoError("VALIDATION_ERROR", "tiers are ordered by strictly rising growth thresholds from 0")
@@ -114,7 +115,7 @@ def set_tiers(merchant_id: str, specs: list[TierSpec]) -> Merchant:
     return update(merchant_id, [Merchant.tiers.set([Tier(
         tier_id=t.tier_id, name=t.name, threshold=t.threshold, discount_rate=t.discount_rate,
         points_multiplier=t.points_multiplier, birthday_template_id=t.birthday_template_id,
-        monthly_template_ids=list(t.monthly_template_ids)) for t in specs])])
+        monthly_template_ids=list(t.monthly_template_ids)) for t in specs])], tx, expected)
 
 
 SETTINGS = ("points_per_yuan", "earn_points_per_yuan", "growth_per_yuan", "points_expiry", "points_expiry_days",
@@ -122,16 +123,49 @@ SETTINGS = ("points_per_yuan", "earn_points_per_yuan", "growth_per_yuan", "point
             "wakeup_cooldown_days", "wakeup_template_id", "message_templates", "sign_in_points", "sign_in_growth")
 
 
-def update_settings(merchant_id: str, **values: Any) -> Merchant:
+def update_settings(merchant_id: str, tx: Transaction | None = None, expected: Merchant | None = None,
+                    **values: Any) -> Merchant:
+    """Change some of `SETTINGS`; `tx` and `expected`: see `update`."""
     unknown = set(values) - set(SETTINGS)
     if unknown:
         raise ValueError(f"not merchant settings: {sorted(unknown)}")
-    return update(merchant_id, [getattr(Merchant, k).set(v) for k, v in values.items()])
+    if not values:
+        raise KabaoError("VALIDATION_ERROR", "give at least one setting to change")
+    return update(merchant_id, [getattr(Merchant, k).set(v) for k, v in values.items()], tx, expected)
 
 
-def update(merchant_id: str, actions: list[Action]) -> Merchant:
-    Merchant(merchant_pk(merchant_id), PROFILE).update(actions=actions, condition=Merchant.pk.exists())
-    merchant = Merchant.get(merchant_pk(merchant_id), PROFILE, consistent_read=True)
+def update(merchant_id: str, actions: list[Action], tx: Transaction | None = None,
+           expected: Merchant | None = None) -> Merchant:
+    """Apply `actions` to the merchant row, committing `tx` (which may hold the change's audit record).
+
+    With `expected` (a `read` of the row), the write is pinned to that read through `version`: a
+    change made since cancels it with CONCURRENT_UPDATE, so what the caller recorded as the old
+    values is what was replaced."""
+    condition = Merchant.pk.exists()
+    if expected is not None:
+        version = int(expected.version)
+        pinned = Merchant.version == version
+        if not version:
+            pinned |= Merchant.version.does_not_exist()  # rows written before versions
+        condition &= pinned
+        actions = [*actions, Merchant.version.add(1)]
+    tx = tx or Transaction()
+    tx.update("merchant", Merchant(merchant_pk(merchant_id), PROFILE), actions=actions, condition=condition)
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if "merchant" not in exc.failed:
+            raise
+        raise KabaoError("CONCURRENT_UPDATE", "the merchant changed meanwhile, read it again") from exc
+    return read(merchant_id)
+
+
+def read(merchant_id: str) -> Merchant:
+    """The merchant row as stored now (consistent), refreshing this container's cache."""
+    try:
+        merchant = Merchant.get(merchant_pk(merchant_id), PROFILE, consistent_read=True)
+    except Merchant.DoesNotExist:
+        raise KabaoError("NOT_FOUND", "merchant not found") from None
     _cache[merchant_id] = (time.monotonic(), merchant)
     return merchant
 

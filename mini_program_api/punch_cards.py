@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from . import audit, clock, idempotency, ids, ledger, member_codes, members, stored_value
+from . import audit, clock, idempotency, ids, ledger, member_codes, members, paging, staff, stored_value
 from .auth import Principal
 from .db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from .db.transact import Transaction
@@ -23,6 +23,7 @@ from .ledger import Account, Operation, Posting
 
 def create_plan(actor: Principal, name: str, visits: int, valid_days: int, price: int | None,
                 store_ids: list[str]) -> PunchPlan:
+    staff.require_stores(actor.merchant_id, store_ids)
     plan_id = "PP" + ids.new_id()[:12]
     plan = PunchPlan(punch_plan_pk(actor.merchant_id), plan_id, merchant_id=actor.merchant_id, plan_id=plan_id,
                      name=name, visits=visits, price=price, valid_days=valid_days, store_ids=store_ids,
@@ -102,9 +103,10 @@ def get_card(merchant_id: str, member_id: str, card_id: str) -> PunchCard:
         raise KabaoError("PUNCH_CARD_NOT_FOUND", "this member has no such punch card") from None
 
 
-def mine(merchant_id: str, member_id: str) -> list[PunchCard]:
-    return list(PunchCard.query(member_pk(merchant_id, member_id), PunchCard.sk.startswith("PUNCH#"),
-                                consistent_read=True))
+def mine(merchant_id: str, member_id: str, cursor: str | None = None, limit: int = 100) -> paging.Page[PunchCard]:
+    """One page of the member's cards: reads only that page, however many cards they ever held."""
+    return paging.query(PunchCard.query, member_pk(merchant_id, member_id), {"sk": "PUNCH#"}, cursor, limit,
+                        range_key_condition=PunchCard.sk.startswith("PUNCH#"))
 
 
 def use(staff: Principal, member_code: str, card_id: str, idempotency_key: str | None) -> PunchCard:

@@ -2,8 +2,10 @@
 
 Passwords are hashed with scrypt (hashlib, RFC 7914; N=2^14, r=8, p=1, a random
 16-byte salt), compared in constant time. Five wrong passwords in a row lock the
-account for 15 minutes; an unknown username costs the same hash as a known one,
-so timing does not reveal which usernames exist.
+account for 15 minutes; each attempt is counted atomically before its password
+is checked, so concurrent guesses get no more than five checks between them. An
+unknown username costs the same hash as a known one, so timing does not reveal
+which usernames exist.
 """
 from __future__ import annotations
 
@@ -11,19 +13,21 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from . import audit, auth, clock
 from .auth import Principal
 from .db.models import StaffAccount, Store, staff_pk, store_pk
-from .db.transact import Cancelled, Transaction
+from .db.transact import Cancelled, Transaction, update_if
 from .errors import KabaoError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32, "maxmem": 64 * 1024 * 1024}
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 MIN_PASSWORD_LENGTH = 10
+CREATE_RETRY_WINDOW = timedelta(minutes=15)
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -45,6 +49,7 @@ _DUMMY_HASH = hash_password("not-a-real-password", salt=b"\0" * 16)
 
 
 def create_store(actor: Principal, store_id: str, name: str) -> Store:
+    """Create a store once; the same request again (a client retry) returns it, another is 409."""
     store = Store(store_pk(actor.merchant_id), store_id, merchant_id=actor.merchant_id, store_id=store_id,
                   name=name, created_at=clock.now())
     tx = Transaction()
@@ -53,12 +58,24 @@ def create_store(actor: Principal, store_id: str, name: str) -> Store:
     try:
         tx.commit()
     except Cancelled as exc:
-        raise KabaoError("ALREADY_EXISTS", f"store {store_id} already exists") from exc
+        existing = get_store(actor.merchant_id, store_id)
+        if existing.name != name:
+            raise KabaoError("ALREADY_EXISTS", f"store {store_id} already exists") from exc
+        return existing
     return store
 
 
 def stores(merchant_id: str) -> list[Store]:
     return list(Store.query(store_pk(merchant_id)))
+
+
+def require_stores(merchant_id: str, store_ids: Iterable[str]) -> None:
+    """Every id names one of the merchant's stores (404 STORE_NOT_FOUND otherwise). Stores are never
+    deleted, so a read is enough: nothing has to be pinned in the caller's transaction."""
+    wanted = set(store_ids)
+    found = {s.store_id for s in Store.batch_get([(store_pk(merchant_id), sid) for sid in wanted])} if wanted else set()
+    if wanted - found:
+        raise KabaoError("STORE_NOT_FOUND", f"no such stores: {', '.join(sorted(wanted - found))}")
 
 
 def get_store(merchant_id: str, store_id: str) -> Store:
@@ -72,7 +89,9 @@ def create_account(actor: Principal | None, merchant_id: str, username: str, pas
                    store_id: str | None) -> StaffAccount:
     """A staff account (bound to an existing store) or an admin account (no store).
 
-    `actor` None is the bootstrap of a merchant's first admin (infra/deploy/accounts.py)."""
+    The same request again within `CREATE_RETRY_WINDOW` (a client retry after a lost answer)
+    returns the account; any other request for a taken username is 409. `actor` None is the
+    bootstrap of a merchant's first admin (infra/deploy/accounts.py)."""
     if role not in ("staff", "admin"):
         raise KabaoError("VALIDATION_ERROR", "role is staff or admin")
     if (role == "staff") != (store_id is not None):
@@ -93,8 +112,19 @@ def create_account(actor: Principal | None, merchant_id: str, username: str, pas
     except Cancelled as exc:
         if "store" in exc.failed:
             raise KabaoError("STORE_NOT_FOUND", f"no store {store_id}") from exc
-        raise KabaoError("ALREADY_EXISTS", f"username {username} is taken") from exc
+        existing = StaffAccount.get(staff_pk(merchant_id), username, consistent_read=True)
+        if not _same_create(existing, password, role, store_id):
+            raise KabaoError("ALREADY_EXISTS", f"username {username} is taken") from exc
+        return existing
     return account
+
+
+def _same_create(account: StaffAccount, password: str, role: str, store_id: str | None) -> bool:
+    """Whether `account` is what this create request made: same role, store and password, made just now
+    (the window keeps a create from becoming a way to test the passwords of older accounts)."""
+    return (account.role == role and account.store_id == store_id
+            and clock.now() - account.created_at <= CREATE_RETRY_WINDOW
+            and check_password(password, account.password_hash))
 
 
 def accounts(merchant_id: str) -> list[StaffAccount]:
@@ -115,18 +145,32 @@ def login(merchant_id: str, username: str, password: str) -> Session:
         check_password(password, _DUMMY_HASH)
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password") from None
     now = clock.now()
-    if account.locked_until is not None and now < account.locked_until:
-        raise KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later")
+    _count_attempt(account, now)
     if not check_password(password, account.password_hash):
-        failed = int(account.failed_logins) + 1
-        actions = [StaffAccount.failed_logins.add(1)]
-        if failed >= MAX_FAILED_LOGINS:
-            actions = [StaffAccount.failed_logins.set(0),
-                       StaffAccount.locked_until.set(now + timedelta(minutes=LOCK_MINUTES))]
-        account.update(actions=actions)
+        _lock_when_full(account, now)  # the attempt stays counted as a failure
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password")
-    if account.failed_logins or account.locked_until:
-        account.update(actions=[StaffAccount.failed_logins.set(0), StaffAccount.locked_until.remove()])
+    account.update(actions=[StaffAccount.failed_logins.set(0), StaffAccount.locked_until.remove()])
     principal = Principal(merchant_id, username, account.role, account.store_id)
     token, expires_in = auth.issue(principal)
     return Session(token, expires_in, principal)
+
+
+def _count_attempt(account: StaffAccount, now: datetime) -> None:
+    """Count this attempt as a failure before its password is checked, atomically: of any number of
+    concurrent guesses at most MAX_FAILED_LOGINS are counted, and so checked; the rest are refused.
+    A correct password then resets the count."""
+    if account.locked_until is not None:
+        if now < account.locked_until:
+            raise KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later")
+        # The lock has run out: count afresh (once, whichever attempt comes first).
+        update_if(account, [StaffAccount.failed_logins.set(0), StaffAccount.locked_until.remove()],
+                  StaffAccount.locked_until == account.locked_until)
+    room = StaffAccount.failed_logins.does_not_exist() | (StaffAccount.failed_logins < MAX_FAILED_LOGINS)
+    if not update_if(account, [StaffAccount.failed_logins.add(1)], room):
+        _lock_when_full(account, now)  # the attempt that filled the count may not have locked yet
+        raise KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later")
+
+
+def _lock_when_full(account: StaffAccount, now: datetime) -> None:
+    update_if(account, [StaffAccount.locked_until.set(now + timedelta(minutes=LOCK_MINUTES))],
+              (StaffAccount.failed_logins >= MAX_FAILED_LOGINS) & StaffAccount.locked_until.does_not_exist())

@@ -49,6 +49,12 @@ def ddb_endpoint() -> str:
 
 
 @pytest.fixture
+def api_url() -> str:
+    """The app served over real HTTP on loopback (as `chalice local` serves it)."""
+    return _stack[0].api_url
+
+
+@pytest.fixture
 def sandbox() -> Any:
     return _stack[0].wechat
 
@@ -133,9 +139,9 @@ class Api:
     def __init__(self) -> None:
         from chalice.test import Client
 
-        from app import app
+        from infra.local.api import local_app
 
-        self._client = Client(app, stage_name="test", project_dir=ROOT)
+        self._client = Client(local_app(), stage_name="test", project_dir=ROOT)
 
     def call(
         self, method: str, path: str, body: Any = None, token: str | None = None, headers: dict[str, str] | None = None,
@@ -156,6 +162,9 @@ class Api:
 
     def put(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
         return self.call("PUT", path, body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.call("PATCH", path, body, **kw)
 
     def login(self, merchant: Any, openid: str | None = None) -> dict[str, Any]:
         openid = openid or f"o-{uuid.uuid4().hex[:16]}"

@@ -49,6 +49,8 @@ def member(api: Any, merchant: Any) -> dict[str, Any]:
     ],
 )
 def test_valid_templates_are_created_with_sharded_stock(api: Any, merchant: Any, template: dict[str, Any]) -> None:
+    for store_id in template.get("store_ids", []):
+        api.post("/v1/admin/stores", {"store_id": store_id, "name": store_id}, token=api.admin_token(merchant))
     status, body = _create(api, merchant, **template)
     assert status == 201, body
     assert body["kind"] == template["kind"] and body["stock_shards"] == 16

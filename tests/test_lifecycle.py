@@ -216,13 +216,13 @@ def test_birthday_gift_once_a_year(api: Any, shop: Any, sandbox: Any, clock: Any
     clock.set(datetime(2026, 11, 30, 16, 0, 1, tzinfo=timezone.utc))  # 1 December, Shanghai
     twice_at_once("birthday_gifts")
     invoke("birthday_gifts")
-    held = coupons.mine(shop.merchant_id, member["id"], "available")
+    held = coupons.mine(shop.merchant_id, member["id"], "available").items
     assert [c.template_id for c in held] == [template_id]
     assert len(_sent(sandbox, member, "tpl-bday")) == 1
     clock.set(datetime(2027, 12, 1, 1, 0, tzinfo=timezone.utc))
     invoke("birthday_gifts")
     gifts = list(Coupon.query(member_pk(shop.merchant_id, member["id"]), Coupon.sk.startswith("COUPON#")))
-    assert len(gifts) == 2 and len(coupons.mine(shop.merchant_id, member["id"], "available")) == 1  # next year's
+    assert len(gifts) == 2 and len(coupons.mine(shop.merchant_id, member["id"], "available").items) == 1  # next year's
     assert len(_sent(sandbox, member, "tpl-bday")) == 1  # no grant left: no message, no error
 
 
@@ -240,7 +240,7 @@ def test_dormant_member_gets_one_wake_up_per_cooldown(api: Any, shop: Any, sandb
     twice_at_once("dormant_wakeups")
     invoke("dormant_wakeups")
     assert len(_sent(sandbox, quiet, "tpl-wake")) == 1 and _sent(sandbox, busy) == []
-    assert len(coupons.mine(shop.merchant_id, quiet["id"], "available")) == 1
+    assert len(coupons.mine(shop.merchant_id, quiet["id"], "available").items) == 1
     clock.advance(days=30)
     invoke("dormant_wakeups")
     assert len(_sent(sandbox, quiet, "tpl-wake")) == 1  # within the cooldown
@@ -342,11 +342,11 @@ def test_monthly_pack_once_a_month_by_tier(api: Any, shop: Any, clock: Any) -> N
     Member(member_pk(shop.merchant_id, silver["id"]), "PROFILE").update(actions=[Member.tier_id.set("silver")])
     twice_at_once("monthly_packs")
     invoke("monthly_packs")
-    assert len(coupons.mine(shop.merchant_id, silver["id"], "available")) == 1
-    assert coupons.mine(shop.merchant_id, plain["id"], "available") == []
+    assert len(coupons.mine(shop.merchant_id, silver["id"], "available").items) == 1
+    assert coupons.mine(shop.merchant_id, plain["id"], "available").items == []
     clock.set(datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc))  # 23:00 on 30 Nov in Shanghai
     assert invoke("monthly_packs")["done"] == 0
     clock.set(datetime(2026, 11, 30, 16, 0, 1, tzinfo=timezone.utc))  # 1 December
     invoke("monthly_packs")
     invoke("monthly_packs")
-    assert len(coupons.mine(shop.merchant_id, silver["id"], "available")) == 2
+    assert len(coupons.mine(shop.merchant_id, silver["id"], "available").items) == 2

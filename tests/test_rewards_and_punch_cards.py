@@ -69,7 +69,7 @@ def test_no_stock_or_points_changes_nothing(api: Any, merchant: Any, member: dic
     assert (status, body["error"]["code"]) == (409, "INSUFFICIENT_POINTS")
     template = CouponTemplate.get(template_pk(merchant.merchant_id), pricey)
     assert coupons.remaining_stock(merchant.merchant_id, template) == 2
-    assert len(coupons.mine(merchant.merchant_id, member["id"], "available")) == 1
+    assert len(coupons.mine(merchant.merchant_id, member["id"], "available").items) == 1
     offer = api.post("/v1/admin/coupon-templates", {**GIFT, "points_price": None}, token=api.admin_token(merchant))[1]
     assert _redeem(api, member["token"], offer["template_id"])[1]["error"]["code"] == "REWARD_NOT_FOUND"
     bad = api.post("/v1/admin/coupon-templates", {**GIFT, "points_price": 0}, token=api.admin_token(merchant))
@@ -163,6 +163,7 @@ def test_buy_with_stored_value_and_use_one_visit_per_scan(api: Any, merchant: An
 
 def test_punch_card_rules(api: Any, merchant: Any, member: dict[str, Any], clock: Any) -> None:
     poor = api.member_with_card(merchant)
+    assert api.post("/v1/admin/stores", {"store_id": "s1", "name": "One"}, token=api.admin_token(merchant))[0] == 201
     plan = _plan(api, merchant, store_ids=["s1"], valid_days=30)
     status, error = api.post(f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=poor["token"],
                              headers={"idempotency-key": uuid.uuid4().hex})

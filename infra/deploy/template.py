@@ -1,10 +1,12 @@
-"""What `chalice package` does not generate: the table, scoped IAM, and the secrets' parameter paths.
+"""What `chalice package` does not generate: the table, scoped IAM, the secrets' parameter paths, and
+API Gateway's own answers (unknown routes, throttling, timeouts) in kabao's error shape.
 
 Merged into Chalice's SAM template (`chalice package --merge-template`). Built from
 `db/schema.py` so the deployed table always has the keys and indexes the code uses.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mini_program_api.db.schema import (
@@ -14,6 +16,7 @@ from mini_program_api.db.schema import (
     LOCAL_SECONDARY_INDEXES,
     TTL_ATTRIBUTE,
 )
+from mini_program_api.routes.gateway import GATEWAY_RESPONSES
 
 # Item-level actions only: TransactWriteItems is authorised per item as Put/Update/Delete/ConditionCheck.
 DYNAMODB_ACTIONS = [
@@ -32,6 +35,23 @@ def secret_parameters(environment: dict[str, str], stage: str) -> list[str]:
     return names + [f"/kabao/{stage}/merchants/*"]
 
 
+def gateway_responses() -> dict[str, Any]:
+    """One AWS::ApiGateway::GatewayResponse per type, on Chalice's RestAPI, with a fixed body: never
+    `$context.error.message`, which for an unknown route quotes the caller's Authorization header."""
+    resources = {}
+    for kind, answer in GATEWAY_RESPONSES.items():
+        properties: dict[str, Any] = {
+            "RestApiId": {"Ref": "RestAPI"},
+            "ResponseType": kind,
+            "ResponseTemplates": {"application/json": json.dumps(answer.body(), ensure_ascii=False)},
+        }
+        if answer.status is not None:
+            properties["StatusCode"] = str(answer.status)
+        name = "GatewayResponse" + "".join(part.title() for part in kind.split("_"))
+        resources[name] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
+    return resources
+
+
 def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
     table = environment["KABAO_TABLE"]
     table_arn = {"Fn::GetAtt": ["KabaoTable", "Arn"]}
@@ -41,6 +61,7 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
     ]
     return {
         "Resources": {
+            **gateway_responses(),
             "KabaoTable": {
                 "Type": "AWS::DynamoDB::Table",
                 "DeletionPolicy": "Retain",

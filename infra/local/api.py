@@ -4,6 +4,13 @@ Not the `chalice local` command itself: its HTTP server listens with http.server
 backlog of 5, and 16 clients connecting at once (the soak, a load test) get their
 connections reset. Here the same server class listens with a backlog of 128.
 
+`server()` also does what `chalice local` does to the app: requests are served on
+many threads locally (one at a time per Lambda container in AWS), so the app's
+`current_request` becomes per thread, as chalice.local.create_local_server makes it;
+without that, two concurrent requests can read each other's headers and token. And
+unknown routes answer as the deployed API Gateway does (gateway.py). Both hold for
+every chalice.test.Client in the process too.
+
     python -m infra.local.api --port 8000     # with the stage's environment already set
 """
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
+from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
 
 class _Server(ThreadedHTTPServer):
@@ -23,11 +30,23 @@ class _QuietHandler(ChaliceRequestHandler):
         pass
 
 
+def local_app() -> Any:
+    """The app, with a request per thread and the deployed gateway's answers (see above)."""
+    from app import app
+
+    from .gateway import install
+
+    install()
+    if not isinstance(app, LocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, type(app))
+        app.__class__ = CustomLocalChalice
+    return app
+
+
 def server(host: str, port: int, quiet: bool = True) -> LocalDevServer:
     from chalice.config import Config
 
-    from app import app
-
+    app = local_app()
     return LocalDevServer(app, Config.create(), host, port, handler_cls=_QuietHandler if quiet else ChaliceRequestHandler,
                           server_cls=_Server)
 

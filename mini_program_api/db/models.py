@@ -118,6 +118,7 @@ class Merchant(Item):
     wakeup_cooldown_days = NumberAttribute(default=60)
     wakeup_template_id = UnicodeAttribute(null=True)
     message_templates = MapAttribute(default=dict)  # notice kind -> subscribe-message template id
+    version = NumberAttribute(default=0)  # bumped by each audited admin change (merchant_admin.py)
     created_at = UTCDateTimeAttribute()
 
 
@@ -282,6 +283,7 @@ class CouponTemplate(CouponTerms):
     points_price = NumberAttribute(null=True)  # set: a points-mall reward, not a free offer
     listed = BooleanAttribute(default=True)  # False: only given (birthday, wake-up), never offered
     active = BooleanAttribute(default=True)
+    fingerprint = UnicodeAttribute(null=True)  # of the create request, for its retries (coupons.create_template)
     created_at = UTCDateTimeAttribute()
 
 
@@ -296,9 +298,12 @@ class Counter(Item):
 class Coupon(CouponTerms, Scheduled):
     """A claimed coupon in its member's partition, with the template's terms copied at claim time.
 
-    While available it sits on the expiry-reminder job's list (due_pk/due_sk)."""
+    While available it sits on the expiry-reminder job's list (due_pk/due_sk). `lsi1` is its place on
+    the member's index by state (coupons.state_key): listing and counting read only the state asked for."""
 
     due = DueIndex()
+    lsi1 = UnicodeAttribute(null=True)
+    by_state = LedgerByTime()  # the member partition's LSI, shared with ledger entries by prefix
     coupon_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
     valid_from = UTCDateTimeAttribute()
@@ -312,6 +317,10 @@ class Coupon(CouponTerms, Scheduled):
 
 def template_pk(merchant_id: str) -> str:
     return f"MCH#{merchant_id}#CTPL"
+
+
+def shelf_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#SHELF"
 
 
 def stock_pk(merchant_id: str, template_id: str, shard: int) -> str:

@@ -17,10 +17,11 @@ merchant, so one merchant's data can never be read with another's ids.
 | op record (staff key) | MCH#{mid}#OP#{scope}:{key}      | OP                      |
 | top-up order          | MCH#{mid}#TOPUP#{out_trade_no}  | ORDER                   |
 | coupon template       | MCH#{mid}#CTPL                  | {template_id}           |
+| listed template copy  | MCH#{mid}#SHELF                 | {valid_until}#{tid}     |
 | coupon stock shard    | MCH#{mid}#STOCK#{tid}#{shard}   | STOCK                   |
 | coupon (claimed)      | MCH#{mid}#MEM#{member_id}       | COUPON#{coupon_id}      |
 | claims per template   | MCH#{mid}#MEM#{member_id}       | CLAIMS#{template_id}    |
-| daily exposures       | MCH#{mid}#EXPOSURE#{tid}#{day}#{shard} | COUNT            |
+| daily exposures       | MCH#{mid}#EXPOSURE#{day}#{shard} | COUNT (`t_{tid}` each) |
 | store                 | MCH#{mid}#STORE                 | {store_id}              |
 | staff/admin account   | MCH#{mid}#STAFF                 | {username}              |
 | audit record          | MCH#{mid}#AUDIT#{local day}     | {iso time}#{rand}       |
@@ -48,6 +49,8 @@ Ledger entries live in their member's partition so that one Query proves
 Index `ledger_by_time` (LSI: pk + `lsi1`, projects all): lsi1 is
 `LEDGER#{group}#{created_at}#{op_key}#{account}`, so a member's ledger pages
 newest first per group (points, balance, growth) with strongly consistent reads.
+Coupons share it by prefix: `COUPON#AVAILABLE#{valid_until}#{id}` until used (below
+now: expired), `COUPON#USED#{used_at}#{id}` after, so one status is one key range.
 
 Index `due_index` (GSI: `due_pk` + `due_sk`, projects keys only) is sparse: an
 item carries `due_pk = DUE#{job}#{shard}` and `due_sk = {ISO time}` only while a

@@ -5,8 +5,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import audit, clock, merchants, punch_cards, staff
-from ..db.transact import Transaction
+from .. import audit, clock, merchant_admin, merchants, punch_cards, staff
 from .endpoint import Call, endpoint
 from .schemas import AuditQuery, PunchGiveBody, PunchPlanBody, SettingsBody, StaffBody, StoreBody, TiersBody
 from .views import punch_card_view, punch_plan_view, tier_view
@@ -64,22 +63,13 @@ def audit_day(call: Call) -> dict[str, Any]:
 def set_tiers(call: Call) -> dict[str, Any]:
     specs = [merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
              for t in call.body.tiers]
-    merchant = merchants.set_tiers(call.member.merchant_id, specs)
-    _audited(call, "TIERS_SET", [t.tier_id for t in specs])
+    merchant = merchant_admin.set_tiers(call.member, specs)
     return {"tiers": [{**(tier_view(t) or {}), "birthday_template_id": t.birthday_template_id}
                       for t in merchant.tiers]}
 
 
 @endpoint(bp, "/v1/admin/settings", "PATCH", role="admin", body=SettingsBody)
 def update_settings(call: Call) -> dict[str, Any]:
-    values = call.body.model_dump(exclude_none=True)
-    merchant = merchants.update_settings(call.member.merchant_id, **values)
-    _audited(call, "SETTINGS_CHANGED", sorted(values))
+    merchant = merchant_admin.update_settings(call.member, call.body.model_dump(exclude_none=True))
     return {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in merchants.SETTINGS
             if (v := getattr(merchant, k)) is not None}
-
-
-def _audited(call: Call, action: str, what: list[str]) -> None:
-    tx = Transaction()
-    audit.record(tx, call.member, action, call.member.merchant_id, {"what": ",".join(what)[:500]})
-    tx.commit()

@@ -19,7 +19,7 @@ def create_template(call: Call) -> dict[str, Any]:
     assert call.principal is not None
     spec = coupons.TemplateSpec(**{**body.model_dump(), "store_ids": tuple(body.store_ids),
                                    "tier_ids": tuple(body.tier_ids)})
-    template = coupons.create_template(call.member.merchant_id, spec, call.member)
+    template = coupons.create_template(call.member.merchant_id, spec, call.member, call.idempotency_key)
     merchant = merchants.get(call.principal.merchant_id)
     return {**template_view(template, merchant.timezone), "total_stock": int(template.total_stock),
             "stock_shards": int(template.shards)}
@@ -40,6 +40,7 @@ def claim(call: Call, template_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/coupons", "GET", role="member", query=CouponsQuery)
 def my_coupons(call: Call) -> dict[str, Any]:
+    q: CouponsQuery = call.query
+    page = coupons.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)
     tz = call.timezone
-    found = coupons.mine(call.member.merchant_id, call.member.subject, call.query.status)
-    return {"coupons": [coupon_view(c, tz) for c in found]}
+    return {"coupons": [coupon_view(c, tz) for c in page.items], "cursor": page.cursor}

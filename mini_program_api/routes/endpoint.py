@@ -98,6 +98,8 @@ def _parse_body(raw: bytes | None, model: type[M]) -> M:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise KabaoError("INVALID_JSON", "request body is not valid JSON") from None
+    except RecursionError:  # `[` x 50000: nested deeper than the parser's stack; no request of ours nests that deep
+        raise KabaoError("INVALID_JSON", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise KabaoError("VALIDATION_ERROR", "request body must be a JSON object")
     return _validate(model, data)

@@ -7,6 +7,7 @@ from chalice import Blueprint
 
 from .. import coupons, punch_cards
 from .endpoint import Call, endpoint
+from .schemas import PageQuery
 from .views import coupon_view, punch_card_view, punch_plan_view, template_view
 
 bp = Blueprint(__name__)
@@ -37,8 +38,8 @@ def buy(call: Call, plan_id: str) -> dict[str, Any]:
     return punch_card_view(card, call.timezone)
 
 
-@endpoint(bp, "/v1/me/punch-cards", "GET", role="member")
+@endpoint(bp, "/v1/me/punch-cards", "GET", role="member", query=PageQuery)
 def my_cards(call: Call) -> dict[str, Any]:
+    page = punch_cards.mine(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     tz = call.timezone
-    return {"punch_cards": [punch_card_view(c, tz)
-                            for c in punch_cards.mine(call.member.merchant_id, call.member.subject)]}
+    return {"punch_cards": [punch_card_view(c, tz) for c in page.items], "cursor": page.cursor}

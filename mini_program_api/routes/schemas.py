@@ -42,13 +42,18 @@ class CardBody(Strict):
         return value
 
 
-class LedgerQuery(BaseModel):
+class PageQuery(BaseModel):
+    """A paged list: `cursor` from the previous page, at most `limit` items."""
+
     # Query strings are text: numbers are parsed, unknown parameters still refused.
     model_config = ConfigDict(extra="forbid")
 
-    account: Literal["points", "balance", "growth", "punch"]
     cursor: str | None = Field(default=None, max_length=1024)
     limit: int = Field(default=20, ge=1, le=100)
+
+
+class LedgerQuery(PageQuery):
+    account: Literal["points", "balance", "growth", "punch"]
 
 
 class TopupOrderBody(Strict):
@@ -87,9 +92,7 @@ class CouponTemplateBody(Strict):
     listed: bool = True
 
 
-class CouponsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CouponsQuery(PageQuery):
     status: Literal["available", "used", "expired"] = "available"
 
 

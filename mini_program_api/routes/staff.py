@@ -32,8 +32,7 @@ def do_checkout(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/staff/orders/{order_id}", "GET", role=("staff", "admin"))
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
-    order = checkout.get_order(call.member.merchant_id, order_id)
-    return checkout.receipt(order, call.timezone)
+    return checkout.receipt(checkout.order_for(call.member, order_id), call.timezone)
 
 
 @endpoint(bp, "/v1/staff/orders/{order_id}/refund", "POST", role=("staff", "admin"))

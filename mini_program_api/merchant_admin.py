@@ -1,0 +1,42 @@
+"""The back office's changes to a merchant, tiers and settings, each with its audit record.
+
+Audit's rule: the record is written in the action's own transaction. For these
+changes it holds the values before and after, both from one consistent read of
+the merchant that the write is pinned to (`merchants.update(expected=...)`): a
+change made meanwhile cancels this one (409 CONCURRENT_UPDATE) rather than
+recording old values that are not the ones replaced. (merchants.py cannot write
+audit records itself: audit reads the merchant's time zone from it.)
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import audit, merchants
+from .auth import Principal
+from .db.models import Merchant
+from .db.transact import Transaction
+
+
+def set_tiers(actor: Principal, specs: list[merchants.TierSpec]) -> Merchant:
+    old = merchants.read(actor.merchant_id)
+    tx = Transaction()
+    audit.record(tx, actor, "TIERS_SET", actor.merchant_id,
+                 {"old": _json([t.tier_id for t in old.tiers]), "new": _json([t.tier_id for t in specs])})
+    return merchants.set_tiers(actor.merchant_id, specs, tx, old)
+
+
+def update_settings(actor: Principal, values: dict[str, Any]) -> Merchant:
+    old = merchants.read(actor.merchant_id)
+    before = {k: _plain(getattr(old, k)) for k in values}
+    tx = Transaction()
+    audit.record(tx, actor, "SETTINGS_CHANGED", actor.merchant_id, {"old": _json(before), "new": _json(values)})
+    return merchants.update_settings(actor.merchant_id, tx, old, **values)
+
+
+def _plain(value: Any) -> Any:
+    return value.as_dict() if hasattr(value, "as_dict") else value
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

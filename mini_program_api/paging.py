@@ -1,0 +1,51 @@
+"""Pages of a member's lists: a bounded Query per request and an opaque cursor to the next page.
+
+The cursor is the last key read (base64 JSON, without the partition key). The
+partition key is never taken from the client, and each key attribute must keep
+the list's prefix, so a cursor can reach neither another member nor another list.
+(ledger.history pages the ledger the same way with its own copy of this code.)
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from .errors import KabaoError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    cursor: str | None
+
+
+def query(run: Callable[..., Any], pk: str, prefixes: dict[str, str], cursor: str | None, limit: int,
+          **query_args: Any) -> Page[Any]:
+    """One page of `run` (a Model's or index's `query`) in partition `pk`; `prefixes` are the key
+    attributes other than pk, each with the prefix every item of this list has."""
+    start = _start_key(cursor, pk, prefixes) if cursor else None
+    results = run(pk, limit=limit, page_size=limit, last_evaluated_key=start, consistent_read=True, **query_args)
+    items = list(results)
+    last = results.last_evaluated_key
+    if not last or len(items) < limit:
+        return Page(items, None)
+    raw = json.dumps({name: last[name]["S"] for name in prefixes}, separators=(",", ":"), sort_keys=True)
+    return Page(items, base64.urlsafe_b64encode(raw.encode()).decode().rstrip("="))
+
+
+def _start_key(cursor: str, pk: str, prefixes: dict[str, str]) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        valid = (isinstance(data, dict) and set(data) == set(prefixes)
+                 and all(isinstance(data[k], str) and data[k].startswith(p) for k, p in prefixes.items()))
+    except (ValueError, TypeError, RecursionError, binascii.Error):
+        valid = False
+    if not valid:
+        raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list")
+    return {"pk": {"S": pk}, **{name: {"S": value} for name, value in data.items()}}
