@@ -23,8 +23,6 @@ Example::
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ from enum import StrEnum
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import clock, idempotency
+from . import clock, idempotency, paging
 from .db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
@@ -290,43 +288,8 @@ def balances_from_entries(merchant_id: str, member_id: str) -> dict[str, int]:
     return totals
 
 
-@dataclass(frozen=True)
-class Page:
-    entries: list[LedgerEntry]
-    cursor: str | None
-
-
-def history(merchant_id: str, member_id: str, group: str, cursor: str | None, limit: int) -> Page:
-    """A member's entries in one group, newest first; the cursor is opaque and bound to this member."""
-    pk = member_pk(merchant_id, member_id)
+def history(merchant_id: str, member_id: str, group: str, cursor: str | None, limit: int) -> paging.Page[LedgerEntry]:
+    """A member's entries in one group, newest first; the cursor is opaque and bound to this member and group."""
     prefix = f"LEDGER#{group}#"
-    start = _decode_cursor(cursor, pk, prefix) if cursor else None
-    results = LedgerEntry.by_time.query(
-        pk,
-        LedgerEntry.lsi1.startswith(prefix),
-        scan_index_forward=False,
-        consistent_read=True,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=start,
-    )
-    entries = list(results)
-    last = results.last_evaluated_key
-    next_cursor = None
-    if last and len(entries) == limit:
-        raw = json.dumps({"sk": last["sk"]["S"], "lsi1": last["lsi1"]["S"]}, separators=(",", ":"))
-        next_cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-    return Page(entries, next_cursor)
-
-
-def _decode_cursor(cursor: str, pk: str, prefix: str) -> dict[str, dict[str, str]]:
-    # The partition key is never taken from the client: a cursor cannot reach another member.
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        sk, lsi1 = data["sk"], data["lsi1"]
-        valid = isinstance(sk, str) and isinstance(lsi1, str) and sk.startswith("TXN#") and lsi1.startswith(prefix)
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        valid = False
-    if not valid:
-        raise KabaoError("INVALID_CURSOR", "cursor is not valid for this ledger")
-    return {"pk": {"S": pk}, "sk": {"S": sk}, "lsi1": {"S": lsi1}}
+    return paging.query(LedgerEntry.by_time.query, member_pk(merchant_id, member_id), {"sk": "TXN#", "lsi1": prefix},
+                        cursor, limit, range_key_condition=LedgerEntry.lsi1.startswith(prefix), scan_index_forward=False)

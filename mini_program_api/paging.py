@@ -3,7 +3,6 @@
 The cursor is the last key read (base64 JSON, without the partition key). The
 partition key is never taken from the client, and each key attribute must keep
 the list's prefix, so a cursor can reach neither another member nor another list.
-(ledger.history pages the ledger the same way with its own copy of this code.)
 """
 from __future__ import annotations
 

@@ -22,17 +22,32 @@ from .ledger import Account, Operation, Posting
 
 
 def create_plan(actor: Principal, name: str, visits: int, valid_days: int, price: int | None,
-                store_ids: list[str]) -> PunchPlan:
+                store_ids: list[str], idempotency_key: str | None = None) -> PunchPlan:
+    """With an Idempotency-Key, a retry after a lost answer returns the plan made the first time
+    (another plan under the same key is 422); without one, every call makes a plan."""
     staff.require_stores(actor.merchant_id, store_ids)
-    plan_id = "PP" + ids.new_id()[:12]
-    plan = PunchPlan(punch_plan_pk(actor.merchant_id), plan_id, merchant_id=actor.merchant_id, plan_id=plan_id,
-                     name=name, visits=visits, price=price, valid_days=valid_days, store_ids=store_ids,
-                     created_at=clock.now())
-    tx = Transaction()
-    tx.put("plan", plan)
-    audit.record(tx, actor, "PUNCH_PLAN_CREATED", plan_id, {"name": name, "visits": visits})
-    tx.commit()
-    return plan
+    fields = {"name": name, "visits": visits, "valid_days": valid_days, "price": price, "stores": ",".join(store_ids)}
+    req = None
+    if idempotency_key is not None:
+        req = idempotency.request(idempotency.client_key(actor.merchant_id, "punchplan", idempotency_key),
+                                  actor.subject, "PUNCH_PLAN", fields)
+
+    def run() -> PunchPlan:
+        plan_id = req.key.derived_id("PP") if req else "PP" + ids.new_id()[:12]
+        plan = PunchPlan(punch_plan_pk(actor.merchant_id), plan_id, merchant_id=actor.merchant_id, plan_id=plan_id,
+                         name=name, visits=visits, price=price, valid_days=valid_days, store_ids=store_ids,
+                         created_at=clock.now())
+        tx = Transaction()
+        tx.put("plan", plan)
+        audit.record(tx, actor, "PUNCH_PLAN_CREATED", plan_id, {"name": name, "visits": visits})
+        if req:
+            idempotency.stage(tx, req, {"plan_id": plan_id})
+        tx.commit()
+        return plan
+
+    if req is None:
+        return run()
+    return idempotency.once(req, run, lambda record: _plan(actor.merchant_id, str(record.result["plan_id"])))
 
 
 def plans(merchant_id: str) -> list[PunchPlan]:
@@ -41,7 +56,7 @@ def plans(merchant_id: str) -> list[PunchPlan]:
 
 def _plan(merchant_id: str, plan_id: str) -> PunchPlan:
     try:
-        return PunchPlan.get(punch_plan_pk(merchant_id), plan_id)
+        return PunchPlan.get(punch_plan_pk(merchant_id), plan_id, consistent_read=True)
     except PunchPlan.DoesNotExist:
         raise KabaoError("PUNCH_PLAN_NOT_FOUND", "no such punch card plan") from None
 

@@ -104,6 +104,19 @@ def test_a_retried_coupon_template_create_returns_the_template_created(api: Any,
     assert (status, _error(body)["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
 
 
+def test_a_retried_punch_plan_create_returns_the_plan_created(api: Any, merchant: Any) -> None:
+    admin, key = api.admin_token(merchant), uuid.uuid4().hex
+    plan = {"name": "美式5杯卡", "visits": 5, "valid_days": 90, "price": 9000}
+    first = api.post("/v1/admin/punch-card-plans", plan, token=admin, headers={"idempotency-key": key})
+    assert first[0] == 201, first
+    assert api.post("/v1/admin/punch-card-plans", plan, token=admin, headers={"idempotency-key": key}) == first
+    token = api.member_with_card(merchant)["token"]
+    assert [p["plan_id"] for p in api.get("/v1/punch-cards/plans", token=token)[1]["plans"]] == [first[1]["plan_id"]]
+    status, body = api.post("/v1/admin/punch-card-plans", {**plan, "visits": 6}, token=admin,
+                            headers={"idempotency-key": key})
+    assert (status, _error(body)["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
 # --- item 13: answers kabao's handlers never gave ----------------------------------------------
 
 

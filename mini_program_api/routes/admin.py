@@ -41,7 +41,8 @@ def list_staff(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/punch-card-plans", "POST", role="admin", body=PunchPlanBody, status=201)
 def create_punch_plan(call: Call) -> dict[str, Any]:
     body: PunchPlanBody = call.body
-    plan = punch_cards.create_plan(call.member, body.name, body.visits, body.valid_days, body.price, body.store_ids)
+    plan = punch_cards.create_plan(call.member, body.name, body.visits, body.valid_days, body.price, body.store_ids,
+                                   call.idempotency_key)
     return punch_plan_view(plan)
 
 

@@ -56,7 +56,7 @@ def history(call: Call) -> dict[str, Any]:
     q: LedgerQuery = call.query
     merchant = merchants.get(call.member.merchant_id)
     page = ledger.history(call.member.merchant_id, call.member.subject, q.account, q.cursor, q.limit)
-    return {"entries": [entry_view(e, merchant.timezone) for e in page.entries], "cursor": page.cursor}
+    return {"entries": [entry_view(e, merchant.timezone) for e in page.items], "cursor": page.cursor}
 
 
 @endpoint(bp, "/v1/me/sign-in", "POST", role="member")
