@@ -142,17 +142,16 @@ def stage(tx: Transaction, req: Request, result: Fields, amounts: Mapping[str, i
 
 
 def once(req: Request, run: Callable[[], T], replay: Callable[[OperationRecord], T]) -> T:
-    """`run` the operation unless its key already ran; a retry before, during or after it gets `replay`.
+    """`run` the operation; if its key already ran, a retry before, during or after it gets `replay`.
 
-    `run` stages the record (`stage`, or the ledger for a ledger operation). Any refusal it
-    meets (a coupon used, stock gone, a cancelled commit) is first checked against the
-    record: if a concurrent request with this key won, that is the answer."""
-    record = first(req)
-    if record is None:
-        try:
-            return run()
-        except (Cancelled, KabaoError):
-            record = first(req)
-            if record is None:
-                raise
+    `run` stages the record (`stage`, or the ledger for a ledger operation), so a key that
+    already ran can never commit again: optimistic, the record is read only when `run` is
+    refused (a cancelled commit, or a rule that no longer holds: the coupon used, the code
+    expired, the balance spent). First attempts, the common case, cost no extra read."""
+    try:
+        return run()
+    except (Cancelled, KabaoError):
+        record = first(req)
+        if record is None:
+            raise
     return replay(record)

@@ -240,6 +240,10 @@ def post(
         if any(label.startswith(_ENTRY) for label in exc.failed):
             # Entries under this op key but no record: never apply it again, never call it the same request.
             raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this operation key was already used") from exc
+        if member_condition is not None and _BALANCE in exc.failed:
+            # The caller computed its amounts from the member row it pinned: the row changed since,
+            # so the computation is stale, whatever the balances say now (retrying recomputes it).
+            raise KabaoError("CONCURRENT_UPDATE", "the member changed during the operation, retry") from exc
         if any(label.startswith(_BALANCE) for label in exc.failed):
             raise _shortfall(pk, op) from exc
         raise
