@@ -1,0 +1,48 @@
+"""Adversarial review: edges where defects were found before (see the review's report)."""
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+CASH = {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 5, "days_after_claim": 3}
+
+
+def _template(api: Any, merchant: Any, **over: Any) -> str:
+    status, body = api.post("/v1/admin/coupon-templates", {**CASH, **over}, token=api.admin_token(merchant))
+    assert status == 201, body
+    return body["template_id"]
+
+
+def _claim(api: Any, token: str, template_id: str) -> str:
+    status, body = api.post(f"/v1/coupons/offers/{template_id}/claim", token=token,
+                            headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 200, body
+    return body["coupon_id"]
+
+
+def _cursor(data: dict[str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def test_a_coupon_cursor_outside_its_list_is_400_not_500(api: Any, merchant: Any, clock: Any) -> None:
+    """A cursor from the available list used on the expired one, a forged one inside the prefix, and
+    a real one whose coupon expired between two pages: DynamoDB refuses each starting key (was a 500)."""
+    member = api.member_with_card(merchant)
+    token = member["token"]
+    soon, later = _template(api, merchant, days_after_claim=3), _template(api, merchant, days_after_claim=30)
+    _claim(api, token, soon)
+    for _ in range(2):
+        _claim(api, token, later)
+    status, page = api.get("/v1/me/coupons?status=available&limit=1", token=token)
+    assert status == 200 and page["cursor"], page
+    status, body = api.get(f"/v1/me/coupons?status=expired&limit=1&cursor={page['cursor']}", token=token)
+    assert (status, body["error"]["code"]) == (400, "INVALID_CURSOR"), body
+    forged = _cursor({"sk": "COUPON#x", "lsi1": "COUPON#AVAILABLE#0000"})
+    status, body = api.get(f"/v1/me/coupons?status=available&limit=1&cursor={forged}", token=token)
+    assert (status, body["error"]["code"]) == (400, "INVALID_CURSOR"), body
+    clock.advance(days=4)  # the first page's coupon has expired before the member asks for the next page
+    token = api.token(merchant, member["member"]["member_id"])
+    status, body = api.get(f"/v1/me/coupons?status=available&limit=1&cursor={page['cursor']}", token=token)
+    assert status < 500, body
