@@ -46,3 +46,22 @@ def test_a_coupon_cursor_outside_its_list_is_400_not_500(api: Any, merchant: Any
     token = api.token(merchant, member["member"]["member_id"])
     status, body = api.get(f"/v1/me/coupons?status=available&limit=1&cursor={page['cursor']}", token=token)
     assert status < 500, body
+
+
+def test_an_overlong_id_in_the_path_is_404_not_500(api: Any, merchant: Any) -> None:
+    """DynamoDB refuses a key over 1024/2048 bytes with a ValidationException: every route that takes
+    an id from the path answered 500 for a long one."""
+    long = "x" * 3000
+    member, staff, admin = api.member_with_card(merchant)["token"], api.staff_token(merchant), api.admin_token(merchant)
+    calls = [("GET", f"/v1/topup/orders/{long}", member), ("POST", f"/v1/coupons/offers/{long}/claim", member),
+             ("POST", f"/v1/points/rewards/{long}/redeem", member), ("POST", f"/v1/punch-cards/plans/{long}/buy", member),
+             ("GET", f"/v1/staff/orders/{long}", staff), ("POST", f"/v1/staff/orders/{long}/refund", staff),
+             ("POST", f"/v1/admin/topup/orders/{long}/refund", admin)]
+    for method, path, token in calls:
+        status, body = api.call(method, path, token=token, headers={"idempotency-key": uuid.uuid4().hex})
+        assert (status, body["error"]["code"]) == (404, "NOT_FOUND"), (path[:40], status, body)
+    status, body = api.post(f"/v1/admin/members/{long}/punch-cards", {"plan_id": "PP1"}, token=admin,
+                            headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 404, body
+    status, body = api.post(f"/v1/wechatpay/notify/{long}", {})
+    assert status == 404, body
