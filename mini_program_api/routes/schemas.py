@@ -1,7 +1,7 @@
 """Request shapes. Strict: unknown fields and wrong JSON types are 400s, never coerced."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -90,6 +90,14 @@ class CouponTemplateBody(Strict):
     tier_ids: list[_Id] = Field(default_factory=list, max_length=20)
     points_price: int | None = None
     listed: bool = True
+
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        # Stored in UTC: a time near year 1 or 9999 would overflow on conversion (a 500).
+        if value is not None and not 1970 <= value.year <= 9000:
+            raise ValueError("must be between the years 1970 and 9000")
+        return value
 
 
 class CouponsQuery(PageQuery):
