@@ -74,3 +74,16 @@ def test_a_template_window_at_the_ends_of_the_calendar_is_400_not_500(api: Any, 
                    {"valid_from": "0001-01-01T00:00:00+08:00", "valid_until": "2027-12-31T23:59:59+08:00"}):
         status, body = api.post("/v1/admin/coupon-templates", {**fixed, **window}, token=api.admin_token(merchant))
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
+
+
+def test_a_number_dynamodb_cannot_store_is_400_not_500(api: Any, merchant: Any) -> None:
+    """Over 38 significant digits DynamoDB refuses the write (ValidationException): was a 500."""
+    big = 10**40 + 1
+    admin = api.admin_token(merchant)
+    for extra in ({"amount": big}, {"kind": "FULL_REDUCTION", "threshold": big, "amount": 500},
+                  {"kind": "DISCOUNT", "amount": 0, "rate": 80, "max_discount": big}):
+        status, body = api.post("/v1/admin/coupon-templates", {**CASH, **extra}, token=admin)
+        assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
+    status, body = api.put("/v1/admin/tiers", {"tiers": [{"tier_id": "a", "name": "A", "threshold": 0},
+                                                         {"tier_id": "b", "name": "B", "threshold": big}]}, token=admin)
+    assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body

@@ -67,6 +67,8 @@ class TopupOrderBody(Strict):
         return self
 
 
+# Fen in a template: no order is larger (checkout.MAX_AMOUNT), and DynamoDB stores at most 38 digits.
+_MAX_FEN = 100_000_000
 _Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -76,10 +78,10 @@ class CouponTemplateBody(Strict):
     kind: Literal["FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH"]
     total_stock: int
     per_member_limit: int
-    threshold: int = Field(default=0, ge=0)
-    amount: int = Field(default=0, ge=0)
+    threshold: int = Field(default=0, ge=0, le=_MAX_FEN)
+    amount: int = Field(default=0, ge=0, le=_MAX_FEN)
     rate: int | None = None
-    max_discount: int | None = None
+    max_discount: int | None = Field(default=None, le=_MAX_FEN)
     gift_name: str | None = Field(default=None, min_length=1, max_length=64)
     # ISO-8601 with an offset, e.g. 2026-12-01T00:00:00+08:00 (JSON has no datetime type).
     valid_from: AwareDatetime | None = Field(default=None, strict=False)
@@ -169,7 +171,7 @@ class SubscriptionsBody(Strict):
 class TierBody(Strict):
     tier_id: _Slug
     name: str = Field(min_length=1, max_length=32)
-    threshold: int = Field(ge=0)
+    threshold: int = Field(ge=0, le=10**12)
     discount_rate: int = 100
     points_multiplier: int = 100
     birthday_template_id: _Id | None = None
