@@ -87,3 +87,45 @@ def test_a_number_dynamodb_cannot_store_is_400_not_500(api: Any, merchant: Any) 
     status, body = api.put("/v1/admin/tiers", {"tiers": [{"tier_id": "a", "name": "A", "threshold": 0},
                                                          {"tier_id": "b", "name": "B", "threshold": big}]}, token=admin)
     assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
+
+
+def test_concurrent_sale_refunds_and_top_ups_never_lift_principal_over_the_cap(api: Any, merchant: Any,
+                                                                                sandbox: Any) -> None:
+    """8 threads: 4 refund one sale that freed room under the cap, 4 order top-ups into that room.
+    The refund happens once; what it puts back plus what is paid never passes the cap."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.ledger_checks import checked_balances
+
+    cap = 500000
+    member = api.member_with_card(merchant)
+    member_id = member["member"]["member_id"]
+    status, order = api.post("/v1/topup/orders", {"amount": cap}, token=member["token"],
+                             headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 200, order
+    sandbox.pay.pay(order["order_id"])
+    staff = api.staff_token(merchant, "s1")
+    status, sale = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 100000,
+                                                   "stored_value": 100000},
+                            token=staff, headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 200 and sale["principal_used"] == 100000, sale
+
+    def act(n: int) -> tuple[str, int, Any]:
+        if n % 2:
+            return ("refund", *api.post(f"/v1/staff/orders/{sale['order_id']}/refund", token=staff))
+        return ("topup", *api.post("/v1/topup/orders", {"amount": 60000}, token=member["token"],
+                                   headers={"idempotency-key": uuid.uuid4().hex}))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(act, range(8)))
+    assert all(status < 500 for _, status, _ in results), results
+    refunds = [body for kind, status, body in results if kind == "refund" and status == 200]
+    assert refunds and {r["principal_over_cap"] for r in refunds} == {refunds[0]["principal_over_cap"]}, results
+    for kind, status, body in results:
+        if kind == "topup" and status == 200:
+            sandbox.pay.pay(body["order_id"])
+    balances = checked_balances(merchant.merchant_id, member_id)
+    assert balances["principal"] <= cap, (balances, results)
+    put_back = 100000 - refunds[0]["principal_over_cap"]
+    paid = sum(60000 for kind, status, _ in results if kind == "topup" and status == 200)
+    assert balances["principal"] == cap - 100000 + put_back + paid
