@@ -129,3 +129,25 @@ def test_concurrent_sale_refunds_and_top_ups_never_lift_principal_over_the_cap(a
     put_back = 100000 - refunds[0]["principal_over_cap"]
     paid = sum(60000 for kind, status, _ in results if kind == "topup" and status == 200)
     assert balances["principal"] == cap - 100000 + put_back + paid
+
+
+def test_points_a_refund_clawed_back_do_not_shield_older_points_from_expiry(api: Any, merchant: Any,
+                                                                             clock: Any) -> None:
+    """FIFO expiry counts positive entries after the cutoff as the lots still alive; a refund's clawback
+    of a later lot is not subtracted, so that lot keeps shielding as many older points from expiry."""
+    from mini_program_api import merchants
+    from tests.ledger_checks import checked_balances
+    from tests.test_lifecycle import invoke
+    from tests.test_refunds_after_reviews import _refund, _sale
+
+    merchants.update_settings(merchant.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    member_id = api.member_with_card(merchant)["member"]["member_id"]
+    _sale(api, merchant, member_id, 10000)  # 100 points on day 0
+    clock.advance(days=10)
+    later = _sale(api, merchant, member_id, 5000)  # 50 points on day 10 ...
+    clock.advance(days=1)
+    assert _refund(api, merchant, later["order_id"])["points_clawed_back"] == 50  # ... taken back on day 11
+    assert checked_balances(merchant.merchant_id, member_id)["points"] == 100  # all of them from day 0
+    clock.advance(days=20)  # day 31: every point the member holds was earned more than 30 days ago
+    invoke("points_expiry")
+    assert checked_balances(merchant.merchant_id, member_id)["points"] == 0
