@@ -194,12 +194,18 @@ def _entries_after(pk: str, group: str, since: datetime) -> Iterator[LedgerEntry
 
 
 def _lots_after(pk: str, since: datetime) -> tuple[int, datetime | None]:
-    """Points earned after `since`, and when the first of those lots was earned."""
-    total, first = 0, None
-    for entry in _entries_after(pk, "points", since):
+    """Points earned after `since`, and when the first of those lots was earned. A checkout refund that
+    takes back (net) points of a sale made after `since` shrinks that sale's lot: they were never kept."""
+    total, first, sales = 0, None, set()
+    for entry in _entries_after(pk, "points", since):  # oldest first: a sale comes before its refund
+        order_id = entry.memo.as_dict().get("order_id") if entry.memo else None
         if int(entry.amount) > 0:
             total += int(entry.amount)
             first = first or entry.created_at
+            if entry.kind == "CHECKOUT":
+                sales.add(order_id)
+        elif entry.kind == "CHECKOUT_REFUND" and order_id in sales:
+            total += int(entry.amount)
     return total, first
 
 

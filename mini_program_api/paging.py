@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pynamodb.exceptions import QueryError
+
 from .errors import KabaoError
 
 T = TypeVar("T")
@@ -30,7 +32,15 @@ def query(run: Callable[..., Any], pk: str, prefixes: dict[str, str], cursor: st
     attributes other than pk, each with the prefix every item of this list has."""
     start = _start_key(cursor, pk, prefixes) if cursor else None
     results = run(pk, limit=limit, page_size=limit, last_evaluated_key=start, consistent_read=True, **query_args)
-    items = list(results)
+    try:
+        items = list(results)
+    except QueryError as exc:
+        # A well-formed cursor outside this query's key range (another status's list, or an available
+        # coupon's key that has expired since): DynamoDB refuses the starting key.
+        code = (getattr(exc.cause, "response", None) or {}).get("Error", {}).get("Code")
+        if start is None or code != "ValidationException":
+            raise
+        raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list") from exc
     last = results.last_evaluated_key
     if not last or len(items) < limit:
         return Page(items, None)

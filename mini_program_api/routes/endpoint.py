@@ -19,6 +19,7 @@ from ..auth import Principal
 from ..errors import KabaoError
 
 M = TypeVar("M", bound=BaseModel)
+MAX_PATH_ID = 128  # characters in an id taken from the path
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ def endpoint(
                     headers=headers,
                     raw_body=request.raw_body or b"",
                 )
+                if any(len(value) > MAX_PATH_ID for value in params.values()):
+                    # No id of ours is that long, and DynamoDB refuses keys past 1-2 KB (a 500).
+                    raise KabaoError("NOT_FOUND", "no such resource")
                 result = fn(call, **params)
             except KabaoError as exc:
                 return Response(body=exc.body(), status_code=exc.status)

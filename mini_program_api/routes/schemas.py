@@ -1,7 +1,7 @@
 """Request shapes. Strict: unknown fields and wrong JSON types are 400s, never coerced."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -67,6 +67,8 @@ class TopupOrderBody(Strict):
         return self
 
 
+# Fen in a template: no order is larger (checkout.MAX_AMOUNT), and DynamoDB stores at most 38 digits.
+_MAX_FEN = 100_000_000
 _Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -76,10 +78,10 @@ class CouponTemplateBody(Strict):
     kind: Literal["FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH"]
     total_stock: int
     per_member_limit: int
-    threshold: int = Field(default=0, ge=0)
-    amount: int = Field(default=0, ge=0)
+    threshold: int = Field(default=0, ge=0, le=_MAX_FEN)
+    amount: int = Field(default=0, ge=0, le=_MAX_FEN)
     rate: int | None = None
-    max_discount: int | None = None
+    max_discount: int | None = Field(default=None, le=_MAX_FEN)
     gift_name: str | None = Field(default=None, min_length=1, max_length=64)
     # ISO-8601 with an offset, e.g. 2026-12-01T00:00:00+08:00 (JSON has no datetime type).
     valid_from: AwareDatetime | None = Field(default=None, strict=False)
@@ -90,6 +92,14 @@ class CouponTemplateBody(Strict):
     tier_ids: list[_Id] = Field(default_factory=list, max_length=20)
     points_price: int | None = None
     listed: bool = True
+
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        # Stored in UTC: a time near year 1 or 9999 would overflow on conversion (a 500).
+        if value is not None and not 1970 <= value.year <= 9000:
+            raise ValueError("must be between the years 1970 and 9000")
+        return value
 
 
 class CouponsQuery(PageQuery):
@@ -161,7 +171,7 @@ class SubscriptionsBody(Strict):
 class TierBody(Strict):
     tier_id: _Slug
     name: str = Field(min_length=1, max_length=32)
-    threshold: int = Field(ge=0)
+    threshold: int = Field(ge=0, le=10**12)
     discount_rate: int = 100
     points_multiplier: int = 100
     birthday_template_id: _Id | None = None
