@@ -145,7 +145,7 @@ def main() -> None:
         inside = statistics.median(m[1] for m in measured) * 1000
         print(f"{name:30} {before:6d} {writes:6d} {after:6d} {outside:7.1f} {inside:7.1f} {outside / inside:7.2f}  {listing}")
     print("app ms = time outside DynamoDB calls (routing, validation, JWT, crypto, PynamoDB marshalling, WeChat sandbox calls);")
-    print("ddb ms = inside them, against the serialized local endpoint (slower per call than DynamoDB itself).")
+    print("ddb ms = inside them, against DynamoDB Local on loopback.")
 
 
 if __name__ == "__main__":
