@@ -36,6 +36,10 @@ def test_expired_access_token_is_refreshed_once(app: MiniProgram, sandbox: Any) 
             sandbox.tokens[token] = (appid, 0.0)  # WeChat revoked it early
     app.send_subscribe_message("o-2", "t", {}, None)
     assert [m["touser"] for m in sandbox.messages if m["appid"] == app.appid] == ["o-1", "o-2"]
+    # The refused token was replaced for every container: a cold one gets the new one, fetching nothing.
+    fetches = sandbox.token_fetches[app.appid]
+    assert MiniProgram(app.appid, sandbox.apps[app.appid])._client.access_token == app._client.access_token
+    assert sandbox.tokens[app._client.access_token][1] > 0 and sandbox.token_fetches[app.appid] == fetches == 2
 
 
 def test_phone_number_is_read_from_the_code(app: MiniProgram, sandbox: Any) -> None:

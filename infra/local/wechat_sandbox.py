@@ -9,7 +9,10 @@ Behaviour the tests and `make dev` rely on:
   every code is single-use (40163 the second time), as on WeChat;
 - getPhoneNumber ``code`` ``phone:<digits>`` (optionally ``phone:<digits>:<nonce>``)
   yields that number, once;
-- subscribe messages are recorded and listed by ``GET /_sandbox/messages``.
+- subscribe messages are recorded and listed by ``GET /_sandbox/messages``;
+- ``/cgi-bin/token`` issues a new access token per call; ``POST /cgi-bin/stable_token``
+  returns the current one while it is valid (a new one with ``force_refresh``); both
+  count the calls per appid (``token_fetches``).
 
 Run alone with ``python -m infra.local.wechat_sandbox --port 8002``.
 """
@@ -39,6 +42,7 @@ class WeChatSandbox:
         self._lock = threading.Lock()
         self.apps: dict[str, str] = {}
         self.tokens: dict[str, tuple[str, float]] = {}
+        self.token_fetches: dict[str, int] = {}  # appid -> calls that fetched an access token
         self.used_codes: set[str] = set()
         self.messages: list[dict[str, Any]] = []
         self.failing_sends = 0  # the next N subscribe sends fail with WeChat's -1 "system busy"
@@ -46,6 +50,7 @@ class WeChatSandbox:
         self._routes = Map(
             [
                 Rule("/cgi-bin/token", endpoint="token", methods=["GET"]),
+                Rule("/cgi-bin/stable_token", endpoint="stable_token", methods=["POST"]),
                 Rule("/sns/jscode2session", endpoint="code2session", methods=["GET"]),
                 Rule("/wxa/business/getuserphonenumber", endpoint="phone", methods=["POST"]),
                 Rule("/cgi-bin/message/subscribe/send", endpoint="subscribe_send", methods=["POST"]),
@@ -69,22 +74,48 @@ class WeChatSandbox:
 
     # --- WeChat API ---------------------------------------------------------------
 
-    def _token(self, request: Request) -> dict[str, Any]:
-        appid, secret = request.args.get("appid", ""), request.args.get("secret", "")
+    def _refuse_app(self, appid: str, secret: str) -> dict[str, Any] | None:
         if appid not in self.apps:
             return {"errcode": 40013, "errmsg": "invalid appid"}
         if self.apps[appid] != secret:
             return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        return None
+
+    def _token(self, request: Request) -> dict[str, Any]:
+        appid, secret = request.args.get("appid", ""), request.args.get("secret", "")
+        refused = self._refuse_app(appid, secret)
+        if refused:
+            return refused
+        self.token_fetches[appid] = self.token_fetches.get(appid, 0) + 1
+        return self._issue_token(appid)
+
+    def _stable_token(self, request: Request) -> dict[str, Any]:
+        """As WeChat's stable_token: the current token again while it is valid (unless force_refresh)."""
+        body = _body(request)
+        appid, secret = str(body.get("appid", "")), str(body.get("secret", ""))
+        if body.get("grant_type") != "client_credential":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        refused = self._refuse_app(appid, secret)
+        if refused:
+            return refused
+        self.token_fetches[appid] = self.token_fetches.get(appid, 0) + 1
+        now = time.time()
+        current = [(t, until) for t, (a, until) in self.tokens.items() if a == appid and until > now]
+        if current and not body.get("force_refresh"):
+            token, until = max(current, key=lambda c: c[1])
+            return {"access_token": token, "expires_in": int(until - now)}
+        return self._issue_token(appid)
+
+    def _issue_token(self, appid: str) -> dict[str, Any]:
         token = secrets.token_urlsafe(24)
         self.tokens[token] = (appid, time.time() + TOKEN_TTL)
         return {"access_token": token, "expires_in": TOKEN_TTL}
 
     def _code2session(self, request: Request) -> dict[str, Any]:
         appid, secret, code = (request.args.get(k, "") for k in ("appid", "secret", "js_code"))
-        if appid not in self.apps:
-            return {"errcode": 40013, "errmsg": "invalid appid"}
-        if self.apps[appid] != secret:
-            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        refused = self._refuse_app(appid, secret)
+        if refused:
+            return refused
         match = _OPENID.match(code)
         if not match:
             return {"errcode": 40029, "errmsg": "invalid code"}

@@ -450,3 +450,12 @@ class Notice(Item):
     attempts = NumberAttribute(default=0)
     last_error = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
+
+
+class SharedToken(Item):
+    """A WeChat credential every container shares (wechat/tokens.py): the value and when it expires;
+    under sk LEASE, which container is refreshing it and until when."""
+
+    value = UnicodeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)

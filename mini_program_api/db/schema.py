@@ -7,6 +7,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | --------------------- | ------------------------------- | ----------------------- |
 | merchant              | MCH#{merchant_id}               | PROFILE                 |
 | appid -> merchant     | APPID#{appid}                   | LOOKUP                  |
+| WeChat access token   | WXTOKEN#{appid}_access_token    | ACCESS_TOKEN / LEASE    |
 | member                | MCH#{mid}#MEM#{member_id}       | PROFILE                 |
 | ledger entry          | MCH#{mid}#MEM#{member_id}       | TXN#{op_key}#{account}  |
 | openid -> member      | MCH#{mid}#OPENID#{openid}       | LOOKUP                  |

@@ -18,6 +18,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from ..config import settings
 from ..errors import KabaoError
+from . import tokens
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,29 @@ class _TimeoutSession(requests.Session):
 
 
 class _Client(WeChatClient):
+    """Access tokens are shared by every container (tokens.py): stable_token, cached in DynamoDB."""
+
     def __init__(self, appid: str, secret: str, base: str) -> None:
-        super().__init__(appid, secret, timeout=TIMEOUT_SECONDS)
+        super().__init__(appid, secret, timeout=TIMEOUT_SECONDS, session=tokens.SharedTokens())
         self._http = _TimeoutSession()
         self._base = base
         self.API_BASE_URL = f"{base}/cgi-bin/"
         self.wxa.API_BASE_URL = f"{base}/"
 
     def fetch_access_token(self) -> dict[str, Any]:
-        return self._fetch_access_token(
-            url=f"{self._base}/cgi-bin/token",
-            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-        )
+        token = tokens.refresh(self.session, self.access_token_key, self._stable_token)
+        self.expires_at = None  # the shared storage says when it expires (SharedTokens.get)
+        return {"access_token": token}
+
+    def _stable_token(self) -> tuple[str, int]:
+        response = self._http.post(f"{self._base}/cgi-bin/stable_token", json={
+            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+        response.raise_for_status()
+        result = response.json()
+        if result.get("errcode"):
+            raise WeChatClientException(int(result["errcode"]), result.get("errmsg"), client=self,
+                                        request=response.request, response=response)
+        return str(result["access_token"]), int(result["expires_in"])
 
 
 @dataclass(frozen=True)
