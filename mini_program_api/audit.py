@@ -6,7 +6,9 @@ by merchant-local day (one Query lists a day).
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 from . import clock, ids, merchants
 from .auth import Principal
@@ -27,6 +29,22 @@ def record(tx: Transaction, actor: Principal, action: str, target: str,
         actor=actor.subject, role=actor.role, store_id=actor.store_id, action=action, target=target,
         detail=dict(detail or {}), at=at,
     ))
+
+
+def changes(old: Any, new: Any) -> dict[str, str | int]:
+    """A change's detail: the values before and after, as compact JSON (times ISO, maps as dicts)."""
+    return {"old": _json(old), "new": _json(new)}
+
+
+def _json(value: Any) -> str:
+    def plain(v: Any) -> Any:
+        if isinstance(v, datetime):
+            return v.isoformat()
+        if hasattr(v, "as_dict"):
+            return v.as_dict()
+        raise TypeError(f"{type(v).__name__} is not recorded")
+
+    return json.dumps(value, default=plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def day(merchant_id: str, local_day: str) -> list[AuditRecord]:

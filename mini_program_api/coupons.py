@@ -153,8 +153,7 @@ def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | Non
     tx = Transaction()  # template, shelf copy, shards and audit together or not at all (at most 19 of 100 items)
     tx.put("template", template, condition=CouponTemplate.sk.does_not_exist())
     if spec.listed:
-        tx.put("shelf", CouponTemplate(shelf_pk(merchant_id), shelf_sk(template), **{
-            name: getattr(template, name) for name in CouponTemplate.get_attributes() if name not in ("pk", "sk")}))
+        tx.put("shelf", shelf_copy(template))
     for i, left in enumerate(sizes):
         tx.put(f"shard:{i}", StockShard(stock_pk(merchant_id, template_id, i), "STOCK", left=left))
     if actor is not None:
@@ -210,6 +209,16 @@ def shelf_sk(template: CouponTemplate) -> str:
     """A listed template's place on the shelf: by the end of its window, so ended ones are never read."""
     end = _sortable(template.valid_until) if template.valid_until else _OPEN_ENDED
     return f"{end}#{template.template_id}"
+
+
+def template_attributes(template: CouponTemplate) -> dict[str, Any]:
+    """Every attribute but the key: what a copy of the template (or its next version) starts from."""
+    return {name: getattr(template, name) for name in CouponTemplate.get_attributes() if name not in ("pk", "sk")}
+
+
+def shelf_copy(template: CouponTemplate) -> CouponTemplate:
+    """The template's copy on the offer shelf, at its place by end (`shelf_sk`)."""
+    return CouponTemplate(shelf_pk(template.merchant_id), shelf_sk(template), **template_attributes(template))
 
 
 def offers(merchant_id: str, member_id: str, rewards: bool = False) -> list[Offer]:

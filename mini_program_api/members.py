@@ -133,22 +133,31 @@ def bind_phone(merchant_id: str, member_id: str, code: str) -> Member:
     return get(merchant_id, member_id)
 
 
-def open_card(
-    merchant_id: str, member_id: str, agreed_terms_version: str, name: str | None, birthday: date | None
-) -> Member:
-    """Activate the card; opening an already open card returns it unchanged (and settles a
-    referral reward a crash may have left unpaid: the reward is idempotent)."""
-    member = get(merchant_id, member_id)
-    if member.card_number:
-        referrals.reward(merchants.get(merchant_id), member)
-        return member
-    if not member.phone_hash:
-        raise KabaoError("PHONE_REQUIRED", "bind a phone number before opening the card")
-    merchant = merchants.get(merchant_id)
+def _require_current_terms(merchant: Merchant, agreed_terms_version: str) -> None:
     if agreed_terms_version != merchant.terms_version:
         raise KabaoError(
             "TERMS_OUTDATED", "agree to the current membership terms", terms_version=merchant.terms_version
         )
+
+
+def open_card(
+    merchant_id: str, member_id: str, agreed_terms_version: str, name: str | None, birthday: date | None
+) -> Member:
+    """Activate the card; opening an already open card returns it (and settles a referral reward a
+    crash may have left unpaid: the reward is idempotent). Once the merchant has bumped its terms
+    version, this is where a cardholder agrees again: an older version is 409 TERMS_OUTDATED, the
+    current one is recorded on the member."""
+    member = get(merchant_id, member_id)
+    merchant = merchants.get(merchant_id)
+    if member.card_number:
+        _require_current_terms(merchant, agreed_terms_version)
+        if member.terms_version != agreed_terms_version:
+            member.update(actions=[Member.terms_version.set(agreed_terms_version)])
+        referrals.reward(merchant, member)
+        return member
+    if not member.phone_hash:
+        raise KabaoError("PHONE_REQUIRED", "bind a phone number before opening the card")
+    _require_current_terms(merchant, agreed_terms_version)
     for _ in range(_CARD_NUMBER_ATTEMPTS):
         number = ids.card_number()
         tx = Transaction()

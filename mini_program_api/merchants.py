@@ -9,7 +9,7 @@ from pynamodb.expressions.update import Action
 
 from . import clock
 from .db.models import LOOKUP, PROFILE, Lookup, Merchant, PaySettings, Tier, TopupPlan, merchant_pk
-from .db.transact import Cancelled, Transaction
+from .db.transact import Cancelled, Transaction, at_version, commit_pinned
 from .errors import KabaoError
 from .secrets import resolve
 from .wechat.miniprogram import MiniProgram, for_app
@@ -120,7 +120,10 @@ def set_tiers(merchant_id: str, specs: list[TierSpec], tx: Transaction | None = 
 
 SETTINGS = ("points_per_yuan", "earn_points_per_yuan", "growth_per_yuan", "points_expiry", "points_expiry_days",
             "tier_review", "referral_points", "referral_monthly_cap", "birthday_on", "dormant_days",
-            "wakeup_cooldown_days", "wakeup_template_id", "message_templates", "sign_in_points", "sign_in_growth")
+            "wakeup_cooldown_days", "wakeup_template_id", "message_templates", "sign_in_points", "sign_in_growth",
+            # A lower cap only refuses new top-ups: principal already on a card above it stays (it is the
+            # member's money); a new terms version makes members agree again at their next POST /v1/me/card.
+            "prepaid_cap", "terms_version")
 
 
 def update_settings(merchant_id: str, tx: Transaction | None = None, expected: Merchant | None = None,
@@ -143,20 +146,11 @@ def update(merchant_id: str, actions: list[Action], tx: Transaction | None = Non
     values is what was replaced."""
     condition = Merchant.pk.exists()
     if expected is not None:
-        version = int(expected.version)
-        pinned = Merchant.version == version
-        if not version:
-            pinned |= Merchant.version.does_not_exist()  # rows written before versions
-        condition &= pinned
+        condition &= at_version(Merchant, int(expected.version))
         actions = [*actions, Merchant.version.add(1)]
     tx = tx or Transaction()
     tx.update("merchant", Merchant(merchant_pk(merchant_id), PROFILE), actions=actions, condition=condition)
-    try:
-        tx.commit()
-    except Cancelled as exc:
-        if "merchant" not in exc.failed:
-            raise
-        raise KabaoError("CONCURRENT_UPDATE", "the merchant changed meanwhile, read it again") from exc
+    commit_pinned(tx, "merchant", "merchant")
     return read(merchant_id)
 
 

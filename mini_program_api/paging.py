@@ -48,6 +48,11 @@ def query(run: Callable[..., Any], pk: str, prefixes: dict[str, str], cursor: st
     return Page(items, base64.urlsafe_b64encode(raw.encode()).decode().rstrip("="))
 
 
+def partition(model: Any, pk: str, cursor: str | None, limit: int) -> Page[Any]:
+    """One page of a whole partition of `model` (a merchant's stores, staff, plans), by sort key."""
+    return query(model.query, pk, {"sk": ""}, cursor, limit)
+
+
 def _start_key(cursor: str, pk: str, prefixes: dict[str, str]) -> dict[str, dict[str, str]]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))

@@ -54,6 +54,10 @@ def plans(merchant_id: str) -> list[PunchPlan]:
     return list(PunchPlan.query(punch_plan_pk(merchant_id)))
 
 
+def plan_page(merchant_id: str, cursor: str | None, limit: int) -> paging.Page[PunchPlan]:
+    return paging.partition(PunchPlan, punch_plan_pk(merchant_id), cursor, limit)
+
+
 def _plan(merchant_id: str, plan_id: str) -> PunchPlan:
     try:
         return PunchPlan.get(punch_plan_pk(merchant_id), plan_id, consistent_read=True)

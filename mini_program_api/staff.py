@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import audit, auth, clock
+from . import audit, auth, clock, paging
 from .auth import Principal
 from .db.models import StaffAccount, Store, staff_pk, store_pk
 from .db.transact import Cancelled, Transaction, update_if
@@ -65,8 +65,8 @@ def create_store(actor: Principal, store_id: str, name: str) -> Store:
     return store
 
 
-def stores(merchant_id: str) -> list[Store]:
-    return list(Store.query(store_pk(merchant_id)))
+def stores(merchant_id: str, cursor: str | None = None, limit: int = 100) -> paging.Page[Store]:
+    return paging.partition(Store, store_pk(merchant_id), cursor, limit)
 
 
 def require_stores(merchant_id: str, store_ids: Iterable[str]) -> None:
@@ -127,8 +127,8 @@ def _same_create(account: StaffAccount, password: str, role: str, store_id: str 
             and check_password(password, account.password_hash))
 
 
-def accounts(merchant_id: str) -> list[StaffAccount]:
-    return list(StaffAccount.query(staff_pk(merchant_id)))
+def accounts(merchant_id: str, cursor: str | None = None, limit: int = 100) -> paging.Page[StaffAccount]:
+    return paging.partition(StaffAccount, staff_pk(merchant_id), cursor, limit)
 
 
 @dataclass(frozen=True)

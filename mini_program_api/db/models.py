@@ -282,7 +282,9 @@ class CouponTemplate(CouponTerms):
     tier_ids = ListAttribute(of=UnicodeAttribute, default=list)
     points_price = NumberAttribute(null=True)  # set: a points-mall reward, not a free offer
     listed = BooleanAttribute(default=True)  # False: only given (birthday, wake-up), never offered
-    active = BooleanAttribute(default=True)
+    active = BooleanAttribute(default=True)  # False: paused or ended, claims refused (coupon_admin.py)
+    ended_at = UTCDateTimeAttribute(null=True)  # set: ended for good, off the shelf
+    version = NumberAttribute(default=0)  # bumped by each admin change, which is pinned to it
     fingerprint = UnicodeAttribute(null=True)  # of the create request, for its retries (coupons.create_template)
     created_at = UTCDateTimeAttribute()
 

@@ -133,3 +133,22 @@ def put_new(model: Model) -> bool:
     except Cancelled:
         return False
     return True
+
+
+def at_version(model: type[Model], version: int) -> Condition:
+    """The item is still at `version` (its `version` attribute) as read: a write pinned to it is
+    cancelled by any change made since. Version 0 also matches items written before versions."""
+    attribute = getattr(model, "version")
+    pinned = attribute == version
+    return pinned | attribute.does_not_exist() if not version else pinned
+
+
+def commit_pinned(tx: Transaction, label: str, what: str) -> None:
+    """Commit `tx`, whose part `label` is pinned with `at_version`: if that part fails, the `what`
+    changed since it was read, 409 CONCURRENT_UPDATE (other failures are the caller's)."""
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if label not in exc.failed:
+            raise
+        raise KabaoError("CONCURRENT_UPDATE", f"the {what} changed meanwhile, read it again") from exc

@@ -1,14 +1,26 @@
-"""The merchant's back office (role admin): stores, staff, punch-card plans, the audit trail."""
+"""The merchant's back office (role admin): stores, staff, punch-card and top-up plans, tiers, settings,
+the audit trail. Everything an admin writes can be read back here; lists that can grow are paged."""
 from __future__ import annotations
 
 from typing import Any
 
 from chalice import Blueprint
 
-from .. import audit, clock, merchant_admin, merchants, punch_cards, staff
+from .. import audit, clock, merchant_admin, merchants, punch_cards, staff, topup, topup_plans
 from .endpoint import Call, endpoint
-from .schemas import AuditQuery, PunchGiveBody, PunchPlanBody, SettingsBody, StaffBody, StoreBody, TiersBody
-from .views import punch_card_view, punch_plan_view, tier_view
+from .schemas import (
+    AuditQuery,
+    PageQuery,
+    PunchGiveBody,
+    PunchPlanBody,
+    SettingsBody,
+    StaffBody,
+    StoreBody,
+    TiersBody,
+    TopupPlanBody,
+    TopupPlanPatchBody,
+)
+from .views import admin_tier_view, plan_view, punch_card_view, punch_plan_view, settings_view
 
 bp = Blueprint(__name__)
 
@@ -19,9 +31,10 @@ def create_store(call: Call) -> dict[str, Any]:
     return {"store_id": store.store_id, "name": store.name}
 
 
-@endpoint(bp, "/v1/admin/stores", "GET", role="admin")
+@endpoint(bp, "/v1/admin/stores", "GET", role="admin", query=PageQuery)
 def list_stores(call: Call) -> dict[str, Any]:
-    return {"stores": [{"store_id": s.store_id, "name": s.name} for s in staff.stores(call.member.merchant_id)]}
+    page = staff.stores(call.member.merchant_id, call.query.cursor, call.query.limit)
+    return {"stores": [{"store_id": s.store_id, "name": s.name} for s in page.items], "cursor": page.cursor}
 
 
 @endpoint(bp, "/v1/admin/staff", "POST", role="admin", body=StaffBody, status=201)
@@ -32,10 +45,11 @@ def create_staff(call: Call) -> dict[str, Any]:
     return {"username": account.username, "role": account.role, "store_id": account.store_id}
 
 
-@endpoint(bp, "/v1/admin/staff", "GET", role="admin")
+@endpoint(bp, "/v1/admin/staff", "GET", role="admin", query=PageQuery)
 def list_staff(call: Call) -> dict[str, Any]:
-    return {"staff": [{"username": a.username, "role": a.role, "store_id": a.store_id}
-                      for a in staff.accounts(call.member.merchant_id)]}
+    page = staff.accounts(call.member.merchant_id, call.query.cursor, call.query.limit)
+    return {"staff": [{"username": a.username, "role": a.role, "store_id": a.store_id} for a in page.items],
+            "cursor": page.cursor}
 
 
 @endpoint(bp, "/v1/admin/punch-card-plans", "POST", role="admin", body=PunchPlanBody, status=201)
@@ -44,6 +58,12 @@ def create_punch_plan(call: Call) -> dict[str, Any]:
     plan = punch_cards.create_plan(call.member, body.name, body.visits, body.valid_days, body.price, body.store_ids,
                                    call.idempotency_key)
     return punch_plan_view(plan)
+
+
+@endpoint(bp, "/v1/admin/punch-card-plans", "GET", role="admin", query=PageQuery)
+def list_punch_plans(call: Call) -> dict[str, Any]:
+    page = punch_cards.plan_page(call.member.merchant_id, call.query.cursor, call.query.limit)
+    return {"plans": [punch_plan_view(p) for p in page.items], "cursor": page.cursor}
 
 
 @endpoint(bp, "/v1/admin/members/{member_id}/punch-cards", "POST", role="admin", body=PunchGiveBody, status=201)
@@ -60,17 +80,46 @@ def audit_day(call: Call) -> dict[str, Any]:
                         for r in audit.day(call.member.merchant_id, call.query.day)]}
 
 
+@endpoint(bp, "/v1/admin/tiers", "GET", role="admin")
+def get_tiers(call: Call) -> dict[str, Any]:
+    return {"tiers": [admin_tier_view(t) for t in merchants.read(call.member.merchant_id).tiers]}
+
+
 @endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body=TiersBody)
 def set_tiers(call: Call) -> dict[str, Any]:
     specs = [merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
              for t in call.body.tiers]
     merchant = merchant_admin.set_tiers(call.member, specs)
-    return {"tiers": [{**(tier_view(t) or {}), "birthday_template_id": t.birthday_template_id}
-                      for t in merchant.tiers]}
+    return {"tiers": [admin_tier_view(t) for t in merchant.tiers]}
+
+
+@endpoint(bp, "/v1/admin/settings", "GET", role="admin")
+def get_settings(call: Call) -> dict[str, Any]:
+    return settings_view(merchants.read(call.member.merchant_id))
 
 
 @endpoint(bp, "/v1/admin/settings", "PATCH", role="admin", body=SettingsBody)
 def update_settings(call: Call) -> dict[str, Any]:
-    merchant = merchant_admin.update_settings(call.member, call.body.model_dump(exclude_none=True))
-    return {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in merchants.SETTINGS
-            if (v := getattr(merchant, k)) is not None}
+    return settings_view(merchant_admin.update_settings(call.member, call.body.model_dump(exclude_none=True)))
+
+
+@endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin")
+def list_topup_plans(call: Call) -> dict[str, Any]:
+    """At most `topup_plans.MAX_PLANS`, on the merchant row: one page."""
+    return {"plans": [plan_view(p) for p in topup.plans(merchants.read(call.member.merchant_id))]}
+
+
+@endpoint(bp, "/v1/admin/topup-plans", "POST", role="admin", body=TopupPlanBody, status=201)
+def create_topup_plan(call: Call) -> dict[str, Any]:
+    body: TopupPlanBody = call.body
+    return plan_view(topup_plans.create(call.member, body.plan_id, body.amount, body.bonus, call.idempotency_key))
+
+
+@endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "PATCH", role="admin", body=TopupPlanPatchBody)
+def edit_topup_plan(call: Call, plan_id: str) -> dict[str, Any]:
+    return plan_view(topup_plans.edit(call.member, plan_id, call.body.amount, call.body.bonus))
+
+
+@endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "DELETE", role="admin", status=204)
+def retire_topup_plan(call: Call, plan_id: str) -> None:
+    topup_plans.retire(call.member, plan_id)

@@ -5,10 +5,10 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import coupons, merchants
+from .. import coupon_admin, coupons, merchants
 from .endpoint import Call, endpoint
-from .schemas import CouponsQuery, CouponTemplateBody
-from .views import coupon_view, template_view
+from .schemas import CouponsQuery, CouponTemplateBody, PageQuery, TemplatePatchBody
+from .views import admin_template_view, coupon_view, template_view
 
 bp = Blueprint(__name__)
 
@@ -23,6 +23,43 @@ def create_template(call: Call) -> dict[str, Any]:
     merchant = merchants.get(call.principal.merchant_id)
     return {**template_view(template, merchant.timezone), "total_stock": int(template.total_stock),
             "stock_shards": int(template.shards)}
+
+
+@endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query=PageQuery)
+def list_templates(call: Call) -> dict[str, Any]:
+    page = coupon_admin.page(call.member.merchant_id, call.query.cursor, call.query.limit)
+    return {"templates": [admin_template_view(t, call.timezone) for t in page.items], "cursor": page.cursor}
+
+
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "GET", role="admin")
+def get_template(call: Call, template_id: str) -> dict[str, Any]:
+    return admin_template_view(coupon_admin.stocked(call.member.merchant_id, template_id), call.timezone)
+
+
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "PATCH", role="admin", body=TemplatePatchBody)
+def change_template(call: Call, template_id: str) -> dict[str, Any]:
+    spec = coupon_admin.TemplateChange(**call.body.model_dump())
+    return _admin_view(call, coupon_admin.change(call.member, template_id, spec))
+
+
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/pause", "POST", role="admin")
+def pause_template(call: Call, template_id: str) -> dict[str, Any]:
+    return _admin_view(call, coupon_admin.pause(call.member, template_id))
+
+
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/resume", "POST", role="admin")
+def resume_template(call: Call, template_id: str) -> dict[str, Any]:
+    return _admin_view(call, coupon_admin.resume(call.member, template_id))
+
+
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/end", "POST", role="admin")
+def end_template(call: Call, template_id: str) -> dict[str, Any]:
+    return _admin_view(call, coupon_admin.end(call.member, template_id))
+
+
+def _admin_view(call: Call, template: Any) -> dict[str, Any]:
+    """What a change returns: the template as GET shows it after the change, live stock included."""
+    return admin_template_view(coupon_admin.with_stock(call.member.merchant_id, [template])[0], call.timezone)
 
 
 @endpoint(bp, "/v1/coupons/offers", "GET", role="member")

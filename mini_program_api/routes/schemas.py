@@ -198,3 +198,37 @@ class SettingsBody(Strict):
     message_templates: dict[Literal["coupon_expiry", "points_expiry", "birthday", "wake_up"], _Id] | None = None
     sign_in_points: int | None = Field(default=None, ge=0, le=10000)
     sign_in_growth: int | None = Field(default=None, ge=0, le=10000)
+    prepaid_cap: int | None = Field(default=None, ge=1, le=500_000, description="fen; the legal ceiling is 5000 yuan")
+    terms_version: _Slug | None = None
+
+
+class Patch(Strict):
+    """A PATCH: fields left out or null stay as they are, and one with nothing to change is a 400."""
+
+    @model_validator(mode="after")
+    def _something(self) -> "Patch":
+        if all(value is None for value in self.model_dump().values()):
+            raise ValueError("give at least one field to change")
+        return self
+
+
+class TemplatePatchBody(Patch):
+    """What is safe to change after issue (coupon_admin.py); at least one."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    total_stock: int | None = Field(default=None, ge=1, le=10_000_000, description="the new total; only grows")
+    valid_until: AwareDatetime | None = Field(default=None, strict=False)
+    listed: bool | None = None
+
+    _storable = field_validator("valid_until")(CouponTemplateBody._storable.__func__)  # type: ignore[attr-defined]
+
+
+class TopupPlanBody(Strict):
+    plan_id: _Slug | None = None
+    amount: int = Field(ge=1, le=500_000, description="fen")
+    bonus: int = Field(default=0, ge=0, le=500_000, description="fen")
+
+
+class TopupPlanPatchBody(Patch):
+    amount: int | None = Field(default=None, ge=1, le=500_000)
+    bonus: int | None = Field(default=None, ge=0, le=500_000)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import clock, coupons, pii, punch_cards, tiers
+from .. import clock, coupon_admin, coupons, merchants, pii, punch_cards, tiers
 from ..clock import iso
 from ..db.models import (
     Coupon,
@@ -24,6 +24,18 @@ def tier_view(tier: Tier | None) -> dict[str, Any] | None:
         return None
     return {"id": tier.tier_id, "name": tier.name, "threshold": int(tier.threshold),
             "discount_rate": int(tier.discount_rate), "points_multiplier": int(tier.points_multiplier)}
+
+
+def admin_tier_view(tier: Tier) -> dict[str, Any]:
+    """A tier as PUT /v1/admin/tiers takes it, so what is read back can be sent again."""
+    return {**(tier_view(tier) or {}), "birthday_template_id": tier.birthday_template_id,
+            "monthly_template_ids": list(tier.monthly_template_ids or [])}
+
+
+def settings_view(merchant: Merchant) -> dict[str, Any]:
+    """Every setting PATCH /v1/admin/settings takes, with its current value (null: not set)."""
+    return {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in merchants.SETTINGS
+            for v in [getattr(merchant, k)]}
 
 
 def merchant_view(merchant: Merchant) -> dict[str, Any]:
@@ -100,6 +112,16 @@ def template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
         "tier_ids": list(template.tier_ids),
         "points_price": int(template.points_price) if template.points_price is not None else None,
     }
+
+
+def admin_template_view(stocked: coupon_admin.Stocked, tz: str) -> dict[str, Any]:
+    """A template as the back office sees it: its terms, state and live stock (claimed + remaining = stock)."""
+    template = stocked.template
+    return {**template_view(template, tz), "status": coupon_admin.status(template, clock.now()),
+            "listed": bool(template.listed), "total_stock": int(template.total_stock),
+            "stock_shards": int(template.shards), "remaining": stocked.remaining, "claimed": stocked.claimed,
+            "created_at": iso(template.created_at, tz),
+            "ended_at": iso(template.ended_at, tz) if template.ended_at else None}
 
 
 def coupon_view(coupon: Coupon, tz: str) -> dict[str, Any]:
