@@ -120,7 +120,8 @@ def set_tiers(merchant_id: str, specs: list[TierSpec], tx: Transaction | None = 
 
 SETTINGS = ("points_per_yuan", "earn_points_per_yuan", "growth_per_yuan", "points_expiry", "points_expiry_days",
             "tier_review", "referral_points", "referral_monthly_cap", "birthday_on", "dormant_days",
-            "wakeup_cooldown_days", "wakeup_template_id", "message_templates", "sign_in_points", "sign_in_growth")
+            "wakeup_cooldown_days", "wakeup_template_id", "message_templates", "sign_in_points", "sign_in_growth",
+            "spending_password_required", "password_free_max", "till_password")
 
 
 def update_settings(merchant_id: str, tx: Transaction | None = None, expected: Merchant | None = None,
