@@ -141,10 +141,11 @@ def test_confirmation_on_the_phone_completes_the_sale_once(api: Any, shop: Any, 
     assert status == 409 and body["error"]["code"] == "CONFIRMATION_REQUIRED", body
     details = body["error"]["details"]
     assert _sale(api, cashier, m, 30000, key=key, code=code)[1]["error"]["details"] == details  # same one
-    assert _sale(api, cashier, m, 29000, key=key, code=code)[0] == 422  # the key is bound to its request
+    assert _sale(api, cashier, m, 29000, key=key, code=code)[0] == 422  # the key is bound to its request,
+    assert _sale(api, api.staff_token(shop, "s2"), m, 30000, key=key, code=code)[0] == 422  # its store
     other = _member(api, shop)
     _set(api, other)
-    assert _sale(api, cashier, other, 30000, key=key)[0] == 422  # ... and to its member
+    assert _sale(api, cashier, other, 30000, key=key)[0] == 422  # and its member
     assert _balance(api, m) == 50000
     status, body = api.get("/v1/me/pending-payments", token=m["token"])
     assert status == 200 and len(body["payments"]) == 1, body
