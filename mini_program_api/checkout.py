@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 
 from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, members, merchants,
@@ -142,6 +143,7 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
             return _sell(staff, merchant, member_id, req, idem, order_id)
         if idempotency.first(idem) is not None:
             return get_order(merchant_id, order_id)  # confirmed already (or sold before the limit changed)
+        _priced(merchant, member_id, req, store_id, clock.now())  # a sale refused now is not put to the member
         pending = pending_payments.open_for(idem, store_id, staff.subject, order_id, req.__dict__)
         pending_payments.require_open(pending)
         raise KabaoError("CONFIRMATION_REQUIRED", "the member confirms this payment with their spending password "
@@ -182,19 +184,25 @@ def _member(key: idempotency.Key, member_code: str) -> str:
         return member_id
 
 
+def _priced(merchant: Merchant, member_id: str, req: Request, store_id: str,
+            now: datetime) -> tuple[Member, Coupon | None, Quote]:
+    """The member, coupon and quote of this sale now; raises the 4xx that refuses it."""
+    member = members.get(merchant.merchant_id, member_id)
+    members.require_card(member)
+    coupon = coupons.owned(merchant.merchant_id, member_id, req.coupon_id) if req.coupon_id else None
+    if coupon is not None:
+        coupons.check_usable(coupon, store_id, now, merchant.timezone)
+    return member, coupon, quote(merchant, member, coupon, req)
+
+
 def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, idem: Idem, order_id: str,
           pending: PendingPayment | None = None) -> CheckoutOrder:
     """Commit the sale (one transaction, retried while tiers move); `pending`: the confirmation it completes."""
     merchant_id, store_id = merchant.merchant_id, staff.store_id or ""
 
     def attempt() -> CheckoutOrder:
-        member = members.get(merchant_id, member_id)
-        members.require_card(member)
         now = clock.now()
-        coupon = coupons.owned(merchant_id, member_id, req.coupon_id) if req.coupon_id else None
-        if coupon is not None:
-            coupons.check_usable(coupon, store_id, now, merchant.timezone)
-        q = quote(merchant, member, coupon, req)
+        member, coupon, q = _priced(merchant, member_id, req, store_id, now)
         tx = Transaction()
         placement = tiers.after_growth(tx, merchant, member, q.growth_earned, now)
         order = CheckoutOrder(

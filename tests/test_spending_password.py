@@ -231,6 +231,8 @@ def test_a_stolen_member_code_cannot_spend_above_the_limit(api: Any, shop: Any) 
     assert _sale(api, cashier, m, 2000, code=code)[0] == 200  # at most the member's own limit per payment
     assert _sale(api, cashier, m, 2001, code=code)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
     assert _sale(api, cashier, m, 48000, code=code)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
+    assert _sale(api, cashier, m, 48001, code=code)[1]["error"]["code"] == "INSUFFICIENT_BALANCE"  # not put to them
+    assert len(api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"]) == 2
     for guess in ("000001", "000002", "000003", "000004", "000005"):
         assert _sale(api, cashier, m, 48000, code=code, spending_password=guess)[0] == 403
     status, body = _sale(api, cashier, m, 48000, code=code, spending_password=PIN)  # even the right one now
