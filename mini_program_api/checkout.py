@@ -19,6 +19,12 @@ its record holds the request (member, store, amount, coupon, points, stored valu
 and the order id, which comes from the key. A retry returns the first receipt, even
 after the member's code has expired; the key with another member or amount is 422.
 
+Spending password (spending_password.py): stored value above the member's password-free
+limit is taken only with their password, typed at the till where the merchant allows it,
+or confirmed on the member's phone: the sale then waits as a pending confirmation
+(pending_payments.py, two minutes, under the sale's key) and `confirm` completes it under
+that key, fingerprint and store, setting the confirmation DONE in the sale's transaction.
+
 Refund (whole order): stored value and points spent come back to the accounts
 they came from; points and growth earned are clawed back, but never below zero:
 what the member has already spent of them is written off and recorded on the
@@ -34,15 +40,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 
-from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, members, merchants, stored_value,
-               tiers, topup)
+from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, members, merchants,
+               pending_payments, spending_password, stored_value, tiers, topup)
 from .auth import Principal
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from .db.models import PROFILE, CheckoutOrder, Coupon, Member, Merchant, checkout_pk, member_pk
+from .db.models import PROFILE, CheckoutOrder, Coupon, Member, Merchant, PendingPayment, checkout_pk, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request as Idem
@@ -117,23 +124,85 @@ def order_for(actor: Principal, order_id: str) -> CheckoutOrder:
     return order
 
 
-def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: str | None) -> CheckoutOrder:
+def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: str | None,
+             till_password: str | None = None) -> CheckoutOrder:
+    """A sale by scanned member code. Stored value above the member's password-free limit needs their
+    spending password (spending_password.py): typed at the till (`till_password`, where the merchant
+    allows it), or confirmed on their phone: then this answers 409 CONFIRMATION_REQUIRED with a pending
+    confirmation, and the same key returns the receipt once the member confirmed (`confirm`)."""
     merchant_id, store_id = staff.merchant_id, _store_of(staff)
     key = idempotency.client_key(merchant_id, "checkout", idempotency_key)
     order_id = key.derived_id("K")
-    member_id = member_codes.resolve(merchant_id, member_code, retry_of=key)
+    member_id = _member(key, member_code)
     idem = idempotency.request(key, member_id, "CHECKOUT", {**req.__dict__, "store_id": store_id},
                                member_code=member_code)
     merchant = merchants.get(merchant_id)
 
+    def run() -> CheckoutOrder:
+        if spending_password.authorize_counter(merchant, member_id, req.stored_value, till_password):
+            return _sell(staff, merchant, member_id, req, idem, order_id)
+        if idempotency.first(idem) is not None:
+            return get_order(merchant_id, order_id)  # confirmed already (or sold before the limit changed)
+        _priced(merchant, member_id, req, store_id, clock.now())  # a sale refused now is not put to the member
+        pending = pending_payments.open_for(idem, store_id, staff.subject, order_id, req.__dict__)
+        pending_payments.require_open(pending)
+        raise KabaoError("CONFIRMATION_REQUIRED", "the member confirms this payment with their spending password "
+                         "in the mini program; retry this request (same Idempotency-Key) for the receipt",
+                         confirmation_id=pending.confirmation_id, order_id=order_id,
+                         stored_value=req.stored_value, expires_at=clock.iso(pending.expires_at, merchant.timezone))
+
+    return idempotency.once(idem, run, lambda _: get_order(merchant_id, order_id))
+
+
+def confirm(member: Principal, confirmation_id: str, password: str) -> CheckoutOrder:
+    """The member confirms a pending counter sale with their spending password: the sale completes under
+    the till's key, fingerprint and store, in the same transaction rules as `checkout`, once."""
+    merchant_id, member_id = member.merchant_id, member.subject
+    pending = pending_payments.get(merchant_id, member_id, confirmation_id)
+    if pending.status == pending_payments.DONE:
+        return get_order(merchant_id, pending.order_id)
+    pending_payments.require_open(pending)
+    merchant = merchants.get(merchant_id)
+    spending_password.verify(merchant, members.get(merchant_id, member_id), password)
+    staff = Principal(merchant_id, pending.staff_id, "staff", pending.store_id)
+    idem = Idem(idempotency.key(merchant_id, pending.op_key, None), member_id, "CHECKOUT", pending.fingerprint,
+                pending.member_code)
+    req = Request(int(pending.amount), pending.coupon_id, int(pending.points), int(pending.stored_value))
+    return idempotency.once(idem, lambda: _sell(staff, merchant, member_id, req, idem, pending.order_id, pending),
+                            lambda _: get_order(merchant_id, pending.order_id))
+
+
+def _member(key: idempotency.Key, member_code: str) -> str:
+    """The scanned code's member; a till retrying a sale that waits for the member's confirmation still
+    finds them after the code's 60 seconds (pending_payments.member_for)."""
+    try:
+        return member_codes.resolve(key.merchant_id, member_code, retry_of=key)
+    except KabaoError as exc:
+        member_id = pending_payments.member_for(key, member_code) if exc.code == "NOT_FOUND" else None
+        if member_id is None:
+            raise
+        return member_id
+
+
+def _priced(merchant: Merchant, member_id: str, req: Request, store_id: str,
+            now: datetime) -> tuple[Member, Coupon | None, Quote]:
+    """The member, coupon and quote of this sale now; raises the 4xx that refuses it."""
+    member = members.get(merchant.merchant_id, member_id)
+    members.require_card(member)
+    coupon = coupons.owned(merchant.merchant_id, member_id, req.coupon_id) if req.coupon_id else None
+    if coupon is not None:
+        coupons.check_usable(coupon, store_id, now, merchant.timezone)
+    return member, coupon, quote(merchant, member, coupon, req)
+
+
+def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, idem: Idem, order_id: str,
+          pending: PendingPayment | None = None) -> CheckoutOrder:
+    """Commit the sale (one transaction, retried while tiers move); `pending`: the confirmation it completes."""
+    merchant_id, store_id = merchant.merchant_id, staff.store_id or ""
+
     def attempt() -> CheckoutOrder:
-        member = members.get(merchant_id, member_id)
-        members.require_card(member)
         now = clock.now()
-        coupon = coupons.owned(merchant_id, member_id, req.coupon_id) if req.coupon_id else None
-        if coupon is not None:
-            coupons.check_usable(coupon, store_id, now, merchant.timezone)
-        q = quote(merchant, member, coupon, req)
+        member, coupon, q = _priced(merchant, member_id, req, store_id, now)
         tx = Transaction()
         placement = tiers.after_growth(tx, merchant, member, q.growth_earned, now)
         order = CheckoutOrder(
@@ -146,7 +215,10 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
         tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
         if coupon is not None:
             coupons.use(tx, coupon, order_id, store_id, now)
-        audit.record(tx, staff, "CHECKOUT", order_id, {"member_id": member_id, "amount": req.amount}, now)
+        if pending is not None:
+            pending_payments.stage_done(tx, pending)
+        audit.record(tx, staff, "CHECKOUT", order_id, {"member_id": member_id, "amount": req.amount,
+                                                       "confirmed_on_phone": int(pending is not None)}, now)
         lifecycle.spent(tx, merchant, member, now)
         lifecycle.earned_points(tx, merchant, member, q.points_earned, now)
         postings = ledger.postings({Account.POINTS: -req.points, Account.BONUS: -q.bonus_used,
@@ -155,15 +227,17 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
             postings += (Posting(Account.POINTS, q.points_earned, leg="earned"),)
         actions = placement.actions + [Member.last_spend_at.set(now)]
         try:
-            replayed = _post(merchant_id, member_id, tx, key.op_key, "CHECKOUT", postings, order_id,
+            replayed = _post(merchant_id, member_id, tx, idem.key.op_key, "CHECKOUT", postings, order_id,
                              idem.fingerprint, actions, placement.condition, idem)
         except Cancelled as exc:
             if "coupon" in exc.failed:
                 raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
+            if "pending" in exc.failed:
+                raise pending_payments.expired() from exc  # (or confirmed meanwhile: `once` then replays)
             raise KabaoError("CONCURRENT_UPDATE", "the member changed during checkout, retry") from exc
         return get_order(merchant_id, order_id) if replayed else order
 
-    return idempotency.once(idem, lambda: tiers.retrying(attempt), lambda _: get_order(merchant_id, order_id))
+    return tiers.retrying(attempt)
 
 
 def _post(merchant_id: str, member_id: str, tx: Transaction, op_key: str, kind: str,

@@ -27,3 +27,8 @@ def local_date(tz: str, at: datetime | None = None) -> date:
 def iso(at: datetime, tz: str) -> str:
     """ISO-8601 with the merchant's offset, as the HTTP contract requires."""
     return at.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
+
+
+def minute(at: datetime, tz: str) -> str:
+    """`YYYY-MM-DD HH:MM` in the merchant's zone: the shape of a subscribe message's time field."""
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")

@@ -99,10 +99,10 @@ def request(k: Key, member_id: str, kind: str, fields: Fields, member_code: str 
     canonical = json.dumps({"merchant": k.merchant_id, "member": member_id, "kind": kind, "fields": dict(fields)},
                            sort_keys=True, separators=(",", ":"))
     return Request(k, member_id, kind, hashlib.sha256(canonical.encode()).hexdigest(),
-                   _code_hash(k.merchant_id, member_code) if member_code else None)
+                   code_hash(k.merchant_id, member_code) if member_code else None)
 
 
-def _code_hash(merchant_id: str, member_code: str) -> str:
+def code_hash(merchant_id: str, member_code: str) -> str:
     return hashlib.sha256(f"{merchant_id}:{member_code}".encode()).hexdigest()
 
 
@@ -117,7 +117,7 @@ def recorded_member(k: Key, member_code: str) -> str | None:
     """The member the key's first attempt named with this very code (member_codes.resolve uses it,
     so a retry still finds its member after the 60-second code expired)."""
     record = _record(k)
-    if record is not None and record.member_code == _code_hash(k.merchant_id, member_code):
+    if record is not None and record.member_code == code_hash(k.merchant_id, member_code):
         return str(record.member_id)
     return None
 
@@ -126,8 +126,12 @@ def first(req: Request) -> OperationRecord | None:
     """The record of this key's operation if it ran; 422 when it ran for another request."""
     record = _record(req.key)
     if record is not None and record.fingerprint != req.fingerprint:
-        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different request")
+        raise reused()
     return record
+
+
+def reused() -> KabaoError:
+    return KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different request")
 
 
 def stage(tx: Transaction, req: Request, result: Fields, amounts: Mapping[str, int] | None = None,

@@ -218,7 +218,7 @@ def _notify(merchant: Merchant, member: Member, kind: str, key: str, data: dict[
 
 
 def _local(at: datetime, merchant: Merchant) -> str:
-    return at.astimezone(ZoneInfo(merchant.timezone)).strftime("%Y-%m-%d %H:%M")
+    return clock.minute(at, merchant.timezone)
 
 
 # coupon expiry reminders

@@ -23,7 +23,7 @@ from .db.transact import Cancelled, Transaction, update_if
 from .errors import KabaoError
 
 log = logging.getLogger(__name__)
-KINDS = ("coupon_expiry", "points_expiry", "birthday", "wake_up")
+KINDS = ("coupon_expiry", "points_expiry", "birthday", "wake_up", "spending_locked", "password_changed")
 MAX_GRANTS = 50  # per template: more acceptances than this are not kept
 MAX_ATTEMPTS = 3
 SENT, NO_GRANT, FAILED, GAVE_UP, ALREADY, NO_TEMPLATE = "SENT", "NO_GRANT", "FAILED", "GAVE_UP", "ALREADY", "NO_TEMPLATE"

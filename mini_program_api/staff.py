@@ -1,7 +1,6 @@
 """Stores and the people who work for a merchant: counter staff and back-office admins.
 
-Passwords are hashed with scrypt (hashlib, RFC 7914; N=2^14, r=8, p=1, a random
-16-byte salt), compared in constant time. Five wrong passwords in a row lock the
+Passwords are hashed with scrypt and compared in constant time (passwords.py). Five wrong passwords in a row lock the
 account for 15 minutes; each attempt is counted atomically before its password
 is checked, so concurrent guesses get no more than five checks between them. An
 unknown username costs the same hash as a known one, so timing does not reveal
@@ -9,42 +8,21 @@ which usernames exist.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from . import audit, auth, clock, paging
 from .auth import Principal
 from .db.models import StaffAccount, Store, staff_pk, store_pk
-from .db.transact import Cancelled, Transaction, update_if
+from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
+from .passwords import Lockout, check_password, hash_password
 
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32, "maxmem": 64 * 1024 * 1024}
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 MIN_PASSWORD_LENGTH = 10
 CREATE_RETRY_WINDOW = timedelta(minutes=15)
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    b64 = base64.b64encode
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    _, n, r, p, salt, digest = stored.split("$")
-    expected = base64.b64decode(digest)
-    actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                            dklen=len(expected), maxmem=_SCRYPT["maxmem"])
-    return hmac.compare_digest(actual, expected)
-
-
 _DUMMY_HASH = hash_password("not-a-real-password", salt=b"\0" * 16)
 
 
@@ -145,32 +123,15 @@ def login(merchant_id: str, username: str, password: str) -> Session:
         check_password(password, _DUMMY_HASH)
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password") from None
     now = clock.now()
-    _count_attempt(account, now)
+    _LOCKOUT.count_attempt(account, now)
     if not check_password(password, account.password_hash):
-        _lock_when_full(account, now)  # the attempt stays counted as a failure
+        _LOCKOUT.lock_when_full(account, now)  # the attempt stays counted as a failure
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password")
-    account.update(actions=[StaffAccount.failed_logins.set(0), StaffAccount.locked_until.remove()])
+    account.update(actions=_LOCKOUT.reset())
     principal = Principal(merchant_id, username, account.role, account.store_id)
     token, expires_in = auth.issue(principal)
     return Session(token, expires_in, principal)
 
 
-def _count_attempt(account: StaffAccount, now: datetime) -> None:
-    """Count this attempt as a failure before its password is checked, atomically: of any number of
-    concurrent guesses at most MAX_FAILED_LOGINS are counted, and so checked; the rest are refused.
-    A correct password then resets the count."""
-    if account.locked_until is not None:
-        if now < account.locked_until:
-            raise KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later")
-        # The lock has run out: count afresh (once, whichever attempt comes first).
-        update_if(account, [StaffAccount.failed_logins.set(0), StaffAccount.locked_until.remove()],
-                  StaffAccount.locked_until == account.locked_until)
-    room = StaffAccount.failed_logins.does_not_exist() | (StaffAccount.failed_logins < MAX_FAILED_LOGINS)
-    if not update_if(account, [StaffAccount.failed_logins.add(1)], room):
-        _lock_when_full(account, now)  # the attempt that filled the count may not have locked yet
-        raise KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later")
-
-
-def _lock_when_full(account: StaffAccount, now: datetime) -> None:
-    update_if(account, [StaffAccount.locked_until.set(now + timedelta(minutes=LOCK_MINUTES))],
-              (StaffAccount.failed_logins >= MAX_FAILED_LOGINS) & StaffAccount.locked_until.does_not_exist())
+_LOCKOUT = Lockout(StaffAccount, "failed_logins", "locked_until", MAX_FAILED_LOGINS, LOCK_MINUTES,
+                   lambda: KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later"))

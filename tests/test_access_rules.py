@@ -2,12 +2,7 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
-import urllib.error
-import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +12,7 @@ from mini_program_api import audit, clock, ledger, merchants, staff
 from mini_program_api.db.models import StaffAccount, staff_pk
 from mini_program_api.ledger import Account, Operation
 from tests.db_calls import record
+from tests.http_race import guess_at_once
 
 PASSWORD = "correct horse battery"
 
@@ -32,34 +28,8 @@ def test_20_concurrent_wrong_passwords_check_at_most_5_and_lock(api: Any, api_ur
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     api.staff_token(merchant, "s1")
     staff.create_account(None, merchant.merchant_id, "bob", PASSWORD, "staff", "s1")
-    checked, lock = [], threading.Lock()
-    real_check = staff.check_password
-
-    def counting(password: str, stored: str) -> bool:  # a spy: the real scrypt check still decides
-        with lock:
-            checked.append(password)
-        return real_check(password, stored)
-
-    monkeypatch.setattr(staff, "check_password", counting)
-    barrier = threading.Barrier(20)
-
-    def guess(i: int) -> tuple[int, str]:
-        body = json.dumps({"merchant_id": merchant.merchant_id, "username": "bob", "password": "wrong password!"})
-        request = urllib.request.Request(f"{api_url}/v1/staff/login", data=body.encode(), method="POST",
-                                         headers={"content-type": "application/json"})
-        barrier.wait()
-        for _ in range(20):  # the server's listen backlog is 5: a refused connection is tried again
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    return response.status, ""
-            except urllib.error.HTTPError as exc:
-                return exc.code, json.loads(exc.read())["error"]["code"]
-            except (ConnectionError, urllib.error.URLError):
-                time.sleep(0.05)
-        raise AssertionError("the server never took the request")
-
-    with ThreadPoolExecutor(20) as pool:
-        outcomes = list(pool.map(guess, range(20)))
+    body = {"merchant_id": merchant.merchant_id, "username": "bob", "password": "wrong password!"}
+    checked, outcomes = guess_at_once(monkeypatch, staff, f"{api_url}/v1/staff/login", [body] * 20)
     assert len(checked) <= staff.MAX_FAILED_LOGINS, len(checked)
     assert set(outcomes) <= {(401, "INVALID_CREDENTIALS"), (429, "ACCOUNT_LOCKED")}
     status, body = api.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": "bob",

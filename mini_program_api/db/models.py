@@ -118,6 +118,11 @@ class Merchant(Item):
     wakeup_cooldown_days = NumberAttribute(default=60)
     wakeup_template_id = UnicodeAttribute(null=True)
     message_templates = MapAttribute(default=dict)  # notice kind -> subscribe-message template id
+    # Spending password (spending_password.py): required of every member, or only of those who set one;
+    # the most a member may let go without one per payment (fen); whether a till may take it typed in.
+    spending_password_required = BooleanAttribute(default=False)
+    password_free_max = NumberAttribute(default=20000)
+    till_password = BooleanAttribute(default=False)
     version = NumberAttribute(default=0)  # bumped by each audited admin change (merchant_admin.py)
     created_at = UTCDateTimeAttribute()
 
@@ -348,6 +353,44 @@ class StaffAccount(Item):
     failed_logins = NumberAttribute(default=0)
     locked_until = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+
+
+class SpendingPassword(Item):
+    """A member's spending password (消费密码) and their password-free limit, in their partition (sk SPENDPWD).
+
+    Its own item, not the member row: wrong guesses are counted on it without touching the row
+    that every sale is pinned to."""
+
+    password_hash = UnicodeAttribute(null=True)  # scrypt (passwords.py); None: the member set none
+    free_limit = NumberAttribute(default=0)  # fen per payment without the password; 0: always ask
+    failed_attempts = NumberAttribute(default=0)
+    locked_until = UTCDateTimeAttribute(null=True)
+    changed_at = UTCDateTimeAttribute(null=True)
+
+
+class PendingPayment(Item):
+    """A counter sale waiting for the member to confirm it with their password (checkout.py).
+
+    In the member's partition (sk PENDING#{confirmation_id}); its id comes from the till's
+    Idempotency-Key, so a retry of the sale finds it rather than making another."""
+
+    merchant_id = UnicodeAttribute()
+    confirmation_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    store_id = UnicodeAttribute()
+    staff_id = UnicodeAttribute()
+    op_key = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    member_code = UnicodeAttribute(null=True)  # hash, as on the operation record
+    amount = NumberAttribute()
+    coupon_id = UnicodeAttribute(null=True)
+    points = NumberAttribute()
+    stored_value = NumberAttribute()
+    status = UnicodeAttribute()  # PENDING | DONE; expiry is computed on read
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)
 
 
 def store_pk(merchant_id: str) -> str:

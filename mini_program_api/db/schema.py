@@ -34,6 +34,9 @@ merchant, so one merchant's data can never be read with another's ids.
 | subscribe grants      | MCH#{mid}#MEM#{member_id}       | GRANT#{template_id}     |
 | invite code -> member | MCH#{mid}#INVITE#{code}         | LOOKUP                  |
 | referrals per month   | MCH#{mid}#MEM#{member_id}       | REFERRALS#{yyyy-mm}     |
+| spending password     | MCH#{mid}#MEM#{member_id}       | SPENDPWD                |
+| pending confirmation  | MCH#{mid}#MEM#{member_id}       | PENDING#{confirmation_id} |
+| ... its key's pointer | MCH#{mid}#OP#checkout:{key}     | PENDING                 |
 
 An operation record (idempotency.py) is the one item per idempotency key that
 says "this operation ran": the request's fingerprint and the result, written with
@@ -60,8 +63,12 @@ confirm, an available coupon to remind of, a member's `DUE#{job}` marker for poi
 expiry, birthdays, wake-ups and tier reviews), so jobs find work with a Query, never a Scan. The shard (hash of the
 item key mod `DUE_SHARDS`) keeps one job's writes off a single partition.
 
+A pending confirmation (pending_payments.py) is a counter sale waiting for the member's
+spending password; its id is derived from the till's key, and the pointer beside that key's
+operation record names the member, so a till retry finds it after the member code expired.
+
 `expires_ttl` is the TTL attribute: DynamoDB may delete expired lookups (member
-codes) eventually; correctness never depends on it, expiry is checked on read.
+codes) and pending confirmations (a day after they expire) eventually; correctness never depends on it, expiry is checked on read.
 """
 from __future__ import annotations
 

@@ -107,6 +107,7 @@ class CouponsQuery(PageQuery):
 
 
 _Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
+_Pin = Annotated[str, Field(pattern=r"^\d{6}$")]  # a spending password: never echoed in errors
 _MemberCode = Annotated[str, Field(pattern=r"^\d{18}$")]
 
 
@@ -134,6 +135,7 @@ class CheckoutBody(Strict):
     coupon_id: _Id | None = None
     points: int = 0
     stored_value: int = Field(default=0, description="fen of stored value to pay with")
+    spending_password: _Pin | None = Field(default=None, description="typed at the till, where the merchant allows it")
 
 
 class GiftRedeemBody(Strict):
@@ -195,11 +197,15 @@ class SettingsBody(Strict):
     dormant_days: int | None = Field(default=None, ge=7, le=3650)
     wakeup_cooldown_days: int | None = Field(default=None, ge=1, le=3650)
     wakeup_template_id: _Id | None = None
-    message_templates: dict[Literal["coupon_expiry", "points_expiry", "birthday", "wake_up"], _Id] | None = None
+    message_templates: dict[Literal["coupon_expiry", "points_expiry", "birthday", "wake_up", "spending_locked",
+                                    "password_changed"], _Id] | None = None
     sign_in_points: int | None = Field(default=None, ge=0, le=10000)
     sign_in_growth: int | None = Field(default=None, ge=0, le=10000)
     prepaid_cap: int | None = Field(default=None, ge=1, le=500_000, description="fen; the legal ceiling is 5000 yuan")
     terms_version: _Slug | None = None
+    spending_password_required: bool | None = None
+    password_free_max: int | None = Field(default=None, ge=0, le=_MAX_FEN)
+    till_password: bool | None = None
 
 
 class Patch(Strict):
@@ -232,3 +238,21 @@ class TopupPlanBody(Strict):
 class TopupPlanPatchBody(Patch):
     amount: int | None = Field(default=None, ge=1, le=500_000)
     bonus: int | None = Field(default=None, ge=0, le=500_000)
+
+
+class SetSpendingPasswordBody(Strict):
+    phone_code: str = _Code  # a fresh getPhoneNumber code for the bound phone
+    password: _Pin
+
+
+class ChangeSpendingPasswordBody(Strict):
+    old_password: _Pin
+    password: _Pin
+
+
+class FreeLimitBody(Strict):
+    free_limit: int = Field(ge=0, le=_MAX_FEN, description="fen per payment without the password")
+
+
+class ConfirmBody(Strict):
+    password: _Pin

@@ -26,7 +26,7 @@ def login(call: Call) -> dict[str, Any]:
 def do_checkout(call: Call) -> dict[str, Any]:
     body: CheckoutBody = call.body
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
-    order = checkout.checkout(call.member, body.member_code, request, call.idempotency_key)
+    order = checkout.checkout(call.member, body.member_code, request, call.idempotency_key, body.spending_password)
     return checkout.receipt(order, call.timezone)
 
 

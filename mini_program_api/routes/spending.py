@@ -1,0 +1,77 @@
+"""The member's spending password and the counter payments waiting for them: /v1/me/spending-password,
+/v1/me/pending-payments. Ids come only from the token; the password never appears in an answer."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from .. import checkout, merchants, pending_payments, spending_password, staff
+from ..clock import iso
+from ..db.models import PendingPayment
+from .endpoint import Call, endpoint
+from .schemas import ChangeSpendingPasswordBody, ConfirmBody, FreeLimitBody, SetSpendingPasswordBody
+
+bp = Blueprint(__name__)
+
+
+def _state(call: Call) -> dict[str, Any]:
+    s = spending_password.state(merchants.get(call.member.merchant_id), call.member.subject)
+    return {"is_set": s.is_set, "required": s.required, "free_limit": s.free_limit,
+            "effective_free_limit": s.effective_limit, "free_limit_ceiling": s.ceiling,
+            "locked_until": iso(s.locked_until, call.timezone) if s.locked_until else None}
+
+
+@endpoint(bp, "/v1/me/spending-password", "GET", role="member")
+def get_state(call: Call) -> dict[str, Any]:
+    return _state(call)
+
+
+def _set(call: Call, reset: bool) -> dict[str, Any]:
+    spending_password.set_password(call.member.merchant_id, call.member.subject, call.body.phone_code,
+                                   call.body.password, reset)
+    return _state(call)
+
+
+@endpoint(bp, "/v1/me/spending-password", "POST", role="member", body=SetSpendingPasswordBody)
+def set_password(call: Call) -> dict[str, Any]:
+    return _set(call, reset=False)
+
+
+@endpoint(bp, "/v1/me/spending-password/reset", "POST", role="member", body=SetSpendingPasswordBody)
+def reset_password(call: Call) -> dict[str, Any]:
+    """Forgotten: replaced after a fresh phone verification (and a lock lifted)."""
+    return _set(call, reset=True)
+
+
+@endpoint(bp, "/v1/me/spending-password/change", "POST", role="member", body=ChangeSpendingPasswordBody)
+def change_password(call: Call) -> dict[str, Any]:
+    spending_password.change_password(call.member.merchant_id, call.member.subject, call.body.old_password,
+                                      call.body.password)
+    return _state(call)
+
+
+@endpoint(bp, "/v1/me/spending-password/free-limit", "PUT", role="member", body=FreeLimitBody)
+def set_free_limit(call: Call) -> dict[str, Any]:
+    spending_password.set_free_limit(call.member.merchant_id, call.member.subject, call.body.free_limit)
+    return _state(call)
+
+
+def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
+    store = staff.get_store(p.merchant_id, p.store_id)
+    return {"confirmation_id": p.confirmation_id, "store_id": p.store_id, "store_name": store.name,
+            "amount": int(p.amount), "stored_value": int(p.stored_value), "points": int(p.points),
+            "coupon_id": p.coupon_id, "expires_at": iso(p.expires_at, tz)}
+
+
+@endpoint(bp, "/v1/me/pending-payments", "GET", role="member")
+def pending(call: Call) -> dict[str, Any]:
+    tz = call.timezone
+    return {"payments": [_pending_view(p, tz) for p in pending_payments.mine(call.member.merchant_id,
+                                                                               call.member.subject)]}
+
+
+@endpoint(bp, "/v1/me/pending-payments/{confirmation_id}/confirm", "POST", role="member", body=ConfirmBody)
+def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:
+    order = checkout.confirm(call.member, confirmation_id, call.body.password)
+    return checkout.receipt(order, call.timezone)

@@ -1,0 +1,268 @@
+"""Spending password (消费密码), over HTTP on the local stack: set/change/reset, the password-free limit,
+confirmation on the phone and at the till, expiry, lockout under concurrent guesses, stolen codes."""
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from mini_program_api import clock as product_clock
+from mini_program_api import ledger, members, passwords, spending_password
+from mini_program_api.ledger import Account, Operation
+from tests.http_race import guess_at_once
+
+PIN, OTHER_PIN = "482916", "730158"
+
+
+@pytest.fixture
+def shop(make_merchant: Any, api: Any) -> Any:
+    merchant = make_merchant()
+    admin = api.admin_token(merchant)
+    status, body = api.patch("/v1/admin/settings", {
+        "password_free_max": 10000, "till_password": True,
+        "message_templates": {"spending_locked": "tpl-lock", "password_changed": "tpl-pw"}}, token=admin)
+    assert status == 200, body
+    return merchant
+
+
+def _member(api: Any, shop: Any, balance: int = 50000) -> dict[str, Any]:
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    m = api.member_with_card(shop, phone)
+    m["phone"], m["merchant_id"] = phone, shop.merchant_id
+    member_id = m["member"]["member_id"]
+    ledger.post(shop.merchant_id, member_id, Operation(f"seed:{uuid.uuid4().hex[:8]}", "TEST",
+                                                         ledger.postings({Account.PRINCIPAL: balance})))
+    return m
+
+
+def _phone_code(phone: str) -> str:
+    return f"phone:{phone}:{uuid.uuid4().hex[:6]}"
+
+
+def _set(api: Any, m: dict[str, Any], pin: str = PIN) -> None:
+    status, body = api.post("/v1/me/spending-password", {"phone_code": _phone_code(m["phone"]), "password": pin},
+                            token=m["token"])
+    assert status == 200, body
+    assert body["is_set"] is True and "password" not in json.dumps(body).replace("is_set", "")
+
+
+def _sale(api: Any, cashier: str, m: dict[str, Any], stored_value: int, key: str | None = None,
+          code: str | None = None, **extra: Any) -> tuple[int, Any]:
+    body = {"member_code": code or api.member_code(m["token"]), "amount": stored_value, "stored_value": stored_value,
+            **extra}
+    return api.post("/v1/staff/checkout", body, token=cashier,
+                    headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+
+def _balance(api: Any, m: dict[str, Any]) -> int:
+    status, body = api.get("/v1/me", token=m["token"])
+    assert status == 200, body
+    return int(body["principal"]) + int(body["bonus"])
+
+
+def _messages(sandbox: Any, m: dict[str, Any], template: str) -> list[Any]:
+    openid = members.get(m["merchant_id"], m["member"]["member_id"]).openid
+    return [x for x in sandbox.messages if x["touser"] == openid and x["template_id"] == template]
+
+
+def test_set_change_reset_with_fresh_phone_verification(api: Any, shop: Any, sandbox: Any) -> None:
+    m = _member(api, shop)
+    for _ in range(2):
+        api.post("/v1/me/subscriptions", {"template_ids": ["tpl-pw"]}, token=m["token"])
+    url = "/v1/me/spending-password"
+    assert api.get(url, token=m["token"])[1]["is_set"] is False
+    wrong_phone = {"phone_code": _phone_code("13800000000"), "password": PIN}
+    assert api.post(url, wrong_phone, token=m["token"])[1]["error"]["code"] == "PHONE_MISMATCH"
+    used = _phone_code(m["phone"])
+    assert api.post(url, {"phone_code": "not-a-code", "password": PIN}, token=m["token"])[0] == 400
+    for weak in ("111111", "123456", "987654", "12345", "abcdef"):
+        assert api.post(url, {"phone_code": used, "password": weak}, token=m["token"])[0] == 400
+    assert api.get(url, token=m["token"])[1]["is_set"] is False  # nothing changed so far
+    status, body = api.post(url, {"phone_code": used, "password": PIN}, token=m["token"])
+    assert status == 200 and body["is_set"], body
+    # the same getPhoneNumber code again is not fresh; a set password is replaced only by change or reset
+    assert api.post(url, {"phone_code": used, "password": OTHER_PIN}, token=m["token"])[0] == 400
+    assert api.post(url, {"phone_code": _phone_code(m["phone"]), "password": OTHER_PIN},
+                    token=m["token"])[1]["error"]["code"] == "SPENDING_PASSWORD_SET"
+    status, body = api.post(f"{url}/change", {"old_password": OTHER_PIN, "password": "550912"}, token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "SPENDING_PASSWORD_WRONG")
+    assert api.post(f"{url}/change", {"old_password": PIN, "password": OTHER_PIN}, token=m["token"])[0] == 200
+    assert api.post(f"{url}/reset", {"phone_code": _phone_code("13800000000"), "password": PIN},
+                    token=m["token"])[1]["error"]["code"] == "PHONE_MISMATCH"
+    assert api.post(f"{url}/reset", {"phone_code": _phone_code(m["phone"]), "password": "550912"},
+                    token=m["token"])[0] == 200
+    item = spending_password._item(shop.merchant_id, m["member"]["member_id"])
+    assert item.password_hash.startswith("scrypt$") and "550912" not in item.password_hash
+    assert passwords.check_password("550912", item.password_hash)
+    # told of each change (set, change, reset) while grants last: two grants, then NO_GRANT, never an error
+    assert len(_messages(sandbox, m, "tpl-pw")) == 2
+
+
+def test_password_free_limit_up_to_the_merchant_ceiling(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    url = "/v1/me/spending-password/free-limit"
+    assert api.put(url, {"free_limit": 10001}, token=m["token"])[0] == 400  # above the ceiling
+    status, body = api.put(url, {"free_limit": 5000}, token=m["token"])
+    assert status == 200 and body["effective_free_limit"] == 5000, body
+    assert _sale(api, cashier, m, 5000)[0] == 200  # at the limit: no password
+    status, body = _sale(api, cashier, m, 5001)
+    assert (status, body["error"]["code"]) == (409, "CONFIRMATION_REQUIRED")
+    # a lower ceiling applies at once to a limit chosen before
+    assert api.patch("/v1/admin/settings", {"password_free_max": 1000}, token=api.admin_token(shop))[0] == 200
+    assert api.get("/v1/me/spending-password", token=m["token"])[1]["effective_free_limit"] == 1000
+    assert _sale(api, cashier, m, 1001)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
+    # cash and points-only sales are not asked
+    status, body = api.post("/v1/staff/checkout", {"member_code": api.member_code(m["token"]), "amount": 90000},
+                            token=cashier, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert status == 200 and body["cash_due"] == 90000, body
+    assert _balance(api, m) == 50000 - 5000
+
+
+def test_members_without_a_password_are_asked_only_when_the_merchant_requires_it(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    assert _sale(api, cashier, m, 20000)[0] == 200
+    assert api.patch("/v1/admin/settings", {"spending_password_required": True},
+                     token=api.admin_token(shop))[0] == 200
+    status, body = _sale(api, cashier, m, 20000)
+    assert body["error"]["code"] == "CONFIRMATION_REQUIRED", body
+    confirm = f"/v1/me/pending-payments/{body['error']['details']['confirmation_id']}/confirm"
+    assert api.post(confirm, {"password": PIN}, token=m["token"])[1]["error"]["code"] == "SPENDING_PASSWORD_NOT_SET"
+
+
+def test_confirmation_on_the_phone_completes_the_sale_once(api: Any, shop: Any, clock: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    key, code = uuid.uuid4().hex, api.member_code(m["token"])
+    status, body = _sale(api, cashier, m, 30000, key=key, code=code)
+    assert status == 409 and body["error"]["code"] == "CONFIRMATION_REQUIRED", body
+    details = body["error"]["details"]
+    assert _sale(api, cashier, m, 30000, key=key, code=code)[1]["error"]["details"] == details  # same one
+    assert _sale(api, cashier, m, 29000, key=key, code=code)[0] == 422  # the key is bound to its request,
+    assert _sale(api, api.staff_token(shop, "s2"), m, 30000, key=key, code=code)[0] == 422  # its store
+    other = _member(api, shop)
+    _set(api, other)
+    assert _sale(api, cashier, other, 30000, key=key)[0] == 422  # and its member
+    assert _balance(api, m) == 50000
+    status, body = api.get("/v1/me/pending-payments", token=m["token"])
+    assert status == 200 and len(body["payments"]) == 1, body
+    pending = body["payments"][0]
+    assert (pending["confirmation_id"], pending["stored_value"], pending["store_id"], pending["store_name"]) == (
+        details["confirmation_id"], 30000, "s1", "Store s1")
+    confirm = f"/v1/me/pending-payments/{details['confirmation_id']}/confirm"
+    assert api.post(confirm, {"password": OTHER_PIN}, token=m["token"])[0] == 403
+    clock.advance(seconds=90)  # the member code (60 s) has expired; the confirmation (2 min) has not
+    status, receipt = api.post(confirm, {"password": PIN}, token=m["token"])
+    assert status == 200 and receipt["stored_value_used"] == 30000 and receipt["order_id"] == details["order_id"]
+    again = api.post(confirm, {"password": PIN}, token=m["token"])
+    assert again == (200, receipt)  # confirm twice: one sale
+    assert _balance(api, m) == 20000
+    status, till = _sale(api, cashier, m, 30000, key=key, code=code)  # the till's retry gets the receipt
+    assert status == 200 and till["order_id"] == receipt["order_id"], till
+    assert api.get(f"/v1/staff/orders/{details['order_id']}", token=cashier)[0] == 200
+    assert api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"] == []
+    assert _balance(api, m) == 20000
+
+
+def test_concurrent_confirmations_complete_once(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    details = _sale(api, cashier, m, 30000)[1]["error"]["details"]
+    confirm = f"/v1/me/pending-payments/{details['confirmation_id']}/confirm"
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: api.post(confirm, {"password": PIN}, token=m["token"]), range(4)))
+    assert {s for s, _ in outcomes} == {200} and len({b["order_id"] for _, b in outcomes}) == 1, outcomes
+    assert _balance(api, m) == 20000
+
+
+def test_a_confirmation_belongs_to_its_member(api: Any, shop: Any) -> None:
+    m, thief, cashier = _member(api, shop), _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    _set(api, thief, OTHER_PIN)
+    details = _sale(api, cashier, m, 30000)[1]["error"]["details"]
+    confirm = f"/v1/me/pending-payments/{details['confirmation_id']}/confirm"
+    for pin in (PIN, OTHER_PIN):
+        status, body = api.post(confirm, {"password": pin}, token=thief["token"])
+        assert (status, body["error"]["code"]) == (404, "CONFIRMATION_NOT_FOUND")
+    assert api.get("/v1/me/pending-payments", token=thief["token"])[1]["payments"] == []
+    assert _balance(api, m) == 50000 and _balance(api, thief) == 50000
+
+
+def test_a_confirmation_expires_after_two_minutes(api: Any, shop: Any, clock: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    key, code = uuid.uuid4().hex, api.member_code(m["token"])
+    details = _sale(api, cashier, m, 30000, key=key, code=code)[1]["error"]["details"]
+    clock.advance(minutes=2)
+    assert api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"] == []
+    status, body = api.post(f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN},
+                            token=m["token"])
+    assert (status, body["error"]["code"]) == (409, "CONFIRMATION_EXPIRED")
+    assert _sale(api, cashier, m, 30000, key=key, code=code)[1]["error"]["code"] == "CONFIRMATION_EXPIRED"
+    assert _balance(api, m) == 50000
+
+
+def test_the_till_takes_the_password_only_where_the_merchant_allows(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    status, body = _sale(api, cashier, m, 30000, spending_password=OTHER_PIN)
+    assert (status, body["error"]["code"]) == (403, "SPENDING_PASSWORD_WRONG")
+    status, body = _sale(api, cashier, m, 30000, spending_password=PIN)
+    assert status == 200 and body["stored_value_used"] == 30000, body
+    assert api.patch("/v1/admin/settings", {"till_password": False}, token=api.admin_token(shop))[0] == 200
+    status, body = _sale(api, cashier, m, 10000, spending_password=PIN)
+    assert (status, body["error"]["code"]) == (403, "TILL_PASSWORD_NOT_ALLOWED")
+    assert _balance(api, m) == 20000
+    status, body = api.get(f"/v1/admin/audit?day={product_clock.local_date(shop.timezone)}",
+                           token=api.admin_token(shop))
+    assert status == 200
+    changes = [r for r in body["records"] if r["action"] == "SETTINGS_CHANGED"]
+    assert any("till_password" in r["detail"]["new"] for r in changes)
+
+
+def test_a_stolen_member_code_cannot_spend_above_the_limit(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    api.put("/v1/me/spending-password/free-limit", {"free_limit": 2000}, token=m["token"])
+    code = api.member_code(m["token"])  # all the thief has
+    assert _sale(api, cashier, m, 2000, code=code)[0] == 200  # at most the member's own limit per payment
+    assert _sale(api, cashier, m, 2001, code=code)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
+    assert _sale(api, cashier, m, 48000, code=code)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
+    assert _sale(api, cashier, m, 48001, code=code)[1]["error"]["code"] == "INSUFFICIENT_BALANCE"  # not put to them
+    assert len(api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"]) == 2
+    for guess in ("000001", "000002", "000003", "000004", "000005"):
+        assert _sale(api, cashier, m, 48000, code=code, spending_password=guess)[0] == 403
+    status, body = _sale(api, cashier, m, 48000, code=code, spending_password=PIN)  # even the right one now
+    assert (status, body["error"]["code"]) == (429, "SPENDING_LOCKED")
+    assert _sale(api, cashier, m, 1000, code=code)[1]["error"]["code"] == "SPENDING_LOCKED"  # all stored value
+    assert _balance(api, m) == 48000
+    # the member proves who they are with their phone: a reset lifts the lock
+    assert api.post("/v1/me/spending-password/reset", {"phone_code": _phone_code(m["phone"]), "password": OTHER_PIN},
+                    token=m["token"])[1]["locked_until"] is None
+    assert _sale(api, cashier, m, 1000, code=code)[0] == 200
+
+
+def test_20_concurrent_wrong_guesses_check_at_most_5_then_lock(api: Any, api_url: str, shop: Any, sandbox: Any,
+                                                               clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    api.post("/v1/me/subscriptions", {"template_ids": ["tpl-lock"]}, token=m["token"])
+    details = _sale(api, cashier, m, 30000)[1]["error"]["details"]
+    confirm = f"{api_url}/v1/me/pending-payments/{details['confirmation_id']}/confirm"
+    bodies = [{"password": f"{100000 + i}"} for i in range(20)]
+    checked, outcomes = guess_at_once(monkeypatch, spending_password, confirm, bodies, m["token"])
+    assert len(checked) <= spending_password.MAX_FAILED, checked
+    assert set(outcomes) <= {(403, "SPENDING_PASSWORD_WRONG"), (429, "SPENDING_LOCKED")}, outcomes
+    assert (429, "SPENDING_LOCKED") in outcomes
+    status, body = api.post(confirm.removeprefix(api_url), {"password": PIN}, token=m["token"])
+    assert (status, body["error"]["code"]) == (429, "SPENDING_LOCKED")  # the right password during the lock
+    assert _sale(api, cashier, m, 30000, spending_password=PIN)[1]["error"]["code"] == "SPENDING_LOCKED"
+    assert api.get("/v1/me/spending-password", token=m["token"])[1]["locked_until"] is not None
+    assert len(_messages(sandbox, m, "tpl-lock")) == 1  # told once
+    assert _balance(api, m) == 50000
+    clock.advance(minutes=spending_password.LOCK_MINUTES, seconds=1)
+    assert _sale(api, cashier, m, 30000, spending_password=PIN)[0] == 200  # the lock lifts
+    assert _balance(api, m) == 20000
