@@ -6,20 +6,7 @@ import json
 import uuid
 from typing import Any
 
-CASH = {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 5, "days_after_claim": 3}
-
-
-def _template(api: Any, merchant: Any, **over: Any) -> str:
-    status, body = api.post("/v1/admin/coupon-templates", {**CASH, **over}, token=api.admin_token(merchant))
-    assert status == 201, body
-    return body["template_id"]
-
-
-def _claim(api: Any, token: str, template_id: str) -> str:
-    status, body = api.post(f"/v1/coupons/offers/{template_id}/claim", token=token,
-                            headers={"idempotency-key": uuid.uuid4().hex})
-    assert status == 200, body
-    return body["coupon_id"]
+from tests.test_bounded_paths import CASH, _claim, _template
 
 
 def _cursor(data: dict[str, str]) -> str:
