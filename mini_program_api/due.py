@@ -14,6 +14,7 @@ fell due, for jobs whose work depends on it (`owed_since`); settling the item
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -25,6 +26,7 @@ from .db.schema import DUE_SHARDS
 from .db.transact import Transaction, update_if
 from .errors import KabaoError
 
+log = logging.getLogger(__name__)
 RETRY_FIRST = timedelta(minutes=10)
 RETRY_MAX = timedelta(days=1)
 _ERROR_CHARS = 200
@@ -106,6 +108,16 @@ def defer(item: Scheduled, now: datetime, exc: Exception) -> bool:
     return update_if(item, [model.due_sk.set(stamp(retry_at(now, attempts))), model.due_attempts.set(attempts),
                             model.due_since.set(model.due_since | item.due_sk), model.due_error.set(error)],
                      model.due_sk == item.due_sk)
+
+
+def failed(job: str, item: Scheduled | None, now: datetime, exc: Exception) -> str:
+    """A job's failure on one item: logged (with the trace for a bug), the item deferred (`defer`; None: it is
+    gone), and the error returned for the job's report. One item's failure never stops the job."""
+    error = failure(exc)
+    log.warning("scheduled job item failed", extra={"job": job, "error": error}, exc_info=not isinstance(exc, KabaoError))
+    if item is not None:
+        defer(item, now, exc)
+    return error
 
 
 def owed_since(item: Scheduled) -> str:

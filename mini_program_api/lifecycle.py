@@ -22,7 +22,6 @@ nothing.
 from __future__ import annotations
 
 import calendar
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,7 +37,6 @@ from .db.transact import Cancelled, Transaction, update_if
 from .errors import KabaoError
 from .ledger import Account, Operation
 
-log = logging.getLogger(__name__)
 
 POINTS_JOB = "points_expiry"
 POINTS_WARNING_JOB = "points_warning"
@@ -138,20 +136,16 @@ def _run(job: str, model: type[Model], handle: Handler, now: datetime | None, li
             handle(pk, sk, now, report)
             report.done += 1
         except Exception as exc:  # noqa: BLE001 - one member's failure, whatever it is, must not stop the rest
-            _failed(job, model, pk, sk, now, exc, report)
+            report.failed.append(due.failed(job, _item(model, pk, sk), now, exc))
     report.more = report.more or len(keys) >= limit
     return report
 
 
-def _failed(job: str, model: type[Model], pk: str, sk: str, now: datetime, exc: Exception, report: Report) -> None:
-    """Record a failed item and defer it (backoff), so it is retried later without holding up the list."""
-    error = due.failure(exc)
-    report.failed.append(error)
-    log.warning("life-cycle job item failed", extra={"job": job, "error": error}, exc_info=not isinstance(exc, KabaoError))
+def _item(model: type[Model], pk: str, sk: str) -> Any:
     try:
-        due.defer(model.get(pk, sk, consistent_read=True), now, exc)
+        return model.get(pk, sk, consistent_read=True)
     except model.DoesNotExist:
-        pass
+        return None
 
 
 def _member_ids(pk: str) -> tuple[str, str]:

@@ -283,10 +283,7 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> Reconciled:
         try:
             _reconcile_one(order, now, report)
         except Exception as exc:  # noqa: BLE001 - one order's failure, whatever it is, must not stop the rest
-            error = due.failure(exc)
-            report.failed.append(f"{order.order_id}:{error}")
-            log.warning("reconciliation of an order failed", extra={"order_id": order.order_id, "error": error})
-            due.defer(order, now, exc)
+            report.failed.append(f"{order.order_id}:{due.failed(JOB, order, now, exc)}")
     return report
 
 
