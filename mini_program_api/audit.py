@@ -2,7 +2,10 @@
 
 A record is added to the same transaction as the action it records, so the trail
 can neither miss an action nor show one that did not happen. Records are grouped
-by merchant-local day (one Query lists a day).
+by merchant-local day (one Query lists a day); `trail` pages them newest first across
+days, reading at most `MAX_DAYS_PER_PAGE` day partitions per page, so a page of a quiet
+month costs a bounded number of Queries. A record about a member is also copied into the
+member's partition in the same transaction, so `about_member` pages it without a scan.
 """
 from __future__ import annotations
 
@@ -10,10 +13,18 @@ import json
 from datetime import datetime
 from typing import Any
 
-from . import clock, ids, merchants
+import base64
+import binascii
+from datetime import date, timedelta
+
+from . import clock, ids, merchants, paging
 from .auth import Principal
-from .db.models import AuditRecord
+from .db.models import AuditRecord, member_pk
 from .db.transact import Transaction
+from .errors import KabaoError
+
+MAX_DAYS_PER_PAGE = 31
+_MEMBER_PREFIX = "AUDIT#"
 
 
 def audit_pk(merchant_id: str, day: str) -> str:
@@ -21,14 +32,19 @@ def audit_pk(merchant_id: str, day: str) -> str:
 
 
 def record(tx: Transaction, actor: Principal, action: str, target: str,
-           detail: dict[str, str | int] | None = None, at: datetime | None = None) -> None:
+           detail: dict[str, str | int] | None = None, at: datetime | None = None,
+           member_id: str | None = None) -> None:
+    """`member_id`: the member the action concerns (by default the detail's `member_id`), whose trail gets a copy."""
     at = at or clock.now()
     day = clock.local_date(merchants.get(actor.merchant_id).timezone, at).isoformat()
-    tx.put("audit", AuditRecord(
-        audit_pk(actor.merchant_id, day), f"{at.isoformat(timespec='microseconds')}#{ids.new_id()[:8]}",
-        actor=actor.subject, role=actor.role, store_id=actor.store_id, action=action, target=target,
-        detail=dict(detail or {}), at=at,
-    ))
+    detail = dict(detail or {})
+    about = member_id or (str(detail["member_id"]) if detail.get("member_id") else None)
+    sk = f"{at.isoformat(timespec='microseconds')}#{ids.new_id()[:8]}"
+    fields = dict(actor=actor.subject, role=actor.role, store_id=actor.store_id, action=action, target=target,
+                  detail=detail, at=at, member_id=about)
+    tx.put("audit", AuditRecord(audit_pk(actor.merchant_id, day), sk, **fields))
+    if about:
+        tx.put("audit_member", AuditRecord(member_pk(actor.merchant_id, about), _MEMBER_PREFIX + sk, **fields))
 
 
 def changes(old: Any, new: Any) -> dict[str, str | int]:
@@ -49,3 +65,46 @@ def _json(value: Any) -> str:
 
 def day(merchant_id: str, local_day: str) -> list[AuditRecord]:
     return list(AuditRecord.query(audit_pk(merchant_id, local_day), consistent_read=True))
+
+
+def trail(merchant_id: str, cursor: str | None, limit: int, since: date) -> paging.Page[AuditRecord]:
+    """The merchant's records newest first across days, from today back to `since` (no record is older than
+    the merchant). The cursor names the day and the last record read; an empty stretch of days ends a page
+    early (with a cursor) after `MAX_DAYS_PER_PAGE` days, so no page reads without bound."""
+    tz = merchants.get(merchant_id).timezone
+    day, after = _trail_start(cursor) if cursor else (clock.local_date(tz), None)
+    items: list[AuditRecord] = []
+    for _ in range(MAX_DAYS_PER_PAGE):
+        if day < since:
+            return paging.Page(items, None)
+        need = limit - len(items)
+        condition = AuditRecord.sk < after if after else None
+        items += list(AuditRecord.query(audit_pk(merchant_id, day.isoformat()), condition, scan_index_forward=False,
+                                        limit=need, page_size=need, consistent_read=True))
+        if len(items) >= limit:
+            return paging.Page(items, _trail_cursor(day, items[-1].sk))
+        day, after = day - timedelta(days=1), None
+    return paging.Page(items, _trail_cursor(day, None) if day >= since else None)
+
+
+def _trail_cursor(day: date, after: str | None) -> str:
+    raw = json.dumps({"day": day.isoformat(), "after": after}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _trail_start(cursor: str) -> tuple[date, str | None]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        day = date.fromisoformat(data["day"])
+        after = data["after"]
+        if after is not None and not isinstance(after, str) or set(data) != {"day", "after"}:
+            raise ValueError
+    except (ValueError, TypeError, KeyError, RecursionError, binascii.Error):
+        raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list") from None
+    return day, after
+
+
+def about_member(merchant_id: str, member_id: str, cursor: str | None, limit: int) -> paging.Page[AuditRecord]:
+    """The records about one member, newest first (their copies in the member's partition)."""
+    return paging.query(AuditRecord.query, member_pk(merchant_id, member_id), {"sk": _MEMBER_PREFIX}, cursor, limit,
+                        range_key_condition=AuditRecord.sk.startswith(_MEMBER_PREFIX), scan_index_forward=False)

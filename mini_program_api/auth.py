@@ -29,6 +29,8 @@ class Principal:
     subject: str  # member id, staff id or admin id, by role
     role: str
     store_id: str | None = None
+    # Staff and admin sessions: the account's token version at login (staff.require_session compares it).
+    token_version: int | None = None
 
 
 def _secret() -> str:
@@ -54,6 +56,8 @@ def issue(principal: Principal) -> tuple[str, int]:
     }
     if principal.store_id:
         claims["store"] = principal.store_id
+    if principal.token_version is not None:
+        claims["ver"] = principal.token_version
     return jwt.encode(claims, _secret(), algorithm=_ALGORITHM), ttl
 
 
@@ -77,4 +81,7 @@ def verify(token: str) -> Principal:
         raise KabaoError("TOKEN_EXPIRED", "token expired, log in again")
     if claims["role"] not in ROLES or not isinstance(claims["mid"], str) or not isinstance(claims["sub"], str):
         raise KabaoError("UNAUTHENTICATED", "invalid token")
-    return Principal(claims["mid"], claims["sub"], claims["role"], claims.get("store"))
+    version = claims.get("ver")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise KabaoError("UNAUTHENTICATED", "invalid token")
+    return Principal(claims["mid"], claims["sub"], claims["role"], claims.get("store"), version)

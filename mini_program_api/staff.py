@@ -5,6 +5,14 @@ account for 15 minutes; each attempt is counted atomically before its password
 is checked, so concurrent guesses get no more than five checks between them. An
 unknown username costs the same hash as a known one, so timing does not reveal
 which usernames exist.
+
+Sessions: a token carries its account's `token_version` at login, and every staff
+and admin call reads the account once (`require_session`, one consistent GetItem):
+a disabled account, a reset password or a revocation (each bumps the version) ends
+every session of that account at once, not when its tokens expire. Logins, failed
+logins and lockouts are in the audit trail; a success's record is written with the
+reset of its failure count, a failure's right after its count (passwords.Lockout).
+A closed store takes no logins, and closing it revokes its staff's sessions.
 """
 from __future__ import annotations
 
@@ -47,6 +55,45 @@ def stores(merchant_id: str, cursor: str | None = None, limit: int = 100) -> pag
     return paging.partition(Store, store_pk(merchant_id), cursor, limit)
 
 
+def open_stores(merchant_id: str, cursor: str | None = None, limit: int = 100) -> paging.Page[Store]:
+    """A page of the stores members see: closed ones are left out (a page may hold fewer than `limit`)."""
+    page = stores(merchant_id, cursor, limit)
+    return paging.Page([s for s in page.items if s.closed_at is None], page.cursor)
+
+
+def rename_store(actor: Principal, store_id: str, name: str) -> Store:
+    """A new name (the same name changes and records nothing); pinned to the name it replaces."""
+    store = get_store(actor.merchant_id, store_id)
+    if store.name == name:
+        return store
+    tx = Transaction()
+    tx.update("store", store, actions=[Store.name.set(name)], condition=Store.name == store.name)
+    audit.record(tx, actor, "STORE_RENAMED", store_id, audit.changes(store.name, name))
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        raise KabaoError("CONCURRENT_UPDATE", "the store changed meanwhile, read it again") from exc
+    return get_store(actor.merchant_id, store_id)
+
+
+def close_store(actor: Principal, store_id: str) -> Store:
+    """Close for good: off the members' store list, no more logins there, its staff's sessions revoked.
+    Closing a closed store records nothing but revokes again (finishing a close that stopped half way)."""
+    store = get_store(actor.merchant_id, store_id)
+    if store.closed_at is None:
+        tx = Transaction()
+        tx.update("store", store, actions=[Store.closed_at.set(clock.now())], condition=Store.closed_at.does_not_exist())
+        audit.record(tx, actor, "STORE_CLOSED", store_id)
+        try:
+            tx.commit()
+        except Cancelled:
+            pass  # closed by a concurrent request: its record stands
+    # One partition holds the merchant's accounts: read once, only this store's bumped.
+    for account in StaffAccount.query(staff_pk(actor.merchant_id), filter_condition=StaffAccount.store_id == store_id):
+        account.update(actions=[StaffAccount.token_version.add(1)])
+    return get_store(actor.merchant_id, store_id)
+
+
 def require_stores(merchant_id: str, store_ids: Iterable[str]) -> None:
     """Every id names one of the merchant's stores (404 STORE_NOT_FOUND otherwise). Stores are never
     deleted, so a read is enough: nothing has to be pinned in the caller's transaction."""
@@ -74,12 +121,12 @@ def create_account(actor: Principal | None, merchant_id: str, username: str, pas
         raise KabaoError("VALIDATION_ERROR", "role is staff or admin")
     if (role == "staff") != (store_id is not None):
         raise KabaoError("VALIDATION_ERROR", "staff accounts need a store_id; admin accounts have none")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise KabaoError("VALIDATION_ERROR", f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    _check_password_rule(password)
     tx = Transaction()
     if store_id is not None:
-        get_store(merchant_id, store_id)
-        tx.check("store", Store, store_pk(merchant_id), store_id, Store.sk.exists())
+        if get_store(merchant_id, store_id).closed_at is not None:
+            raise KabaoError("STORE_CLOSED", f"store {store_id} is closed")
+        tx.check("store", Store, store_pk(merchant_id), store_id, Store.sk.exists() & Store.closed_at.does_not_exist())
     account = StaffAccount(staff_pk(merchant_id), username, merchant_id=merchant_id, username=username, role=role,
                            store_id=store_id, password_hash=hash_password(password), created_at=clock.now())
     tx.put("account", account, condition=StaffAccount.sk.does_not_exist())
@@ -89,7 +136,7 @@ def create_account(actor: Principal | None, merchant_id: str, username: str, pas
         tx.commit()
     except Cancelled as exc:
         if "store" in exc.failed:
-            raise KabaoError("STORE_NOT_FOUND", f"no store {store_id}") from exc
+            raise KabaoError("STORE_CLOSED", f"store {store_id} was closed meanwhile") from exc
         existing = StaffAccount.get(staff_pk(merchant_id), username, consistent_read=True)
         if not _same_create(existing, password, role, store_id):
             raise KabaoError("ALREADY_EXISTS", f"username {username} is taken") from exc
@@ -123,14 +170,113 @@ def login(merchant_id: str, username: str, password: str) -> Session:
         check_password(password, _DUMMY_HASH)
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password") from None
     now = clock.now()
-    _LOCKOUT.count_attempt(account, now)
+    principal = Principal(merchant_id, username, account.role, account.store_id, int(account.token_version or 0))
+
+    def locked() -> None:
+        _note(principal, "STAFF_LOCKED", {"minutes": LOCK_MINUTES})
+
+    try:
+        _LOCKOUT.count_attempt(account, now, on_lock=locked)
+    except KabaoError:
+        _note(principal, "STAFF_LOGIN_REFUSED", {"reason": "locked"})
+        raise
     if not check_password(password, account.password_hash):
-        _LOCKOUT.lock_when_full(account, now)  # the attempt stays counted as a failure
+        _LOCKOUT.lock_when_full(account, now, on_lock=locked)  # the attempt stays counted as a failure
+        _note(principal, "STAFF_LOGIN_FAILED", {"reason": "wrong_password"})
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password")
-    account.update(actions=_LOCKOUT.reset())
-    principal = Principal(merchant_id, username, account.role, account.store_id)
+    # Only someone who knows the password learns that the account is disabled or its store closed.
+    refusal = _login_refusal(account)
+    tx = Transaction()
+    tx.update("account", account, actions=_LOCKOUT.reset())
+    audit.record(tx, principal, "STAFF_LOGIN_REFUSED" if refusal else "STAFF_LOGIN", username,
+                 {"reason": refusal.code.lower()} if refusal else None, now)
+    tx.commit()
+    if refusal:
+        raise refusal
     token, expires_in = auth.issue(principal)
     return Session(token, expires_in, principal)
+
+
+def _login_refusal(account: StaffAccount) -> KabaoError | None:
+    if account.disabled:
+        return KabaoError("ACCOUNT_DISABLED", "this account is disabled")
+    if account.store_id is not None and get_store(account.merchant_id, account.store_id).closed_at is not None:
+        return KabaoError("STORE_CLOSED", "this account's store is closed")
+    return None
+
+
+def _note(actor: Principal, action: str, detail: dict[str, str | int]) -> None:
+    tx = Transaction()
+    audit.record(tx, actor, action, actor.subject, detail)
+    tx.commit()
+
+
+def require_session(principal: Principal) -> None:
+    """The token's account still exists as it was at login, is enabled and has not been revoked since:
+    one consistent read per staff or admin call (a revocation takes effect on the next call)."""
+    try:
+        account = StaffAccount.get(staff_pk(principal.merchant_id), principal.subject, consistent_read=True)
+    except StaffAccount.DoesNotExist:
+        raise KabaoError("UNAUTHENTICATED", "this account does not exist") from None
+    if account.role != principal.role or account.store_id != principal.store_id:
+        raise KabaoError("UNAUTHENTICATED", "this token does not match its account")
+    if account.disabled:
+        raise KabaoError("ACCOUNT_DISABLED", "this account is disabled")
+    if principal.token_version is None or int(account.token_version or 0) != principal.token_version:
+        raise KabaoError("SESSION_REVOKED", "this session has been ended, log in again")
+
+
+def account(merchant_id: str, username: str) -> StaffAccount:
+    try:
+        return StaffAccount.get(staff_pk(merchant_id), username, consistent_read=True)
+    except StaffAccount.DoesNotExist:
+        raise KabaoError("STAFF_NOT_FOUND", f"no staff account {username}") from None
+
+
+def set_disabled(actor: Principal, username: str, disabled: bool) -> StaffAccount:
+    """Disable (every session ends at once) or enable again (sessions ended stay ended). An account
+    already so changes and records nothing; an admin cannot disable their own account."""
+    if disabled and username == actor.subject:
+        raise KabaoError("CANNOT_DISABLE_SELF", "an admin cannot disable their own account")
+    current = account(actor.merchant_id, username)
+    if bool(current.disabled) == disabled:
+        return current
+    actions = [StaffAccount.disabled.set(disabled)] + ([StaffAccount.token_version.add(1)] if disabled else [])
+    was = StaffAccount.disabled == True if current.disabled else (  # noqa: E712 (a condition, not a test)
+        StaffAccount.disabled.does_not_exist() | (StaffAccount.disabled == False))  # noqa: E712
+    return _change(actor, current, actions, was, "STAFF_DISABLED" if disabled else "STAFF_ENABLED")
+
+
+def reset_password(actor: Principal, username: str, password: str) -> StaffAccount:
+    """A new password: every session ends, a lock is lifted. The password is never recorded."""
+    _check_password_rule(password)
+    current = account(actor.merchant_id, username)
+    actions = [StaffAccount.password_hash.set(hash_password(password)), StaffAccount.token_version.add(1),
+               *_LOCKOUT.reset()]
+    return _change(actor, current, actions, StaffAccount.sk.exists(), "STAFF_PASSWORD_RESET")
+
+
+def revoke_sessions(actor: Principal, username: str) -> StaffAccount:
+    """End every session of the account now (a lost phone, a shift handed over)."""
+    current = account(actor.merchant_id, username)
+    return _change(actor, current, [StaffAccount.token_version.add(1)], StaffAccount.sk.exists(),
+                   "STAFF_SESSIONS_REVOKED")
+
+
+def _change(actor: Principal, current: StaffAccount, actions: list, condition: object, action: str) -> StaffAccount:
+    tx = Transaction()
+    tx.update("account", current, actions=actions, condition=condition)  # type: ignore[arg-type]
+    audit.record(tx, actor, action, current.username, {"role": current.role, "store_id": current.store_id or ""})
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        raise KabaoError("CONCURRENT_UPDATE", "the account changed meanwhile, read it again") from exc
+    return account(actor.merchant_id, current.username)
+
+
+def _check_password_rule(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise KabaoError("VALIDATION_ERROR", f"password must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
 _LOCKOUT = Lockout(StaffAccount, "failed_logins", "locked_until", MAX_FAILED_LOGINS, LOCK_MINUTES,

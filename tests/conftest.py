@@ -182,10 +182,24 @@ class Api:
         return auth.issue(auth.Principal(merchant.merchant_id, member_id, "member"))[0]
 
     @staticmethod
-    def admin_token(merchant: Any) -> str:
-        from mini_program_api import auth
+    def admin_token(merchant: Any, username: str = "admin-1") -> str:
+        """A session of the merchant's admin `username` (its account made on first use, without the scrypt
+        cost of a real login): the token carries the account's token version, as a login's does."""
+        from mini_program_api import auth, clock, staff
+        from mini_program_api.db.models import StaffAccount, staff_pk
+        from mini_program_api.db.transact import put_new
 
-        return auth.issue(auth.Principal(merchant.merchant_id, "admin-1", "admin"))[0]
+        put_new(StaffAccount(staff_pk(merchant.merchant_id), username, merchant_id=merchant.merchant_id,
+                             username=username, role="admin", password_hash=staff._DUMMY_HASH, created_at=clock.now()))
+        account = staff.account(merchant.merchant_id, username)
+        return auth.issue(auth.Principal(merchant.merchant_id, username, "admin", None,
+                                         int(account.token_version or 0)))[0]
+
+    def ok(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        """Call, assert a 2xx, return the body."""
+        status, result = self.call(method, path, body, **kw)
+        assert 200 <= status < 300, (status, result)
+        return result
 
     def staff_token(self, merchant: Any, store_id: str = "s1") -> str:
         """A real staff login at `store_id` (store and account created through the admin API)."""

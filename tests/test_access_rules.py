@@ -85,9 +85,9 @@ def test_staff_of_another_store_can_neither_read_nor_refund_a_sale(api: Any, mer
 
 def test_settings_and_their_audit_record_with_old_and_new_values_are_one_transaction(
         api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    admin = api.admin_token(merchant)
     calls = record(monkeypatch)
-    status, body = api.patch("/v1/admin/settings", {"points_per_yuan": 200, "tier_review": True},
-                             token=api.admin_token(merchant))
+    status, body = api.patch("/v1/admin/settings", {"points_per_yuan": 200, "tier_review": True}, token=admin)
     assert status == 200 and body["points_per_yuan"] == 200 and body["tier_review"] is True, body
     assert [c[0] for c in calls.writes] == ["TransactWriteItems"]
     items = calls.writes[0][1]["TransactItems"]
@@ -100,10 +100,11 @@ def test_settings_and_their_audit_record_with_old_and_new_values_are_one_transac
 
 def test_tiers_and_their_audit_record_are_one_transaction(api: Any, merchant: Any,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    admin = api.admin_token(merchant)
     calls = record(monkeypatch)
     tiers = [{"tier_id": "normal", "name": "普通", "threshold": 0},
              {"tier_id": "vip", "name": "VIP", "threshold": 2000, "discount_rate": 95}]
-    status, body = api.put("/v1/admin/tiers", {"tiers": tiers}, token=api.admin_token(merchant))
+    status, body = api.put("/v1/admin/tiers", {"tiers": tiers}, token=admin)
     assert status == 200, body
     assert [c[0] for c in calls.writes] == ["TransactWriteItems"]
     [entry] = [r for r in audit.day(merchant.merchant_id, _today(merchant)) if r.action == "TIERS_SET"]

@@ -340,6 +340,8 @@ class Store(Item):
     store_id = UnicodeAttribute()
     name = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    # Set: closed for good. Kept (ids in templates and orders still name it), off the members' list, no logins.
+    closed_at = UTCDateTimeAttribute(null=True)
 
 
 class StaffAccount(Item):
@@ -353,6 +355,9 @@ class StaffAccount(Item):
     failed_logins = NumberAttribute(default=0)
     locked_until = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    disabled = BooleanAttribute(default=False)
+    # Carried in each session token ("ver") and compared on every call: bumping it ends every session at once.
+    token_version = NumberAttribute(default=0)
 
 
 class SpendingPassword(Item):
@@ -402,8 +407,12 @@ def staff_pk(merchant_id: str) -> str:
 
 
 class AuditRecord(Item):
-    """Who did what where: written in the same transaction as the action it records."""
+    """Who did what where: written in the same transaction as the action it records.
 
+    An action about a member is written twice in that transaction: under its day and, as a copy, in
+    the member's partition (sk `AUDIT#{time}#{rand}`), so a member's trail pages without a scan."""
+
+    member_id = UnicodeAttribute(null=True)
     actor = UnicodeAttribute()
     role = UnicodeAttribute()
     store_id = UnicodeAttribute(null=True)
@@ -473,6 +482,15 @@ class CheckoutOrder(Item):
     growth_clawed_back = NumberAttribute(null=True)
     coupon_restored = BooleanAttribute(null=True)
     principal_over_cap = NumberAttribute(null=True)  # refunded principal paid back in cash: the card was full
+
+
+class OrderRef(Item):
+    """A member's checkout or top-up order, listed in their partition (sk `{CHECKOUT|TOPUP}#{time}#{order_id}`),
+    written in the order's own transaction: "my orders" pages by time without a scan; the orders are read
+    by key for the page."""
+
+    order_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
 
 
 def checkout_pk(merchant_id: str, order_id: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from .. import auth, merchants
+from .. import auth, merchants, staff
 from ..auth import Principal
 from ..errors import KabaoError
 
@@ -94,6 +94,8 @@ def _authenticate(headers: dict[str, str], role: str | tuple[str, ...]) -> Princ
         raise KabaoError("FORBIDDEN", f"this endpoint is for role {' or '.join(roles)}")
     if principal.role == "staff" and not principal.store_id:
         raise KabaoError("UNAUTHENTICATED", "staff tokens are bound to a store")
+    if principal.role in ("staff", "admin"):
+        staff.require_session(principal)  # disabled, revoked, password reset: refused on the next call
     return principal
 
 
