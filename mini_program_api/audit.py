@@ -67,6 +67,11 @@ def day(merchant_id: str, local_day: str) -> list[AuditRecord]:
     return list(AuditRecord.query(audit_pk(merchant_id, local_day), consistent_read=True))
 
 
+def day_page(merchant_id: str, local_day: str, cursor: str | None, limit: int) -> paging.Page[AuditRecord]:
+    """One page of a day's records, oldest first."""
+    return paging.partition(AuditRecord, audit_pk(merchant_id, local_day), cursor, limit)
+
+
 def trail(merchant_id: str, cursor: str | None, limit: int, since: date) -> paging.Page[AuditRecord]:
     """The merchant's records newest first across days, from today back to `since` (no record is older than
     the merchant). The cursor names the day and the last record read; an empty stretch of days ends a page

@@ -6,10 +6,10 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import audit, clock, merchant_admin, merchants, punch_cards, staff, topup, topup_plans
+from .. import merchant_admin, merchants, punch_cards, staff, topup, topup_plans
+from .accounts import account_view, store_view
 from .endpoint import Call, endpoint
 from .schemas import (
-    AuditQuery,
     PageQuery,
     PunchGiveBody,
     PunchPlanBody,
@@ -34,7 +34,7 @@ def create_store(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/stores", "GET", role="admin", query=PageQuery)
 def list_stores(call: Call) -> dict[str, Any]:
     page = staff.stores(call.member.merchant_id, call.query.cursor, call.query.limit)
-    return {"stores": [{"store_id": s.store_id, "name": s.name} for s in page.items], "cursor": page.cursor}
+    return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
 
 
 @endpoint(bp, "/v1/admin/staff", "POST", role="admin", body=StaffBody, status=201)
@@ -48,8 +48,7 @@ def create_staff(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/staff", "GET", role="admin", query=PageQuery)
 def list_staff(call: Call) -> dict[str, Any]:
     page = staff.accounts(call.member.merchant_id, call.query.cursor, call.query.limit)
-    return {"staff": [{"username": a.username, "role": a.role, "store_id": a.store_id} for a in page.items],
-            "cursor": page.cursor}
+    return {"staff": [account_view(a, call.timezone) for a in page.items], "cursor": page.cursor}
 
 
 @endpoint(bp, "/v1/admin/punch-card-plans", "POST", role="admin", body=PunchPlanBody, status=201)
@@ -70,14 +69,6 @@ def list_punch_plans(call: Call) -> dict[str, Any]:
 def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
     card = punch_cards.give(call.member, member_id, call.body.plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
-
-
-@endpoint(bp, "/v1/admin/audit", "GET", role="admin", query=AuditQuery)
-def audit_day(call: Call) -> dict[str, Any]:
-    tz = call.timezone
-    return {"records": [{"at": clock.iso(r.at, tz), "actor": r.actor, "role": r.role, "store_id": r.store_id,
-                         "action": r.action, "target": r.target, "detail": r.detail.as_dict()}
-                        for r in audit.day(call.member.merchant_id, call.query.day)]}
 
 
 @endpoint(bp, "/v1/admin/tiers", "GET", role="admin")

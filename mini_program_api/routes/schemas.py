@@ -160,10 +160,11 @@ class PunchGiveBody(Strict):
     plan_id: _Id
 
 
-class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AuditQuery(PageQuery):
+    """`day`: that merchant-local day, oldest first; without it, every day, newest first."""
 
-    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    day: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    limit: int = Field(default=100, ge=1, le=100)
 
 
 class SubscriptionsBody(Strict):
@@ -256,3 +257,11 @@ class FreeLimitBody(Strict):
 
 class ConfirmBody(Strict):
     password: _Pin
+
+
+class StorePatchBody(Patch):
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class StaffPasswordBody(Strict):
+    password: str = Field(min_length=1, max_length=128)
