@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 
-from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, members, merchants,
+from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, members, merchants, order_refs,
                pending_payments, spending_password, stored_value, tiers, topup)
 from .auth import Principal
 from pynamodb.expressions.condition import Condition
@@ -213,6 +213,7 @@ def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, id
             created_at=now,
         )
         tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
+        order_refs.stage(tx, merchant_id, member_id, order_refs.CHECKOUT, order_id, now)
         if coupon is not None:
             coupons.use(tx, coupon, order_id, store_id, now)
         if pending is not None:

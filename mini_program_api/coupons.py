@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
@@ -300,12 +301,14 @@ def redeem_reward(merchant_id: str, member_id: str, template_id: str, idempotenc
 
 
 def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str,
-          points: Operation | None = None, per_member_limit: bool = True, idem: Request | None = None) -> Coupon:
+          points: Operation | None = None, per_member_limit: bool = True, idem: Request | None = None,
+          also: Callable[[Transaction], None] | None = None) -> Coupon:
     """Issue one coupon of `template` from its stock, exactly once per `coupon_id`.
 
     `points` is a ledger operation paid in the same transaction (a reward's price, which
     carries its operation record); `idem` is the record of a claim without one. Gifts the
-    merchant sends (birthday, wake-up) skip the per-member claim limit.
+    merchant sends (birthday, wake-up, an admin's) skip the per-member claim limit. `also`
+    adds the caller's writes (an admin's audit record) to the issuing transaction.
     """
     template_id = template.template_id
     mpk = member_pk(merchant_id, member_id)
@@ -338,6 +341,8 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
                       condition=Counter.n.does_not_exist() | (Counter.n < limit))
         if idem is not None:
             idempotency.stage(tx, idem, {"coupon_id": coupon_id, "template_id": template_id}, at=now)
+        if also is not None:
+            also(tx)
         try:
             if points is None:
                 tx.commit()

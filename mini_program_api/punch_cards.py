@@ -109,7 +109,7 @@ def give(admin: Principal, member_id: str, plan_id: str, idempotency_key: str | 
     def run() -> PunchCard:
         plan = _plan(admin.merchant_id, plan_id)
         tx = Transaction()
-        audit.record(tx, admin, "PUNCH_CARD_GIVEN", member_id, {"plan_id": plan_id})
+        audit.record(tx, admin, "PUNCH_CARD_GIVEN", member_id, {"plan_id": plan_id}, member_id=member_id)
         return _issue(members.get(admin.merchant_id, member_id), plan, req, {}, tx)
 
     return idempotency.once(req, run, lambda _: _issued(req))

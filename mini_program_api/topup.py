@@ -44,7 +44,7 @@ from typing import Any
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import audit, clock, due, idempotency, ids, ledger, members, merchants
+from . import audit, clock, due, idempotency, ids, ledger, members, merchants, order_refs
 from .auth import Principal
 from .config import settings
 from .db.models import PROFILE, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
@@ -174,6 +174,7 @@ def create_order(
         order.due_pk, order.due_sk = due.slot(JOB, order_id, now + RECONCILE_AFTER)
         tx = Transaction()
         tx.put("order", order, condition=TopupOrder.pk.does_not_exist())
+        order_refs.stage(tx, merchant_id, member_id, order_refs.TOPUP, order_id, now)
         idempotency.stage(tx, idem, {"order_id": order_id}, at=now)
         tx.update("member", Member(mpk, PROFILE), actions=[Member.pending_topup.add(amount)],
                   condition=within_cap(merchant, member, amount))
