@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 
-def post_at_once(barrier: threading.Barrier, url: str, body: Any, token: str | None = None) -> tuple[int, str]:
+def post_at_once(barrier: threading.Barrier, url: str, body: Any, token: str | None = None,
+                 extra_headers: dict[str, str] | None = None) -> tuple[int, str]:
     """POST `body` once every thread reached `barrier`; (status, error code or "")."""
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", **(extra_headers or {})}
     if token:
         headers["authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)

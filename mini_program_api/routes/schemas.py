@@ -265,3 +265,53 @@ class StorePatchBody(Patch):
 
 class StaffPasswordBody(Strict):
     password: str = Field(min_length=1, max_length=128)
+
+
+_Reason = Field(min_length=1, max_length=200, description="why: shown in the member's audit trail")
+
+
+class MemberSearchQuery(BaseModel):
+    """Exactly one key: a phone number, a card number, a scanned member code or a member id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str | None = Field(default=None, pattern=r"^\+?\d{5,20}$")
+    card_number: str | None = Field(default=None, pattern=r"^\d{6,32}$")
+    member_code: _MemberCode | None = None
+    member_id: _Id | None = None
+
+
+class AdminLedgerQuery(PageQuery):
+    account: Literal["points", "balance", "growth", "punch"]
+
+
+class AdjustmentBody(Strict):
+    account: Literal["points", "growth", "bonus"]
+    amount: int = Field(ge=-100_000_000, le=100_000_000, description="signed; points, growth or fen of bonus")
+    reason: str = _Reason
+
+
+class IssueCouponBody(Strict):
+    template_id: _Id
+    reason: str = _Reason
+
+
+class PunchVisitsBody(Strict):
+    visits: int = Field(ge=1, le=1000)
+    reason: str = _Reason
+
+
+class CounterQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_code: _MemberCode
+
+
+class QuoteBody(Strict):
+    """What POST /v1/staff/checkout takes, without the spending password: a quote never checks it."""
+
+    member_code: _MemberCode
+    amount: int = Field(description="order amount, fen")
+    coupon_id: _Id | None = None
+    points: int = 0
+    stored_value: int = Field(default=0, description="fen of stored value to pay with")
