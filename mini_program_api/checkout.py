@@ -108,6 +108,29 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
     )
 
 
+@dataclass(frozen=True)
+class Preview:
+    """A quote for the till: what `checkout` would charge and earn now for the same request."""
+
+    member: Member
+    quote: Quote
+    tier_before: str
+    tier_after: str
+    confirmation_required: bool  # stored value above the member's password-free limit
+
+
+def preview(staff: Principal, member_code: str, req: Request) -> Preview:
+    """Price a sale exactly as `checkout` would now (the same `_priced`, tier placement and password rule),
+    writing nothing: the price shown before charging. It refuses what checkout would refuse, with the same
+    codes; a sale may still price differently if the member's balances change before it is made."""
+    merchant, store_id = merchants.get(staff.merchant_id), _store_of(staff)
+    member_id = member_codes.resolve(staff.merchant_id, member_code)
+    member, _, q = _priced(merchant, member_id, req, store_id, clock.now())
+    confirm = not spending_password.authorize_counter(merchant, member_id, req.stored_value, None)
+    return Preview(member, q, tiers.current(merchant, member.tier_id).tier_id,
+                   tiers.placed(merchant, member, q.growth_earned).tier_id, confirm)
+
+
 def get_order(merchant_id: str, order_id: str) -> CheckoutOrder:
     try:
         return CheckoutOrder.get(checkout_pk(merchant_id, order_id), "ORDER", consistent_read=True)

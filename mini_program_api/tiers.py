@@ -108,12 +108,19 @@ def pinned(member: Member) -> Condition:
     return (Member.growth == int(member.growth)) & base & tier
 
 
+def placed(merchant: Merchant, member: Member, delta: int) -> Tier:
+    """The member's tier once `delta` growth is added: growth only ever raises a tier."""
+    tier = current(merchant, member.tier_id)
+    reached = for_growth(merchant, qualifying(member) + delta)
+    return reached if int(reached.threshold) > int(tier.threshold) else tier
+
+
 def after_growth(tx: Transaction, merchant: Merchant, member: Member, delta: int, now: datetime) -> Placement:
     """The tier after adding `delta` growth, with the member-row actions and condition that apply it
     in `tx` (and, with reviews on, the review 12 months after an upgrade)."""
     tier = current(merchant, member.tier_id)
-    reached = for_growth(merchant, qualifying(member) + delta)
-    if int(reached.threshold) <= int(tier.threshold):
+    reached = placed(merchant, member, delta)
+    if reached is tier:
         return Placement(tier, False, condition=pinned(member))
     if merchant.tier_review:
         due.mark(tx, member.merchant_id, member.member_id, REVIEW_JOB, add_months(now, 12))

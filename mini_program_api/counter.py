@@ -1,0 +1,50 @@
+"""The counter after a scan: who this member is and what they can use at this store now.
+
+Bounded: the first `READ` of the member's available coupons (soonest to expire first) and
+of their punch cards are read, and those usable here now are shown; `more` says there
+were more to read (the member's own lists page through all of them). The price of a sale
+before it is charged is `checkout.preview`, the same code as the sale itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import clock, coupons, member_codes, members, merchants, punch_cards
+from .auth import Principal
+from .db.models import Coupon, Member, Merchant, PunchCard
+from .errors import KabaoError
+
+READ = 50
+
+
+@dataclass(frozen=True)
+class AtCounter:
+    merchant: Merchant
+    member: Member
+    coupons: list[Coupon]
+    coupons_more: bool
+    punch_cards: list[PunchCard]
+    punch_cards_more: bool
+
+
+def scanned(staff: Principal, member_code: str) -> AtCounter:
+    """The member behind a scanned code, with their coupons and punch cards usable at the staff's store now."""
+    if not staff.store_id:
+        raise KabaoError("FORBIDDEN", "this token is not bound to a store")
+    merchant = merchants.get(staff.merchant_id)
+    member = members.get(staff.merchant_id, member_codes.resolve(staff.merchant_id, member_code))
+    members.require_card(member)
+    now, store_id = clock.now(), staff.store_id
+    held = coupons.mine(staff.merchant_id, member.member_id, "available", None, READ)
+    cards = punch_cards.mine(staff.merchant_id, member.member_id, None, READ)
+
+    def usable(coupon: Coupon) -> bool:
+        try:
+            coupons.check_usable(coupon, store_id, now, merchant.timezone)
+        except KabaoError:
+            return False
+        return True
+
+    return AtCounter(merchant, member, [c for c in held.items if usable(c)], held.cursor is not None,
+                     [c for c in cards.items if punch_cards.status(c) == "active"
+                      and (not c.store_ids or store_id in c.store_ids)], cards.cursor is not None)
