@@ -11,7 +11,10 @@ to the shards with ADD (so claims running meanwhile are never lost or oversold),
 and writes its audit record with the old and new values — one transaction.
 
 Stock only grows, over the template's existing shards (their number is fixed at
-creation: `min(16, total_stock)`). Claimed = total_stock − what the shards hold.
+creation: `min(16, total_stock)`). Claimed = total_stock − what the shards hold. Used
+is counted in the transaction of each use and of each refund that gives a coupon back,
+over `coupons.USED_SHARDS` counter items (a busy template's uses never meet on one
+key), and read with the stock in one BatchGetItem: exact, with bounded reads.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ class Stocked:
 
     template: CouponTemplate
     remaining: int
+    used: int = 0  # coupons of it used and not given back by a refund (coupons.used_counts)
 
     @property
     def claimed(self) -> int:
@@ -86,7 +90,8 @@ def with_stock(merchant_id: str, templates: list[CouponTemplate]) -> list[Stocke
     for shard in StockShard.batch_get(keys, consistent_read=True) if keys else ():
         template_id = shard.pk.rsplit("#", 2)[1]
         left[template_id] = left.get(template_id, 0) + int(shard.left)
-    return [Stocked(t, left.get(t.template_id, 0)) for t in templates]
+    used = coupons.used_counts(merchant_id, [t.template_id for t in templates])
+    return [Stocked(t, left.get(t.template_id, 0), used[t.template_id]) for t in templates]
 
 
 def change(actor: Principal, template_id: str, wanted: TemplateChange) -> CouponTemplate:

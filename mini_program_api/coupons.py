@@ -477,8 +477,33 @@ def discount(coupon: Coupon, amount: int, order_amount: int) -> int:
     return min(off, amount, int(order_amount * MAX_DISCOUNT_SHARE))
 
 
+USED_SHARDS = 8  # a template's used count: one counter item per shard, so a busy template has no hot key
+
+
+def used_pk(merchant_id: str, template_id: str, shard: int) -> str:
+    return f"MCH#{merchant_id}#USED#{template_id}#{shard}"
+
+
+def _count_use(tx: Transaction, coupon: Coupon, delta: int) -> None:
+    """The template's used count, in the transaction of the use (or of the refund that restores it)."""
+    merchant_id = coupon.pk.split("#")[1]  # member_pk: MCH#{merchant_id}#MEM#{member_id}
+    tx.update("used_count", Counter(used_pk(merchant_id, coupon.template_id, random.randrange(USED_SHARDS)), "COUNT"),
+              actions=[Counter.n.add(delta)])
+
+
+def used_counts(merchant_id: str, template_ids: list[str]) -> dict[str, int]:
+    """Coupons used (and not restored) per template: every template's shards in one BatchGetItem."""
+    keys = [(used_pk(merchant_id, t, i), "COUNT") for t in template_ids for i in range(USED_SHARDS)]
+    counts: dict[str, int] = {t: 0 for t in template_ids}
+    for item in Counter.batch_get(keys, consistent_read=True) if keys else ():
+        template_id = item.pk.rsplit("#", 2)[1]
+        counts[template_id] = counts.get(template_id, 0) + int(item.n)
+    return counts
+
+
 def use(tx: Transaction, coupon: Coupon, ref: str, store_id: str, now: datetime) -> None:
     """Mark used in the caller's transaction; a concurrent use of the same coupon cancels it ("coupon")."""
+    _count_use(tx, coupon, 1)
     tx.update("coupon", coupon, condition=Coupon.status == "AVAILABLE", actions=[
         Coupon.status.set("USED"), Coupon.lsi1.set(state_key(USED, now, coupon.coupon_id)),
         Coupon.used_at.set(now), Coupon.used_ref.set(ref),
@@ -488,6 +513,7 @@ def use(tx: Transaction, coupon: Coupon, ref: str, store_id: str, now: datetime)
 def restore(tx: Transaction, coupon: Coupon, ref: str) -> None:
     """Give a used coupon back (its checkout was refunded) when it is still valid."""
     due_pk, due_sk = reminder_slot(coupon.coupon_id, coupon.valid_until)
+    _count_use(tx, coupon, -1)
     tx.update("coupon", coupon, condition=(Coupon.status == "USED") & (Coupon.used_ref == ref), actions=[
         Coupon.status.set("AVAILABLE"), Coupon.lsi1.set(state_key(AVAILABLE, coupon.valid_until, coupon.coupon_id)),
         Coupon.used_at.remove(), Coupon.used_ref.remove(),

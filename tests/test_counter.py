@@ -118,3 +118,28 @@ def test_a_quote_says_when_the_member_must_confirm(api: Any, merchant: Any, memb
         "CONFIRMATION_REQUIRED"
     cash = {"member_code": code, "amount": 3000}
     assert api.ok("POST", "/v1/staff/checkout/quote", cash, token=staff)["confirmation_required"] is False
+
+
+def test_a_templates_used_count_follows_uses_and_refunds(api: Any, merchant: Any, member: dict[str, Any]) -> None:
+    admin, member_id = api.admin_token(merchant), member["member"]["member_id"]
+    staff = api.staff_token(merchant, "s1")
+    template = api.ok("POST", "/v1/admin/coupon-templates", {**CASH, "kind": "FULL_REDUCTION", "threshold": 1000},
+                      token=admin)["template_id"]
+    given = [api.ok("POST", f"/v1/admin/members/{member_id}/coupons", {"template_id": template, "reason": "t"},
+                    token=admin, headers=_key())["coupon_id"] for _ in range(3)]
+
+    def used() -> tuple[int, int]:
+        view = api.ok("GET", f"/v1/admin/coupon-templates/{template}", token=admin)
+        listed = [t for t in api.ok("GET", "/v1/admin/coupon-templates", token=admin)["templates"]
+                  if t["template_id"] == template]
+        assert listed[0]["used"] == view["used"]
+        return view["claimed"], view["used"]
+
+    assert used() == (3, 0)
+    sales = [api.ok("POST", "/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 2000,
+                                                   "coupon_id": c}, token=staff, headers=_key()) for c in given[:2]]
+    assert used() == (3, 2)
+    api.ok("POST", f"/v1/staff/orders/{sales[0]['order_id']}/refund", token=staff)  # the coupon comes back
+    assert used() == (3, 1)
+    api.ok("POST", f"/v1/staff/orders/{sales[0]['order_id']}/refund", token=staff)  # once
+    assert used() == (3, 1)

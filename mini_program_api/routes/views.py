@@ -120,6 +120,7 @@ def admin_template_view(stocked: coupon_admin.Stocked, tz: str) -> dict[str, Any
     return {**template_view(template, tz), "status": coupon_admin.status(template, clock.now()),
             "listed": bool(template.listed), "total_stock": int(template.total_stock),
             "stock_shards": int(template.shards), "remaining": stocked.remaining, "claimed": stocked.claimed,
+            "used": stocked.used,
             "created_at": iso(template.created_at, tz),
             "ended_at": iso(template.ended_at, tz) if template.ended_at else None}
 
