@@ -26,6 +26,9 @@ merchant, so one merchant's data can never be read with another's ids.
 | store                 | MCH#{mid}#STORE                 | {store_id}              |
 | staff/admin account   | MCH#{mid}#STAFF                 | {username}              |
 | audit record          | MCH#{mid}#AUDIT#{local day}     | {iso time}#{rand}       |
+| ... copy, about a member | MCH#{mid}#MEM#{member_id}    | AUDIT#{iso time}#{rand} |
+| member's order refs   | MCH#{mid}#MEM#{member_id}       | {CHECKOUT\|TOPUP}#{iso time}#{order_id} |
+| template used count   | MCH#{mid}#USED#{tid}#{shard}    | COUNT                   |
 | punch-card plan       | MCH#{mid}#PUNCHPLAN             | {plan_id}               |
 | punch card            | MCH#{mid}#MEM#{member_id}       | PUNCH#{card_id}         |
 | checkout order        | MCH#{mid}#CHECKOUT#{order_id}   | ORDER                   |
