@@ -29,7 +29,7 @@ def test_admin_creates_store_and_staff_who_log_in_bound_to_the_store(api: Any, m
     assert api.get("/v1/admin/stores", token=session["token"])[1]["error"]["code"] == "FORBIDDEN"
     assert api.get("/v1/me", token=session["token"])[1]["error"]["code"] == "FORBIDDEN"
     _, stores = api.get("/v1/admin/stores", token=admin)
-    assert stores == {"stores": [{"store_id": "wj", "name": "五角场店"}], "cursor": None}
+    assert stores == {"stores": [{"store_id": "wj", "name": "五角场店", "closed_at": None}], "cursor": None}
 
 
 def test_admin_accounts_log_in_as_admin(api: Any, merchant: Any) -> None:

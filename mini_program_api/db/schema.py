@@ -27,7 +27,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | staff/admin account   | MCH#{mid}#STAFF                 | {username}              |
 | audit record          | MCH#{mid}#AUDIT#{local day}     | {iso time}#{rand}       |
 | ... copy, about a member | MCH#{mid}#MEM#{member_id}    | AUDIT#{iso time}#{rand} |
-| member's order refs   | MCH#{mid}#MEM#{member_id}       | {CHECKOUT\|TOPUP}#{iso time}#{order_id} |
+| member's order refs   | MCH#{mid}#MEM#{member_id}       | {kind}#{iso time}#{order_id} (kind CHECKOUT, TOPUP) |
 | template used count   | MCH#{mid}#USED#{tid}#{shard}    | COUNT                   |
 | punch-card plan       | MCH#{mid}#PUNCHPLAN             | {plan_id}               |
 | punch card            | MCH#{mid}#MEM#{member_id}       | PUNCH#{card_id}         |
