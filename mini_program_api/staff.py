@@ -82,7 +82,8 @@ def close_store(actor: Principal, store_id: str) -> Store:
     store = get_store(actor.merchant_id, store_id)
     if store.closed_at is None:
         tx = Transaction()
-        tx.update("store", store, actions=[Store.closed_at.set(clock.now())], condition=Store.closed_at.does_not_exist())
+        tx.update("store", store, actions=[Store.closed_at.set(clock.now())],
+                  condition=Store.closed_at.does_not_exist())
         audit.record(tx, actor, "STORE_CLOSED", store_id)
         try:
             tx.commit()

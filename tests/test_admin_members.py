@@ -188,9 +188,10 @@ def test_admin_issues_a_coupon_from_stock_and_gives_punch_visits(api: Any, merch
 def test_member_care_refuses_members_staff_other_merchants_disabled_and_revoked(
         api: Any, merchant: Any, member: dict[str, Any], make_merchant: Any) -> None:
     member_id = member["member"]["member_id"]
-    routes = [("GET", f"/v1/admin/members?member_id={member_id}", None), ("GET", f"/v1/admin/members/{member_id}", None),
-              ("GET", f"/v1/admin/members/{member_id}/orders", None), ("GET", f"/v1/admin/members/{member_id}/audit", None),
-              ("POST", f"/v1/admin/members/{member_id}/adjustments", {"account": "points", "amount": 5, "reason": "x"})]
+    base = f"/v1/admin/members/{member_id}"
+    routes = [("GET", f"/v1/admin/members?member_id={member_id}", None), ("GET", base, None),
+              ("GET", f"{base}/orders", None), ("GET", f"{base}/audit", None),
+              ("POST", f"{base}/adjustments", {"account": "points", "amount": 5, "reason": "x"})]
     other = api.admin_token(make_merchant())
     second = api.admin_token(merchant, "admin-2")
     revoked = api.admin_token(merchant, "admin-3")

@@ -18,6 +18,10 @@ def _key() -> dict[str, str]:
     return {"idempotency-key": uuid.uuid4().hex}
 
 
+def _error(result: tuple[int, Any]) -> tuple[int, str]:
+    return result[0], result[1]["error"]["code"]
+
+
 def _give(api: Any, merchant: Any, member_id: str, **over: Any) -> str:
     admin = api.admin_token(merchant)
     template = api.ok("POST", "/v1/admin/coupon-templates", {**CASH, **over}, token=admin)
@@ -66,6 +70,16 @@ def test_the_scanned_member_and_what_is_usable_at_this_store(api: Any, merchant:
     assert api.get(f"/v1/staff/member?member_code={code}", token=api.staff_token(make_merchant()))[0] == 404
     assert api.get(f"/v1/staff/member?member_code={code}", token=member["token"])[0] == 403
     assert api.get(f"/v1/staff/member?member_code={code}", token=admin)[0] == 403
+    cashier = api.ok("GET", "/v1/admin/staff?limit=100", token=admin)["staff"]
+    there_name = [a["username"] for a in cashier if a["store_id"] == "s2"][0]
+    here_name = [a["username"] for a in cashier if a["store_id"] == "s1"][0]
+    api.ok("POST", f"/v1/admin/staff/{there_name}/disable", token=admin)
+    api.ok("POST", f"/v1/admin/staff/{here_name}/revoke-sessions", token=admin)
+    quote = {"member_code": code, "amount": 100}
+    for path, body in ((f"/v1/staff/member?member_code={code}", None), ("/v1/staff/checkout/quote", quote)):
+        method = "POST" if body else "GET"
+        assert _error(api.call(method, path, body, token=there)) == (403, "ACCOUNT_DISABLED")
+        assert _error(api.call(method, path, body, token=here)) == (401, "SESSION_REVOKED")
 
 
 def test_a_quote_is_what_checkout_charges_and_writes_nothing(api: Any, merchant: Any, member: dict[str, Any]) -> None:

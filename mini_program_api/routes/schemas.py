@@ -275,7 +275,7 @@ class MemberSearchQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    phone: str | None = Field(default=None, pattern=r"^\+?\d{5,20}$")
+    phone: str | None = Field(default=None, pattern=r"^\d{5,20}$", description="as bound: no country code")
     card_number: str | None = Field(default=None, pattern=r"^\d{6,32}$")
     member_code: _MemberCode | None = None
     member_id: _Id | None = None
