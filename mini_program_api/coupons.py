@@ -49,6 +49,7 @@ from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request
 from .ledger import Account, Operation
+from .telemetry import metrics
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 MAX_STOCK_SHARDS = 16
@@ -343,6 +344,8 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
                 tx.commit()
             elif ledger.post(merchant_id, member_id, points, tx=tx).replayed:
                 return _existing(mpk, coupon_id, template_id) or coupon
+            if idem is not None:  # a member's claim (rewards and gifts come with no claim record)
+                metrics.count(metrics.COUPON_CLAIMED, template_id=template_id)
             return coupon
         except Cancelled as exc:
             if "coupon" in exc.failed:
@@ -354,6 +357,7 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
     replay = _existing(mpk, coupon_id, template_id)
     if replay is not None:
         return replay
+    metrics.count(metrics.SOLD_OUT, template_id=template_id)
     raise KabaoError("SOLD_OUT", "this offer is sold out")
 
 

@@ -111,6 +111,7 @@ def next_birthday(merchant: Merchant, birthday: date, now: datetime) -> datetime
 @dataclass
 class Report:
     job: str
+    due: int = 0  # items found due (at most the batch size): the backlog
     done: int = 0
     sent: int = 0
     issued: int = 0
@@ -128,6 +129,7 @@ def _run(job: str, model: type[Model], handle: Handler, now: datetime | None, li
     now = now or clock.now()
     report = Report(job)
     keys = list(due.owed(model, job, now, limit))
+    report.due = len(keys)
     for pk, sk in keys:
         if deadline is not None and time.monotonic() >= deadline:
             report.more = True

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from .. import auth, merchants
 from ..auth import Principal
 from ..errors import KabaoError
+from ..telemetry import logs
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PATH_ID = 128  # characters in an id taken from the path
@@ -62,26 +63,44 @@ def endpoint(
         @functools.wraps(fn)
         def view(**params: str) -> Response:
             request = bp.current_request
-            headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-            try:
-                call = Call(
-                    principal=_authenticate(headers, role) if role else None,
-                    body=_parse_body(request.raw_body, body) if body else None,
-                    query=_validate(query, dict(request.query_params or {})) if query else None,
-                    headers=headers,
-                    raw_body=request.raw_body or b"",
-                )
-                if any(len(value) > MAX_PATH_ID for value in params.values()):
-                    # No id of ours is that long, and DynamoDB refuses keys past 1-2 KB (a 500).
-                    raise KabaoError("NOT_FOUND", "no such resource")
-                result = fn(call, **params)
-            except KabaoError as exc:
-                return Response(body=exc.body(), status_code=exc.status)
-            return Response(body=result if result is not None else "", status_code=status)
+            rid = logs.request_id(request.context, getattr(request, "lambda_context", None))
+            with logs.request(rid, method, path) as entry:
+                response = _respond(fn, request, params, role, body, query, status, entry)
+                entry.status = response.status_code
+                response.headers["X-Request-Id"] = rid  # what a client quotes to support: finds this line
+                return response
 
         return view
 
     return decorate
+
+
+def _respond(fn: Callable[..., Any], request: Any, params: dict[str, str], role: str | tuple[str, ...] | None,
+             body: type[BaseModel] | None, query: type[BaseModel] | None, status: int,
+             entry: logs.RequestLog) -> Response:
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    if len(params.get("merchant_id", "")) <= MAX_PATH_ID:
+        entry.merchant_id = params.get("merchant_id")  # the notify routes name theirs in the path
+    try:
+        principal = _authenticate(headers, role) if role else None
+        if principal is not None:
+            entry.merchant_id = principal.merchant_id
+        call = Call(
+            principal=principal,
+            body=_parse_body(request.raw_body, body) if body else None,
+            query=_validate(query, dict(request.query_params or {})) if query else None,
+            headers=headers,
+            raw_body=request.raw_body or b"",
+        )
+        if any(len(value) > MAX_PATH_ID for value in params.values()):
+            # No id of ours is that long, and DynamoDB refuses keys past 1-2 KB (a 500).
+            raise KabaoError("NOT_FOUND", "no such resource")
+        result = fn(call, **params)
+    except KabaoError as exc:
+        entry.outcome = exc.code
+        return Response(body=exc.body(), status_code=exc.status)
+    entry.outcome = "OK"
+    return Response(body=result if result is not None else "", status_code=status)
 
 
 def _authenticate(headers: dict[str, str], role: str | tuple[str, ...]) -> Principal:
