@@ -33,11 +33,12 @@ package: $(STAMP)
 
 # Needs the AWS CLI, credentials for the merchant's account and an S3 bucket (see README "Deploy").
 deploy: package
-	@test -n "$(BUCKET)" || (echo "usage: make deploy BUCKET=<s3 bucket for the code> [STAGE=prod]"; exit 2)
+	@test -n "$(BUCKET)" || (echo "usage: make deploy BUCKET=<s3 bucket for the code> [STAGE=prod] [ALARM_TOPIC=<sns arn>]"; exit 2)
 	aws cloudformation package --region $(REGION) --template-file build/package/sam.json \
 		--s3-bucket $(BUCKET) --output-template-file build/package/packaged.yaml
 	aws cloudformation deploy --region $(REGION) --template-file build/package/packaged.yaml \
-		--stack-name kabao-$(STAGE) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+		--stack-name kabao-$(STAGE) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		$(if $(ALARM_TOPIC),--parameter-overrides AlarmTopicArn=$(ALARM_TOPIC))
 
 bench: install
 	$(PY) -m bench
