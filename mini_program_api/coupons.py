@@ -22,7 +22,7 @@ import hashlib
 import json
 import random
 from dataclasses import asdict, dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -200,7 +200,7 @@ class Offer:
 
 def _sortable(at: datetime) -> str:
     """A time as a key part that sorts as the time does (UTC, fixed width)."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 _OPEN_ENDED = "9999-12-31T23:59:59.999999"
@@ -456,7 +456,7 @@ def check_usable(coupon: Coupon, store_id: str, now: datetime, tz: str) -> None:
     if coupon.store_ids and store_id not in coupon.store_ids:
         raise KabaoError("COUPON_NOT_APPLICABLE", "this coupon is not usable at this store")
     if coupon.daily_window:
-        start, end = (time.fromisoformat(t) for t in coupon.daily_window)
+        start, end = (time.fromisoformat(str(t)) for t in coupon.daily_window)
         local = now.astimezone(ZoneInfo(tz)).time()
         if not start <= local < end:
             raise KabaoError("COUPON_NOT_APPLICABLE",

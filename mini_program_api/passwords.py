@@ -23,7 +23,7 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from pynamodb.expressions.update import Action
@@ -75,7 +75,7 @@ def needs_rehash(stored: str) -> bool:
     return int(n) < 2 ** work_factor() or (int(r), int(p)) != (_R, _P)
 
 
-def accept(item: Model, attribute: str, password: str, stored: str, actions: list[Action]) -> None:
+def accept(item: Model, attribute: str, password: str, stored: str, actions: Sequence[Action]) -> None:
     """A right password: apply `actions` (the lockout reset) to `item` and, if `stored` is weaker than
     today's parameters, replace it by a hash of `password` at today's, in the same write. The
     upgrade is conditional on the hash still being `stored`: a password changed meanwhile is kept."""
@@ -85,7 +85,7 @@ def accept(item: Model, attribute: str, password: str, stored: str, actions: lis
         if update_if(item, [*actions, field.set(upgraded)], field == stored):
             setattr(item, attribute, upgraded)  # callers may write again on the condition of this hash
             return
-    item.update(actions=actions)
+    item.update(actions=list(actions))
 
 
 class Lockout:

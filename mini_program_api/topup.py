@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -471,7 +472,7 @@ def _refused(order: TopupOrder, wechat_code: str) -> None:
         update_if(order, [TopupOrder.status.set(REFUND_ABNORMAL), *error, *_UNSLOT], _this_attempt(order))
 
 
-def _give_back(order: TopupOrder, status: str, actions: list[Action] | None = None) -> bool:
+def _give_back(order: TopupOrder, status: str, actions: Sequence[Action] | None = None) -> bool:
     """Reverse a refund that will not be paid: principal and clawed-back bonus back on the card and the
     order to `status`, in one transaction. False, writing nothing, when the principal would not fit
     under the prepaid cap (the order's principal goes back whole or not at all)."""

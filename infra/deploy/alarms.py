@@ -44,7 +44,7 @@ def _kabao_alarm(description: str, metric: str, statistic: str, period: int, per
 
 
 def alarms() -> dict[str, Any]:
-    job_errors = [
+    job_errors: list[dict[str, Any]] = [
         {"Id": f"m{i}", "ReturnData": False, "MetricStat": {
             "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors",
                        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}]},
@@ -83,8 +83,8 @@ def alarms() -> dict[str, Any]:
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
                 "AlarmDescription": "A scheduled job's Lambda invocation failed (crashed or timed out)",
-                "Metrics": [*job_errors, {"Id": "errors", "Expression": f"SUM([{','.join(m['Id'] for m in job_errors)}])",
-                                          "Label": "job invocation errors", "ReturnData": True}],
+                "Metrics": [*job_errors, {"Id": "errors", "Label": "job invocation errors", "ReturnData": True,
+                                          "Expression": f"SUM([{','.join(m['Id'] for m in job_errors)}])"}],
                 "EvaluationPeriods": 1,
                 "Threshold": 1,
                 "ComparisonOperator": "GreaterThanOrEqualToThreshold",

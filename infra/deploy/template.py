@@ -31,6 +31,7 @@ DYNAMODB_ACTIONS = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
+LOG_GROUPS_ARN = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
 # X-Ray has no resource-level permissions: these two are granted on "*" (what AWSXRayDaemonWriteAccess does).
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
@@ -106,7 +107,7 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
                                     {
                                         "Effect": "Allow",
                                         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                                        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"},
+                                        "Resource": {"Fn::Sub": LOG_GROUPS_ARN},
                                     },
                                     {
                                         "Effect": "Allow",

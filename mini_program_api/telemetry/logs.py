@@ -81,10 +81,10 @@ def request(request_id: str, method: str, route: str) -> Iterator[RequestLog]:
         raise
     finally:
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        level = logging.ERROR if entry.status >= 500 else logging.INFO
-        log.log(level, "request", extra={
-            "method": entry.method, "route": entry.route, "merchant_id": entry.merchant_id,
-            "status": entry.status, "outcome": entry.outcome, "latency_ms": latency_ms, **entry.extra}, exc_info=crashed)
+        write = log.error if entry.status >= 500 else log.info
+        fields = {"method": entry.method, "route": entry.route, "merchant_id": entry.merchant_id,
+                  "status": entry.status, "outcome": entry.outcome, "latency_ms": latency_ms, **entry.extra}
+        write("request", extra=fields, exc_info=crashed)
         log.thread_safe_remove_keys(["request_id"])
 
 

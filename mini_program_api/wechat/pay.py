@@ -163,7 +163,8 @@ class WeChatPayApi:
             raise KabaoError("WECHAT_UNAVAILABLE", "WeChat Pay answered with an unverifiable response") from None
 
     def _failure(self, what: str, status: int, body: Any) -> KabaoError:
-        log.error("wechat pay refused", extra={"mchid": self.config.mchid, "call": what, "status": status, "code": _code(body)})
+        log.error("wechat pay refused",
+                  extra={"mchid": self.config.mchid, "call": what, "status": status, "code": _code(body)})
         metrics.count(metrics.WECHAT_FAILED, api="pay", reason=_code(body) or str(status), call=what)
         return KabaoError("WECHAT_UNAVAILABLE", f"WeChat Pay refused the {what} ({_code(body) or status})")
 
