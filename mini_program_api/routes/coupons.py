@@ -1,19 +1,21 @@
 """Coupons: admin templates, member offers and claims, the member's coupons."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from .. import coupon_admin, coupons, merchants
 from .endpoint import Call, endpoint
-from .schemas import CouponsQuery, CouponTemplateBody, PageQuery, TemplatePatchBody
 from .views import admin_template_view, coupon_view, template_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import CouponsQuery, CouponTemplateBody
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/admin/coupon-templates", "POST", role="admin", body=CouponTemplateBody, status=201)
+@endpoint(bp, "/v1/admin/coupon-templates", "POST", role="admin", body="CouponTemplateBody", status=201)
 def create_template(call: Call) -> dict[str, Any]:
     body: CouponTemplateBody = call.body
     assert call.principal is not None
@@ -25,7 +27,7 @@ def create_template(call: Call) -> dict[str, Any]:
             "stock_shards": int(template.shards)}
 
 
-@endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query=PageQuery)
+@endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query="PageQuery")
 def list_templates(call: Call) -> dict[str, Any]:
     page = coupon_admin.page(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"templates": [admin_template_view(t, call.timezone) for t in page.items], "cursor": page.cursor}
@@ -36,7 +38,7 @@ def get_template(call: Call, template_id: str) -> dict[str, Any]:
     return admin_template_view(coupon_admin.stocked(call.member.merchant_id, template_id), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "PATCH", role="admin", body=TemplatePatchBody)
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "PATCH", role="admin", body="TemplatePatchBody")
 def change_template(call: Call, template_id: str) -> dict[str, Any]:
     spec = coupon_admin.TemplateChange(**call.body.model_dump())
     return _admin_view(call, coupon_admin.change(call.member, template_id, spec))
@@ -75,7 +77,7 @@ def claim(call: Call, template_id: str) -> dict[str, Any]:
     return coupon_view(coupon, call.timezone)
 
 
-@endpoint(bp, "/v1/me/coupons", "GET", role="member", query=CouponsQuery)
+@endpoint(bp, "/v1/me/coupons", "GET", role="member", query="CouponsQuery")
 def my_coupons(call: Call) -> dict[str, Any]:
     q: CouponsQuery = call.query
     page = coupons.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)

@@ -2,6 +2,10 @@
 
 Chalice turns any exception escaping a view into a 500 before middleware sees
 it, so `KabaoError` is converted here, inside the view.
+
+Request models are named, not passed (`body="LoginBody"`, a class in schemas.py): the module and
+pydantic are imported, and the one model built, on the first request that needs it. Importing them
+for every route at import time was a third of a cold start (bench/cold_start.py).
 """
 from __future__ import annotations
 
@@ -9,18 +13,21 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from .. import auth, merchants
 from ..auth import Principal
 from ..errors import KabaoError
 from ..telemetry import logs
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 MAX_PATH_ID = 128  # characters in an id taken from the path
+MODELS: set[str] = set()  # every request model a route names (tests/test_cold_start.py checks each exists)
 
 
 @dataclass(frozen=True)
@@ -54,10 +61,12 @@ def endpoint(
     method: str,
     *,
     role: str | tuple[str, ...] | None,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
+    body: str | None = None,
+    query: str | None = None,
     status: int = 200,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    MODELS.update(name for name in (body, query) if name)
+
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @bp.route(path, methods=[method])
         @functools.wraps(fn)
@@ -116,7 +125,16 @@ def _authenticate(headers: dict[str, str], role: str | tuple[str, ...]) -> Princ
     return principal
 
 
-def _parse_body(raw: bytes | None, model: type[M]) -> M:
+@cache
+def model(name: str) -> type[BaseModel]:
+    """The request model called `name` in schemas.py, imported (with pydantic) on first use; its
+    validator is built on its first validation (`defer_build`)."""
+    from . import schemas
+
+    return getattr(schemas, name)  # type: ignore[no-any-return]
+
+
+def _parse_body(raw: bytes | None, name: str) -> Any:
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
@@ -125,12 +143,14 @@ def _parse_body(raw: bytes | None, model: type[M]) -> M:
         raise KabaoError("INVALID_JSON", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise KabaoError("VALIDATION_ERROR", "request body must be a JSON object")
-    return _validate(model, data)
+    return _validate(name, data)
 
 
-def _validate(model: type[M], data: dict[str, Any]) -> M:
+def _validate(name: str, data: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
     try:
-        return model.model_validate(data)
+        return model(name).model_validate(data)
     except ValidationError as exc:
         problems = [
             {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]} for err in exc.errors()

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from .. import coupons, ledger, member_codes, members, merchants, notices, sign_in
 from ..clock import iso
 from .endpoint import Call, endpoint
-from .schemas import CardBody, LedgerQuery, PhoneBody, SubscriptionsBody
 from .views import entry_view, member_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import CardBody, LedgerQuery
 
 bp = Blueprint(__name__)
 
@@ -25,13 +27,13 @@ def me(call: Call) -> dict[str, Any]:
     return {**_me(call), "coupon_count": coupons.available_count(call.member.merchant_id, call.member.subject)}
 
 
-@endpoint(bp, "/v1/me/phone", "POST", role="member", body=PhoneBody)
+@endpoint(bp, "/v1/me/phone", "POST", role="member", body="PhoneBody")
 def bind_phone(call: Call) -> dict[str, Any]:
     members.bind_phone(call.member.merchant_id, call.member.subject, call.body.code)
     return _me(call)
 
 
-@endpoint(bp, "/v1/me/card", "POST", role="member", body=CardBody)
+@endpoint(bp, "/v1/me/card", "POST", role="member", body="CardBody")
 def open_card(call: Call) -> dict[str, Any]:
     body: CardBody = call.body
     members.open_card(
@@ -51,7 +53,7 @@ def member_code(call: Call) -> dict[str, Any]:
     return {"code": code, "expires_at": iso(expires_at, merchant.timezone), "expires_in": member_codes.ttl_seconds()}
 
 
-@endpoint(bp, "/v1/me/ledger", "GET", role="member", query=LedgerQuery)
+@endpoint(bp, "/v1/me/ledger", "GET", role="member", query="LedgerQuery")
 def history(call: Call) -> dict[str, Any]:
     q: LedgerQuery = call.query
     merchant = merchants.get(call.member.merchant_id)
@@ -72,7 +74,7 @@ def daily_sign_in(call: Call) -> dict[str, Any]:
     }
 
 
-@endpoint(bp, "/v1/me/subscriptions", "POST", role="member", body=SubscriptionsBody)
+@endpoint(bp, "/v1/me/subscriptions", "POST", role="member", body="SubscriptionsBody")
 def subscriptions(call: Call) -> dict[str, Any]:
     """Grants the member just accepted in wx.requestSubscribeMessage: one message each."""
     held = notices.grant(call.member.merchant_id, call.member.subject, call.body.template_ids)

@@ -7,11 +7,10 @@ from chalice import Blueprint
 
 from .. import coupons, punch_cards
 from .endpoint import Call, endpoint
-from .schemas import PageQuery
 from .views import coupon_view, punch_card_view, punch_plan_view, template_view
 
-bp = Blueprint(__name__)
 
+bp = Blueprint(__name__)
 
 
 @endpoint(bp, "/v1/points/rewards", "GET", role="member")
@@ -38,7 +37,7 @@ def buy(call: Call, plan_id: str) -> dict[str, Any]:
     return punch_card_view(card, call.timezone)
 
 
-@endpoint(bp, "/v1/me/punch-cards", "GET", role="member", query=PageQuery)
+@endpoint(bp, "/v1/me/punch-cards", "GET", role="member", query="PageQuery")
 def my_cards(call: Call) -> dict[str, Any]:
     page = punch_cards.mine(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     tz = call.timezone

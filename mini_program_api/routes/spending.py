@@ -10,7 +10,7 @@ from .. import checkout, merchants, pending_payments, spending_password, staff
 from ..clock import iso
 from ..db.models import PendingPayment
 from .endpoint import Call, endpoint
-from .schemas import ChangeSpendingPasswordBody, ConfirmBody, FreeLimitBody, SetSpendingPasswordBody
+
 
 bp = Blueprint(__name__)
 
@@ -33,25 +33,25 @@ def _set(call: Call, reset: bool) -> dict[str, Any]:
     return _state(call)
 
 
-@endpoint(bp, "/v1/me/spending-password", "POST", role="member", body=SetSpendingPasswordBody)
+@endpoint(bp, "/v1/me/spending-password", "POST", role="member", body="SetSpendingPasswordBody")
 def set_password(call: Call) -> dict[str, Any]:
     return _set(call, reset=False)
 
 
-@endpoint(bp, "/v1/me/spending-password/reset", "POST", role="member", body=SetSpendingPasswordBody)
+@endpoint(bp, "/v1/me/spending-password/reset", "POST", role="member", body="SetSpendingPasswordBody")
 def reset_password(call: Call) -> dict[str, Any]:
     """Forgotten: replaced after a fresh phone verification (and a lock lifted)."""
     return _set(call, reset=True)
 
 
-@endpoint(bp, "/v1/me/spending-password/change", "POST", role="member", body=ChangeSpendingPasswordBody)
+@endpoint(bp, "/v1/me/spending-password/change", "POST", role="member", body="ChangeSpendingPasswordBody")
 def change_password(call: Call) -> dict[str, Any]:
     spending_password.change_password(call.member.merchant_id, call.member.subject, call.body.old_password,
                                       call.body.password)
     return _state(call)
 
 
-@endpoint(bp, "/v1/me/spending-password/free-limit", "PUT", role="member", body=FreeLimitBody)
+@endpoint(bp, "/v1/me/spending-password/free-limit", "PUT", role="member", body="FreeLimitBody")
 def set_free_limit(call: Call) -> dict[str, Any]:
     spending_password.set_free_limit(call.member.merchant_id, call.member.subject, call.body.free_limit)
     return _state(call)
@@ -71,7 +71,7 @@ def pending(call: Call) -> dict[str, Any]:
                                                                                call.member.subject)]}
 
 
-@endpoint(bp, "/v1/me/pending-payments/{confirmation_id}/confirm", "POST", role="member", body=ConfirmBody)
+@endpoint(bp, "/v1/me/pending-payments/{confirmation_id}/confirm", "POST", role="member", body="ConfirmBody")
 def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:
     order = checkout.confirm(call.member, confirmation_id, call.body.password)
     return checkout.receipt(order, call.timezone)

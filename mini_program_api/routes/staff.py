@@ -1,19 +1,21 @@
 """The counter: staff log in, check out by scanned member code, refund, redeem gifts, punch cards."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from .. import checkout, coupons, punch_cards, staff
 from .endpoint import Call, endpoint
-from .schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, StaffLoginBody
 from .views import coupon_view, punch_card_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, StaffLoginBody
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/staff/login", "POST", role=None, body=StaffLoginBody)
+@endpoint(bp, "/v1/staff/login", "POST", role=None, body="StaffLoginBody")
 def login(call: Call) -> dict[str, Any]:
     body: StaffLoginBody = call.body
     session = staff.login(body.merchant_id, body.username, body.password)
@@ -21,8 +23,7 @@ def login(call: Call) -> dict[str, Any]:
             "store_id": session.principal.store_id}
 
 
-
-@endpoint(bp, "/v1/staff/checkout", "POST", role="staff", body=CheckoutBody)
+@endpoint(bp, "/v1/staff/checkout", "POST", role="staff", body="CheckoutBody")
 def do_checkout(call: Call) -> dict[str, Any]:
     body: CheckoutBody = call.body
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
@@ -40,14 +41,14 @@ def refund(call: Call, order_id: str) -> dict[str, Any]:
     return checkout.receipt(checkout.refund(call.member, order_id), call.timezone)
 
 
-@endpoint(bp, "/v1/staff/coupons/redeem", "POST", role="staff", body=GiftRedeemBody)
+@endpoint(bp, "/v1/staff/coupons/redeem", "POST", role="staff", body="GiftRedeemBody")
 def redeem_gift(call: Call) -> dict[str, Any]:
     body: GiftRedeemBody = call.body
     coupon = coupons.redeem_gift(call.member, body.member_code, body.coupon_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
-@endpoint(bp, "/v1/staff/punch-cards/use", "POST", role="staff", body=PunchUseBody)
+@endpoint(bp, "/v1/staff/punch-cards/use", "POST", role="staff", body="PunchUseBody")
 def use_punch_card(call: Call) -> dict[str, Any]:
     body: PunchUseBody = call.body
     card = punch_cards.use(call.member, body.member_code, body.card_id, call.idempotency_key)

@@ -1,7 +1,7 @@
 """Stored-value top-up: plans, orders, the WeChat Pay notify, and admin refunds."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
@@ -9,8 +9,10 @@ from .. import merchants, topup
 from ..config import settings
 from ..errors import KabaoError
 from .endpoint import Call, endpoint
-from .schemas import TopupOrderBody
 from .views import order_view, plan_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import TopupOrderBody
 
 bp = Blueprint(__name__)
 
@@ -25,7 +27,7 @@ def plans(call: Call) -> dict[str, Any]:
     }
 
 
-@endpoint(bp, "/v1/topup/orders", "POST", role="member", body=TopupOrderBody)
+@endpoint(bp, "/v1/topup/orders", "POST", role="member", body="TopupOrderBody")
 def create_order(call: Call) -> dict[str, Any]:
     body: TopupOrderBody = call.body
     order, pay_params = topup.create_order(
