@@ -8,13 +8,14 @@ from chalice import Blueprint
 from .. import auth, members
 from ..auth import Principal
 from .endpoint import Call, endpoint
+from .responses import LoginView
 from .schemas import LoginBody
 from .views import member_view, merchant_view
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/auth/login", "POST", role=None, body=LoginBody)
+@endpoint(bp, "/v1/auth/login", "POST", role=None, body=LoginBody, response=LoginView)
 def login(call: Call) -> dict[str, Any]:
     body: LoginBody = call.body
     result = members.login(body.appid, body.code, body.invite_code, body.scene)

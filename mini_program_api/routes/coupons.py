@@ -7,13 +7,15 @@ from chalice import Blueprint
 
 from .. import coupon_admin, coupons, merchants
 from .endpoint import Call, endpoint
+from .responses import AdminTemplatePage, AdminTemplateView, CouponPage, CouponView, CreatedTemplateView, OffersView
 from .schemas import CouponsQuery, CouponTemplateBody, PageQuery, TemplatePatchBody
 from .views import admin_template_view, coupon_view, template_view
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/admin/coupon-templates", "POST", role="admin", body=CouponTemplateBody, status=201)
+@endpoint(bp, "/v1/admin/coupon-templates", "POST", role="admin", body=CouponTemplateBody, status=201,
+          response=CreatedTemplateView, idempotent=True)
 def create_template(call: Call) -> dict[str, Any]:
     body: CouponTemplateBody = call.body
     assert call.principal is not None
@@ -25,34 +27,35 @@ def create_template(call: Call) -> dict[str, Any]:
             "stock_shards": int(template.shards)}
 
 
-@endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query=PageQuery)
+@endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query=PageQuery, response=AdminTemplatePage)
 def list_templates(call: Call) -> dict[str, Any]:
     page = coupon_admin.page(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"templates": [admin_template_view(t, call.timezone) for t in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "GET", role="admin")
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "GET", role="admin", response=AdminTemplateView)
 def get_template(call: Call, template_id: str) -> dict[str, Any]:
     return admin_template_view(coupon_admin.stocked(call.member.merchant_id, template_id), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "PATCH", role="admin", body=TemplatePatchBody)
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "PATCH", role="admin", body=TemplatePatchBody,
+          response=AdminTemplateView)
 def change_template(call: Call, template_id: str) -> dict[str, Any]:
     spec = coupon_admin.TemplateChange(**call.body.model_dump())
     return _admin_view(call, coupon_admin.change(call.member, template_id, spec))
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/pause", "POST", role="admin")
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/pause", "POST", role="admin", response=AdminTemplateView)
 def pause_template(call: Call, template_id: str) -> dict[str, Any]:
     return _admin_view(call, coupon_admin.pause(call.member, template_id))
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/resume", "POST", role="admin")
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/resume", "POST", role="admin", response=AdminTemplateView)
 def resume_template(call: Call, template_id: str) -> dict[str, Any]:
     return _admin_view(call, coupon_admin.resume(call.member, template_id))
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/end", "POST", role="admin")
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/end", "POST", role="admin", response=AdminTemplateView)
 def end_template(call: Call, template_id: str) -> dict[str, Any]:
     return _admin_view(call, coupon_admin.end(call.member, template_id))
 
@@ -62,20 +65,20 @@ def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     return admin_template_view(coupon_admin.with_stock(call.member.merchant_id, [template])[0], call.timezone)
 
 
-@endpoint(bp, "/v1/coupons/offers", "GET", role="member")
+@endpoint(bp, "/v1/coupons/offers", "GET", role="member", response=OffersView)
 def offers(call: Call) -> dict[str, Any]:
     tz = call.timezone
     listed = coupons.offers(call.member.merchant_id, call.member.subject)
     return {"offers": [{**template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
 
 
-@endpoint(bp, "/v1/coupons/offers/{template_id}/claim", "POST", role="member")
+@endpoint(bp, "/v1/coupons/offers/{template_id}/claim", "POST", role="member", response=CouponView, idempotent=True)
 def claim(call: Call, template_id: str) -> dict[str, Any]:
     coupon = coupons.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
-@endpoint(bp, "/v1/me/coupons", "GET", role="member", query=CouponsQuery)
+@endpoint(bp, "/v1/me/coupons", "GET", role="member", query=CouponsQuery, response=CouponPage)
 def my_coupons(call: Call) -> dict[str, Any]:
     q: CouponsQuery = call.query
     page = coupons.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)

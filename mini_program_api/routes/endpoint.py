@@ -1,7 +1,14 @@
-"""The one way a route is declared: auth, body/query validation and error shape in one place.
+"""The one way a route is declared: auth, body/query/response models, error codes and error shape in one place.
 
 Chalice turns any exception escaping a view into a 500 before middleware sees
 it, so `KabaoError` is converted here, inside the view.
+
+Every declaration is kept in `ROUTES`, from which `openapi.py` builds the spec on
+demand. On the local stages (dev, tests) each answer is checked against its
+declaration, so a view cannot drift from the published contract: a body that
+does not fit its response model is a 500, an error code the route does not
+declare is recorded in `UNDECLARED` (tests fail on it), and reading the
+Idempotency-Key in a route that does not declare it raises.
 """
 from __future__ import annotations
 
@@ -16,10 +23,57 @@ from pydantic import BaseModel, ValidationError
 
 from .. import auth, merchants
 from ..auth import Principal
-from ..errors import KabaoError
+from ..config import settings
+from ..errors import STATUS, KabaoError
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PATH_ID = 128  # characters in an id taken from the path
+
+# Codes any route can answer, whatever it declares: the database or WeChat's gateway refusing for a moment.
+COMMON_ERRORS = ("DATABASE_UNAVAILABLE", "CONCURRENT_UPDATE", "RATE_LIMITED")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One declared operation: what the spec says about it and what the local stages hold it to."""
+
+    name: str
+    module: str
+    doc: str
+    path: str
+    method: str
+    role: tuple[str, ...]
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    idempotent: bool
+    errors: frozenset[str]
+
+
+ROUTES: list[Route] = []
+# (method, path, code) of error codes answered but not declared; only filled on the local stages.
+UNDECLARED: set[tuple[str, str, str]] = set()
+
+
+class ResponseDrift(Exception):
+    """A view answered something its response model does not describe: a bug, surfaced as a 500."""
+
+
+def implied_errors(role: tuple[str, ...], body: bool, query: bool, path: str, idempotent: bool) -> set[str]:
+    """Codes the declaration itself brings: auth, input validation, path ids, idempotency keys."""
+    codes = set(COMMON_ERRORS)
+    if role:
+        codes |= {"UNAUTHENTICATED", "TOKEN_EXPIRED", "FORBIDDEN"}
+    if body:
+        codes |= {"INVALID_JSON", "VALIDATION_ERROR", "UNSUPPORTED_MEDIA_TYPE", "REQUEST_TOO_LARGE"}
+    if query:
+        codes |= {"VALIDATION_ERROR", "INVALID_CURSOR"}
+    if "{" in path:
+        codes.add("NOT_FOUND")
+    if idempotent:
+        codes |= {"INVALID_IDEMPOTENCY_KEY", "IDEMPOTENCY_KEY_REUSED"}
+    return codes
 
 
 @dataclass(frozen=True)
@@ -31,6 +85,7 @@ class Call:
     query: Any
     headers: dict[str, str]
     raw_body: bytes
+    route: Route | None = None
 
     @property
     def member(self) -> Principal:
@@ -39,6 +94,8 @@ class Call:
 
     @property
     def idempotency_key(self) -> str | None:
+        if self.route is not None and not self.route.idempotent and _checking():
+            raise AssertionError(f"{self.route.method} {self.route.path} reads Idempotency-Key: declare idempotent=True")
         return self.headers.get("idempotency-key")
 
     @property
@@ -55,9 +112,29 @@ def endpoint(
     role: str | tuple[str, ...] | None,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
     status: int = 200,
+    idempotent: bool = False,
+    errors: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a route. `response` is the model of a 2xx body (None only for an empty answer: 204), `errors`
+    the codes its domain calls can raise beyond those the declaration implies (`implied_errors`), and
+    `idempotent` that it honours an Idempotency-Key header."""
+    roles = () if role is None else (role,) if isinstance(role, str) else tuple(role)
+    unknown = [code for code in errors if code not in STATUS]
+    if unknown:
+        raise ValueError(f"unregistered error codes {unknown}")
+    if response is None and status != 204:
+        raise ValueError(f"{method} {path}: declare response=Model (only a 204 has no body)")
+
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        declared = Route(
+            name=fn.__name__, module=fn.__module__, doc=(fn.__doc__ or "").strip(), path=path, method=method,
+            role=roles, body=body, query=query, response=response, status=status, idempotent=idempotent,
+            errors=frozenset(errors) | implied_errors(roles, body is not None, query is not None, path, idempotent),
+        )
+        ROUTES.append(declared)
+
         @bp.route(path, methods=[method])
         @functools.wraps(fn)
         def view(**params: str) -> Response:
@@ -70,18 +147,39 @@ def endpoint(
                     query=_validate(query, dict(request.query_params or {})) if query else None,
                     headers=headers,
                     raw_body=request.raw_body or b"",
+                    route=declared,
                 )
                 if any(len(value) > MAX_PATH_ID for value in params.values()):
                     # No id of ours is that long, and DynamoDB refuses keys past 1-2 KB (a 500).
                     raise KabaoError("NOT_FOUND", "no such resource")
                 result = fn(call, **params)
             except KabaoError as exc:
+                if exc.code not in declared.errors and _checking():
+                    UNDECLARED.add((method, path, exc.code))
                 return Response(body=exc.body(), status_code=exc.status)
+            if _checking():
+                _check_response(declared, result)
             return Response(body=result if result is not None else "", status_code=status)
 
         return view
 
     return decorate
+
+
+def _checking() -> bool:
+    """Answers are held to their declarations on the local stages (dev and tests), not in production."""
+    return settings().is_local
+
+
+def _check_response(route: Route, result: Any) -> None:
+    if route.response is None:
+        if result is not None:
+            raise ResponseDrift(f"{route.method} {route.path} declares no body but answered one")
+        return
+    try:
+        route.response.model_validate_json(json.dumps(result))
+    except (ValidationError, TypeError) as exc:
+        raise ResponseDrift(f"{route.method} {route.path} answered outside {route.response.__name__}: {exc}") from exc
 
 
 def _authenticate(headers: dict[str, str], role: str | tuple[str, ...]) -> Principal:

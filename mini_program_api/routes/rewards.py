@@ -7,6 +7,7 @@ from chalice import Blueprint
 
 from .. import coupons, punch_cards
 from .endpoint import Call, endpoint
+from .responses import CouponView, PunchCardPage, PunchCardView, PunchPlansView, RewardsView
 from .schemas import PageQuery
 from .views import coupon_view, punch_card_view, punch_plan_view, template_view
 
@@ -14,31 +15,31 @@ bp = Blueprint(__name__)
 
 
 
-@endpoint(bp, "/v1/points/rewards", "GET", role="member")
+@endpoint(bp, "/v1/points/rewards", "GET", role="member", response=RewardsView)
 def rewards(call: Call) -> dict[str, Any]:
     listed, tz = coupons.offers(call.member.merchant_id, call.member.subject, rewards=True), call.timezone
     return {"rewards": [{**template_view(o.template, tz), "reward_id": o.template.template_id,
                          "redeemed": o.claimed} for o in listed]}
 
 
-@endpoint(bp, "/v1/points/rewards/{reward_id}/redeem", "POST", role="member")
+@endpoint(bp, "/v1/points/rewards/{reward_id}/redeem", "POST", role="member", response=CouponView, idempotent=True)
 def redeem(call: Call, reward_id: str) -> dict[str, Any]:
     coupon = coupons.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
-@endpoint(bp, "/v1/punch-cards/plans", "GET", role="member")
+@endpoint(bp, "/v1/punch-cards/plans", "GET", role="member", response=PunchPlansView)
 def plans(call: Call) -> dict[str, Any]:
     return {"plans": [punch_plan_view(p) for p in punch_cards.plans(call.member.merchant_id)]}
 
 
-@endpoint(bp, "/v1/punch-cards/plans/{plan_id}/buy", "POST", role="member")
+@endpoint(bp, "/v1/punch-cards/plans/{plan_id}/buy", "POST", role="member", response=PunchCardView, idempotent=True)
 def buy(call: Call, plan_id: str) -> dict[str, Any]:
     card = punch_cards.buy(call.member.merchant_id, call.member.subject, plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
 
 
-@endpoint(bp, "/v1/me/punch-cards", "GET", role="member", query=PageQuery)
+@endpoint(bp, "/v1/me/punch-cards", "GET", role="member", query=PageQuery, response=PunchCardPage)
 def my_cards(call: Call) -> dict[str, Any]:
     page = punch_cards.mine(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     tz = call.timezone

@@ -7,13 +7,14 @@ from chalice import Blueprint
 
 from .. import checkout, coupons, punch_cards, staff
 from .endpoint import Call, endpoint
+from .responses import CouponView, PunchCardView, ReceiptView, StaffLoginView
 from .schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, StaffLoginBody
-from .views import coupon_view, punch_card_view
+from .views import coupon_view, punch_card_view, receipt_view
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/staff/login", "POST", role=None, body=StaffLoginBody)
+@endpoint(bp, "/v1/staff/login", "POST", role=None, body=StaffLoginBody, response=StaffLoginView)
 def login(call: Call) -> dict[str, Any]:
     body: StaffLoginBody = call.body
     session = staff.login(body.merchant_id, body.username, body.password)
@@ -22,32 +23,34 @@ def login(call: Call) -> dict[str, Any]:
 
 
 
-@endpoint(bp, "/v1/staff/checkout", "POST", role="staff", body=CheckoutBody)
+@endpoint(bp, "/v1/staff/checkout", "POST", role="staff", body=CheckoutBody, response=ReceiptView, idempotent=True)
 def do_checkout(call: Call) -> dict[str, Any]:
     body: CheckoutBody = call.body
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
     order = checkout.checkout(call.member, body.member_code, request, call.idempotency_key, body.spending_password)
-    return checkout.receipt(order, call.timezone)
+    return receipt_view(order, call.timezone)
 
 
-@endpoint(bp, "/v1/staff/orders/{order_id}", "GET", role=("staff", "admin"))
+@endpoint(bp, "/v1/staff/orders/{order_id}", "GET", role=("staff", "admin"), response=ReceiptView)
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
-    return checkout.receipt(checkout.order_for(call.member, order_id), call.timezone)
+    return receipt_view(checkout.order_for(call.member, order_id), call.timezone)
 
 
-@endpoint(bp, "/v1/staff/orders/{order_id}/refund", "POST", role=("staff", "admin"))
+@endpoint(bp, "/v1/staff/orders/{order_id}/refund", "POST", role=("staff", "admin"), response=ReceiptView)
 def refund(call: Call, order_id: str) -> dict[str, Any]:
-    return checkout.receipt(checkout.refund(call.member, order_id), call.timezone)
+    return receipt_view(checkout.refund(call.member, order_id), call.timezone)
 
 
-@endpoint(bp, "/v1/staff/coupons/redeem", "POST", role="staff", body=GiftRedeemBody)
+@endpoint(bp, "/v1/staff/coupons/redeem", "POST", role="staff", body=GiftRedeemBody,
+          response=CouponView, idempotent=True)
 def redeem_gift(call: Call) -> dict[str, Any]:
     body: GiftRedeemBody = call.body
     coupon = coupons.redeem_gift(call.member, body.member_code, body.coupon_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
-@endpoint(bp, "/v1/staff/punch-cards/use", "POST", role="staff", body=PunchUseBody)
+@endpoint(bp, "/v1/staff/punch-cards/use", "POST", role="staff", body=PunchUseBody,
+          response=PunchCardView, idempotent=True)
 def use_punch_card(call: Call) -> dict[str, Any]:
     body: PunchUseBody = call.body
     card = punch_cards.use(call.member, body.member_code, body.card_id, call.idempotency_key)

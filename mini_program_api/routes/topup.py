@@ -9,13 +9,14 @@ from .. import merchants, topup
 from ..config import settings
 from ..errors import KabaoError
 from .endpoint import Call, endpoint
+from .responses import TopupOrderCreated, TopupOrderView, TopupPlansView
 from .schemas import TopupOrderBody
 from .views import order_view, plan_view
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/topup/plans", "GET", role="member")
+@endpoint(bp, "/v1/topup/plans", "GET", role="member", response=TopupPlansView)
 def plans(call: Call) -> dict[str, Any]:
     merchant = merchants.get(call.member.merchant_id)
     return {
@@ -25,7 +26,8 @@ def plans(call: Call) -> dict[str, Any]:
     }
 
 
-@endpoint(bp, "/v1/topup/orders", "POST", role="member", body=TopupOrderBody)
+@endpoint(bp, "/v1/topup/orders", "POST", role="member", body=TopupOrderBody,
+          response=TopupOrderCreated, idempotent=True)
 def create_order(call: Call) -> dict[str, Any]:
     body: TopupOrderBody = call.body
     order, pay_params = topup.create_order(
@@ -35,7 +37,7 @@ def create_order(call: Call) -> dict[str, Any]:
     return {**order_view(order, merchant.timezone), "pay_params": pay_params}
 
 
-@endpoint(bp, "/v1/topup/orders/{order_id}", "GET", role="member")
+@endpoint(bp, "/v1/topup/orders/{order_id}", "GET", role="member", response=TopupOrderView)
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
     order = topup.get_order(call.member.merchant_id, call.member.subject, order_id)
     return order_view(order, call.timezone)
@@ -55,7 +57,7 @@ def notify(call: Call) -> None:
     topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
 
 
-@endpoint(bp, "/v1/admin/topup/orders/{order_id}/refund", "POST", role="admin")
+@endpoint(bp, "/v1/admin/topup/orders/{order_id}/refund", "POST", role="admin", response=TopupOrderView)
 def refund(call: Call, order_id: str) -> dict[str, Any]:
     assert call.principal is not None
     order = topup.refund(call.member, order_id)
