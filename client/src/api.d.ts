@@ -1288,7 +1288,7 @@ export interface components {
         ErrorDetail: {
             /**
              * Code
-             * @description a stable code, e.g. VALIDATION_ERROR; the list a route can answer is in its responses
+             * @description a stable code, e.g. VALIDATION_ERROR; each operation lists the codes it answers
              */
             code: string;
             /** Message */
@@ -2662,6 +2662,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND, STORE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "STORE_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -2812,7 +2828,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2821,7 +2837,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "TEMPLATE_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -2950,7 +2966,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2959,14 +2975,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "TEMPLATE_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, TEMPLATE_ENDED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2975,7 +2991,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "TEMPLATE_ENDED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -3100,7 +3116,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3109,7 +3125,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "TEMPLATE_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -3218,7 +3234,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3227,14 +3243,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "TEMPLATE_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, TEMPLATE_ENDED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3243,7 +3259,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "TEMPLATE_ENDED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -3336,7 +3352,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3345,14 +3361,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "TEMPLATE_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, TEMPLATE_ENDED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3361,7 +3377,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "TEMPLATE_ENDED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -3477,7 +3493,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND, PUNCH_PLAN_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3486,14 +3502,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND" | "PUNCH_PLAN_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3502,7 +3518,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -3783,6 +3799,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND, PUNCH_PLAN_NOT_FOUND, STORE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "PUNCH_PLAN_NOT_FOUND" | "STORE_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -3931,6 +3963,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -4045,6 +4093,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -4322,7 +4386,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: NOT_FOUND, STORE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "STORE_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: ALREADY_EXISTS, CONCURRENT_UPDATE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4331,7 +4411,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "ALREADY_EXISTS" | "CONCURRENT_UPDATE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -4593,7 +4673,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: NOT_FOUND, STORE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "STORE_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: ALREADY_EXISTS, CONCURRENT_UPDATE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4602,7 +4698,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "ALREADY_EXISTS" | "CONCURRENT_UPDATE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -4725,6 +4821,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -4839,6 +4951,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -4977,6 +5105,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -5100,7 +5244,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: NOT_FOUND, PLAN_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "PLAN_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: ALREADY_EXISTS, CONCURRENT_UPDATE, TOO_MANY_PLANS */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5109,7 +5269,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "ALREADY_EXISTS" | "CONCURRENT_UPDATE" | "TOO_MANY_PLANS";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -5248,7 +5408,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, PLAN_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5257,7 +5417,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "PLAN_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -5386,7 +5546,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, PLAN_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5395,7 +5555,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "PLAN_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -5504,7 +5664,7 @@ export interface operations {
                     "application/json": components["schemas"]["TopupOrderView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: INVALID_NOTIFY, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5513,7 +5673,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "INVALID_NOTIFY" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -5536,7 +5696,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, ORDER_NOT_FOUND, PUNCH_CARD_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5545,14 +5705,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "ORDER_NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, INSUFFICIENT_BALANCE, ORDER_NOT_REFUNDABLE, PAYMENT_NOT_CONFIGURED, REFUND_PRINCIPAL_SPENT, REFUND_REFUSED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5561,7 +5721,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "INSUFFICIENT_BALANCE" | "ORDER_NOT_REFUNDABLE" | "PAYMENT_NOT_CONFIGURED" | "REFUND_PRINCIPAL_SPENT" | "REFUND_REFUSED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -5584,7 +5744,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5593,7 +5753,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -5624,7 +5784,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginView"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_CODE, INVALID_INVITE_CODE, INVALID_JSON, UNKNOWN_APPID, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5633,7 +5793,23 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_CODE" | "INVALID_INVITE_CODE" | "INVALID_JSON" | "UNKNOWN_APPID" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -5704,7 +5880,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5713,7 +5889,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -5756,7 +5932,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, TIER_NOT_ELIGIBLE */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5765,14 +5941,30 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "TIER_NOT_ELIGIBLE";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, OFFER_NOT_AVAILABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5781,7 +5973,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -5877,7 +6069,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, TIER_NOT_ELIGIBLE */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5886,14 +6078,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "TIER_NOT_ELIGIBLE";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: COUPON_NOT_FOUND, MEMBER_NOT_FOUND, NOT_FOUND, OFFER_NOT_FOUND, PUNCH_CARD_NOT_FOUND, REWARD_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5902,14 +6094,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "COUPON_NOT_FOUND" | "MEMBER_NOT_FOUND" | "NOT_FOUND" | "OFFER_NOT_FOUND" | "PUNCH_CARD_NOT_FOUND" | "REWARD_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CARD_NOT_OPEN, CLAIM_LIMIT_REACHED, CONCURRENT_UPDATE, OFFER_NOT_AVAILABLE, SOLD_OUT */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5918,7 +6110,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CLAIM_LIMIT_REACHED" | "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6019,6 +6211,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6145,7 +6353,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, PHONE_REQUIRED, TERMS_OUTDATED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6154,7 +6378,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "PHONE_REQUIRED" | "TERMS_OUTDATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6277,7 +6501,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6286,7 +6526,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6517,6 +6757,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -6617,6 +6873,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: STORE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "STORE_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -6691,7 +6963,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReceiptView"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: AMOUNT_OUT_OF_RANGE, INVALID_CODE, INVALID_JSON, PAYMENT_EXCEEDS_DUE, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6700,7 +6972,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "AMOUNT_OUT_OF_RANGE" | "INVALID_CODE" | "INVALID_JSON" | "PAYMENT_EXCEEDS_DUE" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6723,7 +6995,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, SPENDING_PASSWORD_WRONG */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6732,14 +7004,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "SPENDING_PASSWORD_WRONG";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: CONFIRMATION_NOT_FOUND, COUPON_NOT_FOUND, MEMBER_NOT_FOUND, NOT_FOUND, ORDER_NOT_FOUND, PUNCH_CARD_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6748,14 +7020,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "CONFIRMATION_NOT_FOUND" | "COUPON_NOT_FOUND" | "MEMBER_NOT_FOUND" | "NOT_FOUND" | "ORDER_NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6764,7 +7036,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6819,7 +7091,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6828,7 +7100,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6859,7 +7131,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberView"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_CODE, INVALID_JSON, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6868,7 +7140,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_CODE" | "INVALID_JSON" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6907,7 +7179,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, PHONE_IN_USE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6916,7 +7204,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "PHONE_IN_USE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6971,7 +7259,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6980,7 +7268,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7158,7 +7446,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, SIGN_IN_DISABLED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7167,7 +7471,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "SIGN_IN_DISABLED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7258,6 +7562,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -7330,7 +7650,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpendingPasswordState"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_CODE, INVALID_JSON, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7339,7 +7659,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_CODE" | "INVALID_JSON" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7362,7 +7682,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, PHONE_MISMATCH */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7371,14 +7691,30 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "PHONE_MISMATCH";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, PHONE_REQUIRED, SPENDING_PASSWORD_NOT_SET, SPENDING_PASSWORD_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7387,7 +7723,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "PHONE_REQUIRED" | "SPENDING_PASSWORD_NOT_SET" | "SPENDING_PASSWORD_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7442,7 +7778,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7451,7 +7787,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7482,7 +7818,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpendingPasswordState"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_CODE, INVALID_JSON, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7491,7 +7827,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_CODE" | "INVALID_JSON" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7514,7 +7850,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, SPENDING_PASSWORD_WRONG */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7523,14 +7859,30 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "SPENDING_PASSWORD_WRONG";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7539,7 +7891,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7594,7 +7946,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7603,7 +7955,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7676,6 +8028,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7786,7 +8154,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpendingPasswordState"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_CODE, INVALID_JSON, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7795,7 +8163,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_CODE" | "INVALID_JSON" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7818,7 +8186,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, PHONE_MISMATCH */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7827,14 +8195,30 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "PHONE_MISMATCH";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, PHONE_REQUIRED, SPENDING_PASSWORD_NOT_SET, SPENDING_PASSWORD_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7843,7 +8227,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "PHONE_REQUIRED" | "SPENDING_PASSWORD_NOT_SET" | "SPENDING_PASSWORD_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7898,7 +8282,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7907,7 +8291,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7980,6 +8364,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -8170,7 +8570,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, TIER_NOT_ELIGIBLE */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8179,14 +8579,30 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "TIER_NOT_ELIGIBLE";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, OFFER_NOT_AVAILABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8195,7 +8611,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -8291,7 +8707,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, TIER_NOT_ELIGIBLE */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8300,14 +8716,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "TIER_NOT_ELIGIBLE";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: COUPON_NOT_FOUND, MEMBER_NOT_FOUND, NOT_FOUND, OFFER_NOT_FOUND, PUNCH_CARD_NOT_FOUND, REWARD_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8316,14 +8732,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "COUPON_NOT_FOUND" | "MEMBER_NOT_FOUND" | "NOT_FOUND" | "OFFER_NOT_FOUND" | "PUNCH_CARD_NOT_FOUND" | "REWARD_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CARD_NOT_OPEN, CLAIM_LIMIT_REACHED, CONCURRENT_UPDATE, OFFER_NOT_AVAILABLE, SOLD_OUT */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8332,7 +8748,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CLAIM_LIMIT_REACHED" | "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -8560,7 +8976,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND, PUNCH_PLAN_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8569,14 +8985,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND" | "PUNCH_PLAN_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, PUNCH_CARD_NOT_APPLICABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8585,7 +9001,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "PUNCH_CARD_NOT_APPLICABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -8667,7 +9083,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReceiptView"];
                 };
             };
-            /** @description Bad request: INVALID_IDEMPOTENCY_KEY, INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: AMOUNT_OUT_OF_RANGE, INVALID_CODE, INVALID_IDEMPOTENCY_KEY, INVALID_JSON, PAYMENT_EXCEEDS_DUE, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8676,7 +9092,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_IDEMPOTENCY_KEY" | "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "AMOUNT_OUT_OF_RANGE" | "INVALID_CODE" | "INVALID_IDEMPOTENCY_KEY" | "INVALID_JSON" | "PAYMENT_EXCEEDS_DUE" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -8699,7 +9115,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, SPENDING_PASSWORD_WRONG, TILL_PASSWORD_NOT_ALLOWED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8708,14 +9124,30 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "SPENDING_PASSWORD_WRONG" | "TILL_PASSWORD_NOT_ALLOWED";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: CONFIRMATION_NOT_FOUND, COUPON_NOT_FOUND, MEMBER_NOT_FOUND, NOT_FOUND, ORDER_NOT_FOUND, PUNCH_CARD_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONFIRMATION_NOT_FOUND" | "COUPON_NOT_FOUND" | "MEMBER_NOT_FOUND" | "NOT_FOUND" | "ORDER_NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, CONFIRMATION_REQUIRED, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8724,7 +9156,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "CONFIRMATION_REQUIRED" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -8779,7 +9211,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too many requests: RATE_LIMITED */
+            /** @description Too many requests: RATE_LIMITED, SPENDING_LOCKED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8788,14 +9220,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "RATE_LIMITED";
+                            code: "RATE_LIMITED" | "SPENDING_LOCKED";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8804,7 +9236,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -8886,7 +9318,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: COUPON_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "COUPON_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8895,7 +9343,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9016,6 +9464,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: INVALID_CREDENTIALS */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CREDENTIALS";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9156,7 +9620,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, ORDER_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9165,7 +9629,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "ORDER_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9274,7 +9738,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: COUPON_NOT_FOUND, MEMBER_NOT_FOUND, NOT_FOUND, ORDER_NOT_FOUND, PUNCH_CARD_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9283,7 +9747,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "COUPON_NOT_FOUND" | "MEMBER_NOT_FOUND" | "NOT_FOUND" | "ORDER_NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9413,7 +9877,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, PUNCH_CARD_EXPIRED, PUNCH_CARD_NOT_APPLICABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9422,7 +9902,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "PUNCH_CARD_EXPIRED" | "PUNCH_CARD_NOT_APPLICABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9536,7 +10016,7 @@ export interface operations {
                     "application/json": components["schemas"]["TopupOrderCreated"];
                 };
             };
-            /** @description Bad request: INVALID_IDEMPOTENCY_KEY, INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: AMOUNT_OUT_OF_RANGE, INVALID_IDEMPOTENCY_KEY, INVALID_JSON, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9545,14 +10025,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_IDEMPOTENCY_KEY" | "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "AMOUNT_OUT_OF_RANGE" | "INVALID_IDEMPOTENCY_KEY" | "INVALID_JSON" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: INVALID_NOTIFY, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9561,7 +10041,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "INVALID_NOTIFY" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9584,7 +10064,23 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, ORDER_NOT_FOUND, PLAN_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "ORDER_NOT_FOUND" | "PLAN_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, PAYMENT_NOT_CONFIGURED, PREPAID_CAP_EXCEEDED, REFUND_REFUSED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9593,7 +10089,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "PAYMENT_NOT_CONFIGURED" | "PREPAID_CAP_EXCEEDED" | "REFUND_REFUSED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9664,7 +10160,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9673,7 +10169,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9734,7 +10230,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, ORDER_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9743,7 +10239,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "ORDER_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9850,6 +10346,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -9916,7 +10428,55 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Bad request: NOTIFY_MISMATCH */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOTIFY_MISMATCH";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: INVALID_NOTIFY */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_NOTIFY";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, ORDER_NOT_FOUND, PUNCH_CARD_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "ORDER_NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, PAYMENT_NOT_CONFIGURED, REFUND_REFUSED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9925,7 +10485,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "PAYMENT_NOT_CONFIGURED" | "REFUND_REFUSED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9948,7 +10508,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9957,7 +10517,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9984,7 +10544,39 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Bad request: NOTIFY_MISMATCH */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOTIFY_MISMATCH";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: INVALID_NOTIFY */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_NOTIFY";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, ORDER_NOT_FOUND, PUNCH_CARD_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9993,14 +10585,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "ORDER_NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, PAYMENT_NOT_CONFIGURED, REFUND_REFUSED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10009,7 +10601,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "PAYMENT_NOT_CONFIGURED" | "REFUND_REFUSED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -10032,7 +10624,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10041,7 +10633,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -8,7 +8,20 @@ from chalice import Blueprint
 
 from .. import audit, clock, merchant_admin, merchants, punch_cards, staff, topup, topup_plans
 from .endpoint import Call, endpoint
-from .responses import AdminTopupPlansView, AuditDayView, PunchCardView, PunchPlanPage, PunchPlanView, SettingsView, StaffPage, StaffView, StorePage, StoreView, TiersView, TopupPlanView
+from .responses import (
+    AdminTopupPlansView,
+    AuditDayView,
+    PunchCardView,
+    PunchPlanPage,
+    PunchPlanView,
+    SettingsView,
+    StaffPage,
+    StaffView,
+    StorePage,
+    StoreView,
+    TiersView,
+    TopupPlanView,
+)
 from .schemas import (
     AuditQuery,
     PageQuery,
@@ -26,7 +39,8 @@ from .views import admin_tier_view, plan_view, punch_card_view, punch_plan_view,
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/admin/stores", "POST", role="admin", body=StoreBody, status=201, response=StoreView)
+@endpoint(bp, "/v1/admin/stores", "POST", role="admin", body=StoreBody, status=201, response=StoreView,
+          errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND"))
 def create_store(call: Call) -> dict[str, Any]:
     store = staff.create_store(call.member, call.body.store_id, call.body.name)
     return {"store_id": store.store_id, "name": store.name}
@@ -38,7 +52,8 @@ def list_stores(call: Call) -> dict[str, Any]:
     return {"stores": [{"store_id": s.store_id, "name": s.name} for s in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/staff", "POST", role="admin", body=StaffBody, status=201, response=StaffView)
+@endpoint(bp, "/v1/admin/staff", "POST", role="admin", body=StaffBody, status=201, response=StaffView,
+          errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND"))
 def create_staff(call: Call) -> dict[str, Any]:
     body: StaffBody = call.body
     account = staff.create_account(call.member, call.member.merchant_id, body.username, body.password, body.role,
@@ -54,7 +69,8 @@ def list_staff(call: Call) -> dict[str, Any]:
 
 
 @endpoint(bp, "/v1/admin/punch-card-plans", "POST", role="admin", body=PunchPlanBody, status=201,
-          response=PunchPlanView, idempotent=True)
+          response=PunchPlanView, idempotent=True,
+          errors=("NOT_FOUND", "PUNCH_PLAN_NOT_FOUND", "STORE_NOT_FOUND"))
 def create_punch_plan(call: Call) -> dict[str, Any]:
     body: PunchPlanBody = call.body
     plan = punch_cards.create_plan(call.member, body.name, body.visits, body.valid_days, body.price, body.store_ids,
@@ -69,7 +85,8 @@ def list_punch_plans(call: Call) -> dict[str, Any]:
 
 
 @endpoint(bp, "/v1/admin/members/{member_id}/punch-cards", "POST", role="admin", body=PunchGiveBody, status=201,
-          response=PunchCardView, idempotent=True)
+          response=PunchCardView, idempotent=True,
+          errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_PLAN_NOT_FOUND"))
 def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
     card = punch_cards.give(call.member, member_id, call.body.plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
@@ -83,12 +100,14 @@ def audit_day(call: Call) -> dict[str, Any]:
                         for r in audit.day(call.member.merchant_id, call.query.day)]}
 
 
-@endpoint(bp, "/v1/admin/tiers", "GET", role="admin", response=TiersView)
+@endpoint(bp, "/v1/admin/tiers", "GET", role="admin", response=TiersView,
+          errors=("NOT_FOUND",))
 def get_tiers(call: Call) -> dict[str, Any]:
     return {"tiers": [admin_tier_view(t) for t in merchants.read(call.member.merchant_id).tiers]}
 
 
-@endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body=TiersBody, response=TiersView)
+@endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body=TiersBody, response=TiersView,
+          errors=("NOT_FOUND",))
 def set_tiers(call: Call) -> dict[str, Any]:
     specs = [merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
              for t in call.body.tiers]
@@ -96,34 +115,40 @@ def set_tiers(call: Call) -> dict[str, Any]:
     return {"tiers": [admin_tier_view(t) for t in merchant.tiers]}
 
 
-@endpoint(bp, "/v1/admin/settings", "GET", role="admin", response=SettingsView)
+@endpoint(bp, "/v1/admin/settings", "GET", role="admin", response=SettingsView,
+          errors=("NOT_FOUND",))
 def get_settings(call: Call) -> dict[str, Any]:
     return settings_view(merchants.read(call.member.merchant_id))
 
 
-@endpoint(bp, "/v1/admin/settings", "PATCH", role="admin", body=SettingsBody, response=SettingsView)
+@endpoint(bp, "/v1/admin/settings", "PATCH", role="admin", body=SettingsBody, response=SettingsView,
+          errors=("NOT_FOUND",))
 def update_settings(call: Call) -> dict[str, Any]:
     return settings_view(merchant_admin.update_settings(call.member, call.body.model_dump(exclude_none=True)))
 
 
-@endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin", response=AdminTopupPlansView)
+@endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin", response=AdminTopupPlansView,
+          errors=("NOT_FOUND",))
 def list_topup_plans(call: Call) -> dict[str, Any]:
     """At most `topup_plans.MAX_PLANS`, on the merchant row: one page."""
     return {"plans": [plan_view(p) for p in topup.plans(merchants.read(call.member.merchant_id))]}
 
 
 @endpoint(bp, "/v1/admin/topup-plans", "POST", role="admin", body=TopupPlanBody, status=201,
-          response=TopupPlanView, idempotent=True)
+          response=TopupPlanView, idempotent=True,
+          errors=("ALREADY_EXISTS", "NOT_FOUND", "PLAN_NOT_FOUND", "TOO_MANY_PLANS"))
 def create_topup_plan(call: Call) -> dict[str, Any]:
     body: TopupPlanBody = call.body
     return plan_view(topup_plans.create(call.member, body.plan_id, body.amount, body.bonus, call.idempotency_key))
 
 
-@endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "PATCH", role="admin", body=TopupPlanPatchBody, response=TopupPlanView)
+@endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "PATCH", role="admin", body=TopupPlanPatchBody, response=TopupPlanView,
+          errors=("PLAN_NOT_FOUND",))
 def edit_topup_plan(call: Call, plan_id: str) -> dict[str, Any]:
     return plan_view(topup_plans.edit(call.member, plan_id, call.body.amount, call.body.bonus))
 
 
-@endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "DELETE", role="admin", status=204)
+@endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "DELETE", role="admin", status=204,
+          errors=("PLAN_NOT_FOUND",))
 def retire_topup_plan(call: Call, plan_id: str) -> None:
     topup_plans.retire(call.member, plan_id)

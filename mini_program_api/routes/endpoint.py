@@ -95,7 +95,8 @@ class Call:
     @property
     def idempotency_key(self) -> str | None:
         if self.route is not None and not self.route.idempotent and _checking():
-            raise AssertionError(f"{self.route.method} {self.route.path} reads Idempotency-Key: declare idempotent=True")
+            route = f"{self.route.method} {self.route.path}"
+            raise AssertionError(f"{route} reads Idempotency-Key: declare idempotent=True")
         return self.headers.get("idempotency-key")
 
     @property

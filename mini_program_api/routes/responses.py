@@ -21,7 +21,7 @@ Time = AwareDatetime
 
 
 class ErrorDetail(View):
-    code: str = Field(description="a stable code, e.g. VALIDATION_ERROR; the list a route can answer is in its responses")
+    code: str = Field(description="a stable code, e.g. VALIDATION_ERROR; each operation lists the codes it answers")
     message: str
     details: dict[str, Any] | None = Field(default=None, description="e.g. `fields` for a VALIDATION_ERROR")
 
