@@ -133,7 +133,7 @@ def endpoint(
     if unknown:
         raise ValueError(f"unregistered error codes {unknown}")
     if response is None and status != 204:
-        raise ValueError(f"{method} {path}: declare response=\"Model\" (only a 204 has no body)")
+        raise ValueError(f"{method} {path}: declare response='ModelName' (only a 204 has no body)")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         declared = Route(
