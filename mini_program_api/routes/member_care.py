@@ -2,46 +2,28 @@
 adjustments with a reason. Thin: the rules are in member_care/ and the services it calls."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import audit, checkout, clock, coupons, ledger, members, merchants, order_refs, pii, punch_cards, tiers
+from .. import audit, clock, coupons, ledger, members, merchants, order_refs, pii, punch_cards, tiers
 from ..db.models import Member, Merchant
 from ..member_care import adjustments, search
 from .accounts import audit_page
 from .endpoint import Call, endpoint
-from .ops_responses import (
-    AdjustmentOut,
-    CouponOut,
-    CouponPage,
-    LedgerPage,
-    MemberOut,
-    MemberSearchOut,
-    PunchCardOut,
-    PunchCardPage,
-    ReceiptPage,
-    TopupPage,
-    shape,
-)
-from .schemas import (
-    AdjustmentBody,
-    AdminLedgerQuery,
-    CouponsQuery,
-    IssueCouponBody,
-    MemberSearchQuery,
-    PageQuery,
-    PunchVisitsBody,
-)
-from .views import coupon_view, entry_view, member_view, order_view, punch_card_view, tier_view
+from .views import coupon_view, entry_view, member_view, order_view, punch_card_view, receipt_view, tier_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import (AdjustmentBody, AdminLedgerQuery, CouponsQuery, IssueCouponBody, MemberSearchQuery,
+                          PunchVisitsBody)
 
 bp = Blueprint(__name__)
 
 
 def admin_member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
-    return shape(MemberOut, {**member_view(merchant, member),
-                             "coupon_count": coupons.available_count(merchant.merchant_id, member.member_id),
-                             "created_at": clock.iso(member.created_at, merchant.timezone)})
+    return {**member_view(merchant, member),
+            "coupon_count": coupons.available_count(merchant.merchant_id, member.member_id),
+            "created_at": clock.iso(member.created_at, merchant.timezone)}
 
 
 def _summary(merchant: Merchant, member: Member) -> dict[str, Any]:
@@ -60,52 +42,57 @@ def _member(call: Call, member_id: str) -> Member:
     return members.get(call.member.merchant_id, member_id)
 
 
-@endpoint(bp, "/v1/admin/members", "GET", role="admin", query=MemberSearchQuery)
+@endpoint(bp, "/v1/admin/members", "GET", role="admin", query="MemberSearchQuery", response="MemberSearchView")
 def find(call: Call) -> dict[str, Any]:
     q: MemberSearchQuery = call.query
     found = search.find(call.member.merchant_id, phone=q.phone, card_number=q.card_number,
                         member_code=q.member_code, member_id=q.member_id)
     merchant = merchants.get(call.member.merchant_id)
-    return shape(MemberSearchOut, {"members": [_summary(merchant, found)] if found else []})
+    return {"members": [_summary(merchant, found)] if found else []}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}", "GET", role="admin")
+@endpoint(bp, "/v1/admin/members/{member_id}", "GET", role="admin", response="AdminMemberView",
+          errors=("MEMBER_NOT_FOUND",))
 def view(call: Call, member_id: str) -> dict[str, Any]:
     return admin_member_view(merchants.get(call.member.merchant_id), _member(call, member_id))
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/ledger", "GET", role="admin", query=AdminLedgerQuery)
+@endpoint(bp, "/v1/admin/members/{member_id}/ledger", "GET", role="admin", query="AdminLedgerQuery",
+          response="LedgerPage", errors=("MEMBER_NOT_FOUND",))
 def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
     q: AdminLedgerQuery = call.query
     _member(call, member_id)
     page = ledger.history(call.member.merchant_id, member_id, q.account, q.cursor, q.limit)
-    return shape(LedgerPage, {"entries": [entry_view(e, call.timezone) for e in page.items], "cursor": page.cursor})
+    return {"entries": [entry_view(e, call.timezone) for e in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/coupons", "GET", role="admin", query=CouponsQuery)
+@endpoint(bp, "/v1/admin/members/{member_id}/coupons", "GET", role="admin", query="CouponsQuery",
+          response="CouponPage", errors=("MEMBER_NOT_FOUND",))
 def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
     q: CouponsQuery = call.query
     _member(call, member_id)
     page = coupons.mine(call.member.merchant_id, member_id, q.status, q.cursor, q.limit)
-    return shape(CouponPage, {"coupons": [coupon_view(c, call.timezone) for c in page.items], "cursor": page.cursor})
+    return {"coupons": [coupon_view(c, call.timezone) for c in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/punch-cards", "GET", role="admin", query=PageQuery)
+@endpoint(bp, "/v1/admin/members/{member_id}/punch-cards", "GET", role="admin", query="PageQuery",
+          response="PunchCardPage", errors=("MEMBER_NOT_FOUND",))
 def member_punch_cards(call: Call, member_id: str) -> dict[str, Any]:
     _member(call, member_id)
     page = punch_cards.mine(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
-    return shape(PunchCardPage, {"punch_cards": [punch_card_view(c, call.timezone) for c in page.items],
-                                 "cursor": page.cursor})
+    return {"punch_cards": [punch_card_view(c, call.timezone) for c in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/orders", "GET", role="admin", query=PageQuery)
+@endpoint(bp, "/v1/admin/members/{member_id}/orders", "GET", role="admin", query="PageQuery", response="ReceiptPage",
+          errors=("MEMBER_NOT_FOUND",))
 def member_orders(call: Call, member_id: str) -> dict[str, Any]:
     _member(call, member_id)
     page = order_refs.checkouts(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
     return receipt_page(page, call.timezone)
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/topups", "GET", role="admin", query=PageQuery)
+@endpoint(bp, "/v1/admin/members/{member_id}/topups", "GET", role="admin", query="PageQuery", response="TopupPage",
+          errors=("MEMBER_NOT_FOUND",))
 def member_topups(call: Call, member_id: str) -> dict[str, Any]:
     _member(call, member_id)
     page = order_refs.topups(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
@@ -113,42 +100,49 @@ def member_topups(call: Call, member_id: str) -> dict[str, Any]:
 
 
 def receipt_page(page: Any, tz: str) -> dict[str, Any]:
-    return shape(ReceiptPage, {"orders": [checkout.receipt(o, tz) for o in page.items], "cursor": page.cursor})
+    return {"orders": [receipt_view(o, tz) for o in page.items], "cursor": page.cursor}
 
 
 def topup_page(page: Any, tz: str) -> dict[str, Any]:
-    return shape(TopupPage, {"topups": [order_view(o, tz) for o in page.items], "cursor": page.cursor})
+    return {"topups": [order_view(o, tz) for o in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/audit", "GET", role="admin", query=PageQuery)
+@endpoint(bp, "/v1/admin/members/{member_id}/audit", "GET", role="admin", query="PageQuery", response="AuditDayView",
+          errors=("MEMBER_NOT_FOUND",))
 def member_audit(call: Call, member_id: str) -> dict[str, Any]:
     _member(call, member_id)
     return audit_page(audit.about_member(call.member.merchant_id, member_id, call.query.cursor, call.query.limit),
                       call.timezone)
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/adjustments", "POST", role="admin", body=AdjustmentBody)
+@endpoint(bp, "/v1/admin/members/{member_id}/adjustments", "POST", role="admin", body="AdjustmentBody",
+          response="AdjustmentView", idempotent=True,
+          errors=("MEMBER_NOT_FOUND", "CARD_NOT_OPEN", "INSUFFICIENT_POINTS", "INSUFFICIENT_GROWTH",
+                  "INSUFFICIENT_BALANCE"))
 def adjust(call: Call, member_id: str) -> dict[str, Any]:
     body: AdjustmentBody = call.body
     done = adjustments.adjust(call.member, member_id, body.account, body.amount, body.reason, call.idempotency_key)
     posted = done.posted
     merchant = merchants.get(call.member.merchant_id)
-    return shape(AdjustmentOut, {
-        "adjustment_id": posted.op_key, "account": body.account, "amount": sum(posted.amounts.values()),
-        "reason": done.reason, "replayed": posted.replayed,
-        "member": admin_member_view(merchant, _member(call, member_id))})
+    return {"adjustment_id": posted.op_key, "account": body.account, "amount": sum(posted.amounts.values()),
+            "reason": done.reason, "replayed": posted.replayed,
+            "member": admin_member_view(merchant, _member(call, member_id))}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/coupons", "POST", role="admin", body=IssueCouponBody, status=201)
+@endpoint(bp, "/v1/admin/members/{member_id}/coupons", "POST", role="admin", body="IssueCouponBody", status=201,
+          response="CouponView", idempotent=True,
+          errors=("MEMBER_NOT_FOUND", "CARD_NOT_OPEN", "TEMPLATE_NOT_FOUND", "OFFER_NOT_AVAILABLE",
+                  "TIER_NOT_ELIGIBLE", "SOLD_OUT"))
 def issue_coupon(call: Call, member_id: str) -> dict[str, Any]:
     body: IssueCouponBody = call.body
     coupon = adjustments.issue_coupon(call.member, member_id, body.template_id, body.reason, call.idempotency_key)
-    return shape(CouponOut, coupon_view(coupon, call.timezone))
+    return coupon_view(coupon, call.timezone)
 
 
 @endpoint(bp, "/v1/admin/members/{member_id}/punch-cards/{card_id}/visits", "POST", role="admin",
-          body=PunchVisitsBody)
+          body="PunchVisitsBody", response="PunchCardView", idempotent=True,
+          errors=("MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_CARD_EXPIRED"))
 def give_visits(call: Call, member_id: str, card_id: str) -> dict[str, Any]:
     body: PunchVisitsBody = call.body
     card = adjustments.give_visits(call.member, member_id, card_id, body.visits, body.reason, call.idempotency_key)
-    return shape(PunchCardOut, punch_card_view(card, call.timezone))
+    return punch_card_view(card, call.timezone)

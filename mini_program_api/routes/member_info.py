@@ -10,33 +10,31 @@ from .. import merchants, order_refs, staff
 from .accounts import store_view
 from .endpoint import Call, endpoint
 from .member_care import receipt_page, topup_page
-from .ops_responses import MessageTemplatesOut, StorePage, shape
-from .schemas import PageQuery
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/me/orders", "GET", role="member", query=PageQuery)
+@endpoint(bp, "/v1/me/orders", "GET", role="member", query="PageQuery", response="ReceiptPage")
 def my_orders(call: Call) -> dict[str, Any]:
     """Counter receipts, newest first; refunded ones show their refund."""
     page = order_refs.checkouts(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     return receipt_page(page, call.timezone)
 
 
-@endpoint(bp, "/v1/me/topups", "GET", role="member", query=PageQuery)
+@endpoint(bp, "/v1/me/topups", "GET", role="member", query="PageQuery", response="TopupPage")
 def my_topups(call: Call) -> dict[str, Any]:
     page = order_refs.topups(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     return topup_page(page, call.timezone)
 
 
-@endpoint(bp, "/v1/stores", "GET", role="member", query=PageQuery)
+@endpoint(bp, "/v1/stores", "GET", role="member", query="PageQuery", response="StorePage")
 def stores(call: Call) -> dict[str, Any]:
     """Open stores (closed ones are left out, so a page may be short; follow the cursor)."""
     page = staff.open_stores(call.member.merchant_id, call.query.cursor, call.query.limit)
-    return shape(StorePage, {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor})
+    return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/message-templates", "GET", role="member")
+@endpoint(bp, "/v1/message-templates", "GET", role="member", response="MessageTemplatesView")
 def message_templates(call: Call) -> dict[str, Any]:
     templates = merchants.get(call.member.merchant_id).message_templates
-    return shape(MessageTemplatesOut, {"templates": templates.as_dict() if templates else {}})
+    return {"templates": templates.as_dict() if templates else {}}

@@ -12,7 +12,8 @@ _Code = Field(min_length=1, max_length=256)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: a model's validator is built on its first request, not at import for every handler.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class LoginBody(Strict):
@@ -46,7 +47,7 @@ class PageQuery(BaseModel):
     """A paged list: `cursor` from the previous page, at most `limit` items."""
 
     # Query strings are text: numbers are parsed, unknown parameters still refused.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     cursor: str | None = Field(default=None, max_length=1024)
     limit: int = Field(default=20, ge=1, le=100)
@@ -61,7 +62,7 @@ class TopupOrderBody(Strict):
     amount: int | None = Field(default=None, gt=0, description="fen, for a custom amount")
 
     @model_validator(mode="after")
-    def _one_of(self) -> "TopupOrderBody":
+    def _one_of(self) -> TopupOrderBody:
         if (self.plan_id is None) == (self.amount is None):
             raise ValueError("give exactly one of plan_id or amount")
         return self
@@ -213,7 +214,7 @@ class Patch(Strict):
     """A PATCH: fields left out or null stay as they are, and one with nothing to change is a 400."""
 
     @model_validator(mode="after")
-    def _something(self) -> "Patch":
+    def _something(self) -> Patch:
         if all(value is None for value in self.model_dump().values()):
             raise ValueError("give at least one field to change")
         return self
@@ -273,7 +274,7 @@ _Reason = Field(min_length=1, max_length=200, description="why: shown in the mem
 class MemberSearchQuery(BaseModel):
     """Exactly one key: a phone number, a card number, a scanned member code or a member id."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     phone: str | None = Field(default=None, pattern=r"^\d{5,20}$", description="as bound: no country code")
     card_number: str | None = Field(default=None, pattern=r"^\d{6,32}$")
@@ -302,7 +303,7 @@ class PunchVisitsBody(Strict):
 
 
 class CounterQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     member_code: _MemberCode
 
