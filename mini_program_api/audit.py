@@ -9,13 +9,11 @@ member's partition in the same transaction, so `about_member` pages it without a
 """
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from typing import Any
-
 import base64
 import binascii
-from datetime import date, timedelta
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from . import clock, ids, merchants, paging
 from .auth import Principal

@@ -23,8 +23,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import audit, clock, coupon_admin, coupons, idempotency, ledger, lifecycle, members, merchants, punch_cards
-from .. import tiers
+from .. import (
+    audit,
+    clock,
+    coupon_admin,
+    coupons,
+    idempotency,
+    ledger,
+    lifecycle,
+    members,
+    merchants,
+    punch_cards,
+    tiers,
+)
 from ..auth import Principal
 from ..db.models import Coupon, PunchCard
 from ..db.transact import Transaction

@@ -14,8 +14,14 @@ from .endpoint import Call, endpoint
 from .views import coupon_view, entry_view, member_view, order_view, punch_card_view, receipt_view, tier_view
 
 if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
-    from .schemas import (AdjustmentBody, AdminLedgerQuery, CouponsQuery, IssueCouponBody, MemberSearchQuery,
-                          PunchVisitsBody)
+    from .schemas import (
+        AdjustmentBody,
+        AdminLedgerQuery,
+        CouponsQuery,
+        IssueCouponBody,
+        MemberSearchQuery,
+        PunchVisitsBody,
+    )
 
 bp = Blueprint(__name__)
 
