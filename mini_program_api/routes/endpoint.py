@@ -173,7 +173,7 @@ def _respond(fn: Callable[..., Any], route: Route, request: Any, params: dict[st
         call = Call(
             principal=principal,
             body=_parse_body(request.raw_body, route.body) if route.body else None,
-            query=_validate(route.query, dict(request.query_params or {})) if route.query else None,
+            query=_validate(route.query, _single(request.query_params)) if route.query else None,
             headers=headers,
             raw_body=request.raw_body or b"",
             route=route,
@@ -235,6 +235,16 @@ def model(name: str) -> type[BaseModel]:
     if found is None:
         raise LookupError(f"no model {name} in routes/schemas.py or routes/responses.py")
     return found  # type: ignore[no-any-return]
+
+
+def _single(params: Any) -> dict[str, str]:
+    """Query parameters, each given once: a repeated one (`?id=a&id=b`) is a 400, never silently its last value."""
+    if not params:
+        return {}
+    repeated = [name for name in params if len(params.getlist(name)) > 1]
+    if repeated:
+        raise KabaoError("VALIDATION_ERROR", f"query parameters given more than once: {', '.join(sorted(repeated))}")
+    return dict(params)
 
 
 def _parse_body(raw: bytes | None, name: str) -> Any:

@@ -279,7 +279,7 @@ class MemberSearchQuery(BaseModel):
     phone: str | None = Field(default=None, pattern=r"^\d{5,20}$", description="as bound: no country code")
     card_number: str | None = Field(default=None, pattern=r"^\d{6,32}$")
     member_code: _MemberCode | None = None
-    member_id: _Id | None = None
+    member_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
 
 
 class AdminLedgerQuery(PageQuery):
