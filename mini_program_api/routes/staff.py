@@ -15,7 +15,7 @@ bp = Blueprint(__name__)
 
 
 @endpoint(bp, "/v1/staff/login", "POST", role=None, body=StaffLoginBody, response=StaffLoginView,
-          errors=("INVALID_CREDENTIALS",))
+          errors=("ACCOUNT_LOCKED", "INVALID_CREDENTIALS"))
 def login(call: Call) -> dict[str, Any]:
     body: StaffLoginBody = call.body
     session = staff.login(body.merchant_id, body.username, body.password)
