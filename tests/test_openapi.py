@@ -107,3 +107,13 @@ def test_every_declared_link_is_in_the_spec_and_feeds_a_real_operation() -> None
     for link in links:
         target = ops[link["operationId"]]
         assert set(link["parameters"]) == {p["name"] for p in target["parameters"] if p["in"] == "path"}
+
+
+def test_every_error_code_a_handler_can_reach_is_declared() -> None:
+    """Statically: codes raised anywhere down a handler's call graph (infra/contract_errors.py). At run time the
+    conftest's check catches what a static walk cannot see."""
+    from infra.contract_errors import undeclared
+
+    missing = undeclared()
+    assert not missing, "declare in endpoint(errors=...) (python -m infra.contract_errors lists them): " + "; ".join(
+        f"{m} {p}: {', '.join(codes)}" for (m, p), codes in sorted(missing.items()))
