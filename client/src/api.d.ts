@@ -8739,7 +8739,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CLAIM_LIMIT_REACHED, CONCURRENT_UPDATE, OFFER_NOT_AVAILABLE, SOLD_OUT */
+            /** @description Conflict: CARD_NOT_OPEN, CLAIM_LIMIT_REACHED, CONCURRENT_UPDATE, INSUFFICIENT_POINTS, OFFER_NOT_AVAILABLE, SOLD_OUT */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8748,7 +8748,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CLAIM_LIMIT_REACHED" | "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
+                            code: "CARD_NOT_OPEN" | "CLAIM_LIMIT_REACHED" | "CONCURRENT_UPDATE" | "INSUFFICIENT_POINTS" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -8992,7 +8992,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, PUNCH_CARD_NOT_APPLICABLE */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, INSUFFICIENT_BALANCE, PUNCH_CARD_NOT_APPLICABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9001,7 +9001,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "PUNCH_CARD_NOT_APPLICABLE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "INSUFFICIENT_BALANCE" | "PUNCH_CARD_NOT_APPLICABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9893,7 +9893,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE, PUNCH_CARD_EXPIRED, PUNCH_CARD_NOT_APPLICABLE */
+            /** @description Conflict: CONCURRENT_UPDATE, PUNCH_CARD_EXPIRED, PUNCH_CARD_NOT_APPLICABLE, PUNCH_CARD_USED_UP */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9902,7 +9902,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE" | "PUNCH_CARD_EXPIRED" | "PUNCH_CARD_NOT_APPLICABLE";
+                            code: "CONCURRENT_UPDATE" | "PUNCH_CARD_EXPIRED" | "PUNCH_CARD_NOT_APPLICABLE" | "PUNCH_CARD_USED_UP";
                             message: string;
                             details?: Record<string, never>;
                         };
