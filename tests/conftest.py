@@ -24,6 +24,9 @@ _stack: list[local_stack.Stack] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Hundreds of tests log staff in: scrypt at N=2^14 here, not production's 2^17 (0.5 s and 128 MiB each);
+    # tests/test_passwords.py runs the production factor. Only local stages may lower it (passwords.py).
+    os.environ.setdefault("KABAO_SCRYPT_LOG2N", "14")
     _stack.append(local_stack.start())
 
 

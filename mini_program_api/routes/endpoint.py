@@ -1,13 +1,16 @@
-"""The one way a route is declared: auth, body/query/response models, error codes and error shape in one place.
+"""The one way a route is declared: auth, body/query validation, error shape and the request's log line.
 
 Chalice turns any exception escaping a view into a 500 before middleware sees
 it, so `KabaoError` is converted here, inside the view.
 
-Every declaration is kept in `ROUTES`, from which `openapi.py` builds the spec on
-demand. On the local stages (dev, tests) each answer is checked against its
-declaration, so a view cannot drift from the published contract: a body that
-does not fit its response model is a 500, an error code the route does not
-declare is recorded in `UNDECLARED` (tests fail on it), and reading the
+Models are named, not passed (`body="LoginBody"`, `response="LoginView"`: classes in schemas.py and
+responses.py): the modules and pydantic are imported, and a model built, on the first request that
+needs it. Importing them for every route at import time was a third of a cold start (bench/cold_start.py).
+
+Every declaration is kept in `ROUTES`, from which `openapi.py` builds the spec on demand. On the
+local stages (dev, tests) each answer is checked against its declaration, so a view cannot drift
+from the published contract: a body that does not fit its response model is a 500, an error code the
+route does not declare is recorded in `UNDECLARED` (tests fail on it), and reading the
 Idempotency-Key in a route that does not declare it raises.
 """
 from __future__ import annotations
@@ -16,17 +19,20 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from .. import auth, merchants
 from ..auth import Principal
 from ..config import settings
 from ..errors import STATUS, KabaoError
+from ..telemetry import logs
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 MAX_PATH_ID = 128  # characters in an id taken from the path
 
 # Codes any route can answer, whatever it declares: the database or WeChat's gateway refusing for a moment.
@@ -35,7 +41,8 @@ COMMON_ERRORS = ("DATABASE_UNAVAILABLE", "CONCURRENT_UPDATE", "RATE_LIMITED")
 
 @dataclass(frozen=True)
 class Route:
-    """One declared operation: what the spec says about it and what the local stages hold it to."""
+    """One declared operation: what the spec says about it and what the local stages hold it to.
+    `body`, `query` and `response` name models (see `model`)."""
 
     name: str
     module: str
@@ -43,9 +50,9 @@ class Route:
     path: str
     method: str
     role: tuple[str, ...]
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
-    response: type[BaseModel] | None
+    body: str | None
+    query: str | None
+    response: str | None
     status: int
     idempotent: bool
     errors: frozenset[str]
@@ -111,22 +118,22 @@ def endpoint(
     method: str,
     *,
     role: str | tuple[str, ...] | None,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
+    body: str | None = None,
+    query: str | None = None,
+    response: str | None = None,
     status: int = 200,
     idempotent: bool = False,
     errors: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a route. `response` is the model of a 2xx body (None only for an empty answer: 204), `errors`
-    the codes its domain calls can raise beyond those the declaration implies (`implied_errors`), and
-    `idempotent` that it honours an Idempotency-Key header."""
+    """Declare a route. `response` names the model of a 2xx body (None only for an empty answer: 204),
+    `errors` the codes its domain calls can raise beyond those the declaration implies (`implied_errors`),
+    and `idempotent` that it honours an Idempotency-Key header."""
     roles = () if role is None else (role,) if isinstance(role, str) else tuple(role)
     unknown = [code for code in errors if code not in STATUS]
     if unknown:
         raise ValueError(f"unregistered error codes {unknown}")
     if response is None and status != 204:
-        raise ValueError(f"{method} {path}: declare response=Model (only a 204 has no body)")
+        raise ValueError(f"{method} {path}: declare response='ModelName' (only a 204 has no body)")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         declared = Route(
@@ -140,31 +147,48 @@ def endpoint(
         @functools.wraps(fn)
         def view(**params: str) -> Response:
             request = bp.current_request
-            headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-            try:
-                call = Call(
-                    principal=_authenticate(headers, role) if role else None,
-                    body=_parse_body(request.raw_body, body) if body else None,
-                    query=_validate(query, dict(request.query_params or {})) if query else None,
-                    headers=headers,
-                    raw_body=request.raw_body or b"",
-                    route=declared,
-                )
-                if any(len(value) > MAX_PATH_ID for value in params.values()):
-                    # No id of ours is that long, and DynamoDB refuses keys past 1-2 KB (a 500).
-                    raise KabaoError("NOT_FOUND", "no such resource")
-                result = fn(call, **params)
-            except KabaoError as exc:
-                if exc.code not in declared.errors and _checking():
-                    UNDECLARED.add((method, path, exc.code))
-                return Response(body=exc.body(), status_code=exc.status)
-            if _checking():
-                _check_response(declared, result)
-            return Response(body=result if result is not None else "", status_code=status)
+            rid = logs.request_id(request.context, getattr(request, "lambda_context", None))
+            with logs.request(rid, method, path) as entry:
+                answer = _respond(fn, declared, request, params, entry)
+                entry.status = answer.status_code
+                answer.headers["X-Request-Id"] = rid  # what a client quotes to support: finds this line
+                return answer
 
         return view
 
     return decorate
+
+
+def _respond(fn: Callable[..., Any], route: Route, request: Any, params: dict[str, str],
+             entry: logs.RequestLog) -> Response:
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    if len(params.get("merchant_id", "")) <= MAX_PATH_ID:
+        entry.merchant_id = params.get("merchant_id")  # the notify routes name theirs in the path
+    try:
+        principal = _authenticate(headers, route.role) if route.role else None
+        if principal is not None:
+            entry.merchant_id = principal.merchant_id
+        call = Call(
+            principal=principal,
+            body=_parse_body(request.raw_body, route.body) if route.body else None,
+            query=_validate(route.query, dict(request.query_params or {})) if route.query else None,
+            headers=headers,
+            raw_body=request.raw_body or b"",
+            route=route,
+        )
+        if any(len(value) > MAX_PATH_ID for value in params.values()):
+            # No id of ours is that long, and DynamoDB refuses keys past 1-2 KB (a 500).
+            raise KabaoError("NOT_FOUND", "no such resource")
+        result = fn(call, **params)
+    except KabaoError as exc:
+        entry.outcome = exc.code
+        if exc.code not in route.errors and _checking():
+            UNDECLARED.add((route.method, route.path, exc.code))
+        return Response(body=exc.body(), status_code=exc.status)
+    if _checking():
+        _check_response(route, result)
+    entry.outcome = "OK"
+    return Response(body=result if result is not None else "", status_code=route.status)
 
 
 def _checking() -> bool:
@@ -173,22 +197,23 @@ def _checking() -> bool:
 
 
 def _check_response(route: Route, result: Any) -> None:
+    from pydantic import ValidationError
+
     if route.response is None:
         if result is not None:
             raise ResponseDrift(f"{route.method} {route.path} declares no body but answered one")
         return
     try:
-        route.response.model_validate_json(json.dumps(result))
+        model(route.response).model_validate_json(json.dumps(result))
     except (ValidationError, TypeError) as exc:
-        raise ResponseDrift(f"{route.method} {route.path} answered outside {route.response.__name__}: {exc}") from exc
+        raise ResponseDrift(f"{route.method} {route.path} answered outside {route.response}: {exc}") from exc
 
 
-def _authenticate(headers: dict[str, str], role: str | tuple[str, ...]) -> Principal:
+def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise KabaoError("UNAUTHENTICATED", "missing bearer token")
     principal = auth.verify(token.strip())
-    roles = (role,) if isinstance(role, str) else role
     if principal.role not in roles:
         raise KabaoError("FORBIDDEN", f"this endpoint is for role {' or '.join(roles)}")
     if principal.role == "staff" and not principal.store_id:
@@ -196,7 +221,19 @@ def _authenticate(headers: dict[str, str], role: str | tuple[str, ...]) -> Princ
     return principal
 
 
-def _parse_body(raw: bytes | None, model: type[M]) -> M:
+@cache
+def model(name: str) -> type[BaseModel]:
+    """The request (schemas.py) or response (responses.py) model called `name`, imported with pydantic on
+    first use; its validator is built on its first validation (`defer_build`)."""
+    from . import responses, schemas
+
+    found = getattr(schemas, name, None) or getattr(responses, name, None)
+    if found is None:
+        raise LookupError(f"no model {name} in routes/schemas.py or routes/responses.py")
+    return found  # type: ignore[no-any-return]
+
+
+def _parse_body(raw: bytes | None, name: str) -> Any:
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
@@ -205,12 +242,14 @@ def _parse_body(raw: bytes | None, model: type[M]) -> M:
         raise KabaoError("INVALID_JSON", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise KabaoError("VALIDATION_ERROR", "request body must be a JSON object")
-    return _validate(model, data)
+    return _validate(name, data)
 
 
-def _validate(model: type[M], data: dict[str, Any]) -> M:
+def _validate(name: str, data: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
     try:
-        return model.model_validate(data)
+        return model(name).model_validate(data)
     except ValidationError as exc:
         problems = [
             {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]} for err in exc.errors()

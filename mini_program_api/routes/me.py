@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from .. import coupons, ledger, member_codes, members, merchants, notices, sign_in
 from ..clock import iso
 from .endpoint import Call, endpoint
-from .responses import GrantsView, LedgerPage, MeView, MemberCodeView, MemberView, SignInView
-from .schemas import CardBody, LedgerQuery, PhoneBody, SubscriptionsBody
 from .views import entry_view, member_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import CardBody, LedgerQuery
 
 bp = Blueprint(__name__)
 
@@ -21,20 +22,20 @@ def _me(call: Call) -> dict[str, Any]:
     return member_view(merchant, members.get(call.member.merchant_id, call.member.subject))
 
 
-@endpoint(bp, "/v1/me", "GET", role="member", response=MeView,
+@endpoint(bp, "/v1/me", "GET", role="member", response="MeView",
           errors=("MEMBER_NOT_FOUND", "NOT_FOUND"))
 def me(call: Call) -> dict[str, Any]:
     return {**_me(call), "coupon_count": coupons.available_count(call.member.merchant_id, call.member.subject)}
 
 
-@endpoint(bp, "/v1/me/phone", "POST", role="member", body=PhoneBody, response=MemberView,
+@endpoint(bp, "/v1/me/phone", "POST", role="member", body="PhoneBody", response="MemberView",
           errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_IN_USE", "WECHAT_UNAVAILABLE"))
 def bind_phone(call: Call) -> dict[str, Any]:
     members.bind_phone(call.member.merchant_id, call.member.subject, call.body.code)
     return _me(call)
 
 
-@endpoint(bp, "/v1/me/card", "POST", role="member", body=CardBody, response=MemberView,
+@endpoint(bp, "/v1/me/card", "POST", role="member", body="CardBody", response="MemberView",
           errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_REQUIRED", "PUNCH_CARD_NOT_FOUND", "TERMS_OUTDATED"))
 def open_card(call: Call) -> dict[str, Any]:
     body: CardBody = call.body
@@ -48,7 +49,7 @@ def open_card(call: Call) -> dict[str, Any]:
     return _me(call)
 
 
-@endpoint(bp, "/v1/me/code", "GET", role="member", response=MemberCodeView,
+@endpoint(bp, "/v1/me/code", "GET", role="member", response="MemberCodeView",
           errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND"))
 def member_code(call: Call) -> dict[str, Any]:
     merchant = merchants.get(call.member.merchant_id)
@@ -56,7 +57,7 @@ def member_code(call: Call) -> dict[str, Any]:
     return {"code": code, "expires_at": iso(expires_at, merchant.timezone), "expires_in": member_codes.ttl_seconds()}
 
 
-@endpoint(bp, "/v1/me/ledger", "GET", role="member", query=LedgerQuery, response=LedgerPage,
+@endpoint(bp, "/v1/me/ledger", "GET", role="member", query="LedgerQuery", response="LedgerPage",
           errors=("NOT_FOUND",))
 def history(call: Call) -> dict[str, Any]:
     q: LedgerQuery = call.query
@@ -65,7 +66,7 @@ def history(call: Call) -> dict[str, Any]:
     return {"entries": [entry_view(e, merchant.timezone) for e in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/me/sign-in", "POST", role="member", response=SignInView,
+@endpoint(bp, "/v1/me/sign-in", "POST", role="member", response="SignInView",
           errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "SIGN_IN_DISABLED"))
 def daily_sign_in(call: Call) -> dict[str, Any]:
     result = sign_in.sign_in(call.member.merchant_id, call.member.subject)
@@ -79,7 +80,7 @@ def daily_sign_in(call: Call) -> dict[str, Any]:
     }
 
 
-@endpoint(bp, "/v1/me/subscriptions", "POST", role="member", body=SubscriptionsBody, response=GrantsView,
+@endpoint(bp, "/v1/me/subscriptions", "POST", role="member", body="SubscriptionsBody", response="GrantsView",
           errors=("NOT_FOUND",))
 def subscriptions(call: Call) -> dict[str, Any]:
     """Grants the member just accepted in wx.requestSubscribeMessage: one message each."""

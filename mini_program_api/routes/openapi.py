@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict
-from pydantic.json_schema import models_json_schema
 
 from ..errors import STATUS
-from .endpoint import MAX_PATH_ID, ROUTES, Call, Route, endpoint
-from .responses import ErrorResponse
+from .endpoint import MAX_PATH_ID, ROUTES, Call, Route, endpoint, model
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 bp = Blueprint(__name__)
 
@@ -52,17 +52,7 @@ LINKS: dict[tuple[str, str], list[tuple[str, str]]] = {
 }
 
 
-class OpenAPIDocument(BaseModel):
-    """This document (OpenAPI 3.1)."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    openapi: str
-    info: dict[str, Any]
-    paths: dict[str, Any]
-
-
-@endpoint(bp, "/v1/openapi.json", "GET", role=None, response=OpenAPIDocument)
+@endpoint(bp, "/v1/openapi.json", "GET", role=None, response="OpenAPIDocument")
 def document(call: Call) -> dict[str, Any]:
     """The API's contract, generated from the code (no token needed)."""
     return spec()
@@ -70,12 +60,14 @@ def document(call: Call) -> dict[str, Any]:
 
 @cache
 def spec() -> dict[str, Any]:
+    from pydantic.json_schema import models_json_schema
+
     routes = sorted(ROUTES, key=lambda r: (r.path, r.method))
-    models: dict[type[BaseModel], None] = {ErrorResponse: None}
+    models: dict[type[BaseModel], None] = {model("ErrorResponse"): None}
     for route in routes:
-        for model in (route.body, route.response):
-            if model is not None:
-                models[model] = None
+        for name in (route.body, route.response):
+            if name is not None:
+                models[model(name)] = None
     _, schemas = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
     ids = {(r.method, r.path): _operation_id(r) for r in routes}
@@ -109,7 +101,7 @@ def _operation_id(route: Route) -> str:
 
 def _links(route: Route, ids: dict[tuple[str, str], str]) -> dict[str, Any]:
     """Declared links whose target exists and whose path ids are all fields of this answer."""
-    fields = set(route.response.model_fields) if route.response is not None else set()
+    fields = set(model(route.response).model_fields) if route.response is not None else set()
     links: dict[str, Any] = {}
     for method, path in LINKS.get((route.method, route.path), []):
         names = _path_names(path)
@@ -134,7 +126,7 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["description"] = description.strip()
     if route.body is not None:
         operation["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": {"$ref": _REF.format(model=route.body.__name__)}}}}
+            "application/json": {"schema": {"$ref": _REF.format(model=route.body)}}}}
     return operation
 
 
@@ -145,7 +137,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         for name in _path_names(route.path)
     ]
     if route.query is not None:
-        schema = route.query.model_json_schema(ref_template=_REF)
+        schema = model(route.query).model_json_schema(ref_template=_REF)
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
             prop = {k: v for k, v in prop.items() if k != "title"}
@@ -168,7 +160,7 @@ def _responses(route: Route) -> dict[str, Any]:
         responses[str(route.status)] = {"description": "Done, no content"}
     else:
         responses[str(route.status)] = {"description": "OK", "content": {
-            "application/json": {"schema": {"$ref": _REF.format(model=route.response.__name__)}}}}
+            "application/json": {"schema": {"$ref": _REF.format(model=route.response)}}}}
     by_status: dict[int, list[str]] = {}
     for code in sorted(route.errors):
         by_status.setdefault(STATUS[code], []).append(code)

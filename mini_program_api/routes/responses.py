@@ -413,3 +413,13 @@ class SettingsView(View):
     spending_password_required: bool | None
     password_free_max: Fen | None
     till_password: bool | None
+
+
+class OpenAPIDocument(BaseModel):
+    """This document (OpenAPI 3.1)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]

@@ -10,8 +10,6 @@ from .. import checkout, merchants, pending_payments, spending_password, staff
 from ..clock import iso
 from ..db.models import PendingPayment
 from .endpoint import Call, endpoint
-from .responses import PendingPaymentsView, ReceiptView, SpendingPasswordState
-from .schemas import ChangeSpendingPasswordBody, ConfirmBody, FreeLimitBody, SetSpendingPasswordBody
 from .views import receipt_view
 
 bp = Blueprint(__name__)
@@ -24,7 +22,7 @@ def _state(call: Call) -> dict[str, Any]:
             "locked_until": iso(s.locked_until, call.timezone) if s.locked_until else None}
 
 
-@endpoint(bp, "/v1/me/spending-password", "GET", role="member", response=SpendingPasswordState,
+@endpoint(bp, "/v1/me/spending-password", "GET", role="member", response="SpendingPasswordState",
           errors=("NOT_FOUND",))
 def get_state(call: Call) -> dict[str, Any]:
     return _state(call)
@@ -36,16 +34,16 @@ def _set(call: Call, reset: bool) -> dict[str, Any]:
     return _state(call)
 
 
-@endpoint(bp, "/v1/me/spending-password", "POST", role="member", body=SetSpendingPasswordBody,
-          response=SpendingPasswordState,
+@endpoint(bp, "/v1/me/spending-password", "POST", role="member", body="SetSpendingPasswordBody",
+          response="SpendingPasswordState",
           errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_MISMATCH", "PHONE_REQUIRED",
                   "SPENDING_PASSWORD_NOT_SET", "SPENDING_PASSWORD_SET", "WECHAT_UNAVAILABLE"))
 def set_password(call: Call) -> dict[str, Any]:
     return _set(call, reset=False)
 
 
-@endpoint(bp, "/v1/me/spending-password/reset", "POST", role="member", body=SetSpendingPasswordBody,
-          response=SpendingPasswordState,
+@endpoint(bp, "/v1/me/spending-password/reset", "POST", role="member", body="SetSpendingPasswordBody",
+          response="SpendingPasswordState",
           errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_MISMATCH", "PHONE_REQUIRED",
                   "SPENDING_PASSWORD_NOT_SET", "SPENDING_PASSWORD_SET", "WECHAT_UNAVAILABLE"))
 def reset_password(call: Call) -> dict[str, Any]:
@@ -53,8 +51,8 @@ def reset_password(call: Call) -> dict[str, Any]:
     return _set(call, reset=True)
 
 
-@endpoint(bp, "/v1/me/spending-password/change", "POST", role="member", body=ChangeSpendingPasswordBody,
-          response=SpendingPasswordState,
+@endpoint(bp, "/v1/me/spending-password/change", "POST", role="member", body="ChangeSpendingPasswordBody",
+          response="SpendingPasswordState",
           errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "SPENDING_PASSWORD_NOT_SET",
                   "SPENDING_PASSWORD_WRONG", "WECHAT_UNAVAILABLE"))
 def change_password(call: Call) -> dict[str, Any]:
@@ -63,8 +61,8 @@ def change_password(call: Call) -> dict[str, Any]:
     return _state(call)
 
 
-@endpoint(bp, "/v1/me/spending-password/free-limit", "PUT", role="member", body=FreeLimitBody,
-          response=SpendingPasswordState,
+@endpoint(bp, "/v1/me/spending-password/free-limit", "PUT", role="member", body="FreeLimitBody",
+          response="SpendingPasswordState",
           errors=("NOT_FOUND",))
 def set_free_limit(call: Call) -> dict[str, Any]:
     spending_password.set_free_limit(call.member.merchant_id, call.member.subject, call.body.free_limit)
@@ -78,7 +76,7 @@ def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
             "coupon_id": p.coupon_id, "expires_at": iso(p.expires_at, tz)}
 
 
-@endpoint(bp, "/v1/me/pending-payments", "GET", role="member", response=PendingPaymentsView,
+@endpoint(bp, "/v1/me/pending-payments", "GET", role="member", response="PendingPaymentsView",
           errors=("STORE_NOT_FOUND",))
 def pending(call: Call) -> dict[str, Any]:
     tz = call.timezone
@@ -86,8 +84,8 @@ def pending(call: Call) -> dict[str, Any]:
                                                                                call.member.subject)]}
 
 
-@endpoint(bp, "/v1/me/pending-payments/{confirmation_id}/confirm", "POST", role="member", body=ConfirmBody,
-          response=ReceiptView,
+@endpoint(bp, "/v1/me/pending-payments/{confirmation_id}/confirm", "POST", role="member", body="ConfirmBody",
+          response="ReceiptView",
           errors=("AMOUNT_OUT_OF_RANGE", "CARD_NOT_OPEN", "CONFIRMATION_EXPIRED", "CONFIRMATION_NOT_FOUND",
                   "COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "COUPON_NOT_FOUND",
                   "INSUFFICIENT_BALANCE", "INSUFFICIENT_POINTS", "INVALID_CODE", "MEMBER_NOT_FOUND",

@@ -1,20 +1,21 @@
 """The counter: staff log in, check out by scanned member code, refund, redeem gifts, punch cards."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from .. import checkout, coupons, punch_cards, staff
 from .endpoint import Call, endpoint
-from .responses import CouponView, PunchCardView, ReceiptView, StaffLoginView
-from .schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, StaffLoginBody
 from .views import coupon_view, punch_card_view, receipt_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, StaffLoginBody
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/staff/login", "POST", role=None, body=StaffLoginBody, response=StaffLoginView,
+@endpoint(bp, "/v1/staff/login", "POST", role=None, body="StaffLoginBody", response="StaffLoginView",
           errors=("ACCOUNT_LOCKED", "INVALID_CREDENTIALS"))
 def login(call: Call) -> dict[str, Any]:
     body: StaffLoginBody = call.body
@@ -24,7 +25,7 @@ def login(call: Call) -> dict[str, Any]:
 
 
 
-@endpoint(bp, "/v1/staff/checkout", "POST", role="staff", body=CheckoutBody, response=ReceiptView, idempotent=True,
+@endpoint(bp, "/v1/staff/checkout", "POST", role="staff", body="CheckoutBody", response="ReceiptView", idempotent=True,
           errors=("AMOUNT_OUT_OF_RANGE", "CARD_NOT_OPEN", "CONFIRMATION_EXPIRED", "CONFIRMATION_NOT_FOUND",
                   "CONFIRMATION_REQUIRED", "COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE",
                   "COUPON_NOT_FOUND", "INSUFFICIENT_BALANCE", "INSUFFICIENT_POINTS", "INVALID_CODE",
@@ -38,20 +39,20 @@ def do_checkout(call: Call) -> dict[str, Any]:
     return receipt_view(order, call.timezone)
 
 
-@endpoint(bp, "/v1/staff/orders/{order_id}", "GET", role=("staff", "admin"), response=ReceiptView,
+@endpoint(bp, "/v1/staff/orders/{order_id}", "GET", role=("staff", "admin"), response="ReceiptView",
           errors=("ORDER_NOT_FOUND",))
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
     return receipt_view(checkout.order_for(call.member, order_id), call.timezone)
 
 
-@endpoint(bp, "/v1/staff/orders/{order_id}/refund", "POST", role=("staff", "admin"), response=ReceiptView,
+@endpoint(bp, "/v1/staff/orders/{order_id}/refund", "POST", role=("staff", "admin"), response="ReceiptView",
           errors=("COUPON_NOT_FOUND", "MEMBER_NOT_FOUND", "ORDER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND"))
 def refund(call: Call, order_id: str) -> dict[str, Any]:
     return receipt_view(checkout.refund(call.member, order_id), call.timezone)
 
 
-@endpoint(bp, "/v1/staff/coupons/redeem", "POST", role="staff", body=GiftRedeemBody,
-          response=CouponView, idempotent=True,
+@endpoint(bp, "/v1/staff/coupons/redeem", "POST", role="staff", body="GiftRedeemBody",
+          response="CouponView", idempotent=True,
           errors=("COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "COUPON_NOT_FOUND", "NOT_FOUND"))
 def redeem_gift(call: Call) -> dict[str, Any]:
     body: GiftRedeemBody = call.body
@@ -59,8 +60,8 @@ def redeem_gift(call: Call) -> dict[str, Any]:
     return coupon_view(coupon, call.timezone)
 
 
-@endpoint(bp, "/v1/staff/punch-cards/use", "POST", role="staff", body=PunchUseBody,
-          response=PunchCardView, idempotent=True,
+@endpoint(bp, "/v1/staff/punch-cards/use", "POST", role="staff", body="PunchUseBody",
+          response="PunchCardView", idempotent=True,
           errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_EXPIRED", "PUNCH_CARD_NOT_APPLICABLE",
                   "PUNCH_CARD_NOT_FOUND", "PUNCH_CARD_USED_UP"))
 def use_punch_card(call: Call) -> dict[str, Any]:

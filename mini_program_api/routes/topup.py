@@ -1,7 +1,7 @@
 """Stored-value top-up: plans, orders, the WeChat Pay notify, and admin refunds."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
@@ -9,14 +9,15 @@ from .. import merchants, topup
 from ..config import settings
 from ..errors import KabaoError
 from .endpoint import Call, endpoint
-from .responses import TopupOrderCreated, TopupOrderView, TopupPlansView
-from .schemas import TopupOrderBody
 from .views import order_view, plan_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import TopupOrderBody
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/topup/plans", "GET", role="member", response=TopupPlansView,
+@endpoint(bp, "/v1/topup/plans", "GET", role="member", response="TopupPlansView",
           errors=("NOT_FOUND",))
 def plans(call: Call) -> dict[str, Any]:
     merchant = merchants.get(call.member.merchant_id)
@@ -27,8 +28,8 @@ def plans(call: Call) -> dict[str, Any]:
     }
 
 
-@endpoint(bp, "/v1/topup/orders", "POST", role="member", body=TopupOrderBody,
-          response=TopupOrderCreated, idempotent=True,
+@endpoint(bp, "/v1/topup/orders", "POST", role="member", body="TopupOrderBody",
+          response="TopupOrderCreated", idempotent=True,
           errors=("AMOUNT_OUT_OF_RANGE", "CARD_NOT_OPEN", "INVALID_NOTIFY", "MEMBER_NOT_FOUND", "NOT_FOUND",
                   "ORDER_NOT_FOUND", "PAYMENT_NOT_CONFIGURED", "PLAN_NOT_FOUND", "PREPAID_CAP_EXCEEDED",
                   "REFUND_REFUSED", "WECHAT_UNAVAILABLE"))
@@ -41,7 +42,7 @@ def create_order(call: Call) -> dict[str, Any]:
     return {**order_view(order, merchant.timezone), "pay_params": pay_params}
 
 
-@endpoint(bp, "/v1/topup/orders/{order_id}", "GET", role="member", response=TopupOrderView,
+@endpoint(bp, "/v1/topup/orders/{order_id}", "GET", role="member", response="TopupOrderView",
           errors=("ORDER_NOT_FOUND",))
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
     order = topup.get_order(call.member.merchant_id, call.member.subject, order_id)
@@ -66,7 +67,7 @@ def notify(call: Call) -> None:
     topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
 
 
-@endpoint(bp, "/v1/admin/topup/orders/{order_id}/refund", "POST", role="admin", response=TopupOrderView,
+@endpoint(bp, "/v1/admin/topup/orders/{order_id}/refund", "POST", role="admin", response="TopupOrderView",
           errors=("INSUFFICIENT_BALANCE", "INVALID_NOTIFY", "MEMBER_NOT_FOUND", "ORDER_NOT_FOUND",
                   "ORDER_NOT_REFUNDABLE", "PAYMENT_NOT_CONFIGURED", "PUNCH_CARD_NOT_FOUND", "REFUND_PRINCIPAL_SPENT",
                   "REFUND_REFUSED", "WECHAT_UNAVAILABLE"))
