@@ -92,3 +92,27 @@ def test_declaring_an_unknown_error_code_or_no_response_model_fails_at_import() 
         endpoint(bp, "/v1/probe", "GET", role=None, errors=("NO_SUCH_CODE",))
     with pytest.raises(ValueError, match="declare response="):
         endpoint(bp, "/v1/probe", "GET", role=None)
+
+
+def test_every_declared_link_is_in_the_spec_and_feeds_a_real_operation() -> None:
+    """A renamed route or field must break here, not silently drop a link the stateful fuzzing follows."""
+    from mini_program_api.routes.openapi import LINKS
+
+    spec = _file()
+    ops = {op["operationId"]: op for item in spec["paths"].values() for op in item.values()}
+    links = [link for item in spec["paths"].values() for op in item.values() for response in op["responses"].values()
+             for link in response.get("links", {}).values()]
+    assert len(links) == sum(len(targets) for targets in LINKS.values())
+    for link in links:
+        target = ops[link["operationId"]]
+        assert set(link["parameters"]) == {p["name"] for p in target["parameters"] if p["in"] == "path"}
+
+
+def test_every_error_code_a_handler_can_reach_is_declared() -> None:
+    """Statically: codes raised anywhere down a handler's call graph (infra/contract_errors.py). At run time the
+    conftest's check catches what a static walk cannot see."""
+    from infra.contract_errors import undeclared
+
+    missing = undeclared()
+    assert not missing, "declare in endpoint(errors=...) (python -m infra.contract_errors lists them): " + "; ".join(
+        f"{m} {p}: {', '.join(codes)}" for (m, p), codes in sorted(missing.items()))

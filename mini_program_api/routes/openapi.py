@@ -32,6 +32,26 @@ _REASONS = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404:
             429: "Too many requests", 503: "Unavailable"}
 
 
+# OpenAPI links: an id one answer gives that another operation takes in its path (schemathesis follows them in its
+# stateful runs; a client generator can too). (method, path) of the answer -> [(method, path) of the operation].
+LINKS: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("POST", "/v1/topup/orders"): [("GET", "/v1/topup/orders/{order_id}"),
+                                   ("POST", "/v1/admin/topup/orders/{order_id}/refund")],
+    ("POST", "/v1/staff/checkout"): [("GET", "/v1/staff/orders/{order_id}"),
+                                     ("POST", "/v1/staff/orders/{order_id}/refund")],
+    ("POST", "/v1/admin/coupon-templates"): [
+        ("GET", "/v1/admin/coupon-templates/{template_id}"), ("PATCH", "/v1/admin/coupon-templates/{template_id}"),
+        ("POST", "/v1/admin/coupon-templates/{template_id}/pause"),
+        ("POST", "/v1/admin/coupon-templates/{template_id}/resume"),
+        ("POST", "/v1/admin/coupon-templates/{template_id}/end"),
+        ("POST", "/v1/coupons/offers/{template_id}/claim")],
+    ("POST", "/v1/admin/topup-plans"): [("PATCH", "/v1/admin/topup-plans/{plan_id}"),
+                                        ("DELETE", "/v1/admin/topup-plans/{plan_id}")],
+    ("POST", "/v1/admin/punch-card-plans"): [("POST", "/v1/punch-cards/plans/{plan_id}/buy")],
+    ("GET", "/v1/me"): [("POST", "/v1/admin/members/{member_id}/punch-cards")],
+}
+
+
 @endpoint(bp, "/v1/openapi.json", "GET", role=None, response="OpenAPIDocument")
 def document(call: Call) -> dict[str, Any]:
     """The API's contract, generated from the code (no token needed)."""
@@ -50,8 +70,13 @@ def spec() -> dict[str, Any]:
                 models[model(name)] = None
     _, schemas = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
+    ids = {(r.method, r.path): _operation_id(r) for r in routes}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        operation = _operation(route)
+        links = _links(route, ids)
+        if links:
+            operation["responses"][str(route.status)]["links"] = links
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -70,10 +95,26 @@ def spec() -> dict[str, Any]:
     }
 
 
+def _operation_id(route: Route) -> str:
+    return f"{route.module.rsplit('.', 1)[-1]}_{route.name}"
+
+
+def _links(route: Route, ids: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """Declared links whose target exists and whose path ids are all fields of this answer."""
+    fields = set(model(route.response).model_fields) if route.response is not None else set()
+    links: dict[str, Any] = {}
+    for method, path in LINKS.get((route.method, route.path), []):
+        names = _path_names(path)
+        if (method, path) in ids and names and set(names) <= fields:
+            links[ids[(method, path)]] = {"operationId": ids[(method, path)],
+                                          "parameters": {n: f"$response.body#/{n}" for n in names}}
+    return links
+
+
 def _operation(route: Route) -> dict[str, Any]:
     summary, _, description = route.doc.partition("\n")
     operation: dict[str, Any] = {
-        "operationId": f"{route.module.rsplit('.', 1)[-1]}_{route.name}",
+        "operationId": _operation_id(route),
         "tags": [route.module.rsplit(".", 1)[-1]],
         "summary": summary or f"{route.method} {route.path}",
         "security": [{role: []} for role in route.role],

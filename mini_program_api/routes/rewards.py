@@ -22,9 +22,9 @@ def rewards(call: Call) -> dict[str, Any]:
 
 
 @endpoint(bp, "/v1/points/rewards/{reward_id}/redeem", "POST", role="member", response="CouponView", idempotent=True,
-          errors=("CARD_NOT_OPEN", "CLAIM_LIMIT_REACHED", "COUPON_NOT_FOUND", "MEMBER_NOT_FOUND",
-                  "OFFER_NOT_AVAILABLE", "OFFER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "REWARD_NOT_FOUND", "SOLD_OUT",
-                  "TIER_NOT_ELIGIBLE"))
+          errors=("CARD_NOT_OPEN", "CLAIM_LIMIT_REACHED", "COUPON_NOT_FOUND", "INSUFFICIENT_POINTS",
+                  "MEMBER_NOT_FOUND", "OFFER_NOT_AVAILABLE", "OFFER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND",
+                  "REWARD_NOT_FOUND", "SOLD_OUT", "TIER_NOT_ELIGIBLE"))
 def redeem(call: Call, reward_id: str) -> dict[str, Any]:
     coupon = coupons.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
@@ -36,8 +36,8 @@ def plans(call: Call) -> dict[str, Any]:
 
 
 @endpoint(bp, "/v1/punch-cards/plans/{plan_id}/buy", "POST", role="member", response="PunchCardView", idempotent=True,
-          errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_APPLICABLE", "PUNCH_CARD_NOT_FOUND",
-                  "PUNCH_PLAN_NOT_FOUND"))
+          errors=("CARD_NOT_OPEN", "INSUFFICIENT_BALANCE", "MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_APPLICABLE",
+                  "PUNCH_CARD_NOT_FOUND", "PUNCH_PLAN_NOT_FOUND"))
 def buy(call: Call, plan_id: str) -> dict[str, Any]:
     card = punch_cards.buy(call.member.merchant_id, call.member.subject, plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)

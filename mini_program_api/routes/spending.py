@@ -89,8 +89,8 @@ def pending(call: Call) -> dict[str, Any]:
           errors=("AMOUNT_OUT_OF_RANGE", "CARD_NOT_OPEN", "CONFIRMATION_EXPIRED", "CONFIRMATION_NOT_FOUND",
                   "COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "COUPON_NOT_FOUND",
                   "INSUFFICIENT_BALANCE", "INSUFFICIENT_POINTS", "INVALID_CODE", "MEMBER_NOT_FOUND",
-                  "ORDER_NOT_FOUND", "PAYMENT_EXCEEDS_DUE", "PUNCH_CARD_NOT_FOUND", "SPENDING_PASSWORD_NOT_SET",
-                  "SPENDING_PASSWORD_WRONG", "WECHAT_UNAVAILABLE"))
+                  "ORDER_NOT_FOUND", "PAYMENT_EXCEEDS_DUE", "PUNCH_CARD_NOT_FOUND", "SPENDING_LOCKED",
+                  "SPENDING_PASSWORD_NOT_SET", "SPENDING_PASSWORD_WRONG", "WECHAT_UNAVAILABLE"))
 def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:
     order = checkout.confirm(call.member, confirmation_id, call.body.password)
     return receipt_view(order, call.timezone)

@@ -63,7 +63,7 @@ def redeem_gift(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/staff/punch-cards/use", "POST", role="staff", body="PunchUseBody",
           response="PunchCardView", idempotent=True,
           errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_EXPIRED", "PUNCH_CARD_NOT_APPLICABLE",
-                  "PUNCH_CARD_NOT_FOUND"))
+                  "PUNCH_CARD_NOT_FOUND", "PUNCH_CARD_USED_UP"))
 def use_punch_card(call: Call) -> dict[str, Any]:
     body: PunchUseBody = call.body
     card = punch_cards.use(call.member, body.member_code, body.card_id, call.idempotency_key)
