@@ -124,3 +124,20 @@ def test_a_spending_password_change_upgrades_the_old_hash_and_still_applies(api:
     assert status == 200, body
     stored = str(SpendingPassword.get(*key, consistent_read=True).password_hash)
     assert stored.startswith("scrypt$16384$") and passwords.check_password("730158", stored)
+
+
+def test_an_unknown_username_costs_the_same_hash_as_a_known_one(api: Any, merchant: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timing-equal refusal: the dummy check runs scrypt with the parameters real hashes have."""
+    username = _account(api, merchant)
+    real_scrypt, seen = passwords.hashlib.scrypt, []
+
+    def spy(*args: Any, **kwargs: Any) -> bytes:
+        seen.append((kwargs["n"], kwargs["r"], kwargs["p"]))
+        return real_scrypt(*args, **kwargs)
+
+    monkeypatch.setattr(passwords.hashlib, "scrypt", spy)
+    assert _login(api, merchant, f"nobody-{uuid.uuid4().hex[:6]}")[1]["error"]["code"] == "INVALID_CREDENTIALS"
+    unknown, seen[:] = set(seen), []
+    assert _login(api, merchant, username, "wrong password!")[1]["error"]["code"] == "INVALID_CREDENTIALS"
+    assert unknown == set(seen) == {(2 ** passwords.work_factor(), 8, 1)}
