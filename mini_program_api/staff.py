@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from . import audit, auth, clock, paging
 from .auth import Principal
@@ -23,7 +24,12 @@ MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 MIN_PASSWORD_LENGTH = 10
 CREATE_RETRY_WINDOW = timedelta(minutes=15)
-_DUMMY_HASH = hash_password("not-a-real-password", salt=b"\0" * 16)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Hashed on first need, not at import: scrypt costs tens of ms that every cold start would pay."""
+    return hash_password("not-a-real-password", salt=b"\0" * 16)
 
 
 def create_store(actor: Principal, store_id: str, name: str) -> Store:
@@ -120,7 +126,7 @@ def login(merchant_id: str, username: str, password: str) -> Session:
     try:
         account = StaffAccount.get(staff_pk(merchant_id), username, consistent_read=True)
     except StaffAccount.DoesNotExist:
-        check_password(password, _DUMMY_HASH)
+        check_password(password, _dummy_hash())
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password") from None
     now = clock.now()
     _LOCKOUT.count_attempt(account, now)

@@ -40,7 +40,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -54,7 +54,9 @@ from .errors import KabaoError
 from .ledger import Account, Operation
 from .secrets import resolve
 from .telemetry import metrics
-from .wechat.pay import PayConfig, WeChatPayApi, for_config
+
+if TYPE_CHECKING:
+    from .wechat.pay import WeChatPayApi
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,9 @@ def pay_api(merchant: Merchant) -> WeChatPayApi:
     pay = merchant.pay
     if pay is None:
         raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant has not set up WeChat Pay")
+    # Imported on first payment, not at the top: wechatpayv3, cryptography and requests cost every cold start.
+    from .wechat.pay import PayConfig, for_config
+
     return for_config(PayConfig(
         mchid=pay.mchid, appid=merchant.appid, cert_serial_no=pay.cert_serial_no,
         private_key=resolve(pay.private_key_ref), apiv3_key=resolve(pay.apiv3_key_ref),

@@ -31,6 +31,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    record = os.environ.get("KABAO_RECORD_UNDECLARED")
+    if record:
+        from mini_program_api.routes import endpoint
+
+        with open(record, "w") as f:
+            json.dump(sorted(endpoint.UNDECLARED), f)
     for stack in _stack:
         stack.stop()
 
@@ -39,6 +45,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def fresh_table() -> None:
     """Each test starts with an empty table, so a job under test meets only that test's members."""
     _stack[0].reset_table()
+
+
+@pytest.fixture(autouse=True)
+def declared_errors_only() -> Iterator[None]:
+    """An error code a route answers must be one it declares (`endpoint(errors=...)`): the spec lists them."""
+    from mini_program_api.routes import endpoint
+
+    before = set(endpoint.UNDECLARED)
+    yield
+    new = endpoint.UNDECLARED - before
+    if new and not os.environ.get("KABAO_RECORD_UNDECLARED"):
+        pytest.fail("undeclared error codes (add them to the route's errors=...): "
+                    + ", ".join(f"{m} {p}: {c}" for m, p, c in sorted(new)))
 
 
 @pytest.fixture

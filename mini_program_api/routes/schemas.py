@@ -12,7 +12,8 @@ _Code = Field(min_length=1, max_length=256)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: a model's validator is built on its first request, not at import for every handler.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class LoginBody(Strict):
@@ -46,7 +47,7 @@ class PageQuery(BaseModel):
     """A paged list: `cursor` from the previous page, at most `limit` items."""
 
     # Query strings are text: numbers are parsed, unknown parameters still refused.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     cursor: str | None = Field(default=None, max_length=1024)
     limit: int = Field(default=20, ge=1, le=100)
@@ -161,7 +162,7 @@ class PunchGiveBody(Strict):
 
 
 class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
 
