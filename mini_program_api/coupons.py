@@ -214,7 +214,7 @@ def _eligible(template: CouponTemplate) -> Condition:
     """What `_claimable` and `members.require_card` ask of the member, as a condition on its item."""
     condition = Member.card_number.exists()
     if template.tier_ids:
-        condition &= Member.tier_id.is_in(*template.tier_ids)
+        condition &= Member.tier_id.is_in(*(str(t) for t in template.tier_ids))
     return condition
 
 

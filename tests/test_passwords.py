@@ -104,3 +104,40 @@ def test_a_stored_hash_asking_for_absurd_memory_is_refused_not_attempted() -> No
     _, _, r, p, salt, digest = passwords.hash_password("x", log2n=4).split("$")
     with pytest.raises(ValueError):
         passwords.check_password("x", "$".join(["scrypt", str(2**24), r, p, salt, digest]))
+
+
+def test_a_spending_password_change_upgrades_the_old_hash_and_still_applies(api: Any, merchant: Any) -> None:
+    """The change checks the old password (which upgrades its hash) and then writes on the condition of
+    the hash it read: the upgrade must not make the change look like a concurrent one."""
+    from mini_program_api.db.models import SpendingPassword, member_pk
+
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    member = api.member_with_card(merchant, phone)
+    status, body = api.post("/v1/me/spending-password", {"phone_code": f"phone:{phone}:p1", "password": "482916"},
+                            token=member["token"])
+    assert status == 200, body
+    key = (member_pk(merchant.merchant_id, member["member"]["member_id"]), "SPENDPWD")
+    SpendingPassword(*key).update(actions=[SpendingPassword.password_hash.set(passwords.hash_password("482916",
+                                                                                                    log2n=10))])
+    status, body = api.post("/v1/me/spending-password/change", {"old_password": "482916", "password": "730158"},
+                            token=member["token"])
+    assert status == 200, body
+    stored = str(SpendingPassword.get(*key, consistent_read=True).password_hash)
+    assert stored.startswith("scrypt$16384$") and passwords.check_password("730158", stored)
+
+
+def test_an_unknown_username_costs_the_same_hash_as_a_known_one(api: Any, merchant: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timing-equal refusal: the dummy check runs scrypt with the parameters real hashes have."""
+    username = _account(api, merchant)
+    real_scrypt, seen = passwords.hashlib.scrypt, []
+
+    def spy(*args: Any, **kwargs: Any) -> bytes:
+        seen.append((kwargs["n"], kwargs["r"], kwargs["p"]))
+        return real_scrypt(*args, **kwargs)
+
+    monkeypatch.setattr(passwords.hashlib, "scrypt", spy)
+    assert _login(api, merchant, f"nobody-{uuid.uuid4().hex[:6]}")[1]["error"]["code"] == "INVALID_CREDENTIALS"
+    unknown, seen[:] = set(seen), []
+    assert _login(api, merchant, username, "wrong password!")[1]["error"]["code"] == "INVALID_CREDENTIALS"
+    assert unknown == set(seen) == {(2 ** passwords.work_factor(), 8, 1)}

@@ -234,7 +234,7 @@ def model(name: str) -> type[BaseModel]:
     found = getattr(schemas, name, None) or getattr(responses, name, None)
     if found is None:
         raise LookupError(f"no model {name} in routes/schemas.py or routes/responses.py")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _single(params: Any) -> dict[str, str]:
