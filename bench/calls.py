@@ -21,6 +21,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from bench import cost
 from infra.local import stack as local_stack
 
 RUNS = 20
@@ -180,6 +181,10 @@ def main() -> None:
     print("app ms = time outside DynamoDB calls (routing, validation, JWT, crypto, PynamoDB marshalling, WeChat sandbox calls);")
     print("ddb ms = inside them, against DynamoDB Local on loopback.")
     print("RCU/WCU = capacity units DynamoDB Local reports (ReturnConsumedCapacity=TOTAL), median per call.")
+    costs = {name: (statistics.median(m[2] for m in measured), statistics.median(m[3] for m in measured),
+                    statistics.median(m[0] + m[1] for m in measured)) for name, _, measured in rows}
+    print()
+    print("\n".join(cost.monthly(costs)))
 
 
 if __name__ == "__main__":
