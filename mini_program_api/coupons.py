@@ -27,7 +27,7 @@ import hashlib
 import json
 import random
 from dataclasses import asdict, dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,6 +55,7 @@ from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request
 from .ledger import Account, Operation
+from .telemetry import metrics
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 MAX_STOCK_SHARDS = 16
@@ -234,7 +235,7 @@ class Offer:
 
 def _sortable(at: datetime) -> str:
     """A time as a key part that sorts as the time does (UTC, fixed width)."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 _OPEN_ENDED = "9999-12-31T23:59:59.999999"
@@ -387,6 +388,8 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
                 tx.commit()
             elif ledger.post(merchant_id, member_id, points, tx=tx).replayed:
                 return _existing(mpk, coupon_id, template_id) or coupon
+            if idem is not None:  # a member's claim (rewards and gifts come with no claim record)
+                metrics.count(metrics.COUPON_CLAIMED, template_id=template_id)
             return coupon
         except Cancelled as exc:
             if "coupon" in exc.failed:
@@ -404,6 +407,7 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
     replay = _existing(mpk, coupon_id, template_id)
     if replay is not None:
         return replay
+    metrics.count(metrics.SOLD_OUT, template_id=template_id)
     raise KabaoError("SOLD_OUT", "this offer is sold out")
 
 
@@ -502,7 +506,7 @@ def check_usable(coupon: Coupon, store_id: str, now: datetime, tz: str) -> None:
     if coupon.store_ids and store_id not in coupon.store_ids:
         raise KabaoError("COUPON_NOT_APPLICABLE", "this coupon is not usable at this store")
     if coupon.daily_window:
-        start, end = (time.fromisoformat(t) for t in coupon.daily_window)
+        start, end = (time.fromisoformat(str(t)) for t in coupon.daily_window)
         local = now.astimezone(ZoneInfo(tz)).time()
         if not start <= local < end:
             raise KabaoError("COUPON_NOT_APPLICABLE",

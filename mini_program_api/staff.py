@@ -18,7 +18,7 @@ from .auth import Principal
 from .db.models import StaffAccount, Store, staff_pk, store_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
-from .passwords import Lockout, check_password, hash_password
+from .passwords import Lockout, accept, check_password, hash_password
 
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
@@ -133,7 +133,7 @@ def login(merchant_id: str, username: str, password: str) -> Session:
     if not check_password(password, account.password_hash):
         _LOCKOUT.lock_when_full(account, now)  # the attempt stays counted as a failure
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password")
-    account.update(actions=_LOCKOUT.reset())
+    accept(account, "password_hash", password, account.password_hash, _LOCKOUT.reset())
     principal = Principal(merchant_id, username, account.role, account.store_id)
     token, expires_in = auth.issue(principal)
     return Session(token, expires_in, principal)

@@ -62,7 +62,7 @@ class TopupOrderBody(Strict):
     amount: int | None = Field(default=None, gt=0, description="fen, for a custom amount")
 
     @model_validator(mode="after")
-    def _one_of(self) -> "TopupOrderBody":
+    def _one_of(self) -> TopupOrderBody:
         if (self.plan_id is None) == (self.amount is None):
             raise ValueError("give exactly one of plan_id or amount")
         return self
@@ -213,7 +213,7 @@ class Patch(Strict):
     """A PATCH: fields left out or null stay as they are, and one with nothing to change is a 400."""
 
     @model_validator(mode="after")
-    def _something(self) -> "Patch":
+    def _something(self) -> Patch:
         if all(value is None for value in self.model_dump().values()):
             raise ValueError("give at least one field to change")
         return self
