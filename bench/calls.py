@@ -6,16 +6,22 @@ counts each DynamoDB call and times it from `before-call` to `after-call`.
 
 The floor for a value-moving call is one TransactWriteItems with at most one
 read before it; reads after the write (the response body) are listed apart.
+
+Capacity: every call asks for ReturnConsumedCapacity=TOTAL (a `before-parameter-build`
+hook, only here) and the read and write units DynamoDB Local reports are summed per
+operation; bench/README.md turns them into yuan per 10 000 members a month.
 """
 from __future__ import annotations
 
 import json
 import statistics
+import threading
 import time
 import uuid
 from collections import Counter
 from typing import Any
 
+from bench import cost
 from infra.local import stack as local_stack
 
 RUNS = 20
@@ -27,17 +33,31 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.inside = 0.0
+        self.rcu = self.wcu = 0.0
         self._started: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def ask_capacity(self, params: dict[str, Any], **_: Any) -> None:
+        params.setdefault("ReturnConsumedCapacity", "TOTAL")
 
     def before(self, model: Any, **_: Any) -> None:
-        self._started[id(model)] = time.perf_counter()
+        self._started[threading.get_ident()] = time.perf_counter()
 
-    def after(self, model: Any, **_: Any) -> None:
-        self.inside += time.perf_counter() - self._started.pop(id(model), time.perf_counter())
-        self.calls.append(model.name)
+    def after(self, model: Any, parsed: dict[str, Any] | None = None, **_: Any) -> None:
+        elapsed = time.perf_counter() - self._started.pop(threading.get_ident(), time.perf_counter())
+        consumed = (parsed or {}).get("ConsumedCapacity") or []
+        units = sum(c.get("CapacityUnits", 0.0) for c in (consumed if isinstance(consumed, list) else [consumed]))
+        with self._lock:
+            self.inside += elapsed
+            self.calls.append(model.name)
+            if model.name in _WRITES:
+                self.wcu += units
+            else:
+                self.rcu += units
 
     def reset(self) -> None:
-        self.calls, self.inside = [], 0.0
+        with self._lock:
+            self.calls, self.inside, self.rcu, self.wcu = [], 0.0, 0.0, 0.0
 
 
 def install(recorder: Recorder) -> None:
@@ -47,6 +67,7 @@ def install(recorder: Recorder) -> None:
 
     def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
         client = original(self, *args, **kwargs)
+        client.meta.events.register("before-parameter-build.dynamodb", recorder.ask_capacity)
         client.meta.events.register("before-call.dynamodb", recorder.before)
         client.meta.events.register("after-call.dynamodb", recorder.after)
         return client
@@ -96,6 +117,12 @@ def main() -> None:
         call("POST", "/v1/me/card", {"agreed_terms_version": "1"}, token)
         return token
 
+    cashier = call("POST", "/v1/staff/login", {"merchant_id": "demo", "username": "cashier",
+                                               "password": "LOCAL-DEV-ONLY-cashier"})["token"]
+
+    def checkout(code: str) -> Any:  # the member's phone shows the code (not timed), the till checks out
+        return call("POST", "/v1/staff/checkout", {"member_code": code, "amount": 3000}, cashier, key=True)
+
     def notify(token: str) -> tuple[str, str, Any]:
         order = call("POST", "/v1/topup/orders", {"plan_id": "p300"}, token, key=True)
         url, body, headers = stack.wechat.pay.signed_notify(order["order_id"])
@@ -111,18 +138,21 @@ def main() -> None:
         "POST /v1/topup/orders *": lambda t: call("POST", "/v1/topup/orders", {"plan_id": "p300"}, t, key=True),
         "GET /v1/coupons/offers": lambda t: call("GET", "/v1/coupons/offers", token=t),
         "POST .../offers/{id}/claim *": lambda t: call("POST", f"/v1/coupons/offers/{offer}/claim", token=t, key=True),
+        "POST /v1/staff/checkout *": checkout,
     }
+    prepare = {"POST /v1/staff/checkout *": lambda t: call("GET", "/v1/me/code", token=t)["code"]}
     call("POST", "/v1/auth/login", {"appid": appid, "code": "test:bench-regular"})
     rows = []
     for name, op in operations.items():
         samples, shape = [], None
         for _ in range(RUNS):
             token = member()  # fresh member: sign-in credits, the cap never binds
+            argument = prepare[name](token) if name in prepare else token
             recorder.reset()
             start = time.perf_counter()
-            op(token)
+            op(argument)
             total = time.perf_counter() - start
-            samples.append((total - recorder.inside, recorder.inside))
+            samples.append((total - recorder.inside, recorder.inside, recorder.rcu, recorder.wcu))
             shape = _shape(recorder.calls)
         rows.append((name, shape, samples))
     samples, shape = [], None
@@ -133,19 +163,28 @@ def main() -> None:
         response = client.http.request("POST", path, headers=headers, body=body.encode())
         assert response.status_code == 204, response.body
         total = time.perf_counter() - start
-        samples.append((total - recorder.inside, recorder.inside))
+        samples.append((total - recorder.inside, recorder.inside, recorder.rcu, recorder.wcu))
         shape = _shape(recorder.calls)
     rows.append(("POST /v1/wechatpay/notify *", shape, samples))
     stack.stop()
 
     print(f"\nDynamoDB calls per operation (median of {RUNS}; * moves value: floor = 1 write, <= 1 read before)")
-    print(f"{'operation':30} {'reads<':>6} {'writes':>6} {'reads>':>6} {'app ms':>7} {'ddb ms':>7} {'app/ddb':>7}  calls")
+    print(f"{'operation':30} {'reads<':>6} {'writes':>6} {'reads>':>6} {'app ms':>7} {'ddb ms':>7} {'app/ddb':>7} "
+          f"{'RCU':>5} {'WCU':>5}  calls")
     for name, (before, writes, after, listing), measured in rows:
         outside = statistics.median(m[0] for m in measured) * 1000
         inside = statistics.median(m[1] for m in measured) * 1000
-        print(f"{name:30} {before:6d} {writes:6d} {after:6d} {outside:7.1f} {inside:7.1f} {outside / inside:7.2f}  {listing}")
+        rcu = statistics.median(m[2] for m in measured)
+        wcu = statistics.median(m[3] for m in measured)
+        print(f"{name:30} {before:6d} {writes:6d} {after:6d} {outside:7.1f} {inside:7.1f} {outside / inside:7.2f} "
+              f"{rcu:5.1f} {wcu:5.1f}  {listing}")
     print("app ms = time outside DynamoDB calls (routing, validation, JWT, crypto, PynamoDB marshalling, WeChat sandbox calls);")
     print("ddb ms = inside them, against DynamoDB Local on loopback.")
+    print("RCU/WCU = capacity units DynamoDB Local reports (ReturnConsumedCapacity=TOTAL), median per call.")
+    costs = {name: (statistics.median(m[2] for m in measured), statistics.median(m[3] for m in measured),
+                    statistics.median(m[0] + m[1] for m in measured)) for name, _, measured in rows}
+    print()
+    print("\n".join(cost.monthly(costs)))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ both, as Lambda's runtime provides it), unpacks each like /var/task, and times
 `import app` in new interpreters that see only the package plus the runtime's
 botocore. PYTHONDONTWRITEBYTECODE=1 stands in for Lambda's read-only /var/task:
 without shipped .pyc, every cold start compiles every module. Peak RSS is
-ru_maxrss of the same process.
+the same process's VmHWM.
 
 The variants run interleaved (boto3, app, app without .pyc, boto3, ...) so that
 the load of a shared machine falls on all of them alike; medians of RUNS,
@@ -25,13 +25,14 @@ from pathlib import Path
 
 RUNS = 11
 TOP = 10
+# Peak memory is VmHWM: ru_maxrss survives exec, so a child would report its parent's peak (the bench's own).
 _PROBE = """
-import resource, sys, time
+import sys, time
 sys.path[:0] = {paths!r}
 t = time.perf_counter()
 import {module}
 elapsed = time.perf_counter() - t
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(elapsed, next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:")))
 """
 
 

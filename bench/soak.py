@@ -44,6 +44,7 @@ class Member:
     token: str
     member_id: str
     cards: list[str] = field(default_factory=list)  # punch cards bought
+    openid: str = ""  # what a later login sends (bench/load.py logs members in again)
 
 
 @dataclass
@@ -59,17 +60,20 @@ class Report:
 
     def print(self) -> None:
         print(f"{self.operations} operations in {self.seconds:.1f} s: {self.operations / self.seconds:.1f} operations/s")
+        self.print_routes()
+        print(f"member journey (8 calls): {self.journey_before * 1000:.0f} ms before, "
+              f"{self.journey_after * 1000:.0f} ms after ({self.journey_after / self.journey_before:.2f}x)")
+        print(f"violations: {len(self.violations)}")
+        for line in self.violations[:50]:
+            print(f"  {line}")
+
+    def print_routes(self) -> None:
         print(f"{'route':40} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8}  answers")
         for route in sorted(self.latencies):
             ms = sorted(x * 1000 for x in self.latencies[route])
             p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
             codes = " ".join(f"{v}x{k}" for k, v in sorted(self.statuses[route].items()))
             print(f"{route:40} {len(ms):6} {statistics.median(ms):8.1f} {p99:8.1f}  {codes}")
-        print(f"member journey (8 calls): {self.journey_before * 1000:.0f} ms before, "
-              f"{self.journey_after * 1000:.0f} ms after ({self.journey_after / self.journey_before:.2f}x)")
-        print(f"violations: {len(self.violations)}")
-        for line in self.violations[:50]:
-            print(f"  {line}")
 
 
 class Client:
@@ -146,7 +150,7 @@ class Soak:
              {"code": f"phone:139{uuid.uuid4().int % 10**8:08d}"}, token=token)
         c.ok("POST", "POST /v1/me/card", "/v1/me/card", {"agreed_terms_version": session["merchant"]["terms_version"]},
              token=token)
-        return Member(token, session["member"]["member_id"])
+        return Member(token, session["member"]["member_id"], openid=openid)
 
     def create_limited_template(self, stock: int) -> None:
         body = {"name": "soak 满30减5", "kind": "FULL_REDUCTION", "threshold": 3000, "amount": 500,
