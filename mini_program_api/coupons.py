@@ -23,6 +23,7 @@ import json
 import random
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta, timezone
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -299,13 +300,42 @@ def redeem_reward(merchant_id: str, member_id: str, template_id: str, idempotenc
     return idempotency.once(req, run, lambda _: owned(merchant_id, member_id, coupon_id))
 
 
+def stocked_shards(merchant_id: str, template: CouponTemplate) -> list[int]:
+    """The template's shards that held stock when read, in random order (where to try to take one)."""
+    candidates = [shard for shard, left in _stock(merchant_id, template).items() if left > 0]
+    random.shuffle(candidates)
+    return candidates
+
+
+def take(tx: Transaction, label: str, merchant_id: str, template_id: str, shard: int) -> None:
+    """Take one unit of stock from `shard` in `tx`; a shard run dry since it was read cancels it (`label`)."""
+    tx.update(label, StockShard(stock_pk(merchant_id, template_id, shard), "STOCK"),
+              actions=[StockShard.left.add(-1)], condition=StockShard.left >= 1)
+
+
+def new_coupon(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str, now: datetime) -> Coupon:
+    """A coupon of `template` for the member as claimed `now`: terms copied, on the reminder job's list."""
+    valid_from = template.valid_from or now
+    valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
+    due_pk, due_sk = reminder_slot(coupon_id, valid_until)
+    return Coupon(
+        member_pk(merchant_id, member_id), f"COUPON#{coupon_id}", coupon_id=coupon_id,
+        template_id=template.template_id, valid_from=valid_from, valid_until=valid_until, claimed_at=now,
+        due_pk=due_pk, due_sk=due_sk, lsi1=state_key(AVAILABLE, valid_until, coupon_id),
+        **{term: getattr(template, term) for term in COUPON_TERMS},
+    )
+
+
 def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str,
-          points: Operation | None = None, per_member_limit: bool = True, idem: Request | None = None) -> Coupon:
+          points: Operation | None = None, per_member_limit: bool = True, idem: Request | None = None,
+          extra: Callable[[Transaction], None] | None = None) -> Coupon:
     """Issue one coupon of `template` from its stock, exactly once per `coupon_id`.
 
     `points` is a ledger operation paid in the same transaction (a reward's price, which
     carries its operation record); `idem` is the record of a claim without one. Gifts the
-    merchant sends (birthday, wake-up) skip the per-member claim limit.
+    merchant sends (birthday, wake-up, issue jobs) skip the per-member claim limit. `extra`
+    adds the caller's own writes to the issuing transaction (an issue job's result and count):
+    they commit with the coupon or not at all, so a coupon issued before is never counted again.
     """
     template_id = template.template_id
     mpk = member_pk(merchant_id, member_id)
@@ -316,23 +346,15 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
     if refusal:
         raise KabaoError(refusal, "this offer cannot be claimed now" if refusal != "TIER_NOT_ELIGIBLE"
                          else "this offer is for other membership tiers")
-    candidates = [shard for shard, left in _stock(merchant_id, template).items() if left > 0]
-    random.shuffle(candidates)
-    valid_from = template.valid_from or now
-    valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
-    due_pk, due_sk = reminder_slot(coupon_id, valid_until)
-    coupon = Coupon(
-        mpk, f"COUPON#{coupon_id}", coupon_id=coupon_id, template_id=template_id, valid_from=valid_from,
-        valid_until=valid_until, claimed_at=now, due_pk=due_pk, due_sk=due_sk,
-        lsi1=state_key(AVAILABLE, valid_until, coupon_id),
-        **{term: getattr(template, term) for term in COUPON_TERMS},
-    )
+    candidates = stocked_shards(merchant_id, template)
+    coupon = new_coupon(merchant_id, member_id, template, coupon_id, now)
     limit = int(template.per_member_limit)
     for shard in candidates:
         tx = Transaction()
-        tx.update("stock", StockShard(stock_pk(merchant_id, template_id, shard), "STOCK"),
-                  actions=[StockShard.left.add(-1)], condition=StockShard.left >= 1)
+        take(tx, "stock", merchant_id, template_id, shard)
         tx.put("coupon", coupon, condition=Coupon.sk.does_not_exist())
+        if extra is not None:
+            extra(tx)
         if per_member_limit:
             tx.update("limit", Counter(mpk, f"CLAIMS#{template_id}"), actions=[Counter.n.add(1)],
                       condition=Counter.n.does_not_exist() | (Counter.n < limit))
@@ -349,6 +371,8 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
                 return _existing(mpk, coupon_id, template_id) or coupon
             if "limit" in exc.failed:
                 raise KabaoError("CLAIM_LIMIT_REACHED", f"at most {limit} of this coupon per member") from exc
+            if "stock" not in exc.failed:
+                raise  # one of the caller's own (`extra`) writes was refused
             # That shard ran dry since we read it: try the next.
     # A retry of a claim that won the last unit finds no stock: it still gets its coupon back.
     replay = _existing(mpk, coupon_id, template_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import audit, merchants
+from . import audit, clock, merchants, welcome_gift
 from .auth import Principal
 from .db.models import Merchant
 from .db.transact import Transaction
@@ -27,6 +27,8 @@ def set_tiers(actor: Principal, specs: list[merchants.TierSpec]) -> Merchant:
 
 
 def update_settings(actor: Principal, values: dict[str, Any]) -> Merchant:
+    if values.get("welcome_template_ids") is not None:
+        welcome_gift.validate(actor.merchant_id, values["welcome_template_ids"], clock.now())
     old = merchants.read(actor.merchant_id)
     before = {k: _plain(getattr(old, k)) for k in values}
     tx = Transaction()

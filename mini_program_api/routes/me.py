@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import coupons, ledger, member_codes, members, merchants, notices, sign_in
+from .. import coupons, ledger, member_codes, members, merchants, notices, sign_in, welcome_gift
 from ..clock import iso
 from .endpoint import Call, endpoint
 from .schemas import CardBody, LedgerQuery, PhoneBody, SubscriptionsBody
@@ -41,7 +41,7 @@ def open_card(call: Call) -> dict[str, Any]:
         body.name,
         date.fromisoformat(body.birthday) if body.birthday else None,
     )
-    return _me(call)
+    return {**_me(call), "welcome_gift": welcome_gift.given(call.member.merchant_id, call.member.subject)}
 
 
 @endpoint(bp, "/v1/me/code", "GET", role="member")

@@ -206,6 +206,9 @@ class SettingsBody(Strict):
     spending_password_required: bool | None = None
     password_free_max: int | None = Field(default=None, ge=0, le=_MAX_FEN)
     till_password: bool | None = None
+    welcome_points: int | None = Field(default=None, ge=0, le=100_000, description="points given when a card opens")
+    welcome_template_ids: list[_Id] | None = Field(default=None, max_length=5,
+                                                   description="coupons given when a card opens; [] for none")
 
 
 class Patch(Strict):
