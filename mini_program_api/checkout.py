@@ -10,7 +10,8 @@ Price rule, in this order (all fen, all integer, discounts rounded down):
 5. the rest (`cash_due`) is paid at the till by other means.
 
 Points and growth are earned on what money actually paid (stored value + cash),
-per whole yuan, with the tier's points multiplier. The order, coupon, points,
+per whole yuan, with the tier's points multiplier and, on a member day (member_days.py),
+the day's multiplier; the day is recorded on the order and shown on the receipt. The order, coupon, points,
 stored value, growth, tier and audit record are written in one
 TransactWriteItems; any failed check leaves all of them untouched.
 
@@ -43,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 
-from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, members, merchants,
+from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, member_days, members, merchants,
                pending_payments, spending_password, stored_value, tiers, topup)
 from .auth import Principal
 from pynamodb.expressions.condition import Condition
@@ -77,10 +78,13 @@ class Quote:
     cash_due: int
     points_earned: int
     growth_earned: int
+    member_day_id: str | None = None  # the member day that multiplied the points (member_days.py)
+    member_day_multiplier: int | None = None
 
 
-def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Request) -> Quote:
-    """What this sale costs and earns; raises the 4xx that refuses it."""
+def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Request,
+          at: datetime | None = None) -> Quote:
+    """What this sale at `at` (now by default) costs and earns; raises the 4xx that refuses it."""
     if not 1 <= req.amount <= MAX_AMOUNT or req.points < 0 or req.stored_value < 0:
         raise KabaoError("AMOUNT_OUT_OF_RANGE", "amount must be 1..100000000 fen; points and stored_value >= 0")
     tier = tiers.current(merchant, member.tier_id)
@@ -101,10 +105,15 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
     bonus_used, principal_used = stored_value.split(req.stored_value, int(member.bonus))
     cash_due = due - points_value - req.stored_value
     paid_yuan = (req.stored_value + cash_due) // 100
+    day = member_days.applying(merchant, tier.tier_id, at or clock.now())
+    day_multiplier = int(day.multiplier) if day is not None else 100
     return Quote(
         tier_discount, coupon_discount, points_value, bonus_used, principal_used, cash_due,
-        points_earned=paid_yuan * int(merchant.earn_points_per_yuan) * int(tier.points_multiplier) // 100,
+        points_earned=paid_yuan * int(merchant.earn_points_per_yuan) * int(tier.points_multiplier) * day_multiplier
+        // 10000,
         growth_earned=paid_yuan * int(merchant.growth_per_yuan),
+        member_day_id=day.day_id if day is not None else None,
+        member_day_multiplier=day_multiplier if day is not None else None,
     )
 
 
@@ -192,7 +201,7 @@ def _priced(merchant: Merchant, member_id: str, req: Request, store_id: str,
     coupon = coupons.owned(merchant.merchant_id, member_id, req.coupon_id) if req.coupon_id else None
     if coupon is not None:
         coupons.check_usable(coupon, store_id, now, merchant.timezone)
-    return member, coupon, quote(merchant, member, coupon, req)
+    return member, coupon, quote(merchant, member, coupon, req, now)
 
 
 def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, idem: Idem, order_id: str,
@@ -314,7 +323,8 @@ def receipt(order: CheckoutOrder, tz: str) -> dict[str, object]:
     fields = ("order_id", "member_id", "store_id", "staff_id", "status", "amount", "tier_discount", "coupon_id",
               "coupon_discount", "points_used", "points_value", "bonus_used", "principal_used", "cash_due",
               "points_earned", "growth_earned", "tier_before", "tier_after", "points_clawed_back",
-              "growth_clawed_back", "coupon_restored", "principal_over_cap")
+              "growth_clawed_back", "coupon_restored", "principal_over_cap", "member_day_id",
+              "member_day_multiplier")
     view: dict[str, object] = {}
     for name in fields:
         value = getattr(order, name)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
+from pydantic import BaseModel
 
-from .. import audit, clock, merchant_admin, merchants, punch_cards, staff, topup, topup_plans
+from .. import audit, clock, member_days, merchant_admin, merchants, punch_cards, staff, topup, topup_plans
 from .endpoint import Call, endpoint
 from .schemas import (
     AuditQuery,
+    MemberDaysBody,
     PageQuery,
     PunchGiveBody,
     PunchPlanBody,
@@ -123,3 +125,35 @@ def edit_topup_plan(call: Call, plan_id: str) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "DELETE", role="admin", status=204)
 def retire_topup_plan(call: Call, plan_id: str) -> None:
     topup_plans.retire(call.member, plan_id)
+
+
+class MemberDayView(BaseModel):
+    day_id: str
+    name: str
+    multiplier: int
+    weekdays: list[int]
+    dates: list[str]
+    tier_ids: list[str]
+    starts_on: str | None
+    ends_on: str | None
+
+
+class MemberDaysView(BaseModel):
+    member_days: list[MemberDayView]
+
+
+def _member_days(merchant: Any) -> dict[str, Any]:
+    return MemberDaysView.model_validate(
+        {"member_days": [member_days.view(d) for d in merchant.member_days or []]}).model_dump()
+
+
+@endpoint(bp, "/v1/admin/member-days", "GET", role="admin")
+def get_member_days(call: Call) -> dict[str, Any]:
+    return _member_days(merchants.read(call.member.merchant_id))
+
+
+@endpoint(bp, "/v1/admin/member-days", "PUT", role="admin", body=MemberDaysBody)
+def set_member_days(call: Call) -> dict[str, Any]:
+    specs = [member_days.DaySpec(**{**d.model_dump(), "weekdays": tuple(d.weekdays), "dates": tuple(d.dates),
+                                    "tier_ids": tuple(d.tier_ids)}) for d in call.body.member_days]
+    return _member_days(merchant_admin.set_member_days(call.member, specs))

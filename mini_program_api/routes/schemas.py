@@ -259,3 +259,21 @@ class FreeLimitBody(Strict):
 
 class ConfirmBody(Strict):
     password: _Pin
+
+
+class MemberDayBody(Strict):
+    day_id: _Slug
+    name: str = Field(min_length=1, max_length=32)
+    multiplier: int = Field(gt=100, le=1000, description="percent of the usual points: 200 is double points")
+    weekdays: list[int] = Field(default_factory=list, max_length=7, description="ISO: 1 Monday .. 7 Sunday")
+    dates: list[Annotated[date, Field(strict=False)]] = Field(default_factory=list, max_length=366,
+                                                              description="YYYY-MM-DD, merchant time")
+    tier_ids: list[_Slug] = Field(default_factory=list, max_length=20, description="none: every tier")
+    starts_on: date | None = Field(default=None, strict=False)
+    ends_on: date | None = Field(default=None, strict=False)
+
+
+class MemberDaysBody(Strict):
+    """The whole list (PUT): [] ends every member day; the field itself is required."""
+
+    member_days: list[MemberDayBody] = Field(max_length=20)
