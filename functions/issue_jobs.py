@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 SAFETY_SECONDS = 20.0
 
 
-@bp.schedule(Rate(1, unit=Rate.MINUTES), name="issue_jobs")
-def run_issue_jobs(event: Any) -> dict[str, Any]:
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="issue_jobs_run")
+def issue_jobs_run(event: Any) -> dict[str, Any]:
     remaining = getattr(getattr(event, "context", None), "get_remaining_time_in_millis", None)
     deadline = None
     if callable(remaining):
