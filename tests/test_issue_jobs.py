@@ -213,3 +213,19 @@ def test_issue_jobs_are_for_this_merchants_admins_only(api: Any, merchant: Any, 
     status, body = api.post("/v1/admin/issue-jobs", {"template_id": template_id, "member_ids": ["m1"]},
                             token=api.admin_token(merchant))
     assert (status, body["error"]["code"]) == (400, "INVALID_IDEMPOTENCY_KEY")
+
+
+def test_cardholders_from_before_the_index_are_found_after_the_backfill(api: Any, merchant: Any) -> None:
+    from infra.deploy import cardholders
+
+    template_id = _template(api, merchant)
+    old, new = (api.member_with_card(merchant)["member"]["member_id"] for _ in range(2))
+    no_card = api.login(merchant)["member"]["member_id"]
+    Member(member_pk(merchant.merchant_id, old), PROFILE).update(  # as a card opened before the index
+        actions=[Member.cards_pk.remove(), Member.cards_sk.remove()])
+    assert cardholders.backfill() == 1
+    assert cardholders.backfill() == 0  # again: nothing left to do
+    _, job = _post_job(api, merchant, {"template_id": template_id, "filter": {"tier_ids": ["normal"]}})
+    _drain()
+    assert _job(api, merchant, job["job_id"])["issued"] == 2
+    assert [_held(merchant, m, template_id) for m in (old, new, no_card)] == [1, 1, 0]

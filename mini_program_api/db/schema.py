@@ -74,7 +74,7 @@ rows and the filter applied to them, so a job reads each of its merchant's cardh
 once over its whole life and never the rest of the table. Keys only, so the index is
 written only when a card opens, not on every balance change. One partition per merchant
 takes card openings (well under its 1000 writes/s); members whose card opened before the
-index existed need `cards_pk`/`cards_sk` set once (a backfill) to be found by filters.
+index existed need `cards_pk`/`cards_sk` set once to be found by filters (infra/deploy/cardholders.py).
 
 A pending confirmation (pending_payments.py) is a counter sale waiting for the member's
 spending password; its id is derived from the till's key, and the pointer beside that key's
