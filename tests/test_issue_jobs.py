@@ -68,6 +68,10 @@ def test_list_job_gives_each_member_one_resumes_and_counts_what_members_hold(api
     assert _post_job(api, merchant, {"template_id": template_id, "member_ids": ids}, key) == (201, job)
     status, body = _post_job(api, merchant, {"template_id": template_id, "member_ids": ids[:2]}, key)
     assert (status, body["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    day = clock.local_date(merchant.timezone).isoformat()
+    audited = [r for r in api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))[1]["records"]
+               if r["action"] == "ISSUE_JOB_CREATED"]
+    assert [(r["target"], r["detail"]["template_id"]) for r in audited] == [(job["job_id"], template_id)]
 
     issue_jobs.run(page_size=3, max_pages=1)
     partial = _job(api, merchant, job["job_id"])
