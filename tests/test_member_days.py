@@ -32,7 +32,8 @@ def _sale(api: Any, merchant: Any, staff: str, member_id: str, amount: int) -> d
 
 
 def test_member_days_are_set_read_back_and_audited(api: Any, merchant: Any, clock: Any) -> None:
-    silver = {"day_id": "d1212", "name": "双十二", "multiplier": 300, "dates": ["2026-12-12"], "tier_ids": ["silver"]}
+    silver = {"day_id": "d1212", "name": "双十二", "multiplier": 300, "dates": ["2026-12-12"],
+              "tier_ids": ["silver"]}
     status, body = _put(api, merchant, [DOUBLE_MONDAYS, silver])
     assert status == 200, body
     status, read = api.get("/v1/admin/member-days", token=api.admin_token(merchant))
