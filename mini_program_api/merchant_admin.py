@@ -27,10 +27,13 @@ def set_tiers(actor: Principal, specs: list[merchants.TierSpec]) -> Merchant:
 
 
 def set_member_days(actor: Principal, specs: list[member_days.DaySpec]) -> Merchant:
-    """Replace the member days (a full list; [] ends them all), audited with the old and new lists."""
+    """Replace the member days (a full list; [] ends them all), audited with the old and new lists.
+    The same list again changes and records nothing."""
     old = merchants.read(actor.merchant_id)
     member_days.validate(old, specs)
     new = [s.stored() for s in specs]
+    if [member_days.view(d) for d in new] == [member_days.view(d) for d in old.member_days or []]:
+        return old  # the same list again (a retry): nothing to change, nothing to record
     tx = Transaction()
     audit.record(tx, actor, "MEMBER_DAYS_SET", actor.merchant_id,
                  {"old": _json([member_days.view(d) for d in old.member_days or []]),

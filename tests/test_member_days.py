@@ -44,8 +44,10 @@ def test_member_days_are_set_read_back_and_audited(api: Any, merchant: Any, cloc
     records = [r for r in api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))[1]["records"]
                if r["action"] == "MEMBER_DAYS_SET"]
     assert len(records) == 1 and "d1212" in records[0]["detail"]["new"] and records[0]["detail"]["old"] == "[]"
-    # What is read back can be sent again as it is.
+    # What is read back can be sent again as it is; the same list again changes and records nothing.
     assert _put(api, merchant, read["member_days"]) == (200, read)
+    assert len([r for r in api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))[1]["records"]
+                if r["action"] == "MEMBER_DAYS_SET"]) == 1
 
 
 @pytest.mark.parametrize("bad", [
