@@ -167,11 +167,16 @@ def _args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str], out: Callable[[str], None] = print, store: SecretStore | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return _onboard(_args(argv), out, store)
     except OnboardError as exc:
         out(f"error: {exc}")
-        return 1
+    except (BotoCoreError, ClientError) as exc:  # no credentials, no such table, access denied: say which
+        out(f"error: AWS refused or could not be reached ({type(exc).__name__}); check the credentials, region "
+            "and KABAO_TABLE")
+    return 1
 
 
 def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: SecretStore | None) -> int:
