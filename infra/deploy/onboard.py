@@ -168,12 +168,13 @@ def _args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str], out: Callable[[str], None] = print, store: SecretStore | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
 
     try:
         return _onboard(_args(argv), out, store)
     except OnboardError as exc:
         out(f"error: {exc}")
-    except (BotoCoreError, ClientError) as exc:  # no credentials, no such table, access denied: say which
+    except (BotoCoreError, ClientError, PynamoDBException) as exc:  # no credentials, no such table, access denied: say which
         out(f"error: AWS refused or could not be reached ({type(exc).__name__}); check the credentials, region "
             "and KABAO_TABLE")
     return 1
