@@ -100,17 +100,25 @@ def test_a_run_with_other_values_names_each_difference_and_changes_nothing(setup
     assert _row(setup["merchant_id"]) == before
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (lambda d, s: (d / "apiclient_cert.pem").write_text(s["other"].api.cert_pem), "is not the certificate of"),
-    (lambda d, s: (d / "apiclient_key.pem").unlink(), "missing"),
-    (lambda d, s: (d / "apiv3_key.txt").write_text("short"), "32 characters"),
-    (lambda d, s: (d / "apiclient_cert.pem").write_text("not a pem"), "is not a PEM"),
-])
-def test_bad_pay_files_are_refused_and_nothing_is_written(setup: dict[str, Any], breakage: Any,
-                                                         message: str) -> None:
-    breakage(setup["pay_dir"], setup)
-    code, output = _run(setup["argv"])
-    assert code == 1 and message in output, output
+BREAKAGES = [
+    ("apiclient_cert.pem", lambda s: s["other"].api.cert_pem, "is not the certificate of"),
+    ("apiclient_key.pem", None, "missing"),
+    ("apiv3_key.txt", lambda s: "short", "32 characters"),
+    ("apiclient_cert.pem", lambda s: "not a pem", "is not a PEM"),
+]
+
+
+def test_bad_pay_files_are_refused_and_nothing_is_written(setup: dict[str, Any]) -> None:
+    for name, content, message in BREAKAGES:
+        path = setup["pay_dir"] / name
+        good = path.read_text()
+        if content is None:
+            path.unlink()
+        else:
+            path.write_text(content(setup))
+        code, output = _run(setup["argv"])
+        assert code == 1 and message in output, (name, output)
+        path.write_text(good)
     with pytest.raises(Merchant.DoesNotExist):
         Merchant.get(merchant_pk(setup["merchant_id"]), "PROFILE", consistent_read=True)
 
