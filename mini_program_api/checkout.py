@@ -11,8 +11,8 @@ Price rule, in this order (all fen, all integer, discounts rounded down):
 
 Points and growth are earned on what money actually paid (stored value + cash),
 per whole yuan, with the tier's points multiplier and, on a member day (member_days.py),
-the day's multiplier; the day is recorded on the order and shown on the receipt. The order, coupon, points,
-stored value, growth, tier and audit record are written in one
+the day's: the day is kept on the order and shown on the receipt. The order, coupon,
+points, stored value, growth, tier and audit record are written in one
 TransactWriteItems; any failed check leaves all of them untouched.
 
 A sale is one operation per staff Idempotency-Key (merchant-wide, idempotency.py):

@@ -21,9 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta, timezone
-from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
