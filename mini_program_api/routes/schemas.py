@@ -12,7 +12,8 @@ _Code = Field(min_length=1, max_length=256)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: a model's validator is built on its first request, not at import for every handler.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class LoginBody(Strict):
@@ -46,7 +47,7 @@ class PageQuery(BaseModel):
     """A paged list: `cursor` from the previous page, at most `limit` items."""
 
     # Query strings are text: numbers are parsed, unknown parameters still refused.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     cursor: str | None = Field(default=None, max_length=1024)
     limit: int = Field(default=20, ge=1, le=100)
@@ -61,7 +62,7 @@ class TopupOrderBody(Strict):
     amount: int | None = Field(default=None, gt=0, description="fen, for a custom amount")
 
     @model_validator(mode="after")
-    def _one_of(self) -> "TopupOrderBody":
+    def _one_of(self) -> TopupOrderBody:
         if (self.plan_id is None) == (self.amount is None):
             raise ValueError("give exactly one of plan_id or amount")
         return self
@@ -161,7 +162,7 @@ class PunchGiveBody(Strict):
 
 
 class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
 
@@ -215,7 +216,7 @@ class Patch(Strict):
     """A PATCH: fields left out or null stay as they are, and one with nothing to change is a 400."""
 
     @model_validator(mode="after")
-    def _something(self) -> "Patch":
+    def _something(self) -> Patch:
         if all(value is None for value in self.model_dump().values()):
             raise ValueError("give at least one field to change")
         return self
@@ -277,3 +278,23 @@ class MemberDaysBody(Strict):
     """The whole list (PUT): [] ends every member day; the field itself is required."""
 
     member_days: list[MemberDayBody] = Field(max_length=20)
+
+
+class IssueFilterBody(Strict):
+    """Every criterion given must hold; at least one. (A reports `segment` is meant to join these.)"""
+
+    tier_ids: list[_Id] = Field(default_factory=list, max_length=20)
+    dormant: bool | None = None
+    birthday_month: int | None = Field(default=None, ge=1, le=12)
+
+
+class IssueJobBody(Strict):
+    template_id: _Id
+    member_ids: list[_Id] | None = Field(default=None, min_length=1, max_length=1000)
+    filter: IssueFilterBody | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "IssueJobBody":
+        if (self.member_ids is None) == (self.filter is None):
+            raise ValueError("give exactly one of member_ids or filter")
+        return self
