@@ -3,8 +3,19 @@ from chalice import Chalice
 
 from functions import issue_jobs as issue_job_runs
 from functions import lifecycle, topup_reconciliation
-from mini_program_api.routes import (admin, auth, coupons, gateway, issue_jobs, me, openapi, rewards, spending,
-                                     staff, topup)
+from mini_program_api.routes import (
+    admin,
+    auth,
+    coupons,
+    gateway,
+    issue_jobs,
+    me,
+    openapi,
+    rewards,
+    spending,
+    staff,
+    topup,
+)
 
 app = Chalice(app_name="kabao")
 for blueprint in (gateway.bp, openapi.bp, auth.bp, me.bp, spending.bp, topup.bp, coupons.bp, rewards.bp, staff.bp,

@@ -43,13 +43,27 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-
-from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, member_days, members, merchants,
-               pending_payments, spending_password, stored_value, tiers, topup)
-from .auth import Principal
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from . import (
+    audit,
+    clock,
+    coupons,
+    idempotency,
+    ledger,
+    lifecycle,
+    member_codes,
+    member_days,
+    members,
+    merchants,
+    pending_payments,
+    spending_password,
+    stored_value,
+    tiers,
+    topup,
+)
+from .auth import Principal
 from .db.models import PROFILE, CheckoutOrder, Coupon, Member, Merchant, PendingPayment, checkout_pk, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError

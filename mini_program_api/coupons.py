@@ -39,12 +39,12 @@ from . import audit, clock, due, idempotency, ids, ledger, member_codes, members
 from .auth import Principal
 from .db.models import (
     COUPON_TERMS,
+    PROFILE,
     Counter,
     Coupon,
     CouponTemplate,
     CouponTerms,
     Member,
-    PROFILE,
     Merchant,
     StockShard,
     member_pk,

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from . import audit, clock, coupon_admin, coupons, due, idempotency, merchants, paging, tiers, welcome_gift
 from .auth import Principal
 from .db.models import (
@@ -80,7 +82,7 @@ class Filter:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v not in (None, ())}
 
     @classmethod
-    def from_stored(cls, data: dict[str, Any]) -> "Filter":
+    def from_stored(cls, data: dict[str, Any]) -> Filter:
         return cls(tier_ids=tuple(data.get("tier_ids") or ()), dormant=data.get("dormant"),
                    birthday_month=int(data["birthday_month"]) if data.get("birthday_month") is not None else None)
 
@@ -242,7 +244,7 @@ def _next_page(job: IssueJob, merchant: Merchant, now: datetime, size: int) -> t
     """The page's members to give to, how many were looked at, and the cursor after it (None: the end)."""
     if job.member_ids is not None:
         start = int(job.cursor or 0)
-        chunk = list(job.member_ids[start:start + size])
+        chunk = [str(m) for m in job.member_ids[start:start + size]]
         end = start + len(chunk)
         return chunk, len(chunk), (str(end) if end < len(job.member_ids) else None)
     condition = Member.cards_sk > job.cursor if job.cursor else None
@@ -300,7 +302,7 @@ def _advance(job: IssueJob, scanned: int, cursor: str | None) -> bool:
     """Save the cursor after a page (None: the last page, the job is DONE in the same write), pinned to
     the cursor this runner started from, so two runners never both advance one job."""
     pinned = IssueJob.cursor == job.cursor if job.cursor is not None else IssueJob.cursor.does_not_exist()
-    actions = [IssueJob.scanned.add(scanned)]
+    actions: list[Action] = [IssueJob.scanned.add(scanned)]
     if cursor is not None:
         actions.append(IssueJob.cursor.set(cursor))
     else:

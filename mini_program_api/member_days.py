@@ -77,15 +77,15 @@ def applying(merchant: Merchant, tier_id: str, at: datetime) -> MemberDay | None
             continue
         if d.tier_ids and tier_id not in d.tier_ids:
             continue
-        if day.isoweekday() not in [int(w) for w in d.weekdays] and day.isoformat() not in list(d.dates):
+        if day.isoweekday() not in [int(str(w)) for w in d.weekdays] and day.isoformat() not in list(d.dates):
             continue
-        if best is None or int(d.multiplier) > int(best.multiplier):
+        if best is None or int(str(d.multiplier)) > int(str(best.multiplier)):
             best = d
     return best
 
 
 def view(d: MemberDay) -> dict[str, object]:
     """A member day as PUT takes it, so what is read back can be sent again."""
-    return {"day_id": d.day_id, "name": d.name, "multiplier": int(d.multiplier),
-            "weekdays": [int(w) for w in d.weekdays], "dates": list(d.dates), "tier_ids": list(d.tier_ids),
+    return {"day_id": d.day_id, "name": d.name, "multiplier": int(str(d.multiplier)),
+            "weekdays": [int(str(w)) for w in d.weekdays], "dates": list(d.dates), "tier_ids": list(d.tier_ids),
             "starts_on": d.starts_on, "ends_on": d.ends_on}

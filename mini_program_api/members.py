@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from pynamodb.expressions.update import Action
+
 from . import clock, ids, lifecycle, merchants, pii, referrals, tiers, welcome_gift
 from .db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, cardholders_pk, lookup_pk, member_pk
 from .db.transact import Cancelled, Transaction
@@ -169,7 +171,7 @@ def open_card(
             Lookup(lookup_pk(merchant_id, "CARD", number), LOOKUP, target=member_id),
             condition=Lookup.pk.does_not_exist(),
         )
-        actions = [
+        actions: list[Action] = [
             Member.card_number.set(number),
             Member.card_opened_at.set(now),
             Member.terms_version.set(agreed_terms_version),

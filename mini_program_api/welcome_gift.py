@@ -76,7 +76,7 @@ def coupon_id(member_id: str, template_id: str) -> str:
 
 def plan(merchant: Merchant, member: Member, now: datetime) -> Plan:
     gift = Plan(points=int(merchant.welcome_points or 0))
-    for template_id in merchant.welcome_template_ids or []:
+    for template_id in [str(t) for t in merchant.welcome_template_ids or []]:
         try:
             template = CouponTemplate.get(template_pk(merchant.merchant_id), template_id, consistent_read=True)
         except CouponTemplate.DoesNotExist:

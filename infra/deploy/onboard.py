@@ -174,7 +174,7 @@ def main(argv: list[str], out: Callable[[str], None] = print, store: SecretStore
         return _onboard(_args(argv), out, store)
     except OnboardError as exc:
         out(f"error: {exc}")
-    except (BotoCoreError, ClientError, PynamoDBException) as exc:  # no credentials, no such table, access denied: say which
+    except (BotoCoreError, ClientError, PynamoDBException) as exc:  # no credentials, no table, access denied
         out(f"error: AWS refused or could not be reached ({type(exc).__name__}); check the credentials, region "
             "and KABAO_TABLE")
     return 1

@@ -552,7 +552,7 @@ class IssueJob(Item, Scheduled):
     job_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
     member_ids = ListAttribute(of=UnicodeAttribute, null=True)
-    filter = MapAttribute(null=True)  # tier_ids, dormant, birthday_month (later: segment)
+    filter: MapAttribute = MapAttribute(null=True)  # tier_ids, dormant, birthday_month (later: segment)
     status = UnicodeAttribute()  # RUNNING | DONE
     cursor = UnicodeAttribute(null=True)
     scanned = NumberAttribute(default=0)  # members looked at

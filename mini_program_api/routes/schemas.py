@@ -294,7 +294,7 @@ class IssueJobBody(Strict):
     filter: IssueFilterBody | None = None
 
     @model_validator(mode="after")
-    def _one_of(self) -> "IssueJobBody":
+    def _one_of(self) -> IssueJobBody:
         if (self.member_ids is None) == (self.filter is None):
             raise ValueError("give exactly one of member_ids or filter")
         return self
