@@ -233,3 +233,14 @@ def test_cardholders_from_before_the_index_are_found_after_the_backfill(api: Any
     _drain()
     assert _job(api, merchant, job["job_id"])["issued"] == 2
     assert [_held(merchant, m, template_id) for m in (old, new, no_card)] == [1, 1, 0]
+
+
+def test_the_scheduled_function_works_through_the_jobs(api: Any, merchant: Any) -> None:
+    from tests.test_lifecycle import invoke
+
+    template_id = _template(api, merchant)
+    member_id = api.member_with_card(merchant)["member"]["member_id"]
+    _, job = _post_job(api, merchant, {"template_id": template_id, "member_ids": [member_id]})
+    report = invoke("issue_jobs_run")
+    assert (report["jobs"], report["issued"], report["failed"]) == (1, 1, [])
+    assert _job(api, merchant, job["job_id"])["status"] == "DONE" and _held(merchant, member_id, template_id) == 1
