@@ -10,8 +10,9 @@ Price rule, in this order (all fen, all integer, discounts rounded down):
 5. the rest (`cash_due`) is paid at the till by other means.
 
 Points and growth are earned on what money actually paid (stored value + cash),
-per whole yuan, with the tier's points multiplier. The order, coupon, points,
-stored value, growth, tier and audit record are written in one
+per whole yuan, with the tier's points multiplier and, on a member day (member_days.py),
+the day's: the day is kept on the order and shown on the receipt. The order, coupon,
+points, stored value, growth, tier and audit record are written in one
 TransactWriteItems; any failed check leaves all of them untouched.
 
 A sale is one operation per staff Idempotency-Key (merchant-wide, idempotency.py):
@@ -42,13 +43,28 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-
-from . import (audit, clock, coupons, idempotency, ledger, lifecycle, member_codes, members, merchants, order_refs,
-               pending_payments, spending_password, stored_value, tiers, topup)
-from .auth import Principal
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from . import (
+    audit,
+    clock,
+    coupons,
+    idempotency,
+    ledger,
+    lifecycle,
+    member_codes,
+    member_days,
+    members,
+    merchants,
+    order_refs,
+    pending_payments,
+    spending_password,
+    stored_value,
+    tiers,
+    topup,
+)
+from .auth import Principal
 from .db.models import PROFILE, CheckoutOrder, Coupon, Member, Merchant, PendingPayment, checkout_pk, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
@@ -77,10 +93,13 @@ class Quote:
     cash_due: int
     points_earned: int
     growth_earned: int
+    member_day_id: str | None = None  # the member day that multiplied the points (member_days.py)
+    member_day_multiplier: int | None = None
 
 
-def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Request) -> Quote:
-    """What this sale costs and earns; raises the 4xx that refuses it."""
+def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Request,
+          at: datetime | None = None) -> Quote:
+    """What this sale at `at` (now by default) costs and earns; raises the 4xx that refuses it."""
     if not 1 <= req.amount <= MAX_AMOUNT or req.points < 0 or req.stored_value < 0:
         raise KabaoError("AMOUNT_OUT_OF_RANGE", "amount must be 1..100000000 fen; points and stored_value >= 0")
     tier = tiers.current(merchant, member.tier_id)
@@ -101,10 +120,15 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
     bonus_used, principal_used = stored_value.split(req.stored_value, int(member.bonus))
     cash_due = due - points_value - req.stored_value
     paid_yuan = (req.stored_value + cash_due) // 100
+    day = member_days.applying(merchant, tier.tier_id, at or clock.now())
+    day_multiplier = int(day.multiplier) if day is not None else 100
     return Quote(
         tier_discount, coupon_discount, points_value, bonus_used, principal_used, cash_due,
-        points_earned=paid_yuan * int(merchant.earn_points_per_yuan) * int(tier.points_multiplier) // 100,
+        points_earned=paid_yuan * int(merchant.earn_points_per_yuan) * int(tier.points_multiplier) * day_multiplier
+        // 10000,
         growth_earned=paid_yuan * int(merchant.growth_per_yuan),
+        member_day_id=day.day_id if day is not None else None,
+        member_day_multiplier=day_multiplier if day is not None else None,
     )
 
 
@@ -215,7 +239,7 @@ def _priced(merchant: Merchant, member_id: str, req: Request, store_id: str,
     coupon = coupons.owned(merchant.merchant_id, member_id, req.coupon_id) if req.coupon_id else None
     if coupon is not None:
         coupons.check_usable(coupon, store_id, now, merchant.timezone)
-    return member, coupon, quote(merchant, member, coupon, req)
+    return member, coupon, quote(merchant, member, coupon, req, now)
 
 
 def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, idem: Idem, order_id: str,

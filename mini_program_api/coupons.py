@@ -39,12 +39,12 @@ from . import audit, clock, due, idempotency, ids, ledger, member_codes, members
 from .auth import Principal
 from .db.models import (
     COUPON_TERMS,
+    PROFILE,
     Counter,
     Coupon,
     CouponTemplate,
     CouponTerms,
     Member,
-    PROFILE,
     Merchant,
     StockShard,
     member_pk,
@@ -336,6 +336,32 @@ def redeem_reward(merchant_id: str, member_id: str, template_id: str, idempotenc
     return idempotency.once(req, run, lambda _: owned(merchant_id, member_id, coupon_id))
 
 
+def stocked_shards(merchant_id: str, template: CouponTemplate) -> list[int]:
+    """The template's shards that held stock when read, in random order (where to try to take one)."""
+    candidates = [shard for shard, left in _stock(merchant_id, template).items() if left > 0]
+    random.shuffle(candidates)
+    return candidates
+
+
+def take(tx: Transaction, label: str, merchant_id: str, template_id: str, shard: int) -> None:
+    """Take one unit of stock from `shard` in `tx`; a shard run dry since it was read cancels it (`label`)."""
+    tx.update(label, StockShard(stock_pk(merchant_id, template_id, shard), "STOCK"),
+              actions=[StockShard.left.add(-1)], condition=StockShard.left >= 1)
+
+
+def new_coupon(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str, now: datetime) -> Coupon:
+    """A coupon of `template` for the member as claimed `now`: terms copied, on the reminder job's list."""
+    valid_from = template.valid_from or now
+    valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
+    due_pk, due_sk = reminder_slot(coupon_id, valid_until)
+    return Coupon(
+        member_pk(merchant_id, member_id), f"COUPON#{coupon_id}", coupon_id=coupon_id,
+        template_id=template.template_id, valid_from=valid_from, valid_until=valid_until, claimed_at=now,
+        due_pk=due_pk, due_sk=due_sk, lsi1=state_key(AVAILABLE, valid_until, coupon_id),
+        **{term: getattr(template, term) for term in COUPON_TERMS},
+    )
+
+
 def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str,
           points: Operation | None = None, per_member_limit: bool = True, idem: Request | None = None,
           also: Callable[[Transaction], None] | None = None) -> Coupon:
@@ -343,8 +369,10 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
 
     `points` is a ledger operation paid in the same transaction (a reward's price, which
     carries its operation record); `idem` is the record of a claim without one. Gifts the
-    merchant sends (birthday, wake-up, an admin's) skip the per-member claim limit. `also`
-    adds the caller's writes (an admin's audit record) to the issuing transaction.
+    merchant sends (birthday, wake-up, an admin's, issue jobs) skip the per-member claim limit.
+    `also` adds the caller's own writes to the issuing transaction (an admin's audit record, an
+    issue job's result and count): they commit with the coupon or not at all, so a coupon issued
+    before is never audited or counted again.
 
     Without `points` the member is not read: its card and tier are a condition check in the
     transaction. With `points` the ledger writes the member item in that transaction (an item
@@ -361,23 +389,14 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
         refusal = _claimable(template, member, now)
     if refusal:
         raise _refuse(refusal)
-    valid_from = template.valid_from or now
-    valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
-    due_pk, due_sk = reminder_slot(coupon_id, valid_until)
-    coupon = Coupon(
-        mpk, f"COUPON#{coupon_id}", coupon_id=coupon_id, template_id=template_id, valid_from=valid_from,
-        valid_until=valid_until, claimed_at=now, due_pk=due_pk, due_sk=due_sk,
-        lsi1=state_key(AVAILABLE, valid_until, coupon_id),
-        **{term: getattr(template, term) for term in COUPON_TERMS},
-    )
+    coupon = new_coupon(merchant_id, member_id, template, coupon_id, now)
     limit = int(template.per_member_limit)
     tried: set[int] = set()
     shard: int | None = random.randrange(int(template.shards))  # a guess, read nothing: most shards have stock
     while shard is not None:
         tried.add(shard)
         tx = Transaction()
-        tx.update("stock", StockShard(stock_pk(merchant_id, template_id, shard), "STOCK"),
-                  actions=[StockShard.left.add(-1)], condition=StockShard.left >= 1)
+        take(tx, "stock", merchant_id, template_id, shard)
         tx.put("coupon", coupon, condition=Coupon.sk.does_not_exist())
         if points is None:
             tx.check("member", Member, mpk, PROFILE, _eligible(template))
@@ -404,7 +423,7 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
             if "limit" in exc.failed:
                 raise KabaoError("CLAIM_LIMIT_REACHED", f"at most {limit} of this coupon per member") from exc
             if "stock" not in exc.failed:
-                raise
+                raise  # e.g. one of the caller's own (`also`) writes was refused
             # That shard is empty: read them all (only now) and try a random one that is not.
             left = [i for i, n in _stock(merchant_id, template).items() if n > 0 and i not in tried]
             shard = random.choice(left) if left else None

@@ -40,7 +40,8 @@ T = TypeVar("T")
 LABEL = "operation"  # the record's label in a transaction
 # Scopes whose keys belong to the merchant's staff or admins, not to one member.
 SHARED_SCOPES = frozenset({"checkout", "punchuse", "punchgive", "gift", "template", "punchplan", "topupplan",
-                           "adjust", "admincoupon", "punchvisits"})
+                           "adjust", "admincoupon", "punchvisits",
+                           "issuejob"})
 _CLIENT_KEY = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
 Fields = Mapping[str, str | int | None]

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from . import clock, ids, lifecycle, merchants, pii, referrals, tiers
-from .db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, lookup_pk, member_pk
+from pynamodb.expressions.update import Action
+
+from . import clock, ids, lifecycle, merchants, pii, referrals, tiers, welcome_gift
+from .db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, cardholders_pk, lookup_pk, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 
@@ -146,7 +148,8 @@ def open_card(
     """Activate the card; opening an already open card returns it (and settles a referral reward a
     crash may have left unpaid: the reward is idempotent). Once the merchant has bumped its terms
     version, this is where a cardholder agrees again: an older version is 409 TERMS_OUTDATED, the
-    current one is recorded on the member."""
+    current one is recorded on the member. The welcome gift (welcome_gift.py) is given in the
+    opening's own transaction, so only the opening that opens the card gives it."""
     member = get(merchant_id, member_id)
     merchant = merchants.get(merchant_id)
     if member.card_number:
@@ -160,29 +163,34 @@ def open_card(
     _require_current_terms(merchant, agreed_terms_version)
     for _ in range(_CARD_NUMBER_ATTEMPTS):
         number = ids.card_number()
+        now = clock.now()
+        gift = welcome_gift.plan(merchant, member, now)
         tx = Transaction()
         tx.put(
             "card_number",
             Lookup(lookup_pk(merchant_id, "CARD", number), LOOKUP, target=member_id),
             condition=Lookup.pk.does_not_exist(),
         )
-        actions = [
+        actions: list[Action] = [
             Member.card_number.set(number),
-            Member.card_opened_at.set(clock.now()),
+            Member.card_opened_at.set(now),
             Member.terms_version.set(agreed_terms_version),
+            # On the merchant's cardholder index from now on (issue jobs find members by filter there).
+            Member.cards_pk.set(cardholders_pk(merchant_id)),
+            Member.cards_sk.set(member_id),
         ]
         if name is not None:
             actions.append(Member.name.set(name))
         if birthday is not None:
             actions.append(Member.birthday.set(birthday.isoformat()))
-        tx.update("member", member, actions=actions, condition=Member.card_number.does_not_exist())
-        lifecycle.card_opened(tx, merchant, member, birthday, clock.now())
+        welcome_gift.stage(tx, merchant, member, gift, actions, Member.card_number.does_not_exist(), now)
+        lifecycle.card_opened(tx, merchant, member, birthday, now)
         try:
             tx.commit()
         except Cancelled as exc:
-            if "member" in exc.failed:
+            if set(exc.failed) & {*welcome_gift.MEMBER_LABELS, "operation"}:
                 return get(merchant_id, member_id)  # a concurrent request opened it
-            continue  # card number collision: draw another
+            continue  # card number collision, or a welcome coupon's shard ran dry: plan again
         opened = get(merchant_id, member_id)
         referrals.reward(merchant, opened)
         return opened

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import audit, merchants
+from . import audit, clock, member_days, merchants, welcome_gift
 from .auth import Principal
 from .db.models import Merchant
 from .db.transact import Transaction
@@ -26,7 +26,24 @@ def set_tiers(actor: Principal, specs: list[merchants.TierSpec]) -> Merchant:
     return merchants.set_tiers(actor.merchant_id, specs, tx, old)
 
 
+def set_member_days(actor: Principal, specs: list[member_days.DaySpec]) -> Merchant:
+    """Replace the member days (a full list; [] ends them all), audited with the old and new lists.
+    The same list again changes and records nothing."""
+    old = merchants.read(actor.merchant_id)
+    member_days.validate(old, specs)
+    new = [s.stored() for s in specs]
+    if [member_days.view(d) for d in new] == [member_days.view(d) for d in old.member_days or []]:
+        return old  # the same list again (a retry): nothing to change, nothing to record
+    tx = Transaction()
+    audit.record(tx, actor, "MEMBER_DAYS_SET", actor.merchant_id,
+                 {"old": _json([member_days.view(d) for d in old.member_days or []]),
+                  "new": _json([member_days.view(d) for d in new])})
+    return merchants.update(actor.merchant_id, [Merchant.member_days.set(new)], tx, old)
+
+
 def update_settings(actor: Principal, values: dict[str, Any]) -> Merchant:
+    if values.get("welcome_template_ids") is not None:
+        welcome_gift.validate(actor.merchant_id, values["welcome_template_ids"], clock.now())
     old = merchants.read(actor.merchant_id)
     before = {k: _plain(getattr(old, k)) for k in values}
     tx = Transaction()

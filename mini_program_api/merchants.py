@@ -125,7 +125,9 @@ SETTINGS = ("points_per_yuan", "earn_points_per_yuan", "growth_per_yuan", "point
             "wakeup_cooldown_days", "wakeup_template_id", "message_templates", "sign_in_points", "sign_in_growth",
             # A lower cap only refuses new top-ups: principal already on a card above it stays (it is the
             # member's money); a new terms version makes members agree again at their next POST /v1/me/card.
-            "prepaid_cap", "terms_version", "spending_password_required", "password_free_max", "till_password")
+            "prepaid_cap", "terms_version", "spending_password_required", "password_free_max", "till_password",
+            # The welcome gift when a card opens (welcome_gift.py): templates must exist and be givable.
+            "welcome_points", "welcome_template_ids")
 
 
 def update_settings(merchant_id: str, tx: Transaction | None = None, expected: Merchant | None = None,

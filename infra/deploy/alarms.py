@@ -15,7 +15,7 @@ API_NAME = "kabao"  # chalice.json app_name: Chalice's RestAPI is titled with it
 API_STAGE = "api"  # chalice.json api_gateway_stage
 # Chalice's logical ids for the scheduled functions (its names, CamelCased).
 JOB_FUNCTIONS = ("ReconcileTopups", "CouponReminders", "PointsWarnings", "PointsExpiry", "BirthdayGifts",
-                 "DormantWakeups", "MonthlyPacks", "TierReviews")
+                 "DormantWakeups", "MonthlyPacks", "TierReviews", "IssueJobsRun")
 
 
 def _actions() -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from ..config import settings
-from .schema import DUE_INDEX, LEDGER_INDEX, TTL_ATTRIBUTE
+from .schema import CARDHOLDER_INDEX, DUE_INDEX, LEDGER_INDEX, TTL_ATTRIBUTE
 
 PROFILE = "PROFILE"
 LOOKUP = "LOOKUP"
@@ -78,6 +78,20 @@ class TopupPlan(MapAttribute):
     bonus = NumberAttribute()
 
 
+class MemberDay(MapAttribute):
+    """A member day (会员日): points earned at checkout times `multiplier` percent on its days, in the
+    merchant's time zone, for its tiers (none listed: every tier), between `starts_on` and `ends_on`."""
+
+    day_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    multiplier = NumberAttribute()  # percent: 200 is double points
+    weekdays = ListAttribute(of=NumberAttribute, default=list)  # ISO: 1 Monday .. 7 Sunday
+    dates = ListAttribute(of=UnicodeAttribute, default=list)  # YYYY-MM-DD
+    tier_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    starts_on = UnicodeAttribute(null=True)  # YYYY-MM-DD, first day it applies
+    ends_on = UnicodeAttribute(null=True)  # YYYY-MM-DD, last day it applies
+
+
 class PaySettings(MapAttribute):
     """A merchant's WeChat Pay APIv3 set-up; keys are secret references, never values."""
 
@@ -125,6 +139,10 @@ class Merchant(Item):
     spending_password_required = BooleanAttribute(default=False)
     password_free_max = NumberAttribute(default=20000)
     till_password = BooleanAttribute(default=False)
+    # Welcome gift (welcome_gift.py): given once, in the card opening's transaction.
+    welcome_points = NumberAttribute(default=0)
+    welcome_template_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    member_days = ListAttribute(of=MemberDay, default=list)  # member_days.py
     version = NumberAttribute(default=0)  # bumped by each audited admin change (merchant_admin.py)
     created_at = UTCDateTimeAttribute()
 
@@ -137,7 +155,20 @@ class Lookup(Item):
     expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)
 
 
+class CardholderIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = CARDHOLDER_INDEX
+        projection = KeysOnlyProjection()
+
+    cards_pk = UnicodeAttribute(hash_key=True)
+    cards_sk = UnicodeAttribute(range_key=True)
+
+
 class Member(Item):
+    cardholders = CardholderIndex()
+    # Set when the card opens (members.open_card): the member's place on the merchant's cardholder index.
+    cards_pk = UnicodeAttribute(null=True)
+    cards_sk = UnicodeAttribute(null=True)
     merchant_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
     openid = UnicodeAttribute()
@@ -484,6 +515,8 @@ class CheckoutOrder(Item):
     growth_clawed_back = NumberAttribute(null=True)
     coupon_restored = BooleanAttribute(null=True)
     principal_over_cap = NumberAttribute(null=True)  # refunded principal paid back in cash: the card was full
+    member_day_id = UnicodeAttribute(null=True)  # the member day that multiplied this sale's points (member_days.py)
+    member_day_multiplier = NumberAttribute(null=True)  # its percent, as it was at the sale
 
 
 class OrderRef(Item):
@@ -524,3 +557,48 @@ class SharedToken(Item):
     value = UnicodeAttribute()
     expires_at = UTCDateTimeAttribute()
     expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)
+
+
+class IssueJob(Item, Scheduled):
+    """An admin's issue of one coupon template to a list of members or a filter (issue_jobs.py).
+
+    On the `issue_job` list of `due_index` while it runs; `cursor` is where the next page starts
+    (an offset into `member_ids`, or the last member id read from the cardholder index)."""
+
+    due = DueIndex()
+    merchant_id = UnicodeAttribute()
+    job_id = UnicodeAttribute()
+    template_id = UnicodeAttribute()
+    member_ids = ListAttribute(of=UnicodeAttribute, null=True)
+    filter: MapAttribute = MapAttribute(null=True)  # tier_ids, dormant, birthday_month (later: segment)
+    status = UnicodeAttribute()  # RUNNING | DONE
+    cursor = UnicodeAttribute(null=True)
+    scanned = NumberAttribute(default=0)  # members looked at
+    issued = NumberAttribute(default=0)  # coupons given: equals the job's coupons members hold
+    failed = NumberAttribute(default=0)  # members who could not be given one (see their results)
+    fingerprint = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+
+
+class IssueResult(Item):
+    """What one member got from one issue job: written once, in the transaction that issues (or fails) it."""
+
+    member_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # ISSUED | FAILED
+    coupon_id = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute()
+
+
+def issue_job_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#ISSUEJOB"
+
+
+def issue_result_pk(merchant_id: str, job_id: str) -> str:
+    return f"MCH#{merchant_id}#ISSUEJOB#{job_id}"
+
+
+def cardholders_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#CARDHOLDERS"

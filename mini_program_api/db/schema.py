@@ -40,6 +40,8 @@ merchant, so one merchant's data can never be read with another's ids.
 | spending password     | MCH#{mid}#MEM#{member_id}       | SPENDPWD                |
 | pending confirmation  | MCH#{mid}#MEM#{member_id}       | PENDING#{confirmation_id} |
 | ... its key's pointer | MCH#{mid}#OP#checkout:{key}     | PENDING                 |
+| issue job             | MCH#{mid}#ISSUEJOB              | {job_id}                |
+| issue job result      | MCH#{mid}#ISSUEJOB#{job_id}     | {member_id}             |
 
 An operation record (idempotency.py) is the one item per idempotency key that
 says "this operation ran": the request's fingerprint and the result, written with
@@ -66,6 +68,17 @@ confirm, an available coupon to remind of, a member's `DUE#{job}` marker for poi
 expiry, birthdays, wake-ups and tier reviews), so jobs find work with a Query, never a Scan. The shard (hash of the
 item key mod `DUE_SHARDS`) keeps one job's writes off a single partition.
 
+Index `cardholders` (GSI: `cards_pk` + `cards_sk`, projects keys only) is sparse: a
+member row carries `cards_pk = MCH#{mid}#CARDHOLDERS` and `cards_sk = {member_id}` from the
+transaction that opens the card. It is how an issue job (issue_jobs.py) walks a
+merchant's cardholders for a filter (tier, dormant, birthday month; later a report's
+segment): one bounded Query per page from a saved member id, then a BatchGetItem of those
+rows and the filter applied to them, so a job reads each of its merchant's cardholders
+once over its whole life and never the rest of the table. Keys only, so the index is
+written only when a card opens, not on every balance change. One partition per merchant
+takes card openings (well under its 1000 writes/s); members whose card opened before the
+index existed need `cards_pk`/`cards_sk` set once to be found by filters (infra/deploy/cardholders.py).
+
 A pending confirmation (pending_payments.py) is a counter sale waiting for the member's
 spending password; its id is derived from the till's key, and the pointer beside that key's
 operation record names the member, so a till retry finds it after the member code expired.
@@ -79,6 +92,7 @@ from typing import Any
 
 LEDGER_INDEX = "ledger_by_time"
 DUE_INDEX = "due_index"
+CARDHOLDER_INDEX = "cardholders"
 DUE_SHARDS = 4
 TTL_ATTRIBUTE = "expires_ttl"
 
@@ -92,6 +106,8 @@ ATTRIBUTE_DEFINITIONS = [
     {"AttributeName": "lsi1", "AttributeType": "S"},
     {"AttributeName": "due_pk", "AttributeType": "S"},
     {"AttributeName": "due_sk", "AttributeType": "S"},
+    {"AttributeName": "cards_pk", "AttributeType": "S"},
+    {"AttributeName": "cards_sk", "AttributeType": "S"},
 ]
 GLOBAL_SECONDARY_INDEXES = [
     {
@@ -101,7 +117,15 @@ GLOBAL_SECONDARY_INDEXES = [
             {"AttributeName": "due_sk", "KeyType": "RANGE"},
         ],
         "Projection": {"ProjectionType": "KEYS_ONLY"},
-    }
+    },
+    {
+        "IndexName": CARDHOLDER_INDEX,
+        "KeySchema": [
+            {"AttributeName": "cards_pk", "KeyType": "HASH"},
+            {"AttributeName": "cards_sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    },
 ]
 LOCAL_SECONDARY_INDEXES = [
     {

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import merchant_admin, merchants, punch_cards, staff, topup, topup_plans
+from .. import audit, clock, member_days, merchant_admin, merchants, punch_cards, staff, topup, topup_plans
 from .accounts import account_view, store_view
 from .endpoint import Call, endpoint
 from .views import admin_tier_view, plan_view, punch_card_view, punch_plan_view, settings_view
@@ -91,7 +91,7 @@ def get_settings(call: Call) -> dict[str, Any]:
 
 
 @endpoint(bp, "/v1/admin/settings", "PATCH", role="admin", body="SettingsBody", response="SettingsView",
-          errors=("NOT_FOUND",))
+          errors=("NOT_FOUND", "TEMPLATE_NOT_FOUND", "TEMPLATE_NOT_USABLE"))
 def update_settings(call: Call) -> dict[str, Any]:
     return settings_view(merchant_admin.update_settings(call.member, call.body.model_dump(exclude_none=True)))
 
@@ -121,3 +121,21 @@ def edit_topup_plan(call: Call, plan_id: str) -> dict[str, Any]:
           errors=("PLAN_NOT_FOUND",))
 def retire_topup_plan(call: Call, plan_id: str) -> None:
     topup_plans.retire(call.member, plan_id)
+
+
+def _member_days(merchant: Any) -> dict[str, Any]:
+    return {"member_days": [member_days.view(d) for d in merchant.member_days or []]}
+
+
+@endpoint(bp, "/v1/admin/member-days", "GET", role="admin", response="MemberDaysView")
+def get_member_days(call: Call) -> dict[str, Any]:
+    """The member days (points multipliers), as PUT takes them."""
+    return _member_days(merchants.read(call.member.merchant_id))
+
+
+@endpoint(bp, "/v1/admin/member-days", "PUT", role="admin", body="MemberDaysBody", response="MemberDaysView")
+def set_member_days(call: Call) -> dict[str, Any]:
+    """Replace the member days; audited; the same list again changes nothing."""
+    specs = [member_days.DaySpec(**{**d.model_dump(), "weekdays": tuple(d.weekdays), "dates": tuple(d.dates),
+                                    "tier_ids": tuple(d.tier_ids)}) for d in call.body.member_days]
+    return _member_days(merchant_admin.set_member_days(call.member, specs))

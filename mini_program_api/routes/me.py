@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import coupons, ledger, member_codes, members, merchants, notices, sign_in
+from .. import coupons, ledger, member_codes, members, merchants, notices, sign_in, welcome_gift
 from ..clock import iso
 from .endpoint import Call, endpoint
 from .views import entry_view, member_view
@@ -35,7 +35,7 @@ def bind_phone(call: Call) -> dict[str, Any]:
     return _me(call)
 
 
-@endpoint(bp, "/v1/me/card", "POST", role="member", body="CardBody", response="MemberView",
+@endpoint(bp, "/v1/me/card", "POST", role="member", body="CardBody", response="CardOpenedView",
           errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_REQUIRED", "PUNCH_CARD_NOT_FOUND", "TERMS_OUTDATED"))
 def open_card(call: Call) -> dict[str, Any]:
     body: CardBody = call.body
@@ -46,7 +46,7 @@ def open_card(call: Call) -> dict[str, Any]:
         body.name,
         date.fromisoformat(body.birthday) if body.birthday else None,
     )
-    return _me(call)
+    return {**_me(call), "welcome_gift": welcome_gift.given(call.member.merchant_id, call.member.subject)}
 
 
 @endpoint(bp, "/v1/me/code", "GET", role="member", response="MemberCodeView",

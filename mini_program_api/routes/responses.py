@@ -327,6 +327,8 @@ class ReceiptView(View):
     cash_refund: Fen | None = Field(description="on a refund: what the till pays back in cash")
     created_at: Time
     refunded_at: Time | None
+    member_day_id: str | None = Field(description="the member day that multiplied the points earned")
+    member_day_multiplier: int | None = Field(description="its percent of the usual points, e.g. 200")
 
 
 class SpendingPasswordState(View):
@@ -420,6 +422,8 @@ class SettingsView(View):
     spending_password_required: bool | None
     password_free_max: Fen | None
     till_password: bool | None
+    welcome_points: int | None
+    welcome_template_ids: list[str] | None
 
 
 class OpenAPIDocument(BaseModel):
@@ -516,3 +520,64 @@ class QuoteView(View):
 
 class MessageTemplatesView(View):
     templates: dict[str, str] = Field(description="notice kind -> subscribe-message template id")
+
+# --- pushing value: welcome gift, member days, issue jobs ------------------------------------------
+
+
+class WelcomeGiftView(View):
+    points: int
+    coupon_ids: list[str]
+    sold_out: list[str] = Field(description="welcome templates left out: no stock when the card opened")
+    unavailable: list[str] = Field(description="welcome templates left out: paused, ended, expired or gone")
+
+
+class CardOpenedView(MemberView):
+    welcome_gift: WelcomeGiftView | None = Field(description="what opening the card gave; null: no gift was set")
+
+
+class MemberDayView(View):
+    day_id: str
+    name: str
+    multiplier: int = Field(description="percent of the usual points: 200 is double points")
+    weekdays: list[int]
+    dates: list[str]
+    tier_ids: list[str]
+    starts_on: str | None
+    ends_on: str | None
+
+
+class MemberDaysView(View):
+    member_days: list[MemberDayView]
+
+
+class IssueJobView(View):
+    job_id: str
+    template_id: str
+    status: Literal["RUNNING", "DONE", "STOPPED"]
+    member_count: int | None = Field(description="members listed; null for a filter job")
+    filter: dict[str, Any] | None
+    scanned: int = Field(description="members looked at so far")
+    issued: int = Field(description="coupons given: what the job's members hold")
+    failed: int = Field(description="members who could not be given one (see the results)")
+    last_error: str | None = Field(description="why the job is waiting (a paused template, the database), if it is")
+    created_by: str
+    created_at: Time
+    finished_at: Time | None
+
+
+class IssueJobPage(View):
+    jobs: list[IssueJobView]
+    cursor: str | None
+
+
+class IssueResultView(View):
+    member_id: str
+    status: Literal["ISSUED", "FAILED"]
+    coupon_id: str | None
+    error: str | None
+    at: Time
+
+
+class IssueResultPage(View):
+    results: list[IssueResultView]
+    cursor: str | None

@@ -208,6 +208,9 @@ class SettingsBody(Strict):
     spending_password_required: bool | None = None
     password_free_max: int | None = Field(default=None, ge=0, le=_MAX_FEN)
     till_password: bool | None = None
+    welcome_points: int | None = Field(default=None, ge=0, le=100_000, description="points given when a card opens")
+    welcome_template_ids: list[_Id] | None = Field(default=None, max_length=5,
+                                                   description="coupons given when a card opens; [] for none")
 
 
 class Patch(Strict):
@@ -316,3 +319,40 @@ class QuoteBody(Strict):
     coupon_id: _Id | None = None
     points: int = 0
     stored_value: int = Field(default=0, description="fen of stored value to pay with")
+
+class MemberDayBody(Strict):
+    day_id: _Slug
+    name: str = Field(min_length=1, max_length=32)
+    multiplier: int = Field(gt=100, le=1000, description="percent of the usual points: 200 is double points")
+    weekdays: list[int] = Field(default_factory=list, max_length=7, description="ISO: 1 Monday .. 7 Sunday")
+    dates: list[Annotated[date, Field(strict=False)]] = Field(default_factory=list, max_length=366,
+                                                              description="YYYY-MM-DD, merchant time")
+    tier_ids: list[_Slug] = Field(default_factory=list, max_length=20, description="none: every tier")
+    starts_on: date | None = Field(default=None, strict=False)
+    ends_on: date | None = Field(default=None, strict=False)
+
+
+class MemberDaysBody(Strict):
+    """The whole list (PUT): [] ends every member day; the field itself is required."""
+
+    member_days: list[MemberDayBody] = Field(max_length=20)
+
+
+class IssueFilterBody(Strict):
+    """Every criterion given must hold; at least one. (A reports `segment` is meant to join these.)"""
+
+    tier_ids: list[_Id] = Field(default_factory=list, max_length=20)
+    dormant: bool | None = None
+    birthday_month: int | None = Field(default=None, ge=1, le=12)
+
+
+class IssueJobBody(Strict):
+    template_id: _Id
+    member_ids: list[_Id] | None = Field(default=None, min_length=1, max_length=1000)
+    filter: IssueFilterBody | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> IssueJobBody:
+        if (self.member_ids is None) == (self.filter is None):
+            raise ValueError("give exactly one of member_ids or filter")
+        return self

@@ -158,7 +158,8 @@ def punch_card_view(card: PunchCard, tz: str) -> dict[str, Any]:
 _RECEIPT_FIELDS = ("order_id", "member_id", "store_id", "staff_id", "status", "amount", "tier_discount", "coupon_id",
                    "coupon_discount", "points_used", "points_value", "bonus_used", "principal_used", "cash_due",
                    "points_earned", "growth_earned", "tier_before", "tier_after", "points_clawed_back",
-                   "growth_clawed_back", "coupon_restored", "principal_over_cap")
+                   "growth_clawed_back", "coupon_restored", "principal_over_cap", "member_day_id",
+                   "member_day_multiplier")
 
 
 def receipt_view(order: CheckoutOrder, tz: str) -> dict[str, Any]:

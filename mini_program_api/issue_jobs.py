@@ -1,0 +1,316 @@
+"""Issuing a coupon template to a list of members or to a filter, as a resumable admin job.
+
+An admin creates the job (POST, with an Idempotency-Key: the job id derives from it, so a
+retried POST returns the same job and a different body is 422). The job sits on the
+`issue_job` list of `due_index` while it runs; the scheduled `issue_jobs` function (and
+tests) work through it a page at a time:
+
+- a page is the next `member_ids` of the list (cursor: an offset), or the next cardholders
+  of the merchant's sparse `cardholders` index (cursor: the last member id read), read with
+  one Query and one BatchGetItem and filtered by tier, dormancy and birthday month (a
+  report's `segment` can be added as one more predicate or a source of ids);
+- each member's coupon has an id derived from (job, member), and its result item and the
+  job's `issued` count are written in the coupon's own transaction (coupons.issue `also`),
+  so a page done again after a crash or by a second runner gives no member two and counts
+  nobody twice: `issued` always equals the job's coupons members hold;
+- a member who cannot be given one (no card, sold out, not in the template's tiers, not a
+  member of this merchant) gets a FAILED result and the job's `failed` count, in one
+  transaction, and the job moves on; a database that does not answer fails the page, and
+  the job is deferred with backoff (due.py) and resumes from its saved cursor;
+- the cursor is saved after each page, pinned to the cursor read, so two runners never
+  both advance one job; a paused template defers the job, an ended or expired one stops it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.expressions.update import Action
+
+from . import audit, clock, coupon_admin, coupons, due, idempotency, merchants, paging, tiers, welcome_gift
+from .auth import Principal
+from .db.models import (
+    CouponTemplate,
+    IssueJob,
+    IssueResult,
+    Member,
+    Merchant,
+    cardholders_pk,
+    issue_job_pk,
+    issue_result_pk,
+)
+from .db.transact import Cancelled, Transaction, update_if
+from .errors import KabaoError
+
+log = logging.getLogger(__name__)
+JOB = "issue_job"
+PAGE = 25
+MAX_MEMBER_IDS = 1000
+RUNNING, DONE, STOPPED = "RUNNING", "DONE", "STOPPED"
+ISSUED, FAILED = "ISSUED", "FAILED"
+# A member's own problem: recorded on their result, the job goes on. Anything else a KabaoError says
+# (the database busy or down) fails the page, which is done again later.
+MEMBER_ERRORS = frozenset({"CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "SOLD_OUT", "TIER_NOT_ELIGIBLE", "NOT_FOUND"})
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Who a filter job is for: every criterion given must hold (none given is refused)."""
+
+    tier_ids: tuple[str, ...] = ()
+    dormant: bool | None = None  # True: no purchase for the merchant's `dormant_days`
+    birthday_month: int | None = None  # 1..12
+
+    def matches(self, merchant: Merchant, member: Member, now: datetime) -> bool:
+        if self.tier_ids and tiers.current(merchant, member.tier_id).tier_id not in self.tier_ids:
+            return False
+        if self.dormant is not None:
+            last = member.last_spend_at or member.card_opened_at or member.created_at
+            if (now - last >= timedelta(days=int(merchant.dormant_days))) != self.dormant:
+                return False
+        if self.birthday_month is not None:
+            if not member.birthday or int(member.birthday[5:7]) != self.birthday_month:
+                return False
+        return True
+
+    def stored(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v not in (None, ())}
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> Filter:
+        return cls(tier_ids=tuple(data.get("tier_ids") or ()), dormant=data.get("dormant"),
+                   birthday_month=int(data["birthday_month"]) if data.get("birthday_month") is not None else None)
+
+
+def _usable(merchant_id: str, template_id: str, now: datetime) -> CouponTemplate:
+    template = coupon_admin.get(merchant_id, template_id)
+    why = welcome_gift.usable(template, now)
+    if why:
+        raise KabaoError("TEMPLATE_NOT_USABLE", f"template {template_id}: {why}", template_id=template_id)
+    return template
+
+
+def create(actor: Principal, template_id: str, member_ids: list[str] | None, where: Filter | None,
+           idempotency_key: str | None) -> IssueJob:
+    """A new job, audited in its own transaction; the same key and body again return it."""
+    merchant_id = actor.merchant_id
+    key = idempotency.client_key(merchant_id, "issuejob", idempotency_key)
+    if (member_ids is None) == (where is None):
+        raise KabaoError("VALIDATION_ERROR", "give exactly one of member_ids or filter")
+    if member_ids is not None and not 1 <= len(member_ids) <= MAX_MEMBER_IDS:
+        raise KabaoError("VALIDATION_ERROR", f"member_ids holds 1..{MAX_MEMBER_IDS} ids")
+    if where is not None:
+        if not where.stored():
+            raise KabaoError("VALIDATION_ERROR", "a filter needs at least one criterion")
+        unknown = set(where.tier_ids) - {t.tier_id for t in merchants.get(merchant_id).tiers}
+        if unknown:
+            raise KabaoError("VALIDATION_ERROR", f"unknown tiers: {', '.join(sorted(unknown))}")
+    ids = list(dict.fromkeys(member_ids)) if member_ids is not None else None  # a member listed twice gets one
+    body = {"template_id": template_id, "member_ids": ids, "filter": where.stored() if where else None}
+    fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    job_id = key.derived_id("J")
+    existing = _find(merchant_id, job_id)
+    if existing is not None:
+        return _same(existing, fingerprint)
+    now = clock.now()
+    _usable(merchant_id, template_id, now)
+    due_pk, due_sk = due.slot(JOB, f"{merchant_id}#{job_id}", now)
+    job = IssueJob(issue_job_pk(merchant_id), job_id, merchant_id=merchant_id, job_id=job_id,
+                   template_id=template_id, member_ids=ids, filter=where.stored() if where else None,
+                   status=RUNNING, fingerprint=fingerprint, created_by=actor.subject, created_at=now,
+                   due_pk=due_pk, due_sk=due_sk)
+    tx = Transaction()
+    tx.put("job", job, condition=IssueJob.sk.does_not_exist())
+    audit.record(tx, actor, "ISSUE_JOB_CREATED", job_id, {
+        "template_id": template_id, "members": len(ids) if ids is not None else -1,
+        "filter": json.dumps(body["filter"], sort_keys=True) if where else ""}, now)
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        found = _find(merchant_id, job_id)
+        if found is None:
+            raise KabaoError("CONCURRENT_UPDATE", "retry") from exc
+        return _same(found, fingerprint)
+    return job
+
+
+def _same(job: IssueJob, fingerprint: str) -> IssueJob:
+    if job.fingerprint != fingerprint:
+        raise idempotency.reused()
+    return job
+
+
+def _find(merchant_id: str, job_id: str) -> IssueJob | None:
+    try:
+        return IssueJob.get(issue_job_pk(merchant_id), job_id, consistent_read=True)
+    except IssueJob.DoesNotExist:
+        return None
+
+
+def get(merchant_id: str, job_id: str) -> IssueJob:
+    job = _find(merchant_id, job_id)
+    if job is None:
+        raise KabaoError("NOT_FOUND", "no such issue job")
+    return job
+
+
+def page(merchant_id: str, cursor: str | None, limit: int) -> paging.Page[IssueJob]:
+    return paging.partition(IssueJob, issue_job_pk(merchant_id), cursor, limit)
+
+
+def results(merchant_id: str, job_id: str, cursor: str | None, limit: int) -> paging.Page[IssueResult]:
+    get(merchant_id, job_id)
+    return paging.partition(IssueResult, issue_result_pk(merchant_id, job_id), cursor, limit)
+
+
+def coupon_id(job_id: str, member_id: str) -> str:
+    return coupons.coupon_id_for(f"issue:{job_id}:{member_id}")
+
+
+# --- working through a job ------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    jobs: int = 0
+    pages: int = 0
+    issued: int = 0  # coupons the jobs' counts grew by during this run
+    failed: list[str] = field(default_factory=list)  # jobs that failed a page (deferred), by error
+    more: bool = False
+
+
+def run(now: datetime | None = None, page_size: int = PAGE, max_pages: int | None = None,
+        deadline: float | None = None, limit: int = 20) -> Report:
+    """Work through the running jobs, page by page, until they are done, `max_pages` pages were
+    done or `deadline` (time.monotonic) is near; whatever is left is resumed by the next run."""
+    now = now or clock.now()
+    report = Report()
+    for pk, sk in list(due.owed(IssueJob, JOB, now, limit)):
+        job = _find(pk.split("#")[1], sk)
+        if job is None or job.status != RUNNING or job.due_sk is None:
+            continue
+        report.jobs += 1
+        try:
+            left = _work(job, now, page_size, max_pages, deadline, report)
+        except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the others
+            report.failed.append(due.failed(JOB, _find(job.merchant_id, job.job_id), now, exc))
+            continue
+        finally:
+            after = _find(job.merchant_id, job.job_id)
+            report.issued += int(after.issued) - int(job.issued) if after is not None else 0
+        if max_pages is not None:
+            max_pages = left
+            if left <= 0:
+                report.more = True
+                break
+        if deadline is not None and time.monotonic() >= deadline:
+            report.more = True
+            break
+    return report
+
+
+def _work(job: IssueJob, now: datetime, page_size: int, max_pages: int | None, deadline: float | None,
+          report: Report) -> int:
+    merchant = merchants.get(job.merchant_id)
+    template = coupon_admin.get(job.merchant_id, job.template_id)
+    state = coupon_admin.status(template, now)
+    if state in ("ended", "expired"):
+        _finish(job, STOPPED)
+        return max_pages or 0
+    if state != "active":
+        raise KabaoError("TEMPLATE_NOT_USABLE", f"the template is {state}: the job waits")
+    pages = max_pages
+    while pages is None or pages > 0:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        member_ids, scanned, next_cursor = _next_page(job, merchant, now, page_size)
+        for member_id in member_ids:
+            _give(job, template, member_id, now)
+        report.pages += 1
+        if pages is not None:
+            pages -= 1
+        if not _advance(job, scanned, next_cursor) or next_cursor is None:
+            break  # done, or another runner moved it on (it carries on from there)
+        job.cursor = next_cursor
+    return pages or 0
+
+
+def _next_page(job: IssueJob, merchant: Merchant, now: datetime, size: int) -> tuple[list[str], int, str | None]:
+    """The page's members to give to, how many were looked at, and the cursor after it (None: the end)."""
+    if job.member_ids is not None:
+        start = int(job.cursor or 0)
+        chunk = [str(m) for m in job.member_ids[start:start + size]]
+        end = start + len(chunk)
+        return chunk, len(chunk), (str(end) if end < len(job.member_ids) else None)
+    condition = Member.cards_sk > job.cursor if job.cursor else None
+    keys = [(m.pk, m.sk) for m in Member.cardholders.query(cardholders_pk(job.merchant_id), condition, limit=size)]
+    if not keys:
+        return [], 0, None
+    rows = {m.member_id: m for m in Member.batch_get(keys, consistent_read=True)}
+    where = Filter.from_stored(job.filter.as_dict() if hasattr(job.filter, "as_dict") else dict(job.filter or {}))
+    ordered = [pk.rsplit("#", 1)[1] for pk, _ in keys]
+    chosen = [mid for mid in ordered if mid in rows and where.matches(merchant, rows[mid], now)]
+    return chosen, len(keys), (ordered[-1] if len(keys) == size else None)
+
+
+def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime) -> None:
+    """Issue the job's coupon to one member, once, counted in the coupon's own transaction."""
+    result_key = (issue_result_pk(job.merchant_id, job.job_id), member_id)
+    try:
+        IssueResult.get(*result_key, consistent_read=True)
+        return  # settled by an earlier run
+    except IssueResult.DoesNotExist:
+        pass
+
+    def counted(tx: Transaction) -> None:
+        tx.put("result", IssueResult(*result_key, member_id=member_id, status=ISSUED,
+                                     coupon_id=coupon_id(job.job_id, member_id), at=now),
+               condition=IssueResult.sk.does_not_exist())
+        tx.update("job", IssueJob(job.pk, job.sk), actions=[IssueJob.issued.add(1)], condition=IssueJob.pk.exists())
+
+    try:
+        coupons.issue(job.merchant_id, member_id, template, coupon_id(job.job_id, member_id),
+                      per_member_limit=False, also=counted)
+    except Cancelled:
+        return  # a concurrent runner recorded this member first
+    except KabaoError as exc:
+        if exc.code not in MEMBER_ERRORS:
+            raise
+        _record_failure(job, result_key, member_id, exc.code, now)
+    except Exception as exc:  # noqa: BLE001 - a bug on one member is recorded, it does not stall the job
+        log.warning("issue job member failed", extra={"job": JOB, "error": type(exc).__name__}, exc_info=True)
+        _record_failure(job, result_key, member_id, type(exc).__name__, now)
+
+
+def _record_failure(job: IssueJob, result_key: tuple[str, str], member_id: str, error: str, now: datetime) -> None:
+    tx = Transaction()
+    tx.put("result", IssueResult(*result_key, member_id=member_id, status=FAILED, error=error, at=now),
+           condition=IssueResult.sk.does_not_exist())
+    tx.update("job", IssueJob(job.pk, job.sk), actions=[IssueJob.failed.add(1)], condition=IssueJob.pk.exists())
+    try:
+        tx.commit()
+    except Cancelled:
+        pass  # recorded already (a concurrent runner)
+
+
+def _advance(job: IssueJob, scanned: int, cursor: str | None) -> bool:
+    """Save the cursor after a page (None: the last page, the job is DONE in the same write), pinned to
+    the cursor this runner started from, so two runners never both advance one job."""
+    pinned = IssueJob.cursor == job.cursor if job.cursor is not None else IssueJob.cursor.does_not_exist()
+    actions: list[Action] = [IssueJob.scanned.add(scanned)]
+    if cursor is not None:
+        actions.append(IssueJob.cursor.set(cursor))
+    else:
+        actions += [IssueJob.status.set(DONE), IssueJob.finished_at.set(clock.now()), *due.unslot(IssueJob)]
+    return update_if(job, actions, pinned & (IssueJob.status == RUNNING))
+
+
+def _finish(job: IssueJob, status: str) -> None:
+    update_if(job, [IssueJob.status.set(status), IssueJob.finished_at.set(clock.now()), *due.unslot(IssueJob)],
+              IssueJob.status == RUNNING)
+
