@@ -14,6 +14,7 @@ from mini_program_api.db.schema import (
     GLOBAL_SECONDARY_INDEXES,
     KEY_SCHEMA,
     LOCAL_SECONDARY_INDEXES,
+    STREAM_SPECIFICATION,
     TTL_ATTRIBUTE,
 )
 from mini_program_api.routes.gateway import GATEWAY_RESPONSES
@@ -27,6 +28,8 @@ DYNAMODB_ACTIONS = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
+STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams"]
 
 
 def secret_parameters(environment: dict[str, str], stage: str) -> list[str]:
@@ -77,8 +80,13 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                     "DeletionProtectionEnabled": True,
                     "SSESpecification": {"SSEEnabled": True},
+                    "StreamSpecification": STREAM_SPECIFICATION,
                 },
             },
+            # The WeChat 卡包 sync reads the table's own stream, reporting failed records one by one.
+            "WalletStream": {"Properties": {"Events": {"WalletStreamDynamodbEventSource": {"Properties": {
+                "Stream": {"Fn::GetAtt": ["KabaoTable", "StreamArn"]},
+                "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}},
             "DefaultRole": {
                 "Properties": {
                     "Policies": [
@@ -98,6 +106,11 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
                                         "Resource": [table_arn, {"Fn::Sub": "${KabaoTable.Arn}/index/*"}],
                                     },
                                     {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter_arns},
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": STREAM_ACTIONS,
+                                        "Resource": {"Fn::GetAtt": ["KabaoTable", "StreamArn"]},
+                                    },
                                 ],
                             },
                         }

@@ -37,6 +37,11 @@ merchant, so one merchant's data can never be read with another's ids.
 | spending password     | MCH#{mid}#MEM#{member_id}       | SPENDPWD                |
 | pending confirmation  | MCH#{mid}#MEM#{member_id}       | PENDING#{confirmation_id} |
 | ... its key's pointer | MCH#{mid}#OP#checkout:{key}     | PENDING                 |
+| WeChat card set-up    | MCH#{mid}                       | WALLET#CARD             |
+| member's WeChat card + sync outbox | MCH#{mid}#MEM#{member_id} | WALLET (due: DUE#wallet#{shard}) |
+| WeChat card code -> member | MCH#{mid}#WXCODE#{code}    | LOOKUP                  |
+| WeChat event received | MCH#{mid}#WXEVENT#{sha256[:40]} | EVENT (expires_ttl)     |
+| card api_ticket       | WXTOKEN#{oa_appid}_wx_card_ticket | ACCESS_TOKEN / LEASE  |
 
 An operation record (idempotency.py) is the one item per idempotency key that
 says "this operation ran": the request's fingerprint and the result, written with
@@ -78,6 +83,7 @@ LEDGER_INDEX = "ledger_by_time"
 DUE_INDEX = "due_index"
 DUE_SHARDS = 4
 TTL_ATTRIBUTE = "expires_ttl"
+STREAM_SPECIFICATION = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 KEY_SCHEMA = [
     {"AttributeName": "pk", "KeyType": "HASH"},
@@ -121,6 +127,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "LocalSecondaryIndexes": LOCAL_SECONDARY_INDEXES,
         "GlobalSecondaryIndexes": GLOBAL_SECONDARY_INDEXES,
         "BillingMode": "PAY_PER_REQUEST",
+        # The WeChat 卡包 sync consumer reads it (functions/wallet_sync.py); DynamoDB Local has streams too.
+        "StreamSpecification": STREAM_SPECIFICATION,
     }
 
 

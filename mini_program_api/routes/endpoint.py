@@ -56,9 +56,10 @@ def endpoint(
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     status: int = 200,
+    content_types: list[str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        @bp.route(path, methods=[method])
+        @bp.route(path, methods=[method], content_types=content_types or ["application/json"])
         @functools.wraps(fn)
         def view(**params: str) -> Response:
             request = bp.current_request
@@ -77,6 +78,8 @@ def endpoint(
                 result = fn(call, **params)
             except KabaoError as exc:
                 return Response(body=exc.body(), status_code=exc.status)
+            if isinstance(result, Response):  # a non-JSON answer (WeChat's event pushes want plain text)
+                return result
             return Response(body=result if result is not None else "", status_code=status)
 
         return view

@@ -1,0 +1,126 @@
+"""WeChat 卡包: the admin's card set-up and the member's one-step activation, over HTTP."""
+from __future__ import annotations
+
+from typing import Any
+
+from mini_program_api import audit, clock as product_clock
+from tests.wallet_helpers import activate, card_body, setup_wallet
+
+
+def test_card_setup_creates_once_reads_back_audits_and_refuses_empty(api: Any, sandbox: Any, stack: Any,
+                                                                     merchant: Any) -> None:
+    admin = api.admin_token(merchant)
+    status, body = api.put("/v1/admin/wallet/card", {}, token=admin)
+    assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR"
+    status, body = api.get("/v1/admin/wallet/card", token=admin)
+    assert status == 409 and body["error"]["code"] == "WALLET_NOT_CONFIGURED"
+
+    wallet = setup_wallet(api, sandbox, stack, merchant)
+    card = sandbox.card.cards[wallet["card_id"]]
+    assert card["appid"] == wallet["oa_appid"]
+    member_card = card["card"]["member_card"]
+    assert member_card["supply_bonus"] and member_card["supply_balance"]
+    assert member_card["custom_field1"] == {"name_type": "FIELD_NAME_TYPE_LEVEL"}
+    assert card["form"]["required_form"]["common_field_id_list"] == ["USER_FORM_INFO_FLAG_MOBILE"]
+    status, read = api.get("/v1/admin/wallet/card", token=admin)
+    assert status == 200 and read == wallet["card"] and read["pushed"] and read["review"] == "PENDING"
+
+    # The same body again: nothing written, nothing sent to WeChat.
+    calls = len(sandbox.card.calls)
+    body = card_body(wallet["oa_appid"], f"oa-secret-{wallet['oa_appid'][4:]}", wallet["token"])
+    status, again = api.put("/v1/admin/wallet/card", body, token=admin)
+    assert status == 200 and again["version"] == read["version"] and len(sandbox.card.calls) == calls
+
+    # A change is an update of the same card (never a second card), audited with before and after.
+    status, changed = api.put("/v1/admin/wallet/card", {**body, "notice": "请出示会员码"}, token=admin)
+    assert status == 200 and changed["card_id"] == wallet["card_id"] and changed["version"] == read["version"] + 1
+    assert len(sandbox.card.cards) >= 1 and [p for p, _ in sandbox.card.calls].count("/card/create") == 1
+    assert sandbox.card.cards[wallet["card_id"]]["card"]["member_card"]["base_info"]["notice"] == "请出示会员码"
+    actions = [r.action for r in audit.day(merchant.merchant_id,
+                                           product_clock.local_date(merchant.timezone).isoformat())]
+    assert actions.count("WALLET_CARD_SET") == 2
+
+    # WeChat refuses the next update: the change is kept, readable, and the same PUT retries the push.
+    sandbox.card.fail("/card/update", 40001 + 7000)
+    status, failed = api.put("/v1/admin/wallet/card", {**body, "notice": "第三版"}, token=admin)
+    assert status == 200 and not failed["pushed"] and failed["push_error"] == "WECHAT_REFUSED"
+    status, retried = api.put("/v1/admin/wallet/card", {**body, "notice": "第三版"}, token=admin)
+    assert status == 200 and retried["pushed"] and retried["push_error"] is None
+    assert sandbox.card.cards[wallet["card_id"]]["card"]["member_card"]["base_info"]["notice"] == "第三版"
+
+    # Members and staff cannot touch it.
+    session = api.login(merchant)
+    status, body = api.put("/v1/admin/wallet/card", body, token=session["token"])
+    assert status == 403
+
+
+def test_one_step_activation_opens_the_card_binds_the_phone_and_is_idempotent(api: Any, sandbox: Any, stack: Any,
+                                                                              merchant: Any) -> None:
+    wallet = setup_wallet(api, sandbox, stack, merchant)
+    session = api.login(merchant)
+    status, offer = api.get("/v1/me/wallet", token=session["token"])
+    assert status == 200 and offer["in_wallet"] is False
+    assert offer["activation"]["extra_data"]["encrypt_card_id"] and offer["add_card"]["card_id"] == wallet["card_id"]
+
+    done = activate(api, sandbox, merchant, wallet, session)
+    assert done["wallet"]["in_wallet"] and done["wallet"]["code"] == done["code"]
+    status, me = api.get("/v1/me", token=session["token"])
+    assert status == 200 and me["card"]["number"]
+    shown = sandbox.card.display(done["code"])
+    assert shown["activated"] and shown["membership_number"] == me["card"]["number"]
+
+    # The same activation again: the same answer, no second activation at WeChat.
+    activations = [p for p, _ in sandbox.card.calls].count("/card/membercard/activate")
+    status, again = api.post("/v1/me/wallet/activate", {
+        "card_id": wallet["card_id"], "encrypt_code": done["encrypt_code"], "activate_ticket": done["activate_ticket"],
+        "agreed_terms_version": merchant.terms_version}, token=session["token"])
+    assert status == 200 and again == done["wallet"]
+    assert [p for p, _ in sandbox.card.calls].count("/card/membercard/activate") == activations
+
+    # Another member presenting that code is refused; so is a form without a phone, and a forged code.
+    other = api.login(merchant)
+    status, body = api.post("/v1/me/wallet/activate", {
+        "card_id": wallet["card_id"], "encrypt_code": done["encrypt_code"], "activate_ticket": done["activate_ticket"],
+        "agreed_terms_version": merchant.terms_version}, token=other["token"])
+    assert status == 409 and body["error"]["code"] == "WALLET_CARD_TAKEN"
+    no_phone = sandbox.card.add_member(wallet["card_id"], "oa-x", None)
+    status, body = api.post("/v1/me/wallet/activate", {
+        "card_id": wallet["card_id"], "encrypt_code": no_phone["encrypt_code"],
+        "activate_ticket": no_phone["activate_ticket"], "agreed_terms_version": merchant.terms_version},
+        token=other["token"])
+    assert status == 409 and body["error"]["code"] == "PHONE_REQUIRED"
+    status, body = api.post("/v1/me/wallet/activate", {
+        "card_id": wallet["card_id"], "encrypt_code": "forged", "activate_ticket": "forged",
+        "agreed_terms_version": merchant.terms_version}, token=other["token"])
+    assert status == 400 and body["error"]["code"] == "INVALID_CODE"
+    status, body = api.get("/v1/me", token=other["token"])
+    assert body["card"] is None
+
+
+def test_activation_keeps_a_bound_phone_and_the_terms_rule(api: Any, sandbox: Any, stack: Any,
+                                                           merchant: Any) -> None:
+    wallet = setup_wallet(api, sandbox, stack, merchant)
+    opened = api.member_with_card(merchant, phone="13900000001")
+    handed = sandbox.card.add_member(wallet["card_id"], "oa-y", "13900000002")
+    request = {"card_id": wallet["card_id"], "encrypt_code": handed["encrypt_code"],
+               "activate_ticket": handed["activate_ticket"], "agreed_terms_version": merchant.terms_version}
+    status, body = api.post("/v1/me/wallet/activate", request, token=opened["token"])
+    assert status == 403 and body["error"]["code"] == "PHONE_MISMATCH"
+    fresh = api.login(merchant)
+    status, body = api.post("/v1/me/wallet/activate", {**request, "agreed_terms_version": "0"}, token=fresh["token"])
+    assert status == 409 and body["error"]["code"] == "TERMS_OUTDATED"
+    # The same number as another member's is PHONE_IN_USE, as POST /v1/me/phone says.
+    taken = sandbox.card.add_member(wallet["card_id"], "oa-z", "13900000001")
+    status, body = api.post("/v1/me/wallet/activate", {**request, "encrypt_code": taken["encrypt_code"],
+                                                       "activate_ticket": taken["activate_ticket"]},
+                            token=fresh["token"])
+    assert status == 409 and body["error"]["code"] == "PHONE_IN_USE"
+
+
+def test_card_ticket_is_fetched_once_for_many_offers(api: Any, sandbox: Any, stack: Any, merchant: Any) -> None:
+    wallet = setup_wallet(api, sandbox, stack, merchant)
+    for _ in range(3):
+        session = api.login(merchant)
+        status, offer = api.get("/v1/me/wallet", token=session["token"])
+        assert status == 200 and "signature" in offer["add_card"]["card_ext"]
+    assert sandbox.card.ticket_fetches[wallet["oa_appid"]] == 1
