@@ -23,7 +23,7 @@ STREAM_ARN = "arn:aws:dynamodb:cn-north-1:000000000000:table/kabao/stream/local"
 
 @bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100, starting_position="LATEST", name="wallet_stream")
 def wallet_stream(event: Any) -> dict[str, Any]:
-    records = [record._event_dict for record in event] if hasattr(event, "__iter__") else []
+    records = event.to_dict().get("Records", [])
     failed = sync.stream_records(records)
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
 
@@ -32,7 +32,10 @@ def wallet_stream(event: Any) -> dict[str, Any]:
 def wallet_sweep(event: Any) -> dict[str, Any]:
     context = getattr(event, "context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    deadline = time.monotonic() + remaining() / 1000 - 10 if callable(remaining) else None
+    deadline = None
+    if callable(remaining):  # stop taking members a fifth of the run (at most 10 s) before the kill
+        seconds = remaining() / 1000
+        deadline = time.monotonic() + seconds - min(10.0, seconds / 5)
     report = dataclasses.asdict(sync.sweep(deadline=deadline))
     log.info("wallet sync sweep", extra=report)
     return report

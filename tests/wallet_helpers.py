@@ -61,3 +61,35 @@ def stream_records(stack: Any) -> list[dict[str, Any]]:
                 break
             iterator = page.get("NextShardIterator")
     return records
+
+
+def invoke(name: str, payload: dict[str, Any] | None = None) -> Any:
+    """Run one of the app's Lambda functions as AWS would (a scheduled event unless `payload` is given)."""
+    from chalice.test import Client
+
+    from app import app
+    from tests.conftest import ROOT
+
+    with Client(app, stage_name="test", project_dir=ROOT) as client:
+        if payload is None:
+            payload = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                                      resources=[])
+        return client.lambda_.invoke(name, payload).payload
+
+
+def lambda_records(stack: Any, seen: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The stream's records after the first `seen`, as Lambda's event JSON; and how many there are now."""
+    records = stream_records(stack)
+    shaped = []
+    for record in records[seen:]:
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        change["ApproximateCreationDateTime"] = created.timestamp() if hasattr(created, "timestamp") else 0
+        shaped.append({**record, "dynamodb": change, "eventSourceARN": "arn:local", "awsRegion": "cn-north-1"})
+    return shaped, len(records)
+
+
+def deliver_stream(stack: Any, seen: int = 0) -> tuple[Any, int]:
+    """Hand the stream's new records to the wallet_stream function; (its answer, records seen so far)."""
+    records, total = lambda_records(stack, seen)
+    return invoke("wallet_stream", {"Records": records}), total

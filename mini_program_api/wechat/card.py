@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # 40078 card not activated / invalid card status, 41012 missing card_id, 40079 expired activate ticket,
 # 40073 invalid card_id for this code.
 _BAD_CODE = {40056, 40099, 40127, 40075, 40079, 40073}
-_BUSY = {-1, 45009, 45011}
+_BUSY = {-1, 45009, 45011, None}  # None: an HTTP error status, no WeChat answer at all
 
 
 class OfficialAccountCards:
