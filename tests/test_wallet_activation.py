@@ -124,3 +124,22 @@ def test_card_ticket_is_fetched_once_for_many_offers(api: Any, sandbox: Any, sta
         status, offer = api.get("/v1/me/wallet", token=session["token"])
         assert status == 200 and "signature" in offer["add_card"]["card_ext"]
     assert sandbox.card.ticket_fetches[wallet["oa_appid"]] == 1
+
+
+def test_cold_containers_fetch_one_card_ticket_and_sign_add_card_with_it(sandbox: Any, clock: Any) -> None:
+    import hashlib
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mini_program_api.wechat.card import OfficialAccountCards
+
+    appid, secret = f"wxoa{uuid.uuid4().hex[:12]}", f"secret-{uuid.uuid4().hex}"
+    sandbox.apps[appid] = secret
+    with ThreadPoolExecutor(20) as pool:  # 50 at once is shown for the access token (test_wechat_tokens.py)
+        got = list(pool.map(lambda _: OfficialAccountCards(appid, secret).card_ticket(), range(20)))
+    assert len(set(got)) == 1 and got[0]
+    assert sandbox.card.ticket_fetches[appid] == 1 and sandbox.token_fetches[appid] == 1
+    ext = OfficialAccountCards(appid, secret).card_ext("pCARD", code="123", openid="o1")
+    expected = hashlib.sha1("".join(sorted([got[0], ext["timestamp"], "pCARD", "123", "o1", ext["nonce_str"]]))
+                            .encode()).hexdigest()
+    assert ext["signature"] == expected and sandbox.card.ticket_fetches[appid] == 1

@@ -74,7 +74,14 @@ class OfficialAccountCards:
             result = self._call(self._client.jsapi.get_ticket, "wx_card")
             return str(result["ticket"]), int(result["expires_in"])
 
-        return tokens.shared(self._client.session, f"{self.appid}_wx_card_ticket", fetch)
+        key = f"{self.appid}_wx_card_ticket"
+        ticket = self._client.session.get(key)
+        if ticket is not None:
+            return str(ticket)
+        # The access token first, outside the ticket's lease: the lease holder then only asks for the
+        # ticket, well within the time the others wait for it.
+        self._call(lambda: self._client.access_token)
+        return tokens.shared(self._client.session, key, fetch)
 
     def card_ext(self, card_id: str, code: str = "", openid: str = "") -> dict[str, str]:
         """`wx.addCard`'s cardExt: signed with the card ticket (sha1 of the sorted values, WeChat's rule)."""
