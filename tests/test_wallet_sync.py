@@ -197,3 +197,28 @@ def test_a_member_without_a_wechat_card_is_settled_without_a_push(api: Any, sand
     assert sync.sweep().settled >= 1
     assert len(sandbox.card.calls) == calls
     assert json.dumps(sync.sweep().__dict__) and sync.sweep().settled == 0
+
+
+def test_one_bad_record_is_reported_alone_and_the_rest_are_pushed(api: Any, sandbox: Any, stack: Any,
+                                                                  shop: dict[str, Any], monkeypatch: Any) -> None:
+    merchant, member, wallet = shop["merchant"], shop["member"], shop["wallet"]
+    other = activate(api, sandbox, merchant, wallet)
+    other["id"] = other["member"]["member_id"]
+    _, seen = deliver_stream(stack)
+    _sale(api, shop, 10000)
+    _sale(api, {**shop, "member": other}, 20000)
+    real = sync._send
+
+    def send(item: MemberWallet) -> None:
+        if item.member_id == member["id"]:
+            raise RuntimeError("a bug for this member only")
+        real(item)
+
+    monkeypatch.setattr(sync, "_send", send)
+    answer, _ = deliver_stream(stack, seen)
+    failed = [f["itemIdentifier"] for f in answer["batchItemFailures"]]
+    assert len(failed) == 1  # the bad member's record, for Lambda to retry alone
+    assert _shown(sandbox, other)["bonus"] == 200 and _shown(sandbox, member)["bonus"] == 0
+    monkeypatch.setattr(sync, "_send", real)
+    state = _state(merchant, member)
+    assert state.due_attempts == 1 and state.last_error == "RuntimeError"  # deferred, never lost

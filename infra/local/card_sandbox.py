@@ -12,7 +12,8 @@
   ``activate_ticket``, as WeChat hands them to the mini program;
 - ``GET /_sandbox/cards/{code}`` shows what WeChat displays for that card code (activation,
   membership number, bonus, balance, custom field, the change notices sent);
-- ``push_event(appid, event, **fields)`` sends a signed (and, with an EncodingAESKey, encrypted)
+- ``POST /_sandbox/cards/events {"appid", "url", "token", "aes_key"?}`` (or ``register_events``) sets where
+  the pushes go; ``push_event(appid, event, **fields)`` sends a signed (and, with an EncodingAESKey, encrypted)
   event push to the URL registered with ``register_events``, as WeChat does.
 """
 from __future__ import annotations

@@ -63,6 +63,7 @@ class WeChatSandbox:
                 Rule("/cgi-bin/message/subscribe/send", endpoint="subscribe_send", methods=["POST"]),
                 Rule("/_sandbox/apps", endpoint="register_app", methods=["POST"]),
                 Rule("/_sandbox/messages", endpoint="list_messages", methods=["GET"]),
+                Rule("/_sandbox/cards/events", endpoint="card_events", methods=["POST"]),
                 Rule("/_sandbox/cards/<card_id>/members", endpoint="card_member", methods=["POST"]),
                 Rule("/_sandbox/cards/<code>", endpoint="card_display", methods=["GET"]),
                 *[Rule(path, endpoint="card_api", methods=["POST", "GET"]) for path in CARD_PATHS],
@@ -97,6 +98,13 @@ class WeChatSandbox:
         payload = _body(request)
         return self.card.add_member(card_id, str(payload.get("openid", "o-oa-user")), payload.get("phone"),
                                     payload.get("name"))
+
+    def _card_events(self, request: Request) -> dict[str, Any]:
+        """Where an official account's event pushes go (公众平台's server URL, token, EncodingAESKey)."""
+        payload = _body(request)
+        self.card.register_events(str(payload["appid"]), str(payload["url"]), str(payload["token"]),
+                                  payload.get("aes_key"))
+        return {"errcode": 0, "errmsg": "ok"}
 
     def _card_display(self, request: Request, code: str) -> dict[str, Any]:
         return self.card.display(code) or {"errcode": 40056, "errmsg": "invalid code"}

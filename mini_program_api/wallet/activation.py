@@ -91,7 +91,8 @@ def activate(merchant_id: str, member_id: str, req: Activation) -> dict[str, Any
                    init_custom_field_value1=tiers.current(merchant, member.tier_id).name)
     update_if(linked, [MemberWallet.status.set("ACTIVE"), MemberWallet.activated_at.set(clock.now())],
               MemberWallet.code == code)
-    update_if(linked, [MemberWallet.pushed.set(since)], MemberWallet.pushed.does_not_exist() | (MemberWallet.pushed < since))
+    update_if(linked, [MemberWallet.pushed.set(since)],
+              MemberWallet.pushed.does_not_exist() | (MemberWallet.pushed < since))
     # Changes made while activating were settled unpushed (sync.py): owe them again.
     due_pk, due_sk = due.slot(SYNC_JOB, linked.pk, clock.now())
     update_if(linked, [MemberWallet.due_pk.set(due_pk), MemberWallet.due_sk.set(due_sk)], MemberWallet.version > since)
