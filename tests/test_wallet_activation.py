@@ -143,3 +143,28 @@ def test_cold_containers_fetch_one_card_ticket_and_sign_add_card_with_it(sandbox
     expected = hashlib.sha1("".join(sorted([got[0], ext["timestamp"], "pCARD", "123", "o1", ext["nonce_str"]]))
                             .encode()).hexdigest()
     assert ext["signature"] == expected and sandbox.card.ticket_fetches[appid] == 1
+
+
+def test_activation_answer_lost_at_wechat_is_finished_by_the_retry(api: Any, sandbox: Any, stack: Any,
+                                                                   merchant: Any) -> None:
+    wallet = setup_wallet(api, sandbox, stack, merchant)
+    session = api.login(merchant)
+    handed = sandbox.card.add_member(wallet["card_id"], "oa-lost", "13700000009")
+    request = {"card_id": wallet["card_id"], "encrypt_code": handed["encrypt_code"],
+               "activate_ticket": handed["activate_ticket"], "agreed_terms_version": merchant.terms_version}
+    sandbox.card.fail("/card/membercard/activate", "lost")
+    status, body = api.post("/v1/me/wallet/activate", request, token=session["token"])
+    assert status == 503 and body["error"]["code"] == "WECHAT_UNAVAILABLE"
+    status, body = api.get("/v1/me/wallet", token=session["token"])
+    assert status == 200 and body["in_wallet"] is False
+    status, body = api.post("/v1/me/wallet/activate", request, token=session["token"])
+    assert status == 200 and body["in_wallet"] and body["code"] == handed["code"]
+    status, me = api.get("/v1/me", token=session["token"])
+    assert sandbox.card.display(handed["code"])["membership_number"] == me["card"]["number"]
+    # The admin cannot move the card to another official account once it exists.
+    admin = api.admin_token(merchant)
+    status, read = api.get("/v1/admin/wallet/card", token=admin)
+    moved = {k: read[k] for k in card_body("wx", "s", "t")} | {"oa_appid": "wxanother0001"}
+    status, body = api.put("/v1/admin/wallet/card", moved, token=admin)
+    assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR"
+    assert api.get("/v1/admin/wallet/card", token=admin)[1] == read

@@ -28,6 +28,7 @@ DYNAMODB_ACTIONS = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
+WALLET_RECORDS = {"dynamodb": {"Keys": {"sk": {"S": ["WALLET"]}}}}  # wallet/models.py MEMBER_SK
 STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                   "dynamodb:ListStreams"]
 
@@ -80,13 +81,16 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                     "DeletionProtectionEnabled": True,
                     "SSESpecification": {"SSEEnabled": True},
-                    "StreamSpecification": STREAM_SPECIFICATION,
+                    "StreamSpecification": {"StreamViewType": STREAM_SPECIFICATION["StreamViewType"]},
                 },
             },
             # The WeChat 卡包 sync reads the table's own stream, reporting failed records one by one.
             "WalletStream": {"Properties": {"Events": {"WalletStreamDynamodbEventSource": {"Properties": {
                 "Stream": {"Fn::GetAtt": ["KabaoTable", "StreamArn"]},
-                "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}},
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                # Only the wallet items wake it: every other write of the table is filtered out by Lambda.
+                "FilterCriteria": {"Filters": [{"Pattern": json.dumps(WALLET_RECORDS)}]},
+            }}}}},
             "DefaultRole": {
                 "Properties": {
                     "Policies": [

@@ -85,6 +85,9 @@ def _check_refs(spec: CardSpec) -> None:
 def put(actor: Principal, spec: CardSpec) -> WalletCard:
     _check_refs(spec)
     old = find(actor.merchant_id)
+    if old is not None and old.card_id and old.oa_appid != spec.oa_appid:
+        # The card and every member's code belong to that account: another one cannot update them.
+        raise KabaoError("VALIDATION_ERROR", "oa_appid: the card belongs to its official account, which cannot change")
     if old is not None and all(getattr(old, f) == getattr(spec, f) for f in _FIELDS):
         return _push(old) if int(old.pushed_version) < int(old.version) else old
     now = clock.now()
