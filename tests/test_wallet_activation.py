@@ -34,7 +34,8 @@ def test_card_setup_creates_once_reads_back_audits_and_refuses_empty(api: Any, s
     # A change is an update of the same card (never a second card), audited with before and after.
     status, changed = api.put("/v1/admin/wallet/card", {**body, "notice": "请出示会员码"}, token=admin)
     assert status == 200 and changed["card_id"] == wallet["card_id"] and changed["version"] == read["version"] + 1
-    assert len(sandbox.card.cards) >= 1 and [p for p, _ in sandbox.card.calls].count("/card/create") == 1
+    assert [c for c in sandbox.card.cards.values() if c["appid"] == wallet["oa_appid"]] == [
+        sandbox.card.cards[wallet["card_id"]]]  # one card for the account, however many PUTs
     assert sandbox.card.cards[wallet["card_id"]]["card"]["member_card"]["base_info"]["notice"] == "请出示会员码"
     actions = [r.action for r in audit.day(merchant.merchant_id,
                                            product_clock.local_date(merchant.timezone).isoformat())]
@@ -124,6 +125,9 @@ def test_card_ticket_is_fetched_once_for_many_offers(api: Any, sandbox: Any, sta
         status, offer = api.get("/v1/me/wallet", token=session["token"])
         assert status == 200 and "signature" in offer["add_card"]["card_ext"]
     assert sandbox.card.ticket_fetches[wallet["oa_appid"]] == 1
+    # The activation component's parameters were fetched with the card's push, not per member.
+    assert [p for p, b in sandbox.card.calls if b.get("card_id") == wallet["card_id"]].count(
+        "/card/membercard/activate/geturl") == 1
 
 
 def test_cold_containers_fetch_one_card_ticket_and_sign_add_card_with_it(sandbox: Any, clock: Any) -> None:
@@ -157,6 +161,9 @@ def test_activation_answer_lost_at_wechat_is_finished_by_the_retry(api: Any, san
     assert status == 503 and body["error"]["code"] == "WECHAT_UNAVAILABLE"
     status, body = api.get("/v1/me/wallet", token=session["token"])
     assert status == 200 and body["in_wallet"] is False
+    status, body = api.post("/v1/me/wallet/activate", {**request, "card_id": "p-another-merchants"},
+                            token=session["token"])
+    assert status == 404 and body["error"]["code"] == "NOT_FOUND"
     status, body = api.post("/v1/me/wallet/activate", request, token=session["token"])
     assert status == 200 and body["in_wallet"] and body["code"] == handed["code"]
     status, me = api.get("/v1/me", token=session["token"])

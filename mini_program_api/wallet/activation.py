@@ -15,7 +15,6 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from .. import clock, due, members, merchants, pii, tiers
 from ..db.models import LOOKUP, Lookup, member_pk
@@ -25,7 +24,6 @@ from . import setup
 from .models import MEMBER_SK, SYNC_JOB, MemberWallet, code_pk
 
 ACTIVATION_COMPONENT_APPID = "wxeb490c6f9b154ef9"  # WeChat's own 开卡组件 mini program
-_EXTRA_DATA = ("encrypt_card_id", "outer_str", "biz")
 
 
 @dataclass(frozen=True)
@@ -49,9 +47,10 @@ def offer(merchant_id: str, member_id: str) -> dict[str, Any]:
     card_id = setup.require_card_id(card)
     members.get(merchant_id, member_id)
     cards = setup.client(card)
-    url = cards.activate_url(card_id, outer_str="kabao")
-    query = parse_qs(urlsplit(url).query)
-    extra = {k: query[k][0] for k in _EXTRA_DATA if k in query}
+    if card.activation_extra:
+        extra = json.loads(card.activation_extra)
+    else:  # a card pushed before the parameters were kept
+        extra = setup.activation_params(cards.activate_url(card_id, outer_str=setup.OUTER_STR))
     return {**view(card_id, card.review, state(merchant_id, member_id)),
             "activation": {"app_id": ACTIVATION_COMPONENT_APPID, "extra_data": extra},
             "add_card": {"card_id": card_id, "card_ext": json.dumps(cards.card_ext(card_id), separators=(",", ":"))}}

@@ -39,6 +39,9 @@ class WalletCard(Item):
     review = UnicodeAttribute(default="NOT_CREATED")  # NOT_CREATED | PENDING | APPROVED | REJECTED
     review_reason = UnicodeAttribute(null=True)
     push_error = UnicodeAttribute(null=True)
+    # WeChat's one-click activation component parameters (card/membercard/activate/geturl): they depend on
+    # the card only, so they are fetched once per push, not once per member who opens the mini program.
+    activation_extra = UnicodeAttribute(null=True)  # JSON object
     version = NumberAttribute(default=0)
     pushed_version = NumberAttribute(default=0)
     updated_at = UTCDateTimeAttribute()

@@ -8,8 +8,10 @@ WeChat only when an earlier push is still owed: never a WeChat call with nothing
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from .. import audit, clock
 from ..auth import Principal
@@ -42,6 +44,7 @@ class CardSpec:
 
 
 _FIELDS = tuple(CardSpec.__dataclass_fields__)
+OUTER_STR = "kabao"  # the channel WeChat reports activations under
 TIER_FIELD = "FIELD_NAME_TYPE_LEVEL"  # WeChat's name for custom_field1: 等级
 
 
@@ -119,7 +122,9 @@ def _push(card: WalletCard) -> WalletCard:
             # Kept at once: a failure after this point must never make the retry create a second card.
             update_if(card, [WalletCard.card_id.set(card_id)], WalletCard.card_id.does_not_exist())
         cards.set_activate_form(str(card_id), activate_form(card))  # idempotent at WeChat: sent with every push
-        actions = [WalletCard.review.set("PENDING")]  # a new or changed card is reviewed by WeChat
+        extra = activation_params(cards.activate_url(str(card_id), outer_str=OUTER_STR))
+        # A new or changed card is reviewed by WeChat.
+        actions = [WalletCard.review.set("PENDING"), WalletCard.activation_extra.set(json.dumps(extra))]
     except (KabaoError, SecretError) as exc:
         code = exc.code if isinstance(exc, KabaoError) else "SECRET_UNRESOLVED"
         update_if(card, [WalletCard.push_error.set(code)], WalletCard.version == version)
@@ -148,6 +153,12 @@ def _member_card(card: WalletCard, for_update: bool = False) -> dict[str, Any]:
     if not for_update:
         member_card.update(wx_activate=True, wx_activate_after_submit=True)
     return member_card
+
+
+def activation_params(url: str) -> dict[str, str]:
+    """The `extraData` WeChat's activation component takes, from the URL card/membercard/activate/geturl gives."""
+    query = parse_qs(urlsplit(url).query)
+    return {k: query[k][0] for k in ("encrypt_card_id", "outer_str", "biz") if k in query}
 
 
 def activate_form(card: WalletCard) -> dict[str, Any]:
