@@ -57,6 +57,17 @@ def test_review_results_forged_stale_and_duplicate_pushes(api: Any, sandbox: Any
     assert status == 200 and read["review"] == "APPROVED"
 
 
+def test_a_push_signed_for_one_merchant_is_refused_at_anothers_url(api: Any, sandbox: Any, stack: Any,
+                                                                   make_merchant: Any) -> None:
+    first, second = make_merchant(), make_merchant()
+    ours = setup_wallet(api, sandbox, stack, first)
+    theirs = setup_wallet(api, sandbox, stack, second)
+    sandbox.card.events[ours["oa_appid"]]["url"] = f"{stack.api_url}/v1/wechat/card-events/{second.merchant_id}"
+    refused = sandbox.card.push_event(ours["oa_appid"], "card_not_pass_check", CardId=theirs["card_id"],
+                                      RefuseReason="forged")
+    assert refused.status_code == 401 and _review(second).review == "PENDING"
+
+
 def test_encrypted_pushes_and_update_member_card_restores_kabao_values(api: Any, sandbox: Any, stack: Any,
                                                                        make_merchant: Any) -> None:
     merchant = make_merchant()
