@@ -99,7 +99,10 @@ def push(pk: str, now: datetime | None = None) -> str:
             MemberWallet.lease_holder.remove(), MemberWallet.lease_until.remove(), MemberWallet.last_error.remove()]
     never_lower = (MemberWallet.lease_holder == holder) & (
         MemberWallet.pushed.does_not_exist() | (MemberWallet.pushed < version))
-    if not update_if(item, done + due.unslot(MemberWallet), never_lower & (MemberWallet.version == version)):
+    # Nothing newer came: the change texts are told, and a later push (WeChat's own change undone, say)
+    # must not announce them again.
+    told = [MemberWallet.record_bonus.remove(), MemberWallet.record_balance.remove()]
+    if not update_if(item, done + told + due.unslot(MemberWallet), never_lower & (MemberWallet.version == version)):
         update_if(item, done, never_lower)  # changed meanwhile: stays due for the newer values
     return PUSHED
 
