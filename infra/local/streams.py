@@ -16,6 +16,7 @@ import boto3
 
 POLL_SECONDS = 1.0
 SWEEP_SECONDS = 60.0
+SHARDS_SECONDS = 10.0
 
 
 def _lambda_shape(record: dict[str, Any]) -> dict[str, Any]:
@@ -32,16 +33,17 @@ def run() -> None:
     streams = boto3.client("dynamodbstreams", endpoint_url=endpoint)
     arn = boto3.client("dynamodb", endpoint_url=endpoint).describe_table(TableName=table)["Table"]["LatestStreamArn"]
     iterators: dict[str, str | None] = {}
-    last_sweep = 0.0
+    last_sweep = last_shards = 0.0
     while True:
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            shard_id = shard["ShardId"]
-            if shard_id not in iterators:
-                iterators[shard_id] = streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            iterator = iterators[shard_id]
+        if time.monotonic() - last_shards >= SHARDS_SECONDS:  # new shards are rare: look for them now and then
+            last_shards = time.monotonic()
+            for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+                if shard["ShardId"] not in iterators:
+                    iterators[shard["ShardId"]] = streams.get_shard_iterator(
+                        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        for shard_id, iterator in list(iterators.items()):
             if iterator is None:
-                continue
+                continue  # a closed shard, read to its end
             page = streams.get_records(ShardIterator=iterator, Limit=100)
             iterators[shard_id] = page.get("NextShardIterator")
             if page["Records"]:
