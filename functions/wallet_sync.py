@@ -13,8 +13,6 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
-from mini_program_api.wallet import sync
-
 bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
 # Replaced in the deployed template by the table's StreamArn (infra/deploy/template.py).
@@ -23,6 +21,8 @@ STREAM_ARN = "arn:aws:dynamodb:cn-north-1:000000000000:table/kabao/stream/local"
 
 @bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100, starting_position="LATEST", name="wallet_stream")
 def wallet_stream(event: Any) -> dict[str, Any]:
+    from mini_program_api.wallet import sync  # reaches wechatpy: imported by the function that uses it
+
     records = event.to_dict().get("Records", [])
     failed = sync.stream_records(records)
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
@@ -30,6 +30,8 @@ def wallet_stream(event: Any) -> dict[str, Any]:
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="wallet_sweep")
 def wallet_sweep(event: Any) -> dict[str, Any]:
+    from mini_program_api.wallet import sync
+
     context = getattr(event, "context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     deadline = None

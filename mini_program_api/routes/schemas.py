@@ -12,7 +12,8 @@ _Code = Field(min_length=1, max_length=256)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: a model's validator is built on its first request, not at import for every handler.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class LoginBody(Strict):
@@ -46,7 +47,7 @@ class PageQuery(BaseModel):
     """A paged list: `cursor` from the previous page, at most `limit` items."""
 
     # Query strings are text: numbers are parsed, unknown parameters still refused.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     cursor: str | None = Field(default=None, max_length=1024)
     limit: int = Field(default=20, ge=1, le=100)
@@ -61,7 +62,7 @@ class TopupOrderBody(Strict):
     amount: int | None = Field(default=None, gt=0, description="fen, for a custom amount")
 
     @model_validator(mode="after")
-    def _one_of(self) -> "TopupOrderBody":
+    def _one_of(self) -> TopupOrderBody:
         if (self.plan_id is None) == (self.amount is None):
             raise ValueError("give exactly one of plan_id or amount")
         return self
@@ -161,7 +162,7 @@ class PunchGiveBody(Strict):
 
 
 class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
 
@@ -212,7 +213,7 @@ class Patch(Strict):
     """A PATCH: fields left out or null stay as they are, and one with nothing to change is a 400."""
 
     @model_validator(mode="after")
-    def _something(self) -> "Patch":
+    def _something(self) -> Patch:
         if all(value is None for value in self.model_dump().values()):
             raise ValueError("give at least one field to change")
         return self
@@ -256,3 +257,38 @@ class FreeLimitBody(Strict):
 
 class ConfirmBody(Strict):
     password: _Pin
+
+
+# --- WeChat 卡包 (wallet/) -----------------------------------------------------------------------------
+
+_WalletRef = Field(min_length=5, max_length=2048, pattern=r"^[a-z]+:.+$")
+_WalletText = Field(min_length=1, max_length=1024)
+_WalletUrl = Field(min_length=8, max_length=512, pattern=r"^https?://")
+
+
+class WalletCardBody(Strict):
+    """PUT replaces the whole set-up: every required field, every time (an empty body is a 400)."""
+
+    oa_appid: str = Field(min_length=4, max_length=64, pattern=r"^wx[0-9A-Za-z]+$")
+    oa_secret_ref: str = _WalletRef
+    event_token_ref: str = _WalletRef
+    aes_key_ref: str | None = Field(default=None, min_length=5, max_length=2048, pattern=r"^[a-z]+:.+$")
+    brand_name: str = Field(min_length=1, max_length=36)
+    title: str = Field(min_length=1, max_length=27)
+    logo_url: str = _WalletUrl
+    color: str = Field(pattern=r"^Color0[1-9][0-9]$")
+    background_pic_url: str | None = Field(default=None, min_length=8, max_length=512, pattern=r"^https?://")
+    prerogative: str = _WalletText
+    notice: str = Field(min_length=1, max_length=48)
+    description: str = _WalletText
+    service_phone: str | None = Field(default=None, min_length=3, max_length=24, pattern=r"^[0-9+\-]+$")
+    show_points: bool = True
+    show_balance: bool = True
+    show_tier: bool = True
+
+
+class ActivateBody(Strict):
+    card_id: str = Field(min_length=1, max_length=64)
+    encrypt_code: str = Field(min_length=1, max_length=512)
+    activate_ticket: str = Field(min_length=1, max_length=512)
+    agreed_terms_version: str = Field(min_length=1, max_length=32)
