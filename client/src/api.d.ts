@@ -268,6 +268,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/wallet/card": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/admin/wallet/card */
+        get: operations["wallet_get_card"];
+        /** Replace the set-up and bring WeChat's card to it (see wallet/setup.py); readable back with GET. */
+        put: operations["wallet_put_card"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -575,6 +593,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/wallet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/me/wallet */
+        get: operations["wallet_member_wallet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/wallet/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** One-step activation with what WeChat handed the mini program (see wallet/activation.py). */
+        post: operations["wallet_activate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -813,6 +865,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/wechat/card-events/{merchant_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 公众平台's server URL check: the echo, as text, when the signature is the merchant's token's. */
+        get: operations["wallet_verify_event_url"];
+        put?: never;
+        /** WeChat's card event push (XML, plain or encrypted): "success" once handled or already handled. */
+        post: operations["wallet_card_event"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/wechatpay/notify": {
         parameters: {
             query?: never;
@@ -851,6 +921,33 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ActivateBody */
+        ActivateBody: {
+            /** Card Id */
+            card_id: string;
+            /** Encrypt Code */
+            encrypt_code: string;
+            /** Activate Ticket */
+            activate_ticket: string;
+            /** Agreed Terms Version */
+            agreed_terms_version: string;
+        };
+        /** ActivationParams */
+        ActivationParams: {
+            /** App Id */
+            app_id: string;
+            /** Extra Data */
+            extra_data: {
+                [key: string]: string;
+            };
+        };
+        /** AddCardParams */
+        AddCardParams: {
+            /** Card Id */
+            card_id: string;
+            /** Card Ext */
+            card_ext: string;
+        };
         /** AdminTemplatePage */
         AdminTemplatePage: {
             /** Templates */
@@ -1494,6 +1591,21 @@ export interface components {
              */
             balance: number;
         };
+        /** MemberWalletView */
+        MemberWalletView: {
+            /** Card Id */
+            card_id: string;
+            /** Review */
+            review: string;
+            /** In Wallet */
+            in_wallet: boolean;
+            /** Code */
+            code: string | null;
+            /** @default null */
+            activation?: components["schemas"]["ActivationParams"] | null;
+            /** @default null */
+            add_card?: components["schemas"]["AddCardParams"] | null;
+        };
         /** MerchantView */
         MerchantView: {
             /** Name */
@@ -1621,6 +1733,11 @@ export interface components {
             /** Code */
             code: string;
         };
+        /**
+         * PlainText
+         * @description A text/plain answer for WeChat's servers: the echo of a URL check, or "success" for a push.
+         */
+        PlainText: string;
         /** PunchCardPage */
         PunchCardPage: {
             /** Punch Cards */
@@ -2342,6 +2459,109 @@ export interface components {
             custom_amount: components["schemas"]["AmountRange"];
             /** Prepaid Cap */
             prepaid_cap: number;
+        };
+        /**
+         * WalletCardBody
+         * @description PUT replaces the whole set-up: every required field, every time (an empty body is a 400).
+         */
+        WalletCardBody: {
+            /** Oa Appid */
+            oa_appid: string;
+            /** Oa Secret Ref */
+            oa_secret_ref: string;
+            /** Event Token Ref */
+            event_token_ref: string;
+            /**
+             * Aes Key Ref
+             * @default null
+             */
+            aes_key_ref?: string | null;
+            /** Brand Name */
+            brand_name: string;
+            /** Title */
+            title: string;
+            /** Logo Url */
+            logo_url: string;
+            /** Color */
+            color: string;
+            /**
+             * Background Pic Url
+             * @default null
+             */
+            background_pic_url?: string | null;
+            /** Prerogative */
+            prerogative: string;
+            /** Notice */
+            notice: string;
+            /** Description */
+            description: string;
+            /**
+             * Service Phone
+             * @default null
+             */
+            service_phone?: string | null;
+            /**
+             * Show Points
+             * @default true
+             */
+            show_points?: boolean;
+            /**
+             * Show Balance
+             * @default true
+             */
+            show_balance?: boolean;
+            /**
+             * Show Tier
+             * @default true
+             */
+            show_tier?: boolean;
+        };
+        /** WalletCardView */
+        WalletCardView: {
+            /** Oa Appid */
+            oa_appid: string;
+            /** Oa Secret Ref */
+            oa_secret_ref: string;
+            /** Event Token Ref */
+            event_token_ref: string;
+            /** Aes Key Ref */
+            aes_key_ref: string | null;
+            /** Brand Name */
+            brand_name: string;
+            /** Title */
+            title: string;
+            /** Logo Url */
+            logo_url: string;
+            /** Color */
+            color: string;
+            /** Background Pic Url */
+            background_pic_url: string | null;
+            /** Prerogative */
+            prerogative: string;
+            /** Notice */
+            notice: string;
+            /** Description */
+            description: string;
+            /** Service Phone */
+            service_phone: string | null;
+            /** Show Points */
+            show_points: boolean;
+            /** Show Balance */
+            show_balance: boolean;
+            /** Show Tier */
+            show_tier: boolean;
+            /** Card Id */
+            card_id: string | null;
+            /** Review */
+            review: string;
+            /** Review Reason */
+            review_reason: string | null;
+            /** Version */
+            version: number;
+            /** Pushed */
+            pushed: boolean;
+            /** Push Error */
+            push_error: string | null;
         };
     };
     responses: never;
@@ -5762,6 +5982,258 @@ export interface operations {
             };
         };
     };
+    wallet_get_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalletCardView"];
+                };
+            };
+            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, WALLET_NOT_CONFIGURED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "WALLET_NOT_CONFIGURED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    wallet_put_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WalletCardBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalletCardView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, WALLET_NOT_CONFIGURED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "WALLET_NOT_CONFIGURED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
     auth_login: {
         parameters: {
             query?: never;
@@ -8468,6 +8940,306 @@ export interface operations {
             };
         };
     };
+    wallet_member_wallet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberWalletView"];
+                };
+            };
+            /** @description Bad request: INVALID_CODE */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CODE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, WALLET_CARD_NOT_READY, WALLET_NOT_CONFIGURED, WECHAT_REFUSED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "WALLET_CARD_NOT_READY" | "WALLET_NOT_CONFIGURED" | "WECHAT_REFUSED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    wallet_activate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActivateBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberWalletView"];
+                };
+            };
+            /** @description Bad request: INVALID_CODE, INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CODE" | "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: FORBIDDEN, PHONE_MISMATCH */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN" | "PHONE_MISMATCH";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, PHONE_IN_USE, PHONE_REQUIRED, TERMS_OUTDATED, WALLET_CARD_NOT_READY, WALLET_CARD_TAKEN, WALLET_NOT_CONFIGURED, WECHAT_REFUSED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "PHONE_IN_USE" | "PHONE_REQUIRED" | "TERMS_OUTDATED" | "WALLET_CARD_NOT_READY" | "WALLET_CARD_TAKEN" | "WALLET_NOT_CONFIGURED" | "WECHAT_REFUSED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
     openapi_document: {
         parameters: {
             query?: never;
@@ -10372,6 +11144,226 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    wallet_verify_event_url: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlainText"];
+                };
+            };
+            /** @description Not authenticated: INVALID_EVENT */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_EVENT";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, WALLET_NOT_CONFIGURED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "WALLET_NOT_CONFIGURED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    wallet_card_event: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlainText"];
+                };
+            };
+            /** @description Bad request: VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: INVALID_EVENT */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_EVENT";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, WALLET_NOT_CONFIGURED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "WALLET_NOT_CONFIGURED";
                             message: string;
                             details?: Record<string, never>;
                         };
