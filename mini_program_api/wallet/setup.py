@@ -74,13 +74,12 @@ def require_card_id(card: WalletCard) -> str:
 
 def _check_refs(spec: CardSpec) -> None:
     """A reference that cannot resolve here is refused now, not discovered by a member's activation."""
+    # Local stages (make dev, tests) take dev: only, so a stray ssm: reference never reaches for AWS from them.
+    scheme = "dev" if settings().is_local else "ssm"
     for name in ("oa_secret_ref", "event_token_ref", "aes_key_ref"):
         ref = getattr(spec, name)
-        if ref is None:
-            continue
-        scheme = ref.partition(":")[0]
-        if scheme not in ("ssm", "dev") or (scheme == "dev" and not settings().is_local):
-            raise KabaoError("VALIDATION_ERROR", f"{name}: a secret reference, ssm:/path")
+        if ref is not None and (ref.partition(":")[0] != scheme or not ref.partition(":")[2].strip()):
+            raise KabaoError("VALIDATION_ERROR", f"{name}: a secret reference, {scheme}:...")
     if spec.aes_key_ref is not None and spec.aes_key_ref.startswith("dev:") and len(spec.aes_key_ref) != 47:
         raise KabaoError("VALIDATION_ERROR", "aes_key_ref: an EncodingAESKey has 43 characters")
 
@@ -125,8 +124,9 @@ def _push(card: WalletCard) -> WalletCard:
         extra = activation_params(cards.activate_url(str(card_id), outer_str=OUTER_STR))
         # A new or changed card is reviewed by WeChat.
         actions = [WalletCard.review.set("PENDING"), WalletCard.activation_extra.set(json.dumps(extra))]
-    except (KabaoError, SecretError) as exc:
-        code = exc.code if isinstance(exc, KabaoError) else "SECRET_UNRESOLVED"
+    except Exception as exc:  # noqa: BLE001 - WeChat or a secret that does not resolve: kept for the admin to see
+        code = exc.code if isinstance(exc, KabaoError) else "SECRET_UNRESOLVED" if isinstance(exc, SecretError) \
+            else type(exc).__name__
         update_if(card, [WalletCard.push_error.set(code)], WalletCard.version == version)
         return get(card.merchant_id)
     # Never lower: a slower push of an older version does not mark a newer one as done.
