@@ -10306,7 +10306,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too many requests: RATE_LIMITED */
+            /** @description Too many requests: ACCOUNT_LOCKED, RATE_LIMITED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10315,7 +10315,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "RATE_LIMITED";
+                            code: "ACCOUNT_LOCKED" | "RATE_LIMITED";
                             message: string;
                             details?: Record<string, never>;
                         };
