@@ -2,7 +2,7 @@
 from chalice import Chalice
 
 from functions import issue_jobs as issue_job_runs
-from functions import lifecycle, topup_reconciliation
+from functions import lifecycle, topup_reconciliation, wallet_sync
 from mini_program_api.routes import (
     accounts,
     admin,
@@ -19,10 +19,11 @@ from mini_program_api.routes import (
     spending,
     staff,
     topup,
+    wallet,
 )
 
 app = Chalice(app_name="kabao")
 for blueprint in (gateway.bp, openapi.bp, auth.bp, me.bp, member_info.bp, spending.bp, topup.bp, coupons.bp, rewards.bp,
-                  staff.bp, counter.bp, admin.bp, accounts.bp, member_care.bp, issue_jobs.bp, topup_reconciliation.bp,
-                  lifecycle.bp, issue_job_runs.bp):
+                  staff.bp, counter.bp, admin.bp, accounts.bp, member_care.bp, issue_jobs.bp, wallet.bp,
+                  topup_reconciliation.bp, lifecycle.bp, issue_job_runs.bp, wallet_sync.bp):
     app.register_blueprint(blueprint)

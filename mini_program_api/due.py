@@ -88,9 +88,10 @@ def unmark(tx: Transaction, merchant_id: str, member_id: str, job: str) -> None:
     tx.update(f"due:{job}", DueMarker(pk, f"DUE#{job}"), actions=unslot(DueMarker))
 
 
-def retry_at(now: datetime, attempts: int) -> datetime:
-    """When an item that failed `attempts` times in a row is tried again: 10 min, 20, 40, ... at most a day."""
-    return now + min(RETRY_FIRST * 2 ** min(attempts - 1, 16), RETRY_MAX)
+def retry_at(now: datetime, attempts: int, first: timedelta = RETRY_FIRST, most: timedelta = RETRY_MAX) -> datetime:
+    """When an item that failed `attempts` times in a row is tried again: 10 min, 20, 40, ... at most a day
+    (a job with a delivery budget, such as the wallet sync, starts and caps lower)."""
+    return now + min(first * 2 ** min(attempts - 1, 16), most)
 
 
 def failure(exc: Exception) -> str:
@@ -98,7 +99,8 @@ def failure(exc: Exception) -> str:
     return exc.code if isinstance(exc, KabaoError) else type(exc).__name__
 
 
-def defer(item: Scheduled, now: datetime, exc: Exception) -> bool:
+def defer(item: Scheduled, now: datetime, exc: Exception, first: timedelta = RETRY_FIRST,
+          most: timedelta = RETRY_MAX) -> bool:
     """Move an item its job failed on to its next try and record the failure, unless it moved meanwhile
     (then whoever moved it settled it). It keeps its shard; `due_since` keeps the first due time."""
     model: Any = type(item)
@@ -107,18 +109,19 @@ def defer(item: Scheduled, now: datetime, exc: Exception) -> bool:
     attempts = int(item.due_attempts or 0) + 1
     error = f"{failure(exc)}: {exc}"[:_ERROR_CHARS]
     scheduled = cast(Model, item)  # every Scheduled class is also a Model
-    return update_if(scheduled, [model.due_sk.set(stamp(retry_at(now, attempts))), model.due_attempts.set(attempts),
+    return update_if(scheduled, [model.due_sk.set(stamp(retry_at(now, attempts, first, most))), model.due_attempts.set(attempts),
                             model.due_since.set(model.due_since | item.due_sk), model.due_error.set(error)],
                      model.due_sk == item.due_sk)
 
 
-def failed(job: str, item: Scheduled | None, now: datetime, exc: Exception) -> str:
+def failed(job: str, item: Scheduled | None, now: datetime, exc: Exception, first: timedelta = RETRY_FIRST,
+           most: timedelta = RETRY_MAX) -> str:
     """A job's failure on one item: logged (with the trace for a bug), the item deferred (`defer`; None: it is
     gone), and the error returned for the job's report. One item's failure never stops the job."""
     error = failure(exc)
     log.warning("scheduled job item failed", extra={"job": job, "error": error}, exc_info=not isinstance(exc, KabaoError))
     if item is not None:
-        defer(item, now, exc)
+        defer(item, now, exc, first, most)
     return error
 
 

@@ -38,6 +38,7 @@ from .db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard,
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request
+from .wallet import outbox
 
 
 class Account(StrEnum):
@@ -207,6 +208,10 @@ def stage(
             tx.update(prefix + _BALANCE + p.key, PunchCard(pk, f"PUNCH#{p.card_id}"),
                       actions=[PunchCard.uses_left.add(p.amount)],
                       condition=PunchCard.pk.exists() & (PunchCard.uses_left >= max(0, -p.amount)))
+    if net:  # what the WeChat card shows may have changed: its sync is owed (wallet/outbox.py)
+        points = net.get(Account.POINTS, 0)
+        stored = net.get(Account.PRINCIPAL, 0) + net.get(Account.BONUS, 0)
+        outbox.mark(tx, merchant_id, member_id, prefix, *outbox.record_texts(op.kind, points, stored))
     return at
 
 

@@ -36,6 +36,7 @@ from .db.models import PROFILE, Coupon, CouponTemplate, DueMarker, LedgerEntry, 
 from .db.transact import Cancelled, Transaction, update_if
 from .errors import KabaoError
 from .ledger import Account, Operation
+from .wallet import outbox
 
 POINTS_JOB = "points_expiry"
 POINTS_WARNING_JOB = "points_warning"
@@ -401,6 +402,8 @@ def _review(pk: str, sk: str, now: datetime, report: Report) -> None:
         else:
             due.mark(tx, merchant_id, member_id, tiers.REVIEW_JOB, tiers.add_months(now, 12))
         tx.update("member", Member(pk, PROFILE), actions=actions, condition=tiers.pinned(member))
+        if changed:
+            outbox.mark(tx, merchant_id, member_id)
         try:
             tx.commit()
         except Cancelled as exc:

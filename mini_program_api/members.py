@@ -101,9 +101,13 @@ def require_card(member: Member) -> None:
 
 
 def bind_phone(merchant_id: str, member_id: str, code: str) -> Member:
-    member = get(merchant_id, member_id)
     merchant = merchants.get(merchant_id)
-    phone = merchants.mini_program(merchant).phone_number(code)
+    return bind_number(merchant_id, member_id, merchants.mini_program(merchant).phone_number(code))
+
+
+def bind_number(merchant_id: str, member_id: str, phone: str) -> Member:
+    """Bind a number WeChat vouched for (getPhoneNumber, or the 卡包 activation form): keyed hash + encryption."""
+    member = get(merchant_id, member_id)
     digest = pii.phone_hash(merchant_id, phone)
     if member.phone_hash == digest:
         return member
@@ -135,7 +139,7 @@ def bind_phone(merchant_id: str, member_id: str, code: str) -> Member:
     return get(merchant_id, member_id)
 
 
-def _require_current_terms(merchant: Merchant, agreed_terms_version: str) -> None:
+def require_current_terms(merchant: Merchant, agreed_terms_version: str) -> None:
     if agreed_terms_version != merchant.terms_version:
         raise KabaoError(
             "TERMS_OUTDATED", "agree to the current membership terms", terms_version=merchant.terms_version
@@ -153,14 +157,14 @@ def open_card(
     member = get(merchant_id, member_id)
     merchant = merchants.get(merchant_id)
     if member.card_number:
-        _require_current_terms(merchant, agreed_terms_version)
+        require_current_terms(merchant, agreed_terms_version)
         if member.terms_version != agreed_terms_version:
             member.update(actions=[Member.terms_version.set(agreed_terms_version)])
         referrals.reward(merchant, member)
         return member
     if not member.phone_hash:
         raise KabaoError("PHONE_REQUIRED", "bind a phone number before opening the card")
-    _require_current_terms(merchant, agreed_terms_version)
+    require_current_terms(merchant, agreed_terms_version)
     for _ in range(_CARD_NUMBER_ATTEMPTS):
         number = ids.card_number()
         now = clock.now()

@@ -28,7 +28,7 @@ def _start(ports: dict[str, int]) -> tuple[subprocess.Popen[str], dict[str, str]
     proc = subprocess.Popen([sys.executable, "-m", "infra.local.dev"], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     urls: dict[str, str] = {}
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180  # a wait, not a speed target: a loaded 2-core machine needs it
     assert proc.stdout is not None
     for line in proc.stdout:
         match = re.match(r"^\s+(API|local DynamoDB|WeChat sandbox)\s+(http://\S+)", line)
@@ -84,6 +84,32 @@ def test_dev_stack_serves_the_walkthrough_and_runs_twice() -> None:
         assert sale.status_code == 200 and sale.json()["cash_due"] == 4800, sale.text
         me = requests.get(f"{api}/v1/me", headers=auth, timeout=10).json()
         assert (me["principal"], me["bonus"], me["points"]) == (30000, 3000, 10 + 68)
+
+        # WeChat 卡包: the seeded card, one-step activation, and the stream-driven sync of the next sale.
+        sandbox = first_urls["WeChat sandbox"]
+        wallet = requests.get(f"{api}/v1/me/wallet", headers=auth, timeout=10).json()
+        handed = requests.post(f"{sandbox}/_sandbox/cards/{wallet['card_id']}/members",
+                               json={"openid": "oa-demo", "phone": "13800138000"}, timeout=10).json()
+        activated = requests.post(f"{api}/v1/me/wallet/activate", headers=auth, timeout=10, json={
+            "card_id": wallet["card_id"], "encrypt_code": handed["encrypt_code"],
+            "activate_ticket": handed["activate_ticket"], "agreed_terms_version": "1"})
+        assert activated.status_code == 200 and activated.json()["in_wallet"], activated.text
+        shown = requests.get(f"{sandbox}/_sandbox/cards/{handed['code']}", timeout=10).json()
+        assert (shown["balance"], shown["bonus"]) == (33000, 78)
+        assert shown["membership_number"] == card.json()["card"]["number"]
+        code = requests.get(f"{api}/v1/me/code", headers=auth, timeout=10).json()["code"]
+        sale = requests.post(f"{api}/v1/staff/checkout",
+                             json={"member_code": code, "amount": 1000, "stored_value": 1000},
+                             headers={"authorization": f"Bearer {staff['token']}",
+                                      "idempotency-key": uuid.uuid4().hex}, timeout=10)
+        assert sale.status_code == 200, sale.text
+        deadline = time.monotonic() + 60  # a wait for the stream poller, not a speed assertion
+        while time.monotonic() < deadline:
+            shown = requests.get(f"{sandbox}/_sandbox/cards/{handed['code']}", timeout=10).json()
+            if shown["balance"] != 33000:
+                break
+            time.sleep(0.5)
+        assert (shown["balance"], shown["bonus"]) == (32000, 88) and shown["notices"][-1].startswith("消费")
 
         second, second_urls = _start(ports)  # same preferred ports, all busy: it moves aside
         try:

@@ -16,6 +16,7 @@ from mini_program_api.db.schema import (
     GLOBAL_SECONDARY_INDEXES,
     KEY_SCHEMA,
     LOCAL_SECONDARY_INDEXES,
+    STREAM_SPECIFICATION,
     TTL_ATTRIBUTE,
 )
 from mini_program_api.routes.gateway import GATEWAY_RESPONSES
@@ -31,6 +32,9 @@ DYNAMODB_ACTIONS = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
+WALLET_RECORDS = {"dynamodb": {"Keys": {"sk": {"S": ["WALLET"]}}}}  # wallet/models.py MEMBER_SK
+STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams"]
 LOG_GROUPS_ARN = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
 # X-Ray has no resource-level permissions: these two are granted on "*" (what AWSXRayDaemonWriteAccess does).
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
@@ -94,8 +98,16 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                     "DeletionProtectionEnabled": True,
                     "SSESpecification": {"SSEEnabled": True},
+                    "StreamSpecification": {"StreamViewType": STREAM_SPECIFICATION["StreamViewType"]},
                 },
             },
+            # The WeChat 卡包 sync reads the table's own stream, reporting failed records one by one.
+            "WalletStream": {"Properties": {"Events": {"WalletStreamDynamodbEventSource": {"Properties": {
+                "Stream": {"Fn::GetAtt": ["KabaoTable", "StreamArn"]},
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                # Only the wallet items wake it: every other write of the table is filtered out by Lambda.
+                "FilterCriteria": {"Filters": [{"Pattern": json.dumps(WALLET_RECORDS)}]},
+            }}}}},
             "DefaultRole": {
                 "Properties": {
                     "Policies": [
@@ -115,6 +127,11 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
                                         "Resource": [table_arn, {"Fn::Sub": "${KabaoTable.Arn}/index/*"}],
                                     },
                                     {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter_arns},
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": STREAM_ACTIONS,
+                                        "Resource": {"Fn::GetAtt": ["KabaoTable", "StreamArn"]},
+                                    },
                                     {"Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"},
                                 ],
                             },

@@ -71,6 +71,21 @@ def walkthrough(api: str, sandbox: str, appid: str) -> str:
             f"{post} -H \"authorization: Bearer $STAFF\" -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/staff/checkout \\",
             f"  -d {q}{{\"member_code\":\"{q}$CODE{q}\",\"amount\":6800,\"stored_value\":2000}}{q}; echo",
             f"curl -s {auth} {api}/v1/me; echo",
+            "# WeChat 卡包: what the mini program gets for the one-click activation component and wx.addCard",
+            f"CARD_ID=$(curl -s {auth} {api}/v1/me/wallet | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"card_id\"])')",
+            "# the member takes the card in WeChat and fills its form (the sandbox plays WeChat) ...",
+            f"HANDED=$({post} {sandbox}/_sandbox/cards/$CARD_ID/members -d '{{\"openid\":\"oa-demo\",\"phone\":\"13800138000\"}}')",
+            "# ... and the mini program passes what WeChat handed it: one step, the card is activated and linked",
+            f"{post} {auth} {api}/v1/me/wallet/activate -d \"$(echo $HANDED | python3 -c 'import json,sys; h=json.load(sys.stdin); "
+            "print(json.dumps({\"card_id\": \"'$CARD_ID'\", \"encrypt_code\": h[\"encrypt_code\"], "
+            "\"activate_ticket\": h[\"activate_ticket\"], \"agreed_terms_version\": \"1\"}))')\"; echo",
+            "# spend 10 yuan of stored value: the sync pushes the new balance to WeChat within a second or two",
+            f"CODE=$(curl -s {auth} {api}/v1/me/code | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])')",
+            f"{post} -H \"authorization: Bearer $STAFF\" -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/staff/checkout \\",
+            f"  -d {q}{{\"member_code\":\"{q}$CODE{q}\",\"amount\":1000,\"stored_value\":1000}}{q}; echo",
+            "sleep 3",
+            "# what WeChat shows on the card: bonus (points), balance (fen), tier, and the change notices",
+            f"curl -s {sandbox}/_sandbox/cards/$(echo $HANDED | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])'); echo",
         ]
     )
 
@@ -120,9 +135,11 @@ def main() -> int:
         from mini_program_api.db.schema import create_table
 
         create_table(boto3.client("dynamodb", endpoint_url=urls["dynamodb"]), config["KABAO_TABLE"])
-        appid = seed(urls["sandbox"])
+        appid = seed(urls["sandbox"], urls["api"])
         env.update(config)  # the stage's environment, as `chalice local --stage local` would set it
         start("api", "-m", "infra.local.api", "--host", HOST, "--port", str(ports["api"]))
+        # The table's stream -> the wallet sync, as Lambda's trigger does in AWS (infra/local/streams.py).
+        procs.append(subprocess.Popen([sys.executable, "-m", "infra.local.streams"], cwd=ROOT, env=env))
         print(
             f"\nkabao is running (Ctrl-C stops everything):\n"
             f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"

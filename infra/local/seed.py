@@ -11,6 +11,11 @@ DEMO_APP_SECRET = "demo-LOCAL-DEV-ONLY-app-secret"
 
 
 DEMO_MCHID = "1900000001"
+# The demo official account (公众号) that owns the WeChat 卡包 member card, and its event push settings.
+DEMO_OA_APPID = "wxdemooa00000001"
+DEMO_OA_SECRET = "demo-LOCAL-DEV-ONLY-oa-secret"
+DEMO_EVENT_TOKEN = "LOCALDEVONLYeventtoken"
+DEMO_AES_KEY = "LOCALDEVONLYaeskey0123456789abcdefghijklmno"  # 43 characters, as 公众平台 generates
 # Clearly local dev accounts for the demo store; production admins are made with infra/deploy/accounts.py.
 DEMO_STAFF = {"admin": "LOCAL-DEV-ONLY-admin", "cashier": "LOCAL-DEV-ONLY-cashier"}
 
@@ -23,7 +28,7 @@ def _call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         return json.loads(response.read())
 
 
-def seed(sandbox_url: str) -> str:
+def seed(sandbox_url: str, api_url: str | None = None) -> str:
     """Register the demo app and its WeChat Pay merchant with the sandbox, create the demo merchant.
 
     Returns the demo appid. The WeChat Pay keys are generated on the spot (the
@@ -73,7 +78,25 @@ def seed(sandbox_url: str) -> str:
         apiv3_key_ref=f"dev:{keys.apiv3_key}", public_key_ref=f"dev:{wechatpay['public_key']}",
         public_key_id=wechatpay["public_key_id"],
     )
+    _seed_wallet_card(sandbox_url, api_url)
     return DEMO_APPID
+
+
+def _seed_wallet_card(sandbox_url: str, api_url: str | None) -> None:
+    """The demo member card in the sandbox's WeChat, created through the product's own set-up path."""
+    from mini_program_api.auth import Principal
+    from mini_program_api.wallet import setup
+
+    _call(f"{sandbox_url}/_sandbox/apps", {"appid": DEMO_OA_APPID, "secret": DEMO_OA_SECRET})
+    if api_url:
+        _call(f"{sandbox_url}/_sandbox/cards/events", {
+            "appid": DEMO_OA_APPID, "url": f"{api_url}/v1/wechat/card-events/demo", "token": DEMO_EVENT_TOKEN,
+            "aes_key": DEMO_AES_KEY})
+    setup.put(Principal("demo", "admin", "admin"), setup.CardSpec(
+        oa_appid=DEMO_OA_APPID, oa_secret_ref=f"dev:{DEMO_OA_SECRET}", event_token_ref=f"dev:{DEMO_EVENT_TOKEN}",
+        aes_key_ref=f"dev:{DEMO_AES_KEY}", brand_name="kabao Demo Coffee", title="Demo 会员卡",
+        logo_url="https://example.com/kabao-logo.png", color="Color010", prerogative="会员专享折扣与积分",
+        notice="结账时出示会员卡", description="积分、储值与会员等级实时同步"))
 
 
 def _seed_staff() -> None:

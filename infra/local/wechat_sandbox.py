@@ -12,7 +12,8 @@ Behaviour the tests and `make dev` rely on:
 - subscribe messages are recorded and listed by ``GET /_sandbox/messages``;
 - ``/cgi-bin/token`` issues a new access token per call; ``POST /cgi-bin/stable_token``
   returns the current one while it is valid (a new one with ``force_refresh``); both
-  count the calls per appid (``token_fetches``).
+  count the calls per appid (``token_fetches``);
+- the card API, its controls and event pushes: see ``card_sandbox`` (``self.card``).
 
 Run alone with ``python -m infra.local.wechat_sandbox --port 8002``.
 """
@@ -29,12 +30,17 @@ from typing import Any
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from .card_sandbox import CardSandbox
 from .loopback import LoopbackServer, cli_port
 from .wechatpay_sandbox import PaySandbox
 
 _OPENID = re.compile(r"^test:([A-Za-z0-9_-]{1,64})(?::[A-Za-z0-9_-]{1,64})?$")
 _PHONE = re.compile(r"^phone:(\d{5,15})(?::[A-Za-z0-9_-]{1,64})?$")
 TOKEN_TTL = 7200
+CARD_PATHS = ("/card/create", "/card/update", "/card/get", "/card/membercard/activateuserform/set",
+              "/card/membercard/activate/geturl", "/card/code/decrypt", "/card/membercard/activatetempinfo/get",
+              "/card/membercard/activate", "/card/membercard/updateuser", "/card/code/consume",
+              "/cgi-bin/ticket/getticket")
 
 
 class WeChatSandbox:
@@ -47,6 +53,7 @@ class WeChatSandbox:
         self.messages: list[dict[str, Any]] = []
         self.failing_sends = 0  # the next N subscribe sends fail with WeChat's -1 "system busy"
         self.pay = PaySandbox()
+        self.card = CardSandbox()
         self._routes = Map(
             [
                 Rule("/cgi-bin/token", endpoint="token", methods=["GET"]),
@@ -56,6 +63,10 @@ class WeChatSandbox:
                 Rule("/cgi-bin/message/subscribe/send", endpoint="subscribe_send", methods=["POST"]),
                 Rule("/_sandbox/apps", endpoint="register_app", methods=["POST"]),
                 Rule("/_sandbox/messages", endpoint="list_messages", methods=["GET"]),
+                Rule("/_sandbox/cards/events", endpoint="card_events", methods=["POST"]),
+                Rule("/_sandbox/cards/<card_id>/members", endpoint="card_member", methods=["POST"]),
+                Rule("/_sandbox/cards/<code>", endpoint="card_display", methods=["GET"]),
+                *[Rule(path, endpoint="card_api", methods=["POST", "GET"]) for path in CARD_PATHS],
             ]
         )
 
@@ -65,12 +76,38 @@ class WeChatSandbox:
             return self.pay.handle(request)(environ, start_response)
         adapter = self._routes.bind_to_environ(environ)
         try:
-            endpoint, _ = adapter.match()
+            endpoint, values = adapter.match()
         except Exception:  # noqa: BLE001 - unknown path or method, as WeChat: a JSON error
             return _json({"errcode": 404, "errmsg": "not found"}, 404)(environ, start_response)
         with self._lock:
-            body = getattr(self, f"_{endpoint}")(request)
+            if endpoint == "card_api":
+                body, lost = self._card_api(request)
+                if lost:  # applied, but the caller never hears of it (a timeout, for the caller)
+                    return Response(b"", status=504)(environ, start_response)
+            else:
+                body = getattr(self, f"_{endpoint}")(request, **values)
         return _json(body)(environ, start_response)
+
+    def _card_api(self, request: Request) -> tuple[dict[str, Any], bool]:
+        appid = self._appid_for_token(request)
+        if appid is None:
+            return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}, False
+        return self.card.handle(request.path, appid, _body(request), dict(request.args))
+
+    def _card_member(self, request: Request, card_id: str) -> dict[str, Any]:
+        payload = _body(request)
+        return self.card.add_member(card_id, str(payload.get("openid", "o-oa-user")), payload.get("phone"),
+                                    payload.get("name"))
+
+    def _card_events(self, request: Request) -> dict[str, Any]:
+        """Where an official account's event pushes go (公众平台's server URL, token, EncodingAESKey)."""
+        payload = _body(request)
+        self.card.register_events(str(payload["appid"]), str(payload["url"]), str(payload["token"]),
+                                  payload.get("aes_key"))
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _card_display(self, request: Request, code: str) -> dict[str, Any]:
+        return self.card.display(code) or {"errcode": 40056, "errmsg": "invalid code"}
 
     # --- WeChat API ---------------------------------------------------------------
 

@@ -43,6 +43,12 @@ merchant, so one merchant's data can never be read with another's ids.
 | issue job             | MCH#{mid}#ISSUEJOB              | {job_id}                |
 | issue job result      | MCH#{mid}#ISSUEJOB#{job_id}     | {member_id}             |
 
+| WeChat card set-up    | MCH#{mid}                       | WALLET#CARD             |
+| member's WeChat card + sync outbox | MCH#{mid}#MEM#{member_id} | WALLET (due: DUE#wallet#{shard}) |
+| WeChat card code -> member | MCH#{mid}#WXCODE#{code}    | LOOKUP                  |
+| WeChat event received | MCH#{mid}#WXEVENT#{sha256[:40]} | EVENT (expires_ttl)     |
+| card api_ticket       | WXTOKEN#{oa_appid}_wx_card_ticket | ACCESS_TOKEN / LEASE  |
+
 An operation record (idempotency.py) is the one item per idempotency key that
 says "this operation ran": the request's fingerprint and the result, written with
 `attribute_not_exists` in the operation's own transaction. `{scope}:{key}` is the op
@@ -95,6 +101,7 @@ DUE_INDEX = "due_index"
 CARDHOLDER_INDEX = "cardholders"
 DUE_SHARDS = 4
 TTL_ATTRIBUTE = "expires_ttl"
+STREAM_SPECIFICATION = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 KEY_SCHEMA = [
     {"AttributeName": "pk", "KeyType": "HASH"},
@@ -148,6 +155,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "LocalSecondaryIndexes": LOCAL_SECONDARY_INDEXES,
         "GlobalSecondaryIndexes": GLOBAL_SECONDARY_INDEXES,
         "BillingMode": "PAY_PER_REQUEST",
+        # The WeChat 卡包 sync consumer reads it (functions/wallet_sync.py); DynamoDB Local has streams too.
+        "StreamSpecification": STREAM_SPECIFICATION,
     }
 
 

@@ -126,6 +126,7 @@ def endpoint(
     status: int = 200,
     idempotent: bool = False,
     errors: tuple[str, ...] = (),
+    content_types: list[str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a route. `response` names the model of a 2xx body (None only for an empty answer: 204),
     `errors` the codes its domain calls can raise beyond those the declaration implies (`implied_errors`),
@@ -145,7 +146,7 @@ def endpoint(
         )
         ROUTES.append(declared)
 
-        @bp.route(path, methods=[method])
+        @bp.route(path, methods=[method], content_types=content_types or ["application/json"])
         @functools.wraps(fn)
         def view(**params: str) -> Response:
             request = bp.current_request
@@ -187,6 +188,9 @@ def _respond(fn: Callable[..., Any], route: Route, request: Any, params: dict[st
         if exc.code not in route.errors and _checking():
             UNDECLARED.add((route.method, route.path, exc.code))
         return Response(body=exc.body(), status_code=exc.status)
+    if isinstance(result, Response):  # a non-JSON answer (WeChat's event pushes want plain text)
+        entry.outcome = "OK"
+        return result
     if _checking():
         _check_response(route, result)
     entry.outcome = "OK"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
 
 class View(BaseModel):
@@ -581,3 +581,53 @@ class IssueResultView(View):
 class IssueResultPage(View):
     results: list[IssueResultView]
     cursor: str | None
+
+# --- WeChat 卡包 (wallet/) -----------------------------------------------------------------------------
+
+
+class PlainText(RootModel[str]):
+    """A text/plain answer for WeChat's servers: the echo of a URL check, or "success" for a push."""
+
+
+class WalletCardView(View):
+    oa_appid: str
+    oa_secret_ref: str
+    event_token_ref: str
+    aes_key_ref: str | None
+    brand_name: str
+    title: str
+    logo_url: str
+    color: str
+    background_pic_url: str | None
+    prerogative: str
+    notice: str
+    description: str
+    service_phone: str | None
+    show_points: bool
+    show_balance: bool
+    show_tier: bool
+    card_id: str | None
+    review: str
+    review_reason: str | None
+    version: int
+    pushed: bool
+    push_error: str | None
+
+
+class ActivationParams(View):
+    app_id: str
+    extra_data: dict[str, str]
+
+
+class AddCardParams(View):
+    card_id: str
+    card_ext: str
+
+
+class MemberWalletView(View):
+    card_id: str
+    review: str
+    in_wallet: bool
+    code: str | None
+    activation: ActivationParams | None = None
+    add_card: AddCardParams | None = None

@@ -356,3 +356,37 @@ class IssueJobBody(Strict):
         if (self.member_ids is None) == (self.filter is None):
             raise ValueError("give exactly one of member_ids or filter")
         return self
+
+# --- WeChat 卡包 (wallet/) -----------------------------------------------------------------------------
+
+_WalletRef = Field(min_length=5, max_length=2048, pattern=r"^[a-z]+:.+$")
+_WalletText = Field(min_length=1, max_length=1024)
+_WalletUrl = Field(min_length=8, max_length=512, pattern=r"^https?://")
+
+
+class WalletCardBody(Strict):
+    """PUT replaces the whole set-up: every required field, every time (an empty body is a 400)."""
+
+    oa_appid: str = Field(min_length=4, max_length=64, pattern=r"^wx[0-9A-Za-z]+$")
+    oa_secret_ref: str = _WalletRef
+    event_token_ref: str = _WalletRef
+    aes_key_ref: str | None = Field(default=None, min_length=5, max_length=2048, pattern=r"^[a-z]+:.+$")
+    brand_name: str = Field(min_length=1, max_length=36)
+    title: str = Field(min_length=1, max_length=27)
+    logo_url: str = _WalletUrl
+    color: str = Field(pattern=r"^Color0[1-9][0-9]$")
+    background_pic_url: str | None = Field(default=None, min_length=8, max_length=512, pattern=r"^https?://")
+    prerogative: str = _WalletText
+    notice: str = Field(min_length=1, max_length=48)
+    description: str = _WalletText
+    service_phone: str | None = Field(default=None, min_length=3, max_length=24, pattern=r"^[0-9+\-]+$")
+    show_points: bool = True
+    show_balance: bool = True
+    show_tier: bool = True
+
+
+class ActivateBody(Strict):
+    card_id: str = Field(min_length=1, max_length=64)
+    encrypt_code: str = Field(min_length=1, max_length=512)
+    activate_ticket: str = Field(min_length=1, max_length=512)
+    agreed_terms_version: str = Field(min_length=1, max_length=32)

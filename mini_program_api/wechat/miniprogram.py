@@ -37,8 +37,10 @@ class _TimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-class _Client(WeChatClient):
-    """Access tokens are shared by every container (tokens.py): stable_token, cached in DynamoDB."""
+class SharedTokenClient(WeChatClient):
+    """Access tokens are shared by every container (tokens.py): stable_token, cached in DynamoDB.
+
+    Also the official account's client for the card API (wechat/card.py): same token rules."""
 
     def __init__(self, appid: str, secret: str, base: str) -> None:
         super().__init__(appid, secret, timeout=TIMEOUT_SECONDS, session=tokens.SharedTokens())
@@ -46,6 +48,7 @@ class _Client(WeChatClient):
         self._base = base
         self.API_BASE_URL = f"{base}/cgi-bin/"
         self.wxa.API_BASE_URL = f"{base}/"
+        self.card.API_BASE_URL = f"{base}/"
 
     def fetch_access_token(self) -> dict[str, Any]:
         token = tokens.refresh(self.session, self.access_token_key, self._stable_token)
@@ -72,7 +75,7 @@ class Session:
 class MiniProgram:
     def __init__(self, appid: str, secret: str) -> None:
         self.appid = appid
-        self._client = _Client(appid, secret, settings().wechat_api_base)
+        self._client = SharedTokenClient(appid, secret, settings().wechat_api_base)
 
     def code_to_session(self, js_code: str) -> Session:
         """wx.login code -> openid. The session_key is dropped here: it never leaves this call."""

@@ -12,6 +12,9 @@ stable token is the same token anyway, so that costs quota, never validity).
 `SharedTokens` is wechatpy's session storage interface over that item (with a copy
 in the container's memory, so a warm container reads nothing), so the wechatpy
 client keeps working as it does; `refresh` is what its `fetch_access_token` calls.
+
+The card api_ticket (卡券 api_ticket, signs `wx.addCard`'s cardExt) has the same rules (per appid,
+7200 s, fetching again retires the one others hold): `shared` reads it through the same item and lease.
 """
 from __future__ import annotations
 
@@ -98,6 +101,12 @@ def refresh(storage: SharedTokens, key: str, fetch: Callable[[], tuple[str, int]
     token, expires_in = fetch()  # the holder never wrote: take the lease's place
     storage.set(key, token, expires_in)
     return token
+
+
+def shared(storage: SharedTokens, key: str, fetch: Callable[[], tuple[str, int]]) -> str:
+    """The credential under `key` (an appid-prefixed name such as `{appid}_wx_card_ticket`): the shared
+    copy while it is valid, else one container's `refresh` under the lease."""
+    return storage.get(key) or refresh(storage, key, fetch)
 
 
 def _release_lease(key: str, holder: str) -> None:
