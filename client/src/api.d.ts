@@ -8739,7 +8739,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CLAIM_LIMIT_REACHED, CONCURRENT_UPDATE, OFFER_NOT_AVAILABLE, SOLD_OUT */
+            /** @description Conflict: CARD_NOT_OPEN, CLAIM_LIMIT_REACHED, CONCURRENT_UPDATE, INSUFFICIENT_POINTS, OFFER_NOT_AVAILABLE, SOLD_OUT */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8748,7 +8748,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CLAIM_LIMIT_REACHED" | "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
+                            code: "CARD_NOT_OPEN" | "CLAIM_LIMIT_REACHED" | "CONCURRENT_UPDATE" | "INSUFFICIENT_POINTS" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -22,7 +22,7 @@ def rewards(call: Call) -> dict[str, Any]:
 
 
 @endpoint(bp, "/v1/points/rewards/{reward_id}/redeem", "POST", role="member", response="CouponView", idempotent=True,
-          errors=("CARD_NOT_OPEN", "CLAIM_LIMIT_REACHED", "COUPON_NOT_FOUND", "MEMBER_NOT_FOUND",
+          errors=("CARD_NOT_OPEN", "INSUFFICIENT_POINTS", "CLAIM_LIMIT_REACHED", "COUPON_NOT_FOUND", "MEMBER_NOT_FOUND",
                   "OFFER_NOT_AVAILABLE", "OFFER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "REWARD_NOT_FOUND", "SOLD_OUT",
                   "TIER_NOT_ELIGIBLE"))
 def redeem(call: Call, reward_id: str) -> dict[str, Any]:
