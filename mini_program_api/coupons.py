@@ -392,7 +392,11 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
     coupon = new_coupon(merchant_id, member_id, template, coupon_id, now)
     limit = int(template.per_member_limit)
     tried: set[int] = set()
-    shard: int | None = random.randrange(int(template.shards))  # a guess, read nothing: most shards have stock
+    if points is None:
+        shard: int | None = random.randrange(int(template.shards))  # a guess, read nothing: most shards have stock
+    else:  # a reward weighs the member's points in its transaction: sold out must be answered before that
+        left = [i for i, n in _stock(merchant_id, template).items() if n > 0]
+        shard = random.choice(left) if left else None
     while shard is not None:
         tried.add(shard)
         tx = Transaction()
