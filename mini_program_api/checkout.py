@@ -54,6 +54,7 @@ from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request as Idem
 from .ledger import Account, Operation, Posting
+from .reports import counters
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
@@ -213,6 +214,7 @@ def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, id
             created_at=now,
         )
         tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
+        counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key)
         if coupon is not None:
             coupons.use(tx, coupon, order_id, store_id, now)
         if pending is not None:
@@ -290,6 +292,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
             CheckoutOrder.principal_over_cap.set(int(order.principal_used) - principal_back)])
         if restore and coupon is not None:
             coupons.restore(tx, coupon, order_id)
+        counters.refund(tx, order, coupon.template_id if coupon else None, restore, f"refund:{order_id}", now)
         audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
         lifecycle.earned_points(tx, merchant, member, points_back - clawed_points, now)
         postings = ledger.postings({Account.POINTS: points_back - clawed_points,

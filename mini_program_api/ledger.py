@@ -37,6 +37,7 @@ from .db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard,
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request
+from .reports import counters
 
 
 class Account(StrEnum):
@@ -179,6 +180,7 @@ def stage(
             ),
             condition=LedgerEntry.sk.does_not_exist(),
         )
+    counters.ledger(tx, merchant_id, member_id, op, at)
     net: dict[Account, int] = {}
     debits: dict[Account, int] = {}
     for p in op.postings:

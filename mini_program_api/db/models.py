@@ -16,11 +16,12 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.indexes import (AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection,
+                              LocalSecondaryIndex)
 from pynamodb.models import Model
 
 from ..config import settings
-from .schema import DUE_INDEX, LEDGER_INDEX, TTL_ATTRIBUTE
+from .schema import DUE_INDEX, LEDGER_INDEX, ROSTER_ATTRIBUTES, ROSTER_INDEX, TTL_ATTRIBUTE
 
 PROFILE = "PROFILE"
 LOOKUP = "LOOKUP"
@@ -135,7 +136,22 @@ class Lookup(Item):
     expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)
 
 
+class RosterIndex(GlobalSecondaryIndex):
+    """A merchant's members, and members per RFM segment (see schema.py): the reports' jobs page it."""
+
+    class Meta:
+        index_name = ROSTER_INDEX
+        projection = IncludeProjection(ROSTER_ATTRIBUTES)
+
+    roster_pk = UnicodeAttribute(hash_key=True)
+    roster_sk = UnicodeAttribute(range_key=True)
+
+
 class Member(Item):
+    roster = RosterIndex()
+    roster_pk = UnicodeAttribute(null=True)
+    roster_sk = UnicodeAttribute(null=True)
+    rfm = MapAttribute(null=True)  # see reports/rfm.py
     merchant_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
     openid = UnicodeAttribute()

@@ -22,7 +22,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | coupon stock shard    | MCH#{mid}#STOCK#{tid}#{shard}   | STOCK                   |
 | coupon (claimed)      | MCH#{mid}#MEM#{member_id}       | COUPON#{coupon_id}      |
 | claims per template   | MCH#{mid}#MEM#{member_id}       | CLAIMS#{template_id}    |
-| daily exposures       | MCH#{mid}#EXPOSURE#{day}#{shard} | COUNT (`t_{tid}` each) |
+| daily exposures       | MCH#{mid}#EXPOSURE#{day}#{shard} | COUNT (`t_`,`p_`,`c_{tid}`) |
 | store                 | MCH#{mid}#STORE                 | {store_id}              |
 | staff/admin account   | MCH#{mid}#STAFF                 | {username}              |
 | audit record          | MCH#{mid}#AUDIT#{local day}     | {iso time}#{rand}       |
@@ -37,6 +37,10 @@ merchant, so one merchant's data can never be read with another's ids.
 | spending password     | MCH#{mid}#MEM#{member_id}       | SPENDPWD                |
 | pending confirmation  | MCH#{mid}#MEM#{member_id}       | PENDING#{confirmation_id} |
 | ... its key's pointer | MCH#{mid}#OP#checkout:{key}     | PENDING                 |
+| report counters       | MCH#{mid}#RPT#{shard}           | D#{day}#{dimension} / TOTAL |
+| liability check       | MCH#{mid}#RPT#CHECK             | LIABILITY               |
+| RFM job / thresholds  | MCH#{mid}#RPT#RFM               | JOB / CONFIG            |
+| member in a segment   | MCH#{mid}#MEM#{member_id}       | SEGMENT                 |
 
 An operation record (idempotency.py) is the one item per idempotency key that
 says "this operation ran": the request's fingerprint and the result, written with
@@ -63,6 +67,12 @@ confirm, an available coupon to remind of, a member's `DUE#{job}` marker for poi
 expiry, birthdays, wake-ups and tier reviews), so jobs find work with a Query, never a Scan. The shard (hash of the
 item key mod `DUE_SHARDS`) keeps one job's writes off a single partition.
 
+Index `roster_index` (GSI: `roster_pk` + `roster_sk`, projects ROSTER_ATTRIBUTES) lists a merchant's
+members without a Scan: a member row carries `roster_pk = ROSTER#{mid}#{shard}` (hash of the member id mod
+`ROSTER_SHARDS` in reports/roster.py) and `roster_sk = {member_id}`; a member's SEGMENT item carries
+`roster_pk = SEG#{mid}#{segment}` and the same sk, so members of one RFM segment are one paged Query.
+Report counters are explained in reports/counters.py.
+
 A pending confirmation (pending_payments.py) is a counter sale waiting for the member's
 spending password; its id is derived from the till's key, and the pointer beside that key's
 operation record names the member, so a till retry finds it after the member code expired.
@@ -77,6 +87,9 @@ from typing import Any
 LEDGER_INDEX = "ledger_by_time"
 DUE_INDEX = "due_index"
 DUE_SHARDS = 4
+ROSTER_INDEX = "roster_index"
+# What the reports' member jobs read of each member (reports/liability.py, reports/rfm.py).
+ROSTER_ATTRIBUTES = ["member_id", "principal", "bonus", "points", "tier_id", "last_spend_at", "rfm"]
 TTL_ATTRIBUTE = "expires_ttl"
 
 KEY_SCHEMA = [
@@ -89,6 +102,8 @@ ATTRIBUTE_DEFINITIONS = [
     {"AttributeName": "lsi1", "AttributeType": "S"},
     {"AttributeName": "due_pk", "AttributeType": "S"},
     {"AttributeName": "due_sk", "AttributeType": "S"},
+    {"AttributeName": "roster_pk", "AttributeType": "S"},
+    {"AttributeName": "roster_sk", "AttributeType": "S"},
 ]
 GLOBAL_SECONDARY_INDEXES = [
     {
@@ -98,7 +113,15 @@ GLOBAL_SECONDARY_INDEXES = [
             {"AttributeName": "due_sk", "KeyType": "RANGE"},
         ],
         "Projection": {"ProjectionType": "KEYS_ONLY"},
-    }
+    },
+    {
+        "IndexName": ROSTER_INDEX,
+        "KeySchema": [
+            {"AttributeName": "roster_pk", "KeyType": "HASH"},
+            {"AttributeName": "roster_sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ROSTER_ATTRIBUTES},
+    },
 ]
 LOCAL_SECONDARY_INDEXES = [
     {
