@@ -62,6 +62,17 @@ def lookup_pk(merchant_id: str, kind: str, value: str) -> str:
     return f"MCH#{merchant_id}#{kind}#{value}"
 
 
+class RosterIndex(GlobalSecondaryIndex):
+    """A merchant's members, and members per RFM segment (see schema.py): the reports' jobs page it."""
+
+    class Meta:
+        index_name = ROSTER_INDEX
+        projection = IncludeProjection(ROSTER_ATTRIBUTES)
+
+    roster_pk = UnicodeAttribute(hash_key=True)
+    roster_sk = UnicodeAttribute(range_key=True)
+
+
 class Tier(MapAttribute):
     tier_id = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -90,6 +101,9 @@ class PaySettings(MapAttribute):
 
 
 class Merchant(Item):
+    roster = RosterIndex()  # every merchant is on partition MERCHANTS: the nightly report jobs walk it
+    roster_pk = UnicodeAttribute(null=True)
+    roster_sk = UnicodeAttribute(null=True)
     merchant_id = UnicodeAttribute()
     name = UnicodeAttribute()
     appid = UnicodeAttribute()
@@ -134,17 +148,6 @@ class Lookup(Item):
     target = UnicodeAttribute()
     expires_at = UTCDateTimeAttribute(null=True)
     expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)
-
-
-class RosterIndex(GlobalSecondaryIndex):
-    """A merchant's members, and members per RFM segment (see schema.py): the reports' jobs page it."""
-
-    class Meta:
-        index_name = ROSTER_INDEX
-        projection = IncludeProjection(ROSTER_ATTRIBUTES)
-
-    roster_pk = UnicodeAttribute(hash_key=True)
-    roster_sk = UnicodeAttribute(range_key=True)
 
 
 class Member(Item):

@@ -7,6 +7,7 @@ members of an RFM segment (partition `SEG#{mid}#{segment}`, see rfm.py).
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from .. import paging
@@ -14,6 +15,7 @@ from ..db.models import Member
 from ..errors import KabaoError
 
 ROSTER_SHARDS = 4
+_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
 def roster_pk(merchant_id: str, n: int) -> str:
@@ -30,7 +32,7 @@ def page(pk: str, after: str | None, limit: int, model: Any = Member) -> paging.
     """Up to `limit` items of index partition `pk` after member id `after`; the cursor is the last id.
 
     Eventually consistent (a GSI has no other reads): a member created a moment ago may be missed."""
-    if after is not None and (not after.isalnum() or len(after) > 64):
+    if after is not None and not _ID.fullmatch(after):
         raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list")
     condition = model.roster_sk > after if after else None
     items = list(model.roster.query(pk, range_key_condition=condition, limit=limit, page_size=limit))

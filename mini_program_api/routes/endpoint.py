@@ -77,6 +77,8 @@ def endpoint(
                 result = fn(call, **params)
             except KabaoError as exc:
                 return Response(body=exc.body(), status_code=exc.status)
+            if isinstance(result, Response):  # a handler that chose its own content type (a CSV report)
+                return result
             return Response(body=result if result is not None else "", status_code=status)
 
         return view
