@@ -123,8 +123,8 @@ class Shop:
 
     def sale_body(self, member: dict[str, Any], rng: random.Random, coupon_id: str | None) -> dict[str, Any]:
         fresh = Member.get(member_pk(self.merchant.merchant_id, member["id"]), "PROFILE", consistent_read=True)
-        amount = rng.randrange(2500, 9000)
-        stored = min(int(fresh.principal) + int(fresh.bonus), rng.choice([0, 1000, 2000]))
+        amount = rng.randrange(2500, 60000)
+        stored = min(int(fresh.principal) + int(fresh.bonus), rng.choice([0, 1000, 20000, 20000]), amount // 2)
         points = min(int(fresh.points), rng.choice([0, 100])) // 100 * 100
         body = {"member_code": self.api.member_code(self.fresh(member)), "amount": amount, "stored_value": stored,
                 "points": points}
@@ -236,6 +236,10 @@ def _workload(shop: Shop, rng: random.Random, first: bool) -> None:
         assert status in (200, 409), receipt  # 409: the twin of a retried sale was still running
         if status == 200:
             shop.orders.add(receipt["order_id"])
+    if not first:  # a top-up refunded (its value leaves at once; WeChat confirms later)
+        order_id = shop.topup(shop.members[0], "p300")
+        status, body = shop.api.post(f"/v1/admin/topup/orders/{order_id}/refund", token=shop.admin)
+        assert status == 200, body
     refunds = rng.sample(sorted(shop.orders), min(3, len(shop.orders)))
     with ThreadPoolExecutor(4) as pool:  # each refund twice at once: one refund
         done = list(pool.map(lambda o: _http(shop.url, "POST", f"/v1/staff/orders/{o}/refund", None, shop.admin),
@@ -320,6 +324,14 @@ def test_every_report_equals_its_recomputation_after_concurrent_traffic(shop: Sh
     assert points[day1]["outstanding"] == now["points"] - moved("points", day2)
     assert points[day1]["issued"] == sum(v for k, v in ledger_rows[(day1, "LEDGER")].items()
                                          if k.startswith("p_points_"))
+    for day in (day1, day2):  # what a day moved explains its closing balance
+        row, before = points[day], points[day1]["outstanding"] - moved("points", day1) if day == day1 else \
+            points[day1]["outstanding"]
+        assert before + row["issued"] - row["spent"] - row["expired"] - row["reversed"] == row["outstanding"]
+        sv = stored[day]
+        assert sv["principal_out"] >= sv["spent_principal"] and sv["bonus_out"] >= sv["spent_bonus"]
+    assert stored[day2]["topup_refund_principal"] == 30000 and stored[day2]["topup_refund_bonus"] == 5000
+    assert sum(r["spent_principal"] for r in stored.values()) > 0
 
     members = _report(shop, "members", day1, day2)
     by_scene = {(r["day"], r["scene"]): (r["new_members"], r["cards_opened"]) for r in members}
@@ -379,4 +391,4 @@ def test_report_ranges_and_formats(api: Any, merchant: Any) -> None:
                                                    f"{today.isoformat()},-,1,1,0"]
     response = api._client.http.get("/v1/admin/reports/points",
                                     headers={"authorization": f"Bearer {admin}", "accept": "text/csv"})
-    assert response.body.decode().splitlines()[0] == "day,issued,spent,expired,outstanding,by_kind"
+    assert response.body.decode().splitlines()[0] == "day,issued,spent,expired,reversed,outstanding,by_kind"

@@ -117,15 +117,17 @@ def stored_value(merchant_id: str, span: read.Range) -> list[Row]:
 
 
 def points(merchant_id: str, span: read.Range) -> list[Row]:
-    """Per day: points issued, spent, expired, and outstanding at the day's end (by ledger kind in `by_kind`)."""
+    """Per day: points issued, spent, expired, taken back by a refund (`reversed`: the points a refunded sale
+    had earned), and outstanding at the day's end; every ledger kind in `by_kind` (+credits, -debits)."""
     ledger, later = _ledger_days(merchant_id, span)
     closing = read.outstanding(merchant_id, span.days(), ledger, later)
     out = []
     for day in span.days():
         m = ledger.get(day, {})
         issued, taken = _kinds(m, "p", "points"), _kinds(m, "n", "points")
-        out.append({"day": day, "issued": sum(issued.values()),
-                    "spent": sum(v for k, v in taken.items() if k != EXPIRED), "expired": taken.get(EXPIRED, 0),
+        reversed_ = sum(v for k, v in taken.items() if k.endswith("_REFUND"))
+        out.append({"day": day, "issued": sum(issued.values()), "expired": taken.get(EXPIRED, 0),
+                    "spent": sum(taken.values()) - taken.get(EXPIRED, 0) - reversed_, "reversed": reversed_,
                     "outstanding": closing[day]["points"],
                     "by_kind": {**{f"+{k}": v for k, v in issued.items()}, **{f"-{k}": v for k, v in taken.items()}}})
     return out

@@ -89,6 +89,7 @@ class PointsRow(BaseModel):
     issued: int
     spent: int
     expired: int
+    reversed: int
     outstanding: int
     by_kind: dict[str, int]
 
