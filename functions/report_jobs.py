@@ -12,7 +12,7 @@ from typing import Any
 
 from chalice import Blueprint, Cron
 
-from mini_program_api.reports import liability
+from mini_program_api.reports import liability, rfm
 
 bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
@@ -34,3 +34,11 @@ def liability_check(event: Any) -> dict[str, Any]:
     log.info("liability check", extra={"merchants": len(statuses),
                                        "mismatches": sorted(m for m, s in statuses.items() if s == "MISMATCH")})
     return statuses
+
+
+@bp.schedule(NIGHT, name="rfm_scoring")
+def rfm_scoring(event: Any) -> dict[str, Any]:
+    phases = rfm.run_all(_deadline(event))
+    log.info("RFM scoring", extra={"merchants": len(phases), "unfinished": sorted(m for m, p in phases.items()
+                                                                                   if p != "DONE")})
+    return phases

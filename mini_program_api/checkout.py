@@ -54,7 +54,7 @@ from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request as Idem
 from .ledger import Account, Operation, Posting
-from .reports import counters
+from .reports import counters, rfm
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
@@ -227,10 +227,12 @@ def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, id
                                     Account.PRINCIPAL: -q.principal_used, Account.GROWTH: q.growth_earned})
         if q.points_earned:
             postings += (Posting(Account.POINTS, q.points_earned, leg="earned"),)
-        actions = placement.actions + [Member.last_spend_at.set(now)]
+        rfm_actions, rfm_condition = rfm.on_sale(member, order)
+        actions = placement.actions + [Member.last_spend_at.set(now)] + rfm_actions
         try:
             replayed = _post(merchant_id, member_id, tx, idem.key.op_key, "CHECKOUT", postings, order_id,
-                             idem.fingerprint, actions, placement.condition, idem)
+                             idem.fingerprint, actions, rfm_condition if placement.condition is None
+                             else placement.condition & rfm_condition, idem)
         except Cancelled as exc:
             if "coupon" in exc.failed:
                 raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
@@ -303,7 +305,8 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
             pinned &= topup.within_cap(merchant, member, principal_back)
         try:
             _post(merchant_id, order.member_id, tx, f"refund:{order_id}", "CHECKOUT_REFUND", postings, order_id,
-                  order.fingerprint, tiers.after_clawback(member, clawed_growth, order.created_at), pinned)
+                  order.fingerprint, tiers.after_clawback(member, clawed_growth, order.created_at)
+                  + rfm.on_refund(member, order), pinned)
         except Cancelled as exc:
             if "order" in exc.failed:
                 return get_order(merchant_id, order_id)  # refunded by a concurrent request

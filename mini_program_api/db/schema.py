@@ -89,7 +89,8 @@ DUE_INDEX = "due_index"
 DUE_SHARDS = 4
 ROSTER_INDEX = "roster_index"
 # What the reports' member jobs read of each member (reports/liability.py, reports/rfm.py).
-ROSTER_ATTRIBUTES = ["member_id", "principal", "bonus", "points", "tier_id", "last_spend_at", "rfm"]
+ROSTER_ATTRIBUTES = ["member_id", "principal", "bonus", "points", "tier_id", "last_spend_at", "rfm",
+                     "segment", "r", "f", "m", "recency_days", "frequency", "monetary"]
 TTL_ATTRIBUTE = "expires_ttl"
 
 KEY_SCHEMA = [

@@ -15,7 +15,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import KabaoError
-from ..reports import liability, read, service
+from ..reports import liability, read, rfm, service
 from .endpoint import Call, endpoint
 
 bp = Blueprint(__name__)
@@ -136,6 +136,47 @@ class MembersReport(Report):
     snapshot: MemberSnapshot | None
 
 
+class SegmentCounts(BaseModel):
+    segments: dict[str, int]
+    thresholds: dict[str, list[int]]
+    finished_at: str | None
+    phase: str
+
+
+class SegmentMember(BaseModel):
+    member_id: str
+    segment: str
+    r: int
+    f: int
+    m: int
+    recency_days: int
+    frequency: int
+    monetary: int
+
+
+class SegmentMembers(BaseModel):
+    members: list[SegmentMember]
+    cursor: str | None
+
+
+class SegmentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    segment: str = Field(max_length=8)
+    cursor: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class Thresholds(BaseModel):
+    """Four ascending cut points per measure; an omitted measure uses the merchant's own quintiles."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    r: list[int] | None = Field(default=None, min_length=4, max_length=4)
+    f: list[int] | None = Field(default=None, min_length=4, max_length=4)
+    m: list[int] | None = Field(default=None, min_length=4, max_length=4)
+
+
 class LiabilityCheckView(BaseModel):
     status: str
     expected: dict[str, int]
@@ -212,3 +253,37 @@ def liability_check(call: Call) -> dict[str, Any]:
         summed={a: sums.get(a, 0) for a in liability.ACCOUNTS}, members=sums.get("members", 0),
         started_at=check.started_at.isoformat(),
         finished_at=check.finished_at.isoformat() if check.finished_at else None).model_dump()
+
+
+@endpoint(bp, "/v1/admin/reports/rfm-segments", "GET", role="admin")
+def rfm_segments(call: Call) -> dict[str, Any]:
+    counted = rfm.counts(call.member.merchant_id)
+    if counted is None:
+        raise KabaoError("NOT_FOUND", "RFM scoring has not run yet")
+    return SegmentCounts.model_validate(counted).model_dump()
+
+
+@endpoint(bp, "/v1/admin/reports/rfm-members", "GET", role="admin", query=SegmentQuery)
+def rfm_members(call: Call) -> dict[str, Any]:
+    page = rfm.segment_members(call.member.merchant_id, call.query.segment, call.query.cursor, call.query.limit)
+    return SegmentMembers(members=[SegmentMember(
+        member_id=s.member_id, segment=s.segment, r=int(s.r), f=int(s.f), m=int(s.m),
+        recency_days=int(s.recency_days), frequency=int(s.frequency), monetary=int(s.monetary))
+        for s in page.items], cursor=page.cursor).model_dump()
+
+
+def _thresholds_view(config: Any) -> dict[str, Any]:
+    return Thresholds(**{k: [int(x) for x in getattr(config, k)] if config is not None and getattr(config, k)
+                         else None for k in "rfm"}).model_dump()
+
+
+@endpoint(bp, "/v1/admin/reports/rfm-thresholds", "GET", role="admin")
+def rfm_thresholds(call: Call) -> dict[str, Any]:
+    return _thresholds_view(rfm.config(call.member.merchant_id))
+
+
+@endpoint(bp, "/v1/admin/reports/rfm-thresholds", "PUT", role="admin", body=Thresholds)
+def set_rfm_thresholds(call: Call) -> dict[str, Any]:
+    """The whole configuration (PUT): `{}` is a valid body and means "quintiles for all three"."""
+    body: Thresholds = call.body
+    return _thresholds_view(rfm.configure(call.member, body.r, body.f, body.m))
