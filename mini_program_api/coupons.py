@@ -27,7 +27,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.operand import Path
 
 from . import audit, clock, due, idempotency, ids, ledger, member_codes, members, merchants, paging, staff
 from .auth import Principal

@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections import Counter as Tally
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
