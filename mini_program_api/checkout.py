@@ -214,7 +214,7 @@ def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, id
             created_at=now,
         )
         tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
-        counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key)
+        counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key, rfm.history(member))
         if coupon is not None:
             coupons.use(tx, coupon, order_id, store_id, now)
         if pending is not None:

@@ -37,6 +37,22 @@ def _recount(merchant: Any, order_ids: list[str], today: Any) -> tuple[int, int,
             sum(int(o.amount) - int(o.tier_discount) - int(o.coupon_discount) for o in kept))
 
 
+def _repurchase(merchant: Any, orders: dict[str, list[str]], start: Any, end: Any) -> dict[str, Any]:
+    """Repurchase recomputed from the orders: every sale is a visit (refunded or not)."""
+    buyers = repeat = 0
+    gaps: list[int] = []
+    for ids in orders.values():
+        days = sorted(product_clock.local_date(merchant.timezone, CheckoutOrder.get(
+            checkout_pk(merchant.merchant_id, o), "ORDER", consistent_read=True).created_at) for o in ids)
+        inside = [d for d in days if start <= d <= end]
+        buyers += bool(inside)
+        repeat += len(inside) >= 2
+        gaps += [(b - a).days for a, b in zip(inside, inside[1:])]
+    gaps.sort()
+    return {"buyers": buyers, "repeat_buyers": repeat, "repeat_share": round(repeat / buyers, 4) if buyers else None,
+            "median_days_between": gaps[(len(gaps) - 1) // 2] if gaps else None}
+
+
 def test_rfm_kept_by_checkout_scored_resumably_and_listed_by_segment(api: Any, merchant: Any, clock: Any) -> None:
     names = ("a", "a2", "b", "c", "d", "e")
     clock.set(NOW - timedelta(days=400))
@@ -94,5 +110,9 @@ def test_rfm_kept_by_checkout_scored_resumably_and_listed_by_segment(api: Any, m
     for name, segment in expected.items():
         ids = [s.member_id for s in rfm.segment_members(merchant.merchant_id, segment, None, 100).items]
         assert people[name]["id"] in ids
+    for start in (today - timedelta(days=365), today - timedelta(days=330), today):
+        status, body = api.get(f"/v1/admin/reports/repurchase?from={start}&to={today}", token=admin)
+        assert status == 200, body
+        assert body["rows"] == [_repurchase(merchant, orders, start, today)], start
     status, body = api.get(f"/v1/admin/reports/rfm-members?segment={quote('高价值')}", token=admin)
     assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR")

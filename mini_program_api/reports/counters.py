@@ -21,7 +21,7 @@ Offer exposures are not here: listing offers is a read path allowed one write, s
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from pynamodb.expressions.operand import Path
@@ -81,9 +81,14 @@ def ledger(tx: Transaction, merchant_id: str, member_id: str, op: _Operation, at
         tx.count(ReportCounter, row_pk(merchant_id, shard(op_key)), "TOTAL", totals)
 
 
-def sale(tx: Transaction, order: CheckoutOrder, template_id: str | None, op_key: str) -> None:
-    """A checkout, per store and staff; its coupon's redemption in the funnel."""
+def sale(tx: Transaction, order: CheckoutOrder, template_id: str | None, op_key: str,
+         history: tuple[datetime | None, datetime | None] = (None, None)) -> None:
+    """A checkout, per store and staff; its coupon's redemption in the funnel; its place in the member's
+    purchases (`history`: their last and the one before, rfm.history) for the repurchase report."""
     merchant_id, at = str(order.merchant_id), order.created_at
+    day = clock.local_date(merchants.get(merchant_id).timezone, at)
+    gaps = [_gap(merchant_id, day, before) for before in history]
+    _add(tx, merchant_id, op_key, at, "REPEAT", {f"rep_{gaps[0]}_{gaps[1]}": 1})
     _add(tx, merchant_id, op_key, at, f"SALE#{order.store_id}#{order.staff_id}", {
         "orders": 1, "gross": int(order.amount), "tier_discount": int(order.tier_discount),
         "coupon_discount": int(order.coupon_discount), "points_value": int(order.points_value),
@@ -91,6 +96,16 @@ def sale(tx: Transaction, order: CheckoutOrder, template_id: str | None, op_key:
         "cash": int(order.cash_due)})
     if template_id:
         redeemed(tx, merchant_id, op_key, at, template_id, int(order.coupon_discount))
+
+
+MAX_GAP = 367  # days; any longer gap is "before every window" (a window is at most 366 days)
+
+
+def _gap(merchant_id: str, day: date, before: datetime | None) -> str:
+    """Days from an earlier purchase to `day` (capped), or `x` for none."""
+    if before is None:
+        return "x"
+    return str(min(MAX_GAP, (day - clock.local_date(merchants.get(merchant_id).timezone, before)).days))
 
 
 def refund(tx: Transaction, order: CheckoutOrder, template_id: str | None, restored: bool, op_key: str,

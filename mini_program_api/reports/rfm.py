@@ -108,9 +108,19 @@ def on_sale(member: Member, order: CheckoutOrder) -> tuple[list[Action], Conditi
                 Member.rfm.does_not_exist())
     oldest = _months_back(month, MONTHS - 1)
     stale = sorted(k for k in current if k[:2] in ("n:", "v:") and k[2:] < oldest)
+    previous = [Path(["rfm", "prev"]).set(str(current["last"]))] if "last" in current else []
+    # Pinned to the last purchase as read: two concurrent sales must not both call themselves the next one.
+    pinned = Path(["rfm", "last"]) == current["last"] if "last" in current else Path(["rfm", "last"]).does_not_exist()
     return ([Path(["rfm", f"n:{month}"]).add(1), Path(["rfm", f"v:{month}"]).add(paid(order)),
-             Path(["rfm", "last"]).set(now.isoformat())] + [Path(["rfm", k]).remove() for k in stale],
-            Member.rfm.exists())
+             Path(["rfm", "last"]).set(now.isoformat())] + previous + [Path(["rfm", k]).remove() for k in stale],
+            Member.rfm.exists() & pinned)
+
+
+def history(member: Member) -> tuple[datetime | None, datetime | None]:
+    """The member's last purchase and the one before it, as the row was read (for repurchase counters)."""
+    current = member.rfm.as_dict() if member.rfm is not None else {}
+    return tuple(datetime.fromisoformat(str(current[k])) if k in current else None  # type: ignore[return-value]
+                 for k in ("last", "prev"))
 
 
 def on_refund(member: Member, order: CheckoutOrder) -> list[Action]:

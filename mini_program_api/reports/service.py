@@ -157,3 +157,32 @@ def member_snapshot(merchant_id: str) -> Row | None:
             "active": int(check.active), "dormant": int(check.dormant)}
 
 
+
+
+def repurchase(merchant_id: str, span: read.Range) -> dict[str, Any]:
+    """Share of the window's buyers with 2 or more purchases in it, and the median days between two
+    consecutive purchases of one member inside it.
+
+    Bounded: each sale counted, on its day, the days back to the member's previous purchase and the one
+    before (`rep_{gap1}_{gap2}`, counters.sale). For a window starting `from`, a sale on day d at offset
+    o = d - from is a buyer's first in the window when gap1 > o (or none), their second when
+    gap1 <= o < gap2, and gap1 is a gap inside the window when gap1 <= o: one pass over days x shards.
+    A refunded sale still counts as a visit here (RFM's monetary takes it out)."""
+    rows = read.rows(merchant_id, span.start.isoformat(), span.end.isoformat())
+    buyers = repeaters = 0
+    gaps: dict[int, int] = {}
+    for offset, day in enumerate(span.days()):
+        for name, n in rows.get((day, "REPEAT"), {}).items():
+            if not name.startswith("rep_"):
+                continue
+            first, second = (int(g) if g != "x" else None for g in name[4:].split("_"))
+            if first is None or first > offset:
+                buyers += n
+            else:
+                gaps[first] = gaps.get(first, 0) + n
+                if second is None or second > offset:
+                    repeaters += n
+    ordered = [gap for gap in sorted(gaps) for _ in range(gaps[gap])]
+    return {"start": span.start.isoformat(), "end": span.end.isoformat(), "buyers": buyers,
+            "repeat_buyers": repeaters, "repeat_share": _ratio(repeaters, buyers),
+            "median_days_between": ordered[(len(ordered) - 1) // 2] if ordered else None}

@@ -102,6 +102,13 @@ class MembersRow(BaseModel):
     sign_ins: int
 
 
+class RepurchaseRow(BaseModel):
+    buyers: int
+    repeat_buyers: int
+    repeat_share: float | None
+    median_days_between: int | None
+
+
 class MemberSnapshot(BaseModel):
     counted_at: str
     members: int
@@ -177,6 +184,10 @@ class Thresholds(BaseModel):
     m: list[int] | None = Field(default=None, min_length=4, max_length=4)
 
 
+class RepurchaseReport(Report):
+    rows: list[RepurchaseRow]  # one row: the whole window
+
+
 class LiabilityCheckView(BaseModel):
     status: str
     expected: dict[str, int]
@@ -240,6 +251,12 @@ def members(call: Call) -> Any:
     span = _span(call)
     return _respond(call, span, MembersReport, MembersRow, service.members(call.member.merchant_id, span),
                     snapshot=service.member_snapshot(call.member.merchant_id))
+
+
+@endpoint(bp, "/v1/admin/reports/repurchase", "GET", role="admin", query=RangeQuery)
+def repurchase(call: Call) -> Any:
+    span = _span(call)
+    return _respond(call, span, RepurchaseReport, RepurchaseRow, [service.repurchase(call.member.merchant_id, span)])
 
 
 @endpoint(bp, "/v1/admin/reports/liability-check", "GET", role="admin")
