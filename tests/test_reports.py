@@ -16,7 +16,7 @@ import urllib.request
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -228,6 +228,8 @@ def _workload(shop: Shop, rng: random.Random, first: bool) -> None:
         bodies.append((store, shop.sale_body(member, rng, coupon), key))
         if rng.random() < 0.3:
             bodies.append((store, bodies[-1][1], key))  # the till retries the same sale at once
+    twice = rng.choice(shop.members)  # two different sales of one member at once: each counts, in order
+    bodies.append(("s1", {**shop.sale_body(twice, rng, None), "stored_value": 0, "points": 0}, uuid.uuid4().hex))
     with ThreadPoolExecutor(6) as pool:
         sold = list(pool.map(lambda b: _http(shop.url, "POST", "/v1/staff/checkout", b[1], shop.staff[b[0]], b[2]),
                              bodies))
@@ -337,6 +339,20 @@ def test_every_report_equals_its_recomputation_after_concurrent_traffic(shop: Sh
     assert by_scene == {(day1, "1047"): (2, 2), (day1, "1011"): (2, 2), (day1, "-"): (2, 2), (day2, "-"): (0, 0)}
     assert {r["day"]: r["sign_ins"] for r in members} == {day1: 6, day2: 6}
 
+    # Repurchase, from the orders alone: every member bought on both days (one sale each day).
+    status, body = shop.api.get(f"/v1/admin/reports/repurchase?from={day1}&to={day2}", token=shop.admin)
+    assert status == 200, body
+    bought: dict[str, list[str]] = defaultdict(list)
+    for order_id in shop.orders:
+        o = CheckoutOrder.get(checkout_pk(mid, order_id), "ORDER", consistent_read=True)
+        bought[str(o.member_id)].append(_local_day(o.created_at))
+    gaps = sorted((date.fromisoformat(b) - date.fromisoformat(a)).days
+                  for days in bought.values() for a, b in zip(sorted(days), sorted(days)[1:]))
+    repeat = sum(len(days) >= 2 for days in bought.values())
+    assert body["rows"] == [{"buyers": len(bought), "repeat_buyers": repeat,
+                             "repeat_share": round(repeat / len(bought), 4),
+                             "median_days_between": gaps[(len(gaps) - 1) // 2]}]
+
     # The liability check agrees with the counters, and names the members and tiers it walked.
     check = liability.run(mid, page=2)  # small pages: the walk resumes across them
     assert check.status == liability.MATCH
@@ -363,6 +379,20 @@ def test_liability_check_resumes_and_catches_a_planted_mismatch(api: Any, mercha
     assert check.status == liability.MISMATCH
     assert int(check.sums.as_dict()["principal"]) == int(check.expected.as_dict()["principal"]) + 1 == 5001
     assert "LIABILITY MISMATCH" in caplog.text
+
+
+def test_nightly_check_isolates_a_merchant_whose_check_fails(api: Any, make_merchant: Any) -> None:
+    from mini_program_api.db.models import Merchant
+
+    good = [make_merchant(), make_merchant()]
+    for merchant in good:
+        api.member_with_card(merchant)
+    # A roster entry whose merchant has no profile: its check fails for real, the others go on.
+    Merchant._get_connection().put_item("MCH#m-0ghost", "LEFTOVER",
+                                        attributes={"roster_pk": "MERCHANTS", "roster_sk": "m-0ghost"})
+    statuses = liability.run_all()
+    assert statuses["m-0ghost"] == "FAILED"
+    assert {statuses[m.merchant_id] for m in good} == {liability.MATCH}
 
 
 def test_report_ranges_and_formats(api: Any, merchant: Any) -> None:

@@ -74,6 +74,8 @@ def test_rfm_kept_by_checkout_scored_resumably_and_listed_by_segment(api: Any, m
     status, body = api.call("PUT", "/v1/admin/reports/rfm-thresholds", {"r": [30, 60, 90], "f": [1, 2, 3, 4]},
                             token=admin)
     assert status == 400  # three cut points
+    status, body = api.call("PUT", "/v1/admin/reports/rfm-thresholds", {}, token=admin)
+    assert (status, body) == (200, {"r": None, "f": None, "m": None})  # the whole config: quintiles for all
     thresholds = {"r": [30, 60, 90, 180], "f": [1, 2, 3, 4], "m": [1000, 5000, 10000, 50000]}
     status, body = api.call("PUT", "/v1/admin/reports/rfm-thresholds", thresholds, token=admin)
     assert status == 200 and body == thresholds
