@@ -335,9 +335,9 @@ def test_every_report_equals_its_recomputation_after_concurrent_traffic(shop: Sh
     assert sum(r["spent_principal"] for r in stored.values()) > 0
 
     members = _report(shop, "members", day1, day2)
-    by_scene = {(r["day"], r["scene"]): (r["new_members"], r["cards_opened"]) for r in members}
-    assert by_scene == {(day1, "1047"): (2, 2), (day1, "1011"): (2, 2), (day1, "-"): (2, 2), (day2, "-"): (0, 0)}
-    assert {r["day"]: r["sign_ins"] for r in members} == {day1: 6, day2: 6}
+    by_scene = {(r["day"], r["scene"]): (r["new_members"], r["cards_opened"], r["sign_ins"]) for r in members}
+    assert by_scene == {(day1, "*"): (6, 6, 6), (day1, "1047"): (2, 2, None), (day1, "1011"): (2, 2, None),
+                        (day1, "-"): (2, 2, None), (day2, "*"): (0, 0, 6)}
 
     # Repurchase, from the orders alone: every member bought on both days (one sale each day).
     status, body = shop.api.get(f"/v1/admin/reports/repurchase?from={day1}&to={day2}", token=shop.admin)
@@ -401,7 +401,8 @@ def test_report_ranges_and_formats(api: Any, merchant: Any) -> None:
     for query, code in (("from=2026-02-30", "INVALID_DATE_RANGE"), ("from=2026-11-20&to=2026-11-01",
                                                                     "INVALID_DATE_RANGE"),
                         ("from=2024-01-01&to=2025-12-31", "INVALID_DATE_RANGE"), ("format=xml", "VALIDATION_ERROR"),
-                        (f"from={today + timedelta(days=5)}", "INVALID_DATE_RANGE"), ("bogus=1", "VALIDATION_ERROR")):
+                        (f"from={today + timedelta(days=5)}", "INVALID_DATE_RANGE"), ("bogus=1", "VALIDATION_ERROR"),
+                        ("start=2026-11-01", "VALIDATION_ERROR")):
         status, body = api.get(f"/v1/admin/reports/sales?{query}", token=admin)
         assert (status, body["error"]["code"]) == (400, code), query
     member = api.member_with_card(merchant)
@@ -411,13 +412,14 @@ def test_report_ranges_and_formats(api: Any, merchant: Any) -> None:
     status, body = api.get("/v1/admin/reports/members", token=other)
     assert status in (200, 404) and (status == 404 or all(r["new_members"] == 0 for r in body["rows"]))
     status, body = api.get("/v1/admin/reports/members", token=admin)
-    assert status == 200 and body["rows"] == [{"day": today.isoformat(), "scene": "-", "new_members": 1,
-                                               "cards_opened": 1, "sign_ins": 0}]
+    assert status == 200 and body["rows"] == [
+        {"day": today.isoformat(), "scene": "*", "new_members": 1, "cards_opened": 1, "sign_ins": 0},
+        {"day": today.isoformat(), "scene": "-", "new_members": 1, "cards_opened": 1, "sign_ins": None}]
     response = api._client.http.get("/v1/admin/reports/members?format=csv",
                                     headers={"authorization": f"Bearer {admin}"})
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
     assert response.body.decode().splitlines() == ["day,scene,new_members,cards_opened,sign_ins",
-                                                   f"{today.isoformat()},-,1,1,0"]
+                                                   f"{today.isoformat()},*,1,1,0", f"{today.isoformat()},-,1,1,"]
     response = api._client.http.get("/v1/admin/reports/points",
                                     headers={"authorization": f"Bearer {admin}", "accept": "text/csv"})
     assert response.body.decode().splitlines()[0] == "day,issued,spent,expired,reversed,outstanding,by_kind"

@@ -29,11 +29,11 @@ class Range:
 
 
 def date_range(merchant_id: str, start: str | None, end: str | None) -> Range:
-    """The merchant-local days asked for; both default to today; 400 INVALID_DATE_RANGE when unusable."""
+    """The merchant-local days asked for (each defaults to today); 400 INVALID_DATE_RANGE when unusable."""
     today = clock.local_date(merchants.get(merchant_id).timezone)
     try:
         first = date.fromisoformat(start) if start else today
-        last = date.fromisoformat(end) if end else (first if start else today)
+        last = date.fromisoformat(end) if end else today
     except ValueError:
         raise KabaoError("INVALID_DATE_RANGE", "from and to are dates, YYYY-MM-DD") from None
     if first > last:

@@ -134,16 +134,18 @@ def points(merchant_id: str, span: read.Range) -> list[Row]:
 
 
 def members(merchant_id: str, span: read.Range) -> list[Row]:
-    """Per day and entry scene: new members, cards opened; per day: sign-ins."""
+    """Per day: a `*` row with the day's totals and sign-ins, then one row per entry scene (`-`: none)
+    with its new members and cards opened (`sign_ins` null: a sign-in has no scene)."""
     rows = read.rows(merchant_id, span.start.isoformat(), span.end.isoformat())
     out = []
     for day in span.days():
         m = rows.get((day, "MEMBERS"), {})
         scenes = sorted({k.split("_", 1)[1] for k in m if k.startswith(("new_", "cards_"))})
-        signins = rows.get((day, "LEDGER"), {}).get("ops_SIGN_IN", 0)
-        for scene in scenes or ["-"]:
-            out.append({"day": day, "scene": scene, "new_members": m.get(f"new_{scene}", 0),
-                        "cards_opened": m.get(f"cards_{scene}", 0), "sign_ins": signins})
+        out.append({"day": day, "scene": "*", "sign_ins": rows.get((day, "LEDGER"), {}).get("ops_SIGN_IN", 0),
+                    "new_members": sum(v for k, v in m.items() if k.startswith("new_")),
+                    "cards_opened": sum(v for k, v in m.items() if k.startswith("cards_"))})
+        out += [{"day": day, "scene": scene, "new_members": m.get(f"new_{scene}", 0),
+                 "cards_opened": m.get(f"cards_{scene}", 0), "sign_ins": None} for scene in scenes]
     return out
 
 

@@ -22,7 +22,7 @@ bp = Blueprint(__name__)
 
 
 class RangeQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
     start: str | None = Field(default=None, alias="from", max_length=10)
     end: str | None = Field(default=None, alias="to", max_length=10)
@@ -99,7 +99,7 @@ class MembersRow(BaseModel):
     scene: str
     new_members: int
     cards_opened: int
-    sign_ins: int
+    sign_ins: int | None
 
 
 class RepurchaseRow(BaseModel):
