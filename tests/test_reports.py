@@ -423,3 +423,30 @@ def test_report_ranges_and_formats(api: Any, merchant: Any) -> None:
     response = api._client.http.get("/v1/admin/reports/points",
                                     headers={"authorization": f"Bearer {admin}", "accept": "text/csv"})
     assert response.body.decode().splitlines()[0] == "day,issued,spent,expired,reversed,outstanding,by_kind"
+
+
+def test_backfill_puts_existing_members_on_the_roster_and_seeds_totals(api: Any, merchant: Any) -> None:
+    from mini_program_api.db.models import Merchant, merchant_pk
+    from mini_program_api.reports import backfill, counters
+    from mini_program_api.reports.models import ReportCounter
+
+    mid = merchant.merchant_id
+    ids = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(3)]
+    for member_id in ids:
+        ledger.post(mid, member_id, ledger.Operation(f"test-credit-{uuid.uuid4().hex[:8]}", "TEST_CREDIT",
+                                                     ledger.postings({ledger.Account.PRINCIPAL: 700,
+                                                                      ledger.Account.POINTS: 30})))
+    # As the table was before reports: no roster keys, no running totals.
+    for member_id in ids:
+        Member(member_pk(mid, member_id), "PROFILE").update(actions=[Member.roster_pk.remove(),
+                                                                     Member.roster_sk.remove()])
+    Merchant(merchant_pk(mid), "PROFILE").update(actions=[Merchant.roster_pk.remove(), Merchant.roster_sk.remove()])
+    for n in range(counters.SHARDS):
+        ReportCounter(counters.row_pk(mid, n), "TOTAL").delete()
+    assert liability.run_all().get(mid) is None  # not on the roster: the nightly job cannot see it
+
+    assert backfill.roster_keys() == 4  # three members and their merchant
+    assert backfill.roster_keys() == 0
+    assert backfill.seed_totals(mid) == {"points": 90, "principal": 2100, "bonus": 0}
+    assert backfill.seed_totals(mid) is None  # seeded once
+    assert liability.run_all()[mid] == liability.MATCH
