@@ -105,14 +105,17 @@ def outstanding(merchant_id: str, days: list[str], ledger_rows: dict[str, dict[s
     return closing
 
 
-def exposure(merchant_id: str, day: str) -> dict[str, dict[str, int]]:
-    """Per template on `day`: views, distinct people who saw it, distinct claimers (see counters.exposure)."""
-    out: dict[str, dict[str, int]] = defaultdict(lambda: {"views": 0, "people": 0, "claimers": 0})
-    for item in counters.exposure_items(merchant_id, day):
-        for name, value in item.items():
-            kind, _, tid = name.partition("_")
-            if not tid or kind not in ("t", "p", "c"):
-                continue
-            field = {"t": "views", "p": "people", "c": "claimers"}[kind]
-            out[tid][field] += _number(value) if kind == "t" else len(value.get("SS", []))
+def exposure(merchant_id: str, days: list[str]) -> dict[str, dict[str, dict[str, int]]]:
+    """Per day and template: views, distinct people who saw it, distinct claimers (see counters.exposure)."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for day, items in counters.exposure_items(merchant_id, days).items():
+        per: dict[str, dict[str, int]] = defaultdict(lambda: {"views": 0, "people": 0, "claimers": 0})
+        for item in items:
+            for name, value in item.items():
+                kind, _, tid = name.partition("_")
+                if not tid or kind not in ("t", "p", "c"):
+                    continue
+                field = {"t": "views", "p": "people", "c": "claimers"}[kind]
+                per[tid][field] += _number(value) if kind == "t" else len(value.get("SS", []))
+        out[day] = per
     return out

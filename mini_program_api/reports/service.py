@@ -28,8 +28,9 @@ def funnel(merchant_id: str, span: read.Range) -> list[Row]:
     Redemptions and discount are net of coupons given back by a refund (counted on the refund's day)."""
     rows = read.rows(merchant_id, span.start.isoformat(), span.end.isoformat())
     out: list[Row] = []
+    exposures = read.exposure(merchant_id, span.days())
     for day in span.days():
-        seen = read.exposure(merchant_id, day)
+        seen = exposures[day]
         coupon = rows.get((day, "COUPON"), {})
         templates = set(seen) | {_template_of(k) for k in coupon} - {None}
         for tid in sorted(t for t in templates if t):
