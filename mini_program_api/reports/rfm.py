@@ -233,13 +233,22 @@ def run(merchant_id: str, deadline: float | None = None, page: int = PAGE) -> Rf
 def _count(job: RfmJob, members: list[Member], today: date, tz: str) -> None:
     histograms = {k: dict(v) for k, v in job.histograms.as_dict().items()}
     for member in members:
-        got = values(member.rfm.as_dict() if member.rfm is not None else None, today, tz)
+        got = _values(member, today, tz)
         if got is None:
             continue
         for kind, value in zip("rfm", got):
             key = str(_bucket(kind, value))
             histograms[kind][key] = int(histograms[kind].get(key, 0)) + 1
     job.histograms = histograms
+
+
+def _values(member: Member, today: date, tz: str) -> tuple[int, int, int] | None:
+    """A member's R, F, M; a row that cannot be read is logged and left unscored, never stalls the run."""
+    try:
+        return values(member.rfm.as_dict() if member.rfm is not None else None, today, tz)
+    except (TypeError, ValueError, KeyError):
+        log.error("RFM: member %s has an unreadable rfm map, not scored", member.roster_sk)
+        return None
 
 
 def _advance(merchant_id: str, job: RfmJob) -> None:
@@ -259,7 +268,7 @@ def _score(merchant_id: str, job: RfmJob, members: list[Member], today: date, tz
     now = clock.now()
     for member in members:
         member_id = str(member.roster_sk)
-        got = values(member.rfm.as_dict() if member.rfm is not None else None, today, tz)
+        got = _values(member, today, tz)
         if got is None:
             Segment(member_pk(merchant_id, member_id), "SEGMENT").delete()  # fell out of the 12 months
             continue

@@ -109,6 +109,9 @@ def stored_value(merchant_id: str, span: read.Range) -> list[Row]:
             "sale_refund_bonus": m.get("p_bonus_CHECKOUT_REFUND", 0),
             "topup_refund_principal": m.get("n_principal_TOPUP_REFUND", 0),
             "topup_refund_bonus": m.get("n_bonus_TOPUP_REFUND", 0),
+            # A refund WeChat Pay refused for good gives the value back (on the day it is known).
+            "topup_refund_reversed_principal": m.get("p_principal_TOPUP_REFUND_REVERSAL", 0),
+            "topup_refund_reversed_bonus": m.get("p_bonus_TOPUP_REFUND_REVERSAL", 0),
             "principal_in": sum(_kinds(m, "p", "principal").values()),
             "principal_out": sum(_kinds(m, "n", "principal").values()),
             "bonus_in": sum(_kinds(m, "p", "bonus").values()), "bonus_out": sum(_kinds(m, "n", "bonus").values()),

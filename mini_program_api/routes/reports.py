@@ -76,6 +76,8 @@ class StoredValueRow(BaseModel):
     sale_refund_bonus: int
     topup_refund_principal: int
     topup_refund_bonus: int
+    topup_refund_reversed_principal: int
+    topup_refund_reversed_bonus: int
     principal_in: int
     principal_out: int
     bonus_in: int
