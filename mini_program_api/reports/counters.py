@@ -12,7 +12,7 @@ Layout (a bounded read: one Query per shard over the date range):
   partitions instead of one hot key.
 - `sk = D#{local day}#{dimension}`, one numeric attribute per measure:
   LEDGER (`p_{account}_{kind}` / `n_{account}_{kind}`: credits / debits per ledger account and kind,
-  `ops_{kind}`: operations), SALE#{store}#{staff}, COUPON, MEMBERS.
+  `ops_{kind}`: operations), SALE#{store}#{staff}, COUPON, MEMBERS, REPEAT (see reports/README.md).
 - `sk = TOTAL`: `net_{account}` since the beginning; outstanding at a day's end = TOTAL minus what
   the days after it added, so no report sums history.
 
