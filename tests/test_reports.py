@@ -395,7 +395,7 @@ def test_nightly_check_isolates_a_merchant_whose_check_fails(api: Any, make_merc
     assert {statuses[m.merchant_id] for m in good} == {liability.MATCH}
 
 
-def test_report_ranges_and_formats(api: Any, merchant: Any) -> None:
+def test_report_ranges_and_formats(api: Any, merchant: Any, make_merchant: Any) -> None:
     admin = api.admin_token(merchant)
     today = product_clock.local_date(merchant.timezone)
     for query, code in (("from=2026-02-30", "INVALID_DATE_RANGE"), ("from=2026-11-20&to=2026-11-01",
@@ -408,9 +408,11 @@ def test_report_ranges_and_formats(api: Any, merchant: Any) -> None:
     member = api.member_with_card(merchant)
     status, _ = api.get("/v1/admin/reports/sales", token=member["token"])
     assert status == 403
-    other = api.admin_token(type("M", (), {"merchant_id": "m-someone-else"})())
+    status, _ = api.get("/v1/admin/reports/sales", token=api.staff_token(merchant, "s1"))
+    assert status == 403
+    other = api.admin_token(make_merchant())  # another merchant's admin sees only their own (empty) day
     status, body = api.get("/v1/admin/reports/members", token=other)
-    assert status in (200, 404) and (status == 404 or all(r["new_members"] == 0 for r in body["rows"]))
+    assert status == 200 and [(r["scene"], r["new_members"]) for r in body["rows"]] == [("*", 0)]
     status, body = api.get("/v1/admin/reports/members", token=admin)
     assert status == 200 and body["rows"] == [
         {"day": today.isoformat(), "scene": "*", "new_members": 1, "cards_opened": 1, "sign_ins": 0},
