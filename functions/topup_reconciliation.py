@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any
 
 from chalice import Blueprint, Rate
 
 from mini_program_api import topup
+from mini_program_api.telemetry import logs, metrics
 
 bp = Blueprint(__name__)
-log = logging.getLogger(__name__)
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="reconcile_topups")
 def reconcile_topups(event: Any) -> dict[str, Any]:
-    report = dataclasses.asdict(topup.reconcile())
-    log.info("top-up reconciliation", extra=report)
+    result = topup.reconcile()
+    report = dataclasses.asdict(result)
+    logs.job("reconcile_topups", report, getattr(event, "context", None))
+    metrics.job_run("reconcile_topups", result.due, len(result.failed))
+    # Due orders include those still waiting to be paid: only a run that finds its whole batch due,
+    # run after run, is falling behind (the alarm's threshold is the batch size).
+    metrics.count(metrics.RECONCILIATION_DUE, result.due)
     return report

@@ -6,16 +6,41 @@ fail closed.
 """
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-
-import jwt
+from types import ModuleType
 
 from . import clock
 from .config import settings
 from .errors import KabaoError
 from .secrets import resolve
+
+
+
+def _hs256_only_jwt() -> ModuleType:
+    """PyJWT, imported without the `cryptography` it would load for RSA/EC/EdDSA keys.
+
+    PyJWT imports cryptography (x509, every asymmetric key type) at import when it is installed, and
+    falls back to HMAC alone when it is not. We accept HS256 only, so a cold start need not pay for
+    the rest: cryptography is hidden while jwt is imported (None in sys.modules reads as "not
+    installed") and given back at once, for pii.py and WeChat Pay to import when they need it. When
+    something imported cryptography first, PyJWT simply sees it; HS256 behaves the same either way.
+    """
+    if "jwt" in sys.modules or "cryptography" in sys.modules:
+        import jwt
+
+        return jwt
+    sys.modules["cryptography"] = None  # type: ignore[assignment]
+    try:
+        import jwt
+    finally:
+        del sys.modules["cryptography"]
+    return jwt
+
+
+jwt = _hs256_only_jwt()
 
 ROLES = frozenset({"member", "staff", "admin"})
 _ISSUER = "kabao"

@@ -314,23 +314,3 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         return get_order(merchant_id, order_id)
 
     return tiers.retrying(attempt)
-
-
-def receipt(order: CheckoutOrder, tz: str) -> dict[str, object]:
-    fields = ("order_id", "member_id", "store_id", "staff_id", "status", "amount", "tier_discount", "coupon_id",
-              "coupon_discount", "points_used", "points_value", "bonus_used", "principal_used", "cash_due",
-              "points_earned", "growth_earned", "tier_before", "tier_after", "points_clawed_back",
-              "growth_clawed_back", "coupon_restored", "principal_over_cap")
-    view: dict[str, object] = {}
-    for name in fields:
-        value = getattr(order, name)
-        view[name] = int(value) if isinstance(value, float) else value
-    view["stored_value_used"] = int(order.bonus_used) + int(order.principal_used)
-    view["upgraded"] = order.tier_before != order.tier_after
-    # What the till pays back in cash on a refund: the sale's cash, and principal the cap kept off the card.
-    view["cash_refund"] = int(order.cash_due) + int(order.principal_over_cap or 0) if order.status == REFUNDED else None
-    view["created_at"] = clock.iso(order.created_at, tz)
-    view["refunded_at"] = clock.iso(order.refunded_at, tz) if order.refunded_at else None
-    return view
-
-

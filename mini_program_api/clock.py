@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-_now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
+_now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 
 def now() -> datetime:
@@ -16,7 +16,7 @@ def now() -> datetime:
 def set_clock(fn: Callable[[], datetime] | None) -> None:
     """Replace the clock (tests); None restores the real one."""
     global _now
-    _now = fn or (lambda: datetime.now(timezone.utc))
+    _now = fn or (lambda: datetime.now(UTC))
 
 
 def local_date(tz: str, at: datetime | None = None) -> date:

@@ -27,6 +27,7 @@ class Settings:
     pii_key_ref: str
     token_ttl_seconds: int
     member_code_ttl_seconds: int
+    scrypt_log2n: int  # password hashing work factor; below 17 only on local stages (passwords.py)
 
     @property
     def is_local(self) -> bool:
@@ -49,4 +50,5 @@ def settings() -> Settings:
         pii_key_ref=env.get("KABAO_PII_KEY", ""),
         token_ttl_seconds=int(env.get("KABAO_TOKEN_TTL", "7200")),
         member_code_ttl_seconds=int(env.get("KABAO_MEMBER_CODE_TTL", "60")),
+        scrypt_log2n=int(env.get("KABAO_SCRYPT_LOG2N", "17")),
     )

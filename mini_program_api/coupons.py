@@ -2,13 +2,18 @@
 
 Shard rule: a template's stock is split over `min(16, total_stock)` shard items,
 each under its own partition key (`MCH#{mid}#STOCK#{tid}#{i}`), as evenly as
-possible (the first `total % shards` get one more). A claim reads every shard in
-one BatchGetItem, then takes one unit from a random non-empty shard in the same
-TransactWriteItems that writes the coupon and bumps the member's claim count:
+possible (the first `total % shards` get one more). A claim reads only the template,
+then tries to take one unit from a random shard in the same TransactWriteItems that
+writes the coupon and bumps the member's claim count; only when that shard is empty
+does it read every shard (one BatchGetItem) and try the non-empty ones, so a drop's
+claims cost one read until the stock runs low:
 
 - stock: `left >= 1` on the shard, so the sum over shards never goes below zero
   and exactly `total_stock` coupons can exist;
 - per-member limit: `n < limit` on the member's CLAIMS#{tid} counter;
+- the member: an open card (and, for a tier-only template, one of its tiers) is a
+  condition check on the member item in the same transaction, not a read before it;
+  the member is read only to say why that check failed;
 - idempotency: a claim or reward is one operation per Idempotency-Key (idempotency.py,
   its record in the same transaction); the coupon's id comes from the key too.
 
@@ -22,7 +27,7 @@ import hashlib
 import json
 import random
 from dataclasses import asdict, dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +42,7 @@ from .db.models import (
     CouponTemplate,
     CouponTerms,
     Member,
+    PROFILE,
     Merchant,
     StockShard,
     member_pk,
@@ -49,6 +55,7 @@ from .errors import KabaoError
 from .idempotency import Request
 from .ledger import Account, Operation
 from .reports import counters
+from .telemetry import metrics
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 MAX_STOCK_SHARDS = 16
@@ -179,15 +186,44 @@ def get_template(merchant_id: str, template_id: str, reward: bool = False) -> Co
     return template
 
 
-def _claimable(template: CouponTemplate, member: Member, now: datetime) -> str | None:
-    """Why this member cannot claim now, or None."""
+def _available(template: CouponTemplate, now: datetime) -> str | None:
+    """Why nobody can claim this template now, or None."""
     if not template.active:
         return "OFFER_NOT_AVAILABLE"
     if template.valid_until is not None and now >= template.valid_until:
         return "OFFER_NOT_AVAILABLE"
-    if template.tier_ids and member.tier_id not in template.tier_ids:
-        return "TIER_NOT_ELIGIBLE"
     return None
+
+
+def _claimable(template: CouponTemplate, member: Member, now: datetime) -> str | None:
+    """Why this member cannot claim now, or None."""
+    refusal = _available(template, now)
+    if refusal is None and template.tier_ids and member.tier_id not in template.tier_ids:
+        return "TIER_NOT_ELIGIBLE"
+    return refusal
+
+
+def _refuse(refusal: str) -> KabaoError:
+    return KabaoError(refusal, "this offer cannot be claimed now" if refusal != "TIER_NOT_ELIGIBLE"
+                      else "this offer is for other membership tiers")
+
+
+def _eligible(template: CouponTemplate) -> Condition:
+    """What `_claimable` and `members.require_card` ask of the member, as a condition on its item."""
+    condition = Member.card_number.exists()
+    if template.tier_ids:
+        condition &= Member.tier_id.is_in(*template.tier_ids)
+    return condition
+
+
+def _why_ineligible(merchant_id: str, member_id: str, template: CouponTemplate, now: datetime) -> KabaoError:
+    """The member check in a claim's transaction failed: read the member once to say why."""
+    member = members.get(merchant_id, member_id)
+    members.require_card(member)
+    refusal = _claimable(template, member, now)
+    if refusal:
+        return _refuse(refusal)
+    return KabaoError("CONCURRENT_UPDATE", "the member changed during the claim, retry")
 
 
 @dataclass(frozen=True)
@@ -198,7 +234,7 @@ class Offer:
 
 def _sortable(at: datetime) -> str:
     """A time as a key part that sorts as the time does (UTC, fixed width)."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 _OPEN_ENDED = "9999-12-31T23:59:59.999999"
@@ -290,18 +326,22 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
     `points` is a ledger operation paid in the same transaction (a reward's price, which
     carries its operation record); `idem` is the record of a claim without one. Gifts the
     merchant sends (birthday, wake-up) skip the per-member claim limit.
+
+    Without `points` the member is not read: its card and tier are a condition check in the
+    transaction. With `points` the ledger writes the member item in that transaction (an item
+    is touched once per transaction), so the member is read and checked first.
     """
     template_id = template.template_id
     mpk = member_pk(merchant_id, member_id)
-    member = members.get(merchant_id, member_id)
-    members.require_card(member)
     now = clock.now()
-    refusal = _claimable(template, member, now)
+    if points is None:
+        refusal = _available(template, now)
+    else:
+        member = members.get(merchant_id, member_id)
+        members.require_card(member)
+        refusal = _claimable(template, member, now)
     if refusal:
-        raise KabaoError(refusal, "this offer cannot be claimed now" if refusal != "TIER_NOT_ELIGIBLE"
-                         else "this offer is for other membership tiers")
-    candidates = [shard for shard, left in _stock(merchant_id, template).items() if left > 0]
-    random.shuffle(candidates)
+        raise _refuse(refusal)
     valid_from = template.valid_from or now
     valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
     due_pk, due_sk = reminder_slot(coupon_id, valid_until)
@@ -312,12 +352,17 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
         **{term: getattr(template, term) for term in COUPON_TERMS},
     )
     limit = int(template.per_member_limit)
-    for shard in candidates:
+    tried: set[int] = set()
+    shard: int | None = random.randrange(int(template.shards))  # a guess, read nothing: most shards have stock
+    while shard is not None:
+        tried.add(shard)
         tx = Transaction()
         tx.update("stock", StockShard(stock_pk(merchant_id, template_id, shard), "STOCK"),
                   actions=[StockShard.left.add(-1)], condition=StockShard.left >= 1)
         tx.put("coupon", coupon, condition=Coupon.sk.does_not_exist())
         counters.claimed(tx, merchant_id, member_id, coupon_id, now, template_id)
+        if points is None:
+            tx.check("member", Member, mpk, PROFILE, _eligible(template))
         if per_member_limit:
             tx.update("limit", Counter(mpk, f"CLAIMS#{template_id}"), actions=[Counter.n.add(1)],
                       condition=Counter.n.does_not_exist() | (Counter.n < limit))
@@ -328,17 +373,26 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
                 tx.commit()
             elif ledger.post(merchant_id, member_id, points, tx=tx).replayed:
                 return _existing(mpk, coupon_id, template_id) or coupon
+            if idem is not None:  # a member's claim (rewards and gifts come with no claim record)
+                metrics.count(metrics.COUPON_CLAIMED, template_id=template_id)
             return coupon
         except Cancelled as exc:
             if "coupon" in exc.failed:
                 return _existing(mpk, coupon_id, template_id) or coupon
+            if "member" in exc.failed:
+                raise _why_ineligible(merchant_id, member_id, template, now) from exc
             if "limit" in exc.failed:
                 raise KabaoError("CLAIM_LIMIT_REACHED", f"at most {limit} of this coupon per member") from exc
-            # That shard ran dry since we read it: try the next.
+            if "stock" not in exc.failed:
+                raise
+            # That shard is empty: read them all (only now) and try a random one that is not.
+            left = [i for i, n in _stock(merchant_id, template).items() if n > 0 and i not in tried]
+            shard = random.choice(left) if left else None
     # A retry of a claim that won the last unit finds no stock: it still gets its coupon back.
     replay = _existing(mpk, coupon_id, template_id)
     if replay is not None:
         return replay
+    metrics.count(metrics.SOLD_OUT, template_id=template_id)
     raise KabaoError("SOLD_OUT", "this offer is sold out")
 
 
@@ -437,7 +491,7 @@ def check_usable(coupon: Coupon, store_id: str, now: datetime, tz: str) -> None:
     if coupon.store_ids and store_id not in coupon.store_ids:
         raise KabaoError("COUPON_NOT_APPLICABLE", "this coupon is not usable at this store")
     if coupon.daily_window:
-        start, end = (time.fromisoformat(t) for t in coupon.daily_window)
+        start, end = (time.fromisoformat(str(t)) for t in coupon.daily_window)
         local = now.astimezone(ZoneInfo(tz)).time()
         if not start <= local < end:
             raise KabaoError("COUPON_NOT_APPLICABLE",

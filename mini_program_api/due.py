@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from pynamodb.expressions.update import Action
+from pynamodb.models import Model
 
 from .db.models import DueMarker, Scheduled, member_pk
 from .db.schema import DUE_SHARDS
@@ -34,7 +35,7 @@ _ERROR_CHARS = 200
 
 def stamp(at: datetime) -> str:
     """A due time as a sort key: always UTC, so keys compare as times whatever zone they came from."""
-    return at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def slot(job: str, item_key: str, at: datetime) -> tuple[str, str]:
@@ -105,7 +106,8 @@ def defer(item: Scheduled, now: datetime, exc: Exception) -> bool:
         return False
     attempts = int(item.due_attempts or 0) + 1
     error = f"{failure(exc)}: {exc}"[:_ERROR_CHARS]
-    return update_if(item, [model.due_sk.set(stamp(retry_at(now, attempts))), model.due_attempts.set(attempts),
+    scheduled = cast(Model, item)  # every Scheduled class is also a Model
+    return update_if(scheduled, [model.due_sk.set(stamp(retry_at(now, attempts))), model.due_attempts.set(attempts),
                             model.due_since.set(model.due_since | item.due_sk), model.due_error.set(error)],
                      model.due_sk == item.due_sk)
 

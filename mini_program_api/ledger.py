@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -149,7 +150,7 @@ def stage(
     member_id: str,
     op: Operation,
     prefix: str = "",
-    member_actions: list[Action] | None = None,
+    member_actions: Sequence[Action] | None = None,
     member_condition: Condition | None = None,
     new_card: PunchCard | None = None,
 ) -> datetime:
@@ -193,7 +194,7 @@ def stage(
             condition &= getattr(Member, account.value) >= debit
     if member_condition is not None:
         condition &= member_condition
-    actions = [getattr(Member, a.value).add(v) for a, v in net.items() if v] + (member_actions or [])
+    actions = [getattr(Member, a.value).add(v) for a, v in net.items() if v] + list(member_actions or [])
     if actions:
         tx.update(prefix + _BALANCE, Member(pk, PROFILE), actions=actions, condition=condition)
     else:
@@ -216,7 +217,7 @@ def post(
     member_id: str,
     op: Operation,
     tx: Transaction | None = None,
-    member_actions: list[Action] | None = None,
+    member_actions: Sequence[Action] | None = None,
     member_condition: Condition | None = None,
     new_card: PunchCard | None = None,
 ) -> Posted:

@@ -25,7 +25,7 @@ import calendar
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +36,6 @@ from .db.models import PROFILE, Coupon, CouponTemplate, DueMarker, LedgerEntry, 
 from .db.transact import Cancelled, Transaction, update_if
 from .errors import KabaoError
 from .ledger import Account, Operation
-
 
 POINTS_JOB = "points_expiry"
 POINTS_WARNING_JOB = "points_warning"
@@ -111,6 +110,7 @@ def next_birthday(merchant: Merchant, birthday: date, now: datetime) -> datetime
 @dataclass
 class Report:
     job: str
+    due: int = 0  # items found due (at most the batch size): the backlog
     done: int = 0
     sent: int = 0
     issued: int = 0
@@ -128,6 +128,7 @@ def _run(job: str, model: type[Model], handle: Handler, now: datetime | None, li
     now = now or clock.now()
     report = Report(job)
     keys = list(due.owed(model, job, now, limit))
+    report.due = len(keys)
     for pk, sk in keys:
         if deadline is not None and time.monotonic() >= deadline:
             report.more = True
@@ -183,7 +184,7 @@ def _move(marker: DueMarker, job: str, at: datetime | None) -> None:
 
 def _entries_after(pk: str, group: str, since: datetime) -> Iterator[LedgerEntry]:
     """Entries created strictly after `since` ("#~" sorts after every entry stamped exactly then)."""
-    start = f"LEDGER#{group}#{since.astimezone(timezone.utc).isoformat(timespec='microseconds')}#~"
+    start = f"LEDGER#{group}#{since.astimezone(UTC).isoformat(timespec='microseconds')}#~"
     return LedgerEntry.by_time.query(pk, LedgerEntry.lsi1.between(start, f"LEDGER#{group}#~"), consistent_read=True)
 
 
@@ -271,7 +272,7 @@ def _expire_points(pk: str, sk: str, now: datetime, report: Report) -> None:
                 raise KabaoError("CONCURRENT_UPDATE", "points changed, retry") from exc
             return 0
         assert cut is not None
-        op = Operation(f"pexpire:{cut.astimezone(timezone.utc):%Y%m%dT%H%M%S%f}", "POINTS_EXPIRED",
+        op = Operation(f"pexpire:{cut.astimezone(UTC):%Y%m%dT%H%M%S%f}", "POINTS_EXPIRED",
                        ledger.postings({Account.POINTS: -amount}), memo={"earned_up_to": cut.isoformat()})
         posted = ledger.post(merchant_id, member_id, op, tx=tx, member_condition=pinned)
         return 0 if posted.replayed else amount
@@ -425,6 +426,6 @@ def _monthly_pack(pk: str, sk: str, now: datetime, report: Report) -> None:
     local = now.astimezone(ZoneInfo(merchant.timezone))
     month = local.strftime("%Y-%m")
     for template_id in tiers.current(merchant, member.tier_id).monthly_template_ids:
-        _gift(merchant, member, template_id, f"monthly:{month}:{template_id}", report)
+        _gift(merchant, member, str(template_id), f"monthly:{month}:{template_id}", report)
     next_month = (local.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     _move(marker, MONTHLY_JOB, next_month)

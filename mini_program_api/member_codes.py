@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from . import clock, ids, idempotency
+from . import clock, idempotency, ids, members
 from .config import settings
 from .db.models import LOOKUP, Lookup, Member, lookup_pk
 from .db.transact import put_new
 from .errors import KabaoError
 from .idempotency import Key
-from . import members
 
 
 def ttl_seconds() -> int:

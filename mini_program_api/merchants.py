@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.expressions.update import Action
 
@@ -12,7 +12,9 @@ from .db.models import LOOKUP, PROFILE, Lookup, Merchant, PaySettings, Tier, Top
 from .db.transact import Cancelled, Transaction, at_version, commit_pinned
 from .errors import KabaoError
 from .secrets import resolve
-from .wechat.miniprogram import MiniProgram, for_app
+
+if TYPE_CHECKING:
+    from .wechat.miniprogram import MiniProgram
 
 
 @dataclass(frozen=True)
@@ -199,4 +201,7 @@ def by_appid(appid: str) -> Merchant:
 
 
 def mini_program(merchant: Merchant) -> MiniProgram:
+    # Imported here, not at the top: wechatpy and requests cost every cold start, and most handlers never call WeChat.
+    from .wechat.miniprogram import for_app
+
     return for_app(merchant.appid, resolve(merchant.app_secret_ref))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from . import clock, idempotency
 from .db.models import Lookup, PendingPayment, member_pk
@@ -35,7 +36,7 @@ def _pointer(req: Request) -> Lookup:
 
 
 def open_for(req: Request, store_id: str, staff_id: str, order_id: str,
-             fields: Mapping[str, int | str | None]) -> PendingPayment:
+             fields: Mapping[str, Any]) -> PendingPayment:
     """The key's pending confirmation: made now, or the one its first attempt made.
 
     The same key for another request (another member, store or amount) is 422; an expired one

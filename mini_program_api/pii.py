@@ -10,21 +10,27 @@ import base64
 import hashlib
 import hmac
 from functools import cache
-
-from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING
 
 from .config import settings
 from .secrets import resolve
 
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
 
 def _derive(master: bytes, purpose: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
 @cache
 def _keys() -> tuple[Fernet, bytes]:
+    # cryptography is imported on the first phone seen, not at import: most handlers never touch one.
+    from cryptography.fernet import Fernet
+
     master = resolve(settings().pii_key_ref).encode()
     fernet = Fernet(base64.urlsafe_b64encode(_derive(master, b"kabao/phone/encrypt")))
     return fernet, _derive(master, b"kabao/phone/lookup")

@@ -11,6 +11,7 @@ after issue); after that it is expired, whatever is left.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from . import audit, clock, idempotency, ids, ledger, member_codes, members, paging, staff, stored_value
 from .auth import Principal
@@ -26,7 +27,8 @@ def create_plan(actor: Principal, name: str, visits: int, valid_days: int, price
     """With an Idempotency-Key, a retry after a lost answer returns the plan made the first time
     (another plan under the same key is 422); without one, every call makes a plan."""
     staff.require_stores(actor.merchant_id, store_ids)
-    fields = {"name": name, "visits": visits, "valid_days": valid_days, "price": price, "stores": ",".join(store_ids)}
+    fields: dict[str, Any] = {"name": name, "visits": visits, "valid_days": valid_days, "price": price,
+                              "stores": ",".join(store_ids)}
     req = None
     if idempotency_key is not None:
         req = idempotency.request(idempotency.client_key(actor.merchant_id, "punchplan", idempotency_key),

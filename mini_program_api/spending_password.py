@@ -28,7 +28,7 @@ from . import clock, members, merchants, notices, pii
 from .db.models import Member, Merchant, SpendingPassword, member_pk
 from .db.transact import update_if
 from .errors import KabaoError
-from .passwords import Lockout, check_password, hash_password
+from .passwords import Lockout, accept, check_password, hash_password
 
 SK = "SPENDPWD"
 MAX_FAILED = 5
@@ -146,7 +146,7 @@ def verify(merchant: Merchant, member: Member, password: str) -> SpendingPasswor
     if not check_password(password, item.password_hash):
         _LOCKOUT.lock_when_full(item, now, on_lock)  # the attempt stays counted as a failure
         raise KabaoError("SPENDING_PASSWORD_WRONG", "wrong spending password")
-    item.update(actions=_LOCKOUT.reset())
+    accept(item, "password_hash", password, item.password_hash, _LOCKOUT.reset())
     return item
 
 

@@ -11,19 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from . import audit, auth, clock, paging
 from .auth import Principal
 from .db.models import StaffAccount, Store, staff_pk, store_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
-from .passwords import Lockout, check_password, hash_password
+from .passwords import Lockout, accept, check_password, hash_password
 
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 MIN_PASSWORD_LENGTH = 10
 CREATE_RETRY_WINDOW = timedelta(minutes=15)
-_DUMMY_HASH = hash_password("not-a-real-password", salt=b"\0" * 16)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Hashed on first need, not at import: scrypt costs tens of ms that every cold start would pay."""
+    return hash_password("not-a-real-password", salt=b"\0" * 16)
 
 
 def create_store(actor: Principal, store_id: str, name: str) -> Store:
@@ -120,14 +126,14 @@ def login(merchant_id: str, username: str, password: str) -> Session:
     try:
         account = StaffAccount.get(staff_pk(merchant_id), username, consistent_read=True)
     except StaffAccount.DoesNotExist:
-        check_password(password, _DUMMY_HASH)
+        check_password(password, _dummy_hash())
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password") from None
     now = clock.now()
     _LOCKOUT.count_attempt(account, now)
     if not check_password(password, account.password_hash):
         _LOCKOUT.lock_when_full(account, now)  # the attempt stays counted as a failure
         raise KabaoError("INVALID_CREDENTIALS", "wrong username or password")
-    account.update(actions=_LOCKOUT.reset())
+    accept(account, "password_hash", password, account.password_hash, _LOCKOUT.reset())
     principal = Principal(merchant_id, username, account.role, account.store_id)
     token, expires_in = auth.issue(principal)
     return Session(token, expires_in, principal)

@@ -37,9 +37,10 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -52,7 +53,10 @@ from .db.transact import Cancelled, Transaction, update_if
 from .errors import KabaoError
 from .ledger import Account, Operation
 from .secrets import resolve
-from .wechat.pay import PayConfig, WeChatPayApi, for_config
+from .telemetry import metrics
+
+if TYPE_CHECKING:
+    from .wechat.pay import WeChatPayApi
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,7 @@ REFUNDING, REFUNDED, REFUND_ABNORMAL, REFUND_FAILED = "REFUNDING", "REFUNDED", "
 ORDER_TTL = timedelta(minutes=30)
 RECONCILE_AFTER = timedelta(minutes=5)
 JOB = "topup"
+BATCH = 200  # orders per reconciliation run; the backlog alarm fires when runs keep finding this many
 _ATTEMPTS = 5
 
 
@@ -68,6 +73,9 @@ def pay_api(merchant: Merchant) -> WeChatPayApi:
     pay = merchant.pay
     if pay is None:
         raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant has not set up WeChat Pay")
+    # Imported on first payment, not at the top: wechatpayv3, cryptography and requests cost every cold start.
+    from .wechat.pay import PayConfig, for_config
+
     return for_config(PayConfig(
         mchid=pay.mchid, appid=merchant.appid, cert_serial_no=pay.cert_serial_no,
         private_key=resolve(pay.private_key_ref), apiv3_key=resolve(pay.apiv3_key_ref),
@@ -191,6 +199,15 @@ def create_order(
 
 def handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None:
     """A WeChat Pay notify: verified, decrypted, checked, then applied exactly once."""
+    try:
+        _handle_notify(merchant_id, headers, body)
+    except KabaoError as exc:
+        # Refused notifies are WeChat retrying into a wall (or someone forging them): alarmed on.
+        metrics.count(metrics.NOTIFY_FAILED, code=exc.code)
+        raise
+
+
+def _handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None:
     merchant = merchants.get(merchant_id)
     event, resource = pay_api(merchant).parse_notify(headers, body, clock.now().timestamp())
     if event == "TRANSACTION.SUCCESS":
@@ -201,7 +218,10 @@ def handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None:
         except KabaoError:
             log.error("notify for an unknown order", extra={"merchant_id": merchant_id})
             raise KabaoError("NOTIFY_MISMATCH", "notify names an order this merchant never made") from None
-        credit(merchant, order, resource)
+        if credit(merchant, order, resource):
+            metrics.count(metrics.TOPUP_CREDITED, source="notify")
+        else:
+            metrics.count(metrics.DUPLICATE_NOTIFY)
     elif event.startswith("REFUND."):
         settle_refund(merchant, resource)
     else:
@@ -226,8 +246,9 @@ def _check(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -
         raise KabaoError("NOTIFY_MISMATCH", f"transaction does not match the order: {', '.join(problems)}")
 
 
-def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -> None:
-    """Mark the order PAID and credit principal + bonus, once per WeChat transaction."""
+def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -> bool:
+    """Mark the order PAID and credit principal + bonus, once per WeChat transaction. True when this
+    call credited it, False when it had been credited already (a duplicate delivery or a race)."""
     _check(merchant, order, transaction)
     transaction_id = str(transaction["transaction_id"])
     postings = ledger.postings({Account.PRINCIPAL: int(order.amount), Account.BONUS: int(order.bonus)})
@@ -237,7 +258,7 @@ def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -
         if order.status not in (PENDING, CLOSED):
             if order.transaction_id != transaction_id:
                 log.error("order paid twice at WeChat", extra={"order_id": order.order_id})
-            return
+            return False
         tx = Transaction()
         tx.update(
             "order", order,
@@ -248,8 +269,7 @@ def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -
         # A CLOSED order already released its reservation; a PENDING one releases it now.
         release = [Member.pending_topup.add(-int(order.amount))] if order.status == PENDING else []
         try:
-            ledger.post(merchant.merchant_id, order.member_id, op, tx=tx, member_actions=release)
-            return
+            return not ledger.post(merchant.merchant_id, order.member_id, op, tx=tx, member_actions=release).replayed
         except Cancelled:
             order = _load(merchant.merchant_id, order.order_id)
     raise KabaoError("CONCURRENT_UPDATE", "order changed during crediting, WeChat will retry")
@@ -260,6 +280,7 @@ def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -
 
 @dataclass
 class Reconciled:
+    due: int = 0  # orders found due (at most the batch size): the backlog
     credited: int = 0
     closed: int = 0
     waiting: int = 0
@@ -267,7 +288,7 @@ class Reconciled:
     failed: list[str] = field(default_factory=list)
 
 
-def reconcile(now: datetime | None = None, limit: int = 200) -> Reconciled:
+def reconcile(now: datetime | None = None, limit: int = BATCH) -> Reconciled:
     """Settle what WeChat knows and we may have missed: lost notifies, expired orders, pending refunds.
 
     Safe to run twice or concurrently: every transition is conditional and every
@@ -275,7 +296,8 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> Reconciled:
     """
     now = now or clock.now()
     report = Reconciled()
-    for pk, sk in list(due.owed(TopupOrder, JOB, now, limit)):
+    owed = list(due.owed(TopupOrder, JOB, now, limit))
+    for pk, sk in owed:
         try:
             order = TopupOrder.get(pk, sk, consistent_read=True)
         except TopupOrder.DoesNotExist:
@@ -284,6 +306,7 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> Reconciled:
             _reconcile_one(order, now, report)
         except Exception as exc:  # noqa: BLE001 - one order's failure, whatever it is, must not stop the rest
             report.failed.append(f"{order.order_id}:{due.failed(JOB, order, now, exc)}")
+    report.due = len(owed)
     return report
 
 
@@ -293,12 +316,10 @@ def _reconcile_one(order: TopupOrder, now: datetime, report: Reconciled) -> None
     if order.status == PENDING:
         remote = api.query(order.order_id)
         if remote and remote.get("trade_state") in ("SUCCESS", "REFUND"):
-            credit(merchant, order, remote)
-            report.credited += 1
+            _credit_missed(merchant, order, remote, report)
         elif now >= order.expires_at or (remote and remote.get("trade_state") in ("CLOSED", "REVOKED", "PAYERROR")):
             if remote is not None and not api.close(order.order_id):
-                credit(merchant, order, api.query(order.order_id) or {})
-                report.credited += 1
+                _credit_missed(merchant, order, api.query(order.order_id) or {}, report)
                 return
             _close(order, now)
             report.closed += 1
@@ -317,6 +338,15 @@ def _reconcile_one(order: TopupOrder, now: datetime, report: Reconciled) -> None
             report.refunds_settled += 1
     else:
         _reschedule(order, None)  # a stale index entry: the order settled since
+
+
+def _credit_missed(merchant: Merchant, order: TopupOrder, remote: dict[str, Any], report: Reconciled) -> None:
+    """Credit a payment whose notify never came (or has not come yet)."""
+    credited = credit(merchant, order, remote)
+    report.credited += 1
+    if credited:
+        metrics.count(metrics.TOPUP_CREDITED, source="reconciliation")
+        metrics.count(metrics.RECONCILIATION_CREDIT)
 
 
 def _reschedule(order: TopupOrder, at: datetime | None) -> None:
@@ -377,7 +407,8 @@ def refund(actor: Principal, order_id: str) -> TopupOrder:
         )
         audit.record(tx, actor, "TOPUP_REFUND", order_id, {"member_id": order.member_id, "amount": refund_amount})
         try:
-            ledger.post(merchant_id, order.member_id, op, tx=tx)
+            if not ledger.post(merchant_id, order.member_id, op, tx=tx).replayed:
+                metrics.count(metrics.REFUND_REQUESTED, amount=refund_amount)
         except KabaoError as exc:
             if exc.code != "INSUFFICIENT_BALANCE":
                 raise
@@ -440,12 +471,13 @@ def _refused(order: TopupOrder, wechat_code: str) -> None:
     """WeChat refused the refund for good: the value goes back on the card (REFUND_FAILED); when the card
     has no room for it, it stays debited as REFUND_ABNORMAL for the merchant to pay by hand."""
     log.error("wechat pay refused a refund for good", extra={"order_id": order.order_id, "code": wechat_code})
+    metrics.count(metrics.REFUND_REFUSED, code=wechat_code)
     error = [TopupOrder.refund_error.set(wechat_code)]
     if not _give_back(order, REFUND_FAILED, error):
         update_if(order, [TopupOrder.status.set(REFUND_ABNORMAL), *error, *_UNSLOT], _this_attempt(order))
 
 
-def _give_back(order: TopupOrder, status: str, actions: list[Action] | None = None) -> bool:
+def _give_back(order: TopupOrder, status: str, actions: Sequence[Action] | None = None) -> bool:
     """Reverse a refund that will not be paid: principal and clawed-back bonus back on the card and the
     order to `status`, in one transaction. False, writing nothing, when the principal would not fit
     under the prepaid cap (the order's principal goes back whole or not at all)."""

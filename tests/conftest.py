@@ -24,10 +24,19 @@ _stack: list[local_stack.Stack] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Hundreds of tests log staff in: scrypt at N=2^14 here, not production's 2^17 (0.5 s and 128 MiB each);
+    # tests/test_passwords.py runs the production factor. Only local stages may lower it (passwords.py).
+    os.environ.setdefault("KABAO_SCRYPT_LOG2N", "14")
     _stack.append(local_stack.start())
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    record = os.environ.get("KABAO_RECORD_UNDECLARED")
+    if record:
+        from mini_program_api.routes import endpoint
+
+        with open(record, "w") as f:
+            json.dump(sorted(endpoint.UNDECLARED), f)
     for stack in _stack:
         stack.stop()
 
@@ -36,6 +45,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def fresh_table() -> None:
     """Each test starts with an empty table, so a job under test meets only that test's members."""
     _stack[0].reset_table()
+
+
+@pytest.fixture(autouse=True)
+def declared_errors_only() -> Iterator[None]:
+    """An error code a route answers must be one it declares (`endpoint(errors=...)`): the spec lists them."""
+    from mini_program_api.routes import endpoint
+
+    before = set(endpoint.UNDECLARED)
+    yield
+    new = endpoint.UNDECLARED - before
+    if new and not os.environ.get("KABAO_RECORD_UNDECLARED"):
+        pytest.fail("undeclared error codes (add them to the route's errors=...): "
+                    + ", ".join(f"{m} {p}: {c}" for m, p, c in sorted(new)))
 
 
 @pytest.fixture

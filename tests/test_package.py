@@ -87,7 +87,8 @@ def test_iam_is_scoped_to_the_table_and_the_stage_parameters(template: dict[str,
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert not any(a.endswith(":*") or a == "*" for a in actions), statement
-        assert statement["Resource"] != "*"
+        # X-Ray has no resource-level permissions; nothing else is granted on "*".
+        assert statement["Resource"] != "*" or actions == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     dynamodb = next(s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"]))
     assert dynamodb["Resource"] == [{"Fn::GetAtt": ["KabaoTable", "Arn"]}, {"Fn::Sub": "${KabaoTable.Arn}/index/*"}]
     ssm = next(s for s in statements if s["Action"] == ["ssm:GetParameter"])
@@ -108,3 +109,34 @@ def test_every_schedule_is_deployed_and_no_secret_is_plain(template: dict[str, A
         assert not any(v.startswith("dev:") for v in variables.values())
     config = json.loads((ROOT / "chalice.json").read_text())
     assert functions["APIHandler"]["Environment"]["Variables"] == config["stages"]["prod"]["environment_variables"]
+
+
+def test_every_function_and_the_api_are_traced(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    functions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) >= 2 and all(f["Tracing"] == "Active" for f in functions)
+    assert resources["RestAPI"]["Properties"]["TracingEnabled"] is True
+
+
+def test_alarms_watch_the_api_notifies_reconciliation_and_jobs_and_tell_the_topic(template: dict[str, Any]) -> None:
+    from infra.deploy import alarms
+    from mini_program_api.telemetry import metrics
+
+    resources = template["Resources"]
+    found = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    watched = {(p.get("Namespace"), p.get("MetricName")) for p in found.values()}
+    assert {("AWS/ApiGateway", "5XXError"), (metrics.NAMESPACE, metrics.NOTIFY_FAILED),
+            (metrics.NAMESPACE, metrics.RECONCILIATION_DUE), (metrics.NAMESPACE, metrics.JOB_FAILED)} <= watched
+    for properties in found.values():
+        assert properties["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}],
+                                                         {"Ref": "AWS::NoValue"}]}
+    assert template["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    api = next(p for p in found.values() if p.get("MetricName") == "5XXError")
+    definition = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    assert {d["Name"]: d["Value"] for d in api["Dimensions"]} == {
+        "ApiName": definition["info"]["title"], "Stage": resources["RestAPI"]["Properties"]["StageName"]}
+    scheduled = {k for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
+                 and any(e["Type"] == "Schedule" for e in r["Properties"].get("Events", {}).values())}
+    crashes = found["JobCrashesAlarm"]["Metrics"]
+    assert {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in crashes if "MetricStat" in m} \
+        == scheduled == set(alarms.JOB_FUNCTIONS)

@@ -417,8 +417,8 @@ def test_report_ranges_and_formats(api: Any, merchant: Any, make_merchant: Any) 
     assert status == 200 and body["rows"] == [
         {"day": today.isoformat(), "scene": "*", "new_members": 1, "cards_opened": 1, "sign_ins": 0},
         {"day": today.isoformat(), "scene": "-", "new_members": 1, "cards_opened": 1, "sign_ins": None}]
-    response = api._client.http.get("/v1/admin/reports/members?format=csv",
-                                    headers={"authorization": f"Bearer {admin}"})
+    response = api._client.http.get("/v1/admin/reports/members",
+                                    headers={"authorization": f"Bearer {admin}", "accept": "text/csv"})
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
     assert response.body.decode().splitlines() == ["day,scene,new_members,cards_opened,sign_ins",
                                                    f"{today.isoformat()},*,1,1,0", f"{today.isoformat()},-,1,1,"]

@@ -1,5 +1,7 @@
-"""What `chalice package` does not generate: the table, scoped IAM, the secrets' parameter paths, and
-API Gateway's own answers (unknown routes, throttling, timeouts) in kabao's error shape.
+"""What `chalice package` does not generate: the table, scoped IAM, the secrets' parameter paths,
+API Gateway's own answers (unknown routes, throttling, timeouts) in kabao's error shape, and the
+alarms (`alarms.py`). X-Ray tracing is `"xray": true` in chalice.json (Tracing: Active on every
+function); the API stage's tracing and the role's X-Ray rights are added here.
 
 Merged into Chalice's SAM template (`chalice package --merge-template`). Built from
 `db/schema.py` so the deployed table always has the keys and indexes the code uses.
@@ -18,6 +20,8 @@ from mini_program_api.db.schema import (
 )
 from mini_program_api.routes.gateway import GATEWAY_RESPONSES
 
+from .alarms import ALARM_TOPIC_PARAMETER, alarms
+
 # Item-level actions only: TransactWriteItems is authorised per item as Put/Update/Delete/ConditionCheck.
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
@@ -27,6 +31,9 @@ DYNAMODB_ACTIONS = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
+LOG_GROUPS_ARN = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
+# X-Ray has no resource-level permissions: these two are granted on "*" (what AWSXRayDaemonWriteAccess does).
+XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 
 def secret_parameters(environment: dict[str, str], stage: str) -> list[str]:
@@ -60,8 +67,18 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
         for name in secret_parameters(environment, stage)
     ]
     return {
+        "Parameters": {
+            ALARM_TOPIC_PARAMETER: {
+                "Type": "String",
+                "Default": "",
+                "Description": "SNS topic ARN that alarms notify (empty: alarms are kept, nobody is told)",
+            },
+        },
+        "Conditions": {"HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": ALARM_TOPIC_PARAMETER}, ""]}]}},
         "Resources": {
             **gateway_responses(),
+            **alarms(),
+            "RestAPI": {"Properties": {"TracingEnabled": True}},
             "KabaoTable": {
                 "Type": "AWS::DynamoDB::Table",
                 "DeletionPolicy": "Retain",
@@ -90,7 +107,7 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
                                     {
                                         "Effect": "Allow",
                                         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                                        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"},
+                                        "Resource": {"Fn::Sub": LOG_GROUPS_ARN},
                                     },
                                     {
                                         "Effect": "Allow",
@@ -98,6 +115,7 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
                                         "Resource": [table_arn, {"Fn::Sub": "${KabaoTable.Arn}/index/*"}],
                                     },
                                     {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter_arns},
+                                    {"Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"},
                                 ],
                             },
                         }

@@ -5,6 +5,7 @@ Meta values come from the environment at import, as a Lambda container has it.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -132,7 +133,8 @@ class Merchant(Item):
     dormant_days = NumberAttribute(default=90)
     wakeup_cooldown_days = NumberAttribute(default=60)
     wakeup_template_id = UnicodeAttribute(null=True)
-    message_templates = MapAttribute(default=dict)  # notice kind -> subscribe-message template id
+    # notice kind -> subscribe-message template id
+    message_templates: MapAttribute[str, str] = MapAttribute(default=dict)
     # Spending password (spending_password.py): required of every member, or only of those who set one;
     # the most a member may let go without one per payment (fen); whether a till may take it typed in.
     spending_password_required = BooleanAttribute(default=False)
@@ -204,7 +206,7 @@ class LedgerEntry(Item):
     amount = NumberAttribute()
     kind = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
-    memo = MapAttribute(default=dict)
+    memo: MapAttribute[str, Any] = MapAttribute(default=dict)
     created_at = UTCDateTimeAttribute()
 
 
@@ -218,8 +220,8 @@ class OperationRecord(Item):
     member_id = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
     member_code = UnicodeAttribute(null=True)  # hash of the member code a staff request named its member by
-    amounts = MapAttribute(default=dict)  # ledger account -> amount posted
-    result = MapAttribute(default=dict)  # the ids the operation made or touched
+    amounts: MapAttribute[str, int] = MapAttribute(default=dict)  # ledger account -> amount posted
+    result: MapAttribute[str, Any] = MapAttribute(default=dict)  # the ids the operation made or touched
     created_at = UTCDateTimeAttribute()
 
 
@@ -428,7 +430,7 @@ class AuditRecord(Item):
     store_id = UnicodeAttribute(null=True)
     action = UnicodeAttribute()
     target = UnicodeAttribute()
-    detail = MapAttribute(default=dict)
+    detail: MapAttribute[str, Any] = MapAttribute(default=dict)
     at = UTCDateTimeAttribute()
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -61,8 +62,9 @@ class Transaction:
     def put(self, label: str, model: Model, condition: Condition | None = None) -> None:
         self._ops["put"].append((label, model.get_save_kwargs_from_instance(condition=condition)))
 
-    def update(self, label: str, model: Model, actions: list[Action], condition: Condition | None = None) -> None:
-        self._ops["update"].append((label, model.get_update_kwargs_from_instance(actions=actions, condition=condition)))
+    def update(self, label: str, model: Model, actions: Sequence[Action], condition: Condition | None = None) -> None:
+        self._ops["update"].append((label, model.get_update_kwargs_from_instance(actions=list(actions),
+                                                                                 condition=condition)))
 
     def delete(self, label: str, model: Model, condition: Condition | None = None) -> None:
         self._ops["delete"].append((label, model.get_delete_kwargs_from_instance(condition=condition)))
@@ -119,7 +121,8 @@ def _raise_unless_transient(exc: TransactWriteError, labels: list[str]) -> bool:
     # Not `exc.cause_response_code`: a timeout's cause has `response = None`, which that property trips on.
     code = (getattr(exc.cause, "response", None) or {}).get("Error", {}).get("Code")
     if code == "TransactionCanceledException":
-        reasons = {label: reason.code for label, reason in zip(labels, exc.cancellation_reasons) if reason}
+        pairs = zip(labels, exc.cancellation_reasons, strict=False)
+        reasons = {label: reason.code for label, reason in pairs if reason}
         failed = {label: reason for label, reason in reasons.items() if reason == CONDITION_FAILED}
         if failed:
             raise Cancelled(failed) from exc
@@ -131,7 +134,7 @@ def _raise_unless_transient(exc: TransactWriteError, labels: list[str]) -> bool:
     raise exc
 
 
-def update_if(model: Model, actions: list[Action], condition: Condition) -> bool:
+def update_if(model: Model, actions: Sequence[Action], condition: Condition) -> bool:
     """A single-item conditional update; False (not an error) when the condition no longer holds."""
     tx = Transaction()
     tx.update("item", model, actions, condition)
@@ -145,7 +148,8 @@ def update_if(model: Model, actions: list[Action], condition: Condition) -> bool
 def put_new(model: Model) -> bool:
     """A single-item put that never overwrites; False when the key is taken."""
     tx = Transaction()
-    tx.put("item", model, type(model).sk.does_not_exist())
+    cls: Any = type(model)  # every kabao model has `sk`; pynamodb's Model does not declare it
+    tx.put("item", model, cls.sk.does_not_exist())
     try:
         tx.commit()
     except Cancelled:
@@ -156,7 +160,7 @@ def put_new(model: Model) -> bool:
 def at_version(model: type[Model], version: int) -> Condition:
     """The item is still at `version` (its `version` attribute) as read: a write pinned to it is
     cancelled by any change made since. Version 0 also matches items written before versions."""
-    attribute = getattr(model, "version")
+    attribute = cast(Any, model).version
     pinned = attribute == version
     return pinned | attribute.does_not_exist() if not version else pinned
 

@@ -189,6 +189,6 @@ def repurchase(merchant_id: str, span: read.Range) -> dict[str, Any]:
                 if second is None or second > offset:
                     repeaters += n
     ordered = [gap for gap in sorted(gaps) for _ in range(gaps[gap])]
-    return {"start": span.start.isoformat(), "end": span.end.isoformat(), "buyers": buyers,
+    return {"buyers": buyers,
             "repeat_buyers": repeaters, "repeat_share": _ratio(repeaters, buyers),
             "median_days_between": ordered[(len(ordered) - 1) // 2] if ordered else None}

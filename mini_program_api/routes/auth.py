@@ -1,20 +1,24 @@
 """POST /v1/auth/login."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from .. import auth, members
 from ..auth import Principal
 from .endpoint import Call, endpoint
-from .schemas import LoginBody
 from .views import member_view, merchant_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import LoginBody
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/auth/login", "POST", role=None, body=LoginBody)
+@endpoint(bp, "/v1/auth/login", "POST", role=None, body="LoginBody", response="LoginView",
+          errors=("INVALID_CODE", "INVALID_INVITE_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "UNKNOWN_APPID",
+                  "WECHAT_UNAVAILABLE"))
 def login(call: Call) -> dict[str, Any]:
     body: LoginBody = call.body
     result = members.login(body.appid, body.code, body.invite_code, body.scene)

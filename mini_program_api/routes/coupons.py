@@ -1,19 +1,23 @@
 """Coupons: admin templates, member offers and claims, the member's coupons."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from .. import coupon_admin, coupons, merchants
 from .endpoint import Call, endpoint
-from .schemas import CouponsQuery, CouponTemplateBody, PageQuery, TemplatePatchBody
 from .views import admin_template_view, coupon_view, template_view
+
+if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .schemas import CouponsQuery, CouponTemplateBody
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/admin/coupon-templates", "POST", role="admin", body=CouponTemplateBody, status=201)
+@endpoint(bp, "/v1/admin/coupon-templates", "POST", role="admin", body="CouponTemplateBody", status=201,
+          response="CreatedTemplateView", idempotent=True,
+          errors=("NOT_FOUND", "STORE_NOT_FOUND"))
 def create_template(call: Call) -> dict[str, Any]:
     body: CouponTemplateBody = call.body
     assert call.principal is not None
@@ -25,34 +29,40 @@ def create_template(call: Call) -> dict[str, Any]:
             "stock_shards": int(template.shards)}
 
 
-@endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query=PageQuery)
+@endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query="PageQuery", response="AdminTemplatePage")
 def list_templates(call: Call) -> dict[str, Any]:
     page = coupon_admin.page(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"templates": [admin_template_view(t, call.timezone) for t in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "GET", role="admin")
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "GET", role="admin", response="AdminTemplateView",
+          errors=("TEMPLATE_NOT_FOUND",))
 def get_template(call: Call, template_id: str) -> dict[str, Any]:
     return admin_template_view(coupon_admin.stocked(call.member.merchant_id, template_id), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "PATCH", role="admin", body=TemplatePatchBody)
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "PATCH", role="admin", body="TemplatePatchBody",
+          response="AdminTemplateView",
+          errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"))
 def change_template(call: Call, template_id: str) -> dict[str, Any]:
     spec = coupon_admin.TemplateChange(**call.body.model_dump())
     return _admin_view(call, coupon_admin.change(call.member, template_id, spec))
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/pause", "POST", role="admin")
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/pause", "POST", role="admin", response="AdminTemplateView",
+          errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"))
 def pause_template(call: Call, template_id: str) -> dict[str, Any]:
     return _admin_view(call, coupon_admin.pause(call.member, template_id))
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/resume", "POST", role="admin")
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/resume", "POST", role="admin", response="AdminTemplateView",
+          errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"))
 def resume_template(call: Call, template_id: str) -> dict[str, Any]:
     return _admin_view(call, coupon_admin.resume(call.member, template_id))
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/end", "POST", role="admin")
+@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/end", "POST", role="admin", response="AdminTemplateView",
+          errors=("TEMPLATE_NOT_FOUND",))
 def end_template(call: Call, template_id: str) -> dict[str, Any]:
     return _admin_view(call, coupon_admin.end(call.member, template_id))
 
@@ -62,20 +72,24 @@ def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     return admin_template_view(coupon_admin.with_stock(call.member.merchant_id, [template])[0], call.timezone)
 
 
-@endpoint(bp, "/v1/coupons/offers", "GET", role="member")
+@endpoint(bp, "/v1/coupons/offers", "GET", role="member", response="OffersView",
+          errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"))
 def offers(call: Call) -> dict[str, Any]:
     tz = call.timezone
     listed = coupons.offers(call.member.merchant_id, call.member.subject)
     return {"offers": [{**template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
 
 
-@endpoint(bp, "/v1/coupons/offers/{template_id}/claim", "POST", role="member")
+@endpoint(bp, "/v1/coupons/offers/{template_id}/claim", "POST", role="member", response="CouponView", idempotent=True,
+          errors=("CARD_NOT_OPEN", "CLAIM_LIMIT_REACHED", "COUPON_NOT_FOUND", "MEMBER_NOT_FOUND",
+                  "OFFER_NOT_AVAILABLE", "OFFER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "REWARD_NOT_FOUND", "SOLD_OUT",
+                  "TIER_NOT_ELIGIBLE"))
 def claim(call: Call, template_id: str) -> dict[str, Any]:
     coupon = coupons.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
-@endpoint(bp, "/v1/me/coupons", "GET", role="member", query=CouponsQuery)
+@endpoint(bp, "/v1/me/coupons", "GET", role="member", query="CouponsQuery", response="CouponPage")
 def my_coupons(call: Call) -> dict[str, Any]:
     q: CouponsQuery = call.query
     page = coupons.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)

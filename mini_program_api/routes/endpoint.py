@@ -1,7 +1,17 @@
-"""The one way a route is declared: auth, body/query validation and error shape in one place.
+"""The one way a route is declared: auth, body/query validation, error shape and the request's log line.
 
 Chalice turns any exception escaping a view into a 500 before middleware sees
 it, so `KabaoError` is converted here, inside the view.
+
+Models are named, not passed (`body="LoginBody"`, `response="LoginView"`: classes in schemas.py and
+responses.py): the modules and pydantic are imported, and a model built, on the first request that
+needs it. Importing them for every route at import time was a third of a cold start (bench/cold_start.py).
+
+Every declaration is kept in `ROUTES`, from which `openapi.py` builds the spec on demand. On the
+local stages (dev, tests) each answer is checked against its declaration, so a view cannot drift
+from the published contract: a body that does not fit its response model is a 500, an error code the
+route does not declare is recorded in `UNDECLARED` (tests fail on it), and reading the
+Idempotency-Key in a route that does not declare it raises.
 """
 from __future__ import annotations
 
@@ -9,17 +19,68 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from .. import auth, merchants
 from ..auth import Principal
-from ..errors import KabaoError
+from ..config import settings
+from ..errors import STATUS, KabaoError
+from ..telemetry import logs
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 MAX_PATH_ID = 128  # characters in an id taken from the path
+
+# Codes any route can answer, whatever it declares: the database or WeChat's gateway refusing for a moment.
+COMMON_ERRORS = ("DATABASE_UNAVAILABLE", "CONCURRENT_UPDATE", "RATE_LIMITED")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One declared operation: what the spec says about it and what the local stages hold it to.
+    `body`, `query` and `response` name models (see `model`)."""
+
+    name: str
+    module: str
+    doc: str
+    path: str
+    method: str
+    role: tuple[str, ...]
+    body: str | None
+    query: str | None
+    response: str | None
+    status: int
+    idempotent: bool
+    errors: frozenset[str]
+
+
+ROUTES: list[Route] = []
+# (method, path, code) of error codes answered but not declared; only filled on the local stages.
+UNDECLARED: set[tuple[str, str, str]] = set()
+
+
+class ResponseDrift(Exception):
+    """A view answered something its response model does not describe: a bug, surfaced as a 500."""
+
+
+def implied_errors(role: tuple[str, ...], body: bool, query: bool, path: str, idempotent: bool) -> set[str]:
+    """Codes the declaration itself brings: auth, input validation, path ids, idempotency keys."""
+    codes = set(COMMON_ERRORS)
+    if role:
+        codes |= {"UNAUTHENTICATED", "TOKEN_EXPIRED", "FORBIDDEN"}
+    if body:
+        codes |= {"INVALID_JSON", "VALIDATION_ERROR", "UNSUPPORTED_MEDIA_TYPE", "REQUEST_TOO_LARGE"}
+    if query:
+        codes |= {"VALIDATION_ERROR", "INVALID_CURSOR"}
+    if "{" in path:
+        codes.add("NOT_FOUND")
+    if idempotent:
+        codes |= {"INVALID_IDEMPOTENCY_KEY", "IDEMPOTENCY_KEY_REUSED"}
+    return codes
 
 
 @dataclass(frozen=True)
@@ -31,6 +92,7 @@ class Call:
     query: Any
     headers: dict[str, str]
     raw_body: bytes
+    route: Route | None = None
 
     @property
     def member(self) -> Principal:
@@ -39,6 +101,9 @@ class Call:
 
     @property
     def idempotency_key(self) -> str | None:
+        if self.route is not None and not self.route.idempotent and _checking():
+            route = f"{self.route.method} {self.route.path}"
+            raise AssertionError(f"{route} reads Idempotency-Key: declare idempotent=True")
         return self.headers.get("idempotency-key")
 
     @property
@@ -53,45 +118,105 @@ def endpoint(
     method: str,
     *,
     role: str | tuple[str, ...] | None,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
+    body: str | None = None,
+    query: str | None = None,
+    response: str | None = None,
     status: int = 200,
+    idempotent: bool = False,
+    errors: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a route. `response` names the model of a 2xx body (None only for an empty answer: 204),
+    `errors` the codes its domain calls can raise beyond those the declaration implies (`implied_errors`),
+    and `idempotent` that it honours an Idempotency-Key header."""
+    roles = () if role is None else (role,) if isinstance(role, str) else tuple(role)
+    unknown = [code for code in errors if code not in STATUS]
+    if unknown:
+        raise ValueError(f"unregistered error codes {unknown}")
+    if response is None and status != 204:
+        raise ValueError(f"{method} {path}: declare response='ModelName' (only a 204 has no body)")
+
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        declared = Route(
+            name=fn.__name__, module=fn.__module__, doc=(fn.__doc__ or "").strip(), path=path, method=method,
+            role=roles, body=body, query=query, response=response, status=status, idempotent=idempotent,
+            errors=frozenset(errors) | implied_errors(roles, body is not None, query is not None, path, idempotent),
+        )
+        ROUTES.append(declared)
+
         @bp.route(path, methods=[method])
         @functools.wraps(fn)
         def view(**params: str) -> Response:
             request = bp.current_request
-            headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-            try:
-                call = Call(
-                    principal=_authenticate(headers, role) if role else None,
-                    body=_parse_body(request.raw_body, body) if body else None,
-                    query=_validate(query, dict(request.query_params or {})) if query else None,
-                    headers=headers,
-                    raw_body=request.raw_body or b"",
-                )
-                if any(len(value) > MAX_PATH_ID for value in params.values()):
-                    # No id of ours is that long, and DynamoDB refuses keys past 1-2 KB (a 500).
-                    raise KabaoError("NOT_FOUND", "no such resource")
-                result = fn(call, **params)
-            except KabaoError as exc:
-                return Response(body=exc.body(), status_code=exc.status)
-            if isinstance(result, Response):  # a handler that chose its own content type (a CSV report)
-                return result
-            return Response(body=result if result is not None else "", status_code=status)
+            rid = logs.request_id(request.context, getattr(request, "lambda_context", None))
+            with logs.request(rid, method, path) as entry:
+                answer = _respond(fn, declared, request, params, entry)
+                entry.status = answer.status_code
+                answer.headers["X-Request-Id"] = rid  # what a client quotes to support: finds this line
+                return answer
 
         return view
 
     return decorate
 
 
-def _authenticate(headers: dict[str, str], role: str | tuple[str, ...]) -> Principal:
+def _respond(fn: Callable[..., Any], route: Route, request: Any, params: dict[str, str],
+             entry: logs.RequestLog) -> Response:
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    if len(params.get("merchant_id", "")) <= MAX_PATH_ID:
+        entry.merchant_id = params.get("merchant_id")  # the notify routes name theirs in the path
+    try:
+        principal = _authenticate(headers, route.role) if route.role else None
+        if principal is not None:
+            entry.merchant_id = principal.merchant_id
+        call = Call(
+            principal=principal,
+            body=_parse_body(request.raw_body, route.body) if route.body else None,
+            query=_validate(route.query, dict(request.query_params or {})) if route.query else None,
+            headers=headers,
+            raw_body=request.raw_body or b"",
+            route=route,
+        )
+        if any(len(value) > MAX_PATH_ID for value in params.values()):
+            # No id of ours is that long, and DynamoDB refuses keys past 1-2 KB (a 500).
+            raise KabaoError("NOT_FOUND", "no such resource")
+        result = fn(call, **params)
+    except KabaoError as exc:
+        entry.outcome = exc.code
+        if exc.code not in route.errors and _checking():
+            UNDECLARED.add((route.method, route.path, exc.code))
+        return Response(body=exc.body(), status_code=exc.status)
+    if isinstance(result, Response):  # a handler that chose its own content type (a report as CSV)
+        entry.outcome = "OK"
+        return result
+    if _checking():
+        _check_response(route, result)
+    entry.outcome = "OK"
+    return Response(body=result if result is not None else "", status_code=route.status)
+
+
+def _checking() -> bool:
+    """Answers are held to their declarations on the local stages (dev and tests), not in production."""
+    return settings().is_local
+
+
+def _check_response(route: Route, result: Any) -> None:
+    from pydantic import ValidationError
+
+    if route.response is None:
+        if result is not None:
+            raise ResponseDrift(f"{route.method} {route.path} declares no body but answered one")
+        return
+    try:
+        model(route.response).model_validate_json(json.dumps(result))
+    except (ValidationError, TypeError) as exc:
+        raise ResponseDrift(f"{route.method} {route.path} answered outside {route.response}: {exc}") from exc
+
+
+def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise KabaoError("UNAUTHENTICATED", "missing bearer token")
     principal = auth.verify(token.strip())
-    roles = (role,) if isinstance(role, str) else role
     if principal.role not in roles:
         raise KabaoError("FORBIDDEN", f"this endpoint is for role {' or '.join(roles)}")
     if principal.role == "staff" and not principal.store_id:
@@ -99,7 +224,19 @@ def _authenticate(headers: dict[str, str], role: str | tuple[str, ...]) -> Princ
     return principal
 
 
-def _parse_body(raw: bytes | None, model: type[M]) -> M:
+@cache
+def model(name: str) -> type[BaseModel]:
+    """The request (schemas.py) or response (responses.py) model called `name`, imported with pydantic on
+    first use; its validator is built on its first validation (`defer_build`)."""
+    from . import responses, schemas
+
+    found = getattr(schemas, name, None) or getattr(responses, name, None)
+    if found is None:
+        raise LookupError(f"no model {name} in routes/schemas.py or routes/responses.py")
+    return found  # type: ignore[no-any-return]
+
+
+def _parse_body(raw: bytes | None, name: str) -> Any:
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
@@ -108,12 +245,14 @@ def _parse_body(raw: bytes | None, model: type[M]) -> M:
         raise KabaoError("INVALID_JSON", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise KabaoError("VALIDATION_ERROR", "request body must be a JSON object")
-    return _validate(model, data)
+    return _validate(name, data)
 
 
-def _validate(model: type[M], data: dict[str, Any]) -> M:
+def _validate(name: str, data: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
     try:
-        return model.model_validate(data)
+        return model(name).model_validate(data)
     except ValidationError as exc:
         problems = [
             {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]} for err in exc.errors()

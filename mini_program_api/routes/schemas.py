@@ -12,7 +12,8 @@ _Code = Field(min_length=1, max_length=256)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: a model's validator is built on its first request, not at import for every handler.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class LoginBody(Strict):
@@ -46,7 +47,7 @@ class PageQuery(BaseModel):
     """A paged list: `cursor` from the previous page, at most `limit` items."""
 
     # Query strings are text: numbers are parsed, unknown parameters still refused.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     cursor: str | None = Field(default=None, max_length=1024)
     limit: int = Field(default=20, ge=1, le=100)
@@ -61,7 +62,7 @@ class TopupOrderBody(Strict):
     amount: int | None = Field(default=None, gt=0, description="fen, for a custom amount")
 
     @model_validator(mode="after")
-    def _one_of(self) -> "TopupOrderBody":
+    def _one_of(self) -> TopupOrderBody:
         if (self.plan_id is None) == (self.amount is None):
             raise ValueError("give exactly one of plan_id or amount")
         return self
@@ -161,7 +162,7 @@ class PunchGiveBody(Strict):
 
 
 class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
 
@@ -212,7 +213,7 @@ class Patch(Strict):
     """A PATCH: fields left out or null stay as they are, and one with nothing to change is a 400."""
 
     @model_validator(mode="after")
-    def _something(self) -> "Patch":
+    def _something(self) -> Patch:
         if all(value is None for value in self.model_dump().values()):
             raise ValueError("give at least one field to change")
         return self
@@ -256,3 +257,36 @@ class FreeLimitBody(Strict):
 
 class ConfirmBody(Strict):
     password: _Pin
+
+
+# --- reports (routes/reports.py) -------------------------------------------------------------------
+
+
+class RangeQuery(BaseModel):
+    """A report's merchant-local days: `from`, `to` (YYYY-MM-DD, each defaults to today, at most 366 days)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    start: str | None = Field(default=None, alias="from", max_length=10)
+    end: str | None = Field(default=None, alias="to", max_length=10)
+
+
+class SalesQuery(RangeQuery):
+    store_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class SegmentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    segment: Literal["重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留"]
+    cursor: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class ThresholdsBody(Strict):
+    """Four ascending cut points per measure; an omitted one uses the merchant's own quintiles. The
+    whole configuration (PUT): `{}` means quintiles for all three."""
+
+    r: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=4, max_length=4)
+    f: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=4, max_length=4)
+    m: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=4, max_length=4)

@@ -10,7 +10,7 @@ from .. import checkout, merchants, pending_payments, spending_password, staff
 from ..clock import iso
 from ..db.models import PendingPayment
 from .endpoint import Call, endpoint
-from .schemas import ChangeSpendingPasswordBody, ConfirmBody, FreeLimitBody, SetSpendingPasswordBody
+from .views import receipt_view
 
 bp = Blueprint(__name__)
 
@@ -22,7 +22,8 @@ def _state(call: Call) -> dict[str, Any]:
             "locked_until": iso(s.locked_until, call.timezone) if s.locked_until else None}
 
 
-@endpoint(bp, "/v1/me/spending-password", "GET", role="member")
+@endpoint(bp, "/v1/me/spending-password", "GET", role="member", response="SpendingPasswordState",
+          errors=("NOT_FOUND",))
 def get_state(call: Call) -> dict[str, Any]:
     return _state(call)
 
@@ -33,25 +34,36 @@ def _set(call: Call, reset: bool) -> dict[str, Any]:
     return _state(call)
 
 
-@endpoint(bp, "/v1/me/spending-password", "POST", role="member", body=SetSpendingPasswordBody)
+@endpoint(bp, "/v1/me/spending-password", "POST", role="member", body="SetSpendingPasswordBody",
+          response="SpendingPasswordState",
+          errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_MISMATCH", "PHONE_REQUIRED",
+                  "SPENDING_PASSWORD_NOT_SET", "SPENDING_PASSWORD_SET", "WECHAT_UNAVAILABLE"))
 def set_password(call: Call) -> dict[str, Any]:
     return _set(call, reset=False)
 
 
-@endpoint(bp, "/v1/me/spending-password/reset", "POST", role="member", body=SetSpendingPasswordBody)
+@endpoint(bp, "/v1/me/spending-password/reset", "POST", role="member", body="SetSpendingPasswordBody",
+          response="SpendingPasswordState",
+          errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_MISMATCH", "PHONE_REQUIRED",
+                  "SPENDING_PASSWORD_NOT_SET", "SPENDING_PASSWORD_SET", "WECHAT_UNAVAILABLE"))
 def reset_password(call: Call) -> dict[str, Any]:
     """Forgotten: replaced after a fresh phone verification (and a lock lifted)."""
     return _set(call, reset=True)
 
 
-@endpoint(bp, "/v1/me/spending-password/change", "POST", role="member", body=ChangeSpendingPasswordBody)
+@endpoint(bp, "/v1/me/spending-password/change", "POST", role="member", body="ChangeSpendingPasswordBody",
+          response="SpendingPasswordState",
+          errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "SPENDING_PASSWORD_NOT_SET",
+                  "SPENDING_PASSWORD_WRONG", "WECHAT_UNAVAILABLE"))
 def change_password(call: Call) -> dict[str, Any]:
     spending_password.change_password(call.member.merchant_id, call.member.subject, call.body.old_password,
                                       call.body.password)
     return _state(call)
 
 
-@endpoint(bp, "/v1/me/spending-password/free-limit", "PUT", role="member", body=FreeLimitBody)
+@endpoint(bp, "/v1/me/spending-password/free-limit", "PUT", role="member", body="FreeLimitBody",
+          response="SpendingPasswordState",
+          errors=("NOT_FOUND",))
 def set_free_limit(call: Call) -> dict[str, Any]:
     spending_password.set_free_limit(call.member.merchant_id, call.member.subject, call.body.free_limit)
     return _state(call)
@@ -64,14 +76,21 @@ def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
             "coupon_id": p.coupon_id, "expires_at": iso(p.expires_at, tz)}
 
 
-@endpoint(bp, "/v1/me/pending-payments", "GET", role="member")
+@endpoint(bp, "/v1/me/pending-payments", "GET", role="member", response="PendingPaymentsView",
+          errors=("STORE_NOT_FOUND",))
 def pending(call: Call) -> dict[str, Any]:
     tz = call.timezone
     return {"payments": [_pending_view(p, tz) for p in pending_payments.mine(call.member.merchant_id,
                                                                                call.member.subject)]}
 
 
-@endpoint(bp, "/v1/me/pending-payments/{confirmation_id}/confirm", "POST", role="member", body=ConfirmBody)
+@endpoint(bp, "/v1/me/pending-payments/{confirmation_id}/confirm", "POST", role="member", body="ConfirmBody",
+          response="ReceiptView",
+          errors=("AMOUNT_OUT_OF_RANGE", "CARD_NOT_OPEN", "CONFIRMATION_EXPIRED", "CONFIRMATION_NOT_FOUND",
+                  "COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "COUPON_NOT_FOUND",
+                  "INSUFFICIENT_BALANCE", "INSUFFICIENT_POINTS", "INVALID_CODE", "MEMBER_NOT_FOUND",
+                  "ORDER_NOT_FOUND", "PAYMENT_EXCEEDS_DUE", "PUNCH_CARD_NOT_FOUND", "SPENDING_PASSWORD_NOT_SET",
+                  "SPENDING_PASSWORD_WRONG", "WECHAT_UNAVAILABLE"))
 def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:
     order = checkout.confirm(call.member, confirmation_id, call.body.password)
-    return checkout.receipt(order, call.timezone)
+    return receipt_view(order, call.timezone)

@@ -1,11 +1,15 @@
-"""Response shapes: money in fen, times ISO-8601 with the merchant's offset."""
+"""Views: domain items as the API shows them, money in fen, times ISO-8601 with the merchant's offset.
+
+Each view's shape is declared in `responses.py`; on the local stages the endpoint checks every answer against it.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from .. import clock, coupon_admin, coupons, merchants, pii, punch_cards, tiers
+from .. import checkout, clock, coupon_admin, coupons, merchants, pii, punch_cards, tiers
 from ..clock import iso
 from ..db.models import (
+    CheckoutOrder,
     Coupon,
     CouponTemplate,
     LedgerEntry,
@@ -148,3 +152,25 @@ def punch_card_view(card: PunchCard, tz: str) -> dict[str, Any]:
     return {"card_id": card.card_id, "plan_id": card.plan_id, "name": card.name, "visits": int(card.visits),
             "uses_left": int(card.uses_left), "status": punch_cards.status(card), "store_ids": list(card.store_ids),
             "valid_until": iso(card.valid_until, tz), "issued_at": iso(card.issued_at, tz)}
+
+
+_RECEIPT_FIELDS = ("order_id", "member_id", "store_id", "staff_id", "status", "amount", "tier_discount", "coupon_id",
+                   "coupon_discount", "points_used", "points_value", "bonus_used", "principal_used", "cash_due",
+                   "points_earned", "growth_earned", "tier_before", "tier_after", "points_clawed_back",
+                   "growth_clawed_back", "coupon_restored", "principal_over_cap")
+
+
+def receipt_view(order: CheckoutOrder, tz: str) -> dict[str, Any]:
+    """A checkout as the till shows it (`ReceiptView`)."""
+    view: dict[str, Any] = {}
+    for name in _RECEIPT_FIELDS:
+        value = getattr(order, name)
+        view[name] = int(value) if isinstance(value, float) else value
+    view["stored_value_used"] = int(order.bonus_used) + int(order.principal_used)
+    view["upgraded"] = order.tier_before != order.tier_after
+    # What the till pays back in cash on a refund: the sale's cash, and principal the cap kept off the card.
+    refunded = order.status == checkout.REFUNDED
+    view["cash_refund"] = int(order.cash_due) + int(order.principal_over_cap or 0) if refunded else None
+    view["created_at"] = iso(order.created_at, tz)
+    view["refunded_at"] = iso(order.refunded_at, tz) if order.refunded_at else None
+    return view

@@ -18,6 +18,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from ..config import settings
 from ..errors import KabaoError
+from ..telemetry import metrics
 from . import tokens
 
 log = logging.getLogger(__name__)
@@ -101,11 +102,14 @@ class MiniProgram:
             if exc.errcode in _BAD_CODE:
                 raise KabaoError("INVALID_CODE", "the WeChat code is invalid, expired or already used") from None
             if exc.errcode in _RATE_LIMITED:
+                metrics.count(metrics.WECHAT_FAILED, api="miniprogram", reason=str(exc.errcode))
                 raise KabaoError("RATE_LIMITED", "WeChat is rate limiting this mini program, retry shortly") from None
             log.error("wechat call failed", extra={"errcode": exc.errcode, "appid": self.appid})
+            metrics.count(metrics.WECHAT_FAILED, api="miniprogram", reason=str(exc.errcode))
             raise KabaoError("WECHAT_UNAVAILABLE", "WeChat did not accept the request") from None
         except requests.RequestException:
             log.error("wechat unreachable", extra={"appid": self.appid})
+            metrics.count(metrics.WECHAT_FAILED, api="miniprogram", reason="unreachable")
             raise KabaoError("WECHAT_UNAVAILABLE", "WeChat is unreachable, retry shortly") from None
 
 

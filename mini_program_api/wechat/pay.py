@@ -24,6 +24,7 @@ from wechatpayv3.core import Core
 
 from ..config import settings
 from ..errors import KabaoError
+from ..telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +155,17 @@ class WeChatPayApi:
             return fn(**kwargs)
         except requests.RequestException:
             log.error("wechat pay unreachable", extra={"mchid": self.config.mchid})
+            metrics.count(metrics.WECHAT_FAILED, api="pay", reason="unreachable")
             raise KabaoError("WECHAT_UNAVAILABLE", "WeChat Pay is unreachable, retry shortly") from None
         except Exception as exc:  # noqa: BLE001 - wechatpayv3 signals a bad response signature this way
             log.error("wechat pay response rejected", extra={"mchid": self.config.mchid, "reason": str(exc)})
+            metrics.count(metrics.WECHAT_FAILED, api="pay", reason="unverifiable")
             raise KabaoError("WECHAT_UNAVAILABLE", "WeChat Pay answered with an unverifiable response") from None
 
     def _failure(self, what: str, status: int, body: Any) -> KabaoError:
-        log.error("wechat pay refused", extra={"mchid": self.config.mchid, "call": what, "status": status, "code": _code(body)})
+        log.error("wechat pay refused",
+                  extra={"mchid": self.config.mchid, "call": what, "status": status, "code": _code(body)})
+        metrics.count(metrics.WECHAT_FAILED, api="pay", reason=_code(body) or str(status), call=what)
         return KabaoError("WECHAT_UNAVAILABLE", f"WeChat Pay refused the {what} ({_code(body) or status})")
 
 

@@ -35,7 +35,7 @@ def _pk(key: str) -> str:
     return f"WXTOKEN#{key}"
 
 
-class SharedTokens(SessionStorage):  # type: ignore[misc]
+class SharedTokens(SessionStorage):
     """wechatpy session storage over DynamoDB: `key` is wechatpy's `{appid}_access_token`."""
 
     def __init__(self) -> None:

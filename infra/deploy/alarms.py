@@ -1,0 +1,95 @@
+"""CloudWatch alarms: the API's 5xx rate, refused WeChat Pay notifies, the reconciliation backlog and job
+errors, notifying the SNS topic given as the stack parameter `AlarmTopicArn` (none: alarms still show in
+the console). Business metrics are kabao's EMF metrics (mini_program_api/telemetry/metrics.py); the
+alarms read their totals, under the `service` dimension alone.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from mini_program_api.telemetry import metrics
+from mini_program_api.topup import BATCH as RECONCILIATION_BATCH
+
+ALARM_TOPIC_PARAMETER = "AlarmTopicArn"
+API_NAME = "kabao"  # chalice.json app_name: Chalice's RestAPI is titled with it, and ApiName is that title
+API_STAGE = "api"  # chalice.json api_gateway_stage
+# Chalice's logical ids for the scheduled functions (its names, CamelCased).
+JOB_FUNCTIONS = ("ReconcileTopups", "CouponReminders", "PointsWarnings", "PointsExpiry", "BirthdayGifts",
+                 "DormantWakeups", "MonthlyPacks", "TierReviews")
+
+
+def _actions() -> dict[str, Any]:
+    notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": ALARM_TOPIC_PARAMETER}], {"Ref": "AWS::NoValue"}]}
+    return {"AlarmActions": notify, "OKActions": notify}
+
+
+def _kabao_alarm(description: str, metric: str, statistic: str, period: int, periods: int, threshold: float,
+                 comparison: str = "GreaterThanOrEqualToThreshold") -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "Namespace": metrics.NAMESPACE,
+            "MetricName": metric,
+            "Dimensions": [{"Name": "service", "Value": metrics.SERVICE}],
+            "Statistic": statistic,
+            "Period": period,
+            "EvaluationPeriods": periods,
+            "Threshold": threshold,
+            "ComparisonOperator": comparison,
+            "TreatMissingData": "notBreaching",
+            **_actions(),
+        },
+    }
+
+
+def alarms() -> dict[str, Any]:
+    job_errors: list[dict[str, Any]] = [
+        {"Id": f"m{i}", "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors",
+                       "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}]},
+            "Period": 300, "Stat": "Sum"}}
+        for i, name in enumerate(JOB_FUNCTIONS)
+    ]
+    return {
+        "Api5xxRateAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": "More than 1% of API requests answered 5xx (a 5xx is a bug) for 10 minutes",
+                "Namespace": "AWS/ApiGateway",
+                "MetricName": "5XXError",
+                "Dimensions": [{"Name": "ApiName", "Value": API_NAME}, {"Name": "Stage", "Value": API_STAGE}],
+                "Statistic": "Average",
+                "Period": 300,
+                "EvaluationPeriods": 2,
+                "Threshold": 0.01,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                **_actions(),
+            },
+        },
+        "NotifyFailuresAlarm": _kabao_alarm(
+            "WeChat Pay notifies refused (bad signature, mismatch): 5 or more in 5 minutes; WeChat keeps retrying "
+            "a refused notify, and reconciliation credits payments only every 5 minutes",
+            metrics.NOTIFY_FAILED, "Sum", 300, 1, 5),
+        "ReconciliationBacklogAlarm": _kabao_alarm(
+            f"Top-up reconciliation found a full batch ({RECONCILIATION_BATCH} orders) due in every run for "
+            "15 minutes: it is falling behind",
+            metrics.RECONCILIATION_DUE, "Minimum", 300, 3, RECONCILIATION_BATCH),
+        "JobItemFailuresAlarm": _kabao_alarm(
+            "A scheduled job failed on an item (deferred with backoff; see the job's log line for which)",
+            metrics.JOB_FAILED, "Sum", 3600, 1, 1),
+        "JobCrashesAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": "A scheduled job's Lambda invocation failed (crashed or timed out)",
+                "Metrics": [*job_errors, {"Id": "errors", "Label": "job invocation errors", "ReturnData": True,
+                                          "Expression": f"SUM([{','.join(m['Id'] for m in job_errors)}])"}],
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "notBreaching",
+                **_actions(),
+            },
+        },
+    }

@@ -1,0 +1,584 @@
+"""Response shapes, one model per answer: the contract the OpenAPI spec publishes and the local stages enforce.
+
+Money is integer fen; times are ISO-8601 with the merchant's offset. Every field a view writes is declared
+(`extra="forbid"`), so a field added to a view without its model fails the tests rather than reaching a client
+unannounced. A field that can be null is still always present (required and nullable), as the views write it.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class View(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Fen = int
+Time = AwareDatetime
+
+
+class ErrorDetail(View):
+    code: str = Field(description="a stable code, e.g. VALIDATION_ERROR; each operation lists the codes it answers")
+    message: str
+    details: dict[str, Any] | None = Field(default=None, description="e.g. `fields` for a VALIDATION_ERROR")
+
+
+class ErrorResponse(View):
+    """Every 4xx (and a 5xx, which is a bug): `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+# --- members -------------------------------------------------------------------------------------
+
+
+class TierView(View):
+    id: str
+    name: str
+    threshold: int = Field(description="growth needed")
+    discount_rate: int = Field(description="percent of the price paid, 100 = no discount")
+    points_multiplier: int = Field(description="percent of the base points earned")
+
+
+class AdminTierView(TierView):
+    birthday_template_id: str | None
+    monthly_template_ids: list[str]
+
+
+class TiersView(View):
+    tiers: list[AdminTierView]
+
+
+class CardView(View):
+    number: str
+    opened_at: Time | None
+    name: str | None
+    birthday: date | None
+
+
+class MemberView(View):
+    member_id: str
+    invite_code: str | None
+    card: CardView | None = Field(description="null until the card is opened")
+    phone: str | None = Field(description="masked, e.g. 138****0000")
+    tier: TierView | None
+    next_tier: TierView | None
+    growth_to_next_tier: int | None
+    tier_growth: int
+    growth: int
+    points: int
+    principal: Fen
+    bonus: Fen
+    balance: Fen = Field(description="principal + bonus")
+
+
+class MeView(MemberView):
+    coupon_count: int
+
+
+class MerchantView(View):
+    name: str
+    terms_version: str
+    timezone: str
+
+
+class LoginView(View):
+    token: str
+    expires_in: int = Field(description="seconds")
+    member: MemberView
+    merchant: MerchantView
+    created: bool = Field(description="true on the member's first login")
+    invite: str | None = Field(description="ACCEPTED, why an invite code was rejected, or null")
+
+
+class MemberCodeView(View):
+    code: str = Field(description="18 digits for staff to scan; not the card number")
+    expires_at: Time
+    expires_in: int = Field(description="seconds")
+
+
+class LedgerEntryView(View):
+    id: str
+    account: str
+    card_id: str | None
+    amount: int = Field(description="signed: fen for balance accounts, points, growth or punch uses")
+    kind: str
+    memo: dict[str, Any]
+    created_at: Time
+
+
+class LedgerPage(View):
+    entries: list[LedgerEntryView]
+    cursor: str | None = Field(description="pass back for the next page; null on the last")
+
+
+class SignInView(View):
+    date: date
+    already_signed_in: bool
+    points_earned: int
+    growth_earned: int
+    tier_upgraded: bool
+    member: MemberView
+
+
+class GrantsView(View):
+    grants: dict[str, int] = Field(description="subscribe-message template id -> messages the member granted")
+
+
+# --- stored value --------------------------------------------------------------------------------
+
+
+class TopupPlanView(View):
+    plan_id: str
+    amount: Fen
+    bonus: Fen
+
+
+class AmountRange(View):
+    min: Fen
+    max: Fen
+
+
+class TopupPlansView(View):
+    plans: list[TopupPlanView]
+    custom_amount: AmountRange
+    prepaid_cap: Fen
+
+
+class AdminTopupPlansView(View):
+    plans: list[TopupPlanView]
+
+
+class TopupOrderView(View):
+    order_id: str
+    status: Literal["PENDING", "PAID", "CLOSED", "REFUNDING", "REFUNDED", "REFUND_ABNORMAL", "REFUND_FAILED"]
+    amount: Fen
+    bonus: Fen
+    plan_id: str | None
+    created_at: Time
+    expires_at: Time
+    paid_at: Time | None
+    refund_amount: Fen | None
+    refund_error: str | None
+
+
+class TopupOrderCreated(TopupOrderView):
+    pay_params: dict[str, str] = Field(description="the arguments of wx.requestPayment")
+
+
+# --- coupons and rewards -------------------------------------------------------------------------
+
+
+class CouponTerms(View):
+    kind: Literal["FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH"]
+    name: str
+    threshold: Fen | None = Field(default=None, description="FULL_REDUCTION and CASH")
+    amount: Fen | None = Field(default=None, description="FULL_REDUCTION and CASH")
+    rate: int | None = Field(default=None, description="DISCOUNT: percent paid")
+    max_discount: Fen | None = Field(default=None, description="DISCOUNT")
+    gift_name: str | None = Field(default=None, description="GIFT")
+    store_ids: list[str]
+    daily_window: list[str] | None
+
+
+class TemplateView(CouponTerms):
+    template_id: str
+    valid_from: Time | None
+    valid_until: Time | None
+    days_after_claim: int | None
+    per_member_limit: int
+    tier_ids: list[str]
+    points_price: int | None
+
+
+class CreatedTemplateView(TemplateView):
+    total_stock: int
+    stock_shards: int
+
+
+class AdminTemplateView(TemplateView):
+    status: str
+    listed: bool
+    total_stock: int
+    stock_shards: int
+    remaining: int
+    claimed: int
+    created_at: Time
+    ended_at: Time | None
+
+
+class AdminTemplatePage(View):
+    templates: list[AdminTemplateView]
+    cursor: str | None
+
+
+class OfferView(TemplateView):
+    claimed: int = Field(description="how many the member already holds")
+
+
+class OffersView(View):
+    offers: list[OfferView]
+
+
+class RewardView(TemplateView):
+    reward_id: str
+    redeemed: int
+
+
+class RewardsView(View):
+    rewards: list[RewardView]
+
+
+class CouponView(CouponTerms):
+    coupon_id: str
+    template_id: str
+    status: str
+    valid_from: Time
+    valid_until: Time
+    claimed_at: Time
+    used_at: Time | None
+    used_store_id: str | None
+
+
+class CouponPage(View):
+    coupons: list[CouponView]
+    cursor: str | None
+
+
+# --- punch cards ---------------------------------------------------------------------------------
+
+
+class PunchPlanView(View):
+    plan_id: str
+    name: str
+    visits: int
+    valid_days: int
+    price: Fen | None
+    store_ids: list[str]
+
+
+class PunchPlansView(View):
+    plans: list[PunchPlanView]
+
+
+class PunchPlanPage(View):
+    plans: list[PunchPlanView]
+    cursor: str | None
+
+
+class PunchCardView(View):
+    card_id: str
+    plan_id: str
+    name: str
+    visits: int
+    uses_left: int
+    status: str
+    store_ids: list[str]
+    valid_until: Time
+    issued_at: Time
+
+
+class PunchCardPage(View):
+    punch_cards: list[PunchCardView]
+    cursor: str | None
+
+
+# --- the counter ---------------------------------------------------------------------------------
+
+
+class StaffLoginView(View):
+    token: str
+    expires_in: int
+    role: Literal["staff", "admin"]
+    store_id: str | None
+
+
+class ReceiptView(View):
+    """A checkout as the till shows it, after the sale or its refund."""
+
+    order_id: str
+    member_id: str
+    store_id: str
+    staff_id: str
+    status: Literal["PAID", "REFUNDED"]
+    amount: Fen
+    tier_discount: Fen
+    coupon_id: str | None
+    coupon_discount: Fen
+    points_used: int
+    points_value: Fen
+    bonus_used: Fen
+    principal_used: Fen
+    stored_value_used: Fen
+    cash_due: Fen
+    points_earned: int
+    growth_earned: int
+    tier_before: str
+    tier_after: str
+    upgraded: bool
+    points_clawed_back: int | None
+    growth_clawed_back: int | None
+    coupon_restored: bool | None
+    principal_over_cap: Fen | None
+    cash_refund: Fen | None = Field(description="on a refund: what the till pays back in cash")
+    created_at: Time
+    refunded_at: Time | None
+
+
+class SpendingPasswordState(View):
+    is_set: bool
+    required: bool
+    free_limit: Fen
+    effective_free_limit: Fen
+    free_limit_ceiling: Fen
+    locked_until: Time | None
+
+
+class PendingPaymentView(View):
+    confirmation_id: str
+    store_id: str
+    store_name: str
+    amount: Fen
+    stored_value: Fen
+    points: int
+    coupon_id: str | None
+    expires_at: Time
+
+
+class PendingPaymentsView(View):
+    payments: list[PendingPaymentView]
+
+
+# --- the back office -----------------------------------------------------------------------------
+
+
+class StoreView(View):
+    store_id: str
+    name: str
+
+
+class StorePage(View):
+    stores: list[StoreView]
+    cursor: str | None
+
+
+class StaffView(View):
+    username: str
+    role: Literal["staff", "admin"]
+    store_id: str | None
+
+
+class StaffPage(View):
+    staff: list[StaffView]
+    cursor: str | None
+
+
+class AuditRecordView(View):
+    at: Time
+    actor: str
+    role: str
+    store_id: str | None
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+class AuditDayView(View):
+    records: list[AuditRecordView]
+
+
+class SettingsView(View):
+    """Every setting PATCH /v1/admin/settings takes, with its current value (null: not set)."""
+
+    points_per_yuan: int | None
+    earn_points_per_yuan: int | None
+    growth_per_yuan: int | None
+    points_expiry: Literal["NONE", "ROLLING", "YEAR_END"] | None
+    points_expiry_days: int | None
+    tier_review: bool | None
+    referral_points: int | None
+    referral_monthly_cap: int | None
+    birthday_on: Literal["MONTH", "DAY"] | None
+    dormant_days: int | None
+    wakeup_cooldown_days: int | None
+    wakeup_template_id: str | None
+    message_templates: dict[str, str] | None
+    sign_in_points: int | None
+    sign_in_growth: int | None
+    prepaid_cap: Fen | None
+    terms_version: str | None
+    spending_password_required: bool | None
+    password_free_max: Fen | None
+    till_password: bool | None
+
+
+class OpenAPIDocument(BaseModel):
+    """This document (OpenAPI 3.1)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+
+
+# --- reports (routes/reports.py; CSV with `Accept: text/csv`: one line per row) ----------------------
+
+
+class FunnelRow(View):
+    day: str
+    template_id: str
+    views: int
+    people: int
+    claims: int
+    claimers: int
+    redemptions: int
+    discount: Fen
+    claim_conversion: float | None
+    redemption_rate: float | None
+    cost_per_redemption: Fen | None
+
+
+class SalesRow(View):
+    day: str
+    store_id: str
+    staff_id: str
+    orders: int
+    gross: Fen
+    tier_discount: Fen
+    coupon_discount: Fen
+    points_value: Fen
+    bonus_used: Fen
+    principal_used: Fen
+    cash: Fen
+    refunds: int
+    refund_gross: Fen
+    refund_cash: Fen
+    refund_bonus: Fen
+    refund_principal: Fen
+
+
+class StoredValueRow(View):
+    day: str
+    topup_principal: Fen
+    topup_bonus: Fen
+    spent_principal: Fen
+    spent_bonus: Fen
+    sale_refund_principal: Fen
+    sale_refund_bonus: Fen
+    topup_refund_principal: Fen
+    topup_refund_bonus: Fen
+    topup_refund_reversed_principal: Fen
+    topup_refund_reversed_bonus: Fen
+    principal_in: Fen
+    principal_out: Fen
+    bonus_in: Fen
+    bonus_out: Fen
+    outstanding_principal: Fen
+    outstanding_bonus: Fen
+
+
+class PointsRow(View):
+    day: str
+    issued: int
+    spent: int
+    expired: int
+    reversed: int
+    outstanding: int
+    by_kind: dict[str, int]
+
+
+class MembersRow(View):
+    day: str
+    scene: str
+    new_members: int
+    cards_opened: int
+    sign_ins: int | None
+
+
+class RepurchaseRow(View):
+    buyers: int
+    repeat_buyers: int
+    repeat_share: float | None
+    median_days_between: int | None
+
+
+class MemberSnapshot(View):
+    counted_at: str
+    members: int
+    tiers: dict[str, int]
+    active: int
+    dormant: int
+
+
+class ReportView(View):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+
+class FunnelReport(ReportView):
+    rows: list[FunnelRow]
+
+
+class SalesReport(ReportView):
+    rows: list[SalesRow]
+
+
+class StoredValueReport(ReportView):
+    rows: list[StoredValueRow]
+
+
+class PointsReport(ReportView):
+    rows: list[PointsRow]
+
+
+class MembersReport(ReportView):
+    rows: list[MembersRow]
+    snapshot: MemberSnapshot | None
+
+
+class RepurchaseReport(ReportView):
+    rows: list[RepurchaseRow]  # one row: the whole window
+
+
+class LiabilityCheckView(View):
+    status: Literal["RUNNING", "MATCH", "MISMATCH", "INCONCLUSIVE"]
+    expected: dict[str, int]
+    summed: dict[str, int]
+    members: int
+    started_at: str
+    finished_at: str | None
+
+
+class SegmentCountsView(View):
+    segments: dict[str, int]
+    thresholds: dict[str, list[int]]
+    finished_at: str | None
+    phase: str
+
+
+class SegmentMemberView(View):
+    member_id: str
+    segment: str
+    r: int
+    f: int
+    m: int
+    recency_days: int
+    frequency: int
+    monetary: Fen
+
+
+class SegmentMembersView(View):
+    members: list[SegmentMemberView]
+    cursor: str | None
+
+
+class ThresholdsView(View):
+    r: list[int] | None
+    f: list[int] | None
+    m: list[int] | None

@@ -1,0 +1,57 @@
+"""What `import app` loads: the cold-start win held by a cheap check, not by a timer (bench/cold_start.py times it).
+
+Every Lambda container imports app.py before its first request, whichever handler it serves; the WeChat
+SDKs, requests and cryptography belong to the few handlers that call WeChat or touch a phone number, and
+pydantic and the request models are imported and built on first use.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("wechatpy", "wechatpayv3", "requests", "cryptography", "pydantic")
+_PROBE = """
+import json, sys
+import app
+heavy = sorted({name.split(".")[0] for name in sys.modules} & set(%r))
+from pydantic import BaseModel
+from mini_program_api.routes import schemas
+models = [m for m in vars(schemas).values() if isinstance(m, type) and issubclass(m, BaseModel) and m is not BaseModel]
+print(json.dumps({
+    "heavy": heavy,
+    "models": len(models),
+    "built": sorted(m.__name__ for m in models if m.__pydantic_complete__),
+}))
+""" % (HEAVY,)
+
+
+def _import_app() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KABAO_")}
+    out = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout)
+
+
+def test_import_app_loads_no_sdk_and_no_request_model() -> None:
+    """`heavy` is read right after `import app`; then schemas.py is imported to see that even its import
+    builds no validator (defer_build), which the first request to each route pays instead."""
+    seen = _import_app()
+    assert seen["heavy"] == []
+    assert seen["models"] > 10 and seen["built"] == []
+
+
+
+def test_every_model_a_route_names_exists() -> None:
+    """Routes name their models (endpoint.py); a typo would otherwise surface as a 500 on first use."""
+    import app  # noqa: F401  (registers every route)
+    from pydantic import BaseModel
+
+    from mini_program_api.routes.endpoint import ROUTES, model
+
+    named = {name for r in ROUTES for name in (r.body, r.query, r.response) if name}
+    assert len(named) > 10
+    assert all(issubclass(model(name), BaseModel) for name in named)

@@ -1,0 +1,97 @@
+"""The DynamoDB floor of the hot member paths: how many reads come before a value-moving transaction.
+
+A claim reads its template and nothing else before its one TransactWriteItems (the member's card and tier
+are conditions in it, the stock shard a guess); sign-in reads the member once. Counted with the
+db_calls spy against DynamoDB Local: a change that adds a read fails here, not in a bench nobody runs.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from mini_program_api import coupons
+from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, member_pk, template_pk
+from tests.db_calls import WRITES, Calls, record
+
+READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+CASH = {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 1000, "per_member_limit": 1, "days_after_claim": 3}
+
+
+def _template(api: Any, merchant: Any, **over: Any) -> str:
+    status, body = api.post("/v1/admin/coupon-templates", {**CASH, **over}, token=api.admin_token(merchant))
+    assert status == 201, body
+    return body["template_id"]
+
+
+def _claim(api: Any, token: str, template_id: str, key: str | None = None) -> tuple[int, Any]:
+    return api.post(f"/v1/coupons/offers/{template_id}/claim", token=token,
+                    headers={"idempotency-key": key or uuid.uuid4().hex})
+
+
+def _shape(calls: Calls) -> tuple[int, list[str]]:
+    """(reads before the first write, the writes)."""
+    names = [c[0] for c in calls.calls]
+    first = next((i for i, n in enumerate(names) if n in WRITES), len(names))
+    return sum(1 for n in names[:first] if n in READS), [n for n in names if n in WRITES]
+
+
+def _held(merchant: Any, member_id: str) -> int:
+    return len(list(Coupon.query(member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"),
+                                 consistent_read=True)))
+
+
+def _stock_left(merchant: Any, template_id: str) -> int:
+    return coupons.remaining_stock(merchant.merchant_id, CouponTemplate.get(template_pk(merchant.merchant_id), template_id))
+
+
+def test_a_claim_reads_once_before_its_one_transaction(api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    template_id = _template(api, merchant)
+    member = api.member_with_card(merchant)
+    calls = record(monkeypatch)
+    key = uuid.uuid4().hex
+    status, coupon = _claim(api, member["token"], template_id, key)
+    assert status == 200, coupon
+    assert _shape(calls) == (1, ["TransactWriteItems"])
+    calls.clear()
+    assert _claim(api, member["token"], template_id, key) == (200, coupon)  # the retry: same coupon
+    assert _stock_left(merchant, template_id) == 999 and _held(merchant, member["member"]["member_id"]) == 1
+
+
+def test_tier_and_card_are_checked_in_the_transaction(api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    gold_only = _template(api, merchant, tier_ids=["gold"])
+    member = api.member_with_card(merchant)
+    member_id = member["member"]["member_id"]
+    status, body = _claim(api, member["token"], gold_only)
+    assert (status, body["error"]["code"]) == (403, "TIER_NOT_ELIGIBLE")
+    no_card = api.login(merchant)
+    status, body = _claim(api, no_card["token"], gold_only)
+    assert (status, body["error"]["code"]) == (409, "CARD_NOT_OPEN")
+    assert _stock_left(merchant, gold_only) == 1000 and _held(merchant, member_id) == 0  # refusals change nothing
+
+    Member(member_pk(merchant.merchant_id, member_id), PROFILE).update(actions=[Member.tier_id.set("gold")])
+    calls = record(monkeypatch)
+    status, coupon = _claim(api, member["token"], gold_only)
+    assert status == 200, coupon
+    assert _shape(calls) == (1, ["TransactWriteItems"])
+    assert _stock_left(merchant, gold_only) == 999 and _held(merchant, member_id) == 1
+
+
+def test_every_shard_emptied_then_sold_out(api: Any, merchant: Any) -> None:
+    """16 units over 16 shards of one unit: guesses hit empty shards and find the rest; the 17th is sold out."""
+    template_id = _template(api, merchant, total_stock=16)
+    people = [api.member_with_card(merchant)["token"] for _ in range(17)]
+    answers = [_claim(api, token, template_id) for token in people]
+    assert [s for s, _ in answers[:16]] == [200] * 16
+    assert (answers[16][0], answers[16][1]["error"]["code"]) == (409, "SOLD_OUT")
+    assert _stock_left(merchant, template_id) == 0
+
+
+def test_sign_in_reads_the_member_once_before_its_write(api: Any, merchant: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    member = api.member_with_card(merchant)
+    calls = record(monkeypatch)
+    status, body = api.post("/v1/me/sign-in", token=member["token"])
+    assert status == 200 and body["already_signed_in"] is False, body
+    assert _shape(calls) == (1, ["TransactWriteItems"])

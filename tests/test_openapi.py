@@ -1,0 +1,94 @@
+"""The contract: openapi.json is what the code declares, a valid OpenAPI 3.1 document, served at /v1/openapi.json,
+and covers every route the app has; the endpoint holds answers to their declarations."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT
+
+SPEC_FILE = os.path.join(ROOT, "openapi.json")
+
+
+def _file() -> dict[str, Any]:
+    with open(SPEC_FILE, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_the_spec_file_is_what_the_code_declares() -> None:
+    from infra.contract import generated
+
+    with open(SPEC_FILE, encoding="utf-8") as f:
+        on_disk = f.read()
+    assert on_disk == generated(), "openapi.json differs from the route declarations: run `make openapi`"
+
+
+def test_the_spec_is_valid_openapi_3_1() -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
+
+    spec = _file()
+    assert spec["openapi"].startswith("3.1")
+    validate(spec, cls=OpenAPIV31SpecValidator)
+
+
+def test_served_without_a_token_and_equal_to_the_file(api: Any) -> None:
+    status, body = api.get("/v1/openapi.json")
+    assert status == 200
+    assert body == _file()
+
+
+def test_every_route_of_the_app_is_in_the_spec() -> None:
+    """A route declared around `endpoint()` (a bare @bp.route) would be missing from the contract."""
+    from app import app
+
+    spec = _file()
+    served = {(path, method.lower()) for path, methods in app.routes.items() for method in methods}
+    documented = {(path, method) for path, item in spec["paths"].items() for method in item}
+    assert served == documented
+
+
+def test_each_operation_declares_auth_errors_and_idempotency() -> None:
+    from mini_program_api.errors import STATUS
+
+    spec = _file()
+    ops = {(m, p): op for p, item in spec["paths"].items() for m, op in item.items()}
+    checkout = ops[("post", "/v1/staff/checkout")]
+    assert checkout["security"] == [{"staff": []}]
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in checkout["parameters"])
+    assert {"INSUFFICIENT_BALANCE", "IDEMPOTENCY_KEY_REUSED", "FORBIDDEN"} <= set(checkout["x-error-codes"])
+    assert ops[("get", "/v1/me")]["security"] == [{"member": []}]
+    assert ops[("post", "/v1/auth/login")]["security"] == []
+    assert not any(p["name"] == "Idempotency-Key" for p in ops[("get", "/v1/me")]["parameters"])
+    for (method, path), op in ops.items():
+        for code in op["x-error-codes"]:
+            schema = op["responses"][str(STATUS[code])]["content"]["application/json"]["schema"]
+            assert code in schema["properties"]["error"]["properties"]["code"]["enum"], (method, path, code)
+        assert set(op["security"][0]) <= {"member", "staff", "admin"} if op["security"] else True
+
+
+def test_an_answer_outside_its_model_is_refused() -> None:
+    """On the local stages a view cannot drift from its schema: an extra, missing or mistyped field is a 500."""
+    from mini_program_api.routes import endpoint
+
+    route = next(r for r in endpoint.ROUTES if r.response == "TopupPlanView")
+    endpoint._check_response(route, {"plan_id": "p1", "amount": 100, "bonus": 0})
+    for drifted in ({"plan_id": "p1", "amount": 100, "bonus": 0, "new": 1}, {"plan_id": "p1", "amount": 100},
+                    {"plan_id": "p1", "amount": 1.5, "bonus": 0}, {"plan_id": "p1", "amount": "100", "bonus": 0}):
+        with pytest.raises(endpoint.ResponseDrift):
+            endpoint._check_response(route, drifted)
+
+
+def test_declaring_an_unknown_error_code_or_no_response_model_fails_at_import() -> None:
+    from chalice import Blueprint
+
+    from mini_program_api.routes.endpoint import endpoint
+
+    bp = Blueprint("probe")
+    with pytest.raises(ValueError, match="unregistered"):
+        endpoint(bp, "/v1/probe", "GET", role=None, errors=("NO_SUCH_CODE",))
+    with pytest.raises(ValueError, match="declare response="):
+        endpoint(bp, "/v1/probe", "GET", role=None)
