@@ -11328,7 +11328,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too many requests: RATE_LIMITED */
+            /** @description Too many requests: ACCOUNT_LOCKED, RATE_LIMITED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11337,7 +11337,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "RATE_LIMITED";
+                            code: "ACCOUNT_LOCKED" | "RATE_LIMITED";
                             message: string;
                             details?: Record<string, never>;
                         };

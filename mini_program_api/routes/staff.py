@@ -16,7 +16,7 @@ bp = Blueprint(__name__)
 
 
 @endpoint(bp, "/v1/staff/login", "POST", role=None, body="StaffLoginBody", response="StaffLoginView",
-          errors=("INVALID_CREDENTIALS",))
+          errors=("INVALID_CREDENTIALS", "ACCOUNT_LOCKED"))
 def login(call: Call) -> dict[str, Any]:
     body: StaffLoginBody = call.body
     session = staff.login(body.merchant_id, body.username, body.password)
