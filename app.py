@@ -2,7 +2,7 @@
 from chalice import Chalice
 
 from functions import issue_jobs as issue_job_runs
-from functions import lifecycle, topup_reconciliation, wallet_sync
+from functions import lifecycle, report_jobs, topup_reconciliation, wallet_sync
 from mini_program_api.routes import (
     accounts,
     admin,
@@ -15,6 +15,7 @@ from mini_program_api.routes import (
     member_care,
     member_info,
     openapi,
+    reports,
     rewards,
     spending,
     staff,
@@ -24,6 +25,6 @@ from mini_program_api.routes import (
 
 app = Chalice(app_name="kabao")
 for blueprint in (gateway.bp, openapi.bp, auth.bp, me.bp, member_info.bp, spending.bp, topup.bp, coupons.bp, rewards.bp,
-                  staff.bp, counter.bp, admin.bp, accounts.bp, member_care.bp, issue_jobs.bp, wallet.bp,
-                  topup_reconciliation.bp, lifecycle.bp, issue_job_runs.bp, wallet_sync.bp):
+                  staff.bp, counter.bp, admin.bp, accounts.bp, member_care.bp, issue_jobs.bp, wallet.bp, reports.bp,
+                  topup_reconciliation.bp, lifecycle.bp, issue_job_runs.bp, wallet_sync.bp, report_jobs.bp):
     app.register_blueprint(blueprint)

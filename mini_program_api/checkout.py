@@ -70,6 +70,7 @@ from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request as Idem
 from .ledger import Account, Operation, Posting
+from .reports import counters, rfm
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
@@ -261,6 +262,7 @@ def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, id
         )
         tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
         order_refs.stage(tx, merchant_id, member_id, order_refs.CHECKOUT, order_id, now)
+        counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key, rfm.history(member))
         if coupon is not None:
             coupons.use(tx, coupon, order_id, store_id, now)
         if pending is not None:
@@ -273,10 +275,12 @@ def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, id
                                     Account.PRINCIPAL: -q.principal_used, Account.GROWTH: q.growth_earned})
         if q.points_earned:
             postings += (Posting(Account.POINTS, q.points_earned, leg="earned"),)
-        actions = placement.actions + [Member.last_spend_at.set(now)]
+        rfm_actions, rfm_condition = rfm.on_sale(member, order)
+        actions = placement.actions + [Member.last_spend_at.set(now)] + rfm_actions
         try:
             replayed = _post(merchant_id, member_id, tx, idem.key.op_key, "CHECKOUT", postings, order_id,
-                             idem.fingerprint, actions, placement.condition, idem)
+                             idem.fingerprint, actions, rfm_condition if placement.condition is None
+                             else placement.condition & rfm_condition, idem)
         except Cancelled as exc:
             if "coupon" in exc.failed:
                 raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
@@ -338,6 +342,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
             CheckoutOrder.principal_over_cap.set(int(order.principal_used) - principal_back)])
         if restore and coupon is not None:
             coupons.restore(tx, coupon, order_id)
+        counters.refund(tx, order, coupon.template_id if coupon else None, restore, f"refund:{order_id}", now)
         audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
         lifecycle.earned_points(tx, merchant, member, points_back - clawed_points, now)
         postings = ledger.postings({Account.POINTS: points_back - clawed_points,
@@ -348,7 +353,8 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
             pinned &= topup.within_cap(merchant, member, principal_back)
         try:
             _post(merchant_id, order.member_id, tx, f"refund:{order_id}", "CHECKOUT_REFUND", postings, order_id,
-                  order.fingerprint, tiers.after_clawback(member, clawed_growth, order.created_at), pinned)
+                  order.fingerprint, tiers.after_clawback(member, clawed_growth, order.created_at)
+                  + rfm.on_refund(member, order), pinned)
         except Cancelled as exc:
             if "order" in exc.failed:
                 return get_order(merchant_id, order_id)  # refunded by a concurrent request

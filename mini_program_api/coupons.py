@@ -33,7 +33,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.operand import Path
 
 from . import audit, clock, due, idempotency, ids, ledger, member_codes, members, merchants, paging, staff
 from .auth import Principal
@@ -56,13 +55,13 @@ from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request
 from .ledger import Account, Operation
+from .reports import counters
 from .telemetry import metrics
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 MAX_STOCK_SHARDS = 16
 MIN_VALID_DAYS = 3  # WeChat's rule: every coupon is usable for at least 3 days, fixed window or relative
 MAX_DISCOUNT_SHARE = 0.5  # a coupon may take at most half of an order
-EXPOSURE_SHARDS = 8
 
 
 @dataclass(frozen=True)
@@ -273,28 +272,13 @@ def offers(merchant_id: str, member_id: str, rewards: bool = False) -> list[Offe
               Counter.batch_get([(mpk, f"CLAIMS#{t.template_id}") for t in templates])} if templates else {}
     listed = [Offer(t, counts.get(t.template_id, 0)) for t in templates]
     if listed:
-        day = clock.local_date(merchants.get(merchant_id).timezone, now).isoformat()
-        Counter(_exposure_pk(merchant_id, day), "COUNT").update(
-            actions=[Path(_exposure_attribute(o.template.template_id)).add(1) for o in listed])
+        counters.exposure(merchant_id, member_id, [o.template.template_id for o in listed], now)
     return listed
 
 
-def _exposure_pk(merchant_id: str, day: str, shard: int | None = None) -> str:
-    """One item per day and shard holds a counter per template (attribute `t_{template_id}`), so a
-    listing is one write whatever it shows; sharded because every member's listing writes it."""
-    return f"MCH#{merchant_id}#EXPOSURE#{day}#{random.randrange(EXPOSURE_SHARDS) if shard is None else shard}"
-
-
-def _exposure_attribute(template_id: str) -> str:
-    return f"t_{template_id}"
-
-
 def exposures(merchant_id: str, template_id: str, day: str) -> int:
-    name = _exposure_attribute(template_id)
-    table = Counter._get_connection()  # the raw item: the per-template attributes are not model attributes
-    items = [table.get_item(_exposure_pk(merchant_id, day, i), "COUNT", consistent_read=True,
-                            attributes_to_get=[name]).get("Item", {}) for i in range(EXPOSURE_SHARDS)]
-    return sum(int(item[name]["N"]) for item in items if name in item)
+    """How often offers listed this template on the merchant's `day` (the funnel's views)."""
+    return counters.views(merchant_id, template_id, day)
 
 
 def coupon_id_for(op_key: str) -> str:
@@ -402,6 +386,7 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
         tx = Transaction()
         take(tx, "stock", merchant_id, template_id, shard)
         tx.put("coupon", coupon, condition=Coupon.sk.does_not_exist())
+        counters.claimed(tx, merchant_id, member_id, coupon_id, now, template_id)
         if points is None:
             tx.check("member", Member, mpk, PROFILE, _eligible(template))
         if per_member_limit:
@@ -615,6 +600,7 @@ def redeem_gift(staff: Principal, member_code: str, coupon_id: str, idempotency_
         check_usable(coupon, store_id, now, merchants.get(staff.merchant_id).timezone)
         tx = Transaction()
         use(tx, coupon, key.derived_id("R"), store_id, now)
+        counters.redeemed(tx, staff.merchant_id, key.op_key, now, str(coupon.template_id), 0)
         audit.record(tx, staff, "GIFT_REDEEMED", coupon_id, {"member_id": member_id, "gift": coupon.gift_name or ""},
                      now)
         idempotency.stage(tx, req, {"coupon_id": coupon_id}, at=now)

@@ -39,6 +39,7 @@ from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request
 from .wallet import outbox
+from .reports import counters
 
 
 class Account(StrEnum):
@@ -181,6 +182,7 @@ def stage(
             ),
             condition=LedgerEntry.sk.does_not_exist(),
         )
+    counters.ledger(tx, merchant_id, member_id, op, at)
     net: dict[Account, int] = {}
     debits: dict[Account, int] = {}
     for p in op.postings:

@@ -15,6 +15,7 @@ from . import clock, ids, lifecycle, merchants, pii, referrals, tiers, welcome_g
 from .db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, cardholders_pk, lookup_pk, member_pk
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
+from .reports import counters, roster
 
 _CARD_NUMBER_ATTEMPTS = 5
 
@@ -72,9 +73,11 @@ def _get_or_create(merchant: Merchant, openid: str, invited_by: str | None, scen
         invite_code=invite_code,
         scene=scene,
         created_at=clock.now(),
+        **roster.keys(merchant.merchant_id, member_id),
     )
     tx = Transaction()
     tx.put("member", member, condition=Member.pk.does_not_exist())
+    counters.member(tx, merchant.merchant_id, member_id, "new", scene, member.created_at)
     tx.put("openid", Lookup(key, LOOKUP, target=member_id), condition=Lookup.pk.does_not_exist())
     tx.put("invite", Lookup(lookup_pk(merchant.merchant_id, "INVITE", invite_code), LOOKUP, target=member_id),
            condition=Lookup.pk.does_not_exist())
@@ -189,6 +192,7 @@ def open_card(
             actions.append(Member.birthday.set(birthday.isoformat()))
         welcome_gift.stage(tx, merchant, member, gift, actions, Member.card_number.does_not_exist(), now)
         lifecycle.card_opened(tx, merchant, member, birthday, now)
+        counters.member(tx, merchant_id, member_id, "cards", member.scene, now)
         try:
             tx.commit()
         except Cancelled as exc:

@@ -34,6 +34,9 @@ class MerchantSpec:
     timezone: str = "Asia/Shanghai"
 
 
+MERCHANTS = "MERCHANTS"  # the roster index partition listing every merchant (reports/roster.py)
+
+
 def appid_pk(appid: str) -> str:
     return f"APPID#{appid}"
 
@@ -59,6 +62,7 @@ def create(spec: MerchantSpec) -> Merchant:
         tiers=[Tier(tier_id=t, name=n, threshold=g) for t, n, g in spec.tiers],
         topup_plans=[TopupPlan(plan_id=p, amount=a, bonus=b) for p, a, b in spec.topup_plans],
         created_at=clock.now(),
+        roster_pk=MERCHANTS, roster_sk=spec.merchant_id,
     )
     tx = Transaction()
     tx.put("merchant", merchant, condition=Merchant.pk.does_not_exist())

@@ -17,11 +17,12 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.indexes import (AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection,
+                              LocalSecondaryIndex)
 from pynamodb.models import Model
 
 from ..config import settings
-from .schema import CARDHOLDER_INDEX, DUE_INDEX, LEDGER_INDEX, TTL_ATTRIBUTE
+from .schema import CARDHOLDER_INDEX, DUE_INDEX, LEDGER_INDEX, ROSTER_ATTRIBUTES, ROSTER_INDEX, TTL_ATTRIBUTE
 
 PROFILE = "PROFILE"
 LOOKUP = "LOOKUP"
@@ -60,6 +61,17 @@ def member_pk(merchant_id: str, member_id: str) -> str:
 
 def lookup_pk(merchant_id: str, kind: str, value: str) -> str:
     return f"MCH#{merchant_id}#{kind}#{value}"
+
+
+class RosterIndex(GlobalSecondaryIndex):
+    """A merchant's members, and members per RFM segment (see schema.py): the reports' jobs page it."""
+
+    class Meta:
+        index_name = ROSTER_INDEX
+        projection = IncludeProjection(ROSTER_ATTRIBUTES)
+
+    roster_pk = UnicodeAttribute(hash_key=True)
+    roster_sk = UnicodeAttribute(range_key=True)
 
 
 class Tier(MapAttribute):
@@ -104,6 +116,9 @@ class PaySettings(MapAttribute):
 
 
 class Merchant(Item):
+    roster = RosterIndex()  # every merchant is on partition MERCHANTS: the nightly report jobs walk it
+    roster_pk = UnicodeAttribute(null=True)
+    roster_sk = UnicodeAttribute(null=True)
     merchant_id = UnicodeAttribute()
     name = UnicodeAttribute()
     appid = UnicodeAttribute()
@@ -169,6 +184,10 @@ class Member(Item):
     # Set when the card opens (members.open_card): the member's place on the merchant's cardholder index.
     cards_pk = UnicodeAttribute(null=True)
     cards_sk = UnicodeAttribute(null=True)
+    roster = RosterIndex()
+    roster_pk = UnicodeAttribute(null=True)
+    roster_sk = UnicodeAttribute(null=True)
+    rfm = MapAttribute(null=True)  # see reports/rfm.py
     merchant_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
     openid = UnicodeAttribute()

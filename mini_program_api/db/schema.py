@@ -22,7 +22,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | coupon stock shard    | MCH#{mid}#STOCK#{tid}#{shard}   | STOCK                   |
 | coupon (claimed)      | MCH#{mid}#MEM#{member_id}       | COUPON#{coupon_id}      |
 | claims per template   | MCH#{mid}#MEM#{member_id}       | CLAIMS#{template_id}    |
-| daily exposures       | MCH#{mid}#EXPOSURE#{day}#{shard} | COUNT (`t_{tid}` each) |
+| daily exposures       | MCH#{mid}#EXPOSURE#{day}#{shard} | COUNT (`t_`,`p_`,`c_{tid}`) |
 | store                 | MCH#{mid}#STORE                 | {store_id}              |
 | staff/admin account   | MCH#{mid}#STAFF                 | {username}              |
 | audit record          | MCH#{mid}#AUDIT#{local day}     | {iso time}#{rand}       |
@@ -42,12 +42,15 @@ merchant, so one merchant's data can never be read with another's ids.
 | ... its key's pointer | MCH#{mid}#OP#checkout:{key}     | PENDING                 |
 | issue job             | MCH#{mid}#ISSUEJOB              | {job_id}                |
 | issue job result      | MCH#{mid}#ISSUEJOB#{job_id}     | {member_id}             |
-
 | WeChat card set-up    | MCH#{mid}                       | WALLET#CARD             |
 | member's WeChat card + sync outbox | MCH#{mid}#MEM#{member_id} | WALLET (due: DUE#wallet#{shard}) |
 | WeChat card code -> member | MCH#{mid}#WXCODE#{code}    | LOOKUP                  |
 | WeChat event received | MCH#{mid}#WXEVENT#{sha256[:40]} | EVENT (expires_ttl)     |
 | card api_ticket       | WXTOKEN#{oa_appid}_wx_card_ticket | ACCESS_TOKEN / LEASE  |
+| report counters       | MCH#{mid}#RPT#{shard}           | D#{day}#{dimension} / TOTAL |
+| liability check       | MCH#{mid}#RPT#CHECK             | LIABILITY               |
+| RFM job / thresholds  | MCH#{mid}#RPT#RFM               | JOB / CONFIG            |
+| member in a segment   | MCH#{mid}#MEM#{member_id}       | SEGMENT                 |
 
 An operation record (idempotency.py) is the one item per idempotency key that
 says "this operation ran": the request's fingerprint and the result, written with
@@ -85,6 +88,12 @@ written only when a card opens, not on every balance change. One partition per m
 takes card openings (well under its 1000 writes/s); members whose card opened before the
 index existed need `cards_pk`/`cards_sk` set once to be found by filters (infra/deploy/cardholders.py).
 
+Index `roster_index` (GSI: `roster_pk` + `roster_sk`, projects ROSTER_ATTRIBUTES) lists a merchant's
+members without a Scan: a member row carries `roster_pk = ROSTER#{mid}#{shard}` (hash of the member id mod
+`ROSTER_SHARDS` in reports/roster.py) and `roster_sk = {member_id}`; a member's SEGMENT item carries
+`roster_pk = SEG#{mid}#{segment}` and the same sk, so members of one RFM segment are one paged Query.
+Report counters are explained in reports/counters.py.
+
 A pending confirmation (pending_payments.py) is a counter sale waiting for the member's
 spending password; its id is derived from the till's key, and the pointer beside that key's
 operation record names the member, so a till retry finds it after the member code expired.
@@ -100,6 +109,10 @@ LEDGER_INDEX = "ledger_by_time"
 DUE_INDEX = "due_index"
 CARDHOLDER_INDEX = "cardholders"
 DUE_SHARDS = 4
+ROSTER_INDEX = "roster_index"
+# What the reports' member jobs read of each member (reports/liability.py, reports/rfm.py).
+ROSTER_ATTRIBUTES = ["member_id", "principal", "bonus", "points", "tier_id", "last_spend_at", "rfm",
+                     "segment", "r", "f", "m", "recency_days", "frequency", "monetary"]
 TTL_ATTRIBUTE = "expires_ttl"
 STREAM_SPECIFICATION = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
@@ -115,6 +128,8 @@ ATTRIBUTE_DEFINITIONS = [
     {"AttributeName": "due_sk", "AttributeType": "S"},
     {"AttributeName": "cards_pk", "AttributeType": "S"},
     {"AttributeName": "cards_sk", "AttributeType": "S"},
+    {"AttributeName": "roster_pk", "AttributeType": "S"},
+    {"AttributeName": "roster_sk", "AttributeType": "S"},
 ]
 GLOBAL_SECONDARY_INDEXES = [
     {
@@ -132,6 +147,14 @@ GLOBAL_SECONDARY_INDEXES = [
             {"AttributeName": "cards_sk", "KeyType": "RANGE"},
         ],
         "Projection": {"ProjectionType": "KEYS_ONLY"},
+    },
+    {
+        "IndexName": ROSTER_INDEX,
+        "KeySchema": [
+            {"AttributeName": "roster_pk", "KeyType": "HASH"},
+            {"AttributeName": "roster_sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ROSTER_ATTRIBUTES},
     },
 ]
 LOCAL_SECONDARY_INDEXES = [

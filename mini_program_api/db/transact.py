@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
@@ -54,6 +55,9 @@ class Cancelled(Exception):
 class Transaction:
     def __init__(self) -> None:
         self._ops: dict[str, list[tuple[str, dict[str, Any]]]] = {k: [] for k in _KINDS}
+        # Report counters (reports/counters.py), merged per item: one transaction may touch an item
+        # only once, and several parts of one operation (its ledger, its sale, its coupon) count on one item.
+        self._counts: dict[tuple[type[Model], str, str], dict[str, int]] = {}
 
     def put(self, label: str, model: Model, condition: Condition | None = None) -> None:
         self._ops["put"].append((label, model.get_save_kwargs_from_instance(condition=condition)))
@@ -70,6 +74,19 @@ class Transaction:
             (label, model_cls.get_operation_kwargs_from_class(hash_key, range_key=range_key, condition=condition))
         )
 
+    def count(self, model_cls: type[Model], pk: str, sk: str, measures: dict[str, int]) -> None:
+        """Add `measures` (attribute -> delta) to a counter item when the transaction commits, unconditionally."""
+        merged = self._counts.setdefault((model_cls, pk, sk), {})
+        for name, delta in measures.items():
+            merged[name] = merged.get(name, 0) + delta
+
+    def _stage_counts(self) -> None:
+        for (model_cls, pk, sk), measures in self._counts.items():
+            actions = [Path(name).add(delta) for name, delta in sorted(measures.items()) if delta]
+            if actions:
+                self.update(f"count:{pk}|{sk}", model_cls(pk, sk), actions)
+        self._counts = {}
+
     def commit(self) -> None:
         """Commit atomically; raise `Cancelled` when a labelled condition fails.
 
@@ -77,6 +94,7 @@ class Transaction:
         same token. Still failing after that: 409 CONCURRENT_UPDATE for conflicts,
         503 DATABASE_UNAVAILABLE otherwise; either way the client may retry.
         """
+        self._stage_counts()
         labels = [label for kind in _KINDS for label, _ in self._ops[kind]]
         token = uuid.uuid4().hex
         busy = False

@@ -188,7 +188,7 @@ def _respond(fn: Callable[..., Any], route: Route, request: Any, params: dict[st
         if exc.code not in route.errors and _checking():
             UNDECLARED.add((route.method, route.path, exc.code))
         return Response(body=exc.body(), status_code=exc.status)
-    if isinstance(result, Response):  # a non-JSON answer (WeChat's event pushes want plain text)
+    if isinstance(result, Response):  # a handler that chose its own content type (WeChat's plain text, CSV)
         entry.outcome = "OK"
         return result
     if _checking():

@@ -631,3 +631,161 @@ class MemberWalletView(View):
     code: str | None
     activation: ActivationParams | None = None
     add_card: AddCardParams | None = None
+
+# --- reports (routes/reports.py; CSV with `Accept: text/csv`: one line per row) ----------------------
+
+
+class FunnelRow(View):
+    day: str
+    template_id: str
+    views: int
+    people: int
+    claims: int
+    claimers: int
+    redemptions: int
+    discount: Fen
+    claim_conversion: float | None
+    redemption_rate: float | None
+    cost_per_redemption: Fen | None
+
+
+class SalesRow(View):
+    day: str
+    store_id: str
+    staff_id: str
+    orders: int
+    gross: Fen
+    tier_discount: Fen
+    coupon_discount: Fen
+    points_value: Fen
+    bonus_used: Fen
+    principal_used: Fen
+    cash: Fen
+    refunds: int
+    refund_gross: Fen
+    refund_cash: Fen
+    refund_bonus: Fen
+    refund_principal: Fen
+
+
+class StoredValueRow(View):
+    day: str
+    topup_principal: Fen
+    topup_bonus: Fen
+    spent_principal: Fen
+    spent_bonus: Fen
+    sale_refund_principal: Fen
+    sale_refund_bonus: Fen
+    topup_refund_principal: Fen
+    topup_refund_bonus: Fen
+    topup_refund_reversed_principal: Fen
+    topup_refund_reversed_bonus: Fen
+    principal_in: Fen
+    principal_out: Fen
+    bonus_in: Fen
+    bonus_out: Fen
+    outstanding_principal: Fen
+    outstanding_bonus: Fen
+
+
+class PointsRow(View):
+    day: str
+    issued: int
+    spent: int
+    expired: int
+    reversed: int
+    outstanding: int
+    by_kind: dict[str, int]
+
+
+class MembersRow(View):
+    day: str
+    scene: str
+    new_members: int
+    cards_opened: int
+    sign_ins: int | None
+
+
+class RepurchaseRow(View):
+    buyers: int
+    repeat_buyers: int
+    repeat_share: float | None
+    median_days_between: int | None
+
+
+class MemberSnapshot(View):
+    counted_at: str
+    members: int
+    tiers: dict[str, int]
+    active: int
+    dormant: int
+
+
+class ReportView(View):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+
+class FunnelReport(ReportView):
+    rows: list[FunnelRow]
+
+
+class SalesReport(ReportView):
+    rows: list[SalesRow]
+
+
+class StoredValueReport(ReportView):
+    rows: list[StoredValueRow]
+
+
+class PointsReport(ReportView):
+    rows: list[PointsRow]
+
+
+class MembersReport(ReportView):
+    rows: list[MembersRow]
+    snapshot: MemberSnapshot | None
+
+
+class RepurchaseReport(ReportView):
+    rows: list[RepurchaseRow]  # one row: the whole window
+
+
+class LiabilityCheckView(View):
+    status: Literal["RUNNING", "MATCH", "MISMATCH", "INCONCLUSIVE"]
+    expected: dict[str, int]
+    summed: dict[str, int]
+    members: int
+    started_at: str
+    finished_at: str | None
+
+
+class SegmentCountsView(View):
+    segments: dict[str, int]
+    thresholds: dict[str, list[int]]
+    finished_at: str | None
+    phase: str
+
+
+class SegmentMemberView(View):
+    member_id: str
+    segment: str
+    r: int
+    f: int
+    m: int
+    recency_days: int
+    frequency: int
+    monetary: Fen
+
+
+class SegmentMembersView(View):
+    members: list[SegmentMemberView]
+    cursor: str | None
+
+
+class ThresholdsView(View):
+    r: list[int] | None
+    f: list[int] | None
+    m: list[int] | None

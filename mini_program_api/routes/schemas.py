@@ -390,3 +390,35 @@ class ActivateBody(Strict):
     encrypt_code: str = Field(min_length=1, max_length=512)
     activate_ticket: str = Field(min_length=1, max_length=512)
     agreed_terms_version: str = Field(min_length=1, max_length=32)
+
+# --- reports (routes/reports.py) -------------------------------------------------------------------
+
+
+class RangeQuery(BaseModel):
+    """A report's merchant-local days: `from`, `to` (YYYY-MM-DD, each defaults to today, at most 366 days)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    start: str | None = Field(default=None, alias="from", max_length=10)
+    end: str | None = Field(default=None, alias="to", max_length=10)
+
+
+class SalesQuery(RangeQuery):
+    store_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class SegmentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    segment: Literal["重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留"]
+    cursor: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class ThresholdsBody(Strict):
+    """Four ascending cut points per measure; an omitted one uses the merchant's own quintiles. The
+    whole configuration (PUT): `{}` means quintiles for all three."""
+
+    r: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=4, max_length=4)
+    f: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=4, max_length=4)
+    m: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=4, max_length=4)

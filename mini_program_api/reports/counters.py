@@ -1,0 +1,183 @@
+"""Report counters, staged into the transaction of the event they count: the one place that knows them.
+
+Every counted event already commits one TransactWriteItems that idempotency.py makes exactly-once (its
+operation record is in it). Counters ride that transaction as unconditional ADDs (`Transaction.count`,
+merged per item), so a retry that replays writes nothing and a cancelled attempt counts nothing:
+counters can neither double count nor miss, and no caller can count on its own.
+
+Layout (a bounded read: one Query per shard over the date range):
+
+- `pk = MCH#{mid}#RPT#{shard}`, `SHARDS` partitions; the shard is a hash of the operation's key, so
+  every attempt of one operation hits the same item, and a busy day's writes spread over `SHARDS`
+  partitions instead of one hot key.
+- `sk = D#{local day}#{dimension}`, one numeric attribute per measure:
+  LEDGER (`p_{account}_{kind}` / `n_{account}_{kind}`: credits / debits per ledger account and kind,
+  `ops_{kind}`: operations), SALE#{store}#{staff}, COUPON, MEMBERS, REPEAT (see reports/README.md).
+- `sk = TOTAL`: `net_{account}` since the beginning; outstanding at a day's end = TOTAL minus what
+  the days after it added, so no report sums history.
+
+Offer exposures are not here: listing offers is a read path allowed one write, see `exposure`.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from pynamodb.expressions.operand import Path
+
+from .. import clock, merchants
+from ..db.models import Counter, CheckoutOrder
+from ..db.transact import Transaction
+from .models import ReportCounter
+
+SHARDS = 8
+EXPOSURE_SHARDS = 8
+BALANCES = ("points", "principal", "bonus")  # accounts whose outstanding total is kept
+
+
+def shard(key: str, shards: int = SHARDS) -> int:
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards
+
+
+def row_pk(merchant_id: str, n: int) -> str:
+    return f"MCH#{merchant_id}#RPT#{n}"
+
+
+def day_of(merchant_id: str, at: datetime) -> str:
+    return clock.local_date(merchants.get(merchant_id).timezone, at).isoformat()
+
+
+def _add(tx: Transaction, merchant_id: str, op_key: str, at: datetime, dimension: str,
+         measures: dict[str, int]) -> None:
+    pk = row_pk(merchant_id, shard(op_key))
+    tx.count(ReportCounter, pk, f"D#{day_of(merchant_id, at)}#{dimension}", measures)
+
+
+class _Posting(Protocol):
+    account: str
+    amount: int
+
+
+class _Operation(Protocol):
+    op_key: str
+    kind: str
+    postings: tuple[_Posting, ...]
+
+
+def ledger(tx: Transaction, merchant_id: str, member_id: str, op: _Operation, at: datetime) -> None:
+    """A ledger operation (ledger.Operation) for one member: credits and debits per account and kind."""
+    kind, op_key = op.kind, f"{member_id}:{op.op_key}"
+    measures: dict[str, int] = {f"ops_{kind}": 1}
+    totals: dict[str, int] = {}
+    for posting in op.postings:
+        account, amount = str(posting.account), posting.amount
+        name = f"{'p' if amount > 0 else 'n'}_{account}_{kind}"
+        measures[name] = measures.get(name, 0) + abs(amount)
+        if account in BALANCES:
+            totals[f"net_{account}"] = totals.get(f"net_{account}", 0) + amount
+    _add(tx, merchant_id, op_key, at, "LEDGER", measures)
+    if totals:
+        tx.count(ReportCounter, row_pk(merchant_id, shard(op_key)), "TOTAL", totals)
+
+
+def sale(tx: Transaction, order: CheckoutOrder, template_id: str | None, op_key: str,
+         history: tuple[datetime | None, datetime | None] = (None, None)) -> None:
+    """A checkout, per store and staff; its coupon's redemption in the funnel; its place in the member's
+    purchases (`history`: their last and the one before, rfm.history) for the repurchase report."""
+    merchant_id, at = str(order.merchant_id), order.created_at
+    day = clock.local_date(merchants.get(merchant_id).timezone, at)
+    gaps = [_gap(merchant_id, day, before) for before in history]
+    _add(tx, merchant_id, op_key, at, "REPEAT", {f"rep_{gaps[0]}_{gaps[1]}": 1})
+    _add(tx, merchant_id, op_key, at, f"SALE#{order.store_id}#{order.staff_id}", {
+        "orders": 1, "gross": int(order.amount), "tier_discount": int(order.tier_discount),
+        "coupon_discount": int(order.coupon_discount), "points_value": int(order.points_value),
+        "bonus_used": int(order.bonus_used), "principal_used": int(order.principal_used),
+        "cash": int(order.cash_due)})
+    if template_id:
+        redeemed(tx, merchant_id, op_key, at, template_id, int(order.coupon_discount))
+
+
+MAX_GAP = 367  # days; any longer gap is "before every window" (a window is at most 366 days)
+
+
+def _gap(merchant_id: str, day: date, before: datetime | None) -> str:
+    """Days from an earlier purchase to `day` (capped), or `x` for none."""
+    if before is None:
+        return "x"
+    return str(min(MAX_GAP, (day - clock.local_date(merchants.get(merchant_id).timezone, before)).days))
+
+
+def refund(tx: Transaction, order: CheckoutOrder, template_id: str | None, restored: bool, op_key: str,
+           at: datetime) -> None:
+    """A checkout refunded, counted on the refund's day against the sale's store and staff."""
+    merchant_id = str(order.merchant_id)
+    _add(tx, merchant_id, op_key, at, f"SALE#{order.store_id}#{order.staff_id}", {
+        "refunds": 1, "refund_gross": int(order.amount), "refund_cash": int(order.cash_due),
+        "refund_bonus": int(order.bonus_used), "refund_principal": int(order.principal_used)})
+    if template_id and restored:
+        _add(tx, merchant_id, op_key, at, "COUPON",
+             {f"restored_{template_id}": 1, f"restored_discount_{template_id}": int(order.coupon_discount)})
+
+
+def redeemed(tx: Transaction, merchant_id: str, op_key: str, at: datetime, template_id: str, discount: int) -> None:
+    _add(tx, merchant_id, op_key, at, "COUPON", {f"redemptions_{template_id}": 1, f"discount_{template_id}": discount})
+
+
+def claimed(tx: Transaction, merchant_id: str, member_id: str, op_key: str, at: datetime, template_id: str) -> None:
+    """A coupon issued (claimed, redeemed for points, or given); its member joins the day's claimers."""
+    _add(tx, merchant_id, op_key, at, "COUPON", {f"claims_{template_id}": 1})
+    day = day_of(merchant_id, at)
+    tx.update("count:claimers", Counter(exposure_pk(merchant_id, day, member_id), "COUNT"),
+              [Path([f"c_{template_id}"]).add({person(member_id)})])
+
+
+def member(tx: Transaction, merchant_id: str, member_id: str, what: str, scene: str | None, at: datetime) -> None:
+    """A new member (`new`) or a card opened (`cards`), per entry scene."""
+    _add(tx, merchant_id, f"{what}:{member_id}", at, "MEMBERS", {f"{what}_{scene or '-'}": 1})
+
+
+# Exposures: one item per day and member shard holds, per template, the views (`t_{tid}`) and the set of
+# people who saw it (`p_{tid}`) and claimed it (`c_{tid}`). A member always lands on the same shard, so
+# the shards' sets are disjoint and distinct people = the sum of their sizes: days x shards reads. The set
+# holds an 8-character hash of the member id, not the id (see reports/README.md for its size limit).
+
+
+def exposure_pk(merchant_id: str, day: str, member_id: str | None = None, n: int | None = None) -> str:
+    n = shard(member_id, EXPOSURE_SHARDS) if member_id is not None else n
+    return f"MCH#{merchant_id}#EXPOSURE#{day}#{n}"
+
+
+def person(member_id: str) -> str:
+    return hashlib.sha256(member_id.encode()).hexdigest()[:8]
+
+
+def exposure(merchant_id: str, member_id: str, template_ids: list[str], at: datetime) -> None:
+    """Count one listing of offers: ONE write, whatever it shows."""
+    day = day_of(merchant_id, at)
+    who = {person(member_id)}
+    actions = [Path([f"t_{tid}"]).add(1) for tid in template_ids] + [Path([f"p_{tid}"]).add(who)
+                                                                      for tid in template_ids]
+    Counter(exposure_pk(merchant_id, day, member_id), "COUNT").update(actions=actions)
+
+
+def exposure_items(merchant_id: str, days: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The days' exposure items (day -> items), raw: their attributes are per template, not model
+    attributes. BatchGetItem, 100 keys a call: a year is about 30 calls."""
+    table = Counter._get_connection()
+    keys = [{"pk": exposure_pk(merchant_id, day, n=n), "sk": "COUNT"} for day in days for n in range(EXPOSURE_SHARDS)]
+    found: dict[str, list[dict[str, Any]]] = {day: [] for day in days}
+    for i in range(0, len(keys), 100):
+        pending: list[dict[str, str]] = keys[i:i + 100]
+        while pending:
+            answer = table.batch_get_item(pending, consistent_read=True)
+            for item in answer.get("Responses", {}).get(table.table_name, []):
+                found[item["pk"]["S"].split("#")[3]].append(item)
+            unprocessed = answer.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
+            pending = [{"pk": k["pk"]["S"], "sk": k["sk"]["S"]} for k in unprocessed]
+    return found
+
+
+def views(merchant_id: str, template_id: str, day: str) -> int:
+    name = f"t_{template_id}"
+    return sum(int(item[name]["N"]) for item in exposure_items(merchant_id, [day])[day] if name in item)

@@ -1,0 +1,30 @@
+"""Items of the reports: counter rows, the liability check's state and snapshot, RFM state.
+
+Keys are in db/schema.py's table. Counter rows carry one numeric attribute per measure, named at run
+time (`claims_{template_id}`, `p_points_SIGN_IN`), so they are read raw, not through model attributes.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+
+from ..db.models import Item
+
+
+class ReportCounter(Item):
+    """A counter row: `pk` = MCH#{mid}#RPT#{shard}, `sk` = D#{day}#{dimension} or TOTAL."""
+
+
+class LiabilityCheck(Item):
+    """The liability check's progress and last result, one per merchant: resumable across invocations."""
+
+    status = UnicodeAttribute()  # RUNNING | MATCH | MISMATCH | INCONCLUSIVE
+    shard = NumberAttribute(default=0)
+    cursor = UnicodeAttribute(null=True)
+    sums = MapAttribute(default=dict)  # principal, bonus, points, members summed so far
+    tiers = MapAttribute(default=dict)  # tier id -> members
+    active = NumberAttribute(default=0)
+    dormant = NumberAttribute(default=0)
+    totals_at_start = MapAttribute(default=dict)
+    expected = MapAttribute(default=dict)
+    started_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)

@@ -1,0 +1,39 @@
+"""A merchant's members as a list the reports' jobs can page: the sparse `roster_index` GSI (db/schema.py).
+
+Sharded so one merchant's members are not one GSI partition: a job walks the shards in order, and its
+cursor (the last member id read) lets it resume in the next invocation. The same index lists the
+members of an RFM segment (partition `SEG#{mid}#{segment}`, see rfm.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from .. import paging
+from ..db.models import Member
+from ..errors import KabaoError
+
+ROSTER_SHARDS = 4
+_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
+def roster_pk(merchant_id: str, n: int) -> str:
+    return f"ROSTER#{merchant_id}#{n}"
+
+
+def keys(merchant_id: str, member_id: str) -> dict[str, str]:
+    """The member row's place on the roster: set when the member is created."""
+    n = int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % ROSTER_SHARDS
+    return {"roster_pk": roster_pk(merchant_id, n), "roster_sk": member_id}
+
+
+def page(pk: str, after: str | None, limit: int, model: Any = Member) -> paging.Page[Any]:
+    """Up to `limit` items of index partition `pk` after member id `after`; the cursor is the last id.
+
+    Eventually consistent (a GSI has no other reads): a member created a moment ago may be missed."""
+    if after is not None and not _ID.fullmatch(after):
+        raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list")
+    condition = model.roster_sk > after if after else None
+    items = list(model.roster.query(pk, range_key_condition=condition, limit=limit, page_size=limit))
+    return paging.Page(items, str(items[-1].roster_sk) if len(items) == limit else None)
