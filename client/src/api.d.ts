@@ -368,6 +368,177 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/reports/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Coupon funnel per template and day: exposures (views, people) -> claims (claimers) -> redemptions. */
+        get: operations["reports_funnel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/liability-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The last stored-value liability check: counters vs the sum of every member row. */
+        get: operations["reports_liability_check"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Members per day and entry scene, sign-ins, and the last tier/active/dormant snapshot. */
+        get: operations["reports_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Points per day: issued, spent, expired, reversed, outstanding at the day's end. */
+        get: operations["reports_points"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/repurchase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Share of the window's buyers with 2+ purchases in it, median days between purchases (one row). */
+        get: operations["reports_repurchase"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/rfm-members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One page of a segment's members. */
+        get: operations["reports_rfm_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/rfm-segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Members per RFM segment as the last nightly scoring filed them, with its thresholds. */
+        get: operations["reports_rfm_segments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/rfm-thresholds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The RFM thresholds the merchant set (null: its own quintiles). */
+        get: operations["reports_rfm_thresholds"];
+        /** Replace the RFM thresholds (the whole configuration: `{}` is quintiles for all three); audited. */
+        put: operations["reports_set_rfm_thresholds"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/sales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sales per day, store and staff; refunds on the refund's day. */
+        get: operations["reports_sales"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/stored-value": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Stored value per day: top-ups, spending, refunds, and the principal and bonus owed at the day's end. */
+        get: operations["reports_stored_value"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/settings": {
         parameters: {
             query?: never;
@@ -2028,6 +2199,40 @@ export interface components {
              */
             free_limit: number;
         };
+        /** FunnelReport */
+        FunnelReport: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /** Rows */
+            rows: components["schemas"]["FunnelRow"][];
+        };
+        /** FunnelRow */
+        FunnelRow: {
+            /** Day */
+            day: string;
+            /** Template Id */
+            template_id: string;
+            /** Views */
+            views: number;
+            /** People */
+            people: number;
+            /** Claims */
+            claims: number;
+            /** Claimers */
+            claimers: number;
+            /** Redemptions */
+            redemptions: number;
+            /** Discount */
+            discount: number;
+            /** Claim Conversion */
+            claim_conversion: number | null;
+            /** Redemption Rate */
+            redemption_rate: number | null;
+            /** Cost Per Redemption */
+            cost_per_redemption: number | null;
+        };
         /** GiftRedeemBody */
         GiftRedeemBody: {
             /** Member Code */
@@ -2203,6 +2408,28 @@ export interface components {
              */
             cursor: string | null;
         };
+        /** LiabilityCheckView */
+        LiabilityCheckView: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "RUNNING" | "MATCH" | "MISMATCH" | "INCONCLUSIVE";
+            /** Expected */
+            expected: {
+                [key: string]: number;
+            };
+            /** Summed */
+            summed: {
+                [key: string]: number;
+            };
+            /** Members */
+            members: number;
+            /** Started At */
+            started_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
         /** LoginBody */
         LoginBody: {
             /** Appid */
@@ -2375,6 +2602,21 @@ export interface components {
              */
             members: components["schemas"]["MemberSummaryView"][];
         };
+        /** MemberSnapshot */
+        MemberSnapshot: {
+            /** Counted At */
+            counted_at: string;
+            /** Members */
+            members: number;
+            /** Tiers */
+            tiers: {
+                [key: string]: number;
+            };
+            /** Active */
+            active: number;
+            /** Dormant */
+            dormant: number;
+        };
         /**
          * MemberSummaryView
          * @description A search hit: enough to tell members apart at the desk.
@@ -2444,6 +2686,29 @@ export interface components {
             activation?: components["schemas"]["ActivationParams"] | null;
             /** @default null */
             add_card?: components["schemas"]["AddCardParams"] | null;
+        };
+        /** MembersReport */
+        MembersReport: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /** Rows */
+            rows: components["schemas"]["MembersRow"][];
+            snapshot: components["schemas"]["MemberSnapshot"] | null;
+        };
+        /** MembersRow */
+        MembersRow: {
+            /** Day */
+            day: string;
+            /** Scene */
+            scene: string;
+            /** New Members */
+            new_members: number;
+            /** Cards Opened */
+            cards_opened: number;
+            /** Sign Ins */
+            sign_ins: number | null;
         };
         /** MerchantView */
         MerchantView: {
@@ -2587,6 +2852,34 @@ export interface components {
          * @description A text/plain answer for WeChat's servers: the echo of a URL check, or "success" for a push.
          */
         PlainText: string;
+        /** PointsReport */
+        PointsReport: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /** Rows */
+            rows: components["schemas"]["PointsRow"][];
+        };
+        /** PointsRow */
+        PointsRow: {
+            /** Day */
+            day: string;
+            /** Issued */
+            issued: number;
+            /** Spent */
+            spent: number;
+            /** Expired */
+            expired: number;
+            /** Reversed */
+            reversed: number;
+            /** Outstanding */
+            outstanding: number;
+            /** By Kind */
+            by_kind: {
+                [key: string]: number;
+            };
+        };
         /** PunchCardPage */
         PunchCardPage: {
             /** Punch Cards */
@@ -2844,6 +3137,26 @@ export interface components {
              */
             member_day_multiplier: number | null;
         };
+        /** RepurchaseReport */
+        RepurchaseReport: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /** Rows */
+            rows: components["schemas"]["RepurchaseRow"][];
+        };
+        /** RepurchaseRow */
+        RepurchaseRow: {
+            /** Buyers */
+            buyers: number;
+            /** Repeat Buyers */
+            repeat_buyers: number;
+            /** Repeat Share */
+            repeat_share: number | null;
+            /** Median Days Between */
+            median_days_between: number | null;
+        };
         /** RewardView */
         RewardView: {
             /**
@@ -2910,6 +3223,91 @@ export interface components {
         RewardsView: {
             /** Rewards */
             rewards: components["schemas"]["RewardView"][];
+        };
+        /** SalesReport */
+        SalesReport: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /** Rows */
+            rows: components["schemas"]["SalesRow"][];
+        };
+        /** SalesRow */
+        SalesRow: {
+            /** Day */
+            day: string;
+            /** Store Id */
+            store_id: string;
+            /** Staff Id */
+            staff_id: string;
+            /** Orders */
+            orders: number;
+            /** Gross */
+            gross: number;
+            /** Tier Discount */
+            tier_discount: number;
+            /** Coupon Discount */
+            coupon_discount: number;
+            /** Points Value */
+            points_value: number;
+            /** Bonus Used */
+            bonus_used: number;
+            /** Principal Used */
+            principal_used: number;
+            /** Cash */
+            cash: number;
+            /** Refunds */
+            refunds: number;
+            /** Refund Gross */
+            refund_gross: number;
+            /** Refund Cash */
+            refund_cash: number;
+            /** Refund Bonus */
+            refund_bonus: number;
+            /** Refund Principal */
+            refund_principal: number;
+        };
+        /** SegmentCountsView */
+        SegmentCountsView: {
+            /** Segments */
+            segments: {
+                [key: string]: number;
+            };
+            /** Thresholds */
+            thresholds: {
+                [key: string]: number[];
+            };
+            /** Finished At */
+            finished_at: string | null;
+            /** Phase */
+            phase: string;
+        };
+        /** SegmentMemberView */
+        SegmentMemberView: {
+            /** Member Id */
+            member_id: string;
+            /** Segment */
+            segment: string;
+            /** R */
+            r: number;
+            /** F */
+            f: number;
+            /** M */
+            m: number;
+            /** Recency Days */
+            recency_days: number;
+            /** Frequency */
+            frequency: number;
+            /** Monetary */
+            monetary: number;
+        };
+        /** SegmentMembersView */
+        SegmentMembersView: {
+            /** Members */
+            members: components["schemas"]["SegmentMemberView"][];
+            /** Cursor */
+            cursor: string | null;
         };
         /** SetSpendingPasswordBody */
         SetSpendingPasswordBody: {
@@ -3235,6 +3633,52 @@ export interface components {
              */
             closed_at?: string | null;
         };
+        /** StoredValueReport */
+        StoredValueReport: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /** Rows */
+            rows: components["schemas"]["StoredValueRow"][];
+        };
+        /** StoredValueRow */
+        StoredValueRow: {
+            /** Day */
+            day: string;
+            /** Topup Principal */
+            topup_principal: number;
+            /** Topup Bonus */
+            topup_bonus: number;
+            /** Spent Principal */
+            spent_principal: number;
+            /** Spent Bonus */
+            spent_bonus: number;
+            /** Sale Refund Principal */
+            sale_refund_principal: number;
+            /** Sale Refund Bonus */
+            sale_refund_bonus: number;
+            /** Topup Refund Principal */
+            topup_refund_principal: number;
+            /** Topup Refund Bonus */
+            topup_refund_bonus: number;
+            /** Topup Refund Reversed Principal */
+            topup_refund_reversed_principal: number;
+            /** Topup Refund Reversed Bonus */
+            topup_refund_reversed_bonus: number;
+            /** Principal In */
+            principal_in: number;
+            /** Principal Out */
+            principal_out: number;
+            /** Bonus In */
+            bonus_in: number;
+            /** Bonus Out */
+            bonus_out: number;
+            /** Outstanding Principal */
+            outstanding_principal: number;
+            /** Outstanding Bonus */
+            outstanding_bonus: number;
+        };
         /** SubscriptionsBody */
         SubscriptionsBody: {
             /** Template Ids */
@@ -3266,6 +3710,37 @@ export interface components {
              * @default null
              */
             listed?: boolean | null;
+        };
+        /**
+         * ThresholdsBody
+         * @description Four ascending cut points per measure; an omitted one uses the merchant's own quintiles. The
+         *     whole configuration (PUT): `{}` means quintiles for all three.
+         */
+        ThresholdsBody: {
+            /**
+             * R
+             * @default null
+             */
+            r?: number[] | null;
+            /**
+             * F
+             * @default null
+             */
+            f?: number[] | null;
+            /**
+             * M
+             * @default null
+             */
+            m?: number[] | null;
+        };
+        /** ThresholdsView */
+        ThresholdsView: {
+            /** R */
+            r: number[] | null;
+            /** F */
+            f: number[] | null;
+            /** M */
+            m: number[] | null;
         };
         /** TierBody */
         TierBody: {
@@ -7578,6 +8053,1325 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_funnel: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FunnelReport"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, INVALID_DATE_RANGE, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "INVALID_DATE_RANGE" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_liability_check: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiabilityCheckView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_members: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembersReport"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, INVALID_DATE_RANGE, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "INVALID_DATE_RANGE" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_points: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsReport"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, INVALID_DATE_RANGE, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "INVALID_DATE_RANGE" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_repurchase: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepurchaseReport"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, INVALID_DATE_RANGE, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "INVALID_DATE_RANGE" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_rfm_members: {
+        parameters: {
+            query: {
+                segment: "重要价值" | "重要保持" | "重要发展" | "重要挽留" | "一般价值" | "一般保持" | "一般发展" | "一般挽留";
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentMembersView"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_rfm_segments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentCountsView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_rfm_thresholds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThresholdsView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_set_rfm_thresholds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ThresholdsBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThresholdsView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_sales: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                store_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SalesReport"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, INVALID_DATE_RANGE, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "INVALID_DATE_RANGE" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    reports_stored_value: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredValueReport"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, INVALID_DATE_RANGE, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "INVALID_DATE_RANGE" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
                             message: string;
                             details?: Record<string, never>;
                         };
