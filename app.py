@@ -1,4 +1,5 @@
 """Chalice entry point: the app and its blueprints, nothing else."""
+
 from chalice import Chalice
 
 from functions import issue_jobs as issue_job_runs
@@ -24,7 +25,28 @@ from mini_program_api.routes import (
 )
 
 app = Chalice(app_name="kabao")
-for blueprint in (gateway.bp, openapi.bp, auth.bp, me.bp, member_info.bp, spending.bp, topup.bp, coupons.bp, rewards.bp,
-                  staff.bp, counter.bp, admin.bp, accounts.bp, member_care.bp, issue_jobs.bp, wallet.bp, reports.bp,
-                  topup_reconciliation.bp, lifecycle.bp, issue_job_runs.bp, wallet_sync.bp, report_jobs.bp):
+for blueprint in (
+    gateway.bp,
+    openapi.bp,
+    auth.bp,
+    me.bp,
+    member_info.bp,
+    spending.bp,
+    topup.bp,
+    coupons.bp,
+    rewards.bp,
+    staff.bp,
+    counter.bp,
+    admin.bp,
+    accounts.bp,
+    member_care.bp,
+    issue_jobs.bp,
+    wallet.bp,
+    reports.bp,
+    topup_reconciliation.bp,
+    lifecycle.bp,
+    issue_job_runs.bp,
+    wallet_sync.bp,
+    report_jobs.bp,
+):
     app.register_blueprint(blueprint)

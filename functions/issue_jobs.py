@@ -1,6 +1,7 @@
 """Every minute: work through the running issue jobs (mini_program_api/issue_jobs.py) within the Lambda's time.
 
 Thin: a run that is cut short leaves each job's saved cursor, and the next run resumes there."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -5,6 +5,7 @@ budget. Every job is safe to run twice or concurrently and resumes where a
 timed-out run stopped (see that module). Messages go out at 10:00 Shanghai time
 (02:00 UTC); points expire hourly so a lot never outlives its date by much.
 """
+
 from __future__ import annotations
 
 import dataclasses

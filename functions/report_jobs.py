@@ -4,6 +4,7 @@ Thin: each calls its job in mini_program_api/reports with the Lambda's time budg
 where a timed-out run stopped. 03:00 Shanghai (19:00 UTC), when a merchant's traffic is quiet,
 so the liability walk is not made INCONCLUSIVE by sales during it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,14 +32,18 @@ def _deadline(event: Any) -> float | None:
 @bp.schedule(NIGHT, name="liability_check")
 def liability_check(event: Any) -> dict[str, Any]:
     statuses = liability.run_all(_deadline(event))
-    log.info("liability check", extra={"merchants": len(statuses),
-                                       "mismatches": sorted(m for m, s in statuses.items() if s == "MISMATCH")})
+    log.info(
+        "liability check",
+        extra={"merchants": len(statuses), "mismatches": sorted(m for m, s in statuses.items() if s == "MISMATCH")},
+    )
     return statuses
 
 
 @bp.schedule(NIGHT, name="rfm_scoring")
 def rfm_scoring(event: Any) -> dict[str, Any]:
     phases = rfm.run_all(_deadline(event))
-    log.info("RFM scoring", extra={"merchants": len(phases), "unfinished": sorted(m for m, p in phases.items()
-                                                                                   if p != "DONE")})
+    log.info(
+        "RFM scoring",
+        extra={"merchants": len(phases), "unfinished": sorted(m for m, p in phases.items() if p != "DONE")},
+    )
     return phases

@@ -1,4 +1,5 @@
 """Every 5 minutes: settle top-ups whose notify was lost, expire unpaid ones, confirm refunds."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -4,6 +4,7 @@ The stream function gets the table's records (NEW_AND_OLD_IMAGES); the deploy te
 real stream ARN and ReportBatchItemFailures, so a record that failed is retried alone. The
 sweep picks up what the stream path deferred (WeChat errors, with backoff) or never saw.
 """
+
 from __future__ import annotations
 
 import dataclasses

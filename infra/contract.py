@@ -1,5 +1,6 @@
 """`python -m infra.contract [--check]`: write the repository's openapi.json from the code (`make openapi`), or
 check that it is current."""
+
 from __future__ import annotations
 
 import os

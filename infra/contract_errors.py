@@ -6,6 +6,7 @@ route can answer, to seed `endpoint(errors=...)` for a new route. Codes the decl
 error on a route without a body, an idempotency error on a route without the header) are left out. What the walk
 misses, the tests' undeclared-code check (tests/conftest.py) catches at run time.
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,8 +39,11 @@ def _graph(codes: set[str]) -> Graph:
         for node in tree.body:
             if isinstance(node, ast.ImportFrom):
                 parts = module.split(".")
-                source = ".".join(parts[:len(parts) - node.level] + ([node.module] if node.module else [])) \
-                    if node.level else (node.module or "")
+                source = (
+                    ".".join(parts[: len(parts) - node.level] + ([node.module] if node.module else []))
+                    if node.level
+                    else (node.module or "")
+                )
                 for alias in node.names:
                     full = f"{source}.{alias.name}"
                     if full in modules:
@@ -48,7 +52,7 @@ def _graph(codes: set[str]) -> Graph:
                         names[alias.asname or alias.name] = f"{source}:{alias.name}"
         for key, body in _functions(module, tree):
             found, calls = set(), set()
-            for node in (n for stmt in body for n in ast.walk(stmt)):
+            for node in (n for statement in body for n in ast.walk(statement)):  # type: ignore[assignment]
                 if isinstance(node, ast.Constant) and node.value in codes:
                     found.add(node.value)
                 elif isinstance(node, ast.Call):

@@ -7,6 +7,7 @@ days, reading at most `MAX_DAYS_PER_PAGE` day partitions per page, so a page of 
 month costs a bounded number of Queries. A record about a member is also copied into the
 member's partition in the same transaction, so `about_member` pages it without a scan.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,17 +30,31 @@ def audit_pk(merchant_id: str, day: str) -> str:
     return f"MCH#{merchant_id}#AUDIT#{day}"
 
 
-def record(tx: Transaction, actor: Principal, action: str, target: str,
-           detail: dict[str, str | int] | None = None, at: datetime | None = None,
-           member_id: str | None = None) -> None:
+def record(
+    tx: Transaction,
+    actor: Principal,
+    action: str,
+    target: str,
+    detail: dict[str, str | int] | None = None,
+    at: datetime | None = None,
+    member_id: str | None = None,
+) -> None:
     """`member_id`: the member the action concerns (by default the detail's `member_id`), whose trail gets a copy."""
     at = at or clock.now()
     day = clock.local_date(merchants.get(actor.merchant_id).timezone, at).isoformat()
     detail = dict(detail or {})
     about = member_id or (str(detail["member_id"]) if detail.get("member_id") else None)
     sk = f"{at.isoformat(timespec='microseconds')}#{ids.new_id()[:8]}"
-    fields = dict(actor=actor.subject, role=actor.role, store_id=actor.store_id, action=action, target=target,
-                  detail=detail, at=at, member_id=about)
+    fields: dict[str, Any] = dict(
+        actor=actor.subject,
+        role=actor.role,
+        store_id=actor.store_id,
+        action=action,
+        target=target,
+        detail=detail,
+        at=at,
+        member_id=about,
+    )
     tx.put("audit", AuditRecord(audit_pk(actor.merchant_id, day), sk, **fields))
     if about:
         tx.put("audit_member", AuditRecord(member_pk(actor.merchant_id, about), _MEMBER_PREFIX + sk, **fields))
@@ -82,8 +97,16 @@ def trail(merchant_id: str, cursor: str | None, limit: int, since: date) -> pagi
             return paging.Page(items, None)
         need = limit - len(items)
         condition = AuditRecord.sk < after if after else None
-        items += list(AuditRecord.query(audit_pk(merchant_id, day.isoformat()), condition, scan_index_forward=False,
-                                        limit=need, page_size=need, consistent_read=True))
+        items += list(
+            AuditRecord.query(
+                audit_pk(merchant_id, day.isoformat()),
+                condition,
+                scan_index_forward=False,
+                limit=need,
+                page_size=need,
+                consistent_read=True,
+            )
+        )
         if len(items) >= limit:
             return paging.Page(items, _trail_cursor(day, items[-1].sk))
         day, after = day - timedelta(days=1), None
@@ -109,5 +132,12 @@ def _trail_start(cursor: str) -> tuple[date, str | None]:
 
 def about_member(merchant_id: str, member_id: str, cursor: str | None, limit: int) -> paging.Page[AuditRecord]:
     """The records about one member, newest first (their copies in the member's partition)."""
-    return paging.query(AuditRecord.query, member_pk(merchant_id, member_id), {"sk": _MEMBER_PREFIX}, cursor, limit,
-                        range_key_condition=AuditRecord.sk.startswith(_MEMBER_PREFIX), scan_index_forward=False)
+    return paging.query(
+        AuditRecord.query,
+        member_pk(merchant_id, member_id),
+        {"sk": _MEMBER_PREFIX},
+        cursor,
+        limit,
+        range_key_condition=AuditRecord.sk.startswith(_MEMBER_PREFIX),
+        scan_index_forward=False,
+    )

@@ -4,6 +4,7 @@ Only HS256 is accepted on decode (never the token's own `alg`), and exp, iat,
 sub, mid and role are required, so `alg: none`, unsigned or half-formed tokens
 fail closed.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,7 +17,6 @@ from . import clock
 from .config import settings
 from .errors import KabaoError
 from .secrets import resolve
-
 
 
 def _hs256_only_jwt() -> ModuleType:

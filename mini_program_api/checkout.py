@@ -37,6 +37,7 @@ Principal goes back only as far as the prepaid cap allows (topup.cap_room: the
 member may have topped up the room the sale freed); the rest is paid back at the
 till with the sale's cash and shown as `principal_over_cap` within `cash_refund`.
 """
+
 from __future__ import annotations
 
 import math
@@ -98,8 +99,7 @@ class Quote:
     member_day_multiplier: int | None = None
 
 
-def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Request,
-          at: datetime | None = None) -> Quote:
+def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Request, at: datetime | None = None) -> Quote:
     """What this sale at `at` (now by default) costs and earns; raises the 4xx that refuses it."""
     if not 1 <= req.amount <= MAX_AMOUNT or req.points < 0 or req.stored_value < 0:
         raise KabaoError("AMOUNT_OUT_OF_RANGE", "amount must be 1..100000000 fen; points and stored_value >= 0")
@@ -124,8 +124,16 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
     day = member_days.applying(merchant, tier.tier_id, at or clock.now())
     day_multiplier = int(day.multiplier) if day is not None else 100
     return Quote(
-        tier_discount, coupon_discount, points_value, bonus_used, principal_used, cash_due,
-        points_earned=paid_yuan * int(merchant.earn_points_per_yuan) * int(tier.points_multiplier) * day_multiplier
+        tier_discount,
+        coupon_discount,
+        points_value,
+        bonus_used,
+        principal_used,
+        cash_due,
+        points_earned=paid_yuan
+        * int(merchant.earn_points_per_yuan)
+        * int(tier.points_multiplier)
+        * day_multiplier
         // 10000,
         growth_earned=paid_yuan * int(merchant.growth_per_yuan),
         member_day_id=day.day_id if day is not None else None,
@@ -152,8 +160,13 @@ def preview(staff: Principal, member_code: str, req: Request) -> Preview:
     member_id = member_codes.resolve(staff.merchant_id, member_code)
     member, _, q = _priced(merchant, member_id, req, store_id, clock.now())
     confirm = not spending_password.authorize_counter(merchant, member_id, req.stored_value, None)
-    return Preview(member, q, tiers.current(merchant, member.tier_id).tier_id,
-                   tiers.placed(merchant, member, q.growth_earned).tier_id, confirm)
+    return Preview(
+        member,
+        q,
+        tiers.current(merchant, member.tier_id).tier_id,
+        tiers.placed(merchant, member, q.growth_earned).tier_id,
+        confirm,
+    )
 
 
 def get_order(merchant_id: str, order_id: str) -> CheckoutOrder:
@@ -172,8 +185,9 @@ def order_for(actor: Principal, order_id: str) -> CheckoutOrder:
     return order
 
 
-def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: str | None,
-             till_password: str | None = None) -> CheckoutOrder:
+def checkout(
+    staff: Principal, member_code: str, req: Request, idempotency_key: str | None, till_password: str | None = None
+) -> CheckoutOrder:
     """A sale by scanned member code. Stored value above the member's password-free limit needs their
     spending password (spending_password.py): typed at the till (`till_password`, where the merchant
     allows it), or confirmed on their phone: then this answers 409 CONFIRMATION_REQUIRED with a pending
@@ -182,8 +196,9 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
     key = idempotency.client_key(merchant_id, "checkout", idempotency_key)
     order_id = key.derived_id("K")
     member_id = _member(key, member_code)
-    idem = idempotency.request(key, member_id, "CHECKOUT", {**req.__dict__, "store_id": store_id},
-                               member_code=member_code)
+    idem = idempotency.request(
+        key, member_id, "CHECKOUT", {**req.__dict__, "store_id": store_id}, member_code=member_code
+    )
     merchant = merchants.get(merchant_id)
 
     def run() -> CheckoutOrder:
@@ -194,10 +209,15 @@ def checkout(staff: Principal, member_code: str, req: Request, idempotency_key: 
         _priced(merchant, member_id, req, store_id, clock.now())  # a sale refused now is not put to the member
         pending = pending_payments.open_for(idem, store_id, staff.subject, order_id, req.__dict__)
         pending_payments.require_open(pending)
-        raise KabaoError("CONFIRMATION_REQUIRED", "the member confirms this payment with their spending password "
-                         "in the mini program; retry this request (same Idempotency-Key) for the receipt",
-                         confirmation_id=pending.confirmation_id, order_id=order_id,
-                         stored_value=req.stored_value, expires_at=clock.iso(pending.expires_at, merchant.timezone))
+        raise KabaoError(
+            "CONFIRMATION_REQUIRED",
+            "the member confirms this payment with their spending password "
+            "in the mini program; retry this request (same Idempotency-Key) for the receipt",
+            confirmation_id=pending.confirmation_id,
+            order_id=order_id,
+            stored_value=req.stored_value,
+            expires_at=clock.iso(pending.expires_at, merchant.timezone),
+        )
 
     return idempotency.once(idem, run, lambda _: get_order(merchant_id, order_id))
 
@@ -213,11 +233,19 @@ def confirm(member: Principal, confirmation_id: str, password: str) -> CheckoutO
     merchant = merchants.get(merchant_id)
     spending_password.verify(merchant, members.get(merchant_id, member_id), password)
     staff = Principal(merchant_id, pending.staff_id, "staff", pending.store_id)
-    idem = Idem(idempotency.key(merchant_id, pending.op_key, None), member_id, "CHECKOUT", pending.fingerprint,
-                pending.member_code)
+    idem = Idem(
+        idempotency.key(merchant_id, pending.op_key, None),
+        member_id,
+        "CHECKOUT",
+        pending.fingerprint,
+        pending.member_code,
+    )
     req = Request(int(pending.amount), pending.coupon_id, int(pending.points), int(pending.stored_value))
-    return idempotency.once(idem, lambda: _sell(staff, merchant, member_id, req, idem, pending.order_id, pending),
-                            lambda _: get_order(merchant_id, pending.order_id))
+    return idempotency.once(
+        idem,
+        lambda: _sell(staff, merchant, member_id, req, idem, pending.order_id, pending),
+        lambda _: get_order(merchant_id, pending.order_id),
+    )
 
 
 def _member(key: idempotency.Key, member_code: str) -> str:
@@ -232,8 +260,9 @@ def _member(key: idempotency.Key, member_code: str) -> str:
         return member_id
 
 
-def _priced(merchant: Merchant, member_id: str, req: Request, store_id: str,
-            now: datetime) -> tuple[Member, Coupon | None, Quote]:
+def _priced(
+    merchant: Merchant, member_id: str, req: Request, store_id: str, now: datetime
+) -> tuple[Member, Coupon | None, Quote]:
     """The member, coupon and quote of this sale now; raises the 4xx that refuses it."""
     member = members.get(merchant.merchant_id, member_id)
     members.require_card(member)
@@ -243,8 +272,15 @@ def _priced(merchant: Merchant, member_id: str, req: Request, store_id: str,
     return member, coupon, quote(merchant, member, coupon, req, now)
 
 
-def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, idem: Idem, order_id: str,
-          pending: PendingPayment | None = None) -> CheckoutOrder:
+def _sell(
+    staff: Principal,
+    merchant: Merchant,
+    member_id: str,
+    req: Request,
+    idem: Idem,
+    order_id: str,
+    pending: PendingPayment | None = None,
+) -> CheckoutOrder:
     """Commit the sale (one transaction, retried while tiers move); `pending`: the confirmation it completes."""
     merchant_id, store_id = merchant.merchant_id, staff.store_id or ""
 
@@ -254,10 +290,21 @@ def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, id
         tx = Transaction()
         placement = tiers.after_growth(tx, merchant, member, q.growth_earned, now)
         order = CheckoutOrder(
-            checkout_pk(merchant_id, order_id), "ORDER", merchant_id=merchant_id, order_id=order_id,
-            member_id=member_id, store_id=store_id, staff_id=staff.subject, fingerprint=idem.fingerprint, status=PAID,
-            amount=req.amount, coupon_id=req.coupon_id, points_used=req.points, **q.__dict__,
-            tier_before=tiers.current(merchant, member.tier_id).tier_id, tier_after=placement.tier.tier_id,
+            checkout_pk(merchant_id, order_id),
+            "ORDER",
+            merchant_id=merchant_id,
+            order_id=order_id,
+            member_id=member_id,
+            store_id=store_id,
+            staff_id=staff.subject,
+            fingerprint=idem.fingerprint,
+            status=PAID,
+            amount=req.amount,
+            coupon_id=req.coupon_id,
+            points_used=req.points,
+            **q.__dict__,
+            tier_before=tiers.current(merchant, member.tier_id).tier_id,
+            tier_after=placement.tier.tier_id,
             created_at=now,
         )
         tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
@@ -267,20 +314,42 @@ def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, id
             coupons.use(tx, coupon, order_id, store_id, now)
         if pending is not None:
             pending_payments.stage_done(tx, pending)
-        audit.record(tx, staff, "CHECKOUT", order_id, {"member_id": member_id, "amount": req.amount,
-                                                       "confirmed_on_phone": int(pending is not None)}, now)
+        audit.record(
+            tx,
+            staff,
+            "CHECKOUT",
+            order_id,
+            {"member_id": member_id, "amount": req.amount, "confirmed_on_phone": int(pending is not None)},
+            now,
+        )
         lifecycle.spent(tx, merchant, member, now)
         lifecycle.earned_points(tx, merchant, member, q.points_earned, now)
-        postings = ledger.postings({Account.POINTS: -req.points, Account.BONUS: -q.bonus_used,
-                                    Account.PRINCIPAL: -q.principal_used, Account.GROWTH: q.growth_earned})
+        postings = ledger.postings(
+            {
+                Account.POINTS: -req.points,
+                Account.BONUS: -q.bonus_used,
+                Account.PRINCIPAL: -q.principal_used,
+                Account.GROWTH: q.growth_earned,
+            }
+        )
         if q.points_earned:
             postings += (Posting(Account.POINTS, q.points_earned, leg="earned"),)
         rfm_actions, rfm_condition = rfm.on_sale(member, order)
         actions = placement.actions + [Member.last_spend_at.set(now)] + rfm_actions
         try:
-            replayed = _post(merchant_id, member_id, tx, idem.key.op_key, "CHECKOUT", postings, order_id,
-                             idem.fingerprint, actions, rfm_condition if placement.condition is None
-                             else placement.condition & rfm_condition, idem)
+            replayed = _post(
+                merchant_id,
+                member_id,
+                tx,
+                idem.key.op_key,
+                "CHECKOUT",
+                postings,
+                order_id,
+                idem.fingerprint,
+                actions,
+                rfm_condition if placement.condition is None else placement.condition & rfm_condition,
+                idem,
+            )
         except Cancelled as exc:
             if "coupon" in exc.failed:
                 raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
@@ -292,9 +361,19 @@ def _sell(staff: Principal, merchant: Merchant, member_id: str, req: Request, id
     return tiers.retrying(attempt)
 
 
-def _post(merchant_id: str, member_id: str, tx: Transaction, op_key: str, kind: str,
-          postings: tuple[Posting, ...], order_id: str, fingerprint: str, actions: list[Action],
-          condition: Condition | None, idem: Idem | None = None) -> bool:
+def _post(
+    merchant_id: str,
+    member_id: str,
+    tx: Transaction,
+    op_key: str,
+    kind: str,
+    postings: tuple[Posting, ...],
+    order_id: str,
+    fingerprint: str,
+    actions: list[Action],
+    condition: Condition | None,
+    idem: Idem | None = None,
+) -> bool:
     """Commit `tx` with the sale's ledger entries and its operation record `idem` (True: the operation
     had already run, nothing was written); a sale that moves no balance still pins the member row."""
     if not postings:
@@ -335,26 +414,49 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         coupon = coupons.owned(merchant_id, order.member_id, order.coupon_id) if order.coupon_id else None
         restore = coupon is not None and coupon.used_ref == order_id and now < coupon.valid_until
         tx = Transaction()
-        tx.update("order", order, condition=CheckoutOrder.status == PAID, actions=[
-            CheckoutOrder.status.set(REFUNDED), CheckoutOrder.refunded_at.set(now),
-            CheckoutOrder.refunded_by.set(actor.subject), CheckoutOrder.points_clawed_back.set(clawed_points),
-            CheckoutOrder.growth_clawed_back.set(clawed_growth), CheckoutOrder.coupon_restored.set(restore),
-            CheckoutOrder.principal_over_cap.set(int(order.principal_used) - principal_back)])
+        tx.update(
+            "order",
+            order,
+            condition=CheckoutOrder.status == PAID,
+            actions=[
+                CheckoutOrder.status.set(REFUNDED),
+                CheckoutOrder.refunded_at.set(now),
+                CheckoutOrder.refunded_by.set(actor.subject),
+                CheckoutOrder.points_clawed_back.set(clawed_points),
+                CheckoutOrder.growth_clawed_back.set(clawed_growth),
+                CheckoutOrder.coupon_restored.set(restore),
+                CheckoutOrder.principal_over_cap.set(int(order.principal_used) - principal_back),
+            ],
+        )
         if restore and coupon is not None:
             coupons.restore(tx, coupon, order_id)
         counters.refund(tx, order, coupon.template_id if coupon else None, restore, f"refund:{order_id}", now)
         audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
         lifecycle.earned_points(tx, merchant, member, points_back - clawed_points, now)
-        postings = ledger.postings({Account.POINTS: points_back - clawed_points,
-                                    Account.BONUS: int(order.bonus_used), Account.PRINCIPAL: principal_back,
-                                    Account.GROWTH: -clawed_growth})
+        postings = ledger.postings(
+            {
+                Account.POINTS: points_back - clawed_points,
+                Account.BONUS: int(order.bonus_used),
+                Account.PRINCIPAL: principal_back,
+                Account.GROWTH: -clawed_growth,
+            }
+        )
         pinned = tiers.pinned(member) & (Member.points == int(member.points))
         if principal_back:
             pinned &= topup.within_cap(merchant, member, principal_back)
         try:
-            _post(merchant_id, order.member_id, tx, f"refund:{order_id}", "CHECKOUT_REFUND", postings, order_id,
-                  order.fingerprint, tiers.after_clawback(member, clawed_growth, order.created_at)
-                  + rfm.on_refund(member, order), pinned)
+            _post(
+                merchant_id,
+                order.member_id,
+                tx,
+                f"refund:{order_id}",
+                "CHECKOUT_REFUND",
+                postings,
+                order_id,
+                order.fingerprint,
+                tiers.after_clawback(member, clawed_growth, order.created_at) + rfm.on_refund(member, order),
+                pinned,
+            )
         except Cancelled as exc:
             if "order" in exc.failed:
                 return get_order(merchant_id, order_id)  # refunded by a concurrent request

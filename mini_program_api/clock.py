@@ -1,4 +1,5 @@
 """The one source of "now", so tests and scheduled jobs can move time."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -4,6 +4,7 @@ The environment comes from `chalice.json` (one block per stage). Secrets are nev
 values here, only references (see `secrets.py`), so that a leaked configuration
 leaks no keys.
 """
+
 from __future__ import annotations
 
 import os

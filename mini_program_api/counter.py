@@ -5,6 +5,7 @@ of their punch cards are read, and those usable here now are shown; `more` says 
 were more to read (the member's own lists page through all of them). The price of a sale
 before it is charged is `checkout.preview`, the same code as the sale itself.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ def scanned(staff: Principal, member_code: str) -> AtCounter:
             return False
         return True
 
-    return AtCounter(merchant, member, [c for c in held.items if usable(c)], held.cursor is not None,
-                     [c for c in cards.items if punch_cards.status(c) == "active"
-                      and (not c.store_ids or store_id in c.store_ids)], cards.cursor is not None)
+    return AtCounter(
+        merchant,
+        member,
+        [c for c in held.items if usable(c)],
+        held.cursor is not None,
+        [c for c in cards.items if punch_cards.status(c) == "active" and (not c.store_ids or store_id in c.store_ids)],
+        cards.cursor is not None,
+    )

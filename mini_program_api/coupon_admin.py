@@ -16,6 +16,7 @@ is counted in the transaction of each use and of each refund that gives a coupon
 over `coupons.USED_SHARDS` counter items (a busy template's uses never meet on one
 key), and read with the stock in one BatchGetItem: exact, with bounded reads.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -152,16 +153,20 @@ def _add_stock(tx: Transaction, template: CouponTemplate, extra: int) -> None:
     for i in range(shards):
         share = extra // shards + (1 if i < extra % shards else 0)
         if share:
-            tx.update(f"shard:{i}", StockShard(stock_pk(template.merchant_id, template.template_id, i), "STOCK"),
-                      actions=[StockShard.left.add(share)])
+            tx.update(
+                f"shard:{i}",
+                StockShard(stock_pk(template.merchant_id, template.template_id, i), "STOCK"),
+                actions=[StockShard.left.add(share)],
+            )
 
 
 def _on_shelf(template: CouponTemplate) -> bool:
     return bool(template.listed and template.active and template.ended_at is None)
 
 
-def _save(actor: Principal, old: CouponTemplate, changes: dict[str, Any], action: str,
-          tx: Transaction | None = None) -> CouponTemplate:
+def _save(
+    actor: Principal, old: CouponTemplate, changes: dict[str, Any], action: str, tx: Transaction | None = None
+) -> CouponTemplate:
     version = int(old.version or 0)
     new = CouponTemplate(old.pk, old.sk, **{**coupons.template_attributes(old), **changes, "version": version + 1})
     tx = tx or Transaction()
@@ -170,8 +175,6 @@ def _save(actor: Principal, old: CouponTemplate, changes: dict[str, Any], action
         tx.delete("off_shelf", CouponTemplate(shelf_pk(old.merchant_id), coupons.shelf_sk(old)))
     if _on_shelf(new):
         tx.put("shelf", coupons.shelf_copy(new))
-    audit.record(tx, actor, action, old.template_id,
-                 audit.changes({k: getattr(old, k) for k in changes}, changes))
+    audit.record(tx, actor, action, old.template_id, audit.changes({k: getattr(old, k) for k in changes}, changes))
     commit_pinned(tx, "template", "template")
     return new
-

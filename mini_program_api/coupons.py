@@ -21,6 +21,7 @@ One DynamoDB item takes about 1000 WCU/s and a transactional write costs 2, so
 one stock item would cap a drop near 500 claims/s; 16 shards lift that to the
 table's limit (see bench/coupon_drop.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -109,8 +110,11 @@ def validate(spec: TemplateSpec, merchant: Merchant, now: datetime) -> None:
     fixed = spec.valid_from is not None or spec.valid_until is not None
     if fixed == (spec.days_after_claim is not None):
         raise _invalid("validity is either valid_from/valid_until or days_after_claim")
-    if fixed and (spec.valid_from is None or spec.valid_until is None
-                  or spec.valid_until - max(spec.valid_from, now) < timedelta(days=MIN_VALID_DAYS)):
+    if fixed and (
+        spec.valid_from is None
+        or spec.valid_until is None
+        or spec.valid_until - max(spec.valid_from, now) < timedelta(days=MIN_VALID_DAYS)
+    ):
         raise _invalid(f"valid_until must be at least {MIN_VALID_DAYS} days after valid_from and after now")
     if spec.days_after_claim is not None and not MIN_VALID_DAYS <= spec.days_after_claim <= 3650:
         raise _invalid(f"days_after_claim must be at least {MIN_VALID_DAYS}")
@@ -132,8 +136,9 @@ def shard_sizes(total: int) -> list[int]:
     return [total // shards + (1 if i < total % shards else 0) for i in range(shards)]
 
 
-def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | None = None,
-                    idempotency_key: str | None = None) -> CouponTemplate:
+def create_template(
+    merchant_id: str, spec: TemplateSpec, actor: Principal | None = None, idempotency_key: str | None = None
+) -> CouponTemplate:
     """`actor` is the admin (audited); None only for seeding and benchmarks.
 
     With an Idempotency-Key the template id derives from it: the same key and spec again (a client
@@ -149,13 +154,30 @@ def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | Non
         template_id = idempotency.client_key(merchant_id, "template", idempotency_key).derived_id("CT")
     sizes = shard_sizes(spec.total_stock)
     template = CouponTemplate(
-        template_pk(merchant_id), template_id, merchant_id=merchant_id, template_id=template_id, name=spec.name,
-        kind=spec.kind, threshold=spec.threshold, amount=spec.amount, rate=spec.rate, max_discount=spec.max_discount,
-        gift_name=spec.gift_name, valid_from=spec.valid_from, valid_until=spec.valid_until,
-        days_after_claim=spec.days_after_claim, store_ids=list(spec.store_ids),
-        daily_window=list(spec.daily_window) if spec.daily_window else None, total_stock=spec.total_stock,
-        shards=len(sizes), per_member_limit=spec.per_member_limit, tier_ids=list(spec.tier_ids),
-        points_price=spec.points_price, listed=spec.listed, fingerprint=fingerprint, created_at=now,
+        template_pk(merchant_id),
+        template_id,
+        merchant_id=merchant_id,
+        template_id=template_id,
+        name=spec.name,
+        kind=spec.kind,
+        threshold=spec.threshold,
+        amount=spec.amount,
+        rate=spec.rate,
+        max_discount=spec.max_discount,
+        gift_name=spec.gift_name,
+        valid_from=spec.valid_from,
+        valid_until=spec.valid_until,
+        days_after_claim=spec.days_after_claim,
+        store_ids=list(spec.store_ids),
+        daily_window=list(spec.daily_window) if spec.daily_window else None,
+        total_stock=spec.total_stock,
+        shards=len(sizes),
+        per_member_limit=spec.per_member_limit,
+        tier_ids=list(spec.tier_ids),
+        points_price=spec.points_price,
+        listed=spec.listed,
+        fingerprint=fingerprint,
+        created_at=now,
     )
     tx = Transaction()  # template, shelf copy, shards and audit together or not at all (at most 19 of 100 items)
     tx.put("template", template, condition=CouponTemplate.sk.does_not_exist())
@@ -170,7 +192,9 @@ def create_template(merchant_id: str, spec: TemplateSpec, actor: Principal | Non
     except Cancelled as exc:
         existing = CouponTemplate.get(template_pk(merchant_id), template_id, consistent_read=True)
         if existing.fingerprint != fingerprint:
-            raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for another template") from exc
+            raise KabaoError(
+                "IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for another template"
+            ) from exc
         return existing
     return template
 
@@ -182,8 +206,9 @@ def get_template(merchant_id: str, template_id: str, reward: bool = False) -> Co
     except CouponTemplate.DoesNotExist:
         template = None
     if template is None or not template.listed or (template.points_price is not None) != reward:
-        raise KabaoError("REWARD_NOT_FOUND" if reward else "OFFER_NOT_FOUND",
-                         "no such reward" if reward else "no such coupon offer")
+        raise KabaoError(
+            "REWARD_NOT_FOUND" if reward else "OFFER_NOT_FOUND", "no such reward" if reward else "no such coupon offer"
+        )
     return template
 
 
@@ -205,8 +230,12 @@ def _claimable(template: CouponTemplate, member: Member, now: datetime) -> str |
 
 
 def _refuse(refusal: str) -> KabaoError:
-    return KabaoError(refusal, "this offer cannot be claimed now" if refusal != "TIER_NOT_ELIGIBLE"
-                      else "this offer is for other membership tiers")
+    return KabaoError(
+        refusal,
+        "this offer cannot be claimed now"
+        if refusal != "TIER_NOT_ELIGIBLE"
+        else "this offer is for other membership tiers",
+    )
 
 
 def _eligible(template: CouponTemplate) -> Condition:
@@ -268,8 +297,14 @@ def offers(merchant_id: str, member_id: str, rewards: bool = False) -> list[Offe
     running = CouponTemplate.query(shelf_pk(merchant_id), CouponTemplate.sk > _sortable(now))
     templates = [t for t in running if (t.points_price is not None) == rewards and _claimable(t, member, now) is None]
     mpk = member_pk(merchant_id, member_id)
-    counts = {c.sk.removeprefix("CLAIMS#"): int(c.n) for c in
-              Counter.batch_get([(mpk, f"CLAIMS#{t.template_id}") for t in templates])} if templates else {}
+    counts = (
+        {
+            c.sk.removeprefix("CLAIMS#"): int(c.n)
+            for c in Counter.batch_get([(mpk, f"CLAIMS#{t.template_id}") for t in templates])
+        }
+        if templates
+        else {}
+    )
     listed = [Offer(t, counts.get(t.template_id, 0)) for t in templates]
     if listed:
         counters.exposure(merchant_id, member_id, [o.template.template_id for o in listed], now)
@@ -300,8 +335,10 @@ def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: s
     req = idempotency.request(key, member_id, "CLAIM", {"template_id": template_id})
     coupon_id = key.derived_id("C")
     return idempotency.once(
-        req, lambda: issue(merchant_id, member_id, get_template(merchant_id, template_id), coupon_id, idem=req),
-        lambda _: owned(merchant_id, member_id, coupon_id))
+        req,
+        lambda: issue(merchant_id, member_id, get_template(merchant_id, template_id), coupon_id, idem=req),
+        lambda _: owned(merchant_id, member_id, coupon_id),
+    )
 
 
 def redeem_reward(merchant_id: str, member_id: str, template_id: str, idempotency_key: str | None) -> Coupon:
@@ -313,8 +350,13 @@ def redeem_reward(merchant_id: str, member_id: str, template_id: str, idempotenc
 
     def run() -> Coupon:
         template = get_template(merchant_id, template_id, reward=True)
-        op = Operation(key.op_key, req.kind, ledger.postings({Account.POINTS: -int(template.points_price)}),
-                       memo={"template_id": template_id, "name": template.name, "coupon_id": coupon_id}, idem=req)
+        op = Operation(
+            key.op_key,
+            req.kind,
+            ledger.postings({Account.POINTS: -int(template.points_price)}),
+            memo={"template_id": template_id, "name": template.name, "coupon_id": coupon_id},
+            idem=req,
+        )
         return issue(merchant_id, member_id, template, coupon_id, points=op)
 
     return idempotency.once(req, run, lambda _: owned(merchant_id, member_id, coupon_id))
@@ -329,8 +371,12 @@ def stocked_shards(merchant_id: str, template: CouponTemplate) -> list[int]:
 
 def take(tx: Transaction, label: str, merchant_id: str, template_id: str, shard: int) -> None:
     """Take one unit of stock from `shard` in `tx`; a shard run dry since it was read cancels it (`label`)."""
-    tx.update(label, StockShard(stock_pk(merchant_id, template_id, shard), "STOCK"),
-              actions=[StockShard.left.add(-1)], condition=StockShard.left >= 1)
+    tx.update(
+        label,
+        StockShard(stock_pk(merchant_id, template_id, shard), "STOCK"),
+        actions=[StockShard.left.add(-1)],
+        condition=StockShard.left >= 1,
+    )
 
 
 def new_coupon(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str, now: datetime) -> Coupon:
@@ -339,16 +385,30 @@ def new_coupon(merchant_id: str, member_id: str, template: CouponTemplate, coupo
     valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
     due_pk, due_sk = reminder_slot(coupon_id, valid_until)
     return Coupon(
-        member_pk(merchant_id, member_id), f"COUPON#{coupon_id}", coupon_id=coupon_id,
-        template_id=template.template_id, valid_from=valid_from, valid_until=valid_until, claimed_at=now,
-        due_pk=due_pk, due_sk=due_sk, lsi1=state_key(AVAILABLE, valid_until, coupon_id),
+        member_pk(merchant_id, member_id),
+        f"COUPON#{coupon_id}",
+        coupon_id=coupon_id,
+        template_id=template.template_id,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        claimed_at=now,
+        due_pk=due_pk,
+        due_sk=due_sk,
+        lsi1=state_key(AVAILABLE, valid_until, coupon_id),
         **{term: getattr(template, term) for term in COUPON_TERMS},
     )
 
 
-def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str,
-          points: Operation | None = None, per_member_limit: bool = True, idem: Request | None = None,
-          also: Callable[[Transaction], None] | None = None) -> Coupon:
+def issue(
+    merchant_id: str,
+    member_id: str,
+    template: CouponTemplate,
+    coupon_id: str,
+    points: Operation | None = None,
+    per_member_limit: bool = True,
+    idem: Request | None = None,
+    also: Callable[[Transaction], None] | None = None,
+) -> Coupon:
     """Issue one coupon of `template` from its stock, exactly once per `coupon_id`.
 
     `points` is a ledger operation paid in the same transaction (a reward's price, which
@@ -390,8 +450,12 @@ def issue(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id:
         if points is None:
             tx.check("member", Member, mpk, PROFILE, _eligible(template))
         if per_member_limit:
-            tx.update("limit", Counter(mpk, f"CLAIMS#{template_id}"), actions=[Counter.n.add(1)],
-                      condition=Counter.n.does_not_exist() | (Counter.n < limit))
+            tx.update(
+                "limit",
+                Counter(mpk, f"CLAIMS#{template_id}"),
+                actions=[Counter.n.add(1)],
+                condition=Counter.n.does_not_exist() | (Counter.n < limit),
+            )
         if idem is not None:
             idempotency.stage(tx, idem, {"coupon_id": coupon_id, "template_id": template_id}, at=now)
         if also is not None:
@@ -460,13 +524,20 @@ def _range(wanted: str, now: datetime) -> tuple[Condition, bool]:
     return Coupon.lsi1.startswith(f"COUPON#{USED}#"), False  # most recently used first
 
 
-def mine(merchant_id: str, member_id: str, wanted: str, cursor: str | None = None,
-         limit: int = 100) -> paging.Page[Coupon]:
+def mine(
+    merchant_id: str, member_id: str, wanted: str, cursor: str | None = None, limit: int = 100
+) -> paging.Page[Coupon]:
     """One page of the member's coupons in one status: reads only that page, whatever else they hold."""
     condition, oldest_first = _range(wanted, clock.now())
-    return paging.query(Coupon.by_state.query, member_pk(merchant_id, member_id),
-                        {"sk": "COUPON#", "lsi1": f"COUPON#{USED if wanted == 'used' else AVAILABLE}#"}, cursor, limit,
-                        range_key_condition=condition, scan_index_forward=oldest_first)
+    return paging.query(
+        Coupon.by_state.query,
+        member_pk(merchant_id, member_id),
+        {"sk": "COUPON#", "lsi1": f"COUPON#{USED if wanted == 'used' else AVAILABLE}#"},
+        cursor,
+        limit,
+        range_key_condition=condition,
+        scan_index_forward=oldest_first,
+    )
 
 
 def available_count(merchant_id: str, member_id: str) -> int:
@@ -522,8 +593,10 @@ def check_usable(coupon: Coupon, store_id: str, now: datetime, tz: str) -> None:
         start, end = (time.fromisoformat(str(t)) for t in coupon.daily_window)
         local = now.astimezone(ZoneInfo(tz)).time()
         if not start <= local < end:
-            raise KabaoError("COUPON_NOT_APPLICABLE",
-                             f"this coupon is usable between {coupon.daily_window[0]} and {coupon.daily_window[1]}")
+            raise KabaoError(
+                "COUPON_NOT_APPLICABLE",
+                f"this coupon is usable between {coupon.daily_window[0]} and {coupon.daily_window[1]}",
+            )
 
 
 def discount(coupon: Coupon, amount: int, order_amount: int) -> int:
@@ -549,8 +622,11 @@ def used_pk(merchant_id: str, template_id: str, shard: int) -> str:
 def _count_use(tx: Transaction, coupon: Coupon, delta: int) -> None:
     """The template's used count, in the transaction of the use (or of the refund that restores it)."""
     merchant_id = coupon.pk.split("#")[1]  # member_pk: MCH#{merchant_id}#MEM#{member_id}
-    tx.update("used_count", Counter(used_pk(merchant_id, coupon.template_id, random.randrange(USED_SHARDS)), "COUNT"),
-              actions=[Counter.n.add(delta)])
+    tx.update(
+        "used_count",
+        Counter(used_pk(merchant_id, coupon.template_id, random.randrange(USED_SHARDS)), "COUNT"),
+        actions=[Counter.n.add(delta)],
+    )
 
 
 def used_counts(merchant_id: str, template_ids: list[str]) -> dict[str, int]:
@@ -566,20 +642,40 @@ def used_counts(merchant_id: str, template_ids: list[str]) -> dict[str, int]:
 def use(tx: Transaction, coupon: Coupon, ref: str, store_id: str, now: datetime) -> None:
     """Mark used in the caller's transaction; a concurrent use of the same coupon cancels it ("coupon")."""
     _count_use(tx, coupon, 1)
-    tx.update("coupon", coupon, condition=Coupon.status == "AVAILABLE", actions=[
-        Coupon.status.set("USED"), Coupon.lsi1.set(state_key(USED, now, coupon.coupon_id)),
-        Coupon.used_at.set(now), Coupon.used_ref.set(ref),
-        Coupon.used_store_id.set(store_id), Coupon.due_pk.remove(), Coupon.due_sk.remove()])
+    tx.update(
+        "coupon",
+        coupon,
+        condition=Coupon.status == "AVAILABLE",
+        actions=[
+            Coupon.status.set("USED"),
+            Coupon.lsi1.set(state_key(USED, now, coupon.coupon_id)),
+            Coupon.used_at.set(now),
+            Coupon.used_ref.set(ref),
+            Coupon.used_store_id.set(store_id),
+            Coupon.due_pk.remove(),
+            Coupon.due_sk.remove(),
+        ],
+    )
 
 
 def restore(tx: Transaction, coupon: Coupon, ref: str) -> None:
     """Give a used coupon back (its checkout was refunded) when it is still valid."""
     due_pk, due_sk = reminder_slot(coupon.coupon_id, coupon.valid_until)
     _count_use(tx, coupon, -1)
-    tx.update("coupon", coupon, condition=(Coupon.status == "USED") & (Coupon.used_ref == ref), actions=[
-        Coupon.status.set("AVAILABLE"), Coupon.lsi1.set(state_key(AVAILABLE, coupon.valid_until, coupon.coupon_id)),
-        Coupon.used_at.remove(), Coupon.used_ref.remove(),
-        Coupon.used_store_id.remove(), Coupon.due_pk.set(due_pk), Coupon.due_sk.set(due_sk)])
+    tx.update(
+        "coupon",
+        coupon,
+        condition=(Coupon.status == "USED") & (Coupon.used_ref == ref),
+        actions=[
+            Coupon.status.set("AVAILABLE"),
+            Coupon.lsi1.set(state_key(AVAILABLE, coupon.valid_until, coupon.coupon_id)),
+            Coupon.used_at.remove(),
+            Coupon.used_ref.remove(),
+            Coupon.used_store_id.remove(),
+            Coupon.due_pk.set(due_pk),
+            Coupon.due_sk.set(due_sk),
+        ],
+    )
 
 
 def redeem_gift(staff: Principal, member_code: str, coupon_id: str, idempotency_key: str | None) -> Coupon:
@@ -589,8 +685,9 @@ def redeem_gift(staff: Principal, member_code: str, coupon_id: str, idempotency_
     store_id = staff.store_id
     key = idempotency.client_key(staff.merchant_id, "gift", idempotency_key)
     member_id = member_codes.resolve(staff.merchant_id, member_code, retry_of=key)
-    req = idempotency.request(key, member_id, "GIFT_REDEEMED", {"coupon_id": coupon_id, "store_id": store_id},
-                              member_code=member_code)
+    req = idempotency.request(
+        key, member_id, "GIFT_REDEEMED", {"coupon_id": coupon_id, "store_id": store_id}, member_code=member_code
+    )
 
     def run() -> Coupon:
         coupon = owned(staff.merchant_id, member_id, coupon_id)
@@ -601,8 +698,9 @@ def redeem_gift(staff: Principal, member_code: str, coupon_id: str, idempotency_
         tx = Transaction()
         use(tx, coupon, key.derived_id("R"), store_id, now)
         counters.redeemed(tx, staff.merchant_id, key.op_key, now, str(coupon.template_id), 0)
-        audit.record(tx, staff, "GIFT_REDEEMED", coupon_id, {"member_id": member_id, "gift": coupon.gift_name or ""},
-                     now)
+        audit.record(
+            tx, staff, "GIFT_REDEEMED", coupon_id, {"member_id": member_id, "gift": coupon.gift_name or ""}, now
+        )
         idempotency.stage(tx, req, {"coupon_id": coupon_id}, at=now)
         try:
             tx.commit()

@@ -11,6 +11,7 @@ its head and starve everything behind them. `due_since` keeps when the work firs
 fell due, for jobs whose work depends on it (`owed_since`); settling the item
 (a new slot, or none) clears the failure record.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,17 +70,31 @@ def unslot(model: Any) -> list[Action]:
     return [model.due_pk.remove(), model.due_sk.remove(), *settled(model)]
 
 
-def mark(tx: Transaction, merchant_id: str, member_id: str, job: str, at: datetime, keep_earlier: bool = False,
-         label: str = "") -> None:
+def mark(
+    tx: Transaction,
+    merchant_id: str,
+    member_id: str,
+    job: str,
+    at: datetime,
+    keep_earlier: bool = False,
+    label: str = "",
+) -> None:
     """Put the member on `job`'s list from `at` (or keep an earlier time already there), in `tx`.
 
     Keeping an earlier time also keeps a deferred one and its failure record: the work is still owed."""
     pk = member_pk(merchant_id, member_id)
     due_pk, due_sk = slot(job, pk, at)
-    tx.update(f"{label}due:{job}", DueMarker(pk, f"DUE#{job}"), actions=[
-        DueMarker.due_pk.set(due_pk), DueMarker.due_sk.set(DueMarker.due_sk | due_sk if keep_earlier else due_sk),
-        DueMarker.merchant_id.set(merchant_id), DueMarker.member_id.set(member_id),
-        *([] if keep_earlier else settled(DueMarker))])
+    tx.update(
+        f"{label}due:{job}",
+        DueMarker(pk, f"DUE#{job}"),
+        actions=[
+            DueMarker.due_pk.set(due_pk),
+            DueMarker.due_sk.set(DueMarker.due_sk | due_sk if keep_earlier else due_sk),
+            DueMarker.merchant_id.set(merchant_id),
+            DueMarker.member_id.set(member_id),
+            *([] if keep_earlier else settled(DueMarker)),
+        ],
+    )
 
 
 def unmark(tx: Transaction, merchant_id: str, member_id: str, job: str) -> None:
@@ -99,8 +114,9 @@ def failure(exc: Exception) -> str:
     return exc.code if isinstance(exc, KabaoError) else type(exc).__name__
 
 
-def defer(item: Scheduled, now: datetime, exc: Exception, first: timedelta = RETRY_FIRST,
-          most: timedelta = RETRY_MAX) -> bool:
+def defer(
+    item: Scheduled, now: datetime, exc: Exception, first: timedelta = RETRY_FIRST, most: timedelta = RETRY_MAX
+) -> bool:
     """Move an item its job failed on to its next try and record the failure, unless it moved meanwhile
     (then whoever moved it settled it). It keeps its shard; `due_since` keeps the first due time."""
     model: Any = type(item)
@@ -109,17 +125,32 @@ def defer(item: Scheduled, now: datetime, exc: Exception, first: timedelta = RET
     attempts = int(item.due_attempts or 0) + 1
     error = f"{failure(exc)}: {exc}"[:_ERROR_CHARS]
     scheduled = cast(Model, item)  # every Scheduled class is also a Model
-    return update_if(scheduled, [model.due_sk.set(stamp(retry_at(now, attempts, first, most))), model.due_attempts.set(attempts),
-                            model.due_since.set(model.due_since | item.due_sk), model.due_error.set(error)],
-                     model.due_sk == item.due_sk)
+    return update_if(
+        scheduled,
+        [
+            model.due_sk.set(stamp(retry_at(now, attempts, first, most))),
+            model.due_attempts.set(attempts),
+            model.due_since.set(model.due_since | item.due_sk),
+            model.due_error.set(error),
+        ],
+        model.due_sk == item.due_sk,
+    )
 
 
-def failed(job: str, item: Scheduled | None, now: datetime, exc: Exception, first: timedelta = RETRY_FIRST,
-           most: timedelta = RETRY_MAX) -> str:
+def failed(
+    job: str,
+    item: Scheduled | None,
+    now: datetime,
+    exc: Exception,
+    first: timedelta = RETRY_FIRST,
+    most: timedelta = RETRY_MAX,
+) -> str:
     """A job's failure on one item: logged (with the trace for a bug), the item deferred (`defer`; None: it is
     gone), and the error returned for the job's report. One item's failure never stops the job."""
     error = failure(exc)
-    log.warning("scheduled job item failed", extra={"job": job, "error": error}, exc_info=not isinstance(exc, KabaoError))
+    log.warning(
+        "scheduled job item failed", extra={"job": job, "error": error}, exc_info=not isinstance(exc, KabaoError)
+    )
     if item is not None:
         defer(item, now, exc, first, most)
     return error

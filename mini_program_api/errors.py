@@ -3,6 +3,7 @@
 Routes turn a `KabaoError` into `{"error": {"code", "message"}}`; anything else
 escaping a handler is a bug and surfaces as a 500.
 """
+
 from __future__ import annotations
 
 from typing import Any

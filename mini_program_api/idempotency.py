@@ -21,6 +21,7 @@ to that member: two members never collide. Staff and admin keys (`SHARED_SCOPES`
 are scoped to the merchant: one checkout key cannot serve two members, and a retry
 is recognised before the scanned member code is resolved again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,9 +40,21 @@ from .errors import KabaoError
 T = TypeVar("T")
 LABEL = "operation"  # the record's label in a transaction
 # Scopes whose keys belong to the merchant's staff or admins, not to one member.
-SHARED_SCOPES = frozenset({"checkout", "punchuse", "punchgive", "gift", "template", "punchplan", "topupplan",
-                           "adjust", "admincoupon", "punchvisits",
-                           "issuejob"})
+SHARED_SCOPES = frozenset(
+    {
+        "checkout",
+        "punchuse",
+        "punchgive",
+        "gift",
+        "template",
+        "punchplan",
+        "topupplan",
+        "adjust",
+        "admincoupon",
+        "punchvisits",
+        "issuejob",
+    }
+)
 _CLIENT_KEY = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
 Fields = Mapping[str, str | int | None]
@@ -98,10 +111,18 @@ class Request:
 
 def request(k: Key, member_id: str, kind: str, fields: Fields, member_code: str | None = None) -> Request:
     """The request `fields` define (ids and amounts, never anything computed from balances)."""
-    canonical = json.dumps({"merchant": k.merchant_id, "member": member_id, "kind": kind, "fields": dict(fields)},
-                           sort_keys=True, separators=(",", ":"))
-    return Request(k, member_id, kind, hashlib.sha256(canonical.encode()).hexdigest(),
-                   code_hash(k.merchant_id, member_code) if member_code else None)
+    canonical = json.dumps(
+        {"merchant": k.merchant_id, "member": member_id, "kind": kind, "fields": dict(fields)},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return Request(
+        k,
+        member_id,
+        kind,
+        hashlib.sha256(canonical.encode()).hexdigest(),
+        code_hash(k.merchant_id, member_code) if member_code else None,
+    )
 
 
 def code_hash(merchant_id: str, member_code: str) -> str:
@@ -136,15 +157,32 @@ def reused() -> KabaoError:
     return KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different request")
 
 
-def stage(tx: Transaction, req: Request, result: Fields, amounts: Mapping[str, int] | None = None,
-          at: datetime | None = None, prefix: str = "") -> None:
+def stage(
+    tx: Transaction,
+    req: Request,
+    result: Fields,
+    amounts: Mapping[str, int] | None = None,
+    at: datetime | None = None,
+    prefix: str = "",
+) -> None:
     """Add the record to the operation's transaction; a second one for the key cancels it (`{prefix}operation`)."""
     pk, sk = req.key.item_key
-    tx.put(prefix + LABEL, OperationRecord(
-        pk, sk, op_key=req.key.op_key, kind=req.kind, member_id=req.member_id, fingerprint=req.fingerprint,
-        member_code=req.member_code, amounts=dict(amounts or {}),
-        result={k: v for k, v in result.items() if v is not None}, created_at=at or clock.now(),
-    ), condition=OperationRecord.pk.does_not_exist())
+    tx.put(
+        prefix + LABEL,
+        OperationRecord(
+            pk,
+            sk,
+            op_key=req.key.op_key,
+            kind=req.kind,
+            member_id=req.member_id,
+            fingerprint=req.fingerprint,
+            member_code=req.member_code,
+            amounts=dict(amounts or {}),
+            result={k: v for k, v in result.items() if v is not None},
+            created_at=at or clock.now(),
+        ),
+        condition=OperationRecord.pk.does_not_exist(),
+    )
 
 
 def once(req: Request, run: Callable[[], T], replay: Callable[[OperationRecord], T]) -> T:

@@ -1,4 +1,5 @@
 """Identifiers: opaque ids for rows, and the numbers members and staff see."""
+
 from __future__ import annotations
 
 import secrets

@@ -20,6 +20,7 @@ tests) work through it a page at a time:
 - the cursor is saved after each page, pinned to the cursor read, so two runners never
   both advance one job; a paused template defers the job, an ended or expired one stops it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,8 +84,11 @@ class Filter:
 
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> Filter:
-        return cls(tier_ids=tuple(data.get("tier_ids") or ()), dormant=data.get("dormant"),
-                   birthday_month=int(data["birthday_month"]) if data.get("birthday_month") is not None else None)
+        return cls(
+            tier_ids=tuple(data.get("tier_ids") or ()),
+            dormant=data.get("dormant"),
+            birthday_month=int(data["birthday_month"]) if data.get("birthday_month") is not None else None,
+        )
 
 
 def _usable(merchant_id: str, template_id: str, now: datetime) -> CouponTemplate:
@@ -95,8 +99,9 @@ def _usable(merchant_id: str, template_id: str, now: datetime) -> CouponTemplate
     return template
 
 
-def create(actor: Principal, template_id: str, member_ids: list[str] | None, where: Filter | None,
-           idempotency_key: str | None) -> IssueJob:
+def create(
+    actor: Principal, template_id: str, member_ids: list[str] | None, where: Filter | None, idempotency_key: str | None
+) -> IssueJob:
     """A new job, audited in its own transaction; the same key and body again return it."""
     merchant_id = actor.merchant_id
     key = idempotency.client_key(merchant_id, "issuejob", idempotency_key)
@@ -120,15 +125,35 @@ def create(actor: Principal, template_id: str, member_ids: list[str] | None, whe
     now = clock.now()
     _usable(merchant_id, template_id, now)
     due_pk, due_sk = due.slot(JOB, f"{merchant_id}#{job_id}", now)
-    job = IssueJob(issue_job_pk(merchant_id), job_id, merchant_id=merchant_id, job_id=job_id,
-                   template_id=template_id, member_ids=ids, filter=where.stored() if where else None,
-                   status=RUNNING, fingerprint=fingerprint, created_by=actor.subject, created_at=now,
-                   due_pk=due_pk, due_sk=due_sk)
+    job = IssueJob(
+        issue_job_pk(merchant_id),
+        job_id,
+        merchant_id=merchant_id,
+        job_id=job_id,
+        template_id=template_id,
+        member_ids=ids,
+        filter=where.stored() if where else None,
+        status=RUNNING,
+        fingerprint=fingerprint,
+        created_by=actor.subject,
+        created_at=now,
+        due_pk=due_pk,
+        due_sk=due_sk,
+    )
     tx = Transaction()
     tx.put("job", job, condition=IssueJob.sk.does_not_exist())
-    audit.record(tx, actor, "ISSUE_JOB_CREATED", job_id, {
-        "template_id": template_id, "members": len(ids) if ids is not None else -1,
-        "filter": json.dumps(body["filter"], sort_keys=True) if where else ""}, now)
+    audit.record(
+        tx,
+        actor,
+        "ISSUE_JOB_CREATED",
+        job_id,
+        {
+            "template_id": template_id,
+            "members": len(ids) if ids is not None else -1,
+            "filter": json.dumps(body["filter"], sort_keys=True) if where else "",
+        },
+        now,
+    )
     try:
         tx.commit()
     except Cancelled as exc:
@@ -184,8 +209,13 @@ class Report:
     more: bool = False
 
 
-def run(now: datetime | None = None, page_size: int = PAGE, max_pages: int | None = None,
-        deadline: float | None = None, limit: int = 20) -> Report:
+def run(
+    now: datetime | None = None,
+    page_size: int = PAGE,
+    max_pages: int | None = None,
+    deadline: float | None = None,
+    limit: int = 20,
+) -> Report:
     """Work through the running jobs, page by page, until they are done, `max_pages` pages were
     done or `deadline` (time.monotonic) is near; whatever is left is resumed by the next run."""
     now = now or clock.now()
@@ -214,8 +244,9 @@ def run(now: datetime | None = None, page_size: int = PAGE, max_pages: int | Non
     return report
 
 
-def _work(job: IssueJob, now: datetime, page_size: int, max_pages: int | None, deadline: float | None,
-          report: Report) -> int:
+def _work(
+    job: IssueJob, now: datetime, page_size: int, max_pages: int | None, deadline: float | None, report: Report
+) -> int:
     merchant = merchants.get(job.merchant_id)
     template = coupon_admin.get(job.merchant_id, job.template_id)
     state = coupon_admin.status(template, now)
@@ -244,7 +275,7 @@ def _next_page(job: IssueJob, merchant: Merchant, now: datetime, size: int) -> t
     """The page's members to give to, how many were looked at, and the cursor after it (None: the end)."""
     if job.member_ids is not None:
         start = int(job.cursor or 0)
-        chunk = [str(m) for m in job.member_ids[start:start + size]]
+        chunk = [str(m) for m in job.member_ids[start : start + size]]
         end = start + len(chunk)
         return chunk, len(chunk), (str(end) if end < len(job.member_ids) else None)
     condition = Member.cards_sk > job.cursor if job.cursor else None
@@ -268,14 +299,19 @@ def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime
         pass
 
     def counted(tx: Transaction) -> None:
-        tx.put("result", IssueResult(*result_key, member_id=member_id, status=ISSUED,
-                                     coupon_id=coupon_id(job.job_id, member_id), at=now),
-               condition=IssueResult.sk.does_not_exist())
+        tx.put(
+            "result",
+            IssueResult(
+                *result_key, member_id=member_id, status=ISSUED, coupon_id=coupon_id(job.job_id, member_id), at=now
+            ),
+            condition=IssueResult.sk.does_not_exist(),
+        )
         tx.update("job", IssueJob(job.pk, job.sk), actions=[IssueJob.issued.add(1)], condition=IssueJob.pk.exists())
 
     try:
-        coupons.issue(job.merchant_id, member_id, template, coupon_id(job.job_id, member_id),
-                      per_member_limit=False, also=counted)
+        coupons.issue(
+            job.merchant_id, member_id, template, coupon_id(job.job_id, member_id), per_member_limit=False, also=counted
+        )
     except Cancelled:
         return  # a concurrent runner recorded this member first
     except KabaoError as exc:
@@ -289,8 +325,11 @@ def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime
 
 def _record_failure(job: IssueJob, result_key: tuple[str, str], member_id: str, error: str, now: datetime) -> None:
     tx = Transaction()
-    tx.put("result", IssueResult(*result_key, member_id=member_id, status=FAILED, error=error, at=now),
-           condition=IssueResult.sk.does_not_exist())
+    tx.put(
+        "result",
+        IssueResult(*result_key, member_id=member_id, status=FAILED, error=error, at=now),
+        condition=IssueResult.sk.does_not_exist(),
+    )
     tx.update("job", IssueJob(job.pk, job.sk), actions=[IssueJob.failed.add(1)], condition=IssueJob.pk.exists())
     try:
         tx.commit()
@@ -311,6 +350,8 @@ def _advance(job: IssueJob, scanned: int, cursor: str | None) -> bool:
 
 
 def _finish(job: IssueJob, status: str) -> None:
-    update_if(job, [IssueJob.status.set(status), IssueJob.finished_at.set(clock.now()), *due.unslot(IssueJob)],
-              IssueJob.status == RUNNING)
-
+    update_if(
+        job,
+        [IssueJob.status.set(status), IssueJob.finished_at.set(clock.now()), *due.unslot(IssueJob)],
+        IssueJob.status == RUNNING,
+    )

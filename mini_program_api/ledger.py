@@ -21,6 +21,7 @@ Example::
                    postings=(Posting(Account.GROWTH, 5), Posting(Account.POINTS, 10)))
     posted = ledger.post(merchant_id, member_id, op)
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,8 @@ from .db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard,
 from .db.transact import Cancelled, Transaction
 from .errors import KabaoError
 from .idempotency import Request
-from .wallet import outbox
 from .reports import counters
+from .wallet import outbox
 
 
 class Account(StrEnum):
@@ -119,9 +120,14 @@ class Operation:
         """What identifies this operation for the member: see idempotency.py."""
         if self.idem is not None:
             return self.idem
-        fields = self.request if self.request is not None else {
-            "postings": json.dumps(sorted((p.key, p.amount) for p in self.postings)),
-            "memo": json.dumps(self.memo, sort_keys=True)}
+        fields = (
+            self.request
+            if self.request is not None
+            else {
+                "postings": json.dumps(sorted((p.key, p.amount) for p in self.postings)),
+                "memo": json.dumps(self.memo, sort_keys=True),
+            }
+        )
         return idempotency.request(idempotency.key(merchant_id, self.op_key, member_id), member_id, self.kind, fields)
 
 
@@ -141,8 +147,13 @@ def postings(amounts: dict[Account, int]) -> tuple[Posting, ...]:
 
 def replayed(record: OperationRecord) -> Posted:
     """The first result of an operation, from its record."""
-    return Posted(str(record.op_key), str(record.kind),
-                  {Account(a): int(v) for a, v in record.amounts.as_dict().items()}, record.created_at, replayed=True)
+    return Posted(
+        str(record.op_key),
+        str(record.kind),
+        {Account(a): int(v) for a, v in record.amounts.as_dict().items()},
+        record.created_at,
+        replayed=True,
+    )
 
 
 def stage(
@@ -207,9 +218,12 @@ def stage(
             new_card.uses_left = p.amount
             tx.put(prefix + _BALANCE + p.key, new_card, condition=PunchCard.sk.does_not_exist())
         else:
-            tx.update(prefix + _BALANCE + p.key, PunchCard(pk, f"PUNCH#{p.card_id}"),
-                      actions=[PunchCard.uses_left.add(p.amount)],
-                      condition=PunchCard.pk.exists() & (PunchCard.uses_left >= max(0, -p.amount)))
+            tx.update(
+                prefix + _BALANCE + p.key,
+                PunchCard(pk, f"PUNCH#{p.card_id}"),
+                actions=[PunchCard.uses_left.add(p.amount)],
+                condition=PunchCard.pk.exists() & (PunchCard.uses_left >= max(0, -p.amount)),
+            )
     if net:  # what the WeChat card shows may have changed: its sync is owed (wallet/outbox.py)
         points = net.get(Account.POINTS, 0)
         stored = net.get(Account.PRINCIPAL, 0) + net.get(Account.BONUS, 0)
@@ -236,8 +250,15 @@ def post(
     """
     tx = tx or Transaction()
     pk = member_pk(merchant_id, member_id)
-    at = stage(tx, merchant_id, member_id, op, member_actions=member_actions, member_condition=member_condition,
-               new_card=new_card)
+    at = stage(
+        tx,
+        merchant_id,
+        member_id,
+        op,
+        member_actions=member_actions,
+        member_condition=member_condition,
+        new_card=new_card,
+    )
     try:
         tx.commit()
     except Cancelled as exc:
@@ -303,5 +324,12 @@ def balances_from_entries(merchant_id: str, member_id: str) -> dict[str, int]:
 def history(merchant_id: str, member_id: str, group: str, cursor: str | None, limit: int) -> paging.Page[LedgerEntry]:
     """A member's entries in one group, newest first; the cursor is opaque and bound to this member and group."""
     prefix = f"LEDGER#{group}#"
-    return paging.query(LedgerEntry.by_time.query, member_pk(merchant_id, member_id), {"sk": "TXN#", "lsi1": prefix},
-                        cursor, limit, range_key_condition=LedgerEntry.lsi1.startswith(prefix), scan_index_forward=False)
+    return paging.query(
+        LedgerEntry.by_time.query,
+        member_pk(merchant_id, member_id),
+        {"sk": "TXN#", "lsi1": prefix},
+        cursor,
+        limit,
+        range_key_condition=LedgerEntry.lsi1.startswith(prefix),
+        scan_index_forward=False,
+    )

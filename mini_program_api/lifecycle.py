@@ -19,6 +19,7 @@ leaves the rest due and the next run resumes with them; anything sent or issued
 is keyed (coupon id, notice key, op key) so a second or concurrent run repeats
 nothing.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -67,14 +68,22 @@ def cutoff(merchant: Merchant, now: datetime) -> datetime | None:
     return None
 
 
-def earned_points(tx: Transaction, merchant: Merchant, member: Member, points: int, now: datetime,
-                  label: str = "") -> None:
+def earned_points(
+    tx: Transaction, merchant: Merchant, member: Member, points: int, now: datetime, label: str = ""
+) -> None:
     """Points earned in `tx` put the member on the expiry (and warning) lists, unless already earlier on them."""
     expires = lot_expiry(merchant, now) if points > 0 else None
     if expires is not None:
         due.mark(tx, member.merchant_id, member.member_id, POINTS_JOB, expires, keep_earlier=True, label=label)
-        due.mark(tx, member.merchant_id, member.member_id, POINTS_WARNING_JOB, expires - WARN_BEFORE,
-                 keep_earlier=True, label=label)
+        due.mark(
+            tx,
+            member.merchant_id,
+            member.member_id,
+            POINTS_WARNING_JOB,
+            expires - WARN_BEFORE,
+            keep_earlier=True,
+            label=label,
+        )
 
 
 def spent(tx: Transaction, merchant: Merchant, member: Member, now: datetime) -> None:
@@ -100,8 +109,9 @@ def next_birthday(merchant: Merchant, birthday: date, now: datetime) -> datetime
     year = now.astimezone(ZoneInfo(merchant.timezone)).year
     this_year = birthday_in(merchant, birthday, year)
     # Inside this year's birthday month (or on the day) the gift is still due now.
-    period_end = this_year + timedelta(days=calendar.monthrange(year, birthday.month)[1] if
-                                       merchant.birthday_on == "MONTH" else 1)
+    period_end = this_year + timedelta(
+        days=calendar.monthrange(year, birthday.month)[1] if merchant.birthday_on == "MONTH" else 1
+    )
     return this_year if now < period_end else birthday_in(merchant, birthday, year + 1)
 
 
@@ -124,8 +134,9 @@ class Report:
 Handler = Callable[[str, str, datetime, Report], None]
 
 
-def _run(job: str, model: type[Model], handle: Handler, now: datetime | None, limit: int,
-         deadline: float | None) -> Report:
+def _run(
+    job: str, model: type[Model], handle: Handler, now: datetime | None, limit: int, deadline: float | None
+) -> Report:
     now = now or clock.now()
     report = Report(job)
     keys = list(due.owed(model, job, now, limit))
@@ -234,8 +245,14 @@ def _remind_coupon(pk: str, sk: str, now: datetime, report: Report) -> None:
         merchant_id, member_id = _member_ids(pk)
         merchant = merchants.get(merchant_id)
         member = Member.get(pk, PROFILE)
-        _notify(merchant, member, "coupon_expiry", f"coupon:{coupon.coupon_id}", {
-            "thing1": {"value": coupon.name[:20]}, "time2": {"value": _local(coupon.valid_until, merchant)}}, report)
+        _notify(
+            merchant,
+            member,
+            "coupon_expiry",
+            f"coupon:{coupon.coupon_id}",
+            {"thing1": {"value": coupon.name[:20]}, "time2": {"value": _local(coupon.valid_until, merchant)}},
+            report,
+        )
     update_if(coupon, due.unslot(Coupon), Coupon.due_sk == coupon.due_sk)
 
 
@@ -273,8 +290,12 @@ def _expire_points(pk: str, sk: str, now: datetime, report: Report) -> None:
                 raise KabaoError("CONCURRENT_UPDATE", "points changed, retry") from exc
             return 0
         assert cut is not None
-        op = Operation(f"pexpire:{cut.astimezone(UTC):%Y%m%dT%H%M%S%f}", "POINTS_EXPIRED",
-                       ledger.postings({Account.POINTS: -amount}), memo={"earned_up_to": cut.isoformat()})
+        op = Operation(
+            f"pexpire:{cut.astimezone(UTC):%Y%m%dT%H%M%S%f}",
+            "POINTS_EXPIRED",
+            ledger.postings({Account.POINTS: -amount}),
+            memo={"earned_up_to": cut.isoformat()},
+        )
         posted = ledger.post(merchant_id, member_id, op, tx=tx, member_condition=pinned)
         return 0 if posted.replayed else amount
 
@@ -299,8 +320,14 @@ def _warn_points(pk: str, sk: str, now: datetime, report: Report) -> None:
     earned_after, first = _lots_after(pk, cut)
     amount = max(0, int(member.points) - earned_after)
     if amount > 0:
-        _notify(merchant, member, "points_expiry", f"points:{due.owed_since(marker)}", {
-            "number1": {"value": amount}, "time2": {"value": _local(expires, merchant)}}, report)
+        _notify(
+            merchant,
+            member,
+            "points_expiry",
+            f"points:{due.owed_since(marker)}",
+            {"number1": {"value": amount}, "time2": {"value": _local(expires, merchant)}},
+            report,
+        )
     next_expiry = lot_expiry(merchant, first) if first else None
     _move(marker, POINTS_WARNING_JOB, next_expiry - WARN_BEFORE if next_expiry else None)
 
@@ -319,8 +346,9 @@ def _gift(merchant: Merchant, member: Member, template_id: str | None, key: str,
         return
     try:
         template = CouponTemplate.get(template_pk(merchant.merchant_id), template_id)
-        coupons.issue(merchant.merchant_id, member.member_id, template, coupons.coupon_id_for(key),
-                      per_member_limit=False)
+        coupons.issue(
+            merchant.merchant_id, member.member_id, template, coupons.coupon_id_for(key), per_member_limit=False
+        )
         report.issued += 1
     except CouponTemplate.DoesNotExist:
         report.failed.append("GIFT_TEMPLATE_MISSING")
@@ -392,8 +420,11 @@ def _review(pk: str, sk: str, now: datetime, report: Report) -> None:
         window = max(0, sum(int(e.amount) for e in _entries_after(pk, "growth", since)))
         placed = tiers.for_growth(merchant, window)
         changed = placed.tier_id != member.tier_id
-        actions = [Member.tier_id.set(placed.tier_id), Member.tier_base.set(int(member.growth) - window),
-                   Member.tier_window_from.set(since)]
+        actions = [
+            Member.tier_id.set(placed.tier_id),
+            Member.tier_base.set(int(member.growth) - window),
+            Member.tier_window_from.set(since),
+        ]
         if changed:
             actions.append(Member.tier_reached_at.set(now))
         tx = Transaction()

@@ -4,6 +4,7 @@ A code is random, lives `KABAO_MEMBER_CODE_TTL` seconds (60 by default) and maps
 to the member through a Lookup item. The card number is never the code: a photo
 of a card must not be enough to spend its balance.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -25,8 +26,13 @@ def issue(member: Member) -> tuple[str, datetime]:
     expires_at = clock.now() + timedelta(seconds=ttl_seconds())
     while True:
         code = ids.member_code()
-        lookup = Lookup(lookup_pk(member.merchant_id, "CODE", code), LOOKUP, target=member.member_id,
-                        expires_at=expires_at, expires_ttl=expires_at)
+        lookup = Lookup(
+            lookup_pk(member.merchant_id, "CODE", code),
+            LOOKUP,
+            target=member.member_id,
+            expires_at=expires_at,
+            expires_ttl=expires_at,
+        )
         if put_new(lookup):
             return code, expires_at
         # else: a 1-in-10^18 collision with a live code: draw again

@@ -10,6 +10,7 @@ exactly the points the sale gave, whatever the settings or the member's tier are
 Several days matching one sale do not stack: the highest multiplier applies. The multiplier
 is on top of the tier's (`points_multiplier`), rounded down once: yuan x rate x tier% x day%.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,10 +36,16 @@ class DaySpec:
     ends_on: date | None = None
 
     def stored(self) -> MemberDay:
-        return MemberDay(day_id=self.day_id, name=self.name, multiplier=self.multiplier,
-                         weekdays=list(self.weekdays), dates=[d.isoformat() for d in self.dates],
-                         tier_ids=list(self.tier_ids), starts_on=self.starts_on.isoformat() if self.starts_on else None,
-                         ends_on=self.ends_on.isoformat() if self.ends_on else None)
+        return MemberDay(
+            day_id=self.day_id,
+            name=self.name,
+            multiplier=self.multiplier,
+            weekdays=list(self.weekdays),
+            dates=[d.isoformat() for d in self.dates],
+            tier_ids=list(self.tier_ids),
+            starts_on=self.starts_on.isoformat() if self.starts_on else None,
+            ends_on=self.ends_on.isoformat() if self.ends_on else None,
+        )
 
 
 def _invalid(message: str) -> KabaoError:
@@ -86,6 +93,13 @@ def applying(merchant: Merchant, tier_id: str, at: datetime) -> MemberDay | None
 
 def view(d: MemberDay) -> dict[str, object]:
     """A member day as PUT takes it, so what is read back can be sent again."""
-    return {"day_id": d.day_id, "name": d.name, "multiplier": int(str(d.multiplier)),
-            "weekdays": [int(str(w)) for w in d.weekdays], "dates": list(d.dates), "tier_ids": list(d.tier_ids),
-            "starts_on": d.starts_on, "ends_on": d.ends_on}
+    return {
+        "day_id": d.day_id,
+        "name": d.name,
+        "multiplier": int(str(d.multiplier)),
+        "weekdays": [int(str(w)) for w in d.weekdays],
+        "dates": list(d.dates),
+        "tier_ids": list(d.tier_ids),
+        "starts_on": d.starts_on,
+        "ends_on": d.ends_on,
+    }

@@ -4,6 +4,7 @@ Uniqueness (one member per openid, per phone, per card number) is held by
 Lookup items claimed with `attribute_not_exists` in the same transaction as the
 member write, so two racing first logins cannot create two members.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,8 +80,11 @@ def _get_or_create(merchant: Merchant, openid: str, invited_by: str | None, scen
     tx.put("member", member, condition=Member.pk.does_not_exist())
     counters.member(tx, merchant.merchant_id, member_id, "new", scene, member.created_at)
     tx.put("openid", Lookup(key, LOOKUP, target=member_id), condition=Lookup.pk.does_not_exist())
-    tx.put("invite", Lookup(lookup_pk(merchant.merchant_id, "INVITE", invite_code), LOOKUP, target=member_id),
-           condition=Lookup.pk.does_not_exist())
+    tx.put(
+        "invite",
+        Lookup(lookup_pk(merchant.merchant_id, "INVITE", invite_code), LOOKUP, target=member_id),
+        condition=Lookup.pk.does_not_exist(),
+    )
     try:
         tx.commit()
     except Cancelled as exc:
@@ -120,7 +124,9 @@ def bind_number(merchant_id: str, member_id: str, phone: str) -> Member:
         Lookup(lookup_pk(merchant_id, "PHONE", digest), LOOKUP, target=member_id),
         condition=Lookup.pk.does_not_exist() | (Lookup.target == member_id),
     )
-    unchanged = Member.phone_hash.does_not_exist() if member.phone_hash is None else Member.phone_hash == member.phone_hash
+    unchanged = (
+        Member.phone_hash.does_not_exist() if member.phone_hash is None else Member.phone_hash == member.phone_hash
+    )
     tx.update(
         "member",
         member,

@@ -7,6 +7,7 @@ change made meanwhile cancels this one (409 CONCURRENT_UPDATE) rather than
 recording old values that are not the ones replaced. (merchants.py cannot write
 audit records itself: audit reads the merchant's time zone from it.)
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,13 @@ from .db.transact import Transaction
 def set_tiers(actor: Principal, specs: list[merchants.TierSpec]) -> Merchant:
     old = merchants.read(actor.merchant_id)
     tx = Transaction()
-    audit.record(tx, actor, "TIERS_SET", actor.merchant_id,
-                 {"old": _json([t.tier_id for t in old.tiers]), "new": _json([t.tier_id for t in specs])})
+    audit.record(
+        tx,
+        actor,
+        "TIERS_SET",
+        actor.merchant_id,
+        {"old": _json([t.tier_id for t in old.tiers]), "new": _json([t.tier_id for t in specs])},
+    )
     return merchants.set_tiers(actor.merchant_id, specs, tx, old)
 
 
@@ -35,9 +41,16 @@ def set_member_days(actor: Principal, specs: list[member_days.DaySpec]) -> Merch
     if [member_days.view(d) for d in new] == [member_days.view(d) for d in old.member_days or []]:
         return old  # the same list again (a retry): nothing to change, nothing to record
     tx = Transaction()
-    audit.record(tx, actor, "MEMBER_DAYS_SET", actor.merchant_id,
-                 {"old": _json([member_days.view(d) for d in old.member_days or []]),
-                  "new": _json([member_days.view(d) for d in new])})
+    audit.record(
+        tx,
+        actor,
+        "MEMBER_DAYS_SET",
+        actor.merchant_id,
+        {
+            "old": _json([member_days.view(d) for d in old.member_days or []]),
+            "new": _json([member_days.view(d) for d in new]),
+        },
+    )
     return merchants.update(actor.merchant_id, [Merchant.member_days.set(new)], tx, old)
 
 

@@ -1,4 +1,5 @@
 """Merchants: who deploys kabao for which mini program, and their settings."""
+
 from __future__ import annotations
 
 import time
@@ -62,7 +63,8 @@ def create(spec: MerchantSpec) -> Merchant:
         tiers=[Tier(tier_id=t, name=n, threshold=g) for t, n, g in spec.tiers],
         topup_plans=[TopupPlan(plan_id=p, amount=a, bonus=b) for p, a, b in spec.topup_plans],
         created_at=clock.now(),
-        roster_pk=MERCHANTS, roster_sk=spec.merchant_id,
+        roster_pk=MERCHANTS,
+        roster_sk=spec.merchant_id,
     )
     tx = Transaction()
     tx.put("merchant", merchant, condition=Merchant.pk.does_not_exist())
@@ -89,10 +91,21 @@ def configure_pay(
     """Set the merchant's WeChat Pay APIv3 keys (references). A public key needs its id, and vice versa."""
     if (public_key_ref is None) != (public_key_id is None):
         raise ValueError("the WeChat Pay public key and its id go together")
-    return update(merchant_id, [Merchant.pay.set(PaySettings(
-        mchid=mchid, cert_serial_no=cert_serial_no, private_key_ref=private_key_ref, apiv3_key_ref=apiv3_key_ref,
-        public_key_ref=public_key_ref, public_key_id=public_key_id,
-    ))])
+    return update(
+        merchant_id,
+        [
+            Merchant.pay.set(
+                PaySettings(
+                    mchid=mchid,
+                    cert_serial_no=cert_serial_no,
+                    private_key_ref=private_key_ref,
+                    apiv3_key_ref=apiv3_key_ref,
+                    public_key_ref=public_key_ref,
+                    public_key_id=public_key_id,
+                )
+            )
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -106,8 +119,9 @@ class TierSpec:
     monthly_template_ids: tuple[str, ...] = ()
 
 
-def set_tiers(merchant_id: str, specs: list[TierSpec], tx: Transaction | None = None,
-              expected: Merchant | None = None) -> Merchant:
+def set_tiers(
+    merchant_id: str, specs: list[TierSpec], tx: Transaction | None = None, expected: Merchant | None = None
+) -> Merchant:
     """Replace the ordered tiers. Members keep their tier id; a tier that disappears places them
     at the entry tier until their next growth or review. `tx` and `expected`: see `update`."""
     thresholds = [t.threshold for t in specs]
@@ -118,24 +132,61 @@ def set_tiers(merchant_id: str, specs: list[TierSpec], tx: Transaction | None = 
     for t in specs:
         if not 50 <= t.discount_rate <= 100 or not 100 <= t.points_multiplier <= 1000:
             raise KabaoError("VALIDATION_ERROR", "discount_rate is 50..100 (percent paid), points_multiplier 100..1000")
-    return update(merchant_id, [Merchant.tiers.set([Tier(
-        tier_id=t.tier_id, name=t.name, threshold=t.threshold, discount_rate=t.discount_rate,
-        points_multiplier=t.points_multiplier, birthday_template_id=t.birthday_template_id,
-        monthly_template_ids=list(t.monthly_template_ids)) for t in specs])], tx, expected)
+    return update(
+        merchant_id,
+        [
+            Merchant.tiers.set(
+                [
+                    Tier(
+                        tier_id=t.tier_id,
+                        name=t.name,
+                        threshold=t.threshold,
+                        discount_rate=t.discount_rate,
+                        points_multiplier=t.points_multiplier,
+                        birthday_template_id=t.birthday_template_id,
+                        monthly_template_ids=list(t.monthly_template_ids),
+                    )
+                    for t in specs
+                ]
+            )
+        ],
+        tx,
+        expected,
+    )
 
 
-SETTINGS = ("points_per_yuan", "earn_points_per_yuan", "growth_per_yuan", "points_expiry", "points_expiry_days",
-            "tier_review", "referral_points", "referral_monthly_cap", "birthday_on", "dormant_days",
-            "wakeup_cooldown_days", "wakeup_template_id", "message_templates", "sign_in_points", "sign_in_growth",
-            # A lower cap only refuses new top-ups: principal already on a card above it stays (it is the
-            # member's money); a new terms version makes members agree again at their next POST /v1/me/card.
-            "prepaid_cap", "terms_version", "spending_password_required", "password_free_max", "till_password",
-            # The welcome gift when a card opens (welcome_gift.py): templates must exist and be givable.
-            "welcome_points", "welcome_template_ids")
+SETTINGS = (
+    "points_per_yuan",
+    "earn_points_per_yuan",
+    "growth_per_yuan",
+    "points_expiry",
+    "points_expiry_days",
+    "tier_review",
+    "referral_points",
+    "referral_monthly_cap",
+    "birthday_on",
+    "dormant_days",
+    "wakeup_cooldown_days",
+    "wakeup_template_id",
+    "message_templates",
+    "sign_in_points",
+    "sign_in_growth",
+    # A lower cap only refuses new top-ups: principal already on a card above it stays (it is the
+    # member's money); a new terms version makes members agree again at their next POST /v1/me/card.
+    "prepaid_cap",
+    "terms_version",
+    "spending_password_required",
+    "password_free_max",
+    "till_password",
+    # The welcome gift when a card opens (welcome_gift.py): templates must exist and be givable.
+    "welcome_points",
+    "welcome_template_ids",
+)
 
 
-def update_settings(merchant_id: str, tx: Transaction | None = None, expected: Merchant | None = None,
-                    **values: Any) -> Merchant:
+def update_settings(
+    merchant_id: str, tx: Transaction | None = None, expected: Merchant | None = None, **values: Any
+) -> Merchant:
     """Change some of `SETTINGS`; `tx` and `expected`: see `update`."""
     unknown = set(values) - set(SETTINGS)
     if unknown:
@@ -145,8 +196,9 @@ def update_settings(merchant_id: str, tx: Transaction | None = None, expected: M
     return update(merchant_id, [getattr(Merchant, k).set(v) for k, v in values.items()], tx, expected)
 
 
-def update(merchant_id: str, actions: list[Action], tx: Transaction | None = None,
-           expected: Merchant | None = None) -> Merchant:
+def update(
+    merchant_id: str, actions: list[Action], tx: Transaction | None = None, expected: Merchant | None = None
+) -> Merchant:
     """Apply `actions` to the merchant row, committing `tx` (which may hold the change's audit record).
 
     With `expected` (a `read` of the row), the write is pinned to that read through `version`: a

@@ -12,6 +12,7 @@ again, up to MAX_ATTEMPTS, then GAVE_UP); ALREADY (another run has it). A run th
 dies between WeChat's answer and recording it leaves the notice SENDING, and it
 is never sent again: a duplicate message is worse than a missing reminder.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,7 +27,14 @@ log = logging.getLogger(__name__)
 KINDS = ("coupon_expiry", "points_expiry", "birthday", "wake_up", "spending_locked", "password_changed")
 MAX_GRANTS = 50  # per template: more acceptances than this are not kept
 MAX_ATTEMPTS = 3
-SENT, NO_GRANT, FAILED, GAVE_UP, ALREADY, NO_TEMPLATE = "SENT", "NO_GRANT", "FAILED", "GAVE_UP", "ALREADY", "NO_TEMPLATE"
+SENT, NO_GRANT, FAILED, GAVE_UP, ALREADY, NO_TEMPLATE = (
+    "SENT",
+    "NO_GRANT",
+    "FAILED",
+    "GAVE_UP",
+    "ALREADY",
+    "NO_TEMPLATE",
+)
 
 
 def templates(merchant: Merchant) -> dict[str, str]:
@@ -52,8 +60,10 @@ def grant(merchant_id: str, member_id: str, template_ids: list[str]) -> dict[str
 
 def grants(merchant_id: str, member_id: str) -> dict[str, int]:
     pk = member_pk(merchant_id, member_id)
-    return {c.sk.removeprefix("GRANT#"): int(c.n) for c in Counter.query(pk, Counter.sk.startswith("GRANT#"),
-                                                                          consistent_read=True)}
+    return {
+        c.sk.removeprefix("GRANT#"): int(c.n)
+        for c in Counter.query(pk, Counter.sk.startswith("GRANT#"), consistent_read=True)
+    }
 
 
 def send(merchant: Merchant, member: Member, kind: str, key: str, data: dict[str, Any], page: str | None = None) -> str:
@@ -65,8 +75,17 @@ def send(merchant: Merchant, member: Member, kind: str, key: str, data: dict[str
     notice = Notice(pk, f"NOTICE#{key}")
     claimable = Notice.pk.does_not_exist() | (Notice.status == FAILED)
     tx = Transaction()
-    tx.update("notice", notice, condition=claimable, actions=[
-        Notice.status.set("SENDING"), Notice.kind.set(kind), Notice.attempts.add(1), Notice.updated_at.set(now)])
+    tx.update(
+        "notice",
+        notice,
+        condition=claimable,
+        actions=[
+            Notice.status.set("SENDING"),
+            Notice.kind.set(kind),
+            Notice.attempts.add(1),
+            Notice.updated_at.set(now),
+        ],
+    )
     tx.update("grant", Counter(pk, f"GRANT#{template_id}"), actions=[Counter.n.add(-1)], condition=Counter.n >= 1)
     try:
         tx.commit()
@@ -81,8 +100,11 @@ def send(merchant: Merchant, member: Member, kind: str, key: str, data: dict[str
         notice.refresh(consistent_read=True)
         outcome = GAVE_UP if int(notice.attempts) >= MAX_ATTEMPTS else FAILED
         tx = Transaction()
-        tx.update("notice", notice, actions=[Notice.status.set(outcome), Notice.last_error.set(exc.code),
-                                             Notice.updated_at.set(clock.now())])
+        tx.update(
+            "notice",
+            notice,
+            actions=[Notice.status.set(outcome), Notice.last_error.set(exc.code), Notice.updated_at.set(clock.now())],
+        )
         tx.update("grant", Counter(pk, f"GRANT#{template_id}"), actions=[Counter.n.add(1)])  # it was not used
         tx.commit()
         log.warning("subscribe message not sent", extra={"kind": kind, "error": exc.code, "outcome": outcome})

@@ -4,6 +4,7 @@ The cursor is the last key read (base64 JSON, without the partition key). The
 partition key is never taken from the client, and each key attribute must keep
 the list's prefix, so a cursor can reach neither another member nor another list.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,9 @@ class Page(Generic[T]):
     cursor: str | None
 
 
-def query(run: Callable[..., Any], pk: str, prefixes: dict[str, str], cursor: str | None, limit: int,
-          **query_args: Any) -> Page[Any]:
+def query(
+    run: Callable[..., Any], pk: str, prefixes: dict[str, str], cursor: str | None, limit: int, **query_args: Any
+) -> Page[Any]:
     """One page of `run` (a Model's or index's `query`) in partition `pk`; `prefixes` are the key
     attributes other than pk, each with the prefix every item of this list has."""
     start = _start_key(cursor, pk, prefixes) if cursor else None
@@ -56,8 +58,11 @@ def partition(model: Any, pk: str, cursor: str | None, limit: int) -> Page[Any]:
 def _start_key(cursor: str, pk: str, prefixes: dict[str, str]) -> dict[str, dict[str, str]]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        valid = (isinstance(data, dict) and set(data) == set(prefixes)
-                 and all(isinstance(data[k], str) and data[k].startswith(p) for k, p in prefixes.items()))
+        valid = (
+            isinstance(data, dict)
+            and set(data) == set(prefixes)
+            and all(isinstance(data[k], str) and data[k].startswith(p) for k, p in prefixes.items())
+        )
     except (ValueError, TypeError, RecursionError, binascii.Error):
         valid = False
     if not valid:

@@ -17,6 +17,7 @@ are checked; the rest are refused. A wrong guess leaves its count; the guess tha
 fills the count sets the lock (`lock_when_full`, exactly once); a right one resets
 the count (the caller's write). The item and its attribute names are the caller's.
 """
+
 from __future__ import annotations
 
 import base64
@@ -64,8 +65,9 @@ def check_password(password: str, stored: str) -> bool:
     if n > 2**_MAX_LOG2N:
         raise ValueError("stored password hash asks for an unreasonable work factor")
     expected = base64.b64decode(digest)
-    actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=n, r=r, p=p,
-                            dklen=len(expected), maxmem=_maxmem(n, r, p))
+    actual = hashlib.scrypt(
+        password.encode(), salt=base64.b64decode(salt), n=n, r=r, p=p, dklen=len(expected), maxmem=_maxmem(n, r, p)
+    )
     return hmac.compare_digest(actual, expected)
 
 
@@ -91,8 +93,9 @@ def accept(item: Model, attribute: str, password: str, stored: str, actions: Seq
 class Lockout:
     """The failure count `failed` and lock `locked` (attribute names) on items of one model."""
 
-    def __init__(self, model: type[Model], failed: str, locked: str, limit: int, minutes: int,
-                 error: Callable[[], KabaoError]) -> None:
+    def __init__(
+        self, model: type[Model], failed: str, locked: str, limit: int, minutes: int, error: Callable[[], KabaoError]
+    ) -> None:
         self.model, self.limit, self.minutes, self.error = model, limit, minutes, error
         self.failed, self.locked = getattr(model, failed), getattr(model, locked)
         self._locked_name = locked
@@ -112,8 +115,11 @@ class Lockout:
 
     def lock_when_full(self, item: Model, now: datetime, on_lock: Callable[[], None] | None = None) -> bool:
         """Lock once the count is full; True (and `on_lock` called) for the one call that set the lock."""
-        locked = update_if(item, [self.locked.set(now + timedelta(minutes=self.minutes))],
-                           (self.failed >= self.limit) & self.locked.does_not_exist())
+        locked = update_if(
+            item,
+            [self.locked.set(now + timedelta(minutes=self.minutes))],
+            (self.failed >= self.limit) & self.locked.does_not_exist(),
+        )
         if locked and on_lock is not None:
             on_lock()
         return locked

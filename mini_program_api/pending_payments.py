@@ -10,6 +10,7 @@ A pointer item in the key's own partition (beside the operation record) lets a t
 retry with the scanned code find the member after that 60-second code expired: the
 confirmation has two minutes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -35,8 +36,7 @@ def _pointer(req: Request) -> Lookup:
     return Lookup(req.key.item_key[0], "PENDING", target=req.member_id)
 
 
-def open_for(req: Request, store_id: str, staff_id: str, order_id: str,
-             fields: Mapping[str, Any]) -> PendingPayment:
+def open_for(req: Request, store_id: str, staff_id: str, order_id: str, fields: Mapping[str, Any]) -> PendingPayment:
     """The key's pending confirmation: made now, or the one its first attempt made.
 
     The same key for another request (another member, store or amount) is 422; an expired one
@@ -44,10 +44,23 @@ def open_for(req: Request, store_id: str, staff_id: str, order_id: str,
     now = clock.now()
     confirmation_id = req.key.derived_id("C")
     pending = PendingPayment(
-        member_pk(req.key.merchant_id, req.member_id), _sk(confirmation_id), merchant_id=req.key.merchant_id,
-        confirmation_id=confirmation_id, member_id=req.member_id, store_id=store_id, staff_id=staff_id,
-        op_key=req.key.op_key, order_id=order_id, fingerprint=req.fingerprint, member_code=req.member_code,
-        status=PENDING, created_at=now, expires_at=now + TTL, expires_ttl=now + TTL + _KEEP, **fields)
+        member_pk(req.key.merchant_id, req.member_id),
+        _sk(confirmation_id),
+        merchant_id=req.key.merchant_id,
+        confirmation_id=confirmation_id,
+        member_id=req.member_id,
+        store_id=store_id,
+        staff_id=staff_id,
+        op_key=req.key.op_key,
+        order_id=order_id,
+        fingerprint=req.fingerprint,
+        member_code=req.member_code,
+        status=PENDING,
+        created_at=now,
+        expires_at=now + TTL,
+        expires_ttl=now + TTL + _KEEP,
+        **fields,
+    )
     tx = Transaction()
     tx.put("pending", pending, condition=PendingPayment.sk.does_not_exist())
     tx.put("pointer", _pointer(req), condition=Lookup.pk.does_not_exist() | (Lookup.target == req.member_id))
@@ -72,9 +85,13 @@ def get(merchant_id: str, member_id: str, confirmation_id: str) -> PendingPaymen
 def mine(merchant_id: str, member_id: str) -> list[PendingPayment]:
     """The member's payments still waiting for them (at most a few: each lives two minutes)."""
     now = clock.now()
-    return [p for p in PendingPayment.query(member_pk(merchant_id, member_id), PendingPayment.sk.startswith("PENDING#"),
-                                            consistent_read=True)
-            if p.status == PENDING and now < p.expires_at]
+    return [
+        p
+        for p in PendingPayment.query(
+            member_pk(merchant_id, member_id), PendingPayment.sk.startswith("PENDING#"), consistent_read=True
+        )
+        if p.status == PENDING and now < p.expires_at
+    ]
 
 
 def member_for(key: Key, member_code: str) -> str | None:
@@ -98,5 +115,9 @@ def require_open(pending: PendingPayment) -> None:
 
 def stage_done(tx: Transaction, pending: PendingPayment) -> None:
     """Complete it in the sale's own transaction: once, and only before it expires."""
-    tx.update("pending", pending, actions=[PendingPayment.status.set(DONE)],
-              condition=(PendingPayment.status == PENDING) & (PendingPayment.expires_at > clock.now()))
+    tx.update(
+        "pending",
+        pending,
+        actions=[PendingPayment.status.set(DONE)],
+        condition=(PendingPayment.status == PENDING) & (PendingPayment.expires_at > clock.now()),
+    )

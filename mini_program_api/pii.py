@@ -4,6 +4,7 @@ Both keys are derived from one master secret (`KABAO_PII_KEY`) with HKDF, so
 rotating it is one parameter. The hash is an HMAC, not a bare SHA-256, because
 the space of Chinese mobile numbers is small enough to enumerate.
 """
+
 from __future__ import annotations
 
 import base64

@@ -8,6 +8,7 @@ nothing twice, even after the member code expired, and the key of one scan canno
 be spent on another card. A card is usable until `valid_until` (`valid_days`
 after issue); after that it is expired, whatever is left.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,23 +23,45 @@ from .idempotency import Request
 from .ledger import Account, Operation, Posting
 
 
-def create_plan(actor: Principal, name: str, visits: int, valid_days: int, price: int | None,
-                store_ids: list[str], idempotency_key: str | None = None) -> PunchPlan:
+def create_plan(
+    actor: Principal,
+    name: str,
+    visits: int,
+    valid_days: int,
+    price: int | None,
+    store_ids: list[str],
+    idempotency_key: str | None = None,
+) -> PunchPlan:
     """With an Idempotency-Key, a retry after a lost answer returns the plan made the first time
     (another plan under the same key is 422); without one, every call makes a plan."""
     staff.require_stores(actor.merchant_id, store_ids)
-    fields: dict[str, Any] = {"name": name, "visits": visits, "valid_days": valid_days, "price": price,
-                              "stores": ",".join(store_ids)}
+    fields: dict[str, Any] = {
+        "name": name,
+        "visits": visits,
+        "valid_days": valid_days,
+        "price": price,
+        "stores": ",".join(store_ids),
+    }
     req = None
     if idempotency_key is not None:
-        req = idempotency.request(idempotency.client_key(actor.merchant_id, "punchplan", idempotency_key),
-                                  actor.subject, "PUNCH_PLAN", fields)
+        req = idempotency.request(
+            idempotency.client_key(actor.merchant_id, "punchplan", idempotency_key), actor.subject, "PUNCH_PLAN", fields
+        )
 
     def run() -> PunchPlan:
         plan_id = req.key.derived_id("PP") if req else "PP" + ids.new_id()[:12]
-        plan = PunchPlan(punch_plan_pk(actor.merchant_id), plan_id, merchant_id=actor.merchant_id, plan_id=plan_id,
-                         name=name, visits=visits, price=price, valid_days=valid_days, store_ids=store_ids,
-                         created_at=clock.now())
+        plan = PunchPlan(
+            punch_plan_pk(actor.merchant_id),
+            plan_id,
+            merchant_id=actor.merchant_id,
+            plan_id=plan_id,
+            name=name,
+            visits=visits,
+            price=price,
+            valid_days=valid_days,
+            store_ids=store_ids,
+            created_at=clock.now(),
+        )
         tx = Transaction()
         tx.put("plan", plan)
         audit.record(tx, actor, "PUNCH_PLAN_CREATED", plan_id, {"name": name, "visits": visits})
@@ -72,9 +95,18 @@ def _issue(member: Member, plan: PunchPlan, req: Request, price: dict[Account, i
     merchant_id, member_id = member.merchant_id, member.member_id
     now = clock.now()
     card_id = _card_id(req)
-    card = PunchCard(member_pk(merchant_id, member_id), f"PUNCH#{card_id}", card_id=card_id, plan_id=plan.plan_id,
-                     name=plan.name, visits=plan.visits, uses_left=0, store_ids=list(plan.store_ids),
-                     valid_until=now + timedelta(days=int(plan.valid_days)), issued_at=now)
+    card = PunchCard(
+        member_pk(merchant_id, member_id),
+        f"PUNCH#{card_id}",
+        card_id=card_id,
+        plan_id=plan.plan_id,
+        name=plan.name,
+        visits=plan.visits,
+        uses_left=0,
+        store_ids=list(plan.store_ids),
+        valid_until=now + timedelta(days=int(plan.valid_days)),
+        issued_at=now,
+    )
     postings = ledger.postings(price) + (Posting(Account.PUNCH, int(plan.visits), card_id),)
     op = Operation(req.key.op_key, req.kind, postings, memo={"plan_id": plan.plan_id, "card_id": card_id}, idem=req)
     ledger.post(merchant_id, member_id, op, tx=tx, new_card=card)
@@ -126,16 +158,23 @@ def get_card(merchant_id: str, member_id: str, card_id: str) -> PunchCard:
 
 def mine(merchant_id: str, member_id: str, cursor: str | None = None, limit: int = 100) -> paging.Page[PunchCard]:
     """One page of the member's cards: reads only that page, however many cards they ever held."""
-    return paging.query(PunchCard.query, member_pk(merchant_id, member_id), {"sk": "PUNCH#"}, cursor, limit,
-                        range_key_condition=PunchCard.sk.startswith("PUNCH#"))
+    return paging.query(
+        PunchCard.query,
+        member_pk(merchant_id, member_id),
+        {"sk": "PUNCH#"},
+        cursor,
+        limit,
+        range_key_condition=PunchCard.sk.startswith("PUNCH#"),
+    )
 
 
 def use(staff: Principal, member_code: str, card_id: str, idempotency_key: str | None) -> PunchCard:
     """Staff scan: one visit off the card, recorded with staff and store."""
     key = idempotency.client_key(staff.merchant_id, "punchuse", idempotency_key)
     member_id = member_codes.resolve(staff.merchant_id, member_code, retry_of=key)
-    req = idempotency.request(key, member_id, "PUNCH_USE", {"card_id": card_id, "store_id": staff.store_id},
-                              member_code=member_code)
+    req = idempotency.request(
+        key, member_id, "PUNCH_USE", {"card_id": card_id, "store_id": staff.store_id}, member_code=member_code
+    )
 
     def run() -> PunchCard:
         card = get_card(staff.merchant_id, member_id, card_id)
@@ -145,8 +184,13 @@ def use(staff: Principal, member_code: str, card_id: str, idempotency_key: str |
             raise KabaoError("PUNCH_CARD_NOT_APPLICABLE", "this punch card is not usable at this store")
         tx = Transaction()
         audit.record(tx, staff, "PUNCH_CARD_USED", card_id, {"member_id": member_id})
-        op = Operation(key.op_key, req.kind, (Posting(Account.PUNCH, -1, card_id),),
-                       memo={"card_id": card_id, "store_id": staff.store_id or ""}, idem=req)
+        op = Operation(
+            key.op_key,
+            req.kind,
+            (Posting(Account.PUNCH, -1, card_id),),
+            memo={"card_id": card_id, "store_id": staff.store_id or ""},
+            idem=req,
+        )
         ledger.post(staff.merchant_id, member_id, op, tx=tx)
         return get_card(staff.merchant_id, member_id, card_id)
 
@@ -157,5 +201,3 @@ def status(card: PunchCard) -> str:
     if clock.now() >= card.valid_until:
         return "expired"
     return "used_up" if int(card.uses_left) <= 0 else "active"
-
-

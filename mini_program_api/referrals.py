@@ -7,6 +7,7 @@ is at the cap, the invitee is still welcomed and the inviter's reward for this
 invitee lapses for good. Who may invite whom is settled at login (members.py):
 only a new member's first login counts, and never with their own code.
 """
+
 from __future__ import annotations
 
 from . import clock, ledger, lifecycle
@@ -29,15 +30,28 @@ def reward(merchant: Merchant, invitee: Member) -> str | None:
     now = clock.now()
     month = clock.local_date(merchant.timezone, now).strftime("%Y-%m")
     postings = ledger.postings({Account.POINTS: points})
-    welcome = Operation("referral:welcome", "REFERRAL", postings, memo={"inviter": inviter.member_id},
-                        request={"inviter": inviter.member_id})
-    thanks = Operation(f"referral:{invitee.member_id}", "REFERRAL", postings, memo={"invitee": invitee.member_id},
-                       request={"invitee": invitee.member_id})
+    welcome = Operation(
+        "referral:welcome",
+        "REFERRAL",
+        postings,
+        memo={"inviter": inviter.member_id},
+        request={"inviter": inviter.member_id},
+    )
+    thanks = Operation(
+        f"referral:{invitee.member_id}",
+        "REFERRAL",
+        postings,
+        memo={"invitee": invitee.member_id},
+        request={"invitee": invitee.member_id},
+    )
     tx = Transaction()
     ledger.stage(tx, merchant.merchant_id, inviter.member_id, thanks, prefix="inviter:")
-    tx.update("cap", Counter(member_pk(merchant.merchant_id, inviter.member_id), f"REFERRALS#{month}"),
-              actions=[Counter.n.add(1)],
-              condition=Counter.n.does_not_exist() | (Counter.n < int(merchant.referral_monthly_cap)))
+    tx.update(
+        "cap",
+        Counter(member_pk(merchant.merchant_id, inviter.member_id), f"REFERRALS#{month}"),
+        actions=[Counter.n.add(1)],
+        condition=Counter.n.does_not_exist() | (Counter.n < int(merchant.referral_monthly_cap)),
+    )
     lifecycle.earned_points(tx, merchant, inviter, points, now, label="inviter:")
     lifecycle.earned_points(tx, merchant, invitee, points, now)
     try:

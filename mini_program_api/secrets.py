@@ -11,6 +11,7 @@ outlive it: the WeChat clients are cached by the secret's value (a new value, a 
 client) and the JWT secret is resolved per token. The PII key is the exception: data
 is encrypted under it, so it is not rotated by overwriting the parameter.
 """
+
 from __future__ import annotations
 
 from functools import cache

@@ -5,6 +5,7 @@ day alone is the request: any number of taps, retries or concurrent requests
 credit once, and a reward the merchant changes during the day never pays twice —
 later calls that day return what the first one paid.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,13 @@ def sign_in(merchant_id: str, member_id: str) -> SignIn:
     req = idempotency.request(key, member_id, KIND, {"day": day.isoformat()})
 
     def result(posted: Posted, upgraded: bool) -> SignIn:
-        return SignIn(day, posted.amounts.get(Account.POINTS, 0), posted.amounts.get(Account.GROWTH, 0),
-                      already_signed_in=posted.replayed, upgraded=upgraded and not posted.replayed)
+        return SignIn(
+            day,
+            posted.amounts.get(Account.POINTS, 0),
+            posted.amounts.get(Account.GROWTH, 0),
+            already_signed_in=posted.replayed,
+            upgraded=upgraded and not posted.replayed,
+        )
 
     def attempt() -> SignIn:
         growth = max(0, int(merchant.sign_in_growth))
@@ -49,8 +55,9 @@ def sign_in(merchant_id: str, member_id: str) -> SignIn:
         tx = Transaction()
         lifecycle.earned_points(tx, merchant, member, int(merchant.sign_in_points), now)
         placement = tiers.after_growth(tx, merchant, member, growth, now)
-        posted = ledger.post(merchant_id, member_id, op, tx=tx, member_actions=placement.actions,
-                             member_condition=placement.condition)
+        posted = ledger.post(
+            merchant_id, member_id, op, tx=tx, member_actions=placement.actions, member_condition=placement.condition
+        )
         return result(posted, placement.upgraded)
 
     return idempotency.once(req, lambda: tiers.retrying(attempt), lambda record: result(ledger.replayed(record), False))

@@ -18,6 +18,7 @@ minutes, counted atomically so concurrent guesses get at most five checks; the
 member is told by subscribe message when a lock happens and when the password
 changes (a missing grant is recorded by notices.py, never an error).
 """
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,9 @@ _RUNS = "01234567890", "09876543210"
 
 
 def _locked() -> KabaoError:
-    return KabaoError("SPENDING_LOCKED", f"too many wrong spending passwords: stored value is locked for "
-                                         f"{LOCK_MINUTES} minutes")
+    return KabaoError(
+        "SPENDING_LOCKED", f"too many wrong spending passwords: stored value is locked for {LOCK_MINUTES} minutes"
+    )
 
 
 _LOCKOUT = Lockout(SpendingPassword, "failed_attempts", "locked_until", MAX_FAILED, LOCK_MINUTES, _locked)
@@ -69,8 +71,14 @@ def _limit(merchant: Merchant, item: SpendingPassword) -> int:
 
 def state(merchant: Merchant, member_id: str) -> State:
     item = _item(merchant.merchant_id, member_id)
-    return State(item.password_hash is not None, int(item.free_limit), _limit(merchant, item),
-                 int(merchant.password_free_max), bool(merchant.spending_password_required), _locked_until(item))
+    return State(
+        item.password_hash is not None,
+        int(item.free_limit),
+        _limit(merchant, item),
+        int(merchant.password_free_max),
+        bool(merchant.spending_password_required),
+        _locked_until(item),
+    )
 
 
 def _locked_until(item: SpendingPassword) -> datetime | None:
@@ -116,9 +124,11 @@ def change_password(merchant_id: str, member_id: str, old_password: str, passwor
     merchant, member = merchants.get(merchant_id), members.get(merchant_id, member_id)
     item = verify(merchant, member, old_password)
     now = clock.now()
-    if not update_if(item, [SpendingPassword.password_hash.set(hash_password(password)),
-                            SpendingPassword.changed_at.set(now)],
-                     SpendingPassword.password_hash == item.password_hash):
+    if not update_if(
+        item,
+        [SpendingPassword.password_hash.set(hash_password(password)), SpendingPassword.changed_at.set(now)],
+        SpendingPassword.password_hash == item.password_hash,
+    ):
         raise KabaoError("CONCURRENT_UPDATE", "the spending password changed meanwhile")
     _notify(merchant, member, "password_changed", now)
 
@@ -128,7 +138,8 @@ def set_free_limit(merchant_id: str, member_id: str, free_limit: int) -> State:
     if not 0 <= free_limit <= int(merchant.password_free_max):
         raise KabaoError("VALIDATION_ERROR", f"the password-free limit is 0..{int(merchant.password_free_max)} fen")
     SpendingPassword(member_pk(merchant_id, member_id), SK).update(
-        actions=[SpendingPassword.free_limit.set(free_limit)])
+        actions=[SpendingPassword.free_limit.set(free_limit)]
+    )
     return state(merchant, member_id)
 
 
@@ -165,13 +176,19 @@ def authorize_counter(merchant: Merchant, member_id: str, stored_value: int, til
     if till_password is None:
         return False
     if not merchant.till_password:
-        raise KabaoError("TILL_PASSWORD_NOT_ALLOWED", "this merchant takes the spending password on the member's "
-                                                      "phone only")
+        raise KabaoError(
+            "TILL_PASSWORD_NOT_ALLOWED", "this merchant takes the spending password on the member's phone only"
+        )
     verify(merchant, members.get(merchant.merchant_id, member_id), till_password)
     return True
 
 
 def _notify(merchant: Merchant, member: Member, kind: str, at: datetime) -> None:
     """Tell the member (kinds `spending_locked`, `password_changed`); no grant is recorded, never an error."""
-    notices.send(merchant, member, kind, f"{kind}:{at.isoformat()}", {
-        "thing1": {"value": merchant.name[:20]}, "time2": {"value": clock.minute(at, merchant.timezone)}})
+    notices.send(
+        merchant,
+        member,
+        kind,
+        f"{kind}:{at.isoformat()}",
+        {"thing1": {"value": merchant.name[:20]}, "time2": {"value": clock.minute(at, merchant.timezone)}},
+    )

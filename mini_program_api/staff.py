@@ -14,6 +14,7 @@ logins and lockouts are in the audit trail, each record written right after the
 attempt's own write (its count, or the reset and hash upgrade of passwords.accept).
 A closed store takes no logins, and closing it revokes its staff's sessions.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -42,8 +43,14 @@ def _dummy_hash() -> str:
 
 def create_store(actor: Principal, store_id: str, name: str) -> Store:
     """Create a store once; the same request again (a client retry) returns it, another is 409."""
-    store = Store(store_pk(actor.merchant_id), store_id, merchant_id=actor.merchant_id, store_id=store_id,
-                  name=name, created_at=clock.now())
+    store = Store(
+        store_pk(actor.merchant_id),
+        store_id,
+        merchant_id=actor.merchant_id,
+        store_id=store_id,
+        name=name,
+        created_at=clock.now(),
+    )
     tx = Transaction()
     tx.put("store", store, condition=Store.sk.does_not_exist())
     audit.record(tx, actor, "STORE_CREATED", store_id, {"name": name})
@@ -88,8 +95,9 @@ def close_store(actor: Principal, store_id: str) -> Store:
     store = get_store(actor.merchant_id, store_id)
     if store.closed_at is None:
         tx = Transaction()
-        tx.update("store", store, actions=[Store.closed_at.set(clock.now())],
-                  condition=Store.closed_at.does_not_exist())
+        tx.update(
+            "store", store, actions=[Store.closed_at.set(clock.now())], condition=Store.closed_at.does_not_exist()
+        )
         audit.record(tx, actor, "STORE_CLOSED", store_id)
         try:
             tx.commit()
@@ -117,8 +125,9 @@ def get_store(merchant_id: str, store_id: str) -> Store:
         raise KabaoError("STORE_NOT_FOUND", f"no store {store_id}") from None
 
 
-def create_account(actor: Principal | None, merchant_id: str, username: str, password: str, role: str,
-                   store_id: str | None) -> StaffAccount:
+def create_account(
+    actor: Principal | None, merchant_id: str, username: str, password: str, role: str, store_id: str | None
+) -> StaffAccount:
     """A staff account (bound to an existing store) or an admin account (no store).
 
     The same request again within `CREATE_RETRY_WINDOW` (a client retry after a lost answer)
@@ -134,8 +143,16 @@ def create_account(actor: Principal | None, merchant_id: str, username: str, pas
         if get_store(merchant_id, store_id).closed_at is not None:
             raise KabaoError("STORE_CLOSED", f"store {store_id} is closed")
         tx.check("store", Store, store_pk(merchant_id), store_id, Store.sk.exists() & Store.closed_at.does_not_exist())
-    account = StaffAccount(staff_pk(merchant_id), username, merchant_id=merchant_id, username=username, role=role,
-                           store_id=store_id, password_hash=hash_password(password), created_at=clock.now())
+    account = StaffAccount(
+        staff_pk(merchant_id),
+        username,
+        merchant_id=merchant_id,
+        username=username,
+        role=role,
+        store_id=store_id,
+        password_hash=hash_password(password),
+        created_at=clock.now(),
+    )
     tx.put("account", account, condition=StaffAccount.sk.does_not_exist())
     if actor is not None:
         audit.record(tx, actor, "STAFF_CREATED", username, {"role": role, "store_id": store_id or ""})
@@ -154,9 +171,12 @@ def create_account(actor: Principal | None, merchant_id: str, username: str, pas
 def _same_create(account: StaffAccount, password: str, role: str, store_id: str | None) -> bool:
     """Whether `account` is what this create request made: same role, store and password, made just now
     (the window keeps a create from becoming a way to test the passwords of older accounts)."""
-    return (account.role == role and account.store_id == store_id
-            and clock.now() - account.created_at <= CREATE_RETRY_WINDOW
-            and check_password(password, account.password_hash))
+    return (
+        account.role == role
+        and account.store_id == store_id
+        and clock.now() - account.created_at <= CREATE_RETRY_WINDOW
+        and check_password(password, account.password_hash)
+    )
 
 
 def accounts(merchant_id: str, cursor: str | None = None, limit: int = 100) -> paging.Page[StaffAccount]:
@@ -194,8 +214,11 @@ def login(merchant_id: str, username: str, password: str) -> Session:
     # Only someone who knows the password learns that the account is disabled or its store closed.
     refusal = _login_refusal(account)
     accept(account, "password_hash", password, account.password_hash, _LOCKOUT.reset())
-    _note(principal, "STAFF_LOGIN_REFUSED" if refusal else "STAFF_LOGIN",
-          {"reason": refusal.code.lower()} if refusal else {})
+    _note(
+        principal,
+        "STAFF_LOGIN_REFUSED" if refusal else "STAFF_LOGIN",
+        {"reason": refusal.code.lower()} if refusal else {},
+    )
     if refusal:
         raise refusal
     token, expires_in = auth.issue(principal)
@@ -247,8 +270,11 @@ def set_disabled(actor: Principal, username: str, disabled: bool) -> StaffAccoun
     if bool(current.disabled) == disabled:
         return current
     actions = [StaffAccount.disabled.set(disabled)] + ([StaffAccount.token_version.add(1)] if disabled else [])
-    was = StaffAccount.disabled == True if current.disabled else (  # noqa: E712 (a condition, not a test)
-        StaffAccount.disabled.does_not_exist() | (StaffAccount.disabled == False))  # noqa: E712
+    was = (
+        StaffAccount.disabled == True  # noqa: E712 (a PynamoDB condition, not a test)
+        if current.disabled
+        else (StaffAccount.disabled.does_not_exist() | (StaffAccount.disabled == False))  # noqa: E712
+    )  # noqa: E712
     return _change(actor, current, actions, was, "STAFF_DISABLED" if disabled else "STAFF_ENABLED")
 
 
@@ -256,16 +282,20 @@ def reset_password(actor: Principal, username: str, password: str) -> StaffAccou
     """A new password: every session ends, a lock is lifted. The password is never recorded."""
     _check_password_rule(password)
     current = account(actor.merchant_id, username)
-    actions = [StaffAccount.password_hash.set(hash_password(password)), StaffAccount.token_version.add(1),
-               *_LOCKOUT.reset()]
+    actions = [
+        StaffAccount.password_hash.set(hash_password(password)),
+        StaffAccount.token_version.add(1),
+        *_LOCKOUT.reset(),
+    ]
     return _change(actor, current, actions, StaffAccount.sk.exists(), "STAFF_PASSWORD_RESET")
 
 
 def revoke_sessions(actor: Principal, username: str) -> StaffAccount:
     """End every session of the account now (a lost phone, a shift handed over)."""
     current = account(actor.merchant_id, username)
-    return _change(actor, current, [StaffAccount.token_version.add(1)], StaffAccount.sk.exists(),
-                   "STAFF_SESSIONS_REVOKED")
+    return _change(
+        actor, current, [StaffAccount.token_version.add(1)], StaffAccount.sk.exists(), "STAFF_SESSIONS_REVOKED"
+    )
 
 
 def _change(actor: Principal, current: StaffAccount, actions: list, condition: object, action: str) -> StaffAccount:
@@ -284,5 +314,11 @@ def _check_password_rule(password: str) -> None:
         raise KabaoError("VALIDATION_ERROR", f"password must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
-_LOCKOUT = Lockout(StaffAccount, "failed_logins", "locked_until", MAX_FAILED_LOGINS, LOCK_MINUTES,
-                   lambda: KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later"))
+_LOCKOUT = Lockout(
+    StaffAccount,
+    "failed_logins",
+    "locked_until",
+    MAX_FAILED_LOGINS,
+    LOCK_MINUTES,
+    lambda: KabaoError("ACCOUNT_LOCKED", "too many wrong passwords, try again later"),
+)

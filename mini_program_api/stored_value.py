@@ -4,6 +4,7 @@ Spending takes bonus (赠送) first, then principal (本金): the member uses th
 before their own money, and the principal stays whole for as long as possible,
 so a later refund of a top-up (principal only, see topup.py) remains possible.
 """
+
 from __future__ import annotations
 
 from . import ledger, members
@@ -31,8 +32,14 @@ def debits(member: Member, amount: int) -> dict[Account, int]:
     return {Account.BONUS: -from_bonus, Account.PRINCIPAL: -from_principal}
 
 
-def spend(merchant_id: str, member_id: str, amount: int, op_key: str, kind: str = "SPEND",
-          memo: dict[str, str | int] | None = None) -> Posted:
+def spend(
+    merchant_id: str,
+    member_id: str,
+    amount: int,
+    op_key: str,
+    kind: str = "SPEND",
+    memo: dict[str, str | int] | None = None,
+) -> Posted:
     """Debit `amount` fen exactly once per `op_key`; INSUFFICIENT_BALANCE leaves everything untouched."""
     if type(amount) is not int or amount <= 0:
         raise ValueError("amount is a positive number of fen")

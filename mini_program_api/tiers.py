@@ -10,11 +10,13 @@ Tiers only go up with growth; a refund's clawback never lowers one (the next
 review does). Qualifying growth never goes below zero: growth clawed back by a
 refund leaves the base when the sale was made before the last review's window
 (its growth had been moved into the base), and otherwise leaves qualifying growth
-first and the base for whatever qualifying growth cannot cover (`after_clawback`). Upgrades pin the member row they were computed from (growth, base,
+first and the base for whatever qualifying growth cannot cover (`after_clawback`). Upgrades pin the member row
+they were computed from (growth, base,
 tier): a concurrent change cancels the transaction with CONCURRENT_UPDATE and
 the caller computes again, so a threshold crossed by two concurrent postings is
 never missed.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -124,8 +126,9 @@ def after_growth(tx: Transaction, merchant: Merchant, member: Member, delta: int
         return Placement(tier, False, condition=pinned(member))
     if merchant.tier_review:
         due.mark(tx, member.merchant_id, member.member_id, REVIEW_JOB, add_months(now, 12))
-    return Placement(reached, True, [Member.tier_id.set(reached.tier_id), Member.tier_reached_at.set(now)],
-                     pinned(member))
+    return Placement(
+        reached, True, [Member.tier_id.set(reached.tier_id), Member.tier_reached_at.set(now)], pinned(member)
+    )
 
 
 def retrying(attempt: Callable[[], T]) -> T:

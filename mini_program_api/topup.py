@@ -32,6 +32,7 @@ Rules:
 - Reconciliation tries a failing order again later, backing off (due.defer), so
   orders that keep failing never hold up the ones behind them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -76,11 +77,17 @@ def pay_api(merchant: Merchant) -> WeChatPayApi:
     # Imported on first payment, not at the top: wechatpayv3, cryptography and requests cost every cold start.
     from .wechat.pay import PayConfig, for_config
 
-    return for_config(PayConfig(
-        mchid=pay.mchid, appid=merchant.appid, cert_serial_no=pay.cert_serial_no,
-        private_key=resolve(pay.private_key_ref), apiv3_key=resolve(pay.apiv3_key_ref),
-        public_key=resolve(pay.public_key_ref) if pay.public_key_ref else None, public_key_id=pay.public_key_id,
-    ))
+    return for_config(
+        PayConfig(
+            mchid=pay.mchid,
+            appid=merchant.appid,
+            cert_serial_no=pay.cert_serial_no,
+            private_key=resolve(pay.private_key_ref),
+            apiv3_key=resolve(pay.apiv3_key_ref),
+            public_key=resolve(pay.public_key_ref) if pay.public_key_ref else None,
+            public_key_id=pay.public_key_id,
+        )
+    )
 
 
 def notify_url(merchant_id: str) -> str:
@@ -100,7 +107,9 @@ def _price(merchant: Merchant, plan_id: str | None, amount: int | None) -> tuple
     assert amount is not None
     low, high = int(merchant.topup_min), int(merchant.topup_max)
     if not low <= amount <= high:
-        raise KabaoError("AMOUNT_OUT_OF_RANGE", f"top-up amount must be between {low} and {high} fen", min=low, max=high)
+        raise KabaoError(
+            "AMOUNT_OUT_OF_RANGE", f"top-up amount must be between {low} and {high} fen", min=low, max=high
+        )
     return amount, 0
 
 
@@ -172,20 +181,41 @@ def create_order(
         cap, room = int(merchant.prepaid_cap), cap_room(merchant, member)
         if amount > room:
             raise KabaoError("PREPAID_CAP_EXCEEDED", f"stored value may not exceed {cap} fen", cap=cap, room=room)
-        prepay_id = prepay_id or api.jsapi_prepay(order_id, f"{merchant.name} 会员储值", amount, member.openid,
-                                                  clock.iso(expires_at, merchant.timezone), notify_url(merchant_id))
+        prepay_id = prepay_id or api.jsapi_prepay(
+            order_id,
+            f"{merchant.name} 会员储值",
+            amount,
+            member.openid,
+            clock.iso(expires_at, merchant.timezone),
+            notify_url(merchant_id),
+        )
         order = TopupOrder(
-            topup_pk(merchant_id, order_id), "ORDER", merchant_id=merchant_id, order_id=order_id, member_id=member_id,
-            openid=member.openid, plan_id=plan_id, amount=amount, bonus=bonus, status=PENDING,
-            idempotency_key=idempotency_key or "", prepay_id=prepay_id, created_at=now, expires_at=expires_at,
+            topup_pk(merchant_id, order_id),
+            "ORDER",
+            merchant_id=merchant_id,
+            order_id=order_id,
+            member_id=member_id,
+            openid=member.openid,
+            plan_id=plan_id,
+            amount=amount,
+            bonus=bonus,
+            status=PENDING,
+            idempotency_key=idempotency_key or "",
+            prepay_id=prepay_id,
+            created_at=now,
+            expires_at=expires_at,
         )
         order.due_pk, order.due_sk = due.slot(JOB, order_id, now + RECONCILE_AFTER)
         tx = Transaction()
         tx.put("order", order, condition=TopupOrder.pk.does_not_exist())
         order_refs.stage(tx, merchant_id, member_id, order_refs.TOPUP, order_id, now)
         idempotency.stage(tx, idem, {"order_id": order_id}, at=now)
-        tx.update("member", Member(mpk, PROFILE), actions=[Member.pending_topup.add(amount)],
-                  condition=within_cap(merchant, member, amount))
+        tx.update(
+            "member",
+            Member(mpk, PROFILE),
+            actions=[Member.pending_topup.add(amount)],
+            condition=within_cap(merchant, member, amount),
+        )
         try:
             tx.commit()
         except Cancelled:
@@ -242,8 +272,9 @@ def _check(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -
     if not transaction.get("transaction_id"):
         problems.append("transaction_id")
     if problems:
-        log.error("wechat pay transaction does not match its order",
-                  extra={"order_id": order.order_id, "fields": problems})
+        log.error(
+            "wechat pay transaction does not match its order", extra={"order_id": order.order_id, "fields": problems}
+        )
         raise KabaoError("NOTIFY_MISMATCH", f"transaction does not match the order: {', '.join(problems)}")
 
 
@@ -253,8 +284,13 @@ def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -
     _check(merchant, order, transaction)
     transaction_id = str(transaction["transaction_id"])
     postings = ledger.postings({Account.PRINCIPAL: int(order.amount), Account.BONUS: int(order.bonus)})
-    op = Operation(f"wxpay:{transaction_id}", "TOPUP", postings, memo={"order_id": order.order_id},
-                   request={"order_id": order.order_id, "amount": int(order.amount)})
+    op = Operation(
+        f"wxpay:{transaction_id}",
+        "TOPUP",
+        postings,
+        memo={"order_id": order.order_id},
+        request={"order_id": order.order_id, "amount": int(order.amount)},
+    )
     for _ in range(_ATTEMPTS):
         if order.status not in (PENDING, CLOSED):
             if order.transaction_id != transaction_id:
@@ -262,9 +298,14 @@ def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -
             return False
         tx = Transaction()
         tx.update(
-            "order", order,
-            actions=[TopupOrder.status.set(PAID), TopupOrder.transaction_id.set(transaction_id),
-                     TopupOrder.paid_at.set(clock.now()), *_UNSLOT],
+            "order",
+            order,
+            actions=[
+                TopupOrder.status.set(PAID),
+                TopupOrder.transaction_id.set(transaction_id),
+                TopupOrder.paid_at.set(clock.now()),
+                *_UNSLOT,
+            ],
             condition=TopupOrder.status == order.status,
         )
         # A CLOSED order already released its reservation; a PENDING one releases it now.
@@ -357,10 +398,17 @@ def _reschedule(order: TopupOrder, at: datetime | None) -> None:
 
 def _close(order: TopupOrder, now: datetime) -> None:
     tx = Transaction()
-    tx.update("order", order, actions=[TopupOrder.status.set(CLOSED), TopupOrder.closed_at.set(now), *_UNSLOT],
-              condition=TopupOrder.status == PENDING)
-    tx.update("member", Member(member_pk(order.merchant_id, order.member_id), PROFILE),
-              actions=[Member.pending_topup.add(-int(order.amount))])
+    tx.update(
+        "order",
+        order,
+        actions=[TopupOrder.status.set(CLOSED), TopupOrder.closed_at.set(now), *_UNSLOT],
+        condition=TopupOrder.status == PENDING,
+    )
+    tx.update(
+        "member",
+        Member(member_pk(order.merchant_id, order.member_id), PROFILE),
+        actions=[Member.pending_topup.add(-int(order.amount))],
+    )
     try:
         tx.commit()
     except Cancelled:
@@ -393,17 +441,30 @@ def refund(actor: Principal, order_id: str) -> TopupOrder:
         refund_amount = max(0, int(order.amount) - (int(order.bonus) - clawback))
         attempt = int(order.refund_attempt)
         postings = ledger.postings({Account.PRINCIPAL: -int(order.amount), Account.BONUS: -clawback})
-        op = Operation(f"refund:{order_id}:{attempt}", "TOPUP_REFUND", postings, memo={"order_id": order_id},
-                       request={"order_id": order_id, "attempt": attempt})
+        op = Operation(
+            f"refund:{order_id}:{attempt}",
+            "TOPUP_REFUND",
+            postings,
+            memo={"order_id": order_id},
+            request={"order_id": order_id, "attempt": attempt},
+        )
         now = clock.now()
         # Nothing to pay back: done here, WeChat is never asked (it refuses a refund of 0).
-        settle = ([TopupOrder.status.set(REFUNDED), TopupOrder.refunded_at.set(now), *_UNSLOT] if refund_amount == 0
-                  else [TopupOrder.status.set(REFUNDING), *_slot(order_id, now + RECONCILE_AFTER)])
+        settle = (
+            [TopupOrder.status.set(REFUNDED), TopupOrder.refunded_at.set(now), *_UNSLOT]
+            if refund_amount == 0
+            else [TopupOrder.status.set(REFUNDING), *_slot(order_id, now + RECONCILE_AFTER)]
+        )
         tx = Transaction()
         tx.update(
-            "order", order,
-            actions=[TopupOrder.refund_amount.set(refund_amount), TopupOrder.bonus_clawback.set(clawback),
-                     TopupOrder.refund_requested_by.set(operator_id), *settle],
+            "order",
+            order,
+            actions=[
+                TopupOrder.refund_amount.set(refund_amount),
+                TopupOrder.bonus_clawback.set(clawback),
+                TopupOrder.refund_requested_by.set(operator_id),
+                *settle,
+            ],
             condition=(TopupOrder.status == PAID) & (TopupOrder.refund_attempt == attempt),
         )
         audit.record(tx, actor, "TOPUP_REFUND", order_id, {"member_id": order.member_id, "amount": refund_amount})
@@ -431,8 +492,13 @@ def _issue_refund(api: WeChatPayApi, order: TopupOrder) -> None:
     """Ask WeChat Pay to pay the refund. A refusal for good gives the value back (`_refused`); a
     transient failure raises, and reconciliation tries again later (backing off)."""
     try:
-        result = api.refund(order.order_id, _out_refund_no(order), int(order.refund_amount), int(order.amount),
-                            notify_url(order.merchant_id))
+        result = api.refund(
+            order.order_id,
+            _out_refund_no(order),
+            int(order.refund_amount),
+            int(order.amount),
+            notify_url(order.merchant_id),
+        )
     except KabaoError as exc:
         if exc.code != "REFUND_REFUSED":
             raise
@@ -457,15 +523,17 @@ def _this_attempt(order: TopupOrder) -> Condition:
 
 def _apply_refund_status(order: TopupOrder, status: str) -> None:
     if status == "SUCCESS":
-        update_if(order, [TopupOrder.status.set(REFUNDED), TopupOrder.refunded_at.set(clock.now()), *_UNSLOT],
-                  _this_attempt(order))
+        update_if(
+            order,
+            [TopupOrder.status.set(REFUNDED), TopupOrder.refunded_at.set(clock.now()), *_UNSLOT],
+            _this_attempt(order),
+        )
     elif status == "ABNORMAL":
         update_if(order, [TopupOrder.status.set(REFUND_ABNORMAL), *_UNSLOT], _this_attempt(order))
     elif status == "CLOSED" and not _give_back(order, PAID):
         # The card has no room for it any more (topped up meanwhile): the refund stays open and is
         # sent again under a new refund number, so the member still gets the cash, once.
-        update_if(order, [TopupOrder.refund_attempt.add(1), *_slot(order.order_id, clock.now())],
-                  _this_attempt(order))
+        update_if(order, [TopupOrder.refund_attempt.add(1), *_slot(order.order_id, clock.now())], _this_attempt(order))
 
 
 def _refused(order: TopupOrder, wechat_code: str) -> None:
@@ -485,18 +553,28 @@ def _give_back(order: TopupOrder, status: str, actions: Sequence[Action] | None 
     merchant = merchants.get(order.merchant_id)
     attempt, amount = int(order.refund_attempt), int(order.amount)
     postings = ledger.postings({Account.PRINCIPAL: amount, Account.BONUS: int(order.bonus_clawback or 0)})
-    op = Operation(f"refund-reversal:{order.order_id}:{attempt}", "TOPUP_REFUND_REVERSAL", postings,
-                   memo={"order_id": order.order_id}, request={"order_id": order.order_id, "attempt": attempt})
+    op = Operation(
+        f"refund-reversal:{order.order_id}:{attempt}",
+        "TOPUP_REFUND_REVERSAL",
+        postings,
+        memo={"order_id": order.order_id},
+        request={"order_id": order.order_id, "attempt": attempt},
+    )
     for _ in range(_ATTEMPTS):
         member = members.get(order.merchant_id, order.member_id)
         if cap_room(merchant, member) < amount:
             return False
         tx = Transaction()
-        tx.update("order", order, condition=_this_attempt(order), actions=[
-            TopupOrder.status.set(status), TopupOrder.refund_attempt.add(1), *_UNSLOT, *(actions or [])])
+        tx.update(
+            "order",
+            order,
+            condition=_this_attempt(order),
+            actions=[TopupOrder.status.set(status), TopupOrder.refund_attempt.add(1), *_UNSLOT, *(actions or [])],
+        )
         try:
-            ledger.post(order.merchant_id, order.member_id, op, tx=tx,
-                        member_condition=within_cap(merchant, member, amount))
+            ledger.post(
+                order.merchant_id, order.member_id, op, tx=tx, member_condition=within_cap(merchant, member, amount)
+            )
             return True
         except Cancelled:
             return True  # the order moved on: reversed or settled already

@@ -8,6 +8,7 @@ made: a pending order of a retired plan is still credited with its bonus when
 paid, and stays refundable. Retiring removes the plan from the list; the audit
 trail keeps what it was.
 """
+
 from __future__ import annotations
 
 from . import audit, idempotency, ids, merchants
@@ -26,14 +27,19 @@ def find(merchant: Merchant, plan_id: str) -> TopupPlan:
     return plan
 
 
-def create(actor: Principal, plan_id: str | None, amount: int, bonus: int,
-           idempotency_key: str | None = None) -> TopupPlan:
+def create(
+    actor: Principal, plan_id: str | None, amount: int, bonus: int, idempotency_key: str | None = None
+) -> TopupPlan:
     """With an Idempotency-Key a retry returns the plan made first (another plan under the key is 422);
     a given `plan_id` that exists is 409 ALREADY_EXISTS unless it is this very plan (a retry)."""
     req = None
     if idempotency_key is not None:
-        req = idempotency.request(idempotency.client_key(actor.merchant_id, "topupplan", idempotency_key),
-                                  actor.subject, "TOPUP_PLAN", {"plan_id": plan_id, "amount": amount, "bonus": bonus})
+        req = idempotency.request(
+            idempotency.client_key(actor.merchant_id, "topupplan", idempotency_key),
+            actor.subject,
+            "TOPUP_PLAN",
+            {"plan_id": plan_id, "amount": amount, "bonus": bonus},
+        )
 
     def run() -> TopupPlan:
         merchant = merchants.read(actor.merchant_id)
@@ -56,16 +62,20 @@ def create(actor: Principal, plan_id: str | None, amount: int, bonus: int,
 
     if req is None:
         return run()
-    return idempotency.once(req, run, lambda record: find(merchants.read(actor.merchant_id),
-                                                          str(record.result["plan_id"])))
+    return idempotency.once(
+        req, run, lambda record: find(merchants.read(actor.merchant_id), str(record.result["plan_id"]))
+    )
 
 
 def edit(actor: Principal, plan_id: str, amount: int | None, bonus: int | None) -> TopupPlan:
     """New orders use the new amount and bonus; orders already made keep theirs."""
     merchant = merchants.read(actor.merchant_id)
     old = find(merchant, plan_id)
-    new = TopupPlan(plan_id=plan_id, amount=int(old.amount) if amount is None else amount,
-                    bonus=int(old.bonus) if bonus is None else bonus)
+    new = TopupPlan(
+        plan_id=plan_id,
+        amount=int(old.amount) if amount is None else amount,
+        bonus=int(old.bonus) if bonus is None else bonus,
+    )
     before, after = {"amount": int(old.amount), "bonus": int(old.bonus)}, {"amount": new.amount, "bonus": new.bonus}
     if before == after:
         return old
@@ -80,15 +90,21 @@ def retire(actor: Principal, plan_id: str) -> None:
     merchant = merchants.read(actor.merchant_id)
     old = find(merchant, plan_id)
     tx = Transaction()
-    audit.record(tx, actor, "TOPUP_PLAN_RETIRED", plan_id,
-                 audit.changes({"amount": int(old.amount), "bonus": int(old.bonus)}, None))
+    audit.record(
+        tx,
+        actor,
+        "TOPUP_PLAN_RETIRED",
+        plan_id,
+        audit.changes({"amount": int(old.amount), "bonus": int(old.bonus)}, None),
+    )
     _save(actor.merchant_id, merchant, [p for p in merchant.topup_plans if p.plan_id != plan_id], tx)
 
 
 def _check(merchant: Merchant, amount: int, bonus: int) -> None:
     if not 0 < amount <= int(merchant.prepaid_cap):
-        raise KabaoError("VALIDATION_ERROR", f"amount must be positive and at most the prepaid cap "
-                                             f"({int(merchant.prepaid_cap)} fen)")
+        raise KabaoError(
+            "VALIDATION_ERROR", f"amount must be positive and at most the prepaid cap ({int(merchant.prepaid_cap)} fen)"
+        )
     if not 0 <= bonus <= amount:
         raise KabaoError("VALIDATION_ERROR", "bonus is 0 up to the amount")
 

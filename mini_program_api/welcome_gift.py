@@ -13,6 +13,7 @@ past its window when the card opens is left out, and the record names it
 the commit cancels the transaction, and the opening is planned again from fresh stock.
 Gifts skip tier restrictions and the per-member claim limit, as the merchant's other gifts do.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -48,8 +49,12 @@ class Plan:
         return not self.points and not self.coupons and not self.sold_out and not self.unavailable
 
     def result(self) -> dict[str, str | int]:
-        return {"points": self.points, "coupon_ids": ",".join(c for _, _, c in self.coupons),
-                "sold_out": ",".join(self.sold_out), "unavailable": ",".join(self.unavailable)}
+        return {
+            "points": self.points,
+            "coupon_ids": ",".join(c for _, _, c in self.coupons),
+            "sold_out": ",".join(self.sold_out),
+            "unavailable": ",".join(self.unavailable),
+        }
 
 
 def usable(template: CouponTemplate, now: datetime) -> str | None:
@@ -93,19 +98,30 @@ def plan(merchant: Merchant, member: Member, now: datetime) -> Plan:
     return gift
 
 
-def stage(tx: Transaction, merchant: Merchant, member: Member, gift: Plan, actions: list[Action],
-          condition: Condition, now: datetime) -> None:
+def stage(
+    tx: Transaction,
+    merchant: Merchant,
+    member: Member,
+    gift: Plan,
+    actions: list[Action],
+    condition: Condition,
+    now: datetime,
+) -> None:
     """Add the gift and the member row's update (`actions` under `condition`) to the opening's `tx`.
 
     The member row is labelled `member`, or `balance` when the gift posts points (see MEMBER_LABELS)."""
     mid, member_id = merchant.merchant_id, member.member_id
     for template, shard, cid in gift.coupons:
         coupons.take(tx, f"welcome_stock:{template.template_id}", mid, template.template_id, shard)
-        tx.put(f"welcome_coupon:{template.template_id}", coupons.new_coupon(mid, member_id, template, cid, now),
-               condition=coupons.Coupon.sk.does_not_exist())
+        tx.put(
+            f"welcome_coupon:{template.template_id}",
+            coupons.new_coupon(mid, member_id, template, cid, now),
+            condition=coupons.Coupon.sk.does_not_exist(),
+        )
     if gift.points:
-        op = Operation(OP_KEY, KIND, ledger.postings({Account.POINTS: gift.points}), memo=gift.result(),
-                       request={"welcome": 1})
+        op = Operation(
+            OP_KEY, KIND, ledger.postings({Account.POINTS: gift.points}), memo=gift.result(), request={"welcome": 1}
+        )
         ledger.stage(tx, mid, member_id, op, member_actions=actions, member_condition=condition)
         lifecycle.earned_points(tx, merchant, member, gift.points, now)
         return
@@ -118,11 +134,16 @@ def stage(tx: Transaction, merchant: Merchant, member: Member, gift: Plan, actio
 def given(merchant_id: str, member_id: str) -> dict[str, object] | None:
     """What the member's welcome gift was (None: none was given)."""
     try:
-        record = ledger.OperationRecord.get(*idempotency.key(merchant_id, OP_KEY, member_id).item_key,
-                                            consistent_read=True)
+        record = ledger.OperationRecord.get(
+            *idempotency.key(merchant_id, OP_KEY, member_id).item_key, consistent_read=True
+        )
     except ledger.OperationRecord.DoesNotExist:
         return None
     result = record.result.as_dict()
     split = lambda name: [v for v in str(result.get(name, "")).split(",") if v]  # noqa: E731
-    return {"points": int(result.get("points", 0)), "coupon_ids": split("coupon_ids"),
-            "sold_out": split("sold_out"), "unavailable": split("unavailable")}
+    return {
+        "points": int(result.get("points", 0)),
+        "coupon_ids": split("coupon_ids"),
+        "sold_out": split("sold_out"),
+        "unavailable": split("unavailable"),
+    }

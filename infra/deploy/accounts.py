@@ -4,6 +4,7 @@
 
 Run with the deployed stack's table in the environment (KABAO_TABLE, AWS credentials).
 """
+
 from __future__ import annotations
 
 import getpass

@@ -3,6 +3,7 @@ errors, notifying the SNS topic given as the stack parameter `AlarmTopicArn` (no
 the console). Business metrics are kabao's EMF metrics (mini_program_api/telemetry/metrics.py); the
 alarms read their totals, under the `service` dimension alone.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,8 +15,17 @@ ALARM_TOPIC_PARAMETER = "AlarmTopicArn"
 API_NAME = "kabao"  # chalice.json app_name: Chalice's RestAPI is titled with it, and ApiName is that title
 API_STAGE = "api"  # chalice.json api_gateway_stage
 # Chalice's logical ids for the scheduled functions (its names, CamelCased).
-JOB_FUNCTIONS = ("ReconcileTopups", "CouponReminders", "PointsWarnings", "PointsExpiry", "BirthdayGifts",
-                 "DormantWakeups", "MonthlyPacks", "TierReviews", "IssueJobsRun")
+JOB_FUNCTIONS = (
+    "ReconcileTopups",
+    "CouponReminders",
+    "PointsWarnings",
+    "PointsExpiry",
+    "BirthdayGifts",
+    "DormantWakeups",
+    "MonthlyPacks",
+    "TierReviews",
+    "IssueJobsRun",
+)
 
 
 def _actions() -> dict[str, Any]:
@@ -23,8 +33,15 @@ def _actions() -> dict[str, Any]:
     return {"AlarmActions": notify, "OKActions": notify}
 
 
-def _kabao_alarm(description: str, metric: str, statistic: str, period: int, periods: int, threshold: float,
-                 comparison: str = "GreaterThanOrEqualToThreshold") -> dict[str, Any]:
+def _kabao_alarm(
+    description: str,
+    metric: str,
+    statistic: str,
+    period: int,
+    periods: int,
+    threshold: float,
+    comparison: str = "GreaterThanOrEqualToThreshold",
+) -> dict[str, Any]:
     return {
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
@@ -45,10 +62,19 @@ def _kabao_alarm(description: str, metric: str, statistic: str, period: int, per
 
 def alarms() -> dict[str, Any]:
     job_errors: list[dict[str, Any]] = [
-        {"Id": f"m{i}", "ReturnData": False, "MetricStat": {
-            "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors",
-                       "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}]},
-            "Period": 300, "Stat": "Sum"}}
+        {
+            "Id": f"m{i}",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Lambda",
+                    "MetricName": "Errors",
+                    "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}],
+                },
+                "Period": 300,
+                "Stat": "Sum",
+            },
+        }
         for i, name in enumerate(JOB_FUNCTIONS)
     ]
     return {
@@ -71,20 +97,42 @@ def alarms() -> dict[str, Any]:
         "NotifyFailuresAlarm": _kabao_alarm(
             "WeChat Pay notifies refused (bad signature, mismatch): 5 or more in 5 minutes; WeChat keeps retrying "
             "a refused notify, and reconciliation credits payments only every 5 minutes",
-            metrics.NOTIFY_FAILED, "Sum", 300, 1, 5),
+            metrics.NOTIFY_FAILED,
+            "Sum",
+            300,
+            1,
+            5,
+        ),
         "ReconciliationBacklogAlarm": _kabao_alarm(
             f"Top-up reconciliation found a full batch ({RECONCILIATION_BATCH} orders) due in every run for "
             "15 minutes: it is falling behind",
-            metrics.RECONCILIATION_DUE, "Minimum", 300, 3, RECONCILIATION_BATCH),
+            metrics.RECONCILIATION_DUE,
+            "Minimum",
+            300,
+            3,
+            RECONCILIATION_BATCH,
+        ),
         "JobItemFailuresAlarm": _kabao_alarm(
             "A scheduled job failed on an item (deferred with backoff; see the job's log line for which)",
-            metrics.JOB_FAILED, "Sum", 3600, 1, 1),
+            metrics.JOB_FAILED,
+            "Sum",
+            3600,
+            1,
+            1,
+        ),
         "JobCrashesAlarm": {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
                 "AlarmDescription": "A scheduled job's Lambda invocation failed (crashed or timed out)",
-                "Metrics": [*job_errors, {"Id": "errors", "Label": "job invocation errors", "ReturnData": True,
-                                          "Expression": f"SUM([{','.join(m['Id'] for m in job_errors)}])"}],
+                "Metrics": [
+                    *job_errors,
+                    {
+                        "Id": "errors",
+                        "Label": "job invocation errors",
+                        "ReturnData": True,
+                        "Expression": f"SUM([{','.join(m['Id'] for m in job_errors)}])",
+                    },
+                ],
                 "EvaluationPeriods": 1,
                 "Threshold": 1,
                 "ComparisonOperator": "GreaterThanOrEqualToThreshold",

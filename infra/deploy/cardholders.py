@@ -7,6 +7,7 @@ now on. This one-off Scan (the only one in kabao, run by hand) sets `cards_pk`/`
 member row with a card and without them, each update conditional on exactly that, so it is safe to run
 again or while members open cards.
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,13 +19,16 @@ def backfill() -> int:
     from mini_program_api.db.transact import update_if
 
     done = 0
-    for member in Member.scan(Member.card_number.exists() & Member.cards_pk.does_not_exist()
-                              & (Member.sk == "PROFILE")):
+    for member in Member.scan(
+        Member.card_number.exists() & Member.cards_pk.does_not_exist() & (Member.sk == "PROFILE")
+    ):
         if "#MEM#" not in member.pk:
             continue
-        done += update_if(member, [Member.cards_pk.set(cardholders_pk(member.merchant_id)),
-                                   Member.cards_sk.set(member.member_id)],
-                          Member.card_number.exists() & Member.cards_pk.does_not_exist())
+        done += update_if(
+            member,
+            [Member.cards_pk.set(cardholders_pk(member.merchant_id)), Member.cards_sk.set(member.member_id)],
+            Member.card_number.exists() & Member.cards_pk.does_not_exist(),
+        )
     return done
 
 

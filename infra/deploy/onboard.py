@@ -20,6 +20,7 @@ from what is stored names every difference (never a secret's value), changes not
 Run it with the stack's environment: KABAO_STAGE, KABAO_TABLE, AWS credentials and region (or
 DYNAMODB_ENDPOINT for the local stack).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,12 @@ from typing import Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-PAY_FILES = {"private_key": "apiclient_key.pem", "cert": "apiclient_cert.pem", "apiv3_key": "apiv3_key.txt",
-             "public_key": "pub_key.pem"}
+PAY_FILES = {
+    "private_key": "apiclient_key.pem",
+    "cert": "apiclient_cert.pem",
+    "apiv3_key": "apiv3_key.txt",
+    "public_key": "pub_key.pem",
+}
 ENTRY_TIER = ("normal", "普通会员", 0)  # tiers are set afterwards through PUT /v1/admin/tiers
 
 
@@ -91,8 +96,9 @@ class SsmStore:
 
     def _current(self, ref: str) -> str | None:
         try:
-            return str(self._client.get_parameter(Name=ref.removeprefix("ssm:"), WithDecryption=True)["Parameter"]
-                       ["Value"])
+            return str(
+                self._client.get_parameter(Name=ref.removeprefix("ssm:"), WithDecryption=True)["Parameter"]["Value"]
+            )
         except self._client.exceptions.ParameterNotFound:
             return None
 
@@ -120,6 +126,7 @@ class Pay:
 
 def read_pay_dir(directory: Path, mchid: str, public_key_id: str | None) -> Pay:
     """WeChat Pay's files, checked: the serial comes from the certificate, which must match the key."""
+
     def text(kind: str, required: bool = True) -> str | None:
         path = directory / PAY_FILES[kind]
         if not path.is_file():
@@ -175,8 +182,10 @@ def main(argv: list[str], out: Callable[[str], None] = print, store: SecretStore
     except OnboardError as exc:
         out(f"error: {exc}")
     except (BotoCoreError, ClientError, PynamoDBException) as exc:  # no credentials, no table, access denied
-        out(f"error: AWS refused or could not be reached ({type(exc).__name__}); check the credentials, region "
-            "and KABAO_TABLE")
+        out(
+            f"error: AWS refused or could not be reached ({type(exc).__name__}); check the credentials, region "
+            "and KABAO_TABLE"
+        )
     return 1
 
 
@@ -234,17 +243,32 @@ def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: Secret
         store.write(ref, value)
     changed = False
     if existing is None:
-        merchants.create(merchants.MerchantSpec(merchant_id=args.merchant_id, name=args.name, appid=args.appid,
-                                                app_secret_ref=app_secret_ref, tiers=[ENTRY_TIER],
-                                                timezone=args.timezone))
+        merchants.create(
+            merchants.MerchantSpec(
+                merchant_id=args.merchant_id,
+                name=args.name,
+                appid=args.appid,
+                app_secret_ref=app_secret_ref,
+                tiers=[ENTRY_TIER],
+                timezone=args.timezone,
+            )
+        )
         out(f"merchant {args.merchant_id} created (appid {args.appid})")
         changed = True
     if pay is not None and (existing is None or existing.pay is None):
-        merchants.configure_pay(args.merchant_id, mchid=pay.mchid, cert_serial_no=pay.cert_serial_no,
-                                private_key_ref=str(pay_refs["private_key"]), apiv3_key_ref=str(pay_refs["apiv3_key"]),
-                                public_key_ref=pay_refs["public_key"], public_key_id=pay.public_key_id)
-        out(f"WeChat Pay configured: mchid {pay.mchid}, certificate serial {pay.cert_serial_no}"
-            f"{', WeChat Pay public key ' + pay.public_key_id if pay.public_key_id else ', platform certificates'}")
+        merchants.configure_pay(
+            args.merchant_id,
+            mchid=pay.mchid,
+            cert_serial_no=pay.cert_serial_no,
+            private_key_ref=str(pay_refs["private_key"]),
+            apiv3_key_ref=str(pay_refs["apiv3_key"]),
+            public_key_ref=pay_refs["public_key"],
+            public_key_id=pay.public_key_id,
+        )
+        out(
+            f"WeChat Pay configured: mchid {pay.mchid}, certificate serial {pay.cert_serial_no}"
+            f"{', WeChat Pay public key ' + pay.public_key_id if pay.public_key_id else ', platform certificates'}"
+        )
         changed = True
     if args.admin and admin is None:
         password = os.environ.get("KABAO_ADMIN_PASSWORD") or getpass.getpass(f"password for admin {args.admin}: ")
@@ -268,10 +292,14 @@ def _same_secret(store: SecretStore, stored_ref: str, wanted_ref: str, secrets: 
     return wanted_ref not in secrets or store.holds(wanted_ref, secrets[wanted_ref])
 
 
-def _pay_differences(store: SecretStore, stored: Any, pay: Pay, refs: dict[str, str | None],
-                     secrets: dict[str, str]) -> list[str]:
-    found = [f"{field}: stored {getattr(stored, field)!r}, given {getattr(pay, field)!r}"
-             for field in ("mchid", "cert_serial_no", "public_key_id") if getattr(stored, field) != getattr(pay, field)]
+def _pay_differences(
+    store: SecretStore, stored: Any, pay: Pay, refs: dict[str, str | None], secrets: dict[str, str]
+) -> list[str]:
+    found = [
+        f"{field}: stored {getattr(stored, field)!r}, given {getattr(pay, field)!r}"
+        for field in ("mchid", "cert_serial_no", "public_key_id")
+        if getattr(stored, field) != getattr(pay, field)
+    ]
     for name in ("private_key", "apiv3_key", "public_key"):
         stored_ref, wanted_ref = getattr(stored, f"{name}_ref"), refs[name]
         same = stored_ref == wanted_ref if wanted_ref is None else _same_secret(store, stored_ref, wanted_ref, secrets)

@@ -10,6 +10,7 @@ Two measured changes are then made to the zip (see bench/README.md):
 
 No AWS credentials are needed; the region comes from `chalice.json` (`kabao.region`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,14 +46,21 @@ def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool 
         shutil.copy(ROOT / "requirements.txt", stage_dir)
         shutil.copy(ROOT / "chalice.json", stage_dir / ".chalice" / "config.json")
         for package in ("mini_program_api", "functions"):
-            shutil.copytree(ROOT / package, stage_dir / "vendor" / package, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                ROOT / package, stage_dir / "vendor" / package, ignore=shutil.ignore_patterns("__pycache__")
+            )
         merge = Path(tmp) / "merge.json"
         merge.write_text(json.dumps(merge_template(stage, environment)))
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_DEFAULT_REGION=cfg["kabao"]["region"], AWS_EC2_METADATA_DISABLED="true")
         chalice = str(Path(sys.executable).with_name("chalice"))
-        subprocess.run([chalice, "package", "--stage", stage, "--merge-template", str(merge), str(Path(tmp) / "out")],
-                       cwd=stage_dir, env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [chalice, "package", "--stage", stage, "--merge-template", str(merge), str(Path(tmp) / "out")],
+            cwd=stage_dir,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         shutil.copy(Path(tmp) / "out" / "sam.json", out / "sam.json")
         _rewrite_zip(Path(tmp) / "out" / "deployment.zip", out / "deployment.zip", pyc, keep_botocore)
     return out

@@ -6,6 +6,7 @@ function); the API stage's tracing and the role's X-Ray rights are added here.
 Merged into Chalice's SAM template (`chalice package --merge-template`). Built from
 `db/schema.py` so the deployed table always has the keys and indexes the code uses.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,7 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
 ]
 WALLET_RECORDS = {"dynamodb": {"Keys": {"sk": {"S": ["WALLET"]}}}}  # wallet/models.py MEMBER_SK
-STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                  "dynamodb:ListStreams"]
+STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
 LOG_GROUPS_ARN = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
 # X-Ray has no resource-level permissions: these two are granted on "*" (what AWSXRayDaemonWriteAccess does).
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
@@ -102,12 +102,20 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
                 },
             },
             # The WeChat 卡包 sync reads the table's own stream, reporting failed records one by one.
-            "WalletStream": {"Properties": {"Events": {"WalletStreamDynamodbEventSource": {"Properties": {
-                "Stream": {"Fn::GetAtt": ["KabaoTable", "StreamArn"]},
-                "FunctionResponseTypes": ["ReportBatchItemFailures"],
-                # Only the wallet items wake it: every other write of the table is filtered out by Lambda.
-                "FilterCriteria": {"Filters": [{"Pattern": json.dumps(WALLET_RECORDS)}]},
-            }}}}},
+            "WalletStream": {
+                "Properties": {
+                    "Events": {
+                        "WalletStreamDynamodbEventSource": {
+                            "Properties": {
+                                "Stream": {"Fn::GetAtt": ["KabaoTable", "StreamArn"]},
+                                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                                # Only the wallet items wake it: Lambda filters out every other write.
+                                "FilterCriteria": {"Filters": [{"Pattern": json.dumps(WALLET_RECORDS)}]},
+                            }
+                        }
+                    }
+                }
+            },
             "DefaultRole": {
                 "Properties": {
                     "Policies": [

@@ -13,6 +13,7 @@ every chalice.test.Client in the process too.
 
     python -m infra.local.api --port 8000     # with the stage's environment already set
 """
+
 from __future__ import annotations
 
 import threading
@@ -47,8 +48,14 @@ def server(host: str, port: int, quiet: bool = True) -> LocalDevServer:
     from chalice.config import Config
 
     app = local_app()
-    return LocalDevServer(app, Config.create(), host, port, handler_cls=_QuietHandler if quiet else ChaliceRequestHandler,
-                          server_cls=_Server)
+    return LocalDevServer(
+        app,
+        Config.create(),
+        host,
+        port,
+        handler_cls=_QuietHandler if quiet else ChaliceRequestHandler,
+        server_cls=_Server,
+    )
 
 
 def serve_in_thread(host: str, port: int) -> LocalDevServer:

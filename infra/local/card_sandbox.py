@@ -16,6 +16,7 @@
   the pushes go; ``push_event(appid, event, **fields)`` sends a signed (and, with an EncodingAESKey, encrypted)
   event push to the URL registered with ``register_events``, as WeChat does.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -61,19 +62,36 @@ class CardSandbox:
         if name:
             fields.append({"name": "USER_FORM_INFO_FLAG_NAME", "value": name})
         self.tickets[ticket] = {"card_id": card_id, "code": code, "info": {"common_field_list": fields}}
-        self.codes[code] = {"card_id": card_id, "openid": openid, "activated": False, "membership_number": None,
-                            "bonus": 0, "balance": 0, "custom_field_value1": None, "notices": []}
+        self.codes[code] = {
+            "card_id": card_id,
+            "openid": openid,
+            "activated": False,
+            "membership_number": None,
+            "bonus": 0,
+            "balance": 0,
+            "custom_field_value1": None,
+            "notices": [],
+        }
         return {"code": code, "encrypt_code": encrypt_code, "activate_ticket": ticket, "openid": openid}
 
-    def push_event(self, appid: str, event: str, forge: bool = False, timestamp: int | None = None,
-                   create_time: int | None = None, **fields: Any) -> requests.Response:
+    def push_event(
+        self,
+        appid: str,
+        event: str,
+        forge: bool = False,
+        timestamp: int | None = None,
+        create_time: int | None = None,
+        **fields: Any,
+    ) -> requests.Response:
         target = self.events[appid]
         source = fields.pop("FromUserName", "o-oa-user")
         timestamp = int(time.time()) if timestamp is None else timestamp
         elements = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
-        xml = (f"<xml><ToUserName><![CDATA[gh_{appid}]]></ToUserName><FromUserName><![CDATA["
-               f"{source}]]></FromUserName><CreateTime>{create_time or timestamp}"
-               f"</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>{elements}</xml>")
+        xml = (
+            f"<xml><ToUserName><![CDATA[gh_{appid}]]></ToUserName><FromUserName><![CDATA["
+            f"{source}]]></FromUserName><CreateTime>{create_time or timestamp}"
+            f"</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>{elements}</xml>"
+        )
         token = str(target["token"]) + ("-forged" if forge else "")
         nonce = secrets.token_hex(5)
         query = {"timestamp": str(timestamp), "nonce": nonce, "openid": "o-oa-user"}
@@ -88,10 +106,13 @@ class CardSandbox:
 
             parsed = xmltodict.parse(encrypted)["xml"]
             query.update(encrypt_type="aes", msg_signature=parsed["MsgSignature"])
-            body = f"<xml><ToUserName><![CDATA[gh_{appid}]]></ToUserName><Encrypt><![CDATA[{parsed['Encrypt']}]]>" \
-                   "</Encrypt></xml>"
-        return requests.post(f"{target['url']}?{urlencode(query)}", data=body.encode(),
-                             headers={"Content-Type": "text/xml"}, timeout=10)
+            body = (
+                f"<xml><ToUserName><![CDATA[gh_{appid}]]></ToUserName><Encrypt><![CDATA[{parsed['Encrypt']}]]>"
+                "</Encrypt></xml>"
+            )
+        return requests.post(
+            f"{target['url']}?{urlencode(query)}", data=body.encode(), headers={"Content-Type": "text/xml"}, timeout=10
+        )
 
     def display(self, code: str) -> dict[str, Any] | None:
         return self.codes.get(code)
@@ -150,20 +171,28 @@ class CardSandbox:
             return {"errcode": 40073, "errmsg": "invalid card_id"}
         return {"errcode": 0, "errmsg": "ok", "card": card["card"]}
 
-    def _card_membercard_activateuserform_set(self, appid: str, body: dict[str, Any], args: dict[str, str]
-                                              ) -> dict[str, Any]:
+    def _card_membercard_activateuserform_set(
+        self, appid: str, body: dict[str, Any], args: dict[str, str]
+    ) -> dict[str, Any]:
         card = self._ours(appid, body.get("card_id"))
         if card is None:
             return {"errcode": 40073, "errmsg": "invalid card_id"}
         card["form"] = body
         return {"errcode": 0, "errmsg": "ok"}
 
-    def _card_membercard_activate_geturl(self, appid: str, body: dict[str, Any], args: dict[str, str]
-                                         ) -> dict[str, Any]:
+    def _card_membercard_activate_geturl(
+        self, appid: str, body: dict[str, Any], args: dict[str, str]
+    ) -> dict[str, Any]:
         if self._ours(appid, body.get("card_id")) is None:
             return {"errcode": 40073, "errmsg": "invalid card_id"}
-        query = urlencode({"action": "preshow", "encrypt_card_id": f"enc-{body['card_id']}",
-                           "outer_str": body.get("outer_str") or "", "biz": f"biz-{appid}"})
+        query = urlencode(
+            {
+                "action": "preshow",
+                "encrypt_card_id": f"enc-{body['card_id']}",
+                "outer_str": body.get("outer_str") or "",
+                "biz": f"biz-{appid}",
+            }
+        )
         return {"errcode": 0, "errmsg": "ok", "url": f"https://mp.weixin.qq.com/bizmall/activatemembercard?{query}"}
 
     def _card_code_decrypt(self, appid: str, body: dict[str, Any], args: dict[str, str]) -> dict[str, Any]:
@@ -172,8 +201,9 @@ class CardSandbox:
             return {"errcode": 40075, "errmsg": "invalid encrypt code"}
         return {"errcode": 0, "errmsg": "ok", "code": code}
 
-    def _card_membercard_activatetempinfo_get(self, appid: str, body: dict[str, Any], args: dict[str, str]
-                                              ) -> dict[str, Any]:
+    def _card_membercard_activatetempinfo_get(
+        self, appid: str, body: dict[str, Any], args: dict[str, str]
+    ) -> dict[str, Any]:
         ticket = self.tickets.get(str(body.get("activate_ticket")))
         if ticket is None or self._ours(appid, ticket["card_id"]) is None:
             return {"errcode": 40079, "errmsg": "invalid activate ticket"}
@@ -185,9 +215,13 @@ class CardSandbox:
             return {"errcode": 40056, "errmsg": "invalid code"}
         if shown["activated"] and shown["membership_number"] != body["membership_number"]:
             return {"errcode": 40078, "errmsg": "code already activated"}
-        shown.update(activated=True, membership_number=body["membership_number"],
-                     bonus=int(body.get("init_bonus", 0)), balance=int(body.get("init_balance", 0)),
-                     custom_field_value1=body.get("init_custom_field_value1"))
+        shown.update(
+            activated=True,
+            membership_number=body["membership_number"],
+            bonus=int(body.get("init_bonus", 0)),
+            balance=int(body.get("init_balance", 0)),
+            custom_field_value1=body.get("init_custom_field_value1"),
+        )
         return {"errcode": 0, "errmsg": "ok"}
 
     def _card_membercard_updateuser(self, appid: str, body: dict[str, Any], args: dict[str, str]) -> dict[str, Any]:
@@ -205,8 +239,13 @@ class CardSandbox:
             if body.get(key):
                 shown["notices"].append(body[key])
         shown["updates"] = shown.get("updates", 0) + 1
-        return {"errcode": 0, "errmsg": "ok", "result_bonus": shown["bonus"], "result_balance": shown["balance"],
-                "openid": shown["openid"]}
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "result_bonus": shown["bonus"],
+            "result_balance": shown["balance"],
+            "openid": shown["openid"],
+        }
 
     def _card_code_consume(self, appid: str, body: dict[str, Any], args: dict[str, str]) -> dict[str, Any]:
         shown = self._code(appid, body)

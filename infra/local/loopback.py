@@ -1,4 +1,5 @@
 """Serve a WSGI app on loopback: in a daemon thread (tests) or in the foreground (`make dev`)."""
+
 from __future__ import annotations
 
 import socket

@@ -1,4 +1,5 @@
 """The demo merchant `make dev` seeds: safe to run again (creating an existing merchant is a no-op)."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ DEMO_STAFF = {"admin": "LOCAL-DEV-ONLY-admin", "cashier": "LOCAL-DEV-ONLY-cashie
 
 def _call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"},
-                                     method="POST" if data else "GET")
+    request = urllib.request.Request(
+        url, data=data, headers={"content-type": "application/json"}, method="POST" if data else "GET"
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
@@ -39,10 +41,17 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
 
     _call(f"{sandbox_url}/_sandbox/apps", {"appid": DEMO_APPID, "secret": DEMO_APP_SECRET})
     keys = merchant_keys(DEMO_MCHID)
-    _call(f"{sandbox_url}/_sandbox/pay/merchants", {
-        "mchid": DEMO_MCHID, "appid": DEMO_APPID, "apiv3_key": keys.apiv3_key, "sign_with": "public_key",
-        "api_public_key": keys.api.public_pem, "api_serial": keys.api.serial,
-    })
+    _call(
+        f"{sandbox_url}/_sandbox/pay/merchants",
+        {
+            "mchid": DEMO_MCHID,
+            "appid": DEMO_APPID,
+            "apiv3_key": keys.apiv3_key,
+            "sign_with": "public_key",
+            "api_public_key": keys.api.public_pem,
+            "api_serial": keys.api.serial,
+        },
+    )
     wechatpay = _call(f"{sandbox_url}/_sandbox/pay/keys")
     merchants.create(
         merchants.MerchantSpec(
@@ -61,21 +70,55 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
 
     if not list(CouponTemplate.query(template_pk("demo"), limit=1)):
         for spec in (
-            coupons.TemplateSpec(name="满50减10", kind="FULL_REDUCTION", threshold=5000, amount=1000,
-                                 total_stock=1000, per_member_limit=1, days_after_claim=30),
-            coupons.TemplateSpec(name="拿铁八五折", kind="DISCOUNT", rate=85, max_discount=2000,
-                                 total_stock=500, per_member_limit=2, days_after_claim=14),
-            coupons.TemplateSpec(name="金卡会员免费美式", kind="GIFT", gift_name="美式咖啡一杯",
-                                 total_stock=100, per_member_limit=1, days_after_claim=7, tier_ids=("gold",)),
+            coupons.TemplateSpec(
+                name="满50减10",
+                kind="FULL_REDUCTION",
+                threshold=5000,
+                amount=1000,
+                total_stock=1000,
+                per_member_limit=1,
+                days_after_claim=30,
+            ),
+            coupons.TemplateSpec(
+                name="拿铁八五折",
+                kind="DISCOUNT",
+                rate=85,
+                max_discount=2000,
+                total_stock=500,
+                per_member_limit=2,
+                days_after_claim=14,
+            ),
+            coupons.TemplateSpec(
+                name="金卡会员免费美式",
+                kind="GIFT",
+                gift_name="美式咖啡一杯",
+                total_stock=100,
+                per_member_limit=1,
+                days_after_claim=7,
+                tier_ids=("gold",),
+            ),
         ):
             coupons.create_template("demo", spec)
-        coupons.create_template("demo", coupons.TemplateSpec(
-            name="300积分换可颂", kind="GIFT", gift_name="可颂一个", total_stock=200, per_member_limit=5,
-            days_after_claim=30, points_price=300))
+        coupons.create_template(
+            "demo",
+            coupons.TemplateSpec(
+                name="300积分换可颂",
+                kind="GIFT",
+                gift_name="可颂一个",
+                total_stock=200,
+                per_member_limit=5,
+                days_after_claim=30,
+                points_price=300,
+            ),
+        )
         _seed_staff()
     merchants.configure_pay(
-        "demo", mchid=DEMO_MCHID, cert_serial_no=keys.api.serial, private_key_ref=f"dev:{keys.api.private_pem}",
-        apiv3_key_ref=f"dev:{keys.apiv3_key}", public_key_ref=f"dev:{wechatpay['public_key']}",
+        "demo",
+        mchid=DEMO_MCHID,
+        cert_serial_no=keys.api.serial,
+        private_key_ref=f"dev:{keys.api.private_pem}",
+        apiv3_key_ref=f"dev:{keys.apiv3_key}",
+        public_key_ref=f"dev:{wechatpay['public_key']}",
         public_key_id=wechatpay["public_key_id"],
     )
     _seed_wallet_card(sandbox_url, api_url)
@@ -89,14 +132,31 @@ def _seed_wallet_card(sandbox_url: str, api_url: str | None) -> None:
 
     _call(f"{sandbox_url}/_sandbox/apps", {"appid": DEMO_OA_APPID, "secret": DEMO_OA_SECRET})
     if api_url:
-        _call(f"{sandbox_url}/_sandbox/cards/events", {
-            "appid": DEMO_OA_APPID, "url": f"{api_url}/v1/wechat/card-events/demo", "token": DEMO_EVENT_TOKEN,
-            "aes_key": DEMO_AES_KEY})
-    setup.put(Principal("demo", "admin", "admin"), setup.CardSpec(
-        oa_appid=DEMO_OA_APPID, oa_secret_ref=f"dev:{DEMO_OA_SECRET}", event_token_ref=f"dev:{DEMO_EVENT_TOKEN}",
-        aes_key_ref=f"dev:{DEMO_AES_KEY}", brand_name="kabao Demo Coffee", title="Demo 会员卡",
-        logo_url="https://example.com/kabao-logo.png", color="Color010", prerogative="会员专享折扣与积分",
-        notice="结账时出示会员卡", description="积分、储值与会员等级实时同步"))
+        _call(
+            f"{sandbox_url}/_sandbox/cards/events",
+            {
+                "appid": DEMO_OA_APPID,
+                "url": f"{api_url}/v1/wechat/card-events/demo",
+                "token": DEMO_EVENT_TOKEN,
+                "aes_key": DEMO_AES_KEY,
+            },
+        )
+    setup.put(
+        Principal("demo", "admin", "admin"),
+        setup.CardSpec(
+            oa_appid=DEMO_OA_APPID,
+            oa_secret_ref=f"dev:{DEMO_OA_SECRET}",
+            event_token_ref=f"dev:{DEMO_EVENT_TOKEN}",
+            aes_key_ref=f"dev:{DEMO_AES_KEY}",
+            brand_name="kabao Demo Coffee",
+            title="Demo 会员卡",
+            logo_url="https://example.com/kabao-logo.png",
+            color="Color010",
+            prerogative="会员专享折扣与积分",
+            notice="结账时出示会员卡",
+            description="积分、储值与会员等级实时同步",
+        ),
+    )
 
 
 def _seed_staff() -> None:

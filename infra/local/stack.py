@@ -4,6 +4,7 @@ The product reads its endpoints from the environment once per process (as a
 Lambda container does), so `start` must run before any product module is
 imported. `make dev` runs the same servers as separate processes instead.
 """
+
 from __future__ import annotations
 
 import os

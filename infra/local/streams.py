@@ -5,6 +5,7 @@ deliver) and hands each batch to the wallet_stream function's handler; runs the 
 minute, as its schedule does in AWS. Run with ``python -m infra.local.streams`` in the product's
 environment (infra/local/dev.py starts it).
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,7 @@ SHARDS_SECONDS = 10.0
 def _lambda_shape(record: dict[str, Any]) -> dict[str, Any]:
     change = dict(record["dynamodb"])
     created = change.get("ApproximateCreationDateTime")
-    change["ApproximateCreationDateTime"] = created.timestamp() if hasattr(created, "timestamp") else 0
+    change["ApproximateCreationDateTime"] = created.timestamp() if created is not None else 0
     return {**record, "dynamodb": change}
 
 
@@ -40,7 +41,8 @@ def run() -> None:
             for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
                 if shard["ShardId"] not in iterators:
                     iterators[shard["ShardId"]] = streams.get_shard_iterator(
-                        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                    )["ShardIterator"]
         for shard_id, iterator in list(iterators.items()):
             if iterator is None:
                 continue  # a closed shard, read to its end

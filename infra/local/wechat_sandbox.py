@@ -17,6 +17,7 @@ Behaviour the tests and `make dev` rely on:
 
 Run alone with ``python -m infra.local.wechat_sandbox --port 8002``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,10 +38,19 @@ from .wechatpay_sandbox import PaySandbox
 _OPENID = re.compile(r"^test:([A-Za-z0-9_-]{1,64})(?::[A-Za-z0-9_-]{1,64})?$")
 _PHONE = re.compile(r"^phone:(\d{5,15})(?::[A-Za-z0-9_-]{1,64})?$")
 TOKEN_TTL = 7200
-CARD_PATHS = ("/card/create", "/card/update", "/card/get", "/card/membercard/activateuserform/set",
-              "/card/membercard/activate/geturl", "/card/code/decrypt", "/card/membercard/activatetempinfo/get",
-              "/card/membercard/activate", "/card/membercard/updateuser", "/card/code/consume",
-              "/cgi-bin/ticket/getticket")
+CARD_PATHS = (
+    "/card/create",
+    "/card/update",
+    "/card/get",
+    "/card/membercard/activateuserform/set",
+    "/card/membercard/activate/geturl",
+    "/card/code/decrypt",
+    "/card/membercard/activatetempinfo/get",
+    "/card/membercard/activate",
+    "/card/membercard/updateuser",
+    "/card/code/consume",
+    "/cgi-bin/ticket/getticket",
+)
 
 
 class WeChatSandbox:
@@ -96,14 +106,16 @@ class WeChatSandbox:
 
     def _card_member(self, request: Request, card_id: str) -> dict[str, Any]:
         payload = _body(request)
-        return self.card.add_member(card_id, str(payload.get("openid", "o-oa-user")), payload.get("phone"),
-                                    payload.get("name"))
+        return self.card.add_member(
+            card_id, str(payload.get("openid", "o-oa-user")), payload.get("phone"), payload.get("name")
+        )
 
     def _card_events(self, request: Request) -> dict[str, Any]:
         """Where an official account's event pushes go (公众平台's server URL, token, EncodingAESKey)."""
         payload = _body(request)
-        self.card.register_events(str(payload["appid"]), str(payload["url"]), str(payload["token"]),
-                                  payload.get("aes_key"))
+        self.card.register_events(
+            str(payload["appid"]), str(payload["url"]), str(payload["token"]), payload.get("aes_key")
+        )
         return {"errcode": 0, "errmsg": "ok"}
 
     def _card_display(self, request: Request, code: str) -> dict[str, Any]:

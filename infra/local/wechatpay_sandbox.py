@@ -24,6 +24,7 @@ Sandbox controls:
   for good, as WeChat refuses a refund past its one-year window; a number: that many
   times, e.g. 500 SYSTEM_ERROR). Every refund request is counted in ``refund_calls``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -90,7 +91,11 @@ class PaySandbox:
             match = re.fullmatch(r"/v3/pay/transactions/out-trade-no/([^/]+)(/close)?", path)
             if match and method == "GET" and not match.group(2):
                 order = self.orders.get((mchid, match.group(1)))
-                return self._signed(mchid, 200, self._transaction(order)) if order else _error(404, "ORDER_NOT_EXIST", "订单不存在")
+                return (
+                    self._signed(mchid, 200, self._transaction(order))
+                    if order
+                    else _error(404, "ORDER_NOT_EXIST", "订单不存在")
+                )
             if match and method == "POST" and match.group(2):
                 return self._close(mchid, match.group(1))
             if path == "/v3/refund/domestic/refunds" and method == "POST":
@@ -98,7 +103,11 @@ class PaySandbox:
             match = re.fullmatch(r"/v3/refund/domestic/refunds/([^/]+)", path)
             if match and method == "GET":
                 refund = self.refunds.get((mchid, match.group(1)))
-                return self._signed(mchid, 200, self._refund_view(refund)) if refund else _error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+                return (
+                    self._signed(mchid, 200, self._refund_view(refund))
+                    if refund
+                    else _error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+                )
         return _error(404, "NOT_FOUND", "no such API in the sandbox")
 
     # --- APIv3 -----------------------------------------------------------------------
@@ -109,18 +118,35 @@ class PaySandbox:
         total = body.get("amount", {}).get("total")
         if body.get("appid") != merchant["appid"] or body.get("mchid") != mchid:
             return _error(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
-        if not (6 <= len(out_trade_no) <= 32) or not isinstance(total, int) or total <= 0 or not body.get("payer", {}).get("openid"):
+        if (
+            not (6 <= len(out_trade_no) <= 32)
+            or not isinstance(total, int)
+            or total <= 0
+            or not body.get("payer", {}).get("openid")
+        ):
             return _error(400, "PARAM_ERROR", "参数错误")
         existing = self.orders.get((mchid, out_trade_no))
         if existing:
             if existing["request"] != body:
                 return _error(400, "INVALID_REQUEST", "201 商户订单号重复")
             if existing["trade_state"] != "NOTPAY":
-                return _error(400, "ORDERPAID" if existing["trade_state"] == "SUCCESS" else "ORDERCLOSED", "订单状态不允许")
+                return _error(
+                    400, "ORDERPAID" if existing["trade_state"] == "SUCCESS" else "ORDERCLOSED", "订单状态不允许"
+                )
             return self._signed(mchid, 200, {"prepay_id": existing["prepay_id"]})
-        order = {"request": body, "mchid": mchid, "appid": body["appid"], "out_trade_no": out_trade_no, "total": total,
-                 "openid": body["payer"]["openid"], "notify_url": body.get("notify_url"), "trade_state": "NOTPAY",
-                 "prepay_id": f"wx{uuid.uuid4().hex}", "transaction_id": None, "success_time": None}
+        order = {
+            "request": body,
+            "mchid": mchid,
+            "appid": body["appid"],
+            "out_trade_no": out_trade_no,
+            "total": total,
+            "openid": body["payer"]["openid"],
+            "notify_url": body.get("notify_url"),
+            "trade_state": "NOTPAY",
+            "prepay_id": f"wx{uuid.uuid4().hex}",
+            "transaction_id": None,
+            "success_time": None,
+        }
         self.orders[(mchid, out_trade_no)] = order
         return self._signed(mchid, 200, {"prepay_id": order["prepay_id"]})
 
@@ -142,8 +168,18 @@ class PaySandbox:
             if failure.get("times") is not None:
                 failure["times"] -= 1
             return _error(int(failure["status"]), str(failure["code"]), "sandbox: refund refused")
-        order = next((o for o in self.orders.values() if o["mchid"] == mchid and (
-            o["out_trade_no"] == body.get("out_trade_no") or (o["transaction_id"] and o["transaction_id"] == body.get("transaction_id")))), None)
+        order = next(
+            (
+                o
+                for o in self.orders.values()
+                if o["mchid"] == mchid
+                and (
+                    o["out_trade_no"] == body.get("out_trade_no")
+                    or (o["transaction_id"] and o["transaction_id"] == body.get("transaction_id"))
+                )
+            ),
+            None,
+        )
         if order is None or order["trade_state"] not in {"SUCCESS", "REFUND"}:
             return _error(400, "INVALID_REQUEST", "订单未支付")
         amount = body.get("amount", {})
@@ -151,12 +187,29 @@ class PaySandbox:
         existing = self.refunds.get((mchid, out_refund_no))
         if existing:
             return self._signed(mchid, 200, self._refund_view(existing))
-        already = sum(r["amount"] for r in self.refunds.values() if r["out_trade_no"] == order["out_trade_no"] and r["status"] != "CLOSED")
-        if amount.get("total") != order["total"] or not isinstance(refund_amount, int) or not 0 < refund_amount <= order["total"] - already:
+        already = sum(
+            r["amount"]
+            for r in self.refunds.values()
+            if r["out_trade_no"] == order["out_trade_no"] and r["status"] != "CLOSED"
+        )
+        if (
+            amount.get("total") != order["total"]
+            or not isinstance(refund_amount, int)
+            or not 0 < refund_amount <= order["total"] - already
+        ):
             return _error(400, "PARAM_ERROR", "退款金额错误")
-        refund = {"mchid": mchid, "out_refund_no": out_refund_no, "refund_id": f"5030{secrets.randbelow(10**24):024d}",
-                  "out_trade_no": order["out_trade_no"], "transaction_id": order["transaction_id"], "amount": refund_amount,
-                  "total": order["total"], "status": "PROCESSING", "notify_url": body.get("notify_url"), "success_time": None}
+        refund = {
+            "mchid": mchid,
+            "out_refund_no": out_refund_no,
+            "refund_id": f"5030{secrets.randbelow(10**24):024d}",
+            "out_trade_no": order["out_trade_no"],
+            "transaction_id": order["transaction_id"],
+            "amount": refund_amount,
+            "total": order["total"],
+            "status": "PROCESSING",
+            "notify_url": body.get("notify_url"),
+            "success_time": None,
+        }
         self.refunds[(mchid, out_refund_no)] = refund
         order["trade_state"] = "REFUND"
         return self._signed(mchid, 200, self._refund_view(refund))
@@ -164,17 +217,30 @@ class PaySandbox:
     def _certificates(self, mchid: str) -> dict[str, Any]:
         plain = self.keys.platform.cert_pem
         resource = self._encrypt(mchid, plain, "certificate")
-        return {"data": [{"serial_no": self.keys.platform.serial, "effective_time": _now_iso(),
-                          "expire_time": (datetime.now(_CST) + timedelta(days=3650)).isoformat(timespec="seconds"),
-                          "encrypt_certificate": resource}]}
+        return {
+            "data": [
+                {
+                    "serial_no": self.keys.platform.serial,
+                    "effective_time": _now_iso(),
+                    "expire_time": (datetime.now(_CST) + timedelta(days=3650)).isoformat(timespec="seconds"),
+                    "encrypt_certificate": resource,
+                }
+            ]
+        }
 
     # --- sandbox controls --------------------------------------------------------------
 
     def _control(self, request: Request, path: str, method: str) -> Response:
         body = json.loads(request.get_data() or b"{}")
         if path == "/_sandbox/pay/keys":
-            return _json(200, {"public_key_id": self.keys.public_key_id, "public_key": self.keys.public_key.public_pem,
-                               "platform_serial": self.keys.platform.serial})
+            return _json(
+                200,
+                {
+                    "public_key_id": self.keys.public_key_id,
+                    "public_key": self.keys.public_key.public_pem,
+                    "platform_serial": self.keys.platform.serial,
+                },
+            )
         if path == "/_sandbox/pay/merchants" and method == "POST":
             with self._lock:
                 self.merchants[str(body["mchid"])] = body
@@ -195,21 +261,42 @@ class PaySandbox:
             return self.settle_refund(match.group(1), **body)
         return _error(404, "NOT_FOUND", "no such sandbox control")
 
-    def pay(self, out_trade_no: str, times: int = 1, concurrent: bool = False, bad_signature: bool = False,
-            stale: bool = False, notify: bool = True, tamper: dict[str, Any] | None = None) -> Response:
+    def pay(
+        self,
+        out_trade_no: str,
+        times: int = 1,
+        concurrent: bool = False,
+        bad_signature: bool = False,
+        stale: bool = False,
+        notify: bool = True,
+        tamper: dict[str, Any] | None = None,
+    ) -> Response:
         with self._lock:
             order = next((o for (_, no), o in self.orders.items() if no == out_trade_no), None)
             if order is None:
                 return _error(404, "ORDER_NOT_EXIST", "订单不存在")
             if order["trade_state"] == "NOTPAY":
-                order.update(trade_state="SUCCESS", transaction_id=f"4200{secrets.randbelow(10**24):024d}",
-                             success_time=_now_iso())
+                order.update(
+                    trade_state="SUCCESS",
+                    transaction_id=f"4200{secrets.randbelow(10**24):024d}",
+                    success_time=_now_iso(),
+                )
             elif order["trade_state"] not in {"SUCCESS", "REFUND"}:
                 return _error(400, "ORDERCLOSED", "订单已关闭")
             resource = {**self._transaction(order), **(tamper or {})}  # tamper: forge fields (tests)
             mchid, url = order["mchid"], order["notify_url"]
-        statuses = self._deliver(mchid, url, "TRANSACTION.SUCCESS", "支付成功", "transaction", resource,
-                                 times if notify else 0, concurrent, bad_signature, stale)
+        statuses = self._deliver(
+            mchid,
+            url,
+            "TRANSACTION.SUCCESS",
+            "支付成功",
+            "transaction",
+            resource,
+            times if notify else 0,
+            concurrent,
+            bad_signature,
+            stale,
+        )
         return _json(200, {"transaction_id": order["transaction_id"], "deliveries": statuses})
 
     def _order_record(self, out_trade_no: str) -> Response:
@@ -218,23 +305,58 @@ class PaySandbox:
             if order is None:
                 return _error(404, "ORDER_NOT_EXIST", "订单不存在")
             refunds = [self._refund_view(r) for r in self.refunds.values() if r["out_trade_no"] == out_trade_no]
-            return _json(200, {"trade_state": order["trade_state"], "transaction_id": order["transaction_id"],
-                               "total": order["total"], "refunds": refunds})
+            return _json(
+                200,
+                {
+                    "trade_state": order["trade_state"],
+                    "transaction_id": order["transaction_id"],
+                    "total": order["total"],
+                    "refunds": refunds,
+                },
+            )
 
-    def settle_refund(self, out_refund_no: str, status: str = "SUCCESS", times: int = 1, concurrent: bool = False,
-                      bad_signature: bool = False, stale: bool = False) -> Response:
+    def settle_refund(
+        self,
+        out_refund_no: str,
+        status: str = "SUCCESS",
+        times: int = 1,
+        concurrent: bool = False,
+        bad_signature: bool = False,
+        stale: bool = False,
+    ) -> Response:
         with self._lock:
             refund = next((r for (_, no), r in self.refunds.items() if no == out_refund_no), None)
             if refund is None:
                 return _error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
             refund.update(status=status, success_time=_now_iso() if status == "SUCCESS" else None)
-            resource = {"mchid": refund["mchid"], "out_trade_no": refund["out_trade_no"], "transaction_id": refund["transaction_id"],
-                        "out_refund_no": out_refund_no, "refund_id": refund["refund_id"], "refund_status": status,
-                        "success_time": refund["success_time"], "user_received_account": "支付用户零钱",
-                        "amount": {"total": refund["total"], "refund": refund["amount"], "payer_total": refund["total"],
-                                   "payer_refund": refund["amount"]}}
-        statuses = self._deliver(refund["mchid"], refund["notify_url"], f"REFUND.{status}", "退款", "refund", resource,
-                                 times, concurrent, bad_signature, stale)
+            resource = {
+                "mchid": refund["mchid"],
+                "out_trade_no": refund["out_trade_no"],
+                "transaction_id": refund["transaction_id"],
+                "out_refund_no": out_refund_no,
+                "refund_id": refund["refund_id"],
+                "refund_status": status,
+                "success_time": refund["success_time"],
+                "user_received_account": "支付用户零钱",
+                "amount": {
+                    "total": refund["total"],
+                    "refund": refund["amount"],
+                    "payer_total": refund["total"],
+                    "payer_refund": refund["amount"],
+                },
+            }
+        statuses = self._deliver(
+            refund["mchid"],
+            refund["notify_url"],
+            f"REFUND.{status}",
+            "退款",
+            "refund",
+            resource,
+            times,
+            concurrent,
+            bad_signature,
+            stale,
+        )
         return _json(200, {"deliveries": statuses})
 
     # --- signing, encryption, delivery ----------------------------------------------------
@@ -244,14 +366,20 @@ class PaySandbox:
         scheme, _, params = header.partition(" ")
         fields = dict(_AUTH.findall(params))
         merchant = self.merchants.get(fields.get("mchid", ""))
-        if scheme != "WECHATPAY2-SHA256-RSA2048" or merchant is None or fields.get("serial_no") != merchant["api_serial"]:
+        if (
+            scheme != "WECHATPAY2-SHA256-RSA2048"
+            or merchant is None
+            or fields.get("serial_no") != merchant["api_serial"]
+        ):
             return None
         target = request.full_path.rstrip("?") if request.query_string else request.path
         message = f"{request.method}\n{target}\n{fields.get('timestamp')}\n{fields.get('nonce_str')}\n{raw}\n"
         key = serialization.load_pem_public_key(merchant["api_public_key"].encode())
         assert isinstance(key, rsa.RSAPublicKey)
         try:
-            key.verify(base64.b64decode(fields.get("signature", "")), message.encode(), padding.PKCS1v15(), hashes.SHA256())
+            key.verify(
+                base64.b64decode(fields.get("signature", "")), message.encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
         except (InvalidSignature, ValueError):
             return None
         return fields["mchid"]
@@ -267,9 +395,14 @@ class PaySandbox:
         nonce = secrets.token_hex(16)
         message = f"{timestamp}\n{nonce}\n{body}\n"
         signature = _sign(private_pem, message + ("tampered" if bad_signature else ""))
-        return {"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce, "Wechatpay-Signature": signature,
-                "Wechatpay-Serial": serial, "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
-                "Request-ID": uuid.uuid4().hex}
+        return {
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": signature,
+            "Wechatpay-Serial": serial,
+            "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+            "Request-ID": uuid.uuid4().hex,
+        }
 
     def _signed(self, mchid: str, status: int, payload: dict[str, Any] | None) -> Response:
         body = json.dumps(payload, ensure_ascii=False) if payload is not None else ""
@@ -282,17 +415,40 @@ class PaySandbox:
         nonce = secrets.token_hex(6)
         key = self.merchants[mchid]["apiv3_key"].encode()
         ciphertext = AESGCM(key).encrypt(nonce.encode(), plain.encode(), associated_data.encode())
-        return {"algorithm": "AEAD_AES_256_GCM", "nonce": nonce, "associated_data": associated_data,
-                "ciphertext": base64.b64encode(ciphertext).decode()}
+        return {
+            "algorithm": "AEAD_AES_256_GCM",
+            "nonce": nonce,
+            "associated_data": associated_data,
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+        }
 
     def _notify_body(self, mchid: str, event: str, summary: str, original_type: str, resource: dict[str, Any]) -> str:
         encrypted = self._encrypt(mchid, json.dumps(resource, ensure_ascii=False), original_type)
-        return json.dumps({"id": str(uuid.uuid4()), "create_time": _now_iso(), "resource_type": "encrypt-resource",
-                           "event_type": event, "summary": summary, "resource": {"original_type": original_type, **encrypted}},
-                          ensure_ascii=False)
+        return json.dumps(
+            {
+                "id": str(uuid.uuid4()),
+                "create_time": _now_iso(),
+                "resource_type": "encrypt-resource",
+                "event_type": event,
+                "summary": summary,
+                "resource": {"original_type": original_type, **encrypted},
+            },
+            ensure_ascii=False,
+        )
 
-    def _deliver(self, mchid: str, url: str | None, event: str, summary: str, original_type: str,
-                 resource: dict[str, Any], times: int, concurrent: bool, bad_signature: bool, stale: bool) -> list[int]:
+    def _deliver(
+        self,
+        mchid: str,
+        url: str | None,
+        event: str,
+        summary: str,
+        original_type: str,
+        resource: dict[str, Any],
+        times: int,
+        concurrent: bool,
+        bad_signature: bool,
+        stale: bool,
+    ) -> list[int]:
         if not url or times <= 0:
             return []
         body = self._notify_body(mchid, event, summary, original_type, resource)
@@ -311,16 +467,32 @@ class PaySandbox:
         self.pay(out_trade_no, notify=False)
         with self._lock:
             order = next(o for (_, no), o in self.orders.items() if no == out_trade_no)
-            body = self._notify_body(order["mchid"], "TRANSACTION.SUCCESS", "支付成功", "transaction", self._transaction(order))
-            return order["notify_url"], body, {"Content-Type": "application/json", **self._headers(order["mchid"], body)}
+            body = self._notify_body(
+                order["mchid"], "TRANSACTION.SUCCESS", "支付成功", "transaction", self._transaction(order)
+            )
+            return (
+                order["notify_url"],
+                body,
+                {"Content-Type": "application/json", **self._headers(order["mchid"], body)},
+            )
 
     @staticmethod
     def _transaction(order: dict[str, Any]) -> dict[str, Any]:
         view: dict[str, Any] = {
-            "appid": order["appid"], "mchid": order["mchid"], "out_trade_no": order["out_trade_no"], "trade_type": "JSAPI",
-            "trade_state": order["trade_state"], "trade_state_desc": order["trade_state"], "bank_type": "OTHERS",
+            "appid": order["appid"],
+            "mchid": order["mchid"],
+            "out_trade_no": order["out_trade_no"],
+            "trade_type": "JSAPI",
+            "trade_state": order["trade_state"],
+            "trade_state_desc": order["trade_state"],
+            "bank_type": "OTHERS",
             "payer": {"openid": order["openid"]},
-            "amount": {"total": order["total"], "payer_total": order["total"], "currency": "CNY", "payer_currency": "CNY"},
+            "amount": {
+                "total": order["total"],
+                "payer_total": order["total"],
+                "currency": "CNY",
+                "payer_currency": "CNY",
+            },
         }
         if order["transaction_id"]:
             view.update(transaction_id=order["transaction_id"], success_time=order["success_time"])
@@ -328,11 +500,23 @@ class PaySandbox:
 
     @staticmethod
     def _refund_view(refund: dict[str, Any]) -> dict[str, Any]:
-        return {"refund_id": refund["refund_id"], "out_refund_no": refund["out_refund_no"],
-                "transaction_id": refund["transaction_id"], "out_trade_no": refund["out_trade_no"], "channel": "ORIGINAL",
-                "status": refund["status"], "success_time": refund["success_time"], "create_time": _now_iso(),
-                "amount": {"total": refund["total"], "refund": refund["amount"], "payer_total": refund["total"],
-                           "payer_refund": refund["amount"], "currency": "CNY"}}
+        return {
+            "refund_id": refund["refund_id"],
+            "out_refund_no": refund["out_refund_no"],
+            "transaction_id": refund["transaction_id"],
+            "out_trade_no": refund["out_trade_no"],
+            "channel": "ORIGINAL",
+            "status": refund["status"],
+            "success_time": refund["success_time"],
+            "create_time": _now_iso(),
+            "amount": {
+                "total": refund["total"],
+                "refund": refund["amount"],
+                "payer_total": refund["total"],
+                "payer_refund": refund["amount"],
+                "currency": "CNY",
+            },
+        }
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:

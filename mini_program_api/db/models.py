@@ -2,6 +2,7 @@
 
 Meta values come from the environment at import, as a Lambda container has it.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -17,8 +18,13 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import (AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection,
-                              LocalSecondaryIndex)
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    IncludeProjection,
+    KeysOnlyProjection,
+    LocalSecondaryIndex,
+)
 from pynamodb.models import Model
 
 from ..config import settings
@@ -187,7 +193,7 @@ class Member(Item):
     roster = RosterIndex()
     roster_pk = UnicodeAttribute(null=True)
     roster_sk = UnicodeAttribute(null=True)
-    rfm = MapAttribute(null=True)  # see reports/rfm.py
+    rfm: MapAttribute[str, Any] = MapAttribute(null=True)  # see reports/rfm.py
     merchant_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
     openid = UnicodeAttribute()

@@ -99,8 +99,10 @@ spending password; its id is derived from the till's key, and the pointer beside
 operation record names the member, so a till retry finds it after the member code expired.
 
 `expires_ttl` is the TTL attribute: DynamoDB may delete expired lookups (member
-codes) and pending confirmations (a day after they expire) eventually; correctness never depends on it, expiry is checked on read.
+codes) and pending confirmations (a day after they expire) eventually; correctness never depends on it, expiry
+is checked on read.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -111,8 +113,22 @@ CARDHOLDER_INDEX = "cardholders"
 DUE_SHARDS = 4
 ROSTER_INDEX = "roster_index"
 # What the reports' member jobs read of each member (reports/liability.py, reports/rfm.py).
-ROSTER_ATTRIBUTES = ["member_id", "principal", "bonus", "points", "tier_id", "last_spend_at", "rfm",
-                     "segment", "r", "f", "m", "recency_days", "frequency", "monetary"]
+ROSTER_ATTRIBUTES = [
+    "member_id",
+    "principal",
+    "bonus",
+    "points",
+    "tier_id",
+    "last_spend_at",
+    "rfm",
+    "segment",
+    "r",
+    "f",
+    "m",
+    "recency_days",
+    "frequency",
+    "monetary",
+]
 TTL_ATTRIBUTE = "expires_ttl"
 STREAM_SPECIFICATION = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 

@@ -16,6 +16,7 @@ Single-item conditional writes (`update_if`, `put_new`) go through the same path
 for the same reason: a resent conditional write would otherwise fail its own
 condition and report that someone else had won.
 """
+
 from __future__ import annotations
 
 import random
@@ -37,11 +38,20 @@ _KINDS = ("check", "delete", "put", "update")
 ATTEMPTS = 6
 CONDITION_FAILED = "ConditionalCheckFailed"
 # Cancellation reasons that say "not now", never "no": nothing was written, so the same request may go again.
-_TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
-                                "RequestLimitExceeded"})
-_TRANSIENT_ERRORS = frozenset({"TransactionInProgressException", "ThrottlingException", "RequestLimitExceeded",
-                               "ProvisionedThroughputExceededException", "InternalServerError",
-                               "ServiceUnavailable", None})  # None: no answer at all (timeout, connection)
+_TRANSIENT_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+_TRANSIENT_ERRORS = frozenset(
+    {
+        "TransactionInProgressException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        None,
+    }
+)  # None: no answer at all (timeout, connection)
 
 
 class Cancelled(Exception):
@@ -63,8 +73,9 @@ class Transaction:
         self._ops["put"].append((label, model.get_save_kwargs_from_instance(condition=condition)))
 
     def update(self, label: str, model: Model, actions: Sequence[Action], condition: Condition | None = None) -> None:
-        self._ops["update"].append((label, model.get_update_kwargs_from_instance(actions=list(actions),
-                                                                                 condition=condition)))
+        self._ops["update"].append(
+            (label, model.get_update_kwargs_from_instance(actions=list(actions), condition=condition))
+        )
 
     def delete(self, label: str, model: Model, condition: Condition | None = None) -> None:
         self._ops["delete"].append((label, model.get_delete_kwargs_from_instance(condition=condition)))

@@ -19,6 +19,7 @@ record, naming the member, is written in the operation's own transaction:
   member outside its tiers, as any gift of it is.
 - visits added to one of the member's punch cards (not an expired one).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,8 +53,9 @@ class Adjusted:
     reason: str
 
 
-def adjust(admin: Principal, member_id: str, account: str, amount: int, reason: str,
-           idempotency_key: str | None) -> Adjusted:
+def adjust(
+    admin: Principal, member_id: str, account: str, amount: int, reason: str, idempotency_key: str | None
+) -> Adjusted:
     """Post `amount` (signed) to the member's `account` (points, growth or bonus), once per key."""
     target = ACCOUNTS.get(account)
     if target is None or not amount or abs(amount) > MAX_AMOUNT:
@@ -70,8 +72,15 @@ def adjust(admin: Principal, member_id: str, account: str, amount: int, reason: 
         members.require_card(member)
         now = clock.now()
         tx = Transaction()
-        audit.record(tx, admin, "MEMBER_ADJUSTED", member_id, {"account": account, "amount": amount,
-                                                               "reason": reason}, now, member_id=member_id)
+        audit.record(
+            tx,
+            admin,
+            "MEMBER_ADJUSTED",
+            member_id,
+            {"account": account, "amount": amount, "reason": reason},
+            now,
+            member_id=member_id,
+        )
         actions, condition = [], None
         if target == Account.GROWTH and amount > 0:
             placement = tiers.after_growth(tx, merchant, member, amount, now)
@@ -82,15 +91,17 @@ def adjust(admin: Principal, member_id: str, account: str, amount: int, reason: 
             actions, condition = tiers.after_clawback(member, -amount, now), tiers.pinned(member)
         elif target == Account.POINTS and amount > 0:
             lifecycle.earned_points(tx, merchant, member, amount, now)
-        op = Operation(key.op_key, req.kind, (Posting(target, amount),), memo={"reason": reason, "by": admin.subject},
-                       idem=req)
+        op = Operation(
+            key.op_key, req.kind, (Posting(target, amount),), memo={"reason": reason, "by": admin.subject}, idem=req
+        )
         return ledger.post(merchant_id, member_id, op, tx=tx, member_actions=actions, member_condition=condition)
 
     return Adjusted(idempotency.once(req, lambda: tiers.retrying(attempt), ledger.replayed), reason)
 
 
-def issue_coupon(admin: Principal, member_id: str, template_id: str, reason: str,
-                 idempotency_key: str | None) -> Coupon:
+def issue_coupon(
+    admin: Principal, member_id: str, template_id: str, reason: str, idempotency_key: str | None
+) -> Coupon:
     """One coupon of the template to the member, from its stock (see the module docstring)."""
     merchant_id = admin.merchant_id
     key = idempotency.client_key(merchant_id, "admincoupon", idempotency_key)
@@ -101,22 +112,29 @@ def issue_coupon(admin: Principal, member_id: str, template_id: str, reason: str
         template = coupon_admin.get(merchant_id, template_id)
 
         def audited(tx: Transaction) -> None:
-            audit.record(tx, admin, "COUPON_ISSUED", member_id, {"template_id": template_id, "coupon_id": coupon_id,
-                                                                 "reason": reason}, member_id=member_id)
+            audit.record(
+                tx,
+                admin,
+                "COUPON_ISSUED",
+                member_id,
+                {"template_id": template_id, "coupon_id": coupon_id, "reason": reason},
+                member_id=member_id,
+            )
 
-        return coupons.issue(merchant_id, member_id, template, coupon_id, per_member_limit=False, idem=req,
-                             also=audited)
+        return coupons.issue(
+            merchant_id, member_id, template, coupon_id, per_member_limit=False, idem=req, also=audited
+        )
 
     return idempotency.once(req, run, lambda _: coupons.owned(merchant_id, member_id, coupon_id))
 
 
-def give_visits(admin: Principal, member_id: str, card_id: str, visits: int, reason: str,
-                idempotency_key: str | None) -> PunchCard:
+def give_visits(
+    admin: Principal, member_id: str, card_id: str, visits: int, reason: str, idempotency_key: str | None
+) -> PunchCard:
     """Add `visits` uses to one of the member's punch cards (a ledger posting to the card)."""
     merchant_id = admin.merchant_id
     key = idempotency.client_key(merchant_id, "punchvisits", idempotency_key)
-    req = idempotency.request(key, member_id, "PUNCH_VISITS", {"card_id": card_id, "visits": visits,
-                                                               "reason": reason})
+    req = idempotency.request(key, member_id, "PUNCH_VISITS", {"card_id": card_id, "visits": visits, "reason": reason})
 
     def run() -> PunchCard:
         members.get(merchant_id, member_id)
@@ -124,10 +142,21 @@ def give_visits(admin: Principal, member_id: str, card_id: str, visits: int, rea
         if clock.now() >= card.valid_until:
             raise KabaoError("PUNCH_CARD_EXPIRED", "this punch card has expired")
         tx = Transaction()
-        audit.record(tx, admin, "PUNCH_VISITS_GIVEN", member_id, {"card_id": card_id, "visits": visits,
-                                                                  "reason": reason}, member_id=member_id)
-        op = Operation(key.op_key, req.kind, (Posting(Account.PUNCH, visits, card_id),),
-                       memo={"card_id": card_id, "reason": reason, "by": admin.subject}, idem=req)
+        audit.record(
+            tx,
+            admin,
+            "PUNCH_VISITS_GIVEN",
+            member_id,
+            {"card_id": card_id, "visits": visits, "reason": reason},
+            member_id=member_id,
+        )
+        op = Operation(
+            key.op_key,
+            req.kind,
+            (Posting(Account.PUNCH, visits, card_id),),
+            memo={"card_id": card_id, "reason": reason, "by": admin.subject},
+            idem=req,
+        )
         ledger.post(merchant_id, member_id, op, tx=tx)
         return punch_cards.get_card(merchant_id, member_id, card_id)
 

@@ -1,6 +1,7 @@
 """Find a member by what the person at the desk has: a phone number, a card number, a scanned member
 code or the member id. Each is one read of a lookup item (the phone through its keyed hash, pii.py): no
 phone number is ever decrypted to compare, and nothing is scanned."""
+
 from __future__ import annotations
 
 from .. import member_codes, members, pii
@@ -8,8 +9,14 @@ from ..db.models import LOOKUP, Lookup, Member, lookup_pk
 from ..errors import KabaoError
 
 
-def find(merchant_id: str, *, phone: str | None = None, card_number: str | None = None,
-         member_code: str | None = None, member_id: str | None = None) -> Member | None:
+def find(
+    merchant_id: str,
+    *,
+    phone: str | None = None,
+    card_number: str | None = None,
+    member_code: str | None = None,
+    member_id: str | None = None,
+) -> Member | None:
     """The member named by exactly one of the keys, or None; another merchant's member is never found
     (every lookup key starts with this merchant's id)."""
     given = [v for v in (phone, card_number, member_code, member_id) if v is not None]

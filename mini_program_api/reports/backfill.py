@@ -6,8 +6,8 @@ not a request path. Run it in a quiet hour, then let the liability check confirm
 the walk would move a balance the seed has already summed. Both steps are safe to run again: members
 already on the roster are left alone, and a merchant that has a seed (or any running total) keeps it.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 from pynamodb.exceptions import PutError
 
@@ -30,9 +30,10 @@ def roster_keys() -> int:
             keys = {"roster_pk": merchants.MERCHANTS, "roster_sk": parts[1]}
         else:
             continue
-        Member(item.pk, PROFILE).update(actions=[Member.roster_pk.set(keys["roster_pk"]),
-                                                 Member.roster_sk.set(keys["roster_sk"])],
-                                        condition=Member.pk.exists())
+        Member(item.pk, PROFILE).update(
+            actions=[Member.roster_pk.set(keys["roster_pk"]), Member.roster_sk.set(keys["roster_sk"])],
+            condition=Member.pk.exists(),
+        )
         done += 1
     return done
 
@@ -54,8 +55,11 @@ def seed_totals(merchant_id: str) -> dict[str, int] | None:
             after = page.cursor
     try:
         ReportCounter._get_connection().put_item(  # raw: the measures are not model attributes
-            counters.row_pk(merchant_id, 0), "TOTAL", attributes={f"net_{a}": {"N": str(v)} for a, v in sums.items()},
-            condition=ReportCounter.sk.does_not_exist())
+            counters.row_pk(merchant_id, 0),
+            "TOTAL",
+            attributes={f"net_{a}": {"N": str(v)} for a, v in sums.items()},
+            condition=ReportCounter.sk.does_not_exist(),
+        )
     except PutError:
         return None  # a running total appeared meanwhile (traffic): run again in a quiet hour
     return sums

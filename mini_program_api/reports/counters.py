@@ -18,16 +18,19 @@ Layout (a bounded read: one Query per shard over the date range):
 
 Offer exposures are not here: listing offers is a read path allowed one write, see `exposure`.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from pynamodb.expressions.operand import Path
+from pynamodb.expressions.update import Action
 
 from .. import clock, merchants
-from ..db.models import Counter, CheckoutOrder
+from ..db.models import CheckoutOrder, Counter
 from ..db.transact import Transaction
 from .models import ReportCounter
 
@@ -48,21 +51,27 @@ def day_of(merchant_id: str, at: datetime) -> str:
     return clock.local_date(merchants.get(merchant_id).timezone, at).isoformat()
 
 
-def _add(tx: Transaction, merchant_id: str, op_key: str, at: datetime, dimension: str,
-         measures: dict[str, int]) -> None:
+def _add(
+    tx: Transaction, merchant_id: str, op_key: str, at: datetime, dimension: str, measures: dict[str, int]
+) -> None:
     pk = row_pk(merchant_id, shard(op_key))
     tx.count(ReportCounter, pk, f"D#{day_of(merchant_id, at)}#{dimension}", measures)
 
 
 class _Posting(Protocol):
-    account: str
-    amount: int
+    @property
+    def account(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
 
 
 class _Operation(Protocol):
-    op_key: str
-    kind: str
-    postings: tuple[_Posting, ...]
+    @property
+    def op_key(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def postings(self) -> Sequence[_Posting]: ...
 
 
 def ledger(tx: Transaction, merchant_id: str, member_id: str, op: _Operation, at: datetime) -> None:
@@ -81,19 +90,36 @@ def ledger(tx: Transaction, merchant_id: str, member_id: str, op: _Operation, at
         tx.count(ReportCounter, row_pk(merchant_id, shard(op_key)), "TOTAL", totals)
 
 
-def sale(tx: Transaction, order: CheckoutOrder, template_id: str | None, op_key: str,
-         history: tuple[datetime | None, datetime | None] = (None, None)) -> None:
+def sale(
+    tx: Transaction,
+    order: CheckoutOrder,
+    template_id: str | None,
+    op_key: str,
+    history: tuple[datetime | None, datetime | None] = (None, None),
+) -> None:
     """A checkout, per store and staff; its coupon's redemption in the funnel; its place in the member's
     purchases (`history`: their last and the one before, rfm.history) for the repurchase report."""
     merchant_id, at = str(order.merchant_id), order.created_at
     day = clock.local_date(merchants.get(merchant_id).timezone, at)
     gaps = [_gap(merchant_id, day, before) for before in history]
     _add(tx, merchant_id, op_key, at, "REPEAT", {f"rep_{gaps[0]}_{gaps[1]}": 1})
-    _add(tx, merchant_id, op_key, at, f"SALE#{order.store_id}#{order.staff_id}", {
-        "orders": 1, "gross": int(order.amount), "tier_discount": int(order.tier_discount),
-        "coupon_discount": int(order.coupon_discount), "points_value": int(order.points_value),
-        "bonus_used": int(order.bonus_used), "principal_used": int(order.principal_used),
-        "cash": int(order.cash_due)})
+    _add(
+        tx,
+        merchant_id,
+        op_key,
+        at,
+        f"SALE#{order.store_id}#{order.staff_id}",
+        {
+            "orders": 1,
+            "gross": int(order.amount),
+            "tier_discount": int(order.tier_discount),
+            "coupon_discount": int(order.coupon_discount),
+            "points_value": int(order.points_value),
+            "bonus_used": int(order.bonus_used),
+            "principal_used": int(order.principal_used),
+            "cash": int(order.cash_due),
+        },
+    )
     if template_id:
         redeemed(tx, merchant_id, op_key, at, template_id, int(order.coupon_discount))
 
@@ -108,16 +134,34 @@ def _gap(merchant_id: str, day: date, before: datetime | None) -> str:
     return str(min(MAX_GAP, (day - clock.local_date(merchants.get(merchant_id).timezone, before)).days))
 
 
-def refund(tx: Transaction, order: CheckoutOrder, template_id: str | None, restored: bool, op_key: str,
-           at: datetime) -> None:
+def refund(
+    tx: Transaction, order: CheckoutOrder, template_id: str | None, restored: bool, op_key: str, at: datetime
+) -> None:
     """A checkout refunded, counted on the refund's day against the sale's store and staff."""
     merchant_id = str(order.merchant_id)
-    _add(tx, merchant_id, op_key, at, f"SALE#{order.store_id}#{order.staff_id}", {
-        "refunds": 1, "refund_gross": int(order.amount), "refund_cash": int(order.cash_due),
-        "refund_bonus": int(order.bonus_used), "refund_principal": int(order.principal_used)})
+    _add(
+        tx,
+        merchant_id,
+        op_key,
+        at,
+        f"SALE#{order.store_id}#{order.staff_id}",
+        {
+            "refunds": 1,
+            "refund_gross": int(order.amount),
+            "refund_cash": int(order.cash_due),
+            "refund_bonus": int(order.bonus_used),
+            "refund_principal": int(order.principal_used),
+        },
+    )
     if template_id and restored:
-        _add(tx, merchant_id, op_key, at, "COUPON",
-             {f"restored_{template_id}": 1, f"restored_discount_{template_id}": int(order.coupon_discount)})
+        _add(
+            tx,
+            merchant_id,
+            op_key,
+            at,
+            "COUPON",
+            {f"restored_{template_id}": 1, f"restored_discount_{template_id}": int(order.coupon_discount)},
+        )
 
 
 def redeemed(tx: Transaction, merchant_id: str, op_key: str, at: datetime, template_id: str, discount: int) -> None:
@@ -128,8 +172,11 @@ def claimed(tx: Transaction, merchant_id: str, member_id: str, op_key: str, at: 
     """A coupon issued (claimed, redeemed for points, or given); its member joins the day's claimers."""
     _add(tx, merchant_id, op_key, at, "COUPON", {f"claims_{template_id}": 1})
     day = day_of(merchant_id, at)
-    tx.update("count:claimers", Counter(exposure_pk(merchant_id, day, member_id), "COUNT"),
-              [Path([f"c_{template_id}"]).add({person(member_id)})])
+    tx.update(
+        "count:claimers",
+        Counter(exposure_pk(merchant_id, day, member_id), "COUNT"),
+        [Path([f"c_{template_id}"]).add({person(member_id)})],
+    )
 
 
 def member(tx: Transaction, merchant_id: str, member_id: str, what: str, scene: str | None, at: datetime) -> None:
@@ -156,8 +203,10 @@ def exposure(merchant_id: str, member_id: str, template_ids: list[str], at: date
     """Count one listing of offers: ONE write, whatever it shows."""
     day = day_of(merchant_id, at)
     who = {person(member_id)}
-    actions = [Path([f"t_{tid}"]).add(1) for tid in template_ids] + [Path([f"p_{tid}"]).add(who)
-                                                                      for tid in template_ids]
+    actions: list[Action] = [
+        *(Path([f"t_{tid}"]).add(1) for tid in template_ids),
+        *(Path([f"p_{tid}"]).add(who) for tid in template_ids),
+    ]
     Counter(exposure_pk(merchant_id, day, member_id), "COUNT").update(actions=actions)
 
 
@@ -168,9 +217,10 @@ def exposure_items(merchant_id: str, days: list[str]) -> dict[str, list[dict[str
     keys = [{"pk": exposure_pk(merchant_id, day, n=n), "sk": "COUNT"} for day in days for n in range(EXPOSURE_SHARDS)]
     found: dict[str, list[dict[str, Any]]] = {day: [] for day in days}
     for i in range(0, len(keys), 100):
-        pending: list[dict[str, str]] = keys[i:i + 100]
+        pending: list[dict[str, str]] = keys[i : i + 100]
         while pending:
-            answer = table.batch_get_item(pending, consistent_read=True)
+            # pynamodb's hint says str keys; the connection takes (and Model.batch_get passes) key dicts
+            answer = table.batch_get_item(pending, consistent_read=True)  # type: ignore[arg-type]
             for item in answer.get("Responses", {}).get(table.table_name, []):
                 found[item["pk"]["S"].split("#")[3]].append(item)
             unprocessed = answer.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])

@@ -10,11 +10,12 @@ quiet merchant (nightly) that disagrees is MISMATCH, logged as an error with bot
 It also counts members per tier and active/dormant (the merchant's `dormant_days`), the members
 report's snapshot.
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .. import clock, merchants
 from ..db.models import Member, Merchant
@@ -43,9 +44,20 @@ def run(merchant_id: str, deadline: float | None = None, page: int = PAGE) -> Li
     state = last(merchant_id)
     now = clock.now()
     if state is None or state.status != RUNNING:
-        state = LiabilityCheck(check_pk(merchant_id), "LIABILITY", status=RUNNING, shard=0, cursor=None,
-                               sums={a: 0 for a in (*ACCOUNTS, "members")}, tiers={}, active=0, dormant=0,
-                               totals_at_start=read.totals(merchant_id), expected={}, started_at=now)
+        state = LiabilityCheck(
+            check_pk(merchant_id),
+            "LIABILITY",
+            status=RUNNING,
+            shard=0,
+            cursor=None,
+            sums={a: 0 for a in (*ACCOUNTS, "members")},
+            tiers={},
+            active=0,
+            dormant=0,
+            totals_at_start=read.totals(merchant_id),
+            expected={},
+            started_at=now,
+        )
         state.save()
     dormant_after = now - timedelta(days=int(merchants.get(merchant_id).dormant_days))
     while int(state.shard) < roster.ROSTER_SHARDS:
@@ -68,7 +80,7 @@ def run(merchant_id: str, deadline: float | None = None, page: int = PAGE) -> Li
     return _finish(merchant_id, state)
 
 
-def _add(member: Member, sums: dict, tiers: dict, state: LiabilityCheck, dormant_after: object) -> None:
+def _add(member: Member, sums: dict, tiers: dict, state: LiabilityCheck, dormant_after: datetime) -> None:
     balances = {account: int(getattr(member, account) or 0) for account in ACCOUNTS}  # raises before adding
     for account in ACCOUNTS:
         sums[account] = int(sums.get(account, 0)) + balances[account]
@@ -92,8 +104,9 @@ def _finish(merchant_id: str, state: LiabilityCheck) -> LiabilityCheck:
         state.status = MATCH
     else:
         state.status = MISMATCH
-        log.error("LIABILITY MISMATCH for merchant %s: counters say %s, member rows sum to %s",
-                  merchant_id, expected, summed)
+        log.error(
+            "LIABILITY MISMATCH for merchant %s: counters say %s, member rows sum to %s", merchant_id, expected, summed
+        )
     state.expected, state.finished_at = expected, clock.now()
     state.save()
     return state

@@ -3,7 +3,10 @@
 Keys are in db/schema.py's table. Counter rows carry one numeric attribute per measure, named at run
 time (`claims_{template_id}`, `p_points_SIGN_IN`), so they are read raw, not through model attributes.
 """
+
 from __future__ import annotations
+
+from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
@@ -20,11 +23,11 @@ class LiabilityCheck(Item):
     status = UnicodeAttribute()  # RUNNING | MATCH | MISMATCH | INCONCLUSIVE
     shard = NumberAttribute(default=0)
     cursor = UnicodeAttribute(null=True)
-    sums = MapAttribute(default=dict)  # principal, bonus, points, members summed so far
-    tiers = MapAttribute(default=dict)  # tier id -> members
+    sums: MapAttribute[str, Any] = MapAttribute(default=dict)  # principal, bonus, points, members summed so far
+    tiers: MapAttribute[str, Any] = MapAttribute(default=dict)  # tier id -> members
     active = NumberAttribute(default=0)
     dormant = NumberAttribute(default=0)
-    totals_at_start = MapAttribute(default=dict)
-    expected = MapAttribute(default=dict)
+    totals_at_start: MapAttribute[str, Any] = MapAttribute(default=dict)
+    expected: MapAttribute[str, Any] = MapAttribute(default=dict)
     started_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)

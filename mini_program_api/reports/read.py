@@ -3,6 +3,7 @@
 A range is validated here (merchant-local days, from <= to, at most MAX_DAYS) so every report reads
 a bounded number of items: days x dimensions x shards.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -50,8 +51,7 @@ def _items(pk: str, low: str, high: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     start = None
     while True:
-        answer = table.query(pk, ReportCounter.sk.between(low, high), consistent_read=True,
-                             exclusive_start_key=start)
+        answer = table.query(pk, ReportCounter.sk.between(low, high), consistent_read=True, exclusive_start_key=start)
         items.extend(answer.get("Items", []))
         start = answer.get("LastEvaluatedKey")
         if not start:
@@ -89,11 +89,13 @@ def totals(merchant_id: str) -> dict[str, int]:
 def net(measures: dict[str, int], account: str) -> int:
     """What one ledger row added to an account: credits minus debits, all kinds."""
     return sum(v for k, v in measures.items() if k.startswith(f"p_{account}_")) - sum(
-        v for k, v in measures.items() if k.startswith(f"n_{account}_"))
+        v for k, v in measures.items() if k.startswith(f"n_{account}_")
+    )
 
 
-def outstanding(merchant_id: str, days: list[str], ledger_rows: dict[str, dict[str, int]],
-                later: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+def outstanding(
+    merchant_id: str, days: list[str], ledger_rows: dict[str, dict[str, int]], later: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]]:
     """Each day's closing balance per account: the running total now, less what every later day added."""
     now = totals(merchant_id)
     after = {a: sum(net(m, a) for m in later.values()) for a in counters.BALANCES}

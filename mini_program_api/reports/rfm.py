@@ -15,6 +15,7 @@ Segments: a score of 3 or more is "high". M high: 重要价值 (R, F high), 重�
 重要发展 (R high, F low), 重要挽留 (both low); M low: 一般价值/一般保持/一般发展/一般挽留 likewise.
 A member without a purchase in the 12 months is in no segment.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -67,9 +68,9 @@ class RfmJob(Item):
     shard = NumberAttribute(default=0)
     cursor = UnicodeAttribute(null=True)
     today = UnicodeAttribute()
-    histograms = MapAttribute(default=dict)  # "r"/"f"/"m" -> {bucket: members}
-    thresholds = MapAttribute(default=dict)  # "r"/"f"/"m" -> four cut points
-    counts = MapAttribute(default=dict)  # segment -> members
+    histograms: MapAttribute[str, Any] = MapAttribute(default=dict)  # "r"/"f"/"m" -> {bucket: members}
+    thresholds: MapAttribute[str, Any] = MapAttribute(default=dict)  # "r"/"f"/"m" -> four cut points
+    counts: MapAttribute[str, Any] = MapAttribute(default=dict)  # segment -> members
     started_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)
 
@@ -104,23 +105,32 @@ def on_sale(member: Member, order: CheckoutOrder) -> tuple[list[Action], Conditi
     month, now = _month(str(order.merchant_id), order.created_at), order.created_at
     current = member.rfm.as_dict() if member.rfm is not None else None
     if current is None:
-        return ([Member.rfm.set({f"n:{month}": 1, f"v:{month}": paid(order), "last": now.isoformat()})],
-                Member.rfm.does_not_exist())
+        return (
+            [Member.rfm.set({f"n:{month}": 1, f"v:{month}": paid(order), "last": now.isoformat()})],
+            Member.rfm.does_not_exist(),
+        )
     oldest = _months_back(month, MONTHS - 1)
     stale = sorted(k for k in current if k[:2] in ("n:", "v:") and k[2:] < oldest)
     previous = [Path(["rfm", "prev"]).set(str(current["last"]))] if "last" in current else []
     # Pinned to the last purchase as read: two concurrent sales must not both call themselves the next one.
     pinned = Path(["rfm", "last"]) == current["last"] if "last" in current else Path(["rfm", "last"]).does_not_exist()
-    return ([Path(["rfm", f"n:{month}"]).add(1), Path(["rfm", f"v:{month}"]).add(paid(order)),
-             Path(["rfm", "last"]).set(now.isoformat())] + previous + [Path(["rfm", k]).remove() for k in stale],
-            Member.rfm.exists() & pinned)
+    actions: list[Action] = [
+        Path(["rfm", f"n:{month}"]).add(1),
+        Path(["rfm", f"v:{month}"]).add(paid(order)),
+        Path(["rfm", "last"]).set(now.isoformat()),
+        *previous,
+        *(Path(["rfm", k]).remove() for k in stale),
+    ]
+    return actions, Member.rfm.exists() & pinned
 
 
 def history(member: Member) -> tuple[datetime | None, datetime | None]:
     """The member's last purchase and the one before it, as the row was read (for repurchase counters)."""
     current = member.rfm.as_dict() if member.rfm is not None else {}
-    return tuple(datetime.fromisoformat(str(current[k])) if k in current else None  # type: ignore[return-value]
-                 for k in ("last", "prev"))
+    return tuple(
+        datetime.fromisoformat(str(current[k])) if k in current else None  # type: ignore[return-value]
+        for k in ("last", "prev")
+    )
 
 
 def on_refund(member: Member, order: CheckoutOrder) -> list[Action]:
@@ -184,7 +194,9 @@ def score(kind: str, value: int, cuts: list[int]) -> int:
 
 def segment_of(r: int, f: int, m: int) -> str:
     high_r, high_f = r >= 3, f >= 3
-    name = {(True, True): "价值", (False, True): "保持", (True, False): "发展", (False, False): "挽留"}[(high_r, high_f)]
+    name = {(True, True): "价值", (False, True): "保持", (True, False): "发展", (False, False): "挽留"}[
+        (high_r, high_f)
+    ]
     return ("重要" if m >= 3 else "一般") + name
 
 
@@ -207,9 +219,18 @@ def run(merchant_id: str, deadline: float | None = None, page: int = PAGE) -> Rf
     merchant = merchants.get(merchant_id)
     job = _job(merchant_id)
     if job is None or job.phase == "DONE":
-        job = RfmJob(rfm_pk(merchant_id), "JOB", phase="HISTOGRAM", shard=0, cursor=None,
-                     today=clock.local_date(merchant.timezone).isoformat(), histograms={"r": {}, "f": {}, "m": {}},
-                     thresholds={}, counts={}, started_at=clock.now())
+        job = RfmJob(
+            rfm_pk(merchant_id),
+            "JOB",
+            phase="HISTOGRAM",
+            shard=0,
+            cursor=None,
+            today=clock.local_date(merchant.timezone).isoformat(),
+            histograms={"r": {}, "f": {}, "m": {}},
+            thresholds={},
+            counts={},
+            started_at=clock.now(),
+        )
         job.save()
     today = date.fromisoformat(str(job.today))
     while job.phase != "DONE":
@@ -236,7 +257,7 @@ def _count(job: RfmJob, members: list[Member], today: date, tz: str) -> None:
         got = _values(member, today, tz)
         if got is None:
             continue
-        for kind, value in zip("rfm", got):
+        for kind, value in zip("rfm", got, strict=True):
             key = str(_bucket(kind, value))
             histograms[kind][key] = int(histograms[kind].get(key, 0)) + 1
     job.histograms = histograms
@@ -255,8 +276,10 @@ def _advance(merchant_id: str, job: RfmJob) -> None:
     if job.phase == "HISTOGRAM":
         configured = config(merchant_id)
         histograms = job.histograms.as_dict()
-        job.thresholds = {kind: [int(x) for x in (getattr(configured, kind, None) or [])]
-                          or quintiles(histograms.get(kind, {}), kind) for kind in "rfm"}
+        job.thresholds = {
+            kind: [int(x) for x in (getattr(configured, kind, None) or [])] or quintiles(histograms.get(kind, {}), kind)
+            for kind in "rfm"
+        }
         job.phase = "SCORE"
     else:
         job.phase, job.finished_at = "DONE", clock.now()
@@ -272,12 +295,24 @@ def _score(merchant_id: str, job: RfmJob, members: list[Member], today: date, tz
         if got is None:
             Segment(member_pk(merchant_id, member_id), "SEGMENT").delete()  # fell out of the 12 months
             continue
-        r, f, m = (score(kind, value, cuts[kind]) for kind, value in zip("rfm", got))
+        r, f, m = (score(kind, value, cuts[kind]) for kind, value in zip("rfm", got, strict=True))
         name = segment_of(r, f, m)
         counts[name] = counts.get(name, 0) + 1
-        Segment(member_pk(merchant_id, member_id), "SEGMENT", roster_pk=segment_pk(merchant_id, name),
-                roster_sk=member_id, member_id=member_id, segment=name, r=r, f=f, m=m, recency_days=got[0],
-                frequency=got[1], monetary=got[2], scored_at=now).save()
+        Segment(
+            member_pk(merchant_id, member_id),
+            "SEGMENT",
+            roster_pk=segment_pk(merchant_id, name),
+            roster_sk=member_id,
+            member_id=member_id,
+            segment=name,
+            r=r,
+            f=f,
+            m=m,
+            recency_days=got[0],
+            frequency=got[1],
+            monetary=got[2],
+            scored_at=now,
+        ).save()
     job.counts = counts
 
 
@@ -297,9 +332,12 @@ def counts(merchant_id: str) -> dict[str, Any] | None:
     job = _job(merchant_id)
     if job is None or not job.thresholds.as_dict():
         return None
-    return {"segments": {s: int(job.counts.as_dict().get(s, 0)) for s in SEGMENTS},
-            "thresholds": {k: [int(x) for x in v] for k, v in job.thresholds.as_dict().items()},
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None, "phase": job.phase}
+    return {
+        "segments": {s: int(job.counts.as_dict().get(s, 0)) for s in SEGMENTS},
+        "thresholds": {k: [int(x) for x in v] for k, v in job.thresholds.as_dict().items()},
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "phase": job.phase,
+    }
 
 
 def configure(actor: Principal, r: list[int] | None, f: list[int] | None, m: list[int] | None) -> RfmConfig:
@@ -308,8 +346,7 @@ def configure(actor: Principal, r: list[int] | None, f: list[int] | None, m: lis
         if cuts is not None and (len(cuts) != 4 or cuts != sorted(cuts) or min(cuts) < 0):
             raise KabaoError("VALIDATION_ERROR", f"{name}: four ascending, non-negative cut points")
     old = config(actor.merchant_id)
-    item = RfmConfig(rfm_pk(actor.merchant_id), "CONFIG", r=r, f=f, m=m,
-                     version=int(old.version) + 1 if old else 1)
+    item = RfmConfig(rfm_pk(actor.merchant_id), "CONFIG", r=r, f=f, m=m, version=int(old.version) + 1 if old else 1)
     tx = Transaction()
     tx.put("config", item, condition=RfmConfig.version == int(old.version) if old else RfmConfig.pk.does_not_exist())
     audit.record(tx, actor, "RFM_THRESHOLDS", "rfm", {"r": str(r), "f": str(f), "m": str(m)})
@@ -318,8 +355,6 @@ def configure(actor: Principal, r: list[int] | None, f: list[int] | None, m: lis
     except Cancelled as exc:
         raise KabaoError("CONCURRENT_UPDATE", "the thresholds changed meanwhile, read them again") from exc
     return item
-
-
 
 
 def run_all(deadline: float | None = None) -> dict[str, str]:

@@ -4,6 +4,7 @@ Sharded so one merchant's members are not one GSI partition: a job walks the sha
 cursor (the last member id read) lets it resume in the next invocation. The same index lists the
 members of an RFM segment (partition `SEG#{mid}#{segment}`, see rfm.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,7 @@ def roster_pk(merchant_id: str, n: int) -> str:
     return f"ROSTER#{merchant_id}#{n}"
 
 
-def keys(merchant_id: str, member_id: str) -> dict[str, str]:
+def keys(merchant_id: str, member_id: str) -> dict[str, Any]:
     """The member row's place on the roster: set when the member is created."""
     n = int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % ROSTER_SHARDS
     return {"roster_pk": roster_pk(merchant_id, n), "roster_sk": member_id}

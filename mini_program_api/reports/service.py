@@ -4,6 +4,7 @@ Every number here is a sum of counters staged in the transactions of the events 
 each report equals its recomputation from the ledger and the orders; tests/test_reports.py checks
 exactly that after randomized concurrent traffic.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -38,14 +39,21 @@ def funnel(merchant_id: str, span: read.Range) -> list[Row]:
             claims = coupon.get(f"claims_{tid}", 0)
             redemptions = coupon.get(f"redemptions_{tid}", 0) - coupon.get(f"restored_{tid}", 0)
             discount = coupon.get(f"discount_{tid}", 0) - coupon.get(f"restored_discount_{tid}", 0)
-            out.append({
-                "day": day, "template_id": tid, "views": views.get("views", 0), "people": views.get("people", 0),
-                "claims": claims, "claimers": views.get("claimers", 0), "redemptions": redemptions,
-                "discount": discount,
-                "claim_conversion": _ratio(views.get("claimers", 0), views.get("people", 0)),
-                "redemption_rate": _ratio(redemptions, claims),
-                "cost_per_redemption": discount // redemptions if redemptions > 0 else None,
-            })
+            out.append(
+                {
+                    "day": day,
+                    "template_id": tid,
+                    "views": views.get("views", 0),
+                    "people": views.get("people", 0),
+                    "claims": claims,
+                    "claimers": views.get("claimers", 0),
+                    "redemptions": redemptions,
+                    "discount": discount,
+                    "claim_conversion": _ratio(views.get("claimers", 0), views.get("people", 0)),
+                    "redemption_rate": _ratio(redemptions, claims),
+                    "cost_per_redemption": discount // redemptions if redemptions > 0 else None,
+                }
+            )
     return out
 
 
@@ -55,12 +63,25 @@ _COUPON_MEASURES = ("claims_", "redemptions_", "restored_discount_", "restored_"
 def _template_of(measure: str) -> str | None:
     for prefix in _COUPON_MEASURES:
         if measure.startswith(prefix):
-            return measure[len(prefix):]
+            return measure[len(prefix) :]
     return None
 
 
-SALE_FIELDS = ("orders", "gross", "tier_discount", "coupon_discount", "points_value", "bonus_used", "principal_used",
-               "cash", "refunds", "refund_gross", "refund_cash", "refund_bonus", "refund_principal")
+SALE_FIELDS = (
+    "orders",
+    "gross",
+    "tier_discount",
+    "coupon_discount",
+    "points_value",
+    "bonus_used",
+    "principal_used",
+    "cash",
+    "refunds",
+    "refund_gross",
+    "refund_cash",
+    "refund_bonus",
+    "refund_principal",
+)
 
 
 def sales(merchant_id: str, span: read.Range, store_id: str | None = None) -> list[Row]:
@@ -73,8 +94,7 @@ def sales(merchant_id: str, span: read.Range, store_id: str | None = None) -> li
         _, store, staff = dimension.split("#", 2)
         if store_id is not None and store != store_id:
             continue
-        out.append({"day": day, "store_id": store, "staff_id": staff,
-                    **{f: measures.get(f, 0) for f in SALE_FIELDS}})
+        out.append({"day": day, "store_id": store, "staff_id": staff, **{f: measures.get(f, 0) for f in SALE_FIELDS}})
     return out
 
 
@@ -87,7 +107,8 @@ def _ledger_days(merchant_id: str, span: read.Range) -> tuple[dict[str, dict[str
     """LEDGER rows of the span, and of every day after it (for the closing balances)."""
     future = clock.local_date("UTC") + timedelta(days=2)
     rows = read.rows(merchant_id, span.start.isoformat(), max(span.end, future).isoformat())
-    inside, later = {}, {}
+    inside: dict[str, dict[str, Any]] = {}
+    later: dict[str, dict[str, Any]] = {}
     for (day, dimension), measures in rows.items():
         if dimension == "LEDGER":
             (inside if date.fromisoformat(day) <= span.end else later)[day] = dict(measures)
@@ -101,22 +122,28 @@ def stored_value(merchant_id: str, span: read.Range) -> list[Row]:
     out = []
     for day in span.days():
         m = ledger.get(day, {})
-        out.append({
-            "day": day,
-            "topup_principal": m.get("p_principal_TOPUP", 0), "topup_bonus": m.get("p_bonus_TOPUP", 0),
-            "spent_principal": m.get("n_principal_CHECKOUT", 0), "spent_bonus": m.get("n_bonus_CHECKOUT", 0),
-            "sale_refund_principal": m.get("p_principal_CHECKOUT_REFUND", 0),
-            "sale_refund_bonus": m.get("p_bonus_CHECKOUT_REFUND", 0),
-            "topup_refund_principal": m.get("n_principal_TOPUP_REFUND", 0),
-            "topup_refund_bonus": m.get("n_bonus_TOPUP_REFUND", 0),
-            # A refund WeChat Pay refused for good gives the value back (on the day it is known).
-            "topup_refund_reversed_principal": m.get("p_principal_TOPUP_REFUND_REVERSAL", 0),
-            "topup_refund_reversed_bonus": m.get("p_bonus_TOPUP_REFUND_REVERSAL", 0),
-            "principal_in": sum(_kinds(m, "p", "principal").values()),
-            "principal_out": sum(_kinds(m, "n", "principal").values()),
-            "bonus_in": sum(_kinds(m, "p", "bonus").values()), "bonus_out": sum(_kinds(m, "n", "bonus").values()),
-            "outstanding_principal": closing[day]["principal"], "outstanding_bonus": closing[day]["bonus"],
-        })
+        out.append(
+            {
+                "day": day,
+                "topup_principal": m.get("p_principal_TOPUP", 0),
+                "topup_bonus": m.get("p_bonus_TOPUP", 0),
+                "spent_principal": m.get("n_principal_CHECKOUT", 0),
+                "spent_bonus": m.get("n_bonus_CHECKOUT", 0),
+                "sale_refund_principal": m.get("p_principal_CHECKOUT_REFUND", 0),
+                "sale_refund_bonus": m.get("p_bonus_CHECKOUT_REFUND", 0),
+                "topup_refund_principal": m.get("n_principal_TOPUP_REFUND", 0),
+                "topup_refund_bonus": m.get("n_bonus_TOPUP_REFUND", 0),
+                # A refund WeChat Pay refused for good gives the value back (on the day it is known).
+                "topup_refund_reversed_principal": m.get("p_principal_TOPUP_REFUND_REVERSAL", 0),
+                "topup_refund_reversed_bonus": m.get("p_bonus_TOPUP_REFUND_REVERSAL", 0),
+                "principal_in": sum(_kinds(m, "p", "principal").values()),
+                "principal_out": sum(_kinds(m, "n", "principal").values()),
+                "bonus_in": sum(_kinds(m, "p", "bonus").values()),
+                "bonus_out": sum(_kinds(m, "n", "bonus").values()),
+                "outstanding_principal": closing[day]["principal"],
+                "outstanding_bonus": closing[day]["bonus"],
+            }
+        )
     return out
 
 
@@ -130,10 +157,17 @@ def points(merchant_id: str, span: read.Range) -> list[Row]:
         m = ledger.get(day, {})
         issued, taken = _kinds(m, "p", "points"), _kinds(m, "n", "points")
         reversed_ = sum(v for k, v in taken.items() if k.endswith("_REFUND"))
-        out.append({"day": day, "issued": sum(issued.values()), "expired": taken.get(EXPIRED, 0),
-                    "spent": sum(taken.values()) - taken.get(EXPIRED, 0) - reversed_, "reversed": reversed_,
-                    "outstanding": closing[day]["points"],
-                    "by_kind": {**{f"+{k}": v for k, v in issued.items()}, **{f"-{k}": v for k, v in taken.items()}}})
+        out.append(
+            {
+                "day": day,
+                "issued": sum(issued.values()),
+                "expired": taken.get(EXPIRED, 0),
+                "spent": sum(taken.values()) - taken.get(EXPIRED, 0) - reversed_,
+                "reversed": reversed_,
+                "outstanding": closing[day]["points"],
+                "by_kind": {**{f"+{k}": v for k, v in issued.items()}, **{f"-{k}": v for k, v in taken.items()}},
+            }
+        )
     return out
 
 
@@ -145,11 +179,25 @@ def members(merchant_id: str, span: read.Range) -> list[Row]:
     for day in span.days():
         m = rows.get((day, "MEMBERS"), {})
         scenes = sorted({k.split("_", 1)[1] for k in m if k.startswith(("new_", "cards_"))})
-        out.append({"day": day, "scene": "*", "sign_ins": rows.get((day, "LEDGER"), {}).get("ops_SIGN_IN", 0),
-                    "new_members": sum(v for k, v in m.items() if k.startswith("new_")),
-                    "cards_opened": sum(v for k, v in m.items() if k.startswith("cards_"))})
-        out += [{"day": day, "scene": scene, "new_members": m.get(f"new_{scene}", 0),
-                 "cards_opened": m.get(f"cards_{scene}", 0), "sign_ins": None} for scene in scenes]
+        out.append(
+            {
+                "day": day,
+                "scene": "*",
+                "sign_ins": rows.get((day, "LEDGER"), {}).get("ops_SIGN_IN", 0),
+                "new_members": sum(v for k, v in m.items() if k.startswith("new_")),
+                "cards_opened": sum(v for k, v in m.items() if k.startswith("cards_")),
+            }
+        )
+        out += [
+            {
+                "day": day,
+                "scene": scene,
+                "new_members": m.get(f"new_{scene}", 0),
+                "cards_opened": m.get(f"cards_{scene}", 0),
+                "sign_ins": None,
+            }
+            for scene in scenes
+        ]
     return out
 
 
@@ -158,11 +206,13 @@ def member_snapshot(merchant_id: str) -> Row | None:
     check: LiabilityCheck | None = last(merchant_id)
     if check is None or check.finished_at is None:
         return None
-    return {"counted_at": check.finished_at.isoformat(), "members": int(check.sums.as_dict().get("members", 0)),
-            "tiers": {k: int(v) for k, v in check.tiers.as_dict().items()},
-            "active": int(check.active), "dormant": int(check.dormant)}
-
-
+    return {
+        "counted_at": check.finished_at.isoformat(),
+        "members": int(check.sums.as_dict().get("members", 0)),
+        "tiers": {k: int(v) for k, v in check.tiers.as_dict().items()},
+        "active": int(check.active),
+        "dormant": int(check.dormant),
+    }
 
 
 def repurchase(merchant_id: str, span: read.Range) -> dict[str, Any]:
@@ -189,6 +239,9 @@ def repurchase(merchant_id: str, span: read.Range) -> dict[str, Any]:
                 if second is None or second > offset:
                     repeaters += n
     ordered = [gap for gap in sorted(gaps) for _ in range(gaps[gap])]
-    return {"buyers": buyers,
-            "repeat_buyers": repeaters, "repeat_share": _ratio(repeaters, buyers),
-            "median_days_between": ordered[(len(ordered) - 1) // 2] if ordered else None}
+    return {
+        "buyers": buyers,
+        "repeat_buyers": repeaters,
+        "repeat_share": _ratio(repeaters, buyers),
+        "median_days_between": ordered[(len(ordered) - 1) // 2] if ordered else None,
+    }

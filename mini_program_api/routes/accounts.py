@@ -1,5 +1,6 @@
 """The back office's people and places (role admin): stores edited or closed, staff accounts disabled,
 re-passworded or signed out everywhere, and the audit trail that records all of it."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,77 +19,119 @@ bp = Blueprint(__name__)
 
 
 def store_view(store: Store, tz: str) -> dict[str, Any]:
-    return {"store_id": store.store_id, "name": store.name,
-            "closed_at": clock.iso(store.closed_at, tz) if store.closed_at else None}
+    return {
+        "store_id": store.store_id,
+        "name": store.name,
+        "closed_at": clock.iso(store.closed_at, tz) if store.closed_at else None,
+    }
 
 
 def account_view(account: StaffAccount, tz: str) -> dict[str, Any]:
     locked = account.locked_until if account.locked_until and account.locked_until > clock.now() else None
-    return {"username": account.username, "role": account.role, "store_id": account.store_id,
-            "disabled": bool(account.disabled), "locked_until": clock.iso(locked, tz) if locked else None,
-            "created_at": clock.iso(account.created_at, tz)}
+    return {
+        "username": account.username,
+        "role": account.role,
+        "store_id": account.store_id,
+        "disabled": bool(account.disabled),
+        "locked_until": clock.iso(locked, tz) if locked else None,
+        "created_at": clock.iso(account.created_at, tz),
+    }
 
 
 def audit_view(record: AuditRecord, tz: str) -> dict[str, Any]:
-    return {"at": clock.iso(record.at, tz), "actor": record.actor, "role": record.role, "store_id": record.store_id,
-            "action": record.action, "target": record.target, "member_id": record.member_id,
-            "detail": record.detail.as_dict()}
+    return {
+        "at": clock.iso(record.at, tz),
+        "actor": record.actor,
+        "role": record.role,
+        "store_id": record.store_id,
+        "action": record.action,
+        "target": record.target,
+        "member_id": record.member_id,
+        "detail": record.detail.as_dict(),
+    }
 
 
 def audit_page(page: paging.Page[AuditRecord], tz: str) -> dict[str, Any]:
     return {"records": [audit_view(r, tz) for r in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/stores/{store_id}", "GET", role="admin", response="StoreView",
-          errors=("STORE_NOT_FOUND",))
+@endpoint(bp, "/v1/admin/stores/{store_id}", "GET", role="admin", response="StoreView", errors=("STORE_NOT_FOUND",))
 def get_store(call: Call, store_id: str) -> dict[str, Any]:
     return store_view(staff.get_store(call.member.merchant_id, store_id), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/stores/{store_id}", "PATCH", role="admin", body="StorePatchBody", response="StoreView",
-          errors=("STORE_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/stores/{store_id}",
+    "PATCH",
+    role="admin",
+    body="StorePatchBody",
+    response="StoreView",
+    errors=("STORE_NOT_FOUND",),
+)
 def rename_store(call: Call, store_id: str) -> dict[str, Any]:
     return store_view(staff.rename_store(call.member, store_id, call.body.name), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/stores/{store_id}/close", "POST", role="admin", response="StoreView",
-          errors=("STORE_NOT_FOUND",))
+@endpoint(
+    bp, "/v1/admin/stores/{store_id}/close", "POST", role="admin", response="StoreView", errors=("STORE_NOT_FOUND",)
+)
 def close_store(call: Call, store_id: str) -> dict[str, Any]:
     return store_view(staff.close_store(call.member, store_id), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/staff/{username}", "GET", role="admin", response="StaffView",
-          errors=("STAFF_NOT_FOUND",))
+@endpoint(bp, "/v1/admin/staff/{username}", "GET", role="admin", response="StaffView", errors=("STAFF_NOT_FOUND",))
 def get_account(call: Call, username: str) -> dict[str, Any]:
     return account_view(staff.account(call.member.merchant_id, username), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/staff/{username}/disable", "POST", role="admin", response="StaffView",
-          errors=("STAFF_NOT_FOUND", "CANNOT_DISABLE_SELF"))
+@endpoint(
+    bp,
+    "/v1/admin/staff/{username}/disable",
+    "POST",
+    role="admin",
+    response="StaffView",
+    errors=("STAFF_NOT_FOUND", "CANNOT_DISABLE_SELF"),
+)
 def disable(call: Call, username: str) -> dict[str, Any]:
     return account_view(staff.set_disabled(call.member, username, True), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/staff/{username}/enable", "POST", role="admin", response="StaffView",
-          errors=("STAFF_NOT_FOUND",))
+@endpoint(
+    bp, "/v1/admin/staff/{username}/enable", "POST", role="admin", response="StaffView", errors=("STAFF_NOT_FOUND",)
+)
 def enable(call: Call, username: str) -> dict[str, Any]:
     return account_view(staff.set_disabled(call.member, username, False), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/staff/{username}/password", "POST", role="admin", body="StaffPasswordBody",
-          response="StaffView", errors=("STAFF_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/staff/{username}/password",
+    "POST",
+    role="admin",
+    body="StaffPasswordBody",
+    response="StaffView",
+    errors=("STAFF_NOT_FOUND",),
+)
 def reset_password(call: Call, username: str) -> dict[str, Any]:
     return account_view(staff.reset_password(call.member, username, call.body.password), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/staff/{username}/revoke-sessions", "POST", role="admin", response="StaffView",
-          errors=("STAFF_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/staff/{username}/revoke-sessions",
+    "POST",
+    role="admin",
+    response="StaffView",
+    errors=("STAFF_NOT_FOUND",),
+)
 def revoke_sessions(call: Call, username: str) -> dict[str, Any]:
     return account_view(staff.revoke_sessions(call.member, username), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/audit", "GET", role="admin", query="AuditQuery", response="AuditDayView",
-          errors=("NOT_FOUND",))
+@endpoint(
+    bp, "/v1/admin/audit", "GET", role="admin", query="AuditQuery", response="AuditDayView", errors=("NOT_FOUND",)
+)
 def audit_trail(call: Call) -> dict[str, Any]:
     """`?day=`: that day, oldest first (paged); without it, the whole trail, newest first, across days."""
     q: AuditQuery = call.query

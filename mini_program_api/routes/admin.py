@@ -1,12 +1,13 @@
 """The merchant's back office (role admin): stores, staff, punch-card and top-up plans, tiers, settings,
 the audit trail. Everything an admin writes can be read back here; lists that can grow are paged."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import audit, clock, member_days, merchant_admin, merchants, punch_cards, staff, topup, topup_plans
+from .. import member_days, merchant_admin, merchants, punch_cards, staff, topup, topup_plans
 from .accounts import account_view, store_view
 from .endpoint import Call, endpoint
 from .views import admin_tier_view, plan_view, punch_card_view, punch_plan_view, settings_view
@@ -17,8 +18,16 @@ if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/admin/stores", "POST", role="admin", body="StoreBody", status=201, response="StoreView",
-          errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/admin/stores",
+    "POST",
+    role="admin",
+    body="StoreBody",
+    status=201,
+    response="StoreView",
+    errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND"),
+)
 def create_store(call: Call) -> dict[str, Any]:
     store = staff.create_store(call.member, call.body.store_id, call.body.name)
     return {"store_id": store.store_id, "name": store.name}
@@ -30,12 +39,21 @@ def list_stores(call: Call) -> dict[str, Any]:
     return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/staff", "POST", role="admin", body="StaffBody", status=201, response="StaffView",
-          errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND", "STORE_CLOSED"))
+@endpoint(
+    bp,
+    "/v1/admin/staff",
+    "POST",
+    role="admin",
+    body="StaffBody",
+    status=201,
+    response="StaffView",
+    errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND", "STORE_CLOSED"),
+)
 def create_staff(call: Call) -> dict[str, Any]:
     body: StaffBody = call.body
-    account = staff.create_account(call.member, call.member.merchant_id, body.username, body.password, body.role,
-                                   body.store_id)
+    account = staff.create_account(
+        call.member, call.member.merchant_id, body.username, body.password, body.role, body.store_id
+    )
     return {"username": account.username, "role": account.role, "store_id": account.store_id}
 
 
@@ -45,13 +63,22 @@ def list_staff(call: Call) -> dict[str, Any]:
     return {"staff": [account_view(a, call.timezone) for a in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/punch-card-plans", "POST", role="admin", body="PunchPlanBody", status=201,
-          response="PunchPlanView", idempotent=True,
-          errors=("NOT_FOUND", "PUNCH_PLAN_NOT_FOUND", "STORE_NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/admin/punch-card-plans",
+    "POST",
+    role="admin",
+    body="PunchPlanBody",
+    status=201,
+    response="PunchPlanView",
+    idempotent=True,
+    errors=("NOT_FOUND", "PUNCH_PLAN_NOT_FOUND", "STORE_NOT_FOUND"),
+)
 def create_punch_plan(call: Call) -> dict[str, Any]:
     body: PunchPlanBody = call.body
-    plan = punch_cards.create_plan(call.member, body.name, body.visits, body.valid_days, body.price, body.store_ids,
-                                   call.idempotency_key)
+    plan = punch_cards.create_plan(
+        call.member, body.name, body.visits, body.valid_days, body.price, body.store_ids, call.idempotency_key
+    )
     return punch_plan_view(plan)
 
 
@@ -61,64 +88,91 @@ def list_punch_plans(call: Call) -> dict[str, Any]:
     return {"plans": [punch_plan_view(p) for p in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/punch-cards", "POST", role="admin", body="PunchGiveBody", status=201,
-          response="PunchCardView", idempotent=True,
-          errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_PLAN_NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/punch-cards",
+    "POST",
+    role="admin",
+    body="PunchGiveBody",
+    status=201,
+    response="PunchCardView",
+    idempotent=True,
+    errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_PLAN_NOT_FOUND"),
+)
 def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
     card = punch_cards.give(call.member, member_id, call.body.plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
 
 
-@endpoint(bp, "/v1/admin/tiers", "GET", role="admin", response="TiersView",
-          errors=("NOT_FOUND",))
+@endpoint(bp, "/v1/admin/tiers", "GET", role="admin", response="TiersView", errors=("NOT_FOUND",))
 def get_tiers(call: Call) -> dict[str, Any]:
     return {"tiers": [admin_tier_view(t) for t in merchants.read(call.member.merchant_id).tiers]}
 
 
-@endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body="TiersBody", response="TiersView",
-          errors=("NOT_FOUND",))
+@endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body="TiersBody", response="TiersView", errors=("NOT_FOUND",))
 def set_tiers(call: Call) -> dict[str, Any]:
-    specs = [merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
-             for t in call.body.tiers]
+    specs = [
+        merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
+        for t in call.body.tiers
+    ]
     merchant = merchant_admin.set_tiers(call.member, specs)
     return {"tiers": [admin_tier_view(t) for t in merchant.tiers]}
 
 
-@endpoint(bp, "/v1/admin/settings", "GET", role="admin", response="SettingsView",
-          errors=("NOT_FOUND",))
+@endpoint(bp, "/v1/admin/settings", "GET", role="admin", response="SettingsView", errors=("NOT_FOUND",))
 def get_settings(call: Call) -> dict[str, Any]:
     return settings_view(merchants.read(call.member.merchant_id))
 
 
-@endpoint(bp, "/v1/admin/settings", "PATCH", role="admin", body="SettingsBody", response="SettingsView",
-          errors=("NOT_FOUND", "TEMPLATE_NOT_FOUND", "TEMPLATE_NOT_USABLE"))
+@endpoint(
+    bp,
+    "/v1/admin/settings",
+    "PATCH",
+    role="admin",
+    body="SettingsBody",
+    response="SettingsView",
+    errors=("NOT_FOUND", "TEMPLATE_NOT_FOUND", "TEMPLATE_NOT_USABLE"),
+)
 def update_settings(call: Call) -> dict[str, Any]:
     return settings_view(merchant_admin.update_settings(call.member, call.body.model_dump(exclude_none=True)))
 
 
-@endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin", response="AdminTopupPlansView",
-          errors=("NOT_FOUND",))
+@endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin", response="AdminTopupPlansView", errors=("NOT_FOUND",))
 def list_topup_plans(call: Call) -> dict[str, Any]:
     """At most `topup_plans.MAX_PLANS`, on the merchant row: one page."""
     return {"plans": [plan_view(p) for p in topup.plans(merchants.read(call.member.merchant_id))]}
 
 
-@endpoint(bp, "/v1/admin/topup-plans", "POST", role="admin", body="TopupPlanBody", status=201,
-          response="TopupPlanView", idempotent=True,
-          errors=("ALREADY_EXISTS", "NOT_FOUND", "PLAN_NOT_FOUND", "TOO_MANY_PLANS"))
+@endpoint(
+    bp,
+    "/v1/admin/topup-plans",
+    "POST",
+    role="admin",
+    body="TopupPlanBody",
+    status=201,
+    response="TopupPlanView",
+    idempotent=True,
+    errors=("ALREADY_EXISTS", "NOT_FOUND", "PLAN_NOT_FOUND", "TOO_MANY_PLANS"),
+)
 def create_topup_plan(call: Call) -> dict[str, Any]:
     body: TopupPlanBody = call.body
     return plan_view(topup_plans.create(call.member, body.plan_id, body.amount, body.bonus, call.idempotency_key))
 
 
-@endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "PATCH", role="admin", body="TopupPlanPatchBody", response="TopupPlanView",
-          errors=("PLAN_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/topup-plans/{plan_id}",
+    "PATCH",
+    role="admin",
+    body="TopupPlanPatchBody",
+    response="TopupPlanView",
+    errors=("PLAN_NOT_FOUND",),
+)
 def edit_topup_plan(call: Call, plan_id: str) -> dict[str, Any]:
     return plan_view(topup_plans.edit(call.member, plan_id, call.body.amount, call.body.bonus))
 
 
-@endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "DELETE", role="admin", status=204,
-          errors=("PLAN_NOT_FOUND",))
+@endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "DELETE", role="admin", status=204, errors=("PLAN_NOT_FOUND",))
 def retire_topup_plan(call: Call, plan_id: str) -> None:
     topup_plans.retire(call.member, plan_id)
 
@@ -136,6 +190,10 @@ def get_member_days(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/member-days", "PUT", role="admin", body="MemberDaysBody", response="MemberDaysView")
 def set_member_days(call: Call) -> dict[str, Any]:
     """Replace the member days; audited; the same list again changes nothing."""
-    specs = [member_days.DaySpec(**{**d.model_dump(), "weekdays": tuple(d.weekdays), "dates": tuple(d.dates),
-                                    "tier_ids": tuple(d.tier_ids)}) for d in call.body.member_days]
+    specs = [
+        member_days.DaySpec(
+            **{**d.model_dump(), "weekdays": tuple(d.weekdays), "dates": tuple(d.dates), "tier_ids": tuple(d.tier_ids)}
+        )
+        for d in call.body.member_days
+    ]
     return _member_days(merchant_admin.set_member_days(call.member, specs))

@@ -1,4 +1,5 @@
 """POST /v1/auth/login."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -16,9 +17,22 @@ if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/auth/login", "POST", role=None, body="LoginBody", response="LoginView",
-          errors=("INVALID_CODE", "INVALID_INVITE_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "UNKNOWN_APPID",
-                  "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/auth/login",
+    "POST",
+    role=None,
+    body="LoginBody",
+    response="LoginView",
+    errors=(
+        "INVALID_CODE",
+        "INVALID_INVITE_CODE",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+        "UNKNOWN_APPID",
+        "WECHAT_UNAVAILABLE",
+    ),
+)
 def login(call: Call) -> dict[str, Any]:
     body: LoginBody = call.body
     result = members.login(body.appid, body.code, body.invite_code, body.scene)

@@ -1,5 +1,6 @@
 """The counter (role staff): the scanned member and what is usable here now, and a sale's price before
 it is charged. Both write nothing."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -16,32 +17,71 @@ if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/staff/member", "GET", role="staff", query="CounterQuery", response="CounterMemberView",
-          errors=("NOT_FOUND", "MEMBER_NOT_FOUND", "CARD_NOT_OPEN"))
+@endpoint(
+    bp,
+    "/v1/staff/member",
+    "GET",
+    role="staff",
+    query="CounterQuery",
+    response="CounterMemberView",
+    errors=("NOT_FOUND", "MEMBER_NOT_FOUND", "CARD_NOT_OPEN"),
+)
 def scanned_member(call: Call) -> dict[str, Any]:
     seen = counter.scanned(call.member, call.query.member_code)
     member, tz = seen.member, seen.merchant.timezone
     return {
-        "member_id": member.member_id, "card_number": member.card_number, "name": member.name,
+        "member_id": member.member_id,
+        "card_number": member.card_number,
+        "name": member.name,
         "phone": pii.mask_phone(pii.decrypt_phone(member.phone_enc)) if member.phone_enc else None,
-        "tier": tier_view(tiers.current(seen.merchant, member.tier_id)), "points": int(member.points),
-        "principal": int(member.principal), "bonus": int(member.bonus),
+        "tier": tier_view(tiers.current(seen.merchant, member.tier_id)),
+        "points": int(member.points),
+        "principal": int(member.principal),
+        "bonus": int(member.bonus),
         "balance": int(member.principal) + int(member.bonus),
-        "coupons": [coupon_view(c, tz) for c in seen.coupons], "coupons_more": seen.coupons_more,
-        "punch_cards": [punch_card_view(c, tz) for c in seen.punch_cards], "punch_cards_more": seen.punch_cards_more}
+        "coupons": [coupon_view(c, tz) for c in seen.coupons],
+        "coupons_more": seen.coupons_more,
+        "punch_cards": [punch_card_view(c, tz) for c in seen.punch_cards],
+        "punch_cards_more": seen.punch_cards_more,
+    }
 
 
-@endpoint(bp, "/v1/staff/checkout/quote", "POST", role="staff", body="QuoteBody", response="QuoteView",
-          errors=("NOT_FOUND", "MEMBER_NOT_FOUND", "CARD_NOT_OPEN", "AMOUNT_OUT_OF_RANGE", "PAYMENT_EXCEEDS_DUE",
-                  "INSUFFICIENT_POINTS", "INSUFFICIENT_BALANCE", "COUPON_NOT_FOUND", "COUPON_ALREADY_USED",
-                  "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "SPENDING_LOCKED"))
+@endpoint(
+    bp,
+    "/v1/staff/checkout/quote",
+    "POST",
+    role="staff",
+    body="QuoteBody",
+    response="QuoteView",
+    errors=(
+        "NOT_FOUND",
+        "MEMBER_NOT_FOUND",
+        "CARD_NOT_OPEN",
+        "AMOUNT_OUT_OF_RANGE",
+        "PAYMENT_EXCEEDS_DUE",
+        "INSUFFICIENT_POINTS",
+        "INSUFFICIENT_BALANCE",
+        "COUPON_NOT_FOUND",
+        "COUPON_ALREADY_USED",
+        "COUPON_EXPIRED",
+        "COUPON_NOT_APPLICABLE",
+        "SPENDING_LOCKED",
+    ),
+)
 def quote(call: Call) -> dict[str, Any]:
     body: QuoteBody = call.body
     req = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
     seen = checkout.preview(call.member, body.member_code, req)
     q = seen.quote
     return {
-        "member_id": seen.member.member_id, "amount": body.amount, "coupon_id": body.coupon_id,
-        "points_used": body.points, **q.__dict__, "stored_value_used": q.bonus_used + q.principal_used,
-        "tier_before": seen.tier_before, "tier_after": seen.tier_after,
-        "upgraded": seen.tier_before != seen.tier_after, "confirmation_required": seen.confirmation_required}
+        "member_id": seen.member.member_id,
+        "amount": body.amount,
+        "coupon_id": body.coupon_id,
+        "points_used": body.points,
+        **q.__dict__,
+        "stored_value_used": q.bonus_used + q.principal_used,
+        "tier_before": seen.tier_before,
+        "tier_after": seen.tier_after,
+        "upgraded": seen.tier_before != seen.tier_after,
+        "confirmation_required": seen.confirmation_required,
+    }

@@ -1,4 +1,5 @@
 """Coupons: admin templates, member offers and claims, the member's coupons."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -15,18 +16,30 @@ if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/admin/coupon-templates", "POST", role="admin", body="CouponTemplateBody", status=201,
-          response="CreatedTemplateView", idempotent=True,
-          errors=("NOT_FOUND", "STORE_NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/admin/coupon-templates",
+    "POST",
+    role="admin",
+    body="CouponTemplateBody",
+    status=201,
+    response="CreatedTemplateView",
+    idempotent=True,
+    errors=("NOT_FOUND", "STORE_NOT_FOUND"),
+)
 def create_template(call: Call) -> dict[str, Any]:
     body: CouponTemplateBody = call.body
     assert call.principal is not None
-    spec = coupons.TemplateSpec(**{**body.model_dump(), "store_ids": tuple(body.store_ids),
-                                   "tier_ids": tuple(body.tier_ids)})
+    spec = coupons.TemplateSpec(
+        **{**body.model_dump(), "store_ids": tuple(body.store_ids), "tier_ids": tuple(body.tier_ids)}
+    )
     template = coupons.create_template(call.member.merchant_id, spec, call.member, call.idempotency_key)
     merchant = merchants.get(call.principal.merchant_id)
-    return {**template_view(template, merchant.timezone), "total_stock": int(template.total_stock),
-            "stock_shards": int(template.shards)}
+    return {
+        **template_view(template, merchant.timezone),
+        "total_stock": int(template.total_stock),
+        "stock_shards": int(template.shards),
+    }
 
 
 @endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query="PageQuery", response="AdminTemplatePage")
@@ -35,34 +48,64 @@ def list_templates(call: Call) -> dict[str, Any]:
     return {"templates": [admin_template_view(t, call.timezone) for t in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "GET", role="admin", response="AdminTemplateView",
-          errors=("TEMPLATE_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/coupon-templates/{template_id}",
+    "GET",
+    role="admin",
+    response="AdminTemplateView",
+    errors=("TEMPLATE_NOT_FOUND",),
+)
 def get_template(call: Call, template_id: str) -> dict[str, Any]:
     return admin_template_view(coupon_admin.stocked(call.member.merchant_id, template_id), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}", "PATCH", role="admin", body="TemplatePatchBody",
-          response="AdminTemplateView",
-          errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/admin/coupon-templates/{template_id}",
+    "PATCH",
+    role="admin",
+    body="TemplatePatchBody",
+    response="AdminTemplateView",
+    errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
+)
 def change_template(call: Call, template_id: str) -> dict[str, Any]:
     spec = coupon_admin.TemplateChange(**call.body.model_dump())
     return _admin_view(call, coupon_admin.change(call.member, template_id, spec))
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/pause", "POST", role="admin", response="AdminTemplateView",
-          errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/admin/coupon-templates/{template_id}/pause",
+    "POST",
+    role="admin",
+    response="AdminTemplateView",
+    errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
+)
 def pause_template(call: Call, template_id: str) -> dict[str, Any]:
     return _admin_view(call, coupon_admin.pause(call.member, template_id))
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/resume", "POST", role="admin", response="AdminTemplateView",
-          errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/admin/coupon-templates/{template_id}/resume",
+    "POST",
+    role="admin",
+    response="AdminTemplateView",
+    errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
+)
 def resume_template(call: Call, template_id: str) -> dict[str, Any]:
     return _admin_view(call, coupon_admin.resume(call.member, template_id))
 
 
-@endpoint(bp, "/v1/admin/coupon-templates/{template_id}/end", "POST", role="admin", response="AdminTemplateView",
-          errors=("TEMPLATE_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/coupon-templates/{template_id}/end",
+    "POST",
+    role="admin",
+    response="AdminTemplateView",
+    errors=("TEMPLATE_NOT_FOUND",),
+)
 def end_template(call: Call, template_id: str) -> dict[str, Any]:
     return _admin_view(call, coupon_admin.end(call.member, template_id))
 
@@ -72,18 +115,40 @@ def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     return admin_template_view(coupon_admin.with_stock(call.member.merchant_id, [template])[0], call.timezone)
 
 
-@endpoint(bp, "/v1/coupons/offers", "GET", role="member", response="OffersView",
-          errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"))
+@endpoint(
+    bp,
+    "/v1/coupons/offers",
+    "GET",
+    role="member",
+    response="OffersView",
+    errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"),
+)
 def offers(call: Call) -> dict[str, Any]:
     tz = call.timezone
     listed = coupons.offers(call.member.merchant_id, call.member.subject)
     return {"offers": [{**template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
 
 
-@endpoint(bp, "/v1/coupons/offers/{template_id}/claim", "POST", role="member", response="CouponView", idempotent=True,
-          errors=("CARD_NOT_OPEN", "CLAIM_LIMIT_REACHED", "COUPON_NOT_FOUND", "MEMBER_NOT_FOUND",
-                  "OFFER_NOT_AVAILABLE", "OFFER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "REWARD_NOT_FOUND", "SOLD_OUT",
-                  "TIER_NOT_ELIGIBLE"))
+@endpoint(
+    bp,
+    "/v1/coupons/offers/{template_id}/claim",
+    "POST",
+    role="member",
+    response="CouponView",
+    idempotent=True,
+    errors=(
+        "CARD_NOT_OPEN",
+        "CLAIM_LIMIT_REACHED",
+        "COUPON_NOT_FOUND",
+        "MEMBER_NOT_FOUND",
+        "OFFER_NOT_AVAILABLE",
+        "OFFER_NOT_FOUND",
+        "PUNCH_CARD_NOT_FOUND",
+        "REWARD_NOT_FOUND",
+        "SOLD_OUT",
+        "TIER_NOT_ELIGIBLE",
+    ),
+)
 def claim(call: Call, template_id: str) -> dict[str, Any]:
     coupon = coupons.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)

@@ -13,6 +13,7 @@ from the published contract: a body that does not fit its response model is a 50
 route does not declare is recorded in `UNDECLARED` (tests fail on it), and reading the
 Idempotency-Key in a route that does not declare it raises.
 """
+
 from __future__ import annotations
 
 import functools
@@ -140,8 +141,17 @@ def endpoint(
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         declared = Route(
-            name=fn.__name__, module=fn.__module__, doc=(fn.__doc__ or "").strip(), path=path, method=method,
-            role=roles, body=body, query=query, response=response, status=status, idempotent=idempotent,
+            name=fn.__name__,
+            module=fn.__module__,
+            doc=(fn.__doc__ or "").strip(),
+            path=path,
+            method=method,
+            role=roles,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            idempotent=idempotent,
             errors=frozenset(errors) | implied_errors(roles, body is not None, query is not None, path, idempotent),
         )
         ROUTES.append(declared)
@@ -162,8 +172,9 @@ def endpoint(
     return decorate
 
 
-def _respond(fn: Callable[..., Any], route: Route, request: Any, params: dict[str, str],
-             entry: logs.RequestLog) -> Response:
+def _respond(
+    fn: Callable[..., Any], route: Route, request: Any, params: dict[str, str], entry: logs.RequestLog
+) -> Response:
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     if len(params.get("merchant_id", "")) <= MAX_PATH_ID:
         entry.merchant_id = params.get("merchant_id")  # the notify routes name theirs in the path

@@ -16,6 +16,7 @@ Three things answer around our handlers, each in a shape of its own until now:
 
 Messages are fixed texts: nothing of the request (headers, body, exception) is echoed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -78,5 +79,8 @@ def error_shape(event: Any, get_response: Callable[[Any], Response]) -> Response
     if response.status_code < 400 or _ours(response.body):
         return response
     headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}  # Allow, CORS
-    return Response(body=chalice_answer(response.status_code).body(), status_code=response.status_code,
-                    headers={**headers, "Content-Type": "application/json"})
+    return Response(
+        body=chalice_answer(response.status_code).body(),
+        status_code=response.status_code,
+        headers={**headers, "Content-Type": "application/json"},
+    )

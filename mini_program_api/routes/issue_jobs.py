@@ -1,4 +1,5 @@
 """Issue jobs (role admin): give a coupon template to a list of members or to a filter, read progress back."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -17,25 +18,51 @@ bp = Blueprint(__name__)
 
 def _view(job: IssueJob, tz: str) -> dict[str, Any]:
     where = job.filter.as_dict() if job.filter is not None and hasattr(job.filter, "as_dict") else job.filter
-    return {"job_id": job.job_id, "template_id": job.template_id, "status": job.status,
-            "member_count": len(job.member_ids) if job.member_ids is not None else None, "filter": where,
-            "scanned": int(job.scanned), "issued": int(job.issued), "failed": int(job.failed),
-            "last_error": job.due_error, "created_by": job.created_by, "created_at": clock.iso(job.created_at, tz),
-            "finished_at": clock.iso(job.finished_at, tz) if job.finished_at else None}
+    return {
+        "job_id": job.job_id,
+        "template_id": job.template_id,
+        "status": job.status,
+        "member_count": len(job.member_ids) if job.member_ids is not None else None,
+        "filter": where,
+        "scanned": int(job.scanned),
+        "issued": int(job.issued),
+        "failed": int(job.failed),
+        "last_error": job.due_error,
+        "created_by": job.created_by,
+        "created_at": clock.iso(job.created_at, tz),
+        "finished_at": clock.iso(job.finished_at, tz) if job.finished_at else None,
+    }
 
 
 def _result_view(result: IssueResult, tz: str) -> dict[str, Any]:
-    return {"member_id": result.member_id, "status": result.status, "coupon_id": result.coupon_id,
-            "error": result.error, "at": clock.iso(result.at, tz)}
+    return {
+        "member_id": result.member_id,
+        "status": result.status,
+        "coupon_id": result.coupon_id,
+        "error": result.error,
+        "at": clock.iso(result.at, tz),
+    }
 
 
-@endpoint(bp, "/v1/admin/issue-jobs", "POST", role="admin", body="IssueJobBody", response="IssueJobView", status=201,
-          idempotent=True, errors=("TEMPLATE_NOT_FOUND", "TEMPLATE_NOT_USABLE", "NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/admin/issue-jobs",
+    "POST",
+    role="admin",
+    body="IssueJobBody",
+    response="IssueJobView",
+    status=201,
+    idempotent=True,
+    errors=("TEMPLATE_NOT_FOUND", "TEMPLATE_NOT_USABLE", "NOT_FOUND"),
+)
 def create_issue_job(call: Call) -> dict[str, Any]:
     """Give a template to listed members or to a filter, as a job worked through by the issue_jobs_run function."""
     body: IssueJobBody = call.body
-    where = issue_jobs.Filter(tuple(body.filter.tier_ids), body.filter.dormant, body.filter.birthday_month) \
-        if body.filter is not None else None
+    where = (
+        issue_jobs.Filter(tuple(body.filter.tier_ids), body.filter.dormant, body.filter.birthday_month)
+        if body.filter is not None
+        else None
+    )
     job = issue_jobs.create(call.member, body.template_id, body.member_ids, where, call.idempotency_key)
     return _view(job, call.timezone)
 
@@ -53,8 +80,9 @@ def get_issue_job(call: Call, job_id: str) -> dict[str, Any]:
     return _view(issue_jobs.get(call.member.merchant_id, job_id), call.timezone)
 
 
-@endpoint(bp, "/v1/admin/issue-jobs/{job_id}/results", "GET", role="admin", query="PageQuery",
-          response="IssueResultPage")
+@endpoint(
+    bp, "/v1/admin/issue-jobs/{job_id}/results", "GET", role="admin", query="PageQuery", response="IssueResultPage"
+)
 def issue_job_results(call: Call, job_id: str) -> dict[str, Any]:
     """What each member got from the job (ISSUED with its coupon, or FAILED with why), paged."""
     page = issue_jobs.results(call.member.merchant_id, job_id, call.query.cursor, call.query.limit)

@@ -1,4 +1,5 @@
 """The member's own resources: /v1/me/*. Ids come only from the token, never from the client."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -22,21 +23,34 @@ def _me(call: Call) -> dict[str, Any]:
     return member_view(merchant, members.get(call.member.merchant_id, call.member.subject))
 
 
-@endpoint(bp, "/v1/me", "GET", role="member", response="MeView",
-          errors=("MEMBER_NOT_FOUND", "NOT_FOUND"))
+@endpoint(bp, "/v1/me", "GET", role="member", response="MeView", errors=("MEMBER_NOT_FOUND", "NOT_FOUND"))
 def me(call: Call) -> dict[str, Any]:
     return {**_me(call), "coupon_count": coupons.available_count(call.member.merchant_id, call.member.subject)}
 
 
-@endpoint(bp, "/v1/me/phone", "POST", role="member", body="PhoneBody", response="MemberView",
-          errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_IN_USE", "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/me/phone",
+    "POST",
+    role="member",
+    body="PhoneBody",
+    response="MemberView",
+    errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_IN_USE", "WECHAT_UNAVAILABLE"),
+)
 def bind_phone(call: Call) -> dict[str, Any]:
     members.bind_phone(call.member.merchant_id, call.member.subject, call.body.code)
     return _me(call)
 
 
-@endpoint(bp, "/v1/me/card", "POST", role="member", body="CardBody", response="CardOpenedView",
-          errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_REQUIRED", "PUNCH_CARD_NOT_FOUND", "TERMS_OUTDATED"))
+@endpoint(
+    bp,
+    "/v1/me/card",
+    "POST",
+    role="member",
+    body="CardBody",
+    response="CardOpenedView",
+    errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_REQUIRED", "PUNCH_CARD_NOT_FOUND", "TERMS_OUTDATED"),
+)
 def open_card(call: Call) -> dict[str, Any]:
     body: CardBody = call.body
     members.open_card(
@@ -49,16 +63,21 @@ def open_card(call: Call) -> dict[str, Any]:
     return {**_me(call), "welcome_gift": welcome_gift.given(call.member.merchant_id, call.member.subject)}
 
 
-@endpoint(bp, "/v1/me/code", "GET", role="member", response="MemberCodeView",
-          errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/me/code",
+    "GET",
+    role="member",
+    response="MemberCodeView",
+    errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND"),
+)
 def member_code(call: Call) -> dict[str, Any]:
     merchant = merchants.get(call.member.merchant_id)
     code, expires_at = member_codes.issue(members.get(call.member.merchant_id, call.member.subject))
     return {"code": code, "expires_at": iso(expires_at, merchant.timezone), "expires_in": member_codes.ttl_seconds()}
 
 
-@endpoint(bp, "/v1/me/ledger", "GET", role="member", query="LedgerQuery", response="LedgerPage",
-          errors=("NOT_FOUND",))
+@endpoint(bp, "/v1/me/ledger", "GET", role="member", query="LedgerQuery", response="LedgerPage", errors=("NOT_FOUND",))
 def history(call: Call) -> dict[str, Any]:
     q: LedgerQuery = call.query
     merchant = merchants.get(call.member.merchant_id)
@@ -66,8 +85,14 @@ def history(call: Call) -> dict[str, Any]:
     return {"entries": [entry_view(e, merchant.timezone) for e in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/me/sign-in", "POST", role="member", response="SignInView",
-          errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "SIGN_IN_DISABLED"))
+@endpoint(
+    bp,
+    "/v1/me/sign-in",
+    "POST",
+    role="member",
+    response="SignInView",
+    errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "SIGN_IN_DISABLED"),
+)
 def daily_sign_in(call: Call) -> dict[str, Any]:
     result = sign_in.sign_in(call.member.merchant_id, call.member.subject)
     return {
@@ -80,8 +105,15 @@ def daily_sign_in(call: Call) -> dict[str, Any]:
     }
 
 
-@endpoint(bp, "/v1/me/subscriptions", "POST", role="member", body="SubscriptionsBody", response="GrantsView",
-          errors=("NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/me/subscriptions",
+    "POST",
+    role="member",
+    body="SubscriptionsBody",
+    response="GrantsView",
+    errors=("NOT_FOUND",),
+)
 def subscriptions(call: Call) -> dict[str, Any]:
     """Grants the member just accepted in wx.requestSubscribeMessage: one message each."""
     held = notices.grant(call.member.merchant_id, call.member.subject, call.body.template_ids)

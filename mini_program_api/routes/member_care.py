@@ -1,5 +1,6 @@
 """Find and help a member (role admin): search, the member's view with every list paged, and manual
 adjustments with a reason. Thin: the rules are in member_care/ and the services it calls."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -27,16 +28,23 @@ bp = Blueprint(__name__)
 
 
 def admin_member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
-    return {**member_view(merchant, member),
-            "coupon_count": coupons.available_count(merchant.merchant_id, member.member_id),
-            "created_at": clock.iso(member.created_at, merchant.timezone)}
+    return {
+        **member_view(merchant, member),
+        "coupon_count": coupons.available_count(merchant.merchant_id, member.member_id),
+        "created_at": clock.iso(member.created_at, merchant.timezone),
+    }
 
 
 def _summary(merchant: Merchant, member: Member) -> dict[str, Any]:
-    return {"member_id": member.member_id, "card_number": member.card_number, "name": member.name,
-            "phone": pii.mask_phone(pii.decrypt_phone(member.phone_enc)) if member.phone_enc else None,
-            "tier": tier_view(_tier(merchant, member)), "points": int(member.points),
-            "balance": int(member.principal) + int(member.bonus)}
+    return {
+        "member_id": member.member_id,
+        "card_number": member.card_number,
+        "name": member.name,
+        "phone": pii.mask_phone(pii.decrypt_phone(member.phone_enc)) if member.phone_enc else None,
+        "tier": tier_view(_tier(merchant, member)),
+        "points": int(member.points),
+        "balance": int(member.principal) + int(member.bonus),
+    }
 
 
 def _tier(merchant: Merchant, member: Member) -> Any:
@@ -51,20 +59,33 @@ def _member(call: Call, member_id: str) -> Member:
 @endpoint(bp, "/v1/admin/members", "GET", role="admin", query="MemberSearchQuery", response="MemberSearchView")
 def find(call: Call) -> dict[str, Any]:
     q: MemberSearchQuery = call.query
-    found = search.find(call.member.merchant_id, phone=q.phone, card_number=q.card_number,
-                        member_code=q.member_code, member_id=q.member_id)
+    found = search.find(
+        call.member.merchant_id,
+        phone=q.phone,
+        card_number=q.card_number,
+        member_code=q.member_code,
+        member_id=q.member_id,
+    )
     merchant = merchants.get(call.member.merchant_id)
     return {"members": [_summary(merchant, found)] if found else []}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}", "GET", role="admin", response="AdminMemberView",
-          errors=("MEMBER_NOT_FOUND",))
+@endpoint(
+    bp, "/v1/admin/members/{member_id}", "GET", role="admin", response="AdminMemberView", errors=("MEMBER_NOT_FOUND",)
+)
 def view(call: Call, member_id: str) -> dict[str, Any]:
     return admin_member_view(merchants.get(call.member.merchant_id), _member(call, member_id))
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/ledger", "GET", role="admin", query="AdminLedgerQuery",
-          response="LedgerPage", errors=("MEMBER_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/ledger",
+    "GET",
+    role="admin",
+    query="AdminLedgerQuery",
+    response="LedgerPage",
+    errors=("MEMBER_NOT_FOUND",),
+)
 def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
     q: AdminLedgerQuery = call.query
     _member(call, member_id)
@@ -72,8 +93,15 @@ def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
     return {"entries": [entry_view(e, call.timezone) for e in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/coupons", "GET", role="admin", query="CouponsQuery",
-          response="CouponPage", errors=("MEMBER_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/coupons",
+    "GET",
+    role="admin",
+    query="CouponsQuery",
+    response="CouponPage",
+    errors=("MEMBER_NOT_FOUND",),
+)
 def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
     q: CouponsQuery = call.query
     _member(call, member_id)
@@ -81,24 +109,45 @@ def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
     return {"coupons": [coupon_view(c, call.timezone) for c in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/punch-cards", "GET", role="admin", query="PageQuery",
-          response="PunchCardPage", errors=("MEMBER_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/punch-cards",
+    "GET",
+    role="admin",
+    query="PageQuery",
+    response="PunchCardPage",
+    errors=("MEMBER_NOT_FOUND",),
+)
 def member_punch_cards(call: Call, member_id: str) -> dict[str, Any]:
     _member(call, member_id)
     page = punch_cards.mine(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
     return {"punch_cards": [punch_card_view(c, call.timezone) for c in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/orders", "GET", role="admin", query="PageQuery", response="ReceiptPage",
-          errors=("MEMBER_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/orders",
+    "GET",
+    role="admin",
+    query="PageQuery",
+    response="ReceiptPage",
+    errors=("MEMBER_NOT_FOUND",),
+)
 def member_orders(call: Call, member_id: str) -> dict[str, Any]:
     _member(call, member_id)
     page = order_refs.checkouts(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
     return receipt_page(page, call.timezone)
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/topups", "GET", role="admin", query="PageQuery", response="TopupPage",
-          errors=("MEMBER_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/topups",
+    "GET",
+    role="admin",
+    query="PageQuery",
+    response="TopupPage",
+    errors=("MEMBER_NOT_FOUND",),
+)
 def member_topups(call: Call, member_id: str) -> dict[str, Any]:
     _member(call, member_id)
     page = order_refs.topups(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
@@ -113,41 +162,81 @@ def topup_page(page: Any, tz: str) -> dict[str, Any]:
     return {"topups": [order_view(o, tz) for o in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/audit", "GET", role="admin", query="PageQuery", response="AuditDayView",
-          errors=("MEMBER_NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/audit",
+    "GET",
+    role="admin",
+    query="PageQuery",
+    response="AuditDayView",
+    errors=("MEMBER_NOT_FOUND",),
+)
 def member_audit(call: Call, member_id: str) -> dict[str, Any]:
     _member(call, member_id)
-    return audit_page(audit.about_member(call.member.merchant_id, member_id, call.query.cursor, call.query.limit),
-                      call.timezone)
+    return audit_page(
+        audit.about_member(call.member.merchant_id, member_id, call.query.cursor, call.query.limit), call.timezone
+    )
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/adjustments", "POST", role="admin", body="AdjustmentBody",
-          response="AdjustmentView", idempotent=True,
-          errors=("MEMBER_NOT_FOUND", "CARD_NOT_OPEN", "INSUFFICIENT_POINTS", "INSUFFICIENT_GROWTH",
-                  "INSUFFICIENT_BALANCE"))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/adjustments",
+    "POST",
+    role="admin",
+    body="AdjustmentBody",
+    response="AdjustmentView",
+    idempotent=True,
+    errors=("MEMBER_NOT_FOUND", "CARD_NOT_OPEN", "INSUFFICIENT_POINTS", "INSUFFICIENT_GROWTH", "INSUFFICIENT_BALANCE"),
+)
 def adjust(call: Call, member_id: str) -> dict[str, Any]:
     body: AdjustmentBody = call.body
     done = adjustments.adjust(call.member, member_id, body.account, body.amount, body.reason, call.idempotency_key)
     posted = done.posted
     merchant = merchants.get(call.member.merchant_id)
-    return {"adjustment_id": posted.op_key, "account": body.account, "amount": sum(posted.amounts.values()),
-            "reason": done.reason, "replayed": posted.replayed,
-            "member": admin_member_view(merchant, _member(call, member_id))}
+    return {
+        "adjustment_id": posted.op_key,
+        "account": body.account,
+        "amount": sum(posted.amounts.values()),
+        "reason": done.reason,
+        "replayed": posted.replayed,
+        "member": admin_member_view(merchant, _member(call, member_id)),
+    }
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/coupons", "POST", role="admin", body="IssueCouponBody", status=201,
-          response="CouponView", idempotent=True,
-          errors=("MEMBER_NOT_FOUND", "CARD_NOT_OPEN", "TEMPLATE_NOT_FOUND", "OFFER_NOT_AVAILABLE",
-                  "TIER_NOT_ELIGIBLE", "SOLD_OUT"))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/coupons",
+    "POST",
+    role="admin",
+    body="IssueCouponBody",
+    status=201,
+    response="CouponView",
+    idempotent=True,
+    errors=(
+        "MEMBER_NOT_FOUND",
+        "CARD_NOT_OPEN",
+        "TEMPLATE_NOT_FOUND",
+        "OFFER_NOT_AVAILABLE",
+        "TIER_NOT_ELIGIBLE",
+        "SOLD_OUT",
+    ),
+)
 def issue_coupon(call: Call, member_id: str) -> dict[str, Any]:
     body: IssueCouponBody = call.body
     coupon = adjustments.issue_coupon(call.member, member_id, body.template_id, body.reason, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
-@endpoint(bp, "/v1/admin/members/{member_id}/punch-cards/{card_id}/visits", "POST", role="admin",
-          body="PunchVisitsBody", response="PunchCardView", idempotent=True,
-          errors=("MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_CARD_EXPIRED"))
+@endpoint(
+    bp,
+    "/v1/admin/members/{member_id}/punch-cards/{card_id}/visits",
+    "POST",
+    role="admin",
+    body="PunchVisitsBody",
+    response="PunchCardView",
+    idempotent=True,
+    errors=("MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_CARD_EXPIRED"),
+)
 def give_visits(call: Call, member_id: str, card_id: str) -> dict[str, Any]:
     body: PunchVisitsBody = call.body
     card = adjustments.give_visits(call.member, member_id, card_id, body.visits, body.reason, call.idempotency_key)

@@ -1,5 +1,6 @@
 """What the mini program reads back for the member (role member): their receipts and top-ups, the
 merchant's stores and the subscribe-message template ids per notice kind (so none is hard-coded)."""
+
 from __future__ import annotations
 
 from typing import Any

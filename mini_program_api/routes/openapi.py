@@ -4,6 +4,7 @@ Nothing here runs at import: a cold start pays for the spec only if someone fetc
 repository (`openapi.json`) is written by `make openapi` (`python -m infra.contract`), and a test fails when it
 and the code disagree.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,26 +28,44 @@ _ROLE_DOC = {
     "staff": "A cashier's session, bound to one store: `POST /v1/staff/login` (role staff).",
     "admin": "The merchant's back office: `POST /v1/staff/login` with an admin account (role admin).",
 }
-_REASONS = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-            409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Unprocessable",
-            429: "Too many requests", 503: "Unavailable"}
+_REASONS = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported media type",
+    422: "Unprocessable",
+    429: "Too many requests",
+    503: "Unavailable",
+}
 
 
 # OpenAPI links: an id one answer gives that another operation takes in its path (schemathesis follows them in its
 # stateful runs; a client generator can too). (method, path) of the answer -> [(method, path) of the operation].
 LINKS: dict[tuple[str, str], list[tuple[str, str]]] = {
-    ("POST", "/v1/topup/orders"): [("GET", "/v1/topup/orders/{order_id}"),
-                                   ("POST", "/v1/admin/topup/orders/{order_id}/refund")],
-    ("POST", "/v1/staff/checkout"): [("GET", "/v1/staff/orders/{order_id}"),
-                                     ("POST", "/v1/staff/orders/{order_id}/refund")],
+    ("POST", "/v1/topup/orders"): [
+        ("GET", "/v1/topup/orders/{order_id}"),
+        ("POST", "/v1/admin/topup/orders/{order_id}/refund"),
+    ],
+    ("POST", "/v1/staff/checkout"): [
+        ("GET", "/v1/staff/orders/{order_id}"),
+        ("POST", "/v1/staff/orders/{order_id}/refund"),
+    ],
     ("POST", "/v1/admin/coupon-templates"): [
-        ("GET", "/v1/admin/coupon-templates/{template_id}"), ("PATCH", "/v1/admin/coupon-templates/{template_id}"),
+        ("GET", "/v1/admin/coupon-templates/{template_id}"),
+        ("PATCH", "/v1/admin/coupon-templates/{template_id}"),
         ("POST", "/v1/admin/coupon-templates/{template_id}/pause"),
         ("POST", "/v1/admin/coupon-templates/{template_id}/resume"),
         ("POST", "/v1/admin/coupon-templates/{template_id}/end"),
-        ("POST", "/v1/coupons/offers/{template_id}/claim")],
-    ("POST", "/v1/admin/topup-plans"): [("PATCH", "/v1/admin/topup-plans/{plan_id}"),
-                                        ("DELETE", "/v1/admin/topup-plans/{plan_id}")],
+        ("POST", "/v1/coupons/offers/{template_id}/claim"),
+    ],
+    ("POST", "/v1/admin/topup-plans"): [
+        ("PATCH", "/v1/admin/topup-plans/{plan_id}"),
+        ("DELETE", "/v1/admin/topup-plans/{plan_id}"),
+    ],
     ("POST", "/v1/admin/punch-card-plans"): [("POST", "/v1/punch-cards/plans/{plan_id}/buy")],
     ("GET", "/v1/me"): [("POST", "/v1/admin/members/{member_id}/punch-cards")],
 }
@@ -83,14 +102,16 @@ def spec() -> dict[str, Any]:
             "title": "kabao",
             "version": "1",
             "description": "WeChat Mini Program membership cards. Money is integer fen; times are ISO-8601 with the "
-                           "merchant's offset. Errors are `{\"error\": {\"code\", \"message\"}}`; each operation "
-                           "lists the codes it can answer.",
+            'merchant\'s offset. Errors are `{"error": {"code", "message"}}`; each operation '
+            "lists the codes it can answer.",
         },
         "paths": paths,
         "components": {
             "schemas": schemas.get("$defs", {}),
-            "securitySchemes": {role: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": doc}
-                                for role, doc in _ROLE_DOC.items()},
+            "securitySchemes": {
+                role: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": doc}
+                for role, doc in _ROLE_DOC.items()
+            },
         },
     }
 
@@ -106,8 +127,10 @@ def _links(route: Route, ids: dict[tuple[str, str], str]) -> dict[str, Any]:
     for method, path in LINKS.get((route.method, route.path), []):
         names = _path_names(path)
         if (method, path) in ids and names and set(names) <= fields:
-            links[ids[(method, path)]] = {"operationId": ids[(method, path)],
-                                          "parameters": {n: f"$response.body#/{n}" for n in names}}
+            links[ids[(method, path)]] = {
+                "operationId": ids[(method, path)],
+                "parameters": {n: f"$response.body#/{n}" for n in names},
+            }
     return links
 
 
@@ -125,15 +148,21 @@ def _operation(route: Route) -> dict[str, Any]:
     if description.strip():
         operation["description"] = description.strip()
     if route.body is not None:
-        operation["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": {"$ref": _REF.format(model=route.body)}}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model=route.body)}}},
+        }
     return operation
 
 
 def _parameters(route: Route) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1,
-                                                                    "maxLength": MAX_PATH_ID}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_PATH_ID},
+        }
         for name in _path_names(route.path)
     ]
     if route.query is not None:
@@ -143,10 +172,16 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             prop = {k: v for k, v in prop.items() if k != "title"}
             params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
     if route.idempotent:
-        params.append({"name": "Idempotency-Key", "in": "header", "required": False, "schema": {
-            "type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
-            "description": "Makes the operation exactly once: a retry with the same key and request returns the "
-                           "first result; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED."})
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+                "description": "Makes the operation exactly once: a retry with the same key and request returns the "
+                "first result; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED.",
+            }
+        )
     return params
 
 
@@ -159,8 +194,10 @@ def _responses(route: Route) -> dict[str, Any]:
     if route.response is None:
         responses[str(route.status)] = {"description": "Done, no content"}
     else:
-        responses[str(route.status)] = {"description": "OK", "content": {
-            "application/json": {"schema": {"$ref": _REF.format(model=route.response)}}}}
+        responses[str(route.status)] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model=route.response)}}},
+        }
     by_status: dict[int, list[str]] = {}
     for code in sorted(route.errors):
         by_status.setdefault(STATUS[code], []).append(code)
@@ -175,12 +212,21 @@ def _responses(route: Route) -> dict[str, Any]:
 def _error_schema(codes: list[str]) -> dict[str, Any]:
     """The error shape with `code` limited to what this operation declares for this status."""
     return {
-        "type": "object", "required": ["error"], "additionalProperties": False,
-        "properties": {"error": {
-            "type": "object", "required": ["code", "message"], "additionalProperties": False,
-            "properties": {"code": {"type": "string", "enum": codes}, "message": {"type": "string"},
-                           "details": {"type": "object"}},
-        }},
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {"type": "string", "enum": codes},
+                    "message": {"type": "string"},
+                    "details": {"type": "object"},
+                },
+            }
+        },
     }
 
 

@@ -4,6 +4,7 @@ model's fields as columns, maps as JSON).
 Every report takes `from` and `to` (merchant-local days, YYYY-MM-DD, at most 366 days; each defaults to
 today). Models: routes/schemas.py (queries) and routes/responses.py (answers).
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,8 +35,12 @@ def _report(call: Call, span: read.Range, row: str, rows: list[dict[str, Any]], 
     fields = list(model(row).model_fields)
     writer.writerow(fields)
     for item in rows:
-        writer.writerow([json.dumps(item[f], sort_keys=True) if isinstance(item[f], dict)
-                         else "" if item[f] is None else item[f] for f in fields])
+        writer.writerow(
+            [
+                json.dumps(item[f], sort_keys=True) if isinstance(item[f], dict) else "" if item[f] is None else item[f]
+                for f in fields
+            ]
+        )
     return Response(body=out.getvalue(), status_code=200, headers={"Content-Type": "text/csv; charset=utf-8"})
 
 
@@ -43,71 +48,118 @@ def _span(call: Call) -> read.Range:
     return read.date_range(call.member.merchant_id, call.query.start, call.query.end)
 
 
-@endpoint(bp, "/v1/admin/reports/funnel", "GET", role="admin", query="RangeQuery", response="FunnelReport",
-          errors=RANGE_ERRORS)
+@endpoint(
+    bp,
+    "/v1/admin/reports/funnel",
+    "GET",
+    role="admin",
+    query="RangeQuery",
+    response="FunnelReport",
+    errors=RANGE_ERRORS,
+)
 def funnel(call: Call) -> Any:
     """Coupon funnel per template and day: exposures (views, people) -> claims (claimers) -> redemptions."""
     span = _span(call)
     return _report(call, span, "FunnelRow", service.funnel(call.member.merchant_id, span))
 
 
-@endpoint(bp, "/v1/admin/reports/sales", "GET", role="admin", query="SalesQuery", response="SalesReport",
-          errors=RANGE_ERRORS)
+@endpoint(
+    bp, "/v1/admin/reports/sales", "GET", role="admin", query="SalesQuery", response="SalesReport", errors=RANGE_ERRORS
+)
 def sales(call: Call) -> Any:
     """Sales per day, store and staff; refunds on the refund's day."""
     span = _span(call)
     return _report(call, span, "SalesRow", service.sales(call.member.merchant_id, span, call.query.store_id))
 
 
-@endpoint(bp, "/v1/admin/reports/stored-value", "GET", role="admin", query="RangeQuery",
-          response="StoredValueReport", errors=RANGE_ERRORS)
+@endpoint(
+    bp,
+    "/v1/admin/reports/stored-value",
+    "GET",
+    role="admin",
+    query="RangeQuery",
+    response="StoredValueReport",
+    errors=RANGE_ERRORS,
+)
 def stored_value(call: Call) -> Any:
     """Stored value per day: top-ups, spending, refunds, and the principal and bonus owed at the day's end."""
     span = _span(call)
     return _report(call, span, "StoredValueRow", service.stored_value(call.member.merchant_id, span))
 
 
-@endpoint(bp, "/v1/admin/reports/points", "GET", role="admin", query="RangeQuery", response="PointsReport",
-          errors=RANGE_ERRORS)
+@endpoint(
+    bp,
+    "/v1/admin/reports/points",
+    "GET",
+    role="admin",
+    query="RangeQuery",
+    response="PointsReport",
+    errors=RANGE_ERRORS,
+)
 def points(call: Call) -> Any:
     """Points per day: issued, spent, expired, reversed, outstanding at the day's end."""
     span = _span(call)
     return _report(call, span, "PointsRow", service.points(call.member.merchant_id, span))
 
 
-@endpoint(bp, "/v1/admin/reports/members", "GET", role="admin", query="RangeQuery", response="MembersReport",
-          errors=RANGE_ERRORS)
+@endpoint(
+    bp,
+    "/v1/admin/reports/members",
+    "GET",
+    role="admin",
+    query="RangeQuery",
+    response="MembersReport",
+    errors=RANGE_ERRORS,
+)
 def members(call: Call) -> Any:
     """Members per day and entry scene, sign-ins, and the last tier/active/dormant snapshot."""
     span = _span(call)
-    return _report(call, span, "MembersRow", service.members(call.member.merchant_id, span),
-                   snapshot=service.member_snapshot(call.member.merchant_id))
+    return _report(
+        call,
+        span,
+        "MembersRow",
+        service.members(call.member.merchant_id, span),
+        snapshot=service.member_snapshot(call.member.merchant_id),
+    )
 
 
-@endpoint(bp, "/v1/admin/reports/repurchase", "GET", role="admin", query="RangeQuery",
-          response="RepurchaseReport", errors=RANGE_ERRORS)
+@endpoint(
+    bp,
+    "/v1/admin/reports/repurchase",
+    "GET",
+    role="admin",
+    query="RangeQuery",
+    response="RepurchaseReport",
+    errors=RANGE_ERRORS,
+)
 def repurchase(call: Call) -> Any:
     """Share of the window's buyers with 2+ purchases in it, median days between purchases (one row)."""
     span = _span(call)
     return _report(call, span, "RepurchaseRow", [service.repurchase(call.member.merchant_id, span)])
 
 
-@endpoint(bp, "/v1/admin/reports/liability-check", "GET", role="admin", response="LiabilityCheckView",
-          errors=("NOT_FOUND",))
+@endpoint(
+    bp, "/v1/admin/reports/liability-check", "GET", role="admin", response="LiabilityCheckView", errors=("NOT_FOUND",)
+)
 def liability_check(call: Call) -> dict[str, Any]:
     """The last stored-value liability check: counters vs the sum of every member row."""
     check: LiabilityCheck | None = liability.last(call.member.merchant_id)
     if check is None:
         raise KabaoError("NOT_FOUND", "the liability check has not run yet")
     sums = {k: int(v) for k, v in check.sums.as_dict().items()}
-    return {"status": check.status, "expected": {k: int(v) for k, v in check.expected.as_dict().items()},
-            "summed": {a: sums.get(a, 0) for a in liability.ACCOUNTS}, "members": sums.get("members", 0),
-            "started_at": check.started_at.isoformat(),
-            "finished_at": check.finished_at.isoformat() if check.finished_at else None}
+    return {
+        "status": check.status,
+        "expected": {k: int(v) for k, v in check.expected.as_dict().items()},
+        "summed": {a: sums.get(a, 0) for a in liability.ACCOUNTS},
+        "members": sums.get("members", 0),
+        "started_at": check.started_at.isoformat(),
+        "finished_at": check.finished_at.isoformat() if check.finished_at else None,
+    }
 
 
-@endpoint(bp, "/v1/admin/reports/rfm-segments", "GET", role="admin", response="SegmentCountsView",
-          errors=("NOT_FOUND",))
+@endpoint(
+    bp, "/v1/admin/reports/rfm-segments", "GET", role="admin", response="SegmentCountsView", errors=("NOT_FOUND",)
+)
 def rfm_segments(call: Call) -> dict[str, Any]:
     """Members per RFM segment as the last nightly scoring filed them, with its thresholds."""
     counted = rfm.counts(call.member.merchant_id)
@@ -116,19 +168,32 @@ def rfm_segments(call: Call) -> dict[str, Any]:
     return counted
 
 
-@endpoint(bp, "/v1/admin/reports/rfm-members", "GET", role="admin", query="SegmentQuery",
-          response="SegmentMembersView")
+@endpoint(bp, "/v1/admin/reports/rfm-members", "GET", role="admin", query="SegmentQuery", response="SegmentMembersView")
 def rfm_members(call: Call) -> dict[str, Any]:
     """One page of a segment's members."""
     page = rfm.segment_members(call.member.merchant_id, call.query.segment, call.query.cursor, call.query.limit)
-    return {"members": [{"member_id": s.member_id, "segment": s.segment, "r": int(s.r), "f": int(s.f),
-                         "m": int(s.m), "recency_days": int(s.recency_days), "frequency": int(s.frequency),
-                         "monetary": int(s.monetary)} for s in page.items], "cursor": page.cursor}
+    return {
+        "members": [
+            {
+                "member_id": s.member_id,
+                "segment": s.segment,
+                "r": int(s.r),
+                "f": int(s.f),
+                "m": int(s.m),
+                "recency_days": int(s.recency_days),
+                "frequency": int(s.frequency),
+                "monetary": int(s.monetary),
+            }
+            for s in page.items
+        ],
+        "cursor": page.cursor,
+    }
 
 
 def _thresholds(config: Any) -> dict[str, Any]:
-    return {k: [int(x) for x in getattr(config, k)] if config is not None and getattr(config, k) else None
-            for k in "rfm"}
+    return {
+        k: [int(x) for x in getattr(config, k)] if config is not None and getattr(config, k) else None for k in "rfm"
+    }
 
 
 @endpoint(bp, "/v1/admin/reports/rfm-thresholds", "GET", role="admin", response="ThresholdsView")
@@ -137,8 +202,7 @@ def rfm_thresholds(call: Call) -> dict[str, Any]:
     return _thresholds(rfm.config(call.member.merchant_id))
 
 
-@endpoint(bp, "/v1/admin/reports/rfm-thresholds", "PUT", role="admin", body="ThresholdsBody",
-          response="ThresholdsView")
+@endpoint(bp, "/v1/admin/reports/rfm-thresholds", "PUT", role="admin", body="ThresholdsBody", response="ThresholdsView")
 def set_rfm_thresholds(call: Call) -> dict[str, Any]:
     """Replace the RFM thresholds (the whole configuration: `{}` is quintiles for all three); audited."""
     return _thresholds(rfm.configure(call.member, call.body.r, call.body.f, call.body.m))

@@ -4,6 +4,7 @@ Money is integer fen; times are ISO-8601 with the merchant's offset. Every field
 (`extra="forbid"`), so a field added to a view without its model fails the tests rather than reaching a client
 unannounced. A field that can be null is still always present (required and nullable), as the views write it.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -521,6 +522,7 @@ class QuoteView(View):
 class MessageTemplatesView(View):
     templates: dict[str, str] = Field(description="notice kind -> subscribe-message template id")
 
+
 # --- pushing value: welcome gift, member days, issue jobs ------------------------------------------
 
 
@@ -582,6 +584,7 @@ class IssueResultPage(View):
     results: list[IssueResultView]
     cursor: str | None
 
+
 # --- WeChat 卡包 (wallet/) -----------------------------------------------------------------------------
 
 
@@ -631,6 +634,7 @@ class MemberWalletView(View):
     code: str | None
     activation: ActivationParams | None = None
     add_card: AddCardParams | None = None
+
 
 # --- reports (routes/reports.py; CSV with `Accept: text/csv`: one line per row) ----------------------
 

@@ -1,4 +1,5 @@
 """Points mall and punch cards, as the member sees them."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,22 +10,48 @@ from .. import coupons, punch_cards
 from .endpoint import Call, endpoint
 from .views import coupon_view, punch_card_view, punch_plan_view, template_view
 
-
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/points/rewards", "GET", role="member", response="RewardsView",
-          errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"))
+@endpoint(
+    bp,
+    "/v1/points/rewards",
+    "GET",
+    role="member",
+    response="RewardsView",
+    errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"),
+)
 def rewards(call: Call) -> dict[str, Any]:
     listed, tz = coupons.offers(call.member.merchant_id, call.member.subject, rewards=True), call.timezone
-    return {"rewards": [{**template_view(o.template, tz), "reward_id": o.template.template_id,
-                         "redeemed": o.claimed} for o in listed]}
+    return {
+        "rewards": [
+            {**template_view(o.template, tz), "reward_id": o.template.template_id, "redeemed": o.claimed}
+            for o in listed
+        ]
+    }
 
 
-@endpoint(bp, "/v1/points/rewards/{reward_id}/redeem", "POST", role="member", response="CouponView", idempotent=True,
-          errors=("CARD_NOT_OPEN", "CLAIM_LIMIT_REACHED", "COUPON_NOT_FOUND", "INSUFFICIENT_POINTS",
-                  "MEMBER_NOT_FOUND", "OFFER_NOT_AVAILABLE", "OFFER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND",
-                  "REWARD_NOT_FOUND", "SOLD_OUT", "TIER_NOT_ELIGIBLE"))
+@endpoint(
+    bp,
+    "/v1/points/rewards/{reward_id}/redeem",
+    "POST",
+    role="member",
+    response="CouponView",
+    idempotent=True,
+    errors=(
+        "CARD_NOT_OPEN",
+        "CLAIM_LIMIT_REACHED",
+        "COUPON_NOT_FOUND",
+        "INSUFFICIENT_POINTS",
+        "MEMBER_NOT_FOUND",
+        "OFFER_NOT_AVAILABLE",
+        "OFFER_NOT_FOUND",
+        "PUNCH_CARD_NOT_FOUND",
+        "REWARD_NOT_FOUND",
+        "SOLD_OUT",
+        "TIER_NOT_ELIGIBLE",
+    ),
+)
 def redeem(call: Call, reward_id: str) -> dict[str, Any]:
     coupon = coupons.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
@@ -35,9 +62,22 @@ def plans(call: Call) -> dict[str, Any]:
     return {"plans": [punch_plan_view(p) for p in punch_cards.plans(call.member.merchant_id)]}
 
 
-@endpoint(bp, "/v1/punch-cards/plans/{plan_id}/buy", "POST", role="member", response="PunchCardView", idempotent=True,
-          errors=("CARD_NOT_OPEN", "INSUFFICIENT_BALANCE", "MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_APPLICABLE",
-                  "PUNCH_CARD_NOT_FOUND", "PUNCH_PLAN_NOT_FOUND"))
+@endpoint(
+    bp,
+    "/v1/punch-cards/plans/{plan_id}/buy",
+    "POST",
+    role="member",
+    response="PunchCardView",
+    idempotent=True,
+    errors=(
+        "CARD_NOT_OPEN",
+        "INSUFFICIENT_BALANCE",
+        "MEMBER_NOT_FOUND",
+        "PUNCH_CARD_NOT_APPLICABLE",
+        "PUNCH_CARD_NOT_FOUND",
+        "PUNCH_PLAN_NOT_FOUND",
+    ),
+)
 def buy(call: Call, plan_id: str) -> dict[str, Any]:
     card = punch_cards.buy(call.member.merchant_id, call.member.subject, plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)

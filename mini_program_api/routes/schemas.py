@@ -1,4 +1,5 @@
 """Request shapes. Strict: unknown fields and wrong JSON types are 400s, never coerced."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -199,8 +200,12 @@ class SettingsBody(Strict):
     dormant_days: int | None = Field(default=None, ge=7, le=3650)
     wakeup_cooldown_days: int | None = Field(default=None, ge=1, le=3650)
     wakeup_template_id: _Id | None = None
-    message_templates: dict[Literal["coupon_expiry", "points_expiry", "birthday", "wake_up", "spending_locked",
-                                    "password_changed"], _Id] | None = None
+    message_templates: (
+        dict[
+            Literal["coupon_expiry", "points_expiry", "birthday", "wake_up", "spending_locked", "password_changed"], _Id
+        ]
+        | None
+    ) = None
     sign_in_points: int | None = Field(default=None, ge=0, le=10000)
     sign_in_growth: int | None = Field(default=None, ge=0, le=10000)
     prepaid_cap: int | None = Field(default=None, ge=1, le=500_000, description="fen; the legal ceiling is 5000 yuan")
@@ -209,8 +214,9 @@ class SettingsBody(Strict):
     password_free_max: int | None = Field(default=None, ge=0, le=_MAX_FEN)
     till_password: bool | None = None
     welcome_points: int | None = Field(default=None, ge=0, le=100_000, description="points given when a card opens")
-    welcome_template_ids: list[_Id] | None = Field(default=None, max_length=5,
-                                                   description="coupons given when a card opens; [] for none")
+    welcome_template_ids: list[_Id] | None = Field(
+        default=None, max_length=5, description="coupons given when a card opens; [] for none"
+    )
 
 
 class Patch(Strict):
@@ -320,13 +326,15 @@ class QuoteBody(Strict):
     points: int = 0
     stored_value: int = Field(default=0, description="fen of stored value to pay with")
 
+
 class MemberDayBody(Strict):
     day_id: _Slug
     name: str = Field(min_length=1, max_length=32)
     multiplier: int = Field(gt=100, le=1000, description="percent of the usual points: 200 is double points")
     weekdays: list[int] = Field(default_factory=list, max_length=7, description="ISO: 1 Monday .. 7 Sunday")
-    dates: list[Annotated[date, Field(strict=False)]] = Field(default_factory=list, max_length=366,
-                                                              description="YYYY-MM-DD, merchant time")
+    dates: list[Annotated[date, Field(strict=False)]] = Field(
+        default_factory=list, max_length=366, description="YYYY-MM-DD, merchant time"
+    )
     tier_ids: list[_Slug] = Field(default_factory=list, max_length=20, description="none: every tier")
     starts_on: date | None = Field(default=None, strict=False)
     ends_on: date | None = Field(default=None, strict=False)
@@ -356,6 +364,7 @@ class IssueJobBody(Strict):
         if (self.member_ids is None) == (self.filter is None):
             raise ValueError("give exactly one of member_ids or filter")
         return self
+
 
 # --- WeChat 卡包 (wallet/) -----------------------------------------------------------------------------
 
@@ -390,6 +399,7 @@ class ActivateBody(Strict):
     encrypt_code: str = Field(min_length=1, max_length=512)
     activate_ticket: str = Field(min_length=1, max_length=512)
     agreed_terms_version: str = Field(min_length=1, max_length=32)
+
 
 # --- reports (routes/reports.py) -------------------------------------------------------------------
 

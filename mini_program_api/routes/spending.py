@@ -1,5 +1,6 @@
 """The member's spending password and the counter payments waiting for them: /v1/me/spending-password,
 /v1/me/pending-payments. Ids come only from the token; the password never appears in an answer."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,53 +18,105 @@ bp = Blueprint(__name__)
 
 def _state(call: Call) -> dict[str, Any]:
     s = spending_password.state(merchants.get(call.member.merchant_id), call.member.subject)
-    return {"is_set": s.is_set, "required": s.required, "free_limit": s.free_limit,
-            "effective_free_limit": s.effective_limit, "free_limit_ceiling": s.ceiling,
-            "locked_until": iso(s.locked_until, call.timezone) if s.locked_until else None}
+    return {
+        "is_set": s.is_set,
+        "required": s.required,
+        "free_limit": s.free_limit,
+        "effective_free_limit": s.effective_limit,
+        "free_limit_ceiling": s.ceiling,
+        "locked_until": iso(s.locked_until, call.timezone) if s.locked_until else None,
+    }
 
 
-@endpoint(bp, "/v1/me/spending-password", "GET", role="member", response="SpendingPasswordState",
-          errors=("NOT_FOUND",))
+@endpoint(bp, "/v1/me/spending-password", "GET", role="member", response="SpendingPasswordState", errors=("NOT_FOUND",))
 def get_state(call: Call) -> dict[str, Any]:
     return _state(call)
 
 
 def _set(call: Call, reset: bool) -> dict[str, Any]:
-    spending_password.set_password(call.member.merchant_id, call.member.subject, call.body.phone_code,
-                                   call.body.password, reset)
+    spending_password.set_password(
+        call.member.merchant_id, call.member.subject, call.body.phone_code, call.body.password, reset
+    )
     return _state(call)
 
 
-@endpoint(bp, "/v1/me/spending-password", "POST", role="member", body="SetSpendingPasswordBody",
-          response="SpendingPasswordState",
-          errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_MISMATCH", "PHONE_REQUIRED",
-                  "SPENDING_PASSWORD_NOT_SET", "SPENDING_PASSWORD_SET", "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/me/spending-password",
+    "POST",
+    role="member",
+    body="SetSpendingPasswordBody",
+    response="SpendingPasswordState",
+    errors=(
+        "INVALID_CODE",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+        "PHONE_MISMATCH",
+        "PHONE_REQUIRED",
+        "SPENDING_PASSWORD_NOT_SET",
+        "SPENDING_PASSWORD_SET",
+        "WECHAT_UNAVAILABLE",
+    ),
+)
 def set_password(call: Call) -> dict[str, Any]:
     return _set(call, reset=False)
 
 
-@endpoint(bp, "/v1/me/spending-password/reset", "POST", role="member", body="SetSpendingPasswordBody",
-          response="SpendingPasswordState",
-          errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_MISMATCH", "PHONE_REQUIRED",
-                  "SPENDING_PASSWORD_NOT_SET", "SPENDING_PASSWORD_SET", "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/me/spending-password/reset",
+    "POST",
+    role="member",
+    body="SetSpendingPasswordBody",
+    response="SpendingPasswordState",
+    errors=(
+        "INVALID_CODE",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+        "PHONE_MISMATCH",
+        "PHONE_REQUIRED",
+        "SPENDING_PASSWORD_NOT_SET",
+        "SPENDING_PASSWORD_SET",
+        "WECHAT_UNAVAILABLE",
+    ),
+)
 def reset_password(call: Call) -> dict[str, Any]:
     """Forgotten: replaced after a fresh phone verification (and a lock lifted)."""
     return _set(call, reset=True)
 
 
-@endpoint(bp, "/v1/me/spending-password/change", "POST", role="member", body="ChangeSpendingPasswordBody",
-          response="SpendingPasswordState",
-          errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "SPENDING_PASSWORD_NOT_SET",
-                  "SPENDING_PASSWORD_WRONG", "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/me/spending-password/change",
+    "POST",
+    role="member",
+    body="ChangeSpendingPasswordBody",
+    response="SpendingPasswordState",
+    errors=(
+        "INVALID_CODE",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+        "SPENDING_PASSWORD_NOT_SET",
+        "SPENDING_PASSWORD_WRONG",
+        "WECHAT_UNAVAILABLE",
+    ),
+)
 def change_password(call: Call) -> dict[str, Any]:
-    spending_password.change_password(call.member.merchant_id, call.member.subject, call.body.old_password,
-                                      call.body.password)
+    spending_password.change_password(
+        call.member.merchant_id, call.member.subject, call.body.old_password, call.body.password
+    )
     return _state(call)
 
 
-@endpoint(bp, "/v1/me/spending-password/free-limit", "PUT", role="member", body="FreeLimitBody",
-          response="SpendingPasswordState",
-          errors=("NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/me/spending-password/free-limit",
+    "PUT",
+    role="member",
+    body="FreeLimitBody",
+    response="SpendingPasswordState",
+    errors=("NOT_FOUND",),
+)
 def set_free_limit(call: Call) -> dict[str, Any]:
     spending_password.set_free_limit(call.member.merchant_id, call.member.subject, call.body.free_limit)
     return _state(call)
@@ -71,26 +124,57 @@ def set_free_limit(call: Call) -> dict[str, Any]:
 
 def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
     store = staff.get_store(p.merchant_id, p.store_id)
-    return {"confirmation_id": p.confirmation_id, "store_id": p.store_id, "store_name": store.name,
-            "amount": int(p.amount), "stored_value": int(p.stored_value), "points": int(p.points),
-            "coupon_id": p.coupon_id, "expires_at": iso(p.expires_at, tz)}
+    return {
+        "confirmation_id": p.confirmation_id,
+        "store_id": p.store_id,
+        "store_name": store.name,
+        "amount": int(p.amount),
+        "stored_value": int(p.stored_value),
+        "points": int(p.points),
+        "coupon_id": p.coupon_id,
+        "expires_at": iso(p.expires_at, tz),
+    }
 
 
-@endpoint(bp, "/v1/me/pending-payments", "GET", role="member", response="PendingPaymentsView",
-          errors=("STORE_NOT_FOUND",))
+@endpoint(
+    bp, "/v1/me/pending-payments", "GET", role="member", response="PendingPaymentsView", errors=("STORE_NOT_FOUND",)
+)
 def pending(call: Call) -> dict[str, Any]:
     tz = call.timezone
-    return {"payments": [_pending_view(p, tz) for p in pending_payments.mine(call.member.merchant_id,
-                                                                               call.member.subject)]}
+    return {
+        "payments": [_pending_view(p, tz) for p in pending_payments.mine(call.member.merchant_id, call.member.subject)]
+    }
 
 
-@endpoint(bp, "/v1/me/pending-payments/{confirmation_id}/confirm", "POST", role="member", body="ConfirmBody",
-          response="ReceiptView",
-          errors=("AMOUNT_OUT_OF_RANGE", "CARD_NOT_OPEN", "CONFIRMATION_EXPIRED", "CONFIRMATION_NOT_FOUND",
-                  "COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "COUPON_NOT_FOUND",
-                  "INSUFFICIENT_BALANCE", "INSUFFICIENT_POINTS", "INVALID_CODE", "MEMBER_NOT_FOUND",
-                  "ORDER_NOT_FOUND", "PAYMENT_EXCEEDS_DUE", "PUNCH_CARD_NOT_FOUND", "SPENDING_LOCKED",
-                  "SPENDING_PASSWORD_NOT_SET", "SPENDING_PASSWORD_WRONG", "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/me/pending-payments/{confirmation_id}/confirm",
+    "POST",
+    role="member",
+    body="ConfirmBody",
+    response="ReceiptView",
+    errors=(
+        "AMOUNT_OUT_OF_RANGE",
+        "CARD_NOT_OPEN",
+        "CONFIRMATION_EXPIRED",
+        "CONFIRMATION_NOT_FOUND",
+        "COUPON_ALREADY_USED",
+        "COUPON_EXPIRED",
+        "COUPON_NOT_APPLICABLE",
+        "COUPON_NOT_FOUND",
+        "INSUFFICIENT_BALANCE",
+        "INSUFFICIENT_POINTS",
+        "INVALID_CODE",
+        "MEMBER_NOT_FOUND",
+        "ORDER_NOT_FOUND",
+        "PAYMENT_EXCEEDS_DUE",
+        "PUNCH_CARD_NOT_FOUND",
+        "SPENDING_LOCKED",
+        "SPENDING_PASSWORD_NOT_SET",
+        "SPENDING_PASSWORD_WRONG",
+        "WECHAT_UNAVAILABLE",
+    ),
+)
 def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:
     order = checkout.confirm(call.member, confirmation_id, call.body.password)
     return receipt_view(order, call.timezone)

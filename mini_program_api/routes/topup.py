@@ -1,4 +1,5 @@
 """Stored-value top-up: plans, orders, the WeChat Pay notify, and admin refunds."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -17,8 +18,7 @@ if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/topup/plans", "GET", role="member", response="TopupPlansView",
-          errors=("NOT_FOUND",))
+@endpoint(bp, "/v1/topup/plans", "GET", role="member", response="TopupPlansView", errors=("NOT_FOUND",))
 def plans(call: Call) -> dict[str, Any]:
     merchant = merchants.get(call.member.merchant_id)
     return {
@@ -28,11 +28,28 @@ def plans(call: Call) -> dict[str, Any]:
     }
 
 
-@endpoint(bp, "/v1/topup/orders", "POST", role="member", body="TopupOrderBody",
-          response="TopupOrderCreated", idempotent=True,
-          errors=("AMOUNT_OUT_OF_RANGE", "CARD_NOT_OPEN", "INVALID_NOTIFY", "MEMBER_NOT_FOUND", "NOT_FOUND",
-                  "ORDER_NOT_FOUND", "PAYMENT_NOT_CONFIGURED", "PLAN_NOT_FOUND", "PREPAID_CAP_EXCEEDED",
-                  "REFUND_REFUSED", "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/topup/orders",
+    "POST",
+    role="member",
+    body="TopupOrderBody",
+    response="TopupOrderCreated",
+    idempotent=True,
+    errors=(
+        "AMOUNT_OUT_OF_RANGE",
+        "CARD_NOT_OPEN",
+        "INVALID_NOTIFY",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+        "ORDER_NOT_FOUND",
+        "PAYMENT_NOT_CONFIGURED",
+        "PLAN_NOT_FOUND",
+        "PREPAID_CAP_EXCEEDED",
+        "REFUND_REFUSED",
+        "WECHAT_UNAVAILABLE",
+    ),
+)
 def create_order(call: Call) -> dict[str, Any]:
     body: TopupOrderBody = call.body
     order, pay_params = topup.create_order(
@@ -42,23 +59,53 @@ def create_order(call: Call) -> dict[str, Any]:
     return {**order_view(order, merchant.timezone), "pay_params": pay_params}
 
 
-@endpoint(bp, "/v1/topup/orders/{order_id}", "GET", role="member", response="TopupOrderView",
-          errors=("ORDER_NOT_FOUND",))
+@endpoint(
+    bp, "/v1/topup/orders/{order_id}", "GET", role="member", response="TopupOrderView", errors=("ORDER_NOT_FOUND",)
+)
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
     order = topup.get_order(call.member.merchant_id, call.member.subject, order_id)
     return order_view(order, call.timezone)
 
 
-@endpoint(bp, "/v1/wechatpay/notify/{merchant_id}", "POST", role=None, status=204,
-          errors=("INVALID_NOTIFY", "MEMBER_NOT_FOUND", "NOTIFY_MISMATCH", "ORDER_NOT_FOUND",
-                  "PAYMENT_NOT_CONFIGURED", "PUNCH_CARD_NOT_FOUND", "REFUND_REFUSED", "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/wechatpay/notify/{merchant_id}",
+    "POST",
+    role=None,
+    status=204,
+    errors=(
+        "INVALID_NOTIFY",
+        "MEMBER_NOT_FOUND",
+        "NOTIFY_MISMATCH",
+        "ORDER_NOT_FOUND",
+        "PAYMENT_NOT_CONFIGURED",
+        "PUNCH_CARD_NOT_FOUND",
+        "REFUND_REFUSED",
+        "WECHAT_UNAVAILABLE",
+    ),
+)
 def notify_for_merchant(call: Call, merchant_id: str) -> None:
     topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
 
 
-@endpoint(bp, "/v1/wechatpay/notify", "POST", role=None, status=204,
-          errors=("INVALID_NOTIFY", "MEMBER_NOT_FOUND", "NOTIFY_MISMATCH", "NOT_FOUND", "ORDER_NOT_FOUND",
-                  "PAYMENT_NOT_CONFIGURED", "PUNCH_CARD_NOT_FOUND", "REFUND_REFUSED", "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/wechatpay/notify",
+    "POST",
+    role=None,
+    status=204,
+    errors=(
+        "INVALID_NOTIFY",
+        "MEMBER_NOT_FOUND",
+        "NOTIFY_MISMATCH",
+        "NOT_FOUND",
+        "ORDER_NOT_FOUND",
+        "PAYMENT_NOT_CONFIGURED",
+        "PUNCH_CARD_NOT_FOUND",
+        "REFUND_REFUSED",
+        "WECHAT_UNAVAILABLE",
+    ),
+)
 def notify(call: Call) -> None:
     """The contract's path, for the usual one-merchant deployment (KABAO_MERCHANT_ID)."""
     merchant_id = settings().default_merchant_id
@@ -67,10 +114,25 @@ def notify(call: Call) -> None:
     topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
 
 
-@endpoint(bp, "/v1/admin/topup/orders/{order_id}/refund", "POST", role="admin", response="TopupOrderView",
-          errors=("INSUFFICIENT_BALANCE", "INVALID_NOTIFY", "MEMBER_NOT_FOUND", "ORDER_NOT_FOUND",
-                  "ORDER_NOT_REFUNDABLE", "PAYMENT_NOT_CONFIGURED", "PUNCH_CARD_NOT_FOUND", "REFUND_PRINCIPAL_SPENT",
-                  "REFUND_REFUSED", "WECHAT_UNAVAILABLE"))
+@endpoint(
+    bp,
+    "/v1/admin/topup/orders/{order_id}/refund",
+    "POST",
+    role="admin",
+    response="TopupOrderView",
+    errors=(
+        "INSUFFICIENT_BALANCE",
+        "INVALID_NOTIFY",
+        "MEMBER_NOT_FOUND",
+        "ORDER_NOT_FOUND",
+        "ORDER_NOT_REFUNDABLE",
+        "PAYMENT_NOT_CONFIGURED",
+        "PUNCH_CARD_NOT_FOUND",
+        "REFUND_PRINCIPAL_SPENT",
+        "REFUND_REFUSED",
+        "WECHAT_UNAVAILABLE",
+    ),
+)
 def refund(call: Call, order_id: str) -> dict[str, Any]:
     assert call.principal is not None
     order = topup.refund(call.member, order_id)

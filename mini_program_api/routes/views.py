@@ -2,6 +2,7 @@
 
 Each view's shape is declared in `responses.py`; on the local stages the endpoint checks every answer against it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,20 +27,29 @@ from ..db.models import (
 def tier_view(tier: Tier | None) -> dict[str, Any] | None:
     if tier is None:
         return None
-    return {"id": tier.tier_id, "name": tier.name, "threshold": int(tier.threshold),
-            "discount_rate": int(tier.discount_rate), "points_multiplier": int(tier.points_multiplier)}
+    return {
+        "id": tier.tier_id,
+        "name": tier.name,
+        "threshold": int(tier.threshold),
+        "discount_rate": int(tier.discount_rate),
+        "points_multiplier": int(tier.points_multiplier),
+    }
 
 
 def admin_tier_view(tier: Tier) -> dict[str, Any]:
     """A tier as PUT /v1/admin/tiers takes it, so what is read back can be sent again."""
-    return {**(tier_view(tier) or {}), "birthday_template_id": tier.birthday_template_id,
-            "monthly_template_ids": list(tier.monthly_template_ids or [])}
+    return {
+        **(tier_view(tier) or {}),
+        "birthday_template_id": tier.birthday_template_id,
+        "monthly_template_ids": list(tier.monthly_template_ids or []),
+    }
 
 
 def settings_view(merchant: Merchant) -> dict[str, Any]:
     """Every setting PATCH /v1/admin/settings takes, with its current value (null: not set)."""
-    return {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in merchants.SETTINGS
-            for v in [getattr(merchant, k)]}
+    return {
+        k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in merchants.SETTINGS for v in [getattr(merchant, k)]
+    }
 
 
 def merchant_view(merchant: Merchant) -> dict[str, Any]:
@@ -121,12 +131,18 @@ def template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
 def admin_template_view(stocked: coupon_admin.Stocked, tz: str) -> dict[str, Any]:
     """A template as the back office sees it: its terms, state and live stock (claimed + remaining = stock)."""
     template = stocked.template
-    return {**template_view(template, tz), "status": coupon_admin.status(template, clock.now()),
-            "listed": bool(template.listed), "total_stock": int(template.total_stock),
-            "stock_shards": int(template.shards), "remaining": stocked.remaining, "claimed": stocked.claimed,
-            "used": stocked.used,
-            "created_at": iso(template.created_at, tz),
-            "ended_at": iso(template.ended_at, tz) if template.ended_at else None}
+    return {
+        **template_view(template, tz),
+        "status": coupon_admin.status(template, clock.now()),
+        "listed": bool(template.listed),
+        "total_stock": int(template.total_stock),
+        "stock_shards": int(template.shards),
+        "remaining": stocked.remaining,
+        "claimed": stocked.claimed,
+        "used": stocked.used,
+        "created_at": iso(template.created_at, tz),
+        "ended_at": iso(template.ended_at, tz) if template.ended_at else None,
+    }
 
 
 def coupon_view(coupon: Coupon, tz: str) -> dict[str, Any]:
@@ -144,22 +160,56 @@ def coupon_view(coupon: Coupon, tz: str) -> dict[str, Any]:
 
 
 def punch_plan_view(plan: PunchPlan) -> dict[str, Any]:
-    return {"plan_id": plan.plan_id, "name": plan.name, "visits": int(plan.visits),
-            "valid_days": int(plan.valid_days), "price": int(plan.price) if plan.price is not None else None,
-            "store_ids": list(plan.store_ids)}
+    return {
+        "plan_id": plan.plan_id,
+        "name": plan.name,
+        "visits": int(plan.visits),
+        "valid_days": int(plan.valid_days),
+        "price": int(plan.price) if plan.price is not None else None,
+        "store_ids": list(plan.store_ids),
+    }
 
 
 def punch_card_view(card: PunchCard, tz: str) -> dict[str, Any]:
-    return {"card_id": card.card_id, "plan_id": card.plan_id, "name": card.name, "visits": int(card.visits),
-            "uses_left": int(card.uses_left), "status": punch_cards.status(card), "store_ids": list(card.store_ids),
-            "valid_until": iso(card.valid_until, tz), "issued_at": iso(card.issued_at, tz)}
+    return {
+        "card_id": card.card_id,
+        "plan_id": card.plan_id,
+        "name": card.name,
+        "visits": int(card.visits),
+        "uses_left": int(card.uses_left),
+        "status": punch_cards.status(card),
+        "store_ids": list(card.store_ids),
+        "valid_until": iso(card.valid_until, tz),
+        "issued_at": iso(card.issued_at, tz),
+    }
 
 
-_RECEIPT_FIELDS = ("order_id", "member_id", "store_id", "staff_id", "status", "amount", "tier_discount", "coupon_id",
-                   "coupon_discount", "points_used", "points_value", "bonus_used", "principal_used", "cash_due",
-                   "points_earned", "growth_earned", "tier_before", "tier_after", "points_clawed_back",
-                   "growth_clawed_back", "coupon_restored", "principal_over_cap", "member_day_id",
-                   "member_day_multiplier")
+_RECEIPT_FIELDS = (
+    "order_id",
+    "member_id",
+    "store_id",
+    "staff_id",
+    "status",
+    "amount",
+    "tier_discount",
+    "coupon_id",
+    "coupon_discount",
+    "points_used",
+    "points_value",
+    "bonus_used",
+    "principal_used",
+    "cash_due",
+    "points_earned",
+    "growth_earned",
+    "tier_before",
+    "tier_after",
+    "points_clawed_back",
+    "growth_clawed_back",
+    "coupon_restored",
+    "principal_over_cap",
+    "member_day_id",
+    "member_day_multiplier",
+)
 
 
 def receipt_view(order: CheckoutOrder, tz: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 The wallet's modules reach wechatpy and cryptography: they are imported by the handlers that use them,
 so `import app` stays free of them (tests/test_cold_start.py)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -18,16 +19,24 @@ _PUSH_TYPES = ["text/xml", "application/xml", "text/plain", "application/json"]
 _WECHAT = ("WECHAT_UNAVAILABLE", "WECHAT_REFUSED", "INVALID_CODE")
 
 
-@endpoint(bp, "/v1/admin/wallet/card", "GET", role="admin", response="WalletCardView",
-          errors=("WALLET_NOT_CONFIGURED",))
+@endpoint(
+    bp, "/v1/admin/wallet/card", "GET", role="admin", response="WalletCardView", errors=("WALLET_NOT_CONFIGURED",)
+)
 def get_card(call: Call) -> dict[str, Any]:
     from ..wallet import setup
 
     return setup.view(setup.get(call.member.merchant_id))
 
 
-@endpoint(bp, "/v1/admin/wallet/card", "PUT", role="admin", body="WalletCardBody", response="WalletCardView",
-          errors=("WALLET_NOT_CONFIGURED",))
+@endpoint(
+    bp,
+    "/v1/admin/wallet/card",
+    "PUT",
+    role="admin",
+    body="WalletCardBody",
+    response="WalletCardView",
+    errors=("WALLET_NOT_CONFIGURED",),
+)
 def put_card(call: Call) -> dict[str, Any]:
     """Replace the set-up and bring WeChat's card to it (see wallet/setup.py); readable back with GET."""
     from ..wallet import setup
@@ -36,46 +45,90 @@ def put_card(call: Call) -> dict[str, Any]:
     return setup.view(setup.put(call.member, setup.CardSpec(**body.model_dump())))
 
 
-@endpoint(bp, "/v1/me/wallet", "GET", role="member", response="MemberWalletView",
-          errors=("WALLET_NOT_CONFIGURED", "WALLET_CARD_NOT_READY", "MEMBER_NOT_FOUND", *_WECHAT))
+@endpoint(
+    bp,
+    "/v1/me/wallet",
+    "GET",
+    role="member",
+    response="MemberWalletView",
+    errors=("WALLET_NOT_CONFIGURED", "WALLET_CARD_NOT_READY", "MEMBER_NOT_FOUND", *_WECHAT),
+)
 def member_wallet(call: Call) -> dict[str, Any]:
     from ..wallet import activation
 
     return activation.offer(call.member.merchant_id, call.member.subject)
 
 
-@endpoint(bp, "/v1/me/wallet/activate", "POST", role="member", body="ActivateBody", response="MemberWalletView",
-          errors=("WALLET_NOT_CONFIGURED", "WALLET_CARD_NOT_READY", "WALLET_CARD_TAKEN", "MEMBER_NOT_FOUND",
-                  "NOT_FOUND", "PHONE_REQUIRED", "PHONE_MISMATCH", "PHONE_IN_USE", "TERMS_OUTDATED", *_WECHAT))
+@endpoint(
+    bp,
+    "/v1/me/wallet/activate",
+    "POST",
+    role="member",
+    body="ActivateBody",
+    response="MemberWalletView",
+    errors=(
+        "WALLET_NOT_CONFIGURED",
+        "WALLET_CARD_NOT_READY",
+        "WALLET_CARD_TAKEN",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+        "PHONE_REQUIRED",
+        "PHONE_MISMATCH",
+        "PHONE_IN_USE",
+        "TERMS_OUTDATED",
+        *_WECHAT,
+    ),
+)
 def activate(call: Call) -> dict[str, Any]:
     """One-step activation with what WeChat handed the mini program (see wallet/activation.py)."""
     from ..wallet import activation
 
     body: ActivateBody = call.body
-    return activation.activate(call.member.merchant_id, call.member.subject,
-                               activation.Activation(**body.model_dump()))
+    return activation.activate(call.member.merchant_id, call.member.subject, activation.Activation(**body.model_dump()))
+
+
+def _query() -> dict[str, str]:
+    return dict(bp.current_request.query_params or {})
 
 
 def _push() -> Any:
     from ..wallet import events
 
-    q = bp.current_request.query_params or {}
-    return events.Push(signature=q.get("signature", ""), timestamp=q.get("timestamp", ""), nonce=q.get("nonce", ""),
-                       msg_signature=q.get("msg_signature"), encrypt_type=q.get("encrypt_type"))
+    q = _query()
+    return events.Push(
+        signature=q.get("signature", ""),
+        timestamp=q.get("timestamp", ""),
+        nonce=q.get("nonce", ""),
+        msg_signature=q.get("msg_signature"),
+        encrypt_type=q.get("encrypt_type"),
+    )
 
 
-@endpoint(bp, "/v1/wechat/card-events/{merchant_id}", "GET", role=None, response="PlainText",
-          errors=("INVALID_EVENT", "WALLET_NOT_CONFIGURED"))
+@endpoint(
+    bp,
+    "/v1/wechat/card-events/{merchant_id}",
+    "GET",
+    role=None,
+    response="PlainText",
+    errors=("INVALID_EVENT", "WALLET_NOT_CONFIGURED"),
+)
 def verify_event_url(call: Call, merchant_id: str) -> Response:
     """公众平台's server URL check: the echo, as text, when the signature is the merchant's token's."""
     from ..wallet import events
 
-    echo = events.verify_url(merchant_id, _push(), (bp.current_request.query_params or {}).get("echostr", ""))
+    echo = events.verify_url(merchant_id, _push(), _query().get("echostr", ""))
     return Response(body=echo, status_code=200, headers={"Content-Type": "text/plain"})
 
 
-@endpoint(bp, "/v1/wechat/card-events/{merchant_id}", "POST", role=None, response="PlainText",
-          errors=("INVALID_EVENT", "WALLET_NOT_CONFIGURED", "VALIDATION_ERROR"), content_types=_PUSH_TYPES)
+@endpoint(
+    bp,
+    "/v1/wechat/card-events/{merchant_id}",
+    "POST",
+    role=None,
+    response="PlainText",
+    errors=("INVALID_EVENT", "WALLET_NOT_CONFIGURED", "VALIDATION_ERROR"),
+    content_types=_PUSH_TYPES,
+)
 def card_event(call: Call, merchant_id: str) -> Response:
     """WeChat's card event push (XML, plain or encrypted): "success" once handled or already handled."""
     from ..wallet import events

@@ -9,6 +9,7 @@ uncaught exceptions; it gets the same handler instead of Chalice's plain-text on
 What a line may hold is decided by the caller, field by field: request and job lines carry ids,
 route, status, latency and error code, never a body, a header, a token, a phone number or a key.
 """
+
 from __future__ import annotations
 
 import logging
@@ -82,8 +83,15 @@ def request(request_id: str, method: str, route: str) -> Iterator[RequestLog]:
     finally:
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         write = log.error if entry.status >= 500 else log.info
-        fields = {"method": entry.method, "route": entry.route, "merchant_id": entry.merchant_id,
-                  "status": entry.status, "outcome": entry.outcome, "latency_ms": latency_ms, **entry.extra}
+        fields = {
+            "method": entry.method,
+            "route": entry.route,
+            "merchant_id": entry.merchant_id,
+            "status": entry.status,
+            "outcome": entry.outcome,
+            "latency_ms": latency_ms,
+            **entry.extra,
+        }
         write("request", extra=fields, exc_info=crashed)
         log.thread_safe_remove_keys(["request_id"])
 

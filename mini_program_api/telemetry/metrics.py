@@ -7,6 +7,7 @@ On Lambda this costs one short log line per event, and nothing can be left unflu
 
 The names are the alarms' contract (infra/deploy/template.py); change both together.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,8 +40,9 @@ def job_run(job: str, due: int, failed: int) -> None:
     emit({JOB_DUE: due, JOB_FAILED: failed}, dimensions={"job": job})
 
 
-def emit(values: dict[str, int], dimensions: dict[str, str] | None = None,
-         metadata: dict[str, Any] | None = None) -> None:
+def emit(
+    values: dict[str, int], dimensions: dict[str, str] | None = None, metadata: dict[str, Any] | None = None
+) -> None:
     """Print one EMF line with `values` (counts), under the service dimension and, if given, also under
     the service plus `dimensions` (a second dimension set: alarms read the totals, dashboards the split)."""
     from aws_lambda_powertools.metrics.metrics import EphemeralMetrics

@@ -9,6 +9,7 @@ kabao card as POST /v1/me/card does (same terms rule), link code -> member (a co
 activate the WeChat card with the kabao card number and the current values. A retry after any step
 picks up where it stopped; an activated link answers at once. One form for the member, never two.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,15 +52,21 @@ def offer(merchant_id: str, member_id: str) -> dict[str, Any]:
         extra = json.loads(card.activation_extra)
     else:  # a card pushed before the parameters were kept
         extra = setup.activation_params(cards.activate_url(card_id, outer_str=setup.OUTER_STR))
-    return {**view(card_id, card.review, state(merchant_id, member_id)),
-            "activation": {"app_id": ACTIVATION_COMPONENT_APPID, "extra_data": extra},
-            "add_card": {"card_id": card_id, "card_ext": json.dumps(cards.card_ext(card_id), separators=(",", ":"))}}
+    return {
+        **view(card_id, card.review, state(merchant_id, member_id)),
+        "activation": {"app_id": ACTIVATION_COMPONENT_APPID, "extra_data": extra},
+        "add_card": {"card_id": card_id, "card_ext": json.dumps(cards.card_ext(card_id), separators=(",", ":"))},
+    }
 
 
 def view(card_id: str, review: str, wallet: MemberWallet | None) -> dict[str, Any]:
     active = wallet is not None and wallet.status == "ACTIVE" and wallet.card_id == card_id
-    return {"card_id": card_id, "review": review, "in_wallet": active,
-            "code": wallet.code if active and wallet is not None else None}
+    return {
+        "card_id": card_id,
+        "review": review,
+        "in_wallet": active,
+        "code": wallet.code if active and wallet is not None else None,
+    }
 
 
 def activate(merchant_id: str, member_id: str, req: Activation) -> dict[str, Any]:
@@ -77,21 +84,35 @@ def activate(merchant_id: str, member_id: str, req: Activation) -> dict[str, Any
     members.require_current_terms(merchants.get(merchant_id), req.agreed_terms_version)
     form = _form(cards.activate_info(req.activate_ticket))
     _bind_phone(merchant_id, member_id, form)
-    members.open_card(merchant_id, member_id, req.agreed_terms_version, form.get("USER_FORM_INFO_FLAG_NAME") or None,
-                      _birthday(form.get("USER_FORM_INFO_FLAG_BIRTHDAY")))
+    members.open_card(
+        merchant_id,
+        member_id,
+        req.agreed_terms_version,
+        form.get("USER_FORM_INFO_FLAG_NAME") or None,
+        _birthday(form.get("USER_FORM_INFO_FLAG_BIRTHDAY")),
+    )
     _link(merchant_id, member_id, card_id, code)
     linked = state(merchant_id, member_id)
     assert linked is not None
     since = int(linked.version)  # read before the values: any later change has a higher version and is pushed
     member = members.get(merchant_id, member_id)
     merchant = merchants.get(merchant_id)
-    cards.activate(card_id, code, str(member.card_number), init_bonus=int(member.points),
-                   init_balance=int(member.principal) + int(member.bonus),
-                   init_custom_field_value1=tiers.current(merchant, member.tier_id).name)
-    update_if(linked, [MemberWallet.status.set("ACTIVE"), MemberWallet.activated_at.set(clock.now())],
-              MemberWallet.code == code)
-    update_if(linked, [MemberWallet.pushed.set(since)],
-              MemberWallet.pushed.does_not_exist() | (MemberWallet.pushed < since))
+    cards.activate(
+        card_id,
+        code,
+        str(member.card_number),
+        init_bonus=int(member.points),
+        init_balance=int(member.principal) + int(member.bonus),
+        init_custom_field_value1=tiers.current(merchant, member.tier_id).name,
+    )
+    update_if(
+        linked,
+        [MemberWallet.status.set("ACTIVE"), MemberWallet.activated_at.set(clock.now())],
+        MemberWallet.code == code,
+    )
+    update_if(
+        linked, [MemberWallet.pushed.set(since)], MemberWallet.pushed.does_not_exist() | (MemberWallet.pushed < since)
+    )
     # Changes made while activating were settled unpushed (sync.py): owe them again.
     due_pk, due_sk = due.slot(SYNC_JOB, linked.pk, clock.now())
     update_if(linked, [MemberWallet.due_pk.set(due_pk), MemberWallet.due_sk.set(due_sk)], MemberWallet.version > since)
@@ -135,13 +156,24 @@ def _birthday(value: str | None) -> date | None:
 def _link(merchant_id: str, member_id: str, card_id: str, code: str) -> None:
     pk = member_pk(merchant_id, member_id)
     tx = Transaction()
-    tx.put("code", Lookup(code_pk(merchant_id, code), LOOKUP, target=member_id),
-           condition=Lookup.pk.does_not_exist() | (Lookup.target == member_id))
-    tx.update("wallet", MemberWallet(pk, MEMBER_SK), actions=[
-        MemberWallet.code.set(code), MemberWallet.card_id.set(card_id), MemberWallet.merchant_id.set(merchant_id),
-        MemberWallet.member_id.set(member_id), MemberWallet.status.set("ACTIVATING"),
-        MemberWallet.deleted_at.remove()],
-        condition=MemberWallet.code.does_not_exist() | (MemberWallet.code != code) | (MemberWallet.status != "ACTIVE"))
+    tx.put(
+        "code",
+        Lookup(code_pk(merchant_id, code), LOOKUP, target=member_id),
+        condition=Lookup.pk.does_not_exist() | (Lookup.target == member_id),
+    )
+    tx.update(
+        "wallet",
+        MemberWallet(pk, MEMBER_SK),
+        actions=[
+            MemberWallet.code.set(code),
+            MemberWallet.card_id.set(card_id),
+            MemberWallet.merchant_id.set(merchant_id),
+            MemberWallet.member_id.set(member_id),
+            MemberWallet.status.set("ACTIVATING"),
+            MemberWallet.deleted_at.remove(),
+        ],
+        condition=MemberWallet.code.does_not_exist() | (MemberWallet.code != code) | (MemberWallet.status != "ACTIVE"),
+    )
     try:
         tx.commit()
     except Cancelled as exc:

@@ -7,6 +7,7 @@ WeChat redelivers a push it got no quick answer to: each is handled by idempoten
 remembered by FromUserName + CreateTime + Event, so a redelivery is answered without being handled
 again. The answer is "success" as soon as the writes are done (no WeChat call is made here).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,15 @@ from .models import MEMBER_SK, MemberWallet, WalletEvent, code_pk, event_pk
 log = logging.getLogger(__name__)
 FRESH = timedelta(minutes=5)
 KEEP = timedelta(days=3)
-HANDLED = ("user_get_card", "user_del_card", "user_view_card", "submit_membercard_user_info", "card_pass_check",
-           "card_not_pass_check", "update_member_card")
+HANDLED = (
+    "user_get_card",
+    "user_del_card",
+    "user_view_card",
+    "submit_membercard_user_info",
+    "card_pass_check",
+    "card_not_pass_check",
+    "update_member_card",
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,8 @@ def receive(merchant_id: str, push: Push, body: bytes) -> str:
         _fresh(push.timestamp)
         try:
             xml = WeChatCrypto(token, resolve(card.aes_key_ref), card.oa_appid).decrypt_message(
-                body, push.msg_signature, push.timestamp, push.nonce)
+                body, push.msg_signature, push.timestamp, push.nonce
+            )
         except (InvalidSignatureException, InvalidAppIdException):
             raise KabaoError("INVALID_EVENT", "the push's signature is not valid") from None
         except Exception:  # noqa: BLE001 - malformed XML or ciphertext from someone without the key
@@ -129,9 +138,11 @@ def _handle(merchant_id: str, event: str, message: object) -> None:
         return
     pk = member_pk(merchant_id, member_id)
     if event == "user_del_card":
-        update_if(MemberWallet(pk, MEMBER_SK), [MemberWallet.status.set("DELETED"),
-                                               MemberWallet.deleted_at.set(clock.now()), *due.unslot(MemberWallet)],
-                  MemberWallet.code == code)
+        update_if(
+            MemberWallet(pk, MEMBER_SK),
+            [MemberWallet.status.set("DELETED"), MemberWallet.deleted_at.set(clock.now()), *due.unslot(MemberWallet)],
+            MemberWallet.code == code,
+        )
     elif event == "update_member_card":
         # WeChat's card changed by something other than us: kabao is the source of truth, push it back.
         tx = Transaction()

@@ -1,4 +1,5 @@
 """The wallet's items in the single table (keys in db/schema.py's docstring)."""
+
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute

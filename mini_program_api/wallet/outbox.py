@@ -8,6 +8,7 @@ Ten changes in a burst are ten ADDs to one item and one push of the final values
 Every member gets the mark, with or without a WeChat card: whether there is one is only known by
 reading, and a read inside every balance change would cost more than this one write.
 """
+
 from __future__ import annotations
 
 from .. import clock, due
@@ -35,17 +36,30 @@ def yuan(fen: int) -> str:
 def record_texts(kind: str, points: int, stored_value: int) -> tuple[str | None, str | None]:
     """What WeChat's change notice says for one change (积分 and 余额 each), e.g. "消费 +68 积分"."""
     label = _KIND_TEXT.get(kind, "变动")
-    return (f"{label} {points:+d} 积分" if points else None,
-            f"{label} {yuan(stored_value)} 元" if stored_value else None)
+    return (
+        f"{label} {points:+d} 积分" if points else None,
+        f"{label} {yuan(stored_value)} 元" if stored_value else None,
+    )
 
 
-def mark(tx: Transaction, merchant_id: str, member_id: str, prefix: str = "", bonus_text: str | None = None,
-         balance_text: str | None = None) -> None:
+def mark(
+    tx: Transaction,
+    merchant_id: str,
+    member_id: str,
+    prefix: str = "",
+    bonus_text: str | None = None,
+    balance_text: str | None = None,
+) -> None:
     """Stage "the member's card is stale" in `tx` (labels start with `prefix`, as in ledger.stage)."""
     pk = member_pk(merchant_id, member_id)
     due_pk, due_sk = due.slot(SYNC_JOB, pk, clock.now())
-    actions = [MemberWallet.version.add(1), MemberWallet.due_pk.set(due_pk), MemberWallet.due_sk.set(due_sk),
-               MemberWallet.merchant_id.set(merchant_id), MemberWallet.member_id.set(member_id)]
+    actions = [
+        MemberWallet.version.add(1),
+        MemberWallet.due_pk.set(due_pk),
+        MemberWallet.due_sk.set(due_sk),
+        MemberWallet.merchant_id.set(merchant_id),
+        MemberWallet.member_id.set(member_id),
+    ]
     if bonus_text:
         actions.append(MemberWallet.record_bonus.set(bonus_text))
     if balance_text:

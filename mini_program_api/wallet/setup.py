@@ -6,6 +6,7 @@ does not answer leaves the row ahead of WeChat with `push_error` set, readable b
 PUT retries it (the same body again is enough). A PUT that changes nothing writes nothing and calls
 WeChat only when an earlier push is still owed: never a WeChat call with nothing in it.
 """
+
 from __future__ import annotations
 
 import json
@@ -95,15 +96,25 @@ def put(actor: Principal, spec: CardSpec) -> WalletCard:
     now = clock.now()
     new = WalletCard(*card_key(actor.merchant_id), merchant_id=actor.merchant_id, **asdict(spec), updated_at=now)
     tx = Transaction()
-    audit.record(tx, actor, "WALLET_CARD_SET", CARD_SK, audit.changes(
-        {f: getattr(old, f) for f in _FIELDS} if old is not None else None, asdict(spec)), at=now)
+    audit.record(
+        tx,
+        actor,
+        "WALLET_CARD_SET",
+        CARD_SK,
+        audit.changes({f: getattr(old, f) for f in _FIELDS} if old is not None else None, asdict(spec)),
+        at=now,
+    )
     if old is None:
         new.version = 1
         tx.put("card", new, condition=WalletCard.sk.does_not_exist())
     else:
-        tx.update("card", new, actions=[getattr(WalletCard, f).set(getattr(spec, f)) for f in _FIELDS]
-                  + [WalletCard.updated_at.set(now), WalletCard.version.add(1)],
-                  condition=at_version(WalletCard, int(old.version)))
+        tx.update(
+            "card",
+            new,
+            actions=[getattr(WalletCard, f).set(getattr(spec, f)) for f in _FIELDS]
+            + [WalletCard.updated_at.set(now), WalletCard.version.add(1)],
+            condition=at_version(WalletCard, int(old.version)),
+        )
     commit_pinned(tx, "card", "wallet card")
     return _push(get(actor.merchant_id))
 
@@ -125,27 +136,51 @@ def _push(card: WalletCard) -> WalletCard:
         # A new or changed card is reviewed by WeChat.
         actions = [WalletCard.review.set("PENDING"), WalletCard.activation_extra.set(json.dumps(extra))]
     except Exception as exc:  # noqa: BLE001 - WeChat or a secret that does not resolve: kept for the admin to see
-        code = exc.code if isinstance(exc, KabaoError) else "SECRET_UNRESOLVED" if isinstance(exc, SecretError) \
+        code = (
+            exc.code
+            if isinstance(exc, KabaoError)
+            else "SECRET_UNRESOLVED"
+            if isinstance(exc, SecretError)
             else type(exc).__name__
+        )
         update_if(card, [WalletCard.push_error.set(code)], WalletCard.version == version)
         return get(card.merchant_id)
     # Never lower: a slower push of an older version does not mark a newer one as done.
-    update_if(card, [*actions, WalletCard.pushed_version.set(version), WalletCard.push_error.remove()],
-              WalletCard.pushed_version < version)
+    update_if(
+        card,
+        [*actions, WalletCard.pushed_version.set(version), WalletCard.push_error.remove()],
+        WalletCard.pushed_version < version,
+    )
     return get(card.merchant_id)
 
 
 def _member_card(card: WalletCard, for_update: bool = False) -> dict[str, Any]:
     """WeChat's MEMBER_CARD: points as `bonus`, stored value as `balance`, the tier as custom field 1."""
-    base: dict[str, Any] = {"logo_url": card.logo_url, "color": card.color, "notice": card.notice,
-                            "description": card.description, "title": card.title}
+    base: dict[str, Any] = {
+        "logo_url": card.logo_url,
+        "color": card.color,
+        "notice": card.notice,
+        "description": card.description,
+        "title": card.title,
+    }
     if card.service_phone:
         base["service_phone"] = card.service_phone
     if not for_update:
-        base.update(brand_name=card.brand_name, code_type="CODE_TYPE_QRCODE", date_info={"type": "DATE_TYPE_PERMANENT"},
-                    sku={"quantity": 100000000}, get_limit=1, can_give_friend=False, use_custom_code=False)
-    member_card: dict[str, Any] = {"base_info": base, "prerogative": card.prerogative,
-                                   "supply_bonus": bool(card.show_points), "supply_balance": bool(card.show_balance)}
+        base.update(
+            brand_name=card.brand_name,
+            code_type="CODE_TYPE_QRCODE",
+            date_info={"type": "DATE_TYPE_PERMANENT"},
+            sku={"quantity": 100000000},
+            get_limit=1,
+            can_give_friend=False,
+            use_custom_code=False,
+        )
+    member_card: dict[str, Any] = {
+        "base_info": base,
+        "prerogative": card.prerogative,
+        "supply_bonus": bool(card.show_points),
+        "supply_balance": bool(card.show_balance),
+    }
     if card.background_pic_url:
         member_card["background_pic_url"] = card.background_pic_url
     if card.show_tier:
@@ -163,9 +198,13 @@ def activation_params(url: str) -> dict[str, str]:
 
 def activate_form(card: WalletCard) -> dict[str, Any]:
     """One-click activation: WeChat's own form, the phone required (the kabao card needs it)."""
-    return {"required_form": {"can_modify": False, "common_field_id_list": ["USER_FORM_INFO_FLAG_MOBILE"]},
-            "optional_form": {"can_modify": False,
-                              "common_field_id_list": ["USER_FORM_INFO_FLAG_NAME", "USER_FORM_INFO_FLAG_BIRTHDAY"]}}
+    return {
+        "required_form": {"can_modify": False, "common_field_id_list": ["USER_FORM_INFO_FLAG_MOBILE"]},
+        "optional_form": {
+            "can_modify": False,
+            "common_field_id_list": ["USER_FORM_INFO_FLAG_NAME", "USER_FORM_INFO_FLAG_BIRTHDAY"],
+        },
+    }
 
 
 def review_result(merchant_id: str, card_id: str, approved: bool, reason: str | None) -> bool:
@@ -179,6 +218,12 @@ def review_result(merchant_id: str, card_id: str, approved: bool, reason: str | 
 
 
 def view(card: WalletCard) -> dict[str, Any]:
-    return {**{f: getattr(card, f) for f in _FIELDS}, "card_id": card.card_id, "review": card.review,
-            "review_reason": card.review_reason, "version": int(card.version),
-            "pushed": int(card.pushed_version) >= int(card.version), "push_error": card.push_error}
+    return {
+        **{f: getattr(card, f) for f in _FIELDS},
+        "card_id": card.card_id,
+        "review": card.review,
+        "review_reason": card.review_reason,
+        "version": int(card.version),
+        "pushed": int(card.pushed_version) >= int(card.version),
+        "push_error": card.push_error,
+    }

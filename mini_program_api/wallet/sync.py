@@ -15,6 +15,7 @@ Why it cannot lose an update or send older-after-newer:
 A deleted card (user_del_card) or a member without a WeChat card has nothing to push: the item
 just leaves the list.
 """
+
 from __future__ import annotations
 
 import logging
@@ -82,8 +83,11 @@ def push(pk: str, now: datetime | None = None) -> str:
         # Nothing to push: off the list, unless a change came since this read (then it stays owed).
         return SETTLED if update_if(item, due.unslot(MemberWallet), MemberWallet.version == item.version) else BUSY
     holder = uuid.uuid4().hex
-    if not update_if(item, [MemberWallet.lease_holder.set(holder), MemberWallet.lease_until.set(now + LEASE)],
-                     MemberWallet.lease_until.does_not_exist() | (MemberWallet.lease_until < now)):
+    if not update_if(
+        item,
+        [MemberWallet.lease_holder.set(holder), MemberWallet.lease_until.set(now + LEASE)],
+        MemberWallet.lease_until.does_not_exist() | (MemberWallet.lease_until < now),
+    ):
         return BUSY
     item = _read(pk)
     assert item is not None
@@ -91,14 +95,27 @@ def push(pk: str, now: datetime | None = None) -> str:
     try:
         _send(item)
     except Exception as exc:
-        update_if(item, [MemberWallet.lease_holder.remove(), MemberWallet.lease_until.remove(),
-                         MemberWallet.last_error.set(due.failure(exc))], MemberWallet.lease_holder == holder)
+        update_if(
+            item,
+            [
+                MemberWallet.lease_holder.remove(),
+                MemberWallet.lease_until.remove(),
+                MemberWallet.last_error.set(due.failure(exc)),
+            ],
+            MemberWallet.lease_holder == holder,
+        )
         due.failed(SYNC_JOB, _read(pk), now, exc, RETRY_FIRST, RETRY_MOST)
         raise
-    done = [MemberWallet.pushed.set(version), MemberWallet.pushed_at.set(clock.now()),
-            MemberWallet.lease_holder.remove(), MemberWallet.lease_until.remove(), MemberWallet.last_error.remove()]
+    done = [
+        MemberWallet.pushed.set(version),
+        MemberWallet.pushed_at.set(clock.now()),
+        MemberWallet.lease_holder.remove(),
+        MemberWallet.lease_until.remove(),
+        MemberWallet.last_error.remove(),
+    ]
     never_lower = (MemberWallet.lease_holder == holder) & (
-        MemberWallet.pushed.does_not_exist() | (MemberWallet.pushed < version))
+        MemberWallet.pushed.does_not_exist() | (MemberWallet.pushed < version)
+    )
     # Nothing newer came: the change texts are told, and a later push (WeChat's own change undone, say)
     # must not announce them again.
     told = [MemberWallet.record_bonus.remove(), MemberWallet.record_balance.remove()]
@@ -119,8 +136,11 @@ def _send(item: MemberWallet) -> None:
         "bonus": int(member.points),
         "balance": int(member.principal) + int(member.bonus),
         "custom_field_value1": tiers.current(merchant, member.tier_id).name,
-        "notify_optional": {"is_notify_bonus": bool(item.record_bonus), "is_notify_balance": bool(item.record_balance),
-                            "is_notify_custom_field1": False},
+        "notify_optional": {
+            "is_notify_bonus": bool(item.record_bonus),
+            "is_notify_balance": bool(item.record_balance),
+            "is_notify_custom_field1": False,
+        },
     }
     if item.record_bonus:
         values["record_bonus"] = item.record_bonus

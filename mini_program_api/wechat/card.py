@@ -7,6 +7,7 @@ used, not this card's) is INVALID_CODE; anything else it refuses is WECHAT_REFUS
 set-up problem an admin must look at); silence, timeouts and "system busy" are
 WECHAT_UNAVAILABLE, which callers retry.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,6 +71,7 @@ class OfficialAccountCards:
 
     def card_ticket(self) -> str:
         """The card api_ticket (type wx_card), shared by every container like the access token."""
+
         def fetch() -> tuple[str, int]:
             result = self._call(self._client.jsapi.get_ticket, "wx_card")
             return str(result["ticket"]), int(result["expires_in"])

@@ -5,6 +5,7 @@ every call at `WECHAT_API_BASE` so the sandbox and production differ only in
 configuration. WeChat answers errors with HTTP 200 and an `errcode`; they are
 mapped here to our error codes so no WeChat number leaks past this module.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,13 +57,16 @@ class SharedTokenClient(WeChatClient):
         return {"access_token": token}
 
     def _stable_token(self) -> tuple[str, int]:
-        response = self._http.post(f"{self._base}/cgi-bin/stable_token", json={
-            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+        response = self._http.post(
+            f"{self._base}/cgi-bin/stable_token",
+            json={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+        )
         response.raise_for_status()
         result = response.json()
         if result.get("errcode"):
-            raise WeChatClientException(int(result["errcode"]), result.get("errmsg"), client=self,
-                                        request=response.request, response=response)
+            raise WeChatClientException(
+                int(result["errcode"]), result.get("errmsg"), client=self, request=response.request, response=response
+            )
         return str(result["access_token"]), int(result["expires_in"])
 
 

@@ -8,6 +8,7 @@ serial. Responses and notifies are verified with the WeChat Pay public key when
 the merchant has one (serial `PUB_KEY_ID_...`) and with platform certificates
 otherwise: WeChat moves merchants from one to the other gradually.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,11 +79,17 @@ class WeChatPayApi:
         self.config = config
         self._client = _Client(config, settings().wechatpay_api_base)
 
-    def jsapi_prepay(self, out_trade_no: str, description: str, amount: int, openid: str, time_expire: str,
-                     notify_url: str) -> str:
+    def jsapi_prepay(
+        self, out_trade_no: str, description: str, amount: int, openid: str, time_expire: str, notify_url: str
+    ) -> str:
         status, body = self._call(
-            self._client.pay, description=description, out_trade_no=out_trade_no, amount={"total": amount, "currency": "CNY"},
-            payer={"openid": openid}, time_expire=time_expire, notify_url=notify_url,
+            self._client.pay,
+            description=description,
+            out_trade_no=out_trade_no,
+            amount={"total": amount, "currency": "CNY"},
+            payer={"openid": openid},
+            time_expire=time_expire,
+            notify_url=notify_url,
         )
         if status != 200:
             raise self._failure("prepay", status, body)
@@ -112,8 +119,11 @@ class WeChatPayApi:
         succeed, e.g. past the one-year refund window; 404: no such order); WECHAT_UNAVAILABLE otherwise
         (system errors, rate limits, an empty merchant account: worth trying again later)."""
         status, body = self._call(
-            self._client.refund, out_refund_no=out_refund_no, amount={"refund": refund, "total": total, "currency": "CNY"},
-            out_trade_no=out_trade_no, notify_url=notify_url,
+            self._client.refund,
+            out_refund_no=out_refund_no,
+            amount={"refund": refund, "total": total, "currency": "CNY"},
+            out_trade_no=out_trade_no,
+            notify_url=notify_url,
         )
         if status in (400, 404):
             self._failure("refund", status, body)
@@ -163,8 +173,10 @@ class WeChatPayApi:
             raise KabaoError("WECHAT_UNAVAILABLE", "WeChat Pay answered with an unverifiable response") from None
 
     def _failure(self, what: str, status: int, body: Any) -> KabaoError:
-        log.error("wechat pay refused",
-                  extra={"mchid": self.config.mchid, "call": what, "status": status, "code": _code(body)})
+        log.error(
+            "wechat pay refused",
+            extra={"mchid": self.config.mchid, "call": what, "status": status, "code": _code(body)},
+        )
         metrics.count(metrics.WECHAT_FAILED, api="pay", reason=_code(body) or str(status), call=what)
         return KabaoError("WECHAT_UNAVAILABLE", f"WeChat Pay refused the {what} ({_code(body) or status})")
 

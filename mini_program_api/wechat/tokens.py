@@ -16,6 +16,7 @@ client keeps working as it does; `refresh` is what its `fetch_access_token` call
 The card api_ticket (卡券 api_ticket, signs `wx.addCard`'s cardExt) has the same rules (per appid,
 7200 s, fetching again retires the one others hold): `shared` reads it through the same item and lease.
 """
+
 from __future__ import annotations
 
 import time
@@ -60,8 +61,9 @@ class SharedTokens(SessionStorage):
 
     def set(self, key: str, value: str, ttl: int | None = None) -> None:
         expires_at = clock.now() + timedelta(seconds=ttl or 7200)
-        SharedToken(_pk(key), "ACCESS_TOKEN", value=value, expires_at=expires_at,
-                    expires_ttl=expires_at + timedelta(days=1)).save()
+        SharedToken(
+            _pk(key), "ACCESS_TOKEN", value=value, expires_at=expires_at, expires_ttl=expires_at + timedelta(days=1)
+        ).save()
         self._memory[key] = (value, expires_at)
 
     def forget(self, key: str) -> str | None:
@@ -125,5 +127,6 @@ def _take_lease(key: str, holder: str) -> bool:
     if put_new(lease):
         return True
     # A lease whose holder died (its time ran out) may be taken over.
-    return update_if(lease, [SharedToken.value.set(holder), SharedToken.expires_at.set(now + LEASE)],
-                     SharedToken.expires_at < now)
+    return update_if(
+        lease, [SharedToken.value.set(holder), SharedToken.expires_at.set(now + LEASE)], SharedToken.expires_at < now
+    )
