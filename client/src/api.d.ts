@@ -3046,6 +3046,16 @@ export interface components {
             /** Upgraded */
             upgraded: boolean;
             /**
+             * Member Day Id
+             * @description the member day that multiplied the points earned
+             */
+            member_day_id: string | null;
+            /**
+             * Member Day Multiplier
+             * @description its percent of the usual points, e.g. 200
+             */
+            member_day_multiplier: number | null;
+            /**
              * Confirmation Required
              * @description the member must confirm with their spending password
              */
@@ -3063,19 +3073,8 @@ export interface components {
          * @description A checkout as the till shows it, after the sale or its refund.
          */
         ReceiptView: {
-            /** Order Id */
-            order_id: string;
             /** Member Id */
             member_id: string;
-            /** Store Id */
-            store_id: string;
-            /** Staff Id */
-            staff_id: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "PAID" | "REFUNDED";
             /** Amount */
             amount: number;
             /** Tier Discount */
@@ -3106,6 +3105,27 @@ export interface components {
             tier_after: string;
             /** Upgraded */
             upgraded: boolean;
+            /**
+             * Member Day Id
+             * @description the member day that multiplied the points earned
+             */
+            member_day_id: string | null;
+            /**
+             * Member Day Multiplier
+             * @description its percent of the usual points, e.g. 200
+             */
+            member_day_multiplier: number | null;
+            /** Order Id */
+            order_id: string;
+            /** Store Id */
+            store_id: string;
+            /** Staff Id */
+            staff_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "PAID" | "REFUNDED";
             /** Points Clawed Back */
             points_clawed_back: number | null;
             /** Growth Clawed Back */
@@ -3126,16 +3146,6 @@ export interface components {
             created_at: string;
             /** Refunded At */
             refunded_at: string | null;
-            /**
-             * Member Day Id
-             * @description the member day that multiplied the points earned
-             */
-            member_day_id: string | null;
-            /**
-             * Member Day Multiplier
-             * @description its percent of the usual points, e.g. 200
-             */
-            member_day_multiplier: number | null;
         };
         /** RepurchaseReport */
         RepurchaseReport: {
@@ -5765,6 +5775,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -5879,6 +5905,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6032,6 +6074,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6281,7 +6339,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6290,7 +6348,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6745,7 +6803,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, TEMPLATE_NOT_FOUND */
+            /** @description Not found: COUPON_NOT_FOUND, MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND, TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6754,14 +6812,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "TEMPLATE_NOT_FOUND";
+                            code: "COUPON_NOT_FOUND" | "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND" | "TEMPLATE_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, OFFER_NOT_AVAILABLE, SOLD_OUT */
+            /** @description Conflict: CARD_NOT_OPEN, CLAIM_LIMIT_REACHED, CONCURRENT_UPDATE, OFFER_NOT_AVAILABLE, SOLD_OUT */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6770,7 +6828,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
+                            code: "CARD_NOT_OPEN" | "CLAIM_LIMIT_REACHED" | "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -8162,6 +8220,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -8397,6 +8471,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -8516,6 +8606,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -8629,6 +8735,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -9091,6 +9213,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -9243,6 +9381,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -9356,6 +9510,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -10287,7 +10457,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CANNOT_DISABLE_SELF, CONCURRENT_UPDATE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10296,7 +10466,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CANNOT_DISABLE_SELF" | "CONCURRENT_UPDATE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -11268,7 +11438,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, STORE_CLOSED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11277,7 +11447,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "STORE_CLOSED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15855,6 +16025,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE */
             409: {
                 headers: {
@@ -16736,7 +16922,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN, SPENDING_PASSWORD_WRONG, TILL_PASSWORD_NOT_ALLOWED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16745,7 +16931,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN" | "SPENDING_PASSWORD_WRONG" | "TILL_PASSWORD_NOT_ALLOWED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16768,7 +16954,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16777,7 +16963,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -17107,6 +17293,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND, STORE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "STORE_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE, STORE_CLOSED */
             409: {
                 headers: {
@@ -17273,7 +17475,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -17282,7 +17484,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE";
                             message: string;
                             details?: Record<string, never>;
                         };

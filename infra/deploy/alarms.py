@@ -25,7 +25,12 @@ JOB_FUNCTIONS = (
     "MonthlyPacks",
     "TierReviews",
     "IssueJobsRun",
+    "WalletSweep",
+    "RfmScoring",
+    "LiabilityCheck",
 )
+# A metric-math alarm takes at most 10 metrics: the job functions are watched in groups of this many plus their sum.
+JOBS_PER_ALARM = 9
 
 
 def _actions() -> dict[str, Any]:
@@ -61,22 +66,6 @@ def _kabao_alarm(
 
 
 def alarms() -> dict[str, Any]:
-    job_errors: list[dict[str, Any]] = [
-        {
-            "Id": f"m{i}",
-            "ReturnData": False,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "AWS/Lambda",
-                    "MetricName": "Errors",
-                    "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}],
-                },
-                "Period": 300,
-                "Stat": "Sum",
-            },
-        }
-        for i, name in enumerate(JOB_FUNCTIONS)
-    ]
     return {
         "Api5xxRateAlarm": {
             "Type": "AWS::CloudWatch::Alarm",
@@ -120,17 +109,43 @@ def alarms() -> dict[str, Any]:
             1,
             1,
         ),
-        "JobCrashesAlarm": {
+        **_job_crash_alarms(),
+    }
+
+
+def _job_crash_alarms() -> dict[str, Any]:
+    """An invocation of a scheduled job that failed (crashed or timed out), one alarm per group of jobs."""
+    found: dict[str, Any] = {}
+    for start in range(0, len(JOB_FUNCTIONS), JOBS_PER_ALARM):
+        group = JOB_FUNCTIONS[start : start + JOBS_PER_ALARM]
+        errors = [
+            {
+                "Id": f"m{i}",
+                "ReturnData": False,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/Lambda",
+                        "MetricName": "Errors",
+                        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}],
+                    },
+                    "Period": 300,
+                    "Stat": "Sum",
+                },
+            }
+            for i, name in enumerate(group)
+        ]
+        found[f"JobCrashesAlarm{start // JOBS_PER_ALARM or ''}"] = {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
-                "AlarmDescription": "A scheduled job's Lambda invocation failed (crashed or timed out)",
+                "AlarmDescription": "A scheduled job's Lambda invocation failed (crashed or timed out): "
+                + ", ".join(group),
                 "Metrics": [
-                    *job_errors,
+                    *errors,
                     {
                         "Id": "errors",
                         "Label": "job invocation errors",
                         "ReturnData": True,
-                        "Expression": f"SUM([{','.join(m['Id'] for m in job_errors)}])",
+                        "Expression": f"SUM([{','.join(m['Id'] for m in errors)}])",
                     },
                 ],
                 "EvaluationPeriods": 1,
@@ -139,5 +154,5 @@ def alarms() -> dict[str, Any]:
                 "TreatMissingData": "notBreaching",
                 **_actions(),
             },
-        },
-    }
+        }
+    return found

@@ -74,7 +74,12 @@ def rename_store(call: Call, store_id: str) -> dict[str, Any]:
 
 
 @endpoint(
-    bp, "/v1/admin/stores/{store_id}/close", "POST", role="admin", response="StoreView", errors=("STORE_NOT_FOUND",)
+    bp,
+    "/v1/admin/stores/{store_id}/close",
+    "POST",
+    role="admin",
+    response="StoreView",
+    errors=("STORE_CLOSED", "STORE_NOT_FOUND"),
 )
 def close_store(call: Call, store_id: str) -> dict[str, Any]:
     return store_view(staff.close_store(call.member, store_id), call.timezone)
@@ -98,7 +103,12 @@ def disable(call: Call, username: str) -> dict[str, Any]:
 
 
 @endpoint(
-    bp, "/v1/admin/staff/{username}/enable", "POST", role="admin", response="StaffView", errors=("STAFF_NOT_FOUND",)
+    bp,
+    "/v1/admin/staff/{username}/enable",
+    "POST",
+    role="admin",
+    response="StaffView",
+    errors=("CANNOT_DISABLE_SELF", "STAFF_NOT_FOUND"),
 )
 def enable(call: Call, username: str) -> dict[str, Any]:
     return account_view(staff.set_disabled(call.member, username, False), call.timezone)

@@ -181,13 +181,21 @@ def _member_days(merchant: Any) -> dict[str, Any]:
     return {"member_days": [member_days.view(d) for d in merchant.member_days or []]}
 
 
-@endpoint(bp, "/v1/admin/member-days", "GET", role="admin", response="MemberDaysView")
+@endpoint(bp, "/v1/admin/member-days", "GET", role="admin", response="MemberDaysView", errors=("NOT_FOUND",))
 def get_member_days(call: Call) -> dict[str, Any]:
     """The member days (points multipliers), as PUT takes them."""
     return _member_days(merchants.read(call.member.merchant_id))
 
 
-@endpoint(bp, "/v1/admin/member-days", "PUT", role="admin", body="MemberDaysBody", response="MemberDaysView")
+@endpoint(
+    bp,
+    "/v1/admin/member-days",
+    "PUT",
+    role="admin",
+    body="MemberDaysBody",
+    response="MemberDaysView",
+    errors=("NOT_FOUND",),
+)
 def set_member_days(call: Call) -> dict[str, Any]:
     """Replace the member days; audited; the same list again changes nothing."""
     specs = [

@@ -24,7 +24,14 @@ bp = Blueprint(__name__)
     role="staff",
     query="CounterQuery",
     response="CounterMemberView",
-    errors=("NOT_FOUND", "MEMBER_NOT_FOUND", "CARD_NOT_OPEN"),
+    errors=(
+        "CARD_NOT_OPEN",
+        "COUPON_ALREADY_USED",
+        "COUPON_EXPIRED",
+        "COUPON_NOT_APPLICABLE",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+    ),
 )
 def scanned_member(call: Call) -> dict[str, Any]:
     seen = counter.scanned(call.member, call.query.member_code)
@@ -54,18 +61,21 @@ def scanned_member(call: Call) -> dict[str, Any]:
     body="QuoteBody",
     response="QuoteView",
     errors=(
-        "NOT_FOUND",
-        "MEMBER_NOT_FOUND",
-        "CARD_NOT_OPEN",
         "AMOUNT_OUT_OF_RANGE",
-        "PAYMENT_EXCEEDS_DUE",
-        "INSUFFICIENT_POINTS",
-        "INSUFFICIENT_BALANCE",
-        "COUPON_NOT_FOUND",
+        "CARD_NOT_OPEN",
         "COUPON_ALREADY_USED",
         "COUPON_EXPIRED",
         "COUPON_NOT_APPLICABLE",
+        "COUPON_NOT_FOUND",
+        "INSUFFICIENT_BALANCE",
+        "INSUFFICIENT_POINTS",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+        "PAYMENT_EXCEEDS_DUE",
         "SPENDING_LOCKED",
+        "SPENDING_PASSWORD_NOT_SET",
+        "SPENDING_PASSWORD_WRONG",
+        "TILL_PASSWORD_NOT_ALLOWED",
     ),
 )
 def quote(call: Call) -> dict[str, Any]:

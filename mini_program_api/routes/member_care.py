@@ -56,7 +56,15 @@ def _member(call: Call, member_id: str) -> Member:
     return members.get(call.member.merchant_id, member_id)
 
 
-@endpoint(bp, "/v1/admin/members", "GET", role="admin", query="MemberSearchQuery", response="MemberSearchView")
+@endpoint(
+    bp,
+    "/v1/admin/members",
+    "GET",
+    role="admin",
+    query="MemberSearchQuery",
+    response="MemberSearchView",
+    errors=("MEMBER_NOT_FOUND", "NOT_FOUND"),
+)
 def find(call: Call) -> dict[str, Any]:
     q: MemberSearchQuery = call.query
     found = search.find(
@@ -186,7 +194,14 @@ def member_audit(call: Call, member_id: str) -> dict[str, Any]:
     body="AdjustmentBody",
     response="AdjustmentView",
     idempotent=True,
-    errors=("MEMBER_NOT_FOUND", "CARD_NOT_OPEN", "INSUFFICIENT_POINTS", "INSUFFICIENT_GROWTH", "INSUFFICIENT_BALANCE"),
+    errors=(
+        "CARD_NOT_OPEN",
+        "INSUFFICIENT_BALANCE",
+        "INSUFFICIENT_GROWTH",
+        "INSUFFICIENT_POINTS",
+        "MEMBER_NOT_FOUND",
+        "PUNCH_CARD_NOT_FOUND",
+    ),
 )
 def adjust(call: Call, member_id: str) -> dict[str, Any]:
     body: AdjustmentBody = call.body
@@ -213,12 +228,15 @@ def adjust(call: Call, member_id: str) -> dict[str, Any]:
     response="CouponView",
     idempotent=True,
     errors=(
-        "MEMBER_NOT_FOUND",
         "CARD_NOT_OPEN",
-        "TEMPLATE_NOT_FOUND",
+        "CLAIM_LIMIT_REACHED",
+        "COUPON_NOT_FOUND",
+        "MEMBER_NOT_FOUND",
         "OFFER_NOT_AVAILABLE",
-        "TIER_NOT_ELIGIBLE",
+        "PUNCH_CARD_NOT_FOUND",
         "SOLD_OUT",
+        "TEMPLATE_NOT_FOUND",
+        "TIER_NOT_ELIGIBLE",
     ),
 )
 def issue_coupon(call: Call, member_id: str) -> dict[str, Any]:

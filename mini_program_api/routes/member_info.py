@@ -35,7 +35,7 @@ def stores(call: Call) -> dict[str, Any]:
     return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/v1/message-templates", "GET", role="member", response="MessageTemplatesView")
+@endpoint(bp, "/v1/message-templates", "GET", role="member", response="MessageTemplatesView", errors=("NOT_FOUND",))
 def message_templates(call: Call) -> dict[str, Any]:
     templates = merchants.get(call.member.merchant_id).message_templates
     return {"templates": templates.as_dict() if templates else {}}

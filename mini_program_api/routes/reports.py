@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..reports.models import LiabilityCheck
 
 bp = Blueprint(__name__)
-RANGE_ERRORS = ("INVALID_DATE_RANGE",)
+RANGE_ERRORS = ("INVALID_DATE_RANGE", "NOT_FOUND")  # NOT_FOUND: the merchant (its time zone) is gone
 
 
 def _report(call: Call, span: read.Range, row: str, rows: list[dict[str, Any]], **extra: Any) -> Any:
@@ -64,7 +64,13 @@ def funnel(call: Call) -> Any:
 
 
 @endpoint(
-    bp, "/v1/admin/reports/sales", "GET", role="admin", query="SalesQuery", response="SalesReport", errors=RANGE_ERRORS
+    bp,
+    "/v1/admin/reports/sales",
+    "GET",
+    role="admin",
+    query="SalesQuery",
+    response="SalesReport",
+    errors=RANGE_ERRORS,
 )
 def sales(call: Call) -> Any:
     """Sales per day, store and staff; refunds on the refund's day."""
@@ -202,7 +208,15 @@ def rfm_thresholds(call: Call) -> dict[str, Any]:
     return _thresholds(rfm.config(call.member.merchant_id))
 
 
-@endpoint(bp, "/v1/admin/reports/rfm-thresholds", "PUT", role="admin", body="ThresholdsBody", response="ThresholdsView")
+@endpoint(
+    bp,
+    "/v1/admin/reports/rfm-thresholds",
+    "PUT",
+    role="admin",
+    body="ThresholdsBody",
+    response="ThresholdsView",
+    errors=("NOT_FOUND",),
+)
 def set_rfm_thresholds(call: Call) -> dict[str, Any]:
     """Replace the RFM thresholds (the whole configuration: `{}` is quintiles for all three); audited."""
     return _thresholds(rfm.configure(call.member, call.body.r, call.body.f, call.body.m))

@@ -298,14 +298,10 @@ class StaffLoginView(View):
     store_id: str | None
 
 
-class ReceiptView(View):
-    """A checkout as the till shows it, after the sale or its refund."""
+class PricedView(View):
+    """What a sale charges and earns: the quote shows it before, the receipt after, from one pricing."""
 
-    order_id: str
     member_id: str
-    store_id: str
-    staff_id: str
-    status: Literal["PAID", "REFUNDED"]
     amount: Fen
     tier_discount: Fen
     coupon_id: str | None
@@ -321,6 +317,17 @@ class ReceiptView(View):
     tier_before: str
     tier_after: str
     upgraded: bool
+    member_day_id: str | None = Field(description="the member day that multiplied the points earned")
+    member_day_multiplier: int | None = Field(description="its percent of the usual points, e.g. 200")
+
+
+class ReceiptView(PricedView):
+    """A checkout as the till shows it, after the sale or its refund."""
+
+    order_id: str
+    store_id: str
+    staff_id: str
+    status: Literal["PAID", "REFUNDED"]
     points_clawed_back: int | None
     growth_clawed_back: int | None
     coupon_restored: bool | None
@@ -328,8 +335,6 @@ class ReceiptView(View):
     cash_refund: Fen | None = Field(description="on a refund: what the till pays back in cash")
     created_at: Time
     refunded_at: Time | None
-    member_day_id: str | None = Field(description="the member day that multiplied the points earned")
-    member_day_multiplier: int | None = Field(description="its percent of the usual points, e.g. 200")
 
 
 class SpendingPasswordState(View):
@@ -497,25 +502,9 @@ class CounterMemberView(View):
     punch_cards_more: bool
 
 
-class QuoteView(View):
+class QuoteView(PricedView):
     """What POST /v1/staff/checkout would charge and earn for the same body now; nothing is written."""
 
-    member_id: str
-    amount: Fen
-    tier_discount: Fen
-    coupon_id: str | None
-    coupon_discount: Fen
-    points_used: int
-    points_value: Fen
-    bonus_used: Fen
-    principal_used: Fen
-    stored_value_used: Fen
-    cash_due: Fen
-    points_earned: int
-    growth_earned: int
-    tier_before: str
-    tier_after: str
-    upgraded: bool
     confirmation_required: bool = Field(description="the member must confirm with their spending password")
 
 

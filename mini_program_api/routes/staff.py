@@ -23,7 +23,14 @@ bp = Blueprint(__name__)
     role=None,
     body="StaffLoginBody",
     response="StaffLoginView",
-    errors=("INVALID_CREDENTIALS", "ACCOUNT_LOCKED", "ACCOUNT_DISABLED", "STORE_CLOSED"),
+    errors=(
+        "ACCOUNT_DISABLED",
+        "ACCOUNT_LOCKED",
+        "INVALID_CREDENTIALS",
+        "NOT_FOUND",
+        "STORE_CLOSED",
+        "STORE_NOT_FOUND",
+    ),
 )
 def login(call: Call) -> dict[str, Any]:
     body: StaffLoginBody = call.body
