@@ -118,7 +118,7 @@ def _job_crash_alarms() -> dict[str, Any]:
     found: dict[str, Any] = {}
     for start in range(0, len(JOB_FUNCTIONS), JOBS_PER_ALARM):
         group = JOB_FUNCTIONS[start : start + JOBS_PER_ALARM]
-        errors = [
+        errors: list[dict[str, Any]] = [
             {
                 "Id": f"m{i}",
                 "ReturnData": False,
@@ -145,7 +145,7 @@ def _job_crash_alarms() -> dict[str, Any]:
                         "Id": "errors",
                         "Label": "job invocation errors",
                         "ReturnData": True,
-                        "Expression": f"SUM([{','.join(m['Id'] for m in errors)}])",
+                        "Expression": f"SUM([{','.join(f'm{i}' for i in range(len(group)))}])",
                     },
                 ],
                 "EvaluationPeriods": 1,
