@@ -24,6 +24,7 @@ _stack: list[local_stack.Stack] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "new_stream: start the test on a new table, and so a new stream")
     # Hundreds of tests log staff in: scrypt at N=2^14 here, not production's 2^17 (0.5 s and 128 MiB each);
     # tests/test_passwords.py runs the production factor. Only local stages may lower it (passwords.py).
     os.environ.setdefault("KABAO_SCRYPT_LOG2N", "14")
@@ -42,9 +43,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fresh_table() -> None:
-    """Each test starts with an empty table, so a job under test meets only that test's members."""
-    _stack[0].reset_table()
+def fresh_table(request: pytest.FixtureRequest) -> None:
+    """Each test starts with an empty table, so a job under test meets only that test's members;
+    `@pytest.mark.new_stream` tests also start on a new table stream (they read it from its start)."""
+    _stack[0].reset_table(new_stream=request.node.get_closest_marker("new_stream") is not None)
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,8 @@ from mini_program_api.wallet import sync
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet
 from tests.wallet_helpers import activate, deliver_stream, invoke, setup_wallet
 
+pytestmark = pytest.mark.new_stream  # deliver_stream reads the stream from its start
+
 
 @pytest.fixture
 def shop(api: Any, sandbox: Any, stack: Any, merchant: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ Meta values come from the environment at import, as a Lambda container has it.
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Any
 
 from pynamodb.attributes import (
@@ -18,6 +18,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.connection.table import TableConnection
 from pynamodb.indexes import (
     AllProjection,
     GlobalSecondaryIndex,
@@ -41,12 +42,34 @@ class _Meta:
     connect_timeout_seconds = 2
     read_timeout_seconds = 5
     max_retry_attempts = 3
+    max_pool_connections = 32  # one client serves every thread of a local server (a Lambda uses one)
 
 
-@cache
+_shared: list[Connection] = []
+_shared_lock = threading.Lock()
+
+
 def connection() -> Connection:
-    """The connection for transactions, bound to the same endpoint as the models."""
-    return Connection(region=_Meta.region, host=_Meta.host, connect_timeout_seconds=2, read_timeout_seconds=5)
+    """The one connection, and so the one botocore client, of every model and transaction in the process.
+
+    Left alone, PynamoDB gives each model class its own client, built on the class's first call with
+    its own botocore session, which loads the DynamoDB service model from disk again: tens of ms per
+    model class on a cold container's first requests, and seconds when the threads of a local server
+    meet an unbuilt client together and each builds one. Built once, under a lock."""
+    if not _shared:
+        with _shared_lock:
+            if not _shared:
+                shared = Connection(
+                    region=_Meta.region,
+                    host=_Meta.host,
+                    connect_timeout_seconds=_Meta.connect_timeout_seconds,
+                    read_timeout_seconds=_Meta.read_timeout_seconds,
+                    max_retry_attempts=_Meta.max_retry_attempts,
+                    max_pool_connections=_Meta.max_pool_connections,
+                )
+                shared.client  # noqa: B018 -- built here, once
+                _shared.append(shared)
+    return _shared[0]
 
 
 class Item(Model):
@@ -55,6 +78,12 @@ class Item(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        table.connection._client = connection().client  # see connection()
+        return table
 
 
 def merchant_pk(merchant_id: str) -> str:
