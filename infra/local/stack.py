@@ -25,22 +25,24 @@ class Stack:
     api: Any  # chalice.local.LocalDevServer
     api_url: str
     table: str
+    streaming: bool = False
 
     def reset_table(self, new_stream: bool = False) -> None:
         """Empty the table, so that scheduled jobs (which scan every merchant's due work) see only the
         running test's items.
 
-        Item by item, not by dropping and recreating the table: DynamoDB Local slows down with every
-        table it drops and creates (300 resets made a concurrent test 1.6x slower; a whole test run's
-        worth ended in read timeouts). `new_stream` drops and recreates it all the same, for a test
-        that reads the table's stream from its beginning."""
-        from mini_program_api.db.schema import create_table
+        DynamoDB Local slows down with every table it drops and creates (300 resets made a concurrent
+        test 1.6x slower) and with what a table's stream holds (a whole test run's worth ended in read
+        timeouts): so the table has no stream and is emptied item by item. `new_stream` is for a test
+        that reads the stream: a new table with a new, empty stream, replaced by a stream-less one after."""
+        if new_stream or self.streaming:
+            from mini_program_api.db.schema import create_table
 
-        client = self._admin_client
-        if new_stream:
-            client.delete_table(TableName=self.table)
-            create_table(client, self.table)
+            self._admin_client.delete_table(TableName=self.table)
+            create_table(self._admin_client, self.table, stream=new_stream)
+            self.streaming = new_stream
             return
+        client = self._admin_client
         pages = client.get_paginator("scan").paginate(
             TableName=self.table, ConsistentRead=True, ProjectionExpression="pk, sk"
         )
@@ -96,7 +98,7 @@ def start(stage: str = "test", table: str = "kabao-test") -> Stack:
 
     from mini_program_api.db.schema import create_table
 
-    create_table(boto3.client("dynamodb", endpoint_url=ddb.url), table)
+    create_table(boto3.client("dynamodb", endpoint_url=ddb.url), table, stream=False)
     from .api import serve_in_thread
 
     return Stack(ddb, sandbox, wechat, serve_in_thread("127.0.0.1", int(api_url.rsplit(":", 1)[1])), api_url, table)

@@ -199,10 +199,14 @@ def table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
-def create_table(client: Any, table_name: str) -> bool:
-    """Create the table if missing; returns whether it was created. `client` is a boto3 DynamoDB client."""
+def create_table(client: Any, table_name: str, stream: bool = True) -> bool:
+    """Create the table if missing; returns whether it was created. `client` is a boto3 DynamoDB client.
+    Without `stream` for tests that never read it: DynamoDB Local slows as a stream grows."""
+    definition = table_definition(table_name)
+    if not stream:
+        del definition["StreamSpecification"]
     try:
-        client.create_table(**table_definition(table_name))
+        client.create_table(**definition)
     except client.exceptions.ResourceInUseException:
         return False
     client.get_waiter("table_exists").wait(TableName=table_name)
