@@ -2,9 +2,8 @@
 
 The stack starts (infra/local/stack.py) before any product module is imported,
 because the product reads its endpoints from the environment once per process.
-Tests are isolated by merchant, and each starts on an empty table (DynamoDB Local
-drops and recreates it in milliseconds) because scheduled jobs read every
-merchant's due work.
+Tests are isolated by merchant, and each starts on an empty table
+(`Stack.reset_table`) because scheduled jobs read every merchant's due work.
 """
 from __future__ import annotations
 

@@ -32,8 +32,8 @@ class Stack:
         running test's items.
 
         DynamoDB Local slows down with every table it drops and creates (300 resets made a concurrent
-        test 1.6x slower) and with what a table's stream holds (a whole test run's worth ended in read
-        timeouts): so the table has no stream and is emptied item by item. `new_stream` is for a test
+        test 1.6x slower), and a whole run's records on one stream still left the last tests meeting
+        read timeouts: so the table has no stream and is emptied item by item. `new_stream` is for a test
         that reads the stream: a new table with a new, empty stream, replaced by a stream-less one after."""
         if new_stream or self.streaming:
             from mini_program_api.db.schema import create_table
