@@ -9,7 +9,6 @@ timed-out run stopped (see that module). Messages go out at 10:00 Shanghai time
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,21 +17,16 @@ from chalice import Blueprint, Cron, Rate
 from mini_program_api import lifecycle
 from mini_program_api.telemetry import logs, metrics
 
+from .budget import deadline
+
 bp = Blueprint(__name__)
-SAFETY_SECONDS = 20.0  # stop taking new members this long (at most a fifth of the run) before the kill
 MORNING = Cron(0, 2, "*", "*", "?", "*")
 
 
 def _run(job: Callable[..., lifecycle.Report], event: Any) -> dict[str, Any]:
-    context = getattr(event, "context", None)
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    deadline = None
-    if callable(remaining):
-        seconds = remaining() / 1000
-        deadline = time.monotonic() + seconds - min(SAFETY_SECONDS, seconds / 5)
-    result = job(deadline=deadline)
+    result = job(deadline=deadline(event))
     report = dataclasses.asdict(result)
-    logs.job(result.job, report, context)
+    logs.job(result.job, report, getattr(event, "context", None))
     metrics.job_run(result.job, result.due, len(result.failed))
     return report
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from typing import Any
 
 from chalice import Blueprint, Rate
+
+from .budget import deadline
 
 bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
@@ -33,12 +34,6 @@ def wallet_stream(event: Any) -> dict[str, Any]:
 def wallet_sweep(event: Any) -> dict[str, Any]:
     from mini_program_api.wallet import sync
 
-    context = getattr(event, "context", None)
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    deadline = None
-    if callable(remaining):  # stop taking members a fifth of the run (at most 10 s) before the kill
-        seconds = remaining() / 1000
-        deadline = time.monotonic() + seconds - min(10.0, seconds / 5)
-    report = dataclasses.asdict(sync.sweep(deadline=deadline))
+    report = dataclasses.asdict(sync.sweep(deadline=deadline(event, safety_seconds=10.0)))
     log.info("wallet sync sweep", extra=report)
     return report
