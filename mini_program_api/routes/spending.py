@@ -40,6 +40,19 @@ def _set(call: Call, reset: bool) -> dict[str, Any]:
     return _state(call)
 
 
+# Setting and resetting both go through `_set`, so they answer the same codes.
+_SET_ERRORS = (
+    "INVALID_CODE",
+    "MEMBER_NOT_FOUND",
+    "NOT_FOUND",
+    "PHONE_MISMATCH",
+    "PHONE_REQUIRED",
+    "SPENDING_PASSWORD_NOT_SET",
+    "SPENDING_PASSWORD_SET",
+    "WECHAT_UNAVAILABLE",
+)
+
+
 @endpoint(
     bp,
     "/v1/me/spending-password",
@@ -47,16 +60,7 @@ def _set(call: Call, reset: bool) -> dict[str, Any]:
     role="member",
     body="SetSpendingPasswordBody",
     response="SpendingPasswordState",
-    errors=(
-        "INVALID_CODE",
-        "MEMBER_NOT_FOUND",
-        "NOT_FOUND",
-        "PHONE_MISMATCH",
-        "PHONE_REQUIRED",
-        "SPENDING_PASSWORD_NOT_SET",
-        "SPENDING_PASSWORD_SET",
-        "WECHAT_UNAVAILABLE",
-    ),
+    errors=_SET_ERRORS,
 )
 def set_password(call: Call) -> dict[str, Any]:
     return _set(call, reset=False)
@@ -69,16 +73,7 @@ def set_password(call: Call) -> dict[str, Any]:
     role="member",
     body="SetSpendingPasswordBody",
     response="SpendingPasswordState",
-    errors=(
-        "INVALID_CODE",
-        "MEMBER_NOT_FOUND",
-        "NOT_FOUND",
-        "PHONE_MISMATCH",
-        "PHONE_REQUIRED",
-        "SPENDING_PASSWORD_NOT_SET",
-        "SPENDING_PASSWORD_SET",
-        "WECHAT_UNAVAILABLE",
-    ),
+    errors=_SET_ERRORS,
 )
 def reset_password(call: Call) -> dict[str, Any]:
     """Forgotten: replaced after a fresh phone verification (and a lock lifted)."""
