@@ -28,6 +28,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # tests/test_passwords.py runs the production factor. Only local stages may lower it (passwords.py).
     os.environ.setdefault("KABAO_SCRYPT_LOG2N", "14")
     _stack.append(local_stack.start())
+    # Logging is set up by a container's first request (telemetry/logs.py); set up here, every test sees
+    # the same loggers whichever test runs first, so caplog reads them the same in a file or alone.
+    from mini_program_api.telemetry import logs
+
+    logs.logger()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
