@@ -7,6 +7,12 @@ botocore. PYTHONDONTWRITEBYTECODE=1 stands in for Lambda's read-only /var/task:
 without shipped .pyc, every cold start compiles every module. Peak RSS is
 the same process's VmHWM.
 
+`import app` declares routes and schedules; each handler imports the domain modules it
+calls on its first call (tests/test_cold_start.py holds that). So that the cost is shown
+and not just moved, two more variants import app and then the modules handlers import
+(found in their source): a member's first requests', and every handler's, which is what a
+container holds once it has served every route and schedule.
+
 The variants run interleaved (boto3, app, app without .pyc, boto3, ...) so that
 the load of a shared machine falls on all of them alike; medians of RUNS,
 printed as ratios to boto3. Then `python -X importtime` of the shipped app names
@@ -14,6 +20,8 @@ the ten top-level packages that cost the most (cumulative, median of 3).
 """
 from __future__ import annotations
 
+import ast
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -23,6 +31,14 @@ import zipfile
 from collections import defaultdict
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+_ROUTES = ROOT / "mini_program_api" / "routes"
+# A member's first requests (/v1/me and its sub-resources, with the auth and views they go through), and
+# every handler: what a container holds once it has served every route and schedule.
+_HANDLER_SETS = {
+    "app + member handler imports": [_ROUTES / "endpoint.py", _ROUTES / "views.py", _ROUTES / "me.py"],
+    "app + every handler import": [*_ROUTES.glob("*.py"), *(ROOT / "functions").glob("*.py")],
+}
 RUNS = 11
 TOP = 10
 # Peak memory is VmHWM: ru_maxrss survives exec, so a child would report its parent's peak (the bench's own).
@@ -42,6 +58,24 @@ def _command(module: str, paths: list[str], no_bytecode: bool, site: bool) -> tu
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     args = [sys.executable] + ([] if site else ["-S"]) + ["-c", _PROBE.format(paths=paths, module=module)]
     return args, env
+
+
+def handler_imports(paths: list[Path]) -> list[str]:
+    """The modules that these route and schedule modules' handlers import when first called: the imports
+    inside their functions (endpoint.py's pydantic and request models aside), read from source."""
+    found: set[str] = set()
+    for path in paths:
+        package = ".".join(path.relative_to(ROOT).parent.parts)
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if isinstance(fn, ast.FunctionDef):
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.ImportFrom) and (node.level or node.module.startswith("mini_program_api")):
+                        source = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+                        for alias in node.names:  # `from .. import members` names a module, `from ..auth import X` not
+                            module = ROOT.joinpath(*source.split("."), alias.name)
+                            is_module = module.with_suffix(".py").exists() or module.is_dir()
+                            found.add(f"{source}.{alias.name}" if is_module else source)
+    return sorted(found - {"mini_program_api.routes.responses", "mini_program_api.routes.schemas"})
 
 
 def _once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -84,6 +118,10 @@ def main() -> None:
             zipfile.ZipFile(out / "deployment.zip").extractall(task)
             size = (out / "deployment.zip").stat().st_size / 1024
             variants.append((label, _command("app", [str(task), str(runtime)], not pyc, False), size))
+            if pyc:
+                for name, paths in _HANDLER_SETS.items():
+                    modules = ", ".join(["app", *handler_imports(paths)])
+                    variants.append((name, _command(modules, [str(task), str(runtime)], False, False), size))
         with_botocore = build(Path(tmp) / "with_botocore", pyc=True, keep_botocore=True)
         botocore_kib = (with_botocore / "deployment.zip").stat().st_size / 1024
 
@@ -91,7 +129,7 @@ def main() -> None:
         for _ in range(RUNS):
             for i, (_, (args, env), _) in enumerate(variants):
                 measured[i].append(_once(args, env))
-        top = _top_imports(*variants[1][1])
+        tops = [(label, _top_imports(*command)) for label, command, _ in variants[1:4:2]]
 
     rows = [(label, statistics.median(m[0] for m in runs), statistics.median(m[1] for m in runs), size)
             for (label, _, size), runs in zip(variants, measured)]
@@ -104,11 +142,11 @@ def main() -> None:
     print(f"app/.pyc vs boto3 per round: min {ratios[0]:.2f}, median {statistics.median(ratios):.2f}, "
           f"max {ratios[-1]:.2f}")
     print(f"zip with botocore kept: {botocore_kib:.0f} KiB ({botocore_kib / rows[1][3]:.2f}x the shipped zip); "
-          f".pyc makes the import {rows[2][1] / rows[1][1]:.2f}x faster")
-    print("\nTen most expensive packages imported by the shipped app (-X importtime, self ms summed per package, "
-          "median of 3)")
-    for name, ms in top:
-        print(f"  {name:40} {ms:7.1f}")
+          f".pyc makes the import {rows[-1][1] / rows[1][1]:.2f}x faster")
+    for label, top in tops:
+        print(f"\nTen most expensive packages in {label!r} (-X importtime, self ms summed per package, median of 3)")
+        for name, ms in top:
+            print(f"  {name:40} {ms:7.1f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
-from mini_program_api import issue_jobs
 from mini_program_api.telemetry import logs, metrics
 
 from .budget import deadline
@@ -19,6 +18,8 @@ bp = Blueprint(__name__)
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="issue_jobs_run")
 def issue_jobs_run(event: Any) -> dict[str, Any]:
+    from mini_program_api import issue_jobs
+
     result = issue_jobs.run(deadline=deadline(event))
     report = dataclasses.asdict(result)
     logs.job("issue_jobs_run", report, getattr(event, "context", None))

@@ -12,8 +12,6 @@ from typing import Any
 
 from chalice import Blueprint, Cron
 
-from mini_program_api.reports import liability, rfm
-
 from .budget import deadline
 
 bp = Blueprint(__name__)
@@ -23,6 +21,8 @@ NIGHT = Cron(0, 19, "*", "*", "?", "*")
 
 @bp.schedule(NIGHT, name="liability_check")
 def liability_check(event: Any) -> dict[str, Any]:
+    from mini_program_api.reports import liability
+
     statuses = liability.run_all(deadline(event))
     log.info(
         "liability check",
@@ -33,6 +33,8 @@ def liability_check(event: Any) -> dict[str, Any]:
 
 @bp.schedule(NIGHT, name="rfm_scoring")
 def rfm_scoring(event: Any) -> dict[str, Any]:
+    from mini_program_api.reports import rfm
+
     phases = rfm.run_all(deadline(event))
     log.info(
         "RFM scoring",

@@ -7,7 +7,6 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
-from mini_program_api import topup
 from mini_program_api.telemetry import logs, metrics
 
 bp = Blueprint(__name__)
@@ -15,6 +14,8 @@ bp = Blueprint(__name__)
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="reconcile_topups")
 def reconcile_topups(event: Any) -> dict[str, Any]:
+    from mini_program_api import topup
+
     result = topup.reconcile()
     report = dataclasses.asdict(result)
     logs.job("reconcile_topups", report, getattr(event, "context", None))

@@ -1,8 +1,10 @@
 """What `import app` loads: the cold-start win held by a cheap check, not by a timer (bench/cold_start.py times it).
 
-Every Lambda container imports app.py before its first request, whichever handler it serves; the WeChat
-SDKs, requests and cryptography belong to the few handlers that call WeChat or touch a phone number, and
-pydantic and the request models are imported and built on first use.
+Every Lambda container imports app.py before its first request, whichever handler it serves. The import
+declares routes and schedules, nothing more: each handler imports the domain modules it calls (and with
+them PynamoDB, botocore's client, PyJWT), the WeChat SDKs, requests and cryptography belong to the few
+handlers that call WeChat or touch a phone number, and pydantic and the request models are imported and
+built on first use.
 """
 from __future__ import annotations
 
@@ -13,16 +15,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("wechatpy", "wechatpayv3", "requests", "cryptography", "pydantic")
+HEAVY = ("wechatpy", "wechatpayv3", "requests", "cryptography", "pydantic", "pynamodb", "botocore", "jwt")
+# What the declarations need: the route and schedule modules, and the few leaf modules they read at import.
+DECLARATIONS = ("mini_program_api.routes", "functions", "mini_program_api.telemetry")
+LEAVES = {"mini_program_api", "mini_program_api.clock", "mini_program_api.config", "mini_program_api.errors"}
 _PROBE = """
 import json, sys
 import app
 heavy = sorted({name.split(".")[0] for name in sys.modules} & set(%r))
+ours = sorted(name for name in sys.modules if name.split(".")[0] in ("mini_program_api", "functions"))
 from pydantic import BaseModel
 from mini_program_api.routes import schemas
 models = [m for m in vars(schemas).values() if isinstance(m, type) and issubclass(m, BaseModel) and m is not BaseModel]
 print(json.dumps({
     "heavy": heavy,
+    "ours": ours,
     "models": len(models),
     "built": sorted(m.__name__ for m in models if m.__pydantic_complete__),
 }))
@@ -42,6 +49,16 @@ def test_import_app_loads_no_sdk_and_no_request_model() -> None:
     seen = _import_app()
     assert seen["heavy"] == []
     assert seen["models"] > 10 and seen["built"] == []
+
+
+def test_import_app_loads_no_domain_module() -> None:
+    """A scheduled function's container never loads the API's domain code, nor a member's request the
+    reports': each handler imports what it calls. A module-level domain import in a route or function
+    module shows up here."""
+    ours = _import_app()["ours"]
+    domain = [name for name in ours if name not in LEAVES and not name.startswith(DECLARATIONS)]
+    assert domain == []
+    assert "mini_program_api.routes.me" in ours and "functions.lifecycle" in ours  # the probe did import app
 
 
 

@@ -11,11 +11,18 @@ without that, two concurrent requests can read each other's headers and token. A
 unknown routes answer as the deployed API Gateway does (gateway.py). Both hold for
 every chalice.test.Client in the process too.
 
+And every module of the app is imported before the first request. A handler imports the domain
+modules it calls on its first call (routes/endpoint.py), which a Lambda container does one request
+at a time; some of those modules import each other, and two threads importing such a cycle from
+opposite ends at once can be handed a half-initialized module.
+
     python -m infra.local.api --port 8000     # with the stage's environment already set
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import threading
 from typing import Any
 
@@ -33,11 +40,14 @@ class _QuietHandler(ChaliceRequestHandler):
 
 def local_app() -> Any:
     """The app, with a request per thread and the deployed gateway's answers (see above)."""
+    import mini_program_api
     from app import app
 
     from .gateway import install
 
     install()
+    for module in pkgutil.walk_packages(mini_program_api.__path__, "mini_program_api."):
+        importlib.import_module(module.name)
     if not isinstance(app, LocalChalice):
         CustomLocalChalice.__bases__ = (LocalChalice, type(app))
         app.__class__ = CustomLocalChalice

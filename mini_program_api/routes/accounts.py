@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import audit, clock, merchants, paging, staff
-from ..db.models import AuditRecord, StaffAccount, Store
+from .. import clock
 from .endpoint import Call, endpoint
 
 if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from .. import paging
+    from ..db.models import AuditRecord, StaffAccount, Store
     from .schemas import AuditQuery
 
 bp = Blueprint(__name__)
@@ -57,6 +58,8 @@ def audit_page(page: paging.Page[AuditRecord], tz: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/stores/{store_id}", "GET", role="admin", response="StoreView", errors=("STORE_NOT_FOUND",))
 def get_store(call: Call, store_id: str) -> dict[str, Any]:
+    from .. import staff
+
     return store_view(staff.get_store(call.member.merchant_id, store_id), call.timezone)
 
 
@@ -70,6 +73,8 @@ def get_store(call: Call, store_id: str) -> dict[str, Any]:
     errors=("STORE_NOT_FOUND",),
 )
 def rename_store(call: Call, store_id: str) -> dict[str, Any]:
+    from .. import staff
+
     return store_view(staff.rename_store(call.member, store_id, call.body.name), call.timezone)
 
 
@@ -82,11 +87,15 @@ def rename_store(call: Call, store_id: str) -> dict[str, Any]:
     errors=("STORE_CLOSED", "STORE_NOT_FOUND"),
 )
 def close_store(call: Call, store_id: str) -> dict[str, Any]:
+    from .. import staff
+
     return store_view(staff.close_store(call.member, store_id), call.timezone)
 
 
 @endpoint(bp, "/v1/admin/staff/{username}", "GET", role="admin", response="StaffView", errors=("STAFF_NOT_FOUND",))
 def get_account(call: Call, username: str) -> dict[str, Any]:
+    from .. import staff
+
     return account_view(staff.account(call.member.merchant_id, username), call.timezone)
 
 
@@ -99,6 +108,8 @@ def get_account(call: Call, username: str) -> dict[str, Any]:
     errors=("STAFF_NOT_FOUND", "CANNOT_DISABLE_SELF"),
 )
 def disable(call: Call, username: str) -> dict[str, Any]:
+    from .. import staff
+
     return account_view(staff.set_disabled(call.member, username, True), call.timezone)
 
 
@@ -111,6 +122,8 @@ def disable(call: Call, username: str) -> dict[str, Any]:
     errors=("CANNOT_DISABLE_SELF", "STAFF_NOT_FOUND"),
 )
 def enable(call: Call, username: str) -> dict[str, Any]:
+    from .. import staff
+
     return account_view(staff.set_disabled(call.member, username, False), call.timezone)
 
 
@@ -124,6 +137,8 @@ def enable(call: Call, username: str) -> dict[str, Any]:
     errors=("STAFF_NOT_FOUND",),
 )
 def reset_password(call: Call, username: str) -> dict[str, Any]:
+    from .. import staff
+
     return account_view(staff.reset_password(call.member, username, call.body.password), call.timezone)
 
 
@@ -136,6 +151,8 @@ def reset_password(call: Call, username: str) -> dict[str, Any]:
     errors=("STAFF_NOT_FOUND",),
 )
 def revoke_sessions(call: Call, username: str) -> dict[str, Any]:
+    from .. import staff
+
     return account_view(staff.revoke_sessions(call.member, username), call.timezone)
 
 
@@ -144,6 +161,8 @@ def revoke_sessions(call: Call, username: str) -> dict[str, Any]:
 )
 def audit_trail(call: Call) -> dict[str, Any]:
     """`?day=`: that day, oldest first (paged); without it, the whole trail, newest first, across days."""
+    from .. import audit, merchants
+
     q: AuditQuery = call.query
     merchant_id, tz = call.member.merchant_id, call.timezone
     if q.day:

@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import auth, members
-from ..auth import Principal
 from .endpoint import Call, endpoint
 from .views import member_view, merchant_view
 
@@ -34,6 +32,9 @@ bp = Blueprint(__name__)
     ),
 )
 def login(call: Call) -> dict[str, Any]:
+    from .. import auth, members
+    from ..auth import Principal
+
     body: LoginBody = call.body
     result = members.login(body.appid, body.code, body.invite_code, body.scene)
     token, expires_in = auth.issue(Principal(result.merchant.merchant_id, result.member.member_id, "member"))

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import checkout, counter, pii, tiers
 from .endpoint import Call, endpoint
 from .views import coupon_view, punch_card_view, tier_view
 
@@ -34,6 +33,8 @@ bp = Blueprint(__name__)
     ),
 )
 def scanned_member(call: Call) -> dict[str, Any]:
+    from .. import counter, pii, tiers
+
     seen = counter.scanned(call.member, call.query.member_code)
     member, tz = seen.member, seen.merchant.timezone
     return {
@@ -79,6 +80,8 @@ def scanned_member(call: Call) -> dict[str, Any]:
     ),
 )
 def quote(call: Call) -> dict[str, Any]:
+    from .. import checkout
+
     body: QuoteBody = call.body
     req = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
     seen = checkout.preview(call.member, body.member_code, req)

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import coupon_admin, coupons, merchants
 from .endpoint import Call, endpoint
 from .views import admin_template_view, coupon_view, template_view
 
@@ -28,6 +27,8 @@ bp = Blueprint(__name__)
     errors=("NOT_FOUND", "STORE_NOT_FOUND"),
 )
 def create_template(call: Call) -> dict[str, Any]:
+    from .. import coupons, merchants
+
     body: CouponTemplateBody = call.body
     assert call.principal is not None
     spec = coupons.TemplateSpec(
@@ -44,6 +45,8 @@ def create_template(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query="PageQuery", response="AdminTemplatePage")
 def list_templates(call: Call) -> dict[str, Any]:
+    from .. import coupon_admin
+
     page = coupon_admin.page(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"templates": [admin_template_view(t, call.timezone) for t in page.items], "cursor": page.cursor}
 
@@ -57,6 +60,8 @@ def list_templates(call: Call) -> dict[str, Any]:
     errors=("TEMPLATE_NOT_FOUND",),
 )
 def get_template(call: Call, template_id: str) -> dict[str, Any]:
+    from .. import coupon_admin
+
     return admin_template_view(coupon_admin.stocked(call.member.merchant_id, template_id), call.timezone)
 
 
@@ -70,6 +75,8 @@ def get_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
 )
 def change_template(call: Call, template_id: str) -> dict[str, Any]:
+    from .. import coupon_admin
+
     spec = coupon_admin.TemplateChange(**call.body.model_dump())
     return _admin_view(call, coupon_admin.change(call.member, template_id, spec))
 
@@ -83,6 +90,8 @@ def change_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
 )
 def pause_template(call: Call, template_id: str) -> dict[str, Any]:
+    from .. import coupon_admin
+
     return _admin_view(call, coupon_admin.pause(call.member, template_id))
 
 
@@ -95,6 +104,8 @@ def pause_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
 )
 def resume_template(call: Call, template_id: str) -> dict[str, Any]:
+    from .. import coupon_admin
+
     return _admin_view(call, coupon_admin.resume(call.member, template_id))
 
 
@@ -107,11 +118,15 @@ def resume_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_NOT_FOUND",),
 )
 def end_template(call: Call, template_id: str) -> dict[str, Any]:
+    from .. import coupon_admin
+
     return _admin_view(call, coupon_admin.end(call.member, template_id))
 
 
 def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     """What a change returns: the template as GET shows it after the change, live stock included."""
+    from .. import coupon_admin
+
     return admin_template_view(coupon_admin.with_stock(call.member.merchant_id, [template])[0], call.timezone)
 
 
@@ -124,6 +139,8 @@ def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"),
 )
 def offers(call: Call) -> dict[str, Any]:
+    from .. import coupons
+
     tz = call.timezone
     listed = coupons.offers(call.member.merchant_id, call.member.subject)
     return {"offers": [{**template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
@@ -150,12 +167,16 @@ def offers(call: Call) -> dict[str, Any]:
     ),
 )
 def claim(call: Call, template_id: str) -> dict[str, Any]:
+    from .. import coupons
+
     coupon = coupons.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
 @endpoint(bp, "/v1/me/coupons", "GET", role="member", query="CouponsQuery", response="CouponPage")
 def my_coupons(call: Call) -> dict[str, Any]:
+    from .. import coupons
+
     q: CouponsQuery = call.query
     page = coupons.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)
     tz = call.timezone

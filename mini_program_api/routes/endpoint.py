@@ -6,6 +6,10 @@ it, so `KabaoError` is converted here, inside the view.
 Models are named, not passed (`body="LoginBody"`, `response="LoginView"`: classes in schemas.py and
 responses.py): the modules and pydantic are imported, and a model built, on the first request that
 needs it. Importing them for every route at import time was a third of a cold start (bench/cold_start.py).
+For the same reason a route module imports at its top only what declaring its routes needs, and each
+handler imports the domain modules it calls: every Lambda imports app.py whichever handler it serves,
+and then loads only the code (and PynamoDB, botocore's client, PyJWT) its own calls reach
+(tests/test_cold_start.py keeps it so).
 
 Every declaration is kept in `ROUTES`, from which `openapi.py` builds the spec on demand. On the
 local stages (dev, tests) each answer is checked against its declaration, so a view cannot drift
@@ -25,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from .. import auth, merchants, staff
-from ..auth import Principal
 from ..config import settings
 from ..errors import STATUS, KabaoError
 from ..telemetry import logs
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+    from ..auth import Principal
 
 MAX_PATH_ID = 128  # characters in an id taken from the path
 
@@ -112,6 +116,8 @@ class Call:
     @property
     def timezone(self) -> str:
         """The caller's merchant's time zone, for ISO times with its offset (merchant settings are cached)."""
+        from .. import merchants
+
         return merchants.get(self.member.merchant_id).timezone
 
 
@@ -227,6 +233,8 @@ def _check_response(route: Route, result: Any) -> None:
 
 
 def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
+    from .. import auth, staff
+
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise KabaoError("UNAUTHENTICATED", "missing bearer token")

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import coupons, ledger, member_codes, members, merchants, notices, sign_in, welcome_gift
 from ..clock import iso
 from .endpoint import Call, endpoint
 from .views import entry_view, member_view
@@ -19,12 +18,16 @@ bp = Blueprint(__name__)
 
 
 def _me(call: Call) -> dict[str, Any]:
+    from .. import members, merchants
+
     merchant = merchants.get(call.member.merchant_id)
     return member_view(merchant, members.get(call.member.merchant_id, call.member.subject))
 
 
 @endpoint(bp, "/v1/me", "GET", role="member", response="MeView", errors=("MEMBER_NOT_FOUND", "NOT_FOUND"))
 def me(call: Call) -> dict[str, Any]:
+    from .. import coupons
+
     return {**_me(call), "coupon_count": coupons.available_count(call.member.merchant_id, call.member.subject)}
 
 
@@ -38,6 +41,8 @@ def me(call: Call) -> dict[str, Any]:
     errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_IN_USE", "WECHAT_UNAVAILABLE"),
 )
 def bind_phone(call: Call) -> dict[str, Any]:
+    from .. import members
+
     members.bind_phone(call.member.merchant_id, call.member.subject, call.body.code)
     return _me(call)
 
@@ -52,6 +57,8 @@ def bind_phone(call: Call) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_REQUIRED", "PUNCH_CARD_NOT_FOUND", "TERMS_OUTDATED"),
 )
 def open_card(call: Call) -> dict[str, Any]:
+    from .. import members, welcome_gift
+
     body: CardBody = call.body
     members.open_card(
         call.member.merchant_id,
@@ -72,6 +79,8 @@ def open_card(call: Call) -> dict[str, Any]:
     errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND"),
 )
 def member_code(call: Call) -> dict[str, Any]:
+    from .. import member_codes, members, merchants
+
     merchant = merchants.get(call.member.merchant_id)
     code, expires_at = member_codes.issue(members.get(call.member.merchant_id, call.member.subject))
     return {"code": code, "expires_at": iso(expires_at, merchant.timezone), "expires_in": member_codes.ttl_seconds()}
@@ -79,6 +88,8 @@ def member_code(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/ledger", "GET", role="member", query="LedgerQuery", response="LedgerPage", errors=("NOT_FOUND",))
 def history(call: Call) -> dict[str, Any]:
+    from .. import ledger, merchants
+
     q: LedgerQuery = call.query
     merchant = merchants.get(call.member.merchant_id)
     page = ledger.history(call.member.merchant_id, call.member.subject, q.account, q.cursor, q.limit)
@@ -94,6 +105,8 @@ def history(call: Call) -> dict[str, Any]:
     errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "SIGN_IN_DISABLED"),
 )
 def daily_sign_in(call: Call) -> dict[str, Any]:
+    from .. import sign_in
+
     result = sign_in.sign_in(call.member.merchant_id, call.member.subject)
     return {
         "date": result.day.isoformat(),
@@ -116,5 +129,7 @@ def daily_sign_in(call: Call) -> dict[str, Any]:
 )
 def subscriptions(call: Call) -> dict[str, Any]:
     """Grants the member just accepted in wx.requestSubscribeMessage: one message each."""
+    from .. import notices
+
     held = notices.grant(call.member.merchant_id, call.member.subject, call.body.template_ids)
     return {"grants": held}

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import audit, clock, coupons, ledger, members, merchants, order_refs, pii, punch_cards, tiers
-from ..db.models import Member, Merchant
-from ..member_care import adjustments, search
+from .. import clock
 from .accounts import audit_page
 from .endpoint import Call, endpoint
 from .views import coupon_view, entry_view, member_view, order_view, punch_card_view, receipt_view, tier_view
 
 if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+    from ..db.models import Member, Merchant
     from .schemas import (
         AdjustmentBody,
         AdminLedgerQuery,
@@ -28,6 +27,8 @@ bp = Blueprint(__name__)
 
 
 def admin_member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
+    from .. import coupons
+
     return {
         **member_view(merchant, member),
         "coupon_count": coupons.available_count(merchant.merchant_id, member.member_id),
@@ -36,6 +37,8 @@ def admin_member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
 
 
 def _summary(merchant: Merchant, member: Member) -> dict[str, Any]:
+    from .. import pii
+
     return {
         "member_id": member.member_id,
         "card_number": member.card_number,
@@ -48,11 +51,15 @@ def _summary(merchant: Merchant, member: Member) -> dict[str, Any]:
 
 
 def _tier(merchant: Merchant, member: Member) -> Any:
+    from .. import tiers
+
     return tiers.current(merchant, member.tier_id)
 
 
 def _member(call: Call, member_id: str) -> Member:
     """The merchant's member (another merchant's id is simply not found in this merchant's partitions)."""
+    from .. import members
+
     return members.get(call.member.merchant_id, member_id)
 
 
@@ -66,6 +73,9 @@ def _member(call: Call, member_id: str) -> Member:
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND"),
 )
 def find(call: Call) -> dict[str, Any]:
+    from .. import merchants
+    from ..member_care import search
+
     q: MemberSearchQuery = call.query
     found = search.find(
         call.member.merchant_id,
@@ -82,6 +92,8 @@ def find(call: Call) -> dict[str, Any]:
     bp, "/v1/admin/members/{member_id}", "GET", role="admin", response="AdminMemberView", errors=("MEMBER_NOT_FOUND",)
 )
 def view(call: Call, member_id: str) -> dict[str, Any]:
+    from .. import merchants
+
     return admin_member_view(merchants.get(call.member.merchant_id), _member(call, member_id))
 
 
@@ -95,6 +107,8 @@ def view(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
+    from .. import ledger
+
     q: AdminLedgerQuery = call.query
     _member(call, member_id)
     page = ledger.history(call.member.merchant_id, member_id, q.account, q.cursor, q.limit)
@@ -111,6 +125,8 @@ def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
+    from .. import coupons
+
     q: CouponsQuery = call.query
     _member(call, member_id)
     page = coupons.mine(call.member.merchant_id, member_id, q.status, q.cursor, q.limit)
@@ -127,6 +143,8 @@ def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_punch_cards(call: Call, member_id: str) -> dict[str, Any]:
+    from .. import punch_cards
+
     _member(call, member_id)
     page = punch_cards.mine(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
     return {"punch_cards": [punch_card_view(c, call.timezone) for c in page.items], "cursor": page.cursor}
@@ -142,6 +160,8 @@ def member_punch_cards(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_orders(call: Call, member_id: str) -> dict[str, Any]:
+    from .. import order_refs
+
     _member(call, member_id)
     page = order_refs.checkouts(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
     return receipt_page(page, call.timezone)
@@ -157,6 +177,8 @@ def member_orders(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_topups(call: Call, member_id: str) -> dict[str, Any]:
+    from .. import order_refs
+
     _member(call, member_id)
     page = order_refs.topups(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
     return topup_page(page, call.timezone)
@@ -180,6 +202,8 @@ def topup_page(page: Any, tz: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_audit(call: Call, member_id: str) -> dict[str, Any]:
+    from .. import audit
+
     _member(call, member_id)
     return audit_page(
         audit.about_member(call.member.merchant_id, member_id, call.query.cursor, call.query.limit), call.timezone
@@ -204,6 +228,9 @@ def member_audit(call: Call, member_id: str) -> dict[str, Any]:
     ),
 )
 def adjust(call: Call, member_id: str) -> dict[str, Any]:
+    from .. import merchants
+    from ..member_care import adjustments
+
     body: AdjustmentBody = call.body
     done = adjustments.adjust(call.member, member_id, body.account, body.amount, body.reason, call.idempotency_key)
     posted = done.posted
@@ -240,6 +267,8 @@ def adjust(call: Call, member_id: str) -> dict[str, Any]:
     ),
 )
 def issue_coupon(call: Call, member_id: str) -> dict[str, Any]:
+    from ..member_care import adjustments
+
     body: IssueCouponBody = call.body
     coupon = adjustments.issue_coupon(call.member, member_id, body.template_id, body.reason, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
@@ -256,6 +285,8 @@ def issue_coupon(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_CARD_EXPIRED"),
 )
 def give_visits(call: Call, member_id: str, card_id: str) -> dict[str, Any]:
+    from ..member_care import adjustments
+
     body: PunchVisitsBody = call.body
     card = adjustments.give_visits(call.member, member_id, card_id, body.visits, body.reason, call.idempotency_key)
     return punch_card_view(card, call.timezone)

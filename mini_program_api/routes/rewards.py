@@ -6,7 +6,6 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import coupons, punch_cards
 from .endpoint import Call, endpoint
 from .views import coupon_view, punch_card_view, punch_plan_view, template_view
 
@@ -22,6 +21,8 @@ bp = Blueprint(__name__)
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"),
 )
 def rewards(call: Call) -> dict[str, Any]:
+    from .. import coupons
+
     listed, tz = coupons.offers(call.member.merchant_id, call.member.subject, rewards=True), call.timezone
     return {
         "rewards": [
@@ -53,12 +54,16 @@ def rewards(call: Call) -> dict[str, Any]:
     ),
 )
 def redeem(call: Call, reward_id: str) -> dict[str, Any]:
+    from .. import coupons
+
     coupon = coupons.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
 @endpoint(bp, "/v1/punch-cards/plans", "GET", role="member", response="PunchPlansView")
 def plans(call: Call) -> dict[str, Any]:
+    from .. import punch_cards
+
     return {"plans": [punch_plan_view(p) for p in punch_cards.plans(call.member.merchant_id)]}
 
 
@@ -79,12 +84,16 @@ def plans(call: Call) -> dict[str, Any]:
     ),
 )
 def buy(call: Call, plan_id: str) -> dict[str, Any]:
+    from .. import punch_cards
+
     card = punch_cards.buy(call.member.merchant_id, call.member.subject, plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
 
 
 @endpoint(bp, "/v1/me/punch-cards", "GET", role="member", query="PageQuery", response="PunchCardPage")
 def my_cards(call: Call) -> dict[str, Any]:
+    from .. import punch_cards
+
     page = punch_cards.mine(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     tz = call.timezone
     return {"punch_cards": [punch_card_view(c, tz) for c in page.items], "cursor": page.cursor}

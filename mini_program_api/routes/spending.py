@@ -3,20 +3,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import checkout, merchants, pending_payments, spending_password, staff
 from ..clock import iso
-from ..db.models import PendingPayment
 from .endpoint import Call, endpoint
 from .views import receipt_view
+
+if TYPE_CHECKING:
+    from ..db.models import PendingPayment
+
 
 bp = Blueprint(__name__)
 
 
 def _state(call: Call) -> dict[str, Any]:
+    from .. import merchants, spending_password
+
     s = spending_password.state(merchants.get(call.member.merchant_id), call.member.subject)
     return {
         "is_set": s.is_set,
@@ -34,6 +38,8 @@ def get_state(call: Call) -> dict[str, Any]:
 
 
 def _set(call: Call, reset: bool) -> dict[str, Any]:
+    from .. import spending_password
+
     spending_password.set_password(
         call.member.merchant_id, call.member.subject, call.body.phone_code, call.body.password, reset
     )
@@ -97,6 +103,8 @@ def reset_password(call: Call) -> dict[str, Any]:
     ),
 )
 def change_password(call: Call) -> dict[str, Any]:
+    from .. import spending_password
+
     spending_password.change_password(
         call.member.merchant_id, call.member.subject, call.body.old_password, call.body.password
     )
@@ -113,11 +121,15 @@ def change_password(call: Call) -> dict[str, Any]:
     errors=("NOT_FOUND",),
 )
 def set_free_limit(call: Call) -> dict[str, Any]:
+    from .. import spending_password
+
     spending_password.set_free_limit(call.member.merchant_id, call.member.subject, call.body.free_limit)
     return _state(call)
 
 
 def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
+    from .. import staff
+
     store = staff.get_store(p.merchant_id, p.store_id)
     return {
         "confirmation_id": p.confirmation_id,
@@ -135,6 +147,8 @@ def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
     bp, "/v1/me/pending-payments", "GET", role="member", response="PendingPaymentsView", errors=("STORE_NOT_FOUND",)
 )
 def pending(call: Call) -> dict[str, Any]:
+    from .. import pending_payments
+
     tz = call.timezone
     return {
         "payments": [_pending_view(p, tz) for p in pending_payments.mine(call.member.merchant_id, call.member.subject)]
@@ -171,5 +185,7 @@ def pending(call: Call) -> dict[str, Any]:
     ),
 )
 def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:
+    from .. import checkout
+
     order = checkout.confirm(call.member, confirmation_id, call.body.password)
     return receipt_view(order, call.timezone)

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import checkout, coupons, punch_cards, staff
 from .endpoint import Call, endpoint
 from .views import coupon_view, punch_card_view, receipt_view
 
@@ -33,6 +32,8 @@ bp = Blueprint(__name__)
     ),
 )
 def login(call: Call) -> dict[str, Any]:
+    from .. import staff
+
     body: StaffLoginBody = call.body
     session = staff.login(body.merchant_id, body.username, body.password)
     return {
@@ -77,6 +78,8 @@ def login(call: Call) -> dict[str, Any]:
     ),
 )
 def do_checkout(call: Call) -> dict[str, Any]:
+    from .. import checkout
+
     body: CheckoutBody = call.body
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
     order = checkout.checkout(call.member, body.member_code, request, call.idempotency_key, body.spending_password)
@@ -92,6 +95,8 @@ def do_checkout(call: Call) -> dict[str, Any]:
     errors=("ORDER_NOT_FOUND",),
 )
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
+    from .. import checkout
+
     return receipt_view(checkout.order_for(call.member, order_id), call.timezone)
 
 
@@ -104,6 +109,8 @@ def get_order(call: Call, order_id: str) -> dict[str, Any]:
     errors=("COUPON_NOT_FOUND", "MEMBER_NOT_FOUND", "ORDER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND"),
 )
 def refund(call: Call, order_id: str) -> dict[str, Any]:
+    from .. import checkout
+
     return receipt_view(checkout.refund(call.member, order_id), call.timezone)
 
 
@@ -118,6 +125,8 @@ def refund(call: Call, order_id: str) -> dict[str, Any]:
     errors=("COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "COUPON_NOT_FOUND", "NOT_FOUND"),
 )
 def redeem_gift(call: Call) -> dict[str, Any]:
+    from .. import coupons
+
     body: GiftRedeemBody = call.body
     coupon = coupons.redeem_gift(call.member, body.member_code, body.coupon_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
@@ -141,6 +150,8 @@ def redeem_gift(call: Call) -> dict[str, Any]:
     ),
 )
 def use_punch_card(call: Call) -> dict[str, Any]:
+    from .. import punch_cards
+
     body: PunchUseBody = call.body
     card = punch_cards.use(call.member, body.member_code, body.card_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import merchants, topup
 from ..config import settings
 from ..errors import KabaoError
 from .endpoint import Call, endpoint
@@ -20,6 +19,8 @@ bp = Blueprint(__name__)
 
 @endpoint(bp, "/v1/topup/plans", "GET", role="member", response="TopupPlansView", errors=("NOT_FOUND",))
 def plans(call: Call) -> dict[str, Any]:
+    from .. import merchants, topup
+
     merchant = merchants.get(call.member.merchant_id)
     return {
         "plans": [plan_view(p) for p in topup.plans(merchant)],
@@ -51,6 +52,8 @@ def plans(call: Call) -> dict[str, Any]:
     ),
 )
 def create_order(call: Call) -> dict[str, Any]:
+    from .. import merchants, topup
+
     body: TopupOrderBody = call.body
     order, pay_params = topup.create_order(
         call.member.merchant_id, call.member.subject, call.idempotency_key, body.plan_id, body.amount
@@ -63,6 +66,8 @@ def create_order(call: Call) -> dict[str, Any]:
     bp, "/v1/topup/orders/{order_id}", "GET", role="member", response="TopupOrderView", errors=("ORDER_NOT_FOUND",)
 )
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
+    from .. import topup
+
     order = topup.get_order(call.member.merchant_id, call.member.subject, order_id)
     return order_view(order, call.timezone)
 
@@ -85,6 +90,8 @@ def get_order(call: Call, order_id: str) -> dict[str, Any]:
     ),
 )
 def notify_for_merchant(call: Call, merchant_id: str) -> None:
+    from .. import topup
+
     topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
 
 
@@ -108,6 +115,8 @@ def notify_for_merchant(call: Call, merchant_id: str) -> None:
 )
 def notify(call: Call) -> None:
     """The contract's path, for the usual one-merchant deployment (KABAO_MERCHANT_ID)."""
+    from .. import topup
+
     merchant_id = settings().default_merchant_id
     if merchant_id is None:
         raise KabaoError("NOT_FOUND", "use /v1/wechatpay/notify/{merchant_id} on a multi-merchant deployment")
@@ -134,6 +143,8 @@ def notify(call: Call) -> None:
     ),
 )
 def refund(call: Call, order_id: str) -> dict[str, Any]:
+    from .. import topup
+
     assert call.principal is not None
     order = topup.refund(call.member, order_id)
     return order_view(order, call.timezone)

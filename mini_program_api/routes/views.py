@@ -5,23 +5,26 @@ Each view's shape is declared in `responses.py`; on the local stages the endpoin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import checkout, clock, coupon_admin, coupons, merchants, pii, punch_cards, tiers
+from .. import clock
 from ..clock import iso
-from ..db.models import (
-    CheckoutOrder,
-    Coupon,
-    CouponTemplate,
-    LedgerEntry,
-    Member,
-    Merchant,
-    PunchCard,
-    PunchPlan,
-    Tier,
-    TopupOrder,
-    TopupPlan,
-)
+
+if TYPE_CHECKING:
+    from .. import coupon_admin
+    from ..db.models import (
+        CheckoutOrder,
+        Coupon,
+        CouponTemplate,
+        LedgerEntry,
+        Member,
+        Merchant,
+        PunchCard,
+        PunchPlan,
+        Tier,
+        TopupOrder,
+        TopupPlan,
+    )
 
 
 def tier_view(tier: Tier | None) -> dict[str, Any] | None:
@@ -47,6 +50,8 @@ def admin_tier_view(tier: Tier) -> dict[str, Any]:
 
 def settings_view(merchant: Merchant) -> dict[str, Any]:
     """Every setting PATCH /v1/admin/settings takes, with its current value (null: not set)."""
+    from .. import merchants
+
     return {
         k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in merchants.SETTINGS for v in [getattr(merchant, k)]
     }
@@ -57,6 +62,8 @@ def merchant_view(merchant: Merchant) -> dict[str, Any]:
 
 
 def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
+    from .. import pii, tiers
+
     progress = tiers.progress(merchant, member)
     tz = merchant.timezone
     card = None
@@ -116,6 +123,8 @@ def order_view(order: TopupOrder, tz: str) -> dict[str, Any]:
 
 
 def template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
+    from .. import coupons
+
     return {
         "template_id": template.template_id,
         **coupons.template_terms(template),
@@ -130,6 +139,8 @@ def template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
 
 def admin_template_view(stocked: coupon_admin.Stocked, tz: str) -> dict[str, Any]:
     """A template as the back office sees it: its terms, state and live stock (claimed + remaining = stock)."""
+    from .. import coupon_admin
+
     template = stocked.template
     return {
         **template_view(template, tz),
@@ -146,6 +157,8 @@ def admin_template_view(stocked: coupon_admin.Stocked, tz: str) -> dict[str, Any
 
 
 def coupon_view(coupon: Coupon, tz: str) -> dict[str, Any]:
+    from .. import coupons
+
     return {
         "coupon_id": coupon.coupon_id,
         "template_id": coupon.template_id,
@@ -171,6 +184,8 @@ def punch_plan_view(plan: PunchPlan) -> dict[str, Any]:
 
 
 def punch_card_view(card: PunchCard, tz: str) -> dict[str, Any]:
+    from .. import punch_cards
+
     return {
         "card_id": card.card_id,
         "plan_id": card.plan_id,
@@ -214,6 +229,8 @@ _RECEIPT_FIELDS = (
 
 def receipt_view(order: CheckoutOrder, tz: str) -> dict[str, Any]:
     """A checkout as the till shows it (`ReceiptView`)."""
+    from .. import checkout
+
     view: dict[str, Any] = {}
     for name in _RECEIPT_FIELDS:
         value = getattr(order, name)
