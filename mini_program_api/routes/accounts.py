@@ -11,7 +11,7 @@ from chalice import Blueprint
 from .. import clock
 from .endpoint import Call, endpoint
 
-if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from .. import paging
     from ..db.models import AuditRecord, StaffAccount, Store
     from .schemas import AuditQuery

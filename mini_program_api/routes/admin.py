@@ -11,7 +11,7 @@ from .accounts import account_view, store_view
 from .endpoint import Call, endpoint
 from .views import admin_tier_view, plan_view, punch_card_view, punch_plan_view, settings_view
 
-if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from .schemas import PunchPlanBody, StaffBody, TopupPlanBody
 
 bp = Blueprint(__name__)

@@ -10,7 +10,7 @@ from chalice import Blueprint
 from .endpoint import Call, endpoint
 from .views import coupon_view, punch_card_view, tier_view
 
-if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from .schemas import QuoteBody
 
 bp = Blueprint(__name__)

@@ -9,7 +9,7 @@ from chalice import Blueprint
 from .endpoint import Call, endpoint
 from .views import admin_template_view, coupon_view, template_view
 
-if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from .schemas import CouponsQuery, CouponTemplateBody
 
 bp = Blueprint(__name__)

@@ -9,7 +9,7 @@ from chalice import Blueprint
 from .. import clock
 from .endpoint import Call, endpoint
 
-if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from ..db.models import IssueJob, IssueResult
     from .schemas import IssueJobBody
 

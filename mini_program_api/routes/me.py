@@ -11,7 +11,7 @@ from ..clock import iso
 from .endpoint import Call, endpoint
 from .views import entry_view, member_view
 
-if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from .schemas import CardBody, LedgerQuery
 
 bp = Blueprint(__name__)

@@ -12,7 +12,7 @@ from .accounts import audit_page
 from .endpoint import Call, endpoint
 from .views import coupon_view, entry_view, member_view, order_view, punch_card_view, receipt_view, tier_view
 
-if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from ..db.models import Member, Merchant
     from .schemas import (
         AdjustmentBody,

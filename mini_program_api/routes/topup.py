@@ -11,7 +11,7 @@ from ..errors import KabaoError
 from .endpoint import Call, endpoint
 from .views import order_view, plan_view
 
-if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from .schemas import TopupOrderBody
 
 bp = Blueprint(__name__)

@@ -11,7 +11,7 @@ from chalice import Blueprint, Response
 
 from .endpoint import Call, endpoint
 
-if TYPE_CHECKING:  # request models are built on first use (endpoint.py)
+if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from .schemas import ActivateBody, WalletCardBody
 
 bp = Blueprint(__name__)
