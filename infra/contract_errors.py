@@ -36,7 +36,9 @@ def _graph(codes: set[str]) -> Graph:
     for module, tree in modules.items():
         aliases: dict[str, str] = {}  # local name -> module
         names: dict[str, str] = {}  # local name -> "module:function"
-        for node in tree.body:
+        # Imports anywhere in the module: route handlers import the domain modules they call inside the
+        # function (routes/endpoint.py), and a name bound there is taken module-wide (an over-approximation).
+        for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 parts = module.split(".")
                 source = (
@@ -52,7 +54,7 @@ def _graph(codes: set[str]) -> Graph:
                         names[alias.asname or alias.name] = f"{source}:{alias.name}"
         for key, body in _functions(module, tree):
             found, calls = set(), set()
-            for node in (n for statement in body for n in ast.walk(statement)):  # type: ignore[assignment]
+            for node in (n for statement in body for n in ast.walk(statement)):
                 if isinstance(node, ast.Constant) and node.value in codes:
                     found.add(node.value)
                 elif isinstance(node, ast.Call):

@@ -116,3 +116,17 @@ def test_every_error_code_a_handler_can_reach_is_declared() -> None:
     missing = undeclared()
     assert not missing, "declare in endpoint(errors=...) (python -m infra.contract_errors lists them): " + "; ".join(
         f"{m} {p}: {', '.join(codes)}" for (m, p), codes in sorted(missing.items()))
+
+
+def test_the_static_walk_follows_handlers_into_the_domain() -> None:
+    """The check above passes vacuously if the walk stops at the handler: handlers import the domain modules they
+    call inside the function (routes/endpoint.py), so the walk must see those imports. Each of these codes is
+    raised only in domain code, one or more calls down."""
+    from infra.contract_errors import _graph, reachable
+    from mini_program_api.errors import STATUS
+
+    graph = _graph(set(STATUS))
+    assert "TERMS_OUTDATED" in reachable(graph, "mini_program_api.routes.me:open_card")
+    assert "SOLD_OUT" in reachable(graph, "mini_program_api.routes.coupons:claim")
+    assert "WALLET_CARD_TAKEN" in reachable(graph, "mini_program_api.routes.wallet:activate")
+    assert "INSUFFICIENT_BALANCE" in reachable(graph, "mini_program_api.routes.staff:do_checkout")

@@ -12649,6 +12649,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
             /** @description Conflict: CONCURRENT_UPDATE, WALLET_NOT_CONFIGURED */
             409: {
                 headers: {
@@ -15877,7 +15893,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15886,7 +15902,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -35,7 +35,7 @@ def get_card(call: Call) -> dict[str, Any]:
     role="admin",
     body="WalletCardBody",
     response="WalletCardView",
-    errors=("WALLET_NOT_CONFIGURED",),
+    errors=("NOT_FOUND", "WALLET_NOT_CONFIGURED"),
 )
 def put_card(call: Call) -> dict[str, Any]:
     """Replace the set-up and bring WeChat's card to it (see wallet/setup.py); readable back with GET."""
@@ -73,6 +73,7 @@ def member_wallet(call: Call) -> dict[str, Any]:
         "MEMBER_NOT_FOUND",
         "NOT_FOUND",
         "PHONE_REQUIRED",
+        "PUNCH_CARD_NOT_FOUND",
         "PHONE_MISMATCH",
         "PHONE_IN_USE",
         "TERMS_OUTDATED",
