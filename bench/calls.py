@@ -21,7 +21,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from bench import cost
+from bench import cost, quiet_app
 from infra.local import stack as local_stack
 
 RUNS = 20
@@ -86,6 +86,7 @@ def _shape(calls: list[str]) -> tuple[int, int, int, str]:
 
 
 def main() -> None:
+    quiet_app()
     stack = local_stack.start(stage="local", table="kabao-bench")
     recorder = Recorder()
     install(recorder)
@@ -93,7 +94,6 @@ def main() -> None:
 
     from app import app
     from infra.local.seed import seed
-
     from mini_program_api import coupons
 
     appid = seed(stack.sandbox_server.url)

@@ -20,6 +20,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bench import quiet_app
+
 ITEM_WCU_PER_SECOND = 1000
 TRANSACT_WCU_PER_ITEM = 2
 ITEMS_PER_CLAIM = 3
@@ -33,6 +35,7 @@ def claims_per_second(shards: int) -> tuple[float, float, float]:
 
 
 def main() -> None:
+    quiet_app()
     print("\nCoupon drop model: claims/s by stock shards (1 item ~1000 WCU/s, transactions cost 2 WCU per item)")
     print(f"{'shards':>6} {'shard limit':>12} {'table limit':>12} {'claims/s':>9} {'x 1 shard':>10}")
     base = claims_per_second(1)[2]

@@ -26,6 +26,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bench import quiet_app
 from bench.calls import Recorder, install
 from bench.soak import APPID, Client, Member, Report, Soak
 
@@ -67,6 +68,7 @@ def level(soak: Soak, recorder: Recorder, offer: str, users: int, rounds: int) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_app()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--rounds", type=int, default=320, help="member visits per level (5 requests each)")

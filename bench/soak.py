@@ -31,6 +31,8 @@ from typing import Any
 
 import requests
 
+from bench import quiet_app
+
 MERCHANT = "demo"
 APPID = "wxdemo0000000001"
 CASHIER = ("cashier", "LOCAL-DEV-ONLY-cashier")
@@ -395,6 +397,7 @@ def soak(api: str, sandbox: str, operations: int, clients: int, members: int, se
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_app()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=16)
