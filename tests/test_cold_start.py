@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ print(json.dumps({
 """ % (HEAVY,)
 
 
+@cache  # one fresh interpreter serves both checks: its answer does not change within a run
 def _import_app() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KABAO_")}
     out = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
