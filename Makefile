@@ -10,7 +10,7 @@ REGION ?= $(shell $(PYTHON) -c "import json; print(json.load(open('chalice.json'
 # AWS's DynamoDB Local, from the npm registry package, verified and cached (infra/local/dynamodb.py).
 DDB_LOCAL := .local/dynamodb-local/2.9.30/DynamoDBLocal.jar
 
-.PHONY: dev test soak load install package deploy bench clean lint lock openapi fuzz
+.PHONY: dev test test-dates soak load install package deploy bench clean lint lock openapi fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,19 @@ install: $(STAMP) $(DDB_LOCAL)
 dev: install
 	$(PY) -m infra.local.dev
 
-# Lint and types first (seconds), then every test.
+# Lint and types first (seconds), then every test on every core, then the date-bound tests once more on 29 February
+# at 00:30 in Shanghai (still the 28th in UTC): tests must pass on any date (tests/timeline.py).
+DATE_TESTS := tests/test_member_days.py tests/test_lifecycle.py tests/test_me.py tests/test_refunds_after_reviews.py
 test: install lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
+	KABAO_TEST_EPOCH=2028-02-28T16:30:00Z $(PY) -m pytest -n auto -q $(DATE_TESTS)
+
+# The whole suite at other dates: a year from now, across a month's last midnight in Shanghai, 00:30 on New Year's
+# Day and on 29 February in Shanghai (UTC still on the day before). About four times `make test`.
+TEST_DATES := $(shell date -u -d '+1 year' +%Y-%m-%dT%H:%M:%SZ) 2027-04-30T15:58:00Z 2027-12-31T16:30:00Z \
+	2028-02-28T16:30:00Z
+test-dates: install
+	for at in $(TEST_DATES); do echo "== KABAO_TEST_EPOCH=$$at"; KABAO_TEST_EPOCH=$$at $(PY) -m pytest -n auto -q || exit 1; done
 
 # Lint rules, formatting and types (pyproject.toml); `make test` runs it. `ruff format $(LINTED)` fixes the format.
 LINTED := mini_program_api functions infra app.py

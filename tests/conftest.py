@@ -11,12 +11,12 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from infra.local import stack as local_stack
+from tests import timeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _stack: list[local_stack.Stack] = []
@@ -24,6 +24,9 @@ _stack: list[local_stack.Stack] = []
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "new_stream: start the test on a new table, and so a new stream")
+    timeline.travel_to_epoch()
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return  # pytest-xdist's controller runs no test: each worker starts its own stack
     # Hundreds of tests log staff in: scrypt at N=2^14 here, not production's 2^17 (0.5 s and 128 MiB each);
     # tests/test_passwords.py runs the production factor. Only local stages may lower it (passwords.py).
     os.environ.setdefault("KABAO_SCRYPT_LOG2N", "14")
@@ -88,22 +91,13 @@ def sandbox() -> Any:
 
 
 @pytest.fixture
-def clock() -> Iterator[Any]:
-    """A movable clock: `clock.set(datetime)`, `clock.advance(seconds=...)`."""
-    from datetime import timedelta
-
+def clock() -> Iterator[timeline.Clock]:
+    """A movable clock that starts at the real now (`KABAO_TEST_EPOCH` shifts it): `clock.set(datetime)`,
+    `clock.advance(seconds=...)`, `clock.start`. Never a fixed day: whatever a fixture made on the real clock
+    before this one started is then in the clock's past, as it would be in production."""
     from mini_program_api import clock as product_clock
 
-    class Clock:
-        now = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
-
-        def set(self, at: datetime) -> None:
-            self.now = at
-
-        def advance(self, **delta: float) -> None:
-            self.now = self.now + timedelta(**delta)
-
-    fake = Clock()
+    fake = timeline.Clock()
     product_clock.set_clock(lambda: fake.now)
     yield fake
     product_clock.set_clock(None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from mini_program_api import audit, checkout, clock, coupons, ledger, merchants
 from mini_program_api.db.models import Coupon, CouponTemplate, Member, member_pk, template_pk
 from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account, Operation
+from tests import timeline
 from tests.ledger_checks import checked_balances
 
 TIERS = [merchants.TierSpec("normal", "普通", 0), merchants.TierSpec("silver", "银卡", 1000, 95, 150),
@@ -155,17 +157,20 @@ def test_a_checkout_computed_from_a_stale_member_row_is_recomputed(api: Any, sho
     [
         ({}, {"amount": 4999}, "COUPON_NOT_APPLICABLE", "under the threshold"),
         ({"store_ids": ["s2"]}, {"amount": 6000}, "COUPON_NOT_APPLICABLE", "another store's coupon"),
-        ({"daily_window": ["00:00", "01:00"]}, {"amount": 6000}, "COUPON_NOT_APPLICABLE", "outside its hours"),
+        ({"daily_window": "outside now"}, {"amount": 6000}, "COUPON_NOT_APPLICABLE", "outside its hours"),
         ({"kind": "GIFT", "gift_name": "拿铁", "threshold": 0, "amount": 0}, {"amount": 6000}, "COUPON_NOT_APPLICABLE",
          "gifts are redeemed by code"),
-        ({"days_after_claim": None, "valid_from": "2026-12-01T00:00:00+08:00",
-          "valid_until": "2026-12-31T00:00:00+08:00"}, {"amount": 6000}, "COUPON_NOT_APPLICABLE", "not valid yet"),
+        ({"days_after_claim": None, "valid_from": timeline.iso(timeline.today() + timedelta(days=10)),
+          "valid_until": timeline.iso(timeline.today() + timedelta(days=40))}, {"amount": 6000},
+         "COUPON_NOT_APPLICABLE", "not valid yet"),
     ],
 )
 def test_coupon_rules_refuse_and_change_nothing(api: Any, shop: dict[str, Any], clock: Any, coupon: dict[str, Any],
                                                 body: dict[str, Any], code: str, why: str) -> None:
     merchant = shop["merchant"]
     member = _member(api, merchant, principal=10000, points=100)
+    if coupon.get("daily_window") == "outside now":
+        coupon = {**coupon, "daily_window": timeline.hours_apart_from(clock.now)}
     for store_id in coupon.get("store_ids", []):
         api.post("/v1/admin/stores", {"store_id": store_id, "name": store_id}, token=api.admin_token(merchant))
     coupon_id = _coupon(api, merchant, member, **coupon)

@@ -12,8 +12,11 @@ from mini_program_api import clock, coupons
 from mini_program_api.clock import iso
 from mini_program_api.db.models import Coupon, CouponTemplate, StockShard, member_pk, stock_pk, template_pk
 from mini_program_api.errors import KabaoError
+from tests import timeline
 
 CASH = {"name": "5元无门槛", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 1, "days_after_claim": 7}
+
+NEXT_MONTH = timeline.months_later(timeline.today(), 1)
 
 
 def _create(api: Any, merchant: Any, **over: Any) -> tuple[int, Any]:
@@ -45,7 +48,7 @@ def member(api: Any, merchant: Any) -> dict[str, Any]:
         {"name": "免费拿铁", "kind": "GIFT", "gift_name": "拿铁一杯", "store_ids": ["s1", "s2"]},
         {"name": "午市券", "kind": "CASH", "amount": 300, "daily_window": ["11:00", "14:00"], "tier_ids": ["gold"]},
         {"name": "双十二", "kind": "CASH", "amount": 300, "days_after_claim": None,
-         "valid_from": "2026-12-01T00:00:00+08:00", "valid_until": "2026-12-31T23:59:59+08:00"},
+         "valid_from": timeline.iso(NEXT_MONTH), "valid_until": timeline.iso(NEXT_MONTH + timedelta(days=30), 23, 59, 59)},
     ],
 )
 def test_valid_templates_are_created_with_sharded_stock(api: Any, merchant: Any, template: dict[str, Any]) -> None:
@@ -71,10 +74,13 @@ def test_valid_templates_are_created_with_sharded_stock(api: Any, merchant: Any,
         ({"kind": "BOGO"}, "unknown kind"),
         ({"days_after_claim": 2}, "under WeChat's 3 days"),
         ({"days_after_claim": None}, "no validity"),
-        ({"valid_from": "2026-12-01T00:00:00+08:00", "valid_until": "2026-12-31T00:00:00+08:00"}, "both validities"),
-        ({"days_after_claim": None, "valid_from": "2026-12-31T00:00:00+08:00", "valid_until": "2026-12-01T00:00:00+08:00"}, "ends first"),
+        ({"valid_from": timeline.iso(NEXT_MONTH), "valid_until": timeline.iso(NEXT_MONTH + timedelta(days=30))},
+         "both validities"),
+        ({"days_after_claim": None, "valid_from": timeline.iso(NEXT_MONTH + timedelta(days=30)),
+          "valid_until": timeline.iso(NEXT_MONTH)}, "ends first"),
         ({"days_after_claim": None, "valid_from": "2020-01-01T00:00:00+08:00", "valid_until": "2020-02-01T00:00:00+08:00"}, "past"),
-        ({"days_after_claim": None, "valid_from": "2026-12-01T00:00:00", "valid_until": "2026-12-31T00:00:00"}, "no offset"),
+        ({"days_after_claim": None, "valid_from": timeline.iso(NEXT_MONTH)[:19],
+          "valid_until": timeline.iso(NEXT_MONTH + timedelta(days=30))[:19]}, "no offset"),
         ({"total_stock": 0}, "no stock"),
         ({"per_member_limit": 0}, "no claims"),
         ({"daily_window": ["14:00", "11:00"]}, "window backwards"),

@@ -15,6 +15,7 @@ import pytest
 from mini_program_api import coupons, ledger, lifecycle, merchants, notices
 from mini_program_api.db.models import Coupon, Member, member_pk
 from tests.conftest import ROOT
+from tests import timeline
 from tests.ledger_checks import checked_balances
 
 TEMPLATES = {"coupon_expiry": "tpl-coupon", "points_expiry": "tpl-points", "birthday": "tpl-bday",
@@ -98,14 +99,14 @@ def test_review_after_12_months_places_by_the_last_12_months(api: Any, shop: Any
     spend(120000)  # 1200 growth (gold: 10% off -> 1080), inside the next review's window
     clock.advance(days=164)  # day 364: the 12 months since reaching gold are not over
     assert invoke("tier_reviews")["done"] == 0
-    clock.set(datetime(2027, 11, 23, 2, 0, 1, tzinfo=timezone.utc))
+    clock.set(timeline.years_later(clock.start) + timedelta(seconds=1))
     assert invoke("tier_reviews")["changed"] == 1
     stored = Member.get(member_pk(shop.merchant_id, member["id"]), "PROFILE")
     assert (stored.tier_id, int(stored.growth), int(stored.tier_base)) == ("silver", 7080, 6000)
     _, me = api.get("/v1/me", token=api.token(shop, member["id"]))
     assert me["tier"]["id"] == "silver" and me["tier_growth"] == 1080 and me["growth_to_next_tier"] == 3920
     assert invoke("tier_reviews")["done"] == 0  # reviewed: next one in 12 months
-    clock.set(datetime(2028, 11, 23, 2, 0, 1, tzinfo=timezone.utc))
+    clock.set(timeline.years_later(clock.start, 2) + timedelta(seconds=1))
     assert invoke("tier_reviews")["changed"] == 1  # no growth for 12 months: back to the entry tier
     assert Member.get(member_pk(shop.merchant_id, member["id"]), "PROFILE").tier_id == "normal"
 
@@ -196,10 +197,10 @@ def invited_code(api: Any, member: dict[str, Any]) -> str:
 # --- birthday, wake-up, coupon reminders ----------------------------------------------------------------
 
 
-def _gift_template(api: Any, merchant: Any, name: str) -> str:
+def _gift_template(api: Any, merchant: Any, name: str, days_after_claim: int = 30) -> str:
     status, body = api.post("/v1/admin/coupon-templates", {
         "name": name, "kind": "GIFT", "gift_name": name, "total_stock": 100, "per_member_limit": 1,
-        "days_after_claim": 30, "listed": False}, token=api.admin_token(merchant))
+        "days_after_claim": days_after_claim, "listed": False}, token=api.admin_token(merchant))
     assert status == 201, body
     return body["template_id"]
 
@@ -210,16 +211,17 @@ def test_birthday_gift_once_a_year(api: Any, shop: Any, sandbox: Any, clock: Any
         {"tier_id": "normal", "name": "普通", "threshold": 0, "birthday_template_id": template_id},
         {"tier_id": "silver", "name": "银卡", "threshold": 1000}]}, token=api.admin_token(shop))
     assert status == 200, body
-    member = _member(api, shop, grants=["tpl-bday"], birthday="1990-12-15")
+    birthday_month = timeline.months_later(clock.today, 1)
+    member = _member(api, shop, grants=["tpl-bday"], birthday=f"1990-{birthday_month.month:02d}-15")
     assert api.get("/v1/coupons/offers", token=member["token"])[1]["offers"] == []  # a gift is never offered
-    assert invoke("birthday_gifts")["done"] == 0  # November
-    clock.set(datetime(2026, 11, 30, 16, 0, 1, tzinfo=timezone.utc))  # 1 December, Shanghai
+    assert invoke("birthday_gifts")["done"] == 0  # the month before
+    clock.set(timeline.local(birthday_month, 0, 0, 1))  # the birthday month's first second, Shanghai
     twice_at_once("birthday_gifts")
     invoke("birthday_gifts")
     held = coupons.mine(shop.merchant_id, member["id"], "available").items
     assert [c.template_id for c in held] == [template_id]
     assert len(_sent(sandbox, member, "tpl-bday")) == 1
-    clock.set(datetime(2027, 12, 1, 1, 0, tzinfo=timezone.utc))
+    clock.set(timeline.local(birthday_month.replace(year=birthday_month.year + 1), 9))
     invoke("birthday_gifts")
     gifts = list(Coupon.query(member_pk(shop.merchant_id, member["id"]), Coupon.sk.startswith("COUPON#")))
     assert len(gifts) == 2 and len(coupons.mine(shop.merchant_id, member["id"], "available").items) == 1  # next year's
@@ -333,7 +335,7 @@ def test_plenty_of_grants_still_one_message_per_notice(api: Any, shop: Any, sand
 
 
 def test_monthly_pack_once_a_month_by_tier(api: Any, shop: Any, clock: Any) -> None:
-    pack = _gift_template(api, shop, "月度饮品券")
+    pack = _gift_template(api, shop, "月度饮品券", days_after_claim=62)  # this month's is still held next month
     api.put("/v1/admin/tiers", {"tiers": [
         {"tier_id": "normal", "name": "普通", "threshold": 0},
         {"tier_id": "silver", "name": "银卡", "threshold": 1000, "monthly_template_ids": [pack]}]},
@@ -344,9 +346,10 @@ def test_monthly_pack_once_a_month_by_tier(api: Any, shop: Any, clock: Any) -> N
     invoke("monthly_packs")
     assert len(coupons.mine(shop.merchant_id, silver["id"], "available").items) == 1
     assert coupons.mine(shop.merchant_id, plain["id"], "available").items == []
-    clock.set(datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc))  # 23:00 on 30 Nov in Shanghai
+    next_month = timeline.months_later(clock.today, 1)
+    clock.set(timeline.local(next_month - timedelta(days=1), 23))  # 23:00 on the month's last day in Shanghai
     assert invoke("monthly_packs")["done"] == 0
-    clock.set(datetime(2026, 11, 30, 16, 0, 1, tzinfo=timezone.utc))  # 1 December
+    clock.set(timeline.local(next_month, 0, 0, 1))  # the next month, in Shanghai (UTC is still on the last day)
     invoke("monthly_packs")
     invoke("monthly_packs")
     assert len(coupons.mine(shop.merchant_id, silver["id"], "available").items) == 2

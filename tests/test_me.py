@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from mini_program_api import ledger, member_codes
 from mini_program_api.db.models import PROFILE, Member, member_pk
 from mini_program_api.ledger import Account, Operation, Posting
+from tests import timeline
 
 
 def _phone_code(number: str) -> str:
@@ -167,10 +168,11 @@ def test_sign_in_needs_a_card(api: Any, merchant: Any) -> None:
 
 
 def test_sign_in_credits_once_per_shanghai_day(api: Any, merchant: Any, clock: Any) -> None:
-    clock.set(datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc))  # 23:00 in Shanghai
+    day = clock.today + timedelta(days=1)
+    clock.set(timeline.local(day, 23))  # 23:00 in Shanghai, 15:00 in UTC
     member = api.member_with_card(merchant)
     status, first = api.post("/v1/me/sign-in", token=member["token"])
-    assert status == 200 and first["date"] == "2026-11-23" and first["already_signed_in"] is False
+    assert status == 200 and first["date"] == day.isoformat() and first["already_signed_in"] is False
     assert (first["points_earned"], first["growth_earned"]) == (10, 5)
     assert (first["member"]["points"], first["member"]["growth"]) == (10, 5)
 
@@ -178,10 +180,10 @@ def test_sign_in_credits_once_per_shanghai_day(api: Any, merchant: Any, clock: A
     status, again = api.post("/v1/me/sign-in", token=member["token"])
     assert status == 200 and again["already_signed_in"] is True and again["member"]["points"] == 10
 
-    clock.advance(minutes=31)  # 00:01 Shanghai next day, still 2026-11-23 in UTC
+    clock.advance(minutes=31)  # 00:01 Shanghai next day, still the day before in UTC
     status, next_day = api.post("/v1/me/sign-in", token=member["token"])
     assert status == 200, next_day
-    assert next_day["date"] == "2026-11-24" and next_day["already_signed_in"] is False
+    assert next_day["date"] == (day + timedelta(days=1)).isoformat() and next_day["already_signed_in"] is False
     assert (next_day["member"]["points"], next_day["member"]["growth"]) == (20, 10)
 
 
@@ -205,7 +207,8 @@ def test_ledger_pages_newest_first_per_account(api: Any, merchant: Any, clock: A
         cursor = page["cursor"]
         if not cursor:
             break
-    assert [e["memo"]["day"] for e in seen] == ["2026-11-27", "2026-11-26", "2026-11-25", "2026-11-24", "2026-11-23"]
+    first_day = timeline.local_day(clock.start)
+    assert [e["memo"]["day"] for e in seen] == [(first_day + timedelta(days=n)).isoformat() for n in range(4, -1, -1)]
     assert all(e["account"] == "points" and e["amount"] == 10 and e["kind"] == "SIGN_IN" for e in seen)
     _, growth = api.get("/v1/me/ledger?account=growth", token=member["token"])
     assert [e["amount"] for e in growth["entries"]] == [5] * 5

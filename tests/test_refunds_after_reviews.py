@@ -6,15 +6,14 @@ sign-in, a checkout or the review job), and points a refund gives back expire li
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import timedelta
 from typing import Any
 
 from mini_program_api import merchants
 from mini_program_api.db.models import Member, member_pk
+from tests import timeline
 from tests.ledger_checks import checked_balances
 from tests.test_lifecycle import invoke
-
-T0 = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 
 
 def _sale(api: Any, merchant: Any, member_id: str, amount: int, **paid: int) -> dict[str, Any]:
@@ -41,7 +40,7 @@ def test_refunding_sales_after_a_review_keeps_qualifying_growth_whole(api: Any, 
     before_window = _sale(api, merchant, member_id, 600000)  # 6000 growth: gold
     clock.advance(days=200)
     in_window = _sale(api, merchant, member_id, 120000)  # 1200 growth, inside the review's window
-    clock.set(datetime(2027, 11, 23, 2, 0, 1, tzinfo=timezone.utc))
+    clock.set(timeline.years_later(clock.start) + timedelta(seconds=1))
     assert invoke("tier_reviews")["changed"] == 1
     stored = _stored(merchant, member_id)
     assert (stored.tier_id, int(stored.growth), int(stored.tier_base)) == ("silver", 7200, 6000)
@@ -66,16 +65,17 @@ def test_review_of_a_window_holding_only_a_clawback_places_the_member_and_review
         api: Any, merchant: Any, clock: Any) -> None:
     merchants.update_settings(merchant.merchant_id, tier_review=True)
     other = api.member_with_card(merchant)["member"]["member_id"]
-    clock.set(T0.replace(hour=1))
+    clock.advance(hours=1)
     _sale(api, merchant, other, 120000)  # silver, review due an hour before the first's
-    clock.set(T0)
+    clock.advance(hours=1)
+    sold_at = clock.now
     member_id = api.member_with_card(merchant)["member"]["member_id"]
     sale = _sale(api, merchant, member_id, 600000)  # gold
     clock.advance(days=1)
     _refund(api, merchant, sale["order_id"])  # growth back to 0, the tier stays gold
     assert (_stored(merchant, member_id).tier_id, int(_stored(merchant, member_id).growth)) == ("gold", 0)
 
-    clock.set(datetime(2027, 11, 23, 3, 0, tzinfo=timezone.utc))  # the window holds the clawback, not the sale
+    clock.set(timeline.years_later(sold_at) + timedelta(hours=1))  # the window holds the clawback, not the sale
     report = invoke("tier_reviews")
     assert report["failed"] == [] and report["done"] == 2
     for who, base in ((member_id, 0), (other, 1200)):  # no growth in either window: the entry tier

@@ -25,6 +25,7 @@ from mini_program_api import clock as product_clock
 from mini_program_api import ledger, merchants
 from mini_program_api.db.models import CheckoutOrder, Coupon, LedgerEntry, Member, checkout_pk, member_pk
 from mini_program_api.reports import liability, read
+from tests import timeline
 from tests.ledger_checks import checked_balances
 
 TZ = "Asia/Shanghai"
@@ -60,12 +61,16 @@ class Shop:
 
     def __init__(self, api: Any, api_url: str, merchant: Any, sandbox: Any) -> None:
         self.api, self.url, self.merchant, self.sandbox = api, api_url, merchant, sandbox
-        self.admin = api.admin_token(merchant)
-        self.staff = {"s1": api.staff_token(merchant, "s1"), "s2": api.staff_token(merchant, "s2")}
+        self.log_staff_in()
         self.members: list[dict[str, Any]] = []
         self.orders: set[str] = set()
         self.listings: list[tuple[str, str, list[str]]] = []  # (day, member id, templates shown)
         self.templates: list[str] = []
+
+    def log_staff_in(self) -> None:
+        """Sessions for the admin and a cashier at each store, valid for two hours from the clock's now."""
+        self.admin = self.api.admin_token(self.merchant)
+        self.staff = {"s1": self.api.staff_token(self.merchant, "s1"), "s2": self.api.staff_token(self.merchant, "s2")}
 
     def template(self, **over: Any) -> str:
         body = {"name": "满20减5", "kind": "FULL_REDUCTION", "threshold": 2000, "amount": 500, "total_stock": 50,
@@ -203,6 +208,7 @@ def _report(shop: Shop, name: str, start: str, end: str, **extra: str) -> list[d
 
 def _workload(shop: Shop, rng: random.Random, first: bool) -> None:
     """One merchant day of traffic; concurrency where it matters: sales, refunds, claims."""
+    shop.log_staff_in()
     if first:
         for scene in ("1047", "1047", None, "1011", None, "1011"):
             shop.member(scene)
@@ -274,7 +280,7 @@ def test_every_report_equals_its_recomputation_after_concurrent_traffic(shop: Sh
 
     monkeypatch.setattr(wechatpay_sandbox, "time", _SandboxTime())
     rng = random.Random(14)
-    clock.set(datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc))
+    clock.set(timeline.local(clock.today + timedelta(days=1), 11))  # the workload ends before midnight
     _workload(shop, rng, first=True)
     day1 = _local_day(product_clock.now())
     clock.advance(days=1)

@@ -4,8 +4,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
+from tests import timeline
 from tests.test_bounded_paths import CASH, _claim, _template
 
 
@@ -57,8 +59,9 @@ def test_an_overlong_id_in_the_path_is_404_not_500(api: Any, merchant: Any) -> N
 def test_a_template_window_at_the_ends_of_the_calendar_is_400_not_500(api: Any, merchant: Any) -> None:
     """A time that is valid in its own offset but outside datetime's range in UTC overflowed when stored."""
     fixed = {**CASH, "days_after_claim": None}
-    for window in ({"valid_from": "2026-11-23T00:00:00+08:00", "valid_until": "9999-12-31T23:59:59-10:00"},
-                   {"valid_from": "0001-01-01T00:00:00+08:00", "valid_until": "2027-12-31T23:59:59+08:00"}):
+    for window in ({"valid_from": timeline.iso(timeline.today()), "valid_until": "9999-12-31T23:59:59-10:00"},
+                   {"valid_from": "0001-01-01T00:00:00+08:00",
+                    "valid_until": timeline.iso(timeline.today() + timedelta(days=365))}):
         status, body = api.post("/v1/admin/coupon-templates", {**fixed, **window}, token=api.admin_token(merchant))
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
 

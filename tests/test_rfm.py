@@ -3,15 +3,13 @@ scores and files them by segment resumably, and segments are listed page by page
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 from mini_program_api import clock as product_clock
 from mini_program_api.db.models import CheckoutOrder, checkout_pk
 from mini_program_api.reports import rfm
-
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 
 
 def _sell(api: Any, merchant: Any, member: dict[str, Any], amount: int) -> str:
@@ -55,15 +53,15 @@ def _repurchase(merchant: Any, orders: dict[str, list[str]], start: Any, end: An
 
 def test_rfm_kept_by_checkout_scored_resumably_and_listed_by_segment(api: Any, merchant: Any, clock: Any) -> None:
     names = ("a", "a2", "b", "c", "d", "e")
-    clock.set(NOW - timedelta(days=400))
+    now = clock.start + timedelta(days=400)  # the scoring's day: 400 days of history behind it
     people = {n: {"id": api.member_with_card(merchant)["member"]["member_id"]} for n in names}
     orders: dict[str, list[str]] = {n: [] for n in names}
     orders["c"].append(_sell(api, merchant, people["c"], 8000))  # 13 months ago: outside the window
-    clock.set(NOW - timedelta(days=330))
+    clock.set(now - timedelta(days=330))
     orders["b"] += [_sell(api, merchant, people["b"], 3000), _sell(api, merchant, people["b"], 9000)]
     status, _ = api.post(f"/v1/staff/orders/{orders['b'][1]}/refund", token=api.admin_token(merchant))
     assert status == 200  # its purchase and money leave B's months
-    clock.set(NOW)
+    clock.set(now)
     for name in ("a", "a2"):
         orders[name] += [_sell(api, merchant, people[name], 20000) for _ in range(3)]
     orders["d"].append(_sell(api, merchant, people["d"], 500))
