@@ -16,11 +16,11 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from . import clock, ids, merchants, paging
-from .auth import Principal
-from .db.models import AuditRecord, member_pk
-from .db.transact import Transaction
-from .errors import KabaoError
+from mini_program_api import clock, ids, merchants, paging
+from mini_program_api.auth import Principal
+from mini_program_api.db.models import AuditRecord, member_pk
+from mini_program_api.db.transact import Transaction
+from mini_program_api.errors import KabaoError
 
 MAX_DAYS_PER_PAGE = 31
 _MEMBER_PREFIX = "AUDIT#"

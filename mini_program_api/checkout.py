@@ -47,7 +47,7 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import (
+from mini_program_api import (
     audit,
     clock,
     coupons,
@@ -65,13 +65,22 @@ from . import (
     tiers,
     topup,
 )
-from .auth import Principal
-from .db.models import PROFILE, CheckoutOrder, Coupon, Member, Merchant, PendingPayment, checkout_pk, member_pk
-from .db.transact import Cancelled, Transaction
-from .errors import KabaoError
-from .idempotency import Request as Idem
-from .ledger import Account, Operation, Posting
-from .reports import counters, rfm
+from mini_program_api.auth import Principal
+from mini_program_api.db.models import (
+    PROFILE,
+    CheckoutOrder,
+    Coupon,
+    Member,
+    Merchant,
+    PendingPayment,
+    checkout_pk,
+    member_pk,
+)
+from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.errors import KabaoError
+from mini_program_api.idempotency import Request as Idem
+from mini_program_api.ledger import Account, Operation, Posting
+from mini_program_api.reports import counters, rfm
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import audit, clock, coupons, paging
-from .auth import Principal
-from .db.models import CouponTemplate, StockShard, shelf_pk, stock_pk, template_pk
-from .db.transact import Transaction, at_version, commit_pinned
-from .errors import KabaoError
+from mini_program_api import audit, clock, coupons, paging
+from mini_program_api.auth import Principal
+from mini_program_api.db.models import CouponTemplate, StockShard, shelf_pk, stock_pk, template_pk
+from mini_program_api.db.transact import Transaction, at_version, commit_pinned
+from mini_program_api.errors import KabaoError
 
 MAX_STOCK = 10_000_000  # as coupons.validate
 

@@ -35,9 +35,21 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.expressions.condition import Condition
 
-from . import audit, clock, due, idempotency, ids, ledger, member_codes, members, merchants, paging, staff
-from .auth import Principal
-from .db.models import (
+from mini_program_api import (
+    audit,
+    clock,
+    due,
+    idempotency,
+    ids,
+    ledger,
+    member_codes,
+    members,
+    merchants,
+    paging,
+    staff,
+)
+from mini_program_api.auth import Principal
+from mini_program_api.db.models import (
     COUPON_TERMS,
     PROFILE,
     Counter,
@@ -52,12 +64,12 @@ from .db.models import (
     stock_pk,
     template_pk,
 )
-from .db.transact import Cancelled, Transaction
-from .errors import KabaoError
-from .idempotency import Request
-from .ledger import Account, Operation
-from .reports import counters
-from .telemetry import metrics
+from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.errors import KabaoError
+from mini_program_api.idempotency import Request
+from mini_program_api.ledger import Account, Operation
+from mini_program_api.reports import counters
+from mini_program_api.telemetry import metrics
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 MAX_STOCK_SHARDS = 16

@@ -23,10 +23,10 @@ from typing import Any, cast
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from .db.models import DueMarker, Scheduled, member_pk
-from .db.schema import DUE_SHARDS
-from .db.transact import Transaction, update_if
-from .errors import KabaoError
+from mini_program_api.db.models import DueMarker, Scheduled, member_pk
+from mini_program_api.db.schema import DUE_SHARDS
+from mini_program_api.db.transact import Transaction, update_if
+from mini_program_api.errors import KabaoError
 
 log = logging.getLogger(__name__)
 RETRY_FIRST = timedelta(minutes=10)

@@ -33,9 +33,20 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from . import audit, clock, coupon_admin, coupons, due, idempotency, merchants, paging, tiers, welcome_gift
-from .auth import Principal
-from .db.models import (
+from mini_program_api import (
+    audit,
+    clock,
+    coupon_admin,
+    coupons,
+    due,
+    idempotency,
+    merchants,
+    paging,
+    tiers,
+    welcome_gift,
+)
+from mini_program_api.auth import Principal
+from mini_program_api.db.models import (
     CouponTemplate,
     IssueJob,
     IssueResult,
@@ -45,8 +56,8 @@ from .db.models import (
     issue_job_pk,
     issue_result_pk,
 )
-from .db.transact import Cancelled, Transaction, update_if
-from .errors import KabaoError
+from mini_program_api.db.transact import Cancelled, Transaction, update_if
+from mini_program_api.errors import KabaoError
 
 log = logging.getLogger(__name__)
 JOB = "issue_job"

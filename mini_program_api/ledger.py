@@ -34,13 +34,13 @@ from enum import StrEnum
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import clock, idempotency, paging
-from .db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard, member_pk
-from .db.transact import Cancelled, Transaction
-from .errors import KabaoError
-from .idempotency import Request
-from .reports import counters
-from .wallet import outbox
+from mini_program_api import clock, idempotency, paging
+from mini_program_api.db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard, member_pk
+from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.errors import KabaoError
+from mini_program_api.idempotency import Request
+from mini_program_api.reports import counters
+from mini_program_api.wallet import outbox
 
 
 class Account(StrEnum):

@@ -32,12 +32,21 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.models import Model
 
-from . import clock, coupons, due, ledger, merchants, notices, tiers
-from .db.models import PROFILE, Coupon, CouponTemplate, DueMarker, LedgerEntry, Member, Merchant, template_pk
-from .db.transact import Cancelled, Transaction, update_if
-from .errors import KabaoError
-from .ledger import Account, Operation
-from .wallet import outbox
+from mini_program_api import clock, coupons, due, ledger, merchants, notices, tiers
+from mini_program_api.db.models import (
+    PROFILE,
+    Coupon,
+    CouponTemplate,
+    DueMarker,
+    LedgerEntry,
+    Member,
+    Merchant,
+    template_pk,
+)
+from mini_program_api.db.transact import Cancelled, Transaction, update_if
+from mini_program_api.errors import KabaoError
+from mini_program_api.ledger import Account, Operation
+from mini_program_api.wallet import outbox
 
 POINTS_JOB = "points_expiry"
 POINTS_WARNING_JOB = "points_warning"

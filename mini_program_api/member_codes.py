@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from . import clock, idempotency, ids, members
-from .config import settings
-from .db.models import LOOKUP, Lookup, Member, lookup_pk
-from .db.transact import put_new
-from .errors import KabaoError
-from .idempotency import Key
+from mini_program_api import clock, idempotency, ids, members
+from mini_program_api.config import settings
+from mini_program_api.db.models import LOOKUP, Lookup, Member, lookup_pk
+from mini_program_api.db.transact import put_new
+from mini_program_api.errors import KabaoError
+from mini_program_api.idempotency import Key
 
 
 def ttl_seconds() -> int:

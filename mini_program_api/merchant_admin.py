@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import audit, clock, member_days, merchants, welcome_gift
-from .auth import Principal
-from .db.models import Merchant
-from .db.transact import Transaction
+from mini_program_api import audit, clock, member_days, merchants, welcome_gift
+from mini_program_api.auth import Principal
+from mini_program_api.db.models import Merchant
+from mini_program_api.db.transact import Transaction
 
 
 def set_tiers(actor: Principal, specs: list[merchants.TierSpec]) -> Merchant:

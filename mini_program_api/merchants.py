@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.expressions.update import Action
 
-from . import clock
-from .db.models import LOOKUP, PROFILE, Lookup, Merchant, PaySettings, Tier, TopupPlan, merchant_pk
-from .db.transact import Cancelled, Transaction, at_version, commit_pinned
-from .errors import KabaoError
-from .secrets import resolve
+from mini_program_api import clock
+from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Merchant, PaySettings, Tier, TopupPlan, merchant_pk
+from mini_program_api.db.transact import Cancelled, Transaction, at_version, commit_pinned
+from mini_program_api.errors import KabaoError
+from mini_program_api.secrets import resolve
 
 if TYPE_CHECKING:
-    from .wechat.miniprogram import MiniProgram
+    from mini_program_api.wechat.miniprogram import MiniProgram
 
 
 @dataclass(frozen=True)
@@ -256,6 +256,6 @@ def by_appid(appid: str) -> Merchant:
 
 def mini_program(merchant: Merchant) -> MiniProgram:
     # Imported here, not at the top: wechatpy and requests cost every cold start, and most handlers never call WeChat.
-    from .wechat.miniprogram import for_app
+    from mini_program_api.wechat.miniprogram import for_app
 
     return for_app(merchant.appid, resolve(merchant.app_secret_ref))

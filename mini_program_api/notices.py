@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import clock, merchants
-from .db.models import Counter, Member, Merchant, Notice, member_pk
-from .db.transact import Cancelled, Transaction, update_if
-from .errors import KabaoError
+from mini_program_api import clock, merchants
+from mini_program_api.db.models import Counter, Member, Merchant, Notice, member_pk
+from mini_program_api.db.transact import Cancelled, Transaction, update_if
+from mini_program_api.errors import KabaoError
 
 log = logging.getLogger(__name__)
 KINDS = ("coupon_expiry", "points_expiry", "birthday", "wake_up", "spending_locked", "password_changed")

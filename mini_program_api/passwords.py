@@ -30,9 +30,9 @@ from datetime import datetime, timedelta
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from .config import settings
-from .db.transact import update_if
-from .errors import KabaoError
+from mini_program_api.config import settings
+from mini_program_api.db.transact import update_if
+from mini_program_api.errors import KabaoError
 
 PRODUCTION_LOG2N = 17
 _R, _P, _DKLEN = 8, 1, 32

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from . import clock, idempotency, ledger, lifecycle, members, merchants, tiers
-from .db.transact import Transaction
-from .errors import KabaoError
-from .ledger import Account, Operation, Posted
+from mini_program_api import clock, idempotency, ledger, lifecycle, members, merchants, tiers
+from mini_program_api.db.transact import Transaction
+from mini_program_api.errors import KabaoError
+from mini_program_api.ledger import Account, Operation, Posted
 
 KIND = "SIGN_IN"
 

@@ -25,11 +25,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import clock, members, merchants, notices, pii
-from .db.models import Member, Merchant, SpendingPassword, member_pk
-from .db.transact import update_if
-from .errors import KabaoError
-from .passwords import Lockout, accept, check_password, hash_password
+from mini_program_api import clock, members, merchants, notices, pii
+from mini_program_api.db.models import Member, Merchant, SpendingPassword, member_pk
+from mini_program_api.db.transact import update_if
+from mini_program_api.errors import KabaoError
+from mini_program_api.passwords import Lockout, accept, check_password, hash_password
 
 SK = "SPENDPWD"
 MAX_FAILED = 5

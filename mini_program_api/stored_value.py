@@ -7,10 +7,10 @@ so a later refund of a top-up (principal only, see topup.py) remains possible.
 
 from __future__ import annotations
 
-from . import ledger, members
-from .db.models import Member
-from .errors import KabaoError
-from .ledger import Account, Operation, Posted
+from mini_program_api import ledger, members
+from mini_program_api.db.models import Member
+from mini_program_api.errors import KabaoError
+from mini_program_api.ledger import Account, Operation, Posted
 
 _ATTEMPTS = 3
 

@@ -30,10 +30,10 @@ from typing import TypeVar
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import due
-from .db.models import Member, Merchant, Tier
-from .db.transact import Transaction
-from .errors import KabaoError
+from mini_program_api import due
+from mini_program_api.db.models import Member, Merchant, Tier
+from mini_program_api.db.transact import Transaction
+from mini_program_api.errors import KabaoError
 
 REVIEW_JOB = "tier_review"
 _ATTEMPTS = 5

@@ -46,18 +46,18 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import audit, clock, due, idempotency, ids, ledger, members, merchants, order_refs
-from .auth import Principal
-from .config import settings
-from .db.models import PROFILE, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
-from .db.transact import Cancelled, Transaction, update_if
-from .errors import KabaoError
-from .ledger import Account, Operation
-from .secrets import resolve
-from .telemetry import metrics
+from mini_program_api import audit, clock, due, idempotency, ids, ledger, members, merchants, order_refs
+from mini_program_api.auth import Principal
+from mini_program_api.config import settings
+from mini_program_api.db.models import PROFILE, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
+from mini_program_api.db.transact import Cancelled, Transaction, update_if
+from mini_program_api.errors import KabaoError
+from mini_program_api.ledger import Account, Operation
+from mini_program_api.secrets import resolve
+from mini_program_api.telemetry import metrics
 
 if TYPE_CHECKING:
-    from .wechat.pay import WeChatPayApi
+    from mini_program_api.wechat.pay import WeChatPayApi
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def pay_api(merchant: Merchant) -> WeChatPayApi:
     if pay is None:
         raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant has not set up WeChat Pay")
     # Imported on first payment, not at the top: wechatpayv3, cryptography and requests cost every cold start.
-    from .wechat.pay import PayConfig, for_config
+    from mini_program_api.wechat.pay import PayConfig, for_config
 
     return for_config(
         PayConfig(

@@ -11,11 +11,11 @@ trail keeps what it was.
 
 from __future__ import annotations
 
-from . import audit, idempotency, ids, merchants
-from .auth import Principal
-from .db.models import Merchant, TopupPlan
-from .db.transact import Transaction
-from .errors import KabaoError
+from mini_program_api import audit, idempotency, ids, merchants
+from mini_program_api.auth import Principal
+from mini_program_api.db.models import Merchant, TopupPlan
+from mini_program_api.db.transact import Transaction
+from mini_program_api.errors import KabaoError
 
 MAX_PLANS = 20  # the list is on the merchant row and shown whole to members
 

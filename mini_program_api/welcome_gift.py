@@ -22,11 +22,11 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import coupon_admin, coupons, idempotency, ledger, lifecycle
-from .db.models import PROFILE, CouponTemplate, Member, Merchant, member_pk, template_pk
-from .db.transact import Transaction
-from .errors import KabaoError
-from .ledger import Account, Operation
+from mini_program_api import coupon_admin, coupons, idempotency, ledger, lifecycle
+from mini_program_api.db.models import PROFILE, CouponTemplate, Member, Merchant, member_pk, template_pk
+from mini_program_api.db.transact import Transaction
+from mini_program_api.errors import KabaoError
+from mini_program_api.ledger import Account, Operation
 
 OP_KEY = "welcome:card"
 KIND = "WELCOME_GIFT"

@@ -66,9 +66,9 @@ def test_import_app_loads_no_domain_module() -> None:
 
 def test_every_model_a_route_names_exists() -> None:
     """Routes name their models (endpoint.py); a typo would otherwise surface as a 500 on first use."""
-    import app  # noqa: F401  (registers every route)
     from pydantic import BaseModel
 
+    import app  # noqa: F401  (registers every route)
     from mini_program_api.routes.endpoint import ROUTES, model
 
     named = {name for r in ROUTES for name in (r.body, r.query, r.response) if name}

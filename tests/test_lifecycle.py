@@ -14,8 +14,8 @@ import pytest
 
 from mini_program_api import coupons, ledger, lifecycle, merchants, notices
 from mini_program_api.db.models import Coupon, Member, member_pk
-from tests.conftest import ROOT
 from tests import timeline
+from tests.conftest import ROOT
 from tests.ledger_checks import checked_balances
 
 TEMPLATES = {"coupon_expiry": "tpl-coupon", "points_expiry": "tpl-points", "birthday": "tpl-bday",

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import base64
-import os
 import json
+import os
 import time
 from typing import Any
 

@@ -20,7 +20,6 @@ from mini_program_api.auth import Principal
 from mini_program_api.db.models import TopupOrder, topup_pk
 from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import MEMBER_ACCOUNTS, Account
-
 from tests.ledger_checks import checked_balances
 
 

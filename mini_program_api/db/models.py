@@ -28,8 +28,15 @@ from pynamodb.indexes import (
 )
 from pynamodb.models import Model
 
-from ..config import settings
-from .schema import CARDHOLDER_INDEX, DUE_INDEX, LEDGER_INDEX, ROSTER_ATTRIBUTES, ROSTER_INDEX, TTL_ATTRIBUTE
+from mini_program_api.config import settings
+from mini_program_api.db.schema import (
+    CARDHOLDER_INDEX,
+    DUE_INDEX,
+    LEDGER_INDEX,
+    ROSTER_ATTRIBUTES,
+    ROSTER_INDEX,
+    TTL_ATTRIBUTE,
+)
 
 PROFILE = "PROFILE"
 LOOKUP = "LOOKUP"

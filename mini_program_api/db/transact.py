@@ -31,8 +31,8 @@ from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from ..errors import KabaoError
-from .models import connection
+from mini_program_api.db.models import connection
+from mini_program_api.errors import KabaoError
 
 _KINDS = ("check", "delete", "put", "update")
 ATTEMPTS = 6

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import (
+from mini_program_api import (
     audit,
     clock,
     coupon_admin,
@@ -37,11 +37,11 @@ from .. import (
     punch_cards,
     tiers,
 )
-from ..auth import Principal
-from ..db.models import Coupon, PunchCard
-from ..db.transact import Transaction
-from ..errors import KabaoError
-from ..ledger import Account, Operation, Posted, Posting
+from mini_program_api.auth import Principal
+from mini_program_api.db.models import Coupon, PunchCard
+from mini_program_api.db.transact import Transaction
+from mini_program_api.errors import KabaoError
+from mini_program_api.ledger import Account, Operation, Posted, Posting
 
 ACCOUNTS = {"points": Account.POINTS, "growth": Account.GROWTH, "bonus": Account.BONUS}
 MAX_AMOUNT = 100_000_000

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pynamodb.exceptions import PutError
 
-from .. import merchants
-from ..db.models import PROFILE, Member, Merchant
-from . import counters, liability, read, roster
-from .models import ReportCounter
+from mini_program_api import merchants
+from mini_program_api.db.models import PROFILE, Member, Merchant
+from mini_program_api.reports import counters, liability, read, roster
+from mini_program_api.reports.models import ReportCounter
 
 
 def roster_keys() -> int:

@@ -17,10 +17,10 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from .. import clock, merchants
-from ..db.models import Member, Merchant
-from . import read, roster
-from .models import LiabilityCheck
+from mini_program_api import clock, merchants
+from mini_program_api.db.models import Member, Merchant
+from mini_program_api.reports import read, roster
+from mini_program_api.reports.models import LiabilityCheck
 
 log = logging.getLogger(__name__)
 RUNNING, MATCH, MISMATCH, INCONCLUSIVE = "RUNNING", "MATCH", "MISMATCH", "INCONCLUSIVE"

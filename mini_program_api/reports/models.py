@@ -10,7 +10,7 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from ..db.models import Item
+from mini_program_api.db.models import Item
 
 
 class ReportCounter(Item):

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from .. import clock, merchants
-from ..errors import KabaoError
-from . import counters
-from .models import ReportCounter
+from mini_program_api import clock, merchants
+from mini_program_api.errors import KabaoError
+from mini_program_api.reports import counters
+from mini_program_api.reports.models import ReportCounter
 
 MAX_DAYS = 366
 Rows = dict[tuple[str, str], dict[str, Any]]  # (day, dimension) -> measure -> value

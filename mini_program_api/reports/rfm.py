@@ -30,12 +30,12 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
-from .. import audit, clock, merchants, paging
-from ..auth import Principal
-from ..db.models import CheckoutOrder, Item, Member, Merchant, RosterIndex, member_pk
-from ..db.transact import Cancelled, Transaction
-from ..errors import KabaoError
-from . import roster
+from mini_program_api import audit, clock, merchants, paging
+from mini_program_api.auth import Principal
+from mini_program_api.db.models import CheckoutOrder, Item, Member, Merchant, RosterIndex, member_pk
+from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.errors import KabaoError
+from mini_program_api.reports import roster
 
 log = logging.getLogger(__name__)
 SEGMENTS = ("重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from .. import clock
-from . import read
-from .liability import last
-from .models import LiabilityCheck
+from mini_program_api import clock
+from mini_program_api.reports import read
+from mini_program_api.reports.liability import last
+from mini_program_api.reports.models import LiabilityCheck
 
 EXPIRED = "POINTS_EXPIRED"
 Row = dict[str, Any]

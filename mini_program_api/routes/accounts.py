@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import clock
-from .endpoint import Call, endpoint
+from mini_program_api import clock
+from mini_program_api.routes.endpoint import Call, endpoint
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from .. import paging
-    from ..db.models import AuditRecord, StaffAccount, Store
-    from .schemas import AuditQuery
+    from mini_program_api import paging
+    from mini_program_api.db.models import AuditRecord, StaffAccount, Store
+    from mini_program_api.routes.schemas import AuditQuery
 
 bp = Blueprint(__name__)
 
@@ -58,7 +58,7 @@ def audit_page(page: paging.Page[AuditRecord], tz: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/stores/{store_id}", "GET", role="admin", response="StoreView", errors=("STORE_NOT_FOUND",))
 def get_store(call: Call, store_id: str) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     return store_view(staff.get_store(call.member.merchant_id, store_id), call.timezone)
 
@@ -73,7 +73,7 @@ def get_store(call: Call, store_id: str) -> dict[str, Any]:
     errors=("STORE_NOT_FOUND",),
 )
 def rename_store(call: Call, store_id: str) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     return store_view(staff.rename_store(call.member, store_id, call.body.name), call.timezone)
 
@@ -87,14 +87,14 @@ def rename_store(call: Call, store_id: str) -> dict[str, Any]:
     errors=("STORE_CLOSED", "STORE_NOT_FOUND"),
 )
 def close_store(call: Call, store_id: str) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     return store_view(staff.close_store(call.member, store_id), call.timezone)
 
 
 @endpoint(bp, "/v1/admin/staff/{username}", "GET", role="admin", response="StaffView", errors=("STAFF_NOT_FOUND",))
 def get_account(call: Call, username: str) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     return account_view(staff.account(call.member.merchant_id, username), call.timezone)
 
@@ -108,7 +108,7 @@ def get_account(call: Call, username: str) -> dict[str, Any]:
     errors=("STAFF_NOT_FOUND", "CANNOT_DISABLE_SELF"),
 )
 def disable(call: Call, username: str) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     return account_view(staff.set_disabled(call.member, username, True), call.timezone)
 
@@ -122,7 +122,7 @@ def disable(call: Call, username: str) -> dict[str, Any]:
     errors=("CANNOT_DISABLE_SELF", "STAFF_NOT_FOUND"),
 )
 def enable(call: Call, username: str) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     return account_view(staff.set_disabled(call.member, username, False), call.timezone)
 
@@ -137,7 +137,7 @@ def enable(call: Call, username: str) -> dict[str, Any]:
     errors=("STAFF_NOT_FOUND",),
 )
 def reset_password(call: Call, username: str) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     return account_view(staff.reset_password(call.member, username, call.body.password), call.timezone)
 
@@ -151,7 +151,7 @@ def reset_password(call: Call, username: str) -> dict[str, Any]:
     errors=("STAFF_NOT_FOUND",),
 )
 def revoke_sessions(call: Call, username: str) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     return account_view(staff.revoke_sessions(call.member, username), call.timezone)
 
@@ -161,7 +161,7 @@ def revoke_sessions(call: Call, username: str) -> dict[str, Any]:
 )
 def audit_trail(call: Call) -> dict[str, Any]:
     """`?day=`: that day, oldest first (paged); without it, the whole trail, newest first, across days."""
-    from .. import audit, merchants
+    from mini_program_api import audit, merchants
 
     q: AuditQuery = call.query
     merchant_id, tz = call.member.merchant_id, call.timezone

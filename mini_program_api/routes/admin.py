@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .accounts import account_view, store_view
-from .endpoint import Call, endpoint
-from .views import admin_tier_view, plan_view, punch_card_view, punch_plan_view, settings_view
+from mini_program_api.routes.accounts import account_view, store_view
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import admin_tier_view, plan_view, punch_card_view, punch_plan_view, settings_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from .schemas import PunchPlanBody, StaffBody, TopupPlanBody
+    from mini_program_api.routes.schemas import PunchPlanBody, StaffBody, TopupPlanBody
 
 bp = Blueprint(__name__)
 
@@ -28,7 +28,7 @@ bp = Blueprint(__name__)
     errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND"),
 )
 def create_store(call: Call) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     store = staff.create_store(call.member, call.body.store_id, call.body.name)
     return {"store_id": store.store_id, "name": store.name}
@@ -36,7 +36,7 @@ def create_store(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/stores", "GET", role="admin", query="PageQuery", response="StorePage")
 def list_stores(call: Call) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     page = staff.stores(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
@@ -53,7 +53,7 @@ def list_stores(call: Call) -> dict[str, Any]:
     errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND", "STORE_CLOSED"),
 )
 def create_staff(call: Call) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     body: StaffBody = call.body
     account = staff.create_account(
@@ -64,7 +64,7 @@ def create_staff(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/staff", "GET", role="admin", query="PageQuery", response="StaffPage")
 def list_staff(call: Call) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     page = staff.accounts(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"staff": [account_view(a, call.timezone) for a in page.items], "cursor": page.cursor}
@@ -82,7 +82,7 @@ def list_staff(call: Call) -> dict[str, Any]:
     errors=("NOT_FOUND", "PUNCH_PLAN_NOT_FOUND", "STORE_NOT_FOUND"),
 )
 def create_punch_plan(call: Call) -> dict[str, Any]:
-    from .. import punch_cards
+    from mini_program_api import punch_cards
 
     body: PunchPlanBody = call.body
     plan = punch_cards.create_plan(
@@ -93,7 +93,7 @@ def create_punch_plan(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/punch-card-plans", "GET", role="admin", query="PageQuery", response="PunchPlanPage")
 def list_punch_plans(call: Call) -> dict[str, Any]:
-    from .. import punch_cards
+    from mini_program_api import punch_cards
 
     page = punch_cards.plan_page(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"plans": [punch_plan_view(p) for p in page.items], "cursor": page.cursor}
@@ -111,7 +111,7 @@ def list_punch_plans(call: Call) -> dict[str, Any]:
     errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_PLAN_NOT_FOUND"),
 )
 def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
-    from .. import punch_cards
+    from mini_program_api import punch_cards
 
     card = punch_cards.give(call.member, member_id, call.body.plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
@@ -119,14 +119,14 @@ def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/tiers", "GET", role="admin", response="TiersView", errors=("NOT_FOUND",))
 def get_tiers(call: Call) -> dict[str, Any]:
-    from .. import merchants
+    from mini_program_api import merchants
 
     return {"tiers": [admin_tier_view(t) for t in merchants.read(call.member.merchant_id).tiers]}
 
 
 @endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body="TiersBody", response="TiersView", errors=("NOT_FOUND",))
 def set_tiers(call: Call) -> dict[str, Any]:
-    from .. import merchant_admin, merchants
+    from mini_program_api import merchant_admin, merchants
 
     specs = [
         merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
@@ -138,7 +138,7 @@ def set_tiers(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/settings", "GET", role="admin", response="SettingsView", errors=("NOT_FOUND",))
 def get_settings(call: Call) -> dict[str, Any]:
-    from .. import merchants
+    from mini_program_api import merchants
 
     return settings_view(merchants.read(call.member.merchant_id))
 
@@ -153,7 +153,7 @@ def get_settings(call: Call) -> dict[str, Any]:
     errors=("NOT_FOUND", "TEMPLATE_NOT_FOUND", "TEMPLATE_NOT_USABLE"),
 )
 def update_settings(call: Call) -> dict[str, Any]:
-    from .. import merchant_admin
+    from mini_program_api import merchant_admin
 
     return settings_view(merchant_admin.update_settings(call.member, call.body.model_dump(exclude_none=True)))
 
@@ -161,7 +161,7 @@ def update_settings(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin", response="AdminTopupPlansView", errors=("NOT_FOUND",))
 def list_topup_plans(call: Call) -> dict[str, Any]:
     """At most `topup_plans.MAX_PLANS`, on the merchant row: one page."""
-    from .. import merchants, topup
+    from mini_program_api import merchants, topup
 
     return {"plans": [plan_view(p) for p in topup.plans(merchants.read(call.member.merchant_id))]}
 
@@ -178,7 +178,7 @@ def list_topup_plans(call: Call) -> dict[str, Any]:
     errors=("ALREADY_EXISTS", "NOT_FOUND", "PLAN_NOT_FOUND", "TOO_MANY_PLANS"),
 )
 def create_topup_plan(call: Call) -> dict[str, Any]:
-    from .. import topup_plans
+    from mini_program_api import topup_plans
 
     body: TopupPlanBody = call.body
     return plan_view(topup_plans.create(call.member, body.plan_id, body.amount, body.bonus, call.idempotency_key))
@@ -194,20 +194,20 @@ def create_topup_plan(call: Call) -> dict[str, Any]:
     errors=("PLAN_NOT_FOUND",),
 )
 def edit_topup_plan(call: Call, plan_id: str) -> dict[str, Any]:
-    from .. import topup_plans
+    from mini_program_api import topup_plans
 
     return plan_view(topup_plans.edit(call.member, plan_id, call.body.amount, call.body.bonus))
 
 
 @endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "DELETE", role="admin", status=204, errors=("PLAN_NOT_FOUND",))
 def retire_topup_plan(call: Call, plan_id: str) -> None:
-    from .. import topup_plans
+    from mini_program_api import topup_plans
 
     topup_plans.retire(call.member, plan_id)
 
 
 def _member_days(merchant: Any) -> dict[str, Any]:
-    from .. import member_days
+    from mini_program_api import member_days
 
     return {"member_days": [member_days.view(d) for d in merchant.member_days or []]}
 
@@ -215,7 +215,7 @@ def _member_days(merchant: Any) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/member-days", "GET", role="admin", response="MemberDaysView", errors=("NOT_FOUND",))
 def get_member_days(call: Call) -> dict[str, Any]:
     """The member days (points multipliers), as PUT takes them."""
-    from .. import merchants
+    from mini_program_api import merchants
 
     return _member_days(merchants.read(call.member.merchant_id))
 
@@ -231,7 +231,7 @@ def get_member_days(call: Call) -> dict[str, Any]:
 )
 def set_member_days(call: Call) -> dict[str, Any]:
     """Replace the member days; audited; the same list again changes nothing."""
-    from .. import member_days, merchant_admin
+    from mini_program_api import member_days, merchant_admin
 
     specs = [
         member_days.DaySpec(

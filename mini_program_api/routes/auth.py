@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .endpoint import Call, endpoint
-from .views import member_view, merchant_view
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import member_view, merchant_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from .schemas import LoginBody
+    from mini_program_api.routes.schemas import LoginBody
 
 bp = Blueprint(__name__)
 
@@ -32,8 +32,8 @@ bp = Blueprint(__name__)
     ),
 )
 def login(call: Call) -> dict[str, Any]:
-    from .. import auth, members
-    from ..auth import Principal
+    from mini_program_api import auth, members
+    from mini_program_api.auth import Principal
 
     body: LoginBody = call.body
     result = members.login(body.appid, body.code, body.invite_code, body.scene)

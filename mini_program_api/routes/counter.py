@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .endpoint import Call, endpoint
-from .views import coupon_view, punch_card_view, tier_view
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import coupon_view, punch_card_view, tier_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from .schemas import QuoteBody
+    from mini_program_api.routes.schemas import QuoteBody
 
 bp = Blueprint(__name__)
 
@@ -33,7 +33,7 @@ bp = Blueprint(__name__)
     ),
 )
 def scanned_member(call: Call) -> dict[str, Any]:
-    from .. import counter, pii, tiers
+    from mini_program_api import counter, pii, tiers
 
     seen = counter.scanned(call.member, call.query.member_code)
     member, tz = seen.member, seen.merchant.timezone
@@ -80,7 +80,7 @@ def scanned_member(call: Call) -> dict[str, Any]:
     ),
 )
 def quote(call: Call) -> dict[str, Any]:
-    from .. import checkout
+    from mini_program_api import checkout
 
     body: QuoteBody = call.body
     req = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)

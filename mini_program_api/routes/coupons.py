@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .endpoint import Call, endpoint
-from .views import admin_template_view, coupon_view, template_view
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import admin_template_view, coupon_view, template_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from .schemas import CouponsQuery, CouponTemplateBody
+    from mini_program_api.routes.schemas import CouponsQuery, CouponTemplateBody
 
 bp = Blueprint(__name__)
 
@@ -27,7 +27,7 @@ bp = Blueprint(__name__)
     errors=("NOT_FOUND", "STORE_NOT_FOUND"),
 )
 def create_template(call: Call) -> dict[str, Any]:
-    from .. import coupons, merchants
+    from mini_program_api import coupons, merchants
 
     body: CouponTemplateBody = call.body
     assert call.principal is not None
@@ -45,7 +45,7 @@ def create_template(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query="PageQuery", response="AdminTemplatePage")
 def list_templates(call: Call) -> dict[str, Any]:
-    from .. import coupon_admin
+    from mini_program_api import coupon_admin
 
     page = coupon_admin.page(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"templates": [admin_template_view(t, call.timezone) for t in page.items], "cursor": page.cursor}
@@ -60,7 +60,7 @@ def list_templates(call: Call) -> dict[str, Any]:
     errors=("TEMPLATE_NOT_FOUND",),
 )
 def get_template(call: Call, template_id: str) -> dict[str, Any]:
-    from .. import coupon_admin
+    from mini_program_api import coupon_admin
 
     return admin_template_view(coupon_admin.stocked(call.member.merchant_id, template_id), call.timezone)
 
@@ -75,7 +75,7 @@ def get_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
 )
 def change_template(call: Call, template_id: str) -> dict[str, Any]:
-    from .. import coupon_admin
+    from mini_program_api import coupon_admin
 
     spec = coupon_admin.TemplateChange(**call.body.model_dump())
     return _admin_view(call, coupon_admin.change(call.member, template_id, spec))
@@ -90,7 +90,7 @@ def change_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
 )
 def pause_template(call: Call, template_id: str) -> dict[str, Any]:
-    from .. import coupon_admin
+    from mini_program_api import coupon_admin
 
     return _admin_view(call, coupon_admin.pause(call.member, template_id))
 
@@ -104,7 +104,7 @@ def pause_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
 )
 def resume_template(call: Call, template_id: str) -> dict[str, Any]:
-    from .. import coupon_admin
+    from mini_program_api import coupon_admin
 
     return _admin_view(call, coupon_admin.resume(call.member, template_id))
 
@@ -118,14 +118,14 @@ def resume_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_NOT_FOUND",),
 )
 def end_template(call: Call, template_id: str) -> dict[str, Any]:
-    from .. import coupon_admin
+    from mini_program_api import coupon_admin
 
     return _admin_view(call, coupon_admin.end(call.member, template_id))
 
 
 def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     """What a change returns: the template as GET shows it after the change, live stock included."""
-    from .. import coupon_admin
+    from mini_program_api import coupon_admin
 
     return admin_template_view(coupon_admin.with_stock(call.member.merchant_id, [template])[0], call.timezone)
 
@@ -139,7 +139,7 @@ def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"),
 )
 def offers(call: Call) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     tz = call.timezone
     listed = coupons.offers(call.member.merchant_id, call.member.subject)
@@ -167,7 +167,7 @@ def offers(call: Call) -> dict[str, Any]:
     ),
 )
 def claim(call: Call, template_id: str) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     coupon = coupons.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
@@ -175,7 +175,7 @@ def claim(call: Call, template_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/coupons", "GET", role="member", query="CouponsQuery", response="CouponPage")
 def my_coupons(call: Call) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     q: CouponsQuery = call.query
     page = coupons.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)

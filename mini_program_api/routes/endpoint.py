@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from ..config import settings
-from ..errors import STATUS, KabaoError
-from ..telemetry import logs
+from mini_program_api.config import settings
+from mini_program_api.errors import STATUS, KabaoError
+from mini_program_api.telemetry import logs
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from ..auth import Principal
+    from mini_program_api.auth import Principal
 
 MAX_PATH_ID = 128  # characters in an id taken from the path
 
@@ -116,7 +116,7 @@ class Call:
     @property
     def timezone(self) -> str:
         """The caller's merchant's time zone, for ISO times with its offset (merchant settings are cached)."""
-        from .. import merchants
+        from mini_program_api import merchants
 
         return merchants.get(self.member.merchant_id).timezone
 
@@ -233,7 +233,7 @@ def _check_response(route: Route, result: Any) -> None:
 
 
 def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
-    from .. import auth, staff
+    from mini_program_api import auth, staff
 
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -252,7 +252,7 @@ def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
 def model(name: str) -> type[BaseModel]:
     """The request (schemas.py) or response (responses.py) model called `name`, imported with pydantic on
     first use; its validator is built on its first validation (`defer_build`)."""
-    from . import responses, schemas
+    from mini_program_api.routes import responses, schemas
 
     found = getattr(schemas, name, None) or getattr(responses, name, None)
     if found is None:

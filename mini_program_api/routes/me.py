@@ -7,18 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from ..clock import iso
-from .endpoint import Call, endpoint
-from .views import entry_view, member_view
+from mini_program_api.clock import iso
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import entry_view, member_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from .schemas import CardBody, LedgerQuery
+    from mini_program_api.routes.schemas import CardBody, LedgerQuery
 
 bp = Blueprint(__name__)
 
 
 def _me(call: Call) -> dict[str, Any]:
-    from .. import members, merchants
+    from mini_program_api import members, merchants
 
     merchant = merchants.get(call.member.merchant_id)
     return member_view(merchant, members.get(call.member.merchant_id, call.member.subject))
@@ -26,7 +26,7 @@ def _me(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me", "GET", role="member", response="MeView", errors=("MEMBER_NOT_FOUND", "NOT_FOUND"))
 def me(call: Call) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     return {**_me(call), "coupon_count": coupons.available_count(call.member.merchant_id, call.member.subject)}
 
@@ -41,7 +41,7 @@ def me(call: Call) -> dict[str, Any]:
     errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_IN_USE", "WECHAT_UNAVAILABLE"),
 )
 def bind_phone(call: Call) -> dict[str, Any]:
-    from .. import members
+    from mini_program_api import members
 
     members.bind_phone(call.member.merchant_id, call.member.subject, call.body.code)
     return _me(call)
@@ -57,7 +57,7 @@ def bind_phone(call: Call) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_REQUIRED", "PUNCH_CARD_NOT_FOUND", "TERMS_OUTDATED"),
 )
 def open_card(call: Call) -> dict[str, Any]:
-    from .. import members, welcome_gift
+    from mini_program_api import members, welcome_gift
 
     body: CardBody = call.body
     members.open_card(
@@ -79,7 +79,7 @@ def open_card(call: Call) -> dict[str, Any]:
     errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND"),
 )
 def member_code(call: Call) -> dict[str, Any]:
-    from .. import member_codes, members, merchants
+    from mini_program_api import member_codes, members, merchants
 
     merchant = merchants.get(call.member.merchant_id)
     code, expires_at = member_codes.issue(members.get(call.member.merchant_id, call.member.subject))
@@ -88,7 +88,7 @@ def member_code(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/ledger", "GET", role="member", query="LedgerQuery", response="LedgerPage", errors=("NOT_FOUND",))
 def history(call: Call) -> dict[str, Any]:
-    from .. import ledger, merchants
+    from mini_program_api import ledger, merchants
 
     q: LedgerQuery = call.query
     merchant = merchants.get(call.member.merchant_id)
@@ -105,7 +105,7 @@ def history(call: Call) -> dict[str, Any]:
     errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "SIGN_IN_DISABLED"),
 )
 def daily_sign_in(call: Call) -> dict[str, Any]:
-    from .. import sign_in
+    from mini_program_api import sign_in
 
     result = sign_in.sign_in(call.member.merchant_id, call.member.subject)
     return {
@@ -129,7 +129,7 @@ def daily_sign_in(call: Call) -> dict[str, Any]:
 )
 def subscriptions(call: Call) -> dict[str, Any]:
     """Grants the member just accepted in wx.requestSubscribeMessage: one message each."""
-    from .. import notices
+    from mini_program_api import notices
 
     held = notices.grant(call.member.merchant_id, call.member.subject, call.body.template_ids)
     return {"grants": held}

@@ -7,14 +7,22 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .. import clock
-from .accounts import audit_page
-from .endpoint import Call, endpoint
-from .views import coupon_view, entry_view, member_view, order_view, punch_card_view, receipt_view, tier_view
+from mini_program_api import clock
+from mini_program_api.routes.accounts import audit_page
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import (
+    coupon_view,
+    entry_view,
+    member_view,
+    order_view,
+    punch_card_view,
+    receipt_view,
+    tier_view,
+)
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from ..db.models import Member, Merchant
-    from .schemas import (
+    from mini_program_api.db.models import Member, Merchant
+    from mini_program_api.routes.schemas import (
         AdjustmentBody,
         AdminLedgerQuery,
         CouponsQuery,
@@ -27,7 +35,7 @@ bp = Blueprint(__name__)
 
 
 def admin_member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     return {
         **member_view(merchant, member),
@@ -37,7 +45,7 @@ def admin_member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
 
 
 def _summary(merchant: Merchant, member: Member) -> dict[str, Any]:
-    from .. import pii
+    from mini_program_api import pii
 
     return {
         "member_id": member.member_id,
@@ -51,14 +59,14 @@ def _summary(merchant: Merchant, member: Member) -> dict[str, Any]:
 
 
 def _tier(merchant: Merchant, member: Member) -> Any:
-    from .. import tiers
+    from mini_program_api import tiers
 
     return tiers.current(merchant, member.tier_id)
 
 
 def _member(call: Call, member_id: str) -> Member:
     """The merchant's member (another merchant's id is simply not found in this merchant's partitions)."""
-    from .. import members
+    from mini_program_api import members
 
     return members.get(call.member.merchant_id, member_id)
 
@@ -73,8 +81,8 @@ def _member(call: Call, member_id: str) -> Member:
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND"),
 )
 def find(call: Call) -> dict[str, Any]:
-    from .. import merchants
-    from ..member_care import search
+    from mini_program_api import merchants
+    from mini_program_api.member_care import search
 
     q: MemberSearchQuery = call.query
     found = search.find(
@@ -92,7 +100,7 @@ def find(call: Call) -> dict[str, Any]:
     bp, "/v1/admin/members/{member_id}", "GET", role="admin", response="AdminMemberView", errors=("MEMBER_NOT_FOUND",)
 )
 def view(call: Call, member_id: str) -> dict[str, Any]:
-    from .. import merchants
+    from mini_program_api import merchants
 
     return admin_member_view(merchants.get(call.member.merchant_id), _member(call, member_id))
 
@@ -107,7 +115,7 @@ def view(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
-    from .. import ledger
+    from mini_program_api import ledger
 
     q: AdminLedgerQuery = call.query
     _member(call, member_id)
@@ -125,7 +133,7 @@ def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     q: CouponsQuery = call.query
     _member(call, member_id)
@@ -143,7 +151,7 @@ def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_punch_cards(call: Call, member_id: str) -> dict[str, Any]:
-    from .. import punch_cards
+    from mini_program_api import punch_cards
 
     _member(call, member_id)
     page = punch_cards.mine(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
@@ -160,7 +168,7 @@ def member_punch_cards(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_orders(call: Call, member_id: str) -> dict[str, Any]:
-    from .. import order_refs
+    from mini_program_api import order_refs
 
     _member(call, member_id)
     page = order_refs.checkouts(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
@@ -177,7 +185,7 @@ def member_orders(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_topups(call: Call, member_id: str) -> dict[str, Any]:
-    from .. import order_refs
+    from mini_program_api import order_refs
 
     _member(call, member_id)
     page = order_refs.topups(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
@@ -202,7 +210,7 @@ def topup_page(page: Any, tz: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_audit(call: Call, member_id: str) -> dict[str, Any]:
-    from .. import audit
+    from mini_program_api import audit
 
     _member(call, member_id)
     return audit_page(
@@ -228,8 +236,8 @@ def member_audit(call: Call, member_id: str) -> dict[str, Any]:
     ),
 )
 def adjust(call: Call, member_id: str) -> dict[str, Any]:
-    from .. import merchants
-    from ..member_care import adjustments
+    from mini_program_api import merchants
+    from mini_program_api.member_care import adjustments
 
     body: AdjustmentBody = call.body
     done = adjustments.adjust(call.member, member_id, body.account, body.amount, body.reason, call.idempotency_key)
@@ -267,7 +275,7 @@ def adjust(call: Call, member_id: str) -> dict[str, Any]:
     ),
 )
 def issue_coupon(call: Call, member_id: str) -> dict[str, Any]:
-    from ..member_care import adjustments
+    from mini_program_api.member_care import adjustments
 
     body: IssueCouponBody = call.body
     coupon = adjustments.issue_coupon(call.member, member_id, body.template_id, body.reason, call.idempotency_key)
@@ -285,7 +293,7 @@ def issue_coupon(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_CARD_EXPIRED"),
 )
 def give_visits(call: Call, member_id: str, card_id: str) -> dict[str, Any]:
-    from ..member_care import adjustments
+    from mini_program_api.member_care import adjustments
 
     body: PunchVisitsBody = call.body
     card = adjustments.give_visits(call.member, member_id, card_id, body.visits, body.reason, call.idempotency_key)

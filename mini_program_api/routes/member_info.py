@@ -7,9 +7,9 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .accounts import store_view
-from .endpoint import Call, endpoint
-from .member_care import receipt_page, topup_page
+from mini_program_api.routes.accounts import store_view
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.member_care import receipt_page, topup_page
 
 bp = Blueprint(__name__)
 
@@ -17,7 +17,7 @@ bp = Blueprint(__name__)
 @endpoint(bp, "/v1/me/orders", "GET", role="member", query="PageQuery", response="ReceiptPage")
 def my_orders(call: Call) -> dict[str, Any]:
     """Counter receipts, newest first; refunded ones show their refund."""
-    from .. import order_refs
+    from mini_program_api import order_refs
 
     page = order_refs.checkouts(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     return receipt_page(page, call.timezone)
@@ -25,7 +25,7 @@ def my_orders(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/topups", "GET", role="member", query="PageQuery", response="TopupPage")
 def my_topups(call: Call) -> dict[str, Any]:
-    from .. import order_refs
+    from mini_program_api import order_refs
 
     page = order_refs.topups(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     return topup_page(page, call.timezone)
@@ -34,7 +34,7 @@ def my_topups(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/stores", "GET", role="member", query="PageQuery", response="StorePage")
 def stores(call: Call) -> dict[str, Any]:
     """Open stores (closed ones are left out, so a page may be short; follow the cursor)."""
-    from .. import staff
+    from mini_program_api import staff
 
     page = staff.open_stores(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
@@ -42,7 +42,7 @@ def stores(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/message-templates", "GET", role="member", response="MessageTemplatesView", errors=("NOT_FOUND",))
 def message_templates(call: Call) -> dict[str, Any]:
-    from .. import merchants
+    from mini_program_api import merchants
 
     templates = merchants.get(call.member.merchant_id).message_templates
     return {"templates": templates.as_dict() if templates else {}}

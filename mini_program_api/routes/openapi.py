@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from ..errors import STATUS
-from .endpoint import MAX_PATH_ID, ROUTES, Call, Route, endpoint, model
+from mini_program_api.errors import STATUS
+from mini_program_api.routes.endpoint import MAX_PATH_ID, ROUTES, Call, Route, endpoint, model
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from ..errors import KabaoError
-from .endpoint import Call, endpoint, model
+from mini_program_api.errors import KabaoError
+from mini_program_api.routes.endpoint import Call, endpoint, model
 
 if TYPE_CHECKING:
-    from ..reports import read
-    from ..reports.models import LiabilityCheck
+    from mini_program_api.reports import read
+    from mini_program_api.reports.models import LiabilityCheck
 
 bp = Blueprint(__name__)
 RANGE_ERRORS = ("INVALID_DATE_RANGE", "NOT_FOUND")  # NOT_FOUND: the merchant (its time zone) is gone
@@ -45,7 +45,7 @@ def _report(call: Call, span: read.Range, row: str, rows: list[dict[str, Any]], 
 
 
 def _span(call: Call) -> read.Range:
-    from ..reports import read
+    from mini_program_api.reports import read
 
     return read.date_range(call.member.merchant_id, call.query.start, call.query.end)
 
@@ -61,7 +61,7 @@ def _span(call: Call) -> read.Range:
 )
 def funnel(call: Call) -> Any:
     """Coupon funnel per template and day: exposures (views, people) -> claims (claimers) -> redemptions."""
-    from ..reports import service
+    from mini_program_api.reports import service
 
     span = _span(call)
     return _report(call, span, "FunnelRow", service.funnel(call.member.merchant_id, span))
@@ -78,7 +78,7 @@ def funnel(call: Call) -> Any:
 )
 def sales(call: Call) -> Any:
     """Sales per day, store and staff; refunds on the refund's day."""
-    from ..reports import service
+    from mini_program_api.reports import service
 
     span = _span(call)
     return _report(call, span, "SalesRow", service.sales(call.member.merchant_id, span, call.query.store_id))
@@ -95,7 +95,7 @@ def sales(call: Call) -> Any:
 )
 def stored_value(call: Call) -> Any:
     """Stored value per day: top-ups, spending, refunds, and the principal and bonus owed at the day's end."""
-    from ..reports import service
+    from mini_program_api.reports import service
 
     span = _span(call)
     return _report(call, span, "StoredValueRow", service.stored_value(call.member.merchant_id, span))
@@ -112,7 +112,7 @@ def stored_value(call: Call) -> Any:
 )
 def points(call: Call) -> Any:
     """Points per day: issued, spent, expired, reversed, outstanding at the day's end."""
-    from ..reports import service
+    from mini_program_api.reports import service
 
     span = _span(call)
     return _report(call, span, "PointsRow", service.points(call.member.merchant_id, span))
@@ -129,7 +129,7 @@ def points(call: Call) -> Any:
 )
 def members(call: Call) -> Any:
     """Members per day and entry scene, sign-ins, and the last tier/active/dormant snapshot."""
-    from ..reports import service
+    from mini_program_api.reports import service
 
     span = _span(call)
     return _report(
@@ -152,7 +152,7 @@ def members(call: Call) -> Any:
 )
 def repurchase(call: Call) -> Any:
     """Share of the window's buyers with 2+ purchases in it, median days between purchases (one row)."""
-    from ..reports import service
+    from mini_program_api.reports import service
 
     span = _span(call)
     return _report(call, span, "RepurchaseRow", [service.repurchase(call.member.merchant_id, span)])
@@ -163,7 +163,7 @@ def repurchase(call: Call) -> Any:
 )
 def liability_check(call: Call) -> dict[str, Any]:
     """The last stored-value liability check: counters vs the sum of every member row."""
-    from ..reports import liability
+    from mini_program_api.reports import liability
 
     check: LiabilityCheck | None = liability.last(call.member.merchant_id)
     if check is None:
@@ -184,7 +184,7 @@ def liability_check(call: Call) -> dict[str, Any]:
 )
 def rfm_segments(call: Call) -> dict[str, Any]:
     """Members per RFM segment as the last nightly scoring filed them, with its thresholds."""
-    from ..reports import rfm
+    from mini_program_api.reports import rfm
 
     counted = rfm.counts(call.member.merchant_id)
     if counted is None:
@@ -195,7 +195,7 @@ def rfm_segments(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/reports/rfm-members", "GET", role="admin", query="SegmentQuery", response="SegmentMembersView")
 def rfm_members(call: Call) -> dict[str, Any]:
     """One page of a segment's members."""
-    from ..reports import rfm
+    from mini_program_api.reports import rfm
 
     page = rfm.segment_members(call.member.merchant_id, call.query.segment, call.query.cursor, call.query.limit)
     return {
@@ -225,7 +225,7 @@ def _thresholds(config: Any) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/reports/rfm-thresholds", "GET", role="admin", response="ThresholdsView")
 def rfm_thresholds(call: Call) -> dict[str, Any]:
     """The RFM thresholds the merchant set (null: its own quintiles)."""
-    from ..reports import rfm
+    from mini_program_api.reports import rfm
 
     return _thresholds(rfm.config(call.member.merchant_id))
 
@@ -241,6 +241,6 @@ def rfm_thresholds(call: Call) -> dict[str, Any]:
 )
 def set_rfm_thresholds(call: Call) -> dict[str, Any]:
     """Replace the RFM thresholds (the whole configuration: `{}` is quintiles for all three); audited."""
-    from ..reports import rfm
+    from mini_program_api.reports import rfm
 
     return _thresholds(rfm.configure(call.member, call.body.r, call.body.f, call.body.m))

@@ -6,8 +6,8 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .endpoint import Call, endpoint
-from .views import coupon_view, punch_card_view, punch_plan_view, template_view
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import coupon_view, punch_card_view, punch_plan_view, template_view
 
 bp = Blueprint(__name__)
 
@@ -21,7 +21,7 @@ bp = Blueprint(__name__)
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"),
 )
 def rewards(call: Call) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     listed, tz = coupons.offers(call.member.merchant_id, call.member.subject, rewards=True), call.timezone
     return {
@@ -54,7 +54,7 @@ def rewards(call: Call) -> dict[str, Any]:
     ),
 )
 def redeem(call: Call, reward_id: str) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     coupon = coupons.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
@@ -62,7 +62,7 @@ def redeem(call: Call, reward_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/punch-cards/plans", "GET", role="member", response="PunchPlansView")
 def plans(call: Call) -> dict[str, Any]:
-    from .. import punch_cards
+    from mini_program_api import punch_cards
 
     return {"plans": [punch_plan_view(p) for p in punch_cards.plans(call.member.merchant_id)]}
 
@@ -84,7 +84,7 @@ def plans(call: Call) -> dict[str, Any]:
     ),
 )
 def buy(call: Call, plan_id: str) -> dict[str, Any]:
-    from .. import punch_cards
+    from mini_program_api import punch_cards
 
     card = punch_cards.buy(call.member.merchant_id, call.member.subject, plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
@@ -92,7 +92,7 @@ def buy(call: Call, plan_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/punch-cards", "GET", role="member", query="PageQuery", response="PunchCardPage")
 def my_cards(call: Call) -> dict[str, Any]:
-    from .. import punch_cards
+    from mini_program_api import punch_cards
 
     page = punch_cards.mine(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     tz = call.timezone

@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from ..clock import iso
-from .endpoint import Call, endpoint
-from .views import receipt_view
+from mini_program_api.clock import iso
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import receipt_view
 
 if TYPE_CHECKING:
-    from ..db.models import PendingPayment
+    from mini_program_api.db.models import PendingPayment
 
 
 bp = Blueprint(__name__)
 
 
 def _state(call: Call) -> dict[str, Any]:
-    from .. import merchants, spending_password
+    from mini_program_api import merchants, spending_password
 
     s = spending_password.state(merchants.get(call.member.merchant_id), call.member.subject)
     return {
@@ -38,7 +38,7 @@ def get_state(call: Call) -> dict[str, Any]:
 
 
 def _set(call: Call, reset: bool) -> dict[str, Any]:
-    from .. import spending_password
+    from mini_program_api import spending_password
 
     spending_password.set_password(
         call.member.merchant_id, call.member.subject, call.body.phone_code, call.body.password, reset
@@ -103,7 +103,7 @@ def reset_password(call: Call) -> dict[str, Any]:
     ),
 )
 def change_password(call: Call) -> dict[str, Any]:
-    from .. import spending_password
+    from mini_program_api import spending_password
 
     spending_password.change_password(
         call.member.merchant_id, call.member.subject, call.body.old_password, call.body.password
@@ -121,14 +121,14 @@ def change_password(call: Call) -> dict[str, Any]:
     errors=("NOT_FOUND",),
 )
 def set_free_limit(call: Call) -> dict[str, Any]:
-    from .. import spending_password
+    from mini_program_api import spending_password
 
     spending_password.set_free_limit(call.member.merchant_id, call.member.subject, call.body.free_limit)
     return _state(call)
 
 
 def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     store = staff.get_store(p.merchant_id, p.store_id)
     return {
@@ -147,7 +147,7 @@ def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
     bp, "/v1/me/pending-payments", "GET", role="member", response="PendingPaymentsView", errors=("STORE_NOT_FOUND",)
 )
 def pending(call: Call) -> dict[str, Any]:
-    from .. import pending_payments
+    from mini_program_api import pending_payments
 
     tz = call.timezone
     return {
@@ -185,7 +185,7 @@ def pending(call: Call) -> dict[str, Any]:
     ),
 )
 def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:
-    from .. import checkout
+    from mini_program_api import checkout
 
     order = checkout.confirm(call.member, confirmation_id, call.body.password)
     return receipt_view(order, call.timezone)

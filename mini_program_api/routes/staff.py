@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from .endpoint import Call, endpoint
-from .views import coupon_view, punch_card_view, receipt_view
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import coupon_view, punch_card_view, receipt_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from .schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, StaffLoginBody
+    from mini_program_api.routes.schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, StaffLoginBody
 
 bp = Blueprint(__name__)
 
@@ -32,7 +32,7 @@ bp = Blueprint(__name__)
     ),
 )
 def login(call: Call) -> dict[str, Any]:
-    from .. import staff
+    from mini_program_api import staff
 
     body: StaffLoginBody = call.body
     session = staff.login(body.merchant_id, body.username, body.password)
@@ -78,7 +78,7 @@ def login(call: Call) -> dict[str, Any]:
     ),
 )
 def do_checkout(call: Call) -> dict[str, Any]:
-    from .. import checkout
+    from mini_program_api import checkout
 
     body: CheckoutBody = call.body
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
@@ -95,7 +95,7 @@ def do_checkout(call: Call) -> dict[str, Any]:
     errors=("ORDER_NOT_FOUND",),
 )
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
-    from .. import checkout
+    from mini_program_api import checkout
 
     return receipt_view(checkout.order_for(call.member, order_id), call.timezone)
 
@@ -109,7 +109,7 @@ def get_order(call: Call, order_id: str) -> dict[str, Any]:
     errors=("COUPON_NOT_FOUND", "MEMBER_NOT_FOUND", "ORDER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND"),
 )
 def refund(call: Call, order_id: str) -> dict[str, Any]:
-    from .. import checkout
+    from mini_program_api import checkout
 
     return receipt_view(checkout.refund(call.member, order_id), call.timezone)
 
@@ -125,7 +125,7 @@ def refund(call: Call, order_id: str) -> dict[str, Any]:
     errors=("COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "COUPON_NOT_FOUND", "NOT_FOUND"),
 )
 def redeem_gift(call: Call) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     body: GiftRedeemBody = call.body
     coupon = coupons.redeem_gift(call.member, body.member_code, body.coupon_id, call.idempotency_key)
@@ -150,7 +150,7 @@ def redeem_gift(call: Call) -> dict[str, Any]:
     ),
 )
 def use_punch_card(call: Call) -> dict[str, Any]:
-    from .. import punch_cards
+    from mini_program_api import punch_cards
 
     body: PunchUseBody = call.body
     card = punch_cards.use(call.member, body.member_code, body.card_id, call.idempotency_key)

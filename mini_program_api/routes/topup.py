@@ -6,20 +6,20 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from ..config import settings
-from ..errors import KabaoError
-from .endpoint import Call, endpoint
-from .views import order_view, plan_view
+from mini_program_api.config import settings
+from mini_program_api.errors import KabaoError
+from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import order_view, plan_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from .schemas import TopupOrderBody
+    from mini_program_api.routes.schemas import TopupOrderBody
 
 bp = Blueprint(__name__)
 
 
 @endpoint(bp, "/v1/topup/plans", "GET", role="member", response="TopupPlansView", errors=("NOT_FOUND",))
 def plans(call: Call) -> dict[str, Any]:
-    from .. import merchants, topup
+    from mini_program_api import merchants, topup
 
     merchant = merchants.get(call.member.merchant_id)
     return {
@@ -52,7 +52,7 @@ def plans(call: Call) -> dict[str, Any]:
     ),
 )
 def create_order(call: Call) -> dict[str, Any]:
-    from .. import merchants, topup
+    from mini_program_api import merchants, topup
 
     body: TopupOrderBody = call.body
     order, pay_params = topup.create_order(
@@ -66,7 +66,7 @@ def create_order(call: Call) -> dict[str, Any]:
     bp, "/v1/topup/orders/{order_id}", "GET", role="member", response="TopupOrderView", errors=("ORDER_NOT_FOUND",)
 )
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
-    from .. import topup
+    from mini_program_api import topup
 
     order = topup.get_order(call.member.merchant_id, call.member.subject, order_id)
     return order_view(order, call.timezone)
@@ -90,7 +90,7 @@ def get_order(call: Call, order_id: str) -> dict[str, Any]:
     ),
 )
 def notify_for_merchant(call: Call, merchant_id: str) -> None:
-    from .. import topup
+    from mini_program_api import topup
 
     topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
 
@@ -115,7 +115,7 @@ def notify_for_merchant(call: Call, merchant_id: str) -> None:
 )
 def notify(call: Call) -> None:
     """The contract's path, for the usual one-merchant deployment (KABAO_MERCHANT_ID)."""
-    from .. import topup
+    from mini_program_api import topup
 
     merchant_id = settings().default_merchant_id
     if merchant_id is None:
@@ -143,7 +143,7 @@ def notify(call: Call) -> None:
     ),
 )
 def refund(call: Call, order_id: str) -> dict[str, Any]:
-    from .. import topup
+    from mini_program_api import topup
 
     assert call.principal is not None
     order = topup.refund(call.member, order_id)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import clock
-from ..clock import iso
+from mini_program_api import clock
+from mini_program_api.clock import iso
 
 if TYPE_CHECKING:
-    from .. import coupon_admin
-    from ..db.models import (
+    from mini_program_api import coupon_admin
+    from mini_program_api.db.models import (
         CheckoutOrder,
         Coupon,
         CouponTemplate,
@@ -50,7 +50,7 @@ def admin_tier_view(tier: Tier) -> dict[str, Any]:
 
 def settings_view(merchant: Merchant) -> dict[str, Any]:
     """Every setting PATCH /v1/admin/settings takes, with its current value (null: not set)."""
-    from .. import merchants
+    from mini_program_api import merchants
 
     return {
         k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in merchants.SETTINGS for v in [getattr(merchant, k)]
@@ -62,7 +62,7 @@ def merchant_view(merchant: Merchant) -> dict[str, Any]:
 
 
 def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
-    from .. import pii, tiers
+    from mini_program_api import pii, tiers
 
     progress = tiers.progress(merchant, member)
     tz = merchant.timezone
@@ -123,7 +123,7 @@ def order_view(order: TopupOrder, tz: str) -> dict[str, Any]:
 
 
 def template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     return {
         "template_id": template.template_id,
@@ -139,7 +139,7 @@ def template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
 
 def admin_template_view(stocked: coupon_admin.Stocked, tz: str) -> dict[str, Any]:
     """A template as the back office sees it: its terms, state and live stock (claimed + remaining = stock)."""
-    from .. import coupon_admin
+    from mini_program_api import coupon_admin
 
     template = stocked.template
     return {
@@ -157,7 +157,7 @@ def admin_template_view(stocked: coupon_admin.Stocked, tz: str) -> dict[str, Any
 
 
 def coupon_view(coupon: Coupon, tz: str) -> dict[str, Any]:
-    from .. import coupons
+    from mini_program_api import coupons
 
     return {
         "coupon_id": coupon.coupon_id,
@@ -184,7 +184,7 @@ def punch_plan_view(plan: PunchPlan) -> dict[str, Any]:
 
 
 def punch_card_view(card: PunchCard, tz: str) -> dict[str, Any]:
-    from .. import punch_cards
+    from mini_program_api import punch_cards
 
     return {
         "card_id": card.card_id,
@@ -229,7 +229,7 @@ _RECEIPT_FIELDS = (
 
 def receipt_view(order: CheckoutOrder, tz: str) -> dict[str, Any]:
     """A checkout as the till shows it (`ReceiptView`)."""
-    from .. import checkout
+    from mini_program_api import checkout
 
     view: dict[str, Any] = {}
     for name in _RECEIPT_FIELDS:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from .endpoint import Call, endpoint
+from mini_program_api.routes.endpoint import Call, endpoint
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from .schemas import ActivateBody, WalletCardBody
+    from mini_program_api.routes.schemas import ActivateBody, WalletCardBody
 
 bp = Blueprint(__name__)
 _PUSH_TYPES = ["text/xml", "application/xml", "text/plain", "application/json"]
@@ -23,7 +23,7 @@ _WECHAT = ("WECHAT_UNAVAILABLE", "WECHAT_REFUSED", "INVALID_CODE")
     bp, "/v1/admin/wallet/card", "GET", role="admin", response="WalletCardView", errors=("WALLET_NOT_CONFIGURED",)
 )
 def get_card(call: Call) -> dict[str, Any]:
-    from ..wallet import setup
+    from mini_program_api.wallet import setup
 
     return setup.view(setup.get(call.member.merchant_id))
 
@@ -39,7 +39,7 @@ def get_card(call: Call) -> dict[str, Any]:
 )
 def put_card(call: Call) -> dict[str, Any]:
     """Replace the set-up and bring WeChat's card to it (see wallet/setup.py); readable back with GET."""
-    from ..wallet import setup
+    from mini_program_api.wallet import setup
 
     body: WalletCardBody = call.body
     return setup.view(setup.put(call.member, setup.CardSpec(**body.model_dump())))
@@ -54,7 +54,7 @@ def put_card(call: Call) -> dict[str, Any]:
     errors=("WALLET_NOT_CONFIGURED", "WALLET_CARD_NOT_READY", "MEMBER_NOT_FOUND", *_WECHAT),
 )
 def member_wallet(call: Call) -> dict[str, Any]:
-    from ..wallet import activation
+    from mini_program_api.wallet import activation
 
     return activation.offer(call.member.merchant_id, call.member.subject)
 
@@ -82,7 +82,7 @@ def member_wallet(call: Call) -> dict[str, Any]:
 )
 def activate(call: Call) -> dict[str, Any]:
     """One-step activation with what WeChat handed the mini program (see wallet/activation.py)."""
-    from ..wallet import activation
+    from mini_program_api.wallet import activation
 
     body: ActivateBody = call.body
     return activation.activate(call.member.merchant_id, call.member.subject, activation.Activation(**body.model_dump()))
@@ -93,7 +93,7 @@ def _query() -> dict[str, str]:
 
 
 def _push() -> Any:
-    from ..wallet import events
+    from mini_program_api.wallet import events
 
     q = _query()
     return events.Push(
@@ -115,7 +115,7 @@ def _push() -> Any:
 )
 def verify_event_url(call: Call, merchant_id: str) -> Response:
     """公众平台's server URL check: the echo, as text, when the signature is the merchant's token's."""
-    from ..wallet import events
+    from mini_program_api.wallet import events
 
     echo = events.verify_url(merchant_id, _push(), _query().get("echostr", ""))
     return Response(body=echo, status_code=200, headers={"Content-Type": "text/plain"})
@@ -132,7 +132,7 @@ def verify_event_url(call: Call, merchant_id: str) -> Response:
 )
 def card_event(call: Call, merchant_id: str) -> Response:
     """WeChat's card event push (XML, plain or encrypted): "success" once handled or already handled."""
-    from ..wallet import events
+    from mini_program_api.wallet import events
 
     answer = events.receive(merchant_id, _push(), call.raw_body)
     return Response(body=answer, status_code=200, headers={"Content-Type": "text/plain"})

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .. import clock, due, members, merchants, pii, tiers
-from ..db.models import LOOKUP, Lookup, member_pk
-from ..db.transact import Cancelled, Transaction, update_if
-from ..errors import KabaoError
-from . import setup
-from .models import MEMBER_SK, SYNC_JOB, MemberWallet, code_pk
+from mini_program_api import clock, due, members, merchants, pii, tiers
+from mini_program_api.db.models import LOOKUP, Lookup, member_pk
+from mini_program_api.db.transact import Cancelled, Transaction, update_if
+from mini_program_api.errors import KabaoError
+from mini_program_api.wallet import setup
+from mini_program_api.wallet.models import MEMBER_SK, SYNC_JOB, MemberWallet, code_pk
 
 ACTIVATION_COMPONENT_APPID = "wxeb490c6f9b154ef9"  # WeChat's own 开卡组件 mini program
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from ..db.models import DueIndex, Item, Scheduled, lookup_pk, merchant_pk
-from ..db.schema import TTL_ATTRIBUTE
+from mini_program_api.db.models import DueIndex, Item, Scheduled, lookup_pk, merchant_pk
+from mini_program_api.db.schema import TTL_ATTRIBUTE
 
 CARD_SK = "WALLET#CARD"
 MEMBER_SK = "WALLET"

@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .. import audit, clock
-from ..auth import Principal
-from ..config import settings
-from ..db.transact import Transaction, at_version, commit_pinned, update_if
-from ..errors import KabaoError
-from ..secrets import SecretError, resolve
-from ..wechat.card import OfficialAccountCards, for_account
-from .models import CARD_SK, WalletCard, card_key
+from mini_program_api import audit, clock
+from mini_program_api.auth import Principal
+from mini_program_api.config import settings
+from mini_program_api.db.transact import Transaction, at_version, commit_pinned, update_if
+from mini_program_api.errors import KabaoError
+from mini_program_api.secrets import SecretError, resolve
+from mini_program_api.wallet.models import CARD_SK, WalletCard, card_key
+from mini_program_api.wechat.card import OfficialAccountCards, for_account
 
 
 @dataclass(frozen=True)

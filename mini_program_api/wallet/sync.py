@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import clock, due, members, merchants, tiers
-from ..db.transact import update_if
-from ..errors import KabaoError
-from . import setup
-from .models import MEMBER_SK, SYNC_JOB, MemberWallet
+from mini_program_api import clock, due, members, merchants, tiers
+from mini_program_api.db.transact import update_if
+from mini_program_api.errors import KabaoError
+from mini_program_api.wallet import setup
+from mini_program_api.wallet.models import MEMBER_SK, SYNC_JOB, MemberWallet
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=30)  # > the WeChat timeout (5 s) plus a token refresh

@@ -20,10 +20,10 @@ from typing import Any
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from ..config import settings
-from ..errors import KabaoError
-from . import tokens
-from .miniprogram import SharedTokenClient
+from mini_program_api.config import settings
+from mini_program_api.errors import KabaoError
+from mini_program_api.wechat import tokens
+from mini_program_api.wechat.miniprogram import SharedTokenClient
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from ..config import settings
-from ..errors import KabaoError
-from ..telemetry import metrics
-from . import tokens
+from mini_program_api.config import settings
+from mini_program_api.errors import KabaoError
+from mini_program_api.telemetry import metrics
+from mini_program_api.wechat import tokens
 
 log = logging.getLogger(__name__)
 

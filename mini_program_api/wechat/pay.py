@@ -23,9 +23,9 @@ import requests
 from wechatpayv3 import SignType, WeChatPay, WeChatPayType
 from wechatpayv3.core import Core
 
-from ..config import settings
-from ..errors import KabaoError
-from ..telemetry import metrics
+from mini_program_api.config import settings
+from mini_program_api.errors import KabaoError
+from mini_program_api.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
