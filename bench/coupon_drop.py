@@ -92,7 +92,7 @@ def _members(merchant: Any, n: int) -> list[str]:
 def _drop(people: list[str], stock: int, claims: int, clients: int, shards: int) -> dict[str, Any]:
     from mini_program_api import coupons
     from mini_program_api.db.models import Coupon, StockShard, member_pk, stock_pk
-    from mini_program_api.errors import KabaoError
+    from mini_program_api.platform.errors import KabaoError
 
     original = coupons.MAX_STOCK_SHARDS
     coupons.MAX_STOCK_SHARDS = shards  # the bench's one knob: the same template, split over fewer shards

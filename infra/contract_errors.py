@@ -97,7 +97,7 @@ def reachable(graph: Graph, key: str) -> set[str]:
 
 def undeclared() -> dict[tuple[str, str], list[str]]:
     import app  # noqa: F401  (every route declared)
-    from mini_program_api.errors import STATUS
+    from mini_program_api.platform.errors import STATUS
     from mini_program_api.routes.endpoint import ROUTES
 
     graph = _graph(set(STATUS))

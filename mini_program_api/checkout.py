@@ -49,7 +49,6 @@ from pynamodb.expressions.update import Action
 
 from mini_program_api import (
     audit,
-    clock,
     coupons,
     idempotency,
     ledger,
@@ -65,7 +64,6 @@ from mini_program_api import (
     tiers,
     topup,
 )
-from mini_program_api.auth import Principal
 from mini_program_api.db.models import (
     PROFILE,
     CheckoutOrder,
@@ -77,9 +75,11 @@ from mini_program_api.db.models import (
     member_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.errors import KabaoError
 from mini_program_api.idempotency import Request as Idem
 from mini_program_api.ledger import Account, Operation, Posting
+from mini_program_api.platform import clock
+from mini_program_api.platform.auth import Principal
+from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, rfm
 
 PAID, REFUNDED = "PAID", "REFUNDED"

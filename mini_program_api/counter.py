@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import clock, coupons, member_codes, members, merchants, punch_cards
-from mini_program_api.auth import Principal
+from mini_program_api import coupons, member_codes, members, merchants, punch_cards
 from mini_program_api.db.models import Coupon, Member, Merchant, PunchCard
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import clock
+from mini_program_api.platform.auth import Principal
+from mini_program_api.platform.errors import KabaoError
 
 READ = 50
 

@@ -26,7 +26,7 @@ from pynamodb.models import Model
 from mini_program_api.db.models import DueMarker, Scheduled, member_pk
 from mini_program_api.db.schema import DUE_SHARDS
 from mini_program_api.db.transact import Transaction, update_if
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.errors import KabaoError
 
 log = logging.getLogger(__name__)
 RETRY_FIRST = timedelta(minutes=10)

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from mini_program_api import clock
 from mini_program_api.db.models import OperationRecord, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import clock
+from mini_program_api.platform.errors import KabaoError
 
 T = TypeVar("T")
 LABEL = "operation"  # the record's label in a transaction

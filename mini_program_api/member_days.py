@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from mini_program_api import clock
 from mini_program_api.db.models import MemberDay, Merchant
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import clock
+from mini_program_api.platform.errors import KabaoError
 
 MAX_DAYS = 20
 MAX_MULTIPLIER = 1000  # percent: 10x

@@ -12,10 +12,11 @@ from datetime import date
 
 from pynamodb.expressions.update import Action
 
-from mini_program_api import clock, ids, lifecycle, merchants, pii, referrals, tiers, welcome_gift
+from mini_program_api import lifecycle, merchants, referrals, tiers, welcome_gift
 from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, cardholders_pk, lookup_pk, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import clock, ids, pii
+from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, roster
 
 _CARD_NUMBER_ATTEMPTS = 5

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.expressions.update import Action
 
-from mini_program_api import clock
 from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Merchant, PaySettings, Tier, TopupPlan, merchant_pk
 from mini_program_api.db.transact import Cancelled, Transaction, at_version, commit_pinned
-from mini_program_api.errors import KabaoError
-from mini_program_api.secrets import resolve
+from mini_program_api.platform import clock
+from mini_program_api.platform.errors import KabaoError
+from mini_program_api.platform.secrets import resolve
 
 if TYPE_CHECKING:
     from mini_program_api.wechat.miniprogram import MiniProgram

@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mini_program_api import clock, merchants
+from mini_program_api import merchants
 from mini_program_api.db.models import Counter, Member, Merchant, Notice, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import clock
+from mini_program_api.platform.errors import KabaoError
 
 log = logging.getLogger(__name__)
 KINDS = ("coupon_expiry", "points_expiry", "birthday", "wake_up", "spending_locked", "password_changed")

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import clock, idempotency
+from mini_program_api import idempotency
 from mini_program_api.db.models import Lookup, PendingPayment, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.errors import KabaoError
 from mini_program_api.idempotency import Key, Request
+from mini_program_api.platform import clock
+from mini_program_api.platform.errors import KabaoError
 
 PENDING, DONE = "PENDING", "DONE"
 TTL = timedelta(minutes=2)

@@ -14,13 +14,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import audit, clock, idempotency, ids, ledger, member_codes, members, paging, staff, stored_value
-from mini_program_api.auth import Principal
+from mini_program_api import audit, idempotency, ledger, member_codes, members, staff, stored_value
 from mini_program_api.db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from mini_program_api.db.transact import Transaction
-from mini_program_api.errors import KabaoError
 from mini_program_api.idempotency import Request
 from mini_program_api.ledger import Account, Operation, Posting
+from mini_program_api.platform import clock, ids, paging
+from mini_program_api.platform.auth import Principal
+from mini_program_api.platform.errors import KabaoError
 
 
 def create_plan(

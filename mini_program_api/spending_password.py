@@ -25,11 +25,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from mini_program_api import clock, members, merchants, notices, pii
+from mini_program_api import members, merchants, notices
 from mini_program_api.db.models import Member, Merchant, SpendingPassword, member_pk
 from mini_program_api.db.transact import update_if
-from mini_program_api.errors import KabaoError
-from mini_program_api.passwords import Lockout, accept, check_password, hash_password
+from mini_program_api.platform import clock, pii
+from mini_program_api.platform.errors import KabaoError
+from mini_program_api.platform.passwords import Lockout, accept, check_password, hash_password
 
 SK = "SPENDPWD"
 MAX_FAILED = 5

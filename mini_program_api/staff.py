@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from mini_program_api import audit, auth, clock, paging
-from mini_program_api.auth import Principal
+from mini_program_api import audit
 from mini_program_api.db.models import StaffAccount, Store, staff_pk, store_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.errors import KabaoError
-from mini_program_api.passwords import Lockout, accept, check_password, hash_password
+from mini_program_api.platform import auth, clock, paging
+from mini_program_api.platform.auth import Principal
+from mini_program_api.platform.errors import KabaoError
+from mini_program_api.platform.passwords import Lockout, accept, check_password, hash_password
 
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from mini_program_api import ledger, members
 from mini_program_api.db.models import Member
-from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account, Operation, Posted
+from mini_program_api.platform.errors import KabaoError
 
 _ATTEMPTS = 3
 

@@ -33,7 +33,7 @@ from pynamodb.expressions.update import Action
 from mini_program_api import due
 from mini_program_api.db.models import Member, Merchant, Tier
 from mini_program_api.db.transact import Transaction
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.errors import KabaoError
 
 REVIEW_JOB = "tier_review"
 _ATTEMPTS = 5

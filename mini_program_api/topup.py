@@ -46,14 +46,15 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import audit, clock, due, idempotency, ids, ledger, members, merchants, order_refs
-from mini_program_api.auth import Principal
-from mini_program_api.config import settings
+from mini_program_api import audit, due, idempotency, ledger, members, merchants, order_refs
 from mini_program_api.db.models import PROFILE, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account, Operation
-from mini_program_api.secrets import resolve
+from mini_program_api.platform import clock, ids
+from mini_program_api.platform.auth import Principal
+from mini_program_api.platform.config import settings
+from mini_program_api.platform.errors import KabaoError
+from mini_program_api.platform.secrets import resolve
 from mini_program_api.telemetry import metrics
 
 if TYPE_CHECKING:

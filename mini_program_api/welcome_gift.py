@@ -25,8 +25,8 @@ from pynamodb.expressions.update import Action
 from mini_program_api import coupon_admin, coupons, idempotency, ledger, lifecycle
 from mini_program_api.db.models import PROFILE, CouponTemplate, Member, Merchant, member_pk, template_pk
 from mini_program_api.db.transact import Transaction
-from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account, Operation
+from mini_program_api.platform.errors import KabaoError
 
 OP_KEY = "welcome:card"
 KIND = "WELCOME_GIFT"

@@ -95,7 +95,7 @@ def clock() -> Iterator[timeline.Clock]:
     """A movable clock that starts at the real now (`KABAO_TEST_EPOCH` shifts it): `clock.set(datetime)`,
     `clock.advance(seconds=...)`, `clock.start`. Never a fixed day: whatever a fixture made on the real clock
     before this one started is then in the clock's past, as it would be in production."""
-    from mini_program_api import clock as product_clock
+    from mini_program_api.platform import clock as product_clock
 
     fake = timeline.Clock()
     product_clock.set_clock(lambda: fake.now)
@@ -199,7 +199,7 @@ class Api:
     @staticmethod
     def token(merchant: Any, member_id: str) -> str:
         """A fresh member token at the current (possibly moved) clock."""
-        from mini_program_api import auth
+        from mini_program_api.platform import auth
 
         return auth.issue(auth.Principal(merchant.merchant_id, member_id, "member"))[0]
 
@@ -207,9 +207,10 @@ class Api:
     def admin_token(merchant: Any, username: str = "admin-1") -> str:
         """A session of the merchant's admin `username` (its account made on first use, without the scrypt
         cost of a real login): the token carries the account's token version, as a login's does."""
-        from mini_program_api import auth, clock, staff
+        from mini_program_api import staff
         from mini_program_api.db.models import StaffAccount, staff_pk
         from mini_program_api.db.transact import put_new
+        from mini_program_api.platform import auth, clock
 
         put_new(StaffAccount(staff_pk(merchant.merchant_id), username, merchant_id=merchant.merchant_id,
                              username=username, role="admin", password_hash=staff._dummy_hash(),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import clock
+from mini_program_api.platform import clock
 from tests import timeline
 from tests.test_coupons import _try_claim
 

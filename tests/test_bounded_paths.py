@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import clock as product_clock
 from mini_program_api import coupons, ledger
 from mini_program_api.ledger import Account, Operation
+from mini_program_api.platform import clock as product_clock
 from tests.db_calls import record
 
 CASH = {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 5, "days_after_claim": 3}

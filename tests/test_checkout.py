@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import audit, checkout, clock, coupons, ledger, merchants
+from mini_program_api import audit, checkout, coupons, ledger, merchants
 from mini_program_api.db.models import Coupon, CouponTemplate, Member, member_pk, template_pk
-from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account, Operation
+from mini_program_api.platform import clock
+from mini_program_api.platform.errors import KabaoError
 from tests import timeline
 from tests.ledger_checks import checked_balances
 

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("wechatpy", "wechatpayv3", "requests", "cryptography", "pydantic", "pynamodb", "botocore", "jwt")
 # What the declarations need: the route and schedule modules, and the few leaf modules they read at import.
 DECLARATIONS = ("mini_program_api.routes", "functions", "mini_program_api.telemetry")
-LEAVES = {"mini_program_api", "mini_program_api.clock", "mini_program_api.config", "mini_program_api.errors"}
+LEAVES = {"mini_program_api", "mini_program_api.platform", "mini_program_api.platform.clock", "mini_program_api.platform.config",
+          "mini_program_api.platform.errors"}
 _PROBE = """
 import json, sys
 import app

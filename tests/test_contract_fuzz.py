@@ -39,7 +39,7 @@ with open(os.path.join(ROOT, "openapi.json"), encoding="utf-8") as _spec:
 def tokens(api: Any, make_merchant: Any) -> dict[str, str]:
     """A merchant with a member whose card is open, a cashier at store s1 and an admin (tokens minted directly:
     staff login and its scrypt are tested elsewhere, and this runs once per operation)."""
-    from mini_program_api import auth
+    from mini_program_api.platform import auth
 
     merchant = make_merchant()
     admin = api.admin_token(merchant)

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import clock, coupons
-from mini_program_api.clock import iso
+from mini_program_api import coupons
 from mini_program_api.db.models import Coupon, CouponTemplate, StockShard, member_pk, stock_pk, template_pk
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import clock
+from mini_program_api.platform.clock import iso
+from mini_program_api.platform.errors import KabaoError
 from tests import timeline
 
 CASH = {"name": "5元无门槛", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 1, "days_after_claim": 7}

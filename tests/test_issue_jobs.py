@@ -7,9 +7,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import clock, coupons, issue_jobs
+from mini_program_api import coupons, issue_jobs
 from mini_program_api.db.models import PROFILE, Coupon, IssueJob, Member, issue_job_pk, member_pk
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import clock
+from mini_program_api.platform.errors import KabaoError
 
 CASH = {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7,
         "listed": False}

@@ -13,8 +13,8 @@ import pytest
 
 from mini_program_api import idempotency, ledger, sign_in
 from mini_program_api.db.models import LedgerEntry, member_pk
-from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account, Operation, Posting
+from mini_program_api.platform.errors import KabaoError
 from tests.ledger_checks import checked_balances
 
 THREADS = 16

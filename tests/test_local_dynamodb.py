@@ -179,7 +179,7 @@ def test_a_transaction_resent_after_a_lost_answer_is_applied_once(lossy: Any) ->
 def test_a_database_that_never_answers_is_a_503_not_a_crash(lossy: Any) -> None:
     from mini_program_api.db.models import Counter
     from mini_program_api.db.transact import Transaction
-    from mini_program_api.errors import KabaoError
+    from mini_program_api.platform.errors import KabaoError
 
     lossy.lose, lossy.hold = 10**6, 0.6
     counter = Counter(f"down-{uuid.uuid4().hex}", "COUNT")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import clock as product_clock
 from mini_program_api import merchants
+from mini_program_api.platform import clock as product_clock
 from tests import timeline
 from tests.ledger_checks import checked_balances
 from tests.test_lifecycle import invoke

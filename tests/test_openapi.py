@@ -52,7 +52,7 @@ def test_every_route_of_the_app_is_in_the_spec() -> None:
 
 
 def test_each_operation_declares_auth_errors_and_idempotency() -> None:
-    from mini_program_api.errors import STATUS
+    from mini_program_api.platform.errors import STATUS
 
     spec = _file()
     ops = {(m, p): op for p, item in spec["paths"].items() for m, op in item.items()}
@@ -123,7 +123,7 @@ def test_the_static_walk_follows_handlers_into_the_domain() -> None:
     call inside the function (routes/endpoint.py), so the walk must see those imports. Each of these codes is
     raised only in domain code, one or more calls down."""
     from infra.contract_errors import _graph, reachable
-    from mini_program_api.errors import STATUS
+    from mini_program_api.platform.errors import STATUS
 
     graph = _graph(set(STATUS))
     assert "TERMS_OUTDATED" in reachable(graph, "mini_program_api.routes.me:open_card")

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import passwords
-from mini_program_api.config import settings
 from mini_program_api.db.models import StaffAccount, staff_pk
+from mini_program_api.platform import passwords
+from mini_program_api.platform.config import settings
 
 PASSWORD = "correct horse battery"
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mini_program_api import secrets
+from mini_program_api.platform import secrets
 
 
 def test_an_ssm_reference_reads_the_decrypted_parameter() -> None:
@@ -47,7 +47,7 @@ def test_malformed_or_unknown_references_are_refused(ref: str) -> None:
 def test_dev_references_are_refused_outside_local_stages(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from mini_program_api.config import settings
+    from mini_program_api.platform.config import settings
 
     prod = dataclasses.replace(settings(), stage="prod")
     monkeypatch.setattr(secrets, "settings", lambda: prod)

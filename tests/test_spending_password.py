@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import clock as product_clock
-from mini_program_api import ledger, members, passwords, spending_password
+from mini_program_api import ledger, members, spending_password
 from mini_program_api.ledger import Account, Operation
+from mini_program_api.platform import clock as product_clock
+from mini_program_api.platform import passwords
 from tests.http_race import guess_at_once
 
 PIN, OTHER_PIN = "482916", "730158"

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mini_program_api import auth, clock, staff
+from mini_program_api import staff
 from mini_program_api.db.models import StaffAccount, staff_pk
+from mini_program_api.platform import auth, clock
 
 PASSWORD = "correct horse battery"
 

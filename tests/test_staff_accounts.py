@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import clock as product_clock
+from mini_program_api.platform import clock as product_clock
 
 PASSWORD = "correct horse battery"
 

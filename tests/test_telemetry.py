@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import clock
+from mini_program_api.platform import clock
 from mini_program_api.telemetry import logs, metrics
 
 Lines = Callable[[], list[dict[str, Any]]]

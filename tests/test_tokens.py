@@ -10,8 +10,8 @@ from typing import Any
 import jwt
 import pytest
 
-from mini_program_api import auth
-from mini_program_api.auth import Principal
+from mini_program_api.platform import auth
+from mini_program_api.platform.auth import Principal
 
 PROTECTED = [("GET", "/v1/me"), ("GET", "/v1/me/code"), ("GET", "/v1/me/ledger?account=points"), ("POST", "/v1/me/sign-in")]
 

@@ -15,11 +15,12 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from mini_program_api import clock, members, stored_value, topup
-from mini_program_api.auth import Principal
+from mini_program_api import members, stored_value, topup
 from mini_program_api.db.models import TopupOrder, topup_pk
-from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import MEMBER_ACCOUNTS, Account
+from mini_program_api.platform import clock
+from mini_program_api.platform.auth import Principal
+from mini_program_api.platform.errors import KabaoError
 from tests.ledger_checks import checked_balances
 
 
@@ -199,7 +200,7 @@ def test_notify_for_another_merchant_does_not_verify(api: Any, member: dict[str,
                                                     sandbox: Any, merchant: Any) -> None:
     import requests
 
-    from mini_program_api.config import settings
+    from mini_program_api.platform.config import settings
 
     order = _order(api, member, {"plan_id": "p300"})[1]
     other = make_merchant()
@@ -215,7 +216,7 @@ def test_contract_notify_path_serves_the_deployment_merchant(api: Any, member: d
                                                             sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from mini_program_api.config import settings
+    from mini_program_api.platform.config import settings
     from mini_program_api.routes import topup as topup_routes
 
     order = _order(api, member, {"plan_id": "p300"})[1]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wechat import miniprogram
 from mini_program_api.wechat.miniprogram import MiniProgram
 

@@ -55,7 +55,7 @@ def test_a_lease_left_by_a_dead_container_is_taken_over(sandbox: Any, clock: Any
 def test_a_wrong_secret_is_wechat_unavailable_and_caches_nothing(sandbox: Any, clock: Any) -> None:
     import pytest
 
-    from mini_program_api.errors import KabaoError
+    from mini_program_api.platform.errors import KabaoError
 
     appid, _ = _app(sandbox)
     with pytest.raises(KabaoError) as raised:

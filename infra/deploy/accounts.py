@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     from mini_program_api import staff
-    from mini_program_api.errors import KabaoError
+    from mini_program_api.platform.errors import KabaoError
 
     password = getpass.getpass("password for the new admin: ")
     try:

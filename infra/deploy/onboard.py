@@ -63,7 +63,7 @@ class DevStore:
     """`dev:` references (the value inside the reference): the local stack only, as secrets.py enforces."""
 
     def __init__(self) -> None:
-        from mini_program_api.config import settings
+        from mini_program_api.platform.config import settings
 
         if not settings().is_local:
             raise OnboardError("--secrets dev is for the local and test stages only; use --secrets ssm")
@@ -82,7 +82,7 @@ class SsmStore:
     """SecureString parameters under `/kabao/{stage}/merchants/{merchant_id}/`."""
 
     def __init__(self, merchant_id: str, client: Any = None) -> None:
-        from mini_program_api.config import settings
+        from mini_program_api.platform.config import settings
 
         if client is None:
             import boto3
@@ -272,7 +272,7 @@ def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: Secret
         changed = True
     if args.admin and admin is None:
         password = os.environ.get("KABAO_ADMIN_PASSWORD") or getpass.getpass(f"password for admin {args.admin}: ")
-        from mini_program_api.errors import KabaoError
+        from mini_program_api.platform.errors import KabaoError
 
         try:
             staff.create_account(None, args.merchant_id, args.admin, password, "admin", None)

@@ -127,7 +127,7 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
 
 def _seed_wallet_card(sandbox_url: str, api_url: str | None) -> None:
     """The demo member card in the sandbox's WeChat, created through the product's own set-up path."""
-    from mini_program_api.auth import Principal
+    from mini_program_api.platform.auth import Principal
     from mini_program_api.wallet import setup
 
     _call(f"{sandbox_url}/_sandbox/apps", {"appid": DEMO_OA_APPID, "secret": DEMO_OA_SECRET})
@@ -161,7 +161,7 @@ def _seed_wallet_card(sandbox_url: str, api_url: str | None) -> None:
 
 def _seed_staff() -> None:
     from mini_program_api import punch_cards, staff
-    from mini_program_api.auth import Principal
+    from mini_program_api.platform.auth import Principal
 
     admin = Principal("demo", "admin", "admin")
     staff.create_account(None, "demo", "admin", DEMO_STAFF["admin"], "admin", None)

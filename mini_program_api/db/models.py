@@ -28,7 +28,6 @@ from pynamodb.indexes import (
 )
 from pynamodb.models import Model
 
-from mini_program_api.config import settings
 from mini_program_api.db.schema import (
     CARDHOLDER_INDEX,
     DUE_INDEX,
@@ -37,6 +36,7 @@ from mini_program_api.db.schema import (
     ROSTER_INDEX,
     TTL_ATTRIBUTE,
 )
+from mini_program_api.platform.config import settings
 
 PROFILE = "PROFILE"
 LOOKUP = "LOOKUP"

@@ -32,7 +32,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from mini_program_api.db.models import connection
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.errors import KabaoError
 
 _KINDS = ("check", "delete", "put", "update")
 ATTEMPTS = 6

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from mini_program_api import (
     audit,
-    clock,
     coupon_admin,
     coupons,
     idempotency,
@@ -37,11 +36,12 @@ from mini_program_api import (
     punch_cards,
     tiers,
 )
-from mini_program_api.auth import Principal
 from mini_program_api.db.models import Coupon, PunchCard
 from mini_program_api.db.transact import Transaction
-from mini_program_api.errors import KabaoError
 from mini_program_api.ledger import Account, Operation, Posted, Posting
+from mini_program_api.platform import clock
+from mini_program_api.platform.auth import Principal
+from mini_program_api.platform.errors import KabaoError
 
 ACCOUNTS = {"points": Account.POINTS, "growth": Account.GROWTH, "bonus": Account.BONUS}
 MAX_AMOUNT = 100_000_000

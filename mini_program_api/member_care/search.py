@@ -4,9 +4,10 @@ phone number is ever decrypted to compare, and nothing is scanned."""
 
 from __future__ import annotations
 
-from mini_program_api import member_codes, members, pii
+from mini_program_api import member_codes, members
 from mini_program_api.db.models import LOOKUP, Lookup, Member, lookup_pk
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import pii
+from mini_program_api.platform.errors import KabaoError
 
 
 def find(

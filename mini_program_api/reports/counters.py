@@ -29,9 +29,10 @@ from typing import Any, Protocol
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
-from mini_program_api import clock, merchants
+from mini_program_api import merchants
 from mini_program_api.db.models import CheckoutOrder, Counter
 from mini_program_api.db.transact import Transaction
+from mini_program_api.platform import clock
 from mini_program_api.reports.models import ReportCounter
 
 SHARDS = 32  # a busy day: concurrent transactions rarely meet on one counter item (a conflict is a retry)

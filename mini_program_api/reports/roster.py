@@ -11,9 +11,9 @@ import hashlib
 import re
 from typing import Any
 
-from mini_program_api import paging
 from mini_program_api.db.models import Member
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import paging
+from mini_program_api.platform.errors import KabaoError
 
 ROSTER_SHARDS = 4
 _ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from mini_program_api import clock
+from mini_program_api.platform import clock
 from mini_program_api.reports import read
 from mini_program_api.reports.liability import last
 from mini_program_api.reports.models import LiabilityCheck

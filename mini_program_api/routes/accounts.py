@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from mini_program_api import clock
+from mini_program_api.platform import clock
 from mini_program_api.routes.endpoint import Call, endpoint
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from mini_program_api import paging
     from mini_program_api.db.models import AuditRecord, StaffAccount, Store
+    from mini_program_api.platform import paging
     from mini_program_api.routes.schemas import AuditQuery
 
 bp = Blueprint(__name__)

@@ -32,8 +32,9 @@ bp = Blueprint(__name__)
     ),
 )
 def login(call: Call) -> dict[str, Any]:
-    from mini_program_api import auth, members
-    from mini_program_api.auth import Principal
+    from mini_program_api import members
+    from mini_program_api.platform import auth
+    from mini_program_api.platform.auth import Principal
 
     body: LoginBody = call.body
     result = members.login(body.appid, body.code, body.invite_code, body.scene)

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from mini_program_api.config import settings
-from mini_program_api.errors import STATUS, KabaoError
+from mini_program_api.platform.config import settings
+from mini_program_api.platform.errors import STATUS, KabaoError
 from mini_program_api.telemetry import logs
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from mini_program_api.auth import Principal
+    from mini_program_api.platform.auth import Principal
 
 MAX_PATH_ID = 128  # characters in an id taken from the path
 
@@ -233,7 +233,8 @@ def _check_response(route: Route, result: Any) -> None:
 
 
 def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
-    from mini_program_api import auth, staff
+    from mini_program_api import staff
+    from mini_program_api.platform import auth
 
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

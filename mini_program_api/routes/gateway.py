@@ -25,7 +25,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from mini_program_api.errors import error_body
+from mini_program_api.platform.errors import error_body
 
 bp = Blueprint(__name__)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from mini_program_api.clock import iso
+from mini_program_api.platform.clock import iso
 from mini_program_api.routes.endpoint import Call, endpoint
 from mini_program_api.routes.views import entry_view, member_view
 

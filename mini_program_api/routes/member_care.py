@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from mini_program_api import clock
+from mini_program_api.platform import clock
 from mini_program_api.routes.accounts import audit_page
 from mini_program_api.routes.endpoint import Call, endpoint
 from mini_program_api.routes.views import (
@@ -45,7 +45,7 @@ def admin_member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
 
 
 def _summary(merchant: Merchant, member: Member) -> dict[str, Any]:
-    from mini_program_api import pii
+    from mini_program_api.platform import pii
 
     return {
         "member_id": member.member_id,

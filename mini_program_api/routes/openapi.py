@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from mini_program_api.errors import STATUS
+from mini_program_api.platform.errors import STATUS
 from mini_program_api.routes.endpoint import MAX_PATH_ID, ROUTES, Call, Route, endpoint, model
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.errors import KabaoError
 from mini_program_api.routes.endpoint import Call, endpoint, model
 
 if TYPE_CHECKING:

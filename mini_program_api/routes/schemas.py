@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mini_program_api import clock
+from mini_program_api.platform import clock
 
 _Code = Field(min_length=1, max_length=256)
 

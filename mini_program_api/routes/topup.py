@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from mini_program_api.config import settings
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.config import settings
+from mini_program_api.platform.errors import KabaoError
 from mini_program_api.routes.endpoint import Call, endpoint
 from mini_program_api.routes.views import order_view, plan_view
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mini_program_api import clock
-from mini_program_api.clock import iso
+from mini_program_api.platform import clock
+from mini_program_api.platform.clock import iso
 
 if TYPE_CHECKING:
     from mini_program_api import coupon_admin
@@ -62,7 +62,8 @@ def merchant_view(merchant: Merchant) -> dict[str, Any]:
 
 
 def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
-    from mini_program_api import pii, tiers
+    from mini_program_api import tiers
+    from mini_program_api.platform import pii
 
     progress = tiers.progress(merchant, member)
     tz = merchant.timezone

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from mini_program_api import clock, due, members, merchants, pii, tiers
+from mini_program_api import due, members, merchants, tiers
 from mini_program_api.db.models import LOOKUP, Lookup, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform import clock, pii
+from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wallet import setup
 from mini_program_api.wallet.models import MEMBER_SK, SYNC_JOB, MemberWallet, code_pk
 

@@ -20,11 +20,12 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
-from mini_program_api import clock, due
+from mini_program_api import due
 from mini_program_api.db.models import LOOKUP, Lookup, member_pk
 from mini_program_api.db.transact import Transaction, put_new, update_if
-from mini_program_api.errors import KabaoError
-from mini_program_api.secrets import resolve
+from mini_program_api.platform import clock
+from mini_program_api.platform.errors import KabaoError
+from mini_program_api.platform.secrets import resolve
 from mini_program_api.wallet import outbox, setup
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet, WalletEvent, code_pk, event_pk
 

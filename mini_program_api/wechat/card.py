@@ -20,8 +20,8 @@ from typing import Any
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from mini_program_api.config import settings
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.config import settings
+from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wechat import tokens
 from mini_program_api.wechat.miniprogram import SharedTokenClient
 

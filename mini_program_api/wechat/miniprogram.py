@@ -17,8 +17,8 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from mini_program_api.config import settings
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.config import settings
+from mini_program_api.platform.errors import KabaoError
 from mini_program_api.telemetry import metrics
 from mini_program_api.wechat import tokens
 

@@ -23,8 +23,8 @@ import requests
 from wechatpayv3 import SignType, WeChatPay, WeChatPayType
 from wechatpayv3.core import Core
 
-from mini_program_api.config import settings
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.config import settings
+from mini_program_api.platform.errors import KabaoError
 from mini_program_api.telemetry import metrics
 
 log = logging.getLogger(__name__)

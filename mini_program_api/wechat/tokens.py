@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 
 from wechatpy.session import SessionStorage
 
-from mini_program_api import clock
 from mini_program_api.db.models import SharedToken
 from mini_program_api.db.transact import Cancelled, Transaction, put_new, update_if
+from mini_program_api.platform import clock
 
 MARGIN = timedelta(seconds=120)  # a token this close to expiry counts as expired
 LEASE = timedelta(seconds=5)  # how long one container may take to refresh

@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from mini_program_api.config import settings
+from mini_program_api.platform.config import settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters.ssm import SSMProvider

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import ModuleType
 
-from mini_program_api import clock
-from mini_program_api.config import settings
-from mini_program_api.errors import KabaoError
-from mini_program_api.secrets import resolve
+from mini_program_api.platform import clock
+from mini_program_api.platform.config import settings
+from mini_program_api.platform.errors import KabaoError
+from mini_program_api.platform.secrets import resolve
 
 
 def _hs256_only_jwt() -> ModuleType:

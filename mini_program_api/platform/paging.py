@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from pynamodb.exceptions import QueryError
 
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.errors import KabaoError
 
 T = TypeVar("T")
 

@@ -13,8 +13,8 @@ import hmac
 from functools import cache
 from typing import TYPE_CHECKING
 
-from mini_program_api.config import settings
-from mini_program_api.secrets import resolve
+from mini_program_api.platform.config import settings
+from mini_program_api.platform.secrets import resolve
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet

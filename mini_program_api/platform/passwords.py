@@ -30,9 +30,9 @@ from datetime import datetime, timedelta
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from mini_program_api.config import settings
 from mini_program_api.db.transact import update_if
-from mini_program_api.errors import KabaoError
+from mini_program_api.platform.config import settings
+from mini_program_api.platform.errors import KabaoError
 
 PRODUCTION_LOG2N = 17
 _R, _P, _DKLEN = 8, 1, 32
