@@ -50,8 +50,6 @@ from pynamodb.expressions.update import Action
 from mini_program_api import (
     audit,
     coupons,
-    idempotency,
-    ledger,
     lifecycle,
     member_codes,
     member_days,
@@ -60,7 +58,6 @@ from mini_program_api import (
     order_refs,
     pending_payments,
     spending_password,
-    stored_value,
     tiers,
     topup,
 )
@@ -75,8 +72,9 @@ from mini_program_api.db.models import (
     member_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.idempotency import Request as Idem
-from mini_program_api.ledger import Account, Operation, Posting
+from mini_program_api.money import idempotency, ledger, stored_value
+from mini_program_api.money.idempotency import Request as Idem
+from mini_program_api.money.ledger import Account, Operation, Posting
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.expressions.condition import Condition
 
-from mini_program_api import audit, due, idempotency, ledger, member_codes, members, merchants, staff
+from mini_program_api import audit, due, member_codes, members, merchants, staff
 from mini_program_api.db.models import (
     COUPON_TERMS,
     PROFILE,
@@ -52,8 +52,9 @@ from mini_program_api.db.models import (
     template_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.idempotency import Request
-from mini_program_api.ledger import Account, Operation
+from mini_program_api.money import idempotency, ledger
+from mini_program_api.money.idempotency import Request
+from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock, ids, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.models import Model
 
-from mini_program_api import coupons, due, ledger, merchants, notices, tiers
+from mini_program_api import coupons, due, merchants, notices, tiers
 from mini_program_api.db.models import (
     PROFILE,
     Coupon,
@@ -44,7 +44,8 @@ from mini_program_api.db.models import (
     template_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.ledger import Account, Operation
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wallet import outbox

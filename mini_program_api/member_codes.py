@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mini_program_api import idempotency, members
+from mini_program_api import members
 from mini_program_api.db.models import LOOKUP, Lookup, Member, lookup_pk
 from mini_program_api.db.transact import put_new
-from mini_program_api.idempotency import Key
+from mini_program_api.money import idempotency
+from mini_program_api.money.idempotency import Key
 from mini_program_api.platform import clock, ids
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import idempotency
 from mini_program_api.db.models import Lookup, PendingPayment, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.idempotency import Key, Request
+from mini_program_api.money import idempotency
+from mini_program_api.money.idempotency import Key, Request
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 

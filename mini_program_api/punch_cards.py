@@ -14,11 +14,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import audit, idempotency, ledger, member_codes, members, staff, stored_value
+from mini_program_api import audit, member_codes, members, staff
 from mini_program_api.db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from mini_program_api.db.transact import Transaction
-from mini_program_api.idempotency import Request
-from mini_program_api.ledger import Account, Operation, Posting
+from mini_program_api.money import idempotency, ledger, stored_value
+from mini_program_api.money.idempotency import Request
+from mini_program_api.money.ledger import Account, Operation, Posting
 from mini_program_api.platform import clock, ids, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError

@@ -10,10 +10,11 @@ only a new member's first login counts, and never with their own code.
 
 from __future__ import annotations
 
-from mini_program_api import ledger, lifecycle
+from mini_program_api import lifecycle
 from mini_program_api.db.models import Counter, Member, Merchant, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.ledger import Account, Operation
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
 
 REWARDED, CAPPED, ALREADY = "REWARDED", "CAPPED", "ALREADY"

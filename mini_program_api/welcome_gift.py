@@ -22,10 +22,11 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import coupon_admin, coupons, idempotency, ledger, lifecycle
+from mini_program_api import coupon_admin, coupons, lifecycle
 from mini_program_api.db.models import PROFILE, CouponTemplate, Member, Merchant, member_pk, template_pk
 from mini_program_api.db.transact import Transaction
-from mini_program_api.ledger import Account, Operation
+from mini_program_api.money import idempotency, ledger
+from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform.errors import KabaoError
 
 OP_KEY = "welcome:card"

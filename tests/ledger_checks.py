@@ -1,9 +1,10 @@
 """The invariant every money test ends on: balances equal the sum of their ledger, none negative."""
 from __future__ import annotations
 
-from mini_program_api import ledger, members
+from mini_program_api import members
 from mini_program_api.db.models import PunchCard, member_pk
-from mini_program_api.ledger import MEMBER_ACCOUNTS
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import MEMBER_ACCOUNTS
 
 
 def checked_balances(merchant_id: str, member_id: str) -> dict[str, int]:

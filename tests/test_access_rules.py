@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import audit, ledger, merchants, staff
+from mini_program_api import audit, merchants, staff
 from mini_program_api.db.models import StaffAccount, staff_pk
-from mini_program_api.ledger import Account, Operation
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
 from tests.db_calls import record
 from tests.http_race import guess_at_once

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons, ledger
-from mini_program_api.ledger import Account, Operation
+from mini_program_api import coupons
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock as product_clock
 from tests.db_calls import record
 

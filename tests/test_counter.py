@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import ledger
-from mini_program_api.ledger import Account, Operation
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import Account, Operation
 from tests.ledger_checks import checked_balances
 
 CASH = {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 50, "per_member_limit": 5, "days_after_claim": 7}

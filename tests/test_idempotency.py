@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import stored_value
-from mini_program_api.ledger import Account
+from mini_program_api.money import stored_value
+from mini_program_api.money.ledger import Account
 from tests.ledger_checks import checked_balances
 from tests.test_checkout import _member
 

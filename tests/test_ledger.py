@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import idempotency, ledger, sign_in
+from mini_program_api import sign_in
 from mini_program_api.db.models import LedgerEntry, member_pk
-from mini_program_api.ledger import Account, Operation, Posting
+from mini_program_api.money import idempotency, ledger
+from mini_program_api.money.ledger import Account, Operation, Posting
 from mini_program_api.platform.errors import KabaoError
 from tests.ledger_checks import checked_balances
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons, ledger, lifecycle, merchants, notices
+from mini_program_api import coupons, lifecycle, merchants, notices
 from mini_program_api.db.models import Coupon, Member, member_pk
+from mini_program_api.money import ledger
 from tests import timeline
 from tests.conftest import ROOT
 from tests.ledger_checks import checked_balances

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import ledger, member_codes
+from mini_program_api import member_codes
 from mini_program_api.db.models import PROFILE, Member, member_pk
-from mini_program_api.ledger import Account, Operation, Posting
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import Account, Operation, Posting
 from tests import timeline
 
 

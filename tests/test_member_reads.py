@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from mini_program_api import ledger
-from mini_program_api.ledger import Account, Operation
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import Account, Operation
 
 
 def _key() -> dict[str, str]:

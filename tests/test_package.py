@@ -30,7 +30,7 @@ def template(package: Path) -> dict[str, Any]:
 def test_zip_holds_all_runtime_code_with_pyc_and_without_botocore(package: Path) -> None:
     names = zipfile.ZipFile(package / "deployment.zip").namelist()
     assert "app.py" in names
-    for module in ("mini_program_api/ledger.py", "mini_program_api/routes/me.py", "functions/topup_reconciliation.py"):
+    for module in ("mini_program_api/money/ledger.py", "mini_program_api/routes/me.py", "functions/topup_reconciliation.py"):
         assert module in names
         folder, file = module.rsplit("/", 1)
         assert f"{folder}/__pycache__/{file[:-3]}.cpython-311.pyc" in names

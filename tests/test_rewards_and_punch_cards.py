@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons, ledger, punch_cards
+from mini_program_api import coupons, punch_cards
 from mini_program_api.db.models import CouponTemplate, template_pk
-from mini_program_api.ledger import Account, Operation
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from tests.ledger_checks import checked_balances

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import ledger, members, spending_password
-from mini_program_api.ledger import Account, Operation
+from mini_program_api import members, spending_password
+from mini_program_api.money import ledger
+from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.platform import passwords
 from tests.http_race import guess_at_once

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import merchants, stored_value
+from mini_program_api import merchants
 from mini_program_api.db.models import Member, member_pk
+from mini_program_api.money import stored_value
 from mini_program_api.wallet import sync
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet
 from tests.wallet_helpers import activate, deliver_stream, invoke, setup_wallet

@@ -24,21 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import (
-    audit,
-    coupon_admin,
-    coupons,
-    idempotency,
-    ledger,
-    lifecycle,
-    members,
-    merchants,
-    punch_cards,
-    tiers,
-)
+from mini_program_api import audit, coupon_admin, coupons, lifecycle, members, merchants, punch_cards, tiers
 from mini_program_api.db.models import Coupon, PunchCard
 from mini_program_api.db.transact import Transaction
-from mini_program_api.ledger import Account, Operation, Posted, Posting
+from mini_program_api.money import idempotency, ledger
+from mini_program_api.money.ledger import Account, Operation, Posted, Posting
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError

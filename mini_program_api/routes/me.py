@@ -88,7 +88,8 @@ def member_code(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/ledger", "GET", role="member", query="LedgerQuery", response="LedgerPage", errors=("NOT_FOUND",))
 def history(call: Call) -> dict[str, Any]:
-    from mini_program_api import ledger, merchants
+    from mini_program_api import merchants
+    from mini_program_api.money import ledger
 
     q: LedgerQuery = call.query
     merchant = merchants.get(call.member.merchant_id)

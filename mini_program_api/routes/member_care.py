@@ -115,7 +115,7 @@ def view(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
-    from mini_program_api import ledger
+    from mini_program_api.money import ledger
 
     q: AdminLedgerQuery = call.query
     _member(call, member_id)

@@ -34,10 +34,10 @@ from enum import StrEnum
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import idempotency
 from mini_program_api.db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.idempotency import Request
+from mini_program_api.money import idempotency
+from mini_program_api.money.idempotency import Request
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
