@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.expressions.condition import Condition
 
-from mini_program_api import audit, due, member_codes, members, merchants, staff
+from mini_program_api import audit, member_codes, members, merchants, staff
 from mini_program_api.db.models import (
     COUPON_TERMS,
     PROFILE,
@@ -52,6 +52,7 @@ from mini_program_api.db.models import (
     template_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.jobs import due
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.idempotency import Request
 from mini_program_api.money.ledger import Account, Operation

@@ -30,9 +30,9 @@ from typing import TypeVar
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import due
 from mini_program_api.db.models import Member, Merchant, Tier
 from mini_program_api.db.transact import Transaction
+from mini_program_api.jobs import due
 from mini_program_api.platform.errors import KabaoError
 
 REVIEW_JOB = "tier_review"

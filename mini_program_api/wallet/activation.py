@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from mini_program_api import due, members, merchants, tiers
+from mini_program_api import members, merchants, tiers
 from mini_program_api.db.models import LOOKUP, Lookup, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
+from mini_program_api.jobs import due
 from mini_program_api.platform import clock, pii
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wallet import setup

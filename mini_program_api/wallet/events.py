@@ -20,9 +20,9 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
-from mini_program_api import due
 from mini_program_api.db.models import LOOKUP, Lookup, member_pk
 from mini_program_api.db.transact import Transaction, put_new, update_if
+from mini_program_api.jobs import due
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.secrets import resolve

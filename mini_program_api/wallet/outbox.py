@@ -11,9 +11,9 @@ reading, and a read inside every balance change would cost more than this one wr
 
 from __future__ import annotations
 
-from mini_program_api import due
 from mini_program_api.db.models import member_pk
 from mini_program_api.db.transact import Transaction
+from mini_program_api.jobs import due
 from mini_program_api.platform import clock
 from mini_program_api.wallet.models import MEMBER_SK, SYNC_JOB, MemberWallet
 
