@@ -13,7 +13,6 @@ every shard at 0, the other 400 told SOLD_OUT).
 """
 from __future__ import annotations
 
-import statistics
 import time
 import uuid
 from collections import Counter

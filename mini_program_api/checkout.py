@@ -48,7 +48,6 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from mini_program_api import (
-    audit,
     coupons,
     lifecycle,
     member_codes,
@@ -79,6 +78,7 @@ from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, rfm
+from mini_program_api.staff import audit
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mini_program_api import audit, coupons
+from mini_program_api import coupons
 from mini_program_api.db.models import CouponTemplate, StockShard, shelf_pk, stock_pk, template_pk
 from mini_program_api.db.transact import Transaction, at_version, commit_pinned
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.staff import audit
 
 MAX_STOCK = 10_000_000  # as coupons.validate
 

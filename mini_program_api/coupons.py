@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.expressions.condition import Condition
 
-from mini_program_api import audit, member_codes, members, merchants, staff
+from mini_program_api import member_codes, members, merchants
 from mini_program_api.db.models import (
     COUPON_TERMS,
     PROFILE,
@@ -60,6 +60,7 @@ from mini_program_api.platform import clock, ids, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
+from mini_program_api.staff import audit, stores
 from mini_program_api.telemetry import metrics
 
 KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
@@ -149,7 +150,7 @@ def create_template(
     merchant = merchants.get(merchant_id)
     now = clock.now()
     validate(spec, merchant, now)
-    staff.require_stores(merchant_id, spec.store_ids)
+    stores.require_stores(merchant_id, spec.store_ids)
     fingerprint = hashlib.sha256(json.dumps(asdict(spec), default=str, sort_keys=True).encode()).hexdigest()
     if idempotency_key is None:
         template_id = "CT" + ids.new_id()[:16]

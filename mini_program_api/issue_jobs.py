@@ -33,7 +33,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from mini_program_api import audit, coupon_admin, coupons, merchants, tiers, welcome_gift
+from mini_program_api import coupon_admin, coupons, merchants, tiers, welcome_gift
 from mini_program_api.db.models import (
     CouponTemplate,
     IssueJob,
@@ -50,6 +50,7 @@ from mini_program_api.money import idempotency
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.staff import audit
 
 log = logging.getLogger(__name__)
 JOB = "issue_job"

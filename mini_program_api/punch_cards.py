@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import audit, member_codes, members, staff
+from mini_program_api import member_codes, members
 from mini_program_api.db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.money import idempotency, ledger, stored_value
@@ -23,6 +23,7 @@ from mini_program_api.money.ledger import Account, Operation, Posting
 from mini_program_api.platform import clock, ids, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.staff import audit, stores
 
 
 def create_plan(
@@ -36,7 +37,7 @@ def create_plan(
 ) -> PunchPlan:
     """With an Idempotency-Key, a retry after a lost answer returns the plan made the first time
     (another plan under the same key is 422); without one, every call makes a plan."""
-    staff.require_stores(actor.merchant_id, store_ids)
+    stores.require_stores(actor.merchant_id, store_ids)
     fields: dict[str, Any] = {
         "name": name,
         "visits": visits,

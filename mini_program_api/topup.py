@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import audit, members, merchants, order_refs
+from mini_program_api import members, merchants, order_refs
 from mini_program_api.db.models import PROFILE, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due
@@ -57,6 +57,7 @@ from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.secrets import resolve
+from mini_program_api.staff import audit
 from mini_program_api.telemetry import metrics
 
 if TYPE_CHECKING:

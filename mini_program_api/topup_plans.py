@@ -11,13 +11,14 @@ trail keeps what it was.
 
 from __future__ import annotations
 
-from mini_program_api import audit, merchants
+from mini_program_api import merchants
 from mini_program_api.db.models import Merchant, TopupPlan
 from mini_program_api.db.transact import Transaction
 from mini_program_api.money import idempotency
 from mini_program_api.platform import ids
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.staff import audit
 
 MAX_PLANS = 20  # the list is on the merchant row and shown whole to members
 

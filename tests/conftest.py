@@ -207,15 +207,15 @@ class Api:
     def admin_token(merchant: Any, username: str = "admin-1") -> str:
         """A session of the merchant's admin `username` (its account made on first use, without the scrypt
         cost of a real login): the token carries the account's token version, as a login's does."""
-        from mini_program_api import staff
         from mini_program_api.db.models import StaffAccount, staff_pk
         from mini_program_api.db.transact import put_new
         from mini_program_api.platform import auth, clock
+        from mini_program_api.staff import accounts
 
         put_new(StaffAccount(staff_pk(merchant.merchant_id), username, merchant_id=merchant.merchant_id,
-                             username=username, role="admin", password_hash=staff._dummy_hash(),
+                             username=username, role="admin", password_hash=accounts._dummy_hash(),
                              created_at=clock.now()))
-        account = staff.account(merchant.merchant_id, username)
+        account = accounts.account(merchant.merchant_id, username)
         return auth.issue(auth.Principal(merchant.merchant_id, username, "admin", None,
                                          int(account.token_version or 0)))[0]
 

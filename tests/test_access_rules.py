@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import audit, merchants, staff
+from mini_program_api import merchants
 from mini_program_api.db.models import StaffAccount, staff_pk
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
+from mini_program_api.staff import accounts, audit
 from tests.db_calls import record
 from tests.http_race import guess_at_once
 
@@ -29,10 +30,10 @@ def _today(merchant: Any) -> str:
 def test_20_concurrent_wrong_passwords_check_at_most_5_and_lock(api: Any, api_url: str, merchant: Any,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     api.staff_token(merchant, "s1")
-    staff.create_account(None, merchant.merchant_id, "bob", PASSWORD, "staff", "s1")
+    accounts.create_account(None, merchant.merchant_id, "bob", PASSWORD, "staff", "s1")
     body = {"merchant_id": merchant.merchant_id, "username": "bob", "password": "wrong password!"}
-    checked, outcomes = guess_at_once(monkeypatch, staff, f"{api_url}/v1/staff/login", [body] * 20)
-    assert len(checked) <= staff.MAX_FAILED_LOGINS, len(checked)
+    checked, outcomes = guess_at_once(monkeypatch, accounts, f"{api_url}/v1/staff/login", [body] * 20)
+    assert len(checked) <= accounts.MAX_FAILED_LOGINS, len(checked)
     assert set(outcomes) <= {(401, "INVALID_CREDENTIALS"), (429, "ACCOUNT_LOCKED")}
     status, body = api.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": "bob",
                                                 "password": PASSWORD})
@@ -44,15 +45,15 @@ def test_20_concurrent_wrong_passwords_check_at_most_5_and_lock(api: Any, api_ur
 def test_the_lock_lifts_after_15_minutes_and_a_good_login_resets_the_count(api: Any, merchant: Any,
                                                                            clock: Any) -> None:
     api.staff_token(merchant, "s1")
-    staff.create_account(None, merchant.merchant_id, "bob", PASSWORD, "staff", "s1")
+    accounts.create_account(None, merchant.merchant_id, "bob", PASSWORD, "staff", "s1")
     login = {"merchant_id": merchant.merchant_id, "username": "bob"}
-    for _ in range(staff.MAX_FAILED_LOGINS - 1):
+    for _ in range(accounts.MAX_FAILED_LOGINS - 1):
         assert api.post("/v1/staff/login", {**login, "password": "wrong password!"})[0] == 401
     assert api.post("/v1/staff/login", {**login, "password": PASSWORD})[0] == 200  # resets the count
-    for _ in range(staff.MAX_FAILED_LOGINS):
+    for _ in range(accounts.MAX_FAILED_LOGINS):
         assert api.post("/v1/staff/login", {**login, "password": "wrong password!"})[0] == 401
     assert api.post("/v1/staff/login", {**login, "password": PASSWORD})[0] == 429
-    clock.advance(minutes=staff.LOCK_MINUTES - 1)
+    clock.advance(minutes=accounts.LOCK_MINUTES - 1)
     assert api.post("/v1/staff/login", {**login, "password": PASSWORD})[0] == 429
     clock.advance(minutes=1, seconds=1)
     assert api.post("/v1/staff/login", {**login, "password": PASSWORD})[0] == 200

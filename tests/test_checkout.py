@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import audit, checkout, coupons, merchants
+from mini_program_api import checkout, coupons, merchants
 from mini_program_api.db.models import Coupon, CouponTemplate, Member, member_pk, template_pk
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.staff import audit
 from tests import timeline
 from tests.ledger_checks import checked_balances
 

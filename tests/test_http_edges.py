@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import audit
 from mini_program_api.db.models import PROFILE, CouponTemplate, Merchant, merchant_pk, template_pk
 from mini_program_api.platform import clock
+from mini_program_api.staff import audit
 
 NESTED = b"[" * 50000
 SECRET = "Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.do-not-echo-me"

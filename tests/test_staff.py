@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mini_program_api import staff
 from mini_program_api.db.models import StaffAccount, staff_pk
 from mini_program_api.platform import auth, clock
+from mini_program_api.staff import accounts
 
 PASSWORD = "correct horse battery"
 
@@ -34,7 +34,7 @@ def test_admin_creates_store_and_staff_who_log_in_bound_to_the_store(api: Any, m
 
 
 def test_admin_accounts_log_in_as_admin(api: Any, merchant: Any) -> None:
-    staff.create_account(None, merchant.merchant_id, "boss", PASSWORD, "admin", None)  # the bootstrap path
+    accounts.create_account(None, merchant.merchant_id, "boss", PASSWORD, "admin", None)  # the bootstrap path
     status, session = _login(api, merchant, "boss")
     assert status == 200 and session["role"] == "admin" and session["store_id"] is None
     assert api.get("/v1/admin/staff", token=session["token"])[1]["staff"][0]["username"] == "boss"
@@ -54,7 +54,7 @@ def test_account_rules(api: Any, merchant: Any) -> None:
     for body, status, code in cases:
         got = api.post("/v1/admin/staff", body, token=admin)
         assert (got[0], got[1]["error"]["code"]) == (status, code), body
-    assert [a.username for a in staff.accounts(merchant.merchant_id).items] == ["admin-1"]  # the test admin only
+    assert [a.username for a in accounts.accounts(merchant.merchant_id).items] == ["admin-1"]  # the test admin only
     ok = {"username": "a1", "password": PASSWORD, "role": "staff", "store_id": "s1"}
     assert api.post("/v1/admin/staff", ok, token=admin)[0] == 201
     status, body = api.post("/v1/admin/staff", {**ok, "password": "another password"}, token=admin)
@@ -66,16 +66,16 @@ def test_account_rules(api: Any, merchant: Any) -> None:
 
 def test_wrong_passwords_unknown_users_lockout(api: Any, merchant: Any, clock: Any) -> None:
     api.staff_token(merchant)  # store s1 exists
-    staff.create_account(None, merchant.merchant_id, "bob", PASSWORD, "staff", "s1")
+    accounts.create_account(None, merchant.merchant_id, "bob", PASSWORD, "staff", "s1")
     assert _login(api, merchant, "nobody")[1]["error"]["code"] == "INVALID_CREDENTIALS"
     other = api.post("/v1/staff/login", {"merchant_id": "m-other", "username": "bob", "password": PASSWORD})
     assert other[0] == 401  # the same username at another merchant is another account
-    for _ in range(staff.MAX_FAILED_LOGINS):
+    for _ in range(accounts.MAX_FAILED_LOGINS):
         status, body = _login(api, merchant, "bob", "wrong password!")
         assert (status, body["error"]["code"]) == (401, "INVALID_CREDENTIALS")
     status, body = _login(api, merchant, "bob")  # right password, but locked
     assert (status, body["error"]["code"]) == (429, "ACCOUNT_LOCKED")
-    clock.advance(minutes=staff.LOCK_MINUTES, seconds=1)
+    clock.advance(minutes=accounts.LOCK_MINUTES, seconds=1)
     assert _login(api, merchant, "bob")[0] == 200
     assert int(StaffAccount.get(staff_pk(merchant.merchant_id), "bob").failed_logins) == 0
 

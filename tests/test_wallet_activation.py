@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mini_program_api import audit
 from mini_program_api.platform import clock as product_clock
+from mini_program_api.staff import audit
 from tests.wallet_helpers import activate, card_body, setup_wallet
 
 

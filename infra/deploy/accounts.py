@@ -15,12 +15,12 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    from mini_program_api import staff
     from mini_program_api.platform.errors import KabaoError
+    from mini_program_api.staff import accounts
 
     password = getpass.getpass("password for the new admin: ")
     try:
-        staff.create_account(None, argv[0], argv[1], password, "admin", None)
+        accounts.create_account(None, argv[0], argv[1], password, "admin", None)
     except KabaoError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return 1

@@ -190,8 +190,9 @@ def main(argv: list[str], out: Callable[[str], None] = print, store: SecretStore
 
 
 def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: SecretStore | None) -> int:
-    from mini_program_api import merchants, staff
+    from mini_program_api import merchants
     from mini_program_api.db.models import Merchant, StaffAccount, merchant_pk, staff_pk
+    from mini_program_api.staff import accounts
 
     store = store or (DevStore() if args.secrets == "dev" else SsmStore(args.merchant_id))
     pay = read_pay_dir(args.pay_dir, args.mchid, args.public_key_id) if args.pay_dir else None
@@ -275,7 +276,7 @@ def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: Secret
         from mini_program_api.platform.errors import KabaoError
 
         try:
-            staff.create_account(None, args.merchant_id, args.admin, password, "admin", None)
+            accounts.create_account(None, args.merchant_id, args.admin, password, "admin", None)
         except KabaoError as exc:
             raise OnboardError(f"{exc.code}: {exc.message}") from exc
         out(f"admin {args.admin} created")

@@ -160,11 +160,12 @@ def _seed_wallet_card(sandbox_url: str, api_url: str | None) -> None:
 
 
 def _seed_staff() -> None:
-    from mini_program_api import punch_cards, staff
+    from mini_program_api import punch_cards
     from mini_program_api.platform.auth import Principal
+    from mini_program_api.staff import accounts, stores
 
     admin = Principal("demo", "admin", "admin")
-    staff.create_account(None, "demo", "admin", DEMO_STAFF["admin"], "admin", None)
-    staff.create_store(admin, "s1", "人民广场店")
-    staff.create_account(admin, "demo", "cashier", DEMO_STAFF["cashier"], "staff", "s1")
+    accounts.create_account(None, "demo", "admin", DEMO_STAFF["admin"], "admin", None)
+    stores.create_store(admin, "s1", "人民广场店")
+    accounts.create_account(admin, "demo", "cashier", DEMO_STAFF["cashier"], "staff", "s1")
     punch_cards.create_plan(admin, "美式10杯卡", visits=10, valid_days=180, price=20000, store_ids=[])

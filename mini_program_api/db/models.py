@@ -445,7 +445,7 @@ class StaffAccount(Item):
     username = UnicodeAttribute()
     role = UnicodeAttribute()
     store_id = UnicodeAttribute(null=True)
-    password_hash = UnicodeAttribute()  # scrypt, see staff.py
+    password_hash = UnicodeAttribute()  # scrypt, see staff/accounts.py
     failed_logins = NumberAttribute(default=0)
     locked_until = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()

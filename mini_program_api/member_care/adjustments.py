@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import audit, coupon_admin, coupons, lifecycle, members, merchants, punch_cards, tiers
+from mini_program_api import coupon_admin, coupons, lifecycle, members, merchants, punch_cards, tiers
 from mini_program_api.db.models import Coupon, PunchCard
 from mini_program_api.db.transact import Transaction
 from mini_program_api.money import idempotency, ledger
@@ -32,6 +32,7 @@ from mini_program_api.money.ledger import Account, Operation, Posted, Posting
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.staff import audit
 
 ACCOUNTS = {"points": Account.POINTS, "growth": Account.GROWTH, "bonus": Account.BONUS}
 MAX_AMOUNT = 100_000_000

@@ -30,13 +30,14 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
-from mini_program_api import audit, merchants
+from mini_program_api import merchants
 from mini_program_api.db.models import CheckoutOrder, Item, Member, Merchant, RosterIndex, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import roster
+from mini_program_api.staff import audit
 
 log = logging.getLogger(__name__)
 SEGMENTS = ("重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留")

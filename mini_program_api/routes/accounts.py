@@ -58,9 +58,9 @@ def audit_page(page: paging.Page[AuditRecord], tz: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/stores/{store_id}", "GET", role="admin", response="StoreView", errors=("STORE_NOT_FOUND",))
 def get_store(call: Call, store_id: str) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import stores
 
-    return store_view(staff.get_store(call.member.merchant_id, store_id), call.timezone)
+    return store_view(stores.get_store(call.member.merchant_id, store_id), call.timezone)
 
 
 @endpoint(
@@ -73,9 +73,9 @@ def get_store(call: Call, store_id: str) -> dict[str, Any]:
     errors=("STORE_NOT_FOUND",),
 )
 def rename_store(call: Call, store_id: str) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import stores
 
-    return store_view(staff.rename_store(call.member, store_id, call.body.name), call.timezone)
+    return store_view(stores.rename_store(call.member, store_id, call.body.name), call.timezone)
 
 
 @endpoint(
@@ -87,16 +87,16 @@ def rename_store(call: Call, store_id: str) -> dict[str, Any]:
     errors=("STORE_CLOSED", "STORE_NOT_FOUND"),
 )
 def close_store(call: Call, store_id: str) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import stores
 
-    return store_view(staff.close_store(call.member, store_id), call.timezone)
+    return store_view(stores.close_store(call.member, store_id), call.timezone)
 
 
 @endpoint(bp, "/v1/admin/staff/{username}", "GET", role="admin", response="StaffView", errors=("STAFF_NOT_FOUND",))
 def get_account(call: Call, username: str) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import accounts
 
-    return account_view(staff.account(call.member.merchant_id, username), call.timezone)
+    return account_view(accounts.account(call.member.merchant_id, username), call.timezone)
 
 
 @endpoint(
@@ -108,9 +108,9 @@ def get_account(call: Call, username: str) -> dict[str, Any]:
     errors=("STAFF_NOT_FOUND", "CANNOT_DISABLE_SELF"),
 )
 def disable(call: Call, username: str) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import accounts
 
-    return account_view(staff.set_disabled(call.member, username, True), call.timezone)
+    return account_view(accounts.set_disabled(call.member, username, True), call.timezone)
 
 
 @endpoint(
@@ -122,9 +122,9 @@ def disable(call: Call, username: str) -> dict[str, Any]:
     errors=("CANNOT_DISABLE_SELF", "STAFF_NOT_FOUND"),
 )
 def enable(call: Call, username: str) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import accounts
 
-    return account_view(staff.set_disabled(call.member, username, False), call.timezone)
+    return account_view(accounts.set_disabled(call.member, username, False), call.timezone)
 
 
 @endpoint(
@@ -137,9 +137,9 @@ def enable(call: Call, username: str) -> dict[str, Any]:
     errors=("STAFF_NOT_FOUND",),
 )
 def reset_password(call: Call, username: str) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import accounts
 
-    return account_view(staff.reset_password(call.member, username, call.body.password), call.timezone)
+    return account_view(accounts.reset_password(call.member, username, call.body.password), call.timezone)
 
 
 @endpoint(
@@ -151,9 +151,9 @@ def reset_password(call: Call, username: str) -> dict[str, Any]:
     errors=("STAFF_NOT_FOUND",),
 )
 def revoke_sessions(call: Call, username: str) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import accounts
 
-    return account_view(staff.revoke_sessions(call.member, username), call.timezone)
+    return account_view(accounts.revoke_sessions(call.member, username), call.timezone)
 
 
 @endpoint(
@@ -161,7 +161,8 @@ def revoke_sessions(call: Call, username: str) -> dict[str, Any]:
 )
 def audit_trail(call: Call) -> dict[str, Any]:
     """`?day=`: that day, oldest first (paged); without it, the whole trail, newest first, across days."""
-    from mini_program_api import audit, merchants
+    from mini_program_api import merchants
+    from mini_program_api.staff import audit
 
     q: AuditQuery = call.query
     merchant_id, tz = call.member.merchant_id, call.timezone

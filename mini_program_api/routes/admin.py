@@ -28,17 +28,17 @@ bp = Blueprint(__name__)
     errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND"),
 )
 def create_store(call: Call) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import stores
 
-    store = staff.create_store(call.member, call.body.store_id, call.body.name)
+    store = stores.create_store(call.member, call.body.store_id, call.body.name)
     return {"store_id": store.store_id, "name": store.name}
 
 
 @endpoint(bp, "/v1/admin/stores", "GET", role="admin", query="PageQuery", response="StorePage")
 def list_stores(call: Call) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import stores
 
-    page = staff.stores(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = stores.stores(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
 
 
@@ -53,10 +53,10 @@ def list_stores(call: Call) -> dict[str, Any]:
     errors=("ALREADY_EXISTS", "NOT_FOUND", "STORE_NOT_FOUND", "STORE_CLOSED"),
 )
 def create_staff(call: Call) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import accounts
 
     body: StaffBody = call.body
-    account = staff.create_account(
+    account = accounts.create_account(
         call.member, call.member.merchant_id, body.username, body.password, body.role, body.store_id
     )
     return {"username": account.username, "role": account.role, "store_id": account.store_id}
@@ -64,9 +64,9 @@ def create_staff(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/staff", "GET", role="admin", query="PageQuery", response="StaffPage")
 def list_staff(call: Call) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import accounts
 
-    page = staff.accounts(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = accounts.accounts(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"staff": [account_view(a, call.timezone) for a in page.items], "cursor": page.cursor}
 
 

@@ -233,8 +233,8 @@ def _check_response(route: Route, result: Any) -> None:
 
 
 def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
-    from mini_program_api import staff
     from mini_program_api.platform import auth
+    from mini_program_api.staff import accounts
 
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -245,7 +245,7 @@ def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
     if principal.role == "staff" and not principal.store_id:
         raise KabaoError("UNAUTHENTICATED", "staff tokens are bound to a store")
     if principal.role in ("staff", "admin"):
-        staff.require_session(principal)  # disabled, revoked, password reset: refused on the next call
+        accounts.require_session(principal)  # disabled, revoked, password reset: refused on the next call
     return principal
 
 

@@ -210,7 +210,7 @@ def topup_page(page: Any, tz: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_audit(call: Call, member_id: str) -> dict[str, Any]:
-    from mini_program_api import audit
+    from mini_program_api.staff import audit
 
     _member(call, member_id)
     return audit_page(

@@ -34,9 +34,9 @@ def my_topups(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/stores", "GET", role="member", query="PageQuery", response="StorePage")
 def stores(call: Call) -> dict[str, Any]:
     """Open stores (closed ones are left out, so a page may be short; follow the cursor)."""
-    from mini_program_api import staff
+    from mini_program_api.staff import stores
 
-    page = staff.open_stores(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = stores.open_stores(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
 
 

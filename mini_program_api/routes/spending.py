@@ -128,9 +128,9 @@ def set_free_limit(call: Call) -> dict[str, Any]:
 
 
 def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import stores
 
-    store = staff.get_store(p.merchant_id, p.store_id)
+    store = stores.get_store(p.merchant_id, p.store_id)
     return {
         "confirmation_id": p.confirmation_id,
         "store_id": p.store_id,

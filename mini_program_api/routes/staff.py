@@ -32,10 +32,10 @@ bp = Blueprint(__name__)
     ),
 )
 def login(call: Call) -> dict[str, Any]:
-    from mini_program_api import staff
+    from mini_program_api.staff import accounts
 
     body: StaffLoginBody = call.body
-    session = staff.login(body.merchant_id, body.username, body.password)
+    session = accounts.login(body.merchant_id, body.username, body.password)
     return {
         "token": session.token,
         "expires_in": session.expires_in,

@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from mini_program_api import audit
 from mini_program_api.db.transact import Transaction, at_version, commit_pinned, update_if
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.secrets import SecretError, resolve
+from mini_program_api.staff import audit
 from mini_program_api.wallet.models import CARD_SK, WalletCard, card_key
 from mini_program_api.wechat.card import OfficialAccountCards, for_account
 
