@@ -19,7 +19,7 @@ from mini_program_api.telemetry import logs, metrics
 from .budget import deadline
 
 if TYPE_CHECKING:
-    from mini_program_api import lifecycle
+    from mini_program_api.members import lifecycle
 
 
 bp = Blueprint(__name__)
@@ -36,48 +36,48 @@ def _run(job: Callable[..., lifecycle.Report], event: Any) -> dict[str, Any]:
 
 @bp.schedule(MORNING, name="coupon_reminders")
 def coupon_reminders(event: Any) -> dict[str, Any]:
-    from mini_program_api import lifecycle
+    from mini_program_api.members import lifecycle
 
     return _run(lifecycle.remind_coupons, event)
 
 
 @bp.schedule(MORNING, name="points_warnings")
 def points_warnings(event: Any) -> dict[str, Any]:
-    from mini_program_api import lifecycle
+    from mini_program_api.members import lifecycle
 
     return _run(lifecycle.warn_points, event)
 
 
 @bp.schedule(Rate(1, unit=Rate.HOURS), name="points_expiry")
 def points_expiry(event: Any) -> dict[str, Any]:
-    from mini_program_api import lifecycle
+    from mini_program_api.members import lifecycle
 
     return _run(lifecycle.expire_points, event)
 
 
 @bp.schedule(MORNING, name="birthday_gifts")
 def birthday_gifts(event: Any) -> dict[str, Any]:
-    from mini_program_api import lifecycle
+    from mini_program_api.members import lifecycle
 
     return _run(lifecycle.birthday_gifts, event)
 
 
 @bp.schedule(MORNING, name="dormant_wakeups")
 def dormant_wakeups(event: Any) -> dict[str, Any]:
-    from mini_program_api import lifecycle
+    from mini_program_api.members import lifecycle
 
     return _run(lifecycle.wake_dormant, event)
 
 
 @bp.schedule(MORNING, name="monthly_packs")
 def monthly_packs(event: Any) -> dict[str, Any]:
-    from mini_program_api import lifecycle
+    from mini_program_api.members import lifecycle
 
     return _run(lifecycle.monthly_packs, event)
 
 
 @bp.schedule(Cron(0, 19, "*", "*", "?", "*"), name="tier_reviews")  # 03:00 Shanghai
 def tier_reviews(event: Any) -> dict[str, Any]:
-    from mini_program_api import lifecycle
+    from mini_program_api.members import lifecycle
 
     return _run(lifecycle.review_tiers, event)

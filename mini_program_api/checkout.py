@@ -47,19 +47,7 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import (
-    coupons,
-    lifecycle,
-    member_codes,
-    member_days,
-    members,
-    merchants,
-    order_refs,
-    pending_payments,
-    spending_password,
-    tiers,
-    topup,
-)
+from mini_program_api import coupons, member_days, merchants, pending_payments, spending_password, topup
 from mini_program_api.db.models import (
     PROFILE,
     CheckoutOrder,
@@ -71,6 +59,7 @@ from mini_program_api.db.models import (
     member_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.members import lifecycle, member_codes, members, order_refs, tiers
 from mini_program_api.money import idempotency, ledger, stored_value
 from mini_program_api.money.idempotency import Request as Idem
 from mini_program_api.money.ledger import Account, Operation, Posting

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.expressions.condition import Condition
 
-from mini_program_api import member_codes, members, merchants
+from mini_program_api import merchants
 from mini_program_api.db.models import (
     COUPON_TERMS,
     PROFILE,
@@ -53,6 +53,7 @@ from mini_program_api.db.models import (
 )
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.jobs import due
+from mini_program_api.members import member_codes, members
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.idempotency import Request
 from mini_program_api.money.ledger import Account, Operation

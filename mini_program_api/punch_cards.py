@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import member_codes, members
 from mini_program_api.db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from mini_program_api.db.transact import Transaction
+from mini_program_api.members import member_codes, members
 from mini_program_api.money import idempotency, ledger, stored_value
 from mini_program_api.money.idempotency import Request
 from mini_program_api.money.ledger import Account, Operation, Posting

@@ -1,8 +1,8 @@
 """The invariant every money test ends on: balances equal the sum of their ledger, none negative."""
 from __future__ import annotations
 
-from mini_program_api import members
 from mini_program_api.db.models import PunchCard, member_pk
+from mini_program_api.members import members
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import MEMBER_ACCOUNTS
 

@@ -168,7 +168,7 @@ def test_a_terms_bump_makes_members_agree_again_at_their_next_card_action(api: A
     assert (status, body["error"]["code"], body["error"]["details"]) == (409, "TERMS_OUTDATED", {"terms_version": "2"})
     status, card = api.post("/v1/me/card", {"agreed_terms_version": "2"}, token=member["token"])
     assert status == 200 and card["card"]["number"] == member["member"]["card"]["number"]  # the same card
-    from mini_program_api import members
+    from mini_program_api.members import members
 
     assert members.get(merchant.merchant_id, member["member"]["member_id"]).terms_version == "2"
     newcomer = api.login(merchant)

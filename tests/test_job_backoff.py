@@ -14,10 +14,11 @@ from typing import Any, Callable
 
 import pytest
 
-from mini_program_api import lifecycle, members, merchants, tiers, topup
+from mini_program_api import merchants, topup
 from mini_program_api.db.models import DueMarker, TopupOrder, member_pk, topup_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.jobs import due
+from mini_program_api.members import lifecycle, members, tiers
 from mini_program_api.platform import clock
 from tests.ledger_checks import checked_balances
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons, lifecycle, merchants, notices
+from mini_program_api import coupons, merchants
 from mini_program_api.db.models import Coupon, Member, member_pk
+from mini_program_api.members import lifecycle, notices
 from mini_program_api.money import ledger
 from tests import timeline
 from tests.conftest import ROOT

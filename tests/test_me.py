@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import member_codes
 from mini_program_api.db.models import PROFILE, Member, member_pk
+from mini_program_api.members import member_codes
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation, Posting
 from tests import timeline

@@ -89,7 +89,7 @@ def test_rfm_kept_by_checkout_scored_resumably_and_listed_by_segment(api: Any, m
     assert job.phase == "DONE"
 
     today = product_clock.local_date(merchant.timezone)
-    from mini_program_api import members
+    from mini_program_api.members import members
 
     for name in names[:-1]:  # (not "e", planted above)
         row = members.get(merchant.merchant_id, people[name]["id"])

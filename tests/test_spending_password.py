@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import members, spending_password
+from mini_program_api import spending_password
+from mini_program_api.members import members
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock as product_clock

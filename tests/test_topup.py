@@ -15,8 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from mini_program_api import members, topup
+from mini_program_api import topup
 from mini_program_api.db.models import TopupOrder, topup_pk
+from mini_program_api.members import members
 from mini_program_api.money import stored_value
 from mini_program_api.money.ledger import MEMBER_ACCOUNTS, Account
 from mini_program_api.platform import clock

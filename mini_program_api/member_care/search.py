@@ -4,8 +4,8 @@ phone number is ever decrypted to compare, and nothing is scanned."""
 
 from __future__ import annotations
 
-from mini_program_api import member_codes, members
 from mini_program_api.db.models import LOOKUP, Lookup, Member, lookup_pk
+from mini_program_api.members import member_codes, members
 from mini_program_api.platform import pii
 from mini_program_api.platform.errors import KabaoError
 

@@ -7,8 +7,8 @@ so a later refund of a top-up (principal only, see topup.py) remains possible.
 
 from __future__ import annotations
 
-from mini_program_api import members
 from mini_program_api.db.models import Member
+from mini_program_api.members import members
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation, Posted
 from mini_program_api.platform.errors import KabaoError

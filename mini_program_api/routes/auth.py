@@ -32,7 +32,7 @@ bp = Blueprint(__name__)
     ),
 )
 def login(call: Call) -> dict[str, Any]:
-    from mini_program_api import members
+    from mini_program_api.members import members
     from mini_program_api.platform import auth
     from mini_program_api.platform.auth import Principal
 

@@ -33,7 +33,8 @@ bp = Blueprint(__name__)
     ),
 )
 def scanned_member(call: Call) -> dict[str, Any]:
-    from mini_program_api import counter, tiers
+    from mini_program_api import counter
+    from mini_program_api.members import tiers
     from mini_program_api.platform import pii
 
     seen = counter.scanned(call.member, call.query.member_code)

@@ -18,7 +18,8 @@ bp = Blueprint(__name__)
 
 
 def _me(call: Call) -> dict[str, Any]:
-    from mini_program_api import members, merchants
+    from mini_program_api import merchants
+    from mini_program_api.members import members
 
     merchant = merchants.get(call.member.merchant_id)
     return member_view(merchant, members.get(call.member.merchant_id, call.member.subject))
@@ -41,7 +42,7 @@ def me(call: Call) -> dict[str, Any]:
     errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_IN_USE", "WECHAT_UNAVAILABLE"),
 )
 def bind_phone(call: Call) -> dict[str, Any]:
-    from mini_program_api import members
+    from mini_program_api.members import members
 
     members.bind_phone(call.member.merchant_id, call.member.subject, call.body.code)
     return _me(call)
@@ -57,10 +58,10 @@ def bind_phone(call: Call) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_REQUIRED", "PUNCH_CARD_NOT_FOUND", "TERMS_OUTDATED"),
 )
 def open_card(call: Call) -> dict[str, Any]:
-    from mini_program_api import members, welcome_gift
+    from mini_program_api.members import cards, welcome_gift
 
     body: CardBody = call.body
-    members.open_card(
+    cards.open_card(
         call.member.merchant_id,
         call.member.subject,
         body.agreed_terms_version,
@@ -79,7 +80,8 @@ def open_card(call: Call) -> dict[str, Any]:
     errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND"),
 )
 def member_code(call: Call) -> dict[str, Any]:
-    from mini_program_api import member_codes, members, merchants
+    from mini_program_api import merchants
+    from mini_program_api.members import member_codes, members
 
     merchant = merchants.get(call.member.merchant_id)
     code, expires_at = member_codes.issue(members.get(call.member.merchant_id, call.member.subject))
@@ -106,7 +108,7 @@ def history(call: Call) -> dict[str, Any]:
     errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "SIGN_IN_DISABLED"),
 )
 def daily_sign_in(call: Call) -> dict[str, Any]:
-    from mini_program_api import sign_in
+    from mini_program_api.members import sign_in
 
     result = sign_in.sign_in(call.member.merchant_id, call.member.subject)
     return {
@@ -130,7 +132,7 @@ def daily_sign_in(call: Call) -> dict[str, Any]:
 )
 def subscriptions(call: Call) -> dict[str, Any]:
     """Grants the member just accepted in wx.requestSubscribeMessage: one message each."""
-    from mini_program_api import notices
+    from mini_program_api.members import notices
 
     held = notices.grant(call.member.merchant_id, call.member.subject, call.body.template_ids)
     return {"grants": held}

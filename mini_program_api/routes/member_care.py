@@ -59,14 +59,14 @@ def _summary(merchant: Merchant, member: Member) -> dict[str, Any]:
 
 
 def _tier(merchant: Merchant, member: Member) -> Any:
-    from mini_program_api import tiers
+    from mini_program_api.members import tiers
 
     return tiers.current(merchant, member.tier_id)
 
 
 def _member(call: Call, member_id: str) -> Member:
     """The merchant's member (another merchant's id is simply not found in this merchant's partitions)."""
-    from mini_program_api import members
+    from mini_program_api.members import members
 
     return members.get(call.member.merchant_id, member_id)
 
@@ -168,7 +168,7 @@ def member_punch_cards(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_orders(call: Call, member_id: str) -> dict[str, Any]:
-    from mini_program_api import order_refs
+    from mini_program_api.members import order_refs
 
     _member(call, member_id)
     page = order_refs.checkouts(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
@@ -185,7 +185,7 @@ def member_orders(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_topups(call: Call, member_id: str) -> dict[str, Any]:
-    from mini_program_api import order_refs
+    from mini_program_api.members import order_refs
 
     _member(call, member_id)
     page = order_refs.topups(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)

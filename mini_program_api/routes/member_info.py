@@ -17,7 +17,7 @@ bp = Blueprint(__name__)
 @endpoint(bp, "/v1/me/orders", "GET", role="member", query="PageQuery", response="ReceiptPage")
 def my_orders(call: Call) -> dict[str, Any]:
     """Counter receipts, newest first; refunded ones show their refund."""
-    from mini_program_api import order_refs
+    from mini_program_api.members import order_refs
 
     page = order_refs.checkouts(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     return receipt_page(page, call.timezone)
@@ -25,7 +25,7 @@ def my_orders(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/topups", "GET", role="member", query="PageQuery", response="TopupPage")
 def my_topups(call: Call) -> dict[str, Any]:
-    from mini_program_api import order_refs
+    from mini_program_api.members import order_refs
 
     page = order_refs.topups(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     return topup_page(page, call.timezone)

@@ -62,7 +62,7 @@ def merchant_view(merchant: Merchant) -> dict[str, Any]:
 
 
 def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
-    from mini_program_api import tiers
+    from mini_program_api.members import tiers
     from mini_program_api.platform import pii
 
     progress = tiers.progress(merchant, member)

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from mini_program_api import members, merchants, tiers
+from mini_program_api import merchants
 from mini_program_api.db.models import LOOKUP, Lookup, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due
+from mini_program_api.members import cards, members, tiers
 from mini_program_api.platform import clock, pii
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wallet import setup
@@ -49,15 +50,18 @@ def offer(merchant_id: str, member_id: str) -> dict[str, Any]:
     card = setup.get(merchant_id)
     card_id = setup.require_card_id(card)
     members.get(merchant_id, member_id)
-    cards = setup.client(card)
+    account_cards = setup.client(card)
     if card.activation_extra:
         extra = json.loads(card.activation_extra)
     else:  # a card pushed before the parameters were kept
-        extra = setup.activation_params(cards.activate_url(card_id, outer_str=setup.OUTER_STR))
+        extra = setup.activation_params(account_cards.activate_url(card_id, outer_str=setup.OUTER_STR))
     return {
         **view(card_id, card.review, state(merchant_id, member_id)),
         "activation": {"app_id": ACTIVATION_COMPONENT_APPID, "extra_data": extra},
-        "add_card": {"card_id": card_id, "card_ext": json.dumps(cards.card_ext(card_id), separators=(",", ":"))},
+        "add_card": {
+            "card_id": card_id,
+            "card_ext": json.dumps(account_cards.card_ext(card_id), separators=(",", ":")),
+        },
     }
 
 
@@ -76,17 +80,17 @@ def activate(merchant_id: str, member_id: str, req: Activation) -> dict[str, Any
     card_id = setup.require_card_id(card)
     if req.card_id != card_id:
         raise KabaoError("NOT_FOUND", "not this merchant's member card")
-    cards = setup.client(card)
-    code = cards.decrypt_code(req.encrypt_code)
+    account_cards = setup.client(card)
+    code = account_cards.decrypt_code(req.encrypt_code)
     _check_link(merchant_id, member_id, code)
     current = state(merchant_id, member_id)
     if current is not None and current.code == code and current.status == "ACTIVE":
         return view(card_id, card.review, current)  # a retry of a finished activation
     # Everything that can refuse the request is checked before anything is written.
     members.require_current_terms(merchants.get(merchant_id), req.agreed_terms_version)
-    form = _form(cards.activate_info(req.activate_ticket))
+    form = _form(account_cards.activate_info(req.activate_ticket))
     _bind_phone(merchant_id, member_id, form)
-    members.open_card(
+    cards.open_card(
         merchant_id,
         member_id,
         req.agreed_terms_version,
@@ -99,7 +103,7 @@ def activate(merchant_id: str, member_id: str, req: Activation) -> dict[str, Any
     since = int(linked.version)  # read before the values: any later change has a higher version and is pushed
     member = members.get(merchant_id, member_id)
     merchant = merchants.get(merchant_id)
-    cards.activate(
+    account_cards.activate(
         card_id,
         code,
         str(member.card_number),

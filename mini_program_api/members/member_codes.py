@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mini_program_api import members
 from mini_program_api.db.models import LOOKUP, Lookup, Member, lookup_pk
 from mini_program_api.db.transact import put_new
+from mini_program_api.members import members
 from mini_program_api.money import idempotency
 from mini_program_api.money.idempotency import Key
 from mini_program_api.platform import clock, ids

@@ -8,18 +8,14 @@ member write, so two racing first logins cannot create two members.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-from pynamodb.expressions.update import Action
-
-from mini_program_api import lifecycle, merchants, referrals, tiers, welcome_gift
-from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, cardholders_pk, lookup_pk, member_pk
+from mini_program_api import merchants
+from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, lookup_pk, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.members import tiers
 from mini_program_api.platform import clock, ids, pii
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, roster
-
-_CARD_NUMBER_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -154,59 +150,3 @@ def require_current_terms(merchant: Merchant, agreed_terms_version: str) -> None
         raise KabaoError(
             "TERMS_OUTDATED", "agree to the current membership terms", terms_version=merchant.terms_version
         )
-
-
-def open_card(
-    merchant_id: str, member_id: str, agreed_terms_version: str, name: str | None, birthday: date | None
-) -> Member:
-    """Activate the card; opening an already open card returns it (and settles a referral reward a
-    crash may have left unpaid: the reward is idempotent). Once the merchant has bumped its terms
-    version, this is where a cardholder agrees again: an older version is 409 TERMS_OUTDATED, the
-    current one is recorded on the member. The welcome gift (welcome_gift.py) is given in the
-    opening's own transaction, so only the opening that opens the card gives it."""
-    member = get(merchant_id, member_id)
-    merchant = merchants.get(merchant_id)
-    if member.card_number:
-        require_current_terms(merchant, agreed_terms_version)
-        if member.terms_version != agreed_terms_version:
-            member.update(actions=[Member.terms_version.set(agreed_terms_version)])
-        referrals.reward(merchant, member)
-        return member
-    if not member.phone_hash:
-        raise KabaoError("PHONE_REQUIRED", "bind a phone number before opening the card")
-    require_current_terms(merchant, agreed_terms_version)
-    for _ in range(_CARD_NUMBER_ATTEMPTS):
-        number = ids.card_number()
-        now = clock.now()
-        gift = welcome_gift.plan(merchant, member, now)
-        tx = Transaction()
-        tx.put(
-            "card_number",
-            Lookup(lookup_pk(merchant_id, "CARD", number), LOOKUP, target=member_id),
-            condition=Lookup.pk.does_not_exist(),
-        )
-        actions: list[Action] = [
-            Member.card_number.set(number),
-            Member.card_opened_at.set(now),
-            Member.terms_version.set(agreed_terms_version),
-            # On the merchant's cardholder index from now on (issue jobs find members by filter there).
-            Member.cards_pk.set(cardholders_pk(merchant_id)),
-            Member.cards_sk.set(member_id),
-        ]
-        if name is not None:
-            actions.append(Member.name.set(name))
-        if birthday is not None:
-            actions.append(Member.birthday.set(birthday.isoformat()))
-        welcome_gift.stage(tx, merchant, member, gift, actions, Member.card_number.does_not_exist(), now)
-        lifecycle.card_opened(tx, merchant, member, birthday, now)
-        counters.member(tx, merchant_id, member_id, "cards", member.scene, now)
-        try:
-            tx.commit()
-        except Cancelled as exc:
-            if set(exc.failed) & {*welcome_gift.MEMBER_LABELS, "operation"}:
-                return get(merchant_id, member_id)  # a concurrent request opened it
-            continue  # card number collision, or a welcome coupon's shard ran dry: plan again
-        opened = get(merchant_id, member_id)
-        referrals.reward(merchant, opened)
-        return opened
-    raise KabaoError("CONCURRENT_UPDATE", "could not allocate a card number, retry")

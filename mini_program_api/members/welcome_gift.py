@@ -22,9 +22,10 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import coupon_admin, coupons, lifecycle
+from mini_program_api import coupon_admin, coupons
 from mini_program_api.db.models import PROFILE, CouponTemplate, Member, Merchant, member_pk, template_pk
 from mini_program_api.db.transact import Transaction
+from mini_program_api.members import lifecycle
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform.errors import KabaoError

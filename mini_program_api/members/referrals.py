@@ -10,9 +10,9 @@ only a new member's first login counts, and never with their own code.
 
 from __future__ import annotations
 
-from mini_program_api import lifecycle
 from mini_program_api.db.models import Counter, Member, Merchant, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.members import lifecycle
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
