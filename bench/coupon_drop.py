@@ -52,7 +52,7 @@ def local_run(stock: int = 1600, claims: int = 2000, clients: int = 64) -> None:
 
     stack = local_stack.start(stage="local", table="kabao-bench-coupons")
     from infra.local.seed import seed
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
 
     seed(stack.sandbox_server.url)
     merchant = merchants.get("demo")

@@ -47,7 +47,7 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import coupons, member_days, merchants, pending_payments, spending_password, topup
+from mini_program_api import coupons, pending_payments, spending_password, topup
 from mini_program_api.db.models import (
     PROFILE,
     CheckoutOrder,
@@ -60,6 +60,7 @@ from mini_program_api.db.models import (
 )
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import lifecycle, member_codes, members, order_refs, tiers
+from mini_program_api.merchants import member_days, merchants
 from mini_program_api.money import idempotency, ledger, stored_value
 from mini_program_api.money.idempotency import Request as Idem
 from mini_program_api.money.ledger import Account, Operation, Posting

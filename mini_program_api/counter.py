@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import coupons, merchants, punch_cards
+from mini_program_api import coupons, punch_cards
 from mini_program_api.db.models import Coupon, Member, Merchant, PunchCard
 from mini_program_api.members import member_codes, members
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError

@@ -35,7 +35,6 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.expressions.condition import Condition
 
-from mini_program_api import merchants
 from mini_program_api.db.models import (
     COUPON_TERMS,
     PROFILE,
@@ -54,6 +53,7 @@ from mini_program_api.db.models import (
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.jobs import due
 from mini_program_api.members import member_codes, members
+from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.idempotency import Request
 from mini_program_api.money.ledger import Account, Operation

@@ -33,7 +33,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from mini_program_api import coupon_admin, coupons, merchants
+from mini_program_api import coupon_admin, coupons
 from mini_program_api.db.models import (
     CouponTemplate,
     IssueJob,
@@ -47,6 +47,7 @@ from mini_program_api.db.models import (
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due
 from mini_program_api.members import tiers, welcome_gift
+from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.auth import Principal

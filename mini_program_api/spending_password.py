@@ -25,10 +25,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from mini_program_api import merchants
 from mini_program_api.db.models import Member, Merchant, SpendingPassword, member_pk
 from mini_program_api.db.transact import update_if
 from mini_program_api.members import members, notices
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, pii
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.passwords import Lockout, accept, check_password, hash_password

@@ -46,11 +46,11 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import merchants
 from mini_program_api.db.models import PROFILE, Member, Merchant, TopupOrder, TopupPlan, member_pk, topup_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due
 from mini_program_api.members import members, order_refs
+from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock, ids

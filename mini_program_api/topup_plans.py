@@ -11,9 +11,9 @@ trail keeps what it was.
 
 from __future__ import annotations
 
-from mini_program_api import merchants
 from mini_program_api.db.models import Merchant, TopupPlan
 from mini_program_api.db.transact import Transaction
+from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
 from mini_program_api.platform import ids
 from mini_program_api.platform.auth import Principal

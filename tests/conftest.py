@@ -117,7 +117,7 @@ def make_merchant(sandbox: Any, merchant_pay_keys: Any) -> Any:
 
     `sign_with` picks how WeChat Pay signs to it: "platform" (certificates) or "public_key".
     """
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
 
     def make(sign_with: str = "platform", **settings: Any) -> Any:
         suffix = uuid.uuid4().hex[:12]

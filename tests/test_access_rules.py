@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import merchants
 from mini_program_api.db.models import StaffAccount, staff_pk
+from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import checkout, coupons, merchants
+from mini_program_api import checkout, coupons
 from mini_program_api.db.models import Coupon, CouponTemplate, Member, member_pk, template_pk
+from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock

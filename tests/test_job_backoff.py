@@ -14,11 +14,12 @@ from typing import Any, Callable
 
 import pytest
 
-from mini_program_api import merchants, topup
+from mini_program_api import topup
 from mini_program_api.db.models import DueMarker, TopupOrder, member_pk, topup_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.jobs import due
 from mini_program_api.members import lifecycle, members, tiers
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from tests.ledger_checks import checked_balances
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons, merchants
+from mini_program_api import coupons
 from mini_program_api.db.models import Coupon, Member, member_pk
 from mini_program_api.members import lifecycle, notices
+from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
 from tests import timeline
 from tests.conftest import ROOT

@@ -29,7 +29,7 @@ def test_second_login_same_openid_is_same_member(api: Any, merchant: Any) -> Non
 
 
 def test_same_openid_at_two_merchants_is_two_members(api: Any, merchant: Any, sandbox: Any) -> None:
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
 
     other = merchants.create(
         merchants.MerchantSpec(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import merchants
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock as product_clock
 from tests import timeline
 from tests.ledger_checks import checked_balances

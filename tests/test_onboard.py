@@ -13,8 +13,8 @@ from moto import mock_aws
 
 from infra.deploy import onboard
 from infra.local.devkeys import merchant_keys
-from mini_program_api import merchants
 from mini_program_api.db.models import Merchant, merchant_pk
+from mini_program_api.merchants import merchants
 
 PASSWORD = "onboard-admin-password-1"
 

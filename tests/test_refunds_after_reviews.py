@@ -9,8 +9,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import merchants
 from mini_program_api.db.models import Member, member_pk
+from mini_program_api.merchants import merchants
 from tests import timeline
 from tests.ledger_checks import checked_balances
 from tests.test_lifecycle import invoke

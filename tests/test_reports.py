@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import merchants
 from mini_program_api.db.models import CheckoutOrder, Coupon, LedgerEntry, Member, checkout_pk, member_pk
+from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.reports import liability, read

@@ -125,7 +125,7 @@ def test_points_a_refund_clawed_back_do_not_shield_older_points_from_expiry(api:
                                                                              clock: Any) -> None:
     """FIFO expiry counts positive entries after the cutoff as the lots still alive; a refund's clawback
     of a later lot is not subtracted, so that lot keeps shielding as many older points from expiry."""
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
     from tests.ledger_checks import checked_balances
     from tests.test_lifecycle import invoke
     from tests.test_refunds_after_reviews import _refund, _sale

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import merchants, topup
+from mini_program_api import topup
 from mini_program_api.db.models import Merchant, TopupOrder, TopupPlan, topup_pk
+from mini_program_api.merchants import merchants
 from mini_program_api.money import stored_value
 from mini_program_api.platform import clock
 from tests.ledger_checks import checked_balances

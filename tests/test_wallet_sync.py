@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import merchants
 from mini_program_api.db.models import Member, member_pk
+from mini_program_api.merchants import merchants
 from mini_program_api.money import stored_value
 from mini_program_api.wallet import sync
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet

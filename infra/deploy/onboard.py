@@ -190,8 +190,8 @@ def main(argv: list[str], out: Callable[[str], None] = print, store: SecretStore
 
 
 def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: SecretStore | None) -> int:
-    from mini_program_api import merchants
     from mini_program_api.db.models import Merchant, StaffAccount, merchant_pk, staff_pk
+    from mini_program_api.merchants import merchants
     from mini_program_api.staff import accounts
 
     store = store or (DevStore() if args.secrets == "dev" else SsmStore(args.merchant_id))

@@ -37,7 +37,7 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
     sandbox forgets everything between runs anyway) and handed over as dev: refs.
     """
     from infra.local.devkeys import merchant_keys
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
 
     _call(f"{sandbox_url}/_sandbox/apps", {"appid": DEMO_APPID, "secret": DEMO_APP_SECRET})
     keys = merchant_keys(DEMO_MCHID)

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import coupon_admin, coupons, merchants, punch_cards
+from mini_program_api import coupon_admin, coupons, punch_cards
 from mini_program_api.db.models import Coupon, PunchCard
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import lifecycle, members, tiers
+from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation, Posted, Posting
 from mini_program_api.platform import clock

@@ -11,10 +11,10 @@ from datetime import date
 
 from pynamodb.expressions.update import Action
 
-from mini_program_api import merchants
 from mini_program_api.db.models import LOOKUP, Lookup, Member, cardholders_pk, lookup_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import lifecycle, members, referrals, welcome_gift
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.models import Model
 
-from mini_program_api import coupons, merchants
+from mini_program_api import coupons
 from mini_program_api.db.models import (
     PROFILE,
     Coupon,
@@ -46,6 +46,7 @@ from mini_program_api.db.models import (
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due
 from mini_program_api.members import notices, tiers
+from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock

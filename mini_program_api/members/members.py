@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import merchants
 from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, lookup_pk, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import tiers
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids, pii
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, roster

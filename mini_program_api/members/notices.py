@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mini_program_api import merchants
 from mini_program_api.db.models import Counter, Member, Merchant, Notice, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 

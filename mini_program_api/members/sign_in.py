@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from mini_program_api import merchants
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import lifecycle, members, tiers
+from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation, Posted
 from mini_program_api.platform import clock

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pynamodb.exceptions import PutError
 
-from mini_program_api import merchants
 from mini_program_api.db.models import PROFILE, Member, Merchant
+from mini_program_api.merchants import merchants
 from mini_program_api.reports import counters, liability, read, roster
 from mini_program_api.reports.models import ReportCounter
 

@@ -29,9 +29,9 @@ from typing import Any, Protocol
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
-from mini_program_api import merchants
 from mini_program_api.db.models import CheckoutOrder, Counter
 from mini_program_api.db.transact import Transaction
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.reports.models import ReportCounter
 

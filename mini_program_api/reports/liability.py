@@ -17,8 +17,8 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from mini_program_api import merchants
 from mini_program_api.db.models import Member, Merchant
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.reports import read, roster
 from mini_program_api.reports.models import LiabilityCheck

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from mini_program_api import merchants
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters

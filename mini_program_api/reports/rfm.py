@@ -30,9 +30,9 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
-from mini_program_api import merchants
 from mini_program_api.db.models import CheckoutOrder, Item, Member, Merchant, RosterIndex, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError

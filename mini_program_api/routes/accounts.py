@@ -161,7 +161,7 @@ def revoke_sessions(call: Call, username: str) -> dict[str, Any]:
 )
 def audit_trail(call: Call) -> dict[str, Any]:
     """`?day=`: that day, oldest first (paged); without it, the whole trail, newest first, across days."""
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
     from mini_program_api.staff import audit
 
     q: AuditQuery = call.query

@@ -119,26 +119,26 @@ def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/tiers", "GET", role="admin", response="TiersView", errors=("NOT_FOUND",))
 def get_tiers(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
 
     return {"tiers": [admin_tier_view(t) for t in merchants.read(call.member.merchant_id).tiers]}
 
 
 @endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body="TiersBody", response="TiersView", errors=("NOT_FOUND",))
 def set_tiers(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchant_admin, merchants
+    from mini_program_api.merchants import changes, merchants
 
     specs = [
         merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
         for t in call.body.tiers
     ]
-    merchant = merchant_admin.set_tiers(call.member, specs)
+    merchant = changes.set_tiers(call.member, specs)
     return {"tiers": [admin_tier_view(t) for t in merchant.tiers]}
 
 
 @endpoint(bp, "/v1/admin/settings", "GET", role="admin", response="SettingsView", errors=("NOT_FOUND",))
 def get_settings(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
 
     return settings_view(merchants.read(call.member.merchant_id))
 
@@ -153,15 +153,16 @@ def get_settings(call: Call) -> dict[str, Any]:
     errors=("NOT_FOUND", "TEMPLATE_NOT_FOUND", "TEMPLATE_NOT_USABLE"),
 )
 def update_settings(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchant_admin
+    from mini_program_api.merchants import changes
 
-    return settings_view(merchant_admin.update_settings(call.member, call.body.model_dump(exclude_none=True)))
+    return settings_view(changes.update_settings(call.member, call.body.model_dump(exclude_none=True)))
 
 
 @endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin", response="AdminTopupPlansView", errors=("NOT_FOUND",))
 def list_topup_plans(call: Call) -> dict[str, Any]:
     """At most `topup_plans.MAX_PLANS`, on the merchant row: one page."""
-    from mini_program_api import merchants, topup
+    from mini_program_api import topup
+    from mini_program_api.merchants import merchants
 
     return {"plans": [plan_view(p) for p in topup.plans(merchants.read(call.member.merchant_id))]}
 
@@ -207,7 +208,7 @@ def retire_topup_plan(call: Call, plan_id: str) -> None:
 
 
 def _member_days(merchant: Any) -> dict[str, Any]:
-    from mini_program_api import member_days
+    from mini_program_api.merchants import member_days
 
     return {"member_days": [member_days.view(d) for d in merchant.member_days or []]}
 
@@ -215,7 +216,7 @@ def _member_days(merchant: Any) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/member-days", "GET", role="admin", response="MemberDaysView", errors=("NOT_FOUND",))
 def get_member_days(call: Call) -> dict[str, Any]:
     """The member days (points multipliers), as PUT takes them."""
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
 
     return _member_days(merchants.read(call.member.merchant_id))
 
@@ -231,7 +232,7 @@ def get_member_days(call: Call) -> dict[str, Any]:
 )
 def set_member_days(call: Call) -> dict[str, Any]:
     """Replace the member days; audited; the same list again changes nothing."""
-    from mini_program_api import member_days, merchant_admin
+    from mini_program_api.merchants import changes, member_days
 
     specs = [
         member_days.DaySpec(
@@ -239,4 +240,4 @@ def set_member_days(call: Call) -> dict[str, Any]:
         )
         for d in call.body.member_days
     ]
-    return _member_days(merchant_admin.set_member_days(call.member, specs))
+    return _member_days(changes.set_member_days(call.member, specs))

@@ -27,7 +27,8 @@ bp = Blueprint(__name__)
     errors=("NOT_FOUND", "STORE_NOT_FOUND"),
 )
 def create_template(call: Call) -> dict[str, Any]:
-    from mini_program_api import coupons, merchants
+    from mini_program_api import coupons
+    from mini_program_api.merchants import merchants
 
     body: CouponTemplateBody = call.body
     assert call.principal is not None

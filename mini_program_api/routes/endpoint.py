@@ -116,7 +116,7 @@ class Call:
     @property
     def timezone(self) -> str:
         """The caller's merchant's time zone, for ISO times with its offset (merchant settings are cached)."""
-        from mini_program_api import merchants
+        from mini_program_api.merchants import merchants
 
         return merchants.get(self.member.merchant_id).timezone
 

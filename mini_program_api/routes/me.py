@@ -18,8 +18,8 @@ bp = Blueprint(__name__)
 
 
 def _me(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants
     from mini_program_api.members import members
+    from mini_program_api.merchants import merchants
 
     merchant = merchants.get(call.member.merchant_id)
     return member_view(merchant, members.get(call.member.merchant_id, call.member.subject))
@@ -80,8 +80,8 @@ def open_card(call: Call) -> dict[str, Any]:
     errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND"),
 )
 def member_code(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants
     from mini_program_api.members import member_codes, members
+    from mini_program_api.merchants import merchants
 
     merchant = merchants.get(call.member.merchant_id)
     code, expires_at = member_codes.issue(members.get(call.member.merchant_id, call.member.subject))
@@ -90,7 +90,7 @@ def member_code(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/ledger", "GET", role="member", query="LedgerQuery", response="LedgerPage", errors=("NOT_FOUND",))
 def history(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
     from mini_program_api.money import ledger
 
     q: LedgerQuery = call.query

@@ -81,8 +81,8 @@ def _member(call: Call, member_id: str) -> Member:
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND"),
 )
 def find(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants
     from mini_program_api.member_care import search
+    from mini_program_api.merchants import merchants
 
     q: MemberSearchQuery = call.query
     found = search.find(
@@ -100,7 +100,7 @@ def find(call: Call) -> dict[str, Any]:
     bp, "/v1/admin/members/{member_id}", "GET", role="admin", response="AdminMemberView", errors=("MEMBER_NOT_FOUND",)
 )
 def view(call: Call, member_id: str) -> dict[str, Any]:
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
 
     return admin_member_view(merchants.get(call.member.merchant_id), _member(call, member_id))
 
@@ -236,8 +236,8 @@ def member_audit(call: Call, member_id: str) -> dict[str, Any]:
     ),
 )
 def adjust(call: Call, member_id: str) -> dict[str, Any]:
-    from mini_program_api import merchants
     from mini_program_api.member_care import adjustments
+    from mini_program_api.merchants import merchants
 
     body: AdjustmentBody = call.body
     done = adjustments.adjust(call.member, member_id, body.account, body.amount, body.reason, call.idempotency_key)

@@ -42,7 +42,7 @@ def stores(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/message-templates", "GET", role="member", response="MessageTemplatesView", errors=("NOT_FOUND",))
 def message_templates(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants
+    from mini_program_api.merchants import merchants
 
     templates = merchants.get(call.member.merchant_id).message_templates
     return {"templates": templates.as_dict() if templates else {}}

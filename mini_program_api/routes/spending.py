@@ -19,7 +19,8 @@ bp = Blueprint(__name__)
 
 
 def _state(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants, spending_password
+    from mini_program_api import spending_password
+    from mini_program_api.merchants import merchants
 
     s = spending_password.state(merchants.get(call.member.merchant_id), call.member.subject)
     return {

@@ -19,7 +19,8 @@ bp = Blueprint(__name__)
 
 @endpoint(bp, "/v1/topup/plans", "GET", role="member", response="TopupPlansView", errors=("NOT_FOUND",))
 def plans(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants, topup
+    from mini_program_api import topup
+    from mini_program_api.merchants import merchants
 
     merchant = merchants.get(call.member.merchant_id)
     return {
@@ -52,7 +53,8 @@ def plans(call: Call) -> dict[str, Any]:
     ),
 )
 def create_order(call: Call) -> dict[str, Any]:
-    from mini_program_api import merchants, topup
+    from mini_program_api import topup
+    from mini_program_api.merchants import merchants
 
     body: TopupOrderBody = call.body
     order, pay_params = topup.create_order(

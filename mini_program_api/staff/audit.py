@@ -16,9 +16,9 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from mini_program_api import merchants
 from mini_program_api.db.models import AuditRecord, member_pk
 from mini_program_api.db.transact import Transaction
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError

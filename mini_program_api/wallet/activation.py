@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from mini_program_api import merchants
 from mini_program_api.db.models import LOOKUP, Lookup, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due
 from mini_program_api.members import cards, members, tiers
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, pii
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wallet import setup

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mini_program_api import merchants
 from mini_program_api.db.transact import update_if
 from mini_program_api.jobs import due
 from mini_program_api.members import members, tiers
+from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wallet import setup

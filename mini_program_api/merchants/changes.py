@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mini_program_api import member_days, merchants
 from mini_program_api.db.models import Merchant
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import welcome_gift
+from mini_program_api.merchants import member_days, merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.staff import audit
