@@ -94,11 +94,11 @@ def main() -> None:
 
     from app import app
     from infra.local.seed import seed
-    from mini_program_api import coupons
+    from mini_program_api.coupons import templates
 
     appid = seed(stack.sandbox_server.url)
     client = Client(app, stage_name="bench")
-    offer = coupons.create_template("demo", coupons.TemplateSpec(
+    offer = templates.create_template("demo", templates.TemplateSpec(
         name="bench", kind="CASH", amount=100, total_stock=100_000, per_member_limit=1, days_after_claim=7)).template_id
 
     def call(method: str, path: str, body: Any = None, token: str | None = None, key: bool = False) -> Any:

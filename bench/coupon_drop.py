@@ -88,35 +88,35 @@ def _members(merchant: Any, n: int) -> list[str]:
     return people
 
 
-def _drop(people: list[str], stock: int, claims: int, clients: int, shards: int) -> dict[str, Any]:
-    from mini_program_api import coupons
+def _drop(people: list[str], units: int, attempts: int, clients: int, shards: int) -> dict[str, Any]:
+    from mini_program_api.coupons import claims, stock, templates
     from mini_program_api.db.models import Coupon, StockShard, member_pk, stock_pk
     from mini_program_api.platform.errors import KabaoError
 
-    original = coupons.MAX_STOCK_SHARDS
-    coupons.MAX_STOCK_SHARDS = shards  # the bench's one knob: the same template, split over fewer shards
+    original = stock.MAX_STOCK_SHARDS
+    stock.MAX_STOCK_SHARDS = shards  # the bench's one knob: the same template, split over fewer shards
     try:
-        template = coupons.create_template("demo", coupons.TemplateSpec(
-            name=f"drop-{shards}", kind="CASH", amount=100, total_stock=stock, per_member_limit=4, days_after_claim=7))
+        template = templates.create_template("demo", templates.TemplateSpec(
+            name=f"drop-{shards}", kind="CASH", amount=100, total_stock=units, per_member_limit=4, days_after_claim=7))
     finally:
-        coupons.MAX_STOCK_SHARDS = original
+        stock.MAX_STOCK_SHARDS = original
 
     def one(i: int) -> str:
         try:
-            coupons.claim("demo", people[i % len(people)], template.template_id, uuid.uuid4().hex)
+            claims.claim("demo", people[i % len(people)], template.template_id, uuid.uuid4().hex)
             return "ok"
         except KabaoError as exc:
             return exc.code
 
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        answers = Counter(pool.map(one, range(claims)))
+        answers = Counter(pool.map(one, range(attempts)))
     elapsed = time.perf_counter() - start
     left = [int(StockShard.get(stock_pk("demo", template.template_id, i), "STOCK", consistent_read=True).left)
             for i in range(int(template.shards))]
     held = sum(1 for person in people for c in Coupon.query(member_pk("demo", person), Coupon.sk.startswith("COUPON#"),
                                                              consistent_read=True) if c.template_id == template.template_id)
-    return {"shards": int(template.shards), "rate": claims / elapsed, "ok": answers.pop("ok", 0),
+    return {"shards": int(template.shards), "rate": attempts / elapsed, "ok": answers.pop("ok", 0),
             "sold_out": answers.pop("SOLD_OUT", 0), "other": sum(answers.values()), "codes": dict(answers), "held": held,
             "left": sum(left)}
 

@@ -18,7 +18,7 @@ bp = Blueprint(__name__)
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="issue_jobs_run")
 def issue_jobs_run(event: Any) -> dict[str, Any]:
-    from mini_program_api import issue_jobs
+    from mini_program_api.coupons import issue_jobs
 
     result = issue_jobs.run(deadline=deadline(event))
     report = dataclasses.asdict(result)

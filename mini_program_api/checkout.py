@@ -47,7 +47,8 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import coupons, pending_payments, spending_password, topup
+from mini_program_api import pending_payments, spending_password, topup
+from mini_program_api.coupons import held, redemption
 from mini_program_api.db.models import (
     PROFILE,
     CheckoutOrder,
@@ -103,7 +104,7 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
     tier = tiers.current(merchant, member.tier_id)
     tier_discount = req.amount * (100 - int(tier.discount_rate)) // 100
     due = req.amount - tier_discount
-    coupon_discount = coupons.discount(coupon, due, req.amount) if coupon else 0
+    coupon_discount = redemption.discount(coupon, due, req.amount) if coupon else 0
     due -= coupon_discount
     per_yuan = int(merchant.points_per_yuan)
     if req.points * 100 % per_yuan:
@@ -263,9 +264,9 @@ def _priced(
     """The member, coupon and quote of this sale now; raises the 4xx that refuses it."""
     member = members.get(merchant.merchant_id, member_id)
     members.require_card(member)
-    coupon = coupons.owned(merchant.merchant_id, member_id, req.coupon_id) if req.coupon_id else None
+    coupon = held.owned(merchant.merchant_id, member_id, req.coupon_id) if req.coupon_id else None
     if coupon is not None:
-        coupons.check_usable(coupon, store_id, now, merchant.timezone)
+        redemption.check_usable(coupon, store_id, now, merchant.timezone)
     return member, coupon, quote(merchant, member, coupon, req, now)
 
 
@@ -308,7 +309,7 @@ def _sell(
         order_refs.stage(tx, merchant_id, member_id, order_refs.CHECKOUT, order_id, now)
         counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key, rfm.history(member))
         if coupon is not None:
-            coupons.use(tx, coupon, order_id, store_id, now)
+            redemption.use(tx, coupon, order_id, store_id, now)
         if pending is not None:
             pending_payments.stage_done(tx, pending)
         audit.record(
@@ -408,7 +409,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         clawed_points = min(int(order.points_earned), int(member.points) + points_back)
         clawed_growth = min(int(order.growth_earned), int(member.growth))
         principal_back = min(int(order.principal_used), topup.cap_room(merchant, member))
-        coupon = coupons.owned(merchant_id, order.member_id, order.coupon_id) if order.coupon_id else None
+        coupon = held.owned(merchant_id, order.member_id, order.coupon_id) if order.coupon_id else None
         restore = coupon is not None and coupon.used_ref == order_id and now < coupon.valid_until
         tx = Transaction()
         tx.update(
@@ -426,7 +427,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
             ],
         )
         if restore and coupon is not None:
-            coupons.restore(tx, coupon, order_id)
+            redemption.restore(tx, coupon, order_id)
         counters.refund(tx, order, coupon.template_id if coupon else None, restore, f"refund:{order_id}", now)
         audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
         lifecycle.earned_points(tx, merchant, member, points_back - clawed_points, now)

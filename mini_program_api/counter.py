@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import coupons, punch_cards
+from mini_program_api import punch_cards
+from mini_program_api.coupons import held, redemption
 from mini_program_api.db.models import Coupon, Member, Merchant, PunchCard
 from mini_program_api.members import member_codes, members
 from mini_program_api.merchants import merchants
@@ -39,12 +40,12 @@ def scanned(staff: Principal, member_code: str) -> AtCounter:
     member = members.get(staff.merchant_id, member_codes.resolve(staff.merchant_id, member_code))
     members.require_card(member)
     now, store_id = clock.now(), staff.store_id
-    held = coupons.mine(staff.merchant_id, member.member_id, "available", None, READ)
+    coupons = held.mine(staff.merchant_id, member.member_id, "available", None, READ)
     cards = punch_cards.mine(staff.merchant_id, member.member_id, None, READ)
 
     def usable(coupon: Coupon) -> bool:
         try:
-            coupons.check_usable(coupon, store_id, now, merchant.timezone)
+            redemption.check_usable(coupon, store_id, now, merchant.timezone)
         except KabaoError:
             return False
         return True
@@ -52,8 +53,8 @@ def scanned(staff: Principal, member_code: str) -> AtCounter:
     return AtCounter(
         merchant,
         member,
-        [c for c in held.items if usable(c)],
-        held.cursor is not None,
+        [c for c in coupons.items if usable(c)],
+        coupons.cursor is not None,
         [c for c in cards.items if punch_cards.status(c) == "active" and (not c.store_ids or store_id in c.store_ids)],
         cards.cursor is not None,
     )

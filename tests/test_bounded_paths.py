@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons
+from mini_program_api.coupons import shelf
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock as product_clock
@@ -51,7 +51,7 @@ def test_offers_read_only_running_templates_and_write_once(api: Any, merchant: A
     assert len(calls.writes) <= 1
     day = product_clock.local_date(merchant.timezone).isoformat()
     api.get("/v1/coupons/offers", token=token)
-    assert [coupons.exposures(merchant.merchant_id, t, day) for t in running] == [2, 2, 2]
+    assert [shelf.exposures(merchant.merchant_id, t, day) for t in running] == [2, 2, 2]
 
 
 def test_my_coupons_page_and_the_count_reads_only_usable_coupons(api: Any, merchant: Any, clock: Any,

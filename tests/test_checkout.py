@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import checkout, coupons
+from mini_program_api import checkout
+from mini_program_api.coupons import claims, held, stock
 from mini_program_api.db.models import Coupon, CouponTemplate, Member, member_pk, template_pk
 from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
@@ -322,8 +323,8 @@ def test_concurrent_refunds_refund_once(api: Any, shop: dict[str, Any]) -> None:
 
 def test_random_claims_checkouts_and_refunds_keep_every_invariant(api: Any, shop: dict[str, Any]) -> None:
     merchant = shop["merchant"]
-    stock = 12
-    template_id = _template(api, merchant, total_stock=stock, per_member_limit=3, threshold=2000, amount=500)
+    units = 12
+    template_id = _template(api, merchant, total_stock=units, per_member_limit=3, threshold=2000, amount=500)
     people = [_member(api, merchant, principal=20000, bonus=3000, points=2000) for _ in range(5)]
     staff = checkout.Principal(merchant.merchant_id, "cashier", "staff", "s1")
     orders: list[str] = []
@@ -336,10 +337,10 @@ def test_random_claims_checkouts_and_refunds_keep_every_invariant(api: Any, shop
         kind, person, r = step
         try:
             if kind == "claim":
-                coupons.claim(merchant.merchant_id, person["id"], template_id, uuid.uuid4().hex)
+                claims.claim(merchant.merchant_id, person["id"], template_id, uuid.uuid4().hex)
             elif kind == "checkout":
-                held = coupons.mine(merchant.merchant_id, person["id"], "available").items
-                coupon = held[0].coupon_id if held and r < 0.7 else None
+                usable = held.mine(merchant.merchant_id, person["id"], "available").items
+                coupon = usable[0].coupon_id if usable and r < 0.7 else None
                 code = codes[person["id"]].pop()
                 order = checkout.checkout(staff, code, checkout.Request(
                     amount=2000 + int(r * 8000), coupon_id=coupon, points=int(r * 300), stored_value=int(r * 1500)),
@@ -359,10 +360,10 @@ def test_random_claims_checkouts_and_refunds_keep_every_invariant(api: Any, shop
     claimed = used = 0
     for person in people:
         balances = checked_balances(merchant.merchant_id, person["id"])  # = ledger, none negative
-        held = list(Coupon.query(member_pk(merchant.merchant_id, person["id"]), Coupon.sk.startswith("COUPON#")))
-        claimed += len(held)
-        used += sum(c.status == "USED" for c in held)
-        for coupon in held:  # a used coupon belongs to exactly one paid order
+        theirs = list(Coupon.query(member_pk(merchant.merchant_id, person["id"]), Coupon.sk.startswith("COUPON#")))
+        claimed += len(theirs)
+        used += sum(c.status == "USED" for c in theirs)
+        for coupon in theirs:  # a used coupon belongs to exactly one paid order
             if coupon.status == "USED":
                 assert checkout.get_order(merchant.merchant_id, coupon.used_ref).status == "PAID"
         paid = [checkout.get_order(merchant.merchant_id, o) for o in set(orders)]
@@ -370,5 +371,5 @@ def test_random_claims_checkouts_and_refunds_keep_every_invariant(api: Any, shop
         spent = sum(int(o.bonus_used) + int(o.principal_used) for o in mine if o.status == "PAID")
         assert balances["principal"] + balances["bonus"] == 23000 - spent
     template = CouponTemplate.get(template_pk(merchant.merchant_id), template_id)
-    assert used <= claimed <= stock
-    assert claimed + coupons.remaining_stock(merchant.merchant_id, template) == stock
+    assert used <= claimed <= units
+    assert claimed + stock.remaining_stock(merchant.merchant_id, template) == units

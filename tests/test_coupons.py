@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons
+from mini_program_api.coupons import claims, shelf, stock
 from mini_program_api.db.models import Coupon, CouponTemplate, StockShard, member_pk, stock_pk, template_pk
 from mini_program_api.platform import clock
 from mini_program_api.platform.clock import iso
@@ -59,7 +59,7 @@ def test_valid_templates_are_created_with_sharded_stock(api: Any, merchant: Any,
     assert status == 201, body
     assert body["kind"] == template["kind"] and body["stock_shards"] == 16
     stored = CouponTemplate.get(template_pk(merchant.merchant_id), body["template_id"])
-    assert coupons.remaining_stock(merchant.merchant_id, stored) == 100
+    assert stock.remaining_stock(merchant.merchant_id, stored) == 100
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ def test_offers_list_what_this_member_can_claim_and_count_exposures(api: Any, me
         assert status == 200
     assert [o["template_id"] for o in body["offers"]] == [open_to_all] and body["offers"][0]["claimed"] == 0
     day = clock.local_date(merchant.timezone).isoformat()
-    assert coupons.exposures(merchant.merchant_id, open_to_all, day) == 2
+    assert shelf.exposures(merchant.merchant_id, open_to_all, day) == 2
     status, error = _claim(api, member["token"], gold_only)
     assert (status, error["error"]["code"]) == (403, "TIER_NOT_ELIGIBLE")
 
@@ -129,7 +129,7 @@ def test_claim_gives_a_coupon_once_per_key(api: Any, merchant: Any, member: dict
     status, body = _claim(api, member["token"], other, key)
     assert (status, body["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     template = CouponTemplate.get(template_pk(merchant.merchant_id), template_id)
-    assert coupons.remaining_stock(merchant.merchant_id, template) == 99
+    assert stock.remaining_stock(merchant.merchant_id, template) == 99
     _, offers = api.get("/v1/coupons/offers", token=member["token"])
     assert next(o for o in offers["offers"] if o["template_id"] == template_id)["claimed"] == 1
 
@@ -176,7 +176,7 @@ def test_my_coupons_expire_at_read_time(api: Any, merchant: Any, member: dict[st
 def _try_claim(merchant: Any, member_id: str, template_id: str) -> str:
     """One claim with a fresh key: "ok" or the refusal's error code."""
     try:
-        coupons.claim(merchant.merchant_id, member_id, template_id, uuid.uuid4().hex)
+        claims.claim(merchant.merchant_id, member_id, template_id, uuid.uuid4().hex)
         return "ok"
     except KabaoError as exc:
         return exc.code

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons
+from mini_program_api.coupons import stock
 from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, member_pk, template_pk
 from tests.db_calls import WRITES, Calls, record
 
@@ -43,7 +43,7 @@ def _held(merchant: Any, member_id: str) -> int:
 
 
 def _stock_left(merchant: Any, template_id: str) -> int:
-    return coupons.remaining_stock(merchant.merchant_id, CouponTemplate.get(template_pk(merchant.merchant_id), template_id))
+    return stock.remaining_stock(merchant.merchant_id, CouponTemplate.get(template_pk(merchant.merchant_id), template_id))
 
 
 def test_a_claim_reads_once_before_its_one_transaction(api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -164,12 +164,12 @@ def test_unknown_routes_methods_and_media_types_over_http(api_url: str) -> None:
 
 
 def test_a_bug_is_a_500_in_the_error_shape(api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import shelf
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug with a secret inside: do-not-echo-me")
 
-    monkeypatch.setattr(coupons, "offers", broken)
+    monkeypatch.setattr(shelf, "offers", broken)
     status, body = api.get("/v1/coupons/offers", token=api.login(merchant)["token"])
     assert status == 500
     error = _error(body, "INTERNAL_ERROR")

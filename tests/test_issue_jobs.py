@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api import coupons, issue_jobs
+from mini_program_api.coupons import claims, issue_jobs
 from mini_program_api.db.models import PROFILE, Coupon, IssueJob, Member, issue_job_pk, member_pk
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
@@ -122,14 +122,14 @@ def test_sold_out_members_fail_alone_and_a_failing_page_defers_only_its_job(api:
     ids = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(4)]
     _, sold = _post_job(api, merchant, {"template_id": scarce, "member_ids": ids})
     _, broken = _post_job(api, merchant, {"template_id": plenty, "member_ids": ids})
-    real_issue = coupons.issue
+    real_issue = claims.issue
 
     def database_down_for_plenty(merchant_id: str, member_id: str, template: Any, *args: Any, **kw: Any) -> Any:
         if template.template_id == plenty:
             raise KabaoError("DATABASE_UNAVAILABLE", "no answer")
         return real_issue(merchant_id, member_id, template, *args, **kw)
 
-    monkeypatch.setattr(coupons, "issue", database_down_for_plenty)
+    monkeypatch.setattr(claims, "issue", database_down_for_plenty)
     report = issue_jobs.run(page_size=10)
     assert report.failed == ["DATABASE_UNAVAILABLE"]
     done, waiting = _job(api, merchant, sold["job_id"]), _job(api, merchant, broken["job_id"])
@@ -139,7 +139,7 @@ def test_sold_out_members_fail_alone_and_a_failing_page_defers_only_its_job(api:
     assert waiting["issued"] == 0 and waiting["failed"] == 0  # nobody was marked failed for the database
     # Deferred with backoff: not retried at once, and retried once the backoff is over.
     assert issue_jobs.run(page_size=10).jobs == 0
-    monkeypatch.setattr(coupons, "issue", real_issue)
+    monkeypatch.setattr(claims, "issue", real_issue)
     issue_jobs.run(now=clock.now() + timedelta(minutes=11), page_size=10)
     after = _job(api, merchant, broken["job_id"])
     assert (after["status"], after["issued"], after["last_error"]) == ("DONE", 4, None)

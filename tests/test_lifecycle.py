@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons
+from mini_program_api.coupons import held
 from mini_program_api.db.models import Coupon, Member, member_pk
 from mini_program_api.members import lifecycle, notices
 from mini_program_api.merchants import merchants
@@ -221,13 +221,13 @@ def test_birthday_gift_once_a_year(api: Any, shop: Any, sandbox: Any, clock: Any
     clock.set(timeline.local(birthday_month, 0, 0, 1))  # the birthday month's first second, Shanghai
     twice_at_once("birthday_gifts")
     invoke("birthday_gifts")
-    held = coupons.mine(shop.merchant_id, member["id"], "available").items
-    assert [c.template_id for c in held] == [template_id]
+    usable = held.mine(shop.merchant_id, member["id"], "available").items
+    assert [c.template_id for c in usable] == [template_id]
     assert len(_sent(sandbox, member, "tpl-bday")) == 1
     clock.set(timeline.local(birthday_month.replace(year=birthday_month.year + 1), 9))
     invoke("birthday_gifts")
     gifts = list(Coupon.query(member_pk(shop.merchant_id, member["id"]), Coupon.sk.startswith("COUPON#")))
-    assert len(gifts) == 2 and len(coupons.mine(shop.merchant_id, member["id"], "available").items) == 1  # next year's
+    assert len(gifts) == 2 and len(held.mine(shop.merchant_id, member["id"], "available").items) == 1  # next year's
     assert len(_sent(sandbox, member, "tpl-bday")) == 1  # no grant left: no message, no error
 
 
@@ -245,7 +245,7 @@ def test_dormant_member_gets_one_wake_up_per_cooldown(api: Any, shop: Any, sandb
     twice_at_once("dormant_wakeups")
     invoke("dormant_wakeups")
     assert len(_sent(sandbox, quiet, "tpl-wake")) == 1 and _sent(sandbox, busy) == []
-    assert len(coupons.mine(shop.merchant_id, quiet["id"], "available").items) == 1
+    assert len(held.mine(shop.merchant_id, quiet["id"], "available").items) == 1
     clock.advance(days=30)
     invoke("dormant_wakeups")
     assert len(_sent(sandbox, quiet, "tpl-wake")) == 1  # within the cooldown
@@ -347,12 +347,12 @@ def test_monthly_pack_once_a_month_by_tier(api: Any, shop: Any, clock: Any) -> N
     Member(member_pk(shop.merchant_id, silver["id"]), "PROFILE").update(actions=[Member.tier_id.set("silver")])
     twice_at_once("monthly_packs")
     invoke("monthly_packs")
-    assert len(coupons.mine(shop.merchant_id, silver["id"], "available").items) == 1
-    assert coupons.mine(shop.merchant_id, plain["id"], "available").items == []
+    assert len(held.mine(shop.merchant_id, silver["id"], "available").items) == 1
+    assert held.mine(shop.merchant_id, plain["id"], "available").items == []
     next_month = timeline.months_later(clock.today, 1)
     clock.set(timeline.local(next_month - timedelta(days=1), 23))  # 23:00 on the month's last day in Shanghai
     assert invoke("monthly_packs")["done"] == 0
     clock.set(timeline.local(next_month, 0, 0, 1))  # the next month, in Shanghai (UTC is still on the last day)
     invoke("monthly_packs")
     invoke("monthly_packs")
-    assert len(coupons.mine(shop.merchant_id, silver["id"], "available").items) == 2
+    assert len(held.mine(shop.merchant_id, silver["id"], "available").items) == 2

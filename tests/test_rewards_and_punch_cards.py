@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import coupons, punch_cards
+from mini_program_api import punch_cards
+from mini_program_api.coupons import claims, held, stock
 from mini_program_api.db.models import CouponTemplate, template_pk
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
@@ -69,8 +70,8 @@ def test_no_stock_or_points_changes_nothing(api: Any, merchant: Any, member: dic
     status, body = _redeem(api, member["token"], pricey)
     assert (status, body["error"]["code"]) == (409, "INSUFFICIENT_POINTS")
     template = CouponTemplate.get(template_pk(merchant.merchant_id), pricey)
-    assert coupons.remaining_stock(merchant.merchant_id, template) == 2
-    assert len(coupons.mine(merchant.merchant_id, member["id"], "available").items) == 1
+    assert stock.remaining_stock(merchant.merchant_id, template) == 2
+    assert len(held.mine(merchant.merchant_id, member["id"], "available").items) == 1
     offer = api.post("/v1/admin/coupon-templates", {**GIFT, "points_price": None}, token=api.admin_token(merchant))[1]
     assert _redeem(api, member["token"], offer["template_id"])[1]["error"]["code"] == "REWARD_NOT_FOUND"
     bad = api.post("/v1/admin/coupon-templates", {**GIFT, "points_price": 0}, token=api.admin_token(merchant))
@@ -82,7 +83,7 @@ def test_concurrent_redemptions_never_oversell_or_overspend(api: Any, merchant: 
 
     def redeem(_: int) -> str:
         try:
-            coupons.redeem_reward(merchant.merchant_id, member["id"], reward_id, uuid.uuid4().hex)
+            claims.redeem_reward(merchant.merchant_id, member["id"], reward_id, uuid.uuid4().hex)
             return "ok"
         except KabaoError as exc:
             return exc.code
@@ -92,7 +93,7 @@ def test_concurrent_redemptions_never_oversell_or_overspend(api: Any, merchant: 
     assert outcomes.count("ok") == 3 and set(outcomes) <= {"ok", "INSUFFICIENT_POINTS", "CONCURRENT_UPDATE"}
     assert checked_balances(merchant.merchant_id, member["id"])["points"] == 100
     template = CouponTemplate.get(template_pk(merchant.merchant_id), reward_id)
-    assert coupons.remaining_stock(merchant.merchant_id, template) == 2
+    assert stock.remaining_stock(merchant.merchant_id, template) == 2
 
 
 # --- gift redemption by code --------------------------------------------------------------------------

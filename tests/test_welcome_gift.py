@@ -7,7 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from mini_program_api import coupons
+from mini_program_api.coupons import stock
 from mini_program_api.db.models import Coupon, CouponTemplate, member_pk, template_pk
 from tests.http_race import post_at_once
 from tests.ledger_checks import checked_balances
@@ -132,7 +132,7 @@ def test_racing_openings_give_each_member_one_gift_and_never_oversell(api: Any, 
         assert len(mine) <= 1
         held += len(mine)
     template = CouponTemplate.get(template_pk(merchant.merchant_id), template_id)
-    assert held == 3 and coupons.remaining_stock(merchant.merchant_id, template) == 0
+    assert held == 3 and stock.remaining_stock(merchant.merchant_id, template) == 0
 
 
 def test_no_gift_configured_gives_nothing_and_records_nothing(api: Any, merchant: Any) -> None:

@@ -65,12 +65,12 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
             sign_in_growth=5,
         )
     )
-    from mini_program_api import coupons
+    from mini_program_api.coupons import templates
     from mini_program_api.db.models import CouponTemplate, template_pk
 
     if not list(CouponTemplate.query(template_pk("demo"), limit=1)):
         for spec in (
-            coupons.TemplateSpec(
+            templates.TemplateSpec(
                 name="满50减10",
                 kind="FULL_REDUCTION",
                 threshold=5000,
@@ -79,7 +79,7 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
                 per_member_limit=1,
                 days_after_claim=30,
             ),
-            coupons.TemplateSpec(
+            templates.TemplateSpec(
                 name="拿铁八五折",
                 kind="DISCOUNT",
                 rate=85,
@@ -88,7 +88,7 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
                 per_member_limit=2,
                 days_after_claim=14,
             ),
-            coupons.TemplateSpec(
+            templates.TemplateSpec(
                 name="金卡会员免费美式",
                 kind="GIFT",
                 gift_name="美式咖啡一杯",
@@ -98,10 +98,10 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
                 tier_ids=("gold",),
             ),
         ):
-            coupons.create_template("demo", spec)
-        coupons.create_template(
+            templates.create_template("demo", spec)
+        templates.create_template(
             "demo",
-            coupons.TemplateSpec(
+            templates.TemplateSpec(
                 name="300积分换可颂",
                 kind="GIFT",
                 gift_name="可颂一个",

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import coupon_admin, coupons, punch_cards
+from mini_program_api import punch_cards
+from mini_program_api.coupons import claims, held, template_admin
 from mini_program_api.db.models import Coupon, PunchCard
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import lifecycle, members, tiers
@@ -102,7 +103,7 @@ def issue_coupon(
     coupon_id = key.derived_id("C")
 
     def run() -> Coupon:
-        template = coupon_admin.get(merchant_id, template_id)
+        template = template_admin.get(merchant_id, template_id)
 
         def audited(tx: Transaction) -> None:
             audit.record(
@@ -114,11 +115,9 @@ def issue_coupon(
                 member_id=member_id,
             )
 
-        return coupons.issue(
-            merchant_id, member_id, template, coupon_id, per_member_limit=False, idem=req, also=audited
-        )
+        return claims.issue(merchant_id, member_id, template, coupon_id, per_member_limit=False, idem=req, also=audited)
 
-    return idempotency.once(req, run, lambda _: coupons.owned(merchant_id, member_id, coupon_id))
+    return idempotency.once(req, run, lambda _: held.owned(merchant_id, member_id, coupon_id))
 
 
 def give_visits(

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.models import Model
 
-from mini_program_api import coupons
+from mini_program_api.coupons import claims, held
 from mini_program_api.db.models import (
     PROFILE,
     Coupon,
@@ -247,7 +247,7 @@ def _local(at: datetime, merchant: Merchant) -> str:
 
 def remind_coupons(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
     """Three days before an available coupon expires, tell its member (once)."""
-    return _run(coupons.REMINDER_JOB, Coupon, _remind_coupon, now, limit, deadline)
+    return _run(held.REMINDER_JOB, Coupon, _remind_coupon, now, limit, deadline)
 
 
 def _remind_coupon(pk: str, sk: str, now: datetime, report: Report) -> None:
@@ -360,8 +360,8 @@ def _gift(merchant: Merchant, member: Member, template_id: str | None, key: str,
         return
     try:
         template = CouponTemplate.get(template_pk(merchant.merchant_id), template_id)
-        coupons.issue(
-            merchant.merchant_id, member.member_id, template, coupons.coupon_id_for(key), per_member_limit=False
+        claims.issue(
+            merchant.merchant_id, member.member_id, template, claims.coupon_id_for(key), per_member_limit=False
         )
         report.issued += 1
     except CouponTemplate.DoesNotExist:

@@ -22,8 +22,8 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import coupon_admin, coupons
-from mini_program_api.db.models import PROFILE, CouponTemplate, Member, Merchant, member_pk, template_pk
+from mini_program_api.coupons import claims, stock, template_admin
+from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, Merchant, member_pk, template_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import lifecycle
 from mini_program_api.money import idempotency, ledger
@@ -63,7 +63,7 @@ def usable(template: CouponTemplate, now: datetime) -> str | None:
     """Why a template cannot be a gift now, or None."""
     if template.points_price is not None:
         return "a points-mall reward is redeemed for points, not given"
-    state = coupon_admin.status(template, now)
+    state = template_admin.status(template, now)
     return None if state == "active" else f"the template is {state}"
 
 
@@ -72,13 +72,13 @@ def validate(merchant_id: str, template_ids: list[str], now: datetime) -> None:
     if len(template_ids) > MAX_TEMPLATES or len(set(template_ids)) != len(template_ids):
         raise KabaoError("VALIDATION_ERROR", f"at most {MAX_TEMPLATES} distinct welcome templates")
     for template_id in template_ids:
-        why = usable(coupon_admin.get(merchant_id, template_id), now)
+        why = usable(template_admin.get(merchant_id, template_id), now)
         if why:
             raise KabaoError("TEMPLATE_NOT_USABLE", f"template {template_id}: {why}", template_id=template_id)
 
 
 def coupon_id(member_id: str, template_id: str) -> str:
-    return coupons.coupon_id_for(f"welcome:{member_id}:{template_id}")
+    return claims.coupon_id_for(f"welcome:{member_id}:{template_id}")
 
 
 def plan(merchant: Merchant, member: Member, now: datetime) -> Plan:
@@ -92,7 +92,7 @@ def plan(merchant: Merchant, member: Member, now: datetime) -> Plan:
         if usable(template, now):
             gift.unavailable.append(template_id)
             continue
-        shards = coupons.stocked_shards(merchant.merchant_id, template)
+        shards = stock.stocked_shards(merchant.merchant_id, template)
         if not shards:
             gift.sold_out.append(template_id)
             continue
@@ -114,11 +114,11 @@ def stage(
     The member row is labelled `member`, or `balance` when the gift posts points (see MEMBER_LABELS)."""
     mid, member_id = merchant.merchant_id, member.member_id
     for template, shard, cid in gift.coupons:
-        coupons.take(tx, f"welcome_stock:{template.template_id}", mid, template.template_id, shard)
+        stock.take(tx, f"welcome_stock:{template.template_id}", mid, template.template_id, shard)
         tx.put(
             f"welcome_coupon:{template.template_id}",
-            coupons.new_coupon(mid, member_id, template, cid, now),
-            condition=coupons.Coupon.sk.does_not_exist(),
+            claims.new_coupon(mid, member_id, template, cid, now),
+            condition=Coupon.sk.does_not_exist(),
         )
     if gift.points:
         op = Operation(

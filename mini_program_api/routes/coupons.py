@@ -27,15 +27,15 @@ bp = Blueprint(__name__)
     errors=("NOT_FOUND", "STORE_NOT_FOUND"),
 )
 def create_template(call: Call) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import templates
     from mini_program_api.merchants import merchants
 
     body: CouponTemplateBody = call.body
     assert call.principal is not None
-    spec = coupons.TemplateSpec(
+    spec = templates.TemplateSpec(
         **{**body.model_dump(), "store_ids": tuple(body.store_ids), "tier_ids": tuple(body.tier_ids)}
     )
-    template = coupons.create_template(call.member.merchant_id, spec, call.member, call.idempotency_key)
+    template = templates.create_template(call.member.merchant_id, spec, call.member, call.idempotency_key)
     merchant = merchants.get(call.principal.merchant_id)
     return {
         **template_view(template, merchant.timezone),
@@ -46,9 +46,9 @@ def create_template(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/coupon-templates", "GET", role="admin", query="PageQuery", response="AdminTemplatePage")
 def list_templates(call: Call) -> dict[str, Any]:
-    from mini_program_api import coupon_admin
+    from mini_program_api.coupons import template_admin
 
-    page = coupon_admin.page(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = template_admin.page(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"templates": [admin_template_view(t, call.timezone) for t in page.items], "cursor": page.cursor}
 
 
@@ -61,9 +61,9 @@ def list_templates(call: Call) -> dict[str, Any]:
     errors=("TEMPLATE_NOT_FOUND",),
 )
 def get_template(call: Call, template_id: str) -> dict[str, Any]:
-    from mini_program_api import coupon_admin
+    from mini_program_api.coupons import template_admin
 
-    return admin_template_view(coupon_admin.stocked(call.member.merchant_id, template_id), call.timezone)
+    return admin_template_view(template_admin.stocked(call.member.merchant_id, template_id), call.timezone)
 
 
 @endpoint(
@@ -76,10 +76,10 @@ def get_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
 )
 def change_template(call: Call, template_id: str) -> dict[str, Any]:
-    from mini_program_api import coupon_admin
+    from mini_program_api.coupons import template_admin
 
-    spec = coupon_admin.TemplateChange(**call.body.model_dump())
-    return _admin_view(call, coupon_admin.change(call.member, template_id, spec))
+    spec = template_admin.TemplateChange(**call.body.model_dump())
+    return _admin_view(call, template_admin.change(call.member, template_id, spec))
 
 
 @endpoint(
@@ -91,9 +91,9 @@ def change_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
 )
 def pause_template(call: Call, template_id: str) -> dict[str, Any]:
-    from mini_program_api import coupon_admin
+    from mini_program_api.coupons import template_admin
 
-    return _admin_view(call, coupon_admin.pause(call.member, template_id))
+    return _admin_view(call, template_admin.pause(call.member, template_id))
 
 
 @endpoint(
@@ -105,9 +105,9 @@ def pause_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_ENDED", "TEMPLATE_NOT_FOUND"),
 )
 def resume_template(call: Call, template_id: str) -> dict[str, Any]:
-    from mini_program_api import coupon_admin
+    from mini_program_api.coupons import template_admin
 
-    return _admin_view(call, coupon_admin.resume(call.member, template_id))
+    return _admin_view(call, template_admin.resume(call.member, template_id))
 
 
 @endpoint(
@@ -119,16 +119,16 @@ def resume_template(call: Call, template_id: str) -> dict[str, Any]:
     errors=("TEMPLATE_NOT_FOUND",),
 )
 def end_template(call: Call, template_id: str) -> dict[str, Any]:
-    from mini_program_api import coupon_admin
+    from mini_program_api.coupons import template_admin
 
-    return _admin_view(call, coupon_admin.end(call.member, template_id))
+    return _admin_view(call, template_admin.end(call.member, template_id))
 
 
 def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     """What a change returns: the template as GET shows it after the change, live stock included."""
-    from mini_program_api import coupon_admin
+    from mini_program_api.coupons import template_admin
 
-    return admin_template_view(coupon_admin.with_stock(call.member.merchant_id, [template])[0], call.timezone)
+    return admin_template_view(template_admin.with_stock(call.member.merchant_id, [template])[0], call.timezone)
 
 
 @endpoint(
@@ -140,10 +140,10 @@ def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"),
 )
 def offers(call: Call) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import shelf
 
     tz = call.timezone
-    listed = coupons.offers(call.member.merchant_id, call.member.subject)
+    listed = shelf.offers(call.member.merchant_id, call.member.subject)
     return {"offers": [{**template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
 
 
@@ -168,17 +168,17 @@ def offers(call: Call) -> dict[str, Any]:
     ),
 )
 def claim(call: Call, template_id: str) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import claims
 
-    coupon = coupons.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
+    coupon = claims.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
 @endpoint(bp, "/v1/me/coupons", "GET", role="member", query="CouponsQuery", response="CouponPage")
 def my_coupons(call: Call) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import held
 
     q: CouponsQuery = call.query
-    page = coupons.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)
+    page = held.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)
     tz = call.timezone
     return {"coupons": [coupon_view(c, tz) for c in page.items], "cursor": page.cursor}

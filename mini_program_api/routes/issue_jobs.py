@@ -57,7 +57,7 @@ def _result_view(result: IssueResult, tz: str) -> dict[str, Any]:
 )
 def create_issue_job(call: Call) -> dict[str, Any]:
     """Give a template to listed members or to a filter, as a job worked through by the issue_jobs_run function."""
-    from mini_program_api import issue_jobs
+    from mini_program_api.coupons import issue_jobs
 
     body: IssueJobBody = call.body
     where = (
@@ -72,7 +72,7 @@ def create_issue_job(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/issue-jobs", "GET", role="admin", query="PageQuery", response="IssueJobPage")
 def list_issue_jobs(call: Call) -> dict[str, Any]:
     """The merchant's issue jobs, paged."""
-    from mini_program_api import issue_jobs
+    from mini_program_api.coupons import issue_jobs
 
     page = issue_jobs.page(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"jobs": [_view(j, call.timezone) for j in page.items], "cursor": page.cursor}
@@ -81,7 +81,7 @@ def list_issue_jobs(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/issue-jobs/{job_id}", "GET", role="admin", response="IssueJobView")
 def get_issue_job(call: Call, job_id: str) -> dict[str, Any]:
     """One issue job with its progress and counts."""
-    from mini_program_api import issue_jobs
+    from mini_program_api.coupons import issue_jobs
 
     return _view(issue_jobs.get(call.member.merchant_id, job_id), call.timezone)
 
@@ -91,7 +91,7 @@ def get_issue_job(call: Call, job_id: str) -> dict[str, Any]:
 )
 def issue_job_results(call: Call, job_id: str) -> dict[str, Any]:
     """What each member got from the job (ISSUED with its coupon, or FAILED with why), paged."""
-    from mini_program_api import issue_jobs
+    from mini_program_api.coupons import issue_jobs
 
     page = issue_jobs.results(call.member.merchant_id, job_id, call.query.cursor, call.query.limit)
     return {"results": [_result_view(r, call.timezone) for r in page.items], "cursor": page.cursor}

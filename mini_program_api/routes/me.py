@@ -27,9 +27,9 @@ def _me(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me", "GET", role="member", response="MeView", errors=("MEMBER_NOT_FOUND", "NOT_FOUND"))
 def me(call: Call) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import held
 
-    return {**_me(call), "coupon_count": coupons.available_count(call.member.merchant_id, call.member.subject)}
+    return {**_me(call), "coupon_count": held.available_count(call.member.merchant_id, call.member.subject)}
 
 
 @endpoint(

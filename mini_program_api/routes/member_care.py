@@ -35,11 +35,11 @@ bp = Blueprint(__name__)
 
 
 def admin_member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import held
 
     return {
         **member_view(merchant, member),
-        "coupon_count": coupons.available_count(merchant.merchant_id, member.member_id),
+        "coupon_count": held.available_count(merchant.merchant_id, member.member_id),
         "created_at": clock.iso(member.created_at, merchant.timezone),
     }
 
@@ -133,11 +133,11 @@ def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import held
 
     q: CouponsQuery = call.query
     _member(call, member_id)
-    page = coupons.mine(call.member.merchant_id, member_id, q.status, q.cursor, q.limit)
+    page = held.mine(call.member.merchant_id, member_id, q.status, q.cursor, q.limit)
     return {"coupons": [coupon_view(c, call.timezone) for c in page.items], "cursor": page.cursor}
 
 

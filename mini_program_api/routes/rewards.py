@@ -21,9 +21,9 @@ bp = Blueprint(__name__)
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"),
 )
 def rewards(call: Call) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import shelf
 
-    listed, tz = coupons.offers(call.member.merchant_id, call.member.subject, rewards=True), call.timezone
+    listed, tz = shelf.offers(call.member.merchant_id, call.member.subject, rewards=True), call.timezone
     return {
         "rewards": [
             {**template_view(o.template, tz), "reward_id": o.template.template_id, "redeemed": o.claimed}
@@ -54,9 +54,9 @@ def rewards(call: Call) -> dict[str, Any]:
     ),
 )
 def redeem(call: Call, reward_id: str) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import claims
 
-    coupon = coupons.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
+    coupon = claims.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 

@@ -125,10 +125,10 @@ def refund(call: Call, order_id: str) -> dict[str, Any]:
     errors=("COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "COUPON_NOT_FOUND", "NOT_FOUND"),
 )
 def redeem_gift(call: Call) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import redemption
 
     body: GiftRedeemBody = call.body
-    coupon = coupons.redeem_gift(call.member, body.member_code, body.coupon_id, call.idempotency_key)
+    coupon = redemption.redeem_gift(call.member, body.member_code, body.coupon_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 

@@ -11,7 +11,7 @@ from mini_program_api.platform import clock
 from mini_program_api.platform.clock import iso
 
 if TYPE_CHECKING:
-    from mini_program_api import coupon_admin
+    from mini_program_api.coupons import template_admin
     from mini_program_api.db.models import (
         CheckoutOrder,
         Coupon,
@@ -124,11 +124,11 @@ def order_view(order: TopupOrder, tz: str) -> dict[str, Any]:
 
 
 def template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import templates
 
     return {
         "template_id": template.template_id,
-        **coupons.template_terms(template),
+        **templates.template_terms(template),
         "valid_from": iso(template.valid_from, tz) if template.valid_from else None,
         "valid_until": iso(template.valid_until, tz) if template.valid_until else None,
         "days_after_claim": int(template.days_after_claim) if template.days_after_claim else None,
@@ -138,14 +138,14 @@ def template_view(template: CouponTemplate, tz: str) -> dict[str, Any]:
     }
 
 
-def admin_template_view(stocked: coupon_admin.Stocked, tz: str) -> dict[str, Any]:
+def admin_template_view(stocked: template_admin.Stocked, tz: str) -> dict[str, Any]:
     """A template as the back office sees it: its terms, state and live stock (claimed + remaining = stock)."""
-    from mini_program_api import coupon_admin
+    from mini_program_api.coupons import template_admin
 
     template = stocked.template
     return {
         **template_view(template, tz),
-        "status": coupon_admin.status(template, clock.now()),
+        "status": template_admin.status(template, clock.now()),
         "listed": bool(template.listed),
         "total_stock": int(template.total_stock),
         "stock_shards": int(template.shards),
@@ -158,13 +158,13 @@ def admin_template_view(stocked: coupon_admin.Stocked, tz: str) -> dict[str, Any
 
 
 def coupon_view(coupon: Coupon, tz: str) -> dict[str, Any]:
-    from mini_program_api import coupons
+    from mini_program_api.coupons import held, templates
 
     return {
         "coupon_id": coupon.coupon_id,
         "template_id": coupon.template_id,
-        **coupons.template_terms(coupon),
-        "status": coupons.status(coupon, clock.now()),
+        **templates.template_terms(coupon),
+        "status": held.status(coupon, clock.now()),
         "valid_from": iso(coupon.valid_from, tz),
         "valid_until": iso(coupon.valid_until, tz),
         "claimed_at": iso(coupon.claimed_at, tz),

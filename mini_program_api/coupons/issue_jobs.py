@@ -33,7 +33,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from mini_program_api import coupon_admin, coupons
+from mini_program_api.coupons import claims, template_admin
 from mini_program_api.db.models import (
     CouponTemplate,
     IssueJob,
@@ -98,7 +98,7 @@ class Filter:
 
 
 def _usable(merchant_id: str, template_id: str, now: datetime) -> CouponTemplate:
-    template = coupon_admin.get(merchant_id, template_id)
+    template = template_admin.get(merchant_id, template_id)
     why = welcome_gift.usable(template, now)
     if why:
         raise KabaoError("TEMPLATE_NOT_USABLE", f"template {template_id}: {why}", template_id=template_id)
@@ -200,7 +200,7 @@ def results(merchant_id: str, job_id: str, cursor: str | None, limit: int) -> pa
 
 
 def coupon_id(job_id: str, member_id: str) -> str:
-    return coupons.coupon_id_for(f"issue:{job_id}:{member_id}")
+    return claims.coupon_id_for(f"issue:{job_id}:{member_id}")
 
 
 # --- working through a job ------------------------------------------------------------------------
@@ -254,8 +254,8 @@ def _work(
     job: IssueJob, now: datetime, page_size: int, max_pages: int | None, deadline: float | None, report: Report
 ) -> int:
     merchant = merchants.get(job.merchant_id)
-    template = coupon_admin.get(job.merchant_id, job.template_id)
-    state = coupon_admin.status(template, now)
+    template = template_admin.get(job.merchant_id, job.template_id)
+    state = template_admin.status(template, now)
     if state in ("ended", "expired"):
         _finish(job, STOPPED)
         return max_pages or 0
@@ -315,7 +315,7 @@ def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime
         tx.update("job", IssueJob(job.pk, job.sk), actions=[IssueJob.issued.add(1)], condition=IssueJob.pk.exists())
 
     try:
-        coupons.issue(
+        claims.issue(
             job.merchant_id, member_id, template, coupon_id(job.job_id, member_id), per_member_limit=False, also=counted
         )
     except Cancelled:

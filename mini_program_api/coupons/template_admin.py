@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mini_program_api import coupons
+from mini_program_api.coupons import redemption, shelf
 from mini_program_api.db.models import CouponTemplate, StockShard, shelf_pk, stock_pk, template_pk
 from mini_program_api.db.transact import Transaction, at_version, commit_pinned
 from mini_program_api.platform import clock, paging
@@ -93,7 +93,7 @@ def with_stock(merchant_id: str, templates: list[CouponTemplate]) -> list[Stocke
     for shard in StockShard.batch_get(keys, consistent_read=True) if keys else ():
         template_id = shard.pk.rsplit("#", 2)[1]
         left[template_id] = left.get(template_id, 0) + int(shard.left)
-    used = coupons.used_counts(merchant_id, [t.template_id for t in templates])
+    used = redemption.used_counts(merchant_id, [t.template_id for t in templates])
     return [Stocked(t, left.get(t.template_id, 0), used[t.template_id]) for t in templates]
 
 
@@ -170,13 +170,13 @@ def _save(
     actor: Principal, old: CouponTemplate, changes: dict[str, Any], action: str, tx: Transaction | None = None
 ) -> CouponTemplate:
     version = int(old.version or 0)
-    new = CouponTemplate(old.pk, old.sk, **{**coupons.template_attributes(old), **changes, "version": version + 1})
+    new = CouponTemplate(old.pk, old.sk, **{**shelf.template_attributes(old), **changes, "version": version + 1})
     tx = tx or Transaction()
     tx.put("template", new, condition=CouponTemplate.sk.exists() & at_version(CouponTemplate, version))
-    if _on_shelf(old) and (not _on_shelf(new) or coupons.shelf_sk(old) != coupons.shelf_sk(new)):
-        tx.delete("off_shelf", CouponTemplate(shelf_pk(old.merchant_id), coupons.shelf_sk(old)))
+    if _on_shelf(old) and (not _on_shelf(new) or shelf.shelf_sk(old) != shelf.shelf_sk(new)):
+        tx.delete("off_shelf", CouponTemplate(shelf_pk(old.merchant_id), shelf.shelf_sk(old)))
     if _on_shelf(new):
-        tx.put("shelf", coupons.shelf_copy(new))
+        tx.put("shelf", shelf.shelf_copy(new))
     audit.record(tx, actor, action, old.template_id, audit.changes({k: getattr(old, k) for k in changes}, changes))
     commit_pinned(tx, "template", "template")
     return new

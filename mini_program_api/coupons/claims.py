@@ -1,0 +1,198 @@
+"""Claims, rewards and gifts: a coupon issued from a template's stock exactly once per coupon id.
+
+A claim reads only the template, then tries to take one unit from a random stock shard (stock.py) in the same
+TransactWriteItems that writes the coupon and bumps the member's claim count; only when that shard is empty does
+it read every shard (one BatchGetItem) and try the non-empty ones, so a drop's claims cost one read until the
+stock runs low:
+
+- stock: `left >= 1` on the shard, so the sum over shards never goes below zero and exactly `total_stock`
+  coupons can exist;
+- per-member limit: `n < limit` on the member's CLAIMS#{tid} counter;
+- the member: an open card (and, for a tier-only template, one of its tiers) is a condition check on the member
+  item in the same transaction, not a read before it; the member is read only to say why that check failed;
+- idempotency: a claim or reward is one operation per Idempotency-Key (money/idempotency.py, its record in the
+  same transaction); the coupon's id comes from the key too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from mini_program_api.coupons import eligibility, held, stock, templates
+from mini_program_api.db.models import (
+    COUPON_TERMS,
+    PROFILE,
+    Counter,
+    Coupon,
+    CouponTemplate,
+    Member,
+    member_pk,
+)
+from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.members import members
+from mini_program_api.money import idempotency, ledger
+from mini_program_api.money.idempotency import Request
+from mini_program_api.money.ledger import Account, Operation
+from mini_program_api.platform import clock
+from mini_program_api.platform.errors import KabaoError
+from mini_program_api.reports import counters
+from mini_program_api.telemetry import metrics
+
+
+def coupon_id_for(op_key: str) -> str:
+    return "C" + hashlib.sha256(op_key.encode()).hexdigest()[:24]
+
+
+def claim(merchant_id: str, member_id: str, template_id: str, idempotency_key: str | None) -> Coupon:
+    """Claim one free offer (see the module docstring for what holds under concurrency)."""
+    key = idempotency.client_key(merchant_id, "claim", idempotency_key, member_id)
+    req = idempotency.request(key, member_id, "CLAIM", {"template_id": template_id})
+    coupon_id = key.derived_id("C")
+    return idempotency.once(
+        req,
+        lambda: issue(merchant_id, member_id, templates.get_template(merchant_id, template_id), coupon_id, idem=req),
+        lambda _: held.owned(merchant_id, member_id, coupon_id),
+    )
+
+
+def redeem_reward(merchant_id: str, member_id: str, template_id: str, idempotency_key: str | None) -> Coupon:
+    """Points mall: the points leave and the reward (a coupon, or a GIFT coupon for a gift) arrives
+    in one transaction; no stock or too few points and nothing changes."""
+    key = idempotency.client_key(merchant_id, "reward", idempotency_key, member_id)
+    req = idempotency.request(key, member_id, "REWARD", {"template_id": template_id})
+    coupon_id = key.derived_id("C")
+
+    def run() -> Coupon:
+        template = templates.get_template(merchant_id, template_id, reward=True)
+        op = Operation(
+            key.op_key,
+            req.kind,
+            ledger.postings({Account.POINTS: -int(template.points_price)}),
+            memo={"template_id": template_id, "name": template.name, "coupon_id": coupon_id},
+            idem=req,
+        )
+        return issue(merchant_id, member_id, template, coupon_id, points=op)
+
+    return idempotency.once(req, run, lambda _: held.owned(merchant_id, member_id, coupon_id))
+
+
+def new_coupon(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str, now: datetime) -> Coupon:
+    """A coupon of `template` for the member as claimed `now`: terms copied, on the reminder job's list."""
+    valid_from = template.valid_from or now
+    valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
+    due_pk, due_sk = held.reminder_slot(coupon_id, valid_until)
+    return Coupon(
+        member_pk(merchant_id, member_id),
+        f"COUPON#{coupon_id}",
+        coupon_id=coupon_id,
+        template_id=template.template_id,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        claimed_at=now,
+        due_pk=due_pk,
+        due_sk=due_sk,
+        lsi1=held.state_key(held.AVAILABLE, valid_until, coupon_id),
+        **{term: getattr(template, term) for term in COUPON_TERMS},
+    )
+
+
+def issue(
+    merchant_id: str,
+    member_id: str,
+    template: CouponTemplate,
+    coupon_id: str,
+    points: Operation | None = None,
+    per_member_limit: bool = True,
+    idem: Request | None = None,
+    also: Callable[[Transaction], None] | None = None,
+) -> Coupon:
+    """Issue one coupon of `template` from its stock, exactly once per `coupon_id`.
+
+    `points` is a ledger operation paid in the same transaction (a reward's price, which
+    carries its operation record); `idem` is the record of a claim without one. Gifts the
+    merchant sends (birthday, wake-up, an admin's, issue jobs) skip the per-member claim limit.
+    `also` adds the caller's own writes to the issuing transaction (an admin's audit record, an
+    issue job's result and count): they commit with the coupon or not at all, so a coupon issued
+    before is never audited or counted again.
+
+    Without `points` the member is not read: its card and tier are a condition check in the
+    transaction. With `points` the ledger writes the member item in that transaction (an item
+    is touched once per transaction), so the member is read and checked first.
+    """
+    template_id = template.template_id
+    mpk = member_pk(merchant_id, member_id)
+    now = clock.now()
+    if points is None:
+        refusal = eligibility.why_closed(template, now)
+    else:
+        member = members.get(merchant_id, member_id)
+        members.require_card(member)
+        refusal = eligibility.why_unclaimable(template, member, now)
+    if refusal:
+        raise eligibility.refusal_error(refusal)
+    coupon = new_coupon(merchant_id, member_id, template, coupon_id, now)
+    limit = int(template.per_member_limit)
+    tried: set[int] = set()
+    if points is None:
+        shard: int | None = random.randrange(int(template.shards))  # a guess, read nothing: most shards have stock
+    else:  # a reward weighs the member's points in its transaction: sold out must be answered before that
+        left = [i for i, n in stock.shard_stock(merchant_id, template).items() if n > 0]
+        shard = random.choice(left) if left else None
+    while shard is not None:
+        tried.add(shard)
+        tx = Transaction()
+        stock.take(tx, "stock", merchant_id, template_id, shard)
+        tx.put("coupon", coupon, condition=Coupon.sk.does_not_exist())
+        counters.claimed(tx, merchant_id, member_id, coupon_id, now, template_id)
+        if points is None:
+            tx.check("member", Member, mpk, PROFILE, eligibility.condition(template))
+        if per_member_limit:
+            tx.update(
+                "limit",
+                Counter(mpk, f"CLAIMS#{template_id}"),
+                actions=[Counter.n.add(1)],
+                condition=Counter.n.does_not_exist() | (Counter.n < limit),
+            )
+        if idem is not None:
+            idempotency.stage(tx, idem, {"coupon_id": coupon_id, "template_id": template_id}, at=now)
+        if also is not None:
+            also(tx)
+        try:
+            if points is None:
+                tx.commit()
+            elif ledger.post(merchant_id, member_id, points, tx=tx).replayed:
+                return _existing(mpk, coupon_id, template_id) or coupon
+            if idem is not None:  # a member's claim (rewards and gifts come with no claim record)
+                metrics.count(metrics.COUPON_CLAIMED, template_id=template_id)
+            return coupon
+        except Cancelled as exc:
+            if "coupon" in exc.failed:
+                return _existing(mpk, coupon_id, template_id) or coupon
+            if "member" in exc.failed:
+                raise eligibility.why_ineligible(merchant_id, member_id, template, now) from exc
+            if "limit" in exc.failed:
+                raise KabaoError("CLAIM_LIMIT_REACHED", f"at most {limit} of this coupon per member") from exc
+            if "stock" not in exc.failed:
+                raise  # e.g. one of the caller's own (`also`) writes was refused
+            # That shard is empty: read them all (only now) and try a random one that is not.
+            left = [i for i, n in stock.shard_stock(merchant_id, template).items() if n > 0 and i not in tried]
+            shard = random.choice(left) if left else None
+    # A retry of a claim that won the last unit finds no stock: it still gets its coupon back.
+    replay = _existing(mpk, coupon_id, template_id)
+    if replay is not None:
+        return replay
+    metrics.count(metrics.SOLD_OUT, template_id=template_id)
+    raise KabaoError("SOLD_OUT", "this offer is sold out")
+
+
+def _existing(mpk: str, coupon_id: str, template_id: str) -> Coupon | None:
+    try:
+        coupon = Coupon.get(mpk, f"COUPON#{coupon_id}", consistent_read=True)
+    except Coupon.DoesNotExist:
+        return None
+    if coupon.template_id != template_id:
+        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for another offer")
+    return coupon

@@ -1,0 +1,84 @@
+"""The offer shelf: a copy of every listed template, keyed by the end of its window, so listing offers reads only
+templates that have not ended, and each listing counts one exposure for the funnel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mini_program_api.coupons import eligibility
+from mini_program_api.db.models import (
+    Counter,
+    CouponTemplate,
+    member_pk,
+    shelf_pk,
+)
+from mini_program_api.members import members
+from mini_program_api.platform import clock
+from mini_program_api.reports import counters
+
+
+@dataclass(frozen=True)
+class Offer:
+    template: CouponTemplate
+    claimed: int
+
+
+def sortable(at: datetime) -> str:
+    """A time as a key part that sorts as the time does (UTC, fixed width)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+_OPEN_ENDED = "9999-12-31T23:59:59.999999"
+
+
+def shelf_sk(template: CouponTemplate) -> str:
+    """A listed template's place on the shelf: by the end of its window, so ended ones are never read."""
+    end = sortable(template.valid_until) if template.valid_until else _OPEN_ENDED
+    return f"{end}#{template.template_id}"
+
+
+def template_attributes(template: CouponTemplate) -> dict[str, Any]:
+    """Every attribute but the key: what a copy of the template (or its next version) starts from."""
+    return {name: getattr(template, name) for name in CouponTemplate.get_attributes() if name not in ("pk", "sk")}
+
+
+def shelf_copy(template: CouponTemplate) -> CouponTemplate:
+    """The template's copy on the offer shelf, at its place by end (`shelf_sk`)."""
+    return CouponTemplate(shelf_pk(template.merchant_id), shelf_sk(template), **template_attributes(template))
+
+
+def offers(merchant_id: str, member_id: str, rewards: bool = False) -> list[Offer]:
+    """Templates this member can claim now (or, with `rewards`, redeem for points); each listing
+    counts as an exposure for the funnel.
+
+    Reads only the shelf's templates whose window has not ended (a copy of each listed template
+    is kept there, keyed by its end), and writes one exposure counter item per call."""
+    member = members.get(merchant_id, member_id)
+    now = clock.now()
+    running = CouponTemplate.query(shelf_pk(merchant_id), CouponTemplate.sk > sortable(now))
+    templates = [
+        t
+        for t in running
+        if (t.points_price is not None) == rewards and eligibility.why_unclaimable(t, member, now) is None
+    ]
+    mpk = member_pk(merchant_id, member_id)
+    counts = (
+        {
+            c.sk.removeprefix("CLAIMS#"): int(c.n)
+            for c in Counter.batch_get([(mpk, f"CLAIMS#{t.template_id}") for t in templates])
+        }
+        if templates
+        else {}
+    )
+    listed = [Offer(t, counts.get(t.template_id, 0)) for t in templates]
+    if listed:
+        counters.exposure(merchant_id, member_id, [o.template.template_id for o in listed], now)
+    return listed
+
+
+def exposures(merchant_id: str, template_id: str, day: str) -> int:
+    """How often offers listed this template on the merchant's `day` (the funnel's views)."""
+    return counters.views(merchant_id, template_id, day)
