@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import checkout
 from mini_program_api.coupons import claims, held, stock
 from mini_program_api.db.models import Coupon, CouponTemplate, Member, member_pk, template_pk
 from mini_program_api.merchants import merchants
@@ -18,6 +17,7 @@ from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit
+from mini_program_api.till import checkout
 from tests import timeline
 from tests.ledger_checks import checked_balances
 

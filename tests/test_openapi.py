@@ -129,4 +129,4 @@ def test_the_static_walk_follows_handlers_into_the_domain() -> None:
     assert "TERMS_OUTDATED" in reachable(graph, "mini_program_api.routes.me:open_card")
     assert "SOLD_OUT" in reachable(graph, "mini_program_api.routes.coupons:claim")
     assert "WALLET_CARD_TAKEN" in reachable(graph, "mini_program_api.routes.wallet:activate")
-    assert "INSUFFICIENT_BALANCE" in reachable(graph, "mini_program_api.routes.staff:do_checkout")
+    assert "INSUFFICIENT_BALANCE" in reachable(graph, "mini_program_api.routes.till:do_checkout")

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import punch_cards
 from mini_program_api.coupons import claims, held, stock
 from mini_program_api.db.models import CouponTemplate, template_pk
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.till import punch_cards
 from tests.ledger_checks import checked_balances
 
 GIFT = {"name": "积分换拿铁", "kind": "GIFT", "gift_name": "拿铁一杯", "total_stock": 2, "per_member_limit": 5,

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import spending_password
 from mini_program_api.members import members
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.platform import passwords
+from mini_program_api.till import spending_password
 from tests.http_race import guess_at_once
 
 PIN, OTHER_PIN = "482916", "730158"

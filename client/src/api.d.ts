@@ -1289,7 +1289,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** POST /v1/staff/checkout */
-        post: operations["staff_do_checkout"];
+        post: operations["till_do_checkout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1306,7 +1306,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** POST /v1/staff/checkout/quote */
-        post: operations["counter_quote"];
+        post: operations["till_quote"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1323,7 +1323,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** POST /v1/staff/coupons/redeem */
-        post: operations["staff_redeem_gift"];
+        post: operations["till_redeem_gift"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1340,7 +1340,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** POST /v1/staff/login */
-        post: operations["staff_login"];
+        post: operations["auth_staff_login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1355,7 +1355,7 @@ export interface paths {
             cookie?: never;
         };
         /** GET /v1/staff/member */
-        get: operations["counter_scanned_member"];
+        get: operations["till_scanned_member"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1372,7 +1372,7 @@ export interface paths {
             cookie?: never;
         };
         /** GET /v1/staff/orders/{order_id} */
-        get: operations["staff_get_order"];
+        get: operations["till_get_order"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1391,7 +1391,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** POST /v1/staff/orders/{order_id}/refund */
-        post: operations["staff_refund"];
+        post: operations["till_refund"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1408,7 +1408,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** POST /v1/staff/punch-cards/use */
-        post: operations["staff_use_punch_card"];
+        post: operations["till_use_punch_card"];
         delete?: never;
         options?: never;
         head?: never;
@@ -16697,7 +16697,7 @@ export interface operations {
             };
         };
     };
-    staff_do_checkout: {
+    till_do_checkout: {
         parameters: {
             query?: never;
             header?: {
@@ -16884,7 +16884,7 @@ export interface operations {
             };
         };
     };
-    counter_quote: {
+    till_quote: {
         parameters: {
             query?: never;
             header?: never;
@@ -17052,7 +17052,7 @@ export interface operations {
             };
         };
     };
-    staff_redeem_gift: {
+    till_redeem_gift: {
         parameters: {
             query?: never;
             header?: {
@@ -17239,7 +17239,7 @@ export interface operations {
             };
         };
     };
-    staff_login: {
+    auth_staff_login: {
         parameters: {
             query?: never;
             header?: never;
@@ -17407,7 +17407,7 @@ export interface operations {
             };
         };
     };
-    counter_scanned_member: {
+    till_scanned_member: {
         parameters: {
             query: {
                 member_code: string;
@@ -17541,7 +17541,7 @@ export interface operations {
             };
         };
     };
-    staff_get_order: {
+    till_get_order: {
         parameters: {
             query?: never;
             header?: never;
@@ -17659,7 +17659,7 @@ export interface operations {
             };
         };
     };
-    staff_refund: {
+    till_refund: {
         parameters: {
             query?: never;
             header?: never;
@@ -17777,7 +17777,7 @@ export interface operations {
             };
         };
     };
-    staff_use_punch_card: {
+    till_use_punch_card: {
         parameters: {
             query?: never;
             header?: {

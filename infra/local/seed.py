@@ -160,9 +160,9 @@ def _seed_wallet_card(sandbox_url: str, api_url: str | None) -> None:
 
 
 def _seed_staff() -> None:
-    from mini_program_api import punch_cards
     from mini_program_api.platform.auth import Principal
     from mini_program_api.staff import accounts, stores
+    from mini_program_api.till import punch_cards
 
     admin = Principal("demo", "admin", "admin")
     accounts.create_account(None, "demo", "admin", DEMO_STAFF["admin"], "admin", None)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import punch_cards
 from mini_program_api.coupons import claims, held, template_admin
 from mini_program_api.db.models import Coupon, PunchCard
 from mini_program_api.db.transact import Transaction
@@ -36,6 +35,7 @@ from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit
+from mini_program_api.till import punch_cards
 
 ACCOUNTS = {"points": Account.POINTS, "growth": Account.GROWTH, "bonus": Account.BONUS}
 MAX_AMOUNT = 100_000_000

@@ -82,7 +82,7 @@ def list_staff(call: Call) -> dict[str, Any]:
     errors=("NOT_FOUND", "PUNCH_PLAN_NOT_FOUND", "STORE_NOT_FOUND"),
 )
 def create_punch_plan(call: Call) -> dict[str, Any]:
-    from mini_program_api import punch_cards
+    from mini_program_api.till import punch_cards
 
     body: PunchPlanBody = call.body
     plan = punch_cards.create_plan(
@@ -93,7 +93,7 @@ def create_punch_plan(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/punch-card-plans", "GET", role="admin", query="PageQuery", response="PunchPlanPage")
 def list_punch_plans(call: Call) -> dict[str, Any]:
-    from mini_program_api import punch_cards
+    from mini_program_api.till import punch_cards
 
     page = punch_cards.plan_page(call.member.merchant_id, call.query.cursor, call.query.limit)
     return {"plans": [punch_plan_view(p) for p in page.items], "cursor": page.cursor}
@@ -111,7 +111,7 @@ def list_punch_plans(call: Call) -> dict[str, Any]:
     errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "PUNCH_PLAN_NOT_FOUND"),
 )
 def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
-    from mini_program_api import punch_cards
+    from mini_program_api.till import punch_cards
 
     card = punch_cards.give(call.member, member_id, call.body.plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)

@@ -1,4 +1,5 @@
-"""POST /v1/auth/login."""
+"""Logging in: a member from the mini program (`POST /v1/auth/login`), staff and admins with a password
+(`POST /v1/staff/login`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from mini_program_api.routes.endpoint import Call, endpoint
 from mini_program_api.routes.views import member_view, merchant_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from mini_program_api.routes.schemas import LoginBody
+    from mini_program_api.routes.schemas import LoginBody, StaffLoginBody
 
 bp = Blueprint(__name__)
 
@@ -46,4 +47,33 @@ def login(call: Call) -> dict[str, Any]:
         "merchant": merchant_view(result.merchant),
         "created": result.created,
         "invite": result.invite,
+    }
+
+
+@endpoint(
+    bp,
+    "/v1/staff/login",
+    "POST",
+    role=None,
+    body="StaffLoginBody",
+    response="StaffLoginView",
+    errors=(
+        "ACCOUNT_DISABLED",
+        "ACCOUNT_LOCKED",
+        "INVALID_CREDENTIALS",
+        "NOT_FOUND",
+        "STORE_CLOSED",
+        "STORE_NOT_FOUND",
+    ),
+)
+def staff_login(call: Call) -> dict[str, Any]:
+    from mini_program_api.staff import accounts
+
+    body: StaffLoginBody = call.body
+    session = accounts.login(body.merchant_id, body.username, body.password)
+    return {
+        "token": session.token,
+        "expires_in": session.expires_in,
+        "role": session.principal.role,
+        "store_id": session.principal.store_id,
     }

@@ -151,7 +151,7 @@ def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
     errors=("MEMBER_NOT_FOUND",),
 )
 def member_punch_cards(call: Call, member_id: str) -> dict[str, Any]:
-    from mini_program_api import punch_cards
+    from mini_program_api.till import punch_cards
 
     _member(call, member_id)
     page = punch_cards.mine(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)

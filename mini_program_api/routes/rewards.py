@@ -62,7 +62,7 @@ def redeem(call: Call, reward_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/punch-cards/plans", "GET", role="member", response="PunchPlansView")
 def plans(call: Call) -> dict[str, Any]:
-    from mini_program_api import punch_cards
+    from mini_program_api.till import punch_cards
 
     return {"plans": [punch_plan_view(p) for p in punch_cards.plans(call.member.merchant_id)]}
 
@@ -84,7 +84,7 @@ def plans(call: Call) -> dict[str, Any]:
     ),
 )
 def buy(call: Call, plan_id: str) -> dict[str, Any]:
-    from mini_program_api import punch_cards
+    from mini_program_api.till import punch_cards
 
     card = punch_cards.buy(call.member.merchant_id, call.member.subject, plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
@@ -92,7 +92,7 @@ def buy(call: Call, plan_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/me/punch-cards", "GET", role="member", query="PageQuery", response="PunchCardPage")
 def my_cards(call: Call) -> dict[str, Any]:
-    from mini_program_api import punch_cards
+    from mini_program_api.till import punch_cards
 
     page = punch_cards.mine(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
     tz = call.timezone

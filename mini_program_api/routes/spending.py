@@ -19,8 +19,8 @@ bp = Blueprint(__name__)
 
 
 def _state(call: Call) -> dict[str, Any]:
-    from mini_program_api import spending_password
     from mini_program_api.merchants import merchants
+    from mini_program_api.till import spending_password
 
     s = spending_password.state(merchants.get(call.member.merchant_id), call.member.subject)
     return {
@@ -39,7 +39,7 @@ def get_state(call: Call) -> dict[str, Any]:
 
 
 def _set(call: Call, reset: bool) -> dict[str, Any]:
-    from mini_program_api import spending_password
+    from mini_program_api.till import spending_password
 
     spending_password.set_password(
         call.member.merchant_id, call.member.subject, call.body.phone_code, call.body.password, reset
@@ -104,7 +104,7 @@ def reset_password(call: Call) -> dict[str, Any]:
     ),
 )
 def change_password(call: Call) -> dict[str, Any]:
-    from mini_program_api import spending_password
+    from mini_program_api.till import spending_password
 
     spending_password.change_password(
         call.member.merchant_id, call.member.subject, call.body.old_password, call.body.password
@@ -122,7 +122,7 @@ def change_password(call: Call) -> dict[str, Any]:
     errors=("NOT_FOUND",),
 )
 def set_free_limit(call: Call) -> dict[str, Any]:
-    from mini_program_api import spending_password
+    from mini_program_api.till import spending_password
 
     spending_password.set_free_limit(call.member.merchant_id, call.member.subject, call.body.free_limit)
     return _state(call)
@@ -148,7 +148,7 @@ def _pending_view(p: PendingPayment, tz: str) -> dict[str, Any]:
     bp, "/v1/me/pending-payments", "GET", role="member", response="PendingPaymentsView", errors=("STORE_NOT_FOUND",)
 )
 def pending(call: Call) -> dict[str, Any]:
-    from mini_program_api import pending_payments
+    from mini_program_api.till import pending_payments
 
     tz = call.timezone
     return {
@@ -186,7 +186,7 @@ def pending(call: Call) -> dict[str, Any]:
     ),
 )
 def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:
-    from mini_program_api import checkout
+    from mini_program_api.till import checkout
 
     order = checkout.confirm(call.member, confirmation_id, call.body.password)
     return receipt_view(order, call.timezone)

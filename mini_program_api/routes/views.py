@@ -185,7 +185,7 @@ def punch_plan_view(plan: PunchPlan) -> dict[str, Any]:
 
 
 def punch_card_view(card: PunchCard, tz: str) -> dict[str, Any]:
-    from mini_program_api import punch_cards
+    from mini_program_api.till import punch_cards
 
     return {
         "card_id": card.card_id,
@@ -230,7 +230,7 @@ _RECEIPT_FIELDS = (
 
 def receipt_view(order: CheckoutOrder, tz: str) -> dict[str, Any]:
     """A checkout as the till shows it (`ReceiptView`)."""
-    from mini_program_api import checkout
+    from mini_program_api.till import checkout
 
     view: dict[str, Any] = {}
     for name in _RECEIPT_FIELDS:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mini_program_api import punch_cards
 from mini_program_api.coupons import held, redemption
 from mini_program_api.db.models import Coupon, Member, Merchant, PunchCard
 from mini_program_api.members import member_codes, members
@@ -18,6 +17,7 @@ from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.till import punch_cards
 
 READ = 50
 

@@ -47,7 +47,7 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import pending_payments, spending_password, topup
+from mini_program_api import topup
 from mini_program_api.coupons import held, redemption
 from mini_program_api.db.models import (
     PROFILE,
@@ -70,6 +70,7 @@ from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, rfm
 from mini_program_api.staff import audit
+from mini_program_api.till import pending_payments, spending_password
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
