@@ -14,9 +14,9 @@ bp = Blueprint(__name__)
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="reconcile_topups")
 def reconcile_topups(event: Any) -> dict[str, Any]:
-    from mini_program_api import topup
+    from mini_program_api.topup import reconciliation
 
-    result = topup.reconcile()
+    result = reconciliation.reconcile()
     report = dataclasses.asdict(result)
     logs.job("reconcile_topups", report, getattr(event, "context", None))
     metrics.job_run("reconcile_topups", result.due, len(result.failed))

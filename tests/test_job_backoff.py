@@ -14,13 +14,13 @@ from typing import Any, Callable
 
 import pytest
 
-from mini_program_api import topup
 from mini_program_api.db.models import DueMarker, TopupOrder, member_pk, topup_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.jobs import due
 from mini_program_api.members import lifecycle, members, tiers
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
+from mini_program_api.topup import orders, reconciliation
 from tests.ledger_checks import checked_balances
 
 
@@ -51,24 +51,24 @@ def test_200_failing_orders_do_not_starve_a_lost_notify_behind_them(api: Any, ma
     broken = make_merchant()
     del sandbox.pay.merchants[broken.pay.mchid]  # WeChat Pay now rejects its every call
     now = clock.now()
-    failing = _keys_in_shard(topup.JOB, _shard(topup.JOB, good), 210, lambda k: f"T{k}")
+    failing = _keys_in_shard(orders.JOB, _shard(orders.JOB, good), 210, lambda k: f"T{k}")
     with TopupOrder.batch_write() as batch:
         for i, key in enumerate(failing):
             item = TopupOrder(topup_pk(broken.merchant_id, f"T{key}"), "ORDER", merchant_id=broken.merchant_id,
                               order_id=f"T{key}", member_id="m-gone", openid="o-gone", amount=100, bonus=0,
                               status="PENDING", idempotency_key="", created_at=now, expires_at=now + timedelta(days=1))
-            item.due_pk, item.due_sk = due.slot(topup.JOB, f"T{key}", now - timedelta(hours=1, seconds=i))
+            item.due_pk, item.due_sk = due.slot(orders.JOB, f"T{key}", now - timedelta(hours=1, seconds=i))
             batch.save(item)
 
     later = now + timedelta(minutes=6)
-    reports = [topup.reconcile(later), topup.reconcile(later)]
+    reports = [reconciliation.reconcile(later), reconciliation.reconcile(later)]
     assert sum(r.credited for r in reports) == 1 and len(reports[0].failed) == 200
     assert checked_balances(merchant.merchant_id, member["member"]["member_id"])["principal"] == 30000
     assert members.get(merchant.merchant_id, member["member"]["member_id"]).pending_topup == 0  # hold released
     tried = TopupOrder.get(topup_pk(broken.merchant_id, f"T{failing[0]}"), "ORDER", consistent_read=True)
     assert int(tried.due_attempts) == 1 and tried.due_error.startswith("WECHAT_UNAVAILABLE")
     assert tried.due_sk == due.stamp(due.retry_at(later, 1))  # tried again later, not at the head
-    assert topup.reconcile(due.retry_at(later, 1)).failed  # ... and it is tried again then
+    assert reconciliation.reconcile(due.retry_at(later, 1)).failed  # ... and it is tried again then
 
 
 JOBS = [(lifecycle.expire_points, lifecycle.POINTS_JOB), (lifecycle.warn_points, lifecycle.POINTS_WARNING_JOB),

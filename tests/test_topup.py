@@ -15,7 +15,6 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from mini_program_api import topup
 from mini_program_api.db.models import TopupOrder, topup_pk
 from mini_program_api.members import members
 from mini_program_api.money import stored_value
@@ -23,6 +22,7 @@ from mini_program_api.money.ledger import MEMBER_ACCOUNTS, Account
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.topup import orders, reconciliation, refunds
 from tests.ledger_checks import checked_balances
 
 
@@ -136,9 +136,9 @@ def test_same_idempotency_key_returns_the_same_order(api: Any, member: dict[str,
 def test_concurrent_orders_with_one_key_make_one_order(api: Any, member: dict[str, Any], merchant: Any) -> None:
     key = uuid.uuid4().hex
     with ThreadPoolExecutor(8) as pool:
-        orders = list(pool.map(lambda _: topup.create_order(
+        made = list(pool.map(lambda _: orders.create_order(
             merchant.merchant_id, member["member"]["member_id"], key, "p300", None)[0].order_id, range(8)))
-    assert len(set(orders)) == 1
+    assert len(set(made)) == 1
     assert members.get(merchant.merchant_id, member["member"]["member_id"]).pending_topup == 30000
 
 
@@ -237,11 +237,11 @@ def test_lost_notify_is_credited_by_reconciliation_then_late_notify_changes_noth
         api: Any, member: dict[str, Any], merchant: Any, sandbox: Any) -> None:
     order = _order(api, member, {"plan_id": "p300"})[1]
     _pay(sandbox, order["order_id"], notify=False)
-    assert topup.reconcile(clock.now() + timedelta(minutes=1)).credited == 0  # not due yet
-    report = topup.reconcile(clock.now() + timedelta(minutes=6))
+    assert reconciliation.reconcile(clock.now() + timedelta(minutes=1)).credited == 0  # not due yet
+    report = reconciliation.reconcile(clock.now() + timedelta(minutes=6))
     assert report.credited >= 1 and _status(merchant, order["order_id"]) == "PAID"
     assert _pay(sandbox, order["order_id"], times=3)["deliveries"] == [204] * 3
-    topup.reconcile(clock.now() + timedelta(minutes=12))
+    reconciliation.reconcile(clock.now() + timedelta(minutes=12))
     assert _balances(merchant, member)[Account.PRINCIPAL] == 30000
 
 
@@ -265,9 +265,9 @@ def test_reconciliation_job_runs_from_its_schedule(api: Any, member: dict[str, A
 def test_unpaid_order_is_closed_after_expiry_and_releases_the_cap(api: Any, member: dict[str, Any], merchant: Any,
                                                                   sandbox: Any) -> None:
     order = _order(api, member, {"plan_id": "p300"})[1]
-    topup.reconcile(clock.now() + timedelta(minutes=6))
+    reconciliation.reconcile(clock.now() + timedelta(minutes=6))
     assert _status(merchant, order["order_id"]) == "PENDING"
-    topup.reconcile(clock.now() + timedelta(minutes=31))
+    reconciliation.reconcile(clock.now() + timedelta(minutes=31))
     assert _status(merchant, order["order_id"]) == "CLOSED"
     assert order["order_id"] in sandbox.pay.closed_calls
     assert members.get(merchant.merchant_id, member["member"]["member_id"]).pending_topup == 0
@@ -277,12 +277,12 @@ def test_unpaid_order_is_closed_after_expiry_and_releases_the_cap(api: Any, memb
 
 
 def test_reconciliation_twice_at_once_credits_once(api: Any, member: dict[str, Any], merchant: Any, sandbox: Any) -> None:
-    orders = [_order(api, member, {"amount": 1000 * (i + 1)})[1] for i in range(4)]
-    for order in orders:
+    placed = [_order(api, member, {"amount": 1000 * (i + 1)})[1] for i in range(4)]
+    for order in placed:
         _pay(sandbox, order["order_id"], notify=False)
     later = clock.now() + timedelta(minutes=6)
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda _: topup.reconcile(later), range(2)))
+        list(pool.map(lambda _: reconciliation.reconcile(later), range(2)))
     assert _balances(merchant, member)[Account.PRINCIPAL] == 10000
 
 
@@ -379,7 +379,7 @@ def test_randomized_concurrent_mix_keeps_money_whole(api: Any, merchant: Any, sa
         who = rng.randrange(3)
         body = {"plan_id": rng.choice(["p300", "p500"])} if rng.random() < 0.5 else {"amount": rng.randint(100, 20000)}
         try:
-            order, _ = topup.create_order(merchant.merchant_id, ids[who], uuid.uuid4().hex, body.get("plan_id"), body.get("amount"))
+            order, _ = orders.create_order(merchant.merchant_id, ids[who], uuid.uuid4().hex, body.get("plan_id"), body.get("amount"))
         except KabaoError as exc:
             assert exc.code in {"PREPAID_CAP_EXCEEDED", "CONCURRENT_UPDATE"}
             return
@@ -399,7 +399,7 @@ def test_randomized_concurrent_mix_keeps_money_whole(api: Any, merchant: Any, sa
     def refund(i: int) -> None:
         if paid:
             try:
-                topup.refund(Principal(merchant.merchant_id, "admin", "admin"), rng.choice(paid)[1])
+                refunds.refund(Principal(merchant.merchant_id, "admin", "admin"), rng.choice(paid)[1])
             except KabaoError as exc:
                 assert exc.code in {"REFUND_PRINCIPAL_SPENT", "CONCURRENT_UPDATE", "ORDER_NOT_REFUNDABLE"}
 
@@ -410,10 +410,10 @@ def test_randomized_concurrent_mix_keeps_money_whole(api: Any, merchant: Any, sa
     for (_, out_refund_no), r in list(sandbox.pay.refunds.items()):
         if r["status"] == "PROCESSING" and r["mchid"] == merchant.pay.mchid:
             sandbox.pay.settle_refund(out_refund_no, status=rng.choice(["SUCCESS", "SUCCESS", "CLOSED"]), times=2)
-    topup.reconcile(clock.now() + timedelta(hours=1))
+    reconciliation.reconcile(clock.now() + timedelta(hours=1))
 
-    orders = {no: o for (mchid, no), o in sandbox.pay.orders.items() if mchid == merchant.pay.mchid}
-    taken = sum(o["total"] for o in orders.values() if o["trade_state"] in ("SUCCESS", "REFUND"))
+    at_wechat = {no: o for (mchid, no), o in sandbox.pay.orders.items() if mchid == merchant.pay.mchid}
+    taken = sum(o["total"] for o in at_wechat.values() if o["trade_state"] in ("SUCCESS", "REFUND"))
     refunded_cash = sum(r["amount"] for r in sandbox.pay.refunds.values()
                         if r["mchid"] == merchant.pay.mchid and r["status"] == "SUCCESS")
     credited = 0
@@ -424,7 +424,7 @@ def test_randomized_concurrent_mix_keeps_money_whole(api: Any, merchant: Any, sa
                         if e.kind == "TOPUP" and e.account == "principal")
     assert taken == credited > 0  # every fen WeChat took was credited, once
     ours = {}
-    for no, o in orders.items():
+    for no, o in at_wechat.items():
         try:
             ours[no] = TopupOrder.get(topup_pk(merchant.merchant_id, no), "ORDER", consistent_read=True)
         except TopupOrder.DoesNotExist:

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from mini_program_api import topup
 from mini_program_api.db.models import Merchant, TopupOrder, TopupPlan, topup_pk
 from mini_program_api.merchants import merchants
 from mini_program_api.money import stored_value
 from mini_program_api.platform import clock
+from mini_program_api.topup import reconciliation
 from tests.ledger_checks import checked_balances
 
 CAP = 500000
@@ -84,7 +84,7 @@ def test_refund_closed_after_the_card_was_refilled_is_sent_again_not_put_over_th
 
     assert _balances(merchant, member)["principal"] == CAP
     assert _order(merchant, first).status == "REFUNDING"  # still owed: the refund stays open
-    topup.reconcile(clock.now() + timedelta(seconds=1))
+    reconciliation.reconcile(clock.now() + timedelta(seconds=1))
     again = [r for r in _refunds(sandbox, merchant, first) if r["out_refund_no"] != closed]
     assert len(again) == 1 and again[0]["amount"] == CAP
     sandbox.pay.settle_refund(again[0]["out_refund_no"], status="SUCCESS")
@@ -119,7 +119,7 @@ def test_refund_refused_for_good_gives_the_value_back_in_a_failed_state(api: Any
     assert (_balances(merchant, member)["principal"], _balances(merchant, member)["bonus"]) == (30000, 5000)
     status, mine = api.get(f"/v1/topup/orders/{order_id}", token=member["token"])
     assert mine["status"] == "REFUND_FAILED"
-    topup.reconcile(clock.now() + timedelta(hours=1))
+    reconciliation.reconcile(clock.now() + timedelta(hours=1))
     assert sandbox.pay.refund_calls.count(order_id) == 1  # never sent again
 
 
@@ -130,7 +130,7 @@ def test_transient_refund_failures_back_off(api: Any, merchant: Any, sandbox: An
     assert _refund(api, merchant, order_id)["status"] == "REFUNDING"  # call 1 failed
 
     def calls_after(minutes: int) -> int:
-        topup.reconcile(start + timedelta(minutes=minutes))
+        reconciliation.reconcile(start + timedelta(minutes=minutes))
         return sandbox.pay.refund_calls.count(order_id)
 
     assert calls_after(6) == 2  # failed: next try 10 minutes later

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mini_program_api.telemetry import metrics
-from mini_program_api.topup import BATCH as RECONCILIATION_BATCH
+from mini_program_api.topup.orders import BATCH as RECONCILIATION_BATCH
 
 ALARM_TOPIC_PARAMETER = "AlarmTopicArn"
 API_NAME = "kabao"  # chalice.json app_name: Chalice's RestAPI is titled with it, and ApiName is that title

@@ -161,10 +161,10 @@ def update_settings(call: Call) -> dict[str, Any]:
 @endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin", response="AdminTopupPlansView", errors=("NOT_FOUND",))
 def list_topup_plans(call: Call) -> dict[str, Any]:
     """At most `topup_plans.MAX_PLANS`, on the merchant row: one page."""
-    from mini_program_api import topup
     from mini_program_api.merchants import merchants
+    from mini_program_api.topup import plans
 
-    return {"plans": [plan_view(p) for p in topup.plans(merchants.read(call.member.merchant_id))]}
+    return {"plans": [plan_view(p) for p in plans.listed(merchants.read(call.member.merchant_id))]}
 
 
 @endpoint(
@@ -179,10 +179,10 @@ def list_topup_plans(call: Call) -> dict[str, Any]:
     errors=("ALREADY_EXISTS", "NOT_FOUND", "PLAN_NOT_FOUND", "TOO_MANY_PLANS"),
 )
 def create_topup_plan(call: Call) -> dict[str, Any]:
-    from mini_program_api import topup_plans
+    from mini_program_api.topup import plans
 
     body: TopupPlanBody = call.body
-    return plan_view(topup_plans.create(call.member, body.plan_id, body.amount, body.bonus, call.idempotency_key))
+    return plan_view(plans.create(call.member, body.plan_id, body.amount, body.bonus, call.idempotency_key))
 
 
 @endpoint(
@@ -195,16 +195,16 @@ def create_topup_plan(call: Call) -> dict[str, Any]:
     errors=("PLAN_NOT_FOUND",),
 )
 def edit_topup_plan(call: Call, plan_id: str) -> dict[str, Any]:
-    from mini_program_api import topup_plans
+    from mini_program_api.topup import plans
 
-    return plan_view(topup_plans.edit(call.member, plan_id, call.body.amount, call.body.bonus))
+    return plan_view(plans.edit(call.member, plan_id, call.body.amount, call.body.bonus))
 
 
 @endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "DELETE", role="admin", status=204, errors=("PLAN_NOT_FOUND",))
 def retire_topup_plan(call: Call, plan_id: str) -> None:
-    from mini_program_api import topup_plans
+    from mini_program_api.topup import plans
 
-    topup_plans.retire(call.member, plan_id)
+    plans.retire(call.member, plan_id)
 
 
 def _member_days(merchant: Any) -> dict[str, Any]:

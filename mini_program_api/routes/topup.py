@@ -19,12 +19,12 @@ bp = Blueprint(__name__)
 
 @endpoint(bp, "/v1/topup/plans", "GET", role="member", response="TopupPlansView", errors=("NOT_FOUND",))
 def plans(call: Call) -> dict[str, Any]:
-    from mini_program_api import topup
     from mini_program_api.merchants import merchants
+    from mini_program_api.topup import plans
 
     merchant = merchants.get(call.member.merchant_id)
     return {
-        "plans": [plan_view(p) for p in topup.plans(merchant)],
+        "plans": [plan_view(p) for p in plans.listed(merchant)],
         "custom_amount": {"min": int(merchant.topup_min), "max": int(merchant.topup_max)},
         "prepaid_cap": int(merchant.prepaid_cap),
     }
@@ -53,11 +53,11 @@ def plans(call: Call) -> dict[str, Any]:
     ),
 )
 def create_order(call: Call) -> dict[str, Any]:
-    from mini_program_api import topup
     from mini_program_api.merchants import merchants
+    from mini_program_api.topup import orders
 
     body: TopupOrderBody = call.body
-    order, pay_params = topup.create_order(
+    order, pay_params = orders.create_order(
         call.member.merchant_id, call.member.subject, call.idempotency_key, body.plan_id, body.amount
     )
     merchant = merchants.get(call.member.merchant_id)
@@ -68,9 +68,9 @@ def create_order(call: Call) -> dict[str, Any]:
     bp, "/v1/topup/orders/{order_id}", "GET", role="member", response="TopupOrderView", errors=("ORDER_NOT_FOUND",)
 )
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
-    from mini_program_api import topup
+    from mini_program_api.topup import orders
 
-    order = topup.get_order(call.member.merchant_id, call.member.subject, order_id)
+    order = orders.get_order(call.member.merchant_id, call.member.subject, order_id)
     return order_view(order, call.timezone)
 
 
@@ -92,9 +92,9 @@ def get_order(call: Call, order_id: str) -> dict[str, Any]:
     ),
 )
 def notify_for_merchant(call: Call, merchant_id: str) -> None:
-    from mini_program_api import topup
+    from mini_program_api.topup import notify
 
-    topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
+    notify.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
 
 
 @endpoint(
@@ -117,12 +117,12 @@ def notify_for_merchant(call: Call, merchant_id: str) -> None:
 )
 def notify(call: Call) -> None:
     """The contract's path, for the usual one-merchant deployment (KABAO_MERCHANT_ID)."""
-    from mini_program_api import topup
+    from mini_program_api.topup import notify
 
     merchant_id = settings().default_merchant_id
     if merchant_id is None:
         raise KabaoError("NOT_FOUND", "use /v1/wechatpay/notify/{merchant_id} on a multi-merchant deployment")
-    topup.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
+    notify.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
 
 
 @endpoint(
@@ -145,8 +145,8 @@ def notify(call: Call) -> None:
     ),
 )
 def refund(call: Call, order_id: str) -> dict[str, Any]:
-    from mini_program_api import topup
+    from mini_program_api.topup import refunds
 
     assert call.principal is not None
-    order = topup.refund(call.member, order_id)
+    order = refunds.refund(call.member, order_id)
     return order_view(order, call.timezone)

@@ -47,7 +47,6 @@ from datetime import datetime
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api import topup
 from mini_program_api.coupons import held, redemption
 from mini_program_api.db.models import (
     PROFILE,
@@ -71,6 +70,7 @@ from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, rfm
 from mini_program_api.staff import audit
 from mini_program_api.till import pending_payments, spending_password
+from mini_program_api.topup import orders
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
@@ -409,7 +409,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         points_back = int(order.points_used)
         clawed_points = min(int(order.points_earned), int(member.points) + points_back)
         clawed_growth = min(int(order.growth_earned), int(member.growth))
-        principal_back = min(int(order.principal_used), topup.cap_room(merchant, member))
+        principal_back = min(int(order.principal_used), orders.cap_room(merchant, member))
         coupon = held.owned(merchant_id, order.member_id, order.coupon_id) if order.coupon_id else None
         restore = coupon is not None and coupon.used_ref == order_id and now < coupon.valid_until
         tx = Transaction()
@@ -442,7 +442,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         )
         pinned = tiers.pinned(member) & (Member.points == int(member.points))
         if principal_back:
-            pinned &= topup.within_cap(merchant, member, principal_back)
+            pinned &= orders.within_cap(merchant, member, principal_back)
         try:
             _post(
                 merchant_id,

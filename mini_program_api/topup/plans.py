@@ -114,3 +114,8 @@ def _check(merchant: Merchant, amount: int, bonus: int) -> None:
 
 def _save(merchant_id: str, merchant: Merchant, plans: list[TopupPlan], tx: Transaction) -> None:
     merchants.update(merchant_id, [Merchant.topup_plans.set(plans)], tx, merchant)
+
+
+def listed(merchant: Merchant) -> list[TopupPlan]:
+    """The plans members choose from, cheapest first."""
+    return sorted(merchant.topup_plans, key=lambda p: int(p.amount))
