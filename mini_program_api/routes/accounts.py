@@ -60,7 +60,7 @@ def audit_page(page: paging.Page[AuditRecord], tz: str) -> dict[str, Any]:
 def get_store(call: Call, store_id: str) -> dict[str, Any]:
     from mini_program_api.staff import stores
 
-    return store_view(stores.get_store(call.member.merchant_id, store_id), call.timezone)
+    return store_view(stores.get_store(call.caller.merchant_id, store_id), call.timezone)
 
 
 @endpoint(
@@ -75,7 +75,7 @@ def get_store(call: Call, store_id: str) -> dict[str, Any]:
 def rename_store(call: Call, store_id: str) -> dict[str, Any]:
     from mini_program_api.staff import stores
 
-    return store_view(stores.rename_store(call.member, store_id, call.body.name), call.timezone)
+    return store_view(stores.rename_store(call.caller, store_id, call.body.name), call.timezone)
 
 
 @endpoint(
@@ -89,14 +89,14 @@ def rename_store(call: Call, store_id: str) -> dict[str, Any]:
 def close_store(call: Call, store_id: str) -> dict[str, Any]:
     from mini_program_api.staff import stores
 
-    return store_view(stores.close_store(call.member, store_id), call.timezone)
+    return store_view(stores.close_store(call.caller, store_id), call.timezone)
 
 
 @endpoint(bp, "/v1/admin/staff/{username}", "GET", role="admin", response="StaffView", errors=("STAFF_NOT_FOUND",))
 def get_account(call: Call, username: str) -> dict[str, Any]:
     from mini_program_api.staff import accounts
 
-    return account_view(accounts.account(call.member.merchant_id, username), call.timezone)
+    return account_view(accounts.account(call.caller.merchant_id, username), call.timezone)
 
 
 @endpoint(
@@ -110,7 +110,7 @@ def get_account(call: Call, username: str) -> dict[str, Any]:
 def disable(call: Call, username: str) -> dict[str, Any]:
     from mini_program_api.staff import accounts
 
-    return account_view(accounts.set_disabled(call.member, username, True), call.timezone)
+    return account_view(accounts.set_disabled(call.caller, username, True), call.timezone)
 
 
 @endpoint(
@@ -124,7 +124,7 @@ def disable(call: Call, username: str) -> dict[str, Any]:
 def enable(call: Call, username: str) -> dict[str, Any]:
     from mini_program_api.staff import accounts
 
-    return account_view(accounts.set_disabled(call.member, username, False), call.timezone)
+    return account_view(accounts.set_disabled(call.caller, username, False), call.timezone)
 
 
 @endpoint(
@@ -139,7 +139,7 @@ def enable(call: Call, username: str) -> dict[str, Any]:
 def reset_password(call: Call, username: str) -> dict[str, Any]:
     from mini_program_api.staff import accounts
 
-    return account_view(accounts.reset_password(call.member, username, call.body.password), call.timezone)
+    return account_view(accounts.reset_password(call.caller, username, call.body.password), call.timezone)
 
 
 @endpoint(
@@ -153,7 +153,7 @@ def reset_password(call: Call, username: str) -> dict[str, Any]:
 def revoke_sessions(call: Call, username: str) -> dict[str, Any]:
     from mini_program_api.staff import accounts
 
-    return account_view(accounts.revoke_sessions(call.member, username), call.timezone)
+    return account_view(accounts.revoke_sessions(call.caller, username), call.timezone)
 
 
 @endpoint(
@@ -165,7 +165,7 @@ def audit_trail(call: Call) -> dict[str, Any]:
     from mini_program_api.staff import audit
 
     q: AuditQuery = call.query
-    merchant_id, tz = call.member.merchant_id, call.timezone
+    merchant_id, tz = call.caller.merchant_id, call.timezone
     if q.day:
         return audit_page(audit.day_page(merchant_id, q.day, q.cursor, q.limit), tz)
     # No record is older than the merchant (a day's margin for its time zone).

@@ -30,7 +30,7 @@ bp = Blueprint(__name__)
 def create_store(call: Call) -> dict[str, Any]:
     from mini_program_api.staff import stores
 
-    store = stores.create_store(call.member, call.body.store_id, call.body.name)
+    store = stores.create_store(call.caller, call.body.store_id, call.body.name)
     return {"store_id": store.store_id, "name": store.name}
 
 
@@ -38,7 +38,7 @@ def create_store(call: Call) -> dict[str, Any]:
 def list_stores(call: Call) -> dict[str, Any]:
     from mini_program_api.staff import stores
 
-    page = stores.stores(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = stores.stores(call.caller.merchant_id, call.query.cursor, call.query.limit)
     return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
 
 
@@ -57,7 +57,7 @@ def create_staff(call: Call) -> dict[str, Any]:
 
     body: StaffBody = call.body
     account = accounts.create_account(
-        call.member, call.member.merchant_id, body.username, body.password, body.role, body.store_id
+        call.caller, call.caller.merchant_id, body.username, body.password, body.role, body.store_id
     )
     return {"username": account.username, "role": account.role, "store_id": account.store_id}
 
@@ -66,7 +66,7 @@ def create_staff(call: Call) -> dict[str, Any]:
 def list_staff(call: Call) -> dict[str, Any]:
     from mini_program_api.staff import accounts
 
-    page = accounts.accounts(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = accounts.accounts(call.caller.merchant_id, call.query.cursor, call.query.limit)
     return {"staff": [account_view(a, call.timezone) for a in page.items], "cursor": page.cursor}
 
 
@@ -86,7 +86,7 @@ def create_punch_plan(call: Call) -> dict[str, Any]:
 
     body: PunchPlanBody = call.body
     plan = punch_cards.create_plan(
-        call.member, body.name, body.visits, body.valid_days, body.price, body.store_ids, call.idempotency_key
+        call.caller, body.name, body.visits, body.valid_days, body.price, body.store_ids, call.idempotency_key
     )
     return punch_plan_view(plan)
 
@@ -95,7 +95,7 @@ def create_punch_plan(call: Call) -> dict[str, Any]:
 def list_punch_plans(call: Call) -> dict[str, Any]:
     from mini_program_api.till import punch_cards
 
-    page = punch_cards.plan_page(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = punch_cards.plan_page(call.caller.merchant_id, call.query.cursor, call.query.limit)
     return {"plans": [punch_plan_view(p) for p in page.items], "cursor": page.cursor}
 
 
@@ -113,7 +113,7 @@ def list_punch_plans(call: Call) -> dict[str, Any]:
 def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
     from mini_program_api.till import punch_cards
 
-    card = punch_cards.give(call.member, member_id, call.body.plan_id, call.idempotency_key)
+    card = punch_cards.give(call.caller, member_id, call.body.plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
 
 
@@ -121,7 +121,7 @@ def give_punch_card(call: Call, member_id: str) -> dict[str, Any]:
 def get_tiers(call: Call) -> dict[str, Any]:
     from mini_program_api.merchants import merchants
 
-    return {"tiers": [admin_tier_view(t) for t in merchants.read(call.member.merchant_id).tiers]}
+    return {"tiers": [admin_tier_view(t) for t in merchants.read(call.caller.merchant_id).tiers]}
 
 
 @endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body="TiersBody", response="TiersView", errors=("NOT_FOUND",))
@@ -132,7 +132,7 @@ def set_tiers(call: Call) -> dict[str, Any]:
         merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
         for t in call.body.tiers
     ]
-    merchant = changes.set_tiers(call.member, specs)
+    merchant = changes.set_tiers(call.caller, specs)
     return {"tiers": [admin_tier_view(t) for t in merchant.tiers]}
 
 
@@ -140,7 +140,7 @@ def set_tiers(call: Call) -> dict[str, Any]:
 def get_settings(call: Call) -> dict[str, Any]:
     from mini_program_api.merchants import merchants
 
-    return settings_view(merchants.read(call.member.merchant_id))
+    return settings_view(merchants.read(call.caller.merchant_id))
 
 
 @endpoint(
@@ -155,7 +155,7 @@ def get_settings(call: Call) -> dict[str, Any]:
 def update_settings(call: Call) -> dict[str, Any]:
     from mini_program_api.merchants import changes
 
-    return settings_view(changes.update_settings(call.member, call.body.model_dump(exclude_none=True)))
+    return settings_view(changes.update_settings(call.caller, call.body.model_dump(exclude_none=True)))
 
 
 @endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin", response="AdminTopupPlansView", errors=("NOT_FOUND",))
@@ -164,7 +164,7 @@ def list_topup_plans(call: Call) -> dict[str, Any]:
     from mini_program_api.merchants import merchants
     from mini_program_api.topup import plans
 
-    return {"plans": [plan_view(p) for p in plans.listed(merchants.read(call.member.merchant_id))]}
+    return {"plans": [plan_view(p) for p in plans.listed(merchants.read(call.caller.merchant_id))]}
 
 
 @endpoint(
@@ -182,7 +182,7 @@ def create_topup_plan(call: Call) -> dict[str, Any]:
     from mini_program_api.topup import plans
 
     body: TopupPlanBody = call.body
-    return plan_view(plans.create(call.member, body.plan_id, body.amount, body.bonus, call.idempotency_key))
+    return plan_view(plans.create(call.caller, body.plan_id, body.amount, body.bonus, call.idempotency_key))
 
 
 @endpoint(
@@ -197,14 +197,14 @@ def create_topup_plan(call: Call) -> dict[str, Any]:
 def edit_topup_plan(call: Call, plan_id: str) -> dict[str, Any]:
     from mini_program_api.topup import plans
 
-    return plan_view(plans.edit(call.member, plan_id, call.body.amount, call.body.bonus))
+    return plan_view(plans.edit(call.caller, plan_id, call.body.amount, call.body.bonus))
 
 
 @endpoint(bp, "/v1/admin/topup-plans/{plan_id}", "DELETE", role="admin", status=204, errors=("PLAN_NOT_FOUND",))
 def retire_topup_plan(call: Call, plan_id: str) -> None:
     from mini_program_api.topup import plans
 
-    plans.retire(call.member, plan_id)
+    plans.retire(call.caller, plan_id)
 
 
 def _member_days(merchant: Any) -> dict[str, Any]:
@@ -218,7 +218,7 @@ def get_member_days(call: Call) -> dict[str, Any]:
     """The member days (points multipliers), as PUT takes them."""
     from mini_program_api.merchants import merchants
 
-    return _member_days(merchants.read(call.member.merchant_id))
+    return _member_days(merchants.read(call.caller.merchant_id))
 
 
 @endpoint(
@@ -240,4 +240,4 @@ def set_member_days(call: Call) -> dict[str, Any]:
         )
         for d in call.body.member_days
     ]
-    return _member_days(changes.set_member_days(call.member, specs))
+    return _member_days(changes.set_member_days(call.caller, specs))

@@ -35,7 +35,7 @@ def create_template(call: Call) -> dict[str, Any]:
     spec = templates.TemplateSpec(
         **{**body.model_dump(), "store_ids": tuple(body.store_ids), "tier_ids": tuple(body.tier_ids)}
     )
-    template = templates.create_template(call.member.merchant_id, spec, call.member, call.idempotency_key)
+    template = templates.create_template(call.caller.merchant_id, spec, call.caller, call.idempotency_key)
     merchant = merchants.get(call.principal.merchant_id)
     return {
         **template_view(template, merchant.timezone),
@@ -48,7 +48,7 @@ def create_template(call: Call) -> dict[str, Any]:
 def list_templates(call: Call) -> dict[str, Any]:
     from mini_program_api.coupons import template_admin
 
-    page = template_admin.page(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = template_admin.page(call.caller.merchant_id, call.query.cursor, call.query.limit)
     return {"templates": [admin_template_view(t, call.timezone) for t in page.items], "cursor": page.cursor}
 
 
@@ -63,7 +63,7 @@ def list_templates(call: Call) -> dict[str, Any]:
 def get_template(call: Call, template_id: str) -> dict[str, Any]:
     from mini_program_api.coupons import template_admin
 
-    return admin_template_view(template_admin.stocked(call.member.merchant_id, template_id), call.timezone)
+    return admin_template_view(template_admin.stocked(call.caller.merchant_id, template_id), call.timezone)
 
 
 @endpoint(
@@ -79,7 +79,7 @@ def change_template(call: Call, template_id: str) -> dict[str, Any]:
     from mini_program_api.coupons import template_admin
 
     spec = template_admin.TemplateChange(**call.body.model_dump())
-    return _admin_view(call, template_admin.change(call.member, template_id, spec))
+    return _admin_view(call, template_admin.change(call.caller, template_id, spec))
 
 
 @endpoint(
@@ -93,7 +93,7 @@ def change_template(call: Call, template_id: str) -> dict[str, Any]:
 def pause_template(call: Call, template_id: str) -> dict[str, Any]:
     from mini_program_api.coupons import template_admin
 
-    return _admin_view(call, template_admin.pause(call.member, template_id))
+    return _admin_view(call, template_admin.pause(call.caller, template_id))
 
 
 @endpoint(
@@ -107,7 +107,7 @@ def pause_template(call: Call, template_id: str) -> dict[str, Any]:
 def resume_template(call: Call, template_id: str) -> dict[str, Any]:
     from mini_program_api.coupons import template_admin
 
-    return _admin_view(call, template_admin.resume(call.member, template_id))
+    return _admin_view(call, template_admin.resume(call.caller, template_id))
 
 
 @endpoint(
@@ -121,14 +121,14 @@ def resume_template(call: Call, template_id: str) -> dict[str, Any]:
 def end_template(call: Call, template_id: str) -> dict[str, Any]:
     from mini_program_api.coupons import template_admin
 
-    return _admin_view(call, template_admin.end(call.member, template_id))
+    return _admin_view(call, template_admin.end(call.caller, template_id))
 
 
 def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     """What a change returns: the template as GET shows it after the change, live stock included."""
     from mini_program_api.coupons import template_admin
 
-    return admin_template_view(template_admin.with_stock(call.member.merchant_id, [template])[0], call.timezone)
+    return admin_template_view(template_admin.with_stock(call.caller.merchant_id, [template])[0], call.timezone)
 
 
 @endpoint(
@@ -143,7 +143,7 @@ def offers(call: Call) -> dict[str, Any]:
     from mini_program_api.coupons import shelf
 
     tz = call.timezone
-    listed = shelf.offers(call.member.merchant_id, call.member.subject)
+    listed = shelf.offers(call.caller.merchant_id, call.caller.subject)
     return {"offers": [{**template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
 
 
@@ -170,7 +170,7 @@ def offers(call: Call) -> dict[str, Any]:
 def claim(call: Call, template_id: str) -> dict[str, Any]:
     from mini_program_api.coupons import claims
 
-    coupon = claims.claim(call.member.merchant_id, call.member.subject, template_id, call.idempotency_key)
+    coupon = claims.claim(call.caller.merchant_id, call.caller.subject, template_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
@@ -179,6 +179,6 @@ def my_coupons(call: Call) -> dict[str, Any]:
     from mini_program_api.coupons import held
 
     q: CouponsQuery = call.query
-    page = held.mine(call.member.merchant_id, call.member.subject, q.status, q.cursor, q.limit)
+    page = held.mine(call.caller.merchant_id, call.caller.subject, q.status, q.cursor, q.limit)
     tz = call.timezone
     return {"coupons": [coupon_view(c, tz) for c in page.items], "cursor": page.cursor}

@@ -102,7 +102,8 @@ class Call:
     route: Route | None = None
 
     @property
-    def member(self) -> Principal:
+    def caller(self) -> Principal:
+        """Who called a route with a role: a member, a staff member or an admin (`principal`, known present)."""
         assert self.principal is not None
         return self.principal
 
@@ -118,7 +119,7 @@ class Call:
         """The caller's merchant's time zone, for ISO times with its offset (merchant settings are cached)."""
         from mini_program_api.merchants import merchants
 
-        return merchants.get(self.member.merchant_id).timezone
+        return merchants.get(self.caller.merchant_id).timezone
 
 
 def endpoint(

@@ -65,7 +65,7 @@ def create_issue_job(call: Call) -> dict[str, Any]:
         if body.filter is not None
         else None
     )
-    job = issue_jobs.create(call.member, body.template_id, body.member_ids, where, call.idempotency_key)
+    job = issue_jobs.create(call.caller, body.template_id, body.member_ids, where, call.idempotency_key)
     return _view(job, call.timezone)
 
 
@@ -74,7 +74,7 @@ def list_issue_jobs(call: Call) -> dict[str, Any]:
     """The merchant's issue jobs, paged."""
     from mini_program_api.coupons import issue_jobs
 
-    page = issue_jobs.page(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = issue_jobs.page(call.caller.merchant_id, call.query.cursor, call.query.limit)
     return {"jobs": [_view(j, call.timezone) for j in page.items], "cursor": page.cursor}
 
 
@@ -83,7 +83,7 @@ def get_issue_job(call: Call, job_id: str) -> dict[str, Any]:
     """One issue job with its progress and counts."""
     from mini_program_api.coupons import issue_jobs
 
-    return _view(issue_jobs.get(call.member.merchant_id, job_id), call.timezone)
+    return _view(issue_jobs.get(call.caller.merchant_id, job_id), call.timezone)
 
 
 @endpoint(
@@ -93,5 +93,5 @@ def issue_job_results(call: Call, job_id: str) -> dict[str, Any]:
     """What each member got from the job (ISSUED with its coupon, or FAILED with why), paged."""
     from mini_program_api.coupons import issue_jobs
 
-    page = issue_jobs.results(call.member.merchant_id, job_id, call.query.cursor, call.query.limit)
+    page = issue_jobs.results(call.caller.merchant_id, job_id, call.query.cursor, call.query.limit)
     return {"results": [_result_view(r, call.timezone) for r in page.items], "cursor": page.cursor}

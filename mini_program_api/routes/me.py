@@ -21,15 +21,15 @@ def _me(call: Call) -> dict[str, Any]:
     from mini_program_api.members import members
     from mini_program_api.merchants import merchants
 
-    merchant = merchants.get(call.member.merchant_id)
-    return member_view(merchant, members.get(call.member.merchant_id, call.member.subject))
+    merchant = merchants.get(call.caller.merchant_id)
+    return member_view(merchant, members.get(call.caller.merchant_id, call.caller.subject))
 
 
 @endpoint(bp, "/v1/me", "GET", role="member", response="MeView", errors=("MEMBER_NOT_FOUND", "NOT_FOUND"))
 def me(call: Call) -> dict[str, Any]:
     from mini_program_api.coupons import held
 
-    return {**_me(call), "coupon_count": held.available_count(call.member.merchant_id, call.member.subject)}
+    return {**_me(call), "coupon_count": held.available_count(call.caller.merchant_id, call.caller.subject)}
 
 
 @endpoint(
@@ -44,7 +44,7 @@ def me(call: Call) -> dict[str, Any]:
 def bind_phone(call: Call) -> dict[str, Any]:
     from mini_program_api.members import members
 
-    members.bind_phone(call.member.merchant_id, call.member.subject, call.body.code)
+    members.bind_phone(call.caller.merchant_id, call.caller.subject, call.body.code)
     return _me(call)
 
 
@@ -62,13 +62,13 @@ def open_card(call: Call) -> dict[str, Any]:
 
     body: CardBody = call.body
     cards.open_card(
-        call.member.merchant_id,
-        call.member.subject,
+        call.caller.merchant_id,
+        call.caller.subject,
         body.agreed_terms_version,
         body.name,
         date.fromisoformat(body.birthday) if body.birthday else None,
     )
-    return {**_me(call), "welcome_gift": welcome_gift.given(call.member.merchant_id, call.member.subject)}
+    return {**_me(call), "welcome_gift": welcome_gift.given(call.caller.merchant_id, call.caller.subject)}
 
 
 @endpoint(
@@ -83,8 +83,8 @@ def member_code(call: Call) -> dict[str, Any]:
     from mini_program_api.members import member_codes, members
     from mini_program_api.merchants import merchants
 
-    merchant = merchants.get(call.member.merchant_id)
-    code, expires_at = member_codes.issue(members.get(call.member.merchant_id, call.member.subject))
+    merchant = merchants.get(call.caller.merchant_id)
+    code, expires_at = member_codes.issue(members.get(call.caller.merchant_id, call.caller.subject))
     return {"code": code, "expires_at": iso(expires_at, merchant.timezone), "expires_in": member_codes.ttl_seconds()}
 
 
@@ -94,8 +94,8 @@ def history(call: Call) -> dict[str, Any]:
     from mini_program_api.money import ledger
 
     q: LedgerQuery = call.query
-    merchant = merchants.get(call.member.merchant_id)
-    page = ledger.history(call.member.merchant_id, call.member.subject, q.account, q.cursor, q.limit)
+    merchant = merchants.get(call.caller.merchant_id)
+    page = ledger.history(call.caller.merchant_id, call.caller.subject, q.account, q.cursor, q.limit)
     return {"entries": [entry_view(e, merchant.timezone) for e in page.items], "cursor": page.cursor}
 
 
@@ -110,7 +110,7 @@ def history(call: Call) -> dict[str, Any]:
 def daily_sign_in(call: Call) -> dict[str, Any]:
     from mini_program_api.members import sign_in
 
-    result = sign_in.sign_in(call.member.merchant_id, call.member.subject)
+    result = sign_in.sign_in(call.caller.merchant_id, call.caller.subject)
     return {
         "date": result.day.isoformat(),
         "already_signed_in": result.already_signed_in,
@@ -134,5 +134,5 @@ def subscriptions(call: Call) -> dict[str, Any]:
     """Grants the member just accepted in wx.requestSubscribeMessage: one message each."""
     from mini_program_api.members import notices
 
-    held = notices.grant(call.member.merchant_id, call.member.subject, call.body.template_ids)
+    held = notices.grant(call.caller.merchant_id, call.caller.subject, call.body.template_ids)
     return {"grants": held}

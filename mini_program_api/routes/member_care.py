@@ -68,7 +68,7 @@ def _member(call: Call, member_id: str) -> Member:
     """The merchant's member (another merchant's id is simply not found in this merchant's partitions)."""
     from mini_program_api.members import members
 
-    return members.get(call.member.merchant_id, member_id)
+    return members.get(call.caller.merchant_id, member_id)
 
 
 @endpoint(
@@ -86,13 +86,13 @@ def find(call: Call) -> dict[str, Any]:
 
     q: MemberSearchQuery = call.query
     found = search.find(
-        call.member.merchant_id,
+        call.caller.merchant_id,
         phone=q.phone,
         card_number=q.card_number,
         member_code=q.member_code,
         member_id=q.member_id,
     )
-    merchant = merchants.get(call.member.merchant_id)
+    merchant = merchants.get(call.caller.merchant_id)
     return {"members": [_summary(merchant, found)] if found else []}
 
 
@@ -102,7 +102,7 @@ def find(call: Call) -> dict[str, Any]:
 def view(call: Call, member_id: str) -> dict[str, Any]:
     from mini_program_api.merchants import merchants
 
-    return admin_member_view(merchants.get(call.member.merchant_id), _member(call, member_id))
+    return admin_member_view(merchants.get(call.caller.merchant_id), _member(call, member_id))
 
 
 @endpoint(
@@ -119,7 +119,7 @@ def member_ledger(call: Call, member_id: str) -> dict[str, Any]:
 
     q: AdminLedgerQuery = call.query
     _member(call, member_id)
-    page = ledger.history(call.member.merchant_id, member_id, q.account, q.cursor, q.limit)
+    page = ledger.history(call.caller.merchant_id, member_id, q.account, q.cursor, q.limit)
     return {"entries": [entry_view(e, call.timezone) for e in page.items], "cursor": page.cursor}
 
 
@@ -137,7 +137,7 @@ def member_coupons(call: Call, member_id: str) -> dict[str, Any]:
 
     q: CouponsQuery = call.query
     _member(call, member_id)
-    page = held.mine(call.member.merchant_id, member_id, q.status, q.cursor, q.limit)
+    page = held.mine(call.caller.merchant_id, member_id, q.status, q.cursor, q.limit)
     return {"coupons": [coupon_view(c, call.timezone) for c in page.items], "cursor": page.cursor}
 
 
@@ -154,7 +154,7 @@ def member_punch_cards(call: Call, member_id: str) -> dict[str, Any]:
     from mini_program_api.till import punch_cards
 
     _member(call, member_id)
-    page = punch_cards.mine(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
+    page = punch_cards.mine(call.caller.merchant_id, member_id, call.query.cursor, call.query.limit)
     return {"punch_cards": [punch_card_view(c, call.timezone) for c in page.items], "cursor": page.cursor}
 
 
@@ -171,7 +171,7 @@ def member_orders(call: Call, member_id: str) -> dict[str, Any]:
     from mini_program_api.members import order_refs
 
     _member(call, member_id)
-    page = order_refs.checkouts(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
+    page = order_refs.checkouts(call.caller.merchant_id, member_id, call.query.cursor, call.query.limit)
     return receipt_page(page, call.timezone)
 
 
@@ -188,7 +188,7 @@ def member_topups(call: Call, member_id: str) -> dict[str, Any]:
     from mini_program_api.members import order_refs
 
     _member(call, member_id)
-    page = order_refs.topups(call.member.merchant_id, member_id, call.query.cursor, call.query.limit)
+    page = order_refs.topups(call.caller.merchant_id, member_id, call.query.cursor, call.query.limit)
     return topup_page(page, call.timezone)
 
 
@@ -214,7 +214,7 @@ def member_audit(call: Call, member_id: str) -> dict[str, Any]:
 
     _member(call, member_id)
     return audit_page(
-        audit.about_member(call.member.merchant_id, member_id, call.query.cursor, call.query.limit), call.timezone
+        audit.about_member(call.caller.merchant_id, member_id, call.query.cursor, call.query.limit), call.timezone
     )
 
 
@@ -240,9 +240,9 @@ def adjust(call: Call, member_id: str) -> dict[str, Any]:
     from mini_program_api.merchants import merchants
 
     body: AdjustmentBody = call.body
-    done = adjustments.adjust(call.member, member_id, body.account, body.amount, body.reason, call.idempotency_key)
+    done = adjustments.adjust(call.caller, member_id, body.account, body.amount, body.reason, call.idempotency_key)
     posted = done.posted
-    merchant = merchants.get(call.member.merchant_id)
+    merchant = merchants.get(call.caller.merchant_id)
     return {
         "adjustment_id": posted.op_key,
         "account": body.account,
@@ -278,7 +278,7 @@ def issue_coupon(call: Call, member_id: str) -> dict[str, Any]:
     from mini_program_api.member_care import adjustments
 
     body: IssueCouponBody = call.body
-    coupon = adjustments.issue_coupon(call.member, member_id, body.template_id, body.reason, call.idempotency_key)
+    coupon = adjustments.issue_coupon(call.caller, member_id, body.template_id, body.reason, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
@@ -296,5 +296,5 @@ def give_visits(call: Call, member_id: str, card_id: str) -> dict[str, Any]:
     from mini_program_api.member_care import adjustments
 
     body: PunchVisitsBody = call.body
-    card = adjustments.give_visits(call.member, member_id, card_id, body.visits, body.reason, call.idempotency_key)
+    card = adjustments.give_visits(call.caller, member_id, card_id, body.visits, body.reason, call.idempotency_key)
     return punch_card_view(card, call.timezone)

@@ -19,7 +19,7 @@ def my_orders(call: Call) -> dict[str, Any]:
     """Counter receipts, newest first; refunded ones show their refund."""
     from mini_program_api.members import order_refs
 
-    page = order_refs.checkouts(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
+    page = order_refs.checkouts(call.caller.merchant_id, call.caller.subject, call.query.cursor, call.query.limit)
     return receipt_page(page, call.timezone)
 
 
@@ -27,7 +27,7 @@ def my_orders(call: Call) -> dict[str, Any]:
 def my_topups(call: Call) -> dict[str, Any]:
     from mini_program_api.members import order_refs
 
-    page = order_refs.topups(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
+    page = order_refs.topups(call.caller.merchant_id, call.caller.subject, call.query.cursor, call.query.limit)
     return topup_page(page, call.timezone)
 
 
@@ -36,7 +36,7 @@ def stores(call: Call) -> dict[str, Any]:
     """Open stores (closed ones are left out, so a page may be short; follow the cursor)."""
     from mini_program_api.staff import stores
 
-    page = stores.open_stores(call.member.merchant_id, call.query.cursor, call.query.limit)
+    page = stores.open_stores(call.caller.merchant_id, call.query.cursor, call.query.limit)
     return {"stores": [store_view(s, call.timezone) for s in page.items], "cursor": page.cursor}
 
 
@@ -44,5 +44,5 @@ def stores(call: Call) -> dict[str, Any]:
 def message_templates(call: Call) -> dict[str, Any]:
     from mini_program_api.merchants import merchants
 
-    templates = merchants.get(call.member.merchant_id).message_templates
+    templates = merchants.get(call.caller.merchant_id).message_templates
     return {"templates": templates.as_dict() if templates else {}}

@@ -47,7 +47,7 @@ def _report(call: Call, span: read.Range, row: str, rows: list[dict[str, Any]], 
 def _span(call: Call) -> read.Range:
     from mini_program_api.reports import read
 
-    return read.date_range(call.member.merchant_id, call.query.start, call.query.end)
+    return read.date_range(call.caller.merchant_id, call.query.start, call.query.end)
 
 
 @endpoint(
@@ -64,7 +64,7 @@ def funnel(call: Call) -> Any:
     from mini_program_api.reports import service
 
     span = _span(call)
-    return _report(call, span, "FunnelRow", service.funnel(call.member.merchant_id, span))
+    return _report(call, span, "FunnelRow", service.funnel(call.caller.merchant_id, span))
 
 
 @endpoint(
@@ -81,7 +81,7 @@ def sales(call: Call) -> Any:
     from mini_program_api.reports import service
 
     span = _span(call)
-    return _report(call, span, "SalesRow", service.sales(call.member.merchant_id, span, call.query.store_id))
+    return _report(call, span, "SalesRow", service.sales(call.caller.merchant_id, span, call.query.store_id))
 
 
 @endpoint(
@@ -98,7 +98,7 @@ def stored_value(call: Call) -> Any:
     from mini_program_api.reports import service
 
     span = _span(call)
-    return _report(call, span, "StoredValueRow", service.stored_value(call.member.merchant_id, span))
+    return _report(call, span, "StoredValueRow", service.stored_value(call.caller.merchant_id, span))
 
 
 @endpoint(
@@ -115,7 +115,7 @@ def points(call: Call) -> Any:
     from mini_program_api.reports import service
 
     span = _span(call)
-    return _report(call, span, "PointsRow", service.points(call.member.merchant_id, span))
+    return _report(call, span, "PointsRow", service.points(call.caller.merchant_id, span))
 
 
 @endpoint(
@@ -136,8 +136,8 @@ def members(call: Call) -> Any:
         call,
         span,
         "MembersRow",
-        service.members(call.member.merchant_id, span),
-        snapshot=service.member_snapshot(call.member.merchant_id),
+        service.members(call.caller.merchant_id, span),
+        snapshot=service.member_snapshot(call.caller.merchant_id),
     )
 
 
@@ -155,7 +155,7 @@ def repurchase(call: Call) -> Any:
     from mini_program_api.reports import service
 
     span = _span(call)
-    return _report(call, span, "RepurchaseRow", [service.repurchase(call.member.merchant_id, span)])
+    return _report(call, span, "RepurchaseRow", [service.repurchase(call.caller.merchant_id, span)])
 
 
 @endpoint(
@@ -165,7 +165,7 @@ def liability_check(call: Call) -> dict[str, Any]:
     """The last stored-value liability check: counters vs the sum of every member row."""
     from mini_program_api.reports import liability
 
-    check: LiabilityCheck | None = liability.last(call.member.merchant_id)
+    check: LiabilityCheck | None = liability.last(call.caller.merchant_id)
     if check is None:
         raise KabaoError("NOT_FOUND", "the liability check has not run yet")
     sums = {k: int(v) for k, v in check.sums.as_dict().items()}
@@ -186,7 +186,7 @@ def rfm_segments(call: Call) -> dict[str, Any]:
     """Members per RFM segment as the last nightly scoring filed them, with its thresholds."""
     from mini_program_api.reports import rfm
 
-    counted = rfm.counts(call.member.merchant_id)
+    counted = rfm.counts(call.caller.merchant_id)
     if counted is None:
         raise KabaoError("NOT_FOUND", "RFM scoring has not run yet")
     return counted
@@ -197,7 +197,7 @@ def rfm_members(call: Call) -> dict[str, Any]:
     """One page of a segment's members."""
     from mini_program_api.reports import rfm
 
-    page = rfm.segment_members(call.member.merchant_id, call.query.segment, call.query.cursor, call.query.limit)
+    page = rfm.segment_members(call.caller.merchant_id, call.query.segment, call.query.cursor, call.query.limit)
     return {
         "members": [
             {
@@ -227,7 +227,7 @@ def rfm_thresholds(call: Call) -> dict[str, Any]:
     """The RFM thresholds the merchant set (null: its own quintiles)."""
     from mini_program_api.reports import rfm
 
-    return _thresholds(rfm.config(call.member.merchant_id))
+    return _thresholds(rfm.config(call.caller.merchant_id))
 
 
 @endpoint(
@@ -243,4 +243,4 @@ def set_rfm_thresholds(call: Call) -> dict[str, Any]:
     """Replace the RFM thresholds (the whole configuration: `{}` is quintiles for all three); audited."""
     from mini_program_api.reports import rfm
 
-    return _thresholds(rfm.configure(call.member, call.body.r, call.body.f, call.body.m))
+    return _thresholds(rfm.configure(call.caller, call.body.r, call.body.f, call.body.m))

@@ -23,7 +23,7 @@ bp = Blueprint(__name__)
 def rewards(call: Call) -> dict[str, Any]:
     from mini_program_api.coupons import shelf
 
-    listed, tz = shelf.offers(call.member.merchant_id, call.member.subject, rewards=True), call.timezone
+    listed, tz = shelf.offers(call.caller.merchant_id, call.caller.subject, rewards=True), call.timezone
     return {
         "rewards": [
             {**template_view(o.template, tz), "reward_id": o.template.template_id, "redeemed": o.claimed}
@@ -56,7 +56,7 @@ def rewards(call: Call) -> dict[str, Any]:
 def redeem(call: Call, reward_id: str) -> dict[str, Any]:
     from mini_program_api.coupons import claims
 
-    coupon = claims.redeem_reward(call.member.merchant_id, call.member.subject, reward_id, call.idempotency_key)
+    coupon = claims.redeem_reward(call.caller.merchant_id, call.caller.subject, reward_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
@@ -64,7 +64,7 @@ def redeem(call: Call, reward_id: str) -> dict[str, Any]:
 def plans(call: Call) -> dict[str, Any]:
     from mini_program_api.till import punch_cards
 
-    return {"plans": [punch_plan_view(p) for p in punch_cards.plans(call.member.merchant_id)]}
+    return {"plans": [punch_plan_view(p) for p in punch_cards.plans(call.caller.merchant_id)]}
 
 
 @endpoint(
@@ -86,7 +86,7 @@ def plans(call: Call) -> dict[str, Any]:
 def buy(call: Call, plan_id: str) -> dict[str, Any]:
     from mini_program_api.till import punch_cards
 
-    card = punch_cards.buy(call.member.merchant_id, call.member.subject, plan_id, call.idempotency_key)
+    card = punch_cards.buy(call.caller.merchant_id, call.caller.subject, plan_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
 
 
@@ -94,6 +94,6 @@ def buy(call: Call, plan_id: str) -> dict[str, Any]:
 def my_cards(call: Call) -> dict[str, Any]:
     from mini_program_api.till import punch_cards
 
-    page = punch_cards.mine(call.member.merchant_id, call.member.subject, call.query.cursor, call.query.limit)
+    page = punch_cards.mine(call.caller.merchant_id, call.caller.subject, call.query.cursor, call.query.limit)
     tz = call.timezone
     return {"punch_cards": [punch_card_view(c, tz) for c in page.items], "cursor": page.cursor}

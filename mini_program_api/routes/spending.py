@@ -22,7 +22,7 @@ def _state(call: Call) -> dict[str, Any]:
     from mini_program_api.merchants import merchants
     from mini_program_api.till import spending_password
 
-    s = spending_password.state(merchants.get(call.member.merchant_id), call.member.subject)
+    s = spending_password.state(merchants.get(call.caller.merchant_id), call.caller.subject)
     return {
         "is_set": s.is_set,
         "required": s.required,
@@ -42,7 +42,7 @@ def _set(call: Call, reset: bool) -> dict[str, Any]:
     from mini_program_api.till import spending_password
 
     spending_password.set_password(
-        call.member.merchant_id, call.member.subject, call.body.phone_code, call.body.password, reset
+        call.caller.merchant_id, call.caller.subject, call.body.phone_code, call.body.password, reset
     )
     return _state(call)
 
@@ -107,7 +107,7 @@ def change_password(call: Call) -> dict[str, Any]:
     from mini_program_api.till import spending_password
 
     spending_password.change_password(
-        call.member.merchant_id, call.member.subject, call.body.old_password, call.body.password
+        call.caller.merchant_id, call.caller.subject, call.body.old_password, call.body.password
     )
     return _state(call)
 
@@ -124,7 +124,7 @@ def change_password(call: Call) -> dict[str, Any]:
 def set_free_limit(call: Call) -> dict[str, Any]:
     from mini_program_api.till import spending_password
 
-    spending_password.set_free_limit(call.member.merchant_id, call.member.subject, call.body.free_limit)
+    spending_password.set_free_limit(call.caller.merchant_id, call.caller.subject, call.body.free_limit)
     return _state(call)
 
 
@@ -152,7 +152,7 @@ def pending(call: Call) -> dict[str, Any]:
 
     tz = call.timezone
     return {
-        "payments": [_pending_view(p, tz) for p in pending_payments.mine(call.member.merchant_id, call.member.subject)]
+        "payments": [_pending_view(p, tz) for p in pending_payments.mine(call.caller.merchant_id, call.caller.subject)]
     }
 
 
@@ -188,5 +188,5 @@ def pending(call: Call) -> dict[str, Any]:
 def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:
     from mini_program_api.till import checkout
 
-    order = checkout.confirm(call.member, confirmation_id, call.body.password)
+    order = checkout.confirm(call.caller, confirmation_id, call.body.password)
     return receipt_view(order, call.timezone)

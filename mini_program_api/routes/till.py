@@ -54,7 +54,7 @@ def do_checkout(call: Call) -> dict[str, Any]:
 
     body: CheckoutBody = call.body
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
-    order = checkout.checkout(call.member, body.member_code, request, call.idempotency_key, body.spending_password)
+    order = checkout.checkout(call.caller, body.member_code, request, call.idempotency_key, body.spending_password)
     return receipt_view(order, call.timezone)
 
 
@@ -69,7 +69,7 @@ def do_checkout(call: Call) -> dict[str, Any]:
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
     from mini_program_api.till import checkout
 
-    return receipt_view(checkout.order_for(call.member, order_id), call.timezone)
+    return receipt_view(checkout.order_for(call.caller, order_id), call.timezone)
 
 
 @endpoint(
@@ -83,7 +83,7 @@ def get_order(call: Call, order_id: str) -> dict[str, Any]:
 def refund(call: Call, order_id: str) -> dict[str, Any]:
     from mini_program_api.till import checkout
 
-    return receipt_view(checkout.refund(call.member, order_id), call.timezone)
+    return receipt_view(checkout.refund(call.caller, order_id), call.timezone)
 
 
 @endpoint(
@@ -100,7 +100,7 @@ def redeem_gift(call: Call) -> dict[str, Any]:
     from mini_program_api.coupons import redemption
 
     body: GiftRedeemBody = call.body
-    coupon = redemption.redeem_gift(call.member, body.member_code, body.coupon_id, call.idempotency_key)
+    coupon = redemption.redeem_gift(call.caller, body.member_code, body.coupon_id, call.idempotency_key)
     return coupon_view(coupon, call.timezone)
 
 
@@ -125,7 +125,7 @@ def use_punch_card(call: Call) -> dict[str, Any]:
     from mini_program_api.till import punch_cards
 
     body: PunchUseBody = call.body
-    card = punch_cards.use(call.member, body.member_code, body.card_id, call.idempotency_key)
+    card = punch_cards.use(call.caller, body.member_code, body.card_id, call.idempotency_key)
     return punch_card_view(card, call.timezone)
 
 
@@ -150,7 +150,7 @@ def scanned_member(call: Call) -> dict[str, Any]:
     from mini_program_api.platform import pii
     from mini_program_api.till import scan
 
-    seen = scan.scanned(call.member, call.query.member_code)
+    seen = scan.scanned(call.caller, call.query.member_code)
     member, tz = seen.member, seen.merchant.timezone
     return {
         "member_id": member.member_id,
@@ -199,7 +199,7 @@ def quote(call: Call) -> dict[str, Any]:
 
     body: QuoteBody = call.body
     req = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
-    seen = checkout.preview(call.member, body.member_code, req)
+    seen = checkout.preview(call.caller, body.member_code, req)
     q = seen.quote
     return {
         "member_id": seen.member.member_id,

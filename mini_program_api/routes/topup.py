@@ -22,7 +22,7 @@ def plans(call: Call) -> dict[str, Any]:
     from mini_program_api.merchants import merchants
     from mini_program_api.topup import plans
 
-    merchant = merchants.get(call.member.merchant_id)
+    merchant = merchants.get(call.caller.merchant_id)
     return {
         "plans": [plan_view(p) for p in plans.listed(merchant)],
         "custom_amount": {"min": int(merchant.topup_min), "max": int(merchant.topup_max)},
@@ -58,9 +58,9 @@ def create_order(call: Call) -> dict[str, Any]:
 
     body: TopupOrderBody = call.body
     order, pay_params = orders.create_order(
-        call.member.merchant_id, call.member.subject, call.idempotency_key, body.plan_id, body.amount
+        call.caller.merchant_id, call.caller.subject, call.idempotency_key, body.plan_id, body.amount
     )
-    merchant = merchants.get(call.member.merchant_id)
+    merchant = merchants.get(call.caller.merchant_id)
     return {**order_view(order, merchant.timezone), "pay_params": pay_params}
 
 
@@ -70,7 +70,7 @@ def create_order(call: Call) -> dict[str, Any]:
 def get_order(call: Call, order_id: str) -> dict[str, Any]:
     from mini_program_api.topup import orders
 
-    order = orders.get_order(call.member.merchant_id, call.member.subject, order_id)
+    order = orders.get_order(call.caller.merchant_id, call.caller.subject, order_id)
     return order_view(order, call.timezone)
 
 
@@ -148,5 +148,5 @@ def refund(call: Call, order_id: str) -> dict[str, Any]:
     from mini_program_api.topup import refunds
 
     assert call.principal is not None
-    order = refunds.refund(call.member, order_id)
+    order = refunds.refund(call.caller, order_id)
     return order_view(order, call.timezone)

@@ -25,7 +25,7 @@ _WECHAT = ("WECHAT_UNAVAILABLE", "WECHAT_REFUSED", "INVALID_CODE")
 def get_card(call: Call) -> dict[str, Any]:
     from mini_program_api.wallet import setup
 
-    return setup.view(setup.get(call.member.merchant_id))
+    return setup.view(setup.get(call.caller.merchant_id))
 
 
 @endpoint(
@@ -42,7 +42,7 @@ def put_card(call: Call) -> dict[str, Any]:
     from mini_program_api.wallet import setup
 
     body: WalletCardBody = call.body
-    return setup.view(setup.put(call.member, setup.CardSpec(**body.model_dump())))
+    return setup.view(setup.put(call.caller, setup.CardSpec(**body.model_dump())))
 
 
 @endpoint(
@@ -56,7 +56,7 @@ def put_card(call: Call) -> dict[str, Any]:
 def member_wallet(call: Call) -> dict[str, Any]:
     from mini_program_api.wallet import activation
 
-    return activation.offer(call.member.merchant_id, call.member.subject)
+    return activation.offer(call.caller.merchant_id, call.caller.subject)
 
 
 @endpoint(
@@ -85,7 +85,7 @@ def activate(call: Call) -> dict[str, Any]:
     from mini_program_api.wallet import activation
 
     body: ActivateBody = call.body
-    return activation.activate(call.member.merchant_id, call.member.subject, activation.Activation(**body.model_dump()))
+    return activation.activate(call.caller.merchant_id, call.caller.subject, activation.Activation(**body.model_dump()))
 
 
 def _query() -> dict[str, str]:
