@@ -39,12 +39,13 @@ TEST_DATES := $(shell date -u -d '+1 year' +%Y-%m-%dT%H:%M:%SZ) 2027-04-30T15:58
 test-dates: install
 	for at in $(TEST_DATES); do echo "== KABAO_TEST_EPOCH=$$at"; KABAO_TEST_EPOCH=$$at $(PY) -m pytest -n auto -q || exit 1; done
 
-# Lint rules, formatting and types (pyproject.toml); `make test` runs it. `ruff format $(LINTED)` fixes the format.
+# Lint rules, formatting, types (pyproject.toml) and the import contracts (.importlinter); `make test` runs it. `ruff format $(LINTED)` fixes the format.
 LINTED := mini_program_api functions infra app.py
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache --config .importlinter
 
 # requirements-dev.in (direct) -> requirements-dev.txt (the whole closure, pinned); runtime pins come
 # from requirements.txt. Run after changing either file's direct dependencies.

@@ -13,8 +13,9 @@ every chalice.test.Client in the process too.
 
 And every module of the app is imported before the first request. A handler imports the domain
 modules it calls on its first call (routes/endpoint.py), which a Lambda container does one request
-at a time; some of those modules import each other, and two threads importing such a cycle from
-opposite ends at once can be handed a half-initialized module.
+at a time, while this server takes many at once: the first requests of a test or a load run then pay no
+import, and should an import cycle ever slip past `make lint` (.importlinter forbids them), two threads
+importing it from opposite ends cannot be handed a half-initialized module.
 
     python -m infra.local.api --port 8000     # with the stage's environment already set
 """
