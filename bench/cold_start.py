@@ -8,7 +8,7 @@ without shipped .pyc, every cold start compiles every module. Peak RSS is
 the same process's VmHWM.
 
 `import app` declares routes and schedules; each handler imports the domain modules it
-calls on its first call (tests/test_cold_start.py holds that). So that the cost is shown
+calls on its first call (tests/infra/test_cold_start.py holds that). So that the cost is shown
 and not just moved, two more variants import app and then the modules handlers import
 (found in their source): a member's first requests', and every handler's, which is what a
 container holds once it has served every route and schedule.

@@ -1,9 +1,16 @@
-"""Every test runs against real HTTP on loopback: DynamoDB Local and the WeChat sandbox.
+"""What every test shares: the clock, and the local stack for the tests that need it.
 
-The stack starts (infra/local/stack.py) before any product module is imported,
-because the product reads its endpoints from the environment once per process.
-Tests are isolated by merchant, and each starts on an empty table
-(`Stack.reset_table`) because scheduled jobs read every merchant's due work.
+Four suites: `tests/unit` (pure rules: no stack, seconds), `tests/integration` (the product in-process through
+`chalice.test.Client`, plus real HTTP to the API on loopback where the edge is HTTP itself, against DynamoDB
+Local and the WeChat sandbox), `tests/e2e` (whole journeys: the typed client, the dev stack, the soak, the
+contract fuzz, the browser) and `tests/infra` (the package, the template, the contract file, onboarding, DynamoDB
+Local's premises, the import rules).
+
+The product reads its endpoints from the environment once per process, so the stack's ports are chosen and put
+in the environment before any test module is imported (`local_stack.plan`); its servers start on the first
+test that asks for them (`stack`), so a run of `tests/unit` alone starts none. Stack tests are isolated by
+merchant, and each starts on an empty table (`Stack.reset_table`) because scheduled jobs read every merchant's
+due work: the suites that use the stack turn `on_the_stack` on for every test (their conftest.py).
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from infra.local import stack as local_stack
 from tests import timeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_planned: list[local_stack.Plan] = []
 _stack: list[local_stack.Stack] = []
 
 
@@ -26,16 +34,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "new_stream: start the test on a new table, and so a new stream")
     timeline.travel_to_epoch()
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
-        return  # pytest-xdist's controller runs no test: each worker starts its own stack
+        return  # pytest-xdist's controller runs no test: each worker has its own stack
     # Hundreds of tests log staff in: scrypt at N=2^14 here, not production's 2^17 (0.5 s and 128 MiB each);
-    # tests/test_passwords.py runs the production factor. Only local stages may lower it (passwords.py).
+    # tests/integration/test_passwords.py runs the production factor. Only local stages may lower it (passwords.py).
     os.environ.setdefault("KABAO_SCRYPT_LOG2N", "14")
-    _stack.append(local_stack.start())
-    # Logging is set up by a container's first request (telemetry/logs.py); set up here, every test sees
-    # the same loggers whichever test runs first, so caplog reads them the same in a file or alone.
-    from mini_program_api.telemetry import logs
-
-    logs.logger()
+    _planned.append(local_stack.plan())
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -49,18 +52,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         stack.stop()
 
 
-@pytest.fixture(autouse=True)
-def fresh_table(request: pytest.FixtureRequest) -> None:
-    """Each test starts with an empty table, so a job under test meets only that test's members;
-    `@pytest.mark.new_stream` tests also start on a new table stream (they read it from its start)."""
-    _stack[0].reset_table(new_stream=request.node.get_closest_marker("new_stream") is not None)
+@pytest.fixture(scope="session")
+def stack() -> local_stack.Stack:
+    """The local stack, started on the planned ports the first time a test needs it."""
+    if not _stack:
+        _stack.append(local_stack.start(planned=_planned[0]))
+        # Logging is set up by a container's first request (telemetry/logs.py), after the local server has
+        # set up its own; set up here, every test sees the same loggers whichever test runs first, so caplog
+        # and the log-line tests read them the same in a file or alone.
+        from mini_program_api.telemetry import logs
+
+        logs.logger()
+    return _stack[0]
 
 
-@pytest.fixture(autouse=True)
-def declared_errors_only() -> Iterator[None]:
-    """An error code a route answers must be one it declares (`endpoint(errors=...)`): the spec lists them."""
+@pytest.fixture
+def on_the_stack(request: pytest.FixtureRequest, stack: local_stack.Stack) -> Iterator[None]:
+    """Each test starts with an empty table, so a job under test meets only that test's members
+    (`@pytest.mark.new_stream` tests also start on a new table stream: they read it from its start); and an
+    error code a route answers must be one it declares (`endpoint(errors=...)`): the spec lists them."""
     from mini_program_api.routes import endpoint
 
+    stack.reset_table(new_stream=request.node.get_closest_marker("new_stream") is not None)
     before = set(endpoint.UNDECLARED)
     yield
     new = endpoint.UNDECLARED - before
@@ -70,24 +83,19 @@ def declared_errors_only() -> Iterator[None]:
 
 
 @pytest.fixture
-def stack() -> local_stack.Stack:
-    return _stack[0]
+def ddb_endpoint(stack: local_stack.Stack) -> str:
+    return stack.ddb.url
 
 
 @pytest.fixture
-def ddb_endpoint() -> str:
-    return _stack[0].ddb.url
-
-
-@pytest.fixture
-def api_url() -> str:
+def api_url(stack: local_stack.Stack) -> str:
     """The app served over real HTTP on loopback (as `chalice local` serves it)."""
-    return _stack[0].api_url
+    return stack.api_url
 
 
 @pytest.fixture
-def sandbox() -> Any:
-    return _stack[0].wechat
+def sandbox(stack: local_stack.Stack) -> Any:
+    return stack.wechat
 
 
 @pytest.fixture
@@ -257,5 +265,5 @@ class Api:
 
 
 @pytest.fixture(scope="session")
-def api() -> Api:
+def api(stack: local_stack.Stack) -> Api:
     return Api()

@@ -1,7 +1,7 @@
 /**
  * The member's journey against the local stack, through the typed client: log in, bind the phone, open the card,
  * sign in, top up through WeChat Pay (the sandbox pays and notifies), and read the balance and the ledger.
- * Run by tests/test_client_journey.py, which starts the stack and passes its URLs and a fresh merchant's appid.
+ * Run by tests/e2e/test_client_journey.py, which starts the stack and passes its URLs and a fresh merchant's appid.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -12,7 +12,7 @@ import { wx } from "./wx-fetch.js";
 
 const env = (name: string): string => {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run through tests/test_client_journey.py`);
+  if (!value) throw new Error(`${name} is not set: run through tests/e2e/test_client_journey.py`);
   return value;
 };
 

@@ -81,24 +81,47 @@ def environment(ddb_url: str, sandbox_url: str, api_url: str) -> dict[str, str]:
     }
 
 
-def start(stage: str = "test", table: str = "kabao-test") -> Stack:
-    ddb = DynamoDBLocal()
-    wechat = WeChatSandbox()
-    sandbox = LoopbackServer(wechat).start()
-    api_url = f"http://127.0.0.1:{free_port()}"
+@dataclass(frozen=True)
+class Plan:
+    """Where the stack will listen, chosen (and put in the environment) before any product module reads it."""
+
+    ddb_port: int
+    sandbox_port: int
+    api_port: int
+    table: str
+
+
+def plan(stage: str = "test", table: str = "kabao-test") -> Plan:
+    """Choose free loopback ports and point the product at them, starting nothing: a test run that needs no
+    stack (tests/unit) then starts none, and one that does starts it on first use (`start(plan)`)."""
+    chosen = Plan(free_port(), free_port(), free_port(), table)
+    host = "http://127.0.0.1"
     os.environ.update(
-        environment(ddb.url, sandbox.url, api_url),
+        environment(f"{host}:{chosen.ddb_port}", f"{host}:{chosen.sandbox_port}", f"{host}:{chosen.api_port}"),
         KABAO_STAGE=stage,
         KABAO_TABLE=table,
         KABAO_JWT_SECRET="dev:LOCAL-DEV-ONLY-jwt-secret-0123456789abcdef",
         KABAO_PII_KEY="dev:LOCAL-DEV-ONLY-pii-key",
     )
     os.environ.pop("AWS_PROFILE", None)
+    return chosen
+
+
+def start(stage: str = "test", table: str = "kabao-test", planned: Plan | None = None) -> Stack:
+    """DynamoDB Local, the WeChat sandbox and the API, on the planned ports (or newly planned ones)."""
+    chosen = planned or plan(stage, table)
+    ddb = DynamoDBLocal(chosen.ddb_port)
+    if ddb.port != chosen.ddb_port:  # taken since it was planned: the product would talk to the wrong port
+        ddb.stop()
+        raise RuntimeError(f"port {chosen.ddb_port} was taken before DynamoDB Local could listen on it")
+    wechat = WeChatSandbox()
+    sandbox = LoopbackServer(wechat, port=chosen.sandbox_port).start()
     import boto3
 
     from mini_program_api.db.schema import create_table
 
-    create_table(boto3.client("dynamodb", endpoint_url=ddb.url), table, stream=False)
+    create_table(boto3.client("dynamodb", endpoint_url=ddb.url), chosen.table, stream=False)
     from .api import serve_in_thread
 
-    return Stack(ddb, sandbox, wechat, serve_in_thread("127.0.0.1", int(api_url.rsplit(":", 1)[1])), api_url, table)
+    api = serve_in_thread("127.0.0.1", chosen.api_port)
+    return Stack(ddb, sandbox, wechat, api, f"http://127.0.0.1:{chosen.api_port}", chosen.table)

@@ -1,7 +1,7 @@
 """The admin reports, each a list of flat rows (so JSON and CSV show the same thing), from the counters.
 
 Every number here is a sum of counters staged in the transactions of the events (counters.py), so
-each report equals its recomputation from the ledger and the orders; tests/test_reports.py checks
+each report equals its recomputation from the ledger and the orders; tests/integration/test_reports.py checks
 exactly that after randomized concurrent traffic.
 """
 

@@ -9,7 +9,7 @@ needs it. Importing them for every route at import time was a third of a cold st
 For the same reason a route module imports at its top only what declaring its routes needs, and each
 handler imports the domain modules it calls: every Lambda imports app.py whichever handler it serves,
 and then loads only the code (and PynamoDB, botocore's client, PyJWT) its own calls reach
-(tests/test_cold_start.py keeps it so).
+(tests/infra/test_cold_start.py keeps it so).
 
 Every declaration is kept in `ROUTES`, from which `openapi.py` builds the spec on demand. On the
 local stages (dev, tests) each answer is checked against its declaration, so a view cannot drift

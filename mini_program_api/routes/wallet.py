@@ -1,7 +1,7 @@
 """WeChat 卡包: the admin's card set-up, the member's activation, WeChat's event pushes (wallet/).
 
 The wallet's modules reach wechatpy and cryptography: they are imported by the handlers that use them,
-so `import app` stays free of them (tests/test_cold_start.py)."""
+so `import app` stays free of them (tests/infra/test_cold_start.py)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import pytest
 
 from mini_program_api.platform import clock
 from tests import timeline
-from tests.test_coupons import _try_claim
+from tests.integration.test_coupons import _try_claim
 
 CASH = {"name": "5元无门槛", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 1,
         "days_after_claim": 7}

@@ -15,7 +15,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("wechatpy", "wechatpayv3", "requests", "cryptography", "pydantic", "pynamodb", "botocore", "jwt")
 # What the declarations need: the route and schedule modules, and the few leaf modules they read at import.
 DECLARATIONS = ("mini_program_api.routes", "functions", "mini_program_api.telemetry")

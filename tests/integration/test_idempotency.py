@@ -15,7 +15,7 @@ import pytest
 from mini_program_api.money import stored_value
 from mini_program_api.money.ledger import Account
 from tests.ledger_checks import checked_balances
-from tests.test_checkout import _member
+from tests.integration.test_checkout import _member
 
 GIFT = {"name": "拿铁券", "kind": "GIFT", "gift_name": "拿铁一杯", "total_stock": 5, "per_member_limit": 5,
         "days_after_claim": 30, "points_price": 100}

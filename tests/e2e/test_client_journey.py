@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 CLIENT = os.path.join(ROOT, "client")
 

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 EXAMPLES = int(os.environ.get("KABAO_FUZZ_EXAMPLES", "5"))
 STEPS = int(os.environ.get("KABAO_FUZZ_STEPS", "12"))

@@ -16,7 +16,7 @@ import requests
 
 from infra.local.loopback import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(ports: dict[str, int]) -> tuple[subprocess.Popen[str], dict[str, str]]:

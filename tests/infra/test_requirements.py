@@ -7,7 +7,7 @@ import sys
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ["mini_program_api", "functions", "app.py"]  # what the Lambda package holds
 # The Lambda runtime ships boto3 and botocore (boto3 is pinned in the dev closure); `chalice package`
 # puts its own runtime module (chalice.app) into the zip.

@@ -237,7 +237,7 @@ def test_cardholders_from_before_the_index_are_found_after_the_backfill(api: Any
 
 
 def test_the_scheduled_function_works_through_the_jobs(api: Any, merchant: Any) -> None:
-    from tests.test_lifecycle import invoke
+    from tests.integration.test_lifecycle import invoke
 
     template_id = _template(api, merchant)
     member_id = api.member_with_card(merchant)["member"]["member_id"]

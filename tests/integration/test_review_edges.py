@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests import timeline
-from tests.test_bounded_paths import CASH, _claim, _template
+from tests.integration.test_bounded_paths import CASH, _claim, _template
 
 
 def _cursor(data: dict[str, str]) -> str:
@@ -127,8 +127,8 @@ def test_points_a_refund_clawed_back_do_not_shield_older_points_from_expiry(api:
     of a later lot is not subtracted, so that lot keeps shielding as many older points from expiry."""
     from mini_program_api.merchants import merchants
     from tests.ledger_checks import checked_balances
-    from tests.test_lifecycle import invoke
-    from tests.test_refunds_after_reviews import _refund, _sale
+    from tests.integration.test_lifecycle import invoke
+    from tests.integration.test_refunds_after_reviews import _refund, _sale
 
     merchants.update_settings(merchant.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
     member_id = api.member_with_card(merchant)["member"]["member_id"]

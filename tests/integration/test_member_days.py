@@ -12,7 +12,7 @@ from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock as product_clock
 from tests import timeline
 from tests.ledger_checks import checked_balances
-from tests.test_lifecycle import invoke
+from tests.integration.test_lifecycle import invoke
 
 
 def _double_mondays(monday: date) -> dict[str, Any]:

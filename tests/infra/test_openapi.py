@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 SPEC_FILE = os.path.join(ROOT, "openapi.json")
 

@@ -13,7 +13,7 @@ from mini_program_api.db.models import Member, member_pk
 from mini_program_api.merchants import merchants
 from tests import timeline
 from tests.ledger_checks import checked_balances
-from tests.test_lifecycle import invoke
+from tests.integration.test_lifecycle import invoke
 
 
 def _sale(api: Any, merchant: Any, member_id: str, amount: int, **paid: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 from infra.deploy.package import build
 from mini_program_api.db import schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
