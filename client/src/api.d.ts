@@ -6080,7 +6080,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            /** @description Not found: NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6089,7 +6089,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            code: "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -12381,7 +12381,7 @@ export interface operations {
                     "application/json": components["schemas"]["TopupOrderView"];
                 };
             };
-            /** @description Not authenticated: INVALID_NOTIFY, SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12390,7 +12390,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_NOTIFY" | "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -12429,7 +12429,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE, INSUFFICIENT_BALANCE, ORDER_NOT_REFUNDABLE, PAYMENT_NOT_CONFIGURED, REFUND_PRINCIPAL_SPENT, REFUND_REFUSED */
+            /** @description Conflict: CONCURRENT_UPDATE, INSUFFICIENT_BALANCE, ORDER_NOT_REFUNDABLE, PAYMENT_NOT_CONFIGURED, REFUND_PRINCIPAL_SPENT */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12438,7 +12438,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE" | "INSUFFICIENT_BALANCE" | "ORDER_NOT_REFUNDABLE" | "PAYMENT_NOT_CONFIGURED" | "REFUND_PRINCIPAL_SPENT" | "REFUND_REFUSED";
+                            code: "CONCURRENT_UPDATE" | "INSUFFICIENT_BALANCE" | "ORDER_NOT_REFUNDABLE" | "PAYMENT_NOT_CONFIGURED" | "REFUND_PRINCIPAL_SPENT";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -12461,7 +12461,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12470,7 +12470,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14067,7 +14067,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReceiptView"];
                 };
             };
-            /** @description Bad request: AMOUNT_OUT_OF_RANGE, INVALID_CODE, INVALID_JSON, PAYMENT_EXCEEDS_DUE, VALIDATION_ERROR */
+            /** @description Bad request: AMOUNT_OUT_OF_RANGE, INVALID_JSON, PAYMENT_EXCEEDS_DUE, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14076,7 +14076,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "AMOUNT_OUT_OF_RANGE" | "INVALID_CODE" | "INVALID_JSON" | "PAYMENT_EXCEEDS_DUE" | "VALIDATION_ERROR";
+                            code: "AMOUNT_OUT_OF_RANGE" | "INVALID_JSON" | "PAYMENT_EXCEEDS_DUE" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14195,7 +14195,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14204,7 +14204,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14922,7 +14922,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpendingPasswordState"];
                 };
             };
-            /** @description Bad request: INVALID_CODE, INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14931,7 +14931,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_CODE" | "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15034,7 +15034,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too many requests: RATE_LIMITED */
+            /** @description Too many requests: RATE_LIMITED, SPENDING_LOCKED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -15043,14 +15043,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "RATE_LIMITED";
+                            code: "RATE_LIMITED" | "SPENDING_LOCKED";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15059,7 +15059,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16722,7 +16722,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReceiptView"];
                 };
             };
-            /** @description Bad request: AMOUNT_OUT_OF_RANGE, INVALID_CODE, INVALID_IDEMPOTENCY_KEY, INVALID_JSON, PAYMENT_EXCEEDS_DUE, VALIDATION_ERROR */
+            /** @description Bad request: AMOUNT_OUT_OF_RANGE, INVALID_IDEMPOTENCY_KEY, INVALID_JSON, PAYMENT_EXCEEDS_DUE, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16731,7 +16731,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "AMOUNT_OUT_OF_RANGE" | "INVALID_CODE" | "INVALID_IDEMPOTENCY_KEY" | "INVALID_JSON" | "PAYMENT_EXCEEDS_DUE" | "VALIDATION_ERROR";
+                            code: "AMOUNT_OUT_OF_RANGE" | "INVALID_IDEMPOTENCY_KEY" | "INVALID_JSON" | "PAYMENT_EXCEEDS_DUE" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16866,7 +16866,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16875,7 +16875,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -17491,7 +17491,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -17500,7 +17500,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18124,7 +18124,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: INVALID_NOTIFY, TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -18133,7 +18133,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_NOTIFY" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18172,7 +18172,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, PAYMENT_NOT_CONFIGURED, PREPAID_CAP_EXCEEDED, REFUND_REFUSED */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, PAYMENT_NOT_CONFIGURED, PREPAID_CAP_EXCEEDED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -18181,7 +18181,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "PAYMENT_NOT_CONFIGURED" | "PREPAID_CAP_EXCEEDED" | "REFUND_REFUSED";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "PAYMENT_NOT_CONFIGURED" | "PREPAID_CAP_EXCEEDED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18788,7 +18788,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE, PAYMENT_NOT_CONFIGURED, REFUND_REFUSED */
+            /** @description Conflict: CONCURRENT_UPDATE, PAYMENT_NOT_CONFIGURED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -18797,7 +18797,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE" | "PAYMENT_NOT_CONFIGURED" | "REFUND_REFUSED";
+                            code: "CONCURRENT_UPDATE" | "PAYMENT_NOT_CONFIGURED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18820,7 +18820,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18829,7 +18829,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18904,7 +18904,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE, PAYMENT_NOT_CONFIGURED, REFUND_REFUSED */
+            /** @description Conflict: CONCURRENT_UPDATE, PAYMENT_NOT_CONFIGURED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -18913,7 +18913,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE" | "PAYMENT_NOT_CONFIGURED" | "REFUND_REFUSED";
+                            code: "CONCURRENT_UPDATE" | "PAYMENT_NOT_CONFIGURED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18936,7 +18936,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18945,7 +18945,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -160,7 +160,7 @@ def update_settings(call: Call) -> dict[str, Any]:
 
 @endpoint(bp, "/v1/admin/topup-plans", "GET", role="admin", response="AdminTopupPlansView", errors=("NOT_FOUND",))
 def list_topup_plans(call: Call) -> dict[str, Any]:
-    """At most `topup_plans.MAX_PLANS`, on the merchant row: one page."""
+    """At most `plans.MAX_PLANS`, on the merchant row: one page."""
     from mini_program_api.merchants import merchants
     from mini_program_api.topup import plans
 

@@ -60,7 +60,8 @@ class Route:
     response: str | None
     status: int
     idempotent: bool
-    errors: frozenset[str]
+    errors: frozenset[str]  # every code it may answer: `declared` and those its declaration implies
+    declared: frozenset[str]  # what its domain calls can raise (`errors=`), checked by infra/contract_errors.py
 
 
 ROUTES: list[Route] = []
@@ -160,6 +161,7 @@ def endpoint(
             status=status,
             idempotent=idempotent,
             errors=frozenset(errors) | implied_errors(roles, body is not None, query is not None, path, idempotent),
+            declared=frozenset(errors),
         )
         ROUTES.append(declared)
 

@@ -78,7 +78,7 @@ def _member(call: Call, member_id: str) -> Member:
     role="admin",
     query="MemberSearchQuery",
     response="MemberSearchView",
-    errors=("MEMBER_NOT_FOUND", "NOT_FOUND"),
+    errors=("NOT_FOUND",),
 )
 def find(call: Call) -> dict[str, Any]:
     from mini_program_api.member_care import search

@@ -230,7 +230,7 @@ class Patch(Strict):
 
 
 class TemplatePatchBody(Patch):
-    """What is safe to change after issue (coupon_admin.py); at least one."""
+    """What is safe to change after issue (coupons/template_admin.py); at least one."""
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     total_stock: int | None = Field(default=None, ge=1, le=10_000_000, description="the new total; only grows")

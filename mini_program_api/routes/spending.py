@@ -94,14 +94,7 @@ def reset_password(call: Call) -> dict[str, Any]:
     role="member",
     body="ChangeSpendingPasswordBody",
     response="SpendingPasswordState",
-    errors=(
-        "INVALID_CODE",
-        "MEMBER_NOT_FOUND",
-        "NOT_FOUND",
-        "SPENDING_PASSWORD_NOT_SET",
-        "SPENDING_PASSWORD_WRONG",
-        "WECHAT_UNAVAILABLE",
-    ),
+    errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "SPENDING_LOCKED", "SPENDING_PASSWORD_NOT_SET", "SPENDING_PASSWORD_WRONG"),
 )
 def change_password(call: Call) -> dict[str, Any]:
     from mini_program_api.till import spending_password
@@ -174,7 +167,6 @@ def pending(call: Call) -> dict[str, Any]:
         "COUPON_NOT_FOUND",
         "INSUFFICIENT_BALANCE",
         "INSUFFICIENT_POINTS",
-        "INVALID_CODE",
         "MEMBER_NOT_FOUND",
         "ORDER_NOT_FOUND",
         "PAYMENT_EXCEEDS_DUE",
@@ -182,7 +174,6 @@ def pending(call: Call) -> dict[str, Any]:
         "SPENDING_LOCKED",
         "SPENDING_PASSWORD_NOT_SET",
         "SPENDING_PASSWORD_WRONG",
-        "WECHAT_UNAVAILABLE",
     ),
 )
 def confirm(call: Call, confirmation_id: str) -> dict[str, Any]:

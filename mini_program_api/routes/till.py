@@ -36,7 +36,6 @@ bp = Blueprint(__name__)
         "COUPON_NOT_FOUND",
         "INSUFFICIENT_BALANCE",
         "INSUFFICIENT_POINTS",
-        "INVALID_CODE",
         "MEMBER_NOT_FOUND",
         "NOT_FOUND",
         "ORDER_NOT_FOUND",
@@ -46,7 +45,6 @@ bp = Blueprint(__name__)
         "SPENDING_PASSWORD_NOT_SET",
         "SPENDING_PASSWORD_WRONG",
         "TILL_PASSWORD_NOT_ALLOWED",
-        "WECHAT_UNAVAILABLE",
     ),
 )
 def do_checkout(call: Call) -> dict[str, Any]:
@@ -136,14 +134,7 @@ def use_punch_card(call: Call) -> dict[str, Any]:
     role="staff",
     query="CounterQuery",
     response="CounterMemberView",
-    errors=(
-        "CARD_NOT_OPEN",
-        "COUPON_ALREADY_USED",
-        "COUPON_EXPIRED",
-        "COUPON_NOT_APPLICABLE",
-        "MEMBER_NOT_FOUND",
-        "NOT_FOUND",
-    ),
+    errors=("CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "NOT_FOUND"),
 )
 def scanned_member(call: Call) -> dict[str, Any]:
     from mini_program_api.members import tiers

@@ -41,14 +41,12 @@ def plans(call: Call) -> dict[str, Any]:
     errors=(
         "AMOUNT_OUT_OF_RANGE",
         "CARD_NOT_OPEN",
-        "INVALID_NOTIFY",
         "MEMBER_NOT_FOUND",
         "NOT_FOUND",
         "ORDER_NOT_FOUND",
         "PAYMENT_NOT_CONFIGURED",
         "PLAN_NOT_FOUND",
         "PREPAID_CAP_EXCEEDED",
-        "REFUND_REFUSED",
         "WECHAT_UNAVAILABLE",
     ),
 )
@@ -87,8 +85,6 @@ def get_order(call: Call, order_id: str) -> dict[str, Any]:
         "ORDER_NOT_FOUND",
         "PAYMENT_NOT_CONFIGURED",
         "PUNCH_CARD_NOT_FOUND",
-        "REFUND_REFUSED",
-        "WECHAT_UNAVAILABLE",
     ),
 )
 def notify_for_merchant(call: Call, merchant_id: str) -> None:
@@ -111,8 +107,6 @@ def notify_for_merchant(call: Call, merchant_id: str) -> None:
         "ORDER_NOT_FOUND",
         "PAYMENT_NOT_CONFIGURED",
         "PUNCH_CARD_NOT_FOUND",
-        "REFUND_REFUSED",
-        "WECHAT_UNAVAILABLE",
     ),
 )
 def notify(call: Call) -> None:
@@ -133,15 +127,12 @@ def notify(call: Call) -> None:
     response="TopupOrderView",
     errors=(
         "INSUFFICIENT_BALANCE",
-        "INVALID_NOTIFY",
         "MEMBER_NOT_FOUND",
         "ORDER_NOT_FOUND",
         "ORDER_NOT_REFUNDABLE",
         "PAYMENT_NOT_CONFIGURED",
         "PUNCH_CARD_NOT_FOUND",
         "REFUND_PRINCIPAL_SPENT",
-        "REFUND_REFUSED",
-        "WECHAT_UNAVAILABLE",
     ),
 )
 def refund(call: Call, order_id: str) -> dict[str, Any]:

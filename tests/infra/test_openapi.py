@@ -109,13 +109,39 @@ def test_every_declared_link_is_in_the_spec_and_feeds_a_real_operation() -> None
 
 
 def test_every_error_code_a_handler_can_reach_is_declared() -> None:
-    """Statically: codes raised anywhere down a handler's call graph (infra/contract_errors.py). At run time the
+    """Statically: codes raised down a handler's call graph (infra/contract_errors.py). At run time the
     conftest's check catches what a static walk cannot see."""
-    from infra.contract_errors import undeclared
+    from infra.contract_errors import check
 
-    missing = undeclared()
+    missing, _ = check()
     assert not missing, "declare in endpoint(errors=...) (python -m infra.contract_errors lists them): " + "; ".join(
         f"{m} {p}: {', '.join(codes)}" for (m, p), codes in sorted(missing.items()))
+
+
+def test_no_route_declares_a_code_it_cannot_answer() -> None:
+    """The other way round: a declared code that nothing the handler calls can raise (or that a `try` around
+    the call swallows, or that the declaration already implies) is a promise to clients that is not kept, and the
+    client's types carry it."""
+    from infra.contract_errors import check
+
+    _, stale = check()
+    assert not stale, "remove from endpoint(errors=...): " + "; ".join(
+        f"{m} {p}: {', '.join(codes)}" for (m, p), codes in sorted(stale.items()))
+
+
+def test_the_walk_sees_a_swallowed_call_and_a_shadowing_variable() -> None:
+    """The two refinements that keep the declarations honest: a message sent best-effort inside
+    `except KabaoError` answers nothing, and a local variable named like a function is not a call to it."""
+    from infra.contract_errors import _graph, reach
+    from mini_program_api.platform.errors import STATUS
+
+    graph = _graph(set(STATUS))
+    quote, _ = reach(graph, "mini_program_api.routes.till:quote")
+    assert "WECHAT_UNAVAILABLE" not in quote  # the spending-password notice is sent best-effort
+    scanned, _ = reach(graph, "mini_program_api.routes.till:scanned_member")
+    assert "COUPON_EXPIRED" not in scanned  # unusable coupons are left out of the list, not answered
+    created, _ = reach(graph, "mini_program_api.routes.admin:create_staff")
+    assert "STAFF_NOT_FOUND" not in created  # `account = ...` in create_account is a variable
 
 
 def test_the_static_walk_follows_handlers_into_the_domain() -> None:
