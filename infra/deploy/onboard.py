@@ -60,7 +60,7 @@ class SecretStore(Protocol):
 
 
 class DevStore:
-    """`dev:` references (the value inside the reference): the local stack only, as secrets.py enforces."""
+    """`dev:` references (the value inside the reference): the local stack only, as platform/secrets.py enforces."""
 
     def __init__(self) -> None:
         from mini_program_api.platform.config import settings

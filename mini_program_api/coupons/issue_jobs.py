@@ -16,7 +16,7 @@ tests) work through it a page at a time:
 - a member who cannot be given one (no card, sold out, not in the template's tiers, not a
   member of this merchant) gets a FAILED result and the job's `failed` count, in one
   transaction, and the job moves on; a database that does not answer fails the page, and
-  the job is deferred with backoff (due.py) and resumes from its saved cursor;
+  the job is deferred with backoff (jobs/due.py) and resumes from its saved cursor;
 - the cursor is saved after each page, pinned to the cursor read, so two runners never
   both advance one job; a paused template defers the job, an ended or expired one stops it.
 """

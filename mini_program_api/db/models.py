@@ -179,7 +179,7 @@ class Merchant(Item):
     points_per_yuan = NumberAttribute(default=100)
     earn_points_per_yuan = NumberAttribute(default=1)
     growth_per_yuan = NumberAttribute(default=1)
-    # Life cycle (see lifecycle.py): points expiry NONE | ROLLING | YEAR_END, tier review, gifts.
+    # Life cycle (see members/lifecycle.py): points expiry NONE | ROLLING | YEAR_END, tier review, gifts.
     points_expiry = UnicodeAttribute(default="NONE")
     points_expiry_days = NumberAttribute(default=365)
     tier_review = BooleanAttribute(default=False)
@@ -191,16 +191,16 @@ class Merchant(Item):
     wakeup_template_id = UnicodeAttribute(null=True)
     # notice kind -> subscribe-message template id
     message_templates: MapAttribute[str, str] = MapAttribute(default=dict)
-    # Spending password (spending_password.py): required of every member, or only of those who set one;
+    # Spending password (till/spending_password.py): required of every member, or only of those who set one;
     # the most a member may let go without one per payment (fen); whether a till may take it typed in.
     spending_password_required = BooleanAttribute(default=False)
     password_free_max = NumberAttribute(default=20000)
     till_password = BooleanAttribute(default=False)
-    # Welcome gift (welcome_gift.py): given once, in the card opening's transaction.
+    # Welcome gift (members/welcome_gift.py): given once, in the card opening's transaction.
     welcome_points = NumberAttribute(default=0)
     welcome_template_ids = ListAttribute(of=UnicodeAttribute, default=list)
-    member_days = ListAttribute(of=MemberDay, default=list)  # member_days.py
-    version = NumberAttribute(default=0)  # bumped by each audited admin change (merchant_admin.py)
+    member_days = ListAttribute(of=MemberDay, default=list)  # merchants/member_days.py
+    version = NumberAttribute(default=0)  # bumped by each audited admin change (merchants/changes.py)
     created_at = UTCDateTimeAttribute()
 
 
@@ -245,7 +245,7 @@ class Member(Item):
     invite_code = UnicodeAttribute(null=True)
     scene = UnicodeAttribute(null=True)
     tier_reached_at = UTCDateTimeAttribute(null=True)
-    # Growth that no longer counts toward tiers after an annual review (see tiers.py).
+    # Growth that no longer counts toward tiers after an annual review (see members/tiers.py).
     tier_base = NumberAttribute(default=0)
     # Start of the last review's 12-month window: growth earned before it is in `tier_base`.
     tier_window_from = UTCDateTimeAttribute(null=True)
@@ -254,7 +254,7 @@ class Member(Item):
     principal = NumberAttribute(default=0)
     bonus = NumberAttribute(default=0)
     growth = NumberAttribute(default=0)
-    # Principal promised by unpaid top-up orders: the prepaid cap counts it (see topup.py).
+    # Principal promised by unpaid top-up orders: the prepaid cap counts it (see topup/orders.py).
     pending_topup = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
 
@@ -284,7 +284,7 @@ class LedgerEntry(Item):
 
 
 class OperationRecord(Item):
-    """One per idempotency key (see idempotency.py): what the request was and what it did.
+    """One per idempotency key (see money/idempotency.py): what the request was and what it did.
 
     Written once, with `attribute_not_exists`, in the operation's own transaction."""
 
@@ -299,7 +299,7 @@ class OperationRecord(Item):
 
 
 class Scheduled:
-    """What an item a scheduled job owes work carries (see due.py): its place on the job's list, and
+    """What an item a scheduled job owes work carries (see jobs/due.py): its place on the job's list, and
     while the job keeps failing on it, when the work first fell due and how often it failed (backoff)."""
 
     due_pk = UnicodeAttribute(null=True)
@@ -381,7 +381,7 @@ class CouponTemplate(CouponTerms):
     tier_ids = ListAttribute(of=UnicodeAttribute, default=list)
     points_price = NumberAttribute(null=True)  # set: a points-mall reward, not a free offer
     listed = BooleanAttribute(default=True)  # False: only given (birthday, wake-up), never offered
-    active = BooleanAttribute(default=True)  # False: paused or ended, claims refused (coupon_admin.py)
+    active = BooleanAttribute(default=True)  # False: paused or ended, claims refused (coupons/template_admin.py)
     ended_at = UTCDateTimeAttribute(null=True)  # set: ended for good, off the shelf
     version = NumberAttribute(default=0)  # bumped by each admin change, which is pinned to it
     fingerprint = UnicodeAttribute(null=True)  # of the create request, for its retries (coupons.create_template)
@@ -460,7 +460,7 @@ class SpendingPassword(Item):
     Its own item, not the member row: wrong guesses are counted on it without touching the row
     that every sale is pinned to."""
 
-    password_hash = UnicodeAttribute(null=True)  # scrypt (passwords.py); None: the member set none
+    password_hash = UnicodeAttribute(null=True)  # scrypt (platform/passwords.py); None: the member set none
     free_limit = NumberAttribute(default=0)  # fen per payment without the password; 0: always ask
     failed_attempts = NumberAttribute(default=0)
     locked_until = UTCDateTimeAttribute(null=True)
@@ -468,7 +468,7 @@ class SpendingPassword(Item):
 
 
 class PendingPayment(Item):
-    """A counter sale waiting for the member to confirm it with their password (checkout.py).
+    """A counter sale waiting for the member to confirm it with their password (till/checkout.py).
 
     In the member's partition (sk PENDING#{confirmation_id}); its id comes from the till's
     Idempotency-Key, so a retry of the sale finds it rather than making another."""
@@ -576,7 +576,7 @@ class CheckoutOrder(Item):
     growth_clawed_back = NumberAttribute(null=True)
     coupon_restored = BooleanAttribute(null=True)
     principal_over_cap = NumberAttribute(null=True)  # refunded principal paid back in cash: the card was full
-    member_day_id = UnicodeAttribute(null=True)  # the member day that multiplied this sale's points (member_days.py)
+    member_day_id = UnicodeAttribute(null=True)  # the member day that multiplied its points (merchants/member_days.py)
     member_day_multiplier = NumberAttribute(null=True)  # its percent, as it was at the sale
 
 
@@ -594,7 +594,7 @@ def checkout_pk(merchant_id: str, order_id: str) -> str:
 
 
 class DueMarker(Item, Scheduled):
-    """A member's place on one scheduled job's list (sk `DUE#{job}`); see due.py."""
+    """A member's place on one scheduled job's list (sk `DUE#{job}`); see jobs/due.py."""
 
     due = DueIndex()
     merchant_id = UnicodeAttribute()
@@ -621,7 +621,7 @@ class SharedToken(Item):
 
 
 class IssueJob(Item, Scheduled):
-    """An admin's issue of one coupon template to a list of members or a filter (issue_jobs.py).
+    """An admin's issue of one coupon template to a list of members or a filter (coupons/issue_jobs.py).
 
     On the `issue_job` list of `due_index` while it runs; `cursor` is where the next page starts
     (an offset into `member_ids`, or the last member id read from the cardholder index)."""

@@ -52,7 +52,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | RFM job / thresholds  | MCH#{mid}#RPT#RFM               | JOB / CONFIG            |
 | member in a segment   | MCH#{mid}#MEM#{member_id}       | SEGMENT                 |
 
-An operation record (idempotency.py) is the one item per idempotency key that
+An operation record (money/idempotency.py) is the one item per idempotency key that
 says "this operation ran": the request's fingerprint and the result, written with
 `attribute_not_exists` in the operation's own transaction. `{scope}:{key}` is the op
 key: the kind of operation and the client's Idempotency-Key or a natural key (the
@@ -79,7 +79,7 @@ item key mod `DUE_SHARDS`) keeps one job's writes off a single partition.
 
 Index `cardholders` (GSI: `cards_pk` + `cards_sk`, projects keys only) is sparse: a
 member row carries `cards_pk = MCH#{mid}#CARDHOLDERS` and `cards_sk = {member_id}` from the
-transaction that opens the card. It is how an issue job (issue_jobs.py) walks a
+transaction that opens the card. It is how an issue job (coupons/issue_jobs.py) walks a
 merchant's cardholders for a filter (tier, dormant, birthday month; later a report's
 segment): one bounded Query per page from a saved member id, then a BatchGetItem of those
 rows and the filter applied to them, so a job reads each of its merchant's cardholders
@@ -94,7 +94,7 @@ members without a Scan: a member row carries `roster_pk = ROSTER#{mid}#{shard}` 
 `roster_pk = SEG#{mid}#{segment}` and the same sk, so members of one RFM segment are one paged Query.
 Report counters are explained in reports/counters.py.
 
-A pending confirmation (pending_payments.py) is a counter sale waiting for the member's
+A pending confirmation (till/pending_payments.py) is a counter sale waiting for the member's
 spending password; its id is derived from the till's key, and the pointer beside that key's
 operation record names the member, so a till retry finds it after the member code expired.
 

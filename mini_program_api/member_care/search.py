@@ -1,5 +1,5 @@
 """Find a member by what the person at the desk has: a phone number, a card number, a scanned member
-code or the member id. Each is one read of a lookup item (the phone through its keyed hash, pii.py): no
+code or the member id. Each is one read of a lookup item (the phone through its keyed hash, platform/pii.py): no
 phone number is ever decrypted to compare, and nothing is scanned."""
 
 from __future__ import annotations

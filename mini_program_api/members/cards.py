@@ -1,7 +1,7 @@
 """Opening the membership card: the card number, the terms agreed, the welcome gift, the life-cycle lists and
 the referral reward, all from the one transaction that opens it.
 
-Apart from members.py because it reaches into the capabilities a card opening sets going (coupons through the
+Apart from members/members.py because it reaches into the capabilities a card opening sets going (coupons through the
 welcome gift, the life cycle, referrals), each of which reads members: kept together they made an import cycle.
 """
 
@@ -28,7 +28,7 @@ def open_card(
     """Activate the card; opening an already open card returns it (and settles a referral reward a
     crash may have left unpaid: the reward is idempotent). Once the merchant has bumped its terms
     version, this is where a cardholder agrees again: an older version is 409 TERMS_OUTDATED, the
-    current one is recorded on the member. The welcome gift (welcome_gift.py) is given in the
+    current one is recorded on the member. The welcome gift (members/welcome_gift.py) is given in the
     opening's own transaction, so only the opening that opens the card gives it."""
     member = members.get(merchant_id, member_id)
     merchant = merchants.get(merchant_id)

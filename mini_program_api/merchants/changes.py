@@ -4,7 +4,7 @@ Audit's rule: the record is written in the action's own transaction. For these
 changes it holds the values before and after, both from one consistent read of
 the merchant that the write is pinned to (`merchants.update(expected=...)`): a
 change made meanwhile cancels this one (409 CONCURRENT_UPDATE) rather than
-recording old values that are not the ones replaced. (merchants.py cannot write
+recording old values that are not the ones replaced. (merchants/merchants.py cannot write
 audit records itself: audit reads the merchant's time zone from it.)
 """
 

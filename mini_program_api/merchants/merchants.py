@@ -178,7 +178,7 @@ SETTINGS = (
     "spending_password_required",
     "password_free_max",
     "till_password",
-    # The welcome gift when a card opens (welcome_gift.py): templates must exist and be givable.
+    # The welcome gift when a card opens (members/welcome_gift.py): templates must exist and be givable.
     "welcome_points",
     "welcome_template_ids",
 )

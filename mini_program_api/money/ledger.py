@@ -1,6 +1,6 @@
 """The ledger: the only way points, principal, bonus and growth change.
 
-`post` writes, in ONE TransactWriteItems, the operation's record (idempotency.py),
+`post` writes, in ONE TransactWriteItems, the operation's record (money/idempotency.py),
 an immutable entry per account and the member's balance update. The record is one
 item per op key with `attribute_not_exists`; each entry's sort key also comes from
 the op key (`TXN#{op_key}#{account}`, `attribute_not_exists`, a second line of
@@ -80,7 +80,7 @@ class Posting:
     amount: int  # signed; fen for principal/bonus
     card_id: str | None = None  # which punch card, for Account.PUNCH only
     # A second posting to one account in one operation needs its own leg: a checkout spends
-    # points and earns points, and expiry (lifecycle.py) must see the earning as its own lot.
+    # points and earns points, and expiry (members/lifecycle.py) must see the earning as its own lot.
     leg: str | None = None
 
     @property
@@ -118,7 +118,7 @@ class Operation:
                 raise ValueError(f"posting amounts are non-zero integers, got {p.amount!r}")
 
     def request_of(self, merchant_id: str, member_id: str) -> Request:
-        """What identifies this operation for the member: see idempotency.py."""
+        """What identifies this operation for the member: see money/idempotency.py."""
         if self.idem is not None:
             return self.idem
         fields = (

@@ -2,7 +2,7 @@
 
 Spending takes bonus (赠送) first, then principal (本金): the member uses the gift
 before their own money, and the principal stays whole for as long as possible,
-so a later refund of a top-up (principal only, see topup.py) remains possible.
+so a later refund of a top-up (principal only, see topup/orders.py) remains possible.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def _hs256_only_jwt() -> ModuleType:
     PyJWT imports cryptography (x509, every asymmetric key type) at import when it is installed, and
     falls back to HMAC alone when it is not. We accept HS256 only, so a cold start need not pay for
     the rest: cryptography is hidden while jwt is imported (None in sys.modules reads as "not
-    installed") and given back at once, for pii.py and WeChat Pay to import when they need it. When
+    installed") and given back at once, for platform/pii.py and WeChat Pay to import when they need it. When
     something imported cryptography first, PyJWT simply sees it; HS256 behaves the same either way.
     """
     if "jwt" in sys.modules or "cryptography" in sys.modules:

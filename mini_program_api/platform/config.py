@@ -1,7 +1,7 @@
 """Runtime settings, read once per Lambda container from the environment.
 
 The environment comes from `chalice.json` (one block per stage). Secrets are never
-values here, only references (see `secrets.py`), so that a leaked configuration
+values here, only references (see `platform/secrets.py`), so that a leaked configuration
 leaks no keys.
 """
 
@@ -28,7 +28,7 @@ class Settings:
     pii_key_ref: str
     token_ttl_seconds: int
     member_code_ttl_seconds: int
-    scrypt_log2n: int  # password hashing work factor; below 17 only on local stages (passwords.py)
+    scrypt_log2n: int  # password hashing work factor; below 17 only on local stages (platform/passwords.py)
 
     @property
     def is_local(self) -> bool:

@@ -1,6 +1,6 @@
 """Secrets people type: salted slow hashes, and the atomic count of wrong guesses that locks them.
 
-Shared by staff logins (staff/accounts.py) and members' spending passwords (spending_password.py),
+Shared by staff logins (staff/accounts.py) and members' spending passwords (till/spending_password.py),
 so both get the same hash and the same race-free lockout.
 
 Hashes are scrypt (hashlib, RFC 7914; N=2^17, r=8, p=1 as OWASP asks, a random 16-byte

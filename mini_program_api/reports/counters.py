@@ -1,6 +1,6 @@
 """Report counters, staged into the transaction of the event they count: the one place that knows them.
 
-Every counted event already commits one TransactWriteItems that idempotency.py makes exactly-once (its
+Every counted event already commits one TransactWriteItems that money/idempotency.py makes exactly-once (its
 operation record is in it). Counters ride that transaction as unconditional ADDs (`Transaction.count`,
 merged per item), so a retry that replays writes nothing and a cancelled attempt counts nothing:
 counters can neither double count nor miss, and no caller can count on its own.

@@ -1,7 +1,7 @@
 """The people who work for a merchant: counter staff and back-office admins, their logins and sessions.
 
-Passwords are hashed with scrypt and compared in constant time (passwords.py). Five wrong passwords in a row lock the
-account for 15 minutes; each attempt is counted atomically before its password
+Passwords are hashed with scrypt and compared in constant time (platform/passwords.py). Five wrong passwords
+in a row lock the account for 15 minutes; each attempt is counted atomically before its password
 is checked, so concurrent guesses get no more than five checks between them. An
 unknown username costs the same hash as a known one, so timing does not reveal
 which usernames exist.

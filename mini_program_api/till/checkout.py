@@ -10,20 +10,20 @@ Price rule, in this order (all fen, all integer, discounts rounded down):
 5. the rest (`cash_due`) is paid at the till by other means.
 
 Points and growth are earned on what money actually paid (stored value + cash),
-per whole yuan, with the tier's points multiplier and, on a member day (member_days.py),
+per whole yuan, with the tier's points multiplier and, on a member day (merchants/member_days.py),
 the day's: the day is kept on the order and shown on the receipt. The order, coupon,
 points, stored value, growth, tier and audit record are written in one
 TransactWriteItems; any failed check leaves all of them untouched.
 
-A sale is one operation per staff Idempotency-Key (merchant-wide, idempotency.py):
+A sale is one operation per staff Idempotency-Key (merchant-wide, money/idempotency.py):
 its record holds the request (member, store, amount, coupon, points, stored value)
 and the order id, which comes from the key. A retry returns the first receipt, even
 after the member's code has expired; the key with another member or amount is 422.
 
-Spending password (spending_password.py): stored value above the member's password-free
+Spending password (till/spending_password.py): stored value above the member's password-free
 limit is taken only with their password, typed at the till where the merchant allows it,
 or confirmed on the member's phone: the sale then waits as a pending confirmation
-(pending_payments.py, two minutes, under the sale's key) and `confirm` completes it under
+(till/pending_payments.py, two minutes, under the sale's key) and `confirm` completes it under
 that key, fingerprint and store, setting the confirmation DONE in the sale's transaction.
 
 Refund (whole order): stored value and points spent come back to the accounts
@@ -94,7 +94,7 @@ class Quote:
     cash_due: int
     points_earned: int
     growth_earned: int
-    member_day_id: str | None = None  # the member day that multiplied the points (member_days.py)
+    member_day_id: str | None = None  # the member day that multiplied the points (merchants/member_days.py)
     member_day_multiplier: int | None = None
 
 
@@ -188,7 +188,7 @@ def checkout(
     staff: Principal, member_code: str, req: Request, idempotency_key: str | None, till_password: str | None = None
 ) -> CheckoutOrder:
     """A sale by scanned member code. Stored value above the member's password-free limit needs their
-    spending password (spending_password.py): typed at the till (`till_password`, where the merchant
+    spending password (till/spending_password.py): typed at the till (`till_password`, where the merchant
     allows it), or confirmed on their phone: then this answers 409 CONFIRMATION_REQUIRED with a pending
     confirmation, and the same key returns the receipt once the member confirmed (`confirm`)."""
     merchant_id, store_id = staff.merchant_id, _store_of(staff)

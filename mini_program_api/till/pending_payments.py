@@ -1,4 +1,4 @@
-"""Counter sales waiting for the member's confirmation on their phone (checkout.py decides and completes them).
+"""Counter sales waiting for the member's confirmation on their phone (till/checkout.py decides and completes them).
 
 One per till Idempotency-Key: its id is derived from the key, so the till's retries
 find the same one. It is bound to one member (it lives in their partition: another

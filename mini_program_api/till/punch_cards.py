@@ -3,7 +3,7 @@
 A card's uses are a ledger balance (account `punch`, per card, on the card item):
 issuing posts +visits and creates the card in the same transaction, each use
 posts -1 with `uses_left >= 1`, so uses never go below zero. Every purchase, gift
-and scan is one operation per Idempotency-Key (idempotency.py): a retried scan uses
+and scan is one operation per Idempotency-Key (money/idempotency.py): a retried scan uses
 nothing twice, even after the member code expired, and the key of one scan cannot
 be spent on another card. A card is usable until `valid_until` (`valid_days`
 after issue); after that it is expired, whatever is left.

@@ -12,11 +12,11 @@ Setting and resetting need a FRESH phone verification: a getPhoneNumber code (si
 use) whose number is the member's bound phone; a stolen session token alone can
 neither set nor replace the password. Changing needs the old password, and that
 guess counts like any other. The password is a 6-digit PIN, stored as scrypt
-(passwords.py), never logged or returned. Five wrong guesses in a row (at the till,
+(platform/passwords.py), never logged or returned. Five wrong guesses in a row (at the till,
 on the phone or when changing) lock stored-value spending at the counter for 15
 minutes, counted atomically so concurrent guesses get at most five checks; the
 member is told by subscribe message when a lock happens and when the password
-changes (a missing grant is recorded by notices.py, never an error).
+changes (a missing grant is recorded by members/notices.py, never an error).
 """
 
 from __future__ import annotations

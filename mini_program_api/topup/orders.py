@@ -157,7 +157,7 @@ def create_order(
     once, complete; retries after a lost race reuse the same order id and prepay.
     If the write never succeeds, the prepay is simply never paid: nobody receives
     its pay params, and it expires at WeChat. The order and its operation record
-    (idempotency.py: the key's plan and amount, and the order id) are one write.
+    (money/idempotency.py: the key's plan and amount, and the order id) are one write.
     """
     key = idempotency.client_key(merchant_id, "topup", idempotency_key, member_id)
     idem = idempotency.request(key, member_id, "TOPUP_ORDER", {"plan_id": plan_id, "amount": amount})

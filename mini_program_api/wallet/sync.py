@@ -10,7 +10,7 @@ Why it cannot lose an update or send older-after-newer:
 - `pushed` only rises, and the item leaves the list only if no change came during the push (its
   version is still the one pushed); otherwise it stays due and the next pass sends the newer values;
 - a WeChat error or silence keeps the item on the list, deferred with a backoff that starts at one
-  minute and is capped at eight (due.py), so a change reaches WeChat within 30 minutes of WeChat
+  minute and is capped at eight (jobs/due.py), so a change reaches WeChat within 30 minutes of WeChat
   coming back; an error WeChat will keep giving (a refused card) is kept on the item for the admin.
 A deleted card (user_del_card) or a member without a WeChat card has nothing to push: the item
 just leaves the list.
