@@ -28,17 +28,27 @@ from tests import timeline
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _planned: list[local_stack.Plan] = []
 _stack: list[local_stack.Stack] = []
+_shared: list[Any] = []  # the DynamoDB Local the workers share (KABAO_TEST_SHARED_DDB=1), started by the controller
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "new_stream: start the test on a new table, and so a new stream")
     timeline.travel_to_epoch()
-    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
-        return  # pytest-xdist's controller runs no test: each worker has its own stack
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if getattr(config.option, "numprocesses", None) and worker is None:
+        # pytest-xdist's controller runs no test: each worker has its own stack, on its own DynamoDB Local or,
+        # with KABAO_TEST_SHARED_DDB=1, on a table of its own in one DynamoDB Local started here.
+        if os.environ.get("KABAO_TEST_SHARED_DDB") == "1":
+            from infra.local.dynamodb import DynamoDBLocal
+
+            _shared.append(DynamoDBLocal())
+            os.environ["KABAO_TEST_DYNAMODB"] = _shared[0].url
+        return
     # Hundreds of tests log staff in: scrypt at N=2^14 here, not production's 2^17 (0.5 s and 128 MiB each);
     # tests/integration/test_passwords.py runs the production factor. Only local stages may lower it (passwords.py).
     os.environ.setdefault("KABAO_SCRYPT_LOG2N", "14")
-    _planned.append(local_stack.plan())
+    shared = os.environ.get("KABAO_TEST_DYNAMODB")
+    _planned.append(local_stack.plan(table=f"kabao-test-{worker or 'main'}", shared_ddb=shared))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -48,8 +58,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
         with open(record, "w") as f:
             json.dump(sorted(endpoint.UNDECLARED), f)
-    for stack in _stack:
-        stack.stop()
+    for server in [*_stack, *_shared]:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from .wechat_sandbox import WeChatSandbox
 
 @dataclass
 class Stack:
-    ddb: DynamoDBLocal
+    ddb: DynamoDBLocal | SharedDynamoDB
     sandbox_server: LoopbackServer
     wechat: WeChatSandbox
     api: Any  # chalice.local.LocalDevServer
@@ -82,6 +82,16 @@ def environment(ddb_url: str, sandbox_url: str, api_url: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class SharedDynamoDB:
+    """A DynamoDB Local another process started and stops (the test run's, shared by its workers)."""
+
+    url: str
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
 class Plan:
     """Where the stack will listen, chosen (and put in the environment) before any product module reads it."""
 
@@ -89,15 +99,19 @@ class Plan:
     sandbox_port: int
     api_port: int
     table: str
+    shared_ddb: str | None = None  # a DynamoDB Local already running: this stack uses its own table there
 
 
-def plan(stage: str = "test", table: str = "kabao-test") -> Plan:
+def plan(stage: str = "test", table: str = "kabao-test", shared_ddb: str | None = None) -> Plan:
     """Choose free loopback ports and point the product at them, starting nothing: a test run that needs no
-    stack (tests/unit) then starts none, and one that does starts it on first use (`start(plan)`)."""
-    chosen = Plan(free_port(), free_port(), free_port(), table)
+    stack (tests/unit) then starts none, and one that does starts it on first use (`start(plan)`). With
+    `shared_ddb` (a running DynamoDB Local's URL) only the sandbox and the API are this stack's own."""
+    chosen = Plan(free_port(), free_port(), free_port(), table, shared_ddb)
     host = "http://127.0.0.1"
     os.environ.update(
-        environment(f"{host}:{chosen.ddb_port}", f"{host}:{chosen.sandbox_port}", f"{host}:{chosen.api_port}"),
+        environment(
+            shared_ddb or f"{host}:{chosen.ddb_port}", f"{host}:{chosen.sandbox_port}", f"{host}:{chosen.api_port}"
+        ),
         KABAO_STAGE=stage,
         KABAO_TABLE=table,
         KABAO_JWT_SECRET="dev:LOCAL-DEV-ONLY-jwt-secret-0123456789abcdef",
@@ -110,10 +124,14 @@ def plan(stage: str = "test", table: str = "kabao-test") -> Plan:
 def start(stage: str = "test", table: str = "kabao-test", planned: Plan | None = None) -> Stack:
     """DynamoDB Local, the WeChat sandbox and the API, on the planned ports (or newly planned ones)."""
     chosen = planned or plan(stage, table)
-    ddb = DynamoDBLocal(chosen.ddb_port)
-    if ddb.port != chosen.ddb_port:  # taken since it was planned: the product would talk to the wrong port
-        ddb.stop()
-        raise RuntimeError(f"port {chosen.ddb_port} was taken before DynamoDB Local could listen on it")
+    ddb: DynamoDBLocal | SharedDynamoDB
+    if chosen.shared_ddb:
+        ddb = SharedDynamoDB(chosen.shared_ddb)
+    else:
+        ddb = DynamoDBLocal(chosen.ddb_port)
+        if ddb.port != chosen.ddb_port:  # taken since it was planned: the product would talk to the wrong port
+            ddb.stop()
+            raise RuntimeError(f"port {chosen.ddb_port} was taken before DynamoDB Local could listen on it")
     wechat = WeChatSandbox()
     sandbox = LoopbackServer(wechat, port=chosen.sandbox_port).start()
     import boto3
