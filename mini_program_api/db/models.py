@@ -296,6 +296,8 @@ class OperationRecord(Item):
     amounts: MapAttribute[str, int] = MapAttribute(default=dict)  # ledger account -> amount posted
     result: MapAttribute[str, Any] = MapAttribute(default=dict)  # the ids the operation made or touched
     created_at = UTCDateTimeAttribute()
+    # A client's key only: forgotten a week after the operation (money/idempotency.py CLIENT_KEY_RETENTION).
+    expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)
 
 
 class Scheduled:

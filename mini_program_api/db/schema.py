@@ -14,8 +14,8 @@ merchant, so one merchant's data can never be read with another's ids.
 | phone hash -> member  | MCH#{mid}#PHONE#{hmac}          | LOOKUP                  |
 | card number -> member | MCH#{mid}#CARD#{card_number}    | LOOKUP                  |
 | member code -> member | MCH#{mid}#CODE#{code}           | LOOKUP (expires_at)     |
-| op record (own key)   | MCH#{mid}#MEM#{member_id}       | OP#{scope}:{key}        |
-| op record (staff key) | MCH#{mid}#OP#{scope}:{key}      | OP                      |
+| op record (own key)   | MCH#{mid}#MEM#{member_id}       | OP#{scope}:{key} (expires_ttl: a client key) |
+| op record (staff key) | MCH#{mid}#OP#{scope}:{key}      | OP (expires_ttl: a client key) |
 | top-up order          | MCH#{mid}#TOPUP#{out_trade_no}  | ORDER                   |
 | coupon template       | MCH#{mid}#CTPL                  | {template_id}           |
 | listed template copy  | MCH#{mid}#SHELF                 | {valid_until}#{tid}     |

@@ -15,6 +15,14 @@ result (amounts posted, ids made). So:
 Ledger entries keep their own `attribute_not_exists` (entry key from the op key),
 but only as a second line of defence: the record is what says "same operation".
 
+How long a record is kept depends on whose key it is. A client's `Idempotency-Key` is remembered for
+`CLIENT_KEY_RETENTION` (7 days, stated in the contract): a client retries within minutes or, at worst, the
+next day, and without a bound every checkout, claim and order would leave a record forever. After that DynamoDB's
+TTL deletes it and the key is forgotten (the operation's own items, its order or coupon and its ledger entries,
+stay). Natural keys (a sign-in's day, a WeChat transaction id, a referral, a welcome gift, an expiry) are kept:
+each stands for something that happens once in the member's history, like a ledger entry, and some are asked
+about again long after (opening an open card settles a referral reward once more).
+
 Whose key it is decides where the record lives. A member's own keys (sign-in, claims,
 rewards, punch-card purchases, top-ups, and natural keys of their ledger) are scoped
 to that member: two members never collide. Staff and admin keys (`SHARED_SCOPES`)
@@ -29,7 +37,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from mini_program_api.db.models import OperationRecord, member_pk
@@ -55,6 +63,27 @@ SHARED_SCOPES = frozenset(
         "issuejob",
     }
 )
+# Scopes of the clients' Idempotency-Keys (`client_key`): their records expire after CLIENT_KEY_RETENTION.
+CLIENT_SCOPES = frozenset(
+    {
+        "adjust",
+        "admincoupon",
+        "checkout",
+        "claim",
+        "gift",
+        "issuejob",
+        "punchbuy",
+        "punchgive",
+        "punchplan",
+        "punchuse",
+        "punchvisits",
+        "reward",
+        "template",
+        "topup",
+        "topupplan",
+    }
+)
+CLIENT_KEY_RETENTION = timedelta(days=7)
 _CLIENT_KEY = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
 Fields = Mapping[str, str | int | None]
@@ -74,6 +103,11 @@ class Key:
             return f"MCH#{self.merchant_id}#OP#{self.op_key}", "OP"
         return member_pk(self.merchant_id, self.member_id), f"OP#{self.op_key}"
 
+    @property
+    def expires(self) -> bool:
+        """A client's key (forgotten after CLIENT_KEY_RETENTION), not a natural one (kept)."""
+        return self.op_key.partition(":")[0] in CLIENT_SCOPES
+
     def derived_id(self, prefix: str) -> str:
         """A stable id for what the operation creates (an order, a coupon, a card): a retry makes the same."""
         pk, sk = self.item_key
@@ -90,6 +124,8 @@ def key(merchant_id: str, op_key: str, member_id: str | None) -> Key:
 
 def client_key(merchant_id: str, scope: str, header: str | None, member_id: str | None = None) -> Key:
     """The key of a request's `Idempotency-Key` header; 400 when it is missing or malformed."""
+    if scope not in CLIENT_SCOPES:
+        raise ValueError(f"{scope!r} is not a client scope (CLIENT_SCOPES)")
     if header is None or not _CLIENT_KEY.fullmatch(header):
         raise KabaoError(
             "INVALID_IDEMPOTENCY_KEY",
@@ -167,6 +203,7 @@ def stage(
 ) -> None:
     """Add the record to the operation's transaction; a second one for the key cancels it (`{prefix}operation`)."""
     pk, sk = req.key.item_key
+    at = at or clock.now()
     tx.put(
         prefix + LABEL,
         OperationRecord(
@@ -179,7 +216,8 @@ def stage(
             member_code=req.member_code,
             amounts=dict(amounts or {}),
             result={k: v for k, v in result.items() if v is not None},
-            created_at=at or clock.now(),
+            created_at=at,
+            expires_ttl=at + CLIENT_KEY_RETENTION if req.key.expires else None,
         ),
         condition=OperationRecord.pk.does_not_exist(),
     )

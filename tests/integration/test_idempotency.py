@@ -220,3 +220,31 @@ def test_sign_in_by_8_threads_while_the_reward_changes_pays_once(api: Any, merch
     assert len(paid) == 1
     balances = checked_balances(merchant.merchant_id, member["id"])
     assert {(balances["points"], balances["growth"])} == paid
+
+
+def test_a_clients_key_is_forgotten_a_week_after_its_operation_and_a_natural_key_never(
+        api: Any, merchant: Any, staff: str, clock: Any) -> None:
+    """Operation records are bounded: a client's Idempotency-Key record carries a TTL one retention period after
+    the operation (checkout's record is written by the ledger, a claim's by the claim); a sign-in's natural key
+    (its day) keeps its record, as its ledger entries are kept."""
+    from mini_program_api.db.models import OperationRecord, member_pk
+    from mini_program_api.money.idempotency import CLIENT_KEY_RETENTION
+
+    member = _member(api, merchant, principal=5000)
+    checkout_key = uuid.uuid4().hex
+    assert _checkout(api, staff, api.member_code(member["token"]), checkout_key, amount=1000, stored_value=1000)[0] == 200
+    assert api.post("/v1/me/sign-in", token=member["token"])[0] == 200
+    sale = OperationRecord.get(f"MCH#{merchant.merchant_id}#OP#checkout:{checkout_key}", "OP", consistent_read=True)
+    assert sale.expires_ttl is not None
+    assert abs((sale.expires_ttl - (sale.created_at + CLIENT_KEY_RETENTION)).total_seconds()) < 1
+    assert sale.created_at == clock.now
+    day = clock.today.isoformat()
+    signed = OperationRecord.get(member_pk(merchant.merchant_id, member["id"]), f"OP#signin:{day}",
+                                 consistent_read=True)
+    assert signed.expires_ttl is None
+    # Within the retention the key still answers with its first result, whatever the balances say now.
+    clock.advance(days=6)
+    staff_now = api.staff_token(merchant, "s1")
+    member_now = api.token(merchant, member["id"])
+    again = _checkout(api, staff_now, api.member_code(member_now), checkout_key, amount=1000, stored_value=1000)
+    assert again[0] == 200 and checked_balances(merchant.merchant_id, member["id"])["principal"] == 4000
