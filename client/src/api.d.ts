@@ -738,7 +738,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** At most `topup_plans.MAX_PLANS`, on the merchant row: one page. */
+        /** At most `plans.MAX_PLANS`, on the merchant row: one page. */
         get: operations["admin_list_topup_plans"];
         put?: never;
         /** POST /v1/admin/topup-plans */
@@ -1083,7 +1083,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** PUT /v1/me/spending-password/free-limit */
+        /** Lowering needs only the token; raising also the spending password or a fresh phone code. */
         put: operations["spending_set_free_limit"];
         post?: never;
         delete?: never;
@@ -2198,6 +2198,18 @@ export interface components {
              * @description fen per payment without the password
              */
             free_limit: number;
+            /**
+             * Password
+             * @description the spending password, to raise the limit
+             * @default null
+             */
+            password?: string | null;
+            /**
+             * Phone Code
+             * @description or a fresh phone code
+             * @default null
+             */
+            phone_code?: string | null;
         };
         /** FunnelReport */
         FunnelReport: {
@@ -3696,7 +3708,7 @@ export interface components {
         };
         /**
          * TemplatePatchBody
-         * @description What is safe to change after issue (coupon_admin.py); at least one.
+         * @description What is safe to change after issue (coupons/template_admin.py); at least one.
          */
         TemplatePatchBody: {
             /**
@@ -15090,7 +15102,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpendingPasswordState"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_CODE, INVALID_JSON, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15099,7 +15111,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_CODE" | "INVALID_JSON" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15122,7 +15134,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, PHONE_MISMATCH, SPENDING_PASSWORD_WRONG, VERIFICATION_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15131,14 +15143,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "PHONE_MISMATCH" | "SPENDING_PASSWORD_WRONG" | "VERIFICATION_REQUIRED";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15147,14 +15159,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, PHONE_REQUIRED, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15163,7 +15175,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "PHONE_REQUIRED" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15202,7 +15214,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too many requests: RATE_LIMITED */
+            /** @description Too many requests: RATE_LIMITED, SPENDING_LOCKED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -15211,14 +15223,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "RATE_LIMITED";
+                            code: "RATE_LIMITED" | "SPENDING_LOCKED";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15227,7 +15239,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -263,6 +263,9 @@ class ChangeSpendingPasswordBody(Strict):
 
 class FreeLimitBody(Strict):
     free_limit: int = Field(ge=0, le=_MAX_FEN, description="fen per payment without the password")
+    # Raising the limit needs one of them (lowering needs neither): the token alone must not weaken the password.
+    password: _Pin | None = Field(default=None, description="the spending password, to raise the limit")
+    phone_code: str | None = Field(default=None, min_length=1, max_length=256, description="or a fresh phone code")
 
 
 class ConfirmBody(Strict):

@@ -8,6 +8,12 @@ typed on the member's own phone (checkout.confirm) or, where the merchant allows
 at the till. Who is asked: every member when the merchant sets
 `spending_password_required`, otherwise the members who set a password.
 
+What protects what: the session token reads the card and makes member codes, and may only
+tighten this protection (lower the limit); a member code spends up to the limit per sale; the
+password confirms a sale above it, changes the password and raises the limit; a fresh phone
+verification sets or resets the password and raises the limit. Raising the limit with the token
+alone would let whoever stole it spend the card through member codes of their own (issue 23).
+
 Setting and resetting need a FRESH phone verification: a getPhoneNumber code (single
 use) whose number is the member's bound phone; a stolen session token alone can
 neither set nor replace the password. Changing needs the old password, and that
@@ -135,10 +141,42 @@ def change_password(merchant_id: str, member_id: str, old_password: str, passwor
     _notify(merchant, member, "password_changed", now)
 
 
-def set_free_limit(merchant_id: str, member_id: str, free_limit: int) -> State:
+def set_free_limit(
+    merchant_id: str, member_id: str, free_limit: int, password: str | None = None, phone_code: str | None = None
+) -> State:
+    """Choose how much stored value a counter sale may take without the password.
+
+    Lowering it (or keeping it) needs nothing: it only asks for the password more often. Raising it
+    weakens what stands between a member code and the card, and the session token alone also
+    makes member codes, so a raise needs proof that the member is here: the spending password
+    (`password`, counted as a guess like any other, refused while locked) or a fresh getPhoneNumber
+    code of the bound phone (`phone_code`), as setting and resetting the password do. A member who
+    set no password proves it with the phone: the limit waits for the day the password applies
+    (set later, or required by the merchant), and must not have been raised by whoever held the token."""
     merchant = merchants.get(merchant_id)
     if not 0 <= free_limit <= int(merchant.password_free_max):
         raise KabaoError("VALIDATION_ERROR", f"the password-free limit is 0..{int(merchant.password_free_max)} fen")
+    if password is not None and phone_code is not None:
+        raise KabaoError("VALIDATION_ERROR", "give the spending password or a phone code, not both")
+    item = _item(merchant_id, member_id)
+    if free_limit <= int(item.free_limit):
+        # Not a raise against the limit read; the condition keeps it so against a concurrent change.
+        not_raised = SpendingPassword.free_limit >= free_limit
+        if free_limit == 0:
+            not_raised = not_raised | SpendingPassword.free_limit.does_not_exist()
+        if not update_if(item, [SpendingPassword.free_limit.set(free_limit)], not_raised):
+            raise KabaoError("CONCURRENT_UPDATE", "the password-free limit changed meanwhile, retry")
+        return state(merchant, member_id)
+    member = members.get(merchant_id, member_id)
+    if password is not None:
+        verify(merchant, member, password)
+    elif phone_code is not None:
+        _verify_phone(merchant, member, phone_code)
+    else:
+        raise KabaoError(
+            "VERIFICATION_REQUIRED",
+            "raising the password-free limit needs the spending password or a fresh phone verification",
+        )
     SpendingPassword(member_pk(merchant_id, member_id), SK).update(
         actions=[SpendingPassword.free_limit.set(free_limit)]
     )
