@@ -12613,7 +12613,7 @@ export interface operations {
                     "application/json": components["schemas"]["WalletCardView"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_JSON, INVALID_SECRET_REF, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12622,7 +12622,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_JSON" | "INVALID_SECRET_REF" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
