@@ -42,7 +42,7 @@ from mini_program_api.platform.passwords import Lockout, accept, check_password,
 SK = "SPENDPWD"
 MAX_FAILED = 5
 LOCK_MINUTES = 15
-_PIN = re.compile(r"\d{6}")
+_PIN = re.compile(r"[0-9]{6}")  # ASCII: `\d` takes any script's digits, and ٠١٢٣٤٥ is no run of "0123456789"
 _RUNS = "01234567890", "09876543210"
 
 
