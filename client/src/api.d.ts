@@ -998,7 +998,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /v1/me/phone */
+        /** The bound phone resets the spending password, so changing it is guarded there (till/spending_password.py). */
         post: operations["me_bind_phone"];
         delete?: never;
         options?: never;
@@ -2858,6 +2858,12 @@ export interface components {
         PhoneBody: {
             /** Code */
             code: string;
+            /**
+             * Spending Password
+             * @description to change a number already bound
+             * @default null
+             */
+            spending_password?: string | null;
         };
         /**
          * PlainText
@@ -14279,7 +14285,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, SPENDING_PASSWORD_WRONG, VERIFICATION_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14288,7 +14294,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "SPENDING_PASSWORD_WRONG" | "VERIFICATION_REQUIRED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14311,7 +14317,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE, PHONE_IN_USE */
+            /** @description Conflict: CONCURRENT_UPDATE, PHONE_IN_USE, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14320,7 +14326,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE" | "PHONE_IN_USE";
+                            code: "CONCURRENT_UPDATE" | "PHONE_IN_USE" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14359,7 +14365,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too many requests: RATE_LIMITED */
+            /** @description Too many requests: RATE_LIMITED, SPENDING_LOCKED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -14368,7 +14374,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "RATE_LIMITED";
+                            code: "RATE_LIMITED" | "SPENDING_LOCKED";
                             message: string;
                             details?: Record<string, never>;
                         };

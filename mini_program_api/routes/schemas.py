@@ -26,6 +26,7 @@ class LoginBody(Strict):
 
 class PhoneBody(Strict):
     code: str = _Code
+    spending_password: _Pin | None = Field(default=None, description="to change a number already bound")
 
 
 class CardBody(Strict):

@@ -11,8 +11,9 @@ at the till. Who is asked: every member when the merchant sets
 What protects what: the session token reads the card and makes member codes, and may only
 tighten this protection (lower the limit); a member code spends up to the limit per sale; the
 password confirms a sale above it, changes the password and raises the limit; a fresh phone
-verification sets or resets the password and raises the limit. Raising the limit with the token
-alone would let whoever stole it spend the card through member codes of their own (issue 23).
+verification sets or resets the password and raises the limit; changing the bound number needs
+the password (`bind_phone`). Raising the limit, or moving the phone, with the token alone would let
+whoever stole it spend the card through member codes of their own (issue 23).
 
 Setting and resetting need a FRESH phone verification: a getPhoneNumber code (single
 use) whose number is the member's bound phone; a stolen session token alone can
@@ -108,6 +109,25 @@ def _verify_phone(merchant: Merchant, member: Member, phone_code: str) -> None:
     phone = merchants.mini_program(merchant).phone_number(phone_code)
     if pii.phone_hash(merchant.merchant_id, phone) != member.phone_hash:
         raise KabaoError("PHONE_MISMATCH", "verify with the phone number bound to this card")
+
+
+def bind_phone(merchant_id: str, member_id: str, phone_code: str, password: str | None = None) -> Member:
+    """Bind the number of a fresh getPhoneNumber code (POST /v1/me/phone).
+
+    The bound phone is what sets and resets the password, and a getPhoneNumber code proves a number,
+    not whose card it is: with the token alone, a thief could bind their own number, reset the password
+    with it and spend. So changing a bound number, where the password protects the card (set, or
+    required by the merchant), needs the password (a guess like any other). A first number, the same
+    number again, or a card the password does not protect needs only the code."""
+    merchant, member = merchants.get(merchant_id), members.get(merchant_id, member_id)
+    phone = merchants.mini_program(merchant).phone_number(phone_code)
+    if member.phone_hash is not None and pii.phone_hash(merchant_id, phone) != member.phone_hash:
+        item = _item(merchant_id, member_id)
+        if item.password_hash is not None or merchant.spending_password_required:
+            if password is None:
+                raise KabaoError("VERIFICATION_REQUIRED", "changing the bound phone number needs the spending password")
+            verify(merchant, member, password)
+    return members.bind_number(merchant_id, member_id, phone)
 
 
 def set_password(merchant_id: str, member_id: str, phone_code: str, password: str, reset: bool = False) -> None:

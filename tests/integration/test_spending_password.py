@@ -376,3 +376,40 @@ def test_a_member_without_a_password_raises_the_free_limit_with_the_phone(api: A
     assert api.patch("/v1/admin/settings", {"spending_password_required": True},
                      token=api.admin_token(shop))[0] == 200
     assert _sale(api, cashier, m, 1)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
+
+
+def test_a_stolen_session_token_cannot_move_the_phone_that_resets_the_password(api: Any, shop: Any) -> None:
+    """The bound phone resets the password; a getPhoneNumber code proves a number, not whose card it is. With the
+    token alone a thief bound their own number, reset the password with it and confirmed their own sales."""
+    m = _member(api, shop)
+    _set(api, m)
+    thief = f"137{uuid.uuid4().int % 10**8:08d}"
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(thief)}, token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED"), body
+    status, body = api.post("/v1/me/spending-password/reset", {"phone_code": _phone_code(thief), "password": OTHER_PIN},
+                            token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "PHONE_MISMATCH"), body
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(thief), "spending_password": OTHER_PIN},
+                            token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "SPENDING_PASSWORD_WRONG"), body  # a guess, counted
+    assert int(spending_password._item(shop.merchant_id, m["member"]["member_id"]).failed_attempts) == 1
+    # the same number again needs nothing; the member changes theirs with the password, and it then resets it
+    assert api.post("/v1/me/phone", {"code": _phone_code(m["phone"])}, token=m["token"])[0] == 200
+    new = f"136{uuid.uuid4().int % 10**8:08d}"
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(new), "spending_password": PIN}, token=m["token"])
+    assert status == 200, body
+    assert api.post("/v1/me/spending-password/reset", {"phone_code": _phone_code(new), "password": OTHER_PIN},
+                    token=m["token"])[0] == 200
+
+
+def test_changing_the_phone_where_the_merchant_requires_a_password_the_member_never_set(api: Any, shop: Any) -> None:
+    m = _member(api, shop)
+    other = f"137{uuid.uuid4().int % 10**8:08d}"
+    assert api.post("/v1/me/phone", {"code": _phone_code(other)}, token=m["token"])[0] == 200  # nothing protected
+    assert api.patch("/v1/admin/settings", {"spending_password_required": True},
+                     token=api.admin_token(shop))[0] == 200
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(m["phone"])}, token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED"), body
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(m["phone"]), "spending_password": PIN},
+                            token=m["token"])
+    assert (status, body["error"]["code"]) == (409, "SPENDING_PASSWORD_NOT_SET"), body  # set it first, then change
