@@ -998,7 +998,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /v1/me/phone */
+        /** The bound phone resets the spending password, so changing it is guarded there (till/spending_password.py). */
         post: operations["me_bind_phone"];
         delete?: never;
         options?: never;
@@ -1083,7 +1083,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** PUT /v1/me/spending-password/free-limit */
+        /** Lowering needs only the token; raising also the spending password or a fresh phone code. */
         put: operations["spending_set_free_limit"];
         post?: never;
         delete?: never;
@@ -2198,6 +2198,18 @@ export interface components {
              * @description fen per payment without the password
              */
             free_limit: number;
+            /**
+             * Password
+             * @description the spending password, to raise the limit
+             * @default null
+             */
+            password?: string | null;
+            /**
+             * Phone Code
+             * @description or a fresh phone code
+             * @default null
+             */
+            phone_code?: string | null;
         };
         /** FunnelReport */
         FunnelReport: {
@@ -2846,6 +2858,12 @@ export interface components {
         PhoneBody: {
             /** Code */
             code: string;
+            /**
+             * Spending Password
+             * @description to change a number already bound
+             * @default null
+             */
+            spending_password?: string | null;
         };
         /**
          * PlainText
@@ -12601,7 +12619,7 @@ export interface operations {
                     "application/json": components["schemas"]["WalletCardView"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_JSON, INVALID_SECRET_REF, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12610,7 +12628,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_JSON" | "INVALID_SECRET_REF" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14267,7 +14285,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, SPENDING_PASSWORD_WRONG, VERIFICATION_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14276,7 +14294,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "SPENDING_PASSWORD_WRONG" | "VERIFICATION_REQUIRED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14299,7 +14317,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE, PHONE_IN_USE */
+            /** @description Conflict: CONCURRENT_UPDATE, PHONE_IN_USE, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14308,7 +14326,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE" | "PHONE_IN_USE";
+                            code: "CONCURRENT_UPDATE" | "PHONE_IN_USE" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14347,7 +14365,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too many requests: RATE_LIMITED */
+            /** @description Too many requests: RATE_LIMITED, SPENDING_LOCKED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -14356,7 +14374,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "RATE_LIMITED";
+                            code: "RATE_LIMITED" | "SPENDING_LOCKED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15090,7 +15108,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpendingPasswordState"];
                 };
             };
-            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            /** @description Bad request: INVALID_CODE, INVALID_JSON, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15099,7 +15117,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            code: "INVALID_CODE" | "INVALID_JSON" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15122,7 +15140,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, PHONE_MISMATCH, SPENDING_PASSWORD_WRONG, VERIFICATION_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15131,14 +15149,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "PHONE_MISMATCH" | "SPENDING_PASSWORD_WRONG" | "VERIFICATION_REQUIRED";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15147,14 +15165,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, PHONE_REQUIRED, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15163,7 +15181,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "PHONE_REQUIRED" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15202,7 +15220,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too many requests: RATE_LIMITED */
+            /** @description Too many requests: RATE_LIMITED, SPENDING_LOCKED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -15211,14 +15229,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "RATE_LIMITED";
+                            code: "RATE_LIMITED" | "SPENDING_LOCKED";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            /** @description Unavailable: DATABASE_UNAVAILABLE, WECHAT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15227,7 +15245,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "DATABASE_UNAVAILABLE";
+                            code: "DATABASE_UNAVAILABLE" | "WECHAT_UNAVAILABLE";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -13,7 +13,8 @@ WeChat Pay public key; without it, platform certificates are fetched from WeChat
 Secrets are stored by reference, never printed: `--secrets ssm` writes each to an SSM SecureString
 parameter `/kabao/{stage}/merchants/{merchant_id}/{name}` (never overwriting one that holds another
 value) and records `ssm:` references; `--secrets dev` (local and test stages only) records `dev:`
-references for the local stack. `--app-secret-ref` takes an existing reference instead of a file.
+references for the local stack. `--app-secret-ref` takes an existing reference instead of a file: it
+must name a parameter under the merchant's own path too (nothing is written otherwise).
 
 Idempotent: a second run with the same values changes nothing and says so; a run whose values differ
 from what is stored names every difference (never a secret's value), changes nothing and exits 1.
@@ -213,6 +214,8 @@ def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: Secret
             if value is not None:
                 secrets[str(pay_refs[name])] = value
 
+    _check_own_refs(args.merchant_id, {"app secret": app_secret_ref, **pay_refs})
+
     try:
         existing: Merchant | None = Merchant.get(merchant_pk(args.merchant_id), "PROFILE", consistent_read=True)
     except Merchant.DoesNotExist:
@@ -284,6 +287,21 @@ def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: Secret
     if not changed:
         out(f"merchant {args.merchant_id}: already onboarded with these values, nothing changed")
     return 0
+
+
+def _check_own_refs(merchant_id: str, refs: dict[str, str | None]) -> None:
+    """Before anything is written: every reference names this merchant's own parameters (platform/secrets.py),
+    never another merchant's (`--app-secret-ref` is typed by hand; a merchant id with `/` or `..` in it would
+    move the store's own paths)."""
+    from mini_program_api.platform.secrets import SecretError, check_merchant_ref
+
+    for name, ref in refs.items():
+        if ref is None:
+            continue
+        try:
+            check_merchant_ref(merchant_id, ref)
+        except SecretError as exc:
+            raise OnboardError(f"{name.replace('_', ' ')} reference refused: {exc}") from None
 
 
 def _same_secret(store: SecretStore, stored_ref: str, wanted_ref: str, secrets: dict[str, str]) -> bool:

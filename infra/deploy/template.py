@@ -41,9 +41,25 @@ XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 
 def secret_parameters(environment: dict[str, str], stage: str) -> list[str]:
-    """Parameter names the functions may read: the stage's own refs, and merchants' under one prefix."""
+    """Parameter names the functions may read: the stage's own refs, and merchants' under one prefix.
+
+    The one role serves every merchant, so IAM cannot keep one merchant's parameters from another's
+    (platform/secrets.py does, by path); it keeps the functions inside this stage. A stage reference
+    outside `/kabao/{stage}/`, or inside the merchants' tree, or with a wildcard, is a build error: it
+    would widen the grant beyond what the stage needs."""
     names = sorted({v.removeprefix("ssm:") for v in environment.values() if v.startswith("ssm:")})
-    return names + [f"/kabao/{stage}/merchants/*"]
+    merchants = f"/kabao/{stage}/merchants/"
+    for name in names:
+        parts = name.removeprefix(f"/kabao/{stage}/").split("/")
+        if (
+            not name.startswith(f"/kabao/{stage}/")
+            or name.startswith(merchants)
+            or not all(
+                part.strip(".") and all(c.isascii() and (c.isalnum() or c in "_.-") for c in part) for part in parts
+            )
+        ):
+            raise ValueError(f"the stage's secret {name!r} is not a parameter under /kabao/{stage}/")
+    return names + [f"{merchants}*"]
 
 
 def gateway_responses() -> dict[str, Any]:

@@ -36,7 +36,7 @@ from .loopback import LoopbackServer, cli_port
 from .wechatpay_sandbox import PaySandbox
 
 _OPENID = re.compile(r"^test:([A-Za-z0-9_-]{1,64})(?::[A-Za-z0-9_-]{1,64})?$")
-_PHONE = re.compile(r"^phone:(\d{5,15})(?::[A-Za-z0-9_-]{1,64})?$")
+_PHONE = re.compile(r"^phone:([0-9]{5,15})(?::[A-Za-z0-9_-]{1,64})?$")
 TOKEN_TTL = 7200
 CARD_PATHS = (
     "/card/create",

@@ -104,13 +104,9 @@ def require_card(member: Member) -> None:
         raise KabaoError("CARD_NOT_OPEN", "open the membership card first")
 
 
-def bind_phone(merchant_id: str, member_id: str, code: str) -> Member:
-    merchant = merchants.get(merchant_id)
-    return bind_number(merchant_id, member_id, merchants.mini_program(merchant).phone_number(code))
-
-
 def bind_number(merchant_id: str, member_id: str, phone: str) -> Member:
-    """Bind a number WeChat vouched for (getPhoneNumber, or the 卡包 activation form): keyed hash + encryption."""
+    """Bind a number WeChat vouched for (getPhoneNumber, or the 卡包 activation form): keyed hash + encryption.
+    POST /v1/me/phone comes through till/spending_password.py `bind_phone`, which guards changing a number."""
     member = get(merchant_id, member_id)
     digest = pii.phone_hash(merchant_id, phone)
     if member.phone_hash == digest:

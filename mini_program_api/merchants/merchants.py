@@ -12,7 +12,7 @@ from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Merchant, PaySet
 from mini_program_api.db.transact import Cancelled, Transaction, at_version, commit_pinned
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import resolve
+from mini_program_api.platform.secrets import SecretError, check_merchant_ref, resolve_merchant
 
 if TYPE_CHECKING:
     from mini_program_api.wechat.miniprogram import MiniProgram
@@ -42,10 +42,22 @@ def appid_pk(appid: str) -> str:
     return f"APPID#{appid}"
 
 
+def _own_refs(merchant_id: str, **refs: str | None) -> None:
+    """Every secret reference set on a merchant names its own parameters (platform/secrets.py), or ValueError."""
+    for name, ref in refs.items():
+        if ref is None:
+            continue
+        try:
+            check_merchant_ref(merchant_id, ref)
+        except SecretError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+
+
 def create(spec: MerchantSpec) -> Merchant:
     """Create a merchant and claim its appid; creating the same merchant again is a no-op."""
     if not spec.tiers or spec.tiers[0][2] != 0:
         raise ValueError("the first tier is the entry tier, with threshold 0")
+    _own_refs(spec.merchant_id, app_secret_ref=spec.app_secret_ref)
     merchant = Merchant(
         merchant_pk(spec.merchant_id),
         PROFILE,
@@ -91,6 +103,7 @@ def configure_pay(
     """Set the merchant's WeChat Pay APIv3 keys (references). A public key needs its id, and vice versa."""
     if (public_key_ref is None) != (public_key_id is None):
         raise ValueError("the WeChat Pay public key and its id go together")
+    _own_refs(merchant_id, private_key_ref=private_key_ref, apiv3_key_ref=apiv3_key_ref, public_key_ref=public_key_ref)
     return update(
         merchant_id,
         [
@@ -258,4 +271,4 @@ def mini_program(merchant: Merchant) -> MiniProgram:
     # Imported here, not at the top: wechatpy and requests cost every cold start, and most handlers never call WeChat.
     from mini_program_api.wechat.miniprogram import for_app
 
-    return for_app(merchant.appid, resolve(merchant.app_secret_ref))
+    return for_app(merchant.appid, resolve_merchant(merchant.merchant_id, merchant.app_secret_ref))

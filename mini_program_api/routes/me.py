@@ -39,12 +39,25 @@ def me(call: Call) -> dict[str, Any]:
     role="member",
     body="PhoneBody",
     response="MemberView",
-    errors=("INVALID_CODE", "MEMBER_NOT_FOUND", "NOT_FOUND", "PHONE_IN_USE", "WECHAT_UNAVAILABLE"),
+    errors=(
+        "INVALID_CODE",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+        "PHONE_IN_USE",
+        "SPENDING_LOCKED",
+        "SPENDING_PASSWORD_NOT_SET",
+        "SPENDING_PASSWORD_WRONG",
+        "VERIFICATION_REQUIRED",
+        "WECHAT_UNAVAILABLE",
+    ),
 )
 def bind_phone(call: Call) -> dict[str, Any]:
-    from mini_program_api.members import members
+    """The bound phone resets the spending password, so changing it is guarded there (till/spending_password.py)."""
+    from mini_program_api.till import spending_password
 
-    members.bind_phone(call.caller.merchant_id, call.caller.subject, call.body.code)
+    spending_password.bind_phone(
+        call.caller.merchant_id, call.caller.subject, call.body.code, call.body.spending_password
+    )
     return _me(call)
 
 

@@ -26,12 +26,13 @@ class LoginBody(Strict):
 
 class PhoneBody(Strict):
     code: str = _Code
+    spending_password: _Pin | None = Field(default=None, description="to change a number already bound")
 
 
 class CardBody(Strict):
     agreed_terms_version: str = Field(min_length=1, max_length=32)
     name: str | None = Field(default=None, min_length=1, max_length=32)
-    birthday: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    birthday: str | None = Field(default=None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
     @field_validator("birthday")
     @classmethod
@@ -71,7 +72,7 @@ class TopupOrderBody(Strict):
 
 # Fen in a template: no order is larger (checkout.MAX_AMOUNT), and DynamoDB stores at most 38 digits.
 _MAX_FEN = 100_000_000
-_Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+_Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -109,8 +110,8 @@ class CouponsQuery(PageQuery):
 
 
 _Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
-_Pin = Annotated[str, Field(pattern=r"^\d{6}$")]  # a spending password: never echoed in errors
-_MemberCode = Annotated[str, Field(pattern=r"^\d{18}$")]
+_Pin = Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # a spending password: never echoed in errors
+_MemberCode = Annotated[str, Field(pattern=r"^[0-9]{18}$")]
 
 
 class StaffLoginBody(Strict):
@@ -165,7 +166,7 @@ class PunchGiveBody(Strict):
 class AuditQuery(PageQuery):
     """`day`: that merchant-local day, oldest first; without it, every day, newest first."""
 
-    day: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    day: str | None = Field(default=None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
     limit: int = Field(default=100, ge=1, le=100)
 
 
@@ -263,6 +264,9 @@ class ChangeSpendingPasswordBody(Strict):
 
 class FreeLimitBody(Strict):
     free_limit: int = Field(ge=0, le=_MAX_FEN, description="fen per payment without the password")
+    # Raising the limit needs one of them (lowering needs neither): the token alone must not weaken the password.
+    password: _Pin | None = Field(default=None, description="the spending password, to raise the limit")
+    phone_code: str | None = Field(default=None, min_length=1, max_length=256, description="or a fresh phone code")
 
 
 class ConfirmBody(Strict):
@@ -285,8 +289,8 @@ class MemberSearchQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    phone: str | None = Field(default=None, pattern=r"^\d{5,20}$", description="as bound: no country code")
-    card_number: str | None = Field(default=None, pattern=r"^\d{6,32}$")
+    phone: str | None = Field(default=None, pattern=r"^[0-9]{5,20}$", description="as bound: no country code")
+    card_number: str | None = Field(default=None, pattern=r"^[0-9]{6,32}$")
     member_code: _MemberCode | None = None
     member_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
 

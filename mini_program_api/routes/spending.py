@@ -112,12 +112,27 @@ def change_password(call: Call) -> dict[str, Any]:
     role="member",
     body="FreeLimitBody",
     response="SpendingPasswordState",
-    errors=("NOT_FOUND",),
+    errors=(
+        "INVALID_CODE",
+        "MEMBER_NOT_FOUND",
+        "NOT_FOUND",
+        "PHONE_MISMATCH",
+        "PHONE_REQUIRED",
+        "SPENDING_LOCKED",
+        "SPENDING_PASSWORD_NOT_SET",
+        "SPENDING_PASSWORD_WRONG",
+        "VERIFICATION_REQUIRED",
+        "WECHAT_UNAVAILABLE",
+    ),
 )
 def set_free_limit(call: Call) -> dict[str, Any]:
+    """Lowering needs only the token; raising also the spending password or a fresh phone code."""
     from mini_program_api.till import spending_password
 
-    spending_password.set_free_limit(call.caller.merchant_id, call.caller.subject, call.body.free_limit)
+    body = call.body
+    spending_password.set_free_limit(
+        call.caller.merchant_id, call.caller.subject, body.free_limit, body.password, body.phone_code
+    )
     return _state(call)
 
 

@@ -35,7 +35,7 @@ def get_card(call: Call) -> dict[str, Any]:
     role="admin",
     body="WalletCardBody",
     response="WalletCardView",
-    errors=("NOT_FOUND", "WALLET_NOT_CONFIGURED"),
+    errors=("INVALID_SECRET_REF", "NOT_FOUND", "WALLET_NOT_CONFIGURED"),
 )
 def put_card(call: Call) -> dict[str, Any]:
     """Replace the set-up and bring WeChat's card to it (see wallet/setup.py); readable back with GET."""

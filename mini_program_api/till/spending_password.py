@@ -8,6 +8,13 @@ typed on the member's own phone (checkout.confirm) or, where the merchant allows
 at the till. Who is asked: every member when the merchant sets
 `spending_password_required`, otherwise the members who set a password.
 
+What protects what: the session token reads the card and makes member codes, and may only
+tighten this protection (lower the limit); a member code spends up to the limit per sale; the
+password confirms a sale above it, changes the password and raises the limit; a fresh phone
+verification sets or resets the password and raises the limit; changing the bound number needs
+the password (`bind_phone`). Raising the limit, or moving the phone, with the token alone would let
+whoever stole it spend the card through member codes of their own (issue 23).
+
 Setting and resetting need a FRESH phone verification: a getPhoneNumber code (single
 use) whose number is the member's bound phone; a stolen session token alone can
 neither set nor replace the password. Changing needs the old password, and that
@@ -36,7 +43,7 @@ from mini_program_api.platform.passwords import Lockout, accept, check_password,
 SK = "SPENDPWD"
 MAX_FAILED = 5
 LOCK_MINUTES = 15
-_PIN = re.compile(r"\d{6}")
+_PIN = re.compile(r"[0-9]{6}")  # ASCII: `\d` takes any script's digits, and ٠١٢٣٤٥ is no run of "0123456789"
 _RUNS = "01234567890", "09876543210"
 
 
@@ -104,6 +111,25 @@ def _verify_phone(merchant: Merchant, member: Member, phone_code: str) -> None:
         raise KabaoError("PHONE_MISMATCH", "verify with the phone number bound to this card")
 
 
+def bind_phone(merchant_id: str, member_id: str, phone_code: str, password: str | None = None) -> Member:
+    """Bind the number of a fresh getPhoneNumber code (POST /v1/me/phone).
+
+    The bound phone is what sets and resets the password, and a getPhoneNumber code proves a number,
+    not whose card it is: with the token alone, a thief could bind their own number, reset the password
+    with it and spend. So changing a bound number, where the password protects the card (set, or
+    required by the merchant), needs the password (a guess like any other). A first number, the same
+    number again, or a card the password does not protect needs only the code."""
+    merchant, member = merchants.get(merchant_id), members.get(merchant_id, member_id)
+    phone = merchants.mini_program(merchant).phone_number(phone_code)
+    if member.phone_hash is not None and pii.phone_hash(merchant_id, phone) != member.phone_hash:
+        item = _item(merchant_id, member_id)
+        if item.password_hash is not None or merchant.spending_password_required:
+            if password is None:
+                raise KabaoError("VERIFICATION_REQUIRED", "changing the bound phone number needs the spending password")
+            verify(merchant, member, password)
+    return members.bind_number(merchant_id, member_id, phone)
+
+
 def set_password(merchant_id: str, member_id: str, phone_code: str, password: str, reset: bool = False) -> None:
     """Set the first password, or (`reset`) replace a forgotten one: both after a fresh phone check.
 
@@ -135,10 +161,42 @@ def change_password(merchant_id: str, member_id: str, old_password: str, passwor
     _notify(merchant, member, "password_changed", now)
 
 
-def set_free_limit(merchant_id: str, member_id: str, free_limit: int) -> State:
+def set_free_limit(
+    merchant_id: str, member_id: str, free_limit: int, password: str | None = None, phone_code: str | None = None
+) -> State:
+    """Choose how much stored value a counter sale may take without the password.
+
+    Lowering it (or keeping it) needs nothing: it only asks for the password more often. Raising it
+    weakens what stands between a member code and the card, and the session token alone also
+    makes member codes, so a raise needs proof that the member is here: the spending password
+    (`password`, counted as a guess like any other, refused while locked) or a fresh getPhoneNumber
+    code of the bound phone (`phone_code`), as setting and resetting the password do. A member who
+    set no password proves it with the phone: the limit waits for the day the password applies
+    (set later, or required by the merchant), and must not have been raised by whoever held the token."""
     merchant = merchants.get(merchant_id)
     if not 0 <= free_limit <= int(merchant.password_free_max):
         raise KabaoError("VALIDATION_ERROR", f"the password-free limit is 0..{int(merchant.password_free_max)} fen")
+    if password is not None and phone_code is not None:
+        raise KabaoError("VALIDATION_ERROR", "give the spending password or a phone code, not both")
+    item = _item(merchant_id, member_id)
+    if free_limit <= int(item.free_limit):
+        # Not a raise against the limit read; the condition keeps it so against a concurrent change.
+        not_raised = SpendingPassword.free_limit >= free_limit
+        if free_limit == 0:
+            not_raised = not_raised | SpendingPassword.free_limit.does_not_exist()
+        if not update_if(item, [SpendingPassword.free_limit.set(free_limit)], not_raised):
+            raise KabaoError("CONCURRENT_UPDATE", "the password-free limit changed meanwhile, retry")
+        return state(merchant, member_id)
+    member = members.get(merchant_id, member_id)
+    if password is not None:
+        verify(merchant, member, password)
+    elif phone_code is not None:
+        _verify_phone(merchant, member, phone_code)
+    else:
+        raise KabaoError(
+            "VERIFICATION_REQUIRED",
+            "raising the password-free limit needs the spending password or a fresh phone verification",
+        )
     SpendingPassword(member_pk(merchant_id, member_id), SK).update(
         actions=[SpendingPassword.free_limit.set(free_limit)]
     )

@@ -54,7 +54,7 @@ from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock, ids
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import resolve
+from mini_program_api.platform.secrets import resolve_merchant
 
 if TYPE_CHECKING:
     from mini_program_api.wechat.pay import WeChatPayApi
@@ -82,9 +82,9 @@ def pay_api(merchant: Merchant) -> WeChatPayApi:
             mchid=pay.mchid,
             appid=merchant.appid,
             cert_serial_no=pay.cert_serial_no,
-            private_key=resolve(pay.private_key_ref),
-            apiv3_key=resolve(pay.apiv3_key_ref),
-            public_key=resolve(pay.public_key_ref) if pay.public_key_ref else None,
+            private_key=resolve_merchant(merchant.merchant_id, pay.private_key_ref),
+            apiv3_key=resolve_merchant(merchant.merchant_id, pay.apiv3_key_ref),
+            public_key=resolve_merchant(merchant.merchant_id, pay.public_key_ref) if pay.public_key_ref else None,
             public_key_id=pay.public_key_id,
         )
     )

@@ -25,7 +25,7 @@ from mini_program_api.db.transact import Transaction, put_new, update_if
 from mini_program_api.jobs import due
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import resolve
+from mini_program_api.platform.secrets import resolve_merchant
 from mini_program_api.wallet import outbox, setup
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet, WalletEvent, code_pk, event_pk
 
@@ -55,19 +55,19 @@ class Push:
 def verify_url(merchant_id: str, push: Push, echostr: str) -> str:
     """The server check 公众平台 makes when the URL is saved: the echo, if the signature is ours."""
     card = setup.get(merchant_id)
-    _check(resolve(card.event_token_ref), push)
+    _check(resolve_merchant(merchant_id, card.event_token_ref), push)
     return echostr
 
 
 def receive(merchant_id: str, push: Push, body: bytes) -> str:
     card = setup.get(merchant_id)
-    token = resolve(card.event_token_ref)
+    token = resolve_merchant(merchant_id, card.event_token_ref)
     if push.encrypt_type == "aes":
         if not card.aes_key_ref or not push.msg_signature:
             raise KabaoError("INVALID_EVENT", "an encrypted push needs the configured EncodingAESKey")
         _fresh(push.timestamp)
         try:
-            xml = WeChatCrypto(token, resolve(card.aes_key_ref), card.oa_appid).decrypt_message(
+            xml = WeChatCrypto(token, resolve_merchant(merchant_id, card.aes_key_ref), card.oa_appid).decrypt_message(
                 body, push.msg_signature, push.timestamp, push.nonce
             )
         except (InvalidSignatureException, InvalidAppIdException):

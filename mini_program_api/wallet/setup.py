@@ -19,7 +19,7 @@ from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import SecretError, resolve
+from mini_program_api.platform.secrets import SecretError, check_merchant_ref, resolve_merchant
 from mini_program_api.staff import audit
 from mini_program_api.wallet.models import CARD_SK, WalletCard, card_key
 from mini_program_api.wechat.card import OfficialAccountCards, for_account
@@ -65,7 +65,7 @@ def get(merchant_id: str) -> WalletCard:
 
 
 def client(card: WalletCard) -> OfficialAccountCards:
-    return for_account(card.oa_appid, resolve(card.oa_secret_ref))
+    return for_account(card.oa_appid, resolve_merchant(card.merchant_id, card.oa_secret_ref))
 
 
 def require_card_id(card: WalletCard) -> str:
@@ -74,20 +74,28 @@ def require_card_id(card: WalletCard) -> str:
     return str(card.card_id)
 
 
-def _check_refs(spec: CardSpec) -> None:
-    """A reference that cannot resolve here is refused now, not discovered by a member's activation."""
+def _check_refs(merchant_id: str, spec: CardSpec) -> None:
+    """A reference that cannot resolve here is refused now, not discovered by a member's activation; one
+    naming another merchant's secret is refused too (platform/secrets.py: every merchant's parameters are
+    readable by the one Lambda role, so the path is what keeps them apart)."""
     # Local stages (make dev, tests) take dev: only, so a stray ssm: reference never reaches for AWS from them.
     scheme = "dev" if settings().is_local else "ssm"
     for name in ("oa_secret_ref", "event_token_ref", "aes_key_ref"):
         ref = getattr(spec, name)
-        if ref is not None and (ref.partition(":")[0] != scheme or not ref.partition(":")[2].strip()):
-            raise KabaoError("VALIDATION_ERROR", f"{name}: a secret reference, {scheme}:...")
+        if ref is None:
+            continue
+        if ref.partition(":")[0] != scheme or not ref.partition(":")[2].strip():
+            raise KabaoError("INVALID_SECRET_REF", f"{name}: a secret reference, {scheme}:...")
+        try:
+            check_merchant_ref(merchant_id, ref)
+        except SecretError as exc:
+            raise KabaoError("INVALID_SECRET_REF", f"{name}: {exc}") from None
     if spec.aes_key_ref is not None and spec.aes_key_ref.startswith("dev:") and len(spec.aes_key_ref) != 47:
         raise KabaoError("VALIDATION_ERROR", "aes_key_ref: an EncodingAESKey has 43 characters")
 
 
 def put(actor: Principal, spec: CardSpec) -> WalletCard:
-    _check_refs(spec)
+    _check_refs(actor.merchant_id, spec)
     old = find(actor.merchant_id)
     if old is not None and old.card_id and old.oa_appid != spec.oa_appid:
         # The card and every member's code belong to that account: another one cannot update them.

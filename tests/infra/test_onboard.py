@@ -137,3 +137,32 @@ def test_ssm_store_writes_secure_strings_once_and_never_replaces_another_value()
         assert store.holds(ref, "PEM") and not store.holds(ref, "OTHER")
         with pytest.raises(onboard.OnboardError):
             store.write(ref, "OTHER")
+
+
+def test_a_reference_outside_the_merchants_own_path_is_refused_and_nothing_is_written(setup: dict[str, Any]) -> None:
+    """Issue 23 item 2: `--app-secret-ref` could name another merchant's parameter, which the Lambda may read."""
+    from mini_program_api.platform.config import settings
+
+    base = f"/kabao/{settings().stage}/merchants"
+    argv = [*setup["argv"]]
+    at = argv.index("--app-secret-file")
+    for ref in (f"ssm:{base}/globex/app-secret", f"ssm:{base}/{setup['merchant_id']}/../globex/app-secret",
+                f"ssm:{base}/{setup['merchant_id']}/app-secret/", f"ssm:{base}/{setup['merchant_id'].upper()}/x",
+                f"ssm:/kabao/{settings().stage}/jwt-secret", f"vault:{base}/{setup['merchant_id']}/app-secret"):
+        argv[at:at + 2] = ["--app-secret-ref", ref]
+        code, output = _run(argv)
+        assert code == 1 and "app secret reference refused" in output, (ref, output)
+    with pytest.raises(Merchant.DoesNotExist):
+        Merchant.get(merchant_pk(setup["merchant_id"]), "PROFILE", consistent_read=True)
+
+
+def test_a_merchant_id_that_would_move_its_parameters_is_refused_before_ssm_is_written(setup: dict[str, Any]) -> None:
+    argv = [*setup["argv"]]
+    argv[argv.index("--merchant-id") + 1] = "acme/../globex"
+    argv[argv.index("--secrets") + 1] = "ssm"
+    with mock_aws():
+        client = boto3.client("ssm", region_name="cn-north-1")
+        lines: list[str] = []
+        code = onboard.main(argv, out=lines.append, store=onboard.SsmStore("acme/../globex", client))
+        assert code == 1 and "reference refused" in "\n".join(lines), lines
+        assert client.describe_parameters()["Parameters"] == []

@@ -91,8 +91,23 @@ def test_iam_is_scoped_to_the_table_and_the_stage_parameters(template: dict[str,
         assert statement["Resource"] != "*" or actions == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     dynamodb = next(s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"]))
     assert dynamodb["Resource"] == [{"Fn::GetAtt": ["KabaoTable", "Arn"]}, {"Fn::Sub": "${KabaoTable.Arn}/index/*"}]
-    ssm = next(s for s in statements if s["Action"] == ["ssm:GetParameter"])
-    assert all("parameter/kabao/prod/" in r["Fn::Sub"] for r in ssm["Resource"])
+    ssm = [s for s in statements if any(a.startswith("ssm:") for a in s["Action"])]
+    assert [s["Action"] for s in ssm] == [["ssm:GetParameter"]]
+    arn = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
+    assert ssm[0]["Resource"] == [{"Fn::Sub": f"{arn}{name}"} for name in (
+        "/kabao/prod/jwt-secret", "/kabao/prod/pii-key", "/kabao/prod/merchants/*")]
+
+
+@pytest.mark.parametrize("ref", ["ssm:/kabao/dev/jwt-secret", "ssm:/other/jwt-secret", "ssm:/kabao/prod/../x",
+                                 "ssm:/kabao/prod/merchants/acme/app-secret", "ssm:/kabao/prod/*",
+                                 "ssm:/KABAO/prod/jwt-secret", "ssm:/kabao/prod/jwt-secret/"])
+def test_a_stage_secret_outside_the_stages_own_parameters_is_a_build_error(ref: str) -> None:
+    from infra.deploy.template import secret_parameters
+
+    assert secret_parameters({"KABAO_JWT_SECRET": "ssm:/kabao/prod/jwt-secret"}, "prod") == [
+        "/kabao/prod/jwt-secret", "/kabao/prod/merchants/*"]
+    with pytest.raises(ValueError):
+        secret_parameters({"KABAO_JWT_SECRET": ref}, "prod")
 
 
 def test_every_schedule_is_deployed_and_no_secret_is_plain(template: dict[str, Any]) -> None:

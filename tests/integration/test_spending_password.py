@@ -3,6 +3,8 @@ confirmation on the phone and at the till, expiry, lockout under concurrent gues
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -109,7 +111,7 @@ def test_password_free_limit_up_to_the_merchant_ceiling(api: Any, shop: Any) -> 
     _set(api, m)
     url = "/v1/me/spending-password/free-limit"
     assert api.put(url, {"free_limit": 10001}, token=m["token"])[0] == 400  # above the ceiling
-    status, body = api.put(url, {"free_limit": 5000}, token=m["token"])
+    status, body = api.put(url, {"free_limit": 5000, "password": PIN}, token=m["token"])
     assert status == 200 and body["effective_free_limit"] == 5000, body
     assert _sale(api, cashier, m, 5000)[0] == 200  # at the limit: no password
     status, body = _sale(api, cashier, m, 5001)
@@ -229,7 +231,8 @@ def test_the_till_takes_the_password_only_where_the_merchant_allows(api: Any, sh
 def test_a_stolen_member_code_cannot_spend_above_the_limit(api: Any, shop: Any) -> None:
     m, cashier = _member(api, shop), api.staff_token(shop)
     _set(api, m)
-    api.put("/v1/me/spending-password/free-limit", {"free_limit": 2000}, token=m["token"])
+    assert api.put("/v1/me/spending-password/free-limit", {"free_limit": 2000, "password": PIN},
+                   token=m["token"])[0] == 200
     code = api.member_code(m["token"])  # all the thief has
     assert _sale(api, cashier, m, 2000, code=code)[0] == 200  # at most the member's own limit per payment
     assert _sale(api, cashier, m, 2001, code=code)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
@@ -269,3 +272,144 @@ def test_20_concurrent_wrong_guesses_check_at_most_5_then_lock(api: Any, api_url
     clock.advance(minutes=spending_password.LOCK_MINUTES, seconds=1)
     assert _sale(api, cashier, m, 30000, spending_password=PIN)[0] == 200  # the lock lifts
     assert _balance(api, m) == 20000
+
+
+def _http(api_url: str, method: str, path: str, body: Any, token: str, key: str | None = None) -> tuple[int, Any]:
+    """One request over real HTTP to the served API: (status, JSON body)."""
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    request = urllib.request.Request(f"{api_url}{path}", data=json.dumps(body).encode(), method=method,
+                                     headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+FREE_LIMIT = "/v1/me/spending-password/free-limit"
+
+
+def test_a_stolen_session_token_cannot_raise_the_free_limit(api: Any, api_url: str, make_merchant: Any) -> None:
+    """Issue 23 item 1, as the attacker does it: the token alone made member codes and lifted the limit."""
+    merchant = make_merchant()  # the default ceiling: 20000 fen
+    m, cashier = _member(api, merchant, balance=35000), api.staff_token(merchant)
+    _set(api, m)
+    sale = {"member_code": api.member_code(m["token"]), "amount": 20000, "stored_value": 20000}
+    status, body = _http(api_url, "POST", "/v1/staff/checkout", sale, cashier, key=uuid.uuid4().hex)
+    assert (status, body["error"]["code"]) == (409, "CONFIRMATION_REQUIRED"), body
+    status, body = _http(api_url, "PUT", FREE_LIMIT, {"free_limit": 20000}, m["token"])
+    assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED"), body
+    sale["member_code"] = api.member_code(m["token"])
+    status, body = _http(api_url, "POST", "/v1/staff/checkout", sale, cashier, key=uuid.uuid4().hex)
+    assert (status, body["error"]["code"]) == (409, "CONFIRMATION_REQUIRED"), body
+    assert api.get("/v1/me/spending-password", token=m["token"])[1]["free_limit"] == 0
+    assert _balance(api, m) == 35000
+
+
+def test_raising_the_free_limit_with_the_spending_password(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    status, body = api.put(FREE_LIMIT, {"free_limit": 3000, "password": PIN}, token=m["token"])
+    assert status == 200 and (body["free_limit"], body["effective_free_limit"]) == (3000, 3000), body
+    assert _sale(api, cashier, m, 3000)[0] == 200
+    assert _balance(api, m) == 47000
+
+
+def test_a_wrong_password_when_raising_counts_towards_the_lock(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    for guess in ("000001", "000002", "000003", "000004"):
+        status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "password": guess}, token=m["token"])
+        assert (status, body["error"]["code"]) == (403, "SPENDING_PASSWORD_WRONG"), body
+    # the same count as the till's and the phone's guesses: the fifth wrong one, here at the till, locks
+    assert _sale(api, cashier, m, 8000, spending_password="000005")[1]["error"]["code"] == "SPENDING_PASSWORD_WRONG"
+    status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "password": PIN}, token=m["token"])
+    assert (status, body["error"]["code"]) == (429, "SPENDING_LOCKED"), body  # even the right one, while locked
+    state = api.get("/v1/me/spending-password", token=m["token"])[1]
+    assert state["free_limit"] == 0 and state["locked_until"] is not None
+    assert _balance(api, m) == 50000
+
+
+def test_raising_the_free_limit_with_a_fresh_phone_code(api: Any, shop: Any) -> None:
+    m = _member(api, shop)
+    _set(api, m)
+    wrong = api.put(FREE_LIMIT, {"free_limit": 5000, "phone_code": _phone_code("13800000000")}, token=m["token"])
+    assert (wrong[0], wrong[1]["error"]["code"]) == (403, "PHONE_MISMATCH")
+    both = {"free_limit": 5000, "password": PIN, "phone_code": _phone_code(m["phone"])}
+    assert api.put(FREE_LIMIT, both, token=m["token"])[0] == 400  # one proof, not two
+    assert api.get("/v1/me/spending-password", token=m["token"])[1]["free_limit"] == 0  # nothing changed so far
+    code = _phone_code(m["phone"])
+    status, body = api.put(FREE_LIMIT, {"free_limit": 5000, "phone_code": code}, token=m["token"])
+    assert status == 200 and body["free_limit"] == 5000, body
+    status, body = api.put(FREE_LIMIT, {"free_limit": 6000, "phone_code": code}, token=m["token"])
+    assert (status, body["error"]["code"]) == (400, "INVALID_CODE"), body  # a code is good once
+    assert api.get("/v1/me/spending-password", token=m["token"])[1]["free_limit"] == 5000
+
+
+def test_lowering_the_free_limit_needs_nothing_more_than_the_token(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    assert api.put(FREE_LIMIT, {"free_limit": 8000, "password": PIN}, token=m["token"])[0] == 200
+    for lower in (8000, 2000, 0):
+        status, body = api.put(FREE_LIMIT, {"free_limit": lower}, token=m["token"])
+        assert status == 200 and body["free_limit"] == lower, body
+    status, body = api.put(FREE_LIMIT, {"free_limit": 1}, token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED")  # back up is a raise again
+    assert _sale(api, cashier, m, 1)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
+
+
+def test_a_member_without_a_password_raises_the_free_limit_with_the_phone(api: Any, shop: Any) -> None:
+    """Nothing is asked of them at the counter today, but the limit waits for the day the password applies
+    (they set one, or the merchant requires it): the token alone must not have raised it meanwhile."""
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    assert _sale(api, cashier, m, 9000)[0] == 200  # no password set, none required: not asked
+    status, body = api.put(FREE_LIMIT, {"free_limit": 10000}, token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED"), body
+    status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "password": PIN}, token=m["token"])
+    assert (status, body["error"]["code"]) == (409, "SPENDING_PASSWORD_NOT_SET"), body
+    status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "phone_code": _phone_code(m["phone"])},
+                           token=m["token"])
+    assert status == 200 and body["free_limit"] == 10000 and body["is_set"] is False, body
+    assert api.put(FREE_LIMIT, {"free_limit": 0}, token=m["token"])[0] == 200
+    assert api.patch("/v1/admin/settings", {"spending_password_required": True},
+                     token=api.admin_token(shop))[0] == 200
+    assert _sale(api, cashier, m, 1)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
+
+
+def test_a_stolen_session_token_cannot_move_the_phone_that_resets_the_password(api: Any, shop: Any) -> None:
+    """The bound phone resets the password; a getPhoneNumber code proves a number, not whose card it is. With the
+    token alone a thief bound their own number, reset the password with it and confirmed their own sales."""
+    m = _member(api, shop)
+    _set(api, m)
+    thief = f"137{uuid.uuid4().int % 10**8:08d}"
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(thief)}, token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED"), body
+    status, body = api.post("/v1/me/spending-password/reset", {"phone_code": _phone_code(thief), "password": OTHER_PIN},
+                            token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "PHONE_MISMATCH"), body
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(thief), "spending_password": OTHER_PIN},
+                            token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "SPENDING_PASSWORD_WRONG"), body  # a guess, counted
+    assert int(spending_password._item(shop.merchant_id, m["member"]["member_id"]).failed_attempts) == 1
+    # the same number again needs nothing; the member changes theirs with the password, and it then resets it
+    assert api.post("/v1/me/phone", {"code": _phone_code(m["phone"])}, token=m["token"])[0] == 200
+    new = f"136{uuid.uuid4().int % 10**8:08d}"
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(new), "spending_password": PIN}, token=m["token"])
+    assert status == 200, body
+    assert api.post("/v1/me/spending-password/reset", {"phone_code": _phone_code(new), "password": OTHER_PIN},
+                    token=m["token"])[0] == 200
+
+
+def test_changing_the_phone_where_the_merchant_requires_a_password_the_member_never_set(api: Any, shop: Any) -> None:
+    m = _member(api, shop)
+    other = f"137{uuid.uuid4().int % 10**8:08d}"
+    assert api.post("/v1/me/phone", {"code": _phone_code(other)}, token=m["token"])[0] == 200  # nothing protected
+    assert api.patch("/v1/admin/settings", {"spending_password_required": True},
+                     token=api.admin_token(shop))[0] == 200
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(m["phone"])}, token=m["token"])
+    assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED"), body
+    status, body = api.post("/v1/me/phone", {"code": _phone_code(m["phone"]), "spending_password": PIN},
+                            token=m["token"])
+    assert (status, body["error"]["code"]) == (409, "SPENDING_PASSWORD_NOT_SET"), body  # set it first, then change

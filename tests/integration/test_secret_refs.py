@@ -1,0 +1,95 @@
+"""Issue 23 item 2: one merchant's admin could name another merchant's secrets (`ssm:/kabao/{stage}/...`) in its
+wallet set-up, and the Lambda, which may read every merchant's parameters, would resolve them. Refused where a
+reference is set (the admin API; onboarding: tests/infra/test_onboard.py) and where it is read, whatever is stored."""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any
+
+import pytest
+
+from mini_program_api.db.models import Merchant, PaySettings, merchant_pk
+from mini_program_api.merchants import merchants
+from mini_program_api.platform import clock as product_clock
+from mini_program_api.platform import secrets
+from mini_program_api.platform.config import settings
+from mini_program_api.topup import orders
+from mini_program_api.wallet import events, setup
+from mini_program_api.wallet.models import WalletCard, card_key
+from tests.wallet_helpers import card_body
+
+
+@pytest.fixture
+def aws_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wallet set-up as in AWS, where it takes `ssm:` references (local stages take `dev:` only)."""
+    prod = dataclasses.replace(settings(), stage="prod")
+    monkeypatch.setattr(setup, "settings", lambda: prod)
+
+
+def test_the_admin_api_refuses_references_outside_the_merchants_own_path(api: Any, sandbox: Any, make_merchant: Any,
+                                                                          aws_stage: None) -> None:
+    merchant, other = make_merchant(), make_merchant()
+    admin, mine, theirs = api.admin_token(merchant), merchant.merchant_id, other.merchant_id
+    base = f"/kabao/{settings().stage}/merchants"
+    refused = [
+        f"ssm:{base}/{theirs}/oa-secret",
+        f"ssm:{base}/{mine}/../{theirs}/oa-secret",
+        f"ssm:{base}/{mine}/oa-secret/",
+        f"ssm:{base}/{mine.upper()}/oa-secret",
+        f"ssm:/KABAO/{settings().stage}/merchants/{mine}/oa-secret",
+        f"ssm:/kabao/{settings().stage}/jwt-secret",
+        f"vault:{base}/{mine}/oa-secret",
+        f"dev:oa-secret-{uuid.uuid4().hex[:6]}",  # a dev: value, outside local stages
+    ]
+    calls = len(sandbox.card.calls)
+    for field in ("oa_secret_ref", "event_token_ref", "aes_key_ref"):
+        for ref in refused:
+            own = {"oa_secret_ref": f"ssm:{base}/{mine}/oa-secret", "event_token_ref": f"ssm:{base}/{mine}/event-token"}
+            body = card_body(f"wxoa{uuid.uuid4().hex[:10]}", "s", "t", **{**own, field: ref})
+            status, answer = api.put("/v1/admin/wallet/card", body, token=admin)
+            assert (status, answer["error"]["code"]) == (400, "INVALID_SECRET_REF"), (field, ref, answer)
+            assert field in answer["error"]["message"]
+    assert api.get("/v1/admin/wallet/card", token=admin)[1]["error"]["code"] == "WALLET_NOT_CONFIGURED"
+    assert len(sandbox.card.calls) == calls  # nothing pushed, nothing resolved
+
+
+class _Parameters:
+    """Stands in for Parameter Store: it holds every merchant's parameters, as the Lambda's role may read them."""
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+
+    def get(self, name: str, **_: Any) -> str:
+        self.read.append(name)
+        return f"value-of-{name}"
+
+
+def test_a_stored_reference_to_another_merchants_secret_is_never_resolved(make_merchant: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows written before the rule (or past it) name another merchant's parameters: every read refuses them."""
+    parameters = _Parameters()
+    monkeypatch.setattr(secrets, "_ssm", lambda: parameters)
+    merchant, other = make_merchant(), make_merchant()
+    theirs = f"ssm:{secrets.merchant_prefix(other.merchant_id)}"
+    pay = PaySettings(mchid="1900000001", cert_serial_no="ABC", private_key_ref=f"{theirs}private-key",
+                      apiv3_key_ref=f"{theirs}apiv3-key")
+    Merchant(merchant_pk(merchant.merchant_id), "PROFILE").update(
+        actions=[Merchant.app_secret_ref.set(f"{theirs}app-secret"), Merchant.pay.set(pay)])
+    WalletCard(*card_key(merchant.merchant_id), merchant_id=merchant.merchant_id,
+               **card_body("wxoa0123456789", "s", "t", oa_secret_ref=f"{theirs}oa-secret",
+                           event_token_ref=f"{theirs}event-token"), updated_at=product_clock.now()).save()
+    stored = merchants.read(merchant.merchant_id)
+    card = setup.get(merchant.merchant_id)
+    with pytest.raises(secrets.SecretError):
+        merchants.mini_program(stored)
+    with pytest.raises(secrets.SecretError):
+        orders.pay_api(stored)
+    with pytest.raises(secrets.SecretError):
+        setup.client(card)
+    with pytest.raises(secrets.SecretError):
+        events.verify_url(merchant.merchant_id, events.Push("sig", "1", "nonce"), "echo")
+    assert parameters.read == []
+    # The merchant's own parameters still resolve.
+    mine = f"ssm:{secrets.merchant_prefix(merchant.merchant_id)}oa-secret"
+    assert secrets.resolve_merchant(merchant.merchant_id, mine) == f"value-of-{mine.removeprefix('ssm:')}"
