@@ -426,7 +426,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Points per day: issued, spent, expired, reversed, outstanding at the day's end. */
+        /** Points per day: issued, spent, expired, reversed, returned, outstanding at the day's end. */
         get: operations["reports_points"];
         put?: never;
         post?: never;
@@ -738,7 +738,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** At most `topup_plans.MAX_PLANS`, on the merchant row: one page. */
+        /** At most `plans.MAX_PLANS`, on the merchant row: one page. */
         get: operations["admin_list_topup_plans"];
         put?: never;
         /** POST /v1/admin/topup-plans */
@@ -2873,6 +2873,8 @@ export interface components {
             expired: number;
             /** Reversed */
             reversed: number;
+            /** Returned */
+            returned: number;
             /** Outstanding */
             outstanding: number;
             /** By Kind */
@@ -3696,7 +3698,7 @@ export interface components {
         };
         /**
          * TemplatePatchBody
-         * @description What is safe to change after issue (coupon_admin.py); at least one.
+         * @description What is safe to change after issue (coupons/template_admin.py); at least one.
          */
         TemplatePatchBody: {
             /**
