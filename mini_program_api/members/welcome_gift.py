@@ -11,7 +11,9 @@ read, `left >= 1` in the same transaction. A template that is sold out, paused, 
 past its window when the card opens is left out, and the record names it
 (`sold_out`, `unavailable`): the card always opens. A shard emptied between the read and
 the commit cancels the transaction, and the opening is planned again from fresh stock.
-Gifts skip tier restrictions and the per-member claim limit, as the merchant's other gifts do.
+Gifts skip tier restrictions and the per-member claim limit, as the merchant's other gifts do; but a
+welcome coupon counts towards that limit (its template may also be listed), so a member given one
+cannot then claim more than the limit allows.
 """
 
 from __future__ import annotations
@@ -119,6 +121,9 @@ def stage(
             f"welcome_coupon:{template.template_id}",
             claims.new_coupon(mid, member_id, template, cid, now),
             condition=Coupon.sk.does_not_exist(),
+        )
+        claims.count_towards_limit(
+            tx, f"welcome_limit:{template.template_id}", member_pk(mid, member_id), template.template_id
         )
     if gift.points:
         op = Operation(

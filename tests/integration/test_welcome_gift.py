@@ -139,3 +139,17 @@ def test_no_gift_configured_gives_nothing_and_records_nothing(api: Any, merchant
     session = _with_phone(api, merchant)
     status, body = _open(api, merchant, session["token"])
     assert status == 200 and body["welcome_gift"] is None and body["points"] == 0
+
+
+def test_a_welcome_coupon_counts_towards_its_templates_per_member_limit(api: Any, merchant: Any) -> None:
+    template_id = _template(api, merchant, stock=10, listed=True)  # limit 1, given on opening and also listed
+    assert _configure(api, merchant, welcome_template_ids=[template_id])[0] == 200
+    session = _with_phone(api, merchant)
+    status, body = _open(api, merchant, session["token"])
+    assert status == 200 and len(body["welcome_gift"]["coupon_ids"]) == 1, body
+    status, offers = api.get("/v1/coupons/offers", token=session["token"])
+    assert status == 200 and [o["claimed"] for o in offers["offers"] if o["template_id"] == template_id] == [1]
+    status, body = api.post(f"/v1/coupons/offers/{template_id}/claim", token=session["token"],
+                            headers={"idempotency-key": uuid.uuid4().hex})
+    assert (status, body["error"]["code"]) == (409, "CLAIM_LIMIT_REACHED"), body
+    assert len(_coupons_of(merchant, session["member"]["member_id"])) == 1
