@@ -11676,7 +11676,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11685,14 +11685,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "TEMPLATE_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, TEMPLATE_NOT_USABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11701,7 +11701,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "TEMPLATE_NOT_USABLE";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -73,6 +73,13 @@ def validate(merchant_id: str, template_ids: list[str], now: datetime) -> None:
     """A welcome gift's templates must exist (404 TEMPLATE_NOT_FOUND) and be givable now (409 TEMPLATE_NOT_USABLE)."""
     if len(template_ids) > MAX_TEMPLATES or len(set(template_ids)) != len(template_ids):
         raise KabaoError("VALIDATION_ERROR", f"at most {MAX_TEMPLATES} distinct welcome templates")
+    require_givable(merchant_id, template_ids, now)
+
+
+def require_givable(merchant_id: str, template_ids: list[str], now: datetime) -> None:
+    """The templates a merchant's gifts name (welcome, birthday, wake-up, a tier's monthly pack) must be its own
+    (404 TEMPLATE_NOT_FOUND, also for another merchant's) and givable now (409 TEMPLATE_NOT_USABLE). Checked when
+    the setting is written: the gift jobs would otherwise fail on a bad id at every run, unseen until then."""
     for template_id in template_ids:
         why = usable(template_admin.get(merchant_id, template_id), now)
         if why:
