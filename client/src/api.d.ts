@@ -826,7 +826,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** GET /v1/coupons/offers */
+        /** The offers; an Idempotency-Key (optional) makes a resend of one listing count one view. */
         get: operations["coupons_offers"];
         put?: never;
         post?: never;
@@ -12888,7 +12888,10 @@ export interface operations {
     coupons_offers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the operation exactly once: a retry with the same key and request returns the first result; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -12901,6 +12904,22 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OffersView"];
+                };
+            };
+            /** @description Bad request: INVALID_IDEMPOTENCY_KEY */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_IDEMPOTENCY_KEY";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
                 };
             };
             /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
@@ -12961,6 +12980,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable: IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
                             message: string;
                             details?: Record<string, never>;
                         };
