@@ -426,7 +426,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Points per day: issued, spent, expired, reversed, outstanding at the day's end. */
+        /** Points per day: issued, spent, expired, reversed, returned, outstanding at the day's end. */
         get: operations["reports_points"];
         put?: never;
         post?: never;
@@ -826,7 +826,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** GET /v1/coupons/offers */
+        /** The offers; an Idempotency-Key (optional) makes a resend of one listing count one view. */
         get: operations["coupons_offers"];
         put?: never;
         post?: never;
@@ -2891,6 +2891,8 @@ export interface components {
             expired: number;
             /** Reversed */
             reversed: number;
+            /** Returned */
+            returned: number;
             /** Outstanding */
             outstanding: number;
             /** By Kind */
@@ -11692,7 +11694,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11701,14 +11703,14 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "TEMPLATE_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, TEMPLATE_NOT_USABLE */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11717,7 +11719,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "TEMPLATE_NOT_USABLE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -12904,7 +12906,10 @@ export interface operations {
     coupons_offers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the operation exactly once: a retry with the same key and request returns the first result; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -12917,6 +12922,22 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OffersView"];
+                };
+            };
+            /** @description Bad request: INVALID_IDEMPOTENCY_KEY */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_IDEMPOTENCY_KEY";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
                 };
             };
             /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
@@ -12977,6 +12998,22 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "CONCURRENT_UPDATE" | "OFFER_NOT_AVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable: IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -79,6 +79,17 @@ def redeem_reward(merchant_id: str, member_id: str, template_id: str, idempotenc
     return idempotency.once(req, run, lambda _: held.owned(merchant_id, member_id, coupon_id))
 
 
+def claim_counter(mpk: str, template_id: str) -> Counter:
+    """The member's count of one template's coupons that the per-member limit weighs (`n`)."""
+    return Counter(mpk, f"CLAIMS#{template_id}")
+
+
+def count_towards_limit(tx: Transaction, label: str, mpk: str, template_id: str) -> None:
+    """A coupon given outside a claim that still counts against the template's per-member limit (a welcome
+    gift, whose template may also be listed): unconditional, as the limit never refuses the gift itself."""
+    tx.update(label, claim_counter(mpk, template_id), actions=[Counter.n.add(1)])
+
+
 def new_coupon(merchant_id: str, member_id: str, template: CouponTemplate, coupon_id: str, now: datetime) -> Coupon:
     """A coupon of `template` for the member as claimed `now`: terms copied, on the reminder job's list."""
     valid_from = template.valid_from or now
@@ -152,7 +163,7 @@ def issue(
         if per_member_limit:
             tx.update(
                 "limit",
-                Counter(mpk, f"CLAIMS#{template_id}"),
+                claim_counter(mpk, template_id),
                 actions=[Counter.n.add(1)],
                 condition=Counter.n.does_not_exist() | (Counter.n < limit),
             )

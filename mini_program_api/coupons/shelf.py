@@ -16,6 +16,7 @@ from mini_program_api.db.models import (
     shelf_pk,
 )
 from mini_program_api.members import members
+from mini_program_api.money import idempotency
 from mini_program_api.platform import clock
 from mini_program_api.reports import counters
 
@@ -50,12 +51,18 @@ def shelf_copy(template: CouponTemplate) -> CouponTemplate:
     return CouponTemplate(shelf_pk(template.merchant_id), shelf_sk(template), **template_attributes(template))
 
 
-def offers(merchant_id: str, member_id: str, rewards: bool = False) -> list[Offer]:
+def offers(merchant_id: str, member_id: str, rewards: bool = False, idempotency_key: str | None = None) -> list[Offer]:
     """Templates this member can claim now (or, with `rewards`, redeem for points); each listing
-    counts as an exposure for the funnel.
+    counts as an exposure for the funnel, once per `idempotency_key` when the client sends one (its
+    retries of one listing resend the key: counters.exposure).
 
     Reads only the shelf's templates whose window has not ended (a copy of each listed template
     is kept there, keyed by its end), and writes one exposure counter item per call."""
+    request = (
+        idempotency.client_key(merchant_id, "offers", idempotency_key, member_id).op_key
+        if idempotency_key is not None
+        else None
+    )
     member = members.get(merchant_id, member_id)
     now = clock.now()
     running = CouponTemplate.query(shelf_pk(merchant_id), CouponTemplate.sk > sortable(now))
@@ -75,7 +82,7 @@ def offers(merchant_id: str, member_id: str, rewards: bool = False) -> list[Offe
     )
     listed = [Offer(t, counts.get(t.template_id, 0)) for t in templates]
     if listed:
-        counters.exposure(merchant_id, member_id, [o.template.template_id for o in listed], now)
+        counters.exposure(merchant_id, member_id, [o.template.template_id for o in listed], now, request)
     return listed
 
 

@@ -11,7 +11,9 @@ read, `left >= 1` in the same transaction. A template that is sold out, paused, 
 past its window when the card opens is left out, and the record names it
 (`sold_out`, `unavailable`): the card always opens. A shard emptied between the read and
 the commit cancels the transaction, and the opening is planned again from fresh stock.
-Gifts skip tier restrictions and the per-member claim limit, as the merchant's other gifts do.
+Gifts skip tier restrictions and the per-member claim limit, as the merchant's other gifts do; but a
+welcome coupon counts towards that limit (its template may also be listed), so a member given one
+cannot then claim more than the limit allows.
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ def validate(merchant_id: str, template_ids: list[str], now: datetime) -> None:
     """A welcome gift's templates must exist (404 TEMPLATE_NOT_FOUND) and be givable now (409 TEMPLATE_NOT_USABLE)."""
     if len(template_ids) > MAX_TEMPLATES or len(set(template_ids)) != len(template_ids):
         raise KabaoError("VALIDATION_ERROR", f"at most {MAX_TEMPLATES} distinct welcome templates")
+    require_givable(merchant_id, template_ids, now)
+
+
+def require_givable(merchant_id: str, template_ids: list[str], now: datetime) -> None:
+    """The templates a merchant's gifts name (welcome, birthday, wake-up, a tier's monthly pack) must be its own
+    (404 TEMPLATE_NOT_FOUND, also for another merchant's) and givable now (409 TEMPLATE_NOT_USABLE). Checked when
+    the setting is written: the gift jobs would otherwise fail on a bad id at every run, unseen until then."""
     for template_id in template_ids:
         why = usable(template_admin.get(merchant_id, template_id), now)
         if why:
@@ -119,6 +128,9 @@ def stage(
             f"welcome_coupon:{template.template_id}",
             claims.new_coupon(mid, member_id, template, cid, now),
             condition=Coupon.sk.does_not_exist(),
+        )
+        claims.count_towards_limit(
+            tx, f"welcome_limit:{template.template_id}", member_pk(mid, member_id), template.template_id
         )
     if gift.points:
         op = Operation(

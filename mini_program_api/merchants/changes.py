@@ -23,7 +23,15 @@ from mini_program_api.staff import audit
 
 
 def set_tiers(actor: Principal, specs: list[merchants.TierSpec]) -> Merchant:
+    """Replace the tiers, audited. A gift template a tier newly names (birthday, monthly pack) must be givable
+    (welcome_gift.require_givable); one already configured is not checked again, so a template paused or ended
+    since never blocks editing the tiers (its job reports it)."""
     old = merchants.read(actor.merchant_id)
+    configured = {t.birthday_template_id for t in old.tiers} | {m for t in old.tiers for m in t.monthly_template_ids}
+    named = [tid for t in specs for tid in (t.birthday_template_id, *t.monthly_template_ids) if tid]
+    welcome_gift.require_givable(
+        actor.merchant_id, [t for t in dict.fromkeys(named) if t not in configured], clock.now()
+    )
     tx = Transaction()
     audit.record(
         tx,
@@ -60,6 +68,8 @@ def set_member_days(actor: Principal, specs: list[member_days.DaySpec]) -> Merch
 def update_settings(actor: Principal, values: dict[str, Any]) -> Merchant:
     if values.get("welcome_template_ids") is not None:
         welcome_gift.validate(actor.merchant_id, values["welcome_template_ids"], clock.now())
+    if values.get("wakeup_template_id") is not None:
+        welcome_gift.require_givable(actor.merchant_id, [values["wakeup_template_id"]], clock.now())
     old = merchants.read(actor.merchant_id)
     before = {k: _plain(getattr(old, k)) for k in values}
     tx = Transaction()

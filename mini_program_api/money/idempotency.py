@@ -72,6 +72,7 @@ CLIENT_SCOPES = frozenset(
         "claim",
         "gift",
         "issuejob",
+        "offers",  # a listing of offers: its key writes no record, it makes its exposure count once (shelf.py)
         "punchbuy",
         "punchgive",
         "punchplan",

@@ -102,6 +102,10 @@ class Operation:
     # The request as its operation already defined it (a client key's, a staff one naming the member
     # by code); without it the op key is the member's own and the request is the one above.
     idem: Request | None = None
+    # What this operation credits to an account may pay for what it debits from it. Off by default: a
+    # sale's points earned must not pay for the points it spends. A refund's points given back may pay
+    # for its clawback (two postings, so reports see each: never a netted one).
+    credits_first: bool = False
 
     def __post_init__(self) -> None:
         if not _OP_KEY.match(self.op_key):
@@ -201,6 +205,8 @@ def stage(
         if p.account != Account.PUNCH:
             net[p.account] = net.get(p.account, 0) + p.amount
             debits[p.account] = debits.get(p.account, 0) + max(0, -p.amount)
+    if op.credits_first:
+        debits = {account: max(0, -amount) for account, amount in net.items()}
     condition = Member.pk.exists()
     for account, debit in debits.items():
         if debit:  # what is taken must be there before anything this operation adds
@@ -302,7 +308,8 @@ def _shortfall(pk: str, op: Operation) -> KabaoError:
         balance = _balance(pk, p)
         if balance is None:
             return KabaoError("PUNCH_CARD_NOT_FOUND" if p.card_id else "MEMBER_NOT_FOUND", "not found")
-        debit = sum(-q.amount for q in op.postings if (q.account, q.card_id) == (p.account, p.card_id) and q.amount < 0)
+        same = [q.amount for q in op.postings if (q.account, q.card_id) == (p.account, p.card_id)]
+        debit = max(0, -sum(same)) if op.credits_first else sum(-a for a in same if a < 0)
         if balance < debit:
             return KabaoError(_SHORTFALL_CODE[p.account], f"not enough {p.account.value}")
     # The balance was short at commit time but has been topped up since.

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
@@ -200,15 +201,31 @@ def person(member_id: str) -> str:
     return hashlib.sha256(member_id.encode()).hexdigest()[:8]
 
 
-def exposure(merchant_id: str, member_id: str, template_ids: list[str], at: datetime) -> None:
-    """Count one listing of offers: ONE write, whatever it shows."""
+def exposure(
+    merchant_id: str, member_id: str, template_ids: list[str], at: datetime, request: str | None = None
+) -> None:
+    """Count one listing of offers: ONE write, whatever it shows.
+
+    `request` (the listing's Idempotency-Key, scoped) counts it once: its hash joins the member's set of the
+    day (`r_{person}`, on the member's own shard item, so no new key) in the same write, conditional on not
+    being there yet, so a resend after a lost answer counts nothing. Without one, every listing counts."""
     day = day_of(merchant_id, at)
-    who = {person(member_id)}
+    who = person(member_id)
     actions: list[Action] = [
         *(Path([f"t_{tid}"]).add(1) for tid in template_ids),
-        *(Path([f"p_{tid}"]).add(who) for tid in template_ids),
+        *(Path([f"p_{tid}"]).add({who}) for tid in template_ids),
     ]
-    Counter(exposure_pk(merchant_id, day, member_id), "COUNT").update(actions=actions)
+    condition = None
+    if request is not None:
+        seen = person(request)  # 8 hex characters: a collision among one member's keys of a day is negligible
+        actions.append(Path([f"r_{who}"]).add({seen}))
+        condition = ~Path([f"r_{who}"]).contains(seen)
+    try:
+        Counter(exposure_pk(merchant_id, day, member_id), "COUNT").update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if condition is None or exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        # This listing was counted already (a resend): nothing to add.
 
 
 def exposure_items(merchant_id: str, days: list[str]) -> dict[str, list[dict[str, Any]]]:

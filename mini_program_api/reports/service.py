@@ -16,6 +16,7 @@ from mini_program_api.reports.liability import last
 from mini_program_api.reports.models import LiabilityCheck
 
 EXPIRED = "POINTS_EXPIRED"
+REFUND = "_REFUND"  # a refund's ledger kind (CHECKOUT_REFUND): what it gives back and takes back
 Row = dict[str, Any]
 
 
@@ -149,23 +150,30 @@ def stored_value(merchant_id: str, span: read.Range) -> list[Row]:
 
 def points(merchant_id: str, span: read.Range) -> list[Row]:
     """Per day: points issued, spent, expired, taken back by a refund (`reversed`: the points a refunded sale
-    had earned), and outstanding at the day's end; every ledger kind in `by_kind` (+credits, -debits)."""
+    had earned, clawed back), given back by a refund (`returned`: the points a refunded sale had spent), and
+    outstanding at the day's end; every ledger kind in `by_kind` (+credits, -debits).
+
+    A refund's credits are what it gave back and its debits what it took back (two ledger entries, see
+    till/checkout.py), so outstanding = the day before + issued - spent - expired - reversed + returned.
+    Refunds made before the two entries existed posted one netted entry: it shows as returned or reversed."""
     ledger, later = _ledger_days(merchant_id, span)
     closing = read.outstanding(merchant_id, span.days(), ledger, later)
     out = []
     for day in span.days():
         m = ledger.get(day, {})
-        issued, taken = _kinds(m, "p", "points"), _kinds(m, "n", "points")
-        reversed_ = sum(v for k, v in taken.items() if k.endswith("_REFUND"))
+        given, taken = _kinds(m, "p", "points"), _kinds(m, "n", "points")
+        returned = sum(v for k, v in given.items() if k.endswith(REFUND))
+        reversed_ = sum(v for k, v in taken.items() if k.endswith(REFUND))
         out.append(
             {
                 "day": day,
-                "issued": sum(issued.values()),
+                "issued": sum(given.values()) - returned,
                 "expired": taken.get(EXPIRED, 0),
                 "spent": sum(taken.values()) - taken.get(EXPIRED, 0) - reversed_,
                 "reversed": reversed_,
+                "returned": returned,
                 "outstanding": closing[day]["points"],
-                "by_kind": {**{f"+{k}": v for k, v in issued.items()}, **{f"-{k}": v for k, v in taken.items()}},
+                "by_kind": {**{f"+{k}": v for k, v in given.items()}, **{f"-{k}": v for k, v in taken.items()}},
             }
         )
     return out

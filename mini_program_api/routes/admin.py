@@ -124,7 +124,15 @@ def get_tiers(call: Call) -> dict[str, Any]:
     return {"tiers": [admin_tier_view(t) for t in merchants.read(call.caller.merchant_id).tiers]}
 
 
-@endpoint(bp, "/v1/admin/tiers", "PUT", role="admin", body="TiersBody", response="TiersView", errors=("NOT_FOUND",))
+@endpoint(
+    bp,
+    "/v1/admin/tiers",
+    "PUT",
+    role="admin",
+    body="TiersBody",
+    response="TiersView",
+    errors=("NOT_FOUND", "TEMPLATE_NOT_FOUND", "TEMPLATE_NOT_USABLE"),
+)
 def set_tiers(call: Call) -> dict[str, Any]:
     from mini_program_api.merchants import changes, merchants
 

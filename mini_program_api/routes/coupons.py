@@ -137,13 +137,15 @@ def _admin_view(call: Call, template: Any) -> dict[str, Any]:
     "GET",
     role="member",
     response="OffersView",
+    idempotent=True,
     errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "OFFER_NOT_AVAILABLE", "TIER_NOT_ELIGIBLE"),
 )
 def offers(call: Call) -> dict[str, Any]:
+    """The offers; an Idempotency-Key (optional) makes a resend of one listing count one view."""
     from mini_program_api.coupons import shelf
 
     tz = call.timezone
-    listed = shelf.offers(call.caller.merchant_id, call.caller.subject)
+    listed = shelf.offers(call.caller.merchant_id, call.caller.subject, idempotency_key=call.idempotency_key)
     return {"offers": [{**template_view(o.template, tz), "claimed": o.claimed} for o in listed]}
 
 

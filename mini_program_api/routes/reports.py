@@ -111,7 +111,7 @@ def stored_value(call: Call) -> Any:
     errors=RANGE_ERRORS,
 )
 def points(call: Call) -> Any:
-    """Points per day: issued, spent, expired, reversed, outstanding at the day's end."""
+    """Points per day: issued, spent, expired, reversed, returned, outstanding at the day's end."""
     from mini_program_api.reports import service
 
     span = _span(call)

@@ -686,7 +686,8 @@ class PointsRow(View):
     issued: int
     spent: int
     expired: int
-    reversed: int
+    reversed: int  # points refunded sales had earned, taken back
+    returned: int  # points refunded sales had spent, given back
     outstanding: int
     by_kind: dict[str, int]
 

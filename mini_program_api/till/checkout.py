@@ -33,6 +33,10 @@ order (`points_clawed_back` < `points_earned`). The coupon comes back only while
 it is still valid. A refund does not lower the tier (the annual review does), and
 never takes qualifying growth below zero (tiers.after_clawback). Points given back
 are a new lot from the refund on, so they expire like any points earned then.
+The refund's points are two ledger entries of its one operation, never netted: the points
+given back (`points`, the sale's spend returned) and the points taken back (`points:earned`,
+the sale's earning clawed back); the given back may pay for the taken back (ledger's
+`credits_first`), so the pinned balance never goes below zero.
 Principal goes back only as far as the prepaid cap allows (topup.cap_room: the
 member may have topped up the room the sale freed); the rest is paid back at the
 till with the sale's cash and shown as `principal_over_cap` within `cash_refund`.
@@ -372,9 +376,11 @@ def _post(
     actions: list[Action],
     condition: Condition | None,
     idem: Idem | None = None,
+    credits_first: bool = False,
 ) -> bool:
     """Commit `tx` with the sale's ledger entries and its operation record `idem` (True: the operation
-    had already run, nothing was written); a sale that moves no balance still pins the member row."""
+    had already run, nothing was written); a sale that moves no balance still pins the member row.
+    `credits_first`: see ledger.Operation (a refund's points given back may pay for its clawback)."""
     if not postings:
         pk, pinned = member_pk(merchant_id, member_id), Member.pk.exists() & condition
         if actions:
@@ -385,7 +391,15 @@ def _post(
             idempotency.stage(tx, idem, {"order_id": order_id})
         tx.commit()
         return False
-    op = Operation(op_key, kind, postings, memo={"order_id": order_id}, request={"order": fingerprint}, idem=idem)
+    op = Operation(
+        op_key,
+        kind,
+        postings,
+        memo={"order_id": order_id},
+        request={"order": fingerprint},
+        idem=idem,
+        credits_first=credits_first,
+    )
     return ledger.post(merchant_id, member_id, op, tx=tx, member_actions=actions, member_condition=condition).replayed
 
 
@@ -432,14 +446,18 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         counters.refund(tx, order, coupon.template_id if coupon else None, restore, f"refund:{order_id}", now)
         audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
         lifecycle.earned_points(tx, merchant, member, points_back - clawed_points, now)
+        # Points given back and points taken back are two entries, each mirroring the sale's own (`points`
+        # spent, `points:earned`), never netted: the points report shows each as what it is.
         postings = ledger.postings(
             {
-                Account.POINTS: points_back - clawed_points,
+                Account.POINTS: points_back,
                 Account.BONUS: int(order.bonus_used),
                 Account.PRINCIPAL: principal_back,
                 Account.GROWTH: -clawed_growth,
             }
         )
+        if clawed_points:
+            postings += (Posting(Account.POINTS, -clawed_points, leg="earned"),)
         pinned = tiers.pinned(member) & (Member.points == int(member.points))
         if principal_back:
             pinned &= orders.within_cap(merchant, member, principal_back)
@@ -455,6 +473,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
                 order.fingerprint,
                 tiers.after_clawback(member, clawed_growth, order.created_at) + rfm.on_refund(member, order),
                 pinned,
+                credits_first=True,
             )
         except Cancelled as exc:
             if "order" in exc.failed:

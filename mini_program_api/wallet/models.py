@@ -39,6 +39,9 @@ class WalletCard(Item):
     card_id = UnicodeAttribute(null=True)
     review = UnicodeAttribute(default="NOT_CREATED")  # NOT_CREATED | PENDING | APPROVED | REJECTED
     review_reason = UnicodeAttribute(null=True)
+    # Review results received (card_pass_check / card_not_pass_check): a push marks the card PENDING only if
+    # none arrived since it read the card, as WeChat may review the change before card/update has answered.
+    reviews = NumberAttribute(default=0)
     push_error = UnicodeAttribute(null=True)
     # WeChat's one-click activation component parameters (card/membercard/activate/geturl): they depend on
     # the card only, so they are fetched once per push, not once per member who opens the mini program.

@@ -129,8 +129,13 @@ def put(actor: Principal, spec: CardSpec) -> WalletCard:
 
 
 def _push(card: WalletCard) -> WalletCard:
-    """Bring WeChat to `card.version`: create the card (and its activation form) once, update it after."""
+    """Bring WeChat to `card.version`: create the card (and its activation form) once, update it after.
+
+    WeChat may push the review result (events.py) while card/update or card/create is still answering:
+    the PENDING this push writes afterwards must not overwrite it, so it is written only while no result
+    arrived since `card` was read (`reviews` unchanged)."""
     version = int(card.version)
+    seen = int(card.reviews or 0)
     try:
         cards = client(card)
         card_id = card.card_id
@@ -142,8 +147,6 @@ def _push(card: WalletCard) -> WalletCard:
             update_if(card, [WalletCard.card_id.set(card_id)], WalletCard.card_id.does_not_exist())
         cards.set_activate_form(str(card_id), activate_form(card))  # idempotent at WeChat: sent with every push
         extra = activation_params(cards.activate_url(str(card_id), outer_str=OUTER_STR))
-        # A new or changed card is reviewed by WeChat.
-        actions = [WalletCard.review.set("PENDING"), WalletCard.activation_extra.set(json.dumps(extra))]
     except Exception as exc:  # noqa: BLE001 - WeChat or a secret that does not resolve: kept for the admin to see
         code = (
             exc.code
@@ -154,10 +157,19 @@ def _push(card: WalletCard) -> WalletCard:
         )
         update_if(card, [WalletCard.push_error.set(code)], WalletCard.version == version)
         return get(card.merchant_id)
+    # A new or changed card is reviewed by WeChat; a result that came during the push wins.
+    unchanged = WalletCard.reviews == seen
+    if not seen:
+        unchanged |= WalletCard.reviews.does_not_exist()
+    update_if(card, [WalletCard.review.set("PENDING")], (WalletCard.pushed_version < version) & unchanged)
     # Never lower: a slower push of an older version does not mark a newer one as done.
     update_if(
         card,
-        [*actions, WalletCard.pushed_version.set(version), WalletCard.push_error.remove()],
+        [
+            WalletCard.activation_extra.set(json.dumps(extra)),
+            WalletCard.pushed_version.set(version),
+            WalletCard.push_error.remove(),
+        ],
         WalletCard.pushed_version < version,
     )
     return get(card.merchant_id)
@@ -221,7 +233,7 @@ def review_result(merchant_id: str, card_id: str, approved: bool, reason: str | 
     card = find(merchant_id)
     if card is None or card.card_id != card_id:
         return False
-    actions = [WalletCard.review.set("APPROVED" if approved else "REJECTED")]
+    actions = [WalletCard.review.set("APPROVED" if approved else "REJECTED"), WalletCard.reviews.add(1)]
     actions.append(WalletCard.review_reason.remove() if approved else WalletCard.review_reason.set(reason or ""))
     return update_if(card, actions, WalletCard.card_id == card_id)
 

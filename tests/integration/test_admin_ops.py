@@ -108,10 +108,11 @@ def test_another_merchants_templates_and_plans_are_not_found(api: Any, merchant:
 
 def test_tiers_read_back_as_they_were_put(api: Any, merchant: Any) -> None:
     admin = api.admin_token(merchant)
+    birthday, monthly = (_template(api, merchant)["template_id"] for _ in range(2))  # gifts name real templates
     tiers = [{"tier_id": "a", "name": "A", "threshold": 0, "discount_rate": 100, "points_multiplier": 100,
               "birthday_template_id": None, "monthly_template_ids": []},
              {"tier_id": "b", "name": "B", "threshold": 500, "discount_rate": 95, "points_multiplier": 150,
-              "birthday_template_id": "CTbirthday", "monthly_template_ids": ["CTm1"]}]
+              "birthday_template_id": birthday, "monthly_template_ids": [monthly]}]
     status, put = api.put("/v1/admin/tiers", {"tiers": tiers}, token=admin)
     assert status == 200, put
     status, got = api.get("/v1/admin/tiers", token=admin)
@@ -121,8 +122,9 @@ def test_tiers_read_back_as_they_were_put(api: Any, merchant: Any) -> None:
 
 def test_settings_read_back_everything_patch_takes(api: Any, merchant: Any) -> None:
     admin = api.admin_token(merchant)
+    wakeup = _template(api, merchant)["template_id"]
     change = {"points_per_yuan": 50, "points_expiry": "ROLLING", "points_expiry_days": 200, "tier_review": True,
-              "referral_points": 30, "birthday_on": "DAY", "dormant_days": 60, "wakeup_template_id": "CTwake",
+              "referral_points": 30, "birthday_on": "DAY", "dormant_days": 60, "wakeup_template_id": wakeup,
               "message_templates": {"coupon_expiry": "tmpl-a", "birthday": "tmpl-b"}, "prepaid_cap": 300000,
               "terms_version": "2026-11"}
     status, patched = api.patch("/v1/admin/settings", change, token=admin)

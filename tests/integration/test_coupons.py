@@ -118,6 +118,31 @@ def test_offers_list_what_this_member_can_claim_and_count_exposures(api: Any, me
     assert (status, error["error"]["code"]) == (403, "TIER_NOT_ELIGIBLE")
 
 
+def test_a_listing_resent_with_its_key_counts_one_view(api: Any, merchant: Any, member: dict[str, Any]) -> None:
+    template_id = _create(api, merchant)[1]["template_id"]
+    day = clock.local_date(merchant.timezone).isoformat()
+
+    def views() -> list[tuple[int, int]]:
+        status, body = api.get(f"/v1/admin/reports/funnel?from={day}&to={day}", token=api.admin_token(merchant))
+        assert status == 200, body
+        return [(r["views"], r["people"]) for r in body["rows"] if r["template_id"] == template_id]
+
+    def listing(key: str | None) -> tuple[int, Any]:
+        return api.get("/v1/coupons/offers", token=member["token"], headers={"idempotency-key": key} if key else None)
+
+    key = uuid.uuid4().hex
+    for _ in range(2):  # the first answer was lost: the client sends the same listing again, with its key
+        status, body = listing(key)
+        assert status == 200 and [o["template_id"] for o in body["offers"]] == [template_id], body
+    assert views() == [(1, 1)]
+    assert listing(uuid.uuid4().hex)[0] == 200 and listing(None)[0] == 200  # another listing; one with no key
+    assert listing(key)[0] == 200
+    assert views() == [(3, 1)]
+    status, body = listing("not a key!")
+    assert (status, body["error"]["code"]) == (400, "INVALID_IDEMPOTENCY_KEY")
+    assert views() == [(3, 1)]
+
+
 def test_claim_gives_a_coupon_once_per_key(api: Any, merchant: Any, member: dict[str, Any], clock: Any) -> None:
     template_id = _create(api, merchant, per_member_limit=2)[1]["template_id"]
     key = uuid.uuid4().hex

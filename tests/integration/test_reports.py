@@ -330,12 +330,13 @@ def test_every_report_equals_its_recomputation_after_concurrent_traffic(shop: Sh
     points = {r["day"]: r for r in _report(shop, "points", day1, day2)}
     assert points[day2]["outstanding"] == now["points"]
     assert points[day1]["outstanding"] == now["points"] - moved("points", day2)
-    assert points[day1]["issued"] == sum(v for k, v in ledger_rows[(day1, "LEDGER")].items()
-                                         if k.startswith("p_points_"))
+    assert points[day1]["issued"] + points[day1]["returned"] == sum(
+        v for k, v in ledger_rows[(day1, "LEDGER")].items() if k.startswith("p_points_"))
     for day in (day1, day2):  # what a day moved explains its closing balance
         row, before = points[day], points[day1]["outstanding"] - moved("points", day1) if day == day1 else \
             points[day1]["outstanding"]
-        assert before + row["issued"] - row["spent"] - row["expired"] - row["reversed"] == row["outstanding"]
+        assert before + row["issued"] - row["spent"] - row["expired"] - row["reversed"] + row["returned"] == \
+            row["outstanding"]
         sv = stored[day]
         assert sv["principal_out"] >= sv["spent_principal"] and sv["bonus_out"] >= sv["spent_bonus"]
     assert stored[day2]["topup_refund_principal"] == 30000 and stored[day2]["topup_refund_bonus"] == 5000
@@ -366,6 +367,67 @@ def test_every_report_equals_its_recomputation_after_concurrent_traffic(shop: Sh
     assert {k: int(v) for k, v in check.expected.as_dict().items()} == now
     status, body = shop.api.get("/v1/admin/reports/liability-check", token=shop.admin)
     assert status == 200 and body["status"] == "MATCH" and body["members"] == 6, body
+
+
+def _sale(api: Any, merchant: Any, member_id: str, amount: int, points: int) -> dict[str, Any]:
+    code = api.member_code(api.token(merchant, member_id))
+    status, receipt = api.post("/v1/staff/checkout", {"member_code": code, "amount": amount, "points": points},
+                               token=api.staff_token(merchant, "s1"), headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 200, receipt
+    return dict(receipt)
+
+
+def test_a_refund_reports_the_points_it_took_back_and_gave_back_apart(api: Any, merchant: Any, clock: Any) -> None:
+    from tests.integration.test_lifecycle import invoke
+
+    mid = merchant.merchant_id
+    merchants.set_tiers(mid, [merchants.TierSpec("normal", "普通", 0)])
+    merchants.update_settings(mid, points_expiry="ROLLING", points_expiry_days=30)
+    clock.set(timeline.local(clock.today + timedelta(days=1), 10))
+    first = _local_day(product_clock.now())
+    a, b, c = (api.member_with_card(merchant)["member"]["member_id"] for _ in range(3))
+    assert api.post("/v1/me/sign-in", token=api.token(merchant, c))[0] == 200  # 10 points, expired on the last day
+    clock.advance(days=31)
+    day = _local_day(product_clock.now())
+    for who in (a, b):
+        assert api.post("/v1/me/sign-in", token=api.token(merchant, who))[0] == 200  # 10 points each
+    # a: the sale uses 10 points and earns 199; its refund takes the 199 back and gives the 10 back.
+    sale = _sale(api, merchant, a, 20000, points=10)
+    assert (sale["points_used"], sale["points_earned"]) == (10, 199)
+    status, refunded = api.post(f"/v1/staff/orders/{sale['order_id']}/refund", token=api.admin_token(merchant))
+    assert status == 200 and refunded["points_clawed_back"] == 199, refunded
+    # b: spends 100 of the 199 first (earning 9): the refund takes back 118, what is left once the 10 are back.
+    sale = _sale(api, merchant, b, 20000, points=10)
+    assert _sale(api, merchant, b, 1000, points=100)["points_earned"] == 9
+    status, refunded = api.post(f"/v1/staff/orders/{sale['order_id']}/refund", token=api.admin_token(merchant))
+    assert status == 200 and refunded["points_clawed_back"] == 118, refunded
+    assert invoke("points_expiry")["points_expired"] == 10  # c's
+    balances = {who: checked_balances(mid, who)["points"] for who in (a, b, c)}
+    assert balances == {a: 10, b: 0, c: 0}
+
+    status, body = api.get(f"/v1/admin/reports/points?from={first}&to={day}", token=api.admin_token(merchant))
+    assert status == 200, body
+    rows = {r["day"]: r for r in body["rows"]}
+    assert {k: rows[day][k] for k in ("issued", "spent", "expired", "reversed", "returned", "outstanding")} == {
+        "issued": 10 + 10 + 199 + 199 + 9, "spent": 10 + 10 + 100, "expired": 10, "reversed": 199 + 118,
+        "returned": 10 + 10, "outstanding": sum(balances.values())}
+    assert (rows[day]["by_kind"]["+CHECKOUT_REFUND"], rows[day]["by_kind"]["-CHECKOUT_REFUND"]) == (20, 317)
+    before = 0
+    for row in body["rows"]:  # every day's movements explain its closing balance
+        assert before + row["issued"] - row["spent"] - row["expired"] - row["reversed"] + row["returned"] == \
+            row["outstanding"], row
+        before = row["outstanding"]
+    # The refund is one operation with two entries, and the counters equal the ledger's recomputation.
+    entries = {e.sk: int(e.amount) for e in LedgerEntry.query(member_pk(mid, a), LedgerEntry.sk.startswith(
+        "TXN#refund:"), consistent_read=True) if e.account == "points"}
+    assert sorted(entries.values()) == [-199, 10]
+    recount: dict[str, int] = defaultdict(int)
+    for who in (a, b, c):
+        for e in LedgerEntry.query(member_pk(mid, who), LedgerEntry.sk.startswith("TXN#"), consistent_read=True):
+            if _local_day(e.created_at) == day:
+                recount[f"{'p' if int(e.amount) > 0 else 'n'}_{e.account}_{e.kind}"] += abs(int(e.amount))
+    counted = read.rows(mid, day, day)[(day, "LEDGER")]
+    assert {k: v for k, v in counted.items() if not k.startswith("ops_")} == dict(recount)
 
 
 def test_liability_check_resumes_and_catches_a_planted_mismatch(api: Any, merchant: Any, caplog: Any) -> None:
@@ -431,7 +493,7 @@ def test_report_ranges_and_formats(api: Any, merchant: Any, make_merchant: Any) 
                                                    f"{today.isoformat()},*,1,1,0", f"{today.isoformat()},-,1,1,"]
     response = api._client.http.get("/v1/admin/reports/points",
                                     headers={"authorization": f"Bearer {admin}", "accept": "text/csv"})
-    assert response.body.decode().splitlines()[0] == "day,issued,spent,expired,reversed,outstanding,by_kind"
+    assert response.body.decode().splitlines()[0] == "day,issued,spent,expired,reversed,returned,outstanding,by_kind"
 
 
 def test_backfill_puts_existing_members_on_the_roster_and_seeds_totals(api: Any, merchant: Any) -> None:

@@ -93,3 +93,31 @@ def test_encrypted_pushes_and_update_member_card_restores_kabao_values(api: Any,
     other = make_merchant()
     url = f"{stack.api_url}/v1/wechat/card-events/{other.merchant_id}"
     assert requests.post(url, data=b"<xml/>", headers={"Content-Type": "text/xml"}, timeout=10).status_code == 409
+
+
+def test_a_review_result_pushed_while_kabaos_card_update_is_answering_is_kept(api: Any, sandbox: Any, stack: Any,
+                                                                               merchant: Any, monkeypatch: Any) -> None:
+    from mini_program_api.wechat.card import OfficialAccountCards
+    from tests.wallet_helpers import card_body
+
+    wallet = setup_wallet(api, sandbox, stack, merchant)
+    admin = api.admin_token(merchant)
+    body = card_body(wallet["oa_appid"], sandbox.apps[wallet["oa_appid"]], wallet["token"])
+    real = OfficialAccountCards.update_member_card
+    results: list[Any] = []
+
+    def reviewed_before_the_answer(self: OfficialAccountCards, card_id: str, member_card: dict[str, Any]) -> None:
+        real(self, card_id, member_card)  # WeChat took the change and reviewed it before its answer reached us
+        results.append(sandbox.card.push_event(wallet["oa_appid"], "card_pass_check", create_time=4000,
+                                               CardId=wallet["card_id"]))
+
+    monkeypatch.setattr(OfficialAccountCards, "update_member_card", reviewed_before_the_answer)
+    status, card = api.put("/v1/admin/wallet/card", {**body, "title": "新会员卡"}, token=admin)
+    assert status == 200 and [r.text for r in results] == ["success"], card
+    assert (card["review"], card["pushed"]) == ("APPROVED", True)
+    assert _review(merchant).review == "APPROVED"
+
+    # The next change, with no result yet, waits for its review again.
+    monkeypatch.setattr(OfficialAccountCards, "update_member_card", real)
+    status, card = api.put("/v1/admin/wallet/card", {**body, "title": "会员卡二"}, token=admin)
+    assert status == 200 and (card["review"], card["pushed"]) == ("PENDING", True), card

@@ -139,3 +139,51 @@ def test_no_gift_configured_gives_nothing_and_records_nothing(api: Any, merchant
     session = _with_phone(api, merchant)
     status, body = _open(api, merchant, session["token"])
     assert status == 200 and body["welcome_gift"] is None and body["points"] == 0
+
+
+def test_a_welcome_coupon_counts_towards_its_templates_per_member_limit(api: Any, merchant: Any) -> None:
+    template_id = _template(api, merchant, stock=10, listed=True)  # limit 1, given on opening and also listed
+    assert _configure(api, merchant, welcome_template_ids=[template_id])[0] == 200
+    session = _with_phone(api, merchant)
+    status, body = _open(api, merchant, session["token"])
+    assert status == 200 and len(body["welcome_gift"]["coupon_ids"]) == 1, body
+    status, offers = api.get("/v1/coupons/offers", token=session["token"])
+    assert status == 200 and [o["claimed"] for o in offers["offers"] if o["template_id"] == template_id] == [1]
+    status, body = api.post(f"/v1/coupons/offers/{template_id}/claim", token=session["token"],
+                            headers={"idempotency-key": uuid.uuid4().hex})
+    assert (status, body["error"]["code"]) == (409, "CLAIM_LIMIT_REACHED"), body
+    assert len(_coupons_of(merchant, session["member"]["member_id"])) == 1
+
+
+def test_gift_settings_refuse_templates_that_are_not_the_merchants_own(api: Any, merchant: Any,
+                                                                        make_merchant: Any) -> None:
+    admin = api.admin_token(merchant)
+    good = _template(api, merchant, stock=5)
+    reward = _template(api, merchant, stock=5, points_price=100, listed=True)
+    others = _template(api, make_merchant(), stock=5)
+    tiers = lambda **gift: {"tiers": [{"tier_id": "normal", "name": "普通", "threshold": 0, **gift}]}  # noqa: E731
+    for template_id, code in ((others, "TEMPLATE_NOT_FOUND"), ("CTnope", "TEMPLATE_NOT_FOUND"),
+                              (reward, "TEMPLATE_NOT_USABLE")):
+        status, body = _configure(api, merchant, wakeup_template_id=template_id)
+        assert (status // 100, body["error"]["code"]) == (4, code), (template_id, body)
+        for gift in ({"birthday_template_id": template_id}, {"monthly_template_ids": [good, template_id]}):
+            status, body = api.put("/v1/admin/tiers", tiers(**gift), token=admin)
+            assert (status // 100, body["error"]["code"]) == (4, code), (gift, body)
+    status, settings = api.get("/v1/admin/settings", token=admin)
+    assert settings["wakeup_template_id"] is None
+    status, read = api.get("/v1/admin/tiers", token=admin)
+    assert [(t["birthday_template_id"], t["monthly_template_ids"]) for t in read["tiers"]] == [
+        (None, [])] * len(read["tiers"])
+
+    assert _configure(api, merchant, wakeup_template_id=good)[0] == 200
+    status, body = api.put("/v1/admin/tiers", tiers(birthday_template_id=good, monthly_template_ids=[good]),
+                           token=admin)
+    assert status == 200 and body["tiers"][0]["birthday_template_id"] == good, body
+    # A template configured before it was paused does not block editing the tiers; a new one is checked.
+    assert api.post(f"/v1/admin/coupon-templates/{good}/pause", token=admin)[0] == 200
+    status, body = api.put("/v1/admin/tiers", {"tiers": [{**tiers(birthday_template_id=good)["tiers"][0],
+                                                          "name": "会员"}]}, token=admin)
+    assert status == 200 and body["tiers"][0]["name"] == "会员", body
+    status, body = api.put("/v1/admin/tiers", tiers(birthday_template_id=good, monthly_template_ids=[others]),
+                           token=admin)
+    assert (status, body["error"]["code"]) == (404, "TEMPLATE_NOT_FOUND"), body
