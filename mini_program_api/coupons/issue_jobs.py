@@ -26,8 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +44,7 @@ from mini_program_api.db.models import (
     issue_result_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.jobs import due
+from mini_program_api.jobs import due, runner
 from mini_program_api.members import tiers, welcome_gift
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
@@ -207,12 +206,11 @@ def coupon_id(job_id: str, member_id: str) -> str:
 
 
 @dataclass
-class Report:
-    jobs: int = 0
+class Report(runner.Report):
+    job: str = JOB
+    jobs: int = 0  # running jobs worked on
     pages: int = 0
     issued: int = 0  # coupons the jobs' counts grew by during this run
-    failed: list[str] = field(default_factory=list)  # jobs that failed a page (deferred), by error
-    more: bool = False
 
 
 def run(
@@ -224,46 +222,45 @@ def run(
 ) -> Report:
     """Work through the running jobs, page by page, until they are done, `max_pages` pages were
     done or `deadline` (time.monotonic) is near; whatever is left is resumed by the next run."""
-    now = now or clock.now()
+    at = now or clock.now()
     report = Report()
-    for pk, sk in list(due.owed(IssueJob, JOB, now, limit)):
+    pages: list[int | None] = [max_pages]  # what is left of `max_pages`, shared by the jobs of this run
+
+    def work(pk: str, sk: str) -> None:
         job = _find(pk.split("#")[1], sk)
         if job is None or job.status != RUNNING or job.due_sk is None:
-            continue
+            return
+        if pages[0] is not None and pages[0] <= 0:
+            report.more = True
+            return
         report.jobs += 1
         try:
-            left = _work(job, now, page_size, max_pages, deadline, report)
-        except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the others
-            report.failed.append(due.failed(JOB, _find(job.merchant_id, job.job_id), now, exc))
-            continue
+            pages[0] = _work(job, at, page_size, pages[0], deadline, report)
         finally:
             after = _find(job.merchant_id, job.job_id)
             report.issued += int(after.issued) - int(job.issued) if after is not None else 0
-        if max_pages is not None:
-            max_pages = left
-            if left <= 0:
-                report.more = True
-                break
-        if deadline is not None and time.monotonic() >= deadline:
-            report.more = True
-            break
+
+    runner.due_list(report, IssueJob, work, at, limit, deadline)
+    report.more = report.more or (pages[0] is not None and pages[0] <= 0)
     return report
 
 
 def _work(
     job: IssueJob, now: datetime, page_size: int, max_pages: int | None, deadline: float | None, report: Report
-) -> int:
+) -> int | None:
+    """The job's pages until it is done, `max_pages` (None: no limit) or the deadline; returns the pages left."""
     merchant = merchants.get(job.merchant_id)
     template = template_admin.get(job.merchant_id, job.template_id)
     state = template_admin.status(template, now)
     if state in ("ended", "expired"):
         _finish(job, STOPPED)
-        return max_pages or 0
+        return max_pages
     if state != "active":
         raise KabaoError("TEMPLATE_NOT_USABLE", f"the template is {state}: the job waits")
     pages = max_pages
     while pages is None or pages > 0:
-        if deadline is not None and time.monotonic() >= deadline:
+        if runner.out_of_time(deadline):
+            report.stopped_early = report.more = True
             break
         member_ids, scanned, next_cursor = _next_page(job, merchant, now, page_size)
         for member_id in member_ids:
@@ -274,7 +271,7 @@ def _work(
         if not _advance(job, scanned, next_cursor) or next_cursor is None:
             break  # done, or another runner moved it on (it carries on from there)
         job.cursor = next_cursor
-    return pages or 0
+    return pages
 
 
 def _next_page(job: IssueJob, merchant: Merchant, now: datetime, size: int) -> tuple[list[str], int, str | None]:
