@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from mini_program_api.db.models import Scheduled
@@ -119,23 +119,21 @@ def due_list(
     now: datetime,
     limit: int,
     deadline: float | None,
-    first: timedelta = due.RETRY_FIRST,
-    most: timedelta = due.RETRY_MAX,
     deferred_by_handle: bool = False,
 ) -> R:
     """Walk `report.job`'s due list of `model` items (at most `limit`, oldest first) with `handle(pk, sk)`.
 
-    A failed item is read again (consistently: the handler may have changed it) and deferred with a backoff
-    from `first` to `most`. A handler that logs and defers its own failures (the wallet sync's `push`, which
-    the stream path calls too) says so with `deferred_by_handle`: the runner then only reports them. `more`
-    is set when the batch was full too."""
+    A failed item is read again (consistently: the handler may have changed it) and deferred with the due
+    list's backoff (10 minutes, doubling, at most a day). A handler that logs and defers its own failures
+    (the wallet sync's `push`, which the stream path calls too) says so with `deferred_by_handle`: the runner
+    then only reports them. `more` is set when the batch was full too."""
     keys = list(due.owed(model, report.job, now, limit))
     report.due = len(keys)
 
     def fail(key: Key, exc: Exception) -> str:
         if deferred_by_handle:
             return due.failure(exc)
-        return due.failed(report.job, _item(model, *key), now, exc, first, most, key=key[0])
+        return due.failed(report.job, _item(model, *key), now, exc, key=key[0])
 
     walk(report, keys, lambda key: handle(*key), fail, deadline)
     report.more = report.more or len(keys) >= limit
