@@ -4,14 +4,12 @@ Thin: a run that is cut short leaves each job's saved cursor, and the next run r
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from chalice import Blueprint, Rate
 
-from mini_program_api.telemetry import logs, metrics
-
 from .budget import deadline
+from .reported import reported
 
 bp = Blueprint(__name__)
 
@@ -20,8 +18,4 @@ bp = Blueprint(__name__)
 def issue_jobs_run(event: Any) -> dict[str, Any]:
     from mini_program_api.coupons import issue_jobs
 
-    result = issue_jobs.run(deadline=deadline(event))
-    report = dataclasses.asdict(result)
-    logs.job("issue_jobs_run", report, getattr(event, "context", None))
-    metrics.job_run("issue_jobs_run", result.jobs, len(result.failed))
-    return report
+    return reported("issue_jobs_run", issue_jobs.run(deadline=deadline(event)), event)

@@ -8,15 +8,13 @@ timed-out run stopped (see that module). Messages go out at 10:00 Shanghai time
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Cron, Rate
 
-from mini_program_api.telemetry import logs, metrics
-
 from .budget import deadline
+from .reported import reported
 
 if TYPE_CHECKING:
     from mini_program_api.members import lifecycle
@@ -28,10 +26,7 @@ MORNING = Cron(0, 2, "*", "*", "?", "*")
 
 def _run(job: Callable[..., lifecycle.Report], event: Any) -> dict[str, Any]:
     result = job(deadline=deadline(event))
-    report = dataclasses.asdict(result)
-    logs.job(result.job, report, getattr(event, "context", None))
-    metrics.job_run(result.job, result.due, len(result.failed))
-    return report
+    return reported(result.job, result, event)
 
 
 @bp.schedule(MORNING, name="coupon_reminders")

@@ -7,15 +7,14 @@ so the liability walk is not made INCONCLUSIVE by sales during it.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from chalice import Blueprint, Cron
 
 from .budget import deadline
+from .reported import reported
 
 bp = Blueprint(__name__)
-log = logging.getLogger(__name__)
 NIGHT = Cron(0, 19, "*", "*", "?", "*")
 
 
@@ -23,21 +22,11 @@ NIGHT = Cron(0, 19, "*", "*", "?", "*")
 def liability_check(event: Any) -> dict[str, Any]:
     from mini_program_api.reports import liability
 
-    statuses = liability.run_all(deadline(event))
-    log.info(
-        "liability check",
-        extra={"merchants": len(statuses), "mismatches": sorted(m for m, s in statuses.items() if s == "MISMATCH")},
-    )
-    return statuses
+    return reported("liability_check", liability.run_all(deadline(event)), event)
 
 
 @bp.schedule(NIGHT, name="rfm_scoring")
 def rfm_scoring(event: Any) -> dict[str, Any]:
     from mini_program_api.reports import rfm
 
-    phases = rfm.run_all(deadline(event))
-    log.info(
-        "RFM scoring",
-        extra={"merchants": len(phases), "unfinished": sorted(m for m, p in phases.items() if p != "DONE")},
-    )
-    return phases
+    return reported("rfm_scoring", rfm.run_all(deadline(event)), event)

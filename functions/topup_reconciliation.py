@@ -1,13 +1,18 @@
-"""Every 5 minutes: settle top-ups whose notify was lost, expire unpaid ones, confirm refunds."""
+"""Every 5 minutes: settle top-ups whose notify was lost, expire unpaid ones, confirm refunds.
+
+Within the Lambda's time: WeChat Pay's timeouts can make a batch outlast it, so the run stops taking
+orders before the end and the next run settles the rest."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from chalice import Blueprint, Rate
 
-from mini_program_api.telemetry import logs, metrics
+from mini_program_api.telemetry import metrics
+
+from .budget import deadline
+from .reported import reported
 
 bp = Blueprint(__name__)
 
@@ -16,10 +21,8 @@ bp = Blueprint(__name__)
 def reconcile_topups(event: Any) -> dict[str, Any]:
     from mini_program_api.topup import reconciliation
 
-    result = reconciliation.reconcile()
-    report = dataclasses.asdict(result)
-    logs.job("reconcile_topups", report, getattr(event, "context", None))
-    metrics.job_run("reconcile_topups", result.due, len(result.failed))
+    result = reconciliation.reconcile(deadline=deadline(event))
+    report = reported("reconcile_topups", result, event)
     # Due orders include those still waiting to be paid: only a run that finds its whole batch due,
     # run after run, is falling behind (the alarm's threshold is the batch size).
     metrics.count(metrics.RECONCILIATION_DUE, result.due)

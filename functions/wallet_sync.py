@@ -7,16 +7,14 @@ sweep picks up what the stream path deferred (WeChat errors, with backoff) or ne
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 from typing import Any
 
 from chalice import Blueprint, Rate
 
 from .budget import deadline
+from .reported import reported
 
 bp = Blueprint(__name__)
-log = logging.getLogger(__name__)
 # Replaced in the deployed template by the table's StreamArn (infra/deploy/template.py).
 STREAM_ARN = "arn:aws:dynamodb:cn-north-1:000000000000:table/kabao/stream/local"
 
@@ -34,6 +32,4 @@ def wallet_stream(event: Any) -> dict[str, Any]:
 def wallet_sweep(event: Any) -> dict[str, Any]:
     from mini_program_api.wallet import sync
 
-    report = dataclasses.asdict(sync.sweep(deadline=deadline(event, safety_seconds=10.0)))
-    log.info("wallet sync sweep", extra=report)
-    return report
+    return reported("wallet_sweep", sync.sweep(deadline=deadline(event, safety_seconds=10.0)), event)

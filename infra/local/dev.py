@@ -2,7 +2,9 @@
 
 Starts DynamoDB Local (infra/local/dynamodb.py), the WeChat sandbox and
 Chalice's local API server (infra/local/api.py) as child processes, creates
-the table, seeds the demo merchant and prints a curl walk-through. Ports default to 8000 (API), 8001 (DynamoDB) and 8002
+the table, seeds the demo merchant and prints a curl walk-through. The table's stream feeds the
+wallet sync (infra/local/streams.py) and every scheduled function runs on its schedule
+(infra/local/jobs.py). Ports default to 8000 (API), 8001 (DynamoDB) and 8002
 (sandbox); a busy port is replaced by a free one, so a second copy runs beside
 the first instead of failing. Data lives in memory: every run starts clean.
 """
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 from infra.local.dynamodb import DynamoDBLocal
+from infra.local.jobs import product_environment, write_environment
 from infra.local.loopback import free_port
 from infra.local.stack import environment
 
@@ -109,6 +112,7 @@ def main() -> int:
     }
     config = json.loads((ROOT / "chalice.json").read_text())["stages"]["local"]["environment_variables"]
     procs: list[subprocess.Popen[bytes] | DynamoDBLocal] = []
+    shared: Path | None = None
 
     def start(name: str, *args: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env)
@@ -147,10 +151,15 @@ def main() -> int:
         start("api", "-m", "infra.local.api", "--host", HOST, "--port", str(ports["api"]))
         # The table's stream -> the wallet sync, as Lambda's trigger does in AWS (infra/local/streams.py).
         procs.append(subprocess.Popen([sys.executable, "-m", "infra.local.streams"], cwd=ROOT, env=env))
+        # Every scheduled function on its schedule, as EventBridge does in AWS (infra/local/jobs.py); the
+        # environment file lets `python -m infra.local.jobs run <name>` reach this stack from another terminal.
+        shared = write_environment(product_environment(env, [*environment("", "", ""), *config]))
+        procs.append(subprocess.Popen([sys.executable, "-m", "infra.local.jobs", "serve"], cwd=ROOT, env=env))
         print(
             f"\nkabao is running (Ctrl-C stops everything):\n"
             f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"
-            f"  WeChat sandbox  {urls['sandbox']}\n  demo appid      {appid}\n\n"
+            f"  WeChat sandbox  {urls['sandbox']}\n  demo appid      {appid}\n"
+            f"  scheduled jobs  on their schedules; now: python -m infra.local.jobs list | run <name> ({shared})\n\n"
             f"{walkthrough(urls['api'], urls['sandbox'], appid)}\n\nkabao dev ready",
             flush=True,
         )
@@ -165,6 +174,8 @@ def main() -> int:
         return 1
     finally:
         stop()
+        if shared is not None:
+            shared.unlink(missing_ok=True)  # its ports are closed now
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""`make dev`'s stand-in for Lambda's stream trigger and the wallet sweep's schedule.
+"""`make dev`'s stand-in for Lambda's stream trigger.
 
 Reads the table's stream on DynamoDB Local (the same NEW_AND_OLD_IMAGES records Lambda would
-deliver) and hands each batch to the wallet_stream function's handler; runs the wallet sweep every
-minute, as its schedule does in AWS. Run with ``python -m infra.local.streams`` in the product's
-environment (infra/local/dev.py starts it).
+deliver) and hands each batch to the wallet_stream function's handler. The wallet sweep runs on its
+schedule with every other scheduled function (infra/local/jobs.py). Run with
+``python -m infra.local.streams`` in the product's environment (infra/local/dev.py starts it).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 
 POLL_SECONDS = 1.0
-SWEEP_SECONDS = 60.0
 SHARDS_SECONDS = 10.0
 
 
@@ -34,7 +33,7 @@ def run() -> None:
     streams = boto3.client("dynamodbstreams", endpoint_url=endpoint)
     arn = boto3.client("dynamodb", endpoint_url=endpoint).describe_table(TableName=table)["Table"]["LatestStreamArn"]
     iterators: dict[str, str | None] = {}
-    last_sweep = last_shards = 0.0
+    last_shards = 0.0
     while True:
         if time.monotonic() - last_shards >= SHARDS_SECONDS:  # new shards are rare: look for them now and then
             last_shards = time.monotonic()
@@ -50,12 +49,12 @@ def run() -> None:
             iterators[shard_id] = page.get("NextShardIterator")
             if page["Records"]:
                 sync.stream_records([_lambda_shape(r) for r in page["Records"]])
-        if time.monotonic() - last_sweep >= SWEEP_SECONDS:
-            sync.sweep()
-            last_sweep = time.monotonic()
         time.sleep(POLL_SECONDS)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    run()
+    try:
+        run()
+    except KeyboardInterrupt:  # Ctrl-C on make dev reaches its whole process group
+        pass

@@ -18,7 +18,11 @@ tests) work through it a page at a time:
   transaction, and the job moves on; a database that does not answer fails the page, and
   the job is deferred with backoff (jobs/due.py) and resumes from its saved cursor;
 - the cursor is saved after each page, pinned to the cursor read, so two runners never
-  both advance one job; a paused template defers the job, an ended or expired one stops it.
+  both advance one job; a paused template defers the job, an ended or expired one stops it;
+- members refused SOLD_OUT are counted apart (`sold_out`): a job that ends its pass with some stays on
+  the list, DONE, and every `SOLD_OUT_RECHECK` looks at the template's stock; once the merchant has added
+  stock, those members are issued (their FAILED result becomes ISSUED and the counts move, in the coupon's
+  own transaction, so nobody gets two), until none is left or the template ends.
 """
 
 from __future__ import annotations
@@ -26,14 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from mini_program_api.coupons import claims, template_admin
+from mini_program_api.coupons import claims, stock, template_admin
 from mini_program_api.db.models import (
     CouponTemplate,
     IssueJob,
@@ -45,7 +48,7 @@ from mini_program_api.db.models import (
     issue_result_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.jobs import due
+from mini_program_api.jobs import due, runner
 from mini_program_api.members import tiers, welcome_gift
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
@@ -58,8 +61,10 @@ log = logging.getLogger(__name__)
 JOB = "issue_job"
 PAGE = 25
 MAX_MEMBER_IDS = 1000
+SOLD_OUT_RECHECK = timedelta(minutes=10)
 RUNNING, DONE, STOPPED = "RUNNING", "DONE", "STOPPED"
 ISSUED, FAILED = "ISSUED", "FAILED"
+SOLD_OUT = "SOLD_OUT"
 # A member's own problem: recorded on their result, the job goes on. Anything else a KabaoError says
 # (the database busy or down) fails the page, which is done again later.
 MEMBER_ERRORS = frozenset({"CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "SOLD_OUT", "TIER_NOT_ELIGIBLE", "NOT_FOUND"})
@@ -207,12 +212,11 @@ def coupon_id(job_id: str, member_id: str) -> str:
 
 
 @dataclass
-class Report:
-    jobs: int = 0
+class Report(runner.Report):
+    job: str = JOB
+    jobs: int = 0  # running jobs worked on
     pages: int = 0
     issued: int = 0  # coupons the jobs' counts grew by during this run
-    failed: list[str] = field(default_factory=list)  # jobs that failed a page (deferred), by error
-    more: bool = False
 
 
 def run(
@@ -224,46 +228,48 @@ def run(
 ) -> Report:
     """Work through the running jobs, page by page, until they are done, `max_pages` pages were
     done or `deadline` (time.monotonic) is near; whatever is left is resumed by the next run."""
-    now = now or clock.now()
+    at = now or clock.now()
     report = Report()
-    for pk, sk in list(due.owed(IssueJob, JOB, now, limit)):
+    pages: list[int | None] = [max_pages]  # what is left of `max_pages`, shared by the jobs of this run
+
+    def work(pk: str, sk: str) -> None:
         job = _find(pk.split("#")[1], sk)
-        if job is None or job.status != RUNNING or job.due_sk is None:
-            continue
+        if job is None or job.due_sk is None or job.status not in (RUNNING, DONE):
+            return
+        if job.status == RUNNING and pages[0] is not None and pages[0] <= 0:
+            report.more = True
+            return
         report.jobs += 1
         try:
-            left = _work(job, now, page_size, max_pages, deadline, report)
-        except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the others
-            report.failed.append(due.failed(JOB, _find(job.merchant_id, job.job_id), now, exc))
-            continue
+            if job.status == DONE:  # its pass is over; members refused SOLD_OUT wait for stock
+                _retry_sold_out(job, at, deadline, report)
+            else:
+                pages[0] = _work(job, at, page_size, pages[0], deadline, report)
         finally:
             after = _find(job.merchant_id, job.job_id)
             report.issued += int(after.issued) - int(job.issued) if after is not None else 0
-        if max_pages is not None:
-            max_pages = left
-            if left <= 0:
-                report.more = True
-                break
-        if deadline is not None and time.monotonic() >= deadline:
-            report.more = True
-            break
+
+    runner.due_list(report, IssueJob, work, at, limit, deadline)
+    report.more = report.more or (pages[0] is not None and pages[0] <= 0)
     return report
 
 
 def _work(
     job: IssueJob, now: datetime, page_size: int, max_pages: int | None, deadline: float | None, report: Report
-) -> int:
+) -> int | None:
+    """The job's pages until it is done, `max_pages` (None: no limit) or the deadline; returns the pages left."""
     merchant = merchants.get(job.merchant_id)
     template = template_admin.get(job.merchant_id, job.template_id)
     state = template_admin.status(template, now)
     if state in ("ended", "expired"):
         _finish(job, STOPPED)
-        return max_pages or 0
+        return max_pages
     if state != "active":
         raise KabaoError("TEMPLATE_NOT_USABLE", f"the template is {state}: the job waits")
     pages = max_pages
     while pages is None or pages > 0:
-        if deadline is not None and time.monotonic() >= deadline:
+        if runner.out_of_time(deadline):
+            report.stopped_early = report.more = True
             break
         member_ids, scanned, next_cursor = _next_page(job, merchant, now, page_size)
         for member_id in member_ids:
@@ -271,10 +277,13 @@ def _work(
         report.pages += 1
         if pages is not None:
             pages -= 1
-        if not _advance(job, scanned, next_cursor) or next_cursor is None:
-            break  # done, or another runner moved it on (it carries on from there)
+        if not _advance(job, scanned, next_cursor):
+            break  # another runner moved it on (it carries on from there)
+        if next_cursor is None:
+            _wait_for_stock(job, now)
+            break
         job.cursor = next_cursor
-    return pages or 0
+    return pages
 
 
 def _next_page(job: IssueJob, merchant: Merchant, now: datetime, size: int) -> tuple[list[str], int, str | None]:
@@ -336,7 +345,8 @@ def _record_failure(job: IssueJob, result_key: tuple[str, str], member_id: str, 
         IssueResult(*result_key, member_id=member_id, status=FAILED, error=error, at=now),
         condition=IssueResult.sk.does_not_exist(),
     )
-    tx.update("job", IssueJob(job.pk, job.sk), actions=[IssueJob.failed.add(1)], condition=IssueJob.pk.exists())
+    counts = [IssueJob.failed.add(1), *([IssueJob.sold_out.add(1)] if error == SOLD_OUT else [])]
+    tx.update("job", IssueJob(job.pk, job.sk), actions=counts, condition=IssueJob.pk.exists())
     try:
         tx.commit()
     except Cancelled:
@@ -361,3 +371,105 @@ def _finish(job: IssueJob, status: str) -> None:
         [IssueJob.status.set(status), IssueJob.finished_at.set(clock.now()), *due.unslot(IssueJob)],
         IssueJob.status == RUNNING,
     )
+
+
+# --- members refused SOLD_OUT, once stock is added ----------------------------------------------------
+
+
+def _wait_for_stock(job: IssueJob, now: datetime) -> None:
+    """A DONE job with members still refused SOLD_OUT stays on the list to look for new stock; without, it
+    leaves the list."""
+    after = _find(job.merchant_id, job.job_id)
+    if after is None:
+        return
+    if int(after.sold_out or 0) > 0:
+        _recheck(after, now)
+    elif after.due_sk is not None:
+        update_if(after, due.unslot(IssueJob), IssueJob.status == DONE)
+
+
+def _recheck(job: IssueJob, now: datetime) -> None:
+    update_if(job, _slot(job, now + SOLD_OUT_RECHECK), IssueJob.status == DONE)
+
+
+def _slot(job: IssueJob, at: datetime) -> list[Action]:
+    due_pk, due_sk = due.slot(JOB, f"{job.merchant_id}#{job.job_id}", at)
+    return [IssueJob.due_pk.set(due_pk), IssueJob.due_sk.set(due_sk), *due.settled(IssueJob)]
+
+
+def _retry_sold_out(job: IssueJob, now: datetime, deadline: float | None, report: Report) -> None:
+    """Issue to the job's members refused SOLD_OUT if the template has stock again; look again later if not,
+    and stop looking when none is left or the template ended or expired."""
+    template = template_admin.get(job.merchant_id, job.template_id)
+    state = template_admin.status(template, now)
+    if int(job.sold_out or 0) <= 0 or state in ("ended", "expired"):
+        update_if(job, due.unslot(IssueJob), IssueJob.status == DONE)
+        return
+    if state != "active" or stock.remaining_stock(job.merchant_id, template) <= 0:
+        _recheck(job, now)
+        return
+    refused = IssueResult.query(
+        issue_result_pk(job.merchant_id, job.job_id),
+        filter_condition=(IssueResult.status == FAILED) & (IssueResult.error == SOLD_OUT),
+        consistent_read=True,
+    )
+    for result in refused:
+        if runner.out_of_time(deadline):
+            report.stopped_early = report.more = True
+            return  # still due: the next run goes on with the rest
+        if not _reissue(job, template, result, now):
+            _recheck(job, now)  # sold out again
+            return
+    _wait_for_stock(job, now)
+
+
+def _reissue(job: IssueJob, template: CouponTemplate, result: IssueResult, now: datetime) -> bool:
+    """Issue the coupon a member was refused for want of stock; False when the stock ran out again. Their
+    FAILED result becomes ISSUED and the counts move in the coupon's transaction, conditional on the result
+    still being that refusal, so a concurrent runner or a run done again issues nobody twice."""
+    member_id = str(result.member_id)
+    cid = coupon_id(job.job_id, member_id)
+    still_refused = (IssueResult.status == FAILED) & (IssueResult.error == SOLD_OUT)
+
+    def counted(tx: Transaction) -> None:
+        tx.update(
+            "result",
+            IssueResult(result.pk, result.sk),
+            actions=[
+                IssueResult.status.set(ISSUED),
+                IssueResult.coupon_id.set(cid),
+                IssueResult.error.remove(),
+                IssueResult.at.set(now),
+            ],
+            condition=still_refused,
+        )
+        tx.update(
+            "job",
+            IssueJob(job.pk, job.sk),
+            actions=[IssueJob.issued.add(1), IssueJob.failed.add(-1), IssueJob.sold_out.add(-1)],
+            condition=IssueJob.pk.exists(),
+        )
+
+    try:
+        claims.issue(job.merchant_id, member_id, template, cid, per_member_limit=False, also=counted)
+    except Cancelled:
+        return True  # another runner issued it first
+    except KabaoError as exc:
+        if exc.code == SOLD_OUT:
+            return False
+        if exc.code not in MEMBER_ERRORS:
+            raise
+        # Refused for another reason now (the card closed, the tier changed): recorded, no longer waiting.
+        tx = Transaction()
+        tx.update(
+            "result",
+            IssueResult(result.pk, result.sk),
+            actions=[IssueResult.error.set(exc.code)],
+            condition=still_refused,
+        )
+        tx.update("job", IssueJob(job.pk, job.sk), actions=[IssueJob.sold_out.add(-1)], condition=IssueJob.pk.exists())
+        try:
+            tx.commit()
+        except Cancelled:
+            pass  # settled by a concurrent runner
+    return True

@@ -639,6 +639,7 @@ class IssueJob(Item, Scheduled):
     scanned = NumberAttribute(default=0)  # members looked at
     issued = NumberAttribute(default=0)  # coupons given: equals the job's coupons members hold
     failed = NumberAttribute(default=0)  # members who could not be given one (see their results)
+    sold_out = NumberAttribute(default=0)  # of those, members refused for want of stock: retried when stock comes
     fingerprint = UnicodeAttribute()
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()

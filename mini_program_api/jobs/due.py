@@ -144,12 +144,16 @@ def failed(
     exc: Exception,
     first: timedelta = RETRY_FIRST,
     most: timedelta = RETRY_MAX,
+    key: str = "",
 ) -> str:
-    """A job's failure on one item: logged (with the trace for a bug), the item deferred (`defer`; None: it is
-    gone), and the error returned for the job's report. One item's failure never stops the job."""
+    """A job's failure on one item: logged (with the trace for a bug, and the item's key when given), the item
+    deferred (`defer`; None: it is gone), and the error returned for the job's report. One item's failure
+    never stops the job."""
     error = failure(exc)
     log.warning(
-        "scheduled job item failed", extra={"job": job, "error": error}, exc_info=not isinstance(exc, KabaoError)
+        "scheduled job item failed",
+        extra={"job": job, "error": error, "item": key},
+        exc_info=not isinstance(exc, KabaoError),
     )
     if item is not None:
         defer(item, now, exc, first, most)

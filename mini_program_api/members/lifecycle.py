@@ -23,9 +23,8 @@ nothing.
 from __future__ import annotations
 
 import calendar
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,7 +43,7 @@ from mini_program_api.db.models import (
     template_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.jobs import due
+from mini_program_api.jobs import due, runner
 from mini_program_api.members import notices, tiers
 from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
@@ -133,16 +132,11 @@ def next_birthday(merchant: Merchant, birthday: date, now: datetime) -> datetime
 
 
 @dataclass
-class Report:
-    job: str
-    due: int = 0  # items found due (at most the batch size): the backlog
-    done: int = 0
+class Report(runner.Report):
     sent: int = 0
     issued: int = 0
     points_expired: int = 0
     changed: int = 0
-    failed: list[str] = field(default_factory=list)
-    more: bool = False  # stopped at the batch size or the time budget: the rest is still due
 
 
 Handler = Callable[[str, str, datetime, Report], None]
@@ -151,28 +145,9 @@ Handler = Callable[[str, str, datetime, Report], None]
 def _run(
     job: str, model: type[Model], handle: Handler, now: datetime | None, limit: int, deadline: float | None
 ) -> Report:
-    now = now or clock.now()
+    at = now or clock.now()
     report = Report(job)
-    keys = list(due.owed(model, job, now, limit))
-    report.due = len(keys)
-    for pk, sk in keys:
-        if deadline is not None and time.monotonic() >= deadline:
-            report.more = True
-            break
-        try:
-            handle(pk, sk, now, report)
-            report.done += 1
-        except Exception as exc:  # noqa: BLE001 - one member's failure, whatever it is, must not stop the rest
-            report.failed.append(due.failed(job, _item(model, pk, sk), now, exc))
-    report.more = report.more or len(keys) >= limit
-    return report
-
-
-def _item(model: type[Model], pk: str, sk: str) -> Any:
-    try:
-        return model.get(pk, sk, consistent_read=True)
-    except model.DoesNotExist:
-        return None
+    return runner.due_list(report, model, lambda pk, sk: handle(pk, sk, at, report), at, limit, deadline)
 
 
 def _member_ids(pk: str) -> tuple[str, str]:

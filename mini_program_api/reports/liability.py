@@ -14,10 +14,10 @@ report's snapshot.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 
-from mini_program_api.db.models import Member, Merchant
+from mini_program_api.db.models import Member
+from mini_program_api.jobs import runner
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.reports import read, roster
@@ -62,7 +62,7 @@ def run(merchant_id: str, deadline: float | None = None, page: int = PAGE) -> Li
         state.save()
     dormant_after = now - timedelta(days=int(merchants.get(merchant_id).dormant_days))
     while int(state.shard) < roster.ROSTER_SHARDS:
-        if deadline is not None and time.monotonic() > deadline:
+        if runner.out_of_time(deadline):
             return state  # saved after the last page: the next run resumes here
         got = roster.page(roster.roster_pk(merchant_id, int(state.shard)), state.cursor, page)
         sums, tiers = state.sums.as_dict(), state.tiers.as_dict()
@@ -113,24 +113,11 @@ def _finish(merchant_id: str, state: LiabilityCheck) -> LiabilityCheck:
     return state
 
 
-def run_all(deadline: float | None = None) -> dict[str, str]:
-    """Every merchant's check, one after another (the nightly job); merchant id -> status.
+def run_all(deadline: float | None = None) -> runner.PerMerchant:
+    """Every merchant's check, one after another (the nightly job); `statuses`: merchant id -> status.
 
     A merchant whose check fails is logged and skipped, so it never stalls the others; its saved
     place stays, and the next run resumes it."""
-    statuses: dict[str, str] = {}
-    after: str | None = None
-    while True:
-        got = roster.page(merchants.MERCHANTS, after, PAGE, model=Merchant)
-        for merchant in got.items:
-            merchant_id = str(merchant.roster_sk)
-            if deadline is not None and time.monotonic() > deadline:
-                return statuses
-            try:
-                statuses[merchant_id] = run(merchant_id, deadline).status
-            except Exception:  # noqa: BLE001 - one merchant's failure must not stop the rest
-                log.exception("liability check failed for merchant %s", merchant_id)
-                statuses[merchant_id] = "FAILED"
-        if got.cursor is None:
-            return statuses
-        after = got.cursor
+    return runner.per_merchant(
+        "liability_check", roster.merchant_ids(), lambda m: str(run(m, deadline).status), RUNNING.__eq__, deadline
+    )

@@ -21,7 +21,6 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-import time
 from datetime import date, datetime
 from typing import Any
 
@@ -30,8 +29,9 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
-from mini_program_api.db.models import CheckoutOrder, Item, Member, Merchant, RosterIndex, member_pk
+from mini_program_api.db.models import CheckoutOrder, Item, Member, RosterIndex, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.jobs import runner
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.auth import Principal
@@ -236,7 +236,7 @@ def run(merchant_id: str, deadline: float | None = None, page: int = PAGE) -> Rf
         job.save()
     today = date.fromisoformat(str(job.today))
     while job.phase != "DONE":
-        if deadline is not None and time.monotonic() > deadline:
+        if runner.out_of_time(deadline):
             return job
         got = roster.page(roster.roster_pk(merchant_id, int(job.shard)), job.cursor, page)
         if job.phase == "HISTOGRAM":
@@ -359,21 +359,9 @@ def configure(actor: Principal, r: list[int] | None, f: list[int] | None, m: lis
     return item
 
 
-def run_all(deadline: float | None = None) -> dict[str, str]:
-    """Every merchant's scoring (the nightly job); one merchant failing is logged and skipped."""
-    phases: dict[str, str] = {}
-    after: str | None = None
-    while True:
-        got = roster.page(merchants.MERCHANTS, after, PAGE, model=Merchant)
-        for merchant in got.items:
-            merchant_id = str(merchant.roster_sk)
-            if deadline is not None and time.monotonic() > deadline:
-                return phases
-            try:
-                phases[merchant_id] = str(run(merchant_id, deadline).phase)
-            except Exception:  # noqa: BLE001 - one merchant's failure must not stop the rest
-                log.exception("RFM scoring failed for merchant %s", merchant_id)
-                phases[merchant_id] = "FAILED"
-        if got.cursor is None:
-            return phases
-        after = got.cursor
+def run_all(deadline: float | None = None) -> runner.PerMerchant:
+    """Every merchant's scoring (the nightly job); `statuses`: merchant id -> phase. One merchant failing is
+    logged and skipped; one cut short by the deadline resumes from its phase next run."""
+    return runner.per_merchant(
+        "rfm_scoring", roster.merchant_ids(), lambda m: str(run(m, deadline).phase), "DONE".__ne__, deadline
+    )

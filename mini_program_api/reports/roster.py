@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from mini_program_api.db.models import Member
@@ -38,3 +39,17 @@ def page(pk: str, after: str | None, limit: int, model: Any = Member) -> paging.
     condition = model.roster_sk > after if after else None
     items = list(model.roster.query(pk, range_key_condition=condition, limit=limit, page_size=limit))
     return paging.Page(items, str(items[-1].roster_sk) if len(items) == limit else None)
+
+
+def merchant_ids() -> Iterator[str]:
+    """Every merchant's id, a page at a time (the nightly report jobs' walk)."""
+    from mini_program_api.db.models import Merchant
+    from mini_program_api.merchants.merchants import MERCHANTS
+
+    after: str | None = None
+    while True:
+        got = page(MERCHANTS, after, 100, model=Merchant)
+        yield from (str(merchant.roster_sk) for merchant in got.items)
+        if got.cursor is None:
+            return
+        after = got.cursor

@@ -4,13 +4,13 @@ minutes: lost notifies credited, expired orders closed, pending refunds asked af
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from mini_program_api.db.models import PROFILE, Member, Merchant, TopupOrder, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.jobs import due
+from mini_program_api.jobs import runner
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.telemetry import metrics
@@ -18,35 +18,33 @@ from mini_program_api.topup import orders, refunds
 
 
 @dataclass
-class Reconciled:
-    due: int = 0  # orders found due (at most the batch size): the backlog
+class Reconciled(runner.Report):
+    job: str = orders.JOB
     credited: int = 0
     closed: int = 0
     waiting: int = 0
     refunds_settled: int = 0
-    failed: list[str] = field(default_factory=list)
 
 
-def reconcile(now: datetime | None = None, limit: int = orders.BATCH) -> Reconciled:
+def reconcile(now: datetime | None = None, limit: int = orders.BATCH, deadline: float | None = None) -> Reconciled:
     """Settle what WeChat knows and we may have missed: lost notifies, expired orders, pending refunds.
 
-    Safe to run twice or concurrently: every transition is conditional and every
-    credit goes through the same exactly-once path as the notify.
+    Each order may wait on WeChat Pay's timeouts (a query, a close, a refund), so a batch can outlast the
+    Lambda: the run stops taking orders at `deadline` (functions/budget.py) and the rest stay due for the
+    next run. Safe to run twice or concurrently: every transition is conditional and every credit goes
+    through the same exactly-once path as the notify.
     """
-    now = now or clock.now()
+    at = now or clock.now()
     report = Reconciled()
-    owed = list(due.owed(TopupOrder, orders.JOB, now, limit))
-    for pk, sk in owed:
+
+    def settle(pk: str, sk: str) -> None:
         try:
             order = TopupOrder.get(pk, sk, consistent_read=True)
         except TopupOrder.DoesNotExist:
-            continue
-        try:
-            _reconcile_one(order, now, report)
-        except Exception as exc:  # noqa: BLE001 - one order's failure, whatever it is, must not stop the rest
-            report.failed.append(f"{order.order_id}:{due.failed(orders.JOB, order, now, exc)}")
-    report.due = len(owed)
-    return report
+            return
+        _reconcile_one(order, at, report)
+
+    return runner.due_list(report, TopupOrder, settle, at, limit, deadline)
 
 
 def _reconcile_one(order: TopupOrder, now: datetime, report: Reconciled) -> None:

@@ -19,15 +19,14 @@ just leaves the list.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from mini_program_api.db.transact import update_if
-from mini_program_api.jobs import due
+from mini_program_api.jobs import due, runner
 from mini_program_api.members import members, tiers
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
@@ -45,12 +44,10 @@ PUSHED, SETTLED, BUSY, NOTHING = "PUSHED", "SETTLED", "BUSY", "NOTHING"
 
 
 @dataclass
-class Report:
+class Report(runner.Report):
     pushed: int = 0
     settled: int = 0
     busy: int = 0
-    failed: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
         if outcome == PUSHED:
@@ -59,10 +56,6 @@ class Report:
             self.settled += 1
         elif outcome == BUSY:
             self.busy += 1
-
-    def failure(self, error: str) -> None:
-        self.failed += 1
-        self.errors[error] = self.errors.get(error, 0) + 1
 
 
 def _read(pk: str) -> MemberWallet | None:
@@ -153,17 +146,15 @@ def _send(item: MemberWallet) -> None:
 
 
 def sweep(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
-    """The scheduled pass over the sync job's list: one member's failure never stops the others."""
-    now = now or clock.now()
-    report = Report()
-    for pk, _ in list(due.owed(MemberWallet, SYNC_JOB, now, limit)):
-        if deadline is not None and time.monotonic() > deadline:
-            break
-        try:
-            report.count(push(pk, now))
-        except Exception as exc:  # noqa: BLE001 - deferred in push; counted here, the job goes on
-            report.failure(due.failure(exc))
-    return report
+    """The scheduled pass over the sync job's list (jobs/runner.py): one member's failure never stops the
+    others; `push` has deferred it with the sync's own backoff."""
+    at = now or clock.now()
+    report = Report(SYNC_JOB)
+
+    def handle(pk: str, sk: str) -> None:
+        report.count(push(pk, at))
+
+    return runner.due_list(report, MemberWallet, handle, at, limit, deadline, deferred_by_handle=True)
 
 
 def stream_records(records: Iterable[dict[str, Any]], now: datetime | None = None) -> list[str]:

@@ -1,6 +1,7 @@
 """`make dev` (python -m infra.local.dev): starts, serves the walk-through, runs twice, and Ctrl-C stops everything."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -19,9 +20,10 @@ from infra.local.loopback import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start(ports: dict[str, int]) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _start(ports: dict[str, int], env_file: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
     env = {**os.environ, "KABAO_API_PORT": str(ports["api"]), "KABAO_DDB_PORT": str(ports["ddb"]),
-           "KABAO_SANDBOX_PORT": str(ports["sandbox"])}
+           "KABAO_SANDBOX_PORT": str(ports["sandbox"]),
+           "KABAO_DEV_ENV_FILE": str(env_file)}  # never a developer's own .local/dev-env.json
     for key in ("DYNAMODB_ENDPOINT", "WECHAT_API_BASE", "WECHATPAY_API_BASE", "KABAO_STAGE", "KABAO_TABLE",
                 "KABAO_JWT_SECRET", "KABAO_PII_KEY"):
         env.pop(key, None)  # the dev stack must not need the test suite's settings
@@ -53,9 +55,9 @@ def _stop(proc: subprocess.Popen[str], urls: dict[str, str]) -> None:
             assert s.connect_ex((host, int(port))) != 0, f"{url} still listening after Ctrl-C"
 
 
-def test_dev_stack_serves_the_walkthrough_and_runs_twice() -> None:
+def test_dev_stack_serves_the_walkthrough_and_runs_twice(tmp_path: Path) -> None:
     ports = {"api": free_port(), "ddb": free_port(), "sandbox": free_port()}
-    first, first_urls = _start(ports)
+    first, first_urls = _start(ports, tmp_path / "first-env.json")
     try:
         api = first_urls["API"]
         assert api == f"http://127.0.0.1:{ports['api']}"
@@ -111,7 +113,14 @@ def test_dev_stack_serves_the_walkthrough_and_runs_twice() -> None:
             time.sleep(0.5)
         assert (shown["balance"], shown["bonus"]) == (32000, 88) and shown["notices"][-1].startswith("消费")
 
-        second, second_urls = _start(ports)  # same preferred ports, all busy: it moves aside
+        # A second terminal runs a scheduled function now, against this stack (infra/local/jobs.py).
+        ran = subprocess.run([sys.executable, "-m", "infra.local.jobs", "run", "wallet_sweep"], cwd=ROOT, text=True,
+                             capture_output=True, timeout=120,
+                             env={"PATH": os.environ["PATH"], "KABAO_DEV_ENV_FILE": str(tmp_path / "first-env.json")})
+        assert ran.returncode == 0, ran.stderr
+        assert json.loads(ran.stdout.strip().splitlines()[-1])["report"]["failed"] == []
+
+        second, second_urls = _start(ports, tmp_path / "second-env.json")  # all busy: it moves aside
         try:
             assert set(second_urls.values()).isdisjoint(first_urls.values())
             assert requests.post(f"{second_urls['API']}/v1/auth/login", json={"appid": "wxdemo0000000001", "code": "test:demo"}, timeout=10).status_code == 200

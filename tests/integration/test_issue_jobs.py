@@ -245,3 +245,36 @@ def test_the_scheduled_function_works_through_the_jobs(api: Any, merchant: Any) 
     report = invoke("issue_jobs_run")
     assert (report["jobs"], report["issued"], report["failed"]) == (1, 1, [])
     assert _job(api, merchant, job["job_id"])["status"] == "DONE" and _held(merchant, member_id, template_id) == 1
+
+
+def _results(api: Any, merchant: Any, job_id: str) -> dict[str, tuple[str, Any]]:
+    status, page = api.get(f"/v1/admin/issue-jobs/{job_id}/results?limit=100", token=api.admin_token(merchant))
+    assert status == 200, page
+    return {r["member_id"]: (r["status"], r.get("error")) for r in page["results"]}
+
+
+def test_members_refused_sold_out_are_issued_once_stock_is_added(api: Any, merchant: Any, clock: Any) -> None:
+    template_id = _template(api, merchant, stock=2)
+    ids = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(4)]
+    _, job = _post_job(api, merchant, {"template_id": template_id, "member_ids": ids})
+    _drain()
+    done = _job(api, merchant, job["job_id"])
+    assert (done["status"], done["issued"], done["failed"]) == ("DONE", 2, 2)
+    assert sorted(_results(api, merchant, job["job_id"]).values()) == [("FAILED", "SOLD_OUT")] * 2 + [
+        ("ISSUED", None)] * 2
+
+    clock.advance(minutes=11)
+    issue_jobs.run()  # still no stock: they keep waiting, nobody is given one
+    assert _job(api, merchant, job["job_id"])["issued"] == 2
+    status, body = api.patch(f"/v1/admin/coupon-templates/{template_id}", {"total_stock": 4},
+                             token=api.admin_token(merchant))
+    assert status == 200, body
+    clock.advance(minutes=11)
+    runs = [issue_jobs.run(), issue_jobs.run()]  # the second finds nothing left to do
+    after = _job(api, merchant, job["job_id"])
+    assert (after["status"], after["issued"], after["failed"]) == ("DONE", 4, 0)
+    assert set(_results(api, merchant, job["job_id"]).values()) == {("ISSUED", None)}
+    assert [_held(merchant, m, template_id) for m in ids] == [1, 1, 1, 1]
+    assert (runs[0].issued, runs[1].issued) == (2, 0)
+    clock.advance(days=1)
+    assert issue_jobs.run().jobs == 0  # off the list: nothing left to wait for

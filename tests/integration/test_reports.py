@@ -459,7 +459,7 @@ def test_nightly_check_isolates_a_merchant_whose_check_fails(api: Any, make_merc
     # A roster entry whose merchant has no profile: its check fails for real, the others go on.
     Merchant._get_connection().put_item("MCH#m-0ghost", "LEFTOVER",
                                         attributes={"roster_pk": "MERCHANTS", "roster_sk": "m-0ghost"})
-    statuses = liability.run_all()
+    statuses = liability.run_all().statuses
     assert statuses["m-0ghost"] == "FAILED"
     assert {statuses[m.merchant_id] for m in good} == {liability.MATCH}
 
@@ -514,10 +514,10 @@ def test_backfill_puts_existing_members_on_the_roster_and_seeds_totals(api: Any,
     Merchant(merchant_pk(mid), "PROFILE").update(actions=[Merchant.roster_pk.remove(), Merchant.roster_sk.remove()])
     for n in range(counters.SHARDS):
         ReportCounter(counters.row_pk(mid, n), "TOTAL").delete()
-    assert liability.run_all().get(mid) is None  # not on the roster: the nightly job cannot see it
+    assert liability.run_all().statuses.get(mid) is None  # not on the roster: the nightly job cannot see it
 
     assert backfill.roster_keys() == 4  # three members and their merchant
     assert backfill.roster_keys() == 0
     assert backfill.seed_totals(mid) == {"points": 90, "principal": 2100, "bonus": 0}
     assert backfill.seed_totals(mid) is None  # seeded once
-    assert liability.run_all()[mid] == liability.MATCH
+    assert liability.run_all().statuses[mid] == liability.MATCH
