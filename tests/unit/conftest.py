@@ -1,9 +1,10 @@
 """The unit suite: the pure rules, with no stack, no DynamoDB, no sandbox and no network, in seconds.
 
-Three things hold it to that, whatever a test asks for:
+Four things hold it to that, whatever a test asks for:
 
 - a unit test that requests the stack (`stack`, `on_the_stack`, or a fixture built on them such as `merchant`)
   is refused at collection, so `make test-unit` never starts DynamoDB Local or the sandbox;
+- a run of the unit suite alone fails if anything started the stack, a test module's import included;
 - any connection a unit test's own thread opens fails the test at once (a model's `.get()` or `.save()` left in a
   "pure" function would otherwise quietly reach whatever endpoint the environment names);
 - hypothesis runs without a deadline (2 shared cores: a slow example is not a failure), and under `CI=true` with
@@ -44,6 +45,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             "unit tests must not use the stack (move them to tests/integration): " + ", ".join(wrong)
         )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run of the unit suite alone (`make test-unit`) must end with no stack started: not by a test, and not by
+    importing a test module either (which the checks above do not see)."""
+    from tests import conftest as root
+
+    items = getattr(session, "items", [])
+    if items and all(UNIT in Path(str(item.path)).parents for item in items) and root._stack:
+        session.config.get_terminal_writer().line("\na unit-only run started the local stack", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="package", autouse=True)
