@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mini_program_api.db.models import Member
+from mini_program_api.db.transact import Transaction
 from mini_program_api.members import tiers
 from tests.unit import rows
 
@@ -183,3 +184,21 @@ def test_add_months_moves_whole_months(at: datetime, months: int) -> None:
     assert (moved.year * 12 + moved.month) - (at.year * 12 + at.month) == months
     assert moved.day == min(at.day, calendar.monthrange(moved.year, moved.month)[1])
     assert moved.time() == at.time() and moved.tzinfo == at.tzinfo
+
+
+# --- the upgrade written in the transaction that crosses the threshold ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tier, growth, delta, upgraded_to",
+    [("normal", 990, 9, None), ("normal", 990, 10, "silver"), ("silver", 1000, 9000, "gold"), ("gold", 9000, 5, None)],
+)
+def test_after_growth_sets_the_tier_it_reaches(tier: str, growth: int, delta: int, upgraded_to: str | None) -> None:
+    member = rows.member(tier_id=tier, growth=growth)
+    at = rows.now()
+    placement = tiers.after_growth(Transaction(), MERCHANT, member, delta, at)
+    assert placement.upgraded is (upgraded_to is not None)
+    assert placement.tier.tier_id == (upgraded_to or tier)
+    expected = [Member.tier_id.set(upgraded_to), Member.tier_reached_at.set(at)] if upgraded_to else []
+    assert placement.actions == expected
+    assert placement.condition is not None  # pinned to the row as read, upgrade or not
