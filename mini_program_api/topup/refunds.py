@@ -35,6 +35,19 @@ def out_refund_no(order: TopupOrder) -> str:
     return f"{order.order_id}R{int(order.refund_attempt)}"
 
 
+def terms(amount: int, bonus: int, principal: int, bonus_held: int) -> tuple[int, int]:
+    """(cash paid back, bonus clawed back) for refunding a whole top-up of `amount` principal that came with
+    `bonus`, from a member holding `principal` and `bonus_held`. Kept apart from `refund`, which reads and writes,
+    so the rule is tested on its own (tests/unit): the principal goes back whole or not at all
+    (REFUND_PRINCIPAL_SPENT), the bonus as far as the member still holds it, and what was spent of it is kept out
+    of the cash."""
+    if principal < amount:
+        raise KabaoError("REFUND_PRINCIPAL_SPENT", "principal from this top-up was already spent")
+    clawback = min(bonus, bonus_held)
+    # Bonus spent beyond what was paid leaves nothing to pay back (never less than nothing).
+    return max(0, amount - (bonus - clawback)), clawback
+
+
 def refund(actor: Principal, order_id: str) -> TopupOrder:
     """Refund a paid top-up (see the module docstring for what is returned and kept); audited."""
     merchant_id, operator_id = actor.merchant_id, actor.subject
@@ -47,11 +60,7 @@ def refund(actor: Principal, order_id: str) -> TopupOrder:
         if order.status != orders.PAID:
             raise KabaoError("ORDER_NOT_REFUNDABLE", f"a {order.status} order cannot be refunded")
         member = members.get(merchant_id, order.member_id)
-        if int(member.principal) < int(order.amount):
-            raise KabaoError("REFUND_PRINCIPAL_SPENT", "principal from this top-up was already spent")
-        clawback = min(int(order.bonus), int(member.bonus))
-        # Bonus spent beyond what was paid leaves nothing to pay back (never less than nothing).
-        refund_amount = max(0, int(order.amount) - (int(order.bonus) - clawback))
+        refund_amount, clawback = terms(int(order.amount), int(order.bonus), int(member.principal), int(member.bonus))
         attempt = int(order.refund_attempt)
         postings = ledger.postings({Account.PRINCIPAL: -int(order.amount), Account.BONUS: -clawback})
         op = Operation(
