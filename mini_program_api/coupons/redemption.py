@@ -56,7 +56,7 @@ def discount(coupon: Coupon, amount: int, order_amount: int) -> int:
         off = min(amount * (100 - int(coupon.rate)) // 100, int(coupon.max_discount))
     else:
         off = int(coupon.amount)
-    return min(off, amount, int(order_amount * templates.MAX_DISCOUNT_SHARE))
+    return min(off, amount, order_amount * templates.MAX_DISCOUNT_PERCENT // 100)
 
 
 USED_SHARDS = 8  # a template's used count: one counter item per shard, so a busy template has no hot key

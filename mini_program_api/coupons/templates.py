@@ -33,7 +33,7 @@ KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 MIN_VALID_DAYS = 3  # WeChat's rule: every coupon is usable for at least 3 days, fixed window or relative
 
 
-MAX_DISCOUNT_SHARE = 0.5  # a coupon may take at most half of an order
+MAX_DISCOUNT_PERCENT = 50  # a coupon may take at most half of an order (a percentage: no floats near money)
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ def validate(spec: TemplateSpec, merchant: Merchant, now: datetime) -> None:
     if spec.kind not in KINDS:
         raise _invalid(f"kind must be one of {', '.join(KINDS)}")
     if spec.kind == "FULL_REDUCTION":
-        if not 0 < spec.amount <= spec.threshold * MAX_DISCOUNT_SHARE:
+        if not 0 < spec.amount * 100 <= spec.threshold * MAX_DISCOUNT_PERCENT:
             raise _invalid("满减: amount must be positive and at most half of the threshold")
     elif spec.kind == "DISCOUNT":
-        if spec.rate is None or not 100 * (1 - MAX_DISCOUNT_SHARE) <= spec.rate < 100:
+        if spec.rate is None or not 100 - MAX_DISCOUNT_PERCENT <= spec.rate < 100:
             raise _invalid("折扣: rate is the percent paid, from 50 to 99")
         if spec.max_discount is None or spec.max_discount <= 0:
             raise _invalid("折扣: max_discount (fen) is required")
