@@ -738,7 +738,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** At most `topup_plans.MAX_PLANS`, on the merchant row: one page. */
+        /** At most `plans.MAX_PLANS`, on the merchant row: one page. */
         get: operations["admin_list_topup_plans"];
         put?: never;
         /** POST /v1/admin/topup-plans */
@@ -3696,7 +3696,7 @@ export interface components {
         };
         /**
          * TemplatePatchBody
-         * @description What is safe to change after issue (coupon_admin.py); at least one.
+         * @description What is safe to change after issue (coupons/template_admin.py); at least one.
          */
         TemplatePatchBody: {
             /**
@@ -3857,11 +3857,11 @@ export interface components {
             refund_error: string | null;
             /**
              * Pay Params
-             * @description the arguments of wx.requestPayment
+             * @description the arguments of wx.requestPayment; null when the order is no longer PENDING (its Idempotency-Key sent again after it was paid or closed)
              */
             pay_params: {
                 [key: string]: string;
-            };
+            } | null;
         };
         /** TopupOrderView */
         TopupOrderView: {
