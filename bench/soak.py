@@ -573,7 +573,7 @@ class Soak:
         c = Client(self.api, self.sandbox, Report(), threading.Lock())
         v, held = self.report.violations, self.report.chaos.invariants
         before = len(v)
-        listed_sales, listed_topups, pending = 0, 0, 0
+        listed_sales, listed_topups, open_orders = 0, 0, []
         for m in self.members:
             for sale in _paged(c, "/v1/me/orders", m.token, "orders"):
                 listed_sales += 1
@@ -584,17 +584,18 @@ class Soak:
                 if topup["order_id"] not in self.topups:
                     v.append(f"{m.member_id}: top-up order {topup['order_id']} that no client was answered")
                 if topup["status"] in ("PENDING", "REFUNDING"):
-                    pending += 1
-                    v.append(f"{m.member_id}: top-up order {topup['order_id']} still {topup['status']} after the jobs")
+                    open_orders.append(f"{m.member_id}: top-up order {topup['order_id']} still {topup['status']}")
         held.append(_held(v, before, f"every sale and top-up order listed is one a client was answered "
                                      f"({listed_sales} sales, {listed_topups} top-up orders)"))
         before = len(v)
-        late = [o for o in self.seen_pending if o in self.topups]
+        v.extend(open_orders)
         credited = 0
-        for order_id in late:
+        for order_id in sorted(o for o in self.seen_pending if o in self.topups):
             order = c.ok("GET", "-", f"/v1/topup/orders/{order_id}", token=self.topups[order_id].token)
             held_at_wechat = c.ok("GET", "-", f"/_sandbox/pay/orders/{order_id}", sandbox=True)
             if held_at_wechat["trade_state"] in ("SUCCESS", "REFUND"):
+                if order["status"] == "PENDING":
+                    v.append(f"top-up {order_id} paid at WeChat Pay, seen PENDING, still PENDING after the jobs")
                 credited += order["status"] != "PENDING"
         held.append(_held(v, before, f"no top-up PENDING or REFUNDING after the jobs; {credited} the member saw "
                                      f"PENDING were credited later (by a late notify or reconciliation)"))
