@@ -15,7 +15,7 @@ receipt agrees with the ledger entries of its order; and no response was a 5xx.
 It prints operations, operations/s, p50/p99 latency per route, and the time of
 one member journey before and after the load (a growing table must not slow it).
 
-    python -m bench soak --chaos                  # the same operations while things fail (make soak CHAOS=1)
+    python -m bench.soak --chaos                  # the same operations while things fail (make soak CHAOS=1)
 
 With --chaos (its own stack only) the operations meet faults (infra/local/faults.py): DynamoDB calls
 throttled, transactions cancelled for conflicts, writes applied whose answer is lost; WeChat Pay and
