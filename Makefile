@@ -88,7 +88,7 @@ bench: install
 
 # 10 000 mixed operations from 16 clients over HTTP, then every money invariant (bench/README.md).
 soak: install
-	$(PY) -m bench.soak
+	$(PY) -m bench.soak $(if $(filter-out 0,$(CHAOS)),--chaos)
 
 # Members logging in, signing in, claiming, paying at the till, over HTTP at 16 and 64 users (bench/README.md).
 load: install

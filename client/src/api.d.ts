@@ -3877,11 +3877,11 @@ export interface components {
             refund_error: string | null;
             /**
              * Pay Params
-             * @description the arguments of wx.requestPayment
+             * @description the arguments of wx.requestPayment; null when the order is no longer PENDING (its Idempotency-Key sent again after it was paid or closed)
              */
             pay_params: {
                 [key: string]: string;
-            };
+            } | null;
         };
         /** TopupOrderView */
         TopupOrderView: {

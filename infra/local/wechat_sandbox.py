@@ -13,7 +13,10 @@ Behaviour the tests and `make dev` rely on:
 - ``/cgi-bin/token`` issues a new access token per call; ``POST /cgi-bin/stable_token``
   returns the current one while it is valid (a new one with ``force_refresh``); both
   count the calls per appid (``token_fetches``);
-- the card API, its controls and event pushes: see ``card_sandbox`` (``self.card``).
+- the card API, its controls and event pushes: see ``card_sandbox`` (``self.card``);
+- faults: ``POST /_sandbox/faults {"rate": 0.05, "late_seconds": 1, "seed": 0}`` makes that share of
+  WeChat's and WeChat Pay's API calls fail, answer late or lose their answer after applying
+  (``faults.SandboxFaults``); ``GET /_sandbox/faults`` counts them; rate 0 turns them off.
 
 Run alone with ``python -m infra.local.wechat_sandbox --port 8002``.
 """
@@ -32,6 +35,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .card_sandbox import CardSandbox
+from .faults import SandboxFaults
 from .loopback import LoopbackServer, cli_port
 from .wechatpay_sandbox import PaySandbox
 
@@ -62,7 +66,8 @@ class WeChatSandbox:
         self.used_codes: set[str] = set()
         self.messages: list[dict[str, Any]] = []
         self.failing_sends = 0  # the next N subscribe sends fail with WeChat's -1 "system busy"
-        self.pay = PaySandbox()
+        self.faults = SandboxFaults()
+        self.pay = PaySandbox(faults=self.faults)
         self.card = CardSandbox()
         self._routes = Map(
             [
@@ -73,6 +78,7 @@ class WeChatSandbox:
                 Rule("/cgi-bin/message/subscribe/send", endpoint="subscribe_send", methods=["POST"]),
                 Rule("/_sandbox/apps", endpoint="register_app", methods=["POST"]),
                 Rule("/_sandbox/messages", endpoint="list_messages", methods=["GET"]),
+                Rule("/_sandbox/faults", endpoint="faults", methods=["GET", "POST"]),
                 Rule("/_sandbox/cards/events", endpoint="card_events", methods=["POST"]),
                 Rule("/_sandbox/cards/<card_id>/members", endpoint="card_member", methods=["POST"]),
                 Rule("/_sandbox/cards/<code>", endpoint="card_display", methods=["GET"]),
@@ -89,6 +95,11 @@ class WeChatSandbox:
             endpoint, values = adapter.match()
         except Exception:  # noqa: BLE001 - unknown path or method, as WeChat: a JSON error
             return _json({"errcode": 404, "errmsg": "not found"}, 404)(environ, start_response)
+        fault = None if request.path.startswith("/_sandbox/") else self.faults.choose(request.path)
+        if fault == "fail":
+            return _json({"errcode": -1, "errmsg": "system error"})(environ, start_response)
+        if fault == "late":
+            time.sleep(self.faults.late_seconds)
         with self._lock:
             if endpoint == "card_api":
                 body, lost = self._card_api(request)
@@ -96,6 +107,8 @@ class WeChatSandbox:
                     return Response(b"", status=504)(environ, start_response)
             else:
                 body = getattr(self, f"_{endpoint}")(request, **values)
+        if fault == "lost":
+            return Response(b"", status=504)(environ, start_response)
         return _json(body)(environ, start_response)
 
     def _card_api(self, request: Request) -> tuple[dict[str, Any], bool]:
@@ -213,6 +226,14 @@ class WeChatSandbox:
         payload = _body(request)
         self.apps[str(payload["appid"])] = str(payload["secret"])
         return {"errcode": 0, "errmsg": "ok"}
+
+    def _faults(self, request: Request) -> dict[str, Any]:
+        if request.method == "POST":
+            payload = _body(request)
+            self.faults.set(
+                float(payload.get("rate", 0)), float(payload.get("late_seconds", 1)), int(payload.get("seed", 0))
+            )
+        return self.faults.report()
 
     def _list_messages(self, request: Request) -> dict[str, Any]:
         appid = request.args.get("appid")

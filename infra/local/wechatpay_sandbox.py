@@ -24,12 +24,18 @@ Sandbox controls:
   order fail: ``{"status": 400, "code": "INVALID_REQUEST", "times": null}`` (null:
   for good, as WeChat refuses a refund past its one-year window; a number: that many
   times, e.g. 500 SYSTEM_ERROR). Every refund request is counted in ``refund_calls``.
+- ``"after": seconds`` (pay and settle a refund): each of the ``times`` notifies goes out on its own
+  at a random moment within that many seconds, so copies arrive apart and out of order with what the
+  backend does meanwhile; ``GET /_sandbox/pay/deliveries`` says how many are still to be answered.
+- Faults (``POST /_sandbox/faults`` on the WeChat sandbox, shared with this one): a rate of APIv3
+  calls refused, answered late, or applied with the answer lost (``faults.SandboxFaults``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 import secrets
 import threading
@@ -47,6 +53,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from werkzeug.wrappers import Request, Response
 
 from .devkeys import PlatformKeys, platform_keys
+from .faults import SandboxFaults
 
 _AUTH = re.compile(r'(\w+)="([^"]*)"')
 _CST = timezone(timedelta(hours=8))
@@ -66,7 +73,7 @@ def _now_iso() -> str:
 
 
 class PaySandbox:
-    def __init__(self, keys: PlatformKeys | None = None) -> None:
+    def __init__(self, keys: PlatformKeys | None = None, faults: SandboxFaults | None = None) -> None:
         self.keys = keys or platform_keys()
         self.merchants: dict[str, dict[str, Any]] = {}
         self.orders: dict[tuple[str, str], dict[str, Any]] = {}
@@ -74,6 +81,8 @@ class PaySandbox:
         self.closed_calls: list[str] = []
         self.refund_calls: list[str] = []  # out_trade_no of every refund request, in order
         self.refund_failures: dict[str, dict[str, Any]] = {}  # out_trade_no -> {"status", "code", "times"}
+        self.faults = faults or SandboxFaults()
+        self.pending_deliveries = 0  # notifies sent later (``after``), not yet answered
         self._lock = threading.RLock()
 
     # --- dispatch --------------------------------------------------------------------
@@ -87,6 +96,15 @@ class PaySandbox:
         if mchid is None:
             return _error(401, "SIGN_ERROR", "签名错误")
         body = json.loads(raw) if raw else {}
+        fault = self.faults.choose(_api_name(method, path))
+        if fault == "fail":
+            return _error(500, "SYSTEM_ERROR", "系统错误")
+        if fault == "late":
+            time.sleep(self.faults.late_seconds)
+        answer = self._api(mchid, path, method, body)
+        return Response(b"", status=504) if fault == "lost" else answer
+
+    def _api(self, mchid: str, path: str, method: str, body: dict[str, Any]) -> Response:
         with self._lock:
             if path == "/v3/certificates" and method == "GET":
                 return self._signed(mchid, 200, self._certificates(mchid))
@@ -249,6 +267,8 @@ class PaySandbox:
             with self._lock:
                 self.merchants[str(body["mchid"])] = body
             return _json(200, {"ok": True})
+        if path == "/_sandbox/pay/deliveries" and method == "GET":
+            return _json(200, {"pending": self.pending_deliveries})
         match = re.fullmatch(r"/_sandbox/pay/orders/([^/]+)", path)
         if match and method == "GET":
             return self._order_record(match.group(1))
@@ -274,6 +294,7 @@ class PaySandbox:
         stale: bool = False,
         notify: bool = True,
         tamper: dict[str, Any] | None = None,
+        after: float = 0.0,
     ) -> Response:
         with self._lock:
             order = next((o for (_, no), o in self.orders.items() if no == out_trade_no), None)
@@ -300,6 +321,7 @@ class PaySandbox:
             concurrent,
             bad_signature,
             stale,
+            after,
         )
         return _json(200, {"transaction_id": order["transaction_id"], "deliveries": statuses})
 
@@ -327,6 +349,7 @@ class PaySandbox:
         concurrent: bool = False,
         bad_signature: bool = False,
         stale: bool = False,
+        after: float = 0.0,
     ) -> Response:
         with self._lock:
             refund = next((r for (_, no), r in self.refunds.items() if no == out_refund_no), None)
@@ -360,6 +383,7 @@ class PaySandbox:
             concurrent,
             bad_signature,
             stale,
+            after,
         )
         return _json(200, {"deliveries": statuses})
 
@@ -452,10 +476,14 @@ class PaySandbox:
         concurrent: bool,
         bad_signature: bool,
         stale: bool,
+        after: float = 0.0,
     ) -> list[int]:
         if not url or times <= 0:
             return []
         body = self._notify_body(mchid, event, summary, original_type, resource)
+        if after > 0:
+            self._deliver_later(mchid, url, body, times, bad_signature, stale, after)
+            return []
 
         def send(_: int) -> int:
             headers = {"Content-Type": "application/json", **self._headers(mchid, body, bad_signature, stale)}
@@ -468,6 +496,28 @@ class PaySandbox:
             with ThreadPoolExecutor(times) as pool:
                 return list(pool.map(send, range(times)))
         return [send(i) for i in range(times)]
+
+    def _deliver_later(
+        self, mchid: str, url: str, body: str, times: int, bad_signature: bool, stale: bool, after: float
+    ) -> None:
+        """Each delivery at its own moment within `after` seconds, on its own thread: copies of one notify
+        arrive apart, after whatever the backend did meanwhile (reconciliation, a refund), in any order."""
+
+        def send() -> None:
+            try:
+                time.sleep(random.uniform(0, after))
+                headers = {"Content-Type": "application/json", **self._headers(mchid, body, bad_signature, stale)}
+                requests.post(url, data=body.encode(), headers=headers, timeout=NOTIFY_TIMEOUT)
+            except requests.RequestException:
+                pass  # unanswered: WeChat would send it again later, and reconciliation settles it meanwhile
+            finally:
+                with self._lock:
+                    self.pending_deliveries -= 1
+
+        with self._lock:
+            self.pending_deliveries += times
+        for _ in range(times):
+            threading.Thread(target=send, daemon=True).start()
 
     def signed_notify(self, out_trade_no: str) -> tuple[str, str, dict[str, str]]:
         """Pay an order and hand back its notify (url, body, headers) instead of sending it (benchmarks)."""
@@ -524,6 +574,12 @@ class PaySandbox:
                 "currency": "CNY",
             },
         }
+
+
+def _api_name(method: str, path: str) -> str:
+    """An APIv3 call's name for the fault counts: its path without the order's or refund's number."""
+    path = re.sub(r"/(out-trade-no|refunds)/[^/]+", r"/\1/{no}", path)
+    return f"{method} {path}"
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:

@@ -145,6 +145,23 @@ def _raise_unless_transient(exc: TransactWriteError, labels: list[str]) -> bool:
     raise exc
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` is DynamoDB not answering through every one of botocore's attempts (throttled, busy,
+    timed out, unreachable) rather than refusing the request: what the caller may try again later,
+    503 DATABASE_UNAVAILABLE. Reads and the few writes outside a `Transaction` meet it as a PynamoDB
+    error; a transaction's commit handles its own (above). A refusal (a validation error, an item not
+    found) is not: that is a bug or the caller's to handle."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    cause = exc.cause if isinstance(exc, PynamoDBException) else None
+    if isinstance(cause, BotoCoreError):
+        return True  # no answer at all: a timeout or a lost connection
+    if isinstance(cause, ClientError):
+        return cause.response.get("Error", {}).get("Code") in _TRANSIENT_ERRORS - {None}
+    return False
+
+
 def update_if(model: Model, actions: Sequence[Action], condition: Condition) -> bool:
     """A single-item conditional update; False (not an error) when the condition no longer holds."""
     tx = Transaction()

@@ -204,10 +204,14 @@ def _respond(
             raise KabaoError("NOT_FOUND", "no such resource")
         result = fn(call, **params)
     except KabaoError as exc:
-        entry.outcome = exc.code
-        if exc.code not in route.errors and _checking():
-            UNDECLARED.add((route.method, route.path, exc.code))
-        return Response(body=exc.body(), status_code=exc.status)
+        return _refused(route, exc, entry)
+    except Exception as exc:
+        from mini_program_api.db.transact import unavailable  # here, not at import: pynamodb costs a cold start
+
+        if not unavailable(exc):
+            raise
+        # A read (or a write outside a transaction) DynamoDB never answered: the client may retry, not a bug.
+        return _refused(route, KabaoError("DATABASE_UNAVAILABLE", "the database did not answer, retry later"), entry)
     if isinstance(result, Response):  # a handler that chose its own content type (WeChat's plain text, CSV)
         entry.outcome = "OK"
         return result
@@ -215,6 +219,13 @@ def _respond(
         _check_response(route, result)
     entry.outcome = "OK"
     return Response(body=result if result is not None else "", status_code=route.status)
+
+
+def _refused(route: Route, exc: KabaoError, entry: logs.RequestLog) -> Response:
+    entry.outcome = exc.code
+    if exc.code not in route.errors and _checking():
+        UNDECLARED.add((route.method, route.path, exc.code))
+    return Response(body=exc.body(), status_code=exc.status)
 
 
 def _checking() -> bool:

@@ -167,7 +167,10 @@ class TopupOrderView(View):
 
 
 class TopupOrderCreated(TopupOrderView):
-    pay_params: dict[str, str] = Field(description="the arguments of wx.requestPayment")
+    pay_params: dict[str, str] | None = Field(
+        description="the arguments of wx.requestPayment; null when the order is no longer PENDING (its "
+        "Idempotency-Key sent again after it was paid or closed)"
+    )
 
 
 # --- coupons and rewards -------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""What `make soak CHAOS=1` found, each fault injected at the exact call that met it (infra/local/faults.py).
+
+- A DynamoDB read throttled through every one of botocore's attempts escaped the handler as a pynamodb
+  error: 500 INTERNAL_ERROR, where the contract answers 503 DATABASE_UNAVAILABLE (retry later).
+- A top-up order asked for again with its Idempotency-Key once it was paid (its client's answer lost, the
+  member paid from a retry) answered no `pay_params`, which the declared answer requires: a 500 locally,
+  an answer outside the published contract in production.
+- A transaction whose write was applied but whose answer was lost, through every resend, is applied once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infra.local import faults
+from infra.local.faults import DynamoFaults, Scripted
+from tests.ledger_checks import checked_balances
+
+
+@pytest.fixture
+def dynamodb_faults(monkeypatch: pytest.MonkeyPatch, stack: Any) -> Iterator[DynamoFaults]:
+    """The fault hook on the product's DynamoDB client, scripted faults only (rate 0)."""
+    monkeypatch.setenv(faults.ENV, "0")
+    hook = faults.install(rate=0.0)
+    yield hook
+    hook.uninstall()
+
+
+def _key() -> dict[str, str]:
+    return {"idempotency-key": uuid.uuid4().hex}
+
+
+def test_faults_are_refused_outside_a_local_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mini_program_api.platform import config
+
+    production = dataclasses.replace(config.settings(), stage="prod")
+    monkeypatch.setenv(faults.ENV, "0.5")
+    monkeypatch.setattr(config, "settings", lambda: production)
+    with pytest.raises(RuntimeError, match="local stage"):
+        faults.install()
+
+
+def test_a_read_throttled_through_every_retry_is_503_database_unavailable(
+    api: Any, merchant: Any, dynamodb_faults: DynamoFaults
+) -> None:
+    member = api.member_with_card(merchant)
+    dynamodb_faults.inject(Scripted("GetItem", "throttle", attempts=4))
+    status, body = api.get("/v1/me", token=member["token"])
+    assert (status, body["error"]["code"]) == (503, "DATABASE_UNAVAILABLE")
+    assert dynamodb_faults.counts.total() == 4
+    dynamodb_faults.inject(Scripted("Query", "throttle", attempts=4))
+    status, body = api.get("/v1/me/coupons?status=available", token=member["token"])
+    assert (status, body["error"]["code"]) == (503, "DATABASE_UNAVAILABLE")
+    assert api.get("/v1/me", token=member["token"])[0] == 200  # the database back: answered
+
+
+def test_a_refused_write_is_still_500(api: Any, merchant: Any, dynamodb_faults: DynamoFaults) -> None:
+    """Only DynamoDB not answering is 503: a request it refuses (a bug of ours) stays a 500, as before."""
+    from pynamodb.exceptions import GetError
+
+    from mini_program_api.db import transact
+
+    refused = GetError("Failed to get item", Exception("ValidationException"))
+    assert not transact.unavailable(refused)
+    assert not transact.unavailable(ValueError("not the database"))
+
+
+def test_a_paid_top_up_order_asked_for_again_with_its_key_answers_it_without_pay_params(
+    api: Any, merchant: Any, sandbox: Any
+) -> None:
+    member = api.member_with_card(merchant)
+    key = _key()
+    status, first = api.post("/v1/topup/orders", {"plan_id": "p300"}, token=member["token"], headers=key)
+    assert status == 200 and first["pay_params"], first
+    assert json.loads(sandbox.pay.pay(first["order_id"]).get_data())["deliveries"] == [204]
+    status, again = api.post("/v1/topup/orders", {"plan_id": "p300"}, token=member["token"], headers=key)
+    assert status == 200, again
+    assert (again["order_id"], again["status"], again["pay_params"]) == (first["order_id"], "PAID", None)
+    assert checked_balances(merchant.merchant_id, member["member"]["member_id"])["principal"] == 30000
+
+
+def test_a_checkout_whose_answer_is_lost_through_every_resend_is_applied_once(
+    api: Any, merchant: Any, dynamodb_faults: DynamoFaults
+) -> None:
+    member = api.member_with_card(merchant)
+    cashier = api.staff_token(merchant)
+    body = {"member_code": api.member_code(member["token"]), "amount": 3000}
+    key = _key()
+    # botocore's four attempts each applied and each answer lost; the product's own resend (same token) answers.
+    dynamodb_faults.inject(Scripted("TransactWriteItems", "timeout", attempts=4))
+    status, receipt = api.post("/v1/staff/checkout", body, token=cashier, headers=key)
+    assert status == 200, receipt
+    assert dynamodb_faults.counts.total() == 4
+    assert api.post("/v1/staff/checkout", body, token=cashier, headers=key) == (200, receipt)
+    balances = checked_balances(merchant.merchant_id, member["member"]["member_id"])
+    assert balances["growth"] == receipt["growth_earned"] == 30  # earned once: 30 yuan paid
+    status, page = api.get("/v1/me/orders", token=member["token"])
+    assert [o["order_id"] for o in page["orders"]] == [receipt["order_id"]]
