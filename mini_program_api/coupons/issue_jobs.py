@@ -47,6 +47,7 @@ from mini_program_api.db.models import (
     issue_job_pk,
     issue_result_pk,
 )
+from mini_program_api.db import transact
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, runner
 from mini_program_api.members import tiers, welcome_gift
@@ -334,6 +335,8 @@ def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime
             raise
         _record_failure(job, result_key, member_id, exc.code, now)
     except Exception as exc:  # noqa: BLE001 - a bug on one member is recorded, it does not stall the job
+        if transact.unavailable(exc):
+            raise  # DynamoDB did not answer: not the member's fault, so the job is deferred and tries them again
         log.warning("issue job member failed", extra={"job": JOB, "error": type(exc).__name__}, exc_info=True)
         _record_failure(job, result_key, member_id, type(exc).__name__, now)
 

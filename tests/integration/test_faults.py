@@ -102,3 +102,39 @@ def test_a_checkout_whose_answer_is_lost_through_every_resend_is_applied_once(
     assert balances["growth"] == receipt["growth_earned"] == 30  # earned once: 30 yuan paid
     status, page = api.get("/v1/me/orders", token=member["token"])
     assert [o["order_id"] for o in page["orders"]] == [receipt["order_id"]]
+
+
+def test_an_issue_job_that_meets_an_unanswered_read_tries_the_member_again(
+    api: Any, merchant: Any, clock: Any, dynamodb_faults: DynamoFaults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read throttled through every retry while giving a member the job's coupon is the database's fault, not
+    the member's: the job is deferred and the member given one on a later run (it was recorded FAILED for good)."""
+    from mini_program_api.coupons import claims, issue_jobs
+
+    token = api.admin_token(merchant)
+    status, template = api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7,
+         "listed": False, "total_stock": 2},
+        token=token,
+    )
+    assert status == 201, template
+    ids = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(2)]
+    status, job = api.post(
+        "/v1/admin/issue-jobs", {"template_id": template["template_id"], "member_ids": ids}, token=token,
+        headers=_key(),
+    )
+    assert status == 201, job
+    # Two shards of one: every issue tries shard 0 first, so the second member finds it empty and reads every
+    # shard's stock, the read the database then fails to answer.
+    monkeypatch.setattr(claims.random, "randrange", lambda n: 0)
+    dynamodb_faults.inject(Scripted("BatchGetItem", "throttle", attempts=4))
+    issue_jobs.run()
+    assert dynamodb_faults.counts.total() == 4
+    clock.advance(minutes=11)  # the job's first backoff
+    issue_jobs.run()
+    status, page = api.get(f"/v1/admin/issue-jobs/{job['job_id']}/results?limit=100", token=token)
+    assert status == 200, page
+    assert sorted((r["member_id"], r["status"]) for r in page["results"]) == sorted((m, "ISSUED") for m in ids)
+    status, done = api.get(f"/v1/admin/issue-jobs/{job['job_id']}", token=token)
+    assert (done["status"], done["issued"], done["failed"]) == ("DONE", 2, 0), done
