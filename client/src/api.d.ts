@@ -738,7 +738,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** At most `topup_plans.MAX_PLANS`, on the merchant row: one page. */
+        /** At most `plans.MAX_PLANS`, on the merchant row: one page. */
         get: operations["admin_list_topup_plans"];
         put?: never;
         /** POST /v1/admin/topup-plans */
@@ -3696,7 +3696,7 @@ export interface components {
         };
         /**
          * TemplatePatchBody
-         * @description What is safe to change after issue (coupon_admin.py); at least one.
+         * @description What is safe to change after issue (coupons/template_admin.py); at least one.
          */
         TemplatePatchBody: {
             /**
@@ -3729,16 +3729,19 @@ export interface components {
         ThresholdsBody: {
             /**
              * R
+             * @description recency, days
              * @default null
              */
             r?: number[] | null;
             /**
              * F
+             * @description purchases
              * @default null
              */
             f?: number[] | null;
             /**
              * M
+             * @description fen spent
              * @default null
              */
             m?: number[] | null;

@@ -1,0 +1,114 @@
+"""Issue 23, items 4, 6 and 8: numbers DynamoDB cannot store, numbers sent as dates, report ranges outside the
+contract. Each is a 400 with a clear code that changes nothing, over the API (tests/infra/test_request_schemas.py
+walks every request schema for the first two)."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests import timeline
+from tests.integration.test_admin_ops import CASH, WINDOW
+
+HUGE = [10**40, 10**126, -(10**40)]  # 41 digits; past DynamoDB's largest number; and below its smallest
+
+
+def _code(result: tuple[int, Any]) -> tuple[int, str]:
+    status, body = result
+    return status, body["error"]["code"]
+
+
+def _key() -> dict[str, str]:
+    return {"idempotency-key": uuid.uuid4().hex}
+
+
+# --- item 4: integers past what DynamoDB (38 digits) and the business accept -------------------------
+
+
+@pytest.mark.parametrize("number", HUGE)
+def test_an_rfm_cut_point_too_large_is_a_400_and_changes_nothing(api: Any, merchant: Any, number: int) -> None:
+    admin = api.admin_token(merchant)
+    thresholds = {"r": [30, 60, 90, 180], "f": [1, 2, 3, 4], "m": [1000, 5000, 10000, 50000]}
+    assert api.put("/v1/admin/reports/rfm-thresholds", thresholds, token=admin) == (200, thresholds)
+    for measure in "rfm":
+        bad = {**thresholds, measure: [*thresholds[measure][:3], number]}
+        assert _code(api.put("/v1/admin/reports/rfm-thresholds", bad, token=admin)) == (400, "VALIDATION_ERROR")
+    assert api.get("/v1/admin/reports/rfm-thresholds", token=admin) == (200, thresholds)
+
+
+@pytest.mark.parametrize("number", HUGE)
+def test_huge_numbers_in_admin_bodies_are_400s_that_change_nothing(api: Any, merchant: Any, number: int) -> None:
+    admin = api.admin_token(merchant)
+    tiers = api.get("/v1/admin/tiers", token=admin)[1]
+    days = api.get("/v1/admin/member-days", token=admin)[1]
+    templates = api.get("/v1/admin/coupon-templates", token=admin)[1]
+    tier = {"tier_id": "normal", "name": "普通", "threshold": 0}
+    for field in ("discount_rate", "points_multiplier"):
+        body = {"tiers": [{**tier, field: number}]}
+        assert _code(api.put("/v1/admin/tiers", body, token=admin)) == (400, "VALIDATION_ERROR"), field
+    day = {"day_id": "d", "name": "会员日", "multiplier": 200, "weekdays": [number]}
+    assert _code(api.put("/v1/admin/member-days", {"member_days": [day]}, token=admin)) == (400, "VALIDATION_ERROR")
+    for field in ("total_stock", "per_member_limit", "days_after_claim", "points_price"):
+        status, body = api.post("/v1/admin/coupon-templates", {**CASH, field: number}, token=admin, headers=_key())
+        assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), field
+    for field, value in (("max_discount", number), ("rate", number)):
+        body = {**CASH, "kind": "DISCOUNT", "amount": 0, "rate": 90, "max_discount": 500, field: value}
+        assert _code(api.post("/v1/admin/coupon-templates", body, token=admin, headers=_key())) == (
+            400, "VALIDATION_ERROR"), field
+    assert api.get("/v1/admin/tiers", token=admin)[1] == tiers
+    assert api.get("/v1/admin/member-days", token=admin)[1] == days
+    assert api.get("/v1/admin/coupon-templates", token=admin)[1] == templates
+
+
+@pytest.mark.parametrize("number", HUGE)
+def test_huge_numbers_at_the_till_and_in_top_ups_are_400s(api: Any, merchant: Any, number: int) -> None:
+    member = api.member_with_card(merchant)
+    staff = api.staff_token(merchant)
+    code = api.member_code(member["token"])
+    for path in ("/v1/staff/checkout", "/v1/staff/checkout/quote"):
+        for field in ("amount", "points", "stored_value"):
+            body = {"member_code": code, "amount": 1000, field: number}
+            status, answer = api.post(path, body, token=staff, headers=_key())
+            # Below zero is checkout's own refusal (AMOUNT_OUT_OF_RANGE), above the largest order the schema's.
+            assert status == 400 and answer["error"]["code"] in ("VALIDATION_ERROR", "AMOUNT_OUT_OF_RANGE"), (
+                path, field, answer)
+            if number > 0:
+                assert answer["error"]["code"] == "VALIDATION_ERROR", (path, field)
+    assert _code(api.post("/v1/topup/orders", {"amount": number}, token=member["token"], headers=_key())) == (
+        400, "VALIDATION_ERROR")
+    _, me = api.get("/v1/me", token=member["token"])
+    assert (me["points"], me["principal"], me["bonus"]) == (0, 0, 0)
+
+
+# --- item 6: dates and times are ISO-8601 text, never numbers ----------------------------------------
+
+
+@pytest.mark.parametrize("number", [0, 1900000000, "1900000000", "20301203"])
+def test_a_number_is_not_a_member_day(api: Any, merchant: Any, number: Any) -> None:
+    admin = api.admin_token(merchant)
+    today = timeline.local_day(datetime.now(UTC))
+    good = {"day_id": "d", "name": "会员日", "multiplier": 200, "dates": [(today + timedelta(days=9)).isoformat()]}
+    status, before = api.put("/v1/admin/member-days", {"member_days": [good]}, token=admin)
+    assert status == 200, before
+    for bad in ({**good, "dates": [number]}, {**good, "starts_on": number}, {**good, "ends_on": number}):
+        assert _code(api.put("/v1/admin/member-days", {"member_days": [bad]}, token=admin)) == (
+            400, "VALIDATION_ERROR"), bad
+    assert api.get("/v1/admin/member-days", token=admin) == (200, before)
+
+
+@pytest.mark.parametrize("number", [1900000000, 0, "1900000000", "20301203"])
+def test_a_number_is_not_a_coupon_validity(api: Any, merchant: Any, number: Any) -> None:
+    admin = api.admin_token(merchant)
+    status, made = api.post("/v1/admin/coupon-templates", {**CASH, **WINDOW}, token=admin, headers=_key())
+    assert status == 201, made
+    tid = made["template_id"]
+    before = api.get(f"/v1/admin/coupon-templates/{tid}", token=admin)
+    assert _code(api.patch(f"/v1/admin/coupon-templates/{tid}", {"valid_until": number}, token=admin)) == (
+        400, "VALIDATION_ERROR")
+    assert api.get(f"/v1/admin/coupon-templates/{tid}", token=admin) == before
+    for field in ("valid_from", "valid_until"):
+        status, body = api.post("/v1/admin/coupon-templates", {**CASH, **WINDOW, field: number}, token=admin,
+                                headers=_key())
+        assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), field
