@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 
 from tests import timeline
 from tests.integration.test_admin_ops import CASH, WINDOW
@@ -112,3 +113,26 @@ def test_a_number_is_not_a_coupon_validity(api: Any, merchant: Any, number: Any)
         status, body = api.post("/v1/admin/coupon-templates", {**CASH, **WINDOW, field: number}, token=admin,
                                 headers=_key())
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), field
+
+
+# --- item 4: numbers WeChat's callbacks carry in query strings and headers ----------------------------
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "1" + "0" * 309, "١٧٠٠٠٠٠٠٠٠", " 1700000000", "1_700_000_000"])
+def test_a_wallet_push_with_a_timestamp_that_is_no_unix_time_is_refused(api: Any, sandbox: Any, stack: Any,
+                                                                      merchant: Any, timestamp: str) -> None:
+    from tests.wallet_helpers import setup_wallet
+
+    setup_wallet(api, sandbox, stack, merchant)
+    url = f"{stack.api_url}/v1/wechat/card-events/{merchant.merchant_id}"
+    answer = requests.get(url, params={"signature": "0" * 40, "timestamp": timestamp, "nonce": "n", "echostr": "e"},
+                          timeout=10)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "INVALID_EVENT")
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "1" + "0" * 309])
+def test_a_pay_notify_with_a_timestamp_too_large_is_refused(api_url: str, merchant: Any, timestamp: str) -> None:
+    answer = requests.post(f"{api_url}/v1/wechatpay/notify/{merchant.merchant_id}", data=b"{}", timeout=10,
+                           headers={"Content-Type": "application/json", "Wechatpay-Timestamp": timestamp,
+                                    "Wechatpay-Nonce": "n", "Wechatpay-Signature": "s", "Wechatpay-Serial": "x"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "INVALID_NOTIFY")
