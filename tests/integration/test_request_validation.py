@@ -4,8 +4,9 @@ walks every request schema for the first two)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -113,6 +114,37 @@ def test_a_number_is_not_a_coupon_validity(api: Any, merchant: Any, number: Any)
         status, body = api.post("/v1/admin/coupon-templates", {**CASH, **WINDOW, field: number}, token=admin,
                                 headers=_key())
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), field
+
+
+# --- item 8: report ranges are YYYY-MM-DD and not in the merchant's future ----------------------------
+
+
+@pytest.mark.parametrize("text", ["20261203", "2026-W01-1", "2026W011", "2026-W011", "2026-338", "2026-12-3",
+                                  "２０２６-１２-０３", "2026-12-٠٣"])
+def test_a_report_day_is_yyyy_mm_dd(api: Any, merchant: Any, text: str) -> None:
+    admin = api.admin_token(merchant)
+    for name in ("from", "to"):
+        status, body = api.get(f"/v1/admin/reports/sales?{name}={quote(text)}", token=admin)
+        assert (status, body["error"]["code"]) == (400, "INVALID_DATE_RANGE"), (name, text)
+
+
+def test_to_is_never_after_the_merchants_today(api: Any, merchant: Any, clock: Any) -> None:
+    """At 16:30 UTC Shanghai is already on the next day: that day is today, the one after it the future."""
+    at = datetime.combine(clock.start.date(), time(16, 30), UTC)
+    clock.set(at if at >= clock.start else at + timedelta(days=1))
+    utc_today = clock.now.date()
+    shanghai_today = clock.today
+    assert shanghai_today == utc_today + timedelta(days=1)
+    admin = api.admin_token(merchant)
+    for path in ("sales", "points", "members", "stored-value", "funnel", "repurchase"):
+        status, body = api.get(f"/v1/admin/reports/{path}?to={shanghai_today}&from={utc_today}", token=admin)
+        assert status == 200 and body["to"] == shanghai_today.isoformat(), (path, body)
+        tomorrow = shanghai_today + timedelta(days=1)
+        for query in (f"to={tomorrow}", f"from={tomorrow}&to={tomorrow}"):
+            status, body = api.get(f"/v1/admin/reports/{path}?{query}", token=admin)
+            assert (status, body["error"]["code"]) == (400, "INVALID_DATE_RANGE"), (path, query)
+    status, body = api.get("/v1/admin/reports/sales", token=admin)  # both default to the merchant's today
+    assert status == 200 and (body["from"], body["to"]) == (shanghai_today.isoformat(), shanghai_today.isoformat())
 
 
 # --- item 4: numbers WeChat's callbacks carry in query strings and headers ----------------------------
