@@ -1733,10 +1733,13 @@ export interface components {
             /** Ended At */
             ended_at: string | null;
         };
-        /** AdminTierView */
+        /**
+         * AdminTierView
+         * @description A tier as PUT /v1/admin/tiers takes it: named `tier_id`, as every request names a tier.
+         */
         AdminTierView: {
-            /** Id */
-            id: string;
+            /** Tier Id */
+            tier_id: string;
             /** Name */
             name: string;
             /**
