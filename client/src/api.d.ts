@@ -1733,10 +1733,13 @@ export interface components {
             /** Ended At */
             ended_at: string | null;
         };
-        /** AdminTierView */
+        /**
+         * AdminTierView
+         * @description A tier as PUT /v1/admin/tiers takes it: named `tier_id`, as every request names a tier.
+         */
         AdminTierView: {
-            /** Id */
-            id: string;
+            /** Tier Id */
+            tier_id: string;
             /** Name */
             name: string;
             /**
@@ -3749,16 +3752,19 @@ export interface components {
         ThresholdsBody: {
             /**
              * R
+             * @description recency, days
              * @default null
              */
             r?: number[] | null;
             /**
              * F
+             * @description purchases
              * @default null
              */
             f?: number[] | null;
             /**
              * M
+             * @description fen spent
              * @default null
              */
             m?: number[] | null;

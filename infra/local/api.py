@@ -17,24 +17,61 @@ at a time, while this server takes many at once: the first requests of a test or
 import, and should an import cycle ever slip past `make lint` (.importlinter forbids them), two threads
 importing it from opposite ends cannot be handed a half-initialized module.
 
+What http.server itself refuses before any route sees the request (a request line or header over 64 KiB, too
+many headers, a request it cannot read) is answered in the error shape, not its HTML page; and a URL longer than
+API Gateway takes in AWS (`MAX_URL`) is refused here too, so a client meets that limit in development.
+
     python -m infra.local.api --port 8000     # with the stage's environment already set
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import threading
 from typing import Any
 
 from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
+# Characters of a URL API Gateway takes for a regional REST API (chalice.json's prod stage; 8192 for an
+# edge-optimized one): it refuses a longer one itself, before the Lambda, in a body of its own (docs/contract.md).
+MAX_URL = 10_240
+
 
 class _Server(ThreadedHTTPServer):
     request_queue_size = 128
 
 
-class _QuietHandler(ChaliceRequestHandler):
+class _Handler(ChaliceRequestHandler):
+    """Chalice's handler with http.server's own refusals in the error shape, and API Gateway's URL limit."""
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if len(self.path) > MAX_URL:
+            self.send_error(414)
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        from mini_program_api.routes.gateway import refusal
+
+        answer = refusal(code)
+        body = json.dumps(answer.body()).encode()
+        self.close_connection = True  # the rest of what was sent is unread: this connection cannot go on
+        if getattr(self, "request_version", None) == "HTTP/0.9":  # none read (`NONSENSE`): answer with a status line
+            self.request_version = str(self.protocol_version)
+        self.send_response(answer.status or code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class _QuietHandler(_Handler):
     def log_message(self, *args: Any) -> None:
         pass
 
@@ -64,7 +101,7 @@ def server(host: str, port: int, quiet: bool = True) -> LocalDevServer:
         Config.create(),
         host,
         port,
-        handler_cls=_QuietHandler if quiet else ChaliceRequestHandler,
+        handler_cls=_QuietHandler if quiet else _Handler,
         server_cls=_Server,
     )
 

@@ -6,6 +6,7 @@ a bounded number of items: days x dimensions x shards.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,6 +19,8 @@ from mini_program_api.reports import counters
 from mini_program_api.reports.models import ReportCounter
 
 MAX_DAYS = 366
+# The contract's day: date.fromisoformat alone also takes 20261203 and 2026-W01-1.
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 Rows = dict[tuple[str, str], dict[str, Any]]  # (day, dimension) -> measure -> value
 
 
@@ -31,20 +34,27 @@ class Range:
 
 
 def date_range(merchant_id: str, start: str | None, end: str | None) -> Range:
-    """The merchant-local days asked for (each defaults to today); 400 INVALID_DATE_RANGE when unusable."""
+    """The merchant-local days asked for (each defaults to today); 400 INVALID_DATE_RANGE when unusable.
+    Today is the merchant's: at 00:30 in Shanghai it is still yesterday in UTC, and Shanghai's today has begun."""
     today = clock.local_date(merchants.get(merchant_id).timezone)
     try:
-        first = date.fromisoformat(start) if start else today
-        last = date.fromisoformat(end) if end else today
+        first = _day(start) if start else today
+        last = _day(end) if end else today
     except ValueError:
         raise KabaoError("INVALID_DATE_RANGE", "from and to are dates, YYYY-MM-DD") from None
     if first > last:
         raise KabaoError("INVALID_DATE_RANGE", "from must not be after to")
     if (last - first).days + 1 > MAX_DAYS:
         raise KabaoError("INVALID_DATE_RANGE", f"a report covers at most {MAX_DAYS} days")
-    if last > today + timedelta(days=1):
-        raise KabaoError("INVALID_DATE_RANGE", "to is in the future")
+    if last > today:
+        raise KabaoError("INVALID_DATE_RANGE", "to is after the merchant's today")
     return Range(first, last)
+
+
+def _day(text: str) -> date:
+    if not _DAY.fullmatch(text):
+        raise ValueError(text)
+    return date.fromisoformat(text)
 
 
 def _items(pk: str, low: str, high: str) -> list[dict[str, Any]]:

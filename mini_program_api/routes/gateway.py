@@ -62,6 +62,19 @@ _CHALICE: dict[int, Answer] = {
 }
 
 
+# What a server refuses before routing (the local one, infra/local/api.py: http.server's own errors), by status.
+_SERVER: dict[int, Answer] = {
+    414: Answer(414, "URI_TOO_LONG", "the URL is too long"),
+    431: Answer(431, "HEADERS_TOO_LARGE", "the request's headers are too large"),
+    501: _CHALICE[405],  # a method no route has
+}
+
+
+def refusal(status: int) -> Answer:
+    """The answer to a request the server could not take; anything unlisted cannot be read at all (400)."""
+    return _SERVER.get(status, Answer(400, "BAD_REQUEST", "the request cannot be read"))
+
+
 def chalice_answer(status: int) -> Answer:
     if status >= 500:
         return INTERNAL_ERROR

@@ -44,7 +44,14 @@ class TierView(View):
     points_multiplier: int = Field(description="percent of the base points earned")
 
 
-class AdminTierView(TierView):
+class AdminTierView(View):
+    """A tier as PUT /v1/admin/tiers takes it: named `tier_id`, as every request names a tier."""
+
+    tier_id: str
+    name: str
+    threshold: int = Field(description="growth needed")
+    discount_rate: int = Field(description="percent of the price paid, 100 = no discount")
+    points_multiplier: int = Field(description="percent of the base points earned")
     birthday_template_id: str | None
     monthly_template_ids: list[str]
 

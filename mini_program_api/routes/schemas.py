@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from mini_program_api.platform import clock
 
@@ -15,6 +16,37 @@ _Code = Field(min_length=1, max_length=256)
 class Strict(BaseModel):
     # defer_build: a model's validator is built on its first request, not at import for every handler.
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+
+def _text(shape: str, pattern: str) -> BeforeValidator:
+    """Only text of that shape goes on to be parsed: pydantic's lax date parsing reads a number, or a string of
+    digits, as a Unix time (`0` was 1970-01-01), and Python's fromisoformat takes `20261203` and `2026-W01-1`."""
+    matcher = re.compile(pattern)
+
+    def check(value: object) -> object:
+        if not isinstance(value, str) or not matcher.fullmatch(value):
+            raise ValueError(f"must be {shape}")
+        return value
+
+    return BeforeValidator(check)
+
+
+# Every date and time a client sends: ISO-8601 text, as JSON has no date type (strict=False lets pydantic parse
+# the text, which _text has checked; tests/infra/test_request_schemas.py walks every request model for them).
+_IsoDate = Annotated[date, _text("a date, YYYY-MM-DD", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), Field(strict=False)]
+_IsoTime = Annotated[
+    AwareDatetime,
+    _text(
+        "an ISO-8601 time with its offset, e.g. 2026-12-01T00:00:00+08:00",
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2})",
+    ),
+    Field(strict=False),
+]
+
+
+# A cursor is ours, base64url or a member id: in its alphabet any cursor fits in a URL API Gateway takes (a
+# kilobyte of other characters, percent-encoded, was 12 KB).
+_Cursor = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
 
 
 class LoginBody(Strict):
@@ -51,7 +83,7 @@ class PageQuery(BaseModel):
     # Query strings are text: numbers are parsed, unknown parameters still refused.
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    cursor: str | None = Field(default=None, max_length=1024)
+    cursor: _Cursor | None = Field(default=None, max_length=1024)
     limit: int = Field(default=20, ge=1, le=100)
 
 
@@ -61,7 +93,7 @@ class LedgerQuery(PageQuery):
 
 class TopupOrderBody(Strict):
     plan_id: str | None = Field(default=None, min_length=1, max_length=64)
-    amount: int | None = Field(default=None, gt=0, description="fen, for a custom amount")
+    amount: _Fen | None = Field(default=None, gt=0, description="fen, for a custom amount")
 
     @model_validator(mode="after")
     def _one_of(self) -> TopupOrderBody:
@@ -75,25 +107,40 @@ _MAX_FEN = 100_000_000
 _Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
+# Bounded integers: every integer a client sends has both bounds (tests/infra/test_request_schemas.py walks them).
+# DynamoDB stores numbers of at most 38 digits, so an unbounded one was a 500 in the write's transaction; a number
+# past the business's largest is a typo or a probe. The domain narrows these where its rule is tighter.
+_MAX_POINTS = 10_000_000_000  # the largest order (_MAX_FEN) paid in points at the highest rate, 10 000 a yuan
+_MAX_COUNT = 10_000_000  # stock, limits, purchases (coupons' MAX_STOCK)
+_MAX_DAYS = 3650  # ten years: the longest validity, expiry or dormancy a merchant sets
+_MAX_MULTIPLIER = 1000  # percent of the usual points (merchants/member_days.py MAX_MULTIPLIER)
+_Fen = Annotated[int, Field(ge=0, le=_MAX_FEN)]
+_Points = Annotated[int, Field(ge=0, le=_MAX_POINTS)]
+_Count = Annotated[int, Field(ge=0, le=_MAX_COUNT)]
+_Days = Annotated[int, Field(ge=0, le=_MAX_DAYS)]
+_Percent = Annotated[int, Field(ge=0, le=100)]  # of a price paid: 100 is no discount
+_Multiplier = Annotated[int, Field(ge=0, le=_MAX_MULTIPLIER)]
+_Weekday = Annotated[int, Field(ge=1, le=7)]  # ISO: 1 Monday .. 7 Sunday
+
 
 class CouponTemplateBody(Strict):
     name: str = Field(min_length=1, max_length=64)
     kind: Literal["FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH"]
-    total_stock: int
-    per_member_limit: int
+    total_stock: _Count
+    per_member_limit: _Count
     threshold: int = Field(default=0, ge=0, le=_MAX_FEN)
     amount: int = Field(default=0, ge=0, le=_MAX_FEN)
-    rate: int | None = None
-    max_discount: int | None = Field(default=None, le=_MAX_FEN)
+    rate: _Percent | None = None
+    max_discount: _Fen | None = None
     gift_name: str | None = Field(default=None, min_length=1, max_length=64)
     # ISO-8601 with an offset, e.g. 2026-12-01T00:00:00+08:00 (JSON has no datetime type).
-    valid_from: AwareDatetime | None = Field(default=None, strict=False)
-    valid_until: AwareDatetime | None = Field(default=None, strict=False)
-    days_after_claim: int | None = None
+    valid_from: _IsoTime | None = None
+    valid_until: _IsoTime | None = None
+    days_after_claim: _Days | None = None
     store_ids: list[_Id] = Field(default_factory=list, max_length=200)
     daily_window: tuple[_Clock, _Clock] | None = Field(default=None, strict=False)
     tier_ids: list[_Id] = Field(default_factory=list, max_length=20)
-    points_price: int | None = None
+    points_price: _Points | None = None
     listed: bool = True
 
     @field_validator("valid_from", "valid_until")
@@ -134,10 +181,10 @@ class StaffBody(Strict):
 
 class CheckoutBody(Strict):
     member_code: _MemberCode
-    amount: int = Field(description="order amount, fen")
+    amount: int = Field(le=_MAX_FEN, description="order amount, fen")  # at least 1: checkout's AMOUNT_OUT_OF_RANGE
     coupon_id: _Id | None = None
-    points: int = 0
-    stored_value: int = Field(default=0, description="fen of stored value to pay with")
+    points: int = Field(default=0, le=_MAX_POINTS)
+    stored_value: int = Field(default=0, le=_MAX_FEN, description="fen of stored value to pay with")
     spending_password: _Pin | None = Field(default=None, description="typed at the till, where the merchant allows it")
 
 
@@ -178,8 +225,8 @@ class TierBody(Strict):
     tier_id: _Slug
     name: str = Field(min_length=1, max_length=32)
     threshold: int = Field(ge=0, le=10**12)
-    discount_rate: int = 100
-    points_multiplier: int = 100
+    discount_rate: _Percent = 100
+    points_multiplier: _Multiplier = 100
     birthday_template_id: _Id | None = None
     monthly_template_ids: list[_Id] = Field(default_factory=list, max_length=10)
 
@@ -235,7 +282,7 @@ class TemplatePatchBody(Patch):
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     total_stock: int | None = Field(default=None, ge=1, le=10_000_000, description="the new total; only grows")
-    valid_until: AwareDatetime | None = Field(default=None, strict=False)
+    valid_until: _IsoTime | None = None
     listed: bool | None = None
 
     _storable = field_validator("valid_until")(CouponTemplateBody._storable.__func__)  # type: ignore[attr-defined]
@@ -325,23 +372,21 @@ class QuoteBody(Strict):
     """What POST /v1/staff/checkout takes, without the spending password: a quote never checks it."""
 
     member_code: _MemberCode
-    amount: int = Field(description="order amount, fen")
+    amount: int = Field(le=_MAX_FEN, description="order amount, fen")  # at least 1: checkout's AMOUNT_OUT_OF_RANGE
     coupon_id: _Id | None = None
-    points: int = 0
-    stored_value: int = Field(default=0, description="fen of stored value to pay with")
+    points: int = Field(default=0, le=_MAX_POINTS)
+    stored_value: int = Field(default=0, le=_MAX_FEN, description="fen of stored value to pay with")
 
 
 class MemberDayBody(Strict):
     day_id: _Slug
     name: str = Field(min_length=1, max_length=32)
     multiplier: int = Field(gt=100, le=1000, description="percent of the usual points: 200 is double points")
-    weekdays: list[int] = Field(default_factory=list, max_length=7, description="ISO: 1 Monday .. 7 Sunday")
-    dates: list[Annotated[date, Field(strict=False)]] = Field(
-        default_factory=list, max_length=366, description="YYYY-MM-DD, merchant time"
-    )
+    weekdays: list[_Weekday] = Field(default_factory=list, max_length=7, description="ISO: 1 Monday .. 7 Sunday")
+    dates: list[_IsoDate] = Field(default_factory=list, max_length=366, description="YYYY-MM-DD, merchant time")
     tier_ids: list[_Slug] = Field(default_factory=list, max_length=20, description="none: every tier")
-    starts_on: date | None = Field(default=None, strict=False)
-    ends_on: date | None = Field(default=None, strict=False)
+    starts_on: _IsoDate | None = None
+    ends_on: _IsoDate | None = None
 
 
 class MemberDaysBody(Strict):
@@ -425,7 +470,7 @@ class SegmentQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     segment: Literal["重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留"]
-    cursor: str | None = Field(default=None, max_length=64)
+    cursor: _Cursor | None = Field(default=None, max_length=64)
     limit: int = Field(default=20, ge=1, le=100)
 
 
@@ -433,6 +478,6 @@ class ThresholdsBody(Strict):
     """Four ascending cut points per measure; an omitted one uses the merchant's own quintiles. The
     whole configuration (PUT): `{}` means quintiles for all three."""
 
-    r: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=4, max_length=4)
-    f: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=4, max_length=4)
-    m: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, min_length=4, max_length=4)
+    r: list[_Days] | None = Field(default=None, min_length=4, max_length=4, description="recency, days")
+    f: list[_Count] | None = Field(default=None, min_length=4, max_length=4, description="purchases")
+    m: list[_Fen] | None = Field(default=None, min_length=4, max_length=4, description="fen spent")

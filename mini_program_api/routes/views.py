@@ -40,9 +40,11 @@ def tier_view(tier: Tier | None) -> dict[str, Any] | None:
 
 
 def admin_tier_view(tier: Tier) -> dict[str, Any]:
-    """A tier as PUT /v1/admin/tiers takes it, so what is read back can be sent again."""
+    """A tier as PUT /v1/admin/tiers takes it (`tier_id`, where a member's view says `id`), so what is read back
+    can be sent again."""
     return {
-        **(tier_view(tier) or {}),
+        "tier_id": tier.tier_id,
+        **{k: v for k, v in (tier_view(tier) or {}).items() if k != "id"},
         "birthday_template_id": tier.birthday_template_id,
         "monthly_template_ids": list(tier.monthly_template_ids or []),
     }

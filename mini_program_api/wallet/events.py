@@ -108,10 +108,9 @@ def _check(token: str, push: Push) -> None:
 
 
 def _fresh(timestamp: str) -> None:
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise KabaoError("INVALID_EVENT", "the push has no valid timestamp") from None
+    sent = clock.unix_seconds(timestamp)
+    if sent is None:
+        raise KabaoError("INVALID_EVENT", "the push has no valid timestamp")
     if abs(clock.now().timestamp() - sent) > FRESH.total_seconds():
         raise KabaoError("INVALID_EVENT", "the push is stale")
 

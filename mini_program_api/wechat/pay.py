@@ -23,6 +23,7 @@ import requests
 from wechatpayv3 import SignType, WeChatPay, WeChatPayType
 from wechatpayv3.core import Core
 
+from mini_program_api.platform import clock
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.telemetry import metrics
@@ -138,10 +139,9 @@ class WeChatPayApi:
     def parse_notify(self, headers: dict[str, str], body: str, now: float) -> tuple[str, dict[str, Any]]:
         """Verify and decrypt a notify: (event_type, resource). Anything doubtful is INVALID_NOTIFY."""
         lowered = {k.lower(): v for k, v in headers.items()}
-        try:
-            timestamp = int(lowered.get("wechatpay-timestamp", ""))
-        except ValueError:
-            raise KabaoError("INVALID_NOTIFY", "missing or malformed Wechatpay-Timestamp") from None
+        timestamp = clock.unix_seconds(lowered.get("wechatpay-timestamp", ""))
+        if timestamp is None:
+            raise KabaoError("INVALID_NOTIFY", "missing or malformed Wechatpay-Timestamp")
         if abs(now - timestamp) > NOTIFY_MAX_AGE_SECONDS:
             raise KabaoError("INVALID_NOTIFY", "notify timestamp is more than 5 minutes off")
         try:
