@@ -37,6 +37,7 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from mini_program_api.coupons import claims, stock, template_admin
+from mini_program_api.db import transact
 from mini_program_api.db.models import (
     CouponTemplate,
     IssueJob,
@@ -47,7 +48,6 @@ from mini_program_api.db.models import (
     issue_job_pk,
     issue_result_pk,
 )
-from mini_program_api.db import transact
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, runner
 from mini_program_api.members import tiers, welcome_gift
