@@ -147,6 +147,10 @@ def main() -> int:
         start("api", "-m", "infra.local.api", "--host", HOST, "--port", str(ports["api"]))
         # The table's stream -> the wallet sync, as Lambda's trigger does in AWS (infra/local/streams.py).
         procs.append(subprocess.Popen([sys.executable, "-m", "infra.local.streams"], cwd=ROOT, env=env))
+        from infra.local import demo_data  # 90 days of history, made in the background (KABAO_DEMO_DATA=0: none)
+
+        if demo_data.wanted(env):
+            demo_data.start(env)
         print(
             f"\nkabao is running (Ctrl-C stops everything):\n"
             f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"
