@@ -75,18 +75,21 @@ def wanted(env: Mapping[str, str]) -> bool:
 
 
 def start(env: Mapping[str, str]) -> Any:
-    """Seed in the background, in a process of its own (its own clock), dying with `make dev`."""
+    """Seed in the background, in a process of its own (its own clock), dying with `make dev`: not one of
+    dev.py's services, whose end stops the stack, since this one ends when the history is made."""
     import subprocess
 
     from infra.local.dynamodb import _die_with_parent
 
     root = Path(__file__).resolve().parents[2]
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "infra.local.demo_data", "--background"],
         cwd=root,
         env=dict(env),
         preexec_fn=_die_with_parent,
     )
+    threading.Thread(target=proc.wait, name="demo-data-reaper", daemon=True).start()  # no zombie once done
+    return proc
 
 
 @dataclass(frozen=True)
