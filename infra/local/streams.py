@@ -18,6 +18,7 @@ import boto3
 POLL_SECONDS = 1.0
 SWEEP_SECONDS = 60.0
 SHARDS_SECONDS = 10.0
+PAGE = 100
 
 
 def _lambda_shape(record: dict[str, Any]) -> dict[str, Any]:
@@ -43,17 +44,20 @@ def run() -> None:
                     iterators[shard["ShardId"]] = streams.get_shard_iterator(
                         StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                     )["ShardIterator"]
+        behind = False
         for shard_id, iterator in list(iterators.items()):
             if iterator is None:
                 continue  # a closed shard, read to its end
-            page = streams.get_records(ShardIterator=iterator, Limit=100)
+            page = streams.get_records(ShardIterator=iterator, Limit=PAGE)
             iterators[shard_id] = page.get("NextShardIterator")
             if page["Records"]:
                 sync.stream_records([_lambda_shape(r) for r in page["Records"]])
+            behind |= len(page["Records"]) == PAGE
         if time.monotonic() - last_sweep >= SWEEP_SECONDS:
             sync.sweep()
             last_sweep = time.monotonic()
-        time.sleep(POLL_SECONDS)
+        if not behind:  # a full page: more is waiting (the demo data writes faster than a page a second)
+            time.sleep(POLL_SECONDS)
 
 
 if __name__ == "__main__":
