@@ -1,24 +1,26 @@
 """About ninety days of believable history for the demo merchant, made through the product's own services.
 
 `make dev` starts this in its own process once the demo merchant and its logins exist (infra/local/dev.py),
-so the printed logins work at once while the dashboard fills; `KABAO_DEMO_DATA=0` (`make dev DEMO_DATA=0`)
-turns it off. By hand, against a running `make dev`: `python -m infra.local.demo_data` (`--days`, `--members`
-for less). Running it again on a stack that has the demo members already refuses, saying so.
+so the printed logins work at once while the dashboard fills; `make dev KABAO_DEMO_DATA=0` (or the variable
+in the environment) turns it off. By hand, against a running `make dev`: `python -m infra.local.demo_data`
+(`--days`, `--members` for less). Run again on a stack that has the demo members already, it refuses, saying so.
 
 How history is made: the product takes "now" from platform/clock.py, and this process moves its own clock
-(never the API server's) from `days` ago to now, making each day's activity at its hour through the domain
-services: logins and phone numbers through the WeChat sandbox, cards, sign-ins, top-ups, coupon claims, sales
-at two stores with coupons, points and stored value, gifts handed over, points rewards, refunds; and the
-scheduled jobs at their hours (points expiry, tier reviews, reminders, reconciliation). Every report counter
-is written in its event's transaction, so each event lands on the day it was made. Nothing is written to the
-table except by the product's own code. A few founding members joined a year before the window, so their
-points expire and their tiers are reviewed inside it.
+(never the API server's; one per worker thread) from `days` ago to now, making each day's activity at its hour
+through the domain services: logins and phone numbers through the WeChat sandbox, cards, sign-ins, top-ups,
+coupon claims, sales at two stores with coupons, points and stored value, gifts handed over, points rewards,
+refunds; and the scheduled jobs on the same clock (points expiry and tier reviews nightly, the morning jobs
+weekly; the liability check and the RFM scoring at the end). Every report counter is written in its event's
+transaction, so each event lands on the day it was made. Nothing is written to the table except by the
+product's own code. A few founding members joined a year before the window, so their points expire and their
+tiers are reviewed inside it.
 
 Top-ups are paid at the sandbox without its notify (the sandbox signs notifies with its wall clock, which a
 moved clock refuses as stale) and credited by `orders.credit`, the path notify and reconciliation share, with
 WeChat Pay's own record of the payment from its query API.
 
-Deterministic: one seeded random decides who comes when and buys what (ids aside: the product draws those).
+Deterministic: seeded randoms (the walk's, and one per member for their own choices, whichever thread runs
+them) decide who comes when and buys what; ids aside, which the product draws.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class Volume:
     days: int = DAYS
     members: int = MEMBERS
     seed: int = SEED
+    busy: float = 1.0  # visits per member x this: a small, short history still shows every kind of day
 
 
 @dataclass
@@ -217,6 +220,8 @@ class History:
                     if day.weekday() >= 5 or rng.random() < 0.65:
                         break
                 joins = self._local(day, self._hour(), rng.randrange(60))
+                if joins >= self.real_start - timedelta(minutes=15):  # later today: they came earlier instead
+                    joins = self.real_start - timedelta(minutes=rng.randint(15, 600))
             kind = rng.random()
             # Most come now and then, a quarter weekly, a few nearly every working day.
             low, high = (0.05, 0.3) if kind < 0.7 else (0.5, 1.2) if kind < 0.95 else (2, 4)
@@ -226,7 +231,7 @@ class History:
                     n=n,
                     joins=joins,
                     scene=self._pick(SCENES),
-                    visits_per_week=visits * (1.5 if founder else 1),
+                    visits_per_week=visits * (1.5 if founder else 1) * v.busy,
                     home=rng.choice(("s1", "s1", "s2")),
                     items=(1, 2) if kind < 0.7 else (1, 3) if kind < 0.95 else (2, 4),
                     signs_in=rng.choice((0, 0, 0, 0, 0.1, 0.3, 0.5)),
@@ -395,7 +400,8 @@ class History:
     def _act(self, event: Event) -> None:
         from mini_program_api.platform.errors import KabaoError
 
-        self.at(event[0])
+        # Never backwards on a thread: a top-up refunded two hours later moves its member's time on.
+        self.at(max(event[0], getattr(self._clock, "now", event[0])))
         try:
             event[2]()
         except KabaoError as exc:  # the product refused, as it would at a real till: counted, not fatal
@@ -420,7 +426,8 @@ class History:
         rng = p.rng
         birthday = date(1975 + rng.randrange(30), 1 + rng.randrange(12), 1 + rng.randrange(28))
         name = NAMES[p.n % len(NAMES)] if rng.random() < 0.7 else None
-        cards.open_card(MERCHANT, p.member_id, "1", name, birthday if rng.random() < 0.6 else None)
+        terms = self._merchant().terms_version
+        cards.open_card(MERCHANT, p.member_id, terms, name, birthday if rng.random() < 0.6 else None)
         self.count("cards")
 
     def _app(self, p: Person) -> None:

@@ -1,4 +1,4 @@
-"""`make dev`'s demo history (infra/local/demo_data.py), small: a week of 30 members on the test stack.
+"""`make dev`'s demo history (infra/local/demo_data.py), small: a busy week of 30 members on the test stack.
 
 The reports over the week show what a newcomer's dashboard needs (sales on several days at both stores, a
 refund, members above the entry tier, points expired, a tier review), every counter equals its recomputation
@@ -49,7 +49,7 @@ def _ledger_recount(member_ids: list[str]) -> dict[str, dict[str, int]]:
 def test_a_week_of_demo_history_fills_the_reports_and_adds_up(api: Any, stack: Any) -> None:
     seed(os.environ["WECHAT_API_BASE"], stack.api_url)
     lines: list[str] = []
-    summary = demo_data.seed_history(demo_data.Volume(DAYS, MEMBERS), say=lines.append)
+    summary = demo_data.seed_history(demo_data.Volume(DAYS, MEMBERS, busy=4), say=lines.append)
     assert lines[-1].startswith("demo data ready: 7 days, 30 members"), lines
     assert product_clock.now() > datetime.now(UTC) - timedelta(seconds=5)  # the real clock is back
 
