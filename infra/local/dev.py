@@ -155,6 +155,10 @@ def main() -> int:
         # environment file lets `python -m infra.local.jobs run <name>` reach this stack from another terminal.
         shared = write_environment(product_environment(env, [*environment("", "", ""), *config]))
         procs.append(subprocess.Popen([sys.executable, "-m", "infra.local.jobs", "serve"], cwd=ROOT, env=env))
+        from infra.local import demo_data  # 90 days of history, made in the background (KABAO_DEMO_DATA=0: none)
+
+        if demo_data.wanted(env):
+            demo_data.start(env)
         print(
             f"\nkabao is running (Ctrl-C stops everything):\n"
             f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"

@@ -18,7 +18,11 @@ DEMO_OA_SECRET = "demo-LOCAL-DEV-ONLY-oa-secret"
 DEMO_EVENT_TOKEN = "LOCALDEVONLYeventtoken"
 DEMO_AES_KEY = "LOCALDEVONLYaeskey0123456789abcdefghijklmno"  # 43 characters, as 公众平台 generates
 # Clearly local dev accounts for the demo store; production admins are made with infra/deploy/accounts.py.
-DEMO_STAFF = {"admin": "LOCAL-DEV-ONLY-admin", "cashier": "LOCAL-DEV-ONLY-cashier"}
+DEMO_STAFF = {
+    "admin": "LOCAL-DEV-ONLY-admin",
+    "cashier": "LOCAL-DEV-ONLY-cashier",
+    "cashier2": "LOCAL-DEV-ONLY-cashier2",
+}
 
 
 def _call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -168,4 +172,7 @@ def _seed_staff() -> None:
     accounts.create_account(None, "demo", "admin", DEMO_STAFF["admin"], "admin", None)
     stores.create_store(admin, "s1", "人民广场店")
     accounts.create_account(admin, "demo", "cashier", DEMO_STAFF["cashier"], "staff", "s1")
+    # A second store, so the demo data (infra/local/demo_data.py) shows sales per store.
+    stores.create_store(admin, "s2", "南京西路店")
+    accounts.create_account(admin, "demo", "cashier2", DEMO_STAFF["cashier2"], "staff", "s2")
     punch_cards.create_plan(admin, "美式10杯卡", visits=10, valid_days=180, price=20000, store_ids=[])

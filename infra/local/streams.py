@@ -17,6 +17,7 @@ import boto3
 
 POLL_SECONDS = 1.0
 SHARDS_SECONDS = 10.0
+PAGE = 100
 
 
 def _lambda_shape(record: dict[str, Any]) -> dict[str, Any]:
@@ -42,14 +43,17 @@ def run() -> None:
                     iterators[shard["ShardId"]] = streams.get_shard_iterator(
                         StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                     )["ShardIterator"]
+        behind = False
         for shard_id, iterator in list(iterators.items()):
             if iterator is None:
                 continue  # a closed shard, read to its end
-            page = streams.get_records(ShardIterator=iterator, Limit=100)
+            page = streams.get_records(ShardIterator=iterator, Limit=PAGE)
             iterators[shard_id] = page.get("NextShardIterator")
             if page["Records"]:
                 sync.stream_records([_lambda_shape(r) for r in page["Records"]])
-        time.sleep(POLL_SECONDS)
+            behind |= len(page["Records"]) == PAGE
+        if not behind:  # a full page: more is waiting (the demo data writes faster than a page a second)
+            time.sleep(POLL_SECONDS)
 
 
 if __name__ == "__main__":
