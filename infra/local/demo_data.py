@@ -416,13 +416,14 @@ class History:
 
     def _join(self, p: Person) -> None:
         from mini_program_api.members import cards, members
+        from mini_program_api.till import spending_password
 
         login = members.login(DEMO_APPID, f"test:{p.openid}:{self.key()}", scene=p.scene)
         p.member_id = login.member.member_id
         self.count("members")
         if not p.opens_card:
             return
-        members.bind_phone(MERCHANT, p.member_id, f"phone:139{p.n:08d}:{self.key()}")
+        spending_password.bind_phone(MERCHANT, p.member_id, f"phone:139{p.n:08d}:{self.key()}")
         rng = p.rng
         birthday = date(1975 + rng.randrange(30), 1 + rng.randrange(12), 1 + rng.randrange(28))
         name = NAMES[p.n % len(NAMES)] if rng.random() < 0.7 else None
