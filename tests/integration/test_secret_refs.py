@@ -82,7 +82,7 @@ def test_a_stored_reference_to_another_merchants_secret_is_never_resolved(make_m
                            event_token_ref=f"{theirs}event-token"), updated_at=product_clock.now()).save()
     stored = merchants.read(merchant.merchant_id)
     card = setup.get(merchant.merchant_id)
-    with pytest.raises(secrets.SecretError):
+    with pytest.raises(KabaoError, match="cannot be called"):  # WECHAT_UNAVAILABLE, not a 500
         merchants.mini_program(stored)
     with pytest.raises(KabaoError, match="not usable"):  # PAYMENT_NOT_CONFIGURED, not a 500
         orders.pay_api(stored)
@@ -124,3 +124,14 @@ def test_a_stored_foreign_reference_is_refused_as_not_configured_over_http(api: 
     notify = requests.post(f"{stack.api_url}/v1/wechatpay/notify/{merchant.merchant_id}", data=b"{}",
                            headers={"Content-Type": "application/json"}, timeout=10)
     assert (notify.status_code, notify.json()["error"]["code"]) == (409, "PAYMENT_NOT_CONFIGURED"), notify.text
+
+
+def test_a_stored_foreign_app_secret_reference_is_no_500_at_login(api: Any, make_merchant: Any) -> None:
+    """Login (and the phone, the spending password, notices) call WeChat with the merchant's app secret: a stored
+    reference to another merchant's is refused there, as WeChat not answering for it, not as a 500."""
+    merchant, other = make_merchant(), make_merchant()
+    Merchant(merchant_pk(merchant.merchant_id), "PROFILE").update(
+        actions=[Merchant.app_secret_ref.set(f"ssm:{secrets.merchant_prefix(other.merchant_id)}app-secret")])
+    merchants.read(merchant.merchant_id)  # the stack serves from this process: its cached row refreshed
+    status, body = api.post("/v1/auth/login", {"appid": merchant.appid, "code": f"test:o-{uuid.uuid4().hex}:x"})
+    assert (status, body["error"]["code"]) == (503, "WECHAT_UNAVAILABLE"), body
