@@ -271,4 +271,11 @@ def mini_program(merchant: Merchant) -> MiniProgram:
     # Imported here, not at the top: wechatpy and requests cost every cold start, and most handlers never call WeChat.
     from mini_program_api.wechat.miniprogram import for_app
 
-    return for_app(merchant.appid, resolve_merchant(merchant.merchant_id, merchant.app_secret_ref))
+    try:
+        secret = resolve_merchant(merchant.merchant_id, merchant.app_secret_ref)
+    except SecretError:
+        # A stored reference refused (another merchant's, platform/secrets.py): WeChat cannot be called for this
+        # merchant until it is fixed. Answered as WeChat not answering (a notice then stays FAILED and is retried),
+        # never a 500 on login, the phone or the spending password.
+        raise KabaoError("WECHAT_UNAVAILABLE", "this merchant's WeChat mini program cannot be called") from None
+    return for_app(merchant.appid, secret)

@@ -54,7 +54,7 @@ from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock, ids
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import resolve_merchant
+from mini_program_api.platform.secrets import SecretError, resolve_merchant
 
 if TYPE_CHECKING:
     from mini_program_api.wechat.pay import WeChatPayApi
@@ -77,14 +77,22 @@ def pay_api(merchant: Merchant) -> WeChatPayApi:
     # Imported on first payment, not at the top: wechatpayv3, cryptography and requests cost every cold start.
     from mini_program_api.wechat.pay import PayConfig, for_config
 
+    try:
+        private_key = resolve_merchant(merchant.merchant_id, pay.private_key_ref)
+        apiv3_key = resolve_merchant(merchant.merchant_id, pay.apiv3_key_ref)
+        public_key = resolve_merchant(merchant.merchant_id, pay.public_key_ref) if pay.public_key_ref else None
+    except SecretError:
+        # A stored reference refused (another merchant's, platform/secrets.py): WeChat Pay is not usable as set
+        # up, which the merchant must fix; not a 500 on a member's top-up or on WeChat Pay's open notify URL.
+        raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant's WeChat Pay keys are not usable") from None
     return for_config(
         PayConfig(
             mchid=pay.mchid,
             appid=merchant.appid,
             cert_serial_no=pay.cert_serial_no,
-            private_key=resolve_merchant(merchant.merchant_id, pay.private_key_ref),
-            apiv3_key=resolve_merchant(merchant.merchant_id, pay.apiv3_key_ref),
-            public_key=resolve_merchant(merchant.merchant_id, pay.public_key_ref) if pay.public_key_ref else None,
+            private_key=private_key,
+            apiv3_key=apiv3_key,
+            public_key=public_key,
             public_key_id=pay.public_key_id,
         )
     )

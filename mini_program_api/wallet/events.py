@@ -25,7 +25,7 @@ from mini_program_api.db.transact import Transaction, put_new, update_if
 from mini_program_api.jobs import due
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import resolve_merchant
+from mini_program_api.platform.secrets import SecretError, resolve_merchant
 from mini_program_api.wallet import outbox, setup
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet, WalletEvent, code_pk, event_pk
 
@@ -55,19 +55,29 @@ class Push:
 def verify_url(merchant_id: str, push: Push, echostr: str) -> str:
     """The server check 公众平台 makes when the URL is saved: the echo, if the signature is ours."""
     card = setup.get(merchant_id)
-    _check(resolve_merchant(merchant_id, card.event_token_ref), push)
+    _check(_secret(merchant_id, card.event_token_ref), push)
     return echostr
+
+
+def _secret(merchant_id: str, ref: str) -> str:
+    """The card's own secret. A stored reference refused (another merchant's, platform/secrets.py) is a set-up the
+    merchant must fix, answered as one: this URL is open to anyone, and a refusal must not be a 500."""
+    try:
+        return resolve_merchant(merchant_id, ref)
+    except SecretError:
+        raise KabaoError("WALLET_NOT_CONFIGURED", "this merchant's card event secrets are not usable") from None
 
 
 def receive(merchant_id: str, push: Push, body: bytes) -> str:
     card = setup.get(merchant_id)
-    token = resolve_merchant(merchant_id, card.event_token_ref)
+    token = _secret(merchant_id, card.event_token_ref)
     if push.encrypt_type == "aes":
         if not card.aes_key_ref or not push.msg_signature:
             raise KabaoError("INVALID_EVENT", "an encrypted push needs the configured EncodingAESKey")
         _fresh(push.timestamp)
+        aes_key = _secret(merchant_id, card.aes_key_ref)
         try:
-            xml = WeChatCrypto(token, resolve_merchant(merchant_id, card.aes_key_ref), card.oa_appid).decrypt_message(
+            xml = WeChatCrypto(token, aes_key, card.oa_appid).decrypt_message(
                 body, push.msg_signature, push.timestamp, push.nonce
             )
         except (InvalidSignatureException, InvalidAppIdException):
