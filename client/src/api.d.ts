@@ -2903,6 +2903,15 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** PunchBuyBody */
+        PunchBuyBody: {
+            /**
+             * Password
+             * @description the spending password, above the password-free limit
+             * @default null
+             */
+            password?: string | null;
+        };
         /** PunchCardPage */
         PunchCardPage: {
             /** Punch Cards */
@@ -16617,7 +16626,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PunchBuyBody"];
+            };
+        };
         responses: {
             /** @description OK */
             200: {
@@ -16628,7 +16641,7 @@ export interface operations {
                     "application/json": components["schemas"]["PunchCardView"];
                 };
             };
-            /** @description Bad request: INVALID_IDEMPOTENCY_KEY */
+            /** @description Bad request: INVALID_IDEMPOTENCY_KEY, INVALID_JSON, VALIDATION_ERROR */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16637,7 +16650,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "INVALID_IDEMPOTENCY_KEY";
+                            code: "INVALID_IDEMPOTENCY_KEY" | "INVALID_JSON" | "VALIDATION_ERROR";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16660,7 +16673,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Forbidden: FORBIDDEN */
+            /** @description Forbidden: FORBIDDEN, SPENDING_PASSWORD_WRONG, VERIFICATION_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16669,7 +16682,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "FORBIDDEN";
+                            code: "FORBIDDEN" | "SPENDING_PASSWORD_WRONG" | "VERIFICATION_REQUIRED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16692,7 +16705,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, INSUFFICIENT_BALANCE, PUNCH_CARD_NOT_APPLICABLE */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, INSUFFICIENT_BALANCE, PUNCH_CARD_NOT_APPLICABLE, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16701,7 +16714,39 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "INSUFFICIENT_BALANCE" | "PUNCH_CARD_NOT_APPLICABLE";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "INSUFFICIENT_BALANCE" | "PUNCH_CARD_NOT_APPLICABLE" | "SPENDING_PASSWORD_NOT_SET";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16724,7 +16769,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too many requests: RATE_LIMITED */
+            /** @description Too many requests: RATE_LIMITED, SPENDING_LOCKED */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -16733,7 +16778,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "RATE_LIMITED";
+                            code: "RATE_LIMITED" | "SPENDING_LOCKED";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -72,6 +72,7 @@ def plans(call: Call) -> dict[str, Any]:
     "/v1/punch-cards/plans/{plan_id}/buy",
     "POST",
     role="member",
+    body="PunchBuyBody",
     response="PunchCardView",
     idempotent=True,
     errors=(
@@ -81,12 +82,18 @@ def plans(call: Call) -> dict[str, Any]:
         "PUNCH_CARD_NOT_APPLICABLE",
         "PUNCH_CARD_NOT_FOUND",
         "PUNCH_PLAN_NOT_FOUND",
+        "SPENDING_LOCKED",
+        "SPENDING_PASSWORD_NOT_SET",
+        "SPENDING_PASSWORD_WRONG",
+        "VERIFICATION_REQUIRED",
     ),
 )
 def buy(call: Call, plan_id: str) -> dict[str, Any]:
     from mini_program_api.till import punch_cards
 
-    card = punch_cards.buy(call.caller.merchant_id, call.caller.subject, plan_id, call.idempotency_key)
+    card = punch_cards.buy(
+        call.caller.merchant_id, call.caller.subject, plan_id, call.idempotency_key, call.body.password
+    )
     return punch_card_view(card, call.timezone)
 
 

@@ -320,6 +320,10 @@ class ConfirmBody(Strict):
     password: _Pin
 
 
+class PunchBuyBody(Strict):
+    password: _Pin | None = Field(default=None, description="the spending password, above the password-free limit")
+
+
 class StorePatchBody(Patch):
     name: str | None = Field(default=None, min_length=1, max_length=64)
 

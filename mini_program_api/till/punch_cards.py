@@ -17,6 +17,7 @@ from typing import Any
 from mini_program_api.db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import member_codes, members
+from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger, stored_value
 from mini_program_api.money.idempotency import Request
 from mini_program_api.money.ledger import Account, Operation, Posting
@@ -24,6 +25,7 @@ from mini_program_api.platform import clock, ids, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit, stores
+from mini_program_api.till import spending_password
 
 
 def create_plan(
@@ -124,8 +126,12 @@ def _issued(req: Request) -> PunchCard:
     return get_card(req.key.merchant_id, req.member_id, _card_id(req))
 
 
-def buy(merchant_id: str, member_id: str, plan_id: str, idempotency_key: str | None) -> PunchCard:
-    """The member buys a card with stored value (bonus first), card and payment in one transaction."""
+def buy(
+    merchant_id: str, member_id: str, plan_id: str, idempotency_key: str | None, password: str | None = None
+) -> PunchCard:
+    """The member buys a card with stored value (bonus first), card and payment in one transaction; above the
+    password-free limit with the spending password (`spending_password.authorize_own`). The password is no
+    part of the operation: a retry of a finished purchase returns it without asking again."""
     key = idempotency.client_key(merchant_id, "punchbuy", idempotency_key, member_id)
     req = idempotency.request(key, member_id, "PUNCH_BUY", {"plan_id": plan_id})
 
@@ -134,7 +140,9 @@ def buy(merchant_id: str, member_id: str, plan_id: str, idempotency_key: str | N
         if plan.price is None:
             raise KabaoError("PUNCH_CARD_NOT_APPLICABLE", "this punch card is not for sale")
         member = members.get(merchant_id, member_id)
-        return _issue(member, plan, req, stored_value.debits(member, int(plan.price)), Transaction())
+        debits = stored_value.debits(member, int(plan.price))
+        spending_password.authorize_own(merchants.get(merchant_id), member, int(plan.price), password)
+        return _issue(member, plan, req, debits, Transaction())
 
     return idempotency.once(req, run, lambda _: _issued(req))
 

@@ -221,17 +221,22 @@ def verify(merchant: Merchant, member: Member, password: str) -> SpendingPasswor
     return item
 
 
+def _asks_password(merchant: Merchant, item: SpendingPassword, stored_value: int) -> bool:
+    """Whether taking `stored_value` needs the password; raises while locked (a lock stops all stored-value
+    spending, not only what would ask for the password). Cash and points are never asked."""
+    if not stored_value:
+        return False
+    if _locked_until(item) is not None:
+        raise _locked()
+    protected = bool(merchant.spending_password_required) or item.password_hash is not None
+    return protected and stored_value > _limit(merchant, item)
+
+
 def authorize_counter(merchant: Merchant, member_id: str, stored_value: int, till_password: str | None) -> bool:
     """May a counter sale take `stored_value` now? True: no password needed, or the till's was right.
     False: the member must confirm it on their phone. Raises while locked, and for a till password
-    the merchant does not take (or a wrong one). Cash and points-only sales are never asked."""
-    if not stored_value:
-        return True
-    item = _item(merchant.merchant_id, member_id)
-    if _locked_until(item) is not None:
-        raise _locked()  # a lock stops all of it, not only the sales that ask for the password
-    protected = bool(merchant.spending_password_required) or item.password_hash is not None
-    if not protected or stored_value <= _limit(merchant, item):
+    the merchant does not take (or a wrong one)."""
+    if not _asks_password(merchant, _item(merchant.merchant_id, member_id), stored_value):
         return True
     if till_password is None:
         return False
@@ -241,6 +246,19 @@ def authorize_counter(merchant: Merchant, member_id: str, stored_value: int, til
         )
     verify(merchant, members.get(merchant.merchant_id, member_id), till_password)
     return True
+
+
+def authorize_own(merchant: Merchant, member: Member, stored_value: int, password: str | None) -> None:
+    """Stored value the member spends from the mini program itself (a punch card bought with it) is held to the
+    same limit as a counter sale: with the session token alone, a thief would otherwise turn the balance into
+    punch-card visits that a member code, which the token also makes, then uses at the till."""
+    if not _asks_password(merchant, _item(merchant.merchant_id, member.member_id), stored_value):
+        return
+    if password is None:
+        raise KabaoError(
+            "VERIFICATION_REQUIRED", "paying this much stored value needs the spending password (`password`)"
+        )
+    verify(merchant, member, password)
 
 
 def _notify(merchant: Merchant, member: Member, kind: str, at: datetime) -> None:

@@ -413,3 +413,32 @@ def test_changing_the_phone_where_the_merchant_requires_a_password_the_member_ne
     status, body = api.post("/v1/me/phone", {"code": _phone_code(m["phone"]), "spending_password": PIN},
                             token=m["token"])
     assert (status, body["error"]["code"]) == (409, "SPENDING_PASSWORD_NOT_SET"), body  # set it first, then change
+
+
+def test_a_stolen_session_token_cannot_spend_stored_value_on_punch_cards(api: Any, make_merchant: Any) -> None:
+    """Buying a punch card in the mini program spends stored value: held to the password-free limit like a counter
+    sale, or a stolen token turns the balance into visits its own member codes then use at the till."""
+    merchant = make_merchant()
+    m = _member(api, merchant, balance=35000)
+    status, plan = api.post("/v1/admin/punch-card-plans",
+                            {"name": "10杯咖啡", "visits": 10, "valid_days": 90, "price": 30000},
+                            token=api.admin_token(merchant))
+    assert status == 201, plan
+    buy = f"/v1/punch-cards/plans/{plan['plan_id']}/buy"
+    # No password set and none required: the token buys, as before.
+    other = _member(api, merchant, balance=35000)
+    assert api.post(buy, token=other["token"], headers={"idempotency-key": uuid.uuid4().hex})[0] == 200
+    assert _balance(api, other) == 5000
+
+    _set(api, m)  # a password, free limit 0
+    status, body = api.post(buy, token=m["token"], headers={"idempotency-key": uuid.uuid4().hex})
+    assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED")
+    key = uuid.uuid4().hex
+    status, body = api.post(buy, {"password": "135790"}, token=m["token"], headers={"idempotency-key": key})
+    assert (status, body["error"]["code"]) == (403, "SPENDING_PASSWORD_WRONG")
+    assert _balance(api, m) == 35000
+    status, card = api.post(buy, {"password": PIN}, token=m["token"], headers={"idempotency-key": key})
+    assert status == 200, card
+    # The retry of the finished purchase returns it without asking again, and moves nothing more.
+    assert api.post(buy, token=m["token"], headers={"idempotency-key": key}) == (200, card)
+    assert _balance(api, m) == 5000
