@@ -182,3 +182,25 @@ def test_a_job_item_whose_deferral_meets_the_same_outage_does_not_stop_the_items
     assert report.failed == ["GetError"] and report.done == 1, report
     status, second = api.get(f"/v1/admin/issue-jobs/{jobs[1]['job_id']}", token=token)
     assert (second["status"], second["issued"]) == ("DONE", 1), second
+
+
+def test_a_listing_whose_counter_write_meets_a_transaction_in_progress_is_503_not_500(
+    api: Any, merchant: Any, dynamodb_faults: DynamoFaults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offers listing counts its view with a single-item write on the counter item a claim's transaction
+    also writes: DynamoDB refuses such a write while that transaction is in progress with
+    TransactionConflictException, which botocore does not retry. Not now, not no: 503, as a throttled one is."""
+    member = api.member_with_card(merchant)
+    status, template = api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "新人券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7,
+         "listed": True, "total_stock": 10},
+        token=api.admin_token(merchant),
+    )
+    assert status == 201, template
+    monkeypatch.setattr(faults, "_THROTTLES", (("TransactionConflictException", "Transaction is ongoing for the item"),))
+    dynamodb_faults.inject(Scripted("UpdateItem", "throttle", attempts=4))
+    status, body = api.get("/v1/coupons/offers", token=member["token"], headers=_key())
+    assert (status, body["error"]["code"]) == (503, "DATABASE_UNAVAILABLE"), body
+    status, body = api.get("/v1/coupons/offers", token=member["token"], headers=_key())
+    assert status == 200 and [o["template_id"] for o in body["offers"]] == [template["template_id"]], body
