@@ -278,7 +278,7 @@ def _work(
         report.pages += 1
         if pages is not None:
             pages -= 1
-        if not _advance(job, scanned, next_cursor):
+        if not _advance(job, scanned, next_cursor, now):
             break  # another runner moved it on (it carries on from there)
         if next_cursor is None:
             _wait_for_stock(job, now)
@@ -356,15 +356,21 @@ def _record_failure(job: IssueJob, result_key: tuple[str, str], member_id: str, 
         pass  # recorded already (a concurrent runner)
 
 
-def _advance(job: IssueJob, scanned: int, cursor: str | None) -> bool:
+def _advance(job: IssueJob, scanned: int, cursor: str | None, now: datetime) -> bool:
     """Save the cursor after a page (None: the last page, the job is DONE in the same write), pinned to
-    the cursor this runner started from, so two runners never both advance one job."""
+    the cursor this runner started from, so two runners never both advance one job. A DONE job stays on the
+    list for its stock recheck in that same write (`_wait_for_stock` then takes it off if nobody waits): a run
+    killed between two writes would otherwise leave members refused SOLD_OUT off the list for good."""
     pinned = IssueJob.cursor == job.cursor if job.cursor is not None else IssueJob.cursor.does_not_exist()
     actions: list[Action] = [IssueJob.scanned.add(scanned)]
     if cursor is not None:
         actions.append(IssueJob.cursor.set(cursor))
     else:
-        actions += [IssueJob.status.set(DONE), IssueJob.finished_at.set(clock.now()), *due.unslot(IssueJob)]
+        actions += [
+            IssueJob.status.set(DONE),
+            IssueJob.finished_at.set(clock.now()),
+            *_slot(job, now + SOLD_OUT_RECHECK),
+        ]
     return update_if(job, actions, pinned & (IssueJob.status == RUNNING))
 
 

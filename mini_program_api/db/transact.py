@@ -44,6 +44,7 @@ _TRANSIENT_REASONS = frozenset(
 _TRANSIENT_ERRORS = frozenset(
     {
         "TransactionInProgressException",
+        "TransactionConflictException",  # a single-item write meeting a transaction on its item (botocore: no retry)
         "ThrottlingException",
         "RequestLimitExceeded",
         "ProvisionedThroughputExceededException",

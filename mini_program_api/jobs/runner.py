@@ -5,7 +5,8 @@ Three rules, each held in one place:
   budget from the Lambda context). It is asked before each item is taken, never after, so a run stops with
   the rest of its work intact rather than being killed by Lambda in the middle of an item;
 - isolation: an item that fails (whatever it raises) is logged and deferred with backoff (`due.failed`), and
-  the walk goes on, so one bad item never stops a job nor, deferred, starves the items behind it;
+  the walk goes on, so one bad item never stops a job nor, deferred, starves the items behind it (an item whose
+  deferral fails too, the database not answering, stays due as it was);
 - the report: `Report` says how much was due, done and failed, and whether the run stopped early; a job's
   own report adds its counts to it.
 
@@ -15,6 +16,7 @@ report jobs walk the merchants' pages instead (they resume from state they save)
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from typing import Any, TypeVar
 from mini_program_api.db.models import Scheduled
 from mini_program_api.jobs import due
 from mini_program_api.platform import clock
+
+log = logging.getLogger(__name__)
 
 
 def out_of_time(deadline: float | None) -> bool:
@@ -66,7 +70,11 @@ def walk(
         try:
             outcome = handle(item)
         except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, must not stop the rest
-            report.failed.append(failed(item, exc))
+            try:
+                report.failed.append(failed(item, exc))
+            except Exception:  # noqa: BLE001 - deferring it met the same outage: it stays due as it was
+                log.warning("scheduled job item not deferred", extra={"job": report.job}, exc_info=True)
+                report.failed.append(due.failure(exc))
             continue
         if outcome is UNFINISHED:
             report.stopped_early = report.more = True

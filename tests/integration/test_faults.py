@@ -138,3 +138,69 @@ def test_an_issue_job_that_meets_an_unanswered_read_tries_the_member_again(
     assert sorted((r["member_id"], r["status"]) for r in page["results"]) == sorted((m, "ISSUED") for m in ids)
     status, done = api.get(f"/v1/admin/issue-jobs/{job['job_id']}", token=token)
     assert (done["status"], done["issued"], done["failed"]) == ("DONE", 2, 0), done
+
+
+def test_a_job_item_whose_deferral_meets_the_same_outage_does_not_stop_the_items_behind_it(
+    api: Any, merchant: Any, dynamodb_faults: DynamoFaults
+) -> None:
+    """An item's read unanswered, and the runner's read to defer it unanswered too: the run raised, and every
+    item behind it waited for the next run (or, every run, for good behind an item that meets it each time)."""
+    from mini_program_api.coupons import issue_jobs
+    from mini_program_api.jobs import due
+    from mini_program_api.money import idempotency
+
+    token = api.admin_token(merchant)
+    status, template = api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7,
+         "listed": False, "total_stock": 10},
+        token=token,
+    )
+    assert status == 201, template
+
+    def shard(key: str) -> str:
+        job_id = idempotency.client_key(merchant.merchant_id, "issuejob", key).derived_id("J")
+        return due.slot(issue_jobs.JOB, f"{merchant.merchant_id}#{job_id}", issue_jobs.clock.now())[0]
+
+    first_key = uuid.uuid4().hex
+    second_key = next(k for k in (uuid.uuid4().hex for _ in range(200)) if shard(k) >= shard(first_key))
+    jobs = []
+    for key in (first_key, second_key):  # the first one on the list is the one the database fails on
+        member_id = api.member_with_card(merchant)["member"]["member_id"]
+        status, job = api.post("/v1/admin/issue-jobs", {"template_id": template["template_id"],
+                                                        "member_ids": [member_id]}, token=token,
+                               headers={"idempotency-key": key})
+        assert status == 201, job
+        jobs.append(job)
+
+    def first_job(params: dict[str, Any]) -> bool:
+        return params.get("Key", {}).get("sk", {}).get("S") == jobs[0]["job_id"]
+
+    for _ in range(2):  # the job's read, then the runner's read to defer it
+        dynamodb_faults.inject(Scripted("GetItem", "throttle", attempts=4, matches=first_job))
+    report = issue_jobs.run()
+    assert report.failed == ["GetError"] and report.done == 1, report
+    status, second = api.get(f"/v1/admin/issue-jobs/{jobs[1]['job_id']}", token=token)
+    assert (second["status"], second["issued"]) == ("DONE", 1), second
+
+
+def test_a_listing_whose_counter_write_meets_a_transaction_in_progress_is_503_not_500(
+    api: Any, merchant: Any, dynamodb_faults: DynamoFaults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offers listing counts its view with a single-item write on the counter item a claim's transaction
+    also writes: DynamoDB refuses such a write while that transaction is in progress with
+    TransactionConflictException, which botocore does not retry. Not now, not no: 503, as a throttled one is."""
+    member = api.member_with_card(merchant)
+    status, template = api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "新人券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7,
+         "listed": True, "total_stock": 10},
+        token=api.admin_token(merchant),
+    )
+    assert status == 201, template
+    monkeypatch.setattr(faults, "_THROTTLES", (("TransactionConflictException", "Transaction is ongoing for the item"),))
+    dynamodb_faults.inject(Scripted("UpdateItem", "throttle", attempts=4))
+    status, body = api.get("/v1/coupons/offers", token=member["token"], headers=_key())
+    assert (status, body["error"]["code"]) == (503, "DATABASE_UNAVAILABLE"), body
+    status, body = api.get("/v1/coupons/offers", token=member["token"], headers=_key())
+    assert status == 200 and [o["template_id"] for o in body["offers"]] == [template["template_id"]], body

@@ -278,3 +278,35 @@ def test_members_refused_sold_out_are_issued_once_stock_is_added(api: Any, merch
     assert (runs[0].issued, runs[1].issued) == (2, 0)
     clock.advance(days=1)
     assert issue_jobs.run().jobs == 0  # off the list: nothing left to wait for
+
+
+class _Killed(BaseException):
+    """Lambda ending the run (its timeout, a crash): nothing in the job catches it."""
+
+
+def test_a_run_killed_as_its_pass_ends_still_issues_to_members_refused_sold_out(
+        api: Any, merchant: Any, clock: Any, monkeypatch: Any) -> None:
+    """The write that makes a job DONE took it off the list, and a second write put it back to wait for stock:
+    killed between the two, the members refused SOLD_OUT were never looked at again."""
+    template_id = _template(api, merchant, stock=1)
+    ids = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(2)]
+    _, job = _post_job(api, merchant, {"template_id": template_id, "member_ids": ids})
+
+    def killed(*_: Any) -> None:
+        raise _Killed
+
+    monkeypatch.setattr(issue_jobs, "_wait_for_stock", killed)
+    try:
+        issue_jobs.run()
+    except _Killed:
+        pass
+    monkeypatch.undo()
+    assert (_job(api, merchant, job["job_id"])["status"], _job(api, merchant, job["job_id"])["issued"]) == ("DONE", 1)
+    status, body = api.patch(f"/v1/admin/coupon-templates/{template_id}", {"total_stock": 2},
+                             token=api.admin_token(merchant))
+    assert status == 200, body
+    clock.advance(minutes=11)
+    issue_jobs.run()
+    after = _job(api, merchant, job["job_id"])
+    assert (after["status"], after["issued"], after["failed"]) == ("DONE", 2, 0)
+    assert [_held(merchant, m, template_id) for m in ids] == [1, 1]
