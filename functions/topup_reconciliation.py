@@ -21,7 +21,7 @@ bp = Blueprint(__name__)
 def reconcile_topups(event: Any) -> dict[str, Any]:
     from mini_program_api.topup import reconciliation
 
-    result = reconciliation.reconcile(deadline=deadline(event))
+    result = reconciliation.reconcile(deadline=deadline(event, reconciliation.LONGEST_ORDER_SECONDS))
     report = reported("reconcile_topups", result, event)
     # Due orders include those still waiting to be paid: only a run that finds its whole batch due,
     # run after run, is falling behind (the alarm's threshold is the batch size).

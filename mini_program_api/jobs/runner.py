@@ -117,6 +117,21 @@ def per_merchant(
     return walk(report, counted(), handle, failed, deadline)
 
 
+def least_recent_first(merchant_ids: Iterable[str], state: Callable[[str], tuple[bool, datetime | None]]) -> list[str]:
+    """The order a per-merchant nightly job takes its merchants in: walks cut short first (they resume), then
+    merchants never done, then the longest since done. `state(merchant_id)` says (unfinished, finished_at).
+    In roster order, a night whose budget ran out before the last merchant would start again from the first
+    the next night, and the merchants at the end of the roster would never be reached."""
+
+    def key(merchant_id: str) -> tuple[int, str]:
+        unfinished, finished_at = state(merchant_id)
+        if unfinished:
+            return 0, ""
+        return (1, "") if finished_at is None else (2, finished_at.isoformat())
+
+    return sorted(merchant_ids, key=key)
+
+
 Key = tuple[str, str]
 
 

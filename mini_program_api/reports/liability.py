@@ -118,6 +118,12 @@ def run_all(deadline: float | None = None) -> runner.PerMerchant:
 
     A merchant whose check fails is logged and skipped, so it never stalls the others; its saved
     place stays, and the next run resumes it."""
+    order = runner.least_recent_first(roster.merchant_ids(), _progress)
     return runner.per_merchant(
-        "liability_check", roster.merchant_ids(), lambda m: str(run(m, deadline).status), RUNNING.__eq__, deadline
+        "liability_check", order, lambda m: str(run(m, deadline).status), RUNNING.__eq__, deadline
     )
+
+
+def _progress(merchant_id: str) -> tuple[bool, datetime | None]:
+    state = last(merchant_id)
+    return (False, None) if state is None else (state.status == RUNNING, state.finished_at)

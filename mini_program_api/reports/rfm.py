@@ -362,6 +362,10 @@ def configure(actor: Principal, r: list[int] | None, f: list[int] | None, m: lis
 def run_all(deadline: float | None = None) -> runner.PerMerchant:
     """Every merchant's scoring (the nightly job); `statuses`: merchant id -> phase. One merchant failing is
     logged and skipped; one cut short by the deadline resumes from its phase next run."""
-    return runner.per_merchant(
-        "rfm_scoring", roster.merchant_ids(), lambda m: str(run(m, deadline).phase), "DONE".__ne__, deadline
-    )
+    order = runner.least_recent_first(roster.merchant_ids(), _progress)
+    return runner.per_merchant("rfm_scoring", order, lambda m: str(run(m, deadline).phase), "DONE".__ne__, deadline)
+
+
+def _progress(merchant_id: str) -> tuple[bool, datetime | None]:
+    job = _job(merchant_id)
+    return (False, None) if job is None else (job.phase != "DONE", job.finished_at)

@@ -15,6 +15,12 @@ from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.telemetry import metrics
 from mini_program_api.topup import orders, refunds
+from mini_program_api.wechat import pay
+
+# The most one order can take: an expired one is queried, closed and queried again, each call up to WeChat
+# Pay's connect and read timeouts. The run stops taking orders this long before the Lambda's end, so the last
+# order it takes is never cut off mid-way.
+LONGEST_ORDER_SECONDS = 3 * sum(pay.TIMEOUT) + 5
 
 
 @dataclass

@@ -11,6 +11,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from mini_program_api.db.models import DueMarker, TopupOrder, member_pk, topup_pk
 from mini_program_api.db.transact import Transaction, update_if
 from mini_program_api.jobs import due, runner
@@ -122,3 +124,34 @@ def test_out_of_time_takes_no_item_at_all(merchant: Any, clock: Any) -> None:
     report = runner.due_list(runner.Report(JOB), DueMarker, lambda pk, sk: taken.append(pk), now, 10,
                              time.monotonic())  # the deadline is now: reached, so nothing starts
     assert (report.due, report.done, report.stopped_early, report.more, taken) == (1, 0, True, True, [])
+
+
+@pytest.mark.parametrize("job", ["liability", "rfm"])
+def test_a_nightly_job_whose_budget_ends_before_the_last_merchant_reaches_it_the_next_night(
+    api: Any, make_merchant: Any, monkeypatch: pytest.MonkeyPatch, job: str
+) -> None:
+    """The budget is counted in roster pages here (one merchant's walk a night): in roster order each night
+    started again from the first merchant, so the second was never checked."""
+    from mini_program_api.reports import liability, rfm, roster
+
+    first, second = make_merchant(), make_merchant()
+    for merchant in (first, second):
+        api.member_with_card(merchant)
+    monkeypatch.setattr(roster, "merchant_ids", lambda: iter([first.merchant_id, second.merchant_id]))
+    pages = [0]
+    page = roster.page
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        pages[0] += 1
+        return page(*args, **kwargs)
+
+    monkeypatch.setattr(roster, "page", counted)
+    monkeypatch.setattr(runner, "out_of_time", lambda deadline: deadline is not None and pages[0] >= deadline)
+    walks = 1 if job == "liability" else 2  # RFM walks the roster twice: histograms, then scores
+    run_all, done = (liability.run_all, liability.MATCH) if job == "liability" else (rfm.run_all, "DONE")
+    finished: list[set[str]] = []
+    for _night in range(2):
+        pages[0] = 0
+        statuses = run_all(deadline=float(walks * roster.ROSTER_SHARDS)).statuses
+        finished.append({m for m, status in statuses.items() if status == done})
+    assert finished == [{first.merchant_id}, {second.merchant_id}]
