@@ -142,7 +142,11 @@ def set_password(merchant_id: str, member_id: str, phone_code: str, password: st
     if reset:
         if not update_if(item, actions + _LOCKOUT.reset(), SpendingPassword.password_hash.exists()):
             raise KabaoError("SPENDING_PASSWORD_NOT_SET", "no spending password to reset: set one")
-    elif not update_if(item, actions, SpendingPassword.password_hash.does_not_exist()):
+    # The first password starts from "always ask": a limit raised before it (by whoever held the token and
+    # a phone of their own while nothing protected the card) must not outlive the protection it now has.
+    elif not update_if(
+        item, [*actions, SpendingPassword.free_limit.set(0)], SpendingPassword.password_hash.does_not_exist()
+    ):
         raise KabaoError("SPENDING_PASSWORD_SET", "a spending password is already set: change or reset it")
     _notify(merchant, member, "password_changed", now)
 

@@ -442,3 +442,19 @@ def test_a_stolen_session_token_cannot_spend_stored_value_on_punch_cards(api: An
     # The retry of the finished purchase returns it without asking again, and moves nothing more.
     assert api.post(buy, token=m["token"], headers={"idempotency-key": key}) == (200, card)
     assert _balance(api, m) == 5000
+
+
+def test_a_first_password_starts_from_always_ask(api: Any, shop: Any) -> None:
+    """While nothing protects the card, the token moves its phone and raises the limit with that phone's code;
+    the raised limit then outlived the password the member set later, which they took for protection."""
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "phone_code": _phone_code(m["phone"])},
+                           token=m["token"])
+    assert status == 200 and body["free_limit"] == 10000, body
+    _set(api, m)
+    status, body = api.get("/v1/me/spending-password", token=m["token"])
+    assert (status, body["free_limit"], body["effective_free_limit"]) == (200, 0, 0), body
+    assert _sale(api, cashier, m, 100)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
+    # Raised again with the password it now has, the limit holds.
+    assert api.put(FREE_LIMIT, {"free_limit": 10000, "password": PIN}, token=m["token"])[0] == 200
+    assert _sale(api, cashier, m, 100)[0] == 200
