@@ -8,7 +8,9 @@ axe-core (console/node_modules/axe-core, a devDependency of the console) on the 
 from __future__ import annotations
 
 import json
+import os
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,15 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "locale": "zh-CN", "timezone_id": "Asia/Shanghai",
             "viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture
+def page(page: Any) -> Any:
+    """pytest-playwright's page, on the test process's clock: a run at another date (KABAO_TEST_EPOCH, make
+    test-dates) moves the browser's too, so its "today" and its session's expiry agree with the API's."""
+    if os.environ.get("KABAO_TEST_EPOCH"):
+        page.clock.set_system_time(datetime.now(UTC))
+    return page
 
 
 @pytest.fixture(scope="session")
