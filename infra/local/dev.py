@@ -150,6 +150,7 @@ def main() -> int:
         print(
             f"\nkabao is running (Ctrl-C stops everything):\n"
             f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"
+            f"  console         {urls['api']}/console/  (merchant demo; admin and cashier: infra/local/seed.py DEMO_STAFF)\n"
             f"  WeChat sandbox  {urls['sandbox']}\n  demo appid      {appid}\n\n"
             f"{walkthrough(urls['api'], urls['sandbox'], appid)}\n\nkabao dev ready",
             flush=True,
