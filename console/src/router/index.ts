@@ -45,6 +45,13 @@ export const router = createRouter({
           component: () => import("../views/coupons/CouponsView.vue"),
           meta: { role: "admin" },
         },
+        {
+          path: "reports",
+          name: "reports",
+          component: () => import("../views/reports/ReportsView.vue"),
+          meta: { role: "admin" },
+        },
+        { path: "staff", name: "staff", component: () => import("../views/staff/StaffView.vue"), meta: { role: "admin" } },
         { path: "till", name: "till", component: () => import("../views/till/TillView.vue"), meta: { role: "staff" } },
       ],
     },
