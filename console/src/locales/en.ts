@@ -3,7 +3,7 @@ import type zhCN from "./zh-CN";
 /** English: the same keys as zh-CN (the type makes a missing one a vue-tsc error). */
 const en: typeof zhCN = {
   app: { title: "kabao · Merchant console", till: "Till", language: "中文", signOut: "Sign out", signOutEverywhere: "Sign out everywhere", menu: "Menu" },
-  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", till: "Till" },
+  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", till: "Till" },
   login: {
     title: "Sign in to the console",
     merchantId: "Merchant ID",
@@ -101,6 +101,22 @@ const en: typeof zhCN = {
     created: "Created",
     ruleRate: "The rate is 50 to 99 (at most half off)",
     ruleAmount: "The amount is positive and at most half the minimum spend",
+  },
+  settings: {
+    points_per_yuan: "Points worth 1 yuan at the till",
+    earn_points_per_yuan: "Points earned per yuan spent",
+    growth_per_yuan: "Growth earned per yuan spent",
+    points_expiry_days: "Days points stay valid",
+    welcome_points: "Points when a card opens",
+    referral_points: "Points for a referral",
+    sign_in_points: "Points per daily sign-in",
+    sign_in_growth: "Growth per daily sign-in",
+    prepaid_cap: "Stored value cap per member (yuan)",
+    password_free_max: "Password-free payment limit (yuan)",
+    spending_password_required: "Stored value always needs the spending password",
+    till_password: "The till may take the spending password",
+    terms_version: "Terms version",
+    save: "Save",
   },
   reports: {
     report: "Report",

@@ -1,7 +1,7 @@
 /** zh-CN first: every string the console shows. en.ts has the same keys (a missing key fails vue-tsc). */
 export default {
   app: { title: "卡包 · 商户后台", till: "收银台", language: "English", signOut: "退出登录", signOutEverywhere: "退出所有设备", menu: "菜单" },
-  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", till: "收银" },
+  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", till: "收银" },
   login: {
     title: "登录商户后台",
     merchantId: "商户号",
@@ -99,6 +99,22 @@ export default {
     created: "已创建",
     ruleRate: "折扣须在 50 到 99 之间（最多五折）",
     ruleAmount: "减免金额须大于 0 且不超过门槛的一半",
+  },
+  settings: {
+    points_per_yuan: "积分抵现：多少积分抵 1 元",
+    earn_points_per_yuan: "每消费 1 元获得积分",
+    growth_per_yuan: "每消费 1 元获得成长值",
+    points_expiry_days: "积分有效天数",
+    welcome_points: "开卡赠送积分",
+    referral_points: "推荐奖励积分",
+    sign_in_points: "签到积分",
+    sign_in_growth: "签到成长值",
+    prepaid_cap: "单个会员储值上限（元）",
+    password_free_max: "免密支付上限（元）",
+    spending_password_required: "储值支付必须验证支付密码",
+    till_password: "允许在收银台输入支付密码",
+    terms_version: "会员协议版本",
+    save: "保存",
   },
   reports: {
     report: "报表",

@@ -46,6 +46,12 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "settings",
+          name: "settings",
+          component: () => import("../views/programme/SettingsView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "reports",
           name: "reports",
           component: () => import("../views/reports/ReportsView.vue"),
