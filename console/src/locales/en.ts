@@ -3,7 +3,7 @@ import type zhCN from "./zh-CN";
 /** English: the same keys as zh-CN (the type makes a missing one a vue-tsc error). */
 const en: typeof zhCN = {
   app: { title: "kabao · Merchant console", till: "Till", language: "中文", signOut: "Sign out", signOutEverywhere: "Sign out everywhere", menu: "Menu" },
-  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", till: "Till" },
+  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", issue: "Issue coupons", till: "Till" },
   login: {
     title: "Sign in to the console",
     merchantId: "Merchant ID",
@@ -101,6 +101,23 @@ const en: typeof zhCN = {
     created: "Created",
     ruleRate: "The rate is 50 to 99 (at most half off)",
     ruleAmount: "The amount is positive and at most half the minimum spend",
+  },
+  issue: {
+    title: "Issue coupons",
+    template: "Template",
+    target: "To",
+    byList: "These members",
+    byFilter: "A filter",
+    memberIds: "Member IDs (one a line)",
+    dormant: "Dormant members only",
+    start: "Start",
+    started: "Started",
+    jobs: "Jobs",
+    issued: "Issued",
+    failed: "Failed",
+    results: "Results",
+    error: "Reason",
+    progress: "{scanned} scanned, {issued} issued, {failed} failed",
   },
   settings: {
     points_per_yuan: "Points worth 1 yuan at the till",

@@ -1,7 +1,7 @@
 /** zh-CN first: every string the console shows. en.ts has the same keys (a missing key fails vue-tsc). */
 export default {
   app: { title: "卡包 · 商户后台", till: "收银台", language: "English", signOut: "退出登录", signOutEverywhere: "退出所有设备", menu: "菜单" },
-  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", till: "收银" },
+  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", issue: "批量发券", till: "收银" },
   login: {
     title: "登录商户后台",
     merchantId: "商户号",
@@ -99,6 +99,23 @@ export default {
     created: "已创建",
     ruleRate: "折扣须在 50 到 99 之间（最多五折）",
     ruleAmount: "减免金额须大于 0 且不超过门槛的一半",
+  },
+  issue: {
+    title: "批量发券",
+    template: "券模板",
+    target: "发放对象",
+    byList: "指定会员",
+    byFilter: "按条件筛选",
+    memberIds: "会员 ID（每行一个）",
+    dormant: "仅沉睡会员",
+    start: "开始发放",
+    started: "已开始发放",
+    jobs: "发放任务",
+    issued: "成功",
+    failed: "失败",
+    results: "发放结果",
+    error: "原因",
+    progress: "已扫描 {scanned}，成功 {issued}，失败 {failed}",
   },
   settings: {
     points_per_yuan: "积分抵现：多少积分抵 1 元",

@@ -46,6 +46,12 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "coupons/issue",
+          name: "issue",
+          component: () => import("../views/coupons/IssueJobsView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "settings",
           name: "settings",
           component: () => import("../views/programme/SettingsView.vue"),
