@@ -3,7 +3,7 @@ import type zhCN from "./zh-CN";
 /** English: the same keys as zh-CN (the type makes a missing one a vue-tsc error). */
 const en: typeof zhCN = {
   app: { title: "kabao · Merchant console", till: "Till", language: "中文", signOut: "Sign out", signOutEverywhere: "Sign out everywhere", menu: "Menu" },
-  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", issue: "Issue coupons", till: "Till" },
+  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", issue: "Issue coupons", wallet: "WeChat card", till: "Till" },
   login: {
     title: "Sign in to the console",
     merchantId: "Merchant ID",
@@ -101,6 +101,25 @@ const en: typeof zhCN = {
     created: "Created",
     ruleRate: "The rate is 50 to 99 (at most half off)",
     ruleAmount: "The amount is positive and at most half the minimum spend",
+  },
+  wallet: {
+    oa_appid: "Official account AppID",
+    oa_secret_ref: "Official account secret (reference)",
+    event_token_ref: "Event token (reference)",
+    brand_name: "Brand name",
+    title: "Card title",
+    logo_url: "Logo URL",
+    prerogative: "Member benefits",
+    notice: "Notice",
+    description: "Description",
+    service_phone: "Service phone",
+    color: "Card colour",
+    show_points: "Show points",
+    show_balance: "Show balance",
+    show_tier: "Show tier",
+    preview: "Card preview",
+    review: "Review",
+    card_id: "Card ID",
   },
   issue: {
     title: "Issue coupons",

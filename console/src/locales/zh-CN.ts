@@ -1,7 +1,7 @@
 /** zh-CN first: every string the console shows. en.ts has the same keys (a missing key fails vue-tsc). */
 export default {
   app: { title: "卡包 · 商户后台", till: "收银台", language: "English", signOut: "退出登录", signOutEverywhere: "退出所有设备", menu: "菜单" },
-  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", issue: "批量发券", till: "收银" },
+  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", issue: "批量发券", wallet: "微信卡包", till: "收银" },
   login: {
     title: "登录商户后台",
     merchantId: "商户号",
@@ -99,6 +99,25 @@ export default {
     created: "已创建",
     ruleRate: "折扣须在 50 到 99 之间（最多五折）",
     ruleAmount: "减免金额须大于 0 且不超过门槛的一半",
+  },
+  wallet: {
+    oa_appid: "公众号 AppID",
+    oa_secret_ref: "公众号密钥（引用）",
+    event_token_ref: "事件推送 Token（引用）",
+    brand_name: "商户名称",
+    title: "卡券名称",
+    logo_url: "Logo 地址",
+    prerogative: "会员权益",
+    notice: "使用提醒",
+    description: "使用说明",
+    service_phone: "客服电话",
+    color: "卡面颜色",
+    show_points: "显示积分",
+    show_balance: "显示余额",
+    show_tier: "显示等级",
+    preview: "卡面预览",
+    review: "审核状态",
+    card_id: "卡券 ID",
   },
   issue: {
     title: "批量发券",

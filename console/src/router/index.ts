@@ -52,6 +52,12 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "wallet",
+          name: "wallet",
+          component: () => import("../views/wallet/WalletCardView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "settings",
           name: "settings",
           component: () => import("../views/programme/SettingsView.vue"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,9 +45,11 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 @pytest.fixture
 def page(page: Any) -> Any:
     """pytest-playwright's page, on the test process's clock: a run at another date (KABAO_TEST_EPOCH, make
-    test-dates) moves the browser's too, so its "today" and its session's expiry agree with the API's."""
+    test-dates) moves the browser's too, so its "today" and its session's expiry agree with the API's. Nothing
+    leaves loopback (a logo URL typed in a form included)."""
     if os.environ.get("KABAO_TEST_EPOCH"):
         page.clock.set_system_time(datetime.now(UTC))
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())  # loopback only
     return page
 
 
