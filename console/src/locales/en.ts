@@ -209,6 +209,10 @@ const en: typeof zhCN = {
     next: "Next customer",
     invalidAmount: "Enter an amount with at most two decimals",
     spendingPassword: "Spending password",
+    refund: "Refund the sale",
+    refundConfirm: "Stored value, points and the coupon go back to the member; hand back the cash. Refund?",
+    refunded: "Refunded",
+    cashRefund: "Cash to hand back",
   },
 };
 export default en;

@@ -207,5 +207,9 @@ export default {
     next: "下一位",
     invalidAmount: "请输入正确的金额（最多两位小数）",
     spendingPassword: "支付密码",
+    refund: "整单退款",
+    refundConfirm: "退回整单：储值、积分和优惠券退回会员，现金请当面退还。确定退款？",
+    refunded: "已退款",
+    cashRefund: "应退现金",
   },
 };

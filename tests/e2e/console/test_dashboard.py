@@ -60,6 +60,13 @@ def test_dashboard_numbers_equal_the_reports_api_for_the_range_shown(
     expect(page.locator("[data-test=liability]")).to_have_text("尚未运行")
     assert_accessible(page)
     screenshot(page, "dashboard")
+    page.get_by_role("button", name="English").click()  # the English switch, kept across pages
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.locator("[data-test=kpi-sales]")).to_have_text(expected["sales"])
+    page.goto(f"{console_url}/members")
+    expect(page.get_by_role("heading", name="Members")).to_be_visible()
+    page.get_by_role("button", name="中文").click()
+    expect(page.get_by_role("heading", name="会员")).to_be_visible()
 
     page.goto(f"{console_url}/coupons")
     expect(page.locator("[data-test=coupon-templates]")).to_be_visible()
@@ -70,6 +77,6 @@ def test_dashboard_numbers_equal_the_reports_api_for_the_range_shown(
         page.wait_for_load_state("networkidle")
         no_horizontal_overflow(page)
     page.get_by_role("button", name="菜单").click()  # the sidebar is a drawer at 375 px
-    expect(page.get_by_role("dialog").get_by_text("会员")).to_be_visible()
+    expect(page.get_by_role("dialog").get_by_role("menuitem", name="会员", exact=True)).to_be_visible()
     assert_accessible(page)
     screenshot(page, "menu-drawer-375")

@@ -92,6 +92,16 @@ def test_scan_quote_checkout_confirmed_on_the_phone_gives_the_receipt_once(
     orders = api.ok("GET", f"/v1/admin/members/{member_id}/orders", token=admin)["orders"]
     assert [o["order_id"] for o in orders] == [receipt["order_id"]]
 
+    # The refund, from the receipt: everything back to the member, the cash to hand back shown.
+    page.locator("[data-test=till-refund]").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("dialog").get_by_role("button", name="确定").click()
+    expect(page.locator("[data-test=receipt-refunded]")).to_be_visible()
+    expect(page.locator("[data-test=receipt-cash-refund]")).to_have_text(_yuan(receipt["cash_due"]))
+    me = api.ok("GET", "/v1/me", token=token)
+    assert me["balance"] == 50000 and me["points"] == 1000
+    screenshot(page, "till-refunded-375")
+
 
 def _cashier_token(api: Any, merchant: Any, username: str) -> str:
     from .conftest import PASSWORD
