@@ -63,3 +63,34 @@ def test_search_open_adjust_with_a_lost_answer_and_a_double_click_moves_points_o
     page.get_by_role("tab", name="积分明细").click()
     expect(page.locator("[data-test=ledger-points] tbody tr")).to_have_count(2)
     assert_accessible(page)
+
+
+def test_a_paid_top_up_refunded_from_the_360_view_and_the_audit_tab(
+    page: Page, console_url: str, api: Any, merchant: Any, sandbox: Any
+) -> None:
+    import json
+    import uuid
+
+    admin = account(api, merchant, "admin")
+    member = api.member_with_card(merchant)
+    member_id = member["member"]["member_id"]
+    status, order = api.post("/v1/topup/orders", {"amount": 10000}, token=member["token"],
+                             headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 200, order
+    assert json.loads(sandbox.pay.pay(order["order_id"]).get_data())["deliveries"] == [204]
+    signed_in(page, api, merchant, admin)
+    page.goto(f"{console_url}/members/{member_id}")
+    expect(page.locator("[data-test=member-balance]")).to_have_text("¥100.00")
+    page.get_by_role("tab", name="充值").click()
+    topups = page.locator("[data-test=member-topups] tbody tr")
+    expect(topups).to_have_count(1)
+    topups.get_by_role("button", name="退款").click()
+    page.get_by_role("dialog").get_by_role("button", name="确定").click()
+    expect(page.locator("[data-test=member-balance]")).to_have_text("¥0.00")
+    expect(topups).not_to_contain_text("PAID")
+    refunded = api.ok("GET", f"/v1/admin/members/{member_id}/topups", token=api.admin_token(merchant))["topups"]
+    assert [(t["order_id"], t["refund_amount"]) for t in refunded] == [(order["order_id"], 10000)]
+    page.get_by_role("tab", name="操作记录").click()
+    expect(page.locator("[data-test=member-audit] tbody tr").first).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "member-360-topup-refunded")
