@@ -13,6 +13,7 @@ export default defineConfig({
   ],
   build: {
     outDir: "dist",
+    manifest: true, // dist/.vite/manifest.json: which files each route loads (bench/console_size.py)
     emptyOutDir: true,
     chunkSizeWarningLimit: 700,
     rollupOptions: {
