@@ -43,8 +43,9 @@ def test_zip_holds_the_console_where_its_routes_serve_it_from(package: Path) -> 
     from mini_program_api.routes import console
 
     names = zipfile.ZipFile(package / "deployment.zip").namelist()
-    built = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "console" / "dist").rglob("*")
-                   if p.is_file() and not p.name.startswith("."))
+    dist = ROOT / "console" / "dist"
+    built = sorted(str(p.relative_to(ROOT)) for p in dist.rglob("*")  # not the build's own dot files (stamp, manifest)
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(dist).parts))
     assert "/".join(console.DIST_PARTS) + "/index.html" in names
     assert any(n.startswith("console/dist/assets/") and n.endswith(".js") for n in names)
     assert sorted(n for n in names if n.startswith("console/")) == built
