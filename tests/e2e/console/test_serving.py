@@ -48,9 +48,11 @@ def test_no_path_leaves_the_build(console_url: str, stack: Any) -> None:
         "/console/assets/..%2f..%2f..%2fapp.py",
         "/console/%2e%2e%2f%2e%2e%2fchalice.json",
         "/console/assets/%5c..%5c..%5capp.py",
+        "/console/..%2F..%2Fopenapi.json",  # a type served as text: would answer 200 with the file
+        "/console/assets/..%2F..%2F..%2Fopenapi.json",
     ):
         status, _, body = _get(stack.api_url, path)
-        assert b"Chalice" not in body and b"import" not in body, path
+        assert b"Chalice" not in body and b"import" not in body and b"openapi" not in body, path
         assert status in (403, 404), (path, status)
 
 
