@@ -110,6 +110,9 @@ const en: typeof zhCN = {
     created: "Created",
     ruleRate: "The rate is 50 to 99 (at most half off)",
     ruleAmount: "The amount is positive and at most half the minimum spend",
+    ruleCash: "A cash coupon's amount is positive",
+    cashAmount: "Face value (yuan)",
+    giftName: "Gift",
   },
   wallet: {
     oa_appid: "Official account AppID",

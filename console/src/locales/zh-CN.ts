@@ -108,6 +108,9 @@ export default {
     created: "已创建",
     ruleRate: "折扣须在 50 到 99 之间（最多五折）",
     ruleAmount: "减免金额须大于 0 且不超过门槛的一半",
+    ruleCash: "现金券金额须大于 0",
+    cashAmount: "券面金额（元）",
+    giftName: "礼品名称",
   },
   wallet: {
     oa_appid: "公众号 AppID",

@@ -41,4 +41,15 @@ def test_create_pause_resume_end(page: Page, console_url: str, api: Any, merchan
     assert api.ok("GET", f"/v1/admin/coupon-templates/{template_id}",
                   token=api.admin_token(merchant))["status"] == "ended"
     assert_accessible(page)
+
+    page.locator("[data-test=coupon-create]").click()  # a 现金 coupon: its own fields and rule
+    page.locator(".el-select", has=page.locator("#coupon-kind")).click()
+    page.get_by_role("option", name="现金券").click()
+    page.get_by_label("名称").fill("5元现金券")
+    expect(page.locator("[data-test=coupon-rules]")).to_contain_text("现金券金额须大于 0")
+    page.get_by_label("券面金额（元）").fill("5")
+    page.locator("[data-test=coupon-save]").click()
+    expect(row).to_have_count(2)
+    templates = api.ok("GET", "/v1/admin/coupon-templates", token=api.admin_token(merchant))["templates"]
+    assert sorted((t["kind"], t["amount"]) for t in templates) == [("CASH", 500), ("FULL_REDUCTION", 2050)]
     screenshot(page, "coupons")
