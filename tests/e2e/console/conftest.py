@@ -22,6 +22,12 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "build" / "screenshots"
 AXE = ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "correct horse battery"
+TIMINGS: dict[str, float] = {}  # measured by the journeys, printed at the end of the run (a benchmark, not a limit)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for name, seconds in TIMINGS.items():
+        terminalreporter.write_line(f"console: {name}: {seconds * 1000:.0f} ms")
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,14 @@
 and every admin page passes axe and fits a 375 px screen."""
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from .conftest import account, assert_accessible, no_horizontal_overflow, screenshot, signed_in
+from .conftest import TIMINGS, account, assert_accessible, no_horizontal_overflow, screenshot, signed_in
 
 
 def _yuan(fen: int) -> str:
@@ -45,8 +46,10 @@ def test_dashboard_numbers_equal_the_reports_api_for_the_range_shown(
     api.ok("POST", "/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 12345},
            token=cashier, headers={"Idempotency-Key": uuid.uuid4().hex})
     signed_in(page, api, merchant, admin)
+    started = time.perf_counter()
     page.goto(f"{console_url}/dashboard")
     expect(page.locator("[data-test=chart] canvas").first).to_be_visible()
+    TIMINGS["dashboard's first chart"] = time.perf_counter() - started
     first, last = (page.locator(".el-range-input").nth(i).input_value() for i in (0, 1))
     expected = _figures(api, token, first, last)
     assert expected["sales"] == "¥123.45" and expected["newMembers"] != "0", expected  # the sale is in the range

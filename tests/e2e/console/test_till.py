@@ -3,6 +3,7 @@ checkout → the member confirms on their phone while the till polls with the sa
 only, and at a phone's 375 px without horizontal scrolling."""
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from playwright.sync_api import Page, Request, expect
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 
-from .conftest import account, assert_accessible, no_horizontal_overflow, screenshot, signed_in
+from .conftest import TIMINGS, account, assert_accessible, no_horizontal_overflow, screenshot, signed_in
 
 PIN = "482916"
 
@@ -101,6 +102,18 @@ def test_scan_quote_checkout_confirmed_on_the_phone_gives_the_receipt_once(
     me = api.ok("GET", "/v1/me", token=token)
     assert me["balance"] == 50000 and me["points"] == 1000
     screenshot(page, "till-refunded-375")
+
+    # The next customer, a plain sale: the click-to-receipt time is measured.
+    page.locator("[data-test=till-next]").click()
+    expect(page.locator("#till-code")).to_be_focused()
+    page.keyboard.type(api.member_code(token))
+    page.keyboard.press("Enter")
+    page.locator("#till-amount").fill("12")
+    expect(page.locator("[data-test=till-cash-due]")).to_have_text("¥12.00")
+    started = time.perf_counter()
+    page.locator("[data-test=till-checkout]").click()
+    expect(page.locator("[data-test=till-receipt]")).to_be_visible()
+    TIMINGS["till checkout, click to receipt"] = time.perf_counter() - started
 
 
 def _cashier_token(api: Any, merchant: Any, username: str) -> str:
