@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { cell } from "../reports/reports";
-import { funnelOption, kpis, salesOption, type Reports } from "./report";
+import { funnelOption, kpis, liabilityOption, membersOption, salesOption, tiersOption, type Reports } from "./report";
 
 const sale = (day: string, store: string, gross: number, orders = 1) =>
   ({ day, store_id: store, staff_id: "c", orders, gross, tier_discount: 0, coupon_discount: 0, points_value: 0,
@@ -13,7 +13,11 @@ const stored = (day: string, principal: number, topup = 0) =>
 describe("the dashboard's figures", () => {
   const reports: Reports = {
     sales: [sale("2026-12-01", "s1", 1000), sale("2026-12-02", "s2", 250, 2)],
-    members: [{ day: "2026-12-01", scene: "1001", new_members: 3, cards_opened: 2, sign_ins: null }],
+    members: [
+      { day: "2026-12-01", scene: "*", new_members: 3, cards_opened: 2, sign_ins: 4 },
+      { day: "2026-12-01", scene: "1001", new_members: 2, cards_opened: 2, sign_ins: null },
+      { day: "2026-12-01", scene: "-", new_members: 1, cards_opened: 0, sign_ins: null },
+    ],
     storedValue: [stored("2026-12-02", 900, 500), stored("2026-12-01", 400, 400)],
     funnel: [],
   };
@@ -24,7 +28,8 @@ describe("the dashboard's figures", () => {
     expect(figures.orders).toBe(3);
     expect(figures.topups).toBe(900);
     expect(figures.principal).toBe(900); // the 2nd, whatever the rows' order
-    expect(figures.newMembers).toBe(3);
+    expect(figures.newMembers).toBe(3); // the day's `*` total, not the total plus its scenes
+    expect(figures.cardsOpened).toBe(2);
     expect(kpis({ sales: [], members: [], storedValue: [], funnel: [] }).principal).toBe(0);
   });
 
@@ -36,6 +41,35 @@ describe("the dashboard's figures", () => {
     ]);
     const funnel = funnelOption([], { views: "v", claims: "c", redemptions: "r" });
     expect(funnel.series[0].data.map((d) => d.value)).toEqual([0, 0, 0]);
+  });
+});
+
+describe("the other charts", () => {
+  const days = ["2026-12-01", "2026-12-02", "2026-12-03"];
+  it("stacks the liability per day from each day's outstanding figures", () => {
+    const option = liabilityOption([stored("2026-12-02", 900), stored("2026-12-01", 400)], days, { principal: "p", bonus: "b" });
+    expect(option.series.map((s) => s.data)).toEqual([
+      [4, 9, 0],
+      [0.07, 0.07, 0],
+    ]);
+  });
+  it("counts new members per day by scene, and members per tier in the tiers' order", () => {
+    const rows = [
+      { day: "2026-12-01", scene: "*", new_members: 2, cards_opened: 0, sign_ins: 0 },
+      { day: "2026-12-01", scene: "1011", new_members: 2, cards_opened: 0, sign_ins: null },
+      { day: "2026-12-03", scene: "1001", new_members: 1, cards_opened: 0, sign_ins: null },
+    ];
+    expect(membersOption(rows, days).series.map((s) => [s.name, s.data])).toEqual([
+      ["1001", [0, 0, 1]],
+      ["1011", [2, 0, 0]],
+    ]);
+    const tiers = tiersOption({ gold: 1, normal: 5, gone: 2 }, [
+      { id: "normal", name: "普通" },
+      { id: "silver", name: "银卡" },
+      { id: "gold", name: "金卡" },
+    ]);
+    expect(tiers.yAxis.data).toEqual(["普通", "银卡", "金卡", "gone"]);
+    expect(tiers.series[0].data).toEqual([5, 0, 1, 2]);
   });
 });
 

@@ -30,6 +30,10 @@ export interface Kpis {
 }
 
 const sum = <T>(rows: T[], pick: (row: T) => number) => rows.reduce((total, row) => total + pick(row), 0);
+/** The members report gives each day a `*` row (the day's totals) and then one row per entry scene. */
+export const ALL_SCENES = "*";
+
+const totals = (rows: MembersRow[]) => rows.filter((r) => r.scene === ALL_SCENES);
 
 export function kpis(reports: Reports): Kpis {
   const lastDay = [...reports.storedValue].sort((a, b) => a.day.localeCompare(b.day)).at(-1);
@@ -37,8 +41,8 @@ export function kpis(reports: Reports): Kpis {
     sales: sum(reports.sales, (r) => r.gross),
     orders: sum(reports.sales, (r) => r.orders),
     refunds: sum(reports.sales, (r) => r.refund_gross),
-    newMembers: sum(reports.members, (r) => r.new_members),
-    cardsOpened: sum(reports.members, (r) => r.cards_opened),
+    newMembers: sum(totals(reports.members), (r) => r.new_members),
+    cardsOpened: sum(totals(reports.members), (r) => r.cards_opened),
     topups: sum(reports.storedValue, (r) => r.topup_principal),
     principal: lastDay?.outstanding_principal ?? 0,
     bonus: lastDay?.outstanding_bonus ?? 0,
@@ -62,6 +66,62 @@ export function salesOption(rows: SalesRow[], days: string[]) {
       stack: "sales",
       data: days.map((day) => sum(rows.filter((r) => r.store_id === store && r.day === day), (r) => r.gross) / 100),
     })),
+  };
+}
+
+/** Stored value outstanding at each day's end, principal and bonus stacked (yuan): the liability per day. */
+export function liabilityOption(rows: StoredValueRow[], days: string[], labels: { principal: string; bonus: string }) {
+  const byDay = new Map(rows.map((r) => [r.day, r]));
+  const series = (name: string, pick: (r: StoredValueRow) => number) => ({
+    name,
+    type: "bar",
+    stack: "liability",
+    data: days.map((day) => (byDay.has(day) ? pick(byDay.get(day)!) / 100 : 0)),
+  });
+  return {
+    tooltip: { trigger: "axis" },
+    legend: { data: [labels.principal, labels.bonus] },
+    grid: { left: 56, right: 16, bottom: 32, top: 32 },
+    xAxis: { type: "category", data: days.map((d) => d.slice(5)) },
+    yAxis: { type: "value", name: "¥" },
+    series: [
+      series(labels.principal, (r) => r.outstanding_principal),
+      series(labels.bonus, (r) => r.outstanding_bonus),
+    ],
+  };
+}
+
+/** New members per day, one stacked series per entry scene (the mini program's scene value). */
+export function membersOption(rows: MembersRow[], days: string[]) {
+  const scenes = [...new Set(rows.map((r) => r.scene))].filter((scene) => scene !== ALL_SCENES).sort();
+  return {
+    tooltip: { trigger: "axis" },
+    legend: { data: scenes },
+    grid: { left: 40, right: 16, bottom: 32, top: 32 },
+    xAxis: { type: "category", data: days.map((d) => d.slice(5)) },
+    yAxis: { type: "value", minInterval: 1 },
+    series: scenes.map((scene) => ({
+      name: scene,
+      type: "bar",
+      stack: "members",
+      data: days.map((day) => sum(rows.filter((r) => r.scene === scene && r.day === day), (r) => r.new_members)),
+    })),
+  };
+}
+
+/** Members per tier at the last count, tiers in their own order (names from the merchant's tiers). */
+export function tiersOption(counts: Record<string, number>, tiers: { id: string; name: string }[]) {
+  const known = tiers.map((tier) => ({ name: tier.name, value: counts[tier.id] ?? 0 }));
+  const others = Object.entries(counts)
+    .filter(([id]) => !tiers.some((tier) => tier.id === id))
+    .map(([id, value]) => ({ name: id, value }));
+  const data = [...known, ...others];
+  return {
+    tooltip: { trigger: "axis" },
+    grid: { left: 56, right: 16, bottom: 24, top: 16 },
+    xAxis: { type: "value", minInterval: 1 },
+    yAxis: { type: "category", data: data.map((d) => d.name) },
+    series: [{ type: "bar", data: data.map((d) => d.value) }],
   };
 }
 
