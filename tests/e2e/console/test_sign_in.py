@@ -66,3 +66,19 @@ def test_an_expired_session_returns_to_sign_in_with_a_message(page: Page, consol
     page.goto(f"{console_url}/dashboard")
     expect(page).to_have_url(f"{console_url}/login?redirect=/dashboard")
     expect(page.locator("[data-test=notice]")).to_contain_text("登录已过期")
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_account(
+    page: Page, console_url: str, api: Any, merchant: Any
+) -> None:
+    admin = account(api, merchant, "admin")
+    other_device = api.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": admin,
+                                                "password": PASSWORD})[1]["token"]
+    signed_in(page, api, merchant, admin)
+    page.goto(f"{console_url}/dashboard")
+    page.get_by_role("button", name="退出所有设备").click()
+    expect(page).to_have_url(f"{console_url}/login")
+    status, body = api.get("/v1/admin/settings", token=other_device)
+    assert (status, body["error"]["code"]) == (401, "SESSION_REVOKED")
+    page.goto(f"{console_url}/dashboard")  # this browser is signed out too
+    expect(page).to_have_url(f"{console_url}/login?redirect=/dashboard")
