@@ -1,7 +1,7 @@
 /** zh-CN first: every string the console shows. en.ts has the same keys (a missing key fails vue-tsc). */
 export default {
   app: { title: "卡包 · 商户后台", till: "收银台", language: "English", signOut: "退出登录", signOutEverywhere: "退出所有设备", menu: "菜单" },
-  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", issue: "批量发券", wallet: "微信卡包", till: "收银" },
+  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", tiers: "会员等级", issue: "批量发券", wallet: "微信卡包", till: "收银" },
   login: {
     title: "登录商户后台",
     merchantId: "商户号",
@@ -150,6 +150,17 @@ export default {
     results: "发放结果",
     error: "原因",
     progress: "已扫描 {scanned}，成功 {issued}，失败 {failed}",
+  },
+  tiers: {
+    hint: "成长值达到门槛即升级；折扣为实付百分比（95 即 95 折），积分倍率以 100 为 1 倍。",
+    id: "等级编号",
+    name: "名称",
+    threshold: "成长值门槛",
+    discountRate: "折扣（实付 %）",
+    pointsMultiplier: "积分倍率（%）",
+    add: "新增等级",
+    remove: "删除",
+    wholeNumbers: "门槛、折扣和倍率须为整数",
   },
   settings: {
     points_per_yuan: "积分抵现：多少积分抵 1 元",

@@ -58,6 +58,12 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "tiers",
+          name: "tiers",
+          component: () => import("../views/programme/TiersView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "settings",
           name: "settings",
           component: () => import("../views/programme/SettingsView.vue"),
