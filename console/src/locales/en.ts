@@ -3,7 +3,7 @@ import type zhCN from "./zh-CN";
 /** English: the same keys as zh-CN (the type makes a missing one a vue-tsc error). */
 const en: typeof zhCN = {
   app: { title: "kabao · Merchant console", till: "Till", language: "中文", signOut: "Sign out", signOutEverywhere: "Sign out everywhere", menu: "Menu" },
-  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", tiers: "Tiers", issue: "Issue coupons", wallet: "WeChat card", till: "Till" },
+  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", tiers: "Tiers", plans: "Top-up plans", issue: "Issue coupons", wallet: "WeChat card", till: "Till" },
   login: {
     title: "Sign in to the console",
     merchantId: "Merchant ID",
@@ -152,6 +152,14 @@ const en: typeof zhCN = {
     results: "Results",
     error: "Reason",
     progress: "{scanned} scanned, {issued} issued, {failed} failed",
+  },
+  plans: {
+    amount: "Top-up (yuan)",
+    bonus: "Bonus (yuan)",
+    add: "Add plan",
+    editBonus: "Change bonus",
+    remove: "Remove",
+    removeConfirm: "Members can no longer choose it. Remove?",
   },
   tiers: {
     hint: "A member moves up when their growth reaches the threshold; the discount is the percent paid (95 = 5% off), the points multiplier 100 = 1x.",

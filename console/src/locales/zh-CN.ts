@@ -1,7 +1,7 @@
 /** zh-CN first: every string the console shows. en.ts has the same keys (a missing key fails vue-tsc). */
 export default {
   app: { title: "卡包 · 商户后台", till: "收银台", language: "English", signOut: "退出登录", signOutEverywhere: "退出所有设备", menu: "菜单" },
-  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", tiers: "会员等级", issue: "批量发券", wallet: "微信卡包", till: "收银" },
+  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", tiers: "会员等级", plans: "充值方案", issue: "批量发券", wallet: "微信卡包", till: "收银" },
   login: {
     title: "登录商户后台",
     merchantId: "商户号",
@@ -150,6 +150,14 @@ export default {
     results: "发放结果",
     error: "原因",
     progress: "已扫描 {scanned}，成功 {issued}，失败 {failed}",
+  },
+  plans: {
+    amount: "充值金额（元）",
+    bonus: "赠送金额（元）",
+    add: "新增方案",
+    editBonus: "修改赠送",
+    remove: "删除",
+    removeConfirm: "删除后会员不能再选择此方案，确定删除？",
   },
   tiers: {
     hint: "成长值达到门槛即升级；折扣为实付百分比（95 即 95 折），积分倍率以 100 为 1 倍。",

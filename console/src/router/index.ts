@@ -64,6 +64,12 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "topup-plans",
+          name: "plans",
+          component: () => import("../views/programme/TopupPlansView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "settings",
           name: "settings",
           component: () => import("../views/programme/SettingsView.vue"),
