@@ -3,7 +3,7 @@ import type zhCN from "./zh-CN";
 /** English: the same keys as zh-CN (the type makes a missing one a vue-tsc error). */
 const en: typeof zhCN = {
   app: { title: "kabao · Merchant console", till: "Till", language: "中文", signOut: "Sign out", signOutEverywhere: "Sign out everywhere", menu: "Menu" },
-  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", tiers: "Tiers", plans: "Top-up plans", issue: "Issue coupons", wallet: "WeChat card", till: "Till" },
+  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", tiers: "Tiers", plans: "Top-up plans", days: "Member days", issue: "Issue coupons", wallet: "WeChat card", till: "Till" },
   login: {
     title: "Sign in to the console",
     merchantId: "Merchant ID",
@@ -152,6 +152,17 @@ const en: typeof zhCN = {
     results: "Results",
     error: "Reason",
     progress: "{scanned} scanned, {issued} issued, {failed} failed",
+  },
+  days: {
+    id: "ID",
+    name: "Name",
+    multiplier: "Points multiplier (%, 200 = double)",
+    weekdays: "Every week on",
+    weekday: { 1: "Mon", 2: "Tue", 3: "Wed", 4: "Thu", 5: "Fri", 6: "Sat", 7: "Sun" },
+    add: "Add a member day",
+    remove: "Remove",
+    none: "No member day yet",
+    multiplierRule: "The multiplier is a whole number above 100",
   },
   plans: {
     amount: "Top-up (yuan)",

@@ -1,7 +1,7 @@
 /** zh-CN first: every string the console shows. en.ts has the same keys (a missing key fails vue-tsc). */
 export default {
   app: { title: "卡包 · 商户后台", till: "收银台", language: "English", signOut: "退出登录", signOutEverywhere: "退出所有设备", menu: "菜单" },
-  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", tiers: "会员等级", plans: "充值方案", issue: "批量发券", wallet: "微信卡包", till: "收银" },
+  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", tiers: "会员等级", plans: "充值方案", days: "会员日", issue: "批量发券", wallet: "微信卡包", till: "收银" },
   login: {
     title: "登录商户后台",
     merchantId: "商户号",
@@ -150,6 +150,17 @@ export default {
     results: "发放结果",
     error: "原因",
     progress: "已扫描 {scanned}，成功 {issued}，失败 {failed}",
+  },
+  days: {
+    id: "编号",
+    name: "名称",
+    multiplier: "积分倍率（%，200 即双倍）",
+    weekdays: "每周",
+    weekday: { 1: "周一", 2: "周二", 3: "周三", 4: "周四", 5: "周五", 6: "周六", 7: "周日" },
+    add: "新增会员日",
+    remove: "删除",
+    none: "还没有会员日",
+    multiplierRule: "倍率须为整数，大于 100",
   },
   plans: {
     amount: "充值金额（元）",

@@ -70,6 +70,12 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "member-days",
+          name: "days",
+          component: () => import("../views/programme/MemberDaysView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "settings",
           name: "settings",
           component: () => import("../views/programme/SettingsView.vue"),
