@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "build" / "screenshots"
 AXE = ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "correct horse battery"
+# Assertions wait up to 10 s, not Playwright's 5: the machine runs other suites' servers on its 2 cores.
+expect.set_options(timeout=10_000)
 TIMINGS: dict[str, float] = {}  # measured by the journeys, printed at the end of the run (a benchmark, not a limit)
 
 
