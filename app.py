@@ -8,6 +8,7 @@ from mini_program_api.routes import (
     accounts,
     admin,
     auth,
+    console,
     coupons,
     gateway,
     issue_jobs,
@@ -46,5 +47,6 @@ for blueprint in (
     issue_job_runs.bp,
     wallet_sync.bp,
     report_jobs.bp,
+    console.bp,
 ):
     app.register_blueprint(blueprint)

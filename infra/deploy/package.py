@@ -8,6 +8,9 @@ Two measured changes are then made to the zip (see bench/README.md):
 - .pyc files are added (unchecked-hash, so no mtime check): /var/task is read-only,
   so without them every cold start compiles every module again.
 
+The console's built files (console/dist, `make console`) go in too, at console/dist beside
+mini_program_api/, where routes/console.py serves them from under /console/.
+
 No AWS credentials are needed; the region comes from `chalice.json` (`kabao.region`).
 """
 
@@ -27,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDED_BY_LAMBDA = "botocore"  # the package and its botocore-*.dist-info
+CONSOLE_DIST = ROOT / "console" / "dist"
 
 
 def config() -> dict:
@@ -36,6 +40,8 @@ def config() -> dict:
 def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool = False) -> Path:
     from infra.deploy.template import merge_template
 
+    if not (CONSOLE_DIST / "index.html").is_file():
+        raise FileNotFoundError(f"{CONSOLE_DIST} is not built: run `make console` (make package does)")
     cfg = config()
     environment = cfg["stages"][stage]["environment_variables"]
     out.mkdir(parents=True, exist_ok=True)
@@ -49,6 +55,7 @@ def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool 
             shutil.copytree(
                 ROOT / package, stage_dir / "vendor" / package, ignore=shutil.ignore_patterns("__pycache__")
             )
+        shutil.copytree(CONSOLE_DIST, stage_dir / "vendor" / "console" / "dist", ignore=shutil.ignore_patterns(".*"))
         merge = Path(tmp) / "merge.json"
         merge.write_text(json.dumps(merge_template(stage, environment)))
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

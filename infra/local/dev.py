@@ -159,9 +159,13 @@ def main() -> int:
 
         if demo_data.wanted(env):
             demo_data.start(env)
+        from infra.local.seed import DEMO_STAFF
+
+        logins = ", ".join(f"{user} / {password}" for user, password in DEMO_STAFF.items())
         print(
             f"\nkabao is running (Ctrl-C stops everything):\n"
             f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"
+            f"  console         {urls['api']}/console/  merchant demo; {logins}\n"
             f"  WeChat sandbox  {urls['sandbox']}\n  demo appid      {appid}\n"
             f"  scheduled jobs  on their schedules; now: python -m infra.local.jobs list | run <name> ({shared})\n\n"
             f"{walkthrough(urls['api'], urls['sandbox'], appid)}\n\nkabao dev ready",

@@ -38,6 +38,19 @@ def test_zip_holds_all_runtime_code_with_pyc_and_without_botocore(package: Path)
     assert any(n.startswith("pynamodb/") for n in names) and any(n.startswith("wechatpayv3/") for n in names)
 
 
+def test_zip_holds_the_console_where_its_routes_serve_it_from(package: Path) -> None:
+    """routes/console.py serves <root>/console/dist: the same path in the zip as in the repository."""
+    from mini_program_api.routes import console
+
+    names = zipfile.ZipFile(package / "deployment.zip").namelist()
+    dist = ROOT / "console" / "dist"
+    built = sorted(str(p.relative_to(ROOT)) for p in dist.rglob("*")  # not the build's own dot files (stamp, manifest)
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(dist).parts))
+    assert "/".join(console.DIST_PARTS) + "/index.html" in names
+    assert any(n.startswith("console/dist/assets/") and n.endswith(".js") for n in names)
+    assert sorted(n for n in names if n.startswith("console/")) == built
+
+
 def test_every_handler_imports_from_the_unpacked_zip(package: Path, template: dict[str, Any], tmp_path: Path) -> None:
     import botocore
 
