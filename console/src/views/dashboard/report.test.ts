@@ -64,9 +64,9 @@ describe("the other charts", () => {
       ["1011", [2, 0, 0]],
     ]);
     const tiers = tiersOption({ gold: 1, normal: 5, gone: 2 }, [
-      { id: "normal", name: "普通" },
-      { id: "silver", name: "银卡" },
-      { id: "gold", name: "金卡" },
+      { tier_id: "normal", name: "普通" },
+      { tier_id: "silver", name: "银卡" },
+      { tier_id: "gold", name: "金卡" },
     ]);
     expect(tiers.yAxis.data).toEqual(["普通", "银卡", "金卡", "gone"]);
     expect(tiers.series[0].data).toEqual([5, 0, 1, 2]);

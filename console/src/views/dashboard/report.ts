@@ -110,10 +110,10 @@ export function membersOption(rows: MembersRow[], days: string[]) {
 }
 
 /** Members per tier at the last count, tiers in their own order (names from the merchant's tiers). */
-export function tiersOption(counts: Record<string, number>, tiers: { id: string; name: string }[]) {
-  const known = tiers.map((tier) => ({ name: tier.name, value: counts[tier.id] ?? 0 }));
+export function tiersOption(counts: Record<string, number>, tiers: { tier_id: string; name: string }[]) {
+  const known = tiers.map((tier) => ({ name: tier.name, value: counts[tier.tier_id] ?? 0 }));
   const others = Object.entries(counts)
-    .filter(([id]) => !tiers.some((tier) => tier.id === id))
+    .filter(([id]) => !tiers.some((tier) => tier.tier_id === id))
     .map(([id, value]) => ({ name: id, value }));
   const data = [...known, ...others];
   return {
