@@ -101,7 +101,9 @@ def signed_in(page: Any, api: Any, merchant: Any, username: str) -> dict[str, An
 
 
 def screenshot(page: Any, name: str) -> None:
+    """The page once a closing dialog has faded out (taken mid-fade, it showed a ghost of the dialog)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_function("() => !document.querySelector('[class*=\"-leave-active\"]')", timeout=5_000)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
