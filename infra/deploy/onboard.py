@@ -293,15 +293,14 @@ def _check_own_refs(merchant_id: str, refs: dict[str, str | None]) -> None:
     """Before anything is written: every reference names this merchant's own parameters (platform/secrets.py),
     never another merchant's (`--app-secret-ref` is typed by hand; a merchant id with `/` or `..` in it would
     move the store's own paths)."""
-    from mini_program_api.platform.secrets import SecretError, check_merchant_ref
+    from mini_program_api.platform.secrets import SecretError, check_merchant_refs
 
-    for name, ref in refs.items():
-        if ref is None:
-            continue
-        try:
-            check_merchant_ref(merchant_id, ref)
-        except SecretError as exc:
-            raise OnboardError(f"{name.replace('_', ' ')} reference refused: {exc}") from None
+    try:
+        check_merchant_refs(
+            merchant_id, {f"{name.replace('_', ' ')} reference refused": ref for name, ref in refs.items()}
+        )
+    except SecretError as exc:
+        raise OnboardError(str(exc)) from None
 
 
 def _same_secret(store: SecretStore, stored_ref: str, wanted_ref: str, secrets: dict[str, str]) -> bool:

@@ -12,7 +12,7 @@ from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Merchant, PaySet
 from mini_program_api.db.transact import Cancelled, Transaction, at_version, commit_pinned
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import SecretError, check_merchant_ref, resolve_merchant
+from mini_program_api.platform.secrets import SecretError, check_merchant_refs, resolve_merchant
 
 if TYPE_CHECKING:
     from mini_program_api.wechat.miniprogram import MiniProgram
@@ -44,13 +44,10 @@ def appid_pk(appid: str) -> str:
 
 def _own_refs(merchant_id: str, **refs: str | None) -> None:
     """Every secret reference set on a merchant names its own parameters (platform/secrets.py), or ValueError."""
-    for name, ref in refs.items():
-        if ref is None:
-            continue
-        try:
-            check_merchant_ref(merchant_id, ref)
-        except SecretError as exc:
-            raise ValueError(f"{name}: {exc}") from None
+    try:
+        check_merchant_refs(merchant_id, refs)
+    except SecretError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def create(spec: MerchantSpec) -> Merchant:

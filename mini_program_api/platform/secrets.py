@@ -82,6 +82,18 @@ def check_merchant_ref(merchant_id: str, ref: str) -> None:
         raise SecretError(f"not a parameter name under {prefix}")
 
 
+def check_merchant_refs(merchant_id: str, refs: dict[str, str | None]) -> None:
+    """`check_merchant_ref` for every named reference that is set (None: not set); the error names the one
+    refused. Where a merchant's references are written: the merchant row and the onboarding CLI."""
+    for name, ref in refs.items():
+        if ref is None:
+            continue
+        try:
+            check_merchant_ref(merchant_id, ref)
+        except SecretError as exc:
+            raise SecretError(f"{name}: {exc}") from None
+
+
 def resolve_merchant(merchant_id: str, ref: str) -> str:
     """Resolve one of the merchant's own references; never another merchant's, whatever was stored."""
     check_merchant_ref(merchant_id, ref)
