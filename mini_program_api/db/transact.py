@@ -152,12 +152,12 @@ def unavailable(exc: BaseException) -> bool:
     503 DATABASE_UNAVAILABLE. Reads and the few writes outside a `Transaction` meet it as a PynamoDB
     error; a transaction's commit handles its own (above). A refusal (a validation error, an item not
     found) is not: that is a bug or the caller's to handle."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, HTTPClientError
     from pynamodb.exceptions import PynamoDBException
 
     cause = exc.cause if isinstance(exc, PynamoDBException) else None
-    if isinstance(cause, BotoCoreError):
-        return True  # no answer at all: a timeout or a lost connection
+    if isinstance(cause, HTTPClientError | EndpointConnectionError | ConnectTimeoutError):
+        return True  # no answer at all: a timeout or a lost connection (not botocore refusing the request itself)
     if isinstance(cause, ClientError):
         return cause.response.get("Error", {}).get("Code") in _TRANSIENT_ERRORS - {None}
     return False
