@@ -3,12 +3,14 @@ usable at THIS store now; a quote prices a sale exactly as checkout then charges
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
+from tests import timeline
 from tests.ledger_checks import checked_balances
 
 CASH = {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 50, "per_member_limit": 5, "days_after_claim": 7}
@@ -40,13 +42,16 @@ def member(api: Any, merchant: Any) -> dict[str, Any]:
 
 
 def test_the_scanned_member_and_what_is_usable_at_this_store(api: Any, merchant: Any, member: dict[str, Any],
-                                                             make_merchant: Any) -> None:
+                                                             make_merchant: Any, clock: Any) -> None:
     member_id = member["member"]["member_id"]
     here, there = api.staff_token(merchant, "s1"), api.staff_token(merchant, "s2")
     anywhere = _give(api, merchant, member_id)
     only_here = _give(api, merchant, member_id, store_ids=["s1"])
     only_there = _give(api, merchant, member_id, store_ids=["s2"])
-    _give(api, merchant, member_id, daily_window=["00:00", "00:01"])  # not at this hour
+    # A minute's window half a day from now, on the held clock: "00:00"-"00:01" was now itself when the suite
+    # ran across Shanghai's midnight (KABAO_TEST_EPOCH at a month's last minutes).
+    away = (clock.now.astimezone(timeline.SHANGHAI) + timedelta(hours=12)).replace(minute=0)
+    _give(api, merchant, member_id, daily_window=[f"{away:%H}:00", f"{away:%H}:01"])  # not at this hour
     admin = api.admin_token(merchant)
     plan = api.ok("POST", "/v1/admin/punch-card-plans", {"name": "洗车", "visits": 5, "valid_days": 30,
                                                          "store_ids": ["s2"]}, token=admin)
