@@ -387,3 +387,20 @@ def test_a_deletion_racing_a_checkout_refund_never_leaves_value_on_an_erased_mem
         else:
             assert deleted[0] == 409 and refunded[0] == 200
         assert refunded[0] == 200 or deleted[0] == 200, (refunded, deleted)
+        assert refunded[0] < 500 and deleted[0] < 500, (refunded, deleted)
+
+
+def test_an_erased_inviter_takes_no_referral_and_the_invitee_opens_their_card(api: Any, shop: Any) -> None:
+    merchants.update_settings(shop.merchant_id, referral_points=100)
+    inviter = _member(api, shop)
+    code = api.get("/v1/me", token=inviter["token"])[1]["invite_code"]
+    status, invited = api.post("/v1/auth/login", {"appid": shop.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:x",
+                                                  "invite_code": code})
+    assert status == 200 and invited["invite"] == "ACCEPTED", invited
+    assert api.post("/v1/me/delete-account", token=inviter["token"])[0] == 200
+    token = invited["token"]
+    assert api.post("/v1/me/phone", {"code": f"phone:13{uuid.uuid4().int % 10**9:09d}:a"}, token=token)[0] == 200
+    status, card = api.post("/v1/me/card", {"agreed_terms_version": shop.terms_version}, token=token)
+    assert status == 200, card
+    assert checked_balances(shop.merchant_id, card["member_id"])["points"] == 100  # the invitee is still welcomed
+    assert checked_balances(shop.merchant_id, inviter["id"])["points"] == 0
