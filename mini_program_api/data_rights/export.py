@@ -7,7 +7,8 @@ section's cursor (platform/paging.py) is bound to that partition and the section
 with a cursor per section; each later call names one section and its cursor.
 
 What is left out, and why: keys and index attributes (how the table finds an item, not data about the
-person), fingerprints (a hash of the request), the phone's cipher and keyed hash (the phone itself is given,
+person), fingerprints (a hash of the request) and operation keys (internal; a referral's, and a referral's memo,
+name the other member), the phone's cipher and keyed hash (the phone itself is given,
 in clear, to its owner), the spending password's hash (whether one is set is given), the id of the member who
 invited them (another person's id: `invited` says whether someone did) and staff usernames (the staff's data).
 """
@@ -50,6 +51,7 @@ _LEFT_OUT = frozenset(
         "cards_pk",
         "cards_sk",
         "fingerprint",
+        "op_key",  # the operation's idempotency key: internal, and a referral's names the member invited
         "expires_ttl",
         "phone_enc",
         "phone_hash",
@@ -64,6 +66,9 @@ _LEFT_OUT = frozenset(
         "merchant_id",
     }
 )
+
+# Ledger memo fields that name another member (a referral's inviter or invitee).
+_OTHER_MEMBER = frozenset({"inviter", "invitee"})
 
 
 def _plain(value: Any, tz: str) -> Any:
@@ -139,6 +144,8 @@ def _section_item(section: str, model: Any, tz: str) -> dict[str, Any]:
         return {"template_id": str(model.sk).removeprefix("GRANT#"), "messages_allowed": out.get("n", 0)}
     if section == "referrals":
         return {"month": str(model.sk).removeprefix("REFERRALS#"), "members_invited": out.get("n", 0)}
+    if section == "ledger" and isinstance(out.get("memo"), dict):  # a referral names the other member
+        out["memo"] = {k: v for k, v in out["memo"].items() if k not in _OTHER_MEMBER}
     if section == "messages":
         out["notice"] = str(model.sk).removeprefix("NOTICE#")
     return out

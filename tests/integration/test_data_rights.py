@@ -179,6 +179,14 @@ def test_the_export_has_every_section_paged_and_nothing_of_another_member(api: A
         assert api.post("/v1/me/sign-in", token=who["token"])[0] == 200
         assert api.post("/v1/me/subscriptions", {"template_ids": ["tpl-coupon"]}, token=who["token"])[0] == 200
 
+    merchants.update_settings(shop.merchant_id, referral_points=100)  # Carol, invited by Alice: a referral each
+    invite = api.get("/v1/me", token=alice["token"])[1]["invite_code"]
+    status, carol = api.post("/v1/auth/login", {"appid": shop.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:c",
+                                                "invite_code": invite})
+    assert status == 200 and carol["invite"] == "ACCEPTED", carol
+    assert api.post("/v1/me/phone", {"code": f"phone:13{uuid.uuid4().int % 10**9:09d}:c"}, token=carol["token"])[0] == 200
+    assert api.post("/v1/me/card", {"agreed_terms_version": shop.terms_version}, token=carol["token"])[0] == 200
+
     whole = _export_all(api, alice["token"], limit=1)  # one item a page: every section's cursor is followed
     assert set(whole["sections"]) == SECTIONS
     profile = whole["profile"]
@@ -195,8 +203,10 @@ def test_the_export_has_every_section_paged_and_nothing_of_another_member(api: A
     assert sections["subscriptions"] == [{"template_id": "tpl-coupon", "messages_allowed": 1}]
 
     text = json.dumps(whole, ensure_ascii=False)
-    for trace in (bob["id"], bob["phone"], bob["name"], bob["openid"]):
+    for trace in (bob["id"], bob["phone"], bob["name"], bob["openid"], carol["member"]["member_id"]):
         assert trace not in text
+    assert [r["members_invited"] for r in sections["referrals"]] == [1]
+    assert any(e["kind"] == "REFERRAL" for e in sections["ledger"])
 
     # A cursor is bound to its section and to the token's member: Bob replaying Alice's gets his own page.
     status, first = api.get("/v1/me/data-export?limit=1", token=alice["token"])
