@@ -246,6 +246,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/members/{member_id}/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The member's consent records (terms agreed, subscribe-message answers), newest first. */
+        get: operations["data_rights_admin_consents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/members/{member_id}/coupons": {
         parameters: {
             query?: never;
@@ -258,6 +275,23 @@ export interface paths {
         put?: never;
         /** POST /v1/admin/members/{member_id}/coupons */
         post: operations["member_care_issue_coupon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{member_id}/delete-account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The member's deletion, done by an admin on the member's request: audited with its reason. */
+        post: operations["data_rights_admin_delete_account"];
         delete?: never;
         options?: never;
         head?: never;
@@ -921,6 +955,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/data-export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Everything kabao holds about the member, one page per section (see data_rights/export.py). */
+        get: operations["data_rights_data_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/delete-account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase the member's personal data; refused while stored value remains (data_rights/erasure.py). The
+         * @description member's token works for this call only once it succeeded, so a retry answers the same.
+         */
+        post: operations["data_rights_delete_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/ledger": {
         parameters: {
             query?: never;
@@ -1118,7 +1189,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Grants the member just accepted in wx.requestSubscribeMessage: one message each. */
+        /**
+         * Grants the member just accepted in wx.requestSubscribeMessage (one message each), and the templates
+         * @description refused; every answer is kept as a consent record.
+         */
         post: operations["me_subscriptions"];
         delete?: never;
         options?: never;
@@ -1918,6 +1992,38 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** ConsentView */
+        ConsentView: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "TERMS" | "SUBSCRIBE";
+            /** Terms Version */
+            terms_version: string | null;
+            /** Template Id */
+            template_id: string | null;
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "AGREE" | "ACCEPT" | "REJECT" | "BAN" | "FILTER";
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
+        /** ConsentsPage */
+        ConsentsPage: {
+            /** Consents */
+            consents: components["schemas"]["ConsentView"][];
+            /**
+             * Cursor
+             * @description pass back for the next page; null on the last
+             */
+            cursor: string | null;
+        };
         /**
          * CounterMemberView
          * @description The scanned member as the cashier sees them, with what is usable at this store now.
@@ -2169,6 +2275,56 @@ export interface components {
             /** Stock Shards */
             stock_shards: number;
         };
+        /** DataExportView */
+        DataExportView: {
+            /** Member Id */
+            member_id: string;
+            /**
+             * Exported At
+             * Format: date-time
+             */
+            exported_at: string;
+            /**
+             * Profile
+             * @description the member row, phone in clear; null on a section's later pages
+             */
+            profile: {
+                [key: string]: unknown;
+            } | null;
+            /** Sections */
+            sections: {
+                [key: string]: components["schemas"]["ExportSection"];
+            };
+        };
+        /** ErasureBody */
+        ErasureBody: {
+            /**
+             * Reason
+             * @description why: shown in the member's audit trail
+             */
+            reason: string;
+        };
+        /** ErasureView */
+        ErasureView: {
+            /**
+             * Member Id
+             * @description the anonymous id the ledger, orders and top-ups stay under
+             */
+            member_id: string;
+            /** Deleted */
+            deleted: boolean;
+            /**
+             * Erased At
+             * Format: date-time
+             */
+            erased_at: string;
+            /** Points Forfeited */
+            points_forfeited: number;
+            /** Coupons Forfeited */
+            coupons_forfeited: number;
+            /** Punch Visits Forfeited */
+            punch_visits_forfeited: number;
+        };
         /** ErrorDetail */
         ErrorDetail: {
             /**
@@ -2193,6 +2349,21 @@ export interface components {
          */
         ErrorResponse: {
             error: components["schemas"]["ErrorDetail"];
+        };
+        /** ExportSection */
+        ExportSection: {
+            /**
+             * Items
+             * @description the section's records as stored, less keys and other people's ids
+             */
+            items: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Cursor
+             * @description pass back with `section` for the next page; null on the last
+             */
+            cursor: string | null;
         };
         /** FreeLimitBody */
         FreeLimitBody: {
@@ -3721,10 +3892,17 @@ export interface components {
             /** Outstanding Bonus */
             outstanding_bonus: number;
         };
-        /** SubscriptionsBody */
+        /**
+         * SubscriptionsBody
+         * @description wx.requestSubscribeMessage's answer: the templates accepted, and those refused with WeChat's word for it.
+         */
         SubscriptionsBody: {
             /** Template Ids */
-            template_ids: string[];
+            template_ids?: string[];
+            /** Refused */
+            refused?: {
+                [key: string]: "REJECT" | "BAN" | "FILTER";
+            };
         };
         /**
          * TemplatePatchBody
@@ -6625,6 +6803,143 @@ export interface operations {
             };
         };
     };
+    data_rights_admin_consents: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentsPage"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
     member_care_member_coupons: {
         parameters: {
             query?: {
@@ -6912,6 +7227,176 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    data_rights_admin_delete_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, STORED_VALUE_REMAINS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "STORED_VALUE_REMAINS";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -12955,7 +13440,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12964,7 +13449,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -13108,7 +13593,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13117,7 +13602,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -13240,7 +13725,7 @@ export interface operations {
                     "application/json": components["schemas"]["MeView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13249,7 +13734,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -13376,7 +13861,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13385,7 +13870,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -13524,7 +14009,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberCodeView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13533,7 +14018,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -13660,7 +14145,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13669,7 +14154,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -13702,6 +14187,258 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    data_rights_data_export: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+                section?: ("ledger" | "coupons" | "punch_cards" | "orders" | "topups" | "referrals" | "consents" | "messages" | "subscriptions" | "audit") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataExportView"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    data_rights_delete_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureView"];
+                };
+            };
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, PUNCH_CARD_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "PUNCH_CARD_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, STORED_VALUE_REMAINS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "STORED_VALUE_REMAINS";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -13780,7 +14517,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13789,7 +14526,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -13915,7 +14652,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13924,7 +14661,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14015,7 +14752,7 @@ export interface operations {
                     "application/json": components["schemas"]["PendingPaymentsView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14024,7 +14761,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14153,7 +14890,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14162,7 +14899,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14321,7 +15058,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14330,7 +15067,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14488,7 +15225,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14497,7 +15234,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14588,7 +15325,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignInView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14597,7 +15334,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14704,7 +15441,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpendingPasswordState"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14713,7 +15450,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -14840,7 +15577,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14849,7 +15586,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15008,7 +15745,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15017,7 +15754,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15176,7 +15913,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15185,7 +15922,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15344,7 +16081,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15353,7 +16090,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15512,7 +16249,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15521,7 +16258,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15679,7 +16416,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15688,7 +16425,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15795,7 +16532,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15804,7 +16541,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15931,7 +16668,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15940,7 +16677,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16079,7 +16816,7 @@ export interface operations {
                     "application/json": components["schemas"]["MessageTemplatesView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16088,7 +16825,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16263,7 +17000,7 @@ export interface operations {
                     "application/json": components["schemas"]["RewardsView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16272,7 +17009,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16400,7 +17137,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16409,7 +17146,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16532,7 +17269,7 @@ export interface operations {
                     "application/json": components["schemas"]["PunchPlansView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16541,7 +17278,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16657,7 +17394,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16666,7 +17403,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18107,7 +18844,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -18116,7 +18853,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18230,7 +18967,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -18239,7 +18976,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18396,7 +19133,7 @@ export interface operations {
                     "application/json": components["schemas"]["TopupOrderView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -18405,7 +19142,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18512,7 +19249,7 @@ export interface operations {
                     "application/json": components["schemas"]["TopupPlansView"];
                 };
             };
-            /** @description Not authenticated: TOKEN_EXPIRED, UNAUTHENTICATED */
+            /** @description Not authenticated: ACCOUNT_DELETED, TOKEN_EXPIRED, UNAUTHENTICATED */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -18521,7 +19258,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            code: "ACCOUNT_DELETED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
                             message: string;
                             details?: Record<string, never>;
                         };

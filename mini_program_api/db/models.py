@@ -257,6 +257,10 @@ class Member(Item):
     # Principal promised by unpaid top-up orders: the prepaid cap counts it (see topup/orders.py).
     pending_topup = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
+    # Set: the member's personal data was erased on their request (data_rights/erasure.py). The row stays, under
+    # its random id, for the ledger and reports; no credit reaches it and its tokens are refused.
+    erased_at = UTCDateTimeAttribute(null=True)
+    erasure: MapAttribute[str, Any] = MapAttribute(null=True)  # what the erasure forfeited, for its retries
 
 
 class LedgerByTime(LocalSecondaryIndex):
@@ -611,6 +615,17 @@ class Notice(Item):
     attempts = NumberAttribute(default=0)
     last_error = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
+
+
+class Consent(Item):
+    """One agreement the member gave (sk `CONSENT#{time}#{rand}`): the membership terms' version, or a
+    subscribe-message template accepted or refused. Every one is kept, never overwritten (members/consents.py)."""
+
+    kind = UnicodeAttribute()  # TERMS | SUBSCRIBE
+    terms_version = UnicodeAttribute(null=True)
+    template_id = UnicodeAttribute(null=True)
+    decision = UnicodeAttribute()  # AGREE (terms); ACCEPT | REJECT | BAN | FILTER, as wx.requestSubscribeMessage says
+    at = UTCDateTimeAttribute()
 
 
 class SharedToken(Item):

@@ -35,6 +35,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | job list marker       | MCH#{mid}#MEM#{member_id}       | DUE#{job}               |
 | subscribe message     | MCH#{mid}#MEM#{member_id}       | NOTICE#{key}            |
 | subscribe grants      | MCH#{mid}#MEM#{member_id}       | GRANT#{template_id}     |
+| consent (terms, grant) | MCH#{mid}#MEM#{member_id}      | CONSENT#{iso time}#{rand} |
 | invite code -> member | MCH#{mid}#INVITE#{code}         | LOOKUP                  |
 | referrals per month   | MCH#{mid}#MEM#{member_id}       | REFERRALS#{yyyy-mm}     |
 | spending password     | MCH#{mid}#MEM#{member_id}       | SPENDPWD                |

@@ -13,7 +13,7 @@ from pynamodb.expressions.update import Action
 
 from mini_program_api.db.models import LOOKUP, Lookup, Member, cardholders_pk, lookup_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.members import lifecycle, members, referrals, welcome_gift
+from mini_program_api.members import consents, lifecycle, members, referrals, welcome_gift
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids
 from mini_program_api.platform.errors import KabaoError
@@ -35,7 +35,10 @@ def open_card(
     if member.card_number:
         members.require_current_terms(merchant, agreed_terms_version)
         if member.terms_version != agreed_terms_version:
-            member.update(actions=[Member.terms_version.set(agreed_terms_version)])
+            tx = Transaction()
+            tx.update("member", member, actions=[Member.terms_version.set(agreed_terms_version)])
+            consents.stage_terms(tx, merchant_id, member_id, agreed_terms_version, clock.now())
+            tx.commit()
         referrals.reward(merchant, member)
         return member
     if not member.phone_hash:
@@ -65,6 +68,7 @@ def open_card(
             actions.append(Member.birthday.set(birthday.isoformat()))
         welcome_gift.stage(tx, merchant, member, gift, actions, Member.card_number.does_not_exist(), now)
         lifecycle.card_opened(tx, merchant, member, birthday, now)
+        consents.stage_terms(tx, merchant_id, member_id, agreed_terms_version, now)
         counters.member(tx, merchant_id, member_id, "cards", member.scene, now)
         try:
             tx.commit()

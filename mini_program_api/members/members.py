@@ -99,6 +99,22 @@ def get(merchant_id: str, member_id: str) -> Member:
         raise KabaoError("MEMBER_NOT_FOUND", "member not found") from None
 
 
+def require_not_erased(merchant_id: str, member_id: str) -> None:
+    """A member token is refused once its member was erased (data_rights/erasure.py): the one read a member's
+    call adds, of one attribute. A member row that is missing is left to the handler (MEMBER_NOT_FOUND)."""
+    try:
+        row = Member.get(
+            member_pk(merchant_id, member_id),
+            PROFILE,
+            consistent_read=True,
+            attributes_to_get=["pk", "sk", "erased_at"],
+        )
+    except Member.DoesNotExist:
+        return
+    if row.erased_at is not None:
+        raise KabaoError("ACCOUNT_DELETED", "this account was deleted; log in again to start a new membership")
+
+
 def require_card(member: Member) -> None:
     if not member.card_number:
         raise KabaoError("CARD_NOT_OPEN", "open the membership card first")

@@ -20,6 +20,7 @@ from typing import Any
 
 from mini_program_api.db.models import Counter, Member, Merchant, Notice, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
+from mini_program_api.members import consents
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
@@ -43,19 +44,39 @@ def templates(merchant: Merchant) -> dict[str, str]:
     return {k: str(v) for k, v in merchant.message_templates.as_dict().items()} if merchant.message_templates else {}
 
 
-def grant(merchant_id: str, member_id: str, template_ids: list[str]) -> dict[str, int]:
-    """Record one grant per accepted template; returns the grants now held."""
+def grant(
+    merchant_id: str, member_id: str, template_ids: list[str], refused: dict[str, str] | None = None
+) -> dict[str, int]:
+    """Record one grant per accepted template, and each answer (accepted, and `refused`: template id ->
+    REJECT | BAN | FILTER) as a consent record in the same transaction; returns the grants now held."""
+    refused = refused or {}
     known = set(templates(merchants.get(merchant_id)).values())
-    unknown = sorted(set(template_ids) - known)
+    unknown = sorted((set(template_ids) | set(refused)) - known)
     if unknown:
         raise KabaoError("VALIDATION_ERROR", f"not this merchant's subscribe templates: {', '.join(unknown)}")
-    pk = member_pk(merchant_id, member_id)
+    both = sorted(set(template_ids) & set(refused))
+    if both:
+        raise KabaoError("VALIDATION_ERROR", f"templates both accepted and refused: {', '.join(both)}")
+    pk, at = member_pk(merchant_id, member_id), clock.now()
     held = {}
     for template_id in dict.fromkeys(template_ids):
         counter = Counter(pk, f"GRANT#{template_id}")
-        update_if(counter, [Counter.n.add(1)], Counter.n.does_not_exist() | (Counter.n < MAX_GRANTS))
+        tx = Transaction()
+        tx.update("grant", counter, [Counter.n.add(1)], Counter.n.does_not_exist() | (Counter.n < MAX_GRANTS))
+        consents.stage_subscribe(tx, merchant_id, member_id, template_id, "ACCEPT", at)
+        try:
+            tx.commit()
+        except Cancelled:  # MAX_GRANTS held already: the answer is still the member's, and recorded
+            tx = Transaction()
+            consents.stage_subscribe(tx, merchant_id, member_id, template_id, "ACCEPT", at)
+            tx.commit()
         counter.refresh(consistent_read=True)
         held[template_id] = int(counter.n)
+    if refused:
+        tx = Transaction()
+        for template_id, decision in refused.items():
+            consents.stage_subscribe(tx, merchant_id, member_id, template_id, decision, at)
+        tx.commit()
     return held
 
 

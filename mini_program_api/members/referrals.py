@@ -46,21 +46,24 @@ def reward(merchant: Merchant, invitee: Member) -> str | None:
         memo={"invitee": invitee.member_id},
         request={"invitee": invitee.member_id},
     )
-    tx = Transaction()
-    ledger.stage(tx, merchant.merchant_id, inviter.member_id, thanks, prefix="inviter:")
-    tx.update(
-        "cap",
-        Counter(member_pk(merchant.merchant_id, inviter.member_id), f"REFERRALS#{month}"),
-        actions=[Counter.n.add(1)],
-        condition=Counter.n.does_not_exist() | (Counter.n < int(merchant.referral_monthly_cap)),
-    )
-    lifecycle.earned_points(tx, merchant, inviter, points, now, label="inviter:")
-    lifecycle.earned_points(tx, merchant, invitee, points, now)
-    try:
-        return ALREADY if ledger.post(merchant.merchant_id, invitee.member_id, welcome, tx=tx).replayed else REWARDED
-    except Cancelled as exc:
-        if "cap" not in exc.failed:
-            raise
+    if inviter.erased_at is None:  # an erased inviter (data_rights/erasure.py) takes nothing: as at the cap
+        tx = Transaction()
+        ledger.stage(tx, merchant.merchant_id, inviter.member_id, thanks, prefix="inviter:")
+        tx.update(
+            "cap",
+            Counter(member_pk(merchant.merchant_id, inviter.member_id), f"REFERRALS#{month}"),
+            actions=[Counter.n.add(1)],
+            condition=Counter.n.does_not_exist() | (Counter.n < int(merchant.referral_monthly_cap)),
+        )
+        lifecycle.earned_points(tx, merchant, inviter, points, now, label="inviter:")
+        lifecycle.earned_points(tx, merchant, invitee, points, now)
+        try:
+            return (
+                ALREADY if ledger.post(merchant.merchant_id, invitee.member_id, welcome, tx=tx).replayed else REWARDED
+            )
+        except Cancelled as exc:
+            if "cap" not in exc.failed:
+                raise
     tx = Transaction()
     lifecycle.earned_points(tx, merchant, invitee, points, now)
     return ALREADY if ledger.post(merchant.merchant_id, invitee.member_id, welcome, tx=tx).replayed else CAPPED

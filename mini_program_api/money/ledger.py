@@ -208,6 +208,9 @@ def stage(
     if op.credits_first:
         debits = {account: max(0, -amount) for account, amount in net.items()}
     condition = Member.pk.exists()
+    if any(p.amount > 0 for p in op.postings):
+        # Nothing is credited to an erased member (data_rights/erasure.py), whatever races the erasure.
+        condition &= Member.erased_at.does_not_exist()
     for account, debit in debits.items():
         if debit:  # what is taken must be there before anything this operation adds
             condition &= getattr(Member, account.value) >= debit

@@ -78,6 +78,8 @@ def implied_errors(role: tuple[str, ...], body: bool, query: bool, path: str, id
     codes = set(COMMON_ERRORS)
     if role:
         codes |= {"UNAUTHENTICATED", "TOKEN_EXPIRED", "FORBIDDEN"}
+    if "member" in role:  # an erased member's token (data_rights/erasure.py)
+        codes.add("ACCOUNT_DELETED")
     if {"staff", "admin"} & set(role):  # the account behind the token is read on every call (staff.require_session)
         codes |= {"SESSION_REVOKED", "ACCOUNT_DISABLED"}
     if body:
@@ -188,7 +190,7 @@ def _respond(
     if len(params.get("merchant_id", "")) <= MAX_PATH_ID:
         entry.merchant_id = params.get("merchant_id")  # the notify routes name theirs in the path
     try:
-        principal = _authenticate(headers, route.role) if route.role else None
+        principal = _authenticate(headers, route.role, route.path) if route.role else None
         if principal is not None:
             entry.merchant_id = principal.merchant_id
         call = Call(
@@ -246,7 +248,11 @@ def _check_response(route: Route, result: Any) -> None:
         raise ResponseDrift(f"{route.method} {route.path} answered outside {route.response}: {exc}") from exc
 
 
-def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
+# What an erased member's token may still call: its own deletion, so a retry answers as the first call did.
+_ERASED_MAY_CALL = frozenset({"/v1/me/delete-account"})
+
+
+def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) -> Principal:
     from mini_program_api.platform import auth
     from mini_program_api.staff import accounts
 
@@ -260,6 +266,10 @@ def _authenticate(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
         raise KabaoError("UNAUTHENTICATED", "staff tokens are bound to a store")
     if principal.role in ("staff", "admin"):
         accounts.require_session(principal)  # disabled, revoked, password reset: refused on the next call
+    elif principal.role == "member" and path not in _ERASED_MAY_CALL:
+        from mini_program_api.members import members
+
+        members.require_not_erased(principal.merchant_id, principal.subject)
     return principal
 
 

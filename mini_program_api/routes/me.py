@@ -144,8 +144,9 @@ def daily_sign_in(call: Call) -> dict[str, Any]:
     errors=("NOT_FOUND",),
 )
 def subscriptions(call: Call) -> dict[str, Any]:
-    """Grants the member just accepted in wx.requestSubscribeMessage: one message each."""
+    """Grants the member just accepted in wx.requestSubscribeMessage (one message each), and the templates
+    refused; every answer is kept as a consent record."""
     from mini_program_api.members import notices
 
-    held = notices.grant(call.caller.merchant_id, call.caller.subject, call.body.template_ids)
+    held = notices.grant(call.caller.merchant_id, call.caller.subject, call.body.template_ids, call.body.refused)
     return {"grants": held}

@@ -793,3 +793,42 @@ class ThresholdsView(View):
     r: list[int] | None
     f: list[int] | None
     m: list[int] | None
+
+
+# --- the member's own data (data_rights/) ---------------------------------------------------------
+
+
+class ExportSection(View):
+    items: list[dict[str, Any]] = Field(description="the section's records as stored, less keys and other people's ids")
+    cursor: str | None = Field(description="pass back with `section` for the next page; null on the last")
+
+
+class DataExportView(View):
+    member_id: str
+    exported_at: Time
+    profile: dict[str, Any] | None = Field(
+        description="the member row, phone in clear; null on a section's later pages"
+    )
+    sections: dict[str, ExportSection]
+
+
+class ErasureView(View):
+    member_id: str = Field(description="the anonymous id the ledger, orders and top-ups stay under")
+    deleted: bool
+    erased_at: Time
+    points_forfeited: int
+    coupons_forfeited: int
+    punch_visits_forfeited: int
+
+
+class ConsentView(View):
+    kind: Literal["TERMS", "SUBSCRIBE"]
+    terms_version: str | None
+    template_id: str | None
+    decision: Literal["AGREE", "ACCEPT", "REJECT", "BAN", "FILTER"]
+    at: Time
+
+
+class ConsentsPage(View):
+    consents: list[ConsentView]
+    cursor: str | None = Field(description="pass back for the next page; null on the last")

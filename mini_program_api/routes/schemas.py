@@ -218,7 +218,16 @@ class AuditQuery(PageQuery):
 
 
 class SubscriptionsBody(Strict):
-    template_ids: list[_Id] = Field(min_length=1, max_length=10)
+    """wx.requestSubscribeMessage's answer: the templates accepted, and those refused with WeChat's word for it."""
+
+    template_ids: list[_Id] = Field(default_factory=list, max_length=10)
+    refused: dict[_Id, Literal["REJECT", "BAN", "FILTER"]] = Field(default_factory=dict, max_length=10)
+
+    @model_validator(mode="after")
+    def _some(self) -> SubscriptionsBody:
+        if not self.template_ids and not self.refused:
+            raise ValueError("name at least one template, accepted or refused")
+        return self
 
 
 class TierBody(Strict):
@@ -485,3 +494,37 @@ class ThresholdsBody(Strict):
     r: list[_Days] | None = Field(default=None, min_length=4, max_length=4, description="recency, days")
     f: list[_Count] | None = Field(default=None, min_length=4, max_length=4, description="purchases")
     m: list[_Fen] | None = Field(default=None, min_length=4, max_length=4, description="fen spent")
+
+
+# --- the member's own data (data_rights/) ---------------------------------------------------------
+
+
+class DataExportQuery(PageQuery):
+    """No `section`: the profile and the first page of every section. A `section` with its `cursor`: its next page."""
+
+    section: (
+        Literal[
+            "ledger",
+            "coupons",
+            "punch_cards",
+            "orders",
+            "topups",
+            "referrals",
+            "consents",
+            "messages",
+            "subscriptions",
+            "audit",
+        ]
+        | None
+    ) = None
+    limit: int = Field(default=100, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _cursor_names_its_section(self) -> DataExportQuery:
+        if self.cursor and not self.section:
+            raise ValueError("a cursor belongs to one section: name it with `section`")
+        return self
+
+
+class ErasureBody(Strict):
+    reason: str = _Reason

@@ -127,7 +127,8 @@ def within_cap(merchant: Merchant, member: Member, amount: int) -> Condition:
     """The member row still has room for `amount` more principal: unpaid top-ups as read, and principal
     at most what leaves that room (a spend since only makes more)."""
     cap, pending = int(merchant.prepaid_cap), int(member.pending_topup)
-    return (Member.pending_topup == pending) & (Member.principal <= cap - pending - amount)
+    held = (Member.pending_topup == pending) & (Member.principal <= cap - pending - amount)
+    return held & Member.erased_at.does_not_exist()  # an erasure that committed first leaves nothing to pay into
 
 
 def slot(order_id: str, at: datetime) -> list[Action]:

@@ -1,8 +1,10 @@
 """The DynamoDB floor of the hot member paths: how many reads come before a value-moving transaction.
 
 A claim reads its template and nothing else before its one TransactWriteItems (the member's card and tier
-are conditions in it, the stock shard a guess); sign-in reads the member once. Counted with the
-db_calls spy against DynamoDB Local: a change that adds a read fails here, not in a bench nobody runs.
+are conditions in it, the stock shard a guess); sign-in reads the member once. Every member call also reads one
+attribute of the member behind its token (`members.require_not_erased`: an erased member's token is refused),
+hence `1 + AUTH` below. Counted with the db_calls spy against DynamoDB Local: a change that adds a read fails
+here, not in a bench nobody runs.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, 
 from tests.db_calls import WRITES, Calls, record
 
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+AUTH = 1  # the token's member, read for `erased_at` on every member call (routes/endpoint.py)
 CASH = {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 1000, "per_member_limit": 1, "days_after_claim": 3}
 
 
@@ -53,7 +56,7 @@ def test_a_claim_reads_once_before_its_one_transaction(api: Any, merchant: Any, 
     key = uuid.uuid4().hex
     status, coupon = _claim(api, member["token"], template_id, key)
     assert status == 200, coupon
-    assert _shape(calls) == (1, ["TransactWriteItems"])
+    assert _shape(calls) == (1 + AUTH, ["TransactWriteItems"])
     calls.clear()
     assert _claim(api, member["token"], template_id, key) == (200, coupon)  # the retry: same coupon
     assert _stock_left(merchant, template_id) == 999 and _held(merchant, member["member"]["member_id"]) == 1
@@ -74,7 +77,7 @@ def test_tier_and_card_are_checked_in_the_transaction(api: Any, merchant: Any, m
     calls = record(monkeypatch)
     status, coupon = _claim(api, member["token"], gold_only)
     assert status == 200, coupon
-    assert _shape(calls) == (1, ["TransactWriteItems"])
+    assert _shape(calls) == (1 + AUTH, ["TransactWriteItems"])
     assert _stock_left(merchant, gold_only) == 999 and _held(merchant, member_id) == 1
 
 
@@ -94,4 +97,4 @@ def test_sign_in_reads_the_member_once_before_its_write(api: Any, merchant: Any,
     calls = record(monkeypatch)
     status, body = api.post("/v1/me/sign-in", token=member["token"])
     assert status == 200 and body["already_signed_in"] is False, body
-    assert _shape(calls) == (1, ["TransactWriteItems"])
+    assert _shape(calls) == (1 + AUTH, ["TransactWriteItems"])

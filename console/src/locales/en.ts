@@ -259,5 +259,20 @@ const en: typeof zhCN = {
     refunded: "Refunded",
     cashRefund: "Cash to hand back",
   },
+  dataRights: {
+    title: "Personal data and consents",
+    kind: "Kind",
+    what: "What",
+    decision: "Answer",
+    terms: "Membership terms",
+    subscribe: "Subscribe message",
+    none: "No consent records",
+    delete: "Delete on the member's request",
+    explain: "Deleting erases the member's name, phone, birthday, WeChat identity and card number; the books stay under an anonymous id, and points and coupons left are forfeited. Stored value must be refunded first.",
+    confirm: "Delete",
+    cancel: "Cancel",
+    deleted: "Member deleted",
+    deletedAt: "Deleted at {at}",
+  },
 };
 export default en;
