@@ -25,7 +25,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | daily exposures       | MCH#{mid}#EXPOSURE#{day}#{shard} | COUNT (`t_`,`p_`,`c_{tid}`) |
 | store                 | MCH#{mid}#STORE                 | {store_id}              |
 | staff/admin account   | MCH#{mid}#STAFF                 | {username}              |
-| audit record          | MCH#{mid}#AUDIT#{local day}     | {iso time}#{rand}       |
+| audit record          | MCH#{mid}#AUDIT#{local day}#{shard} | {iso time}#{rand} (shard: staff/audit.py; before: no #{shard}) |
 | ... copy, about a member | MCH#{mid}#MEM#{member_id}    | AUDIT#{iso time}#{rand} |
 | member's order refs   | MCH#{mid}#MEM#{member_id}       | {kind}#{iso time}#{order_id} (kind CHECKOUT, TOPUP) |
 | template used count   | MCH#{mid}#USED#{tid}#{shard}    | COUNT                   |

@@ -1,0 +1,110 @@
+"""Keys that would be hot at 5000 requests/s are spread (issue 26 §1, bench/heat.py): the write side lands on
+many partitions, the read side returns everything in order, and what was written before the split is still read.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import boto3
+
+from mini_program_api.db.models import AuditRecord
+from mini_program_api.db.transact import Transaction
+from mini_program_api.platform.auth import Principal
+from mini_program_api.staff import audit
+from tests import timeline
+
+
+def _raw_pks(ddb_endpoint: str, prefix: str) -> list[str]:
+    """Every item's pk that starts with `prefix`, read under the product (a Scan: a test's own table)."""
+    client = boto3.client("dynamodb", endpoint_url=ddb_endpoint)
+    pages = client.get_paginator("scan").paginate(TableName=AuditRecord.Meta.table_name, ConsistentRead=True)
+    return [i["pk"]["S"] for page in pages for i in page["Items"] if i["pk"]["S"].startswith(prefix)]
+
+
+def _record(merchant_id: str, n: int, at: Any, action: str = "CHECKOUT") -> None:
+    actor = Principal(merchant_id, "cashier-1", "staff", store_id="s1")
+    for start in range(0, n, 20):  # one transaction per 20 records (a transaction takes at most 100 items)
+        tx = Transaction()
+        for i in range(start, min(n, start + 20)):
+            audit.record(tx, actor, action, f"order-{i:03d}", at=at + timedelta(seconds=i))
+        tx.commit()
+
+
+def _legacy(merchant_id: str, day: str, at: Any, target: str) -> AuditRecord:
+    """A record as the unsharded trail wrote it, under the day's one partition."""
+    record = AuditRecord(
+        audit.legacy_pk(merchant_id, day),
+        f"{at.isoformat(timespec='microseconds')}#legacy00",
+        actor="admin-1",
+        role="admin",
+        action="SETTINGS_CHANGED",
+        target=target,
+        at=at,
+    )
+    record.save()
+    return record
+
+
+def test_a_days_audit_records_spread_over_its_shards_and_read_back_in_time_order(
+    merchant: Any, clock: timeline.Clock, ddb_endpoint: str
+) -> None:
+    mid = merchant.merchant_id
+    start = timeline.local(clock.today, 0, 10)  # the merchant's day: 60 records a second apart stay in it
+    day = clock.today.isoformat()
+    _record(mid, 60, start)
+    legacy = _legacy(mid, day, start + timedelta(seconds=30, microseconds=500), "old")
+
+    pks = _raw_pks(ddb_endpoint, f"MCH#{mid}#AUDIT#")
+    written = [pk for pk in pks if pk != audit.legacy_pk(mid, day)]
+    assert len(written) == 60
+    assert len(set(written)) == audit.SHARDS  # 60 records over 8 shards: every shard takes some
+    assert max(written.count(pk) for pk in set(written)) <= 20  # and none takes most of them
+    assert audit.legacy_pk(mid, day) not in written  # nothing new under the day's old partition
+
+    records = audit.day(mid, day)
+    assert [r.sk for r in records] == sorted(r.sk for r in records)
+    assert [r.target for r in records] == [f"order-{i:03d}" for i in range(31)] + ["old"] + [
+        f"order-{i:03d}" for i in range(31, 60)
+    ]
+    assert legacy.sk in {r.sk for r in records}
+
+    # a day paged 7 at a time: each record once, in order, the old one among them
+    paged, cursor = [], None
+    while True:
+        page = audit.day_page(mid, day, cursor, 7)
+        paged += page.items
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert [r.sk for r in paged] == [r.sk for r in records]
+
+
+def test_the_trail_pages_newest_first_across_days_and_shards_with_old_records(
+    api: Any, merchant: Any, clock: timeline.Clock
+) -> None:
+    mid = merchant.merchant_id
+    yesterday = clock.today - timedelta(days=1)
+    _record(mid, 15, timeline.local(yesterday, 12), action="REFUND")
+    old = _legacy(mid, yesterday.isoformat(), timeline.local(yesterday, 11), "before the split")
+    _record(mid, 25, timeline.local(clock.today, 0, 10))
+
+    admin = api.admin_token(merchant)
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        body = api.ok("GET", "/v1/admin/audit?limit=6" + (f"&cursor={cursor}" if cursor else ""), token=admin)
+        seen += body["records"]
+        cursor = body.get("cursor")
+        if not cursor:
+            break
+    ours = [
+        r
+        for r in seen
+        if r["action"] in ("CHECKOUT", "REFUND", "SETTINGS_CHANGED") and r["actor"] in ("cashier-1", "admin-1")
+    ]
+    assert len(ours) == 41 and len({(r["at"], r["target"]) for r in ours}) == 41
+    assert [r["at"] for r in ours] == sorted((r["at"] for r in ours), reverse=True)
+    assert [r["action"] for r in ours] == ["CHECKOUT"] * 25 + ["REFUND"] * 15 + ["SETTINGS_CHANGED"]
+    assert ours[-1]["target"] == old.target
