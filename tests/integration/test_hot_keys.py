@@ -108,3 +108,37 @@ def test_the_trail_pages_newest_first_across_days_and_shards_with_old_records(
     assert [r["at"] for r in ours] == sorted((r["at"] for r in ours), reverse=True)
     assert [r["action"] for r in ours] == ["CHECKOUT"] * 25 + ["REFUND"] * 15 + ["SETTINGS_CHANGED"]
     assert ours[-1]["target"] == old.target
+
+
+def test_cardholders_spread_over_shards_and_one_walk_finds_each_once_old_partition_too(api: Any, merchant: Any) -> None:
+    from mini_program_api.db.models import PROFILE, Member, cardholder_partitions, member_pk
+    from mini_program_api.members import cardholders
+
+    mid = merchant.merchant_id
+    opened = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(24)]
+    rows = {m: Member.get(member_pk(mid, m), PROFILE, consistent_read=True) for m in opened}
+    legacy = cardholder_partitions(mid)[0]
+    shards = [row.cards_pk for row in rows.values()]
+    assert legacy not in shards and all(pk.startswith(f"{legacy}#") for pk in shards)
+    assert len(set(shards)) >= 6 and max(shards.count(pk) for pk in shards) <= 8  # 24 over 16 shards
+    # the same member always in the same shard (a card opened again would not move it)
+    assert all(row.cards_pk == cardholders_pk_of(mid, m) for m, row in rows.items())
+
+    old = opened[:3]  # as cards opened before the split: on the merchant's one partition
+    for m in old:
+        Member(member_pk(mid, m), PROFILE).update(actions=[Member.cards_pk.set(legacy)])
+
+    walked = [pk.rsplit("#", 1)[1] for pk, _ in cardholders.walk(mid, size=5)]
+    assert sorted(walked) == sorted(opened) and len(walked) == len(set(walked))
+    assert set(walked[:3]) == set(old)  # the old partition first, then shard by shard
+
+    # a cursor saved before the split (a bare member id in the old partition) carries on from there
+    first_old = sorted(old)[0]
+    rest = cardholders.page(mid, first_old, 100)
+    assert {pk.rsplit("#", 1)[1] for pk, _ in rest.keys} == set(opened) - {first_old} and rest.cursor is None
+
+
+def cardholders_pk_of(merchant_id: str, member_id: str) -> str:
+    from mini_program_api.db.models import cardholders_pk
+
+    return cardholders_pk(merchant_id, member_id)
