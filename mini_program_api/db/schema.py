@@ -75,7 +75,12 @@ item carries `due_pk = DUE#{job}#{shard}` and `due_sk = {ISO time}` only while a
 scheduled job owes it work (a PENDING top-up to reconcile, a REFUNDING one to
 confirm, an available coupon to remind of, a member's `DUE#{job}` marker for points
 expiry, birthdays, wake-ups and tier reviews), so jobs find work with a Query, never a Scan. The shard (hash of the
-item key mod `DUE_SHARDS`) keeps one job's writes off a single partition.
+item key mod `DUE_SHARDS`) keeps one job's writes off a single partition: the 卡包 sync's slot moves on every
+balance change, so its list takes about one index write per request (bench/heat.py). A birthday job reads only
+the members due by now (a day's birthdays, a million members' ~2 700), one Query per shard, never all members.
+
+Raising a shard count (due lists 4 → 32, roster 4 → 16, report counters 32 → 64, all from bench/heat.py) needs no
+migration: an item keeps the shard it was given, which is below the new count, and every reader walks every shard.
 
 Index `cardholders` (GSI: `cards_pk` + `cards_sk`, projects keys only) is sparse: a
 member row carries `cards_pk = MCH#{mid}#CARDHOLDERS#{shard}` (a hash of the member id mod
@@ -113,7 +118,7 @@ LEDGER_INDEX = "ledger_by_time"
 DUE_INDEX = "due_index"
 CARDHOLDER_INDEX = "cardholders"
 CARDHOLDER_SHARDS = 16  # partitions of one merchant's cardholders (members/cardholders.py)
-DUE_SHARDS = 4
+DUE_SHARDS = 32  # was 4: the wallet sync's slot moves on every balance change (bench/README.md, heat)
 ROSTER_INDEX = "roster_index"
 # What the reports' member jobs read of each member (reports/liability.py, reports/rfm.py).
 ROSTER_ATTRIBUTES = [

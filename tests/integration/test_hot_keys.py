@@ -142,3 +142,67 @@ def cardholders_pk_of(merchant_id: str, member_id: str) -> str:
     from mini_program_api.db.models import cardholders_pk
 
     return cardholders_pk(merchant_id, member_id)
+
+
+def test_due_lists_roster_and_counters_spread_and_items_placed_under_the_old_shard_counts_are_still_read(
+    api: Any, merchant: Any, clock: timeline.Clock, ddb_endpoint: str
+) -> None:
+    """The due lists (4 shards before), the roster (4) and the report counters (32) were given more shards. An item
+    keeps the shard it was given, which is below the new count, and every reader walks every shard."""
+    import hashlib
+
+    from mini_program_api.db.models import DueMarker, member_pk
+    from mini_program_api.db.schema import DUE_SHARDS
+    from mini_program_api.jobs import due
+    from mini_program_api.reports import counters, read, roster
+    from mini_program_api.reports.models import ReportCounter
+
+    mid = merchant.merchant_id
+    ids = [f"u{i:03d}" for i in range(400)]
+    assert len({due.slot("wallet", member_pk(mid, m), clock.now)[0] for m in ids}) == DUE_SHARDS
+    assert len({roster.keys(mid, m)["roster_pk"] for m in ids}) == roster.ROSTER_SHARDS
+    assert len({counters.shard(f"op-{m}") for m in ids}) == counters.SHARDS
+
+    def old(key: str, shards: int, hash_name: str = "sha256") -> int:
+        return int(getattr(hashlib, hash_name)(key.encode()).hexdigest()[:8], 16) % shards
+
+    # due: markers slotted as 4 shards placed them, and one slotted now
+    job = "heat_test"
+    for m in ids[:6]:
+        DueMarker(
+            member_pk(mid, m),
+            f"DUE#{job}",
+            merchant_id=mid,
+            member_id=m,
+            due_pk=f"DUE#{job}#{old(member_pk(mid, m), 4, 'sha1')}",
+            due_sk=due.stamp(clock.now),
+        ).save()
+    new_pk, new_sk = due.slot(job, member_pk(mid, ids[6]), clock.now)
+    DueMarker(
+        member_pk(mid, ids[6]), f"DUE#{job}", merchant_id=mid, member_id=ids[6], due_pk=new_pk, due_sk=new_sk
+    ).save()
+    owed = {pk for pk, _ in due.owed(DueMarker, job, clock.now + timedelta(seconds=1), 100)}
+    assert owed == {member_pk(mid, m) for m in ids[:7]}
+
+    # roster: members whose row was put on one of the 4 old shards, and members made now
+    made = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(3)]
+    from mini_program_api.db.models import PROFILE, Member
+
+    for m in made[:2]:
+        Member(member_pk(mid, m), PROFILE).update(actions=[Member.roster_pk.set(roster.roster_pk(mid, old(m, 4)))])
+    walked = [
+        str(row.roster_sk)
+        for n in range(roster.ROSTER_SHARDS)
+        for row in roster.page(roster.roster_pk(mid, n), None, 100).items
+    ]
+    assert sorted(walked) == sorted(made)
+
+    # counters: a total counted on an old shard (below 32) is in the merchant's totals
+    before = read.totals(mid)["net_points"]
+    boto3.client("dynamodb", endpoint_url=ddb_endpoint).update_item(
+        TableName=ReportCounter.Meta.table_name,
+        Key={"pk": {"S": counters.row_pk(mid, 31)}, "sk": {"S": "TOTAL"}},
+        UpdateExpression="ADD net_points :n",
+        ExpressionAttributeValues={":n": {"N": "7"}},
+    )
+    assert read.totals(mid)["net_points"] == before + 7
