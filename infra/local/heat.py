@@ -107,7 +107,8 @@ class Booking:
     writes: float = 0.0  # write units
     read_calls: int = 0
     write_calls: int = 0
-    by_operation: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # writer (or reader) -> units
+    writers: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # operation -> write units
+    readers: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # operation -> read units
 
 
 class Recorder:
@@ -291,7 +292,10 @@ class Recorder:
         booking.read_calls += 1 if reads else 0
         booking.write_calls += 1 if writes else 0
         operation = getattr(_request, "operation", None) or self.phase
-        booking.by_operation[operation] += reads + writes
+        if writes:
+            booking.writers[operation] += writes
+        if reads:
+            booking.readers[operation] += reads
 
     # --- reading it back -------------------------------------------------------------------------
 
@@ -318,7 +322,8 @@ class Recorder:
                         "writes": b.writes,
                         "read_calls": b.read_calls,
                         "write_calls": b.write_calls,
-                        "by_operation": dict(b.by_operation),
+                        "writers": dict(b.writers),
+                        "readers": dict(b.readers),
                     }
                     for (index, pk), b in self.bookings.items()
                 ],

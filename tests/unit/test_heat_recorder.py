@@ -147,4 +147,5 @@ def test_each_booking_names_the_request_that_spent_it(recorder: heat.Recorder) -
     recorder.phase = "issue job"
     recorder.observe("PutItem", {"Item": {"pk": {"S": "MCH#m1#AUDIT#2026-12-04#3"}, "sk": {"S": "u"}}}, {})
     booking = recorder.bookings[("table", "MCH#m1#AUDIT#2026-12-04#3")]
-    assert dict(booking.by_operation) == {"POST /v1/staff/orders/{id}/refund": 1.0, "issue job": 1.0}
+    assert dict(booking.writers) == {"POST /v1/staff/orders/{id}/refund": 1.0, "issue job": 1.0}
+    assert dict(booking.readers) == {}
