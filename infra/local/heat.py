@@ -29,6 +29,8 @@ import json
 import math
 import os
 import re
+import signal
+import sys
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -410,3 +412,5 @@ def install_from_env() -> None:
             json.dump(recorder.dump(), out)
 
     atexit.register(write)
+    if threading.current_thread() is threading.main_thread():  # make dev stops its servers with SIGTERM
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
