@@ -106,8 +106,8 @@ def table(title: str, dump: dict[str, Any], scale: float, per: str) -> list[Row]
         print(f"{row.index:12} {row.key[:46]:46} {row.instances:5d} {row.reads * scale:8.0f} {row.writes * scale:8.0f} "
               f"{share:8.0%}{flag}  {spent}")
     hot = [r for r in found if r.load(scale) > HOT and not _per_instance(r.key)]
-    print(f"keys over half a partition's limit at {per}: {len(hot)}"
-          + (": " + ", ".join(f"{r.index} {r.key}" for r in hot) if hot else ""))
+    named = ", ".join(f"{r.index} {r.key}" for r in hot[:6]) + (", ..." if len(hot) > 6 else "")
+    print(f"keys over half a partition's limit at {per}: {len(hot)}" + (f": {named}" if hot else ""))
     return hot
 
 
@@ -300,12 +300,13 @@ def report(mixed: dict[str, Any], dropped: dict[str, Any], walked: dict[str, Any
                 "units)", mixed, PEAK / requests, f"{PEAK} requests/s")
     claims = sum(n for route, n in dropped["operations"].items() if route.endswith("/claim"))
     families(mixed, PEAK / requests)
-    hot += table(f"One hot coupon drop at {DROP_PEAK} claims/s ({claims} claims measured)", dropped,
+    hot_drop = table(f"One hot coupon drop at {DROP_PEAK} claims/s ({claims} claims measured)", dropped,
                  DROP_PEAK / max(1, claims), f"{DROP_PEAK} claims/s")
     families(dropped, DROP_PEAK / max(1, claims))
-    table(f"Jobs walking the merchant's members ({members} members on the roster): units per 1000 members walked",
+    table(f"Jobs walking the merchant's members ({members} members on the roster): units at 1000 members walked/s",
           walked, 1000 / max(1, members), "1000 members walked per second")
-    print(f"\nhot keys at the peaks: {len(hot)}; " + "; ".join(notes))
+    print(f"\nkeys over half their limit: {len(hot)} at {PEAK} requests/s, {len(hot_drop)} in the drop at {DROP_PEAK} "
+          "claims/s; " + "; ".join(notes))
 
 
 def _total(dump: dict[str, Any]) -> str:
