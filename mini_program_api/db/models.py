@@ -507,8 +507,9 @@ def staff_pk(merchant_id: str) -> str:
 class AuditRecord(Item):
     """Who did what where: written in the same transaction as the action it records.
 
-    An action about a member is written twice in that transaction: under its day and, as a copy, in
-    the member's partition (sk `AUDIT#{time}#{rand}`), so a member's trail pages without a scan."""
+    An action about a member is written twice in that transaction: under its day's shard
+    (staff/audit.py) and, as a copy, in the member's partition (sk `AUDIT#{time}#{rand}`), so a member's
+    trail pages without a scan."""
 
     member_id = UnicodeAttribute(null=True)
     actor = UnicodeAttribute()
