@@ -26,7 +26,10 @@ def backfill() -> int:
             continue
         done += update_if(
             member,
-            [Member.cards_pk.set(cardholders_pk(member.merchant_id)), Member.cards_sk.set(member.member_id)],
+            [
+                Member.cards_pk.set(cardholders_pk(member.merchant_id, member.member_id)),
+                Member.cards_sk.set(member.member_id),
+            ],
             Member.card_number.exists() & Member.cards_pk.does_not_exist(),
         )
     return done

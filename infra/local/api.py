@@ -34,6 +34,8 @@ from typing import Any
 
 from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
+from . import heat
+
 # Characters of a URL API Gateway takes for a regional REST API (chalice.json's prod stage; 8192 for an
 # edge-optimized one): it refuses a longer one itself, before the Lambda, in a body of its own (docs/contract.md).
 MAX_URL = 10_240
@@ -52,6 +54,9 @@ class _Handler(ChaliceRequestHandler):
         if len(self.path) > MAX_URL:
             self.send_error(414)
             return False
+        if heat.installed():  # bench/heat.py: book this request's DynamoDB calls to its route
+            heat.set_request(str(self.command), self.path)
+            heat.installed().count_request(str(self.command), self.path)  # type: ignore[union-attr]
         return True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -96,6 +101,7 @@ def server(host: str, port: int, quiet: bool = True) -> LocalDevServer:
     from chalice.config import Config
 
     app = local_app()
+    heat.install_from_env()
     return LocalDevServer(
         app,
         Config.create(),

@@ -6,8 +6,8 @@ retried POST returns the same job and a different body is 422). The job sits on 
 tests) work through it a page at a time:
 
 - a page is the next `member_ids` of the list (cursor: an offset), or the next cardholders
-  of the merchant's sparse `cardholders` index (cursor: the last member id read), read with
-  one Query and one BatchGetItem and filtered by tier, dormancy and birthday month (a
+  of the merchant's sharded `cardholders` index (members/cardholders.py, its cursor), read with
+  a Query per partition it reaches and one BatchGetItem and filtered by tier, dormancy and birthday month (a
   report's `segment` can be added as one more predicate or a source of ids);
 - each member's coupon has an id derived from (job, member), and its result item and the
   job's `issued` count are written in the coupon's own transaction (coupons.issue `also`),
@@ -44,13 +44,12 @@ from mini_program_api.db.models import (
     IssueResult,
     Member,
     Merchant,
-    cardholders_pk,
     issue_job_pk,
     issue_result_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, runner
-from mini_program_api.members import tiers, welcome_gift
+from mini_program_api.members import cardholders, tiers, welcome_gift
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
 from mini_program_api.platform import clock, paging
@@ -294,15 +293,15 @@ def _next_page(job: IssueJob, merchant: Merchant, now: datetime, size: int) -> t
         chunk = [str(m) for m in job.member_ids[start : start + size]]
         end = start + len(chunk)
         return chunk, len(chunk), (str(end) if end < len(job.member_ids) else None)
-    condition = Member.cards_sk > job.cursor if job.cursor else None
-    keys = [(m.pk, m.sk) for m in Member.cardholders.query(cardholders_pk(job.merchant_id), condition, limit=size)]
+    walked = cardholders.page(job.merchant_id, job.cursor, size)
+    keys = walked.keys
     if not keys:
         return [], 0, None
     rows = {m.member_id: m for m in Member.batch_get(keys, consistent_read=True)}
     where = Filter.from_stored(job.filter.as_dict() if hasattr(job.filter, "as_dict") else dict(job.filter or {}))
     ordered = [pk.rsplit("#", 1)[1] for pk, _ in keys]
     chosen = [mid for mid in ordered if mid in rows and where.matches(merchant, rows[mid], now)]
-    return chosen, len(keys), (ordered[-1] if len(keys) == size else None)
+    return chosen, len(keys), walked.cursor
 
 
 def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime) -> None:

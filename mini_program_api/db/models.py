@@ -5,6 +5,7 @@ Meta values come from the environment at import, as a Lambda container has it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
 
@@ -30,6 +31,7 @@ from pynamodb.models import Model
 
 from mini_program_api.db.schema import (
     CARDHOLDER_INDEX,
+    CARDHOLDER_SHARDS,
     DUE_INDEX,
     LEDGER_INDEX,
     ROSTER_ATTRIBUTES,
@@ -509,8 +511,9 @@ def staff_pk(merchant_id: str) -> str:
 class AuditRecord(Item):
     """Who did what where: written in the same transaction as the action it records.
 
-    An action about a member is written twice in that transaction: under its day and, as a copy, in
-    the member's partition (sk `AUDIT#{time}#{rand}`), so a member's trail pages without a scan."""
+    An action about a member is written twice in that transaction: under its day's shard
+    (staff/audit.py) and, as a copy, in the member's partition (sk `AUDIT#{time}#{rand}`), so a member's
+    trail pages without a scan."""
 
     member_id = UnicodeAttribute(null=True)
     actor = UnicodeAttribute()
@@ -679,5 +682,15 @@ def issue_result_pk(merchant_id: str, job_id: str) -> str:
     return f"MCH#{merchant_id}#ISSUEJOB#{job_id}"
 
 
-def cardholders_pk(merchant_id: str) -> str:
-    return f"MCH#{merchant_id}#CARDHOLDERS"
+def cardholders_pk(merchant_id: str, member_id: str) -> str:
+    """The member's partition of the merchant's `cardholders` index: one of `CARDHOLDER_SHARDS`, from the id,
+    so a member stays in one (members/cardholders.py walks them)."""
+    shard = int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % CARDHOLDER_SHARDS
+    return f"MCH#{merchant_id}#CARDHOLDERS#{shard}"
+
+
+def cardholder_partitions(merchant_id: str) -> list[str]:
+    """Every partition of the merchant's cardholders, in walking order: the one from before the index was
+    sharded (`MCH#{mid}#CARDHOLDERS`, still read, no longer written), then the shards."""
+    legacy = f"MCH#{merchant_id}#CARDHOLDERS"
+    return [legacy, *(f"{legacy}#{n}" for n in range(CARDHOLDER_SHARDS))]

@@ -25,7 +25,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | daily exposures       | MCH#{mid}#EXPOSURE#{day}#{shard} | COUNT (`t_`,`p_`,`c_{tid}`) |
 | store                 | MCH#{mid}#STORE                 | {store_id}              |
 | staff/admin account   | MCH#{mid}#STAFF                 | {username}              |
-| audit record          | MCH#{mid}#AUDIT#{local day}     | {iso time}#{rand}       |
+| audit record          | MCH#{mid}#AUDIT#{day}#{shard}   | {iso time}#{rand} (staff/audit.py) |
 | ... copy, about a member | MCH#{mid}#MEM#{member_id}    | AUDIT#{iso time}#{rand} |
 | member's order refs   | MCH#{mid}#MEM#{member_id}       | {kind}#{iso time}#{order_id} (kind CHECKOUT, TOPUP) |
 | template used count   | MCH#{mid}#USED#{tid}#{shard}    | COUNT                   |
@@ -76,18 +76,25 @@ item carries `due_pk = DUE#{job}#{shard}` and `due_sk = {ISO time}` only while a
 scheduled job owes it work (a PENDING top-up to reconcile, a REFUNDING one to
 confirm, an available coupon to remind of, a member's `DUE#{job}` marker for points
 expiry, birthdays, wake-ups and tier reviews), so jobs find work with a Query, never a Scan. The shard (hash of the
-item key mod `DUE_SHARDS`) keeps one job's writes off a single partition.
+item key mod `DUE_SHARDS`) keeps one job's writes off a single partition: the 卡包 sync's slot moves on every
+balance change, so its list takes about one index write per request (bench/heat.py). A birthday job reads only
+the members due by now (a day's birthdays, a million members' ~2 700), one Query per shard, never all members.
+
+Raising a shard count (due lists 4 → 32, roster 4 → 16, report counters 32 → 64, all from bench/heat.py) needs no
+migration: an item keeps the shard it was given, which is below the new count, and every reader walks every shard.
 
 Index `cardholders` (GSI: `cards_pk` + `cards_sk`, projects keys only) is sparse: a
-member row carries `cards_pk = MCH#{mid}#CARDHOLDERS` and `cards_sk = {member_id}` from the
-transaction that opens the card. It is how an issue job (coupons/issue_jobs.py) walks a
-merchant's cardholders for a filter (tier, dormant, birthday month; later a report's
-segment): one bounded Query per page from a saved member id, then a BatchGetItem of those
-rows and the filter applied to them, so a job reads each of its merchant's cardholders
-once over its whole life and never the rest of the table. Keys only, so the index is
-written only when a card opens, not on every balance change. One partition per merchant
-takes card openings (well under its 1000 writes/s); members whose card opened before the
-index existed need `cards_pk`/`cards_sk` set once to be found by filters (infra/deploy/cardholders.py).
+member row carries `cards_pk = MCH#{mid}#CARDHOLDERS#{shard}` (a hash of the member id mod
+`CARDHOLDER_SHARDS`) and `cards_sk = {member_id}` from the transaction that opens the card. It is
+how an issue job (coupons/issue_jobs.py) walks a merchant's cardholders for a filter (tier,
+dormant, birthday month; later a report's segment), through the one walk every job uses
+(members/cardholders.py): a bounded Query per partition per page from a saved cursor, then a
+BatchGetItem of those rows and the filter applied to them, so a job reads each of its merchant's
+cardholders once over its whole life and never the rest of the table. Keys only, so the index is
+written only when a card opens, not on every balance change. Sharded so neither card openings nor a
+walk's reads meet on one partition per merchant; cards opened before the split stay on
+`MCH#{mid}#CARDHOLDERS`, which the walk reads first. Members whose card opened before the index
+existed need `cards_pk`/`cards_sk` set once to be found by filters (infra/deploy/cardholders.py).
 
 Index `roster_index` (GSI: `roster_pk` + `roster_sk`, projects ROSTER_ATTRIBUTES) lists a merchant's
 members without a Scan: a member row carries `roster_pk = ROSTER#{mid}#{shard}` (hash of the member id mod
@@ -111,7 +118,8 @@ from typing import Any
 LEDGER_INDEX = "ledger_by_time"
 DUE_INDEX = "due_index"
 CARDHOLDER_INDEX = "cardholders"
-DUE_SHARDS = 4
+CARDHOLDER_SHARDS = 16  # partitions of one merchant's cardholders (members/cardholders.py)
+DUE_SHARDS = 32  # was 4: the wallet sync's slot moves on every balance change (bench/README.md, heat)
 ROSTER_INDEX = "roster_index"
 # What the reports' member jobs read of each member (reports/liability.py, reports/rfm.py).
 ROSTER_ATTRIBUTES = [

@@ -59,7 +59,7 @@ def open_card(
             Member.card_opened_at.set(now),
             Member.terms_version.set(agreed_terms_version),
             # On the merchant's cardholder index from now on (issue jobs find members by filter there).
-            Member.cards_pk.set(cardholders_pk(merchant_id)),
+            Member.cards_pk.set(cardholders_pk(merchant_id, member_id)),
             Member.cards_sk.set(member_id),
         ]
         if name is not None:

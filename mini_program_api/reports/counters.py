@@ -36,7 +36,7 @@ from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.reports.models import ReportCounter
 
-SHARDS = 32  # a busy day: concurrent transactions rarely meet on one counter item (a conflict is a retry)
+SHARDS = 64  # a busy day: under half a partition each at 5000 requests/s (bench/README.md, heat); was 32
 EXPOSURE_SHARDS = 8
 BALANCES = ("points", "principal", "bonus")  # accounts whose outstanding total is kept
 
