@@ -105,6 +105,22 @@ def member_for(key: Key, member_code: str) -> str | None:
     return member_id if pending.member_code == idempotency.code_hash(key.merchant_id, member_code) else None
 
 
+def waiting(req: Request) -> PendingPayment | None:
+    """The key's confirmation still waiting for the member, for a sale the till's password completes instead
+    (None: none was opened, or it is done). The key waiting for another request is 422; an expired one stays
+    expired: the till starts a new sale."""
+    try:
+        pending = get(req.key.merchant_id, req.member_id, req.key.derived_id("C"))
+    except KabaoError:
+        return None
+    if pending.fingerprint != req.fingerprint:
+        raise idempotency.reused()
+    if pending.status != PENDING:
+        return None
+    require_open(pending)
+    return pending
+
+
 def expired() -> KabaoError:
     return KabaoError("CONFIRMATION_EXPIRED", "this payment waited too long: the till starts it again")
 
