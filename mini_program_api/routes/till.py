@@ -30,6 +30,7 @@ bp = Blueprint(__name__)
         "CONFIRMATION_EXPIRED",
         "CONFIRMATION_NOT_FOUND",
         "CONFIRMATION_REQUIRED",
+        "CONFIRMATION_WITHDRAWN",
         "COUPON_ALREADY_USED",
         "COUPON_EXPIRED",
         "COUPON_NOT_APPLICABLE",
@@ -54,6 +55,23 @@ def do_checkout(call: Call) -> dict[str, Any]:
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
     order = checkout.checkout(call.caller, body.member_code, request, call.idempotency_key, body.spending_password)
     return receipt_view(order, call.timezone)
+
+
+@endpoint(
+    bp,
+    "/v1/staff/checkout/withdraw",
+    "POST",
+    role="staff",
+    response="WithdrawnView",
+    idempotent=True,
+    errors=("CONFIRMATION_NOT_FOUND", "ORDER_NOT_FOUND"),
+)
+def withdraw(call: Call) -> dict[str, Any]:
+    """The sale waiting under this Idempotency-Key (the checkout's own) is withdrawn from the member's phone."""
+    from mini_program_api.till import checkout
+
+    status, order = checkout.withdraw(call.caller, call.idempotency_key)
+    return {"status": status, "receipt": receipt_view(order, call.timezone) if order is not None else None}
 
 
 @endpoint(bp, "/v1/staff/orders", "GET", role="staff", query="StoreSalesQuery", response="ReceiptPage")

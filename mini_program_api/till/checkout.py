@@ -232,6 +232,16 @@ def checkout(
     return idempotency.once(idem, run, lambda _: get_order(merchant_id, order_id))
 
 
+def withdraw(staff: Principal, idempotency_key: str | None) -> tuple[str, CheckoutOrder | None]:
+    """The till stops waiting for the member's phone on the sale under its key: ("WITHDRAWN", None), or
+    ("DONE", the order) when the member confirmed first (pending_payments.withdraw)."""
+    key = idempotency.client_key(staff.merchant_id, "checkout", idempotency_key)
+    pending = pending_payments.withdraw(key, store_of(staff))
+    if pending.status == pending_payments.DONE:
+        return pending_payments.DONE, get_order(staff.merchant_id, pending.order_id)
+    return str(pending.status), None
+
+
 def confirm(member: Principal, confirmation_id: str, password: str) -> CheckoutOrder:
     """The member confirms a pending counter sale with their spending password: the sale completes under
     the till's key, fingerprint and store, in the same transaction rules as `checkout`, once."""
@@ -367,7 +377,7 @@ def _sell(
             if "coupon" in exc.failed:
                 raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
             if "pending" in exc.failed:
-                raise pending_payments.expired() from exc  # (or confirmed meanwhile: `once` then replays)
+                raise pending_payments.closed(pending) from exc  # (or confirmed meanwhile: `once` replays)
             raise KabaoError("CONCURRENT_UPDATE", "the member changed during checkout, retry") from exc
         return get_order(merchant_id, order_id) if replayed else order
 

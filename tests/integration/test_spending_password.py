@@ -520,3 +520,56 @@ def test_the_till_password_keeps_a_waiting_sales_key_and_expiry(api: Any, shop: 
     assert api.patch("/v1/admin/settings", {"till_password": False}, token=api.admin_token(shop))[0] == 200
     status, body = _sale(api, cashier, m, 30000)
     assert status == 409 and body["error"]["details"]["till_password"] is False, body
+
+
+def _withdraw(api: Any, cashier: str, key: str) -> tuple[int, Any]:
+    return api.post("/v1/staff/checkout/withdraw", token=cashier, headers={"Idempotency-Key": key})
+
+
+def test_the_till_withdraws_a_waiting_sale_and_the_phone_can_no_longer_confirm_it(api: Any, shop: Any) -> None:
+    """The cashier stops waiting and takes cash: a late confirmation on the phone must not take stored value too."""
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    key, code = uuid.uuid4().hex, api.member_code(m["token"])
+    details = _sale(api, cashier, m, 30000, key=key, code=code)[1]["error"]["details"]
+    assert _withdraw(api, api.staff_token(shop, "s2"), key)[1]["error"]["code"] == "CONFIRMATION_NOT_FOUND"
+    assert _withdraw(api, cashier, uuid.uuid4().hex)[1]["error"]["code"] == "CONFIRMATION_NOT_FOUND"
+    assert _withdraw(api, cashier, key) == (200, {"status": "WITHDRAWN", "receipt": None})
+    assert _withdraw(api, cashier, key) == (200, {"status": "WITHDRAWN", "receipt": None})  # a retry: the same
+    assert api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"] == []
+    status, body = api.post(f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN},
+                            token=m["token"])
+    assert (status, body["error"]["code"]) == (409, "CONFIRMATION_WITHDRAWN")
+    for extra in ({}, {"spending_password": PIN}):  # the key is done with: the till starts a new sale
+        status, body = _sale(api, cashier, m, 30000, key=key, code=code, **extra)
+        assert (status, body["error"]["code"]) == (409, "CONFIRMATION_WITHDRAWN")
+    assert _balance(api, m) == 50000
+
+
+def test_withdrawing_a_sale_the_member_confirmed_first_answers_its_receipt(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    key = uuid.uuid4().hex
+    details = _sale(api, cashier, m, 30000, key=key)[1]["error"]["details"]
+    receipt = api.ok("POST", f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN},
+                     token=m["token"])
+    assert _withdraw(api, cashier, key) == (200, {"status": "DONE", "receipt": receipt})
+
+
+def test_withdrawal_and_confirmation_racing_settle_one_way(api: Any, shop: Any) -> None:
+    for _ in range(4):  # either may win on a given run; each outcome is checked
+        m, cashier = _member(api, shop), api.staff_token(shop)
+        _set(api, m)
+        key = uuid.uuid4().hex
+        details = _sale(api, cashier, m, 30000, key=key)[1]["error"]["details"]
+        confirm = f"/v1/me/pending-payments/{details['confirmation_id']}/confirm"
+        with ThreadPoolExecutor(2) as pool:
+            withdrawn = pool.submit(_withdraw, api, cashier, key)
+            confirmed = pool.submit(api.post, confirm, {"password": PIN}, token=m["token"])
+            (w_status, w_body), (c_status, c_body) = withdrawn.result(), confirmed.result()
+        assert w_status == 200, w_body
+        if w_body["status"] == "DONE":  # the phone first: the sale stands, and the till gets its receipt
+            assert c_status == 200 and w_body["receipt"] == c_body and _balance(api, m) == 20000
+        else:  # the till first: no sale
+            assert (c_status, c_body["error"]["code"]) == (409, "CONFIRMATION_WITHDRAWN"), c_body
+            assert _balance(api, m) == 50000

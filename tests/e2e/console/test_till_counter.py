@@ -252,7 +252,7 @@ def test_the_spending_password_at_the_till_after_a_wrong_one_sells_once(
         page.locator("[data-test=receipt-order]").inner_text()
 
 
-def test_no_pin_field_where_the_merchant_takes_the_password_on_the_phone_only(
+def test_no_pin_field_where_the_merchant_takes_the_password_on_the_phone_only_and_escape_withdraws_the_wait(
     page: Page, console_url: str, api: Any, make_merchant: Any
 ) -> None:
     merchant = make_merchant()
@@ -271,7 +271,18 @@ def test_no_pin_field_where_the_merchant_takes_the_password_on_the_phone_only(
     page.keyboard.press("Enter")
     expect(page.locator("[data-test=till-waiting]")).to_be_visible()
     expect(page.locator("#till-pin")).to_have_count(0)
-    page.keyboard.press("Escape")  # the cashier stops waiting; the sale stays on screen
+    pending = api.ok("GET", "/v1/me/pending-payments", token=member["token"])["payments"]
+    assert len(pending) == 1, pending
+    page.keyboard.press("Escape")  # the cashier stops waiting (the member pays cash); the sale stays on screen
     expect(page.locator("[data-test=till-waiting]")).to_have_count(0)
     expect(page.locator("#till-amount")).to_be_focused()
+    # withdrawn from the member's phone: a late confirmation cannot take the stored value as well
+    assert api.ok("GET", "/v1/me/pending-payments", token=member["token"])["payments"] == []
+    status, body = api.post(f"/v1/me/pending-payments/{pending[0]['confirmation_id']}/confirm",
+                            {"password": PIN}, token=member["token"])
+    assert (status, body["error"]["code"]) == (409, "CONFIRMATION_WITHDRAWN")
     assert _balance(api, member) == 50000
+    page.keyboard.press("Enter")  # asked again: a new sale under a new key, waiting again
+    expect(page.locator("[data-test=till-waiting]")).to_be_visible()
+    assert len(api.ok("GET", "/v1/me/pending-payments", token=member["token"])["payments"]) == 1
+    screenshot(page, "till-waiting-phone-only")
