@@ -376,7 +376,7 @@ def _sell(
         except Cancelled as exc:
             if "coupon" in exc.failed:
                 raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
-            if "pending" in exc.failed:
+            if "pending" in exc.failed and pending is not None:
                 raise pending_payments.closed(pending) from exc  # (or confirmed meanwhile: `once` replays)
             raise KabaoError("CONCURRENT_UPDATE", "the member changed during checkout, retry") from exc
         return get_order(merchant_id, order_id) if replayed else order
