@@ -1387,6 +1387,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/checkout/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The sale waiting under this Idempotency-Key (the checkout's own) is withdrawn from the member's phone. */
+        post: operations["till_withdraw"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/staff/coupons/redeem": {
         parameters: {
             query?: never;
@@ -1430,6 +1447,23 @@ export interface paths {
         };
         /** GET /v1/staff/member */
         get: operations["till_scanned_member"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This store's sales of a day, newest first: the till's recent orders, each with its refund. */
+        get: operations["till_store_orders"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4283,6 +4317,19 @@ export interface components {
              * @description welcome templates left out: paused, ended, expired or gone
              */
             unavailable: string[];
+        };
+        /**
+         * WithdrawnView
+         * @description The till stopped waiting for the member's phone: WITHDRAWN (it can no longer be confirmed), or DONE (the
+         *     member confirmed first: `receipt` is the sale).
+         */
+        WithdrawnView: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "WITHDRAWN" | "DONE";
+            receipt: components["schemas"]["ReceiptView"] | null;
         };
     };
     responses: never;
@@ -14938,7 +14985,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, CONFIRMATION_WITHDRAWN, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14947,7 +14994,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "CONFIRMATION_WITHDRAWN" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -17629,7 +17676,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, CONFIRMATION_REQUIRED, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, CONFIRMATION_REQUIRED, CONFIRMATION_WITHDRAWN, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -17638,7 +17685,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "CONFIRMATION_REQUIRED" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "CONFIRMATION_REQUIRED" | "CONFIRMATION_WITHDRAWN" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -17871,6 +17918,157 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "RATE_LIMITED" | "SPENDING_LOCKED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    till_withdraw: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the operation exactly once: a retry with the same key and request returns the first result; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WithdrawnView"];
+                };
+            };
+            /** @description Bad request: INVALID_IDEMPOTENCY_KEY */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_IDEMPOTENCY_KEY";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: CONFIRMATION_NOT_FOUND, ORDER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONFIRMATION_NOT_FOUND" | "ORDER_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable: IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -18344,6 +18542,126 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    till_store_orders: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+                day?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptPage"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
                             message: string;
                             details?: Record<string, never>;
                         };

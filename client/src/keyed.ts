@@ -13,6 +13,7 @@ export const KEYED: ReadonlySet<string> = new Set([
   "post /v1/points/rewards/{reward_id}/redeem",
   "post /v1/punch-cards/plans/{plan_id}/buy",
   "post /v1/staff/checkout",
+  "post /v1/staff/checkout/withdraw",
   "post /v1/staff/coupons/redeem",
   "post /v1/staff/punch-cards/use",
   "post /v1/topup/orders",

@@ -494,7 +494,7 @@ class PendingPayment(Item):
     coupon_id = UnicodeAttribute(null=True)
     points = NumberAttribute()
     stored_value = NumberAttribute()
-    status = UnicodeAttribute()  # PENDING | DONE; expiry is computed on read
+    status = UnicodeAttribute()  # PENDING | DONE | WITHDRAWN (by the till); expiry is computed on read
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()
     expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)

@@ -484,6 +484,14 @@ class AdjustmentView(View):
     member: AdminMemberView
 
 
+class WithdrawnView(View):
+    """The till stopped waiting for the member's phone: WITHDRAWN (it can no longer be confirmed), or DONE (the
+    member confirmed first: `receipt` is the sale)."""
+
+    status: Literal["WITHDRAWN", "DONE"]
+    receipt: ReceiptView | None
+
+
 class ReceiptPage(View):
     orders: list[ReceiptView]
     cursor: str | None

@@ -381,6 +381,12 @@ class CounterQuery(BaseModel):
     member_code: _MemberCode
 
 
+class StoreSalesQuery(PageQuery):
+    """`day`: the merchant-local day whose sales the till lists (today by default)."""
+
+    day: _IsoDate | None = None
+
+
 class QuoteBody(Strict):
     """What POST /v1/staff/checkout takes, without the spending password: a quote never checks it."""
 

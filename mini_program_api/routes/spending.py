@@ -176,6 +176,7 @@ def pending(call: Call) -> dict[str, Any]:
         "CARD_NOT_OPEN",
         "CONFIRMATION_EXPIRED",
         "CONFIRMATION_NOT_FOUND",
+        "CONFIRMATION_WITHDRAWN",
         "COUPON_ALREADY_USED",
         "COUPON_EXPIRED",
         "COUPON_NOT_APPLICABLE",

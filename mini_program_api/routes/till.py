@@ -11,7 +11,7 @@ from mini_program_api.routes.endpoint import Call, endpoint
 from mini_program_api.routes.views import coupon_view, punch_card_view, receipt_view, tier_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from mini_program_api.routes.schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, QuoteBody
+    from mini_program_api.routes.schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, QuoteBody, StoreSalesQuery
 
 bp = Blueprint(__name__)
 
@@ -30,6 +30,7 @@ bp = Blueprint(__name__)
         "CONFIRMATION_EXPIRED",
         "CONFIRMATION_NOT_FOUND",
         "CONFIRMATION_REQUIRED",
+        "CONFIRMATION_WITHDRAWN",
         "COUPON_ALREADY_USED",
         "COUPON_EXPIRED",
         "COUPON_NOT_APPLICABLE",
@@ -54,6 +55,35 @@ def do_checkout(call: Call) -> dict[str, Any]:
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
     order = checkout.checkout(call.caller, body.member_code, request, call.idempotency_key, body.spending_password)
     return receipt_view(order, call.timezone)
+
+
+@endpoint(
+    bp,
+    "/v1/staff/checkout/withdraw",
+    "POST",
+    role="staff",
+    response="WithdrawnView",
+    idempotent=True,
+    errors=("CONFIRMATION_NOT_FOUND", "ORDER_NOT_FOUND"),
+)
+def withdraw(call: Call) -> dict[str, Any]:
+    """The sale waiting under this Idempotency-Key (the checkout's own) is withdrawn from the member's phone."""
+    from mini_program_api.till import checkout
+
+    status, order = checkout.withdraw(call.caller, call.idempotency_key)
+    return {"status": status, "receipt": receipt_view(order, call.timezone) if order is not None else None}
+
+
+@endpoint(bp, "/v1/staff/orders", "GET", role="staff", query="StoreSalesQuery", response="ReceiptPage")
+def store_orders(call: Call) -> dict[str, Any]:
+    """This store's sales of a day, newest first: the till's recent orders, each with its refund."""
+    from mini_program_api.platform import clock
+    from mini_program_api.till import checkout, store_sales
+
+    query: StoreSalesQuery = call.query
+    day = query.day or clock.local_date(call.timezone)
+    page = store_sales.page(call.caller.merchant_id, checkout.store_of(call.caller), day, query.cursor, query.limit)
+    return {"orders": [receipt_view(o, call.timezone) for o in page.items], "cursor": page.cursor}
 
 
 @endpoint(

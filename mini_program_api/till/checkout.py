@@ -24,7 +24,9 @@ Spending password (till/spending_password.py): stored value above the member's p
 limit is taken only with their password, typed at the till where the merchant allows it,
 or confirmed on the member's phone: the sale then waits as a pending confirmation
 (till/pending_payments.py, two minutes, under the sale's key) and `confirm` completes it under
-that key, fingerprint and store, setting the confirmation DONE in the sale's transaction.
+that key, fingerprint and store, setting the confirmation DONE in the sale's transaction. The password
+typed at the till for the same key and request settles that confirmation the same way (the two race
+safely: one sale, the other replays it).
 
 Refund (whole order): stored value and points spent come back to the accounts
 they came from; points and growth earned are clawed back, but never below zero:
@@ -73,7 +75,7 @@ from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, rfm
 from mini_program_api.staff import audit
-from mini_program_api.till import pending_payments, spending_password
+from mini_program_api.till import pending_payments, spending_password, store_sales
 from mini_program_api.topup import orders
 
 PAID, REFUNDED = "PAID", "REFUNDED"
@@ -159,7 +161,7 @@ def preview(staff: Principal, member_code: str, req: Request) -> Preview:
     """Price a sale exactly as `checkout` would now (the same `_priced`, tier placement and password rule),
     writing nothing: the price shown before charging. It refuses what checkout would refuse, with the same
     codes; a sale may still price differently if the member's balances change before it is made."""
-    merchant, store_id = merchants.get(staff.merchant_id), _store_of(staff)
+    merchant, store_id = merchants.get(staff.merchant_id), store_of(staff)
     member_id = member_codes.resolve(staff.merchant_id, member_code)
     member, _, q = _priced(merchant, member_id, req, store_id, clock.now())
     confirm = not spending_password.authorize_counter(merchant, member_id, req.stored_value, None)
@@ -183,7 +185,7 @@ def order_for(actor: Principal, order_id: str) -> CheckoutOrder:
     """A sale as `actor` may see it: an admin any of the merchant's, staff only their own store's;
     another store's sale is not found, as if it did not exist."""
     order = get_order(actor.merchant_id, order_id)
-    if actor.role != "admin" and order.store_id != _store_of(actor):
+    if actor.role != "admin" and order.store_id != store_of(actor):
         raise KabaoError("ORDER_NOT_FOUND", "no such order")
     return order
 
@@ -195,7 +197,7 @@ def checkout(
     spending password (till/spending_password.py): typed at the till (`till_password`, where the merchant
     allows it), or confirmed on their phone: then this answers 409 CONFIRMATION_REQUIRED with a pending
     confirmation, and the same key returns the receipt once the member confirmed (`confirm`)."""
-    merchant_id, store_id = staff.merchant_id, _store_of(staff)
+    merchant_id, store_id = staff.merchant_id, store_of(staff)
     key = idempotency.client_key(merchant_id, "checkout", idempotency_key)
     order_id = key.derived_id("K")
     member_id = _member(key, member_code)
@@ -205,8 +207,12 @@ def checkout(
     merchant = merchants.get(merchant_id)
 
     def run() -> CheckoutOrder:
+        # A password typed at the till may finish a sale that already waits for the member's phone (same key
+        # and body): the sale then settles that confirmation in its own transaction, so whichever of the two
+        # commits first sells, once, and the other replays its receipt (idempotency.once).
+        waiting = pending_payments.waiting(idem) if till_password is not None else None
         if spending_password.authorize_counter(merchant, member_id, req.stored_value, till_password):
-            return _sell(staff, merchant, member_id, req, idem, order_id)
+            return _sell(staff, merchant, member_id, req, idem, order_id, waiting)
         if idempotency.first(idem) is not None:
             return get_order(merchant_id, order_id)  # confirmed already (or sold before the limit changed)
         _priced(merchant, member_id, req, store_id, clock.now())  # a sale refused now is not put to the member
@@ -220,9 +226,20 @@ def checkout(
             order_id=order_id,
             stored_value=req.stored_value,
             expires_at=clock.iso(pending.expires_at, merchant.timezone),
+            till_password=bool(merchant.till_password),  # the till may offer a PIN field (`spending_password`)
         )
 
     return idempotency.once(idem, run, lambda _: get_order(merchant_id, order_id))
+
+
+def withdraw(staff: Principal, idempotency_key: str | None) -> tuple[str, CheckoutOrder | None]:
+    """The till stops waiting for the member's phone on the sale under its key: ("WITHDRAWN", None), or
+    ("DONE", the order) when the member confirmed first (pending_payments.withdraw)."""
+    key = idempotency.client_key(staff.merchant_id, "checkout", idempotency_key)
+    pending = pending_payments.withdraw(key, store_of(staff))
+    if pending.status == pending_payments.DONE:
+        return pending_payments.DONE, get_order(staff.merchant_id, pending.order_id)
+    return str(pending.status), None
 
 
 def confirm(member: Principal, confirmation_id: str, password: str) -> CheckoutOrder:
@@ -246,7 +263,7 @@ def confirm(member: Principal, confirmation_id: str, password: str) -> CheckoutO
     req = Request(int(pending.amount), pending.coupon_id, int(pending.points), int(pending.stored_value))
     return idempotency.once(
         idem,
-        lambda: _sell(staff, merchant, member_id, req, idem, pending.order_id, pending),
+        lambda: _sell(staff, merchant, member_id, req, idem, pending.order_id, pending, on_phone=True),
         lambda _: get_order(merchant_id, pending.order_id),
     )
 
@@ -283,8 +300,10 @@ def _sell(
     idem: Idem,
     order_id: str,
     pending: PendingPayment | None = None,
+    on_phone: bool = False,
 ) -> CheckoutOrder:
-    """Commit the sale (one transaction, retried while tiers move); `pending`: the confirmation it completes."""
+    """Commit the sale (one transaction, retried while tiers move); `pending`: the confirmation it completes
+    (`on_phone`: by the member's password on their phone, otherwise by the one typed at the till)."""
     merchant_id, store_id = merchant.merchant_id, staff.store_id or ""
 
     def attempt() -> CheckoutOrder:
@@ -312,6 +331,7 @@ def _sell(
         )
         tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
         order_refs.stage(tx, merchant_id, member_id, order_refs.CHECKOUT, order_id, now)
+        store_sales.stage(tx, merchant_id, store_id, order_id, now, merchant.timezone)
         counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key, rfm.history(member))
         if coupon is not None:
             redemption.use(tx, coupon, order_id, store_id, now)
@@ -322,7 +342,7 @@ def _sell(
             staff,
             "CHECKOUT",
             order_id,
-            {"member_id": member_id, "amount": req.amount, "confirmed_on_phone": int(pending is not None)},
+            {"member_id": member_id, "amount": req.amount, "confirmed_on_phone": int(on_phone)},
             now,
         )
         lifecycle.spent(tx, merchant, member, now)
@@ -356,8 +376,8 @@ def _sell(
         except Cancelled as exc:
             if "coupon" in exc.failed:
                 raise KabaoError("COUPON_ALREADY_USED", "this coupon has just been used") from exc
-            if "pending" in exc.failed:
-                raise pending_payments.expired() from exc  # (or confirmed meanwhile: `once` then replays)
+            if "pending" in exc.failed and pending is not None:
+                raise pending_payments.closed(pending) from exc  # (or confirmed meanwhile: `once` replays)
             raise KabaoError("CONCURRENT_UPDATE", "the member changed during checkout, retry") from exc
         return get_order(merchant_id, order_id) if replayed else order
 
@@ -403,7 +423,8 @@ def _post(
     return ledger.post(merchant_id, member_id, op, tx=tx, member_actions=actions, member_condition=condition).replayed
 
 
-def _store_of(staff: Principal) -> str:
+def store_of(staff: Principal) -> str:
+    """The store a staff token is bound to: the till's sales and lists are that store's (403 without one)."""
     if not staff.store_id:
         raise KabaoError("FORBIDDEN", "this token is not bound to a store")
     return staff.store_id

@@ -4,7 +4,9 @@ One per till Idempotency-Key: its id is derived from the key, so the till's retr
 find the same one. It is bound to one member (it lives in their partition: another
 member's token cannot even find it), one store, one request fingerprint and one key,
 and it completes once: the sale's transaction sets it DONE only while it is PENDING
-and unexpired (`stage_done`), next to the key's operation record.
+and unexpired (`stage_done`), next to the key's operation record. The till may withdraw it
+(`withdraw`: the member pays another way), also only while PENDING: a withdrawn one is never
+confirmed, and one confirmed first is not withdrawn.
 
 A pointer item in the key's own partition (beside the operation record) lets a till
 retry with the scanned code find the member after that 60-second code expired: the
@@ -18,13 +20,13 @@ from datetime import timedelta
 from typing import Any
 
 from mini_program_api.db.models import Lookup, PendingPayment, member_pk
-from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.money import idempotency
 from mini_program_api.money.idempotency import Key, Request
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 
-PENDING, DONE = "PENDING", "DONE"
+PENDING, DONE, WITHDRAWN = "PENDING", "DONE", "WITHDRAWN"
 TTL = timedelta(minutes=2)
 _KEEP = timedelta(days=1)  # DynamoDB may delete it after this (TTL); expiry never depends on it
 
@@ -105,13 +107,60 @@ def member_for(key: Key, member_code: str) -> str | None:
     return member_id if pending.member_code == idempotency.code_hash(key.merchant_id, member_code) else None
 
 
+def waiting(req: Request) -> PendingPayment | None:
+    """The key's confirmation still waiting for the member, for a sale the till's password completes instead
+    (None: none was opened, or it is done). The key waiting for another request is 422; an expired one stays
+    expired: the till starts a new sale."""
+    try:
+        pending = get(req.key.merchant_id, req.member_id, req.key.derived_id("C"))
+    except KabaoError:
+        return None
+    if pending.fingerprint != req.fingerprint:
+        raise idempotency.reused()
+    if pending.status == DONE:
+        return None
+    require_open(pending)
+    return pending
+
+
+def withdraw(key: Key, store_id: str) -> PendingPayment:
+    """The till stops waiting (the member pays another way): the confirmation under the till's `key` can no
+    longer be confirmed on the phone. Set only while PENDING, so against the member's confirmation the first
+    wins: the answer's status says which (WITHDRAWN, or DONE: the sale was made, its order is the receipt).
+    Only the store that opened it may withdraw it; any other till is told it does not exist."""
+    try:
+        member_id = Lookup.get(key.item_key[0], "PENDING", consistent_read=True).target
+    except Lookup.DoesNotExist:
+        raise KabaoError("CONFIRMATION_NOT_FOUND", "no payment waits under this Idempotency-Key") from None
+    pending = get(key.merchant_id, member_id, key.derived_id("C"))
+    if pending.store_id != store_id:
+        raise KabaoError("CONFIRMATION_NOT_FOUND", "no payment waits under this Idempotency-Key")
+    if pending.status == PENDING:
+        update_if(pending, [PendingPayment.status.set(WITHDRAWN)], PendingPayment.status == PENDING)
+        pending = get(key.merchant_id, member_id, key.derived_id("C"))
+    return pending
+
+
 def expired() -> KabaoError:
     return KabaoError("CONFIRMATION_EXPIRED", "this payment waited too long: the till starts it again")
 
 
+def withdrawn() -> KabaoError:
+    return KabaoError("CONFIRMATION_WITHDRAWN", "the till withdrew this payment: the till starts it again")
+
+
 def require_open(pending: PendingPayment) -> None:
+    if pending.status == WITHDRAWN:
+        raise withdrawn()
     if clock.now() >= pending.expires_at:
         raise expired()
+
+
+def closed(pending: PendingPayment) -> KabaoError:
+    """Why the sale's transaction could not complete `pending`: withdrawn by the till, or expired (a
+    confirmation that completed meanwhile is replayed by the caller's idempotency.once)."""
+    current = get(pending.merchant_id, pending.member_id, pending.confirmation_id)
+    return withdrawn() if current.status == WITHDRAWN else expired()
 
 
 def stage_done(tx: Transaction, pending: PendingPayment) -> None:

@@ -458,3 +458,118 @@ def test_a_first_password_starts_from_always_ask(api: Any, shop: Any) -> None:
     # Raised again with the password it now has, the limit holds.
     assert api.put(FREE_LIMIT, {"free_limit": 10000, "password": PIN}, token=m["token"])[0] == 200
     assert _sale(api, cashier, m, 100)[0] == 200
+
+
+def test_the_till_password_settles_a_sale_waiting_for_the_phone(api: Any, shop: Any) -> None:
+    """The till offers the PIN while the sale waits for the phone: the same key and body with the password
+    sell once, the member's phone no longer lists it, and a late confirmation on the phone replays it."""
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    key, code = uuid.uuid4().hex, api.member_code(m["token"])
+    status, body = _sale(api, cashier, m, 30000, key=key, code=code)
+    assert status == 409 and body["error"]["details"]["till_password"] is True, body
+    details = body["error"]["details"]
+    status, body = _sale(api, cashier, m, 30000, key=key, code=code, spending_password=OTHER_PIN)
+    assert (status, body["error"]["code"]) == (403, "SPENDING_PASSWORD_WRONG")
+    assert len(api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"]) == 1  # still waiting
+    status, receipt = _sale(api, cashier, m, 30000, key=key, code=code, spending_password=PIN)
+    assert status == 200 and receipt["order_id"] == details["order_id"], receipt
+    assert api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"] == []
+    confirm = f"/v1/me/pending-payments/{details['confirmation_id']}/confirm"
+    assert api.post(confirm, {"password": PIN}, token=m["token"]) == (200, receipt)
+    assert _sale(api, cashier, m, 30000, key=key, code=code) == (200, receipt)  # the poll's retry too
+    assert _balance(api, m) == 20000
+    audit = api.get(f"/v1/admin/audit?day={product_clock.local_date(shop.timezone)}",
+                    token=api.admin_token(shop))[1]["records"]
+    assert [r["detail"]["confirmed_on_phone"] for r in audit if r["action"] == "CHECKOUT"] == [0]
+
+
+def test_the_till_password_and_the_phone_racing_sell_once(api: Any, shop: Any) -> None:
+    for _ in range(3):
+        m, cashier = _member(api, shop), api.staff_token(shop)
+        _set(api, m)
+        key, code = uuid.uuid4().hex, api.member_code(m["token"])
+        details = _sale(api, cashier, m, 30000, key=key, code=code)[1]["error"]["details"]
+        confirm = f"/v1/me/pending-payments/{details['confirmation_id']}/confirm"
+
+        def at_till(_: int) -> tuple[int, Any]:
+            return _sale(api, cashier, m, 30000, key=key, code=code, spending_password=PIN)
+
+        def on_phone(_: int) -> tuple[int, Any]:
+            return api.post(confirm, {"password": PIN}, token=m["token"])
+
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(lambda i: (at_till if i % 2 else on_phone)(i), range(4)))
+        assert {s for s, _ in outcomes} == {200}, outcomes
+        assert {b["order_id"] for _, b in outcomes} == {details["order_id"]}
+        assert _balance(api, m) == 20000
+        assert api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"] == []
+
+
+def test_the_till_password_keeps_a_waiting_sales_key_and_expiry(api: Any, shop: Any, clock: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    key, code = uuid.uuid4().hex, api.member_code(m["token"])
+    assert _sale(api, cashier, m, 30000, key=key, code=code)[0] == 409
+    status, body = _sale(api, cashier, m, 29000, key=key, code=code, spending_password=PIN)
+    assert (status, body["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")  # another sale under its key
+    clock.advance(minutes=2)
+    status, body = _sale(api, cashier, m, 30000, key=key, code=code, spending_password=PIN)
+    assert (status, body["error"]["code"]) == (409, "CONFIRMATION_EXPIRED")  # the till starts a new sale
+    assert _balance(api, m) == 50000
+    assert api.patch("/v1/admin/settings", {"till_password": False}, token=api.admin_token(shop))[0] == 200
+    status, body = _sale(api, cashier, m, 30000)
+    assert status == 409 and body["error"]["details"]["till_password"] is False, body
+
+
+def _withdraw(api: Any, cashier: str, key: str) -> tuple[int, Any]:
+    return api.post("/v1/staff/checkout/withdraw", token=cashier, headers={"Idempotency-Key": key})
+
+
+def test_the_till_withdraws_a_waiting_sale_and_the_phone_can_no_longer_confirm_it(api: Any, shop: Any) -> None:
+    """The cashier stops waiting and takes cash: a late confirmation on the phone must not take stored value too."""
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    key, code = uuid.uuid4().hex, api.member_code(m["token"])
+    details = _sale(api, cashier, m, 30000, key=key, code=code)[1]["error"]["details"]
+    assert _withdraw(api, api.staff_token(shop, "s2"), key)[1]["error"]["code"] == "CONFIRMATION_NOT_FOUND"
+    assert _withdraw(api, cashier, uuid.uuid4().hex)[1]["error"]["code"] == "CONFIRMATION_NOT_FOUND"
+    assert _withdraw(api, cashier, key) == (200, {"status": "WITHDRAWN", "receipt": None})
+    assert _withdraw(api, cashier, key) == (200, {"status": "WITHDRAWN", "receipt": None})  # a retry: the same
+    assert api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"] == []
+    status, body = api.post(f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN},
+                            token=m["token"])
+    assert (status, body["error"]["code"]) == (409, "CONFIRMATION_WITHDRAWN")
+    for extra in ({}, {"spending_password": PIN}):  # the key is done with: the till starts a new sale
+        status, body = _sale(api, cashier, m, 30000, key=key, code=code, **extra)
+        assert (status, body["error"]["code"]) == (409, "CONFIRMATION_WITHDRAWN")
+    assert _balance(api, m) == 50000
+
+
+def test_withdrawing_a_sale_the_member_confirmed_first_answers_its_receipt(api: Any, shop: Any) -> None:
+    m, cashier = _member(api, shop), api.staff_token(shop)
+    _set(api, m)
+    key = uuid.uuid4().hex
+    details = _sale(api, cashier, m, 30000, key=key)[1]["error"]["details"]
+    receipt = api.ok("POST", f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN},
+                     token=m["token"])
+    assert _withdraw(api, cashier, key) == (200, {"status": "DONE", "receipt": receipt})
+
+
+def test_withdrawal_and_confirmation_racing_settle_one_way(api: Any, shop: Any) -> None:
+    for _ in range(4):  # either may win on a given run; each outcome is checked
+        m, cashier = _member(api, shop), api.staff_token(shop)
+        _set(api, m)
+        key = uuid.uuid4().hex
+        details = _sale(api, cashier, m, 30000, key=key)[1]["error"]["details"]
+        confirm = f"/v1/me/pending-payments/{details['confirmation_id']}/confirm"
+        with ThreadPoolExecutor(2) as pool:
+            withdrawn = pool.submit(_withdraw, api, cashier, key)
+            confirmed = pool.submit(api.post, confirm, {"password": PIN}, token=m["token"])
+            (w_status, w_body), (c_status, c_body) = withdrawn.result(), confirmed.result()
+        assert w_status == 200, w_body
+        if w_body["status"] == "DONE":  # the phone first: the sale stands, and the till gets its receipt
+            assert c_status == 200 and w_body["receipt"] == c_body and _balance(api, m) == 20000
+        else:  # the till first: no sale
+            assert (c_status, c_body["error"]["code"]) == (409, "CONFIRMATION_WITHDRAWN"), c_body
+            assert _balance(api, m) == 50000

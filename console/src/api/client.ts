@@ -16,6 +16,8 @@ export class ApiError extends Error {
     public readonly code: string,
     message: string,
     public readonly status: number,
+    /** The API's `error.details` (e.g. CONFIRMATION_REQUIRED's confirmation), when it gave any. */
+    public readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -62,11 +64,14 @@ export async function call<T>(request: Promise<Answer<T>>, networkMessage = "网
     throw new ApiError("NETWORK", networkMessage, 0);
   }
   if (answer.response.ok) return answer.data as T;
-  const body = answer.error as { error?: { code?: string; message?: string } } | undefined;
+  const body = answer.error as
+    | { error?: { code?: string; message?: string; details?: Record<string, unknown> | null } }
+    | undefined;
   const error = new ApiError(
     body?.error?.code ?? `HTTP_${answer.response.status}`,
     body?.error?.message ?? answer.response.statusText ?? "error",
     answer.response.status,
+    body?.error?.details ?? {},
   );
   const hadToken = answer.response.url && tokenSource() !== null;
   if (hadToken && (answer.response.status === 401 || error.code === "ACCOUNT_DISABLED") && SESSION_OVER.has(error.code)) {
