@@ -93,11 +93,13 @@ def main() -> None:
     from chalice.test import Client
 
     from app import app
+    from infra.local import cpu
     from infra.local.seed import seed
     from mini_program_api.coupons import templates
 
     appid = seed(stack.sandbox_server.url)
     client = Client(app, stage_name="bench")
+    meter = cpu.install(app)  # chalice.test.Client serves in this thread: the CPU of each operation's request
     offer = templates.create_template("demo", templates.TemplateSpec(
         name="bench", kind="CASH", amount=100, total_stock=100_000, per_member_limit=1, days_after_claim=7)).template_id
 
@@ -149,40 +151,46 @@ def main() -> None:
             token = member()  # fresh member: sign-in credits, the cap never binds
             argument = prepare[name](token) if name in prepare else token
             recorder.reset()
+            meter.reset()
             start = time.perf_counter()
             op(argument)
             total = time.perf_counter() - start
-            samples.append((total - recorder.inside, recorder.inside, recorder.rcu, recorder.wcu))
+            samples.append((total - recorder.inside, recorder.inside, recorder.rcu, recorder.wcu,
+                            sum(meter.seconds.values()), len(recorder.calls)))
             shape = _shape(recorder.calls)
         rows.append((name, shape, samples))
     samples, shape = [], None
     for _ in range(RUNS):
         path, body, headers = notify(member())
         recorder.reset()
+        meter.reset()
         start = time.perf_counter()
         response = client.http.request("POST", path, headers=headers, body=body.encode())
         assert response.status_code == 204, response.body
         total = time.perf_counter() - start
-        samples.append((total - recorder.inside, recorder.inside, recorder.rcu, recorder.wcu))
+        samples.append((total - recorder.inside, recorder.inside, recorder.rcu, recorder.wcu,
+                        sum(meter.seconds.values()), len(recorder.calls)))
         shape = _shape(recorder.calls)
     rows.append(("POST /v1/wechatpay/notify *", shape, samples))
     stack.stop()
 
     print(f"\nDynamoDB calls per operation (median of {RUNS}; * moves value: floor = 1 write, <= 1 read before)")
     print(f"{'operation':30} {'reads<':>6} {'writes':>6} {'reads>':>6} {'app ms':>7} {'ddb ms':>7} {'app/ddb':>7} "
-          f"{'RCU':>5} {'WCU':>5}  calls")
+          f"{'RCU':>5} {'WCU':>5} {'cpu ms':>6}  calls")
     for name, (before, writes, after, listing), measured in rows:
         outside = statistics.median(m[0] for m in measured) * 1000
         inside = statistics.median(m[1] for m in measured) * 1000
         rcu = statistics.median(m[2] for m in measured)
         wcu = statistics.median(m[3] for m in measured)
+        cpu_ms = statistics.median(m[4] for m in measured) * 1000
         print(f"{name:30} {before:6d} {writes:6d} {after:6d} {outside:7.1f} {inside:7.1f} {outside / inside:7.2f} "
-              f"{rcu:5.1f} {wcu:5.1f}  {listing}")
+              f"{rcu:5.1f} {wcu:5.1f} {cpu_ms:6.1f}  {listing}")
     print("app ms = time outside DynamoDB calls (routing, validation, JWT, crypto, PynamoDB marshalling, WeChat sandbox calls);")
     print("ddb ms = inside them, against DynamoDB Local on loopback.")
     print("RCU/WCU = capacity units DynamoDB Local reports (ReturnConsumedCapacity=TOTAL), median per call.")
+    print("cpu ms = the app's CPU time for the request (infra/local/cpu.py), the WeChat sandbox's excluded.")
     costs = {name: (statistics.median(m[2] for m in measured), statistics.median(m[3] for m in measured),
-                    statistics.median(m[0] + m[1] for m in measured)) for name, _, measured in rows}
+                    statistics.median(cost.lambda_seconds(m[4], m[5]) for m in measured)) for name, _, measured in rows}
     print()
     print("\n".join(cost.monthly(costs)))
 

@@ -17,19 +17,38 @@ The variants run interleaved (boto3, app, app without .pyc, boto3, ...) so that
 the load of a shared machine falls on all of them alike; medians of RUNS,
 printed as ratios to boto3. Then `python -X importtime` of the shipped app names
 the ten top-level packages that cost the most (cumulative, median of 3).
+
+Then the cold start where the member feels it (issue 26): per path, a fresh interpreter's
+`import app` from the unpacked zip plus its first request to an answer, served in-process as the
+Lambda runtime calls it (`app.app(event, context)` with an API Gateway proxy event, or a schedule's
+handler with its CloudWatch event), against DynamoDB Local and the WeChat sandbox of a local stack
+started here. The paths: a returning member's login, `GET /v1/me`, the till's checkout, the WeChat
+Pay notify of a paid top-up, and the `issue_jobs_run` schedule (every minute: the job that starts
+cold most often). The floor is the least any DynamoDB-backed answer costs: a fresh process that
+imports boto3, makes a DynamoDB client and answers one GetItem. Interleaved (floor, login, me, ...)
+RUNS rounds; printed as `first answer` rows with their ratio to the floor. `first_answer` is also
+what tests/infra/test_cold_start.py runs, from the source tree, to see what each path's first
+request imports.
 """
 from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 import zipfile
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from bench import quiet_app
 
 ROOT = Path(__file__).resolve().parents[1]
 _ROUTES = ROOT / "mini_program_api" / "routes"
@@ -102,8 +121,228 @@ def _top_imports(args: list[str], env: dict[str, str]) -> list[tuple[str, float]
     return sorted(ranked, key=lambda r: -r[1])[:TOP]
 
 
+# A Lambda context as the runtime passes it (the app reads the request id and the time left).
+_CONTEXT = """
+class _Context:
+    aws_request_id = "cold-start"
+    function_name = "kabao-prod"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws-cn:lambda:cn-north-1:000000000000:function:kabao-prod"
+    log_group_name = log_stream_name = "cold-start"
+
+    def get_remaining_time_in_millis(self):
+        return 10_000
+"""
+_FIRST = """
+import time
+started = time.perf_counter()
+import json, sys
+sys.path[:0] = {paths!r}
+import app
+imported = time.perf_counter()
+from mini_program_api.routes import endpoint
+endpoint._checking = lambda: False  # as in production: answers are held to their models on local stages only
+{context}
+event = json.loads({event!r})
+handler = {handler!r}
+if handler == "app.app":
+    answer = str(app.app(event, _Context())["statusCode"])
+else:
+    import importlib
+    module, name = handler.rsplit(".", 1)
+    answer = "ran" if getattr(importlib.import_module(module), name)(event, _Context()) is not None else "none"
+answered = time.perf_counter()
+print("\\n" + json.dumps({{"import": imported - started, "first": answered - imported, "answer": answer,
+                          "modules": sorted(sys.modules)}}))
+"""
+_FLOOR = """
+import time
+started = time.perf_counter()
+import json, os
+import boto3
+imported = time.perf_counter()
+client = boto3.client("dynamodb", endpoint_url=os.environ["DYNAMODB_ENDPOINT"])
+item = client.get_item(TableName=os.environ["KABAO_TABLE"], Key={"pk": {"S": "MCH#demo"}, "sk": {"S": "PROFILE"}})
+answered = time.perf_counter()
+print("\\n" + json.dumps({"import": imported - started, "first": answered - imported, "answer": str("Item" in item),
+                          "modules": []}))
+"""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One path's first request: an HTTP request through API Gateway (`handler` "app.app"), or a schedule's run."""
+
+    label: str
+    event: dict[str, Any]
+    handler: str = "app.app"
+
+
+def http_event(method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> dict[str, Any]:
+    """The API Gateway proxy event the Lambda would receive for this request (Chalice's own converter)."""
+    from chalice.local import LambdaEventConverter, RouteMatcher
+
+    from app import app
+
+    event = LambdaEventConverter(RouteMatcher(list(app.routes))).create_lambda_event(method, path, headers, body)
+    event["requestContext"]["stage"] = "api"
+    if isinstance(event.get("body"), bytes):  # API Gateway hands the Lambda text
+        event["body"] = event["body"].decode()
+    return event
+
+
+def schedule_event(name: str) -> dict[str, Any]:
+    return {"version": "0", "id": "cold-start", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "000000000000", "time": "1970-01-01T00:00:00Z", "region": "cn-north-1",
+            "resources": [f"arn:aws-cn:events:cn-north-1:000000000000:rule/{name}"], "detail": {}}
+
+
+def first_answer(request: Request, paths: list[str], env: dict[str, str], site: bool = True,
+                 extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A fresh interpreter imports app from `paths` and serves `request` in-process: seconds of the import and
+    of the first request, the answer (an HTTP status, or whether the schedule reported) and `sys.modules` after it."""
+    code = _FIRST.format(paths=paths, context=_CONTEXT, event=json.dumps(request.event), handler=request.handler)
+    args = [sys.executable, *extra] + ([] if site else ["-S"]) + ["-c", code]
+    out = subprocess.run(args, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    if out.returncode:
+        raise RuntimeError(f"{request.label}: {out.stderr[-2000:]}")
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "stderr": out.stderr}
+
+
+def floor(env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", _FLOOR], env=env, capture_output=True, text=True, check=True,
+                         cwd=tempfile.gettempdir())
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def product_env() -> dict[str, str]:
+    """What a probe needs to reach the local stack this process started (no AWS, no real WeChat)."""
+    keep = ("DYNAMODB_ENDPOINT", "WECHAT_API_BASE", "WECHATPAY_API_BASE", "KABAO_", "AWS_", "POWERTOOLS_")
+    return {"PATH": os.environ.get("PATH", ""), **{k: v for k, v in os.environ.items() if k.startswith(keep)}}
+
+
+class Paths:
+    """Each round's fresh requests on a seeded local stack: a returning member's login (a new code each time),
+    `GET /v1/me`, a checkout at the till (a new member code and Idempotency-Key), the notify of a newly paid
+    top-up, and the issue jobs' schedule."""
+
+    def __init__(self, stack: Any) -> None:
+        import requests
+
+        from infra.local.seed import seed
+
+        from mini_program_api.platform.errors import KabaoError
+
+        self.stack, self.http = stack, requests.Session()
+        for attempt in range(3):  # a just-started DynamoDB Local on a busy machine may miss the first write's timeout
+            try:
+                self.appid = seed(stack.sandbox_server.url)
+                break
+            except KabaoError:
+                if attempt == 2:
+                    raise
+                time.sleep(5)
+        self.member = self.call("POST", "/v1/auth/login", {"appid": self.appid, "code": f"test:cold-member:{uuid.uuid4().hex[:12]}"})["token"]
+        self.call("POST", "/v1/me/phone", {"code": f"phone:139{uuid.uuid4().int % 10**8:08d}"}, self.member)
+        self.call("POST", "/v1/me/card", {"agreed_terms_version": "1"}, self.member)
+        self.cashier = self.call("POST", "/v1/staff/login", {"merchant_id": "demo", "username": "cashier",
+                                                             "password": "LOCAL-DEV-ONLY-cashier"})["token"]
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers["idempotency-key"] = uuid.uuid4().hex
+        response = self.http.request(method, self.stack.api_url + path, json=body, headers=headers, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def _json(self, method: str, path: str, body: Any, token: str | None = None, key: bool = False) -> dict[str, Any]:
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        if key:
+            headers["idempotency-key"] = uuid.uuid4().hex
+        return http_event(method, path, headers, json.dumps(body).encode() if body is not None else None)
+
+    def login(self) -> Request:
+        body = {"appid": self.appid, "code": f"test:cold-member:{uuid.uuid4().hex[:12]}"}
+        return Request("login (returning member)", self._json("POST", "/v1/auth/login", body))
+
+    def me(self) -> Request:
+        return Request("GET /v1/me", self._json("GET", "/v1/me", None, self.member))
+
+    def checkout(self) -> Request:
+        code = self.call("GET", "/v1/me/code", token=self.member)["code"]
+        body = {"member_code": code, "amount": 3000}
+        return Request("POST /v1/staff/checkout", self._json("POST", "/v1/staff/checkout", body, self.cashier, True))
+
+    def notify(self) -> Request:
+        order = self.call("POST", "/v1/topup/orders", {"plan_id": "p300"}, self.member)
+        url, body, headers = self.stack.wechat.pay.signed_notify(order["order_id"])
+        return Request("POST /v1/wechatpay/notify", http_event("POST", url.removeprefix(self.stack.api_url),
+                                                              headers, body.encode()))
+
+    def job(self) -> Request:
+        return Request("schedule issue_jobs_run", schedule_event("issue_jobs_run"),
+                       "functions.issue_jobs.issue_jobs_run")
+
+    def every(self) -> list[Request]:
+        return [self.login(), self.me(), self.checkout(), self.notify(), self.job()]
+
+
+def first_answers(task: Path, runtime: Path, planned: Any) -> list[str]:
+    """The `first answer` table's lines (see the module docstring), on the stack `planned` before anything read
+    the environment (building the package imports app, and the product reads its settings once)."""
+    from infra.local import stack as local_stack
+
+    stack = local_stack.start(planned=planned)
+    try:
+        paths = Paths(stack)
+        env = product_env()
+        measured: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for _ in range(RUNS):
+            base = floor(env)
+            measured["floor: boto3, client, GetItem"].append((base["import"], base["first"]))
+            for request in paths.every():
+                seen = first_answer(request, [str(task), str(runtime)], env, site=False)
+                if seen["answer"] not in ("200", "204", "ran"):
+                    raise RuntimeError(f"{request.label} answered {seen['answer']}: {seen['stderr'][-2000:]}")
+                measured[request.label].append((seen["import"], seen["first"]))
+    finally:
+        stack.stop()
+    rows = {label: [a + b for a, b in runs] for label, runs in measured.items()}
+    floor_ms = statistics.median(rows["floor: boto3, client, GetItem"]) * 1000
+    lines = [f"\nFirst answer per path (fresh interpreter, .pyc shipped, interleaved, median of {RUNS})",
+             f"{'path':34} {'import ms':>9} {'first ms':>9} {'answer ms':>9} {'x floor':>8}  per round"]
+    for label, runs in measured.items():
+        total = statistics.median(rows[label]) * 1000
+        ratios = sorted(t / f for t, f in zip(rows[label], rows["floor: boto3, client, GetItem"]))
+        lines.append(f"{label:34} {statistics.median(a for a, _ in runs) * 1000:9.0f} "
+                     f"{statistics.median(b for _, b in runs) * 1000:9.0f} {total:9.0f} {total / floor_ms:8.2f}  "
+                     f"{ratios[0]:.2f}-{ratios[-1]:.2f}")
+    lines.append("import = the interpreter's import of app (of boto3 for the floor); first = the first request to its "
+                 "answer (for the floor: a client and one GetItem); per round = the path's ratio to that round's floor")
+    return lines
+
+
 def main() -> None:
+    """`python -m bench.cold_start`: every table; `python -m bench.cold_start first`: the first answers alone."""
+    quiet_app()
     import botocore
+
+    from infra.local import stack as local_stack
+
+    planned = local_stack.plan(stage="local", table="kabao-cold")
+    if sys.argv[1:] == ["first"]:
+        from infra.deploy.package import build
+
+        with tempfile.TemporaryDirectory() as tmp:
+            runtime, task = Path(tmp) / "runtime", Path(tmp) / "task"
+            runtime.mkdir()
+            (runtime / "botocore").symlink_to(Path(botocore.__file__).parent)
+            zipfile.ZipFile(build(Path(tmp) / "package", pyc=True) / "deployment.zip").extractall(task)
+            print("\n".join(first_answers(task, runtime, planned)))
+        return
 
     from infra.deploy.package import build
 
@@ -130,6 +369,7 @@ def main() -> None:
             for i, (_, (args, env), _) in enumerate(variants):
                 measured[i].append(_once(args, env))
         tops = [(label, _top_imports(*command)) for label, command, _ in variants[1:4:2]]
+        first = first_answers(Path(tmp) / "task-True", runtime, planned)
 
     rows = [(label, statistics.median(m[0] for m in runs), statistics.median(m[1] for m in runs), size)
             for (label, _, size), runs in zip(variants, measured)]
@@ -147,6 +387,7 @@ def main() -> None:
         print(f"\nTen most expensive packages in {label!r} (-X importtime, self ms summed per package, median of 3)")
         for name, ms in top:
             print(f"  {name:40} {ms:7.1f}")
+    print("\n".join(first))
 
 
 if __name__ == "__main__":

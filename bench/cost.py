@@ -1,8 +1,10 @@
 """What kabao costs a merchant to run: yuan per 10 000 active members a month, from measured capacity.
 
 The capacity units per operation come from `bench calls` (ReturnConsumedCapacity on DynamoDB
-Local); the Lambda time per request from the same run (app + DynamoDB time, an upper bound: a
-Lambda's DynamoDB round trip in the region is a few ms). The usage profile and the prices are
+Local). The Lambda time per request is the app's CPU time for it, measured on the server thread
+(infra/local/cpu.py, in `bench calls` and `make load`), plus one DynamoDB round trip in the region per
+call it makes: the wall time DynamoDB Local and a shared machine add locally is not what a Lambda
+waits for in AWS. The usage profile and the prices are
 constants below, each with where it comes from; change them and run `python -m bench calls`.
 Not counted: API Gateway, CloudWatch Logs, storage (kabao's items are small: well under 1 GB per
 10 000 members) and data transfer.
@@ -25,6 +27,9 @@ YUAN_PER_MILLION_RRU = YUAN_PER_MILLION_WRU / 4
 YUAN_PER_MILLION_LAMBDA_REQUESTS = 1.36
 YUAN_PER_GB_SECOND = 0.000113477
 LAMBDA_GB = 0.5  # chalice.json: prod lambda_memory_size 512
+# ASSUMPTION TO CHECK: a DynamoDB call from a Lambda in the same region, TLS connection reused, answers in
+# single-digit milliseconds (DynamoDB's own claim); 5 ms each is what a Lambda waits per call.
+DYNAMODB_ROUND_TRIP_SECONDS = 0.005
 
 # The usage profile: what one active member does in a month (issue 16), as rows of the calls table.
 PROFILE: Mapping[str, float] = {
@@ -45,8 +50,26 @@ PROFILE: Mapping[str, float] = {
 JOB_RRU, JOB_WRU, JOB_LAMBDA_SECONDS = 5.0, 10.0, 0.05
 
 
+def lambda_seconds(cpu_seconds: float, dynamodb_calls: float) -> float:
+    """What a Lambda is billed for one request: the app's CPU, and its wait for each DynamoDB call."""
+    return cpu_seconds + dynamodb_calls * DYNAMODB_ROUND_TRIP_SECONDS
+
+
+def lambda_from_cpu(cpu: Mapping[str, float], dynamodb_calls: float) -> list[str]:
+    """`cpu`: route -> CPU seconds per request (`make load`), `dynamodb_calls` per request. Lines to print:
+    the Lambda time and price of a million requests of that mix (each route alike)."""
+    mean_cpu = sum(cpu.values()) / max(1, len(cpu))
+    seconds = lambda_seconds(mean_cpu, dynamodb_calls)
+    yuan = YUAN_PER_MILLION_LAMBDA_REQUESTS + 1e6 * seconds * LAMBDA_GB * YUAN_PER_GB_SECOND
+    return [
+        f"Lambda per request (bench/cost.py): {mean_cpu * 1000:.1f} ms CPU + {dynamodb_calls:.1f} DynamoDB calls x "
+        f"{DYNAMODB_ROUND_TRIP_SECONDS * 1000:.0f} ms = {seconds * 1000:.1f} ms at {LAMBDA_GB * 1024:.0f} MB: "
+        f"¥{yuan:.2f} per million requests of this mix"
+    ]
+
+
 def monthly(rows: Mapping[str, tuple[float, float, float]]) -> list[str]:
-    """`rows`: operation -> (RRU, WRU, seconds of Lambda time) per call, as measured. Lines to print."""
+    """`rows`: operation -> (RRU, WRU, seconds of Lambda time: `lambda_seconds`) per call. Lines to print."""
     rru = wru = seconds = requests = 0.0
     for name, per_member in PROFILE.items():
         r, w, s = rows[name]

@@ -10,15 +10,19 @@ round is one member's visit: `POST /v1/auth/login` (a returning member), `POST
 `POST /v1/staff/checkout` paid with points and the coupon when it has one. Each level
 runs the same number of rounds spread over its users (threads), so the levels compare.
 
-Prints p50/p99 per route and, per request, the time inside DynamoDB calls (a botocore
-hook on every client, bench/calls.py's Recorder: the API runs in this process) against
-the rest, which is the app's own work plus HTTP and waiting for the GIL: client and
-server share one interpreter here, so "app" is an upper bound of what a Lambda would spend.
+Prints p50/p99 per route with the app's CPU per request (`cpu ms`: the CPU time of the server thread
+that served it, infra/local/cpu.py: waiting for the GIL, a core or DynamoDB Local does not count), and,
+per request, the time inside DynamoDB calls (a botocore hook on every client, bench/calls.py's Recorder:
+the API runs in this process) against the rest, which is the app's own work plus HTTP and waiting for
+the GIL: client and server share one interpreter here, so wall-clock "app" is an upper bound of what a
+Lambda would spend, and the CPU column is the app's own cost apart from the machine's contention. The
+last lines price a month of Lambda from that CPU (bench/cost.py).
 """
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
 import threading
 import time
@@ -26,9 +30,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench import quiet_app
+from bench import cost, quiet_app
 from bench.calls import Recorder, install
 from bench.soak import APPID, Client, Member, Report, Soak
+from infra.local.cpu import CpuMeter
 
 
 def visit(c: Client, soak: Soak, m: Member, offer: str, rnd: random.Random) -> None:
@@ -43,6 +48,25 @@ def visit(c: Client, soak: Soak, m: Member, offer: str, rnd: random.Random) -> N
     if status == 200:
         body["coupon_id"] = coupon["coupon_id"]
     c.call("POST", "POST /v1/staff/checkout", "/v1/staff/checkout", body, token=soak.cashier, key=uuid.uuid4().hex)
+
+
+def _template(route: str) -> str:
+    """`POST /v1/coupons/offers/{id}/claim` and the declared `.../{template_id}/claim` are the same route."""
+    return re.sub(r"\{[^}]*\}", "{}", route)
+
+
+def print_routes(report: Report, meter: CpuMeter) -> dict[str, float]:
+    """The report's p50/p99 per route with the app's CPU per request beside them; returns route -> CPU seconds."""
+    served = {_template(route): route for route in meter.requests}
+    cpu: dict[str, float] = {}
+    print(f"{'route':40} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>7}  answers")
+    for route in sorted(report.latencies):
+        ms = sorted(x * 1000 for x in report.latencies[route])
+        p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+        cpu[route] = meter.per_request(served[_template(route)]) if _template(route) in served else 0.0
+        codes = " ".join(f"{v}x{k}" for k, v in sorted(report.statuses[route].items()))
+        print(f"{route:40} {len(ms):6} {statistics.median(ms):8.1f} {p99:8.1f} {cpu[route] * 1000:7.1f}  {codes}")
+    return cpu
 
 
 def level(soak: Soak, recorder: Recorder, offer: str, users: int, rounds: int) -> tuple[Report, float, int]:
@@ -80,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     stack = local_stack.start(stage="local", table="kabao-load")
     recorder = Recorder()
     install(recorder)
+    from app import app
+    from infra.local import cpu as cpu_meter
+
+    meter = cpu_meter.install(app)  # the app the stack's API serves, in this process
     seed(stack.sandbox_server.url)
     soak = Soak(stack.api_url, stack.sandbox_server.url, members=max(args.users), seed=7)
     offer = soak.client().ok("POST", "-", "/v1/admin/coupon-templates", {
@@ -88,16 +116,19 @@ def main(argv: list[str] | None = None) -> int:
         token=soak.admin, key=uuid.uuid4().hex)["template_id"]
     failures = 0
     for users in args.users:
+        meter.reset()
         report, inside, ddb_calls = level(soak, recorder, offer, users, args.rounds)
         requests_made = report.operations
         latency = statistics.mean(x for v in report.latencies.values() for x in v)
         ddb = inside / requests_made
         print(f"\n{users} users, {args.rounds} visits: {requests_made} requests in {report.seconds:.1f} s, "
               f"{requests_made / report.seconds:.1f} requests/s")
-        report.print_routes()
+        cpu = print_routes(report, meter)
         print(f"per request: {latency * 1000:.1f} ms mean, of which DynamoDB {ddb * 1000:.1f} ms "
               f"({ddb_calls / requests_made:.1f} calls) and app + HTTP {(latency - ddb) * 1000:.1f} ms "
-              f"(app/ddb {(latency - ddb) / ddb:.2f})")
+              f"(app/ddb {(latency - ddb) / ddb:.2f}); the app's CPU "
+              f"{sum(meter.seconds.values()) / max(1, sum(meter.requests.values())) * 1000:.1f} ms")
+        print("\n".join(cost.lambda_from_cpu(cpu, ddb_calls / requests_made)))
         failures += sum(n for codes in report.statuses.values() for code, n in codes.items() if code.startswith("5"))
     stack.stop()
     return 1 if failures else 0

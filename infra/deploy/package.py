@@ -44,6 +44,9 @@ def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool 
         raise FileNotFoundError(f"{CONSOLE_DIST} is not built: run `make console` (make package does)")
     cfg = config()
     environment = cfg["stages"][stage]["environment_variables"]
+    throttle = cfg["stages"][stage].get("kabao", {}).get("throttle")
+    if throttle is None:  # every deployed stage is throttled: without limits a flood is an unbounded bill
+        raise ValueError(f"chalice.json: stage {stage} has no kabao.throttle (docs/deploy.md)")
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         stage_dir = Path(tmp) / "kabao"
@@ -57,7 +60,7 @@ def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool 
             )
         shutil.copytree(CONSOLE_DIST, stage_dir / "vendor" / "console" / "dist", ignore=shutil.ignore_patterns(".*"))
         merge = Path(tmp) / "merge.json"
-        merge.write_text(json.dumps(merge_template(stage, environment)))
+        merge.write_text(json.dumps(merge_template(stage, environment, throttle)))
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_DEFAULT_REGION=cfg["kabao"]["region"], AWS_EC2_METADATA_DISABLED="true")
         chalice = str(Path(sys.executable).with_name("chalice"))

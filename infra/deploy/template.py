@@ -1,5 +1,6 @@
 """What `chalice package` does not generate: the table, scoped IAM, the secrets' parameter paths,
-API Gateway's own answers (unknown routes, throttling, timeouts) in kabao's error shape, and the
+API Gateway's own answers (unknown routes, throttling, timeouts) in kabao's error shape, the stage's
+throttling (`throttling`, from chalice.json: docs/deploy.md says how to size it), and the
 alarms (`alarms.py`). X-Ray tracing is `"xray": true` in chalice.json (Tracing: Active on every
 function); the API stage's tracing and the role's X-Ray rights are added here.
 
@@ -79,7 +80,69 @@ def gateway_responses() -> dict[str, Any]:
     return resources
 
 
-def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
+def anonymous_routes() -> set[str]:
+    """`"POST /v1/auth/login"`, ...: every route the app declares without a role, which anyone may call."""
+    import app  # noqa: F401  (registers every route)
+    from mini_program_api.routes.endpoint import ROUTES
+
+    return {f"{route.method} {route.path}" for route in ROUTES if not route.role}
+
+
+def _limit(name: str, limit: Any) -> tuple[float, int]:
+    try:
+        rate, burst = limit["rate"], limit["burst"]
+    except (TypeError, KeyError):
+        raise ValueError(f"throttle {name}: give both rate and burst") from None
+    if not (isinstance(rate, int | float) and rate > 0 and isinstance(burst, int) and burst > 0):
+        raise ValueError(f"throttle {name}: rate (requests/s) and burst (requests) must be positive numbers")
+    return float(rate), burst
+
+
+def throttling(throttle: Any, anonymous: set[str]) -> list[dict[str, Any]]:
+    """API Gateway's MethodSettings for the stage: its rate and burst on every method (`/*`, `*`), and a
+    limit of its own on each anonymous route, from chalice.json's `stages.<stage>.kabao.throttle`:
+
+        {"rate": 1000, "burst": 2000,
+         "anonymous": {"rate": 100, "burst": 200},                  # each anonymous route, unless listed
+         "routes": {"POST /v1/staff/login": {"rate": 5, "burst": 10}}}
+
+    A request over a limit never reaches a Lambda: API Gateway answers 429 (THROTTLED, in kabao's error
+    shape: GATEWAY_RESPONSES), so a flood costs a bounded bill. No limits at all is a build error (an
+    unbounded bill), and so is a listed route the app does not serve anonymously (a typo would leave the
+    route it meant on the stage's limit alone) or one above the stage's own limit."""
+    if not isinstance(throttle, dict):
+        raise ValueError("the stage has no throttle in chalice.json (stages.<stage>.kabao.throttle): docs/deploy.md")
+    rate, burst = _limit("of the stage", throttle)
+    default = throttle.get("anonymous")
+    routes = throttle.get("routes", {})
+    unknown = sorted(set(routes) - anonymous)
+    if unknown:
+        raise ValueError(f"throttle routes the app does not serve without a role: {', '.join(unknown)}")
+    settings = [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}]
+    for route in sorted(anonymous):
+        if route not in routes and default is None:
+            raise ValueError(f"throttle: {route} is anonymous and has no limit (give `anonymous` or list it)")
+        route_rate, route_burst = _limit(route, routes.get(route, default))
+        if route_rate > rate or route_burst > burst:
+            raise ValueError(f"throttle {route}: above the stage's own limit")
+        method, path = route.split(" ", 1)
+        settings.append(
+            {
+                # MethodSettings name a resource with its slashes as ~1 (CloudFormation's rule).
+                "ResourcePath": "/" + path.replace("/", "~1"),
+                "HttpMethod": method,
+                "ThrottlingRateLimit": route_rate,
+                "ThrottlingBurstLimit": route_burst,
+            }
+        )
+    return settings
+
+
+def merge_template(
+    stage: str, environment: dict[str, str], throttle: Any = None, anonymous: set[str] | None = None
+) -> dict[str, Any]:
+    """The template merged into Chalice's; `throttle` is the stage's chalice.json `kabao.throttle` (None: no
+    MethodSettings, for the callers that only read the rest), `anonymous` the app's routes without a role."""
     table = environment["KABAO_TABLE"]
     table_arn = {"Fn::GetAtt": ["KabaoTable", "Arn"]}
     parameter_arns = [
@@ -98,7 +161,16 @@ def merge_template(stage: str, environment: dict[str, str]) -> dict[str, Any]:
         "Resources": {
             **gateway_responses(),
             **alarms(),
-            "RestAPI": {"Properties": {"TracingEnabled": True}},
+            "RestAPI": {
+                "Properties": {
+                    "TracingEnabled": True,
+                    **(
+                        {"MethodSettings": throttling(throttle, anonymous_routes() if anonymous is None else anonymous)}
+                        if throttle is not None
+                        else {}
+                    ),
+                }
+            },
             "KabaoTable": {
                 "Type": "AWS::DynamoDB::Table",
                 "DeletionPolicy": "Retain",

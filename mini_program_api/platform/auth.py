@@ -11,6 +11,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from types import ModuleType
 
 from mini_program_api.platform import clock
@@ -19,8 +20,11 @@ from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.secrets import resolve
 
 
-def _hs256_only_jwt() -> ModuleType:
-    """PyJWT, imported without the `cryptography` it would load for RSA/EC/EdDSA keys.
+@cache
+def jwt_module() -> ModuleType:
+    """PyJWT, imported on the first token issued or verified (not with this module, which every staff action,
+    a WeChat Pay notify and the scheduled jobs import for `Principal` and never sign or verify anything), and
+    without the `cryptography` it would load for RSA/EC/EdDSA keys.
 
     PyJWT imports cryptography (x509, every asymmetric key type) at import when it is installed, and
     falls back to HMAC alone when it is not. We accept HS256 only, so a cold start need not pay for
@@ -39,8 +43,6 @@ def _hs256_only_jwt() -> ModuleType:
         del sys.modules["cryptography"]
     return jwt
 
-
-jwt = _hs256_only_jwt()
 
 ROLES = frozenset({"member", "staff", "admin"})
 _ISSUER = "kabao"
@@ -83,10 +85,11 @@ def issue(principal: Principal) -> tuple[str, int]:
         claims["store"] = principal.store_id
     if principal.token_version is not None:
         claims["ver"] = principal.token_version
-    return jwt.encode(claims, _secret(), algorithm=_ALGORITHM), ttl
+    return jwt_module().encode(claims, _secret(), algorithm=_ALGORITHM), ttl
 
 
 def verify(token: str) -> Principal:
+    jwt = jwt_module()
     try:
         claims = jwt.decode(
             token,

@@ -254,7 +254,6 @@ _ERASED_MAY_CALL = frozenset({"/v1/me/delete-account"})
 
 def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) -> Principal:
     from mini_program_api.platform import auth
-    from mini_program_api.staff import accounts
 
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -265,6 +264,8 @@ def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) ->
     if principal.role == "staff" and not principal.store_id:
         raise KabaoError("UNAUTHENTICATED", "staff tokens are bound to a store")
     if principal.role in ("staff", "admin"):
+        from mini_program_api.staff import accounts  # here: a member's request never loads staff accounts
+
         accounts.require_session(principal)  # disabled, revoked, password reset: refused on the next call
     elif principal.role == "member" and path not in _ERASED_MAY_CALL:
         from mini_program_api.members import members
@@ -277,9 +278,13 @@ def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) ->
 def model(name: str) -> type[BaseModel]:
     """The request (schemas.py) or response (responses.py) model called `name`, imported with pydantic on
     first use; its validator is built on its first validation (`defer_build`)."""
-    from mini_program_api.routes import responses, schemas
+    from mini_program_api.routes import schemas
 
-    found = getattr(schemas, name, None) or getattr(responses, name, None)
+    found = getattr(schemas, name, None)
+    if found is None:  # responses.py (a third of a login's first request) only when an answer's model is asked for
+        from mini_program_api.routes import responses
+
+        found = getattr(responses, name, None)
     if found is None:
         raise LookupError(f"no model {name} in routes/schemas.py or routes/responses.py")
     return found

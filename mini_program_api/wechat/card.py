@@ -23,7 +23,8 @@ from wechatpy.exceptions import WeChatClientException
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wechat import tokens
-from mini_program_api.wechat.miniprogram import SharedTokenClient
+from mini_program_api.wechat.miniprogram import TIMEOUT_SECONDS
+from mini_program_api.wechat.token_client import SharedTokenClient
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class OfficialAccountCards:
 
     def __init__(self, appid: str, secret: str) -> None:
         self.appid = appid
-        self._client = SharedTokenClient(appid, secret, settings().wechat_api_base)
+        self._client = SharedTokenClient(appid, secret, settings().wechat_api_base, TIMEOUT_SECONDS)
 
     def create_member_card(self, card: dict[str, Any]) -> str:
         return str(self._call(self._client.card.create, {"card": card}))

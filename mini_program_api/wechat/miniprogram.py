@@ -8,19 +8,17 @@ mapped here to our error codes so no WeChat number leaks past this module.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
+from functools import cache, cached_property
+from typing import Any, NoReturn
 
-import requests
-from wechatpy import WeChatClient
-from wechatpy.exceptions import WeChatClientException
+import urllib3
 
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.telemetry import metrics
-from mini_program_api.wechat import tokens
 
 log = logging.getLogger(__name__)
 
@@ -28,46 +26,6 @@ TIMEOUT_SECONDS = 5.0
 # 40029 invalid code, 40163 code already used, 40226 risky user blocked by WeChat.
 _BAD_CODE = {40029, 40163, 40226}
 _RATE_LIMITED = {45011, 45009}
-
-
-class _TimeoutSession(requests.Session):
-    """wechatpy fetches access tokens without a timeout; a hung WeChat must not hang a Lambda."""
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs["timeout"] = kwargs.get("timeout") or TIMEOUT_SECONDS
-        return super().request(*args, **kwargs)
-
-
-class SharedTokenClient(WeChatClient):
-    """Access tokens are shared by every container (tokens.py): stable_token, cached in DynamoDB.
-
-    Also the official account's client for the card API (wechat/card.py): same token rules."""
-
-    def __init__(self, appid: str, secret: str, base: str) -> None:
-        super().__init__(appid, secret, timeout=TIMEOUT_SECONDS, session=tokens.SharedTokens())
-        self._http = _TimeoutSession()
-        self._base = base
-        self.API_BASE_URL = f"{base}/cgi-bin/"
-        self.wxa.API_BASE_URL = f"{base}/"
-        self.card.API_BASE_URL = f"{base}/"
-
-    def fetch_access_token(self) -> dict[str, Any]:
-        token = tokens.refresh(self.session, self.access_token_key, self._stable_token)
-        self.expires_at = None  # the shared storage says when it expires (SharedTokens.get)
-        return {"access_token": token}
-
-    def _stable_token(self) -> tuple[str, int]:
-        response = self._http.post(
-            f"{self._base}/cgi-bin/stable_token",
-            json={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-        )
-        response.raise_for_status()
-        result = response.json()
-        if result.get("errcode"):
-            raise WeChatClientException(
-                int(result["errcode"]), result.get("errmsg"), client=self, request=response.request, response=response
-            )
-        return str(result["access_token"]), int(result["expires_in"])
 
 
 @dataclass(frozen=True)
@@ -79,11 +37,38 @@ class Session:
 class MiniProgram:
     def __init__(self, appid: str, secret: str) -> None:
         self.appid = appid
-        self._client = SharedTokenClient(appid, secret, settings().wechat_api_base)
+        self._secret = secret
+        self._base = settings().wechat_api_base
+
+    @cached_property
+    def _client(self) -> Any:  # token_client.SharedTokenClient, not imported here
+        """wechatpy, built (and imported, with requests) on the first call that needs an access token: wechatpy
+        adds one to every call it makes, jscode2session's included, which needs none (a read of the shared token,
+        or a refresh under its lease, on a cold login)."""
+        from mini_program_api.wechat.token_client import SharedTokenClient
+
+        return SharedTokenClient(self.appid, self._secret, self._base, TIMEOUT_SECONDS)
 
     def code_to_session(self, js_code: str) -> Session:
-        """wx.login code -> openid. The session_key is dropped here: it never leaves this call."""
-        result = self._call(self._client.wxa.code_to_session, js_code)
+        """wx.login code -> openid. The session_key is dropped here: it never leaves this call.
+
+        A plain GET through urllib3 (botocore's HTTP library, so already loaded), not wechatpy: jscode2session
+        needs no access token, and a login is the member's first request to a cold container."""
+        params = {"appid": self.appid, "secret": self._secret, "js_code": js_code, "grant_type": "authorization_code"}
+        try:
+            response = _http().request(
+                "GET", f"{self._base}/sns/jscode2session", fields=params, timeout=TIMEOUT_SECONDS, retries=False
+            )
+        except urllib3.exceptions.HTTPError:
+            self._unreachable()
+        try:
+            result = json.loads(response.data) if response.status == 200 else None
+        except ValueError:
+            result = None
+        if not isinstance(result, dict):  # an HTTP error status or not WeChat's JSON: no answer from WeChat
+            self._refused(None)
+        if result.get("errcode"):
+            self._refused(int(result["errcode"]))
         return Session(openid=result["openid"], unionid=result.get("unionid"))
 
     def phone_number(self, code: str) -> str:
@@ -103,21 +88,40 @@ class MiniProgram:
         self._call(self._client.wxa.send_subscribe_message, openid, template_id, data, page)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        import requests
+        from wechatpy.exceptions import WeChatClientException
+
         try:
             return fn(*args, **kwargs)
         except WeChatClientException as exc:
-            if exc.errcode in _BAD_CODE:
-                raise KabaoError("INVALID_CODE", "the WeChat code is invalid, expired or already used") from None
-            if exc.errcode in _RATE_LIMITED:
-                metrics.count(metrics.WECHAT_FAILED, api="miniprogram", reason=str(exc.errcode))
-                raise KabaoError("RATE_LIMITED", "WeChat is rate limiting this mini program, retry shortly") from None
-            log.error("wechat call failed", extra={"errcode": exc.errcode, "appid": self.appid})
-            metrics.count(metrics.WECHAT_FAILED, api="miniprogram", reason=str(exc.errcode))
-            raise KabaoError("WECHAT_UNAVAILABLE", "WeChat did not accept the request") from None
+            self._refused(exc.errcode)
         except requests.RequestException:
-            log.error("wechat unreachable", extra={"appid": self.appid})
-            metrics.count(metrics.WECHAT_FAILED, api="miniprogram", reason="unreachable")
-            raise KabaoError("WECHAT_UNAVAILABLE", "WeChat is unreachable, retry shortly") from None
+            self._unreachable()
+
+    def _refused(self, errcode: int | None) -> NoReturn:
+        """WeChat's refusal, as our error: the one place its numbers are read."""
+        if errcode in _BAD_CODE:
+            raise KabaoError("INVALID_CODE", "the WeChat code is invalid, expired or already used")
+        if errcode in _RATE_LIMITED:
+            metrics.count(metrics.WECHAT_FAILED, api="miniprogram", reason=str(errcode))
+            raise KabaoError("RATE_LIMITED", "WeChat is rate limiting this mini program, retry shortly")
+        log.error("wechat call failed", extra={"errcode": errcode, "appid": self.appid})
+        metrics.count(metrics.WECHAT_FAILED, api="miniprogram", reason=str(errcode))
+        raise KabaoError("WECHAT_UNAVAILABLE", "WeChat did not accept the request")
+
+    def _unreachable(self) -> NoReturn:
+        log.error("wechat unreachable", extra={"appid": self.appid})
+        metrics.count(metrics.WECHAT_FAILED, api="miniprogram", reason="unreachable")
+        raise KabaoError("WECHAT_UNAVAILABLE", "WeChat is unreachable, retry shortly")
+
+
+@cache
+def _http() -> urllib3.PoolManager:
+    """One connection pool per container for code2session. As many connections as the local server has threads
+    (a Lambda uses one): urllib3 would open, use once and drop every connection past `maxsize`."""
+    import certifi
+
+    return urllib3.PoolManager(maxsize=32, ca_certs=certifi.where())
 
 
 @cache

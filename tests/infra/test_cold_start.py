@@ -14,6 +14,9 @@ import subprocess
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("wechatpy", "wechatpayv3", "requests", "cryptography", "pydantic", "pynamodb", "botocore", "jwt")
@@ -75,3 +78,40 @@ def test_every_model_a_route_names_exists() -> None:
     named = {name for r in ROUTES for name in (r.body, r.query, r.response) if name}
     assert len(named) > 10
     assert all(issubclass(model(name), BaseModel) for name in named)
+
+
+# What each path's first request must not load: the Lambda that serves it cold pays for every module it imports
+# (bench/cold_start.py times it). `responses.py` is the answers' models, checked on local stages only; the
+# probe answers as production does. A new module-level import that drags one of these in fails here.
+_EVERY_PATH = ("mini_program_api.routes.responses", "mini_program_api.wallet.setup")
+_NOT_STAFF = ("mini_program_api.staff.accounts", "mini_program_api.platform.passwords")  # a staff session's checks
+_NOT_LOADED = {
+    "login": (*_NOT_STAFF, "wechatpy", "requests", "wechatpayv3", "mini_program_api.wechat.token_client",
+              "mini_program_api.wechat.pay", "mini_program_api.till",
+              "mini_program_api.topup", "mini_program_api.coupons"),
+    "me": (*_NOT_STAFF, "pydantic", "wechatpy", "wechatpayv3", "requests", "mini_program_api.routes.schemas",
+           "mini_program_api.wechat", "mini_program_api.till", "mini_program_api.topup"),
+    "checkout": ("wechatpy", "wechatpayv3", "requests", "cryptography", "mini_program_api.wechat"),
+    "notify": (*_NOT_STAFF, "pydantic", "jwt", "wechatpy", "mini_program_api.routes.schemas", "mini_program_api.till",
+               "mini_program_api.coupons"),
+    "job": (*_NOT_STAFF, "pydantic", "jwt", "wechatpy", "wechatpayv3", "requests", "cryptography",
+            "mini_program_api.routes.schemas", "mini_program_api.till", "mini_program_api.topup"),
+}
+
+
+def _loaded(modules: list[str], denied: tuple[str, ...]) -> list[str]:
+    return sorted({d for d in denied for m in modules if m == d or m.startswith(d + ".")})
+
+
+@pytest.mark.parametrize("path", sorted(_NOT_LOADED))
+def test_a_paths_first_request_loads_only_what_it_needs(stack: Any, path: str) -> None:
+    """A fresh interpreter imports app, serves this path's first request in-process as the Lambda runtime would
+    (bench/cold_start.py's probe, on the local stack) and answers; then no denied module may be in sys.modules."""
+    from bench.cold_start import Paths, first_answer, product_env
+
+    paths = Paths(stack)
+    request = getattr(paths, path)()
+    seen = first_answer(request, [str(ROOT)], product_env())
+    assert seen["answer"] in ("200", "204", "ran"), seen["stderr"][-2000:]
+    assert "mini_program_api.routes" in seen["modules"]  # the probe did import app and serve the request
+    assert _loaded(seen["modules"], _EVERY_PATH + _NOT_LOADED[path]) == []

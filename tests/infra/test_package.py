@@ -185,3 +185,18 @@ def test_every_event_function_has_a_timeout_of_its_own(template: dict[str, Any])
     functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
     deployed = {p["Handler"].rsplit(".", 1)[1]: p["Timeout"] for p in functions if p["Handler"] != "app.app"}
     assert {name: deployed[name] for name in events} == {name: own[name] for name in events}
+
+
+def test_the_api_stage_is_throttled_on_methods_the_api_serves(template: dict[str, Any]) -> None:
+    """chalice.json's limits survive Chalice's merge, and each per-method limit names a resource and method of the
+    API itself (API Gateway would apply a limit on a path it does not have to nothing). tests/infra/test_throttling.py
+    holds the values and the limits of every anonymous route."""
+    api = template["Resources"]["RestAPI"]["Properties"]
+    stage_wide, *methods = api["MethodSettings"]
+    assert (stage_wide["ResourcePath"], stage_wide["HttpMethod"]) == ("/*", "*")
+    assert stage_wide["ThrottlingRateLimit"] > 0 and stage_wide["ThrottlingBurstLimit"] > 0
+    assert len(methods) >= 5
+    paths = api["DefinitionBody"]["paths"]
+    for setting in methods:
+        path = setting["ResourcePath"].removeprefix("/").replace("~1", "/")  # "/~1v1~1auth~1login": /v1/auth/login
+        assert setting["HttpMethod"].lower() in paths[path], path
