@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from functions import issue_jobs as issue_job_runs
 from functions import lifecycle, report_jobs, topup_reconciliation, wallet_sync
+from functions import member_imports as member_import_runs
 from mini_program_api.routes import (
     accounts,
     admin,
@@ -14,6 +15,7 @@ from mini_program_api.routes import (
     issue_jobs,
     me,
     member_care,
+    member_imports,
     member_info,
     openapi,
     reports,
@@ -40,11 +42,13 @@ for blueprint in (
     accounts.bp,
     member_care.bp,
     issue_jobs.bp,
+    member_imports.bp,
     wallet.bp,
     reports.bp,
     topup_reconciliation.bp,
     lifecycle.bp,
     issue_job_runs.bp,
+    member_import_runs.bp,
     wallet_sync.bp,
     report_jobs.bp,
     console.bp,
