@@ -190,3 +190,186 @@ def test_encodings_utf8_with_bom_and_gb18030_and_a_10mb_line(api: Any, merchant:
     job = start_import(api, merchant, huge)
     rows = all_rows(api, merchant, job["import_id"], limit=10)
     assert [(r["row"], [e["code"] for e in r["errors"]]) for r in rows] == [(1, []), (2, ["LINE_TOO_LONG"]), (3, [])]
+
+
+def _run(api: Any, merchant: Any, job: dict[str, Any]) -> dict[str, Any]:
+    api.ok("POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=api.admin_token(merchant))
+    drain()
+    return get(api, merchant, job["import_id"])
+
+
+def _balances(member: Member) -> tuple[int, int, int, int]:
+    return int(member.points), int(member.principal), int(member.bonus), int(member.growth)
+
+
+def _held_by_ledger(merchant: Any, member: Member) -> None:
+    sums = ledger.balances_from_entries(merchant.merchant_id, member.member_id)
+    assert (sums["points"], sums["principal"], sums["bonus"], sums["growth"]) == _balances(member)
+
+
+def _import_entries(merchant: Any, member: Member) -> list[LedgerEntry]:
+    return [e for e in LedgerEntry.query(member_pk(merchant.merchant_id, member.member_id),
+                                         LedgerEntry.sk.startswith("TXN#"), consistent_read=True)
+            if e.kind == ledger.IMPORT]
+
+
+def test_the_run_creates_members_once_however_often_the_file_comes(api: Any, merchant: Any) -> None:
+    phones = [_phone() for _ in range(5)]
+    lines = [f"{p},会员{i},1990-01-0{i + 1},EXT{i},,,{i * 10},{i * 100},,{i}.50,{i},vip,2019-06-01"
+             for i, p in enumerate(phones)]
+    body = _csv(*lines, "1234,bad,,,,,,,,,,,")
+    job = start_import(api, merchant, body)
+    done = _run(api, merchant, job)
+    assert (done["status"], done["imported"], done["skipped"], done["failed"]) == ("DONE", 5, 1, 0), done
+    created = {p: member_of(merchant, p) for p in phones}
+    for i, p in enumerate(phones):
+        m = created[p]
+        assert m is not None and _balances(m) == (i * 100, i * 100 + 50, i * 100, i * 10)
+        assert (m.name, m.external_id, m.joined_on, list(m.tags or [])) == (f"会员{i}", f"EXT{i}", "2019-06-01", ["vip"])
+        assert m.card_number and m.openid is None and m.imported_by == job["import_id"]
+        _held_by_ledger(merchant, m)
+        assert {e.account for e in _import_entries(merchant, m)} == {a for a, v in zip(
+            ("points", "principal", "bonus", "growth"), _balances(m), strict=True) if v}
+    rows = all_rows(api, merchant, job["import_id"], limit=10)
+    assert [r["outcome"] for r in rows] == ["IMPORTED"] * 5 + ["SKIPPED"]
+    assert rows[1]["member_id"] == created[phones[1]].member_id  # type: ignore[union-attr]
+    # The same file again (another upload of the same bytes): the same import, nothing created twice.
+    again = start_import(api, merchant, body)
+    assert again["import_id"] == job["import_id"] and again["status"] == "DONE"
+    assert _run(api, merchant, again) == get(api, merchant, job["import_id"])
+    # With the other merge rule it is refused: the file was imported already.
+    upload_id = upload(api, merchant, body)
+    status, answer = api.post("/v1/admin/member-imports", {"upload_id": upload_id, "file_name": "x.csv",
+                                                           "merge_rule": "add"}, token=api.admin_token(merchant))
+    assert (status, answer["error"]["code"]) == (409, "IMPORT_EXISTS")
+    for p in phones:
+        again_member = member_of(merchant, p)
+        assert again_member is not None and _balances(again_member) == _balances(created[p])  # type: ignore[arg-type]
+    assert MemberImport.count(member_import_pk(merchant.merchant_id)) == 1
+
+
+def test_a_run_that_crashed_mid_page_resumes_and_creates_nothing_twice(api: Any, merchant: Any) -> None:
+    phones = [_phone() for _ in range(7)]
+    job = start_import(api, merchant, _csv(*[f"{p},,,,,,5,10,,1,1,," for p in phones]), rule="add")
+    api.ok("POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=api.admin_token(merchant))
+    # The POST ran some rows inline; roll the import back as a crash would have left it: rows applied, the
+    # cursor not saved (back to the start), and a runner with a page of 3 goes on from there.
+    stored = MemberImport.get(member_import_pk(merchant.merchant_id), job["import_id"])
+    stored.update(actions=[MemberImport.row.set(0), MemberImport.offset.set(0), MemberImport.columns.remove(),
+                           MemberImport.status.set("RUNNING")])
+    jobs.work(merchant.merchant_id, job["import_id"], None, page_size=3)
+    done = get(api, merchant, job["import_id"])
+    assert (done["status"], done["imported"], done["merged"], done["rows_read"]) == ("DONE", 7, 0, 7), done
+    assert {r["outcome"] for r in all_rows(api, merchant, job["import_id"], limit=10)} == {"IMPORTED"}
+    for p in phones:
+        m = member_of(merchant, p)
+        assert m is not None and _balances(m) == (10, 100, 100, 5)
+        assert len(_import_entries(merchant, m)) == 4
+        _held_by_ledger(merchant, m)
+
+
+def test_a_deadline_stops_between_pages_and_the_next_run_goes_on(api: Any, merchant: Any) -> None:
+    phones = [_phone() for _ in range(6)]
+    job = start_import(api, merchant, _csv(*[f"{p},,,,,,,1,,,,," for p in phones]))
+    stored = MemberImport.get(member_import_pk(merchant.merchant_id), job["import_id"])
+    stored.update(actions=[MemberImport.status.set("RUNNING"), MemberImport.row.set(0),
+                           MemberImport.columns.remove()])
+    import time
+    handled = jobs.work(merchant.merchant_id, job["import_id"], time.monotonic() - 1, page_size=2)
+    assert handled == 1  # the deadline had come: one row taken, its place saved, nothing more
+    partial = get(api, merchant, job["import_id"])
+    assert (partial["status"], partial["imported"]) == ("RUNNING", 1), partial
+    jobs.work(merchant.merchant_id, job["import_id"], None, page_size=2)
+    assert get(api, merchant, job["import_id"])["imported"] == 6
+
+
+def test_two_workers_on_one_import_create_and_count_nothing_twice(api: Any, merchant: Any) -> None:
+    phones = [_phone() for _ in range(12)]
+    job = start_import(api, merchant, _csv(*[f"{p},,,,,,3,7,,2,1,," for p in phones]), rule="add")
+    stored = MemberImport.get(member_import_pk(merchant.merchant_id), job["import_id"])
+    stored.update(actions=[MemberImport.status.set("RUNNING"), MemberImport.row.set(0),
+                           MemberImport.columns.remove()])
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            for _ in range(10):
+                jobs.work(merchant.merchant_id, job["import_id"], None, page_size=2)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    done = get(api, merchant, job["import_id"])
+    assert (done["status"], done["imported"], done["merged"], done["failed"]) == ("DONE", 12, 0, 0), done
+    assert {r["outcome"] for r in all_rows(api, merchant, job["import_id"], limit=20)} == {"IMPORTED"}
+    for p in phones:
+        m = member_of(merchant, p)
+        assert m is not None and _balances(m) == (7, 200, 100, 3)
+        _held_by_ledger(merchant, m)
+
+
+def test_principal_above_the_cap_is_refused_never_truncated(api: Any, make_merchant: Any) -> None:
+    merchant = make_merchant(prepaid_cap=100000)
+    over, fits = _phone(), _phone()
+    job = start_import(api, merchant, _csv(f"{over},,,,,,,,,1000.01,,,", f"{fits},,,,,,,,,1000,500,,"))
+    codes = _codes(all_rows(api, merchant, job["import_id"]))
+    assert codes == {1: {("principal", "PREPAID_CAP_EXCEEDED")}}
+    done = _run(api, merchant, job)
+    assert (done["imported"], done["skipped"]) == (1, 1), done
+    assert member_of(merchant, over) is None
+    m = member_of(merchant, fits)
+    assert m is not None and (int(m.principal), int(m.bonus)) == (100000, 50000)  # bonus does not count
+
+
+def test_a_phone_already_a_member_is_refused_or_added_to_as_the_merchant_chose(api: Any, make_merchant: Any) -> None:
+    merchant = make_merchant(prepaid_cap=100000)
+    phone, full = _phone(), _phone()
+    member_id = api.member_with_card(merchant, phone=phone)["member"]["member_id"]
+    full_id = api.member_with_card(merchant, phone=full)["member"]["member_id"]
+    Member(member_pk(merchant.merchant_id, full_id), PROFILE).update(actions=[Member.pending_topup.set(99000)])
+    body = _csv(f"{phone},新名字,,EXT9,,,20,30,,10,5,老客", f"{full},,,,,,,,,10.01,,,")
+    refused = start_import(api, merchant, body, rule="refuse")
+    rows = all_rows(api, merchant, refused["import_id"])
+    assert [(r["action"], r["errors"][0]["code"]) for r in rows] == [("REFUSE", "PHONE_IN_USE"),
+                                                                     ("REFUSE", "PHONE_IN_USE")]
+    done = _run(api, merchant, refused)
+    assert (done["refused"], done["imported"], done["merged"]) == (2, 0, 0), done
+    assert [r["outcome_code"] for r in all_rows(api, merchant, refused["import_id"])] == ["PHONE_IN_USE"] * 2
+    m = member_of(merchant, phone)
+    assert m is not None and m.member_id == member_id and _balances(m) == (0, 0, 0, 0)
+    # The other rule: the balances added to the member (never a second member), what it lacks filled in; a row
+    # that would take principal and pending top-ups over the cap refused.
+    added = start_import(api, merchant, body + b"\n", rule="add")
+    rows = all_rows(api, merchant, added["import_id"])
+    assert [r["action"] for r in rows] == ["MERGE", "REFUSE"] and rows[1]["errors"][0]["code"] == "PREPAID_CAP_EXCEEDED"
+    done = _run(api, merchant, added)
+    assert (done["merged"], done["refused"], done["imported"]) == (1, 1, 0), done
+    m = member_of(merchant, phone)
+    assert m is not None and m.member_id == member_id and _balances(m) == (30, 1000, 500, 20)
+    assert (m.name, m.external_id, list(m.tags or [])) == ("新名字", "EXT9", ["老客"])  # what it lacked, filled in
+    _held_by_ledger(merchant, m)
+    full_member = member_of(merchant, full)
+    assert full_member is not None and int(full_member.principal) == 0
+
+
+def test_another_merchants_import_is_not_found(api: Any, merchant: Any, make_merchant: Any) -> None:
+    job = start_import(api, merchant, _csv(f"{_phone()},,,,,,,,,,,,"))
+    other = api.admin_token(make_merchant())
+    for method, path in (("GET", ""), ("GET", "/rows"), ("POST", "/start")):
+        status, body = api.call(method, f"/v1/admin/member-imports/{job['import_id']}{path}", token=other)
+        assert (status, body["error"]["code"]) == (404, "NOT_FOUND"), (method, path)
+    # Another merchant's upload id is not theirs either.
+    upload_id = upload(api, merchant, _csv(f"{_phone()},,,,,,,,,,,,"))
+    status, body = api.post("/v1/admin/member-imports", {"upload_id": upload_id, "file_name": "x.csv",
+                                                         "merge_rule": "add"}, token=other)
+    assert (status, body["error"]["code"]) == (404, "UPLOAD_NOT_FOUND")
+    assert api.ok("GET", "/v1/admin/member-imports", token=other)["imports"] == []
+    listed = api.ok("GET", "/v1/admin/member-imports?limit=1", token=api.admin_token(merchant))
+    assert [j["import_id"] for j in listed["imports"]] == [job["import_id"]]
