@@ -756,6 +756,8 @@ class StoredValueRow(View):
     topup_refund_bonus: Fen
     topup_refund_reversed_principal: Fen
     topup_refund_reversed_bonus: Fen
+    imported_principal: Fen = Field(description="opening principal brought by member imports (ledger kind IMPORT)")
+    imported_bonus: Fen = Field(description="opening bonus brought by member imports")
     principal_in: Fen
     principal_out: Fen
     bonus_in: Fen
@@ -771,6 +773,7 @@ class PointsRow(View):
     expired: int
     reversed: int  # points refunded sales had earned, taken back
     returned: int  # points refunded sales had spent, given back
+    imported: int = Field(description="of `issued`, the opening points member imports brought (ledger kind IMPORT)")
     outstanding: int
     by_kind: dict[str, int]
 

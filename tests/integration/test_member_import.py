@@ -373,3 +373,27 @@ def test_another_merchants_import_is_not_found(api: Any, merchant: Any, make_mer
     assert api.ok("GET", "/v1/admin/member-imports", token=other)["imports"] == []
     listed = api.ok("GET", "/v1/admin/member-imports?limit=1", token=api.admin_token(merchant))
     assert [j["import_id"] for j in listed["imports"]] == [job["import_id"]]
+
+
+def test_reports_show_imported_liability_apart_and_the_liability_check_agrees(api: Any, merchant: Any) -> None:
+    from mini_program_api.reports import liability
+
+    existing = _phone()
+    api.member_with_card(merchant, phone=existing)
+    job = start_import(api, merchant, _csv(f"{_phone()},,,,,,,120,,300,30,,", f"{_phone()},,,,,,,80,,200.5,,,",
+                                           f"{existing},,,,,,,5,,1,1,,"), rule="add")
+    _run(api, merchant, job)
+    day = clock.local_date(merchant.timezone).isoformat()
+    admin = api.admin_token(merchant)
+    stored = api.ok("GET", f"/v1/admin/reports/stored-value?from={day}&to={day}", token=admin)["rows"][0]
+    assert (stored["imported_principal"], stored["imported_bonus"], stored["topup_principal"]) == (50150, 3100, 0)
+    assert (stored["outstanding_principal"], stored["outstanding_bonus"]) == (50150, 3100)
+    points = api.ok("GET", f"/v1/admin/reports/points?from={day}&to={day}", token=admin)["rows"][0]
+    assert (points["imported"], points["issued"], points["outstanding"]) == (205, 205, 205), points
+    assert points["by_kind"]["+IMPORT"] == 205
+    members = api.ok("GET", f"/v1/admin/reports/members?from={day}&to={day}", token=admin)["rows"]
+    assert {r["scene"]: r["new_members"] for r in members if r["scene"] != "*"}.get("import") == 2, members
+    check = liability.run(merchant.merchant_id, page=2)
+    assert check.status == liability.MATCH, check.sums.as_dict()
+    assert {k: int(v) for k, v in check.expected.as_dict().items()} == {"principal": 50150, "bonus": 3100,
+                                                                      "points": 205}
