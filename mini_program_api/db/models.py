@@ -263,6 +263,8 @@ class Member(Item):
     external_id = UnicodeAttribute(null=True)
     joined_on = UnicodeAttribute(null=True)
     tags = ListAttribute(of=UnicodeAttribute, null=True)
+    # A first login's empty member whose phone found an imported card: the login moved to that member.
+    claimed = UnicodeAttribute(null=True)
 
 
 class LedgerByTime(LocalSecondaryIndex):

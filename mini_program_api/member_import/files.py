@@ -157,8 +157,14 @@ def store() -> Store:
 
 
 def object_key(merchant_id: str, upload_id: str) -> str:
+    """The file of an upload id a client sent (checked: the id reaches a path or an S3 key)."""
     if not _UPLOAD_ID.match(upload_id):
         raise KabaoError("UPLOAD_NOT_FOUND", "no such upload")
+    return stored_key(merchant_id, upload_id)
+
+
+def stored_key(merchant_id: str, upload_id: str) -> str:
+    """The file of an upload id we made or already checked."""
     return f"imports/{merchant_id}/{upload_id}"
 
 
@@ -173,7 +179,7 @@ class Upload:
 def new_upload(merchant_id: str) -> Upload:
     """An upload slot for the merchant's file (the presigned URL lives UPLOAD_TTL)."""
     upload_id = "U" + os.urandom(16).hex()
-    url, headers = store().upload_url(object_key(merchant_id, upload_id))
+    url, headers = store().upload_url(stored_key(merchant_id, upload_id))
     return Upload(upload_id, url, headers, isinstance(store(), LocalStore))
 
 

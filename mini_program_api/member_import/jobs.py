@@ -14,7 +14,7 @@
   transaction, conditional on the row having no outcome yet, so a page done twice (a crash before the cursor
   was saved, two runners) creates, adds and counts nothing twice.
 - Principal above the merchant's prepaid cap (with what the member already holds and has pending) refuses the
-  row (PREPAID_CAP_EXCEEDED), never truncates it.
+  row (OVER_PREPAID_CAP), never truncates it.
 - Each pass saves its place (row number, byte offset) after every page, pinned to the place it read, so two
   runners never both advance one import; the runner's deadline stops it between rows and the next run resumes.
   A row that raises something unexpected is recorded FAILED with the error's name and the import goes on; a
@@ -256,7 +256,7 @@ def work(merchant_id: str, import_id: str, deadline: float | None, page_size: in
     if job is None or job.status not in (CHECKING, RUNNING):
         return 0
     merchant = merchants.get(merchant_id)
-    key = files.object_key(merchant_id, str(job.upload_id))
+    key = files.stored_key(merchant_id, str(job.upload_id))
     try:
         if not job.columns:
             _read_header(job, key)
@@ -464,7 +464,11 @@ def _would(
             return ERROR, _over_cap(row.principal, cap), None
         return CREATE, None, None
     if job.merge_rule == REFUSE:
-        return REFUSED_ACTION, rows.Problem("phone", "PHONE_IN_USE", "already a member: the merge rule is refuse"), None
+        return (
+            REFUSED_ACTION,
+            rows.Problem("phone", "ALREADY_MEMBER", "already a member: the merge rule is refuse"),
+            None,
+        )
     held = int(member.principal) + int(member.pending_topup)
     if held + row.principal > cap:
         return REFUSED_ACTION, _over_cap(held + row.principal, cap), member.member_id
@@ -473,7 +477,7 @@ def _would(
 
 def _over_cap(principal: int, cap: int) -> rows.Problem:
     return rows.Problem(
-        "principal", "PREPAID_CAP_EXCEEDED", f"principal would be {principal} fen, above the prepaid cap of {cap}"
+        "principal", "OVER_PREPAID_CAP", f"principal would be {principal} fen, above the prepaid cap of {cap}"
     )
 
 
@@ -551,14 +555,14 @@ def _apply(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str,
     if member is None:
         return _create(job, merchant, row, key, digest)
     if job.merge_rule == REFUSE:
-        _settle(job, key, REFUSED, "PHONE_IN_USE", member.member_id)
+        _settle(job, key, REFUSED, "ALREADY_MEMBER", member.member_id)
         return REFUSED
     return _merge(job, merchant, row, key, digest, member)
 
 
 def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str, str], digest: str) -> str | None:
     if row.principal > int(merchant.prepaid_cap):
-        _settle(job, key, REFUSED, "PREPAID_CAP_EXCEEDED", None)
+        _settle(job, key, REFUSED, "OVER_PREPAID_CAP", None)
         return REFUSED
     merchant_id, now = job.merchant_id, clock.now()
     member_id = member_id_for(merchant_id, digest)
@@ -645,7 +649,7 @@ def _merge(
         _settle(job, key, MERGED, None, member.member_id)  # the operation ran; only its outcome was lost
         return MERGED
     if held + row.principal > cap:
-        _settle(job, key, REFUSED, "PREPAID_CAP_EXCEEDED", member.member_id)
+        _settle(job, key, REFUSED, "OVER_PREPAID_CAP", member.member_id)
         return REFUSED
     actions: list[Action] = []
     if row.tier_id and _rank(merchant, row.tier_id) > _rank(merchant, member.tier_id):

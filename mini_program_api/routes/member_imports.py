@@ -110,7 +110,7 @@ def receive_upload(call: Call, upload_id: str) -> dict[str, Any]:
     body="MemberImportBody",
     response="MemberImportView",
     status=201,
-    errors=("UPLOAD_NOT_FOUND", "IMPORT_EXISTS"),
+    errors=("UPLOAD_NOT_FOUND", "IMPORT_EXISTS", "NOT_FOUND"),
 )
 def create_import(call: Call) -> dict[str, Any]:
     """Import an uploaded file: checked at once as far as a couple of seconds go (the scheduled

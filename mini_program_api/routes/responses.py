@@ -87,6 +87,13 @@ class MeView(MemberView):
     coupon_count: int
 
 
+class PhoneBoundView(MemberView):
+    token: str | None = Field(
+        description="a new session when the number found the member's imported card (member import): the card, "
+        "balances and tier are that member's from now on; use this token instead of the login's"
+    )
+
+
 class MerchantView(View):
     name: str
     terms_version: str

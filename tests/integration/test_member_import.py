@@ -136,7 +136,7 @@ def test_the_dry_run_names_every_bad_row_by_column_and_code_and_writes_nothing(a
     assert codes[4] == {("phone", "DUPLICATE_PHONE")} and "row 2" in rows[3]["errors"][0]["message"]
     assert codes[5] == {("principal", "NEGATIVE_AMOUNT")}
     assert codes[6] == {("points", "FRACTIONAL_AMOUNT"), ("principal", "FRACTIONAL_AMOUNT")}
-    assert codes[7] == {("principal", "PREPAID_CAP_EXCEEDED")}
+    assert codes[7] == {("principal", "OVER_PREPAID_CAP")}
     assert codes[8] == {("tier", "UNKNOWN_TIER")}
     assert codes[9] == {("birthday", "BAD_DATE"), ("joined_on", "BAD_DATE")}
     assert codes[10] == {("name", "FORMULA_NOT_ALLOWED")}
@@ -320,7 +320,7 @@ def test_principal_above_the_cap_is_refused_never_truncated(api: Any, make_merch
     over, fits = _phone(), _phone()
     job = start_import(api, merchant, _csv(f"{over},,,,,,,,,1000.01,,,", f"{fits},,,,,,,,,1000,500,,"))
     codes = _codes(all_rows(api, merchant, job["import_id"]))
-    assert codes == {1: {("principal", "PREPAID_CAP_EXCEEDED")}}
+    assert codes == {1: {("principal", "OVER_PREPAID_CAP")}}
     done = _run(api, merchant, job)
     assert (done["imported"], done["skipped"]) == (1, 1), done
     assert member_of(merchant, over) is None
@@ -337,18 +337,18 @@ def test_a_phone_already_a_member_is_refused_or_added_to_as_the_merchant_chose(a
     body = _csv(f"{phone},新名字,,EXT9,,,20,30,,10,5,老客", f"{full},,,,,,,,,10.01,,,")
     refused = start_import(api, merchant, body, rule="refuse")
     rows = all_rows(api, merchant, refused["import_id"])
-    assert [(r["action"], r["errors"][0]["code"]) for r in rows] == [("REFUSE", "PHONE_IN_USE"),
-                                                                     ("REFUSE", "PHONE_IN_USE")]
+    assert [(r["action"], r["errors"][0]["code"]) for r in rows] == [("REFUSE", "ALREADY_MEMBER"),
+                                                                     ("REFUSE", "ALREADY_MEMBER")]
     done = _run(api, merchant, refused)
     assert (done["refused"], done["imported"], done["merged"]) == (2, 0, 0), done
-    assert [r["outcome_code"] for r in all_rows(api, merchant, refused["import_id"])] == ["PHONE_IN_USE"] * 2
+    assert [r["outcome_code"] for r in all_rows(api, merchant, refused["import_id"])] == ["ALREADY_MEMBER"] * 2
     m = member_of(merchant, phone)
     assert m is not None and m.member_id == member_id and _balances(m) == (0, 0, 0, 0)
     # The other rule: the balances added to the member (never a second member), what it lacks filled in; a row
     # that would take principal and pending top-ups over the cap refused.
     added = start_import(api, merchant, body + b"\n", rule="add")
     rows = all_rows(api, merchant, added["import_id"])
-    assert [r["action"] for r in rows] == ["MERGE", "REFUSE"] and rows[1]["errors"][0]["code"] == "PREPAID_CAP_EXCEEDED"
+    assert [r["action"] for r in rows] == ["MERGE", "REFUSE"] and rows[1]["errors"][0]["code"] == "OVER_PREPAID_CAP"
     done = _run(api, merchant, added)
     assert (done["merged"], done["refused"], done["imported"]) == (1, 1, 0), done
     m = member_of(merchant, phone)
