@@ -397,3 +397,40 @@ def test_reports_show_imported_liability_apart_and_the_liability_check_agrees(ap
     assert check.status == liability.MATCH, check.sums.as_dict()
     assert {k: int(v) for k, v in check.expected.as_dict().items()} == {"principal": 50150, "bonus": 3100,
                                                                       "points": 205}
+
+
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_xlsx_file_with_spreadsheet_numbers_dates_and_a_formula_cell(api: Any, merchant: Any) -> None:
+    from datetime import datetime
+
+    a, b, c = _phone(), _phone(), _phone()
+    body = _xlsx([
+        ["手机号", "姓名", "生日", "积分", "本金(元)", "赠送金(元)", "入会日期"],
+        [int(a), "钱七", datetime(1988, 2, 29), 150, 99.9, 0.1, "2021/7/1"],  # numbers as a spreadsheet keeps them
+        [b, "=HYPERLINK(\"http://x\",\"y\")", None, "=1+1", 10, None, None],   # formulas
+        [c, "孙八", "29/02/1988", None, None, None, None],                     # a day-first date
+    ])
+    job = start_import(api, merchant, body)
+    assert (job["file_format"], job["status"], job["valid"], job["errors"]) == ("xlsx", "CHECKED", 1, 2), job
+    codes = _codes(all_rows(api, merchant, job["import_id"]))
+    assert codes == {2: {("name", "FORMULA_NOT_ALLOWED"), ("points", "FORMULA_NOT_ALLOWED")},
+                     3: {("birthday", "BAD_DATE")}}, codes
+    done = _run(api, merchant, job)
+    assert (done["imported"], done["skipped"]) == (1, 2), done
+    m = member_of(merchant, a)
+    assert m is not None and (m.name, m.birthday, m.joined_on) == ("钱七", "1988-02-29", "2021-07-01")
+    assert (int(m.points), int(m.principal), int(m.bonus)) == (150, 9990, 10)
+    _held_by_ledger(merchant, m)
