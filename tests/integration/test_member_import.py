@@ -434,3 +434,17 @@ def test_an_xlsx_file_with_spreadsheet_numbers_dates_and_a_formula_cell(api: Any
     assert m is not None and (m.name, m.birthday, m.joined_on) == ("钱七", "1988-02-29", "2021-07-01")
     assert (int(m.points), int(m.principal), int(m.bonus)) == (150, 9990, 10)
     _held_by_ledger(merchant, m)
+
+
+def test_an_empty_upload_or_an_upload_id_not_made_here_is_refused(api: Any, merchant: Any) -> None:
+    token = api.admin_token(merchant)
+    slot = api.ok("POST", "/v1/admin/member-imports/uploads", {"file_name": "m.csv"}, token=token)
+    status, body = api.call("PUT", slot["url"], token=token, raw=b"", headers={"content-type": "text/csv"})
+    assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    status, body = api.post("/v1/admin/member-imports", {"upload_id": slot["upload_id"], "file_name": "m.csv",
+                                                         "merge_rule": "add"}, token=token)
+    assert (status, body["error"]["code"]) == (404, "UPLOAD_NOT_FOUND")  # nothing was kept
+    status, body = api.call("PUT", "/v1/admin/member-imports/uploads/..%2F..%2Fetc", token=token, raw=b"x",
+                            headers={"content-type": "text/csv"})
+    assert status == 404 and body["error"]["code"] in ("UPLOAD_NOT_FOUND", "NOT_FOUND"), body
+    assert api.ok("GET", "/v1/admin/member-imports", token=token)["imports"] == []
