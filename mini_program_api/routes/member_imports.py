@@ -17,7 +17,9 @@ if TYPE_CHECKING:  # annotations only: models and domain modules load on first u
     from mini_program_api.routes.schemas import ImportRowsQuery, MemberImportBody
 
 bp = Blueprint(__name__)
+# The body is the file's bytes, whatever type a client names (none is read as application/json by Chalice).
 _FILE_TYPES = [
+    "application/json",
     "application/octet-stream",
     "text/csv",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
