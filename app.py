@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from functions import issue_jobs as issue_job_runs
 from functions import lifecycle, report_jobs, topup_reconciliation, wallet_sync
+from functions import member_imports as member_import_runs
 from mini_program_api.routes import (
     accounts,
     admin,
@@ -15,6 +16,7 @@ from mini_program_api.routes import (
     issue_jobs,
     me,
     member_care,
+    member_imports,
     member_info,
     openapi,
     reports,
@@ -42,11 +44,13 @@ for blueprint in (
     member_care.bp,
     data_rights.bp,
     issue_jobs.bp,
+    member_imports.bp,
     wallet.bp,
     reports.bp,
     topup_reconciliation.bp,
     lifecycle.bp,
     issue_job_runs.bp,
+    member_import_runs.bp,
     wallet_sync.bp,
     report_jobs.bp,
     console.bp,

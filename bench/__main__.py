@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("cold_start", "coupon_drop", "calls", "heat", "console_size")
+BENCHMARKS = ("cold_start", "coupon_drop", "calls", "heat", "console_size", "import")
 ON_REQUEST = ("soak", "load")  # long: `make soak`, `make load`, or by name
 
 

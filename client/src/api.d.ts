@@ -178,6 +178,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/member-imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's imports, paged. */
+        get: operations["member_imports_list_imports"];
+        put?: never;
+        /**
+         * Import an uploaded file: checked at once as far as a couple of seconds go (the scheduled
+         * @description member_imports_run goes on); the same file again is the same import.
+         */
+        post: operations["member_imports_create_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/member-imports/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Where to PUT the file: S3 in AWS (presigned), this API locally (with the admin's token). */
+        post: operations["member_imports_new_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/member-imports/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** The local store's upload (in AWS the file goes to the presigned S3 URL instead: 404 here). */
+        put: operations["member_imports_receive_upload"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/member-imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One import with its progress and counts. */
+        get: operations["member_imports_get_import"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/member-imports/{import_id}/rows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each row's check (action, errors by column) and run outcome, in file order, paged. */
+        get: operations["member_imports_import_rows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/member-imports/{import_id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a checked import (the rows the check passed); starting it again answers it as it is. */
+        post: operations["member_imports_start_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/members": {
         parameters: {
             query?: never;
@@ -1069,7 +1175,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The bound phone resets the spending password, so changing it is guarded there (till/spending_password.py). */
+        /**
+         * The bound phone resets the spending password, so changing it is guarded there (till/spending_password.py).
+         * @description A first login whose number finds an imported card moves to that member: the answer carries its token.
+         */
         post: operations["me_bind_phone"];
         delete?: never;
         options?: never;
@@ -2470,6 +2579,57 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** ImportProblemView */
+        ImportProblemView: {
+            /** Column */
+            column: string;
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+        };
+        /** ImportRowPage */
+        ImportRowPage: {
+            /** Rows */
+            rows: components["schemas"]["ImportRowView"][];
+            /** Cursor */
+            cursor: string | null;
+        };
+        /** ImportRowView */
+        ImportRowView: {
+            /**
+             * Row
+             * @description data rows from 1; row 0 is the header (a file-wide error)
+             */
+            row: number;
+            /**
+             * Phone
+             * @description masked
+             */
+            phone: string | null;
+            /**
+             * Action
+             * @description what the check found
+             * @enum {string}
+             */
+            action: "CREATE" | "MERGE" | "REFUSE" | "ERROR";
+            /** Errors */
+            errors: components["schemas"]["ImportProblemView"][];
+            /**
+             * Outcome
+             * @description what the run did
+             */
+            outcome: ("IMPORTED" | "MERGED" | "REFUSED" | "SKIPPED" | "FAILED") | null;
+            /** Outcome Code */
+            outcome_code: string | null;
+            /** Member Id */
+            member_id: string | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
         /** IssueCouponBody */
         IssueCouponBody: {
             /** Template Id */
@@ -2814,6 +2974,160 @@ export interface components {
             /** Member Days */
             member_days: components["schemas"]["MemberDayView"][];
         };
+        /** MemberImportBody */
+        MemberImportBody: {
+            /**
+             * Upload Id
+             * @description from POST /v1/admin/member-imports/uploads
+             */
+            upload_id: string;
+            /** File Name */
+            file_name: string;
+            /**
+             * Merge Rule
+             * @description a phone that is already a member: refuse the row, or add its balances to the member
+             * @enum {string}
+             */
+            merge_rule: "refuse" | "add";
+        };
+        /** MemberImportPage */
+        MemberImportPage: {
+            /** Imports */
+            imports: components["schemas"]["MemberImportView"][];
+            /** Cursor */
+            cursor: string | null;
+        };
+        /** MemberImportUploadBody */
+        MemberImportUploadBody: {
+            /**
+             * File Name
+             * @description the file's name, shown in the console
+             */
+            file_name: string;
+        };
+        /** MemberImportUploadView */
+        MemberImportUploadView: {
+            /** Upload Id */
+            upload_id: string;
+            /**
+             * Url
+             * @description PUT the file here: a presigned S3 URL in AWS, this API's own upload path locally
+             */
+            url: string;
+            /**
+             * Method
+             * @constant
+             */
+            method: "PUT";
+            /**
+             * Headers
+             * @description headers to send with the PUT
+             */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * Authorized
+             * @description send the admin's bearer token with the PUT (the local store only)
+             */
+            authorized: boolean;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /** MemberImportUploadedView */
+        MemberImportUploadedView: {
+            /** Upload Id */
+            upload_id: string;
+            /** Size */
+            size: number;
+        };
+        /** MemberImportView */
+        MemberImportView: {
+            /** Import Id */
+            import_id: string;
+            /** File Name */
+            file_name: string;
+            /**
+             * File Format
+             * @enum {string}
+             */
+            file_format: "csv" | "xlsx";
+            /**
+             * Merge Rule
+             * @enum {string}
+             */
+            merge_rule: "refuse" | "add";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "CHECKING" | "CHECKED" | "RUNNING" | "DONE" | "FAILED";
+            /**
+             * File Error
+             * @description why the whole file was refused (FAILED): see row 0 of the rows
+             */
+            file_error: string | null;
+            /** Encoding */
+            encoding: string | null;
+            /**
+             * Rows Read
+             * @description rows the check has read
+             */
+            rows_read: number;
+            /** Valid */
+            valid: number;
+            /**
+             * Errors
+             * @description rows with errors: the run skips them
+             */
+            errors: number;
+            /** To Create */
+            to_create: number;
+            /** To Merge */
+            to_merge: number;
+            /** To Refuse */
+            to_refuse: number;
+            /**
+             * Imported
+             * @description members created by the run
+             */
+            imported: number;
+            /**
+             * Merged
+             * @description rows added to an existing member (merge rule add)
+             */
+            merged: number;
+            /** Refused */
+            refused: number;
+            /**
+             * Skipped
+             * @description rows in error, not applied
+             */
+            skipped: number;
+            /** Failed */
+            failed: number;
+            /**
+             * Last Error
+             * @description why the import is waiting (the database), if it is
+             */
+            last_error: string | null;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Checked At */
+            checked_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+        };
         /** MemberSearchView */
         MemberSearchView: {
             /**
@@ -3073,6 +3387,44 @@ export interface components {
              */
             spending_password?: string | null;
         };
+        /** PhoneBoundView */
+        PhoneBoundView: {
+            /** Member Id */
+            member_id: string;
+            /** Invite Code */
+            invite_code: string | null;
+            /** @description null until the card is opened */
+            card: components["schemas"]["CardView"] | null;
+            /**
+             * Phone
+             * @description masked, e.g. 138****0000
+             */
+            phone: string | null;
+            tier: components["schemas"]["TierView"] | null;
+            next_tier: components["schemas"]["TierView"] | null;
+            /** Growth To Next Tier */
+            growth_to_next_tier: number | null;
+            /** Tier Growth */
+            tier_growth: number;
+            /** Growth */
+            growth: number;
+            /** Points */
+            points: number;
+            /** Principal */
+            principal: number;
+            /** Bonus */
+            bonus: number;
+            /**
+             * Balance
+             * @description principal + bonus
+             */
+            balance: number;
+            /**
+             * Token
+             * @description a new session when the number found the member's imported card (member import): the card, balances and tier are that member's from now on; use this token instead of the login's
+             */
+            token: string | null;
+        };
         /**
          * PlainText
          * @description A text/plain answer for WeChat's servers: the echo of a URL check, or "success" for a push.
@@ -3101,6 +3453,11 @@ export interface components {
             reversed: number;
             /** Returned */
             returned: number;
+            /**
+             * Imported
+             * @description of `issued`, the opening points member imports brought (ledger kind IMPORT)
+             */
+            imported: number;
             /** Outstanding */
             outstanding: number;
             /** By Kind */
@@ -3913,6 +4270,16 @@ export interface components {
             topup_refund_reversed_principal: number;
             /** Topup Refund Reversed Bonus */
             topup_refund_reversed_bonus: number;
+            /**
+             * Imported Principal
+             * @description opening principal brought by member imports (ledger kind IMPORT)
+             */
+            imported_principal: number;
+            /**
+             * Imported Bonus
+             * @description opening bonus brought by member imports
+             */
+            imported_bonus: number;
             /** Principal In */
             principal_in: number;
             /** Principal Out */
@@ -6229,6 +6596,969 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_imports_list_imports: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberImportPage"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_imports_create_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberImportBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberImportView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND, UPLOAD_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "UPLOAD_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, IMPORT_EXISTS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "IMPORT_EXISTS";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_imports_new_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberImportUploadBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberImportUploadView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_imports_receive_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberImportUploadedView"];
+                };
+            };
+            /** @description Bad request: VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND, UPLOAD_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "UPLOAD_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_imports_get_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberImportView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_imports_import_rows: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+                problems_only?: boolean;
+            };
+            header?: never;
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRowPage"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_imports_start_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberImportView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, IMPORT_NOT_READY */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "IMPORT_NOT_READY";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -15086,7 +16416,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MemberView"];
+                    "application/json": components["schemas"]["PhoneBoundView"];
                 };
             };
             /** @description Bad request: INVALID_CODE, INVALID_JSON, VALIDATION_ERROR */

@@ -138,6 +138,50 @@ def throttling(throttle: Any, anonymous: set[str]) -> list[dict[str, Any]]:
     return settings
 
 
+def import_bucket(name: str, public_url: str) -> dict[str, Any]:
+    """Member import files (member_import/files.py): the console PUTs a file with a presigned URL (CORS from the
+    API's own origin, where the console is served), the import jobs read it back; kept 7 days, private."""
+    return {
+        "ImportBucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "BucketName": name,
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+                "LifecycleConfiguration": {
+                    "Rules": [{"Id": "expire-imports", "Status": "Enabled", "ExpirationInDays": 7}]
+                },
+                "CorsConfiguration": {
+                    "CorsRules": [
+                        {
+                            "AllowedMethods": ["PUT"],
+                            "AllowedOrigins": [public_url or "*"],
+                            "AllowedHeaders": ["Content-Type"],
+                            "MaxAge": 3600,
+                        }
+                    ]
+                },
+            },
+        }
+    }
+
+
+def import_bucket_access(name: str) -> dict[str, Any]:
+    """Presigning a PUT needs the signer's s3:PutObject; the jobs read (GetObject, which HEAD uses too)."""
+    return {
+        "Effect": "Allow",
+        "Action": ["s3:PutObject", "s3:GetObject"],
+        "Resource": {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{name}/imports/*"},
+    }
+
+
 def merge_template(
     stage: str, environment: dict[str, str], throttle: Any = None, anonymous: set[str] | None = None
 ) -> dict[str, Any]:
@@ -149,6 +193,7 @@ def merge_template(
         {"Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}"}
         for name in secret_parameters(environment, stage)
     ]
+    bucket = environment.get("KABAO_IMPORT_BUCKET")
     return {
         "Parameters": {
             ALARM_TOPIC_PARAMETER: {
@@ -171,6 +216,7 @@ def merge_template(
                     ),
                 }
             },
+            **(import_bucket(bucket, environment.get("KABAO_PUBLIC_URL", "")) if bucket else {}),
             "KabaoTable": {
                 "Type": "AWS::DynamoDB::Table",
                 "DeletionPolicy": "Retain",
@@ -229,6 +275,7 @@ def merge_template(
                                         "Resource": {"Fn::GetAtt": ["KabaoTable", "StreamArn"]},
                                     },
                                     {"Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"},
+                                    *([import_bucket_access(bucket)] if bucket else []),
                                 ],
                             },
                         }

@@ -152,9 +152,54 @@ def bind_number(merchant_id: str, member_id: str, phone: str) -> Member:
         tx.commit()
     except Cancelled as exc:
         if "phone" in exc.failed:
+            claimed = _claim_imported(merchant_id, member, digest)
+            if claimed is not None:
+                return claimed
             raise KabaoError("PHONE_IN_USE", "this phone number belongs to another member") from exc
         raise KabaoError("CONCURRENT_UPDATE", "the member changed during the request, retry") from exc
     return get(merchant_id, member_id)
+
+
+def _claim_imported(merchant_id: str, member: Member, digest: str) -> Member | None:
+    """The member whose card an import brought (member_import/), found by the phone WeChat vouched for, when
+    nobody has logged in as them yet and the caller is a first login's empty member (no card, no phone, no
+    balance): the login's openid moves to the imported member, which is returned, and the empty one is left
+    `claimed`. Anything else (a member with their own card or balances) stays PHONE_IN_USE: two members'
+    histories are never merged by a phone alone."""
+    try:
+        target = Lookup.get(lookup_pk(merchant_id, "PHONE", digest), LOOKUP, consistent_read=True).target
+        imported = get(merchant_id, target)
+    except (Lookup.DoesNotExist, KabaoError):
+        return None
+    fresh = not (member.card_number or member.phone_hash) and not any(
+        int(getattr(member, a) or 0) for a in ("points", "principal", "bonus", "growth")
+    )
+    if imported.imported_by is None or imported.openid is not None or not member.openid or not fresh:
+        return None
+    tx = Transaction()
+    tx.update(
+        "imported",
+        imported,
+        actions=[Member.openid.set(member.openid)],
+        condition=Member.openid.does_not_exist() & (Member.phone_hash == digest),
+    )
+    tx.update(
+        "openid",
+        Lookup(lookup_pk(merchant_id, "OPENID", member.openid), LOOKUP),
+        actions=[Lookup.target.set(imported.member_id)],
+        condition=Lookup.target == member.member_id,
+    )
+    tx.update(
+        "login",
+        member,
+        actions=[Member.claimed.set(imported.member_id)],
+        condition=Member.phone_hash.does_not_exist() & Member.card_number.does_not_exist(),
+    )
+    try:
+        tx.commit()
+    except Cancelled:
+        return None  # claimed by a concurrent login, or the caller changed: PHONE_IN_USE
+    return get(merchant_id, imported.member_id)
 
 
 def require_current_terms(merchant: Merchant, agreed_terms_version: str) -> None:

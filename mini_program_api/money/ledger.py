@@ -53,6 +53,9 @@ class Account(StrEnum):
 
 
 MEMBER_ACCOUNTS = (Account.POINTS, Account.PRINCIPAL, Account.BONUS, Account.GROWTH)
+# Opening balances brought from another system (member_import/): their own kind, so reports show imported
+# liability apart from top-ups, and balance = sum of entries holds from the member's first day.
+IMPORT = "IMPORT"
 
 # What a member sees as one ledger: stored value is principal and bonus together.
 GROUPS: dict[str, tuple[Account, ...]] = {
@@ -170,11 +173,15 @@ def stage(
     member_actions: Sequence[Action] | None = None,
     member_condition: Condition | None = None,
     new_card: PunchCard | None = None,
+    new_member: Member | None = None,
 ) -> datetime:
     """Add `op`'s writes for one member to `tx` without committing; labels start with `prefix`.
 
     For a second member in a transaction `post` commits (a referral rewards two):
     their cancelled labels reach the caller as `{prefix}entry:…` / `{prefix}balance…`.
+    `new_member` is a member this operation creates (an import's opening balances): it is put, with
+    `attribute_not_exists`, holding the operation's credits as its balances (one transaction may write an
+    item once, so it cannot be put and then updated).
     """
     pk = member_pk(merchant_id, member_id)
     at = clock.now()
@@ -217,7 +224,13 @@ def stage(
     if member_condition is not None:
         condition &= member_condition
     actions = [getattr(Member, a.value).add(v) for a, v in net.items() if v] + list(member_actions or [])
-    if actions:
+    if new_member is not None:
+        if any(debits.values()) or member_actions or member_condition is not None:
+            raise ValueError("a new member's operation only credits")
+        for account, amount in net.items():
+            setattr(new_member, account.value, amount)
+        tx.put(prefix + _BALANCE, new_member, condition=Member.pk.does_not_exist())
+    elif actions:
         tx.update(prefix + _BALANCE, Member(pk, PROFILE), actions=actions, condition=condition)
     else:
         tx.check(prefix + _BALANCE, Member, pk, PROFILE, condition)

@@ -137,6 +137,9 @@ def stored_value(merchant_id: str, span: read.Range) -> list[Row]:
                 # A refund WeChat Pay refused for good gives the value back (on the day it is known).
                 "topup_refund_reversed_principal": m.get("p_principal_TOPUP_REFUND_REVERSAL", 0),
                 "topup_refund_reversed_bonus": m.get("p_bonus_TOPUP_REFUND_REVERSAL", 0),
+                # Opening balances a member import brought (ledger kind IMPORT): liability not paid in here.
+                "imported_principal": m.get("p_principal_IMPORT", 0),
+                "imported_bonus": m.get("p_bonus_IMPORT", 0),
                 "principal_in": sum(_kinds(m, "p", "principal").values()),
                 "principal_out": sum(_kinds(m, "n", "principal").values()),
                 "bonus_in": sum(_kinds(m, "p", "bonus").values()),
@@ -172,6 +175,7 @@ def points(merchant_id: str, span: read.Range) -> list[Row]:
                 "spent": sum(taken.values()) - taken.get(EXPIRED, 0) - reversed_,
                 "reversed": reversed_,
                 "returned": returned,
+                "imported": given.get("IMPORT", 0),
                 "outstanding": closing[day]["points"],
                 "by_kind": {**{f"+{k}": v for k, v in given.items()}, **{f"-{k}": v for k, v in taken.items()}},
             }

@@ -38,7 +38,7 @@ def me(call: Call) -> dict[str, Any]:
     "POST",
     role="member",
     body="PhoneBody",
-    response="MemberView",
+    response="PhoneBoundView",
     errors=(
         "INVALID_CODE",
         "MEMBER_NOT_FOUND",
@@ -52,13 +52,20 @@ def me(call: Call) -> dict[str, Any]:
     ),
 )
 def bind_phone(call: Call) -> dict[str, Any]:
-    """The bound phone resets the spending password, so changing it is guarded there (till/spending_password.py)."""
+    """The bound phone resets the spending password, so changing it is guarded there (till/spending_password.py).
+    A first login whose number finds an imported card moves to that member: the answer carries its token."""
+    from mini_program_api.merchants import merchants
+    from mini_program_api.platform import auth
+    from mini_program_api.platform.auth import Principal
     from mini_program_api.till import spending_password
 
-    spending_password.bind_phone(
+    bound = spending_password.bind_phone(
         call.caller.merchant_id, call.caller.subject, call.body.code, call.body.spending_password
     )
-    return _me(call)
+    if bound.member_id == call.caller.subject:
+        return {**_me(call), "token": None}
+    token, _ = auth.issue(Principal(call.caller.merchant_id, bound.member_id, "member"))
+    return {**member_view(merchants.get(call.caller.merchant_id), bound), "token": token}
 
 
 @endpoint(

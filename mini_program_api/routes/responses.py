@@ -87,6 +87,13 @@ class MeView(MemberView):
     coupon_count: int
 
 
+class PhoneBoundView(MemberView):
+    token: str | None = Field(
+        description="a new session when the number found the member's imported card (member import): the card, "
+        "balances and tier are that member's from now on; use this token instead of the login's"
+    )
+
+
 class MerchantView(View):
     name: str
     terms_version: str
@@ -592,6 +599,79 @@ class IssueResultPage(View):
     cursor: str | None
 
 
+# --- member imports (member_import/) ---------------------------------------------------------------
+
+
+class MemberImportUploadView(View):
+    upload_id: str
+    url: str = Field(description="PUT the file here: a presigned S3 URL in AWS, this API's own upload path locally")
+    method: Literal["PUT"]
+    headers: dict[str, str] = Field(description="headers to send with the PUT")
+    authorized: bool = Field(description="send the admin's bearer token with the PUT (the local store only)")
+    expires_at: Time
+
+
+class MemberImportUploadedView(View):
+    upload_id: str
+    size: int
+
+
+class MemberImportView(View):
+    import_id: str
+    file_name: str
+    file_format: Literal["csv", "xlsx"]
+    merge_rule: Literal["refuse", "add"]
+    status: Literal["CHECKING", "CHECKED", "RUNNING", "DONE", "FAILED"]
+    file_error: str | None = Field(description="why the whole file was refused (FAILED): see row 0 of the rows")
+    encoding: str | None
+    rows_read: int = Field(description="rows the check has read")
+    valid: int
+    errors: int = Field(description="rows with errors: the run skips them")
+    to_create: int
+    to_merge: int
+    to_refuse: int
+    imported: int = Field(description="members created by the run")
+    merged: int = Field(description="rows added to an existing member (merge rule add)")
+    refused: int
+    skipped: int = Field(description="rows in error, not applied")
+    failed: int
+    last_error: str | None = Field(description="why the import is waiting (the database), if it is")
+    created_by: str
+    created_at: Time
+    checked_at: Time | None
+    started_at: Time | None
+    finished_at: Time | None
+
+
+class MemberImportPage(View):
+    imports: list[MemberImportView]
+    cursor: str | None
+
+
+class ImportProblemView(View):
+    column: str
+    code: str
+    message: str
+
+
+class ImportRowView(View):
+    row: int = Field(description="data rows from 1; row 0 is the header (a file-wide error)")
+    phone: str | None = Field(description="masked")
+    action: Literal["CREATE", "MERGE", "REFUSE", "ERROR"] = Field(description="what the check found")
+    errors: list[ImportProblemView]
+    outcome: Literal["IMPORTED", "MERGED", "REFUSED", "SKIPPED", "FAILED"] | None = Field(
+        description="what the run did"
+    )
+    outcome_code: str | None
+    member_id: str | None
+    at: Time
+
+
+class ImportRowPage(View):
+    rows: list[ImportRowView]
+    cursor: str | None
+
+
 # --- WeChat 卡包 (wallet/) -----------------------------------------------------------------------------
 
 
@@ -691,6 +771,8 @@ class StoredValueRow(View):
     topup_refund_bonus: Fen
     topup_refund_reversed_principal: Fen
     topup_refund_reversed_bonus: Fen
+    imported_principal: Fen = Field(description="opening principal brought by member imports (ledger kind IMPORT)")
+    imported_bonus: Fen = Field(description="opening bonus brought by member imports")
     principal_in: Fen
     principal_out: Fen
     bonus_in: Fen
@@ -706,6 +788,7 @@ class PointsRow(View):
     expired: int
     reversed: int  # points refunded sales had earned, taken back
     returned: int  # points refunded sales had spent, given back
+    imported: int = Field(description="of `issued`, the opening points member imports brought (ledger kind IMPORT)")
     outstanding: int
     by_kind: dict[str, int]
 

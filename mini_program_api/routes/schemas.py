@@ -434,6 +434,25 @@ class IssueJobBody(Strict):
         return self
 
 
+# --- member imports (member_import/) ---------------------------------------------------------------
+
+
+class MemberImportUploadBody(Strict):
+    file_name: str = Field(min_length=1, max_length=200, description="the file's name, shown in the console")
+
+
+class MemberImportBody(Strict):
+    upload_id: str = Field(pattern=r"^U[0-9a-f]{32}$", description="from POST /v1/admin/member-imports/uploads")
+    file_name: str = Field(min_length=1, max_length=200)
+    merge_rule: Literal["refuse", "add"] = Field(
+        description="a phone that is already a member: refuse the row, or add its balances to the member"
+    )
+
+
+class ImportRowsQuery(PageQuery):
+    problems_only: bool = Field(default=False, description="only rows in error, refused or failed")
+
+
 # --- WeChat 卡包 (wallet/) -----------------------------------------------------------------------------
 
 _WalletRef = Field(min_length=5, max_length=2048, pattern=r"^[a-z]+:.+$")

@@ -493,7 +493,7 @@ def test_report_ranges_and_formats(api: Any, merchant: Any, make_merchant: Any) 
                                                    f"{today.isoformat()},*,1,1,0", f"{today.isoformat()},-,1,1,"]
     response = api._client.http.get("/v1/admin/reports/points",
                                     headers={"authorization": f"Bearer {admin}", "accept": "text/csv"})
-    assert response.body.decode().splitlines()[0] == "day,issued,spent,expired,reversed,returned,outstanding,by_kind"
+    assert response.body.decode().splitlines()[0] == "day,issued,spent,expired,reversed,returned,imported,outstanding,by_kind"
 
 
 def test_backfill_puts_existing_members_on_the_roster_and_seeds_totals(api: Any, merchant: Any) -> None:

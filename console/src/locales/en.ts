@@ -3,7 +3,7 @@ import type zhCN from "./zh-CN";
 /** English: the same keys as zh-CN (the type makes a missing one a vue-tsc error). */
 const en: typeof zhCN = {
   app: { title: "kabao · Merchant console", till: "Till", language: "中文", signOut: "Sign out", signOutEverywhere: "Sign out everywhere", menu: "Menu" },
-  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", tiers: "Tiers", plans: "Top-up plans", days: "Member days", issue: "Issue coupons", wallet: "WeChat card", till: "Till" },
+  nav: { dashboard: "Dashboard", members: "Members", coupons: "Coupons", staff: "Stores and staff", reports: "Reports", settings: "Programme", tiers: "Tiers", plans: "Top-up plans", days: "Member days", issue: "Issue coupons", wallet: "WeChat card", till: "Till", imports: "Import members" },
   login: {
     title: "Sign in to the console",
     merchantId: "Merchant ID",
@@ -135,6 +135,29 @@ const en: typeof zhCN = {
     preview: "Card preview",
     review: "Review",
     card_id: "Card ID",
+  },
+  imports: {
+    title: "Import members",
+    hint: "CSV (UTF-8 or GB18030) or XLSX: phone required; principal and bonus in yuan. Check first, then import.",
+    file: "File",
+    rule: "When the phone is already a member",
+    refuse: "Refuse the row",
+    add: "Add the balances to the member",
+    check: "Upload and check",
+    result: "Import",
+    checked: "{rows} rows: {valid} valid, {errors} with errors; {create} new, {merge} to merge, {refuse} refused",
+    done: "{imported} created, {merged} merged, {refused} refused, {skipped} skipped, {failed} failed",
+    start: "Import ({n} rows)",
+    problemsOnly: "Only rows with problems",
+    row: "Row",
+    phone: "Phone",
+    action: "Check",
+    problems: "Problems",
+    outcome: "Outcome",
+    list: "Imports",
+    imported: "Created",
+    status: { CHECKING: "Checking", CHECKED: "Checked", RUNNING: "Importing", DONE: "Done", FAILED: "Unreadable" },
+    column: { phone: "Phone", name: "Name", birthday: "Birthday", external_id: "External ID", card_number: "Card number", tier: "Tier", growth: "Growth", points: "Points", points_expire_on: "Points expiry", principal: "Principal", bonus: "Bonus", tags: "Tags", joined_on: "Joined", row: "Row", file: "File" },
   },
   issue: {
     title: "Issue coupons",

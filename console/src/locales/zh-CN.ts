@@ -1,7 +1,7 @@
 /** zh-CN first: every string the console shows. en.ts has the same keys (a missing key fails vue-tsc). */
 export default {
   app: { title: "卡包 · 商户后台", till: "收银台", language: "English", signOut: "退出登录", signOutEverywhere: "退出所有设备", menu: "菜单" },
-  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", tiers: "会员等级", plans: "充值方案", days: "会员日", issue: "批量发券", wallet: "微信卡包", till: "收银" },
+  nav: { dashboard: "经营概览", members: "会员", coupons: "优惠券", staff: "门店与员工", reports: "报表", settings: "会员方案", tiers: "会员等级", plans: "充值方案", days: "会员日", issue: "批量发券", wallet: "微信卡包", till: "收银", imports: "导入会员" },
   login: {
     title: "登录商户后台",
     merchantId: "商户号",
@@ -133,6 +133,29 @@ export default {
     preview: "卡面预览",
     review: "审核状态",
     card_id: "卡券 ID",
+  },
+  imports: {
+    title: "导入会员",
+    hint: "CSV（UTF-8 或 GB18030）或 XLSX：手机号必填；本金、赠送金以元为单位。先检查，确认无误后再导入。",
+    file: "文件",
+    rule: "手机号已是会员时",
+    refuse: "拒绝该行",
+    add: "余额累加到该会员",
+    check: "上传并检查",
+    result: "导入结果",
+    checked: "共 {rows} 行：可导入 {valid}，有误 {errors}；新建 {create}，合并 {merge}，拒绝 {refuse}",
+    done: "已新建 {imported}，已合并 {merged}，已拒绝 {refused}，跳过 {skipped}，失败 {failed}",
+    start: "开始导入（{n} 行）",
+    problemsOnly: "只看有问题的行",
+    row: "行",
+    phone: "手机号",
+    action: "检查结果",
+    problems: "问题",
+    outcome: "导入结果",
+    list: "导入记录",
+    imported: "已新建",
+    status: { CHECKING: "检查中", CHECKED: "已检查", RUNNING: "导入中", DONE: "已完成", FAILED: "无法读取" },
+    column: { phone: "手机号", name: "姓名", birthday: "生日", external_id: "外部会员号", card_number: "卡号", tier: "等级", growth: "成长值", points: "积分", points_expire_on: "积分有效期", principal: "本金", bonus: "赠送金", tags: "标签", joined_on: "入会日期", row: "整行", file: "文件" },
   },
   issue: {
     title: "批量发券",

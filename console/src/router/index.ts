@@ -33,6 +33,12 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "members/imports",
+          name: "imports",
+          component: () => import("../views/imports/ImportsView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "members/:memberId",
           name: "member",
           component: () => import("../views/members/MemberView.vue"),
