@@ -414,3 +414,18 @@ def test_an_erased_inviter_takes_no_referral_and_the_invitee_opens_their_card(ap
     assert status == 200, card
     assert checked_balances(shop.merchant_id, card["member_id"])["points"] == 100  # the invitee is still welcomed
     assert checked_balances(shop.merchant_id, inviter["id"])["points"] == 0
+
+
+def test_the_export_names_no_staff_member_who_adjusted_the_member(api: Any, shop: Any) -> None:
+    """A manual adjustment's ledger memo carries the admin's username (`by`): the export leaves staff usernames
+    out (the staff's data, not the member's), in a memo as at the top level."""
+    member = _member(api, shop)
+    admin = api.admin_token(shop, "zhang-admin")
+    status, body = api.post(f"/v1/admin/members/{member['id']}/adjustments",
+                            {"account": "points", "amount": 50, "reason": "补录积分"}, token=admin,
+                            headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 200, body
+    whole = _export_all(api, member["token"])
+    adjusted = [e for e in whole["sections"]["ledger"] if e["amount"] == 50]
+    assert len(adjusted) == 1 and adjusted[0]["memo"]["reason"] == "补录积分"  # the why is the member's to see
+    assert "zhang-admin" not in json.dumps(whole, ensure_ascii=False)
