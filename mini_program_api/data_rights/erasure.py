@@ -154,7 +154,9 @@ def _erase_row(merchant_id: str, member: Member, requested_by: Principal, reason
         Member.cards_pk.remove(),
         Member.cards_sk.remove(),
     ]
-    # Pinned to the row as read: no stored value, no top-up being paid, the points being forfeited.
+    # Pinned to the row as read: no stored value, no top-up being paid, the points being forfeited, and the
+    # identifiers whose lookups this deletes (a card opened or a phone bound meanwhile would leave one naming
+    # the erased member).
     pinned = (
         Member.erased_at.does_not_exist()
         & (Member.principal == 0)
@@ -162,6 +164,12 @@ def _erase_row(merchant_id: str, member: Member, requested_by: Principal, reason
         & (Member.pending_topup == 0)
         & (Member.points == points)
     )
+    for attribute, value in (
+        (Member.phone_hash, member.phone_hash),
+        (Member.card_number, member.card_number),
+        (Member.invite_code, member.invite_code),
+    ):
+        pinned &= attribute.does_not_exist() if value is None else attribute == value
     tx = Transaction()
     for kind, value in (
         ("OPENID", member.openid),

@@ -429,3 +429,47 @@ def test_the_export_names_no_staff_member_who_adjusted_the_member(api: Any, shop
     adjusted = [e for e in whole["sections"]["ledger"] if e["amount"] == 50]
     assert len(adjusted) == 1 and adjusted[0]["memo"]["reason"] == "补录积分"  # the why is the member's to see
     assert "zhang-admin" not in json.dumps(whole, ensure_ascii=False)
+
+
+def _lookups_naming(member_id: str) -> list[str]:
+    """Keys of the lookup items (openid, phone, card, invite code ...) whose target is the member."""
+    client, found, start = connection().client, [], None
+    while True:
+        page = client.scan(TableName=settings().table_name, **({"ExclusiveStartKey": start} if start else {}))
+        found += [i["pk"]["S"] for i in page["Items"] if i.get("target", {}).get("S") == member_id]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
+
+
+def _phone_bound(api: Any, merchant: Any) -> dict[str, Any]:
+    session = api.login(merchant)
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    assert api.post("/v1/me/phone", {"code": f"phone:{phone}:{uuid.uuid4().hex[:6]}"}, token=session["token"])[0] == 200
+    return {"token": session["token"], "id": session["member"]["member_id"]}
+
+
+def test_a_card_opened_while_the_deletion_runs_leaves_no_card_lookup_on_the_erased_member(
+        api: Any, shop: Any, monkeypatch: Any) -> None:
+    """The card opens after the erasure read the member and before it commits (a concurrent POST /v1/me/card):
+    the erasure must not commit on the row as it read it, or the card number's lookup it did not know of keeps
+    naming the erased member (and a staff search by card number finds them)."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.members import cards
+
+    member = _phone_bound(api, shop)
+    real, opened = erasure._open_topups, []
+
+    def card_opens_meanwhile(merchant_id: str, member_id: str) -> Any:
+        if not opened:
+            opened.append(cards.open_card(merchant_id, member_id, shop.terms_version, "赵六", None))
+        return real(merchant_id, member_id)
+
+    monkeypatch.setattr(erasure, "_open_topups", card_opens_meanwhile)
+    status, erased = api.post("/v1/me/delete-account", token=member["token"])
+    assert status == 200, erased
+    assert opened and opened[0].card_number
+    row = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
+    assert row.erased_at is not None and row.card_number is None and row.name is None
+    assert _lookups_naming(member["id"]) == []
+
