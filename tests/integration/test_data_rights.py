@@ -473,3 +473,31 @@ def test_a_card_opened_while_the_deletion_runs_leaves_no_card_lookup_on_the_eras
     assert row.erased_at is not None and row.card_number is None and row.name is None
     assert _lookups_naming(member["id"]) == []
 
+
+
+def test_a_card_opening_that_read_the_member_before_the_deletion_does_not_write_it_back(
+        api: Any, shop: Any, monkeypatch: Any) -> None:
+    """POST /v1/me/card passed the token check and read the member; the deletion commits before it does. The
+    opening must be refused, not put a name, a birthday, a card number and its lookup back on the erased row."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.members import cards
+    from mini_program_api.platform.auth import Principal
+
+    member = _phone_bound(api, shop)
+    real, done = cards.members.require_current_terms, []
+
+    def deleted_meanwhile(merchant: Any, version: str) -> None:
+        if not done:
+            done.append(erasure.erase(shop.merchant_id, member["id"], Principal(shop.merchant_id, member["id"],
+                                                                                "member")))
+        real(merchant, version)
+
+    monkeypatch.setattr(cards.members, "require_current_terms", deleted_meanwhile)
+    status, body = api.post("/v1/me/card", {"agreed_terms_version": shop.terms_version, "name": "孙七",
+                                            "birthday": "1988-02-03"}, token=member["token"])
+    assert done, "the deletion ran inside the opening"
+    assert (status, body["error"]["code"]) == (401, "ACCOUNT_DELETED"), body
+    row = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
+    assert (row.name, row.birthday, row.card_number, row.cards_pk) == (None, None, None, None)
+    assert "孙七" not in _table_text()
+    assert _lookups_naming(member["id"]) == []
