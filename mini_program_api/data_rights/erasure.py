@@ -281,12 +281,19 @@ def _drop_wallet(merchant_id: str, member_id: str, now: Any) -> None:
     wallet = _wallet(merchant_id, member_id)
     if wallet is None:
         return
-    wallet.update(
-        actions=[
+    tx = Transaction()
+    if wallet.code:  # a code linked after the erasure read the wallet (a 卡包 activation racing it): its lookup too
+        mine = Lookup.pk.does_not_exist() | (Lookup.target == member_id)
+        tx.delete("lookup:WXCODE", Lookup(code_pk(merchant_id, wallet.code), LOOKUP), condition=mine)
+    tx.update(
+        "wallet",
+        wallet,
+        [
             MemberWallet.code.remove(),
             MemberWallet.status.set("DELETED"),
             MemberWallet.deleted_at.set(now),
             MemberWallet.due_pk.remove(),
             MemberWallet.due_sk.remove(),
-        ]
+        ],
     )
+    tx.commit()

@@ -527,3 +527,34 @@ def test_a_phone_bound_by_a_request_that_read_the_member_before_the_deletion_is_
     row = Member.get(member_pk(shop.merchant_id, member_id), PROFILE, consistent_read=True)
     assert (row.phone_enc, row.phone_hash) == (None, None)
     assert _lookups_naming(member_id) == []
+
+
+def test_a_wechat_card_linked_while_the_deletion_runs_leaves_no_code_lookup_on_the_erased_member(
+        api: Any, shop: Any, monkeypatch: Any) -> None:
+    """A 卡包 activation links its code (wallet/activation.py `_link`) around the deletion, in either order: linked
+    between the erasure's read and its commit, or after the erasure committed. Neither may leave the code's
+    lookup naming the erased member (WeChat's card events for that code would find them)."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.platform.errors import KabaoError
+    from mini_program_api.wallet import activation
+
+    linked_meanwhile = _member(api, shop)
+    real, linked = erasure._wallet, []
+
+    def link_meanwhile(merchant_id: str, member_id: str) -> Any:
+        read = real(merchant_id, member_id)  # what the erasure read: no card in the wallet yet
+        if not linked:
+            linked.append(activation._link(merchant_id, member_id, "card-x", f"code-{uuid.uuid4().hex[:8]}"))
+        return read
+
+    monkeypatch.setattr(erasure, "_wallet", link_meanwhile)
+    status, body = api.post("/v1/me/delete-account", token=linked_meanwhile["token"])
+    assert status == 200, body
+    assert linked and _lookups_naming(linked_meanwhile["id"]) == []
+
+    linked_after = _member(api, shop)
+    assert api.post("/v1/me/delete-account", token=linked_after["token"])[0] == 200
+    with pytest.raises(KabaoError) as refused:
+        activation._link(shop.merchant_id, linked_after["id"], "card-x", f"code-{uuid.uuid4().hex[:8]}")
+    assert refused.value.code == "ACCOUNT_DELETED"
+    assert _lookups_naming(linked_after["id"]) == []
