@@ -154,7 +154,9 @@ def _erase_row(merchant_id: str, member: Member, requested_by: Principal, reason
         Member.cards_pk.remove(),
         Member.cards_sk.remove(),
     ]
-    # Pinned to the row as read: no stored value, no top-up being paid, the points being forfeited.
+    # Pinned to the row as read: no stored value, no top-up being paid, the points being forfeited, and the
+    # identifiers whose lookups this deletes (a card opened or a phone bound meanwhile would leave one naming
+    # the erased member).
     pinned = (
         Member.erased_at.does_not_exist()
         & (Member.principal == 0)
@@ -162,6 +164,12 @@ def _erase_row(merchant_id: str, member: Member, requested_by: Principal, reason
         & (Member.pending_topup == 0)
         & (Member.points == points)
     )
+    for attribute, value in (
+        (Member.phone_hash, member.phone_hash),
+        (Member.card_number, member.card_number),
+        (Member.invite_code, member.invite_code),
+    ):
+        pinned &= attribute.does_not_exist() if value is None else attribute == value
     tx = Transaction()
     for kind, value in (
         ("OPENID", member.openid),
@@ -273,12 +281,19 @@ def _drop_wallet(merchant_id: str, member_id: str, now: Any) -> None:
     wallet = _wallet(merchant_id, member_id)
     if wallet is None:
         return
-    wallet.update(
-        actions=[
+    tx = Transaction()
+    if wallet.code:  # a code linked after the erasure read the wallet (a 卡包 activation racing it): its lookup too
+        mine = Lookup.pk.does_not_exist() | (Lookup.target == member_id)
+        tx.delete("lookup:WXCODE", Lookup(code_pk(merchant_id, wallet.code), LOOKUP), condition=mine)
+    tx.update(
+        "wallet",
+        wallet,
+        [
             MemberWallet.code.remove(),
             MemberWallet.status.set("DELETED"),
             MemberWallet.deleted_at.set(now),
             MemberWallet.due_pk.remove(),
             MemberWallet.due_sk.remove(),
-        ]
+        ],
     )
+    tx.commit()

@@ -67,8 +67,9 @@ _LEFT_OUT = frozenset(
     }
 )
 
-# Ledger memo fields that name another member (a referral's inviter or invitee).
-_OTHER_MEMBER = frozenset({"inviter", "invitee"})
+# Ledger memo fields that name someone else: another member (a referral's inviter or invitee) or the admin who
+# made a manual adjustment (`by`, member_care/adjustments.py: a staff username).
+_NOT_THEIRS = frozenset({"inviter", "invitee", "by"})
 
 
 def _plain(value: Any, tz: str) -> Any:
@@ -144,8 +145,8 @@ def _section_item(section: str, model: Any, tz: str) -> dict[str, Any]:
         return {"template_id": str(model.sk).removeprefix("GRANT#"), "messages_allowed": out.get("n", 0)}
     if section == "referrals":
         return {"month": str(model.sk).removeprefix("REFERRALS#"), "members_invited": out.get("n", 0)}
-    if section == "ledger" and isinstance(out.get("memo"), dict):  # a referral names the other member
-        out["memo"] = {k: v for k, v in out["memo"].items() if k not in _OTHER_MEMBER}
+    if section == "ledger" and isinstance(out.get("memo"), dict):  # a referral, an adjustment: someone else
+        out["memo"] = {k: v for k, v in out["memo"].items() if k not in _NOT_THEIRS}
     if section == "messages":
         out["notice"] = str(model.sk).removeprefix("NOTICE#")
     return out

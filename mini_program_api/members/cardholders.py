@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from mini_program_api.db.models import Member, cardholder_partitions
 from mini_program_api.platform.errors import KabaoError
 
-_CURSOR = re.compile(r"(?:(\d{1,3})/)?([A-Za-z0-9_\-]{0,64})")
+_CURSOR = re.compile(r"(?:([0-9]{1,3})/)?([A-Za-z0-9_\-]{0,64})")
 
 
 @dataclass(frozen=True)

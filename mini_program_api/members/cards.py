@@ -66,7 +66,9 @@ def open_card(
             actions.append(Member.name.set(name))
         if birthday is not None:
             actions.append(Member.birthday.set(birthday.isoformat()))
-        welcome_gift.stage(tx, merchant, member, gift, actions, Member.card_number.does_not_exist(), now)
+        # Not erased: a deletion that committed after the read above must not get a name and a card back.
+        unopened = Member.card_number.does_not_exist() & Member.erased_at.does_not_exist()
+        welcome_gift.stage(tx, merchant, member, gift, actions, unopened, now)
         lifecycle.card_opened(tx, merchant, member, birthday, now)
         consents.stage_terms(tx, merchant_id, member_id, agreed_terms_version, now)
         counters.member(tx, merchant_id, member_id, "cards", member.scene, now)
@@ -74,7 +76,9 @@ def open_card(
             tx.commit()
         except Cancelled as exc:
             if set(exc.failed) & {*welcome_gift.MEMBER_LABELS, "operation"}:
-                return members.get(merchant_id, member_id)  # a concurrent request opened it
+                opened = members.get(merchant_id, member_id)  # a concurrent request opened it, or erased it
+                members.require_not_erased(merchant_id, member_id)
+                return opened
             continue  # card number collision, or a welcome coupon's shard ran dry: plan again
         opened = members.get(merchant_id, member_id)
         referrals.reward(merchant, opened)

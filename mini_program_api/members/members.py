@@ -140,7 +140,8 @@ def bind_number(merchant_id: str, member_id: str, phone: str) -> Member:
         "member",
         member,
         actions=[Member.phone_enc.set(pii.encrypt_phone(phone)), Member.phone_hash.set(digest)],
-        condition=Member.pk.exists() & unchanged,
+        # Not erased: a deletion that committed after the read above must not get a phone back.
+        condition=Member.pk.exists() & unchanged & Member.erased_at.does_not_exist(),
     )
     if member.phone_hash:
         tx.delete(
@@ -156,6 +157,7 @@ def bind_number(merchant_id: str, member_id: str, phone: str) -> Member:
             if claimed is not None:
                 return claimed
             raise KabaoError("PHONE_IN_USE", "this phone number belongs to another member") from exc
+        require_not_erased(merchant_id, member_id)
         raise KabaoError("CONCURRENT_UPDATE", "the member changed during the request, retry") from exc
     return get(merchant_id, member_id)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from mini_program_api.db.models import LOOKUP, Lookup, member_pk
+from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due
 from mini_program_api.members import cards, members, tiers
@@ -180,9 +180,13 @@ def _link(merchant_id: str, member_id: str, card_id: str, code: str) -> None:
         ],
         condition=MemberWallet.code.does_not_exist() | (MemberWallet.code != code) | (MemberWallet.status != "ACTIVE"),
     )
+    # An erased member gets no card link back (data_rights/erasure.py: one that committed after the reads above).
+    tx.check("member", Member, pk, PROFILE, Member.erased_at.does_not_exist())
     try:
         tx.commit()
     except Cancelled as exc:
+        if "member" in exc.failed:
+            members.require_not_erased(merchant_id, member_id)
         if "code" in exc.failed:
             raise KabaoError("WALLET_CARD_TAKEN", "this WeChat card belongs to another member") from exc
         # "wallet": a concurrent request activated this very code; carry on, activation is idempotent

@@ -414,3 +414,147 @@ def test_an_erased_inviter_takes_no_referral_and_the_invitee_opens_their_card(ap
     assert status == 200, card
     assert checked_balances(shop.merchant_id, card["member_id"])["points"] == 100  # the invitee is still welcomed
     assert checked_balances(shop.merchant_id, inviter["id"])["points"] == 0
+
+
+def test_the_export_names_no_staff_member_who_adjusted_the_member(api: Any, shop: Any) -> None:
+    """A manual adjustment's ledger memo carries the admin's username (`by`): the export leaves staff usernames
+    out (the staff's data, not the member's), in a memo as at the top level."""
+    member = _member(api, shop)
+    admin = api.admin_token(shop, "zhang-admin")
+    status, body = api.post(f"/v1/admin/members/{member['id']}/adjustments",
+                            {"account": "points", "amount": 50, "reason": "补录积分"}, token=admin,
+                            headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 200, body
+    whole = _export_all(api, member["token"])
+    adjusted = [e for e in whole["sections"]["ledger"] if e["amount"] == 50]
+    assert len(adjusted) == 1 and adjusted[0]["memo"]["reason"] == "补录积分"  # the why is the member's to see
+    assert "zhang-admin" not in json.dumps(whole, ensure_ascii=False)
+
+
+def _lookups_naming(member_id: str) -> list[str]:
+    """Keys of the lookup items (openid, phone, card, invite code ...) whose target is the member."""
+    client, found, start = connection().client, [], None
+    while True:
+        page = client.scan(TableName=settings().table_name, **({"ExclusiveStartKey": start} if start else {}))
+        found += [i["pk"]["S"] for i in page["Items"] if i.get("target", {}).get("S") == member_id]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
+
+
+def _phone_bound(api: Any, merchant: Any) -> dict[str, Any]:
+    session = api.login(merchant)
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    assert api.post("/v1/me/phone", {"code": f"phone:{phone}:{uuid.uuid4().hex[:6]}"}, token=session["token"])[0] == 200
+    return {"token": session["token"], "id": session["member"]["member_id"]}
+
+
+def test_a_card_opened_while_the_deletion_runs_leaves_no_card_lookup_on_the_erased_member(
+        api: Any, shop: Any, monkeypatch: Any) -> None:
+    """The card opens after the erasure read the member and before it commits (a concurrent POST /v1/me/card):
+    the erasure must not commit on the row as it read it, or the card number's lookup it did not know of keeps
+    naming the erased member (and a staff search by card number finds them)."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.members import cards
+
+    member = _phone_bound(api, shop)
+    real, opened = erasure._open_topups, []
+
+    def card_opens_meanwhile(merchant_id: str, member_id: str) -> Any:
+        if not opened:
+            opened.append(cards.open_card(merchant_id, member_id, shop.terms_version, "赵六", None))
+        return real(merchant_id, member_id)
+
+    monkeypatch.setattr(erasure, "_open_topups", card_opens_meanwhile)
+    status, erased = api.post("/v1/me/delete-account", token=member["token"])
+    assert status == 200, erased
+    assert opened and opened[0].card_number
+    row = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
+    assert row.erased_at is not None and row.card_number is None and row.name is None
+    assert _lookups_naming(member["id"]) == []
+
+
+
+def test_a_card_opening_that_read_the_member_before_the_deletion_does_not_write_it_back(
+        api: Any, shop: Any, monkeypatch: Any) -> None:
+    """POST /v1/me/card passed the token check and read the member; the deletion commits before it does. The
+    opening must be refused, not put a name, a birthday, a card number and its lookup back on the erased row."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.members import cards
+    from mini_program_api.platform.auth import Principal
+
+    member = _phone_bound(api, shop)
+    real, done = cards.members.require_current_terms, []
+
+    def deleted_meanwhile(merchant: Any, version: str) -> None:
+        if not done:
+            done.append(erasure.erase(shop.merchant_id, member["id"], Principal(shop.merchant_id, member["id"],
+                                                                                "member")))
+        real(merchant, version)
+
+    monkeypatch.setattr(cards.members, "require_current_terms", deleted_meanwhile)
+    status, body = api.post("/v1/me/card", {"agreed_terms_version": shop.terms_version, "name": "孙七",
+                                            "birthday": "1988-02-03"}, token=member["token"])
+    assert done, "the deletion ran inside the opening"
+    assert (status, body["error"]["code"]) == (401, "ACCOUNT_DELETED"), body
+    row = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
+    assert (row.name, row.birthday, row.card_number, row.cards_pk) == (None, None, None, None)
+    assert "孙七" not in _table_text()
+    assert _lookups_naming(member["id"]) == []
+
+
+def test_a_phone_bound_by_a_request_that_read_the_member_before_the_deletion_is_not_written_back(
+        api: Any, shop: Any, monkeypatch: Any) -> None:
+    """POST /v1/me/phone passed the token check and read a member with no phone; the deletion commits before it
+    does. The binding must be refused, not put the phone (cipher, keyed hash) and its lookup on the erased row."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.members import members
+    from mini_program_api.platform.auth import Principal
+
+    member = api.login(shop)
+    member_id, real, done = member["member"]["member_id"], members.pii.phone_hash, []
+
+    def deleted_meanwhile(merchant_id: str, phone: str) -> str:
+        if not done:
+            done.append(erasure.erase(shop.merchant_id, member_id, Principal(shop.merchant_id, member_id, "member")))
+        return real(merchant_id, phone)
+
+    monkeypatch.setattr(members.pii, "phone_hash", deleted_meanwhile)
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    status, body = api.post("/v1/me/phone", {"code": f"phone:{phone}:{uuid.uuid4().hex[:6]}"}, token=member["token"])
+    assert done, "the deletion ran inside the binding"
+    assert (status, body["error"]["code"]) == (401, "ACCOUNT_DELETED"), body
+    row = Member.get(member_pk(shop.merchant_id, member_id), PROFILE, consistent_read=True)
+    assert (row.phone_enc, row.phone_hash) == (None, None)
+    assert _lookups_naming(member_id) == []
+
+
+def test_a_wechat_card_linked_while_the_deletion_runs_leaves_no_code_lookup_on_the_erased_member(
+        api: Any, shop: Any, monkeypatch: Any) -> None:
+    """A 卡包 activation links its code (wallet/activation.py `_link`) around the deletion, in either order: linked
+    between the erasure's read and its commit, or after the erasure committed. Neither may leave the code's
+    lookup naming the erased member (WeChat's card events for that code would find them)."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.platform.errors import KabaoError
+    from mini_program_api.wallet import activation
+
+    linked_meanwhile = _member(api, shop)
+    real, linked = erasure._wallet, []
+
+    def link_meanwhile(merchant_id: str, member_id: str) -> Any:
+        read = real(merchant_id, member_id)  # what the erasure read: no card in the wallet yet
+        if not linked:
+            linked.append(activation._link(merchant_id, member_id, "card-x", f"code-{uuid.uuid4().hex[:8]}"))
+        return read
+
+    monkeypatch.setattr(erasure, "_wallet", link_meanwhile)
+    status, body = api.post("/v1/me/delete-account", token=linked_meanwhile["token"])
+    assert status == 200, body
+    assert linked and _lookups_naming(linked_meanwhile["id"]) == []
+
+    linked_after = _member(api, shop)
+    assert api.post("/v1/me/delete-account", token=linked_after["token"])[0] == 200
+    with pytest.raises(KabaoError) as refused:
+        activation._link(shop.merchant_id, linked_after["id"], "card-x", f"code-{uuid.uuid4().hex[:8]}")
+    assert refused.value.code == "ACCOUNT_DELETED"
+    assert _lookups_naming(linked_after["id"]) == []
