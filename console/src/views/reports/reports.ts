@@ -1,4 +1,4 @@
-import { formatFen, formatRate } from "../../utils/format";
+import { formatFen, formatRate } from "../../format";
 
 export const REPORTS = ["sales", "stored-value", "points", "members", "funnel", "repurchase"] as const;
 export type ReportName = (typeof REPORTS)[number];
