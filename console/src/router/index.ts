@@ -52,6 +52,19 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "rewards",
+          name: "rewards",
+          component: () => import("../views/coupons/CouponsView.vue"),
+          meta: { role: "admin" },
+          props: { reward: true },
+        },
+        {
+          path: "punch-card-plans",
+          name: "punch",
+          component: () => import("../views/programme/PunchPlansView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "wallet",
           name: "wallet",
           component: () => import("../views/wallet/WalletCardView.vue"),
