@@ -100,6 +100,18 @@ export const router = createRouter({
           component: () => import("../views/reports/ReportsView.vue"),
           meta: { role: "admin" },
         },
+        {
+          path: "reports/rfm",
+          name: "rfm",
+          component: () => import("../views/reports/RfmView.vue"),
+          meta: { role: "admin" },
+        },
+        {
+          path: "audit",
+          name: "audit",
+          component: () => import("../views/audit/AuditView.vue"),
+          meta: { role: "admin" },
+        },
         { path: "staff", name: "staff", component: () => import("../views/staff/StaffView.vue"), meta: { role: "admin" } },
         { path: "till", name: "till", component: () => import("../views/till/TillView.vue"), meta: { role: "staff" } },
       ],
