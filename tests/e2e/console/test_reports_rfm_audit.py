@@ -1,5 +1,5 @@
 """Reports as charts and tables; RFM segments with their members and "issue a coupon to this segment" making one
-issue job (double-clicked) that reaches that segment alone; the audit trail a page at a time, by day."""
+issue job (double-clicked) that reaches that segment alone; the audit trail a page at a time, by day; these pages at 375 px."""
 from __future__ import annotations
 
 import uuid
@@ -12,7 +12,7 @@ from mini_program_api.coupons import issue_jobs
 from mini_program_api.reports import rfm
 from tests.timeline import today
 
-from .conftest import account, assert_accessible, screenshot, signed_in
+from .conftest import account, assert_accessible, no_horizontal_overflow, screenshot, signed_in
 
 
 def _sell(api: Any, merchant: Any, staff: str, member: dict[str, Any], amount: int) -> None:
@@ -102,3 +102,8 @@ def test_audit_trail_pages_by_day(page: Page, console_url: str, api: Any, mercha
     page.locator("[data-test=audit-day]").fill((today() - timedelta(days=1)).isoformat())
     page.locator("[data-test=audit-day]").dispatch_event("change")
     expect(rows).to_have_count(0)  # nothing the day before
+    page.set_viewport_size({"width": 375, "height": 812})
+    for path in ("audit", "reports", "reports/rfm"):
+        page.goto(f"{console_url}/{path}")
+        page.wait_for_load_state("networkidle")
+        no_horizontal_overflow(page)
