@@ -2642,7 +2642,7 @@ export interface components {
         };
         /**
          * IssueFilterBody
-         * @description Every criterion given must hold; at least one. (A reports `segment` is meant to join these.)
+         * @description Every criterion given must hold; at least one. `segment`: the members the last RFM scoring filed there.
          */
         IssueFilterBody: {
             /** Tier Ids */
@@ -2657,6 +2657,11 @@ export interface components {
              * @default null
              */
             birthday_month?: number | null;
+            /**
+             * Segment
+             * @default null
+             */
+            segment?: ("重要价值" | "重要保持" | "重要发展" | "重要挽留" | "一般价值" | "一般保持" | "一般发展" | "一般挽留") | null;
         };
         /** IssueJobBody */
         IssueJobBody: {

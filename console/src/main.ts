@@ -6,8 +6,8 @@ import { createPinia } from "pinia";
 import { createApp } from "vue";
 
 import App from "./App.vue";
-import { i18n } from "./locales";
+import { i18n, localeReady } from "./locales";
 import { router } from "./router";
 
-document.documentElement.lang = i18n.global.locale.value;
-createApp(App).use(createPinia()).use(i18n).use(router).mount("#app");
+// mounted once the chosen language is loaded (English is fetched apart), so no page flashes the other one
+void localeReady.then(() => createApp(App).use(createPinia()).use(i18n).use(router).mount("#app"));

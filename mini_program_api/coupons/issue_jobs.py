@@ -6,9 +6,10 @@ retried POST returns the same job and a different body is 422). The job sits on 
 tests) work through it a page at a time:
 
 - a page is the next `member_ids` of the list (cursor: an offset), or the next cardholders
-  of the merchant's sharded `cardholders` index (members/cardholders.py, its cursor), read with
-  a Query per partition it reaches and one BatchGetItem and filtered by tier, dormancy and birthday month (a
-  report's `segment` can be added as one more predicate or a source of ids);
+  of the merchant's sharded `cardholders` index (members/cardholders.py, its cursor) — or, for a
+  filter with an RFM `segment`, the next members of that segment on the roster index as the
+  last nightly scoring filed them (reports/rfm.py; cursor: the last member id read) — read
+  with a Query per partition it reaches and one BatchGetItem and filtered by tier, dormancy and birthday month;
 - each member's coupon has an id derived from (job, member), and its result item and the
   job's `issued` count are written in the coupon's own transaction (coupons.issue `also`),
   so a page done again after a crash or by a second runner gives no member two and counts
@@ -39,13 +40,18 @@ from pynamodb.expressions.update import Action
 from mini_program_api.coupons import claims, stock, template_admin
 from mini_program_api.db import transact
 from mini_program_api.db.models import (
+    PROFILE,
+    RFM_SEGMENTS,
     CouponTemplate,
     IssueJob,
     IssueResult,
     Member,
     Merchant,
+    Segment,
     issue_job_pk,
     issue_result_pk,
+    member_pk,
+    segment_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, runner
@@ -77,6 +83,7 @@ class Filter:
     tier_ids: tuple[str, ...] = ()
     dormant: bool | None = None  # True: no purchase for the merchant's `dormant_days`
     birthday_month: int | None = None  # 1..12
+    segment: str | None = None  # an RFM segment: the members come from its roster partition, not every cardholder
 
     def matches(self, merchant: Merchant, member: Member, now: datetime) -> bool:
         if self.tier_ids and tiers.current(merchant, member.tier_id).tier_id not in self.tier_ids:
@@ -99,6 +106,7 @@ class Filter:
             tier_ids=tuple(data.get("tier_ids") or ()),
             dormant=data.get("dormant"),
             birthday_month=int(data["birthday_month"]) if data.get("birthday_month") is not None else None,
+            segment=data.get("segment"),
         )
 
 
@@ -126,6 +134,8 @@ def create(
         unknown = set(where.tier_ids) - {t.tier_id for t in merchants.get(merchant_id).tiers}
         if unknown:
             raise KabaoError("VALIDATION_ERROR", f"unknown tiers: {', '.join(sorted(unknown))}")
+        if where.segment is not None and where.segment not in RFM_SEGMENTS:
+            raise KabaoError("VALIDATION_ERROR", f"segment is one of {', '.join(RFM_SEGMENTS)}")
     ids = list(dict.fromkeys(member_ids)) if member_ids is not None else None  # a member listed twice gets one
     body = {"template_id": template_id, "member_ids": ids, "filter": where.stored() if where else None}
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -293,15 +303,22 @@ def _next_page(job: IssueJob, merchant: Merchant, now: datetime, size: int) -> t
         chunk = [str(m) for m in job.member_ids[start : start + size]]
         end = start + len(chunk)
         return chunk, len(chunk), (str(end) if end < len(job.member_ids) else None)
-    walked = cardholders.page(job.merchant_id, job.cursor, size)
-    keys = walked.keys
+    where = Filter.from_stored(job.filter.as_dict() if hasattr(job.filter, "as_dict") else dict(job.filter or {}))
+    if where.segment is not None:
+        # the segment's roster partition (eventually consistent, like every GSI): the member ids, then their rows
+        after = Segment.roster_sk > job.cursor if job.cursor else None
+        filed = Segment.roster.query(segment_pk(job.merchant_id, where.segment), after, limit=size, page_size=size)
+        keys = [(member_pk(job.merchant_id, str(s.roster_sk)), PROFILE) for s in filed]
+        cursor = keys[-1][0].rsplit("#", 1)[1] if len(keys) == size else None
+    else:
+        walked = cardholders.page(job.merchant_id, job.cursor, size)
+        keys, cursor = walked.keys, walked.cursor
     if not keys:
         return [], 0, None
     rows = {m.member_id: m for m in Member.batch_get(keys, consistent_read=True)}
-    where = Filter.from_stored(job.filter.as_dict() if hasattr(job.filter, "as_dict") else dict(job.filter or {}))
     ordered = [pk.rsplit("#", 1)[1] for pk, _ in keys]
     chosen = [mid for mid in ordered if mid in rows and where.matches(merchant, rows[mid], now)]
-    return chosen, len(keys), walked.cursor
+    return chosen, len(keys), cursor
 
 
 def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime) -> None:

@@ -29,7 +29,15 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
-from mini_program_api.db.models import CheckoutOrder, Item, Member, RosterIndex, member_pk
+from mini_program_api.db.models import (
+    RFM_SEGMENTS,
+    CheckoutOrder,
+    Item,
+    Member,
+    Segment,
+    member_pk,
+    segment_pk,
+)
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.jobs import runner
 from mini_program_api.merchants import merchants
@@ -40,27 +48,10 @@ from mini_program_api.reports import roster
 from mini_program_api.staff import audit
 
 log = logging.getLogger(__name__)
-SEGMENTS = ("重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留")
+SEGMENTS = RFM_SEGMENTS
 MONTHS = 12
 PAGE = 100
 _M_BUCKETS = 64  # monetary histogram: bucket = floor(log2(fen + 1)), fen up to 2**64
-
-
-class Segment(Item):
-    """A member's place in a segment (sk SEGMENT, their partition); the roster index lists it by segment."""
-
-    roster = RosterIndex()
-    roster_pk = UnicodeAttribute()
-    roster_sk = UnicodeAttribute()
-    member_id = UnicodeAttribute()
-    segment = UnicodeAttribute()
-    r = NumberAttribute()
-    f = NumberAttribute()
-    m = NumberAttribute()
-    recency_days = NumberAttribute()
-    frequency = NumberAttribute()
-    monetary = NumberAttribute()
-    scored_at = UTCDateTimeAttribute()
 
 
 class RfmJob(Item):
@@ -316,10 +307,6 @@ def _score(merchant_id: str, job: RfmJob, members: list[Member], today: date, tz
             scored_at=now,
         ).save()
     job.counts = counts
-
-
-def segment_pk(merchant_id: str, segment: str) -> str:
-    return f"SEG#{merchant_id}#{segment}"
 
 
 def segment_members(merchant_id: str, segment: str, cursor: str | None, limit: int) -> paging.Page[Segment]:

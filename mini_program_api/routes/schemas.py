@@ -106,6 +106,8 @@ class TopupOrderBody(Strict):
 _MAX_FEN = 100_000_000
 _Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
+# db.models.RFM_SEGMENTS spelled out, as a Literal must be (tests/integration/test_issue_to_segment.py compares them)
+_Segment = Literal["重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留"]
 
 # Bounded integers: every integer a client sends has both bounds (tests/infra/test_request_schemas.py walks them).
 # DynamoDB stores numbers of at most 38 digits, so an unbounded one was a 500 in the write's transaction; a number
@@ -415,11 +417,12 @@ class MemberDaysBody(Strict):
 
 
 class IssueFilterBody(Strict):
-    """Every criterion given must hold; at least one. (A reports `segment` is meant to join these.)"""
+    """Every criterion given must hold; at least one. `segment`: the members the last RFM scoring filed there."""
 
     tier_ids: list[_Id] = Field(default_factory=list, max_length=20)
     dormant: bool | None = None
     birthday_month: int | None = Field(default=None, ge=1, le=12)
+    segment: _Segment | None = None
 
 
 class IssueJobBody(Strict):
@@ -507,7 +510,7 @@ class SalesQuery(RangeQuery):
 class SegmentQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    segment: Literal["重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留"]
+    segment: _Segment
     cursor: _Cursor | None = Field(default=None, max_length=64)
     limit: int = Field(default=20, ge=1, le=100)
 

@@ -58,6 +58,19 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "rewards",
+          name: "rewards",
+          component: () => import("../views/coupons/CouponsView.vue"),
+          meta: { role: "admin" },
+          props: { reward: true },
+        },
+        {
+          path: "punch-card-plans",
+          name: "punch",
+          component: () => import("../views/programme/PunchPlansView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "wallet",
           name: "wallet",
           component: () => import("../views/wallet/WalletCardView.vue"),
@@ -91,6 +104,18 @@ export const router = createRouter({
           path: "reports",
           name: "reports",
           component: () => import("../views/reports/ReportsView.vue"),
+          meta: { role: "admin" },
+        },
+        {
+          path: "reports/rfm",
+          name: "rfm",
+          component: () => import("../views/reports/RfmView.vue"),
+          meta: { role: "admin" },
+        },
+        {
+          path: "audit",
+          name: "audit",
+          component: () => import("../views/audit/AuditView.vue"),
           meta: { role: "admin" },
         },
         { path: "staff", name: "staff", component: () => import("../views/staff/StaffView.vue"), meta: { role: "admin" } },

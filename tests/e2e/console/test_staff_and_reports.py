@@ -54,7 +54,7 @@ def test_reports_show_rows_in_yuan_and_download_the_apis_csv(
     page.goto(f"{console_url}/reports")
     expect(page.locator("[data-test=report-rows]")).to_contain_text("¥43.21")
     assert_accessible(page)
-    first, last = (page.locator(".el-range-input").nth(i).input_value() for i in (0, 1))
+    first, last = (page.locator(f"[data-test=range-{end}]").input_value() for end in ("from", "to"))
     with page.expect_download() as download:
         page.locator("[data-test=report-csv]").click()
     saved = download.value

@@ -29,6 +29,9 @@ export interface Kpis {
   redemptions: number;
 }
 
+/** A bar shows its value when hovered or focused: the console ships no tooltip component (components/EChart.vue). */
+const HOVER = { emphasis: { label: { show: true, position: "inside" } } } as const;
+
 const sum = <T>(rows: T[], pick: (row: T) => number) => rows.reduce((total, row) => total + pick(row), 0);
 /** The members report gives each day a `*` row (the day's totals) and then one row per entry scene. */
 export const ALL_SCENES = "*";
@@ -51,11 +54,10 @@ export function kpis(reports: Reports): Kpis {
   };
 }
 
-/** Sales per day, one stacked bar series per store (yuan on the axis, fen in the data's tooltip). */
+/** Sales per day, one stacked bar series per store (yuan). */
 export function salesOption(rows: SalesRow[], days: string[]) {
   const stores = [...new Set(rows.map((r) => r.store_id))].sort();
   return {
-    tooltip: { trigger: "axis" },
     legend: { data: stores },
     grid: { left: 48, right: 16, bottom: 32, top: 32 },
     xAxis: { type: "category", data: days.map((d) => d.slice(5)) },
@@ -64,6 +66,7 @@ export function salesOption(rows: SalesRow[], days: string[]) {
       name: store,
       type: "bar",
       stack: "sales",
+      ...HOVER,
       data: days.map((day) => sum(rows.filter((r) => r.store_id === store && r.day === day), (r) => r.gross) / 100),
     })),
   };
@@ -76,10 +79,10 @@ export function liabilityOption(rows: StoredValueRow[], days: string[], labels: 
     name,
     type: "bar",
     stack: "liability",
+    ...HOVER,
     data: days.map((day) => (byDay.has(day) ? pick(byDay.get(day)!) / 100 : 0)),
   });
   return {
-    tooltip: { trigger: "axis" },
     legend: { data: [labels.principal, labels.bonus] },
     grid: { left: 56, right: 16, bottom: 32, top: 32 },
     xAxis: { type: "category", data: days.map((d) => d.slice(5)) },
@@ -95,7 +98,6 @@ export function liabilityOption(rows: StoredValueRow[], days: string[], labels: 
 export function membersOption(rows: MembersRow[], days: string[]) {
   const scenes = [...new Set(rows.map((r) => r.scene))].filter((scene) => scene !== ALL_SCENES).sort();
   return {
-    tooltip: { trigger: "axis" },
     legend: { data: scenes },
     grid: { left: 40, right: 16, bottom: 32, top: 32 },
     xAxis: { type: "category", data: days.map((d) => d.slice(5)) },
@@ -104,6 +106,7 @@ export function membersOption(rows: MembersRow[], days: string[]) {
       name: scene,
       type: "bar",
       stack: "members",
+      ...HOVER,
       data: days.map((day) => sum(rows.filter((r) => r.scene === scene && r.day === day), (r) => r.new_members)),
     })),
   };
@@ -117,11 +120,10 @@ export function tiersOption(counts: Record<string, number>, tiers: { tier_id: st
     .map(([id, value]) => ({ name: id, value }));
   const data = [...known, ...others];
   return {
-    tooltip: { trigger: "axis" },
     grid: { left: 56, right: 16, bottom: 24, top: 16 },
     xAxis: { type: "value", minInterval: 1 },
     yAxis: { type: "category", data: data.map((d) => d.name) },
-    series: [{ type: "bar", data: data.map((d) => d.value) }],
+    series: [{ type: "bar", label: { show: true, position: "right" }, data: data.map((d) => d.value) }],
   };
 }
 
@@ -132,7 +134,6 @@ export function funnelOption(rows: FunnelRow[], labels: { views: string; claims:
     { name: labels.redemptions, value: sum(rows, (r) => r.redemptions) },
   ];
   return {
-    tooltip: { trigger: "item" },
     series: [{ type: "funnel", left: "10%", width: "80%", sort: "none", label: { formatter: "{b}: {c}" }, data }],
   };
 }
