@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from functions import issue_jobs as issue_job_runs
 from functions import lifecycle, report_jobs, topup_reconciliation, wallet_sync
+from functions import webhooks as webhook_runs
 from mini_program_api.routes import (
     accounts,
     admin,
@@ -22,6 +23,7 @@ from mini_program_api.routes import (
     till,
     topup,
     wallet,
+    webhooks,
 )
 
 app = Chalice(app_name="kabao")
@@ -46,6 +48,8 @@ for blueprint in (
     lifecycle.bp,
     issue_job_runs.bp,
     wallet_sync.bp,
+    webhooks.bp,
+    webhook_runs.bp,
     report_jobs.bp,
     console.bp,
 ):
