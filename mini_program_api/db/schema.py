@@ -53,7 +53,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | member in a segment   | MCH#{mid}#MEM#{member_id}       | SEGMENT                 |
 | webhook endpoint      | MCH#{mid}#WHEP                  | {endpoint_id}           |
 | webhook outbox event  | MCH#{mid}#WHEV#{member_id}      | {time}#{event_id} (due: DUE#webhook_events#{shard}) |
-| webhook queue (endpoint, member) | MCH#{mid}#WHQ#{endpoint_id}#{member_id} | {time}#{event_id} (due: DUE#webhook_sends#{shard}) |
+| webhook queue         | MCH#{mid}#WHQ#{eid}#{member_id} | {time}#{event_id} (due: DUE#webhook_sends#{shard}) |
 | webhook sent / dead   | MCH#{mid}#WHSENT#{endpoint_id}  | {event_id} (expires_ttl) |
 | webhook delivery log  | MCH#{mid}#WHLOG#{endpoint_id}   | {delivery_id} (expires_ttl) |
 
