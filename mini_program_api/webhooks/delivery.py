@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mini_program_api.db.transact import Transaction, update_if
+from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, runner
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
@@ -129,7 +129,10 @@ def fan_out(pk: str, sk: str, now: datetime) -> str:
         if not endpoint.enabled or event.type not in list(endpoint.events):
             continue
         _queue(tx, endpoint, member_id, str(event.event_id), str(event.type), str(event.payload), event.sk, now)
-    tx.commit()
+    try:
+        tx.commit()
+    except Cancelled:
+        return BUSY  # another run fanned it out meanwhile
     return "FANNED_OUT"
 
 
@@ -272,7 +275,8 @@ def send(pk: str, sk: str, now: datetime) -> str:
     if not update_if(
         item,
         [WebhookSend.lease_until.set(lease)],
-        WebhookSend.lease_until.does_not_exist() | (WebhookSend.lease_until < now),
+        # It must still be there: an update of a key another run has just delivered (deleted) would create it.
+        WebhookSend.sk.exists() & (WebhookSend.lease_until.does_not_exist() | (WebhookSend.lease_until < now)),
     ):
         return BUSY
     item.lease_until = lease
@@ -297,8 +301,17 @@ def send(pk: str, sk: str, now: datetime) -> str:
         condition=WebhookSend.lease_until == lease,
     )
     tx.put("log", _attempt(item, now, result, FAILED, attempts))
-    tx.commit()
-    return FAILED
+    return _commit(tx, FAILED)
+
+
+def _commit(tx: Transaction, outcome: str) -> str:
+    """Commit an attempt's outcome, unless its lease was lost (it outlived LEASE, another run took the item):
+    that run records its own attempt."""
+    try:
+        tx.commit()
+    except Cancelled:
+        return BUSY
+    return outcome
 
 
 def _attempt(item: WebhookSend, now: datetime, result: Answer, status: str, attempt: int) -> WebhookAttempt:
@@ -344,8 +357,7 @@ def _finish(item: WebhookSend, now: datetime, result: Answer, status: str) -> st
         ),
     )
     tx.put("log", _attempt(item, now, result, status, attempt))
-    tx.commit()
-    return status
+    return _commit(tx, status)
 
 
 # --- the admin's actions -----------------------------------------------------------------------------------

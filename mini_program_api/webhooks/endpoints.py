@@ -54,11 +54,23 @@ def _refuse(why: str) -> KabaoError:
 
 
 def _resolve(host: str, port: int) -> list[str]:
+    """The host's addresses. On a local stage nothing leaves the machine, DNS included: only an IP address or
+    `localhost` is taken there (the fuzz sends made-up host names)."""
+    if settings().is_local and host != "localhost" and not _literal(host):
+        raise _refuse("on a local stage, an IP address or localhost (no name is looked up)")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise _refuse("the URL's host does not resolve") from None
     return sorted({str(info[4][0]) for info in infos})
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return True
 
 
 def check_url(url: str) -> Target:

@@ -4,6 +4,7 @@ receiver on 127.0.0.1 that fails, times out, answers late and verifies Standard 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -339,3 +340,21 @@ def test_an_event_is_in_the_outbox_iff_its_transaction_committed(
     assert sent["checkout.completed"]["order_id"] == receipt["order_id"]
     assert sent["checkout.completed"]["cash_due"] == receipt["cash_due"]
     assert sent["points.changed"]["entries"] == [{"account": "points", "amount": receipt["points_earned"]}]
+
+
+def test_two_runs_at_once_send_each_event_once_and_in_order(
+    api: Any, merchant: Any, receivers: Any, clock: Any
+) -> None:
+    receiver = receivers(lambda event, n: (0.05, 200))
+    _endpoint(api, merchant, receiver.url, MEMBER_EVENTS)
+    members = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(4)]
+    runs = [threading.Thread(target=delivery.sweep) for _ in range(3)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    clock.advance(seconds=2)  # what waited behind another run's send is due a second later
+    delivery.sweep()
+    for member_id in members:
+        got = [r.event["type"] for r in receiver.received if r.event["data"]["member_id"] == member_id]
+        assert got == MEMBER_EVENTS, member_id  # once each, in order (DynamoDB Local's conditions, real threads)
