@@ -26,6 +26,7 @@ JOB_FUNCTIONS = (
     "TierReviews",
     "IssueJobsRun",
     "WalletSweep",
+    "WebhooksDeliver",
     "RfmScoring",
     "LiabilityCheck",
 )
