@@ -358,3 +358,39 @@ def test_two_runs_at_once_send_each_event_once_and_in_order(
     for member_id in members:
         got = [r.event["type"] for r in receiver.received if r.event["data"]["member_id"] == member_id]
         assert got == MEMBER_EVENTS, member_id  # once each, in order (DynamoDB Local's conditions, real threads)
+
+
+def test_a_coupon_claimed_spent_at_a_checkout_that_raises_the_tier_and_its_refund(
+    api: Any, merchant: Any, receivers: Any
+) -> None:
+    receiver = receivers()
+    _endpoint(api, merchant, receiver.url, ["coupon.claimed", "coupon.redeemed", "tier.changed", "checkout.completed",
+                                            "checkout.refunded"])
+    admin = api.admin_token(merchant)
+    status, template = api.post("/v1/admin/coupon-templates", {"name": "5元无门槛", "kind": "CASH", "amount": 500,
+                                                               "total_stock": 10, "per_member_limit": 1,
+                                                               "days_after_claim": 7}, token=admin)
+    assert status == 201, template
+    member = api.member_with_card(merchant)
+    status, coupon = api.post(f"/v1/coupons/offers/{template['template_id']}/claim", token=member["token"],
+                              headers={"idempotency-key": uuid.uuid4().hex})
+    assert status in (200, 201), coupon
+    staff = api.staff_token(merchant)
+    sale = {"member_code": api.member_code(member["token"]), "amount": 120000, "coupon_id": coupon["coupon_id"]}
+    status, receipt = api.post("/v1/staff/checkout", sale, token=staff, headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 200 and receipt["tier_after"] == "silver", receipt
+    status, refunded = api.post(f"/v1/staff/orders/{receipt['order_id']}/refund", token=staff)
+    assert status == 200, refunded
+
+    delivery.sweep()
+    got = [(r.event["type"], r.event["data"]) for r in receiver.received]
+    types = [t for t, _ in got]  # the member's order; the sale's three come from its one transaction
+    assert types[0] == "coupon.claimed" and types[-1] == "checkout.refunded" and len(types) == 5
+    assert sorted(types[1:4]) == ["checkout.completed", "coupon.redeemed", "tier.changed"]
+    data = dict(got)
+    assert data["coupon.claimed"]["coupon_id"] == data["coupon.redeemed"]["coupon_id"] == coupon["coupon_id"]
+    assert data["coupon.redeemed"]["used_ref"] == receipt["order_id"]
+    assert (data["tier.changed"]["from_tier_id"], data["tier.changed"]["to_tier_id"]) == ("normal", "silver")
+    assert data["checkout.completed"]["coupon_discount"] == receipt["coupon_discount"] == 500
+    assert data["checkout.refunded"]["order_id"] == receipt["order_id"]
+    assert data["checkout.refunded"]["points_clawed_back"] == refunded["points_clawed_back"]
