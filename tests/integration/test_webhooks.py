@@ -394,3 +394,29 @@ def test_a_coupon_claimed_spent_at_a_checkout_that_raises_the_tier_and_its_refun
     assert data["checkout.completed"]["coupon_discount"] == receipt["coupon_discount"] == 500
     assert data["checkout.refunded"]["order_id"] == receipt["order_id"]
     assert data["checkout.refunded"]["points_clawed_back"] == refunded["points_clawed_back"]
+
+
+def test_a_top_up_paid_twice_over_and_refunded(api: Any, merchant: Any, sandbox: Any, receivers: Any) -> None:
+    import json
+
+    receiver = receivers()
+    _endpoint(api, merchant, receiver.url, ["topup.paid", "topup.refunded", "stored_value.changed"])
+    member = api.member_with_card(merchant)
+    status, order = api.post("/v1/topup/orders", {"plan_id": "p300"}, token=member["token"],
+                             headers={"idempotency-key": uuid.uuid4().hex})
+    assert status == 200, order
+    answer = json.loads(sandbox.pay.pay(order["order_id"], times=2).get_data())  # WeChat's notify, delivered twice
+    assert answer["deliveries"] == [204, 204]
+    status, refund = api.post(f"/v1/admin/topup/orders/{order['order_id']}/refund", token=api.admin_token(merchant))
+    assert status == 200, refund
+
+    delivery.sweep()
+    got = [(r.event["type"], r.event["data"]) for r in receiver.received]
+    # Once each, though paid twice over; each with the ledger change of its own transaction.
+    assert [t for t, _ in got] == ["topup.paid", "stored_value.changed", "topup.refunded", "stored_value.changed"]
+    data = {t: d for t, d in got if t.startswith("topup.")}
+    assert (data["topup.paid"]["order_id"], data["topup.paid"]["amount"], data["topup.paid"]["bonus"]) == (
+        order["order_id"], 30000, 5000)
+    assert data["topup.refunded"]["refund_amount"] == 30000
+    credits = [d["entries"] for t, d in got if t == "stored_value.changed"]
+    assert sorted(e["amount"] for e in credits[0] + credits[1]) == [-30000, -5000, 5000, 30000]
