@@ -5,6 +5,7 @@ from chalice import Chalice
 from functions import issue_jobs as issue_job_runs
 from functions import lifecycle, report_jobs, topup_reconciliation, wallet_sync
 from functions import member_imports as member_import_runs
+from functions import webhooks as webhook_runs
 from mini_program_api.routes import (
     accounts,
     admin,
@@ -25,6 +26,7 @@ from mini_program_api.routes import (
     till,
     topup,
     wallet,
+    webhooks,
 )
 
 app = Chalice(app_name="kabao")
@@ -52,6 +54,8 @@ for blueprint in (
     issue_job_runs.bp,
     member_import_runs.bp,
     wallet_sync.bp,
+    webhooks.bp,
+    webhook_runs.bp,
     report_jobs.bp,
     console.bp,
 ):

@@ -27,6 +27,7 @@ JOB_FUNCTIONS = (
     "IssueJobsRun",
     "MemberImportsRun",
     "WalletSweep",
+    "WebhooksDeliver",
     "RfmScoring",
     "LiabilityCheck",
 )

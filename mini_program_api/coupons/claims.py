@@ -40,6 +40,7 @@ from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
 from mini_program_api.telemetry import metrics
+from mini_program_api.webhooks import events, outbox
 
 
 def coupon_id_for(op_key: str) -> str:
@@ -158,6 +159,7 @@ def issue(
         stock.take(tx, "stock", merchant_id, template_id, shard)
         tx.put("coupon", coupon, condition=Coupon.sk.does_not_exist())
         counters.claimed(tx, merchant_id, member_id, coupon_id, now, template_id)
+        outbox.add(tx, merchant_id, member_id, events.COUPON_CLAIMED, events.coupon(coupon))
         if points is None:
             tx.check("member", Member, mpk, PROFILE, eligibility.condition(template))
         if per_member_limit:

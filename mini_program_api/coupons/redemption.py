@@ -24,6 +24,7 @@ from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
 from mini_program_api.staff import audit
+from mini_program_api.webhooks import events, outbox
 
 
 def check_usable(coupon: Coupon, store_id: str, now: datetime, tz: str) -> None:
@@ -89,6 +90,8 @@ def used_counts(merchant_id: str, template_ids: list[str]) -> dict[str, int]:
 def use(tx: Transaction, coupon: Coupon, ref: str, store_id: str, now: datetime) -> None:
     """Mark used in the caller's transaction; a concurrent use of the same coupon cancels it ("coupon")."""
     _count_use(tx, coupon, 1)
+    merchant_id, member_id = coupon.pk.split("#")[1::2]  # member_pk: MCH#{merchant_id}#MEM#{member_id}
+    outbox.add(tx, merchant_id, member_id, events.COUPON_REDEEMED, events.coupon(coupon, ref))
     tx.update(
         "coupon",
         coupon,

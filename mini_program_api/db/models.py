@@ -229,6 +229,8 @@ class Merchant(Item):
     welcome_points = NumberAttribute(default=0)
     welcome_template_ids = ListAttribute(of=UnicodeAttribute, default=list)
     member_days = ListAttribute(of=MemberDay, default=list)  # merchants/member_days.py
+    # Webhook endpoints registered (webhooks/endpoints.py): 0 spares every event its outbox write (webhooks/outbox.py).
+    webhook_endpoints = NumberAttribute(default=0)
     version = NumberAttribute(default=0)  # bumped by each audited admin change (merchants/changes.py)
     created_at = UTCDateTimeAttribute()
 

@@ -53,6 +53,11 @@ merchant, so one merchant's data can never be read with another's ids.
 | liability check       | MCH#{mid}#RPT#CHECK             | LIABILITY               |
 | RFM job / thresholds  | MCH#{mid}#RPT#RFM               | JOB / CONFIG            |
 | member in a segment   | MCH#{mid}#MEM#{member_id}       | SEGMENT                 |
+| webhook endpoint      | MCH#{mid}#WHEP                  | {endpoint_id}           |
+| webhook outbox event  | MCH#{mid}#WHEV#{member_id}      | {time}#{event_id} (due: DUE#webhook_events#{shard}) |
+| webhook queue         | MCH#{mid}#WHQ#{eid}#{member_id} | {time}#{event_id} (due: DUE#webhook_sends#{shard}) |
+| webhook sent / dead   | MCH#{mid}#WHSENT#{endpoint_id}  | {event_id} (expires_ttl) |
+| webhook delivery log  | MCH#{mid}#WHLOG#{endpoint_id}   | {delivery_id} (expires_ttl) |
 
 An operation record (money/idempotency.py) is the one item per idempotency key that
 says "this operation ran": the request's fingerprint and the result, written with

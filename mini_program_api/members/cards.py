@@ -18,6 +18,7 @@ from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
+from mini_program_api.webhooks import events, outbox
 
 _CARD_NUMBER_ATTEMPTS = 5
 
@@ -72,6 +73,7 @@ def open_card(
         lifecycle.card_opened(tx, merchant, member, birthday, now)
         consents.stage_terms(tx, merchant_id, member_id, agreed_terms_version, now)
         counters.member(tx, merchant_id, member_id, "cards", member.scene, now)
+        outbox.add(tx, merchant_id, member_id, events.CARD_OPENED, {"card_number": number, "tier_id": member.tier_id})
         try:
             tx.commit()
         except Cancelled as exc:

@@ -51,6 +51,8 @@ from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.wallet import outbox
+from mini_program_api.webhooks import events
+from mini_program_api.webhooks import outbox as hooks
 
 POINTS_JOB = "points_expiry"
 POINTS_WARNING_JOB = "points_warning"
@@ -424,6 +426,7 @@ def _review(pk: str, sk: str, now: datetime, report: Report) -> None:
         tx.update("member", Member(pk, PROFILE), actions=actions, condition=tiers.pinned(member))
         if changed:
             outbox.mark(tx, merchant_id, member_id)
+            hooks.add(tx, merchant_id, member_id, events.TIER_CHANGED, events.tier_changed(member, placed, "REVIEW"))
         try:
             tx.commit()
         except Cancelled as exc:

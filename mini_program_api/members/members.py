@@ -16,6 +16,7 @@ from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids, pii
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, roster
+from mini_program_api.webhooks import events, outbox
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def _get_or_create(merchant: Merchant, openid: str, invited_by: str | None, scen
     tx = Transaction()
     tx.put("member", member, condition=Member.pk.does_not_exist())
     counters.member(tx, merchant.merchant_id, member_id, "new", scene, member.created_at)
+    outbox.add(tx, merchant.merchant_id, member_id, events.MEMBER_CREATED, {"scene": scene, "invited_by": invited_by})
     tx.put("openid", Lookup(key, LOOKUP, target=member_id), condition=Lookup.pk.does_not_exist())
     tx.put(
         "invite",

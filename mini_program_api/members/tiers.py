@@ -34,6 +34,7 @@ from mini_program_api.db.models import Member, Merchant, Tier
 from mini_program_api.db.transact import Transaction
 from mini_program_api.jobs import due
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.webhooks import events, outbox
 
 REVIEW_JOB = "tier_review"
 _ATTEMPTS = 5
@@ -126,6 +127,9 @@ def after_growth(tx: Transaction, merchant: Merchant, member: Member, delta: int
         return Placement(tier, False, condition=pinned(member))
     if merchant.tier_review:
         due.mark(tx, member.merchant_id, member.member_id, REVIEW_JOB, add_months(now, 12))
+    outbox.add(
+        tx, member.merchant_id, member.member_id, events.TIER_CHANGED, events.tier_changed(member, reached, "GROWTH")
+    )
     return Placement(
         reached, True, [Member.tier_id.set(reached.tier_id), Member.tier_reached_at.set(now)], pinned(member)
     )

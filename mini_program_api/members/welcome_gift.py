@@ -31,6 +31,7 @@ from mini_program_api.members import lifecycle
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.webhooks import events, outbox
 
 OP_KEY = "welcome:card"
 KIND = "WELCOME_GIFT"
@@ -124,11 +125,9 @@ def stage(
     mid, member_id = merchant.merchant_id, member.member_id
     for template, shard, cid in gift.coupons:
         stock.take(tx, f"welcome_stock:{template.template_id}", mid, template.template_id, shard)
-        tx.put(
-            f"welcome_coupon:{template.template_id}",
-            claims.new_coupon(mid, member_id, template, cid, now),
-            condition=Coupon.sk.does_not_exist(),
-        )
+        coupon = claims.new_coupon(mid, member_id, template, cid, now)
+        tx.put(f"welcome_coupon:{template.template_id}", coupon, condition=Coupon.sk.does_not_exist())
+        outbox.add(tx, mid, member_id, events.COUPON_CLAIMED, events.coupon(coupon))
         claims.count_towards_limit(
             tx, f"welcome_limit:{template.template_id}", member_pk(mid, member_id), template.template_id
         )

@@ -42,6 +42,7 @@ from mini_program_api.platform import clock, paging
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
 from mini_program_api.wallet import outbox
+from mini_program_api.webhooks import outbox as webhooks_outbox
 
 
 class Account(StrEnum):
@@ -251,6 +252,7 @@ def stage(
         points = net.get(Account.POINTS, 0)
         stored = net.get(Account.PRINCIPAL, 0) + net.get(Account.BONUS, 0)
         outbox.mark(tx, merchant_id, member_id, prefix, *outbox.record_texts(op.kind, points, stored))
+    webhooks_outbox.ledger(tx, merchant_id, member_id, op, prefix)
     return at
 
 

@@ -923,3 +923,49 @@ class ConsentView(View):
 class ConsentsPage(View):
     consents: list[ConsentView]
     cursor: str | None = Field(description="pass back for the next page; null on the last")
+
+
+# --- webhooks (webhooks/) ------------------------------------------------------------------------------
+
+
+class WebhookEndpointView(View):
+    endpoint_id: str
+    url: str
+    description: str | None
+    events: list[str]
+    enabled: bool
+    secret_hint: str = Field(description="the secret's first characters, to tell which one it is")
+    version: int
+    created_at: Time
+    updated_at: Time
+
+
+class WebhookEndpointCreated(WebhookEndpointView):
+    secret: str = Field(description="`whsec_…`, shown only in this answer: keep it to verify signatures")
+
+
+class WebhookEndpointPage(View):
+    endpoints: list[WebhookEndpointView]
+    cursor: str | None
+
+
+class WebhookAttemptView(View):
+    delivery_id: str
+    event_id: str
+    type: str
+    member_id: str
+    status: Literal["DELIVERED", "FAILED", "DEAD"]
+    response_code: int | None
+    latency_ms: int
+    attempt: int
+    error: str | None
+    at: Time
+
+
+class WebhookAttemptPage(View):
+    deliveries: list[WebhookAttemptView]
+    cursor: str | None
+
+
+class WebhookQueued(View):
+    event_id: str = Field(description="the `webhook-id` it is sent with, by the next run of the delivery job")

@@ -556,3 +556,36 @@ class DataExportQuery(PageQuery):
 
 class ErasureBody(Strict):
     reason: str = _Reason
+
+
+# --- webhooks (webhooks/) ------------------------------------------------------------------------------
+
+_WebhookEvent = Literal[
+    "member.created",
+    "card.opened",
+    "tier.changed",
+    "points.changed",
+    "stored_value.changed",
+    "coupon.claimed",
+    "coupon.redeemed",
+    "topup.paid",
+    "topup.refunded",
+    "checkout.completed",
+    "checkout.refunded",
+]
+_WebhookUrl = Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$")]
+
+
+class WebhookEndpointBody(Strict):
+    url: _WebhookUrl = Field(description="https://…; plain http only to loopback on a local stage")
+    events: list[_WebhookEvent] = Field(min_length=1, max_length=20)
+    description: str | None = Field(default=None, max_length=200)
+
+
+class WebhookEndpointPatch(Strict):
+    """What to change; what is left out stays. `enabled: false` pauses deliveries (they wait, up to 24 h)."""
+
+    url: _WebhookUrl | None = None
+    events: list[_WebhookEvent] | None = Field(default=None, min_length=1, max_length=20)
+    description: str | None = Field(default=None, max_length=200)
+    enabled: bool | None = None

@@ -77,6 +77,7 @@ from mini_program_api.reports import counters, rfm
 from mini_program_api.staff import audit
 from mini_program_api.till import pending_payments, spending_password, store_sales
 from mini_program_api.topup import orders
+from mini_program_api.webhooks import events, outbox
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
@@ -346,6 +347,7 @@ def _sell(
             now,
         )
         lifecycle.spent(tx, merchant, member, now)
+        outbox.add(tx, merchant_id, member_id, events.CHECKOUT_COMPLETED, events.checkout(order))
         lifecycle.earned_points(tx, merchant, member, q.points_earned, now)
         postings = ledger.postings(
             {
@@ -466,6 +468,8 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
             redemption.restore(tx, coupon, order_id)
         counters.refund(tx, order, coupon.template_id if coupon else None, restore, f"refund:{order_id}", now)
         audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
+        hook = events.checkout_refund(order, clawed_points, principal_back, restore)
+        outbox.add(tx, merchant_id, order.member_id, events.CHECKOUT_REFUNDED, hook)
         lifecycle.earned_points(tx, merchant, member, points_back - clawed_points, now)
         # Points given back and points taken back are two entries, each mirroring the sale's own (`points`
         # spent, `points:earned`), never netted: the points report shows each as what it is.

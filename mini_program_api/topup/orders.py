@@ -55,6 +55,7 @@ from mini_program_api.platform import clock, ids
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.secrets import SecretError, resolve_merchant
+from mini_program_api.webhooks import events, outbox
 
 if TYPE_CHECKING:
     from mini_program_api.wechat.pay import WeChatPayApi
@@ -284,6 +285,7 @@ def credit(merchant: Merchant, order: TopupOrder, transaction: dict[str, Any]) -
         )
         # A CLOSED order already released its reservation; a PENDING one releases it now.
         release = [Member.pending_topup.add(-int(order.amount))] if order.status == PENDING else []
+        outbox.add(tx, merchant.merchant_id, order.member_id, events.TOPUP_PAID, events.topup(order, PAID))
         try:
             return not ledger.post(merchant.merchant_id, order.member_id, op, tx=tx, member_actions=release).replayed
         except Cancelled:

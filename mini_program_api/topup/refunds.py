@@ -24,6 +24,7 @@ from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit
 from mini_program_api.telemetry import metrics
 from mini_program_api.topup import orders
+from mini_program_api.webhooks import events, outbox
 
 if TYPE_CHECKING:
     from mini_program_api.wechat.pay import WeChatPayApi
@@ -90,6 +91,7 @@ def refund(actor: Principal, order_id: str) -> TopupOrder:
             condition=(TopupOrder.status == orders.PAID) & (TopupOrder.refund_attempt == attempt),
         )
         audit.record(tx, actor, "TOPUP_REFUND", order_id, {"member_id": order.member_id, "amount": refund_amount})
+        outbox.add(tx, merchant_id, order.member_id, events.TOPUP_REFUNDED, events.topup_refund(order, refund_amount))
         try:
             if not ledger.post(merchant_id, order.member_id, op, tx=tx).replayed:
                 metrics.count(metrics.REFUND_REQUESTED, amount=refund_amount)

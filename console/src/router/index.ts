@@ -77,6 +77,12 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "webhooks",
+          name: "webhooks",
+          component: () => import("../views/webhooks/WebhooksView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "tiers",
           name: "tiers",
           component: () => import("../views/programme/TiersView.vue"),
