@@ -3,7 +3,7 @@
 from chalice import Chalice
 
 from functions import issue_jobs as issue_job_runs
-from functions import lifecycle, report_jobs, topup_reconciliation, wallet_sync
+from functions import lifecycle, member_jobs, report_jobs, topup_reconciliation, wallet_sync
 from mini_program_api.routes import (
     accounts,
     admin,
@@ -45,6 +45,7 @@ for blueprint in (
     topup_reconciliation.bp,
     lifecycle.bp,
     issue_job_runs.bp,
+    member_jobs.bp,
     wallet_sync.bp,
     report_jobs.bp,
     console.bp,

@@ -178,6 +178,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/member-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/admin/member-jobs */
+        get: operations["member_care_list_member_jobs"];
+        put?: never;
+        /**
+         * Tag, untag or export (CSV or XLSX, phones masked unless `unmasked`: audited) a filter's members, as a job
+         * @description the member_jobs_run function works through; GET it for its progress and, once DONE, its file.
+         */
+        post: operations["member_care_create_member_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/member-jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/admin/member-jobs/{job_id} */
+        get: operations["member_care_get_member_job"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/member-jobs/{job_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A finished export's file (audited): served here on the local stack, a redirect to a short-lived S3 link in
+         * @description the cloud.
+         */
+        get: operations["member_care_download_member_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/members": {
         parameters: {
             query?: never;
@@ -185,7 +243,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** GET /v1/admin/members */
+        /** One member by a key, or a paged list by the beginning of a name and/or a tag. */
         get: operations["member_care_find"];
         put?: never;
         post?: never;
@@ -264,6 +322,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/members/{member_id}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Freeze the member's points and stored value: nothing spends them until unfrozen (top-ups and refunds
+         * @description still go through); the member sees the reason.
+         */
+        post: operations["member_care_freeze_member"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/members/{member_id}/ledger": {
         parameters: {
             query?: never;
@@ -274,6 +352,23 @@ export interface paths {
         /** GET /v1/admin/members/{member_id}/ledger */
         get: operations["member_care_member_ledger"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{member_id}/name": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Correct the member's name (audited; the name search follows at once). */
+        put: operations["member_care_set_member_name"];
         post?: never;
         delete?: never;
         options?: never;
@@ -333,6 +428,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/members/{member_id}/tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Put the tag on the member (again: no change). */
+        put: operations["member_care_tag_member"];
+        post?: never;
+        /** Take the tag off the member (not on it: no change). */
+        delete: operations["member_care_untag_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/members/{member_id}/topups": {
         parameters: {
             query?: never;
@@ -344,6 +457,23 @@ export interface paths {
         get: operations["member_care_member_topups"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{member_id}/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /v1/admin/members/{member_id}/unfreeze */
+        post: operations["member_care_unfreeze_member"];
         delete?: never;
         options?: never;
         head?: never;
@@ -707,6 +837,60 @@ export interface paths {
         put?: never;
         /** POST /v1/admin/stores/{store_id}/close */
         post: operations["accounts_close_store"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's tags with how many members carry each, paged. */
+        get: operations["member_care_list_tags"];
+        put?: never;
+        /** POST /v1/admin/tags */
+        post: operations["member_care_create_tag"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/admin/tags/{tag_id} */
+        get: operations["member_care_get_tag"];
+        put?: never;
+        post?: never;
+        /** Delete a tag no member carries (409 TAG_IN_USE otherwise: take it off its members first). */
+        delete: operations["member_care_delete_tag"];
+        options?: never;
+        head?: never;
+        /** Rename a tag: its members keep it (they carry its id). */
+        patch: operations["member_care_rename_tag"];
+        trace?: never;
+    };
+    "/v1/admin/tags/{tag_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Put the tag on (or take it off) up to 100 listed members; for a filter's members, a member job. */
+        post: operations["member_care_bulk_tag"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1364,6 +1548,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/members/{member_id}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Staff freeze a member (the id from the scanned member) when the merchant's `staff_may_freeze` is on. */
+        post: operations["member_care_staff_freeze_member"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/members/{member_id}/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /v1/staff/members/{member_id}/unfreeze */
+        post: operations["member_care_staff_unfreeze_member"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/staff/orders/{order_id}": {
         parameters: {
             query?: never;
@@ -1636,6 +1854,8 @@ export interface components {
              * @description principal + bonus
              */
             balance: number;
+            /** @description set while points and stored value are frozen: nothing spends them */
+            frozen: components["schemas"]["FrozenView"] | null;
             /** Coupon Count */
             coupon_count: number;
             /**
@@ -1643,6 +1863,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Tags */
+            tags: components["schemas"]["TagRef"][];
         };
         /** AdminTemplatePage */
         AdminTemplatePage: {
@@ -1860,6 +2082,8 @@ export interface components {
              * @description principal + bonus
              */
             balance: number;
+            /** @description set while points and stored value are frozen: nothing spends them */
+            frozen: components["schemas"]["FrozenView"] | null;
             /** @description what opening the card gave; null: no gift was set */
             welcome_gift: components["schemas"]["WelcomeGiftView"] | null;
         };
@@ -2194,6 +2418,11 @@ export interface components {
         ErrorResponse: {
             error: components["schemas"]["ErrorDetail"];
         };
+        /**
+         * FileView
+         * @description A file: CSV text, or an XLSX workbook's bytes (application/octet-stream).
+         */
+        FileView: string;
         /** FreeLimitBody */
         FreeLimitBody: {
             /**
@@ -2213,6 +2442,33 @@ export interface components {
              * @default null
              */
             phone_code?: string | null;
+        };
+        /** FreezeBody */
+        FreezeBody: {
+            /**
+             * Reason
+             * @description why: shown to the member and in the audit trail
+             */
+            reason: string;
+        };
+        /**
+         * FreezeView
+         * @description A member's freeze state after a freeze or an unfreeze (staff see no more of the member than this).
+         */
+        FreezeView: {
+            /** Member Id */
+            member_id: string;
+            frozen: components["schemas"]["FrozenView"] | null;
+        };
+        /** FrozenView */
+        FrozenView: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Reason */
+            reason: string;
         };
         /** FunnelReport */
         FunnelReport: {
@@ -2292,6 +2548,11 @@ export interface components {
              * @default null
              */
             birthday_month?: number | null;
+            /**
+             * Tag Ids
+             * @description carries at least one of them
+             */
+            tag_ids?: string[];
         };
         /** IssueJobBody */
         IssueJobBody: {
@@ -2516,6 +2777,8 @@ export interface components {
              * @description principal + bonus
              */
             balance: number;
+            /** @description set while points and stored value are frozen: nothing spends them */
+            frozen: components["schemas"]["FrozenView"] | null;
             /** Coupon Count */
             coupon_count: number;
         };
@@ -2609,13 +2872,123 @@ export interface components {
             /** Member Days */
             member_days: components["schemas"]["MemberDayView"][];
         };
+        /**
+         * MemberJobBody
+         * @description A job over a filter's members (every criterion given must hold; none: every cardholder).
+         */
+        MemberJobBody: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "TAG" | "UNTAG" | "EXPORT";
+            /**
+             * Tag Id
+             * @description TAG and UNTAG: the tag
+             * @default null
+             */
+            tag_id?: string | null;
+            /**
+             * Format
+             * @default csv
+             * @enum {string}
+             */
+            format?: "csv" | "xlsx";
+            /**
+             * Unmasked
+             * @description EXPORT: phone numbers in the clear (audited)
+             * @default false
+             */
+            unmasked?: boolean;
+            filter?: components["schemas"]["IssueFilterBody"];
+            /**
+             * Name
+             * @description the name's beginning
+             * @default null
+             */
+            name?: string | null;
+        };
+        /** MemberJobPage */
+        MemberJobPage: {
+            /** Jobs */
+            jobs: components["schemas"]["MemberJobView"][];
+            /** Cursor */
+            cursor: string | null;
+        };
+        /** MemberJobView */
+        MemberJobView: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "TAG" | "UNTAG" | "EXPORT";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "RUNNING" | "DONE";
+            /** Filter */
+            filter: {
+                [key: string]: unknown;
+            };
+            /** Tag Id */
+            tag_id: string | null;
+            /** Format */
+            format: ("csv" | "xlsx") | null;
+            /** Unmasked */
+            unmasked: boolean | null;
+            /**
+             * Scanned
+             * @description cardholders looked at so far
+             */
+            scanned: number;
+            /**
+             * Matched
+             * @description of those, members the filter chose
+             */
+            matched: number;
+            /**
+             * Changed
+             * @description tag jobs: members tagged or untagged by this job
+             */
+            changed: number;
+            /**
+             * Download Url
+             * @description a finished export's file (an admin's request)
+             */
+            download_url: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
+        /** MemberNameBody */
+        MemberNameBody: {
+            /** Name */
+            name: string;
+            /**
+             * Reason
+             * @description why: shown in the member's audit trail
+             */
+            reason: string;
+        };
         /** MemberSearchView */
         MemberSearchView: {
             /**
              * Members
-             * @description the member found, or none
+             * @description the member found (or none), or a page of a name/tag list
              */
             members: components["schemas"]["MemberSummaryView"][];
+            /**
+             * Cursor
+             * @description the next page of a name/tag list; null at its end and for a key
+             */
+            cursor: string | null;
         };
         /** MemberSnapshot */
         MemberSnapshot: {
@@ -2653,6 +3026,10 @@ export interface components {
             points: number;
             /** Balance */
             balance: number;
+            /** Tags */
+            tags: components["schemas"]["TagRef"][];
+            /** Frozen */
+            frozen: boolean;
         };
         /** MemberView */
         MemberView: {
@@ -2686,6 +3063,8 @@ export interface components {
              * @description principal + bonus
              */
             balance: number;
+            /** @description set while points and stored value are frozen: nothing spends them */
+            frozen: components["schemas"]["FrozenView"] | null;
         };
         /** MemberWalletView */
         MemberWalletView: {
@@ -3475,6 +3854,12 @@ export interface components {
              * @default null
              */
             welcome_template_ids?: string[] | null;
+            /**
+             * Staff May Freeze
+             * @description staff may freeze a member's balances
+             * @default null
+             */
+            staff_may_freeze?: boolean | null;
         };
         /**
          * SettingsView
@@ -3527,6 +3912,8 @@ export interface components {
             welcome_points: number | null;
             /** Welcome Template Ids */
             welcome_template_ids: string[] | null;
+            /** Staff May Freeze */
+            staff_may_freeze: boolean | null;
         };
         /** SignInView */
         SignInView: {
@@ -3725,6 +4112,73 @@ export interface components {
         SubscriptionsBody: {
             /** Template Ids */
             template_ids: string[];
+        };
+        /** TagBody */
+        TagBody: {
+            /**
+             * Name
+             * @description unique per merchant (case and width ignored)
+             */
+            name: string;
+        };
+        /** TagBulkBody */
+        TagBulkBody: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "add" | "remove";
+            /** Member Ids */
+            member_ids: string[];
+        };
+        /** TagBulkView */
+        TagBulkView: {
+            /**
+             * Changed
+             * @description members the request tagged (or untagged)
+             */
+            changed: string[];
+            /**
+             * Unchanged
+             * @description already so
+             */
+            unchanged: string[];
+            /**
+             * Not Found
+             * @description not this merchant's members
+             */
+            not_found: string[];
+        };
+        /** TagPage */
+        TagPage: {
+            /** Tags */
+            tags: components["schemas"]["TagView"][];
+            /** Cursor */
+            cursor: string | null;
+        };
+        /** TagRef */
+        TagRef: {
+            /** Tag Id */
+            tag_id: string;
+            /** Name */
+            name: string;
+        };
+        /** TagView */
+        TagView: {
+            /** Tag Id */
+            tag_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Members
+             * @description members carrying it
+             */
+            members: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /**
          * TemplatePatchBody
@@ -6044,13 +6498,559 @@ export interface operations {
             };
         };
     };
+    member_care_list_member_jobs: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberJobPage"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_create_member_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the operation exactly once: a retry with the same key and request returns the first result; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberJobBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberJobView"];
+                };
+            };
+            /** @description Bad request: INVALID_IDEMPOTENCY_KEY, INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_IDEMPOTENCY_KEY" | "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND, TAG_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "TAG_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable: IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "IDEMPOTENCY_KEY_REUSED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_get_member_job: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberJobView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_download_member_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: EXPORT_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "EXPORT_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, EXPORT_NOT_READY */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "EXPORT_NOT_READY";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
     member_care_find: {
         parameters: {
             query?: {
+                cursor?: string | null;
+                limit?: number;
                 phone?: string | null;
                 card_number?: string | null;
                 member_code?: string | null;
                 member_id?: string | null;
+                name?: string | null;
+                tag_id?: string | null;
             };
             header?: never;
             path?: never;
@@ -6115,7 +7115,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not found: NOT_FOUND */
+            /** @description Not found: NOT_FOUND, TAG_NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6124,7 +7124,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "NOT_FOUND";
+                            code: "NOT_FOUND" | "TAG_NOT_FOUND";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -6952,6 +7952,176 @@ export interface operations {
             };
         };
     };
+    member_care_freeze_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FreezeBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMemberView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, MEMBER_ALREADY_FROZEN */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "MEMBER_ALREADY_FROZEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
     member_care_member_ledger: {
         parameters: {
             query: {
@@ -7050,6 +8220,176 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_set_member_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberNameBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMemberView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -7743,6 +9083,244 @@ export interface operations {
             };
         };
     };
+    member_care_tag_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                member_id: string;
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMemberView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, TAG_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "TAG_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_untag_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                member_id: string;
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMemberView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, TAG_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "TAG_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
     member_care_member_topups: {
         parameters: {
             query?: {
@@ -7840,6 +9418,176 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_unfreeze_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FreezeBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMemberView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, MEMBER_NOT_FROZEN */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "MEMBER_NOT_FROZEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -11523,6 +13271,867 @@ export interface operations {
             };
         };
     };
+    member_care_list_tags: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagPage"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_CURSOR" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_create_tag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, TAG_NAME_TAKEN */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "TAG_NAME_TAKEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_get_tag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagView"];
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND, TAG_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "TAG_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_delete_tag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done, no content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND, TAG_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "TAG_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, TAG_IN_USE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "TAG_IN_USE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_rename_tag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: NOT_FOUND, TAG_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "NOT_FOUND" | "TAG_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, TAG_NAME_TAKEN */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "TAG_NAME_TAKEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_bulk_tag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tag_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagBulkBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagBulkView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND, TAG_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND" | "TAG_NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
     admin_get_tiers: {
         parameters: {
             query?: never;
@@ -14201,7 +16810,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, MEMBER_FROZEN, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14210,7 +16819,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "MEMBER_FROZEN" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16448,7 +19057,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CLAIM_LIMIT_REACHED, CONCURRENT_UPDATE, INSUFFICIENT_POINTS, OFFER_NOT_AVAILABLE, SOLD_OUT */
+            /** @description Conflict: CARD_NOT_OPEN, CLAIM_LIMIT_REACHED, CONCURRENT_UPDATE, INSUFFICIENT_POINTS, MEMBER_FROZEN, OFFER_NOT_AVAILABLE, SOLD_OUT */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16457,7 +19066,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CLAIM_LIMIT_REACHED" | "CONCURRENT_UPDATE" | "INSUFFICIENT_POINTS" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
+                            code: "CARD_NOT_OPEN" | "CLAIM_LIMIT_REACHED" | "CONCURRENT_UPDATE" | "INSUFFICIENT_POINTS" | "MEMBER_FROZEN" | "OFFER_NOT_AVAILABLE" | "SOLD_OUT";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16705,7 +19314,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, INSUFFICIENT_BALANCE, PUNCH_CARD_NOT_APPLICABLE, SPENDING_PASSWORD_NOT_SET */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, INSUFFICIENT_BALANCE, MEMBER_FROZEN, PUNCH_CARD_NOT_APPLICABLE, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16714,7 +19323,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "INSUFFICIENT_BALANCE" | "PUNCH_CARD_NOT_APPLICABLE" | "SPENDING_PASSWORD_NOT_SET";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "INSUFFICIENT_BALANCE" | "MEMBER_FROZEN" | "PUNCH_CARD_NOT_APPLICABLE" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -16892,7 +19501,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, CONFIRMATION_REQUIRED, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, CONFIRMATION_EXPIRED, CONFIRMATION_REQUIRED, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, MEMBER_FROZEN, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16901,7 +19510,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "CONFIRMATION_REQUIRED" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "CONFIRMATION_EXPIRED" | "CONFIRMATION_REQUIRED" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "MEMBER_FROZEN" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -17076,7 +19685,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, SPENDING_PASSWORD_NOT_SET */
+            /** @description Conflict: CARD_NOT_OPEN, CONCURRENT_UPDATE, COUPON_ALREADY_USED, COUPON_EXPIRED, COUPON_NOT_APPLICABLE, INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, MEMBER_FROZEN, SPENDING_PASSWORD_NOT_SET */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -17085,7 +19694,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "SPENDING_PASSWORD_NOT_SET";
+                            code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE" | "COUPON_ALREADY_USED" | "COUPON_EXPIRED" | "COUPON_NOT_APPLICABLE" | "INSUFFICIENT_BALANCE" | "INSUFFICIENT_POINTS" | "MEMBER_FROZEN" | "SPENDING_PASSWORD_NOT_SET";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -17607,6 +20216,346 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "CARD_NOT_OPEN" | "CONCURRENT_UPDATE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_staff_freeze_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FreezeBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FreezeView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, MEMBER_ALREADY_FROZEN */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "MEMBER_ALREADY_FROZEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "RATE_LIMITED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unavailable: DATABASE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "DATABASE_UNAVAILABLE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    member_care_staff_unfreeze_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FreezeBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FreezeView"];
+                };
+            };
+            /** @description Bad request: INVALID_JSON, VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "INVALID_JSON" | "VALIDATION_ERROR";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not authenticated: SESSION_REVOKED, TOKEN_EXPIRED, UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "SESSION_REVOKED" | "TOKEN_EXPIRED" | "UNAUTHENTICATED";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: ACCOUNT_DISABLED, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "ACCOUNT_DISABLED" | "FORBIDDEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Not found: MEMBER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "MEMBER_NOT_FOUND" | "NOT_FOUND";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: CONCURRENT_UPDATE, MEMBER_NOT_FROZEN */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "CONCURRENT_UPDATE" | "MEMBER_NOT_FROZEN";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Too large: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "REQUEST_TOO_LARGE";
+                            message: string;
+                            details?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "UNSUPPORTED_MEDIA_TYPE";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -44,13 +44,14 @@ from mini_program_api.db.models import (
     IssueResult,
     Member,
     Merchant,
-    cardholders_pk,
+    TagDef,
     issue_job_pk,
     issue_result_pk,
+    tags_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, runner
-from mini_program_api.members import tiers, welcome_gift
+from mini_program_api.members import cardholders, tiers, welcome_gift
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
 from mini_program_api.platform import clock, paging
@@ -78,9 +79,12 @@ class Filter:
     tier_ids: tuple[str, ...] = ()
     dormant: bool | None = None  # True: no purchase for the merchant's `dormant_days`
     birthday_month: int | None = None  # 1..12
+    tag_ids: tuple[str, ...] = ()  # the member carries at least one of them (member_care/tags.py)
 
     def matches(self, merchant: Merchant, member: Member, now: datetime) -> bool:
         if self.tier_ids and tiers.current(merchant, member.tier_id).tier_id not in self.tier_ids:
+            return False
+        if self.tag_ids and not set(self.tag_ids) & set(member.tag_ids or ()):
             return False
         if self.dormant is not None:
             last = member.last_spend_at or member.card_opened_at or member.created_at
@@ -100,7 +104,18 @@ class Filter:
             tier_ids=tuple(data.get("tier_ids") or ()),
             dormant=data.get("dormant"),
             birthday_month=int(data["birthday_month"]) if data.get("birthday_month") is not None else None,
+            tag_ids=tuple(data.get("tag_ids") or ()),
         )
+
+
+def require_tags(merchant_id: str, tag_ids: tuple[str, ...]) -> None:
+    """A filter names only the merchant's own tags (another merchant's id is as unknown as a made-up one)."""
+    if not tag_ids:
+        return
+    found = {t.sk for t in TagDef.batch_get([(tags_pk(merchant_id), t) for t in set(tag_ids)])}
+    unknown = set(tag_ids) - found
+    if unknown:
+        raise KabaoError("VALIDATION_ERROR", f"unknown tags: {', '.join(sorted(unknown))}")
 
 
 def _usable(merchant_id: str, template_id: str, now: datetime) -> CouponTemplate:
@@ -127,6 +142,7 @@ def create(
         unknown = set(where.tier_ids) - {t.tier_id for t in merchants.get(merchant_id).tiers}
         if unknown:
             raise KabaoError("VALIDATION_ERROR", f"unknown tiers: {', '.join(sorted(unknown))}")
+        require_tags(merchant_id, where.tag_ids)
     ids = list(dict.fromkeys(member_ids)) if member_ids is not None else None  # a member listed twice gets one
     body = {"template_id": template_id, "member_ids": ids, "filter": where.stored() if where else None}
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -294,15 +310,10 @@ def _next_page(job: IssueJob, merchant: Merchant, now: datetime, size: int) -> t
         chunk = [str(m) for m in job.member_ids[start : start + size]]
         end = start + len(chunk)
         return chunk, len(chunk), (str(end) if end < len(job.member_ids) else None)
-    condition = Member.cards_sk > job.cursor if job.cursor else None
-    keys = [(m.pk, m.sk) for m in Member.cardholders.query(cardholders_pk(job.merchant_id), condition, limit=size)]
-    if not keys:
-        return [], 0, None
-    rows = {m.member_id: m for m in Member.batch_get(keys, consistent_read=True)}
+    walked = cardholders.page(job.merchant_id, job.cursor, size)
     where = Filter.from_stored(job.filter.as_dict() if hasattr(job.filter, "as_dict") else dict(job.filter or {}))
-    ordered = [pk.rsplit("#", 1)[1] for pk, _ in keys]
-    chosen = [mid for mid in ordered if mid in rows and where.matches(merchant, rows[mid], now)]
-    return chosen, len(keys), (ordered[-1] if len(keys) == size else None)
+    chosen = [m.member_id for m in walked.members if where.matches(merchant, m, now)]
+    return chosen, walked.scanned, walked.cursor
 
 
 def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime) -> None:

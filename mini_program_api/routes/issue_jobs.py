@@ -61,7 +61,9 @@ def create_issue_job(call: Call) -> dict[str, Any]:
 
     body: IssueJobBody = call.body
     where = (
-        issue_jobs.Filter(tuple(body.filter.tier_ids), body.filter.dormant, body.filter.birthday_month)
+        issue_jobs.Filter(
+            tuple(body.filter.tier_ids), body.filter.dormant, body.filter.birthday_month, tuple(body.filter.tag_ids)
+        )
         if body.filter is not None
         else None
     )
