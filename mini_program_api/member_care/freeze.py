@@ -26,9 +26,9 @@ MAX_REASON = 200
 
 def freeze(actor: Principal, member_id: str, reason: str) -> Member:
     """Freeze the member's points and stored value with `reason`; the member row as it is now."""
+    members.get(actor.merchant_id, member_id)  # 404 for an id that is not this merchant's
     _require_allowed(actor)
     reason = _reason(reason)
-    members.get(actor.merchant_id, member_id)  # 404 for an id that is not this merchant's
     now = clock.now()
     tx = Transaction()
     tx.update(
@@ -47,9 +47,9 @@ def freeze(actor: Principal, member_id: str, reason: str) -> Member:
 
 def unfreeze(actor: Principal, member_id: str, reason: str) -> Member:
     """Lift the freeze; `reason` says why (the dispute settled, the phone found)."""
+    member = members.get(actor.merchant_id, member_id)
     _require_allowed(actor)
     reason = _reason(reason)
-    member = members.get(actor.merchant_id, member_id)
     now = clock.now()
     tx = Transaction()
     tx.update(

@@ -79,6 +79,8 @@ def create(actor: Principal, kind: str, where: Where, params: dict[str, Any], id
             raise KabaoError("VALIDATION_ERROR", "format is csv or xlsx")
     else:
         params = {"tag_id": str(params.get("tag_id") or "")}
+        if not params["tag_id"]:
+            raise KabaoError("VALIDATION_ERROR", "a tag job names its tag_id")
         tags.get(merchant_id, params["tag_id"])
     key = idempotency.client_key(merchant_id, "memberjob", idempotency_key)
     body = {"kind": kind, "filter": where.stored(), "params": params}

@@ -115,6 +115,8 @@ def test_an_export_has_the_ledgers_sums_masked_phones_and_escaped_cells(
         {"kind": "EXPORT", "format": "pdf"},
         {"kind": "EXPORT", "filter": {"tag_ids": ["nope"]}},
         {"kind": "EXPORT", "filter": {"tier_ids": ["nope"]}},
+        {"kind": "TAG"},
+        {"kind": "UNTAG", "filter": {"tag_ids": []}},
     ]
     for request in bad:
         assert api.post("/v1/admin/member-jobs", request, token=admin, headers=_key())[0] == 400, request
