@@ -35,8 +35,12 @@ PAIRS = [
     Pair("/v1/admin/stores/{store_id}", "PATCH", "/v1/admin/stores/{store_id}", "StorePatchBody", False),
     Pair("/v1/admin/coupon-templates/{template_id}", "PATCH", "/v1/admin/coupon-templates/{template_id}",
          "TemplatePatchBody", False),
+    Pair("/v1/admin/tags/{tag_id}", "PATCH", "/v1/admin/tags/{tag_id}", "TagBody", False),
 ]
 PLAN_EDIT = ("PATCH", "/v1/admin/topup-plans/{plan_id}")  # the plans are listed whole and edited one by one
+# Actions on one member, not configuration: read back in GET /v1/admin/members/{member_id} (`tags`, `card.name`),
+# which tests/integration/test_tags_and_names.py checks after each.
+MEMBER_EDITS = {("PUT", "/v1/admin/members/{member_id}/tags/{tag_id}"), ("PUT", "/v1/admin/members/{member_id}/name")}
 
 
 def test_every_admin_write_has_its_read_back_pair() -> None:
@@ -44,7 +48,7 @@ def test_every_admin_write_has_its_read_back_pair() -> None:
     from mini_program_api.routes import endpoint
 
     writes = {(r.method, r.path) for r in endpoint.ROUTES if r.method in ("PUT", "PATCH") and "admin" in r.role}
-    assert writes == {(p.method, p.write) for p in PAIRS} | {PLAN_EDIT}
+    assert writes == {(p.method, p.write) for p in PAIRS} | {PLAN_EDIT} | MEMBER_EDITS
     reads = {r.path for r in endpoint.ROUTES if r.method == "GET"}
     assert {p.read for p in PAIRS} <= reads
 
@@ -66,7 +70,9 @@ def _configured(api: Any, sandbox: Any, stack: Any, merchant: Any, admin: str) -
     status, template = api.post("/v1/admin/coupon-templates", {**CASH, **WINDOW}, token=admin,
                                 headers={"idempotency-key": uuid.uuid4().hex})
     assert status == 201, template
-    return {"template_id": template["template_id"], "store_id": "s9"}
+    status, tag = api.post("/v1/admin/tags", {"name": "常客"}, token=admin)
+    assert status == 201, tag
+    return {"template_id": template["template_id"], "store_id": "s9", "tag_id": tag["tag_id"]}
 
 
 def test_every_admin_configuration_read_back_can_be_written_back_unchanged(api: Any, sandbox: Any, stack: Any,
