@@ -25,6 +25,7 @@ JOB_FUNCTIONS = (
     "MonthlyPacks",
     "TierReviews",
     "IssueJobsRun",
+    "MemberJobsRun",
     "WalletSweep",
     "RfmScoring",
     "LiabilityCheck",
