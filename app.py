@@ -3,7 +3,7 @@
 from chalice import Chalice
 
 from functions import issue_jobs as issue_job_runs
-from functions import lifecycle, report_jobs, topup_reconciliation, wallet_sync
+from functions import lifecycle, member_jobs, report_jobs, topup_reconciliation, wallet_sync
 from functions import member_imports as member_import_runs
 from functions import webhooks as webhook_runs
 from mini_program_api.routes import (
@@ -53,6 +53,7 @@ for blueprint in (
     lifecycle.bp,
     issue_job_runs.bp,
     member_import_runs.bp,
+    member_jobs.bp,
     wallet_sync.bp,
     webhooks.bp,
     webhook_runs.bp,

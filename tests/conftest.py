@@ -12,6 +12,7 @@ test that asks for them (`stack`), so a run of `tests/unit` alone starts none. S
 merchant, and each starts on an empty table (`Stack.reset_table`) because scheduled jobs read every merchant's
 due work: the suites that use the stack turn `on_the_stack` on for every test (their conftest.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -88,8 +89,10 @@ def on_the_stack(request: pytest.FixtureRequest, stack: local_stack.Stack) -> It
     yield
     new = endpoint.UNDECLARED - before
     if new and not os.environ.get("KABAO_RECORD_UNDECLARED"):
-        pytest.fail("undeclared error codes (add them to the route's errors=...): "
-                    + ", ".join(f"{m} {p}: {c}" for m, p, c in sorted(new)))
+        pytest.fail(
+            "undeclared error codes (add them to the route's errors=...): "
+            + ", ".join(f"{m} {p}: {c}" for m, p, c in sorted(new))
+        )
 
 
 @pytest.fixture
@@ -143,8 +146,12 @@ def make_merchant(sandbox: Any, merchant_pay_keys: Any) -> Any:
         appid, mchid = f"wx{suffix}", f"19{uuid.uuid4().int % 10**8:08d}"
         sandbox.apps[appid] = secret
         sandbox.pay.merchants[mchid] = {
-            "mchid": mchid, "appid": appid, "apiv3_key": merchant_pay_keys.apiv3_key, "sign_with": sign_with,
-            "api_public_key": merchant_pay_keys.api.public_pem, "api_serial": merchant_pay_keys.api.serial,
+            "mchid": mchid,
+            "appid": appid,
+            "apiv3_key": merchant_pay_keys.apiv3_key,
+            "sign_with": sign_with,
+            "api_public_key": merchant_pay_keys.api.public_pem,
+            "api_serial": merchant_pay_keys.api.serial,
         }
         merchant = merchants.create(
             merchants.MerchantSpec(
@@ -157,12 +164,17 @@ def make_merchant(sandbox: Any, merchant_pay_keys: Any) -> Any:
                 **settings,
             )
         )
-        pay = {"mchid": mchid, "cert_serial_no": merchant_pay_keys.api.serial,
-               "private_key_ref": f"dev:{merchant_pay_keys.api.private_pem}",
-               "apiv3_key_ref": f"dev:{merchant_pay_keys.apiv3_key}"}
+        pay = {
+            "mchid": mchid,
+            "cert_serial_no": merchant_pay_keys.api.serial,
+            "private_key_ref": f"dev:{merchant_pay_keys.api.private_pem}",
+            "apiv3_key_ref": f"dev:{merchant_pay_keys.apiv3_key}",
+        }
         if sign_with == "public_key":
-            pay.update(public_key_ref=f"dev:{sandbox.pay.keys.public_key.public_pem}",
-                       public_key_id=sandbox.pay.keys.public_key_id)
+            pay.update(
+                public_key_ref=f"dev:{sandbox.pay.keys.public_key.public_pem}",
+                public_key_id=sandbox.pay.keys.public_key_id,
+            )
         return merchants.configure_pay(merchant.merchant_id, **pay)
 
     return make
@@ -184,7 +196,12 @@ class Api:
         self._client = Client(local_app(), stage_name="test", project_dir=ROOT)
 
     def call(
-        self, method: str, path: str, body: Any = None, token: str | None = None, headers: dict[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
         raw: bytes | None = None,
     ) -> tuple[int, Any]:
         all_headers = {"content-type": "application/json", **(headers or {})}
@@ -230,12 +247,21 @@ class Api:
         from mini_program_api.platform import auth, clock
         from mini_program_api.staff import accounts
 
-        put_new(StaffAccount(staff_pk(merchant.merchant_id), username, merchant_id=merchant.merchant_id,
-                             username=username, role="admin", password_hash=accounts._dummy_hash(),
-                             created_at=clock.now()))
+        put_new(
+            StaffAccount(
+                staff_pk(merchant.merchant_id),
+                username,
+                merchant_id=merchant.merchant_id,
+                username=username,
+                role="admin",
+                password_hash=accounts._dummy_hash(),
+                created_at=clock.now(),
+            )
+        )
         account = accounts.account(merchant.merchant_id, username)
-        return auth.issue(auth.Principal(merchant.merchant_id, username, "admin", None,
-                                         int(account.token_version or 0)))[0]
+        return auth.issue(
+            auth.Principal(merchant.merchant_id, username, "admin", None, int(account.token_version or 0))
+        )[0]
 
     def ok(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         """Call, assert a 2xx, return the body."""
@@ -249,11 +275,15 @@ class Api:
         status, body = self.post("/v1/admin/stores", {"store_id": store_id, "name": f"Store {store_id}"}, token=admin)
         assert status in (201, 409), body
         username, password = f"cashier-{uuid.uuid4().hex[:8]}", "correct horse battery"
-        status, body = self.post("/v1/admin/staff", {"username": username, "password": password, "role": "staff",
-                                                     "store_id": store_id}, token=admin)
+        status, body = self.post(
+            "/v1/admin/staff",
+            {"username": username, "password": password, "role": "staff", "store_id": store_id},
+            token=admin,
+        )
         assert status == 201, body
-        status, body = self.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username,
-                                                     "password": password})
+        status, body = self.post(
+            "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username, "password": password}
+        )
         assert status == 200, body
         return body["token"]
 

@@ -3,6 +3,7 @@
 A spy, not a mock: each call still goes to DynamoDB Local; the list only lets a
 test count the writes a request made and the items its queries read.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Real concurrent HTTP requests at the served API (not the in-process test client), all let go at once."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 
-def post_at_once(barrier: threading.Barrier, url: str, body: Any, token: str | None = None,
-                 extra_headers: dict[str, str] | None = None) -> tuple[int, str]:
+def post_at_once(
+    barrier: threading.Barrier,
+    url: str,
+    body: Any,
+    token: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> tuple[int, str]:
     """POST `body` once every thread reached `barrier`; (status, error code or "")."""
     headers = {"content-type": "application/json", **(extra_headers or {})}
     if token:
@@ -29,8 +35,9 @@ def post_at_once(barrier: threading.Barrier, url: str, body: Any, token: str | N
     raise AssertionError("the server never took the request")
 
 
-def guess_at_once(monkeypatch: Any, module: Any, url: str, bodies: list[Any],
-                  token: str | None = None) -> tuple[list[str], list[tuple[int, str]]]:
+def guess_at_once(
+    monkeypatch: Any, module: Any, url: str, bodies: list[Any], token: str | None = None
+) -> tuple[list[str], list[tuple[int, str]]]:
     """POST every body at once, with a spy on `module.check_password` (the real scrypt check still decides):
     the passwords actually checked, and each request's (status, error code)."""
     checked: list[str] = []

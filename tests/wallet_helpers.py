@@ -1,4 +1,5 @@
 """Shared set-up for the WeChat 卡包 tests: a merchant with its official account and card, and the stream."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,9 +11,18 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as 公
 
 
 def card_body(oa_appid: str, secret: str, token: str, aes: bool = False, **overrides: Any) -> dict[str, Any]:
-    body = {"oa_appid": oa_appid, "oa_secret_ref": f"dev:{secret}", "event_token_ref": f"dev:{token}",
-            "brand_name": "Test Coffee", "title": "会员卡", "logo_url": "https://example.com/logo.png",
-            "color": "Color010", "prerogative": "会员享九五折", "notice": "出示会员卡", "description": "会员卡说明"}
+    body = {
+        "oa_appid": oa_appid,
+        "oa_secret_ref": f"dev:{secret}",
+        "event_token_ref": f"dev:{token}",
+        "brand_name": "Test Coffee",
+        "title": "会员卡",
+        "logo_url": "https://example.com/logo.png",
+        "color": "Color010",
+        "prerogative": "会员享九五折",
+        "notice": "出示会员卡",
+        "description": "会员卡说明",
+    }
     if aes:
         body["aes_key_ref"] = f"dev:{AES_KEY}"
     return {**body, **overrides}
@@ -23,24 +33,38 @@ def setup_wallet(api: Any, sandbox: Any, stack: Any, merchant: Any, aes: bool = 
     suffix = uuid.uuid4().hex[:10]
     oa_appid, secret, token = f"wxoa{suffix}", f"oa-secret-{suffix}", f"evtoken{suffix}"
     sandbox.apps[oa_appid] = secret
-    status, card = api.put("/v1/admin/wallet/card", card_body(oa_appid, secret, token, aes),
-                           token=api.admin_token(merchant))
+    status, card = api.put(
+        "/v1/admin/wallet/card", card_body(oa_appid, secret, token, aes), token=api.admin_token(merchant)
+    )
     assert status == 200, card
-    sandbox.card.register_events(oa_appid, f"{stack.api_url}/v1/wechat/card-events/{merchant.merchant_id}", token,
-                                 AES_KEY if aes else None)
+    sandbox.card.register_events(
+        oa_appid, f"{stack.api_url}/v1/wechat/card-events/{merchant.merchant_id}", token, AES_KEY if aes else None
+    )
     return {"oa_appid": oa_appid, "card": card, "card_id": card["card_id"], "token": token}
 
 
-def activate(api: Any, sandbox: Any, merchant: Any, wallet: dict[str, Any], session: dict[str, Any] | None = None,
-             phone: str | None = None) -> dict[str, Any]:
+def activate(
+    api: Any,
+    sandbox: Any,
+    merchant: Any,
+    wallet: dict[str, Any],
+    session: dict[str, Any] | None = None,
+    phone: str | None = None,
+) -> dict[str, Any]:
     """A member adds the card in WeChat, fills the form, and the mini program calls the activate endpoint."""
     session = session or api.login(merchant)
     phone = phone or f"138{uuid.uuid4().int % 10**8:08d}"
     handed = sandbox.card.add_member(wallet["card_id"], f"oa-{uuid.uuid4().hex[:8]}", phone)
-    status, body = api.post("/v1/me/wallet/activate", {
-        "card_id": wallet["card_id"], "encrypt_code": handed["encrypt_code"],
-        "activate_ticket": handed["activate_ticket"], "agreed_terms_version": merchant.terms_version},
-        token=session["token"])
+    status, body = api.post(
+        "/v1/me/wallet/activate",
+        {
+            "card_id": wallet["card_id"],
+            "encrypt_code": handed["encrypt_code"],
+            "activate_ticket": handed["activate_ticket"],
+            "agreed_terms_version": merchant.terms_version,
+        },
+        token=session["token"],
+    )
     assert status == 200, body
     return {**session, **handed, "phone": phone, "wallet": body}
 
@@ -52,8 +76,9 @@ def stream_records(stack: Any) -> list[dict[str, Any]]:
     arn = client.describe_table(TableName=stack.table)["Table"]["LatestStreamArn"]
     records: list[dict[str, Any]] = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while iterator:
             page = streams.get_records(ShardIterator=iterator, Limit=1000)
             records.extend(page["Records"])
@@ -72,8 +97,9 @@ def invoke(name: str, payload: dict[str, Any] | None = None) -> Any:
 
     with Client(app, stage_name="test", project_dir=ROOT) as client:
         if payload is None:
-            payload = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
-                                                      resources=[])
+            payload = client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+            )
         return client.lambda_.invoke(name, payload).payload
 
 

@@ -3,6 +3,7 @@ export const KEYED: ReadonlySet<string> = new Set([
   "get /v1/coupons/offers",
   "post /v1/admin/coupon-templates",
   "post /v1/admin/issue-jobs",
+  "post /v1/admin/member-jobs",
   "post /v1/admin/members/{member_id}/adjustments",
   "post /v1/admin/members/{member_id}/coupons",
   "post /v1/admin/members/{member_id}/punch-cards",

@@ -26,6 +26,7 @@ JOB_FUNCTIONS = (
     "TierReviews",
     "IssueJobsRun",
     "MemberImportsRun",
+    "MemberJobsRun",
     "WalletSweep",
     "WebhooksDeliver",
     "RfmScoring",

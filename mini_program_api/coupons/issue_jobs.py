@@ -48,10 +48,12 @@ from mini_program_api.db.models import (
     Member,
     Merchant,
     Segment,
+    TagDef,
     issue_job_pk,
     issue_result_pk,
     member_pk,
     segment_pk,
+    tags_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, runner
@@ -84,9 +86,12 @@ class Filter:
     dormant: bool | None = None  # True: no purchase for the merchant's `dormant_days`
     birthday_month: int | None = None  # 1..12
     segment: str | None = None  # an RFM segment: the members come from its roster partition, not every cardholder
+    tag_ids: tuple[str, ...] = ()  # the member carries at least one of them (member_care/tags.py)
 
     def matches(self, merchant: Merchant, member: Member, now: datetime) -> bool:
         if self.tier_ids and tiers.current(merchant, member.tier_id).tier_id not in self.tier_ids:
+            return False
+        if self.tag_ids and not set(self.tag_ids) & set(member.tag_ids or ()):
             return False
         if self.dormant is not None:
             last = member.last_spend_at or member.card_opened_at or member.created_at
@@ -107,7 +112,18 @@ class Filter:
             dormant=data.get("dormant"),
             birthday_month=int(data["birthday_month"]) if data.get("birthday_month") is not None else None,
             segment=data.get("segment"),
+            tag_ids=tuple(data.get("tag_ids") or ()),
         )
+
+
+def require_tags(merchant_id: str, tag_ids: tuple[str, ...]) -> None:
+    """A filter names only the merchant's own tags (another merchant's id is as unknown as a made-up one)."""
+    if not tag_ids:
+        return
+    found = {t.sk for t in TagDef.batch_get([(tags_pk(merchant_id), t) for t in set(tag_ids)])}
+    unknown = set(tag_ids) - found
+    if unknown:
+        raise KabaoError("VALIDATION_ERROR", f"unknown tags: {', '.join(sorted(unknown))}")
 
 
 def _usable(merchant_id: str, template_id: str, now: datetime) -> CouponTemplate:
@@ -136,6 +152,7 @@ def create(
             raise KabaoError("VALIDATION_ERROR", f"unknown tiers: {', '.join(sorted(unknown))}")
         if where.segment is not None and where.segment not in RFM_SEGMENTS:
             raise KabaoError("VALIDATION_ERROR", f"segment is one of {', '.join(RFM_SEGMENTS)}")
+        require_tags(merchant_id, where.tag_ids)
     ids = list(dict.fromkeys(member_ids)) if member_ids is not None else None  # a member listed twice gets one
     body = {"template_id": template_id, "member_ids": ids, "filter": where.stored() if where else None}
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

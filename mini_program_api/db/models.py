@@ -16,6 +16,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
@@ -227,6 +228,8 @@ class Merchant(Item):
     till_password = BooleanAttribute(default=False)
     # Welcome gift (members/welcome_gift.py): given once, in the card opening's transaction.
     welcome_points = NumberAttribute(default=0)
+    # Whether staff at the till may freeze a member's balances (admins always may): member_care/freeze.py.
+    staff_may_freeze = BooleanAttribute(default=False)
     welcome_template_ids = ListAttribute(of=UnicodeAttribute, default=list)
     member_days = ListAttribute(of=MemberDay, default=list)  # merchants/member_days.py
     # Webhook endpoints registered (webhooks/endpoints.py): 0 spares every event its outbox write (webhooks/outbox.py).
@@ -287,6 +290,13 @@ class Member(Item):
     growth = NumberAttribute(default=0)
     # Principal promised by unpaid top-up orders: the prepaid cap counts it (see topup/orders.py).
     pending_topup = NumberAttribute(default=0)
+    # Frozen (member_care/freeze.py): while `frozen_at` is set nothing spends points or stored value
+    # (money/frozen.py puts that condition in every spending transaction).
+    frozen_at = UTCDateTimeAttribute(null=True)
+    frozen_reason = UnicodeAttribute(null=True)
+    frozen_by = UnicodeAttribute(null=True)
+    # The merchant's tags on this member, by id (member_care/tags.py): a rename never rewrites members.
+    tag_ids = UnicodeSetAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     # Set: the member's personal data was erased on their request (data_rights/erasure.py). The row stays, under
     # its random id, for the ledger and reports; no credit reaches it and its tokens are refused.
@@ -796,3 +806,67 @@ def import_row_pk(merchant_id: str, import_id: str) -> str:
 
 def import_phone_pk(merchant_id: str, import_id: str) -> str:
     return f"MCH#{merchant_id}#IMPORT#{import_id}#PHONE"
+
+
+class TagDef(Item):
+    """One of the merchant's own tags (member_care/tags.py): its name and how many members carry it, the count
+    moved in each tagging's own transaction."""
+
+    tag_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    members = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+
+
+class Tagged(Item):
+    """A member carrying a tag, in the tag's partition: the tag's members are one paged Query."""
+
+    member_id = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+
+
+class NameEntry(Item):
+    """A member under their normalized name (member_care/names.py), in the partition of its first character."""
+
+    member_id = UnicodeAttribute()
+
+
+class MemberJob(Item, Scheduled):
+    """An admin's job over many members (member_care/member_jobs.py): tag or untag a filter's members, or
+    export them. On the `member_job` list of `due_index` while it runs; `cursor` is the last member id read."""
+
+    due = DueIndex()
+    merchant_id = UnicodeAttribute()
+    job_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # TAG | UNTAG | EXPORT
+    params: MapAttribute[str, Any] = MapAttribute(default=dict)  # tag_id; export format, unmasked
+    filter: MapAttribute[str, Any] = MapAttribute(default=dict)  # issue_jobs.Filter, stored
+    status = UnicodeAttribute()  # RUNNING | DONE | FAILED
+    cursor = UnicodeAttribute(null=True)
+    scanned = NumberAttribute(default=0)  # cardholders looked at
+    matched = NumberAttribute(default=0)  # of those, members the filter chose
+    changed = NumberAttribute(default=0)  # tag jobs: members tagged or untagged, counted in each one's transaction
+    pages = NumberAttribute(default=0)  # pages done: an export's parts are numbered by it
+    walked = BooleanAttribute(default=False)  # every page done: an export's file is put together next
+    file_key = UnicodeAttribute(null=True)  # an export's file (member_care/export_files.py)
+    fingerprint = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+
+
+def tags_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#TAG"
+
+
+def tagged_pk(merchant_id: str, tag_id: str) -> str:
+    return f"MCH#{merchant_id}#TAGGED#{tag_id}"
+
+
+def names_pk(merchant_id: str, first: str) -> str:
+    return f"MCH#{merchant_id}#NAME#{first}"
+
+
+def member_jobs_pk(merchant_id: str) -> str:
+    return f"MCH#{merchant_id}#MEMBERJOB"

@@ -58,6 +58,11 @@ merchant, so one merchant's data can never be read with another's ids.
 | webhook queue         | MCH#{mid}#WHQ#{eid}#{member_id} | {time}#{event_id} (due: DUE#webhook_sends#{shard}) |
 | webhook sent / dead   | MCH#{mid}#WHSENT#{endpoint_id}  | {event_id} (expires_ttl) |
 | webhook delivery log  | MCH#{mid}#WHLOG#{endpoint_id}   | {delivery_id} (expires_ttl) |
+| tag                   | MCH#{mid}#TAG                   | {tag_id} (`members`: its count) |
+| tag name -> tag       | MCH#{mid}#TAGNAME#{normalized}  | LOOKUP                  |
+| member carrying a tag | MCH#{mid}#TAGGED#{tag_id}       | {member_id}             |
+| member by name        | MCH#{mid}#NAME#{first char}     | {normalized name}#{member_id} |
+| member job (tag, export) | MCH#{mid}#MEMBERJOB          | {job_id} (due: DUE#member_job#{shard}) |
 
 An operation record (money/idempotency.py) is the one item per idempotency key that
 says "this operation ran": the request's fingerprint and the result, written with

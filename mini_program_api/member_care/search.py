@@ -1,12 +1,14 @@
 """Find a member by what the person at the desk has: a phone number, a card number, a scanned member
 code or the member id. Each is one read of a lookup item (the phone through its keyed hash, platform/pii.py): no
-phone number is ever decrypted to compare, and nothing is scanned."""
+phone number is ever decrypted to compare, and nothing is scanned. And lists of members by name and by tag
+(`listing`), each through its own index items."""
 
 from __future__ import annotations
 
-from mini_program_api.db.models import LOOKUP, Lookup, Member, lookup_pk
-from mini_program_api.members import member_codes, members
-from mini_program_api.platform import pii
+from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, lookup_pk, member_pk
+from mini_program_api.member_care import tags
+from mini_program_api.members import member_codes, members, names
+from mini_program_api.platform import paging, pii
 from mini_program_api.platform.errors import KabaoError
 
 
@@ -45,3 +47,25 @@ def _lookup(merchant_id: str, kind: str, value: str) -> str | None:
         return str(Lookup.get(lookup_pk(merchant_id, kind, value), LOOKUP, consistent_read=True).target)
     except Lookup.DoesNotExist:
         return None
+
+
+def listing(
+    merchant_id: str, name: str | None, tag_id: str | None, cursor: str | None, limit: int
+) -> paging.Page[Member]:
+    """A page of members by the beginning of their name (members/names.py), by tag (the tag's partition), or by
+    both (the name's page, keeping those who carry the tag: a page may then hold fewer than `limit`, its cursor
+    goes on). Names and tags both index by key: nothing is scanned."""
+    if name is None and tag_id is None:
+        raise KabaoError("VALIDATION_ERROR", "give a name, a tag_id, or one of phone, card_number, member_code")
+    if name is not None:
+        by_name = names.search(merchant_id, name, cursor, limit)
+        if tag_id is not None:
+            tags.get(merchant_id, tag_id)  # an unknown tag is a 404, not an empty list
+        ids, next_cursor = [str(e.member_id) for e in by_name.items], by_name.cursor
+    else:
+        assert tag_id is not None
+        by_tag = tags.members_of(merchant_id, tag_id, cursor, limit)
+        ids, next_cursor = [str(e.member_id) for e in by_tag.items], by_tag.cursor
+    rows = {m.member_id: m for m in Member.batch_get([(member_pk(merchant_id, i), PROFILE) for i in ids])}
+    chosen = [rows[i] for i in ids if i in rows and (tag_id is None or tag_id in (rows[i].tag_ids or ()))]
+    return paging.Page(chosen, next_cursor)

@@ -67,3 +67,20 @@ def _start(cursor: str | None, partitions: int) -> tuple[int, str]:
     if not match or int(match.group(1) or 0) >= partitions:
         raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list")
     return int(match.group(1) or 0), match.group(2)
+
+
+@dataclass(frozen=True)
+class Walked:
+    members: list[Member]  # in walking order; a row gone since the index was read is left out
+    scanned: int  # index entries read
+    cursor: str | None  # where the next page starts; None: every cardholder was walked
+
+
+def rows(merchant_id: str, cursor: str | None, size: int) -> Walked:
+    """A page of the walk as member rows: `page`, then one consistent BatchGetItem of the rows it names."""
+    got = page(merchant_id, cursor, size)
+    if not got.keys:
+        return Walked([], 0, got.cursor)
+    found = {m.member_id: m for m in Member.batch_get(got.keys, consistent_read=True)}
+    ordered = [_member_id(pk) for pk, _ in got.keys]
+    return Walked([found[m] for m in ordered if m in found], len(got.keys), got.cursor)

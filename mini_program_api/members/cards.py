@@ -13,7 +13,7 @@ from pynamodb.expressions.update import Action
 
 from mini_program_api.db.models import LOOKUP, Lookup, Member, cardholders_pk, lookup_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.members import consents, lifecycle, members, referrals, welcome_gift
+from mini_program_api.members import consents, lifecycle, members, names, referrals, welcome_gift
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids
 from mini_program_api.platform.errors import KabaoError
@@ -65,6 +65,7 @@ def open_card(
         ]
         if name is not None:
             actions.append(Member.name.set(name))
+            names.stage(tx, merchant_id, member_id, member.name, name)
         if birthday is not None:
             actions.append(Member.birthday.set(birthday.isoformat()))
         # Not erased: a deletion that committed after the read above must not get a name and a card back.

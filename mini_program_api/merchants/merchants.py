@@ -191,6 +191,8 @@ SETTINGS = (
     # The welcome gift when a card opens (members/welcome_gift.py): templates must exist and be givable.
     "welcome_points",
     "welcome_template_ids",
+    # Whether staff may freeze a member's balances at the till (member_care/freeze.py); admins always may.
+    "staff_may_freeze",
 )
 
 

@@ -61,6 +61,7 @@ SHARED_SCOPES = frozenset(
         "admincoupon",
         "punchvisits",
         "issuejob",
+        "memberjob",
     }
 )
 # Scopes of the clients' Idempotency-Keys (`client_key`): their records expire after CLIENT_KEY_RETENTION.
@@ -72,6 +73,7 @@ CLIENT_SCOPES = frozenset(
         "claim",
         "gift",
         "issuejob",
+        "memberjob",  # a tag or export job over a filter's members (member_care/member_jobs.py)
         "offers",  # a listing of offers: its key writes no record, it makes its exposure count once (shelf.py)
         "punchbuy",
         "punchgive",

@@ -36,7 +36,7 @@ from pynamodb.expressions.update import Action
 
 from mini_program_api.db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.money import idempotency
+from mini_program_api.money import frozen, idempotency
 from mini_program_api.money.idempotency import Request
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.errors import KabaoError
@@ -222,6 +222,8 @@ def stage(
     for account, debit in debits.items():
         if debit:  # what is taken must be there before anything this operation adds
             condition &= getattr(Member, account.value) >= debit
+    if frozen.spends(op.kind, {account.value: debit for account, debit in debits.items()}):
+        condition &= frozen.not_frozen()
     if member_condition is not None:
         condition &= member_condition
     actions = [getattr(Member, a.value).add(v) for a, v in net.items() if v] + list(member_actions or [])
@@ -294,6 +296,8 @@ def post(
         if any(label.startswith(_ENTRY) for label in exc.failed):
             # Entries under this op key but no record: never apply it again, never call it the same request.
             raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this operation key was already used") from exc
+        if _BALANCE in exc.failed and _frozen_spend(merchant_id, member_id, op):
+            raise frozen.refused() from exc
         if member_condition is not None and _BALANCE in exc.failed:
             # The caller computed its amounts from the member row it pinned: the row changed since,
             # so the computation is stale, whatever the balances say now (retrying recomputes it).
@@ -302,6 +306,18 @@ def post(
             raise _shortfall(pk, op) from exc
         raise
     return Posted(op.op_key, op.kind, _amounts(op), at, replayed=False)
+
+
+def _frozen_spend(merchant_id: str, member_id: str, op: Operation) -> bool:
+    """Whether `op` is a spend and the member is frozen now: its transaction failed on the freeze."""
+    debits = {p.account.value: -p.amount for p in op.postings if p.amount < 0}
+    if not frozen.spends(op.kind, debits):
+        return False
+    try:
+        member = Member.get(member_pk(merchant_id, member_id), PROFILE, consistent_read=True)
+    except Member.DoesNotExist:
+        return False
+    return frozen.is_frozen(member)
 
 
 def _amounts(op: Operation) -> dict[Account, int]:

@@ -62,7 +62,11 @@ def create_issue_job(call: Call) -> dict[str, Any]:
     body: IssueJobBody = call.body
     where = (
         issue_jobs.Filter(
-            tuple(body.filter.tier_ids), body.filter.dormant, body.filter.birthday_month, body.filter.segment
+            tier_ids=tuple(body.filter.tier_ids),
+            dormant=body.filter.dormant,
+            birthday_month=body.filter.birthday_month,
+            segment=body.filter.segment,
+            tag_ids=tuple(body.filter.tag_ids),
         )
         if body.filter is not None
         else None

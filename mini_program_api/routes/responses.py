@@ -67,6 +67,11 @@ class CardView(View):
     birthday: date | None
 
 
+class FrozenView(View):
+    at: Time
+    reason: str
+
+
 class MemberView(View):
     member_id: str
     invite_code: str | None
@@ -81,6 +86,14 @@ class MemberView(View):
     principal: Fen
     bonus: Fen
     balance: Fen = Field(description="principal + bonus")
+    frozen: FrozenView | None = Field(description="set while points and stored value are frozen: nothing spends them")
+
+
+class FreezeView(View):
+    """A member's freeze state after a freeze or an unfreeze (staff see no more of the member than this)."""
+
+    member_id: str
+    frozen: FrozenView | None
 
 
 class MeView(MemberView):
@@ -447,6 +460,7 @@ class SettingsView(View):
     till_password: bool | None
     welcome_points: int | None
     welcome_template_ids: list[str] | None
+    staff_may_freeze: bool | None
 
 
 class OpenAPIDocument(BaseModel):
@@ -464,6 +478,55 @@ class OpenAPIDocument(BaseModel):
 
 class AdminMemberView(MeView):
     created_at: Time
+    tags: list[TagRef]
+
+
+class TagRef(View):
+    tag_id: str
+    name: str
+
+
+class TagView(View):
+    tag_id: str
+    name: str
+    members: int = Field(description="members carrying it")
+    created_at: Time
+
+
+class TagPage(View):
+    tags: list[TagView]
+    cursor: str | None
+
+
+class TagBulkView(View):
+    changed: list[str] = Field(description="members the request tagged (or untagged)")
+    unchanged: list[str] = Field(description="already so")
+    not_found: list[str] = Field(description="not this merchant's members")
+
+
+class MemberJobView(View):
+    job_id: str
+    kind: Literal["TAG", "UNTAG", "EXPORT"]
+    status: Literal["RUNNING", "DONE"]
+    filter: dict[str, Any]
+    tag_id: str | None
+    format: Literal["csv", "xlsx"] | None
+    unmasked: bool | None
+    scanned: int = Field(description="cardholders looked at so far")
+    matched: int = Field(description="of those, members the filter chose")
+    changed: int = Field(description="tag jobs: members tagged or untagged by this job")
+    download_url: str | None = Field(description="a finished export's file (an admin's request)")
+    created_at: Time
+    finished_at: Time | None
+
+
+class FileView(RootModel[str]):
+    """A file: CSV text, or an XLSX workbook's bytes (application/octet-stream)."""
+
+
+class MemberJobPage(View):
+    jobs: list[MemberJobView]
+    cursor: str | None
 
 
 class MemberSummaryView(View):
@@ -476,10 +539,13 @@ class MemberSummaryView(View):
     tier: TierView | None
     points: int
     balance: Fen
+    tags: list[TagRef]
+    frozen: bool
 
 
 class MemberSearchView(View):
-    members: list[MemberSummaryView] = Field(description="the member found, or none")
+    members: list[MemberSummaryView] = Field(description="the member found (or none), or a page of a name/tag list")
+    cursor: str | None = Field(description="the next page of a name/tag list; null at its end and for a key")
 
 
 class AdjustmentView(View):

@@ -44,6 +44,7 @@ def rewards(call: Call) -> dict[str, Any]:
         "CLAIM_LIMIT_REACHED",
         "COUPON_NOT_FOUND",
         "INSUFFICIENT_POINTS",
+        "MEMBER_FROZEN",
         "MEMBER_NOT_FOUND",
         "OFFER_NOT_AVAILABLE",
         "OFFER_NOT_FOUND",
@@ -78,6 +79,7 @@ def plans(call: Call) -> dict[str, Any]:
     errors=(
         "CARD_NOT_OPEN",
         "INSUFFICIENT_BALANCE",
+        "MEMBER_FROZEN",
         "MEMBER_NOT_FOUND",
         "PUNCH_CARD_NOT_APPLICABLE",
         "PUNCH_CARD_NOT_FOUND",

@@ -276,6 +276,7 @@ class SettingsBody(Strict):
     welcome_template_ids: list[_Id] | None = Field(
         default=None, max_length=5, description="coupons given when a card opens; [] for none"
     )
+    staff_may_freeze: bool | None = Field(default=None, description="staff may freeze a member's balances")
 
 
 class Patch(Strict):
@@ -346,15 +347,16 @@ class StaffPasswordBody(Strict):
 _Reason = Field(min_length=1, max_length=200, description="why: shown in the member's audit trail")
 
 
-class MemberSearchQuery(BaseModel):
-    """Exactly one key: a phone number, a card number, a scanned member code or a member id."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+class MemberSearchQuery(PageQuery):
+    """Exactly one key (a phone number, a card number, a scanned member code or a member id: one member), or a
+    paged list by `name` (its beginning) and/or `tag_id`."""
 
     phone: str | None = Field(default=None, pattern=r"^[0-9]{5,20}$", description="as bound: no country code")
     card_number: str | None = Field(default=None, pattern=r"^[0-9]{6,32}$")
     member_code: _MemberCode | None = None
     member_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    name: str | None = Field(default=None, min_length=1, max_length=32, description="the name's beginning")
+    tag_id: _Id | None = None
 
 
 class AdminLedgerQuery(PageQuery):
@@ -365,6 +367,24 @@ class AdjustmentBody(Strict):
     account: Literal["points", "growth", "bonus"]
     amount: int = Field(ge=-100_000_000, le=100_000_000, description="signed; points, growth or fen of bonus")
     reason: str = _Reason
+
+
+class TagBody(Strict):
+    name: str = Field(min_length=1, max_length=20, description="unique per merchant (case and width ignored)")
+
+
+class TagBulkBody(Strict):
+    action: Literal["add", "remove"]
+    member_ids: list[_Id] = Field(min_length=1, max_length=100)
+
+
+class MemberNameBody(Strict):
+    name: str = Field(min_length=1, max_length=32)
+    reason: str = _Reason
+
+
+class FreezeBody(Strict):
+    reason: str = Field(min_length=1, max_length=200, description="why: shown to the member and in the audit trail")
 
 
 class IssueCouponBody(Strict):
@@ -423,6 +443,7 @@ class IssueFilterBody(Strict):
     dormant: bool | None = None
     birthday_month: int | None = Field(default=None, ge=1, le=12)
     segment: _Segment | None = None
+    tag_ids: list[_Id] = Field(default_factory=list, max_length=20, description="carries at least one of them")
 
 
 class IssueJobBody(Strict):
@@ -454,6 +475,17 @@ class MemberImportBody(Strict):
 
 class ImportRowsQuery(PageQuery):
     problems_only: bool = Field(default=False, description="only rows in error, refused or failed")
+
+
+class MemberJobBody(Strict):
+    """A job over a filter's members (every criterion given must hold; none: every cardholder)."""
+
+    kind: Literal["TAG", "UNTAG", "EXPORT"]
+    tag_id: _Id | None = Field(default=None, description="TAG and UNTAG: the tag")
+    format: Literal["csv", "xlsx"] = "csv"
+    unmasked: bool = Field(default=False, description="EXPORT: phone numbers in the clear (audited)")
+    filter: IssueFilterBody = Field(default_factory=lambda: IssueFilterBody())
+    name: str | None = Field(default=None, min_length=1, max_length=32, description="the name's beginning")
 
 
 # --- WeChat 卡包 (wallet/) -----------------------------------------------------------------------------

@@ -183,6 +183,7 @@ def pending(call: Call) -> dict[str, Any]:
         "COUPON_NOT_FOUND",
         "INSUFFICIENT_BALANCE",
         "INSUFFICIENT_POINTS",
+        "MEMBER_FROZEN",
         "MEMBER_NOT_FOUND",
         "ORDER_NOT_FOUND",
         "PAYMENT_EXCEEDS_DUE",

@@ -91,7 +91,14 @@ def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
         "principal": int(member.principal),
         "bonus": int(member.bonus),
         "balance": int(member.principal) + int(member.bonus),
+        "frozen": frozen_view(member, tz),
     }
+
+
+def frozen_view(member: Member, tz: str) -> dict[str, Any] | None:
+    if member.frozen_at is None:
+        return None
+    return {"at": iso(member.frozen_at, tz), "reason": member.frozen_reason or ""}
 
 
 def entry_view(entry: LedgerEntry, tz: str) -> dict[str, Any]:

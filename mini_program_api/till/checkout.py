@@ -67,7 +67,7 @@ from mini_program_api.db.models import (
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import lifecycle, member_codes, members, order_refs, tiers
 from mini_program_api.merchants import member_days, merchants
-from mini_program_api.money import idempotency, ledger, stored_value
+from mini_program_api.money import frozen, idempotency, ledger, stored_value
 from mini_program_api.money.idempotency import Request as Idem
 from mini_program_api.money.ledger import Account, Operation, Posting
 from mini_program_api.platform import clock
@@ -164,7 +164,7 @@ def preview(staff: Principal, member_code: str, req: Request) -> Preview:
     codes; a sale may still price differently if the member's balances change before it is made."""
     merchant, store_id = merchants.get(staff.merchant_id), store_of(staff)
     member_id = member_codes.resolve(staff.merchant_id, member_code)
-    member, _, q = _priced(merchant, member_id, req, store_id, clock.now())
+    member, _, q = _priced_unfrozen(merchant, member_id, req, store_id, clock.now())
     confirm = not spending_password.authorize_counter(merchant, member_id, req.stored_value, None)
     return Preview(
         member,
@@ -216,7 +216,7 @@ def checkout(
             return _sell(staff, merchant, member_id, req, idem, order_id, waiting)
         if idempotency.first(idem) is not None:
             return get_order(merchant_id, order_id)  # confirmed already (or sold before the limit changed)
-        _priced(merchant, member_id, req, store_id, clock.now())  # a sale refused now is not put to the member
+        _priced_unfrozen(merchant, member_id, req, store_id, clock.now())  # a sale refused now is not put to the member
         pending = pending_payments.open_for(idem, store_id, staff.subject, order_id, req.__dict__)
         pending_payments.require_open(pending)
         raise KabaoError(
@@ -291,6 +291,17 @@ def _priced(
     if coupon is not None:
         redemption.check_usable(coupon, store_id, now, merchant.timezone)
     return member, coupon, quote(merchant, member, coupon, req, now)
+
+
+def _priced_unfrozen(
+    merchant: Merchant, member_id: str, req: Request, store_id: str, now: datetime
+) -> tuple[Member, Coupon | None, Quote]:
+    """`_priced`, refusing a frozen member's points and stored value before the sale: the quote, and before the
+    member is asked for their password. The sale itself is refused by its own transaction (money/frozen.py)."""
+    member, coupon, q = _priced(merchant, member_id, req, store_id, now)
+    if frozen.is_frozen(member) and (req.points or q.bonus_used or q.principal_used):
+        raise frozen.refused()
+    return member, coupon, q
 
 
 def _sell(

@@ -1,4 +1,5 @@
 """Every test here runs on the local stack: an empty table, and only declared error codes (tests/conftest.py)."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@ and node runs the member journey through it against this stack (wx.request shimm
 
 `npm ci` installs the client's pinned toolchain (client/package-lock.json) on a clean clone; later runs reuse it.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,12 @@ def _install(npm: str) -> None:
 def test_member_journey_through_the_typed_client(stack: Any, merchant: Any) -> None:
     npm = _npm()
     _install(npm)
-    env = {**os.environ, "KABAO_API_URL": stack.api_url, "KABAO_SANDBOX_URL": stack.sandbox_server.url,
-           "KABAO_APPID": merchant.appid}
+    env = {
+        **os.environ,
+        "KABAO_API_URL": stack.api_url,
+        "KABAO_SANDBOX_URL": stack.sandbox_server.url,
+        "KABAO_APPID": merchant.appid,
+    }
     run = subprocess.run([npm, "test"], cwd=CLIENT, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert "# pass 2\n" in run.stdout and "# fail 0" in run.stdout, run.stdout[-2000:]

@@ -5,6 +5,7 @@ read; a template made, then changed). Zero server errors, every status and body 
 
 Bounded for `make test` (`KABAO_FUZZ_EXAMPLES`, `KABAO_FUZZ_STEPS`); `make fuzz` runs the same with more.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -28,10 +29,21 @@ from tests.conftest import ROOT
 
 EXAMPLES = int(os.environ.get("KABAO_FUZZ_EXAMPLES", "5"))
 STEPS = int(os.environ.get("KABAO_FUZZ_STEPS", "12"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection]
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
-                suppress_health_check=list(HealthCheck))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 
 with open(os.path.join(ROOT, "openapi.json"), encoding="utf-8") as _spec:
     schema = schemathesis.openapi.from_dict(json.load(_spec))
@@ -76,8 +88,9 @@ def _headers(case: Any, tokens: dict[str, str]) -> dict[str, str]:
 
 @schema.parametrize()
 @FUZZ
-def test_every_operation_answers_as_declared(case: Any, tokens: dict[str, str], api_url: str,
-                                             answers: list[int]) -> None:
+def test_every_operation_answers_as_declared(
+    case: Any, tokens: dict[str, str], api_url: str, answers: list[int]
+) -> None:
     headers = _headers(case, tokens)
     response = case.call_and_validate(base_url=api_url, headers=headers, checks=CHECKS)
     if headers:
@@ -95,5 +108,13 @@ def test_linked_operations_answer_as_declared(tokens: dict[str, str], api_url: s
         def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
             case.validate_response(response, checks=CHECKS)
 
-    Journey.run(settings=settings(max_examples=max(1, EXAMPLES // 2), stateful_step_count=STEPS, deadline=None,
-                                  derandomize=True, database=None, suppress_health_check=list(HealthCheck)))
+    Journey.run(
+        settings=settings(
+            max_examples=max(1, EXAMPLES // 2),
+            stateful_step_count=STEPS,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

@@ -1,6 +1,7 @@
 """Issue 25 §1: an imported member who later logs in from the mini program with that phone (getPhoneNumber)
 finds their card, balances and tier. Over real HTTP on loopback: the API, the WeChat sandbox behind
 code2session and getPhoneNumber, and the scheduled runner's job function."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,15 @@ from typing import Any
 from mini_program_api.member_import import jobs
 
 
-def _call(api_url: str, method: str, path: str, body: Any = None, token: str | None = None,
-          raw: bytes | None = None, content_type: str = "application/json") -> tuple[int, Any]:
+def _call(
+    api_url: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = None,
+    raw: bytes | None = None,
+    content_type: str = "application/json",
+) -> tuple[int, Any]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(api_url + path, data=data, method=method, headers={"Content-Type": content_type})
     if token:
@@ -31,14 +39,20 @@ def test_an_imported_member_logs_in_with_their_phone_and_finds_card_balances_and
     merchant = make_merchant()  # tiers 普通 0, 银卡 1000, 金卡 5000 (growth): the file's tier is kept
     admin = api.admin_token(merchant)
     phone, other = f"136{uuid.uuid4().int % 10**8:08d}", f"136{uuid.uuid4().int % 10**8:08d}"
-    csv = ("手机号,姓名,卡号,等级,成长值,积分,本金,赠送金\n"
-           f"{phone},赵六,880012345678,金卡,1500,320,88.80,11.20\n").encode()
+    csv = (
+        f"手机号,姓名,卡号,等级,成长值,积分,本金,赠送金\n{phone},赵六,880012345678,金卡,1500,320,88.80,11.20\n"
+    ).encode()
     status, slot = _call(api_url, "POST", "/v1/admin/member-imports/uploads", {"file_name": "m.csv"}, admin)
     assert status == 201, slot
     status, _ = _call(api_url, "PUT", slot["url"], token=admin, raw=csv, content_type="text/csv")
     assert status == 200
-    status, job = _call(api_url, "POST", "/v1/admin/member-imports",
-                        {"upload_id": slot["upload_id"], "file_name": "m.csv", "merge_rule": "refuse"}, admin)
+    status, job = _call(
+        api_url,
+        "POST",
+        "/v1/admin/member-imports",
+        {"upload_id": slot["upload_id"], "file_name": "m.csv", "merge_rule": "refuse"},
+        admin,
+    )
     assert status == 201 and job["status"] == "CHECKED", job
     status, job = _call(api_url, "POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=admin)
     assert status == 200, job

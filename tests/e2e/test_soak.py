@@ -1,5 +1,6 @@
 """The soak of bench/soak.py at 1000 operations: black box over HTTP, then every money invariant; and a short
 run of it under faults (`make soak CHAOS=1`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,13 @@ def test_a_thousand_mixed_operations_from_16_clients_keep_every_invariant(stack:
     assert report.operations == 1000
     served = {route: sum(by_status.values()) for route, by_status in report.statuses.items()}
     # The mix really ran: money moved in every way the soak exercises.
-    for route in ("POST /v1/staff/checkout", "POST /v1/topup/orders", "POST /_sandbox/pay/{no}",
-                  "POST /v1/coupons/offers/{id}/claim", "POST /v1/staff/orders/{id}/refund"):
+    for route in (
+        "POST /v1/staff/checkout",
+        "POST /v1/topup/orders",
+        "POST /_sandbox/pay/{no}",
+        "POST /v1/coupons/offers/{id}/claim",
+        "POST /v1/staff/orders/{id}/refund",
+    ):
         assert served.get(route, 0) > 0, route
     assert report.statuses["POST /v1/staff/checkout"]["200"] > 100
 
@@ -33,8 +39,9 @@ def test_mixed_operations_under_faults_keep_every_invariant(stack: Any, monkeypa
 
     seed(stack.sandbox_server.url)
     monkeypatch.setenv(faults.ENV, "1")
-    report = soak(stack.api_url, stack.sandbox_server.url, operations=200, clients=8, members=16,
-                  chaos=True, journeys=1)
+    report = soak(
+        stack.api_url, stack.sandbox_server.url, operations=200, clients=8, members=16, chaos=True, journeys=1
+    )
     report.print()
     assert report.violations == []
     chaos = report.chaos

@@ -6,6 +6,7 @@ them PynamoDB, botocore's client, PyJWT), the WeChat SDKs, requests and cryptogr
 handlers that call WeChat or touch a phone number, and pydantic and the request models are imported and
 built on first use.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("wechatpy", "wechatpayv3", "requests", "cryptography", "pydantic", "pynamodb", "botocore", "jwt")
 # What the declarations need: the route and schedule modules, and the few leaf modules they read at import.
 DECLARATIONS = ("mini_program_api.routes", "functions", "mini_program_api.telemetry")
-LEAVES = {"mini_program_api", "mini_program_api.platform", "mini_program_api.platform.clock", "mini_program_api.platform.config",
-          "mini_program_api.platform.errors"}
+LEAVES = {
+    "mini_program_api",
+    "mini_program_api.platform",
+    "mini_program_api.platform.clock",
+    "mini_program_api.platform.config",
+    "mini_program_api.platform.errors",
+}
 _PROBE = """
 import json, sys
 import app
@@ -44,8 +50,7 @@ print(json.dumps({
 @cache  # one fresh interpreter serves both checks: its answer does not change within a run
 def _import_app() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KABAO_")}
-    out = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
@@ -67,7 +72,6 @@ def test_import_app_loads_no_domain_module() -> None:
     assert "mini_program_api.routes.me" in ours and "functions.lifecycle" in ours  # the probe did import app
 
 
-
 def test_every_model_a_route_names_exists() -> None:
     """Routes name their models (endpoint.py); a typo would otherwise surface as a 500 on first use."""
     from pydantic import BaseModel
@@ -86,16 +90,50 @@ def test_every_model_a_route_names_exists() -> None:
 _EVERY_PATH = ("mini_program_api.routes.responses", "mini_program_api.wallet.setup")
 _NOT_STAFF = ("mini_program_api.staff.accounts", "mini_program_api.platform.passwords")  # a staff session's checks
 _NOT_LOADED = {
-    "login": (*_NOT_STAFF, "wechatpy", "requests", "wechatpayv3", "mini_program_api.wechat.token_client",
-              "mini_program_api.wechat.pay", "mini_program_api.till",
-              "mini_program_api.topup", "mini_program_api.coupons"),
-    "me": (*_NOT_STAFF, "pydantic", "wechatpy", "wechatpayv3", "requests", "mini_program_api.routes.schemas",
-           "mini_program_api.wechat", "mini_program_api.till", "mini_program_api.topup"),
+    "login": (
+        *_NOT_STAFF,
+        "wechatpy",
+        "requests",
+        "wechatpayv3",
+        "mini_program_api.wechat.token_client",
+        "mini_program_api.wechat.pay",
+        "mini_program_api.till",
+        "mini_program_api.topup",
+        "mini_program_api.coupons",
+    ),
+    "me": (
+        *_NOT_STAFF,
+        "pydantic",
+        "wechatpy",
+        "wechatpayv3",
+        "requests",
+        "mini_program_api.routes.schemas",
+        "mini_program_api.wechat",
+        "mini_program_api.till",
+        "mini_program_api.topup",
+    ),
     "checkout": ("wechatpy", "wechatpayv3", "requests", "cryptography", "mini_program_api.wechat"),
-    "notify": (*_NOT_STAFF, "pydantic", "jwt", "wechatpy", "mini_program_api.routes.schemas", "mini_program_api.till",
-               "mini_program_api.coupons"),
-    "job": (*_NOT_STAFF, "pydantic", "jwt", "wechatpy", "wechatpayv3", "requests", "cryptography",
-            "mini_program_api.routes.schemas", "mini_program_api.till", "mini_program_api.topup"),
+    "notify": (
+        *_NOT_STAFF,
+        "pydantic",
+        "jwt",
+        "wechatpy",
+        "mini_program_api.routes.schemas",
+        "mini_program_api.till",
+        "mini_program_api.coupons",
+    ),
+    "job": (
+        *_NOT_STAFF,
+        "pydantic",
+        "jwt",
+        "wechatpy",
+        "wechatpayv3",
+        "requests",
+        "cryptography",
+        "mini_program_api.routes.schemas",
+        "mini_program_api.till",
+        "mini_program_api.topup",
+    ),
 }
 
 

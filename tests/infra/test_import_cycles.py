@@ -1,4 +1,5 @@
 """The no-cycles import contract (infra/lint/import_cycles.py) finds a cycle, and only a cycle."""
+
 from __future__ import annotations
 
 from infra.lint.import_cycles import _strongly_connected

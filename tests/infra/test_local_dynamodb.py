@@ -1,4 +1,5 @@
 """DynamoDB Local must behave like DynamoDB under concurrency and resends, or no money test means anything."""
+
 from __future__ import annotations
 
 import time
@@ -70,28 +71,52 @@ def test_transactions_never_oversell(table: Any) -> None:
     def worker(i: int) -> None:
         for j in range(4):
             try:
-                client.transact_write_items(TransactItems=[
-                    {"Update": {"TableName": name, "Key": {"pk": {"S": "stock"}},
-                                "UpdateExpression": "SET #l = #l - :one", "ConditionExpression": "#l >= :one",
-                                "ExpressionAttributeNames": {"#l": "left"}, "ExpressionAttributeValues": {":one": {"N": "1"}}}},
-                    {"Put": {"TableName": name, "Item": {"pk": {"S": f"claim-{i}-{j}"}},
-                             "ConditionExpression": "attribute_not_exists(pk)"}},
-                ])
+                client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": name,
+                                "Key": {"pk": {"S": "stock"}},
+                                "UpdateExpression": "SET #l = #l - :one",
+                                "ConditionExpression": "#l >= :one",
+                                "ExpressionAttributeNames": {"#l": "left"},
+                                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": name,
+                                "Item": {"pk": {"S": f"claim-{i}-{j}"}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                    ]
+                )
                 wins.append((i, j))
             except client.exceptions.TransactionCanceledException:
                 pass
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(worker, range(THREADS)))
-    claims = client.scan(TableName=name, FilterExpression="begins_with(pk, :c)", ExpressionAttributeValues={":c": {"S": "claim-"}})
+    claims = client.scan(
+        TableName=name, FilterExpression="begins_with(pk, :c)", ExpressionAttributeValues={":c": {"S": "claim-"}}
+    )
     assert len(wins) == 10 and _n(client, name, "stock", "left") == 0 and claims["Count"] == 10
 
 
 def test_one_client_request_token_is_applied_once(table: Any) -> None:
     client, name = table
     client.put_item(TableName=name, Item={"pk": {"S": "counter"}, "n": {"N": "0"}})
-    add_one = [{"Update": {"TableName": name, "Key": {"pk": {"S": "counter"}}, "UpdateExpression": "ADD n :one",
-                           "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
+    add_one = [
+        {
+            "Update": {
+                "TableName": name,
+                "Key": {"pk": {"S": "counter"}},
+                "UpdateExpression": "ADD n :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        }
+    ]
     for _ in range(3):
         client.transact_write_items(TransactItems=add_one, ClientRequestToken="one-operation")
     client.transact_write_items(TransactItems=add_one, ClientRequestToken="another-operation")

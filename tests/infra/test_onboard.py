@@ -1,6 +1,7 @@
 """Issue 13: the onboarding CLI (infra/deploy/onboard.py) against DynamoDB Local and the WeChat sandboxes:
 the merchant it creates logs members in and takes top-ups; a second run changes nothing; a run with other
 values says what differs and changes nothing; no secret is ever printed."""
+
 from __future__ import annotations
 
 import uuid
@@ -25,9 +26,14 @@ def setup(tmp_path: Path, sandbox: Any, monkeypatch: Any) -> dict[str, Any]:
     keys, other = merchant_keys("onboard"), merchant_keys("other")
     appid, secret, mchid = f"wx{suffix}", f"app-secret-{suffix}", f"16{uuid.uuid4().int % 10**8:08d}"
     sandbox.apps[appid] = secret
-    sandbox.pay.merchants[mchid] = {"mchid": mchid, "appid": appid, "apiv3_key": keys.apiv3_key,
-                                    "sign_with": "public_key", "api_public_key": keys.api.public_pem,
-                                    "api_serial": keys.api.serial}
+    sandbox.pay.merchants[mchid] = {
+        "mchid": mchid,
+        "appid": appid,
+        "apiv3_key": keys.apiv3_key,
+        "sign_with": "public_key",
+        "api_public_key": keys.api.public_pem,
+        "api_serial": keys.api.serial,
+    }
     pay_dir = tmp_path / "wechatpay"
     pay_dir.mkdir()
     (pay_dir / "apiclient_key.pem").write_text(keys.api.private_pem)
@@ -36,11 +42,35 @@ def setup(tmp_path: Path, sandbox: Any, monkeypatch: Any) -> dict[str, Any]:
     (pay_dir / "pub_key.pem").write_text(sandbox.pay.keys.public_key.public_pem)
     (tmp_path / "app_secret.txt").write_text(secret)
     monkeypatch.setenv("KABAO_ADMIN_PASSWORD", PASSWORD)
-    argv = ["--merchant-id", f"m-{suffix}", "--name", "Onboarded Tea", "--appid", appid,
-            "--app-secret-file", str(tmp_path / "app_secret.txt"), "--secrets", "dev", "--mchid", mchid,
-            "--pay-dir", str(pay_dir), "--public-key-id", sandbox.pay.keys.public_key_id, "--admin", "boss"]
-    return {"argv": argv, "keys": keys, "other": other, "pay_dir": pay_dir, "secret": secret,
-            "merchant_id": f"m-{suffix}", "appid": appid}
+    argv = [
+        "--merchant-id",
+        f"m-{suffix}",
+        "--name",
+        "Onboarded Tea",
+        "--appid",
+        appid,
+        "--app-secret-file",
+        str(tmp_path / "app_secret.txt"),
+        "--secrets",
+        "dev",
+        "--mchid",
+        mchid,
+        "--pay-dir",
+        str(pay_dir),
+        "--public-key-id",
+        sandbox.pay.keys.public_key_id,
+        "--admin",
+        "boss",
+    ]
+    return {
+        "argv": argv,
+        "keys": keys,
+        "other": other,
+        "pay_dir": pay_dir,
+        "secret": secret,
+        "merchant_id": f"m-{suffix}",
+        "appid": appid,
+    }
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -71,8 +101,9 @@ def test_onboarded_merchant_works_and_a_second_run_changes_nothing(api: Any, set
     # The merchant it made serves members (login through the app secret) and top-ups (through its pay keys).
     merchant = merchants.get(merchant_id)
     member = api.member_with_card(merchant)
-    status, order = api.post("/v1/topup/orders", {"amount": 10000}, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", {"amount": 10000}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200 and order["status"] == "PENDING" and order["pay_params"]["paySign"], order
     # Its first admin logs in.
     status, body = api.post("/v1/staff/login", {"merchant_id": merchant_id, "username": "boss", "password": PASSWORD})
@@ -146,10 +177,15 @@ def test_a_reference_outside_the_merchants_own_path_is_refused_and_nothing_is_wr
     base = f"/kabao/{settings().stage}/merchants"
     argv = [*setup["argv"]]
     at = argv.index("--app-secret-file")
-    for ref in (f"ssm:{base}/globex/app-secret", f"ssm:{base}/{setup['merchant_id']}/../globex/app-secret",
-                f"ssm:{base}/{setup['merchant_id']}/app-secret/", f"ssm:{base}/{setup['merchant_id'].upper()}/x",
-                f"ssm:/kabao/{settings().stage}/jwt-secret", f"vault:{base}/{setup['merchant_id']}/app-secret"):
-        argv[at:at + 2] = ["--app-secret-ref", ref]
+    for ref in (
+        f"ssm:{base}/globex/app-secret",
+        f"ssm:{base}/{setup['merchant_id']}/../globex/app-secret",
+        f"ssm:{base}/{setup['merchant_id']}/app-secret/",
+        f"ssm:{base}/{setup['merchant_id'].upper()}/x",
+        f"ssm:/kabao/{settings().stage}/jwt-secret",
+        f"vault:{base}/{setup['merchant_id']}/app-secret",
+    ):
+        argv[at : at + 2] = ["--app-secret-ref", ref]
         code, output = _run(argv)
         assert code == 1 and "app secret reference refused" in output, (ref, output)
     with pytest.raises(Merchant.DoesNotExist):

@@ -1,5 +1,6 @@
 """The contract: openapi.json is what the code declares, a valid OpenAPI 3.1 document, served at /v1/openapi.json,
 and covers every route the app has; the endpoint holds answers to their declarations."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,12 @@ def test_every_route_of_the_app_is_in_the_spec() -> None:
     from mini_program_api.routes import console
 
     spec = _file()
-    served = {(path, method.lower()) for path, methods in app.routes.items() for method in methods
-              if path not in console.PATHS}
+    served = {
+        (path, method.lower())
+        for path, methods in app.routes.items()
+        for method in methods
+        if path not in console.PATHS
+    }
     assert {path for path in app.routes if path.startswith("/console")} == set(console.PATHS)
     documented = {(path, method) for path, item in spec["paths"].items() for method in item}
     assert served == documented
@@ -80,8 +85,12 @@ def test_an_answer_outside_its_model_is_refused() -> None:
 
     route = next(r for r in endpoint.ROUTES if r.response == "TopupPlanView")
     endpoint._check_response(route, {"plan_id": "p1", "amount": 100, "bonus": 0})
-    for drifted in ({"plan_id": "p1", "amount": 100, "bonus": 0, "new": 1}, {"plan_id": "p1", "amount": 100},
-                    {"plan_id": "p1", "amount": 1.5, "bonus": 0}, {"plan_id": "p1", "amount": "100", "bonus": 0}):
+    for drifted in (
+        {"plan_id": "p1", "amount": 100, "bonus": 0, "new": 1},
+        {"plan_id": "p1", "amount": 100},
+        {"plan_id": "p1", "amount": 1.5, "bonus": 0},
+        {"plan_id": "p1", "amount": "100", "bonus": 0},
+    ):
         with pytest.raises(endpoint.ResponseDrift):
             endpoint._check_response(route, drifted)
 
@@ -104,8 +113,13 @@ def test_every_declared_link_is_in_the_spec_and_feeds_a_real_operation() -> None
 
     spec = _file()
     ops = {op["operationId"]: op for item in spec["paths"].values() for op in item.values()}
-    links = [link for item in spec["paths"].values() for op in item.values() for response in op["responses"].values()
-             for link in response.get("links", {}).values()]
+    links = [
+        link
+        for item in spec["paths"].values()
+        for op in item.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
     assert len(links) == sum(len(targets) for targets in LINKS.values())
     for link in links:
         target = ops[link["operationId"]]
@@ -119,7 +133,8 @@ def test_every_error_code_a_handler_can_reach_is_declared() -> None:
 
     missing, _ = check()
     assert not missing, "declare in endpoint(errors=...) (python -m infra.contract_errors lists them): " + "; ".join(
-        f"{m} {p}: {', '.join(codes)}" for (m, p), codes in sorted(missing.items()))
+        f"{m} {p}: {', '.join(codes)}" for (m, p), codes in sorted(missing.items())
+    )
 
 
 def test_no_route_declares_a_code_it_cannot_answer() -> None:
@@ -130,7 +145,8 @@ def test_no_route_declares_a_code_it_cannot_answer() -> None:
 
     _, stale = check()
     assert not stale, "remove from endpoint(errors=...): " + "; ".join(
-        f"{m} {p}: {', '.join(codes)}" for (m, p), codes in sorted(stale.items()))
+        f"{m} {p}: {', '.join(codes)}" for (m, p), codes in sorted(stale.items())
+    )
 
 
 def test_the_walk_sees_a_swallowed_call_and_a_shadowing_variable() -> None:

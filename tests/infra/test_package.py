@@ -1,4 +1,5 @@
 """`make package`: the deployment zip imports on its own, and the template is valid, scoped and complete."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,11 @@ def template(package: Path) -> dict[str, Any]:
 def test_zip_holds_all_runtime_code_with_pyc_and_without_botocore(package: Path) -> None:
     names = zipfile.ZipFile(package / "deployment.zip").namelist()
     assert "app.py" in names
-    for module in ("mini_program_api/money/ledger.py", "mini_program_api/routes/me.py", "functions/topup_reconciliation.py"):
+    for module in (
+        "mini_program_api/money/ledger.py",
+        "mini_program_api/routes/me.py",
+        "functions/topup_reconciliation.py",
+    ):
         assert module in names
         folder, file = module.rsplit("/", 1)
         assert f"{folder}/__pycache__/{file[:-3]}.cpython-311.pyc" in names
@@ -44,8 +49,11 @@ def test_zip_holds_the_console_where_its_routes_serve_it_from(package: Path) -> 
 
     names = zipfile.ZipFile(package / "deployment.zip").namelist()
     dist = ROOT / "console" / "dist"
-    built = sorted(str(p.relative_to(ROOT)) for p in dist.rglob("*")  # not the build's own dot files (stamp, manifest)
-                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(dist).parts))
+    built = sorted(
+        str(p.relative_to(ROOT))
+        for p in dist.rglob("*")  # not the build's own dot files (stamp, manifest)
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(dist).parts)
+    )
     assert "/".join(console.DIST_PARTS) + "/index.html" in names
     assert any(n.startswith("console/dist/assets/") and n.endswith(".js") for n in names)
     assert sorted(n for n in names if n.startswith("console/")) == built
@@ -58,7 +66,9 @@ def test_every_handler_imports_from_the_unpacked_zip(package: Path, template: di
     runtime = tmp_path / "runtime"  # what the Lambda Python runtime provides beside /var/task
     runtime.mkdir()
     (runtime / "botocore").symlink_to(Path(botocore.__file__).parent)
-    handlers = [r["Properties"]["Handler"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    handlers = [
+        r["Properties"]["Handler"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
+    ]
     probe = (
         "import importlib, sys, json\n"
         f"sys.path[:0] = [{str(tmp_path / 'task')!r}, {str(runtime)!r}]\n"
@@ -70,15 +80,25 @@ def test_every_handler_imports_from_the_unpacked_zip(package: Path, template: di
         "print(len(app.app.routes))\n"
     )
     env = {"PATH": os.environ["PATH"], "KABAO_STAGE": "prod"}
-    result = subprocess.run([sys.executable, "-S", "-c", probe, json.dumps(handlers)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", probe, json.dumps(handlers)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) >= 10 and "app.app" in handlers and len(handlers) >= 2
 
 
 def test_template_passes_cfn_lint(package: Path) -> None:
-    result = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(package / "sam.json")],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), str(package / "sam.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -95,8 +115,11 @@ def test_table_matches_the_code(template: dict[str, Any]) -> None:
 
 
 def test_iam_is_scoped_to_the_table_and_the_stage_parameters(template: dict[str, Any]) -> None:
-    statements = [s for p in template["Resources"]["DefaultRole"]["Properties"]["Policies"]
-                  for s in p["PolicyDocument"]["Statement"]]
+    statements = [
+        s
+        for p in template["Resources"]["DefaultRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+    ]
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert not any(a.endswith(":*") or a == "*" for a in actions), statement
@@ -107,18 +130,31 @@ def test_iam_is_scoped_to_the_table_and_the_stage_parameters(template: dict[str,
     ssm = [s for s in statements if any(a.startswith("ssm:") for a in s["Action"])]
     assert [s["Action"] for s in ssm] == [["ssm:GetParameter"]]
     arn = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
-    assert ssm[0]["Resource"] == [{"Fn::Sub": f"{arn}{name}"} for name in (
-        "/kabao/prod/jwt-secret", "/kabao/prod/pii-key", "/kabao/prod/merchants/*")]
+    assert ssm[0]["Resource"] == [
+        {"Fn::Sub": f"{arn}{name}"}
+        for name in ("/kabao/prod/jwt-secret", "/kabao/prod/pii-key", "/kabao/prod/merchants/*")
+    ]
 
 
-@pytest.mark.parametrize("ref", ["ssm:/kabao/dev/jwt-secret", "ssm:/other/jwt-secret", "ssm:/kabao/prod/../x",
-                                 "ssm:/kabao/prod/merchants/acme/app-secret", "ssm:/kabao/prod/*",
-                                 "ssm:/KABAO/prod/jwt-secret", "ssm:/kabao/prod/jwt-secret/"])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "ssm:/kabao/dev/jwt-secret",
+        "ssm:/other/jwt-secret",
+        "ssm:/kabao/prod/../x",
+        "ssm:/kabao/prod/merchants/acme/app-secret",
+        "ssm:/kabao/prod/*",
+        "ssm:/KABAO/prod/jwt-secret",
+        "ssm:/kabao/prod/jwt-secret/",
+    ],
+)
 def test_a_stage_secret_outside_the_stages_own_parameters_is_a_build_error(ref: str) -> None:
     from infra.deploy.template import secret_parameters
 
     assert secret_parameters({"KABAO_JWT_SECRET": "ssm:/kabao/prod/jwt-secret"}, "prod") == [
-        "/kabao/prod/jwt-secret", "/kabao/prod/merchants/*"]
+        "/kabao/prod/jwt-secret",
+        "/kabao/prod/merchants/*",
+    ]
     with pytest.raises(ValueError):
         secret_parameters({"KABAO_JWT_SECRET": ref}, "prod")
 
@@ -126,10 +162,18 @@ def test_a_stage_secret_outside_the_stages_own_parameters_is_a_build_error(ref: 
 def test_every_schedule_is_deployed_and_no_secret_is_plain(template: dict[str, Any]) -> None:
     from app import app
 
-    functions = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    scheduled = {e.name: e.schedule_expression.to_string() for e in app.event_sources if hasattr(e, "schedule_expression")}
-    deployed = {p["Handler"].rsplit(".", 1)[1]: e["Properties"]["Schedule"]
-                for p in functions.values() for e in p.get("Events", {}).values() if e["Type"] == "Schedule"}
+    functions = {
+        k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+    }
+    scheduled = {
+        e.name: e.schedule_expression.to_string() for e in app.event_sources if hasattr(e, "schedule_expression")
+    }
+    deployed = {
+        p["Handler"].rsplit(".", 1)[1]: e["Properties"]["Schedule"]
+        for p in functions.values()
+        for e in p.get("Events", {}).values()
+        if e["Type"] == "Schedule"
+    }
     assert "reconcile_topups" in scheduled and deployed == scheduled
     for properties in functions.values():
         variables = properties["Environment"]["Variables"]
@@ -153,22 +197,36 @@ def test_alarms_watch_the_api_notifies_reconciliation_and_jobs_and_tell_the_topi
     resources = template["Resources"]
     found = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     watched = {(p.get("Namespace"), p.get("MetricName")) for p in found.values()}
-    assert {("AWS/ApiGateway", "5XXError"), (metrics.NAMESPACE, metrics.NOTIFY_FAILED),
-            (metrics.NAMESPACE, metrics.RECONCILIATION_DUE), (metrics.NAMESPACE, metrics.JOB_FAILED)} <= watched
+    assert {
+        ("AWS/ApiGateway", "5XXError"),
+        (metrics.NAMESPACE, metrics.NOTIFY_FAILED),
+        (metrics.NAMESPACE, metrics.RECONCILIATION_DUE),
+        (metrics.NAMESPACE, metrics.JOB_FAILED),
+    } <= watched
     for properties in found.values():
-        assert properties["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}],
-                                                         {"Ref": "AWS::NoValue"}]}
+        assert properties["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
     assert template["Parameters"]["AlarmTopicArn"]["Default"] == ""
     api = next(p for p in found.values() if p.get("MetricName") == "5XXError")
     definition = resources["RestAPI"]["Properties"]["DefinitionBody"]
     assert {d["Name"]: d["Value"] for d in api["Dimensions"]} == {
-        "ApiName": definition["info"]["title"], "Stage": resources["RestAPI"]["Properties"]["StageName"]}
-    scheduled = {k for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
-                 and any(e["Type"] == "Schedule" for e in r["Properties"].get("Events", {}).values())}
+        "ApiName": definition["info"]["title"],
+        "Stage": resources["RestAPI"]["Properties"]["StageName"],
+    }
+    scheduled = {
+        k
+        for k, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and any(e["Type"] == "Schedule" for e in r["Properties"].get("Events", {}).values())
+    }
     crashes = [m for k, p in found.items() if k.startswith("JobCrashesAlarm") for m in p["Metrics"]]
     assert all(len(p["Metrics"]) <= 10 for p in found.values() if "Metrics" in p)  # CloudWatch's metric-math limit
-    assert {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in crashes if "MetricStat" in m} \
-        == scheduled == set(alarms.JOB_FUNCTIONS)
+    assert (
+        {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in crashes if "MetricStat" in m}
+        == scheduled
+        == set(alarms.JOB_FUNCTIONS)
+    )
 
 
 def test_every_event_function_has_a_timeout_of_its_own(template: dict[str, Any]) -> None:

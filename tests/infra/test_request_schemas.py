@@ -4,6 +4,7 @@ Two walks over what the routes declare (their body and query models, nested obje
 included). An integer without a maximum let a 41-digit number reach DynamoDB, which stores at most 38 digits
 (a 500); pydantic's lax mode read a number as a Unix time, so `dates: [0]` was stored as 1970-01-01.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,12 @@ def _request_schemas() -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _integers() -> list[tuple[str, Path, dict[str, Any]]]:
     defs = _spec()["components"]["schemas"]
-    return [(where, path, leaf) for where, schema in _request_schemas() for path, leaf in _leaves(schema, defs)
-            if leaf.get("type") == "integer"]
+    return [
+        (where, path, leaf)
+        for where, schema in _request_schemas()
+        for path, leaf in _leaves(schema, defs)
+        if leaf.get("type") == "integer"
+    ]
 
 
 def test_the_walk_reaches_nested_integers() -> None:
@@ -73,8 +78,11 @@ def test_the_walk_reaches_nested_integers() -> None:
 
 # Refused below their floor by checkout itself, with a code of its own the till shows (AMOUNT_OUT_OF_RANGE, which
 # tests/integration/test_request_validation.py sends -10**40 to reach); their ceiling is the schema's.
-FLOOR_IN_CHECKOUT = {(f"POST /v1/staff/checkout{quote}", (field,)) for quote in ("", "/quote")
-                     for field in ("amount", "points", "stored_value")}
+FLOOR_IN_CHECKOUT = {
+    (f"POST /v1/staff/checkout{quote}", (field,))
+    for quote in ("", "/quote")
+    for field in ("amount", "points", "stored_value")
+}
 
 
 def test_every_integer_a_client_sends_is_bounded() -> None:
@@ -82,13 +90,17 @@ def test_every_integer_a_client_sends_is_bounded() -> None:
         (where, ".".join(map(str, path)) or "(value)", side)
         for where, path, leaf in _integers()
         for side in ("maximum", "minimum")
-        if side not in leaf and f"exclusive{side.title()}" not in leaf
+        if side not in leaf
+        and f"exclusive{side.title()}" not in leaf
         and not (side == "minimum" and (where, path) in FLOOR_IN_CHECKOUT)
     ]
     assert unbounded == []
-    too_big = [(where, path) for where, path, leaf in _integers()
-               if abs(leaf.get("maximum", leaf.get("exclusiveMaximum", 0))) >= 10**38
-               or abs(leaf.get("minimum", leaf.get("exclusiveMinimum", 0))) >= 10**38]
+    too_big = [
+        (where, path)
+        for where, path, leaf in _integers()
+        if abs(leaf.get("maximum", leaf.get("exclusiveMaximum", 0))) >= 10**38
+        or abs(leaf.get("minimum", leaf.get("exclusiveMinimum", 0))) >= 10**38
+    ]
     assert too_big == []  # DynamoDB's numbers have 38 digits
 
 
@@ -128,8 +140,12 @@ def _errors_at(model: type[Any], body: dict[str, Any], path: Path) -> list[str]:
 
 def test_the_walk_reaches_every_date_and_time_field() -> None:
     found = {(model.__name__, path) for model, path, _ in _time_fields()}
-    assert {("MemberDaysBody", ("member_days", 0, "dates", 0)), ("MemberDaysBody", ("member_days", 0, "starts_on")),
-            ("TemplatePatchBody", ("valid_until",)), ("CouponTemplateBody", ("valid_from",))} <= found
+    assert {
+        ("MemberDaysBody", ("member_days", 0, "dates", 0)),
+        ("MemberDaysBody", ("member_days", 0, "starts_on")),
+        ("TemplatePatchBody", ("valid_until",)),
+        ("CouponTemplateBody", ("valid_from",)),
+    } <= found
 
 
 @pytest.mark.parametrize("number", [0, 1900000000, 1.5, "1900000000", "20261203", "2026-W01-1"])

@@ -1,4 +1,5 @@
 """Every import is declared, and the dev closure agrees with the Lambda closure it is compiled from."""
+
 from __future__ import annotations
 
 import ast
@@ -39,8 +40,7 @@ def _imports(paths: list[str]) -> set[str]:
 
 def _undeclared(paths: list[str], declared: dict[str, str], allowed: set[str]) -> set[str]:
     distributions = packages_distributions()
-    return {m for m in _imports(paths) - allowed
-            if not any(_norm(d) in declared for d in distributions.get(m, [m]))}
+    return {m for m in _imports(paths) - allowed if not any(_norm(d) in declared for d in distributions.get(m, [m]))}
 
 
 def test_runtime_code_imports_only_what_requirements_txt_pins() -> None:

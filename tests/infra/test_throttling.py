@@ -31,7 +31,11 @@ def test_the_stage_and_every_anonymous_route_are_throttled_as_chalice_json_says(
     settings = _method_settings(throttle)
     assert settings[("*", "/*")] == (throttle["rate"], throttle["burst"])
     anonymous = anonymous_routes()
-    assert {"POST /v1/auth/login", "POST /v1/wechatpay/notify", "POST /v1/wechat/card-events/{merchant_id}"} <= anonymous
+    assert {
+        "POST /v1/auth/login",
+        "POST /v1/wechatpay/notify",
+        "POST /v1/wechat/card-events/{merchant_id}",
+    } <= anonymous
     for route in anonymous:
         method, path = route.split(" ", 1)
         limit = throttle["routes"].get(route, throttle["anonymous"])
@@ -77,7 +81,8 @@ def test_a_throttled_request_is_a_429_in_the_error_shape() -> None:
     """API Gateway answers THROTTLED itself, before any Lambda: its gateway response carries our body."""
     resources = merge_template("prod", _prod()["environment_variables"], _prod()["kabao"]["throttle"])["Resources"]
     throttled = next(
-        r["Properties"] for r in resources.values()
+        r["Properties"]
+        for r in resources.values()
         if r.get("Type") == "AWS::ApiGateway::GatewayResponse" and r["Properties"]["ResponseType"] == "THROTTLED"
     )
     assert throttled["StatusCode"] == "429" and throttled["RestApiId"] == {"Ref": "RestAPI"}

@@ -1,4 +1,5 @@
 """Who may do what: staff lockout under concurrency, store scoping, audited admin changes, template rules."""
+
 from __future__ import annotations
 
 import json
@@ -27,23 +28,24 @@ def _today(merchant: Any) -> str:
 # --- item 14: the lockout holds under concurrency ---------------------------------------------
 
 
-def test_20_concurrent_wrong_passwords_check_at_most_5_and_lock(api: Any, api_url: str, merchant: Any,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_20_concurrent_wrong_passwords_check_at_most_5_and_lock(
+    api: Any, api_url: str, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api.staff_token(merchant, "s1")
     accounts.create_account(None, merchant.merchant_id, "bob", PASSWORD, "staff", "s1")
     body = {"merchant_id": merchant.merchant_id, "username": "bob", "password": "wrong password!"}
     checked, outcomes = guess_at_once(monkeypatch, accounts, f"{api_url}/v1/staff/login", [body] * 20)
     assert len(checked) <= accounts.MAX_FAILED_LOGINS, len(checked)
     assert set(outcomes) <= {(401, "INVALID_CREDENTIALS"), (429, "ACCOUNT_LOCKED")}
-    status, body = api.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": "bob",
-                                                "password": PASSWORD})
+    status, body = api.post(
+        "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": "bob", "password": PASSWORD}
+    )
     assert (status, body["error"]["code"]) == (429, "ACCOUNT_LOCKED")  # the right password during the lock
     account = StaffAccount.get(staff_pk(merchant.merchant_id), "bob", consistent_read=True)
     assert account.locked_until is not None and account.locked_until > clock.now()
 
 
-def test_the_lock_lifts_after_15_minutes_and_a_good_login_resets_the_count(api: Any, merchant: Any,
-                                                                           clock: Any) -> None:
+def test_the_lock_lifts_after_15_minutes_and_a_good_login_resets_the_count(api: Any, merchant: Any, clock: Any) -> None:
     api.staff_token(merchant, "s1")
     accounts.create_account(None, merchant.merchant_id, "bob", PASSWORD, "staff", "s1")
     login = {"merchant_id": merchant.merchant_id, "username": "bob"}
@@ -66,11 +68,17 @@ def test_the_lock_lifts_after_15_minutes_and_a_good_login_resets_the_count(api: 
 def test_staff_of_another_store_can_neither_read_nor_refund_a_sale(api: Any, merchant: Any) -> None:
     seller, other = api.staff_token(merchant, "s1"), api.staff_token(merchant, "s2")
     member = api.member_with_card(merchant)
-    ledger.post(merchant.merchant_id, member["member"]["member_id"],
-                Operation(f"test-{uuid.uuid4().hex[:8]}", "TEST_CREDIT", ledger.postings({Account.PRINCIPAL: 5000})))
-    status, sale = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 3000,
-                                                   "stored_value": 3000},
-                            token=seller, headers={"idempotency-key": uuid.uuid4().hex})
+    ledger.post(
+        merchant.merchant_id,
+        member["member"]["member_id"],
+        Operation(f"test-{uuid.uuid4().hex[:8]}", "TEST_CREDIT", ledger.postings({Account.PRINCIPAL: 5000})),
+    )
+    status, sale = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 3000, "stored_value": 3000},
+        token=seller,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, sale
     path = f"/v1/staff/orders/{sale['order_id']}"
     status, body = api.get(path, token=other)
@@ -87,7 +95,8 @@ def test_staff_of_another_store_can_neither_read_nor_refund_a_sale(api: Any, mer
 
 
 def test_settings_and_their_audit_record_with_old_and_new_values_are_one_transaction(
-        api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     admin = api.admin_token(merchant)
     calls = record(monkeypatch)
     status, body = api.patch("/v1/admin/settings", {"points_per_yuan": 200, "tier_review": True}, token=admin)
@@ -101,12 +110,15 @@ def test_settings_and_their_audit_record_with_old_and_new_values_are_one_transac
     assert json.loads(detail["new"]) == {"points_per_yuan": 200, "tier_review": True}
 
 
-def test_tiers_and_their_audit_record_are_one_transaction(api: Any, merchant: Any,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiers_and_their_audit_record_are_one_transaction(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     admin = api.admin_token(merchant)
     calls = record(monkeypatch)
-    tiers = [{"tier_id": "normal", "name": "普通", "threshold": 0},
-             {"tier_id": "vip", "name": "VIP", "threshold": 2000, "discount_rate": 95}]
+    tiers = [
+        {"tier_id": "normal", "name": "普通", "threshold": 0},
+        {"tier_id": "vip", "name": "VIP", "threshold": 2000, "discount_rate": 95},
+    ]
     status, body = api.put("/v1/admin/tiers", {"tiers": tiers}, token=admin)
     assert status == 200, body
     assert [c[0] for c in calls.writes] == ["TransactWriteItems"]
@@ -122,23 +134,36 @@ def test_tiers_and_their_audit_record_are_one_transaction(api: Any, merchant: An
 def test_a_fixed_window_shorter_than_3_days_is_refused(api: Any, merchant: Any) -> None:
     admin, now = api.admin_token(merchant), clock.now()
     base = {"name": "快闪", "kind": "CASH", "amount": 300, "total_stock": 10, "per_member_limit": 1}
-    for start, end in ((now, now + timedelta(days=2, hours=23)),
-                       (now + timedelta(days=10), now + timedelta(days=12)),
-                       (now - timedelta(days=30), now + timedelta(days=1))):  # 3 days long, 1 day left
-        status, body = api.post("/v1/admin/coupon-templates", {**base, "valid_from": start.isoformat(),
-                                                               "valid_until": end.isoformat()}, token=admin)
+    for start, end in (
+        (now, now + timedelta(days=2, hours=23)),
+        (now + timedelta(days=10), now + timedelta(days=12)),
+        (now - timedelta(days=30), now + timedelta(days=1)),
+    ):  # 3 days long, 1 day left
+        status, body = api.post(
+            "/v1/admin/coupon-templates",
+            {**base, "valid_from": start.isoformat(), "valid_until": end.isoformat()},
+            token=admin,
+        )
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), (start, end)
-    status, body = api.post("/v1/admin/coupon-templates", {**base, "valid_from": now.isoformat(),
-                                                           "valid_until": (now + timedelta(days=3, minutes=1)).isoformat()},
-                            token=admin)
+    status, body = api.post(
+        "/v1/admin/coupon-templates",
+        {**base, "valid_from": now.isoformat(), "valid_until": (now + timedelta(days=3, minutes=1)).isoformat()},
+        token=admin,
+    )
     assert status == 201, body
 
 
 def test_unknown_store_ids_are_refused_in_templates_and_punch_plans(api: Any, merchant: Any) -> None:
     admin = api.admin_token(merchant)
     assert api.post("/v1/admin/stores", {"store_id": "s1", "name": "One"}, token=admin)[0] == 201
-    template = {"name": "免费拿铁", "kind": "GIFT", "gift_name": "拿铁", "total_stock": 10, "per_member_limit": 1,
-                "days_after_claim": 7}
+    template = {
+        "name": "免费拿铁",
+        "kind": "GIFT",
+        "gift_name": "拿铁",
+        "total_stock": 10,
+        "per_member_limit": 1,
+        "days_after_claim": 7,
+    }
     plan = {"name": "10杯咖啡", "visits": 10, "valid_days": 90, "price": 2500}
     for path, body in (("/v1/admin/coupon-templates", template), ("/v1/admin/punch-card-plans", plan)):
         status, error = api.post(path, {**body, "store_ids": ["s1", "nope"]}, token=admin)

@@ -1,6 +1,7 @@
 """Issue 13: find a member (phone through its keyed hash, card, scanned code, id), the admin's member view
 with every list paged and the audit entries about them, and manual adjustments: reasoned, audited in their
 own transaction, idempotent, never below zero, tiers kept consistent. Over HTTP on the local stack."""
+
 from __future__ import annotations
 
 import threading
@@ -21,11 +22,21 @@ def _key() -> dict[str, str]:
     return {"idempotency-key": uuid.uuid4().hex}
 
 
-def _adjust(api: Any, merchant: Any, member_id: str, account: str, amount: int, key: dict[str, str] | None = None,
-            reason: str = "goodwill") -> tuple[int, Any]:
-    return api.post(f"/v1/admin/members/{member_id}/adjustments", {"account": account, "amount": amount,
-                                                                    "reason": reason},
-                    token=api.admin_token(merchant), headers=key or _key())
+def _adjust(
+    api: Any,
+    merchant: Any,
+    member_id: str,
+    account: str,
+    amount: int,
+    key: dict[str, str] | None = None,
+    reason: str = "goodwill",
+) -> tuple[int, Any]:
+    return api.post(
+        f"/v1/admin/members/{member_id}/adjustments",
+        {"account": account, "amount": amount, "reason": reason},
+        token=api.admin_token(merchant),
+        headers=key or _key(),
+    )
 
 
 def _code(result: tuple[int, Any]) -> tuple[int, str]:
@@ -37,19 +48,24 @@ def member(api: Any, merchant: Any) -> dict[str, Any]:
     return api.member_with_card(merchant, phone=PHONE)
 
 
-def test_find_a_member_by_phone_card_code_or_id(api: Any, merchant: Any, member: dict[str, Any],
-                                                make_merchant: Any) -> None:
+def test_find_a_member_by_phone_card_code_or_id(
+    api: Any, merchant: Any, member: dict[str, Any], make_merchant: Any
+) -> None:
     admin = api.admin_token(merchant)
     member_id, card = member["member"]["member_id"], member["member"]["card"]["number"]
-    queries = [f"phone={PHONE}", f"card_number={card}", f"member_code={api.member_code(member['token'])}",
-               f"member_id={member_id}"]
+    queries = [
+        f"phone={PHONE}",
+        f"card_number={card}",
+        f"member_code={api.member_code(member['token'])}",
+        f"member_id={member_id}",
+    ]
     for query in queries:
         body = api.ok("GET", f"/v1/admin/members?{query}", token=admin)
         assert [m["member_id"] for m in body["members"]] == [member_id], query
         assert body["members"][0]["phone"] == "139****5678" and PHONE not in str(body)
     for query in ("phone=13900000000", "card_number=100000000000", "member_code=" + "1" * 18, "member_id=nobody"):
         assert api.ok("GET", f"/v1/admin/members?{query}", token=admin)["members"] == []
-    for query in ("", f"phone={PHONE}&member_id={member_id}", "phone=abc", "name=x"):
+    for query in ("", f"phone={PHONE}&member_id={member_id}", "phone=abc", "nickname=x", f"name=x&phone={PHONE}"):
         assert _code(api.get(f"/v1/admin/members?{query}", token=admin)) == (400, "VALIDATION_ERROR"), query
     other = api.admin_token(make_merchant())
     for query in queries[:2] + queries[3:]:  # another merchant's admin finds nobody
@@ -62,8 +78,13 @@ def test_member_view_lists_and_the_audit_entries_about_them(api: Any, merchant: 
     api.ok("POST", "/v1/topup/orders", {"plan_id": "p300"}, token=member["token"], headers=_key())
     assert _adjust(api, merchant, member_id, "bonus", 800)[0] == 200
     staff = api.staff_token(merchant)
-    sale = api.ok("POST", "/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 1000,
-                                                 "stored_value": 500}, token=staff, headers=_key())
+    sale = api.ok(
+        "POST",
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 1000, "stored_value": 500},
+        token=staff,
+        headers=_key(),
+    )
     view = api.ok("GET", f"/v1/admin/members/{member_id}", token=admin)
     assert view["phone"] == "139****5678" and PHONE not in str(view)
     assert (view["points"], view["bonus"], view["principal"]) == (10 + 10, 300, 0)  # sign-in, and 10 yuan paid
@@ -91,7 +112,8 @@ def test_member_view_lists_and_the_audit_entries_about_them(api: Any, merchant: 
 
 
 def test_points_and_bonus_adjustments_are_reasoned_idempotent_and_never_below_zero(
-        api: Any, merchant: Any, member: dict[str, Any]) -> None:
+    api: Any, merchant: Any, member: dict[str, Any]
+) -> None:
     member_id = member["member"]["member_id"]
     key = _key()
     first = _adjust(api, merchant, member_id, "points", 300, key)
@@ -106,8 +128,11 @@ def test_points_and_bonus_adjustments_are_reasoned_idempotent_and_never_below_ze
     bad = [("points", 0, "x"), ("principal", 100, "x"), ("bonus", -1, "x"), ("points", 5, ""), ("growth", 1.5, "x")]
     for account, amount, reason in bad:
         assert _code(_adjust(api, merchant, member_id, account, amount, reason=reason)) == (400, "VALIDATION_ERROR")
-    status, body = api.post(f"/v1/admin/members/{member_id}/adjustments",
-                            {"account": "points", "amount": 5, "reason": "x"}, token=api.admin_token(merchant))
+    status, body = api.post(
+        f"/v1/admin/members/{member_id}/adjustments",
+        {"account": "points", "amount": 5, "reason": "x"},
+        token=api.admin_token(merchant),
+    )
     assert (status, body["error"]["code"]) == (400, "INVALID_IDEMPOTENCY_KEY")
     assert _code(_adjust(api, merchant, "nobody", "points", 5)) == (404, "MEMBER_NOT_FOUND")
     assert checked_balances(merchant.merchant_id, member_id)["points"] == 0
@@ -130,8 +155,9 @@ def test_growth_adjustments_keep_tiers_consistent(api: Any, merchant: Any, membe
     checked_balances(merchant.merchant_id, member_id)
 
 
-def test_concurrent_debits_and_a_raced_key_move_value_once(api: Any, merchant: Any, member: dict[str, Any],
-                                                           api_url: str) -> None:
+def test_concurrent_debits_and_a_raced_key_move_value_once(
+    api: Any, merchant: Any, member: dict[str, Any], api_url: str
+) -> None:
     member_id = member["member"]["member_id"]
     assert _adjust(api, merchant, member_id, "points", 500)[0] == 200
     url, token = f"{api_url}/v1/admin/members/{member_id}/adjustments", api.admin_token(merchant)
@@ -149,49 +175,77 @@ def test_concurrent_debits_and_a_raced_key_move_value_once(api: Any, merchant: A
     assert checked_balances(merchant.merchant_id, member_id)["points"] == 70
 
 
-def test_admin_issues_a_coupon_from_stock_and_gives_punch_visits(api: Any, merchant: Any,
-                                                                 member: dict[str, Any]) -> None:
+def test_admin_issues_a_coupon_from_stock_and_gives_punch_visits(
+    api: Any, merchant: Any, member: dict[str, Any]
+) -> None:
     admin, member_id = api.admin_token(merchant), member["member"]["member_id"]
-    template = api.ok("POST", "/v1/admin/coupon-templates", {"name": "5元", "kind": "CASH", "amount": 500,
-                                                             "total_stock": 2, "per_member_limit": 1,
-                                                             "days_after_claim": 7, "listed": False}, token=admin)
-    path, body, key = f"/v1/admin/members/{member_id}/coupons", {"template_id": template["template_id"],
-                                                                   "reason": "complaint"}, _key()
+    template = api.ok(
+        "POST",
+        "/v1/admin/coupon-templates",
+        {
+            "name": "5元",
+            "kind": "CASH",
+            "amount": 500,
+            "total_stock": 2,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+            "listed": False,
+        },
+        token=admin,
+    )
+    path, body, key = (
+        f"/v1/admin/members/{member_id}/coupons",
+        {"template_id": template["template_id"], "reason": "complaint"},
+        _key(),
+    )
     first = api.ok("POST", path, body, token=admin, headers=key)
     assert api.ok("POST", path, body, token=admin, headers=key)["coupon_id"] == first["coupon_id"]
     second = api.ok("POST", path, body, token=admin, headers=_key())  # past the claim limit: an admin's gift
     assert second["coupon_id"] != first["coupon_id"]
     assert _code(api.post(path, body, token=admin, headers=_key())) == (409, "SOLD_OUT")
     assert api.ok("GET", f"/v1/admin/coupon-templates/{template['template_id']}", token=admin)["remaining"] == 0
-    assert _code(api.post(path, {**body, "template_id": "CTnope"}, token=admin, headers=_key())) == \
-        (404, "TEMPLATE_NOT_FOUND")
+    assert _code(api.post(path, {**body, "template_id": "CTnope"}, token=admin, headers=_key())) == (
+        404,
+        "TEMPLATE_NOT_FOUND",
+    )
     coupons = api.ok("GET", "/v1/me/coupons", token=member["token"])["coupons"]
     assert {c["coupon_id"] for c in coupons} == {first["coupon_id"], second["coupon_id"]}
 
-    plan = api.ok("POST", "/v1/admin/punch-card-plans", {"name": "10杯", "visits": 10, "valid_days": 30},
-                  token=admin)
-    card = api.ok("POST", f"/v1/admin/members/{member_id}/punch-cards", {"plan_id": plan["plan_id"]}, token=admin,
-                  headers=_key())
+    plan = api.ok("POST", "/v1/admin/punch-card-plans", {"name": "10杯", "visits": 10, "valid_days": 30}, token=admin)
+    card = api.ok(
+        "POST", f"/v1/admin/members/{member_id}/punch-cards", {"plan_id": plan["plan_id"]}, token=admin, headers=_key()
+    )
     visits = f"/v1/admin/members/{member_id}/punch-cards/{card['card_id']}/visits"
     key = _key()
     assert api.ok("POST", visits, {"visits": 3, "reason": "machine broke"}, token=admin, headers=key)["uses_left"] == 13
     assert api.ok("POST", visits, {"visits": 3, "reason": "machine broke"}, token=admin, headers=key)["uses_left"] == 13
     assert api.post(visits, {"visits": 0, "reason": "x"}, token=admin, headers=_key())[0] == 400
     bob = api.member_with_card(merchant)["member"]["member_id"]
-    assert _code(api.post(f"/v1/admin/members/{bob}/punch-cards/{card['card_id']}/visits",
-                          {"visits": 1, "reason": "x"}, token=admin, headers=_key())) == (404, "PUNCH_CARD_NOT_FOUND")
+    assert _code(
+        api.post(
+            f"/v1/admin/members/{bob}/punch-cards/{card['card_id']}/visits",
+            {"visits": 1, "reason": "x"},
+            token=admin,
+            headers=_key(),
+        )
+    ) == (404, "PUNCH_CARD_NOT_FOUND")
     assert checked_balances(merchant.merchant_id, member_id)[f"punch:{card['card_id']}"] == 13
     actions = [r["action"] for r in api.ok("GET", f"/v1/admin/members/{member_id}/audit", token=admin)["records"]]
     assert actions == ["PUNCH_VISITS_GIVEN", "PUNCH_CARD_GIVEN", "COUPON_ISSUED", "COUPON_ISSUED"]
 
 
 def test_member_care_refuses_members_staff_other_merchants_disabled_and_revoked(
-        api: Any, merchant: Any, member: dict[str, Any], make_merchant: Any) -> None:
+    api: Any, merchant: Any, member: dict[str, Any], make_merchant: Any
+) -> None:
     member_id = member["member"]["member_id"]
     base = f"/v1/admin/members/{member_id}"
-    routes = [("GET", f"/v1/admin/members?member_id={member_id}", None), ("GET", base, None),
-              ("GET", f"{base}/orders", None), ("GET", f"{base}/audit", None),
-              ("POST", f"{base}/adjustments", {"account": "points", "amount": 5, "reason": "x"})]
+    routes = [
+        ("GET", f"/v1/admin/members?member_id={member_id}", None),
+        ("GET", base, None),
+        ("GET", f"{base}/orders", None),
+        ("GET", f"{base}/audit", None),
+        ("POST", f"{base}/adjustments", {"account": "points", "amount": 5, "reason": "x"}),
+    ]
     other = api.admin_token(make_merchant())
     second = api.admin_token(merchant, "admin-2")
     revoked = api.admin_token(merchant, "admin-3")
@@ -204,5 +258,5 @@ def test_member_care_refuses_members_staff_other_merchants_disabled_and_revoked(
         assert _code(api.call(method, path, body, token=second, headers=_key())) == (403, "ACCOUNT_DISABLED")
         assert _code(api.call(method, path, body, token=revoked, headers=_key())) == (401, "SESSION_REVOKED")
         status, found = api.call(method, path, body, token=other, headers=_key())
-        assert status == 404 or found == {"members": []}, (path, status, found)
+        assert status == 404 or found == {"members": [], "cursor": None}, (path, status, found)
     assert checked_balances(merchant.merchant_id, member_id)["points"] == 0

@@ -1,6 +1,7 @@
 """Issue 13, "read back everything, change and stop": every admin configuration read back, coupon
 templates changed, paused, resumed and ended, top-up plans, the prepaid cap and the terms version.
 Over HTTP on the local stack; each bad input is a 4xx that changes nothing."""
+
 from __future__ import annotations
 
 import json
@@ -15,11 +16,20 @@ from mini_program_api.platform import clock
 from tests import timeline
 from tests.integration.test_coupons import _try_claim
 
-CASH = {"name": "5元无门槛", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 1,
-        "days_after_claim": 7}
+CASH = {
+    "name": "5元无门槛",
+    "kind": "CASH",
+    "amount": 500,
+    "total_stock": 100,
+    "per_member_limit": 1,
+    "days_after_claim": 7,
+}
 TODAY = timeline.today()
-WINDOW = {"days_after_claim": None, "valid_from": timeline.iso(TODAY - timedelta(days=3)),
-          "valid_until": timeline.iso(TODAY + timedelta(days=38))}
+WINDOW = {
+    "days_after_claim": None,
+    "valid_from": timeline.iso(TODAY - timedelta(days=3)),
+    "valid_until": timeline.iso(TODAY + timedelta(days=38)),
+}
 LATER_END = timeline.iso(TODAY + timedelta(days=69))  # a later end than WINDOW's
 
 
@@ -69,13 +79,21 @@ def member(api: Any, merchant: Any) -> dict[str, Any]:
 # --- role checks ------------------------------------------------------------------------------
 
 ROUTES = [
-    ("GET", "/v1/admin/tiers", None), ("GET", "/v1/admin/settings", None),
-    ("GET", "/v1/admin/coupon-templates", None), ("GET", "/v1/admin/coupon-templates/CTx", None),
-    ("PATCH", "/v1/admin/coupon-templates/CTx", {"name": "x"}), ("POST", "/v1/admin/coupon-templates/CTx/pause", None),
-    ("POST", "/v1/admin/coupon-templates/CTx/resume", None), ("POST", "/v1/admin/coupon-templates/CTx/end", None),
-    ("GET", "/v1/admin/punch-card-plans", None), ("GET", "/v1/admin/topup-plans", None),
-    ("POST", "/v1/admin/topup-plans", {"amount": 100}), ("PATCH", "/v1/admin/topup-plans/p300", {"bonus": 1}),
-    ("DELETE", "/v1/admin/topup-plans/p300", None), ("GET", "/v1/admin/stores", None), ("GET", "/v1/admin/staff", None),
+    ("GET", "/v1/admin/tiers", None),
+    ("GET", "/v1/admin/settings", None),
+    ("GET", "/v1/admin/coupon-templates", None),
+    ("GET", "/v1/admin/coupon-templates/CTx", None),
+    ("PATCH", "/v1/admin/coupon-templates/CTx", {"name": "x"}),
+    ("POST", "/v1/admin/coupon-templates/CTx/pause", None),
+    ("POST", "/v1/admin/coupon-templates/CTx/resume", None),
+    ("POST", "/v1/admin/coupon-templates/CTx/end", None),
+    ("GET", "/v1/admin/punch-card-plans", None),
+    ("GET", "/v1/admin/topup-plans", None),
+    ("POST", "/v1/admin/topup-plans", {"amount": 100}),
+    ("PATCH", "/v1/admin/topup-plans/p300", {"bonus": 1}),
+    ("DELETE", "/v1/admin/topup-plans/p300", None),
+    ("GET", "/v1/admin/stores", None),
+    ("GET", "/v1/admin/staff", None),
     ("PATCH", "/v1/admin/settings", {"prepaid_cap": 100}),
 ]
 
@@ -95,10 +113,14 @@ def test_another_merchants_templates_and_plans_are_not_found(api: Any, merchant:
     admin = api.admin_token(merchant)
     assert _error(api.get(f"/v1/admin/coupon-templates/{theirs}", token=admin)) == (404, "TEMPLATE_NOT_FOUND")
     for action in ("pause", "resume", "end"):
-        assert _error(api.post(f"/v1/admin/coupon-templates/{theirs}/{action}", token=admin)) == \
-            (404, "TEMPLATE_NOT_FOUND")
-    assert _error(api.patch(f"/v1/admin/coupon-templates/{theirs}", {"name": "x"}, token=admin)) == \
-        (404, "TEMPLATE_NOT_FOUND")
+        assert _error(api.post(f"/v1/admin/coupon-templates/{theirs}/{action}", token=admin)) == (
+            404,
+            "TEMPLATE_NOT_FOUND",
+        )
+    assert _error(api.patch(f"/v1/admin/coupon-templates/{theirs}", {"name": "x"}, token=admin)) == (
+        404,
+        "TEMPLATE_NOT_FOUND",
+    )
     assert _error(api.patch("/v1/admin/topup-plans/nope", {"bonus": 1}, token=admin)) == (404, "PLAN_NOT_FOUND")
     assert _error(api.call("DELETE", "/v1/admin/topup-plans/nope", token=admin)) == (404, "PLAN_NOT_FOUND")
 
@@ -109,10 +131,26 @@ def test_another_merchants_templates_and_plans_are_not_found(api: Any, merchant:
 def test_tiers_read_back_as_they_were_put(api: Any, merchant: Any) -> None:
     admin = api.admin_token(merchant)
     birthday, monthly = (_template(api, merchant)["template_id"] for _ in range(2))  # gifts name real templates
-    tiers = [{"tier_id": "a", "name": "A", "threshold": 0, "discount_rate": 100, "points_multiplier": 100,
-              "birthday_template_id": None, "monthly_template_ids": []},
-             {"tier_id": "b", "name": "B", "threshold": 500, "discount_rate": 95, "points_multiplier": 150,
-              "birthday_template_id": birthday, "monthly_template_ids": [monthly]}]
+    tiers = [
+        {
+            "tier_id": "a",
+            "name": "A",
+            "threshold": 0,
+            "discount_rate": 100,
+            "points_multiplier": 100,
+            "birthday_template_id": None,
+            "monthly_template_ids": [],
+        },
+        {
+            "tier_id": "b",
+            "name": "B",
+            "threshold": 500,
+            "discount_rate": 95,
+            "points_multiplier": 150,
+            "birthday_template_id": birthday,
+            "monthly_template_ids": [monthly],
+        },
+    ]
     status, put = api.put("/v1/admin/tiers", {"tiers": tiers}, token=admin)
     assert status == 200, put
     status, got = api.get("/v1/admin/tiers", token=admin)
@@ -123,10 +161,19 @@ def test_tiers_read_back_as_they_were_put(api: Any, merchant: Any) -> None:
 def test_settings_read_back_everything_patch_takes(api: Any, merchant: Any) -> None:
     admin = api.admin_token(merchant)
     wakeup = _template(api, merchant)["template_id"]
-    change = {"points_per_yuan": 50, "points_expiry": "ROLLING", "points_expiry_days": 200, "tier_review": True,
-              "referral_points": 30, "birthday_on": "DAY", "dormant_days": 60, "wakeup_template_id": wakeup,
-              "message_templates": {"coupon_expiry": "tmpl-a", "birthday": "tmpl-b"}, "prepaid_cap": 300000,
-              "terms_version": "2026-11"}
+    change = {
+        "points_per_yuan": 50,
+        "points_expiry": "ROLLING",
+        "points_expiry_days": 200,
+        "tier_review": True,
+        "referral_points": 30,
+        "birthday_on": "DAY",
+        "dormant_days": 60,
+        "wakeup_template_id": wakeup,
+        "message_templates": {"coupon_expiry": "tmpl-a", "birthday": "tmpl-b"},
+        "prepaid_cap": 300000,
+        "terms_version": "2026-11",
+    }
     status, patched = api.patch("/v1/admin/settings", change, token=admin)
     assert status == 200, patched
     status, got = api.get("/v1/admin/settings", token=admin)
@@ -138,9 +185,20 @@ def test_settings_read_back_everything_patch_takes(api: Any, merchant: Any) -> N
     assert json.loads(record["detail"]["new"])["prepaid_cap"] == 300000
 
 
-@pytest.mark.parametrize("bad", [{}, {"prepaid_cap": None}, {"prepaid_cap": 500001}, {"prepaid_cap": 0},
-                                 {"prepaid_cap": "1000"}, {"terms_version": ""}, {"terms_version": "v 2"},
-                                 {"terms_version": 2}, {"prepaid_cap": 1000, "nope": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {},
+        {"prepaid_cap": None},
+        {"prepaid_cap": 500001},
+        {"prepaid_cap": 0},
+        {"prepaid_cap": "1000"},
+        {"terms_version": ""},
+        {"terms_version": "v 2"},
+        {"terms_version": 2},
+        {"prepaid_cap": 1000, "nope": 1},
+    ],
+)
 def test_bad_settings_are_400_and_change_nothing(api: Any, merchant: Any, bad: dict[str, Any]) -> None:
     admin = api.admin_token(merchant)
     before = api.get("/v1/admin/settings", token=admin)[1]
@@ -155,14 +213,17 @@ def test_a_lower_prepaid_cap_only_refuses_new_top_ups(api: Any, merchant: Any, m
     assert status == 200, order
     assert api.patch("/v1/admin/settings", {"prepaid_cap": 10000}, token=admin)[0] == 200
     assert api.get("/v1/topup/plans", token=member["token"])[1]["prepaid_cap"] == 10000
-    assert _error(api.post("/v1/topup/orders", {"amount": 500}, token=member["token"], headers=_key())) == \
-        (409, "PREPAID_CAP_EXCEEDED")
+    assert _error(api.post("/v1/topup/orders", {"amount": 500}, token=member["token"], headers=_key())) == (
+        409,
+        "PREPAID_CAP_EXCEEDED",
+    )
     status, kept = api.get(f"/v1/topup/orders/{order['order_id']}", token=member["token"])
     assert status == 200 and kept["status"] == "PENDING" and kept["amount"] == 20000  # made before: still payable
 
 
-def test_a_terms_bump_makes_members_agree_again_at_their_next_card_action(api: Any, merchant: Any,
-                                                                          member: dict[str, Any]) -> None:
+def test_a_terms_bump_makes_members_agree_again_at_their_next_card_action(
+    api: Any, merchant: Any, member: dict[str, Any]
+) -> None:
     admin = api.admin_token(merchant)
     assert api.post("/v1/me/card", {"agreed_terms_version": "1"}, token=member["token"])[0] == 200
     assert api.patch("/v1/admin/settings", {"terms_version": "2"}, token=admin)[0] == 200
@@ -174,22 +235,41 @@ def test_a_terms_bump_makes_members_agree_again_at_their_next_card_action(api: A
 
     assert members.get(merchant.merchant_id, member["member"]["member_id"]).terms_version == "2"
     newcomer = api.login(merchant)
-    assert api.post("/v1/me/phone", {"code": f"phone:13900000001:{uuid.uuid4().hex[:6]}"},
-                    token=newcomer["token"])[0] == 200
-    assert _error(api.post("/v1/me/card", {"agreed_terms_version": "1"}, token=newcomer["token"])) == \
-        (409, "TERMS_OUTDATED")
+    assert (
+        api.post("/v1/me/phone", {"code": f"phone:13900000001:{uuid.uuid4().hex[:6]}"}, token=newcomer["token"])[0]
+        == 200
+    )
+    assert _error(api.post("/v1/me/card", {"agreed_terms_version": "1"}, token=newcomer["token"])) == (
+        409,
+        "TERMS_OUTDATED",
+    )
 
 
 def test_stores_staff_and_punch_plans_are_paged(api: Any, merchant: Any) -> None:
     admin = api.admin_token(merchant)
     for i in range(3):
         assert api.post("/v1/admin/stores", {"store_id": f"s{i}", "name": f"S{i}"}, token=admin)[0] == 201
-        assert api.post("/v1/admin/staff", {"username": f"u{i}", "password": "correct horse battery", "role": "staff",
-                                            "store_id": f"s{i}"}, token=admin)[0] == 201
-        assert api.post("/v1/admin/punch-card-plans", {"name": f"P{i}", "visits": 5, "valid_days": 30, "price": 100},
-                        token=admin)[0] == 201
-    for path, field, ident in (("/v1/admin/stores", "stores", "store_id"), ("/v1/admin/staff", "staff", "username"),
-                               ("/v1/admin/punch-card-plans", "plans", "plan_id")):
+        assert (
+            api.post(
+                "/v1/admin/staff",
+                {"username": f"u{i}", "password": "correct horse battery", "role": "staff", "store_id": f"s{i}"},
+                token=admin,
+            )[0]
+            == 201
+        )
+        assert (
+            api.post(
+                "/v1/admin/punch-card-plans",
+                {"name": f"P{i}", "visits": 5, "valid_days": 30, "price": 100},
+                token=admin,
+            )[0]
+            == 201
+        )
+    for path, field, ident in (
+        ("/v1/admin/stores", "stores", "store_id"),
+        ("/v1/admin/staff", "staff", "username"),
+        ("/v1/admin/punch-card-plans", "plans", "plan_id"),
+    ):
         n = 3 if field == "staff" else 2  # the staff list also holds the test's own admin account
         status, first = api.get(f"{path}?limit={n}", token=admin)
         assert status == 200 and len(first[field]) == n and first["cursor"], first
@@ -219,15 +299,15 @@ def test_templates_list_paged_with_live_stock(api: Any, merchant: Any, member: d
     assert _error(api.get("/v1/admin/coupon-templates?cursor=bad", token=admin)) == (400, "INVALID_CURSOR")
 
 
-def test_patch_changes_what_is_safe_and_the_shelf_follows(api: Any, merchant: Any, member: dict[str, Any],
-                                                         clock: Any) -> None:
+def test_patch_changes_what_is_safe_and_the_shelf_follows(
+    api: Any, merchant: Any, member: dict[str, Any], clock: Any
+) -> None:
     tid = _template(api, merchant, **WINDOW, total_stock=5)["template_id"]
     admin = api.admin_token(merchant)
     change = {"name": "新名字", "total_stock": 40, "valid_until": LATER_END}
     status, body = api.patch(f"/v1/admin/coupon-templates/{tid}", change, token=admin)
     assert status == 200, body
-    assert (body["name"], body["total_stock"], body["remaining"], body["valid_until"]) == \
-        ("新名字", 40, 40, LATER_END)
+    assert (body["name"], body["total_stock"], body["remaining"], body["valid_until"]) == ("新名字", 40, 40, LATER_END)
     assert _read(api, merchant, tid) == body
     [record] = _audit(api, merchant, "COUPON_TEMPLATE_CHANGED")
     assert json.loads(record["detail"]["old"])["total_stock"] == 5
@@ -245,15 +325,23 @@ def test_patch_changes_what_is_safe_and_the_shelf_follows(api: Any, merchant: An
     assert tid in _offer_ids(api, member)
 
 
-@pytest.mark.parametrize("bad,code", [
-    ({}, "VALIDATION_ERROR"), ({"name": None}, "VALIDATION_ERROR"), ({"total_stock": 4}, "VALIDATION_ERROR"),
-    ({"total_stock": 10_000_001}, "VALIDATION_ERROR"), ({"total_stock": "9"}, "VALIDATION_ERROR"),
-    ({"valid_until": timeline.iso(TODAY + timedelta(days=37))}, "VALIDATION_ERROR"),  # earlier than it was
-    ({"valid_until": LATER_END[:19]}, "VALIDATION_ERROR"),  # no offset ({"kind": "GIFT"}, "VALIDATION_ERROR"),
-    ({"per_member_limit": 5}, "VALIDATION_ERROR"), ({"name": ""}, "VALIDATION_ERROR"),
-])
-def test_bad_template_changes_are_400_and_change_nothing(api: Any, merchant: Any, bad: dict[str, Any],
-                                                         code: str) -> None:
+@pytest.mark.parametrize(
+    "bad,code",
+    [
+        ({}, "VALIDATION_ERROR"),
+        ({"name": None}, "VALIDATION_ERROR"),
+        ({"total_stock": 4}, "VALIDATION_ERROR"),
+        ({"total_stock": 10_000_001}, "VALIDATION_ERROR"),
+        ({"total_stock": "9"}, "VALIDATION_ERROR"),
+        ({"valid_until": timeline.iso(TODAY + timedelta(days=37))}, "VALIDATION_ERROR"),  # earlier than it was
+        ({"valid_until": LATER_END[:19]}, "VALIDATION_ERROR"),  # no offset ({"kind": "GIFT"}, "VALIDATION_ERROR"),
+        ({"per_member_limit": 5}, "VALIDATION_ERROR"),
+        ({"name": ""}, "VALIDATION_ERROR"),
+    ],
+)
+def test_bad_template_changes_are_400_and_change_nothing(
+    api: Any, merchant: Any, bad: dict[str, Any], code: str
+) -> None:
     tid = _template(api, merchant, **WINDOW, total_stock=5)["template_id"]
     before = _read(api, merchant, tid)
     assert _error(api.patch(f"/v1/admin/coupon-templates/{tid}", bad, token=api.admin_token(merchant))) == (400, code)
@@ -263,12 +351,14 @@ def test_bad_template_changes_are_400_and_change_nothing(api: Any, merchant: Any
 
 def test_a_relative_validity_has_no_end_to_move(api: Any, merchant: Any) -> None:
     tid = _template(api, merchant)["template_id"]
-    assert _error(api.patch(f"/v1/admin/coupon-templates/{tid}", {"valid_until": LATER_END},
-                            token=api.admin_token(merchant))) == (400, "VALIDATION_ERROR")
+    assert _error(
+        api.patch(f"/v1/admin/coupon-templates/{tid}", {"valid_until": LATER_END}, token=api.admin_token(merchant))
+    ) == (400, "VALIDATION_ERROR")
 
 
 def test_pause_stops_claims_resume_restarts_them_and_issued_coupons_keep_working(
-        api: Any, merchant: Any, member: dict[str, Any]) -> None:
+    api: Any, merchant: Any, member: dict[str, Any]
+) -> None:
     tid = _template(api, merchant, per_member_limit=3)["template_id"]
     admin = api.admin_token(merchant)
     status, coupon = _claim(api, member, tid)
@@ -280,8 +370,12 @@ def test_pause_stops_claims_resume_restarts_them_and_issued_coupons_keep_working
     assert _error(_claim(api, member, tid)) == (409, "OFFER_NOT_AVAILABLE")
     assert tid not in _offer_ids(api, member)
     staff = api.staff_token(merchant)
-    status, receipt = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 2000,
-                                                      "coupon_id": coupon["coupon_id"]}, token=staff, headers=_key())
+    status, receipt = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 2000, "coupon_id": coupon["coupon_id"]},
+        token=staff,
+        headers=_key(),
+    )
     assert status == 200 and receipt["coupon_discount"] == 500, receipt
     status, resumed = api.post(f"/v1/admin/coupon-templates/{tid}/resume", token=admin)
     assert status == 200 and resumed["status"] == "active"
@@ -326,15 +420,18 @@ def test_more_stock_under_concurrent_claims_never_oversells(api: Any, merchant: 
 # --- top-up plans -----------------------------------------------------------------------------
 
 
-def test_topup_plans_create_edit_retire_and_read_back(api: Any, merchant: Any, member: dict[str, Any],
-                                                      sandbox: Any) -> None:
+def test_topup_plans_create_edit_retire_and_read_back(
+    api: Any, merchant: Any, member: dict[str, Any], sandbox: Any
+) -> None:
     admin = api.admin_token(merchant)
     key = _key()
     status, made = api.post("/v1/admin/topup-plans", {"amount": 10000, "bonus": 1000}, token=admin, headers=key)
     assert status == 201 and made["amount"] == 10000, made
     assert api.post("/v1/admin/topup-plans", {"amount": 10000, "bonus": 1000}, token=admin, headers=key) == (201, made)
-    assert _error(api.post("/v1/admin/topup-plans", {"amount": 20000}, token=admin, headers=key)) == \
-        (422, "IDEMPOTENCY_KEY_REUSED")
+    assert _error(api.post("/v1/admin/topup-plans", {"amount": 20000}, token=admin, headers=key)) == (
+        422,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
     assert len(_audit(api, merchant, "TOPUP_PLAN_CREATED")) == 1
     status, listed = api.get("/v1/admin/topup-plans", token=admin)
     assert made in listed["plans"]
@@ -347,8 +444,10 @@ def test_topup_plans_create_edit_retire_and_read_back(api: Any, merchant: Any, m
     assert edited in api.get("/v1/admin/topup-plans", token=admin)[1]["plans"]
     assert api.call("DELETE", f"/v1/admin/topup-plans/{pid}", token=admin) == (204, None)
     assert pid not in [p["plan_id"] for p in api.get("/v1/admin/topup-plans", token=admin)[1]["plans"]]
-    assert _error(api.post("/v1/topup/orders", {"plan_id": pid}, token=member["token"], headers=_key())) == \
-        (404, "PLAN_NOT_FOUND")
+    assert _error(api.post("/v1/topup/orders", {"plan_id": pid}, token=member["token"], headers=_key())) == (
+        404,
+        "PLAN_NOT_FOUND",
+    )
     sandbox.pay.pay(order["order_id"])  # the order made before retiring is paid and credited as made
     status, paid = api.get(f"/v1/topup/orders/{order['order_id']}", token=member["token"])
     assert paid["status"] == "PAID" and paid["bonus"] == 1000
@@ -367,9 +466,18 @@ def test_a_named_plan_retried_is_the_same_plan_and_a_taken_id_is_409(api: Any, m
     assert len(_audit(api, merchant, "TOPUP_PLAN_CREATED")) == 1
 
 
-@pytest.mark.parametrize("bad", [{"amount": 10000, "bonus": 10001}, {"amount": 0}, {"amount": 500001},
-                                 {"amount": "100"}, {"bonus": 5}, {"amount": 100, "plan_id": "a b"},
-                                 {"amount": 100, "extra": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"amount": 10000, "bonus": 10001},
+        {"amount": 0},
+        {"amount": 500001},
+        {"amount": "100"},
+        {"bonus": 5},
+        {"amount": 100, "plan_id": "a b"},
+        {"amount": 100, "extra": 1},
+    ],
+)
 def test_bad_topup_plans_are_400_and_change_nothing(api: Any, merchant: Any, bad: dict[str, Any]) -> None:
     admin = api.admin_token(merchant)
     before = api.get("/v1/admin/topup-plans", token=admin)[1]
@@ -377,8 +485,9 @@ def test_bad_topup_plans_are_400_and_change_nothing(api: Any, merchant: Any, bad
     assert api.get("/v1/admin/topup-plans", token=admin)[1] == before
 
 
-@pytest.mark.parametrize("bad", [{}, {"amount": None, "bonus": None}, {"bonus": 30001}, {"amount": 1000},
-                                 {"plan_id": "x"}])
+@pytest.mark.parametrize(
+    "bad", [{}, {"amount": None, "bonus": None}, {"bonus": 30001}, {"amount": 1000}, {"plan_id": "x"}]
+)
 def test_bad_plan_edits_are_400_and_change_nothing(api: Any, merchant: Any, bad: dict[str, Any]) -> None:
     admin = api.admin_token(merchant)
     before = api.get("/v1/admin/topup-plans", token=admin)[1]

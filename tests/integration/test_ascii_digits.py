@@ -1,5 +1,6 @@
 """Issue 23 item 7: digits are ASCII 0-9. `\\d` (Python's re and pydantic's patterns alike) takes any script's digits,
 so `٠١٢٣٤٥` or `０１２３４５` passed as a spending password, and skipped the "not a run like 123456" rule."""
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,12 @@ def test_a_spending_password_is_six_ascii_digits(api: Any, make_merchant: Any) -
     merchant = make_merchant()
     m, phone = _member(api, merchant)
     url = "/v1/me/spending-password"
-    for pin in ("012345".translate(ARABIC_INDIC), "012345".translate(FULLWIDTH), PIN.translate(ARABIC_INDIC),
-                PIN[:5] + "６"):
+    for pin in (
+        "012345".translate(ARABIC_INDIC),
+        "012345".translate(FULLWIDTH),
+        PIN.translate(ARABIC_INDIC),
+        PIN[:5] + "６",
+    ):
         status, body = api.post(url, {"phone_code": _phone_code(phone), "password": pin}, token=m["token"])
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), (pin, body)
         assert pin not in str(body)  # never echoed
@@ -58,8 +63,12 @@ def test_a_member_code_and_the_digits_staff_type_are_ascii(api: Any, make_mercha
     cashier, admin = api.staff_token(merchant), api.admin_token(merchant)
     code, card_number = api.member_code(m["token"]), m["member"]["card"]["number"]
     for twin in TWINS:
-        status, body = api.post("/v1/staff/checkout", {"member_code": code.translate(twin), "amount": 100},
-                                token=cashier, headers={"Idempotency-Key": uuid.uuid4().hex})
+        status, body = api.post(
+            "/v1/staff/checkout",
+            {"member_code": code.translate(twin), "amount": 100},
+            token=cashier,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
         status, body = api.get(f"/v1/staff/member?member_code={quote(code.translate(twin))}", token=cashier)
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
@@ -76,8 +85,11 @@ def test_dates_and_times_of_day_are_ascii_digits(api: Any, make_merchant: Any) -
     assert api.post("/v1/me/phone", {"code": _phone_code(phone)}, token=session["token"])[0] == 200
     admin = api.admin_token(merchant)
     for twin in TWINS:
-        status, body = api.post("/v1/me/card", {"agreed_terms_version": merchant.terms_version,
-                                                "birthday": "1990-05-17".translate(twin)}, token=session["token"])
+        status, body = api.post(
+            "/v1/me/card",
+            {"agreed_terms_version": merchant.terms_version, "birthday": "1990-05-17".translate(twin)},
+            token=session["token"],
+        )
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
         status, body = api.get(f"/v1/admin/audit?day={quote('2026-01-01'.translate(twin))}", token=admin)
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
@@ -85,7 +97,10 @@ def test_dates_and_times_of_day_are_ascii_digits(api: Any, make_merchant: Any) -
 
 def test_no_digit_rule_in_the_product_takes_other_scripts() -> None:
     """`\\d`, isdigit(), isdecimal() and isnumeric() all take other scripts' digits: the product spells 0-9."""
-    found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "mini_program_api").rglob("*.py"))
-             for n, line in enumerate(path.read_text().splitlines(), 1)
-             if re.search(r"\\d|\.is(digit|decimal|numeric)\(", line.split("#")[0])]
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted((ROOT / "mini_program_api").rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\\d|\.is(digit|decimal|numeric)\(", line.split("#")[0])
+    ]
     assert found == []

@@ -3,6 +3,7 @@
 Each test builds a history (ended templates, expired and used coupons, many
 cards) and counts what one request reads and writes in DynamoDB Local.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -27,19 +28,26 @@ def _template(api: Any, merchant: Any, **over: Any) -> str:
 
 
 def _claim(api: Any, token: str, template_id: str) -> str:
-    status, body = api.post(f"/v1/coupons/offers/{template_id}/claim", token=token,
-                            headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        f"/v1/coupons/offers/{template_id}/claim", token=token, headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, body
     return body["coupon_id"]
 
 
-def test_offers_read_only_running_templates_and_write_once(api: Any, merchant: Any, clock: Any,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offers_read_only_running_templates_and_write_once(
+    api: Any, merchant: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     member_id = api.member_with_card(merchant)["member"]["member_id"]
     now = product_clock.now()
     for _ in range(6):  # a history of ended drops
-        _template(api, merchant, days_after_claim=None, valid_from=now.isoformat(),
-                  valid_until=(now + timedelta(days=3)).isoformat())
+        _template(
+            api,
+            merchant,
+            days_after_claim=None,
+            valid_from=now.isoformat(),
+            valid_until=(now + timedelta(days=3)).isoformat(),
+        )
     _template(api, merchant, listed=False)  # a gift, never offered
     clock.advance(days=4)
     running = {_template(api, merchant) for _ in range(3)}
@@ -54,8 +62,9 @@ def test_offers_read_only_running_templates_and_write_once(api: Any, merchant: A
     assert [shelf.exposures(merchant.merchant_id, t, day) for t in running] == [2, 2, 2]
 
 
-def test_my_coupons_page_and_the_count_reads_only_usable_coupons(api: Any, merchant: Any, clock: Any,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_my_coupons_page_and_the_count_reads_only_usable_coupons(
+    api: Any, merchant: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     member = api.member_with_card(merchant)
     token = member["token"]
     old = _template(api, merchant, days_after_claim=3)
@@ -94,12 +103,17 @@ def test_a_used_coupon_leaves_the_count_and_is_listed_as_used(api: Any, merchant
     template = _template(api, merchant, kind="FULL_REDUCTION", amount=500, threshold=1000)
     used, kept = _claim(api, member["token"], template), _claim(api, member["token"], template)
     staff = api.staff_token(merchant, "s1")
-    status, sale = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 2000,
-                                                   "coupon_id": used},
-                            token=staff, headers={"idempotency-key": uuid.uuid4().hex})
+    status, sale = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 2000, "coupon_id": used},
+        token=staff,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, sale
     assert api.get("/v1/me", token=member["token"])[1]["coupon_count"] == 1
-    assert [c["coupon_id"] for c in api.get("/v1/me/coupons?status=used", token=member["token"])[1]["coupons"]] == [used]
+    assert [c["coupon_id"] for c in api.get("/v1/me/coupons?status=used", token=member["token"])[1]["coupons"]] == [
+        used
+    ]
     assert [c["coupon_id"] for c in api.get("/v1/me/coupons", token=member["token"])[1]["coupons"]] == [kept]
     assert api.post(f"/v1/staff/orders/{sale['order_id']}/refund", token=staff)[0] == 200  # the coupon comes back
     assert api.get("/v1/me", token=member["token"])[1]["coupon_count"] == 2
@@ -107,23 +121,33 @@ def test_a_used_coupon_leaves_the_count_and_is_listed_as_used(api: Any, merchant
 
 def test_my_punch_cards_page(api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     member = api.member_with_card(merchant)
-    ledger.post(merchant.merchant_id, member["member"]["member_id"],
-                Operation(f"test-{uuid.uuid4().hex[:8]}", "TEST_CREDIT", ledger.postings({Account.PRINCIPAL: 50000})))
-    status, plan = api.post("/v1/admin/punch-card-plans", {"name": "10杯", "visits": 10, "valid_days": 90,
-                                                           "price": 1000}, token=api.admin_token(merchant))
+    ledger.post(
+        merchant.merchant_id,
+        member["member"]["member_id"],
+        Operation(f"test-{uuid.uuid4().hex[:8]}", "TEST_CREDIT", ledger.postings({Account.PRINCIPAL: 50000})),
+    )
+    status, plan = api.post(
+        "/v1/admin/punch-card-plans",
+        {"name": "10杯", "visits": 10, "valid_days": 90, "price": 1000},
+        token=api.admin_token(merchant),
+    )
     assert status == 201, plan
     bought = set()
     for _ in range(5):
-        status, card = api.post(f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=member["token"],
-                                headers={"idempotency-key": uuid.uuid4().hex})
+        status, card = api.post(
+            f"/v1/punch-cards/plans/{plan['plan_id']}/buy",
+            token=member["token"],
+            headers={"idempotency-key": uuid.uuid4().hex},
+        )
         assert status == 200, card
         bought.add(card["card_id"])
     calls = record(monkeypatch)
     seen, cursor = set(), None
     while True:
         calls.clear()
-        status, page = api.get("/v1/me/punch-cards?limit=2" + (f"&cursor={cursor}" if cursor else ""),
-                               token=member["token"])
+        status, page = api.get(
+            "/v1/me/punch-cards?limit=2" + (f"&cursor={cursor}" if cursor else ""), token=member["token"]
+        )
         assert status == 200, page
         assert len(page["punch_cards"]) <= 2 and calls.items_read_by_queries <= 2
         seen |= {c["card_id"] for c in page["punch_cards"]}

@@ -1,4 +1,5 @@
 """Staff checkout and its refund: every rule, replays, and races on the serialized local DynamoDB."""
+
 from __future__ import annotations
 
 import random
@@ -21,10 +22,20 @@ from mini_program_api.till import checkout
 from tests import timeline
 from tests.ledger_checks import checked_balances
 
-TIERS = [merchants.TierSpec("normal", "普通", 0), merchants.TierSpec("silver", "银卡", 1000, 95, 150),
-         merchants.TierSpec("gold", "金卡", 5000, 90, 200)]
-MANJIAN = {"name": "满50减10", "kind": "FULL_REDUCTION", "threshold": 5000, "amount": 1000, "total_stock": 100,
-           "per_member_limit": 5, "days_after_claim": 30}
+TIERS = [
+    merchants.TierSpec("normal", "普通", 0),
+    merchants.TierSpec("silver", "银卡", 1000, 95, 150),
+    merchants.TierSpec("gold", "金卡", 5000, 90, 200),
+]
+MANJIAN = {
+    "name": "满50减10",
+    "kind": "FULL_REDUCTION",
+    "threshold": 5000,
+    "amount": 1000,
+    "total_stock": 100,
+    "per_member_limit": 5,
+    "days_after_claim": 30,
+}
 
 
 @pytest.fixture
@@ -37,8 +48,11 @@ def _member(api: Any, merchant: Any, **balances: int) -> dict[str, Any]:
     member = api.member_with_card(merchant)
     member_id = member["member"]["member_id"]
     if balances:
-        op = Operation(f"test-credit-{uuid.uuid4().hex[:8]}", "TEST_CREDIT",
-                       ledger.postings({Account(k): v for k, v in balances.items()}))
+        op = Operation(
+            f"test-credit-{uuid.uuid4().hex[:8]}",
+            "TEST_CREDIT",
+            ledger.postings({Account(k): v for k, v in balances.items()}),
+        )
         ledger.post(merchant.merchant_id, member_id, op)
     return {"token": member["token"], "id": member_id}
 
@@ -51,8 +65,9 @@ def _template(api: Any, merchant: Any, **over: Any) -> str:
 
 def _coupon(api: Any, merchant: Any, member: dict[str, Any], **over: Any) -> str:
     template_id = _template(api, merchant, **over)
-    status, body = api.post(f"/v1/coupons/offers/{template_id}/claim", token=member["token"],
-                            headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        f"/v1/coupons/offers/{template_id}/claim", token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, body
     return body["coupon_id"]
 
@@ -71,20 +86,44 @@ def test_checkout_applies_coupon_points_and_stored_value_in_one_go(api: Any, sho
     member = _member(api, merchant, principal=10000, bonus=2000, points=1000)
     coupon_id = _coupon(api, merchant, member)
     key = uuid.uuid4().hex
-    status, receipt = _checkout(api, shop["staff"], member, key, amount=10000, coupon_id=coupon_id, points=500,
-                                stored_value=3000)
+    status, receipt = _checkout(
+        api, shop["staff"], member, key, amount=10000, coupon_id=coupon_id, points=500, stored_value=3000
+    )
     assert status == 200, receipt
-    assert {k: receipt[k] for k in ("amount", "tier_discount", "coupon_discount", "points_used", "points_value",
-                                     "bonus_used", "principal_used", "cash_due", "points_earned", "growth_earned")} == {
-        "amount": 10000, "tier_discount": 0, "coupon_discount": 1000, "points_used": 500, "points_value": 500,
-        "bonus_used": 2000, "principal_used": 1000, "cash_due": 5500, "points_earned": 85, "growth_earned": 85}
+    assert {
+        k: receipt[k]
+        for k in (
+            "amount",
+            "tier_discount",
+            "coupon_discount",
+            "points_used",
+            "points_value",
+            "bonus_used",
+            "principal_used",
+            "cash_due",
+            "points_earned",
+            "growth_earned",
+        )
+    } == {
+        "amount": 10000,
+        "tier_discount": 0,
+        "coupon_discount": 1000,
+        "points_used": 500,
+        "points_value": 500,
+        "bonus_used": 2000,
+        "principal_used": 1000,
+        "cash_due": 5500,
+        "points_earned": 85,
+        "growth_earned": 85,
+    }
     assert receipt["status"] == "PAID" and receipt["store_id"] == "s1" and receipt["member_id"] == member["id"]
     expected = {"points": 585, "principal": 9000, "bonus": 0, "growth": 85}
     assert checked_balances(merchant.merchant_id, member["id"]) == expected
     assert _coupon_status(merchant, member, coupon_id) == "USED"
     # the same key again: the same receipt, nothing moves (even with a fresh member code)
-    assert _checkout(api, shop["staff"], member, key, amount=10000, coupon_id=coupon_id, points=500,
-                     stored_value=3000) == (200, receipt)
+    assert _checkout(
+        api, shop["staff"], member, key, amount=10000, coupon_id=coupon_id, points=500, stored_value=3000
+    ) == (200, receipt)
     assert checked_balances(merchant.merchant_id, member["id"]) == expected
     status, body = _checkout(api, shop["staff"], member, key, amount=9999)
     assert (status, body["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
@@ -136,8 +175,9 @@ def test_concurrent_growth_never_misses_a_threshold(api: Any, shop: dict[str, An
     checked_balances(merchant.merchant_id, member["id"])
 
 
-def test_a_checkout_computed_from_a_stale_member_row_is_recomputed(api: Any, shop: dict[str, Any],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_checkout_computed_from_a_stale_member_row_is_recomputed(
+    api: Any, shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Force the interleaving a race produces: B reads the member, A commits, then B commits."""
     merchant = shop["merchant"]
     member = _member(api, merchant, growth=990)
@@ -163,15 +203,27 @@ def test_a_checkout_computed_from_a_stale_member_row_is_recomputed(api: Any, sho
         ({}, {"amount": 4999}, "COUPON_NOT_APPLICABLE", "under the threshold"),
         ({"store_ids": ["s2"]}, {"amount": 6000}, "COUPON_NOT_APPLICABLE", "another store's coupon"),
         ({"daily_window": "outside now"}, {"amount": 6000}, "COUPON_NOT_APPLICABLE", "outside its hours"),
-        ({"kind": "GIFT", "gift_name": "拿铁", "threshold": 0, "amount": 0}, {"amount": 6000}, "COUPON_NOT_APPLICABLE",
-         "gifts are redeemed by code"),
-        ({"days_after_claim": None, "valid_from": timeline.iso(timeline.today() + timedelta(days=10)),
-          "valid_until": timeline.iso(timeline.today() + timedelta(days=40))}, {"amount": 6000},
-         "COUPON_NOT_APPLICABLE", "not valid yet"),
+        (
+            {"kind": "GIFT", "gift_name": "拿铁", "threshold": 0, "amount": 0},
+            {"amount": 6000},
+            "COUPON_NOT_APPLICABLE",
+            "gifts are redeemed by code",
+        ),
+        (
+            {
+                "days_after_claim": None,
+                "valid_from": timeline.iso(timeline.today() + timedelta(days=10)),
+                "valid_until": timeline.iso(timeline.today() + timedelta(days=40)),
+            },
+            {"amount": 6000},
+            "COUPON_NOT_APPLICABLE",
+            "not valid yet",
+        ),
     ],
 )
-def test_coupon_rules_refuse_and_change_nothing(api: Any, shop: dict[str, Any], clock: Any, coupon: dict[str, Any],
-                                                body: dict[str, Any], code: str, why: str) -> None:
+def test_coupon_rules_refuse_and_change_nothing(
+    api: Any, shop: dict[str, Any], clock: Any, coupon: dict[str, Any], body: dict[str, Any], code: str, why: str
+) -> None:
     merchant = shop["merchant"]
     member = _member(api, merchant, principal=10000, points=100)
     if coupon.get("daily_window") == "outside now":
@@ -223,18 +275,30 @@ def test_payment_rules(api: Any, shop: dict[str, Any], make_merchant: Any) -> No
     got = _checkout(api, shop["staff"], member, amount=1000, points=3)
     assert (got[0], got[1]["error"]["code"]) == (400, "VALIDATION_ERROR")
     assert _checkout(api, shop["staff"], member, amount=1000, points=300)[1]["points_value"] == 150
-    unknown = api.post("/v1/staff/checkout", {"member_code": "0" * 18, "amount": 100}, token=shop["staff"],
-                       headers={"idempotency-key": uuid.uuid4().hex})
+    unknown = api.post(
+        "/v1/staff/checkout",
+        {"member_code": "0" * 18, "amount": 100},
+        token=shop["staff"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert (unknown[0], unknown[1]["error"]["code"]) == (404, "NOT_FOUND")
-    no_key = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 100},
-                      token=shop["staff"])
+    no_key = api.post(
+        "/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 100}, token=shop["staff"]
+    )
     assert (no_key[0], no_key[1]["error"]["code"]) == (400, "INVALID_IDEMPOTENCY_KEY")
     # another merchant's staff cannot charge this member's code
     other_staff = api.staff_token(make_merchant(), "s1")
     stranger = _checkout(api, other_staff, member, amount=100)
     assert (stranger[0], stranger[1]["error"]["code"]) == (404, "NOT_FOUND")
-    assert api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 100},
-                    token=member["token"], headers={"idempotency-key": uuid.uuid4().hex})[0] == 403
+    assert (
+        api.post(
+            "/v1/staff/checkout",
+            {"member_code": api.member_code(member["token"]), "amount": 100},
+            token=member["token"],
+            headers={"idempotency-key": uuid.uuid4().hex},
+        )[0]
+        == 403
+    )
     assert checked_balances(merchant.merchant_id, member["id"])["principal"] == 1000
 
 
@@ -242,8 +306,12 @@ def test_expired_member_code_is_refused(api: Any, shop: dict[str, Any], clock: A
     member = _member(api, shop["merchant"])
     code = api.member_code(member["token"])
     clock.advance(seconds=61)
-    status, body = api.post("/v1/staff/checkout", {"member_code": code, "amount": 100},
-                            token=api.staff_token(shop["merchant"]), headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        "/v1/staff/checkout",
+        {"member_code": code, "amount": 100},
+        token=api.staff_token(shop["merchant"]),
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert (status, body["error"]["code"]) == (404, "NOT_FOUND")
 
 
@@ -275,15 +343,24 @@ def test_refund_restores_what_was_spent_and_claws_back_what_was_earned(api: Any,
     merchant = shop["merchant"]
     member = _member(api, merchant, principal=10000, bonus=2000, points=1000)
     coupon_id = _coupon(api, merchant, member)
-    _, receipt = _checkout(api, shop["staff"], member, amount=10000, coupon_id=coupon_id, points=500,
-                           stored_value=3000)
+    _, receipt = _checkout(api, shop["staff"], member, amount=10000, coupon_id=coupon_id, points=500, stored_value=3000)
     path = f"/v1/staff/orders/{receipt['order_id']}/refund"
-    assert api.post(path, token=api.staff_token(merchant, "s2"))[1]["error"]["code"] == "ORDER_NOT_FOUND"  # another store
+    assert (
+        api.post(path, token=api.staff_token(merchant, "s2"))[1]["error"]["code"] == "ORDER_NOT_FOUND"
+    )  # another store
     status, refunded = api.post(path, token=shop["staff"])
     assert status == 200 and refunded["status"] == "REFUNDED"
-    assert (refunded["points_clawed_back"], refunded["growth_clawed_back"], refunded["coupon_restored"]) == (85, 85, True)
+    assert (refunded["points_clawed_back"], refunded["growth_clawed_back"], refunded["coupon_restored"]) == (
+        85,
+        85,
+        True,
+    )
     assert checked_balances(merchant.merchant_id, member["id"]) == {
-        "points": 1000, "principal": 10000, "bonus": 2000, "growth": 0}
+        "points": 1000,
+        "principal": 10000,
+        "bonus": 2000,
+        "growth": 0,
+    }
     assert _coupon_status(merchant, member, coupon_id) == "AVAILABLE"
     assert api.post(path, token=api.admin_token(merchant)) == (200, refunded)  # again: nothing more
     assert checked_balances(merchant.merchant_id, member["id"])["principal"] == 10000
@@ -329,8 +406,10 @@ def test_random_claims_checkouts_and_refunds_keep_every_invariant(api: Any, shop
     staff = checkout.Principal(merchant.merchant_id, "cashier", "staff", "s1")
     orders: list[str] = []
     rng = random.Random(20261123)
-    plan = [(rng.choice(["claim", "claim", "checkout", "checkout", "refund"]), rng.choice(people), rng.random())
-            for _ in range(60)]
+    plan = [
+        (rng.choice(["claim", "claim", "checkout", "checkout", "refund"]), rng.choice(people), rng.random())
+        for _ in range(60)
+    ]
     codes = {p["id"]: [api.member_code(p["token"]) for _ in range(20)] for p in people}
 
     def act(step: tuple[str, dict[str, Any], float]) -> str:
@@ -342,9 +421,14 @@ def test_random_claims_checkouts_and_refunds_keep_every_invariant(api: Any, shop
                 usable = held.mine(merchant.merchant_id, person["id"], "available").items
                 coupon = usable[0].coupon_id if usable and r < 0.7 else None
                 code = codes[person["id"]].pop()
-                order = checkout.checkout(staff, code, checkout.Request(
-                    amount=2000 + int(r * 8000), coupon_id=coupon, points=int(r * 300), stored_value=int(r * 1500)),
-                    uuid.uuid4().hex)
+                order = checkout.checkout(
+                    staff,
+                    code,
+                    checkout.Request(
+                        amount=2000 + int(r * 8000), coupon_id=coupon, points=int(r * 300), stored_value=int(r * 1500)
+                    ),
+                    uuid.uuid4().hex,
+                )
                 orders.append(order.order_id)
             elif orders:
                 checkout.refund(staff, rng.choice(orders))
@@ -355,8 +439,16 @@ def test_random_claims_checkouts_and_refunds_keep_every_invariant(api: Any, shop
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(act, plan))
     assert "ok" in outcomes
-    assert set(outcomes) <= {"ok", "SOLD_OUT", "CLAIM_LIMIT_REACHED", "COUPON_ALREADY_USED", "CONCURRENT_UPDATE",
-                             "INSUFFICIENT_POINTS", "INSUFFICIENT_BALANCE", "PAYMENT_EXCEEDS_DUE"}, outcomes
+    assert set(outcomes) <= {
+        "ok",
+        "SOLD_OUT",
+        "CLAIM_LIMIT_REACHED",
+        "COUPON_ALREADY_USED",
+        "CONCURRENT_UPDATE",
+        "INSUFFICIENT_POINTS",
+        "INSUFFICIENT_BALANCE",
+        "PAYMENT_EXCEEDS_DUE",
+    }, outcomes
     claimed = used = 0
     for person in people:
         balances = checked_balances(merchant.merchant_id, person["id"])  # = ledger, none negative

@@ -1,5 +1,6 @@
 """Issue 13, the counter: after a scan the cashier sees the member (masked), tier, balances and what is
 usable at THIS store now; a quote prices a sale exactly as checkout then charges it, writing nothing."""
+
 from __future__ import annotations
 
 import uuid
@@ -27,22 +28,33 @@ def _error(result: tuple[int, Any]) -> tuple[int, str]:
 def _give(api: Any, merchant: Any, member_id: str, **over: Any) -> str:
     admin = api.admin_token(merchant)
     template = api.ok("POST", "/v1/admin/coupon-templates", {**CASH, **over}, token=admin)
-    return api.ok("POST", f"/v1/admin/members/{member_id}/coupons", {"template_id": template["template_id"],
-                                                                      "reason": "test"}, token=admin,
-                  headers=_key())["coupon_id"]
+    return api.ok(
+        "POST",
+        f"/v1/admin/members/{member_id}/coupons",
+        {"template_id": template["template_id"], "reason": "test"},
+        token=admin,
+        headers=_key(),
+    )["coupon_id"]
 
 
 @pytest.fixture
 def member(api: Any, merchant: Any) -> dict[str, Any]:
     found = api.member_with_card(merchant, phone="13811112222")
-    ledger.post(merchant.merchant_id, found["member"]["member_id"],
-                Operation(f"test-{uuid.uuid4().hex[:8]}", "TEST_CREDIT",
-                          ledger.postings({Account.PRINCIPAL: 20000, Account.BONUS: 3000, Account.POINTS: 1000})))
+    ledger.post(
+        merchant.merchant_id,
+        found["member"]["member_id"],
+        Operation(
+            f"test-{uuid.uuid4().hex[:8]}",
+            "TEST_CREDIT",
+            ledger.postings({Account.PRINCIPAL: 20000, Account.BONUS: 3000, Account.POINTS: 1000}),
+        ),
+    )
     return found
 
 
-def test_the_scanned_member_and_what_is_usable_at_this_store(api: Any, merchant: Any, member: dict[str, Any],
-                                                             make_merchant: Any, clock: Any) -> None:
+def test_the_scanned_member_and_what_is_usable_at_this_store(
+    api: Any, merchant: Any, member: dict[str, Any], make_merchant: Any, clock: Any
+) -> None:
     member_id = member["member"]["member_id"]
     here, there = api.staff_token(merchant, "s1"), api.staff_token(merchant, "s2")
     anywhere = _give(api, merchant, member_id)
@@ -53,10 +65,15 @@ def test_the_scanned_member_and_what_is_usable_at_this_store(api: Any, merchant:
     away = (clock.now.astimezone(timeline.SHANGHAI) + timedelta(hours=12)).replace(minute=0)
     _give(api, merchant, member_id, daily_window=[f"{away:%H}:00", f"{away:%H}:01"])  # not at this hour
     admin = api.admin_token(merchant)
-    plan = api.ok("POST", "/v1/admin/punch-card-plans", {"name": "洗车", "visits": 5, "valid_days": 30,
-                                                         "store_ids": ["s2"]}, token=admin)
-    card = api.ok("POST", f"/v1/admin/members/{member_id}/punch-cards", {"plan_id": plan["plan_id"]}, token=admin,
-                  headers=_key())
+    plan = api.ok(
+        "POST",
+        "/v1/admin/punch-card-plans",
+        {"name": "洗车", "visits": 5, "valid_days": 30, "store_ids": ["s2"]},
+        token=admin,
+    )
+    card = api.ok(
+        "POST", f"/v1/admin/members/{member_id}/punch-cards", {"plan_id": plan["plan_id"]}, token=admin, headers=_key()
+    )
     code = api.member_code(member["token"])
     seen = api.ok("GET", f"/v1/staff/member?member_code={code}", token=here)
     assert seen["phone"] == "138****2222" and "13811112222" not in str(seen)
@@ -89,10 +106,17 @@ def test_the_scanned_member_and_what_is_usable_at_this_store(api: Any, merchant:
 
 def test_a_quote_is_what_checkout_charges_and_writes_nothing(api: Any, merchant: Any, member: dict[str, Any]) -> None:
     admin, member_id = api.admin_token(merchant), member["member"]["member_id"]
-    api.ok("PUT", "/v1/admin/tiers", {"tiers": [
-        {"tier_id": "normal", "name": "普通", "threshold": 0, "discount_rate": 95},
-        {"tier_id": "silver", "name": "银卡", "threshold": 100, "discount_rate": 90, "points_multiplier": 150}]},
-        token=admin)
+    api.ok(
+        "PUT",
+        "/v1/admin/tiers",
+        {
+            "tiers": [
+                {"tier_id": "normal", "name": "普通", "threshold": 0, "discount_rate": 95},
+                {"tier_id": "silver", "name": "银卡", "threshold": 100, "discount_rate": 90, "points_multiplier": 150},
+            ]
+        },
+        token=admin,
+    )
     staff, elsewhere = api.staff_token(merchant, "s1"), api.staff_token(merchant, "s2")
     coupon = _give(api, merchant, member_id, kind="FULL_REDUCTION", threshold=5000, amount=800, store_ids=["s1"])
     body = {"amount": 12345, "coupon_id": coupon, "points": 300, "stored_value": 4000}
@@ -108,11 +132,13 @@ def test_a_quote_is_what_checkout_charges_and_writes_nothing(api: Any, merchant:
 
     # What checkout refuses, the quote refuses with the same code.
     code = api.member_code(member["token"])
-    refusals = [({"amount": 100000, "points": 5000}, staff, "INSUFFICIENT_POINTS"),
-                ({"amount": 1000, "stored_value": 5000}, staff, "PAYMENT_EXCEEDS_DUE"),
-                ({"amount": 1000, "coupon_id": coupon}, staff, "COUPON_ALREADY_USED"),
-                ({"amount": 1000, "coupon_id": "Cnope"}, staff, "COUPON_NOT_FOUND"),
-                ({"amount": 0}, staff, "AMOUNT_OUT_OF_RANGE")]
+    refusals = [
+        ({"amount": 100000, "points": 5000}, staff, "INSUFFICIENT_POINTS"),
+        ({"amount": 1000, "stored_value": 5000}, staff, "PAYMENT_EXCEEDS_DUE"),
+        ({"amount": 1000, "coupon_id": coupon}, staff, "COUPON_ALREADY_USED"),
+        ({"amount": 1000, "coupon_id": "Cnope"}, staff, "COUPON_NOT_FOUND"),
+        ({"amount": 0}, staff, "AMOUNT_OUT_OF_RANGE"),
+    ]
     fresh = _give(api, merchant, member_id, kind="FULL_REDUCTION", threshold=5000, amount=800, store_ids=["s1"])
     refusals.append(({"amount": 9000, "coupon_id": fresh}, elsewhere, "COUPON_NOT_APPLICABLE"))
     for extra, token, error in refusals:
@@ -122,8 +148,7 @@ def test_a_quote_is_what_checkout_charges_and_writes_nothing(api: Any, merchant:
         assert quoted[0] == charged[0]
     assert api.post("/v1/staff/checkout/quote", {"member_code": code, "amount": "100"}, token=staff)[0] == 400
     assert api.post("/v1/staff/checkout/quote", {"member_code": code, "amount": 100}, token=admin)[0] == 403
-    assert api.post("/v1/staff/checkout/quote", {"member_code": code, "amount": 100},
-                    token=member["token"])[0] == 403
+    assert api.post("/v1/staff/checkout/quote", {"member_code": code, "amount": 100}, token=member["token"])[0] == 403
 
 
 def test_a_quote_says_when_the_member_must_confirm(api: Any, merchant: Any, member: dict[str, Any]) -> None:
@@ -131,8 +156,9 @@ def test_a_quote_says_when_the_member_must_confirm(api: Any, merchant: Any, memb
     staff, code = api.staff_token(merchant, "s1"), api.member_code(member["token"])
     body = {"member_code": code, "amount": 3000, "stored_value": 1000}
     assert api.ok("POST", "/v1/staff/checkout/quote", body, token=staff)["confirmation_required"] is True
-    assert api.post("/v1/staff/checkout", body, token=staff, headers=_key())[1]["error"]["code"] == \
-        "CONFIRMATION_REQUIRED"
+    assert (
+        api.post("/v1/staff/checkout", body, token=staff, headers=_key())[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
+    )
     cash = {"member_code": code, "amount": 3000}
     assert api.ok("POST", "/v1/staff/checkout/quote", cash, token=staff)["confirmation_required"] is False
 
@@ -140,21 +166,41 @@ def test_a_quote_says_when_the_member_must_confirm(api: Any, merchant: Any, memb
 def test_a_templates_used_count_follows_uses_and_refunds(api: Any, merchant: Any, member: dict[str, Any]) -> None:
     admin, member_id = api.admin_token(merchant), member["member"]["member_id"]
     staff = api.staff_token(merchant, "s1")
-    template = api.ok("POST", "/v1/admin/coupon-templates", {**CASH, "kind": "FULL_REDUCTION", "threshold": 1000},
-                      token=admin)["template_id"]
-    given = [api.ok("POST", f"/v1/admin/members/{member_id}/coupons", {"template_id": template, "reason": "t"},
-                    token=admin, headers=_key())["coupon_id"] for _ in range(3)]
+    template = api.ok(
+        "POST", "/v1/admin/coupon-templates", {**CASH, "kind": "FULL_REDUCTION", "threshold": 1000}, token=admin
+    )["template_id"]
+    given = [
+        api.ok(
+            "POST",
+            f"/v1/admin/members/{member_id}/coupons",
+            {"template_id": template, "reason": "t"},
+            token=admin,
+            headers=_key(),
+        )["coupon_id"]
+        for _ in range(3)
+    ]
 
     def used() -> tuple[int, int]:
         view = api.ok("GET", f"/v1/admin/coupon-templates/{template}", token=admin)
-        listed = [t for t in api.ok("GET", "/v1/admin/coupon-templates", token=admin)["templates"]
-                  if t["template_id"] == template]
+        listed = [
+            t
+            for t in api.ok("GET", "/v1/admin/coupon-templates", token=admin)["templates"]
+            if t["template_id"] == template
+        ]
         assert listed[0]["used"] == view["used"]
         return view["claimed"], view["used"]
 
     assert used() == (3, 0)
-    sales = [api.ok("POST", "/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 2000,
-                                                   "coupon_id": c}, token=staff, headers=_key()) for c in given[:2]]
+    sales = [
+        api.ok(
+            "POST",
+            "/v1/staff/checkout",
+            {"member_code": api.member_code(member["token"]), "amount": 2000, "coupon_id": c},
+            token=staff,
+            headers=_key(),
+        )
+        for c in given[:2]
+    ]
     assert used() == (3, 2)
     api.ok("POST", f"/v1/staff/orders/{sales[0]['order_id']}/refund", token=staff)  # the coupon comes back
     assert used() == (3, 1)

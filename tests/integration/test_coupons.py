@@ -1,4 +1,5 @@
 """Coupon templates, offers, claims and the member's coupons; stock and limits under concurrency."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,7 +16,14 @@ from mini_program_api.platform.clock import iso
 from mini_program_api.platform.errors import KabaoError
 from tests import timeline
 
-CASH = {"name": "5元无门槛", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 1, "days_after_claim": 7}
+CASH = {
+    "name": "5元无门槛",
+    "kind": "CASH",
+    "amount": 500,
+    "total_stock": 100,
+    "per_member_limit": 1,
+    "days_after_claim": 7,
+}
 
 NEXT_MONTH = timeline.months_later(timeline.today(), 1)
 
@@ -25,12 +33,15 @@ def _create(api: Any, merchant: Any, **over: Any) -> tuple[int, Any]:
 
 
 def _claim(api: Any, token: str, template_id: str, key: str | None = None) -> tuple[int, Any]:
-    return api.post(f"/v1/coupons/offers/{template_id}/claim", token=token,
-                    headers={"idempotency-key": key or uuid.uuid4().hex})
+    return api.post(
+        f"/v1/coupons/offers/{template_id}/claim", token=token, headers={"idempotency-key": key or uuid.uuid4().hex}
+    )
 
 
 def _coupons_of(merchant: Any, member_id: str) -> list[Coupon]:
-    return list(Coupon.query(member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"), consistent_read=True))
+    return list(
+        Coupon.query(member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"), consistent_read=True)
+    )
 
 
 @pytest.fixture
@@ -48,8 +59,14 @@ def member(api: Any, merchant: Any) -> dict[str, Any]:
         {"name": "八五折", "kind": "DISCOUNT", "rate": 85, "max_discount": 3000},
         {"name": "免费拿铁", "kind": "GIFT", "gift_name": "拿铁一杯", "store_ids": ["s1", "s2"]},
         {"name": "午市券", "kind": "CASH", "amount": 300, "daily_window": ["11:00", "14:00"], "tier_ids": ["gold"]},
-        {"name": "双十二", "kind": "CASH", "amount": 300, "days_after_claim": None,
-         "valid_from": timeline.iso(NEXT_MONTH), "valid_until": timeline.iso(NEXT_MONTH + timedelta(days=30), 23, 59, 59)},
+        {
+            "name": "双十二",
+            "kind": "CASH",
+            "amount": 300,
+            "days_after_claim": None,
+            "valid_from": timeline.iso(NEXT_MONTH),
+            "valid_until": timeline.iso(NEXT_MONTH + timedelta(days=30), 23, 59, 59),
+        },
     ],
 )
 def test_valid_templates_are_created_with_sharded_stock(api: Any, merchant: Any, template: dict[str, Any]) -> None:
@@ -75,13 +92,34 @@ def test_valid_templates_are_created_with_sharded_stock(api: Any, merchant: Any,
         ({"kind": "BOGO"}, "unknown kind"),
         ({"days_after_claim": 2}, "under WeChat's 3 days"),
         ({"days_after_claim": None}, "no validity"),
-        ({"valid_from": timeline.iso(NEXT_MONTH), "valid_until": timeline.iso(NEXT_MONTH + timedelta(days=30))},
-         "both validities"),
-        ({"days_after_claim": None, "valid_from": timeline.iso(NEXT_MONTH + timedelta(days=30)),
-          "valid_until": timeline.iso(NEXT_MONTH)}, "ends first"),
-        ({"days_after_claim": None, "valid_from": "2020-01-01T00:00:00+08:00", "valid_until": "2020-02-01T00:00:00+08:00"}, "past"),
-        ({"days_after_claim": None, "valid_from": timeline.iso(NEXT_MONTH)[:19],
-          "valid_until": timeline.iso(NEXT_MONTH + timedelta(days=30))[:19]}, "no offset"),
+        (
+            {"valid_from": timeline.iso(NEXT_MONTH), "valid_until": timeline.iso(NEXT_MONTH + timedelta(days=30))},
+            "both validities",
+        ),
+        (
+            {
+                "days_after_claim": None,
+                "valid_from": timeline.iso(NEXT_MONTH + timedelta(days=30)),
+                "valid_until": timeline.iso(NEXT_MONTH),
+            },
+            "ends first",
+        ),
+        (
+            {
+                "days_after_claim": None,
+                "valid_from": "2020-01-01T00:00:00+08:00",
+                "valid_until": "2020-02-01T00:00:00+08:00",
+            },
+            "past",
+        ),
+        (
+            {
+                "days_after_claim": None,
+                "valid_from": timeline.iso(NEXT_MONTH)[:19],
+                "valid_until": timeline.iso(NEXT_MONTH + timedelta(days=30))[:19],
+            },
+            "no offset",
+        ),
         ({"total_stock": 0}, "no stock"),
         ({"per_member_limit": 0}, "no claims"),
         ({"daily_window": ["14:00", "11:00"]}, "window backwards"),
@@ -91,7 +129,9 @@ def test_valid_templates_are_created_with_sharded_stock(api: Any, merchant: Any,
         ({"surprise": 1}, "unknown field"),
     ],
 )
-def test_invalid_templates_are_400_and_write_nothing(api: Any, merchant: Any, template: dict[str, Any], why: str) -> None:
+def test_invalid_templates_are_400_and_write_nothing(
+    api: Any, merchant: Any, template: dict[str, Any], why: str
+) -> None:
     status, body = _create(api, merchant, **template)
     assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), why
     assert list(CouponTemplate.query(template_pk(merchant.merchant_id))) == []
@@ -105,7 +145,9 @@ def test_only_admins_create_templates(api: Any, merchant: Any, member: dict[str,
 # --- offers and claims ------------------------------------------------------------------------
 
 
-def test_offers_list_what_this_member_can_claim_and_count_exposures(api: Any, merchant: Any, member: dict[str, Any]) -> None:
+def test_offers_list_what_this_member_can_claim_and_count_exposures(
+    api: Any, merchant: Any, member: dict[str, Any]
+) -> None:
     open_to_all = _create(api, merchant)[1]["template_id"]
     gold_only = _create(api, merchant, tier_ids=["gold"])[1]["template_id"]
     for _ in range(2):
@@ -207,7 +249,9 @@ def _try_claim(merchant: Any, member_id: str, template_id: str) -> str:
         return exc.code
 
 
-def test_64_concurrent_claims_of_stock_1_limit_1_give_one_coupon(api: Any, merchant: Any, member: dict[str, Any]) -> None:
+def test_64_concurrent_claims_of_stock_1_limit_1_give_one_coupon(
+    api: Any, merchant: Any, member: dict[str, Any]
+) -> None:
     template_id = _create(api, merchant, total_stock=1, per_member_limit=1)[1]["template_id"]
     mid = member["member"]["member_id"]
     with ThreadPoolExecutor(16) as pool:
@@ -224,5 +268,7 @@ def test_200_concurrent_claims_by_50_members_of_stock_20_give_20(api: Any, merch
     held = {p: len(_coupons_of(merchant, p)) for p in people}
     assert outcomes.count("ok") == sum(held.values()) == 20
     assert max(held.values()) <= 2
-    shards = [StockShard.get(stock_pk(merchant.merchant_id, template_id, i), "STOCK", consistent_read=True) for i in range(16)]
+    shards = [
+        StockShard.get(stock_pk(merchant.merchant_id, template_id, i), "STOCK", consistent_read=True) for i in range(16)
+    ]
     assert [int(s.left) for s in shards] == [0] * 16

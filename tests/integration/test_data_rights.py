@@ -6,6 +6,7 @@ deletion is refused while stored value remains, and otherwise leaves no phone, n
 keeps the books equal, ends the member's tokens, answers a retry the same, and never leaves stored value on an
 erased member whatever races it.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,18 @@ from tests.http_race import post_at_once
 from tests.ledger_checks import checked_balances
 
 TEMPLATES = {"coupon_expiry": "tpl-coupon", "points_expiry": "tpl-points"}
-SECTIONS = {"ledger", "coupons", "punch_cards", "orders", "topups", "referrals", "consents", "messages",
-            "subscriptions", "audit"}
+SECTIONS = {
+    "ledger",
+    "coupons",
+    "punch_cards",
+    "orders",
+    "topups",
+    "referrals",
+    "consents",
+    "messages",
+    "subscriptions",
+    "audit",
+}
 
 
 @pytest.fixture
@@ -39,24 +50,31 @@ def _member(api: Any, merchant: Any, name: str = "张三") -> dict[str, Any]:
     token = session["token"]
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
     assert api.post("/v1/me/phone", {"code": f"phone:{phone}:{uuid.uuid4().hex[:6]}"}, token=token)[0] == 200
-    status, body = api.post("/v1/me/card", {"agreed_terms_version": merchant.terms_version, "name": name,
-                                            "birthday": "1990-05-17"}, token=token)
+    status, body = api.post(
+        "/v1/me/card",
+        {"agreed_terms_version": merchant.terms_version, "name": name, "birthday": "1990-05-17"},
+        token=token,
+    )
     assert status == 200, body
     row = Member.get(member_pk(merchant.merchant_id, body["member_id"]), PROFILE, consistent_read=True)
     return {"token": token, "id": body["member_id"], "phone": phone, "name": name, "openid": row.openid}
 
 
 def _paid(api: Any, sandbox: Any, member: dict[str, Any], plan_id: str = "p300") -> str:
-    status, order = api.post("/v1/topup/orders", {"plan_id": plan_id}, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", {"plan_id": plan_id}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, order
     assert json.loads(sandbox.pay.pay(order["order_id"]).get_data())["deliveries"] == [204]
     return str(order["order_id"])
 
 
 def _settle(sandbox: Any, merchant: Any, order_id: str) -> None:
-    refund = next(r for (mchid, _), r in sandbox.pay.refunds.items()
-                  if mchid == merchant.pay.mchid and r["out_trade_no"] == order_id)
+    refund = next(
+        r
+        for (mchid, _), r in sandbox.pay.refunds.items()
+        if mchid == merchant.pay.mchid and r["out_trade_no"] == order_id
+    )
     sandbox.pay.settle_refund(refund["out_refund_no"], status="SUCCESS")
 
 
@@ -69,19 +87,35 @@ def _refunded(api: Any, merchant: Any, sandbox: Any, order_id: str, settle: bool
 
 def _sale(api: Any, merchant: Any, member: dict[str, Any], amount: int, **pay: int) -> dict[str, Any]:
     code = api.member_code(member["token"])
-    status, receipt = api.post("/v1/staff/checkout", {"member_code": code, "amount": amount, **pay},
-                               token=api.staff_token(merchant, "s1"), headers={"idempotency-key": uuid.uuid4().hex})
+    status, receipt = api.post(
+        "/v1/staff/checkout",
+        {"member_code": code, "amount": amount, **pay},
+        token=api.staff_token(merchant, "s1"),
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, receipt
     return dict(receipt)
 
 
 def _claimed_coupon(api: Any, merchant: Any, member: dict[str, Any]) -> str:
-    status, template = api.post("/v1/admin/coupon-templates", {
-        "name": "5元", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 1,
-        "days_after_claim": 30}, token=api.admin_token(merchant))
+    status, template = api.post(
+        "/v1/admin/coupon-templates",
+        {
+            "name": "5元",
+            "kind": "CASH",
+            "amount": 500,
+            "total_stock": 100,
+            "per_member_limit": 1,
+            "days_after_claim": 30,
+        },
+        token=api.admin_token(merchant),
+    )
     assert status == 201, template
-    status, coupon = api.post(f"/v1/coupons/offers/{template['template_id']}/claim", token=member["token"],
-                              headers={"idempotency-key": uuid.uuid4().hex})
+    status, coupon = api.post(
+        f"/v1/coupons/offers/{template['template_id']}/claim",
+        token=member["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, coupon
     return str(coupon["coupon_id"])
 
@@ -118,23 +152,34 @@ def _table_text() -> str:
 
 def test_every_agreement_and_subscribe_answer_is_kept_paged_and_shown_to_the_admin(api: Any, shop: Any) -> None:
     member = _member(api, shop)
-    assert api.post("/v1/me/subscriptions", {"template_ids": ["tpl-coupon"], "refused": {"tpl-points": "REJECT"}},
-                    token=member["token"])[0] == 200
+    assert (
+        api.post(
+            "/v1/me/subscriptions",
+            {"template_ids": ["tpl-coupon"], "refused": {"tpl-points": "REJECT"}},
+            token=member["token"],
+        )[0]
+        == 200
+    )
     merchants.update_settings(shop.merchant_id, terms_version="2")
     status, body = api.post("/v1/me/card", {"agreed_terms_version": "2"}, token=member["token"])
     assert status == 200, body
     assert api.post("/v1/me/subscriptions", {"template_ids": ["tpl-coupon"]}, token=member["token"])[0] == 200
     # Only refusals: still an answer to keep. An unknown template or none at all is refused, and nothing is kept.
     assert api.post("/v1/me/subscriptions", {"refused": {"tpl-coupon": "BAN"}}, token=member["token"])[0] == 200
-    for bad in ({}, {"refused": {"not-ours": "REJECT"}}, {"refused": {"tpl-coupon": "MAYBE"}},
-                {"template_ids": ["tpl-coupon"], "refused": {"tpl-coupon": "REJECT"}}):
+    for bad in (
+        {},
+        {"refused": {"not-ours": "REJECT"}},
+        {"refused": {"tpl-coupon": "MAYBE"}},
+        {"template_ids": ["tpl-coupon"], "refused": {"tpl-coupon": "REJECT"}},
+    ):
         status, error = api.post("/v1/me/subscriptions", bad, token=member["token"])
         assert (status, error["error"]["code"]) == (400, "VALIDATION_ERROR"), bad
 
     admin, seen, cursor = api.admin_token(shop), [], None
     while True:
-        status, page = api.get(f"/v1/admin/members/{member['id']}/consents?limit=2"
-                               + (f"&cursor={cursor}" if cursor else ""), token=admin)
+        status, page = api.get(
+            f"/v1/admin/members/{member['id']}/consents?limit=2" + (f"&cursor={cursor}" if cursor else ""), token=admin
+        )
         assert status == 200, page
         assert len(page["consents"]) <= 2
         seen += page["consents"]
@@ -143,10 +188,15 @@ def test_every_agreement_and_subscribe_answer_is_kept_paged_and_shown_to_the_adm
             break
     answers = [(c["kind"], c["terms_version"], c["template_id"], c["decision"]) for c in seen]
     # Newest first, every agreement and not only the last (the two answers of one call share their time).
-    assert answers[:3] == [("SUBSCRIBE", None, "tpl-coupon", "BAN"), ("SUBSCRIBE", None, "tpl-coupon", "ACCEPT"),
-                           ("TERMS", "2", None, "AGREE")]
-    assert sorted(answers[3:5]) == [("SUBSCRIBE", None, "tpl-coupon", "ACCEPT"),
-                                    ("SUBSCRIBE", None, "tpl-points", "REJECT")]
+    assert answers[:3] == [
+        ("SUBSCRIBE", None, "tpl-coupon", "BAN"),
+        ("SUBSCRIBE", None, "tpl-coupon", "ACCEPT"),
+        ("TERMS", "2", None, "AGREE"),
+    ]
+    assert sorted(answers[3:5]) == [
+        ("SUBSCRIBE", None, "tpl-coupon", "ACCEPT"),
+        ("SUBSCRIBE", None, "tpl-points", "REJECT"),
+    ]
     assert answers[5:] == [("TERMS", "1", None, "AGREE")]
     assert [c["at"] for c in seen] == sorted((c["at"] for c in seen), reverse=True)
     exported = _export_all(api, member["token"])["sections"]["consents"]
@@ -160,8 +210,15 @@ def test_every_agreement_and_subscribe_answer_is_kept_paged_and_shown_to_the_adm
 def _other_merchant(merchant: Any) -> Any:
     from mini_program_api.db.models import Merchant
 
-    other = Merchant(f"MCH#{merchant.merchant_id}-x", PROFILE, merchant_id=f"{merchant.merchant_id}-x",
-                     name="Other", appid=f"{merchant.appid}-x", app_secret_ref="dev:x", created_at=merchant.created_at)
+    other = Merchant(
+        f"MCH#{merchant.merchant_id}-x",
+        PROFILE,
+        merchant_id=f"{merchant.merchant_id}-x",
+        name="Other",
+        appid=f"{merchant.appid}-x",
+        app_secret_ref="dev:x",
+        created_at=merchant.created_at,
+    )
     other.save()
     return other
 
@@ -181,17 +238,24 @@ def test_the_export_has_every_section_paged_and_nothing_of_another_member(api: A
 
     merchants.update_settings(shop.merchant_id, referral_points=100)  # Carol, invited by Alice: a referral each
     invite = api.get("/v1/me", token=alice["token"])[1]["invite_code"]
-    status, carol = api.post("/v1/auth/login", {"appid": shop.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:c",
-                                                "invite_code": invite})
+    status, carol = api.post(
+        "/v1/auth/login", {"appid": shop.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:c", "invite_code": invite}
+    )
     assert status == 200 and carol["invite"] == "ACCEPTED", carol
-    assert api.post("/v1/me/phone", {"code": f"phone:13{uuid.uuid4().int % 10**9:09d}:c"}, token=carol["token"])[0] == 200
+    assert (
+        api.post("/v1/me/phone", {"code": f"phone:13{uuid.uuid4().int % 10**9:09d}:c"}, token=carol["token"])[0] == 200
+    )
     assert api.post("/v1/me/card", {"agreed_terms_version": shop.terms_version}, token=carol["token"])[0] == 200
 
     whole = _export_all(api, alice["token"], limit=1)  # one item a page: every section's cursor is followed
     assert set(whole["sections"]) == SECTIONS
     profile = whole["profile"]
     assert (profile["member_id"], profile["phone"], profile["name"], profile["birthday"]) == (
-        alice["id"], alice["phone"], "爱丽丝", "1990-05-17")
+        alice["id"],
+        alice["phone"],
+        "爱丽丝",
+        "1990-05-17",
+    )
     assert profile["openid"] == alice["openid"] and "phone_enc" not in profile and "phone_hash" not in profile
     sections = whole["sections"]
     balances = checked_balances(shop.merchant_id, alice["id"])
@@ -235,25 +299,31 @@ def test_deletion_is_refused_while_stored_value_remains_and_says_how(api: Any, s
 
     # A top-up being paid holds it too.
     other = _member(api, shop)
-    status, _ = api.post("/v1/topup/orders", {"plan_id": "p300"}, token=other["token"],
-                         headers={"idempotency-key": uuid.uuid4().hex})
+    status, _ = api.post(
+        "/v1/topup/orders", {"plan_id": "p300"}, token=other["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200
     status, error = api.post("/v1/me/delete-account", token=other["token"])
     assert (status, error["error"]["code"], error["error"]["details"]["pending_topup"]) == (
-        409, "STORED_VALUE_REMAINS", 30000)
+        409,
+        "STORED_VALUE_REMAINS",
+        30000,
+    )
 
     # Refunded as the message says: while WeChat has not paid it, a refund it closes would put the value back.
     _refunded(api, shop, sandbox, order_id, settle=False)
     status, error = api.post("/v1/me/delete-account", token=member["token"])
     assert (status, error["error"]["code"], error["error"]["details"]["refunding_order_ids"]) == (
-        409, "STORED_VALUE_REMAINS", [order_id])
+        409,
+        "STORED_VALUE_REMAINS",
+        [order_id],
+    )
     _settle(sandbox, shop, order_id)
     status, body = api.post("/v1/me/delete-account", token=member["token"])
     assert status == 200 and body["deleted"], body
 
 
-def test_erasure_leaves_no_personal_data_keeps_the_books_and_ends_the_tokens(
-        api: Any, shop: Any, sandbox: Any) -> None:
+def test_erasure_leaves_no_personal_data_keeps_the_books_and_ends_the_tokens(api: Any, shop: Any, sandbox: Any) -> None:
     member, bystander = _member(api, shop, "王小明"), _member(api, shop, "李四")
     order_id = _paid(api, sandbox, member)
     _refunded(api, shop, sandbox, order_id)
@@ -313,28 +383,34 @@ def _stored_value_report(api: Any, merchant: Any, admin: str) -> Any:
 
 
 def _coupons(merchant: Any, member_id: str) -> list[tuple[str, str]]:
-    return [(c.coupon_id, c.status) for c in Coupon.query(member_pk(merchant.merchant_id, member_id),
-                                                           Coupon.sk.startswith("COUPON#"), consistent_read=True)]
+    return [
+        (c.coupon_id, c.status)
+        for c in Coupon.query(
+            member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"), consistent_read=True
+        )
+    ]
 
 
-def test_the_admin_deletes_on_the_members_request_audited_and_only_its_own(api: Any, shop: Any,
-                                                                          sandbox: Any) -> None:
+def test_the_admin_deletes_on_the_members_request_audited_and_only_its_own(api: Any, shop: Any, sandbox: Any) -> None:
     member = _member(api, shop)
     admin = api.admin_token(shop)
     _paid(api, sandbox, member)
-    status, error = api.post(f"/v1/admin/members/{member['id']}/delete-account", {"reason": "会员来电要求注销"},
-                             token=admin)
+    status, error = api.post(
+        f"/v1/admin/members/{member['id']}/delete-account", {"reason": "会员来电要求注销"}, token=admin
+    )
     assert (status, error["error"]["code"]) == (409, "STORED_VALUE_REMAINS")
     clean = _member(api, shop)
-    status, error = api.post(f"/v1/admin/members/{clean['id']}/delete-account", {"reason": "x"},
-                             token=api.admin_token(_other_merchant(shop)))
+    status, error = api.post(
+        f"/v1/admin/members/{clean['id']}/delete-account", {"reason": "x"}, token=api.admin_token(_other_merchant(shop))
+    )
     assert (status, error["error"]["code"]) == (404, "MEMBER_NOT_FOUND")
     status, error = api.post(f"/v1/admin/members/{clean['id']}/delete-account", {}, token=admin)
     assert (status, error["error"]["code"]) == (400, "VALIDATION_ERROR")
     assert api.get("/v1/me", token=clean["token"])[0] == 200
 
-    status, body = api.post(f"/v1/admin/members/{clean['id']}/delete-account", {"reason": "会员来电要求注销"},
-                            token=admin)
+    status, body = api.post(
+        f"/v1/admin/members/{clean['id']}/delete-account", {"reason": "会员来电要求注销"}, token=admin
+    )
     assert status == 200 and body["deleted"], body
     status, trail = api.get(f"/v1/admin/members/{clean['id']}/audit", token=admin)
     assert status == 200, trail
@@ -347,7 +423,8 @@ def test_the_admin_deletes_on_the_members_request_audited_and_only_its_own(api: 
 
 
 def test_a_deletion_racing_a_top_up_order_never_leaves_value_on_an_erased_member(
-        api: Any, shop: Any, api_url: str) -> None:
+    api: Any, shop: Any, api_url: str
+) -> None:
     """Real concurrent requests against DynamoDB Local: the erasure's conditions (no stored value, no pending
     top-up) and the order's (not erased) meet on the member row; whichever commits first, the other is refused."""
     outcomes = set()
@@ -355,8 +432,14 @@ def test_a_deletion_racing_a_top_up_order_never_leaves_value_on_an_erased_member
         member = _member(api, shop)
         barrier = threading.Barrier(2)
         with ThreadPoolExecutor(2) as pool:
-            order = pool.submit(post_at_once, barrier, f"{api_url}/v1/topup/orders", {"plan_id": "p300"},
-                                member["token"], {"idempotency-key": uuid.uuid4().hex})
+            order = pool.submit(
+                post_at_once,
+                barrier,
+                f"{api_url}/v1/topup/orders",
+                {"plan_id": "p300"},
+                member["token"],
+                {"idempotency-key": uuid.uuid4().hex},
+            )
             deletion = pool.submit(post_at_once, barrier, f"{api_url}/v1/me/delete-account", {}, member["token"])
             ordered, deleted = order.result(), deletion.result()
         row = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
@@ -373,7 +456,8 @@ def test_a_deletion_racing_a_top_up_order_never_leaves_value_on_an_erased_member
 
 
 def test_a_deletion_racing_a_checkout_refund_never_leaves_value_on_an_erased_member(
-        api: Any, shop: Any, sandbox: Any, api_url: str) -> None:
+    api: Any, shop: Any, sandbox: Any, api_url: str
+) -> None:
     """The refund puts stored value back on the card (a ledger credit, conditional on no erasure); the erasure
     needs none on it. Threads over real HTTP against DynamoDB Local."""
     staff = api.staff_token(shop, "s1")
@@ -386,8 +470,14 @@ def test_a_deletion_racing_a_checkout_refund_never_leaves_value_on_an_erased_mem
         # The paid top-up is no longer refundable (its principal was spent): only the sale's refund gives value back.
         barrier = threading.Barrier(2)
         with ThreadPoolExecutor(2) as pool:
-            refund = pool.submit(post_at_once, barrier, f"{api_url}/v1/staff/orders/{receipt['order_id']}/refund",
-                                 {}, staff, {"idempotency-key": uuid.uuid4().hex})
+            refund = pool.submit(
+                post_at_once,
+                barrier,
+                f"{api_url}/v1/staff/orders/{receipt['order_id']}/refund",
+                {},
+                staff,
+                {"idempotency-key": uuid.uuid4().hex},
+            )
             deletion = pool.submit(post_at_once, barrier, f"{api_url}/v1/me/delete-account", {}, member["token"])
             refunded, deleted = refund.result(), deletion.result()
         row = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
@@ -404,8 +494,9 @@ def test_an_erased_inviter_takes_no_referral_and_the_invitee_opens_their_card(ap
     merchants.update_settings(shop.merchant_id, referral_points=100)
     inviter = _member(api, shop)
     code = api.get("/v1/me", token=inviter["token"])[1]["invite_code"]
-    status, invited = api.post("/v1/auth/login", {"appid": shop.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:x",
-                                                  "invite_code": code})
+    status, invited = api.post(
+        "/v1/auth/login", {"appid": shop.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:x", "invite_code": code}
+    )
     assert status == 200 and invited["invite"] == "ACCEPTED", invited
     assert api.post("/v1/me/delete-account", token=inviter["token"])[0] == 200
     token = invited["token"]
@@ -421,9 +512,12 @@ def test_the_export_names_no_staff_member_who_adjusted_the_member(api: Any, shop
     out (the staff's data, not the member's), in a memo as at the top level."""
     member = _member(api, shop)
     admin = api.admin_token(shop, "zhang-admin")
-    status, body = api.post(f"/v1/admin/members/{member['id']}/adjustments",
-                            {"account": "points", "amount": 50, "reason": "补录积分"}, token=admin,
-                            headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        f"/v1/admin/members/{member['id']}/adjustments",
+        {"account": "points", "amount": 50, "reason": "补录积分"},
+        token=admin,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, body
     whole = _export_all(api, member["token"])
     adjusted = [e for e in whole["sections"]["ledger"] if e["amount"] == 50]
@@ -450,7 +544,8 @@ def _phone_bound(api: Any, merchant: Any) -> dict[str, Any]:
 
 
 def test_a_card_opened_while_the_deletion_runs_leaves_no_card_lookup_on_the_erased_member(
-        api: Any, shop: Any, monkeypatch: Any) -> None:
+    api: Any, shop: Any, monkeypatch: Any
+) -> None:
     """The card opens after the erasure read the member and before it commits (a concurrent POST /v1/me/card):
     the erasure must not commit on the row as it read it, or the card number's lookup it did not know of keeps
     naming the erased member (and a staff search by card number finds them)."""
@@ -474,9 +569,9 @@ def test_a_card_opened_while_the_deletion_runs_leaves_no_card_lookup_on_the_eras
     assert _lookups_naming(member["id"]) == []
 
 
-
 def test_a_card_opening_that_read_the_member_before_the_deletion_does_not_write_it_back(
-        api: Any, shop: Any, monkeypatch: Any) -> None:
+    api: Any, shop: Any, monkeypatch: Any
+) -> None:
     """POST /v1/me/card passed the token check and read the member; the deletion commits before it does. The
     opening must be refused, not put a name, a birthday, a card number and its lookup back on the erased row."""
     from mini_program_api.data_rights import erasure
@@ -488,13 +583,17 @@ def test_a_card_opening_that_read_the_member_before_the_deletion_does_not_write_
 
     def deleted_meanwhile(merchant: Any, version: str) -> None:
         if not done:
-            done.append(erasure.erase(shop.merchant_id, member["id"], Principal(shop.merchant_id, member["id"],
-                                                                                "member")))
+            done.append(
+                erasure.erase(shop.merchant_id, member["id"], Principal(shop.merchant_id, member["id"], "member"))
+            )
         real(merchant, version)
 
     monkeypatch.setattr(cards.members, "require_current_terms", deleted_meanwhile)
-    status, body = api.post("/v1/me/card", {"agreed_terms_version": shop.terms_version, "name": "孙七",
-                                            "birthday": "1988-02-03"}, token=member["token"])
+    status, body = api.post(
+        "/v1/me/card",
+        {"agreed_terms_version": shop.terms_version, "name": "孙七", "birthday": "1988-02-03"},
+        token=member["token"],
+    )
     assert done, "the deletion ran inside the opening"
     assert (status, body["error"]["code"]) == (401, "ACCOUNT_DELETED"), body
     row = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
@@ -504,7 +603,8 @@ def test_a_card_opening_that_read_the_member_before_the_deletion_does_not_write_
 
 
 def test_a_phone_bound_by_a_request_that_read_the_member_before_the_deletion_is_not_written_back(
-        api: Any, shop: Any, monkeypatch: Any) -> None:
+    api: Any, shop: Any, monkeypatch: Any
+) -> None:
     """POST /v1/me/phone passed the token check and read a member with no phone; the deletion commits before it
     does. The binding must be refused, not put the phone (cipher, keyed hash) and its lookup on the erased row."""
     from mini_program_api.data_rights import erasure
@@ -530,7 +630,8 @@ def test_a_phone_bound_by_a_request_that_read_the_member_before_the_deletion_is_
 
 
 def test_a_wechat_card_linked_while_the_deletion_runs_leaves_no_code_lookup_on_the_erased_member(
-        api: Any, shop: Any, monkeypatch: Any) -> None:
+    api: Any, shop: Any, monkeypatch: Any
+) -> None:
     """A 卡包 activation links its code (wallet/activation.py `_link`) around the deletion, in either order: linked
     between the erasure's read and its commit, or after the erasure committed. Neither may leave the code's
     lookup naming the erased member (WeChat's card events for that code would find them)."""

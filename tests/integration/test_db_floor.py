@@ -6,6 +6,7 @@ attribute of the member behind its token (`members.require_not_erased`: an erase
 hence `1 + AUTH` below. Counted with the db_calls spy against DynamoDB Local: a change that adds a read fails
 here, not in a bench nobody runs.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -29,8 +30,9 @@ def _template(api: Any, merchant: Any, **over: Any) -> str:
 
 
 def _claim(api: Any, token: str, template_id: str, key: str | None = None) -> tuple[int, Any]:
-    return api.post(f"/v1/coupons/offers/{template_id}/claim", token=token,
-                    headers={"idempotency-key": key or uuid.uuid4().hex})
+    return api.post(
+        f"/v1/coupons/offers/{template_id}/claim", token=token, headers={"idempotency-key": key or uuid.uuid4().hex}
+    )
 
 
 def _shape(calls: Calls) -> tuple[int, list[str]]:
@@ -41,15 +43,24 @@ def _shape(calls: Calls) -> tuple[int, list[str]]:
 
 
 def _held(merchant: Any, member_id: str) -> int:
-    return len(list(Coupon.query(member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"),
-                                 consistent_read=True)))
+    return len(
+        list(
+            Coupon.query(
+                member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"), consistent_read=True
+            )
+        )
+    )
 
 
 def _stock_left(merchant: Any, template_id: str) -> int:
-    return stock.remaining_stock(merchant.merchant_id, CouponTemplate.get(template_pk(merchant.merchant_id), template_id))
+    return stock.remaining_stock(
+        merchant.merchant_id, CouponTemplate.get(template_pk(merchant.merchant_id), template_id)
+    )
 
 
-def test_a_claim_reads_once_before_its_one_transaction(api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_claim_reads_once_before_its_one_transaction(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     template_id = _template(api, merchant)
     member = api.member_with_card(merchant)
     calls = record(monkeypatch)
@@ -91,8 +102,9 @@ def test_every_shard_emptied_then_sold_out(api: Any, merchant: Any) -> None:
     assert _stock_left(merchant, template_id) == 0
 
 
-def test_sign_in_reads_the_member_once_before_its_write(api: Any, merchant: Any,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sign_in_reads_the_member_once_before_its_write(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     member = api.member_with_card(merchant)
     calls = record(monkeypatch)
     status, body = api.post("/v1/me/sign-in", token=member["token"])

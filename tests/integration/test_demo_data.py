@@ -4,6 +4,7 @@ The reports over the week show what a newcomer's dashboard needs (sales on sever
 refund, members above the entry tier, points expired, a tier review), every counter equals its recomputation
 from the ledger, the liability check matches, and seeding the same stack again refuses and changes nothing.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,9 @@ def _ledger_recount(member_ids: list[str]) -> dict[str, dict[str, int]]:
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     ops = set()
     for member_id in member_ids:
-        for entry in LedgerEntry.query(member_pk("demo", member_id), LedgerEntry.sk.startswith("TXN#"),
-                                       consistent_read=True):
+        for entry in LedgerEntry.query(
+            member_pk("demo", member_id), LedgerEntry.sk.startswith("TXN#"), consistent_read=True
+        ):
             day, amount = product_clock.local_date("Asia/Shanghai", entry.created_at).isoformat(), int(entry.amount)
             rows[day][f"{'p' if amount > 0 else 'n'}_{entry.account}_{entry.kind}"] += abs(amount)
             ops.add((day, member_id, entry.op_key, entry.kind))
@@ -54,8 +56,9 @@ def test_a_week_of_demo_history_fills_the_reports_and_adds_up(api: Any, stack: A
     assert product_clock.now() > datetime.now(UTC) - timedelta(seconds=5)  # the real clock is back
 
     # The printed demo login works, and its reports over the week show a shop that is open.
-    status, login = api.post("/v1/staff/login", {"merchant_id": "demo", "username": "admin",
-                                                 "password": DEMO_STAFF["admin"]})
+    status, login = api.post(
+        "/v1/staff/login", {"merchant_id": "demo", "username": "admin", "password": DEMO_STAFF["admin"]}
+    )
     assert status == 200, login
     admin = login["token"]
     last = product_clock.local_date("Asia/Shanghai")

@@ -114,14 +114,23 @@ def test_an_issue_job_that_meets_an_unanswered_read_tries_the_member_again(
     token = api.admin_token(merchant)
     status, template = api.post(
         "/v1/admin/coupon-templates",
-        {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7,
-         "listed": False, "total_stock": 2},
+        {
+            "name": "回馈券",
+            "kind": "CASH",
+            "amount": 300,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+            "listed": False,
+            "total_stock": 2,
+        },
         token=token,
     )
     assert status == 201, template
     ids = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(2)]
     status, job = api.post(
-        "/v1/admin/issue-jobs", {"template_id": template["template_id"], "member_ids": ids}, token=token,
+        "/v1/admin/issue-jobs",
+        {"template_id": template["template_id"], "member_ids": ids},
+        token=token,
         headers=_key(),
     )
     assert status == 201, job
@@ -152,8 +161,15 @@ def test_a_job_item_whose_deferral_meets_the_same_outage_does_not_stop_the_items
     token = api.admin_token(merchant)
     status, template = api.post(
         "/v1/admin/coupon-templates",
-        {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7,
-         "listed": False, "total_stock": 10},
+        {
+            "name": "回馈券",
+            "kind": "CASH",
+            "amount": 300,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+            "listed": False,
+            "total_stock": 10,
+        },
         token=token,
     )
     assert status == 201, template
@@ -167,9 +183,12 @@ def test_a_job_item_whose_deferral_meets_the_same_outage_does_not_stop_the_items
     jobs = []
     for key in (first_key, second_key):  # the first one on the list is the one the database fails on
         member_id = api.member_with_card(merchant)["member"]["member_id"]
-        status, job = api.post("/v1/admin/issue-jobs", {"template_id": template["template_id"],
-                                                        "member_ids": [member_id]}, token=token,
-                               headers={"idempotency-key": key})
+        status, job = api.post(
+            "/v1/admin/issue-jobs",
+            {"template_id": template["template_id"], "member_ids": [member_id]},
+            token=token,
+            headers={"idempotency-key": key},
+        )
         assert status == 201, job
         jobs.append(job)
 
@@ -193,12 +212,21 @@ def test_a_listing_whose_counter_write_meets_a_transaction_in_progress_is_503_no
     member = api.member_with_card(merchant)
     status, template = api.post(
         "/v1/admin/coupon-templates",
-        {"name": "新人券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7,
-         "listed": True, "total_stock": 10},
+        {
+            "name": "新人券",
+            "kind": "CASH",
+            "amount": 300,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+            "listed": True,
+            "total_stock": 10,
+        },
         token=api.admin_token(merchant),
     )
     assert status == 201, template
-    monkeypatch.setattr(faults, "_THROTTLES", (("TransactionConflictException", "Transaction is ongoing for the item"),))
+    monkeypatch.setattr(
+        faults, "_THROTTLES", (("TransactionConflictException", "Transaction is ongoing for the item"),)
+    )
     dynamodb_faults.inject(Scripted("UpdateItem", "throttle", attempts=4))
     status, body = api.get("/v1/coupons/offers", token=member["token"], headers=_key())
     assert (status, body["error"]["code"]) == (503, "DATABASE_UNAVAILABLE"), body

@@ -5,6 +5,7 @@ an echo of the caller's credentials: through chalice.test.Client, over real HTTP
 on loopback (the local API server), and in AWS through API Gateway's gateway
 responses in the deploy template.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,12 @@ def _error(body: Any, code: str | None = None) -> dict[str, Any]:
 def _routes_with_a_body() -> list[tuple[str, str]]:
     from app import app
 
-    return sorted((method, re.sub(r"\{[^}]+\}", "x1234567", path)) for path, methods in app.routes.items()
-                  for method in methods if method in ("POST", "PUT", "PATCH"))
+    return sorted(
+        (method, re.sub(r"\{[^}]+\}", "x1234567", path))
+        for path, methods in app.routes.items()
+        for method in methods
+        if method in ("POST", "PUT", "PATCH")
+    )
 
 
 # --- item 12: bodies, empty changes, retried creates -------------------------------------------
@@ -51,8 +56,9 @@ def test_deeply_nested_json_is_a_400_on_every_endpoint_with_a_body(api: Any, mer
     assert len(routes) >= 20
     for method, path in routes:
         for token in tokens:
-            status, body = api.call(method, path, raw=NESTED, token=token,
-                                    headers={"idempotency-key": uuid.uuid4().hex})
+            status, body = api.call(
+                method, path, raw=NESTED, token=token, headers={"idempotency-key": uuid.uuid4().hex}
+            )
             assert 400 <= status < 500, (method, path, status, body)
             _error(body)
     # the routes that take a JSON body say why
@@ -61,8 +67,9 @@ def test_deeply_nested_json_is_a_400_on_every_endpoint_with_a_body(api: Any, mer
 
 
 @pytest.mark.parametrize("payload", [{}, {"tier_review": None}, {"points_per_yuan": None, "message_templates": None}])
-def test_settings_patch_with_nothing_to_change_is_400_and_changes_nothing(api: Any, merchant: Any,
-                                                                          payload: dict[str, Any]) -> None:
+def test_settings_patch_with_nothing_to_change_is_400_and_changes_nothing(
+    api: Any, merchant: Any, payload: dict[str, Any]
+) -> None:
     stored = Merchant.get(merchant_pk(merchant.merchant_id), PROFILE, consistent_read=True).serialize()
     status, body = api.patch("/v1/admin/settings", payload, token=api.admin_token(merchant))
     assert (status, _error(body)["code"]) == (400, "VALIDATION_ERROR")
@@ -93,15 +100,22 @@ def test_a_retried_store_or_staff_create_returns_what_was_created(api: Any, merc
 
 def test_a_retried_coupon_template_create_returns_the_template_created(api: Any, merchant: Any) -> None:
     admin, key = api.admin_token(merchant), uuid.uuid4().hex
-    template = {"name": "5元无门槛", "kind": "CASH", "amount": 500, "total_stock": 100, "per_member_limit": 1,
-                "days_after_claim": 7}
+    template = {
+        "name": "5元无门槛",
+        "kind": "CASH",
+        "amount": 500,
+        "total_stock": 100,
+        "per_member_limit": 1,
+        "days_after_claim": 7,
+    }
     first = api.post("/v1/admin/coupon-templates", template, token=admin, headers={"idempotency-key": key})
     assert first[0] == 201, first
     again = api.post("/v1/admin/coupon-templates", template, token=admin, headers={"idempotency-key": key})
     assert again == first
     assert [t.template_id for t in CouponTemplate.query(template_pk(merchant.merchant_id))] == [first[1]["template_id"]]
-    status, body = api.post("/v1/admin/coupon-templates", {**template, "amount": 600}, token=admin,
-                            headers={"idempotency-key": key})
+    status, body = api.post(
+        "/v1/admin/coupon-templates", {**template, "amount": 600}, token=admin, headers={"idempotency-key": key}
+    )
     assert (status, _error(body)["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
 
 
@@ -113,8 +127,9 @@ def test_a_retried_punch_plan_create_returns_the_plan_created(api: Any, merchant
     assert api.post("/v1/admin/punch-card-plans", plan, token=admin, headers={"idempotency-key": key}) == first
     token = api.member_with_card(merchant)["token"]
     assert [p["plan_id"] for p in api.get("/v1/punch-cards/plans", token=token)[1]["plans"]] == [first[1]["plan_id"]]
-    status, body = api.post("/v1/admin/punch-card-plans", {**plan, "visits": 6}, token=admin,
-                            headers={"idempotency-key": key})
+    status, body = api.post(
+        "/v1/admin/punch-card-plans", {**plan, "visits": 6}, token=admin, headers={"idempotency-key": key}
+    )
     assert (status, _error(body)["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
 
 
@@ -157,8 +172,7 @@ def test_unknown_routes_methods_and_media_types_over_http(api_url: str) -> None:
             return exc.code, dict(exc.headers), exc.read()
 
     _assert_edges(call)
-    status, _, raw = call("POST", "/v1/me/phone", {"content-type": "application/json", "authorization": SECRET},
-                          NESTED)
+    status, _, raw = call("POST", "/v1/me/phone", {"content-type": "application/json", "authorization": SECRET}, NESTED)
     assert status == 401 and "do-not-echo-me" not in raw.decode()
     _error(json.loads(raw))
 
@@ -180,8 +194,11 @@ def test_the_deploy_template_answers_api_gateways_own_errors_in_the_error_shape(
     from infra.deploy.template import merge_template
 
     resources = merge_template("prod", {"KABAO_TABLE": "kabao-prod"})["Resources"]
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values()
-                 if r.get("Type") == "AWS::ApiGateway::GatewayResponse"}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources.values()
+        if r.get("Type") == "AWS::ApiGateway::GatewayResponse"
+    }
     assert {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN"} <= set(responses)
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
     for kind, properties in responses.items():

@@ -4,6 +4,7 @@ One Idempotency-Key names one operation: the same key with the same request retu
 the first result however a retry would compute today, the same key with another
 request is 422 IDEMPOTENCY_KEY_REUSED, and neither moves any value.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -17,8 +18,15 @@ from mini_program_api.money.ledger import Account
 from tests.ledger_checks import checked_balances
 from tests.integration.test_checkout import _member
 
-GIFT = {"name": "拿铁券", "kind": "GIFT", "gift_name": "拿铁一杯", "total_stock": 5, "per_member_limit": 5,
-        "days_after_claim": 30, "points_price": 100}
+GIFT = {
+    "name": "拿铁券",
+    "kind": "GIFT",
+    "gift_name": "拿铁一杯",
+    "total_stock": 5,
+    "per_member_limit": 5,
+    "days_after_claim": 30,
+    "points_price": 100,
+}
 
 
 @pytest.fixture
@@ -27,25 +35,34 @@ def staff(api: Any, merchant: Any) -> str:
 
 
 def _checkout(api: Any, staff: str, code: str, key: str, **body: Any) -> tuple[int, Any]:
-    return api.post("/v1/staff/checkout", {"member_code": code, **body}, token=staff,
-                    headers={"idempotency-key": key})
+    return api.post("/v1/staff/checkout", {"member_code": code, **body}, token=staff, headers={"idempotency-key": key})
 
 
 def _use(api: Any, staff: str, code: str, card_id: str, key: str) -> tuple[int, Any]:
-    return api.post("/v1/staff/punch-cards/use", {"member_code": code, "card_id": card_id}, token=staff,
-                    headers={"idempotency-key": key})
+    return api.post(
+        "/v1/staff/punch-cards/use",
+        {"member_code": code, "card_id": card_id},
+        token=staff,
+        headers={"idempotency-key": key},
+    )
 
 
 def _plan(api: Any, merchant: Any) -> str:
-    status, plan = api.post("/v1/admin/punch-card-plans", {"name": "10杯", "visits": 10, "valid_days": 90,
-                                                           "price": 1000}, token=api.admin_token(merchant))
+    status, plan = api.post(
+        "/v1/admin/punch-card-plans",
+        {"name": "10杯", "visits": 10, "valid_days": 90, "price": 1000},
+        token=api.admin_token(merchant),
+    )
     assert status == 201, plan
     return str(plan["plan_id"])
 
 
 def _card(api: Any, merchant: Any, member: dict[str, Any]) -> dict[str, Any]:
-    status, card = api.post(f"/v1/punch-cards/plans/{_plan(api, merchant)}/buy", token=member["token"],
-                            headers={"idempotency-key": uuid.uuid4().hex})
+    status, card = api.post(
+        f"/v1/punch-cards/plans/{_plan(api, merchant)}/buy",
+        token=member["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, card
     return card
 
@@ -64,8 +81,9 @@ def test_spend_retried_after_the_bonus_ran_out_is_the_first_spend(api: Any, merc
     member = _member(api, merchant, principal=10000, bonus=500)
     first = stored_value.spend(merchant.merchant_id, member["id"], 500, "spend-coffee-1")
     assert first.amounts == {Account.BONUS: -500}
-    status, receipt = _checkout(api, staff, api.member_code(member["token"]), uuid.uuid4().hex, amount=100,
-                                stored_value=100)
+    status, receipt = _checkout(
+        api, staff, api.member_code(member["token"]), uuid.uuid4().hex, amount=100, stored_value=100
+    )
     assert status == 200 and receipt["principal_used"] == 100
     again = stored_value.spend(merchant.merchant_id, member["id"], 500, "spend-coffee-1")
     assert again.replayed and again.amounts == first.amounts
@@ -78,8 +96,10 @@ def test_punch_card_buy_retried_after_the_bonus_ran_out_is_the_first_buy(api: An
     buy = f"/v1/punch-cards/plans/{_plan(api, merchant)}/buy"
     first = api.post(buy, token=member["token"], headers={"idempotency-key": key})
     assert first[0] == 200
-    assert _checkout(api, staff, api.member_code(member["token"]), uuid.uuid4().hex, amount=100,
-                     stored_value=100)[0] == 200
+    assert (
+        _checkout(api, staff, api.member_code(member["token"]), uuid.uuid4().hex, amount=100, stored_value=100)[0]
+        == 200
+    )
     assert api.post(buy, token=member["token"], headers={"idempotency-key": key}) == first
     balances = checked_balances(merchant.merchant_id, member["id"])
     assert (balances["bonus"], balances["principal"]) == (0, 10000 - 100)
@@ -111,7 +131,9 @@ def test_punch_use_key_reused_on_another_card_is_422(api: Any, merchant: Any, st
     key = uuid.uuid4().hex
     assert _use(api, staff, api.member_code(member["token"]), one["card_id"], key)[0] == 200
     assert _error(_use(api, staff, api.member_code(member["token"]), two["card_id"], key)) == (
-        422, "IDEMPOTENCY_KEY_REUSED")
+        422,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
     balances = checked_balances(merchant.merchant_id, member["id"])
     assert (balances[f"punch:{one['card_id']}"], balances[f"punch:{two['card_id']}"]) == (9, 10)
 
@@ -125,7 +147,9 @@ def test_checkout_key_reused_for_another_member_is_422(api: Any, merchant: Any, 
     status, receipt = _checkout(api, staff, api.member_code(alice["token"]), key, amount=3000, stored_value=3000)
     assert status == 200 and receipt["member_id"] == alice["id"]
     assert _error(_checkout(api, staff, api.member_code(bob["token"]), key, amount=3000, stored_value=3000)) == (
-        422, "IDEMPOTENCY_KEY_REUSED")
+        422,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
     assert checked_balances(merchant.merchant_id, alice["id"])["principal"] == 7000
     assert checked_balances(merchant.merchant_id, bob["id"])["principal"] == 10000
 
@@ -133,8 +157,9 @@ def test_checkout_key_reused_for_another_member_is_422(api: Any, merchant: Any, 
 # --- 18: a retry after the member code expired ---------------------------------------------------
 
 
-def test_punch_use_retried_after_the_code_expired_returns_the_first_result(api: Any, merchant: Any, staff: str,
-                                                                           clock: Any) -> None:
+def test_punch_use_retried_after_the_code_expired_returns_the_first_result(
+    api: Any, merchant: Any, staff: str, clock: Any
+) -> None:
     member = _member(api, merchant, principal=10000)
     card = _card(api, merchant, member)
     code, key = api.member_code(member["token"]), uuid.uuid4().hex
@@ -145,12 +170,16 @@ def test_punch_use_retried_after_the_code_expired_returns_the_first_result(api: 
     assert checked_balances(merchant.merchant_id, member["id"])[f"punch:{card['card_id']}"] == 9
 
 
-def test_gift_redemption_retried_after_the_code_expired_returns_the_first_result(api: Any, merchant: Any, staff: str,
-                                                                                 clock: Any) -> None:
+def test_gift_redemption_retried_after_the_code_expired_returns_the_first_result(
+    api: Any, merchant: Any, staff: str, clock: Any
+) -> None:
     member = _member(api, merchant, points=1000)
     status, reward = api.post("/v1/admin/coupon-templates", GIFT, token=api.admin_token(merchant))
-    coupon = api.post(f"/v1/points/rewards/{reward['template_id']}/redeem", token=member["token"],
-                      headers={"idempotency-key": uuid.uuid4().hex})[1]
+    coupon = api.post(
+        f"/v1/points/rewards/{reward['template_id']}/redeem",
+        token=member["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )[1]
     body, key = {"member_code": api.member_code(member["token"]), "coupon_id": coupon["coupon_id"]}, uuid.uuid4().hex
     first = api.post("/v1/staff/coupons/redeem", body, token=staff, headers={"idempotency-key": key})
     assert first[0] == 200 and first[1]["status"] == "used"
@@ -158,11 +187,14 @@ def test_gift_redemption_retried_after_the_code_expired_returns_the_first_result
     assert api.post("/v1/staff/coupons/redeem", body, token=staff, headers={"idempotency-key": key}) == first
     other = {**body, "coupon_id": "C" + "0" * 24}
     assert _error(api.post("/v1/staff/coupons/redeem", other, token=staff, headers={"idempotency-key": key})) == (
-        422, "IDEMPOTENCY_KEY_REUSED")
+        422,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
 
 
-def test_checkout_retried_after_the_code_expired_returns_the_first_receipt(api: Any, merchant: Any, staff: str,
-                                                                           clock: Any) -> None:
+def test_checkout_retried_after_the_code_expired_returns_the_first_receipt(
+    api: Any, merchant: Any, staff: str, clock: Any
+) -> None:
     member = _member(api, merchant, principal=10000)
     code, key = api.member_code(member["token"]), uuid.uuid4().hex
     first = _checkout(api, staff, code, key, amount=3000, stored_value=3000)
@@ -192,13 +224,17 @@ def test_one_key_with_two_requests_at_once_one_wins_the_other_is_422(api: Any, m
     key = uuid.uuid4().hex
     requests = [(api.member_code(m["token"]), m["id"]) for _ in range(4) for m in (alice, bob)]
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda r: (r[1], _checkout(api, staff, r[0], key, amount=3000, stored_value=3000)),
-                                requests))
+        results = list(
+            pool.map(lambda r: (r[1], _checkout(api, staff, r[0], key, amount=3000, stored_value=3000)), requests)
+        )
     winners = {member_id for member_id, (status, _) in results if status == 200}
     assert len(winners) == 1, results
     for member_id, (status, body) in results:
-        assert (status, body["member_id"]) == (200, *winners) if member_id in winners else \
-            (status, body["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+        assert (
+            (status, body["member_id"]) == (200, *winners)
+            if member_id in winners
+            else (status, body["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+        )
     principals = sorted(checked_balances(merchant.merchant_id, m["id"])["principal"] for m in (alice, bob))
     assert principals == [7000, 10000]
 
@@ -223,7 +259,8 @@ def test_sign_in_by_8_threads_while_the_reward_changes_pays_once(api: Any, merch
 
 
 def test_a_clients_key_is_forgotten_a_week_after_its_operation_and_a_natural_key_never(
-        api: Any, merchant: Any, staff: str, clock: Any) -> None:
+    api: Any, merchant: Any, staff: str, clock: Any
+) -> None:
     """Operation records are bounded: a client's Idempotency-Key record carries a TTL one retention period after
     the operation (checkout's record is written by the ledger, a claim's by the claim); a sign-in's natural key
     (its day) keeps its record, as its ledger entries are kept."""
@@ -232,15 +269,18 @@ def test_a_clients_key_is_forgotten_a_week_after_its_operation_and_a_natural_key
 
     member = _member(api, merchant, principal=5000)
     checkout_key = uuid.uuid4().hex
-    assert _checkout(api, staff, api.member_code(member["token"]), checkout_key, amount=1000, stored_value=1000)[0] == 200
+    assert (
+        _checkout(api, staff, api.member_code(member["token"]), checkout_key, amount=1000, stored_value=1000)[0] == 200
+    )
     assert api.post("/v1/me/sign-in", token=member["token"])[0] == 200
     sale = OperationRecord.get(f"MCH#{merchant.merchant_id}#OP#checkout:{checkout_key}", "OP", consistent_read=True)
     assert sale.expires_ttl is not None
     assert abs((sale.expires_ttl - (sale.created_at + CLIENT_KEY_RETENTION)).total_seconds()) < 1
     assert sale.created_at == clock.now
     day = clock.today.isoformat()
-    signed = OperationRecord.get(member_pk(merchant.merchant_id, member["id"]), f"OP#signin:{day}",
-                                 consistent_read=True)
+    signed = OperationRecord.get(
+        member_pk(merchant.merchant_id, member["id"]), f"OP#signin:{day}", consistent_read=True
+    )
     assert signed.expires_ttl is None
     # Within the retention the key still answers with its first result, whatever the balances say now.
     clock.advance(days=6)

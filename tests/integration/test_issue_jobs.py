@@ -1,5 +1,6 @@
 """Issue 13: issue a coupon template to a list of members or a filter, as a resumable admin job.
 Over HTTP for the admin side; the scheduled runner is driven directly, page by page, against DynamoDB Local."""
+
 from __future__ import annotations
 
 import threading
@@ -12,21 +13,26 @@ from mini_program_api.db.models import PROFILE, Coupon, IssueJob, Member, issue_
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 
-CASH = {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7,
-        "listed": False}
+CASH = {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7, "listed": False}
 
 
 def _template(api: Any, merchant: Any, stock: int = 100, **over: Any) -> str:
-    status, body = api.post("/v1/admin/coupon-templates", {**CASH, "total_stock": stock, **over},
-                            token=api.admin_token(merchant))
+    status, body = api.post(
+        "/v1/admin/coupon-templates", {**CASH, "total_stock": stock, **over}, token=api.admin_token(merchant)
+    )
     assert status == 201, body
     return str(body["template_id"])
 
 
-def _post_job(api: Any, merchant: Any, body: dict[str, Any], key: str | None = None,
-              token: str | None = None) -> tuple[int, Any]:
-    return api.post("/v1/admin/issue-jobs", body, token=token or api.admin_token(merchant),
-                    headers={"idempotency-key": key or uuid.uuid4().hex})
+def _post_job(
+    api: Any, merchant: Any, body: dict[str, Any], key: str | None = None, token: str | None = None
+) -> tuple[int, Any]:
+    return api.post(
+        "/v1/admin/issue-jobs",
+        body,
+        token=token or api.admin_token(merchant),
+        headers={"idempotency-key": key or uuid.uuid4().hex},
+    )
 
 
 def _job(api: Any, merchant: Any, job_id: str) -> dict[str, Any]:
@@ -36,14 +42,20 @@ def _job(api: Any, merchant: Any, job_id: str) -> dict[str, Any]:
 
 
 def _held(merchant: Any, member_id: str, template_id: str) -> int:
-    return sum(1 for c in Coupon.query(member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"),
-                                       consistent_read=True) if c.template_id == template_id)
+    return sum(
+        1
+        for c in Coupon.query(
+            member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"), consistent_read=True
+        )
+        if c.template_id == template_id
+    )
 
 
 def _set(merchant: Any, member_id: str, **values: Any) -> None:
     """Test setup only: put a member in a tier, give a birthday or an old last purchase."""
     Member(member_pk(merchant.merchant_id, member_id), PROFILE).update(
-        actions=[getattr(Member, k).set(v) for k, v in values.items()])
+        actions=[getattr(Member, k).set(v) for k, v in values.items()]
+    )
 
 
 def _drain(**kw: Any) -> None:
@@ -53,8 +65,9 @@ def _drain(**kw: Any) -> None:
     raise AssertionError("the jobs never finished")
 
 
-def test_list_job_gives_each_member_one_resumes_and_counts_what_members_hold(api: Any, merchant: Any,
-                                                                            make_merchant: Any) -> None:
+def test_list_job_gives_each_member_one_resumes_and_counts_what_members_hold(
+    api: Any, merchant: Any, make_merchant: Any
+) -> None:
     template_id = _template(api, merchant)
     cardholders = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(5)]
     no_card = api.login(merchant)["member"]["member_id"]
@@ -68,8 +81,11 @@ def test_list_job_gives_each_member_one_resumes_and_counts_what_members_hold(api
     status, body = _post_job(api, merchant, {"template_id": template_id, "member_ids": ids[:2]}, key)
     assert (status, body["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     day = clock.local_date(merchant.timezone).isoformat()
-    audited = [r for r in api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))[1]["records"]
-               if r["action"] == "ISSUE_JOB_CREATED"]
+    audited = [
+        r
+        for r in api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))[1]["records"]
+        if r["action"] == "ISSUE_JOB_CREATED"
+    ]
     assert [(r["target"], r["detail"]["template_id"]) for r in audited] == [(job["job_id"], template_id)]
 
     issue_jobs.run(page_size=3, max_pages=1)
@@ -88,8 +104,10 @@ def test_list_job_gives_each_member_one_resumes_and_counts_what_members_hold(api
     assert held == {m: 1 for m in cardholders} and sum(held.values()) == done["issued"]
     status, page = api.get(f"/v1/admin/issue-jobs/{job['job_id']}/results?limit=4", token=api.admin_token(merchant))
     assert status == 200 and len(page["results"]) == 4 and page["cursor"]
-    status, rest = api.get(f"/v1/admin/issue-jobs/{job['job_id']}/results?limit=10&cursor={page['cursor']}",
-                           token=api.admin_token(merchant))
+    status, rest = api.get(
+        f"/v1/admin/issue-jobs/{job['job_id']}/results?limit=10&cursor={page['cursor']}",
+        token=api.admin_token(merchant),
+    )
     failures = {r["member_id"]: r["error"] for r in page["results"] + rest["results"] if r["status"] == "FAILED"}
     assert failures == {no_card: "CARD_NOT_OPEN", stranger: "MEMBER_NOT_FOUND", "nobody": "MEMBER_NOT_FOUND"}
     status, listed = api.get("/v1/admin/issue-jobs", token=api.admin_token(merchant))
@@ -103,8 +121,9 @@ def test_filter_job_finds_members_through_the_cardholder_index(api: Any, merchan
     _set(merchant, b, tier_id="normal", birthday="1991-03-02")
     _set(merchant, c, tier_id="gold")
     _set(merchant, d, tier_id="gold", birthday="1985-03-30", last_spend_at=clock.now() - timedelta(days=200))
-    status, march_gold = _post_job(api, merchant, {"template_id": template_id,
-                                                   "filter": {"tier_ids": ["gold"], "birthday_month": 3}})
+    status, march_gold = _post_job(
+        api, merchant, {"template_id": template_id, "filter": {"tier_ids": ["gold"], "birthday_month": 3}}
+    )
     assert status == 201, march_gold
     status, dormant = _post_job(api, merchant, {"template_id": template_id, "filter": {"dormant": True}})
     assert status == 201, dormant
@@ -116,8 +135,9 @@ def test_filter_job_finds_members_through_the_cardholder_index(api: Any, merchan
     assert [_held(merchant, m, template_id) for m in (a, b, c, d)] == [1, 0, 0, 2]
 
 
-def test_sold_out_members_fail_alone_and_a_failing_page_defers_only_its_job(api: Any, merchant: Any,
-                                                                           monkeypatch: Any) -> None:
+def test_sold_out_members_fail_alone_and_a_failing_page_defers_only_its_job(
+    api: Any, merchant: Any, monkeypatch: Any
+) -> None:
     scarce, plenty = _template(api, merchant, stock=2), _template(api, merchant)
     ids = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(4)]
     _, sold = _post_job(api, merchant, {"template_id": scarce, "member_ids": ids})
@@ -215,8 +235,9 @@ def test_issue_jobs_are_for_this_merchants_admins_only(api: Any, merchant: Any, 
     # Another merchant's template cannot be issued from here.
     status, body = _post_job(api, merchant, {"template_id": template_id, "member_ids": ["m1"]}, token=other_admin)
     assert (status, body["error"]["code"]) == (404, "TEMPLATE_NOT_FOUND")
-    status, body = api.post("/v1/admin/issue-jobs", {"template_id": template_id, "member_ids": ["m1"]},
-                            token=api.admin_token(merchant))
+    status, body = api.post(
+        "/v1/admin/issue-jobs", {"template_id": template_id, "member_ids": ["m1"]}, token=api.admin_token(merchant)
+    )
     assert (status, body["error"]["code"]) == (400, "INVALID_IDEMPOTENCY_KEY")
 
 
@@ -227,7 +248,8 @@ def test_cardholders_from_before_the_index_are_found_after_the_backfill(api: Any
     old, new = (api.member_with_card(merchant)["member"]["member_id"] for _ in range(2))
     no_card = api.login(merchant)["member"]["member_id"]
     Member(member_pk(merchant.merchant_id, old), PROFILE).update(  # as a card opened before the index
-        actions=[Member.cards_pk.remove(), Member.cards_sk.remove()])
+        actions=[Member.cards_pk.remove(), Member.cards_sk.remove()]
+    )
     assert cardholders.backfill() == 1
     assert cardholders.backfill() == 0  # again: nothing left to do
     _, job = _post_job(api, merchant, {"template_id": template_id, "filter": {"tier_ids": ["normal"]}})
@@ -260,14 +282,16 @@ def test_members_refused_sold_out_are_issued_once_stock_is_added(api: Any, merch
     _drain()
     done = _job(api, merchant, job["job_id"])
     assert (done["status"], done["issued"], done["failed"]) == ("DONE", 2, 2)
-    assert sorted(_results(api, merchant, job["job_id"]).values()) == [("FAILED", "SOLD_OUT")] * 2 + [
-        ("ISSUED", None)] * 2
+    assert (
+        sorted(_results(api, merchant, job["job_id"]).values()) == [("FAILED", "SOLD_OUT")] * 2 + [("ISSUED", None)] * 2
+    )
 
     clock.advance(minutes=11)
     issue_jobs.run()  # still no stock: they keep waiting, nobody is given one
     assert _job(api, merchant, job["job_id"])["issued"] == 2
-    status, body = api.patch(f"/v1/admin/coupon-templates/{template_id}", {"total_stock": 4},
-                             token=api.admin_token(merchant))
+    status, body = api.patch(
+        f"/v1/admin/coupon-templates/{template_id}", {"total_stock": 4}, token=api.admin_token(merchant)
+    )
     assert status == 200, body
     clock.advance(minutes=11)
     runs = [issue_jobs.run(), issue_jobs.run()]  # the second finds nothing left to do
@@ -285,7 +309,8 @@ class _Killed(BaseException):
 
 
 def test_a_run_killed_as_its_pass_ends_still_issues_to_members_refused_sold_out(
-        api: Any, merchant: Any, clock: Any, monkeypatch: Any) -> None:
+    api: Any, merchant: Any, clock: Any, monkeypatch: Any
+) -> None:
     """The write that makes a job DONE took it off the list, and a second write put it back to wait for stock:
     killed between the two, the members refused SOLD_OUT were never looked at again."""
     template_id = _template(api, merchant, stock=1)
@@ -302,8 +327,9 @@ def test_a_run_killed_as_its_pass_ends_still_issues_to_members_refused_sold_out(
         pass
     monkeypatch.undo()
     assert (_job(api, merchant, job["job_id"])["status"], _job(api, merchant, job["job_id"])["issued"]) == ("DONE", 1)
-    status, body = api.patch(f"/v1/admin/coupon-templates/{template_id}", {"total_stock": 2},
-                             token=api.admin_token(merchant))
+    status, body = api.patch(
+        f"/v1/admin/coupon-templates/{template_id}", {"total_stock": 2}, token=api.admin_token(merchant)
+    )
     assert status == 200, body
     clock.advance(minutes=11)
     issue_jobs.run()

@@ -1,6 +1,7 @@
 """An issue job to an RFM segment (issue 24 item 8, "issue a coupon to this segment"): its members come from the
 segment's roster partition as the nightly scoring filed them, the filter's other criteria still hold, a page at a
 time; an unknown segment is refused and creates nothing."""
+
 from __future__ import annotations
 
 import typing
@@ -17,8 +18,12 @@ from .test_issue_jobs import _drain, _held, _job, _post_job, _template
 
 def _sell(api: Any, merchant: Any, staff: str, member_id: str, amount: int) -> None:
     token = api.token(merchant, member_id)
-    status, body = api.post("/v1/staff/checkout", {"member_code": api.member_code(token), "amount": amount},
-                            token=staff, headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(token), "amount": amount},
+        token=staff,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, body
 
 
@@ -40,8 +45,9 @@ def test_a_job_to_a_segment_gives_its_members_one_each(api: Any, merchant: Any) 
     # When an admin issues to 重要价值, and to 重要价值 in the gold tier
     status, segment_job = _post_job(api, merchant, {"template_id": template_id, "filter": {"segment": "重要价值"}})
     assert status == 201, segment_job
-    status, gold_job = _post_job(api, merchant, {"template_id": template_id,
-                                                 "filter": {"segment": "重要价值", "tier_ids": ["gold"]}})
+    status, gold_job = _post_job(
+        api, merchant, {"template_id": template_id, "filter": {"segment": "重要价值", "tier_ids": ["gold"]}}
+    )
     assert status == 201, gold_job
     _drain(page_size=1)  # a page per member: the cursor walks the segment
 

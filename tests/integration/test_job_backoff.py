@@ -5,6 +5,7 @@ same `due_index` shard as the good item), so a job that left them in place would
 run after run. Nothing is mocked: reconciliation fails because WeChat Pay rejects the failing
 merchant's credentials, the life-cycle jobs because the failing members' rows are gone.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,12 +39,12 @@ def _keys_in_shard(job: str, shard: str, n: int, key: Callable[[str], str]) -> l
     return found
 
 
-def test_200_failing_orders_do_not_starve_a_lost_notify_behind_them(api: Any, make_merchant: Any,
-                                                                    sandbox: Any) -> None:
+def test_200_failing_orders_do_not_starve_a_lost_notify_behind_them(api: Any, make_merchant: Any, sandbox: Any) -> None:
     merchant = make_merchant()
     member = api.member_with_card(merchant)
-    status, order = api.post("/v1/topup/orders", {"plan_id": "p300"}, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", {"plan_id": "p300"}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, order
     json.loads(sandbox.pay.pay(order["order_id"], notify=False).get_data())  # paid, notify lost
     good = order["order_id"]
@@ -54,9 +55,20 @@ def test_200_failing_orders_do_not_starve_a_lost_notify_behind_them(api: Any, ma
     failing = _keys_in_shard(orders.JOB, _shard(orders.JOB, good), 210, lambda k: f"T{k}")
     with TopupOrder.batch_write() as batch:
         for i, key in enumerate(failing):
-            item = TopupOrder(topup_pk(broken.merchant_id, f"T{key}"), "ORDER", merchant_id=broken.merchant_id,
-                              order_id=f"T{key}", member_id="m-gone", openid="o-gone", amount=100, bonus=0,
-                              status="PENDING", idempotency_key="", created_at=now, expires_at=now + timedelta(days=1))
+            item = TopupOrder(
+                topup_pk(broken.merchant_id, f"T{key}"),
+                "ORDER",
+                merchant_id=broken.merchant_id,
+                order_id=f"T{key}",
+                member_id="m-gone",
+                openid="o-gone",
+                amount=100,
+                bonus=0,
+                status="PENDING",
+                idempotency_key="",
+                created_at=now,
+                expires_at=now + timedelta(days=1),
+            )
             item.due_pk, item.due_sk = due.slot(orders.JOB, f"T{key}", now - timedelta(hours=1, seconds=i))
             batch.save(item)
 
@@ -71,15 +83,20 @@ def test_200_failing_orders_do_not_starve_a_lost_notify_behind_them(api: Any, ma
     assert reconciliation.reconcile(due.retry_at(later, 1)).failed  # ... and it is tried again then
 
 
-JOBS = [(lifecycle.expire_points, lifecycle.POINTS_JOB), (lifecycle.warn_points, lifecycle.POINTS_WARNING_JOB),
-        (lifecycle.birthday_gifts, lifecycle.BIRTHDAY_JOB), (lifecycle.wake_dormant, lifecycle.DORMANT_JOB),
-        (lifecycle.monthly_packs, lifecycle.MONTHLY_JOB), (lifecycle.review_tiers, tiers.REVIEW_JOB)]
+JOBS = [
+    (lifecycle.expire_points, lifecycle.POINTS_JOB),
+    (lifecycle.warn_points, lifecycle.POINTS_WARNING_JOB),
+    (lifecycle.birthday_gifts, lifecycle.BIRTHDAY_JOB),
+    (lifecycle.wake_dormant, lifecycle.DORMANT_JOB),
+    (lifecycle.monthly_packs, lifecycle.MONTHLY_JOB),
+    (lifecycle.review_tiers, tiers.REVIEW_JOB),
+]
 
 
 @pytest.mark.parametrize(("run", "job"), JOBS, ids=[job for _, job in JOBS])
-def test_life_cycle_jobs_defer_a_failing_member_and_reach_the_next(api: Any, merchant: Any,
-                                                                  run: Callable[..., lifecycle.Report],
-                                                                  job: str) -> None:
+def test_life_cycle_jobs_defer_a_failing_member_and_reach_the_next(
+    api: Any, merchant: Any, run: Callable[..., lifecycle.Report], job: str
+) -> None:
     merchants.update_settings(merchant.merchant_id, tier_review=True)
     member_id = api.member_with_card(merchant)["member"]["member_id"]
     now = clock.now()

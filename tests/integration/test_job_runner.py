@@ -4,6 +4,7 @@ Issue 22, item 5. WeChat Pay is made slow in the sandbox itself (it answers orde
 HTTP), and the scheduled function runs with a Lambda context, so its deadline comes from functions/budget.py
 as it does in AWS.
 """
+
 from __future__ import annotations
 
 import time
@@ -43,18 +44,21 @@ def _invoke_with_lambda_time(name: str, runtime_ms: int) -> dict[str, Any]:
     from app import app
 
     with Client(app, stage_name="test") as client:
-        event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
-                                                resources=[])
+        event = client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
     return dict(app.handler_map[name](event, LambdaContext(name, 128, max_runtime_ms=runtime_ms)))
 
 
 def test_reconciliation_stops_before_the_lambdas_end_when_wechat_pay_is_slow_and_the_next_run_resumes(
-        api: Any, merchant: Any, sandbox: Any, clock: Any, monkeypatch: Any) -> None:
+    api: Any, merchant: Any, sandbox: Any, clock: Any, monkeypatch: Any
+) -> None:
     member = api.member_with_card(merchant)
     placed = []
     for _ in range(ORDERS):
-        status, order = api.post("/v1/topup/orders", {"amount": 1000}, token=member["token"],
-                                 headers={"idempotency-key": uuid.uuid4().hex})
+        status, order = api.post(
+            "/v1/topup/orders", {"amount": 1000}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+        )
         assert status == 200, order
         sandbox.pay.pay(order["order_id"], notify=False)  # paid at WeChat, the notify lost
         placed.append(order["order_id"])
@@ -68,14 +72,14 @@ def test_reconciliation_stops_before_the_lambdas_end_when_wechat_pay_is_slow_and
     assert report["stopped_early"] and report["more"]
     assert 1 <= report["done"] == report["credited"] < ORDERS and report["due"] == ORDERS
     assert took < RUNTIME_MS / 1000  # Lambda would not have killed it mid-order
-    statuses = [TopupOrder.get(topup_pk(merchant.merchant_id, o), "ORDER", consistent_read=True).status
-                for o in placed]
+    statuses = [TopupOrder.get(topup_pk(merchant.merchant_id, o), "ORDER", consistent_read=True).status for o in placed]
     assert statuses.count("PAID") == report["credited"] and statuses.count("PENDING") == ORDERS - report["credited"]
 
     rest = reconciliation.reconcile()  # the next run takes the orders left, and only those
     assert (rest.credited, rest.stopped_early) == (ORDERS - report["credited"], False)
-    assert {TopupOrder.get(topup_pk(merchant.merchant_id, o), "ORDER", consistent_read=True).status
-            for o in placed} == {"PAID"}
+    assert {
+        TopupOrder.get(topup_pk(merchant.merchant_id, o), "ORDER", consistent_read=True).status for o in placed
+    } == {"PAID"}
     assert checked_balances(merchant.merchant_id, member["member"]["member_id"])["principal"] == ORDERS * 1000
 
 
@@ -121,8 +125,9 @@ def test_out_of_time_takes_no_item_at_all(merchant: Any, clock: Any) -> None:
     now = clock.now
     _on_list(merchant.merchant_id, "m-1", now - timedelta(minutes=1))
     taken: list[str] = []
-    report = runner.due_list(runner.Report(JOB), DueMarker, lambda pk, sk: taken.append(pk), now, 10,
-                             time.monotonic())  # the deadline is now: reached, so nothing starts
+    report = runner.due_list(
+        runner.Report(JOB), DueMarker, lambda pk, sk: taken.append(pk), now, 10, time.monotonic()
+    )  # the deadline is now: reached, so nothing starts
     assert (report.due, report.done, report.stopped_early, report.more, taken) == (1, 0, True, True, [])
 
 

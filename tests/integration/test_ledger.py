@@ -3,6 +3,7 @@
 Concurrency here is real: threads issuing real HTTP requests to the serialized
 local DynamoDB server, through the same code the handlers run.
 """
+
 from __future__ import annotations
 
 import random
@@ -55,10 +56,16 @@ def test_overspend_is_refused_and_writes_nothing(merchant: Any, member_id: str) 
     with pytest.raises(KabaoError) as exc:
         _grant(merchant, member_id, "spend-d", points=-10, principal=-1001)
     assert exc.value.code == "INSUFFICIENT_BALANCE"
-    entries = list(LedgerEntry.query(member_pk(merchant.merchant_id, member_id), LedgerEntry.sk.startswith("TXN#spend")))
+    entries = list(
+        LedgerEntry.query(member_pk(merchant.merchant_id, member_id), LedgerEntry.sk.startswith("TXN#spend"))
+    )
     assert entries == []
     assert checked_balances(merchant.merchant_id, member_id) == {
-        Account.POINTS: 50, Account.PRINCIPAL: 1000, Account.BONUS: 0, Account.GROWTH: 0}
+        Account.POINTS: 50,
+        Account.PRINCIPAL: 1000,
+        Account.BONUS: 0,
+        Account.GROWTH: 0,
+    }
 
 
 def test_posting_to_an_unknown_member_writes_nothing(merchant: Any) -> None:
@@ -72,9 +79,14 @@ def test_posting_to_an_unknown_member_writes_nothing(merchant: Any) -> None:
 
 @pytest.mark.parametrize(
     ("key", "postings"),
-    [("bad key with spaces", (Posting(Account.POINTS, 1),)), ("k#1", (Posting(Account.POINTS, 1),)),
-     ("k1", ()), ("k2", (Posting(Account.POINTS, 0),)), ("k3", (Posting(Account.POINTS, 1.5),)),  # type: ignore[arg-type]
-     ("k4", (Posting(Account.POINTS, 1), Posting(Account.POINTS, 2)))],
+    [
+        ("bad key with spaces", (Posting(Account.POINTS, 1),)),
+        ("k#1", (Posting(Account.POINTS, 1),)),
+        ("k1", ()),
+        ("k2", (Posting(Account.POINTS, 0),)),
+        ("k3", (Posting(Account.POINTS, 1.5),)),  # type: ignore[arg-type]
+        ("k4", (Posting(Account.POINTS, 1), Posting(Account.POINTS, 2))),
+    ],
 )
 def test_malformed_operations_are_programming_errors(key: str, postings: tuple[Posting, ...]) -> None:
     with pytest.raises(ValueError):
@@ -115,7 +127,9 @@ def test_concurrent_spending_never_overdraws_and_retries_count_once(merchant: An
         list(pool.map(spend, keys))
     spent = ledger.balances_from_entries(merchant.merchant_id, member_id)
     balances = checked_balances(merchant.merchant_id, member_id)
-    entries = [e for e in LedgerEntry.query(member_pk(merchant.merchant_id, member_id), LedgerEntry.sk.startswith("TXN#spend"))]
+    entries = [
+        e for e in LedgerEntry.query(member_pk(merchant.merchant_id, member_id), LedgerEntry.sk.startswith("TXN#spend"))
+    ]
     assert len(entries) == 14 and balances[Account.POINTS] == 100 - 14 * 7 == spent[Account.POINTS]
 
 
@@ -137,8 +151,9 @@ def test_randomized_concurrent_mix_keeps_every_invariant(merchant: Any, member_i
                 sign_in.sign_in(merchant.merchant_id, member_id)
             else:
                 delta = amount if kind == "earn" else -amount
-                _grant(merchant, member_id, key, points=delta, growth=amount if kind == "earn" else 0) if kind == "earn" \
-                    else _grant(merchant, member_id, key, points=delta)
+                _grant(
+                    merchant, member_id, key, points=delta, growth=amount if kind == "earn" else 0
+                ) if kind == "earn" else _grant(merchant, member_id, key, points=delta)
                 accepted[key] = delta
         except KabaoError as exc:
             assert exc.code in {"INSUFFICIENT_POINTS", "CONCURRENT_UPDATE"}, exc.code

@@ -3,6 +3,7 @@
 Jobs are invoked as Chalice scheduled events; "twice" and "two at once" runs are
 counted in the WeChat sandbox's message record and in the ledger.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -21,8 +22,12 @@ from tests import timeline
 from tests.conftest import ROOT
 from tests.ledger_checks import checked_balances
 
-TEMPLATES = {"coupon_expiry": "tpl-coupon", "points_expiry": "tpl-points", "birthday": "tpl-bday",
-             "wake_up": "tpl-wake"}
+TEMPLATES = {
+    "coupon_expiry": "tpl-coupon",
+    "points_expiry": "tpl-points",
+    "birthday": "tpl-bday",
+    "wake_up": "tpl-wake",
+}
 
 
 def invoke(name: str) -> dict[str, Any]:
@@ -31,8 +36,9 @@ def invoke(name: str) -> dict[str, Any]:
     from app import app
 
     with Client(app, stage_name="test", project_dir=ROOT) as client:
-        event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
-                                                resources=[])
+        event = client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
         return client.lambda_.invoke(name, event).payload
 
 
@@ -43,9 +49,14 @@ def twice_at_once(name: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def shop(api: Any, merchant: Any) -> Any:
-    merchants.set_tiers(merchant.merchant_id, [merchants.TierSpec("normal", "普通", 0),
-                                               merchants.TierSpec("silver", "银卡", 1000, 95, 150),
-                                               merchants.TierSpec("gold", "金卡", 5000, 90, 200)])
+    merchants.set_tiers(
+        merchant.merchant_id,
+        [
+            merchants.TierSpec("normal", "普通", 0),
+            merchants.TierSpec("silver", "银卡", 1000, 95, 150),
+            merchants.TierSpec("gold", "金卡", 5000, 90, 200),
+        ],
+    )
     return merchants.update_settings(merchant.merchant_id, message_templates=TEMPLATES)
 
 
@@ -62,13 +73,19 @@ def _member(api: Any, merchant: Any, grants: list[str] | None = None, **card: An
 
 
 def _sent(sandbox: Any, member: dict[str, Any], template: str | None = None) -> list[dict[str, Any]]:
-    return [m for m in sandbox.messages if m["touser"] == member["openid"]
-            and (template is None or m["template_id"] == template)]
+    return [
+        m
+        for m in sandbox.messages
+        if m["touser"] == member["openid"] and (template is None or m["template_id"] == template)
+    ]
 
 
 def _credit(merchant: Any, member: dict[str, Any], **amounts: int) -> None:
-    op = ledger.Operation(f"test-{uuid.uuid4().hex[:8]}", "TEST_CREDIT",
-                          ledger.postings({ledger.Account(k): v for k, v in amounts.items()}))
+    op = ledger.Operation(
+        f"test-{uuid.uuid4().hex[:8]}",
+        "TEST_CREDIT",
+        ledger.postings({ledger.Account(k): v for k, v in amounts.items()}),
+    )
     ledger.post(merchant.merchant_id, member["id"], op)
 
 
@@ -91,8 +108,12 @@ def test_review_after_12_months_places_by_the_last_12_months(api: Any, shop: Any
 
     def spend(amount: int) -> None:
         code = api.member_code(api.token(shop, member["id"]))
-        status, body = api.post("/v1/staff/checkout", {"member_code": code, "amount": amount},
-                                token=api.staff_token(shop, "s1"), headers={"idempotency-key": uuid.uuid4().hex})
+        status, body = api.post(
+            "/v1/staff/checkout",
+            {"member_code": code, "amount": amount},
+            token=api.staff_token(shop, "s1"),
+            headers={"idempotency-key": uuid.uuid4().hex},
+        )
         assert status == 200, body
 
     spend(600000)  # 6000 growth: gold
@@ -124,8 +145,12 @@ def test_points_expire_fifo_once_even_run_twice_and_concurrently(api: Any, shop:
     clock.advance(days=10)
     api.post("/v1/me/sign-in", token=api.token(shop, member["id"]))  # lot 2: 10 points, day 10
     code = api.member_code(api.token(shop, member["id"]))
-    status, sale = api.post("/v1/staff/checkout", {"member_code": code, "amount": 400, "points": 4},
-                            token=api.staff_token(shop, "s1"), headers={"idempotency-key": uuid.uuid4().hex})
+    status, sale = api.post(
+        "/v1/staff/checkout",
+        {"member_code": code, "amount": 400, "points": 4},
+        token=api.staff_token(shop, "s1"),
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200 and sale["points_earned"] == 3  # spends 4 from lot 1; lot 3: 3 points, day 10
     clock.advance(days=13)  # day 23: lot 1's warning is due (expires day 30)
     twice_at_once("points_warnings")
@@ -163,8 +188,9 @@ def test_referral_rewards_both_once_and_rejects_abuse(api: Any, shop: Any) -> No
 
     def invited(code: str) -> tuple[dict[str, Any], str | None]:
         openid = f"o-{uuid.uuid4().hex[:12]}"
-        status, body = api.post("/v1/auth/login", {"appid": shop.appid, "code": f"test:{openid}:x",
-                                                   "invite_code": code})
+        status, body = api.post(
+            "/v1/auth/login", {"appid": shop.appid, "code": f"test:{openid}:x", "invite_code": code}
+        )
         assert status == 200
         token = body["token"]
         api.post("/v1/me/phone", {"code": f"phone:137{uuid.uuid4().int % 10**8:08d}"}, token=token)
@@ -177,15 +203,23 @@ def test_referral_rewards_both_once_and_rejects_abuse(api: Any, shop: Any) -> No
     assert checked_balances(shop.merchant_id, first["id"])["points"] == 100
     assert checked_balances(shop.merchant_id, inviter["id"])["points"] == 100
     # repeat: an existing member logging in with someone's code
-    status, again = api.post("/v1/auth/login", {"appid": shop.appid, "code": f"test:{first['openid']}:y",
-                                                "invite_code": _member(api, shop)["invite_code"]})
+    status, again = api.post(
+        "/v1/auth/login",
+        {"appid": shop.appid, "code": f"test:{first['openid']}:y", "invite_code": _member(api, shop)["invite_code"]},
+    )
     assert status == 200 and again["invite"] == "ALREADY_MEMBER" and again["created"] is False
     # self-invite: one's own code
-    status, own = api.post("/v1/auth/login", {"appid": shop.appid, "code": f"test:{first['openid']}:z",
-                                              "invite_code": invited_code(api, first)})
+    status, own = api.post(
+        "/v1/auth/login",
+        {"appid": shop.appid, "code": f"test:{first['openid']}:z", "invite_code": invited_code(api, first)},
+    )
     assert own["invite"] == "SELF_INVITE"
-    assert api.post("/v1/auth/login", {"appid": shop.appid, "code": "test:new-one:1",
-                                       "invite_code": "NOPE2345"})[1]["invite"] == "INVALID_INVITE_CODE"
+    assert (
+        api.post("/v1/auth/login", {"appid": shop.appid, "code": "test:new-one:1", "invite_code": "NOPE2345"})[1][
+            "invite"
+        ]
+        == "INVALID_INVITE_CODE"
+    )
     # the monthly cap: the third invitee is welcomed, the inviter is not paid again
     assert invited(inviter["invite_code"])[1] == "ACCEPTED"
     third, _ = invited(inviter["invite_code"])
@@ -201,18 +235,35 @@ def invited_code(api: Any, member: dict[str, Any]) -> str:
 
 
 def _gift_template(api: Any, merchant: Any, name: str, days_after_claim: int = 30) -> str:
-    status, body = api.post("/v1/admin/coupon-templates", {
-        "name": name, "kind": "GIFT", "gift_name": name, "total_stock": 100, "per_member_limit": 1,
-        "days_after_claim": days_after_claim, "listed": False}, token=api.admin_token(merchant))
+    status, body = api.post(
+        "/v1/admin/coupon-templates",
+        {
+            "name": name,
+            "kind": "GIFT",
+            "gift_name": name,
+            "total_stock": 100,
+            "per_member_limit": 1,
+            "days_after_claim": days_after_claim,
+            "listed": False,
+        },
+        token=api.admin_token(merchant),
+    )
     assert status == 201, body
     return body["template_id"]
 
 
 def test_birthday_gift_once_a_year(api: Any, shop: Any, sandbox: Any, clock: Any) -> None:
     template_id = _gift_template(api, shop, "生日蛋糕")
-    status, body = api.put("/v1/admin/tiers", {"tiers": [
-        {"tier_id": "normal", "name": "普通", "threshold": 0, "birthday_template_id": template_id},
-        {"tier_id": "silver", "name": "银卡", "threshold": 1000}]}, token=api.admin_token(shop))
+    status, body = api.put(
+        "/v1/admin/tiers",
+        {
+            "tiers": [
+                {"tier_id": "normal", "name": "普通", "threshold": 0, "birthday_template_id": template_id},
+                {"tier_id": "silver", "name": "银卡", "threshold": 1000},
+            ]
+        },
+        token=api.admin_token(shop),
+    )
     assert status == 200, body
     birthday_month = timeline.months_later(clock.today, 1)
     member = _member(api, shop, grants=["tpl-bday"], birthday=f"1990-{birthday_month.month:02d}-15")
@@ -239,8 +290,12 @@ def test_dormant_member_gets_one_wake_up_per_cooldown(api: Any, shop: Any, sandb
     busy = _member(api, shop, grants=["tpl-wake"])
     clock.advance(days=80)
     code = api.member_code(api.token(shop, busy["id"]))
-    api.post("/v1/staff/checkout", {"member_code": code, "amount": 1000}, token=api.staff_token(shop, "s1"),
-             headers={"idempotency-key": uuid.uuid4().hex})
+    api.post(
+        "/v1/staff/checkout",
+        {"member_code": code, "amount": 1000},
+        token=api.staff_token(shop, "s1"),
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     clock.advance(days=10, seconds=1)  # day 90
     twice_at_once("dormant_wakeups")
     invoke("dormant_wakeups")
@@ -255,16 +310,22 @@ def test_dormant_member_gets_one_wake_up_per_cooldown(api: Any, shop: Any, sandb
 
 
 def test_coupon_reminders_need_a_grant_and_consume_one(api: Any, shop: Any, sandbox: Any, clock: Any) -> None:
-    status, body = api.post("/v1/admin/coupon-templates", {"name": "5元", "kind": "CASH", "amount": 500,
-                            "total_stock": 10, "per_member_limit": 3, "days_after_claim": 5},
-                            token=api.admin_token(shop))
+    status, body = api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 10, "per_member_limit": 3, "days_after_claim": 5},
+        token=api.admin_token(shop),
+    )
     with_grant = _member(api, shop, grants=["tpl-coupon"])
     without = _member(api, shop)
     claimed = {}
     for person in (with_grant, without, with_grant):
-        claimed.setdefault(person["id"], []).append(api.post(
-            f"/v1/coupons/offers/{body['template_id']}/claim", token=person["token"],
-            headers={"idempotency-key": uuid.uuid4().hex})[1]["coupon_id"])
+        claimed.setdefault(person["id"], []).append(
+            api.post(
+                f"/v1/coupons/offers/{body['template_id']}/claim",
+                token=person["token"],
+                headers={"idempotency-key": uuid.uuid4().hex},
+            )[1]["coupon_id"]
+        )
     clock.advance(days=2, seconds=1)
     twice_at_once("coupon_reminders")
     invoke("coupon_reminders")
@@ -272,19 +333,24 @@ def test_coupon_reminders_need_a_grant_and_consume_one(api: Any, shop: Any, sand
     assert _sent(sandbox, without) == []
     assert notices.grants(shop.merchant_id, with_grant["id"]) == {"tpl-coupon": 0}
     assert invoke("coupon_reminders")["done"] == 0  # nothing loops on the missing grants
-    status, error = api.post("/v1/me/subscriptions", {"template_ids": ["not-ours"]},
-                             token=api.token(shop, without["id"]))
+    status, error = api.post(
+        "/v1/me/subscriptions", {"template_ids": ["not-ours"]}, token=api.token(shop, without["id"])
+    )
     assert (status, error["error"]["code"]) == (400, "VALIDATION_ERROR")
 
 
-def test_failed_sends_are_retried_next_run_without_sending_twice(api: Any, shop: Any, sandbox: Any,
-                                                                 clock: Any) -> None:
-    status, body = api.post("/v1/admin/coupon-templates", {"name": "5元", "kind": "CASH", "amount": 500,
-                            "total_stock": 10, "per_member_limit": 1, "days_after_claim": 5},
-                            token=api.admin_token(shop))
+def test_failed_sends_are_retried_next_run_without_sending_twice(api: Any, shop: Any, sandbox: Any, clock: Any) -> None:
+    status, body = api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 10, "per_member_limit": 1, "days_after_claim": 5},
+        token=api.admin_token(shop),
+    )
     member = _member(api, shop, grants=["tpl-coupon"])
-    api.post(f"/v1/coupons/offers/{body['template_id']}/claim", token=member["token"],
-             headers={"idempotency-key": uuid.uuid4().hex})
+    api.post(
+        f"/v1/coupons/offers/{body['template_id']}/claim",
+        token=member["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     clock.advance(days=2, seconds=1)
     sandbox.failing_sends = 1
     report = invoke("coupon_reminders")
@@ -298,13 +364,18 @@ def test_failed_sends_are_retried_next_run_without_sending_twice(api: Any, shop:
 
 
 def test_jobs_take_bounded_batches_and_resume(api: Any, shop: Any, sandbox: Any, clock: Any) -> None:
-    status, body = api.post("/v1/admin/coupon-templates", {"name": "5元", "kind": "CASH", "amount": 500,
-                            "total_stock": 10, "per_member_limit": 1, "days_after_claim": 5},
-                            token=api.admin_token(shop))
+    status, body = api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 10, "per_member_limit": 1, "days_after_claim": 5},
+        token=api.admin_token(shop),
+    )
     people = [_member(api, shop, grants=["tpl-coupon"]) for _ in range(5)]
     for person in people:
-        api.post(f"/v1/coupons/offers/{body['template_id']}/claim", token=person["token"],
-                 headers={"idempotency-key": uuid.uuid4().hex})
+        api.post(
+            f"/v1/coupons/offers/{body['template_id']}/claim",
+            token=person["token"],
+            headers={"idempotency-key": uuid.uuid4().hex},
+        )
     clock.advance(days=2, seconds=1)
     first = lifecycle.remind_coupons(limit=2)
     assert (first.done, first.more) == (2, True)
@@ -313,23 +384,33 @@ def test_jobs_take_bounded_batches_and_resume(api: Any, shop: Any, sandbox: Any,
     rest = lifecycle.remind_coupons(limit=10)
     assert (rest.done, rest.more) == (3, False)
     assert sorted(len(_sent(sandbox, p)) for p in people) == [1] * 5
-    assert all(c.due_pk is None for p in people for c in Coupon.query(member_pk(shop.merchant_id, p["id"]),
-                                                                        Coupon.sk.startswith("COUPON#")))
+    assert all(
+        c.due_pk is None
+        for p in people
+        for c in Coupon.query(member_pk(shop.merchant_id, p["id"]), Coupon.sk.startswith("COUPON#"))
+    )
 
 
 def test_plenty_of_grants_still_one_message_per_notice(api: Any, shop: Any, sandbox: Any, clock: Any) -> None:
-    status, body = api.post("/v1/admin/coupon-templates", {"name": "5元", "kind": "CASH", "amount": 500,
-                            "total_stock": 10, "per_member_limit": 1, "days_after_claim": 5},
-                            token=api.admin_token(shop))
+    status, body = api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 10, "per_member_limit": 1, "days_after_claim": 5},
+        token=api.admin_token(shop),
+    )
     member = _member(api, shop)
     for _ in range(4):
         api.post("/v1/me/subscriptions", {"template_ids": ["tpl-coupon"]}, token=member["token"])
-    api.post(f"/v1/coupons/offers/{body['template_id']}/claim", token=member["token"],
-             headers={"idempotency-key": uuid.uuid4().hex})
+    api.post(
+        f"/v1/coupons/offers/{body['template_id']}/claim",
+        token=member["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     clock.advance(days=2, seconds=1)
     member_row = Member.get(member_pk(shop.merchant_id, member["id"]), "PROFILE")
     with ThreadPoolExecutor(4) as pool:  # four senders racing for the same notice
-        outcomes = list(pool.map(lambda _: notices.send(shop, member_row, "coupon_expiry", "coupon:race", {}), range(4)))
+        outcomes = list(
+            pool.map(lambda _: notices.send(shop, member_row, "coupon_expiry", "coupon:race", {}), range(4))
+        )
     assert sorted(outcomes) == ["ALREADY"] * 3 + ["SENT"]
     twice_at_once("coupon_reminders")
     invoke("coupon_reminders")
@@ -339,10 +420,16 @@ def test_plenty_of_grants_still_one_message_per_notice(api: Any, shop: Any, sand
 
 def test_monthly_pack_once_a_month_by_tier(api: Any, shop: Any, clock: Any) -> None:
     pack = _gift_template(api, shop, "月度饮品券", days_after_claim=62)  # this month's is still held next month
-    api.put("/v1/admin/tiers", {"tiers": [
-        {"tier_id": "normal", "name": "普通", "threshold": 0},
-        {"tier_id": "silver", "name": "银卡", "threshold": 1000, "monthly_template_ids": [pack]}]},
-        token=api.admin_token(shop))
+    api.put(
+        "/v1/admin/tiers",
+        {
+            "tiers": [
+                {"tier_id": "normal", "name": "普通", "threshold": 0},
+                {"tier_id": "silver", "name": "银卡", "threshold": 1000, "monthly_template_ids": [pack]},
+            ]
+        },
+        token=api.admin_token(shop),
+    )
     plain, silver = _member(api, shop), _member(api, shop)
     Member(member_pk(shop.merchant_id, silver["id"]), "PROFILE").update(actions=[Member.tier_id.set("silver")])
     twice_at_once("monthly_packs")

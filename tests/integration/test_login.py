@@ -1,4 +1,5 @@
 """POST /v1/auth/login: WeChat code -> member and token; every bad input is a 4xx that writes nothing."""
+
 from __future__ import annotations
 
 import uuid
@@ -33,8 +34,11 @@ def test_same_openid_at_two_merchants_is_two_members(api: Any, merchant: Any, sa
 
     other = merchants.create(
         merchants.MerchantSpec(
-            merchant_id=f"m-{uuid.uuid4().hex[:8]}", name="Other", appid=f"wx{uuid.uuid4().hex[:12]}",
-            app_secret_ref="dev:other-secret", tiers=[("normal", "普通", 0)],
+            merchant_id=f"m-{uuid.uuid4().hex[:8]}",
+            name="Other",
+            appid=f"wx{uuid.uuid4().hex[:12]}",
+            app_secret_ref="dev:other-secret",
+            tiers=[("normal", "普通", 0)],
         )
     )
     sandbox.apps[other.appid] = "other-secret"
@@ -61,9 +65,7 @@ def test_reused_code_is_rejected(api: Any, merchant: Any) -> None:
         (["not", "an", "object"], 400, "VALIDATION_ERROR"),
     ],
 )
-def test_bad_login_is_4xx_and_creates_nothing(
-    api: Any, merchant: Any, payload: Any, status: int, code: str
-) -> None:
+def test_bad_login_is_4xx_and_creates_nothing(api: Any, merchant: Any, payload: Any, status: int, code: str) -> None:
     if isinstance(payload, dict):
         payload = {k: (v.format(appid=merchant.appid) if isinstance(v, str) else v) for k, v in payload.items()}
     got_status, body = api.post("/v1/auth/login", payload)

@@ -3,6 +3,7 @@ long, a request line it cannot read) is answered in the error shape, not http.se
 
 Over real HTTP, on raw sockets: the point is the server's own parsing, which chalice.test.Client never reaches.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Phone binding, card opening, member code, sign-in and ledger history through the HTTP API."""
+
 from __future__ import annotations
 
 import uuid
@@ -49,7 +50,10 @@ def test_rebinding_frees_the_old_number(api: Any, merchant: Any) -> None:
     assert status == 200 and me["phone"] == "139****0002"
 
 
-@pytest.mark.parametrize(("payload", "code"), [({"code": "phone:abc"}, "INVALID_CODE"), ({}, "VALIDATION_ERROR"), ({"code": 1}, "VALIDATION_ERROR")])
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [({"code": "phone:abc"}, "INVALID_CODE"), ({}, "VALIDATION_ERROR"), ({"code": 1}, "VALIDATION_ERROR")],
+)
 def test_bad_phone_code_is_400(api: Any, merchant: Any, payload: dict[str, Any], code: str) -> None:
     session = api.login(merchant)
     status, body = api.post("/v1/me/phone", payload, token=session["token"])
@@ -87,7 +91,9 @@ def test_open_card_once_and_again_returns_the_same_card(api: Any, merchant: Any)
     session = api.login(merchant)
     token = session["token"]
     api.post("/v1/me/phone", {"code": _phone_code("13900000006")}, token=token)
-    status, me = api.post("/v1/me/card", {"agreed_terms_version": "1", "name": "王小明", "birthday": "1990-05-17"}, token=token)
+    status, me = api.post(
+        "/v1/me/card", {"agreed_terms_version": "1", "name": "王小明", "birthday": "1990-05-17"}, token=token
+    )
     assert status == 200
     card = me["card"]
     assert len(card["number"]) == 12 and card["number"].isdigit()
@@ -122,12 +128,21 @@ def test_bad_card_request_is_400_and_opens_nothing(api: Any, merchant: Any, payl
 
 def test_me_shows_balances_tier_and_progress(api: Any, merchant: Any) -> None:
     member = api.member_with_card(merchant)
-    ledger.post(merchant.merchant_id, member["member"]["member_id"], Operation(
-        "grant-1", "ADJUST", (Posting(Account.GROWTH, 400), Posting(Account.POINTS, 250))))
+    ledger.post(
+        merchant.merchant_id,
+        member["member"]["member_id"],
+        Operation("grant-1", "ADJUST", (Posting(Account.GROWTH, 400), Posting(Account.POINTS, 250))),
+    )
     status, me = api.get("/v1/me", token=member["token"])
     assert status == 200
     assert (me["growth"], me["points"], me["principal"], me["bonus"], me["balance"]) == (400, 250, 0, 0, 0)
-    assert me["tier"] == {"id": "normal", "name": "普通", "threshold": 0, "discount_rate": 100, "points_multiplier": 100}
+    assert me["tier"] == {
+        "id": "normal",
+        "name": "普通",
+        "threshold": 0,
+        "discount_rate": 100,
+        "points_multiplier": 100,
+    }
     assert me["next_tier"]["id"] == "silver" and me["growth_to_next_tier"] == 600
 
 
@@ -218,8 +233,15 @@ def test_ledger_pages_newest_first_per_account(api: Any, merchant: Any, clock: A
 
 
 @pytest.mark.parametrize(
-    "query", ["", "?account=cash", "?account=points&limit=0", "?account=points&limit=101", "?account=points&limit=x",
-              "?account=points&member_id=someone"],
+    "query",
+    [
+        "",
+        "?account=cash",
+        "?account=points&limit=0",
+        "?account=points&limit=101",
+        "?account=points&limit=x",
+        "?account=points&member_id=someone",
+    ],
 )
 def test_bad_ledger_query_is_400(api: Any, merchant: Any, query: str) -> None:
     status, body = api.get(f"/v1/me/ledger{query}", token=api.login(merchant)["token"])
@@ -237,7 +259,10 @@ def test_cursor_cannot_reach_another_members_ledger(api: Any, merchant: Any, clo
     status, bobs = api.get(f"/v1/me/ledger?account=points&cursor={page['cursor']}", token=bob["token"])
     assert status == 200 and bobs["entries"] == []
     # Outside a cursor's alphabet (base64url) the request's schema refuses it; in it, the cursor's own check.
-    for forged, code in [("not-base64!!", "VALIDATION_ERROR"), ("eyJmb28iOiAxfQ", "INVALID_CURSOR"),
-                         (page["cursor"][:-3], "INVALID_CURSOR")]:
+    for forged, code in [
+        ("not-base64!!", "VALIDATION_ERROR"),
+        ("eyJmb28iOiAxfQ", "INVALID_CURSOR"),
+        (page["cursor"][:-3], "INVALID_CURSOR"),
+    ]:
         status, body = api.get(f"/v1/me/ledger?account=growth&cursor={forged}", token=alice["token"])
         assert (status, body["error"]["code"]) == (400, code)

@@ -1,5 +1,6 @@
 """Issue 13: member days — a time-boxed points multiplier by weekday or date, per tier, in the merchant's time
 zone, applied in checkout's pricing, shown on the receipt, and taken back exactly by a refund."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,8 +18,14 @@ from tests.integration.test_lifecycle import invoke
 
 def _double_mondays(monday: date) -> dict[str, Any]:
     """Mondays' points doubled, from the week before `monday` to about two months after it."""
-    return {"day_id": "mon", "name": "周一会员日", "multiplier": 200, "weekdays": [1],
-            "starts_on": (monday - timedelta(days=7)).isoformat(), "ends_on": (monday + timedelta(days=60)).isoformat()}
+    return {
+        "day_id": "mon",
+        "name": "周一会员日",
+        "multiplier": 200,
+        "weekdays": [1],
+        "starts_on": (monday - timedelta(days=7)).isoformat(),
+        "ends_on": (monday + timedelta(days=60)).isoformat(),
+    }
 
 
 @pytest.fixture
@@ -40,36 +47,64 @@ def _put(api: Any, merchant: Any, days: list[dict[str, Any]], token: str | None 
 
 def _sale(api: Any, merchant: Any, staff: str, member_id: str, amount: int) -> dict[str, Any]:
     code = api.member_code(api.token(merchant, member_id))
-    status, receipt = api.post("/v1/staff/checkout", {"member_code": code, "amount": amount}, token=staff,
-                               headers={"idempotency-key": uuid.uuid4().hex})
+    status, receipt = api.post(
+        "/v1/staff/checkout",
+        {"member_code": code, "amount": amount},
+        token=staff,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, receipt
     return receipt
 
 
 def test_member_days_are_set_read_back_and_audited(api: Any, merchant: Any, double_mondays: Any) -> None:
-    silver = {"day_id": "d1212", "name": "双十二", "multiplier": 300,
-              "dates": [timeline.months_later(timeline.local_day(product_clock.now()), 1).replace(day=12).isoformat()],
-              "tier_ids": ["silver"]}
+    silver = {
+        "day_id": "d1212",
+        "name": "双十二",
+        "multiplier": 300,
+        "dates": [timeline.months_later(timeline.local_day(product_clock.now()), 1).replace(day=12).isoformat()],
+        "tier_ids": ["silver"],
+    }
     status, body = _put(api, merchant, [double_mondays, silver])
     assert status == 200, body
     status, read = api.get("/v1/admin/member-days", token=api.admin_token(merchant))
-    expected = [{**double_mondays, "dates": [], "tier_ids": []},
-                {**silver, "weekdays": [], "starts_on": None, "ends_on": None}]
+    expected = [
+        {**double_mondays, "dates": [], "tier_ids": []},
+        {**silver, "weekdays": [], "starts_on": None, "ends_on": None},
+    ]
     assert status == 200 and read == body == {"member_days": expected}
     day = product_clock.local_date(merchant.timezone).isoformat()
-    records = [r for r in api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))[1]["records"]
-               if r["action"] == "MEMBER_DAYS_SET"]
+    records = [
+        r
+        for r in api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))[1]["records"]
+        if r["action"] == "MEMBER_DAYS_SET"
+    ]
     assert len(records) == 1 and "d1212" in records[0]["detail"]["new"] and records[0]["detail"]["old"] == "[]"
     # What is read back can be sent again as it is; the same list again changes and records nothing.
     assert _put(api, merchant, read["member_days"]) == (200, read)
-    assert len([r for r in api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))[1]["records"]
-                if r["action"] == "MEMBER_DAYS_SET"]) == 1
+    assert (
+        len(
+            [
+                r
+                for r in api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))[1]["records"]
+                if r["action"] == "MEMBER_DAYS_SET"
+            ]
+        )
+        == 1
+    )
 
 
 BAD_DAYS = [
-    {"multiplier": 100}, {"multiplier": 1001}, {"weekdays": [], "dates": []}, {"weekdays": [8]}, {"weekdays": [1, 1]},
-    {"tier_ids": ["platinum"]}, {"starts_on": "2026-12-31", "ends_on": "2026-12-01"}, {"dates": ["2026-02-30"]},
-    {"multiplier": "200"}, {"surprise": 1},
+    {"multiplier": 100},
+    {"multiplier": 1001},
+    {"weekdays": [], "dates": []},
+    {"weekdays": [8]},
+    {"weekdays": [1, 1]},
+    {"tier_ids": ["platinum"]},
+    {"starts_on": "2026-12-31", "ends_on": "2026-12-01"},
+    {"dates": ["2026-02-30"]},
+    {"multiplier": "200"},
+    {"surprise": 1},
 ]
 
 
@@ -78,12 +113,14 @@ def test_bad_member_days_change_nothing(api: Any, merchant: Any, double_mondays:
     for bad in BAD_DAYS:
         status, body = _put(api, merchant, [{**double_mondays, "day_id": "x", **bad}])
         assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR", (bad, body)
-    assert [d["day_id"] for d in api.get("/v1/admin/member-days", token=api.admin_token(merchant))[1]
-            ["member_days"]] == ["mon"]
+    assert [
+        d["day_id"] for d in api.get("/v1/admin/member-days", token=api.admin_token(merchant))[1]["member_days"]
+    ] == ["mon"]
 
 
-def test_member_days_are_for_admins_and_an_empty_put_is_refused(api: Any, merchant: Any, make_merchant: Any,
-                                                                 double_mondays: Any) -> None:
+def test_member_days_are_for_admins_and_an_empty_put_is_refused(
+    api: Any, merchant: Any, make_merchant: Any, double_mondays: Any
+) -> None:
     member = api.member_with_card(merchant)
     for token in (member["token"], api.staff_token(merchant)):
         assert _put(api, merchant, [double_mondays], token=token)[0] == 403
@@ -99,13 +136,18 @@ def test_member_days_are_for_admins_and_an_empty_put_is_refused(api: Any, mercha
 
 
 def test_member_day_points_follow_local_weekday_and_tier_and_show_on_the_receipt(
-        api: Any, merchant: Any, clock: Any, monday: date, double_mondays: Any) -> None:
+    api: Any, merchant: Any, clock: Any, monday: date, double_mondays: Any
+) -> None:
     gold_only = {"day_id": "gold", "name": "金卡日", "multiplier": 500, "weekdays": [2], "tier_ids": ["gold"]}
     assert _put(api, merchant, [double_mondays, gold_only])[0] == 200
     staff = api.staff_token(merchant)
     member_id = api.member_with_card(merchant)["member"]["member_id"]
     on_monday = _sale(api, merchant, staff, member_id, 10000)  # 100 yuan cash, Monday in Shanghai
-    assert (on_monday["points_earned"], on_monday["member_day_id"], on_monday["member_day_multiplier"]) == (200, "mon", 200)
+    assert (on_monday["points_earned"], on_monday["member_day_id"], on_monday["member_day_multiplier"]) == (
+        200,
+        "mon",
+        200,
+    )
     clock.set(timeline.local(monday + timedelta(days=1), 1))  # Monday in UTC, Tuesday for the merchant
     # (and the gold day is not theirs)
     staff = api.staff_token(merchant)
@@ -121,7 +163,8 @@ def test_member_day_points_follow_local_weekday_and_tier_and_show_on_the_receipt
 
 
 def test_refund_takes_back_exactly_the_member_day_points_after_settings_and_tier_changed(
-        api: Any, merchant: Any, clock: Any, double_mondays: Any) -> None:
+    api: Any, merchant: Any, clock: Any, double_mondays: Any
+) -> None:
     merchants.update_settings(merchant.merchant_id, tier_review=True)
     assert _put(api, merchant, [double_mondays])[0] == 200
     staff = api.staff_token(merchant)

@@ -1,6 +1,7 @@
 """Issue 25 §1: member import over HTTP on the local stack: the upload, the check (dry run) with every bad-input
 code, the run as a job on the scheduled runner (resumable, idempotent per (import, phone), two workers at once),
 the prepaid cap, both merge rules, opening balances as IMPORT ledger entries, and another merchant's ids."""
+
 from __future__ import annotations
 
 import codecs
@@ -39,16 +40,20 @@ def upload(api: Any, merchant: Any, body: bytes, token: str | None = None) -> st
     token = token or api.admin_token(merchant)
     slot = api.ok("POST", "/v1/admin/member-imports/uploads", {"file_name": "members.csv"}, token=token)
     assert slot["method"] == "PUT" and slot["authorized"] is True, slot
-    status, answer = api.call("PUT", slot["url"], token=token, raw=body,
-                              headers={"content-type": "application/octet-stream"})
+    status, answer = api.call(
+        "PUT", slot["url"], token=token, raw=body, headers={"content-type": "application/octet-stream"}
+    )
     assert status == 200 and answer["size"] == len(body), answer
     return str(slot["upload_id"])
 
 
 def start_import(api: Any, merchant: Any, body: bytes, rule: str = "refuse") -> dict[str, Any]:
     upload_id = upload(api, merchant, body)
-    status, job = api.post("/v1/admin/member-imports", {"upload_id": upload_id, "file_name": "members.csv",
-                                                        "merge_rule": rule}, token=api.admin_token(merchant))
+    status, job = api.post(
+        "/v1/admin/member-imports",
+        {"upload_id": upload_id, "file_name": "members.csv", "merge_rule": rule},
+        token=api.admin_token(merchant),
+    )
     assert status == 201, job
     return job
 
@@ -68,7 +73,11 @@ def all_rows(api: Any, merchant: Any, import_id: str, limit: int = 3, problems_o
     found: list[Any] = []
     cursor = None
     while True:
-        query = f"limit={limit}" + (f"&cursor={cursor}" if cursor else "") + ("&problems_only=true" if problems_only else "")
+        query = (
+            f"limit={limit}"
+            + (f"&cursor={cursor}" if cursor else "")
+            + ("&problems_only=true" if problems_only else "")
+        )
         page = api.ok("GET", f"/v1/admin/member-imports/{import_id}/rows?{query}", token=api.admin_token(merchant))
         found += page["rows"]
         cursor = page["cursor"]
@@ -78,8 +87,11 @@ def all_rows(api: Any, merchant: Any, import_id: str, limit: int = 3, problems_o
 
 def member_of(merchant: Any, phone: str) -> Member | None:
     try:
-        target = Lookup.get(lookup_pk(merchant.merchant_id, "PHONE", pii.phone_hash(merchant.merchant_id, phone)),
-                            LOOKUP, consistent_read=True).target
+        target = Lookup.get(
+            lookup_pk(merchant.merchant_id, "PHONE", pii.phone_hash(merchant.merchant_id, phone)),
+            LOOKUP,
+            consistent_read=True,
+        ).target
     except Lookup.DoesNotExist:
         return None
     return Member.get(member_pk(merchant.merchant_id, target), PROFILE, consistent_read=True)
@@ -87,8 +99,9 @@ def member_of(merchant: Any, phone: str) -> Member | None:
 
 def test_smoke(api: Any, merchant: Any) -> None:
     a, b = _phone(), _phone()
-    job = start_import(api, merchant, _csv(f"{a},张三,1990-05-01,X1,,,10,100,,300.50,50,vip,2020-01-01",
-                                           f"{b},李四,,,,,,,,,,,"))
+    job = start_import(
+        api, merchant, _csv(f"{a},张三,1990-05-01,X1,,,10,100,,300.50,50,vip,2020-01-01", f"{b},李四,,,,,,,,,,,")
+    )
     assert job["status"] == "CHECKED", job
     assert (job["rows_read"], job["to_create"], job["errors"]) == (2, 2, 0), job
     assert member_of(merchant, a) is None
@@ -99,7 +112,11 @@ def test_smoke(api: Any, merchant: Any) -> None:
     m = member_of(merchant, a)
     assert m is not None and (int(m.principal), int(m.bonus), int(m.points), int(m.growth)) == (30050, 5000, 100, 10)
     assert ledger.balances_from_entries(merchant.merchant_id, m.member_id) == {
-        "points": 100, "principal": 30050, "bonus": 5000, "growth": 10}
+        "points": 100,
+        "principal": 30050,
+        "bonus": 5000,
+        "growth": 10,
+    }
 
 
 def _codes(rows: list[Any]) -> dict[int, set[tuple[str, str]]]:
@@ -111,18 +128,18 @@ def test_the_dry_run_names_every_bad_row_by_column_and_code_and_writes_nothing(a
     today = timeline.today()
     future = (today.replace(year=today.year + 1)).isoformat()
     lines = [
-        f"{good},王五,1990/5/1,,,,,1,,100,,,20200101",            # 1: dates in accepted forms
-        f"{dup},,1990年5月1日,,,,,,,,,,",                        # 2: accepted
-        "1234,,,,,,,,,,,,",                                      # 3: bad phone
-        f"{dup},,,,,,,,,,,,",                                    # 4: duplicate of row 2
-        f"{_phone()},,,,,,,,,-5,,,",                             # 5: negative money
-        f"{_phone()},,,,,,,1.5,,1.005,,,",                      # 6: fractional points and fen
-        f"{_phone()},,,,,,,,,5000.01,,,",                       # 7: principal above the 5000 yuan cap
-        f"{_phone()},,,,,黑金,,,,,,,",                            # 8: unknown tier
-        f"{_phone()},,01/03/1990,,,,,,,,,,{future}",             # 9: day-first date, a joined date to come
-        f"{_phone()},=cmd|' /C calc'!A0,,,,,,,,,,,",             # 10: a formula
-        f"{_phone()},,,,,,,,,,,,,extra",                         # 11: a cell beyond the header
-        f"{_phone()},,,,,,",                                     # 12: a truncated line (valid: missing cells empty)
+        f"{good},王五,1990/5/1,,,,,1,,100,,,20200101",  # 1: dates in accepted forms
+        f"{dup},,1990年5月1日,,,,,,,,,,",  # 2: accepted
+        "1234,,,,,,,,,,,,",  # 3: bad phone
+        f"{dup},,,,,,,,,,,,",  # 4: duplicate of row 2
+        f"{_phone()},,,,,,,,,-5,,,",  # 5: negative money
+        f"{_phone()},,,,,,,1.5,,1.005,,,",  # 6: fractional points and fen
+        f"{_phone()},,,,,,,,,5000.01,,,",  # 7: principal above the 5000 yuan cap
+        f"{_phone()},,,,,黑金,,,,,,,",  # 8: unknown tier
+        f"{_phone()},,01/03/1990,,,,,,,,,,{future}",  # 9: day-first date, a joined date to come
+        f"{_phone()},=cmd|' /C calc'!A0,,,,,,,,,,,",  # 10: a formula
+        f"{_phone()},,,,,,,,,,,,,extra",  # 11: a cell beyond the header
+        f"{_phone()},,,,,,",  # 12: a truncated line (valid: missing cells empty)
         f"{_phone()},,,,,,,,,99999999999999999999999999999999999999999,,,",  # 13: 41 digits
     ]
     before = api.ok("GET", f"/v1/admin/reports/stored-value?from={today}&to={today}", token=api.admin_token(merchant))
@@ -174,17 +191,26 @@ def test_a_file_it_cannot_read_fails_whole_with_its_reason(api: Any, merchant: A
 def test_encodings_utf8_with_bom_and_gb18030_and_a_10mb_line(api: Any, merchant: Any) -> None:
     a, b, c = _phone(), _phone(), _phone()
     for encoding in ("utf-8-sig", "gb18030"):
-        job = start_import(api, merchant, _csv(f"{a},张三,,,,,,,,,,会员", f"{b},李四", header=HEADER, encoding=encoding))
+        job = start_import(
+            api, merchant, _csv(f"{a},张三,,,,,,,,,,会员", f"{b},李四", header=HEADER, encoding=encoding)
+        )
         assert (job["status"], job["encoding"], job["valid"]) == ("CHECKED", encoding, 2), job
     # The encoding is read from the first 64 KiB: a later row in another one is that row's error, the rest read.
     d = _phone()
-    body = _csv(f"{a},{'张' * 21830}", f"{d},{'Li Si ' * 10}Li", header="手机号,姓名") + \
-        f"{b},李四\n".encode("gb18030") + f"{c},王五\n".encode()
+    body = (
+        _csv(f"{a},{'张' * 21830}", f"{d},{'Li Si ' * 10}Li", header="手机号,姓名")
+        + f"{b},李四\n".encode("gb18030")
+        + f"{c},王五\n".encode()
+    )
     job = start_import(api, merchant, body)
     assert job["encoding"] == "utf-8", job
     rows = all_rows(api, merchant, job["import_id"], limit=10)
     assert [(r["row"], [e["code"] for e in r["errors"]]) for r in rows] == [
-        (1, ["TEXT_TOO_LONG"]), (2, []), (3, ["BAD_ENCODING"]), (4, [])]
+        (1, ["TEXT_TOO_LONG"]),
+        (2, []),
+        (3, ["BAD_ENCODING"]),
+        (4, []),
+    ]
     # A 10 MB line is that row's error, never held whole; the rows after it are read.
     huge = _csv(f"{a},张三", header="手机号,姓名") + b"1" * (10 * 1024 * 1024) + f"\n{b},李四\n".encode()
     job = start_import(api, merchant, huge)
@@ -208,15 +234,21 @@ def _held_by_ledger(merchant: Any, member: Member) -> None:
 
 
 def _import_entries(merchant: Any, member: Member) -> list[LedgerEntry]:
-    return [e for e in LedgerEntry.query(member_pk(merchant.merchant_id, member.member_id),
-                                         LedgerEntry.sk.startswith("TXN#"), consistent_read=True)
-            if e.kind == ledger.IMPORT]
+    return [
+        e
+        for e in LedgerEntry.query(
+            member_pk(merchant.merchant_id, member.member_id), LedgerEntry.sk.startswith("TXN#"), consistent_read=True
+        )
+        if e.kind == ledger.IMPORT
+    ]
 
 
 def test_the_run_creates_members_once_however_often_the_file_comes(api: Any, merchant: Any) -> None:
     phones = [_phone() for _ in range(5)]
-    lines = [f"{p},会员{i},1990-01-0{i + 1},EXT{i},,,{i * 10},{i * 100},,{i}.50,{i},vip,2019-06-01"
-             for i, p in enumerate(phones)]
+    lines = [
+        f"{p},会员{i},1990-01-0{i + 1},EXT{i},,,{i * 10},{i * 100},,{i}.50,{i},vip,2019-06-01"
+        for i, p in enumerate(phones)
+    ]
     body = _csv(*lines, "1234,bad,,,,,,,,,,,")
     job = start_import(api, merchant, body)
     done = _run(api, merchant, job)
@@ -225,11 +257,17 @@ def test_the_run_creates_members_once_however_often_the_file_comes(api: Any, mer
     for i, p in enumerate(phones):
         m = created[p]
         assert m is not None and _balances(m) == (i * 100, i * 100 + 50, i * 100, i * 10)
-        assert (m.name, m.external_id, m.joined_on, list(m.tags or [])) == (f"会员{i}", f"EXT{i}", "2019-06-01", ["vip"])
+        assert (m.name, m.external_id, m.joined_on, list(m.tags or [])) == (
+            f"会员{i}",
+            f"EXT{i}",
+            "2019-06-01",
+            ["vip"],
+        )
         assert m.card_number and m.openid is None and m.imported_by == job["import_id"]
         _held_by_ledger(merchant, m)
-        assert {e.account for e in _import_entries(merchant, m)} == {a for a, v in zip(
-            ("points", "principal", "bonus", "growth"), _balances(m), strict=True) if v}
+        assert {e.account for e in _import_entries(merchant, m)} == {
+            a for a, v in zip(("points", "principal", "bonus", "growth"), _balances(m), strict=True) if v
+        }
     rows = all_rows(api, merchant, job["import_id"], limit=10)
     assert [r["outcome"] for r in rows] == ["IMPORTED"] * 5 + ["SKIPPED"]
     assert rows[1]["member_id"] == created[phones[1]].member_id  # type: ignore[union-attr]
@@ -239,8 +277,11 @@ def test_the_run_creates_members_once_however_often_the_file_comes(api: Any, mer
     assert _run(api, merchant, again) == get(api, merchant, job["import_id"])
     # With the other merge rule it is refused: the file was imported already.
     upload_id = upload(api, merchant, body)
-    status, answer = api.post("/v1/admin/member-imports", {"upload_id": upload_id, "file_name": "x.csv",
-                                                           "merge_rule": "add"}, token=api.admin_token(merchant))
+    status, answer = api.post(
+        "/v1/admin/member-imports",
+        {"upload_id": upload_id, "file_name": "x.csv", "merge_rule": "add"},
+        token=api.admin_token(merchant),
+    )
     assert (status, answer["error"]["code"]) == (409, "IMPORT_EXISTS")
     for p in phones:
         again_member = member_of(merchant, p)
@@ -255,8 +296,14 @@ def test_a_run_that_crashed_mid_page_resumes_and_creates_nothing_twice(api: Any,
     # The POST ran some rows inline; roll the import back as a crash would have left it: rows applied, the
     # cursor not saved (back to the start), and a runner with a page of 3 goes on from there.
     stored = MemberImport.get(member_import_pk(merchant.merchant_id), job["import_id"])
-    stored.update(actions=[MemberImport.row.set(0), MemberImport.offset.set(0), MemberImport.columns.remove(),
-                           MemberImport.status.set("RUNNING")])
+    stored.update(
+        actions=[
+            MemberImport.row.set(0),
+            MemberImport.offset.set(0),
+            MemberImport.columns.remove(),
+            MemberImport.status.set("RUNNING"),
+        ]
+    )
     jobs.work(merchant.merchant_id, job["import_id"], None, page_size=3)
     done = get(api, merchant, job["import_id"])
     assert (done["status"], done["imported"], done["merged"], done["rows_read"]) == ("DONE", 7, 0, 7), done
@@ -272,9 +319,9 @@ def test_a_deadline_stops_between_pages_and_the_next_run_goes_on(api: Any, merch
     phones = [_phone() for _ in range(6)]
     job = start_import(api, merchant, _csv(*[f"{p},,,,,,,1,,,,," for p in phones]))
     stored = MemberImport.get(member_import_pk(merchant.merchant_id), job["import_id"])
-    stored.update(actions=[MemberImport.status.set("RUNNING"), MemberImport.row.set(0),
-                           MemberImport.columns.remove()])
+    stored.update(actions=[MemberImport.status.set("RUNNING"), MemberImport.row.set(0), MemberImport.columns.remove()])
     import time
+
     handled = jobs.work(merchant.merchant_id, job["import_id"], time.monotonic() - 1, page_size=2)
     assert handled == 1  # the deadline had come: one row taken, its place saved, nothing more
     partial = get(api, merchant, job["import_id"])
@@ -287,8 +334,7 @@ def test_two_workers_on_one_import_create_and_count_nothing_twice(api: Any, merc
     phones = [_phone() for _ in range(12)]
     job = start_import(api, merchant, _csv(*[f"{p},,,,,,3,7,,2,1,," for p in phones]), rule="add")
     stored = MemberImport.get(member_import_pk(merchant.merchant_id), job["import_id"])
-    stored.update(actions=[MemberImport.status.set("RUNNING"), MemberImport.row.set(0),
-                           MemberImport.columns.remove()])
+    stored.update(actions=[MemberImport.status.set("RUNNING"), MemberImport.row.set(0), MemberImport.columns.remove()])
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -337,8 +383,10 @@ def test_a_phone_already_a_member_is_refused_or_added_to_as_the_merchant_chose(a
     body = _csv(f"{phone},新名字,,EXT9,,,20,30,,10,5,老客", f"{full},,,,,,,,,10.01,,,")
     refused = start_import(api, merchant, body, rule="refuse")
     rows = all_rows(api, merchant, refused["import_id"])
-    assert [(r["action"], r["errors"][0]["code"]) for r in rows] == [("REFUSE", "ALREADY_MEMBER"),
-                                                                     ("REFUSE", "ALREADY_MEMBER")]
+    assert [(r["action"], r["errors"][0]["code"]) for r in rows] == [
+        ("REFUSE", "ALREADY_MEMBER"),
+        ("REFUSE", "ALREADY_MEMBER"),
+    ]
     done = _run(api, merchant, refused)
     assert (done["refused"], done["imported"], done["merged"]) == (2, 0, 0), done
     assert [r["outcome_code"] for r in all_rows(api, merchant, refused["import_id"])] == ["ALREADY_MEMBER"] * 2
@@ -367,8 +415,9 @@ def test_another_merchants_import_is_not_found(api: Any, merchant: Any, make_mer
         assert (status, body["error"]["code"]) == (404, "NOT_FOUND"), (method, path)
     # Another merchant's upload id is not theirs either.
     upload_id = upload(api, merchant, _csv(f"{_phone()},,,,,,,,,,,,"))
-    status, body = api.post("/v1/admin/member-imports", {"upload_id": upload_id, "file_name": "x.csv",
-                                                         "merge_rule": "add"}, token=other)
+    status, body = api.post(
+        "/v1/admin/member-imports", {"upload_id": upload_id, "file_name": "x.csv", "merge_rule": "add"}, token=other
+    )
     assert (status, body["error"]["code"]) == (404, "UPLOAD_NOT_FOUND")
     assert api.ok("GET", "/v1/admin/member-imports", token=other)["imports"] == []
     listed = api.ok("GET", "/v1/admin/member-imports?limit=1", token=api.admin_token(merchant))
@@ -380,8 +429,12 @@ def test_reports_show_imported_liability_apart_and_the_liability_check_agrees(ap
 
     existing = _phone()
     api.member_with_card(merchant, phone=existing)
-    job = start_import(api, merchant, _csv(f"{_phone()},,,,,,,120,,300,30,,", f"{_phone()},,,,,,,80,,200.5,,,",
-                                           f"{existing},,,,,,,5,,1,1,,"), rule="add")
+    job = start_import(
+        api,
+        merchant,
+        _csv(f"{_phone()},,,,,,,120,,300,30,,", f"{_phone()},,,,,,,80,,200.5,,,", f"{existing},,,,,,,5,,1,1,,"),
+        rule="add",
+    )
     _run(api, merchant, job)
     day = clock.local_date(merchant.timezone).isoformat()
     admin = api.admin_token(merchant)
@@ -395,8 +448,11 @@ def test_reports_show_imported_liability_apart_and_the_liability_check_agrees(ap
     assert {r["scene"]: r["new_members"] for r in members if r["scene"] != "*"}.get("import") == 2, members
     check = liability.run(merchant.merchant_id, page=2)
     assert check.status == liability.MATCH, check.sums.as_dict()
-    assert {k: int(v) for k, v in check.expected.as_dict().items()} == {"principal": 50150, "bonus": 3100,
-                                                                      "points": 205}
+    assert {k: int(v) for k, v in check.expected.as_dict().items()} == {
+        "principal": 50150,
+        "bonus": 3100,
+        "points": 205,
+    }
 
 
 def _xlsx(rows: list[list[Any]]) -> bytes:
@@ -417,17 +473,21 @@ def test_an_xlsx_file_with_spreadsheet_numbers_dates_and_a_formula_cell(api: Any
     from datetime import datetime
 
     a, b, c = _phone(), _phone(), _phone()
-    body = _xlsx([
-        ["手机号", "姓名", "生日", "积分", "本金(元)", "赠送金(元)", "入会日期"],
-        [int(a), "钱七", datetime(1988, 2, 29), 150, 99.9, 0.1, "2021/7/1"],  # numbers as a spreadsheet keeps them
-        [b, "=HYPERLINK(\"http://x\",\"y\")", None, "=1+1", 10, None, None],   # formulas
-        [c, "孙八", "29/02/1988", None, None, None, None],                     # a day-first date
-    ])
+    body = _xlsx(
+        [
+            ["手机号", "姓名", "生日", "积分", "本金(元)", "赠送金(元)", "入会日期"],
+            [int(a), "钱七", datetime(1988, 2, 29), 150, 99.9, 0.1, "2021/7/1"],  # numbers as a spreadsheet keeps them
+            [b, '=HYPERLINK("http://x","y")', None, "=1+1", 10, None, None],  # formulas
+            [c, "孙八", "29/02/1988", None, None, None, None],  # a day-first date
+        ]
+    )
     job = start_import(api, merchant, body)
     assert (job["file_format"], job["status"], job["valid"], job["errors"]) == ("xlsx", "CHECKED", 1, 2), job
     codes = _codes(all_rows(api, merchant, job["import_id"]))
-    assert codes == {2: {("name", "FORMULA_NOT_ALLOWED"), ("points", "FORMULA_NOT_ALLOWED")},
-                     3: {("birthday", "BAD_DATE")}}, codes
+    assert codes == {
+        2: {("name", "FORMULA_NOT_ALLOWED"), ("points", "FORMULA_NOT_ALLOWED")},
+        3: {("birthday", "BAD_DATE")},
+    }, codes
     done = _run(api, merchant, job)
     assert (done["imported"], done["skipped"]) == (1, 2), done
     m = member_of(merchant, a)
@@ -441,10 +501,18 @@ def test_an_empty_upload_or_an_upload_id_not_made_here_is_refused(api: Any, merc
     slot = api.ok("POST", "/v1/admin/member-imports/uploads", {"file_name": "m.csv"}, token=token)
     status, body = api.call("PUT", slot["url"], token=token, raw=b"", headers={"content-type": "text/csv"})
     assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR")
-    status, body = api.post("/v1/admin/member-imports", {"upload_id": slot["upload_id"], "file_name": "m.csv",
-                                                         "merge_rule": "add"}, token=token)
+    status, body = api.post(
+        "/v1/admin/member-imports",
+        {"upload_id": slot["upload_id"], "file_name": "m.csv", "merge_rule": "add"},
+        token=token,
+    )
     assert (status, body["error"]["code"]) == (404, "UPLOAD_NOT_FOUND")  # nothing was kept
-    status, body = api.call("PUT", "/v1/admin/member-imports/uploads/..%2F..%2Fetc", token=token, raw=b"x",
-                            headers={"content-type": "text/csv"})
+    status, body = api.call(
+        "PUT",
+        "/v1/admin/member-imports/uploads/..%2F..%2Fetc",
+        token=token,
+        raw=b"x",
+        headers={"content-type": "text/csv"},
+    )
     assert status == 404 and body["error"]["code"] in ("UPLOAD_NOT_FOUND", "NOT_FOUND"), body
     assert api.ok("GET", "/v1/admin/member-imports", token=token)["imports"] == []

@@ -3,6 +3,7 @@
 The suite runs at N=2^14 for speed (tests/conftest.py); `factor` moves this process to another
 setting, so the first test here pays for real 2^17 hashes, as production does.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +24,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def factor(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
     """Set KABAO_SCRYPT_LOG2N for the rest of the test, as a new container would read it."""
+
     def use(log2n: int) -> None:
         monkeypatch.setenv("KABAO_SCRYPT_LOG2N", str(log2n))
         settings.cache_clear()
@@ -36,23 +38,26 @@ def _account(api: Any, merchant: Any) -> str:
     admin = api.admin_token(merchant)
     assert api.post("/v1/admin/stores", {"store_id": "s1", "name": "s1"}, token=admin)[0] in (201, 409)
     username = f"amy-{uuid.uuid4().hex[:6]}"
-    status, body = api.post("/v1/admin/staff", {"username": username, "password": PASSWORD, "role": "staff",
-                                                "store_id": "s1"}, token=admin)
+    status, body = api.post(
+        "/v1/admin/staff", {"username": username, "password": PASSWORD, "role": "staff", "store_id": "s1"}, token=admin
+    )
     assert status == 201, body
     return username
 
 
 def _login(api: Any, merchant: Any, username: str, password: str = PASSWORD) -> tuple[int, Any]:
-    return api.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username,
-                                        "password": password})
+    return api.post(
+        "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username, "password": password}
+    )
 
 
 def _hash(merchant: Any, username: str) -> str:
     return str(StaffAccount.get(staff_pk(merchant.merchant_id), username, consistent_read=True).password_hash)
 
 
-def test_a_2_14_hash_is_upgraded_to_2_17_at_the_next_right_login(api: Any, merchant: Any,
-                                                                  factor: Callable[[int], None]) -> None:
+def test_a_2_14_hash_is_upgraded_to_2_17_at_the_next_right_login(
+    api: Any, merchant: Any, factor: Callable[[int], None]
+) -> None:
     username = _account(api, merchant)
     old = _hash(merchant, username)
     assert old.startswith("scrypt$16384$8$1$")
@@ -113,21 +118,25 @@ def test_a_spending_password_change_upgrades_the_old_hash_and_still_applies(api:
 
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
     member = api.member_with_card(merchant, phone)
-    status, body = api.post("/v1/me/spending-password", {"phone_code": f"phone:{phone}:p1", "password": "482916"},
-                            token=member["token"])
+    status, body = api.post(
+        "/v1/me/spending-password", {"phone_code": f"phone:{phone}:p1", "password": "482916"}, token=member["token"]
+    )
     assert status == 200, body
     key = (member_pk(merchant.merchant_id, member["member"]["member_id"]), "SPENDPWD")
-    SpendingPassword(*key).update(actions=[SpendingPassword.password_hash.set(passwords.hash_password("482916",
-                                                                                                    log2n=10))])
-    status, body = api.post("/v1/me/spending-password/change", {"old_password": "482916", "password": "730158"},
-                            token=member["token"])
+    SpendingPassword(*key).update(
+        actions=[SpendingPassword.password_hash.set(passwords.hash_password("482916", log2n=10))]
+    )
+    status, body = api.post(
+        "/v1/me/spending-password/change", {"old_password": "482916", "password": "730158"}, token=member["token"]
+    )
     assert status == 200, body
     stored = str(SpendingPassword.get(*key, consistent_read=True).password_hash)
     assert stored.startswith("scrypt$16384$") and passwords.check_password("730158", stored)
 
 
-def test_an_unknown_username_costs_the_same_hash_as_a_known_one(api: Any, merchant: Any,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_username_costs_the_same_hash_as_a_known_one(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Timing-equal refusal: the dummy check runs scrypt with the parameters real hashes have."""
     username = _account(api, merchant)
     real_scrypt, seen = passwords.hashlib.scrypt, []

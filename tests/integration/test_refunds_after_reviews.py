@@ -3,6 +3,7 @@
 Issue 11, items 5-7: a refund never drives qualifying growth below zero (nor crashes a
 sign-in, a checkout or the review job), and points a refund gives back expire like any others.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -18,8 +19,12 @@ from tests.integration.test_lifecycle import invoke
 
 def _sale(api: Any, merchant: Any, member_id: str, amount: int, **paid: int) -> dict[str, Any]:
     code = api.member_code(api.token(merchant, member_id))
-    status, receipt = api.post("/v1/staff/checkout", {"member_code": code, "amount": amount, **paid},
-                               token=api.staff_token(merchant, "s1"), headers={"idempotency-key": uuid.uuid4().hex})
+    status, receipt = api.post(
+        "/v1/staff/checkout",
+        {"member_code": code, "amount": amount, **paid},
+        token=api.staff_token(merchant, "s1"),
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, receipt
     return receipt
 
@@ -62,7 +67,8 @@ def test_refunding_sales_after_a_review_keeps_qualifying_growth_whole(api: Any, 
 
 
 def test_review_of_a_window_holding_only_a_clawback_places_the_member_and_reviews_the_rest(
-        api: Any, merchant: Any, clock: Any) -> None:
+    api: Any, merchant: Any, clock: Any
+) -> None:
     merchants.update_settings(merchant.merchant_id, tier_review=True)
     other = api.member_with_card(merchant)["member"]["member_id"]
     clock.advance(hours=1)
@@ -80,7 +86,11 @@ def test_review_of_a_window_holding_only_a_clawback_places_the_member_and_review
     assert report["failed"] == [] and report["done"] == 2
     for who, base in ((member_id, 0), (other, 1200)):  # no growth in either window: the entry tier
         stored = _stored(merchant, who)
-        assert (stored.tier_id, int(stored.growth) - int(stored.tier_base), int(stored.tier_base)) == ("normal", 0, base)
+        assert (stored.tier_id, int(stored.growth) - int(stored.tier_base), int(stored.tier_base)) == (
+            "normal",
+            0,
+            base,
+        )
     assert invoke("tier_reviews")["done"] == 0  # back on the entry tier: off the list
 
 

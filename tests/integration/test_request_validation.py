@@ -1,6 +1,7 @@
 """Issue 23, items 4, 6 and 8: numbers DynamoDB cannot store, numbers sent as dates, report ranges outside the
 contract. Each is a 400 with a clear code that changes nothing, over the API (tests/infra/test_request_schemas.py
 walks every request schema for the first two)."""
+
 from __future__ import annotations
 
 import uuid
@@ -58,7 +59,9 @@ def test_huge_numbers_in_admin_bodies_are_400s_that_change_nothing(api: Any, mer
     for field, value in (("max_discount", number), ("rate", number)):
         body = {**CASH, "kind": "DISCOUNT", "amount": 0, "rate": 90, "max_discount": 500, field: value}
         assert _code(api.post("/v1/admin/coupon-templates", body, token=admin, headers=_key())) == (
-            400, "VALIDATION_ERROR"), field
+            400,
+            "VALIDATION_ERROR",
+        ), field
     assert api.get("/v1/admin/tiers", token=admin)[1] == tiers
     assert api.get("/v1/admin/member-days", token=admin)[1] == days
     assert api.get("/v1/admin/coupon-templates", token=admin)[1] == templates
@@ -75,11 +78,16 @@ def test_huge_numbers_at_the_till_and_in_top_ups_are_400s(api: Any, merchant: An
             status, answer = api.post(path, body, token=staff, headers=_key())
             # Below zero is checkout's own refusal (AMOUNT_OUT_OF_RANGE), above the largest order the schema's.
             assert status == 400 and answer["error"]["code"] in ("VALIDATION_ERROR", "AMOUNT_OUT_OF_RANGE"), (
-                path, field, answer)
+                path,
+                field,
+                answer,
+            )
             if number > 0:
                 assert answer["error"]["code"] == "VALIDATION_ERROR", (path, field)
     assert _code(api.post("/v1/topup/orders", {"amount": number}, token=member["token"], headers=_key())) == (
-        400, "VALIDATION_ERROR")
+        400,
+        "VALIDATION_ERROR",
+    )
     _, me = api.get("/v1/me", token=member["token"])
     assert (me["points"], me["principal"], me["bonus"]) == (0, 0, 0)
 
@@ -96,7 +104,9 @@ def test_a_number_is_not_a_member_day(api: Any, merchant: Any, number: Any) -> N
     assert status == 200, before
     for bad in ({**good, "dates": [number]}, {**good, "starts_on": number}, {**good, "ends_on": number}):
         assert _code(api.put("/v1/admin/member-days", {"member_days": [bad]}, token=admin)) == (
-            400, "VALIDATION_ERROR"), bad
+            400,
+            "VALIDATION_ERROR",
+        ), bad
     assert api.get("/v1/admin/member-days", token=admin) == (200, before)
 
 
@@ -108,19 +118,24 @@ def test_a_number_is_not_a_coupon_validity(api: Any, merchant: Any, number: Any)
     tid = made["template_id"]
     before = api.get(f"/v1/admin/coupon-templates/{tid}", token=admin)
     assert _code(api.patch(f"/v1/admin/coupon-templates/{tid}", {"valid_until": number}, token=admin)) == (
-        400, "VALIDATION_ERROR")
+        400,
+        "VALIDATION_ERROR",
+    )
     assert api.get(f"/v1/admin/coupon-templates/{tid}", token=admin) == before
     for field in ("valid_from", "valid_until"):
-        status, body = api.post("/v1/admin/coupon-templates", {**CASH, **WINDOW, field: number}, token=admin,
-                                headers=_key())
+        status, body = api.post(
+            "/v1/admin/coupon-templates", {**CASH, **WINDOW, field: number}, token=admin, headers=_key()
+        )
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), field
 
 
 # --- item 8: report ranges are YYYY-MM-DD and not in the merchant's future ----------------------------
 
 
-@pytest.mark.parametrize("text", ["20261203", "2026-W01-1", "2026W011", "2026-W011", "2026-338", "2026-12-3",
-                                  "２０２６-１２-０３", "2026-12-٠٣"])
+@pytest.mark.parametrize(
+    "text",
+    ["20261203", "2026-W01-1", "2026W011", "2026-W011", "2026-338", "2026-12-3", "２０２６-１２-０３", "2026-12-٠٣"],
+)
 def test_a_report_day_is_yyyy_mm_dd(api: Any, merchant: Any, text: str) -> None:
     admin = api.admin_token(merchant)
     for name in ("from", "to"):
@@ -151,20 +166,31 @@ def test_to_is_never_after_the_merchants_today(api: Any, merchant: Any, clock: A
 
 
 @pytest.mark.parametrize("timestamp", ["9" * 400, "1" + "0" * 309, "١٧٠٠٠٠٠٠٠٠", " 1700000000", "1_700_000_000"])
-def test_a_wallet_push_with_a_timestamp_that_is_no_unix_time_is_refused(api: Any, sandbox: Any, stack: Any,
-                                                                      merchant: Any, timestamp: str) -> None:
+def test_a_wallet_push_with_a_timestamp_that_is_no_unix_time_is_refused(
+    api: Any, sandbox: Any, stack: Any, merchant: Any, timestamp: str
+) -> None:
     from tests.wallet_helpers import setup_wallet
 
     setup_wallet(api, sandbox, stack, merchant)
     url = f"{stack.api_url}/v1/wechat/card-events/{merchant.merchant_id}"
-    answer = requests.get(url, params={"signature": "0" * 40, "timestamp": timestamp, "nonce": "n", "echostr": "e"},
-                          timeout=10)
+    answer = requests.get(
+        url, params={"signature": "0" * 40, "timestamp": timestamp, "nonce": "n", "echostr": "e"}, timeout=10
+    )
     assert (answer.status_code, answer.json()["error"]["code"]) == (401, "INVALID_EVENT")
 
 
 @pytest.mark.parametrize("timestamp", ["9" * 400, "1" + "0" * 309])
 def test_a_pay_notify_with_a_timestamp_too_large_is_refused(api_url: str, merchant: Any, timestamp: str) -> None:
-    answer = requests.post(f"{api_url}/v1/wechatpay/notify/{merchant.merchant_id}", data=b"{}", timeout=10,
-                           headers={"Content-Type": "application/json", "Wechatpay-Timestamp": timestamp,
-                                    "Wechatpay-Nonce": "n", "Wechatpay-Signature": "s", "Wechatpay-Serial": "x"})
+    answer = requests.post(
+        f"{api_url}/v1/wechatpay/notify/{merchant.merchant_id}",
+        data=b"{}",
+        timeout=10,
+        headers={
+            "Content-Type": "application/json",
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": "n",
+            "Wechatpay-Signature": "s",
+            "Wechatpay-Serial": "x",
+        },
+    )
     assert (answer.status_code, answer.json()["error"]["code"]) == (401, "INVALID_NOTIFY")

@@ -1,4 +1,5 @@
 """Adversarial review: edges where defects were found before (see the review's report)."""
+
 from __future__ import annotations
 
 import base64
@@ -42,15 +43,24 @@ def test_an_overlong_id_in_the_path_is_404_not_500(api: Any, merchant: Any) -> N
     an id from the path answered 500 for a long one."""
     long = "x" * 3000
     member, staff, admin = api.member_with_card(merchant)["token"], api.staff_token(merchant), api.admin_token(merchant)
-    calls = [("GET", f"/v1/topup/orders/{long}", member), ("POST", f"/v1/coupons/offers/{long}/claim", member),
-             ("POST", f"/v1/points/rewards/{long}/redeem", member), ("POST", f"/v1/punch-cards/plans/{long}/buy", member),
-             ("GET", f"/v1/staff/orders/{long}", staff), ("POST", f"/v1/staff/orders/{long}/refund", staff),
-             ("POST", f"/v1/admin/topup/orders/{long}/refund", admin)]
+    calls = [
+        ("GET", f"/v1/topup/orders/{long}", member),
+        ("POST", f"/v1/coupons/offers/{long}/claim", member),
+        ("POST", f"/v1/points/rewards/{long}/redeem", member),
+        ("POST", f"/v1/punch-cards/plans/{long}/buy", member),
+        ("GET", f"/v1/staff/orders/{long}", staff),
+        ("POST", f"/v1/staff/orders/{long}/refund", staff),
+        ("POST", f"/v1/admin/topup/orders/{long}/refund", admin),
+    ]
     for method, path, token in calls:
         status, body = api.call(method, path, token=token, headers={"idempotency-key": uuid.uuid4().hex})
         assert (status, body["error"]["code"]) == (404, "NOT_FOUND"), (path[:40], status, body)
-    status, body = api.post(f"/v1/admin/members/{long}/punch-cards", {"plan_id": "PP1"}, token=admin,
-                            headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        f"/v1/admin/members/{long}/punch-cards",
+        {"plan_id": "PP1"},
+        token=admin,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 404, body
     status, body = api.post(f"/v1/wechatpay/notify/{long}", {})
     assert status == 404, body
@@ -59,9 +69,13 @@ def test_an_overlong_id_in_the_path_is_404_not_500(api: Any, merchant: Any) -> N
 def test_a_template_window_at_the_ends_of_the_calendar_is_400_not_500(api: Any, merchant: Any) -> None:
     """A time that is valid in its own offset but outside datetime's range in UTC overflowed when stored."""
     fixed = {**CASH, "days_after_claim": None}
-    for window in ({"valid_from": timeline.iso(timeline.today()), "valid_until": "9999-12-31T23:59:59-10:00"},
-                   {"valid_from": "0001-01-01T00:00:00+08:00",
-                    "valid_until": timeline.iso(timeline.today() + timedelta(days=365))}):
+    for window in (
+        {"valid_from": timeline.iso(timeline.today()), "valid_until": "9999-12-31T23:59:59-10:00"},
+        {
+            "valid_from": "0001-01-01T00:00:00+08:00",
+            "valid_until": timeline.iso(timeline.today() + timedelta(days=365)),
+        },
+    ):
         status, body = api.post("/v1/admin/coupon-templates", {**fixed, **window}, token=api.admin_token(merchant))
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
 
@@ -70,17 +84,24 @@ def test_a_number_dynamodb_cannot_store_is_400_not_500(api: Any, merchant: Any) 
     """Over 38 significant digits DynamoDB refuses the write (ValidationException): was a 500."""
     big = 10**40 + 1
     admin = api.admin_token(merchant)
-    for extra in ({"amount": big}, {"kind": "FULL_REDUCTION", "threshold": big, "amount": 500},
-                  {"kind": "DISCOUNT", "amount": 0, "rate": 80, "max_discount": big}):
+    for extra in (
+        {"amount": big},
+        {"kind": "FULL_REDUCTION", "threshold": big, "amount": 500},
+        {"kind": "DISCOUNT", "amount": 0, "rate": 80, "max_discount": big},
+    ):
         status, body = api.post("/v1/admin/coupon-templates", {**CASH, **extra}, token=admin)
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
-    status, body = api.put("/v1/admin/tiers", {"tiers": [{"tier_id": "a", "name": "A", "threshold": 0},
-                                                         {"tier_id": "b", "name": "B", "threshold": big}]}, token=admin)
+    status, body = api.put(
+        "/v1/admin/tiers",
+        {"tiers": [{"tier_id": "a", "name": "A", "threshold": 0}, {"tier_id": "b", "name": "B", "threshold": big}]},
+        token=admin,
+    )
     assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
 
 
-def test_concurrent_sale_refunds_and_top_ups_never_lift_principal_over_the_cap(api: Any, merchant: Any,
-                                                                                sandbox: Any) -> None:
+def test_concurrent_sale_refunds_and_top_ups_never_lift_principal_over_the_cap(
+    api: Any, merchant: Any, sandbox: Any
+) -> None:
     """8 threads: 4 refund one sale that freed room under the cap, 4 order top-ups into that room.
     The refund happens once; what it puts back plus what is paid never passes the cap."""
     from concurrent.futures import ThreadPoolExecutor
@@ -90,21 +111,32 @@ def test_concurrent_sale_refunds_and_top_ups_never_lift_principal_over_the_cap(a
     cap = 500000
     member = api.member_with_card(merchant)
     member_id = member["member"]["member_id"]
-    status, order = api.post("/v1/topup/orders", {"amount": cap}, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", {"amount": cap}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, order
     sandbox.pay.pay(order["order_id"])
     staff = api.staff_token(merchant, "s1")
-    status, sale = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 100000,
-                                                   "stored_value": 100000},
-                            token=staff, headers={"idempotency-key": uuid.uuid4().hex})
+    status, sale = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 100000, "stored_value": 100000},
+        token=staff,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200 and sale["principal_used"] == 100000, sale
 
     def act(n: int) -> tuple[str, int, Any]:
         if n % 2:
             return ("refund", *api.post(f"/v1/staff/orders/{sale['order_id']}/refund", token=staff))
-        return ("topup", *api.post("/v1/topup/orders", {"amount": 60000}, token=member["token"],
-                                   headers={"idempotency-key": uuid.uuid4().hex}))
+        return (
+            "topup",
+            *api.post(
+                "/v1/topup/orders",
+                {"amount": 60000},
+                token=member["token"],
+                headers={"idempotency-key": uuid.uuid4().hex},
+            ),
+        )
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(act, range(8)))
@@ -121,8 +153,9 @@ def test_concurrent_sale_refunds_and_top_ups_never_lift_principal_over_the_cap(a
     assert balances["principal"] == cap - 100000 + put_back + paid
 
 
-def test_points_a_refund_clawed_back_do_not_shield_older_points_from_expiry(api: Any, merchant: Any,
-                                                                             clock: Any) -> None:
+def test_points_a_refund_clawed_back_do_not_shield_older_points_from_expiry(
+    api: Any, merchant: Any, clock: Any
+) -> None:
     """FIFO expiry counts positive entries after the cutoff as the lots still alive; a refund's clawback
     of a later lot is not subtracted, so that lot keeps shielding as many older points from expiry."""
     from mini_program_api.merchants import merchants

@@ -1,4 +1,5 @@
 """Points-mall rewards, gift redemption by code, and punch cards."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,16 +17,30 @@ from mini_program_api.platform.errors import KabaoError
 from mini_program_api.till import punch_cards
 from tests.ledger_checks import checked_balances
 
-GIFT = {"name": "积分换拿铁", "kind": "GIFT", "gift_name": "拿铁一杯", "total_stock": 2, "per_member_limit": 5,
-        "days_after_claim": 30, "points_price": 300}
+GIFT = {
+    "name": "积分换拿铁",
+    "kind": "GIFT",
+    "gift_name": "拿铁一杯",
+    "total_stock": 2,
+    "per_member_limit": 5,
+    "days_after_claim": 30,
+    "points_price": 300,
+}
 
 
 @pytest.fixture
 def member(api: Any, merchant: Any) -> dict[str, Any]:
     body = api.member_with_card(merchant)
     member_id = body["member"]["member_id"]
-    ledger.post(merchant.merchant_id, member_id, Operation("test-credit", "TEST_CREDIT", ledger.postings(
-        {Account.POINTS: 1000, Account.PRINCIPAL: 10000, Account.BONUS: 500})))
+    ledger.post(
+        merchant.merchant_id,
+        member_id,
+        Operation(
+            "test-credit",
+            "TEST_CREDIT",
+            ledger.postings({Account.POINTS: 1000, Account.PRINCIPAL: 10000, Account.BONUS: 500}),
+        ),
+    )
     return {"token": body["token"], "id": member_id}
 
 
@@ -36,8 +51,9 @@ def _reward(api: Any, merchant: Any, **over: Any) -> str:
 
 
 def _redeem(api: Any, token: str, reward_id: str, key: str | None = None) -> tuple[int, Any]:
-    return api.post(f"/v1/points/rewards/{reward_id}/redeem", token=token,
-                    headers={"idempotency-key": key or uuid.uuid4().hex})
+    return api.post(
+        f"/v1/points/rewards/{reward_id}/redeem", token=token, headers={"idempotency-key": key or uuid.uuid4().hex}
+    )
 
 
 # --- points mall ------------------------------------------------------------------------------------
@@ -48,8 +64,9 @@ def test_redeem_spends_points_and_issues_the_reward_once(api: Any, merchant: Any
     _, listed = api.get("/v1/points/rewards", token=member["token"])
     assert [(r["reward_id"], r["points_price"]) for r in listed["rewards"]] == [(reward_id, 300)]
     assert api.get("/v1/coupons/offers", token=member["token"])[1]["offers"] == []  # a reward is not a free offer
-    status, body = api.post(f"/v1/coupons/offers/{reward_id}/claim", token=member["token"],
-                            headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        f"/v1/coupons/offers/{reward_id}/claim", token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert (status, body["error"]["code"]) == (404, "OFFER_NOT_FOUND")
     key = uuid.uuid4().hex
     status, coupon = _redeem(api, member["token"], reward_id, key)
@@ -107,19 +124,32 @@ def test_gift_coupon_redeemed_by_code_once(api: Any, merchant: Any, member: dict
     status, used = api.post("/v1/staff/coupons/redeem", body, token=staff, headers={"idempotency-key": key})
     assert status == 200 and used["status"] == "used" and used["used_store_id"] == "s1"
     assert api.post("/v1/staff/coupons/redeem", body, token=staff, headers={"idempotency-key": key}) == (200, used)
-    status, error = api.post("/v1/staff/coupons/redeem", body, token=staff, headers={"idempotency-key": uuid.uuid4().hex})
+    status, error = api.post(
+        "/v1/staff/coupons/redeem", body, token=staff, headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert (status, error["error"]["code"]) == (409, "COUPON_ALREADY_USED")
-    cash = api.post("/v1/admin/coupon-templates", {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 9,
-                                                   "per_member_limit": 1, "days_after_claim": 7},
-                    token=api.admin_token(merchant))[1]["template_id"]
-    cash_coupon = api.post(f"/v1/coupons/offers/{cash}/claim", token=member["token"],
-                           headers={"idempotency-key": uuid.uuid4().hex})[1]
-    status, error = api.post("/v1/staff/coupons/redeem", {**body, "coupon_id": cash_coupon["coupon_id"]}, token=staff,
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    cash = api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 9, "per_member_limit": 1, "days_after_claim": 7},
+        token=api.admin_token(merchant),
+    )[1]["template_id"]
+    cash_coupon = api.post(
+        f"/v1/coupons/offers/{cash}/claim", token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )[1]
+    status, error = api.post(
+        "/v1/staff/coupons/redeem",
+        {**body, "coupon_id": cash_coupon["coupon_id"]},
+        token=staff,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert (status, error["error"]["code"]) == (409, "COUPON_NOT_APPLICABLE")
     other = api.member_with_card(merchant)["token"]
-    status, error = api.post("/v1/staff/coupons/redeem", {"member_code": api.member_code(other),
-                             "coupon_id": coupon["coupon_id"]}, token=staff, headers={"idempotency-key": uuid.uuid4().hex})
+    status, error = api.post(
+        "/v1/staff/coupons/redeem",
+        {"member_code": api.member_code(other), "coupon_id": coupon["coupon_id"]},
+        token=staff,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert (status, error["error"]["code"]) == (404, "COUPON_NOT_FOUND")
 
 
@@ -134,18 +164,27 @@ def _plan(api: Any, merchant: Any, **over: Any) -> dict[str, Any]:
 
 
 def _use(api: Any, staff: str, member: dict[str, Any], card_id: str, key: str | None = None) -> tuple[int, Any]:
-    return api.post("/v1/staff/punch-cards/use", {"member_code": api.member_code(member["token"]), "card_id": card_id},
-                    token=staff, headers={"idempotency-key": key or uuid.uuid4().hex})
+    return api.post(
+        "/v1/staff/punch-cards/use",
+        {"member_code": api.member_code(member["token"]), "card_id": card_id},
+        token=staff,
+        headers={"idempotency-key": key or uuid.uuid4().hex},
+    )
 
 
 def test_buy_with_stored_value_and_use_one_visit_per_scan(api: Any, merchant: Any, member: dict[str, Any]) -> None:
     plan = _plan(api, merchant, visits=2)
-    assert [p["plan_id"] for p in api.get("/v1/punch-cards/plans", token=member["token"])[1]["plans"]] == [plan["plan_id"]]
+    assert [p["plan_id"] for p in api.get("/v1/punch-cards/plans", token=member["token"])[1]["plans"]] == [
+        plan["plan_id"]
+    ]
     key = uuid.uuid4().hex
-    status, card = api.post(f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=member["token"],
-                            headers={"idempotency-key": key})
+    status, card = api.post(
+        f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=member["token"], headers={"idempotency-key": key}
+    )
     assert status == 200 and card["uses_left"] == 2 and card["status"] == "active"
-    again = api.post(f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=member["token"], headers={"idempotency-key": key})
+    again = api.post(
+        f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=member["token"], headers={"idempotency-key": key}
+    )
     assert again == (200, card)
     balances = checked_balances(merchant.merchant_id, member["id"])
     assert (balances["bonus"], balances["principal"], balances[f"punch:{card['card_id']}"]) == (0, 8000, 2)
@@ -167,19 +206,32 @@ def test_punch_card_rules(api: Any, merchant: Any, member: dict[str, Any], clock
     poor = api.member_with_card(merchant)
     assert api.post("/v1/admin/stores", {"store_id": "s1", "name": "One"}, token=api.admin_token(merchant))[0] == 201
     plan = _plan(api, merchant, store_ids=["s1"], valid_days=30)
-    status, error = api.post(f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=poor["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, error = api.post(
+        f"/v1/punch-cards/plans/{plan['plan_id']}/buy",
+        token=poor["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert (status, error["error"]["code"]) == (409, "INSUFFICIENT_BALANCE")
     gift_only = _plan(api, merchant, price=None)
-    status, error = api.post(f"/v1/punch-cards/plans/{gift_only['plan_id']}/buy", token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, error = api.post(
+        f"/v1/punch-cards/plans/{gift_only['plan_id']}/buy",
+        token=member["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert (status, error["error"]["code"]) == (409, "PUNCH_CARD_NOT_APPLICABLE")
-    status, card = api.post(f"/v1/admin/members/{member['id']}/punch-cards", {"plan_id": gift_only["plan_id"]},
-                            token=api.admin_token(merchant), headers={"idempotency-key": uuid.uuid4().hex})
+    status, card = api.post(
+        f"/v1/admin/members/{member['id']}/punch-cards",
+        {"plan_id": gift_only["plan_id"]},
+        token=api.admin_token(merchant),
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 201 and card["uses_left"] == 10
     assert checked_balances(merchant.merchant_id, member["id"])["principal"] == 10000  # a gift costs nothing
-    bought = api.post(f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=member["token"],
-                      headers={"idempotency-key": uuid.uuid4().hex})[1]
+    bought = api.post(
+        f"/v1/punch-cards/plans/{plan['plan_id']}/buy",
+        token=member["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )[1]
     status, error = _use(api, api.staff_token(merchant, "s2"), member, bought["card_id"])
     assert (status, error["error"]["code"]) == (409, "PUNCH_CARD_NOT_APPLICABLE")
     status, error = _use(api, api.staff_token(merchant, "s1"), poor, bought["card_id"])  # not the scanned member's
@@ -193,8 +245,11 @@ def test_punch_card_rules(api: Any, merchant: Any, member: dict[str, Any], clock
 
 def test_concurrent_scans_never_go_below_zero(api: Any, merchant: Any, member: dict[str, Any]) -> None:
     plan = _plan(api, merchant, visits=3)
-    card = api.post(f"/v1/punch-cards/plans/{plan['plan_id']}/buy", token=member["token"],
-                    headers={"idempotency-key": uuid.uuid4().hex})[1]
+    card = api.post(
+        f"/v1/punch-cards/plans/{plan['plan_id']}/buy",
+        token=member["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )[1]
     staff = Principal(merchant.merchant_id, "cashier", "staff", "s1")
     codes = [api.member_code(member["token"]) for _ in range(10)]
 

@@ -1,5 +1,6 @@
 """RFM: the checkout transaction keeps each member's 12 months (refunds taken back out), the nightly job
 scores and files them by segment resumably, and segments are listed page by page over HTTP."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,24 +16,33 @@ from mini_program_api.reports import rfm
 def _sell(api: Any, merchant: Any, member: dict[str, Any], amount: int) -> str:
     staff = api.staff_token(merchant, "s1")
     token = api.token(merchant, member["id"])
-    status, body = api.post("/v1/staff/checkout", {"member_code": api.member_code(token), "amount": amount},
-                            token=staff, headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(token), "amount": amount},
+        token=staff,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, body
     return str(body["order_id"])
 
 
 def _recount(merchant: Any, order_ids: list[str], today: Any) -> tuple[int, int, int] | None:
     """(recency days, purchases, fen) from the member's orders alone."""
-    orders = [CheckoutOrder.get(checkout_pk(merchant.merchant_id, o), "ORDER", consistent_read=True)
-              for o in order_ids]
+    orders = [CheckoutOrder.get(checkout_pk(merchant.merchant_id, o), "ORDER", consistent_read=True) for o in order_ids]
     oldest = f"{today.year - 1:04d}-{today.month + 1:02d}" if today.month < 12 else f"{today.year:04d}-01"
-    kept = [o for o in orders if o.status == "PAID"
-            and product_clock.local_date(merchant.timezone, o.created_at).isoformat()[:7] >= oldest]
+    kept = [
+        o
+        for o in orders
+        if o.status == "PAID" and product_clock.local_date(merchant.timezone, o.created_at).isoformat()[:7] >= oldest
+    ]
     if not kept:
         return None
     last = max(product_clock.local_date(merchant.timezone, o.created_at) for o in orders)
-    return ((today - last).days, len(kept),
-            sum(int(o.amount) - int(o.tier_discount) - int(o.coupon_discount) for o in kept))
+    return (
+        (today - last).days,
+        len(kept),
+        sum(int(o.amount) - int(o.tier_discount) - int(o.coupon_discount) for o in kept),
+    )
 
 
 def _repurchase(merchant: Any, orders: dict[str, list[str]], start: Any, end: Any) -> dict[str, Any]:
@@ -40,15 +50,24 @@ def _repurchase(merchant: Any, orders: dict[str, list[str]], start: Any, end: An
     buyers = repeat = 0
     gaps: list[int] = []
     for ids in orders.values():
-        days = sorted(product_clock.local_date(merchant.timezone, CheckoutOrder.get(
-            checkout_pk(merchant.merchant_id, o), "ORDER", consistent_read=True).created_at) for o in ids)
+        days = sorted(
+            product_clock.local_date(
+                merchant.timezone,
+                CheckoutOrder.get(checkout_pk(merchant.merchant_id, o), "ORDER", consistent_read=True).created_at,
+            )
+            for o in ids
+        )
         inside = [d for d in days if start <= d <= end]
         buyers += bool(inside)
         repeat += len(inside) >= 2
         gaps += [(b - a).days for a, b in zip(inside, inside[1:])]
     gaps.sort()
-    return {"buyers": buyers, "repeat_buyers": repeat, "repeat_share": round(repeat / buyers, 4) if buyers else None,
-            "median_days_between": gaps[(len(gaps) - 1) // 2] if gaps else None}
+    return {
+        "buyers": buyers,
+        "repeat_buyers": repeat,
+        "repeat_share": round(repeat / buyers, 4) if buyers else None,
+        "median_days_between": gaps[(len(gaps) - 1) // 2] if gaps else None,
+    }
 
 
 def test_rfm_kept_by_checkout_scored_resumably_and_listed_by_segment(api: Any, merchant: Any, clock: Any) -> None:
@@ -69,8 +88,9 @@ def test_rfm_kept_by_checkout_scored_resumably_and_listed_by_segment(api: Any, m
     admin = api.admin_token(merchant)
     status, body = api.get("/v1/admin/reports/rfm-segments", token=admin)
     assert status == 404
-    status, body = api.call("PUT", "/v1/admin/reports/rfm-thresholds", {"r": [30, 60, 90], "f": [1, 2, 3, 4]},
-                            token=admin)
+    status, body = api.call(
+        "PUT", "/v1/admin/reports/rfm-thresholds", {"r": [30, 60, 90], "f": [1, 2, 3, 4]}, token=admin
+    )
     assert status == 400  # three cut points
     status, body = api.call("PUT", "/v1/admin/reports/rfm-thresholds", {}, token=admin)
     assert (status, body) == (200, {"r": None, "f": None, "m": None})  # the whole config: quintiles for all
@@ -83,7 +103,8 @@ def test_rfm_kept_by_checkout_scored_resumably_and_listed_by_segment(api: Any, m
     from mini_program_api.db.models import Member, member_pk
 
     Member(member_pk(merchant.merchant_id, people["e"]["id"]), "PROFILE").update(
-        actions=[Member.rfm.set({"last": "not a time", "n:2026-11": 1})])
+        actions=[Member.rfm.set({"last": "not a time", "n:2026-11": 1})]
+    )
     assert rfm.run(merchant.merchant_id, deadline=0.0).phase == "HISTOGRAM"  # out of time: resumes next run
     job = rfm.run(merchant.merchant_id, page=1)
     assert job.phase == "DONE"
@@ -103,8 +124,9 @@ def test_rfm_kept_by_checkout_scored_resumably_and_listed_by_segment(api: Any, m
 
     seen, cursor = [], None
     while True:
-        path = f"/v1/admin/reports/rfm-members?segment={quote('重要价值')}&limit=1" + (f"&cursor={cursor}"
-                                                                                   if cursor else "")
+        path = f"/v1/admin/reports/rfm-members?segment={quote('重要价值')}&limit=1" + (
+            f"&cursor={cursor}" if cursor else ""
+        )
         status, page = api.get(path, token=admin)
         assert status == 200, page
         seen += [(m["member_id"], m["r"], m["f"], m["m"]) for m in page["members"]]

@@ -1,6 +1,7 @@
 """Issue 23 item 2: one merchant's admin could name another merchant's secrets (`ssm:/kabao/{stage}/...`) in its
 wallet set-up, and the Lambda, which may read every merchant's parameters, would resolve them. Refused where a
 reference is set (the admin API; onboarding: tests/infra/test_onboard.py) and where it is read, whatever is stored."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,8 +29,9 @@ def aws_stage(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(setup, "settings", lambda: prod)
 
 
-def test_the_admin_api_refuses_references_outside_the_merchants_own_path(api: Any, sandbox: Any, make_merchant: Any,
-                                                                          aws_stage: None) -> None:
+def test_the_admin_api_refuses_references_outside_the_merchants_own_path(
+    api: Any, sandbox: Any, make_merchant: Any, aws_stage: None
+) -> None:
     merchant, other = make_merchant(), make_merchant()
     admin, mine, theirs = api.admin_token(merchant), merchant.merchant_id, other.merchant_id
     base = f"/kabao/{settings().stage}/merchants"
@@ -66,20 +68,31 @@ class _Parameters:
         return f"value-of-{name}"
 
 
-def test_a_stored_reference_to_another_merchants_secret_is_never_resolved(make_merchant: Any,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stored_reference_to_another_merchants_secret_is_never_resolved(
+    make_merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rows written before the rule (or past it) name another merchant's parameters: every read refuses them."""
     parameters = _Parameters()
     monkeypatch.setattr(secrets, "_ssm", lambda: parameters)
     merchant, other = make_merchant(), make_merchant()
     theirs = f"ssm:{secrets.merchant_prefix(other.merchant_id)}"
-    pay = PaySettings(mchid="1900000001", cert_serial_no="ABC", private_key_ref=f"{theirs}private-key",
-                      apiv3_key_ref=f"{theirs}apiv3-key")
+    pay = PaySettings(
+        mchid="1900000001",
+        cert_serial_no="ABC",
+        private_key_ref=f"{theirs}private-key",
+        apiv3_key_ref=f"{theirs}apiv3-key",
+    )
     Merchant(merchant_pk(merchant.merchant_id), "PROFILE").update(
-        actions=[Merchant.app_secret_ref.set(f"{theirs}app-secret"), Merchant.pay.set(pay)])
-    WalletCard(*card_key(merchant.merchant_id), merchant_id=merchant.merchant_id,
-               **card_body("wxoa0123456789", "s", "t", oa_secret_ref=f"{theirs}oa-secret",
-                           event_token_ref=f"{theirs}event-token"), updated_at=product_clock.now()).save()
+        actions=[Merchant.app_secret_ref.set(f"{theirs}app-secret"), Merchant.pay.set(pay)]
+    )
+    WalletCard(
+        *card_key(merchant.merchant_id),
+        merchant_id=merchant.merchant_id,
+        **card_body(
+            "wxoa0123456789", "s", "t", oa_secret_ref=f"{theirs}oa-secret", event_token_ref=f"{theirs}event-token"
+        ),
+        updated_at=product_clock.now(),
+    ).save()
     stored = merchants.read(merchant.merchant_id)
     card = setup.get(merchant.merchant_id)
     with pytest.raises(KabaoError, match="cannot be called"):  # WECHAT_UNAVAILABLE, not a 500
@@ -96,33 +109,49 @@ def test_a_stored_reference_to_another_merchants_secret_is_never_resolved(make_m
     assert secrets.resolve_merchant(merchant.merchant_id, mine) == f"value-of-{mine.removeprefix('ssm:')}"
 
 
-def test_a_stored_foreign_reference_is_refused_as_not_configured_over_http(api: Any, stack: Any, make_merchant: Any,
-                                                                           sandbox: Any) -> None:
+def test_a_stored_foreign_reference_is_refused_as_not_configured_over_http(
+    api: Any, stack: Any, make_merchant: Any, sandbox: Any
+) -> None:
     """Refusing a stored foreign reference must not be a 500: the card-event URL is open to anyone, and a top-up
     is a member's everyday call. Each answers the code its route declares for a set-up the merchant must fix."""
     import requests
 
     merchant, other = make_merchant(), make_merchant()
     theirs = f"ssm:{secrets.merchant_prefix(other.merchant_id)}"
-    pay = PaySettings(mchid="1900000001", cert_serial_no="ABC", private_key_ref=f"{theirs}private-key",
-                      apiv3_key_ref=f"{theirs}apiv3-key")
+    pay = PaySettings(
+        mchid="1900000001",
+        cert_serial_no="ABC",
+        private_key_ref=f"{theirs}private-key",
+        apiv3_key_ref=f"{theirs}apiv3-key",
+    )
     Merchant(merchant_pk(merchant.merchant_id), "PROFILE").update(actions=[Merchant.pay.set(pay)])
     merchants.read(merchant.merchant_id)  # the stack serves from this process: its cached row refreshed
     member = api.member_with_card(merchant)
-    WalletCard(*card_key(merchant.merchant_id), merchant_id=merchant.merchant_id,
-               **card_body("wxoa0123456789", "s", "t", oa_secret_ref=f"{theirs}oa-secret",
-                           event_token_ref=f"{theirs}event-token"), updated_at=product_clock.now()).save()
+    WalletCard(
+        *card_key(merchant.merchant_id),
+        merchant_id=merchant.merchant_id,
+        **card_body(
+            "wxoa0123456789", "s", "t", oa_secret_ref=f"{theirs}oa-secret", event_token_ref=f"{theirs}event-token"
+        ),
+        updated_at=product_clock.now(),
+    ).save()
     url = f"{stack.api_url}/v1/wechat/card-events/{merchant.merchant_id}"
     query = {"signature": "0" * 40, "timestamp": "1", "nonce": "n", "echostr": "e"}
-    for answer in (requests.get(url, params=query, timeout=10),
-                   requests.post(url, params=query, data=b"<xml></xml>", headers={"Content-Type": "text/xml"},
-                                 timeout=10)):
+    for answer in (
+        requests.get(url, params=query, timeout=10),
+        requests.post(url, params=query, data=b"<xml></xml>", headers={"Content-Type": "text/xml"}, timeout=10),
+    ):
         assert (answer.status_code, answer.json()["error"]["code"]) == (409, "WALLET_NOT_CONFIGURED"), answer.text
-    status, body = api.post("/v1/topup/orders", {"plan_id": "p300"}, token=member["token"],
-                            headers={"Idempotency-Key": uuid.uuid4().hex})
+    status, body = api.post(
+        "/v1/topup/orders", {"plan_id": "p300"}, token=member["token"], headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
     assert status == 409 and body["error"]["code"] == "PAYMENT_NOT_CONFIGURED", (status, body)
-    notify = requests.post(f"{stack.api_url}/v1/wechatpay/notify/{merchant.merchant_id}", data=b"{}",
-                           headers={"Content-Type": "application/json"}, timeout=10)
+    notify = requests.post(
+        f"{stack.api_url}/v1/wechatpay/notify/{merchant.merchant_id}",
+        data=b"{}",
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert (notify.status_code, notify.json()["error"]["code"]) == (409, "PAYMENT_NOT_CONFIGURED"), notify.text
 
 
@@ -131,7 +160,8 @@ def test_a_stored_foreign_app_secret_reference_is_no_500_at_login(api: Any, make
     reference to another merchant's is refused there, as WeChat not answering for it, not as a 500."""
     merchant, other = make_merchant(), make_merchant()
     Merchant(merchant_pk(merchant.merchant_id), "PROFILE").update(
-        actions=[Merchant.app_secret_ref.set(f"ssm:{secrets.merchant_prefix(other.merchant_id)}app-secret")])
+        actions=[Merchant.app_secret_ref.set(f"ssm:{secrets.merchant_prefix(other.merchant_id)}app-secret")]
+    )
     merchants.read(merchant.merchant_id)  # the stack serves from this process: its cached row refreshed
     status, body = api.post("/v1/auth/login", {"appid": merchant.appid, "code": f"test:o-{uuid.uuid4().hex}:x"})
     assert (status, body["error"]["code"]) == (503, "WECHAT_UNAVAILABLE"), body

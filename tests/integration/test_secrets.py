@@ -1,4 +1,5 @@
 """Secret references: `ssm:` read from Parameter Store (moto stands in for SSM), `dev:` local only."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,6 @@
 """Spending password (消费密码), over HTTP on the local stack: set/change/reset, the password-free limit,
 confirmation on the phone and at the till, expiry, lockout under concurrent guesses, stolen codes."""
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,15 @@ PIN, OTHER_PIN = "482916", "730158"
 def shop(make_merchant: Any, api: Any) -> Any:
     merchant = make_merchant()
     admin = api.admin_token(merchant)
-    status, body = api.patch("/v1/admin/settings", {
-        "password_free_max": 10000, "till_password": True,
-        "message_templates": {"spending_locked": "tpl-lock", "password_changed": "tpl-pw"}}, token=admin)
+    status, body = api.patch(
+        "/v1/admin/settings",
+        {
+            "password_free_max": 10000,
+            "till_password": True,
+            "message_templates": {"spending_locked": "tpl-lock", "password_changed": "tpl-pw"},
+        },
+        token=admin,
+    )
     assert status == 200, body
     return merchant
 
@@ -38,8 +45,11 @@ def _member(api: Any, shop: Any, balance: int = 50000) -> dict[str, Any]:
     m = api.member_with_card(shop, phone)
     m["phone"], m["merchant_id"] = phone, shop.merchant_id
     member_id = m["member"]["member_id"]
-    ledger.post(shop.merchant_id, member_id, Operation(f"seed:{uuid.uuid4().hex[:8]}", "TEST",
-                                                         ledger.postings({Account.PRINCIPAL: balance})))
+    ledger.post(
+        shop.merchant_id,
+        member_id,
+        Operation(f"seed:{uuid.uuid4().hex[:8]}", "TEST", ledger.postings({Account.PRINCIPAL: balance})),
+    )
     return m
 
 
@@ -48,18 +58,29 @@ def _phone_code(phone: str) -> str:
 
 
 def _set(api: Any, m: dict[str, Any], pin: str = PIN) -> None:
-    status, body = api.post("/v1/me/spending-password", {"phone_code": _phone_code(m["phone"]), "password": pin},
-                            token=m["token"])
+    status, body = api.post(
+        "/v1/me/spending-password", {"phone_code": _phone_code(m["phone"]), "password": pin}, token=m["token"]
+    )
     assert status == 200, body
     assert body["is_set"] is True and "password" not in json.dumps(body).replace("is_set", "")
 
 
-def _sale(api: Any, cashier: str, m: dict[str, Any], stored_value: int, key: str | None = None,
-          code: str | None = None, **extra: Any) -> tuple[int, Any]:
-    body = {"member_code": code or api.member_code(m["token"]), "amount": stored_value, "stored_value": stored_value,
-            **extra}
-    return api.post("/v1/staff/checkout", body, token=cashier,
-                    headers={"Idempotency-Key": key or uuid.uuid4().hex})
+def _sale(
+    api: Any,
+    cashier: str,
+    m: dict[str, Any],
+    stored_value: int,
+    key: str | None = None,
+    code: str | None = None,
+    **extra: Any,
+) -> tuple[int, Any]:
+    body = {
+        "member_code": code or api.member_code(m["token"]),
+        "amount": stored_value,
+        "stored_value": stored_value,
+        **extra,
+    }
+    return api.post("/v1/staff/checkout", body, token=cashier, headers={"Idempotency-Key": key or uuid.uuid4().hex})
 
 
 def _balance(api: Any, m: dict[str, Any]) -> int:
@@ -90,15 +111,25 @@ def test_set_change_reset_with_fresh_phone_verification(api: Any, shop: Any, san
     assert status == 200 and body["is_set"], body
     # the same getPhoneNumber code again is not fresh; a set password is replaced only by change or reset
     assert api.post(url, {"phone_code": used, "password": OTHER_PIN}, token=m["token"])[0] == 400
-    assert api.post(url, {"phone_code": _phone_code(m["phone"]), "password": OTHER_PIN},
-                    token=m["token"])[1]["error"]["code"] == "SPENDING_PASSWORD_SET"
+    assert (
+        api.post(url, {"phone_code": _phone_code(m["phone"]), "password": OTHER_PIN}, token=m["token"])[1]["error"][
+            "code"
+        ]
+        == "SPENDING_PASSWORD_SET"
+    )
     status, body = api.post(f"{url}/change", {"old_password": OTHER_PIN, "password": "550912"}, token=m["token"])
     assert (status, body["error"]["code"]) == (403, "SPENDING_PASSWORD_WRONG")
     assert api.post(f"{url}/change", {"old_password": PIN, "password": OTHER_PIN}, token=m["token"])[0] == 200
-    assert api.post(f"{url}/reset", {"phone_code": _phone_code("13800000000"), "password": PIN},
-                    token=m["token"])[1]["error"]["code"] == "PHONE_MISMATCH"
-    assert api.post(f"{url}/reset", {"phone_code": _phone_code(m["phone"]), "password": "550912"},
-                    token=m["token"])[0] == 200
+    assert (
+        api.post(f"{url}/reset", {"phone_code": _phone_code("13800000000"), "password": PIN}, token=m["token"])[1][
+            "error"
+        ]["code"]
+        == "PHONE_MISMATCH"
+    )
+    assert (
+        api.post(f"{url}/reset", {"phone_code": _phone_code(m["phone"]), "password": "550912"}, token=m["token"])[0]
+        == 200
+    )
     item = spending_password._item(shop.merchant_id, m["member"]["member_id"])
     assert item.password_hash.startswith("scrypt$") and "550912" not in item.password_hash
     assert passwords.check_password("550912", item.password_hash)
@@ -121,8 +152,12 @@ def test_password_free_limit_up_to_the_merchant_ceiling(api: Any, shop: Any) -> 
     assert api.get("/v1/me/spending-password", token=m["token"])[1]["effective_free_limit"] == 1000
     assert _sale(api, cashier, m, 1001)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
     # cash and points-only sales are not asked
-    status, body = api.post("/v1/staff/checkout", {"member_code": api.member_code(m["token"]), "amount": 90000},
-                            token=cashier, headers={"Idempotency-Key": uuid.uuid4().hex})
+    status, body = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(m["token"]), "amount": 90000},
+        token=cashier,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     assert status == 200 and body["cash_due"] == 90000, body
     assert _balance(api, m) == 50000 - 5000
 
@@ -130,8 +165,7 @@ def test_password_free_limit_up_to_the_merchant_ceiling(api: Any, shop: Any) -> 
 def test_members_without_a_password_are_asked_only_when_the_merchant_requires_it(api: Any, shop: Any) -> None:
     m, cashier = _member(api, shop), api.staff_token(shop)
     assert _sale(api, cashier, m, 20000)[0] == 200
-    assert api.patch("/v1/admin/settings", {"spending_password_required": True},
-                     token=api.admin_token(shop))[0] == 200
+    assert api.patch("/v1/admin/settings", {"spending_password_required": True}, token=api.admin_token(shop))[0] == 200
     status, body = _sale(api, cashier, m, 20000)
     assert body["error"]["code"] == "CONFIRMATION_REQUIRED", body
     confirm = f"/v1/me/pending-payments/{body['error']['details']['confirmation_id']}/confirm"
@@ -156,7 +190,11 @@ def test_confirmation_on_the_phone_completes_the_sale_once(api: Any, shop: Any, 
     assert status == 200 and len(body["payments"]) == 1, body
     pending = body["payments"][0]
     assert (pending["confirmation_id"], pending["stored_value"], pending["store_id"], pending["store_name"]) == (
-        details["confirmation_id"], 30000, "s1", "Store s1")
+        details["confirmation_id"],
+        30000,
+        "s1",
+        "Store s1",
+    )
     confirm = f"/v1/me/pending-payments/{details['confirmation_id']}/confirm"
     assert api.post(confirm, {"password": OTHER_PIN}, token=m["token"])[0] == 403
     clock.advance(seconds=90)  # the member code (60 s) has expired; the confirmation (2 min) has not
@@ -203,8 +241,9 @@ def test_a_confirmation_expires_after_two_minutes(api: Any, shop: Any, clock: An
     details = _sale(api, cashier, m, 30000, key=key, code=code)[1]["error"]["details"]
     clock.advance(minutes=2)
     assert api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"] == []
-    status, body = api.post(f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN},
-                            token=m["token"])
+    status, body = api.post(
+        f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN}, token=m["token"]
+    )
     assert (status, body["error"]["code"]) == (409, "CONFIRMATION_EXPIRED")
     assert _sale(api, cashier, m, 30000, key=key, code=code)[1]["error"]["code"] == "CONFIRMATION_EXPIRED"
     assert _balance(api, m) == 50000
@@ -221,8 +260,9 @@ def test_the_till_takes_the_password_only_where_the_merchant_allows(api: Any, sh
     status, body = _sale(api, cashier, m, 10000, spending_password=PIN)
     assert (status, body["error"]["code"]) == (403, "TILL_PASSWORD_NOT_ALLOWED")
     assert _balance(api, m) == 20000
-    status, body = api.get(f"/v1/admin/audit?day={product_clock.local_date(shop.timezone)}",
-                           token=api.admin_token(shop))
+    status, body = api.get(
+        f"/v1/admin/audit?day={product_clock.local_date(shop.timezone)}", token=api.admin_token(shop)
+    )
     assert status == 200
     changes = [r for r in body["records"] if r["action"] == "SETTINGS_CHANGED"]
     assert any("till_password" in r["detail"]["new"] for r in changes)
@@ -231,8 +271,10 @@ def test_the_till_takes_the_password_only_where_the_merchant_allows(api: Any, sh
 def test_a_stolen_member_code_cannot_spend_above_the_limit(api: Any, shop: Any) -> None:
     m, cashier = _member(api, shop), api.staff_token(shop)
     _set(api, m)
-    assert api.put("/v1/me/spending-password/free-limit", {"free_limit": 2000, "password": PIN},
-                   token=m["token"])[0] == 200
+    assert (
+        api.put("/v1/me/spending-password/free-limit", {"free_limit": 2000, "password": PIN}, token=m["token"])[0]
+        == 200
+    )
     code = api.member_code(m["token"])  # all the thief has
     assert _sale(api, cashier, m, 2000, code=code)[0] == 200  # at most the member's own limit per payment
     assert _sale(api, cashier, m, 2001, code=code)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
@@ -246,13 +288,20 @@ def test_a_stolen_member_code_cannot_spend_above_the_limit(api: Any, shop: Any) 
     assert _sale(api, cashier, m, 1000, code=code)[1]["error"]["code"] == "SPENDING_LOCKED"  # all stored value
     assert _balance(api, m) == 48000
     # the member proves who they are with their phone: a reset lifts the lock
-    assert api.post("/v1/me/spending-password/reset", {"phone_code": _phone_code(m["phone"]), "password": OTHER_PIN},
-                    token=m["token"])[1]["locked_until"] is None
+    assert (
+        api.post(
+            "/v1/me/spending-password/reset",
+            {"phone_code": _phone_code(m["phone"]), "password": OTHER_PIN},
+            token=m["token"],
+        )[1]["locked_until"]
+        is None
+    )
     assert _sale(api, cashier, m, 1000, code=code)[0] == 200
 
 
-def test_20_concurrent_wrong_guesses_check_at_most_5_then_lock(api: Any, api_url: str, shop: Any, sandbox: Any,
-                                                               clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_20_concurrent_wrong_guesses_check_at_most_5_then_lock(
+    api: Any, api_url: str, shop: Any, sandbox: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     m, cashier = _member(api, shop), api.staff_token(shop)
     _set(api, m)
     api.post("/v1/me/subscriptions", {"template_ids": ["tpl-lock"]}, token=m["token"])
@@ -279,8 +328,7 @@ def _http(api_url: str, method: str, path: str, body: Any, token: str, key: str 
     headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
     if key:
         headers["Idempotency-Key"] = key
-    request = urllib.request.Request(f"{api_url}{path}", data=json.dumps(body).encode(), method=method,
-                                     headers=headers)
+    request = urllib.request.Request(f"{api_url}{path}", data=json.dumps(body).encode(), method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -369,12 +417,10 @@ def test_a_member_without_a_password_raises_the_free_limit_with_the_phone(api: A
     assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED"), body
     status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "password": PIN}, token=m["token"])
     assert (status, body["error"]["code"]) == (409, "SPENDING_PASSWORD_NOT_SET"), body
-    status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "phone_code": _phone_code(m["phone"])},
-                           token=m["token"])
+    status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "phone_code": _phone_code(m["phone"])}, token=m["token"])
     assert status == 200 and body["free_limit"] == 10000 and body["is_set"] is False, body
     assert api.put(FREE_LIMIT, {"free_limit": 0}, token=m["token"])[0] == 200
-    assert api.patch("/v1/admin/settings", {"spending_password_required": True},
-                     token=api.admin_token(shop))[0] == 200
+    assert api.patch("/v1/admin/settings", {"spending_password_required": True}, token=api.admin_token(shop))[0] == 200
     assert _sale(api, cashier, m, 1)[1]["error"]["code"] == "CONFIRMATION_REQUIRED"
 
 
@@ -386,11 +432,13 @@ def test_a_stolen_session_token_cannot_move_the_phone_that_resets_the_password(a
     thief = f"137{uuid.uuid4().int % 10**8:08d}"
     status, body = api.post("/v1/me/phone", {"code": _phone_code(thief)}, token=m["token"])
     assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED"), body
-    status, body = api.post("/v1/me/spending-password/reset", {"phone_code": _phone_code(thief), "password": OTHER_PIN},
-                            token=m["token"])
+    status, body = api.post(
+        "/v1/me/spending-password/reset", {"phone_code": _phone_code(thief), "password": OTHER_PIN}, token=m["token"]
+    )
     assert (status, body["error"]["code"]) == (403, "PHONE_MISMATCH"), body
-    status, body = api.post("/v1/me/phone", {"code": _phone_code(thief), "spending_password": OTHER_PIN},
-                            token=m["token"])
+    status, body = api.post(
+        "/v1/me/phone", {"code": _phone_code(thief), "spending_password": OTHER_PIN}, token=m["token"]
+    )
     assert (status, body["error"]["code"]) == (403, "SPENDING_PASSWORD_WRONG"), body  # a guess, counted
     assert int(spending_password._item(shop.merchant_id, m["member"]["member_id"]).failed_attempts) == 1
     # the same number again needs nothing; the member changes theirs with the password, and it then resets it
@@ -398,20 +446,24 @@ def test_a_stolen_session_token_cannot_move_the_phone_that_resets_the_password(a
     new = f"136{uuid.uuid4().int % 10**8:08d}"
     status, body = api.post("/v1/me/phone", {"code": _phone_code(new), "spending_password": PIN}, token=m["token"])
     assert status == 200, body
-    assert api.post("/v1/me/spending-password/reset", {"phone_code": _phone_code(new), "password": OTHER_PIN},
-                    token=m["token"])[0] == 200
+    assert (
+        api.post(
+            "/v1/me/spending-password/reset", {"phone_code": _phone_code(new), "password": OTHER_PIN}, token=m["token"]
+        )[0]
+        == 200
+    )
 
 
 def test_changing_the_phone_where_the_merchant_requires_a_password_the_member_never_set(api: Any, shop: Any) -> None:
     m = _member(api, shop)
     other = f"137{uuid.uuid4().int % 10**8:08d}"
     assert api.post("/v1/me/phone", {"code": _phone_code(other)}, token=m["token"])[0] == 200  # nothing protected
-    assert api.patch("/v1/admin/settings", {"spending_password_required": True},
-                     token=api.admin_token(shop))[0] == 200
+    assert api.patch("/v1/admin/settings", {"spending_password_required": True}, token=api.admin_token(shop))[0] == 200
     status, body = api.post("/v1/me/phone", {"code": _phone_code(m["phone"])}, token=m["token"])
     assert (status, body["error"]["code"]) == (403, "VERIFICATION_REQUIRED"), body
-    status, body = api.post("/v1/me/phone", {"code": _phone_code(m["phone"]), "spending_password": PIN},
-                            token=m["token"])
+    status, body = api.post(
+        "/v1/me/phone", {"code": _phone_code(m["phone"]), "spending_password": PIN}, token=m["token"]
+    )
     assert (status, body["error"]["code"]) == (409, "SPENDING_PASSWORD_NOT_SET"), body  # set it first, then change
 
 
@@ -420,9 +472,11 @@ def test_a_stolen_session_token_cannot_spend_stored_value_on_punch_cards(api: An
     sale, or a stolen token turns the balance into visits its own member codes then use at the till."""
     merchant = make_merchant()
     m = _member(api, merchant, balance=35000)
-    status, plan = api.post("/v1/admin/punch-card-plans",
-                            {"name": "10杯咖啡", "visits": 10, "valid_days": 90, "price": 30000},
-                            token=api.admin_token(merchant))
+    status, plan = api.post(
+        "/v1/admin/punch-card-plans",
+        {"name": "10杯咖啡", "visits": 10, "valid_days": 90, "price": 30000},
+        token=api.admin_token(merchant),
+    )
     assert status == 201, plan
     buy = f"/v1/punch-cards/plans/{plan['plan_id']}/buy"
     # No password set and none required: the token buys, as before.
@@ -448,8 +502,7 @@ def test_a_first_password_starts_from_always_ask(api: Any, shop: Any) -> None:
     """While nothing protects the card, the token moves its phone and raises the limit with that phone's code;
     the raised limit then outlived the password the member set later, which they took for protection."""
     m, cashier = _member(api, shop), api.staff_token(shop)
-    status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "phone_code": _phone_code(m["phone"])},
-                           token=m["token"])
+    status, body = api.put(FREE_LIMIT, {"free_limit": 10000, "phone_code": _phone_code(m["phone"])}, token=m["token"])
     assert status == 200 and body["free_limit"] == 10000, body
     _set(api, m)
     status, body = api.get("/v1/me/spending-password", token=m["token"])
@@ -479,8 +532,9 @@ def test_the_till_password_settles_a_sale_waiting_for_the_phone(api: Any, shop: 
     assert api.post(confirm, {"password": PIN}, token=m["token"]) == (200, receipt)
     assert _sale(api, cashier, m, 30000, key=key, code=code) == (200, receipt)  # the poll's retry too
     assert _balance(api, m) == 20000
-    audit = api.get(f"/v1/admin/audit?day={product_clock.local_date(shop.timezone)}",
-                    token=api.admin_token(shop))[1]["records"]
+    audit = api.get(f"/v1/admin/audit?day={product_clock.local_date(shop.timezone)}", token=api.admin_token(shop))[1][
+        "records"
+    ]
     assert [r["detail"]["confirmed_on_phone"] for r in audit if r["action"] == "CHECKOUT"] == [0]
 
 
@@ -537,8 +591,9 @@ def test_the_till_withdraws_a_waiting_sale_and_the_phone_can_no_longer_confirm_i
     assert _withdraw(api, cashier, key) == (200, {"status": "WITHDRAWN", "receipt": None})
     assert _withdraw(api, cashier, key) == (200, {"status": "WITHDRAWN", "receipt": None})  # a retry: the same
     assert api.get("/v1/me/pending-payments", token=m["token"])[1]["payments"] == []
-    status, body = api.post(f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN},
-                            token=m["token"])
+    status, body = api.post(
+        f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN}, token=m["token"]
+    )
     assert (status, body["error"]["code"]) == (409, "CONFIRMATION_WITHDRAWN")
     for extra in ({}, {"spending_password": PIN}):  # the key is done with: the till starts a new sale
         status, body = _sale(api, cashier, m, 30000, key=key, code=code, **extra)
@@ -551,8 +606,9 @@ def test_withdrawing_a_sale_the_member_confirmed_first_answers_its_receipt(api: 
     _set(api, m)
     key = uuid.uuid4().hex
     details = _sale(api, cashier, m, 30000, key=key)[1]["error"]["details"]
-    receipt = api.ok("POST", f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN},
-                     token=m["token"])
+    receipt = api.ok(
+        "POST", f"/v1/me/pending-payments/{details['confirmation_id']}/confirm", {"password": PIN}, token=m["token"]
+    )
     assert _withdraw(api, cashier, key) == (200, {"status": "DONE", "receipt": receipt})
 
 

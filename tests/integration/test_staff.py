@@ -1,4 +1,5 @@
 """Stores, staff and admin accounts, staff login and the audit trail."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,14 +12,17 @@ PASSWORD = "correct horse battery"
 
 
 def _login(api: Any, merchant: Any, username: str, password: str = PASSWORD) -> tuple[int, Any]:
-    return api.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username, "password": password})
+    return api.post(
+        "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username, "password": password}
+    )
 
 
 def test_admin_creates_store_and_staff_who_log_in_bound_to_the_store(api: Any, merchant: Any) -> None:
     admin = api.admin_token(merchant)
     assert api.post("/v1/admin/stores", {"store_id": "wj", "name": "五角场店"}, token=admin)[0] == 201
-    status, body = api.post("/v1/admin/staff", {"username": "amy", "password": PASSWORD, "role": "staff",
-                                                "store_id": "wj"}, token=admin)
+    status, body = api.post(
+        "/v1/admin/staff", {"username": "amy", "password": PASSWORD, "role": "staff", "store_id": "wj"}, token=admin
+    )
     assert status == 201 and body == {"username": "amy", "role": "staff", "store_id": "wj"}
     stored = StaffAccount.get(staff_pk(merchant.merchant_id), "amy")
     assert stored.password_hash.startswith("scrypt$16384$8$1$") and PASSWORD not in stored.password_hash
@@ -82,8 +86,11 @@ def test_wrong_passwords_unknown_users_lockout(api: Any, merchant: Any, clock: A
 
 def test_admin_endpoints_refuse_members_staff_and_other_merchants(api: Any, merchant: Any, make_merchant: Any) -> None:
     member = api.member_with_card(merchant)
-    for token, answer in ((member["token"], (403, "FORBIDDEN")), (api.staff_token(merchant), (403, "FORBIDDEN")),
-                          (None, (401, "UNAUTHENTICATED"))):
+    for token, answer in (
+        (member["token"], (403, "FORBIDDEN")),
+        (api.staff_token(merchant), (403, "FORBIDDEN")),
+        (None, (401, "UNAUTHENTICATED")),
+    ):
         status, body = api.post("/v1/admin/stores", {"store_id": "x", "name": "X"}, token=token)
         assert (status, body["error"]["code"]) == answer, token
     # A token of another merchant's admin is an admin of that merchant only: the store lands there, not here.
@@ -94,8 +101,12 @@ def test_admin_endpoints_refuse_members_staff_and_other_merchants(api: Any, merc
 
 def test_staff_token_without_store_is_refused(api: Any, merchant: Any) -> None:
     token = auth.issue(auth.Principal(merchant.merchant_id, "ghost", "staff"))[0]
-    status, body = api.post("/v1/staff/checkout", {"member_code": "1" * 18, "amount": 100}, token=token,
-                            headers={"idempotency-key": "k" * 16})
+    status, body = api.post(
+        "/v1/staff/checkout",
+        {"member_code": "1" * 18, "amount": 100},
+        token=token,
+        headers={"idempotency-key": "k" * 16},
+    )
     assert (status, body["error"]["code"]) == (401, "UNAUTHENTICATED")
 
 
@@ -107,7 +118,10 @@ def test_audit_trail_records_who_did_what_where(api: Any, merchant: Any) -> None
     assert actions[0] == ("STORE_CREATED", "admin-1", "s9")
     assert actions[1][0] == "STAFF_CREATED" and body["records"][1]["detail"]["store_id"] == "s9"
     assert api.get("/v1/admin/audit?day=yesterday", token=api.admin_token(merchant))[0] == 400
-    api.post("/v1/admin/coupon-templates", {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 5,
-                                            "per_member_limit": 1, "days_after_claim": 7}, token=api.admin_token(merchant))
+    api.post(
+        "/v1/admin/coupon-templates",
+        {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 5, "per_member_limit": 1, "days_after_claim": 7},
+        token=api.admin_token(merchant),
+    )
     _, body = api.get(f"/v1/admin/audit?day={day}", token=api.admin_token(merchant))
     assert body["records"][-1]["action"] == "COUPON_TEMPLATE_CREATED" and body["records"][-1]["actor"] == "admin-1"

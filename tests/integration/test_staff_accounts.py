@@ -1,5 +1,6 @@
 """Issue 13: staff accounts disabled, re-passworded and signed out at once; stores renamed and closed;
 logins, failures and lockouts in the audit trail; the trail paged newest first across days."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,14 +18,19 @@ def _staff(api: Any, merchant: Any, store_id: str = "s1") -> tuple[str, str]:
     status, _ = api.post("/v1/admin/stores", {"store_id": store_id, "name": f"Store {store_id}"}, token=admin)
     assert status == 201
     username = f"c-{uuid.uuid4().hex[:8]}"
-    api.ok("POST", "/v1/admin/staff", {"username": username, "password": PASSWORD, "role": "staff",
-                                       "store_id": store_id}, token=admin)
+    api.ok(
+        "POST",
+        "/v1/admin/staff",
+        {"username": username, "password": PASSWORD, "role": "staff", "store_id": store_id},
+        token=admin,
+    )
     return username, _login(api, merchant, username)
 
 
 def _login(api: Any, merchant: Any, username: str, password: str = PASSWORD) -> Any:
-    status, body = api.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username,
-                                                "password": password})
+    status, body = api.post(
+        "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username, "password": password}
+    )
     return body["token"] if status == 200 else (status, body["error"]["code"])
 
 
@@ -74,22 +80,35 @@ def test_disable_reset_and_revoke_end_sessions_at_once(api: Any, merchant: Any) 
 
     actions = [a for a, target in _actions(api, merchant) if target == username]
     assert actions.count("STAFF_DISABLED") == 1 and actions.count("STAFF_ENABLED") == 1
-    for expected in ("STAFF_SESSIONS_REVOKED", "STAFF_PASSWORD_RESET", "STAFF_LOGIN", "STAFF_LOGIN_FAILED",
-                     "STAFF_LOCKED", "STAFF_LOGIN_REFUSED"):
+    for expected in (
+        "STAFF_SESSIONS_REVOKED",
+        "STAFF_PASSWORD_RESET",
+        "STAFF_LOGIN",
+        "STAFF_LOGIN_FAILED",
+        "STAFF_LOCKED",
+        "STAFF_LOGIN_REFUSED",
+    ):
         assert expected in actions, (expected, actions)
-    assert all("password" not in str(r["detail"]).lower() or r["action"] == "STAFF_LOGIN_FAILED"
-               for r in api.ok("GET", "/v1/admin/audit", token=admin)["records"])
+    assert all(
+        "password" not in str(r["detail"]).lower() or r["action"] == "STAFF_LOGIN_FAILED"
+        for r in api.ok("GET", "/v1/admin/audit", token=admin)["records"]
+    )
 
 
-def test_account_routes_refuse_members_staff_other_merchants_and_self_disable(api: Any, merchant: Any,
-                                                                             make_merchant: Any) -> None:
+def test_account_routes_refuse_members_staff_other_merchants_and_self_disable(
+    api: Any, merchant: Any, make_merchant: Any
+) -> None:
     username, token = _staff(api, merchant)
     member = api.member_with_card(merchant)
-    paths = [("GET", f"/v1/admin/staff/{username}", None), ("POST", f"/v1/admin/staff/{username}/disable", None),
-             ("POST", f"/v1/admin/staff/{username}/revoke-sessions", None),
-             ("POST", f"/v1/admin/staff/{username}/password", {"password": "a new long password"}),
-             ("PATCH", "/v1/admin/stores/s1", {"name": "x"}), ("POST", "/v1/admin/stores/s1/close", None),
-             ("GET", "/v1/admin/audit", None)]
+    paths = [
+        ("GET", f"/v1/admin/staff/{username}", None),
+        ("POST", f"/v1/admin/staff/{username}/disable", None),
+        ("POST", f"/v1/admin/staff/{username}/revoke-sessions", None),
+        ("POST", f"/v1/admin/staff/{username}/password", {"password": "a new long password"}),
+        ("PATCH", "/v1/admin/stores/s1", {"name": "x"}),
+        ("POST", "/v1/admin/stores/s1/close", None),
+        ("GET", "/v1/admin/audit", None),
+    ]
     other_admin = api.admin_token(make_merchant())
     for method, path, body in paths:
         assert api.call(method, path, body, token=member["token"])[0] == 403
@@ -117,8 +136,9 @@ def test_store_rename_and_close(api: Any, merchant: Any) -> None:
     assert closed["closed_at"] is not None
     assert _probe(api, token) == (401, "SESSION_REVOKED")
     assert _login(api, merchant, username) == (409, "STORE_CLOSED")
-    status, body = api.post("/v1/admin/staff", {"username": "late", "password": PASSWORD, "role": "staff",
-                                                "store_id": "s1"}, token=admin)
+    status, body = api.post(
+        "/v1/admin/staff", {"username": "late", "password": PASSWORD, "role": "staff", "store_id": "s1"}, token=admin
+    )
     assert (status, body["error"]["code"]) == (409, "STORE_CLOSED")
     assert api.ok("GET", "/v1/admin/stores/s1", token=admin)["closed_at"] == closed["closed_at"]
     actions = [a for a, target in _actions(api, merchant) if target == "s1"]

@@ -1,5 +1,6 @@
 """The till's recent orders (GET /v1/staff/orders): this store's sales of a merchant-local day, newest first,
 paged by the API's cursor, refunds shown; never another store's or another merchant's."""
+
 from __future__ import annotations
 
 import uuid
@@ -19,8 +20,12 @@ def _member(api: Any, merchant: Any) -> dict[str, Any]:
 
 
 def _sell(api: Any, staff: str, member: dict[str, Any], amount: int) -> dict[str, Any]:
-    status, body = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": amount},
-                            token=staff, headers={"Idempotency-Key": uuid.uuid4().hex})
+    status, body = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": amount},
+        token=staff,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     assert status == 200, body
     return body
 
@@ -56,8 +61,7 @@ def test_a_store_lists_its_own_sales_newest_first_page_by_page(api: Any, make_me
     assert [o["amount"] for o in _orders(api, other_merchant)[1]["orders"]] == [777]
 
     assert _orders(api, first, day=clock.today.isoformat())[1]["orders"] == page["orders"] + rest["orders"]
-    assert _orders(api, first, day=(clock.today - timedelta(days=1)).isoformat())[1] == {"orders": [],
-                                                                                         "cursor": None}
+    assert _orders(api, first, day=(clock.today - timedelta(days=1)).isoformat())[1] == {"orders": [], "cursor": None}
 
 
 def test_sales_are_listed_under_the_merchants_local_day(api: Any, merchant: Any, clock: Any) -> None:
@@ -72,8 +76,14 @@ def test_sales_are_listed_under_the_merchants_local_day(api: Any, merchant: Any,
 
 def test_bad_queries_and_other_roles_are_refused(api: Any, merchant: Any) -> None:
     staff = api.staff_token(merchant, "s1")
-    for query in ({"day": "2026-02-30"}, {"day": "20260101"}, {"limit": 0}, {"limit": 101}, {"cursor": "!!"},
-                  {"other": 1}):
+    for query in (
+        {"day": "2026-02-30"},
+        {"day": "20260101"},
+        {"limit": 0},
+        {"limit": 101},
+        {"cursor": "!!"},
+        {"other": 1},
+    ):
         status, body = _orders(api, staff, **query)
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), (query, body)
     status, body = _orders(api, staff, cursor="eyJzayI6MX0")  # well-formed base64, not one of ours

@@ -4,6 +4,7 @@ Logs are read from the real Powertools handler (its stream swapped for a buffer)
 lines Powertools prints to stdout, captured while the real flows run (notifies arrive over HTTP from
 the WeChat Pay sandbox, jobs run through Chalice's event invocation).
 """
+
 from __future__ import annotations
 
 import io
@@ -46,8 +47,9 @@ def emf(capsys: pytest.CaptureFixture[str]) -> Callable[[str], float]:
                 directive = blob["_aws"]["CloudWatchMetrics"][0]
                 assert directive["Namespace"] == metrics.NAMESPACE and ["service"] in directive["Dimensions"]
                 seen.append(blob)
-        return sum(sum(b[name]) for b in seen if any(m["Name"] == name for m in
-                                                      b["_aws"]["CloudWatchMetrics"][0]["Metrics"]))
+        return sum(
+            sum(b[name]) for b in seen if any(m["Name"] == name for m in b["_aws"]["CloudWatchMetrics"][0]["Metrics"])
+        )
 
     return total
 
@@ -58,7 +60,8 @@ def _raw(api: Any, method: str, path: str, body: Any = None, token: str | None =
 
 
 def test_a_request_is_one_json_line_with_its_request_id_and_never_a_phone_or_token(
-        api: Any, merchant: Any, log_lines: Lines) -> None:
+    api: Any, merchant: Any, log_lines: Lines
+) -> None:
     session = api.login(merchant)
     token = session["token"]
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
@@ -73,11 +76,20 @@ def test_a_request_is_one_json_line_with_its_request_id_and_never_a_phone_or_tok
     assert len(phone_lines) == 1
     line = phone_lines[0]
     assert line["request_id"] == response.headers["X-Request-Id"] and line["request_id"]
-    assert (line["message"], line["service"], line["method"], line["status"], line["outcome"]) == \
-        ("request", "kabao", "POST", 200, "OK")
+    assert (line["message"], line["service"], line["method"], line["status"], line["outcome"]) == (
+        "request",
+        "kabao",
+        "POST",
+        200,
+        "OK",
+    )
     assert line["merchant_id"] == merchant.merchant_id and isinstance(line["latency_ms"], float)
     [bad] = [line for line in lines if line.get("route") == "/v1/me"]
-    assert (bad["status"], bad["outcome"], bad["request_id"]) == (401, "UNAUTHENTICATED", refused.headers["X-Request-Id"])
+    assert (bad["status"], bad["outcome"], bad["request_id"]) == (
+        401,
+        "UNAUTHENTICATED",
+        refused.headers["X-Request-Id"],
+    )
     assert bad["request_id"] != line["request_id"]
     text = json.dumps(lines)
     for secret in (phone, phone[-8:], token, forged, token.split(".")[2]):
@@ -85,7 +97,8 @@ def test_a_request_is_one_json_line_with_its_request_id_and_never_a_phone_or_tok
 
 
 def test_an_unauthenticated_notify_line_names_the_merchant_of_its_path(
-        api: Any, merchant: Any, log_lines: Lines, emf: Callable[[str], float]) -> None:
+    api: Any, merchant: Any, log_lines: Lines, emf: Callable[[str], float]
+) -> None:
     status, _ = api.post(f"/v1/wechatpay/notify/{merchant.merchant_id}", {"id": "forged"})
     assert status == 401
     [line] = [line for line in log_lines() if line.get("route") == "/v1/wechatpay/notify/{merchant_id}"]
@@ -94,8 +107,9 @@ def test_an_unauthenticated_notify_line_names_the_merchant_of_its_path(
 
 
 def _order(api: Any, member: dict[str, Any]) -> str:
-    status, order = api.post("/v1/topup/orders", {"plan_id": "p300"}, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", {"plan_id": "p300"}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, order
     return str(order["order_id"])
 
@@ -105,7 +119,8 @@ def _pay(sandbox: Any, order_id: str, **options: Any) -> dict[str, Any]:
 
 
 def test_topups_duplicates_refunds_and_wechat_failures_are_counted(
-        api: Any, merchant: Any, sandbox: Any, emf: Callable[[str], float]) -> None:
+    api: Any, merchant: Any, sandbox: Any, emf: Callable[[str], float]
+) -> None:
     member = api.member_with_card(merchant)
     order_id = _order(api, member)
     assert _pay(sandbox, order_id, times=3)["deliveries"] == [204] * 3
@@ -121,8 +136,13 @@ def test_topups_duplicates_refunds_and_wechat_failures_are_counted(
 
 
 def test_a_lost_notify_is_a_reconciliation_credit_and_the_run_reports_its_backlog(
-        api: Any, merchant: Any, sandbox: Any, emf: Callable[[str], float], log_lines: Lines,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Any,
+    merchant: Any,
+    sandbox: Any,
+    emf: Callable[[str], float],
+    log_lines: Lines,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from chalice.test import Client
 
     from app import app
@@ -134,8 +154,12 @@ def test_a_lost_notify_is_a_reconciliation_credit_and_the_run_reports_its_backlo
     later = clock.now() + timedelta(minutes=6)
     monkeypatch.setattr(clock, "_now", lambda: later)
     with Client(app, stage_name="test") as client:
-        result = client.lambda_.invoke("reconcile_topups", client.events.generate_cw_event(
-            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+        result = client.lambda_.invoke(
+            "reconcile_topups",
+            client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+            ),
+        )
     assert result.payload["credited"] == 1 and result.payload["waiting"] == 1 and result.payload["due"] == 2
     assert (emf(metrics.RECONCILIATION_CREDIT), emf(metrics.TOPUP_CREDITED)) == (1, 1)
     assert (emf(metrics.JOB_DUE), emf(metrics.JOB_FAILED), emf(metrics.RECONCILIATION_DUE)) == (2, 0, 2)
@@ -144,15 +168,28 @@ def test_a_lost_notify_is_a_reconciliation_credit_and_the_run_reports_its_backlo
 
 
 def test_claims_and_sold_outs_are_counted(api: Any, merchant: Any, emf: Callable[[str], float]) -> None:
-    status, template = api.post("/v1/admin/coupon-templates", {
-        "name": "5元", "kind": "CASH", "amount": 500, "total_stock": 1, "per_member_limit": 1, "days_after_claim": 7,
-    }, token=api.admin_token(merchant))
+    status, template = api.post(
+        "/v1/admin/coupon-templates",
+        {
+            "name": "5元",
+            "kind": "CASH",
+            "amount": 500,
+            "total_stock": 1,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+        },
+        token=api.admin_token(merchant),
+    )
     assert status == 201, template
     first, second = api.member_with_card(merchant), api.member_with_card(merchant)
     key = uuid.uuid4().hex
-    for member, want, headers in ((first, 200, {"idempotency-key": key}), (first, 200, {"idempotency-key": key}),
-                                  (second, 409, {"idempotency-key": uuid.uuid4().hex})):
-        status, body = api.post(f"/v1/coupons/offers/{template['template_id']}/claim", token=member["token"],
-                                headers=headers)
+    for member, want, headers in (
+        (first, 200, {"idempotency-key": key}),
+        (first, 200, {"idempotency-key": key}),
+        (second, 409, {"idempotency-key": uuid.uuid4().hex}),
+    ):
+        status, body = api.post(
+            f"/v1/coupons/offers/{template['template_id']}/claim", token=member["token"], headers=headers
+        )
         assert status == want, body
     assert (emf(metrics.COUPON_CLAIMED), emf(metrics.SOLD_OUT)) == (1, 1)  # the retry is no second claim

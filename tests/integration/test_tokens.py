@@ -1,4 +1,5 @@
 """Tokens: forged, expired, unsigned or misrouted tokens never reach data."""
+
 from __future__ import annotations
 
 import base64
@@ -13,13 +14,26 @@ import pytest
 from mini_program_api.platform import auth
 from mini_program_api.platform.auth import Principal
 
-PROTECTED = [("GET", "/v1/me"), ("GET", "/v1/me/code"), ("GET", "/v1/me/ledger?account=points"), ("POST", "/v1/me/sign-in")]
+PROTECTED = [
+    ("GET", "/v1/me"),
+    ("GET", "/v1/me/code"),
+    ("GET", "/v1/me/ledger?account=points"),
+    ("POST", "/v1/me/sign-in"),
+]
 
 
 def _claims(merchant_id: str, member_id: str, **over: Any) -> dict[str, Any]:
     now = int(time.time())
-    return {"iss": "kabao", "aud": "kabao-api", "sub": member_id, "mid": merchant_id, "role": "member",
-            "iat": now, "exp": now + 600, **over}
+    return {
+        "iss": "kabao",
+        "aud": "kabao-api",
+        "sub": member_id,
+        "mid": merchant_id,
+        "role": "member",
+        "iat": now,
+        "exp": now + 600,
+        **over,
+    }
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -45,7 +59,9 @@ def test_forged_signature_is_401(api: Any, member: dict[str, Any], merchant: Any
 
 
 def test_alg_none_is_401(api: Any, member: dict[str, Any], merchant: Any) -> None:
-    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(merchant.merchant_id, member['member']['member_id']))}."
+    unsigned = (
+        f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(merchant.merchant_id, member['member']['member_id']))}."
+    )
     status, body = api.get("/v1/me", token=unsigned)
     assert (status, body["error"]["code"]) == (401, "UNAUTHENTICATED")
 

@@ -3,6 +3,7 @@
 The sandbox sends real signed, encrypted APIv3 notifies over HTTP to the app
 served on loopback; DynamoDB is the serialized local server.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,7 +31,9 @@ def _key() -> dict[str, str]:
     return {"idempotency-key": uuid.uuid4().hex}
 
 
-def _order(api: Any, member: dict[str, Any], body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def _order(
+    api: Any, member: dict[str, Any], body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     return api.post("/v1/topup/orders", body, token=member["token"], headers=headers if headers is not None else _key())
 
 
@@ -59,14 +62,17 @@ def member(api: Any, merchant: Any) -> dict[str, Any]:
 def test_plans_list_bonus_and_limits(api: Any, member: dict[str, Any]) -> None:
     status, body = api.get("/v1/topup/plans", token=member["token"])
     assert status == 200
-    assert body["plans"] == [{"plan_id": "p300", "amount": 30000, "bonus": 5000},
-                             {"plan_id": "p500", "amount": 50000, "bonus": 10000}]
+    assert body["plans"] == [
+        {"plan_id": "p300", "amount": 30000, "bonus": 5000},
+        {"plan_id": "p500", "amount": 50000, "bonus": 10000},
+    ]
     assert body["prepaid_cap"] == 500000 and body["custom_amount"] == {"min": 100, "max": 500000}
 
 
 @pytest.mark.parametrize("sign_with", ["platform", "public_key"])
-def test_plan_order_paid_credits_principal_and_bonus(api: Any, make_merchant: Any, sandbox: Any, sign_with: str,
-                                                     merchant_pay_keys: Any) -> None:
+def test_plan_order_paid_credits_principal_and_bonus(
+    api: Any, make_merchant: Any, sandbox: Any, sign_with: str, merchant_pay_keys: Any
+) -> None:
     merchant = make_merchant(sign_with)
     member = api.member_with_card(merchant)
     status, order = _order(api, member, {"plan_id": "p300"})
@@ -87,10 +93,14 @@ def test_plan_order_paid_credits_principal_and_bonus(api: Any, make_merchant: An
     assert (me["principal"], me["bonus"], me["balance"]) == (30000, 5000, 35000)
     _, history = api.get("/v1/me/ledger?account=balance", token=member["token"])
     assert sorted((e["account"], e["amount"], e["kind"]) for e in history["entries"]) == [
-        ("bonus", 5000, "TOPUP"), ("principal", 30000, "TOPUP")]
+        ("bonus", 5000, "TOPUP"),
+        ("principal", 30000, "TOPUP"),
+    ]
 
 
-def test_custom_amount_has_no_bonus_and_respects_limits(api: Any, member: dict[str, Any], sandbox: Any, merchant: Any) -> None:
+def test_custom_amount_has_no_bonus_and_respects_limits(
+    api: Any, member: dict[str, Any], sandbox: Any, merchant: Any
+) -> None:
     status, order = _order(api, member, {"amount": 12345})
     assert status == 200 and order["bonus"] == 0
     _pay(sandbox, order["order_id"])
@@ -101,10 +111,20 @@ def test_custom_amount_has_no_bonus_and_respects_limits(api: Any, member: dict[s
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"plan_id": "p300", "amount": 100}, {"amount": "30000"}, {"amount": 10.5}, {"amount": -5}, {"amount": 0},
-             {"plan_id": "p300", "coupon": "x"}],
+    "body",
+    [
+        {},
+        {"plan_id": "p300", "amount": 100},
+        {"amount": "30000"},
+        {"amount": 10.5},
+        {"amount": -5},
+        {"amount": 0},
+        {"plan_id": "p300", "coupon": "x"},
+    ],
 )
-def test_bad_order_request_is_400_and_creates_nothing(api: Any, member: dict[str, Any], body: dict[str, Any], merchant: Any) -> None:
+def test_bad_order_request_is_400_and_creates_nothing(
+    api: Any, member: dict[str, Any], body: dict[str, Any], merchant: Any
+) -> None:
     status, error = _order(api, member, body)
     assert (status, error["error"]["code"]) == (400, "VALIDATION_ERROR")
     assert members.get(merchant.merchant_id, member["member"]["member_id"]).pending_topup == 0
@@ -136,8 +156,16 @@ def test_same_idempotency_key_returns_the_same_order(api: Any, member: dict[str,
 def test_concurrent_orders_with_one_key_make_one_order(api: Any, member: dict[str, Any], merchant: Any) -> None:
     key = uuid.uuid4().hex
     with ThreadPoolExecutor(8) as pool:
-        made = list(pool.map(lambda _: orders.create_order(
-            merchant.merchant_id, member["member"]["member_id"], key, "p300", None)[0].order_id, range(8)))
+        made = list(
+            pool.map(
+                lambda _: (
+                    orders.create_order(merchant.merchant_id, member["member"]["member_id"], key, "p300", None)[
+                        0
+                    ].order_id
+                ),
+                range(8),
+            )
+        )
     assert len(set(made)) == 1
     assert members.get(merchant.merchant_id, member["member"]["member_id"]).pending_topup == 30000
 
@@ -173,7 +201,12 @@ def test_five_concurrent_notifies_credit_once(api: Any, member: dict[str, Any], 
     order = _order(api, member, {"plan_id": "p500"})[1]
     result = _pay(sandbox, order["order_id"], times=5, concurrent=True)
     assert result["deliveries"] == [204] * 5
-    assert _balances(merchant, member) == {Account.PRINCIPAL: 50000, Account.BONUS: 10000, Account.POINTS: 0, Account.GROWTH: 0}
+    assert _balances(merchant, member) == {
+        Account.PRINCIPAL: 50000,
+        Account.BONUS: 10000,
+        Account.POINTS: 0,
+        Account.GROWTH: 0,
+    }
     assert members.get(merchant.merchant_id, member["member"]["member_id"]).pending_topup == 0
     _pay(sandbox, order["order_id"], times=2)  # and again later
     assert _balances(merchant, member)[Account.PRINCIPAL] == 50000
@@ -190,32 +223,38 @@ def test_five_concurrent_notifies_credit_once(api: Any, member: dict[str, Any], 
         ({"tamper": {"out_trade_no": "Tunknown000000"}}, 400),
     ],
 )
-def test_bad_notify_is_4xx_and_credits_nothing(api: Any, member: dict[str, Any], merchant: Any, sandbox: Any,
-                                              options: dict[str, Any], status: int) -> None:
+def test_bad_notify_is_4xx_and_credits_nothing(
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any, options: dict[str, Any], status: int
+) -> None:
     order = _order(api, member, {"plan_id": "p300"})[1]
     assert _pay(sandbox, order["order_id"], **options)["deliveries"] == [status]
     assert _balances(merchant, member)[Account.PRINCIPAL] == 0
     assert _status(merchant, order["order_id"]) == "PENDING"
 
 
-def test_notify_for_another_merchant_does_not_verify(api: Any, member: dict[str, Any], make_merchant: Any,
-                                                    sandbox: Any, merchant: Any) -> None:
+def test_notify_for_another_merchant_does_not_verify(
+    api: Any, member: dict[str, Any], make_merchant: Any, sandbox: Any, merchant: Any
+) -> None:
     import requests
 
     from mini_program_api.platform.config import settings
 
     order = _order(api, member, {"plan_id": "p300"})[1]
     other = make_merchant()
-    sandbox.pay.orders[next(k for k in sandbox.pay.orders if k[1] == order["order_id"])]["notify_url"] = \
+    sandbox.pay.orders[next(k for k in sandbox.pay.orders if k[1] == order["order_id"])]["notify_url"] = (
         f"{settings().public_url}/v1/wechatpay/notify/{other.merchant_id}"
+    )
     assert _pay(sandbox, order["order_id"])["deliveries"] == [400]  # signed and encrypted fine, but not its order
     assert _status(merchant, order["order_id"]) == "PENDING"
-    garbage = requests.post(f"{settings().public_url}/v1/wechatpay/notify/{merchant.merchant_id}", data=b"{}", timeout=5)
+    garbage = requests.post(
+        f"{settings().public_url}/v1/wechatpay/notify/{merchant.merchant_id}", data=b"{}", timeout=5
+    )
     assert garbage.status_code == 401
 
 
-def test_contract_notify_path_serves_the_deployment_merchant(api: Any, member: dict[str, Any], merchant: Any,
-                                                            sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_contract_notify_path_serves_the_deployment_merchant(
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import dataclasses
 
     from mini_program_api.platform.config import settings
@@ -225,7 +264,9 @@ def test_contract_notify_path_serves_the_deployment_merchant(api: Any, member: d
     sandbox_order = next(o for (_, no), o in sandbox.pay.orders.items() if no == order["order_id"])
     sandbox_order["notify_url"] = f"{settings().public_url}/v1/wechatpay/notify"
     assert _pay(sandbox, order["order_id"])["deliveries"] == [404]  # no KABAO_MERCHANT_ID: refused, not guessed
-    monkeypatch.setattr(topup_routes, "settings", lambda: dataclasses.replace(settings(), default_merchant_id=merchant.merchant_id))
+    monkeypatch.setattr(
+        topup_routes, "settings", lambda: dataclasses.replace(settings(), default_merchant_id=merchant.merchant_id)
+    )
     assert _pay(sandbox, order["order_id"])["deliveries"] == [204]
     assert _balances(merchant, member)[Account.PRINCIPAL] == 30000
 
@@ -234,7 +275,8 @@ def test_contract_notify_path_serves_the_deployment_merchant(api: Any, member: d
 
 
 def test_lost_notify_is_credited_by_reconciliation_then_late_notify_changes_nothing(
-        api: Any, member: dict[str, Any], merchant: Any, sandbox: Any) -> None:
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any
+) -> None:
     order = _order(api, member, {"plan_id": "p300"})[1]
     _pay(sandbox, order["order_id"], notify=False)
     assert reconciliation.reconcile(clock.now() + timedelta(minutes=1)).credited == 0  # not due yet
@@ -245,8 +287,9 @@ def test_lost_notify_is_credited_by_reconciliation_then_late_notify_changes_noth
     assert _balances(merchant, member)[Account.PRINCIPAL] == 30000
 
 
-def test_reconciliation_job_runs_from_its_schedule(api: Any, member: dict[str, Any], merchant: Any, sandbox: Any,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reconciliation_job_runs_from_its_schedule(
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from chalice.test import Client
 
     from app import app
@@ -256,14 +299,19 @@ def test_reconciliation_job_runs_from_its_schedule(api: Any, member: dict[str, A
     later = clock.now() + timedelta(minutes=6)
     monkeypatch.setattr(clock, "_now", lambda: later)
     with Client(app, stage_name="test") as client:
-        result = client.lambda_.invoke("reconcile_topups", client.events.generate_cw_event(
-            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+        result = client.lambda_.invoke(
+            "reconcile_topups",
+            client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+            ),
+        )
     assert result.payload["credited"] >= 1
     assert _balances(merchant, member)[Account.PRINCIPAL] == 30000
 
 
-def test_unpaid_order_is_closed_after_expiry_and_releases_the_cap(api: Any, member: dict[str, Any], merchant: Any,
-                                                                  sandbox: Any) -> None:
+def test_unpaid_order_is_closed_after_expiry_and_releases_the_cap(
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any
+) -> None:
     order = _order(api, member, {"plan_id": "p300"})[1]
     reconciliation.reconcile(clock.now() + timedelta(minutes=6))
     assert _status(merchant, order["order_id"]) == "PENDING"
@@ -276,7 +324,9 @@ def test_unpaid_order_is_closed_after_expiry_and_releases_the_cap(api: Any, memb
     assert _pay(sandbox, order["order_id"])["code"] == "ORDERCLOSED"  # WeChat will not take money for it now
 
 
-def test_reconciliation_twice_at_once_credits_once(api: Any, member: dict[str, Any], merchant: Any, sandbox: Any) -> None:
+def test_reconciliation_twice_at_once_credits_once(
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any
+) -> None:
     placed = [_order(api, member, {"amount": 1000 * (i + 1)})[1] for i in range(4)]
     for order in placed:
         _pay(sandbox, order["order_id"], notify=False)
@@ -289,7 +339,9 @@ def test_reconciliation_twice_at_once_credits_once(api: Any, member: dict[str, A
 # --- spending -------------------------------------------------------------------------------
 
 
-def test_spend_takes_bonus_first_and_never_overdraws(api: Any, member: dict[str, Any], merchant: Any, sandbox: Any) -> None:
+def test_spend_takes_bonus_first_and_never_overdraws(
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any
+) -> None:
     _pay(sandbox, _order(api, member, {"plan_id": "p300"})[1]["order_id"])
     mid = member["member"]["member_id"]
     posted = stored_value.spend(merchant.merchant_id, mid, 6000, "checkout-1")
@@ -314,7 +366,9 @@ def _refund_no(sandbox: Any, order_id: str) -> str:
     return next(no for (_, no), r in sandbox.pay.refunds.items() if r["out_trade_no"] == order_id)
 
 
-def test_refund_returns_principal_and_claws_back_bonus(api: Any, member: dict[str, Any], merchant: Any, sandbox: Any) -> None:
+def test_refund_returns_principal_and_claws_back_bonus(
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any
+) -> None:
     order_id = _paid(api, member, sandbox, "p300")
     status, body = api.post(f"/v1/admin/topup/orders/{order_id}/refund", token=api.admin_token(merchant))
     assert status == 200 and body["status"] == "REFUNDING" and body["refund_amount"] == 30000
@@ -326,8 +380,9 @@ def test_refund_returns_principal_and_claws_back_bonus(api: Any, member: dict[st
     assert _balances(merchant, member) == {a: 0 for a in MEMBER_ACCOUNTS}
 
 
-def test_refund_after_partial_spend_deducts_the_spent_bonus(api: Any, member: dict[str, Any], merchant: Any,
-                                                            sandbox: Any) -> None:
+def test_refund_after_partial_spend_deducts_the_spent_bonus(
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any
+) -> None:
     order_id = _paid(api, member, sandbox, "p300")
     stored_value.spend(merchant.merchant_id, member["member"]["member_id"], 3000, "coffee")  # all from bonus
     body = api.post(f"/v1/admin/topup/orders/{order_id}/refund", token=api.admin_token(merchant))[1]
@@ -344,12 +399,16 @@ def test_refund_refused_once_principal_is_spent(api: Any, member: dict[str, Any]
     assert _status(merchant, order_id) == "PAID" and _balances(merchant, member)[Account.PRINCIPAL] == 29999
 
 
-def test_refund_closed_by_wechat_puts_the_money_back(api: Any, member: dict[str, Any], merchant: Any, sandbox: Any) -> None:
+def test_refund_closed_by_wechat_puts_the_money_back(
+    api: Any, member: dict[str, Any], merchant: Any, sandbox: Any
+) -> None:
     order_id = _paid(api, member, sandbox, "p500")
     api.post(f"/v1/admin/topup/orders/{order_id}/refund", token=api.admin_token(merchant))
     sandbox.pay.settle_refund(_refund_no(sandbox, order_id), status="CLOSED", times=2)
     assert _status(merchant, order_id) == "PAID"
-    assert _balances(merchant, member)[Account.PRINCIPAL] == 50000 and _balances(merchant, member)[Account.BONUS] == 10000
+    assert (
+        _balances(merchant, member)[Account.PRINCIPAL] == 50000 and _balances(merchant, member)[Account.BONUS] == 10000
+    )
 
 
 def test_refund_rules(api: Any, member: dict[str, Any], merchant: Any, sandbox: Any) -> None:
@@ -379,7 +438,9 @@ def test_randomized_concurrent_mix_keeps_money_whole(api: Any, merchant: Any, sa
         who = rng.randrange(3)
         body = {"plan_id": rng.choice(["p300", "p500"])} if rng.random() < 0.5 else {"amount": rng.randint(100, 20000)}
         try:
-            order, _ = orders.create_order(merchant.merchant_id, ids[who], uuid.uuid4().hex, body.get("plan_id"), body.get("amount"))
+            order, _ = orders.create_order(
+                merchant.merchant_id, ids[who], uuid.uuid4().hex, body.get("plan_id"), body.get("amount")
+            )
         except KabaoError as exc:
             assert exc.code in {"PREPAID_CAP_EXCEEDED", "CONCURRENT_UPDATE"}
             return
@@ -414,14 +475,20 @@ def test_randomized_concurrent_mix_keeps_money_whole(api: Any, merchant: Any, sa
 
     at_wechat = {no: o for (mchid, no), o in sandbox.pay.orders.items() if mchid == merchant.pay.mchid}
     taken = sum(o["total"] for o in at_wechat.values() if o["trade_state"] in ("SUCCESS", "REFUND"))
-    refunded_cash = sum(r["amount"] for r in sandbox.pay.refunds.values()
-                        if r["mchid"] == merchant.pay.mchid and r["status"] == "SUCCESS")
+    refunded_cash = sum(
+        r["amount"]
+        for r in sandbox.pay.refunds.values()
+        if r["mchid"] == merchant.pay.mchid and r["status"] == "SUCCESS"
+    )
     credited = 0
     for who, member_id in enumerate(ids):
         assert members.get(merchant.merchant_id, member_id).pending_topup == 0  # every order is paid or closed now
         checked_balances(merchant.merchant_id, member_id)
-        credited += sum(int(e.amount) for e in LedgerEntry.query(member_pk(merchant.merchant_id, member_id))
-                        if e.kind == "TOPUP" and e.account == "principal")
+        credited += sum(
+            int(e.amount)
+            for e in LedgerEntry.query(member_pk(merchant.merchant_id, member_id))
+            if e.kind == "TOPUP" and e.account == "principal"
+        )
     assert taken == credited > 0  # every fen WeChat took was credited, once
     ours = {}
     for no, o in at_wechat.items():

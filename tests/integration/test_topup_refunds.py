@@ -4,6 +4,7 @@ Issue 11, items 8 and 9: principal never exceeds the cap (what does not fit is p
 in cash), a refund of no cash completes without WeChat, a refusal for good gives the value
 back in a visible state, and transient failures back off instead of repeating every run.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def member(api: Any, merchant: Any) -> dict[str, Any]:
 
 
 def _paid(api: Any, sandbox: Any, member: dict[str, Any], body: dict[str, Any]) -> str:
-    status, order = api.post("/v1/topup/orders", body, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", body, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, order
     assert json.loads(sandbox.pay.pay(order["order_id"]).get_data())["deliveries"] == [204]
     return str(order["order_id"])
@@ -47,8 +49,11 @@ def _order(merchant: Any, order_id: str) -> TopupOrder:
 
 
 def _refunds(sandbox: Any, merchant: Any, order_id: str) -> list[dict[str, Any]]:
-    return [r for (mchid, _), r in sandbox.pay.refunds.items()
-            if mchid == merchant.pay.mchid and r["out_trade_no"] == order_id]
+    return [
+        r
+        for (mchid, _), r in sandbox.pay.refunds.items()
+        if mchid == merchant.pay.mchid and r["out_trade_no"] == order_id
+    ]
 
 
 def _balances(merchant: Any, member: dict[str, Any]) -> dict[str, int]:
@@ -59,11 +64,16 @@ def _balances(merchant: Any, member: dict[str, Any]) -> dict[str, int]:
 
 
 def test_sale_refund_puts_back_only_what_fits_under_the_cap_and_pays_the_rest_in_cash(
-        api: Any, merchant: Any, sandbox: Any, member: dict[str, Any]) -> None:
+    api: Any, merchant: Any, sandbox: Any, member: dict[str, Any]
+) -> None:
     _paid(api, sandbox, member, {"amount": CAP})
     code = api.member_code(member["token"])
-    status, sale = api.post("/v1/staff/checkout", {"member_code": code, "amount": 150000, "stored_value": 100000},
-                            token=api.staff_token(merchant, "s1"), headers={"idempotency-key": uuid.uuid4().hex})
+    status, sale = api.post(
+        "/v1/staff/checkout",
+        {"member_code": code, "amount": 150000, "stored_value": 100000},
+        token=api.staff_token(merchant, "s1"),
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200 and sale["principal_used"] == 100000 and sale["cash_due"] == 50000
     _paid(api, sandbox, member, {"amount": 100000})  # the room the sale freed
     assert _balances(merchant, member)["principal"] == CAP
@@ -75,7 +85,8 @@ def test_sale_refund_puts_back_only_what_fits_under_the_cap_and_pays_the_rest_in
 
 
 def test_refund_closed_after_the_card_was_refilled_is_sent_again_not_put_over_the_cap(
-        api: Any, merchant: Any, sandbox: Any, member: dict[str, Any]) -> None:
+    api: Any, merchant: Any, sandbox: Any, member: dict[str, Any]
+) -> None:
     first = _paid(api, sandbox, member, {"amount": CAP})
     assert _refund(api, merchant, first)["status"] == "REFUNDING"
     _paid(api, sandbox, member, {"amount": CAP})  # principal was 0: allowed
@@ -97,10 +108,12 @@ def test_refund_closed_after_the_card_was_refilled_is_sent_again_not_put_over_th
 
 
 @pytest.mark.parametrize("spent", [10000, 15000])
-def test_refund_with_no_cash_to_pay_completes_without_wechat(api: Any, merchant: Any, sandbox: Any,
-                                                             member: dict[str, Any], spent: int) -> None:
-    merchants.update(merchant.merchant_id, [Merchant.topup_plans.set([TopupPlan(plan_id="x2", amount=10000,
-                                                                                 bonus=20000)])])
+def test_refund_with_no_cash_to_pay_completes_without_wechat(
+    api: Any, merchant: Any, sandbox: Any, member: dict[str, Any], spent: int
+) -> None:
+    merchants.update(
+        merchant.merchant_id, [Merchant.topup_plans.set([TopupPlan(plan_id="x2", amount=10000, bonus=20000)])]
+    )
     order_id = _paid(api, sandbox, member, {"plan_id": "x2"})
     stored_value.spend(merchant.merchant_id, member["member"]["member_id"], spent, "coffee")  # from bonus
     body = _refund(api, merchant, order_id)
@@ -110,8 +123,9 @@ def test_refund_with_no_cash_to_pay_completes_without_wechat(api: Any, merchant:
     assert _order(merchant, order_id).due_pk is None  # nothing left for reconciliation
 
 
-def test_refund_refused_for_good_gives_the_value_back_in_a_failed_state(api: Any, merchant: Any, sandbox: Any,
-                                                                        member: dict[str, Any]) -> None:
+def test_refund_refused_for_good_gives_the_value_back_in_a_failed_state(
+    api: Any, merchant: Any, sandbox: Any, member: dict[str, Any]
+) -> None:
     order_id = _paid(api, sandbox, member, {"plan_id": "p300"})
     sandbox.pay.refund_failures[order_id] = {"status": 400, "code": "INVALID_REQUEST", "times": None}
     body = _refund(api, merchant, order_id)

@@ -1,5 +1,6 @@
 """WeChat 卡包 sync: every change of points, stored value or tier reaches the member's WeChat card,
 coalesced, retried with backoff, never lost and never older-after-newer."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,11 @@ def _shown(sandbox: Any, member: dict[str, Any]) -> dict[str, Any]:
 
 
 def _updates(sandbox: Any, member: dict[str, Any]) -> list[dict[str, Any]]:
-    return [body for path, body in sandbox.card.calls
-            if path == "/card/membercard/updateuser" and body.get("code") == member["code"]]
+    return [
+        body
+        for path, body in sandbox.card.calls
+        if path == "/card/membercard/updateuser" and body.get("code") == member["code"]
+    ]
 
 
 def _state(merchant: Any, member: dict[str, Any]) -> MemberWallet:
@@ -41,15 +45,17 @@ def _state(merchant: Any, member: dict[str, Any]) -> MemberWallet:
 
 
 def _topup(api: Any, sandbox: Any, member: dict[str, Any], plan: str = "p300") -> str:
-    status, order = api.post("/v1/topup/orders", {"plan_id": plan}, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", {"plan_id": plan}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 201 or status == 200, order
     sandbox.pay.pay(order["order_id"])
     return str(order["order_id"])
 
 
-def test_topup_checkout_refund_reach_the_card_through_the_stream(api: Any, sandbox: Any, stack: Any,
-                                                                 shop: dict[str, Any]) -> None:
+def test_topup_checkout_refund_reach_the_card_through_the_stream(
+    api: Any, sandbox: Any, stack: Any, shop: dict[str, Any]
+) -> None:
     merchant, member = shop["merchant"], shop["member"]
     _, seen = deliver_stream(stack)  # the activation's own writes
     _topup(api, sandbox, member)  # 300 + 50 bonus
@@ -58,9 +64,12 @@ def test_topup_checkout_refund_reach_the_card_through_the_stream(api: Any, sandb
     assert _shown(sandbox, member)["balance"] == 35000
     assert _shown(sandbox, member)["notices"][-1] == "充值 +350.00 元"
 
-    status, sale = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 6800,
-                                                   "stored_value": 6800}, token=shop["staff"],
-                            headers={"idempotency-key": uuid.uuid4().hex})
+    status, sale = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 6800, "stored_value": 6800},
+        token=shop["staff"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, sale
     deliver_stream(stack, seen)
     shown = _shown(sandbox, member)
@@ -81,8 +90,9 @@ def test_topup_checkout_refund_reach_the_card_through_the_stream(api: Any, sandb
     assert state.due_sk is None and state.record_balance is None  # told once: never announced again
 
 
-def test_a_burst_of_ten_changes_is_one_push_of_the_final_values(api: Any, sandbox: Any, stack: Any,
-                                                                shop: dict[str, Any]) -> None:
+def test_a_burst_of_ten_changes_is_one_push_of_the_final_values(
+    api: Any, sandbox: Any, stack: Any, shop: dict[str, Any]
+) -> None:
     merchant, member = shop["merchant"], shop["member"]
     _topup(api, sandbox, member, "p500")
     for i in range(10):
@@ -97,17 +107,19 @@ def test_a_burst_of_ten_changes_is_one_push_of_the_final_values(api: Any, sandbo
 
 def _sale(api: Any, shop: dict[str, Any], amount: int) -> dict[str, Any]:
     member = shop["member"]
-    status, sale = api.post("/v1/staff/checkout", {"member_code": api.member_code(api.token(shop["merchant"],
-                                                                                              member["id"])),
-                                                   "amount": amount}, token=shop["staff"],
-                            headers={"idempotency-key": uuid.uuid4().hex})
+    status, sale = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(api.token(shop["merchant"], member["id"])), "amount": amount},
+        token=shop["staff"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200, sale
     return sale
 
 
-def test_wechat_errors_and_lost_answers_are_retried_with_backoff_and_never_lost(api: Any, sandbox: Any, stack: Any,
-                                                                               shop: dict[str, Any],
-                                                                               clock: Any) -> None:
+def test_wechat_errors_and_lost_answers_are_retried_with_backoff_and_never_lost(
+    api: Any, sandbox: Any, stack: Any, shop: dict[str, Any], clock: Any
+) -> None:
     merchant, member = shop["merchant"], shop["member"]
     _sale(api, shop, 10000)  # +100 points
     sandbox.card.fail("/card/membercard/updateuser", -1, times=2)
@@ -130,8 +142,9 @@ def test_wechat_errors_and_lost_answers_are_retried_with_backoff_and_never_lost(
     # Four tries within eight minutes: the budget of 30 minutes holds with room for more failures.
 
 
-def test_concurrent_consumers_never_send_older_after_newer(api: Any, sandbox: Any, stack: Any,
-                                                           shop: dict[str, Any]) -> None:
+def test_concurrent_consumers_never_send_older_after_newer(
+    api: Any, sandbox: Any, stack: Any, shop: dict[str, Any]
+) -> None:
     merchant, member = shop["merchant"], shop["member"]
     _topup(api, sandbox, member, "p500")
     stop = threading.Event()
@@ -159,12 +172,17 @@ def test_concurrent_consumers_never_send_older_after_newer(api: Any, sandbox: An
     assert state.pushed == state.version
 
 
-def test_points_expiry_and_tier_review_are_synced(api: Any, sandbox: Any, stack: Any, shop: dict[str, Any],
-                                                  clock: Any) -> None:
+def test_points_expiry_and_tier_review_are_synced(
+    api: Any, sandbox: Any, stack: Any, shop: dict[str, Any], clock: Any
+) -> None:
     merchant, member = shop["merchant"], shop["member"]
     merchants.update_settings(merchant.merchant_id, points_expiry="ROLLING", points_expiry_days=30, tier_review=True)
-    status, sale = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 150000},
-                            token=shop["staff"], headers={"idempotency-key": uuid.uuid4().hex})
+    status, sale = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 150000},
+        token=shop["staff"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status == 200 and sale["tier_after"] == "silver"
     sync.sweep()
     assert _shown(sandbox, member)["custom_field_value1"] == "银卡" and _shown(sandbox, member)["bonus"] == 1500
@@ -180,8 +198,9 @@ def test_points_expiry_and_tier_review_are_synced(api: Any, sandbox: Any, stack:
 
 def test_a_deleted_card_stops_the_pushes(api: Any, sandbox: Any, stack: Any, shop: dict[str, Any]) -> None:
     merchant, member, wallet = shop["merchant"], shop["member"], shop["wallet"]
-    response = sandbox.card.push_event(wallet["oa_appid"], "user_del_card", CardId=wallet["card_id"],
-                                       UserCardCode=member["code"])
+    response = sandbox.card.push_event(
+        wallet["oa_appid"], "user_del_card", CardId=wallet["card_id"], UserCardCode=member["code"]
+    )
     assert response.status_code == 200 and response.text == "success"
     before = len(_updates(sandbox, member))
     _topup(api, sandbox, member)
@@ -193,8 +212,9 @@ def test_a_deleted_card_stops_the_pushes(api: Any, sandbox: Any, stack: Any, sho
     assert status == 200 and body["in_wallet"] is False
 
 
-def test_a_member_without_a_wechat_card_is_settled_without_a_push(api: Any, sandbox: Any, stack: Any,
-                                                                  shop: dict[str, Any]) -> None:
+def test_a_member_without_a_wechat_card_is_settled_without_a_push(
+    api: Any, sandbox: Any, stack: Any, shop: dict[str, Any]
+) -> None:
     plain = api.member_with_card(shop["merchant"])
     _topup(api, sandbox, plain)
     calls = len(sandbox.card.calls)
@@ -203,8 +223,9 @@ def test_a_member_without_a_wechat_card_is_settled_without_a_push(api: Any, sand
     assert json.dumps(sync.sweep().__dict__) and sync.sweep().settled == 0
 
 
-def test_one_bad_record_is_reported_alone_and_the_rest_are_pushed(api: Any, sandbox: Any, stack: Any,
-                                                                  shop: dict[str, Any], monkeypatch: Any) -> None:
+def test_one_bad_record_is_reported_alone_and_the_rest_are_pushed(
+    api: Any, sandbox: Any, stack: Any, shop: dict[str, Any], monkeypatch: Any
+) -> None:
     merchant, member, wallet = shop["merchant"], shop["member"], shop["wallet"]
     other = activate(api, sandbox, merchant, wallet)
     other["id"] = other["member"]["member_id"]

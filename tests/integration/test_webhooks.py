@@ -84,8 +84,9 @@ def test_endpoint_crud_secret_once_encrypted_paged_and_another_merchants_id_is_4
         cursor = f"&cursor={page['cursor']}"
     assert sorted(seen) == sorted(e["endpoint_id"] for e in created)
 
-    status, changed = api.patch(f"{BASE}/{first['endpoint_id']}", {"events": ["coupon.claimed", "topup.paid"],
-                                                                     "enabled": False}, token=admin)
+    status, changed = api.patch(
+        f"{BASE}/{first['endpoint_id']}", {"events": ["coupon.claimed", "topup.paid"], "enabled": False}, token=admin
+    )
     assert status == 200 and changed["events"] == ["coupon.claimed", "topup.paid"] and changed["enabled"] is False
     assert api.get(f"{BASE}/{first['endpoint_id']}", token=admin)[1] == changed
 
@@ -150,11 +151,15 @@ def test_loopback_only_on_local_stages_and_the_url_is_checked_again_at_delivery(
     hook = _endpoint(api, merchant, receiver.url, ["member.created"])
     with monkeypatch.context() as m:
         m.setattr(endpoints, "settings", lambda: SimpleNamespace(is_local=False))
-        status, body = api.post(BASE, {"url": receiver.url.replace("http:", "https:"), "events": ["card.opened"]},
-                                token=api.admin_token(merchant))
+        status, body = api.post(
+            BASE,
+            {"url": receiver.url.replace("http:", "https:"), "events": ["card.opened"]},
+            token=api.admin_token(merchant),
+        )
         assert (status, body["error"]["code"]) == (400, "WEBHOOK_URL_REFUSED")
-        status, body = api.patch(f"{BASE}/{hook['endpoint_id']}", {"url": "https://localhost:9/x"},
-                                 token=api.admin_token(merchant))
+        status, body = api.patch(
+            f"{BASE}/{hook['endpoint_id']}", {"url": "https://localhost:9/x"}, token=api.admin_token(merchant)
+        )
         assert (status, body["error"]["code"]) == (400, "WEBHOOK_URL_REFUSED")
 
     api.login(merchant)
@@ -189,7 +194,9 @@ def test_deliveries_are_signed_per_standard_webhooks_and_logged(api: Any, mercha
 
     rows = _log(api, merchant, hook["endpoint_id"])
     assert [(r["type"], r["status"], r["response_code"], r["attempt"]) for r in rows] == [
-        ("member.created", "DELIVERED", 200, 1), ("card.opened", "DELIVERED", 200, 1)]
+        ("member.created", "DELIVERED", 200, 1),
+        ("card.opened", "DELIVERED", 200, 1),
+    ]
     assert delivery.sweep().delivered == 0  # nothing is sent twice
 
 
@@ -224,13 +231,20 @@ def test_a_failing_endpoint_is_retried_with_backoff_in_order_per_member(
     assert len(receiver.received) == 4  # second retry failed; the next is 5 minutes after it
     clock.advance(minutes=2)
     delivery.sweep()
-    mine = [(r.event["type"], r.headers["webhook-id"]) for r in receiver.received
-            if r.event["data"]["member_id"] == stuck["id"]]
+    mine = [
+        (r.event["type"], r.headers["webhook-id"])
+        for r in receiver.received
+        if r.event["data"]["member_id"] == stuck["id"]
+    ]
     assert [t for t, _ in mine] == ["member.created"] * 3 + ["card.opened"]
     assert len({i for t, i in mine if t == "member.created"}) == 1  # every retry under the same webhook-id
     rows = [r for r in _log(api, merchant, hook["endpoint_id"]) if r["member_id"] == stuck["id"]]
     assert [(r["status"], r["response_code"], r["attempt"]) for r in rows] == [
-        ("FAILED", 503, 1), ("FAILED", 503, 2), ("DELIVERED", 200, 3), ("DELIVERED", 200, 1)]
+        ("FAILED", 503, 1),
+        ("FAILED", 503, 2),
+        ("DELIVERED", 200, 3),
+        ("DELIVERED", 200, 1),
+    ]
 
 
 def test_dead_letter_after_24_hours_then_the_queue_moves_on_and_redeliver_sends_it_again(
@@ -273,8 +287,10 @@ def test_a_slow_endpoint_times_out_without_delaying_the_api_or_another_endpoint(
     slow = receivers(lambda event, n: (3.0, 200))
     late = receivers(lambda event, n: (0.2, 200))  # late, but within the timeout
     fast = receivers()
-    hooks = {name: _endpoint(api, merchant, r.url, ["member.created"])
-             for name, r in (("slow", slow), ("late", late), ("fast", fast))}
+    hooks = {
+        name: _endpoint(api, merchant, r.url, ["member.created"])
+        for name, r in (("slow", slow), ("late", late), ("fast", fast))
+    }
 
     started = time.monotonic()
     member_id = api.login(merchant)["member"]["member_id"]
@@ -320,9 +336,12 @@ def test_an_event_is_in_the_outbox_iff_its_transaction_committed(
     staff = api.staff_token(merchant)
     before = _outbox(merchant, member_id)
 
-    status, body = api.post("/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 5000,
-                                                   "stored_value": 3000},
-                            token=staff, headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 5000, "stored_value": 3000},
+        token=staff,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert (status, body["error"]["code"]) == (409, "INSUFFICIENT_BALANCE")
     assert _outbox(merchant, member_id) == before  # refused: nothing to tell
 
@@ -364,16 +383,32 @@ def test_a_coupon_claimed_spent_at_a_checkout_that_raises_the_tier_and_its_refun
     api: Any, merchant: Any, receivers: Any
 ) -> None:
     receiver = receivers()
-    _endpoint(api, merchant, receiver.url, ["coupon.claimed", "coupon.redeemed", "tier.changed", "checkout.completed",
-                                            "checkout.refunded"])
+    _endpoint(
+        api,
+        merchant,
+        receiver.url,
+        ["coupon.claimed", "coupon.redeemed", "tier.changed", "checkout.completed", "checkout.refunded"],
+    )
     admin = api.admin_token(merchant)
-    status, template = api.post("/v1/admin/coupon-templates", {"name": "5元无门槛", "kind": "CASH", "amount": 500,
-                                                               "total_stock": 10, "per_member_limit": 1,
-                                                               "days_after_claim": 7}, token=admin)
+    status, template = api.post(
+        "/v1/admin/coupon-templates",
+        {
+            "name": "5元无门槛",
+            "kind": "CASH",
+            "amount": 500,
+            "total_stock": 10,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+        },
+        token=admin,
+    )
     assert status == 201, template
     member = api.member_with_card(merchant)
-    status, coupon = api.post(f"/v1/coupons/offers/{template['template_id']}/claim", token=member["token"],
-                              headers={"idempotency-key": uuid.uuid4().hex})
+    status, coupon = api.post(
+        f"/v1/coupons/offers/{template['template_id']}/claim",
+        token=member["token"],
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
     assert status in (200, 201), coupon
     staff = api.staff_token(merchant)
     sale = {"member_code": api.member_code(member["token"]), "amount": 120000, "coupon_id": coupon["coupon_id"]}
@@ -402,8 +437,9 @@ def test_a_top_up_paid_twice_over_and_refunded(api: Any, merchant: Any, sandbox:
     receiver = receivers()
     _endpoint(api, merchant, receiver.url, ["topup.paid", "topup.refunded", "stored_value.changed"])
     member = api.member_with_card(merchant)
-    status, order = api.post("/v1/topup/orders", {"plan_id": "p300"}, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", {"plan_id": "p300"}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, order
     answer = json.loads(sandbox.pay.pay(order["order_id"], times=2).get_data())  # WeChat's notify, delivered twice
     assert answer["deliveries"] == [204, 204]
@@ -416,7 +452,10 @@ def test_a_top_up_paid_twice_over_and_refunded(api: Any, merchant: Any, sandbox:
     assert [t for t, _ in got] == ["topup.paid", "stored_value.changed", "topup.refunded", "stored_value.changed"]
     data = {t: d for t, d in got if t.startswith("topup.")}
     assert (data["topup.paid"]["order_id"], data["topup.paid"]["amount"], data["topup.paid"]["bonus"]) == (
-        order["order_id"], 30000, 5000)
+        order["order_id"],
+        30000,
+        5000,
+    )
     assert data["topup.refunded"]["refund_amount"] == 30000
     credits = [d["entries"] for t, d in got if t == "stored_value.changed"]
     assert sorted(e["amount"] for e in credits[0] + credits[1]) == [-30000, -5000, 5000, 30000]

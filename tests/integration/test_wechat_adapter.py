@@ -1,4 +1,5 @@
 """The Mini Program adapter against the sandbox: token reuse, message recording, failure mapping."""
+
 from __future__ import annotations
 
 import socket
@@ -52,7 +53,9 @@ def test_unreachable_wechat_is_503_not_a_crash(monkeypatch: pytest.MonkeyPatch) 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    monkeypatch.setattr(miniprogram, "settings", lambda: type("S", (), {"wechat_api_base": f"http://127.0.0.1:{closed_port}"})())
+    monkeypatch.setattr(
+        miniprogram, "settings", lambda: type("S", (), {"wechat_api_base": f"http://127.0.0.1:{closed_port}"})()
+    )
     with pytest.raises(KabaoError) as exc:
         MiniProgram("wxanything", "x").code_to_session("test:o")
     assert exc.value.code == "WECHAT_UNAVAILABLE" and exc.value.status == 503

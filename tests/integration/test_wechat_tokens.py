@@ -1,4 +1,5 @@
 """Access tokens shared by every container: one stable_token fetch for all, refreshed once when it expires."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,6 @@
 """Issue 13: the welcome gift — points and coupons from settings, given once in the card opening's transaction.
 Over HTTP on the local stack; racing openings go through the served API (http_race)."""
+
 from __future__ import annotations
 
 import threading
@@ -12,13 +13,20 @@ from mini_program_api.db.models import Coupon, CouponTemplate, member_pk, templa
 from tests.http_race import post_at_once
 from tests.ledger_checks import checked_balances
 
-CASH = {"name": "开卡礼5元", "kind": "CASH", "amount": 500, "per_member_limit": 1, "days_after_claim": 7,
-        "listed": False}
+CASH = {
+    "name": "开卡礼5元",
+    "kind": "CASH",
+    "amount": 500,
+    "per_member_limit": 1,
+    "days_after_claim": 7,
+    "listed": False,
+}
 
 
 def _template(api: Any, merchant: Any, stock: int, **over: Any) -> str:
-    status, body = api.post("/v1/admin/coupon-templates", {**CASH, "total_stock": stock, **over},
-                            token=api.admin_token(merchant))
+    status, body = api.post(
+        "/v1/admin/coupon-templates", {**CASH, "total_stock": stock, **over}, token=api.admin_token(merchant)
+    )
     assert status == 201, body
     return str(body["template_id"])
 
@@ -28,14 +36,16 @@ def _configure(api: Any, merchant: Any, **values: Any) -> tuple[int, Any]:
 
 
 def _coupons_of(merchant: Any, member_id: str) -> list[Coupon]:
-    return list(Coupon.query(member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"),
-                             consistent_read=True))
+    return list(
+        Coupon.query(member_pk(merchant.merchant_id, member_id), Coupon.sk.startswith("COUPON#"), consistent_read=True)
+    )
 
 
 def _with_phone(api: Any, merchant: Any) -> dict[str, Any]:
     session = api.login(merchant)
-    status, body = api.post("/v1/me/phone", {"code": f"phone:139{uuid.uuid4().int % 10**8:08d}"},
-                            token=session["token"])
+    status, body = api.post(
+        "/v1/me/phone", {"code": f"phone:139{uuid.uuid4().int % 10**8:08d}"}, token=session["token"]
+    )
     assert status == 200, body
     return session
 
@@ -54,8 +64,12 @@ def test_welcome_gift_is_configured_read_back_and_given_once(api: Any, merchant:
     first = _with_phone(api, merchant)
     status, body = _open(api, merchant, first["token"])
     assert status == 200, body
-    assert body["welcome_gift"] == {"points": 50, "coupon_ids": [c.coupon_id for c in _coupons_of(
-        merchant, first["member"]["member_id"])], "sold_out": [], "unavailable": []}
+    assert body["welcome_gift"] == {
+        "points": 50,
+        "coupon_ids": [c.coupon_id for c in _coupons_of(merchant, first["member"]["member_id"])],
+        "sold_out": [],
+        "unavailable": [],
+    }
     assert body["points"] == 50 and len(body["welcome_gift"]["coupon_ids"]) == 1
     # Opening again (a retry, a second tap) gives nothing more.
     status, again = _open(api, merchant, first["token"])
@@ -75,8 +89,9 @@ def test_welcome_gift_is_configured_read_back_and_given_once(api: Any, merchant:
     assert body["card"]["number"]
 
 
-def test_welcome_config_naming_a_missing_or_unusable_template_changes_nothing(api: Any, merchant: Any,
-                                                                             make_merchant: Any) -> None:
+def test_welcome_config_naming_a_missing_or_unusable_template_changes_nothing(
+    api: Any, merchant: Any, make_merchant: Any
+) -> None:
     admin = api.admin_token(merchant)
     good = _template(api, merchant, stock=5)
     assert _configure(api, merchant, welcome_template_ids=[good])[0] == 200
@@ -84,9 +99,13 @@ def test_welcome_config_naming_a_missing_or_unusable_template_changes_nothing(ap
     paused = _template(api, merchant, stock=5)
     assert api.post(f"/v1/admin/coupon-templates/{paused}/pause", token=admin)[0] == 200
     other_merchant_template = _template(api, make_merchant(), stock=5)
-    for ids, code in (([other_merchant_template], "TEMPLATE_NOT_FOUND"), (["CTnope"], "TEMPLATE_NOT_FOUND"),
-                      ([reward], "TEMPLATE_NOT_USABLE"), ([paused], "TEMPLATE_NOT_USABLE"),
-                      ([good, good], "VALIDATION_ERROR")):
+    for ids, code in (
+        ([other_merchant_template], "TEMPLATE_NOT_FOUND"),
+        (["CTnope"], "TEMPLATE_NOT_FOUND"),
+        ([reward], "TEMPLATE_NOT_USABLE"),
+        ([paused], "TEMPLATE_NOT_USABLE"),
+        ([good, good], "VALIDATION_ERROR"),
+    ):
         status, body = _configure(api, merchant, welcome_template_ids=ids, welcome_points=10)
         assert (status // 100, body["error"]["code"]) == (4, code), (ids, body)
     for bad in ({"welcome_points": -1}, {"welcome_points": "10"}, {}, {"welcome_points": None}):
@@ -149,21 +168,26 @@ def test_a_welcome_coupon_counts_towards_its_templates_per_member_limit(api: Any
     assert status == 200 and len(body["welcome_gift"]["coupon_ids"]) == 1, body
     status, offers = api.get("/v1/coupons/offers", token=session["token"])
     assert status == 200 and [o["claimed"] for o in offers["offers"] if o["template_id"] == template_id] == [1]
-    status, body = api.post(f"/v1/coupons/offers/{template_id}/claim", token=session["token"],
-                            headers={"idempotency-key": uuid.uuid4().hex})
+    status, body = api.post(
+        f"/v1/coupons/offers/{template_id}/claim", token=session["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert (status, body["error"]["code"]) == (409, "CLAIM_LIMIT_REACHED"), body
     assert len(_coupons_of(merchant, session["member"]["member_id"])) == 1
 
 
-def test_gift_settings_refuse_templates_that_are_not_the_merchants_own(api: Any, merchant: Any,
-                                                                        make_merchant: Any) -> None:
+def test_gift_settings_refuse_templates_that_are_not_the_merchants_own(
+    api: Any, merchant: Any, make_merchant: Any
+) -> None:
     admin = api.admin_token(merchant)
     good = _template(api, merchant, stock=5)
     reward = _template(api, merchant, stock=5, points_price=100, listed=True)
     others = _template(api, make_merchant(), stock=5)
     tiers = lambda **gift: {"tiers": [{"tier_id": "normal", "name": "普通", "threshold": 0, **gift}]}  # noqa: E731
-    for template_id, code in ((others, "TEMPLATE_NOT_FOUND"), ("CTnope", "TEMPLATE_NOT_FOUND"),
-                              (reward, "TEMPLATE_NOT_USABLE")):
+    for template_id, code in (
+        (others, "TEMPLATE_NOT_FOUND"),
+        ("CTnope", "TEMPLATE_NOT_FOUND"),
+        (reward, "TEMPLATE_NOT_USABLE"),
+    ):
         status, body = _configure(api, merchant, wakeup_template_id=template_id)
         assert (status // 100, body["error"]["code"]) == (4, code), (template_id, body)
         for gift in ({"birthday_template_id": template_id}, {"monthly_template_ids": [good, template_id]}):
@@ -172,18 +196,22 @@ def test_gift_settings_refuse_templates_that_are_not_the_merchants_own(api: Any,
     status, settings = api.get("/v1/admin/settings", token=admin)
     assert settings["wakeup_template_id"] is None
     status, read = api.get("/v1/admin/tiers", token=admin)
-    assert [(t["birthday_template_id"], t["monthly_template_ids"]) for t in read["tiers"]] == [
-        (None, [])] * len(read["tiers"])
+    assert [(t["birthday_template_id"], t["monthly_template_ids"]) for t in read["tiers"]] == [(None, [])] * len(
+        read["tiers"]
+    )
 
     assert _configure(api, merchant, wakeup_template_id=good)[0] == 200
-    status, body = api.put("/v1/admin/tiers", tiers(birthday_template_id=good, monthly_template_ids=[good]),
-                           token=admin)
+    status, body = api.put(
+        "/v1/admin/tiers", tiers(birthday_template_id=good, monthly_template_ids=[good]), token=admin
+    )
     assert status == 200 and body["tiers"][0]["birthday_template_id"] == good, body
     # A template configured before it was paused does not block editing the tiers; a new one is checked.
     assert api.post(f"/v1/admin/coupon-templates/{good}/pause", token=admin)[0] == 200
-    status, body = api.put("/v1/admin/tiers", {"tiers": [{**tiers(birthday_template_id=good)["tiers"][0],
-                                                          "name": "会员"}]}, token=admin)
+    status, body = api.put(
+        "/v1/admin/tiers", {"tiers": [{**tiers(birthday_template_id=good)["tiers"][0], "name": "会员"}]}, token=admin
+    )
     assert status == 200 and body["tiers"][0]["name"] == "会员", body
-    status, body = api.put("/v1/admin/tiers", tiers(birthday_template_id=good, monthly_template_ids=[others]),
-                           token=admin)
+    status, body = api.put(
+        "/v1/admin/tiers", tiers(birthday_template_id=good, monthly_template_ids=[others]), token=admin
+    )
     assert (status, body["error"]["code"]) == (404, "TEMPLATE_NOT_FOUND"), body

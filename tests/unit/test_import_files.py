@@ -1,5 +1,6 @@
 """Member import files (member_import/files.py, rows.py) without the stack: the S3 store against moto (in
 process: nothing leaves the machine), the CSV reader's resume from a byte offset, and a row's rules."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -17,14 +18,19 @@ TODAY = date.today()
 def s3(monkeypatch: pytest.MonkeyPatch) -> Any:
     from moto import mock_aws
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "cn-north-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "cn-north-1",
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         import boto3
 
         boto3.client("s3", region_name="cn-north-1").create_bucket(
-            Bucket="imports-test", CreateBucketConfiguration={"LocationConstraint": "cn-north-1"})
+            Bucket="imports-test", CreateBucketConfiguration={"LocationConstraint": "cn-north-1"}
+        )
         monkeypatch.setattr(files, "_STORE", [files.S3Store("imports-test")])
         yield files.store()
 
@@ -59,12 +65,22 @@ def test_a_quoted_field_may_hold_a_line_break(tmp_path: Path, monkeypatch: pytes
     files.store().save("imports/m/x", '手机号,姓名\n13800138000,"张\n三"\n13800138001,李四\n'.encode())
     _, encoding, offset = files.csv_header("imports/m/x")
     assert [r.cells for r in files.csv_rows("imports/m/x", encoding, 1, offset)] == [
-        ["13800138000", "张\n三"], ["13800138001", "李四"]]
+        ["13800138000", "张\n三"],
+        ["13800138001", "李四"],
+    ]
 
 
-@pytest.mark.parametrize(("text", "day"), [("2024-03-01", "2024-03-01"), ("2024/3/1", "2024-03-01"),
-                                           ("2024.03.01", "2024-03-01"), ("20240301", "2024-03-01"),
-                                           ("2024年3月1日", "2024-03-01"), (date(2024, 3, 1), "2024-03-01")])
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2024-03-01", "2024-03-01"),
+        ("2024/3/1", "2024-03-01"),
+        ("2024.03.01", "2024-03-01"),
+        ("20240301", "2024-03-01"),
+        ("2024年3月1日", "2024-03-01"),
+        (date(2024, 3, 1), "2024-03-01"),
+    ],
+)
 def test_dates_in_the_forms_spreadsheets_hold(text: Any, day: str) -> None:
     row, problems = rows.parse(1, ["phone", "birthday"], ["13800138000", text], frozenset(), {}, TODAY)
     assert problems == [] and row is not None and row.birthday == day
@@ -76,19 +92,38 @@ def test_ambiguous_or_impossible_dates_are_refused(text: str) -> None:
     assert row is None and [(p.column, p.code) for p in problems] == [("birthday", "BAD_DATE")]
 
 
-@pytest.mark.parametrize(("cell", "fen", "code"), [("12.34", 1234, None), (12.3, 1230, None), ("1,000", 100000, None),
-                                                   ("0.001", 0, "FRACTIONAL_AMOUNT"), ("-1", 0, "NEGATIVE_AMOUNT"),
-                                                   ("1e40", 0, "AMOUNT_TOO_LARGE"), ("NaN", 0, "BAD_NUMBER"),
-                                                   ("abc", 0, "BAD_NUMBER"), ("=A1*2", 0, "FORMULA_NOT_ALLOWED")])
+@pytest.mark.parametrize(
+    ("cell", "fen", "code"),
+    [
+        ("12.34", 1234, None),
+        (12.3, 1230, None),
+        ("1,000", 100000, None),
+        ("0.001", 0, "FRACTIONAL_AMOUNT"),
+        ("-1", 0, "NEGATIVE_AMOUNT"),
+        ("1e40", 0, "AMOUNT_TOO_LARGE"),
+        ("NaN", 0, "BAD_NUMBER"),
+        ("abc", 0, "BAD_NUMBER"),
+        ("=A1*2", 0, "FORMULA_NOT_ALLOWED"),
+    ],
+)
 def test_money_is_yuan_with_at_most_two_decimals(cell: Any, fen: int, code: str | None) -> None:
     row, problems = rows.parse(1, ["phone", "principal"], ["13800138000", cell], frozenset(), {}, TODAY)
     assert [p.code for p in problems] == ([code] if code else [])
     assert (row.principal if row else 0) == fen
 
 
-@pytest.mark.parametrize(("cell", "ok"), [("13800138000", True), (13800138000.0, True), ("+86 138-0013-8000", True),
-                                         ("8613800138000", True), ("12800138000", False), ("1380013800", False),
-                                         ("phone", False)])
+@pytest.mark.parametrize(
+    ("cell", "ok"),
+    [
+        ("13800138000", True),
+        (13800138000.0, True),
+        ("+86 138-0013-8000", True),
+        ("8613800138000", True),
+        ("12800138000", False),
+        ("1380013800", False),
+        ("phone", False),
+    ],
+)
 def test_phones(cell: Any, ok: bool) -> None:
     row, problems = rows.parse(1, ["phone"], [cell], frozenset(), {}, TODAY)
     assert (row is not None and row.phone == "13800138000") == ok

@@ -1,5 +1,6 @@
 """`make dev`'s scheduler (infra/local/jobs.py): every schedule the app registers, at the times EventBridge
 would run it. Times come from now (tests/timeline.py), never a fixed day."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

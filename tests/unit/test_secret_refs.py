@@ -1,5 +1,6 @@
 """A merchant's secret references name only its own parameters (platform/secrets.py, issue 23 item 2): one Lambda
 role reads every merchant's, so the path is all that keeps one merchant's admin off another's secrets."""
+
 from __future__ import annotations
 
 import pytest

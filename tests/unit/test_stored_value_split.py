@@ -1,4 +1,5 @@
 """Stored value pays bonus first, then principal (money/stored_value.py): never more than asked, never negative."""
+
 from __future__ import annotations
 
 from hypothesis import given

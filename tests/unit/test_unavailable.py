@@ -1,4 +1,5 @@
 """Which DynamoDB errors are "the database did not answer" (503, retry later) and which are a refusal (a bug)."""
+
 from __future__ import annotations
 
 import pytest

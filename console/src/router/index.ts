@@ -39,6 +39,12 @@ export const router = createRouter({
           meta: { role: "admin" },
         },
         {
+          path: "members/tags",
+          name: "member-tags",
+          component: () => import("../views/members/TagsView.vue"),
+          meta: { role: "admin" },
+        },
+        {
           path: "members/:memberId",
           name: "member",
           component: () => import("../views/members/MemberView.vue"),

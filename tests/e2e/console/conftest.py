@@ -5,6 +5,7 @@ Playwright's own browser download cannot work here, so the browser is the system
 with a CJK font). Each journey saves a screenshot under build/screenshots/ for a person to look at, and runs
 axe-core (console/node_modules/axe-core, a devDependency of the console) on the pages it visits.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,12 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_context_args, "locale": "zh-CN", "timezone_id": "Asia/Shanghai",
-            "viewport": {"width": 1280, "height": 900}}
+    return {
+        **browser_context_args,
+        "locale": "zh-CN",
+        "timezone_id": "Asia/Shanghai",
+        "viewport": {"width": 1280, "height": 900},
+    }
 
 
 @pytest.fixture
@@ -88,14 +93,20 @@ def account(api: Any, merchant: Any, role: str, store_id: str | None = None) -> 
 def signed_in(page: Any, api: Any, merchant: Any, username: str) -> dict[str, Any]:
     """Signs the page in as the console does (its session in localStorage), from a real API login: the
     sign-in form has its own journey, the others need not pay for it."""
-    status, login = api.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username,
-                                                 "password": PASSWORD})
+    status, login = api.post(
+        "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username, "password": PASSWORD}
+    )
     assert status == 200, login
     import time
 
-    session = {"token": login["token"], "role": login["role"], "storeId": login["store_id"],
-               "merchantId": merchant.merchant_id, "username": username,
-               "expiresAt": int(time.time() * 1000) + login["expires_in"] * 1000}
+    session = {
+        "token": login["token"],
+        "role": login["role"],
+        "storeId": login["store_id"],
+        "merchantId": merchant.merchant_id,
+        "username": username,
+        "expiresAt": int(time.time() * 1000) + login["expires_in"] * 1000,
+    }
     page.add_init_script(f"localStorage.setItem('kabao.console.session', {json.dumps(json.dumps(session))})")
     return login
 
@@ -111,10 +122,12 @@ def assert_accessible(page: Any) -> None:
     """axe-core on the page as it stands: no serious or critical violation. Toasts (ElMessage) are left out: they
     fade in and out, and axe measures a half-transparent one's contrast against what is behind it."""
     page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => await axe.run({exclude: [['.el-message']]}, {resultTypes: ['violations']})")
-    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
-           if v["impact"] in ("serious", "critical")]
+    result = page.evaluate("async () => await axe.run({exclude: [['.el-message']]}, {resultTypes: ['violations']})")
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert bad == [], bad
 
 

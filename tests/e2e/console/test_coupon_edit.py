@@ -1,5 +1,6 @@
 """A 礼品 template made with a fixed window (typed on the merchant's clock), daily hours, a store and a tier, then
 edited (name, more stock, a later end) and read back; what the API would refuse is shown before it is sent."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -50,7 +51,12 @@ def test_gift_created_then_edited(page: Page, console_url: str, api: Any, mercha
     made = api.ok("GET", "/v1/admin/coupon-templates", token=token)["templates"][0]
     end = now + timedelta(days=10)
     assert (made["kind"], made["gift_name"], made["store_ids"], made["tier_ids"], made["daily_window"]) == (
-        "GIFT", "豆浆", ["s1"], ["gold"], ["07:00", "10:30"])
+        "GIFT",
+        "豆浆",
+        ["s1"],
+        ["gold"],
+        ["07:00", "10:30"],
+    )
     assert datetime.fromisoformat(made["valid_from"]) == now
     assert datetime.fromisoformat(made["valid_until"]) == end
 

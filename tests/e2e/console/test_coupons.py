@@ -1,4 +1,5 @@
 """Coupons: the rules shown before the API refuses them, a 满减 template created once, paused, resumed, ended."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,7 +27,8 @@ def test_create_pause_resume_end(page: Page, console_url: str, api: Any, merchan
     expect(row).to_have_count(1)
     templates = api.ok("GET", "/v1/admin/coupon-templates", token=api.admin_token(merchant))["templates"]
     assert [(t["name"], t["threshold"], t["amount"], t["status"]) for t in templates] == [
-        ("满100减60", 10000, 2050, "active")]
+        ("满100减60", 10000, 2050, "active")
+    ]
     template_id = templates[0]["template_id"]
     status = page.locator(f"[data-test=status-{template_id}]")
     expect(status).to_have_text("发放中")
@@ -36,10 +38,12 @@ def test_create_pause_resume_end(page: Page, console_url: str, api: Any, merchan
     expect(status).to_have_text("发放中")
     row.get_by_role("button", name="结束").click()
     page.get_by_role("dialog").get_by_role("button", name="确定").or_(
-        page.get_by_role("dialog").get_by_role("button", name="OK")).click()
+        page.get_by_role("dialog").get_by_role("button", name="OK")
+    ).click()
     expect(status).to_have_text("已结束")
-    assert api.ok("GET", f"/v1/admin/coupon-templates/{template_id}",
-                  token=api.admin_token(merchant))["status"] == "ended"
+    assert (
+        api.ok("GET", f"/v1/admin/coupon-templates/{template_id}", token=api.admin_token(merchant))["status"] == "ended"
+    )
     assert_accessible(page)
 
     page.locator("[data-test=coupon-create]").click()  # a 现金 coupon: its own fields and rule

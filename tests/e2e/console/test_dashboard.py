@@ -1,5 +1,6 @@
 """The dashboard shows the reports API's numbers for the range it shows, with the previous period, its charts,
 and every admin page passes axe and fits a 375 px screen."""
+
 from __future__ import annotations
 
 import time
@@ -44,8 +45,13 @@ def test_dashboard_numbers_equal_the_reports_api_for_the_range_shown(
     token = api.admin_token(merchant)
     member = api.member_with_card(merchant)
     cashier = api.staff_token(merchant, "s1")
-    api.ok("POST", "/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 12345},
-           token=cashier, headers={"Idempotency-Key": uuid.uuid4().hex})
+    api.ok(
+        "POST",
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 12345},
+        token=cashier,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     signed_in(page, api, merchant, admin)
     started = time.perf_counter()
     page.goto(f"{console_url}/dashboard")
@@ -57,8 +63,12 @@ def test_dashboard_numbers_equal_the_reports_api_for_the_range_shown(
     for key, value in expected.items():
         expect(page.locator(f"[data-test=kpi-{key}]")).to_have_text(value)
     length = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
-    before = _figures(api, token, str(date.fromisoformat(first) - timedelta(days=length)),
-                      str(date.fromisoformat(first) - timedelta(days=1)))
+    before = _figures(
+        api,
+        token,
+        str(date.fromisoformat(first) - timedelta(days=length)),
+        str(date.fromisoformat(first) - timedelta(days=1)),
+    )
     for key, value in before.items():
         expect(page.locator(f"[data-test=prev-{key}]")).to_have_text(value)
     expect(page.locator("[data-test=liability]")).to_have_text("尚未运行")

@@ -1,5 +1,6 @@
 """The member's 360 view: their consents, and deletion on their request refused in the dialog while stored value
 remains, then done once the top-up is refunded."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ def test_consents_shown_and_deletion_refused_with_stored_value_then_done(
     admin = account(api, merchant, "admin")
     member = api.member_with_card(merchant)
     member_id = member["member"]["member_id"]
-    status, order = api.post("/v1/topup/orders", {"amount": 10000}, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", {"amount": 10000}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, order
     assert json.loads(sandbox.pay.pay(order["order_id"]).get_data())["deliveries"] == [204]
 

@@ -1,5 +1,6 @@
 """Issue a coupon to a list of members: the job started once from the console, its progress followed while the
 scheduled runner works, and each member's result."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,9 +14,20 @@ from .conftest import account, assert_accessible, screenshot, signed_in
 def test_issue_a_coupon_to_a_list_and_see_each_result(page: Page, console_url: str, api: Any, merchant: Any) -> None:
     admin = account(api, merchant, "admin")
     token = api.admin_token(merchant)
-    template = api.ok("POST", "/v1/admin/coupon-templates",
-                      {"name": "回馈券", "kind": "CASH", "amount": 500, "total_stock": 10, "per_member_limit": 1,
-                       "days_after_claim": 30}, token=token, headers={"Idempotency-Key": uuid.uuid4().hex})
+    template = api.ok(
+        "POST",
+        "/v1/admin/coupon-templates",
+        {
+            "name": "回馈券",
+            "kind": "CASH",
+            "amount": 500,
+            "total_stock": 10,
+            "per_member_limit": 1,
+            "days_after_claim": 30,
+        },
+        token=token,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     members = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(2)]
     signed_in(page, api, merchant, admin)
     page.goto(f"{console_url}/coupons/issue")

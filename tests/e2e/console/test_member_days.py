@@ -1,5 +1,6 @@
 """Member days: one added in the console (every Wednesday, double points), another kept with its dates and tiers
 (the API replaces the whole list), then removed; read back."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,8 +15,14 @@ def test_member_days_added_and_removed_keeping_the_others(
 ) -> None:
     admin = account(api, merchant, "admin")
     token = api.admin_token(merchant)
-    dated = {"day_id": "anniversary", "name": "周年庆", "multiplier": 300, "weekdays": [],
-             "dates": [(clock.today.replace(day=1)).isoformat()], "tier_ids": ["gold"]}
+    dated = {
+        "day_id": "anniversary",
+        "name": "周年庆",
+        "multiplier": 300,
+        "weekdays": [],
+        "dates": [(clock.today.replace(day=1)).isoformat()],
+        "tier_ids": ["gold"],
+    }
     api.ok("PUT", "/v1/admin/member-days", {"member_days": [dated]}, token=token)
     signed_in(page, api, merchant, admin)
     page.goto(f"{console_url}/member-days")

@@ -1,5 +1,6 @@
 """Import members from the console: a small CSV with one bad row; the check shows the bad row by column, the
 run imports the rest, and the imported member's 360 view shows the opening balances. At 375 px, as on a phone."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,10 +16,10 @@ def test_import_a_csv_with_one_bad_row_and_see_the_opening_balances(
 ) -> None:
     good, other = f"135{uuid.uuid4().int % 10**8:08d}", f"135{uuid.uuid4().int % 10**8:08d}"
     csv = tmp_path / "members.csv"
-    csv.write_text("手机号,姓名,积分,本金,赠送金\n"
-                   f"{good},周九,120,300,50\n"
-                   f"{other},吴十,-5,,\n"
-                   f"{other[:-1]}9,郑一,,10,\n", encoding="utf-8")
+    csv.write_text(
+        f"手机号,姓名,积分,本金,赠送金\n{good},周九,120,300,50\n{other},吴十,-5,,\n{other[:-1]}9,郑一,,10,\n",
+        encoding="utf-8",
+    )
     admin = account(api, merchant, "admin")
     signed_in(page, api, merchant, admin)
     page.set_viewport_size({"width": 375, "height": 800})

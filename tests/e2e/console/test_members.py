@@ -1,4 +1,5 @@
 """Member search → 360 view → manual adjustment: a retry after a lost answer, and a double click, move value once."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -74,8 +75,9 @@ def test_a_paid_top_up_refunded_from_the_360_view_and_the_audit_tab(
     admin = account(api, merchant, "admin")
     member = api.member_with_card(merchant)
     member_id = member["member"]["member_id"]
-    status, order = api.post("/v1/topup/orders", {"amount": 10000}, token=member["token"],
-                             headers={"idempotency-key": uuid.uuid4().hex})
+    status, order = api.post(
+        "/v1/topup/orders", {"amount": 10000}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
+    )
     assert status == 200, order
     assert json.loads(sandbox.pay.pay(order["order_id"]).get_data())["deliveries"] == [204]
     signed_in(page, api, merchant, admin)

@@ -1,5 +1,6 @@
 """The programme's catalogue (at 375 px too): a points-mall reward created, read back, edited, disabled and enabled again; a
 punch-card plan added once (double-clicked) and read back, a bad one refused where it was typed."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,7 +29,8 @@ def test_reward_created_edited_disabled(page: Page, console_url: str, api: Any, 
     expect(rows).to_contain_text("300")
     templates = api.ok("GET", "/v1/admin/coupon-templates", token=token)["templates"]
     assert [(t["name"], t["kind"], t["gift_name"], t["points_price"], t["total_stock"]) for t in templates] == [
-        ("拿铁兑换券", "GIFT", "中杯拿铁", 300, 50)]  # made once
+        ("拿铁兑换券", "GIFT", "中杯拿铁", 300, 50)
+    ]  # made once
     template_id = templates[0]["template_id"]
     member = api.member_with_card(merchant)
     listed = api.ok("GET", "/v1/points/rewards", token=member["token"])["rewards"]
@@ -43,7 +45,12 @@ def test_reward_created_edited_disabled(page: Page, console_url: str, api: Any, 
     dialog.locator("[data-test=coupon-save]").click()
     expect(rows).to_contain_text("拿铁（大杯）")
     saved = api.ok("GET", f"/v1/admin/coupon-templates/{template_id}", token=token)
-    assert (saved["name"], saved["total_stock"], saved["remaining"], saved["points_price"]) == ("拿铁（大杯）", 80, 80, 300)
+    assert (saved["name"], saved["total_stock"], saved["remaining"], saved["points_price"]) == (
+        "拿铁（大杯）",
+        80,
+        80,
+        300,
+    )
 
     status = page.locator(f"[data-test=status-{template_id}]")
     rows.get_by_role("button", name="暂停").click()
@@ -82,7 +89,8 @@ def test_punch_card_plan_added_and_read_back(page: Page, console_url: str, api: 
     expect(rows).to_contain_text("门店 s1")
     plans = api.ok("GET", "/v1/admin/punch-card-plans", token=api.admin_token(merchant))["plans"]
     assert [(p["name"], p["visits"], p["valid_days"], p["price"], p["store_ids"]) for p in plans] == [
-        ("咖啡十次卡", 10, 180, 25000, ["s1"])]  # made once
+        ("咖啡十次卡", 10, 180, 25000, ["s1"])
+    ]  # made once
     expect(page.get_by_label("名称")).to_have_value("")  # ready for the next plan
     assert_accessible(page)
     screenshot(page, "punch-card-plans")

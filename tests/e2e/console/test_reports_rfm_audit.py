@@ -1,5 +1,6 @@
 """Reports as charts and tables; RFM segments with their members and "issue a coupon to this segment" making one
 issue job (double-clicked) that reaches that segment alone; the audit trail a page at a time, by day; these pages at 375 px."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,8 +17,13 @@ from .conftest import account, assert_accessible, no_horizontal_overflow, screen
 
 
 def _sell(api: Any, merchant: Any, staff: str, member: dict[str, Any], amount: int) -> None:
-    api.ok("POST", "/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": amount},
-           token=staff, headers={"Idempotency-Key": uuid.uuid4().hex})
+    api.ok(
+        "POST",
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": amount},
+        token=staff,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
 
 
 def test_report_charts_and_issue_to_an_rfm_segment(page: Page, console_url: str, api: Any, merchant: Any) -> None:
@@ -45,9 +51,20 @@ def test_report_charts_and_issue_to_an_rfm_segment(page: Page, console_url: str,
     thresholds = {"r": [30, 60, 90, 180], "f": [1, 2, 3, 4], "m": [1000, 5000, 10000, 50000]}
     api.ok("PUT", "/v1/admin/reports/rfm-thresholds", thresholds, token=token)
     assert rfm.run(merchant.merchant_id).phase == "DONE"  # the nightly scoring
-    template = api.ok("POST", "/v1/admin/coupon-templates",
-                      {"name": "老客回馈", "kind": "CASH", "amount": 1000, "total_stock": 10, "per_member_limit": 1,
-                       "days_after_claim": 7, "listed": False}, token=token)
+    template = api.ok(
+        "POST",
+        "/v1/admin/coupon-templates",
+        {
+            "name": "老客回馈",
+            "kind": "CASH",
+            "amount": 1000,
+            "total_stock": 10,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+            "listed": False,
+        },
+        token=token,
+    )
     page.goto(f"{console_url}/reports/rfm")
     segments = page.locator("[data-test=rfm-segments] tbody tr")
     expect(segments.filter(has_text="重要价值")).to_contain_text("2")
@@ -68,16 +85,27 @@ def test_report_charts_and_issue_to_an_rfm_segment(page: Page, console_url: str,
     issue_jobs.run()
     results = api.ok("GET", f"/v1/admin/issue-jobs/{jobs[0]['job_id']}/results", token=token)["results"]
     assert sorted(r["member_id"] for r in results if r["status"] == "ISSUED") == sorted(
-        m["member"]["member_id"] for m in big)  # the segment's two, not the small spender
+        m["member"]["member_id"] for m in big
+    )  # the segment's two, not the small spender
     screenshot(page, "rfm-issued")
 
 
 def test_audit_trail_pages_by_day(page: Page, console_url: str, api: Any, merchant: Any) -> None:
     admin = account(api, merchant, "admin")
     token = api.admin_token(merchant)
-    template = api.ok("POST", "/v1/admin/coupon-templates",
-                      {"name": "改名 0", "kind": "CASH", "amount": 100, "total_stock": 10, "per_member_limit": 1,
-                       "days_after_claim": 7}, token=token)
+    template = api.ok(
+        "POST",
+        "/v1/admin/coupon-templates",
+        {
+            "name": "改名 0",
+            "kind": "CASH",
+            "amount": 100,
+            "total_stock": 10,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+        },
+        token=token,
+    )
     for n in range(1, 22):
         api.ok("PATCH", f"/v1/admin/coupon-templates/{template['template_id']}", {"name": f"改名 {n}"}, token=token)
     signed_in(page, api, merchant, admin)  # (its login is audited too)

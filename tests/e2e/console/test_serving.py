@@ -1,5 +1,6 @@
 """The API serves the built console under /console/ over real HTTP: the app for deep links, assets with their
 types and a year's cache, nothing outside console/dist, and nothing for a path that is not in the build."""
+
 from __future__ import annotations
 
 import http.client

@@ -1,5 +1,6 @@
 """Programme settings: changed in the console, read back from the API and after a reload; a malformed amount is
 marked before anything is sent."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Sign-in: wrong password, then right; a locked account; an expired and a revoked session back to sign-in."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,14 @@ def test_a_revoked_session_returns_to_sign_in_with_the_apis_message(
 
 
 def test_an_expired_session_returns_to_sign_in_with_a_message(page: Page, console_url: str) -> None:
-    expired = {"token": "x.y.z", "role": "admin", "storeId": None, "merchantId": "m-1", "username": "a",
-               "expiresAt": 1000}
+    expired = {
+        "token": "x.y.z",
+        "role": "admin",
+        "storeId": None,
+        "merchantId": "m-1",
+        "username": "a",
+        "expiresAt": 1000,
+    }
     page.add_init_script(f"localStorage.setItem('kabao.console.session', {json.dumps(json.dumps(expired))})")
     page.goto(f"{console_url}/dashboard")
     expect(page).to_have_url(f"{console_url}/login?redirect=/dashboard")
@@ -72,8 +79,9 @@ def test_sign_out_everywhere_ends_every_session_of_the_account(
     page: Page, console_url: str, api: Any, merchant: Any
 ) -> None:
     admin = account(api, merchant, "admin")
-    other_device = api.post("/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": admin,
-                                                "password": PASSWORD})[1]["token"]
+    other_device = api.post(
+        "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": admin, "password": PASSWORD}
+    )[1]["token"]
     signed_in(page, api, merchant, admin)
     page.goto(f"{console_url}/dashboard")
     page.get_by_role("button", name="退出所有设备").click()

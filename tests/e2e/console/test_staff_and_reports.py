@@ -1,5 +1,6 @@
 """Stores and staff (create, disable: the account can no longer sign in) and the reports (rows in yuan, the API's
 own CSV downloaded)."""
+
 from __future__ import annotations
 
 import uuid
@@ -48,8 +49,13 @@ def test_reports_show_rows_in_yuan_and_download_the_apis_csv(
     admin = account(api, merchant, "admin")
     member = api.member_with_card(merchant)
     cashier = api.staff_token(merchant, "s1")
-    api.ok("POST", "/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": 4321},
-           token=cashier, headers={"Idempotency-Key": uuid.uuid4().hex})
+    api.ok(
+        "POST",
+        "/v1/staff/checkout",
+        {"member_code": api.member_code(member["token"]), "amount": 4321},
+        token=cashier,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     signed_in(page, api, merchant, admin)
     page.goto(f"{console_url}/reports")
     expect(page.locator("[data-test=report-rows]")).to_contain_text("¥43.21")

@@ -1,5 +1,6 @@
 """Tiers: a threshold changed and a tier added in the console, read back from the API, with what the page does not
 edit (a tier's birthday coupon) kept: the API replaces the whole list."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,12 +14,31 @@ from .conftest import account, assert_accessible, screenshot, signed_in
 def test_tiers_changed_and_read_back(page: Page, console_url: str, api: Any, merchant: Any) -> None:
     admin = account(api, merchant, "admin")
     token = api.admin_token(merchant)
-    gift = api.ok("POST", "/v1/admin/coupon-templates",
-                  {"name": "生日礼", "kind": "GIFT", "gift_name": "蛋糕", "total_stock": 100, "per_member_limit": 1,
-                   "days_after_claim": 7, "listed": False}, token=token, headers={"Idempotency-Key": uuid.uuid4().hex})
+    gift = api.ok(
+        "POST",
+        "/v1/admin/coupon-templates",
+        {
+            "name": "生日礼",
+            "kind": "GIFT",
+            "gift_name": "蛋糕",
+            "total_stock": 100,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+            "listed": False,
+        },
+        token=token,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     tiers = api.ok("GET", "/v1/admin/tiers", token=token)["tiers"]
-    body = [{"tier_id": t["tier_id"], "name": t["name"], "threshold": t["threshold"],
-             **({"birthday_template_id": gift["template_id"]} if t["tier_id"] == "gold" else {})} for t in tiers]
+    body = [
+        {
+            "tier_id": t["tier_id"],
+            "name": t["name"],
+            "threshold": t["threshold"],
+            **({"birthday_template_id": gift["template_id"]} if t["tier_id"] == "gold" else {}),
+        }
+        for t in tiers
+    ]
     api.ok("PUT", "/v1/admin/tiers", {"tiers": body}, token=token)
     signed_in(page, api, merchant, admin)
     page.goto(f"{console_url}/tiers")
@@ -34,8 +54,12 @@ def test_tiers_changed_and_read_back(page: Page, console_url: str, api: Any, mer
     page.locator("[data-test=tiers-save]").click()
     expect(page.get_by_text("已保存")).to_be_visible()
     saved = {t["tier_id"]: t for t in api.ok("GET", "/v1/admin/tiers", token=token)["tiers"]}
-    assert [(i, saved[i]["threshold"]) for i in saved] == [("normal", 0), ("silver", 1500), ("gold", 5000),
-                                                           ("black", 20000)]
+    assert [(i, saved[i]["threshold"]) for i in saved] == [
+        ("normal", 0),
+        ("silver", 1500),
+        ("gold", 5000),
+        ("black", 20000),
+    ]
     assert saved["gold"]["birthday_template_id"] == gift["template_id"]  # carried through the page
     assert_accessible(page)
     screenshot(page, "tiers")

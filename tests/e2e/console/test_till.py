@@ -1,6 +1,7 @@
 """The till: scan → member → amount, coupon, points and stored value with the quote as the cashier types →
 checkout → the member confirms on their phone while the till polls with the same key → the receipt. Keyboard
 only, and at a phone's 375 px without horizontal scrolling."""
+
 from __future__ import annotations
 
 import time
@@ -26,20 +27,43 @@ def test_scan_quote_checkout_confirmed_on_the_phone_gives_the_receipt_once(
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
     member = api.member_with_card(merchant, phone)
     member_id, token = member["member"]["member_id"], member["token"]
-    ledger.post(merchant.merchant_id, member_id,
-                Operation(f"seed:{uuid.uuid4().hex[:8]}", "TEST", ledger.postings({Account.PRINCIPAL: 50000})))
-    status, body = api.post("/v1/me/spending-password", {"phone_code": f"phone:{phone}:p1", "password": PIN},
-                            token=token)
+    ledger.post(
+        merchant.merchant_id,
+        member_id,
+        Operation(f"seed:{uuid.uuid4().hex[:8]}", "TEST", ledger.postings({Account.PRINCIPAL: 50000})),
+    )
+    status, body = api.post(
+        "/v1/me/spending-password", {"phone_code": f"phone:{phone}:p1", "password": PIN}, token=token
+    )
     assert status == 200, body
-    api.ok("POST", f"/v1/admin/members/{member_id}/adjustments",
-           {"account": "points", "amount": 1000, "reason": "seed"}, token=admin,
-           headers={"Idempotency-Key": uuid.uuid4().hex})
-    template = api.ok("POST", "/v1/admin/coupon-templates",
-                      {"name": "满50减10", "kind": "FULL_REDUCTION", "threshold": 5000, "amount": 1000,
-                       "total_stock": 10, "per_member_limit": 1, "days_after_claim": 30}, token=admin,
-                      headers={"Idempotency-Key": uuid.uuid4().hex})
-    coupon = api.ok("POST", f"/v1/coupons/offers/{template['template_id']}/claim", token=token,
-                    headers={"Idempotency-Key": uuid.uuid4().hex})
+    api.ok(
+        "POST",
+        f"/v1/admin/members/{member_id}/adjustments",
+        {"account": "points", "amount": 1000, "reason": "seed"},
+        token=admin,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    template = api.ok(
+        "POST",
+        "/v1/admin/coupon-templates",
+        {
+            "name": "满50减10",
+            "kind": "FULL_REDUCTION",
+            "threshold": 5000,
+            "amount": 1000,
+            "total_stock": 10,
+            "per_member_limit": 1,
+            "days_after_claim": 30,
+        },
+        token=admin,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    coupon = api.ok(
+        "POST",
+        f"/v1/coupons/offers/{template['template_id']}/claim",
+        token=token,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     cashier = account(api, merchant, "staff", store_id="s1")
 
     page.set_viewport_size({"width": 375, "height": 812})
@@ -65,9 +89,18 @@ def test_scan_quote_checkout_confirmed_on_the_phone_gives_the_receipt_once(
     page.keyboard.press("Tab")
     page.keyboard.type("60")
     # 80.50 - 10 (coupon) - 500 points - 60 stored value
-    quote = api.ok("POST", "/v1/staff/checkout/quote",
-                   {"member_code": api.member_code(token), "amount": 8050, "coupon_id": coupon["coupon_id"],
-                    "points": 500, "stored_value": 6000}, token=_cashier_token(api, merchant, cashier))
+    quote = api.ok(
+        "POST",
+        "/v1/staff/checkout/quote",
+        {
+            "member_code": api.member_code(token),
+            "amount": 8050,
+            "coupon_id": coupon["coupon_id"],
+            "points": 500,
+            "stored_value": 6000,
+        },
+        token=_cashier_token(api, merchant, cashier),
+    )
     expect(page.locator("[data-test=till-cash-due]")).to_have_text(_yuan(quote["cash_due"]))
     assert quote["confirmation_required"] is True  # 60 yuan is above the member's password-free limit
     no_horizontal_overflow(page)
@@ -78,8 +111,9 @@ def test_scan_quote_checkout_confirmed_on_the_phone_gives_the_receipt_once(
     expect(page.locator("[data-test=till-waiting]")).to_be_visible()
     pending = api.ok("GET", "/v1/me/pending-payments", token=token)["payments"]
     assert len(pending) == 1, pending
-    receipt = api.ok("POST", f"/v1/me/pending-payments/{pending[0]['confirmation_id']}/confirm", {"password": PIN},
-                     token=token)
+    receipt = api.ok(
+        "POST", f"/v1/me/pending-payments/{pending[0]['confirmation_id']}/confirm", {"password": PIN}, token=token
+    )
     expect(page.locator("[data-test=till-receipt]")).to_be_visible(timeout=10_000)
     expect(page.locator("[data-test=receipt-order]")).to_have_text(receipt["order_id"])
     expect(page.locator("[data-test=receipt-cash]")).to_have_text(_yuan(receipt["cash_due"]))
@@ -119,8 +153,9 @@ def test_scan_quote_checkout_confirmed_on_the_phone_gives_the_receipt_once(
 def _cashier_token(api: Any, merchant: Any, username: str) -> str:
     from .conftest import PASSWORD
 
-    return api.ok("POST", "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username,
-                                              "password": PASSWORD})["token"]
+    return api.ok(
+        "POST", "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": username, "password": PASSWORD}
+    )["token"]
 
 
 def _yuan(fen: int) -> str:

@@ -1,6 +1,7 @@
 """The till beyond a plain sale: recent orders and their refund (a lost answer retried refunds once), punch-card
 visits and gifts handed over (a double press moves once), the camera scan through a faked BarcodeDetector, and the
 spending password typed at the till while the sale waits for the phone (right after a wrong one)."""
+
 from __future__ import annotations
 
 import uuid
@@ -25,8 +26,11 @@ def _member(api: Any, merchant: Any, principal: int = 0) -> dict[str, Any]:
     member = api.member_with_card(merchant, phone)
     member["phone"], member["id"] = phone, member["member"]["member_id"]
     if principal:
-        ledger.post(merchant.merchant_id, member["id"],
-                    Operation(f"seed:{uuid.uuid4().hex[:8]}", "TEST", ledger.postings({Account.PRINCIPAL: principal})))
+        ledger.post(
+            merchant.merchant_id,
+            member["id"],
+            Operation(f"seed:{uuid.uuid4().hex[:8]}", "TEST", ledger.postings({Account.PRINCIPAL: principal})),
+        )
     return member
 
 
@@ -52,11 +56,21 @@ def test_recent_orders_open_one_and_refund_it_once_though_its_answer_was_lost(
     merchant = make_merchant()
     cashier = account(api, merchant, "staff", store_id="s1")
     member = _member(api, merchant, principal=10000)
-    staff = api.ok("POST", "/v1/staff/login", {"merchant_id": merchant.merchant_id, "username": cashier,
-                                               "password": "correct horse battery"})["token"]
-    sales = [api.ok("POST", "/v1/staff/checkout", {"member_code": api.member_code(member["token"]), "amount": amount,
-                                                   "stored_value": amount}, token=staff, headers=_key())
-             for amount in (1200, 3400)]
+    staff = api.ok(
+        "POST",
+        "/v1/staff/login",
+        {"merchant_id": merchant.merchant_id, "username": cashier, "password": "correct horse battery"},
+    )["token"]
+    sales = [
+        api.ok(
+            "POST",
+            "/v1/staff/checkout",
+            {"member_code": api.member_code(member["token"]), "amount": amount, "stored_value": amount},
+            token=staff,
+            headers=_key(),
+        )
+        for amount in (1200, 3400)
+    ]
 
     page.set_viewport_size({"width": 375, "height": 812})
     _till(page, api, merchant, console_url, cashier)
@@ -102,15 +116,35 @@ def test_recent_orders_open_one_and_refund_it_once_though_its_answer_was_lost(
 def _perks_member(api: Any, merchant: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     admin = api.admin_token(merchant)
     member = _member(api, merchant)
-    plan = api.ok("POST", "/v1/admin/punch-card-plans", {"name": "10杯咖啡", "visits": 10, "valid_days": 30},
-                  token=admin, headers=_key())
-    card = api.ok("POST", f"/v1/admin/members/{member['id']}/punch-cards", {"plan_id": plan["plan_id"]}, token=admin,
-                  headers=_key())
-    template = api.ok("POST", "/v1/admin/coupon-templates",
-                      {"name": "免费拿铁", "kind": "GIFT", "gift_name": "拿铁", "total_stock": 10,
-                       "per_member_limit": 1, "days_after_claim": 7}, token=admin, headers=_key())
-    gift = api.ok("POST", f"/v1/coupons/offers/{template['template_id']}/claim", token=member["token"],
-                  headers=_key())
+    plan = api.ok(
+        "POST",
+        "/v1/admin/punch-card-plans",
+        {"name": "10杯咖啡", "visits": 10, "valid_days": 30},
+        token=admin,
+        headers=_key(),
+    )
+    card = api.ok(
+        "POST",
+        f"/v1/admin/members/{member['id']}/punch-cards",
+        {"plan_id": plan["plan_id"]},
+        token=admin,
+        headers=_key(),
+    )
+    template = api.ok(
+        "POST",
+        "/v1/admin/coupon-templates",
+        {
+            "name": "免费拿铁",
+            "kind": "GIFT",
+            "gift_name": "拿铁",
+            "total_stock": 10,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+        },
+        token=admin,
+        headers=_key(),
+    )
+    gift = api.ok("POST", f"/v1/coupons/offers/{template['template_id']}/claim", token=member["token"], headers=_key())
     return member, card, gift
 
 
@@ -121,8 +155,12 @@ def test_a_punch_card_visit_and_a_gift_at_the_till_each_once_though_double_press
     cashier = account(api, merchant, "staff", store_id="s1")
     member, card, gift = _perks_member(api, merchant)
     uses: list[str] = []
-    page.on("request", lambda r: uses.append(r.headers.get("idempotency-key", "")) if r.url.endswith(
-        "/v1/staff/punch-cards/use") else None)
+    page.on(
+        "request",
+        lambda r: (
+            uses.append(r.headers.get("idempotency-key", "")) if r.url.endswith("/v1/staff/punch-cards/use") else None
+        ),
+    )
     _till(page, api, merchant, console_url, cashier)
     _scan(page, api.member_code(member["token"]))
     expect(page.locator("[data-test=till-punch-card]")).to_contain_text("10杯咖啡")
@@ -209,12 +247,18 @@ def test_the_spending_password_at_the_till_after_a_wrong_one_sells_once(
     admin = api.admin_token(merchant)
     assert api.patch("/v1/admin/settings", {"password_free_max": 10000, "till_password": True}, token=admin)[0] == 200
     member = _member(api, merchant, principal=50000)
-    api.ok("POST", "/v1/me/spending-password", {"phone_code": f"phone:{member['phone']}:p1", "password": PIN},
-           token=member["token"])
+    api.ok(
+        "POST",
+        "/v1/me/spending-password",
+        {"phone_code": f"phone:{member['phone']}:p1", "password": PIN},
+        token=member["token"],
+    )
     cashier = account(api, merchant, "staff", store_id="s1")
     keys: list[str] = []
-    page.on("request", lambda r: keys.append(r.headers.get("idempotency-key", "")) if r.url.endswith(
-        "/v1/staff/checkout") else None)
+    page.on(
+        "request",
+        lambda r: keys.append(r.headers.get("idempotency-key", "")) if r.url.endswith("/v1/staff/checkout") else None,
+    )
 
     page.set_viewport_size({"width": 375, "height": 812})
     _till(page, api, merchant, console_url, cashier)
@@ -248,8 +292,10 @@ def test_the_spending_password_at_the_till_after_a_wrong_one_sells_once(
     assert len(set(keys)) == 1, keys  # the poll, the wrong PIN and the right one: one sale's key
     assert _balance(api, member) == 50000 - 30000
     assert api.ok("GET", "/v1/me/pending-payments", token=member["token"])["payments"] == []
-    assert api.ok("GET", f"/v1/admin/members/{member['id']}/orders", token=admin)["orders"][0]["order_id"] == \
-        page.locator("[data-test=receipt-order]").inner_text()
+    assert (
+        api.ok("GET", f"/v1/admin/members/{member['id']}/orders", token=admin)["orders"][0]["order_id"]
+        == page.locator("[data-test=receipt-order]").inner_text()
+    )
 
 
 def test_no_pin_field_where_the_merchant_takes_the_password_on_the_phone_only_and_escape_withdraws_the_wait(
@@ -257,11 +303,14 @@ def test_no_pin_field_where_the_merchant_takes_the_password_on_the_phone_only_an
 ) -> None:
     merchant = make_merchant()
     admin = api.admin_token(merchant)
-    assert api.patch("/v1/admin/settings", {"password_free_max": 10000, "till_password": False},
-                     token=admin)[0] == 200
+    assert api.patch("/v1/admin/settings", {"password_free_max": 10000, "till_password": False}, token=admin)[0] == 200
     member = _member(api, merchant, principal=50000)
-    api.ok("POST", "/v1/me/spending-password", {"phone_code": f"phone:{member['phone']}:p1", "password": PIN},
-           token=member["token"])
+    api.ok(
+        "POST",
+        "/v1/me/spending-password",
+        {"phone_code": f"phone:{member['phone']}:p1", "password": PIN},
+        token=member["token"],
+    )
     cashier = account(api, merchant, "staff", store_id="s1")
     _till(page, api, merchant, console_url, cashier)
     _scan(page, api.member_code(member["token"]))
@@ -278,8 +327,9 @@ def test_no_pin_field_where_the_merchant_takes_the_password_on_the_phone_only_an
     expect(page.locator("#till-amount")).to_be_focused()
     # withdrawn from the member's phone: a late confirmation cannot take the stored value as well
     assert api.ok("GET", "/v1/me/pending-payments", token=member["token"])["payments"] == []
-    status, body = api.post(f"/v1/me/pending-payments/{pending[0]['confirmation_id']}/confirm",
-                            {"password": PIN}, token=member["token"])
+    status, body = api.post(
+        f"/v1/me/pending-payments/{pending[0]['confirmation_id']}/confirm", {"password": PIN}, token=member["token"]
+    )
     assert (status, body["error"]["code"]) == (409, "CONFIRMATION_WITHDRAWN")
     assert _balance(api, member) == 50000
     page.keyboard.press("Enter")  # asked again: a new sale under a new key, waiting again

@@ -1,4 +1,5 @@
 """Top-up plans: added (amounts typed in yuan, sent in fen), the bonus changed, one removed; read back."""
+
 from __future__ import annotations
 
 from typing import Any

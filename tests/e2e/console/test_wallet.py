@@ -1,5 +1,6 @@
 """The WeChat 卡包 card form: the card face previewed as it is typed, saved to WeChat (the sandbox), its review
 state shown."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,10 +18,17 @@ def test_card_form_previews_and_saves(page: Page, console_url: str, api: Any, me
     sandbox.apps[oa_appid] = secret
     signed_in(page, api, merchant, admin)
     page.goto(f"{console_url}/wallet")
-    for label, value in (("公众号 AppID", oa_appid), ("公众号密钥（引用）", f"dev:{secret}"),
-                         ("事件推送 Token（引用）", f"dev:evtoken{suffix}"), ("商户名称", "Test Coffee"),
-                         ("卡券名称", "咖啡会员卡"), ("Logo 地址", "https://example.com/logo.png"),
-                         ("会员权益", "会员享九五折"), ("使用提醒", "出示会员卡"), ("使用说明", "会员卡说明")):
+    for label, value in (
+        ("公众号 AppID", oa_appid),
+        ("公众号密钥（引用）", f"dev:{secret}"),
+        ("事件推送 Token（引用）", f"dev:evtoken{suffix}"),
+        ("商户名称", "Test Coffee"),
+        ("卡券名称", "咖啡会员卡"),
+        ("Logo 地址", "https://example.com/logo.png"),
+        ("会员权益", "会员享九五折"),
+        ("使用提醒", "出示会员卡"),
+        ("使用说明", "会员卡说明"),
+    ):
         page.get_by_label(label, exact=True).fill(value)
     preview = page.locator("[data-test=wallet-preview]")
     expect(preview).to_contain_text("咖啡会员卡")

@@ -1,6 +1,7 @@
 """Webhooks from the console: a refused URL shown where it was typed, an endpoint registered against a receiver on
 127.0.0.1 with its secret shown once, a test event sent (by the delivery job, run here as its schedule would) and
 verified with that secret, the delivery log, a redeliver, pause and edit; at 375 px."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
