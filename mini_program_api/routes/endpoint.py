@@ -277,10 +277,15 @@ def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) ->
 @cache
 def model(name: str) -> type[BaseModel]:
     """The request (schemas.py) or response (responses.py) model called `name`, imported with pydantic on
-    first use; its validator is built on its first validation (`defer_build`)."""
-    from mini_program_api.routes import schemas
+    first use; its validator is built on its first validation (`defer_build`). hot_schemas.py first: login's
+    and checkout's first request then creates their model alone, not schemas.py's every class."""
+    from mini_program_api.routes import hot_schemas
 
-    found = getattr(schemas, name, None)
+    found = getattr(hot_schemas, name, None)
+    if found is None:
+        from mini_program_api.routes import schemas
+
+        found = getattr(schemas, name, None)
     if found is None:  # responses.py (a third of a login's first request) only when an answer's model is asked for
         from mini_program_api.routes import responses
 

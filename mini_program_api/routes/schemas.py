@@ -10,12 +10,19 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 
 from mini_program_api.platform import clock
 
-_Code = Field(min_length=1, max_length=256)
-
-
-class Strict(BaseModel):
-    # defer_build: a model's validator is built on its first request, not at import for every handler.
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+# Login's and checkout's shapes, with Strict and the field shapes they share, live in hot_schemas.py (a cold
+# first request builds only them); re-exported here as the one set of request models.
+from mini_program_api.routes.hot_schemas import (  # noqa: F401
+    _MAX_FEN,
+    _MAX_POINTS,
+    CheckoutBody,
+    LoginBody,
+    Strict,
+    _Code,
+    _Id,
+    _MemberCode,
+    _Pin,
+)
 
 
 def _text(shape: str, pattern: str) -> BeforeValidator:
@@ -47,13 +54,6 @@ _IsoTime = Annotated[
 # A cursor is ours, base64url or a member id: in its alphabet any cursor fits in a URL API Gateway takes (a
 # kilobyte of other characters, percent-encoded, was 12 KB).
 _Cursor = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
-
-
-class LoginBody(Strict):
-    appid: str = Field(min_length=1, max_length=64)
-    code: str = _Code
-    invite_code: str | None = Field(default=None, min_length=1, max_length=32)
-    scene: str | None = Field(default=None, max_length=128)
 
 
 class PhoneBody(Strict):
@@ -102,17 +102,13 @@ class TopupOrderBody(Strict):
         return self
 
 
-# Fen in a template: no order is larger (checkout.MAX_AMOUNT), and DynamoDB stores at most 38 digits.
-_MAX_FEN = 100_000_000
 _Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
-_Id = Annotated[str, Field(min_length=1, max_length=64)]
 # db.models.RFM_SEGMENTS spelled out, as a Literal must be (tests/integration/test_issue_to_segment.py compares them)
 _Segment = Literal["重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留"]
 
 # Bounded integers: every integer a client sends has both bounds (tests/infra/test_request_schemas.py walks them).
 # DynamoDB stores numbers of at most 38 digits, so an unbounded one was a 500 in the write's transaction; a number
 # past the business's largest is a typo or a probe. The domain narrows these where its rule is tighter.
-_MAX_POINTS = 10_000_000_000  # the largest order (_MAX_FEN) paid in points at the highest rate, 10 000 a yuan
 _MAX_COUNT = 10_000_000  # stock, limits, purchases (coupons' MAX_STOCK)
 _MAX_DAYS = 3650  # ten years: the longest validity, expiry or dormancy a merchant sets
 _MAX_MULTIPLIER = 1000  # percent of the usual points (merchants/member_days.py MAX_MULTIPLIER)
@@ -159,8 +155,6 @@ class CouponsQuery(PageQuery):
 
 
 _Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
-_Pin = Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # a spending password: never echoed in errors
-_MemberCode = Annotated[str, Field(pattern=r"^[0-9]{18}$")]
 
 
 class StaffLoginBody(Strict):
@@ -179,15 +173,6 @@ class StaffBody(Strict):
     password: str = Field(min_length=1, max_length=128)
     role: Literal["staff", "admin"]
     store_id: _Slug | None = None
-
-
-class CheckoutBody(Strict):
-    member_code: _MemberCode
-    amount: int = Field(le=_MAX_FEN, description="order amount, fen")  # at least 1: checkout's AMOUNT_OUT_OF_RANGE
-    coupon_id: _Id | None = None
-    points: int = Field(default=0, le=_MAX_POINTS)
-    stored_value: int = Field(default=0, le=_MAX_FEN, description="fen of stored value to pay with")
-    spending_password: _Pin | None = Field(default=None, description="typed at the till, where the merchant allows it")
 
 
 class GiftRedeemBody(Strict):
