@@ -37,12 +37,12 @@ MAX_POINTS = 10**9
 MAX_TEXT = 64
 MAX_TAGS = 20
 MAX_TAG = 20
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
-_CARD = re.compile(r"^\d{6,20}$")
+_PHONE = re.compile(r"^1[3-9][0-9]{9}$")
+_CARD = re.compile(r"^[0-9]{6,20}$")
 _DATE_FORMS = (
-    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$"),
-    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})$"),
+    re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$"),
+    re.compile(r"^([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日?$"),
 )
 _FORMULA_START = ("=", "+", "@")  # "-" too, but only where a number is not expected: see _text
 _TAG_SPLIT = re.compile(r"[,，;；|、]")
@@ -167,7 +167,7 @@ def _phone(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():  # a spreadsheet number: 13800138000.0
         value = int(value)
     digits = re.sub(r"[\s\-]", "", str(value))
-    digits = re.sub(r"^(\+?86)(?=1\d{10}$)", "", digits)
+    digits = re.sub(r"^(\+?86)(?=1[0-9]{10}$)", "", digits)
     return digits if _PHONE.match(digits) else None
 
 

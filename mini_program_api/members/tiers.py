@@ -127,9 +127,7 @@ def after_growth(tx: Transaction, merchant: Merchant, member: Member, delta: int
         return Placement(tier, False, condition=pinned(member))
     if merchant.tier_review:
         due.mark(tx, member.merchant_id, member.member_id, REVIEW_JOB, add_months(now, 12))
-    outbox.add(
-        tx, member.merchant_id, member.member_id, events.TIER_CHANGED, events.tier_changed(member, reached, "GROWTH")
-    )
+    outbox.add(tx, merchant, member.member_id, events.TIER_CHANGED, events.tier_changed(member, reached, "GROWTH"))
     return Placement(
         reached, True, [Member.tier_id.set(reached.tier_id), Member.tier_reached_at.set(now)], pinned(member)
     )

@@ -199,19 +199,26 @@ def update(
     description: str | None = None,
     enabled: bool | None = None,
 ) -> WebhookEndpoint:
-    """Change what was given; pinned to the endpoint as read (a concurrent change: 409 CONCURRENT_UPDATE)."""
+    """Change what was given; pinned to the endpoint as read (a concurrent change: 409 CONCURRENT_UPDATE).
+
+    Nothing given is a 400 (a write with nothing in it); values equal to the stored ones change nothing, so
+    the endpoint as read can be written back without moving its version."""
+    if url is None and wanted is None and description is None and enabled is None:
+        raise KabaoError("VALIDATION_ERROR", "give at least one of url, events, description, enabled")
     endpoint = get(merchant_id, endpoint_id)
-    actions = [WebhookEndpoint.updated_at.set(clock.now()), WebhookEndpoint.version.add(1)]
-    if url is not None:
+    actions: list[Action] = []
+    if url is not None and url != endpoint.url:
         check_url(url)
         actions.append(WebhookEndpoint.url.set(url))
-    if wanted is not None:
+    if wanted is not None and _events(wanted) != list(endpoint.events):
         actions.append(WebhookEndpoint.events.set(_events(wanted)))  # type: ignore[arg-type]
-    if description is not None:
+    if description is not None and description != endpoint.description:
         actions.append(WebhookEndpoint.description.set(description))
-    if enabled is not None:
+    if enabled is not None and enabled != bool(endpoint.enabled):
         actions.append(WebhookEndpoint.enabled.set(enabled))
-    _pinned(endpoint, actions)
+    if not actions:
+        return endpoint
+    _pinned(endpoint, [*actions, WebhookEndpoint.updated_at.set(clock.now()), WebhookEndpoint.version.add(1)])
     return get(merchant_id, endpoint_id)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from mini_program_api.db.models import Merchant
 from mini_program_api.db.transact import Transaction
 from mini_program_api.jobs import due
 from mini_program_api.merchants import merchants
@@ -35,20 +36,27 @@ def new_event_id() -> str:
     return f"evt_{time.time_ns():016x}{ids.new_id()[:12]}"
 
 
-def wanted(merchant_id: str) -> bool:
-    """Whether the merchant has any endpoint (cheap: the cached merchant row)."""
-    return int(merchants.get(merchant_id).webhook_endpoints or 0) > 0
+def wanted(merchant: Merchant | str) -> bool:
+    """Whether the merchant has any endpoint: from its row when the caller holds it, else the cached row."""
+    row = merchants.get(merchant) if isinstance(merchant, str) else merchant
+    return int(row.webhook_endpoints or 0) > 0
 
 
 def add(
-    tx: Transaction, merchant_id: str, member_id: str, event_type: str, data: dict[str, Any], prefix: str = ""
+    tx: Transaction,
+    merchant: Merchant | str,
+    member_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    prefix: str = "",
 ) -> None:
-    """Stage event `event_type` about the member in `tx`, if the merchant listens.
+    """Stage event `event_type` about the member in `tx`, if the merchant (its row, or its id) listens.
 
     `data` is JSON-ready (ints, strings, lists, dicts); `member_id` is added to it. `prefix` keeps labels apart
     when one transaction carries two members' parts (as ledger.stage's)."""
-    if not wanted(merchant_id):
+    if not wanted(merchant):
         return
+    merchant_id = merchant if isinstance(merchant, str) else merchant.merchant_id
     at = clock.now()
     event_id = new_event_id()
     pk = events_pk(merchant_id, member_id)

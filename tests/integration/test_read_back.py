@@ -42,6 +42,13 @@ PAIRS = [
         False,
     ),
     Pair("/v1/admin/tags/{tag_id}", "PATCH", "/v1/admin/tags/{tag_id}", "TagBody", False),
+    Pair(
+        "/v1/admin/webhooks/endpoints/{endpoint_id}",
+        "PATCH",
+        "/v1/admin/webhooks/endpoints/{endpoint_id}",
+        "WebhookEndpointPatch",
+        False,
+    ),
 ]
 PLAN_EDIT = ("PATCH", "/v1/admin/topup-plans/{plan_id}")  # the plans are listed whole and edited one by one
 # A member-import file's bytes (the local store's stand-in for S3's presigned PUT): read back as the import that
@@ -94,7 +101,18 @@ def _configured(api: Any, sandbox: Any, stack: Any, merchant: Any, admin: str) -
     assert status == 201, template
     status, tag = api.post("/v1/admin/tags", {"name": "常客"}, token=admin)
     assert status == 201, tag
-    return {"template_id": template["template_id"], "store_id": "s9", "tag_id": tag["tag_id"]}
+    status, hook = api.post(
+        "/v1/admin/webhooks/endpoints",
+        {"url": "http://127.0.0.1:9/kabao", "events": ["member.created", "checkout.completed"], "description": "ERP"},
+        token=admin,
+    )
+    assert status == 201, hook
+    return {
+        "template_id": template["template_id"],
+        "store_id": "s9",
+        "tag_id": tag["tag_id"],
+        "endpoint_id": hook["endpoint_id"],
+    }
 
 
 def test_every_admin_configuration_read_back_can_be_written_back_unchanged(

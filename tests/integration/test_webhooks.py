@@ -459,3 +459,17 @@ def test_a_top_up_paid_twice_over_and_refunded(api: Any, merchant: Any, sandbox:
     assert data["topup.refunded"]["refund_amount"] == 30000
     credits = [d["entries"] for t, d in got if t == "stored_value.changed"]
     assert sorted(e["amount"] for e in credits[0] + credits[1]) == [-30000, -5000, 5000, 30000]
+
+
+def test_a_patch_with_nothing_in_it_is_400_and_one_that_changes_nothing_moves_no_version(
+    api: Any, merchant: Any
+) -> None:
+    hook = _endpoint(api, merchant, "http://127.0.0.1:9/hook", ["member.created"])
+    admin, path = api.admin_token(merchant), f"{BASE}/{hook['endpoint_id']}"
+    for empty in ({}, {"description": None, "enabled": None}):
+        status, body = api.patch(path, empty, token=admin)
+        assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR"), body
+    status, same = api.patch(path, {"url": hook["url"], "events": hook["events"], "enabled": True}, token=admin)
+    assert status == 200 and same["version"] == hook["version"] == 0, same
+    status, paused = api.patch(path, {"enabled": False}, token=admin)
+    assert status == 200 and paused["version"] == 1 and paused["enabled"] is False, paused
