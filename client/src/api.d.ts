@@ -5278,7 +5278,7 @@ export interface components {
              */
             url: string;
             /** Events */
-            events: ("member.created" | "card.opened" | "tier.changed" | "points.changed" | "stored_value.changed" | "coupon.claimed" | "coupon.redeemed" | "topup.paid" | "topup.refunded" | "checkout.completed" | "checkout.refunded")[];
+            events: ("member.created" | "card.opened" | "tier.changed" | "points.changed" | "stored_value.changed" | "coupon.claimed" | "coupon.redeemed" | "topup.paid" | "topup.refunded" | "checkout.completed" | "checkout.refunded" | "member.frozen" | "member.unfrozen" | "member.erased")[];
             /**
              * Description
              * @default null
@@ -5341,7 +5341,7 @@ export interface components {
              * Events
              * @default null
              */
-            events?: ("member.created" | "card.opened" | "tier.changed" | "points.changed" | "stored_value.changed" | "coupon.claimed" | "coupon.redeemed" | "topup.paid" | "topup.refunded" | "checkout.completed" | "checkout.refunded")[] | null;
+            events?: ("member.created" | "card.opened" | "tier.changed" | "points.changed" | "stored_value.changed" | "coupon.claimed" | "coupon.redeemed" | "topup.paid" | "topup.refunded" | "checkout.completed" | "checkout.refunded" | "member.frozen" | "member.unfrozen" | "member.erased")[] | null;
             /**
              * Description
              * @default null

@@ -138,9 +138,14 @@ def throttling(throttle: Any, anonymous: set[str]) -> list[dict[str, Any]]:
     return settings
 
 
+FILES_DAYS = 7  # an import's file and an export's parts and file are kept this long, then S3 deletes them
+
+
 def import_bucket(name: str, public_url: str) -> dict[str, Any]:
-    """Member import files (member_import/files.py): the console PUTs a file with a presigned URL (CORS from the
-    API's own origin, where the console is served), the import jobs read it back; kept 7 days, private."""
+    """The members' files, one private bucket: imports (member_import/files.py, under `imports/`) the console PUTs
+    with a presigned URL (CORS from the API's own origin, where the console is served) and the import jobs read
+    back; exports (member_care/export_files.py, under `exports/`) the export job writes and the admin downloads
+    through a presigned GET (a navigation: no CORS). Each prefix expires after `FILES_DAYS`."""
     return {
         "ImportBucket": {
             "Type": "AWS::S3::Bucket",
@@ -156,7 +161,15 @@ def import_bucket(name: str, public_url: str) -> dict[str, Any]:
                     "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
                 },
                 "LifecycleConfiguration": {
-                    "Rules": [{"Id": "expire-imports", "Status": "Enabled", "ExpirationInDays": 7}]
+                    "Rules": [
+                        {
+                            "Id": f"expire-{prefix}",
+                            "Status": "Enabled",
+                            "Prefix": f"{prefix}/",
+                            "ExpirationInDays": FILES_DAYS,
+                        }
+                        for prefix in ("imports", "exports")
+                    ]
                 },
                 "CorsConfiguration": {
                     "CorsRules": [
@@ -173,13 +186,29 @@ def import_bucket(name: str, public_url: str) -> dict[str, Any]:
     }
 
 
-def import_bucket_access(name: str) -> dict[str, Any]:
-    """Presigning a PUT needs the signer's s3:PutObject; the jobs read (GetObject, which HEAD uses too)."""
-    return {
-        "Effect": "Allow",
-        "Action": ["s3:PutObject", "s3:GetObject"],
-        "Resource": {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{name}/imports/*"},
-    }
+def import_bucket_access(name: str) -> list[dict[str, Any]]:
+    """Per prefix, what its code does: imports presign a PUT (the signer's s3:PutObject) and read the file back
+    (GetObject, which HEAD uses too); exports put their parts and file and presign the GET that downloads it."""
+    return [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject"],
+            "Resource": {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{name}/{prefix}/*"},
+        }
+        for prefix in ("imports", "exports")
+    ]
+
+
+def files_bucket(environment: dict[str, str]) -> str | None:
+    """The stage's bucket for member files: `KABAO_IMPORT_BUCKET`, and `KABAO_EXPORT_BUCKET` (what the export
+    store reads) must name the same one, which the template creates and grants; a stage with one and not the
+    other, or two names, is a build error rather than exports failing in the cloud."""
+    imports, exports = environment.get("KABAO_IMPORT_BUCKET"), environment.get("KABAO_EXPORT_BUCKET")
+    if imports != exports:
+        raise ValueError(
+            "KABAO_IMPORT_BUCKET and KABAO_EXPORT_BUCKET must name the same bucket (imports/ and exports/ in it)"
+        )
+    return imports or None
 
 
 def merge_template(
@@ -193,7 +222,7 @@ def merge_template(
         {"Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}"}
         for name in secret_parameters(environment, stage)
     ]
-    bucket = environment.get("KABAO_IMPORT_BUCKET")
+    bucket = files_bucket(environment)
     return {
         "Parameters": {
             ALARM_TOPIC_PARAMETER: {
@@ -275,7 +304,7 @@ def merge_template(
                                         "Resource": {"Fn::GetAtt": ["KabaoTable", "StreamArn"]},
                                     },
                                     {"Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"},
-                                    *([import_bucket_access(bucket)] if bucket else []),
+                                    *(import_bucket_access(bucket) if bucket else []),
                                 ],
                             },
                         }

@@ -9,9 +9,11 @@ Otherwise one transaction, pinned to the member row as read (no stored value, no
 read, not erased), does the erasure itself:
 
 - the member row loses name, birthday, phone (cipher and hash), card number, openid, invite code and its
-  place on the cardholder index, and gets `erased_at`; its random `member_id` stays as the anonymous id under
-  which the ledger, orders, top-ups, consents and the audit trail are kept, and it stays on the roster, so
-  reports and the liability check add up to what they did before;
+  place on the cardholder index, its tags (each tag's count moved down in the same transaction), its name's
+  search entry, the imported external id and joined date and a freeze's reason, and gets `erased_at`; its
+  random `member_id` stays as the anonymous id under which the ledger, orders, top-ups, consents and the audit
+  trail are kept, and it stays on the roster, so reports and the liability check add up to what they did before;
+- a `member.erased` webhook event carries only that anonymous id (webhooks/events.py);
 - the points left are forfeited by a ledger operation (`erase:points`, kind `ACCOUNT_ERASED`), so balance =
   sum of entries still holds and the points report shows where they went;
 - the openid, phone, card number, invite code and WeChat card code lookups are deleted: a later login with
@@ -52,7 +54,8 @@ from mini_program_api.db.models import (
     member_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.members import members, order_refs
+from mini_program_api.member_care import tags
+from mini_program_api.members import members, names, order_refs
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation, Posting
 from mini_program_api.platform import clock
@@ -60,6 +63,7 @@ from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet, code_pk
+from mini_program_api.webhooks import events, outbox
 
 KIND = "ACCOUNT_ERASED"
 ERASED = "ERASED"  # what stands in a required attribute that held personal data (the openid)
@@ -153,6 +157,13 @@ def _erase_row(merchant_id: str, member: Member, requested_by: Principal, reason
         Member.invite_code.remove(),
         Member.cards_pk.remove(),
         Member.cards_sk.remove(),
+        # What the newer features keep about the person: the merchant's tags on them (their Tagged items and
+        # counts below), the id and joined date of the system they were imported from, a freeze's free-text
+        # reason. `imported_by` (the import's id) and `frozen_at` stay: how the account's money came and stands.
+        Member.tag_ids.remove(),
+        Member.external_id.remove(),
+        Member.joined_on.remove(),
+        Member.frozen_reason.remove(),
     ]
     # Pinned to the row as read: no stored value, no top-up being paid, the points being forfeited, and the
     # identifiers whose lookups this deletes (a card opened or a phone bound meanwhile would leave one naming
@@ -168,9 +179,14 @@ def _erase_row(merchant_id: str, member: Member, requested_by: Principal, reason
         (Member.phone_hash, member.phone_hash),
         (Member.card_number, member.card_number),
         (Member.invite_code, member.invite_code),
+        (Member.name, member.name),  # its search entry is deleted below
+        (Member.tag_ids, member.tag_ids or None),  # their Tagged items and counts are taken off below
     ):
         pinned &= attribute.does_not_exist() if value is None else attribute == value
     tx = Transaction()
+    outbox.add(tx, merchant_id, member_id, events.MEMBER_ERASED, {})  # the anonymous id only
+    names.stage(tx, merchant_id, member_id, member.name, None)
+    tags.stage_erase(tx, merchant_id, member_id, member.tag_ids)
     for kind, value in (
         ("OPENID", member.openid),
         ("PHONE", member.phone_hash),
@@ -187,15 +203,16 @@ def _erase_row(merchant_id: str, member: Member, requested_by: Principal, reason
         audit.record(tx, requested_by, "MEMBER_ERASED", member_id, detail, now)
     if points:
         op = Operation("erase:points", KIND, (Posting(Account.POINTS, -points),), memo={"reason": "account erased"})
-        ledger.post(merchant_id, member_id, op, tx=tx, member_actions=actions, member_condition=pinned)
+        try:
+            ledger.post(merchant_id, member_id, op, tx=tx, member_actions=actions, member_condition=pinned)
+        except Cancelled as exc:  # a tag put on or taken off meanwhile: read again
+            raise KabaoError("CONCURRENT_UPDATE", "the member changed during the erasure, retry") from exc
         return
     tx.update("member", Member(member_pk(merchant_id, member_id), PROFILE), actions, Member.pk.exists() & pinned)
     try:
         tx.commit()
-    except Cancelled as exc:
-        if "member" in exc.failed:
-            raise KabaoError("CONCURRENT_UPDATE", "the member changed during the erasure, retry") from exc
-        raise
+    except Cancelled as exc:  # the member row, or a tag put on or taken off meanwhile
+        raise KabaoError("CONCURRENT_UPDATE", "the member changed during the erasure, retry") from exc
 
 
 def _wallet(merchant_id: str, member_id: str) -> MemberWallet | None:

@@ -31,6 +31,7 @@ from mini_program_api.db.models import (
     SpendingPassword,
     member_pk,
 )
+from mini_program_api.member_care import tags
 from mini_program_api.members import consents, members, order_refs
 from mini_program_api.platform import clock, paging, pii
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet
@@ -59,6 +60,7 @@ _LEFT_OUT = frozenset(
         "invited_by",
         "actor",
         "staff_id",
+        "frozen_by",  # the admin's or cashier's username: the staff's data
         "refunded_by",
         "refund_requested_by",
         "lease_holder",
@@ -158,6 +160,13 @@ def profile(merchant_id: str, member_id: str, tz: str) -> dict[str, Any]:
     out = item(member, tz)
     out["phone"] = pii.decrypt_phone(member.phone_enc) if member.phone_enc else None
     out["invited"] = member.invited_by is not None
+    # The merchant's tags on them by name (ids are how the table keeps them), whether their balances are frozen
+    # (`frozen_at`, `frozen_reason` are on the row), and where the account came from (`imported_by`,
+    # `external_id`, `joined_on` for a member import).
+    out.pop("tag_ids", None)
+    out["tags"] = [t["name"] for t in tags.names(merchant_id, member.tag_ids)]
+    out["frozen"] = member.frozen_at is not None
+    out["imported"] = member.imported_by is not None
     pk = member_pk(merchant_id, member_id)
     try:
         wallet = MemberWallet.get(pk, MEMBER_SK, consistent_read=True)

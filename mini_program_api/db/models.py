@@ -303,11 +303,10 @@ class Member(Item):
     erased_at = UTCDateTimeAttribute(null=True)
     erasure: MapAttribute[str, Any] = MapAttribute(null=True)  # what the erasure forfeited, for its retries
     # From a member import (member_import/): the import that created the member, the merchant's own id for them
-    # in its old system, the day they joined there, and its tags (a plain list until tags have their own model).
+    # in its old system and the day they joined there (the file's tags are tags: `tag_ids`).
     imported_by = UnicodeAttribute(null=True)
     external_id = UnicodeAttribute(null=True)
     joined_on = UnicodeAttribute(null=True)
-    tags = ListAttribute(of=UnicodeAttribute, null=True)
     # A first login's empty member whose phone found an imported card: the login moved to that member.
     claimed = UnicodeAttribute(null=True)
 

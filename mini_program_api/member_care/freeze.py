@@ -20,6 +20,7 @@ from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit
+from mini_program_api.webhooks import events, outbox
 
 MAX_REASON = 200
 
@@ -38,6 +39,7 @@ def freeze(actor: Principal, member_id: str, reason: str) -> Member:
         condition=Member.pk.exists() & Member.frozen_at.does_not_exist(),
     )
     audit.record(tx, actor, "MEMBER_FREEZE", member_id, {"reason": reason}, now, member_id=member_id)
+    outbox.add(tx, actor.merchant_id, member_id, events.MEMBER_FROZEN, {})  # the reason is free text: not sent
     try:
         tx.commit()
     except Cancelled as exc:
@@ -60,6 +62,7 @@ def unfreeze(actor: Principal, member_id: str, reason: str) -> Member:
     )
     detail: dict[str, str | int] = {"reason": reason, "frozen_reason": str(member.frozen_reason or "")}
     audit.record(tx, actor, "MEMBER_UNFREEZE", member_id, detail, now, member_id=member_id)
+    outbox.add(tx, actor.merchant_id, member_id, events.MEMBER_UNFROZEN, {})
     try:
         tx.commit()
     except Cancelled as exc:

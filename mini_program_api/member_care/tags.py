@@ -47,11 +47,18 @@ def normalized(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
-def _name(name: str) -> str:
+def clean_name(name: str) -> str | None:
+    """The name as a tag keeps it (NFKC, spaces collapsed), or None when it is not 1 to `MAX_NAME` characters
+    then: the one rule for the admin's tags and an import's (member_import/rows.py checks a file's with it)."""
     name = " ".join(unicodedata.normalize("NFKC", name).split())
-    if not 1 <= len(name) <= MAX_NAME:
+    return name if 1 <= len(name) <= MAX_NAME else None
+
+
+def _name(name: str) -> str:
+    clean = clean_name(name)
+    if clean is None:
         raise KabaoError("VALIDATION_ERROR", f"a tag name has 1 to {MAX_NAME} characters")
-    return name
+    return clean
 
 
 def _name_key(merchant_id: str, name: str) -> str:
@@ -131,6 +138,54 @@ def _taken(merchant_id: str, name: str) -> KabaoError:
     except Lookup.DoesNotExist:
         return KabaoError("CONCURRENT_UPDATE", "the tag names changed meanwhile, retry")
     return KabaoError("TAG_NAME_TAKEN", "the merchant already has a tag of that name", tag_id=holder)
+
+
+def ensure(merchant_id: str, name: str) -> str:
+    """The id of the merchant's tag called `name` (as normalized), made if it is missing: how a member import's
+    tag names become tags. Race-safe through the name lookup: of two rows making one name, the second's
+    transaction is cancelled on the lookup and it takes the first's tag. `name` is one `clean_name` gave (the
+    import's check refused the others)."""
+    key = _name_key(merchant_id, name)
+    for _ in range(3):
+        try:
+            return str(Lookup.get(key, LOOKUP, consistent_read=True).target)
+        except Lookup.DoesNotExist:
+            pass
+        tag = TagDef(tags_pk(merchant_id), "T" + ids.new_id()[:15], name=name, members=0, created_at=clock.now())
+        tag.tag_id = tag.sk
+        tx = Transaction()
+        tx.put("tag", tag, condition=TagDef.sk.does_not_exist())
+        tx.put("name", Lookup(key, LOOKUP, target=tag.sk), Lookup.pk.does_not_exist())
+        try:
+            tx.commit()
+            return str(tag.sk)
+        except Cancelled:
+            continue  # made by a concurrent row: read its id
+    raise KabaoError("CONCURRENT_UPDATE", "the tag names changed meanwhile, retry")
+
+
+def stage_new(tx: Transaction, merchant_id: str, member_id: str, tag_ids: set[str]) -> None:
+    """Stage, in the caller's transaction, what carrying `tag_ids` adds besides the member's own `tag_ids`
+    (which the caller writes: a new member's put, or an update adding them): each `Tagged` item
+    (`attribute_not_exists`: a tag the member already carries cancels the transaction, never counts twice) and
+    each tag's count, as `set_on` does for one tag."""
+    at = clock.now()
+    for tag_id in sorted(tag_ids):
+        tx.put(
+            f"tagged:{tag_id}",
+            Tagged(tagged_pk(merchant_id, tag_id), member_id, member_id=member_id, at=at),
+            Tagged.sk.does_not_exist(),
+        )
+        tx.update(f"tag:{tag_id}", TagDef(tags_pk(merchant_id), tag_id), [TagDef.members.add(1)], TagDef.pk.exists())
+
+
+def stage_erase(tx: Transaction, merchant_id: str, member_id: str, tag_ids: set[str] | None) -> None:
+    """Stage taking every tag off a member whose row the caller's transaction erases (data_rights/erasure.py):
+    each `Tagged` item deleted (`attribute_exists`, so a concurrent untag cancels rather than counts twice) and
+    each tag's count moved down by one; the caller removes `tag_ids` from the member row."""
+    for tag_id in sorted(tag_ids or ()):
+        tx.delete(f"tagged:{tag_id}", Tagged(tagged_pk(merchant_id, tag_id), member_id), Tagged.sk.exists())
+        tx.update(f"tag:{tag_id}", TagDef(tags_pk(merchant_id), tag_id), [TagDef.members.add(-1)], TagDef.pk.exists())
 
 
 # --- tags on members ---------------------------------------------------------------------------------------

@@ -53,8 +53,9 @@ from mini_program_api.db.models import (
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, runner
+from mini_program_api.member_care import tags
 from mini_program_api.member_import import files, rows
-from mini_program_api.members import lifecycle, tiers
+from mini_program_api.members import lifecycle, names, tiers
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation, Posting
@@ -63,6 +64,7 @@ from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters, roster
 from mini_program_api.staff import audit
+from mini_program_api.webhooks import events, outbox
 
 log = logging.getLogger(__name__)
 JOB = "member_import"
@@ -602,6 +604,7 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
     number = str(row.card_number) if kept else ids.card_number()
     tier_id = row.tier_id or tiers.for_growth(merchant, row.growth).tier_id
     invite_code = ids.invite_code()
+    tag_ids = _tag_ids(merchant_id, row)
     member = Member(
         member_pk(merchant_id, member_id),
         PROFILE,
@@ -621,7 +624,7 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
         imported_by=job.import_id,
         external_id=row.external_id,
         joined_on=row.joined_on,
-        tags=row.tags or None,
+        tag_ids=tag_ids or None,
         cards_pk=cardholders_pk(merchant_id, member_id),
         cards_sk=member_id,
         **roster.keys(merchant_id, member_id),
@@ -642,11 +645,16 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
         Lookup(lookup_pk(merchant_id, "INVITE", invite_code), LOOKUP, target=member_id),
         condition=Lookup.pk.does_not_exist(),
     )
+    # Before the ledger's points/stored-value events: an endpoint hears of the member before their balances.
+    outbox.add(tx, merchant_id, member_id, events.MEMBER_CREATED, {"scene": _SCENE, "invited_by": None})
+    outbox.add(tx, merchant_id, member_id, events.CARD_OPENED, {"card_number": number, "tier_id": tier_id})
     operation = _operation(job, row, digest)
     if operation is not None:
         ledger.stage(tx, merchant_id, member_id, operation, new_member=member)
     else:
         tx.put("balance", member, condition=Member.pk.does_not_exist())
+    tags.stage_new(tx, merchant_id, member_id, tag_ids)
+    names.stage(tx, merchant_id, member_id, None, row.name)
     counters.member(tx, merchant_id, member_id, "new", _SCENE, now)
     counters.member(tx, merchant_id, member_id, "cards", _SCENE, now)
     lifecycle.card_opened(tx, merchant, member, date.fromisoformat(row.birthday) if row.birthday else None, now)
@@ -659,6 +667,12 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
             return IMPORTED  # another runner applied the row
         return None  # the phone became a member meanwhile, or a card number or invite code collided: again
     return IMPORTED
+
+
+def _tag_ids(merchant_id: str, row: rows.Row) -> set[str]:
+    """The row's tag names as the merchant's tags (member_care/tags.py), each made when the merchant has none of
+    that name: members carry tags by id, counted in the tag, so an imported tag is a tag like any other."""
+    return {tags.ensure(merchant_id, name) for name in row.tags or ()}
 
 
 def _card_free(merchant_id: str, number: str) -> bool:
@@ -689,11 +703,15 @@ def _merge(
     for field in ("name", "birthday", "external_id", "joined_on"):
         if getattr(row, field) and not getattr(member, field):
             actions.append(getattr(Member, field).set(getattr(row, field)))
-    if row.tags:
-        tags = list(dict.fromkeys([*(str(t) for t in member.tags or []), *row.tags]))
-        actions.append(Member.tags.set(cast(Any, tags)))
+    new_tags = _tag_ids(job.merchant_id, row) - {str(t) for t in member.tag_ids or ()}
+    if new_tags:
+        actions.append(Member.tag_ids.add(new_tags))
     pinned = (Member.principal == int(member.principal)) & (Member.pending_topup == int(member.pending_topup))
     tx = Transaction()
+    tags.stage_new(tx, job.merchant_id, member.member_id, new_tags)  # a tag put on meanwhile cancels: read again
+    if row.name and not member.name:  # the name is set by this row: its search entry with it, pinned to no name
+        names.stage(tx, job.merchant_id, member.member_id, None, row.name)
+        pinned &= Member.name.does_not_exist()
     if operation is not None:
         ledger.stage(tx, job.merchant_id, member.member_id, operation, member_actions=actions, member_condition=pinned)
     elif actions:

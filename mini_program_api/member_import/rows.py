@@ -15,6 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from mini_program_api.member_care import tags as tag_rules
+
 # Our column -> the headers it is known by (lower case; Chinese first as merchants write them).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "phone": ("手机号", "手机", "手机号码", "phone", "mobile"),
@@ -36,7 +38,7 @@ MAX_YUAN = Decimal(1_000_000)  # as the API's _Fen: DynamoDB holds 38 digits, a 
 MAX_POINTS = 10**9
 MAX_TEXT = 64
 MAX_TAGS = 20
-MAX_TAG = 20
+MAX_TAG = tag_rules.MAX_NAME
 _PHONE = re.compile(r"^1[3-9][0-9]{9}$")
 _CARD = re.compile(r"^[0-9]{6,20}$")
 _DATE_FORMS = (
@@ -147,8 +149,10 @@ def parse(
         problems.append(Problem("points_expire_on", "EXPIRY_WITHOUT_POINTS", "an expiry date for no points"))
     tags = _text("tags", values.get("tags"), problems, limit=MAX_TAGS * (MAX_TAG + 1))
     if tags:
-        row.tags = list(dict.fromkeys(t.strip() for t in _TAG_SPLIT.split(tags) if t.strip()))
-        if len(row.tags) > MAX_TAGS or any(len(t) > MAX_TAG for t in row.tags):
+        # Each as the merchant's tag will keep it (member_care/tags.py `clean_name`): the run makes them tags.
+        cleaned = [tag_rules.clean_name(t) for t in _TAG_SPLIT.split(tags) if t.strip()]
+        row.tags = list(dict.fromkeys(t for t in cleaned if t))
+        if len(row.tags) > MAX_TAGS or None in cleaned:
             problems.append(Problem("tags", "BAD_TAGS", f"at most {MAX_TAGS} tags of {MAX_TAG} characters"))
     return (None, problems) if problems else (row, [])
 

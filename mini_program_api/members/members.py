@@ -197,8 +197,11 @@ def _claim_imported(merchant_id: str, member: Member, digest: str) -> Member | N
         "login",
         member,
         actions=[Member.claimed.set(imported.member_id)],
-        condition=Member.phone_hash.does_not_exist() & Member.card_number.does_not_exist(),
+        condition=Member.phone_hash.does_not_exist()
+        & Member.card_number.does_not_exist()
+        & Member.claimed.does_not_exist(),
     )
+    counters.member_claimed(tx, merchant_id, member.member_id, member.scene, member.created_at)
     try:
         tx.commit()
     except Cancelled:

@@ -186,6 +186,14 @@ def member(tx: Transaction, merchant_id: str, member_id: str, what: str, scene: 
     _add(tx, merchant_id, f"{what}:{member_id}", at, "MEMBERS", {f"{what}_{scene or '-'}": 1})
 
 
+def member_claimed(tx: Transaction, merchant_id: str, member_id: str, scene: str | None, created_at: datetime) -> None:
+    """A first login's empty member whose login moved onto an imported member (members/members.py
+    `_claim_imported`): it was counted new on the day it was made, and the person is the imported member, whom
+    the import counted; its count is taken back on its own day, in the claim's transaction, so one person who
+    logs in to an imported card is one new member."""
+    _add(tx, merchant_id, f"new:{member_id}", created_at, "MEMBERS", {f"new_{scene or '-'}": -1})
+
+
 # Exposures: one item per day and member shard holds, per template, the views (`t_{tid}`) and the set of
 # people who saw it (`p_{tid}`) and claimed it (`c_{tid}`). A member always lands on the same shard, so
 # the shards' sets are disjoint and distinct people = the sum of their sizes: days x shards reads. The set

@@ -589,6 +589,9 @@ _WebhookEvent = Literal[
     "topup.refunded",
     "checkout.completed",
     "checkout.refunded",
+    "member.frozen",
+    "member.unfrozen",
+    "member.erased",
 ]
 _WebhookUrl = Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$")]
 

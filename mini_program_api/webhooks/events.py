@@ -23,6 +23,9 @@ TOPUP_PAID = "topup.paid"
 TOPUP_REFUNDED = "topup.refunded"
 CHECKOUT_COMPLETED = "checkout.completed"
 CHECKOUT_REFUNDED = "checkout.refunded"
+MEMBER_FROZEN = "member.frozen"
+MEMBER_UNFROZEN = "member.unfrozen"
+MEMBER_ERASED = "member.erased"  # data: only the anonymous member id the accounting records stay under
 TEST = "webhook.test"  # only ever sent to the one endpoint that asked for it
 
 TYPES = (
@@ -37,6 +40,9 @@ TYPES = (
     TOPUP_REFUNDED,
     CHECKOUT_COMPLETED,
     CHECKOUT_REFUNDED,
+    MEMBER_FROZEN,
+    MEMBER_UNFROZEN,
+    MEMBER_ERASED,
 )
 
 

@@ -258,3 +258,42 @@ def test_the_api_stage_is_throttled_on_methods_the_api_serves(template: dict[str
     for setting in methods:
         path = setting["ResourcePath"].removeprefix("/").replace("~1", "/")  # "/~1v1~1auth~1login": /v1/auth/login
         assert setting["HttpMethod"].lower() in paths[path], path
+
+
+def test_one_bucket_keeps_imports_and_exports_each_prefix_granted_and_expiring(template: dict[str, Any]) -> None:
+    config = json.loads((ROOT / "chalice.json").read_text())["stages"]["prod"]["environment_variables"]
+    name = config["KABAO_EXPORT_BUCKET"]
+    assert name == config["KABAO_IMPORT_BUCKET"]  # what the export store reads names the template's bucket
+    buckets = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::S3::Bucket"}
+    assert list(buckets) == ["ImportBucket"] and buckets["ImportBucket"]["Properties"]["BucketName"] == name
+    rules = buckets["ImportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert sorted((r["Prefix"], r["ExpirationInDays"], r["Status"]) for r in rules) == [
+        ("exports/", 7, "Enabled"),
+        ("imports/", 7, "Enabled"),
+    ]
+    statements = [
+        s
+        for p in template["Resources"]["DefaultRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+    ]
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
+    arn = f"arn:${{AWS::Partition}}:s3:::{name}"
+    assert sorted((s["Resource"]["Fn::Sub"], tuple(s["Action"])) for s in s3) == [
+        (f"{arn}/exports/*", ("s3:PutObject", "s3:GetObject")),
+        (f"{arn}/imports/*", ("s3:PutObject", "s3:GetObject")),
+    ]
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"KABAO_IMPORT_BUCKET": "kabao-files"},
+        {"KABAO_EXPORT_BUCKET": "kabao-files"},
+        {"KABAO_IMPORT_BUCKET": "kabao-files", "KABAO_EXPORT_BUCKET": "kabao-exports"},
+    ],
+)
+def test_an_export_bucket_that_is_not_the_templates_bucket_is_a_build_error(environment: dict[str, str]) -> None:
+    from infra.deploy.template import merge_template
+
+    with pytest.raises(ValueError, match="same bucket"):
+        merge_template("prod", {"KABAO_TABLE": "kabao-prod", **environment})

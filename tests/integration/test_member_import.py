@@ -20,6 +20,7 @@ from mini_program_api.db.models import (
     member_import_pk,
     member_pk,
 )
+from mini_program_api.member_care import tags
 from mini_program_api.member_import import jobs
 from mini_program_api.money import ledger
 from mini_program_api.platform import clock, pii
@@ -257,7 +258,12 @@ def test_the_run_creates_members_once_however_often_the_file_comes(api: Any, mer
     for i, p in enumerate(phones):
         m = created[p]
         assert m is not None and _balances(m) == (i * 100, i * 100 + 50, i * 100, i * 10)
-        assert (m.name, m.external_id, m.joined_on, list(m.tags or [])) == (
+        assert (
+            m.name,
+            m.external_id,
+            m.joined_on,
+            [t["name"] for t in tags.names(merchant.merchant_id, m.tag_ids)],
+        ) == (
             f"会员{i}",
             f"EXT{i}",
             "2019-06-01",
@@ -401,7 +407,11 @@ def test_a_phone_already_a_member_is_refused_or_added_to_as_the_merchant_chose(a
     assert (done["merged"], done["refused"], done["imported"]) == (1, 1, 0), done
     m = member_of(merchant, phone)
     assert m is not None and m.member_id == member_id and _balances(m) == (30, 1000, 500, 20)
-    assert (m.name, m.external_id, list(m.tags or [])) == ("新名字", "EXT9", ["老客"])  # what it lacked, filled in
+    assert (m.name, m.external_id, [t["name"] for t in tags.names(merchant.merchant_id, m.tag_ids)]) == (
+        "新名字",
+        "EXT9",
+        ["老客"],
+    )  # what it lacked, filled in
     _held_by_ledger(merchant, m)
     full_member = member_of(merchant, full)
     assert full_member is not None and int(full_member.principal) == 0
