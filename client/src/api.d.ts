@@ -7882,7 +7882,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, UPLOAD_EXISTS */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7891,7 +7891,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "UPLOAD_EXISTS";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -4,7 +4,6 @@ the prepaid cap, both merge rules, opening balances as IMPORT ledger entries, an
 
 from __future__ import annotations
 
-import codecs
 import threading
 import uuid
 from typing import Any
@@ -516,3 +515,30 @@ def test_an_empty_upload_or_an_upload_id_not_made_here_is_refused(api: Any, merc
     )
     assert status == 404 and body["error"]["code"] in ("UPLOAD_NOT_FOUND", "NOT_FOUND"), body
     assert api.ok("GET", "/v1/admin/member-imports", token=token)["imports"] == []
+
+
+def test_an_upload_is_written_once_so_the_run_applies_the_file_the_check_read(api: Any, merchant: Any) -> None:
+    """The admin checks a file, then another file is PUT to the same upload (or its presigned URL, valid an hour,
+    is used again): the run must not apply rows nobody checked (a million points here)."""
+    token, phone = api.admin_token(merchant), _phone()
+    slot = api.ok("POST", "/v1/admin/member-imports/uploads", {"file_name": "members.csv"}, token=token)
+    checked = _csv(f"{phone},张三,,,,,,10,,,,,")
+    assert api.call("PUT", slot["url"], token=token, raw=checked, headers={"content-type": "text/csv"})[0] == 200
+    status, job = api.post(
+        "/v1/admin/member-imports",
+        {"upload_id": slot["upload_id"], "file_name": "members.csv", "merge_rule": "add"},
+        token=token,
+    )
+    assert status == 201 and job["status"] == "CHECKED", job
+    status, body = api.call(
+        "PUT",
+        slot["url"],
+        token=token,
+        raw=_csv(f"{phone},张三,,,,,,1000000,,,,,"),
+        headers={"content-type": "text/csv"},
+    )
+    assert (status, body["error"]["code"]) == (409, "UPLOAD_EXISTS"), body
+    api.ok("POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=token)
+    drain()
+    m = member_of(merchant, phone)
+    assert m is not None and int(m.points) == 10
