@@ -3557,7 +3557,12 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "RUNNING" | "DONE";
+            status: "RUNNING" | "DONE" | "FAILED";
+            /**
+             * Error
+             * @description why a FAILED job stopped: TAG_NOT_FOUND (its tag was deleted)
+             */
+            error: string | null;
             /** Filter */
             filter: {
                 [key: string]: unknown;
