@@ -693,6 +693,9 @@ def _merge(
         tags = list(dict.fromkeys([*(str(t) for t in member.tags or []), *row.tags]))
         actions.append(Member.tags.set(cast(Any, tags)))
     pinned = (Member.principal == int(member.principal)) & (Member.pending_topup == int(member.pending_topup))
+    # A row without balances is a plain update, which the ledger's erased condition does not cover: an erasure
+    # committed since the read must not get the file's name, ids and tags back (data_rights/erasure.py).
+    pinned &= Member.erased_at.does_not_exist()
     tx = Transaction()
     if operation is not None:
         ledger.stage(tx, job.merchant_id, member.member_id, operation, member_actions=actions, member_condition=pinned)

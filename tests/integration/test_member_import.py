@@ -542,3 +542,32 @@ def test_an_upload_is_written_once_so_the_run_applies_the_file_the_check_read(ap
     drain()
     m = member_of(merchant, phone)
     assert m is not None and int(m.points) == 10
+
+
+def test_a_merge_racing_the_members_erasure_writes_nothing_back_on_the_erased_row(
+    api: Any, merchant: Any, monkeypatch: Any
+) -> None:
+    """A row with no balances (an external id, tags) merges with a plain update of the member row: when the member
+    is erased between the row's read and its write, that update must not put the file's data back on them."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.db import transact
+    from mini_program_api.platform.auth import Principal
+
+    phone = _phone()
+    member_id = api.member_with_card(merchant, phone=phone)["member"]["member_id"]
+    job = start_import(api, merchant, _csv(f"{phone},,,EXT-42,,,,,,,,老客,"), rule="add")
+    assert job["to_merge"] == 1, job
+    real_commit, erased, admin = transact.Transaction.commit, [], Principal(merchant.merchant_id, "a1", "admin")
+
+    def erase_first(tx: transact.Transaction) -> None:
+        labels = [label for ops in tx._ops.values() for label, _ in ops]
+        if "row" in labels and "balance" in labels and not erased:  # the merge's own write, after its reads
+            erased.append(erasure.erase(merchant.merchant_id, member_id, admin))
+        real_commit(tx)
+
+    monkeypatch.setattr(transact.Transaction, "commit", erase_first)
+    api.ok("POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=api.admin_token(merchant))
+    drain()
+    assert erased
+    row = Member.get(member_pk(merchant.merchant_id, member_id), PROFILE, consistent_read=True)
+    assert row.erased_at is not None and row.external_id is None and not row.tags, (row.external_id, row.tags)
