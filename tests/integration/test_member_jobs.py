@@ -206,3 +206,25 @@ def test_a_tag_job_whose_tag_is_deleted_before_it_tags_anyone_ends_failed(api: A
     assert (done["status"], done["error"], done["changed"]) == ("FAILED", "TAG_NOT_FOUND", 0), done
     assert member_jobs.run(page_size=10).jobs == 0  # off the due list
     assert api.ok("GET", f"/v1/admin/members/{member_id}", token=admin)["tags"] == []
+
+
+def test_an_xlsx_export_takes_a_name_with_a_control_character_from_an_import(
+    api: Any, merchant: Any, api_url: str
+) -> None:
+    """Old systems' files carry stray control characters (a BEL, a vertical tab from an Excel line break), and the
+    import keeps them in names; openpyxl refuses such a cell, so one member made every XLSX export fail on every
+    run. The cell keeps its printable text."""
+    from tests.integration.test_member_import import _csv as import_csv
+    from tests.integration.test_member_import import drain, start_import
+
+    admin, phone = api.admin_token(merchant), f"1370000{uuid.uuid4().int % 10**4:04d}"
+    imported = start_import(api, merchant, import_csv(f"{phone},张\x07三,,X\x0b1,,,,,,,,,"), rule="add")
+    api.ok("POST", f"/v1/admin/member-imports/{imported['import_id']}/start", token=admin)
+    drain()
+    job = api.ok("POST", "/v1/admin/member-jobs", {"kind": "EXPORT", "format": "xlsx"}, token=admin, headers=_key())
+    _drain(page_size=10)
+    done = api.ok("GET", f"/v1/admin/member-jobs/{job['job_id']}", token=admin)
+    assert done["status"] == "DONE", done
+    status, _, body = _download(api_url, admin, done["download_url"])
+    rows = list(load_workbook(io.BytesIO(body), read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert status == 200 and [r[2] for r in rows[1:]] == ["张三"]
