@@ -51,6 +51,10 @@ def _name(name: str) -> str:
     name = " ".join(unicodedata.normalize("NFKC", name).split())
     if not 1 <= len(name) <= MAX_NAME:
         raise KabaoError("VALIDATION_ERROR", f"a tag name has 1 to {MAX_NAME} characters")
+    # Control and format characters (a zero-width space, a BOM, a BEL, a direction override) are invisible: `VIP`
+    # with one is a second `VIP` in every list, unique only to the name lookup.
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise KabaoError("VALIDATION_ERROR", "a tag name has no invisible or control characters")
     return name
 
 
