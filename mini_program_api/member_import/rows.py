@@ -202,7 +202,9 @@ def _number(column: str, value: Any, problems: list[Problem]) -> Decimal | None:
     except InvalidOperation:
         problems.append(Problem(column, "BAD_NUMBER", f"{text[:20]!r} is not a number"))
         return None
-    if not number.is_finite():
+    if not number.is_finite() or not -20 <= number.adjusted() <= 40:
+        # An exponent far out (9e999999999) overflows Decimal's context when made fen (decimal.Overflow, a 500
+        # and a check stuck on the row), or underflows to 0 without a word (1e-999999999).
         problems.append(Problem(column, "BAD_NUMBER", "a number"))
         return None
     if number < 0:

@@ -571,3 +571,23 @@ def test_a_merge_racing_the_members_erasure_writes_nothing_back_on_the_erased_ro
     assert erased
     row = Member.get(member_pk(merchant.merchant_id, member_id), PROFILE, consistent_read=True)
     assert row.erased_at is not None and row.external_id is None and not row.tags, (row.external_id, row.tags)
+
+
+def test_a_money_cell_beyond_decimals_range_is_that_rows_error_not_a_stuck_import(api: Any, merchant: Any) -> None:
+    """`9e999999999` yuan overflowed Decimal's context when made fen (decimal.Overflow, not InvalidOperation): the
+    check's page raised on every run, so the import stayed CHECKING for ever. Tiny exponents became 0 silently."""
+    good = _phone()
+    job = start_import(
+        api,
+        merchant,
+        _csv(f"{_phone()},,,,,,,,,9e999999999,,,", f"{_phone()},,,,,,,,,,1e-999999999,,", f"{good},,,,,,,,,,,,"),
+    )
+    assert job["status"] == "CHECKED", job
+    assert (job["rows_read"], job["errors"], job["to_create"]) == (3, 2, 1), job
+    rows = api.ok(
+        "GET", f"/v1/admin/member-imports/{job['import_id']}/rows?problems_only=true", token=api.admin_token(merchant)
+    )["rows"]
+    assert {(r["row"], e["column"], e["code"]) for r in rows for e in r["errors"]} == {
+        (1, "principal", "BAD_NUMBER"),
+        (2, "bonus", "BAD_NUMBER"),
+    }
