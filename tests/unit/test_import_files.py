@@ -137,8 +137,25 @@ def test_money_is_yuan_with_at_most_two_decimals(cell: Any, fen: int, code: str 
         ("12800138000", False),
         ("1380013800", False),
         ("phone", False),
+        # Full-width digits (an IME's full-width mode) are the same phone, ASCII once read; other scripts' digits
+        # are no mainland number (`\d` took both, and the member was created under a phone no login matches).
+        ("１３８００１３８０００", True),
+        ("13８００１３８０００", True),
+        ("13٨٠٠١٣٨٠٠٠", False),
     ],
 )
 def test_phones(cell: Any, ok: bool) -> None:
     row, problems = rows.parse(1, ["phone"], [cell], frozenset(), {}, TODAY)
-    assert (row is not None and row.phone == "13800138000") == ok
+    if ok:
+        assert row is not None and row.phone == "13800138000"
+    else:
+        assert row is None and [p.code for p in problems] == ["BAD_PHONE"]
+
+
+@pytest.mark.parametrize(("cell", "number"), [("１２３４５６７８", "12345678"), ("123٤٥٦٧٨", None)])
+def test_card_numbers_are_ascii_digits(cell: str, number: str | None) -> None:
+    row, problems = rows.parse(1, ["phone", "card_number"], ["13800138000", cell], frozenset(), {}, TODAY)
+    if number:
+        assert row is not None and row.card_number == number
+    else:
+        assert row is None and [p.code for p in problems] == ["BAD_CARD_NUMBER"]
