@@ -3557,7 +3557,12 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "RUNNING" | "DONE";
+            status: "RUNNING" | "DONE" | "FAILED";
+            /**
+             * Error
+             * @description why a FAILED job stopped: TAG_NOT_FOUND (its tag was deleted)
+             */
+            error: string | null;
             /** Filter */
             filter: {
                 [key: string]: unknown;
@@ -7882,7 +7887,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE */
+            /** @description Conflict: CONCURRENT_UPDATE, UPLOAD_EXISTS */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7891,7 +7896,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE";
+                            code: "CONCURRENT_UPDATE" | "UPLOAD_EXISTS";
                             message: string;
                             details?: Record<string, never>;
                         };

@@ -176,7 +176,7 @@ def import_bucket(name: str, public_url: str) -> dict[str, Any]:
                         {
                             "AllowedMethods": ["PUT"],
                             "AllowedOrigins": [public_url or "*"],
-                            "AllowedHeaders": ["Content-Type"],
+                            "AllowedHeaders": ["Content-Type", "If-None-Match"],  # both signed (write once)
                             "MaxAge": 3600,
                         }
                     ]

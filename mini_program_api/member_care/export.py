@@ -7,6 +7,8 @@
 - Text that a spreadsheet would run as a formula (a cell beginning with = + - @, a tab or a carriage return:
   `=cmd|' /C calc'!A0` as a name) is prefixed with a `'`, OWASP's CSV-injection advice, in both formats; numbers
   are written as numbers.
+- Control characters other than tab and line breaks (a BEL or vertical tab an imported file brought in a name) are
+  left out of every cell: openpyxl refuses them (XLSX allows none), which failed the whole export on every run.
 
 A job writes each page of rows as a CSV part (`part_name`), and the last step joins the parts into the file, so a
 page done twice writes the same part again and a long export spans Lambda runs.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -41,6 +44,7 @@ COLUMNS = (
 )
 NUMERIC = frozenset({"points", "principal", "bonus", "stored_value", "growth"})
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what XLSX cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE)
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
@@ -48,7 +52,9 @@ FORMATS = {
 
 
 def safe_text(value: str) -> str:
-    """The text as a cell no spreadsheet runs: a leading = + - @ tab or CR gets a `'` before it."""
+    """The text as a cell no spreadsheet runs and XLSX can hold: control characters out, then a leading
+    = + - @ tab or CR gets a `'` before it."""
+    value = _CONTROL.sub("", value)
     return "'" + value if value.startswith(_RISKY) else value
 
 

@@ -40,7 +40,7 @@ from mini_program_api.staff import audit
 JOB = "member_job"
 PAGE = 100
 TAG, UNTAG, EXPORT = "TAG", "UNTAG", "EXPORT"
-RUNNING, DONE = "RUNNING", "DONE"
+RUNNING, DONE, FAILED = "RUNNING", "DONE", "FAILED"
 
 
 @dataclass(frozen=True)
@@ -225,10 +225,16 @@ def _work(job: MemberJob, now: datetime, page_size: int, deadline: float | None,
             key = export_files.key(job.merchant_id, job.job_id, export.part_name(int(job.pages)))
             export_files.files().put(key, export.part(rows))
         else:
-            for member in chosen:
-                tx = Transaction()
-                tx.update("job", MemberJob(job.pk, job.sk), [MemberJob.changed.add(1)], MemberJob.pk.exists())
-                tags.set_on(job.merchant_id, member.member_id, str(params["tag_id"]), job.kind == TAG, tx)
+            try:
+                for member in chosen:
+                    tx = Transaction()
+                    tx.update("job", MemberJob(job.pk, job.sk), [MemberJob.changed.add(1)], MemberJob.pk.exists())
+                    tags.set_on(job.merchant_id, member.member_id, str(params["tag_id"]), job.kind == TAG, tx)
+            except KabaoError as exc:
+                if exc.code != "TAG_NOT_FOUND":
+                    raise
+                _end(job, FAILED, exc.code)  # deleted while no member carried it: no run will find it again
+                return
         report.pages += 1
         if not _advance(job, walked, len(chosen)):
             return  # another runner moved it on: it carries on from there
@@ -261,7 +267,14 @@ def _finish(job: MemberJob, params: dict[str, Any]) -> None:
         fmt = str(params["format"])
         file_key = export_files.key(job.merchant_id, job.job_id, export.file_name(job.job_id, fmt))
         store.put(file_key, export.assemble(fmt, parts))
-    actions = [MemberJob.status.set(DONE), MemberJob.finished_at.set(clock.now()), *due.unslot(MemberJob)]
+    _end(job, DONE, None, file_key)
+
+
+def _end(job: MemberJob, status: str, error: str | None, file_key: str | None = None) -> None:
+    """The job DONE (with an export's file) or FAILED (saying why), and off the due list."""
+    actions = [MemberJob.status.set(status), MemberJob.finished_at.set(clock.now()), *due.unslot(MemberJob)]
     if file_key:
         actions.append(MemberJob.file_key.set(file_key))
+    if error:
+        actions.append(MemberJob.error.set(error))
     update_if(job, actions, MemberJob.status == RUNNING)

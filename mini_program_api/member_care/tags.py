@@ -51,13 +51,17 @@ def clean_name(name: str) -> str | None:
     """The name as a tag keeps it (NFKC, spaces collapsed), or None when it is not 1 to `MAX_NAME` characters
     then: the one rule for the admin's tags and an import's (member_import/rows.py checks a file's with it)."""
     name = " ".join(unicodedata.normalize("NFKC", name).split())
+    # Control and format characters (a zero-width space, a BOM, a BEL, a direction override) are invisible: `VIP`
+    # with one is a second `VIP` in every list, unique only to the name lookup.
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        return None
     return name if 1 <= len(name) <= MAX_NAME else None
 
 
 def _name(name: str) -> str:
     clean = clean_name(name)
     if clean is None:
-        raise KabaoError("VALIDATION_ERROR", f"a tag name has 1 to {MAX_NAME} characters")
+        raise KabaoError("VALIDATION_ERROR", f"a tag name has 1 to {MAX_NAME} characters, none invisible")
     return clean
 
 

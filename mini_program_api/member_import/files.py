@@ -7,6 +7,10 @@ last page stopped, an XLSX copied once per run to the Lambda's /tmp (a zip is re
 stages the upload is a PUT to the API itself (`PUT /v1/admin/member-imports/uploads/{upload_id}`), kept as a
 file under `KABAO_IMPORT_DIR`, which the jobs read the same way.
 
+An upload is written once (a second PUT is `409 UPLOAD_EXISTS` locally; S3 refuses it through the presigned
+URL's signed `If-None-Match: *`): the run reads the file again, so a file replaced after the check would apply
+rows nobody checked, under an import whose audit record names the first file's sha256.
+
 Reading:
 - CSV: UTF-8 (with or without BOM) or GB18030, which Chinese spreadsheets save; chosen from the file's first
   64 KiB. A line longer than `MAX_LINE` (a 10 MB line) is that row's error and is skipped without being held;
@@ -85,11 +89,15 @@ class LocalStore:
         return f"/v1/admin/member-imports/uploads/{upload_id}", {"Content-Type": "application/octet-stream"}
 
     def save(self, key: str, body: bytes) -> None:
+        """Keep the upload's file, once: FileExistsError when it already has one (two PUTs racing: one wins)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
+        partial = path.with_name(f"{path.name}.{os.urandom(8).hex()}.part")
         partial.write_bytes(body)
-        partial.replace(path)  # a reader never sees half a file
+        try:
+            os.link(partial, path)  # a reader never sees half a file; fails if the upload has its file
+        finally:
+            partial.unlink()
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -113,10 +121,10 @@ class S3Store:
         self.client = boto3.client("s3", region_name=settings().region)
 
     def upload_url(self, key: str) -> tuple[str, dict[str, str]]:
-        headers = {"Content-Type": "application/octet-stream"}
+        headers = {"Content-Type": "application/octet-stream", "If-None-Match": "*"}  # signed: a PUT cannot omit it
         url = self.client.generate_presigned_url(
             "put_object",
-            Params={"Bucket": self.bucket, "Key": key, "ContentType": headers["Content-Type"]},
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": headers["Content-Type"], "IfNoneMatch": "*"},
             ExpiresIn=int(UPLOAD_TTL.total_seconds()),
         )
         return str(url), headers
@@ -192,7 +200,10 @@ def receive(merchant_id: str, upload_id: str, body: bytes) -> int:
         raise KabaoError("VALIDATION_ERROR", "the file is empty")
     if len(body) > MAX_UPLOAD:
         raise KabaoError("REQUEST_TOO_LARGE", f"at most {MAX_UPLOAD // (1024 * 1024)} MB")
-    target.save(object_key(merchant_id, upload_id), body)
+    try:
+        target.save(object_key(merchant_id, upload_id), body)
+    except FileExistsError:
+        raise KabaoError("UPLOAD_EXISTS", "this upload already has its file: ask for a new upload") from None
     return len(body)
 
 

@@ -707,6 +707,9 @@ def _merge(
     if new_tags:
         actions.append(Member.tag_ids.add(new_tags))
     pinned = (Member.principal == int(member.principal)) & (Member.pending_topup == int(member.pending_topup))
+    # A row without balances is a plain update, which the ledger's erased condition does not cover: an erasure
+    # committed since the read must not get the file's name, ids and tags back (data_rights/erasure.py).
+    pinned &= Member.erased_at.does_not_exist()
     tx = Transaction()
     tags.stage_new(tx, job.merchant_id, member.member_id, new_tags)  # a tag put on meanwhile cancels: read again
     if row.name and not member.name:  # the name is set by this row: its search entry with it, pinned to no name

@@ -10,6 +10,7 @@ day-first and month-first forms (01/03/2024) are ambiguous and refused.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -39,6 +40,7 @@ MAX_POINTS = 10**9
 MAX_TEXT = 64
 MAX_TAGS = 20
 MAX_TAG = tag_rules.MAX_NAME
+# ASCII digits: `\d` takes any script's, and a phone or card number in them is a key no login or scan matches.
 _PHONE = re.compile(r"^1[3-9][0-9]{9}$")
 _CARD = re.compile(r"^[0-9]{6,20}$")
 _DATE_FORMS = (
@@ -129,6 +131,7 @@ def parse(
         text = _text(column, values.get(column), problems)
         setattr(row, column, text)
     card = _text("card_number", values.get("card_number"), problems)
+    card = unicodedata.normalize("NFKC", card) if card is not None else None
     if card is not None and not _CARD.match(card):
         problems.append(Problem("card_number", "BAD_CARD_NUMBER", "6 to 20 digits"))
     else:
@@ -170,7 +173,8 @@ def _phone(value: Any) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():  # a spreadsheet number: 13800138000.0
         value = int(value)
-    digits = re.sub(r"[\s\-]", "", str(value))
+    # NFKC: full-width digits (an IME's full-width mode) are the same number in ASCII.
+    digits = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", str(value)))
     digits = re.sub(r"^(\+?86)(?=1[0-9]{10}$)", "", digits)
     return digits if _PHONE.match(digits) else None
 
@@ -206,7 +210,9 @@ def _number(column: str, value: Any, problems: list[Problem]) -> Decimal | None:
     except InvalidOperation:
         problems.append(Problem(column, "BAD_NUMBER", f"{text[:20]!r} is not a number"))
         return None
-    if not number.is_finite():
+    if not number.is_finite() or not -20 <= number.adjusted() <= 40:
+        # An exponent far out (9e999999999) overflows Decimal's context when made fen (decimal.Overflow, a 500
+        # and a check stuck on the row), or underflows to 0 without a word (1e-999999999).
         problems.append(Problem(column, "BAD_NUMBER", "a number"))
         return None
     if number < 0:

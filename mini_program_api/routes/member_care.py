@@ -555,6 +555,7 @@ def _member_job_view(job: Any, tz: str) -> dict[str, Any]:
         "job_id": job.job_id,
         "kind": job.kind,
         "status": job.status,
+        "error": job.error,
         "filter": job.filter.as_dict() if hasattr(job.filter, "as_dict") else dict(job.filter or {}),
         "tag_id": None if export else params.get("tag_id"),
         "format": params.get("format") if export else None,

@@ -93,7 +93,7 @@ def new_upload(call: Call) -> dict[str, Any]:
     "PUT",
     role="admin",
     response="MemberImportUploadedView",
-    errors=("UPLOAD_NOT_FOUND", "VALIDATION_ERROR", "REQUEST_TOO_LARGE"),
+    errors=("UPLOAD_EXISTS", "UPLOAD_NOT_FOUND", "VALIDATION_ERROR", "REQUEST_TOO_LARGE"),
     content_types=_FILE_TYPES,
 )
 def receive_upload(call: Call, upload_id: str) -> dict[str, Any]:

@@ -507,7 +507,8 @@ class TagBulkView(View):
 class MemberJobView(View):
     job_id: str
     kind: Literal["TAG", "UNTAG", "EXPORT"]
-    status: Literal["RUNNING", "DONE"]
+    status: Literal["RUNNING", "DONE", "FAILED"]
+    error: str | None = Field(description="why a FAILED job stopped: TAG_NOT_FOUND (its tag was deleted)")
     filter: dict[str, Any]
     tag_id: str | None
     format: Literal["csv", "xlsx"] | None

@@ -27,6 +27,8 @@ once. No redirect is followed (it could lead anywhere the URL check refused).
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -66,8 +68,9 @@ RETRY_AFTER = (
 WINDOW = timedelta(hours=24)
 KEEP = timedelta(days=30)
 CONNECT_TIMEOUT = 2.0  # seconds
-READ_TIMEOUT = 5.0
-LEASE = timedelta(seconds=30)  # > connect + read timeouts
+READ_TIMEOUT = 5.0  # each read: a receiver sending a byte at a time would renew it for ever
+TOTAL_TIMEOUT = 10.0  # the whole attempt (`_Watchdog`)
+LEASE = timedelta(seconds=30)  # > an attempt's total time, so no other run sends the item meanwhile
 FAILURES_PER_PASS = 3  # per endpoint and run: the rest of its work waits for the next run
 BATCH = 500
 WORKERS = 8
@@ -192,6 +195,50 @@ def headers(secret: str, event_id: str, at: datetime, payload: str) -> dict[str,
     }
 
 
+class _Watchdog:
+    """Cuts an attempt at `seconds` in all: urllib3's read timeout is per read, so a receiver dripping its headers
+    or body a byte at a time (inside it each time) held the attempt, its run and its lease as long as it liked. The
+    cut shuts the connection's socket down from a timer thread, which ends the read blocked on it."""
+
+    def __init__(self, pool: Any, seconds: float) -> None:
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        watchdog = self
+
+        class Watched(pool.ConnectionCls):
+            def connect(self) -> None:
+                super().connect()
+                watchdog._watch(self.sock)
+
+        pool.ConnectionCls = Watched
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.fired:
+                self._cut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                self._cut(sock)
+
+    @staticmethod
+    def _cut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 def post(endpoint: WebhookEndpoint, event_id: str, payload: str, at: datetime) -> Answer:
     """One POST to the endpoint's URL, checked again now and sent to the address checked; never raises for
     the endpoint's failures (they are the answer)."""
@@ -226,6 +273,7 @@ def post(endpoint: WebhookEndpoint, event_id: str, payload: str, at: datetime) -
         )
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False)
+    watchdog = _Watchdog(pool, TOTAL_TIMEOUT)
     try:
         response = pool.urlopen(
             "POST", target.path, body=payload.encode(), headers=sent, redirect=False, preload_content=False
@@ -233,12 +281,17 @@ def post(endpoint: WebhookEndpoint, event_id: str, payload: str, at: datetime) -
         response.read(4096, decode_content=False)  # the receiver's answer is not ours to keep
         response.release_conn()
         code = int(response.status)
+        if watchdog.fired:
+            return answer(None, "TIMEOUT")  # the cut may read as an answer's end
         return answer(code, None if 200 <= code < 300 else f"HTTP {code}")
     except urllib3.exceptions.TimeoutError:
         return answer(None, "TIMEOUT")
     except (urllib3.exceptions.HTTPError, OSError) as exc:
+        if watchdog.fired:
+            return answer(None, "TIMEOUT")
         return answer(None, f"CONNECTION: {type(exc).__name__}"[:_BODY_CHARS])
     finally:
+        watchdog.cancel()
         pool.close()
 
 

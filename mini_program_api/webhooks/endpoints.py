@@ -8,7 +8,8 @@ The URL is where a request will go from inside our network, so it is checked as 
 before every delivery (delivery.py), since what a name resolves to can change: https only (plain http only to
 loopback, and loopback only on the local stages), no user:password, and every address the host resolves to
 must be a public unicast one (no private, link-local such as the 169.254.169.254 metadata service, loopback,
-multicast, reserved or unspecified address). The delivery then connects to the very address checked.
+multicast, reserved or unspecified address, nor an IPv6 form leading to one through NAT64 or 6to4). The
+delivery then connects to the very address checked.
 
 Registering the first endpoint and removing the last move `Merchant.webhook_endpoints` in the same
 transaction, which is what makes the event sites write an outbox item at all (outbox.py).
@@ -73,6 +74,25 @@ def _literal(host: str) -> bool:
     return True
 
 
+# RFC 6052: a NAT64 gateway (the VPC's NAT gateway among them) reaches the IPv4 address inside, private ones too.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: local-use translation, to whatever the operator set
+_V4_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291's deprecated IPv4-compatible form
+
+
+def _carries_private_v4(ip: ipaddress.IPv6Address) -> bool:
+    """Whether an IPv6 address leads, through a translator or tunnel, to an IPv4 address kabao must not call:
+    NAT64 and 6to4 to a non-public one, local-use NAT64 and IPv4-compatible to wherever an operator chose.
+    Python's `is_global` passes all of these forms."""
+    if ip in _NAT64:
+        carried: ipaddress.IPv4Address | None = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    elif ip in _NAT64_LOCAL or (ip in _V4_COMPATIBLE and int(ip) > 1):
+        return True
+    else:
+        carried = ip.sixtofour
+    return carried is not None and (carried.is_multicast or not carried.is_global)
+
+
 def check_url(url: str) -> Target:
     """Refuse (400 WEBHOOK_URL_REFUSED) a URL kabao must not call; the address to call otherwise."""
     try:
@@ -92,6 +112,8 @@ def check_url(url: str) -> Target:
         ip = ipaddress.ip_address(address.split("%")[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
+        elif isinstance(ip, ipaddress.IPv6Address) and _carries_private_v4(ip):
+            raise _refuse("the URL's host leads to a private, link-local, loopback or reserved IPv4 address")
         if ip.is_loopback:
             if not settings().is_local:
                 raise _refuse("the URL's host is a loopback address")

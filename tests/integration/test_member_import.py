@@ -4,7 +4,6 @@ the prepaid cap, both merge rules, opening balances as IMPORT ledger entries, an
 
 from __future__ import annotations
 
-import codecs
 import threading
 import uuid
 from typing import Any
@@ -526,3 +525,79 @@ def test_an_empty_upload_or_an_upload_id_not_made_here_is_refused(api: Any, merc
     )
     assert status == 404 and body["error"]["code"] in ("UPLOAD_NOT_FOUND", "NOT_FOUND"), body
     assert api.ok("GET", "/v1/admin/member-imports", token=token)["imports"] == []
+
+
+def test_an_upload_is_written_once_so_the_run_applies_the_file_the_check_read(api: Any, merchant: Any) -> None:
+    """The admin checks a file, then another file is PUT to the same upload (or its presigned URL, valid an hour,
+    is used again): the run must not apply rows nobody checked (a million points here)."""
+    token, phone = api.admin_token(merchant), _phone()
+    slot = api.ok("POST", "/v1/admin/member-imports/uploads", {"file_name": "members.csv"}, token=token)
+    checked = _csv(f"{phone},张三,,,,,,10,,,,,")
+    assert api.call("PUT", slot["url"], token=token, raw=checked, headers={"content-type": "text/csv"})[0] == 200
+    status, job = api.post(
+        "/v1/admin/member-imports",
+        {"upload_id": slot["upload_id"], "file_name": "members.csv", "merge_rule": "add"},
+        token=token,
+    )
+    assert status == 201 and job["status"] == "CHECKED", job
+    status, body = api.call(
+        "PUT",
+        slot["url"],
+        token=token,
+        raw=_csv(f"{phone},张三,,,,,,1000000,,,,,"),
+        headers={"content-type": "text/csv"},
+    )
+    assert (status, body["error"]["code"]) == (409, "UPLOAD_EXISTS"), body
+    api.ok("POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=token)
+    drain()
+    m = member_of(merchant, phone)
+    assert m is not None and int(m.points) == 10
+
+
+def test_a_merge_racing_the_members_erasure_writes_nothing_back_on_the_erased_row(
+    api: Any, merchant: Any, monkeypatch: Any
+) -> None:
+    """A row with no balances (an external id, tags) merges with a plain update of the member row: when the member
+    is erased between the row's read and its write, that update must not put the file's data back on them."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.db import transact
+    from mini_program_api.platform.auth import Principal
+
+    phone = _phone()
+    member_id = api.member_with_card(merchant, phone=phone)["member"]["member_id"]
+    job = start_import(api, merchant, _csv(f"{phone},,,EXT-42,,,,,,,,老客,"), rule="add")
+    assert job["to_merge"] == 1, job
+    real_commit, erased, admin = transact.Transaction.commit, [], Principal(merchant.merchant_id, "a1", "admin")
+
+    def erase_first(tx: transact.Transaction) -> None:
+        labels = [label for ops in tx._ops.values() for label, _ in ops]
+        if "row" in labels and "balance" in labels and not erased:  # the merge's own write, after its reads
+            erased.append(erasure.erase(merchant.merchant_id, member_id, admin))
+        real_commit(tx)
+
+    monkeypatch.setattr(transact.Transaction, "commit", erase_first)
+    api.ok("POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=api.admin_token(merchant))
+    drain()
+    assert erased
+    row = Member.get(member_pk(merchant.merchant_id, member_id), PROFILE, consistent_read=True)
+    assert row.erased_at is not None and row.external_id is None and not row.tags, (row.external_id, row.tags)
+
+
+def test_a_money_cell_beyond_decimals_range_is_that_rows_error_not_a_stuck_import(api: Any, merchant: Any) -> None:
+    """`9e999999999` yuan overflowed Decimal's context when made fen (decimal.Overflow, not InvalidOperation): the
+    check's page raised on every run, so the import stayed CHECKING for ever. Tiny exponents became 0 silently."""
+    good = _phone()
+    job = start_import(
+        api,
+        merchant,
+        _csv(f"{_phone()},,,,,,,,,9e999999999,,,", f"{_phone()},,,,,,,,,,1e-999999999,,", f"{good},,,,,,,,,,,,"),
+    )
+    assert job["status"] == "CHECKED", job
+    assert (job["rows_read"], job["errors"], job["to_create"]) == (3, 2, 1), job
+    rows = api.ok(
+        "GET", f"/v1/admin/member-imports/{job['import_id']}/rows?problems_only=true", token=api.admin_token(merchant)
+    )["rows"]
+    assert {(r["row"], e["column"], e["code"]) for r in rows for e in r["errors"]} == {
+        (1, "principal", "BAD_NUMBER"),
+        (2, "bonus", "BAD_NUMBER"),
+    }

@@ -190,3 +190,41 @@ def test_a_tag_job_tags_a_filters_members_once_and_its_retry_is_the_same_job(api
     assert api.call("DELETE", f"/v1/admin/tags/{tag}", token=admin)[0] == 204
     jobs = api.ok("GET", "/v1/admin/member-jobs?limit=1", token=admin)
     assert len(jobs["jobs"]) == 1 and jobs["cursor"]
+
+
+def test_a_tag_job_whose_tag_is_deleted_before_it_tags_anyone_ends_failed(api: Any, merchant: Any) -> None:
+    """A tag no member carries yet may be deleted while its TAG job waits: the job must end (FAILED, saying why),
+    not fail on every run for ever, RUNNING in the console and back on the due list each day."""
+    admin = api.admin_token(merchant)
+    member_id = _member(api, merchant, f"1390000020{uuid.uuid4().int % 10}")["id"]
+    tag = api.ok("POST", "/v1/admin/tags", {"name": "待删"}, token=admin)["tag_id"]
+    job = api.ok("POST", "/v1/admin/member-jobs", {"kind": "TAG", "tag_id": tag}, token=admin, headers=_key())
+    assert api.call("DELETE", f"/v1/admin/tags/{tag}", token=admin)[0] == 204
+    report = member_jobs.run(page_size=10)
+    assert report.failed == [], report
+    done = api.ok("GET", f"/v1/admin/member-jobs/{job['job_id']}", token=admin)
+    assert (done["status"], done["error"], done["changed"]) == ("FAILED", "TAG_NOT_FOUND", 0), done
+    assert member_jobs.run(page_size=10).jobs == 0  # off the due list
+    assert api.ok("GET", f"/v1/admin/members/{member_id}", token=admin)["tags"] == []
+
+
+def test_an_xlsx_export_takes_a_name_with_a_control_character_from_an_import(
+    api: Any, merchant: Any, api_url: str
+) -> None:
+    """Old systems' files carry stray control characters (a BEL, a vertical tab from an Excel line break), and the
+    import keeps them in names; openpyxl refuses such a cell, so one member made every XLSX export fail on every
+    run. The cell keeps its printable text."""
+    from tests.integration.test_member_import import _csv as import_csv
+    from tests.integration.test_member_import import drain, start_import
+
+    admin, phone = api.admin_token(merchant), f"1370000{uuid.uuid4().int % 10**4:04d}"
+    imported = start_import(api, merchant, import_csv(f"{phone},张\x07三,,X\x0b1,,,,,,,,,"), rule="add")
+    api.ok("POST", f"/v1/admin/member-imports/{imported['import_id']}/start", token=admin)
+    drain()
+    job = api.ok("POST", "/v1/admin/member-jobs", {"kind": "EXPORT", "format": "xlsx"}, token=admin, headers=_key())
+    _drain(page_size=10)
+    done = api.ok("GET", f"/v1/admin/member-jobs/{job['job_id']}", token=admin)
+    assert done["status"] == "DONE", done
+    status, _, body = _download(api_url, admin, done["download_url"])
+    rows = list(load_workbook(io.BytesIO(body), read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert status == 200 and [r[2] for r in rows[1:]] == ["张三"]

@@ -196,3 +196,13 @@ def test_an_issue_job_filtered_by_tag_gives_only_the_tagged_members(api: Any, me
     assert (done["issued"], done["scanned"]) == (1, 2)
     held = {m: api.ok("GET", f"/v1/admin/members/{m}", token=admin)["coupon_count"] for m in (tagged, untagged)}
     assert held == {tagged: 1, untagged: 0}
+
+
+def test_a_tag_name_with_invisible_or_control_characters_is_refused(api: Any, merchant: Any) -> None:
+    """`VIP` with a zero-width space, a BOM or a BEL looks like `VIP` in every list but normalized differently: a
+    second `VIP` tag the merchant cannot tell apart (or a name made of nothing visible)."""
+    admin = api.admin_token(merchant)
+    api.ok("POST", "/v1/admin/tags", {"name": "VIP"}, token=admin)
+    for name in ("VIP\u200b", "\ufeffVIP", "V\u0007IP", "\u200b", "VIP\u202e"):
+        assert _code(api.post("/v1/admin/tags", {"name": name}, token=admin)) == (400, "VALIDATION_ERROR"), name
+    assert [t["name"] for t in api.ok("GET", "/v1/admin/tags", token=admin)["tags"]] == ["VIP"]

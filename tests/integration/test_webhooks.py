@@ -473,3 +473,45 @@ def test_a_patch_with_nothing_in_it_is_400_and_one_that_changes_nothing_moves_no
     assert status == 200 and same["version"] == hook["version"] == 0, same
     status, paused = api.patch(path, {"enabled": False}, token=admin)
     assert status == 200 and paused["version"] == 1 and paused["enabled"] is False, paused
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_at_a_total_time(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read timeout is per read: a receiver sending a byte of its headers just inside it each time held one
+    attempt (and the run's thread) as long as it liked, past the Lambda's deadline. An attempt has a total time."""
+    import socket
+
+    monkeypatch.setattr(delivery, "READ_TIMEOUT", 0.5)
+    monkeypatch.setattr(delivery, "TOTAL_TIMEOUT", 1.5)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(1)
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                until = time.monotonic() + 6  # the test's own bound, should the cut not come
+                while not stop.is_set() and time.monotonic() < until:
+                    conn.sendall(b"X-Slow: 1\r\n")  # a header line each 0.3 s, inside the read timeout
+                    time.sleep(0.3)
+            except OSError:
+                return
+
+    threading.Thread(target=drip, daemon=True).start()
+    hook = _endpoint(api, merchant, f"http://127.0.0.1:{server.getsockname()[1]}/hook", ["member.created"])
+    api.login(merchant)
+    started = time.monotonic()
+    try:
+        delivery.sweep()
+    finally:
+        stop.set()
+        server.close()
+    assert time.monotonic() - started < 5.0  # uncut, the drip holds the attempt 6 s
+    [cut] = _log(api, merchant, hook["endpoint_id"])
+    assert (cut["status"], cut["error"]) == ("FAILED", "TIMEOUT"), cut

@@ -34,6 +34,15 @@ def test_retries_back_off_and_reach_past_the_window() -> None:
         ("https://10.1.2.3/", False),
         ("https://239.255.255.250/", False),
         ("https://[ff02::1]/", False),
+        # IPv6 forms that carry an IPv4 address a gateway or the kernel may reach: NAT64 (the VPC's NAT gateway
+        # translates 64:ff9b::/96 to the IPv4 inside, private ones included), 6to4, IPv4-compatible.
+        ("https://[64:ff9b::a9fe:a9fe]/", False),
+        ("https://[64:ff9b::a00:1]/", False),
+        ("https://[64:ff9b:1::a00:1]/", False),
+        ("https://[2002:a9fe:a9fe::1]/", False),
+        ("https://[::a9fe:a9fe]/", False),
+        ("https://[::7f00:1]/", False),
+        ("https://[64:ff9b::5db8:d70e]/", True),  # NAT64 of a public address is that address
         ("http://93.184.215.14/", False),
         ("https://a:b@93.184.215.14/", False),
         ("https:///nohost", False),
