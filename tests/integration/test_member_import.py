@@ -580,7 +580,7 @@ def test_a_merge_racing_the_members_erasure_writes_nothing_back_on_the_erased_ro
     drain()
     assert erased
     row = Member.get(member_pk(merchant.merchant_id, member_id), PROFILE, consistent_read=True)
-    assert row.erased_at is not None and row.external_id is None and not row.tags, (row.external_id, row.tags)
+    assert row.erased_at is not None and row.external_id is None and not row.tag_ids, (row.external_id, row.tag_ids)
 
 
 def test_a_money_cell_beyond_decimals_range_is_that_rows_error_not_a_stuck_import(api: Any, merchant: Any) -> None:
