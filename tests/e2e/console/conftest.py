@@ -111,16 +111,21 @@ def signed_in(page: Any, api: Any, merchant: Any, username: str) -> dict[str, An
     return login
 
 
-def screenshot(page: Any, name: str) -> None:
-    """The page once a closing dialog has faded out (taken mid-fade, it showed a ghost of the dialog)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def _settled(page: Any) -> None:
+    """Wait until no closing dialog is fading out: a screenshot showed its ghost, axe measured its contrast."""
     page.wait_for_function("() => !document.querySelector('[class*=\"-leave-active\"]')", timeout=5_000)
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _settled(page)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def assert_accessible(page: Any) -> None:
     """axe-core on the page as it stands: no serious or critical violation. Toasts (ElMessage) are left out: they
     fade in and out, and axe measures a half-transparent one's contrast against what is behind it."""
+    _settled(page)
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run({exclude: [['.el-message']]}, {resultTypes: ['violations']})")
     bad = [
@@ -132,5 +137,15 @@ def assert_accessible(page: Any) -> None:
 
 
 def no_horizontal_overflow(page: Any) -> None:
+    """Nothing wider than the window; when something is, the failure names the outermost elements that stick out."""
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], width
+    if width[0] > width[1]:
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= window.innerWidth + 1)
+                .slice(0, 5)
+                .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}[${e.getAttribute('data-test') || ''}]`
+                          + ` right=${Math.round(e.getBoundingClientRect().right)}`)"""
+        )
+        raise AssertionError(f"{width}: {wide}")

@@ -51,6 +51,7 @@ def test_a_revoked_session_returns_to_sign_in_with_the_apis_message(
     signed_in(page, api, merchant, admin)
     page.goto(f"{console_url}/members")
     expect(page.get_by_role("heading", name="会员")).to_be_visible()
+    page.wait_for_load_state("networkidle")  # the page's own first requests answered before the revocation
     status, body = api.post(f"/v1/admin/staff/{admin}/revoke-sessions", token=api.admin_token(merchant))
     assert status == 200, body
     page.get_by_label("查询内容").fill("13900000000")
