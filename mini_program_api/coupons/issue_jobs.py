@@ -159,7 +159,7 @@ def create(
     job_id = key.derived_id("J")
     existing = _find(merchant_id, job_id)
     if existing is not None:
-        return _same(existing, fingerprint)
+        return idempotency.same(existing, fingerprint)
     now = clock.now()
     _usable(merchant_id, template_id, now)
     due_pk, due_sk = due.slot(JOB, f"{merchant_id}#{job_id}", now)
@@ -192,20 +192,7 @@ def create(
         },
         now,
     )
-    try:
-        tx.commit()
-    except Cancelled as exc:
-        found = _find(merchant_id, job_id)
-        if found is None:
-            raise KabaoError("CONCURRENT_UPDATE", "retry") from exc
-        return _same(found, fingerprint)
-    return job
-
-
-def _same(job: IssueJob, fingerprint: str) -> IssueJob:
-    if job.fingerprint != fingerprint:
-        raise idempotency.reused()
-    return job
+    return idempotency.created_once(tx, job, lambda: _find(merchant_id, job_id))
 
 
 def _find(merchant_id: str, job_id: str) -> IssueJob | None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from mini_program_api.coupons import issue_jobs
 from mini_program_api.db.models import MemberJob, Merchant, member_jobs_pk
-from mini_program_api.db.transact import Cancelled, Transaction, update_if
+from mini_program_api.db.transact import Transaction, update_if
 from mini_program_api.jobs import due, runner
 from mini_program_api.member_care import export, export_files, tags
 from mini_program_api.members import cardholders, names
@@ -90,7 +90,7 @@ def create(actor: Principal, kind: str, where: Where, params: dict[str, Any], id
     job_id = key.derived_id("M")
     existing = _find(merchant_id, job_id)
     if existing is not None:
-        return _same(existing, fingerprint)
+        return idempotency.same(existing, fingerprint)
     now = clock.now()
     due_pk, due_sk = due.slot(JOB, f"{merchant_id}#{job_id}", now)
     job = MemberJob(
@@ -115,20 +115,7 @@ def create(actor: Principal, kind: str, where: Where, params: dict[str, Any], id
         action = "MEMBER_EXPORT_UNMASKED"  # phone numbers in the clear: who asked, when, for which members
     detail = {"filter": json.dumps(where.stored(), sort_keys=True, ensure_ascii=False), **params}
     audit.record(tx, actor, action, job_id, {k: v if isinstance(v, str) else int(v) for k, v in detail.items()}, now)
-    try:
-        tx.commit()
-    except Cancelled as exc:
-        found = _find(merchant_id, job_id)
-        if found is None:
-            raise KabaoError("CONCURRENT_UPDATE", "retry") from exc
-        return _same(found, fingerprint)
-    return job
-
-
-def _same(job: MemberJob, fingerprint: str) -> MemberJob:
-    if job.fingerprint != fingerprint:
-        raise idempotency.reused()
-    return job
+    return idempotency.created_once(tx, job, lambda: _find(merchant_id, job_id))
 
 
 def _find(merchant_id: str, job_id: str) -> MemberJob | None:

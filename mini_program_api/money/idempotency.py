@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from mini_program_api.db.models import OperationRecord, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
@@ -194,6 +194,33 @@ def first(req: Request) -> OperationRecord | None:
 
 def reused() -> KabaoError:
     return KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for a different request")
+
+
+class Fingerprinted(Protocol):
+    fingerprint: Any
+
+
+Made = TypeVar("Made", bound=Fingerprinted)
+
+
+def same(found: Made, fingerprint: str) -> Made:
+    """What an earlier request with this key made, if it had this request's body (else 422)."""
+    if found.fingerprint != fingerprint:
+        raise reused()
+    return found
+
+
+def created_once(tx: Transaction, made: Made, find: Callable[[], Made | None]) -> Made:
+    """Commit `tx`, which creates `made` under an id derived from the client's key: when it is cancelled because
+    a request with the same key got there first, what that one made (`same`); any other cancellation is a 409."""
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        found = find()
+        if found is None:
+            raise KabaoError("CONCURRENT_UPDATE", "retry") from exc
+        return same(found, str(made.fingerprint))
+    return made
 
 
 def stage(
