@@ -199,10 +199,14 @@ def schedule_event(name: str) -> dict[str, Any]:
 
 
 def first_answer(request: Request, paths: list[str], env: dict[str, str], site: bool = True,
-                 extra: tuple[str, ...] = ()) -> dict[str, Any]:
+                 extra: tuple[str, ...] = (), at: str | None = None) -> dict[str, Any]:
     """A fresh interpreter imports app from `paths` and serves `request` in-process: seconds of the import and
-    of the first request, the answer (an HTTP status, or whether the schedule reported) and `sys.modules` after it."""
+    of the first request, the answer (an HTTP status, or whether the schedule reported) and `sys.modules` after it.
+    `at`: the caller's clock (ISO), when a test moved it (`KABAO_TEST_EPOCH`), so a signed notify's timestamp is
+    as fresh for the probe as for the stack that signed it; the bench leaves it out."""
     code = _FIRST.format(paths=paths, context=_CONTEXT, event=json.dumps(request.event), handler=request.handler)
+    if at is not None:
+        code = f"import datetime, time_machine; time_machine.travel(datetime.datetime.fromisoformat({at!r}), tick=True).start()\n{code}"
     args = [sys.executable, *extra] + ([] if site else ["-S"]) + ["-c", code]
     out = subprocess.run(args, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
     if out.returncode:

@@ -55,7 +55,7 @@ def test_tag_selected_members_filter_export_and_freeze(page: Page, console_url: 
     page.locator(".el-select", has=page.locator("#bulk-tag")).click()
     page.locator(".el-select-dropdown__item:visible", has_text="VIP").click()
     page.locator("[data-test=bulk-add]").click()
-    expect(page.get_by_role("status").filter(has_text="已处理 1 位会员")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="已处理 1 位会员")).to_be_visible(timeout=30_000)  # a request on a loaded machine
 
     page.locator(".el-select", has=page.locator("#search-tag")).click()
     page.locator(".el-select-dropdown__item:visible", has_text="VIP").click()
