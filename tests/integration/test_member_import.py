@@ -126,7 +126,7 @@ def _codes(rows: list[Any]) -> dict[int, set[tuple[str, str]]]:
 def test_the_dry_run_names_every_bad_row_by_column_and_code_and_writes_nothing(api: Any, merchant: Any) -> None:
     good, dup = _phone(), _phone()
     today = timeline.today()
-    future = (today.replace(year=today.year + 1)).isoformat()
+    future = timeline.months_later(today, 12).isoformat()  # not today.replace(year=+1): no 29 February then
     lines = [
         f"{good},王五,1990/5/1,,,,,1,,100,,,20200101",  # 1: dates in accepted forms
         f"{dup},,1990年5月1日,,,,,,,,,,",  # 2: accepted
