@@ -89,11 +89,6 @@ def op_key(import_id: str, phone_hash: str) -> str:
     return f"import:{import_id}:{phone_hash[:32]}"
 
 
-def member_id_for(merchant_id: str, phone_hash: str) -> str:
-    """An imported member's id, from the phone: two imports racing on one phone meet on one member row."""
-    return hashlib.sha256(f"member|{merchant_id}|{phone_hash}".encode()).hexdigest()[:32]
-
-
 # --- the admin's side --------------------------------------------------------------------------------
 
 
@@ -599,7 +594,7 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
         _settle(job, key, REFUSED, "OVER_PREPAID_CAP", None)
         return REFUSED
     merchant_id, now = job.merchant_id, clock.now()
-    member_id = member_id_for(merchant_id, digest)
+    member_id = ids.new_id()  # random, as a login's: an erased member's phone must not lead back to their row
     kept = bool(row.card_number) and _card_free(merchant_id, str(row.card_number))
     number = str(row.card_number) if kept else ids.card_number()
     tier_id = row.tier_id or tiers.for_growth(merchant, row.growth).tier_id

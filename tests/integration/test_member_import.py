@@ -601,3 +601,62 @@ def test_a_money_cell_beyond_decimals_range_is_that_rows_error_not_a_stuck_impor
         (1, "principal", "BAD_NUMBER"),
         (2, "bonus", "BAD_NUMBER"),
     }
+
+
+def test_an_erased_members_phone_imported_again_is_a_new_member_under_a_new_random_id(api: Any, merchant: Any) -> None:
+    """An imported member's id was a hash of their phone: once erased, the phone led back to the anonymous row
+    kept for accounting (re-identification), and importing that phone again put a member on the erased row's
+    key, which the condition refused on every run (the row stuck). Ids are random, like a login's."""
+    from mini_program_api.data_rights import erasure
+    from mini_program_api.platform.auth import Principal
+
+    phone = _phone()
+    first = _run(api, merchant, start_import(api, merchant, _csv(f"{phone},张三,,,,,,,,,,,")))
+    assert first["imported"] == 1, first
+    old = member_of(merchant, phone)
+    assert old is not None and phone not in old.member_id and old.phone_hash not in old.member_id
+    erasure.erase(merchant.merchant_id, old.member_id, Principal(merchant.merchant_id, "a1", "admin"))
+    assert member_of(merchant, phone) is None
+    again = _run(api, merchant, start_import(api, merchant, _csv(f"{phone},张三,,,,,,,,5,,,")))
+    assert (again["status"], again["imported"], again["failed"]) == ("DONE", 1, 0), again
+    new = member_of(merchant, phone)
+    assert new is not None and new.member_id != old.member_id and int(new.principal) == 500
+    kept = Member.get(member_pk(merchant.merchant_id, old.member_id), PROFILE, consistent_read=True)
+    assert kept.erased_at is not None and kept.phone_hash is None
+
+
+def test_two_imports_racing_on_one_phone_make_one_member(api: Any, merchant: Any) -> None:
+    """Two files with the same phones run at once (add rule): each phone becomes one member, created by one import
+    and added to by the other (the phone's lookup is put in the creating transaction, conditional), never two."""
+    phones = [_phone() for _ in range(6)]
+    started = []
+    for extra in ("", "\n"):  # two files, two imports
+        job = start_import(api, merchant, _csv(*[f"{p},,,,,,,1,,3,,," for p in phones]) + extra.encode(), rule="add")
+        stored = MemberImport.get(member_import_pk(merchant.merchant_id), job["import_id"])
+        stored.update(
+            actions=[MemberImport.status.set("RUNNING"), MemberImport.row.set(0), MemberImport.columns.remove()]
+        )
+        started.append(job["import_id"])
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker(import_id: str) -> None:
+        try:
+            barrier.wait()
+            for _ in range(10):
+                jobs.work(merchant.merchant_id, import_id, None, page_size=2)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in started]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    done = [get(api, merchant, i) for i in started]
+    assert sum(d["imported"] for d in done) == 6 and sum(d["merged"] for d in done) == 6, done
+    for p in phones:
+        m = member_of(merchant, p)
+        assert m is not None and _balances(m) == (2, 600, 0, 0)
+        _held_by_ledger(merchant, m)
