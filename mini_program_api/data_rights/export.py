@@ -33,6 +33,7 @@ from mini_program_api.db.models import (
 )
 from mini_program_api.member_care import tags
 from mini_program_api.members import consents, members, order_refs
+from mini_program_api.money import ledger
 from mini_program_api.platform import clock, paging, pii
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet
 
@@ -68,10 +69,6 @@ _LEFT_OUT = frozenset(
         "merchant_id",
     }
 )
-
-# Ledger memo fields that name someone else: another member (a referral's inviter or invitee) or the admin who
-# made a manual adjustment (`by`, member_care/adjustments.py: a staff username).
-_NOT_THEIRS = frozenset({"inviter", "invitee", "by"})
 
 
 def _plain(value: Any, tz: str) -> Any:
@@ -148,7 +145,7 @@ def _section_item(section: str, model: Any, tz: str) -> dict[str, Any]:
     if section == "referrals":
         return {"month": str(model.sk).removeprefix("REFERRALS#"), "members_invited": out.get("n", 0)}
     if section == "ledger" and isinstance(out.get("memo"), dict):  # a referral, an adjustment: someone else
-        out["memo"] = {k: v for k, v in out["memo"].items() if k not in _NOT_THEIRS}
+        out["memo"] = ledger.members_memo(out["memo"])
     if section == "messages":
         out["notice"] = str(model.sk).removeprefix("NOTICE#")
     return out

@@ -24,12 +24,14 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -361,6 +363,22 @@ def balances_from_entries(merchant_id: str, member_id: str) -> dict[str, int]:
         key = f"punch:{entry.card_id}" if entry.card_id else entry.account
         totals[key] = totals.get(key, 0) + int(entry.amount)
     return totals
+
+
+# Memo fields naming someone other than the entry's member: another member (a referral's `inviter`, `invitee`)
+# or the staff member who adjusted the balance (`by`, a username). The merchant sees them; the member's own views
+# of their ledger (GET /v1/me/ledger, the data export) leave them out.
+_NAMES_ANOTHER = frozenset({"inviter", "invitee", "by"})
+
+
+def members_memo(memo: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in memo.items() if k not in _NAMES_ANOTHER}
+
+
+def members_entry_id(entry: LedgerEntry) -> str:
+    """The entry's id as its member sees it: a digest of its key, which holds the operation's key, and an
+    operation's key can name another member (`referral:{invitee}`) or carry an internal reference."""
+    return hashlib.sha256(entry.sk.encode()).hexdigest()[:32]
 
 
 def history(merchant_id: str, member_id: str, group: str, cursor: str | None, limit: int) -> paging.Page[LedgerEntry]:

@@ -116,7 +116,7 @@ def history(call: Call) -> dict[str, Any]:
     q: LedgerQuery = call.query
     merchant = merchants.get(call.caller.merchant_id)
     page = ledger.history(call.caller.merchant_id, call.caller.subject, q.account, q.cursor, q.limit)
-    return {"entries": [entry_view(e, merchant.timezone) for e in page.items], "cursor": page.cursor}
+    return {"entries": [entry_view(e, merchant.timezone, members_own=True) for e in page.items], "cursor": page.cursor}
 
 
 @endpoint(

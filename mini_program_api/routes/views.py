@@ -101,8 +101,9 @@ def frozen_view(member: Member, tz: str) -> dict[str, Any] | None:
     return {"at": iso(member.frozen_at, tz), "reason": member.frozen_reason or ""}
 
 
-def entry_view(entry: LedgerEntry, tz: str) -> dict[str, Any]:
-    return {
+def entry_view(entry: LedgerEntry, tz: str, members_own: bool = False) -> dict[str, Any]:
+    """The merchant's view of an entry, or with `members_own` the member's, which names nobody else."""
+    view = {
         "id": entry.sk.removeprefix("TXN#"),
         "account": entry.account,
         "card_id": entry.card_id,
@@ -111,6 +112,11 @@ def entry_view(entry: LedgerEntry, tz: str) -> dict[str, Any]:
         "memo": entry.memo.as_dict(),
         "created_at": iso(entry.created_at, tz),
     }
+    if members_own:
+        from mini_program_api.money import ledger
+
+        view["id"], view["memo"] = ledger.members_entry_id(entry), ledger.members_memo(view["memo"])
+    return view
 
 
 def plan_view(plan: TopupPlan) -> dict[str, Any]:

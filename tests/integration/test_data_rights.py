@@ -523,6 +523,34 @@ def test_the_export_names_no_staff_member_who_adjusted_the_member(api: Any, shop
     adjusted = [e for e in whole["sections"]["ledger"] if e["amount"] == 50]
     assert len(adjusted) == 1 and adjusted[0]["memo"]["reason"] == "补录积分"  # the why is the member's to see
     assert "zhang-admin" not in json.dumps(whole, ensure_ascii=False)
+    # The member's own ledger leaves them out too; the admin's view of the member keeps who did it.
+    status, mine = api.get("/v1/me/ledger?account=points", token=member["token"])
+    assert status == 200 and [e["memo"] for e in mine["entries"] if e["amount"] == 50] == [{"reason": "补录积分"}]
+    status, theirs = api.get(f"/v1/admin/members/{member['id']}/ledger?account=points", token=admin)
+    assert status == 200 and [e["memo"]["by"] for e in theirs["entries"] if e["amount"] == 50] == ["zhang-admin"]
+
+
+def test_a_members_ledger_names_no_other_member(api: Any, shop: Any) -> None:
+    """A referral's entries carry the other member's id (`inviter`, `invitee`): each member's own ledger leaves
+    the other's id out, as the export does; the admin sees it."""
+    merchants.update_settings(shop.merchant_id, referral_points=100)
+    alice = _member(api, shop)
+    invite = api.get("/v1/me", token=alice["token"])[1]["invite_code"]
+    status, carol = api.post(
+        "/v1/auth/login", {"appid": shop.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:c", "invite_code": invite}
+    )
+    assert status == 200 and carol["invite"] == "ACCEPTED", carol
+    assert (
+        api.post("/v1/me/phone", {"code": f"phone:13{uuid.uuid4().int % 10**9:09d}:c"}, token=carol["token"])[0] == 200
+    )
+    assert api.post("/v1/me/card", {"agreed_terms_version": shop.terms_version}, token=carol["token"])[0] == 200
+    carol_id = carol["member"]["member_id"]
+    for token, other in ((alice["token"], carol_id), (carol["token"], alice["id"])):
+        status, page = api.get("/v1/me/ledger?account=points", token=token)
+        assert status == 200 and any(e["kind"] == "REFERRAL" for e in page["entries"]), page
+        assert other not in json.dumps(page), page
+    status, seen = api.get(f"/v1/admin/members/{alice['id']}/ledger?account=points", token=api.admin_token(shop))
+    assert status == 200 and carol_id in json.dumps(seen), seen
 
 
 def _lookups_naming(member_id: str) -> list[str]:
