@@ -10006,7 +10006,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE, STORED_VALUE_REMAINS */
+            /** @description Conflict: CONCURRENT_UPDATE, MEMBER_FROZEN, STORED_VALUE_REMAINS */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10015,7 +10015,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE" | "STORED_VALUE_REMAINS";
+                            code: "CONCURRENT_UPDATE" | "MEMBER_FROZEN" | "STORED_VALUE_REMAINS";
                             message: string;
                             details?: Record<string, never>;
                         };
@@ -19872,7 +19872,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Conflict: CONCURRENT_UPDATE, STORED_VALUE_REMAINS */
+            /** @description Conflict: CONCURRENT_UPDATE, MEMBER_FROZEN, STORED_VALUE_REMAINS */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -19881,7 +19881,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "CONCURRENT_UPDATE" | "STORED_VALUE_REMAINS";
+                            code: "CONCURRENT_UPDATE" | "MEMBER_FROZEN" | "STORED_VALUE_REMAINS";
                             message: string;
                             details?: Record<string, never>;
                         };

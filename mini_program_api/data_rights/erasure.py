@@ -3,7 +3,8 @@
 Refused (`409 STORED_VALUE_REMAINS`) while the member holds stored value (principal or bonus), has a top-up
 not yet paid or closed (`pending_topup`), or a top-up refund still open at WeChat (`REFUNDING`: a refund
 WeChat closes puts the balances back on the card): the merchant refunds each paid top-up first
-(`POST /v1/admin/topup/orders/{order_id}/refund`, which also takes back its bonus).
+(`POST /v1/admin/topup/orders/{order_id}/refund`, which also takes back its bonus). Refused
+(`409 MEMBER_FROZEN`) while the card is frozen, until the merchant unfreezes it.
 
 Otherwise one transaction, pinned to the member row as read (no stored value, no pending top-up, points as
 read, not erased), does the erasure itself:
@@ -88,6 +89,7 @@ def erase(merchant_id: str, member_id: str, requested_by: Principal, reason: str
         member = members.get(merchant_id, member_id)
         if member.erased_at is None:
             _refuse_if_value(merchant_id, member)
+            _refuse_if_frozen(member)
             try:
                 _erase_row(merchant_id, member, requested_by, reason)
             except KabaoError as exc:
@@ -124,6 +126,13 @@ def _refuse_if_value(merchant_id: str, member: Member) -> None:
         refundable_order_ids=refundable,
         refunding_order_ids=refunding,
     )
+
+
+def _refuse_if_frozen(member: Member) -> None:
+    """A freeze holds a stolen phone's or a disputed card: whoever holds the phone must not erase it (forfeiting
+    its points, ending the card) before the merchant has settled why it was frozen."""
+    if member.frozen_at is not None:
+        raise KabaoError("MEMBER_FROZEN", "this card is frozen: the merchant unfreezes it before it can be deleted")
 
 
 def _open_topups(merchant_id: str, member_id: str) -> tuple[list[str], list[str]]:
@@ -170,6 +179,7 @@ def _erase_row(merchant_id: str, member: Member, requested_by: Principal, reason
     # the erased member).
     pinned = (
         Member.erased_at.does_not_exist()
+        & Member.frozen_at.does_not_exist()  # a freeze meanwhile: read again, then refused
         & (Member.principal == 0)
         & (Member.bonus == 0)
         & (Member.pending_topup == 0)

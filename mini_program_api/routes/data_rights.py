@@ -51,7 +51,7 @@ def data_export(call: Call) -> dict[str, Any]:
     "POST",
     role="member",
     response="ErasureView",
-    errors=("MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "STORED_VALUE_REMAINS"),
+    errors=("MEMBER_FROZEN", "MEMBER_NOT_FOUND", "NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "STORED_VALUE_REMAINS"),
 )
 def delete_account(call: Call) -> dict[str, Any]:
     """Erase the member's personal data; refused while stored value remains (data_rights/erasure.py). The
@@ -69,7 +69,7 @@ def delete_account(call: Call) -> dict[str, Any]:
     role="admin",
     body="ErasureBody",
     response="ErasureView",
-    errors=("MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "STORED_VALUE_REMAINS"),
+    errors=("MEMBER_FROZEN", "MEMBER_NOT_FOUND", "PUNCH_CARD_NOT_FOUND", "STORED_VALUE_REMAINS"),
 )
 def admin_delete_account(call: Call, member_id: str) -> dict[str, Any]:
     """The member's deletion, done by an admin on the member's request: audited with its reason."""

@@ -687,3 +687,31 @@ def test_a_wechat_card_linked_while_the_deletion_runs_leaves_no_code_lookup_on_t
         activation._link(shop.merchant_id, linked_after["id"], "card-x", f"code-{uuid.uuid4().hex[:8]}")
     assert refused.value.code == "ACCOUNT_DELETED"
     assert _lookups_naming(linked_after["id"]) == []
+
+
+def test_a_frozen_member_is_not_erased_until_unfrozen(api: Any, shop: Any) -> None:
+    """A freeze holds a stolen phone's card: whoever holds the phone must not erase it (the points forfeited, the
+    card gone) before the merchant has settled the dispute. Refused with MEMBER_FROZEN, nothing changed, for the
+    member and the admin alike, points or none; once unfrozen the erasure goes through."""
+    admin = api.admin_token(shop)
+    for points in (0, 30):
+        member = _member(api, shop)
+        if points:
+            api.ok(
+                "POST",
+                f"/v1/admin/members/{member['id']}/adjustments",
+                {"account": "points", "amount": points, "reason": "补录"},
+                token=admin,
+                headers={"idempotency-key": uuid.uuid4().hex},
+            )
+        api.ok("POST", f"/v1/admin/members/{member['id']}/freeze", {"reason": "手机被盗"}, token=admin)
+        before = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
+        status, body = api.post("/v1/me/delete-account", token=member["token"])
+        assert (status, body["error"]["code"]) == (409, "MEMBER_FROZEN"), body
+        status, body = api.post(f"/v1/admin/members/{member['id']}/delete-account", {"reason": "本人申请"}, token=admin)
+        assert (status, body["error"]["code"]) == (409, "MEMBER_FROZEN"), body
+        after = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
+        assert after.erased_at is None and after.phone_hash == before.phone_hash and int(after.points) == points
+        api.ok("POST", f"/v1/admin/members/{member['id']}/unfreeze", {"reason": "本人到店"}, token=admin)
+        erased = api.ok("POST", "/v1/me/delete-account", token=member["token"])
+        assert erased["points_forfeited"] == points, erased
