@@ -41,7 +41,9 @@ the sale's earning clawed back); the given back may pay for the taken back (ledg
 `credits_first`), so the pinned balance never goes below zero.
 Principal goes back only as far as the prepaid cap allows (topup.cap_room: the
 member may have topped up the room the sale freed); the rest is paid back at the
-till with the sale's cash and shown as `principal_over_cap` within `cash_refund`.
+till with the sale's cash and shown as `principal_over_cap` within `cash_refund`. Nothing goes back
+on an erased member's card: all its principal is paid back that way, and the points, bonus and
+coupon the sale spent went with the account.
 """
 
 from __future__ import annotations
@@ -454,11 +456,16 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
     def attempt() -> CheckoutOrder:
         member = members.get(merchant_id, order.member_id)
         now = clock.now()
-        points_back = int(order.points_used)
+        # Nothing goes back on an erased card (data_rights/erasure.py): the principal the sale took is paid back
+        # at the till with its cash (as principal over the cap is), the points, bonus and coupon it spent went
+        # with the account.
+        kept = member.erased_at is None
+        points_back = int(order.points_used) if kept else 0
+        bonus_back = int(order.bonus_used) if kept else 0
         clawed_points = min(int(order.points_earned), int(member.points) + points_back)
         clawed_growth = min(int(order.growth_earned), int(member.growth))
-        principal_back = min(int(order.principal_used), orders.cap_room(merchant, member))
-        coupon = held.owned(merchant_id, order.member_id, order.coupon_id) if order.coupon_id else None
+        principal_back = min(int(order.principal_used), orders.cap_room(merchant, member)) if kept else 0
+        coupon = held.owned(merchant_id, order.member_id, order.coupon_id) if order.coupon_id and kept else None
         restore = coupon is not None and coupon.used_ref == order_id and now < coupon.valid_until
         tx = Transaction()
         tx.update(
@@ -487,7 +494,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         postings = ledger.postings(
             {
                 Account.POINTS: points_back,
-                Account.BONUS: int(order.bonus_used),
+                Account.BONUS: bonus_back,
                 Account.PRINCIPAL: principal_back,
                 Account.GROWTH: -clawed_growth,
             }

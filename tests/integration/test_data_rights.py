@@ -715,3 +715,37 @@ def test_a_frozen_member_is_not_erased_until_unfrozen(api: Any, shop: Any) -> No
         api.ok("POST", f"/v1/admin/members/{member['id']}/unfreeze", {"reason": "本人到店"}, token=admin)
         erased = api.ok("POST", "/v1/me/delete-account", token=member["token"])
         assert erased["points_forfeited"] == points, erased
+
+
+def test_a_sale_made_before_the_erasure_is_refunded_with_nothing_credited_to_the_erased_card(
+    api: Any, shop: Any, sandbox: Any
+) -> None:
+    """Nothing may be credited to an erased card (money/ledger.py), so refunding a sale it paid with stored value
+    and points answered CONCURRENT_UPDATE on every retry: the sale could never be refunded. The refund goes
+    through: the principal the sale took is paid back at the till (`cash_refund`), the points and bonus it spent
+    were forfeited with the account, the card stays at zero and balance = sum of entries."""
+    member = _member(api, shop)
+    _paid(api, sandbox, member)  # 300 yuan and its bonus
+    api.ok(
+        "POST",
+        f"/v1/admin/members/{member['id']}/adjustments",
+        {"account": "points", "amount": 200, "reason": "补录"},
+        token=api.admin_token(shop),
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
+    held = checked_balances(shop.merchant_id, member["id"])
+    stored = held["principal"] + held["bonus"]
+    sale = _sale(api, shop, member, stored + 5000, stored_value=stored, points=200)
+    assert checked_balances(shop.merchant_id, member["id"])["principal"] == 0
+    api.ok("POST", "/v1/me/delete-account", token=member["token"])
+    status, refunded = api.post(
+        f"/v1/staff/orders/{sale['order_id']}/refund",
+        token=api.staff_token(shop, "s1"),
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
+    assert status == 200, refunded
+    assert refunded["status"] == "REFUNDED" and refunded["cash_refund"] == sale["cash_due"] + held["principal"]
+    after = checked_balances(shop.merchant_id, member["id"])  # = the ledger's sums
+    assert (after["principal"], after["bonus"], after["points"]) == (0, 0, 0), after
+    row = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
+    assert (int(row.principal), int(row.bonus), int(row.points)) == (0, 0, 0) and row.erased_at is not None
