@@ -69,9 +69,12 @@ def check_merchant_ref(merchant_id: str, ref: str) -> None:
     """Refuse (SecretError) a reference the merchant may not use: another scheme, or an `ssm:` name outside
     `merchant_prefix` (another merchant's, the stage's own, `..`, a trailing `/`, another case: SSM names
     are case-sensitive, so `/kabao/prod/merchants/ACME/` is not acme's). A `dev:` reference holds its value,
-    naming nothing of anyone else's; `resolve` refuses it outside local stages."""
+    naming nothing of anyone else's: taken on local stages only, as `resolve` does, so a merchant set up with
+    one elsewhere is refused when written, not at its first payment."""
     scheme, _, rest = ref.partition(":")
     if scheme == "dev" and rest:
+        if not settings().is_local:
+            raise SecretError("dev: references are for local stages only")
         return
     if scheme != "ssm":
         raise SecretError("a merchant's secret is an ssm: reference")

@@ -62,3 +62,19 @@ def test_anything_else_is_refused(ref: str) -> None:
 def test_a_merchant_id_that_would_move_the_path_has_no_references(merchant_id: str) -> None:
     with pytest.raises(secrets.SecretError):
         secrets.check_merchant_ref(merchant_id, f"ssm:{secrets.merchant_prefix(merchant_id)}oa-secret")
+
+
+def test_a_dev_reference_is_refused_when_written_on_a_stage_that_is_not_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`resolve` refuses `dev:` outside local stages, but writing one (the merchant row, the onboarding CLI) was
+    taken on any stage: a production merchant onboarded with a dev secret failed only at its first payment."""
+    try:
+        monkeypatch.setenv("KABAO_STAGE", "prod")
+        settings.cache_clear()
+        with pytest.raises(secrets.SecretError, match="local"):
+            secrets.check_merchant_ref("acme", "dev:s3cret")
+        with pytest.raises(secrets.SecretError, match="oa_secret"):
+            secrets.check_merchant_refs("acme", {"oa_secret": "dev:s3cret"})
+        secrets.check_merchant_ref("acme", "ssm:/kabao/prod/merchants/acme/oa-secret")
+    finally:
+        monkeypatch.undo()
+        settings.cache_clear()
