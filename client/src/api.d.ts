@@ -349,7 +349,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One member by a key, or a paged list by the beginning of a name and/or a tag. */
+        /** One member by a key, or a paged list by the beginning of a name and/or a tag, or of every cardholder. */
         get: operations["member_care_find"];
         put?: never;
         post?: never;

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, lookup_pk, member_pk
 from mini_program_api.member_care import tags
-from mini_program_api.members import member_codes, members, names
+from mini_program_api.members import cardholders, member_codes, members, names
 from mini_program_api.platform import paging, pii
 from mini_program_api.platform.errors import KabaoError
 
@@ -54,9 +54,10 @@ def listing(
 ) -> paging.Page[Member]:
     """A page of members by the beginning of their name (members/names.py), by tag (the tag's partition), or by
     both (the name's page, keeping those who carry the tag: a page may then hold fewer than `limit`, its cursor
-    goes on). Names and tags both index by key: nothing is scanned."""
+    goes on). Names and tags both index by key: nothing is scanned. Neither: every cardholder, in the sharded
+    cardholder walk's order (members/cardholders.py)."""
     if name is None and tag_id is None:
-        raise KabaoError("VALIDATION_ERROR", "give a name, a tag_id, or one of phone, card_number, member_code")
+        return _cardholders(merchant_id, cursor, limit)
     if name is not None:
         by_name = names.search(merchant_id, name, cursor, limit)
         if tag_id is not None:
@@ -69,3 +70,16 @@ def listing(
     rows = {m.member_id: m for m in Member.batch_get([(member_pk(merchant_id, i), PROFILE) for i in ids])}
     chosen = [rows[i] for i in ids if i in rows and (tag_id is None or tag_id in (rows[i].tag_ids or ()))]
     return paging.Page(chosen, next_cursor)
+
+
+def _cardholders(merchant_id: str, cursor: str | None, limit: int) -> paging.Page[Member]:
+    """The walk's cursor `{partition}/{member id}` travels as `{partition}_{member id}`: a page cursor is
+    URL-safe without escaping (routes' PageQuery), and the partition is digits, so the first `_` splits it."""
+    walk_cursor = None
+    if cursor:
+        partition, _, member_id = cursor.partition("_")
+        if not partition.isdigit():
+            raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list")
+        walk_cursor = f"{partition}/{member_id}"
+    walked = cardholders.rows(merchant_id, walk_cursor, limit)
+    return paging.Page(walked.members, walked.cursor.replace("/", "_", 1) if walked.cursor else None)

@@ -102,14 +102,14 @@ def _member(call: Call, member_id: str) -> Member:
     errors=("NOT_FOUND", "TAG_NOT_FOUND"),
 )
 def find(call: Call) -> dict[str, Any]:
-    """One member by a key, or a paged list by the beginning of a name and/or a tag."""
+    """One member by a key, or a paged list by the beginning of a name and/or a tag, or of every cardholder."""
     from mini_program_api.member_care import search
     from mini_program_api.merchants import merchants
 
     q: MemberSearchQuery = call.query
     merchant = merchants.get(call.caller.merchant_id)
     keys = (q.phone, q.card_number, q.member_code, q.member_id)
-    if (q.name is not None or q.tag_id is not None) and all(k is None for k in keys):
+    if all(k is None for k in keys):
         page = search.listing(call.caller.merchant_id, q.name, q.tag_id, q.cursor, q.limit)
         return {"members": _summaries(merchant, page.items), "cursor": page.cursor}
     if q.name is not None or q.tag_id is not None or q.cursor is not None:

@@ -334,7 +334,7 @@ _Reason = Field(min_length=1, max_length=200, description="why: shown in the mem
 
 class MemberSearchQuery(PageQuery):
     """Exactly one key (a phone number, a card number, a scanned member code or a member id: one member), or a
-    paged list by `name` (its beginning) and/or `tag_id`."""
+    paged list by `name` (its beginning) and/or `tag_id`, or with none of these every cardholder, paged."""
 
     phone: str | None = Field(default=None, pattern=r"^[0-9]{5,20}$", description="as bound: no country code")
     card_number: str | None = Field(default=None, pattern=r"^[0-9]{6,32}$")

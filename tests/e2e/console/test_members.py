@@ -17,6 +17,7 @@ def test_search_open_adjust_with_a_lost_answer_and_a_double_click_moves_points_o
     member_id = member["member_id"]
     signed_in(page, api, merchant, admin)
     page.goto(f"{console_url}/members")
+    expect(page.locator("[data-test=members]")).to_contain_text("139****5678")  # the cardholders, unsearched
     assert_accessible(page)
     page.get_by_label("查询内容").fill("13912345678")
     page.get_by_label("查询内容").press("Enter")
