@@ -2,6 +2,7 @@ import { defineStore } from "pinia";
 import { computed, ref } from "vue";
 
 import { ApiError, api, call, connectSession } from "../api/client";
+import { messageOf } from "../components/errors";
 
 export type Role = "admin" | "staff";
 
@@ -65,7 +66,7 @@ export const useSession = defineStore("session", () => {
   connectSession(
     () => saved.value?.token ?? null,
     (error: ApiError) => {
-      signOut(error.message);
+      signOut(messageOf(error));
       // the router's guard sends the user to sign-in; here only the state changes (no import cycle)
       window.dispatchEvent(new CustomEvent("kabao:session-over"));
     },
