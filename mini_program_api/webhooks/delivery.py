@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -182,8 +182,8 @@ class Answer:
         return self.code is not None and 200 <= self.code < 300
 
 
-def headers(secret: str, event_id: str, at: datetime, payload: str) -> dict[str, str]:
-    """The Standard Webhooks headers for one attempt."""
+def headers(secrets: Sequence[str], event_id: str, at: datetime, payload: str) -> dict[str, str]:
+    """The Standard Webhooks headers for one attempt, signed with each secret (space-separated)."""
     from standardwebhooks.webhooks import Webhook
 
     return {
@@ -191,7 +191,7 @@ def headers(secret: str, event_id: str, at: datetime, payload: str) -> dict[str,
         "user-agent": "kabao-webhooks/1",
         "webhook-id": event_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(event_id, at, payload.encode()),
+        "webhook-signature": " ".join(Webhook(secret).sign(event_id, at, payload.encode()) for secret in secrets),
     }
 
 
@@ -253,7 +253,7 @@ def post(endpoint: WebhookEndpoint, event_id: str, payload: str, at: datetime) -
         target = endpoints.check_url(str(endpoint.url))
     except KabaoError as exc:
         return answer(None, f"{exc.code}: {exc.message}")
-    sent = headers(endpoints.secret_of(endpoint), event_id, at, payload)
+    sent = headers(endpoints.signing_secrets(endpoint, at), event_id, at, payload)
     default_port = 443 if target.scheme == "https" else 80
     sent["host"] = target.host if target.port == default_port else f"{target.host}:{target.port}"
     timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)

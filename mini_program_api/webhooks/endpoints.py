@@ -23,6 +23,7 @@ import secrets
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from pynamodb.expressions.update import Action
@@ -37,6 +38,7 @@ from mini_program_api.webhooks.models import WebhookEndpoint, endpoints_pk
 
 MAX_ENDPOINTS = 10  # each event fans out to every endpoint that wants it, in one transaction
 _SEALER = "webhook/secret"
+ROTATION_OVERLAP = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,14 @@ def _new_secret() -> str:
 
 def secret_of(endpoint: WebhookEndpoint) -> str:
     return pii.sealer(_SEALER).decrypt(str(endpoint.secret_enc).encode()).decode()
+
+
+def signing_secrets(endpoint: WebhookEndpoint, at: datetime) -> list[str]:
+    """The secrets an attempt at `at` is signed with: the current one, and the one it replaced within a day."""
+    current = [secret_of(endpoint)]
+    if endpoint.previous_secret_enc is None or endpoint.previous_until is None or at >= endpoint.previous_until:
+        return current
+    return current + [pii.sealer(_SEALER).decrypt(str(endpoint.previous_secret_enc).encode()).decode()]
 
 
 def _seal(secret: str) -> tuple[str, str]:
@@ -245,16 +255,20 @@ def update(
 
 
 def rotate_secret(merchant_id: str, endpoint_id: str) -> tuple[WebhookEndpoint, str]:
-    """A new secret, shown once; the next attempt of every pending delivery is signed with it."""
+    """A new secret, shown once. The receiver holds the old one until its own deploy, so for `ROTATION_OVERLAP`
+    every attempt is signed with both (Standard Webhooks: a receiver accepts any signature it can verify) and
+    nothing waits in retries meanwhile; a second rotation within the day keeps only the secret it replaced."""
     endpoint = get(merchant_id, endpoint_id)
-    secret = _new_secret()
+    secret, now = _new_secret(), clock.now()
     sealed, hint = _seal(secret)
     _pinned(
         endpoint,
         [
             WebhookEndpoint.secret_enc.set(sealed),
             WebhookEndpoint.secret_hint.set(hint),
-            WebhookEndpoint.updated_at.set(clock.now()),
+            WebhookEndpoint.previous_secret_enc.set(str(endpoint.secret_enc)),
+            WebhookEndpoint.previous_until.set(now + ROTATION_OVERLAP),
+            WebhookEndpoint.updated_at.set(now),
             WebhookEndpoint.version.add(1),
         ],
     )

@@ -39,6 +39,9 @@ class WebhookEndpoint(Item):
     enabled = BooleanAttribute(default=True)
     secret_enc = UnicodeAttribute()  # Fernet under a key derived from the PII master key (platform/pii.py)
     secret_hint = UnicodeAttribute()  # `whsec_` and its first 4 characters: which secret, never the secret
+    # The secret a rotation replaced, still signing beside the new one until `previous_until` (endpoints.py).
+    previous_secret_enc = UnicodeAttribute(null=True)
+    previous_until = UTCDateTimeAttribute(null=True)
     version = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

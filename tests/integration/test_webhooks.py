@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -515,3 +516,30 @@ def test_a_receiver_that_drips_its_answer_is_cut_at_a_total_time(
     assert time.monotonic() - started < 5.0  # uncut, the drip holds the attempt 6 s
     [cut] = _log(api, merchant, hook["endpoint_id"])
     assert (cut["status"], cut["error"]) == ("FAILED", "TIMEOUT"), cut
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_for_a_day(
+    api: Any, merchant: Any, receivers: Any, clock: Any
+) -> None:
+    """A receiver holds the old secret until its own deploy: for 24 hours after a rotation every delivery carries
+    both signatures (Standard Webhooks: space-separated in `webhook-signature`), so a receiver with either
+    secret verifies it and nothing waits in retries; after the day, the new secret's alone."""
+    receiver = receivers()
+    hook = _endpoint(api, merchant, receiver.url, ["points.changed"])
+    admin = api.admin_token(merchant)
+    status, rotated = api.post(f"{BASE}/{hook['endpoint_id']}/rotate-secret", token=admin)
+    assert status == 200, rotated
+
+    def signed_with(got: Any, secret: str) -> bool:
+        at = datetime.fromtimestamp(int(got.headers["webhook-timestamp"]), UTC)
+        expected = Webhook(secret).sign(got.headers["webhook-id"], at, got.body)
+        return expected in got.headers["webhook-signature"].split(" ")
+
+    for advance_hours, old_signs in ((0, True), (23, True), (2, False)):
+        clock.advance(hours=advance_hours)
+        assert api.post(f"{BASE}/{hook['endpoint_id']}/test", token=api.admin_token(merchant))[0] == 202
+        delivery.sweep()
+        got = receiver.received[-1]
+        assert signed_with(got, rotated["secret"]), got.headers
+        assert signed_with(got, hook["secret"]) is old_signs, (advance_hours, got.headers)
+    assert len(receiver.received) == 3
