@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -68,3 +69,51 @@ def _start_key(cursor: str, pk: str, prefixes: dict[str, str]) -> dict[str, dict
     if not valid:
         raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list")
     return {"pk": {"S": pk}, **{name: {"S": value} for name, value in data.items()}}
+
+
+# A list spread over several partitions (write shards) whose items share one sort-key order: a page is every
+# partition's next items merged by sort key, and the cursor the last sort key read (one cursor for them all).
+
+
+def merged(
+    model: Any, pks: Sequence[str], beyond: str | None, limit: int, newest_first: bool
+) -> tuple[list[Any], bool]:
+    """Up to `limit` items of `model` past sort key `beyond` in the order asked, merged over the partitions
+    `pks`, and whether more are left. Each partition is asked for `limit + 1`, so a partition that answers
+    that many says there is more; none does only when every one is read to its end."""
+    runs = []
+    for pk in pks:
+        condition = None
+        if beyond is not None:
+            condition = model.sk < beyond if newest_first else model.sk > beyond
+        runs.append(
+            list(
+                model.query(
+                    pk,
+                    condition,
+                    scan_index_forward=not newest_first,
+                    limit=limit + 1,
+                    page_size=limit + 1,
+                    consistent_read=True,
+                )
+            )
+        )
+    items = list(heapq.merge(*runs, key=lambda item: item.sk, reverse=newest_first))
+    return items[:limit], len(items) > limit
+
+
+def after_cursor(sk: str) -> str:
+    """The cursor of a merged list: the last sort key read."""
+    raw = json.dumps({"after": sk}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def after_of(cursor: str) -> str:
+    """The sort key an `after_cursor` names; anything else is INVALID_CURSOR."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(data, dict) or set(data) != {"after"} or not isinstance(data["after"], str):
+            raise ValueError
+    except (ValueError, TypeError, RecursionError, binascii.Error):
+        raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list") from None
+    return str(data["after"])

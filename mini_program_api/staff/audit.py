@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import heapq
 import json
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -109,7 +108,7 @@ def day(merchant_id: str, local_day: str) -> list[AuditRecord]:
     records: list[AuditRecord] = []
     after: str | None = None
     while True:
-        got, more = _merged(merchant_id, local_day, after, 100, newest_first=False)
+        got, more = paging.merged(AuditRecord, day_pks(merchant_id, local_day), after, 100, newest_first=False)
         records += got
         if not more:
             return records
@@ -118,36 +117,9 @@ def day(merchant_id: str, local_day: str) -> list[AuditRecord]:
 
 def day_page(merchant_id: str, local_day: str, cursor: str | None, limit: int) -> paging.Page[AuditRecord]:
     """One page of a day's records, oldest first; the cursor is the last sort key read."""
-    after = _day_start(cursor) if cursor else None
-    items, more = _merged(merchant_id, local_day, after, limit, newest_first=False)
-    return paging.Page(items, _day_cursor(items[-1].sk) if more else None)
-
-
-def _merged(
-    merchant_id: str, local_day: str, beyond: str | None, limit: int, newest_first: bool
-) -> tuple[list[AuditRecord], bool]:
-    """Up to `limit` of the day's records past sort key `beyond` in the order asked, merged over its
-    partitions, and whether more are left. Each partition is asked for `limit + 1`, so a partition that
-    answers that many says there is more; none does only when every one is read to its end."""
-    runs = []
-    for pk in day_pks(merchant_id, local_day):
-        condition = None
-        if beyond is not None:
-            condition = AuditRecord.sk < beyond if newest_first else AuditRecord.sk > beyond
-        runs.append(
-            list(
-                AuditRecord.query(
-                    pk,
-                    condition,
-                    scan_index_forward=not newest_first,
-                    limit=limit + 1,
-                    page_size=limit + 1,
-                    consistent_read=True,
-                )
-            )
-        )
-    merged = list(heapq.merge(*runs, key=lambda r: r.sk, reverse=newest_first))
-    return merged[:limit], len(merged) > limit
+    after = paging.after_of(cursor) if cursor else None
+    items, more = paging.merged(AuditRecord, day_pks(merchant_id, local_day), after, limit, newest_first=False)
+    return paging.Page(items, paging.after_cursor(items[-1].sk) if more else None)
 
 
 def trail(merchant_id: str, cursor: str | None, limit: int, since: date) -> paging.Page[AuditRecord]:
@@ -161,27 +133,12 @@ def trail(merchant_id: str, cursor: str | None, limit: int, since: date) -> pagi
         if day < since:
             return paging.Page(items, None)
         need = limit - len(items)
-        got, more = _merged(merchant_id, day.isoformat(), after, need, newest_first=True)
+        got, more = paging.merged(AuditRecord, day_pks(merchant_id, day.isoformat()), after, need, newest_first=True)
         items += got
         if more or len(items) >= limit:
             return paging.Page(items, _trail_cursor(day, items[-1].sk))
         day, after = day - timedelta(days=1), None
     return paging.Page(items, _trail_cursor(day, None) if day >= since else None)
-
-
-def _day_cursor(after: str) -> str:
-    raw = json.dumps({"after": after}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _day_start(cursor: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(data, dict) or set(data) != {"after"} or not isinstance(data["after"], str):
-            raise ValueError
-    except (ValueError, TypeError, RecursionError, binascii.Error):
-        raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list") from None
-    return str(data["after"])
 
 
 def _trail_cursor(day: date, after: str | None) -> str:
