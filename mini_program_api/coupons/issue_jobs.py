@@ -69,7 +69,7 @@ from mini_program_api.db.models import (
 )
 from mini_program_api.db.schema import ISSUE_JOB_SHARDS
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.jobs import due, runner
+from mini_program_api.jobs import due, records, runner
 from mini_program_api.members import cardholders, tiers, welcome_gift
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
@@ -210,24 +210,18 @@ def create(
     return idempotency.created_once(tx, job, lambda: _find(merchant_id, job_id))
 
 
-def _find(merchant_id: str, job_id: str) -> IssueJob | None:
-    try:
-        return IssueJob.get(issue_job_pk(merchant_id), job_id, consistent_read=True)
-    except IssueJob.DoesNotExist:
-        return None
+_JOBS = records.Records(IssueJob, issue_job_pk, "no such issue job")
+_find = _JOBS.find
 
 
 def get(merchant_id: str, job_id: str) -> IssueJob:
     """The job with its counts summed (`counted`)."""
-    job = _find(merchant_id, job_id)
-    if job is None:
-        raise KabaoError("NOT_FOUND", "no such issue job")
-    return counted([job])[0]
+    return counted([_JOBS.get(merchant_id, job_id)])[0]
 
 
 def page(merchant_id: str, cursor: str | None, limit: int) -> paging.Page[IssueJob]:
     """The merchant's jobs with their counts summed (`counted`: one BatchGetItem for the page's shards)."""
-    got = paging.partition(IssueJob, issue_job_pk(merchant_id), cursor, limit)
+    got = _JOBS.page(merchant_id, cursor, limit)
     return paging.Page(counted(got.items), got.cursor)
 
 
@@ -251,9 +245,7 @@ def results(merchant_id: str, job_id: str, cursor: str | None, limit: int) -> pa
     """What each member got, partition by partition (the one from before the split first, then the shards),
     each by member id. The cursor names the partition and the last member read; one from before the split
     (paging's, the member alone) is a place in the first partition."""
-    job = _find(merchant_id, job_id)
-    if job is None:
-        raise KabaoError("NOT_FOUND", "no such issue job")
+    job = _JOBS.get(merchant_id, job_id)
     partitions = _result_partitions(job)
     at, after = _results_start(cursor, len(partitions))
     items: list[IssueResult] = []
@@ -473,7 +465,7 @@ def _advance(job: IssueJob, scanned: int, cursor: str | None, now: datetime) -> 
     the cursor this runner started from, so two runners never both advance one job. A DONE job stays on the
     list for its stock recheck in that same write (`_wait_for_stock` then takes it off if nobody waits): a run
     killed between two writes would otherwise leave members refused SOLD_OUT off the list for good."""
-    pinned = IssueJob.cursor == job.cursor if job.cursor is not None else IssueJob.cursor.does_not_exist()
+    pinned = records.read_from(IssueJob.cursor, job.cursor)
     actions: list[Action] = [IssueJob.scanned.add(scanned)]
     if cursor is not None:
         actions.append(IssueJob.cursor.set(cursor))
