@@ -230,3 +230,33 @@ def test_two_runners_on_one_job_count_exactly_what_members_hold_sold_out_and_aft
     assert int(job.sold_out) == 0
     stored = _raw(ddb_endpoint, issue_job_pk(mid))
     assert all(int(i.get("issued", {"N": "0"})["N"]) == 0 for i in stored if i["pk"]["S"] == issue_job_pk(mid))
+
+
+def test_members_an_old_job_refused_sold_out_are_issued_once_stock_is_added(
+    api: Any, merchant: Any, clock: Any
+) -> None:
+    """A job from before the split that ended its pass with members refused SOLD_OUT (their results in its one
+    partition, the counts on its job item) issues to them once stock comes, and its totals move once."""
+    mid = merchant.merchant_id
+    template_id = _template(api, merchant, stock=1)
+    members = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(3)]
+    job_id = _post_job(api, merchant, template_id, members)
+    _drain()
+    _as_before_the_split(mid, job_id)
+    before = _job(api, merchant, job_id)
+    assert (before["status"], before["issued"], before["failed"]) == ("DONE", 1, 2)
+
+    status, body = api.patch(
+        f"/v1/admin/coupon-templates/{template_id}", {"total_stock": 3}, token=api.admin_token(merchant)
+    )
+    assert status == 200, body
+    clock.advance(minutes=11)
+    issue_jobs.run()
+    issue_jobs.run()
+    after = _job(api, merchant, job_id)
+    assert (after["status"], after["issued"], after["failed"]) == ("DONE", 3, 0)
+    assert [_held(merchant, m, template_id) for m in members] == [1, 1, 1]
+    assert sorted(r["status"] for r in _results(api, merchant, job_id, limit=2)) == ["ISSUED"] * 3
+    assert int(issue_jobs.counted([IssueJob.get(issue_job_pk(mid), job_id, consistent_read=True)])[0].sold_out) == 0
+    clock.advance(days=1)
+    assert issue_jobs.run().jobs == 0  # off the list: nothing left to wait for
