@@ -14,6 +14,13 @@ tests) work through it a page at a time:
   job's `issued` count are written in the coupon's own transaction (coupons.issue `also`),
   so a page done again after a crash or by a second runner gives no member two and counts
   nobody twice: `issued` always equals the job's coupons members hold;
+- a job's results and counts are spread over its `shards` (`ISSUE_JOB_SHARDS`) by a hash of the member
+  id: results under `MCH#{mid}#ISSUEJOB#{job}#{shard}`, counts (issued, failed, sold_out) on an
+  IssueCount item per shard, each moved in the member's own transaction. One job item and one results
+  partition took a write per member each (236% and 225% of a partition's writes at 1000 members a
+  second: bench/README.md, heat). A read sums the shards (`counted`) and the results page walks them with
+  one cursor. A job from before the split (no `shards`) keeps what it wrote: counts on its job item
+  (added to the shards'), results in its one partition (read too, first), and writes on into the shards;
 - a member who cannot be given one (no card, sold out, not in the template's tiers, not a
   member of this merchant) gets a FAILED result and the job's `failed` count, in one
   transaction, and the job moves on; a database that does not answer fails the page, and
@@ -28,6 +35,8 @@ tests) work through it a page at a time:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
@@ -43,20 +52,24 @@ from mini_program_api.db.models import (
     PROFILE,
     RFM_SEGMENTS,
     CouponTemplate,
+    IssueCount,
     IssueJob,
     IssueResult,
     Member,
     Merchant,
     Segment,
     TagDef,
+    issue_count_pk,
     issue_job_pk,
     issue_result_pk,
+    issue_shard,
     member_pk,
     segment_pk,
     tags_pk,
 )
+from mini_program_api.db.schema import ISSUE_JOB_SHARDS
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.jobs import due, runner
+from mini_program_api.jobs import due, records, runner
 from mini_program_api.members import cardholders, tiers, welcome_gift
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
@@ -73,6 +86,7 @@ SOLD_OUT_RECHECK = timedelta(minutes=10)
 RUNNING, DONE, STOPPED = "RUNNING", "DONE", "STOPPED"
 ISSUED, FAILED = "ISSUED", "FAILED"
 SOLD_OUT = "SOLD_OUT"
+COUNT = "COUNT"  # the sort key of a job's count shards
 # A member's own problem: recorded on their result, the job goes on. Anything else a KabaoError says
 # (the database busy or down) fails the page, which is done again later.
 MEMBER_ERRORS = frozenset({"CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "SOLD_OUT", "TIER_NOT_ELIGIBLE", "NOT_FOUND"})
@@ -177,6 +191,7 @@ def create(
         created_at=now,
         due_pk=due_pk,
         due_sk=due_sk,
+        shards=ISSUE_JOB_SHARDS,
     )
     tx = Transaction()
     tx.put("job", job, condition=IssueJob.sk.does_not_exist())
@@ -195,27 +210,90 @@ def create(
     return idempotency.created_once(tx, job, lambda: _find(merchant_id, job_id))
 
 
-def _find(merchant_id: str, job_id: str) -> IssueJob | None:
-    try:
-        return IssueJob.get(issue_job_pk(merchant_id), job_id, consistent_read=True)
-    except IssueJob.DoesNotExist:
-        return None
+_JOBS = records.Records(IssueJob, issue_job_pk, "no such issue job")
+_find = _JOBS.find
 
 
 def get(merchant_id: str, job_id: str) -> IssueJob:
-    job = _find(merchant_id, job_id)
-    if job is None:
-        raise KabaoError("NOT_FOUND", "no such issue job")
-    return job
+    """The job with its counts summed (`counted`)."""
+    return counted([_JOBS.get(merchant_id, job_id)])[0]
 
 
 def page(merchant_id: str, cursor: str | None, limit: int) -> paging.Page[IssueJob]:
-    return paging.partition(IssueJob, issue_job_pk(merchant_id), cursor, limit)
+    """The merchant's jobs with their counts summed (`counted`: one BatchGetItem for the page's shards)."""
+    got = _JOBS.page(merchant_id, cursor, limit)
+    return paging.Page(counted(got.items), got.cursor)
+
+
+def counted(jobs: list[IssueJob]) -> list[IssueJob]:
+    """The jobs with `issued`, `failed` and `sold_out` set to their totals in memory (never saved): what the
+    job item counted before the split plus every count shard, read consistently, so at rest `issued` is the
+    job's coupons members hold (a read during a run may be a member behind)."""
+    keys = [(issue_count_pk(j.merchant_id, j.job_id, n), COUNT) for j in jobs for n in range(_shards(j))]
+    shards = {c.pk: c for c in IssueCount.batch_get(keys, consistent_read=True)} if keys else {}
+    for job in jobs:
+        mine = [
+            shards[pk] for n in range(_shards(job)) if (pk := issue_count_pk(job.merchant_id, job.job_id, n)) in shards
+        ]
+        job.issued = int(job.issued or 0) + sum(int(c.issued or 0) for c in mine)
+        job.failed = int(job.failed or 0) + sum(int(c.failed or 0) for c in mine)
+        job.sold_out = int(job.sold_out or 0) + sum(int(c.sold_out or 0) for c in mine)
+    return jobs
 
 
 def results(merchant_id: str, job_id: str, cursor: str | None, limit: int) -> paging.Page[IssueResult]:
-    get(merchant_id, job_id)
-    return paging.partition(IssueResult, issue_result_pk(merchant_id, job_id), cursor, limit)
+    """What each member got, partition by partition (the one from before the split first, then the shards),
+    each by member id. The cursor names the partition and the last member read; one from before the split
+    (paging's, the member alone) is a place in the first partition."""
+    job = _JOBS.get(merchant_id, job_id)
+    partitions = _result_partitions(job)
+    at, after = _results_start(cursor, len(partitions))
+    items: list[IssueResult] = []
+    while at < len(partitions):
+        need = limit - len(items)
+        condition = IssueResult.sk > after if after else None
+        items += IssueResult.query(partitions[at], condition, limit=need, page_size=need, consistent_read=True)
+        if len(items) >= limit:
+            return paging.Page(items, _results_cursor(at, str(items[-1].sk)))
+        at, after = at + 1, ""
+    return paging.Page(items, None)
+
+
+def _shards(job: IssueJob) -> int:
+    return int(job.shards) if job.shards is not None else ISSUE_JOB_SHARDS
+
+
+def _result_partitions(job: IssueJob) -> list[str]:
+    """Where the job's results are: the one partition of a job from before the split (no `shards`), then its shards."""
+    legacy: list[str] = [issue_result_pk(job.merchant_id, job.job_id)] if job.shards is None else []
+    return legacy + [issue_result_pk(job.merchant_id, job.job_id, n) for n in range(_shards(job))]
+
+
+def _result_key(job: IssueJob, member_id: str) -> tuple[str, str]:
+    return issue_result_pk(job.merchant_id, job.job_id, issue_shard(member_id, _shards(job))), member_id
+
+
+def _counts(job: IssueJob, member_id: str) -> IssueCount:
+    """The count shard a member's result moves (created by its first ADD)."""
+    return IssueCount(issue_count_pk(job.merchant_id, job.job_id, issue_shard(member_id, _shards(job))), COUNT)
+
+
+def _results_cursor(at: int, after: str) -> str:
+    raw = json.dumps({"p": at, "sk": after}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _results_start(cursor: str | None, partitions: int) -> tuple[int, str]:
+    if not cursor:
+        return 0, ""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        at, after = (data.get("p", 0), data["sk"]) if isinstance(data, dict) and set(data) <= {"p", "sk"} else (-1, "")
+    except (ValueError, TypeError, KeyError, RecursionError, binascii.Error):
+        at, after = -1, ""
+    if type(at) is not int or not 0 <= at < partitions or not isinstance(after, str) or not after:
+        raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list")
+    return at, after
 
 
 def coupon_id(job_id: str, member_id: str) -> str:
@@ -254,6 +332,7 @@ def run(
             report.more = True
             return
         report.jobs += 1
+        issued_before = int(counted([job])[0].issued)  # the job's totals from here on
         try:
             if job.status == DONE:  # its pass is over; members refused SOLD_OUT wait for stock
                 _retry_sold_out(job, at, deadline, report)
@@ -261,7 +340,7 @@ def run(
                 pages[0] = _work(job, at, page_size, pages[0], deadline, report)
         finally:
             after = _find(job.merchant_id, job.job_id)
-            report.issued += int(after.issued) - int(job.issued) if after is not None else 0
+            report.issued += int(counted([after])[0].issued) - issued_before if after is not None else 0
 
     runner.due_list(report, IssueJob, work, at, limit, deadline)
     report.more = report.more or (pages[0] is not None and pages[0] <= 0)
@@ -327,14 +406,11 @@ def _next_page(job: IssueJob, merchant: Merchant, now: datetime, size: int) -> t
 
 def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime) -> None:
     """Issue the job's coupon to one member, once, counted in the coupon's own transaction."""
-    result_key = (issue_result_pk(job.merchant_id, job.job_id), member_id)
-    try:
-        IssueResult.get(*result_key, consistent_read=True)
+    result_key = _result_key(job, member_id)
+    if _settled(job, result_key):
         return  # settled by an earlier run
-    except IssueResult.DoesNotExist:
-        pass
 
-    def counted(tx: Transaction) -> None:
+    def count(tx: Transaction) -> None:
         tx.put(
             "result",
             IssueResult(
@@ -342,11 +418,11 @@ def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime
             ),
             condition=IssueResult.sk.does_not_exist(),
         )
-        tx.update("job", IssueJob(job.pk, job.sk), actions=[IssueJob.issued.add(1)], condition=IssueJob.pk.exists())
+        tx.update("counts", _counts(job, member_id), actions=[IssueCount.issued.add(1)])
 
     try:
         claims.issue(
-            job.merchant_id, member_id, template, coupon_id(job.job_id, member_id), per_member_limit=False, also=counted
+            job.merchant_id, member_id, template, coupon_id(job.job_id, member_id), per_member_limit=False, also=count
         )
     except Cancelled:
         return  # a concurrent runner recorded this member first
@@ -361,6 +437,14 @@ def _give(job: IssueJob, template: CouponTemplate, member_id: str, now: datetime
         _record_failure(job, result_key, member_id, type(exc).__name__, now)
 
 
+def _settled(job: IssueJob, result_key: tuple[str, str]) -> bool:
+    """Whether the member has a result: in their shard, or (a job from before the split) in its one partition."""
+    keys = [result_key]
+    if job.shards is None:
+        keys.append((issue_result_pk(job.merchant_id, job.job_id), result_key[1]))
+    return any(True for _ in IssueResult.batch_get(keys, consistent_read=True))
+
+
 def _record_failure(job: IssueJob, result_key: tuple[str, str], member_id: str, error: str, now: datetime) -> None:
     tx = Transaction()
     tx.put(
@@ -368,8 +452,8 @@ def _record_failure(job: IssueJob, result_key: tuple[str, str], member_id: str, 
         IssueResult(*result_key, member_id=member_id, status=FAILED, error=error, at=now),
         condition=IssueResult.sk.does_not_exist(),
     )
-    counts = [IssueJob.failed.add(1), *([IssueJob.sold_out.add(1)] if error == SOLD_OUT else [])]
-    tx.update("job", IssueJob(job.pk, job.sk), actions=counts, condition=IssueJob.pk.exists())
+    counts = [IssueCount.failed.add(1), *([IssueCount.sold_out.add(1)] if error == SOLD_OUT else [])]
+    tx.update("counts", _counts(job, member_id), actions=counts)
     try:
         tx.commit()
     except Cancelled:
@@ -381,7 +465,7 @@ def _advance(job: IssueJob, scanned: int, cursor: str | None, now: datetime) -> 
     the cursor this runner started from, so two runners never both advance one job. A DONE job stays on the
     list for its stock recheck in that same write (`_wait_for_stock` then takes it off if nobody waits): a run
     killed between two writes would otherwise leave members refused SOLD_OUT off the list for good."""
-    pinned = IssueJob.cursor == job.cursor if job.cursor is not None else IssueJob.cursor.does_not_exist()
+    pinned = records.read_from(IssueJob.cursor, job.cursor)
     actions: list[Action] = [IssueJob.scanned.add(scanned)]
     if cursor is not None:
         actions.append(IssueJob.cursor.set(cursor))
@@ -411,7 +495,7 @@ def _wait_for_stock(job: IssueJob, now: datetime) -> None:
     after = _find(job.merchant_id, job.job_id)
     if after is None:
         return
-    if int(after.sold_out or 0) > 0:
+    if int(counted([after])[0].sold_out or 0) > 0:
         _recheck(after, now)
     elif after.due_sk is not None:
         update_if(after, due.unslot(IssueJob), IssueJob.status == DONE)
@@ -431,16 +515,18 @@ def _retry_sold_out(job: IssueJob, now: datetime, deadline: float | None, report
     and stop looking when none is left or the template ended or expired."""
     template = template_admin.get(job.merchant_id, job.template_id)
     state = template_admin.status(template, now)
-    if int(job.sold_out or 0) <= 0 or state in ("ended", "expired"):
+    if int(job.sold_out or 0) <= 0 or state in ("ended", "expired"):  # its total (`run` counted it)
         update_if(job, due.unslot(IssueJob), IssueJob.status == DONE)
         return
     if state != "active" or stock.remaining_stock(job.merchant_id, template) <= 0:
         _recheck(job, now)
         return
-    refused = IssueResult.query(
-        issue_result_pk(job.merchant_id, job.job_id),
-        filter_condition=(IssueResult.status == FAILED) & (IssueResult.error == SOLD_OUT),
-        consistent_read=True,
+    refused = (
+        result
+        for pk in _result_partitions(job)
+        for result in IssueResult.query(
+            pk, filter_condition=(IssueResult.status == FAILED) & (IssueResult.error == SOLD_OUT), consistent_read=True
+        )
     )
     for result in refused:
         if runner.out_of_time(deadline):
@@ -460,7 +546,7 @@ def _reissue(job: IssueJob, template: CouponTemplate, result: IssueResult, now: 
     cid = coupon_id(job.job_id, member_id)
     still_refused = (IssueResult.status == FAILED) & (IssueResult.error == SOLD_OUT)
 
-    def counted(tx: Transaction) -> None:
+    def count(tx: Transaction) -> None:
         tx.update(
             "result",
             IssueResult(result.pk, result.sk),
@@ -472,15 +558,15 @@ def _reissue(job: IssueJob, template: CouponTemplate, result: IssueResult, now: 
             ],
             condition=still_refused,
         )
+        # the member's count shard, wherever their refusal was counted: only the totals are kept
         tx.update(
-            "job",
-            IssueJob(job.pk, job.sk),
-            actions=[IssueJob.issued.add(1), IssueJob.failed.add(-1), IssueJob.sold_out.add(-1)],
-            condition=IssueJob.pk.exists(),
+            "counts",
+            _counts(job, member_id),
+            actions=[IssueCount.issued.add(1), IssueCount.failed.add(-1), IssueCount.sold_out.add(-1)],
         )
 
     try:
-        claims.issue(job.merchant_id, member_id, template, cid, per_member_limit=False, also=counted)
+        claims.issue(job.merchant_id, member_id, template, cid, per_member_limit=False, also=count)
     except Cancelled:
         return True  # another runner issued it first
     except KabaoError as exc:
@@ -496,7 +582,7 @@ def _reissue(job: IssueJob, template: CouponTemplate, result: IssueResult, now: 
             actions=[IssueResult.error.set(exc.code)],
             condition=still_refused,
         )
-        tx.update("job", IssueJob(job.pk, job.sk), actions=[IssueJob.sold_out.add(-1)], condition=IssueJob.pk.exists())
+        tx.update("counts", _counts(job, member_id), actions=[IssueCount.sold_out.add(-1)])
         try:
             tx.commit()
         except Cancelled:

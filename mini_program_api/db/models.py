@@ -34,6 +34,7 @@ from mini_program_api.db.schema import (
     CARDHOLDER_INDEX,
     CARDHOLDER_SHARDS,
     DUE_INDEX,
+    ISSUE_JOB_SHARDS,
     LEDGER_INDEX,
     ROSTER_ATTRIBUTES,
     ROSTER_INDEX,
@@ -701,9 +702,12 @@ class IssueJob(Item, Scheduled):
     status = UnicodeAttribute()  # RUNNING | DONE
     cursor = UnicodeAttribute(null=True)
     scanned = NumberAttribute(default=0)  # members looked at
+    # Counts written before the job's counts were sharded; a job with `shards` counts on IssueCount items and
+    # the totals are these plus theirs (coupons/issue_jobs.py `counted`).
     issued = NumberAttribute(default=0)  # coupons given: equals the job's coupons members hold
     failed = NumberAttribute(default=0)  # members who could not be given one (see their results)
     sold_out = NumberAttribute(default=0)  # of those, members refused for want of stock: retried when stock comes
+    shards = NumberAttribute(null=True)  # its results and counts' partitions; None: a job from before the split
     fingerprint = UnicodeAttribute()
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
@@ -720,12 +724,32 @@ class IssueResult(Item):
     at = UTCDateTimeAttribute()
 
 
+class IssueCount(Item):
+    """One shard of an issue job's counts, moved in the transaction that issues (or fails) a member whose id
+    hashes to it: one count item per job took a write per member (bench/README.md, heat)."""
+
+    issued = NumberAttribute(default=0)
+    failed = NumberAttribute(default=0)
+    sold_out = NumberAttribute(default=0)
+
+
 def issue_job_pk(merchant_id: str) -> str:
     return f"MCH#{merchant_id}#ISSUEJOB"
 
 
-def issue_result_pk(merchant_id: str, job_id: str) -> str:
-    return f"MCH#{merchant_id}#ISSUEJOB#{job_id}"
+def issue_result_pk(merchant_id: str, job_id: str, shard: int | None = None) -> str:
+    """A job's results: one partition of its `shards` (None: the one partition of a job from before the split)."""
+    legacy = f"MCH#{merchant_id}#ISSUEJOB#{job_id}"
+    return legacy if shard is None else f"{legacy}#{shard}"
+
+
+def issue_count_pk(merchant_id: str, job_id: str, shard: int) -> str:
+    return f"MCH#{merchant_id}#ISSUEJOB#{job_id}#COUNT#{shard}"
+
+
+def issue_shard(member_id: str, shards: int = ISSUE_JOB_SHARDS) -> int:
+    """The shard of a job's results and counts a member's go to (a hash of the id, so a member stays in one)."""
+    return int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % shards
 
 
 def cardholders_pk(merchant_id: str, member_id: str) -> str:

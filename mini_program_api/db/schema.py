@@ -43,7 +43,9 @@ merchant, so one merchant's data can never be read with another's ids.
 | pending confirmation  | MCH#{mid}#MEM#{member_id}       | PENDING#{confirmation_id} |
 | ... its key's pointer | MCH#{mid}#OP#checkout:{key}     | PENDING                 |
 | issue job             | MCH#{mid}#ISSUEJOB              | {job_id}                |
-| issue job result      | MCH#{mid}#ISSUEJOB#{job_id}     | {member_id}             |
+| issue job result      | MCH#{mid}#ISSUEJOB#{job_id}#{shard} | {member_id}         |
+| ... before the split  | MCH#{mid}#ISSUEJOB#{job_id}     | {member_id}             |
+| issue job counts      | MCH#{mid}#ISSUEJOB#{job_id}#COUNT#{shard} | COUNT         |
 | WeChat card set-up    | MCH#{mid}                       | WALLET#CARD             |
 | member's WeChat card + sync outbox | MCH#{mid}#MEM#{member_id} | WALLET (due: DUE#wallet#{shard}) |
 | WeChat card code -> member | MCH#{mid}#WXCODE#{code}    | LOOKUP                  |
@@ -130,6 +132,7 @@ LEDGER_INDEX = "ledger_by_time"
 DUE_INDEX = "due_index"
 CARDHOLDER_INDEX = "cardholders"
 CARDHOLDER_SHARDS = 16  # partitions of one merchant's cardholders (members/cardholders.py)
+ISSUE_JOB_SHARDS = 8  # partitions of one issue job's results, and of its counts (coupons/issue_jobs.py)
 DUE_SHARDS = 32  # was 4: the wallet sync's slot moves on every balance change (bench/README.md, heat)
 ROSTER_INDEX = "roster_index"
 # What the reports' member jobs read of each member (reports/liability.py, reports/rfm.py).

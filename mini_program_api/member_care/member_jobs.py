@@ -27,12 +27,12 @@ from typing import Any
 from mini_program_api.coupons import issue_jobs
 from mini_program_api.db.models import MemberJob, Merchant, member_jobs_pk
 from mini_program_api.db.transact import Transaction, update_if
-from mini_program_api.jobs import due, runner
+from mini_program_api.jobs import due, records, runner
 from mini_program_api.member_care import export, export_files, tags
 from mini_program_api.members import cardholders, names
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
-from mini_program_api.platform import clock, paging
+from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit
@@ -118,22 +118,8 @@ def create(actor: Principal, kind: str, where: Where, params: dict[str, Any], id
     return idempotency.created_once(tx, job, lambda: _find(merchant_id, job_id))
 
 
-def _find(merchant_id: str, job_id: str) -> MemberJob | None:
-    try:
-        return MemberJob.get(member_jobs_pk(merchant_id), job_id, consistent_read=True)
-    except MemberJob.DoesNotExist:
-        return None
-
-
-def get(merchant_id: str, job_id: str) -> MemberJob:
-    job = _find(merchant_id, job_id)
-    if job is None:
-        raise KabaoError("NOT_FOUND", "no such member job")
-    return job
-
-
-def page(merchant_id: str, cursor: str | None, limit: int) -> paging.Page[MemberJob]:
-    return paging.partition(MemberJob, member_jobs_pk(merchant_id), cursor, limit)
+_JOBS = records.Records(MemberJob, member_jobs_pk, "no such member job")
+_find, get, page = _JOBS.find, _JOBS.get, _JOBS.page
 
 
 @dataclass(frozen=True)
@@ -233,7 +219,7 @@ def _work(job: MemberJob, now: datetime, page_size: int, deadline: float | None,
 
 def _advance(job: MemberJob, walked: cardholders.Walked, matched: int) -> bool:
     """Save where the next page starts (pinned to where this one started)."""
-    pinned = MemberJob.cursor == job.cursor if job.cursor is not None else MemberJob.cursor.does_not_exist()
+    pinned = records.read_from(MemberJob.cursor, job.cursor)
     actions = [
         MemberJob.scanned.add(walked.scanned),
         MemberJob.matched.add(matched),

@@ -52,7 +52,7 @@ from mini_program_api.db.models import (
     member_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
-from mini_program_api.jobs import due, runner
+from mini_program_api.jobs import due, records, runner
 from mini_program_api.member_care import tags
 from mini_program_api.member_import import files, rows
 from mini_program_api.members import lifecycle, names, tiers
@@ -180,22 +180,8 @@ def start(actor: Principal, import_id: str) -> MemberImport:
     return get(actor.merchant_id, import_id)
 
 
-def _find(merchant_id: str, import_id: str) -> MemberImport | None:
-    try:
-        return MemberImport.get(member_import_pk(merchant_id), import_id, consistent_read=True)
-    except MemberImport.DoesNotExist:
-        return None
-
-
-def get(merchant_id: str, import_id: str) -> MemberImport:
-    job = _find(merchant_id, import_id)
-    if job is None:
-        raise KabaoError("NOT_FOUND", "no such import")
-    return job
-
-
-def page(merchant_id: str, cursor: str | None, limit: int) -> paging.Page[MemberImport]:
-    return paging.partition(MemberImport, member_import_pk(merchant_id), cursor, limit)
+_IMPORTS = records.Records(MemberImport, member_import_pk, "no such import")
+_find, get, page = _IMPORTS.find, _IMPORTS.get, _IMPORTS.page
 
 
 def results(
