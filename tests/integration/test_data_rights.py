@@ -60,6 +60,20 @@ def _member(api: Any, merchant: Any, name: str = "张三") -> dict[str, Any]:
     return {"token": token, "id": body["member_id"], "phone": phone, "name": name, "openid": row.openid}
 
 
+def _invited_by(api: Any, merchant: Any, inviter: dict[str, Any]) -> dict[str, Any]:
+    """A new member who logged in with `inviter`'s invite code, bound a phone and opened a card (their login)."""
+    invite = api.get("/v1/me", token=inviter["token"])[1]["invite_code"]
+    status, invited = api.post(
+        "/v1/auth/login", {"appid": merchant.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:c", "invite_code": invite}
+    )
+    assert status == 200 and invited["invite"] == "ACCEPTED", invited
+    phone = f"phone:13{uuid.uuid4().int % 10**9:09d}:c"
+    assert api.post("/v1/me/phone", {"code": phone}, token=invited["token"])[0] == 200
+    status, card = api.post("/v1/me/card", {"agreed_terms_version": merchant.terms_version}, token=invited["token"])
+    assert status == 200, card
+    return dict(invited)
+
+
 def _paid(api: Any, sandbox: Any, member: dict[str, Any], plan_id: str = "p300") -> str:
     status, order = api.post(
         "/v1/topup/orders", {"plan_id": plan_id}, token=member["token"], headers={"idempotency-key": uuid.uuid4().hex}
@@ -237,15 +251,7 @@ def test_the_export_has_every_section_paged_and_nothing_of_another_member(api: A
         assert api.post("/v1/me/subscriptions", {"template_ids": ["tpl-coupon"]}, token=who["token"])[0] == 200
 
     merchants.update_settings(shop.merchant_id, referral_points=100)  # Carol, invited by Alice: a referral each
-    invite = api.get("/v1/me", token=alice["token"])[1]["invite_code"]
-    status, carol = api.post(
-        "/v1/auth/login", {"appid": shop.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:c", "invite_code": invite}
-    )
-    assert status == 200 and carol["invite"] == "ACCEPTED", carol
-    assert (
-        api.post("/v1/me/phone", {"code": f"phone:13{uuid.uuid4().int % 10**9:09d}:c"}, token=carol["token"])[0] == 200
-    )
-    assert api.post("/v1/me/card", {"agreed_terms_version": shop.terms_version}, token=carol["token"])[0] == 200
+    carol = _invited_by(api, shop, alice)
 
     whole = _export_all(api, alice["token"], limit=1)  # one item a page: every section's cursor is followed
     assert set(whole["sections"]) == SECTIONS
@@ -535,15 +541,7 @@ def test_a_members_ledger_names_no_other_member(api: Any, shop: Any) -> None:
     the other's id out, as the export does; the admin sees it."""
     merchants.update_settings(shop.merchant_id, referral_points=100)
     alice = _member(api, shop)
-    invite = api.get("/v1/me", token=alice["token"])[1]["invite_code"]
-    status, carol = api.post(
-        "/v1/auth/login", {"appid": shop.appid, "code": f"test:o-{uuid.uuid4().hex[:12]}:c", "invite_code": invite}
-    )
-    assert status == 200 and carol["invite"] == "ACCEPTED", carol
-    assert (
-        api.post("/v1/me/phone", {"code": f"phone:13{uuid.uuid4().int % 10**9:09d}:c"}, token=carol["token"])[0] == 200
-    )
-    assert api.post("/v1/me/card", {"agreed_terms_version": shop.terms_version}, token=carol["token"])[0] == 200
+    carol = _invited_by(api, shop, alice)
     carol_id = carol["member"]["member_id"]
     for token, other in ((alice["token"], carol_id), (carol["token"], alice["id"])):
         status, page = api.get("/v1/me/ledger?account=points", token=token)
