@@ -206,3 +206,29 @@ def test_the_expiry_racing_a_spend_and_itself_moves_the_points_once(api: Any, sh
         assert _points(shop, member_id) == 0  # what was not spent expired, once; never below zero
     assert expired + spent == 300
     assert invoke("points_expiry")["points_expired"] == 0
+
+
+def test_a_second_import_dated_sooner_moves_the_expiry_earlier(api: Any, shop: Any, sandbox: Any, clock: Any) -> None:
+    """Newer but expiring sooner: the dated lists take the earlier date, and each lot expires whole on its own."""
+    phone, later, sooner = _phone(), clock.today + timedelta(days=40), clock.today + timedelta(days=12)
+    member_id = _import(api, shop, phone, 100, later)
+    member = _claim(api, shop, phone)
+    grant = api.post("/v1/me/subscriptions", {"template_ids": ["tpl-points"]}, token=api.token(shop, member_id))
+    assert grant[0] == 200  # a grant per message
+    clock.advance(days=1)
+    assert _import(api, shop, phone, 50, sooner) == member_id  # a second file, merged
+    assert {lot["points_before"] for lot in _lots(shop, member_id).values()} == {0, 100}
+    clock.set(_end_of(sooner) - timedelta(days=7))
+    invoke("points_warnings")
+    warned = _sent(sandbox, member, "tpl-points")
+    assert [m["data"]["number1"]["value"] for m in warned] == [50], warned
+    clock.set(_end_of(sooner))
+    assert invoke("points_expiry")["points_expired"] == 50
+    assert _points(shop, member_id) == 100 and len(_lots(shop, member_id)) == 1
+    clock.set(_end_of(later) - timedelta(days=7))
+    invoke("points_warnings")
+    assert [m["data"]["number1"]["value"] for m in _sent(sandbox, member, "tpl-points")] == [50, 100]
+    clock.set(_end_of(later))
+    assert invoke("points_expiry")["points_expired"] == 100
+    assert _points(shop, member_id) == 0 and _lots(shop, member_id) == {}
+    assert invoke("points_expiry")["done"] == 0 and invoke("points_warnings")["done"] == 0
