@@ -323,6 +323,12 @@ def _entries_after(pk: str, group: str, since: datetime) -> Iterator[LedgerEntry
     return LedgerEntry.by_time.query(pk, LedgerEntry.lsi1.between(start, f"LEDGER#{group}#~"), consistent_read=True)
 
 
+# An entry's time is when its transaction was staged, not committed: a credit staged shortly before a dated lot's
+# import may have committed after it, outside the balance the import pinned. Credits this close before a lot count
+# as after it (as long, so the lot's candidate can only be smaller: never more expires).
+_SETTLING = timedelta(minutes=1)
+
+
 @dataclass(frozen=True)
 class _Lot:
     """A dated imported lot from the member row (`point_lots`)."""
@@ -397,8 +403,9 @@ def _owed(pk: str, merchant: Merchant, member: Member, at: datetime) -> _Owed:
     balance = int(member.points)
 
     def long_from(start: datetime | None) -> int:
-        read = sum(a for t, a in long if start is None or t >= start)
-        return read + sum(lot.points for lot in unread if start is None or lot.credited_at >= start)
+        since = start - _SETTLING if start is not None else None
+        read = sum(a for t, a in long if since is None or t >= since)
+        return read + sum(lot.points for lot in unread if since is None or lot.credited_at >= since)
 
     candidates = [balance - lot.points_before - long_from(lot.credited_at) for lot in short]
     if cut is not None:

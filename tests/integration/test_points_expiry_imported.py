@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from mini_program_api.db.models import PROFILE, Member, member_pk
+from mini_program_api.members import lifecycle
 from mini_program_api.merchants import merchants
+from mini_program_api.money import ledger
 from tests import timeline
 from tests.integration.test_lifecycle import TEMPLATES, _sent, invoke, twice_at_once
 from tests.integration.test_member_import import _csv, _phone, drain, member_of, start_import
@@ -76,6 +78,9 @@ def _points(shop: Any, member_id: str) -> int:
 def _lots(shop: Any, member_id: str) -> dict[str, Any]:
     lots = Member.get(member_pk(shop.merchant_id, member_id), PROFILE, consistent_read=True).point_lots
     return lots.as_dict() if lots is not None else {}
+
+
+POINTS = ledger.Account.POINTS
 
 
 def _end_of(day: date) -> Any:
@@ -232,3 +237,75 @@ def test_a_second_import_dated_sooner_moves_the_expiry_earlier(api: Any, shop: A
     assert invoke("points_expiry")["points_expired"] == 100
     assert _points(shop, member_id) == 0 and _lots(shop, member_id) == {}
     assert invoke("points_expiry")["done"] == 0 and invoke("points_warnings")["done"] == 0
+
+
+def test_a_merge_racing_spends_records_the_balance_it_landed_on(api: Any, shop: Any, clock: Any) -> None:
+    """The import's balance-before is pinned: whichever of a merge and a spend commits first, the dated lot expires
+    what earliest-expiring-first leaves of it (all of it after a spend that came first, less what a later spend
+    took from it)."""
+    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
+    phones = [_phone() for _ in range(4)]
+    ids = [api.member_with_card(shop, phone=phone)["member"]["member_id"] for phone in phones]
+    for member_id in ids:
+        _sign_in(api, shop, member_id, 100)
+    clock.advance(days=1)
+    day = clock.today + timedelta(days=10)
+    lines = [",".join([phone, "", "", "", "", "", "", "50", day.isoformat(), "", "", "", ""]) for phone in phones]
+    job = start_import(api, shop, _csv(*lines), "add")
+    codes = {member_id: api.member_code(api.token(shop, member_id)) for member_id in ids}
+    staff = api.staff_token(shop, "s1")
+
+    def spend(member_id: str) -> tuple[int, Any]:
+        return api.post(
+            "/v1/staff/checkout",
+            {"member_code": codes[member_id], "amount": 30, "points": 30},
+            token=staff,
+            headers={"idempotency-key": uuid.uuid4().hex},
+        )
+
+    with ThreadPoolExecutor(5) as pool:
+        started = pool.submit(
+            api.ok, "POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=api.admin_token(shop)
+        )
+        spends = [pool.submit(spend, member_id) for member_id in ids]
+        started.result()
+        assert all(s.result()[0] == 200 for s in spends)
+    drain()
+    before = {}
+    for member_id in ids:
+        (lot,) = _lots(shop, member_id).values()
+        before[member_id] = lot["points_before"]
+        assert lot["points_before"] in (70, 100) and _points(shop, member_id) == 120
+    clock.set(_end_of(day))
+    invoke("points_expiry")
+    for member_id in ids:  # spent first: the import is whole; imported first: the spend took 30 of it
+        assert _points(shop, member_id) == (70 if before[member_id] == 70 else 100), before
+
+
+def test_a_spend_between_the_merges_read_and_write_makes_it_read_again(
+    api: Any, shop: Any, clock: Any, monkeypatch: Any
+) -> None:
+    """The merge pins the balance it records as the lot's balance-before: a spend committed after its read cancels
+    it, and the row is applied again on the balance after the spend (else the lot would count the spend as its own
+    and 30 of its points would outlive its date)."""
+    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
+    phone = _phone()
+    member_id = api.member_with_card(shop, phone=phone)["member"]["member_id"]
+    _sign_in(api, shop, member_id, 100)
+    clock.advance(days=1)
+    day = clock.today + timedelta(days=10)
+    dated_lot, spent = lifecycle.dated_lot, []
+
+    def spend_meanwhile(*args: Any) -> dict[str, Any]:
+        if not spent:  # once: the first attempt read 100 points
+            op = ledger.Operation(f"test-{uuid.uuid4().hex[:8]}", "TEST_SPEND", ledger.postings({POINTS: -30}))
+            spent.append(ledger.post(shop.merchant_id, member_id, op))
+        return dated_lot(*args)
+
+    monkeypatch.setattr(lifecycle, "dated_lot", spend_meanwhile)
+    assert _import(api, shop, phone, 50, day) == member_id
+    (lot,) = _lots(shop, member_id).values()
+    assert spent and lot["points_before"] == 70 and _points(shop, member_id) == 120
+    clock.set(_end_of(day))
+    assert invoke("points_expiry")["points_expired"] == 50  # nothing was spent since the import: all of it
+    assert _points(shop, member_id) == 70
