@@ -40,11 +40,12 @@ The long lots after T are found without reading a member's whole history: the
 entries after `cutoff(T)` on the ledger's time index (lots earned after it), plus
 the dated lots on the member row (an imported lot can be older yet expire later,
 or newer and expire sooner). A dated lot leaves the row in the expiry that ends
-it. With the policy NEVER only dated lots expire, and the entries read are those
+it. With the policy NONE (never) only dated lots expire, and the entries read are those
 from the earliest of them that T ends. The expiry posts what it found through the
 ledger pinned to the balance it read (a concurrent spend or a second run
 recomputes), so it happens exactly once and never below zero; the next expiry and
-its 7-day warning are the earliest lot expiring after T.
+its 7-day warning are the earliest lot expiring after T. Dated lots are on due
+lists of their own (`DATED_JOB`, `DATED_WARNING_JOB`), which the same jobs walk.
 
 Every job finds its members through `due_index` (a `DUE#{job}` marker per member,
 or the coupon itself for reminders), takes at most `limit` of them per run and
@@ -170,7 +171,7 @@ def imported_points(
     new_member: bool = False,
 ) -> None:
     """Imported points put the member on the expiry and warning lists. Without a date they are points earned on
-    the import's day (never, under the policy NEVER). With one, on the dated lists; onto an existing member, who
+    the import's day (never, under the policy NONE). With one, on the dated lists; onto an existing member, who
     may hold a dated lot expiring later, those take the earlier time, pinned to the time read."""
     if points <= 0:
         return
@@ -392,7 +393,7 @@ def _owed(pk: str, merchant: Merchant, member: Member, at: datetime) -> _Owed:
                     long.append((entry.created_at, amount))
                     later_dated.append(expires)
             elif amount > 0:
-                if cut is not None:  # under NEVER an earned lot never expires: it is long, and never next
+                if cut is not None:  # under NONE an earned lot never expires: it is long, and never next
                     first = first or entry.created_at
                 long.append((entry.created_at, amount))
                 if entry.kind == "CHECKOUT":
@@ -503,7 +504,7 @@ def _expire_points(pk: str, sk: str, now: datetime, report: Report) -> None:
                 raise KabaoError("CONCURRENT_UPDATE", "points changed, retry") from exc
             return 0
         cut = cutoff(merchant, now)
-        upto = cut or now  # under NEVER only dated lots expire: the op is keyed by the time that ended them
+        upto = cut or now  # under NONE only dated lots expire: the op is keyed by the time that ended them
         op = Operation(
             f"pexpire:{upto.astimezone(UTC):%Y%m%dT%H%M%S%f}",
             "POINTS_EXPIRED",

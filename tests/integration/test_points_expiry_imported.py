@@ -166,7 +166,7 @@ def test_a_dated_lot_merged_onto_a_member_who_earned_and_spent_expires_whole_on_
     assert _points(shop, member_id) == 0
 
 
-def test_policy_never_expires_the_dated_lot_alone(api: Any, shop: Any, clock: Any) -> None:
+def test_policy_none_expires_the_dated_lot_alone(api: Any, shop: Any, clock: Any) -> None:
     assert shop.points_expiry == "NONE"
     phone, day = _phone(), clock.today + timedelta(days=5)
     _import(api, shop, phone, 100, day)
