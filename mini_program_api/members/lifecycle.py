@@ -331,7 +331,7 @@ _SETTLING = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
-class _Lot:
+class DatedLot:
     """A dated imported lot from the member row (`point_lots`)."""
 
     key: str
@@ -341,10 +341,10 @@ class _Lot:
     points_before: int
 
 
-def _dated(member: Member) -> list[_Lot]:
+def _dated(member: Member) -> list[DatedLot]:
     lots = member.point_lots.as_dict() if member.point_lots is not None else {}
     return [
-        _Lot(
+        DatedLot(
             key,
             int(lot["points"]),
             datetime.fromisoformat(lot["expires_at"]),
@@ -356,7 +356,7 @@ def _dated(member: Member) -> list[_Lot]:
 
 
 @dataclass(frozen=True)
-class _Owed:
+class Owed:
     amount: int  # what expires at the time asked about
     next_earned: datetime | None  # when the earliest earned (or undated imported) lot left after it expires
     next_dated: datetime | None  # when the earliest dated imported lot left after it expires
@@ -367,41 +367,63 @@ class _Owed:
         return self.next_dated if job in (DATED_JOB, DATED_WARNING_JOB) else self.next_earned
 
 
-def _owed(pk: str, merchant: Merchant, member: Member, at: datetime) -> _Owed:
+def _owed(pk: str, merchant: Merchant, member: Member, at: datetime) -> Owed:
     """What expires at `at` from the member's points as read (see the module docstring)."""
-    cut = cutoff(merchant, at)
     lots = _dated(member)
+    cut = cutoff(merchant, at)
+    since = cut if cut is not None else min((lot.credited_at for lot in lots if lot.expires_at <= at), default=None)
+    # strictly after the cutoff: the lots earned exactly at it are short; under NONE from the first short lot's entry.
+    entries = (
+        [
+            Entry(e.created_at, int(e.amount), str(e.kind), e.memo.as_dict() if e.memo else {})
+            for e in _entries_after(pk, "points", since - timedelta(microseconds=1) if cut is None else since)
+        ]
+        if since is not None
+        else []
+    )
+    return expiring(merchant, int(member.points), lots, entries, at)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A points entry as the expiry reads it."""
+
+    created_at: datetime
+    amount: int
+    kind: str
+    memo: dict[str, Any]
+
+
+def expiring(merchant: Merchant, balance: int, lots: list[DatedLot], entries: list[Entry], at: datetime) -> Owed:
+    """What expires at `at` from `balance`, given the dated lots on the member row and the points entries after
+    `cutoff(at)` (under NONE: from the earliest dated lot `at` ends), oldest first. Pure: the rule itself."""
+    cut = cutoff(merchant, at)
     short = [lot for lot in lots if lot.expires_at <= at]
-    since = cut if cut is not None else min((lot.credited_at for lot in short), default=None)
     # Long credits read from the ledger, each at its lot's time (a refund's take-back at its sale's), and the
     # first earned lot after the cutoff: the earliest-expiring earned lot left.
     long: list[tuple[datetime, int]] = []
     first: datetime | None = None
     seen: set[str] = set()
     later_dated: list[datetime] = []
-    if since is not None:
-        sales: dict[str, datetime] = {}
-        # strictly after: the lots earned exactly at the cutoff are short; a dated lot's own entry is read by its
-        # import id, however early it sorts.
-        for entry in _entries_after(pk, "points", since - timedelta(microseconds=1) if cut is None else since):
-            memo = entry.memo.as_dict() if entry.memo else {}
-            amount = int(entry.amount)
-            if entry.kind == ledger.IMPORT and memo.get("points_expire_on"):
-                seen.add(str(memo.get("import_id")))
-                expires = import_expiry(merchant, str(memo["points_expire_on"]))
-                if amount > 0 and expires > at:
-                    long.append((entry.created_at, amount))
-                    later_dated.append(expires)
-            elif amount > 0:
-                if cut is not None:  # under NONE an earned lot never expires: it is long, and never next
-                    first = first or entry.created_at
-                long.append((entry.created_at, amount))
-                if entry.kind == "CHECKOUT":
-                    sales[str(memo.get("order_id"))] = entry.created_at
-            elif entry.kind == "CHECKOUT_REFUND" and str(memo.get("order_id")) in sales:
-                long.append((sales[str(memo.get("order_id"))], amount))  # the sale's lot was never all kept
+    sales: dict[str, datetime] = {}
+    for entry in entries:
+        memo = entry.memo
+        if entry.kind == ledger.IMPORT and memo.get("points_expire_on"):
+            # a dated lot's entry: its own expiry, whether or not it is still on the row
+            seen.add(str(memo.get("import_id")))
+            expires = import_expiry(merchant, str(memo["points_expire_on"]))
+            if entry.amount > 0 and expires > at:
+                long.append((entry.created_at, entry.amount))
+                later_dated.append(expires)
+        elif entry.amount > 0:
+            if cut is not None:  # under NONE an earned lot never expires: it is long, and never next
+                first = first or entry.created_at
+            long.append((entry.created_at, entry.amount))
+            if entry.kind == "CHECKOUT":
+                sales[str(memo.get("order_id"))] = entry.created_at
+        elif entry.kind == "CHECKOUT_REFUND" and str(memo.get("order_id")) in sales:
+            long.append((sales[str(memo.get("order_id"))], entry.amount))  # the sale's lot was never all kept
     unread = [lot for lot in lots if lot.expires_at > at and lot.key not in seen]
-    balance = int(member.points)
 
     def long_from(start: datetime | None) -> int:
         since = start - _SETTLING if start is not None else None
@@ -414,7 +436,7 @@ def _owed(pk: str, merchant: Merchant, member: Member, at: datetime) -> _Owed:
     amount = min(balance, max(0, *candidates)) if candidates else 0
     dated_next = min([lot.expires_at for lot in unread] + later_dated, default=None)
     earned_next = lot_expiry(merchant, first) if first is not None else None
-    return _Owed(amount, earned_next, dated_next, [lot.key for lot in short])
+    return Owed(amount, earned_next, dated_next, [lot.key for lot in short])
 
 
 def _notify(merchant: Merchant, member: Member, kind: str, key: str, data: dict[str, Any], report: Report) -> None:
