@@ -308,6 +308,9 @@ class Member(Item):
     imported_by = UnicodeAttribute(null=True)
     external_id = UnicodeAttribute(null=True)
     joined_on = UnicodeAttribute(null=True)
+    # Imported points with an expiry date of their own, until that date passes (members/lifecycle.py): import id ->
+    # {points, expires_at, credited_at, points_before}, written in the import's transaction.
+    point_lots: MapAttribute[str, Any] = MapAttribute(null=True)
     # A first login's empty member whose phone found an imported card: the login moved to that member.
     claimed = UnicodeAttribute(null=True)
 

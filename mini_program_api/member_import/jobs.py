@@ -630,6 +630,8 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
     outbox.add(tx, merchant_id, member_id, events.MEMBER_CREATED, {"scene": _SCENE, "invited_by": None})
     outbox.add(tx, merchant_id, member_id, events.CARD_OPENED, {"card_number": number, "tier_id": tier_id})
     operation = _operation(job, row, digest)
+    if row.points and row.points_expire_on:  # the lot's own date (members/lifecycle.py): on a new member, from 0
+        member.point_lots = {job.import_id: lifecycle.dated_lot(merchant, row.points, row.points_expire_on, 0, now)}
     if operation is not None:
         ledger.stage(tx, merchant_id, member_id, operation, new_member=member)
     else:
@@ -639,6 +641,7 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
     counters.member(tx, merchant_id, member_id, "new", _SCENE, now)
     counters.member(tx, merchant_id, member_id, "cards", _SCENE, now)
     lifecycle.card_opened(tx, merchant, member, date.fromisoformat(row.birthday) if row.birthday else None, now)
+    lifecycle.imported_points(tx, merchant, member, row.points, row.points_expire_on, now, new_member=True)
     replaced = "NEW_CARD_NUMBER" if row.card_number and not kept else None  # the file's number was taken
     _stage_outcome(tx, job, key, IMPORTED, replaced, member_id)
     try:
@@ -696,6 +699,19 @@ def _merge(
     if row.name and not member.name:  # the name is set by this row: its search entry with it, pinned to no name
         names.stage(tx, job.merchant_id, member.member_id, None, row.name)
         pinned &= Member.name.does_not_exist()
+    if row.points and row.points_expire_on:
+        # The lot's own date, and the balance it lands on (pinned: a spend since the read tries again), which the
+        # expiry needs when the member had spent before it (members/lifecycle.py).
+        lot = lifecycle.dated_lot(merchant, row.points, row.points_expire_on, int(member.points), clock.now())
+        if member.point_lots is None:
+            actions.append(Member.point_lots.set({job.import_id: lot}))
+            pinned &= Member.point_lots.does_not_exist()
+        else:
+            actions.append(Member.point_lots[job.import_id].set(lot))
+            pinned &= Member.point_lots.exists()
+        pinned &= Member.points == int(member.points)
+    if row.points:
+        lifecycle.imported_points(tx, merchant, member, row.points, row.points_expire_on, clock.now())
     if operation is not None:
         ledger.stage(tx, job.merchant_id, member.member_id, operation, member_actions=actions, member_condition=pinned)
     elif actions:

@@ -1,15 +1,51 @@
 """The member life cycle the scheduled jobs keep: points expiry, reminders, birthdays, wake-ups.
 
-Points expire FIFO over earning lots without tracking lots one by one. Spending
-and expiry both consume the oldest points first and lots expire in the order
-they were earned (rolling N days, or the end of the year after earning), so what
-is left of every lot earned up to a cutoff C is
+Points expire over lots without tracking each lot's remainder. Every lot has an
+expiry: an earned lot the merchant's policy applied to its earning time
+(`lot_expiry`: rolling N days, or the end of the year after earning); an imported
+lot with a date of its own the end of that date in the merchant's zone
+(`import_expiry`); an imported lot without one the policy from the import's day.
+Spending and expiry take the earliest-expiring points first, and what expires at
+T is
 
-    max(0, balance - points earned after C)
+    max(0, balance - points in lots expiring after T)
 
-and that is what expires at C. The expiry posts it through the ledger pinned to
-the balance it read (a concurrent spend or a second run recomputes), with an op
-key per cutoff, so it happens exactly once and never below zero.
+Why: fix T; a lot is short if it expires at or before T, long otherwise. Short
+points are always taken before long ones, so the short points held move as
+s += c on a short credit and s = max(0, s - d) on any debit d (what s cannot
+cover comes out of long lots); long credits leave s alone. Unrolled, s is
+max(0, max over k of the entries from the k-th on, long credits left out), that
+is max(0, max_k (B - B_k - L_k)) with B the balance, B_k the balance before entry
+k and L_k the long credits from k on. k = the first entry gives B - L, the rule.
+When expiry follows earning order (earned lots only), a later k cannot do better:
+it would need the entries before k (long credits left out) to sum below zero, so a
+debit before k took long points; a long lot was then credited before k, and every
+lot credited after it is long too, so the entries from k on add no short points
+and sum to at most 0. So the rule is today's `max(0, balance - points earned after
+the cutoff)` (long lots are the lots earned after `cutoff(T)`).
+
+Imported dated lots break that order, two ways:
+- a dated lot merged onto a member who had spent (an older, later-expiring lot
+  paid): the maximum starts at the import. The import keeps, on the member row
+  (`point_lots`), its points, expiry, time and the balance before it
+  (`points_before`, pinned in its transaction), so B - points_before - L_import
+  is a candidate beside B - L; the largest counts.
+- a short lot credited after debits that reached a longer-dated imported lot: the
+  maximum may start at that short lot, whose balance before it is not recorded.
+  The rule then expires less than strict earliest-expiring-first would, never
+  more (each candidate is one of the sums above, so at most s); what it leaves
+  counts as the long lot's and expires with it at the latest.
+
+The long lots after T are found without reading a member's whole history: the
+entries after `cutoff(T)` on the ledger's time index (lots earned after it), plus
+the dated lots on the member row (an imported lot can be older yet expire later,
+or newer and expire sooner). A dated lot leaves the row in the expiry that ends
+it. With the policy NONE (never) only dated lots expire, and the entries read are those
+from the earliest of them that T ends. The expiry posts what it found through the
+ledger pinned to the balance it read (a concurrent spend or a second run
+recomputes), so it happens exactly once and never below zero; the next expiry and
+its 7-day warning are the earliest lot expiring after T. Dated lots are on due
+lists of their own (`DATED_JOB`, `DATED_WARNING_JOB`), which the same jobs walk.
 
 Every job finds its members through `due_index` (a `DUE#{job}` marker per member,
 or the coupon itself for reminders), takes at most `limit` of them per run and
@@ -25,10 +61,11 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from mini_program_api.coupons import claims, held
@@ -40,6 +77,7 @@ from mini_program_api.db.models import (
     LedgerEntry,
     Member,
     Merchant,
+    member_pk,
     template_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
@@ -56,6 +94,10 @@ from mini_program_api.webhooks import outbox as hooks
 
 POINTS_JOB = "points_expiry"
 POINTS_WARNING_JOB = "points_warning"
+# Dated imported lots have lists of their own: the lists above take an earned lot's time only when none is there
+# (`keep_earlier`: lots are earned in expiry order), which a dated lot expiring later would break.
+DATED_JOB = "points_expiry_dated"
+DATED_WARNING_JOB = "points_warning_dated"
 DORMANT_JOB = "dormant"
 BIRTHDAY_JOB = "birthday"
 MONTHLY_JOB = "monthly_pack"
@@ -99,6 +141,76 @@ def earned_points(
             keep_earlier=True,
             label=label,
         )
+
+
+def import_expiry(merchant: Merchant, expires_on: str) -> datetime:
+    """When imported points dated `expires_on` (积分有效期, a file's YYYY-MM-DD) expire: at the end of that day in
+    the merchant's zone (the next local midnight), so they can be spent all of their last day."""
+    day = date.fromisoformat(expires_on) + timedelta(days=1)
+    return datetime.combine(day, time(0), ZoneInfo(merchant.timezone))
+
+
+def dated_lot(merchant: Merchant, points: int, expires_on: str, points_before: int, at: datetime) -> dict[str, Any]:
+    """An imported lot with its own date, as the member row keeps it (`point_lots`, keyed by import id): credited
+    at `at` onto a balance of `points_before`, which the import's transaction pins."""
+    return {
+        "points": points,
+        "expires_at": import_expiry(merchant, expires_on).astimezone(UTC).isoformat(),
+        "credited_at": at.astimezone(UTC).isoformat(),
+        "points_before": points_before,
+    }
+
+
+def imported_points(
+    tx: Transaction,
+    merchant: Merchant,
+    member: Member,
+    points: int,
+    expires_on: str | None,
+    now: datetime,
+    new_member: bool = False,
+) -> None:
+    """Imported points put the member on the expiry and warning lists. Without a date they are points earned on
+    the import's day (never, under the policy NONE). With one, on the dated lists; onto an existing member, who
+    may hold a dated lot expiring later, those take the earlier time, pinned to the time read."""
+    if points <= 0:
+        return
+    if not expires_on:
+        earned_points(tx, merchant, member, points, now)
+        return
+    expires = import_expiry(merchant, expires_on)
+    for job, at in ((DATED_JOB, expires), (DATED_WARNING_JOB, expires - WARN_BEFORE)):
+        if new_member:
+            due.mark(tx, member.merchant_id, member.member_id, job, at, keep_earlier=True)
+        else:
+            _mark_no_later(tx, member.merchant_id, member.member_id, job, at)
+
+
+def _mark_no_later(tx: Transaction, merchant_id: str, member_id: str, job: str, at: datetime) -> None:
+    """The member due for `job` by `at` at the latest, pinned to the time read (`due.mark` can keep a time or
+    replace it, not take the earlier of two)."""
+    pk = member_pk(merchant_id, member_id)
+    try:
+        held = DueMarker.get(pk, f"DUE#{job}", consistent_read=True).due_sk
+    except DueMarker.DoesNotExist:
+        held = None
+    read = DueMarker.due_sk == held if held is not None else DueMarker.due_sk.does_not_exist()
+    if held is not None and held <= due.stamp(at):
+        tx.check(f"due:{job}", DueMarker, pk, f"DUE#{job}", read)
+        return
+    due_pk, due_sk = due.slot(job, pk, at)
+    tx.update(
+        f"due:{job}",
+        DueMarker(pk, f"DUE#{job}"),
+        actions=[
+            DueMarker.due_pk.set(due_pk),
+            DueMarker.due_sk.set(due_sk),
+            DueMarker.merchant_id.set(merchant_id),
+            DueMarker.member_id.set(member_id),
+            *due.settled(DueMarker),
+        ],
+        condition=read,
+    )
 
 
 def spent(tx: Transaction, merchant: Merchant, member: Member, now: datetime) -> None:
@@ -152,6 +264,27 @@ def _run(
     return runner.due_list(report, model, lambda pk, sk: handle(pk, sk, at, report), at, limit, deadline)
 
 
+def _run_lists(
+    jobs: tuple[str, ...], handle: Handler, now: datetime | None, limit: int, deadline: float | None
+) -> Report:
+    """One job over several due lists of member markers (the handler tells them apart by the marker's sort key):
+    one report, one batch size and one deadline for all of them."""
+    at = now or clock.now()
+    report = Report(jobs[0])
+    for job in jobs:
+        if report.stopped_early or report.due >= limit:
+            report.more = True
+            break
+        part = Report(job)
+        runner.due_list(part, DueMarker, lambda pk, sk: handle(pk, sk, at, report), at, limit - report.due, deadline)
+        report.due += part.due
+        report.done += part.done
+        report.failed += part.failed
+        report.stopped_early = report.stopped_early or part.stopped_early
+        report.more = report.more or part.more
+    return report
+
+
 def _member_ids(pk: str) -> tuple[str, str]:
     _, merchant_id, _, member_id = pk.split("#")
     return merchant_id, member_id
@@ -191,20 +324,119 @@ def _entries_after(pk: str, group: str, since: datetime) -> Iterator[LedgerEntry
     return LedgerEntry.by_time.query(pk, LedgerEntry.lsi1.between(start, f"LEDGER#{group}#~"), consistent_read=True)
 
 
-def _lots_after(pk: str, since: datetime) -> tuple[int, datetime | None]:
-    """Points earned after `since`, and when the first of those lots was earned. A checkout refund that
-    takes back (net) points of a sale made after `since` shrinks that sale's lot: they were never kept."""
-    total, first, sales = 0, None, set()
-    for entry in _entries_after(pk, "points", since):  # oldest first: a sale comes before its refund
-        order_id = entry.memo.as_dict().get("order_id") if entry.memo else None
-        if int(entry.amount) > 0:
-            total += int(entry.amount)
-            first = first or entry.created_at
+# An entry's time is when its transaction was staged, not committed: a credit staged shortly before a dated lot's
+# import may have committed after it, outside the balance the import pinned. Credits this close before a lot count
+# as after it (as long, so the lot's candidate can only be smaller: never more expires).
+_SETTLING = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class DatedLot:
+    """A dated imported lot from the member row (`point_lots`)."""
+
+    key: str
+    points: int
+    expires_at: datetime
+    credited_at: datetime
+    points_before: int
+
+
+def _dated(member: Member) -> list[DatedLot]:
+    lots = member.point_lots.as_dict() if member.point_lots is not None else {}
+    return [
+        DatedLot(
+            key,
+            int(lot["points"]),
+            datetime.fromisoformat(lot["expires_at"]),
+            datetime.fromisoformat(lot["credited_at"]),
+            int(lot["points_before"]),
+        )
+        for key, lot in lots.items()
+    ]
+
+
+@dataclass(frozen=True)
+class Owed:
+    amount: int  # what expires at the time asked about
+    next_earned: datetime | None  # when the earliest earned (or undated imported) lot left after it expires
+    next_dated: datetime | None  # when the earliest dated imported lot left after it expires
+    gone: list[str]  # the dated lots (import ids) that time ends
+
+    def next(self, job: str) -> datetime | None:
+        """The next expiry the list of `job` (an expiry or warning list) is for."""
+        return self.next_dated if job in (DATED_JOB, DATED_WARNING_JOB) else self.next_earned
+
+
+def _owed(pk: str, merchant: Merchant, member: Member, at: datetime) -> Owed:
+    """What expires at `at` from the member's points as read (see the module docstring)."""
+    lots = _dated(member)
+    cut = cutoff(merchant, at)
+    since = cut if cut is not None else min((lot.credited_at for lot in lots if lot.expires_at <= at), default=None)
+    # strictly after the cutoff: the lots earned exactly at it are short; under NONE from the first short lot's entry.
+    entries = (
+        [
+            Entry(e.created_at, int(e.amount), str(e.kind), e.memo.as_dict() if e.memo else {})
+            for e in _entries_after(pk, "points", since - timedelta(microseconds=1) if cut is None else since)
+        ]
+        if since is not None
+        else []
+    )
+    return expiring(merchant, int(member.points), lots, entries, at)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A points entry as the expiry reads it."""
+
+    created_at: datetime
+    amount: int
+    kind: str
+    memo: dict[str, Any]
+
+
+def expiring(merchant: Merchant, balance: int, lots: list[DatedLot], entries: list[Entry], at: datetime) -> Owed:
+    """What expires at `at` from `balance`, given the dated lots on the member row and the points entries after
+    `cutoff(at)` (under NONE: from the earliest dated lot `at` ends), oldest first. Pure: the rule itself."""
+    cut = cutoff(merchant, at)
+    short = [lot for lot in lots if lot.expires_at <= at]
+    # Long credits read from the ledger, each at its lot's time (a refund's take-back at its sale's), and the
+    # first earned lot after the cutoff: the earliest-expiring earned lot left.
+    long: list[tuple[datetime, int]] = []
+    first: datetime | None = None
+    seen: set[str] = set()
+    later_dated: list[datetime] = []
+    sales: dict[str, datetime] = {}
+    for entry in entries:
+        memo = entry.memo
+        if entry.kind == ledger.IMPORT and memo.get("points_expire_on"):
+            # a dated lot's entry: its own expiry, whether or not it is still on the row
+            seen.add(str(memo.get("import_id")))
+            expires = import_expiry(merchant, str(memo["points_expire_on"]))
+            if entry.amount > 0 and expires > at:
+                long.append((entry.created_at, entry.amount))
+                later_dated.append(expires)
+        elif entry.amount > 0:
+            if cut is not None:  # under NONE an earned lot never expires: it is long, and never next
+                first = first or entry.created_at
+            long.append((entry.created_at, entry.amount))
             if entry.kind == "CHECKOUT":
-                sales.add(order_id)
-        elif entry.kind == "CHECKOUT_REFUND" and order_id in sales:
-            total += int(entry.amount)
-    return total, first
+                sales[str(memo.get("order_id"))] = entry.created_at
+        elif entry.kind == "CHECKOUT_REFUND" and str(memo.get("order_id")) in sales:
+            long.append((sales[str(memo.get("order_id"))], entry.amount))  # the sale's lot was never all kept
+    unread = [lot for lot in lots if lot.expires_at > at and lot.key not in seen]
+
+    def long_from(start: datetime | None) -> int:
+        since = start - _SETTLING if start is not None else None
+        read = sum(a for t, a in long if since is None or t >= since)
+        return read + sum(lot.points for lot in unread if since is None or lot.credited_at >= since)
+
+    candidates = [balance - lot.points_before - long_from(lot.credited_at) for lot in short]
+    if cut is not None:
+        candidates.append(balance - long_from(None))
+    amount = min(balance, max(0, *candidates)) if candidates else 0
+    dated_next = min([lot.expires_at for lot in unread] + later_dated, default=None)
+    earned_next = lot_expiry(merchant, first) if first is not None else None
+    return Owed(amount, earned_next, dated_next, [lot.key for lot in short])
 
 
 def _notify(merchant: Merchant, member: Member, kind: str, key: str, data: dict[str, Any], report: Report) -> None:
@@ -251,76 +483,86 @@ def _remind_coupon(pk: str, sk: str, now: datetime, report: Report) -> None:
 
 
 def expire_points(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
-    return _run(POINTS_JOB, DueMarker, _expire_points, now, limit, deadline)
+    return _run_lists((POINTS_JOB, DATED_JOB), _expire_points, now, limit, deadline)
 
 
 def _expire_points(pk: str, sk: str, now: datetime, report: Report) -> None:
-    if _marker(pk, POINTS_JOB, now) is None:
+    job = sk.removeprefix("DUE#")
+    if _marker(pk, job, now) is None:
         return
     merchant_id, member_id = _member_ids(pk)
     merchant = merchants.get(merchant_id)
-    cut = cutoff(merchant, now)
 
     def attempt() -> int:
         member = Member.get(pk, PROFILE, consistent_read=True)
-        earned_after, first = _lots_after(pk, cut) if cut else (0, None)
-        amount = max(0, int(member.points) - earned_after) if cut else 0
+        owed = _owed(pk, merchant, member, now)
         tx = Transaction()
-        next_expiry = lot_expiry(merchant, first) if first else None
-        if next_expiry is None:
-            due.unmark(tx, merchant_id, member_id, POINTS_JOB)
-        else:
-            due.mark(tx, merchant_id, member_id, POINTS_JOB, next_expiry)
-            due.mark(tx, merchant_id, member_id, POINTS_WARNING_JOB, next_expiry - WARN_BEFORE, keep_earlier=True)
+        # Both lists move to their next expiry; the other list's marker is only written when there is one (or the
+        # member still had dated lots), so a member who never had a dated lot gets no marker for them.
+        for listed, warned, at in (
+            (POINTS_JOB, POINTS_WARNING_JOB, owed.next_earned),
+            (DATED_JOB, DATED_WARNING_JOB, owed.next_dated),
+        ):
+            if at is not None:
+                due.mark(tx, merchant_id, member_id, listed, at)
+                due.mark(tx, merchant_id, member_id, warned, at - WARN_BEFORE, keep_earlier=True)
+            elif listed == job or (listed == DATED_JOB and member.point_lots is not None):
+                due.unmark(tx, merchant_id, member_id, listed)
         pinned = Member.points == int(member.points)
-        if amount == 0:
-            tx.check("member", Member, pk, PROFILE, pinned)
+        # The dated lots this time ends leave the row with the expiry that ends them (pinned with it).
+        gone: list[Action] = []
+        if owed.gone:
+            everything = len(owed.gone) == len(member.point_lots.as_dict())
+            gone = [Member.point_lots.remove()] if everything else [Member.point_lots[k].remove() for k in owed.gone]
+            pinned &= Member.point_lots.exists()
+        if owed.amount == 0:
+            if gone:
+                tx.update("member", Member(pk, PROFILE), actions=gone, condition=pinned)
+            else:
+                tx.check("member", Member, pk, PROFILE, pinned)
             try:
                 tx.commit()
             except Cancelled as exc:
                 raise KabaoError("CONCURRENT_UPDATE", "points changed, retry") from exc
             return 0
-        assert cut is not None
+        cut = cutoff(merchant, now)
+        upto = cut or now  # under NONE only dated lots expire: the op is keyed by the time that ended them
         op = Operation(
-            f"pexpire:{cut.astimezone(UTC):%Y%m%dT%H%M%S%f}",
+            f"pexpire:{upto.astimezone(UTC):%Y%m%dT%H%M%S%f}",
             "POINTS_EXPIRED",
-            ledger.postings({Account.POINTS: -amount}),
-            memo={"earned_up_to": cut.isoformat()},
+            ledger.postings({Account.POINTS: -owed.amount}),
+            memo={"earned_up_to": cut.isoformat()} if cut else {"expired_at": now.isoformat()},
         )
-        posted = ledger.post(merchant_id, member_id, op, tx=tx, member_condition=pinned)
-        return 0 if posted.replayed else amount
+        posted = ledger.post(merchant_id, member_id, op, tx=tx, member_actions=gone, member_condition=pinned)
+        return 0 if posted.replayed else owed.amount
 
     report.points_expired += tiers.retrying(attempt)
 
 
 def warn_points(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
     """Seven days before points expire, tell the member how many (once per expiry)."""
-    return _run(POINTS_WARNING_JOB, DueMarker, _warn_points, now, limit, deadline)
+    return _run_lists((POINTS_WARNING_JOB, DATED_WARNING_JOB), _warn_points, now, limit, deadline)
 
 
 def _warn_points(pk: str, sk: str, now: datetime, report: Report) -> None:
-    found = _due_member(pk, POINTS_WARNING_JOB, now)
+    job = sk.removeprefix("DUE#")
+    found = _due_member(pk, job, now)
     if found is None:
         return
     marker, merchant, member = found
     expires = datetime.fromisoformat(due.owed_since(marker)) + WARN_BEFORE  # the expiry this marker warns of
-    cut = cutoff(merchant, expires)
-    if cut is None:
-        _move(marker, POINTS_WARNING_JOB, None)
-        return
-    earned_after, first = _lots_after(pk, cut)
-    amount = max(0, int(member.points) - earned_after)
-    if amount > 0:
+    owed = _owed(pk, merchant, member, expires)
+    if owed.amount > 0:
         _notify(
             merchant,
             member,
             "points_expiry",
-            f"points:{due.owed_since(marker)}",
-            {"number1": {"value": amount}, "time2": {"value": _local(expires, merchant)}},
+            f"points:{due.owed_since(marker)}",  # one message when both lists warn of the same time
+            {"number1": {"value": owed.amount}, "time2": {"value": _local(expires, merchant)}},
             report,
         )
-    next_expiry = lot_expiry(merchant, first) if first else None
-    _move(marker, POINTS_WARNING_JOB, next_expiry - WARN_BEFORE if next_expiry else None)
+    after = owed.next(job)
+    _move(marker, job, after - WARN_BEFORE if after else None)
 
 
 # birthday gifts

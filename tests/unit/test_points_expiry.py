@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mini_program_api.members.lifecycle import birthday_in, cutoff, lot_expiry, next_birthday
+from mini_program_api.members.lifecycle import birthday_in, cutoff, import_expiry, lot_expiry, next_birthday
 from tests.unit import rows
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -119,6 +119,25 @@ def test_a_lot_has_expired_exactly_when_it_was_earned_by_the_cutoff(
 def test_later_lots_never_expire_sooner(earned: datetime, later: timedelta) -> None:
     for merchant in (YEAR_END, rows.merchant(points_expiry="ROLLING", points_expiry_days=180)):
         assert lot_expiry(merchant, earned) <= lot_expiry(merchant, earned + later)  # type: ignore[operator]
+
+
+# --- an imported lot's own date: its end in the merchant's zone -------------------------------------------
+
+
+@pytest.mark.parametrize("days", [1, 30, 365])
+def test_a_dated_import_expires_at_the_end_of_its_date_in_shanghai(days: int) -> None:
+    day = NOW.astimezone(SHANGHAI).date() + timedelta(days=days)
+    expires = import_expiry(rows.merchant(), day.isoformat())
+    assert expires == shanghai(*(day + timedelta(days=1)).timetuple()[:3])  # the next local midnight
+    assert expires.astimezone(UTC).date() == day and expires.astimezone(UTC).hour == 16  # UTC still on the date
+    last_second = expires - timedelta(seconds=1)
+    assert last_second.astimezone(SHANGHAI).date() == day  # spendable all of its last day
+
+
+def test_a_dated_import_ending_on_29_february() -> None:
+    leap = next_leap_year(THIS_YEAR + 1)
+    assert import_expiry(rows.merchant(), f"{leap}-02-29") == shanghai(leap, 3, 1)
+    assert import_expiry(rows.merchant(), f"{leap}-12-31") == shanghai(leap + 1, 1, 1)
 
 
 # --- the birthday gift: the 1st of the month, or the day itself --------------------------------------------
