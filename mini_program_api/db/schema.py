@@ -32,7 +32,7 @@ merchant, so one merchant's data can never be read with another's ids.
 | punch-card plan       | MCH#{mid}#PUNCHPLAN             | {plan_id}               |
 | punch card            | MCH#{mid}#MEM#{member_id}       | PUNCH#{card_id}         |
 | checkout order        | MCH#{mid}#CHECKOUT#{order_id}   | ORDER                   |
-| store's sales (refs)  | MCH#{mid}#TILLSALES#{store_id}#{local day}#{0..3} (+ the unsharded day, read only) | {iso time}#{order_id} |
+| store's sales (refs)  | MCH#{mid}#TILLSALES#{store_id}#{local day}#{0..3} | {iso time}#{order_id} |
 | job list marker       | MCH#{mid}#MEM#{member_id}       | DUE#{job}               |
 | subscribe message     | MCH#{mid}#MEM#{member_id}       | NOTICE#{key}            |
 | subscribe grants      | MCH#{mid}#MEM#{member_id}       | GRANT#{template_id}     |
