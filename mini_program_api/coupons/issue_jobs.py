@@ -171,7 +171,13 @@ def create(
     body = {"template_id": template_id, "member_ids": ids, "filter": where.stored() if where else None}
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     job_id = key.derived_id("J")
-    existing = _find(merchant_id, job_id)
+
+    def made() -> IssueJob | None:
+        """The job an earlier request with this key made, with its counts (`counted`), as GET answers it."""
+        found = _find(merchant_id, job_id)
+        return counted([found])[0] if found is not None else None
+
+    existing = made()
     if existing is not None:
         return idempotency.same(existing, fingerprint)
     now = clock.now()
@@ -207,7 +213,7 @@ def create(
         },
         now,
     )
-    return idempotency.created_once(tx, job, lambda: _find(merchant_id, job_id))
+    return idempotency.created_once(tx, job, made)
 
 
 _JOBS = records.Records(IssueJob, issue_job_pk, "no such issue job")
