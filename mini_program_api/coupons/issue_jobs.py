@@ -265,8 +265,13 @@ def results(merchant_id: str, job_id: str, cursor: str | None, limit: int) -> pa
     return paging.Page(items, None)
 
 
+# A job from before the split records no `shards`, yet writes on into shards: always these 8 (ISSUE_JOB_SHARDS at
+# the split), so a higher ISSUE_JOB_SHARDS later never moves a member's result out of where it is looked up.
+BEFORE_THE_SPLIT_SHARDS = 8
+
+
 def _shards(job: IssueJob) -> int:
-    return int(job.shards) if job.shards is not None else ISSUE_JOB_SHARDS
+    return int(job.shards) if job.shards is not None else BEFORE_THE_SPLIT_SHARDS
 
 
 def _result_partitions(job: IssueJob) -> list[str]:
