@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from mini_program_api.coupons import claims, stock, template_admin
@@ -598,4 +599,29 @@ def _reissue(job: IssueJob, template: CouponTemplate, result: IssueResult, now: 
             tx.commit()
         except Cancelled:
             pass  # settled by a concurrent runner
+    else:
+        _drop_if_spare(job, result, still_refused)
     return True
+
+
+def _drop_if_spare(job: IssueJob, result: IssueResult, still_refused: Condition) -> None:
+    """A refusal still there after `claims.issue` returned: the member already held the job's coupon (claims
+    answers it without committing our writes), given under their other result. A job from before the split
+    can have two: an old runner (its one partition) and a new one (a shard) refused or served the member at
+    once during the deploy. Left, it would count a member who holds the coupon as failed and keep the job
+    looking for stock for ever; so it goes, with its counts."""
+    try:
+        current = IssueResult.get(result.pk, result.sk, consistent_read=True)
+    except IssueResult.DoesNotExist:
+        return
+    if current.status != FAILED or current.error != SOLD_OUT:
+        return  # issued by this call (or settled by a concurrent runner)
+    tx = Transaction()
+    tx.delete("result", IssueResult(result.pk, result.sk), condition=still_refused)
+    tx.update(
+        "counts", _counts(job, str(result.member_id)), actions=[IssueCount.failed.add(-1), IssueCount.sold_out.add(-1)]
+    )
+    try:
+        tx.commit()
+    except Cancelled:
+        pass  # settled by a concurrent runner
