@@ -4,14 +4,21 @@ the old partition, once in a shard) by an old and a new runner at once during th
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
 import pytest
 
 from mini_program_api.coupons import issue_jobs
+from mini_program_api.data_rights import erasure
 from mini_program_api.db.models import IssueJob, IssueResult, issue_job_pk, issue_result_pk
-from tests.integration.test_issue_jobs_shards import _drain, _held, _job, _results, _template
+from mini_program_api.platform.auth import Principal
+from tests.integration.test_issue_jobs_shards import _cursor, _drain, _held, _job, _results, _template
+
+
+def _key() -> dict[str, str]:
+    return {"idempotency-key": uuid.uuid4().hex}
 
 
 def _post(api: Any, merchant: Any, template_id: str, member_ids: list[str], key: str) -> tuple[int, Any]:
@@ -123,3 +130,164 @@ def test_a_member_refused_in_the_old_partition_and_in_a_shard_is_issued_once_and
     )
     clock.advance(days=1)
     assert issue_jobs.run().jobs == 0  # off the list: nobody is waiting for stock
+
+
+def test_three_runners_after_one_killed_mid_page_count_what_members_hold_before_and_after_a_restock(
+    api: Any, merchant: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner dies between its page's coupons and its cursor's save; a member is erased before their page;
+    then three runners at once work the job while an admin reads it, the stock runs out, and after a restock
+    three runners again. Every time: `issued` is the coupons members hold, each member has one result, and no
+    read during a run shows more than the job counts once it stops."""
+    mid = merchant.merchant_id
+    template_id = _template(api, merchant, stock=6)
+    members = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(10)]
+    ids = [*members, "nobody"]
+    status, job = _post(api, merchant, template_id, ids, uuid.uuid4().hex)
+    assert status == 201, job
+    job_id = job["job_id"]
+
+    def killed(*_: Any, **__: Any) -> bool:
+        raise RuntimeError("the Lambda was killed before the cursor's save")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(issue_jobs, "_advance", killed)
+        issue_jobs.run(page_size=4, max_pages=1)
+    assert IssueJob.get(issue_job_pk(mid), job_id, consistent_read=True).cursor is None
+    assert _job(api, merchant, job_id)["issued"] == 4  # its page's coupons were given, and counted
+    erased = members[-1]
+    erasure.erase(mid, erased, Principal(mid, erased, "member"))
+    clock.advance(hours=1)  # past the killed run's backoff
+
+    settled, reissue = issue_jobs._settled, issue_jobs._reissue
+    meetings: dict[tuple[str, str], threading.Barrier] = {}
+    lock = threading.Lock()
+
+    def meet(*key: str) -> None:
+        """The runners wait for each other at each member (a second at most), so all three race for them."""
+        with lock:
+            barrier = meetings.setdefault(key, threading.Barrier(3, timeout=1))
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass  # not every runner came to this member
+
+    def racing_settled(job: IssueJob, key: tuple[str, str]) -> bool:
+        found = settled(job, key)
+        meet("give", key[1])
+        return found
+
+    def racing_reissue(job: IssueJob, *args: Any) -> bool:
+        meet("reissue", str(args[1].member_id))
+        return reissue(job, *args)
+
+    monkeypatch.setattr(issue_jobs, "_settled", racing_settled)
+    monkeypatch.setattr(issue_jobs, "_reissue", racing_reissue)
+
+    def three(**kw: Any) -> list[tuple[int, int]]:
+        """Three runners at once until the job rests, and what an admin read meanwhile."""
+        barrier, stop, seen = threading.Barrier(4), threading.Event(), []
+
+        def runner() -> None:
+            barrier.wait()
+            _drain(**kw)
+
+        def reader() -> None:
+            barrier.wait()
+            while not stop.is_set():
+                got = issue_jobs.get(mid, job_id)
+                seen.append((int(got.issued), int(got.failed)))
+
+        threads = [threading.Thread(target=runner) for _ in range(3)]
+        watcher = threading.Thread(target=reader)
+        for t in [*threads, watcher]:
+            t.start()
+        for t in threads:
+            t.join()
+        stop.set()
+        watcher.join()
+        return seen
+
+    seen = three(page_size=3)
+    done = _job(api, merchant, job_id)
+    results = _results(api, merchant, job_id, limit=4)
+    assert sorted(r["member_id"] for r in results) == sorted(ids)
+    assert (done["status"], done["issued"], done["failed"]) == ("DONE", 6, 5), done
+    assert sum(_held(merchant, m, template_id) for m in members) == 6
+    assert sorted(r["error"] for r in results if r["status"] == "FAILED") == sorted(
+        ["SOLD_OUT"] * 3 + ["CARD_NOT_OPEN", "MEMBER_NOT_FOUND"]
+    )
+    assert seen and all(issued <= 6 and failed <= 5 for issued, failed in seen), seen
+
+    status, body = api.patch(
+        f"/v1/admin/coupon-templates/{template_id}", {"total_stock": 20}, token=api.admin_token(merchant)
+    )
+    assert status == 200, body
+    clock.advance(minutes=11)
+    seen = three()
+    after = _job(api, merchant, job_id)
+    assert (after["status"], after["issued"], after["failed"]) == ("DONE", 9, 2), after
+    assert [_held(merchant, m, template_id) for m in members] == [1] * 9 + [0]
+    assert sorted(r["member_id"] for r in _results(api, merchant, job_id, limit=4)) == sorted(ids)
+    assert all(issued <= 9 for issued, _ in seen), seen
+
+
+def test_a_results_cursor_from_another_job_or_merchant_pages_this_job_only(
+    api: Any, merchant: Any, make_merchant: Any
+) -> None:
+    """A cursor is a place, never a partition: another job's (this merchant's or another's, sharded or from
+    before the split) walks this job's results; one out of this job's shards, or not ours, is 400."""
+    other = make_merchant()
+    mine, theirs = [], []
+    for shop, bucket in ((merchant, mine), (other, theirs), (merchant, mine)):
+        template_id = _template(api, shop, stock=50)
+        people = [api.member_with_card(shop)["member"]["member_id"] for _ in range(3)]
+        status, job = _post(api, shop, template_id, [*people, f"ghost-{len(bucket)}"], uuid.uuid4().hex)
+        assert status == 201, job
+        bucket.append((job["job_id"], {*people, f"ghost-{len(bucket)}"}))
+    _drain()
+    (job_id, whose), (sibling, _) = mine
+    status, page = api.get(f"/v1/admin/issue-jobs/{sibling}/results?limit=1", token=api.admin_token(merchant))
+    assert status == 200 and page["cursor"], page
+    status, page_b = api.get(f"/v1/admin/issue-jobs/{theirs[0][0]}/results?limit=1", token=api.admin_token(other))
+    assert status == 200 and page_b["cursor"], page_b
+    cursors = [page["cursor"], page_b["cursor"], _cursor({"sk": "0"}), _cursor({"p": 7, "sk": "0"})]
+    for cursor in cursors:
+        got = _results(api, merchant, job_id, limit=2, cursor=cursor)
+        assert {r["member_id"] for r in got} <= whose, cursor
+    for bad in (_cursor({"p": 8, "sk": "0"}), _cursor({"p": 0, "sk": ""}), _cursor({"p": 0}), "%%%", "e30"):
+        status, body = api.get(f"/v1/admin/issue-jobs/{job_id}/results?cursor={bad}", token=api.admin_token(merchant))
+        assert status == 400 and body["error"]["code"] in ("INVALID_CURSOR", "VALIDATION_ERROR"), (bad, body)
+    status, body = api.get(f"/v1/admin/issue-jobs/{job_id}/results?limit=101", token=api.admin_token(merchant))
+    assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR")
+
+
+def test_member_jobs_and_imports_keep_their_404s_and_page_with_their_cursors(
+    api: Any, merchant: Any, make_merchant: Any
+) -> None:
+    """After the one find/get/page (jobs/records.py): another merchant's job or a made-up id is 404 with each
+    kind's own message, and a merchant's member jobs page one at a time to the end with the cursors given."""
+    admin, stranger = api.admin_token(merchant), api.admin_token(make_merchant())
+    tag = api.ok("POST", "/v1/admin/tags", {"name": "常客"}, token=admin)["tag_id"]
+    made = [
+        api.ok("POST", "/v1/admin/member-jobs", {"kind": kind, "tag_id": tag}, token=admin, headers=_key())["job_id"]
+        for kind in ("TAG", "UNTAG")
+    ]
+    for path, message in (
+        (f"/v1/admin/member-jobs/{made[0]}", "no such member job"),
+        ("/v1/admin/member-jobs/MJnope", "no such member job"),
+        ("/v1/admin/member-imports/Inope", "no such import"),
+        ("/v1/admin/issue-jobs/Jnope", "no such issue job"),
+    ):
+        status, body = api.get(path, token=stranger)
+        assert (status, body["error"]) == (404, {"code": "NOT_FOUND", "message": message}), path
+    walked, cursor = [], None
+    while True:
+        page = api.ok("GET", "/v1/admin/member-jobs?limit=1" + (f"&cursor={cursor}" if cursor else ""), token=admin)
+        walked += [j["job_id"] for j in page["jobs"]]
+        cursor = page["cursor"]
+        if not cursor:
+            break
+    assert sorted(walked) == sorted(made)
+    assert api.ok("GET", "/v1/admin/member-jobs", token=stranger)["jobs"] == []
+    assert api.ok("GET", "/v1/admin/member-imports?limit=1", token=stranger) == {"imports": [], "cursor": None}
