@@ -20,7 +20,8 @@ tests) work through it a page at a time:
   partition took a write per member each (236% and 225% of a partition's writes at 1000 members a
   second: bench/README.md, heat). A read sums the shards (`counted`) and the results page walks them with
   one cursor. A job from before the split (no `shards`) keeps what it wrote: counts on its job item
-  (added to the shards'), results in its one partition (read too, first), and writes on into the shards;
+  (added to the shards'), results in its one partition (read too, first, for every job: an old runner during
+  the deploy may write there), and writes on into the shards;
 - a member who cannot be given one (no card, sold out, not in the template's tiers, not a
   member of this merchant) gets a FAILED result and the job's `failed` count, in one
   transaction, and the job moves on; a database that does not answer fails the page, and
@@ -276,9 +277,11 @@ def _shards(job: IssueJob) -> int:
 
 
 def _result_partitions(job: IssueJob) -> list[str]:
-    """Where the job's results are: the one partition of a job from before the split (no `shards`), then its shards."""
-    legacy: list[str] = [issue_result_pk(job.merchant_id, job.job_id)] if job.shards is None else []
-    return legacy + [issue_result_pk(job.merchant_id, job.job_id, n) for n in range(_shards(job))]
+    """Where the job's results are: its one partition of before the split, then its shards. The one partition
+    of every job, not only of one from before the split: during the deploy a runner still on the old code can
+    take up a job made after it, and writes there (counted on the job item, which `counted` adds in)."""
+    legacy = issue_result_pk(job.merchant_id, job.job_id)
+    return [legacy] + [issue_result_pk(job.merchant_id, job.job_id, n) for n in range(_shards(job))]
 
 
 def _result_key(job: IssueJob, member_id: str) -> tuple[str, str]:

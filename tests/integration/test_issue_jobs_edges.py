@@ -12,7 +12,7 @@ import pytest
 
 from mini_program_api.coupons import issue_jobs
 from mini_program_api.data_rights import erasure
-from mini_program_api.db.models import IssueJob, IssueResult, issue_job_pk, issue_result_pk
+from mini_program_api.db.models import IssueCount, IssueJob, IssueResult, issue_job_pk, issue_result_pk, issue_shard
 from mini_program_api.platform.auth import Principal
 from tests.integration.test_issue_jobs_shards import _cursor, _drain, _held, _job, _results, _template
 
@@ -251,11 +251,11 @@ def test_a_results_cursor_from_another_job_or_merchant_pages_this_job_only(
     assert status == 200 and page["cursor"], page
     status, page_b = api.get(f"/v1/admin/issue-jobs/{theirs[0][0]}/results?limit=1", token=api.admin_token(other))
     assert status == 200 and page_b["cursor"], page_b
-    cursors = [page["cursor"], page_b["cursor"], _cursor({"sk": "0"}), _cursor({"p": 7, "sk": "0"})]
+    cursors = [page["cursor"], page_b["cursor"], _cursor({"sk": "0"}), _cursor({"p": 8, "sk": "0"})]
     for cursor in cursors:
         got = _results(api, merchant, job_id, limit=2, cursor=cursor)
         assert {r["member_id"] for r in got} <= whose, cursor
-    for bad in (_cursor({"p": 8, "sk": "0"}), _cursor({"p": 0, "sk": ""}), _cursor({"p": 0}), "%%%", "e30"):
+    for bad in (_cursor({"p": 9, "sk": "0"}), _cursor({"p": 0, "sk": ""}), _cursor({"p": 0}), "%%%", "e30"):
         status, body = api.get(f"/v1/admin/issue-jobs/{job_id}/results?cursor={bad}", token=api.admin_token(merchant))
         assert status == 400 and body["error"]["code"] in ("INVALID_CURSOR", "VALIDATION_ERROR"), (bad, body)
     status, body = api.get(f"/v1/admin/issue-jobs/{job_id}/results?limit=101", token=api.admin_token(merchant))
@@ -291,3 +291,55 @@ def test_member_jobs_and_imports_keep_their_404s_and_page_with_their_cursors(
     assert sorted(walked) == sorted(made)
     assert api.ok("GET", "/v1/admin/member-jobs", token=stranger)["jobs"] == []
     assert api.ok("GET", "/v1/admin/member-imports?limit=1", token=stranger) == {"imports": [], "cursor": None}
+
+
+def test_a_refusal_an_old_runner_wrote_for_a_job_made_after_the_split_is_listed_and_issued_once_stock_comes(
+    api: Any, merchant: Any, clock: Any
+) -> None:
+    """During the deploy a runner still on the old code (a minute's Lambda) can take up a job the new API just
+    made: it writes its results in the job's one partition and counts them on the job item. The job's counts
+    include them, so its results must list them and its stock recheck must find them."""
+    mid = merchant.merchant_id
+    template_id = _template(api, merchant, stock=1)
+    members = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(2)]
+    status, job = _post(api, merchant, template_id, members, uuid.uuid4().hex)
+    assert status == 201, job
+    job_id = job["job_id"]
+    _drain()
+    # The refusal as the old runner wrote it: in the one partition, counted on the job item (the job keeps `shards`).
+    (refused,) = [
+        r
+        for n in range(8)
+        for r in IssueResult.query(issue_result_pk(mid, job_id, n), consistent_read=True)
+        if r.status == "FAILED"
+    ]
+    IssueResult(
+        issue_result_pk(mid, job_id),
+        refused.sk,
+        member_id=refused.member_id,
+        status="FAILED",
+        error="SOLD_OUT",
+        at=refused.at,
+    ).save()
+    refused.delete()
+    for shard in IssueCount.query(f"MCH#{mid}#ISSUEJOB#{job_id}#COUNT#{issue_shard(str(refused.member_id))}"):
+        shard.update(actions=[IssueCount.failed.add(-1), IssueCount.sold_out.add(-1)])
+    IssueJob(issue_job_pk(mid), job_id).update(actions=[IssueJob.failed.set(1), IssueJob.sold_out.set(1)])
+    before = _job(api, merchant, job_id)
+    assert (before["issued"], before["failed"]) == (1, 1)
+    listed = _results(api, merchant, job_id, limit=1)
+    assert sorted((r["member_id"], r["status"]) for r in listed) == sorted(
+        [(members[0], "ISSUED"), (members[1], "FAILED")]
+    )
+
+    status, body = api.patch(
+        f"/v1/admin/coupon-templates/{template_id}", {"total_stock": 5}, token=api.admin_token(merchant)
+    )
+    assert status == 200, body
+    clock.advance(minutes=11)
+    issue_jobs.run()
+    after = _job(api, merchant, job_id)
+    assert (after["status"], after["issued"], after["failed"]) == ("DONE", 2, 0), after
+    assert [_held(merchant, m, template_id) for m in members] == [1, 1]
+    clock.advance(days=1)
+    assert issue_jobs.run().jobs == 0  # off the list: nobody is waiting for stock
