@@ -609,9 +609,9 @@ def _reissue(job: IssueJob, template: CouponTemplate, result: IssueResult, now: 
 
 def _drop_if_spare(job: IssueJob, result: IssueResult, still_refused: Condition) -> None:
     """A refusal still there after `claims.issue` returned: the member already held the job's coupon (claims
-    answers it without committing our writes), given under their other result. A job from before the split
-    can have two: an old runner (its one partition) and a new one (a shard) refused or served the member at
-    once during the deploy. Left, it would count a member who holds the coupon as failed and keep the job
+    answers it without committing our writes), given under their other result. A member can have two during
+    the deploy: an old runner (the job's one partition) and a new one (a shard) refused or served them at
+    once. Left, it would count a member who holds the coupon as failed and keep the job
     looking for stock for ever; so it goes, with its counts."""
     try:
         current = IssueResult.get(result.pk, result.sk, consistent_read=True)
