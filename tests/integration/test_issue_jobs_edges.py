@@ -1,6 +1,9 @@
 """Issue jobs after their results and counts were sharded (issue 26 §1), at the edges a review found: what a
-retried POST answers, a job from before the split when the shard count grows, and a member refused twice (once in
-the old partition, once in a shard) by an old and a new runner at once during the deploy. Against DynamoDB Local."""
+retried POST answers, a job from before the split when the shard count grows, a member refused twice (once in
+the old partition, once in a shard) by an old and a new runner at once during the deploy, and an old runner's
+results for a job made after the split. And the edges that held: three racing runners after a killed one with
+an erased member and a restock, crafted results cursors, member jobs' and imports' 404s and pages. Against
+DynamoDB Local, runners in threads."""
 
 from __future__ import annotations
 
