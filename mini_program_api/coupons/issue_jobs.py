@@ -20,7 +20,8 @@ tests) work through it a page at a time:
   partition took a write per member each (236% and 225% of a partition's writes at 1000 members a
   second: bench/README.md, heat). A read sums the shards (`counted`) and the results page walks them with
   one cursor. A job from before the split (no `shards`) keeps what it wrote: counts on its job item
-  (added to the shards'), results in its one partition (read too, first), and writes on into the shards;
+  (added to the shards'), results in its one partition (read too, first, for every job: an old runner during
+  the deploy may write there), and writes on into the shards;
 - a member who cannot be given one (no card, sold out, not in the template's tiers, not a
   member of this merchant) gets a FAILED result and the job's `failed` count, in one
   transaction, and the job moves on; a database that does not answer fails the page, and
@@ -44,6 +45,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from mini_program_api.coupons import claims, stock, template_admin
@@ -171,7 +173,13 @@ def create(
     body = {"template_id": template_id, "member_ids": ids, "filter": where.stored() if where else None}
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     job_id = key.derived_id("J")
-    existing = _find(merchant_id, job_id)
+
+    def made() -> IssueJob | None:
+        """The job an earlier request with this key made, with its counts (`counted`), as GET answers it."""
+        found = _find(merchant_id, job_id)
+        return counted([found])[0] if found is not None else None
+
+    existing = made()
     if existing is not None:
         return idempotency.same(existing, fingerprint)
     now = clock.now()
@@ -207,7 +215,7 @@ def create(
         },
         now,
     )
-    return idempotency.created_once(tx, job, lambda: _find(merchant_id, job_id))
+    return idempotency.created_once(tx, job, made)
 
 
 _JOBS = records.Records(IssueJob, issue_job_pk, "no such issue job")
@@ -259,14 +267,21 @@ def results(merchant_id: str, job_id: str, cursor: str | None, limit: int) -> pa
     return paging.Page(items, None)
 
 
+# A job from before the split records no `shards`, yet writes on into shards: always these 8 (ISSUE_JOB_SHARDS at
+# the split), so a higher ISSUE_JOB_SHARDS later never moves a member's result out of where it is looked up.
+BEFORE_THE_SPLIT_SHARDS = 8
+
+
 def _shards(job: IssueJob) -> int:
-    return int(job.shards) if job.shards is not None else ISSUE_JOB_SHARDS
+    return int(job.shards) if job.shards is not None else BEFORE_THE_SPLIT_SHARDS
 
 
 def _result_partitions(job: IssueJob) -> list[str]:
-    """Where the job's results are: the one partition of a job from before the split (no `shards`), then its shards."""
-    legacy: list[str] = [issue_result_pk(job.merchant_id, job.job_id)] if job.shards is None else []
-    return legacy + [issue_result_pk(job.merchant_id, job.job_id, n) for n in range(_shards(job))]
+    """Where the job's results are: its one partition of before the split, then its shards. The one partition
+    of every job, not only of one from before the split: during the deploy a runner still on the old code can
+    take up a job made after it, and writes there (counted on the job item, which `counted` adds in)."""
+    legacy = issue_result_pk(job.merchant_id, job.job_id)
+    return [legacy] + [issue_result_pk(job.merchant_id, job.job_id, n) for n in range(_shards(job))]
 
 
 def _result_key(job: IssueJob, member_id: str) -> tuple[str, str]:
@@ -587,4 +602,29 @@ def _reissue(job: IssueJob, template: CouponTemplate, result: IssueResult, now: 
             tx.commit()
         except Cancelled:
             pass  # settled by a concurrent runner
+    else:
+        _drop_if_spare(job, result, still_refused)
     return True
+
+
+def _drop_if_spare(job: IssueJob, result: IssueResult, still_refused: Condition) -> None:
+    """A refusal still there after `claims.issue` returned: the member already held the job's coupon (claims
+    answers it without committing our writes), given under their other result. A member can have two during
+    the deploy: an old runner (the job's one partition) and a new one (a shard) refused or served them at
+    once. Left, it would count a member who holds the coupon as failed and keep the job
+    looking for stock for ever; so it goes, with its counts."""
+    try:
+        current = IssueResult.get(result.pk, result.sk, consistent_read=True)
+    except IssueResult.DoesNotExist:
+        return
+    if current.status != FAILED or current.error != SOLD_OUT:
+        return  # issued by this call (or settled by a concurrent runner)
+    tx = Transaction()
+    tx.delete("result", IssueResult(result.pk, result.sk), condition=still_refused)
+    tx.update(
+        "counts", _counts(job, str(result.member_id)), actions=[IssueCount.failed.add(-1), IssueCount.sold_out.add(-1)]
+    )
+    try:
+        tx.commit()
+    except Cancelled:
+        pass  # settled by a concurrent runner
