@@ -159,7 +159,10 @@ def issue(
     coupon = new_coupon(merchant_id, member_id, template, coupon_id, now)
     limit = int(template.per_member_limit)
     today = counters.day_of(merchant_id, now)
-    first = True  # a guess, read nothing: the member's first coupon of this template today (a distinct claimer)
+    # The member's first coupon of this template today (a distinct claimer)? A guess, held as a condition: with a
+    # limit of one (a drop's usual rule) it is right but for a gift given before, so nothing is read; with a
+    # higher limit a member's second claim would cancel a whole transaction, so their count item is read first.
+    first = limit == 1 or not per_member_limit or _last_claimed_day(mpk, template_id) != today
     known = stock.remembered(merchant_id, template_id)
     tried: set[int] = set(known.empty)
     if points is None:
@@ -230,6 +233,12 @@ def _stage_claim_count(tx: Transaction, mpk: str, template_id: str, today: str, 
         actions.append(Counter.n.add(1))
         condition = condition & (Counter.n.does_not_exist() | (Counter.n < limit))
     tx.update("limit", claim_counter(mpk, template_id), actions=actions, condition=condition)
+
+
+def _last_claimed_day(mpk: str, template_id: str) -> str | None:
+    """The day of the member's last coupon of the template, as last written (eventually consistent: a guess)."""
+    item = Counter._get_connection().get_item(mpk, f"CLAIMS#{template_id}").get("Item", {})
+    return item.get(CLAIMED_DAY, {}).get("S")
 
 
 def _claimed_today(mpk: str, template_id: str, today: str, limit: int | None, guess: bool, rounds: int) -> bool:
