@@ -52,9 +52,12 @@ def _today(merchant: Any) -> str:
     return product_clock.local_date(merchant.timezone, product_clock.now()).isoformat()
 
 
-def test_a_big_stock_gets_shards_by_its_size_and_a_drained_drop_never_oversells(api: Any, merchant: Any) -> None:
+def test_a_big_stock_gets_shards_by_its_size_and_a_drained_drop_never_oversells(
+    api: Any, merchant: Any, clock: timeline.Clock
+) -> None:
     """256 shards (more than one BatchGetItem reads, more than one transaction creates); 10 units left on 5 of
-    them; 60 concurrent claims by 10 members against DynamoDB Local give exactly 10 coupons."""
+    them; 60 concurrent claims by 10 members against DynamoDB Local give exactly 10 coupons (the clock held:
+    the funnel's day is the claims' day, whatever the hour the test runs)."""
     mid = merchant.merchant_id
     template = templates.create_template(mid, _spec(300_000, per_member_limit=100))
     assert int(template.shards) == stock.MAX_STOCK_SHARDS == 256
