@@ -184,6 +184,7 @@ CACHE_SECONDS = 5.0  # how late a pause, an end or a change made elsewhere reach
 _MAX_CACHED = 1024  # templates per container; past it the copy starts over (it only costs reads)
 _cache: dict[tuple[str, str], tuple[datetime, CouponTemplate]] = {}
 _cache_lock = threading.Lock()
+_forgotten = 0  # bumped by every `forget`: a read that began before one is not kept (it may be the old template)
 
 
 def cached(merchant_id: str, template_id: str) -> CouponTemplate | None:
@@ -192,7 +193,7 @@ def cached(merchant_id: str, template_id: str) -> CouponTemplate | None:
     A missing template is not remembered: one created a moment later is claimable at once."""
     now = clock.now()
     with _cache_lock:
-        hit = _cache.get((merchant_id, template_id))
+        hit, generation = _cache.get((merchant_id, template_id)), _forgotten
     if hit is not None and 0 <= (now - hit[0]).total_seconds() < CACHE_SECONDS:
         return hit[1]
     try:
@@ -200,15 +201,18 @@ def cached(merchant_id: str, template_id: str) -> CouponTemplate | None:
     except CouponTemplate.DoesNotExist:
         return None
     with _cache_lock:
-        if len(_cache) >= _MAX_CACHED:
-            _cache.clear()
-        _cache[(merchant_id, template_id)] = (now, template)
+        if generation == _forgotten:
+            if len(_cache) >= _MAX_CACHED:
+                _cache.clear()
+            _cache[(merchant_id, template_id)] = (now, template)
     return template
 
 
 def forget(merchant_id: str, template_id: str) -> None:
     """The template was written here: this container's claims read it afresh."""
+    global _forgotten
     with _cache_lock:
+        _forgotten += 1
         _cache.pop((merchant_id, template_id), None)
     stock.forget(merchant_id, template_id)
 

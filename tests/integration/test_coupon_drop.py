@@ -171,3 +171,23 @@ def test_a_drops_reminders_spread_over_the_reminder_lists_128_shards() -> None:
     until = product_clock.now() + timedelta(days=10)
     slots = {held.reminder_slot(f"C{i:06d}", until)[0] for i in range(4000)}
     assert len(slots) == due.shards_of(held.REMINDER_JOB) == 128
+
+
+def test_a_template_read_while_this_container_changes_it_is_not_kept(api: Any, merchant: Any, monkeypatch: Any) -> None:
+    """A claim's read of the template that the same container's pause overtakes (read before the pause commits,
+    kept after it forgot the copy) would keep the active template for the whole bound: it is not kept."""
+    mid = merchant.merchant_id
+    tid = templates.create_template(mid, _spec(100, per_member_limit=10)).template_id
+    member_id = api.member_with_card(merchant)["member"]["member_id"]
+    read = CouponTemplate.get
+
+    def overtaken(*args: Any, **kwargs: Any) -> CouponTemplate:
+        got = read(*args, **kwargs)
+        CouponTemplate(template_pk(mid), tid).update(actions=[CouponTemplate.active.set(False)])
+        templates.forget(mid, tid)  # what template_admin does once its change committed
+        return got
+
+    monkeypatch.setattr(CouponTemplate, "get", overtaken)
+    assert templates.get_template(mid, tid).active  # that read saw it before the pause
+    monkeypatch.undo()
+    assert _try_claim(merchant, member_id, tid) == "OFFER_NOT_AVAILABLE"
