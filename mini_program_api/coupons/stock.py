@@ -66,9 +66,11 @@ def take(tx: Transaction, label: str, merchant_id: str, template_id: str, shard:
 def shard_stock(merchant_id: str, template: CouponTemplate) -> dict[int, int]:
     """Units left per shard, all shards consistently (BatchGetItem, 100 keys a call)."""
     keys = [(stock_pk(merchant_id, template.template_id, i), "STOCK") for i in range(int(template.shards))]
+    with _lock:
+        generation = _forgotten
     found = {int(s.pk.rsplit("#", 1)[1]): int(s.left) for s in StockShard.batch_get(keys, consistent_read=True)}
     empty = {i for i, n in found.items() if n <= 0}
-    remember(merchant_id, template.template_id, empty, sold_out=not any(found.values()), whole=True)
+    remember(merchant_id, template.template_id, empty, sold_out=not any(found.values()), whole=True, since=generation)
     return found
 
 
@@ -88,6 +90,7 @@ class Remembered:
 _seen: dict[tuple[str, str], Remembered] = {}
 _lock = threading.Lock()
 _MAX_REMEMBERED = 1024  # templates; a container that meets more starts over (it only costs reads)
+_forgotten = 0  # bumped by every `forget`: a read that began before one is not kept (it may predate a restock)
 
 
 def remembered(merchant_id: str, template_id: str) -> Remembered:
@@ -100,11 +103,21 @@ def remembered(merchant_id: str, template_id: str) -> Remembered:
         return Remembered(seen.at, set(seen.empty), seen.sold_out)
 
 
-def remember(merchant_id: str, template_id: str, empty: set[int], sold_out: bool = False, whole: bool = False) -> None:
+def remember(
+    merchant_id: str,
+    template_id: str,
+    empty: set[int],
+    sold_out: bool = False,
+    whole: bool = False,
+    since: int | None = None,
+) -> None:
     """Add `empty` shards to what this container knows; `whole`: every shard was read, so `empty` is all of
-    them (and `sold_out`: every one at 0)."""
+    them (and `sold_out`: every one at 0). `since`: the `forget` generation when the read began; a restock made
+    here after it (the read may predate it) keeps nothing, as that container must see its restock at once."""
     now = clock.now()
     with _lock:
+        if since is not None and since != _forgotten:
+            return
         if len(_seen) >= _MAX_REMEMBERED:
             _seen.clear()
         seen = _seen.get((merchant_id, template_id))
@@ -116,5 +129,7 @@ def remember(merchant_id: str, template_id: str, empty: set[int], sold_out: bool
 
 def forget(merchant_id: str, template_id: str) -> None:
     """Stock was added here: what this container saw empty may hold stock now."""
+    global _forgotten
     with _lock:
+        _forgotten += 1
         _seen.pop((merchant_id, template_id), None)

@@ -1,0 +1,72 @@
+"""An adversarial review of the hot coupon drop (issue 26 §1): the edges of the container's memory of a
+template's stock, of the per-member limit under concurrent claims, of the claimers' day, and of a big
+stock's creation outside the template's transaction. Each test failed before the fix its docstring names."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from mini_program_api.coupons import claims, templates
+from mini_program_api.coupons.templates import TemplateSpec
+from mini_program_api.db.models import Coupon, StockShard, member_pk, stock_pk
+from mini_program_api.platform.errors import KabaoError
+
+
+def _spec(total_stock: int, per_member_limit: int = 1, name: str = "爆款券") -> TemplateSpec:
+    return TemplateSpec(
+        name=name,
+        kind="CASH",
+        amount=500,
+        total_stock=total_stock,
+        per_member_limit=per_member_limit,
+        days_after_claim=7,
+    )
+
+
+def _try_claim(merchant: Any, member_id: str, template_id: str) -> str:
+    try:
+        claims.claim(merchant.merchant_id, member_id, template_id, uuid.uuid4().hex)
+        return "ok"
+    except KabaoError as exc:
+        return exc.code
+
+
+def _held(merchant: Any, member_id: str) -> int:
+    pk = member_pk(merchant.merchant_id, member_id)
+    return sum(1 for _ in Coupon.query(pk, Coupon.sk.startswith("COUPON#"), consistent_read=True))
+
+
+def _set_stock(mid: str, tid: str, left: dict[int, int]) -> None:
+    for i, n in left.items():
+        StockShard(stock_pk(mid, tid, i), "STOCK").update(actions=[StockShard.left.set(n)])
+
+
+def test_a_stock_read_that_a_restock_here_overtakes_is_not_remembered(
+    api: Any, merchant: Any, monkeypatch: Any
+) -> None:
+    """The last unit is gone; a claim reads every shard (all empty), and before it keeps what it read as "sold
+    out", this container's admin adds stock (which forgets the memory). Kept after that forget, the stale read
+    answered SOLD_OUT here for the whole bound, where stock added in this container is claimable at once."""
+    mid = merchant.merchant_id
+    admin = api.admin_token(merchant)
+    tid = templates.create_template(mid, _spec(1, per_member_limit=10)).template_id
+    member_id = api.member_with_card(merchant)["member"]["member_id"]
+    assert _try_claim(merchant, member_id, tid) == "ok"
+    read = StockShard.batch_get
+    restocked: list[int] = []
+
+    def overtaken(*args: Any, **kwargs: Any) -> Any:
+        got = list(read(*args, **kwargs))
+        if not restocked:
+            restocked.append(1)
+            status, body = api.patch(f"/v1/admin/coupon-templates/{tid}", {"total_stock": 2}, token=admin)
+            assert status == 200, body
+        return got
+
+    monkeypatch.setattr(StockShard, "batch_get", overtaken)
+    assert _try_claim(merchant, member_id, tid) == "SOLD_OUT"  # its read came before the restock
+    monkeypatch.undo()
+    assert restocked
+    assert _try_claim(merchant, member_id, tid) == "ok"  # the restock was made here: at once
+    assert _held(merchant, member_id) == 2
