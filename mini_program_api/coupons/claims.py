@@ -164,10 +164,10 @@ def issue(
     # higher limit a member's second claim would cancel a whole transaction, so their count item is read first.
     first = limit == 1 or not per_member_limit or _last_claimed_day(mpk, template_id) != today
     known = stock.remembered(merchant_id, template_id)
-    tried: set[int] = set(known.empty)
+    tried: set[int] = set()  # the shards this claim found empty (what it reads itself outweighs the memory)
     if points is None:
         # A guess, read nothing: most shards have stock (those this container saw empty are left out).
-        untried = [i for i in range(int(template.shards)) if i not in tried]
+        untried = [i for i in range(int(template.shards)) if i not in known.empty]
         shard: int | None = random.choice(untried) if untried and not known.sold_out else None
     else:  # a reward weighs the member's points in its transaction: sold out must be answered before that
         left = [i for i, n in stock.shard_stock(merchant_id, template).items() if n > 0]

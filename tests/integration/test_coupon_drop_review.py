@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from mini_program_api.coupons import claims, templates
+from mini_program_api.coupons import claims, stock, templates
 from mini_program_api.coupons.templates import TemplateSpec
 from mini_program_api.db.models import Coupon, StockShard, member_pk, stock_pk
 from mini_program_api.platform.errors import KabaoError
@@ -70,3 +70,21 @@ def test_a_stock_read_that_a_restock_here_overtakes_is_not_remembered(
     assert restocked
     assert _try_claim(merchant, member_id, tid) == "ok"  # the restock was made here: at once
     assert _held(merchant, member_id) == 2
+
+
+def test_stock_that_a_claims_own_read_finds_is_claimed_whatever_the_container_remembered(
+    api: Any, merchant: Any
+) -> None:
+    """The container saw shard 0 empty a moment ago; another container's restock filled it since, and the other
+    shards ran dry. The claim's guess fails, it reads every shard consistently and finds the unit on shard 0: it
+    answered SOLD_OUT (the remembered shard was left out of what its own read found), a refusal with the stock
+    in hand."""
+    mid = merchant.merchant_id
+    tid = templates.create_template(mid, _spec(3, per_member_limit=10)).template_id
+    member_id = api.member_with_card(merchant)["member"]["member_id"]
+    _set_stock(mid, tid, {0: 0, 1: 1, 2: 1})
+    stock.remember(mid, tid, {0})  # what this container saw (shard 0 empty, the others not)
+    _set_stock(mid, tid, {0: 1, 1: 0, 2: 0})  # another container's restock, then claims elsewhere
+    assert _try_claim(merchant, member_id, tid) == "ok"
+    assert _held(merchant, member_id) == 1
+    assert _try_claim(merchant, member_id, tid) == "SOLD_OUT"
