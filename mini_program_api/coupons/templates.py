@@ -163,7 +163,12 @@ def create_template(
     else:
         # A big stock's shards (up to 256) do not fit one transaction (100 items): each is put first, never over
         # one that exists (a retry of this creation must not refill a shard claims took from), and nothing can
-        # claim from them before the template's transaction commits.
+        # claim from them before the template's transaction commits. A key used before is answered first: its
+        # template's shards exist, and another spec's (a 422) would add stock items of its own.
+        if idempotency_key is not None:
+            made = _made_before(merchant_id, template_id, fingerprint)
+            if made is not None:
+                return made
         for shard in shards:
             put_new(shard)
     if actor is not None:
@@ -171,13 +176,22 @@ def create_template(
     try:
         tx.commit()
     except Cancelled as exc:
-        existing = CouponTemplate.get(template_pk(merchant_id), template_id, consistent_read=True)
-        if existing.fingerprint != fingerprint:
-            raise KabaoError(
-                "IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for another template"
-            ) from exc
+        existing = _made_before(merchant_id, template_id, fingerprint)
+        if existing is None:
+            raise
         return existing
     return template
+
+
+def _made_before(merchant_id: str, template_id: str, fingerprint: str) -> CouponTemplate | None:
+    """The template an Idempotency-Key made before (None: none yet); made from another spec, 422."""
+    try:
+        existing = CouponTemplate.get(template_pk(merchant_id), template_id, consistent_read=True)
+    except CouponTemplate.DoesNotExist:
+        return None
+    if existing.fingerprint != fingerprint:
+        raise KabaoError("IDEMPOTENCY_KEY_REUSED", "this idempotency key was already used for another template")
+    return existing
 
 
 CACHE_SECONDS = 5.0  # how late a pause, an end or a change made elsewhere reaches this container's claims

@@ -88,3 +88,24 @@ def test_stock_that_a_claims_own_read_finds_is_claimed_whatever_the_container_re
     assert _try_claim(merchant, member_id, tid) == "ok"
     assert _held(merchant, member_id) == 1
     assert _try_claim(merchant, member_id, tid) == "SOLD_OUT"
+
+
+def test_a_refused_creation_of_a_big_stock_writes_no_stock(api: Any, merchant: Any) -> None:
+    """An Idempotency-Key used again for another template is refused (422) and must change nothing; a big
+    stock's shards are put before the template's transaction, so the refused spec's shards beyond the first
+    template's were written (orphan stock items, one per 1000 units)."""
+    mid = merchant.merchant_id
+    key = uuid.uuid4().hex
+    first = templates.create_template(mid, _spec(17_000), idempotency_key=key)
+    assert int(first.shards) == 17
+    try:
+        templates.create_template(mid, _spec(40_000, name="另一张"), idempotency_key=key)
+        raise AssertionError("a reused key was accepted")
+    except KabaoError as exc:
+        assert exc.code == "IDEMPOTENCY_KEY_REUSED"
+    tid = first.template_id
+    beyond = [i for i in range(17, 40) if StockShard.count(stock_pk(mid, tid, i), consistent_read=True)]
+    assert beyond == []
+    assert stock.remaining_stock(mid, first) == 17_000
+    again = templates.create_template(mid, _spec(17_000), idempotency_key=key)  # the same again: the same one
+    assert again.template_id == tid and stock.remaining_stock(mid, again) == 17_000
