@@ -1,16 +1,21 @@
 """An adversarial review of the hot coupon drop (issue 26 §1): the edges of the container's memory of a
 template's stock, of the per-member limit under concurrent claims, of the claimers' day, and of a big
-stock's creation outside the template's transaction. Each test failed before the fix its docstring names."""
+stock's creation outside the template's transaction. A test that names a defect failed before its fix; the
+others hold what the review tried to break and could not."""
 
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from mini_program_api.coupons import claims, stock, templates
 from mini_program_api.coupons.templates import TemplateSpec
 from mini_program_api.db.models import Coupon, StockShard, member_pk, stock_pk
 from mini_program_api.platform.errors import KabaoError
+from mini_program_api.reports import counters
+from tests import timeline
 
 
 def _spec(total_stock: int, per_member_limit: int = 1, name: str = "爆款券") -> TemplateSpec:
@@ -109,3 +114,70 @@ def test_a_refused_creation_of_a_big_stock_writes_no_stock(api: Any, merchant: A
     assert stock.remaining_stock(mid, first) == 17_000
     again = templates.create_template(mid, _spec(17_000), idempotency_key=key)  # the same again: the same one
     assert again.template_id == tid and stock.remaining_stock(mid, again) == 17_000
+
+
+def test_stock_added_to_a_drained_256_shard_drop_is_claimed_to_the_last_unit_and_no_further(
+    api: Any, merchant: Any, clock: timeline.Clock
+) -> None:
+    """A drained 256-shard drop (this container remembers it sold out) gets 100 more units through this
+    container's admin: they go to the first 64 shards only, and 130 concurrent claims (threads against DynamoDB
+    Local) find exactly those 100 (the empty-shard memory hides none of them, and nothing is oversold). Then 20
+    more added by another container: SOLD_OUT here until the bound has passed, then all 20."""
+    mid = merchant.merchant_id
+    admin = api.admin_token(merchant)
+    template = templates.create_template(mid, _spec(256_000, per_member_limit=100))
+    tid = template.template_id
+    _set_stock(mid, tid, dict.fromkeys(range(256), 0))
+    people = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(5)]
+    assert _try_claim(merchant, people[0], tid) == "SOLD_OUT"
+    assert stock.remembered(mid, tid).sold_out
+
+    status, body = api.patch(f"/v1/admin/coupon-templates/{tid}", {"total_stock": 256_100}, token=admin)
+    assert status == 200, body
+    left = stock.shard_stock(mid, template)
+    assert sum(left.values()) == 100 and {i for i, n in left.items() if n} == set(range(64))
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda i: _try_claim(merchant, people[i % 5], tid), range(130)))
+    assert outcomes.count("ok") == sum(_held(merchant, p) for p in people) == 100, outcomes
+    assert stock.remaining_stock(mid, template) == 0
+
+    for i in range(20):  # another container's restock (its forget never reaches this one)
+        StockShard(stock_pk(mid, tid, i), "STOCK").update(actions=[StockShard.left.add(1)])
+    assert _try_claim(merchant, people[0], tid) == "SOLD_OUT"  # within the bound: the memory
+    clock.advance(seconds=stock.EMPTY_SECONDS)
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda i: _try_claim(merchant, people[i % 5], tid), range(30)))
+    assert outcomes.count("ok") == 20, outcomes
+    assert stock.remaining_stock(mid, template) == 0
+
+
+def test_one_members_concurrent_claims_never_pass_the_limit_and_are_told_why(api: Any, merchant: Any) -> None:
+    """Eight claims of one member at once (threads against DynamoDB Local), a limit of two: two coupons, the
+    others CLAIM_LIMIT_REACHED (never a third coupon; a 409 the member cannot act on is not an answer)."""
+    mid = merchant.merchant_id
+    tid = templates.create_template(mid, _spec(100, per_member_limit=2)).template_id
+    member_id = api.member_with_card(merchant)["member"]["member_id"]
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: _try_claim(merchant, member_id, tid), range(8)))
+    assert _held(merchant, member_id) == 2
+    assert outcomes.count("ok") == 2, outcomes
+    assert set(outcomes) == {"ok", "CLAIM_LIMIT_REACHED"}, outcomes
+
+
+def test_a_claimer_is_counted_on_each_side_of_the_merchants_midnight(
+    api: Any, merchant: Any, clock: timeline.Clock
+) -> None:
+    """23:59:59 and 00:00:01 Asia/Shanghai are two days (16:00 UTC, not 00:00 UTC, is the line)."""
+    mid = merchant.merchant_id
+    day = timeline.today()
+    clock.set(timeline.local(day, 23, 59, 59))
+    tid = templates.create_template(mid, _spec(100, per_member_limit=5)).template_id
+    member_id = api.member_with_card(merchant)["member"]["member_id"]
+    assert _try_claim(merchant, member_id, tid) == "ok"
+    assert _try_claim(merchant, member_id, tid) == "ok"
+    clock.advance(seconds=2)
+    assert _try_claim(merchant, member_id, tid) == "ok"
+    rows = counters.claim_rows(mid, day.isoformat(), (day + timedelta(days=1)).isoformat())
+    assert rows[day.isoformat()][f"claimers_{tid}"] == 1
+    assert rows[day.isoformat()][f"claims_{tid}"] == 2
+    assert rows[(day + timedelta(days=1)).isoformat()][f"claimers_{tid}"] == 1
