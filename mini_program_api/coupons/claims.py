@@ -168,7 +168,11 @@ def issue(
     if points is None:
         # A guess, read nothing: most shards have stock (those this container saw empty are left out).
         untried = [i for i in range(int(template.shards)) if i not in known.empty]
-        shard: int | None = random.choice(untried) if untried and not known.sold_out else None
+        # A member's claim takes a remembered sell-out as its answer (they may claim again); a gift does not: its
+        # SOLD_OUT is final (an issue job records it, a birthday gift waits a year), so it asks the shards.
+        shard: int | None = random.choice(untried or list(range(int(template.shards))))
+        if known.sold_out and idem is not None:
+            shard = None
     else:  # a reward weighs the member's points in its transaction: sold out must be answered before that
         left = [i for i, n in stock.shard_stock(merchant_id, template).items() if n > 0]
         shard = random.choice(left) if left else None

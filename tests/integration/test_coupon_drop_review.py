@@ -12,7 +12,7 @@ from typing import Any
 
 from mini_program_api.coupons import claims, stock, templates
 from mini_program_api.coupons.templates import TemplateSpec
-from mini_program_api.db.models import Coupon, StockShard, member_pk, stock_pk
+from mini_program_api.db.models import Coupon, CouponTemplate, StockShard, member_pk, stock_pk, template_pk
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
 from tests import timeline
@@ -181,3 +181,23 @@ def test_a_claimer_is_counted_on_each_side_of_the_merchants_midnight(
     assert rows[day.isoformat()][f"claimers_{tid}"] == 1
     assert rows[day.isoformat()][f"claims_{tid}"] == 2
     assert rows[(day + timedelta(days=1)).isoformat()][f"claimers_{tid}"] == 1
+
+
+def test_a_gift_is_not_refused_by_a_remembered_sell_out_that_a_restock_elsewhere_ended(api: Any, merchant: Any) -> None:
+    """This container remembers the template sold out; another container's admin has added stock since. A
+    member's claim may be told SOLD_OUT for the bound (they can claim again), but a gift's SOLD_OUT is final:
+    the birthday job moves its member to next year and an issue job records the member as failed. A gift, issued
+    as those jobs issue it (no claim record, no per-member limit), was refused from the memory without a read."""
+    mid = merchant.merchant_id
+    tid = templates.create_template(mid, _spec(1)).template_id
+    first, second = (api.member_with_card(merchant)["member"]["member_id"] for _ in range(2))
+    assert _try_claim(merchant, first, tid) == "ok"
+    assert _try_claim(merchant, second, tid) == "SOLD_OUT"
+    assert stock.remembered(mid, tid).sold_out
+    _set_stock(mid, tid, {0: 1})  # another container's restock (its forget never reaches this one)
+    assert _try_claim(merchant, second, tid) == "SOLD_OUT"  # a member's claim: the memory, within its bound
+    template = CouponTemplate.get(template_pk(mid), tid)
+    gift = claims.coupon_id_for(f"birthday:{second}:{uuid.uuid4().hex}")
+    claims.issue(mid, second, template, gift, per_member_limit=False)  # as members/lifecycle.py gives one
+    assert _held(merchant, second) == 1
+    assert stock.remaining_stock(mid, template) == 0
