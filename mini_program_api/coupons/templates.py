@@ -175,7 +175,7 @@ def create_template(
         audit.record(tx, actor, "COUPON_TEMPLATE_CREATED", template_id, {"name": spec.name, "stock": spec.total_stock})
     try:
         tx.commit()
-    except Cancelled as exc:
+    except Cancelled:
         existing = _made_before(merchant_id, template_id, fingerprint)
         if existing is None:
             raise
