@@ -10,11 +10,23 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from pynamodb.expressions.operand import Path
+
 from mini_program_api.coupons import claims, stock, templates
 from mini_program_api.coupons.templates import TemplateSpec
-from mini_program_api.db.models import Coupon, CouponTemplate, StockShard, member_pk, stock_pk, template_pk
+from mini_program_api.db.models import (
+    Counter,
+    Coupon,
+    CouponTemplate,
+    StockShard,
+    member_pk,
+    stock_pk,
+    template_pk,
+)
+from mini_program_api.platform import clock as product_clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
+from mini_program_api.reports.models import ReportCounter
 from tests import timeline
 
 
@@ -201,3 +213,30 @@ def test_a_gift_is_not_refused_by_a_remembered_sell_out_that_a_restock_elsewhere
     claims.issue(mid, second, template, gift, per_member_limit=False)  # as members/lifecycle.py gives one
     assert _held(merchant, second) == 1
     assert stock.remaining_stock(mid, template) == 0
+
+
+def test_the_funnel_of_the_day_of_the_change_adds_the_old_counters_and_a_retried_claim_counts_once(
+    api: Any, merchant: Any, clock: timeline.Clock
+) -> None:
+    """The day claims moved to their own shards: 3 claims by 2 members counted the old way (`claims_{tid}` on
+    a report shard, the members in the exposure item's `c_{tid}` set), then a new member claims and retries
+    with the same Idempotency-Key (one coupon, one claim, one claimer), and a gift job gives another member
+    one: the funnel reads 5 claims and 4 claimers."""
+    mid = merchant.merchant_id
+    tid = templates.create_template(mid, _spec(100, per_member_limit=5)).template_id
+    day = counters.day_of(mid, product_clock.now())
+    old = ReportCounter(counters.row_pk(mid, 3), f"D#{day}#COUPON")
+    old.update(actions=[Path([f"claims_{tid}"]).add(3)])
+    for member in ("old-member-1", "old-member-2"):
+        pk = counters.exposure_pk(mid, day, member)
+        Counter(pk, "COUNT").update(actions=[Path([f"c_{tid}"]).add({counters.person(member)})])
+    fresh, gifted = (api.member_with_card(merchant)["member"]["member_id"] for _ in range(2))
+    key = uuid.uuid4().hex
+    coupon = claims.claim(mid, fresh, tid, key)
+    assert claims.claim(mid, fresh, tid, key).coupon_id == coupon.coupon_id
+    template = CouponTemplate.get(template_pk(mid), tid)
+    claims.issue(mid, gifted, template, claims.coupon_id_for(f"job:{uuid.uuid4().hex}"), per_member_limit=False)
+    status, body = api.get(f"/v1/admin/reports/funnel?from={day}&to={day}", token=api.admin_token(merchant))
+    assert status == 200, body
+    row = next(r for r in body["rows"] if r["template_id"] == tid)
+    assert (row["claims"], row["claimers"]) == (5, 4)
