@@ -5,7 +5,9 @@ a copy kept `templates.CACHE_SECONDS`), then tries to take one unit from a rando
 same TransactWriteItems that writes the coupon and bumps the member's claim count; only when that shard is
 empty does it read every shard (BatchGetItem) and try the non-empty ones, and the container remembers the
 empty shards (and a sold-out template) for `stock.EMPTY_SECONDS`, so a drop's claims cost no read until the
-stock runs low, and a sold-out drop costs each container one read per `stock.EMPTY_SECONDS`:
+stock runs low, and a sold-out drop costs each container one read per `stock.EMPTY_SECONDS` (a member's claim
+may so be told SOLD_OUT that long after stock added through another container; a gift, whose SOLD_OUT is final,
+always asks the shards):
 
 - stock: `left >= 1` on the shard, so the sum over shards never goes below zero and exactly `total_stock`
   coupons can exist;

@@ -240,3 +240,22 @@ def test_the_funnel_of_the_day_of_the_change_adds_the_old_counters_and_a_retried
     assert status == 200, body
     row = next(r for r in body["rows"] if r["template_id"] == tid)
     assert (row["claims"], row["claimers"]) == (5, 4)
+
+
+def test_a_member_given_a_listed_offer_as_a_gift_still_lists_the_offers(api: Any, merchant: Any) -> None:
+    """A gift (an issue job's, a birthday's: no per-member limit) now writes the day of the member's last
+    coupon on their CLAIMS#{tid} item without its count `n`; the offers listing reads `n` from that item and
+    must take a missing count as 0, not fail with a 500."""
+    mid = merchant.merchant_id
+    tid = templates.create_template(mid, _spec(100, per_member_limit=2)).template_id
+    session = api.member_with_card(merchant)
+    member_id = session["member"]["member_id"]
+    template = CouponTemplate.get(template_pk(mid), tid)
+    claims.issue(mid, member_id, template, claims.coupon_id_for(f"job:{uuid.uuid4().hex}"), per_member_limit=False)
+    status, body = api.get("/v1/coupons/offers", token=session["token"])
+    assert status == 200, body
+    offer = next(o for o in body["offers"] if o["template_id"] == tid)
+    assert offer["claimed"] == 0  # a gift is not one of the member's claims (it never counted against the limit)
+    assert _try_claim(merchant, member_id, tid) == "ok"
+    assert _try_claim(merchant, member_id, tid) == "ok"
+    assert _try_claim(merchant, member_id, tid) == "CLAIM_LIMIT_REACHED"
