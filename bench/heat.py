@@ -9,7 +9,10 @@ table's or an index's (infra/local/heat.py: a botocore hook on the product's cli
 
 1. the mix: the soak's operations (bench/soak.py), a coupon drop, a top-up rush and the admin's report and
    audit reads, together; its units per key are scaled to 5000 API requests/s for one merchant;
-2. a hot coupon drop alone, scaled to 50 000 claims/s (10x the seeds' peak);
+2. a hot coupon drop alone, scaled to 50 000 claims/s (10x the seeds' peak): a template of `DROP_STOCK` units
+   (so as many stock shards as such a drop gets), judged per partition with each sharded family's writes spread
+   over its shards as designed (`spread`: a few thousand claims over 256 shards give a sampled hottest shard
+   that is sampling noise, not design), and its units per claim against the table's default quota;
 3. the jobs that walk a merchant's cardholders and members (an issue job by filter, the reports' roster
    walk): units per partition per 1000 members walked.
 
@@ -38,6 +41,8 @@ from bench import quiet_app
 
 PEAK = 5000  # API requests per second, one merchant (the seeds' peak)
 DROP_PEAK = 10 * PEAK  # claims per second of one hot coupon drop
+DROP_STOCK = 500_000  # units of the hot drop's template: 10 s at DROP_PEAK (stock.shard_count: 256 shards)
+TABLE_QUOTA = 40_000  # WCU/s (and RCU/s): an on-demand table's default per-table quota, an account setting
 READ_LIMIT, WRITE_LIMIT = 3000.0, 1000.0  # per partition per second
 HOT = 0.5  # of a limit
 SHOW = 25
@@ -130,6 +135,46 @@ def families(dump: dict[str, Any], scale: float, top: int = 8) -> None:
         print(f"{index:12} {family[:46]:46} {shards:6.0f} {reads:8.0f} {writes:8.0f} {needs:6d}")
 
 
+def spread(dump: dict[str, Any], scale: float, per: str) -> list[str]:
+    """Each partition at `scale` with a sharded family's units spread evenly over the shards it was seen on (its
+    shard is a hash or a uniform pick, so that is its rate; the table's hottest instance is the sample's noise);
+    an unsharded key as itself. Per-member keys are left out as in `table`. Returns the keys over half."""
+    summed: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for b in dump["bookings"]:
+        key = normalize(b["pk"])
+        family = re.sub(r"#\d+$", "#{n}", key)
+        if _per_instance(family.replace("#{n}", "")):
+            continue
+        summed[(b["index"], family)][0] += b["reads"]
+        summed[(b["index"], family)][1] += b["writes"]
+        seen[(b["index"], family)].add(b["pk"])
+    print(f"Per partition, each sharded family spread over its shards ({per})")
+    print(f"{'index':12} {'partition key (n: shard)':46} {'shards':>6} {'RCU/s':>8} {'WCU/s':>8} {'of limit':>8}")
+    found = []
+    for (index, family), (reads, writes) in summed.items():
+        shards = len(seen[(index, family)])
+        rcu, wcu = reads * scale / shards, writes * scale / shards
+        found.append((max(rcu / READ_LIMIT, wcu / WRITE_LIMIT), index, family, shards, rcu, wcu))
+    found.sort(reverse=True)
+    for share, index, family, shards, rcu, wcu in found[:12]:
+        flag = " HOT" if share > HOT else ""
+        print(f"{index:12} {family[:46]:46} {shards:6d} {rcu:8.0f} {wcu:8.0f} {share:8.0%}{flag}")
+    hot = [f"{index} {family}" for share, index, family, *_ in found if share > HOT]
+    print(f"partitions over half their limit at {per}, spread as designed: {len(hot)}"
+          + (f": {', '.join(hot[:6])}" if hot else ""))
+    return hot
+
+
+def per_claim(dump: dict[str, Any], claims: int) -> None:
+    """Units a claim spends, all partitions, and what the drop asks of the table's quota."""
+    reads = sum(b["reads"] for b in dump["bookings"]) / max(1, claims)
+    writes = sum(b["writes"] for b in dump["bookings"]) / max(1, claims)
+    print(f"a claim spends {reads:.2f} RCU and {writes:.2f} WCU (table and indexes): at {DROP_PEAK} claims/s "
+          f"{reads * DROP_PEAK:.0f} RCU/s and {writes * DROP_PEAK:.0f} WCU/s, {writes * DROP_PEAK / TABLE_QUOTA:.1f}x "
+          f"an on-demand table's default {TABLE_QUOTA} WCU/s quota (a raise to ask AWS for)")
+
+
 def _per_instance(key: str) -> bool:
     """A key per member or request, seen at the bench's few. `{job}` is not one: the jobs part runs one job, so
     its partitions take what one job walking 1000 members a second would."""
@@ -166,7 +211,7 @@ class Run:
         return self.recorder.dump()
 
     def drop(self, claims: int) -> dict[str, Any]:
-        template = self._drop_template(claims)
+        template = self._template(DROP_STOCK, 100)  # a real drop's stock, so its real shard count
         self.recorder.reset()
         self.recorder.counting = True
         self._claims(template, claims, 32)
@@ -254,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--drop", type=int, default=400, help="claims of the coupon drop in the mix")
     parser.add_argument("--rush", type=int, default=200, help="top-ups of the rush in the mix")
-    parser.add_argument("--hot-drop", type=int, default=1000, help="claims of the hot drop measured alone")
+    parser.add_argument("--hot-drop", type=int, default=4000, help="claims of the hot drop measured alone")
     parser.add_argument("--saved", help="print the tables of a run saved before (build/heat.json) without running")
     parser.add_argument("--only", choices=("jobs",), help="run only this part (saved in build/heat-jobs.json)")
     args = parser.parse_args(argv)
@@ -310,9 +355,10 @@ def report(mixed: dict[str, Any] | None, dropped: dict[str, Any] | None, walked:
                 "units)", mixed, PEAK / requests, f"{PEAK} requests/s")
     claims = sum(n for route, n in dropped["operations"].items() if route.endswith("/claim"))
     families(mixed, PEAK / requests)
-    hot_drop = table(f"One hot coupon drop at {DROP_PEAK} claims/s ({claims} claims measured)", dropped,
-                 DROP_PEAK / max(1, claims), f"{DROP_PEAK} claims/s")
-    families(dropped, DROP_PEAK / max(1, claims))
+    table(f"One hot coupon drop at {DROP_PEAK} claims/s ({claims} claims measured, a {DROP_STOCK}-unit template)",
+          dropped, DROP_PEAK / max(1, claims), f"{DROP_PEAK} claims/s (the hottest sampled instance)")
+    hot_drop = spread(dropped, DROP_PEAK / max(1, claims), f"{DROP_PEAK} claims/s")
+    per_claim(dropped, claims)
     print(f"\nkeys over half their limit: {len(hot)} at {PEAK} requests/s, {len(hot_drop)} in the drop at {DROP_PEAK} "
           f"claims/s, {len(jobs)} in the jobs at 1000 members walked/s; " + "; ".join(notes))
 

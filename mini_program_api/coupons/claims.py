@@ -1,15 +1,25 @@
 """Claims, rewards and gifts: a coupon issued from a template's stock exactly once per coupon id.
 
-A claim reads only the template, then tries to take one unit from a random stock shard (stock.py) in the same
-TransactWriteItems that writes the coupon and bumps the member's claim count; only when that shard is empty does
-it read every shard (one BatchGetItem) and try the non-empty ones, so a drop's claims cost one read until the
-stock runs low:
+A claim reads nothing before its transaction once its container holds the template (templates.get_template:
+a copy kept `templates.CACHE_SECONDS`), then tries to take one unit from a random stock shard (stock.py) in the
+same TransactWriteItems that writes the coupon and bumps the member's claim count; only when that shard is
+empty does it read every shard (BatchGetItem) and try the non-empty ones, and the container remembers the
+empty shards (and a sold-out template) for `stock.EMPTY_SECONDS`, so a drop's claims cost no read until the
+stock runs low, and a sold-out drop costs each container one read per `stock.EMPTY_SECONDS` (a member's claim
+may so be told SOLD_OUT that long after stock added through another container; a gift, whose SOLD_OUT is final,
+always asks the shards):
 
 - stock: `left >= 1` on the shard, so the sum over shards never goes below zero and exactly `total_stock`
   coupons can exist;
 - per-member limit: `n < limit` on the member's CLAIMS#{tid} counter;
+- distinct claimers: the same counter keeps the merchant-local day of the member's last coupon of the template;
+  the claim guesses it is not today and counts a claimer (reports/counters.py `claimed`), conditional on that
+  guess, and a wrong guess is retried the other way: one claimer per member, template and day, exactly, with
+  no item that grows with the drop;
 - the member: an open card (and, for a tier-only template, one of its tiers) is a condition check on the member
   item in the same transaction, not a read before it; the member is read only to say why that check failed;
+- a pause or an end: at once through the container that made it, within `templates.CACHE_SECONDS` elsewhere
+  (the container's copy of the template); no coupon beyond the stock either way;
 - idempotency: a claim or reward is one operation per Idempotency-Key (money/idempotency.py, its record in the
   same transaction); the coupon's id comes from the key too.
 """
@@ -20,6 +30,9 @@ import hashlib
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+
+from pynamodb.expressions.operand import Path
+from pynamodb.expressions.update import Action
 
 from mini_program_api.coupons import eligibility, held, stock, templates
 from mini_program_api.db.models import (
@@ -147,28 +160,35 @@ def issue(
         raise eligibility.refusal_error(refusal)
     coupon = new_coupon(merchant_id, member_id, template, coupon_id, now)
     limit = int(template.per_member_limit)
-    tried: set[int] = set()
+    today = counters.day_of(merchant_id, now)
+    # The member's first coupon of this template today (a distinct claimer)? A guess, held as a condition: with a
+    # limit of one (a drop's usual rule) it is right but for a gift given before, so nothing is read; with a
+    # higher limit a member's second claim would cancel a whole transaction, so their count item is read first.
+    first = limit == 1 or not per_member_limit or _last_claimed_day(mpk, template_id) != today
+    known = stock.remembered(merchant_id, template_id)
+    tried: set[int] = set()  # the shards this claim found empty (what it reads itself outweighs the memory)
     if points is None:
-        shard: int | None = random.randrange(int(template.shards))  # a guess, read nothing: most shards have stock
+        # A guess, read nothing: most shards have stock (those this container saw empty are left out).
+        untried = [i for i in range(int(template.shards)) if i not in known.empty]
+        # A member's claim takes a remembered sell-out as its answer (they may claim again); a gift does not: its
+        # SOLD_OUT is final (an issue job records it, a birthday gift waits a year), so it asks the shards.
+        shard: int | None = random.choice(untried or list(range(int(template.shards))))
+        if known.sold_out and idem is not None:
+            shard = None
     else:  # a reward weighs the member's points in its transaction: sold out must be answered before that
         left = [i for i, n in stock.shard_stock(merchant_id, template).items() if n > 0]
         shard = random.choice(left) if left else None
+    rounds = 0
     while shard is not None:
-        tried.add(shard)
+        rounds += 1
         tx = Transaction()
         stock.take(tx, "stock", merchant_id, template_id, shard)
         tx.put("coupon", coupon, condition=Coupon.sk.does_not_exist())
-        counters.claimed(tx, merchant_id, member_id, coupon_id, now, template_id)
+        counters.claimed(tx, merchant_id, coupon_id, now, template_id, first=first)
         outbox.add(tx, merchant_id, member_id, events.COUPON_CLAIMED, events.coupon(coupon))
         if points is None:
             tx.check("member", Member, mpk, PROFILE, eligibility.condition(template))
-        if per_member_limit:
-            tx.update(
-                "limit",
-                claim_counter(mpk, template_id),
-                actions=[Counter.n.add(1)],
-                condition=Counter.n.does_not_exist() | (Counter.n < limit),
-            )
+        _stage_claim_count(tx, mpk, template_id, today, first, limit if per_member_limit else None)
         if idem is not None:
             idempotency.stage(tx, idem, {"coupon_id": coupon_id, "template_id": template_id}, at=now)
         if also is not None:
@@ -187,10 +207,13 @@ def issue(
             if "member" in exc.failed:
                 raise eligibility.why_ineligible(merchant_id, member_id, template, now) from exc
             if "limit" in exc.failed:
-                raise KabaoError("CLAIM_LIMIT_REACHED", f"at most {limit} of this coupon per member") from exc
+                first = _claimed_today(mpk, template_id, today, limit if per_member_limit else None, first, rounds)
+                continue  # the same shard: its stock was not what failed
             if "stock" not in exc.failed:
                 raise  # e.g. one of the caller's own (`also`) writes was refused
             # That shard is empty: read them all (only now) and try a random one that is not.
+            stock.remember(merchant_id, template_id, {shard})
+            tried.add(shard)
             left = [i for i, n in stock.shard_stock(merchant_id, template).items() if n > 0 and i not in tried]
             shard = random.choice(left) if left else None
     # A retry of a claim that won the last unit finds no stock: it still gets its coupon back.
@@ -199,6 +222,43 @@ def issue(
         return replay
     metrics.count(metrics.SOLD_OUT, template_id=template_id)
     raise KabaoError("SOLD_OUT", "this offer is sold out")
+
+
+CLAIMED_DAY = "claimed_day"  # on the member's CLAIMS#{tid} counter: the merchant-local day of its last coupon
+
+
+def _stage_claim_count(tx: Transaction, mpk: str, template_id: str, today: str, first: bool, limit: int | None) -> None:
+    """The member's count of the template (`n`, weighed against `limit` when given) and the day of their last
+    coupon of it. `first` guesses that day is not today (the claim then counts a distinct claimer, see
+    counters.claimed): the guess is a condition, so a wrong one cancels the transaction and is retried with the
+    other, and exactly one of a member's coupons of a day counts them as a claimer, whatever runs at once."""
+    day = Path([CLAIMED_DAY])
+    condition = (day.does_not_exist() | (day != today)) if first else (day == today)
+    actions: list[Action] = [day.set(today)]
+    if limit is not None:
+        actions.append(Counter.n.add(1))
+        condition = condition & (Counter.n.does_not_exist() | (Counter.n < limit))
+    tx.update("limit", claim_counter(mpk, template_id), actions=actions, condition=condition)
+
+
+def _last_claimed_day(mpk: str, template_id: str) -> str | None:
+    """The day of the member's last coupon of the template, as last written (eventually consistent: a guess)."""
+    item = Counter._get_connection().get_item(mpk, f"CLAIMS#{template_id}").get("Item", {})
+    return item.get(CLAIMED_DAY, {}).get("S")
+
+
+def _claimed_today(mpk: str, template_id: str, today: str, limit: int | None, guess: bool, rounds: int) -> bool:
+    """The claim count's condition failed: a wrong guess of `first`, or the limit reached. Flipping the guess
+    is free the first time; after that the counter is read to tell which (a claim at midnight may flip twice)."""
+    if rounds == 1:
+        return not guess
+    item = Counter._get_connection().get_item(mpk, f"CLAIMS#{template_id}", consistent_read=True).get("Item", {})
+    n = int(item["n"]["N"]) if "n" in item else 0
+    if limit is not None and n >= limit:
+        raise KabaoError("CLAIM_LIMIT_REACHED", f"at most {limit} of this coupon per member")
+    if rounds > 5:
+        raise KabaoError("CONCURRENT_UPDATE", "this claim met others of the same member; try again")
+    return item.get(CLAIMED_DAY, {}).get("S") != today
 
 
 def _existing(mpk: str, coupon_id: str, template_id: str) -> Coupon | None:

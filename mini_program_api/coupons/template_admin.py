@@ -11,7 +11,9 @@ to the shards with ADD (so claims running meanwhile are never lost or oversold),
 and writes its audit record with the old and new values — one transaction.
 
 Stock only grows, over the template's existing shards (their number is fixed at
-creation: `min(16, total_stock)`). Claimed = total_stock − what the shards hold. Used
+creation: stock.shard_count), at most `ADD_SHARDS` of them in one change (a transaction holds 100 items).
+Each change forgets this container's copy of the template and of its stock (templates.forget); other
+containers' claims see it within templates.CACHE_SECONDS. Claimed = total_stock − what the shards hold. Used
 is counted in the transaction of each use and of each refund that gives a coupon back,
 over `coupons.USED_SHARDS` counter items (a busy template's uses never meet on one
 key), and read with the stock in one BatchGetItem: exact, with bounded reads.
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mini_program_api.coupons import redemption, shelf
+from mini_program_api.coupons import redemption, shelf, templates
 from mini_program_api.db.models import CouponTemplate, StockShard, shelf_pk, stock_pk, template_pk
 from mini_program_api.db.transact import Transaction, at_version, commit_pinned
 from mini_program_api.platform import clock, paging
@@ -32,6 +34,7 @@ from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit
 
 MAX_STOCK = 10_000_000  # as coupons.validate
+ADD_SHARDS = 64  # shards that take added stock: with the template, its shelf copies and audit, within 100 items
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,9 @@ def _open(merchant_id: str, template_id: str) -> CouponTemplate:
 
 
 def _add_stock(tx: Transaction, template: CouponTemplate, extra: int) -> None:
-    """Spread `extra` over the existing shards as creation does; ADD, so concurrent claims still count."""
-    shards = int(template.shards)
+    """Spread `extra` over the existing shards (the first `ADD_SHARDS`) as creation does; ADD, so concurrent
+    claims still count."""
+    shards = min(ADD_SHARDS, int(template.shards))
     for i in range(shards):
         share = extra // shards + (1 if i < extra % shards else 0)
         if share:
@@ -178,5 +182,8 @@ def _save(
     if _on_shelf(new):
         tx.put("shelf", shelf.shelf_copy(new))
     audit.record(tx, actor, action, old.template_id, audit.changes({k: getattr(old, k) for k in changes}, changes))
-    commit_pinned(tx, "template", "template")
+    try:
+        commit_pinned(tx, "template", "template")
+    finally:
+        templates.forget(old.merchant_id, old.template_id)
     return new

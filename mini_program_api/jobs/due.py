@@ -24,7 +24,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from mini_program_api.db.models import DueMarker, Scheduled, member_pk
-from mini_program_api.db.schema import DUE_SHARDS
+from mini_program_api.db.schema import DUE_SHARDS, DUE_SHARDS_OF
 from mini_program_api.db.transact import Transaction, update_if
 from mini_program_api.platform.errors import KabaoError
 
@@ -39,9 +39,14 @@ def stamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def shards_of(job: str) -> int:
+    """The partitions of `job`'s list (db/schema.py)."""
+    return DUE_SHARDS_OF.get(job, DUE_SHARDS)
+
+
 def slot(job: str, item_key: str, at: datetime) -> tuple[str, str]:
     """(due_pk, due_sk) for an item owed to `job` from `at` on."""
-    shard = int(hashlib.sha1(item_key.encode()).hexdigest()[:8], 16) % DUE_SHARDS
+    shard = int(hashlib.sha1(item_key.encode()).hexdigest()[:8], 16) % shards_of(job)
     return f"DUE#{job}#{shard}", stamp(at)
 
 
@@ -52,7 +57,7 @@ def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str,
     must tolerate one that was settled a moment ago.
     """
     left = limit
-    for shard in range(DUE_SHARDS):
+    for shard in range(shards_of(job)):
         if left <= 0:
             return
         for item in model.due.query(f"DUE#{job}#{shard}", model.due_sk <= stamp(now), limit=left):

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from mini_program_api.platform import clock
-from mini_program_api.reports import read
+from mini_program_api.reports import counters, read
 from mini_program_api.reports.liability import last
 from mini_program_api.reports.models import LiabilityCheck
 
@@ -31,13 +31,16 @@ def funnel(merchant_id: str, span: read.Range) -> list[Row]:
     rows = read.rows(merchant_id, span.start.isoformat(), span.end.isoformat())
     out: list[Row] = []
     exposures = read.exposure(merchant_id, span.days())
+    claimed = counters.claim_rows(merchant_id, span.start.isoformat(), span.end.isoformat())
     for day in span.days():
         seen = exposures[day]
-        coupon = rows.get((day, "COUPON"), {})
-        templates = set(seen) | {_template_of(k) for k in coupon} - {None}
+        coupon, got = rows.get((day, "COUPON"), {}), claimed.get(day, {})
+        templates = set(seen) | {_template_of(k) for k in [*coupon, *got]} - {None}
         for tid in sorted(t for t in templates if t):
             views = seen.get(tid, {})
-            claims = coupon.get(f"claims_{tid}", 0)
+            # claims: the report shards before claims had their own (counters.claimed), and theirs since
+            claims = coupon.get(f"claims_{tid}", 0) + got.get(f"claims_{tid}", 0)
+            claimers = views.get("claimers", 0) + got.get(f"claimers_{tid}", 0)
             redemptions = coupon.get(f"redemptions_{tid}", 0) - coupon.get(f"restored_{tid}", 0)
             discount = coupon.get(f"discount_{tid}", 0) - coupon.get(f"restored_discount_{tid}", 0)
             out.append(
@@ -47,10 +50,10 @@ def funnel(merchant_id: str, span: read.Range) -> list[Row]:
                     "views": views.get("views", 0),
                     "people": views.get("people", 0),
                     "claims": claims,
-                    "claimers": views.get("claimers", 0),
+                    "claimers": claimers,
                     "redemptions": redemptions,
                     "discount": discount,
-                    "claim_conversion": _ratio(views.get("claimers", 0), views.get("people", 0)),
+                    "claim_conversion": _ratio(claimers, views.get("people", 0)),
                     "redemption_rate": _ratio(redemptions, claims),
                     "cost_per_redemption": discount // redemptions if redemptions > 0 else None,
                 }
@@ -58,7 +61,7 @@ def funnel(merchant_id: str, span: read.Range) -> list[Row]:
     return out
 
 
-_COUPON_MEASURES = ("claims_", "redemptions_", "restored_discount_", "restored_", "discount_")
+_COUPON_MEASURES = ("claims_", "claimers_", "redemptions_", "restored_discount_", "restored_", "discount_")
 
 
 def _template_of(measure: str) -> str | None:

@@ -1,6 +1,7 @@
 """The DynamoDB floor of the hot member paths: how many reads come before a value-moving transaction.
 
-A claim reads its template and nothing else before its one TransactWriteItems (the member's card and tier
+A claim reads its template (once per container and templates.CACHE_SECONDS) and, when a member may hold more
+than one, their count of it, and nothing else before its one TransactWriteItems (the member's card and tier
 are conditions in it, the stock shard a guess); sign-in reads the member once. Every member call also reads one
 attribute of the member behind its token (`members.require_not_erased`: an erased member's token is refused),
 hence `1 + AUTH` below. Counted with the db_calls spy against DynamoDB Local: a change that adds a read fails
@@ -88,8 +89,23 @@ def test_tier_and_card_are_checked_in_the_transaction(api: Any, merchant: Any, m
     calls = record(monkeypatch)
     status, coupon = _claim(api, member["token"], gold_only)
     assert status == 200, coupon
-    assert _shape(calls) == (1 + AUTH, ["TransactWriteItems"])
+    # no read: the template is this container's copy since the refusals above (templates.CACHE_SECONDS)
+    assert _shape(calls) == (AUTH, ["TransactWriteItems"])
     assert _stock_left(merchant, gold_only) == 999 and _held(merchant, member_id) == 1
+
+
+def test_a_members_second_claim_of_a_day_reads_their_count_and_commits_once(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a limit above one, whether the claim is the member's first of the day (a distinct claimer) is read
+    from their count item, not guessed: a wrong guess would cancel a whole transaction and send it again."""
+    template_id = _template(api, merchant, per_member_limit=3)
+    member = api.member_with_card(merchant)
+    assert _claim(api, member["token"], template_id)[0] == 200
+    calls = record(monkeypatch)
+    status, coupon = _claim(api, member["token"], template_id)
+    assert status == 200, coupon
+    assert _shape(calls) == (1 + AUTH, ["TransactWriteItems"])
 
 
 def test_every_shard_emptied_then_sold_out(api: Any, merchant: Any) -> None:

@@ -281,8 +281,18 @@ def test_shard_sizes(total: int, sizes: list[int]) -> None:
 def test_shards_hold_the_whole_stock_evenly(total: int) -> None:
     sizes = stock.shard_sizes(total)
     assert sum(sizes) == total
-    assert len(sizes) == min(total, stock.MAX_STOCK_SHARDS)
+    assert len(sizes) == stock.shard_count(total)
     assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize(
+    ("total", "shards"),
+    [(1, 1), (15, 15), (16, 16), (16_000, 16), (16_001, 17), (100_000, 100), (255_001, 256), (10_000_000, 256)],
+)
+def test_a_drops_stock_gets_one_shard_per_1000_units_up_to_256(total: int, shards: int) -> None:
+    """A big drop's size is its stock: 256 shards carry 50 000 claims/s at under half a partition each
+    (bench/README.md, heat); a small stock keeps min(16, total)."""
+    assert stock.shard_count(total) == shards
 
 
 # --- a claimed coupon: the template's terms, valid for its window or N days from the claim -----------------
