@@ -41,7 +41,7 @@ entries after `cutoff(T)` on the ledger's time index (lots earned after it), plu
 the dated lots on the member row (an imported lot can be older yet expire later,
 or newer and expire sooner). A dated lot leaves the row in the expiry that ends
 it. With the policy NONE (never) only dated lots expire, and the entries read are those
-from the earliest of them that T ends. The expiry posts what it found through the
+from a minute before the earliest of them that T ends. The expiry posts what it found through the
 ledger pinned to the balance it read (a concurrent spend or a second run
 recomputes), so it happens exactly once and never below zero; the next expiry and
 its 7-day warning are the earliest lot expiring after T. Dated lots are on due
@@ -372,11 +372,12 @@ def _owed(pk: str, merchant: Merchant, member: Member, at: datetime) -> Owed:
     lots = _dated(member)
     cut = cutoff(merchant, at)
     since = cut if cut is not None else min((lot.credited_at for lot in lots if lot.expires_at <= at), default=None)
-    # strictly after the cutoff: the lots earned exactly at it are short; under NONE from the first short lot's entry.
+    # strictly after the cutoff: the lots earned exactly at it are short; under NONE from _SETTLING before the first
+    # short lot's entry (the credits staged that close before a lot count as after it: they must be read).
     entries = (
         [
             Entry(e.created_at, int(e.amount), str(e.kind), e.memo.as_dict() if e.memo else {})
-            for e in _entries_after(pk, "points", since - timedelta(microseconds=1) if cut is None else since)
+            for e in _entries_after(pk, "points", since - _SETTLING if cut is None else since)
         ]
         if since is not None
         else []
@@ -396,7 +397,8 @@ class Entry:
 
 def expiring(merchant: Merchant, balance: int, lots: list[DatedLot], entries: list[Entry], at: datetime) -> Owed:
     """What expires at `at` from `balance`, given the dated lots on the member row and the points entries after
-    `cutoff(at)` (under NONE: from the earliest dated lot `at` ends), oldest first. Pure: the rule itself."""
+    `cutoff(at)` (under NONE: from a minute before the earliest dated lot `at` ends), oldest first. Pure: the rule
+    itself."""
     cut = cutoff(merchant, at)
     short = [lot for lot in lots if lot.expires_at <= at]
     # Long credits read from the ledger, each at its lot's time (a refund's take-back at its sale's), and the

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -309,3 +309,23 @@ def test_a_spend_between_the_merges_read_and_write_makes_it_read_again(
     clock.set(_end_of(day))
     assert invoke("points_expiry")["points_expired"] == 50  # nothing was spent since the import: all of it
     assert _points(shop, member_id) == 70
+
+
+def test_policy_none_counts_a_credit_staged_just_before_the_lot_as_after_it(api: Any, shop: Any, clock: Any) -> None:
+    """An entry's time is its staging: a credit staged before a merge read the balance may commit after the merge,
+    outside the balance its lot landed on. Credits staged up to a minute before a lot count as after it, under the
+    policy NONE as under the others (read from a minute before the lot), so only the lot's own points expire."""
+    assert shop.points_expiry == "NONE"
+    phone = _phone()
+    member_id = api.member_with_card(shop, phone=phone)["member"]["member_id"]
+    day = clock.today + timedelta(days=5)
+    assert _import(api, shop, phone, 100, day) == member_id
+    (lot,) = _lots(shop, member_id).values()
+    held = _points(shop, member_id)
+    assert held == lot["points_before"] + 100
+    clock.set(datetime.fromisoformat(lot["credited_at"]) - timedelta(seconds=30))  # staged before, committed after
+    op = ledger.Operation(f"test-{uuid.uuid4().hex[:8]}", "TEST_CREDIT", ledger.postings({POINTS: 50}))
+    ledger.post(shop.merchant_id, member_id, op)
+    clock.set(_end_of(day))
+    assert invoke("points_expiry")["points_expired"] == 100
+    assert _points(shop, member_id) == held - 100 + 50

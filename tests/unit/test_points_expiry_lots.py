@@ -78,12 +78,13 @@ def simulate(merchant: Any, events: list[tuple[Any, ...]]) -> tuple[int, list[Lo
 
 
 def read(merchant: Any, dated: list[DatedLot], entries: list[Entry], at: datetime) -> list[Entry]:
-    """The entries the job reads (lifecycle._owed): after the cutoff, or under NONE from the first lot `at` ends."""
+    """The entries the job reads (lifecycle._owed): after the cutoff, or under NONE from a minute before the first
+    lot `at` ends."""
     cut = cutoff(merchant, at)
     if cut is not None:
         return [e for e in entries if e.created_at > cut]
     since = min((lot.credited_at for lot in dated if lot.expires_at <= at), default=None)
-    return [e for e in entries if since is not None and e.created_at >= since]
+    return [e for e in entries if since is not None and e.created_at > since - timedelta(minutes=1)]
 
 
 @settings(max_examples=300, deadline=None)
