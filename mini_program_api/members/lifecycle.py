@@ -146,8 +146,10 @@ def earned_points(
 def import_expiry(merchant: Merchant, expires_on: str) -> datetime:
     """When imported points dated `expires_on` (积分有效期, a file's YYYY-MM-DD) expire: at the end of that day in
     the merchant's zone (the next local midnight), so they can be spent all of their last day."""
-    day = date.fromisoformat(expires_on) + timedelta(days=1)
-    return datetime.combine(day, time(0), ZoneInfo(merchant.timezone))
+    day = date.fromisoformat(expires_on)
+    if day == date.max:  # "never" as some systems export it (9999-12-31): its end is past the last datetime
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(merchant.timezone))
 
 
 def dated_lot(merchant: Merchant, points: int, expires_on: str, points_before: int, at: datetime) -> dict[str, Any]:

@@ -329,3 +329,15 @@ def test_policy_none_counts_a_credit_staged_just_before_the_lot_as_after_it(api:
     clock.set(_end_of(day))
     assert invoke("points_expiry")["points_expired"] == 100
     assert _points(shop, member_id) == held - 100 + 50
+
+
+def test_a_far_date_as_never_9999_12_31_imports_and_never_comes_due(api: Any, shop: Any, clock: Any) -> None:
+    """Systems export "never" as 9999-12-31: the row passes the dry run, so the real run imports it (the end of that
+    date is past the last datetime: the lot expires at its last microsecond instead of failing the row)."""
+    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    phone = _phone()
+    member_id = _import(api, shop, phone, 100, date.max)
+    assert _points(shop, member_id) == 100 and len(_lots(shop, member_id)) == 1
+    clock.advance(days=400)
+    assert invoke("points_expiry")["points_expired"] == 0 and invoke("points_warnings")["sent"] == 0
+    assert _points(shop, member_id) == 100
