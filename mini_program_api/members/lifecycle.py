@@ -562,7 +562,12 @@ def _warn_points(pk: str, sk: str, now: datetime, report: Report) -> None:
             member,
             "points_expiry",
             f"points:{due.owed_since(marker)}",  # one message when both lists warn of the same time
-            {"number1": {"value": owed.amount}, "time2": {"value": _local(expires, merchant)}},
+            # the last minute they can be spent: a date's end (local midnight) reads as that date 23:59, not the next
+            # day's 00:00 (the file, and YEAR_END, name the last day)
+            {
+                "number1": {"value": owed.amount},
+                "time2": {"value": _local(expires - timedelta(microseconds=1), merchant)},
+            },
             report,
         )
     after = owed.next(job)

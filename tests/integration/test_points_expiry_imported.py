@@ -106,6 +106,7 @@ def test_a_date_sooner_than_the_policy_is_warned_7_days_before_and_expires_at_sh
     invoke("points_warnings")
     warned = _sent(sandbox, member, "tpl-points")
     assert len(warned) == 1 and warned[0]["data"]["number1"]["value"] == 100, warned  # the imported lot alone
+    assert warned[0]["data"]["time2"]["value"] == f"{day.isoformat()} 23:59"  # the file's date, its last minute
     clock.set(end - timedelta(seconds=1))  # the date's last second: still spendable
     assert invoke("points_expiry")["points_expired"] == 0
     assert _points(shop, member["id"]) == 110
