@@ -342,3 +342,46 @@ def test_a_far_date_as_never_9999_12_31_imports_and_never_comes_due(api: Any, sh
     clock.advance(days=400)
     assert invoke("points_expiry")["points_expired"] == 0 and invoke("points_warnings")["sent"] == 0
     assert _points(shop, member_id) == 100
+
+
+def test_a_frozen_members_dated_lot_still_expires_on_its_date(api: Any, shop: Any, clock: Any) -> None:
+    """A freeze stops spending, not expiry (POINTS_EXPIRED is not a spend: money/frozen.py): the job does not fail
+    on a frozen member, and the lot leaves the row."""
+    phone, day = _phone(), clock.today + timedelta(days=5)
+    member_id = _import(api, shop, phone, 100, day)
+    admin = api.admin_token(shop)
+    api.ok("POST", f"/v1/admin/members/{member_id}/freeze", {"reason": "手机被盗"}, token=admin)
+    clock.set(_end_of(day))
+    report = invoke("points_expiry")
+    assert (report["points_expired"], report["failed"]) == (100, [])
+    assert _points(shop, member_id) == 0 and _lots(shop, member_id) == {}
+
+
+def test_the_largest_rows_dated_lot_fits_one_transaction(api: Any, shop: Any, clock: Any, monkeypatch: Any) -> None:
+    """Every column and 20 tags, created then merged with 20 more tags, each with a dated lot: one transaction each,
+    under DynamoDB's 100 items."""
+    from mini_program_api.db import transact
+
+    sizes: list[int] = []
+    commit = transact.Transaction.commit
+
+    def counted(tx: Any) -> None:
+        tx._stage_counts()
+        sizes.append(sum(len(ops) for ops in tx._ops.values()))
+        commit(tx)
+
+    monkeypatch.setattr(transact.Transaction, "commit", counted)
+    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    phone, day = _phone(), (clock.today + timedelta(days=9)).isoformat()
+    for n, name in ((0, "张三"), (1, "")):
+        tags = "|".join(f"标签{n}-{i:02d}" for i in range(20))
+        line = f"{phone},{name},1990-05-01,X{n},,,10,100,{day},300.50,50,{tags},2020-01-01"
+        job = start_import(api, shop, _csv(line), "add")
+        assert job["errors"] == 0, job
+        sizes.clear()
+        api.ok("POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=api.admin_token(shop))
+        drain()
+        assert sizes and max(sizes) <= 100, sizes
+    member = member_of(shop, phone)
+    assert member is not None and len(member.tag_ids) == 40 and len(_lots(shop, member.member_id)) == 2
+    assert _points(shop, member.member_id) == 200
