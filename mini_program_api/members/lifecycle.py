@@ -530,7 +530,9 @@ def _expire_points(pk: str, sk: str, now: datetime, report: Report) -> None:
                 raise KabaoError("CONCURRENT_UPDATE", "points changed, retry") from exc
             return 0
         cut = cutoff(merchant, now)
-        upto = cut or now  # under NONE only dated lots expire: the op is keyed by the time that ended them
+        # Keyed by the cutoff when only earned lots expire (one expiry per cutoff); by the time when it ends dated
+        # lots, which end on any day (YEAR_END has one cutoff all year: a second dated lot that year would reuse it).
+        upto = cut if cut is not None and not owed.gone else now
         op = Operation(
             f"pexpire:{upto.astimezone(UTC):%Y%m%dT%H%M%S%f}",
             "POINTS_EXPIRED",

@@ -385,3 +385,22 @@ def test_the_largest_rows_dated_lot_fits_one_transaction(api: Any, shop: Any, cl
     member = member_of(shop, phone)
     assert member is not None and len(member.tag_ids) == 40 and len(_lots(shop, member.member_id)) == 2
     assert _points(shop, member.member_id) == 200
+
+
+def test_year_end_two_dated_lots_ending_in_one_year_each_expire(api: Any, shop: Any, clock: Any) -> None:
+    """Under YEAR_END the cutoff is the same all year: an expiry keyed by it alone was a replay the second time a
+    dated lot ended that year (nothing expired, the lot and its marker stayed, every run the same)."""
+    merchants.update_settings(shop.merchant_id, points_expiry="YEAR_END")
+    first, second = clock.today + timedelta(days=5), clock.today + timedelta(days=6)
+    if (first + timedelta(days=1)).year != (second + timedelta(days=1)).year:  # both ends in one local year
+        first, second = first + timedelta(days=2), second + timedelta(days=2)
+    phone = _phone()
+    member_id = _import(api, shop, phone, 100, first)
+    assert _import(api, shop, phone, 50, second) == member_id
+    clock.set(_end_of(first))
+    assert invoke("points_expiry")["points_expired"] == 100
+    assert _points(shop, member_id) == 50 and len(_lots(shop, member_id)) == 1
+    clock.set(_end_of(second))
+    assert invoke("points_expiry")["points_expired"] == 50
+    assert _points(shop, member_id) == 0 and _lots(shop, member_id) == {}
+    assert invoke("points_expiry")["done"] == 0
