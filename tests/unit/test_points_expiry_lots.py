@@ -26,6 +26,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = rows.now()
 ROLLING = rows.merchant(points_expiry="ROLLING", points_expiry_days=30)
 NONE = rows.merchant()
+YEAR_END = rows.merchant(points_expiry="YEAR_END")
 
 EVENTS = st.lists(
     st.one_of(
@@ -135,14 +136,14 @@ TIMELINE = st.lists(
     st.tuples(
         st.sampled_from(["earn", "import", "spend", "refund", "expire"]),
         st.integers(1, 100),  # points, or the import's days to its date
-        st.integers(1, 24 * 12),  # hours since the previous event
+        st.integers(1, 24 * 60),  # hours since the previous event
     ),
     max_size=16,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(timeline=TIMELINE, policy=st.sampled_from([ROLLING, NONE]))
+@given(timeline=TIMELINE, policy=st.sampled_from([ROLLING, YEAR_END, NONE]))
 def test_expiries_run_between_events_never_take_more_than_the_expired_lots_hold(
     timeline: list[tuple[str, int, int]], policy: Any
 ) -> None:
