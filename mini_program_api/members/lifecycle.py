@@ -41,7 +41,7 @@ entries after `cutoff(T)` on the ledger's time index (lots earned after it), plu
 the dated lots on the member row (an imported lot can be older yet expire later,
 or newer and expire sooner). A dated lot leaves the row in the expiry that ends
 it. With the policy NONE (never) only dated lots expire, and the entries read are those
-from the earliest of them that T ends. The expiry posts what it found through the
+from a minute before the earliest of them that T ends. The expiry posts what it found through the
 ledger pinned to the balance it read (a concurrent spend or a second run
 recomputes), so it happens exactly once and never below zero; the next expiry and
 its 7-day warning are the earliest lot expiring after T. Dated lots are on due
@@ -146,8 +146,10 @@ def earned_points(
 def import_expiry(merchant: Merchant, expires_on: str) -> datetime:
     """When imported points dated `expires_on` (积分有效期, a file's YYYY-MM-DD) expire: at the end of that day in
     the merchant's zone (the next local midnight), so they can be spent all of their last day."""
-    day = date.fromisoformat(expires_on) + timedelta(days=1)
-    return datetime.combine(day, time(0), ZoneInfo(merchant.timezone))
+    day = date.fromisoformat(expires_on)
+    if day == date.max:  # "never" as some systems export it (9999-12-31): its end is past the last datetime
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(merchant.timezone))
 
 
 def dated_lot(merchant: Merchant, points: int, expires_on: str, points_before: int, at: datetime) -> dict[str, Any]:
@@ -372,11 +374,12 @@ def _owed(pk: str, merchant: Merchant, member: Member, at: datetime) -> Owed:
     lots = _dated(member)
     cut = cutoff(merchant, at)
     since = cut if cut is not None else min((lot.credited_at for lot in lots if lot.expires_at <= at), default=None)
-    # strictly after the cutoff: the lots earned exactly at it are short; under NONE from the first short lot's entry.
+    # strictly after the cutoff: the lots earned exactly at it are short; under NONE from _SETTLING before the first
+    # short lot's entry (the credits staged that close before a lot count as after it: they must be read).
     entries = (
         [
             Entry(e.created_at, int(e.amount), str(e.kind), e.memo.as_dict() if e.memo else {})
-            for e in _entries_after(pk, "points", since - timedelta(microseconds=1) if cut is None else since)
+            for e in _entries_after(pk, "points", since - _SETTLING if cut is None else since)
         ]
         if since is not None
         else []
@@ -396,7 +399,8 @@ class Entry:
 
 def expiring(merchant: Merchant, balance: int, lots: list[DatedLot], entries: list[Entry], at: datetime) -> Owed:
     """What expires at `at` from `balance`, given the dated lots on the member row and the points entries after
-    `cutoff(at)` (under NONE: from the earliest dated lot `at` ends), oldest first. Pure: the rule itself."""
+    `cutoff(at)` (under NONE: from a minute before the earliest dated lot `at` ends), oldest first. Pure: the rule
+    itself."""
     cut = cutoff(merchant, at)
     short = [lot for lot in lots if lot.expires_at <= at]
     # Long credits read from the ledger, each at its lot's time (a refund's take-back at its sale's), and the
@@ -526,7 +530,9 @@ def _expire_points(pk: str, sk: str, now: datetime, report: Report) -> None:
                 raise KabaoError("CONCURRENT_UPDATE", "points changed, retry") from exc
             return 0
         cut = cutoff(merchant, now)
-        upto = cut or now  # under NONE only dated lots expire: the op is keyed by the time that ended them
+        # Keyed by the cutoff when only earned lots expire (one expiry per cutoff); by the time when it ends dated
+        # lots, which end on any day (YEAR_END has one cutoff all year: a second dated lot that year would reuse it).
+        upto = cut if cut is not None and not owed.gone else now
         op = Operation(
             f"pexpire:{upto.astimezone(UTC):%Y%m%dT%H%M%S%f}",
             "POINTS_EXPIRED",
@@ -558,7 +564,12 @@ def _warn_points(pk: str, sk: str, now: datetime, report: Report) -> None:
             member,
             "points_expiry",
             f"points:{due.owed_since(marker)}",  # one message when both lists warn of the same time
-            {"number1": {"value": owed.amount}, "time2": {"value": _local(expires, merchant)}},
+            # the last minute they can be spent: a date's end (local midnight) reads as that date 23:59, not the next
+            # day's 00:00 (the file, and YEAR_END, name the last day)
+            {
+                "number1": {"value": owed.amount},
+                "time2": {"value": _local(expires - timedelta(microseconds=1), merchant)},
+            },
             report,
         )
     after = owed.next(job)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -106,6 +106,7 @@ def test_a_date_sooner_than_the_policy_is_warned_7_days_before_and_expires_at_sh
     invoke("points_warnings")
     warned = _sent(sandbox, member, "tpl-points")
     assert len(warned) == 1 and warned[0]["data"]["number1"]["value"] == 100, warned  # the imported lot alone
+    assert warned[0]["data"]["time2"]["value"] == f"{day.isoformat()} 23:59"  # the file's date, its last minute
     clock.set(end - timedelta(seconds=1))  # the date's last second: still spendable
     assert invoke("points_expiry")["points_expired"] == 0
     assert _points(shop, member["id"]) == 110
@@ -309,3 +310,97 @@ def test_a_spend_between_the_merges_read_and_write_makes_it_read_again(
     clock.set(_end_of(day))
     assert invoke("points_expiry")["points_expired"] == 50  # nothing was spent since the import: all of it
     assert _points(shop, member_id) == 70
+
+
+def test_policy_none_counts_a_credit_staged_just_before_the_lot_as_after_it(api: Any, shop: Any, clock: Any) -> None:
+    """An entry's time is its staging: a credit staged before a merge read the balance may commit after the merge,
+    outside the balance its lot landed on. Credits staged up to a minute before a lot count as after it, under the
+    policy NONE as under the others (read from a minute before the lot), so only the lot's own points expire."""
+    assert shop.points_expiry == "NONE"
+    phone = _phone()
+    member_id = api.member_with_card(shop, phone=phone)["member"]["member_id"]
+    day = clock.today + timedelta(days=5)
+    assert _import(api, shop, phone, 100, day) == member_id
+    (lot,) = _lots(shop, member_id).values()
+    held = _points(shop, member_id)
+    assert held == lot["points_before"] + 100
+    clock.set(datetime.fromisoformat(lot["credited_at"]) - timedelta(seconds=30))  # staged before, committed after
+    op = ledger.Operation(f"test-{uuid.uuid4().hex[:8]}", "TEST_CREDIT", ledger.postings({POINTS: 50}))
+    ledger.post(shop.merchant_id, member_id, op)
+    clock.set(_end_of(day))
+    assert invoke("points_expiry")["points_expired"] == 100
+    assert _points(shop, member_id) == held - 100 + 50
+
+
+def test_a_far_date_as_never_9999_12_31_imports_and_never_comes_due(api: Any, shop: Any, clock: Any) -> None:
+    """Systems export "never" as 9999-12-31: the row passes the dry run, so the real run imports it (the end of that
+    date is past the last datetime: the lot expires at its last microsecond instead of failing the row)."""
+    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    phone = _phone()
+    member_id = _import(api, shop, phone, 100, date.max)
+    assert _points(shop, member_id) == 100 and len(_lots(shop, member_id)) == 1
+    clock.advance(days=400)
+    assert invoke("points_expiry")["points_expired"] == 0 and invoke("points_warnings")["sent"] == 0
+    assert _points(shop, member_id) == 100
+
+
+def test_a_frozen_members_dated_lot_still_expires_on_its_date(api: Any, shop: Any, clock: Any) -> None:
+    """A freeze stops spending, not expiry (POINTS_EXPIRED is not a spend: money/frozen.py): the job does not fail
+    on a frozen member, and the lot leaves the row."""
+    phone, day = _phone(), clock.today + timedelta(days=5)
+    member_id = _import(api, shop, phone, 100, day)
+    admin = api.admin_token(shop)
+    api.ok("POST", f"/v1/admin/members/{member_id}/freeze", {"reason": "手机被盗"}, token=admin)
+    clock.set(_end_of(day))
+    report = invoke("points_expiry")
+    assert (report["points_expired"], report["failed"]) == (100, [])
+    assert _points(shop, member_id) == 0 and _lots(shop, member_id) == {}
+
+
+def test_the_largest_rows_dated_lot_fits_one_transaction(api: Any, shop: Any, clock: Any, monkeypatch: Any) -> None:
+    """Every column and 20 tags, created then merged with 20 more tags, each with a dated lot: one transaction each,
+    under DynamoDB's 100 items."""
+    from mini_program_api.db import transact
+
+    sizes: list[int] = []
+    commit = transact.Transaction.commit
+
+    def counted(tx: Any) -> None:
+        tx._stage_counts()
+        sizes.append(sum(len(ops) for ops in tx._ops.values()))
+        commit(tx)
+
+    monkeypatch.setattr(transact.Transaction, "commit", counted)
+    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    phone, day = _phone(), (clock.today + timedelta(days=9)).isoformat()
+    for n, name in ((0, "张三"), (1, "")):
+        tags = "|".join(f"标签{n}-{i:02d}" for i in range(20))
+        line = f"{phone},{name},1990-05-01,X{n},,,10,100,{day},300.50,50,{tags},2020-01-01"
+        job = start_import(api, shop, _csv(line), "add")
+        assert job["errors"] == 0, job
+        sizes.clear()
+        api.ok("POST", f"/v1/admin/member-imports/{job['import_id']}/start", token=api.admin_token(shop))
+        drain()
+        assert sizes and max(sizes) <= 100, sizes
+    member = member_of(shop, phone)
+    assert member is not None and len(member.tag_ids) == 40 and len(_lots(shop, member.member_id)) == 2
+    assert _points(shop, member.member_id) == 200
+
+
+def test_year_end_two_dated_lots_ending_in_one_year_each_expire(api: Any, shop: Any, clock: Any) -> None:
+    """Under YEAR_END the cutoff is the same all year: an expiry keyed by it alone was a replay the second time a
+    dated lot ended that year (nothing expired, the lot and its marker stayed, every run the same)."""
+    merchants.update_settings(shop.merchant_id, points_expiry="YEAR_END")
+    first, second = clock.today + timedelta(days=5), clock.today + timedelta(days=6)
+    if (first + timedelta(days=1)).year != (second + timedelta(days=1)).year:  # both ends in one local year
+        first, second = first + timedelta(days=2), second + timedelta(days=2)
+    phone = _phone()
+    member_id = _import(api, shop, phone, 100, first)
+    assert _import(api, shop, phone, 50, second) == member_id
+    clock.set(_end_of(first))
+    assert invoke("points_expiry")["points_expired"] == 100
+    assert _points(shop, member_id) == 50 and len(_lots(shop, member_id)) == 1
+    clock.set(_end_of(second))
+    assert invoke("points_expiry")["points_expired"] == 50
+    assert _points(shop, member_id) == 0 and _lots(shop, member_id) == {}
+    assert invoke("points_expiry")["done"] == 0

@@ -140,6 +140,16 @@ def test_a_dated_import_ending_on_29_february() -> None:
     assert import_expiry(rows.merchant(), f"{leap}-12-31") == shanghai(leap + 1, 1, 1)
 
 
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/Los_Angeles", "Pacific/Kiritimati"])
+def test_a_dated_import_on_the_last_date_never_overflows(zone: str) -> None:
+    """9999-12-31, "never" as some systems export it: the day after it does not exist, so the lot ends at the last
+    datetime, after the day before it ends, and reads back in UTC."""
+    merchant = rows.merchant(timezone=zone)
+    last = import_expiry(merchant, date.max.isoformat())
+    assert last > import_expiry(merchant, (date.max - timedelta(days=1)).isoformat())
+    assert last.astimezone(UTC).year == date.max.year
+
+
 # --- the birthday gift: the 1st of the month, or the day itself --------------------------------------------
 
 MONTH, DAY = rows.merchant(birthday_on="MONTH"), rows.merchant(birthday_on="DAY")

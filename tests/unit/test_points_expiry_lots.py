@@ -26,6 +26,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = rows.now()
 ROLLING = rows.merchant(points_expiry="ROLLING", points_expiry_days=30)
 NONE = rows.merchant()
+YEAR_END = rows.merchant(points_expiry="YEAR_END")
 
 EVENTS = st.lists(
     st.one_of(
@@ -78,12 +79,13 @@ def simulate(merchant: Any, events: list[tuple[Any, ...]]) -> tuple[int, list[Lo
 
 
 def read(merchant: Any, dated: list[DatedLot], entries: list[Entry], at: datetime) -> list[Entry]:
-    """The entries the job reads (lifecycle._owed): after the cutoff, or under NONE from the first lot `at` ends."""
+    """The entries the job reads (lifecycle._owed): after the cutoff, or under NONE from a minute before the first
+    lot `at` ends."""
     cut = cutoff(merchant, at)
     if cut is not None:
         return [e for e in entries if e.created_at > cut]
     since = min((lot.credited_at for lot in dated if lot.expires_at <= at), default=None)
-    return [e for e in entries if since is not None and e.created_at >= since]
+    return [e for e in entries if since is not None and e.created_at > since - timedelta(minutes=1)]
 
 
 @settings(max_examples=300, deadline=None)
@@ -126,3 +128,78 @@ def test_the_next_expiries_are_the_earliest_lots_left(events: list[tuple[Any, ..
 
 def _credits(events: list[tuple[Any, ...]]) -> list[tuple[int, tuple[Any, ...]]]:
     return [(n, event) for n, event in enumerate(events) if event[0] != "spend"]
+
+
+# --- expiries between the events: what one leaves, the next must not over-count -------------------------------
+
+TIMELINE = st.lists(
+    st.tuples(
+        st.sampled_from(["earn", "import", "spend", "refund", "expire"]),
+        st.integers(1, 100),  # points, or the import's days to its date
+        st.integers(1, 24 * 60),  # hours since the previous event
+    ),
+    max_size=16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(timeline=TIMELINE, policy=st.sampled_from([ROLLING, YEAR_END, NONE]))
+def test_expiries_run_between_events_never_take_more_than_the_expired_lots_hold(
+    timeline: list[tuple[str, int, int]], policy: Any
+) -> None:
+    """Each expiry is posted as the job posts it (a debit, its dated lots off the row) and later events and expiries
+    come after it: every expiry is at most what is left of the lots expired by then (earliest-expiring first, the
+    expiries taking from those lots), and the balance never goes below zero. Earnings are till sales; a refund
+    takes back what the latest unrefunded sale earned (at most the balance, as till/checkout.py), from that sale's
+    lot first."""
+    balance, lots, dated, entries = 0, [], [], []
+    sales: list[Lot] = []
+    at = START
+    for n, (kind, value, hours) in enumerate(timeline):
+        at += timedelta(hours=hours)
+        if kind == "earn":
+            expires = lot_expiry(policy, at) or datetime.max.replace(tzinfo=at.tzinfo)
+            lots.append(Lot(value, expires, n, value))
+            sales.append(lots[-1])
+            entries.append(Entry(at, value, "CHECKOUT", {"order_id": f"O{n}"}))
+            balance += value
+        elif kind == "refund":
+            if not sales:
+                continue
+            sale = sales.pop()
+            clawed = min(sale.points, balance)
+            if clawed == 0:
+                continue
+            entries.append(Entry(at, -clawed, "CHECKOUT_REFUND", {"order_id": f"O{sale.order}"}))
+            balance -= clawed
+            own = min(sale.left, clawed)
+            sale.left -= own
+            clawed -= own
+            for lot in sorted(lots, key=lambda lot: (lot.expires, lot.order)):
+                taken = min(lot.left, clawed)
+                lot.left -= taken
+                clawed -= taken
+        elif kind == "import":
+            on = (at.astimezone(SHANGHAI).date() + timedelta(days=1 + value % 40)).isoformat()
+            lots.append(Lot(value, import_expiry(policy, on), n, value))
+            dated.append(DatedLot(f"I{n}", value, import_expiry(policy, on), at, balance))
+            entries.append(Entry(at, value, ledger.IMPORT, {"import_id": f"I{n}", "points_expire_on": on}))
+            balance += value
+        else:
+            if kind == "spend":
+                amount = min(balance, value)
+            else:
+                owed = expiring(policy, balance, dated, read(policy, dated, entries, at), at)
+                exact = sum(lot.left for lot in lots if lot.expires <= at)
+                assert 0 <= owed.amount <= exact
+                amount = owed.amount
+                dated = [lot for lot in dated if lot.key not in owed.gone]
+            if amount == 0:
+                continue
+            entries.append(Entry(at, -amount, "REDEEM" if kind == "spend" else "POINTS_EXPIRED", {}))
+            balance -= amount
+            for lot in sorted(lots, key=lambda lot: (lot.expires, lot.order)):  # earliest-expiring first
+                taken = min(lot.left, amount)
+                lot.left -= taken
+                amount -= taken
+        assert balance == sum(lot.left for lot in lots) >= 0
