@@ -294,7 +294,7 @@ class Paths:
         return [self.login(), self.me(), self.checkout(), self.notify(), self.job()]
 
 
-def first_answers(task: Path, runtime: Path, planned: Any) -> list[str]:
+def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS) -> list[str]:
     """The `first answer` table's lines (see the module docstring), on the stack `planned` before anything read
     the environment (building the package imports app, and the product reads its settings once)."""
     from infra.local import stack as local_stack
@@ -304,7 +304,7 @@ def first_answers(task: Path, runtime: Path, planned: Any) -> list[str]:
         paths = Paths(stack)
         env = product_env()
         measured: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for _ in range(RUNS):
+        for _ in range(rounds):
             base = floor(env)
             measured["floor: boto3, client, GetItem"].append((base["import"], base["first"]))
             for request in paths.every():
@@ -316,7 +316,7 @@ def first_answers(task: Path, runtime: Path, planned: Any) -> list[str]:
         stack.stop()
     rows = {label: [a + b for a, b in runs] for label, runs in measured.items()}
     floor_ms = statistics.median(rows["floor: boto3, client, GetItem"]) * 1000
-    lines = [f"\nFirst answer per path (fresh interpreter, .pyc shipped, interleaved, median of {RUNS})",
+    lines = [f"\nFirst answer per path (fresh interpreter, .pyc shipped, interleaved, median of {rounds})",
              f"{'path':34} {'import ms':>9} {'first ms':>9} {'answer ms':>9} {'x floor':>8}  per round"]
     for label, runs in measured.items():
         total = statistics.median(rows[label]) * 1000
@@ -330,14 +330,16 @@ def first_answers(task: Path, runtime: Path, planned: Any) -> list[str]:
 
 
 def main() -> None:
-    """`python -m bench.cold_start`: every table; `python -m bench.cold_start first`: the first answers alone."""
+    """`python -m bench.cold_start`: every table; `python -m bench.cold_start first [ROUNDS]`: the first answers
+    alone (ROUNDS, 11 by default: fewer while iterating)."""
     quiet_app()
     import botocore
 
     from infra.local import stack as local_stack
 
     planned = local_stack.plan(stage="local", table="kabao-cold")
-    if sys.argv[1:] == ["first"]:
+    if sys.argv[1:2] == ["first"]:
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else RUNS
         from infra.deploy.package import build
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -345,7 +347,7 @@ def main() -> None:
             runtime.mkdir()
             (runtime / "botocore").symlink_to(Path(botocore.__file__).parent)
             zipfile.ZipFile(build(Path(tmp) / "package", pyc=True) / "deployment.zip").extractall(task)
-            print("\n".join(first_answers(task, runtime, planned)))
+            print("\n".join(first_answers(task, runtime, planned, rounds)))
         return
 
     from infra.deploy.package import build

@@ -17,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import chain, islice
 from typing import Any, cast
 
 from pynamodb.expressions.update import Action
@@ -50,19 +52,30 @@ def slot(job: str, item_key: str, at: datetime) -> tuple[str, str]:
     return f"DUE#{job}#{shard}", stamp(at)
 
 
+# Shards read at once by `owed`: one after another, a run's 32 queries were most of a cold scheduled job's first
+# run (bench/cold_start.py), and every run waits for them, due work or not.
+READERS = 8
+
+
 def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str, str]]:
-    """Keys (pk, sk) of `model` items due by `now`, oldest first per shard, at most `limit` in all.
+    """Keys (pk, sk) of `model` items due by `now`, oldest first per shard, at most `limit` in all: the shards in
+    order, as if read one after another, though they are read `READERS` at a time (each up to `limit` items).
 
     GSIs are eventually consistent: callers re-read each item before acting and
     must tolerate one that was settled a moment ago.
     """
-    left = limit
-    for shard in range(shards_of(job)):
-        if left <= 0:
-            return
-        for item in model.due.query(f"DUE#{job}#{shard}", model.due_sk <= stamp(now), limit=left):
-            left -= 1
-            yield item.pk, item.sk
+    if limit <= 0:
+        return
+
+    def shard(number: int) -> list[tuple[str, str]]:
+        return [
+            (item.pk, item.sk)
+            for item in model.due.query(f"DUE#{job}#{number}", model.due_sk <= stamp(now), limit=limit)
+        ]
+
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix=f"due-{job}") as readers:
+        shards = list(readers.map(shard, range(shards_of(job))))
+    yield from islice(chain.from_iterable(shards), limit)
 
 
 def settled(model: Any) -> list[Action]:

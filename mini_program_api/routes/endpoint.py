@@ -314,6 +314,13 @@ def _parse_body(raw: bytes | None, name: str) -> Any:
         raise KabaoError("INVALID_JSON", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise KabaoError("VALIDATION_ERROR", "request body must be a JSON object")
+    from mini_program_api.routes import hot_bodies
+
+    if name in hot_bodies.BODIES:  # login's and checkout's: checked without importing pydantic (a cold start)
+        body, problems = hot_bodies.check(name, data)
+        if problems:
+            raise _invalid(problems)
+        return body
     return _validate(name, data)
 
 
@@ -323,8 +330,12 @@ def _validate(name: str, data: dict[str, Any]) -> Any:
     try:
         return model(name).model_validate(data)
     except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]} for err in exc.errors()
-        ]
-        message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-        raise KabaoError("VALIDATION_ERROR", message, fields=problems) from None
+        problems = [(".".join(str(p) for p in err["loc"]) or "(body)", err["msg"]) for err in exc.errors()]
+        raise _invalid(problems) from None
+
+
+def _invalid(problems: list[tuple[str, str]]) -> KabaoError:
+    """VALIDATION_ERROR naming each (field, problem), from pydantic or from hot_bodies.py alike."""
+    fields = [{"field": field, "problem": problem} for field, problem in problems]
+    message = "; ".join(f"{field}: {problem}" for field, problem in problems)
+    return KabaoError("VALIDATION_ERROR", message, fields=fields)

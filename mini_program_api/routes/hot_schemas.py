@@ -3,7 +3,9 @@
 They live apart from schemas.py so that those paths' first request creates two model classes, not every one
 (creating schemas.py's forty-odd classes, validators deferred, was 35-45 ms of a cold first answer:
 bench/cold_start.py). schemas.py re-exports them with `Strict` and the shared field shapes, so the rest of the
-code and the OpenAPI document see one set of request models; endpoint.model() looks here first.
+code and the OpenAPI document see one set of request models; endpoint.model() looks here first. A request
+to either route is checked by hot_bodies.py instead, which holds the same rules without importing pydantic
+(tests/unit/test_hot_bodies.py keeps the two equal).
 """
 
 from __future__ import annotations

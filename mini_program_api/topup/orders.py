@@ -59,6 +59,7 @@ from mini_program_api.webhooks import events, outbox
 
 if TYPE_CHECKING:
     from mini_program_api.wechat.pay import WeChatPayApi
+    from mini_program_api.wechat.pay_config import PayConfig
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,14 @@ BATCH = 200  # orders per reconciliation run; the backlog alarm fires when runs 
 ATTEMPTS = 5
 
 
-def pay_api(merchant: Merchant) -> WeChatPayApi:
+def pay_config(merchant: Merchant) -> PayConfig:
+    """The merchant's WeChat Pay set-up with its secrets resolved: what the client (`pay_api`) and a notify's
+    check (wechat/pay_notify.py) are built from."""
+    from mini_program_api.wechat.pay_config import PayConfig  # here: a checkout imports this module, not WeChat
+
     pay = merchant.pay
     if pay is None:
         raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant has not set up WeChat Pay")
-    # Imported on first payment, not at the top: wechatpayv3, cryptography and requests cost every cold start.
-    from mini_program_api.wechat.pay import PayConfig, for_config
-
     try:
         private_key = resolve_merchant(merchant.merchant_id, pay.private_key_ref)
         apiv3_key = resolve_merchant(merchant.merchant_id, pay.apiv3_key_ref)
@@ -86,17 +88,23 @@ def pay_api(merchant: Merchant) -> WeChatPayApi:
         # A stored reference refused (another merchant's, platform/secrets.py): WeChat Pay is not usable as set
         # up, which the merchant must fix; not a 500 on a member's top-up or on WeChat Pay's open notify URL.
         raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant's WeChat Pay keys are not usable") from None
-    return for_config(
-        PayConfig(
-            mchid=pay.mchid,
-            appid=merchant.appid,
-            cert_serial_no=pay.cert_serial_no,
-            private_key=private_key,
-            apiv3_key=apiv3_key,
-            public_key=public_key,
-            public_key_id=pay.public_key_id,
-        )
+    return PayConfig(
+        mchid=pay.mchid,
+        appid=merchant.appid,
+        cert_serial_no=pay.cert_serial_no,
+        private_key=private_key,
+        apiv3_key=apiv3_key,
+        public_key=public_key,
+        public_key_id=pay.public_key_id,
     )
+
+
+def pay_api(merchant: Merchant) -> WeChatPayApi:
+    config = pay_config(merchant)
+    # Imported on first payment, not at the top: wechatpayv3, cryptography and requests cost every cold start.
+    from mini_program_api.wechat.pay import for_config
+
+    return for_config(config)
 
 
 def notify_url(merchant_id: str) -> str:

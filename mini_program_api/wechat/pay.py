@@ -1,4 +1,5 @@
-"""WeChat Pay APIv3 (api.mch.weixin.qq.com) through wechatpayv3.
+"""WeChat Pay APIv3 (api.mch.weixin.qq.com) through wechatpayv3: the calls that go out (prepay, query, close,
+refunds). Notifies coming in are verified and decrypted without it (wechat/pay_notify.py).
 
 wechatpayv3 fixes its gateway to api.mch.weixin.qq.com and downloads platform
 certificates from it while constructing the client. `_Core` points the gateway at
@@ -15,7 +16,6 @@ import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -23,26 +23,14 @@ import requests
 from wechatpayv3 import SignType, WeChatPay, WeChatPayType
 from wechatpayv3.core import Core
 
-from mini_program_api.platform import clock
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.telemetry import metrics
+from mini_program_api.wechat.pay_config import PayConfig
 
 log = logging.getLogger(__name__)
 
-NOTIFY_MAX_AGE_SECONDS = 300
 TIMEOUT = (3, 8)
-
-
-@dataclass(frozen=True)
-class PayConfig:
-    mchid: str
-    appid: str
-    cert_serial_no: str
-    private_key: str
-    apiv3_key: str
-    public_key: str | None = None
-    public_key_id: str | None = None
 
 
 class _Core(Core):
@@ -135,22 +123,6 @@ class WeChatPayApi:
 
     def query_refund(self, out_refund_no: str) -> dict[str, Any] | None:
         return self._read("refund query", self._client.query_refund, out_refund_no=out_refund_no)
-
-    def parse_notify(self, headers: dict[str, str], body: str, now: float) -> tuple[str, dict[str, Any]]:
-        """Verify and decrypt a notify: (event_type, resource). Anything doubtful is INVALID_NOTIFY."""
-        lowered = {k.lower(): v for k, v in headers.items()}
-        timestamp = clock.unix_seconds(lowered.get("wechatpay-timestamp", ""))
-        if timestamp is None:
-            raise KabaoError("INVALID_NOTIFY", "missing or malformed Wechatpay-Timestamp")
-        if abs(now - timestamp) > NOTIFY_MAX_AGE_SECONDS:
-            raise KabaoError("INVALID_NOTIFY", "notify timestamp is more than 5 minutes off")
-        try:
-            result = self._client.callback(lowered, body)
-        except Exception:  # noqa: BLE001 - wechatpayv3 raises bare Exception for unsupported algorithms
-            result = None
-        if not result:
-            raise KabaoError("INVALID_NOTIFY", "notify signature or encryption did not verify")
-        return str(result.get("event_type", "")), result["resource"]
 
     def _read(self, what: str, fn: Any, **kwargs: Any) -> dict[str, Any] | None:
         status, body = self._call(fn, **kwargs)

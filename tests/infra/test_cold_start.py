@@ -90,6 +90,7 @@ def test_every_model_a_route_names_exists() -> None:
 # probe answers as production does. A new module-level import that drags one of these in fails here.
 _EVERY_PATH = ("mini_program_api.routes.responses", "mini_program_api.wallet.setup")
 _NOT_STAFF = ("mini_program_api.staff.accounts", "mini_program_api.platform.passwords")  # a staff session's checks
+_EVERY_PATH += ("jwt",)  # tokens are signed and checked with hmac (platform/auth.py): PyJWT loaded urllib.request
 _NOT_LOADED = {
     "login": (
         *_NOT_STAFF,
@@ -100,6 +101,8 @@ _NOT_LOADED = {
         "mini_program_api.wechat.pay",
         "mini_program_api.till",
         "mini_program_api.routes.schemas",
+        "pydantic",  # its body is checked by hot_bodies.py
+        "mini_program_api.routes.hot_schemas",
         "mini_program_api.topup",
         "mini_program_api.coupons",
     ),
@@ -121,12 +124,19 @@ _NOT_LOADED = {
         "cryptography",
         "mini_program_api.wechat",
         "mini_program_api.routes.schemas",
-    ),  # its body is in hot_schemas.py: every other class is not built
+        "pydantic",  # its body is checked by hot_bodies.py, without pydantic
+        "mini_program_api.routes.hot_schemas",
+    ),
     "notify": (
         *_NOT_STAFF,
         "pydantic",
         "jwt",
         "wechatpy",
+        "wechatpayv3",  # verified and decrypted by wechat/pay_notify.py, without the WeChat Pay client
+        "requests",
+        "mini_program_api.wechat.pay",
+        "cryptography.hazmat.primitives.serialization",  # PEM keys are loaded through cryptography's bindings
+        "cryptography.x509",
         "mini_program_api.routes.schemas",
         "mini_program_api.till",
         "mini_program_api.coupons",
@@ -163,3 +173,19 @@ def test_a_paths_first_request_loads_only_what_it_needs(stack: Any, path: str) -
     assert seen["answer"] in ("200", "204", "ran"), seen["stderr"][-2000:]
     assert "mini_program_api.routes" in seen["modules"]  # the probe did import app and serve the request
     assert _loaded(seen["modules"], _EVERY_PATH + _NOT_LOADED[path]) == []
+
+
+def test_a_forged_notify_is_refused_on_a_cold_start_without_the_wechat_pay_client(stack: Any) -> None:
+    """The notify's first request with a signature WeChat Pay did not make: 401, and what refused it was
+    wechat/pay_notify.py (the client's modules are not loaded)."""
+    from bench.cold_start import Paths, first_answer, product_env
+
+    request = Paths(stack).notify()
+    headers = request.event["headers"]
+    signature = headers["wechatpay-signature"]
+    headers["wechatpay-signature"] = ("A" if signature[0] != "A" else "B") + signature[1:]
+    moved = datetime.now(UTC).isoformat() if os.environ.get("KABAO_TEST_EPOCH") else None
+    seen = first_answer(request, [str(ROOT)], product_env(), at=moved)
+    assert seen["answer"] == "401", seen["stderr"][-2000:]
+    assert "mini_program_api.wechat.pay_notify" in seen["modules"]
+    assert _loaded(seen["modules"], ("wechatpayv3", "requests", "mini_program_api.wechat.pay")) == []
