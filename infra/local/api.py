@@ -91,6 +91,11 @@ def local_app() -> Any:
     install()
     for module in pkgutil.walk_packages(mini_program_api.__path__, "mini_program_api."):
         importlib.import_module(module.name)
+    # PyJWT too, which a handler imports on its first token with cryptography hidden for that moment
+    # (platform/auth.py): a request importing cryptography on another thread must never meet that moment.
+    from mini_program_api.platform.auth import jwt_module
+
+    jwt_module()
     if not isinstance(app, LocalChalice):
         CustomLocalChalice.__bases__ = (LocalChalice, type(app))
         app.__class__ = CustomLocalChalice
