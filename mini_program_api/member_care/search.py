@@ -5,6 +5,8 @@ phone number is ever decrypted to compare, and nothing is scanned. And lists of 
 
 from __future__ import annotations
 
+import re
+
 from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, lookup_pk, member_pk
 from mini_program_api.member_care import tags
 from mini_program_api.members import cardholders, member_codes, members, names
@@ -78,7 +80,7 @@ def _cardholders(merchant_id: str, cursor: str | None, limit: int) -> paging.Pag
     walk_cursor = None
     if cursor:
         partition, _, member_id = cursor.partition("_")
-        if not partition.isdigit():
+        if not re.fullmatch("[0-9]{1,3}", partition):
             raise KabaoError("INVALID_CURSOR", "cursor is not valid for this list")
         walk_cursor = f"{partition}/{member_id}"
     walked = cardholders.rows(merchant_id, walk_cursor, limit)

@@ -127,6 +127,9 @@ def test_the_erasure_takes_name_tags_and_import_origin_away_and_the_export_showe
     assert name in text and ext in text and "顾客来电挂失" in text  # what the scan below looks for
 
     status, erased = api.post(f"/v1/admin/members/{mid}/delete-account", {"reason": "会员要求注销"}, token=admin)
+    assert (status, erased["error"]["code"]) == (409, "MEMBER_FROZEN"), erased  # settled first: unfrozen
+    api.ok("POST", f"/v1/admin/members/{mid}/unfreeze", {"reason": "本人到店"}, token=admin)
+    status, erased = api.post(f"/v1/admin/members/{mid}/delete-account", {"reason": "会员要求注销"}, token=admin)
     assert status == 200, erased
     assert _by_name(api, admin, name) == []
     found = _tags(api, admin)

@@ -5,9 +5,12 @@ import { describe, expect, it } from "vitest";
 import { apiMessage, zhCN } from "./apiErrors";
 
 describe("apiMessage", () => {
-  it("says a refusal in Chinese, keeping a validation error's detail", () => {
+  it("says a refusal in Chinese, keeping the detail only the API knows", () => {
     expect(apiMessage("INSUFFICIENT_POINTS", "not enough points", "zh-CN")).toBe("积分不足");
     expect(apiMessage("VALIDATION_ERROR", "amount: must be at least 1", "zh-CN")).toBe("输入有误（amount: must be at least 1）");
+    expect(apiMessage("STORED_VALUE_REMAINS", "refund with POST /v1/admin/topup/orders/{order_id}/refund", "zh-CN")).toContain(
+      "/v1/admin/topup/orders/{order_id}/refund",
+    );
   });
 
   it("shows the API's message for a code it does not know, and in English", () => {

@@ -106,9 +106,21 @@ export const zhCN: Record<string, string> = {
   WECHAT_UNAVAILABLE: "微信暂时不可用，请稍后重试",
 };
 
-/** The words for an API error in `locale`: a validation error keeps its field detail, which only the API knows. */
+/** Codes whose API message carries what only the API knows (the field, the limit, the endpoint to call, why a
+ * URL was refused): the Chinese words are followed by it. */
+const DETAILED = new Set([
+  "VALIDATION_ERROR",
+  "AMOUNT_OUT_OF_RANGE",
+  "CLAIM_LIMIT_REACHED",
+  "INVALID_SECRET_REF",
+  "PREPAID_CAP_EXCEEDED",
+  "STORED_VALUE_REMAINS",
+  "WEBHOOK_URL_REFUSED",
+]);
+
+/** The words for an API error in `locale`. */
 export function apiMessage(code: string, message: string, locale: string): string {
   const chinese = locale === "zh-CN" ? zhCN[code] : undefined;
   if (!chinese) return message;
-  return code === "VALIDATION_ERROR" && message ? `${chinese}（${message}）` : chinese;
+  return DETAILED.has(code) && message ? `${chinese}（${message}）` : chinese;
 }
