@@ -16,10 +16,8 @@ from mini_program_api.coupons import claims, stock, templates
 from mini_program_api.coupons.templates import TemplateSpec
 from mini_program_api.db.models import (
     Counter,
-    Coupon,
     CouponTemplate,
     StockShard,
-    member_pk,
     stock_pk,
     template_pk,
 )
@@ -28,6 +26,7 @@ from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
 from mini_program_api.reports.models import ReportCounter
 from tests import timeline
+from tests.integration.test_coupon_drop import _held, _try_claim
 
 
 def _spec(total_stock: int, per_member_limit: int = 1, name: str = "爆款券") -> TemplateSpec:
@@ -39,19 +38,6 @@ def _spec(total_stock: int, per_member_limit: int = 1, name: str = "爆款券") 
         per_member_limit=per_member_limit,
         days_after_claim=7,
     )
-
-
-def _try_claim(merchant: Any, member_id: str, template_id: str) -> str:
-    try:
-        claims.claim(merchant.merchant_id, member_id, template_id, uuid.uuid4().hex)
-        return "ok"
-    except KabaoError as exc:
-        return exc.code
-
-
-def _held(merchant: Any, member_id: str) -> int:
-    pk = member_pk(merchant.merchant_id, member_id)
-    return sum(1 for _ in Coupon.query(pk, Coupon.sk.startswith("COUPON#"), consistent_read=True))
 
 
 def _set_stock(mid: str, tid: str, left: dict[int, int]) -> None:
