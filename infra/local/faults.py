@@ -24,6 +24,7 @@ hook is never installed in AWS, whatever the environment says. A test scripts on
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import random
@@ -39,6 +40,11 @@ _THROTTLES = (
     ("ProvisionedThroughputExceededException", "The level of configured provisioned throughput was exceeded"),
     ("ThrottlingException", "Rate of requests exceeds the allowed throughput."),
 )
+
+
+# A job run's countdown to its kill (`kill_after`): a one-item box, shared by the copies of the run's context its
+# reader threads run in, so the run's calls count wherever they are made.
+_KILL: contextvars.ContextVar[list[int | None] | None] = contextvars.ContextVar("kabao_faults_kill", default=None)
 
 
 class Killed(BaseException):
@@ -101,8 +107,10 @@ class DynamoFaults:
             self._script.append(fault)
 
     def kill_after(self, calls: int | None) -> None:
-        """Raise `Killed` at this thread's `calls`-th DynamoDB call from now (None: never)."""
-        self._local.kill_in = calls
+        """Raise `Killed` at the job's `calls`-th DynamoDB call from now (None: never): its calls are this
+        thread's and those of the threads it reads through in a copy of its context (jobs/due.py's shard
+        readers), as a Lambda killed mid-run dies in every thread; a request served meanwhile is not counted."""
+        _KILL.set([calls] if calls is not None else None)
 
     # --- the hooks ----------------------------------------------------------------------------
 
@@ -127,17 +135,19 @@ class DynamoFaults:
         self._local.plan = _Plan(kind, 4 if stubborn else 1, name)
 
     def _before_send(self, request: Any, **_: Any) -> Any:
-        kill_in = getattr(self._local, "kill_in", None)
-        if kill_in is not None:
-            self._local.kill_in = kill_in - 1
-            if kill_in <= 1:
-                self._local.kill_in = None
-                if self._random.random() < 0.5 and self._operation(request) in WRITES:
-                    self._send(request)  # died right after the write was applied
-                    self._count("killed after a write")
-                else:
-                    self._count("killed")
-                raise Killed()
+        box = _KILL.get()
+        with self._lock:
+            kill_in = box[0] if box else None
+            due_now = kill_in is not None and kill_in <= 1
+            if box and kill_in is not None:
+                box[0] = None if due_now else kill_in - 1
+        if due_now:
+            if self._random.random() < 0.5 and self._operation(request) in WRITES:
+                self._send(request)  # died right after the write was applied
+                self._count("killed after a write")
+            else:
+                self._count("killed")
+            raise Killed()
         plan: _Plan | None = getattr(self._local, "plan", None)
         if plan is None or plan.attempts <= 0:
             return None

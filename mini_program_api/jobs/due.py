@@ -14,6 +14,7 @@ fell due, for jobs whose work depends on it (`owed_since`); settling the item
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -73,8 +74,11 @@ def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str,
             for item in model.due.query(f"DUE#{job}#{number}", model.due_sk <= stamp(now), limit=limit)
         ]
 
+    # Each reader runs in a copy of the run's context (what the run set, e.g. the local stack's fault injection,
+    # holds in its readers too).
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix=f"due-{job}") as readers:
-        shards = list(readers.map(shard, range(shards_of(job))))
+        runs = [readers.submit(contextvars.copy_context().run, shard, n) for n in range(shards_of(job))]
+        shards = [run.result() for run in runs]
     yield from islice(chain.from_iterable(shards), limit)
 
 

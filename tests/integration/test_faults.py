@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import dataclasses
 import json
 import uuid
@@ -232,3 +234,27 @@ def test_a_listing_whose_counter_write_meets_a_transaction_in_progress_is_503_no
     assert (status, body["error"]["code"]) == (503, "DATABASE_UNAVAILABLE"), body
     status, body = api.get("/v1/coupons/offers", token=member["token"], headers=_key())
     assert status == 200 and [o["template_id"] for o in body["offers"]] == [template["template_id"]], body
+
+
+def test_a_job_killed_mid_run_dies_in_its_due_list_readers_too(dynamodb_faults: DynamoFaults) -> None:
+    """A Lambda killed mid-run dies in every thread: the kill counts the run's calls in the threads its due list is
+    read through (jobs/due.py), not only its own; the chaos soak kills runs that read nothing else. A request
+    served meanwhile in another thread is not counted."""
+    from infra.local.faults import Killed
+    from mini_program_api.db.models import DueMarker
+    from mini_program_api.jobs import due
+    from mini_program_api.platform import clock
+
+    dynamodb_faults.kill_after(3)
+    with pytest.raises(Killed):
+        list(due.owed(DueMarker, "points_expiry", clock.now(), 10))  # its 32 shard queries, all in readers
+    list(due.owed(DueMarker, "points_expiry", clock.now(), 10))  # once killed, the countdown is spent
+    results: list[str] = []
+    dynamodb_faults.kill_after(1)
+    reader = threading.Thread(
+        target=lambda: results.append(str(len(list(due.owed(DueMarker, "birthday", clock.now(), 5)))))
+    )
+    reader.start()
+    reader.join()
+    assert results  # another thread's run, with its own context, is not this run's to kill
+    dynamodb_faults.kill_after(None)
