@@ -5,7 +5,6 @@ Meta values come from the environment at import, as a Lambda container has it.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from typing import Any
 
@@ -39,6 +38,7 @@ from mini_program_api.db.schema import (
     ROSTER_ATTRIBUTES,
     ROSTER_INDEX,
     TTL_ATTRIBUTE,
+    shard_of,
 )
 from mini_program_api.platform.config import settings
 
@@ -752,14 +752,13 @@ def issue_count_pk(merchant_id: str, job_id: str, shard: int) -> str:
 
 def issue_shard(member_id: str, shards: int = ISSUE_JOB_SHARDS) -> int:
     """The shard of a job's results and counts a member's go to (a hash of the id, so a member stays in one)."""
-    return int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % shards
+    return shard_of(member_id, shards)
 
 
 def cardholders_pk(merchant_id: str, member_id: str) -> str:
     """The member's partition of the merchant's `cardholders` index: one of `CARDHOLDER_SHARDS`, from the id,
     so a member stays in one (members/cardholders.py walks them)."""
-    shard = int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % CARDHOLDER_SHARDS
-    return f"MCH#{merchant_id}#CARDHOLDERS#{shard}"
+    return f"MCH#{merchant_id}#CARDHOLDERS#{shard_of(member_id, CARDHOLDER_SHARDS)}"
 
 
 def cardholder_partitions(merchant_id: str) -> list[str]:

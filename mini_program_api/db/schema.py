@@ -127,9 +127,18 @@ is checked on read.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 LEDGER_INDEX = "ledger_by_time"
+
+
+def shard_of(key: str, shards: int) -> int:
+    """The write shard of `key` among `shards`: a hash, so keys spread evenly and a key's shard never changes
+    (every sharded family above but the due lists, which hash with sha1 since their split)."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards
+
+
 DUE_INDEX = "due_index"
 CARDHOLDER_INDEX = "cardholders"
 CARDHOLDER_SHARDS = 16  # partitions of one merchant's cardholders (members/cardholders.py)

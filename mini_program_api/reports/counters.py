@@ -32,6 +32,7 @@ from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
 from mini_program_api.db.models import CheckoutOrder, Counter
+from mini_program_api.db.schema import shard_of
 from mini_program_api.db.transact import Transaction
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
@@ -43,7 +44,7 @@ BALANCES = ("points", "principal", "bonus")  # accounts whose outstanding total 
 
 
 def shard(key: str, shards: int = SHARDS) -> int:
-    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards
+    return shard_of(key, shards)
 
 
 def row_pk(merchant_id: str, n: int) -> str:

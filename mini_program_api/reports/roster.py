@@ -7,12 +7,12 @@ members of an RFM segment (partition `SEG#{mid}#{segment}`, see rfm.py).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from mini_program_api.db.models import Member
+from mini_program_api.db.schema import shard_of
 from mini_program_api.platform import paging
 from mini_program_api.platform.errors import KabaoError
 
@@ -26,7 +26,7 @@ def roster_pk(merchant_id: str, n: int) -> str:
 
 def keys(merchant_id: str, member_id: str) -> dict[str, Any]:
     """The member row's place on the roster: set when the member is created."""
-    n = int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % ROSTER_SHARDS
+    n = shard_of(member_id, ROSTER_SHARDS)
     return {"roster_pk": roster_pk(merchant_id, n), "roster_sk": member_id}
 
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from mini_program_api.db import schema
 from mini_program_api.db.models import AuditRecord, member_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.merchants import merchants
@@ -49,7 +49,7 @@ def legacy_pk(merchant_id: str, day: str) -> str:
 
 def shard_of(sk: str) -> int:
     """A record's shard, from its own sort key (its random part makes it even)."""
-    return int(hashlib.sha256(sk.encode()).hexdigest()[:8], 16) % SHARDS
+    return schema.shard_of(sk, SHARDS)
 
 
 def day_pks(merchant_id: str, day: str) -> list[str]:

@@ -13,10 +13,10 @@ listed; they stay reachable by order id (GET /v1/staff/orders/{order_id}).
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime
 
 from mini_program_api.db.models import CheckoutOrder, OrderRef, checkout_pk
+from mini_program_api.db.schema import shard_of
 from mini_program_api.db.transact import Transaction
 from mini_program_api.platform import clock, paging
 
@@ -28,7 +28,7 @@ def _pk(merchant_id: str, store_id: str, day: date) -> str:
 
 
 def _shard(order_id: str) -> int:
-    return int(hashlib.sha256(order_id.encode()).hexdigest()[:8], 16) % SHARDS
+    return shard_of(order_id, SHARDS)
 
 
 def day_pks(merchant_id: str, store_id: str, day: date) -> list[str]:
