@@ -96,6 +96,8 @@ the members due by now (a day's birthdays, a million members' ~2 700), one Query
 
 Raising a shard count (due lists 4 → 32, roster 4 → 16, report counters 32 → 64, all from bench/heat.py) needs no
 migration: an item keeps the shard it was given, which is below the new count, and every reader walks every shard.
+Lowering one does (the issue jobs' list 32 → 1): `python -m infra.deploy.due_lists` after the deploy moves the items
+of the shards above the new count into the list's one shard.
 
 Index `cardholders` (GSI: `cards_pk` + `cards_sk`, projects keys only) is sparse: a
 member row carries `cards_pk = MCH#{mid}#CARDHOLDERS#{shard}` (a hash of the member id mod
@@ -146,7 +148,10 @@ ISSUE_JOB_SHARDS = 8  # partitions of one issue job's results, and of its counts
 DUE_SHARDS = 32  # was 4: the wallet sync's slot moves on every balance change (bench/README.md, heat)
 # A job whose list takes more: a coupon drop puts every claimed coupon on the reminder list at one instant (a
 # fixed window's end), about 50 000 index writes a second at 10x the peak, 1 WCU each: 128 shards at under 40%.
-DUE_SHARDS_OF = {"coupon_reminder": 128}
+# A list written a few times per job (the issue jobs': a job's slot moves when it is created, deferred, done or
+# rechecked) takes one: its every-minute run reads one partition, not 32 (a cold run's 32 queries were most of its
+# first run, bench/README.md cold_start). Lowering a list's count needs its old shards moved: infra/deploy/due_lists.py.
+DUE_SHARDS_OF = {"coupon_reminder": 128, "issue_job": 1}
 ROSTER_INDEX = "roster_index"
 # What the reports' member jobs read of each member (reports/liability.py, reports/rfm.py).
 ROSTER_ATTRIBUTES = [

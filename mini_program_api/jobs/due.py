@@ -74,6 +74,9 @@ def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str,
             for item in model.due.query(f"DUE#{job}#{number}", model.due_sk <= stamp(now), limit=limit)
         ]
 
+    if shards_of(job) == 1:  # one query: a reader thread would only add its start and its first request's set-up
+        yield from shard(0)
+        return
     # Each reader runs in a copy of the run's context (what the run set, e.g. the local stack's fault injection,
     # holds in its readers too).
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix=f"due-{job}") as readers:

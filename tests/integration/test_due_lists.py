@@ -69,3 +69,93 @@ def test_the_shards_are_queried_by_several_readers_at_once(merchant: Any, clock:
         events.unregister("before-call.dynamodb.Query", seen)
     assert len(readers) == DUE_SHARDS
     assert threading.current_thread().name not in readers and len(set(readers)) > 1
+
+
+def test_a_one_shard_list_is_read_by_one_query_in_the_runs_own_thread(merchant: Any, clock: Any) -> None:
+    """The issue jobs' list (every minute, few items) is one partition: no reader threads, one Query."""
+    import threading
+
+    from mini_program_api.coupons import issue_jobs
+    from mini_program_api.db.models import IssueJob, connection
+
+    assert due.shards_of(issue_jobs.JOB) == 1
+    readers: list[str] = []
+
+    def seen(**_: Any) -> None:
+        readers.append(threading.current_thread().name)
+
+    events = connection().client.meta.events
+    events.register("before-call.dynamodb.Query", seen)
+    try:
+        assert list(due.owed(IssueJob, issue_jobs.JOB, clock.now, 100)) == []
+    finally:
+        events.unregister("before-call.dynamodb.Query", seen)
+    assert readers == [threading.current_thread().name]
+
+
+def test_items_left_on_a_lowered_lists_old_shards_are_moved_into_its_one_shard(
+    api: Any, merchant: Any, monkeypatch: Any
+) -> None:
+    """An issue job written before its list went from 32 shards to one waits on an old shard, unread, until
+    `infra.deploy.due_lists` moves it; moving is conditional on the slot read, so a second run moves nothing and
+    a job that took a new slot meanwhile keeps it."""
+    from infra.deploy import due_lists
+    from mini_program_api.coupons import issue_jobs
+    from mini_program_api.db import transact
+    from mini_program_api.db.models import IssueJob, issue_job_pk
+    from mini_program_api.platform import clock
+
+    admin = api.admin_token(merchant)
+    status, template = api.post(
+        "/v1/admin/coupon-templates",
+        {
+            "name": "回馈券",
+            "kind": "CASH",
+            "amount": 300,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+            "listed": False,
+            "total_stock": 10,
+        },
+        token=admin,
+    )
+    assert status == 201, template
+    member = api.member_with_card(merchant)["member"]["member_id"]
+    jobs = []
+    for _ in range(2):
+        status, job = api.post(
+            "/v1/admin/issue-jobs",
+            {"template_id": template["template_id"], "member_ids": [member]},
+            token=admin,
+            headers={"idempotency-key": uuid.uuid4().hex},
+        )
+        assert status == 201, job
+        jobs.append(IssueJob.get(issue_job_pk(merchant.merchant_id), job["job_id"], consistent_read=True))
+    waiting, moved_meanwhile = jobs
+    for job, shard in ((waiting, 7), (moved_meanwhile, 31)):  # where the 32-shard list had put them
+        job.update(actions=[IssueJob.due_pk.set(f"DUE#{issue_jobs.JOB}#{shard}")])
+    assert issue_jobs.run().jobs == 0  # unread where they are
+
+    later = due.stamp(clock.now() + timedelta(minutes=5))
+    update_if = transact.update_if
+
+    def racing(model: Any, actions: Any, condition: Any) -> bool:
+        """The second job takes a slot of the new list between the move's read and its write."""
+        if (model.pk, model.sk) == (moved_meanwhile.pk, moved_meanwhile.sk):
+            moved_meanwhile.update(actions=[IssueJob.due_pk.set(f"DUE#{issue_jobs.JOB}#0"), IssueJob.due_sk.set(later)])
+        return update_if(model, actions, condition)
+
+    monkeypatch.setattr(transact, "update_if", racing)
+    assert due_lists.move() == 1
+    monkeypatch.setattr(transact, "update_if", update_if)
+    assert due_lists.move() == 0  # run again: nothing left to move
+
+    after = {j.job_id: IssueJob.get(j.pk, j.sk, consistent_read=True) for j in jobs}
+    assert (after[waiting.job_id].due_pk, after[waiting.job_id].due_sk) == (f"DUE#{issue_jobs.JOB}#0", waiting.due_sk)
+    assert (after[moved_meanwhile.job_id].due_pk, after[moved_meanwhile.job_id].due_sk) == (
+        f"DUE#{issue_jobs.JOB}#0",
+        later,
+    )
+    assert issue_jobs.run().jobs == 1  # the waiting job is read again, and runs
+    status, done = api.get(f"/v1/admin/issue-jobs/{waiting.job_id}", token=admin)
+    assert status == 200 and (done["status"], done["issued"]) == ("DONE", 1), done
