@@ -36,6 +36,7 @@ from mini_program_api.telemetry import logs
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from mini_program_api.db.models import Member
     from mini_program_api.platform.auth import Principal
 
 MAX_PATH_ID = 128  # characters in an id taken from the path
@@ -103,6 +104,8 @@ class Call:
     headers: dict[str, str]
     raw_body: bytes
     route: Route | None = None
+    # A member caller's row as the call found it, before anything it wrote (None: no row, or not a member call).
+    member: Member | None = None
 
     @property
     def caller(self) -> Principal:
@@ -190,11 +193,12 @@ def _respond(
     if len(params.get("merchant_id", "")) <= MAX_PATH_ID:
         entry.merchant_id = params.get("merchant_id")  # the notify routes name theirs in the path
     try:
-        principal = _authenticate(headers, route.role, route.path) if route.role else None
+        principal, member = _authenticate(headers, route.role, route.path) if route.role else (None, None)
         if principal is not None:
             entry.merchant_id = principal.merchant_id
         call = Call(
             principal=principal,
+            member=member,
             body=_parse_body(request.raw_body, route.body) if route.body else None,
             query=_validate(route.query, _single(request.query_params)) if route.query else None,
             headers=headers,
@@ -252,7 +256,8 @@ def _check_response(route: Route, result: Any) -> None:
 _ERASED_MAY_CALL = frozenset({"/v1/me/delete-account"})
 
 
-def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) -> Principal:
+def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) -> tuple[Principal, Member | None]:
+    """The caller, and a member caller's row (read to refuse an erased member's token)."""
     from mini_program_api.platform import auth
 
     scheme, _, token = headers.get("authorization", "").partition(" ")
@@ -270,8 +275,8 @@ def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) ->
     elif principal.role == "member" and path not in _ERASED_MAY_CALL:
         from mini_program_api.members import members
 
-        members.require_not_erased(principal.merchant_id, principal.subject)
-    return principal
+        return principal, members.require_not_erased(principal.merchant_id, principal.subject)
+    return principal, None
 
 
 @cache

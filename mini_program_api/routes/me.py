@@ -17,19 +17,24 @@ if TYPE_CHECKING:  # annotations only: models and domain modules load on first u
 bp = Blueprint(__name__)
 
 
-def _me(call: Call) -> dict[str, Any]:
+def _me(call: Call, as_found: bool = False) -> dict[str, Any]:
+    """The member's view; `as_found`: from the row the call's authentication read (a call that wrote nothing)."""
     from mini_program_api.members import members
     from mini_program_api.merchants import merchants
 
     merchant = merchants.get(call.caller.merchant_id)
-    return member_view(merchant, members.get(call.caller.merchant_id, call.caller.subject))
+    member = call.member if as_found else None
+    return member_view(merchant, member or members.get(call.caller.merchant_id, call.caller.subject))
 
 
 @endpoint(bp, "/v1/me", "GET", role="member", response="MeView", errors=("MEMBER_NOT_FOUND", "NOT_FOUND"))
 def me(call: Call) -> dict[str, Any]:
     from mini_program_api.coupons import held
 
-    return {**_me(call), "coupon_count": held.available_count(call.caller.merchant_id, call.caller.subject)}
+    return {
+        **_me(call, as_found=True),
+        "coupon_count": held.available_count(call.caller.merchant_id, call.caller.subject),
+    }
 
 
 @endpoint(

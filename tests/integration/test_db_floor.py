@@ -3,8 +3,8 @@
 A claim reads its template (once per container and templates.CACHE_SECONDS) and, when a member may hold more
 than one, their count of it, and nothing else before its one TransactWriteItems (the member's card and tier
 are conditions in it, the stock shard a guess); sign-in reads the member once. Every member call also reads one
-attribute of the member behind its token (`members.require_not_erased`: an erased member's token is refused),
-hence `1 + AUTH` below. Counted with the db_calls spy against DynamoDB Local: a change that adds a read fails
+the member behind its token (`members.require_not_erased`: an erased member's token is refused), hence `1 + AUTH`
+below; `GET /v1/me` shows that row, so it reads the member once in all. Counted with the db_calls spy against DynamoDB Local: a change that adds a read fails
 here, not in a bench nobody runs.
 """
 
@@ -20,7 +20,7 @@ from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, 
 from tests.db_calls import WRITES, Calls, record
 
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
-AUTH = 1  # the token's member, read for `erased_at` on every member call (routes/endpoint.py)
+AUTH = 1  # the token's member, read to refuse an erased member's token on every member call (routes/endpoint.py)
 CASH = {"name": "5元", "kind": "CASH", "amount": 500, "total_stock": 1000, "per_member_limit": 1, "days_after_claim": 3}
 
 
@@ -126,3 +126,15 @@ def test_sign_in_reads_the_member_once_before_its_write(
     status, body = api.post("/v1/me/sign-in", token=member["token"])
     assert status == 200 and body["already_signed_in"] is False, body
     assert _shape(calls) == (1 + AUTH, ["TransactWriteItems"])
+
+
+def test_me_reads_the_member_once(api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The member row read to refuse an erased member's token is the one `GET /v1/me` shows: no second read."""
+    member = api.member_with_card(merchant)
+    api.get("/v1/me", token=member["token"])  # the merchant's settings are cached from here on
+    calls = record(monkeypatch)
+    status, body = api.get("/v1/me", token=member["token"])
+    assert status == 200 and body["member_id"] == member["member"]["member_id"], body
+    key = member_pk(merchant.merchant_id, member["member"]["member_id"])
+    member_reads = [c for c in calls.named("GetItem") if c[1]["Key"]["pk"]["S"] == key]
+    assert len(member_reads) == 1, calls.calls
