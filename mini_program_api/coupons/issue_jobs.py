@@ -69,7 +69,7 @@ from mini_program_api.db.models import (
     segment_pk,
     tags_pk,
 )
-from mini_program_api.db.schema import ISSUE_JOB_SHARDS
+from mini_program_api.db.schema import ISSUE_JOB_LIST, ISSUE_JOB_SHARDS
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, records, runner
 from mini_program_api.members import cardholders, tiers, welcome_gift
@@ -81,7 +81,7 @@ from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit
 
 log = logging.getLogger(__name__)
-JOB = "issue_job"
+JOB = ISSUE_JOB_LIST
 PAGE = 25
 MAX_MEMBER_IDS = 1000
 SOLD_OUT_RECHECK = timedelta(minutes=10)

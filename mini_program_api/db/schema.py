@@ -151,7 +151,8 @@ DUE_SHARDS = 32  # was 4: the wallet sync's slot moves on every balance change (
 # A list written a few times per job (the issue jobs': a job's slot moves when it is created, deferred, done or
 # rechecked) takes one: its every-minute run reads one partition, not 32 (a cold run's 32 queries were most of its
 # first run, bench/README.md cold_start). Lowering a list's count needs its old shards moved: infra/deploy/due_lists.py.
-DUE_SHARDS_OF = {"coupon_reminder": 128, "issue_job": 1}
+ISSUE_JOB_LIST = "issue_job"  # the issue jobs' due list (coupons/issue_jobs.py, functions/issue_jobs.py)
+DUE_SHARDS_OF = {"coupon_reminder": 128, ISSUE_JOB_LIST: 1}
 ROSTER_INDEX = "roster_index"
 # What the reports' member jobs read of each member (reports/liability.py, reports/rfm.py).
 ROSTER_ATTRIBUTES = [

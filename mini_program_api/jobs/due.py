@@ -85,6 +85,13 @@ def owed(model: Any, job: str, now: datetime, limit: int) -> Iterator[tuple[str,
     yield from islice(chain.from_iterable(shards), limit)
 
 
+def owes(job: str, now: datetime) -> bool:
+    """Anything on `job`'s list due by `now`: what a scheduled function asks before it loads its job's code, which
+    a run with nothing due (most minutes of an every-minute job) never needs. Eventually consistent, as `owed`:
+    an item put on the list a moment ago may be seen by the next run only."""
+    return next(owed(DueMarker, job, now, 1), None) is not None
+
+
 def settled(model: Any) -> list[Action]:
     """Actions clearing an item's failure record: part of every write that gives it a new slot or none."""
     return [model.due_since.remove(), model.due_attempts.remove(), model.due_error.remove()]

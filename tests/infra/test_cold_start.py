@@ -149,6 +149,8 @@ _NOT_LOADED = {
         "mini_program_api.routes.schemas",
         "mini_program_api.till",
         "mini_program_api.topup",
+        "mini_program_api.coupons",  # nothing due (the probe's stack runs no issue job): issuing stays unloaded
+        "mini_program_api.members",
     ),
 }
 

@@ -263,6 +263,8 @@ def test_the_scheduled_function_works_through_the_jobs(api: Any, merchant: Any) 
 
     template_id = _template(api, merchant)
     member_id = api.member_with_card(merchant)["member"]["member_id"]
+    idle = invoke("issue_jobs_run")  # no job runs: the list read once, the issuing code left alone
+    assert (idle["job"], idle["due"], idle["done"], idle["failed"], idle["more"]) == ("issue_job", 0, 0, [], False)
     _, job = _post_job(api, merchant, {"template_id": template_id, "member_ids": [member_id]})
     report = invoke("issue_jobs_run")
     assert (report["jobs"], report["issued"], report["failed"]) == (1, 1, [])
