@@ -197,6 +197,7 @@ def create(
         fingerprint=fingerprint,
         created_by=actor.subject,
         created_at=now,
+        lsi1=records.listed(now, job_id),
         due_pk=due_pk,
         due_sk=due_sk,
         shards=ISSUE_JOB_SHARDS,
@@ -218,18 +219,18 @@ def create(
     return idempotency.created_once(tx, job, made)
 
 
-_JOBS = records.Records(IssueJob, issue_job_pk, "no such issue job")
-_find = _JOBS.find
+RECORDS = records.Records(IssueJob, issue_job_pk, "no such issue job")
+_find = RECORDS.find
 
 
 def get(merchant_id: str, job_id: str) -> IssueJob:
     """The job with its counts summed (`counted`)."""
-    return counted([_JOBS.get(merchant_id, job_id)])[0]
+    return counted([RECORDS.get(merchant_id, job_id)])[0]
 
 
 def page(merchant_id: str, cursor: str | None, limit: int) -> paging.Page[IssueJob]:
     """The merchant's jobs with their counts summed (`counted`: one BatchGetItem for the page's shards)."""
-    got = _JOBS.page(merchant_id, cursor, limit)
+    got = RECORDS.page(merchant_id, cursor, limit)
     return paging.Page(counted(got.items), got.cursor)
 
 
@@ -253,7 +254,7 @@ def results(merchant_id: str, job_id: str, cursor: str | None, limit: int) -> pa
     """What each member got, partition by partition (the one from before the split first, then the shards),
     each by member id. The cursor names the partition and the last member read; one from before the split
     (paging's, the member alone) is a place in the first partition."""
-    job = _JOBS.get(merchant_id, job_id)
+    job = RECORDS.get(merchant_id, job_id)
     partitions = _result_partitions(job)
     at, after = _results_start(cursor, len(partitions))
     items: list[IssueResult] = []

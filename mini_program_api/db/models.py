@@ -697,6 +697,8 @@ class IssueJob(Item, Scheduled):
     (an offset into `member_ids`, or the last member id read from the cardholder index)."""
 
     due = DueIndex()
+    lsi1 = UnicodeAttribute(null=True)  # its place among the merchant's jobs, newest first (jobs/records.py)
+    by_time = LedgerByTime()
     merchant_id = UnicodeAttribute()
     job_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
@@ -775,6 +777,8 @@ class MemberImport(Item, Scheduled):
     next page starts (the file's row number and, for a CSV, the byte offset of that row)."""
 
     due = DueIndex()
+    lsi1 = UnicodeAttribute(null=True)  # its place among the merchant's jobs, newest first (jobs/records.py)
+    by_time = LedgerByTime()
     merchant_id = UnicodeAttribute()
     import_id = UnicodeAttribute()
     upload_id = UnicodeAttribute()
@@ -861,6 +865,8 @@ class MemberJob(Item, Scheduled):
     export them. On the `member_job` list of `due_index` while it runs; `cursor` is the last member id read."""
 
     due = DueIndex()
+    lsi1 = UnicodeAttribute(null=True)  # its place among the merchant's jobs, newest first (jobs/records.py)
+    by_time = LedgerByTime()
     merchant_id = UnicodeAttribute()
     job_id = UnicodeAttribute()
     kind = UnicodeAttribute()  # TAG | UNTAG | EXPORT

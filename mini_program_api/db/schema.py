@@ -83,7 +83,9 @@ Index `ledger_by_time` (LSI: pk + `lsi1`, projects all): lsi1 is
 `LEDGER#{group}#{created_at}#{op_key}#{account}`, so a member's ledger pages
 newest first per group (points, balance, growth) with strongly consistent reads.
 Coupons share it by prefix: `COUPON#AVAILABLE#{valid_until}#{id}` until used (below
-now: expired), `COUPON#USED#{used_at}#{id}` after, so one status is one key range.
+now: expired), `COUPON#USED#{used_at}#{id}` after, so one status is one key range. A merchant's admin jobs
+(issue jobs, member jobs, imports) share it in their own partitions: `JOB#{created_at}#{id}`, their list newest
+first (jobs/records.py).
 
 Index `due_index` (GSI: `due_pk` + `due_sk`, projects keys only) is sparse: an
 item carries `due_pk = DUE#{job}#{shard}` and `due_sk = {ISO time}` only while a
@@ -96,7 +98,7 @@ the members due by now (a day's birthdays, a million members' ~2 700), one Query
 
 Raising a shard count (due lists 4 → 32, roster 4 → 16, report counters 32 → 64, all from bench/heat.py) needs no
 migration: an item keeps the shard it was given, which is below the new count, and every reader walks every shard.
-Lowering one does (the issue jobs' list 32 → 1): `python -m infra.deploy.due_lists` after the deploy moves the items
+Lowering one does (the issue jobs' list 32 → 1): `python -m infra.deploy.upgrade` after the deploy moves the items
 of the shards above the new count into the list's one shard.
 
 Index `cardholders` (GSI: `cards_pk` + `cards_sk`, projects keys only) is sparse: a
@@ -150,7 +152,7 @@ DUE_SHARDS = 32  # was 4: the wallet sync's slot moves on every balance change (
 # fixed window's end), about 50 000 index writes a second at 10x the peak, 1 WCU each: 128 shards at under 40%.
 # A list written a few times per job (the issue jobs': a job's slot moves when it is created, deferred, done or
 # rechecked) takes one: its every-minute run reads one partition, not 32 (a cold run's 32 queries were most of its
-# first run, bench/README.md cold_start). Lowering a list's count needs its old shards moved: infra/deploy/due_lists.py.
+# first run, bench/README.md cold_start). Lowering a list's count needs its old shards moved: infra/deploy/upgrade.py.
 ISSUE_JOB_LIST = "issue_job"  # the issue jobs' due list (coupons/issue_jobs.py, functions/issue_jobs.py)
 DUE_SHARDS_OF = {"coupon_reminder": 128, ISSUE_JOB_LIST: 1}
 ROSTER_INDEX = "roster_index"

@@ -105,6 +105,7 @@ def create(actor: Principal, kind: str, where: Where, params: dict[str, Any], id
         fingerprint=fingerprint,
         created_by=actor.subject,
         created_at=now,
+        lsi1=records.listed(now, job_id),
         due_pk=due_pk,
         due_sk=due_sk,
     )
@@ -118,8 +119,8 @@ def create(actor: Principal, kind: str, where: Where, params: dict[str, Any], id
     return idempotency.created_once(tx, job, lambda: _find(merchant_id, job_id))
 
 
-_JOBS = records.Records(MemberJob, member_jobs_pk, "no such member job")
-_find, get, page = _JOBS.find, _JOBS.get, _JOBS.page
+RECORDS = records.Records(MemberJob, member_jobs_pk, "no such member job")
+_find, get, page = RECORDS.find, RECORDS.get, RECORDS.page
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ def create(actor: Principal, upload_id: str, file_name: str, merge_rule: str) ->
         offset=0,
         created_by=actor.subject,
         created_at=now,
+        lsi1=records.listed(now, import_id),
         due_pk=due_pk,
         due_sk=due_sk,
     )
@@ -180,8 +181,8 @@ def start(actor: Principal, import_id: str) -> MemberImport:
     return get(actor.merchant_id, import_id)
 
 
-_IMPORTS = records.Records(MemberImport, member_import_pk, "no such import")
-_find, get, page = _IMPORTS.find, _IMPORTS.get, _IMPORTS.page
+RECORDS = records.Records(MemberImport, member_import_pk, "no such import")
+_find, get, page = RECORDS.find, RECORDS.get, RECORDS.page
 
 
 def results(

@@ -97,9 +97,9 @@ def test_items_left_on_a_lowered_lists_old_shards_are_moved_into_its_one_shard(
     api: Any, merchant: Any, monkeypatch: Any
 ) -> None:
     """An issue job written before its list went from 32 shards to one waits on an old shard, unread, until
-    `infra.deploy.due_lists` moves it; moving is conditional on the slot read, so a second run moves nothing and
+    `infra.deploy.upgrade` moves it; moving is conditional on the slot read, so a second run moves nothing and
     a job that took a new slot meanwhile keeps it."""
-    from infra.deploy import due_lists
+    from infra.deploy import upgrade
     from mini_program_api.coupons import issue_jobs
     from mini_program_api.db import transact
     from mini_program_api.db.models import IssueJob, issue_job_pk
@@ -146,9 +146,9 @@ def test_items_left_on_a_lowered_lists_old_shards_are_moved_into_its_one_shard(
         return update_if(model, actions, condition)
 
     monkeypatch.setattr(transact, "update_if", racing)
-    assert due_lists.move() == 1
+    assert upgrade.move_due_items() == 1
     monkeypatch.setattr(transact, "update_if", update_if)
-    assert due_lists.move() == 0  # run again: nothing left to move
+    assert upgrade.move_due_items() == 0  # run again: nothing left to move
 
     after = {j.job_id: IssueJob.get(j.pk, j.sk, consistent_read=True) for j in jobs}
     assert (after[waiting.job_id].due_pk, after[waiting.job_id].due_sk) == (f"DUE#{issue_jobs.JOB}#0", waiting.due_sk)
