@@ -162,6 +162,7 @@ def _erase_row(merchant_id: str, member: Member, requested_by: Principal, reason
         Member.birthday.remove(),
         Member.phone_enc.remove(),
         Member.phone_hash.remove(),
+        Member.phone_masked.remove(),
         Member.card_number.remove(),
         Member.invite_code.remove(),
         Member.cards_pk.remove(),

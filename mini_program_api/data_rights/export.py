@@ -57,6 +57,9 @@ _LEFT_OUT = frozenset(
         "expires_ttl",
         "phone_enc",
         "phone_hash",
+        # The masked copy a view shows (pii.shown_phone): derived from the phone, which `profile` gives in clear;
+        # listed too it would read as a second number kabao holds.
+        "phone_masked",
         "password_hash",
         "invited_by",
         "actor",

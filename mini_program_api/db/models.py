@@ -270,6 +270,9 @@ class Member(Item):
     openid = UnicodeAttribute(null=True)  # None only for a member imported (member_import/) and not yet logged in
     phone_enc = UnicodeAttribute(null=True)
     phone_hash = UnicodeAttribute(null=True)
+    # pii.mask_phone of the number, written and removed in the same write as `phone_enc`: a view shows it without
+    # the key or cryptography (a cold container's first request). Rows bound before it have none (pii.shown_phone).
+    phone_masked = UnicodeAttribute(null=True)
     card_number = UnicodeAttribute(null=True)
     card_opened_at = UTCDateTimeAttribute(null=True)
     terms_version = UnicodeAttribute(null=True)

@@ -60,10 +60,10 @@ def safe_text(value: str) -> str:
 
 def row(merchant: Merchant, member: Member, tag_names: dict[str, str], unmasked: bool) -> list[str]:
     """One member's cells, as text (numbers in decimal), in COLUMNS order."""
-    phone = ""
-    if member.phone_enc:
-        number = pii.decrypt_phone(member.phone_enc)
-        phone = number if unmasked else pii.mask_phone(number)
+    if unmasked:  # the admin asked for numbers in clear: only the cipher holds them
+        phone = pii.decrypt_phone(member.phone_enc) if member.phone_enc else ""
+    else:
+        phone = pii.shown_phone(member.phone_enc, member.phone_masked) or ""
     tz = merchant.timezone
 
     def when(at: datetime | None) -> str:

@@ -594,6 +594,7 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
         member_id=member_id,
         phone_enc=pii.encrypt_phone(row.phone),
         phone_hash=digest,
+        phone_masked=pii.mask_phone(row.phone),
         card_number=number,
         card_opened_at=now,
         name=row.name,
@@ -692,6 +693,11 @@ def _merge(
     if new_tags:
         actions.append(Member.tag_ids.add(new_tags))
     pinned = (Member.principal == int(member.principal)) & (Member.pending_topup == int(member.pending_topup))
+    if member.phone_masked is None and member.phone_enc and member.phone_hash == digest:
+        # The member was found by this row's phone (its keyed hash), so the number is the one they hold: a row bound
+        # before the masked copy existed gets it, pinned to that number (a new number meanwhile brings its own).
+        actions.append(Member.phone_masked.set(pii.mask_phone(row.phone)))
+        pinned &= Member.phone_hash == digest
     # A row without balances is a plain update, which the ledger's erased condition does not cover: an erasure
     # committed since the read must not get the file's name, ids and tags back (data_rights/erasure.py).
     pinned &= Member.erased_at.does_not_exist()

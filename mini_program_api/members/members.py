@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pynamodb.exceptions import UpdateError
+
 from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, lookup_pk, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import tiers
@@ -123,12 +125,13 @@ def require_card(member: Member) -> None:
 
 
 def bind_number(merchant_id: str, member_id: str, phone: str) -> Member:
-    """Bind a number WeChat vouched for (getPhoneNumber, or the 卡包 activation form): keyed hash + encryption.
+    """Bind a number WeChat vouched for (getPhoneNumber, or the 卡包 activation form): keyed hash + encryption,
+    and the masked copy views show (pii.shown_phone) in the same write, so it always names the bound number.
     POST /v1/me/phone comes through till/spending_password.py `bind_phone`, which guards changing a number."""
     member = get(merchant_id, member_id)
     digest = pii.phone_hash(merchant_id, phone)
     if member.phone_hash == digest:
-        return member
+        return _add_masked_copy(member, digest, phone)
     tx = Transaction()
     tx.put(
         "phone",
@@ -141,7 +144,11 @@ def bind_number(merchant_id: str, member_id: str, phone: str) -> Member:
     tx.update(
         "member",
         member,
-        actions=[Member.phone_enc.set(pii.encrypt_phone(phone)), Member.phone_hash.set(digest)],
+        actions=[
+            Member.phone_enc.set(pii.encrypt_phone(phone)),
+            Member.phone_hash.set(digest),
+            Member.phone_masked.set(pii.mask_phone(phone)),
+        ],
         # Not erased: a deletion that committed after the read above must not get a phone back.
         condition=Member.pk.exists() & unchanged & Member.erased_at.does_not_exist(),
     )
@@ -162,6 +169,24 @@ def bind_number(merchant_id: str, member_id: str, phone: str) -> Member:
         require_not_erased(merchant_id, member_id)
         raise KabaoError("CONCURRENT_UPDATE", "the member changed during the request, retry") from exc
     return get(merchant_id, member_id)
+
+
+def _add_masked_copy(member: Member, digest: str, phone: str) -> Member:
+    """The same number bound again on a row bound before the masked copy existed: the copy is written now, pinned
+    to that number and to a row not erased, so views stop decrypting it. Lost to a change meanwhile, it is left
+    for the next bind (the view still decrypts)."""
+    if member.phone_masked is not None:
+        return member
+    try:
+        member.update(
+            actions=[Member.phone_masked.set(pii.mask_phone(phone))],
+            condition=(Member.phone_hash == digest) & Member.erased_at.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return get(member.merchant_id, member.member_id)
+    return member
 
 
 def _claim_imported(merchant_id: str, member: Member, digest: str) -> Member | None:

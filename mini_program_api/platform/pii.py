@@ -50,7 +50,19 @@ def phone_hash(merchant_id: str, phone: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
+    """What a view shows of a number (138****0000). Every writer of `phone_enc` stores this beside it
+    (`Member.phone_masked`, in the same write), so reads need neither the key nor cryptography."""
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
+
+
+def shown_phone(phone_enc: str | None, phone_masked: str | None) -> str | None:
+    """The masked number a view shows, from a member row's two attributes: the stored copy, or for a row bound
+    before the copy existed the cipher decrypted and masked (which costs the key's derivation, an SSM read in
+    AWS, and cryptography's import on a cold container). Nothing is shown without the cipher: the copy follows
+    it (both are set and removed in one write)."""
+    if not phone_enc:
+        return None
+    return phone_masked or mask_phone(decrypt_phone(phone_enc))
 
 
 @cache

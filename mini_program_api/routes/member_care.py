@@ -59,7 +59,7 @@ def _summary(merchant: Merchant, member: Member, tag_names: dict[str, str]) -> d
         "member_id": member.member_id,
         "card_number": member.card_number,
         "name": member.name,
-        "phone": pii.mask_phone(pii.decrypt_phone(member.phone_enc)) if member.phone_enc else None,
+        "phone": pii.shown_phone(member.phone_enc, member.phone_masked),
         "tier": tier_view(_tier(merchant, member)),
         "points": int(member.points),
         "balance": int(member.principal) + int(member.bonus),

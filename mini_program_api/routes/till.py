@@ -178,7 +178,7 @@ def scanned_member(call: Call) -> dict[str, Any]:
         "member_id": member.member_id,
         "card_number": member.card_number,
         "name": member.name,
-        "phone": pii.mask_phone(pii.decrypt_phone(member.phone_enc)) if member.phone_enc else None,
+        "phone": pii.shown_phone(member.phone_enc, member.phone_masked),
         "tier": tier_view(tiers.current(seen.merchant, member.tier_id)),
         "points": int(member.points),
         "principal": int(member.principal),

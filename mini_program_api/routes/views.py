@@ -81,7 +81,7 @@ def member_view(merchant: Merchant, member: Member) -> dict[str, Any]:
         "member_id": member.member_id,
         "invite_code": member.invite_code,
         "card": card,
-        "phone": pii.mask_phone(pii.decrypt_phone(member.phone_enc)) if member.phone_enc else None,
+        "phone": pii.shown_phone(member.phone_enc, member.phone_masked),
         "tier": tier_view(progress.tier),
         "next_tier": tier_view(progress.next_tier),
         "growth_to_next_tier": progress.growth_to_next,

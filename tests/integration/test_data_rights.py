@@ -263,6 +263,7 @@ def test_the_export_has_every_section_paged_and_nothing_of_another_member(api: A
         "1990-05-17",
     )
     assert profile["openid"] == alice["openid"] and "phone_enc" not in profile and "phone_hash" not in profile
+    assert "phone_masked" not in profile  # derived from the phone given above: not a second number
     sections = whole["sections"]
     balances = checked_balances(shop.merchant_id, alice["id"])
     assert sum(e["amount"] for e in sections["ledger"] if e["account"] == "points") == balances["points"]
@@ -357,6 +358,7 @@ def test_erasure_leaves_no_personal_data_keeps_the_books_and_ends_the_tokens(api
     assert bystander["name"] in text  # the scan does read the table
     row = Member.get(member_pk(shop.merchant_id, member["id"]), PROFILE, consistent_read=True)
     assert (row.name, row.birthday, row.card_number, row.phone_enc, row.invite_code) == (None, None, None, None, None)
+    assert row.phone_masked is None  # the masked copy goes with the cipher (a scan for it could meet the bystander's)
     assert checked_balances(shop.merchant_id, member["id"])["points"] == 0  # forfeited by a ledger entry
 
     after = read.totals(shop.merchant_id)
@@ -651,7 +653,7 @@ def test_a_phone_bound_by_a_request_that_read_the_member_before_the_deletion_is_
     assert done, "the deletion ran inside the binding"
     assert (status, body["error"]["code"]) == (401, "ACCOUNT_DELETED"), body
     row = Member.get(member_pk(shop.merchant_id, member_id), PROFILE, consistent_read=True)
-    assert (row.phone_enc, row.phone_hash) == (None, None)
+    assert (row.phone_enc, row.phone_hash, row.phone_masked) == (None, None, None)
     assert _lookups_naming(member_id) == []
 
 

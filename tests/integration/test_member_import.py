@@ -111,6 +111,7 @@ def test_smoke(api: Any, merchant: Any) -> None:
     assert (job["status"], job["imported"]) == ("DONE", 2), job
     m = member_of(merchant, a)
     assert m is not None and (int(m.principal), int(m.bonus), int(m.points), int(m.growth)) == (30050, 5000, 100, 10)
+    assert m.phone_masked == pii.mask_phone(a) and pii.decrypt_phone(str(m.phone_enc)) == a  # one write, both
     assert ledger.balances_from_entries(merchant.merchant_id, m.member_id) == {
         "points": 100,
         "principal": 30050,
@@ -414,6 +415,23 @@ def test_a_phone_already_a_member_is_refused_or_added_to_as_the_merchant_chose(a
     _held_by_ledger(merchant, m)
     full_member = member_of(merchant, full)
     assert full_member is not None and int(full_member.principal) == 0
+
+
+def test_a_merge_gives_a_member_bound_before_the_masked_copy_the_copy_of_their_number(api: Any, merchant: Any) -> None:
+    """The row was found by the member's own number (its keyed hash), so that number is the one masked: a member
+    bound before the copy existed gets it in the merge's write, with or without balances in the row."""
+    old, current = _phone(), _phone()
+    old_id = api.member_with_card(merchant, phone=old)["member"]["member_id"]
+    current_id = api.member_with_card(merchant, phone=current)["member"]["member_id"]
+    Member(member_pk(merchant.merchant_id, old_id), PROFILE).update(actions=[Member.phone_masked.remove()])
+    done = _run(
+        api, merchant, start_import(api, merchant, _csv(f"{old},,,EXT1,,,,,,,,,", f"{current},,,,,,,5,,,,,"), "add")
+    )
+    assert (done["merged"], done["imported"], done["failed"]) == (2, 0, 0), done
+    for phone, member_id in ((old, old_id), (current, current_id)):
+        m = member_of(merchant, phone)
+        assert m is not None and m.member_id == member_id and m.phone_masked == pii.mask_phone(phone)
+    assert api.ok("GET", f"/v1/admin/members/{old_id}", token=api.admin_token(merchant))["phone"] == pii.mask_phone(old)
 
 
 def test_another_merchants_import_is_not_found(api: Any, merchant: Any, make_merchant: Any) -> None:

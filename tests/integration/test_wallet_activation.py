@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mini_program_api.db.models import PROFILE, Member, member_pk
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.staff import audit
 from tests.wallet_helpers import activate, card_body, setup_wallet
@@ -73,6 +74,9 @@ def test_one_step_activation_opens_the_card_binds_the_phone_and_is_idempotent(
     assert done["wallet"]["in_wallet"] and done["wallet"]["code"] == done["code"]
     status, me = api.get("/v1/me", token=session["token"])
     assert status == 200 and me["card"]["number"]
+    assert me["phone"] == done["phone"][:3] + "****" + done["phone"][-4:]  # the form's number, its masked copy
+    row = Member.get(member_pk(merchant.merchant_id, me["member_id"]), PROFILE, consistent_read=True)
+    assert row.phone_masked == me["phone"]
     shown = sandbox.card.display(done["code"])
     assert shown["activated"] and shown["membership_number"] == me["card"]["number"]
 
