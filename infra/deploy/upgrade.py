@@ -10,8 +10,10 @@
   their place in that order (jobs/records.py `lsi1`); until then they are missing from the lists, not from reads
   by id or from the runs.
 
-Each write is conditional on what was read (the slot still the one read, the place still missing), so it is safe
-to run again, or while the product runs.
+Each write is conditional on what was read (the item still on the old shard, the place still missing), so it is
+safe to run again, or while the product runs. Run it once the code from before the deploy has stopped running (a
+minute after the deploy: the issue jobs' run takes at most its one-minute timeout, an API call ten seconds): a
+run of that code still going can put a job back on an old shard, or create a job with no place in its list.
 """
 
 from __future__ import annotations
@@ -40,11 +42,11 @@ def move_due_items() -> int:
         for shard in range(1, DUE_SHARDS):
             old = f"DUE#{job}#{shard}"
             for item in DueMarker.due.query(old):
-                # DueMarker stands for whatever item holds the slot: the update touches only the slot's key.
+                # DueMarker stands for whatever item holds the slot: the update touches only the slot's shard, so
+                # only that is pinned. A due time moved meanwhile on the old shard (a run of the code from before
+                # the deploy deferring it; the index read a moment late) is kept, and the item moved all the same.
                 moved += transact.update_if(
-                    DueMarker(item.pk, item.sk),
-                    [DueMarker.due_pk.set(f"DUE#{job}#0")],
-                    (DueMarker.due_pk == old) & (DueMarker.due_sk == item.due_sk),
+                    DueMarker(item.pk, item.sk), [DueMarker.due_pk.set(f"DUE#{job}#0")], DueMarker.due_pk == old
                 )
     return moved
 

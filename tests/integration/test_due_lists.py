@@ -159,3 +159,60 @@ def test_items_left_on_a_lowered_lists_old_shards_are_moved_into_its_one_shard(
     assert issue_jobs.run().jobs == 1  # the waiting job is read again, and runs
     status, done = api.get(f"/v1/admin/issue-jobs/{waiting.job_id}", token=admin)
     assert status == 200 and (done["status"], done["issued"]) == ("DONE", 1), done
+
+
+def test_a_job_deferred_on_its_old_shard_while_the_upgrade_runs_is_still_moved(
+    api: Any, merchant: Any, monkeypatch: Any
+) -> None:
+    """A run of the code from before the deploy (a scheduled run takes up to its minute) defers a job it failed on:
+    the job keeps its old shard with a later `due_sk`, between the move's read of the list (an index, eventually
+    consistent) and its write. Moving it rewrites only `due_pk`, so only that must still be the one read: pinned
+    to the old `due_sk` too, the move was refused and the job waited, unread, on its old shard for good."""
+    from infra.deploy import upgrade
+    from mini_program_api.coupons import issue_jobs
+    from mini_program_api.db import transact
+    from mini_program_api.db.models import IssueJob, issue_job_pk
+    from mini_program_api.platform import clock
+    from mini_program_api.platform.errors import KabaoError
+
+    admin = api.admin_token(merchant)
+    status, template = api.post(
+        "/v1/admin/coupon-templates",
+        {
+            "name": "回馈券",
+            "kind": "CASH",
+            "amount": 300,
+            "per_member_limit": 1,
+            "days_after_claim": 7,
+            "listed": False,
+            "total_stock": 10,
+        },
+        token=admin,
+    )
+    assert status == 201, template
+    member = api.member_with_card(merchant)["member"]["member_id"]
+    status, made = api.post(
+        "/v1/admin/issue-jobs",
+        {"template_id": template["template_id"], "member_ids": [member]},
+        token=admin,
+        headers={"idempotency-key": uuid.uuid4().hex},
+    )
+    assert status == 201, made
+    key = (issue_job_pk(merchant.merchant_id), made["job_id"])
+    old = f"DUE#{issue_jobs.JOB}#5"  # where the 32-shard list had put it
+    IssueJob(*key).update(actions=[IssueJob.due_pk.set(old)])
+    update_if = transact.update_if
+
+    def deferred_meanwhile(model: Any, actions: Any, condition: Any) -> bool:
+        if (model.pk, model.sk) == key:
+            assert due.defer(
+                IssueJob.get(*key, consistent_read=True), clock.now(), KabaoError("TEMPLATE_NOT_USABLE", "x")
+            )
+        return update_if(model, actions, condition)
+
+    monkeypatch.setattr(transact, "update_if", deferred_meanwhile)
+    assert upgrade.move_due_items() == 1
+    monkeypatch.setattr(transact, "update_if", update_if)
+    after = IssueJob.get(*key, consistent_read=True)
+    assert after.due_pk == f"DUE#{issue_jobs.JOB}#0" and int(after.due_attempts) == 1  # moved, its backoff kept
+    assert after.due_sk > due.stamp(clock.now())
