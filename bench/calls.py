@@ -138,11 +138,14 @@ def main() -> None:
         "GET /v1/me/ledger": lambda t: call("GET", "/v1/me/ledger?account=points", token=t),
         "POST /v1/me/sign-in *": lambda t: call("POST", "/v1/me/sign-in", token=t),
         "POST /v1/topup/orders *": lambda t: call("POST", "/v1/topup/orders", {"plan_id": "p300"}, t, key=True),
-        "GET /v1/coupons/offers": lambda t: call("GET", "/v1/coupons/offers", token=t),
+        # keyed, as the typed client sends it: a member's first listing of the day, and one of offers already shown
+        "GET /v1/coupons/offers": lambda t: call("GET", "/v1/coupons/offers", token=t, key=True),
+        "GET /v1/coupons/offers (again)": lambda t: call("GET", "/v1/coupons/offers", token=t, key=True),
         "POST .../offers/{id}/claim *": lambda t: call("POST", f"/v1/coupons/offers/{offer}/claim", token=t, key=True),
         "POST /v1/staff/checkout *": checkout,
     }
-    prepare = {"POST /v1/staff/checkout *": lambda t: call("GET", "/v1/me/code", token=t)["code"]}
+    prepare = {"POST /v1/staff/checkout *": lambda t: call("GET", "/v1/me/code", token=t)["code"],
+               "GET /v1/coupons/offers (again)": lambda t: (call("GET", "/v1/coupons/offers", token=t, key=True), t)[1]}
     call("POST", "/v1/auth/login", {"appid": appid, "code": "test:bench-regular"})
     rows = []
     for name, op in operations.items():

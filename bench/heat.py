@@ -10,7 +10,8 @@ table's or an index's (infra/local/heat.py: a botocore hook on the product's cli
 1. the mix: the soak's operations (bench/soak.py), a coupon drop, a top-up rush and the admin's report and
    audit reads, together; its units per key are scaled to 5000 API requests/s for one merchant;
 2. a hot coupon drop alone, scaled to 50 000 claims/s (10x the seeds' peak): a template of `DROP_STOCK` units
-   (so as many stock shards as such a drop gets), judged per partition with each sharded family's writes spread
+   (so as many stock shards as such a drop gets), every claim after its member lists the offers (with its
+   Idempotency-Key; every `RESENT`th listing is sent twice, its first answer lost), judged per partition with each sharded family's writes spread
    over its shards as designed (`spread`: a few thousand claims over 256 shards give a sampled hottest shard
    that is sampling noise, not design), and its units per claim against the table's default quota;
 3. the jobs that walk a merchant's cardholders and members (an issue job by filter, the reports' roster
@@ -42,6 +43,7 @@ from bench import quiet_app
 PEAK = 5000  # API requests per second, one merchant (the seeds' peak)
 DROP_PEAK = 10 * PEAK  # claims per second of one hot coupon drop
 DROP_STOCK = 500_000  # units of the hot drop's template: 10 s at DROP_PEAK (stock.shard_count: 256 shards)
+RESENT = 5  # in the drop, one listing in RESENT is sent again with its key (a lost answer): counted once
 TABLE_QUOTA = 40_000  # WCU/s (and RCU/s): an on-demand table's default per-table quota, an account setting
 READ_LIMIT, WRITE_LIMIT = 3000.0, 1000.0  # per partition per second
 HOT = 0.5  # of a limit
@@ -167,12 +169,18 @@ def spread(dump: dict[str, Any], scale: float, per: str) -> list[str]:
 
 
 def per_claim(dump: dict[str, Any], claims: int) -> None:
-    """Units a claim spends, all partitions, and what the drop asks of the table's quota."""
+    """Units a claim spends with the listings before it, all partitions, and what the drop asks of the table's
+    quota; then each route's part (a listing's exposure write, the claim's transaction)."""
     reads = sum(b["reads"] for b in dump["bookings"]) / max(1, claims)
     writes = sum(b["writes"] for b in dump["bookings"]) / max(1, claims)
-    print(f"a claim spends {reads:.2f} RCU and {writes:.2f} WCU (table and indexes): at {DROP_PEAK} claims/s "
-          f"{reads * DROP_PEAK:.0f} RCU/s and {writes * DROP_PEAK:.0f} WCU/s, {writes * DROP_PEAK / TABLE_QUOTA:.1f}x "
-          f"an on-demand table's default {TABLE_QUOTA} WCU/s quota (a raise to ask AWS for)")
+    print(f"a claim and its listings spend {reads:.2f} RCU and {writes:.2f} WCU (table and indexes): at {DROP_PEAK} "
+          f"claims/s {reads * DROP_PEAK:.0f} RCU/s and {writes * DROP_PEAK:.0f} WCU/s, "
+          f"{writes * DROP_PEAK / TABLE_QUOTA:.1f}x an on-demand table's default {TABLE_QUOTA} WCU/s quota (a raise "
+          "to ask AWS for)")
+    for route, n in sorted(dump["operations"].items()):
+        spent_r = sum(b["readers"].get(route, 0.0) for b in dump["bookings"]) / max(1, n)
+        spent_w = sum(b["writers"].get(route, 0.0) for b in dump["bookings"]) / max(1, n)
+        print(f"  {route}: {n} requests, {spent_r:.2f} RCU and {spent_w:.2f} WCU each")
 
 
 def _per_instance(key: str) -> bool:
@@ -214,7 +222,7 @@ class Run:
         template = self._template(DROP_STOCK, 100)  # a real drop's stock, so its real shard count
         self.recorder.reset()
         self.recorder.counting = True
-        self._claims(template, claims, 32)
+        self._claims(template, claims, 32, listing=True)
         self.recorder.counting = False
         return self.recorder.dump()
 
@@ -260,11 +268,18 @@ class Run:
         per_member = max(1, -(-claims // len(self.soak.members)))
         return self._template(claims, min(per_member, 100))
 
-    def _claims(self, template: str, claims: int, clients: int) -> None:
+    def _claims(self, template: str, claims: int, clients: int, listing: bool = False) -> None:
+        """`claims` claims of `template`; with `listing`, each after its member lists the offers, as a drop's
+        members do (a listing counts its exposures: one write)."""
         members = self.soak.members
 
         def one(i: int) -> None:
             m = members[i % len(members)]
+            if listing:
+                key = uuid.uuid4().hex
+                for _ in range(2 if i % RESENT == 0 else 1):
+                    self.soak.client().call("GET", "GET /v1/coupons/offers", "/v1/coupons/offers", token=m.token,
+                                            key=key)
             self.soak.client().call("POST", "POST /v1/coupons/offers/{id}/claim",
                                     f"/v1/coupons/offers/{template}/claim", token=m.token, key=uuid.uuid4().hex)
 
@@ -354,8 +369,10 @@ def report(mixed: dict[str, Any] | None, dropped: dict[str, Any] | None, walked:
     hot = table(f"The mix at {PEAK} API requests/s for one merchant (x{PEAK / requests:.2f} per second of the run's "
                 "units)", mixed, PEAK / requests, f"{PEAK} requests/s")
     claims = sum(n for route, n in dropped["operations"].items() if route.endswith("/claim"))
+    listings = dropped["operations"].get("GET /v1/coupons/offers", 0)
     families(mixed, PEAK / requests)
-    table(f"One hot coupon drop at {DROP_PEAK} claims/s ({claims} claims measured, a {DROP_STOCK}-unit template)",
+    table(f"One hot coupon drop at {DROP_PEAK} claims/s ({claims} claims measured, a {DROP_STOCK}-unit template; "
+          f"{listings} listings of the offers before them, {listings * DROP_PEAK // max(1, claims)}/s)",
           dropped, DROP_PEAK / max(1, claims), f"{DROP_PEAK} claims/s (the hottest sampled instance)")
     hot_drop = spread(dropped, DROP_PEAK / max(1, claims), f"{DROP_PEAK} claims/s")
     per_claim(dropped, claims)

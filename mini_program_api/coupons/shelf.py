@@ -57,9 +57,10 @@ def offers(merchant_id: str, member_id: str, rewards: bool = False, idempotency_
     retries of one listing resend the key: counters.exposure).
 
     Reads only the shelf's templates whose window has not ended (a copy of each listed template
-    is kept there, keyed by its end), and writes one exposure counter item per call."""
+    is kept there, keyed by its end), and makes one write per call (counters.exposure: a transaction of
+    small items, none of which grows with the viewers)."""
     request = (
-        idempotency.client_key(merchant_id, "offers", idempotency_key, member_id).op_key
+        idempotency.client_key(merchant_id, "offers", idempotency_key, member_id)
         if idempotency_key is not None
         else None
     )

@@ -22,7 +22,10 @@ merchant, so one merchant's data can never be read with another's ids.
 | coupon stock shard    | MCH#{mid}#STOCK#{tid}#{shard}   | STOCK                   |
 | coupon (claimed)      | MCH#{mid}#MEM#{member_id}       | COUPON#{coupon_id}      |
 | claims per template   | MCH#{mid}#MEM#{member_id}       | CLAIMS#{template_id}    |
-| daily exposures       | MCH#{mid}#EXPOSURE#{day}#{shard} | COUNT (`t_`,`p_`; `c_{tid}` only in old days) |
+| exposure counters     | MCH#{mid}#EXPOSED#{shard}       | D#{day}#OFFERS (`t_`,`p_{tid}`: views, people) |
+| templates shown today | MCH#{mid}#MEM#{member_id}       | SEEN#{day} (expires_ttl) |
+| a listing's key       | MCH#{mid}#MEM#{member_id}       | OP#offers:{key} (expires_ttl) |
+| daily exposures (old days) | MCH#{mid}#EXPOSURE#{day}#{shard} | COUNT (`t_`, sets `p_`, `c_{tid}`: read only) |
 | claim counters        | MCH#{mid}#CLAIMED#{shard}       | D#{day}#COUPON (`claims_`,`claimers_{tid}`) |
 | store                 | MCH#{mid}#STORE                 | {store_id}              |
 | staff/admin account   | MCH#{mid}#STAFF                 | {username}              |
@@ -118,7 +121,10 @@ Index `roster_index` (GSI: `roster_pk` + `roster_sk`, projects ROSTER_ATTRIBUTES
 members without a Scan: a member row carries `roster_pk = ROSTER#{mid}#{shard}` (hash of the member id mod
 `ROSTER_SHARDS` in reports/roster.py) and `roster_sk = {member_id}`; a member's SEGMENT item carries
 `roster_pk = SEG#{mid}#{segment}` and the same sk, so members of one RFM segment are one paged Query.
-Report counters are explained in reports/counters.py.
+Report counters are explained in reports/counters.py, the exposure counters and a listing's markers there too
+(`exposure`): a listing of offers counts on one of 256 `EXPOSED` shards, and the first listing that shows a member a
+template on the merchant's day (their `SEEN#{day}` marker, conditional) counts the person, so no item grows with a
+drop's viewers; the old days' `EXPOSURE` items held the people as sets and are only read.
 
 A pending confirmation (till/pending_payments.py) is a counter sale waiting for the member's
 spending password; its id is derived from the till's key, and the pointer beside that key's

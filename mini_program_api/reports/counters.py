@@ -16,30 +16,28 @@ Layout (a bounded read: one Query per shard over the date range):
 - `sk = TOTAL`: `net_{account}` since the beginning; outstanding at a day's end = TOTAL minus what
   the days after it added, so no report sums history.
 
-Offer exposures are not here: listing offers is a read path allowed one write, see `exposure`.
+Claims and offer exposures are not here: a coupon drop claims and lists at 10x the peak, so each has shards of
+its own (`claimed`, `exposure`; listing offers is a read path, counted in its own one write).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.operand import Path
-from pynamodb.expressions.update import Action
-
-from mini_program_api.db.models import CheckoutOrder, Counter
+from mini_program_api.db.models import CheckoutOrder, Counter, member_pk
 from mini_program_api.db.schema import shard_of
-from mini_program_api.db.transact import Transaction
+from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.merchants import merchants
+from mini_program_api.money.idempotency import CLIENT_KEY_RETENTION, Key
 from mini_program_api.platform import clock
-from mini_program_api.reports.models import ReportCounter
+from mini_program_api.reports.models import ReportCounter, Seen
 
 SHARDS = 64  # a busy day: under half a partition each at 5000 requests/s (bench/README.md, heat); was 32
-EXPOSURE_SHARDS = 8
 BALANCES = ("points", "principal", "bonus")  # accounts whose outstanding total is kept
 
 
@@ -196,8 +194,15 @@ def claimed(tx: Transaction, merchant_id: str, op_key: str, at: datetime, templa
 
 
 def claim_rows(merchant_id: str, first: str, last: str) -> dict[str, dict[str, int]]:
-    """Claims and claimers per day (ISO) and template measure, summed over the claim shards: one Query each,
-    run `_READERS` at a time (an admin's report; 256 Queries of a few items)."""
+    """Claims and claimers per day (ISO) and template measure, summed over the claim shards."""
+    return _shard_rows(claim_pk, CLAIM_SHARDS, merchant_id, first, last)
+
+
+def _shard_rows(
+    pk_of: Callable[[str, int], str], shards: int, merchant_id: str, first: str, last: str
+) -> dict[str, dict[str, int]]:
+    """A sharded family's day rows summed per day (ISO) and measure: one Query per shard over the range, run
+    `_READERS` at a time (an admin's report; 256 Queries of a few items)."""
     table = ReportCounter._get_connection()
 
     def one(n: int) -> list[dict[str, Any]]:
@@ -205,7 +210,7 @@ def claim_rows(merchant_id: str, first: str, last: str) -> dict[str, dict[str, i
         start = None
         while True:
             answer = table.query(
-                claim_pk(merchant_id, n),
+                pk_of(merchant_id, n),
                 ReportCounter.sk.between(f"D#{first}", f"D#{last}#\uffff"),
                 consistent_read=True,
                 exclusive_start_key=start,
@@ -217,7 +222,7 @@ def claim_rows(merchant_id: str, first: str, last: str) -> dict[str, dict[str, i
 
     summed: dict[str, dict[str, int]] = {}
     with ThreadPoolExecutor(_READERS) as pool:
-        for items in pool.map(one, range(CLAIM_SHARDS)):
+        for items in pool.map(one, range(shards)):
             for item in items:
                 day = item["sk"]["S"].split("#")[1]
                 row = summed.setdefault(day, {})
@@ -243,54 +248,112 @@ def member_claimed(tx: Transaction, merchant_id: str, member_id: str, scene: str
     _add(tx, merchant_id, f"new:{member_id}", created_at, "MEMBERS", {f"new_{scene or '-'}": -1})
 
 
-# Exposures: one item per day and member shard holds, per template, the views (`t_{tid}`) and the set of
-# people who saw it (`p_{tid}`) and, before claims were counted apart (`claimed`), claimed it (`c_{tid}`). A
-# member always lands on the same shard, so the shards' sets are disjoint and distinct people = the sum of
-# their sizes: days x shards reads. The set holds an 8-character hash of the member id, not the id (see
-# reports/README.md for its size limit).
+# Exposures (listing offers, `exposure`): a drop lists the offers as often as it claims (50 000 listings/s at 10x
+# the peak), so views and distinct people are counted like claims, on `EXPOSURE_SHARDS` partitions of their own
+# (`MCH#{mid}#EXPOSED#{n}`, sk `D#{day}#OFFERS`: `t_{tid}` views, `p_{tid}` people), read back by `exposure_rows`.
+# A person is counted by the listing that first shows them the template on the merchant's day, known from their
+# own day marker (`Seen`, `SEEN#{day}` in their partition: the templates shown to them that day), written in the
+# same transaction on condition that the template is not in it yet. So no item grows with the viewers; before
+# this, one item per day and member shard (`exposure_pk`, 8 of them) held the views and a set of people per
+# template, and grew with every viewer (and, before claims were counted apart, every claimer: `c_{tid}`):
+# `exposure_items` reads those old days.
+EXPOSURE_SHARDS = 256  # 50 000 listings/s, 2 WCU each (a transaction): 391 WCU/s a shard (bench/README.md, heat)
+SEEN_KEPT = timedelta(days=2)  # a day marker is read only on its day; then DynamoDB's TTL may delete it
 
 
-def exposure_pk(merchant_id: str, day: str, member_id: str | None = None, n: int | None = None) -> str:
-    n = shard(member_id, EXPOSURE_SHARDS) if member_id is not None else n
-    return f"MCH#{merchant_id}#EXPOSURE#{day}#{n}"
+def exposed_pk(merchant_id: str, n: int) -> str:
+    return f"MCH#{merchant_id}#EXPOSED#{n}"
 
 
-def person(member_id: str) -> str:
-    return hashlib.sha256(member_id.encode()).hexdigest()[:8]
+def seen_sk(day: str) -> str:
+    return f"SEEN#{day}"
 
 
 def exposure(
-    merchant_id: str, member_id: str, template_ids: list[str], at: datetime, request: str | None = None
+    merchant_id: str, member_id: str, template_ids: list[str], at: datetime, request: Key | None = None
 ) -> None:
-    """Count one listing of offers: ONE write, whatever it shows.
+    """Count one listing of offers: one view of each template shown, and one person for each the member had not
+    been shown yet that day. One BatchGetItem of the member's own markers, then ONE TransactWriteItems of at most
+    three small items, whatever the number of viewers: the counter shard, the member's day marker (only when
+    something is new to them) and, with a key, the listing's marker.
 
-    `request` (the listing's Idempotency-Key, scoped) counts it once: its hash joins the member's set of the
-    day (`r_{person}`, on the member's own shard item, so no new key) in the same write, conditional on not
-    being there yet, so a resend after a lost answer counts nothing. Without one, every listing counts."""
+    `request` (the listing's Idempotency-Key) counts it once: its marker is put where every client key is
+    remembered (`Key.item_key`, for CLIENT_KEY_RETENTION), on condition that it is not there, in the transaction
+    that counts, so a resend after a lost answer counts nothing (and writes nothing when the read already finds
+    the marker). Without one, every listing counts."""
     day = day_of(merchant_id, at)
-    who = person(member_id)
-    actions: list[Action] = [
-        *(Path([f"t_{tid}"]).add(1) for tid in template_ids),
-        *(Path([f"p_{tid}"]).add({who}) for tid in template_ids),
-    ]
-    condition = None
-    if request is not None:
-        seen = person(request)  # 8 hex characters: a collision among one member's keys of a day is negligible
-        actions.append(Path([f"r_{who}"]).add({seen}))
-        condition = ~Path([f"r_{who}"]).contains(seen)
+    mpk, sk = member_pk(merchant_id, member_id), seen_sk(day)
+    keys = [(mpk, sk), *([request.item_key] if request is not None else [])]
+    found = {str(s.sk): s for s in Seen.batch_get(keys)}  # eventually consistent: the conditions below decide
+    if request is not None and request.item_key[1] in found:
+        return  # this listing was counted already (a resend)
+    seen = set(found[sk].templates or ()) if sk in found else set()
+    pk = exposed_pk(merchant_id, shard(request.op_key if request is not None else uuid.uuid4().hex, EXPOSURE_SHARDS))
+    while True:
+        new = sorted(set(template_ids) - seen)
+        tx = Transaction()
+        if request is not None:
+            marker = Seen(*request.item_key, expires_ttl=at + CLIENT_KEY_RETENTION)
+            tx.put("listing", marker, Seen.sk.does_not_exist())
+        if new:
+            unseen = [Seen.templates.does_not_exist() | ~Seen.templates.contains(t) for t in new]
+            condition = unseen[0]
+            for more in unseen[1:]:
+                condition &= more
+            tx.update(
+                "person",
+                Seen(mpk, sk),
+                [Seen.templates.add(set(new)), Seen.expires_ttl.set(at + SEEN_KEPT)],
+                condition,
+            )
+        tx.count(
+            ReportCounter, pk, f"D#{day}#OFFERS", {**{f"t_{t}": 1 for t in template_ids}, **{f"p_{t}": 1 for t in new}}
+        )
+        try:
+            tx.commit()
+            return
+        except Cancelled as exc:
+            if "listing" in exc.failed:
+                return  # a resend that the read did not see yet: counted already
+            # Another listing of this member showed them one of `new` meanwhile: it counted that person. The set
+            # only grows, so each round has fewer new templates: at most len(template_ids) rounds.
+            seen = _seen(mpk, sk)
+
+
+def _seen(mpk: str, sk: str) -> set[str]:
     try:
-        Counter(exposure_pk(merchant_id, day, member_id), "COUNT").update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if condition is None or exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        # This listing was counted already (a resend): nothing to add.
+        return set(Seen.get(mpk, sk, consistent_read=True).templates or ())
+    except Seen.DoesNotExist:
+        return set()
+
+
+def exposure_rows(merchant_id: str, first: str, last: str) -> dict[str, dict[str, int]]:
+    """Views (`t_{tid}`) and people (`p_{tid}`) per day (ISO), summed over the exposure shards."""
+    return _shard_rows(exposed_pk, EXPOSURE_SHARDS, merchant_id, first, last)
+
+
+def exposure_pk(merchant_id: str, day: str, member_id: str | None = None, n: int | None = None) -> str:
+    """An old day's exposure item (before `exposure_rows`): one per day and member shard, 8 shards."""
+    n = shard(member_id, OLD_EXPOSURE_SHARDS) if member_id is not None else n
+    return f"MCH#{merchant_id}#EXPOSURE#{day}#{n}"
+
+
+OLD_EXPOSURE_SHARDS = 8
+
+
+def person(member_id: str) -> str:
+    """How an old day's sets named a member: 8 hex characters of sha256(member id)."""
+    return hashlib.sha256(member_id.encode()).hexdigest()[:8]
 
 
 def exposure_items(merchant_id: str, days: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The days' exposure items (day -> items), raw: their attributes are per template, not model
+    """The days' old exposure items (day -> items): views `t_{tid}` and sets of people `p_{tid}` (and claimers
+    `c_{tid}`), written before `exposure` counted on shards. Raw: their attributes are per template, not model
     attributes. BatchGetItem, 100 keys a call: a year is about 30 calls."""
     table = Counter._get_connection()
-    keys = [{"pk": exposure_pk(merchant_id, day, n=n), "sk": "COUNT"} for day in days for n in range(EXPOSURE_SHARDS)]
+    keys = [
+        {"pk": exposure_pk(merchant_id, day, n=n), "sk": "COUNT"} for day in days for n in range(OLD_EXPOSURE_SHARDS)
+    ]
     found: dict[str, list[dict[str, Any]]] = {day: [] for day in days}
     for i in range(0, len(keys), 100):
         pending: list[dict[str, str]] = keys[i : i + 100]
@@ -305,5 +368,7 @@ def exposure_items(merchant_id: str, days: list[str]) -> dict[str, list[dict[str
 
 
 def views(merchant_id: str, template_id: str, day: str) -> int:
+    """How often offers listed the template on the merchant's `day`: the shards' views and an old day's item's."""
     name = f"t_{template_id}"
-    return sum(int(item[name]["N"]) for item in exposure_items(merchant_id, [day])[day] if name in item)
+    old = sum(int(item[name]["N"]) for item in exposure_items(merchant_id, [day])[day] if name in item)
+    return old + exposure_rows(merchant_id, day, day).get(day, {}).get(name, 0)

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
 
 from mini_program_api.db.models import Item
+from mini_program_api.db.schema import TTL_ATTRIBUTE
 
 
 class ReportCounter(Item):
@@ -31,3 +39,12 @@ class LiabilityCheck(Item):
     expected: MapAttribute[str, Any] = MapAttribute(default=dict)
     started_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)
+
+
+class Seen(Item):
+    """What a listing of offers remembers in the member's own partition (reports/counters.py `exposure`): at
+    `SEEN#{day}` the templates shown to the member on that merchant-local day (so each counts the person once),
+    and at a listing key's `OP#offers:{key}` that the listing was counted. Both expire (TTL)."""
+
+    templates = UnicodeSetAttribute(null=True)
+    expires_ttl = TTLAttribute(null=True, attr_name=TTL_ATTRIBUTE)

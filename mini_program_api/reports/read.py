@@ -119,8 +119,11 @@ def outstanding(
 
 
 def exposure(merchant_id: str, days: list[str]) -> dict[str, dict[str, dict[str, int]]]:
-    """Per day and template: views, distinct people who saw it, distinct claimers (see counters.exposure)."""
+    """Per day and template: views, distinct people who saw it, and the distinct claimers an old day's item kept
+    (counters.exposure): the exposure shards' counts plus what an old day's items hold (views, and sets of
+    people and claimers). On the day of the change a person seen before it and after it counts in both."""
     out: dict[str, dict[str, dict[str, int]]] = {}
+    counted = counters.exposure_rows(merchant_id, days[0], days[-1]) if days else {}
     for day, items in counters.exposure_items(merchant_id, days).items():
         per: dict[str, dict[str, int]] = defaultdict(lambda: {"views": 0, "people": 0, "claimers": 0})
         for item in items:
@@ -130,5 +133,9 @@ def exposure(merchant_id: str, days: list[str]) -> dict[str, dict[str, dict[str,
                     continue
                 field = {"t": "views", "p": "people", "c": "claimers"}[kind]
                 per[tid][field] += _number(value) if kind == "t" else len(value.get("SS", []))
+        for name, value in counted.get(day, {}).items():
+            kind, _, tid = name.partition("_")
+            if tid and kind in ("t", "p"):
+                per[tid]["views" if kind == "t" else "people"] += value
         out[day] = per
     return out

@@ -208,9 +208,11 @@ def test_a_job_item_whose_deferral_meets_the_same_outage_does_not_stop_the_items
 def test_a_listing_whose_counter_write_meets_a_transaction_in_progress_is_503_not_500(
     api: Any, merchant: Any, dynamodb_faults: DynamoFaults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The offers listing counts its view with a single-item write on the counter item a claim's transaction
-    also writes: DynamoDB refuses such a write while that transaction is in progress with
-    TransactionConflictException, which botocore does not retry. Not now, not no: 503, as a throttled one is."""
+    """The offers listing counts its view in a transaction on a counter shard other listings' transactions also
+    write: DynamoDB refuses it while one of them is in progress with TransactionConflictException, which botocore
+    does not retry. The transaction is sent again (db/transact.py); refused every time: not now, not no, 503."""
+    from mini_program_api.db import transact
+
     member = api.member_with_card(merchant)
     status, template = api.post(
         "/v1/admin/coupon-templates",
@@ -229,7 +231,8 @@ def test_a_listing_whose_counter_write_meets_a_transaction_in_progress_is_503_no
     monkeypatch.setattr(
         faults, "_THROTTLES", (("TransactionConflictException", "Transaction is ongoing for the item"),)
     )
-    dynamodb_faults.inject(Scripted("UpdateItem", "throttle", attempts=4))
+    for _ in range(transact.ATTEMPTS):
+        dynamodb_faults.inject(Scripted("TransactWriteItems", "throttle", attempts=4))
     status, body = api.get("/v1/coupons/offers", token=member["token"], headers=_key())
     assert (status, body["error"]["code"]) == (503, "DATABASE_UNAVAILABLE"), body
     status, body = api.get("/v1/coupons/offers", token=member["token"], headers=_key())
