@@ -17,6 +17,11 @@ table's or an index's (infra/local/heat.py: a botocore hook on the product's cli
 3. the jobs that walk a merchant's cardholders and members (an issue job by filter, the reports' roster
    walk): units per partition per 1000 members walked.
 
+The API runs in this process, so the run is one container: what a container keeps a copy of (the claim's
+template, the listing's offer shelf: platform/container_copy.py, a read per `templates.CACHE_SECONDS` and per
+thread that finds the copy stale at once) is read as often as the run's wall time gives, and that is scaled with
+the rest; a slower run shows more of those reads, as more containers would at the same rate.
+
 Keys are shown with what varies per member or request replaced by a placeholder (`{member}`, `{order}`,
 `{key}`); such a row is the hottest one instance seen, which at a real merchant's million members takes a
 millionth of the traffic, not the bench's 1/200. A key per merchant, per day or per shard stays itself.

@@ -4,15 +4,15 @@ stock shards and shelf copy in one transaction, and reading one as an offer or a
 A claim reads its template from a per-container copy kept `CACHE_SECONDS` (`get_template`): every claim of a
 drop read one item, `MCH#{mid}#CTPL`, 8 times a partition's read limit at 50 000 claims/s; now each container
 reads it once per `CACHE_SECONDS`. So a pause, an end or a change made through another container reaches claims
-here within `CACHE_SECONDS`, and at once in the container that made it (template_admin forgets its copy). Stock
-is never cached: it is a condition of the claim's own transaction, so no cached copy can oversell.
+here within `CACHE_SECONDS`, and at once in the container that made it (template_admin forgets its copy, and
+the offers' shelf copy with it: `forget`). Stock is never cached: it is a condition of the claim's own
+transaction, so no cached copy can oversell.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -31,6 +31,7 @@ from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
 from mini_program_api.platform import clock, ids
 from mini_program_api.platform.auth import Principal
+from mini_program_api.platform.container_copy import ContainerCopy
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.staff import audit, stores
 
@@ -180,6 +181,8 @@ def create_template(
         if existing is None:
             raise
         return existing
+    finally:
+        shelf.forget(merchant_id)  # this container's next listing shows the new offer at once
     return template
 
 
@@ -194,40 +197,28 @@ def _made_before(merchant_id: str, template_id: str, fingerprint: str) -> Coupon
     return existing
 
 
-CACHE_SECONDS = 5.0  # how late a pause, an end or a change made elsewhere reaches this container's claims
-_MAX_CACHED = 1024  # templates per container; past it the copy starts over (it only costs reads)
-_cache: dict[tuple[str, str], tuple[datetime, CouponTemplate]] = {}
-_cache_lock = threading.Lock()
-_forgotten = 0  # bumped by every `forget`: a read that began before one is not kept (it may be the old template)
+CACHE_SECONDS = shelf.CACHE_SECONDS  # one window for the claim's template and the listing's shelf
+_copies: ContainerCopy[tuple[str, str], CouponTemplate] = ContainerCopy(CACHE_SECONDS)
 
 
 def cached(merchant_id: str, template_id: str) -> CouponTemplate | None:
     """The template as this container read it within `CACHE_SECONDS`, else read now (None: no such template).
 
     A missing template is not remembered: one created a moment later is claimable at once."""
-    now = clock.now()
-    with _cache_lock:
-        hit, generation = _cache.get((merchant_id, template_id)), _forgotten
-    if hit is not None and 0 <= (now - hit[0]).total_seconds() < CACHE_SECONDS:
-        return hit[1]
-    try:
-        template = CouponTemplate.get(template_pk(merchant_id), template_id)
-    except CouponTemplate.DoesNotExist:
-        return None
-    with _cache_lock:
-        if generation == _forgotten:
-            if len(_cache) >= _MAX_CACHED:
-                _cache.clear()
-            _cache[(merchant_id, template_id)] = (now, template)
-    return template
+
+    def read() -> CouponTemplate | None:
+        try:
+            return CouponTemplate.get(template_pk(merchant_id), template_id)
+        except CouponTemplate.DoesNotExist:
+            return None
+
+    return _copies.get((merchant_id, template_id), read)
 
 
 def forget(merchant_id: str, template_id: str) -> None:
-    """The template was written here: this container's claims read it afresh."""
-    global _forgotten
-    with _cache_lock:
-        _forgotten += 1
-        _cache.pop((merchant_id, template_id), None)
+    """The template was written here: this container's claims and listings read it afresh (and its stock)."""
+    _copies.forget((merchant_id, template_id))
+    shelf.forget(merchant_id)
     stock.forget(merchant_id, template_id)
 
 

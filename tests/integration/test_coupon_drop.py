@@ -1,17 +1,28 @@
 """A hot coupon drop (issue 26 §1, bench/README.md heat): what a claim no longer reads or writes, and that every
 rule still holds — stock exact over shards sized by the stock, distinct claimers counted without a growing set,
-a pause reaching claims within the template cache's bound, a sold-out answer remembered only that long."""
+a pause reaching claims within the template cache's bound, a sold-out answer remembered only that long, the offers'
+shelf copied per container within the same bound (never what is the member's)."""
 
 from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api.coupons import claims, held, stock, templates
+from mini_program_api.coupons import claims, held, shelf, stock, templates
 from mini_program_api.coupons.templates import TemplateSpec
-from mini_program_api.db.models import Coupon, CouponTemplate, StockShard, member_pk, stock_pk, template_pk
+from mini_program_api.db.models import (
+    PROFILE,
+    Coupon,
+    CouponTemplate,
+    Member,
+    StockShard,
+    member_pk,
+    stock_pk,
+    template_pk,
+)
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
@@ -191,3 +202,60 @@ def test_a_template_read_while_this_container_changes_it_is_not_kept(api: Any, m
     assert templates.get_template(mid, tid).active  # that read saw it before the pause
     monkeypatch.undo()
     assert _try_claim(merchant, member_id, tid) == "OFFER_NOT_AVAILABLE"
+
+
+def _listed(merchant: Any, member_id: str) -> dict[str, int]:
+    """What the member's listing shows: template id -> how many of it they hold."""
+    return {o.template.template_id: o.claimed for o in shelf.offers(merchant.merchant_id, member_id)}
+
+
+def test_a_template_changed_here_is_listed_at_once_and_one_changed_elsewhere_within_the_cache_bound(
+    api: Any, merchant: Any, clock: timeline.Clock, monkeypatch: Any
+) -> None:
+    """The listing's shelf is this container's copy (shelf.CACHE_SECONDS): a creation, pause, resume or end made
+    here shows at the next listing; one made elsewhere within the bound, and meanwhile the claim refuses what a
+    stale listing still shows."""
+    mid = merchant.merchant_id
+    admin = api.admin_token(merchant)
+    member_id = api.member_with_card(merchant)["member"]["member_id"]
+    first = templates.create_template(mid, _spec(100)).template_id
+    assert _listed(merchant, member_id) == {first: 0}  # this container now holds the shelf
+    second = templates.create_template(mid, _spec(100)).template_id
+    assert _listed(merchant, member_id) == {first: 0, second: 0}  # created here: at once
+    for action, shown in (("pause", {first: 0}), ("resume", {first: 0, second: 0})):
+        status, body = api.post(f"/v1/admin/coupon-templates/{second}/{action}", token=admin)
+        assert status == 200, body
+        assert _listed(merchant, member_id) == shown  # paused, resumed here: at once
+    status, body = api.post(f"/v1/admin/coupon-templates/{first}/end", token=admin)
+    assert status == 200, body
+    assert _listed(merchant, member_id) == {second: 0}  # ended here: at once
+
+    # Another container creates a template and ends `second`: it forgets its own copy of the shelf, not this one's.
+    monkeypatch.setattr(shelf, "forget", lambda merchant_id: None)
+    third = templates.create_template(mid, _spec(100)).template_id
+    status, body = api.post(f"/v1/admin/coupon-templates/{second}/end", token=admin)
+    assert status == 200, body
+    monkeypatch.undo()
+    clock.advance(seconds=shelf.CACHE_SECONDS - 1)
+    assert _listed(merchant, member_id) == {second: 0}  # within the bound: the copy, stale
+    assert _try_claim(merchant, member_id, second) == "OFFER_NOT_AVAILABLE"  # the claim decides, as ever
+    clock.advance(seconds=1)
+    assert _listed(merchant, member_id) == {third: 0}
+
+
+def test_what_a_listing_shows_of_the_member_is_read_per_listing_never_copied(
+    api: Any, merchant: Any, clock: timeline.Clock
+) -> None:
+    """Within the shelf's bound, two members see their own tiers and holdings, and each listing counts its view."""
+    mid = merchant.merchant_id
+    everyone = templates.create_template(mid, _spec(100, per_member_limit=5)).template_id
+    gold = templates.create_template(mid, replace(_spec(100), tier_ids=("gold",))).template_id
+    one, other = (api.member_with_card(merchant)["member"]["member_id"] for _ in range(2))
+    assert _listed(merchant, one) == {everyone: 0}
+    assert _try_claim(merchant, one, everyone) == "ok"
+    assert _listed(merchant, one) == {everyone: 1}  # what they hold: read now
+    assert _listed(merchant, other) == {everyone: 0}
+    Member(member_pk(mid, other), PROFILE).update(actions=[Member.tier_id.set("gold")])
+    assert _listed(merchant, other) == {everyone: 0, gold: 0}  # their tier: read now
+    assert _listed(merchant, one) == {everyone: 1}
+    assert shelf.exposures(mid, everyone, _today(merchant)) == 5  # every listing counted, none from a copy

@@ -4,19 +4,22 @@ A claim reads its template (once per container and templates.CACHE_SECONDS) and,
 than one, their count of it, and nothing else before its one TransactWriteItems (the member's card and tier
 are conditions in it, the stock shard a guess); sign-in reads the member once. Every member call also reads one
 the member behind its token (`members.require_not_erased`: an erased member's token is refused), hence `1 + AUTH`
-below; `GET /v1/me` shows that row, so it reads the member once in all. Counted with the db_calls spy against DynamoDB Local: a change that adds a read fails
-here, not in a bench nobody runs.
+below; `GET /v1/me` shows that row, so it reads the member once in all. A listing queries the offers' shelf once
+per container and shelf.CACHE_SECONDS. Counted with the db_calls spy against DynamoDB Local: a change that adds
+a read fails here, not in a bench nobody runs.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
 
-from mini_program_api.coupons import stock
-from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, member_pk, template_pk
+from mini_program_api.coupons import shelf, stock
+from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, member_pk, shelf_pk, template_pk
+from tests import timeline
 from tests.db_calls import WRITES, Calls, record
 
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
@@ -116,6 +119,33 @@ def test_every_shard_emptied_then_sold_out(api: Any, merchant: Any) -> None:
     assert [s for s, _ in answers[:16]] == [200] * 16
     assert (answers[16][0], answers[16][1]["error"]["code"]) == (409, "SOLD_OUT")
     assert _stock_left(merchant, template_id) == 0
+
+
+def test_a_listing_within_the_shelf_bound_does_not_query_the_shelf_and_one_after_it_does(
+    api: Any, merchant: Any, clock: timeline.Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drop's listings all read one partition per merchant, `MCH#{mid}#SHELF`: a container queries it once
+    per shelf.CACHE_SECONDS, not once per listing."""
+    template_id = _template(api, merchant)
+    member = api.member_with_card(merchant)
+    shelf_key = shelf_pk(merchant.merchant_id)
+    calls = record(monkeypatch)
+
+    def shelf_queries() -> int:
+        return sum(1 for _, kwargs, _ in calls.named("Query") if shelf_key in json.dumps(kwargs))
+
+    def listing() -> None:
+        status, body = api.get("/v1/coupons/offers", token=member["token"])
+        assert status == 200 and [o["template_id"] for o in body["offers"]] == [template_id], body
+
+    listing()
+    assert shelf_queries() == 1  # the template's creation here forgot the copy
+    clock.advance(seconds=shelf.CACHE_SECONDS - 1)
+    listing()
+    assert shelf_queries() == 1  # within the bound: this container's copy
+    clock.advance(seconds=1)
+    listing()
+    assert shelf_queries() == 2
 
 
 def test_sign_in_reads_the_member_once_before_its_write(
