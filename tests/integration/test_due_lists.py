@@ -102,35 +102,11 @@ def test_items_left_on_a_lowered_lists_old_shards_are_moved_into_its_one_shard(
     from infra.deploy import upgrade
     from mini_program_api.coupons import issue_jobs
     from mini_program_api.db import transact
-    from mini_program_api.db.models import IssueJob, issue_job_pk
+    from mini_program_api.db.models import IssueJob
     from mini_program_api.platform import clock
 
     admin = api.admin_token(merchant)
-    status, template = api.post(
-        "/v1/admin/coupon-templates",
-        {
-            "name": "回馈券",
-            "kind": "CASH",
-            "amount": 300,
-            "per_member_limit": 1,
-            "days_after_claim": 7,
-            "listed": False,
-            "total_stock": 10,
-        },
-        token=admin,
-    )
-    assert status == 201, template
-    member = api.member_with_card(merchant)["member"]["member_id"]
-    jobs = []
-    for _ in range(2):
-        status, job = api.post(
-            "/v1/admin/issue-jobs",
-            {"template_id": template["template_id"], "member_ids": [member]},
-            token=admin,
-            headers={"idempotency-key": uuid.uuid4().hex},
-        )
-        assert status == 201, job
-        jobs.append(IssueJob.get(issue_job_pk(merchant.merchant_id), job["job_id"], consistent_read=True))
+    jobs = _issue_jobs(api, merchant, 2)
     waiting, moved_meanwhile = jobs
     for job, shard in ((waiting, 7), (moved_meanwhile, 31)):  # where the 32-shard list had put them
         job.update(actions=[IssueJob.due_pk.set(f"DUE#{issue_jobs.JOB}#{shard}")])
@@ -171,34 +147,12 @@ def test_a_job_deferred_on_its_old_shard_while_the_upgrade_runs_is_still_moved(
     from infra.deploy import upgrade
     from mini_program_api.coupons import issue_jobs
     from mini_program_api.db import transact
-    from mini_program_api.db.models import IssueJob, issue_job_pk
+    from mini_program_api.db.models import IssueJob
     from mini_program_api.platform import clock
     from mini_program_api.platform.errors import KabaoError
 
-    admin = api.admin_token(merchant)
-    status, template = api.post(
-        "/v1/admin/coupon-templates",
-        {
-            "name": "回馈券",
-            "kind": "CASH",
-            "amount": 300,
-            "per_member_limit": 1,
-            "days_after_claim": 7,
-            "listed": False,
-            "total_stock": 10,
-        },
-        token=admin,
-    )
-    assert status == 201, template
-    member = api.member_with_card(merchant)["member"]["member_id"]
-    status, made = api.post(
-        "/v1/admin/issue-jobs",
-        {"template_id": template["template_id"], "member_ids": [member]},
-        token=admin,
-        headers={"idempotency-key": uuid.uuid4().hex},
-    )
-    assert status == 201, made
-    key = (issue_job_pk(merchant.merchant_id), made["job_id"])
+    (made,) = _issue_jobs(api, merchant, 1)
+    key = (made.pk, made.sk)
     old = f"DUE#{issue_jobs.JOB}#5"  # where the 32-shard list had put it
     IssueJob(*key).update(actions=[IssueJob.due_pk.set(old)])
     update_if = transact.update_if
@@ -216,3 +170,25 @@ def test_a_job_deferred_on_its_old_shard_while_the_upgrade_runs_is_still_moved(
     after = IssueJob.get(*key, consistent_read=True)
     assert after.due_pk == f"DUE#{issue_jobs.JOB}#0" and int(after.due_attempts) == 1  # moved, its backoff kept
     assert after.due_sk > due.stamp(clock.now())
+
+
+def _issue_jobs(api: Any, merchant: Any, count: int) -> list[Any]:
+    """`count` running issue jobs of one coupon to one member, as stored (IssueJob items)."""
+    from mini_program_api.db.models import IssueJob, issue_job_pk
+
+    admin = api.admin_token(merchant)
+    body = {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7}
+    status, template = api.post("/v1/admin/coupon-templates", {**body, "listed": False, "total_stock": 10}, token=admin)
+    assert status == 201, template
+    member = api.member_with_card(merchant)["member"]["member_id"]
+    jobs = []
+    for _ in range(count):
+        status, job = api.post(
+            "/v1/admin/issue-jobs",
+            {"template_id": template["template_id"], "member_ids": [member]},
+            token=admin,
+            headers={"idempotency-key": uuid.uuid4().hex},
+        )
+        assert status == 201, job
+        jobs.append(IssueJob.get(issue_job_pk(merchant.merchant_id), job["job_id"], consistent_read=True))
+    return jobs
