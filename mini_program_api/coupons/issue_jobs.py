@@ -28,6 +28,9 @@ tests) work through it a page at a time:
   the job is deferred with backoff (jobs/due.py) and resumes from its saved cursor;
 - the cursor is saved after each page, pinned to the cursor read, so two runners never
   both advance one job; a paused template defers the job, an ended or expired one stops it;
+- the jobs due in a run take turns: each gets an even share of the run's time left (jobs/runner.py `turn`), at
+  least a page, so a job of a million members, first on the list, gives way to a small one behind it in every
+  run instead of holding it until it is done;
 - members refused SOLD_OUT are counted apart (`sold_out`): a job that ends its pass with some stays on
   the list, DONE, and every `SOLD_OUT_RECHECK` looks at the template's stock; once the merchant has added
   stock, those members are issued (their FAILED result becomes ISSUED and the counts move, in the coupon's
@@ -353,7 +356,8 @@ def run(
             if job.status == DONE:  # its pass is over; members refused SOLD_OUT wait for stock
                 _retry_sold_out(job, at, deadline, report)
             else:
-                pages[0] = _work(job, at, page_size, pages[0], deadline, report)
+                waiting = report.due - report.done - len(report.failed)  # this job and those after it in this run
+                pages[0] = _work(job, at, page_size, pages[0], deadline, report, runner.turn(deadline, waiting))
         finally:
             after = _find(job.merchant_id, job.job_id)
             report.issued += int(counted([after])[0].issued) - issued_before if after is not None else 0
@@ -364,9 +368,17 @@ def run(
 
 
 def _work(
-    job: IssueJob, now: datetime, page_size: int, max_pages: int | None, deadline: float | None, report: Report
+    job: IssueJob,
+    now: datetime,
+    page_size: int,
+    max_pages: int | None,
+    deadline: float | None,
+    report: Report,
+    turn: float | None = None,
 ) -> int | None:
-    """The job's pages until it is done, `max_pages` (None: no limit) or the deadline; returns the pages left."""
+    """The job's pages until it is done, `max_pages` (None: no limit), the deadline or the end of its `turn` (at
+    least one page): a job of a million members gives way to the jobs due behind it, each run, and goes on at the
+    next. Returns the pages left."""
     merchant = merchants.get(job.merchant_id)
     template = template_admin.get(job.merchant_id, job.template_id)
     state = template_admin.status(template, now)
@@ -392,6 +404,9 @@ def _work(
             _wait_for_stock(job, now)
             break
         job.cursor = next_cursor
+        if runner.out_of_time(turn):
+            report.more = True  # its turn is over: the jobs behind it get theirs, it goes on next run
+            break
     return pages
 
 

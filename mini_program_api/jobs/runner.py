@@ -35,6 +35,16 @@ def out_of_time(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
+def turn(deadline: float | None, waiting: int) -> float | None:
+    """When one item's turn ends (a `time.monotonic()`, None: no limit) so that the `waiting` items of this run
+    (it among them) each get theirs: an even share of the time left before `deadline`. A job whose items are
+    long (an issue job's pages) gives way at the end of its turn instead of holding the rest for the whole run."""
+    if deadline is None:
+        return None
+    now = time.monotonic()
+    return now + max(0.0, deadline - now) / max(1, waiting)
+
+
 @dataclass
 class Report:
     """What a run did: the shape every job reports, and its own counts beside these."""

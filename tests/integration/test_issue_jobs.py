@@ -338,3 +338,35 @@ def test_a_run_killed_as_its_pass_ends_still_issues_to_members_refused_sold_out(
     after = _job(api, merchant, job["job_id"])
     assert (after["status"], after["issued"], after["failed"]) == ("DONE", 2, 0)
     assert [_held(merchant, m, template_id) for m in ids] == [1, 1]
+
+
+def test_a_long_job_gives_way_to_the_jobs_behind_it_within_a_run(api: Any, merchant: Any, monkeypatch: Any) -> None:
+    """Each job due in a run gets an even share of the run's time left (runner.turn), at least a page: a job of
+    many pages, created first and so first on the list, no longer holds a small job created after it for the
+    whole run (and, run after run, until it is done)."""
+    from types import SimpleNamespace
+
+    from mini_program_api.jobs import runner
+
+    template_id = _template(api, merchant)
+    members = [api.member_with_card(merchant)["member"]["member_id"] for _ in range(6)]
+    _, long_job = _post_job(api, merchant, {"template_id": template_id, "member_ids": members[:4]})
+    _, small_job = _post_job(api, merchant, {"template_id": template_id, "member_ids": members[4:]})
+
+    now = [1000.0]
+    monkeypatch.setattr(runner, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    advance = issue_jobs._advance
+
+    def a_page_takes_ten_seconds(*args: Any, **kwargs: Any) -> bool:
+        now[0] += 10
+        return bool(advance(*args, **kwargs))
+
+    monkeypatch.setattr(issue_jobs, "_advance", a_page_takes_ten_seconds)
+    report = issue_jobs.run(page_size=1, deadline=now[0] + 40)  # time for 4 pages of the 6 the two jobs have
+    assert (report.jobs, report.stopped_early, report.more) == (2, False, True), report
+    first, second = _job(api, merchant, long_job["job_id"]), _job(api, merchant, small_job["job_id"])
+    # The long job's turn was half the run (2 pages); the small one had the rest and finished.
+    assert (first["status"], first["scanned"]) == ("RUNNING", 2), first
+    assert (second["status"], second["issued"]) == ("DONE", 2), second
+    _drain(page_size=1)
+    assert _job(api, merchant, long_job["job_id"])["issued"] == 4
