@@ -243,6 +243,8 @@ const en: typeof zhCN = {
     results: "Results",
     error: "Reason",
     progress: "{scanned} scanned, {issued} issued, {failed} failed",
+    status: { RUNNING: "Running", DONE: "Done", STOPPED: "Stopped" },
+    resultStatus: { ISSUED: "Issued", FAILED: "Not issued" },
   },
   days: {
     id: "ID",

@@ -241,6 +241,8 @@ export default {
     results: "发放结果",
     error: "原因",
     progress: "已扫描 {scanned}，成功 {issued}，失败 {failed}",
+    status: { RUNNING: "发放中", DONE: "已完成", STOPPED: "已停止" },
+    resultStatus: { ISSUED: "已发放", FAILED: "未发放" },
   },
   days: {
     id: "编号",
