@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import UpdateError
-
 from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, lookup_pk, member_pk
-from mini_program_api.db.transact import Cancelled, Transaction
+from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.members import tiers
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids, pii
@@ -177,15 +175,12 @@ def _add_masked_copy(member: Member, digest: str, phone: str) -> Member:
     for the next bind (the view still decrypts)."""
     if member.phone_masked is not None:
         return member
-    try:
-        member.update(
-            actions=[Member.phone_masked.set(pii.mask_phone(phone))],
-            condition=(Member.phone_hash == digest) & Member.erased_at.does_not_exist(),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    masked = pii.mask_phone(phone)
+    if not update_if(
+        member, [Member.phone_masked.set(masked)], (Member.phone_hash == digest) & Member.erased_at.does_not_exist()
+    ):
         return get(member.merchant_id, member.member_id)
+    member.phone_masked = masked
     return member
 
 
