@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from pynamodb.expressions.condition import Condition
 
 from mini_program_api.db.models import Item
+from mini_program_api.db.transact import update_if
 from mini_program_api.platform import paging
 from mini_program_api.platform.errors import KabaoError
 
@@ -53,8 +54,6 @@ class Records(Generic[J]):
     def backfill(self, merchant_id: str) -> int:
         """Give the merchant's jobs from before `lsi1` theirs (infra/deploy/upgrade.py): how many were given one.
         Conditional on having none, so it is safe to run again and beside new jobs being created."""
-        from mini_program_api.db.transact import update_if
-
         model: Any = self.model
         given = 0
         for job in model.query(self.partition(merchant_id), filter_condition=model.lsi1.does_not_exist()):
