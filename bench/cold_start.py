@@ -25,8 +25,12 @@ handler with its CloudWatch event), against DynamoDB Local and the WeChat sandbo
 started here. The paths: a returning member's login, `GET /v1/me`, the till's checkout, the WeChat
 Pay notify of a paid top-up, and the `issue_jobs_run` schedule (every minute: the job that starts
 cold most often). The floor is the least any DynamoDB-backed answer costs: a fresh process that
-imports boto3, makes a DynamoDB client and answers one GetItem. Interleaved (floor, login, me, ...)
-RUNS rounds; printed as `first answer` rows with their ratio to the floor. `first_answer` is also
+imports boto3, makes a DynamoDB client and answers one GetItem. A value-moving answer (the checkout,
+the notify) cannot be one GetItem: its floor is the least a balance change costs under docs/money.md,
+one read and then one TransactWriteItems (here of four small items: the balance, its ledger entry,
+the operation's record, a counter), printed as a second floor and a second ratio for those paths.
+Interleaved (floors, login, me, ...) RUNS rounds; printed as `first answer` rows with their ratio to
+the floor. `first_answer` is also
 what tests/infra/test_cold_start.py runs, from the source tree, to see what each path's first
 request imports.
 """
@@ -59,6 +63,8 @@ _HANDLER_SETS = {
     "app + every handler import": [*_ROUTES.glob("*.py"), *(ROOT / "functions").glob("*.py")],
 }
 RUNS = 11
+_FLOOR_LABEL = "floor: boto3, client, GetItem"
+_TX_FLOOR_LABEL = "value-moving floor: + transaction"
 TOP = 10
 # Peak memory is VmHWM: ru_maxrss survives exec, so a child would report its parent's peak (the bench's own).
 _PROBE = """
@@ -121,6 +127,24 @@ def _top_imports(args: list[str], env: dict[str, str]) -> list[tuple[str, float]
     return sorted(ranked, key=lambda r: -r[1])[:TOP]
 
 
+# Prepended (outside the clock) to a probe run apart from the timed ones: sums the time spent waiting on DynamoDB's
+# answers (botocore's HTTP send and receive), which is the database's share of an answer, not the app's.
+_WAITS = """
+import botocore.endpoint, time as _time
+_waited = []
+_send = botocore.endpoint.Endpoint._send
+def _timed_send(self, request):
+    began = _time.perf_counter()
+    try:
+        return _send(self, request)
+    finally:
+        _waited.append(_time.perf_counter() - began)
+botocore.endpoint.Endpoint._send = _timed_send
+import atexit, json as _json
+atexit.register(lambda: print("\\n" + _json.dumps({"waited": sum(_waited)})))
+"""
+
+
 # A Lambda context as the runtime passes it (the app reads the request id and the time left).
 _CONTEXT = """
 class _Context:
@@ -168,6 +192,14 @@ answered = time.perf_counter()
 print("\\n" + json.dumps({"import": imported - started, "first": answered - imported, "answer": str("Item" in item),
                           "modules": []}))
 """
+# The value-moving floor: the same, then one transaction of four fresh small items, each conditional, as a
+# balance change writes its balance, ledger entry, operation record and a counter (docs/money.md).
+_TX_FLOOR = _FLOOR.replace("answered = ", """key = uuid.uuid4().hex
+client.transact_write_items(TransactItems=[
+    {"Put": {"TableName": os.environ["KABAO_TABLE"], "Item": {"pk": {"S": f"BENCH#{key}"}, "sk": {"S": part},
+             "fen": {"N": "3000"}}, "ConditionExpression": "attribute_not_exists(pk)"}}
+    for part in ("BALANCE", "LEDGER", "OPERATION", "COUNTER")])
+answered = """).replace("import json, os", "import json, os, uuid")
 
 
 @dataclass(frozen=True)
@@ -177,6 +209,7 @@ class Request:
     label: str
     event: dict[str, Any]
     handler: str = "app.app"
+    moves_value: bool = False  # compared with the value-moving floor too
 
 
 def http_event(method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> dict[str, Any]:
@@ -199,24 +232,32 @@ def schedule_event(name: str) -> dict[str, Any]:
 
 
 def first_answer(request: Request, paths: list[str], env: dict[str, str], site: bool = True,
-                 extra: tuple[str, ...] = (), at: str | None = None) -> dict[str, Any]:
+                 extra: tuple[str, ...] = (), at: str | None = None, waits: bool = False) -> dict[str, Any]:
     """A fresh interpreter imports app from `paths` and serves `request` in-process: seconds of the import and
     of the first request, the answer (an HTTP status, or whether the schedule reported) and `sys.modules` after it.
     `at`: the caller's clock (ISO), when a test moved it (`KABAO_TEST_EPOCH`), so a signed notify's timestamp is
-    as fresh for the probe as for the stack that signed it; the bench leaves it out."""
+    as fresh for the probe as for the stack that signed it; the bench leaves it out. `waits`: a run apart from the
+    timed ones, for the seconds its DynamoDB calls waited (`waited`; its own timings are not comparable)."""
     code = _FIRST.format(paths=paths, context=_CONTEXT, event=json.dumps(request.event), handler=request.handler)
+    if waits:
+        code = f"import sys\nsys.path[:0] = {paths!r}\n{_WAITS}\n{code}"
     if at is not None:
         code = f"import datetime, time_machine; time_machine.travel(datetime.datetime.fromisoformat({at!r}), tick=True).start()\n{code}"
     args = [sys.executable, *extra] + ([] if site else ["-S"]) + ["-c", code]
     out = subprocess.run(args, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
     if out.returncode:
         raise RuntimeError(f"{request.label}: {out.stderr[-2000:]}")
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "stderr": out.stderr}
+    lines = out.stdout.strip().splitlines()
+    return {**json.loads(lines[-3 if waits else -1]), **(json.loads(lines[-1]) if waits else {}), "stderr": out.stderr}
 
 
-def floor(env: dict[str, str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-c", _FLOOR], env=env, capture_output=True, text=True, check=True,
+def floor(env: dict[str, str], moves_value: bool = False, waits: bool = False) -> dict[str, Any]:
+    code = (_WAITS if waits else "") + (_TX_FLOOR if moves_value else _FLOOR)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                          cwd=tempfile.gettempdir())
+    if waits:
+        lines = out.stdout.strip().splitlines()
+        return {**json.loads(lines[-3]), **json.loads(lines[-1])}
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -278,20 +319,23 @@ class Paths:
     def checkout(self) -> Request:
         code = self.call("GET", "/v1/me/code", token=self.member)["code"]
         body = {"member_code": code, "amount": 3000}
-        return Request("POST /v1/staff/checkout", self._json("POST", "/v1/staff/checkout", body, self.cashier, True))
+        return Request("POST /v1/staff/checkout", self._json("POST", "/v1/staff/checkout", body, self.cashier, True),
+                       moves_value=True)
 
     def notify(self) -> Request:
         order = self.call("POST", "/v1/topup/orders", {"plan_id": "p300"}, self.member)
         url, body, headers = self.stack.wechat.pay.signed_notify(order["order_id"])
         return Request("POST /v1/wechatpay/notify", http_event("POST", url.removeprefix(self.stack.api_url),
-                                                              headers, body.encode()))
+                                                              headers, body.encode()), moves_value=True)
 
     def job(self) -> Request:
         return Request("schedule issue_jobs_run", schedule_event("issue_jobs_run"),
                        "functions.issue_jobs.issue_jobs_run")
 
+    KINDS = ("login", "me", "checkout", "notify", "job")
+
     def every(self) -> list[Request]:
-        return [self.login(), self.me(), self.checkout(), self.notify(), self.job()]
+        return [getattr(self, kind)() for kind in self.KINDS]
 
 
 def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS) -> list[str]:
@@ -304,28 +348,54 @@ def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS) -
         paths = Paths(stack)
         env = product_env()
         measured: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        waited: dict[str, list[float]] = defaultdict(list)
+        moving: set[str] = set()
         for _ in range(rounds):
-            base = floor(env)
-            measured["floor: boto3, client, GetItem"].append((base["import"], base["first"]))
-            for request in paths.every():
+            for label, moves_value in ((_FLOOR_LABEL, False), (_TX_FLOOR_LABEL, True)):
+                base = floor(env, moves_value)
+                measured[label].append((base["import"], base["first"]))
+                waited[label].append(floor(env, moves_value, waits=True)["waited"])
+            for kind in paths.KINDS:
+                request = getattr(paths, kind)()
                 seen = first_answer(request, [str(task), str(runtime)], env, site=False)
                 if seen["answer"] not in ("200", "204", "ran"):
                     raise RuntimeError(f"{request.label} answered {seen['answer']}: {seen['stderr'][-2000:]}")
                 measured[request.label].append((seen["import"], seen["first"]))
+                again = getattr(paths, kind)()  # a fresh request of its kind: a member code or a notify is used once
+                waited[request.label].append(first_answer(again, [str(task), str(runtime)], env, site=False,
+                                                          waits=True)["waited"])
+                if request.moves_value:
+                    moving.add(request.label)
     finally:
         stack.stop()
     rows = {label: [a + b for a, b in runs] for label, runs in measured.items()}
-    floor_ms = statistics.median(rows["floor: boto3, client, GetItem"]) * 1000
+    ddb = {label: statistics.median(runs) for label, runs in waited.items()}
+
+    def ratio(label: str, floor_label: str) -> str:
+        """The median answer over the floor's median, and the spread of the per-round ratios."""
+        per_round = sorted(t / f for t, f in zip(rows[label], rows[floor_label]))
+        ratio = statistics.median(rows[label]) / statistics.median(rows[floor_label])
+        return f"{ratio:5.2f} ({per_round[0]:.2f}-{per_round[-1]:.2f})"
+
+    def own(label: str, floor_label: str) -> str:
+        """The answer less its DynamoDB waits, over the floor's less its own: the app's share, apart from the database."""
+        return f"{(statistics.median(rows[label]) - ddb[label]) / (statistics.median(rows[floor_label]) - ddb[floor_label]):.2f}"
+
     lines = [f"\nFirst answer per path (fresh interpreter, .pyc shipped, interleaved, median of {rounds})",
-             f"{'path':34} {'import ms':>9} {'first ms':>9} {'answer ms':>9} {'x floor':>8}  per round"]
+             f"{'path':34} {'import ms':>9} {'first ms':>9} {'answer ms':>9}  {'x floor (per round)':<20} "
+             f"{'x value-moving floor':<21} {'ddb ms':>6} {'own x floor':>11}"]
     for label, runs in measured.items():
-        total = statistics.median(rows[label]) * 1000
-        ratios = sorted(t / f for t, f in zip(rows[label], rows["floor: boto3, client, GetItem"]))
+        moves = label in moving or label == _TX_FLOOR_LABEL
+        floor_label = _TX_FLOOR_LABEL if moves else _FLOOR_LABEL
         lines.append(f"{label:34} {statistics.median(a for a, _ in runs) * 1000:9.0f} "
-                     f"{statistics.median(b for _, b in runs) * 1000:9.0f} {total:9.0f} {total / floor_ms:8.2f}  "
-                     f"{ratios[0]:.2f}-{ratios[-1]:.2f}")
-    lines.append("import = the interpreter's import of app (of boto3 for the floor); first = the first request to its "
-                 "answer (for the floor: a client and one GetItem); per round = the path's ratio to that round's floor")
+                     f"{statistics.median(b for _, b in runs) * 1000:9.0f} {statistics.median(rows[label]) * 1000:9.0f}  "
+                     f"{ratio(label, _FLOOR_LABEL):<20} {ratio(label, _TX_FLOOR_LABEL) if moves else '':<21} "
+                     f"{ddb[label] * 1000:6.0f} {own(label, floor_label):>11}")
+    lines.append("import = the interpreter's import of app (of boto3 for the floors); first = the first request to its "
+                 "answer (for the floors: a client and one GetItem, then one transaction of four items); the spread "
+                 "is of each round's ratio to that round's floor; ddb = the median time its DynamoDB calls waited for "
+                 "DynamoDB Local's answers (a run apart); own x floor = (answer - ddb) / (floor - its ddb), against the "
+                 "value-moving floor for the paths that move value: the app's imports and work, apart from the database")
     return lines
 
 
