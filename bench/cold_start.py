@@ -369,33 +369,33 @@ def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS) -
     finally:
         stack.stop()
     rows = {label: [a + b for a, b in runs] for label, runs in measured.items()}
+    answer = {label: statistics.median(runs) for label, runs in rows.items()}
     ddb = {label: statistics.median(runs) for label, runs in waited.items()}
 
     def ratio(label: str, floor_label: str) -> str:
         """The median answer over the floor's median, and the spread of the per-round ratios."""
-        per_round = sorted(t / f for t, f in zip(rows[label], rows[floor_label]))
-        ratio = statistics.median(rows[label]) / statistics.median(rows[floor_label])
-        return f"{ratio:5.2f} ({per_round[0]:.2f}-{per_round[-1]:.2f})"
+        per_round = sorted(t / f for t, f in zip(rows[label], rows[floor_label], strict=True))
+        return f"{answer[label] / answer[floor_label]:5.2f} ({per_round[0]:.2f}-{per_round[-1]:.2f})"
 
     def own(label: str, floor_label: str) -> str:
-        """The answer less its DynamoDB waits, over the floor's less its own: the app's share, apart from the database."""
-        return f"{(statistics.median(rows[label]) - ddb[label]) / (statistics.median(rows[floor_label]) - ddb[floor_label]):.2f}"
+        """The answer less its DynamoDB waits over the floor's less its own: the app's share, apart from the database."""
+        return f"{(answer[label] - ddb[label]) / (answer[floor_label] - ddb[floor_label]):.2f}"
 
     lines = [f"\nFirst answer per path (fresh interpreter, .pyc shipped, interleaved, median of {rounds})",
              f"{'path':34} {'import ms':>9} {'first ms':>9} {'answer ms':>9}  {'x floor (per round)':<20} "
              f"{'x value-moving floor':<21} {'ddb ms':>6} {'own x floor':>11}"]
     for label, runs in measured.items():
         moves = label in moving or label == _TX_FLOOR_LABEL
-        floor_label = _TX_FLOOR_LABEL if moves else _FLOOR_LABEL
         lines.append(f"{label:34} {statistics.median(a for a, _ in runs) * 1000:9.0f} "
-                     f"{statistics.median(b for _, b in runs) * 1000:9.0f} {statistics.median(rows[label]) * 1000:9.0f}  "
+                     f"{statistics.median(b for _, b in runs) * 1000:9.0f} {answer[label] * 1000:9.0f}  "
                      f"{ratio(label, _FLOOR_LABEL):<20} {ratio(label, _TX_FLOOR_LABEL) if moves else '':<21} "
-                     f"{ddb[label] * 1000:6.0f} {own(label, floor_label):>11}")
-    lines.append("import = the interpreter's import of app (of boto3 for the floors); first = the first request to its "
-                 "answer (for the floors: a client and one GetItem, then one transaction of four items); the spread "
-                 "is of each round's ratio to that round's floor; ddb = the median time its DynamoDB calls waited for "
-                 "DynamoDB Local's answers (a run apart); own x floor = (answer - ddb) / (floor - its ddb), against the "
-                 "value-moving floor for the paths that move value: the app's imports and work, apart from the database")
+                     f"{ddb[label] * 1000:6.0f} {own(label, _TX_FLOOR_LABEL if moves else _FLOOR_LABEL):>11}")
+    lines.append("import = the interpreter's import of app (of boto3 for the floors); first = the first request to "
+                 "its answer (for the floors: a client and one GetItem, then one transaction of four items); the "
+                 "spread is of each round's ratio to that round's floor; ddb = the median time its DynamoDB calls "
+                 "waited for DynamoDB Local's answers (a run apart); own x floor = (answer - ddb) / (floor - its ddb), "
+                 "against the value-moving floor for the paths that move value: the app's imports and work, apart "
+                 "from the database")
     return lines
 
 
