@@ -168,3 +168,28 @@ def test_me_reads_the_member_once(api: Any, merchant: Any, monkeypatch: pytest.M
     key = member_pk(merchant.merchant_id, member["member"]["member_id"])
     member_reads = [c for c in calls.named("GetItem") if c[1]["Key"]["pk"]["S"] == key]
     assert len(member_reads) == 1, calls.calls
+
+
+def test_a_sale_without_stored_value_does_not_read_the_spending_password(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only stored value is held to the spending password (till/spending_password.py): a cash sale, most of a
+    till's, skips the member's password item; a stored-value sale reads it, for its lock and its limit."""
+    member = api.member_with_card(merchant)
+    cashier = api.staff_token(merchant)
+    spending = member_pk(merchant.merchant_id, member["member"]["member_id"])
+
+    def password_reads(body: dict[str, Any]) -> int:
+        code = api.member_code(member["token"])
+        calls = record(monkeypatch)
+        status, answer = api.post(
+            "/v1/staff/checkout",
+            {"member_code": code, **body},
+            token=cashier,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert status == 200 or answer["error"]["code"] == "INSUFFICIENT_BALANCE", answer  # refused after its reads
+        return sum(1 for c in calls.named("GetItem") if c[1]["Key"] == {"pk": {"S": spending}, "sk": {"S": "SPENDPWD"}})
+
+    assert password_reads({"amount": 3000}) == 0
+    assert password_reads({"amount": 3000, "stored_value": 3000}) == 1
