@@ -187,8 +187,10 @@ def request(request_id: str, method: str, route: str) -> Iterator[RequestLog]:
             "latency_ms": latency_ms,
             **entry.extra,
         }
-        write("request", extra=fields, exc_info=crashed)
-        _KEYS.reset(keys)
+        try:
+            write("request", extra=fields, exc_info=crashed)
+        finally:
+            _KEYS.reset(keys)  # a warm container's next invocation, on this thread, must not carry this id
 
 
 def job(name: str, report: dict[str, Any], lambda_context: Any = None) -> None:

@@ -166,6 +166,16 @@ def test_each_thread_keeps_its_own_request_id(raw: Raw) -> None:
     assert sorted(line["request_id"] for line in lines if line["message"] == "request") == ["req-a", "req-b"]
 
 
+def test_a_request_line_that_cannot_be_written_leaves_no_request_id_behind(raw: Raw) -> None:
+    """A warm Lambda container serves its next invocation on the same thread: if the request line fails (a field
+    named like a record's own attribute), the id must still be dropped, or the next request's records carry it."""
+    with pytest.raises(KeyError), logs.request("req-gone", "GET", "/v1/me") as entry:
+        entry.extra["name"] = "clashes with LogRecord.name"
+    DOMAIN.info("next invocation")
+    [line] = _lines(raw)
+    assert line["message"] == "next invocation" and "request_id" not in line
+
+
 _LEVELS = """
 import logging, sys
 sys.path.insert(0, %r)
