@@ -1,10 +1,21 @@
-"""Structured logs: every record of kabao's loggers as one JSON line (Powertools Logger), and the
-one line per request and per job run that operations reads first.
+"""Structured logs: every record of kabao's loggers as one JSON line on stdout, and the one line per
+request and per job run that operations reads first.
 
 Domain modules keep `logging.getLogger(__name__)`: their loggers sit under `mini_program_api` and
-`functions`, which get the Powertools handler here, so their records come out as JSON with the
-current request's keys. Chalice's own logger (named after the app, "kabao", as the service is) logs
-uncaught exceptions; it gets the same handler instead of Chalice's plain-text one.
+`functions`, which get the handler here, so their records come out as JSON with the current request's
+keys. Chalice's own logger (named after the app, "kabao", as the service is) logs uncaught exceptions; it
+gets the same handler instead of Chalice's plain-text one.
+
+The standard library's `logging` with a JSON formatter of a few dozen lines, no dependency: Powertools'
+Logger did this before, and importing it (its package `__init__` loads Logger, Metrics and Tracer) cost
+every request path's cold first request about 8 ms. The line is the one Powertools printed, key for key
+and in its order, so docs/operations.md and any Logs Insights query read it as before: `level`,
+`location` (function:line), `message`, `timestamp` (`2026-12-05 02:49:24,563+0000`, local time: UTC on
+Lambda), `service`, this thread's `request_id`, the caller's `extra` fields, for an exception `exception`
+(the traceback), `exception_name`, `exception_notes` and `stack_trace`, and `xray_trace_id` when Lambda
+sets one. A key whose value is None is left out, a value JSON cannot hold is written as its `str`, and
+Chinese stays readable (no `\\uXXXX`). Powertools stays for EMF metrics (metrics.py) and SSM parameters
+(platform/secrets.py), loaded by the requests that use them.
 
 What a line may hold is decided by the caller, field by field: request and job lines carry ids,
 route, status, latency and error code, never a body, a header, a token, a phone number or a key.
@@ -12,37 +23,121 @@ route, status, latency and error code, never a body, a header, a token, a phone 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.logging.logger import Logger
+from typing import Any
 
 SERVICE = "kabao"
 _PACKAGES = ("mini_program_api", "functions")
+LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"  # the name the stages already set (docs/deploy.md); INFO when empty
+# Lambda's Advanced Logging Controls level, when a function sets one, wins over ours (as in Powertools).
+_LAMBDA_LEVELS = {
+    "TRACE": "NOTSET",
+    "DEBUG": "DEBUG",
+    "INFO": "INFO",
+    "WARN": "WARNING",
+    "ERROR": "ERROR",
+    "FATAL": "CRITICAL",
+}
+
+# The keys each thread's records carry (the request id): the local server and the tests serve requests
+# in threads, and a thread starts with an empty context.
+_KEYS: ContextVar[dict[str, Any]] = ContextVar("kabao_log_keys")
+# A record's own attributes, and the line's fixed keys: everything else on a record is the caller's `extra`.
+_NOT_EXTRA = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "level", "location", "timestamp"}
+
+
+class JsonLine(logging.Formatter):
+    """One record as one JSON line, the keys in the order Powertools' Logger wrote them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "level": record.levelname,
+            "location": f"{record.funcName}:{record.lineno}",
+            "message": None,  # its place in the line; filled below
+            "timestamp": self.formatTime(record),
+            "service": SERVICE,
+            **_KEYS.get({}),
+            **{k: v for k, v in vars(record).items() if k not in _NOT_EXTRA},
+        }
+        line["message"] = _message(record)
+        info = record.exc_info
+        if isinstance(info, tuple) and info[0] is not None and info[1] is not None:
+            line.setdefault("exception", self.formatException(info))
+            line.setdefault("exception_name", info[0].__name__)
+            line.setdefault("exception_notes", getattr(info[1], "__notes__", None))
+            frames = traceback.extract_tb(info[2])
+            line["stack_trace"] = {
+                "type": info[0].__name__,
+                "value": info[1],
+                "module": type(info[1]).__module__,
+                "frames": [
+                    {"file": f.filename, "line": f.lineno, "function": f.name, "statement": f.line} for f in frames
+                ],
+            }
+        else:
+            line["stack_trace"] = None
+        trace = os.environ.get("_X_AMZN_TRACE_ID")  # set by Lambda per invocation when tracing is on
+        line["xray_trace_id"] = trace.split(";")[0].replace("Root=", "") if trace else None
+        shown = {k: v for k, v in line.items() if v is not None}
+        return json.dumps(shown, default=str, separators=(",", ":"), ensure_ascii=False)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """`2026-12-05 02:49:24,563+0000`: Powertools' default, milliseconds before the offset."""
+        return time.strftime(f"%Y-%m-%d %H:%M:%S,{int(record.msecs):03d}%z", time.localtime(record.created))
+
+
+def _message(record: logging.LogRecord) -> Any:
+    """The message as Powertools wrote it: a dict stays an object, `%` arguments are applied, and a message
+    that is itself JSON is nested as JSON rather than quoted."""
+    if isinstance(record.msg, dict):
+        return record.msg
+    if record.args:
+        return record.getMessage()
+    if isinstance(record.msg, str):
+        try:
+            return json.loads(record.msg)
+        except ValueError:
+            return record.msg
+    return record.msg
+
+
+def _level() -> tuple[str, str | None]:
+    """The level to log at, and the setting it ignored if that named no level (a typo logs at INFO, with a
+    warning, rather than failing every request)."""
+    wanted = _LAMBDA_LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "")
+    wanted = wanted or (os.environ.get(LEVEL_ENV) or "").strip().upper() or "INFO"
+    if isinstance(logging.getLevelName(wanted), int):
+        return wanted, None
+    return "INFO", wanted
 
 
 @cache
-def logger() -> Logger:
-    """The service's Powertools Logger, set up once per container, on first use (a cold start's
-    `import app` stays free of it). Level from POWERTOOLS_LOG_LEVEL, INFO by default."""
-    from aws_lambda_powertools.logging.logger import Logger
-
-    log = Logger(service=SERVICE, level=os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO")
-    handler = log.registered_handler
-    for name in _PACKAGES:
-        package = logging.getLogger(name)
-        package.handlers = [handler]
-        package.setLevel(log.log_level)
-        package.propagate = False
-    logging.getLogger(SERVICE).handlers = [handler]  # Chalice's app.log: drop its plain-text handler
+def logger() -> logging.Logger:
+    """The service's logger ("kabao", Chalice's app logger too), set up once per container on first use,
+    with the `mini_program_api` and `functions` loggers: one handler writing JSON lines to stdout. Level
+    from POWERTOOLS_LOG_LEVEL, INFO by default."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonLine())
+    level, ignored = _level()
+    for name in (SERVICE, *_PACKAGES):
+        each = logging.getLogger(name)
+        each.handlers = [handler]  # Chalice's app.log: drop its plain-text handler
+        each.setLevel(level)
+        each.propagate = False  # Lambda's runtime has a handler on the root logger: one line, not two
+    log = logging.getLogger(SERVICE)
+    if ignored:
+        log.warning("unknown log level, logging at INFO", extra={"setting": LEVEL_ENV, "value": ignored})
     return log
 
 
@@ -71,7 +166,7 @@ def request(request_id: str, method: str, route: str) -> Iterator[RequestLog]:
     by this thread carry its request id."""
     log = logger()
     entry = RequestLog(request_id, method, route)
-    log.thread_safe_append_keys(request_id=request_id)
+    keys = _KEYS.set({**_KEYS.get({}), "request_id": request_id})
     started = time.perf_counter()
     crashed = False
     try:
@@ -92,8 +187,10 @@ def request(request_id: str, method: str, route: str) -> Iterator[RequestLog]:
             "latency_ms": latency_ms,
             **entry.extra,
         }
-        write("request", extra=fields, exc_info=crashed)
-        log.thread_safe_remove_keys(["request_id"])
+        try:
+            write("request", extra=fields, exc_info=crashed)
+        finally:
+            _KEYS.reset(keys)  # a warm container's next invocation, on this thread, must not carry this id
 
 
 def job(name: str, report: dict[str, Any], lambda_context: Any = None) -> None:

@@ -193,3 +193,17 @@ def test_a_forged_notify_is_refused_on_a_cold_start_without_the_wechat_pay_clien
     assert seen["answer"] == "401", seen["stderr"][-2000:]
     assert "mini_program_api.wechat.pay_notify" in seen["modules"]
     assert _loaded(seen["modules"], ("wechatpayv3", "requests", "mini_program_api.wechat.pay")) == []
+
+
+@pytest.mark.parametrize("path", ["login", "me"])
+def test_a_member_paths_first_request_loads_no_powertools(stack: Any, path: str) -> None:
+    """The request line is the standard library's logging (telemetry/logs.py): Powertools' package, whose
+    `__init__` loads Logger, Metrics and Tracer (~8 ms), is for the paths that emit a metric or read SSM."""
+    from bench.cold_start import Paths, first_answer, product_env
+
+    request = getattr(Paths(stack), path)()
+    moved = datetime.now(UTC).isoformat() if os.environ.get("KABAO_TEST_EPOCH") else None
+    seen = first_answer(request, [str(ROOT)], product_env(), at=moved)
+    assert seen["answer"] == "200", seen["stderr"][-2000:]
+    assert "mini_program_api.telemetry.logs" in seen["modules"]  # the request line was set up and written
+    assert _loaded(seen["modules"], ("aws_lambda_powertools",)) == []

@@ -1,7 +1,7 @@
 """What operations sees: one JSON log line per request and job run, and EMF metrics for real events.
 
-Logs are read from the real Powertools handler (its stream swapped for a buffer); metrics are the EMF
-lines Powertools prints to stdout, captured while the real flows run (notifies arrive over HTTP from
+Logs are read from the service's real handler (telemetry/logs.py, its stream swapped for a buffer); metrics
+are the EMF lines Powertools prints to stdout, captured while the real flows run (notifies arrive over HTTP from
 the WeChat Pay sandbox, jobs run through Chalice's event invocation).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -26,7 +27,8 @@ Lines = Callable[[], list[dict[str, Any]]]
 def log_lines() -> Iterator[Lines]:
     """Every line the service logger writes during the test, each parsed as JSON (a line that is not
     JSON fails the test)."""
-    handler: Any = logs.logger().registered_handler
+    [handler] = [h for h in logs.logger().handlers if isinstance(h.formatter, logs.JsonLine)]  # pytest adds its own
+    assert isinstance(handler, logging.StreamHandler)
     buffer = io.StringIO()
     previous = handler.setStream(buffer)
     try:

@@ -1,0 +1,227 @@
+"""The log line itself (telemetry/logs.py): the keys, order and values Powertools' Logger wrote before it, since
+docs/operations.md and Logs Insights queries read them; a crash's traceback; the request id per thread; the level
+setting. Read from the service's real handler, its stream swapped for a buffer (as tests/integration/test_telemetry.py
+reads the request lines of real requests).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mini_program_api.telemetry import logs
+
+ROOT = Path(__file__).resolve().parents[2]
+Raw = Callable[[], list[str]]
+DOMAIN = logging.getLogger("mini_program_api.telemetry.test")  # a domain module's logger, under the package
+
+
+@pytest.fixture
+def raw() -> Iterator[Raw]:
+    """Every line the service's handler writes during the test, as written."""
+    [handler] = [h for h in logs.logger().handlers if isinstance(h.formatter, logs.JsonLine)]  # pytest adds its own
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        yield lambda: buffer.getvalue().splitlines()
+    finally:
+        handler.setStream(previous)
+
+
+def _lines(raw: Raw) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in raw()]
+
+
+class _NoJson:
+    def __str__(self) -> str:
+        return "no json"
+
+
+def test_a_record_in_a_request_is_the_line_powertools_wrote(raw: Raw, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-67a1b2c3-abc;Parent=def;Sampled=1")
+    with logs.request("req-1", "POST", "/v1/till/checkout") as entry:
+        entry.merchant_id, entry.status, entry.outcome = "m-1", 200, "OK"
+        entry.extra["note"] = "会员卡"
+        DOMAIN.info("paid %s in %d parts", "订单", 2)
+        DOMAIN.warning("odd", extra={"thing": _NoJson(), "gone": None, "nested": {"a": [1, "二"]}})
+        DOMAIN.info('{"already": "json"}')
+        DOMAIN.info({"a": "dict"})
+    DOMAIN.info("after")
+    written = raw()
+    lines = [json.loads(line) for line in written]
+    for line in lines:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}[+-]\d{4}", line.pop("timestamp"))
+        assert re.fullmatch(r"[\w<>]+:\d+", line.pop("location"))
+    trace = {"xray_trace_id": "1-67a1b2c3-abc"}
+    head = {"service": "kabao", "request_id": "req-1"}
+    assert lines[:4] == [
+        {"level": "INFO", "message": "paid 订单 in 2 parts", **head, **trace},
+        {"level": "WARNING", "message": "odd", **head, "thing": "no json", "nested": {"a": [1, "二"]}, **trace},
+        {"level": "INFO", "message": {"already": "json"}, **head, **trace},
+        {"level": "INFO", "message": {"a": "dict"}, **head, **trace},
+    ]
+    request = lines[4]
+    assert isinstance(request.pop("latency_ms"), float)
+    assert request == {
+        "level": "INFO",
+        "message": "request",
+        **head,
+        "method": "POST",
+        "route": "/v1/till/checkout",
+        "merchant_id": "m-1",
+        "status": 200,
+        "outcome": "OK",
+        "note": "会员卡",
+        **trace,
+    }
+    assert lines[5] == {"level": "INFO", "message": "after", "service": "kabao", **trace}  # the request's id is gone
+    # Compact, in Powertools' key order, Chinese as written (not \\u escapes).
+    assert written[0].startswith('{"level":"INFO","location":"test_a_record_in_a_request_is_the_line_powertools_')
+    assert list(json.loads(written[4]))[:6] == ["level", "location", "message", "timestamp", "service", "request_id"]
+    assert "会员卡" in written[4] and "\\u" not in "".join(written)
+
+
+def _crash() -> None:
+    raise ValueError("库存不足")
+
+
+def test_a_crash_is_an_error_line_with_its_traceback(raw: Raw) -> None:
+    with pytest.raises(ValueError), logs.request("req-crash", "GET", "/v1/me"):
+        _crash()
+    [line] = _lines(raw)
+    assert (line["level"], line["request_id"], line["status"], line["outcome"]) == (
+        "ERROR",
+        "req-crash",
+        500,
+        "INTERNAL_ERROR",
+    )
+    assert line["exception"].startswith("Traceback (most recent call last):")
+    assert line["exception"].endswith("ValueError: 库存不足") and "in _crash" in line["exception"]
+    assert line["exception_name"] == "ValueError" and "exception_notes" not in line
+    stack = line["stack_trace"]
+    assert (stack["type"], stack["value"], stack["module"]) == ("ValueError", "库存不足", "builtins")
+    assert stack["frames"][-1] == {
+        "file": __file__,
+        "line": _crash.__code__.co_firstlineno + 1,
+        "function": "_crash",
+        "statement": 'raise ValueError("库存不足")',
+    }
+
+
+def test_a_caught_exception_logged_with_its_notes(raw: Raw) -> None:
+    try:
+        raise KeyError("k")
+    except KeyError as exc:
+        exc.add_note("while reading the shelf")
+        DOMAIN.exception("lost")
+    DOMAIN.error("no exception here", exc_info=True)  # outside an except: (None, None, None), no exception keys
+    caught, plain = _lines(raw)
+    assert caught["exception_name"] == "KeyError" and caught["exception_notes"] == ["while reading the shelf"]
+    assert caught["exception"].endswith("KeyError: 'k'\nwhile reading the shelf")
+    assert not {"exception", "exception_name", "stack_trace"} & set(plain)
+
+
+def test_each_thread_keeps_its_own_request_id(raw: Raw) -> None:
+    """Requests served at once in threads (the local server): a record logged in one carries that one's id,
+    never another's, and a thread outside any request carries none."""
+    both_inside = threading.Barrier(3)
+    logged = threading.Barrier(3)
+
+    def serve(rid: str) -> None:
+        with logs.request(rid, "GET", "/v1/me") as entry:
+            entry.status, entry.outcome = 200, "OK"
+            both_inside.wait(timeout=10)
+            DOMAIN.info("inside", extra={"mine": rid})
+            logged.wait(timeout=10)
+
+    def outside() -> None:
+        both_inside.wait(timeout=10)
+        DOMAIN.info("outside")
+        logged.wait(timeout=10)
+
+    threads = [threading.Thread(target=serve, args=(rid,)) for rid in ("req-a", "req-b")]
+    threads.append(threading.Thread(target=outside))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    lines = _lines(raw)
+    inside = [line for line in lines if line["message"] == "inside"]
+    assert sorted(line["request_id"] for line in inside) == ["req-a", "req-b"]
+    assert all(line["request_id"] == line["mine"] for line in inside)
+    [lone] = [line for line in lines if line["message"] == "outside"]
+    assert "request_id" not in lone
+    assert sorted(line["request_id"] for line in lines if line["message"] == "request") == ["req-a", "req-b"]
+
+
+def test_a_request_line_that_cannot_be_written_leaves_no_request_id_behind(raw: Raw) -> None:
+    """A warm Lambda container serves its next invocation on the same thread: if the request line fails (a field
+    named like a record's own attribute), the id must still be dropped, or the next request's records carry it."""
+    with pytest.raises(KeyError), logs.request("req-gone", "GET", "/v1/me") as entry:
+        entry.extra["name"] = "clashes with LogRecord.name"
+    DOMAIN.info("next invocation")
+    [line] = _lines(raw)
+    assert line["message"] == "next invocation" and "request_id" not in line
+
+
+_LEVELS = """
+import logging, sys
+sys.path.insert(0, %r)
+from mini_program_api.telemetry import logs
+logs.logger()
+print(*(logging.getLevelName(logging.getLogger(n).level) for n in ("kabao", "mini_program_api", "functions")))
+"""
+
+
+@pytest.mark.parametrize(
+    ("setting", "lambda_level", "level", "warned"),
+    [
+        (None, None, "INFO", False),
+        ("", None, "INFO", False),
+        (" debug ", None, "DEBUG", False),
+        ("WARNING", None, "WARNING", False),
+        ("verbose", None, "INFO", True),
+        ("DEBUG", "WARN", "WARNING", False),
+    ],
+)
+def test_the_level_setting(setting: str | None, lambda_level: str | None, level: str, warned: bool) -> None:
+    """POWERTOOLS_LOG_LEVEL (the name the stages set): unset or empty is INFO, case and spaces do not matter,
+    and a value that names no level logs at INFO with a warning line instead of failing every request. Lambda's
+    own log level (Advanced Logging Controls, AWS_LAMBDA_LOG_LEVEL), when a function has one, wins, as it did."""
+    env = {k: v for k, v in os.environ.items() if k not in ("POWERTOOLS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL")}
+    if setting is not None:
+        env["POWERTOOLS_LOG_LEVEL"] = setting
+    if lambda_level is not None:
+        env["AWS_LAMBDA_LOG_LEVEL"] = lambda_level
+    out = subprocess.run(
+        [sys.executable, "-c", _LEVELS % str(ROOT)], env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[-1] == f"{level} {level} {level}"
+    warnings = [json.loads(line) for line in out[:-1]]
+    assert warnings == (
+        [
+            {
+                "level": "WARNING",
+                "location": warnings[0]["location"],
+                "message": "unknown log level, logging at INFO",
+                "timestamp": warnings[0]["timestamp"],
+                "service": "kabao",
+                "setting": "POWERTOOLS_LOG_LEVEL",
+                "value": "VERBOSE",
+            }
+        ]
+        if warned
+        else []
+    )
