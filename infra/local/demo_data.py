@@ -415,10 +415,11 @@ class History:
     # --- what people do -----------------------------------------------------------------------
 
     def _join(self, p: Person) -> None:
-        from mini_program_api.members import cards, members
+        from mini_program_api.members import cards
+        from mini_program_api.members import login as member_login
         from mini_program_api.till import spending_password
 
-        login = members.login(DEMO_APPID, f"test:{p.openid}:{self.key()}", scene=p.scene)
+        login = member_login.login(DEMO_APPID, f"test:{p.openid}:{self.key()}", scene=p.scene)
         p.member_id = login.member.member_id
         self.count("members")
         if not p.opens_card:

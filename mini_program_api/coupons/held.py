@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from pynamodb.expressions.condition import Condition
 
-from mini_program_api.coupons import shelf
 from mini_program_api.db.models import (
     Coupon,
     member_pk,
 )
+from mini_program_api.db.schema import sortable
 from mini_program_api.jobs import due
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.errors import KabaoError
@@ -41,12 +41,12 @@ AVAILABLE, USED = "AVAILABLE", "USED"
 def state_key(state: str, at: datetime, coupon_id: str) -> str:
     """The coupon's `lsi1`: `COUPON#AVAILABLE#{valid_until}#{id}` until used (those below now have
     expired), then `COUPON#USED#{used_at}#{id}`. A member's coupons of one state are one key range."""
-    return f"COUPON#{state}#{shelf.sortable(at)}#{coupon_id}"
+    return f"COUPON#{state}#{sortable(at)}#{coupon_id}"
 
 
 def _range(wanted: str, now: datetime) -> tuple[Condition, bool]:
     """The key range of one status on the member's index, and whether it is read oldest first."""
-    available, cut = f"COUPON#{AVAILABLE}#", f"COUPON#{AVAILABLE}#{shelf.sortable(now)}#~"
+    available, cut = f"COUPON#{AVAILABLE}#", f"COUPON#{AVAILABLE}#{sortable(now)}#~"
     if wanted == "available":  # soonest to expire first
         return Coupon.lsi1.between(cut, available + "~"), True
     if wanted == "expired":  # most recently expired first

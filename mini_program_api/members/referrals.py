@@ -4,7 +4,7 @@ One transaction credits the invitee (op `referral:welcome`: once per member, eve
 and the inviter (op `referral:{invitee_id}`), and counts the inviter's referrals
 this month (`REFERRALS#{yyyy-mm}`, `n < referral_monthly_cap`). When the inviter
 is at the cap, the invitee is still welcomed and the inviter's reward for this
-invitee lapses for good. Who may invite whom is settled at login (members/members.py):
+invitee lapses for good. Who may invite whom is settled at login (members/login.py):
 only a new member's first login counts, and never with their own code.
 """
 

@@ -67,7 +67,7 @@ from mini_program_api.db.models import (
     member_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.members import lifecycle, member_codes, members, order_refs, tiers
+from mini_program_api.members import lifecycle, member_codes, members, order_refs, tiers, upgrades
 from mini_program_api.merchants import member_days, merchants
 from mini_program_api.money import frozen, idempotency, ledger, stored_value
 from mini_program_api.money.idempotency import Request as Idem
@@ -324,7 +324,7 @@ def _sell(
         now = clock.now()
         member, coupon, q = _priced(merchant, member_id, req, store_id, now)
         tx = Transaction()
-        placement = tiers.after_growth(tx, merchant, member, q.growth_earned, now)
+        placement = upgrades.after_growth(tx, merchant, member, q.growth_earned, now)
         order = CheckoutOrder(
             checkout_pk(merchant_id, order_id),
             "ORDER",

@@ -34,7 +34,7 @@ from datetime import datetime
 
 from mini_program_api.db.models import Member, Merchant, SpendingPassword, member_pk
 from mini_program_api.db.transact import update_if
-from mini_program_api.members import members, notices
+from mini_program_api.members import enrolment, members, notices
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, pii
 from mini_program_api.platform.errors import KabaoError
@@ -127,7 +127,7 @@ def bind_phone(merchant_id: str, member_id: str, phone_code: str, password: str 
             if password is None:
                 raise KabaoError("VERIFICATION_REQUIRED", "changing the bound phone number needs the spending password")
             verify(merchant, member, password)
-    return members.bind_number(merchant_id, member_id, phone)
+    return enrolment.bind_number(merchant_id, member_id, phone)
 
 
 def set_password(merchant_id: str, member_id: str, phone_code: str, password: str, reset: bool = False) -> None:

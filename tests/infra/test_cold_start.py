@@ -93,10 +93,25 @@ _NOT_STAFF = ("mini_program_api.staff.accounts", "mini_program_api.platform.pass
 # A member's view shows the masked copy stored beside the cipher (platform/pii.py `shown_phone`): no key derived,
 # no SSM read of the PII key, no decryption. PyJWT loads the rest of cryptography, so only these are named.
 _NO_DECRYPTION = ("cryptography.fernet", "cryptography.hazmat.primitives.kdf.hkdf")
+# What a member's writes put beside the member row (a first login's enrolment, a tier upgrade, a claim's counts):
+# a call that only reads the member (a returning login, the card) loads none of it.
+_NOT_WRITING_A_MEMBER = (
+    "mini_program_api.members.enrolment",
+    "mini_program_api.members.upgrades",
+    "mini_program_api.reports",
+    "mini_program_api.webhooks",
+    "mini_program_api.money",
+    "mini_program_api.coupons.shelf",
+    "mini_program_api.coupons.eligibility",
+    "mini_program_api.platform.container_copy",
+    "mini_program_api.platform.ids",
+)
 _NOT_LOADED = {
     "login": (
         *_NOT_STAFF,
         *_NO_DECRYPTION,
+        *_NOT_WRITING_A_MEMBER,
+        "mini_program_api.jobs",
         "wechatpy",
         "requests",
         "wechatpayv3",
@@ -112,6 +127,8 @@ _NOT_LOADED = {
     "me": (
         *_NOT_STAFF,
         *_NO_DECRYPTION,
+        *_NOT_WRITING_A_MEMBER,
+        "mini_program_api.members.login",
         "pydantic",
         "wechatpy",
         "wechatpayv3",

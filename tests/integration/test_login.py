@@ -91,9 +91,9 @@ def test_wrong_app_secret_is_not_a_client_error_and_creates_nothing(api: Any, me
 def test_concurrent_first_logins_create_one_member(api: Any, merchant: Any) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from mini_program_api.members import members
+    from mini_program_api.members import login
 
     with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(lambda i: members.login(merchant.appid, f"test:grace:{i}"), range(16)))
+        results = list(pool.map(lambda i: login.login(merchant.appid, f"test:grace:{i}"), range(16)))
     assert len({r.member.member_id for r in results}) == 1
     assert sum(r.created for r in results) == 1
