@@ -225,11 +225,13 @@ def verify(merchant: Merchant, member: Member, password: str) -> SpendingPasswor
     return item
 
 
-def _asks_password(merchant: Merchant, item: SpendingPassword, stored_value: int) -> bool:
+def _asks_password(merchant: Merchant, member_id: str, stored_value: int) -> bool:
     """Whether taking `stored_value` needs the password; raises while locked (a lock stops all stored-value
-    spending, not only what would ask for the password). Cash and points are never asked."""
+    spending, not only what would ask for the password). Cash and points are never asked, so the member's item
+    is read only for stored value: a cash or points sale makes no read it would not use."""
     if not stored_value:
         return False
+    item = _item(merchant.merchant_id, member_id)
     if _locked_until(item) is not None:
         raise _locked()
     protected = bool(merchant.spending_password_required) or item.password_hash is not None
@@ -240,7 +242,7 @@ def authorize_counter(merchant: Merchant, member_id: str, stored_value: int, til
     """May a counter sale take `stored_value` now? True: no password needed, or the till's was right.
     False: the member must confirm it on their phone. Raises while locked, and for a till password
     the merchant does not take (or a wrong one)."""
-    if not _asks_password(merchant, _item(merchant.merchant_id, member_id), stored_value):
+    if not _asks_password(merchant, member_id, stored_value):
         return True
     if till_password is None:
         return False
@@ -256,7 +258,7 @@ def authorize_own(merchant: Merchant, member: Member, stored_value: int, passwor
     """Stored value the member spends from the mini program itself (a punch card bought with it) is held to the
     same limit as a counter sale: with the session token alone, a thief would otherwise turn the balance into
     punch-card visits that a member code, which the token also makes, then uses at the till."""
-    if not _asks_password(merchant, _item(merchant.merchant_id, member.member_id), stored_value):
+    if not _asks_password(merchant, member.member_id, stored_value):
         return
     if password is None:
         raise KabaoError(
