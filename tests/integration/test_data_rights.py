@@ -636,18 +636,18 @@ def test_a_phone_bound_by_a_request_that_read_the_member_before_the_deletion_is_
     """POST /v1/me/phone passed the token check and read a member with no phone; the deletion commits before it
     does. The binding must be refused, not put the phone (cipher, keyed hash) and its lookup on the erased row."""
     from mini_program_api.data_rights import erasure
-    from mini_program_api.members import members
+    from mini_program_api.members import enrolment
     from mini_program_api.platform.auth import Principal
 
     member = api.login(shop)
-    member_id, real, done = member["member"]["member_id"], members.pii.phone_hash, []
+    member_id, real, done = member["member"]["member_id"], enrolment.pii.phone_hash, []
 
     def deleted_meanwhile(merchant_id: str, phone: str) -> str:
         if not done:
             done.append(erasure.erase(shop.merchant_id, member_id, Principal(shop.merchant_id, member_id, "member")))
         return real(merchant_id, phone)
 
-    monkeypatch.setattr(members.pii, "phone_hash", deleted_meanwhile)
+    monkeypatch.setattr(enrolment.pii, "phone_hash", deleted_meanwhile)
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
     status, body = api.post("/v1/me/phone", {"code": f"phone:{phone}:{uuid.uuid4().hex[:6]}"}, token=member["token"])
     assert done, "the deletion ran inside the binding"
