@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from mini_program_api.coupons import claims, held, template_admin
 from mini_program_api.db.models import Coupon, PunchCard
 from mini_program_api.db.transact import Transaction
-from mini_program_api.members import lifecycle, members, tiers, upgrades
+from mini_program_api.members import due_dates, members, tiers, upgrades
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation, Posted, Posting
@@ -84,7 +84,7 @@ def adjust(
                 raise KabaoError("INSUFFICIENT_GROWTH", f"the member has {int(member.growth)} growth")
             actions, condition = tiers.after_clawback(member, -amount, now), tiers.pinned(member)
         elif target == Account.POINTS and amount > 0:
-            lifecycle.earned_points(tx, merchant, member, amount, now)
+            due_dates.earned_points(tx, merchant, member, amount, now)
         op = Operation(
             key.op_key, req.kind, (Posting(target, amount),), memo={"reason": reason, "by": admin.subject}, idem=req
         )

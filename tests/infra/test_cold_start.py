@@ -147,6 +147,11 @@ _NOT_LOADED = {
         "mini_program_api.routes.schemas",
         "pydantic",  # its body is checked by hot_bodies.py, without pydantic
         "mini_program_api.routes.hot_schemas",
+        # A sale marks the life-cycle lists (members/due_dates.py) and runs none of their jobs, whose gifts claim
+        # coupons; a member writes nothing new at the till.
+        "mini_program_api.members.lifecycle",
+        "mini_program_api.coupons.claims",
+        "mini_program_api.members.login",
     ),
     "notify": (
         *_NOT_STAFF,

@@ -15,7 +15,7 @@ import pytest
 
 from mini_program_api.coupons import held
 from mini_program_api.db.models import Coupon, Member, member_pk
-from mini_program_api.members import lifecycle, notices
+from mini_program_api.members import due_dates, lifecycle, notices
 from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
 from tests import timeline
@@ -174,9 +174,9 @@ def test_points_expire_fifo_once_even_run_twice_and_concurrently(api: Any, shop:
 def test_year_end_policy(shop: Any) -> None:
     merchant = merchants.update_settings(shop.merchant_id, points_expiry="YEAR_END")
     earned = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    expiry = lifecycle.lot_expiry(merchant, earned)
+    expiry = due_dates.lot_expiry(merchant, earned)
     assert expiry is not None and expiry.isoformat() == "2028-01-01T00:00:00+08:00"
-    assert lifecycle.cutoff(merchant, expiry) >= earned > lifecycle.cutoff(merchant, expiry - timedelta(seconds=1))
+    assert due_dates.cutoff(merchant, expiry) >= earned > due_dates.cutoff(merchant, expiry - timedelta(seconds=1))
 
 
 # --- referral -------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from mini_program_api.db.models import PROFILE, Member, member_pk
-from mini_program_api.members import lifecycle
+from mini_program_api.members import due_dates
 from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
 from tests import timeline
@@ -295,7 +295,7 @@ def test_a_spend_between_the_merges_read_and_write_makes_it_read_again(
     _sign_in(api, shop, member_id, 100)
     clock.advance(days=1)
     day = clock.today + timedelta(days=10)
-    dated_lot, spent = lifecycle.dated_lot, []
+    dated_lot, spent = due_dates.dated_lot, []
 
     def spend_meanwhile(*args: Any) -> dict[str, Any]:
         if not spent:  # once: the first attempt read 100 points
@@ -303,7 +303,7 @@ def test_a_spend_between_the_merges_read_and_write_makes_it_read_again(
             spent.append(ledger.post(shop.merchant_id, member_id, op))
         return dated_lot(*args)
 
-    monkeypatch.setattr(lifecycle, "dated_lot", spend_meanwhile)
+    monkeypatch.setattr(due_dates, "dated_lot", spend_meanwhile)
     assert _import(api, shop, phone, 50, day) == member_id
     (lot,) = _lots(shop, member_id).values()
     assert spent and lot["points_before"] == 70 and _points(shop, member_id) == 120
