@@ -94,10 +94,9 @@ _NOT_STAFF = ("mini_program_api.staff.accounts", "mini_program_api.platform.pass
 # no SSM read of the PII key, no decryption. PyJWT loads the rest of cryptography, so only these are named.
 _NO_DECRYPTION = ("cryptography.fernet", "cryptography.hazmat.primitives.kdf.hkdf")
 # What a member's writes put beside the member row (a first login's enrolment, a tier upgrade, a claim's counts):
-# a call that only reads the member (a returning login, the card) loads none of it.
+# a call that only reads the member (a returning login, the card) loads none of it (members/enrolment.py and
+# members/upgrades.py would bring the first two).
 _NOT_WRITING_A_MEMBER = (
-    "mini_program_api.members.enrolment",
-    "mini_program_api.members.upgrades",
     "mini_program_api.reports",
     "mini_program_api.webhooks",
     "mini_program_api.money",
@@ -128,7 +127,6 @@ _NOT_LOADED = {
         *_NOT_STAFF,
         *_NO_DECRYPTION,
         *_NOT_WRITING_A_MEMBER,
-        "mini_program_api.members.login",
         "pydantic",
         "wechatpy",
         "wechatpayv3",
@@ -148,10 +146,9 @@ _NOT_LOADED = {
         "pydantic",  # its body is checked by hot_bodies.py, without pydantic
         "mini_program_api.routes.hot_schemas",
         # A sale marks the life-cycle lists (members/due_dates.py) and runs none of their jobs, whose gifts claim
-        # coupons; a member writes nothing new at the till.
+        # coupons.
         "mini_program_api.members.lifecycle",
         "mini_program_api.coupons.claims",
-        "mini_program_api.members.login",
     ),
     "notify": (
         *_NOT_STAFF,
