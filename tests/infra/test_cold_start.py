@@ -94,15 +94,12 @@ _NOT_STAFF = ("mini_program_api.staff.accounts", "mini_program_api.platform.pass
 # no SSM read of the PII key, no decryption. PyJWT loads the rest of cryptography, so only these are named.
 _NO_DECRYPTION = ("cryptography.fernet", "cryptography.hazmat.primitives.kdf.hkdf")
 # What a member's writes put beside the member row (a first login's enrolment, a tier upgrade, a claim's counts):
-# a call that only reads the member (a returning login, the card) loads none of it (members/enrolment.py and
-# members/upgrades.py would bring the first two).
+# a call that only reads the member (a returning login, the card) loads none of it (members/enrolment.py brings
+# reports and webhooks, members/upgrades.py webhooks).
 _NOT_WRITING_A_MEMBER = (
     "mini_program_api.reports",
     "mini_program_api.webhooks",
     "mini_program_api.money",
-    "mini_program_api.coupons.shelf",
-    "mini_program_api.coupons.eligibility",
-    "mini_program_api.platform.container_copy",
     "mini_program_api.platform.ids",
 )
 _NOT_LOADED = {
@@ -127,6 +124,10 @@ _NOT_LOADED = {
         *_NOT_STAFF,
         *_NO_DECRYPTION,
         *_NOT_WRITING_A_MEMBER,
+        # The card counts the coupons held (coupons/held.py) and lists no offers: not the shelf nor its copy.
+        "mini_program_api.coupons.shelf",
+        "mini_program_api.coupons.eligibility",
+        "mini_program_api.platform.container_copy",
         "pydantic",
         "wechatpy",
         "wechatpayv3",
