@@ -1,10 +1,11 @@
 """A member's coupons: their status (available, used, expired: computed at read time), the index key that keeps
-each status one key range (`state_key`), pages of one status, and the expiry-reminder job's place for each.
+each status one key range (`state_key`), pages of one status. Each coupon's place on the expiry-reminder job's
+list is coupons/reminders.py's: a member's card counts coupons here and writes no list.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pynamodb.expressions.condition import Condition
 
@@ -13,19 +14,8 @@ from mini_program_api.db.models import (
     member_pk,
 )
 from mini_program_api.db.schema import sortable
-from mini_program_api.jobs import due
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.errors import KabaoError
-
-REMINDER_JOB = "coupon_reminder"
-
-
-REMIND_BEFORE = timedelta(days=3)
-
-
-def reminder_slot(coupon_id: str, valid_until: datetime) -> tuple[str, str]:
-    """The coupon's place on the expiry-reminder job's list (see functions/lifecycle.py)."""
-    return due.slot(REMINDER_JOB, coupon_id, valid_until - REMIND_BEFORE)
 
 
 def status(coupon: Coupon, now: datetime) -> str:

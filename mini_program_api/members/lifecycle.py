@@ -67,7 +67,7 @@ from zoneinfo import ZoneInfo
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from mini_program_api.coupons import claims, held
+from mini_program_api.coupons import claims, reminders
 from mini_program_api.db.models import (
     PROFILE,
     Coupon,
@@ -323,7 +323,7 @@ def _local(at: datetime, merchant: Merchant) -> str:
 
 def remind_coupons(now: datetime | None = None, limit: int = BATCH, deadline: float | None = None) -> Report:
     """Three days before an available coupon expires, tell its member (once)."""
-    return _run(held.REMINDER_JOB, Coupon, _remind_coupon, now, limit, deadline)
+    return _run(reminders.REMINDER_JOB, Coupon, _remind_coupon, now, limit, deadline)
 
 
 def _remind_coupon(pk: str, sk: str, now: datetime, report: Report) -> None:

@@ -124,10 +124,12 @@ _NOT_LOADED = {
         *_NOT_STAFF,
         *_NO_DECRYPTION,
         *_NOT_WRITING_A_MEMBER,
-        # The card counts the coupons held (coupons/held.py) and lists no offers: not the shelf nor its copy.
+        # The card counts the coupons held (coupons/held.py) and lists no offers: not the shelf nor its copy, nor
+        # the due lists a coupon's reminder is on (coupons/reminders.py).
         "mini_program_api.coupons.shelf",
         "mini_program_api.coupons.eligibility",
         "mini_program_api.platform.container_copy",
+        "mini_program_api.jobs",
         "pydantic",
         "wechatpy",
         "wechatpayv3",
