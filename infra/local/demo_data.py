@@ -297,10 +297,10 @@ class History:
         """The demo's programme, set by its admin before the founders joined: tier perks, a year's points,
         annual tier reviews."""
         from mini_program_api.db.models import CouponTemplate, template_pk
-        from mini_program_api.merchants import changes, merchants
+        from mini_program_api.merchants import changes, configuration
 
         self.at(min(p.joins for p in self.people) - timedelta(days=1))
-        changes.set_tiers(self.admin, [merchants.TierSpec(*t) for t in TIERS])
+        changes.set_tiers(self.admin, [configuration.TierSpec(*t) for t in TIERS])
         changes.update_settings(
             self.admin, {"points_expiry": "ROLLING", "points_expiry_days": 365, "tier_review": True}
         )

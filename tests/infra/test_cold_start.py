@@ -88,7 +88,13 @@ def test_every_model_a_route_names_exists() -> None:
 # What each path's first request must not load: the Lambda that serves it cold pays for every module it imports
 # (bench/cold_start.py times it). `responses.py` is the answers' models, checked on local stages only; the
 # probe answers as production does. A new module-level import that drags one of these in fails here.
-_EVERY_PATH = ("mini_program_api.routes.responses", "mini_program_api.wallet.setup")
+# A merchant's configuration (merchants/configuration.py: its specs' dataclasses, the settings' writes) is the
+# admin's and onboarding's; every path reads the merchant through merchants/merchants.py.
+_EVERY_PATH = (
+    "mini_program_api.routes.responses",
+    "mini_program_api.wallet.setup",
+    "mini_program_api.merchants.configuration",
+)
 _NOT_STAFF = ("mini_program_api.staff.accounts", "mini_program_api.platform.passwords")  # a staff session's checks
 # A member's view shows the masked copy stored beside the cipher (platform/pii.py `shown_phone`): no key derived,
 # no SSM read of the PII key, no decryption. PyJWT loads the rest of cryptography, so only these are named.

@@ -30,10 +30,10 @@ def test_second_login_same_openid_is_same_member(api: Any, merchant: Any) -> Non
 
 
 def test_same_openid_at_two_merchants_is_two_members(api: Any, merchant: Any, sandbox: Any) -> None:
-    from mini_program_api.merchants import merchants
+    from mini_program_api.merchants import configuration
 
-    other = merchants.create(
-        merchants.MerchantSpec(
+    other = configuration.create(
+        configuration.MerchantSpec(
             merchant_id=f"m-{uuid.uuid4().hex[:8]}",
             name="Other",
             appid=f"wx{uuid.uuid4().hex[:12]}",
