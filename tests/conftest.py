@@ -138,7 +138,7 @@ def make_merchant(sandbox: Any, merchant_pay_keys: Any) -> Any:
 
     `sign_with` picks how WeChat Pay signs to it: "platform" (certificates) or "public_key".
     """
-    from mini_program_api.merchants import merchants
+    from mini_program_api.merchants import configuration
 
     def make(sign_with: str = "platform", **settings: Any) -> Any:
         suffix = uuid.uuid4().hex[:12]
@@ -153,8 +153,8 @@ def make_merchant(sandbox: Any, merchant_pay_keys: Any) -> Any:
             "api_public_key": merchant_pay_keys.api.public_pem,
             "api_serial": merchant_pay_keys.api.serial,
         }
-        merchant = merchants.create(
-            merchants.MerchantSpec(
+        merchant = configuration.create(
+            configuration.MerchantSpec(
                 merchant_id=f"m-{suffix}",
                 name="Test Coffee",
                 appid=appid,
@@ -175,7 +175,7 @@ def make_merchant(sandbox: Any, merchant_pay_keys: Any) -> Any:
                 public_key_ref=f"dev:{sandbox.pay.keys.public_key.public_pem}",
                 public_key_id=sandbox.pay.keys.public_key_id,
             )
-        return merchants.configure_pay(merchant.merchant_id, **pay)
+        return configuration.configure_pay(merchant.merchant_id, **pay)
 
     return make
 

@@ -192,7 +192,7 @@ def main(argv: list[str], out: Callable[[str], None] = print, store: SecretStore
 
 def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: SecretStore | None) -> int:
     from mini_program_api.db.models import Merchant, StaffAccount, merchant_pk, staff_pk
-    from mini_program_api.merchants import merchants
+    from mini_program_api.merchants import configuration
     from mini_program_api.staff import accounts
 
     store = store or (DevStore() if args.secrets == "dev" else SsmStore(args.merchant_id))
@@ -247,8 +247,8 @@ def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: Secret
         store.write(ref, value)
     changed = False
     if existing is None:
-        merchants.create(
-            merchants.MerchantSpec(
+        configuration.create(
+            configuration.MerchantSpec(
                 merchant_id=args.merchant_id,
                 name=args.name,
                 appid=args.appid,
@@ -260,7 +260,7 @@ def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: Secret
         out(f"merchant {args.merchant_id} created (appid {args.appid})")
         changed = True
     if pay is not None and (existing is None or existing.pay is None):
-        merchants.configure_pay(
+        configuration.configure_pay(
             args.merchant_id,
             mchid=pay.mchid,
             cert_serial_no=pay.cert_serial_no,

@@ -297,10 +297,10 @@ class History:
         """The demo's programme, set by its admin before the founders joined: tier perks, a year's points,
         annual tier reviews."""
         from mini_program_api.db.models import CouponTemplate, template_pk
-        from mini_program_api.merchants import changes, merchants
+        from mini_program_api.merchants import changes, configuration
 
         self.at(min(p.joins for p in self.people) - timedelta(days=1))
-        changes.set_tiers(self.admin, [merchants.TierSpec(*t) for t in TIERS])
+        changes.set_tiers(self.admin, [configuration.TierSpec(*t) for t in TIERS])
         changes.update_settings(
             self.admin, {"points_expiry": "ROLLING", "points_expiry_days": 365, "tier_review": True}
         )
@@ -415,10 +415,11 @@ class History:
     # --- what people do -----------------------------------------------------------------------
 
     def _join(self, p: Person) -> None:
-        from mini_program_api.members import cards, members
+        from mini_program_api.members import cards
+        from mini_program_api.members import login as member_login
         from mini_program_api.till import spending_password
 
-        login = members.login(DEMO_APPID, f"test:{p.openid}:{self.key()}", scene=p.scene)
+        login = member_login.login(DEMO_APPID, f"test:{p.openid}:{self.key()}", scene=p.scene)
         p.member_id = login.member.member_id
         self.count("members")
         if not p.opens_card:

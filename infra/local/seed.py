@@ -41,7 +41,7 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
     sandbox forgets everything between runs anyway) and handed over as dev: refs.
     """
     from infra.local.devkeys import merchant_keys
-    from mini_program_api.merchants import merchants
+    from mini_program_api.merchants import configuration
 
     _call(f"{sandbox_url}/_sandbox/apps", {"appid": DEMO_APPID, "secret": DEMO_APP_SECRET})
     keys = merchant_keys(DEMO_MCHID)
@@ -57,8 +57,8 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
         },
     )
     wechatpay = _call(f"{sandbox_url}/_sandbox/pay/keys")
-    merchants.create(
-        merchants.MerchantSpec(
+    configuration.create(
+        configuration.MerchantSpec(
             merchant_id="demo",
             name="kabao Demo Coffee",
             appid=DEMO_APPID,
@@ -116,7 +116,7 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
             ),
         )
         _seed_staff()
-    merchants.configure_pay(
+    configuration.configure_pay(
         "demo",
         mchid=DEMO_MCHID,
         cert_serial_no=keys.api.serial,

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
-from mini_program_api.coupons import eligibility, held, stock, templates
+from mini_program_api.coupons import eligibility, held, reminders, stock, templates
 from mini_program_api.db.models import (
     COUPON_TERMS,
     PROFILE,
@@ -108,7 +108,7 @@ def new_coupon(merchant_id: str, member_id: str, template: CouponTemplate, coupo
     """A coupon of `template` for the member as claimed `now`: terms copied, on the reminder job's list."""
     valid_from = template.valid_from or now
     valid_until = template.valid_until or now + timedelta(days=int(template.days_after_claim))
-    due_pk, due_sk = held.reminder_slot(coupon_id, valid_until)
+    due_pk, due_sk = reminders.reminder_slot(coupon_id, valid_until)
     return Coupon(
         member_pk(merchant_id, member_id),
         f"COUPON#{coupon_id}",

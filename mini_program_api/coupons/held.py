@@ -1,31 +1,21 @@
 """A member's coupons: their status (available, used, expired: computed at read time), the index key that keeps
-each status one key range (`state_key`), pages of one status, and the expiry-reminder job's place for each.
+each status one key range (`state_key`), pages of one status. Each coupon's place on the expiry-reminder job's
+list is coupons/reminders.py's: a member's card counts coupons here and writes no list.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pynamodb.expressions.condition import Condition
 
-from mini_program_api.coupons import shelf
 from mini_program_api.db.models import (
     Coupon,
     member_pk,
 )
-from mini_program_api.jobs import due
+from mini_program_api.db.schema import sortable
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.errors import KabaoError
-
-REMINDER_JOB = "coupon_reminder"
-
-
-REMIND_BEFORE = timedelta(days=3)
-
-
-def reminder_slot(coupon_id: str, valid_until: datetime) -> tuple[str, str]:
-    """The coupon's place on the expiry-reminder job's list (see functions/lifecycle.py)."""
-    return due.slot(REMINDER_JOB, coupon_id, valid_until - REMIND_BEFORE)
 
 
 def status(coupon: Coupon, now: datetime) -> str:
@@ -41,12 +31,12 @@ AVAILABLE, USED = "AVAILABLE", "USED"
 def state_key(state: str, at: datetime, coupon_id: str) -> str:
     """The coupon's `lsi1`: `COUPON#AVAILABLE#{valid_until}#{id}` until used (those below now have
     expired), then `COUPON#USED#{used_at}#{id}`. A member's coupons of one state are one key range."""
-    return f"COUPON#{state}#{shelf.sortable(at)}#{coupon_id}"
+    return f"COUPON#{state}#{sortable(at)}#{coupon_id}"
 
 
 def _range(wanted: str, now: datetime) -> tuple[Condition, bool]:
     """The key range of one status on the member's index, and whether it is read oldest first."""
-    available, cut = f"COUPON#{AVAILABLE}#", f"COUPON#{AVAILABLE}#{shelf.sortable(now)}#~"
+    available, cut = f"COUPON#{AVAILABLE}#", f"COUPON#{AVAILABLE}#{sortable(now)}#~"
     if wanted == "available":  # soonest to expire first
         return Coupon.lsi1.between(cut, available + "~"), True
     if wanted == "expired":  # most recently expired first

@@ -10,7 +10,7 @@ import random
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from mini_program_api.coupons import held, templates
+from mini_program_api.coupons import held, reminders, templates
 from mini_program_api.db.models import (
     Counter,
     Coupon,
@@ -110,7 +110,7 @@ def use(tx: Transaction, coupon: Coupon, ref: str, store_id: str, now: datetime)
 
 def restore(tx: Transaction, coupon: Coupon, ref: str) -> None:
     """Give a used coupon back (its checkout was refunded) when it is still valid."""
-    due_pk, due_sk = held.reminder_slot(coupon.coupon_id, coupon.valid_until)
+    due_pk, due_sk = reminders.reminder_slot(coupon.coupon_id, coupon.valid_until)
     _count_use(tx, coupon, -1)
     tx.update(
         "coupon",

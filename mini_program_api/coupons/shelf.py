@@ -14,7 +14,7 @@ shelf is copied; what is the member's (their tier, what they hold, their exposur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from mini_program_api.coupons import eligibility
@@ -24,6 +24,7 @@ from mini_program_api.db.models import (
     member_pk,
     shelf_pk,
 )
+from mini_program_api.db.schema import sortable
 from mini_program_api.members import members
 from mini_program_api.money import idempotency
 from mini_program_api.platform import clock
@@ -35,11 +36,6 @@ from mini_program_api.reports import counters
 class Offer:
     template: CouponTemplate
     claimed: int
-
-
-def sortable(at: datetime) -> str:
-    """A time as a key part that sorts as the time does (UTC, fixed width)."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 _OPEN_ENDED = "9999-12-31T23:59:59.999999"

@@ -138,6 +138,7 @@ is checked on read.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 LEDGER_INDEX = "ledger_by_time"
@@ -147,6 +148,12 @@ def shard_of(key: str, shards: int) -> int:
     """The write shard of `key` among `shards`: a hash, so keys spread evenly and a key's shard never changes
     (every sharded family above but the due lists, which hash with sha1 since their split)."""
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards
+
+
+def sortable(at: datetime) -> str:
+    """A time as a key part that sorts as the time does (UTC, fixed width): a shelf's templates by their end, a
+    member's coupons by their expiry or use (coupons/shelf.py, coupons/held.py)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 DUE_INDEX = "due_index"

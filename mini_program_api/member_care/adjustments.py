@@ -6,7 +6,7 @@ record, naming the member, is written in the operation's own transaction:
 
 - points and growth, up or down, through the ledger: never below zero (409
   INSUFFICIENT_POINTS / INSUFFICIENT_GROWTH, nothing written). Growth added can raise
-  the tier, in the same transaction (tiers.after_growth, pinned to the member row);
+  the tier, in the same transaction (upgrades.after_growth, pinned to the member row);
   growth taken away never lowers the tier (as a refund's clawback: the annual review
   does) and leaves qualifying growth first, then the review's base
   (tiers.after_clawback), so qualifying growth never goes below zero. Points added are
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from mini_program_api.coupons import claims, held, template_admin
 from mini_program_api.db.models import Coupon, PunchCard
 from mini_program_api.db.transact import Transaction
-from mini_program_api.members import lifecycle, members, tiers
+from mini_program_api.members import due_dates, members, tiers, upgrades
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation, Posted, Posting
@@ -77,14 +77,14 @@ def adjust(
         )
         actions, condition = [], None
         if target == Account.GROWTH and amount > 0:
-            placement = tiers.after_growth(tx, merchant, member, amount, now)
+            placement = upgrades.after_growth(tx, merchant, member, amount, now)
             actions, condition = placement.actions, placement.condition
         elif target == Account.GROWTH:
             if -amount > int(member.growth):
                 raise KabaoError("INSUFFICIENT_GROWTH", f"the member has {int(member.growth)} growth")
             actions, condition = tiers.after_clawback(member, -amount, now), tiers.pinned(member)
         elif target == Account.POINTS and amount > 0:
-            lifecycle.earned_points(tx, merchant, member, amount, now)
+            due_dates.earned_points(tx, merchant, member, amount, now)
         op = Operation(
             key.op_key, req.kind, (Posting(target, amount),), memo={"reason": reason, "by": admin.subject}, idem=req
         )

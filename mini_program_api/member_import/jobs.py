@@ -55,7 +55,7 @@ from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, records, runner
 from mini_program_api.member_care import tags
 from mini_program_api.member_import import files, rows
-from mini_program_api.members import lifecycle, names, tiers
+from mini_program_api.members import due_dates, names, tiers
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation, Posting
@@ -633,7 +633,7 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
     outbox.add(tx, merchant_id, member_id, events.CARD_OPENED, {"card_number": number, "tier_id": tier_id})
     operation = _operation(job, row, digest)
     if row.points and row.points_expire_on:  # the lot's own date (members/lifecycle.py): on a new member, from 0
-        member.point_lots = {job.import_id: lifecycle.dated_lot(merchant, row.points, row.points_expire_on, 0, now)}
+        member.point_lots = {job.import_id: due_dates.dated_lot(merchant, row.points, row.points_expire_on, 0, now)}
     if operation is not None:
         ledger.stage(tx, merchant_id, member_id, operation, new_member=member)
     else:
@@ -642,8 +642,8 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
     names.stage(tx, merchant_id, member_id, None, row.name)
     counters.member(tx, merchant_id, member_id, "new", _SCENE, now)
     counters.member(tx, merchant_id, member_id, "cards", _SCENE, now)
-    lifecycle.card_opened(tx, merchant, member, date.fromisoformat(row.birthday) if row.birthday else None, now)
-    lifecycle.imported_points(tx, merchant, member, row.points, row.points_expire_on, now, new_member=True)
+    due_dates.card_opened(tx, merchant, member, date.fromisoformat(row.birthday) if row.birthday else None, now)
+    due_dates.imported_points(tx, merchant, member, row.points, row.points_expire_on, now, new_member=True)
     replaced = "NEW_CARD_NUMBER" if row.card_number and not kept else None  # the file's number was taken
     _stage_outcome(tx, job, key, IMPORTED, replaced, member_id)
     try:
@@ -709,7 +709,7 @@ def _merge(
     if row.points and row.points_expire_on:
         # The lot's own date, and the balance it lands on (pinned: a spend since the read tries again), which the
         # expiry needs when the member had spent before it (members/lifecycle.py).
-        lot = lifecycle.dated_lot(merchant, row.points, row.points_expire_on, int(member.points), clock.now())
+        lot = due_dates.dated_lot(merchant, row.points, row.points_expire_on, int(member.points), clock.now())
         if member.point_lots is None:
             actions.append(Member.point_lots.set({job.import_id: lot}))
             pinned &= Member.point_lots.does_not_exist()
@@ -718,7 +718,7 @@ def _merge(
             pinned &= Member.point_lots.exists()
         pinned &= Member.points == int(member.points)
     if row.points:
-        lifecycle.imported_points(tx, merchant, member, row.points, row.points_expire_on, clock.now())
+        due_dates.imported_points(tx, merchant, member, row.points, row.points_expire_on, clock.now())
     if operation is not None:
         ledger.stage(tx, job.merchant_id, member.member_id, operation, member_actions=actions, member_condition=pinned)
     elif actions:

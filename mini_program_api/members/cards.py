@@ -13,7 +13,7 @@ from pynamodb.expressions.update import Action
 
 from mini_program_api.db.models import LOOKUP, Lookup, Member, cardholders_pk, lookup_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.members import consents, lifecycle, members, names, referrals, welcome_gift
+from mini_program_api.members import consents, due_dates, members, names, referrals, welcome_gift
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids
 from mini_program_api.platform.errors import KabaoError
@@ -71,7 +71,7 @@ def open_card(
         # Not erased: a deletion that committed after the read above must not get a name and a card back.
         unopened = Member.card_number.does_not_exist() & Member.erased_at.does_not_exist()
         welcome_gift.stage(tx, merchant, member, gift, actions, unopened, now)
-        lifecycle.card_opened(tx, merchant, member, birthday, now)
+        due_dates.card_opened(tx, merchant, member, birthday, now)
         consents.stage_terms(tx, merchant_id, member_id, agreed_terms_version, now)
         counters.member(tx, merchant_id, member_id, "cards", member.scene, now)
         outbox.add(tx, merchant_id, member_id, events.CARD_OPENED, {"card_number": number, "tier_id": member.tier_id})

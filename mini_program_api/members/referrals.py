@@ -4,7 +4,7 @@ One transaction credits the invitee (op `referral:welcome`: once per member, eve
 and the inviter (op `referral:{invitee_id}`), and counts the inviter's referrals
 this month (`REFERRALS#{yyyy-mm}`, `n < referral_monthly_cap`). When the inviter
 is at the cap, the invitee is still welcomed and the inviter's reward for this
-invitee lapses for good. Who may invite whom is settled at login (members/members.py):
+invitee lapses for good. Who may invite whom is settled at login (members/login.py):
 only a new member's first login counts, and never with their own code.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from mini_program_api.db.models import Counter, Member, Merchant, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.members import lifecycle
+from mini_program_api.members import due_dates
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
@@ -55,8 +55,8 @@ def reward(merchant: Merchant, invitee: Member) -> str | None:
             actions=[Counter.n.add(1)],
             condition=Counter.n.does_not_exist() | (Counter.n < int(merchant.referral_monthly_cap)),
         )
-        lifecycle.earned_points(tx, merchant, inviter, points, now, label="inviter:")
-        lifecycle.earned_points(tx, merchant, invitee, points, now)
+        due_dates.earned_points(tx, merchant, inviter, points, now, label="inviter:")
+        due_dates.earned_points(tx, merchant, invitee, points, now)
         try:
             return (
                 ALREADY if ledger.post(merchant.merchant_id, invitee.member_id, welcome, tx=tx).replayed else REWARDED
@@ -65,5 +65,5 @@ def reward(merchant: Merchant, invitee: Member) -> str | None:
             if "cap" not in exc.failed:
                 raise
     tx = Transaction()
-    lifecycle.earned_points(tx, merchant, invitee, points, now)
+    due_dates.earned_points(tx, merchant, invitee, points, now)
     return ALREADY if ledger.post(merchant.merchant_id, invitee.member_id, welcome, tx=tx).replayed else CAPPED

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from mini_program_api.db.transact import Transaction
-from mini_program_api.members import lifecycle, members, tiers
+from mini_program_api.members import due_dates, members, tiers, upgrades
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation, Posted
@@ -56,8 +56,8 @@ def sign_in(merchant_id: str, member_id: str) -> SignIn:
         now = clock.now()
         op = Operation(key.op_key, KIND, postings, memo={"day": day.isoformat()}, idem=req)
         tx = Transaction()
-        lifecycle.earned_points(tx, merchant, member, int(merchant.sign_in_points), now)
-        placement = tiers.after_growth(tx, merchant, member, growth, now)
+        due_dates.earned_points(tx, merchant, member, int(merchant.sign_in_points), now)
+        placement = upgrades.after_growth(tx, merchant, member, growth, now)
         posted = ledger.post(
             merchant_id, member_id, op, tx=tx, member_actions=placement.actions, member_condition=placement.condition
         )

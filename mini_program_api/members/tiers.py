@@ -1,4 +1,5 @@
-"""Tiers: placement by growth, upgrades in the transaction that earns them, the annual review.
+"""Tiers: placement by growth, upgrades in the transaction that earns them (members/upgrades.py writes them), the
+annual review.
 
 Qualifying growth is the member's growth minus `tier_base`. Without reviews the
 base stays 0 and a tier follows lifetime growth. With the merchant's annual
@@ -23,7 +24,7 @@ import calendar
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -31,10 +32,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from mini_program_api.db.models import Member, Merchant, Tier
-from mini_program_api.db.transact import Transaction
-from mini_program_api.jobs import due
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.webhooks import events, outbox
 
 REVIEW_JOB = "tier_review"
 _ATTEMPTS = 5
@@ -94,14 +92,6 @@ def add_months(at: datetime, months: int) -> datetime:
     return at.replace(year=year, month=month, day=min(at.day, calendar.monthrange(year, month)[1]))
 
 
-@dataclass(frozen=True)
-class Placement:
-    tier: Tier
-    upgraded: bool
-    actions: list[Action] = field(default_factory=list)
-    condition: Condition | None = None
-
-
 def pinned(member: Member) -> Condition:
     """The member row as read: growth, base and tier unchanged."""
     tier = Member.tier_id == member.tier_id if member.tier_id else Member.tier_id.does_not_exist()
@@ -116,21 +106,6 @@ def placed(merchant: Merchant, member: Member, delta: int) -> Tier:
     tier = current(merchant, member.tier_id)
     reached = for_growth(merchant, qualifying(member) + delta)
     return reached if int(reached.threshold) > int(tier.threshold) else tier
-
-
-def after_growth(tx: Transaction, merchant: Merchant, member: Member, delta: int, now: datetime) -> Placement:
-    """The tier after adding `delta` growth, with the member-row actions and condition that apply it
-    in `tx` (and, with reviews on, the review 12 months after an upgrade)."""
-    tier = current(merchant, member.tier_id)
-    reached = placed(merchant, member, delta)
-    if reached is tier:
-        return Placement(tier, False, condition=pinned(member))
-    if merchant.tier_review:
-        due.mark(tx, member.merchant_id, member.member_id, REVIEW_JOB, add_months(now, 12))
-    outbox.add(tx, merchant, member.member_id, events.TIER_CHANGED, events.tier_changed(member, reached, "GROWTH"))
-    return Placement(
-        reached, True, [Member.tier_id.set(reached.tier_id), Member.tier_reached_at.set(now)], pinned(member)
-    )
 
 
 def retrying(attempt: Callable[[], T]) -> T:

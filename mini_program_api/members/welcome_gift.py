@@ -27,7 +27,7 @@ from pynamodb.expressions.update import Action
 from mini_program_api.coupons import claims, stock, template_admin
 from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, Merchant, member_pk, template_pk
 from mini_program_api.db.transact import Transaction
-from mini_program_api.members import lifecycle
+from mini_program_api.members import due_dates
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform.errors import KabaoError
@@ -136,7 +136,7 @@ def stage(
             OP_KEY, KIND, ledger.postings({Account.POINTS: gift.points}), memo=gift.result(), request={"welcome": 1}
         )
         ledger.stage(tx, mid, member_id, op, member_actions=actions, member_condition=condition)
-        lifecycle.earned_points(tx, merchant, member, gift.points, now)
+        due_dates.earned_points(tx, merchant, member, gift.points, now)
         return
     if not gift.empty:
         key = idempotency.key(mid, OP_KEY, member_id)

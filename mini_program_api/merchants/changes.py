@@ -2,10 +2,10 @@
 
 Audit's rule: the record is written in the action's own transaction. For these
 changes it holds the values before and after, both from one consistent read of
-the merchant that the write is pinned to (`merchants.update(expected=...)`): a
+the merchant that the write is pinned to (`configuration.update(expected=...)`): a
 change made meanwhile cancels this one (409 CONCURRENT_UPDATE) rather than
-recording old values that are not the ones replaced. (merchants/merchants.py cannot write
-audit records itself: audit reads the merchant's time zone from it.)
+recording old values that are not the ones replaced. (The writes themselves are
+merchants/configuration.py's, which onboarding and the seeds also call, with no actor to audit.)
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any
 from mini_program_api.db.models import Merchant
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import welcome_gift
-from mini_program_api.merchants import member_days, merchants
+from mini_program_api.merchants import configuration, member_days, merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.staff import audit
 
 
-def set_tiers(actor: Principal, specs: list[merchants.TierSpec]) -> Merchant:
+def set_tiers(actor: Principal, specs: list[configuration.TierSpec]) -> Merchant:
     """Replace the tiers, audited. A gift template a tier newly names (birthday, monthly pack) must be givable
     (welcome_gift.require_givable); one already configured is not checked again, so a template paused or ended
     since never blocks editing the tiers (its job reports it)."""
@@ -40,7 +40,7 @@ def set_tiers(actor: Principal, specs: list[merchants.TierSpec]) -> Merchant:
         actor.merchant_id,
         {"old": _json([t.tier_id for t in old.tiers]), "new": _json([t.tier_id for t in specs])},
     )
-    return merchants.set_tiers(actor.merchant_id, specs, tx, old)
+    return configuration.set_tiers(actor.merchant_id, specs, tx, old)
 
 
 def set_member_days(actor: Principal, specs: list[member_days.DaySpec]) -> Merchant:
@@ -62,7 +62,7 @@ def set_member_days(actor: Principal, specs: list[member_days.DaySpec]) -> Merch
             "new": _json([member_days.view(d) for d in new]),
         },
     )
-    return merchants.update(actor.merchant_id, [Merchant.member_days.set(new)], tx, old)
+    return configuration.update(actor.merchant_id, [Merchant.member_days.set(new)], tx, old)
 
 
 def update_settings(actor: Principal, values: dict[str, Any]) -> Merchant:
@@ -74,7 +74,7 @@ def update_settings(actor: Principal, values: dict[str, Any]) -> Merchant:
     before = {k: _plain(getattr(old, k)) for k in values}
     tx = Transaction()
     audit.record(tx, actor, "SETTINGS_CHANGED", actor.merchant_id, {"old": _json(before), "new": _json(values)})
-    return merchants.update_settings(actor.merchant_id, tx, old, **values)
+    return configuration.update_settings(actor.merchant_id, tx, old, **values)
 
 
 def _plain(value: Any) -> Any:

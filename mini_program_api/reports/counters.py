@@ -241,7 +241,7 @@ def member(tx: Transaction, merchant_id: str, member_id: str, what: str, scene: 
 
 
 def member_claimed(tx: Transaction, merchant_id: str, member_id: str, scene: str | None, created_at: datetime) -> None:
-    """A first login's empty member whose login moved onto an imported member (members/members.py
+    """A first login's empty member whose login moved onto an imported member (members/enrolment.py
     `_claim_imported`): it was counted new on the day it was made, and the person is the imported member, whom
     the import counted; its count is taken back on its own day, in the claim's transaction, so one person who
     logs in to an imported card is one new member."""

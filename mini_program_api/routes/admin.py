@@ -134,10 +134,10 @@ def get_tiers(call: Call) -> dict[str, Any]:
     errors=("NOT_FOUND", "TEMPLATE_NOT_FOUND", "TEMPLATE_NOT_USABLE"),
 )
 def set_tiers(call: Call) -> dict[str, Any]:
-    from mini_program_api.merchants import changes, merchants
+    from mini_program_api.merchants import changes, configuration
 
     specs = [
-        merchants.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
+        configuration.TierSpec(**{**t.model_dump(), "monthly_template_ids": tuple(t.monthly_template_ids)})
         for t in call.body.tiers
     ]
     merchant = changes.set_tiers(call.caller, specs)

@@ -33,12 +33,12 @@ bp = Blueprint(__name__)
     ),
 )
 def login(call: Call) -> dict[str, Any]:
-    from mini_program_api.members import members
+    from mini_program_api.members import login
     from mini_program_api.platform import auth
     from mini_program_api.platform.auth import Principal
 
     body: LoginBody = call.body
-    result = members.login(body.appid, body.code, body.invite_code, body.scene)
+    result = login.login(body.appid, body.code, body.invite_code, body.scene)
     token, expires_in = auth.issue(Principal(result.merchant.merchant_id, result.member.member_id, "member"))
     return {
         "token": token,

@@ -52,10 +52,10 @@ def admin_tier_view(tier: Tier) -> dict[str, Any]:
 
 def settings_view(merchant: Merchant) -> dict[str, Any]:
     """Every setting PATCH /v1/admin/settings takes, with its current value (null: not set)."""
-    from mini_program_api.merchants import merchants
+    from mini_program_api.merchants import configuration
 
     return {
-        k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in merchants.SETTINGS for v in [getattr(merchant, k)]
+        k: (v.as_dict() if hasattr(v, "as_dict") else v) for k in configuration.SETTINGS for v in [getattr(merchant, k)]
     }
 
 

@@ -67,7 +67,7 @@ from mini_program_api.db.models import (
     member_pk,
 )
 from mini_program_api.db.transact import Cancelled, Transaction
-from mini_program_api.members import lifecycle, member_codes, members, order_refs, tiers
+from mini_program_api.members import due_dates, member_codes, members, order_refs, tiers, upgrades
 from mini_program_api.merchants import member_days, merchants
 from mini_program_api.money import frozen, idempotency, ledger, stored_value
 from mini_program_api.money.idempotency import Request as Idem
@@ -324,7 +324,7 @@ def _sell(
         now = clock.now()
         member, coupon, q = _priced(merchant, member_id, req, store_id, now)
         tx = Transaction()
-        placement = tiers.after_growth(tx, merchant, member, q.growth_earned, now)
+        placement = upgrades.after_growth(tx, merchant, member, q.growth_earned, now)
         order = CheckoutOrder(
             checkout_pk(merchant_id, order_id),
             "ORDER",
@@ -359,9 +359,9 @@ def _sell(
             {"member_id": member_id, "amount": req.amount, "confirmed_on_phone": int(on_phone)},
             now,
         )
-        lifecycle.spent(tx, merchant, member, now)
+        due_dates.spent(tx, merchant, member, now)
         outbox.add(tx, merchant_id, member_id, events.CHECKOUT_COMPLETED, events.checkout(order))
-        lifecycle.earned_points(tx, merchant, member, q.points_earned, now)
+        due_dates.earned_points(tx, merchant, member, q.points_earned, now)
         postings = ledger.postings(
             {
                 Account.POINTS: -req.points,
@@ -488,7 +488,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
         audit.record(tx, actor, "CHECKOUT_REFUND", order_id, {"member_id": order.member_id}, now)
         hook = events.checkout_refund(order, clawed_points, principal_back, restore)
         outbox.add(tx, merchant_id, order.member_id, events.CHECKOUT_REFUNDED, hook)
-        lifecycle.earned_points(tx, merchant, member, points_back - clawed_points, now)
+        due_dates.earned_points(tx, merchant, member, points_back - clawed_points, now)
         # Points given back and points taken back are two entries, each mirroring the sale's own (`points`
         # spent, `points:earned`), never netted: the points report shows each as what it is.
         postings = ledger.postings(

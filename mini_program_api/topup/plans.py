@@ -1,7 +1,7 @@
 """Top-up plans (充值方案, e.g. 充300送50) the back office creates, edits and retires.
 
 Plans live on the merchant row (a short list every top-up reads), so each change
-is a `merchants.update` pinned to the row's version, with its audit record (old
+is a `configuration.update` pinned to the row's version, with its audit record (old
 and new values) in the same transaction. An order keeps the amount and bonus it
 was made with, so editing or retiring a plan never changes an order already
 made: a pending order of a retired plan is still credited with its bonus when
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from mini_program_api.db.models import Merchant, TopupPlan
 from mini_program_api.db.transact import Transaction
-from mini_program_api.merchants import merchants
+from mini_program_api.merchants import configuration, merchants
 from mini_program_api.money import idempotency
 from mini_program_api.platform import ids
 from mini_program_api.platform.auth import Principal
@@ -113,7 +113,7 @@ def _check(merchant: Merchant, amount: int, bonus: int) -> None:
 
 
 def _save(merchant_id: str, merchant: Merchant, plans: list[TopupPlan], tx: Transaction) -> None:
-    merchants.update(merchant_id, [Merchant.topup_plans.set(plans)], tx, merchant)
+    configuration.update(merchant_id, [Merchant.topup_plans.set(plans)], tx, merchant)
 
 
 def listed(merchant: Merchant) -> list[TopupPlan]:

@@ -20,7 +20,7 @@ from typing import Any
 from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due
-from mini_program_api.members import cards, members, tiers
+from mini_program_api.members import cards, enrolment, members, tiers
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, pii
 from mini_program_api.platform.errors import KabaoError
@@ -147,7 +147,7 @@ def _bind_phone(merchant_id: str, member_id: str, form: dict[str, str]) -> None:
     phone = form["USER_FORM_INFO_FLAG_MOBILE"]
     member = members.get(merchant_id, member_id)
     if member.phone_hash is None:
-        members.bind_number(merchant_id, member_id, phone)
+        enrolment.bind_number(merchant_id, member_id, phone)
     elif member.phone_hash != pii.phone_hash(merchant_id, phone):
         raise KabaoError("PHONE_MISMATCH", "the activation form's phone is not the member's bound phone")
 

@@ -88,15 +88,32 @@ def test_every_model_a_route_names_exists() -> None:
 # What each path's first request must not load: the Lambda that serves it cold pays for every module it imports
 # (bench/cold_start.py times it). `responses.py` is the answers' models, checked on local stages only; the
 # probe answers as production does. A new module-level import that drags one of these in fails here.
-_EVERY_PATH = ("mini_program_api.routes.responses", "mini_program_api.wallet.setup")
+# A merchant's configuration (merchants/configuration.py: its specs' dataclasses, the settings' writes) is the
+# admin's and onboarding's; every path reads the merchant through merchants/merchants.py.
+_EVERY_PATH = (
+    "mini_program_api.routes.responses",
+    "mini_program_api.wallet.setup",
+    "mini_program_api.merchants.configuration",
+)
 _NOT_STAFF = ("mini_program_api.staff.accounts", "mini_program_api.platform.passwords")  # a staff session's checks
 # A member's view shows the masked copy stored beside the cipher (platform/pii.py `shown_phone`): no key derived,
 # no SSM read of the PII key, no decryption. PyJWT loads the rest of cryptography, so only these are named.
 _NO_DECRYPTION = ("cryptography.fernet", "cryptography.hazmat.primitives.kdf.hkdf")
+# What a member's writes put beside the member row (a first login's enrolment, a tier upgrade, a claim's counts):
+# a call that only reads the member (a returning login, the card) loads none of it (members/enrolment.py brings
+# reports and webhooks, members/upgrades.py webhooks).
+_NOT_WRITING_A_MEMBER = (
+    "mini_program_api.reports",
+    "mini_program_api.webhooks",
+    "mini_program_api.money",
+    "mini_program_api.platform.ids",
+)
 _NOT_LOADED = {
     "login": (
         *_NOT_STAFF,
         *_NO_DECRYPTION,
+        *_NOT_WRITING_A_MEMBER,
+        "mini_program_api.jobs",
         "wechatpy",
         "requests",
         "wechatpayv3",
@@ -112,6 +129,13 @@ _NOT_LOADED = {
     "me": (
         *_NOT_STAFF,
         *_NO_DECRYPTION,
+        *_NOT_WRITING_A_MEMBER,
+        # The card counts the coupons held (coupons/held.py) and lists no offers: not the shelf nor its copy, nor
+        # the due lists a coupon's reminder is on (coupons/reminders.py).
+        "mini_program_api.coupons.shelf",
+        "mini_program_api.coupons.eligibility",
+        "mini_program_api.platform.container_copy",
+        "mini_program_api.jobs",
         "pydantic",
         "wechatpy",
         "wechatpayv3",
@@ -130,6 +154,10 @@ _NOT_LOADED = {
         "mini_program_api.routes.schemas",
         "pydantic",  # its body is checked by hot_bodies.py, without pydantic
         "mini_program_api.routes.hot_schemas",
+        # A sale marks the life-cycle lists (members/due_dates.py) and runs none of their jobs, whose gifts claim
+        # coupons.
+        "mini_program_api.members.lifecycle",
+        "mini_program_api.coupons.claims",
     ),
     "notify": (
         *_NOT_STAFF,

@@ -12,7 +12,7 @@ import pytest
 
 from mini_program_api.coupons import claims, held, stock
 from mini_program_api.db.models import Coupon, CouponTemplate, Member, member_pk, template_pk
-from mini_program_api.merchants import merchants
+from mini_program_api.merchants import configuration
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
@@ -23,9 +23,9 @@ from tests import timeline
 from tests.ledger_checks import checked_balances
 
 TIERS = [
-    merchants.TierSpec("normal", "普通", 0),
-    merchants.TierSpec("silver", "银卡", 1000, 95, 150),
-    merchants.TierSpec("gold", "金卡", 5000, 90, 200),
+    configuration.TierSpec("normal", "普通", 0),
+    configuration.TierSpec("silver", "银卡", 1000, 95, 150),
+    configuration.TierSpec("gold", "金卡", 5000, 90, 200),
 ]
 MANJIAN = {
     "name": "满50减10",
@@ -40,7 +40,7 @@ MANJIAN = {
 
 @pytest.fixture
 def shop(api: Any, merchant: Any) -> dict[str, Any]:
-    merchants.set_tiers(merchant.merchant_id, TIERS)
+    configuration.set_tiers(merchant.merchant_id, TIERS)
     return {"merchant": merchant, "staff": api.staff_token(merchant, "s1")}
 
 
@@ -271,7 +271,7 @@ def test_payment_rules(api: Any, shop: dict[str, Any], make_merchant: Any) -> No
     for body, status, code in cases:
         got = _checkout(api, shop["staff"], member, **body)
         assert (got[0], got[1]["error"]["code"]) == (status, code), body
-    merchants.update_settings(merchant.merchant_id, points_per_yuan=200)  # 2 points = 1 fen
+    configuration.update_settings(merchant.merchant_id, points_per_yuan=200)  # 2 points = 1 fen
     got = _checkout(api, shop["staff"], member, amount=1000, points=3)
     assert (got[0], got[1]["error"]["code"]) == (400, "VALIDATION_ERROR")
     assert _checkout(api, shop["staff"], member, amount=1000, points=300)[1]["points_value"] == 150

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api.coupons import claims, held, shelf, stock, templates
+from mini_program_api.coupons import claims, reminders, shelf, stock, templates
 from mini_program_api.coupons.templates import TemplateSpec
 from mini_program_api.db.models import (
     PROFILE,
@@ -180,8 +180,8 @@ def test_a_drops_reminders_spread_over_the_reminder_lists_128_shards() -> None:
     from mini_program_api.jobs import due
 
     until = product_clock.now() + timedelta(days=10)
-    slots = {held.reminder_slot(f"C{i:06d}", until)[0] for i in range(4000)}
-    assert len(slots) == due.shards_of(held.REMINDER_JOB) == 128
+    slots = {reminders.reminder_slot(f"C{i:06d}", until)[0] for i in range(4000)}
+    assert len(slots) == due.shards_of(reminders.REMINDER_JOB) == 128
 
 
 def test_a_template_read_while_this_container_changes_it_is_not_kept(api: Any, merchant: Any, monkeypatch: Any) -> None:

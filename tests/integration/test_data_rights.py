@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from mini_program_api.db.models import PROFILE, Coupon, Member, connection, member_pk
-from mini_program_api.merchants import merchants
+from mini_program_api.merchants import configuration
 from mini_program_api.platform.clock import local_date, now
 from mini_program_api.platform.config import settings
 from mini_program_api.reports import liability, read
@@ -42,7 +42,7 @@ SECTIONS = {
 
 @pytest.fixture
 def shop(merchant: Any) -> Any:
-    return merchants.update_settings(merchant.merchant_id, message_templates=TEMPLATES)
+    return configuration.update_settings(merchant.merchant_id, message_templates=TEMPLATES)
 
 
 def _member(api: Any, merchant: Any, name: str = "张三") -> dict[str, Any]:
@@ -174,7 +174,7 @@ def test_every_agreement_and_subscribe_answer_is_kept_paged_and_shown_to_the_adm
         )[0]
         == 200
     )
-    merchants.update_settings(shop.merchant_id, terms_version="2")
+    configuration.update_settings(shop.merchant_id, terms_version="2")
     status, body = api.post("/v1/me/card", {"agreed_terms_version": "2"}, token=member["token"])
     assert status == 200, body
     assert api.post("/v1/me/subscriptions", {"template_ids": ["tpl-coupon"]}, token=member["token"])[0] == 200
@@ -250,7 +250,7 @@ def test_the_export_has_every_section_paged_and_nothing_of_another_member(api: A
         assert api.post("/v1/me/sign-in", token=who["token"])[0] == 200
         assert api.post("/v1/me/subscriptions", {"template_ids": ["tpl-coupon"]}, token=who["token"])[0] == 200
 
-    merchants.update_settings(shop.merchant_id, referral_points=100)  # Carol, invited by Alice: a referral each
+    configuration.update_settings(shop.merchant_id, referral_points=100)  # Carol, invited by Alice: a referral each
     carol = _invited_by(api, shop, alice)
 
     whole = _export_all(api, alice["token"], limit=1)  # one item a page: every section's cursor is followed
@@ -499,7 +499,7 @@ def test_a_deletion_racing_a_checkout_refund_never_leaves_value_on_an_erased_mem
 
 
 def test_an_erased_inviter_takes_no_referral_and_the_invitee_opens_their_card(api: Any, shop: Any) -> None:
-    merchants.update_settings(shop.merchant_id, referral_points=100)
+    configuration.update_settings(shop.merchant_id, referral_points=100)
     inviter = _member(api, shop)
     code = api.get("/v1/me", token=inviter["token"])[1]["invite_code"]
     status, invited = api.post(
@@ -541,7 +541,7 @@ def test_the_export_names_no_staff_member_who_adjusted_the_member(api: Any, shop
 def test_a_members_ledger_names_no_other_member(api: Any, shop: Any) -> None:
     """A referral's entries carry the other member's id (`inviter`, `invitee`): each member's own ledger leaves
     the other's id out, as the export does; the admin sees it."""
-    merchants.update_settings(shop.merchant_id, referral_points=100)
+    configuration.update_settings(shop.merchant_id, referral_points=100)
     alice = _member(api, shop)
     carol = _invited_by(api, shop, alice)
     carol_id = carol["member"]["member_id"]
@@ -636,18 +636,18 @@ def test_a_phone_bound_by_a_request_that_read_the_member_before_the_deletion_is_
     """POST /v1/me/phone passed the token check and read a member with no phone; the deletion commits before it
     does. The binding must be refused, not put the phone (cipher, keyed hash) and its lookup on the erased row."""
     from mini_program_api.data_rights import erasure
-    from mini_program_api.members import members
+    from mini_program_api.members import enrolment
     from mini_program_api.platform.auth import Principal
 
     member = api.login(shop)
-    member_id, real, done = member["member"]["member_id"], members.pii.phone_hash, []
+    member_id, real, done = member["member"]["member_id"], enrolment.pii.phone_hash, []
 
     def deleted_meanwhile(merchant_id: str, phone: str) -> str:
         if not done:
             done.append(erasure.erase(shop.merchant_id, member_id, Principal(shop.merchant_id, member_id, "member")))
         return real(merchant_id, phone)
 
-    monkeypatch.setattr(members.pii, "phone_hash", deleted_meanwhile)
+    monkeypatch.setattr(enrolment.pii, "phone_hash", deleted_meanwhile)
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
     status, body = api.post("/v1/me/phone", {"code": f"phone:{phone}:{uuid.uuid4().hex[:6]}"}, token=member["token"])
     assert done, "the deletion ran inside the binding"

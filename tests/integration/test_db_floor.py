@@ -170,26 +170,33 @@ def test_me_reads_the_member_once(api: Any, merchant: Any, monkeypatch: pytest.M
     assert len(member_reads) == 1, calls.calls
 
 
-def test_a_sale_without_stored_value_does_not_read_the_spending_password(
+def test_a_checkout_reads_the_spending_password_item_only_for_stored_value(
     api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Only stored value is held to the spending password (till/spending_password.py): a cash sale, most of a
-    till's, skips the member's password item; a stored-value sale reads it, for its lock and its limit."""
+    """Whether a sale needs the member's spending password depends on its stored value alone: a cash sale makes
+    no read of the member's password item (it was read and thrown away on every one), a stored-value sale does."""
+    from mini_program_api.money import ledger
+    from mini_program_api.money.ledger import Account, Operation
+
     member = api.member_with_card(merchant)
-    cashier = api.staff_token(merchant)
-    spending = member_pk(merchant.merchant_id, member["member"]["member_id"])
+    member_id = member["member"]["member_id"]
+    credit = ledger.postings({Account("principal"): 5000})
+    ledger.post(
+        merchant.merchant_id, member_id, Operation(f"test-credit-{uuid.uuid4().hex[:8]}", "TEST_CREDIT", credit)
+    )
+    staff = api.staff_token(merchant)
 
-    def password_reads(body: dict[str, Any]) -> int:
-        code = api.member_code(member["token"])
+    def password_reads(**paid: int) -> int:
         calls = record(monkeypatch)
+        body = {"member_code": api.member_code(member["token"]), "amount": 3000, **paid}
         status, answer = api.post(
-            "/v1/staff/checkout",
-            {"member_code": code, **body},
-            token=cashier,
-            headers={"Idempotency-Key": uuid.uuid4().hex},
+            "/v1/staff/checkout", body, token=staff, headers={"idempotency-key": uuid.uuid4().hex}
         )
-        assert status == 200 or answer["error"]["code"] == "INSUFFICIENT_BALANCE", answer  # refused after its reads
-        return sum(1 for c in calls.named("GetItem") if c[1]["Key"] == {"pk": {"S": spending}, "sk": {"S": "SPENDPWD"}})
+        assert status == 200, answer
+        key = member_pk(merchant.merchant_id, member_id)
+        return sum(
+            1 for c in calls.named("GetItem") if c[1]["Key"]["pk"]["S"] == key and c[1]["Key"]["sk"]["S"] == "SPENDPWD"
+        )
 
-    assert password_reads({"amount": 3000}) == 0
-    assert password_reads({"amount": 3000, "stored_value": 3000}) == 1
+    assert password_reads() == 0
+    assert password_reads(stored_value=1000) == 1

@@ -19,7 +19,7 @@ from mini_program_api.db.models import DueMarker, TopupOrder, member_pk, topup_p
 from mini_program_api.db.transact import Transaction
 from mini_program_api.jobs import due
 from mini_program_api.members import lifecycle, members, tiers
-from mini_program_api.merchants import merchants
+from mini_program_api.merchants import configuration
 from mini_program_api.platform import clock
 from mini_program_api.topup import orders, reconciliation
 from tests.ledger_checks import checked_balances
@@ -97,7 +97,7 @@ JOBS = [
 def test_life_cycle_jobs_defer_a_failing_member_and_reach_the_next(
     api: Any, merchant: Any, run: Callable[..., lifecycle.Report], job: str
 ) -> None:
-    merchants.update_settings(merchant.merchant_id, tier_review=True)
+    configuration.update_settings(merchant.merchant_id, tier_review=True)
     member_id = api.member_with_card(merchant)["member"]["member_id"]
     now = clock.now()
     tx = Transaction()

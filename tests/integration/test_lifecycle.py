@@ -15,8 +15,8 @@ import pytest
 
 from mini_program_api.coupons import held
 from mini_program_api.db.models import Coupon, Member, member_pk
-from mini_program_api.members import lifecycle, notices
-from mini_program_api.merchants import merchants
+from mini_program_api.members import due_dates, lifecycle, notices
+from mini_program_api.merchants import configuration
 from mini_program_api.money import ledger
 from tests import timeline
 from tests.conftest import ROOT
@@ -49,15 +49,15 @@ def twice_at_once(name: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def shop(api: Any, merchant: Any) -> Any:
-    merchants.set_tiers(
+    configuration.set_tiers(
         merchant.merchant_id,
         [
-            merchants.TierSpec("normal", "普通", 0),
-            merchants.TierSpec("silver", "银卡", 1000, 95, 150),
-            merchants.TierSpec("gold", "金卡", 5000, 90, 200),
+            configuration.TierSpec("normal", "普通", 0),
+            configuration.TierSpec("silver", "银卡", 1000, 95, 150),
+            configuration.TierSpec("gold", "金卡", 5000, 90, 200),
         ],
     )
-    return merchants.update_settings(merchant.merchant_id, message_templates=TEMPLATES)
+    return configuration.update_settings(merchant.merchant_id, message_templates=TEMPLATES)
 
 
 def _member(api: Any, merchant: Any, grants: list[str] | None = None, **card: Any) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def test_sign_in_crossing_a_threshold_upgrades_in_the_same_write(api: Any, shop:
 
 
 def test_review_after_12_months_places_by_the_last_12_months(api: Any, shop: Any, clock: Any) -> None:
-    merchants.update_settings(shop.merchant_id, tier_review=True)
+    configuration.update_settings(shop.merchant_id, tier_review=True)
     staff = api.staff_token(shop, "s1")
     member = _member(api, shop)
 
@@ -139,7 +139,7 @@ def test_review_after_12_months_places_by_the_last_12_months(api: Any, shop: Any
 
 
 def test_points_expire_fifo_once_even_run_twice_and_concurrently(api: Any, shop: Any, sandbox: Any, clock: Any) -> None:
-    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    configuration.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
     member = _member(api, shop, grants=["tpl-points"])
     api.post("/v1/me/sign-in", token=member["token"])  # lot 1: 10 points, day 0
     clock.advance(days=10)
@@ -172,18 +172,18 @@ def test_points_expire_fifo_once_even_run_twice_and_concurrently(api: Any, shop:
 
 
 def test_year_end_policy(shop: Any) -> None:
-    merchant = merchants.update_settings(shop.merchant_id, points_expiry="YEAR_END")
+    merchant = configuration.update_settings(shop.merchant_id, points_expiry="YEAR_END")
     earned = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    expiry = lifecycle.lot_expiry(merchant, earned)
+    expiry = due_dates.lot_expiry(merchant, earned)
     assert expiry is not None and expiry.isoformat() == "2028-01-01T00:00:00+08:00"
-    assert lifecycle.cutoff(merchant, expiry) >= earned > lifecycle.cutoff(merchant, expiry - timedelta(seconds=1))
+    assert due_dates.cutoff(merchant, expiry) >= earned > due_dates.cutoff(merchant, expiry - timedelta(seconds=1))
 
 
 # --- referral -------------------------------------------------------------------------------------------
 
 
 def test_referral_rewards_both_once_and_rejects_abuse(api: Any, shop: Any) -> None:
-    merchants.update_settings(shop.merchant_id, referral_points=100, referral_monthly_cap=2)
+    configuration.update_settings(shop.merchant_id, referral_points=100, referral_monthly_cap=2)
     inviter = _member(api, shop)
 
     def invited(code: str) -> tuple[dict[str, Any], str | None]:
@@ -284,7 +284,7 @@ def test_birthday_gift_once_a_year(api: Any, shop: Any, sandbox: Any, clock: Any
 
 def test_dormant_member_gets_one_wake_up_per_cooldown(api: Any, shop: Any, sandbox: Any, clock: Any) -> None:
     template_id = _gift_template(api, shop, "回归券")
-    merchants.update_settings(shop.merchant_id, wakeup_template_id=template_id, wakeup_cooldown_days=60)
+    configuration.update_settings(shop.merchant_id, wakeup_template_id=template_id, wakeup_cooldown_days=60)
     quiet = _member(api, shop, grants=["tpl-wake"])
     api.post("/v1/me/subscriptions", {"template_ids": ["tpl-wake"]}, token=quiet["token"])  # a second acceptance
     busy = _member(api, shop, grants=["tpl-wake"])

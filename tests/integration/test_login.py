@@ -30,10 +30,10 @@ def test_second_login_same_openid_is_same_member(api: Any, merchant: Any) -> Non
 
 
 def test_same_openid_at_two_merchants_is_two_members(api: Any, merchant: Any, sandbox: Any) -> None:
-    from mini_program_api.merchants import merchants
+    from mini_program_api.merchants import configuration
 
-    other = merchants.create(
-        merchants.MerchantSpec(
+    other = configuration.create(
+        configuration.MerchantSpec(
             merchant_id=f"m-{uuid.uuid4().hex[:8]}",
             name="Other",
             appid=f"wx{uuid.uuid4().hex[:12]}",
@@ -91,9 +91,9 @@ def test_wrong_app_secret_is_not_a_client_error_and_creates_nothing(api: Any, me
 def test_concurrent_first_logins_create_one_member(api: Any, merchant: Any) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from mini_program_api.members import members
+    from mini_program_api.members import login
 
     with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(lambda i: members.login(merchant.appid, f"test:grace:{i}"), range(16)))
+        results = list(pool.map(lambda i: login.login(merchant.appid, f"test:grace:{i}"), range(16)))
     assert len({r.member.member_id for r in results}) == 1
     assert sum(r.created for r in results) == 1

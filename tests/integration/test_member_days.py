@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.merchants import merchants
+from mini_program_api.merchants import configuration
 from mini_program_api.platform import clock as product_clock
 from tests import timeline
-from tests.ledger_checks import checked_balances
 from tests.integration.test_lifecycle import invoke
+from tests.ledger_checks import checked_balances
 
 
 def _double_mondays(monday: date) -> dict[str, Any]:
@@ -165,7 +165,7 @@ def test_member_day_points_follow_local_weekday_and_tier_and_show_on_the_receipt
 def test_refund_takes_back_exactly_the_member_day_points_after_settings_and_tier_changed(
     api: Any, merchant: Any, clock: Any, double_mondays: Any
 ) -> None:
-    merchants.update_settings(merchant.merchant_id, tier_review=True)
+    configuration.update_settings(merchant.merchant_id, tier_review=True)
     assert _put(api, merchant, [double_mondays])[0] == 200
     staff = api.staff_token(merchant)
     member_id = api.member_with_card(merchant)["member"]["member_id"]
@@ -173,7 +173,7 @@ def test_refund_takes_back_exactly_the_member_day_points_after_settings_and_tier
     assert (big["points_earned"], big["tier_after"]) == (3000, "silver")
     # The settings change, then a year on the review moves the member down to the entry tier.
     assert _put(api, merchant, [{**double_mondays, "multiplier": 400, "ends_on": None}])[0] == 200
-    merchants.update_settings(merchant.merchant_id, earn_points_per_yuan=5)
+    configuration.update_settings(merchant.merchant_id, earn_points_per_yuan=5)
     clock.set(timeline.years_later(clock.now) + timedelta(days=1, seconds=1))
     assert invoke("tier_reviews")["changed"] == 1
     status, refund = api.post(f"/v1/staff/orders/{big['order_id']}/refund", token=api.admin_token(merchant))

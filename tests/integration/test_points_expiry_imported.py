@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from mini_program_api.db.models import PROFILE, Member, member_pk
-from mini_program_api.members import lifecycle
-from mini_program_api.merchants import merchants
+from mini_program_api.members import due_dates
+from mini_program_api.merchants import configuration
 from mini_program_api.money import ledger
 from tests import timeline
 from tests.integration.test_lifecycle import TEMPLATES, _sent, invoke, twice_at_once
@@ -27,7 +27,7 @@ from tests.ledger_checks import checked_balances
 
 @pytest.fixture
 def shop(api: Any, merchant: Any) -> Any:
-    return merchants.update_settings(merchant.merchant_id, message_templates=TEMPLATES)
+    return configuration.update_settings(merchant.merchant_id, message_templates=TEMPLATES)
 
 
 def _import(api: Any, shop: Any, phone: str, points: int, expires_on: date | None, rule: str = "add") -> str:
@@ -55,7 +55,7 @@ def _claim(api: Any, shop: Any, phone: str) -> dict[str, Any]:
 
 
 def _sign_in(api: Any, shop: Any, member_id: str, points: int) -> None:
-    merchants.update_settings(shop.merchant_id, sign_in_points=points)
+    configuration.update_settings(shop.merchant_id, sign_in_points=points)
     status, body = api.post("/v1/me/sign-in", token=api.token(shop, member_id))
     assert status == 200, body
 
@@ -91,7 +91,7 @@ def _end_of(day: date) -> Any:
 def test_a_date_sooner_than_the_policy_is_warned_7_days_before_and_expires_at_shanghai_midnight(
     api: Any, shop: Any, sandbox: Any, clock: Any
 ) -> None:
-    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
+    configuration.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
     phone, day = _phone(), clock.today + timedelta(days=20)
     _import(api, shop, phone, 100, day, rule="refuse")
     member = _claim(api, shop, phone)
@@ -121,7 +121,7 @@ def test_a_date_sooner_than_the_policy_is_warned_7_days_before_and_expires_at_sh
 def test_a_later_date_survives_the_policys_cutoff_and_spending_takes_the_earliest_expiring_first(
     api: Any, shop: Any, clock: Any
 ) -> None:
-    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    configuration.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
     day = clock.today + timedelta(days=60)
     spender, keeper, undated = _phone(), _phone(), _phone()
     _import(api, shop, spender, 100, day)
@@ -148,7 +148,7 @@ def test_a_later_date_survives_the_policys_cutoff_and_spending_takes_the_earlies
 def test_a_dated_lot_merged_onto_a_member_who_earned_and_spent_expires_whole_on_its_date(
     api: Any, shop: Any, clock: Any
 ) -> None:
-    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    configuration.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
     phone = _phone()
     member_id = api.member_with_card(shop, phone=phone)["member"]["member_id"]
     _sign_in(api, shop, member_id, 100)  # earned on day 0, expires on day 30
@@ -183,7 +183,7 @@ def test_policy_none_expires_the_dated_lot_alone(api: Any, shop: Any, clock: Any
 
 
 def test_the_expiry_racing_a_spend_and_itself_moves_the_points_once(api: Any, shop: Any, clock: Any) -> None:
-    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
+    configuration.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
     phones = [_phone() for _ in range(3)]
     day = clock.today + timedelta(days=3)
     ids = [_import(api, shop, phone, 100, day) for phone in phones]
@@ -244,7 +244,7 @@ def test_a_merge_racing_spends_records_the_balance_it_landed_on(api: Any, shop: 
     """The import's balance-before is pinned: whichever of a merge and a spend commits first, the dated lot expires
     what earliest-expiring-first leaves of it (all of it after a spend that came first, less what a later spend
     took from it)."""
-    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
+    configuration.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
     phones = [_phone() for _ in range(4)]
     ids = [api.member_with_card(shop, phone=phone)["member"]["member_id"] for phone in phones]
     for member_id in ids:
@@ -289,13 +289,13 @@ def test_a_spend_between_the_merges_read_and_write_makes_it_read_again(
     """The merge pins the balance it records as the lot's balance-before: a spend committed after its read cancels
     it, and the row is applied again on the balance after the spend (else the lot would count the spend as its own
     and 30 of its points would outlive its date)."""
-    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
+    configuration.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=365)
     phone = _phone()
     member_id = api.member_with_card(shop, phone=phone)["member"]["member_id"]
     _sign_in(api, shop, member_id, 100)
     clock.advance(days=1)
     day = clock.today + timedelta(days=10)
-    dated_lot, spent = lifecycle.dated_lot, []
+    dated_lot, spent = due_dates.dated_lot, []
 
     def spend_meanwhile(*args: Any) -> dict[str, Any]:
         if not spent:  # once: the first attempt read 100 points
@@ -303,7 +303,7 @@ def test_a_spend_between_the_merges_read_and_write_makes_it_read_again(
             spent.append(ledger.post(shop.merchant_id, member_id, op))
         return dated_lot(*args)
 
-    monkeypatch.setattr(lifecycle, "dated_lot", spend_meanwhile)
+    monkeypatch.setattr(due_dates, "dated_lot", spend_meanwhile)
     assert _import(api, shop, phone, 50, day) == member_id
     (lot,) = _lots(shop, member_id).values()
     assert spent and lot["points_before"] == 70 and _points(shop, member_id) == 120
@@ -335,7 +335,7 @@ def test_policy_none_counts_a_credit_staged_just_before_the_lot_as_after_it(api:
 def test_a_far_date_as_never_9999_12_31_imports_and_never_comes_due(api: Any, shop: Any, clock: Any) -> None:
     """Systems export "never" as 9999-12-31: the row passes the dry run, so the real run imports it (the end of that
     date is past the last datetime: the lot expires at its last microsecond instead of failing the row)."""
-    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    configuration.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
     phone = _phone()
     member_id = _import(api, shop, phone, 100, date.max)
     assert _points(shop, member_id) == 100 and len(_lots(shop, member_id)) == 1
@@ -371,7 +371,7 @@ def test_the_largest_rows_dated_lot_fits_one_transaction(api: Any, shop: Any, cl
         commit(tx)
 
     monkeypatch.setattr(transact.Transaction, "commit", counted)
-    merchants.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    configuration.update_settings(shop.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
     phone, day = _phone(), (clock.today + timedelta(days=9)).isoformat()
     for n, name in ((0, "张三"), (1, "")):
         tags = "|".join(f"标签{n}-{i:02d}" for i in range(20))
@@ -390,7 +390,7 @@ def test_the_largest_rows_dated_lot_fits_one_transaction(api: Any, shop: Any, cl
 def test_year_end_two_dated_lots_ending_in_one_year_each_expire(api: Any, shop: Any, clock: Any) -> None:
     """Under YEAR_END the cutoff is the same all year: an expiry keyed by it alone was a replay the second time a
     dated lot ended that year (nothing expired, the lot and its marker stayed, every run the same)."""
-    merchants.update_settings(shop.merchant_id, points_expiry="YEAR_END")
+    configuration.update_settings(shop.merchant_id, points_expiry="YEAR_END")
     first, second = clock.today + timedelta(days=5), clock.today + timedelta(days=6)
     if (first + timedelta(days=1)).year != (second + timedelta(days=1)).year:  # both ends in one local year
         first, second = first + timedelta(days=2), second + timedelta(days=2)

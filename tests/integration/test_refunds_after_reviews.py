@@ -11,10 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from mini_program_api.db.models import Member, member_pk
-from mini_program_api.merchants import merchants
+from mini_program_api.merchants import configuration
 from tests import timeline
-from tests.ledger_checks import checked_balances
 from tests.integration.test_lifecycle import invoke
+from tests.ledger_checks import checked_balances
 
 
 def _sale(api: Any, merchant: Any, member_id: str, amount: int, **paid: int) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def _stored(merchant: Any, member_id: str) -> Member:
 
 
 def test_refunding_sales_after_a_review_keeps_qualifying_growth_whole(api: Any, merchant: Any, clock: Any) -> None:
-    merchants.update_settings(merchant.merchant_id, tier_review=True)
+    configuration.update_settings(merchant.merchant_id, tier_review=True)
     member_id = api.member_with_card(merchant)["member"]["member_id"]
     before_window = _sale(api, merchant, member_id, 600000)  # 6000 growth: gold
     clock.advance(days=200)
@@ -69,7 +69,7 @@ def test_refunding_sales_after_a_review_keeps_qualifying_growth_whole(api: Any, 
 def test_review_of_a_window_holding_only_a_clawback_places_the_member_and_reviews_the_rest(
     api: Any, merchant: Any, clock: Any
 ) -> None:
-    merchants.update_settings(merchant.merchant_id, tier_review=True)
+    configuration.update_settings(merchant.merchant_id, tier_review=True)
     other = api.member_with_card(merchant)["member"]["member_id"]
     clock.advance(hours=1)
     _sale(api, merchant, other, 120000)  # silver, review due an hour before the first's
@@ -95,7 +95,7 @@ def test_review_of_a_window_holding_only_a_clawback_places_the_member_and_review
 
 
 def test_points_given_back_by_a_refund_expire(api: Any, merchant: Any, clock: Any) -> None:
-    merchants.update_settings(merchant.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    configuration.update_settings(merchant.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
     member_id = api.member_with_card(merchant)["member"]["member_id"]
     assert api.post("/v1/me/sign-in", token=api.token(merchant, member_id))[0] == 200  # 10 points, expire day 30
     sale = _sale(api, merchant, member_id, 10, points=10)  # all of them spent

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from mini_program_api.db.models import CheckoutOrder, Coupon, LedgerEntry, Member, checkout_pk, member_pk
-from mini_program_api.merchants import merchants
+from mini_program_api.merchants import configuration
 from mini_program_api.money import ledger
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.reports import liability, read
@@ -31,7 +31,7 @@ from tests import timeline
 from tests.ledger_checks import checked_balances
 
 TZ = "Asia/Shanghai"
-TIERS = [merchants.TierSpec("normal", "普通", 0), merchants.TierSpec("silver", "银卡", 300, 95, 150)]
+TIERS = [configuration.TierSpec("normal", "普通", 0), configuration.TierSpec("silver", "银卡", 300, 95, 150)]
 
 
 def _http(
@@ -299,7 +299,7 @@ def _workload(shop: Shop, rng: random.Random, first: bool) -> None:
 
 @pytest.fixture
 def shop(api: Any, api_url: str, merchant: Any, sandbox: Any) -> Shop:
-    merchants.set_tiers(merchant.merchant_id, TIERS)
+    configuration.set_tiers(merchant.merchant_id, TIERS)
     made = Shop(api, api_url, merchant, sandbox)
     made.template()
     made.template(name="九折", kind="DISCOUNT", rate=90, threshold=0, amount=0, max_discount=1000)
@@ -459,8 +459,8 @@ def test_a_refund_reports_the_points_it_took_back_and_gave_back_apart(api: Any, 
     from tests.integration.test_lifecycle import invoke
 
     mid = merchant.merchant_id
-    merchants.set_tiers(mid, [merchants.TierSpec("normal", "普通", 0)])
-    merchants.update_settings(mid, points_expiry="ROLLING", points_expiry_days=30)
+    configuration.set_tiers(mid, [configuration.TierSpec("normal", "普通", 0)])
+    configuration.update_settings(mid, points_expiry="ROLLING", points_expiry_days=30)
     clock.set(timeline.local(clock.today + timedelta(days=1), 10))
     first = _local_day(product_clock.now())
     a, b, c = (api.member_with_card(merchant)["member"]["member_id"] for _ in range(3))

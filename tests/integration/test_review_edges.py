@@ -158,12 +158,12 @@ def test_points_a_refund_clawed_back_do_not_shield_older_points_from_expiry(
 ) -> None:
     """FIFO expiry counts positive entries after the cutoff as the lots still alive; a refund's clawback
     of a later lot is not subtracted, so that lot keeps shielding as many older points from expiry."""
-    from mini_program_api.merchants import merchants
-    from tests.ledger_checks import checked_balances
+    from mini_program_api.merchants import configuration
     from tests.integration.test_lifecycle import invoke
     from tests.integration.test_refunds_after_reviews import _refund, _sale
+    from tests.ledger_checks import checked_balances
 
-    merchants.update_settings(merchant.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
+    configuration.update_settings(merchant.merchant_id, points_expiry="ROLLING", points_expiry_days=30)
     member_id = api.member_with_card(merchant)["member"]["member_id"]
     _sale(api, merchant, member_id, 10000)  # 100 points on day 0
     clock.advance(days=10)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mini_program_api.db.models import Merchant, TopupOrder, TopupPlan, topup_pk
-from mini_program_api.merchants import merchants
+from mini_program_api.merchants import configuration
 from mini_program_api.money import stored_value
 from mini_program_api.platform import clock
 from mini_program_api.topup import reconciliation
@@ -111,7 +111,7 @@ def test_refund_closed_after_the_card_was_refilled_is_sent_again_not_put_over_th
 def test_refund_with_no_cash_to_pay_completes_without_wechat(
     api: Any, merchant: Any, sandbox: Any, member: dict[str, Any], spent: int
 ) -> None:
-    merchants.update(
+    configuration.update(
         merchant.merchant_id, [Merchant.topup_plans.set([TopupPlan(plan_id="x2", amount=10000, bonus=20000)])]
     )
     order_id = _paid(api, sandbox, member, {"plan_id": "x2"})

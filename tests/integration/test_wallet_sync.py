@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mini_program_api.db.models import Member, member_pk
-from mini_program_api.merchants import merchants
+from mini_program_api.merchants import configuration
 from mini_program_api.money import stored_value
 from mini_program_api.wallet import sync
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet
@@ -176,7 +176,9 @@ def test_points_expiry_and_tier_review_are_synced(
     api: Any, sandbox: Any, stack: Any, shop: dict[str, Any], clock: Any
 ) -> None:
     merchant, member = shop["merchant"], shop["member"]
-    merchants.update_settings(merchant.merchant_id, points_expiry="ROLLING", points_expiry_days=30, tier_review=True)
+    configuration.update_settings(
+        merchant.merchant_id, points_expiry="ROLLING", points_expiry_days=30, tier_review=True
+    )
     status, sale = api.post(
         "/v1/staff/checkout",
         {"member_code": api.member_code(member["token"]), "amount": 150000},

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mini_program_api.coupons import claims, eligibility, held, redemption, shelf, stock, template_admin, templates
+from mini_program_api.coupons import claims, eligibility, held, redemption, stock, template_admin, templates
 from mini_program_api.coupons.templates import TemplateSpec
 from mini_program_api.db.models import Coupon
+from mini_program_api.db.schema import sortable
 from mini_program_api.platform.errors import KabaoError
 from tests.unit import rows
 
@@ -310,7 +311,7 @@ def test_claimed_coupon_validity_relative() -> None:
     )
     assert coupon.status == "AVAILABLE" and held.status(coupon, NOW) == "available"
     # On the reminder list three days before it expires.
-    assert coupon.due_sk.startswith(shelf.sortable(NOW + timedelta(days=4)))
+    assert coupon.due_sk.startswith(sortable(NOW + timedelta(days=4)))
 
 
 def test_claimed_coupon_validity_fixed() -> None:
@@ -326,4 +327,4 @@ TIMES = st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12
 
 @given(a=TIMES, b=TIMES)
 def test_sortable_keys_sort_as_times_do(a: datetime, b: datetime) -> None:
-    assert (shelf.sortable(a) < shelf.sortable(b)) == (a < b)
+    assert (sortable(a) < sortable(b)) == (a < b)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mini_program_api.members.lifecycle import birthday_in, cutoff, import_expiry, lot_expiry, next_birthday
+from mini_program_api.members.due_dates import birthday_in, cutoff, import_expiry, lot_expiry, next_birthday
 from tests.unit import rows
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mini_program_api.members.lifecycle import DatedLot, Entry, cutoff, expiring, import_expiry, lot_expiry
+from mini_program_api.members.due_dates import cutoff, import_expiry, lot_expiry
+from mini_program_api.members.lifecycle import DatedLot, Entry, expiring
 from mini_program_api.money import ledger
 from tests.unit import rows
 

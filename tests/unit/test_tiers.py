@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mini_program_api.db.models import Member
 from mini_program_api.db.transact import Transaction
-from mini_program_api.members import tiers
+from mini_program_api.members import tiers, upgrades
 from tests.unit import rows
 
 MERCHANT = rows.merchant()  # normal 0, silver 1000, gold 5000
@@ -196,7 +196,7 @@ def test_add_months_moves_whole_months(at: datetime, months: int) -> None:
 def test_after_growth_sets_the_tier_it_reaches(tier: str, growth: int, delta: int, upgraded_to: str | None) -> None:
     member = rows.member(tier_id=tier, growth=growth)
     at = rows.now()
-    placement = tiers.after_growth(Transaction(), MERCHANT, member, delta, at)
+    placement = upgrades.after_growth(Transaction(), MERCHANT, member, delta, at)
     assert placement.upgraded is (upgraded_to is not None)
     assert placement.tier.tier_id == (upgraded_to or tier)
     expected = [Member.tier_id.set(upgraded_to), Member.tier_reached_at.set(at)] if upgraded_to else []
