@@ -34,7 +34,7 @@ from datetime import datetime
 
 from mini_program_api.db.models import Member, Merchant, SpendingPassword, member_pk
 from mini_program_api.db.transact import update_if
-from mini_program_api.members import members, notices
+from mini_program_api.members import enrolment, members, notices
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, pii
 from mini_program_api.platform.errors import KabaoError
@@ -127,7 +127,7 @@ def bind_phone(merchant_id: str, member_id: str, phone_code: str, password: str 
             if password is None:
                 raise KabaoError("VERIFICATION_REQUIRED", "changing the bound phone number needs the spending password")
             verify(merchant, member, password)
-    return members.bind_number(merchant_id, member_id, phone)
+    return enrolment.bind_number(merchant_id, member_id, phone)
 
 
 def set_password(merchant_id: str, member_id: str, phone_code: str, password: str, reset: bool = False) -> None:
@@ -227,8 +227,8 @@ def verify(merchant: Merchant, member: Member, password: str) -> SpendingPasswor
 
 def _asks_password(merchant: Merchant, member_id: str, stored_value: int) -> bool:
     """Whether taking `stored_value` needs the password; raises while locked (a lock stops all stored-value
-    spending, not only what would ask for the password). Cash and points are never asked, so a sale without
-    stored value, most of a till's, does not read the member's password item."""
+    spending, not only what would ask for the password). Cash and points are never asked, so the member's item
+    is read only for stored value: a cash or points sale makes no read it would not use."""
     if not stored_value:
         return False
     item = _item(merchant.merchant_id, member_id)
