@@ -288,11 +288,17 @@ class Paths:
                 if attempt == 2:
                     raise
                 time.sleep(5)
-        self.member = self.call("POST", "/v1/auth/login", {"appid": self.appid, "code": f"test:cold-member:{uuid.uuid4().hex[:12]}"})["token"]
-        self.call("POST", "/v1/me/phone", {"code": f"phone:139{uuid.uuid4().int % 10**8:08d}"}, self.member)
-        self.call("POST", "/v1/me/card", {"agreed_terms_version": "1"}, self.member)
+        self.member = self.cardholder("cold-member")
+        self.payer, self.paid = "", 0
         self.cashier = self.call("POST", "/v1/staff/login", {"merchant_id": "demo", "username": "cashier",
                                                              "password": "LOCAL-DEV-ONLY-cashier"})["token"]
+
+    def cardholder(self, openid: str) -> str:
+        """The token of a member with a bound phone and an open card."""
+        token = self.call("POST", "/v1/auth/login", {"appid": self.appid, "code": f"test:{openid}:{uuid.uuid4().hex[:12]}"})["token"]
+        self.call("POST", "/v1/me/phone", {"code": f"phone:139{uuid.uuid4().int % 10**8:08d}"}, token)
+        self.call("POST", "/v1/me/card", {"agreed_terms_version": "1"}, token)
+        return str(token)
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
         headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -323,7 +329,10 @@ class Paths:
                        moves_value=True)
 
     def notify(self) -> Request:
-        order = self.call("POST", "/v1/topup/orders", {"plan_id": "p300"}, self.member)
+        if self.paid % 10 == 0:  # a new member before the prepaid cap (500 000 fen; p300 adds 30 000) refuses one
+            self.payer = self.cardholder(f"cold-payer-{uuid.uuid4().hex[:8]}")
+        self.paid += 1
+        order = self.call("POST", "/v1/topup/orders", {"plan_id": "p300"}, self.payer)
         url, body, headers = self.stack.wechat.pay.signed_notify(order["order_id"])
         return Request("POST /v1/wechatpay/notify", http_event("POST", url.removeprefix(self.stack.api_url),
                                                               headers, body.encode()), moves_value=True)
