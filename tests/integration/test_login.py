@@ -97,3 +97,25 @@ def test_concurrent_first_logins_create_one_member(api: Any, merchant: Any) -> N
         results = list(pool.map(lambda i: login.login(merchant.appid, f"test:grace:{i}"), range(16)))
     assert len({r.member.member_id for r in results}) == 1
     assert sum(r.created for r in results) == 1
+
+
+def test_a_first_login_that_draws_a_taken_invite_code_draws_again(api: Any, merchant: Any, monkeypatch: Any) -> None:
+    """The invite-code lookup is what keeps two members from sharing a code (40 bits drawn at random): a first
+    login whose transaction loses on it alone draws again and is created, once; the holder keeps the code."""
+    from mini_program_api.members import login
+    from mini_program_api.platform import ids
+
+    holder = api.login(merchant, "heidi")["member"]
+    taken, fresh = holder["invite_code"], ids.invite_code()
+    drawn = iter([taken, fresh])
+    monkeypatch.setattr(ids, "invite_code", lambda: next(drawn))
+    result = login.login(merchant.appid, "test:ivan")
+    assert result.created and result.member.invite_code == fresh
+    assert next(drawn, None) is None  # drawn twice, no more
+    owners = {
+        code: Lookup.get(lookup_pk(merchant.merchant_id, "INVITE", code), LOOKUP, consistent_read=True).target
+        for code in (taken, fresh)
+    }
+    assert owners == {taken: holder["member_id"], fresh: result.member.member_id}
+    again = api.login(merchant, "ivan")
+    assert (again["created"], again["member"]["member_id"]) == (False, result.member.member_id)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,110 @@ def test_the_level_setting(setting: str | None, lambda_level: str | None, level:
         if warned
         else []
     )
+
+
+def _chained() -> None:
+    try:
+        raise KeyError("库存")
+    except KeyError as exc:
+        raise ValueError("outer") from exc
+
+
+def test_the_same_records_make_the_line_powertools_formatter_made(raw: Raw, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record for record, the line is byte for byte what Powertools' formatter (still installed for metrics) writes
+    for the same record and request id: the messages it treats apart (a `%` without arguments, text that is JSON,
+    a dict), values JSON cannot hold, extra fields named like the line's own keys, a chained exception with a note,
+    and a record another handler formatted first (pytest's caplog, Lambda's root handler)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from aws_lambda_powertools.logging.formatter import (
+        LambdaPowertoolsFormatter,
+        clear_context_keys,
+        set_context_keys,
+    )
+
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)  # Powertools indents its lines when set
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-67a1b2c3-abc;Parent=def;Sampled=1")
+    powertools, ours = LambdaPowertoolsFormatter(service=logs.SERVICE), logs.JsonLine()
+    pairs: list[tuple[str, str]] = []
+
+    class Both(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            pairs.append((ours.format(record), powertools.format(record)))
+
+    earlier = logging.StreamHandler(io.StringIO())  # sets record.message and record.asctime before ours
+    earlier.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    both = Both()
+    service = logging.getLogger(logs.SERVICE)  # the request line's logger
+    DOMAIN.addHandler(earlier)
+    DOMAIN.addHandler(both)
+    service.addHandler(both)
+    values = {
+        "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "fen": Decimal("1.10"),
+        "raw": b"\xe4\xbc",
+        "ids": {"a"},
+        "pair": (1, "二"),
+        "gone": None,
+        "zero": 0,
+        "empty": "",
+        "no": False,
+    }
+    try:
+        for request_id in ("req-1", None):
+            if request_id:
+                set_context_keys(request_id=request_id)  # type: ignore[arg-type]  # typed `**kwargs: dict`, takes any
+            try:
+                with logs.request(request_id, "GET", "/v1/me") if request_id else nullcontext():
+                    DOMAIN.info("50% off %s")
+                    DOMAIN.info("会员 %s 的 %d%%", "卡", 5)
+                    for text in ("123", "null", "true", '["a", 1]', "{not json"):
+                        DOMAIN.info(text)
+                    DOMAIN.info({"a": "对象"})
+                    DOMAIN.warning("values", extra=values)
+                    DOMAIN.warning("own keys", extra={"service": "other", "request_id": "mine", "xray_trace_id": "x"})
+                    try:
+                        _chained()
+                    except ValueError as exc:
+                        exc.add_note("while paying")
+                        DOMAIN.exception("crash")
+                        DOMAIN.error("named", exc_info=True, extra={"exception": "given", "exception_name": "Given"})
+            finally:
+                clear_context_keys()
+    finally:
+        service.removeHandler(both)
+        DOMAIN.removeHandler(both)
+        DOMAIN.removeHandler(earlier)
+    assert len(pairs) == 2 * 12 + 1  # and the request line
+    for mine, theirs in pairs:
+        assert mine == theirs
+
+
+def test_the_lambda_runtimes_root_handler_gets_no_second_line(raw: Raw) -> None:
+    """Lambda's Python runtime puts its own handler on the root logger: a record of kabao's loggers (a domain
+    module's, the request line, Chalice's app.log, a scheduled function's) is our JSON line only, not also its
+    plain-text one."""
+    seen: list[logging.LogRecord] = []
+
+    class Runtime(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    runtime = Runtime()
+    logging.root.addHandler(runtime)
+    try:
+        with logs.request("req-root", "GET", "/v1/me") as entry:
+            entry.status, entry.outcome = 200, "OK"
+            DOMAIN.warning("domain")
+            logging.getLogger(logs.SERVICE).error("chalice's app.log")
+            logging.getLogger("functions.lifecycle").warning("a scheduled function")
+    finally:
+        logging.root.removeHandler(runtime)
+    assert [line["message"] for line in _lines(raw)] == [
+        "domain",
+        "chalice's app.log",
+        "a scheduled function",
+        "request",
+    ]
+    assert seen == []
