@@ -632,7 +632,7 @@ def _create(job: MemberImport, merchant: Merchant, row: rows.Row, key: tuple[str
     outbox.add(tx, merchant_id, member_id, events.MEMBER_CREATED, {"scene": _SCENE, "invited_by": None})
     outbox.add(tx, merchant_id, member_id, events.CARD_OPENED, {"card_number": number, "tier_id": tier_id})
     operation = _operation(job, row, digest)
-    if row.points and row.points_expire_on:  # the lot's own date (members/lifecycle.py): on a new member, from 0
+    if row.points and row.points_expire_on:  # the lot's own date (members/due_dates.py): on a new member, from 0
         member.point_lots = {job.import_id: due_dates.dated_lot(merchant, row.points, row.points_expire_on, 0, now)}
     if operation is not None:
         ledger.stage(tx, merchant_id, member_id, operation, new_member=member)
