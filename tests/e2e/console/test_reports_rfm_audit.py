@@ -121,8 +121,12 @@ def test_audit_trail_pages_by_day(page: Page, console_url: str, api: Any, mercha
     rows = page.locator("[data-test=audit-records] tbody tr")
     expect(rows).to_have_count(20)  # a page
     while page.locator("[data-test=audit-more]").count():
+        shown = rows.count()
         page.locator("[data-test=audit-more]").click()
-        page.wait_for_load_state("networkidle")
+        # The next page's rows, before the button is looked at again: it goes once the last page is in, and a
+        # click on it while that page loads waits for a button that will not come back (networkidle does not
+        # wait for a request made after the page loaded).
+        expect(rows).not_to_have_count(shown)
     expect(rows).to_have_count(len(records))
     expect(rows.filter(has_text="COUPON_TEMPLATE_CHANGED")).to_have_count(21)  # every change, none twice
     assert_accessible(page)
