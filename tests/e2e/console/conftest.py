@@ -112,8 +112,15 @@ def signed_in(page: Any, api: Any, merchant: Any, username: str) -> dict[str, An
 
 
 def _settled(page: Any) -> None:
-    """Wait until no closing dialog is fading out: a screenshot showed its ghost, axe measured its contrast."""
-    page.wait_for_function("() => !document.querySelector('[class*=\"-leave-active\"]')", timeout=5_000)
+    """Wait until nothing is fading in or out (a closing dialog, a tag zooming in) and no finite animation runs: a
+    screenshot showed a dialog's ghost, and axe measured a half-transparent tag's contrast against what is behind
+    it (the till's member card, under load). Endless ones (a spinner) are not waited for."""
+    page.wait_for_function(
+        """() => !document.querySelector('[class*="-leave-active"], [class*="-enter-active"]')
+                 && document.getAnimations().every(a => a.playState !== 'running'
+                                                        || a.effect?.getComputedTiming().iterations === Infinity)""",
+        timeout=5_000,
+    )
 
 
 def screenshot(page: Any, name: str) -> None:
