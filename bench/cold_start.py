@@ -247,18 +247,20 @@ def first_answer(request: Request, paths: list[str], env: dict[str, str], site: 
     out = subprocess.run(args, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
     if out.returncode:
         raise RuntimeError(f"{request.label}: {out.stderr[-2000:]}")
-    lines = out.stdout.strip().splitlines()
-    return {**json.loads(lines[-3 if waits else -1]), **(json.loads(lines[-1]) if waits else {}), "stderr": out.stderr}
+    return {**_printed(out.stdout, waits), "stderr": out.stderr}
 
 
 def floor(env: dict[str, str], moves_value: bool = False, waits: bool = False) -> dict[str, Any]:
     code = (_WAITS if waits else "") + (_TX_FLOOR if moves_value else _FLOOR)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                          cwd=tempfile.gettempdir())
-    if waits:
-        lines = out.stdout.strip().splitlines()
-        return {**json.loads(lines[-3]), **json.loads(lines[-1])}
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return _printed(out.stdout, waits)
+
+
+def _printed(stdout: str, waits: bool) -> dict[str, Any]:
+    """A probe's last line, its timings; with `waits`, the line `_WAITS` printed at exit comes after it."""
+    lines = stdout.strip().splitlines()
+    return {**json.loads(lines[-3]), **json.loads(lines[-1])} if waits else dict(json.loads(lines[-1]))
 
 
 def product_env() -> dict[str, str]:
@@ -342,9 +344,6 @@ class Paths:
                        "functions.issue_jobs.issue_jobs_run")
 
     KINDS = ("login", "me", "checkout", "notify", "job")
-
-    def every(self) -> list[Request]:
-        return [getattr(self, kind)() for kind in self.KINDS]
 
 
 def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS) -> list[str]:
