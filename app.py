@@ -5,6 +5,7 @@ from chalice import Chalice
 from functions import issue_jobs as issue_job_runs
 from functions import lifecycle, member_jobs, report_jobs, topup_reconciliation, wallet_sync
 from functions import member_imports as member_import_runs
+from functions import reported as scheduled_runs
 from functions import webhooks as webhook_runs
 from mini_program_api.routes import (
     accounts,
@@ -58,6 +59,7 @@ for blueprint in (
     webhooks.bp,
     webhook_runs.bp,
     report_jobs.bp,
+    scheduled_runs.bp,
     console.bp,
 ):
     app.register_blueprint(blueprint)

@@ -54,7 +54,8 @@ _LAMBDA_LEVELS = {
 # in threads, and a thread starts with an empty context.
 _KEYS: ContextVar[dict[str, Any]] = ContextVar("kabao_log_keys")
 # A record's own attributes, and the line's fixed keys: everything else on a record is the caller's `extra`.
-_NOT_EXTRA = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "level", "location", "timestamp"}
+_RECORD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_NOT_EXTRA = _RECORD | {"level", "location", "timestamp"}
 
 
 class JsonLine(logging.Formatter):
@@ -188,11 +189,18 @@ def request(request_id: str, method: str, route: str) -> Iterator[RequestLog]:
             **entry.extra,
         }
         try:
-            write("request", extra=fields, exc_info=crashed)
+            write("request", extra=_fields(fields), exc_info=crashed)
         finally:
             _KEYS.reset(keys)  # a warm container's next invocation, on this thread, must not carry this id
 
 
 def job(name: str, report: dict[str, Any], lambda_context: Any = None) -> None:
     """The line a scheduled job's run ends with: its report (counts and failed item ids, no personal data)."""
-    logger().info("job run", extra={"job": name, "request_id": request_id(None, lambda_context), **report})
+    logger().info("job run", extra=_fields({"job": name, "request_id": request_id(None, lambda_context), **report}))
+
+
+def _fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A field named like one of a log record's own attributes (`name`, `message`, `args`) kept as `name_`:
+    `logging` refuses to overwrite them (KeyError), which would lose the line, and with it the request or
+    the job run it reports."""
+    return {f"{key}_" if key in _RECORD else key: value for key, value in fields.items()}

@@ -167,11 +167,19 @@ def test_each_thread_keeps_its_own_request_id(raw: Raw) -> None:
     assert sorted(line["request_id"] for line in lines if line["message"] == "request") == ["req-a", "req-b"]
 
 
-def test_a_request_line_that_cannot_be_written_leaves_no_request_id_behind(raw: Raw) -> None:
-    """A warm Lambda container serves its next invocation on the same thread: if the request line fails (a field
-    named like a record's own attribute), the id must still be dropped, or the next request's records carry it."""
-    with pytest.raises(KeyError), logs.request("req-gone", "GET", "/v1/me") as entry:
-        entry.extra["name"] = "clashes with LogRecord.name"
+def test_a_request_line_that_cannot_be_written_leaves_no_request_id_behind(
+    raw: Raw, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm Lambda container serves its next invocation on the same thread: if the request line fails, the id
+    must still be dropped, or the next request's records carry it."""
+
+    def fails(*args: Any, **kwargs: Any) -> None:
+        raise OSError("the line could not be written")
+
+    monkeypatch.setattr(logs.logger(), "info", fails)
+    with pytest.raises(OSError), logs.request("req-gone", "GET", "/v1/me") as entry:
+        entry.status = 200
+    monkeypatch.undo()
     DOMAIN.info("next invocation")
     [line] = _lines(raw)
     assert line["message"] == "next invocation" and "request_id" not in line
@@ -333,3 +341,49 @@ def test_the_lambda_runtimes_root_handler_gets_no_second_line(raw: Raw) -> None:
         "request",
     ]
     assert seen == []
+
+
+_COLD_RUN = """
+import json, logging, sys
+sys.path.insert(0, %r)
+logging.basicConfig(format="PLAIN %%(message)s", stream=sys.stdout)  # Lambda's runtime's root handler
+import app
+from mini_program_api.jobs import due
+
+def owes(*args, **kwargs):  # a record logged during the run, before its report
+    logging.getLogger("mini_program_api.jobs.due").warning("during the run")
+    return False
+
+due.owes = owes
+from functions.issue_jobs import issue_jobs_run
+issue_jobs_run({"version": "0", "id": "e-1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1",
+                "time": "2026-01-01T00:00:00Z", "region": "cn-north-1", "resources": [], "detail": {}}, None)
+"""
+
+
+def test_a_cold_scheduled_run_logs_json_from_its_first_record() -> None:
+    """On a fresh container the JSON handler is set before the run (functions/reported.py's middleware), so a
+    record logged during the run is a JSON line with the service's keys, not the root handler's plain text."""
+    out = subprocess.run(
+        [sys.executable, "-c", _COLD_RUN % str(ROOT)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    [during] = [line for line in out if "during the run" in line]
+    assert json.loads(during)["service"] == "kabao"
+    assert not [line for line in out if line.startswith("PLAIN")]
+
+
+def test_a_field_named_like_a_record_attribute_keeps_its_line(raw: Raw) -> None:
+    """`logging` refuses an extra field that would overwrite a record's own attribute: such a field of a request or
+    a job's report is written with a trailing `_` rather than losing the line."""
+    with logs.request("req-names", "GET", "/v1/me") as entry:
+        entry.status, entry.outcome = 200, "OK"
+        entry.extra.update(name="会员", message="m", args=[1])
+    logs.job("a_job", {"name": "run", "due": 1})
+    request, job = _lines(raw)
+    assert (request["message"], request["name_"], request["message_"], request["args_"]) == (
+        "request",
+        "会员",
+        "m",
+        [1],
+    )
+    assert (job["message"], job["job"], job["name_"], job["due"]) == ("job run", "a_job", "run", 1)
