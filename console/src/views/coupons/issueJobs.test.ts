@@ -62,13 +62,16 @@ describe("withJob", () => {
 });
 
 describe("failureReason", () => {
-  it("says each member refusal in Chinese, the code in English, nothing for an issued member", () => {
+  it("says each member refusal in Chinese and in English, nothing for an issued member", () => {
     for (const code of ["SOLD_OUT", "CARD_NOT_OPEN", "MEMBER_NOT_FOUND", "TIER_NOT_ELIGIBLE", "NOT_FOUND"]) {
       expect(failureReason(code, "zh-CN")).not.toBe(code);
       expect(failureReason(code, "zh-CN")).toMatch(/[\u4e00-\u9fff]/);
+      expect(failureReason(code, "en")).not.toBe(code);
+      expect(failureReason(code, "en")).toMatch(/^[A-Z][a-z ]+$/);
     }
     expect(failureReason("SOLD_OUT", "zh-CN")).toBe("已发完");
-    expect(failureReason("SOLD_OUT", "en")).toBe("SOLD_OUT");
+    expect(failureReason("SOLD_OUT", "en")).toBe("Sold out");
+    expect(failureReason("KeyError", "en")).toBe("KeyError");
     expect(failureReason("KeyError", "zh-CN")).toBe("KeyError");
     expect(failureReason(null, "zh-CN")).toBe("");
   });

@@ -38,8 +38,19 @@ export function withJob(jobs: readonly Job[], fresh: Job): Job[] {
   return jobs.map((job) => (job.job_id === fresh.job_id ? fresh : job));
 }
 
+/** The refusals a job records for a member (coupons/issue_jobs.py `MEMBER_ERRORS`) in English: a result holds
+ * only the code, with no API message to show as the other English errors do. */
+const MEMBER_REFUSALS_EN: Record<string, string> = {
+  SOLD_OUT: "Sold out",
+  CARD_NOT_OPEN: "No card opened",
+  MEMBER_NOT_FOUND: "Member not found",
+  TIER_NOT_ELIGIBLE: "Tier not eligible",
+  NOT_FOUND: "Not found",
+};
+
 /** Why a member got none, in the user's language: the result holds the API's error code (SOLD_OUT…), said
  * through the console's words for API errors; a code without words (a bug's exception name) shows as it is. */
 export function failureReason(code: string | null | undefined, locale: string): string {
-  return code ? apiMessage(code, code, locale) : "";
+  if (!code) return "";
+  return locale === "zh-CN" ? apiMessage(code, code, locale) : (MEMBER_REFUSALS_EN[code] ?? code);
 }
