@@ -21,6 +21,8 @@ from .wechat_sandbox import WeChatSandbox
 # `ssm:` names: one value either way, so a token issued under one reference verifies under the other.
 JWT_SECRET = "LOCAL-DEV-ONLY-jwt-secret-0123456789abcdef"
 PII_KEY = "LOCAL-DEV-ONLY-pii-key"
+# Where the product finds the extension, and the session token it sends it (Lambda sets the token in AWS).
+EXTENSION_KEYS = ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "AWS_SESSION_TOKEN")
 
 
 @dataclass
