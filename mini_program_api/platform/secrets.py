@@ -9,7 +9,7 @@ to every function (infra/deploy/secrets_extension.py): one GET on loopback with 
 container loads neither boto3's SSM client and its service model nor Powertools to read the JWT secret every
 signed-in path needs. The extension keeps each parameter `EXTENSION_TTL_SECONDS` (its `SSM_PARAMETER_STORE_TTL`,
 set by the template) and this module keeps each value `MAX_AGE_SECONDS` more in the process, so a warm container
-crosses loopback about once a minute per name (the JWT secret is resolved per token), not per request. A rotated
+crosses loopback about once a minute per name, not per request or per token. A rotated
 secret is picked up within the sum, `ROTATION_SECONDS` (five minutes, what docs/operations.md promises), without
 waiting for a cold start. What is built from a secret must not outlive it: the WeChat clients are cached by the
 secret's value (a new value, a new client) and the JWT secret is resolved per token. The PII key is the
