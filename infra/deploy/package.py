@@ -60,7 +60,12 @@ def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool 
             )
         shutil.copytree(CONSOLE_DIST, stage_dir / "vendor" / "console" / "dist", ignore=shutil.ignore_patterns(".*"))
         merge = Path(tmp) / "merge.json"
-        merge.write_text(json.dumps(merge_template(stage, environment, throttle)))
+        layer = cfg["stages"][stage].get("kabao", {}).get("secrets_extension_layer")  # None: AWS's for the region
+        merge.write_text(
+            json.dumps(
+                merge_template(stage, environment, throttle, region=cfg["kabao"]["region"], extension_layer=layer)
+            )
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_DEFAULT_REGION=cfg["kabao"]["region"], AWS_EC2_METADATA_DISABLED="true")
         chalice = str(Path(sys.executable).with_name("chalice"))

@@ -1,4 +1,5 @@
-"""What `chalice package` does not generate: the table, scoped IAM, the secrets' parameter paths,
+"""What `chalice package` does not generate: the table, scoped IAM, the secrets' parameter paths and the
+Parameters and Secrets extension's layer and settings on every function (`secrets_extension.py`),
 API Gateway's own answers (unknown routes, throttling, timeouts) in kabao's error shape, the stage's
 throttling (`throttling`, from chalice.json: docs/deploy.md says how to size it), and the
 alarms (`alarms.py`). X-Ray tracing is `"xray": true` in chalice.json (Tracing: Active on every
@@ -24,6 +25,7 @@ from mini_program_api.db.schema import (
 from mini_program_api.routes.gateway import GATEWAY_RESPONSES
 
 from .alarms import ALARM_TOPIC_PARAMETER, alarms
+from .secrets_extension import globals_for_functions
 
 # Item-level actions only: TransactWriteItems is authorised per item as Put/Update/Delete/ConditionCheck.
 DYNAMODB_ACTIONS = [
@@ -212,10 +214,18 @@ def files_bucket(environment: dict[str, str]) -> str | None:
 
 
 def merge_template(
-    stage: str, environment: dict[str, str], throttle: Any = None, anonymous: set[str] | None = None
+    stage: str,
+    environment: dict[str, str],
+    throttle: Any = None,
+    anonymous: set[str] | None = None,
+    region: str | None = None,
+    extension_layer: Any = None,
 ) -> dict[str, Any]:
     """The template merged into Chalice's; `throttle` is the stage's chalice.json `kabao.throttle` (None: no
-    MethodSettings, for the callers that only read the rest), `anonymous` the app's routes without a role."""
+    MethodSettings, for the callers that only read the rest), `anonymous` the app's routes without a role,
+    `region` the stack's (chalice.json `kabao.region`: the extension's layer for it on every function; None: no
+    layer, for the callers that only read the rest) and `extension_layer` the stage's
+    `kabao.secrets_extension_layer` (a layer ARN that replaces the table's)."""
     table = environment["KABAO_TABLE"]
     table_arn = {"Fn::GetAtt": ["KabaoTable", "Arn"]}
     parameter_arns = [
@@ -224,6 +234,7 @@ def merge_template(
     ]
     bucket = files_bucket(environment)
     return {
+        **({"Globals": globals_for_functions(region, extension_layer)} if region is not None else {}),
         "Parameters": {
             ALARM_TOPIC_PARAMETER: {
                 "Type": "String",

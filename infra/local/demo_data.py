@@ -591,14 +591,20 @@ def seed_history(volume: Volume = Volume(), say: Callable[[str], None] = print) 
 
 
 def _environment(args: argparse.Namespace) -> None:
-    """Point the product at a running `make dev` stack, as dev.py does, unless it already is (dev.py's child)."""
+    """Point the product at a running `make dev` stack, as dev.py does, unless it already is (dev.py's child). The
+    stage's secrets are `ssm:` references: where the extension's stand-in answers, and its token, are read from the
+    environment file `make dev` wrote (infra/local/jobs.py)."""
     if os.environ.get("DYNAMODB_ENDPOINT"):
         return
-    from infra.local.stack import environment
+    from infra.local.jobs import env_file
+    from infra.local.stack import EXTENSION_KEYS, environment
 
     root = Path(__file__).resolve().parents[2]
     config = json.loads((root / "chalice.json").read_text())["stages"]["local"]["environment_variables"]
     os.environ.update({**environment(args.dynamodb, args.sandbox, args.api), "KABAO_MERCHANT_ID": MERCHANT, **config})
+    if env_file().exists():
+        saved = json.loads(env_file().read_text())
+        os.environ.update({key: saved[key] for key in EXTENSION_KEYS if key in saved})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,13 @@
 """`make dev`: the whole product on loopback, seeded, until Ctrl-C.
 
-Starts DynamoDB Local (infra/local/dynamodb.py), the WeChat sandbox and
-Chalice's local API server (infra/local/api.py) as child processes, creates
+Starts DynamoDB Local (infra/local/dynamodb.py), the WeChat sandbox, the Parameters and Secrets
+extension's stand-in (infra/local/parameters_extension.py: the local stage's JWT secret and PII key are
+`ssm:` references, read as in AWS) and Chalice's local API server (infra/local/api.py) as child processes, creates
 the table, seeds the demo merchant and prints a curl walk-through. The table's stream feeds the
 wallet sync (infra/local/streams.py) and every scheduled function runs on its schedule
 (infra/local/jobs.py). Ports default to 8000 (API), 8001 (DynamoDB) and 8002
-(sandbox); a busy port is replaced by a free one, so a second copy runs beside
-the first instead of failing. Data lives in memory: every run starts clean.
+(sandbox) and 2773 (the extension's, as in AWS); a busy port is replaced by a free one, so a second copy runs
+beside the first instead of failing. Data lives in memory: every run starts clean.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from infra.local.dynamodb import DynamoDBLocal
 from infra.local.jobs import product_environment, write_environment
 from infra.local.loopback import free_port
-from infra.local.stack import environment
+from infra.local.stack import EXTENSION_KEYS, environment, stage_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -101,6 +102,7 @@ def main() -> int:
             ("api", "KABAO_API_PORT", 8000),
             ("dynamodb", "KABAO_DDB_PORT", 8001),
             ("sandbox", "KABAO_SANDBOX_PORT", 8002),
+            ("extension", "KABAO_EXTENSION_PORT", 2773),
         )
     }
     urls = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
@@ -111,6 +113,11 @@ def main() -> int:
         "PYTHONUNBUFFERED": "1",
     }
     config = json.loads((ROOT / "chalice.json").read_text())["stages"]["local"]["environment_variables"]
+    import secrets
+
+    # Where the product finds the extension (its stand-in), and the session token it takes, as Lambda sets them.
+    extension = dict(zip(EXTENSION_KEYS, (str(ports["extension"]), f"local-{secrets.token_hex(8)}"), strict=True))
+    env.update(extension)
     procs: list[subprocess.Popen[bytes] | DynamoDBLocal] = []
     shared: Path | None = None
 
@@ -139,6 +146,9 @@ def main() -> int:
     try:
         procs.append(DynamoDBLocal(ports["dynamodb"]))
         start("sandbox", "-m", "infra.local.wechat_sandbox", "--port", str(ports["sandbox"]))
+        env["KABAO_EXTENSION_PARAMETERS"] = json.dumps(stage_parameters(config["KABAO_STAGE"]))
+        start("extension", "-m", "infra.local.parameters_extension", "--port", str(ports["extension"]))
+        del env["KABAO_EXTENSION_PARAMETERS"]  # the stand-in's alone: no other process holds the values
         os.environ.update({**env, **config})  # this process seeds through the product's own code
         import boto3
 
@@ -153,7 +163,7 @@ def main() -> int:
         procs.append(subprocess.Popen([sys.executable, "-m", "infra.local.streams"], cwd=ROOT, env=env))
         # Every scheduled function on its schedule, as EventBridge does in AWS (infra/local/jobs.py); the
         # environment file lets `python -m infra.local.jobs run <name>` reach this stack from another terminal.
-        shared = write_environment(product_environment(env, [*environment("", "", ""), *config]))
+        shared = write_environment(product_environment(env, [*environment("", "", ""), *config, *extension]))
         procs.append(subprocess.Popen([sys.executable, "-m", "infra.local.jobs", "serve"], cwd=ROOT, env=env))
         from infra.local import demo_data  # 90 days of history, made in the background (KABAO_DEMO_DATA=0: none)
 
@@ -167,6 +177,7 @@ def main() -> int:
             f"  API             {urls['api']}\n  local DynamoDB  {urls['dynamodb']}\n"
             f"  console         {urls['api']}/console/  merchant demo; {logins}\n"
             f"  WeChat sandbox  {urls['sandbox']}\n  demo appid      {appid}\n"
+            f"  secrets         ssm: through the Parameters and Secrets extension's stand-in on {urls['extension']}\n"
             f"  scheduled jobs  on their schedules; now: python -m infra.local.jobs list | run <name> ({shared})\n\n"
             f"{walkthrough(urls['api'], urls['sandbox'], appid)}\n\nkabao dev ready",
             flush=True,

@@ -14,7 +14,15 @@ from typing import Any
 
 from .dynamodb import DynamoDBLocal
 from .loopback import LoopbackServer, free_port
+from .parameters_extension import ParametersExtension
 from .wechat_sandbox import WeChatSandbox
+
+# The stage's own secrets, as `dev:` values and as the parameters the extension's stand-in serves under the stage's
+# `ssm:` names: one value either way, so a token issued under one reference verifies under the other.
+JWT_SECRET = "LOCAL-DEV-ONLY-jwt-secret-0123456789abcdef"
+PII_KEY = "LOCAL-DEV-ONLY-pii-key"
+# Where the product finds the extension, and the session token it sends it (Lambda sets the token in AWS).
+EXTENSION_KEYS = ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "AWS_SESSION_TOKEN")
 
 
 @dataclass
@@ -25,6 +33,8 @@ class Stack:
     api: Any  # chalice.local.LocalDevServer
     api_url: str
     table: str
+    extension_server: LoopbackServer
+    parameters: ParametersExtension  # the Parameters and Secrets extension's stand-in, with the stage's parameters
     streaming: bool = False
 
     def reset_table(self, new_stream: bool = False) -> None:
@@ -64,6 +74,7 @@ class Stack:
         self.api.server.server_close()
         self.ddb.stop()
         self.sandbox_server.stop()
+        self.extension_server.stop()
 
 
 def environment(ddb_url: str, sandbox_url: str, api_url: str) -> dict[str, str]:
@@ -78,6 +89,26 @@ def environment(ddb_url: str, sandbox_url: str, api_url: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def stage_parameters(stage: str) -> dict[str, str]:
+    """What the extension's stand-in holds for a stage: its JWT secret and PII key under their `ssm:` names."""
+    return {f"/kabao/{stage}/jwt-secret": JWT_SECRET, f"/kabao/{stage}/pii-key": PII_KEY}
+
+
+def secret_environment(stage: str, extension_port: int, token: str, scheme: str) -> dict[str, str]:
+    """The stage's secret references and where the extension answers: `scheme` "ssm" reads them through the
+    stand-in, as AWS reads them through the extension; "dev" holds the same values in the references."""
+    if scheme == "ssm":
+        jwt, pii = (f"ssm:{name}" for name in stage_parameters(stage))
+    else:
+        jwt, pii = f"dev:{JWT_SECRET}", f"dev:{PII_KEY}"
+    return {
+        "KABAO_JWT_SECRET": jwt,
+        "KABAO_PII_KEY": pii,
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(extension_port),
+        "AWS_SESSION_TOKEN": token,
     }
 
 
@@ -100,22 +131,33 @@ class Plan:
     api_port: int
     table: str
     shared_ddb: str | None = None  # a DynamoDB Local already running: this stack uses its own table there
+    extension_port: int = 0
+    token: str = ""  # the session token the extension's stand-in takes (AWS_SESSION_TOKEN)
+    stage: str = "test"
 
 
 def plan(stage: str = "test", table: str = "kabao-test", shared_ddb: str | None = None) -> Plan:
     """Choose free loopback ports and point the product at them, starting nothing: a test run that needs no
     stack (tests/unit) then starts none, and one that does starts it on first use (`start(plan)`). With
-    `shared_ddb` (a running DynamoDB Local's URL) only the sandbox and the API are this stack's own."""
-    chosen = Plan(free_port(), free_port(), free_port(), table, shared_ddb)
+    `shared_ddb` (a running DynamoDB Local's URL) only the sandbox and the API are this stack's own.
+
+    The stage's secrets are `dev:` references unless `KABAO_TEST_SECRETS=ssm`, which makes them `ssm:` ones read
+    through the extension's stand-in (which every stack runs) as in AWS. Not the default yet: bench/cold_start.py's
+    probes are given the `KABAO_`/`AWS_` environment only, without `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`."""
+    import secrets
+
+    chosen = Plan(
+        free_port(), free_port(), free_port(), table, shared_ddb, free_port(), f"local-{secrets.token_hex(8)}", stage
+    )
     host = "http://127.0.0.1"
+    scheme = "ssm" if os.environ.get("KABAO_TEST_SECRETS") == "ssm" else "dev"
     os.environ.update(
         environment(
             shared_ddb or f"{host}:{chosen.ddb_port}", f"{host}:{chosen.sandbox_port}", f"{host}:{chosen.api_port}"
         ),
         KABAO_STAGE=stage,
         KABAO_TABLE=table,
-        KABAO_JWT_SECRET="dev:LOCAL-DEV-ONLY-jwt-secret-0123456789abcdef",
-        KABAO_PII_KEY="dev:LOCAL-DEV-ONLY-pii-key",
+        **secret_environment(stage, chosen.extension_port, chosen.token, scheme),
     )
     os.environ.pop("AWS_PROFILE", None)
     return chosen
@@ -134,6 +176,8 @@ def start(stage: str = "test", table: str = "kabao-test", planned: Plan | None =
             raise RuntimeError(f"port {chosen.ddb_port} was taken before DynamoDB Local could listen on it")
     wechat = WeChatSandbox()
     sandbox = LoopbackServer(wechat, port=chosen.sandbox_port).start()
+    parameters = ParametersExtension(chosen.token, stage_parameters(chosen.stage))
+    extension = LoopbackServer(parameters, port=chosen.extension_port).start()
     import boto3
 
     from mini_program_api.db.schema import create_table
@@ -142,4 +186,4 @@ def start(stage: str = "test", table: str = "kabao-test", planned: Plan | None =
     from .api import serve_in_thread
 
     api = serve_in_thread("127.0.0.1", chosen.api_port)
-    return Stack(ddb, sandbox, wechat, api, f"http://127.0.0.1:{chosen.api_port}", chosen.table)
+    return Stack(ddb, sandbox, wechat, api, f"http://127.0.0.1:{chosen.api_port}", chosen.table, extension, parameters)

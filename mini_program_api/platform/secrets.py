@@ -4,12 +4,20 @@ A reference instead of a value keeps keys out of `chalice.json` and out of the
 Lambda environment; `dev:` exists so that the sandbox and the tests need no AWS,
 and it is refused outside local stages so a dev key can never reach production.
 
-SSM values are read through Powertools Parameters and kept `MAX_AGE_SECONDS`, so a
-warm container makes no SSM call per request yet picks up a rotated secret within
-that time, without waiting for a cold start. What is built from a secret must not
-outlive it: the WeChat clients are cached by the secret's value (a new value, a new
-client) and the JWT secret is resolved per token. The PII key is the exception: data
-is encrypted under it, so it is not rotated by overwriting the parameter.
+`ssm:` values are read through the AWS Parameters and Secrets Lambda Extension, a layer the template attaches
+to every function (infra/deploy/secrets_extension.py): one GET on loopback with the standard library, so a cold
+container loads neither boto3's SSM client and its service model nor Powertools to read the JWT secret every
+signed-in path needs. The extension keeps each parameter `EXTENSION_TTL_SECONDS` (its `SSM_PARAMETER_STORE_TTL`,
+set by the template) and this module keeps each value `MAX_AGE_SECONDS` more in the process, so a warm container
+crosses loopback about once a minute per name, not per request or per token. A rotated
+secret is picked up within the sum, `ROTATION_SECONDS` (five minutes, what docs/operations.md promises), without
+waiting for a cold start. What is built from a secret must not outlive it: the WeChat clients are cached by the
+secret's value (a new value, a new client) and the JWT secret is resolved per token. The PII key is the
+exception: data is encrypted under it, so it is not rotated by overwriting the parameter.
+
+Without the layer (or with the wrong port) nothing answers on loopback and every `ssm:` reference is a
+`SecretError` naming the parameter and the cause, within `TIMEOUT_SECONDS`; so is a parameter SSM refuses or
+does not have, and a session token the extension refuses. No error carries a value.
 
 Every merchant's secrets share one Lambda role, which may read every merchant's parameters, so IAM
 cannot keep one merchant's references off another's. A merchant's reference (its app secret, WeChat
@@ -23,16 +31,19 @@ environment, not from a merchant, and are read with `resolve`.
 
 from __future__ import annotations
 
+import os
 import re
-from functools import cache
-from typing import TYPE_CHECKING
+import threading
+from datetime import datetime
 
+from mini_program_api.platform import clock
 from mini_program_api.platform.config import settings
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters.ssm import SSMProvider
-
-MAX_AGE_SECONDS = 300
+MAX_AGE_SECONDS = 60  # in this process, on top of the extension's own cache
+EXTENSION_TTL_SECONDS = 240  # SSM_PARAMETER_STORE_TTL, which infra/deploy/secrets_extension.py sets
+ROTATION_SECONDS = MAX_AGE_SECONDS + EXTENSION_TTL_SECONDS  # the longest a warm container reads an old value
+TIMEOUT_SECONDS = 3.0  # the extension's own call to SSM gives up first (SSM_PARAMETER_STORE_TIMEOUT_MILLIS)
+DEFAULT_PORT = 2773  # the extension's, unless PARAMETERS_SECRETS_EXTENSION_HTTP_PORT says otherwise
 
 
 class SecretError(RuntimeError):
@@ -48,8 +59,66 @@ def resolve(ref: str) -> str:
             raise SecretError("dev: secrets are refused outside local stages")
         return rest
     if scheme == "ssm":
-        return str(_ssm().get(rest, max_age=MAX_AGE_SECONDS, decrypt=True))
+        return _parameter(rest)
     raise SecretError(f"unknown secret scheme {scheme!r}")
+
+
+# name -> (when it was read, its value); the local server's threads share it, so it is read and written under
+# the lock, but a read from the extension happens outside it (two threads missing at once both read: harmless).
+_cache: dict[str, tuple[datetime, str]] = {}
+_cache_lock = threading.Lock()
+
+
+def _parameter(name: str) -> str:
+    now = clock.now()
+    with _cache_lock:
+        cached = _cache.get(name)
+    if cached is not None and 0 <= (now - cached[0]).total_seconds() < MAX_AGE_SECONDS:
+        return cached[1]
+    value = _from_extension(name)
+    with _cache_lock:
+        _cache[name] = (now, value)
+    return value
+
+
+def _from_extension(name: str) -> str:
+    """GetParameter through the extension on loopback: `{"Parameter": {"Name", "Type", "Value", ...}}`."""
+    import http.client
+    import json
+    from urllib.parse import quote
+
+    port = int(os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT") or DEFAULT_PORT)
+    token = os.environ.get("AWS_SESSION_TOKEN", "")
+    if not token:
+        raise SecretError(f"parameter {name}: no AWS_SESSION_TOKEN for the Parameters and Secrets extension")
+    connection = http.client.HTTPConnection("localhost", port, timeout=TIMEOUT_SECONDS)
+    try:
+        connection.request(
+            "GET",
+            f"/systemsmanager/parameters/get?name={quote(name, safe='')}&withDecryption=true",
+            headers={"X-Aws-Parameters-Secrets-Token": token},
+        )
+        answer = connection.getresponse()
+        body = answer.read()
+    except OSError as exc:  # refused (no layer, another port), reset, or no answer within the timeout
+        raise SecretError(
+            f"parameter {name}: the Parameters and Secrets extension did not answer on localhost:{port}"
+            f" ({type(exc).__name__}); is its layer attached to the function?"
+        ) from None
+    finally:
+        connection.close()
+    if answer.status in (401, 403):
+        raise SecretError(f"parameter {name}: the Parameters and Secrets extension refused the session token")
+    if answer.status != 200:  # SSM's refusal (no such parameter, not allowed): an error text, never a value
+        reason = body[:200].decode("utf-8", "replace").strip()
+        raise SecretError(f"parameter {name}: the Parameters and Secrets extension answered {answer.status}: {reason}")
+    try:
+        value = json.loads(body)["Parameter"]["Value"]
+    except (ValueError, KeyError, TypeError):
+        value = None
+    if not isinstance(value, str):
+        raise SecretError(f"parameter {name}: the Parameters and Secrets extension answered without a value")
+    return value
 
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_.-]+")  # what SSM allows in a path segment, without `/`
@@ -101,13 +170,3 @@ def resolve_merchant(merchant_id: str, ref: str) -> str:
     """Resolve one of the merchant's own references; never another merchant's, whatever was stored."""
     check_merchant_ref(merchant_id, ref)
     return resolve(ref)
-
-
-@cache
-def _ssm() -> SSMProvider:
-    """One provider (and its cache) per container; boto3 and Powertools' SSM module load only when a
-    stage has ssm: references, so a cold start without them pays for neither."""
-    import boto3
-    from aws_lambda_powertools.utilities.parameters.ssm import SSMProvider
-
-    return SSMProvider(boto3_client=boto3.client("ssm", region_name=settings().region))

@@ -235,3 +235,25 @@ def test_a_member_paths_first_request_loads_no_powertools(stack: Any, path: str)
     assert seen["answer"] == "200", seen["stderr"][-2000:]
     assert "mini_program_api.telemetry.logs" in seen["modules"]  # the request line was set up and written
     assert _loaded(seen["modules"], ("aws_lambda_powertools",)) == []
+
+
+def test_a_signed_in_paths_first_request_reads_an_ssm_jwt_secret_without_an_sdk(stack: Any) -> None:
+    """As in AWS, the JWT secret is an `ssm:` reference: the first request reads it through the Parameters and
+    Secrets extension (its stand-in here) on loopback, loading neither Powertools nor boto3 and its SSM client.
+    Nothing may reach AWS: SSM's endpoint is a closed loopback port for the probe."""
+    from bench.cold_start import Paths, first_answer, product_env
+
+    name = f"/kabao/{os.environ['KABAO_STAGE']}/jwt-secret"
+    request = Paths(stack).me()
+    env = {
+        **product_env(),
+        "KABAO_JWT_SECRET": f"ssm:{name}",
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": os.environ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"],
+        "AWS_ENDPOINT_URL_SSM": "http://127.0.0.1:9",
+    }
+    reads = stack.parameters.reads.count(name)
+    moved = datetime.now(UTC).isoformat() if os.environ.get("KABAO_TEST_EPOCH") else None
+    seen = first_answer(request, [str(ROOT)], env, at=moved)
+    assert _loaded(seen["modules"], ("aws_lambda_powertools", "boto3")) == []
+    assert seen["answer"] == "200", seen["stderr"][-2000:]
+    assert stack.parameters.reads.count(name) == reads + 1  # read through the extension's stand-in

@@ -183,6 +183,31 @@ def test_every_schedule_is_deployed_and_no_secret_is_plain(template: dict[str, A
     assert functions["APIHandler"]["Environment"]["Variables"] == config["stages"]["prod"]["environment_variables"]
 
 
+def test_every_function_runs_the_parameters_and_secrets_extension_of_its_region(template: dict[str, Any]) -> None:
+    """`ssm:` references are read through the extension (platform/secrets.py): SAM's Globals give every function
+    its layer, AWS's for chalice.json's region in that region's partition, and its settings; no function's own
+    environment or layers replace them."""
+    from infra.deploy.secrets_extension import ENVIRONMENT
+    from mini_program_api.platform import secrets
+
+    region = json.loads((ROOT / "chalice.json").read_text())["kabao"]["region"]
+    assert region == "cn-north-1"
+    function = template["Globals"]["Function"]
+    assert function["Layers"] == [
+        "arn:aws-cn:lambda:cn-north-1:287114880934:layer:AWS-Parameters-and-Secrets-Lambda-Extension:100"
+    ]
+    variables = function["Environment"]["Variables"]
+    assert variables == ENVIRONMENT
+    assert int(variables["SSM_PARAMETER_STORE_TTL"]) + secrets.MAX_AGE_SECONDS == secrets.ROTATION_SECONDS == 300
+    assert int(variables["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"]) == secrets.DEFAULT_PORT
+    assert 0 < int(variables["SSM_PARAMETER_STORE_TIMEOUT_MILLIS"]) < secrets.TIMEOUT_SECONDS * 1000
+    functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) >= 2
+    for properties in functions:
+        assert "Layers" not in properties
+        assert not set(properties["Environment"]["Variables"]) & set(ENVIRONMENT)
+
+
 def test_every_function_and_the_api_are_traced(template: dict[str, Any]) -> None:
     resources = template["Resources"]
     functions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::Function"]

@@ -57,23 +57,9 @@ def test_the_admin_api_refuses_references_outside_the_merchants_own_path(
     assert len(sandbox.card.calls) == calls  # nothing pushed, nothing resolved
 
 
-class _Parameters:
-    """Stands in for Parameter Store: it holds every merchant's parameters, as the Lambda's role may read them."""
-
-    def __init__(self) -> None:
-        self.read: list[str] = []
-
-    def get(self, name: str, **_: Any) -> str:
-        self.read.append(name)
-        return f"value-of-{name}"
-
-
-def test_a_stored_reference_to_another_merchants_secret_is_never_resolved(
-    make_merchant: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Rows written before the rule (or past it) name another merchant's parameters: every read refuses them."""
-    parameters = _Parameters()
-    monkeypatch.setattr(secrets, "_ssm", lambda: parameters)
+def test_a_stored_reference_to_another_merchants_secret_is_never_resolved(make_merchant: Any, stack: Any) -> None:
+    """Rows written before the rule (or past it) name another merchant's parameters: every read refuses them. The
+    extension's stand-in holds every merchant's parameters, as the Lambda's role may read them all."""
     merchant, other = make_merchant(), make_merchant()
     theirs = f"ssm:{secrets.merchant_prefix(other.merchant_id)}"
     pay = PaySettings(
@@ -93,6 +79,10 @@ def test_a_stored_reference_to_another_merchants_secret_is_never_resolved(
         ),
         updated_at=product_clock.now(),
     ).save()
+    for name in ("app-secret", "private-key", "apiv3-key", "oa-secret", "event-token"):
+        for owner in (merchant, other):
+            stack.parameters.put(f"{secrets.merchant_prefix(owner.merchant_id)}{name}", f"{owner.merchant_id}-{name}")
+    reads = len(stack.parameters.reads)
     stored = merchants.read(merchant.merchant_id)
     card = setup.get(merchant.merchant_id)
     with pytest.raises(KabaoError, match="cannot be called"):  # WECHAT_UNAVAILABLE, not a 500
@@ -103,10 +93,11 @@ def test_a_stored_reference_to_another_merchants_secret_is_never_resolved(
         setup.client(card)
     with pytest.raises(KabaoError, match="not usable"):  # WALLET_NOT_CONFIGURED, not a 500
         events.verify_url(merchant.merchant_id, events.Push("sig", "1", "nonce"), "echo")
-    assert parameters.read == []
+    assert stack.parameters.reads[reads:] == []
     # The merchant's own parameters still resolve.
     mine = f"ssm:{secrets.merchant_prefix(merchant.merchant_id)}oa-secret"
-    assert secrets.resolve_merchant(merchant.merchant_id, mine) == f"value-of-{mine.removeprefix('ssm:')}"
+    assert secrets.resolve_merchant(merchant.merchant_id, mine) == f"{merchant.merchant_id}-oa-secret"
+    assert stack.parameters.reads[reads:] == [mine.removeprefix("ssm:")]
 
 
 def test_a_stored_foreign_reference_is_refused_as_not_configured_over_http(

@@ -80,7 +80,9 @@ def test_garbage_token_is_401(api: Any, garbage: str) -> None:
 
 
 def test_validly_signed_but_expired_token_is_401(api: Any, member: dict[str, Any], merchant: Any) -> None:
-    secret = os.environ["KABAO_JWT_SECRET"].removeprefix("dev:")  # the test stage's dev secret
+    from mini_program_api.platform.secrets import resolve
+
+    secret = resolve(os.environ["KABAO_JWT_SECRET"])  # the test stage's secret, a dev: or an ssm: reference
     claims = _claims(merchant.merchant_id, member["member"]["member_id"], iat=1_700_000_000, exp=1_700_000_600)
     status, body = api.get("/v1/me", token=jwt.encode(claims, secret, algorithm="HS256"))
     assert (status, body["error"]["code"]) == (401, "TOKEN_EXPIRED")
