@@ -265,7 +265,7 @@ def _printed(stdout: str, waits: bool) -> dict[str, Any]:
 
 def product_env() -> dict[str, str]:
     """What a probe needs to reach the local stack this process started (no AWS, no real WeChat)."""
-    keep = ("DYNAMODB_ENDPOINT", "WECHAT_API_BASE", "WECHATPAY_API_BASE", "KABAO_", "AWS_", "POWERTOOLS_")
+    keep = ("DYNAMODB_ENDPOINT", "WECHAT_API_BASE", "WECHATPAY_API_BASE", "KABAO_", "AWS_", "POWERTOOLS_", "PARAMETERS_")
     return {"PATH": os.environ.get("PATH", ""), **{k: v for k, v in os.environ.items() if k.startswith(keep)}}
 
 

@@ -97,13 +97,10 @@ def stage_parameters(stage: str) -> dict[str, str]:
     return {f"/kabao/{stage}/jwt-secret": JWT_SECRET, f"/kabao/{stage}/pii-key": PII_KEY}
 
 
-def secret_environment(stage: str, extension_port: int, token: str, scheme: str) -> dict[str, str]:
-    """The stage's secret references and where the extension answers: `scheme` "ssm" reads them through the
-    stand-in, as AWS reads them through the extension; "dev" holds the same values in the references."""
-    if scheme == "ssm":
-        jwt, pii = (f"ssm:{name}" for name in stage_parameters(stage))
-    else:
-        jwt, pii = f"dev:{JWT_SECRET}", f"dev:{PII_KEY}"
+def secret_environment(stage: str, extension_port: int, token: str) -> dict[str, str]:
+    """The stage's secret references, `ssm:` ones read through the extension's stand-in as AWS reads them through
+    the extension, and where it answers."""
+    jwt, pii = (f"ssm:{name}" for name in stage_parameters(stage))
     return {
         "KABAO_JWT_SECRET": jwt,
         "KABAO_PII_KEY": pii,
@@ -141,23 +138,21 @@ def plan(stage: str = "test", table: str = "kabao-test", shared_ddb: str | None 
     stack (tests/unit) then starts none, and one that does starts it on first use (`start(plan)`). With
     `shared_ddb` (a running DynamoDB Local's URL) only the sandbox and the API are this stack's own.
 
-    The stage's secrets are `dev:` references unless `KABAO_TEST_SECRETS=ssm`, which makes them `ssm:` ones read
-    through the extension's stand-in (which every stack runs) as in AWS. Not the default yet: bench/cold_start.py's
-    probes are given the `KABAO_`/`AWS_` environment only, without `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`."""
+    The stage's secrets are `ssm:` references read through the extension's stand-in (which every stack runs), as
+    in AWS, so every signed-in test crosses the code production runs."""
     import secrets
 
     chosen = Plan(
         free_port(), free_port(), free_port(), table, shared_ddb, free_port(), f"local-{secrets.token_hex(8)}", stage
     )
     host = "http://127.0.0.1"
-    scheme = "ssm" if os.environ.get("KABAO_TEST_SECRETS") == "ssm" else "dev"
     os.environ.update(
         environment(
             shared_ddb or f"{host}:{chosen.ddb_port}", f"{host}:{chosen.sandbox_port}", f"{host}:{chosen.api_port}"
         ),
         KABAO_STAGE=stage,
         KABAO_TABLE=table,
-        **secret_environment(stage, chosen.extension_port, chosen.token, scheme),
+        **secret_environment(stage, chosen.extension_port, chosen.token),
     )
     os.environ.pop("AWS_PROFILE", None)
     return chosen
