@@ -11,7 +11,7 @@ from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.telemetry import metrics
-from mini_program_api.topup import orders, refunds
+from mini_program_api.topup import orders
 from mini_program_api.wechat import pay_notify
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,9 @@ def _handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None
         else:
             metrics.count(metrics.DUPLICATE_NOTIFY)
     elif event.startswith("REFUND."):
+        # Here: most notifies are payments, and a cold one need not load refunds (with the staff audit trail).
+        from mini_program_api.topup import refunds
+
         refunds.settle_refund(merchant, resource)
     else:
         log.info("ignored wechat pay event", extra={"event": event})

@@ -47,11 +47,10 @@ from pynamodb.expressions.update import Action
 from mini_program_api.db.models import PROFILE, Member, Merchant, TopupOrder, member_pk, topup_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.jobs import due
-from mini_program_api.members import members, order_refs
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation
-from mini_program_api.platform import clock, ids
+from mini_program_api.platform import clock
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.secrets import SecretError, resolve_merchant
@@ -177,6 +176,10 @@ def create_order(
     its pay params, and it expires at WeChat. The order and its operation record
     (money/idempotency.py: the key's plan and amount, and the order id) are one write.
     """
+    # Here: the notify and reconciliation, which credit orders, import this module cold and need none of these.
+    from mini_program_api.members import members, order_refs
+    from mini_program_api.platform import ids
+
     key = idempotency.client_key(merchant_id, "topup", idempotency_key, member_id)
     idem = idempotency.request(key, member_id, "TOPUP_ORDER", {"plan_id": plan_id, "amount": amount})
     merchant = merchants.get(merchant_id)
