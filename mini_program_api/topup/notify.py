@@ -30,7 +30,14 @@ def handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None:
 def _handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None:
     merchant = merchants.get(merchant_id)
     # Verified and decrypted without the WeChat Pay client (wechatpayv3, requests): a cold notify is WeChat waiting.
-    event, resource = pay_notify.parse(orders.pay_config(merchant), headers, body, clock.now().timestamp())
+    # The API private key is read only if a platform certificate must be fetched (signed with it).
+    event, resource = pay_notify.parse(
+        orders.pay_config(merchant, signing=False),
+        headers,
+        body,
+        clock.now().timestamp(),
+        signing=lambda: orders.pay_config(merchant),
+    )
     if event == "TRANSACTION.SUCCESS":
         if resource.get("trade_state") != "SUCCESS":
             raise KabaoError("NOTIFY_MISMATCH", "payment notify without a successful trade state")

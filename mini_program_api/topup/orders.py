@@ -71,16 +71,18 @@ BATCH = 200  # orders per reconciliation run; the backlog alarm fires when runs 
 ATTEMPTS = 5
 
 
-def pay_config(merchant: Merchant) -> PayConfig:
+def pay_config(merchant: Merchant, signing: bool = True) -> PayConfig:
     """The merchant's WeChat Pay set-up with its secrets resolved: what the client (`pay_api`) and a notify's
-    check (wechat/pay_notify.py) are built from."""
+    check (wechat/pay_notify.py) are built from. Without `signing`, the API private key is left unread (empty):
+    a notify only verifies and decrypts, and signs a request only to fetch platform certificates, for which it
+    asks again with it (an SSM read fewer on a cold notify in AWS)."""
     from mini_program_api.wechat.pay_config import PayConfig  # here: a checkout imports this module, not WeChat
 
     pay = merchant.pay
     if pay is None:
         raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant has not set up WeChat Pay")
     try:
-        private_key = resolve_merchant(merchant.merchant_id, pay.private_key_ref)
+        private_key = resolve_merchant(merchant.merchant_id, pay.private_key_ref) if signing else ""
         apiv3_key = resolve_merchant(merchant.merchant_id, pay.apiv3_key_ref)
         public_key = resolve_merchant(merchant.merchant_id, pay.public_key_ref) if pay.public_key_ref else None
     except SecretError:
