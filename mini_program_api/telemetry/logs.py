@@ -14,8 +14,7 @@ and in its order, so docs/operations.md and any Logs Insights query read it as b
 Lambda), `service`, this thread's `request_id`, the caller's `extra` fields, for an exception `exception`
 (the traceback), `exception_name`, `exception_notes` and `stack_trace`, and `xray_trace_id` when Lambda
 sets one. A key whose value is None is left out, a value JSON cannot hold is written as its `str`, and
-Chinese stays readable (no `\\uXXXX`). Powertools stays for EMF metrics (metrics.py) and SSM parameters
-(platform/secrets.py), loaded by the requests that use them.
+Chinese stays readable (no `\\uXXXX`). The EMF metrics (metrics.py) are written the same way.
 
 What a line may hold is decided by the caller, field by field: request and job lines carry ids,
 route, status, latency and error code, never a body, a header, a token, a phone number or a key.

@@ -11,7 +11,7 @@ from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.telemetry import metrics
-from mini_program_api.topup import orders, refunds
+from mini_program_api.topup import orders
 from mini_program_api.wechat import pay_notify
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,14 @@ def handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None:
 def _handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None:
     merchant = merchants.get(merchant_id)
     # Verified and decrypted without the WeChat Pay client (wechatpayv3, requests): a cold notify is WeChat waiting.
-    event, resource = pay_notify.parse(orders.pay_config(merchant), headers, body, clock.now().timestamp())
+    # The API private key is read only if a platform certificate must be fetched (signed with it).
+    event, resource = pay_notify.parse(
+        orders.pay_config(merchant, signing=False),
+        headers,
+        body,
+        clock.now().timestamp(),
+        signing=lambda: orders.pay_config(merchant),
+    )
     if event == "TRANSACTION.SUCCESS":
         if resource.get("trade_state") != "SUCCESS":
             raise KabaoError("NOTIFY_MISMATCH", "payment notify without a successful trade state")
@@ -44,6 +51,9 @@ def _handle_notify(merchant_id: str, headers: dict[str, str], body: str) -> None
         else:
             metrics.count(metrics.DUPLICATE_NOTIFY)
     elif event.startswith("REFUND."):
+        # Here: most notifies are payments, and a cold one need not load refunds (with the staff audit trail).
+        from mini_program_api.topup import refunds
+
         refunds.settle_refund(merchant, resource)
     else:
         log.info("ignored wechat pay event", extra={"event": event})

@@ -47,11 +47,10 @@ from pynamodb.expressions.update import Action
 from mini_program_api.db.models import PROFILE, Member, Merchant, TopupOrder, member_pk, topup_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.jobs import due
-from mini_program_api.members import members, order_refs
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation
-from mini_program_api.platform import clock, ids
+from mini_program_api.platform import clock
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.secrets import SecretError, resolve_merchant
@@ -72,16 +71,18 @@ BATCH = 200  # orders per reconciliation run; the backlog alarm fires when runs 
 ATTEMPTS = 5
 
 
-def pay_config(merchant: Merchant) -> PayConfig:
+def pay_config(merchant: Merchant, signing: bool = True) -> PayConfig:
     """The merchant's WeChat Pay set-up with its secrets resolved: what the client (`pay_api`) and a notify's
-    check (wechat/pay_notify.py) are built from."""
+    check (wechat/pay_notify.py) are built from. Without `signing`, the API private key is left unread (empty):
+    a notify only verifies and decrypts, and signs a request only to fetch platform certificates, for which it
+    asks again with it (an SSM read fewer on a cold notify in AWS)."""
     from mini_program_api.wechat.pay_config import PayConfig  # here: a checkout imports this module, not WeChat
 
     pay = merchant.pay
     if pay is None:
         raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant has not set up WeChat Pay")
     try:
-        private_key = resolve_merchant(merchant.merchant_id, pay.private_key_ref)
+        private_key = resolve_merchant(merchant.merchant_id, pay.private_key_ref) if signing else ""
         apiv3_key = resolve_merchant(merchant.merchant_id, pay.apiv3_key_ref)
         public_key = resolve_merchant(merchant.merchant_id, pay.public_key_ref) if pay.public_key_ref else None
     except SecretError:
@@ -177,6 +178,10 @@ def create_order(
     its pay params, and it expires at WeChat. The order and its operation record
     (money/idempotency.py: the key's plan and amount, and the order id) are one write.
     """
+    # Here: the notify and reconciliation, which credit orders, import this module cold and need none of these.
+    from mini_program_api.members import members, order_refs
+    from mini_program_api.platform import ids
+
     key = idempotency.client_key(merchant_id, "topup", idempotency_key, member_id)
     idem = idempotency.request(key, member_id, "TOPUP_ORDER", {"plan_id": plan_id, "amount": amount})
     merchant = merchants.get(merchant_id)

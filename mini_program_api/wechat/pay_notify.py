@@ -32,6 +32,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -60,8 +61,15 @@ _fetched_at: dict[PayConfig, float] = {}
 _lock = threading.Lock()
 
 
-def parse(config: PayConfig, headers: dict[str, str], body: str, now: float) -> tuple[str, dict[str, Any]]:
-    """Verify and decrypt a notify: (event_type, resource). Anything doubtful is INVALID_NOTIFY."""
+def parse(
+    config: PayConfig,
+    headers: dict[str, str],
+    body: str,
+    now: float,
+    signing: Callable[[], PayConfig] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Verify and decrypt a notify: (event_type, resource). Anything doubtful is INVALID_NOTIFY. `signing`: the
+    set-up with the API private key, asked for only when certificates are fetched (`config` may lack the key)."""
     lowered = {k.lower(): v for k, v in headers.items()}
     timestamp = lowered.get("wechatpay-timestamp", "")
     seconds = clock.unix_seconds(timestamp)
@@ -71,7 +79,7 @@ def parse(config: PayConfig, headers: dict[str, str], body: str, now: float) -> 
         raise KabaoError("INVALID_NOTIFY", "notify timestamp is more than 5 minutes off")
     if lowered.get("wechatpay-signature-type", "") != SIGNATURE_TYPE:
         raise KabaoError("INVALID_NOTIFY", "notify signature or encryption did not verify")
-    key = _verifying_key(config, lowered.get("wechatpay-serial", ""), now)
+    key = _verifying_key(config, lowered.get("wechatpay-serial", ""), now, signing)
     message = f"{timestamp}\n{lowered.get('wechatpay-nonce', '')}\n{body}\n"
     if key is None or not _verified(key, message, lowered.get("wechatpay-signature", "")):
         raise KabaoError("INVALID_NOTIFY", "notify signature or encryption did not verify")
@@ -118,7 +126,9 @@ def _decrypt(apiv3_key: str, resource: dict[str, Any]) -> bytes | None:
         return None
 
 
-def _verifying_key(config: PayConfig, serial: str, now: float) -> RSAPublicKey | None:
+def _verifying_key(
+    config: PayConfig, serial: str, now: float, signing: Callable[[], PayConfig] | None = None
+) -> RSAPublicKey | None:
     """The key a notify signed with `serial` is checked with: the WeChat Pay public key, or a platform
     certificate's (fetched on the first unknown serial, see the module docstring)."""
     if config.public_key_id and serial == config.public_key_id:
@@ -133,7 +143,7 @@ def _verifying_key(config: PayConfig, serial: str, now: float) -> RSAPublicKey |
             number not in known
             and time.monotonic() - _fetched_at.get(config, float("-inf")) >= REFRESH_AT_MOST_EVERY_SECONDS
         ):
-            known = _certificates[config] = _fetch_certificates(config)
+            known = _certificates[config] = _fetch_certificates(signing() if signing else config)
             _fetched_at[config] = time.monotonic()
     found = known.get(number)
     if found is None:

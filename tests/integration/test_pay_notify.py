@@ -110,3 +110,36 @@ def test_unknown_serials_fetch_the_certificates_at_most_once_a_minute(
     assert fetched == [merchant.pay.mchid]  # the first unknown serial fetched them, the next two did not
     status, _ = api.call("POST", path, headers=headers, raw=body.encode())
     assert status == 204 and fetched == [merchant.pay.mchid]  # the real serial was among those fetched
+
+
+@pytest.mark.parametrize("kind", ["public_key", "certificate"])
+def test_the_api_private_key_is_read_only_to_fetch_certificates(
+    api: Any, make_merchant: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A notify verifies and decrypts; its merchant's API private key (an SSM read in AWS) signs only the request
+    that fetches platform certificates. A public key merchant's notify never reads it; a certificate merchant's
+    first notify in a container reads it once, for the fetch, and the next notify (certificates known) does not."""
+    from mini_program_api.topup import orders
+
+    monkeypatch.setattr(pay_notify, "_certificates", {})  # a fresh container: no certificate known yet
+    monkeypatch.setattr(pay_notify, "_fetched_at", {})
+    merchant = make_merchant("public_key") if kind == "public_key" else make_merchant()
+    member = api.member_with_card(merchant)
+    read: list[str] = []
+    resolve = orders.resolve_merchant
+
+    def counted(merchant_id: str, ref: str) -> str:
+        read.append(ref)
+        return resolve(merchant_id, ref)
+
+    monkeypatch.setattr(orders, "resolve_merchant", counted)
+    private_key = merchant.pay.private_key_ref
+    for round_ in range(2):
+        read.clear()
+        order_id, path, body, headers = _notify(api, member, sandbox)
+        read.clear()  # ordering the top-up signs its prepay with the key: only the notify's reads count
+        status, answer = api.call("POST", path, headers=headers, raw=body.encode())
+        assert status == 204, answer
+        assert _status(merchant, order_id) == "PAID"
+        assert merchant.pay.apiv3_key_ref in read  # the resource was opened with the APIv3 key
+        assert read.count(private_key) == (1 if kind == "certificate" and round_ == 0 else 0)

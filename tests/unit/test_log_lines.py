@@ -244,7 +244,7 @@ def _chained() -> None:
 
 
 def test_the_same_records_make_the_line_powertools_formatter_made(raw: Raw, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Record for record, the line is byte for byte what Powertools' formatter (still installed for metrics) writes
+    """Record for record, the line is byte for byte what Powertools' formatter (still in the dev venv) writes
     for the same record and request id: the messages it treats apart (a `%` without arguments, text that is JSON,
     a dict), values JSON cannot hold, extra fields named like the line's own keys, a chained exception with a note,
     and a record another handler formatted first (pytest's caplog, Lambda's root handler)."""
