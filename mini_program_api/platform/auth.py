@@ -3,26 +3,16 @@
 Only HS256 is accepted on decode (never the token's own `alg`), and exp, iat,
 sub, mid and role are required, so `alg: none`, unsigned or half-formed tokens
 fail closed.
-
-A token is signed with the standard library (`_signed`: the bytes PyJWT's `encode` makes for the same claims,
-tests/unit/test_token_signing.py compares them) and verified with PyJWT: a returning member's login issues a
-token and verifies none, so its cold first request need not import PyJWT (~2 ms); decoding untrusted input
-stays with the library.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import sys
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from types import ModuleType
-from typing import Any
 
 from mini_program_api.platform import clock
 from mini_program_api.platform.config import settings
@@ -32,7 +22,7 @@ from mini_program_api.platform.secrets import resolve
 
 @cache
 def jwt_module() -> ModuleType:
-    """PyJWT, imported on the first token verified (not with this module, which every staff action,
+    """PyJWT, imported on the first token issued or verified (not with this module, which every staff action,
     a WeChat Pay notify and the scheduled jobs import for `Principal` and never sign or verify anything), and
     without the `cryptography` it would load for RSA/EC/EdDSA keys.
 
@@ -95,22 +85,7 @@ def issue(principal: Principal) -> tuple[str, int]:
         claims["store"] = principal.store_id
     if principal.token_version is not None:
         claims["ver"] = principal.token_version
-    return _signed(claims, _secret()), ttl
-
-
-_HEADER = b'{"alg":"HS256","typ":"JWT"}'  # PyJWT's header for HS256: its keys sorted, compact
-
-
-def _signed(claims: dict[str, Any], secret: str) -> str:
-    """`jwt.encode(claims, secret, algorithm="HS256")`: base64url (unpadded) of the header and of the claims as
-    compact JSON in their order, joined by dots, then the HMAC-SHA256 of that under the secret's UTF-8 bytes."""
-    signing_input = _b64(_HEADER) + b"." + _b64(json.dumps(claims, separators=(",", ":")).encode())
-    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
-    return (signing_input + b"." + _b64(signature)).decode()
-
-
-def _b64(raw: bytes) -> bytes:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=")
+    return jwt_module().encode(claims, _secret(), algorithm=_ALGORITHM), ttl
 
 
 def verify(token: str) -> Principal:

@@ -113,7 +113,6 @@ _NOT_LOADED = {
         *_NOT_STAFF,
         *_NO_DECRYPTION,
         *_NOT_WRITING_A_MEMBER,
-        "jwt",  # the token is signed with hmac (platform/auth.py); PyJWT verifies, which a login does not
         "mini_program_api.jobs",
         "wechatpy",
         "requests",
