@@ -75,10 +75,9 @@ from mini_program_api.money.ledger import Account, Operation, Posting
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.reports import counters, rfm
+from mini_program_api.reports import counters, rfm_months
 from mini_program_api.staff import audit
 from mini_program_api.till import pending_payments, spending_password, store_sales
-from mini_program_api.topup import orders
 from mini_program_api.webhooks import events, outbox
 
 PAID, REFUNDED = "PAID", "REFUNDED"
@@ -346,7 +345,7 @@ def _sell(
         tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
         order_refs.stage(tx, merchant_id, member_id, order_refs.CHECKOUT, order_id, now)
         store_sales.stage(tx, merchant_id, store_id, order_id, now, merchant.timezone)
-        counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key, rfm.history(member))
+        counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key, rfm_months.history(member))
         if coupon is not None:
             redemption.use(tx, coupon, order_id, store_id, now)
         if pending is not None:
@@ -372,7 +371,7 @@ def _sell(
         )
         if q.points_earned:
             postings += (Posting(Account.POINTS, q.points_earned, leg="earned"),)
-        rfm_actions, rfm_condition = rfm.on_sale(member, order)
+        rfm_actions, rfm_condition = rfm_months.on_sale(member, order)
         actions = placement.actions + [Member.last_spend_at.set(now)] + rfm_actions
         try:
             replayed = _post(
@@ -447,6 +446,10 @@ def store_of(staff: Principal) -> str:
 
 def refund(actor: Principal, order_id: str) -> CheckoutOrder:
     """Refund a whole checkout once (see the module docstring); staff only at the order's own store."""
+    # Imported here: only a refund puts principal back under the prepaid cap, and a sale's cold first request
+    # does not load the top-ups' module.
+    from mini_program_api.topup import orders
+
     merchant_id = actor.merchant_id
     order = order_for(actor, order_id)
     if order.status == REFUNDED:
@@ -514,7 +517,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
                 postings,
                 order_id,
                 order.fingerprint,
-                tiers.after_clawback(member, clawed_growth, order.created_at) + rfm.on_refund(member, order),
+                tiers.after_clawback(member, clawed_growth, order.created_at) + rfm_months.on_refund(member, order),
                 pinned,
                 credits_first=True,
             )

@@ -34,9 +34,9 @@ from datetime import datetime
 
 from mini_program_api.db.models import Member, Merchant, SpendingPassword, member_pk
 from mini_program_api.db.transact import update_if
-from mini_program_api.members import enrolment, members, notices
+from mini_program_api.members import members
 from mini_program_api.merchants import merchants
-from mini_program_api.platform import clock, pii
+from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.passwords import Lockout, accept, check_password, hash_password
 
@@ -104,6 +104,8 @@ def check_new(password: str) -> None:
 
 def _verify_phone(merchant: Merchant, member: Member, phone_code: str) -> None:
     """The getPhoneNumber code just obtained yields the member's bound number (403 otherwise)."""
+    from mini_program_api.platform import pii  # here, as in bind_phone: a checkout only asks `authorize_counter`
+
     if not member.phone_hash:
         raise KabaoError("PHONE_REQUIRED", "bind a phone number first")
     phone = merchants.mini_program(merchant).phone_number(phone_code)
@@ -119,6 +121,11 @@ def bind_phone(merchant_id: str, member_id: str, phone_code: str, password: str 
     with it and spend. So changing a bound number, where the password protects the card (set, or
     required by the merchant), needs the password (a guess like any other). A first number, the same
     number again, or a card the password does not protect needs only the code."""
+    # Imported here: the till's checkout imports this module for `authorize_counter`, and its cold first request
+    # loads neither a member's enrolment (the phone's binding) nor the PII keys' module.
+    from mini_program_api.members import enrolment
+    from mini_program_api.platform import pii
+
     merchant, member = merchants.get(merchant_id), members.get(merchant_id, member_id)
     phone = merchants.mini_program(merchant).phone_number(phone_code)
     if member.phone_hash is not None and pii.phone_hash(merchant_id, phone) != member.phone_hash:
@@ -269,6 +276,8 @@ def authorize_own(merchant: Merchant, member: Member, stored_value: int, passwor
 
 def _notify(merchant: Merchant, member: Member, kind: str, at: datetime) -> None:
     """Tell the member (kinds `spending_locked`, `password_changed`); no grant is recorded, never an error."""
+    from mini_program_api.members import notices  # here: only a lock or a change sends one, never a sale
+
     notices.send(
         merchant,
         member,
