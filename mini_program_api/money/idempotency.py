@@ -175,10 +175,9 @@ def _record(k: Key) -> OperationRecord | None:
         return None
 
 
-def recorded_member(k: Key, member_code: str) -> str | None:
-    """The member the key's first attempt named with this very code (member_codes.resolve uses it,
-    so a retry still finds its member after the 60-second code expired)."""
-    record = _record(k)
+def recorded_member(k: Key, member_code: str, record: OperationRecord | None) -> str | None:
+    """The member the key's first attempt named with this very code (member_codes.resolve uses it, with the key's
+    record as it read it just now, so a retry still finds its member after the 60-second code expired)."""
     if record is not None and record.member_code == code_hash(k.merchant_id, member_code):
         return str(record.member_id)
     return None

@@ -200,3 +200,35 @@ def test_a_checkout_reads_the_spending_password_item_only_for_stored_value(
 
     assert password_reads() == 0
     assert password_reads(stored_value=1000) == 1
+
+
+def test_a_checkout_reads_its_keys_record_and_the_member_code_in_one_round_trip(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both keys are known from the request (the Idempotency-Key's record, the scanned code's lookup), so a sale
+    reads them in one consistent BatchGetItem, not a GetItem each: before its transaction it reads the staff
+    account, those two together and the member (the merchant is cached from the first sale). The retry of the
+    same sale still answers the first receipt, from its record."""
+    from mini_program_api.money import idempotency
+
+    member = api.member_with_card(merchant)
+    staff = api.staff_token(merchant)
+
+    def sale(key: str, code: str) -> tuple[int, Any]:
+        return api.post(
+            "/v1/staff/checkout", {"member_code": code, "amount": 3000}, token=staff, headers={"idempotency-key": key}
+        )
+
+    assert sale(uuid.uuid4().hex, api.member_code(member["token"]))[0] == 200  # the merchant is cached from here on
+    key, code = uuid.uuid4().hex, api.member_code(member["token"])
+    calls = record(monkeypatch)
+    status, receipt = sale(key, code)
+    assert status == 200, receipt
+    assert _shape(calls) == (3, ["TransactWriteItems"])
+    (batch,) = calls.named("BatchGetItem")
+    (asked,) = batch[1]["RequestItems"].values()
+    op_key = idempotency.client_key(merchant.merchant_id, "checkout", key).item_key
+    code_key = (f"MCH#{merchant.merchant_id}#CODE#{code}", "LOOKUP")
+    assert asked["ConsistentRead"] is True
+    assert sorted((k["pk"]["S"], k["sk"]["S"]) for k in asked["Keys"]) == sorted([op_key, code_key])
+    assert sale(key, code) == (200, receipt)
