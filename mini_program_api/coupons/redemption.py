@@ -139,7 +139,7 @@ def redeem_gift(staff: Principal, member_code: str, coupon_id: str, idempotency_
         raise KabaoError("FORBIDDEN", "this token is not bound to a store")
     store_id = staff.store_id
     key = idempotency.client_key(staff.merchant_id, "gift", idempotency_key)
-    member_id = member_codes.resolve(staff.merchant_id, member_code, retry_of=key)
+    member_id = member_codes.resolve(staff.merchant_id, member_code, retry_of=key, merchant_next=True)
     req = idempotency.request(
         key, member_id, "GIFT_REDEEMED", {"coupon_id": coupon_id, "store_id": store_id}, member_code=member_code
     )

@@ -274,7 +274,7 @@ def _member(key: idempotency.Key, member_code: str) -> str:
     """The scanned code's member; a till retrying a sale that waits for the member's confirmation still
     finds them after the code's 60 seconds (pending_payments.member_for)."""
     try:
-        return member_codes.resolve(key.merchant_id, member_code, retry_of=key)
+        return member_codes.resolve(key.merchant_id, member_code, retry_of=key, merchant_next=True)
     except KabaoError as exc:
         member_id = pending_payments.member_for(key, member_code) if exc.code == "NOT_FOUND" else None
         if member_id is None:
