@@ -49,8 +49,8 @@ coupon the sale spent went with the account.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -84,16 +84,14 @@ PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     amount: int
     coupon_id: str | None = None
     points: int = 0
     stored_value: int = 0
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(NamedTuple):
     tier_discount: int
     coupon_discount: int
     points_value: int
@@ -148,8 +146,7 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
     )
 
 
-@dataclass(frozen=True)
-class Preview:
+class Preview(NamedTuple):
     """A quote for the till: what `checkout` would charge and earn now for the same request."""
 
     member: Member
@@ -204,7 +201,7 @@ def checkout(
     order_id = key.derived_id("K")
     member_id = _member(key, member_code)
     idem = idempotency.request(
-        key, member_id, "CHECKOUT", {**req.__dict__, "store_id": store_id}, member_code=member_code
+        key, member_id, "CHECKOUT", {**req._asdict(), "store_id": store_id}, member_code=member_code
     )
     merchant = merchants.get(merchant_id)
 
@@ -218,7 +215,7 @@ def checkout(
         if idempotency.first(idem) is not None:
             return get_order(merchant_id, order_id)  # confirmed already (or sold before the limit changed)
         _priced_unfrozen(merchant, member_id, req, store_id, clock.now())  # a sale refused now is not put to the member
-        pending = pending_payments.open_for(idem, store_id, staff.subject, order_id, req.__dict__)
+        pending = pending_payments.open_for(idem, store_id, staff.subject, order_id, req._asdict())
         pending_payments.require_open(pending)
         raise KabaoError(
             "CONFIRMATION_REQUIRED",
@@ -337,7 +334,7 @@ def _sell(
             amount=req.amount,
             coupon_id=req.coupon_id,
             points_used=req.points,
-            **q.__dict__,
+            **q._asdict(),
             tier_before=tiers.current(merchant, member.tier_id).tier_id,
             tier_after=placement.tier.tier_id,
             created_at=now,

@@ -29,8 +29,8 @@ changes (a missing grant is recorded by members/notices.py, never an error).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from mini_program_api.db.models import Member, Merchant, SpendingPassword, member_pk
 from mini_program_api.db.transact import update_if
@@ -56,8 +56,7 @@ def _locked() -> KabaoError:
 _LOCKOUT = Lockout(SpendingPassword, "failed_attempts", "locked_until", MAX_FAILED, LOCK_MINUTES, _locked)
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     is_set: bool
     free_limit: int  # as the member chose it
     effective_limit: int  # what applies now: never above the merchant's ceiling
