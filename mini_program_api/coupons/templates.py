@@ -18,6 +18,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from mini_program_api.coupons import shelf, stock
+from mini_program_api.coupons.redemption import MAX_DISCOUNT_PERCENT
 from mini_program_api.db.models import (
     CouponTemplate,
     CouponTerms,
@@ -39,9 +40,6 @@ KINDS = ("FULL_REDUCTION", "DISCOUNT", "GIFT", "CASH")
 
 
 MIN_VALID_DAYS = 3  # WeChat's rule: every coupon is usable for at least 3 days, fixed window or relative
-
-
-MAX_DISCOUNT_PERCENT = 50  # a coupon may take at most half of an order (a percentage: no floats near money)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,23 @@ of a card must not be enough to spend its balance.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
-from mini_program_api.db.models import LOOKUP, Lookup, Member, lookup_pk
+from mini_program_api.db.models import (
+    LOOKUP,
+    PROFILE,
+    Item,
+    Lookup,
+    Member,
+    Merchant,
+    OperationRecord,
+    get_together,
+    lookup_pk,
+    merchant_pk,
+)
 from mini_program_api.db.transact import put_new
 from mini_program_api.members import members
+from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency
 from mini_program_api.money.idempotency import Key
 from mini_program_api.platform import clock, ids
@@ -40,18 +53,31 @@ def issue(member: Member) -> tuple[str, datetime]:
         # else: a 1-in-10^18 collision with a live code: draw again
 
 
-def resolve(merchant_id: str, code: str, retry_of: Key | None = None) -> str:
+def resolve(merchant_id: str, code: str, retry_of: Key | None = None, merchant_next: bool = False) -> str:
     """The member id behind a scanned code; expired or unknown codes are the same 404.
 
     `retry_of`: the key of the staff request the code came with. A retry of an operation that
-    already ran carries its first code, maybe expired by now: its record names the member."""
-    member_id = idempotency.recorded_member(retry_of, code) if retry_of else None
-    if member_id is not None:
-        return member_id
-    try:
-        lookup = Lookup.get(lookup_pk(merchant_id, "CODE", code), LOOKUP, consistent_read=True)
-    except Lookup.DoesNotExist:
-        lookup = None
+    already ran carries its first code, maybe expired by now: its record names the member. The record and
+    the code are read in one round trip (both keys are known), each as consistently as alone; with
+    `merchant_next` (the caller reads the merchant next), so is the merchant's row when this container has no
+    fresh copy (merchants.remember): a cold container's sale makes one round trip where it made three."""
+    code_key = lookup_pk(merchant_id, "CODE", code), LOOKUP
+    if retry_of is None:
+        try:
+            lookup: Lookup | None = Lookup.get(*code_key, consistent_read=True)
+        except Lookup.DoesNotExist:
+            lookup = None
+    else:
+        wanted: list[tuple[type[Item], str, str]] = [(OperationRecord, *retry_of.item_key), (Lookup, *code_key)]
+        if merchant_next and merchants.fresh(merchant_id) is None:
+            wanted.append((Merchant, merchant_pk(merchant_id), PROFILE))
+        record, found, *merchant = get_together(wanted)
+        if merchant and merchant[0] is not None:
+            merchants.remember(cast(Merchant, merchant[0]))
+        member_id = idempotency.recorded_member(retry_of, code, cast(OperationRecord | None, record))
+        if member_id is not None:
+            return member_id
+        lookup = cast(Lookup | None, found)
     if lookup is None or lookup.expires_at is None or lookup.expires_at <= clock.now():
         raise KabaoError("NOT_FOUND", "member code unknown or expired, ask the member to refresh it")
     return lookup.target

@@ -24,9 +24,8 @@ import calendar
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -39,8 +38,7 @@ _ATTEMPTS = 5
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(NamedTuple):
     tier: Tier
     next_tier: Tier | None
     growth_to_next: int | None

@@ -7,8 +7,8 @@ growth (a checkout, a sign-in, an adjustment) writes the review's due date and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -20,11 +20,10 @@ from mini_program_api.members import tiers
 from mini_program_api.webhooks import events, outbox
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):  # not a dataclass: see docs/design.md (a sale's records on a cold start)
     tier: Tier
     upgraded: bool
-    actions: list[Action] = field(default_factory=list)
+    actions: list[Action]  # no default: a NamedTuple's would be one list shared by every placement
     condition: Condition | None = None
 
 
@@ -34,7 +33,7 @@ def after_growth(tx: Transaction, merchant: Merchant, member: Member, delta: int
     tier = tiers.current(merchant, member.tier_id)
     reached = tiers.placed(merchant, member, delta)
     if reached is tier:
-        return Placement(tier, False, condition=tiers.pinned(member))
+        return Placement(tier, False, [], tiers.pinned(member))
     if merchant.tier_review:
         due.mark(tx, member.merchant_id, member.member_id, tiers.REVIEW_JOB, tiers.add_months(now, 12))
     outbox.add(tx, merchant, member.member_id, events.TIER_CHANGED, events.tier_changed(member, reached, "GROWTH"))

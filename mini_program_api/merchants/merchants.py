@@ -41,15 +41,26 @@ _cache: dict[str, tuple[float, Merchant]] = {}
 
 
 def get(merchant_id: str) -> Merchant:
-    hit = _cache.get(merchant_id)
-    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-        return hit[1]
+    cached = fresh(merchant_id)
+    if cached is not None:
+        return cached
     try:
         merchant = Merchant.get(merchant_pk(merchant_id), PROFILE)
     except Merchant.DoesNotExist:
         raise KabaoError("NOT_FOUND", "merchant not found") from None
-    _cache[merchant_id] = (time.monotonic(), merchant)
+    remember(merchant)
     return merchant
+
+
+def fresh(merchant_id: str) -> Merchant | None:
+    """This container's copy while it is within CACHE_SECONDS: what `get` answers without a read."""
+    hit = _cache.get(merchant_id)
+    return hit[1] if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS else None
+
+
+def remember(merchant: Merchant) -> None:
+    """Cache a merchant row read with other items in one round trip (member_codes.resolve), as `get` would."""
+    _cache[str(merchant.merchant_id)] = (time.monotonic(), merchant)
 
 
 _appids: dict[str, str] = {}  # appid -> merchant id: never changes once claimed

@@ -36,9 +36,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from mini_program_api.db.models import OperationRecord, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
@@ -92,8 +91,7 @@ _CLIENT_KEY = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 Fields = Mapping[str, str | int | None]
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
     """One operation's key: `op_key` is `{scope}:{value}` and also keys its ledger entries."""
 
     merchant_id: str
@@ -137,8 +135,7 @@ def client_key(merchant_id: str, scope: str, header: str | None, member_id: str 
     return key(merchant_id, f"{scope}:{header}", member_id)
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """What one key's operation is: compared with its record on every retry."""
 
     key: Key
@@ -175,10 +172,9 @@ def _record(k: Key) -> OperationRecord | None:
         return None
 
 
-def recorded_member(k: Key, member_code: str) -> str | None:
-    """The member the key's first attempt named with this very code (member_codes.resolve uses it,
-    so a retry still finds its member after the 60-second code expired)."""
-    record = _record(k)
+def recorded_member(k: Key, member_code: str, record: OperationRecord | None) -> str | None:
+    """The member the key's first attempt named with this very code (member_codes.resolve uses it, with the key's
+    record as it read it just now, so a retry still finds its member after the 60-second code expired)."""
     if record is not None and record.member_code == code_hash(k.merchant_id, member_code):
         return str(record.member_id)
     return None

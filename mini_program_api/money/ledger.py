@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -80,8 +80,7 @@ _BALANCE = "balance"
 _ENTRY = "entry:"
 
 
-@dataclass(frozen=True)
-class Posting:
+class Posting(NamedTuple):
     account: Account
     amount: int  # signed; fen for principal/bonus
     card_id: str | None = None  # which punch card, for Account.PUNCH only
@@ -142,8 +141,7 @@ class Operation:
         return idempotency.request(idempotency.key(merchant_id, self.op_key, member_id), member_id, self.kind, fields)
 
 
-@dataclass(frozen=True)
-class Posted:
+class Posted(NamedTuple):
     op_key: str
     kind: str
     amounts: dict[Account, int]  # member accounts; a punch posting appears under Account.PUNCH

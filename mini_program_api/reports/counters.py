@@ -100,7 +100,7 @@ def sale(
     history: tuple[datetime | None, datetime | None] = (None, None),
 ) -> None:
     """A checkout, per store and staff; its coupon's redemption in the funnel; its place in the member's
-    purchases (`history`: their last and the one before, rfm.history) for the repurchase report."""
+    purchases (`history`: their last and the one before, rfm_months.history) for the repurchase report."""
     merchant_id, at = str(order.merchant_id), order.created_at
     day = clock.local_date(merchants.get(merchant_id).timezone, at)
     gaps = [_gap(merchant_id, day, before) for before in history]

@@ -1,8 +1,8 @@
 """RFM: recency, frequency and monetary of each member's last 12 months, scored 1-5 and named.
 
-Kept current by the checkout transaction (`on_sale`, `on_refund`): the member row's `rfm` map holds, per
-merchant-local month, purchases (`n:YYYY-MM`) and fen paid (`v:YYYY-MM`: the order after tier and coupon
-discounts, however it was paid), and the last purchase time (`last`). A refund takes its order back out
+Kept current by the checkout transaction (reports/rfm_months.py: `on_sale`, `on_refund`): the member row's `rfm`
+map holds, per merchant-local month, purchases (`n:YYYY-MM`) and fen paid (`v:YYYY-MM`: the order after tier and
+coupon discounts, however it was paid), and the last purchase time (`last`). A refund takes its order back out
 of its own month; months older than 12 are dropped by the next sale. O(1) per event, no read.
 
 The nightly job (`run`) is resumable (its state item keeps phase, shard and cursor) and pages the roster
@@ -25,13 +25,9 @@ from datetime import date, datetime
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.operand import Path
-from pynamodb.expressions.update import Action
 
 from mini_program_api.db.models import (
     RFM_SEGMENTS,
-    CheckoutOrder,
     Item,
     Member,
     Segment,
@@ -45,11 +41,11 @@ from mini_program_api.platform import clock, paging
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import roster
+from mini_program_api.reports.rfm_months import MONTHS, months_back
 from mini_program_api.staff import audit
 
 log = logging.getLogger(__name__)
 SEGMENTS = RFM_SEGMENTS
-MONTHS = 12
 PAGE = 100
 _M_BUCKETS = 64  # monetary histogram: bucket = floor(log2(fen + 1)), fen up to 2**64
 
@@ -81,69 +77,11 @@ def rfm_pk(merchant_id: str) -> str:
     return f"MCH#{merchant_id}#RPT#RFM"
 
 
-# --- kept by checkout -------------------------------------------------------------------------------
-
-
-def _month(merchant_id: str, at: datetime) -> str:
-    return clock.local_date(merchants.get(merchant_id).timezone, at).isoformat()[:7]
-
-
-def paid(order: CheckoutOrder) -> int:
-    return int(order.amount) - int(order.tier_discount) - int(order.coupon_discount)
-
-
-def on_sale(member: Member, order: CheckoutOrder) -> tuple[list[Action], Condition]:
-    """The member-row actions adding this sale to its month (and dropping months past 12), with the
-    condition that the row's `rfm` is as read (created here the first time)."""
-    month, now = _month(str(order.merchant_id), order.created_at), order.created_at
-    current = member.rfm.as_dict() if member.rfm is not None else None
-    if current is None:
-        return (
-            [Member.rfm.set({f"n:{month}": 1, f"v:{month}": paid(order), "last": now.isoformat()})],
-            Member.rfm.does_not_exist(),
-        )
-    oldest = _months_back(month, MONTHS - 1)
-    stale = sorted(k for k in current if k[:2] in ("n:", "v:") and k[2:] < oldest)
-    previous = [Path(["rfm", "prev"]).set(str(current["last"]))] if "last" in current else []
-    # Pinned to the last purchase as read: two concurrent sales must not both call themselves the next one.
-    pinned = Path(["rfm", "last"]) == current["last"] if "last" in current else Path(["rfm", "last"]).does_not_exist()
-    actions: list[Action] = [
-        Path(["rfm", f"n:{month}"]).add(1),
-        Path(["rfm", f"v:{month}"]).add(paid(order)),
-        Path(["rfm", "last"]).set(now.isoformat()),
-        *previous,
-        *(Path(["rfm", k]).remove() for k in stale),
-    ]
-    return actions, Member.rfm.exists() & pinned
-
-
-def history(member: Member) -> tuple[datetime | None, datetime | None]:
-    """The member's last purchase and the one before it, as the row was read (for repurchase counters)."""
-    current = member.rfm.as_dict() if member.rfm is not None else {}
-    return tuple(
-        datetime.fromisoformat(str(current[k])) if k in current else None  # type: ignore[return-value]
-        for k in ("last", "prev")
-    )
-
-
-def on_refund(member: Member, order: CheckoutOrder) -> list[Action]:
-    """Take the refunded order back out of its month (the recency stays: the member did come)."""
-    if member.rfm is None:
-        return []
-    month = _month(str(order.merchant_id), order.created_at)
-    return [Path(["rfm", f"n:{month}"]).add(-1), Path(["rfm", f"v:{month}"]).add(-paid(order))]
-
-
-def _months_back(month: str, n: int) -> str:
-    year, mon = int(month[:4]), int(month[5:7]) - 1 - n
-    return f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
-
-
 def values(rfm: dict[str, Any] | None, today: date, tz: str) -> tuple[int, int, int] | None:
     """(recency days, purchases, fen) over the 12 months up to `today`; None without a purchase."""
     if not rfm or "last" not in rfm:
         return None
-    oldest = _months_back(today.isoformat()[:7], MONTHS - 1)
+    oldest = months_back(today.isoformat()[:7], MONTHS - 1)
     frequency = sum(int(v) for k, v in rfm.items() if k.startswith("n:") and k[2:] >= oldest)
     monetary = sum(int(v) for k, v in rfm.items() if k.startswith("v:") and k[2:] >= oldest)
     if frequency <= 0:

@@ -229,7 +229,7 @@ def quote(call: Call) -> dict[str, Any]:
         "amount": body.amount,
         "coupon_id": body.coupon_id,
         "points_used": body.points,
-        **q.__dict__,
+        **q._asdict(),
         "stored_value_used": q.bonus_used + q.principal_used,
         "tier_before": seen.tier_before,
         "tier_after": seen.tier_after,

@@ -49,8 +49,8 @@ coupon the sale spent went with the account.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -75,26 +75,23 @@ from mini_program_api.money.ledger import Account, Operation, Posting
 from mini_program_api.platform import clock
 from mini_program_api.platform.auth import Principal
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.reports import counters, rfm
+from mini_program_api.reports import counters, rfm_months
 from mini_program_api.staff import audit
 from mini_program_api.till import pending_payments, spending_password, store_sales
-from mini_program_api.topup import orders
 from mini_program_api.webhooks import events, outbox
 
 PAID, REFUNDED = "PAID", "REFUNDED"
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     amount: int
     coupon_id: str | None = None
     points: int = 0
     stored_value: int = 0
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(NamedTuple):
     tier_discount: int
     coupon_discount: int
     points_value: int
@@ -149,8 +146,7 @@ def quote(merchant: Merchant, member: Member, coupon: Coupon | None, req: Reques
     )
 
 
-@dataclass(frozen=True)
-class Preview:
+class Preview(NamedTuple):
     """A quote for the till: what `checkout` would charge and earn now for the same request."""
 
     member: Member
@@ -205,7 +201,7 @@ def checkout(
     order_id = key.derived_id("K")
     member_id = _member(key, member_code)
     idem = idempotency.request(
-        key, member_id, "CHECKOUT", {**req.__dict__, "store_id": store_id}, member_code=member_code
+        key, member_id, "CHECKOUT", {**req._asdict(), "store_id": store_id}, member_code=member_code
     )
     merchant = merchants.get(merchant_id)
 
@@ -219,7 +215,7 @@ def checkout(
         if idempotency.first(idem) is not None:
             return get_order(merchant_id, order_id)  # confirmed already (or sold before the limit changed)
         _priced_unfrozen(merchant, member_id, req, store_id, clock.now())  # a sale refused now is not put to the member
-        pending = pending_payments.open_for(idem, store_id, staff.subject, order_id, req.__dict__)
+        pending = pending_payments.open_for(idem, store_id, staff.subject, order_id, req._asdict())
         pending_payments.require_open(pending)
         raise KabaoError(
             "CONFIRMATION_REQUIRED",
@@ -275,7 +271,7 @@ def _member(key: idempotency.Key, member_code: str) -> str:
     """The scanned code's member; a till retrying a sale that waits for the member's confirmation still
     finds them after the code's 60 seconds (pending_payments.member_for)."""
     try:
-        return member_codes.resolve(key.merchant_id, member_code, retry_of=key)
+        return member_codes.resolve(key.merchant_id, member_code, retry_of=key, merchant_next=True)
     except KabaoError as exc:
         member_id = pending_payments.member_for(key, member_code) if exc.code == "NOT_FOUND" else None
         if member_id is None:
@@ -338,7 +334,7 @@ def _sell(
             amount=req.amount,
             coupon_id=req.coupon_id,
             points_used=req.points,
-            **q.__dict__,
+            **q._asdict(),
             tier_before=tiers.current(merchant, member.tier_id).tier_id,
             tier_after=placement.tier.tier_id,
             created_at=now,
@@ -346,7 +342,7 @@ def _sell(
         tx.put("order", order, condition=CheckoutOrder.pk.does_not_exist())
         order_refs.stage(tx, merchant_id, member_id, order_refs.CHECKOUT, order_id, now)
         store_sales.stage(tx, merchant_id, store_id, order_id, now, merchant.timezone)
-        counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key, rfm.history(member))
+        counters.sale(tx, order, coupon.template_id if coupon else None, idem.key.op_key, rfm_months.history(member))
         if coupon is not None:
             redemption.use(tx, coupon, order_id, store_id, now)
         if pending is not None:
@@ -372,7 +368,7 @@ def _sell(
         )
         if q.points_earned:
             postings += (Posting(Account.POINTS, q.points_earned, leg="earned"),)
-        rfm_actions, rfm_condition = rfm.on_sale(member, order)
+        rfm_actions, rfm_condition = rfm_months.on_sale(member, order)
         actions = placement.actions + [Member.last_spend_at.set(now)] + rfm_actions
         try:
             replayed = _post(
@@ -447,6 +443,10 @@ def store_of(staff: Principal) -> str:
 
 def refund(actor: Principal, order_id: str) -> CheckoutOrder:
     """Refund a whole checkout once (see the module docstring); staff only at the order's own store."""
+    # Imported here: only a refund puts principal back under the prepaid cap, and a sale's cold first request
+    # does not load the top-ups' module.
+    from mini_program_api.topup import orders
+
     merchant_id = actor.merchant_id
     order = order_for(actor, order_id)
     if order.status == REFUNDED:
@@ -514,7 +514,7 @@ def refund(actor: Principal, order_id: str) -> CheckoutOrder:
                 postings,
                 order_id,
                 order.fingerprint,
-                tiers.after_clawback(member, clawed_growth, order.created_at) + rfm.on_refund(member, order),
+                tiers.after_clawback(member, clawed_growth, order.created_at) + rfm_months.on_refund(member, order),
                 pinned,
                 credits_first=True,
             )

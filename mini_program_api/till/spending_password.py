@@ -29,14 +29,14 @@ changes (a missing grant is recorded by members/notices.py, never an error).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from mini_program_api.db.models import Member, Merchant, SpendingPassword, member_pk
 from mini_program_api.db.transact import update_if
-from mini_program_api.members import enrolment, members, notices
+from mini_program_api.members import members
 from mini_program_api.merchants import merchants
-from mini_program_api.platform import clock, pii
+from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.platform.passwords import Lockout, accept, check_password, hash_password
 
@@ -56,8 +56,7 @@ def _locked() -> KabaoError:
 _LOCKOUT = Lockout(SpendingPassword, "failed_attempts", "locked_until", MAX_FAILED, LOCK_MINUTES, _locked)
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     is_set: bool
     free_limit: int  # as the member chose it
     effective_limit: int  # what applies now: never above the merchant's ceiling
@@ -104,6 +103,8 @@ def check_new(password: str) -> None:
 
 def _verify_phone(merchant: Merchant, member: Member, phone_code: str) -> None:
     """The getPhoneNumber code just obtained yields the member's bound number (403 otherwise)."""
+    from mini_program_api.platform import pii  # here, as in bind_phone: a checkout only asks `authorize_counter`
+
     if not member.phone_hash:
         raise KabaoError("PHONE_REQUIRED", "bind a phone number first")
     phone = merchants.mini_program(merchant).phone_number(phone_code)
@@ -119,6 +120,11 @@ def bind_phone(merchant_id: str, member_id: str, phone_code: str, password: str 
     with it and spend. So changing a bound number, where the password protects the card (set, or
     required by the merchant), needs the password (a guess like any other). A first number, the same
     number again, or a card the password does not protect needs only the code."""
+    # Imported here: the till's checkout imports this module for `authorize_counter`, and its cold first request
+    # loads neither a member's enrolment (the phone's binding) nor the PII keys' module.
+    from mini_program_api.members import enrolment
+    from mini_program_api.platform import pii
+
     merchant, member = merchants.get(merchant_id), members.get(merchant_id, member_id)
     phone = merchants.mini_program(merchant).phone_number(phone_code)
     if member.phone_hash is not None and pii.phone_hash(merchant_id, phone) != member.phone_hash:
@@ -269,6 +275,8 @@ def authorize_own(merchant: Merchant, member: Member, stored_value: int, passwor
 
 def _notify(merchant: Merchant, member: Member, kind: str, at: datetime) -> None:
     """Tell the member (kinds `spending_locked`, `password_changed`); no grant is recorded, never an error."""
+    from mini_program_api.members import notices  # here: only a lock or a change sends one, never a sale
+
     notices.send(
         merchant,
         member,

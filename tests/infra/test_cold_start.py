@@ -158,6 +158,23 @@ _NOT_LOADED = {
         # coupons.
         "mini_program_api.members.lifecycle",
         "mini_program_api.coupons.claims",
+        # A coupon's use is coupons/redemption.py (its half-the-order cap there): not the templates' module, nor
+        # the shelf, stock and eligibility it brings.
+        "mini_program_api.coupons.templates",
+        "mini_program_api.coupons.shelf",
+        "mini_program_api.coupons.stock",
+        "mini_program_api.coupons.eligibility",
+        "mini_program_api.platform.container_copy",
+        # The sale adds to the member row's RFM months (reports/rfm_months.py), not the nightly scoring job.
+        "mini_program_api.reports.rfm",
+        "mini_program_api.reports.roster",
+        "mini_program_api.jobs.runner",
+        # The spending password's phone side (binding a number, notices) is not a sale's, nor the top-ups' module
+        # (a refund's prepaid cap).
+        "mini_program_api.members.enrolment",
+        "mini_program_api.members.notices",
+        "mini_program_api.platform.pii",
+        "mini_program_api.topup",
     ),
     "notify": (
         *_NOT_STAFF,

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mini_program_api.db.models import CheckoutOrder
-from mini_program_api.reports import rfm
+from mini_program_api.reports import rfm, rfm_months
 from tests.unit import rows
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -205,4 +205,4 @@ def test_paid_is_the_order_after_discounts_however_it_was_paid(
         bonus_used=200,
         principal_used=300,
     )
-    assert rfm.paid(order) == paid
+    assert rfm_months.paid(order) == paid
