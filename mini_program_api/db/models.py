@@ -5,7 +5,9 @@ Meta values come from the environment at import, as a Lambda container has it.
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -103,17 +105,22 @@ def get_together(wanted: Sequence[tuple[type[Item], str, str]]) -> list[Item | N
     consistent BatchGetItem: one round trip where a request knows several keys up front, instead of one GetItem
     each. Consistent as a `consistent_read=True` GetItem is (per item, not across them: use it only where each
     item's own latest state is what counts). At most 100 keys; keys DynamoDB leaves unprocessed are asked again,
-    as PynamoDB's own `batch_get` does."""
+    as PynamoDB's own `batch_get` does, after a pause that grows (AWS's advice for a throttled batch), within the
+    Lambda's time as any throttled call is."""
     # A model's own connection (its keys are given typed, so its schema is not consulted): `Item`'s would be
     # cached on the base class, where every model without one of its own would find it, and its indexes missing.
     table = wanted[0][0]._get_connection()
     keys: list[Any] = [{"pk": {"S": pk}, "sk": {"S": sk}} for _, pk, sk in dict.fromkeys(wanted)]  # key maps
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    while keys:
+    for attempt in itertools.count():
+        if attempt:  # DynamoDB left keys unprocessed (throttled): ask again after a growing pause, not at once
+            time.sleep(min(0.05 * 2**attempt, 1.0))
         answer = table.batch_get_item(keys, consistent_read=True)
         for raw in answer.get("Responses", {}).get(table.table_name, []):
             found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
         keys = answer.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
+        if not keys:
+            break
     return [model.from_raw_data(found[(pk, sk)]) if (pk, sk) in found else None for model, pk, sk in wanted]
 
 

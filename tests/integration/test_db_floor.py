@@ -240,3 +240,42 @@ def test_a_checkout_reads_its_keys_record_the_member_code_and_an_uncached_mercha
     assert batched(cold=True) == [(f"MCH#{merchant.merchant_id}", PROFILE)]
     assert merchants.fresh(merchant.merchant_id) is not None  # cached from the batch
     assert batched(cold=False) == []
+
+
+def test_keys_dynamodb_leaves_unprocessed_are_asked_again_after_a_pause(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB may answer a BatchGetItem in part (a throttled partition) and name the rest UnprocessedKeys, which
+    DynamoDB Local never does: `get_together` asks for those again, pausing first, until every key is answered,
+    and gives each item at its place (None where there is none)."""
+    from pynamodb.connection.table import TableConnection
+
+    from mini_program_api.db import models
+
+    member_id = api.member_with_card(merchant)["member"]["member_id"]
+    wanted: list[tuple[type[models.Item], str, str]] = [
+        (Member, member_pk(merchant.merchant_id, member_id), PROFILE),
+        (models.Merchant, models.merchant_pk(merchant.merchant_id), PROFILE),
+        (models.Lookup, f"MCH#{merchant.merchant_id}#CODE#none", models.LOOKUP),
+    ]
+    real = TableConnection.batch_get_item
+    asked: list[int] = []
+
+    def partly(self: TableConnection, keys: Any, **kwargs: Any) -> Any:
+        keys = list(keys)
+        asked.append(len(keys))
+        answer = real(self, keys[:1], **kwargs)  # the first key answered, the others left for later
+        if keys[1:]:
+            answer["UnprocessedKeys"] = {self.table_name: {"Keys": keys[1:], "ConsistentRead": True}}
+        return answer
+
+    pauses: list[float] = []
+    monkeypatch.setattr(TableConnection, "batch_get_item", partly)
+    monkeypatch.setattr(models.time, "sleep", pauses.append)
+    found = models.get_together(wanted)
+    assert asked == [3, 2, 1]
+    assert len(pauses) == 2 and 0 < pauses[0] < pauses[1]
+    member_row, merchant_row, lookup = found
+    assert isinstance(member_row, Member) and str(member_row.member_id) == member_id
+    assert isinstance(merchant_row, models.Merchant) and str(merchant_row.merchant_id) == merchant.merchant_id
+    assert lookup is None
