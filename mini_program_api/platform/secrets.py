@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from contextlib import closing
 from datetime import datetime
 
 from mini_program_api.platform import clock
@@ -91,22 +92,21 @@ def _from_extension(name: str) -> str:
     token = os.environ.get("AWS_SESSION_TOKEN", "")
     if not token:
         raise SecretError(f"parameter {name}: no AWS_SESSION_TOKEN for the Parameters and Secrets extension")
-    connection = http.client.HTTPConnection("localhost", port, timeout=TIMEOUT_SECONDS)
     try:
-        connection.request(
-            "GET",
-            f"/systemsmanager/parameters/get?name={quote(name, safe='')}&withDecryption=true",
-            headers={"X-Aws-Parameters-Secrets-Token": token},
-        )
-        answer = connection.getresponse()
-        body = answer.read()
-    except OSError as exc:  # refused (no layer, another port), reset, or no answer within the timeout
+        with closing(http.client.HTTPConnection("localhost", port, timeout=TIMEOUT_SECONDS)) as connection:
+            connection.request(
+                "GET",
+                f"/systemsmanager/parameters/get?name={quote(name, safe='')}&withDecryption=true",
+                headers={"X-Aws-Parameters-Secrets-Token": token},
+            )
+            answer = connection.getresponse()
+            body = answer.read()
+    # Refused (no layer, another port), reset, no answer within the timeout, or an answer that is not HTTP.
+    except (OSError, http.client.HTTPException) as exc:
         raise SecretError(
             f"parameter {name}: the Parameters and Secrets extension did not answer on localhost:{port}"
             f" ({type(exc).__name__}); is its layer attached to the function?"
         ) from None
-    finally:
-        connection.close()
     if answer.status in (401, 403):
         raise SecretError(f"parameter {name}: the Parameters and Secrets extension refused the session token")
     if answer.status != 200:  # SSM's refusal (no such parameter, not allowed): an error text, never a value

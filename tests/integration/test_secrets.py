@@ -90,6 +90,27 @@ def test_an_extension_that_never_answers_is_a_secret_error_after_the_timeout(mon
         assert 0.4 < time.monotonic() - started < 3
 
 
+def test_an_answer_that_is_not_http_is_a_secret_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Something else on the port (or a broken extension) answers bytes that are not HTTP: a SecretError naming the
+    cause, not http.client's exception escaping as a 500."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(listener.getsockname()[1]))
+
+        def garble() -> None:
+            peer, _ = listener.accept()
+            with peer:
+                peer.recv(4096)
+                peer.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
+
+        answering = threading.Thread(target=garble)
+        answering.start()
+        with pytest.raises(secrets.SecretError, match="did not answer.*BadStatusLine"):
+            secrets.resolve(f"ssm:{_name()}")
+        answering.join()
+
+
 def test_a_rotated_secret_is_picked_up_after_its_max_age_without_a_cold_start(stack: Any, clock: Clock) -> None:
     name = _name()
     stack.parameters.put(name, "before")
