@@ -387,3 +387,22 @@ def test_a_field_named_like_a_record_attribute_keeps_its_line(raw: Raw) -> None:
         [1],
     )
     assert (job["message"], job["job"], job["name_"], job["due"]) == ("job run", "a_job", "run", 1)
+
+
+def test_a_field_named_like_one_of_the_lines_own_keys_is_kept_beside_it(raw: Raw) -> None:
+    """The line's own keys (`level`, `timestamp`, `service`, the exception's) are what operations queries by: a
+    field of a request or a job's report named like one is written with a trailing `_`, as a record attribute's
+    is, neither dropped (`level`, `location`, `timestamp`) nor put in their place (`service` would move the line
+    off `service = "kabao"`, `exception` would hide a crash's traceback)."""
+    own = ("level", "location", "timestamp", "service", "exception", "exception_name", "stack_trace", "xray_trace_id")
+    with pytest.raises(RuntimeError), logs.request("req-own", "GET", "/v1/me") as entry:
+        entry.extra.update({key: f"mine-{key}" for key in own})
+        raise RuntimeError("boom")
+    logs.job("a_job", {key: f"mine-{key}" for key in own} | {"due": 1})
+    request, job = _lines(raw)
+    for line in (request, job):
+        assert {key: line[f"{key}_"] for key in own} == {key: f"mine-{key}" for key in own}
+        assert line["service"] == "kabao"
+        assert line["level"] in ("ERROR", "INFO") and not line["timestamp"].startswith("mine")
+    assert "RuntimeError: boom" in request["exception"]
+    assert (request["exception_name"], request["stack_trace"]["type"]) == ("RuntimeError", "RuntimeError")
