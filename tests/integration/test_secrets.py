@@ -176,3 +176,39 @@ def test_a_signed_in_request_works_with_an_ssm_jwt_secret(
     assert answer.status_code == 200, answer.text
     assert api.get("/v1/me", token=before)[0] == 401
     assert stack.parameters.reads.count(name) == 1  # one loopback read, then the process's copy
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"not http at all\r\n",  # something else on the port: http.client's BadStatusLine
+        b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n" + b'{"Parameter": {"Name": "n", "Value": "s3cr',  # cut off
+    ],
+    ids=["not-http", "cut-off"],
+)
+def test_an_answer_that_is_not_whole_http_is_a_secret_error_without_the_value(
+    monkeypatch: pytest.MonkeyPatch, answer: bytes
+) -> None:
+    """Half an answer (the extension restarted mid-reply) or another program on the port: http.client raises its
+    own HTTPException, not an OSError; it must still be the SecretError naming the parameter, and carry nothing of
+    the value (IncompleteRead holds the bytes it read)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(listener.getsockname()[1]))
+
+        def serve() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+        server = threading.Thread(target=serve)
+        server.start()
+        name = _name()
+        with pytest.raises(secrets.SecretError, match=f"parameter {name}: .*did not answer") as raised:
+            secrets.resolve(f"ssm:{name}")
+        server.join(timeout=5)
+    error = raised.value
+    assert error.__cause__ is None and error.__suppress_context__
+    assert "s3cr" not in str(error)
