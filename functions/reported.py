@@ -19,10 +19,12 @@ bp = Blueprint(__name__)
 
 
 @bp.middleware("scheduled")
+@bp.middleware("dynamodb")
 def logged(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Give kabao's loggers their JSON handler before the run rather than at its report: on a cold container,
     a record logged during the run (a failed item, a deferred one) would otherwise reach Lambda's root
-    handler as plain text, without the keys operations queries by."""
+    handler as plain text, without the keys operations queries by. The table's stream function (wallet_stream)
+    too: it is not scheduled and ends with no report, so nothing else would set them up."""
     logs.logger()
     return get_response(event)
 

@@ -101,7 +101,8 @@ def _from_extension(name: str) -> str:
             )
             answer = connection.getresponse()
             body = answer.read()
-    # Refused (no layer, another port), reset, no answer within the timeout, or an answer that is not HTTP.
+    # Refused (no layer, another port), reset, no answer within the timeout; or not whole HTTP (cut off, another
+    # program on the port): http.client's own errors, one of which (IncompleteRead) holds the bytes it read.
     except (OSError, http.client.HTTPException) as exc:
         raise SecretError(
             f"parameter {name}: the Parameters and Secrets extension did not answer on localhost:{port}"

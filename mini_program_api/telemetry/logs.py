@@ -55,6 +55,9 @@ _KEYS: ContextVar[dict[str, Any]] = ContextVar("kabao_log_keys")
 # A record's own attributes, and the line's fixed keys: everything else on a record is the caller's `extra`.
 _RECORD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _NOT_EXTRA = _RECORD | {"level", "location", "timestamp"}
+# The keys the line sets itself, which a field of the same name would drop (`level`) or replace (`service`, a crash's
+# `exception`): a request's or a job's field so named is kept beside them, renamed as a record attribute's is.
+_OWN = _NOT_EXTRA | {"service", "exception", "exception_name", "exception_notes", "stack_trace", "xray_trace_id"}
 
 
 class JsonLine(logging.Formatter):
@@ -201,5 +204,5 @@ def job(name: str, report: dict[str, Any], lambda_context: Any = None) -> None:
 def _fields(fields: dict[str, Any]) -> dict[str, Any]:
     """A field named like one of a log record's own attributes (`name`, `message`, `args`) kept as `name_`:
     `logging` refuses to overwrite them (KeyError), which would lose the line, and with it the request or
-    the job run it reports."""
-    return {f"{key}_" if key in _RECORD else key: value for key, value in fields.items()}
+    the job run it reports. So is one named like a key the line sets itself (`level`, `service`, `exception`)."""
+    return {f"{key}_" if key in _OWN else key: value for key, value in fields.items()}

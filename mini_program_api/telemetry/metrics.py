@@ -20,7 +20,9 @@ name or value left out. Where it did something a metric must not, this module de
   in the line it would overwrite the dimension's value (moving the count off the series the alarms read) or
   be overwritten; `service` is every line's dimension, so no caller may pass it;
 - a metadata value JSON cannot hold is written as its `str` (Powertools raised, failing the request after its
-  money had moved).
+  money had moved), a NaN or infinite one too (Powertools wrote `NaN`, which is not JSON: the line was lost);
+- a metric value that is NaN, infinite or beyond EMF's ±2^360 is refused (ValueError), and so is a field named
+  `_aws`, which would replace the line's directive.
 POWERTOOLS_METRICS_DISABLED (and POWERTOOLS_DEV without it), the names the stages and the local tools set,
 still silence the lines.
 
@@ -30,6 +32,7 @@ The names are the alarms' contract (infra/deploy/template.py, infra/deploy/alarm
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import os
 import sys
@@ -56,6 +59,8 @@ UNIT = "Count"  # every kabao metric counts events or items
 MAX_METRICS = 100  # per EMF directive
 MAX_DIMENSIONS = 29  # per dimension set; Powertools' limit, one under EMF's 30
 MAX_NAME = 255
+MAX_MAGNITUDE = 2.0**360  # EMF's range for a value; NaN and the infinities are not JSON, and lose the line
+DIRECTIVE = "_aws"  # the line's own key: a field of that name would replace the directive
 DISABLED_ENV = "POWERTOOLS_METRICS_DISABLED"
 DEV_ENV = "POWERTOOLS_DEV"
 _TRUE = ("1", "y", "yes", "t", "true", "on")
@@ -98,7 +103,13 @@ def emf_lines(
             raise ValueError(f"a metric name has 1 to {MAX_NAME} characters: {raw_name!r}")
         if not isinstance(value, numbers.Number):
             raise ValueError(f"{value} is not a valid number")
-        metrics[name] = [float(value)]
+        try:
+            number = float(value)
+        except (OverflowError, TypeError):
+            number = math.inf
+        if not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
+            raise ValueError(f"{value} is not a value CloudWatch holds (finite, within 2^360)")
+        metrics[name] = [number]
     dimension_sets = [{"service": SERVICE}]
     if dimensions:
         if "service" in dimensions:
@@ -108,8 +119,14 @@ def emf_lines(
             raise ValueError(f"at most {MAX_DIMENSIONS} dimensions in a set, service included")
         dimension_sets.append({"service": SERVICE, **split})
     shown = {k: v for each in dimension_sets for k, v in each.items()}
-    extra = {str(k): v for k, v in (metadata or {}).items()}
-    if clash := sorted((set(extra) | set(shown)) & set(metrics)) or sorted(set(extra) & set(shown)):
+    extra = {
+        str(k): str(v) if isinstance(v, float) and not math.isfinite(v) else v for k, v in (metadata or {}).items()
+    }
+    if clash := (
+        sorted((set(extra) | set(shown)) & (set(metrics) | {DIRECTIVE}))
+        or sorted(set(extra) & set(shown))
+        or sorted(set(metrics) & {DIRECTIVE})
+    ):
         raise ValueError(f"a metric line's names must differ (metrics, dimensions, metadata): {clash}")
     names = list(metrics)
     return [

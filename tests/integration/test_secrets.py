@@ -90,27 +90,6 @@ def test_an_extension_that_never_answers_is_a_secret_error_after_the_timeout(mon
         assert 0.4 < time.monotonic() - started < 3
 
 
-def test_an_answer_that_is_not_http_is_a_secret_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Something else on the port (or a broken extension) answers bytes that are not HTTP: a SecretError naming the
-    cause, not http.client's exception escaping as a 500."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(listener.getsockname()[1]))
-
-        def garble() -> None:
-            peer, _ = listener.accept()
-            with peer:
-                peer.recv(4096)
-                peer.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
-
-        answering = threading.Thread(target=garble)
-        answering.start()
-        with pytest.raises(secrets.SecretError, match="did not answer.*BadStatusLine"):
-            secrets.resolve(f"ssm:{_name()}")
-        answering.join()
-
-
 def test_a_rotated_secret_is_picked_up_after_its_max_age_without_a_cold_start(stack: Any, clock: Clock) -> None:
     name = _name()
     stack.parameters.put(name, "before")
@@ -197,3 +176,66 @@ def test_a_signed_in_request_works_with_an_ssm_jwt_secret(
     assert answer.status_code == 200, answer.text
     assert api.get("/v1/me", token=before)[0] == 401
     assert stack.parameters.reads.count(name) == 1  # one loopback read, then the process's copy
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"not http at all\r\n",  # something else on the port: http.client's BadStatusLine
+        b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n" + b'{"Parameter": {"Name": "n", "Value": "s3cr',  # cut off
+    ],
+    ids=["not-http", "cut-off"],
+)
+def test_an_answer_that_is_not_whole_http_is_a_secret_error_without_the_value(
+    monkeypatch: pytest.MonkeyPatch, answer: bytes
+) -> None:
+    """Half an answer (the extension restarted mid-reply) or another program on the port: http.client raises its
+    own HTTPException, not an OSError; it must still be the SecretError naming the parameter, and carry nothing of
+    the value (IncompleteRead holds the bytes it read)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(listener.getsockname()[1]))
+
+        def serve() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+        server = threading.Thread(target=serve)
+        server.start()
+        name = _name()
+        with pytest.raises(secrets.SecretError, match=f"parameter {name}: .*did not answer") as raised:
+            secrets.resolve(f"ssm:{name}")
+        server.join(timeout=5)
+    error = raised.value
+    assert error.__cause__ is None and error.__suppress_context__
+    assert "s3cr" not in str(error)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="orders.pay_config (and merchants' WeChat client, wallet/events._secret) turn every SecretError into the "
+    "merchant's set-up error, a 409 PAYMENT_NOT_CONFIGURED raised `from None`: since the extension, a read that "
+    "fails (no layer, a timeout, SSM throttled) is a SecretError too, so a member's top-up is told the merchant has "
+    "no WeChat Pay and the log loses the parameter and cause docs/operations.md promises. Only a refused reference "
+    "(check_merchant_ref) is the merchant's to fix; a failed read should stay a SecretError (a logged 5xx).",
+)
+def test_a_merchant_key_the_extension_cannot_read_is_not_the_merchants_set_up_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mini_program_api.db.models import Merchant, PaySettings, merchant_pk
+    from mini_program_api.topup import orders
+
+    merchant_id = f"m{uuid.uuid4().hex[:12]}"
+    own = f"ssm:{secrets.merchant_prefix(merchant_id)}"
+    pay = PaySettings(
+        mchid="1900000001", cert_serial_no="ABC", private_key_ref=f"{own}private-key", apiv3_key_ref=f"{own}apiv3-key"
+    )
+    merchant = Merchant(merchant_pk(merchant_id), "PROFILE", merchant_id=merchant_id, appid="wx0123456789", pay=pay)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))  # bound, not listening: the layer is missing, or the extension is restarting
+        monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(s.getsockname()[1]))
+        with pytest.raises(secrets.SecretError, match=f"parameter {own[4:]}private-key: .*did not answer"):
+            orders.pay_config(merchant)

@@ -387,3 +387,51 @@ def test_a_field_named_like_a_record_attribute_keeps_its_line(raw: Raw) -> None:
         [1],
     )
     assert (job["message"], job["job"], job["name_"], job["due"]) == ("job run", "a_job", "run", 1)
+
+
+def test_a_field_named_like_one_of_the_lines_own_keys_is_kept_beside_it(raw: Raw) -> None:
+    """The line's own keys (`level`, `timestamp`, `service`, the exception's) are what operations queries by: a
+    field of a request or a job's report named like one is written with a trailing `_`, as a record attribute's
+    is, neither dropped (`level`, `location`, `timestamp`) nor put in their place (`service` would move the line
+    off `service = "kabao"`, `exception` would hide a crash's traceback)."""
+    own = ("level", "location", "timestamp", "service", "exception", "exception_name", "stack_trace", "xray_trace_id")
+    with pytest.raises(RuntimeError), logs.request("req-own", "GET", "/v1/me") as entry:
+        entry.extra.update({key: f"mine-{key}" for key in own})
+        raise RuntimeError("boom")
+    logs.job("a_job", {key: f"mine-{key}" for key in own} | {"due": 1})
+    request, job = _lines(raw)
+    for line in (request, job):
+        assert {key: line[f"{key}_"] for key in own} == {key: f"mine-{key}" for key in own}
+        assert line["service"] == "kabao"
+        assert line["level"] in ("ERROR", "INFO") and not line["timestamp"].startswith("mine")
+    assert "RuntimeError: boom" in request["exception"]
+    assert (request["exception_name"], request["stack_trace"]["type"]) == ("RuntimeError", "RuntimeError")
+
+
+_COLD_STREAM = """
+import logging, sys
+sys.path.insert(0, %r)
+logging.basicConfig(format="PLAIN %%(message)s", stream=sys.stdout)  # Lambda's runtime's root handler
+import app
+from mini_program_api.wallet import sync
+
+def stream_records(records):  # a record that failed, logged as sync.stream_records logs it
+    logging.getLogger("mini_program_api.wallet.sync").warning("wallet sync failed")
+    return []
+
+sync.stream_records = stream_records
+from functions.wallet_sync import wallet_stream
+print(wallet_stream({"Records": []}, None))
+"""
+
+
+def test_a_cold_stream_batch_logs_json_from_its_first_record() -> None:
+    """The table's stream function (wallet_stream) is not a scheduled run, so the scheduled middleware does not set
+    up its logs: on a fresh container a record that failed was the root handler's plain text, without the keys
+    operations queries by (and ReportBatchItemFailures retries it, so it is logged again and again)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _COLD_STREAM % str(ROOT)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    [during] = [line for line in out if "wallet sync failed" in line]
+    assert json.loads(during)["service"] == "kabao"
+    assert not [line for line in out if line.startswith("PLAIN")]

@@ -207,3 +207,36 @@ def test_threads_printing_at_once_each_print_their_own_whole_line(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted(line["template_id"] for line in lines) == sorted(f"t{n}-{i}" for n in range(8) for i in range(50))
     assert all(line[metrics.COUPON_CLAIMED] == [1.0] for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("dimensions", "metadata"),
+    [(None, {"_aws": "x"}), ({"_aws": "x"}, None)],
+    ids=["metadata", "dimension"],
+)
+def test_a_field_named_like_the_directive_is_refused(
+    dimensions: dict[str, str] | None, metadata: dict[str, Any] | None
+) -> None:
+    """`_aws` is the line's directive: a metadata key or dimension of that name would replace it, and the line would
+    carry no metric at all (CloudWatch reads it as a plain log line)."""
+    with pytest.raises(ValueError):
+        metrics.emf_lines({"M": 1}, dimensions, metadata, 0)
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), -float("inf"), 10**400, 2.0**361], ids=["nan", "inf", "-inf", "huge", "big"]
+)
+def test_a_value_cloudwatch_cannot_hold_is_refused_as_a_value_error(value: Any) -> None:
+    """EMF takes finite numbers within ±2^360: `NaN`/`Infinity` make the line invalid JSON (the whole line, with
+    its other metrics, is lost) and an int past a float's range raised OverflowError, not the ValueError a bad
+    value is."""
+    with pytest.raises(ValueError):
+        metrics.emf_lines({"M": value}, None, None, 0)
+
+
+def test_metadata_that_json_writes_as_nan_is_written_as_text() -> None:
+    """A NaN or infinite metadata value would make the line invalid JSON, losing its metric: its `str`, as for any
+    value JSON cannot hold."""
+    [line] = metrics.emf_lines({"M": 1}, None, {"ratio": float("nan"), "cap": float("inf"), "ok": 0.5}, 0)
+    parsed = json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert (parsed["ratio"], parsed["cap"], parsed["ok"], parsed["M"]) == ("nan", "inf", 0.5, [1.0])
