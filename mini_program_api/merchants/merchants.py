@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Merchant, merchant_pk
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import SecretError, resolve_merchant
+from mini_program_api.platform.secrets import SecretRefused, resolve_merchant
 
 if TYPE_CHECKING:
     from mini_program_api.wechat.miniprogram import MiniProgram
@@ -81,7 +81,7 @@ def mini_program(merchant: Merchant) -> MiniProgram:
 
     try:
         secret = resolve_merchant(merchant.merchant_id, merchant.app_secret_ref)
-    except SecretError:
+    except SecretRefused:
         # A stored reference refused (another merchant's, platform/secrets.py): WeChat cannot be called for this
         # merchant until it is fixed. Answered as WeChat not answering (a notice then stays FAILED and is retried),
         # never a 500 on login, the phone or the spending password.

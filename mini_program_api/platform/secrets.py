@@ -51,6 +51,13 @@ class SecretError(RuntimeError):
     """A secret reference that cannot be resolved: a deployment mistake, not a client error."""
 
 
+class SecretRefused(SecretError):
+    """A reference refused before anything is read (`check_merchant_ref`: another scheme, a name outside the
+    merchant's path): the merchant's set-up, for its callers to answer as such. A read that fails (no layer, a
+    timeout, SSM refusing or throttling) is a plain SecretError: the deployment's, a logged 5xx, never reported as
+    the merchant's missing configuration."""
+
+
 def resolve(ref: str) -> str:
     scheme, _, rest = ref.partition(":")
     if not rest:
@@ -144,15 +151,15 @@ def check_merchant_ref(merchant_id: str, ref: str) -> None:
     scheme, _, rest = ref.partition(":")
     if scheme == "dev" and rest:
         if not settings().is_local:
-            raise SecretError("dev: references are for local stages only")
+            raise SecretRefused("dev: references are for local stages only")
         return
     if scheme != "ssm":
-        raise SecretError("a merchant's secret is an ssm: reference")
+        raise SecretRefused("a merchant's secret is an ssm: reference")
     prefix = merchant_prefix(merchant_id)
     if not _segment(merchant_id) or not rest.startswith(prefix):
-        raise SecretError(f"a merchant's secret is a parameter under {prefix}")
+        raise SecretRefused(f"a merchant's secret is a parameter under {prefix}")
     if not all(_segment(part) for part in rest.removeprefix(prefix).split("/")):
-        raise SecretError(f"not a parameter name under {prefix}")
+        raise SecretRefused(f"not a parameter name under {prefix}")
 
 
 def check_merchant_refs(merchant_id: str, refs: dict[str, str | None]) -> None:
@@ -164,7 +171,7 @@ def check_merchant_refs(merchant_id: str, refs: dict[str, str | None]) -> None:
         try:
             check_merchant_ref(merchant_id, ref)
         except SecretError as exc:
-            raise SecretError(f"{name}: {exc}") from None
+            raise SecretRefused(f"{name}: {exc}") from None
 
 
 def resolve_merchant(merchant_id: str, ref: str) -> str:

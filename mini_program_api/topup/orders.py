@@ -53,7 +53,7 @@ from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform import clock
 from mini_program_api.platform.config import settings
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import SecretError, resolve_merchant
+from mini_program_api.platform.secrets import SecretRefused, resolve_merchant
 from mini_program_api.webhooks import events, outbox
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def pay_config(merchant: Merchant, signing: bool = True) -> PayConfig:
         private_key = resolve_merchant(merchant.merchant_id, pay.private_key_ref) if signing else ""
         apiv3_key = resolve_merchant(merchant.merchant_id, pay.apiv3_key_ref)
         public_key = resolve_merchant(merchant.merchant_id, pay.public_key_ref) if pay.public_key_ref else None
-    except SecretError:
+    except SecretRefused:
         # A stored reference refused (another merchant's, platform/secrets.py): WeChat Pay is not usable as set
         # up, which the merchant must fix; not a 500 on a member's top-up or on WeChat Pay's open notify URL.
         raise KabaoError("PAYMENT_NOT_CONFIGURED", "this merchant's WeChat Pay keys are not usable") from None

@@ -25,7 +25,7 @@ from mini_program_api.db.transact import Transaction, put_new, update_if
 from mini_program_api.jobs import due
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
-from mini_program_api.platform.secrets import SecretError, resolve_merchant
+from mini_program_api.platform.secrets import SecretRefused, resolve_merchant
 from mini_program_api.wallet import outbox, setup
 from mini_program_api.wallet.models import MEMBER_SK, MemberWallet, WalletEvent, code_pk, event_pk
 
@@ -64,7 +64,7 @@ def _secret(merchant_id: str, ref: str) -> str:
     merchant must fix, answered as one: this URL is open to anyone, and a refusal must not be a 500."""
     try:
         return resolve_merchant(merchant_id, ref)
-    except SecretError:
+    except SecretRefused:
         raise KabaoError("WALLET_NOT_CONFIGURED", "this merchant's card event secrets are not usable") from None
 
 

@@ -214,17 +214,12 @@ def test_an_answer_that_is_not_whole_http_is_a_secret_error_without_the_value(
     assert "s3cr" not in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orders.pay_config (and merchants' WeChat client, wallet/events._secret) turn every SecretError into the "
-    "merchant's set-up error, a 409 PAYMENT_NOT_CONFIGURED raised `from None`: since the extension, a read that "
-    "fails (no layer, a timeout, SSM throttled) is a SecretError too, so a member's top-up is told the merchant has "
-    "no WeChat Pay and the log loses the parameter and cause docs/operations.md promises. Only a refused reference "
-    "(check_merchant_ref) is the merchant's to fix; a failed read should stay a SecretError (a logged 5xx).",
-)
 def test_a_merchant_key_the_extension_cannot_read_is_not_the_merchants_set_up_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A read that fails (no layer, the extension restarting, SSM throttled) is the deployment's: it stays the
+    SecretError naming the parameter and its cause (a logged 5xx), not the merchant's PAYMENT_NOT_CONFIGURED, which
+    only a refused reference is (SecretRefused: test_secret_refs.py)."""
     from mini_program_api.db.models import Merchant, PaySettings, merchant_pk
     from mini_program_api.topup import orders
 
