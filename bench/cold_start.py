@@ -407,17 +407,57 @@ def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS) -
     return lines
 
 
+def versus(other: Path, task: Path, runtime: Path, planned: Any, rounds: int = 15) -> list[str]:
+    """Each path's first answer from this checkout's package and from `other`'s (another checkout of kabao, the
+    code before a change), on one stack, both run in every round in turn (the order alternating): the median of
+    the rounds' differences says what the change did when the two tables' medians, a minute apart, move by more
+    than it. The stage's secrets are `dev:` values for both, so that only the code differs (`other` may predate
+    the extension's stand-in)."""
+    from infra.local import stack as local_stack
+
+    built = subprocess.run(
+        [sys.executable, "-c", f"from pathlib import Path; from infra.deploy.package import build; "
+                               f"print(build(Path({str(task.parent / 'other-package')!r}), pyc=True))"],
+        cwd=other, capture_output=True, text=True, check=True,
+    ).stdout.strip().splitlines()[-1]
+    theirs = task.parent / "other-task"
+    zipfile.ZipFile(Path(built) / "deployment.zip").extractall(theirs)
+    stack = local_stack.start(planned=planned)
+    try:
+        paths = Paths(stack)
+        env = {**product_env(), "KABAO_JWT_SECRET": f"dev:{local_stack.JWT_SECRET}",
+               "KABAO_PII_KEY": f"dev:{local_stack.PII_KEY}"}
+        trees = {"this": task, "other": theirs}
+        times: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for n in range(rounds):
+            for kind in paths.KINDS:
+                for name in (("this", "other") if n % 2 == 0 else ("other", "this")):
+                    seen = first_answer(getattr(paths, kind)(), [str(trees[name]), str(runtime)], env, site=False)
+                    if seen["answer"] not in ("200", "204", "ran"):
+                        raise RuntimeError(f"{kind} ({name}) answered {seen['answer']}: {seen['stderr'][-2000:]}")
+                    times[(kind, name)].append((seen["import"] + seen["first"]) * 1000)
+    finally:
+        stack.stop()
+    lines = [f"\nFirst answer, this checkout against {other} (one stack, both in each round, median of {rounds})",
+             f"{'path':10} {'this ms':>8} {'other ms':>9} {'other - this, per round':>24}"]
+    for kind in Paths.KINDS:
+        ours, theirs_ms = times[(kind, "this")], times[(kind, "other")]
+        saved = statistics.median(b - a for a, b in zip(ours, theirs_ms, strict=True))
+        lines.append(f"{kind:10} {statistics.median(ours):8.0f} {statistics.median(theirs_ms):9.0f} {saved:24.1f}")
+    return lines
+
+
 def main() -> None:
     """`python -m bench.cold_start`: every table; `python -m bench.cold_start first [ROUNDS]`: the first answers
-    alone (ROUNDS, 11 by default: fewer while iterating)."""
+    alone (ROUNDS, 11 by default: fewer while iterating); `python -m bench.cold_start versus OTHER [ROUNDS]`: each
+    path's first answer against another checkout's, side by side in each round (`versus`)."""
     quiet_app()
     import botocore
 
     from infra.local import stack as local_stack
 
     planned = local_stack.plan(stage="local", table="kabao-cold")
-    if sys.argv[1:2] == ["first"]:
-        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else RUNS
+    if sys.argv[1:2] in (["first"], ["versus"]):
         from infra.deploy.package import build
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -425,7 +465,11 @@ def main() -> None:
             runtime.mkdir()
             (runtime / "botocore").symlink_to(Path(botocore.__file__).parent)
             zipfile.ZipFile(build(Path(tmp) / "package", pyc=True) / "deployment.zip").extractall(task)
-            print("\n".join(first_answers(task, runtime, planned, rounds)))
+            if sys.argv[1] == "first":
+                print("\n".join(first_answers(task, runtime, planned, int(sys.argv[2]) if sys.argv[2:] else RUNS)))
+            else:
+                rounds = int(sys.argv[3]) if sys.argv[3:] else 15
+                print("\n".join(versus(Path(sys.argv[2]).resolve(), task, runtime, planned, rounds)))
         return
 
     from infra.deploy.package import build
