@@ -361,17 +361,6 @@ issue_jobs_run({"version": "0", "id": "e-1", "detail-type": "Scheduled Event", "
 """
 
 
-def test_a_cold_scheduled_run_logs_json_from_its_first_record() -> None:
-    """On a fresh container the JSON handler is set before the run (functions/reported.py's middleware), so a
-    record logged during the run is a JSON line with the service's keys, not the root handler's plain text."""
-    out = subprocess.run(
-        [sys.executable, "-c", _COLD_RUN % str(ROOT)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    [during] = [line for line in out if "during the run" in line]
-    assert json.loads(during)["service"] == "kabao"
-    assert not [line for line in out if line.startswith("PLAIN")]
-
-
 def test_a_field_named_like_a_record_attribute_keeps_its_line(raw: Raw) -> None:
     """`logging` refuses an extra field that would overwrite a record's own attribute: such a field of a request or
     a job's report is written with a trailing `_` rather than losing the line."""
@@ -425,13 +414,18 @@ print(wallet_stream({"Records": []}, None))
 """
 
 
-def test_a_cold_stream_batch_logs_json_from_its_first_record() -> None:
-    """The table's stream function (wallet_stream) is not a scheduled run, so the scheduled middleware does not set
-    up its logs: on a fresh container a record that failed was the root handler's plain text, without the keys
-    operations queries by (and ReportBatchItemFailures retries it, so it is logged again and again)."""
+@pytest.mark.parametrize(
+    ("probe", "logged"),
+    [(_COLD_RUN, "during the run"), (_COLD_STREAM, "wallet sync failed")],
+    ids=["scheduled run", "stream batch"],
+)
+def test_a_cold_function_logs_json_from_its_first_record(probe: str, logged: str) -> None:
+    """On a fresh container the JSON handler is set before a scheduled run or a stream batch starts (functions/
+    reported.py's middleware), so a record logged during it is a JSON line with the service's keys, not the root
+    handler's plain text (a stream's failed record is retried, so it was logged so again and again)."""
     out = subprocess.run(
-        [sys.executable, "-c", _COLD_STREAM % str(ROOT)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe % str(ROOT)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    [during] = [line for line in out if "wallet sync failed" in line]
+    [during] = [line for line in out if logged in line]
     assert json.loads(during)["service"] == "kabao"
     assert not [line for line in out if line.startswith("PLAIN")]
