@@ -3,15 +3,14 @@ first login (members/enrolment.py), and what an invite code counted for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mini_program_api.db.models import LOOKUP, Lookup, Member, Merchant, lookup_pk
 from mini_program_api.members import members
 from mini_program_api.merchants import merchants
 
 
-@dataclass(frozen=True)
-class Login:
+class Login(NamedTuple):
     merchant: Merchant
     member: Member
     created: bool

@@ -13,8 +13,8 @@ is on top of the tier's (`points_multiplier`), rounded down once: yuan x rate x 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from mini_program_api.db.models import MemberDay, Merchant
 from mini_program_api.platform import clock
@@ -24,8 +24,7 @@ MAX_DAYS = 20
 MAX_MULTIPLIER = 1000  # percent: 10x
 
 
-@dataclass(frozen=True)
-class DaySpec:
+class DaySpec(NamedTuple):
     day_id: str
     name: str
     multiplier: int  # percent, 101..1000: 200 is double points

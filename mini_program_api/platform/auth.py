@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from types import ModuleType
+from typing import NamedTuple
 
 from mini_program_api.platform import clock
 from mini_program_api.platform.config import settings
@@ -50,8 +50,7 @@ _AUDIENCE = "kabao-api"
 _ALGORITHM = "HS256"
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     merchant_id: str
     subject: str  # member id, staff id or admin id, by role
     role: str

@@ -8,14 +8,13 @@ leaks no keys.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 LOCAL_STAGES = frozenset({"local", "test"})
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     stage: str
     table_name: str
     region: str

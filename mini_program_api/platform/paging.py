@@ -12,8 +12,7 @@ import binascii
 import heapq
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pynamodb.exceptions import QueryError
 
@@ -22,8 +21,7 @@ from mini_program_api.platform.errors import KabaoError
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
+class Page(NamedTuple, Generic[T]):
     items: list[T]
     cursor: str | None
 

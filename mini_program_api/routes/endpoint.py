@@ -23,9 +23,8 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalice import Blueprint, Response
 
@@ -45,8 +44,7 @@ MAX_PATH_ID = 128  # characters in an id taken from the path
 COMMON_ERRORS = ("DATABASE_UNAVAILABLE", "CONCURRENT_UPDATE", "RATE_LIMITED")
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """One declared operation: what the spec says about it and what the local stages hold it to.
     `body`, `query` and `response` name models (see `model`)."""
 
@@ -94,8 +92,7 @@ def implied_errors(role: tuple[str, ...], body: bool, query: bool, path: str, id
     return codes
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """What a handler gets: the caller, the validated body and query, and raw headers."""
 
     principal: Principal | None

@@ -20,8 +20,7 @@ Messages are fixed texts: nothing of the request (headers, body, exception) is e
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalice import Blueprint, Response
 
@@ -30,8 +29,7 @@ from mini_program_api.platform.errors import error_body
 bp = Blueprint(__name__)
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     status: int | None  # None: keep the status API Gateway chose
     code: str
     message: str

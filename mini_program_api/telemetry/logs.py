@@ -32,7 +32,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -144,17 +143,20 @@ def logger() -> logging.Logger:
     return log
 
 
-@dataclass
 class RequestLog:
-    """What the request line reports; the endpoint fills it in as the request goes."""
+    """What the request line reports; the endpoint fills it in as the request goes. A plain class, not a
+    dataclass: every cold request path imports this module, and a dataclass `exec`s its methods there."""
 
-    request_id: str
-    method: str
-    route: str
-    merchant_id: str | None = None
-    status: int = 500  # until a response is set: an exception escaping the view is Chalice's 500
-    outcome: str = "INTERNAL_ERROR"
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("request_id", "method", "route", "merchant_id", "status", "outcome", "extra")
+
+    def __init__(self, request_id: str, method: str, route: str) -> None:
+        self.request_id = request_id
+        self.method = method
+        self.route = route
+        self.merchant_id: str | None = None
+        self.status = 500  # until a response is set: an exception escaping the view is Chalice's 500
+        self.outcome = "INTERNAL_ERROR"
+        self.extra: dict[str, Any] = {}
 
 
 def request_id(context: dict[str, Any] | None, lambda_context: Any) -> str:

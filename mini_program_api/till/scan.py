@@ -8,7 +8,7 @@ before it is charged is `checkout.preview`, the same code as the sale itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mini_program_api.coupons import held, redemption
 from mini_program_api.db.models import Coupon, Member, Merchant, PunchCard
@@ -22,8 +22,7 @@ from mini_program_api.till import punch_cards
 READ = 50
 
 
-@dataclass(frozen=True)
-class AtCounter:
+class AtCounter(NamedTuple):
     merchant: Merchant
     member: Member
     coupons: list[Coupon]

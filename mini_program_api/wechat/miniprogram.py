@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import urllib3
 
@@ -28,8 +27,7 @@ _BAD_CODE = {40029, 40163, 40226}
 _RATE_LIMITED = {45011, 45009}
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(NamedTuple):
     openid: str
     unionid: str | None
 

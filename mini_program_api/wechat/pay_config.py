@@ -6,11 +6,10 @@ imports wechatpayv3 and requests to name it: a cold notify is WeChat waiting on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class PayConfig:
+class PayConfig(NamedTuple):
     mchid: str
     appid: str
     cert_serial_no: str

@@ -6,7 +6,6 @@ setting, so the first test here pays for real 2^17 hashes, as production does.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -98,7 +97,7 @@ def test_a_password_changed_meanwhile_is_not_overwritten_by_the_upgrade(api: Any
 
 def test_production_never_goes_below_2_17(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings().scrypt_log2n == 14 and passwords.work_factor() == 14  # the suite's own, lowered setting
-    prod = dataclasses.replace(settings(), stage="prod", scrypt_log2n=10)
+    prod = settings()._replace(stage="prod", scrypt_log2n=10)
     monkeypatch.setattr(passwords, "settings", lambda: prod)
     assert passwords.work_factor() == 17
     assert passwords.needs_rehash(passwords.hash_password("x", log2n=14))

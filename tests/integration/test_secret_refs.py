@@ -4,7 +4,6 @@ reference is set (the admin API; onboarding: tests/infra/test_onboard.py) and wh
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Any
 
@@ -25,7 +24,7 @@ from tests.wallet_helpers import card_body
 @pytest.fixture
 def aws_stage(monkeypatch: pytest.MonkeyPatch) -> None:
     """The wallet set-up as in AWS, where it takes `ssm:` references (local stages take `dev:` only)."""
-    prod = dataclasses.replace(settings(), stage="prod")
+    prod = settings()._replace(stage="prod")
     monkeypatch.setattr(setup, "settings", lambda: prod)
 
 

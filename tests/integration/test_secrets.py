@@ -145,11 +145,10 @@ def test_malformed_or_unknown_references_are_refused(ref: str) -> None:
 
 
 def test_dev_references_are_refused_outside_local_stages(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataclasses
 
     from mini_program_api.platform.config import settings
 
-    prod = dataclasses.replace(settings(), stage="prod")
+    prod = settings()._replace(stage="prod")
     monkeypatch.setattr(secrets, "settings", lambda: prod)
     with pytest.raises(secrets.SecretError):
         secrets.resolve("dev:some-key")
@@ -160,7 +159,6 @@ def test_a_signed_in_request_works_with_an_ssm_jwt_secret(
 ) -> None:
     """The JWT secret as AWS has it, an `ssm:` reference read through the extension: a token signed with it is
     taken, over HTTP too, and one signed with the `dev:` secret before is not (the new value is the one used)."""
-    import dataclasses
 
     from mini_program_api.platform import auth
     from mini_program_api.platform.config import settings
@@ -168,7 +166,7 @@ def test_a_signed_in_request_works_with_an_ssm_jwt_secret(
     before = api.login(merchant)["token"]
     name = _name()
     stack.parameters.put(name, f"jwt-{uuid.uuid4().hex}-{uuid.uuid4().hex}")
-    aws_like = dataclasses.replace(settings(), jwt_secret_ref=f"ssm:{name}")
+    aws_like = settings()._replace(jwt_secret_ref=f"ssm:{name}")
     monkeypatch.setattr(auth, "settings", lambda: aws_like)
     member = api.login(merchant)
     assert api.get("/v1/me", token=member["token"])[0] == 200

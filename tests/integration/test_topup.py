@@ -255,7 +255,6 @@ def test_notify_for_another_merchant_does_not_verify(
 def test_contract_notify_path_serves_the_deployment_merchant(
     api: Any, member: dict[str, Any], merchant: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dataclasses
 
     from mini_program_api.platform.config import settings
     from mini_program_api.routes import topup as topup_routes
@@ -264,9 +263,7 @@ def test_contract_notify_path_serves_the_deployment_merchant(
     sandbox_order = next(o for (_, no), o in sandbox.pay.orders.items() if no == order["order_id"])
     sandbox_order["notify_url"] = f"{settings().public_url}/v1/wechatpay/notify"
     assert _pay(sandbox, order["order_id"])["deliveries"] == [404]  # no KABAO_MERCHANT_ID: refused, not guessed
-    monkeypatch.setattr(
-        topup_routes, "settings", lambda: dataclasses.replace(settings(), default_merchant_id=merchant.merchant_id)
-    )
+    monkeypatch.setattr(topup_routes, "settings", lambda: settings()._replace(default_merchant_id=merchant.merchant_id))
     assert _pay(sandbox, order["order_id"])["deliveries"] == [204]
     assert _balances(merchant, member)[Account.PRINCIPAL] == 30000
 

@@ -113,7 +113,7 @@ def test_signed_by_another_key_is_refused() -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
     pem = other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     config = _config()
-    _refused(headers, body, PayConfig(**{**config.__dict__, "public_key": pem}))
+    _refused(headers, body, config._replace(public_key=pem))
 
 
 @pytest.mark.parametrize(
