@@ -382,8 +382,8 @@ def by_audience(sam: dict[str, Any], routes: dict[str, str], jobs: set[str]) -> 
     if unserved:
         raise ValueError(f"routes of app.py missing from the API: {', '.join(sorted(unserved))}")
     for resource in resources.values():
-        properties = resource["Properties"]
-        if resource["Type"] == "AWS::Serverless::Function" and "Events" in properties:
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::Function" and "Events" in properties:
             name = properties["Handler"].rsplit(".", 1)[1]
             if name not in jobs:
                 raise ValueError(f"{properties['Handler']}: lambdas/jobs.py does not serve {name}")

@@ -180,3 +180,55 @@ def test_the_console_entry_serves_the_spec_of_every_route() -> None:
         "    print(json.dumps(json.loads(client.http.get('/v1/openapi.json').body)))\n"
     )
     assert _fresh(code) == json.loads((ROOT / "openapi.json").read_text())
+
+
+def _chalices(*routes: str) -> dict[str, Any]:
+    """A template as `chalice package` writes it: one APIHandler behind every route, and a scheduled function."""
+    uri = (
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${APIHandler.Arn}/invocations"
+    )
+    paths: dict[str, Any] = defaultdict(dict)
+    for route in routes:
+        method, path = route.split(" ", 1)
+        paths[path][method.lower()] = {"x-amazon-apigateway-integration": {"uri": {"Fn::Sub": uri}}}
+    function = {"Type": "AWS::Serverless::Function", "Properties": {"Handler": "app.app", "Runtime": "python3.11"}}
+    permission = {"Type": "AWS::Lambda::Permission", "Properties": {"FunctionName": {"Ref": "APIHandler"}}}
+    job = {"Type": "AWS::Serverless::Function", "Properties": {"Handler": "functions.x.tick", "Events": {}}}
+    return {
+        "Resources": {
+            "APIHandler": function,
+            "APIHandlerInvokePermission": permission,
+            "Tick": job,
+            "RestAPI": {"Type": "AWS::Serverless::Api", "Properties": {"DefinitionBody": {"paths": dict(paths)}}},
+        },
+        "Outputs": {"APIHandlerName": {"Value": {"Ref": "APIHandler"}}},
+    }
+
+
+def test_a_route_no_function_serves_or_one_the_api_lacks_or_a_stray_job_fails_the_build() -> None:
+    from infra.deploy.template import by_audience
+
+    sam = _chalices("GET /v1/me", "POST /v1/staff/checkout")
+    built = by_audience(sam, {"GET /v1/me": "member", "POST /v1/staff/checkout": "till"}, {"tick"})
+    assert _integrations(built) == {"GET /v1/me": "MemberAPIHandler", "POST /v1/staff/checkout": "TillAPIHandler"}
+    assert built["Resources"]["Tick"]["Properties"]["Handler"] == "lambdas.jobs.tick"
+    with pytest.raises(ValueError, match="POST /v1/staff/checkout: no function serves it"):
+        by_audience(sam, {"GET /v1/me": "member"}, {"tick"})
+    with pytest.raises(ValueError, match="missing from the API: GET /v1/stores"):
+        by_audience(
+            sam, {"GET /v1/me": "member", "POST /v1/staff/checkout": "till", "GET /v1/stores": "member"}, {"tick"}
+        )
+    with pytest.raises(ValueError, match="does not serve tick"):
+        by_audience(sam, {"GET /v1/me": "member", "POST /v1/staff/checkout": "till"}, set())
+
+
+def test_a_module_in_no_audience_or_in_two_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdas import audiences
+
+    assert audiences.audience_of("mini_program_api.routes.till") == "till"
+    with pytest.raises(LookupError, match="in 0 audiences"):
+        audiences.audience_of("mini_program_api.routes.somewhere")
+    twice = {**audiences.AUDIENCES, "till": (*audiences.AUDIENCES["till"], "mini_program_api.routes.me")}
+    monkeypatch.setattr(audiences, "AUDIENCES", twice)
+    with pytest.raises(LookupError, match="in 2 audiences"):
+        audiences.audience_of("mini_program_api.routes.me")
