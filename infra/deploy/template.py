@@ -357,6 +357,9 @@ def by_audience(sam: dict[str, Any], routes: dict[str, str], jobs: set[str]) -> 
     audience (`routes`, from `served`), and every scheduled or stream function's handler at `lambdas.jobs.<name>`
     (`jobs`: the names lambdas/jobs.py serves). A path of the API that `routes` does not name, a route of `routes`
     that the API does not have, or an event function lambdas/jobs.py does not serve is a build error."""
+    unnamed = sorted(set(routes.values()) - set(API_FUNCTIONS))
+    if unnamed:
+        raise ValueError(f"API audiences without a function in alarms.API_FUNCTIONS: {', '.join(unnamed)}")
     sam = copy.deepcopy(sam)
     resources = sam["Resources"]
     handler, permission = resources.pop("APIHandler"), resources.pop("APIHandlerInvokePermission")
