@@ -232,3 +232,17 @@ def test_a_module_in_no_audience_or_in_two_is_refused(monkeypatch: pytest.Monkey
     monkeypatch.setattr(audiences, "AUDIENCES", twice)
     with pytest.raises(LookupError, match="in 2 audiences"):
         audiences.audience_of("mini_program_api.routes.me")
+
+
+def test_the_bench_and_the_cold_start_probes_run_what_the_template_runs(template: dict[str, Any]) -> None:
+    """bench/cold_start.py reads each path's handler from the built template; the probes of test_cold_start.py take
+    them from the source tree (`source_handlers`): the same, route for route and schedule for schedule."""
+    from bench.cold_start import handlers, source_handlers
+
+    runs = handlers(template)
+    assert runs == source_handlers()
+    assert (
+        runs["POST /v1/auth/login"] == runs["GET /v1/me"] == runs["POST /v1/wechatpay/notify"] == "lambdas.member.app"
+    )
+    assert runs["POST /v1/staff/checkout"] == "lambdas.till.app"
+    assert runs["schedule issue_jobs_run"] == "lambdas.jobs.issue_jobs_run"
