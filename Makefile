@@ -70,7 +70,7 @@ test-dates: install
 	for at in $(TEST_DATES); do echo "== KABAO_TEST_EPOCH=$$at"; KABAO_TEST_EPOCH=$$at $(PY) -m pytest -n auto -q || exit 1; done
 
 # Lint rules, formatting, types (pyproject.toml) and the import contracts (.importlinter); `make test` runs it. `ruff format $(LINTED)` fixes the format.
-LINTED := mini_program_api functions infra app.py
+LINTED := mini_program_api functions infra lambdas app.py
 lint: $(STAMP) $(CONSOLE_SCHEMA)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)

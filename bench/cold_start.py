@@ -19,16 +19,18 @@ printed as ratios to boto3. Then `python -X importtime` of the shipped app names
 the ten top-level packages that cost the most (cumulative, median of 3).
 
 Then the cold start where the member feels it (issue 26): per path, a fresh interpreter's
-`import app` from the unpacked zip plus its first request to an answer, served in-process as the
-Lambda runtime calls it (`app.app(event, context)` with an API Gateway proxy event, or a schedule's
-handler with its CloudWatch event), against DynamoDB Local and the WeChat sandbox of a local stack
-started here. The paths: a returning member's login, `GET /v1/me`, the till's checkout, the WeChat
-Pay notify of a paid top-up, and the `issue_jobs_run` schedule (every minute: the job that starts
-cold most often). The floor is the least any DynamoDB-backed answer costs: a fresh process that
-imports boto3, makes a DynamoDB client and answers one GetItem. A value-moving answer (the checkout,
-the notify) cannot be one GetItem: its floor is the least a balance change costs under docs/money.md,
-one read and then one TransactWriteItems (here of four small items: the balance, its ledger entry,
-the operation's record, a counter), printed as a second floor and a second ratio for those paths.
+import of the handler the built template assigns to it (route -> function -> Handler in sam.json:
+`lambdas.member.app` for login, `lambdas.till.app` for the checkout, `lambdas.jobs.issue_jobs_run` for the
+job) from the unpacked zip, plus its first request to an answer, served in-process as the Lambda
+runtime calls it (the handler with an API Gateway proxy event, or with a schedule's CloudWatch
+event), against DynamoDB Local and the WeChat sandbox of a local stack started here. The paths: a
+returning member's login, `GET /v1/me`, the till's checkout, the WeChat Pay notify of a paid top-up,
+and the `issue_jobs_run` schedule (every minute: the job that starts cold most often). The floor is
+the least any DynamoDB-backed answer costs: a fresh process that imports boto3, makes a DynamoDB
+client and answers one GetItem. A value-moving answer (the checkout, the notify) cannot be one
+GetItem: its floor is the least a balance change costs under docs/money.md, one read and then one
+TransactWriteItems (here of four small items: the balance, its ledger entry, the operation's record,
+a counter), printed as a second floor and a second ratio for those paths.
 Interleaved (floors, login, me, ...) RUNS rounds; printed as `first answer` rows with their ratio to
 the floor. `first_answer` is also
 what tests/infra/test_cold_start.py runs, from the source tree, to see what each path's first
@@ -161,21 +163,21 @@ class _Context:
 _FIRST = """
 import time
 started = time.perf_counter()
-import json, sys
+import importlib, json, sys
 sys.path[:0] = {paths!r}
-import app
+handler = {handler!r}
+module, name = handler.rsplit(".", 1)
+entry = importlib.import_module(module)
 imported = time.perf_counter()
-from mini_program_api.routes import endpoint
-endpoint._checking = lambda: False  # as in production: answers are held to their models on local stages only
+if "mini_program_api.routes.endpoint" in sys.modules:  # as in production: answers held to their models locally only
+    sys.modules["mini_program_api.routes.endpoint"]._checking = lambda: False
 {context}
 event = json.loads({event!r})
-handler = {handler!r}
-if handler == "app.app":
-    answer = str(app.app(event, _Context())["statusCode"])
+result = getattr(entry, name)(event, _Context())
+if "requestContext" in event:
+    answer = str(result["statusCode"])
 else:
-    import importlib
-    module, name = handler.rsplit(".", 1)
-    answer = "ran" if getattr(importlib.import_module(module), name)(event, _Context()) is not None else "none"
+    answer = "ran" if result is not None else "none"
 answered = time.perf_counter()
 print("\\n" + json.dumps({{"import": imported - started, "first": answered - imported, "answer": answer,
                           "modules": sorted(sys.modules)}}))
@@ -204,12 +206,48 @@ answered = """).replace("import json, os", "import json, os, uuid")
 
 @dataclass(frozen=True)
 class Request:
-    """One path's first request: an HTTP request through API Gateway (`handler` "app.app"), or a schedule's run."""
+    """One path's first request: an HTTP request through API Gateway, or a schedule's run; `handler` is what the
+    template runs for it (`handlers`)."""
 
     label: str
     event: dict[str, Any]
-    handler: str = "app.app"
+    handler: str
     moves_value: bool = False  # compared with the value-moving floor too
+
+    @property
+    def route(self) -> str:
+        """Its key in `handlers`: `"GET /v1/me"`, or `"schedule issue_jobs_run"`."""
+        context = self.event.get("requestContext")
+        if context is None:
+            return "schedule " + self.event["resources"][0].rsplit("/", 1)[1]
+        return f"{context['httpMethod']} {context['resourcePath']}"
+
+
+def handlers(sam: dict[str, Any]) -> dict[str, str]:
+    """What a built template runs for each route (its integration's function's Handler) and each scheduled or stream
+    function (`"schedule <name>"`: the Handler's last part is the function's name)."""
+    resources = sam["Resources"]
+    found = {}
+    for path, operations in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"].items():
+        for method, operation in operations.items():
+            function = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].split("/functions/${")[1]
+            found[f"{method.upper()} {path}"] = resources[function.split(".Arn}")[0]]["Properties"]["Handler"]
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Serverless::Function" and "Events" in resource["Properties"]:
+            handler = resource["Properties"]["Handler"]
+            found[f"schedule {handler.rsplit('.', 1)[1]}"] = handler
+    return found
+
+
+def source_handlers() -> dict[str, str]:
+    """`handlers` for the source tree, from what the template is built with (infra/deploy/template.py `served`
+    and `scheduled`): the tests' probes, without a package."""
+    from app import app
+    from infra.deploy.template import scheduled, served
+
+    found = {route: f"lambdas.{audience}.app" for route, audience in served(app).items()}
+    found.update({f"schedule {name}": f"lambdas.jobs.{name}" for name in scheduled(app)})
+    return found
 
 
 def http_event(method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> dict[str, Any]:
@@ -232,13 +270,16 @@ def schedule_event(name: str) -> dict[str, Any]:
 
 
 def first_answer(request: Request, paths: list[str], env: dict[str, str], site: bool = True,
-                 extra: tuple[str, ...] = (), at: str | None = None, waits: bool = False) -> dict[str, Any]:
-    """A fresh interpreter imports app from `paths` and serves `request` in-process: seconds of the import and
-    of the first request, the answer (an HTTP status, or whether the schedule reported) and `sys.modules` after it.
+                 extra: tuple[str, ...] = (), at: str | None = None, waits: bool = False,
+                 handler: str | None = None) -> dict[str, Any]:
+    """A fresh interpreter imports the request's handler (or `handler`: another package's) from `paths` and serves
+    `request` in-process: seconds of the import and of the first request, the answer (an HTTP status, or whether the
+    schedule reported) and `sys.modules` after it.
     `at`: the caller's clock (ISO), when a test moved it (`KABAO_TEST_EPOCH`), so a signed notify's timestamp is
     as fresh for the probe as for the stack that signed it; the bench leaves it out. `waits`: a run apart from the
     timed ones, for the seconds its DynamoDB calls waited (`waited`; its own timings are not comparable)."""
-    code = _FIRST.format(paths=paths, context=_CONTEXT, event=json.dumps(request.event), handler=request.handler)
+    code = _FIRST.format(paths=paths, context=_CONTEXT, event=json.dumps(request.event),
+                         handler=handler or request.handler)
     if waits:
         code = f"import sys\nsys.path[:0] = {paths!r}\n{_WAITS}\n{code}"
     if at is not None:
@@ -272,9 +313,10 @@ def product_env() -> dict[str, str]:
 class Paths:
     """Each round's fresh requests on a seeded local stack: a returning member's login (a new code each time),
     `GET /v1/me`, a checkout at the till (a new member code and Idempotency-Key), the notify of a newly paid
-    top-up, and the issue jobs' schedule."""
+    top-up, and the issue jobs' schedule; each with the handler `runs` gives it (a built template's `handlers`, by
+    default the source tree's)."""
 
-    def __init__(self, stack: Any) -> None:
+    def __init__(self, stack: Any, runs: dict[str, str] | None = None) -> None:
         import requests
 
         from infra.local.seed import seed
@@ -282,6 +324,7 @@ class Paths:
         from mini_program_api.platform.errors import KabaoError
 
         self.stack, self.http = stack, requests.Session()
+        self.runs = source_handlers() if runs is None else runs
         for attempt in range(3):  # a just-started DynamoDB Local on a busy machine may miss the first write's timeout
             try:
                 self.appid = seed(stack.sandbox_server.url)
@@ -309,6 +352,9 @@ class Paths:
         response.raise_for_status()
         return response.json() if response.content else None
 
+    def _request(self, label: str, event: dict[str, Any], moves_value: bool = False) -> Request:
+        return Request(label, event, self.runs[Request(label, event, "").route], moves_value)
+
     def _json(self, method: str, path: str, body: Any, token: str | None = None, key: bool = False) -> dict[str, Any]:
         headers = {"content-type": "application/json"}
         if token:
@@ -319,16 +365,16 @@ class Paths:
 
     def login(self) -> Request:
         body = {"appid": self.appid, "code": f"test:cold-member:{uuid.uuid4().hex[:12]}"}
-        return Request("login (returning member)", self._json("POST", "/v1/auth/login", body))
+        return self._request("login (returning member)", self._json("POST", "/v1/auth/login", body))
 
     def me(self) -> Request:
-        return Request("GET /v1/me", self._json("GET", "/v1/me", None, self.member))
+        return self._request("GET /v1/me", self._json("GET", "/v1/me", None, self.member))
 
     def checkout(self) -> Request:
         code = self.call("GET", "/v1/me/code", token=self.member)["code"]
         body = {"member_code": code, "amount": 3000}
-        return Request("POST /v1/staff/checkout", self._json("POST", "/v1/staff/checkout", body, self.cashier, True),
-                       moves_value=True)
+        return self._request("POST /v1/staff/checkout",
+                             self._json("POST", "/v1/staff/checkout", body, self.cashier, True), moves_value=True)
 
     def notify(self) -> Request:
         if self.paid % 10 == 0:  # a new member before the prepaid cap (500 000 fen; p300 adds 30 000) refuses one
@@ -336,24 +382,25 @@ class Paths:
         self.paid += 1
         order = self.call("POST", "/v1/topup/orders", {"plan_id": "p300"}, self.payer)
         url, body, headers = self.stack.wechat.pay.signed_notify(order["order_id"])
-        return Request("POST /v1/wechatpay/notify", http_event("POST", url.removeprefix(self.stack.api_url),
-                                                              headers, body.encode()), moves_value=True)
+        return self._request("POST /v1/wechatpay/notify", http_event("POST", url.removeprefix(self.stack.api_url),
+                                                                    headers, body.encode()), moves_value=True)
 
     def job(self) -> Request:
-        return Request("schedule issue_jobs_run", schedule_event("issue_jobs_run"),
-                       "functions.issue_jobs.issue_jobs_run")
+        return self._request("schedule issue_jobs_run", schedule_event("issue_jobs_run"))
 
     KINDS = ("login", "me", "checkout", "notify", "job")
 
 
-def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS) -> list[str]:
+def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS,
+                  runs: dict[str, str] | None = None) -> list[str]:
     """The `first answer` table's lines (see the module docstring), on the stack `planned` before anything read
-    the environment (building the package imports app, and the product reads its settings once)."""
+    the environment (building the package imports app, and the product reads its settings once); `runs`: the
+    built template's `handlers`."""
     from infra.local import stack as local_stack
 
     stack = local_stack.start(planned=planned)
     try:
-        paths = Paths(stack)
+        paths = Paths(stack, runs)
         env = product_env()
         measured: dict[str, list[tuple[float, float]]] = defaultdict(list)
         waited: dict[str, list[float]] = defaultdict(list)
@@ -398,7 +445,8 @@ def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS) -
                      f"{statistics.median(b for _, b in runs) * 1000:9.0f} {answer[label] * 1000:9.0f}  "
                      f"{ratio(label, _FLOOR_LABEL):<20} {ratio(label, _TX_FLOOR_LABEL) if moves else '':<21} "
                      f"{ddb[label] * 1000:6.0f} {own(label, _TX_FLOOR_LABEL if moves else _FLOOR_LABEL):>11}")
-    lines.append("import = the interpreter's import of app (of boto3 for the floors); first = the first request to "
+    lines.append("import = the interpreter's import of the path's handler, the entry the template runs for it (of "
+                 "boto3 for the floors); first = the first request to "
                  "its answer (for the floors: a client and one GetItem, then one transaction of four items); the "
                  "spread is of each round's ratio to that round's floor; ddb = the median time its DynamoDB calls "
                  "waited for DynamoDB Local's answers (a run apart); own x floor = (answer - ddb) / (floor - its ddb), "
@@ -407,12 +455,14 @@ def first_answers(task: Path, runtime: Path, planned: Any, rounds: int = RUNS) -
     return lines
 
 
-def versus(other: Path, task: Path, runtime: Path, planned: Any, rounds: int = 15) -> list[str]:
+def versus(other: Path, task: Path, runtime: Path, planned: Any, rounds: int = 15,
+           runs: dict[str, str] | None = None) -> list[str]:
     """Each path's first answer from this checkout's package and from `other`'s (another checkout of kabao, the
     code before a change), on one stack, both run in every round in turn (the order alternating): the median of
     the rounds' differences says what the change did when the two tables' medians, a minute apart, move by more
     than it. The stage's secrets are `dev:` values for both, so that only the code differs (`other` may predate
-    the extension's stand-in)."""
+    the extension's stand-in). Each package's probe runs the handler its own template assigns to the path (`runs`
+    for this one)."""
     from infra.local import stack as local_stack
 
     built = subprocess.run(
@@ -422,9 +472,10 @@ def versus(other: Path, task: Path, runtime: Path, planned: Any, rounds: int = 1
     ).stdout.strip().splitlines()[-1]
     theirs = task.parent / "other-task"
     zipfile.ZipFile(Path(built) / "deployment.zip").extractall(theirs)
+    their_runs = handlers(json.loads((Path(built) / "sam.json").read_text()))
     stack = local_stack.start(planned=planned)
     try:
-        paths = Paths(stack)
+        paths = Paths(stack, runs)
         env = {**product_env(), "KABAO_JWT_SECRET": f"dev:{local_stack.JWT_SECRET}",
                "KABAO_PII_KEY": f"dev:{local_stack.PII_KEY}"}
         trees = {"this": task, "other": theirs}
@@ -432,7 +483,9 @@ def versus(other: Path, task: Path, runtime: Path, planned: Any, rounds: int = 1
         for n in range(rounds):
             for kind in paths.KINDS:
                 for name in (("this", "other") if n % 2 == 0 else ("other", "this")):
-                    seen = first_answer(getattr(paths, kind)(), [str(trees[name]), str(runtime)], env, site=False)
+                    request = getattr(paths, kind)()
+                    handler = their_runs[request.route] if name == "other" else None
+                    seen = first_answer(request, [str(trees[name]), str(runtime)], env, site=False, handler=handler)
                     if seen["answer"] not in ("200", "204", "ran"):
                         raise RuntimeError(f"{kind} ({name}) answered {seen['answer']}: {seen['stderr'][-2000:]}")
                     times[(kind, name)].append((seen["import"] + seen["first"]) * 1000)
@@ -464,12 +517,15 @@ def main() -> None:
             runtime, task = Path(tmp) / "runtime", Path(tmp) / "task"
             runtime.mkdir()
             (runtime / "botocore").symlink_to(Path(botocore.__file__).parent)
-            zipfile.ZipFile(build(Path(tmp) / "package", pyc=True) / "deployment.zip").extractall(task)
+            built = build(Path(tmp) / "package", pyc=True)
+            zipfile.ZipFile(built / "deployment.zip").extractall(task)
+            runs = handlers(json.loads((built / "sam.json").read_text()))
             if sys.argv[1] == "first":
-                print("\n".join(first_answers(task, runtime, planned, int(sys.argv[2]) if sys.argv[2:] else RUNS)))
+                rounds = int(sys.argv[2]) if sys.argv[2:] else RUNS
+                print("\n".join(first_answers(task, runtime, planned, rounds, runs)))
             else:
                 rounds = int(sys.argv[3]) if sys.argv[3:] else 15
-                print("\n".join(versus(Path(sys.argv[2]).resolve(), task, runtime, planned, rounds)))
+                print("\n".join(versus(Path(sys.argv[2]).resolve(), task, runtime, planned, rounds, runs)))
         return
 
     from infra.deploy.package import build
@@ -497,7 +553,8 @@ def main() -> None:
             for i, (_, (args, env), _) in enumerate(variants):
                 measured[i].append(_once(args, env))
         tops = [(label, _top_imports(*command)) for label, command, _ in variants[1:4:2]]
-        first = first_answers(Path(tmp) / "task-True", runtime, planned)
+        runs = handlers(json.loads((Path(tmp) / "import_app,_.pyc_shipped" / "sam.json").read_text()))
+        first = first_answers(Path(tmp) / "task-True", runtime, planned, runs=runs)
 
     rows = [(label, statistics.median(m[0] for m in runs), statistics.median(m[1] for m in runs), size)
             for (label, _, size), runs in zip(variants, measured)]

@@ -1,6 +1,6 @@
-"""CloudWatch alarms: the API's 5xx rate, refused WeChat Pay notifies, the reconciliation backlog and job
-errors, notifying the SNS topic given as the stack parameter `AlarmTopicArn` (none: alarms still show in
-the console). Business metrics are kabao's EMF metrics (mini_program_api/telemetry/metrics.py); the
+"""CloudWatch alarms: the API's 5xx rate, its functions' failed invocations, refused WeChat Pay notifies, the
+reconciliation backlog and job errors, notifying the SNS topic given as the stack parameter `AlarmTopicArn` (none:
+alarms still show in the console). Business metrics are kabao's EMF metrics (mini_program_api/telemetry/metrics.py); the
 alarms read their totals, under the `service` dimension alone.
 """
 
@@ -14,6 +14,11 @@ from mini_program_api.topup.orders import BATCH as RECONCILIATION_BATCH
 ALARM_TOPIC_PARAMETER = "AlarmTopicArn"
 API_NAME = "kabao"  # chalice.json app_name: Chalice's RestAPI is titled with it, and ApiName is that title
 API_STAGE = "api"  # chalice.json api_gateway_stage
+# The API's functions, one per audience (lambdas/audiences.py): template.by_audience names them so.
+API_FUNCTIONS = {"member": "MemberAPIHandler", "till": "TillAPIHandler", "console": "ConsoleAPIHandler"}
+# Failed invocations (a crash, a timeout, an entry that does not import) of the API's functions in 5 minutes: the
+# API's 5xx rate misses a function that fails while the others carry most requests (the till's, the console's).
+API_FUNCTION_ERRORS = 5
 # Chalice's logical ids for the scheduled functions (its names, CamelCased).
 JOB_FUNCTIONS = (
     "ReconcileTopups",
@@ -112,7 +117,54 @@ def alarms() -> dict[str, Any]:
             1,
             1,
         ),
+        "ApiFunctionErrorsAlarm": _errors_alarm(
+            f"{API_FUNCTION_ERRORS} or more invocations of the API's functions failed (crashed, timed out or did not "
+            "start) in 5 minutes: " + ", ".join(API_FUNCTIONS.values()),
+            "API function invocation errors",
+            tuple(API_FUNCTIONS.values()),
+            API_FUNCTION_ERRORS,
+        ),
         **_job_crash_alarms(),
+    }
+
+
+def _errors_alarm(description: str, label: str, functions: tuple[str, ...], threshold: int) -> dict[str, Any]:
+    """The sum of these functions' Lambda `Errors` over 5 minutes (metric math: at most 9 functions and their sum)."""
+    errors: list[dict[str, Any]] = [
+        {
+            "Id": f"m{i}",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Lambda",
+                    "MetricName": "Errors",
+                    "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}],
+                },
+                "Period": 300,
+                "Stat": "Sum",
+            },
+        }
+        for i, name in enumerate(functions)
+    ]
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "Metrics": [
+                *errors,
+                {
+                    "Id": "errors",
+                    "Label": label,
+                    "ReturnData": True,
+                    "Expression": f"SUM([{','.join(f'm{i}' for i in range(len(functions)))}])",
+                },
+            ],
+            "EvaluationPeriods": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            **_actions(),
+        },
     }
 
 
@@ -121,41 +173,10 @@ def _job_crash_alarms() -> dict[str, Any]:
     found: dict[str, Any] = {}
     for start in range(0, len(JOB_FUNCTIONS), JOBS_PER_ALARM):
         group = JOB_FUNCTIONS[start : start + JOBS_PER_ALARM]
-        errors: list[dict[str, Any]] = [
-            {
-                "Id": f"m{i}",
-                "ReturnData": False,
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": "AWS/Lambda",
-                        "MetricName": "Errors",
-                        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}],
-                    },
-                    "Period": 300,
-                    "Stat": "Sum",
-                },
-            }
-            for i, name in enumerate(group)
-        ]
-        found[f"JobCrashesAlarm{start // JOBS_PER_ALARM or ''}"] = {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {
-                "AlarmDescription": "A scheduled job's Lambda invocation failed (crashed or timed out): "
-                + ", ".join(group),
-                "Metrics": [
-                    *errors,
-                    {
-                        "Id": "errors",
-                        "Label": "job invocation errors",
-                        "ReturnData": True,
-                        "Expression": f"SUM([{','.join(f'm{i}' for i in range(len(group)))}])",
-                    },
-                ],
-                "EvaluationPeriods": 1,
-                "Threshold": 1,
-                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                "TreatMissingData": "notBreaching",
-                **_actions(),
-            },
-        }
+        found[f"JobCrashesAlarm{start // JOBS_PER_ALARM or ''}"] = _errors_alarm(
+            "A scheduled job's Lambda invocation failed (crashed or timed out): " + ", ".join(group),
+            "job invocation errors",
+            group,
+            1,
+        )
     return found

@@ -11,6 +11,10 @@ Two measured changes are then made to the zip (see bench/README.md):
 The console's built files (console/dist, `make console`) go in too, at console/dist beside
 mini_program_api/, where routes/console.py serves them from under /console/.
 
+Chalice's template has one function for every route; `template.by_audience` makes it one per audience
+(lambdas/audiences.py: the member's, the till's, the console's), each path pointing at its own, and the
+scheduled and stream functions' handlers at lambdas/jobs.py.
+
 No AWS credentials are needed; the region comes from `chalice.json` (`kabao.region`).
 """
 
@@ -38,7 +42,8 @@ def config() -> dict:
 
 
 def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool = False) -> Path:
-    from infra.deploy.template import merge_template
+    import app
+    from infra.deploy.template import by_audience, merge_template, scheduled, served
 
     if not (CONSOLE_DIST / "index.html").is_file():
         raise FileNotFoundError(f"{CONSOLE_DIST} is not built: run `make console` (make package does)")
@@ -54,7 +59,7 @@ def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool 
         shutil.copy(ROOT / "app.py", stage_dir)
         shutil.copy(ROOT / "requirements.txt", stage_dir)
         shutil.copy(ROOT / "chalice.json", stage_dir / ".chalice" / "config.json")
-        for package in ("mini_program_api", "functions"):
+        for package in ("mini_program_api", "functions", "lambdas"):
             shutil.copytree(
                 ROOT / package, stage_dir / "vendor" / package, ignore=shutil.ignore_patterns("__pycache__")
             )
@@ -76,7 +81,9 @@ def build(out: Path, stage: str = "prod", pyc: bool = True, keep_botocore: bool 
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        shutil.copy(Path(tmp) / "out" / "sam.json", out / "sam.json")
+        sam = json.loads((Path(tmp) / "out" / "sam.json").read_text())
+        sam = by_audience(sam, served(app.app), scheduled(app.app))
+        (out / "sam.json").write_text(json.dumps(sam, indent=2, ensure_ascii=False) + "\n")
         _rewrite_zip(Path(tmp) / "out" / "deployment.zip", out / "deployment.zip", pyc, keep_botocore)
     return out
 

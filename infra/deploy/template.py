@@ -7,12 +7,16 @@ function); the API stage's tracing and the role's X-Ray rights are added here.
 
 Merged into Chalice's SAM template (`chalice package --merge-template`). Built from
 `db/schema.py` so the deployed table always has the keys and indexes the code uses.
+
+Then `by_audience` rewrites what the merge cannot: Chalice writes one function for every route (`APIHandler`, handler
+`app.app`); kabao runs one per audience (lambdas/audiences.py), each path's integration pointing at its own.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mini_program_api.db.schema import (
     ATTRIBUTE_DEFINITIONS,
@@ -24,8 +28,11 @@ from mini_program_api.db.schema import (
 )
 from mini_program_api.routes.gateway import GATEWAY_RESPONSES
 
-from .alarms import ALARM_TOPIC_PARAMETER, alarms
+from .alarms import ALARM_TOPIC_PARAMETER, API_FUNCTIONS, alarms
 from .secrets_extension import globals_for_functions
+
+if TYPE_CHECKING:
+    from chalice import Chalice
 
 # Item-level actions only: TransactWriteItems is authorised per item as Put/Update/Delete/ConditionCheck.
 DYNAMODB_ACTIONS = [
@@ -325,3 +332,79 @@ def merge_template(
         },
         "Outputs": {"TableName": {"Value": {"Ref": "KabaoTable"}}},
     }
+
+
+def served(app: Chalice) -> dict[str, str]:
+    """`"GET /v1/me"` -> the audience whose function serves it, for every route of `app` (app.py's union): the
+    audience of the module that declares the route (lambdas/audiences.py; a module in no audience or in two is a
+    build error)."""
+    from lambdas.audiences import API, audience_of
+
+    found = {
+        f"{method} {path}": audience_of(entry.view_function.__module__)
+        for path, methods in app.routes.items()
+        for method, entry in methods.items()
+    }
+    stray = sorted(route for route, audience in found.items() if audience not in API)
+    if stray:
+        raise ValueError(f"routes declared by an audience API Gateway does not call: {', '.join(stray)}")
+    return found
+
+
+def by_audience(sam: dict[str, Any], routes: dict[str, str], jobs: set[str]) -> dict[str, Any]:
+    """Chalice's template with one function per API audience in place of `APIHandler` (the same properties, handler
+    `lambdas.<audience>.app`, an invoke permission each), every path's integration pointing at the function of its
+    audience (`routes`, from `served`), and every scheduled or stream function's handler at `lambdas.jobs.<name>`
+    (`jobs`: the names lambdas/jobs.py serves). A path of the API that `routes` does not name, a route of `routes`
+    that the API does not have, or an event function lambdas/jobs.py does not serve is a build error."""
+    unnamed = sorted(set(routes.values()) - set(API_FUNCTIONS))
+    if unnamed:
+        raise ValueError(f"API audiences without a function in alarms.API_FUNCTIONS: {', '.join(unnamed)}")
+    sam = copy.deepcopy(sam)
+    resources = sam["Resources"]
+    handler, permission = resources.pop("APIHandler"), resources.pop("APIHandlerInvokePermission")
+    for audience, name in API_FUNCTIONS.items():
+        function = copy.deepcopy(handler)
+        function["Properties"]["Handler"] = f"lambdas.{audience}.app"
+        resources[name] = function
+        allowed = copy.deepcopy(permission)
+        allowed["Properties"]["FunctionName"] = {"Ref": name}
+        resources[f"{name}InvokePermission"] = allowed
+    api = "${APIHandler.Arn}"
+    unserved = set(routes)
+    for path, operations in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"].items():
+        for method, operation in operations.items():
+            route = f"{method.upper()} {path}"
+            if route not in routes:
+                raise ValueError(f"{route}: no function serves it (lambdas/audiences.py)")
+            uri = operation["x-amazon-apigateway-integration"]["uri"]
+            if api not in uri["Fn::Sub"]:
+                raise ValueError(f"{route}: integration {uri} is not Chalice's APIHandler")
+            uri["Fn::Sub"] = uri["Fn::Sub"].replace(api, "${" + API_FUNCTIONS[routes[route]] + ".Arn}")
+            unserved.discard(route)
+    if unserved:
+        raise ValueError(f"routes of app.py missing from the API: {', '.join(sorted(unserved))}")
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::Function" and "Events" in properties:
+            name = properties["Handler"].rsplit(".", 1)[1]
+            if name not in jobs:
+                raise ValueError(f"{properties['Handler']}: lambdas/jobs.py does not serve {name}")
+            properties["Handler"] = f"lambdas.jobs.{name}"
+    outputs = sam.get("Outputs", {})
+    outputs.pop("APIHandlerName", None)
+    outputs.pop("APIHandlerArn", None)
+    for name in API_FUNCTIONS.values():
+        outputs[f"{name}Name"] = {"Value": {"Ref": name}}
+        outputs[f"{name}Arn"] = {"Value": {"Fn::GetAtt": [name, "Arn"]}}
+    return sam
+
+
+def scheduled(app: Chalice) -> set[str]:
+    """The names of `app`'s scheduled and stream functions, each of which the jobs' audience must declare."""
+    from lambdas.audiences import audience_of
+
+    strays = sorted(e.name for e in app.event_sources if audience_of(e.handler_string.rsplit(".", 1)[0]) != "jobs")
+    if strays:
+        raise ValueError(f"event functions outside the jobs' audience: {', '.join(strays)}")
+    return {e.name for e in app.event_sources}

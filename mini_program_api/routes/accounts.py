@@ -10,21 +10,14 @@ from chalice import Blueprint
 
 from mini_program_api.platform import clock
 from mini_program_api.routes.endpoint import Call, endpoint
+from mini_program_api.routes.views import store_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from mini_program_api.db.models import AuditRecord, StaffAccount, Store
+    from mini_program_api.db.models import AuditRecord, StaffAccount
     from mini_program_api.platform import paging
     from mini_program_api.routes.schemas import AuditQuery
 
 bp = Blueprint(__name__)
-
-
-def store_view(store: Store, tz: str) -> dict[str, Any]:
-    return {
-        "store_id": store.store_id,
-        "name": store.name,
-        "closed_at": clock.iso(store.closed_at, tz) if store.closed_at else None,
-    }
 
 
 def account_view(account: StaffAccount, tz: str) -> dict[str, Any]:

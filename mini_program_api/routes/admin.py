@@ -7,9 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from mini_program_api.routes.accounts import account_view, store_view
+from mini_program_api.routes.accounts import account_view
 from mini_program_api.routes.endpoint import Call, endpoint
-from mini_program_api.routes.views import admin_tier_view, plan_view, punch_card_view, punch_plan_view, settings_view
+from mini_program_api.routes.views import (
+    admin_tier_view,
+    plan_view,
+    punch_card_view,
+    punch_plan_view,
+    settings_view,
+    store_view,
+)
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
     from mini_program_api.routes.schemas import PunchPlanBody, StaffBody, TopupPlanBody

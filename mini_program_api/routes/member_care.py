@@ -15,10 +15,10 @@ from mini_program_api.routes.views import (
     coupon_view,
     entry_view,
     member_view,
-    order_view,
     punch_card_view,
-    receipt_view,
+    receipt_page,
     tier_view,
+    topup_page,
 )
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
@@ -218,14 +218,6 @@ def member_topups(call: Call, member_id: str) -> dict[str, Any]:
     _member(call, member_id)
     page = order_refs.topups(call.caller.merchant_id, member_id, call.query.cursor, call.query.limit)
     return topup_page(page, call.timezone)
-
-
-def receipt_page(page: Any, tz: str) -> dict[str, Any]:
-    return {"orders": [receipt_view(o, tz) for o in page.items], "cursor": page.cursor}
-
-
-def topup_page(page: Any, tz: str) -> dict[str, Any]:
-    return {"topups": [order_view(o, tz) for o in page.items], "cursor": page.cursor}
 
 
 @endpoint(

@@ -7,9 +7,8 @@ from typing import Any
 
 from chalice import Blueprint
 
-from mini_program_api.routes.accounts import store_view
 from mini_program_api.routes.endpoint import Call, endpoint
-from mini_program_api.routes.member_care import receipt_page, topup_page
+from mini_program_api.routes.views import receipt_page, store_view, topup_page
 
 bp = Blueprint(__name__)
 

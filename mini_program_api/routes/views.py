@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         Merchant,
         PunchCard,
         PunchPlan,
+        Store,
         Tier,
         TopupOrder,
         TopupPlan,
@@ -259,3 +260,21 @@ def receipt_view(order: CheckoutOrder, tz: str) -> dict[str, Any]:
     view["created_at"] = iso(order.created_at, tz)
     view["refunded_at"] = iso(order.refunded_at, tz) if order.refunded_at else None
     return view
+
+
+# Pages and places a member and the back office both show (routes/member_info.py and the console's modules): here,
+# so that a member's Lambda loads no console route module for them.
+def store_view(store: Store, tz: str) -> dict[str, Any]:
+    return {
+        "store_id": store.store_id,
+        "name": store.name,
+        "closed_at": clock.iso(store.closed_at, tz) if store.closed_at else None,
+    }
+
+
+def receipt_page(page: Any, tz: str) -> dict[str, Any]:
+    return {"orders": [receipt_view(o, tz) for o in page.items], "cursor": page.cursor}
+
+
+def topup_page(page: Any, tz: str) -> dict[str, Any]:
+    return {"topups": [order_view(o, tz) for o in page.items], "cursor": page.cursor}

@@ -1,10 +1,11 @@
-"""What `import app` loads: the cold-start win held by a cheap check, not by a timer (bench/cold_start.py times it).
+"""What a cold start loads: the cold-start win held by a cheap check, not by a timer (bench/cold_start.py times it).
 
-Every Lambda container imports app.py before its first request, whichever handler it serves. The import
-declares routes and schedules, nothing more: each handler imports the domain modules it calls (and with
-them PynamoDB, botocore's client, PyJWT), the WeChat SDKs, requests and cryptography belong to the few
-handlers that call WeChat or touch a phone number, and pydantic and the request models are imported and
-built on first use.
+Each Lambda imports its audience's entry (lambdas/: the member's, the till's, the console's or the jobs') before its
+first request; each path's probe below imports the one the template assigns it. app.py, every audience's union, is
+checked too (make dev and the tests serve it). An import declares routes and schedules, nothing more: each handler
+imports the domain modules it calls (and with them PynamoDB, botocore's client, PyJWT), the WeChat SDKs, requests
+and cryptography belong to the few handlers that call WeChat or touch a phone number, and pydantic and the request
+models are imported and built on first use.
 """
 
 from __future__ import annotations
@@ -215,19 +216,36 @@ def _loaded(modules: list[str], denied: tuple[str, ...]) -> list[str]:
     return sorted({d for d in denied for m in modules if m == d or m.startswith(d + ".")})
 
 
+# The audience whose function the template runs for each path (lambdas/audiences.py).
+_AUDIENCE = {"login": "member", "me": "member", "checkout": "till", "notify": "member", "job": "jobs"}
+
+
+def _other_audiences(audience: str) -> tuple[str, ...]:
+    """What a function of `audience` never declares: the other audiences' route and schedule modules (the jobs',
+    any route module; an API audience's, any scheduled function)."""
+    from lambdas.audiences import AUDIENCES
+
+    if audience == "jobs":
+        return ("mini_program_api.routes", "app")
+    others = (m for name, modules in AUDIENCES.items() if name not in (audience, "jobs") for m in modules)
+    return (*others, "functions", "app")
+
+
 @pytest.mark.parametrize("path", sorted(_NOT_LOADED))
 def test_a_paths_first_request_loads_only_what_it_needs(stack: Any, path: str) -> None:
-    """A fresh interpreter imports app, serves this path's first request in-process as the Lambda runtime would
-    (bench/cold_start.py's probe, on the local stack) and answers; then no denied module may be in sys.modules."""
+    """A fresh interpreter imports the entry the template assigns to this path, serves its first request in-process
+    as the Lambda runtime would (bench/cold_start.py's probe, on the local stack) and answers; then no denied module
+    may be in sys.modules, nor another audience's routes or schedules."""
     from bench.cold_start import Paths, first_answer, product_env
 
     paths = Paths(stack)
     request = getattr(paths, path)()
+    assert request.handler.startswith(f"lambdas.{_AUDIENCE[path]}.")
     moved = datetime.now(UTC).isoformat() if os.environ.get("KABAO_TEST_EPOCH") else None  # make test-dates
     seen = first_answer(request, [str(ROOT)], product_env(), at=moved)
     assert seen["answer"] in ("200", "204", "ran"), seen["stderr"][-2000:]
-    assert "mini_program_api.routes" in seen["modules"]  # the probe did import app and serve the request
-    assert _loaded(seen["modules"], _EVERY_PATH + _NOT_LOADED[path]) == []
+    assert f"lambdas.{_AUDIENCE[path]}" in seen["modules"]  # the probe did import the entry and serve the request
+    assert _loaded(seen["modules"], _EVERY_PATH + _NOT_LOADED[path] + _other_audiences(_AUDIENCE[path])) == []
 
 
 def test_a_forged_notify_is_refused_on_a_cold_start_without_the_wechat_pay_client(stack: Any) -> None:

@@ -12,20 +12,9 @@ from typing import Any
 
 import pytest
 
-from infra.deploy.package import build
 from mini_program_api.db import schema
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(tmp_path_factory.mktemp("package"))
-
-
-@pytest.fixture(scope="module")
-def template(package: Path) -> dict[str, Any]:
-    return json.loads((package / "sam.json").read_text())
 
 
 def test_zip_holds_all_runtime_code_with_pyc_and_without_botocore(package: Path) -> None:
@@ -35,6 +24,7 @@ def test_zip_holds_all_runtime_code_with_pyc_and_without_botocore(package: Path)
         "mini_program_api/money/ledger.py",
         "mini_program_api/routes/me.py",
         "functions/topup_reconciliation.py",
+        "lambdas/member.py",
     ):
         assert module in names
         folder, file = module.rsplit("/", 1)
@@ -60,6 +50,8 @@ def test_zip_holds_the_console_where_its_routes_serve_it_from(package: Path) -> 
 
 
 def test_every_handler_imports_from_the_unpacked_zip(package: Path, template: dict[str, Any], tmp_path: Path) -> None:
+    """Each handler's module in a fresh interpreter of its own, as its Lambda imports it (an entry builds its app
+    from blueprints that one process registers once: lambdas/audiences.py), and app.py too."""
     import botocore
 
     zipfile.ZipFile(package / "deployment.zip").extractall(tmp_path / "task")
@@ -72,24 +64,33 @@ def test_every_handler_imports_from_the_unpacked_zip(package: Path, template: di
     probe = (
         "import importlib, sys, json\n"
         f"sys.path[:0] = [{str(tmp_path / 'task')!r}, {str(runtime)!r}]\n"
-        "for handler in json.loads(sys.argv[1]):\n"
-        "    module, attr = handler.rsplit('.', 1)\n"
-        "    assert callable(getattr(importlib.import_module(module), attr)), handler\n"
-        "import pynamodb, app\n"
-        "assert pynamodb.__file__.startswith(sys.path[0]) and app.__file__.startswith(sys.path[0])\n"
-        "print(len(app.app.routes))\n"
+        "handlers = json.loads(sys.argv[1])\n"
+        "module = importlib.import_module(handlers[0].rsplit('.', 1)[0])\n"
+        "for handler in handlers:\n"
+        "    assert callable(getattr(module, handler.rsplit('.', 1)[1])), handler\n"
+        "import pynamodb\n"
+        "assert pynamodb.__file__.startswith(sys.path[0]) and module.__file__.startswith(sys.path[0])\n"
+        "print(len(module.app.routes))\n"
     )
     env = {"PATH": os.environ["PATH"], "KABAO_STAGE": "prod"}
-    result = subprocess.run(
-        [sys.executable, "-S", "-c", probe, json.dumps(handlers)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert int(result.stdout) >= 10 and "app.app" in handlers and len(handlers) >= 2
+    by_module: dict[str, list[str]] = {"app": ["app.app"]}
+    for handler in handlers:
+        by_module.setdefault(handler.rsplit(".", 1)[0], []).append(handler)
+    routes = {}
+    for module, names in by_module.items():
+        result = subprocess.run(
+            [sys.executable, "-S", "-c", probe, json.dumps(names)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        routes[module] = int(result.stdout)
+    assert set(by_module) == {"app", "lambdas.member", "lambdas.till", "lambdas.console", "lambdas.jobs"}
+    assert routes["lambdas.jobs"] == 0 and len(by_module["lambdas.jobs"]) >= 10
+    assert all(routes[f"lambdas.{name}"] >= 5 for name in ("member", "till", "console"))
 
 
 def test_template_passes_cfn_lint(package: Path) -> None:
@@ -180,7 +181,8 @@ def test_every_schedule_is_deployed_and_no_secret_is_plain(template: dict[str, A
         assert variables["KABAO_JWT_SECRET"].startswith("ssm:") and variables["KABAO_PII_KEY"].startswith("ssm:")
         assert not any(v.startswith("dev:") for v in variables.values())
     config = json.loads((ROOT / "chalice.json").read_text())
-    assert functions["APIHandler"]["Environment"]["Variables"] == config["stages"]["prod"]["environment_variables"]
+    for name in ("MemberAPIHandler", "TillAPIHandler", "ConsoleAPIHandler"):
+        assert functions[name]["Environment"]["Variables"] == config["stages"]["prod"]["environment_variables"]
 
 
 def test_every_function_runs_the_parameters_and_secrets_extension_of_its_region(template: dict[str, Any]) -> None:
@@ -252,6 +254,19 @@ def test_alarms_watch_the_api_notifies_reconciliation_and_jobs_and_tell_the_topi
         == scheduled
         == set(alarms.JOB_FUNCTIONS)
     )
+    api_functions = {
+        k
+        for k, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and r["Properties"]["Handler"].startswith("lambdas.")
+        and r["Properties"]["Handler"].endswith(".app")
+    }
+    watched_api = {
+        m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+        for m in found["ApiFunctionErrorsAlarm"]["Metrics"]
+        if "MetricStat" in m
+    }
+    assert watched_api == api_functions == set(alarms.API_FUNCTIONS.values())
 
 
 def test_every_event_function_has_a_timeout_of_its_own(template: dict[str, Any]) -> None:
@@ -266,7 +281,9 @@ def test_every_event_function_has_a_timeout_of_its_own(template: dict[str, Any])
     assert events <= set(own), f"no lambda_timeout of their own: {sorted(events - set(own))}"
     assert all(own[name] >= 60 for name in events)
     functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
-    deployed = {p["Handler"].rsplit(".", 1)[1]: p["Timeout"] for p in functions if p["Handler"] != "app.app"}
+    deployed = {
+        p["Handler"].rsplit(".", 1)[1]: p["Timeout"] for p in functions if p["Handler"].startswith("lambdas.jobs.")
+    }
     assert {name: deployed[name] for name in events} == {name: own[name] for name in events}
 
 

@@ -9,7 +9,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNTIME = ["mini_program_api", "functions", "app.py"]  # what the Lambda package holds
+RUNTIME = ["mini_program_api", "functions", "lambdas", "app.py"]  # what the Lambda package holds
 # The Lambda runtime ships boto3 and botocore (boto3 is pinned in the dev closure); `chalice package`
 # puts its own runtime module (chalice.app) into the zip.
 PROVIDED = {"boto3", "botocore", "chalice"}
@@ -34,7 +34,7 @@ def _imports(paths: list[str]) -> set[str]:
                     modules |= {alias.name.split(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     modules.add(node.module.split(".")[0])
-    local = {"mini_program_api", "functions", "infra", "app", "tests", "bench"}
+    local = {"mini_program_api", "functions", "lambdas", "infra", "app", "tests", "bench"}
     return {m for m in modules if m not in sys.stdlib_module_names and m not in local}
 
 

@@ -347,7 +347,7 @@ _COLD_RUN = """
 import json, logging, sys
 sys.path.insert(0, %r)
 logging.basicConfig(format="PLAIN %%(message)s", stream=sys.stdout)  # Lambda's runtime's root handler
-import app
+import lambdas.jobs  # what the template runs for every schedule and the stream
 from mini_program_api.jobs import due
 
 def owes(*args, **kwargs):  # a record logged during the run, before its report
@@ -355,7 +355,7 @@ def owes(*args, **kwargs):  # a record logged during the run, before its report
     return False
 
 due.owes = owes
-from functions.issue_jobs import issue_jobs_run
+from lambdas.jobs import issue_jobs_run
 issue_jobs_run({"version": "0", "id": "e-1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1",
                 "time": "2026-01-01T00:00:00Z", "region": "cn-north-1", "resources": [], "detail": {}}, None)
 """
@@ -401,7 +401,7 @@ _COLD_STREAM = """
 import logging, sys
 sys.path.insert(0, %r)
 logging.basicConfig(format="PLAIN %%(message)s", stream=sys.stdout)  # Lambda's runtime's root handler
-import app
+import lambdas.jobs  # what the template runs for every schedule and the stream
 from mini_program_api.wallet import sync
 
 def stream_records(records):  # a record that failed, logged as sync.stream_records logs it
@@ -409,7 +409,7 @@ def stream_records(records):  # a record that failed, logged as sync.stream_reco
     return []
 
 sync.stream_records = stream_records
-from functions.wallet_sync import wallet_stream
+from lambdas.jobs import wallet_stream
 print(wallet_stream({"Records": []}, None))
 """
 

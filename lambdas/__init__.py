@@ -1,0 +1,1 @@
+"""What each Lambda function imports: one entry per audience, each declaring only its own routes (`audiences.py`)."""
