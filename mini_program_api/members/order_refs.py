@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mini_program_api.db.models import CheckoutOrder, OrderRef, TopupOrder, checkout_pk, member_pk, topup_pk
+from mini_program_api.db.models import member_pk
+from mini_program_api.db.orders import CheckoutOrder, OrderRef, checkout_pk
+from mini_program_api.db.topups import TopupOrder, topup_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.platform import paging
 

@@ -36,7 +36,9 @@ from typing import Any, NamedTuple
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api.db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard, member_pk
+from mini_program_api.db.ledger import LedgerEntry, OperationRecord
+from mini_program_api.db.models import PROFILE, Member, member_pk
+from mini_program_api.db.punch_cards import PunchCard
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.money import frozen, idempotency
 from mini_program_api.money.idempotency import Request

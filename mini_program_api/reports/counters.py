@@ -29,7 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from mini_program_api.db.models import CheckoutOrder, Counter, member_pk
+from mini_program_api.db.counters import Counter
+from mini_program_api.db.models import member_pk
+from mini_program_api.db.orders import CheckoutOrder
 from mini_program_api.db.schema import shard_of
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.merchants import merchants

@@ -12,7 +12,7 @@ from mini_program_api.platform import clock
 from mini_program_api.routes.endpoint import Call, endpoint
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from mini_program_api.db.models import AuditRecord, StaffAccount, Store
+    from mini_program_api.db.staff import AuditRecord, StaffAccount, Store
     from mini_program_api.platform import paging
     from mini_program_api.routes.schemas import AuditQuery
 
