@@ -94,7 +94,9 @@ def _members(merchant: Any, n: int) -> list[str]:
 
 def _drop(people: list[str], units: int, attempts: int, clients: int, shards: int) -> dict[str, Any]:
     from mini_program_api.coupons import claims, stock, templates
-    from mini_program_api.db.models import Coupon, StockShard, member_pk, stock_pk
+    from mini_program_api.db.coupon_templates import StockShard, stock_pk
+    from mini_program_api.db.coupons import Coupon
+    from mini_program_api.db.models import member_pk
     from mini_program_api.platform.errors import KabaoError
 
     original = stock.MAX_STOCK_SHARDS

@@ -535,7 +535,7 @@ class Soak:
     def settle(self) -> None:
         """After the run, as time passes in production: the notifies still on their way arrive, WeChat Pay
         settles every refund, and the jobs run (faults off), an hour apart, until no top-up is owed."""
-        from mini_program_api.db.models import TopupOrder
+        from mini_program_api.db.topups import TopupOrder
         from mini_program_api.jobs import due
         from mini_program_api.platform import clock
         from mini_program_api.topup import orders

@@ -242,7 +242,7 @@ class Api:
     def admin_token(merchant: Any, username: str = "admin-1") -> str:
         """A session of the merchant's admin `username` (its account made on first use, without the scrypt
         cost of a real login): the token carries the account's token version, as a login's does."""
-        from mini_program_api.db.models import StaffAccount, staff_pk
+        from mini_program_api.db.staff import StaffAccount, staff_pk
         from mini_program_api.db.transact import put_new
         from mini_program_api.platform import auth, clock
         from mini_program_api.staff import accounts

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mini_program_api.db.models import PunchCard, member_pk
+from mini_program_api.db.models import member_pk
+from mini_program_api.db.punch_cards import PunchCard
 from mini_program_api.members import members
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import MEMBER_ACCOUNTS

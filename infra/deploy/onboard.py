@@ -191,7 +191,8 @@ def main(argv: list[str], out: Callable[[str], None] = print, store: SecretStore
 
 
 def _onboard(args: argparse.Namespace, out: Callable[[str], None], store: SecretStore | None) -> int:
-    from mini_program_api.db.models import Merchant, StaffAccount, merchant_pk, staff_pk
+    from mini_program_api.db.models import Merchant, merchant_pk
+    from mini_program_api.db.staff import StaffAccount, staff_pk
     from mini_program_api.merchants import configuration
     from mini_program_api.staff import accounts
 

@@ -34,7 +34,7 @@ def lowered() -> dict[str, int]:
 def move_due_items() -> int:
     """How many items were moved into their list's one shard."""
     from mini_program_api.db import transact
-    from mini_program_api.db.models import DueMarker
+    from mini_program_api.db.due import DueMarker
     from mini_program_api.db.schema import DUE_SHARDS
 
     moved = 0

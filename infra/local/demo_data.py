@@ -296,7 +296,7 @@ class History:
     def _programme(self) -> None:
         """The demo's programme, set by its admin before the founders joined: tier perks, a year's points,
         annual tier reviews."""
-        from mini_program_api.db.models import CouponTemplate, template_pk
+        from mini_program_api.db.coupon_templates import CouponTemplate, template_pk
         from mini_program_api.merchants import changes, configuration
 
         self.at(min(p.joins for p in self.people) - timedelta(days=1))

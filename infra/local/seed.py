@@ -70,7 +70,7 @@ def seed(sandbox_url: str, api_url: str | None = None) -> str:
         )
     )
     from mini_program_api.coupons import templates
-    from mini_program_api.db.models import CouponTemplate, template_pk
+    from mini_program_api.db.coupon_templates import CouponTemplate, template_pk
 
     if not list(CouponTemplate.query(template_pk("demo"), limit=1)):
         for spec in (

@@ -35,15 +35,10 @@ from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
 from mini_program_api.coupons import eligibility, held, reminders, stock, templates
-from mini_program_api.db.models import (
-    COUPON_TERMS,
-    PROFILE,
-    Counter,
-    Coupon,
-    CouponTemplate,
-    Member,
-    member_pk,
-)
+from mini_program_api.db.counters import Counter
+from mini_program_api.db.coupon_templates import CouponTemplate
+from mini_program_api.db.coupons import COUPON_TERMS, Coupon
+from mini_program_api.db.models import PROFILE, Member, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import members
 from mini_program_api.money import idempotency, ledger

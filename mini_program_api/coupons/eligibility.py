@@ -10,10 +10,8 @@ from datetime import datetime
 
 from pynamodb.expressions.condition import Condition
 
-from mini_program_api.db.models import (
-    CouponTemplate,
-    Member,
-)
+from mini_program_api.db.coupon_templates import CouponTemplate
+from mini_program_api.db.models import Member
 from mini_program_api.members import members
 from mini_program_api.platform.errors import KabaoError
 

@@ -9,10 +9,8 @@ from datetime import datetime
 
 from pynamodb.expressions.condition import Condition
 
-from mini_program_api.db.models import (
-    Coupon,
-    member_pk,
-)
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import member_pk
 from mini_program_api.db.schema import sortable
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.errors import KabaoError

@@ -53,26 +53,20 @@ from pynamodb.expressions.update import Action
 
 from mini_program_api.coupons import claims, stock, template_admin
 from mini_program_api.db import transact
-from mini_program_api.db.models import (
-    PROFILE,
-    RFM_SEGMENTS,
-    CouponTemplate,
+from mini_program_api.db.coupon_templates import CouponTemplate
+from mini_program_api.db.issue_jobs import (
     IssueCount,
     IssueJob,
     IssueResult,
-    Member,
-    Merchant,
-    Segment,
-    TagDef,
     issue_count_pk,
     issue_job_pk,
     issue_result_pk,
     issue_shard,
-    member_pk,
-    segment_pk,
-    tags_pk,
 )
+from mini_program_api.db.models import PROFILE, Member, Merchant, member_pk
 from mini_program_api.db.schema import ISSUE_JOB_LIST, ISSUE_JOB_SHARDS
+from mini_program_api.db.segments import RFM_SEGMENTS, Segment, segment_pk
+from mini_program_api.db.tags import TagDef, tags_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, records, runner
 from mini_program_api.members import cardholders, tiers, welcome_gift

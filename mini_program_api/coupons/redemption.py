@@ -11,10 +11,8 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from mini_program_api.coupons import held, reminders
-from mini_program_api.db.models import (
-    Counter,
-    Coupon,
-)
+from mini_program_api.db.counters import Counter
+from mini_program_api.db.coupons import Coupon
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import member_codes
 from mini_program_api.merchants import merchants

@@ -18,12 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from mini_program_api.coupons import eligibility
-from mini_program_api.db.models import (
-    Counter,
-    CouponTemplate,
-    member_pk,
-    shelf_pk,
-)
+from mini_program_api.db.counters import Counter
+from mini_program_api.db.coupon_templates import CouponTemplate, shelf_pk
+from mini_program_api.db.models import member_pk
 from mini_program_api.db.schema import sortable
 from mini_program_api.members import members
 from mini_program_api.money import idempotency

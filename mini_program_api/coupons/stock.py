@@ -22,11 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mini_program_api.db.models import (
-    CouponTemplate,
-    StockShard,
-    stock_pk,
-)
+from mini_program_api.db.coupon_templates import CouponTemplate, StockShard, stock_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.platform import clock
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from mini_program_api.coupons import redemption, shelf, templates
-from mini_program_api.db.models import CouponTemplate, StockShard, shelf_pk, stock_pk, template_pk
+from mini_program_api.db.coupon_templates import CouponTemplate, StockShard, shelf_pk, stock_pk, template_pk
 from mini_program_api.db.transact import Transaction, at_version, commit_pinned
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.auth import Principal

@@ -19,14 +19,9 @@ from typing import Any
 
 from mini_program_api.coupons import shelf, stock
 from mini_program_api.coupons.redemption import MAX_DISCOUNT_PERCENT
-from mini_program_api.db.models import (
-    CouponTemplate,
-    CouponTerms,
-    Merchant,
-    StockShard,
-    stock_pk,
-    template_pk,
-)
+from mini_program_api.db.coupon_templates import CouponTemplate, StockShard, stock_pk, template_pk
+from mini_program_api.db.coupons import CouponTerms
+from mini_program_api.db.models import Merchant
 from mini_program_api.db.transact import Cancelled, Transaction, put_new
 from mini_program_api.merchants import merchants
 from mini_program_api.money import idempotency

@@ -40,20 +40,13 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from mini_program_api.db.models import (
-    LOOKUP,
-    PROFILE,
-    Counter,
-    Coupon,
-    DueMarker,
-    Lookup,
-    Member,
-    PunchCard,
-    SpendingPassword,
-    TopupOrder,
-    lookup_pk,
-    member_pk,
-)
+from mini_program_api.db.counters import Counter
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.due import DueMarker
+from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, lookup_pk, member_pk
+from mini_program_api.db.punch_cards import PunchCard
+from mini_program_api.db.spending import SpendingPassword
+from mini_program_api.db.topups import TopupOrder
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.member_care import tags
 from mini_program_api.members import members, names, order_refs

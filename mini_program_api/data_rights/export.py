@@ -21,16 +21,14 @@ from typing import Any
 
 from pynamodb.models import Model
 
-from mini_program_api.db.models import (
-    AuditRecord,
-    Counter,
-    Coupon,
-    LedgerEntry,
-    Notice,
-    PunchCard,
-    SpendingPassword,
-    member_pk,
-)
+from mini_program_api.db.counters import Counter
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.ledger import LedgerEntry
+from mini_program_api.db.models import member_pk
+from mini_program_api.db.notices import Notice
+from mini_program_api.db.punch_cards import PunchCard
+from mini_program_api.db.spending import SpendingPassword
+from mini_program_api.db.staff import AuditRecord
 from mini_program_api.member_care import tags
 from mini_program_api.members import consents, members, order_refs
 from mini_program_api.money import ledger

@@ -26,7 +26,8 @@ from typing import Any, cast
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from mini_program_api.db.models import DueMarker, Scheduled, member_pk
+from mini_program_api.db.due import DueMarker
+from mini_program_api.db.models import Scheduled, member_pk
 from mini_program_api.db.schema import DUE_SHARDS, DUE_SHARDS_OF
 from mini_program_api.db.transact import Transaction, update_if
 from mini_program_api.platform.errors import KabaoError

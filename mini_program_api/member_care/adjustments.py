@@ -25,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mini_program_api.coupons import claims, held, template_admin
-from mini_program_api.db.models import Coupon, PunchCard
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.punch_cards import PunchCard
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import due_dates, members, tiers, upgrades
 from mini_program_api.merchants import merchants

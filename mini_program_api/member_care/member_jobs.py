@@ -25,7 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from mini_program_api.coupons import issue_jobs
-from mini_program_api.db.models import MemberJob, Merchant, member_jobs_pk
+from mini_program_api.db.member_jobs import MemberJob, member_jobs_pk
+from mini_program_api.db.models import Merchant
 from mini_program_api.db.transact import Transaction, update_if
 from mini_program_api.jobs import due, records, runner
 from mini_program_api.member_care import export, export_files, tags

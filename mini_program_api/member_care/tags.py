@@ -19,18 +19,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from mini_program_api.db.models import (
-    LOOKUP,
-    PROFILE,
-    Lookup,
-    Member,
-    TagDef,
-    Tagged,
-    lookup_pk,
-    member_pk,
-    tagged_pk,
-    tags_pk,
-)
+from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, lookup_pk, member_pk
+from mini_program_api.db.tags import TagDef, Tagged, tagged_pk, tags_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import members
 from mini_program_api.platform import clock, ids, paging

@@ -35,22 +35,9 @@ from typing import Any, cast
 from pynamodb.expressions.update import Action
 
 from mini_program_api.db import transact
-from mini_program_api.db.models import (
-    LOOKUP,
-    PROFILE,
-    ImportRow,
-    Lookup,
-    Member,
-    MemberImport,
-    Merchant,
-    OperationRecord,
-    cardholders_pk,
-    import_phone_pk,
-    import_row_pk,
-    lookup_pk,
-    member_import_pk,
-    member_pk,
-)
+from mini_program_api.db.ledger import OperationRecord
+from mini_program_api.db.member_imports import ImportRow, MemberImport, import_phone_pk, import_row_pk, member_import_pk
+from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, Merchant, cardholders_pk, lookup_pk, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, records, runner
 from mini_program_api.member_care import tags

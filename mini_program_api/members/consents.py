@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mini_program_api.db.models import Consent, member_pk
+from mini_program_api.db.models import member_pk
+from mini_program_api.db.notices import Consent
 from mini_program_api.db.transact import Transaction
 from mini_program_api.platform import ids, paging
 

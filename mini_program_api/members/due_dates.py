@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mini_program_api.db.models import DueMarker, Member, Merchant, member_pk
+from mini_program_api.db.due import DueMarker
+from mini_program_api.db.models import Member, Merchant, member_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.jobs import due
 

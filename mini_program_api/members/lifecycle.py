@@ -68,16 +68,11 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from mini_program_api.coupons import claims, reminders
-from mini_program_api.db.models import (
-    PROFILE,
-    Coupon,
-    CouponTemplate,
-    DueMarker,
-    LedgerEntry,
-    Member,
-    Merchant,
-    template_pk,
-)
+from mini_program_api.db.coupon_templates import CouponTemplate, template_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.due import DueMarker
+from mini_program_api.db.ledger import LedgerEntry
+from mini_program_api.db.models import PROFILE, Member, Merchant
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import due, runner
 from mini_program_api.members import notices, tiers

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import cast
 
+from mini_program_api.db.ledger import OperationRecord
 from mini_program_api.db.models import (
     LOOKUP,
     PROFILE,
@@ -17,7 +18,6 @@ from mini_program_api.db.models import (
     Lookup,
     Member,
     Merchant,
-    OperationRecord,
     get_together,
     lookup_pk,
     merchant_pk,

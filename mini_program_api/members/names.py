@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from mini_program_api.db.models import NameEntry, names_pk
+from mini_program_api.db.names import NameEntry, names_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.platform import paging
 from mini_program_api.platform.errors import KabaoError

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mini_program_api.db.models import Counter, Member, Merchant, Notice, member_pk
+from mini_program_api.db.counters import Counter
+from mini_program_api.db.models import Member, Merchant, member_pk
+from mini_program_api.db.notices import Notice
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.members import consents
 from mini_program_api.merchants import merchants

@@ -10,10 +10,15 @@ Orders made before references existed are not listed.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from mini_program_api.db.models import CheckoutOrder, OrderRef, TopupOrder, checkout_pk, member_pk, topup_pk
+from mini_program_api.db.models import member_pk
+from mini_program_api.db.orders import CheckoutOrder, OrderRef, checkout_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.platform import paging
+
+if TYPE_CHECKING:
+    from mini_program_api.db.topups import TopupOrder
 
 CHECKOUT, TOPUP = "CHECKOUT", "TOPUP"
 
@@ -63,6 +68,8 @@ def checkouts(merchant_id: str, member_id: str, cursor: str | None, limit: int) 
 
 def topups(merchant_id: str, member_id: str, cursor: str | None, limit: int) -> paging.Page[TopupOrder]:
     """The member's top-up orders, newest first."""
+    from mini_program_api.db.topups import TopupOrder, topup_pk  # here: a checkout writes its reference only
+
     refs = _refs(merchant_id, member_id, TOPUP, cursor, limit)
     ids = [r.order_id for r in refs.items]
     found = (

@@ -10,7 +10,8 @@ only a new member's first login counts, and never with their own code.
 
 from __future__ import annotations
 
-from mini_program_api.db.models import Counter, Member, Merchant, member_pk
+from mini_program_api.db.counters import Counter
+from mini_program_api.db.models import Member, Merchant, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import due_dates
 from mini_program_api.money import ledger

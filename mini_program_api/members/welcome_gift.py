@@ -25,7 +25,9 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from mini_program_api.coupons import claims, stock, template_admin
-from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, Merchant, member_pk, template_pk
+from mini_program_api.db.coupon_templates import CouponTemplate, template_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import PROFILE, Member, Merchant, member_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import due_dates
 from mini_program_api.money import idempotency, ledger

@@ -39,7 +39,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from mini_program_api.db.models import OperationRecord, member_pk
+from mini_program_api.db.ledger import OperationRecord
+from mini_program_api.db.models import member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError

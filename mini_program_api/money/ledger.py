@@ -31,12 +31,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api.db.models import PROFILE, LedgerEntry, Member, OperationRecord, PunchCard, member_pk
+from mini_program_api.db.ledger import LedgerEntry, OperationRecord
+from mini_program_api.db.models import PROFILE, Member, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.money import frozen, idempotency
 from mini_program_api.money.idempotency import Request
@@ -45,6 +46,9 @@ from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
 from mini_program_api.wallet import outbox
 from mini_program_api.webhooks import outbox as webhooks_outbox
+
+if TYPE_CHECKING:
+    from mini_program_api.db.punch_cards import PunchCard
 
 
 class Account(StrEnum):
@@ -240,6 +244,8 @@ def stage(
     for p in op.postings:
         if p.account != Account.PUNCH:
             continue
+        from mini_program_api.db.punch_cards import PunchCard  # here: most operations post no punch
+
         if new_card is not None and new_card.card_id == p.card_id:
             new_card.uses_left = p.amount
             tx.put(prefix + _BALANCE + p.key, new_card, condition=PunchCard.sk.does_not_exist())
@@ -329,6 +335,8 @@ def _amounts(op: Operation) -> dict[Account, int]:
 
 
 def _balance(pk: str, p: Posting) -> int | None:
+    from mini_program_api.db.punch_cards import PunchCard
+
     model: type[Member] | type[PunchCard] = PunchCard if p.card_id else Member
     try:
         item = model.get(pk, f"PUNCH#{p.card_id}" if p.card_id else PROFILE, consistent_read=True)

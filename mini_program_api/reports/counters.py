@@ -27,15 +27,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mini_program_api.db.models import CheckoutOrder, Counter, member_pk
+from mini_program_api.db.models import member_pk
 from mini_program_api.db.schema import shard_of
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.merchants import merchants
 from mini_program_api.money.idempotency import CLIENT_KEY_RETENTION, Key
 from mini_program_api.platform import clock
 from mini_program_api.reports.models import ReportCounter, Seen
+
+if TYPE_CHECKING:
+    from mini_program_api.db.orders import CheckoutOrder
 
 SHARDS = 64  # a busy day: under half a partition each at 5000 requests/s (bench/README.md, heat); was 32
 BALANCES = ("points", "principal", "bonus")  # accounts whose outstanding total is kept
@@ -350,6 +353,8 @@ def exposure_items(merchant_id: str, days: list[str]) -> dict[str, list[dict[str
     """The days' old exposure items (day -> items): views `t_{tid}` and sets of people `p_{tid}` (and claimers
     `c_{tid}`), written before `exposure` counted on shards. Raw: their attributes are per template, not model
     attributes. BatchGetItem, 100 keys a call: a year is about 30 calls."""
+    from mini_program_api.db.counters import Counter  # here: counting (a sale, a notify) never reads the old days
+
     table = Counter._get_connection()
     keys = [
         {"pk": exposure_pk(merchant_id, day, n=n), "sk": "COUNT"} for day in days for n in range(OLD_EXPOSURE_SHARDS)

@@ -26,14 +26,8 @@ from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from mini_program_api.db.models import (
-    RFM_SEGMENTS,
-    Item,
-    Member,
-    Segment,
-    member_pk,
-    segment_pk,
-)
+from mini_program_api.db.models import Item, Member, member_pk
+from mini_program_api.db.segments import RFM_SEGMENTS, Segment, segment_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.jobs import runner
 from mini_program_api.merchants import merchants

@@ -14,7 +14,8 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
-from mini_program_api.db.models import CheckoutOrder, Member
+from mini_program_api.db.models import Member
+from mini_program_api.db.orders import CheckoutOrder
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock
 

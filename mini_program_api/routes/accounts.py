@@ -13,7 +13,7 @@ from mini_program_api.routes.endpoint import Call, endpoint
 from mini_program_api.routes.views import store_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from mini_program_api.db.models import AuditRecord, StaffAccount
+    from mini_program_api.db.staff import AuditRecord, StaffAccount
     from mini_program_api.platform import paging
     from mini_program_api.routes.schemas import AuditQuery
 

@@ -10,7 +10,7 @@ from mini_program_api.platform import clock
 from mini_program_api.routes.endpoint import Call, endpoint
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from mini_program_api.db.models import IssueJob, IssueResult
+    from mini_program_api.db.issue_jobs import IssueJob, IssueResult
     from mini_program_api.routes.schemas import IssueJobBody
 
 bp = Blueprint(__name__)

@@ -13,7 +13,7 @@ from mini_program_api.platform import clock
 from mini_program_api.routes.endpoint import Call, endpoint
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
-    from mini_program_api.db.models import ImportRow, MemberImport
+    from mini_program_api.db.member_imports import ImportRow, MemberImport
     from mini_program_api.routes.schemas import ImportRowsQuery, MemberImportBody
 
 bp = Blueprint(__name__)

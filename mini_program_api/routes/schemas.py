@@ -103,7 +103,7 @@ class TopupOrderBody(Strict):
 
 
 _Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
-# db.models.RFM_SEGMENTS spelled out, as a Literal must be (tests/integration/test_issue_to_segment.py compares them)
+# db.segments.RFM_SEGMENTS spelled out, as a Literal must be (tests/integration/test_issue_to_segment.py compares them)
 _Segment = Literal["重要价值", "重要保持", "重要发展", "重要挽留", "一般价值", "一般保持", "一般发展", "一般挽留"]
 
 # Bounded integers: every integer a client sends has both bounds (tests/infra/test_request_schemas.py walks them).

@@ -12,7 +12,7 @@ from mini_program_api.routes.endpoint import Call, endpoint
 from mini_program_api.routes.views import receipt_view
 
 if TYPE_CHECKING:
-    from mini_program_api.db.models import PendingPayment
+    from mini_program_api.db.spending import PendingPayment
 
 
 bp = Blueprint(__name__)

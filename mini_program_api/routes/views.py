@@ -12,20 +12,14 @@ from mini_program_api.platform.clock import iso
 
 if TYPE_CHECKING:
     from mini_program_api.coupons import template_admin
-    from mini_program_api.db.models import (
-        CheckoutOrder,
-        Coupon,
-        CouponTemplate,
-        LedgerEntry,
-        Member,
-        Merchant,
-        PunchCard,
-        PunchPlan,
-        Store,
-        Tier,
-        TopupOrder,
-        TopupPlan,
-    )
+    from mini_program_api.db.coupon_templates import CouponTemplate
+    from mini_program_api.db.coupons import Coupon
+    from mini_program_api.db.ledger import LedgerEntry
+    from mini_program_api.db.models import Member, Merchant, Tier, TopupPlan
+    from mini_program_api.db.orders import CheckoutOrder
+    from mini_program_api.db.punch_cards import PunchCard, PunchPlan
+    from mini_program_api.db.staff import Store
+    from mini_program_api.db.topups import TopupOrder
 
 
 def tier_view(tier: Tier | None) -> dict[str, Any] | None:

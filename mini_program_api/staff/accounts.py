@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from mini_program_api.db.models import StaffAccount, Store, staff_pk, store_pk
+from mini_program_api.db.staff import StaffAccount, Store, staff_pk, store_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.platform import auth, clock, paging
 from mini_program_api.platform.auth import Principal

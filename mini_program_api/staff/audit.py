@@ -26,7 +26,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from mini_program_api.db import schema
-from mini_program_api.db.models import AuditRecord, member_pk
+from mini_program_api.db.models import member_pk
+from mini_program_api.db.staff import AuditRecord
 from mini_program_api.db.transact import Transaction
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock, ids, paging

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mini_program_api.db.models import StaffAccount, Store, staff_pk, store_pk
+from mini_program_api.db.staff import StaffAccount, Store, staff_pk, store_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.platform import clock, paging
 from mini_program_api.platform.auth import Principal

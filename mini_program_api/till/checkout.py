@@ -56,16 +56,10 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from mini_program_api.coupons import held, redemption
-from mini_program_api.db.models import (
-    PROFILE,
-    CheckoutOrder,
-    Coupon,
-    Member,
-    Merchant,
-    PendingPayment,
-    checkout_pk,
-    member_pk,
-)
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import PROFILE, Member, Merchant, member_pk
+from mini_program_api.db.orders import CheckoutOrder, checkout_pk
+from mini_program_api.db.spending import PendingPayment
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import due_dates, member_codes, members, order_refs, tiers, upgrades
 from mini_program_api.merchants import member_days, merchants

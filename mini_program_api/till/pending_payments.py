@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api.db.models import Lookup, PendingPayment, member_pk
+from mini_program_api.db.models import Lookup, member_pk
+from mini_program_api.db.spending import PendingPayment
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.money import idempotency
 from mini_program_api.money.idempotency import Key, Request

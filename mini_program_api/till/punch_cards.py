@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api.db.models import Member, PunchCard, PunchPlan, member_pk, punch_plan_pk
+from mini_program_api.db.models import Member, member_pk
+from mini_program_api.db.punch_cards import PunchCard, PunchPlan, punch_plan_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.members import member_codes, members
 from mini_program_api.merchants import merchants

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from mini_program_api.coupons import held, redemption
-from mini_program_api.db.models import Coupon, Member, Merchant, PunchCard
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import Member, Merchant
+from mini_program_api.db.punch_cards import PunchCard
 from mini_program_api.members import member_codes, members
 from mini_program_api.merchants import merchants
 from mini_program_api.platform import clock

@@ -32,7 +32,8 @@ import re
 from datetime import datetime
 from typing import NamedTuple
 
-from mini_program_api.db.models import Member, Merchant, SpendingPassword, member_pk
+from mini_program_api.db.models import Member, Merchant, member_pk
+from mini_program_api.db.spending import SpendingPassword
 from mini_program_api.db.transact import update_if
 from mini_program_api.members import members
 from mini_program_api.merchants import merchants

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from mini_program_api.db.models import CheckoutOrder, OrderRef, checkout_pk
+from mini_program_api.db.orders import CheckoutOrder, OrderRef, checkout_pk
 from mini_program_api.db.schema import shard_of
 from mini_program_api.db.transact import Transaction
 from mini_program_api.platform import clock, paging

@@ -44,7 +44,8 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api.db.models import PROFILE, Member, Merchant, TopupOrder, member_pk, topup_pk
+from mini_program_api.db.models import PROFILE, Member, Merchant, member_pk
+from mini_program_api.db.topups import TopupOrder, topup_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.jobs import due
 from mini_program_api.merchants import merchants

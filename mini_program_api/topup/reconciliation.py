@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mini_program_api.db.models import PROFILE, Member, Merchant, TopupOrder, member_pk
+from mini_program_api.db.models import PROFILE, Member, Merchant, member_pk
+from mini_program_api.db.topups import TopupOrder
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.jobs import runner
 from mini_program_api.merchants import merchants

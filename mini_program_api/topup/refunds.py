@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from mini_program_api.db.models import Merchant, TopupOrder
+from mini_program_api.db.models import Merchant
+from mini_program_api.db.topups import TopupOrder
 from mini_program_api.db.transact import Cancelled, Transaction, update_if
 from mini_program_api.members import members
 from mini_program_api.merchants import merchants

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from wechatpy.session import SessionStorage
 
-from mini_program_api.db.models import SharedToken
+from mini_program_api.db.tokens import SharedToken
 from mini_program_api.db.transact import Cancelled, Transaction, put_new, update_if
 from mini_program_api.platform import clock
 

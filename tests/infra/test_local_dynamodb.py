@@ -184,7 +184,7 @@ def lossy(ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_a_transaction_resent_after_a_lost_answer_is_applied_once(lossy: Any) -> None:
-    from mini_program_api.db.models import Counter
+    from mini_program_api.db.counters import Counter
     from mini_program_api.db.transact import Transaction, put_new
 
     counter = Counter(f"resend-{uuid.uuid4().hex}", "COUNT")
@@ -202,7 +202,7 @@ def test_a_transaction_resent_after_a_lost_answer_is_applied_once(lossy: Any) ->
 
 
 def test_a_database_that_never_answers_is_a_503_not_a_crash(lossy: Any) -> None:
-    from mini_program_api.db.models import Counter
+    from mini_program_api.db.counters import Counter
     from mini_program_api.db.transact import Transaction
     from mini_program_api.platform.errors import KabaoError
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import StaffAccount, staff_pk
+from mini_program_api.db.staff import StaffAccount, staff_pk
 from mini_program_api.merchants import merchants
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from mini_program_api.coupons import claims, held, stock
-from mini_program_api.db.models import Coupon, CouponTemplate, Member, member_pk, template_pk
+from mini_program_api.db.coupon_templates import CouponTemplate, template_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import Member, member_pk
 from mini_program_api.merchants import configuration
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation

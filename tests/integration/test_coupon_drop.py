@@ -13,16 +13,9 @@ from typing import Any
 
 from mini_program_api.coupons import claims, reminders, shelf, stock, templates
 from mini_program_api.coupons.templates import TemplateSpec
-from mini_program_api.db.models import (
-    PROFILE,
-    Coupon,
-    CouponTemplate,
-    Member,
-    StockShard,
-    member_pk,
-    stock_pk,
-    template_pk,
-)
+from mini_program_api.db.coupon_templates import CouponTemplate, StockShard, stock_pk, template_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import PROFILE, Member, member_pk
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters

@@ -14,13 +14,8 @@ from pynamodb.expressions.operand import Path
 
 from mini_program_api.coupons import claims, stock, templates
 from mini_program_api.coupons.templates import TemplateSpec
-from mini_program_api.db.models import (
-    Counter,
-    CouponTemplate,
-    StockShard,
-    stock_pk,
-    template_pk,
-)
+from mini_program_api.db.counters import Counter
+from mini_program_api.db.coupon_templates import CouponTemplate, StockShard, stock_pk, template_pk
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters

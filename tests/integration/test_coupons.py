@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from mini_program_api.coupons import claims, shelf, stock
-from mini_program_api.db.models import Coupon, CouponTemplate, StockShard, member_pk, stock_pk, template_pk
+from mini_program_api.db.coupon_templates import CouponTemplate, StockShard, stock_pk, template_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import member_pk
 from mini_program_api.platform import clock
 from mini_program_api.platform.clock import iso
 from mini_program_api.platform.errors import KabaoError

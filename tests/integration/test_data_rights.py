@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import PROFILE, Coupon, Member, connection, member_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import PROFILE, Member, connection, member_pk
 from mini_program_api.merchants import configuration
 from mini_program_api.platform.clock import local_date, now
 from mini_program_api.platform.config import settings

@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from mini_program_api.coupons import shelf, stock
-from mini_program_api.db.models import PROFILE, Coupon, CouponTemplate, Member, member_pk, shelf_pk, template_pk
+from mini_program_api.db.coupon_templates import CouponTemplate, shelf_pk, template_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import PROFILE, Member, member_pk
 from tests import timeline
 from tests.db_calls import WRITES, Calls, record
 

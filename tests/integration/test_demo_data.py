@@ -14,7 +14,8 @@ from typing import Any
 
 from infra.local import demo_data
 from infra.local.seed import DEMO_STAFF, seed
-from mini_program_api.db.models import LOOKUP, LedgerEntry, Lookup, Member, lookup_pk, member_pk
+from mini_program_api.db.ledger import LedgerEntry
+from mini_program_api.db.models import LOOKUP, Lookup, Member, lookup_pk, member_pk
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.reports import liability, read
 from tests.ledger_checks import checked_balances

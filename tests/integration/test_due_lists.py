@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import DueMarker
+from mini_program_api.db.due import DueMarker
 from mini_program_api.db.schema import DUE_SHARDS
 from mini_program_api.db.transact import Transaction
 from mini_program_api.jobs import due
@@ -76,7 +76,8 @@ def test_a_one_shard_list_is_read_by_one_query_in_the_runs_own_thread(merchant: 
     import threading
 
     from mini_program_api.coupons import issue_jobs
-    from mini_program_api.db.models import IssueJob, connection
+    from mini_program_api.db.issue_jobs import IssueJob
+    from mini_program_api.db.models import connection
 
     assert due.shards_of(issue_jobs.JOB) == 1
     readers: list[str] = []
@@ -102,7 +103,7 @@ def test_items_left_on_a_lowered_lists_old_shards_are_moved_into_its_one_shard(
     from infra.deploy import upgrade
     from mini_program_api.coupons import issue_jobs
     from mini_program_api.db import transact
-    from mini_program_api.db.models import IssueJob
+    from mini_program_api.db.issue_jobs import IssueJob
     from mini_program_api.platform import clock
 
     admin = api.admin_token(merchant)
@@ -147,7 +148,7 @@ def test_a_job_deferred_on_its_old_shard_while_the_upgrade_runs_is_still_moved(
     from infra.deploy import upgrade
     from mini_program_api.coupons import issue_jobs
     from mini_program_api.db import transact
-    from mini_program_api.db.models import IssueJob
+    from mini_program_api.db.issue_jobs import IssueJob
     from mini_program_api.platform import clock
     from mini_program_api.platform.errors import KabaoError
 
@@ -174,7 +175,7 @@ def test_a_job_deferred_on_its_old_shard_while_the_upgrade_runs_is_still_moved(
 
 def _issue_jobs(api: Any, merchant: Any, count: int) -> list[Any]:
     """`count` running issue jobs of one coupon to one member, as stored (IssueJob items)."""
-    from mini_program_api.db.models import IssueJob, issue_job_pk
+    from mini_program_api.db.issue_jobs import IssueJob, issue_job_pk
 
     admin = api.admin_token(merchant)
     body = {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7}

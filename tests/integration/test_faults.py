@@ -244,7 +244,7 @@ def test_a_job_killed_mid_run_dies_in_its_due_list_readers_too(dynamodb_faults: 
     read through (jobs/due.py), not only its own; the chaos soak kills runs that read nothing else. A request
     served meanwhile in another thread is not counted."""
     from infra.local.faults import Killed
-    from mini_program_api.db.models import DueMarker
+    from mini_program_api.db.due import DueMarker
     from mini_program_api.jobs import due
     from mini_program_api.platform import clock
 

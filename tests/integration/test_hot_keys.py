@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from mini_program_api.db.models import AuditRecord
+from mini_program_api.db.staff import AuditRecord
 from mini_program_api.db.transact import Transaction
 from mini_program_api.platform.auth import Principal
 from mini_program_api.staff import audit
@@ -151,7 +151,8 @@ def test_due_lists_roster_and_counters_spread_and_items_placed_under_the_old_sha
     keeps the shard it was given, which is below the new count, and every reader walks every shard."""
     import hashlib
 
-    from mini_program_api.db.models import DueMarker, member_pk
+    from mini_program_api.db.due import DueMarker
+    from mini_program_api.db.models import member_pk
     from mini_program_api.db.schema import DUE_SHARDS
     from mini_program_api.jobs import due
     from mini_program_api.reports import counters, read, roster

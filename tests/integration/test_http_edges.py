@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import PROFILE, CouponTemplate, Merchant, merchant_pk, template_pk
+from mini_program_api.db.coupon_templates import CouponTemplate, template_pk
+from mini_program_api.db.models import PROFILE, Merchant, merchant_pk
 from mini_program_api.platform import clock
 from mini_program_api.staff import audit
 

@@ -264,7 +264,8 @@ def test_a_clients_key_is_forgotten_a_week_after_its_operation_and_a_natural_key
     """Operation records are bounded: a client's Idempotency-Key record carries a TTL one retention period after
     the operation (checkout's record is written by the ledger, a claim's by the claim); a sign-in's natural key
     (its day) keeps its record, as its ledger entries are kept."""
-    from mini_program_api.db.models import OperationRecord, member_pk
+    from mini_program_api.db.ledger import OperationRecord
+    from mini_program_api.db.models import member_pk
     from mini_program_api.money.idempotency import CLIENT_KEY_RETENTION
 
     member = _member(api, merchant, principal=5000)

@@ -9,7 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 from mini_program_api.coupons import claims, issue_jobs
-from mini_program_api.db.models import PROFILE, Coupon, IssueJob, Member, issue_job_pk, member_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.issue_jobs import IssueJob, issue_job_pk
+from mini_program_api.db.models import PROFILE, Member, member_pk
 from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 

@@ -15,7 +15,7 @@ import pytest
 
 from mini_program_api.coupons import issue_jobs
 from mini_program_api.data_rights import erasure
-from mini_program_api.db.models import IssueCount, IssueJob, IssueResult, issue_job_pk, issue_result_pk, issue_shard
+from mini_program_api.db.issue_jobs import IssueCount, IssueJob, IssueResult, issue_job_pk, issue_result_pk, issue_shard
 from mini_program_api.platform.auth import Principal
 from tests.integration.test_issue_jobs_shards import _cursor, _drain, _held, _job, _results, _template
 

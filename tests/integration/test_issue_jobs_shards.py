@@ -14,15 +14,9 @@ from typing import Any
 import boto3
 
 from mini_program_api.coupons import issue_jobs
-from mini_program_api.db.models import (
-    Coupon,
-    IssueCount,
-    IssueJob,
-    IssueResult,
-    issue_job_pk,
-    issue_result_pk,
-    member_pk,
-)
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.issue_jobs import IssueCount, IssueJob, IssueResult, issue_job_pk, issue_result_pk
+from mini_program_api.db.models import member_pk
 
 
 def _template(api: Any, merchant: Any, stock: int) -> str:

@@ -9,7 +9,9 @@ import uuid
 from typing import Any
 
 from mini_program_api.coupons import issue_jobs
-from mini_program_api.db.models import PROFILE, RFM_SEGMENTS, IssueJob, Member, issue_job_pk, member_pk
+from mini_program_api.db.issue_jobs import IssueJob, issue_job_pk
+from mini_program_api.db.models import PROFILE, Member, member_pk
+from mini_program_api.db.segments import RFM_SEGMENTS
 from mini_program_api.reports import rfm
 from mini_program_api.routes import schemas
 

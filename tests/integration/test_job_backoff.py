@@ -15,7 +15,9 @@ from typing import Any, Callable
 
 import pytest
 
-from mini_program_api.db.models import DueMarker, TopupOrder, member_pk, topup_pk
+from mini_program_api.db.due import DueMarker
+from mini_program_api.db.models import member_pk
+from mini_program_api.db.topups import TopupOrder, topup_pk
 from mini_program_api.db.transact import Transaction
 from mini_program_api.jobs import due
 from mini_program_api.members import lifecycle, members, tiers

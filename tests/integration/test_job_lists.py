@@ -12,7 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from mini_program_api.db.models import IssueJob, MemberJob, issue_job_pk, member_jobs_pk
+from mini_program_api.db.issue_jobs import IssueJob, issue_job_pk
+from mini_program_api.db.member_jobs import MemberJob, member_jobs_pk
 
 CASH = {"name": "回馈券", "kind": "CASH", "amount": 300, "per_member_limit": 1, "days_after_claim": 7, "listed": False}
 

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import DueMarker, TopupOrder, member_pk, topup_pk
+from mini_program_api.db.due import DueMarker
+from mini_program_api.db.models import member_pk
+from mini_program_api.db.topups import TopupOrder, topup_pk
 from mini_program_api.db.transact import Transaction, update_if
 from mini_program_api.jobs import due, runner
 from mini_program_api.platform.errors import KabaoError

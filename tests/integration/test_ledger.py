@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import LedgerEntry, member_pk
+from mini_program_api.db.ledger import LedgerEntry
+from mini_program_api.db.models import member_pk
 from mini_program_api.members import sign_in
 from mini_program_api.money import idempotency, ledger
 from mini_program_api.money.ledger import Account, Operation, Posting

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from mini_program_api.coupons import held
-from mini_program_api.db.models import Coupon, Member, member_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import Member, member_pk
 from mini_program_api.members import due_dates, lifecycle, notices
 from mini_program_api.merchants import configuration
 from mini_program_api.money import ledger

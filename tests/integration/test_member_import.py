@@ -8,17 +8,9 @@ import threading
 import uuid
 from typing import Any
 
-from mini_program_api.db.models import (
-    LOOKUP,
-    PROFILE,
-    LedgerEntry,
-    Lookup,
-    Member,
-    MemberImport,
-    lookup_pk,
-    member_import_pk,
-    member_pk,
-)
+from mini_program_api.db.ledger import LedgerEntry
+from mini_program_api.db.member_imports import MemberImport, member_import_pk
+from mini_program_api.db.models import LOOKUP, PROFILE, Lookup, Member, lookup_pk, member_pk
 from mini_program_api.member_care import tags
 from mini_program_api.member_import import jobs
 from mini_program_api.money import ledger

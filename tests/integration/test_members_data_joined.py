@@ -11,7 +11,7 @@ import threading
 import uuid
 from typing import Any
 
-from mini_program_api.db.models import TagDef, tags_pk
+from mini_program_api.db.tags import TagDef, tags_pk
 from mini_program_api.member_care import tags
 from mini_program_api.platform import clock
 from mini_program_api.webhooks.models import WebhookEvent, events_pk

@@ -17,7 +17,7 @@ from pynamodb.expressions.operand import Path
 
 from mini_program_api.coupons import shelf, templates
 from mini_program_api.coupons.templates import TemplateSpec
-from mini_program_api.db.models import Counter
+from mini_program_api.db.counters import Counter
 from mini_program_api.money import idempotency
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.reports import counters

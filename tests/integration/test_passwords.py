@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import StaffAccount, staff_pk
+from mini_program_api.db.staff import StaffAccount, staff_pk
 from mini_program_api.platform import passwords
 from mini_program_api.platform.config import settings
 
@@ -113,7 +113,8 @@ def test_a_stored_hash_asking_for_absurd_memory_is_refused_not_attempted() -> No
 def test_a_spending_password_change_upgrades_the_old_hash_and_still_applies(api: Any, merchant: Any) -> None:
     """The change checks the old password (which upgrades its hash) and then writes on the condition of
     the hash it read: the upgrade must not make the change look like a concurrent one."""
-    from mini_program_api.db.models import SpendingPassword, member_pk
+    from mini_program_api.db.models import member_pk
+    from mini_program_api.db.spending import SpendingPassword
 
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
     member = api.member_with_card(merchant, phone)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import TopupOrder, topup_pk
+from mini_program_api.db.topups import TopupOrder, topup_pk
 from mini_program_api.platform.config import settings
 from mini_program_api.wechat import pay_notify
 

@@ -22,7 +22,10 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import CheckoutOrder, Coupon, LedgerEntry, Member, checkout_pk, member_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.ledger import LedgerEntry
+from mini_program_api.db.models import Member, member_pk
+from mini_program_api.db.orders import CheckoutOrder, checkout_pk
 from mini_program_api.merchants import configuration
 from mini_program_api.money import ledger
 from mini_program_api.platform import clock as product_clock

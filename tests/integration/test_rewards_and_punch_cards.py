@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mini_program_api.coupons import claims, held, stock
-from mini_program_api.db.models import CouponTemplate, template_pk
+from mini_program_api.db.coupon_templates import CouponTemplate, template_pk
 from mini_program_api.money import ledger
 from mini_program_api.money.ledger import Account, Operation
 from mini_program_api.platform.auth import Principal

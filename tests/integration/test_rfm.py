@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from mini_program_api.db.models import CheckoutOrder, checkout_pk
+from mini_program_api.db.orders import CheckoutOrder, checkout_pk
 from mini_program_api.platform import clock as product_clock
 from mini_program_api.reports import rfm
 

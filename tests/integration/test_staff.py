@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mini_program_api.db.models import StaffAccount, staff_pk
+from mini_program_api.db.staff import StaffAccount, staff_pk
 from mini_program_api.platform import auth, clock
 from mini_program_api.staff import accounts
 

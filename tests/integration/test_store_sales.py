@@ -97,7 +97,7 @@ def test_a_busy_stores_day_is_spread_over_shards_and_read_as_one_list(api: Any, 
     """Every checkout of a store wrote one partition per day (bench heat: 66% of a partition's writes at the seeds'
     5000 requests/s with one store): the references are spread by order id, a page merges the shards by time
     (one cursor), and a reference written before the split, in the day's old partition, is still listed."""
-    from mini_program_api.db.models import OrderRef
+    from mini_program_api.db.orders import OrderRef
     from mini_program_api.till import store_sales
 
     shop = make_merchant()

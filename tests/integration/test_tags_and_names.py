@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mini_program_api.coupons import issue_jobs
-from mini_program_api.db.models import Member, Tagged, tagged_pk
+from mini_program_api.db.models import Member
+from mini_program_api.db.tags import Tagged, tagged_pk
 from mini_program_api.member_care import tags
 from mini_program_api.platform.auth import Principal
 

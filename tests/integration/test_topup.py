@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from mini_program_api.db.models import TopupOrder, topup_pk
+from mini_program_api.db.topups import TopupOrder, topup_pk
 from mini_program_api.members import members
 from mini_program_api.money import stored_value
 from mini_program_api.money.ledger import MEMBER_ACCOUNTS, Account
@@ -424,7 +424,8 @@ def test_refund_rules(api: Any, member: dict[str, Any], merchant: Any, sandbox: 
 def test_randomized_concurrent_mix_keeps_money_whole(api: Any, merchant: Any, sandbox: Any) -> None:
     import random
 
-    from mini_program_api.db.models import LedgerEntry, member_pk
+    from mini_program_api.db.ledger import LedgerEntry
+    from mini_program_api.db.models import member_pk
 
     rng = random.Random(3)
     people = [api.member_with_card(merchant) for _ in range(3)]

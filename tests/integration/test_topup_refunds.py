@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from mini_program_api.db.models import Merchant, TopupOrder, TopupPlan, topup_pk
+from mini_program_api.db.models import Merchant, TopupPlan
+from mini_program_api.db.topups import TopupOrder, topup_pk
 from mini_program_api.merchants import configuration
 from mini_program_api.money import stored_value
 from mini_program_api.platform import clock

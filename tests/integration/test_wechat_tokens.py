@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from mini_program_api.db.models import SharedToken
+from mini_program_api.db.tokens import SharedToken
 from mini_program_api.wechat import tokens
 from mini_program_api.wechat.miniprogram import MiniProgram
 

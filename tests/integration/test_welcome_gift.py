@@ -9,7 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mini_program_api.coupons import stock
-from mini_program_api.db.models import Coupon, CouponTemplate, member_pk, template_pk
+from mini_program_api.db.coupon_templates import CouponTemplate, template_pk
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import member_pk
 from tests.http_race import post_at_once
 from tests.ledger_checks import checked_balances
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mini_program_api.db.models import Coupon, CouponTemplate, Member, MemberDay, Merchant, Tier
+from mini_program_api.db.coupon_templates import CouponTemplate
+from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import Member, MemberDay, Merchant, Tier
 
 # The tiers the integration tests' merchants have (tests/conftest.py make_merchant), with a discount and a points
 # multiplier on the upper ones so pricing has something to apply.

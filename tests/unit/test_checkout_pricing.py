@@ -15,7 +15,7 @@ import pytest
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
-from mini_program_api.db.models import Coupon
+from mini_program_api.db.coupons import Coupon
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.till.checkout import MAX_AMOUNT, Quote, Request, quote
 from tests.unit import rows

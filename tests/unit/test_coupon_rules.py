@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from mini_program_api.coupons import claims, eligibility, held, redemption, stock, template_admin, templates
 from mini_program_api.coupons.templates import TemplateSpec
-from mini_program_api.db.models import Coupon
+from mini_program_api.db.coupons import Coupon
 from mini_program_api.db.schema import sortable
 from mini_program_api.platform.errors import KabaoError
 from tests.unit import rows

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mini_program_api.db.models import CheckoutOrder
+from mini_program_api.db.orders import CheckoutOrder
 from mini_program_api.reports import rfm, rfm_months
 from tests.unit import rows
 
