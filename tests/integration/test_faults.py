@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 
-import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -41,7 +40,7 @@ def _key() -> dict[str, str]:
 def test_faults_are_refused_outside_a_local_stage(monkeypatch: pytest.MonkeyPatch) -> None:
     from mini_program_api.platform import config
 
-    production = dataclasses.replace(config.settings(), stage="prod")
+    production = config.settings()._replace(stage="prod")
     monkeypatch.setenv(faults.ENV, "0.5")
     monkeypatch.setattr(config, "settings", lambda: production)
     with pytest.raises(RuntimeError, match="local stage"):
