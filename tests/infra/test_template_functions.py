@@ -246,3 +246,17 @@ def test_the_bench_and_the_cold_start_probes_run_what_the_template_runs(template
     )
     assert runs["POST /v1/staff/checkout"] == "lambdas.till.app"
     assert runs["schedule issue_jobs_run"] == "lambdas.jobs.issue_jobs_run"
+
+
+def test_a_cors_preflight_stays_api_gateways_own_answer() -> None:
+    """A route declared with `cors=True` gets an OPTIONS operation from `chalice package`: a mock integration that
+    API Gateway answers itself, with no function behind it and no route of app.py to match."""
+    from infra.deploy.template import by_audience
+
+    sam = _chalices("GET /v1/me")
+    preflight = {"x-amazon-apigateway-integration": {"type": "mock", "requestTemplates": {}}}
+    sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/v1/me"]["options"] = preflight
+    built = by_audience(sam, {"GET /v1/me": "member"}, {"tick"})
+    operations = built["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/v1/me"]
+    assert operations["options"] == preflight
+    assert operations["get"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].count("${MemberAPIHandler.Arn}") == 1
