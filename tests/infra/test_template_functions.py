@@ -218,7 +218,7 @@ def test_a_route_no_function_serves_or_one_the_api_lacks_or_a_stray_job_fails_th
         by_audience(
             sam, {"GET /v1/me": "member", "POST /v1/staff/checkout": "till", "GET /v1/stores": "member"}, {"tick"}
         )
-    with pytest.raises(ValueError, match="does not serve tick"):
+    with pytest.raises(ValueError, match=r"Tick \(functions.x.tick\): lambdas/jobs.py does not serve it"):
         by_audience(sam, {"GET /v1/me": "member", "POST /v1/staff/checkout": "till"}, set())
 
 
@@ -260,3 +260,15 @@ def test_a_cors_preflight_stays_api_gateways_own_answer() -> None:
     operations = built["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/v1/me"]
     assert operations["options"] == preflight
     assert operations["get"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].count("${MemberAPIHandler.Arn}") == 1
+
+
+def test_a_schedule_named_apart_from_its_function_runs_by_its_name() -> None:
+    """Chalice names a scheduled function's resource after the schedule's `name=` and sets its Handler to the
+    decorated function's module path; lambdas/jobs.py serves each schedule by that name, whatever the function is
+    called (`@bp.schedule(..., name="nightly") def tick`)."""
+    from infra.deploy.template import by_audience
+
+    sam = _chalices("GET /v1/me")
+    sam["Resources"]["Nightly"] = sam["Resources"].pop("Tick")
+    built = by_audience(sam, {"GET /v1/me": "member"}, {"nightly"})
+    assert built["Resources"]["Nightly"]["Properties"]["Handler"] == "lambdas.jobs.nightly"
