@@ -272,3 +272,26 @@ def test_a_schedule_named_apart_from_its_function_runs_by_its_name() -> None:
     sam["Resources"]["Nightly"] = sam["Resources"].pop("Tick")
     built = by_audience(sam, {"GET /v1/me": "member"}, {"nightly"})
     assert built["Resources"]["Nightly"]["Properties"]["Handler"] == "lambdas.jobs.nightly"
+
+
+_STREAM = """
+import json, logging
+import lambdas.jobs as jobs
+from mini_program_api.telemetry.logs import JsonLine
+
+class Context:
+    aws_request_id = "r-1"
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
+answer = jobs.wallet_stream({"Records": []}, Context())
+handlers = logging.getLogger("kabao").handlers
+print(json.dumps({"answer": answer, "json_logs": [isinstance(h.formatter, JsonLine) for h in handlers]}))
+"""
+
+
+def test_the_stream_run_through_the_jobs_entry_reports_its_batch_failures_with_json_logs() -> None:
+    """What Lambda calls for `lambdas.jobs.wallet_stream`: the decorated function behind functions/reported.py's
+    middleware (the JSON logs set up before the run), answering the `batchItemFailures` that
+    ReportBatchItemFailures reads (an answer without it would retry the whole batch)."""
+    assert _fresh(_STREAM) == {"answer": {"batchItemFailures": []}, "json_logs": [True]}
