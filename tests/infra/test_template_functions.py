@@ -295,3 +295,11 @@ def test_the_stream_run_through_the_jobs_entry_reports_its_batch_failures_with_j
     middleware (the JSON logs set up before the run), answering the `batchItemFailures` that
     ReportBatchItemFailures reads (an answer without it would retry the whole batch)."""
     assert _fresh(_STREAM) == {"answer": {"batchItemFailures": []}, "json_logs": [True]}
+
+
+def test_nothing_in_the_template_still_names_chalices_single_api_function(template: dict[str, Any]) -> None:
+    """No integration, permission, alarm, output or `DependsOn` left pointing at `APIHandler`, which the template no
+    longer has: CloudFormation would refuse the stack (an unresolved reference) only at deploy time."""
+    import re
+
+    assert re.findall(r"(?<![A-Za-z])APIHandler\w*", json.dumps(template)) == []
