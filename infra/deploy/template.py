@@ -375,6 +375,8 @@ def by_audience(sam: dict[str, Any], routes: dict[str, str], jobs: set[str]) -> 
     for path, operations in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"].items():
         for method, operation in operations.items():
             route = f"{method.upper()} {path}"
+            if operation["x-amazon-apigateway-integration"].get("type") == "mock":
+                continue  # a `cors=True` route's OPTIONS preflight: API Gateway answers it, no function does
             if route not in routes:
                 raise ValueError(f"{route}: no function serves it (lambdas/audiences.py)")
             uri = operation["x-amazon-apigateway-integration"]["uri"]
@@ -384,13 +386,17 @@ def by_audience(sam: dict[str, Any], routes: dict[str, str], jobs: set[str]) -> 
             unserved.discard(route)
     if unserved:
         raise ValueError(f"routes of app.py missing from the API: {', '.join(sorted(unserved))}")
-    for resource in resources.values():
+    from chalice.utils import to_cfn_resource_name
+
+    # Chalice names an event function's resource after its schedule's or stream's `name=` (the key lambdas/jobs.py
+    # serves it by), and its Handler after the decorated function, which may be called otherwise.
+    named = {to_cfn_resource_name(name): name for name in jobs}
+    for logical_id, resource in resources.items():
         properties = resource.get("Properties", {})
         if resource.get("Type") == "AWS::Serverless::Function" and "Events" in properties:
-            name = properties["Handler"].rsplit(".", 1)[1]
-            if name not in jobs:
-                raise ValueError(f"{properties['Handler']}: lambdas/jobs.py does not serve {name}")
-            properties["Handler"] = f"lambdas.jobs.{name}"
+            if logical_id not in named:
+                raise ValueError(f"{logical_id} ({properties['Handler']}): lambdas/jobs.py does not serve it")
+            properties["Handler"] = f"lambdas.jobs.{named[logical_id]}"
     outputs = sam.get("Outputs", {})
     outputs.pop("APIHandlerName", None)
     outputs.pop("APIHandlerArn", None)

@@ -218,7 +218,7 @@ def test_a_route_no_function_serves_or_one_the_api_lacks_or_a_stray_job_fails_th
         by_audience(
             sam, {"GET /v1/me": "member", "POST /v1/staff/checkout": "till", "GET /v1/stores": "member"}, {"tick"}
         )
-    with pytest.raises(ValueError, match="does not serve tick"):
+    with pytest.raises(ValueError, match=r"Tick \(functions.x.tick\): lambdas/jobs.py does not serve it"):
         by_audience(sam, {"GET /v1/me": "member", "POST /v1/staff/checkout": "till"}, set())
 
 
@@ -246,3 +246,60 @@ def test_the_bench_and_the_cold_start_probes_run_what_the_template_runs(template
     )
     assert runs["POST /v1/staff/checkout"] == "lambdas.till.app"
     assert runs["schedule issue_jobs_run"] == "lambdas.jobs.issue_jobs_run"
+
+
+def test_a_cors_preflight_stays_api_gateways_own_answer() -> None:
+    """A route declared with `cors=True` gets an OPTIONS operation from `chalice package`: a mock integration that
+    API Gateway answers itself, with no function behind it and no route of app.py to match."""
+    from infra.deploy.template import by_audience
+
+    sam = _chalices("GET /v1/me")
+    preflight = {"x-amazon-apigateway-integration": {"type": "mock", "requestTemplates": {}}}
+    sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/v1/me"]["options"] = preflight
+    built = by_audience(sam, {"GET /v1/me": "member"}, {"tick"})
+    operations = built["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/v1/me"]
+    assert operations["options"] == preflight
+    assert operations["get"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].count("${MemberAPIHandler.Arn}") == 1
+
+
+def test_a_schedule_named_apart_from_its_function_runs_by_its_name() -> None:
+    """Chalice names a scheduled function's resource after the schedule's `name=` and sets its Handler to the
+    decorated function's module path; lambdas/jobs.py serves each schedule by that name, whatever the function is
+    called (`@bp.schedule(..., name="nightly") def tick`)."""
+    from infra.deploy.template import by_audience
+
+    sam = _chalices("GET /v1/me")
+    sam["Resources"]["Nightly"] = sam["Resources"].pop("Tick")
+    built = by_audience(sam, {"GET /v1/me": "member"}, {"nightly"})
+    assert built["Resources"]["Nightly"]["Properties"]["Handler"] == "lambdas.jobs.nightly"
+
+
+_STREAM = """
+import json, logging
+import lambdas.jobs as jobs
+from mini_program_api.telemetry.logs import JsonLine
+
+class Context:
+    aws_request_id = "r-1"
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
+answer = jobs.wallet_stream({"Records": []}, Context())
+handlers = logging.getLogger("kabao").handlers
+print(json.dumps({"answer": answer, "json_logs": [isinstance(h.formatter, JsonLine) for h in handlers]}))
+"""
+
+
+def test_the_stream_run_through_the_jobs_entry_reports_its_batch_failures_with_json_logs() -> None:
+    """What Lambda calls for `lambdas.jobs.wallet_stream`: the decorated function behind functions/reported.py's
+    middleware (the JSON logs set up before the run), answering the `batchItemFailures` that
+    ReportBatchItemFailures reads (an answer without it would retry the whole batch)."""
+    assert _fresh(_STREAM) == {"answer": {"batchItemFailures": []}, "json_logs": [True]}
+
+
+def test_nothing_in_the_template_still_names_chalices_single_api_function(template: dict[str, Any]) -> None:
+    """No integration, permission, alarm, output or `DependsOn` left pointing at `APIHandler`, which the template no
+    longer has: CloudFormation would refuse the stack (an unresolved reference) only at deploy time."""
+    import re
+
+    assert re.findall(r"(?<![A-Za-z])APIHandler\w*", json.dumps(template)) == []

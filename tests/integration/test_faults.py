@@ -10,9 +10,8 @@
 
 from __future__ import annotations
 
-import threading
-
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -40,7 +39,7 @@ def _key() -> dict[str, str]:
 def test_faults_are_refused_outside_a_local_stage(monkeypatch: pytest.MonkeyPatch) -> None:
     from mini_program_api.platform import config
 
-    production = config.settings()._replace(stage="prod")
+    production = config.settings()._replace(stage="prod")  # Settings is a NamedTuple: dataclasses.replace refuses it
     monkeypatch.setenv(faults.ENV, "0.5")
     monkeypatch.setattr(config, "settings", lambda: production)
     with pytest.raises(RuntimeError, match="local stage"):
