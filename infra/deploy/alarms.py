@@ -19,7 +19,9 @@ API_FUNCTIONS = {"member": "MemberAPIHandler", "till": "TillAPIHandler", "consol
 # Failed invocations (a crash, a timeout, an entry that does not import) of the API's functions in 5 minutes: the
 # API's 5xx rate misses a function that fails while the others carry most requests (the till's, the console's).
 API_FUNCTION_ERRORS = 5
-# Chalice's logical ids for the scheduled functions (its names, CamelCased).
+# Chalice's logical ids for the scheduled functions and the table's stream (its names, CamelCased): all of them run
+# lambdas/jobs.py, so one module that fails to import stops every one, and a stream that crashes retries its batch
+# until its records expire.
 JOB_FUNCTIONS = (
     "ReconcileTopups",
     "CouponReminders",
@@ -36,6 +38,7 @@ JOB_FUNCTIONS = (
     "WebhooksDeliver",
     "RfmScoring",
     "LiabilityCheck",
+    "WalletStream",
 )
 # A metric-math alarm takes at most 10 metrics: the job functions are watched in groups of this many plus their sum.
 JOBS_PER_ALARM = 9
@@ -169,12 +172,12 @@ def _errors_alarm(description: str, label: str, functions: tuple[str, ...], thre
 
 
 def _job_crash_alarms() -> dict[str, Any]:
-    """An invocation of a scheduled job that failed (crashed or timed out), one alarm per group of jobs."""
+    """An invocation of a scheduled job or of the stream that failed (crashed or timed out), one alarm per group."""
     found: dict[str, Any] = {}
     for start in range(0, len(JOB_FUNCTIONS), JOBS_PER_ALARM):
         group = JOB_FUNCTIONS[start : start + JOBS_PER_ALARM]
         found[f"JobCrashesAlarm{start // JOBS_PER_ALARM or ''}"] = _errors_alarm(
-            "A scheduled job's Lambda invocation failed (crashed or timed out): " + ", ".join(group),
+            "A scheduled job's or the table stream's Lambda invocation failed (crashed or timed out): " + ", ".join(group),
             "job invocation errors",
             group,
             1,

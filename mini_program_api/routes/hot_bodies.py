@@ -12,15 +12,13 @@ changed in one of those models fails it until the table below says the same.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 _MISSING = object()
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """A JSON string: `None` allowed when `nullable`; lengths in characters; `pattern` matched whole."""
 
     required: bool = True
@@ -30,8 +28,7 @@ class Text:
     pattern: str | None = None  # as pydantic prints it in its error
 
 
-@dataclass(frozen=True)
-class Integer:
+class Integer(NamedTuple):
     """A JSON integer (not a boolean, not a float), at most `le`; `default` when left out."""
 
     le: int

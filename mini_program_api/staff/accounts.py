@@ -17,9 +17,9 @@ A closed store takes no logins, and closing it revokes its staff's sessions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from typing import NamedTuple
 
 from mini_program_api.db.staff import StaffAccount, Store, staff_pk, store_pk
 from mini_program_api.db.transact import Cancelled, Transaction
@@ -99,8 +99,7 @@ def accounts(merchant_id: str, cursor: str | None = None, limit: int = 100) -> p
     return paging.partition(StaffAccount, staff_pk(merchant_id), cursor, limit)
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(NamedTuple):
     token: str
     expires_in: int
     principal: Principal
