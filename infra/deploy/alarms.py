@@ -177,7 +177,8 @@ def _job_crash_alarms() -> dict[str, Any]:
     for start in range(0, len(JOB_FUNCTIONS), JOBS_PER_ALARM):
         group = JOB_FUNCTIONS[start : start + JOBS_PER_ALARM]
         found[f"JobCrashesAlarm{start // JOBS_PER_ALARM or ''}"] = _errors_alarm(
-            "A scheduled job's or the table stream's Lambda invocation failed (crashed or timed out): " + ", ".join(group),
+            "A scheduled job's or the table stream's Lambda invocation failed (crashed or timed out): "
+            + ", ".join(group),
             "job invocation errors",
             group,
             1,
