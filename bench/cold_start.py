@@ -226,12 +226,10 @@ class Request:
 def handlers(sam: dict[str, Any]) -> dict[str, str]:
     """What a built template runs for each route (its integration's function's Handler) and each scheduled or stream
     function (`"schedule <name>"`: the Handler's last part is the function's name)."""
+    from infra.deploy.template import integrations
+
     resources = sam["Resources"]
-    found = {}
-    for path, operations in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"].items():
-        for method, operation in operations.items():
-            function = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].split("/functions/${")[1]
-            found[f"{method.upper()} {path}"] = resources[function.split(".Arn}")[0]]["Properties"]["Handler"]
+    found = {route: resources[function]["Properties"]["Handler"] for route, function in integrations(sam).items()}
     for resource in resources.values():
         if resource["Type"] == "AWS::Serverless::Function" and "Events" in resource["Properties"]:
             handler = resource["Properties"]["Handler"]

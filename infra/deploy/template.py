@@ -375,8 +375,8 @@ def by_audience(sam: dict[str, Any], routes: dict[str, str], jobs: set[str]) -> 
     for path, operations in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"].items():
         for method, operation in operations.items():
             route = f"{method.upper()} {path}"
-            if operation["x-amazon-apigateway-integration"].get("type") == "mock":
-                continue  # a `cors=True` route's OPTIONS preflight: API Gateway answers it, no function does
+            if _preflight(operation):
+                continue
             if route not in routes:
                 raise ValueError(f"{route}: no function serves it (lambdas/audiences.py)")
             uri = operation["x-amazon-apigateway-integration"]["uri"]
@@ -404,6 +404,23 @@ def by_audience(sam: dict[str, Any], routes: dict[str, str], jobs: set[str]) -> 
         outputs[f"{name}Name"] = {"Value": {"Ref": name}}
         outputs[f"{name}Arn"] = {"Value": {"Fn::GetAtt": [name, "Arn"]}}
     return sam
+
+
+def _preflight(operation: dict[str, Any]) -> bool:
+    """A `cors=True` route's OPTIONS: Chalice's mock integration, which API Gateway answers itself, no function."""
+    return operation["x-amazon-apigateway-integration"].get("type") == "mock"
+
+
+def integrations(sam: dict[str, Any]) -> dict[str, str]:
+    """`"GET /v1/me"` -> the logical id of the function a built template's API Gateway integration invokes, for every
+    operation a function serves."""
+    found = {}
+    for path, operations in sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"].items():
+        for method, operation in operations.items():
+            if not _preflight(operation):
+                uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+                found[f"{method.upper()} {path}"] = uri.split("/functions/${", 1)[1].split(".Arn}", 1)[0]
+    return found
 
 
 def scheduled(app: Chalice) -> set[str]:

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from bench.cold_start import handlers
+from infra.deploy.template import integrations
 from lambdas.audiences import API, AUDIENCES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,16 +37,6 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
 
 
-def _integrations(template: dict[str, Any]) -> dict[str, str]:
-    """`"GET /v1/me"` -> the logical id of the function its API Gateway integration invokes."""
-    found = {}
-    for path, operations in template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"].items():
-        for method, operation in operations.items():
-            uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-            found[f"{method.upper()} {path}"] = uri.split("/functions/${", 1)[1].split(".Arn}", 1)[0]
-    return found
-
-
 _ROUTES_OF = """
 import importlib, json, sys
 module = importlib.import_module(sys.argv[1] if len(sys.argv) > 1 else %r)
@@ -56,11 +48,11 @@ def test_every_route_of_app_is_served_by_one_function_whose_entry_declares_it(te
     from app import app
 
     routes = {f"{method} {path}" for path, methods in app.routes.items() for method in methods}
-    integrations = _integrations(template)
-    assert set(integrations) == routes  # each route once in the API, with one integration: one function
+    integrated = integrations(template)
+    assert set(integrated) == routes  # each route once in the API, with one integration: one function
     functions = _functions(template)
     sent: dict[str, set[str]] = defaultdict(set)
-    for route, function in integrations.items():
+    for route, function in integrated.items():
         sent[function].add(route)
     assert {functions[name]["Handler"] for name in sent} == {f"lambdas.{audience}.app" for audience in API}
     for name, served in sent.items():
@@ -210,7 +202,7 @@ def test_a_route_no_function_serves_or_one_the_api_lacks_or_a_stray_job_fails_th
 
     sam = _chalices("GET /v1/me", "POST /v1/staff/checkout")
     built = by_audience(sam, {"GET /v1/me": "member", "POST /v1/staff/checkout": "till"}, {"tick"})
-    assert _integrations(built) == {"GET /v1/me": "MemberAPIHandler", "POST /v1/staff/checkout": "TillAPIHandler"}
+    assert integrations(built) == {"GET /v1/me": "MemberAPIHandler", "POST /v1/staff/checkout": "TillAPIHandler"}
     assert built["Resources"]["Tick"]["Properties"]["Handler"] == "lambdas.jobs.tick"
     with pytest.raises(ValueError, match="POST /v1/staff/checkout: no function serves it"):
         by_audience(sam, {"GET /v1/me": "member"}, {"tick"})
@@ -237,7 +229,7 @@ def test_a_module_in_no_audience_or_in_two_is_refused(monkeypatch: pytest.Monkey
 def test_the_bench_and_the_cold_start_probes_run_what_the_template_runs(template: dict[str, Any]) -> None:
     """bench/cold_start.py reads each path's handler from the built template; the probes of test_cold_start.py take
     them from the source tree (`source_handlers`): the same, route for route and schedule for schedule."""
-    from bench.cold_start import handlers, source_handlers
+    from bench.cold_start import source_handlers
 
     runs = handlers(template)
     assert runs == source_handlers()
@@ -260,6 +252,8 @@ def test_a_cors_preflight_stays_api_gateways_own_answer() -> None:
     operations = built["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/v1/me"]
     assert operations["options"] == preflight
     assert operations["get"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].count("${MemberAPIHandler.Arn}") == 1
+    assert integrations(built) == {"GET /v1/me": "MemberAPIHandler"}  # what the tests and the bench read of it
+    assert handlers(built)["GET /v1/me"] == "lambdas.member.app"
 
 
 def test_a_schedule_named_apart_from_its_function_runs_by_its_name() -> None:
