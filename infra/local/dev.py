@@ -24,7 +24,7 @@ from pathlib import Path
 from infra.local.dynamodb import DynamoDBLocal
 from infra.local.jobs import product_environment, write_environment
 from infra.local.loopback import free_port
-from infra.local.stack import EXTENSION_KEYS, environment, stage_parameters
+from infra.local.stack import environment, extension_environment, session_token, stage_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -113,10 +113,7 @@ def main() -> int:
         "PYTHONUNBUFFERED": "1",
     }
     config = json.loads((ROOT / "chalice.json").read_text())["stages"]["local"]["environment_variables"]
-    import secrets
-
-    # Where the product finds the extension (its stand-in), and the session token it takes, as Lambda sets them.
-    extension = dict(zip(EXTENSION_KEYS, (str(ports["extension"]), f"local-{secrets.token_hex(8)}"), strict=True))
+    extension = extension_environment(ports["extension"], session_token())
     env.update(extension)
     procs: list[subprocess.Popen[bytes] | DynamoDBLocal] = []
     shared: Path | None = None

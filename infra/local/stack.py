@@ -97,16 +97,23 @@ def stage_parameters(stage: str) -> dict[str, str]:
     return {f"/kabao/{stage}/jwt-secret": JWT_SECRET, f"/kabao/{stage}/pii-key": PII_KEY}
 
 
-def secret_environment(stage: str, extension_port: int, token: str) -> dict[str, str]:
+def session_token() -> str:
+    """A session token for a local stack's extension stand-in, which takes only it (Lambda sets one in AWS)."""
+    import secrets
+
+    return f"local-{secrets.token_hex(8)}"
+
+
+def extension_environment(port: int, token: str) -> dict[str, str]:
+    """Where the product finds the extension's stand-in, and the session token it sends it, as Lambda sets them."""
+    return dict(zip(EXTENSION_KEYS, (str(port), token), strict=True))
+
+
+def secret_environment(stage: str, extension: dict[str, str]) -> dict[str, str]:
     """The stage's secret references, `ssm:` ones read through the extension's stand-in as AWS reads them through
-    the extension, and where it answers."""
+    the extension, and where it answers (`extension`: `extension_environment`'s)."""
     jwt, pii = (f"ssm:{name}" for name in stage_parameters(stage))
-    return {
-        "KABAO_JWT_SECRET": jwt,
-        "KABAO_PII_KEY": pii,
-        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(extension_port),
-        "AWS_SESSION_TOKEN": token,
-    }
+    return {"KABAO_JWT_SECRET": jwt, "KABAO_PII_KEY": pii, **extension}
 
 
 @dataclass(frozen=True)
@@ -140,11 +147,7 @@ def plan(stage: str = "test", table: str = "kabao-test", shared_ddb: str | None 
 
     The stage's secrets are `ssm:` references read through the extension's stand-in (which every stack runs), as
     in AWS, so every signed-in test crosses the code production runs."""
-    import secrets
-
-    chosen = Plan(
-        free_port(), free_port(), free_port(), table, shared_ddb, free_port(), f"local-{secrets.token_hex(8)}", stage
-    )
+    chosen = Plan(free_port(), free_port(), free_port(), table, shared_ddb, free_port(), session_token(), stage)
     host = "http://127.0.0.1"
     os.environ.update(
         environment(
@@ -152,7 +155,7 @@ def plan(stage: str = "test", table: str = "kabao-test", shared_ddb: str | None 
         ),
         KABAO_STAGE=stage,
         KABAO_TABLE=table,
-        **secret_environment(stage, chosen.extension_port, chosen.token),
+        **secret_environment(stage, extension_environment(chosen.extension_port, chosen.token)),
     )
     os.environ.pop("AWS_PROFILE", None)
     return chosen
