@@ -132,7 +132,7 @@ def emf_lines(
     return [
         json.dumps(
             {
-                "_aws": {
+                DIRECTIVE: {
                     "Timestamp": timestamp_ms,
                     "CloudWatchMetrics": [
                         {
