@@ -52,8 +52,7 @@ _LAMBDA_LEVELS = {
 # in threads, and a thread starts with an empty context.
 _KEYS: ContextVar[dict[str, Any]] = ContextVar("kabao_log_keys")
 # A record's own attributes, and the line's fixed keys: everything else on a record is the caller's `extra`.
-_RECORD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-_NOT_EXTRA = _RECORD | {"level", "location", "timestamp"}
+_NOT_EXTRA = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "level", "location", "timestamp"}
 # The keys the line sets itself, which a field of the same name would drop (`level`) or replace (`service`, a crash's
 # `exception`): a request's or a job's field so named is kept beside them, renamed as a record attribute's is.
 _OWN = _NOT_EXTRA | {"service", "exception", "exception_name", "exception_notes", "stack_trace", "xray_trace_id"}
