@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from mini_program_api.coupons import held, reminders
 from mini_program_api.db.counters import Counter
 from mini_program_api.db.coupons import Coupon
+from mini_program_api.db.models import ItemKey, Known
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.members import member_codes
 from mini_program_api.merchants import merchants
@@ -28,6 +29,7 @@ from mini_program_api.webhooks import events, outbox
 # applies it, so a checkout does not load the templates' module (their writing side, the shelf, the stock); the
 # templates hold their specs to it.
 MAX_DISCOUNT_PERCENT = 50
+GIFT_SCOPE = "gift"  # a gift redemption's Idempotency-Keys (money/idempotency.py's client keys)
 
 
 def check_usable(coupon: Coupon, store_id: str, now: datetime, tz: str) -> None:
@@ -131,13 +133,20 @@ def restore(tx: Transaction, coupon: Coupon, ref: str) -> None:
     )
 
 
-def redeem_gift(staff: Principal, member_code: str, coupon_id: str, idempotency_key: str | None) -> Coupon:
+def gift_first_reads(staff: Principal, member_code: str, idempotency_key: str | None) -> list[ItemKey]:
+    """What `redeem_gift` reads first (member_codes.reads_ahead): routes/till.py has them read with the session."""
+    return member_codes.reads_ahead(staff.merchant_id, GIFT_SCOPE, member_code, idempotency_key)
+
+
+def redeem_gift(
+    staff: Principal, member_code: str, coupon_id: str, idempotency_key: str | None, known: Known | None = None
+) -> Coupon:
     """A gift/exchange coupon handed over at the counter: no order amount, just used once, audited."""
     if not staff.store_id:
         raise KabaoError("FORBIDDEN", "this token is not bound to a store")
     store_id = staff.store_id
-    key = idempotency.client_key(staff.merchant_id, "gift", idempotency_key)
-    member_id = member_codes.resolve(staff.merchant_id, member_code, retry_of=key, merchant_next=True)
+    key = idempotency.client_key(staff.merchant_id, GIFT_SCOPE, idempotency_key)
+    member_id = member_codes.resolve(staff.merchant_id, member_code, retry_of=key, merchant_next=True, known=known)
     req = idempotency.request(
         key, member_id, "GIFT_REDEEMED", {"coupon_id": coupon_id, "store_id": store_id}, member_code=member_code
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pynamodb.attributes import (
@@ -105,28 +105,40 @@ class Item(Model):
         return table
 
 
-def get_together(wanted: Sequence[tuple[type[Item], str, str]]) -> list[Item | None]:
+ItemKey = tuple[type[Item], str, str]  # (model class, pk, sk): one item a request wants
+Known = Mapping[tuple[str, str], Item | None]  # items a request has read already, by (pk, sk)
+
+
+def get_together(wanted: Sequence[ItemKey], known: Known | None = None) -> list[Item | None]:
     """The items at these keys (model class, pk, sk), each as its model or None where there is none, read in one
     consistent BatchGetItem: one round trip where a request knows several keys up front, instead of one GetItem
     each. Consistent as a `consistent_read=True` GetItem is (per item, not across them: use it only where each
     item's own latest state is what counts). At most 100 keys; keys DynamoDB leaves unprocessed are asked again,
     as PynamoDB's own `batch_get` does, after a pause that grows (AWS's advice for a throttled batch), within the
-    Lambda's time as any throttled call is."""
+    Lambda's time as any throttled call is.
+    `known`: what this request already read of them in its first round trip, with the caller's session
+    (routes/endpoint.py's `reads`); those keys are not read again."""
+    known = known or {}
     # A model's own connection (its keys are given typed, so its schema is not consulted): `Item`'s would be
     # cached on the base class, where every model without one of its own would find it, and its indexes missing.
     table = wanted[0][0]._get_connection()
-    keys: list[Any] = [{"pk": {"S": pk}, "sk": {"S": sk}} for _, pk, sk in dict.fromkeys(wanted)]  # key maps
+    keys: list[Any] = [
+        {"pk": {"S": pk}, "sk": {"S": sk}} for _, pk, sk in dict.fromkeys(wanted) if (pk, sk) not in known
+    ]
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for attempt in itertools.count():
+        if not keys:
+            break
         if attempt:  # DynamoDB left keys unprocessed (throttled): ask again after a growing pause, not at once
             time.sleep(min(0.05 * 2**attempt, 1.0))
         answer = table.batch_get_item(keys, consistent_read=True)
         for raw in answer.get("Responses", {}).get(table.table_name, []):
             found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
         keys = answer.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
-        if not keys:
-            break
-    return [model.from_raw_data(found[(pk, sk)]) if (pk, sk) in found else None for model, pk, sk in wanted]
+    return [
+        known[(pk, sk)] if (pk, sk) in known else model.from_raw_data(found[(pk, sk)]) if (pk, sk) in found else None
+        for model, pk, sk in wanted
+    ]
 
 
 def merchant_pk(merchant_id: str) -> str:

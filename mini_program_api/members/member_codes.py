@@ -14,7 +14,8 @@ from mini_program_api.db.ledger import OperationRecord
 from mini_program_api.db.models import (
     LOOKUP,
     PROFILE,
-    Item,
+    ItemKey,
+    Known,
     Lookup,
     Member,
     Merchant,
@@ -53,25 +54,40 @@ def issue(member: Member) -> tuple[str, datetime]:
         # else: a 1-in-10^18 collision with a live code: draw again
 
 
-def resolve(merchant_id: str, code: str, retry_of: Key | None = None, merchant_next: bool = False) -> str:
+def reads_ahead(merchant_id: str, scope: str, code: str, idempotency_key: str | None) -> list[ItemKey]:
+    """What a staff sale by scanned code (`scope`: its Idempotency-Key's scope) reads first (`resolve`): known from
+    the request alone, so routes/endpoint.py reads them in the round trip that checks the staff session."""
+    return _first_reads(merchant_id, code, idempotency.client_key(merchant_id, scope, idempotency_key), True)
+
+
+def _first_reads(merchant_id: str, code: str, retry_of: Key, merchant_next: bool) -> list[ItemKey]:
+    wanted: list[ItemKey] = [
+        (OperationRecord, *retry_of.item_key),
+        (Lookup, lookup_pk(merchant_id, "CODE", code), LOOKUP),
+    ]
+    if merchant_next and merchants.fresh(merchant_id) is None:
+        wanted.append((Merchant, merchant_pk(merchant_id), PROFILE))
+    return wanted
+
+
+def resolve(
+    merchant_id: str, code: str, retry_of: Key | None = None, merchant_next: bool = False, known: Known | None = None
+) -> str:
     """The member id behind a scanned code; expired or unknown codes are the same 404.
 
     `retry_of`: the key of the staff request the code came with. A retry of an operation that
     already ran carries its first code, maybe expired by now: its record names the member. The record and
     the code are read in one round trip (both keys are known), each as consistently as alone; with
     `merchant_next` (the caller reads the merchant next), so is the merchant's row when this container has no
-    fresh copy (merchants.remember): a cold container's sale makes one round trip where it made three."""
-    code_key = lookup_pk(merchant_id, "CODE", code), LOOKUP
+    fresh copy (merchants.remember): a cold container's sale makes one round trip where it made three.
+    `known`: those items as the request read them with its session (`reads_ahead`), not read again."""
     if retry_of is None:
         try:
-            lookup: Lookup | None = Lookup.get(*code_key, consistent_read=True)
+            lookup: Lookup | None = Lookup.get(lookup_pk(merchant_id, "CODE", code), LOOKUP, consistent_read=True)
         except Lookup.DoesNotExist:
             lookup = None
     else:
-        wanted: list[tuple[type[Item], str, str]] = [(OperationRecord, *retry_of.item_key), (Lookup, *code_key)]
-        if merchant_next and merchants.fresh(merchant_id) is None:
-            wanted.append((Merchant, merchant_pk(merchant_id), PROFILE))
-        record, found, *merchant = get_together(wanted)
+        record, found, *merchant = get_together(_first_reads(merchant_id, code, retry_of, merchant_next), known)
         if merchant and merchant[0] is not None:
             merchants.remember(cast(Merchant, merchant[0]))
         member_id = idempotency.recorded_member(retry_of, code, cast(OperationRecord | None, record))

@@ -3,6 +3,10 @@
 Chalice turns any exception escaping a view into a 500 before middleware sees
 it, so `KabaoError` is converted here, inside the view.
 
+A call is checked in this order: its token (signature, expiry, role), its body and query, then the account
+behind the token as the table has it (a staff session not ended, a member not erased), then its handler runs.
+The account is read last of these so a till's sale can read its first items in the same round trip (`reads`).
+
 Models are named, not passed (`body="LoginBody"`, `response="LoginView"`: classes in schemas.py and
 responses.py): the modules and pydantic are imported, and a model built, on the first request that
 needs it. Importing them for every route at import time was a third of a cold start (bench/cold_start.py).
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -35,8 +39,10 @@ from mini_program_api.telemetry import logs
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from mini_program_api.db.models import Member
+    from mini_program_api.db.models import ItemKey, Known, Member
     from mini_program_api.platform.auth import Principal
+
+    Reads = Callable[["Call"], Sequence[ItemKey]]  # a staff route's first reads (`endpoint`)
 
 MAX_PATH_ID = 128  # characters in an id taken from the path
 
@@ -61,6 +67,7 @@ class Route(NamedTuple):
     idempotent: bool
     errors: frozenset[str]  # every code it may answer: `declared` and those its declaration implies
     declared: frozenset[str]  # what its domain calls can raise (`errors=`), checked by infra/contract_errors.py
+    reads: Reads | None = None  # what a staff call reads first, read with its session (`endpoint`)
 
 
 ROUTES: list[Route] = []
@@ -103,6 +110,8 @@ class Call(NamedTuple):
     route: Route | None = None
     # A member caller's row as the call found it, before anything it wrote (None: no row, or not a member call).
     member: Member | None = None
+    # A staff call's first reads (the route's `reads`), read with its session: pass on to `get_together`.
+    known: Known | None = None
 
     @property
     def caller(self) -> Principal:
@@ -138,10 +147,15 @@ def endpoint(
     idempotent: bool = False,
     errors: tuple[str, ...] = (),
     content_types: list[str] | None = None,
+    reads: Reads | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a route. `response` names the model of a 2xx body (None only for an empty answer: 204),
     `errors` the codes its domain calls can raise beyond those the declaration implies (`implied_errors`),
-    and `idempotent` that it honours an Idempotency-Key header."""
+    and `idempotent` that it honours an Idempotency-Key header.
+    `reads` (staff routes): the keys the handler reads first, known from the validated call alone. They are read
+    in the same round trip as the staff session (`staff.accounts.require_session`), which is checked before the
+    handler sees them (`Call.known`): one round trip fewer for a till's sale. A call they cannot be worked out
+    for (a bad Idempotency-Key: the handler refuses it) reads the session alone."""
     roles = () if role is None else (role,) if isinstance(role, str) else tuple(role)
     unknown = [code for code in errors if code not in STATUS]
     if unknown:
@@ -164,6 +178,7 @@ def endpoint(
             idempotent=idempotent,
             errors=frozenset(errors) | implied_errors(roles, body is not None, query is not None, path, idempotent),
             declared=frozenset(errors),
+            reads=reads,
         )
         ROUTES.append(declared)
 
@@ -190,18 +205,19 @@ def _respond(
     if len(params.get("merchant_id", "")) <= MAX_PATH_ID:
         entry.merchant_id = params.get("merchant_id")  # the notify routes name theirs in the path
     try:
-        principal, member = _authenticate(headers, route.role, route.path) if route.role else (None, None)
+        principal = _verify(headers, route.role) if route.role else None
         if principal is not None:
             entry.merchant_id = principal.merchant_id
         call = Call(
             principal=principal,
-            member=member,
             body=_parse_body(request.raw_body, route.body) if route.body else None,
             query=_validate(route.query, _single(request.query_params)) if route.query else None,
             headers=headers,
             raw_body=request.raw_body or b"",
             route=route,
         )
+        if principal is not None:
+            call = _admit(call, principal, route)
         if any(len(value) > MAX_PATH_ID for value in params.values()):
             # No id of ours is that long, and DynamoDB refuses keys past 1-2 KB (a 500).
             raise KabaoError("NOT_FOUND", "no such resource")
@@ -253,8 +269,8 @@ def _check_response(route: Route, result: Any) -> None:
 _ERASED_MAY_CALL = frozenset({"/v1/me/delete-account"})
 
 
-def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) -> tuple[Principal, Member | None]:
-    """The caller, and a member caller's row (read to refuse an erased member's token)."""
+def _verify(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
+    """The caller the bearer token names, signed and in date, in one of `roles` (`_admit` then reads its account)."""
     from mini_program_api.platform import auth
 
     scheme, _, token = headers.get("authorization", "").partition(" ")
@@ -265,15 +281,31 @@ def _authenticate(headers: dict[str, str], roles: tuple[str, ...], path: str) ->
         raise KabaoError("FORBIDDEN", f"this endpoint is for role {' or '.join(roles)}")
     if principal.role == "staff" and not principal.store_id:
         raise KabaoError("UNAUTHENTICATED", "staff tokens are bound to a store")
+    return principal
+
+
+def _admit(call: Call, principal: Principal, route: Route) -> Call:
+    """The call, once the account behind its token is found live: a staff or admin session not ended, with the
+    route's first reads (`reads`); a member not erased, with their row."""
     if principal.role in ("staff", "admin"):
         from mini_program_api.staff import accounts  # here: a member's request never loads staff accounts
 
-        accounts.require_session(principal)  # disabled, revoked, password reset: refused on the next call
-    elif principal.role == "member" and path not in _ERASED_MAY_CALL:
+        # disabled, revoked, password reset: refused on the next call
+        return call._replace(known=accounts.require_session(principal, _first_reads(call, route)))
+    if principal.role == "member" and route.path not in _ERASED_MAY_CALL:
         from mini_program_api.members import members
 
-        return principal, members.require_not_erased(principal.merchant_id, principal.subject)
-    return principal, None
+        return call._replace(member=members.require_not_erased(principal.merchant_id, principal.subject))
+    return call
+
+
+def _first_reads(call: Call, route: Route) -> Sequence[ItemKey]:
+    if route.reads is None:
+        return ()
+    try:
+        return route.reads(call)
+    except KabaoError:  # the handler refuses the call itself, after the session is checked
+        return ()
 
 
 @cache

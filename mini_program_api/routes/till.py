@@ -11,9 +11,23 @@ from mini_program_api.routes.endpoint import Call, endpoint
 from mini_program_api.routes.views import coupon_view, punch_card_view, receipt_view, tier_view
 
 if TYPE_CHECKING:  # annotations only: models and domain modules load on first use (endpoint.py)
+    from mini_program_api.db.models import ItemKey
     from mini_program_api.routes.schemas import CheckoutBody, GiftRedeemBody, PunchUseBody, QuoteBody, StoreSalesQuery
 
 bp = Blueprint(__name__)
+
+
+def _sale_reads(call: Call) -> list[ItemKey]:
+    """What a sale by scanned code reads first, read with the staff session (endpoint.py's `reads`)."""
+    from mini_program_api.till import checkout
+
+    return checkout.first_reads(call.caller, call.body.member_code, call.idempotency_key)
+
+
+def _gift_reads(call: Call) -> list[ItemKey]:
+    from mini_program_api.coupons import redemption
+
+    return redemption.gift_first_reads(call.caller, call.body.member_code, call.idempotency_key)
 
 
 @endpoint(
@@ -24,6 +38,7 @@ bp = Blueprint(__name__)
     body="CheckoutBody",
     response="ReceiptView",
     idempotent=True,
+    reads=_sale_reads,
     errors=(
         "AMOUNT_OUT_OF_RANGE",
         "CARD_NOT_OPEN",
@@ -54,7 +69,9 @@ def do_checkout(call: Call) -> dict[str, Any]:
 
     body: CheckoutBody = call.body
     request = checkout.Request(body.amount, body.coupon_id, body.points, body.stored_value)
-    order = checkout.checkout(call.caller, body.member_code, request, call.idempotency_key, body.spending_password)
+    order = checkout.checkout(
+        call.caller, body.member_code, request, call.idempotency_key, body.spending_password, call.known
+    )
     return receipt_view(order, call.timezone)
 
 
@@ -123,13 +140,14 @@ def refund(call: Call, order_id: str) -> dict[str, Any]:
     body="GiftRedeemBody",
     response="CouponView",
     idempotent=True,
+    reads=_gift_reads,
     errors=("COUPON_ALREADY_USED", "COUPON_EXPIRED", "COUPON_NOT_APPLICABLE", "COUPON_NOT_FOUND", "NOT_FOUND"),
 )
 def redeem_gift(call: Call) -> dict[str, Any]:
     from mini_program_api.coupons import redemption
 
     body: GiftRedeemBody = call.body
-    coupon = redemption.redeem_gift(call.caller, body.member_code, body.coupon_id, call.idempotency_key)
+    coupon = redemption.redeem_gift(call.caller, body.member_code, body.coupon_id, call.idempotency_key, call.known)
     return coupon_view(coupon, call.timezone)
 
 

@@ -17,10 +17,12 @@ A closed store takes no logins, and closing it revokes its staff's sessions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import cache
 from typing import NamedTuple
 
+from mini_program_api.db.models import ItemKey, Known, get_together
 from mini_program_api.db.staff import StaffAccount, Store, staff_pk, store_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.platform import auth, clock, paging
@@ -154,19 +156,21 @@ def _note(actor: Principal, action: str, detail: dict[str, str | int]) -> None:
     tx.commit()
 
 
-def require_session(principal: Principal) -> None:
+def require_session(principal: Principal, also: Sequence[ItemKey] = ()) -> Known:
     """The token's account still exists as it was at login, is enabled and has not been revoked since:
-    one consistent read per staff or admin call (a revocation takes effect on the next call)."""
-    try:
-        account = StaffAccount.get(staff_pk(principal.merchant_id), principal.subject, consistent_read=True)
-    except StaffAccount.DoesNotExist:
-        raise KabaoError("UNAUTHENTICATED", "this account does not exist") from None
+    one consistent read per staff or admin call (a revocation takes effect on the next call).
+    `also`: keys the call reads first (routes/endpoint.py's `reads`), read in the same round trip and returned by
+    key; nothing of them reaches the call unless the session holds."""
+    account, *rest = get_together([(StaffAccount, staff_pk(principal.merchant_id), principal.subject), *also])
+    if not isinstance(account, StaffAccount):
+        raise KabaoError("UNAUTHENTICATED", "this account does not exist")
     if account.role != principal.role or account.store_id != principal.store_id:
         raise KabaoError("UNAUTHENTICATED", "this token does not match its account")
     if account.disabled:
         raise KabaoError("ACCOUNT_DISABLED", "this account is disabled")
     if principal.token_version is None or int(account.token_version or 0) != principal.token_version:
         raise KabaoError("SESSION_REVOKED", "this session has been ended, log in again")
+    return {(pk, sk): item for (_, pk, sk), item in zip(also, rest, strict=True)}
 
 
 def account(merchant_id: str, username: str) -> StaffAccount:

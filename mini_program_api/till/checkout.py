@@ -57,7 +57,7 @@ from pynamodb.expressions.update import Action
 
 from mini_program_api.coupons import held, redemption
 from mini_program_api.db.coupons import Coupon
-from mini_program_api.db.models import PROFILE, Member, Merchant, member_pk
+from mini_program_api.db.models import PROFILE, ItemKey, Known, Member, Merchant, member_pk
 from mini_program_api.db.orders import CheckoutOrder, checkout_pk
 from mini_program_api.db.spending import PendingPayment
 from mini_program_api.db.transact import Cancelled, Transaction
@@ -75,6 +75,7 @@ from mini_program_api.till import pending_payments, spending_password, store_sal
 from mini_program_api.webhooks import events, outbox
 
 PAID, REFUNDED = "PAID", "REFUNDED"
+SCOPE = "checkout"  # a sale's Idempotency-Keys (money/idempotency.py's client keys)
 MAX_AMOUNT = 100_000_000  # 1,000,000 yuan: far above any till
 
 
@@ -183,17 +184,27 @@ def order_for(actor: Principal, order_id: str) -> CheckoutOrder:
     return order
 
 
+def first_reads(staff: Principal, member_code: str, idempotency_key: str | None) -> list[ItemKey]:
+    """What a sale reads first (member_codes.reads_ahead): routes/till.py has them read with the staff session."""
+    return member_codes.reads_ahead(staff.merchant_id, SCOPE, member_code, idempotency_key)
+
+
 def checkout(
-    staff: Principal, member_code: str, req: Request, idempotency_key: str | None, till_password: str | None = None
+    staff: Principal,
+    member_code: str,
+    req: Request,
+    idempotency_key: str | None,
+    till_password: str | None = None,
+    known: Known | None = None,
 ) -> CheckoutOrder:
     """A sale by scanned member code. Stored value above the member's password-free limit needs their
     spending password (till/spending_password.py): typed at the till (`till_password`, where the merchant
     allows it), or confirmed on their phone: then this answers 409 CONFIRMATION_REQUIRED with a pending
     confirmation, and the same key returns the receipt once the member confirmed (`confirm`)."""
     merchant_id, store_id = staff.merchant_id, store_of(staff)
-    key = idempotency.client_key(merchant_id, "checkout", idempotency_key)
+    key = idempotency.client_key(merchant_id, SCOPE, idempotency_key)
     order_id = key.derived_id("K")
-    member_id = _member(key, member_code)
+    member_id = _member(key, member_code, known)
     idem = idempotency.request(
         key, member_id, "CHECKOUT", {**req._asdict(), "store_id": store_id}, member_code=member_code
     )
@@ -228,7 +239,7 @@ def checkout(
 def withdraw(staff: Principal, idempotency_key: str | None) -> tuple[str, CheckoutOrder | None]:
     """The till stops waiting for the member's phone on the sale under its key: ("WITHDRAWN", None), or
     ("DONE", the order) when the member confirmed first (pending_payments.withdraw)."""
-    key = idempotency.client_key(staff.merchant_id, "checkout", idempotency_key)
+    key = idempotency.client_key(staff.merchant_id, SCOPE, idempotency_key)
     pending = pending_payments.withdraw(key, store_of(staff))
     if pending.status == pending_payments.DONE:
         return pending_payments.DONE, get_order(staff.merchant_id, pending.order_id)
@@ -261,11 +272,11 @@ def confirm(member: Principal, confirmation_id: str, password: str) -> CheckoutO
     )
 
 
-def _member(key: idempotency.Key, member_code: str) -> str:
+def _member(key: idempotency.Key, member_code: str, known: Known | None) -> str:
     """The scanned code's member; a till retrying a sale that waits for the member's confirmation still
     finds them after the code's 60 seconds (pending_payments.member_for)."""
     try:
-        return member_codes.resolve(key.merchant_id, member_code, retry_of=key, merchant_next=True)
+        return member_codes.resolve(key.merchant_id, member_code, retry_of=key, merchant_next=True, known=known)
     except KabaoError as exc:
         member_id = pending_payments.member_for(key, member_code) if exc.code == "NOT_FOUND" else None
         if member_id is None:

@@ -177,3 +177,49 @@ def test_audit_trail_pages_newest_first_across_days(api: Any, merchant: Any, clo
         rest2 = api.ok("GET", f"/v1/admin/audit?limit=5&cursor={rest2['cursor']}", token=api.admin_token(merchant))
     assert rest2["records"][0]["target"] == "d3"
     assert timedelta(days=1)  # (times are the merchant's, with offset)
+
+
+def test_an_ended_session_sells_nothing_though_the_sale_is_read_with_it(api: Any, merchant: Any) -> None:
+    """A sale's and a gift's first reads come back in the same round trip as the cashier's session (endpoint.py's
+    `reads`); the session is checked before the handler sees them. A revoked or disabled cashier sells and
+    redeems nothing, whatever key or code they send (a key the sale would refuse still answers the session's
+    refusal), and the same key after a new login sells once."""
+    from mini_program_api.money import idempotency
+
+    admin = api.admin_token(merchant)
+    username, token = _staff(api, merchant)
+    member = api.member_with_card(merchant)
+    key = uuid.uuid4().hex
+    order_id = idempotency.client_key(merchant.merchant_id, "checkout", key).derived_id("K")
+
+    def sale(token: str, idempotency_key: str = key) -> tuple[int, Any]:
+        body = {"member_code": api.member_code(member["token"]), "amount": 3000}
+        return api.post("/v1/staff/checkout", body, token=token, headers={"idempotency-key": idempotency_key})
+
+    def refused(answer: tuple[int, Any]) -> tuple[int, str]:
+        return answer[0], answer[1]["error"]["code"]
+
+    def points() -> int:
+        return int(api.ok("GET", "/v1/me", token=member["token"])["points"])
+
+    before = points()
+    api.ok("POST", f"/v1/admin/staff/{username}/revoke-sessions", token=admin)
+    assert refused(sale(token)) == (401, "SESSION_REVOKED")
+    assert refused(sale(token, "no!")) == (401, "SESSION_REVOKED")
+    gift = {"member_code": api.member_code(member["token"]), "coupon_id": "nope"}
+    redeemed = api.post("/v1/staff/coupons/redeem", gift, token=token, headers={"idempotency-key": key})
+    assert refused(redeemed) == (401, "SESSION_REVOKED")
+
+    token = _login(api, merchant, username)
+    assert refused(api.get(f"/v1/staff/orders/{order_id}", token=token)) == (404, "ORDER_NOT_FOUND")
+    assert points() == before
+    assert refused(sale(token, "no!")) == (400, "INVALID_IDEMPOTENCY_KEY")
+    status, receipt = sale(token)
+    assert status == 200 and receipt["order_id"] == order_id, receipt
+    assert sale(token) == (200, receipt)
+    earned = points() - before
+    assert earned > 0
+
+    api.ok("POST", f"/v1/admin/staff/{username}/disable", token=admin)
+    assert refused(sale(token, uuid.uuid4().hex)) == (403, "ACCOUNT_DISABLED")
+    assert points() - before == earned
