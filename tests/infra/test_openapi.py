@@ -95,7 +95,7 @@ def test_an_answer_outside_its_model_is_refused() -> None:
             endpoint._check_response(route, drifted)
 
 
-def test_declaring_an_unknown_error_code_or_no_response_model_fails_at_import() -> None:
+def test_declaring_an_unknown_error_code_no_response_model_or_reads_without_a_session_fails_at_import() -> None:
     from chalice import Blueprint
 
     from mini_program_api.routes.endpoint import endpoint
@@ -105,6 +105,9 @@ def test_declaring_an_unknown_error_code_or_no_response_model_fails_at_import() 
         endpoint(bp, "/v1/probe", "GET", role=None, errors=("NO_SUCH_CODE",))
     with pytest.raises(ValueError, match="declare response="):
         endpoint(bp, "/v1/probe", "GET", role=None)
+    for role in (None, "member", ("member", "staff")):  # first reads come back with a staff session only
+        with pytest.raises(ValueError, match="staff session"):
+            endpoint(bp, "/v1/probe", "POST", role=role, response="ReceiptView", reads=lambda call: [])
 
 
 def test_every_declared_link_is_in_the_spec_and_feeds_a_real_operation() -> None:
