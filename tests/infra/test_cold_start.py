@@ -221,7 +221,7 @@ def _loaded(modules: list[str], denied: tuple[str, ...]) -> list[str]:
 
 
 # The audience whose function the template runs for each path (lambdas/audiences.py).
-_AUDIENCE = {"login": "member", "me": "member", "checkout": "till", "notify": "member", "job": "jobs"}
+_AUDIENCE = {"login": "member", "me": "member", "checkout": "till", "notify": "wechat", "job": "jobs"}
 
 
 def _other_audiences(audience: str) -> tuple[str, ...]:
