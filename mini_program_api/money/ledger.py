@@ -40,7 +40,7 @@ from mini_program_api.db.models import PROFILE, Member, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.money import frozen, idempotency
 from mini_program_api.money.idempotency import Request
-from mini_program_api.platform import clock, paging
+from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
 from mini_program_api.wallet import outbox
@@ -48,6 +48,7 @@ from mini_program_api.webhooks import outbox as webhooks_outbox
 
 if TYPE_CHECKING:
     from mini_program_api.db.punch_cards import PunchCard
+    from mini_program_api.platform import paging
 
 
 class Account(StrEnum):
@@ -410,6 +411,8 @@ def members_entry_id(entry: LedgerEntry) -> str:
 
 def history(merchant_id: str, member_id: str, group: str, cursor: str | None, limit: int) -> paging.Page[LedgerEntry]:
     """A member's entries in one group, newest first; the cursor is opaque and bound to this member and group."""
+    from mini_program_api.platform import paging  # here: the postings (every value-moving path's) page nothing
+
     prefix = f"LEDGER#{group}#"
     return paging.query(
         LedgerEntry.by_time.query,

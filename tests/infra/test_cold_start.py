@@ -197,6 +197,7 @@ _NOT_LOADED = {
         # (webhooks/outbox.py imports them where an event is written).
         "mini_program_api.webhooks.models",
         "mini_program_api.platform.ids",
+        "mini_program_api.platform.paging",  # a member's ledger page (ledger.history), not a posting
         # AES-GCM from cryptography's bindings, as `ciphers.aead` has it (wechat/pay_notify.py): not every cipher.
         "cryptography.hazmat.primitives.ciphers",
         "cryptography.hazmat.decrepit",
