@@ -20,9 +20,9 @@ the ten top-level packages that cost the most (cumulative, median of 3).
 
 Then the cold start where the member feels it (issue 26): per path, a fresh interpreter's
 import of the handler the built template assigns to it (route -> function -> Handler in sam.json:
-`lambdas.member.app` for login, `lambdas.till.app` for the checkout, `lambdas.jobs.issue_jobs_run` for the
-job) from the unpacked zip, plus its first request to an answer, served in-process as the Lambda
-runtime calls it (the handler with an API Gateway proxy event, or with a schedule's CloudWatch
+`lambdas.member.app` for login, `lambdas.till.app` for the checkout, `lambdas.wechat.app` for the notify,
+`lambdas.jobs.issue_jobs_run` for the job) from the unpacked zip, plus its first request to an answer, served
+in-process as the Lambda runtime calls it (the handler with an API Gateway proxy event, or with a schedule's CloudWatch
 event), against DynamoDB Local and the WeChat sandbox of a local stack started here. The paths: a
 returning member's login, `GET /v1/me`, the till's checkout, the WeChat Pay notify of a paid top-up,
 and the `issue_jobs_run` schedule (every minute: the job that starts cold most often). The floor is
@@ -62,7 +62,7 @@ _ROUTES = ROOT / "mini_program_api" / "routes"
 # every handler: what a container holds once it has served every route and schedule.
 _HANDLER_SETS = {
     "app + member handler imports": [_ROUTES / "endpoint.py", _ROUTES / "views.py", _ROUTES / "me.py"],
-    "app + every handler import": [*_ROUTES.glob("*.py"), *(ROOT / "functions").glob("*.py")],
+    "app + every handler import": [*_ROUTES.rglob("*.py"), *(ROOT / "functions").glob("*.py")],
 }
 RUNS = 11
 _FLOOR_LABEL = "floor: boto3, client, GetItem"

@@ -15,7 +15,12 @@ ALARM_TOPIC_PARAMETER = "AlarmTopicArn"
 API_NAME = "kabao"  # chalice.json app_name: Chalice's RestAPI is titled with it, and ApiName is that title
 API_STAGE = "api"  # chalice.json api_gateway_stage
 # The API's functions, one per audience (lambdas/audiences.py): template.by_audience names them so.
-API_FUNCTIONS = {"member": "MemberAPIHandler", "till": "TillAPIHandler", "console": "ConsoleAPIHandler"}
+API_FUNCTIONS = {
+    "member": "MemberAPIHandler",
+    "wechat": "WeChatAPIHandler",
+    "till": "TillAPIHandler",
+    "console": "ConsoleAPIHandler",
+}
 # Failed invocations (a crash, a timeout, an entry that does not import) of the API's functions in 5 minutes: the
 # API's 5xx rate misses a function that fails while the others carry most requests (the till's, the console's).
 API_FUNCTION_ERRORS = 5

@@ -12,8 +12,8 @@ The console's built files (console/dist, `make console`) go in too, at console/d
 mini_program_api/, where routes/console.py serves them from under /console/.
 
 Chalice's template has one function for every route; `template.by_audience` makes it one per audience
-(lambdas/audiences.py: the member's, the till's, the console's), each path pointing at its own, and the
-scheduled and stream functions' handlers at lambdas/jobs.py.
+(lambdas/audiences.py: the member's, WeChat's callbacks', the till's, the console's), each path pointing at its own,
+and the scheduled and stream functions' handlers at lambdas/jobs.py.
 
 No AWS credentials are needed; the region comes from `chalice.json` (`kabao.region`).
 """

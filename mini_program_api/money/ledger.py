@@ -28,7 +28,6 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -41,7 +40,7 @@ from mini_program_api.db.models import PROFILE, Member, member_pk
 from mini_program_api.db.transact import Cancelled, Transaction
 from mini_program_api.money import frozen, idempotency
 from mini_program_api.money.idempotency import Request
-from mini_program_api.platform import clock, paging
+from mini_program_api.platform import clock
 from mini_program_api.platform.errors import KabaoError
 from mini_program_api.reports import counters
 from mini_program_api.wallet import outbox
@@ -49,6 +48,7 @@ from mini_program_api.webhooks import outbox as webhooks_outbox
 
 if TYPE_CHECKING:
     from mini_program_api.db.punch_cards import PunchCard
+    from mini_program_api.platform import paging
 
 
 class Account(StrEnum):
@@ -99,36 +99,58 @@ class Posting(NamedTuple):
         return f"{self.account.value}:{self.leg}" if self.leg else self.account.value
 
 
-@dataclass(frozen=True)
-class Operation:
+class _OperationFields(NamedTuple):
     op_key: str
     kind: str
     postings: tuple[Posting, ...]
-    memo: dict[str, str | int] = field(default_factory=dict)
+    memo: dict[str, str | int]
     # What the caller asked for. When set, it (not the postings) identifies the request, so a retry
     # whose computed split changed (a spend split by balances that moved since) is still a replay.
-    request: dict[str, str | int] | None = None
+    request: dict[str, str | int] | None
     # The request as its operation already defined it (a client key's, a staff one naming the member
     # by code); without it the op key is the member's own and the request is the one above.
-    idem: Request | None = None
+    idem: Request | None
     # What this operation credits to an account may pay for what it debits from it. Off by default: a
     # sale's points earned must not pay for the points it spends. A refund's points given back may pay
     # for its clawback (two postings, so reports see each: never a netted one).
-    credits_first: bool = False
+    credits_first: bool
 
-    def __post_init__(self) -> None:
-        if not _OP_KEY.match(self.op_key):
-            raise ValueError(f"bad op key {self.op_key!r}")
-        if self.idem is not None and self.idem.key.op_key != self.op_key:
+
+class Operation(_OperationFields):
+    """One operation on a member's balances, checked as it is made (a malformed one is a programming error).
+
+    A `NamedTuple` whose `__new__` validates, not a frozen dataclass (whose generated methods cost every cold
+    value-moving path ~0.6 ms at import: docs/design.md)."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        op_key: str,
+        kind: str,
+        postings: tuple[Posting, ...],
+        memo: dict[str, str | int] | None = None,
+        request: dict[str, str | int] | None = None,
+        idem: Request | None = None,
+        credits_first: bool = False,
+    ) -> Operation:
+        if not _OP_KEY.match(op_key):
+            raise ValueError(f"bad op key {op_key!r}")
+        if idem is not None and idem.key.op_key != op_key:
             raise ValueError("an operation's idempotency request is for its own op key")
-        keys = [p.key for p in self.postings]
+        keys = [p.key for p in postings]
         if not keys or len(set(keys)) != len(keys):
             raise ValueError("an operation posts to each account at most once, and to at least one")
-        for p in self.postings:
+        for p in postings:
             if (p.account == Account.PUNCH) != bool(p.card_id):
                 raise ValueError("punch postings, and only they, name a card")
             if type(p.amount) is not int or p.amount == 0:
                 raise ValueError(f"posting amounts are non-zero integers, got {p.amount!r}")
+        return super().__new__(cls, op_key, kind, postings, {} if memo is None else memo, request, idem, credits_first)
+
+    def _replace(self, **changes: Any) -> Operation:
+        """A copy with `changes`, checked as a new one is (NamedTuple's own `_replace` would skip `__new__`)."""
+        return Operation(**{**self._asdict(), **changes})
 
     def request_of(self, merchant_id: str, member_id: str) -> Request:
         """What identifies this operation for the member: see money/idempotency.py."""
@@ -389,6 +411,8 @@ def members_entry_id(entry: LedgerEntry) -> str:
 
 def history(merchant_id: str, member_id: str, group: str, cursor: str | None, limit: int) -> paging.Page[LedgerEntry]:
     """A member's entries in one group, newest first; the cursor is opaque and bound to this member and group."""
+    from mini_program_api.platform import paging  # here: the postings (every value-moving path's) page nothing
+
     prefix = f"LEDGER#{group}#"
     return paging.query(
         LedgerEntry.by_time.query,

@@ -85,8 +85,8 @@ def _declare_every_route() -> None:
 
     from mini_program_api import routes
 
-    for module in pkgutil.iter_modules(routes.__path__):
-        importlib.import_module(f"{routes.__name__}.{module.name}")
+    for module in pkgutil.walk_packages(routes.__path__, f"{routes.__name__}."):  # routes/wechat/'s too
+        importlib.import_module(module.name)
 
 
 @cache

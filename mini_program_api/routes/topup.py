@@ -1,4 +1,4 @@
-"""Stored-value top-up: plans, orders, the WeChat Pay notify, and admin refunds."""
+"""Stored-value top-up: plans, orders and admin refunds (WeChat Pay's notifies: routes/wechat/topup.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from mini_program_api.platform.config import settings
-from mini_program_api.platform.errors import KabaoError
 from mini_program_api.routes.endpoint import Call, endpoint
 from mini_program_api.routes.views import order_view, plan_view
 
@@ -70,53 +68,6 @@ def get_order(call: Call, order_id: str) -> dict[str, Any]:
 
     order = orders.get_order(call.caller.merchant_id, call.caller.subject, order_id)
     return order_view(order, call.timezone)
-
-
-@endpoint(
-    bp,
-    "/v1/wechatpay/notify/{merchant_id}",
-    "POST",
-    role=None,
-    status=204,
-    errors=(
-        "INVALID_NOTIFY",
-        "MEMBER_NOT_FOUND",
-        "NOTIFY_MISMATCH",
-        "ORDER_NOT_FOUND",
-        "PAYMENT_NOT_CONFIGURED",
-        "PUNCH_CARD_NOT_FOUND",
-    ),
-)
-def notify_for_merchant(call: Call, merchant_id: str) -> None:
-    from mini_program_api.topup import notify
-
-    notify.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
-
-
-@endpoint(
-    bp,
-    "/v1/wechatpay/notify",
-    "POST",
-    role=None,
-    status=204,
-    errors=(
-        "INVALID_NOTIFY",
-        "MEMBER_NOT_FOUND",
-        "NOTIFY_MISMATCH",
-        "NOT_FOUND",
-        "ORDER_NOT_FOUND",
-        "PAYMENT_NOT_CONFIGURED",
-        "PUNCH_CARD_NOT_FOUND",
-    ),
-)
-def notify(call: Call) -> None:
-    """The contract's path, for the usual one-merchant deployment (KABAO_MERCHANT_ID)."""
-    from mini_program_api.topup import notify
-
-    merchant_id = settings().default_merchant_id
-    if merchant_id is None:
-        raise KabaoError("NOT_FOUND", "use /v1/wechatpay/notify/{merchant_id} on a multi-merchant deployment")
-    notify.handle_notify(merchant_id, call.headers, call.raw_body.decode("utf-8", "replace"))
 
 
 @endpoint(

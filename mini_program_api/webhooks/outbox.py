@@ -17,15 +17,14 @@ endpoints that want it, in the member's order.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mini_program_api.db.models import Merchant
-from mini_program_api.db.transact import Transaction
-from mini_program_api.jobs import due
 from mini_program_api.merchants import merchants
-from mini_program_api.platform import clock, ids
-from mini_program_api.webhooks import events
-from mini_program_api.webhooks.models import EVENTS_JOB, WebhookEvent, events_pk
+from mini_program_api.platform import clock
+
+if TYPE_CHECKING:
+    from mini_program_api.db.models import Merchant
+    from mini_program_api.db.transact import Transaction
 
 # A transaction holds at most 100 parts; every event call site adds one.
 
@@ -33,6 +32,8 @@ from mini_program_api.webhooks.models import EVENTS_JOB, WebhookEvent, events_pk
 def new_event_id() -> str:
     """`evt_` + the real time in ns (hex) + randomness: events of one member that carry the same time (the
     clock's resolution, a test's frozen clock) still sort in the order they were made, within a process."""
+    from mini_program_api.platform import ids
+
     return f"evt_{time.time_ns():016x}{ids.new_id()[:12]}"
 
 
@@ -56,6 +57,11 @@ def add(
     when one transaction carries two members' parts (as ledger.stage's)."""
     if not wanted(merchant):
         return
+    # Here: a merchant without endpoints (most) never builds the webhook models (a cold notify's or checkout's).
+    from mini_program_api.jobs import due
+    from mini_program_api.webhooks import events
+    from mini_program_api.webhooks.models import EVENTS_JOB, WebhookEvent, events_pk
+
     merchant_id = merchant if isinstance(merchant, str) else merchant.merchant_id
     at = clock.now()
     event_id = new_event_id()
@@ -85,6 +91,10 @@ def ledger(tx: Transaction, merchant_id: str, member_id: str, op: Any, prefix: s
     postings = [(p.account.value, int(p.amount)) for p in op.postings]
     points = [(a, n) for a, n in postings if a == "points"]
     stored = [(a, n) for a, n in postings if a in _STORED_VALUE]
+    if not (points or stored):
+        return
+    from mini_program_api.webhooks import events  # here, as in `add`
+
     for event_type, entries in ((events.POINTS_CHANGED, points), (events.STORED_VALUE_CHANGED, stored)):
         if entries:
             data = events.ledger_entries(op.op_key, op.kind, entries, op.memo)

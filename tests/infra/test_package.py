@@ -88,9 +88,11 @@ def test_every_handler_imports_from_the_unpacked_zip(package: Path, template: di
         )
         assert result.returncode == 0, result.stderr
         routes[module] = int(result.stdout)
-    assert set(by_module) == {"app", "lambdas.member", "lambdas.till", "lambdas.console", "lambdas.jobs"}
+    entries = {"lambdas.member", "lambdas.wechat", "lambdas.till", "lambdas.console", "lambdas.jobs"}
+    assert set(by_module) == {"app", *entries}
     assert routes["lambdas.jobs"] == 0 and len(by_module["lambdas.jobs"]) >= 10
     assert all(routes[f"lambdas.{name}"] >= 5 for name in ("member", "till", "console"))
+    assert routes["lambdas.wechat"] == 3  # paths: WeChat Pay's two notify paths and the card events' one
 
 
 def test_template_passes_cfn_lint(package: Path) -> None:
@@ -181,7 +183,7 @@ def test_every_schedule_is_deployed_and_no_secret_is_plain(template: dict[str, A
         assert variables["KABAO_JWT_SECRET"].startswith("ssm:") and variables["KABAO_PII_KEY"].startswith("ssm:")
         assert not any(v.startswith("dev:") for v in variables.values())
     config = json.loads((ROOT / "chalice.json").read_text())
-    for name in ("MemberAPIHandler", "TillAPIHandler", "ConsoleAPIHandler"):
+    for name in ("MemberAPIHandler", "WeChatAPIHandler", "TillAPIHandler", "ConsoleAPIHandler"):
         assert functions[name]["Environment"]["Variables"] == config["stages"]["prod"]["environment_variables"]
 
 

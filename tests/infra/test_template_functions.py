@@ -61,6 +61,13 @@ def test_every_route_of_app_is_served_by_one_function_whose_entry_declares_it(te
         assert declared == served, name  # it declares what it is sent, and nothing API Gateway never sends it
     assert "POST /v1/auth/login" in sent["MemberAPIHandler"] and "POST /v1/staff/checkout" in sent["TillAPIHandler"]
     assert "GET /v1/admin/reports/sales" in sent["ConsoleAPIHandler"]
+    # WeChat's servers' callbacks, and only they, on a function of their own (reserved concurrency: docs/deploy.md).
+    assert sent["WeChatAPIHandler"] == {
+        "POST /v1/wechatpay/notify",
+        "POST /v1/wechatpay/notify/{merchant_id}",
+        "GET /v1/wechat/card-events/{merchant_id}",
+        "POST /v1/wechat/card-events/{merchant_id}",
+    }
 
 
 def test_every_function_of_the_api_is_chalices_api_function_with_its_own_handler(template: dict[str, Any]) -> None:
@@ -126,9 +133,12 @@ def test_an_entry_loads_no_other_audiences_routes_and_no_scheduled_function(audi
     assert "app" not in modules
 
 
-# One route per audience and a method its path does not take (Chalice's own 405, rewritten by gateway.bp's middleware).
+# One route per audience and a method its path does not take (Chalice's own 405, rewritten by gateway.bp's middleware),
+# each request JSON unless it names its content type. WeChat's callbacks are anonymous: a content type the notify does
+# not take is Chalice's own 415, as 401 is the others' first answer, before any read.
 _REQUESTS = {
     "member": [("GET", "/v1/me"), ("DELETE", "/v1/me")],
+    "wechat": [("POST", "/v1/wechatpay/notify/demo", "text/csv"), ("DELETE", "/v1/wechatpay/notify")],
     "till": [("POST", "/v1/staff/checkout"), ("DELETE", "/v1/staff/checkout")],
     "console": [("GET", "/v1/admin/reports/sales"), ("DELETE", "/v1/openapi.json")],
 }
@@ -138,8 +148,9 @@ from chalice.test import Client
 from lambdas.%s import app
 answers = []
 with Client(app) as client:
-    for method, path in %r:
-        response = client.http.request(method, path, headers={"content-type": "application/json"}, body=b"{}")
+    for method, path, *kind in %r:
+        headers = {"content-type": (kind or ["application/json"])[0]}
+        response = client.http.request(method, path, headers=headers, body=b"{}")
         answers.append([response.status_code, json.loads(response.body)])
 print(json.dumps(answers))
 """
@@ -153,11 +164,13 @@ def test_a_request_through_an_entry_is_answered_as_through_app(audience: str) ->
 
     with Client(app) as client:
         expected = []
-        for method, path in _REQUESTS[audience]:
-            response = client.http.request(method, path, headers={"content-type": "application/json"}, body=b"{}")
+        for method, path, *kind in _REQUESTS[audience]:
+            headers = {"content-type": (kind or ["application/json"])[0]}
+            response = client.http.request(method, path, headers=headers, body=b"{}")
             expected.append([response.status_code, json.loads(response.body)])
     assert _fresh(_ANSWERS % (audience, _REQUESTS[audience])) == expected
-    assert expected[0][0] == 401 and expected[0][1]["error"]["code"] == "UNAUTHENTICATED"
+    first = (415, "UNSUPPORTED_MEDIA_TYPE") if audience == "wechat" else (401, "UNAUTHENTICATED")
+    assert (expected[0][0], expected[0][1]["error"]["code"]) == first
     assert expected[1][0] == 405 and expected[1][1]["error"]["code"] == "METHOD_NOT_ALLOWED"
 
 
@@ -233,9 +246,8 @@ def test_the_bench_and_the_cold_start_probes_run_what_the_template_runs(template
 
     runs = handlers(template)
     assert runs == source_handlers()
-    assert (
-        runs["POST /v1/auth/login"] == runs["GET /v1/me"] == runs["POST /v1/wechatpay/notify"] == "lambdas.member.app"
-    )
+    assert runs["POST /v1/auth/login"] == runs["GET /v1/me"] == "lambdas.member.app"
+    assert runs["POST /v1/wechatpay/notify/{merchant_id}"] == "lambdas.wechat.app"
     assert runs["POST /v1/staff/checkout"] == "lambdas.till.app"
     assert runs["schedule issue_jobs_run"] == "lambdas.jobs.issue_jobs_run"
 

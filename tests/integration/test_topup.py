@@ -257,7 +257,7 @@ def test_contract_notify_path_serves_the_deployment_merchant(
 ) -> None:
 
     from mini_program_api.platform.config import settings
-    from mini_program_api.routes import topup as topup_routes
+    from mini_program_api.routes.wechat import topup as topup_routes
 
     order = _order(api, member, {"plan_id": "p300"})[1]
     sandbox_order = next(o for (_, no), o in sandbox.pay.orders.items() if no == order["order_id"])

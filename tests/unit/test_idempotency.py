@@ -195,3 +195,23 @@ def test_a_stated_request_defines_the_operation_not_its_split() -> None:
     other = operation(Posting(Account.PRINCIPAL, -1000), request={"amount": 1001})
     assert first.request_of("m1", "u1").fingerprint == retry.request_of("m1", "u1").fingerprint
     assert first.request_of("m1", "u1").fingerprint != other.request_of("m1", "u1").fingerprint
+
+
+def test_an_operations_idempotency_request_is_for_its_own_op_key() -> None:
+    theirs = idempotency.request(idempotency.key("m1", "checkout:abcdefgh", None), "u1", "CHECKOUT", {"amount": 1})
+    with pytest.raises(ValueError):
+        operation(Posting(Account.POINTS, 1), op_key="checkout:zzzzzzzz", idem=theirs)
+    assert operation(Posting(Account.POINTS, 1), op_key="checkout:abcdefgh", idem=theirs).idem is theirs
+
+
+def test_an_operation_is_immutable_and_its_memo_its_own() -> None:
+    """Operation is a NamedTuple validated in `__new__` (cheaper to build at import than a frozen dataclass): still
+    read-only, and the memo left out is a fresh dict per operation, never one shared default."""
+    a, b = operation(Posting(Account.POINTS, 1)), operation(Posting(Account.POINTS, 2))
+    assert a.memo == {} and a.memo is not b.memo
+    assert (a.request, a.idem, a.credits_first) == (None, None, False)
+    with pytest.raises(AttributeError):
+        a.kind = "ADJUST"  # type: ignore[misc]
+    assert a._replace(kind="ADJUST") == operation(Posting(Account.POINTS, 1))._replace(kind="ADJUST")
+    with pytest.raises(ValueError):  # a copy is checked as a new one is
+        a._replace(postings=())

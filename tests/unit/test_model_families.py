@@ -129,3 +129,26 @@ def test_a_hot_path_builds_only_the_model_classes_it_uses(path: str) -> None:
     assert {cls: name for cls, name in built.items() if cls not in allowed} == {}, (
         f"{path} builds model classes it does not use"
     )
+
+
+# Model modules a capability keeps beside its code (webhooks/, wallet/, reports/): the notify's credit writes the 卡包
+# sync mark and the report counters, and a webhook event only for a merchant with an endpoint (webhooks/outbox.py
+# imports the webhook models where it writes one), so its imports build none of the five webhook classes.
+_OTHER_MODELS = """
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("mini_program_api.") and m.endswith(".models"))))
+"""
+
+
+def test_the_notify_builds_no_webhook_model() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _OTHER_MODELS, "mini_program_api.topup.notify"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    others = [m for m in json.loads(out.stdout) if m != "mini_program_api.db.models"]
+    assert others == ["mini_program_api.reports.models", "mini_program_api.wallet.models"]

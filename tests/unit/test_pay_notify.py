@@ -159,13 +159,15 @@ def test_a_resource_not_encrypted_is_refused() -> None:
     _refused(headers, body)
 
 
-def test_the_pem_loaders_are_cryptographys_own() -> None:
+def test_the_pem_loaders_and_aesgcm_are_cryptographys_own() -> None:
     """pay_notify.py takes them from cryptography's bindings (a cold notify skips the packages that re-export
     them): an upgrade that moved them fails here, not in production."""
     from cryptography import x509
     from cryptography.hazmat.bindings._rust import openssl
     from cryptography.hazmat.bindings._rust import x509 as rust_x509
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     assert serialization.load_pem_public_key is openssl.keys.load_pem_public_key
     assert serialization.load_pem_private_key is openssl.keys.load_pem_private_key
     assert x509.load_pem_x509_certificate is rust_x509.load_pem_x509_certificate
+    assert AESGCM is openssl.aead.AESGCM
