@@ -5,7 +5,9 @@ it, so `KabaoError` is converted here, inside the view.
 
 A call is checked in this order: its token (signature, expiry, role), its body and query, then the account
 behind the token as the table has it (a staff session not ended, a member not erased), then its handler runs.
-The account is read last of these so a till's sale can read its first items in the same round trip (`reads`).
+The account is read last of these so a till's sale can read its first items in the same round trip (`reads`);
+a body or query refused is answered after the account alone is checked, so an ended session's or an erased
+member's refusal still wins over a 400, as when the account was read first.
 
 Models are named, not passed (`body="LoginBody"`, `response="LoginView"`: classes in schemas.py and
 responses.py): the modules and pydantic are imported, and a model built, on the first request that
@@ -210,14 +212,20 @@ def _respond(
         principal = _verify(headers, route.role) if route.role else None
         if principal is not None:
             entry.merchant_id = principal.merchant_id
-        call = Call(
-            principal=principal,
-            body=_parse_body(request.raw_body, route.body) if route.body else None,
-            query=_validate(route.query, _single(request.query_params)) if route.query else None,
-            headers=headers,
-            raw_body=request.raw_body or b"",
-            route=route,
-        )
+        raw_body = request.raw_body or b""
+        try:
+            call = Call(
+                principal=principal,
+                body=_parse_body(request.raw_body, route.body) if route.body else None,
+                query=_validate(route.query, _single(request.query_params)) if route.query else None,
+                headers=headers,
+                raw_body=raw_body,
+                route=route,
+            )
+        except KabaoError:
+            if principal is not None:  # an ended session or an erased member is refused as that, whatever it sent
+                _admit(Call(principal, None, None, headers, raw_body, route), principal, route, ahead=False)
+            raise
         if principal is not None:
             call = _admit(call, principal, route)
         if any(len(value) > MAX_PATH_ID for value in params.values()):
@@ -286,14 +294,15 @@ def _verify(headers: dict[str, str], roles: tuple[str, ...]) -> Principal:
     return principal
 
 
-def _admit(call: Call, principal: Principal, route: Route) -> Call:
+def _admit(call: Call, principal: Principal, route: Route, ahead: bool = True) -> Call:
     """The call, once the account behind its token is found live: a staff or admin session not ended, with the
-    route's first reads (`reads`); a member not erased, with their row."""
+    route's first reads (`reads`; not `ahead`: the session alone, for a call refused for its body or query); a
+    member not erased, with their row."""
     if principal.role in ("staff", "admin"):
         from mini_program_api.staff import accounts  # here: a member's request never loads staff accounts
 
         # disabled, revoked, password reset: refused on the next call
-        return call._replace(known=accounts.require_session(principal, _first_reads(call, route)))
+        return call._replace(known=accounts.require_session(principal, _first_reads(call, route) if ahead else ()))
     if principal.role == "member" and route.path not in _ERASED_MAY_CALL:
         from mini_program_api.members import members
 

@@ -7,7 +7,7 @@ unknown username costs the same hash as a known one, so timing does not reveal
 which usernames exist.
 
 Sessions: a token carries its account's `token_version` at login, and every staff
-and admin call reads the account once (`require_session`, one consistent GetItem):
+and admin call reads the account once (`require_session`, one consistent read, with a sale's first items):
 a disabled account, a reset password or a revocation (each bumps the version) ends
 every session of that account at once, not when its tokens expire. Logins, failed
 logins and lockouts are in the audit trail, each record written right after the

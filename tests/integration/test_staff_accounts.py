@@ -223,3 +223,23 @@ def test_an_ended_session_sells_nothing_though_the_sale_is_read_with_it(api: Any
     api.ok("POST", f"/v1/admin/staff/{username}/disable", token=admin)
     assert refused(sale(token, uuid.uuid4().hex)) == (403, "ACCOUNT_DISABLED")
     assert points() - before == earned
+
+
+def test_an_ended_session_is_refused_before_its_body_is_judged(api: Any, merchant: Any) -> None:
+    """A revoked or disabled account's token answers its session's refusal whatever it sends, as it did before the
+    body was read ahead of the session (endpoint.py): a malformed sale or gift is not a 400 the till would show as
+    a mistake to correct; the till is sent back to its login."""
+    admin = api.admin_token(merchant)
+    revoked_name, revoked = _staff(api, merchant)
+    disabled_name, disabled = _staff(api, merchant)
+    api.ok("POST", f"/v1/admin/staff/{revoked_name}/revoke-sessions", token=admin)
+    api.ok("POST", f"/v1/admin/staff/{disabled_name}/disable", token=admin)
+    key = {"idempotency-key": uuid.uuid4().hex}
+    for token, refusal in ((revoked, (401, "SESSION_REVOKED")), (disabled, (403, "ACCOUNT_DISABLED"))):
+        for path, body in (
+            ("/v1/staff/checkout", {"member_code": "not a code", "amount": -1}),
+            ("/v1/staff/coupons/redeem", {"member_code": "123"}),
+            ("/v1/staff/orders?limit=nope", None),
+        ):
+            status, answer = api.call("POST" if body else "GET", path, body, token=token, headers=key)
+            assert (status, answer["error"]["code"]) == refusal, (path, answer)
