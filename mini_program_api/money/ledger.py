@@ -17,7 +17,7 @@ to the same transaction, so "did it" and "recorded it" cannot diverge.
 
 Example::
 
-    op = Operation(op_key="signin#2026-11-23", kind="SIGN_IN",
+    op = Operation(op_key="signin:2026-11-23", kind="SIGN_IN",
                    postings=(Posting(Account.GROWTH, 5), Posting(Account.POINTS, 10)))
     posted = ledger.post(merchant_id, member_id, op)
 """
