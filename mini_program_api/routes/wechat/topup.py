@@ -9,6 +9,15 @@ from mini_program_api.platform.errors import KabaoError
 from mini_program_api.routes.endpoint import Call, endpoint
 
 bp = Blueprint(__name__)
+# What handling a notify may answer (topup/notify.py), on either path.
+_ERRORS = (
+    "INVALID_NOTIFY",
+    "MEMBER_NOT_FOUND",
+    "NOTIFY_MISMATCH",
+    "ORDER_NOT_FOUND",
+    "PAYMENT_NOT_CONFIGURED",
+    "PUNCH_CARD_NOT_FOUND",
+)
 
 
 @endpoint(
@@ -17,14 +26,7 @@ bp = Blueprint(__name__)
     "POST",
     role=None,
     status=204,
-    errors=(
-        "INVALID_NOTIFY",
-        "MEMBER_NOT_FOUND",
-        "NOTIFY_MISMATCH",
-        "ORDER_NOT_FOUND",
-        "PAYMENT_NOT_CONFIGURED",
-        "PUNCH_CARD_NOT_FOUND",
-    ),
+    errors=_ERRORS,
 )
 def notify_for_merchant(call: Call, merchant_id: str) -> None:
     from mini_program_api.topup import notify
@@ -38,15 +40,7 @@ def notify_for_merchant(call: Call, merchant_id: str) -> None:
     "POST",
     role=None,
     status=204,
-    errors=(
-        "INVALID_NOTIFY",
-        "MEMBER_NOT_FOUND",
-        "NOTIFY_MISMATCH",
-        "NOT_FOUND",
-        "ORDER_NOT_FOUND",
-        "PAYMENT_NOT_CONFIGURED",
-        "PUNCH_CARD_NOT_FOUND",
-    ),
+    errors=(*_ERRORS, "NOT_FOUND"),  # no merchant configured for the contract's path
 )
 def notify(call: Call) -> None:
     """The contract's path, for the usual one-merchant deployment (KABAO_MERCHANT_ID)."""
