@@ -17,3 +17,7 @@ class PayConfig(NamedTuple):
     apiv3_key: str
     public_key: str | None = None
     public_key_id: str | None = None
+
+    def __repr__(self) -> str:
+        """Without the private key and the APIv3 key: a repr can reach a log line or a traceback."""
+        return f"PayConfig(mchid={self.mchid!r}, appid={self.appid!r}, cert_serial_no={self.cert_serial_no!r}, ...)"

@@ -171,3 +171,11 @@ def test_the_pem_loaders_and_aesgcm_are_cryptographys_own() -> None:
     assert serialization.load_pem_private_key is openssl.keys.load_pem_private_key
     assert x509.load_pem_x509_certificate is rust_x509.load_pem_x509_certificate
     assert AESGCM is openssl.aead.AESGCM
+
+
+def test_a_pay_configs_repr_names_the_merchant_not_its_keys() -> None:
+    """A repr can reach a log line or a traceback: the private key and the APIv3 key never show in it."""
+    config = PayConfig("1900000001", "wx0000000000000001", "SERIAL", "PRIVATE-KEY-PEM", "APIV3-KEY-32-BYTES")
+    shown = repr(config)
+    assert "1900000001" in shown and "SERIAL" in shown
+    assert "PRIVATE-KEY-PEM" not in shown and "APIV3-KEY-32-BYTES" not in shown and "APIV3" not in str([config])
