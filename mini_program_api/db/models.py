@@ -49,6 +49,7 @@ from mini_program_api.db.schema import (
     shard_of,
 )
 from mini_program_api.platform.config import settings
+from mini_program_api.platform.errors import KabaoError
 
 PROFILE = "PROFILE"
 LOOKUP = "LOOKUP"
@@ -105,6 +106,7 @@ class Item(Model):
         return table
 
 
+BATCH_ATTEMPTS = 8  # BatchGetItem calls for one `get_together` while DynamoDB leaves keys unprocessed
 ItemKey = tuple[type[Item], str, str]  # (model class, pk, sk): one item a request wants
 Known = Mapping[tuple[str, str], Item | None]  # items a request has read already, by (pk, sk)
 
@@ -114,8 +116,9 @@ def get_together(wanted: Sequence[ItemKey], known: Known | None = None) -> list[
     consistent BatchGetItem: one round trip where a request knows several keys up front, instead of one GetItem
     each. Consistent as a `consistent_read=True` GetItem is (per item, not across them: use it only where each
     item's own latest state is what counts). At most 100 keys; keys DynamoDB leaves unprocessed are asked again,
-    as PynamoDB's own `batch_get` does, after a pause that grows (AWS's advice for a throttled batch), within the
-    Lambda's time as any throttled call is.
+    as PynamoDB's own `batch_get` does, after a pause that grows (AWS's advice for a throttled batch), at most
+    `BATCH_ATTEMPTS` times in all (about 4.5 s of pauses): then the request answers 503 DATABASE_UNAVAILABLE, as a
+    read botocore gave up on does, rather than spend its Lambda's time.
     `known`: what this request already read of them in its first round trip, with the caller's session
     (routes/endpoint.py's `reads`); those keys are not read again."""
     known = known or {}
@@ -129,6 +132,8 @@ def get_together(wanted: Sequence[ItemKey], known: Known | None = None) -> list[
     for attempt in itertools.count():
         if not keys:
             break
+        if attempt == BATCH_ATTEMPTS:
+            raise KabaoError("DATABASE_UNAVAILABLE", "the database did not answer, retry later")
         if attempt:  # DynamoDB left keys unprocessed (throttled): ask again after a growing pause, not at once
             time.sleep(min(0.05 * 2**attempt, 1.0))
         answer = table.batch_get_item(keys, consistent_read=True)

@@ -284,3 +284,39 @@ def test_keys_dynamodb_leaves_unprocessed_are_asked_again_after_a_pause(
     assert isinstance(member_row, Member) and str(member_row.member_id) == member_id
     assert isinstance(merchant_row, models.Merchant) and str(merchant_row.merchant_id) == merchant.merchant_id
     assert lookup is None
+
+
+def test_a_batch_dynamodb_keeps_leaving_unprocessed_answers_unavailable_after_its_attempts(
+    api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition throttled for longer than a request should wait: `get_together` stops after BATCH_ATTEMPTS calls
+    and the request answers 503 DATABASE_UNAVAILABLE (retry later), not a Lambda timed out; a sale made so writes
+    nothing, and the same key sells once DynamoDB answers again."""
+    from pynamodb.connection.table import TableConnection
+
+    from mini_program_api.db import models
+
+    member = api.member_with_card(merchant)
+    staff = api.staff_token(merchant)
+    key = uuid.uuid4().hex
+    real = TableConnection.batch_get_item
+    asked: list[int] = []
+
+    def never(self: TableConnection, keys: Any, **kwargs: Any) -> Any:
+        keys = list(keys)
+        asked.append(len(keys))
+        return {"Responses": {}, "UnprocessedKeys": {self.table_name: {"Keys": keys, "ConsistentRead": True}}}
+
+    pauses: list[float] = []
+    monkeypatch.setattr(models.time, "sleep", pauses.append)
+    monkeypatch.setattr(TableConnection, "batch_get_item", never)
+    body = {"member_code": api.member_code(member["token"]), "amount": 3000}
+    status, answer = api.post("/v1/staff/checkout", body, token=staff, headers={"idempotency-key": key})
+    assert (status, answer["error"]["code"]) == (503, "DATABASE_UNAVAILABLE")
+    assert len(asked) == models.BATCH_ATTEMPTS and len(pauses) == models.BATCH_ATTEMPTS - 1
+    assert sum(pauses) < 5
+
+    monkeypatch.setattr(TableConnection, "batch_get_item", real)
+    status, receipt = api.post("/v1/staff/checkout", body, token=staff, headers={"idempotency-key": key})
+    assert status == 200, receipt
+    assert api.post("/v1/staff/checkout", body, token=staff, headers={"idempotency-key": key}) == (200, receipt)
