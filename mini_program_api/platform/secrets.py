@@ -95,7 +95,10 @@ def _from_extension(name: str) -> str:
     import json
     from urllib.parse import quote
 
-    port = int(os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT") or DEFAULT_PORT)
+    configured = os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT") or str(DEFAULT_PORT)
+    if not configured.isdigit() or not 0 < int(configured) < 65536:
+        raise SecretError(f"parameter {name}: PARAMETERS_SECRETS_EXTENSION_HTTP_PORT is not a port: {configured!r}")
+    port = int(configured)
     token = os.environ.get("AWS_SESSION_TOKEN", "")
     if not token:
         raise SecretError(f"parameter {name}: no AWS_SESSION_TOKEN for the Parameters and Secrets extension")

@@ -77,6 +77,16 @@ def test_no_extension_on_the_port_is_a_secret_error_at_once(monkeypatch: pytest.
     assert time.monotonic() - started < secrets.TIMEOUT_SECONDS
 
 
+@pytest.mark.parametrize("port", ["27 73", "http", "-1", "0", "65536"])
+def test_a_port_setting_that_is_not_a_port_is_a_secret_error_naming_it(
+    port: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped PARAMETERS_SECRETS_EXTENSION_HTTP_PORT is said as such, not a ValueError (a 500) at the first read."""
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", port)
+    with pytest.raises(secrets.SecretError, match="PARAMETERS_SECRETS_EXTENSION_HTTP_PORT is not a port"):
+        secrets.resolve(f"ssm:{_name()}")
+
+
 def test_an_extension_that_never_answers_is_a_secret_error_after_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     """Accepts the connection and says nothing: the request gives up after TIMEOUT_SECONDS, it does not hang."""
     with socket.socket() as listener:
