@@ -39,6 +39,8 @@ const en: typeof zhCN = {
     liabilityNone: "Not run yet",
     liabilityStatus: { RUNNING: "Running", MATCH: "Match", MISMATCH: "Mismatch", INCONCLUSIVE: "Inconclusive" },
     checkedAt: "Checked at",
+    tiersCountedAt: "Counted at the nightly liability check",
+    tiersNone: "Not counted yet: members are counted per tier at the nightly liability check",
   },
   members: {
     searchBy: "Search by",

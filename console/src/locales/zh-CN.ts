@@ -37,6 +37,8 @@ export default {
     liabilityNone: "尚未运行",
     liabilityStatus: { RUNNING: "运行中", MATCH: "一致", MISMATCH: "不一致", INCONCLUSIVE: "无法判定" },
     checkedAt: "检查时间",
+    tiersCountedAt: "统计时间（每晚储值对账时）",
+    tiersNone: "尚未统计：每晚储值对账时按等级统计会员",
   },
   members: {
     searchBy: "查找方式",
