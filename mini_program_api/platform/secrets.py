@@ -96,7 +96,7 @@ def _from_extension(name: str) -> str:
     from urllib.parse import quote
 
     configured = os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT") or str(DEFAULT_PORT)
-    if not configured.isdigit() or not 0 < int(configured) < 65536:
+    if not re.fullmatch(r"[0-9]{1,5}", configured) or not 0 < int(configured) < 65536:
         raise SecretError(f"parameter {name}: PARAMETERS_SECRETS_EXTENSION_HTTP_PORT is not a port: {configured!r}")
     port = int(configured)
     token = os.environ.get("AWS_SESSION_TOKEN", "")

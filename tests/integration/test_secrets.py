@@ -77,7 +77,7 @@ def test_no_extension_on_the_port_is_a_secret_error_at_once(monkeypatch: pytest.
     assert time.monotonic() - started < secrets.TIMEOUT_SECONDS
 
 
-@pytest.mark.parametrize("port", ["27 73", "http", "-1", "0", "65536"])
+@pytest.mark.parametrize("port", ["27 73", "http", "-1", "0", "65536", "２７７３"])
 def test_a_port_setting_that_is_not_a_port_is_a_secret_error_naming_it(
     port: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
