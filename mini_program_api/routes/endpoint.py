@@ -164,7 +164,7 @@ def endpoint(
         raise ValueError(f"unregistered error codes {unknown}")
     if response is None and status != 204:
         raise ValueError(f"{method} {path}: declare response='ModelName' (only a 204 has no body)")
-    if reads is not None and not {"staff", "admin"} >= set(roles or ("",)):
+    if reads is not None and not (roles and set(roles) <= {"staff", "admin"}):
         raise ValueError(f"{method} {path}: `reads` come with a staff session; a {roles or 'public'} call has none")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
