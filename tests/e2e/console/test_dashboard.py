@@ -101,6 +101,9 @@ def test_dashboard_numbers_equal_the_reports_api_for_the_range_shown(
         page.goto(f"{console_url}/{path}")
         page.wait_for_load_state("networkidle")
         no_horizontal_overflow(page)
+        if path == "dashboard":
+            expect(page.locator("[data-test=tiers-counted]")).to_be_visible()
+            screenshot(page, "dashboard-375")
     page.get_by_role("button", name="菜单").click()  # the sidebar is a drawer at 375 px
     expect(page.get_by_role("dialog").get_by_role("link", name="会员", exact=True)).to_be_visible()
     assert_accessible(page)
